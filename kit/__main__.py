@@ -10,8 +10,7 @@ if __package__ in (None, ""):
 from kit.errors import Interrupted
 from kit.infra import interrupts
 
-# a stop signal while the command's modules load (a loaded box can take a second): nothing has begun, so the
-# same two lines and exit 128 + N as at any later instant, not a traceback (kit/infra/interrupts.py)
+# a stop signal while the modules load: the same two lines and exit 128 + N as later, not a traceback
 interrupts.install()
 try:
     from kit.cli.main import main

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import assert_never as assert_never  # the arm of a `match` over a closed type that no value reaches
 
 EXIT_PROMOTE = 0
 EXIT_HOLD = 1
@@ -13,12 +13,10 @@ EXIT_INTERNAL = 70  # a bug in the kit (EX_SOFTWARE); never 1, which means HOLD
 
 
 class KitError(Exception):
-    """A user-facing error: one line of cause, one line of hint, an exit code. Anything else is a bug and keeps its
-    traceback."""
+    """A user-facing error: one line of cause, one line of hint, an exit code (anything else is a bug)."""
 
     exit_code = EXIT_BAD_INPUT
-    # whether the same command, run again, can end otherwise (a tool that failed, a limit of the box, another run that
-    # held the out-dir): then `retry:` prints it; not after bad input or a missing prerequisite
+    # whether the same command run again can end otherwise (a tool failed, a limit, a busy out-dir): `retry:` prints it
     retry_helps = True
 
     def __init__(self, message: str, hint: str = "", retry_helps: bool | None = None) -> None:
@@ -30,8 +28,7 @@ class KitError(Exception):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept; a
-    KeyboardInterrupt, so every clean-up written for Ctrl-C runs."""
+    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number; Ctrl-C's clean-ups run."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -63,10 +60,4 @@ class ToolError(KitError):
 
 
 class ResourceLimit(KitError):
-    """The box ran out of something or hit one of its limits (memory, open files, a file's size): it stops the run at
-    once, where a ToolError fails one corpus job."""
-
-
-def assert_never(value: NoReturn) -> NoReturn:
-    """The arm of a `match` over a closed type that no value reaches (typing.assert_never is 3.11+)."""
-    raise AssertionError(f"unhandled value {value!r}")
+    """The box hit a limit (memory, open files, a file's size): the run stops, where a ToolError fails one job."""

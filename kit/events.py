@@ -1,5 +1,4 @@
-"""Typed events: steps emit them, one UI module renders them; each has a `kind`, its NDJSON `event` name with `--json`.
-"""
+"""Typed events: steps emit them, one UI module renders them; `kind` is the NDJSON `event` name (`--json`)."""
 
 from __future__ import annotations
 
@@ -62,8 +61,7 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class Doing(Event):
-    """What a step is doing now and how far (`reading clip 3 of 10: a.mp4`): said by the plain lines' heartbeat when
-    nothing else has been printed for a while (kit.report.terminal.HEARTBEAT_S)."""
+    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal)."""
 
     kind = "doing"
     step: str
@@ -72,8 +70,7 @@ class Doing(Event):
 
 @dataclass(frozen=True)
 class CheckTable(Event):
-    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK, which a
-    terminal shows whole under the table."""
+    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK."""
 
     kind = "checks"
     step: str
@@ -101,8 +98,7 @@ class JobsPlanned(Event):
 
 @dataclass(frozen=True)
 class Forecast(Event):
-    """The work of a step still to come (or the rest of the one running), in the run's unit of work: a corpus job's
-    pixel-frame (kit.model.cost)."""
+    """The work of a step still to come (or the rest of the one running), in the run's unit (kit.model.cost)."""
 
     kind = "forecast"
     step: str
@@ -126,8 +122,8 @@ class JobStarted(Event):
 
 @dataclass(frozen=True)
 class JobProgress(Event):
-    """Frames through one phase (`encode`, then `score`) of a running job; about once a second. `encodes`: how many
-    jobs' encodes the phase makes (a shared decode's batch encodes its jobs' in one ffmpeg; they then only score)."""
+    """Frames through one phase (`encode`, then `score`) of a running job; `encodes`: how many jobs' encodes it makes
+    (a shared decode's batch encodes its jobs' in one ffmpeg; they then only score)."""
 
     kind = "job_progress"
     job_id: str
@@ -173,8 +169,7 @@ class Epoch(Event):
 
 @dataclass(frozen=True)
 class Eta(Event):
-    """The whole run's time left (kit.report.eta), made by the renderer from the events before it; until a tenth of
-    the work is done, `basis` is "estimating" and there is no figure."""
+    """The whole run's time left (kit.report.eta), made by the renderer from the events before it."""
 
     kind = "eta"
     seconds_left: float | None  # every step still to run, the running one included; None while estimating

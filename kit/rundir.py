@@ -1,8 +1,5 @@
-"""The run directory: the one place that names its folders and files (drawn in ARCHITECTURE.md, "The run directory").
-
-Steps meet only through these files. A results tarball holds the same relative paths under one top folder, plus
-`manifest.json` (RESULTS_MANIFEST).
-"""
+"""The run directory, through whose files the steps meet: the one place that names them (ARCHITECTURE.md draws it).
+A results tarball holds the same relative paths under one top folder, plus RESULTS_MANIFEST."""
 
 from __future__ import annotations
 
@@ -77,8 +74,7 @@ class RunDir:
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
     def rel(self, path: Path) -> str:
-        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it (from its
-        text: a link is never resolved)."""
+        """`03_loso/folds.parquet`: a path inside the run directory as status files name it (a link never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
     run_json = _At("", "run.json")
@@ -173,8 +169,7 @@ class RunDir:
                 if n.startswith("results-") and n.endswith(".tar.gz") and tree.is_file(folder / n)]
 
     def latest_tarball(self, tree: Listing) -> Path | None:
-        found = self.tarballs(tree)
-        return found[-1] if found else None
+        return next(reversed(self.tarballs(tree)), None)
 
 
 LAYOUT = RunDir(Path())  # relative paths, as a results tarball holds them under its top folder

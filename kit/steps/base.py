@@ -14,6 +14,8 @@ from kit.errors import InputError, KitError
 from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256
 from kit.infra.tree import Tree
+from kit.media.ffmpeg import resolve_ffmpeg
+from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
@@ -32,10 +34,6 @@ class Context:
     def say(self, step: str, line: str) -> None:
         self.log(line)
         self.emit(Info(step, line))
-
-    @property
-    def out_dir(self) -> Path:
-        return self.settings.out_dir
 
     @property
     def run(self) -> RunDir:
@@ -62,8 +60,7 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and upstream digests, `formats` (fingerprinted too) and what planning
-    found that running needs again (`prepared`, not fingerprinted)."""
+    """What a step depends on (fingerprinted): settings, upstream digests, `formats`; `prepared`: what run reuses."""
 
     settings: dict[str, object]
     inputs: dict[str, str]
@@ -96,7 +93,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
                              "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
                                         f"rerun that step: {again}")
     if not tree.is_file(path) or not tree.is_file(status):
-        raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
+        raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
     record, _ = read_step_record(tree, status)
     recorded = record.outputs.get(ctx.run.rel(path)) if record is not None else None
@@ -131,9 +128,6 @@ def read_prereqs(ctx: Context) -> Prereqs:
 
 def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
     """The ffmpeg the prereqs step chose (or would choose) and --teacher's model file (None for a built-in)."""
-    from kit.media.ffmpeg import resolve_ffmpeg
-    from kit.media.libvmaf import BUILTIN_TEACHERS
-
     prereqs = recorded_prereqs(ctx)
     ffmpeg: Path | None = Path(prereqs.ffmpeg.path) if prereqs is not None else None
     if ffmpeg is None:

@@ -1,6 +1,5 @@
-"""LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store, the gather (every member the store
-holds loaded, those it lacks trained, or with --train-tasks N refused naming the task that trains them), and one
-training task's share (`step loso --train-task K/N`)."""
+"""LOSO's members on disk (kit.model.tasks): the store, the gather (those it lacks trained, or with --train-tasks N
+refused naming the task that trains them), and one training task's share (`step loso --train-task K/N`)."""
 
 from __future__ import annotations
 
@@ -33,17 +32,20 @@ def kept_apart(settings: RunSettings) -> tuple[str, ...]:
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
 
-def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso step") -> MemberStore:
-    """This LOSO's members, written and checked as `made_by` (the loso step, or training task K/N) makes them."""
+def jobs_and_store(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback | None = None,
+                   made_by: str = "the loso step") -> tuple[list[TrainJob], MemberStore]:
+    """What this LOSO trains, and its members' store as `made_by` (the loso step, training task K/N) makes them."""
+    from kit.model.baselines import loso_jobs
     from kit.model.tasks import MemberStore, Origin
 
     s = ctx.settings
     formats = formats_of("loso", plan)
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
-                             "train": s.train.to_json(), "formats": formats, "recipe": recipe})
-    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), formats, made_by,
-                    f"pid {os.getpid()} on {host_name()}")
-    return MemberStore(ctx.tree, ctx.run.members_of(made_from), origin)
+                             "train": s.train.to_json(), "formats": formats, "recipe": inputs.recipe})
+    store = MemberStore(ctx.tree, ctx.run.members_of(made_from), Origin(
+        made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), formats, made_by,
+        f"pid {os.getpid()} on {host_name()}"))
+    return loso_jobs(inputs, list(s.seeds), s.train, on_epoch), store
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,11 @@ class TrainingTime:
 
 
 def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
-    from kit.model.baselines import loso_jobs
     from kit.model.tasks import job_keys
 
     if not ctx.settings.train_tasks:
         return
-    jobs = loso_jobs(inputs, list(ctx.settings.seeds), ctx.settings.train)
-    store = store_of(ctx, plan, inputs.recipe)
+    jobs, store = jobs_and_store(ctx, plan, inputs)
     keys = [key for job in jobs for key in job_keys(job)]
     missing = [key for key in keys if not store.has(key)]
     if missing:
@@ -78,13 +78,12 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
                      ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
     """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused)."""
-    from kit.model.baselines import evaluate_jobs, loso_jobs
+    from kit.model.baselines import evaluate_jobs
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
 
     s = ctx.settings
-    jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
-    store = store_of(ctx, plan, inputs.recipe)
+    jobs, store = jobs_and_store(ctx, plan, inputs, on_epoch)
     found = store.load_all(jobs)
     missing = missing_keys(jobs, found)
     total = len(found) + len(missing)
@@ -141,14 +140,12 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
 def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, workers: int,
                 on_epoch: EpochCallback) -> dict[str, object]:
     """Training task K of N: the members of share K the store lacks, written as they finish; the summary."""
-    from kit.model.baselines import loso_jobs
     from kit.model.tasks import share_out, train_missing
     from kit.model.train import TrainData
 
     s = ctx.settings
-    jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
+    jobs, store = jobs_and_store(ctx, plan, inputs, on_epoch, f"training task {k}/{n}")
     share = share_out(jobs, n)[k - 1]
-    store = store_of(ctx, plan, inputs.recipe, f"training task {k}/{n}")
     have = store.load_all(jobs, set(share))
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))

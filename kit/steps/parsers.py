@@ -1,14 +1,15 @@
-"""The parsers of RunSettings' own flags (kit.infra.rules.Parser, declared in the fields of kit.steps.settings): each
-turns its flag's text, or its KIT_ variable's, into the setting's typed value, refusing a text that is none with the
-kit's message and hint; the setting's rules are checked after it (kit.cli.params.KitParam).
-"""
+"""The parsers of RunSettings' own flags (kit.infra.rules.Parser): each makes its flag's text, or its KIT_ variable's,
+the setting's typed value, or refuses it with the kit's message and hint; the setting's rules are checked after it."""
 
 from __future__ import annotations
 
-from kit.corpus.split import ShardSpec, parse_shard
+from collections.abc import Callable
+from typing import Any
+
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_int, read_rate
 from kit.infra.rules import OFF, IntList, Parser
+from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import NATIVE, parse_rung
 from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem
 from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_name
@@ -70,16 +71,6 @@ class Scales(Parser):
         return tuple(rungs)
 
 
-class Shard(Parser):
-    """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
-
-    name = "shard"
-    numeric = True
-
-    def parse(self, text: str, flag: str, words: str = "") -> ShardSpec | None:
-        return parse_shard(text)
-
-
 class Folds(Parser):
     """`loso`, `auto` or a whole number K >= 2 of grouped folds (`010` is 10)."""
 
@@ -137,8 +128,6 @@ class Fps(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> str:
-        from kit.media.decode import MAX_FPS, parse_fps
-
         hint = f"e.g. {flag} 25 or {flag} 30000/1001"
         number(read_rate, text, f"{label(flag, text)} is not a frame rate", hint)
         try:
@@ -148,23 +137,15 @@ class Fps(Parser):
                 from None
 
 
-class Encoders(Parser):
-    """`libx264,h264_nvenc` or `auto` -> a tuple of names the kit knows."""
+class Reading(Parser):
+    """A flag's text read whole by the function of the layer that knows it (--encoders: parse_encoder_list)."""
 
-    name = "encoders"
+    def __init__(self, name: str, read: Callable[[str], Any]) -> None:
+        self.name, self.read = name, read
 
-    def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
-        from kit.platforms.encoders import parse_encoder_list
-
-        return parse_encoder_list(text)
+    def parse(self, text: str, flag: str, words: str = "") -> Any:
+        return self.read(text)
 
 
-class TeacherModel(Parser):
-    """A libvmaf built-in model's name, or the path of a libvmaf model JSON file (checked as one, made absolute)."""
-
-    name = "teacher"
-
-    def parse(self, text: str, flag: str, words: str = "") -> str:
-        from kit.media.teachers import setting_text
-
-        return setting_text(text)
+class Numbers(Reading):
+    numeric = True

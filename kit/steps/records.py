@@ -1,6 +1,5 @@
-"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json` (StepRecord).
-A file that is missing, damaged or of a newer schema reads as None with the reason (ARCHITECTURE.md, typed results).
-"""
+"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json` (StepRecord);
+one missing, damaged or of a newer schema reads as None with the reason."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Running steps in order with resume: a step is skipped when its recorded fingerprint (fingerprint()) matches the
-current plan and every output it recorded still has its sha256; otherwise the reason it reruns is said. status.json
-is written only after a step's outputs are all in place."""
+"""Running steps in order with resume: a step is skipped when its recorded fingerprint matches its plan and every
+output it recorded still has its sha256, else the reason it reruns is said; status.json is written after the outputs."""
 
 from __future__ import annotations
 
@@ -22,7 +21,9 @@ from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
+from kit.model.contract import no_slot_message, unslotted
 from kit.model.threads import choose_threads
+from kit.platforms.encoders import AUTO
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps import STEPS, LazyStep, formats_of, get_step
 from kit.steps.base import Context, Plan, seconds_since
@@ -92,9 +93,8 @@ def _short(v: object) -> str:
 def _setting_changes(key: str, old: object, new: object) -> list[str]:
     """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
     if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
         return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
-                for k in keys if old.get(k, "(unset)") != new.get(k, "(unset)")]
+                for k in sorted(set(old) | set(new)) if old.get(k, "(unset)") != new.get(k, "(unset)")]
     return [f"setting {key}: {_short(old)} -> {_short(new)}"]
 
 
@@ -221,9 +221,6 @@ class StepLog:
 
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
     """A run that trains refuses, before any work, an encoder named that the models cannot learn."""
-    from kit.model.contract import no_slot_message, unslotted
-    from kit.platforms.encoders import AUTO
-
     if settings.encoders == (AUTO,) or settings.corpus is not None or "loso" not in {s.name for s in selection.steps}:
         return
     if bad := unslotted(settings.encoders):
@@ -238,14 +235,16 @@ def check_trainable(settings: RunSettings, selection: Selection) -> None:
 
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
-    out = settings.out_dir
+    out, run = settings.out_dir, RunDir(settings.out_dir)
     check_trainable(settings, selection)
     require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(settings) as tree:
-        check_planted(tree, RunDir(out), selection)
+        tree.check_target(run.run_json)  # what a neighbour planted there or at a step's folder: refused before any work
+        for step in selection.steps:
+            tree.check_planted(run.step(step.name))
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
-        write_run_record(tree, RunDir(out).run_json, settings, argv, threads)
+        write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
@@ -263,7 +262,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         if selection.corpus_only is not None:  # no verdict to decide the exit: the corpus and its bundle are done
             return 0
         if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
-            found = RunDir(out).verdict_on_disk(tree)
+            found = run.verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
 
@@ -292,13 +291,6 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
             emit(StepFinished(step.name, seconds_since(start), summary))
     interrupts.check()
     return 0
-
-
-def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
-    """Refuse before any work what a neighbour planted at run.json or a selected step's folder."""
-    tree.check_target(run.run_json)
-    for step in selection.steps:
-        tree.check_planted(run.step(step.name))
 
 
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:

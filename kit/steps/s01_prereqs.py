@@ -60,14 +60,6 @@ def python_packages() -> dict[str, str]:
     return found
 
 
-def python_rows(packages: dict[str, str]) -> list[list[str]]:
-    rows = [["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
-        f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)]]
-    if (reason := corpus_only_reason(deep=True)) is not None:
-        rows.append(["training", "skip", f"{reason} (corpus only: prereqs, corpus, bundle)"])
-    return rows
-
-
 def check_out_dir(tree: Tree, out_dir: Path) -> int:
     try:
         tmp, fh = tree.new_temp(out_dir / "write-test")
@@ -122,13 +114,12 @@ class PrereqsStep:
         return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
 
     def plan(self, ctx: Context) -> Plan:
-        info = self._ffmpeg(ctx)
+        info, s = self._ffmpeg(ctx), ctx.settings
         st = Path(info.path).stat()
-        teacher = trusted_teacher(ctx.settings.teacher)  # a model file is read and hashed: an edited one checked again
+        teacher = trusted_teacher(s.teacher)  # a model file is read and hashed: an edited one checked again
         return Plan(
-            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.probe_text,
-                      "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth,
-                      "teacher": teacher.to_json(), "extra_features": ctx.settings.extra_features},
+            settings={"encoders": list(s.encoders), "cq_probe": s.cqs.probe_text, "needs_ffmpeg": s.corpus is None,
+                      "encode_depth": s.encode_depth, "teacher": teacher.to_json(), "extra_features": s.extra_features},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
                     "host": sha256_json(gather_signals(info).to_json()),
@@ -159,7 +150,7 @@ class PrereqsStep:
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)
         try:
-            extra = ctx.settings.extra_features  # a teacher libvmaf cannot score stops here, before any encode
+            extra = s.extra_features  # a teacher libvmaf cannot score stops here, before any encode
             checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
             probed = self._probe(ctx, survey, work)
         finally:
@@ -173,14 +164,12 @@ class PrereqsStep:
                             replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in probed.ten_bit},
-            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
+            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=s.extra_features,
             can_train=not set(TRAINING_PACKAGES) & missing, can_export=not set(EXPORT_PACKAGES) & missing,
-            left_out=probed.left_out[0],
-            untested=probed.left_out[1])
+            left_out=probed.left_out[0], untested=probed.left_out[1])
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
-            ["libvmaf", "ok",
-             f"{probed.libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
+            ["libvmaf", "ok", f"{probed.libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
             ["teacher", "ok", checked] if checked is not None else None,
             *family_rows(sig, families),
             *[probe_row(r) for r in probed.results], *probed.skipped,
@@ -188,7 +177,10 @@ class PrereqsStep:
             *left_out_rows(record),
             *[probe_row_10bit(r) for r in probed.ten_bit],
             ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
-            *python_rows(packages),
+            ["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
+                f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)],
+            ["training", "skip", f"{why} (corpus only: prereqs, corpus, bundle)"]
+            if (why := corpus_only_reason(deep=True)) is not None else None,
             ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
         ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))

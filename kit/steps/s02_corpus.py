@@ -26,7 +26,6 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, read_record
-from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -183,19 +182,20 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
 def redo_generation(ctx: Context) -> str:
     """A forced corpus run's redo generation (its stamp outlives an interrupt), "" when every ledger may be reused."""
     stamp, tree = ctx.run.redo_stamp, ctx.tree
-    if ctx.forced:
-        return write_redo(tree, stamp).generation
-    if tree.entry(stamp) is None:
-        return ""
-    recorded, _ = read_record(RedoStamp, tree, stamp)
-    if recorded is not None and recorded.generation:
-        ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
-                                "jobs it had not redone yet are redone now"))
-        return recorded.generation
-    ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
-    ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
-                            "every job is redone"))
-    return write_redo(tree, stamp).generation
+    if not ctx.forced:
+        if tree.entry(stamp) is None:
+            return ""
+        recorded, _ = read_record(RedoStamp, tree, stamp)
+        if recorded is not None and recorded.generation:
+            ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
+                                    "jobs it had not redone yet are redone now"))
+            return recorded.generation
+        ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
+        ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
+                                "every job is redone"))
+    record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
+    tree.write_json(stamp, record.to_json())
+    return record.generation
 
 
 @dataclass(frozen=True)
@@ -204,12 +204,6 @@ class RedoStamp(Record):
 
     generation: str
     since_utc: str
-
-
-def write_redo(tree: Tree, stamp: Path) -> RedoStamp:
-    record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
-    tree.write_json(stamp, record.to_json())
-    return record
 
 
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
@@ -264,15 +258,14 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
     to_do = [j for j in jobs if j.job_id not in reused_ids]
     shared = SharedDecodes(tree, to_do, run.decoded_refs, ctx.log, shares) if shared_decode_enabled() else None
-    runner = JobRunner(
+    return JobRunner(
         ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
         vmaf_threads=threads,
         encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
-    )
-    return runner, threads, n_par
+    ), threads, n_par
 
 
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
@@ -285,9 +278,8 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
         return
     s = ctx.settings
     groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
-    rows = sum(j.clip.n_frames for j in jobs)
-    for cost in forecast(rows, groups, len(p.clips), len(s.seeds), s.folds, s.train, choose_threads().train,
-                         len(s.holdout)):
+    for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(s.seeds), s.folds, s.train,
+                         choose_threads().train, len(s.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
 
 
@@ -352,13 +344,13 @@ class CorpusStep:
         refuse_too_few_left(p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
+        unusable = [*p.unusable, *refused.values()]
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, [*p.unusable, *refused.values()], refused)
+                                  ladder, scorings, unusable, refused)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         outputs = [run.shard, run.shard_manifest]
-        unusable = [*p.unusable, *refused.values()]
         if unusable:  # what was left out, and why, beside the shard (the summary says it)
             tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
             outputs.append(run.skipped_clips)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.columns import EXTRA_FEATURES
-from kit.corpus.manifests import corpus_identity, corpus_sha256
+from kit.corpus.manifests import corpus_identity, corpus_sha256, manifest_or_why
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
@@ -56,8 +56,6 @@ def corpus_path(ctx: Context) -> Path:
 
 def check_described(corpus: Path) -> None:
     """A corpus whose manifest records other bytes, or cannot be read, is refused (no manifest: the user vouches)."""
-    from kit.corpus.manifests import manifest_or_why
-
     require_trusted(corpus, "--corpus")  # the trust rule, the corpus's folders and any link on the way included
     if os.path.lexists(manifest_path(corpus)):
         require_trusted(manifest_path(corpus), "--corpus's manifest")
@@ -99,13 +97,13 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     from kit.model.incumbent import copied_from, copy_incumbent
 
     manifest, models = locate_incumbent(ctx)
-    folder, run, given = manifest.parent, ctx.run, ctx.settings.incumbent
+    folder, run, given, out = manifest.parent, ctx.run, ctx.settings.incumbent, ctx.run.root.resolve()
     assert given is not None
     if folder.resolve() == run.incumbent_models.resolve():
         return folder, copied_from(ctx.tree, folder)
-    if not folder.resolve().is_relative_to(ctx.out_dir.resolve()):
+    if not folder.resolve().is_relative_to(out):
         return folder, None
-    inside = [ctx.out_dir / p.resolve().relative_to(ctx.out_dir.resolve()) for p in (manifest, *models)]
+    inside = [run.root / p.resolve().relative_to(out) for p in (manifest, *models)]
     copy_incumbent(ctx.tree, inside[0], inside[1:], run.incumbent_models, given)
     ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
                           f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))
@@ -257,34 +255,15 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
-        run, result = ctx.run, trained.result
-        outputs = self.write_reports(ctx, plan, setup, trained, incumbent)
-        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
-                                           "holdout_seconds": trained.holdout_s})
-        outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
-        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
-                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
-                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
-            with ctx.tree.atomic(path) as fh:
-                frame.to_parquet(fh, index=False)
-            outputs.append(path)
-        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
-            ctx.tree.remove(run.encodes)
-        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
-            ctx.tree.remove(stale)
-        return outputs
-
-    def write_reports(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained,
-                      incumbent: Incumbent | None) -> list[Path]:
-        s, run, tree, time_used = ctx.settings, ctx.run, ctx.tree, trained.time
+        s, run, tree, result, time_used = ctx.settings, ctx.run, ctx.tree, trained.result, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
         outputs: list[Path] = []
         ref = CorpusRef(os.path.abspath(setup.corpus), plan.inputs["corpus"], len(setup.df))  # hashed when planning
-        for report in trained.result.seed_reports:
+        for report in result.seed_reports:
             path = run.loso_seed(report.seed)
             tree.write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
-                                          batched_members=trained.result.n_members, train_seconds=time_used.seconds,
+                                          batched_members=result.n_members, train_seconds=time_used.seconds,
                                           train_tasks_seconds=time_used.tasks_seconds or None,
                                           train_attempts=time_used.attempts if time_used.attempts > 1 else None,
                                           validation=setup.inputs.scheme, recipe=setup.inputs.recipe,
@@ -296,6 +275,19 @@ class LosoStep:
         if incumbent is not None:
             tree.write_json(run.incumbent, incumbent.result.to_json())
             outputs.append(run.incumbent)
+        tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
+                                       "holdout_seconds": trained.holdout_s})
+        outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
+        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
+                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
+            with tree.atomic(path) as fh:
+                frame.to_parquet(fh, index=False)
+            outputs.append(path)
+        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
+            tree.remove(run.encodes)
+        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
+            tree.remove(stale)
         return outputs
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:

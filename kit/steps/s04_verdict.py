@@ -26,15 +26,11 @@ if TYPE_CHECKING:
 
 def loso_outputs(ctx: Context) -> list[Path]:
     """Every LOSO output the verdict reads, checked against LOSO's record."""
-    run = ctx.run
-    paths = [run.loso_seed(s) for s in ctx.settings.seeds] + [run.folds, run.baselines]
-    if ctx.settings.incumbent is not None:
-        paths.append(run.incumbent)
-    paths += [run.holdout(kind) for kind in ctx.settings.holdout]
-    if ctx.tree.is_file(run.clips):  # a LOSO of an older kit made none: the verdict then has no clip figures
-        paths.append(run.clips)
-    if ctx.tree.is_file(run.encodes):  # none for an input set vmaf-tune does not feed: no consumer's figures
-        paths.append(run.encodes)
+    run, s = ctx.run, ctx.settings
+    paths = [*map(run.loso_seed, s.seeds), run.folds, run.baselines,
+             *([run.incumbent] if s.incumbent is not None else []), *map(run.holdout, s.holdout)]
+    # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
+    paths += [p for p in (run.clips, run.encodes) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -42,25 +38,22 @@ class VerdictStep:
     name = "verdict"
 
     def plan(self, ctx: Context) -> Plan:
+        s = ctx.settings
         loso_status, _ = read_step_record(ctx.tree, ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns
         if loso_status is not None:
             ran = loso_status.settings.get("seeds")
-            if isinstance(ran, list) and ran != list(ctx.settings.seeds):
-                raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
+            if isinstance(ran, list) and ran != list(s.seeds):
+                raise InputError(f"LOSO ran with seeds {ran}, not {list(s.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
-                                      + rerun(ctx, "run", "--from", "loso", "--seeds",
-                                              ",".join(map(str, ctx.settings.seeds))))
+                                      + rerun(ctx, "run", "--from", "loso", "--seeds", ",".join(map(str, s.seeds))))
         inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
         # the corpus block counts the manifest's twins and groups (not its times, which change on every merge)
-        if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
+        if (manifest := read_manifest(s.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
-        crf = {"vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)} \
-            if ctx.settings.vmaftune_crf_range != CRF_RANGE else {}
-        return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json(),
-                              "interval_level": ctx.settings.interval_level, "holdout": list(ctx.settings.holdout),
-                              **crf},
-                    inputs=inputs)
+        crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
+        return Plan(settings={"seeds": list(s.seeds), "gate": s.gate.to_json(), "interval_level": s.interval_level,
+                              "holdout": list(s.holdout), **crf}, inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
@@ -118,9 +111,8 @@ class VerdictStep:
                          lead=s.corpus is not None)
         verdict = dataclasses.replace(verdict, independent_check=corpus_check(corpus_file))
         keep = run.verdict_file(verdict.verdict)
-        for other in VERDICTS:  # a stale verdict must never trigger an export
-            if other != verdict.verdict:
-                tree.remove(run.verdict_file(other))
+        for other in set(VERDICTS) - {verdict.verdict}:  # a stale verdict must never trigger an export
+            tree.remove(run.verdict_file(other))
         frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips}
         outputs = [path for path, frame in frames.items() if frame is not None]
         for path in outputs:
@@ -136,6 +128,5 @@ class VerdictStep:
             cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, 1, promoted=False)
             ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
-                                          "mean_plcc_is": GROUPS,
-                                "plcc_spread": verdict.gate.plcc_spread},
+                                          "mean_plcc_is": GROUPS, "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

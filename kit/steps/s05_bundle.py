@@ -1,6 +1,5 @@
 """Step 05: on PROMOTE export one ONNX per seed; always write the report and the results tarball the collaborator
-sends back. Earlier exports and tarballs are moved aside, never deleted (kit.bundle.aside); the new tarball ships only
-what this verdict made."""
+sends back (only what this verdict made). Earlier exports and tarballs are moved aside, never deleted."""
 
 from __future__ import annotations
 
@@ -18,16 +17,14 @@ from kit.infra.faults import kill_point
 from kit.infra.perms import user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
-from kit.model.cost import WORK_PER_PARAM_STEP
+from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun, teacher_sources
 from kit.steps.records import read_run_record, read_step_record
 from kit.verdict.document import Verdict
 
 if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
-    from kit.media.discovery import Unusable
     from kit.report.html import Invocation
-    from kit.rundir import RunDir
 
 
 def find_verdict(ctx: Context) -> tuple[str, Path]:
@@ -50,12 +47,10 @@ class BundleStep:
     def plan(self, ctx: Context) -> Plan:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
-        verdict, path = find_verdict(ctx)
-        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
-                              "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
-                              "model_license": ctx.settings.model_license,
-                              "model_license_url": ctx.settings.model_license_url,
-                              "keep_paths": ctx.settings.keep_paths},
+        verdict, path, s = *find_verdict(ctx), ctx.settings
+        return Plan(settings={"train": s.train.to_json(), "box_id": s.box_id,
+                              "vmaftune_crf_range": list(s.vmaftune_crf_range), "model_license": s.model_license,
+                              "model_license_url": s.model_license_url, "keep_paths": s.keep_paths},
                     inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
 
     def earlier(self, ctx: Context) -> dict[str, str]:
@@ -74,27 +69,17 @@ class BundleStep:
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
         from kit.bundle.contents import corpus_files
-        from kit.model.cost import BUNDLE_CORPUS_WORK
 
-        run, tree = ctx.run, ctx.tree
+        run = ctx.run
         ctx.emit(Forecast(self.name, BUNDLE_CORPUS_WORK))
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         shard = require_output(ctx, run.shard, "corpus")
-        stem, tarball = run.results_stem(box, utc), None
-        files = corpus_files(tree, run, shard)
-        try:
-            write_results_tarball(tree, run.tarball(stem), stem, files, {
-                "box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc, "corpus_sha256": corpus_sha256(shard)},
-                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}), private=private(ctx))
-            tarball = run.tarball(stem)
-            moved = self.put_in_place(ctx, tarball, run.set_aside(utc), None, {})
-        except BaseException:
-            if tarball is not None:  # a tarball of a bundle that did not complete is not the latest results
-                tree.remove(tarball)
-            raise
+        files = corpus_files(ctx.tree, run, shard)
+        tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc,
+                                                     "corpus_sha256": corpus_sha256(shard)})
         ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
-        ctx.emit(BundleWritten(str(tarball), len(files) + 1, tree.sha256(tarball)))
+        ctx.emit(BundleWritten(str(tarball), len(files) + 1, ctx.tree.sha256(tarball)))
         return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": str(tarball),
                                    **({"moved_aside": str(run.set_aside(utc))} if moved else {})})
 
@@ -103,7 +88,8 @@ class BundleStep:
             return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
-        from kit.model.cost import bundle_work
+        from kit.infra.records import read_record
+        from kit.media.discovery import SkippedClips
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
@@ -117,39 +103,32 @@ class BundleStep:
         self.clear_the_way(ctx, plan)
         # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
-        tarball: Path | None = None
         try:
             built = self.export(ctx, verdict, staged) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
+            skipped, _ = read_record(SkippedClips, tree, run.skipped_clips)  # none without a readable record
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
-                                    left_out(tree, run))
+                                    skipped.skipped if skipped is not None else ())
             tree.write_text(run.report, render_report(verdict, data))
-            stem = run.results_stem(box, utc)
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer),
                                   rerun(ctx, "run", "--from", "loso"))
-            write_results_tarball(tree, run.tarball(stem), stem, files, {
-                "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256},
-                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}), private=private(ctx))
-            tarball = run.tarball(stem)
-            aside = run.set_aside(utc)
-            moved = self.put_in_place(ctx, tarball, aside, staged, exports)
+            tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
+                                                         "corpus_sha256": verdict.corpus.sha256}, staged, exports)
         except BaseException:
             if staged is not None and tree.is_folder(staged):
                 tree.remove_folder(staged)  # gone once placed
-            if tarball is not None:  # a tarball of a bundle that did not complete is not the latest results
-                tree.remove(tarball)
             raise
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, tree.sha256(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
         return Outcome([run.report, tarball, *exports], {
             "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
-            "vmaftune_models": len(models) - native, **({"moved_aside": str(aside)} if moved else {})})
+            "vmaftune_models": len(models) - native, **({"moved_aside": str(run.set_aside(utc))} if moved else {})})
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:
         """Before any work: a killed bundle's leftovers removed; refused, what the kit cannot prove it wrote."""
@@ -159,17 +138,26 @@ class BundleStep:
         adopt_recorded(tree, run, plan.prepared if isinstance(plan.prepared, dict) else {})
         check_written(tree, run)
 
-    def put_in_place(self, ctx: Context, tarball: Path, aside: Path, staged: Path | None,
-                     exports: dict[Path, Path]) -> list[Path]:
-        """The earlier exports and tarballs moved aside (returned), the new exports recorded and put in place."""
+    def ship(self, ctx: Context, utc: str, files: dict[str, Path], meta: dict[str, object], staged: Path | None = None,
+             exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
+        """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
         run, tree = ctx.run, ctx.tree
-        if moved := set_aside(tree, run, aside, keep=tarball):
-            ctx.say(self.name, f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, "
-                               f"now in {aside} (none of it goes into the new tarball)")
-        if staged is not None:
-            record(tree, run, {dest: tree.sha256(src) for dest, src in exports.items()})
-            tree.move_into(staged, run.exports.parent, run.exports.name)
-        return moved
+        stem, aside = run.results_stem(ctx.settings.box_id, utc), run.set_aside(utc)
+        tarball = run.tarball(stem)
+        write_results_tarball(tree, tarball, stem, files, meta,
+                              before_place=lambda digest: record(tree, run, {tarball: digest}),
+                              private=None if ctx.settings.keep_paths else Private.of(ctx.settings.ref_dir, run.root))
+        try:
+            if moved := set_aside(tree, run, aside, keep=tarball):
+                ctx.say(self.name, f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier "
+                                   f"bundle, now in {aside} (none of it goes into the new tarball)")
+            if staged is not None:
+                record(tree, run, {dest: tree.sha256(src) for dest, src in (exports or {}).items()})
+                tree.move_into(staged, run.exports.parent, run.exports.name)
+        except BaseException:
+            tree.remove(tarball)  # a tarball of a bundle that did not complete is not the latest results
+            raise
+        return tarball, moved
 
     def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:
         """On PROMOTE: the seeds refit on the verdict's corpus and exported into `folder`; the files written."""
@@ -202,23 +190,9 @@ class BundleStep:
                                workers=threads.train, teacher_sources=teacher_sources(ctx))
 
 
-def private(ctx: Context) -> Private | None:
-    """The folders the results tarball does not name; None with --keep-paths."""
-    return None if ctx.settings.keep_paths else Private.of(ctx.settings.ref_dir, ctx.run.root)
-
-
 def invocation(tree: Tree, run_json: Path) -> Invocation | None:
     """The report's view of run.json (None when it is missing or damaged: the report says so)."""
     from kit.report.html import Invocation
 
     record, _ = read_run_record(tree, run_json)
     return Invocation(record.invoked_at_utc, record.argv, record.provenance) if record is not None else None
-
-
-def left_out(tree: Tree, run: RunDir) -> tuple[Unusable, ...]:
-    """The clips the corpus step left out, for the report; none without a readable record."""
-    from kit.infra.records import read_record
-    from kit.media.discovery import SkippedClips
-
-    record, _ = read_record(SkippedClips, tree, run.skipped_clips)
-    return record.skipped if record is not None else ()

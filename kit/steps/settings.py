@@ -1,9 +1,7 @@
-"""What a run is asked to do: the RunSettings record, built by the CLI from its flags or read from a `--settings`
-file (a run.json, or a cluster's settings.json), written into run.json and handed to every step. Each setting is
-declared once in its field (kit.infra.rules.setting: default, rules, flag); a flag is checked as it is read
-(kit.cli.params.KitParam), a document as it is read (`RunSettings.from_json`), a breach refused (exit 2) naming the
-key, the value, the file and the rule. TASK_FLAGS place one command and are never taken from the file.
-"""
+"""What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
+settings.json), written into run.json and handed to every step. Each setting is declared once in its field
+(kit.infra.rules.setting: default, rules, flag) and checked wherever it is read; a breach is refused (exit 2) naming
+the key, the value, the file and the rule."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from kit.bundle import registry
-from kit.corpus.split import MAX_SHARDS, ShardSpec
+from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
 from kit.infra.host import safe_box_id
@@ -41,14 +39,18 @@ from kit.infra.rules import (
     flag_of,
     setting,
 )
+from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
+from kit.media.teachers import setting_text
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
+from kit.platforms.encoders import AUTO as AUTO_ENCODERS
+from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
-from kit.steps.parsers import HOLDOUTS, CqGrids, Encoders, Folds, Fps, Holdouts, Scales, Shard, TeacherModel, TrainTasks
+from kit.steps.parsers import HOLDOUTS, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.gate import GateThresholds
 
 
@@ -88,8 +90,6 @@ def check_ladder(rungs: tuple[str, ...], sizes: list[tuple[int, int]]) -> None:
 
 def encoders_problem(names: object) -> str | None:
     """--encoders's rule: auto, or names the kit knows, each once (kit.platforms.encoders.parse_encoder_list)."""
-    from kit.platforms.encoders import parse_encoder_list
-
     if not isinstance(names, tuple) or not all(isinstance(n, str) and n.strip() == n and n for n in names):
         return "is not a list of encoder names"
     try:
@@ -108,8 +108,6 @@ def teacher_problem(text: object) -> str | None:
 
 def fps_problem(text: object) -> str | None:
     """--fps's rule: a rate kit.media.decode.parse_fps reads."""
-    from kit.media.decode import MAX_FPS, parse_fps
-
     try:
         return None if isinstance(text, str) and parse_fps(text) else "is not a frame rate"
     except ValueError:
@@ -138,12 +136,13 @@ def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
 
 def grid_fits(settings: RunSettings) -> str | None:
     """The grid against the run's encoders (libx264's range for auto, checked again once auto is resolved)."""
-    from kit.platforms.encoders import AUTO as AUTO_ENCODERS
-
     return range_problem(("libx264",) if settings.encoders == (AUTO_ENCODERS,) else settings.encoders, settings.cqs)
 
 
 A_PATH = Off(Absolute())
+ENCODER_LIST = Reading("encoders", parse_encoder_list)  # `libx264,h264_nvenc` or `auto`
+TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
+SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
                                                      f"{registry.MAX_LICENSE} printable ASCII characters")
 LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(s) address of at most "
@@ -172,7 +171,7 @@ class RunSettings(Record):
         "--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001.", rank=60))
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
                                                                          "detect command lists them), each once"),
-                                        flag=Flag("--encoders", Encoders(), "Comma-separated encoders, or auto: each "
+                                        flag=Flag("--encoders", ENCODER_LIST, "Comma-separated encoders, or auto: each "
                                                   "detected family's defaults that pass a test encode, plus libx264 "
                                                   "(the detect command lists them).", rank=70))
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
@@ -197,7 +196,7 @@ class RunSettings(Record):
         "as VMAF's training set was made).", rank=120))
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
                                                                  "path"), flag=Flag(
-        "--teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
+        "--teacher", TEACHER_NAME, "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
         "gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON "
         "file (a VMAF v1 model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
         "(docs/teachers.md).", metavar="NAME|FILE", rank=130))
@@ -225,7 +224,7 @@ class RunSettings(Record):
         "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
         "beats its models by more than the seed spread.", rank=310))
     shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
-        "--shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
+        "--shard", SHARD_SPEC, "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
         "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
@@ -300,14 +299,13 @@ def read_settings(path: Path) -> RunSettings:
         require_trusted(path, "--settings")
         doc = read_json(path)
         run_json = isinstance(doc, dict) and "settings" in doc  # a run.json: its settings; else the record itself
-        settings = RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
+        return RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
     except Refused as exc:
         raise refused_settings(path, exc) from None
     except (OSError, JsonRefused, RecordError, TypeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"--settings {path} cannot be read as a run's settings: {why}",
                          hint="give the run.json of an out-dir, or the settings.json a cluster command wrote") from None
-    return settings
 
 
 def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> InputError:
@@ -319,8 +317,7 @@ def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> Inp
 
 def task_flags(settings: RunSettings) -> list[str | Path]:
     """The flags that place a command run with these settings (TASK_FLAGS, those set)."""
-    values = {name: getattr(settings, name) for name in TASK_FLAGS}
-    return [word for name, value in values.items() if value is not None
+    return [word for name in TASK_FLAGS if (value := getattr(settings, name)) is not None
             for word in (flag_of(RunSettings, name).opt, value.label if isinstance(value, ShardSpec) else value)]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kit.errors import InputError, KitError
 from kit.infra.invocation import kit_command
-from kit.infra.tree import Tree, read_out_dir
+from kit.infra.tree import read_out_dir
 from kit.rundir import RunDir
 from kit.steps import STEPS, LazyStep
 from kit.steps.base import Context, require_output
@@ -76,13 +76,10 @@ RUNNING = "running now, in the run that holds this out-dir"
 
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     """A done step after a stale or pending one is up to date *now*; say it may rerun after that one."""
-    out: list[StepStatus] = []
-    for st in statuses:
-        ahead = [u.step for u in out if u.state in ("stale", "pending", "running")]
-        if st.state == "done" and ahead:
-            st = dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
-        out.append(st)
-    return out
+    waiting = ("stale", "pending", "running")
+    return [dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
+            if st.state == "done" and (ahead := [u.step for u in statuses[:i] if u.state in waiting]) else st
+            for i, st in enumerate(statuses)]
 
 
 def next_run(settings: RunSettings, run_json: Path) -> str:
@@ -119,35 +116,28 @@ def finished_corpus(out_dir: Path) -> Path:
                                   "left and the command that does it), or leave it out (of a merge)") from None
 
 
-def run_status(out_dir: Path) -> RunStatus:
-    out_dir = out_dir.absolute()
-    if not out_dir.is_dir():
-        return RunStatus(str(out_dir), None, None, None, None, all_pending(NOT_RUN))
-    with read_out_dir(out_dir) as tree:
-        return _run_status(tree, out_dir)
-
-
 def all_pending(reason: str) -> tuple[StepStatus, ...]:
     return tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
 
 
-def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
-    rundir = RunDir(out_dir)
-    run, why = read_run_record(tree, rundir.run_json)
-    running = tree.lock_holder(rundir.lock)
-    if run is None:
-        reason = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
-        return RunStatus(str(out_dir), None, None, running, None, all_pending(reason))
-    settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
-    quiet = Context(settings, lambda event: None, lambda line: None, tree)
-    statuses = [step_status(step, quiet) for step in STEPS]
-    found = rundir.verdict_on_disk(tree)
-    verdict = found[0] if found is not None else None
-    command = next_run(settings, rundir.run_json)
-    if running is not None and (lock := tree.entry(rundir.lock)) is not None:
-        # a step begun whose log was written since the lock was taken is running, not interrupted
-        statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
-                    if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
-                    and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
-    return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,
-                     tuple(with_upstream_note(statuses)))
+def run_status(out_dir: Path) -> RunStatus:
+    out_dir, rundir = out_dir.absolute(), RunDir(out_dir.absolute())
+    if not out_dir.is_dir():
+        return RunStatus(str(out_dir), None, None, None, None, all_pending(NOT_RUN))
+    with read_out_dir(out_dir) as tree:
+        run, why = read_run_record(tree, rundir.run_json)
+        running = tree.lock_holder(rundir.lock)
+        if run is None:
+            why = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
+            return RunStatus(str(out_dir), None, None, running, None, all_pending(why))
+        settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
+        quiet = Context(settings, lambda event: None, lambda line: None, tree)
+        statuses = [step_status(step, quiet) for step in STEPS]
+        found = rundir.verdict_on_disk(tree)
+        if running is not None and (lock := tree.entry(rundir.lock)) is not None:
+            # a step begun whose log was written since the lock was taken is running, not interrupted
+            statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
+                        if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
+                        and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
+        return RunStatus(str(out_dir), run.invoked_at_utc, next_run(settings, rundir.run_json), running,
+                         found[0] if found is not None else None, tuple(with_upstream_note(statuses)))

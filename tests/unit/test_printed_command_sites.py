@@ -87,7 +87,7 @@ SITES: dict[str, Check] = {
     # status and the closing summary
     "kit/cli/status.py:status_lines": Check(RUN, (STATUS_AND_VERIFY,)),
     "kit/steps/status.py:RunStatus.next_command": Check(RUN, (STATUS_AND_VERIFY,)),
-    "kit/steps/status.py:_run_status": Check(RUN, (STATUS_AND_VERIFY,)),
+    "kit/steps/status.py:run_status": Check(RUN, (STATUS_AND_VERIFY,)),
     "kit/report/summary.py:path_lines": Check(RUN, (STATUS_AND_VERIFY, "tests/real/test_demo.py::"
                                                     "test_a_demo_run_says_its_tarball_is_the_demo_and_how_to_run_on_real_clips")),
     "kit/cli/status.py:missing_out_dir": Check(WORDS, ("tests/real/test_status.py::"
