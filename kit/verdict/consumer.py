@@ -77,28 +77,22 @@ def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str |
     software = [s.encoder for s in slots if s.trains_it and not get_spec(s.encoder).traits.engine]
     hardware = [s.encoder for s in slots if s.trains_it and get_spec(s.encoder).traits.engine]
     none = [s.encoder for s in slots if not s.trains_it]
-    said = [f"{', '.join(software)} (--encoders {','.join(sorted({*encoders, *software}))} trains them)"] \
-        if software else []
-    if hardware:
-        said.append(f"{', '.join(hardware)} (add them to --encoders on a box with their hardware)")
-    if none:
-        said.append(f"{', '.join(none)} (no slot in the kit's models: no --encoders trains them)")
+    said = [f"{', '.join(names)} ({how})" for names, how in (
+        (software, f"--encoders {','.join(sorted({*encoders, *software}))} trains them"),
+        (hardware, "add them to --encoders on a box with their hardware"),
+        (none, "no slot in the kit's models: no --encoders trains them")) if names]
     return "; ".join(said) or None
 
 
 def not_counted(encodes: pd.DataFrame, crf_range: tuple[int, int]) -> str | None:
     """The held-out encodes left out of the figures, counted by why; None when every one counts."""
-    slotted = encodes["crf"].notna()
-    said = []
-    if (n := int((~slotted).sum())) > 0:
-        names = ", ".join(sorted(set(encodes.loc[~slotted, "encoder"])))
-        said.append(f"{n} of {names}, which vmaf-tune has no slot for (it cannot ask about them)")
-    if (n := int((slotted & ~encodes["queried"].astype(bool)).sum())) > 0:
-        said.append(f"{n} at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query")
-    untrained = encodes["queried"].astype(bool) & ~encodes["encoder_trained"].astype(bool)
-    if (n := int(untrained.sum())) > 0:
-        names = ", ".join(sorted(set(encodes.loc[untrained, "encoder"])))
-        said.append(f"{n} of {names} whose fold trained on no other content's rows of that encoder")
+    slotted, queried = encodes["crf"].notna(), encodes["queried"].astype(bool)
+    untrained = queried & ~encodes["encoder_trained"].astype(bool)
+    cases = ((~slotted, "of {names}, which vmaf-tune has no slot for (it cannot ask about them)"),
+             (slotted & ~queried, f"at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query"),
+             (untrained, "of {names} whose fold trained on no other content's rows of that encoder"))
+    said = [f"{int(left.sum())} " + why.format(names=", ".join(sorted(set(encodes.loc[left, "encoder"]))))
+            for left, why in cases if left.any()]
     return f"{len(encodes) - int(encodes['counted'].astype(bool).sum())} held-out encodes not counted: " \
            + "; ".join(said) if said else None
 

@@ -21,7 +21,6 @@ from kit.verdict.assess import Assessment
 from kit.verdict.document import (
     NOTHING_TO_SEND,
     SEND_BACK,
-    VERDICT_SCHEMA_VERSION,
     Agreement,
     Completeness,
     LimitGate,
@@ -31,9 +30,8 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate
+from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate, finite
 from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, Block, Evidence, Gate
-from kit.verdict.intervals import finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
@@ -209,7 +207,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     a = assessment
     blocks = {b.key: g.block(b) for b in BLOCKS if b is not HOLDOUT}  # the holdout blocks hold their own rows
     return Verdict(
-        schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
+        schema_version=Verdict.SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
         recommendation=recommendation(g, "lead" if lead else "demo" if corpus.demo_corpus else "box"),
         baselines=dict(baselines.models),

@@ -17,7 +17,6 @@ from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 
-VERDICT_SCHEMA_VERSION = 1
 # what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"
 NOTHING_TO_SEND = {"lead": "the union's results, yours as the lead: nothing to send",
@@ -355,7 +354,7 @@ class Verdict(Record):
             return "LOSO (one fold per source)"
         return f"{self.validation.label}: {self.validation.why}"
 
-    SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
+    SCHEMA_VERSION = 1
 
     @property
     def promoted(self) -> bool:

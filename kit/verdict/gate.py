@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from kit.errors import InputError
@@ -187,19 +188,22 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -
     return FoldGate(True, measure, threshold, worst, worst_value, failing, not failing)
 
 
-def _ok(x: float) -> bool:
-    return isinstance(x, float | int) and math.isfinite(x)
+def finite(value: object) -> float | None:
+    """A figure that may be absent (a table of an older kit may lack it), unbounded or not a number (a bool, text):
+    None when it is, or NaN; else the float (numpy's scalars too)."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
 
 
 def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> GateResult:
     """The gate, computed from each seed's mean LOSO PLCC."""
     values = list(per_seed_plcc.values())
-    finite = all(_ok(v) for v in values) and bool(values)
-    mean = sum(values) / len(values) if finite else float("nan")
-    spread = (max(values) - min(values)) if finite else float("nan")
-    failing = [s for s, v in per_seed_plcc.items() if not (_ok(v) and v >= t.per_seed_plcc_min)]
-    mean_pass = finite and mean >= t.mean_plcc_min
-    spread_pass = finite and spread <= t.plcc_spread_max
+    defined = all(finite(v) is not None for v in values) and bool(values)
+    mean = sum(values) / len(values) if defined else float("nan")
+    spread = (max(values) - min(values)) if defined else float("nan")
+    failing = [s for s, v in per_seed_plcc.items() if not (finite(v) is not None and v >= t.per_seed_plcc_min)]
+    mean_pass = defined and mean >= t.mean_plcc_min
+    spread_pass = defined and spread <= t.plcc_spread_max
     seed_pass = not failing and bool(values)
     return GateResult(
         passed=bool(mean_pass and spread_pass and seed_pass),

@@ -5,7 +5,6 @@ each recomputable from `04_verdict/intervals.parquet` (each row's interval calib
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from kit.model.conformal import (
 )
 from kit.model.metrics import residuals
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
+from kit.verdict.gate import finite
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
 META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_width", "enc_height",
@@ -177,12 +177,6 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
         return None
     return (f"held-out coverage at 95 % nominal is {at95.coverage:.1%}, more than {COVERAGE_SLACK:.0%} below: the "
             "intervals are too narrow for new sources")
-
-
-def finite(value: object) -> float | None:
-    """A figure that may be absent (a folds table of an older kit may lack it) or unbounded: None when it is, or NaN."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's scalars too
-    return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
 
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,

@@ -8,22 +8,15 @@ except the PLCC gate, which every verdict has.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
+from kit.verdict.gate import finite
 from kit.verdict.gates import BLOCKS, Block, gate_of
 
 Row = dict[str, Any]
 ROUNDING = 1e-9  # a figure recomputed from its parts (a mean of the seeds' PLCCs) may differ by rounding alone
-
-
-def _number(x: object) -> float | None:
-    """A finite number, or None (null, NaN, text, a bool)."""
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-        return None
-    return float(x)
 
 
 def _shown(x: object) -> str:
@@ -34,21 +27,20 @@ def _plcc(row: Row) -> str | None:
     """The PLCC gate: the mean over seeds at least its threshold, the spread at most its maximum, every seed at
     least its minimum; the mean and spread those of its per-seed PLCCs."""
     seeds = row.get("per_seed_plccs")
-    values = [_number(v) for v in seeds.values()] if isinstance(seeds, dict) else []
-    mean, spread = _number(row.get("mean_plcc")), _number(row.get("plcc_spread"))
-    low, high, floor = (_number(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
+    values = [finite(v) for v in seeds.values()] if isinstance(seeds, dict) else []
+    mean, spread = finite(row.get("mean_plcc")), finite(row.get("plcc_spread"))
+    low, high, floor = (finite(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
     if not values or any(v is None for v in values):
         return "its per-seed PLCCs are missing or not numbers"
-    finite = [v for v in values if v is not None]
+    plccs = [v for v in values if v is not None]
     if mean is None or low is None or not mean >= low:
         threshold = row.get("mean_plcc_threshold")
         return f"mean_plcc {_shown(row.get('mean_plcc'))} is below its threshold {_shown(threshold)}"
     if spread is None or high is None or not spread <= high:
-        most = row.get("plcc_spread_max")
-        return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(most)}"
-    if floor is None or min(finite) < floor or row.get("failing_seeds"):
-        return f"a seed's PLCC {_shown(min(finite))} is below per_seed_min {_shown(row.get('per_seed_min'))}"
-    if abs(sum(finite) / len(finite) - mean) > ROUNDING or abs(max(finite) - min(finite) - spread) > ROUNDING:
+        return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(row.get('plcc_spread_max'))}"
+    if floor is None or min(plccs) < floor or row.get("failing_seeds"):
+        return f"a seed's PLCC {_shown(min(plccs))} is below per_seed_min {_shown(row.get('per_seed_min'))}"
+    if abs(sum(plccs) / len(plccs) - mean) > ROUNDING or abs(max(plccs) - min(plccs) - spread) > ROUNDING:
         return f"mean_plcc {_shown(mean)} and plcc_spread {_shown(spread)} are not those of its per-seed PLCCs"
     return _flags(row, ("mean_plcc_pass", "plcc_spread_pass", "per_seed_pass"))
 
@@ -62,7 +54,7 @@ def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
 def _compared(value: str, limit: str, keeps: Callable[[float, float], bool], said: str) -> Callable[[Row], str | None]:
     """A gate of its own shape: when on, its `value` field kept against its `limit` field (else `said`)."""
     def check(row: Row) -> str | None:
-        v, bound = _number(row.get(value)), _number(row.get(limit))
+        v, bound = finite(row.get(value)), finite(row.get(limit))
         if row.get("enabled") and (v is None or bound is None or not keeps(v, bound)):
             return said.format(value=_shown(row.get(value)), limit=_shown(row.get(limit)))
         return _flags(row)
@@ -87,7 +79,7 @@ def _limited(row: Row, failing: str, at_least: bool) -> str | None:
         return _flags(row)
     if row.get(failing):
         return f"it lists {_shown(', '.join(map(str, row[failing])))} as failing"
-    value, limit = _number(row.get("worst_value")), _number(row.get("threshold"))
+    value, limit = finite(row.get("worst_value")), finite(row.get("threshold"))
     if limit is None:
         return f"its threshold is {_shown(row.get('threshold'))}"
     if value is not None and not (value >= limit if at_least else value <= limit):
