@@ -1,7 +1,6 @@
-"""What a grouping's figures also stand for: a box that ran its own encoders, or holds the only rows of a content.
-
-Where box A ran only libx264, "worst box: A" is libx264's figures: the corpus cannot tell the box from the encoder.
-The breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`).
+"""What a grouping's figures also stand for: a box that ran its own encoders, or holds the only rows of a content
+(where box A ran only libx264, "worst box: A" is libx264's figures). The breakdown's and the holdout's rows carry
+these sentences (`note`), the verdict lists them (`confounding`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The verdict in the consumer's terms: the held-out encodes as vmaf-tune's fast path predicts them, and the gate at
-its tolerance (kit.model.consumer, docs/vmaf-tune.md).
-
-Every figure is over the `counted` rows of 03_loso/encodes.parquet (kit.model.encodes): the share with `miss` <= the
-tolerance, the median and largest `miss`, overall and per encoder, CRF band, rung and content group, worst first. The
-slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+"""The verdict in the consumer's terms (docs/vmaf-tune.md): the held-out encodes as vmaf-tune's fast path predicts
+them, every figure over the `counted` rows of 03_loso/encodes.parquet, and the gate at its tolerance. The slots of
+vmaf-tune's one-hot no row trained are named, never given a figure.
 """
 
 from __future__ import annotations

@@ -58,8 +58,7 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
 
 
 def badness(sources: pd.DataFrame) -> pd.DataFrame:
-    """How far each source is from the typical source: (1 - PLCC), RMSE and |bias|, each divided by its median over
-    the sources (0 without a figure)."""
+    """How far each source is from the typical one: (1 - PLCC), RMSE and |bias|, each over its median (0 if none)."""
     raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
     return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
 

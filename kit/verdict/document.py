@@ -70,8 +70,7 @@ class VerdictProvenance(Record):
 
 @dataclass(frozen=True)
 class IntervalLevel(Record):
-    """One nominal level of the intervals: its threshold from every content group, and its measured coverage (None
-    where any held-out row's interval, calibrated without its own group, is unbounded; `reason` says why)."""
+    """One level of the intervals: its threshold from every content group, and its measured coverage (`reason`)."""
 
     level: float
     rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
@@ -157,8 +156,7 @@ class UntrainedSlot(Record):
 
 @dataclass(frozen=True)
 class ConsumerFit(Record):
-    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, overall and per
-    group (kit.verdict.consumer)."""
+    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
     how: str
     tolerance: float  # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
@@ -191,8 +189,7 @@ ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's on
 
 @dataclass(frozen=True)
 class ExportedInterval(Record):
-    """The interval the bundle's manifests export (kit.verdict.exported); `calibrated` False: there is none, and no
-    field reads as one."""
+    """The interval the manifests export (kit.verdict.exported); `calibrated` False: none, and no field reads as one."""
 
     calibrated: bool
     method: str  # upstream's confidence.method: "ensemble+conformal" when calibrated, else "ensemble"

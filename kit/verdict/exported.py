@@ -1,9 +1,6 @@
-"""The interval the bundle exports, and what it covers on content the models did not see (docs/design/intervals.md).
-
-Upstream's consumers build mu +- q sigma over the members (ddof=1), q = `conformal_q_residual`. The members' spread
-alone is no interval, so the kit exports q only: the split-conformal threshold of |teacher - mu| / sigma over content
-groups (kit.model.conformal). When the groups cannot bound the nominal level, or there is one seed (no sigma), the
-block is not calibrated and carries no multiplier. Every figure is recomputable from 04_verdict/intervals.parquet.
+"""The interval the bundle exports (mu +- q sigma over the members, q the split-conformal `conformal_q_residual`)
+and what it covers on content the models did not see (docs/design/intervals.md); not calibrated, with no multiplier,
+when the groups cannot bound the nominal level or there is one seed. Recomputable from 04_verdict/intervals.parquet.
 """
 
 from __future__ import annotations

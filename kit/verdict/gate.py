@@ -134,17 +134,14 @@ class EvidenceGate(Record):
     statement: str
 
 
-def evidence_gate(content_groups: int, minimum: int | None) -> EvidenceGate:
-    """Whether the validation held out enough contents for its figures to say something of a new one."""
+def evidence_gate(n: int, minimum: int | None) -> EvidenceGate:
+    """Whether the validation held out enough content groups (`n`) for its figures to say something of a new one."""
     if minimum is None:
-        return EvidenceGate(False, content_groups, None, True, f"{content_groups} content groups (no floor: "
-                                                               "--min-content-groups off)")
-    if content_groups >= minimum:
-        return EvidenceGate(True, content_groups, minimum, True,
-                            f"{content_groups} content groups, at least the {minimum} PROMOTE needs")
-    return EvidenceGate(True, content_groups, minimum, False,
-                        f"{content_groups} content group{'s' if content_groups != 1 else ''}; PROMOTE needs at least "
-                        f"{minimum} (--min-content-groups)")
+        return EvidenceGate(False, n, None, True, f"{n} content groups (no floor: --min-content-groups off)")
+    if n >= minimum:
+        return EvidenceGate(True, n, minimum, True, f"{n} content groups, at least the {minimum} PROMOTE needs")
+    return EvidenceGate(True, n, minimum, False, f"{n} content group{'s' if n != 1 else ''}; PROMOTE needs at least "
+                                                 f"{minimum} (--min-content-groups)")
 
 
 @dataclass(frozen=True)

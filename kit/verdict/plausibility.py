@@ -1,7 +1,6 @@
-"""Is the teacher plausible? Per source and encoder at the clip's own size, the mean teacher over the frames of its
-encodes at the grid's best setting and at its worst. A suspect: the best under BEST_FLOOR, or a fall under MIN_DROP
-(a flat curve). A warning, not a gate (docs/verdict.md, "Plausibility of the teacher"): a wrong teacher learnt well
-keeps the PLCC high. No pandas import: document.py takes the record from here.
+"""Is the teacher plausible? Per source and encoder at the clip's own size, the mean teacher at the grid's best
+setting and at its worst: a suspect is the best under BEST_FLOOR, or a fall under MIN_DROP (a flat curve). A warning,
+not a gate (docs/verdict.md). No pandas import: document.py takes the record from here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
-
-A clip is one encode (kit.model.clips.ENCODE_KEY: a native encode and its rung are two, so their errors never
-cancel); its clipped frame predictions and its teacher scores are each pooled by the consumers' statistics
-(kit.model.pooling, docs/pooling.md). Every figure is recomputable from 04_verdict/clip_pooling.parquet.
+"""Pooling beyond the mean (docs/pooling.md): how far each held-out clip's (one encode's) pooled prediction is from
+its teacher pooled the same way. Every figure is recomputable from 04_verdict/clip_pooling.parquet.
 """
 
 from __future__ import annotations

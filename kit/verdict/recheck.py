@@ -1,9 +1,5 @@
-"""A verdict document checked against its own gate rows: what `verify` refuses.
-
-`gate_failures` recomputes each gate row's pass from its own figures and reads its pass flag; `contradiction` says
-when a document says PROMOTE and a row fails (an edited verdict, or one no kit wrote). A HOLD is never refused: it
-claims nothing. The document is read as JSON, not as a Verdict: what an older kit's verdict lacks is not checked,
-except the PLCC gate, which every verdict has.
+"""A verdict document checked against its own gate rows: what `verify` refuses (a HOLD never: it claims nothing).
+Read as JSON, not as a Verdict: what an older kit's verdict lacks is not checked, but the PLCC gate every verdict has.
 """
 
 from __future__ import annotations
@@ -73,26 +69,21 @@ def _completeness(row: Row) -> str | None:
     return _flags(row)
 
 
-def _limited(row: Row, failing: str, at_least: bool) -> str | None:
-    """A gate of kit.verdict.gates: nothing in its failing list, its worst value on the right side of its threshold."""
-    if not row.get("enabled"):
-        return _flags(row)
-    if row.get(failing):
-        return f"it lists {_shown(', '.join(map(str, row[failing])))} as failing"
-    value, limit = finite(row.get("worst_value")), finite(row.get("threshold"))
-    if limit is None:
-        return f"its threshold is {_shown(row.get('threshold'))}"
-    if value is not None and not (value >= limit if at_least else value <= limit):
-        side = "below" if at_least else "above"
-        return f"its worst value {_shown(value)} is {side} its threshold {_shown(limit)}"
-    return _flags(row)
-
-
 def _check(block: Block) -> Callable[[Row], str | None]:
-    """A row of kit.verdict.gates: its direction its gate's (a measure this kit does not know: at most)."""
+    """A row of kit.verdict.gates: nothing in its failing list, its worst value on its threshold's right side (its
+    gate's direction; a measure this kit does not know: at most)."""
     def check(row: Row) -> str | None:
-        gate = gate_of(str(row.get("measure", "")))
-        return _limited(row, block.failing, gate is not None and gate.at_least)
+        if not row.get("enabled"):
+            return _flags(row)
+        if row.get(block.failing):
+            return f"it lists {_shown(', '.join(map(str, row[block.failing])))} as failing"
+        value, limit = finite(row.get("worst_value")), finite(row.get("threshold"))
+        if limit is None:
+            return f"its threshold is {_shown(row.get('threshold'))}"
+        at_least = (gate := gate_of(str(row.get("measure", "")))) is not None and gate.at_least
+        if value is not None and not (value >= limit if at_least else value <= limit):
+            return f"its worst value {_shown(value)} is {'below' if at_least else 'above'} its threshold {_shown(limit)}"
+        return _flags(row)
     return check
 
 
