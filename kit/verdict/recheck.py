@@ -82,7 +82,8 @@ def _check(block: Block) -> Callable[[Row], str | None]:
             return f"its threshold is {_shown(row.get('threshold'))}"
         at_least = (gate := gate_of(str(row.get("measure", "")))) is not None and gate.at_least
         if value is not None and not (value >= limit if at_least else value <= limit):
-            return f"its worst value {_shown(value)} is {'below' if at_least else 'above'} its threshold {_shown(limit)}"
+            side = "below" if at_least else "above"
+            return f"its worst value {_shown(value)} is {side} its threshold {_shown(limit)}"
         return _flags(row)
     return check
 
