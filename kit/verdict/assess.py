@@ -78,13 +78,13 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
 
 
 def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
-                  mixed: Confounding | None = None) -> HoldoutBlock:
+                  mixed: Confounding) -> HoldoutBlock:
     """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
     by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())
     groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
-    groups = (mixed or Confounding()).apply(groups, kind)
+    groups = mixed.apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
     gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC_MEASURE, threshold=min_plcc,

@@ -66,14 +66,10 @@ def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[floa
     return inside, float(width.mean()) if np.isfinite(width).all() else None
 
 
-def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tuple[GroupErrors, ...]:
+def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
     """Every group of every grouping, in grouping order then by group name."""
-    out: list[GroupErrors] = []
-    for by in groupings:
-        labels = group_labels(rows, by)
-        for name, part in rows.groupby(labels.to_numpy(), sort=True):
-            out.append(errors_of(by, str(name), part))
-    return tuple(out)
+    return tuple(errors_of(by, str(name), part) for by in GROUPINGS
+                 for name, part in rows.groupby(group_labels(rows, by).to_numpy(), sort=True))
 
 
 def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure: str) -> LimitGate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,7 @@ WORST_FOLDS = 3
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
     """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame."""
-    means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
-                                                                                       "rmse")}
+    means = {f.name: float(np.nanmean([getattr(r, f"mean_{f.name}") for r in reports])) for f in fields(Agreement)}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
     r = residuals(pooled["pred"], pooled["vmaf"], ranks=True)
     return Overall(Agreement(**means), PooledAgreement(**r.fields_of(PooledAgreement), n_frames=r.n))
