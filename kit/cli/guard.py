@@ -190,8 +190,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     proc.allow_new()
     try:
         code = _run(fn)
-    except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
-        interrupts.settle()
+    except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once (_run settled it)
         code = report_failure(caught, retry)
     finally:
         interrupts.end()
