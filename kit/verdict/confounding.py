@@ -69,7 +69,7 @@ def confounding(rows: pd.DataFrame) -> Confounding:
         if not only:
             continue
         whole = len(only) == len(contents)
-        those = "those" if whole else "partly those"
         out.add("box", str(box), f"box {box} holds the only rows of {'all its ' if whole else ''}{len(only)} content "
-                                 f"group(s) ({listed(only)}): its figures are also {those} contents'")
+                                 f"group(s) ({listed(only)}): its figures are also {'' if whole else 'partly '}those "
+                                 "contents'")
     return out

@@ -143,8 +143,7 @@ def recommendation(g: Gates, whose: str = "box") -> str:
                        f"failed): {', '.join(done.missing[:5])}"
                        + (f" and {len(done.missing) - 5} more" if len(done.missing) > 5 else ""))
     failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
-    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, LimitGate)]
-    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, FoldGate)]
+    reasons += [gate.failure(row) for gate, row in sorted(failed, key=lambda found: isinstance(found[1], FoldGate))]
     if not g.challenger.passed:
         reasons.append(str(g.challenger.statement).rstrip("."))
     if not g.lift.passed:
