@@ -87,11 +87,10 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
     groups = mixed.apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
-    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC_MEASURE, threshold=min_plcc,
-                     worst=worst.group if worst else None, worst_value=worst.plcc if worst else float("nan"),
-                     failing=failing, passed=not failing,
-                     statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
-                                f"{worst.n_frames} frames it never saw" if worst else None))
+    gate = LimitGate.of(HOLDOUT_PLCC_MEASURE, min_plcc, worst.group if worst else None,
+                        worst.plcc if worst else float("nan"), failing,
+                        f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
+                        f"{worst.n_frames} frames it never saw" if worst else None)
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
     unpredicted = meta.loc[~meta.index.isin(rows.index)]

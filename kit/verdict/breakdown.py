@@ -80,6 +80,4 @@ def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure
     failing = sorted(g.group for g in sources if threshold is not None and not g.share_out_of_range <= threshold)
     statement = (f"source {worst.group}: {value:.1%} of its held-out predictions lie outside [0, 100]"
                  if worst is not None and value > 0 else None)
-    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold,
-                     worst=worst.group if worst else None, worst_value=value, failing=failing,
-                     passed=not failing, statement=statement)
+    return LimitGate.of(measure, threshold, worst.group if worst else None, value, failing, statement)

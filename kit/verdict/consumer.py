@@ -42,8 +42,7 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
     the tolerance, then the largest miss, then the name. A content group is named by its sources' names, joined."""
-    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s))))) if len(counted) \
-        else pd.Series(dtype=object)
+    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
@@ -62,10 +61,10 @@ def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
                                            "it run with an empty one-hot", None))
             continue
         traits = get_spec(name).traits
-        trains = f"--encoders {','.join(sorted({*encoders, name}))}"
         where = "" if not traits.engine else f" on a box with {traits.host} {traits.engine}"
         out.append(UntrainedSlot(name, "no row of the training corpus: vmaf-tune's one-hot sets a slot the models "
-                                       "never learnt, so its predictions there are extrapolation", trains + where))
+                                       "never learnt, so its predictions there are extrapolation",
+                                 f"--encoders {','.join(sorted({*encoders, name}))}{where}"))
     return tuple(out)
 
 
@@ -133,12 +132,9 @@ def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content:
     worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
                                        g is not everything), default=None)
     failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
-    return LimitGate(
-        enabled=threshold is not None, measure=measure, threshold=threshold,
-        worst=labels[id(worst)] if worst is not None and fit.n_encodes else None,
-        worst_value=worst.share_within if worst is not None else math.nan,
-        failing=[labels[id(g)] for g in failing], passed=not failing,
-        statement=gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
+    return LimitGate.of(measure, threshold, labels[id(worst)] if worst is not None and fit.n_encodes else None,
+                        worst.share_within if worst is not None else math.nan, [labels[id(g)] for g in failing],
+                        gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
 
 
 def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,

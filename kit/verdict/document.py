@@ -262,6 +262,12 @@ class LimitGate(Record):
     passed: bool
     statement: str | None = omit_none()
 
+    @classmethod
+    def of(cls, measure: str, threshold: float | None, worst: str | None, worst_value: float, failing: list[str],
+           statement: str | None) -> LimitGate:
+        """The gate's row: on when it has a threshold, passed when nothing fails it."""
+        return cls(threshold is not None, measure, threshold, worst, worst_value, failing, not failing, statement)
+
 
 @dataclass(frozen=True)
 class HoldoutBlock(Record):

@@ -160,10 +160,9 @@ def calibrate(rows: pd.DataFrame, nominal: float,
 
 
 def unbounded_reason(n: int, level: float) -> str:
-    need = groups_needed(level)
     return (f"{n} content group(s) cannot bound a {percent(level)} interval: the threshold is the "
-            f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least {need} "
-            "groups")
+            f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least "
+            f"{groups_needed(level)} groups")
 
 
 UNBOUNDED_WHY = ("no finite interval at these levels once the row's own content group is left out of the "
@@ -226,8 +225,7 @@ def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
     group order. When the groups cannot bound the level, no residual (upstream would take the largest),
     `calibrated: false` and the reason."""
     values = [round(float(r), 6) for r in residuals["residual"]]
-    alpha = round(1.0 - nominal, 10)
-    head = {"alpha": alpha, "method": "split-conformal"}
+    head = {"alpha": round(1.0 - nominal, 10), "method": "split-conformal"}
     if rank_needed(len(values), nominal) > len(values):
         return {**head, "n": 0, "residuals": [], "calibrated": False, "content_groups": len(values),
                 "reason": unbounded_reason(len(values), nominal) + "; no residual is given, so no interval is read "
@@ -249,6 +247,4 @@ def coverage_gate(intervals: Intervals, threshold: float | None, measure: str) -
                      unbounded_reason(n, intervals.nominal) + "; there is no coverage to state")
     else:
         statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
-    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold, worst="pooled",
-                     worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
-                     statement=statement)
+    return LimitGate.of(measure, threshold, "pooled", value if value is not None else math.nan, failing, statement)
