@@ -77,8 +77,7 @@ class OutputError(KitError):
 
 
 class _Output:
-    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed (a gone
-    reader stays a BrokenPipeError: the quiet 141)."""
+    """sys.stdout or stderr during a command: a failed write names its stream (a gone reader stays the quiet 141)."""
 
     def __init__(self, stream: Any, name: str) -> None:
         self._stream, self._name = stream, name

@@ -40,8 +40,7 @@ CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmo
 
 
 class ClipErrorLimits(Parser):
-    """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
-    (kit.model.pooling.POOLS), in VMAF points."""
+    """`STAT:X[,STAT:X...]` or off: per pooling of POOLS, the most a clip's pooled prediction may miss (VMAF)."""
 
     name = "limits"
     numeric = True
@@ -186,8 +185,7 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -
 
 
 def finite(value: object) -> float | None:
-    """A figure that may be absent (a table of an older kit may lack it), unbounded or not a number (a bool, text):
-    None when it is, or NaN; else the float (numpy's scalars too)."""
+    """A figure as a float (numpy's too); None where absent (an older kit's table), unbounded, NaN or no number."""
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
     return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
 

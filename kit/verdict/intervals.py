@@ -180,9 +180,8 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
              th: GroupThresholds) -> tuple[ClipUse, pd.DataFrame]:
-    """Encodes predicted from their mean features (03_loso/clips.parquet) against their mean teacher, inside the
-    frame-level interval of their group (calibrated without it); and one absolute residual per content group (its
-    largest encode miss) for the split-conformal sidecar."""
+    """Encodes predicted from their mean features (03_loso/clips.parquet) inside their group's frame-level interval
+    (calibrated without it); and each content group's largest encode miss, for the split-conformal sidecar."""
     ens = clips.groupby([c for c in ENCODE_KEY if c in clips], sort=True).agg(
         vmaf=("vmaf_mean", "first"), pred=("pred_from_mean_features", "mean"),
         std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
@@ -221,9 +220,8 @@ SIDECAR_CALIBRATES = ("an encode (a source at one encoder, cq and rung: a ladder
 
 
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
-    """vmaf-tune's split-conformal calibration sidecar: one absolute residual (VMAF points) per content group, in
-    group order. When the groups cannot bound the level, no residual (upstream would take the largest),
-    `calibrated: false` and the reason."""
+    """vmaf-tune's split-conformal sidecar: one absolute residual (VMAF points) per content group, in group order;
+    when the groups cannot bound the level none (upstream would take the largest), `calibrated: false` and why."""
     values = [round(float(r), 6) for r in residuals["residual"]]
     head = {"alpha": round(1.0 - nominal, 10), "method": "split-conformal"}
     if rank_needed(len(values), nominal) > len(values):

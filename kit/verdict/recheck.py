@@ -20,8 +20,7 @@ def _shown(x: object) -> str:
 
 
 def _plcc(row: Row) -> str | None:
-    """The PLCC gate: the mean over seeds at least its threshold, the spread at most its maximum, every seed at
-    least its minimum; the mean and spread those of its per-seed PLCCs."""
+    """The PLCC gate: its mean, spread and every seed within their limits, the mean and spread its seeds' own."""
     seeds = row.get("per_seed_plccs")
     values = [finite(v) for v in seeds.values()] if isinstance(seeds, dict) else []
     mean, spread = finite(row.get("mean_plcc")), finite(row.get("plcc_spread"))
@@ -89,8 +88,7 @@ def _check(block: Block) -> Callable[[Row], str | None]:
 
 
 def _block_rows(doc: Row, block: Block) -> list[tuple[str, Row]]:
-    """A list block's gate rows, each named by the key and the measure, or (a list of blocks) the key, the block's
-    kind and the key of its row (`holdout encoder gate`)."""
+    """A list block's gate rows, named `<key> <measure>`, or in a list of blocks `<key> <kind> <inside>`."""
     items = value if isinstance(value := doc.get(block.key), list) else []
     if (inside := block.inside) is None:
         return [(f"{block.key} {_shown(g.get('measure'))}", g) for g in items if isinstance(g, dict)]
