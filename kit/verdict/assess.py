@@ -69,8 +69,7 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
     counts = pd.DataFrame({"src": src, "seed": ok["seed"].to_numpy()}).groupby(["src", "seed"]).size()
     table = counts.unstack(fill_value=0).reindex(columns=seeds, fill_value=0)
     sizes = meta.groupby("src_sha256").size()
-    complete = set(table.index[(table.to_numpy() == sizes.loc[table.index].to_numpy()[:, None]).all(axis=1)]) \
-        if seeds else set()
+    complete = set(table.index[(table.to_numpy() == sizes.loc[table.index].to_numpy()[:, None]).all(axis=1)])
     expected = meta.drop_duplicates("src_sha256")
     missing = sorted(str(r.src) for r in expected.itertuples() if r.src_sha256 not in complete)
     return Completeness(expected_sources=len(expected), with_results=len(expected) - len(missing), missing=missing,
