@@ -1,8 +1,7 @@
 """The guard every command runs under (a leaf: it imports no command), and the one mapping from an exception to an
-exit code: a KitError's own (cause and hint), a stop signal's 128 + N, a reader gone 141 quietly, a full disk 2.
-An OSError is the user's (2) only when it names a path and its errno is one the environment causes (PATH_CAUSES), or
-stdout is closed; any other (ENOENT, EINVAL, ...) is a bug, as the kit made or checked those paths itself. A bug
-keeps its traceback (70, never 1, which means HOLD). Writing these lines never fails the exit (a terminal gone).
+exit code: a KitError's own, a stop signal's 128 + N, a reader gone 141 quietly, a full disk 2. An OSError is the
+user's (2) only when it names a path and its errno is one the environment causes (PATH_CAUSES), or stdout is closed;
+any other (ENOENT, EINVAL, ...) is a bug, as the kit made or checked those paths itself: 70, with its traceback.
 """
 
 from __future__ import annotations

@@ -357,8 +357,6 @@ class Verdict(Record):
             return "LOSO (one fold per source)"
         return f"{self.validation.label}: {self.validation.why}"
 
-    SCHEMA_VERSION = 1
-
     @property
     def promoted(self) -> bool:
         return self.verdict == "PROMOTE"
