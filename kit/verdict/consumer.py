@@ -40,8 +40,7 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
 
 
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
-    """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
-    the tolerance, then the largest miss, then the name. A content group is named by its sources' names, joined."""
+    """Per encoder, CRF band, rung and content (named by its sources), worst first: lowest share, largest miss, name."""
     names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:

@@ -69,8 +69,7 @@ def _completeness(row: Row) -> str | None:
 
 
 def _check(block: Block) -> Callable[[Row], str | None]:
-    """A row of kit.verdict.gates: nothing in its failing list, its worst value on its threshold's right side (its
-    gate's direction; a measure this kit does not know: at most)."""
+    """A row of kit.verdict.gates: nothing failing, its worst value on its gate's side of its threshold (else <=)."""
     def check(row: Row) -> str | None:
         if not row.get("enabled"):
             return _flags(row)
