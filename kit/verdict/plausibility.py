@@ -41,11 +41,9 @@ class TeacherSuspect(Record):
     @property
     def text(self) -> str:
         """The suspect in one sentence: the figures, then why."""
-        if len(self.settings) == 1:
-            figures = f"mean teacher {self.best_mean:.1f} at cq {self.best_cq} (its only setting)"
-        else:
-            figures = (f"mean teacher {self.best_mean:.1f} at cq {self.best_cq} (best) to {self.worst_mean:.1f} at "
-                       f"cq {self.worst_cq} (worst) of cq {','.join(map(str, self.settings))}")
+        figures = f"mean teacher {self.best_mean:.1f} at cq {self.best_cq}" + (
+            " (its only setting)" if len(self.settings) == 1 else
+            f" (best) to {self.worst_mean:.1f} at cq {self.worst_cq} (worst) of cq {','.join(map(str, self.settings))}")
         said = {"low": f"under {BEST_FLOOR:g} at its best setting",
                 "flat": f"falls {self.best_mean - self.worst_mean:.1f}, under {MIN_DROP:g}: flat"}
         return f"{self.src} {self.encoder} at its own size: {figures}: {' and '.join(said[w] for w in self.why)}"
