@@ -51,19 +51,16 @@ def _signal_lines(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
+def print_detect(report: dict[str, Any]) -> None:
     from kit.events import HINT_MARK
 
-    fps = f"{row['fps']:.1f}" if row["fps"] else "-"
-    why = row["reason"] if row["available"] else row["failure"]
-    why += " (cached)" if row["cached"] else ""
-    why += f"{HINT_MARK}{row['hint']}" if row["hint"] else ""
-    return [row["family"], row["name"], row["role"], "yes" if row["available"] else "no", fps, why]
-
-
-def print_detect(report: dict[str, Any]) -> None:
     click.echo("\n".join(_signal_lines(report)))
-    cells = [_cells(r) for r in report["encoders"]]
+    cells = []
+    for r in report["encoders"]:
+        why = r["reason"] if r["available"] else r["failure"]
+        why += (" (cached)" if r["cached"] else "") + (f"{HINT_MARK}{r['hint']}" if r["hint"] else "")
+        cells.append([r["family"], r["name"], r["role"], "yes" if r["available"] else "no",
+                      f"{r['fps']:.1f}" if r["fps"] else "-", why])
     if sys.stdout.isatty():
         from kit.events import split_hint
         from kit.report.terminal import KitConsole, check_table

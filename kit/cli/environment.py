@@ -1,7 +1,6 @@
-"""The environment variables the kit reads that are no option's (an option's own variable is Click's to read,
-checked as the flag is). `run`, `step`, `slurm` and `ray` check the numeric ones read during a run at their start
-(`check_environment`), before any work; tests/unit/test_outside_numbers.py checks that every KIT_* or SLURM_*
-name in the source is listed here or is an option's variable.
+"""The environment variables the kit reads that are no option's (Click reads and checks an option's own). `run`,
+`step`, `slurm` and `ray` check those read during a run at their start (`check_environment`), before any work; every
+KIT_* or SLURM_* name in the source is listed here or is an option's (tests/unit/test_outside_numbers.py).
 """
 
 from __future__ import annotations

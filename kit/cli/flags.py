@@ -1,8 +1,7 @@
 """The flags of `run` and `step` (and through them `slurm`, `ray`), each declared in its setting's field
 (kit.infra.rules.setting), or here (OWN) for the few that set none; and the RunSettings they make (`build_settings`).
-
-Where a setting comes from, first match wins: a flag given; the `--settings FILE` record; the flag's KIT_
-variable (never with --settings); the default. The flags that place a command (TASK_FLAGS) never come from the file.
+A setting comes from, first match wins: a flag given; the `--settings FILE` record; the flag's KIT_ variable (never
+with --settings); the default. The flags that place a command (TASK_FLAGS) never come from the file.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The guard every command runs under (a leaf: it imports no command), and the one mapping from an exception to an
-exit code: a KitError's own (cause and hint), a stop signal's 128 + N, a reader gone 141 quietly, a full disk 2.
-An OSError is the user's (2) only when it names a path and its errno is one the environment causes (PATH_CAUSES), or
-stdout is closed; any other (ENOENT, EINVAL, ...) is a bug, as the kit made or checked those paths itself. A bug
-keeps its traceback (70, never 1, which means HOLD). Writing these lines never fails the exit (a terminal gone).
+exit code: a KitError's own, a stop signal's 128 + N, a reader gone 141 quietly, a full disk 2. An OSError is the
+user's (2) only when it names a path and its errno is one the environment causes (PATH_CAUSES), or stdout is closed;
+any other (ENOENT, EINVAL, ...) is a bug, as the kit made or checked those paths itself: 70, with its traceback.
 """
 
 from __future__ import annotations
@@ -77,8 +76,7 @@ class OutputError(KitError):
 
 
 class _Output:
-    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed (a gone
-    reader stays a BrokenPipeError: the quiet 141)."""
+    """sys.stdout or stderr during a command: a failed write names its stream (a gone reader stays the quiet 141)."""
 
     def __init__(self, stream: Any, name: str) -> None:
         self._stream, self._name = stream, name
@@ -190,8 +188,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     proc.allow_new()
     try:
         code = _run(fn)
-    except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
-        interrupts.settle()
+    except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once (_run settled it)
         code = report_failure(caught, retry)
     finally:
         interrupts.end()

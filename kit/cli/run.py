@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from kit.infra.arrays import ArrayPosition
 
 
-def execute(values: dict[str, Any], given: set[str], only: str | None, task: ArrayPosition | None = None) -> int:
-    """The run (or a training task) with the settings of these flags (`given`: those on the command line)."""
+def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None = None) -> int:
+    """The run (or a training task) with the settings of these flags, in their command's click context."""
     from kit.platforms.prereqs import corpus_only_reason
     from kit.report.summary import finished_event, print_corpus_only, print_summary
     from kit.report.terminal import Renderer
@@ -31,7 +31,7 @@ def execute(values: dict[str, Any], given: set[str], only: str | None, task: Arr
     renderer = Renderer(json_mode=bool(values["json_mode"]))
     started = time.monotonic()
     try:
-        settings = build_settings(values, given)
+        settings = build_settings(values, given_here(click.get_current_context()))
         check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         selection = select_steps(only or values.get("only"), values.get("from_step"), bool(values.get("force")),
                                  settings.corpus is not None, corpus_only_reason())
@@ -70,8 +70,7 @@ def run_cmd(**kw: Any) -> None:
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
       ensemble-kit run --from loso --seeds 0,1,2,3,4,5,6
     """
-    given = given_here(click.get_current_context())
-    guarded(lambda: execute(kw, given, None))
+    guarded(lambda: execute(kw, None))
 
 
 @click.command("step")
@@ -95,5 +94,4 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
     """
     if train_task is not None and name != "loso":
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
-    given = given_here(click.get_current_context())
-    guarded(lambda: execute(kw, given, name, train_task))
+    guarded(lambda: execute(kw, name, train_task))

@@ -102,18 +102,15 @@ def submitted_lines(plan: ClusterPlan, written: list[Path], jobs: Submitted) -> 
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards
     lines = [f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}",
-             f"submitted array job {jobs.array_job}: {shards} task(s), shard K into {lay.shards}/shard<K>of{shards}"]
+             f"submitted array job {jobs.array_job}: {shards} task(s), shard K into {lay.shards}/shard<K>of{shards}",
+             f"submitted union job {jobs.union_job}: after every task succeeded, "
+             + (f"merges the shards into {lay.union_corpus}" if t else f"trains on the union in {lay.union_out}")]
     if t:
-        lines += [f"submitted union job {jobs.union_job}: after every task succeeded, merges the shards into "
-                  f"{lay.union_corpus}",
-                  f"submitted training array job {jobs.train_job}: {t} task(s), task K trains share K/{t} of "
+        lines += [f"submitted training array job {jobs.train_job}: {t} task(s), task K trains share K/{t} of "
                   f"LOSO's members into {lay.union_out}/03_loso/members/",
                   f"submitted gather job {jobs.gather_job}: after every training task succeeded, LOSO, verdict "
                   f"and bundle on the union in {lay.union_out}",
                   f"a failed training task K alone: {retrain_hint(lay, 'K')}"]
-    else:
-        lines.append(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
-                     f"{lay.union_out}")
     listed = ",".join(j for j in (jobs.array_job, jobs.union_job, jobs.train_job, jobs.gather_job) if j)
     return [*lines, f"watch:  squeue -j {listed}   logs: {lay.logs}/",
             f"        {kit_command('status', lay.shard(1, shards))}   (each shard folder; then "

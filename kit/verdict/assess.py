@@ -69,8 +69,7 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
     counts = pd.DataFrame({"src": src, "seed": ok["seed"].to_numpy()}).groupby(["src", "seed"]).size()
     table = counts.unstack(fill_value=0).reindex(columns=seeds, fill_value=0)
     sizes = meta.groupby("src_sha256").size()
-    complete = set(table.index[(table.to_numpy() == sizes.loc[table.index].to_numpy()[:, None]).all(axis=1)]) \
-        if seeds else set()
+    complete = set(table.index[(table.to_numpy() == sizes.loc[table.index].to_numpy()[:, None]).all(axis=1)])
     expected = meta.drop_duplicates("src_sha256")
     missing = sorted(str(r.src) for r in expected.itertuples() if r.src_sha256 not in complete)
     return Completeness(expected_sources=len(expected), with_results=len(expected) - len(missing), missing=missing,
@@ -78,20 +77,19 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
 
 
 def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
-                  mixed: Confounding | None = None) -> HoldoutBlock:
+                  mixed: Confounding) -> HoldoutBlock:
     """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
     by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())
     groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
-    groups = (mixed or Confounding()).apply(groups, kind)
+    groups = mixed.apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
-    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC_MEASURE, threshold=min_plcc,
-                     worst=worst.group if worst else None, worst_value=worst.plcc if worst else float("nan"),
-                     failing=failing, passed=not failing,
-                     statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
-                                f"{worst.n_frames} frames it never saw" if worst else None))
+    gate = LimitGate.of(HOLDOUT_PLCC_MEASURE, min_plcc, worst.group if worst else None,
+                        worst.plcc if worst else float("nan"), failing,
+                        f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
+                        f"{worst.n_frames} frames it never saw" if worst else None)
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
     unpredicted = meta.loc[~meta.index.isin(rows.index)]

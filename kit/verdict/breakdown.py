@@ -66,14 +66,10 @@ def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[floa
     return inside, float(width.mean()) if np.isfinite(width).all() else None
 
 
-def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tuple[GroupErrors, ...]:
+def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
     """Every group of every grouping, in grouping order then by group name."""
-    out: list[GroupErrors] = []
-    for by in groupings:
-        labels = group_labels(rows, by)
-        for name, part in rows.groupby(labels.to_numpy(), sort=True):
-            out.append(errors_of(by, str(name), part))
-    return tuple(out)
+    return tuple(errors_of(by, str(name), part) for by in GROUPINGS
+                 for name, part in rows.groupby(group_labels(rows, by).to_numpy(), sort=True))
 
 
 def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure: str) -> LimitGate:
@@ -84,6 +80,4 @@ def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure
     failing = sorted(g.group for g in sources if threshold is not None and not g.share_out_of_range <= threshold)
     statement = (f"source {worst.group}: {value:.1%} of its held-out predictions lie outside [0, 100]"
                  if worst is not None and value > 0 else None)
-    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold,
-                     worst=worst.group if worst else None, worst_value=value, failing=failing,
-                     passed=not failing, statement=statement)
+    return LimitGate.of(measure, threshold, worst.group if worst else None, value, failing, statement)

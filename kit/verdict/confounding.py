@@ -1,7 +1,6 @@
-"""What a grouping's figures also stand for: a box that ran its own encoders, or holds the only rows of a content.
-
-Where box A ran only libx264, "worst box: A" is libx264's figures: the corpus cannot tell the box from the encoder.
-The breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`).
+"""What a grouping's figures also stand for: a box that ran its own encoders, or holds the only rows of a content
+(where box A ran only libx264, "worst box: A" is libx264's figures). The breakdown's and the holdout's rows carry
+these sentences (`note`), the verdict lists them (`confounding`).
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ def confounding(rows: pd.DataFrame) -> Confounding:
         if not only:
             continue
         whole = len(only) == len(contents)
-        those = "those" if whole else "partly those"
         out.add("box", str(box), f"box {box} holds the only rows of {'all its ' if whole else ''}{len(only)} content "
-                                 f"group(s) ({listed(only)}): its figures are also {those} contents'")
+                                 f"group(s) ({listed(only)}): its figures are also {'' if whole else 'partly '}those "
+                                 "contents'")
     return out

@@ -1,9 +1,6 @@
-"""The verdict in the consumer's terms: the held-out encodes as vmaf-tune's fast path predicts them, and the gate at
-its tolerance (kit.model.consumer, docs/vmaf-tune.md).
-
-Every figure is over the `counted` rows of 03_loso/encodes.parquet (kit.model.encodes): the share with `miss` <= the
-tolerance, the median and largest `miss`, overall and per encoder, CRF band, rung and content group, worst first. The
-slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+"""The verdict in the consumer's terms (docs/vmaf-tune.md): the held-out encodes as vmaf-tune's fast path predicts
+them, every figure over the `counted` rows of 03_loso/encodes.parquet, and the gate at its tolerance. The slots of
+vmaf-tune's one-hot no row trained are named, never given a figure.
 """
 
 from __future__ import annotations
@@ -43,10 +40,8 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
 
 
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
-    """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
-    the tolerance, then the largest miss, then the name. A content group is named by its sources' names, joined."""
-    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s))))) if len(counted) \
-        else pd.Series(dtype=object)
+    """Per encoder, CRF band, rung and content (named by its sources), worst first: lowest share, largest miss, name."""
+    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
@@ -65,10 +60,10 @@ def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
                                            "it run with an empty one-hot", None))
             continue
         traits = get_spec(name).traits
-        trains = f"--encoders {','.join(sorted({*encoders, name}))}"
         where = "" if not traits.engine else f" on a box with {traits.host} {traits.engine}"
         out.append(UntrainedSlot(name, "no row of the training corpus: vmaf-tune's one-hot sets a slot the models "
-                                       "never learnt, so its predictions there are extrapolation", trains + where))
+                                       "never learnt, so its predictions there are extrapolation",
+                                 f"--encoders {','.join(sorted({*encoders, name}))}{where}"))
     return tuple(out)
 
 
@@ -77,28 +72,22 @@ def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str |
     software = [s.encoder for s in slots if s.trains_it and not get_spec(s.encoder).traits.engine]
     hardware = [s.encoder for s in slots if s.trains_it and get_spec(s.encoder).traits.engine]
     none = [s.encoder for s in slots if not s.trains_it]
-    said = [f"{', '.join(software)} (--encoders {','.join(sorted({*encoders, *software}))} trains them)"] \
-        if software else []
-    if hardware:
-        said.append(f"{', '.join(hardware)} (add them to --encoders on a box with their hardware)")
-    if none:
-        said.append(f"{', '.join(none)} (no slot in the kit's models: no --encoders trains them)")
+    said = [f"{', '.join(names)} ({how})" for names, how in (
+        (software, f"--encoders {','.join(sorted({*encoders, *software}))} trains them"),
+        (hardware, "add them to --encoders on a box with their hardware"),
+        (none, "no slot in the kit's models: no --encoders trains them")) if names]
     return "; ".join(said) or None
 
 
 def not_counted(encodes: pd.DataFrame, crf_range: tuple[int, int]) -> str | None:
     """The held-out encodes left out of the figures, counted by why; None when every one counts."""
-    slotted = encodes["crf"].notna()
-    said = []
-    if (n := int((~slotted).sum())) > 0:
-        names = ", ".join(sorted(set(encodes.loc[~slotted, "encoder"])))
-        said.append(f"{n} of {names}, which vmaf-tune has no slot for (it cannot ask about them)")
-    if (n := int((slotted & ~encodes["queried"].astype(bool)).sum())) > 0:
-        said.append(f"{n} at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query")
-    untrained = encodes["queried"].astype(bool) & ~encodes["encoder_trained"].astype(bool)
-    if (n := int(untrained.sum())) > 0:
-        names = ", ".join(sorted(set(encodes.loc[untrained, "encoder"])))
-        said.append(f"{n} of {names} whose fold trained on no other content's rows of that encoder")
+    slotted, queried = encodes["crf"].notna(), encodes["queried"].astype(bool)
+    untrained = queried & ~encodes["encoder_trained"].astype(bool)
+    cases = ((~slotted, "of {names}, which vmaf-tune has no slot for (it cannot ask about them)"),
+             (slotted & ~queried, f"at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query"),
+             (untrained, "of {names} whose fold trained on no other content's rows of that encoder"))
+    said = [f"{int(left.sum())} " + why.format(names=", ".join(sorted(set(encodes.loc[left, "encoder"]))))
+            for left, why in cases if left.any()]
     return f"{len(encodes) - int(encodes['counted'].astype(bool).sum())} held-out encodes not counted: " \
            + "; ".join(said) if said else None
 
@@ -142,12 +131,9 @@ def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content:
     worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
                                        g is not everything), default=None)
     failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
-    return LimitGate(
-        enabled=threshold is not None, measure=measure, threshold=threshold,
-        worst=labels[id(worst)] if worst is not None and fit.n_encodes else None,
-        worst_value=worst.share_within if worst is not None else math.nan,
-        failing=[labels[id(g)] for g in failing], passed=not failing,
-        statement=gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
+    return LimitGate.of(measure, threshold, labels[id(worst)] if worst is not None and fit.n_encodes else None,
+                        worst.share_within if worst is not None else math.nan, [labels[id(g)] for g in failing],
+                        gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
 
 
 def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,6 @@ from kit.verdict.assess import Assessment
 from kit.verdict.document import (
     NOTHING_TO_SEND,
     SEND_BACK,
-    VERDICT_SCHEMA_VERSION,
     Agreement,
     Completeness,
     LimitGate,
@@ -31,9 +30,8 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate
+from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate, finite
 from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, Block, Evidence, Gate
-from kit.verdict.intervals import finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
@@ -43,8 +41,7 @@ WORST_FOLDS = 3
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
     """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame."""
-    means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
-                                                                                       "rmse")}
+    means = {f.name: float(np.nanmean([getattr(r, f"mean_{f.name}") for r in reports])) for f in fields(Agreement)}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
     r = residuals(pooled["pred"], pooled["vmaf"], ranks=True)
     return Overall(Agreement(**means), PooledAgreement(**r.fields_of(PooledAgreement), n_frames=r.n))
@@ -60,8 +57,7 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
 
 
 def badness(sources: pd.DataFrame) -> pd.DataFrame:
-    """How far each source is from the typical source: (1 - PLCC), RMSE and |bias|, each divided by its median over
-    the sources (0 without a figure)."""
+    """How far each source is from the typical one: (1 - PLCC), RMSE and |bias|, each over its median (0 if none)."""
     raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
     return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
 
@@ -147,8 +143,7 @@ def recommendation(g: Gates, whose: str = "box") -> str:
                        f"failed): {', '.join(done.missing[:5])}"
                        + (f" and {len(done.missing) - 5} more" if len(done.missing) > 5 else ""))
     failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
-    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, LimitGate)]
-    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, FoldGate)]
+    reasons += [gate.failure(row) for gate, row in sorted(failed, key=lambda found: isinstance(found[1], FoldGate))]
     if not g.challenger.passed:
         reasons.append(str(g.challenger.statement).rstrip("."))
     if not g.lift.passed:
@@ -209,7 +204,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     a = assessment
     blocks = {b.key: g.block(b) for b in BLOCKS if b is not HOLDOUT}  # the holdout blocks hold their own rows
     return Verdict(
-        schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
+        schema_version=Verdict.SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
         recommendation=recommendation(g, "lead" if lead else "demo" if corpus.demo_corpus else "box"),
         baselines=dict(baselines.models),

@@ -17,7 +17,6 @@ from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 
-VERDICT_SCHEMA_VERSION = 1
 # what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"
 NOTHING_TO_SEND = {"lead": "the union's results, yours as the lead: nothing to send",
@@ -71,8 +70,7 @@ class VerdictProvenance(Record):
 
 @dataclass(frozen=True)
 class IntervalLevel(Record):
-    """One nominal level of the intervals: its threshold from every content group, and its measured coverage (None
-    where any held-out row's interval, calibrated without its own group, is unbounded; `reason` says why)."""
+    """One level of the intervals: its threshold from every content group, and its measured coverage (`reason`)."""
 
     level: float
     rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
@@ -158,8 +156,7 @@ class UntrainedSlot(Record):
 
 @dataclass(frozen=True)
 class ConsumerFit(Record):
-    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, overall and per
-    group (kit.verdict.consumer)."""
+    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
     how: str
     tolerance: float  # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
@@ -192,8 +189,7 @@ ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's on
 
 @dataclass(frozen=True)
 class ExportedInterval(Record):
-    """The interval the bundle's manifests export (kit.verdict.exported); `calibrated` False: there is none, and no
-    field reads as one."""
+    """The interval the manifests export (kit.verdict.exported); `calibrated` False: none, and no field reads as one."""
 
     calibrated: bool
     method: str  # upstream's confidence.method: "ensemble+conformal" when calibrated, else "ensemble"
@@ -265,6 +261,12 @@ class LimitGate(Record):
     failing: list[str]
     passed: bool
     statement: str | None = omit_none()
+
+    @classmethod
+    def of(cls, measure: str, threshold: float | None, worst: str | None, worst_value: float, failing: list[str],
+           statement: str | None) -> LimitGate:
+        """The gate's row: on when it has a threshold, passed when nothing fails it."""
+        return cls(threshold is not None, measure, threshold, worst, worst_value, failing, not failing, statement)
 
 
 @dataclass(frozen=True)
@@ -354,8 +356,6 @@ class Verdict(Record):
         if self.validation is None:
             return "LOSO (one fold per source)"
         return f"{self.validation.label}: {self.validation.why}"
-
-    SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
 
     @property
     def promoted(self) -> bool:

@@ -1,9 +1,6 @@
-"""The interval the bundle exports, and what it covers on content the models did not see (docs/design/intervals.md).
-
-Upstream's consumers build mu +- q sigma over the members (ddof=1), q = `conformal_q_residual`. The members' spread
-alone is no interval, so the kit exports q only: the split-conformal threshold of |teacher - mu| / sigma over content
-groups (kit.model.conformal). When the groups cannot bound the nominal level, or there is one seed (no sigma), the
-block is not calibrated and carries no multiplier. Every figure is recomputable from 04_verdict/intervals.parquet.
+"""The interval the bundle exports (mu +- q sigma over the members, q the split-conformal `conformal_q_residual`)
+and what it covers on content the models did not see (docs/design/intervals.md); not calibrated, with no multiplier,
+when the groups cannot bound the nominal level or there is one seed. Recomputable from 04_verdict/intervals.parquet.
 """
 
 from __future__ import annotations
@@ -18,14 +15,11 @@ from kit.verdict.intervals import unbounded_reason
 RECIPE = "mu +- conformal_q_residual x sigma; mu, sigma: the mean and the std (ddof=1) of the members' outputs"
 
 
-def gaussian_coverage(rows: pd.DataFrame, z: float) -> float | None:
-    """Of the held-out rows with a spread, the share with |teacher - mu| <= z sigma; None without any."""
-    sigma = rows["std"].to_numpy(dtype=np.float64)
-    ok = np.isfinite(sigma)
-    if not ok.any():
-        return None
+def covered_rows(rows: pd.DataFrame, multiplier: float) -> np.ndarray:
+    """Of the held-out rows with a spread, whether each teacher score lies within mu +- multiplier sigma."""
+    ok = np.isfinite(sigma := rows["std"].to_numpy(dtype=np.float64))
     mu, y = rows["pred"].to_numpy(dtype=np.float64)[ok], rows["vmaf"].to_numpy(dtype=np.float64)[ok]
-    return float(covered(y, *interval(mu, sigma[ok], z)).mean())
+    return covered(y, *interval(mu, sigma[ok], multiplier))
 
 
 def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInterval:
@@ -34,13 +28,13 @@ def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInter
     at = intervals.at(nominal)
     assert at is not None  # calibrate always computes the nominal level
     z = gaussian_z(nominal)
-    fallback = gaussian_coverage(rows, z)
+    gaussian = covered_rows(rows, z)  # upstream's fallback: what the spread alone covers (None without any)
+    fallback = float(gaussian.mean()) if len(gaussian) else None
     if intervals.score != "normalised" or at.q is None:
         return ExportedInterval(False, ENSEMBLE, nominal, RECIPE, None, None, None, None, None, z, fallback,
                                 not_calibrated(intervals, z, fallback))
     q = float(at.q)
-    inside = covered(rows["vmaf"].to_numpy(dtype=np.float64),
-                     *interval(rows["pred"].to_numpy(dtype=np.float64), rows["std"].to_numpy(dtype=np.float64), q))
+    inside = covered_rows(rows, q)  # every row has a spread: the scores are normalised
     by_group = pd.Series(inside).groupby(rows["content"].to_numpy()).mean().sort_index()
     return ExportedInterval(True, ENSEMBLE_CONFORMAL, nominal, RECIPE, q, float(inside.mean()), at.coverage,
                             {str(k): float(v) for k, v in by_group.items()},

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from kit.errors import InputError
@@ -39,8 +40,7 @@ CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmo
 
 
 class ClipErrorLimits(Parser):
-    """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
-    (kit.model.pooling.POOLS), in VMAF points."""
+    """`STAT:X[,STAT:X...]` or off: per pooling of POOLS, the most a clip's pooled prediction may miss (VMAF)."""
 
     name = "limits"
     numeric = True
@@ -133,17 +133,14 @@ class EvidenceGate(Record):
     statement: str
 
 
-def evidence_gate(content_groups: int, minimum: int | None) -> EvidenceGate:
-    """Whether the validation held out enough contents for its figures to say something of a new one."""
+def evidence_gate(n: int, minimum: int | None) -> EvidenceGate:
+    """Whether the validation held out enough content groups (`n`) for its figures to say something of a new one."""
     if minimum is None:
-        return EvidenceGate(False, content_groups, None, True, f"{content_groups} content groups (no floor: "
-                                                               "--min-content-groups off)")
-    if content_groups >= minimum:
-        return EvidenceGate(True, content_groups, minimum, True,
-                            f"{content_groups} content groups, at least the {minimum} PROMOTE needs")
-    return EvidenceGate(True, content_groups, minimum, False,
-                        f"{content_groups} content group{'s' if content_groups != 1 else ''}; PROMOTE needs at least "
-                        f"{minimum} (--min-content-groups)")
+        return EvidenceGate(False, n, None, True, f"{n} content groups (no floor: --min-content-groups off)")
+    if n >= minimum:
+        return EvidenceGate(True, n, minimum, True, f"{n} content groups, at least the {minimum} PROMOTE needs")
+    return EvidenceGate(True, n, minimum, False, f"{n} content group{'s' if n != 1 else ''}; PROMOTE needs at least "
+                                                 f"{minimum} (--min-content-groups)")
 
 
 @dataclass(frozen=True)
@@ -187,19 +184,21 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -
     return FoldGate(True, measure, threshold, worst, worst_value, failing, not failing)
 
 
-def _ok(x: float) -> bool:
-    return isinstance(x, float | int) and math.isfinite(x)
+def finite(value: object) -> float | None:
+    """A figure as a float (numpy's too); None where absent (an older kit's table), unbounded, NaN or no number."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
 
 
 def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> GateResult:
     """The gate, computed from each seed's mean LOSO PLCC."""
     values = list(per_seed_plcc.values())
-    finite = all(_ok(v) for v in values) and bool(values)
-    mean = sum(values) / len(values) if finite else float("nan")
-    spread = (max(values) - min(values)) if finite else float("nan")
-    failing = [s for s, v in per_seed_plcc.items() if not (_ok(v) and v >= t.per_seed_plcc_min)]
-    mean_pass = finite and mean >= t.mean_plcc_min
-    spread_pass = finite and spread <= t.plcc_spread_max
+    defined = all(finite(v) is not None for v in values) and bool(values)
+    mean = sum(values) / len(values) if defined else float("nan")
+    spread = (max(values) - min(values)) if defined else float("nan")
+    failing = [s for s, v in per_seed_plcc.items() if not (finite(v) is not None and v >= t.per_seed_plcc_min)]
+    mean_pass = defined and mean >= t.mean_plcc_min
+    spread_pass = defined and spread <= t.plcc_spread_max
     seed_pass = not failing and bool(values)
     return GateResult(
         passed=bool(mean_pass and spread_pass and seed_pass),

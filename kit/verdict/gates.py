@@ -1,9 +1,6 @@
-"""Every gate on a measured figure, declared once (its measure, direction, threshold field, verdict block, words
-and computation): the verdict, `verify`'s recheck, the summary and the report read this table, never a gate by name.
-
-The gates of their own shape (PLCC, lift, challenger, evidence, completeness) are in kit.verdict.gate, lift and
-assess. A new gate is a `Gate` in GATES and its threshold, a field of GateThresholds (ARCHITECTURE.md).
-"""
+"""Every gate on a measured figure, declared once: the verdict, `verify`'s recheck, the summary and the report read
+GATES, never a gate by name. Those of their own shape (PLCC, lift, challenger, evidence, completeness) are in
+kit.verdict.gate, lift and assess; a new gate is a `Gate` here and a field of GateThresholds (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -33,8 +30,6 @@ class Block:
     failing: str = "failing"  # the row's list of what fails it (FoldGate's: failing_sources)
 
 
-BIAS_GATE = Block("bias_gate", failing="failing_sources")
-FOLD_RMSE_GATE = Block("fold_rmse_gate", failing="failing_sources")
 COVERAGE_GATE = Block("coverage_gate")
 RANGE_GATE = Block("range_gate")
 HOLDOUT = Block("holdout", many=True, inside="gate")
@@ -84,7 +79,6 @@ class Gate:
         return ">=" if self.at_least else "<="
 
     def keeps(self, value: float, threshold: float) -> bool:
-        """Whether a figure is on the right side of the threshold."""
         return value >= threshold if self.at_least else value <= threshold
 
     def judges(self, measure: str) -> bool:
@@ -99,7 +93,6 @@ class Gate:
         return f"{self.flag} {key}{row.threshold:g}"
 
     def failure(self, row: Row) -> str:
-        """A failing row as the recommendation says it."""
         return self.reason(self, row)
 
 
@@ -175,11 +168,11 @@ def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[Limi
     return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
 
 
-ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", BIAS_GATE,
+ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", Block("bias_gate", failing="failing_sources"),
                 f"largest |bias| of a source ({SOURCE}, mean over seeds)", "largest source bias", beyond_per_source,
                 per_source, column="bias", absolute=True, figure="|bias|",
                 said="is off by {value:.1f} VMAF points on average (either way)")
-FOLD_RMSE = Gate("rmse", False, "max_fold_rmse", FOLD_RMSE_GATE,
+FOLD_RMSE = Gate("rmse", False, "max_fold_rmse", Block("fold_rmse_gate", failing="failing_sources"),
                  f"largest RMSE of a source ({SOURCE}, mean over seeds)", "largest source RMSE", beyond_per_source,
                  per_source, column="rmse", figure="RMSE", said="has RMSE {value:.1f}")
 COVERAGE = Gate("coverage", True, "min_coverage", COVERAGE_GATE,

@@ -5,7 +5,6 @@ each recomputable from `04_verdict/intervals.parquet` (each row's interval calib
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from kit.model.conformal import (
 )
 from kit.model.metrics import residuals
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
+from kit.verdict.gate import finite
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
 META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_width", "enc_height",
@@ -160,10 +160,9 @@ def calibrate(rows: pd.DataFrame, nominal: float,
 
 
 def unbounded_reason(n: int, level: float) -> str:
-    need = groups_needed(level)
     return (f"{n} content group(s) cannot bound a {percent(level)} interval: the threshold is the "
-            f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least {need} "
-            "groups")
+            f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least "
+            f"{groups_needed(level)} groups")
 
 
 UNBOUNDED_WHY = ("no finite interval at these levels once the row's own content group is left out of the "
@@ -179,17 +178,10 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
             "intervals are too narrow for new sources")
 
 
-def finite(value: object) -> float | None:
-    """A figure that may be absent (a folds table of an older kit may lack it) or unbounded: None when it is, or NaN."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's scalars too
-    return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
-
-
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
              th: GroupThresholds) -> tuple[ClipUse, pd.DataFrame]:
-    """Encodes predicted from their mean features (03_loso/clips.parquet) against their mean teacher, inside the
-    frame-level interval of their group (calibrated without it); and one absolute residual per content group (its
-    largest encode miss) for the split-conformal sidecar."""
+    """Encodes predicted from their mean features (03_loso/clips.parquet) inside their group's frame-level interval
+    (calibrated without it); and each content group's largest encode miss, for the split-conformal sidecar."""
     ens = clips.groupby([c for c in ENCODE_KEY if c in clips], sort=True).agg(
         vmaf=("vmaf_mean", "first"), pred=("pred_from_mean_features", "mean"),
         std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
@@ -228,12 +220,10 @@ SIDECAR_CALIBRATES = ("an encode (a source at one encoder, cq and rung: a ladder
 
 
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
-    """vmaf-tune's split-conformal calibration sidecar: one absolute residual (VMAF points) per content group, in
-    group order. When the groups cannot bound the level, no residual (upstream would take the largest),
-    `calibrated: false` and the reason."""
+    """vmaf-tune's split-conformal sidecar: one absolute residual (VMAF points) per content group, in group order;
+    when the groups cannot bound the level none (upstream would take the largest), `calibrated: false` and why."""
     values = [round(float(r), 6) for r in residuals["residual"]]
-    alpha = round(1.0 - nominal, 10)
-    head = {"alpha": alpha, "method": "split-conformal"}
+    head = {"alpha": round(1.0 - nominal, 10), "method": "split-conformal"}
     if rank_needed(len(values), nominal) > len(values):
         return {**head, "n": 0, "residuals": [], "calibrated": False, "content_groups": len(values),
                 "reason": unbounded_reason(len(values), nominal) + "; no residual is given, so no interval is read "
@@ -255,6 +245,4 @@ def coverage_gate(intervals: Intervals, threshold: float | None, measure: str) -
                      unbounded_reason(n, intervals.nominal) + "; there is no coverage to state")
     else:
         statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
-    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold, worst="pooled",
-                     worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
-                     statement=statement)
+    return LimitGate.of(measure, threshold, "pooled", value if value is not None else math.nan, failing, statement)

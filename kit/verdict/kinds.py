@@ -1,7 +1,5 @@
-"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is (docs/figures.md).
-
-A mean over content groups and a figure pooled over frames differ on the same rows; mixing them unnamed is wrong. The
-verdict carries `figure_kinds` (which block is which kind) so a reader of the file needs neither.
+"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is (docs/figures.md), and the
+verdict's `figure_kinds` which block is which kind.
 """
 
 from __future__ import annotations

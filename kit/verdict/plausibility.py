@@ -1,7 +1,6 @@
-"""Is the teacher plausible? Per source and encoder at the clip's own size, the mean teacher over the frames of its
-encodes at the grid's best setting and at its worst. A suspect: the best under BEST_FLOOR, or a fall under MIN_DROP
-(a flat curve). A warning, not a gate (docs/verdict.md, "Plausibility of the teacher"): a wrong teacher learnt well
-keeps the PLCC high. No pandas import: document.py takes the record from here.
+"""Is the teacher plausible? Per source and encoder at the clip's own size, the mean teacher at the grid's best
+setting and at its worst: a suspect is the best under BEST_FLOOR, or a fall under MIN_DROP (a flat curve). A warning,
+not a gate (docs/verdict.md). No pandas import: document.py takes the record from here.
 """
 
 from __future__ import annotations
@@ -42,11 +41,9 @@ class TeacherSuspect(Record):
     @property
     def text(self) -> str:
         """The suspect in one sentence: the figures, then why."""
-        if len(self.settings) == 1:
-            figures = f"mean teacher {self.best_mean:.1f} at cq {self.best_cq} (its only setting)"
-        else:
-            figures = (f"mean teacher {self.best_mean:.1f} at cq {self.best_cq} (best) to {self.worst_mean:.1f} at "
-                       f"cq {self.worst_cq} (worst) of cq {','.join(map(str, self.settings))}")
+        figures = f"mean teacher {self.best_mean:.1f} at cq {self.best_cq}" + (
+            " (its only setting)" if len(self.settings) == 1 else
+            f" (best) to {self.worst_mean:.1f} at cq {self.worst_cq} (worst) of cq {','.join(map(str, self.settings))}")
         said = {"low": f"under {BEST_FLOOR:g} at its best setting",
                 "flat": f"falls {self.best_mean - self.worst_mean:.1f}, under {MIN_DROP:g}: flat"}
         return f"{self.src} {self.encoder} at its own size: {figures}: {' and '.join(said[w] for w in self.why)}"

@@ -1,8 +1,5 @@
-"""Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
-
-A clip is one encode (kit.model.clips.ENCODE_KEY: a native encode and its rung are two, so their errors never
-cancel); its clipped frame predictions and its teacher scores are each pooled by the consumers' statistics
-(kit.model.pooling, docs/pooling.md). Every figure is recomputable from 04_verdict/clip_pooling.parquet.
+"""Pooling beyond the mean (docs/pooling.md): how far each held-out clip's (one encode's) pooled prediction is from
+its teacher pooled the same way. Every figure is recomputable from 04_verdict/clip_pooling.parquet.
 """
 
 from __future__ import annotations
@@ -74,9 +71,7 @@ def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str
         miss = np.abs((frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64))
         failing = [name for name, m in zip(names, miss, strict=True) if not m <= limit] or ([] if len(miss) else
                                                                                               ["no held-out clip"])
-        gates.append(LimitGate(
-            enabled=True, measure=f"{measure}:{stat}", threshold=limit, worst=e.worst_clip or None,
-            worst_value=e.max_abs_error, failing=failing, passed=not failing,
-            statement=(f"the {POOL_WORDS[stat]}-pooled prediction of held-out clip {e.worst_clip} is "
-                       f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})")))
+        gates.append(LimitGate.of(f"{measure}:{stat}", limit, e.worst_clip or None, e.max_abs_error, failing,
+                                  f"the {POOL_WORDS[stat]}-pooled prediction of held-out clip {e.worst_clip} is "
+                                  f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})"))
     return tuple(gates)

@@ -1,29 +1,18 @@
-"""A verdict document checked against its own gate rows: what `verify` refuses.
-
-`gate_failures` recomputes each gate row's pass from its own figures and reads its pass flag; `contradiction` says
-when a document says PROMOTE and a row fails (an edited verdict, or one no kit wrote). A HOLD is never refused: it
-claims nothing. The document is read as JSON, not as a Verdict: what an older kit's verdict lacks is not checked,
-except the PLCC gate, which every verdict has.
+"""A verdict document checked against its own gate rows: what `verify` refuses (a HOLD never: it claims nothing).
+Read as JSON, not as a Verdict: what an older kit's verdict lacks is not checked, but the PLCC gate every verdict has.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
+from kit.verdict.gate import finite
 from kit.verdict.gates import BLOCKS, Block, gate_of
 
 Row = dict[str, Any]
 ROUNDING = 1e-9  # a figure recomputed from its parts (a mean of the seeds' PLCCs) may differ by rounding alone
-
-
-def _number(x: object) -> float | None:
-    """A finite number, or None (null, NaN, text, a bool)."""
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-        return None
-    return float(x)
 
 
 def _shown(x: object) -> str:
@@ -31,24 +20,22 @@ def _shown(x: object) -> str:
 
 
 def _plcc(row: Row) -> str | None:
-    """The PLCC gate: the mean over seeds at least its threshold, the spread at most its maximum, every seed at
-    least its minimum; the mean and spread those of its per-seed PLCCs."""
+    """The PLCC gate: its mean, spread and every seed within their limits, the mean and spread its seeds' own."""
     seeds = row.get("per_seed_plccs")
-    values = [_number(v) for v in seeds.values()] if isinstance(seeds, dict) else []
-    mean, spread = _number(row.get("mean_plcc")), _number(row.get("plcc_spread"))
-    low, high, floor = (_number(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
+    values = [finite(v) for v in seeds.values()] if isinstance(seeds, dict) else []
+    mean, spread = finite(row.get("mean_plcc")), finite(row.get("plcc_spread"))
+    low, high, floor = (finite(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
     if not values or any(v is None for v in values):
         return "its per-seed PLCCs are missing or not numbers"
-    finite = [v for v in values if v is not None]
+    plccs = [v for v in values if v is not None]
     if mean is None or low is None or not mean >= low:
         threshold = row.get("mean_plcc_threshold")
         return f"mean_plcc {_shown(row.get('mean_plcc'))} is below its threshold {_shown(threshold)}"
     if spread is None or high is None or not spread <= high:
-        most = row.get("plcc_spread_max")
-        return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(most)}"
-    if floor is None or min(finite) < floor or row.get("failing_seeds"):
-        return f"a seed's PLCC {_shown(min(finite))} is below per_seed_min {_shown(row.get('per_seed_min'))}"
-    if abs(sum(finite) / len(finite) - mean) > ROUNDING or abs(max(finite) - min(finite) - spread) > ROUNDING:
+        return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(row.get('plcc_spread_max'))}"
+    if floor is None or min(plccs) < floor or row.get("failing_seeds"):
+        return f"a seed's PLCC {_shown(min(plccs))} is below per_seed_min {_shown(row.get('per_seed_min'))}"
+    if abs(sum(plccs) / len(plccs) - mean) > ROUNDING or abs(max(plccs) - min(plccs) - spread) > ROUNDING:
         return f"mean_plcc {_shown(mean)} and plcc_spread {_shown(spread)} are not those of its per-seed PLCCs"
     return _flags(row, ("mean_plcc_pass", "plcc_spread_pass", "per_seed_pass"))
 
@@ -62,7 +49,7 @@ def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
 def _compared(value: str, limit: str, keeps: Callable[[float, float], bool], said: str) -> Callable[[Row], str | None]:
     """A gate of its own shape: when on, its `value` field kept against its `limit` field (else `said`)."""
     def check(row: Row) -> str | None:
-        v, bound = _number(row.get(value)), _number(row.get(limit))
+        v, bound = finite(row.get(value)), finite(row.get(limit))
         if row.get("enabled") and (v is None or bound is None or not keeps(v, bound)):
             return said.format(value=_shown(row.get(value)), limit=_shown(row.get(limit)))
         return _flags(row)
@@ -81,32 +68,26 @@ def _completeness(row: Row) -> str | None:
     return _flags(row)
 
 
-def _limited(row: Row, failing: str, at_least: bool) -> str | None:
-    """A gate of kit.verdict.gates: nothing in its failing list, its worst value on the right side of its threshold."""
-    if not row.get("enabled"):
-        return _flags(row)
-    if row.get(failing):
-        return f"it lists {_shown(', '.join(map(str, row[failing])))} as failing"
-    value, limit = _number(row.get("worst_value")), _number(row.get("threshold"))
-    if limit is None:
-        return f"its threshold is {_shown(row.get('threshold'))}"
-    if value is not None and not (value >= limit if at_least else value <= limit):
-        side = "below" if at_least else "above"
-        return f"its worst value {_shown(value)} is {side} its threshold {_shown(limit)}"
-    return _flags(row)
-
-
 def _check(block: Block) -> Callable[[Row], str | None]:
-    """A row of kit.verdict.gates: its direction its gate's (a measure this kit does not know: at most)."""
+    """A row of kit.verdict.gates: nothing failing, its worst value on its gate's side of its threshold (else <=)."""
     def check(row: Row) -> str | None:
-        gate = gate_of(str(row.get("measure", "")))
-        return _limited(row, block.failing, gate is not None and gate.at_least)
+        if not row.get("enabled"):
+            return _flags(row)
+        if row.get(block.failing):
+            return f"it lists {_shown(', '.join(map(str, row[block.failing])))} as failing"
+        value, limit = finite(row.get("worst_value")), finite(row.get("threshold"))
+        if limit is None:
+            return f"its threshold is {_shown(row.get('threshold'))}"
+        at_least = (gate := gate_of(str(row.get("measure", "")))) is not None and gate.at_least
+        if value is not None and not (value >= limit if at_least else value <= limit):
+            side = "below" if at_least else "above"
+            return f"its worst value {_shown(value)} is {side} its threshold {_shown(limit)}"
+        return _flags(row)
     return check
 
 
 def _block_rows(doc: Row, block: Block) -> list[tuple[str, Row]]:
-    """A list block's gate rows, each named by the key and the measure, or (a list of blocks) the key, the block's
-    kind and the key of its row (`holdout encoder gate`)."""
+    """A list block's gate rows, named `<key> <measure>`, or in a list of blocks `<key> <kind> <inside>`."""
     items = value if isinstance(value := doc.get(block.key), list) else []
     if (inside := block.inside) is None:
         return [(f"{block.key} {_shown(g.get('measure'))}", g) for g in items if isinstance(g, dict)]
