@@ -62,15 +62,11 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
                 fh.write(f"(exit {res.returncode})\n")
             codes.append(res.returncode)
             if res.returncode not in ok:
-                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(_tail(tree, path), 8), platform.node())
+                with tree.open_read(path) as fh:  # the end of the log: what the failed command said last
+                    fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
+                    tail = fh.read().decode("utf-8", "replace")
+                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(tail, 8), platform.node())
     return TaskResult(name, tuple(codes), node=platform.node())
-
-
-def _tail(tree: Tree, log: Path) -> str:
-    """The end of a task's log: what the failed command said last."""
-    with tree.open_read(log) as fh:
-        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
-        return fh.read().decode("utf-8", "replace")
 
 
 def connect(ray: Any, address: str | None) -> str:

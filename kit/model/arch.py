@@ -4,7 +4,7 @@ walks (kit.model.network, stacked, export), so a training's cost is reckoned bef
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kit.model.contract import input_features
 from kit.model.features import CODEC_DIM, N_FEATURES
@@ -23,7 +23,6 @@ class Layer:
 
     @property
     def drops(self) -> bool:
-        """Whether training drops units after this layer (a hidden layer with dropout > 0)."""
         return self.activation is not None and self.dropout > 0
 
 
@@ -68,5 +67,4 @@ MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
 
 def baseline_archs(config: TrainConfig) -> tuple[Arch, ...]:
     """LINEAR and MLP_SMALL on the input set the ensemble trains on."""
-    n = len(input_features(config.inputs))
-    return tuple(Arch(a.name, a.hidden, a.activation, a.dropout, a.use_codec, n) for a in (LINEAR, MLP_SMALL))
+    return tuple(replace(a, n_features=len(input_features(config.inputs))) for a in (LINEAR, MLP_SMALL))

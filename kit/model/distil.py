@@ -47,11 +47,11 @@ def recipe_of(distil: Distillation | None) -> str:
     return TEACHER if distil is not None else FRAMES
 
 
-def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
+def draw_prior(n: int) -> np.ndarray:
     """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest: half with each VIF scale's
     gap and ADM's drawn apart, half with one quality gap shared out as along a ladder; motion2 log-uniform over [0,
     MOTION_MAX] (bench/README.md, "The teacher recipe")."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(PRIOR_SEED)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
     t = rng.random(n - half) ** 2
@@ -69,12 +69,11 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
     return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
-def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
-                   per_encode: int = WINDOWS_PER_ENCODE, seed: int = WINDOW_SEED,
+def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, per_encode: int = WINDOWS_PER_ENCODE,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per encode (`codes`), its whole mean and `per_encode` contiguous runs and random subsets of at least two
     frames: (mean features (W, F), mean scores (W,), each window's encode code (W,))."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(WINDOW_SEED)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     xs, ys, cs = [], [], []
@@ -205,11 +204,6 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
     return net, _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
 
 
-def single(net: StackedMLP, m: int) -> StackedMLP:
-    """Member m of a stack as a stack of one."""
-    return StackedMLP.of_slots(net.arch, [Slot(s.layer, s.weight[m : m + 1], s.bias[m : m + 1]) for s in net.slots])
-
-
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
@@ -224,8 +218,9 @@ def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainC
 
     tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report("base"), stop) for s in split]
     bases: dict[int, StackedMLP] = {}
-    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):
-        bases.update({seed: single(net, i) for i, seed in enumerate(part)})
+    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # each seed a stack of one
+        bases.update({seed: StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
+                                                       for s in net.slots]) for i, seed in enumerate(part)})
     cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
     tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report("tune"), stop)

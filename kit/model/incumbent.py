@@ -77,9 +77,7 @@ def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Pat
 def kept_copy(tree: Tree, folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
     """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
     source, _ = tree.read_json_object(folder / SOURCE)
-    if source is None or source.get("incumbent") != str(given):
-        return None
-    return find_incumbent(folder)
+    return find_incumbent(folder) if source is not None and source.get("incumbent") == str(given) else None
 
 
 def copied_from(tree: Tree, folder: Path) -> Path | None:

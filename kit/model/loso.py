@@ -89,13 +89,6 @@ class LosoInputs:
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
                    df["vmaf"].to_numpy(dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
 
-    def trained_encoders(self) -> list[set[str]]:
-        """Per fold, the encoders its members train on (rows of them outside the fold)."""
-        codes, names = pd.factorize(self.df["encoder"], sort=True)
-        total = np.bincount(codes, minlength=len(names))
-        return [{str(names[i]) for i in np.flatnonzero(total - np.bincount(codes[f.rows], minlength=len(names)))}
-                for f in self.folds]
-
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
         return [Member(seed, fold.index, self.train[fold.index]) for seed in seeds for fold in self.folds]
@@ -148,7 +141,11 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
-    codes, trained = clip_codes(df), inputs.trained_encoders()
+    enc, names = pd.factorize(df["encoder"], sort=True)  # per fold, the encoders its members train on: rows outside it
+    total = np.bincount(enc, minlength=len(names))
+    trained = [{str(names[i]) for i in np.flatnonzero(total - np.bincount(enc[f.rows], minlength=len(names)))}
+               for f in inputs.folds]
+    codes = clip_codes(df)
     sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
     keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
                                               "content": df.get("content", sha),

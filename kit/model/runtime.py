@@ -32,8 +32,7 @@ def session(path: Path) -> Any:
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    opts.intra_op_num_threads = ORT_THREADS
-    opts.inter_op_num_threads = ORT_THREADS
+    opts.intra_op_num_threads = opts.inter_op_num_threads = ORT_THREADS
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")

@@ -103,8 +103,7 @@ def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
 
 @dataclass(frozen=True)
 class Origin:
-    """What every member of one LOSO is made from (`made_from`: the members' fingerprint; the other fields spell its
-    parts out for a message), and who is making it: what its record states and the gather expects."""
+    """What every member of one LOSO is made from (`made_from`, spelt out by the next fields) and who makes it."""
 
     made_from: str
     corpus: str  # the corpus's content hash
@@ -216,12 +215,8 @@ class MemberStore:
     def load_all(self, jobs: list[TrainJob], only: Collection[MemberKey] | None = None
                  ) -> dict[MemberKey, tuple[Trained, MemberRecord]]:
         """Every member of `jobs` (or of them, those in `only`) that the store holds, checked."""
-        found = {}
-        for job in jobs:
-            for key in job_keys(job):
-                if (only is None or key in only) and (got := self.load(key, job.arch)) is not None:
-                    found[key] = got
-        return found
+        return {key: got for job in jobs for key in job_keys(job)
+                if (only is None or key in only) and (got := self.load(key, job.arch)) is not None}
 
 
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],

@@ -3,7 +3,6 @@ operation acting on each member's slice alone, so how they are grouped changes n
 
 from __future__ import annotations
 
-import functools
 import itertools
 import queue
 import threading
@@ -139,14 +138,11 @@ class _Progress:
 
     def __init__(self, plans: list[_Plan]) -> None:
         self.plans = plans
+        # (job, group, steps done, the group's members' mean losses over the last round), from the workers
         self.updates: queue.SimpleQueue[tuple[int, int, int, list[float]]] = queue.SimpleQueue()
         self.done = [[0] * len(p.groups) for p in plans]
         self.loss = [[[float("nan")] * len(g) for g in p.groups] for p in plans]
         self.shown = [0] * len(plans)
-
-    def reporter(self, j: int, g: int) -> Callable[[int, list[float]], None]:
-        """For group g of job j: (steps done, the group's members' mean losses over the last round)."""
-        return lambda done, loss: self.updates.put((j, g, done, loss))
 
     def show(self) -> None:
         """on_epoch for each job whose slowest group has finished another round since the last call."""
@@ -182,7 +178,7 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
     for j, job in enumerate(jobs):
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
-                                     None if on_group is None else functools.partial(on_group, j))
+                                     None if on_group is None else partial(on_group, j))
     rest = [j for j in range(len(jobs)) if j not in done_by]
     if rest:  # trained on the corpus's rows, their members in groups on the worker threads
         plans = _plans([jobs[j] for j in rest], config, workers)
@@ -191,7 +187,8 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
                        key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
         fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
         tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                         fitted, progress.reporter(j, g)) for j, g in order]
+                         fitted, lambda done, loss, j=j, g=g: progress.updates.put((j, g, done, loss)))
+             for j, g in order]
         done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
         trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
         done_by.update((rest[j], TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]))
