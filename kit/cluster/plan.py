@@ -1,6 +1,5 @@
 """The pipeline fanned out over a cluster, whatever runs it: the layout (ClusterLayout), the shard commands and
-the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md).
-"""
+the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -130,5 +129,4 @@ def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tup
 
 
 def task_env(plan: ClusterPlan) -> dict[str, str]:
-    """The environment a task runs the kit in: this one with the pinned KIT_* variables."""
     return {**os.environ, **dict(plan.env)}

@@ -1,7 +1,6 @@
 """The pipeline on a Ray cluster (kit.cluster.plan; docs/cluster.md, "Ray"): `ensemble-kit ray` is the driver, each
 shard, the union, every training task and the gather a Ray task that runs the plan's commands with KIT_ARRAY_TASK
-set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`).
-"""
+set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`)."""
 
 from __future__ import annotations
 
@@ -70,9 +69,8 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
 
 
 def connect(ray: Any, address: str | None) -> str:
-    """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` cluster), else start a local
-    one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it. The kit's signal
-    handlers are put back after ray.init, which installs its own (that exits at once)."""
+    """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` one), else start a local one: a
+    line saying which; exit 2 naming one that cannot be joined. The kit's signal handlers outlive ray.init's."""
     given = address or os.environ.get("RAY_ADDRESS") or ""
     try:
         reachable(given)

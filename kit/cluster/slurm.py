@@ -5,7 +5,7 @@ training array and the gather."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from kit import __version__
@@ -21,7 +21,6 @@ UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
 
 def script_path(layout: ClusterLayout, job: str) -> Path:
-    """The batch script of `job` (array, union, train, gather) in the adapter's folder."""
     return layout.own / f"{job}.sh"
 
 
@@ -56,11 +55,9 @@ def sbatch_value(value: str) -> str:
 
 
 def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | None = None) -> list[str]:
-    pairs: list[tuple[str, str | None]] = [("--job-name", job_name), ("--output", output), ("--array", array),
-                                           ("--partition", opts.partition), ("--time", opts.time),
-                                           ("--cpus-per-task", None if opts.cpus_per_task is None
-                                            else str(opts.cpus_per_task)), ("--mem", opts.mem)]
-    lines = [f"#SBATCH {flag}={sbatch_value(value)}" for flag, value in pairs if value is not None]
+    pairs: list[tuple[str, object]] = [("--job-name", job_name), ("--output", output), ("--array", array), *(
+        (f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
+    lines = [f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None]
     for arg in opts.extra:
         flag, eq, value = arg.partition("=")
         lines.append(f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {arg}")
@@ -70,8 +67,7 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
     """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`
-    (its output file `output`, a Slurm %-pattern, in the log folder), then `body`. Every path is absolute: it runs
-    from any folder."""
+    (`output`: a Slurm %-pattern in the log folder), then `body`; every path absolute."""
     logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
@@ -165,7 +161,6 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
 
 
 def jobs_of(plan: ClusterPlan) -> list[str]:
-    """The plan's batch jobs, in the order they are submitted."""
     return ["array", "union", *(("train", "gather") if plan.train_tasks else ())]
 
 
@@ -203,7 +198,6 @@ class Submitted:
 
 
 def submit(plan: ClusterPlan) -> Submitted:
-    """Submit every job of the plan, each after the one before."""
     first, *follow = [script_path(plan.layout, job) for job in jobs_of(plan)]
     try:
         array_job = sbatch(first, cwd=plan.cwd)

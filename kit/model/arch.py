@@ -54,8 +54,7 @@ class Arch:
 
 
 def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
-    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe, which
-    copies a deterministic function)."""
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe)."""
     dropout = 0.0 if recipe == TEACHER else config.dropout
     return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 

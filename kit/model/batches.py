@@ -138,9 +138,8 @@ MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 
 class Dropout:
-    """A group's inverted-dropout masks, step after step, each member's from its own generator: 16-bit uniform draws,
-    four per 64-bit PCG64 word. A unit drops when its draw is below round(p * 65536); the kept ones are scaled by the
-    exact inverse of the kept share."""
+    """A group's inverted-dropout masks, each member's from its own PCG64 (four 16-bit draws a word): a unit drops
+    when its draw is below round(p * 65536), the kept ones scaled by the exact inverse of the kept share."""
 
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))

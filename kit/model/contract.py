@@ -46,7 +46,6 @@ INPUTS_HELP = ("The proxy's input set: canonical6 (what vmaf-tune feeds; the def
 
 
 def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
-    """The features, in order, of the input set `inputs` (INPUT_SETS)."""
     return INPUT_SETS[inputs][1]
 
 

@@ -1,8 +1,6 @@
-"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's own function (kit.media.svr)
-on samples of a fixed prior (`draw_prior`); per member, a tuning from its seed's base on its training contents' encodes
-as the consumer sees them (`encode_windows`), their frames and the teacher's samples. Both decay the learning rate
-along a cosine, without dropout. The codec block's rows and first-layer weights are zero, so Adam never moves them:
-an unseen encoder slot predicts as a trained one."""
+"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's function on samples of a
+prior (`draw_prior`); per member, a tuning from its seed's base on its contents' encodes (`encode_windows`), frames
+and the teacher's samples. The codec block's rows and weights are zero: an unseen encoder predicts as a trained one."""
 
 from __future__ import annotations
 
@@ -48,8 +46,7 @@ def recipe_of(distil: Distillation | None) -> str:
 
 
 def draw_prior(n: int) -> np.ndarray:
-    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest: half with each VIF scale's
-    gap and ADM's drawn apart, half with one quality gap shared out as along a ladder; motion2 log-uniform over [0,
+    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest; motion2 log-uniform over [0,
     MOTION_MAX] (bench/README.md, "The teacher recipe")."""
     rng = np.random.default_rng(PRIOR_SEED)
     half = n // 2
@@ -139,7 +136,6 @@ Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage s
 
 
 def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) -> torch.Tensor:
-    """n rows drawn with replacement from a set of rows, or from a range (start, end)."""
     if isinstance(rows, tuple):
         return torch.randint(rows[0], rows[1], (n,), generator=gen)
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]

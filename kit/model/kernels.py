@@ -44,7 +44,6 @@ class FusedAdam:
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor]) -> None:
-        """One update of every parameter by its gradient (in `params` order)."""
         assert len(grads) == len(self.params), "a parameter without a gradient"
         torch._foreach_add_(self.steps, 1)
         torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
@@ -68,7 +67,6 @@ class Kernels:
     why: str = ""  # why autograd: KIT_TRAIN_KERNELS, or what the self-check found
 
     def describe(self) -> str:
-        """For the step log, after the threads."""
         if self.private:
             return f"training kernels: torch's private ops, self-checked (torch {torch.__version__}; {ENV}=public: " \
                    f"autograd, same figures)"
@@ -76,8 +74,7 @@ class Kernels:
 
 
 def self_check() -> str:
-    """'' when each private op exists and computes what the list above says on a small input (vector lanes and a
-    tail), else what failed: a missing op, a changed signature or a changed result."""
+    """'' when each private op exists and computes what the list above says on a small input, else what failed."""
     x = torch.linspace(-4, 4, 19)
     g = torch.linspace(0.5, 2.0, 19)
     by_erf = torch.tensor([0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)

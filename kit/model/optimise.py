@@ -38,7 +38,6 @@ class AutogradStep:
             group["lr"] = lr
 
     def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """As HandStep's."""
         params = self.net.params
         with torch.enable_grad():
             for p in params:

@@ -20,8 +20,7 @@ MIN_FRAMES_PER_SOURCE = 8
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
-    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count), at
-    discovery and again on a corpus given to training."""
+    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count)."""
     short = sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE)
     if short:
         n, label = short[0]

@@ -151,7 +151,6 @@ class Baselines(Record):
 
 @dataclass(frozen=True)
 class EnsembleMember(Record):
-    """One exported member, as `ensemble.json` lists it."""
 
     seed: int
     onnx: str

@@ -40,6 +40,5 @@ def session(path: Path) -> Any:
 
 
 def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-    """A session's `vmaf` output for the rows, as float64."""
     (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
     return np.asarray(out, dtype=np.float64)

@@ -133,9 +133,8 @@ class MemberRecord(Record):
 
 
 class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked
-    against its record (made for this LOSO and member, the file's sha256), a mismatch refused (exit 2); a file without
-    its record counts as missing and is trained again."""
+    """The trained members of one LOSO: `<folder>/<member>.npy` and its record, used only once checked against it (a
+    mismatch refused, exit 2); a file without its record counts as missing and is trained again."""
 
     def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
         self.tree, self.folder, self.origin = tree, folder, origin

@@ -41,7 +41,6 @@ class TrainJob:
 
 
 def planned_rows(job: TrainJob) -> float:
-    """The mean training rows the job's schedule is planned on: its `planned_rows`, else its members'."""
     return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
 
 
@@ -169,9 +168,8 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
                on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
-    `on_group` (as each group is trained) run on the calling thread. With `distil`, the ensemble's job is trained by
-    the teacher recipe (kit.model.distil)."""
+    """Train every job's members on `workers` threads, the same bits for any `workers`; on_epoch and `on_group` run on
+    the calling thread. With `distil`, the ensemble's job is trained by the teacher recipe (kit.model.distil)."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}

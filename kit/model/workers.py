@@ -22,9 +22,8 @@ class Cancelled(Exception):
 
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Each task's result, the tasks run in order on `workers` threads, each given the stop event; `poll` (at most every
-    MAIN_WAIT_S and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then
-    is raised."""
+    """Each task's result, run in order on `workers` threads, each given the stop event; `poll` (every MAIN_WAIT_S at
+    most, and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then rises."""
     stop = threading.Event()
     # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",
