@@ -44,7 +44,6 @@ class FusedAdam:
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor]) -> None:
-        assert len(grads) == len(self.params), "a parameter without a gradient"
         torch._foreach_add_(self.steps, 1)
         torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
                            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,

@@ -21,8 +21,6 @@ class FrRegressor(nn.Module):
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
         super().__init__()
-        if not arch.use_codec:
-            raise ValueError(f"{arch.name} takes no codec block; only codec-aware members are exported")
         self.arch = arch
         self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
         self.register_buffer("std", std.reshape(1, arch.n_features).float())

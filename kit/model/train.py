@@ -55,8 +55,6 @@ class TrainedEnsemble:
     @classmethod
     def joined(cls, parts: list[TrainedEnsemble]) -> TrainedEnsemble:
         """The groups of one job as one ensemble, members in the groups' order."""
-        if len(parts) == 1:
-            return parts[0]
         return cls(StackedMLP.joined([p.net for p in parts]), torch.cat([p.means for p in parts]),
                    torch.cat([p.stds for p in parts]), [m for p in parts for m in p.members],
                    [x for p in parts for x in p.final_loss])
