@@ -122,9 +122,8 @@ class Inputs:
         self.means, self.stds = fitted.of(members, rows)
         if arch.use_codec:
             self.table = data.table
-            pad = data.table.shape[1] - data.feats.shape[1]
-            self.shift = torch.cat([self.means, torch.zeros(len(members), 1, pad)], dim=2)
-            self.scale = torch.cat([self.stds, torch.ones(len(members), 1, pad)], dim=2)
+            self.shift = torch.cat([self.means, torch.zeros(len(members), 1, CODEC_DIM)], dim=2)
+            self.scale = torch.cat([self.stds, torch.ones(len(members), 1, CODEC_DIM)], dim=2)
         else:
             self.table, self.shift, self.scale = data.feats, self.means, self.stds
 

@@ -94,10 +94,8 @@ def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], F
                             hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "
                                  "or re-make them from a longer cut of the clip")
     scheme = choose_scheme(asked, len(members), len(sources))
-    if scheme.scheme == LOSO:
-        dealt = [[g] for g in members]
-    else:
-        dealt = deal(members, {g: sum(len(sources[s].rows) for s in ss) for g, ss in members.items()}, scheme.folds)
+    dealt = ([[g] for g in members] if scheme.scheme == LOSO
+             else deal(members, {g: sum(len(sources[s].rows) for s in ss) for g, ss in members.items()}, scheme.folds))
     folds = []
     for i, groups in enumerate(dealt):
         held = sorted((s for g in groups for s in members[g]), key=lambda s: (sources[s].src, s))

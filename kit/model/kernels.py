@@ -112,9 +112,7 @@ def choose(environ: Mapping[str, str], fault: str) -> Kernels:
         raise InputError(f"{ENV}={raw!r} is not 'public' or 'auto'",
                          hint=f"unset {ENV} (the kit uses torch's private ops when they pass their self-check), "
                               f"or set {ENV}=public")
-    if fault:
-        return Kernels(False, f"torch {torch.__version__}: {fault}; checked with {CHECKED_WITH}")
-    return Kernels(True)
+    return Kernels(not fault, fault and f"torch {torch.__version__}: {fault}; checked with {CHECKED_WITH}")
 
 
 def active() -> Kernels:

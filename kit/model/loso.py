@@ -96,26 +96,20 @@ class LosoInputs:
 
 def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
     """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows."""
-    results = []
-    for source in fold.sources:
-        at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
-        results.append(FoldResult(seed=seed, fold=fold.index, src=source.src, src_sha256=source.src_sha256,
-                                  n_frames=len(source.rows),
-                                  share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
-                                  **figures(y[at], pred[at])))
-    return results
+    ats = [slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, s.rows) for s in fold.sources]
+    return [FoldResult(seed=seed, fold=fold.index, src=s.src, src_sha256=s.src_sha256, n_frames=len(s.rows),
+                       share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
+                       **figures(y[at], pred[at])) for s, at in zip(fold.sources, ats, strict=True)]
 
 
 def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
     """One model's figures on each content group a fold holds out, its sources' rows pooled."""
     groups = fold.groups()
-    results = []
-    for content, sources in groups:
-        rows = sources[0].rows if len(sources) == 1 else np.sort(np.concatenate([s.rows for s in sources]))
-        at = slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, rows)
-        results.append(GroupResult(content=content, name=" + ".join(s.src for s in sources), n_sources=len(sources),
-                                   fold=fold.index, n_frames=len(rows), **figures(y[at], pred[at])))
-    return results
+    rows = [ss[0].rows if len(ss) == 1 else np.sort(np.concatenate([s.rows for s in ss])) for _, ss in groups]
+    ats = [slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, r) for r in rows]
+    return [GroupResult(content=content, name=" + ".join(s.src for s in ss), n_sources=len(ss), fold=fold.index,
+                        n_frames=len(r), **figures(y[at], pred[at]))
+            for (content, ss), r, at in zip(groups, rows, ats, strict=True)]
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
