@@ -90,15 +90,12 @@ def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
 
 
 def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
-    flat, at, slots = torch.from_numpy(vector), 0, []
-    for layer in arch.layers():
-        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(1, layer.fan_in, layer.fan_out)
-        at += layer.fan_in * layer.fan_out
-        slots.append(Slot(layer, weights, flat[at : at + layer.fan_out].reshape(1, 1, layer.fan_out)))
-        at += layer.fan_out
-    width = arch.n_features  # the z-scored features: a member's means and stds
-    mean, std = (flat[at + i * width : at + (i + 1) * width].reshape(1, width) for i in (0, 1))
-    return Trained(StackedMLP.of_slots(arch, slots), mean, std, float(flat[-1]))
+    layers = arch.layers()
+    *parts, mean, std, loss = torch.from_numpy(vector).split(
+        [n for x in layers for n in (x.fan_in * x.fan_out, x.fan_out)] + [arch.n_features, arch.n_features, 1])
+    slots = [Slot(x, parts[2 * k].reshape(1, x.fan_in, x.fan_out), parts[2 * k + 1].reshape(1, 1, x.fan_out))
+             for k, x in enumerate(layers)]
+    return Trained(StackedMLP.of_slots(arch, slots), mean.reshape(1, -1), std.reshape(1, -1), float(loss))
 
 
 @dataclass(frozen=True)
