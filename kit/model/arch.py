@@ -1,5 +1,4 @@
-"""The network's description, without torch: an `Arch` names its layers (`layers()`), which every form of the model
-walks (kit.model.network, stacked, export), so a training's cost is reckoned before torch loads."""
+"""The network's description, without torch: an `Arch` names the layers every form of the model walks (`layers()`)."""
 
 from __future__ import annotations
 

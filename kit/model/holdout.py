@@ -30,7 +30,6 @@ class HoldoutFold:
 
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    # each row's encoder, box or rung (the share of the source's height encoded)
     values = np.asarray(rung_labels(df), dtype=object) if kind == "rung" else df[COLUMN[kind]].astype(str).to_numpy()
     kinds = sorted(set(values))
     if len(kinds) < 2:

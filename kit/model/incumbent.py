@@ -51,7 +51,6 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
                                  f"({', '.join(p.name for p in missing) or 'none listed'})",
                                  hint=f"point --incumbent at a complete {EXPORTS} folder")
-            # each model file is the one its ensemble.json records (sha256)
             for member, onnx in zip(members, onnx_files, strict=True):
                 if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
                     raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "

@@ -1,5 +1,4 @@
-"""The network as a torch module built from its `Arch` (kit.model.arch): `FrRegressor`, one member with its scaler
-baked in, the exported form that the ONNX graph (kit.model.export) is checked against."""
+"""`FrRegressor`: one member as a torch module built from its `Arch`, scaler inside; the ONNX graph is checked by it."""
 
 from __future__ import annotations
 

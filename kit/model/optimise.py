@@ -1,5 +1,4 @@
-"""A training step of a stack of members, by one of kit.model.kernels' two paths, which give the same bits: HandStep
-(the backward pass written out, the fused Adam called directly) or AutogradStep (autograd and torch.optim.Adam)."""
+"""A training step of a stack of members by either of kit.model.kernels' two paths, which give the same bits."""
 
 from __future__ import annotations
 

@@ -86,10 +86,9 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
     base, tune = config.teacher_steps()
     base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
     whole = (base_rows + tune_rows) / config.batch_size * arch.params
-    if (base_done is None and tune_done is None) or not base_rows + tune_rows:
+    if base_done is None or tune_done is None or not base_rows + tune_rows:
         return round(whole)
-    done_rows = (base if base_done is None else base_done) * seeds * config.base_batch \
-        + TUNE_ROW_COST * (tune if tune_done is None else tune_done) * members * config.tune_batch
+    done_rows = base_done * seeds * config.base_batch + TUNE_ROW_COST * tune_done * members * config.tune_batch
     return round(whole * done_rows / (base_rows + TUNE_ROW_COST * tune_rows))
 
 

@@ -1,5 +1,4 @@
-"""The training workers: tasks run side by side on threads, each running torch on one thread of its own, so no thread
-ever waits for another inside an operation."""
+"""The training workers: threads each running torch on one thread of its own, so none waits for another in an op."""
 
 from __future__ import annotations
 
