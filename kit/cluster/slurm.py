@@ -57,11 +57,9 @@ def sbatch_value(value: str) -> str:
 def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | None = None) -> list[str]:
     pairs: list[tuple[str, object]] = [("--job-name", job_name), ("--output", output), ("--array", array), *(
         (f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
-    lines = [f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None]
-    for arg in opts.extra:
-        flag, eq, value = arg.partition("=")
-        lines.append(f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {arg}")
-    return lines
+    return [f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None] + [
+        f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {flag}"
+        for flag, eq, value in (arg.partition("=") for arg in opts.extra)]
 
 
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,

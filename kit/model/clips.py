@@ -25,8 +25,7 @@ def clip_codes(df: pd.DataFrame) -> np.ndarray:
     return encode_keys(df).groupby(list(ENCODE_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
-def encode_name(src: object, encoder: object, cq: object, enc_width: int = 0, enc_height: int = 0,
-                native: bool = True) -> str:
+def encode_name(src: object, encoder: object, cq: object, enc_width: int, enc_height: int, native: bool) -> str:
     """An encode as people read it: `<source> <encoder> cq <cq>`, and ` at <W>x<H>` for a rung below the source's."""
     at = "" if native or enc_height <= 0 else f" at {enc_width}x{enc_height}"
     return f"{src} {encoder} cq {cq}{at}"

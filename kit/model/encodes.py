@@ -49,8 +49,7 @@ def _whole(value: object) -> int:
     return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
-def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE, codec_blind: bool = False,
-                     ) -> pd.DataFrame:
+def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int], codec_blind: bool) -> pd.DataFrame:
     """03_loso/encodes.parquet (its columns: docs/reference/files.md) from the members' clips (kit.model.clips): one
     row per encode, `predicted` the mean over seeds (NaN when a member diverged); `counted`: queried, and trained on
     by every member that predicts it (queried alone where the models read no codec block, `codec_blind`)."""

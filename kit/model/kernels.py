@@ -35,9 +35,8 @@ ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class FusedAdam:
     """torch.optim.Adam(fused=True), its state and bits, with torch's fused kernel called directly."""
 
-    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params, self.lr, self.weight_decay, self.betas, self.eps = params, lr, weight_decay, betas, eps
+    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> None:
+        self.params, self.lr, self.weight_decay = params, lr, weight_decay
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
         self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]  # as torch keeps them
@@ -46,8 +45,8 @@ class FusedAdam:
     def step(self, grads: list[torch.Tensor]) -> None:
         torch._foreach_add_(self.steps, 1)
         torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
-                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
-                           eps=self.eps, amsgrad=False, maximize=False)
+                           lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=self.weight_decay, eps=1e-8,
+                           amsgrad=False, maximize=False)  # torch.optim.Adam's betas and eps
 
 
 def torch_adam(params: list[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.Adam:
