@@ -193,11 +193,10 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
     """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
     try:
-        result: TaskResult = ray.get(ref)
+        return ray.get(ref)
     except ray.exceptions.RayError as exc:
         return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
                           "(unknown node)")
-    return result
 
 
 def _cancel(ray: Any, refs: list[Any]) -> int:

@@ -201,24 +201,23 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
 
 
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
-           progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
+           progress: Callable[[int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups."""
-    kernels = active()
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups;
+    `progress` (on a worker): the recipe's steps done and their mean loss."""
+    kernels, w, base = active(), max(1, workers), config.teacher_steps()[0]
     seeds = sorted({m.seed for m in members})
-    split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]
-    split = [s for s in split if s]
+    split = [seeds[i::w] for i in range(min(w, len(seeds)))]
 
-    def report(stage: str) -> Progress:
-        return lambda done, steps, loss: progress(stage, done, steps, float(np.nanmean(loss)))
+    def report(offset: int) -> Progress:
+        return lambda done, steps, loss: progress(offset + done, float(np.nanmean(loss)))
 
-    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report("base"), stop) for s in split]
+    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report(0), stop) for s in split]
     bases: dict[int, StackedMLP] = {}
     for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # each seed a stack of one
         bases.update({seed: StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
                                                        for s in net.slots]) for i, seed in enumerate(part)})
-    cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
+    cuts = [round(i * len(members) / w) for i in range(w + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
-    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report("tune"), stop)
-            for g in groups]
+    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report(base), stop) for g in groups]
     run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

@@ -200,9 +200,6 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     latest: list[tuple[int, float]] = []
     shown = [0]
 
-    def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
-        latest.append(((0 if stage == "base" else base) + done, loss))
-
     def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
             shown[0], steps = at, latest[-1][0]
@@ -220,7 +217,8 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
         if on_group is not None:
             on_group(ens)
 
-    distil(data, job.members, job.arch, config, workers, progress, poll, finished)
+    distil(data, job.members, job.arch, config, workers, lambda steps, loss: latest.append((steps, loss)), poll,
+           finished)
     order = {id(m): i for i, m in enumerate(job.members)}
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 
