@@ -44,11 +44,6 @@ class ClusterLayout:
         return self.shards / ShardSpec(k, n).tag
 
     @property
-    def shard_pattern(self) -> Path:
-        """The out-dir every shard task is given: `{shard}` becomes its shard<K>of<N>."""
-        return self.shards / SHARD_FIELD
-
-    @property
     def settings(self) -> Path:
         return self.own / "settings.json"
 
@@ -78,9 +73,9 @@ class ClusterPlan:
         return json.dumps(at_root.to_json(), indent=2) + "\n"
 
     def shard_commands(self) -> list[list[str]]:
-        """What every shard task runs, in order: prereqs, then the corpus of its shard."""
+        """What every shard task runs, in order: prereqs, then the corpus of its shard (`{shard}`: shard<K>of<N>)."""
         where = ["--settings", str(self.layout.settings), "--shard", "auto", "--out-dir",
-                 str(self.layout.shard_pattern), "--box-id", f"{self.box_id}-{SHARD_FIELD}"]
+                 str(self.layout.shards / SHARD_FIELD), "--box-id", f"{self.box_id}-{SHARD_FIELD}"]
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
     def union_commands(self) -> list[list[str]]:
