@@ -152,9 +152,13 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict})")
         return result.codes[-1]
-    except KeyboardInterrupt:
-        stopped = _cancel(ray, list(refs))
-        say(f"interrupted: {stopped} task(s) stopped, queued or running, each ending the kit command it ran "
+    except KeyboardInterrupt:  # each task queued or running cancelled (its kit command killed), given 30 s to end
+        pending = ray.wait(list(refs), num_returns=len(refs), timeout=0)[1] if refs else []
+        for ref in pending:
+            ray.cancel(ref, force=False)
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=30.0)
+        say(f"interrupted: {len(pending)} task(s) stopped, queued or running, each ending the kit command it ran "
             "(finished shards and steps are kept)")
         raise
     finally:
@@ -198,15 +202,6 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
         return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
                           "(unknown node)")
 
-
-def _cancel(ray: Any, refs: list[Any]) -> int:
-    """An interrupt: each running task cancelled (its kit command killed) and given 30 s to end; how many ran."""
-    pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
-    for ref in pending:
-        ray.cancel(ref, force=False)
-    if pending:
-        ray.wait(pending, num_returns=len(pending), timeout=30.0)
-    return len(pending)
 
 
 def _check(result: TaskResult, more: str = "") -> None:

@@ -54,22 +54,20 @@ def sbatch_value(value: str) -> str:
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 
-def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | None = None) -> list[str]:
-    pairs: list[tuple[str, object]] = [("--job-name", job_name), ("--output", output), ("--array", array), *(
-        (f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
-    return [f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None] + [
-        f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {flag}"
-        for flag, eq, value in (arg.partition("=") for arg in opts.extra)]
-
 
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
     """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`
     (`output`: a Slurm %-pattern in the log folder), then `body`; every path absolute."""
     logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
+    pairs: list[tuple[str, object]] = [
+        ("--job-name", f"{opts.job_name}-{sbatch_name}"), ("--output", f"{logs}/{output}"), ("--array", array),
+        *((f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
-        *sbatch_lines(opts, f"{opts.job_name}-{sbatch_name}", f"{logs}/{output}", array=array),
+        *(f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None),
+        *(f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {flag}"
+          for flag, eq, value in (arg.partition("=") for arg in opts.extra)),
         "",
         "set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env),
         *body,
