@@ -221,8 +221,7 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
     """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
     share, trained = [], []
     for job in jobs:
-        pairs = zip(job.members, job_keys(job), strict=True)
-        todo = [(m, key) for m, key in pairs if key in wanted and key not in have]
+        todo = [(m, k) for m, k in zip(job.members, job_keys(job), strict=True) if k in wanted and k not in have]
         if todo:
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]

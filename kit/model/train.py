@@ -143,11 +143,8 @@ class _Progress:
 
     def show(self) -> None:
         """on_epoch for each job whose slowest group has finished another round since the last call."""
-        while True:
-            try:
-                j, g, done, loss = self.updates.get_nowait()
-            except queue.Empty:
-                break
+        while not self.updates.empty():  # this thread alone takes from it
+            j, g, done, loss = self.updates.get_nowait()
             self.done[j][g], self.loss[j][g] = done, loss
         work = float(sum(min(steps, p.sched.steps) * p.planned.sizes[g] * p.job.arch.params
                          for p, done in zip(self.plans, self.done, strict=True) for g, steps in enumerate(done)))
