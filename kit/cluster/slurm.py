@@ -161,7 +161,6 @@ def jobs_of(plan: ClusterPlan) -> list[str]:
 
 
 def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
-    """Every batch script of the plan, in the order they are submitted."""
     write = {"array": array_script, "union": union_script, "train": train_script, "gather": gather_script}
     return [(script_path(plan.layout, job), write[job](plan, opts)) for job in jobs_of(plan)]
 

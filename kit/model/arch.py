@@ -12,8 +12,6 @@ from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 
 @dataclass(frozen=True)
 class Layer:
-    """One linear layer slot: its name, shape and what follows it."""
-
     name: str  # hidden1, hidden2, ..., output
     fan_in: int
     fan_out: int
@@ -27,8 +25,6 @@ class Layer:
 
 @dataclass(frozen=True)
 class Arch:
-    """A plain MLP: hidden widths, activation, dropout, and whether it sees the codec block."""
-
     name: str
     hidden: tuple[int, ...]
     activation: str  # "gelu" | "relu"

@@ -12,8 +12,6 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
 class FrRegressor(nn.Module):
-    """One member with its feature scaler baked in: the exported form, checked against ONNX."""
-
     mean: torch.Tensor  # (1, F) feature means of the training rows (in model space), a buffer
     std: torch.Tensor  # (1, F) their standard deviations
     logged: torch.Tensor  # (1, F) 1.0 where a raw feature enters as log(1 + x) (kit.model.features.model_space)

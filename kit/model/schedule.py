@@ -49,8 +49,6 @@ def group_sizes(members: int, parts: int, most: int) -> list[int]:
 
 @dataclass(frozen=True)
 class JobShape:
-    """What planning a job needs to know of it: its architecture, how many members, their mean training rows."""
-
     arch: Arch
     members: int
     mean_rows: float

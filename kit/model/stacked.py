@@ -36,8 +36,6 @@ class Slot:
 
 
 class StackedMLP:
-    """M independent MLPs of one architecture as stacked tensors; a layer is one batched matmul."""
-
     def __init__(self, seeds: list[int], arch: Arch) -> None:
         layers = arch.layers()
         drawn = []  # seed by seed, its layers in order, all drawn from the seed's own generator

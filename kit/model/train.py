@@ -104,8 +104,6 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
 
 @dataclass(frozen=True)
 class _Plan:
-    """One job as it is trained: its plan (kit.model.schedule) and its groups of members."""
-
     job: TrainJob
     planned: PlannedJob
     groups: list[list[Member]]
