@@ -29,8 +29,6 @@ INSTALL_HINT = "install the optional extra: pip install 'ensemble-kit[ray]' (or 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What one Ray task did: every command's exit code, and the failing one's tail."""
-
     name: str
     codes: tuple[int, ...]
     failed: tuple[str, ...] = ()  # the command that failed; () when all succeeded

@@ -66,8 +66,6 @@ class FoldScheme(Record):
 
 @dataclass(frozen=True)
 class CorpusRef(Record):
-    """The corpus a report was computed on: where it was and the sha256 of its bytes."""
-
     path: str
     sha256: str
     rows: int
@@ -151,7 +149,6 @@ class Baselines(Record):
 
 @dataclass(frozen=True)
 class EnsembleMember(Record):
-
     seed: int
     onnx: str
     sidecar: str

@@ -34,8 +34,6 @@ MEMBER_COST_PARAMS = 1_000
 
 @dataclass(frozen=True, order=True)
 class MemberKey:
-    """One member of a LOSO: its architecture (its job), seed and fold."""
-
     arch: str
     seed: int
     fold: int
