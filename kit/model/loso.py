@@ -159,9 +159,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                  functools.partial(ens.predict, m), feed,
                                  inputs.teacher_model.predict if inputs.teacher_model is not None else None)
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
-    per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
-    reports = [seed_report(seed, per_seed[seed], by_group(per_group[seed])) for seed in seeds]
-    rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
+    reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
+    rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
     encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER) \
         if inputs.crf_range is not None else None

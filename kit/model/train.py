@@ -156,13 +156,11 @@ class _Progress:
             plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
-GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
-
-
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads, the same bits for any `workers`; on_epoch and `on_group` run on
-    the calling thread. With `distil`, the ensemble's job is trained by the teacher recipe (kit.model.distil)."""
+               on_group: Callable[[int, TrainedEnsemble], None] | None = None,
+               distil: Distillation | None = None) -> list[TrainedEnsemble]:
+    """Train every job's members on `workers` threads, the same bits for any `workers`; on_epoch and `on_group(job,
+    a group trained)` run on the calling thread. With `distil`, the ensemble's job is trained by the teacher recipe."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
