@@ -183,8 +183,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                  kernels: Kernels, progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
     """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
     net = StackedMLP.joined([bases[m.seed] for m in members])
-    steps = config.teacher_steps()[1]
-    if steps == 0:
+    if (steps := config.teacher_steps()[1]) == 0:
         return net, [float("nan")] * len(members)
     parts = [round(config.tune_batch * share) for share in TUNE_SHARES]
     parts[-1] = config.tune_batch - sum(parts[:-1])

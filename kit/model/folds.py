@@ -66,8 +66,7 @@ def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grou
     """Refuse fewer than MIN_SOURCES content groups, naming the sources held as one content and how to part them."""
     what = "content group(s)" if grouped else "source(s)"
     hint = "add reference clips (--ref-dir) or train on a merged corpus (--corpus)"
-    together = [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]
-    if not together:
+    if not (together := [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]):
         raise InputError(f"the corpus has {len(members)} distinct {what}; LOSO needs at least {MIN_SOURCES}", hint=hint)
     apart = json.dumps({"different": together})
     raise InputError(f"the corpus has {len(members)} distinct {what} in {len(names)} sources; LOSO needs at least "

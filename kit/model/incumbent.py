@@ -156,8 +156,7 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
     if out.shape != (len(feats),):
         raise InputError(f"--incumbent model {onnx_path}: answers {len(feats)} rows with an output of shape "
                          f"{list(out.shape)}; one score per row ([N] or [N, 1]) is needed", hint=HINT)
-    bad = int((~np.isfinite(out)).sum())
-    if bad:
+    if bad := int((~np.isfinite(out)).sum()):
         raise InputError(f"--incumbent model {onnx_path}: outputs NaN or infinity for {bad} of {len(out)} rows",
                          hint=HINT)
     if len(out) > 1 and np.ptp(out) == 0 and np.ptp(feats, axis=0).any():

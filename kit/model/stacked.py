@@ -97,10 +97,8 @@ class StackedMLP:
         grads: list[torch.Tensor] = []
         for k in reversed(range(len(self.slots))):
             s, seen = self.slots[k], trace[k]
-            if s.layer.fan_out == 1:
-                grads += [g.sum(dim=1, keepdim=True), (seen.inp * g).sum(dim=1, keepdim=True).transpose(1, 2)]
-            else:
-                grads += [g.sum(dim=1, keepdim=True), torch.bmm(seen.inp.transpose(1, 2), g)]
+            grads += [g.sum(dim=1, keepdim=True), (seen.inp * g).sum(dim=1, keepdim=True).transpose(1, 2)
+                      if s.layer.fan_out == 1 else torch.bmm(seen.inp.transpose(1, 2), g)]
             if k == 0:
                 break
             # by the layer's input, then back through the previous layer's dropout and activation

@@ -168,8 +168,7 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
                                      None if on_group is None else partial(on_group, j))
-    rest = [j for j in range(len(jobs)) if j not in done_by]
-    if rest:  # trained on the corpus's rows, their members in groups on the worker threads
+    if rest := [j for j in range(len(jobs)) if j not in done_by]:  # on the corpus's rows, in groups on the workers
         plans = _plans([jobs[j] for j in rest], config, workers)
         progress, kernels = _Progress(plans), active()
         order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
