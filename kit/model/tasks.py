@@ -231,12 +231,10 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
 
 def gather(jobs: list[TrainJob], found: dict[MemberKey, tuple[Trained, MemberRecord]]) -> list[TrainedEnsemble]:
     """Each job's members, all found in the store, as one ensemble each, in the job's order."""
-    out = []
-    for job in jobs:
-        got = [found[key][0] for key in job_keys(job)]
-        out.append(TrainedEnsemble(StackedMLP.joined([w.net for w in got]), torch.stack([w.mean for w in got]),
-                                   torch.stack([w.std for w in got]), job.members, [w.loss for w in got]))
-    return out
+    got = [[found[key][0] for key in job_keys(job)] for job in jobs]
+    return [TrainedEnsemble(StackedMLP.joined([w.net for w in g]), torch.stack([w.mean for w in g]),
+                            torch.stack([w.std for w in g]), job.members, [w.loss for w in g])
+            for job, g in zip(jobs, got, strict=True)]
 
 
 def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[MemberKey]:
