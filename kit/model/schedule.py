@@ -19,8 +19,7 @@ class Schedule:
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """`epochs` passes over a member's rows in batches of `batch_size`, but at most `max_samples` rows in all, in at
-    most `max_steps` steps (the batch grows up to `max_batch` to fit)."""
+    """`epochs` passes over `mean_rows` in `batch_size` batches, capped by max_samples and max_steps (batches grow)."""
     samples = min(config.epochs * mean_rows, config.max_samples)
     batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
     steps = max(1, math.ceil(samples / batch))
