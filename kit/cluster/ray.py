@@ -70,8 +70,12 @@ def connect(ray: Any, address: str | None) -> str:
     """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` one), else start a local one: a
     line saying which; exit 2 naming one that cannot be joined. The kit's signal handlers outlive ray.init's."""
     given = address or os.environ.get("RAY_ADDRESS") or ""
+    host, _, port = given.rpartition(":")
     try:
-        reachable(given)
+        if given and given != "auto" and not given.startswith("ray://"):  # Ray would retry a dead one for minutes
+            if not port.isdigit():
+                raise ValueError(f"{given!r} is not HOST:PORT")
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
         if given:
             ray.init(address=given, log_to_driver=False)
             return f"connected to the Ray cluster at {given}"
@@ -89,17 +93,6 @@ def connect(ray: Any, address: str | None) -> str:
             from None
     finally:
         interrupts.install()
-
-
-def reachable(address: str) -> None:
-    """A cluster address answers within CONNECT_TIMEOUT_S (Ray retries a dead one for minutes; ray://: its client)."""
-    if not address or address == "auto" or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
-        pass
 
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
