@@ -170,11 +170,8 @@ def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainC
     lo, hi = data.teacher_rows
     net.slots[-1].bias.add_(data.target[lo:hi].mean())
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-
-    def batches() -> torch.Tensor:
-        return torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens])
-
-    _fit(net, data, batches, config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
+    _fit(net, data, lambda: torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens]),
+         config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
     return net
 
 
