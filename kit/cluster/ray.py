@@ -168,14 +168,13 @@ def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[
 def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
     """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
     pending, started, failed = list(refs), time.monotonic(), []
-    kit_words = len(plan.kit)
     while pending:
         done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
         interrupts.check()  # a stop signal is raised between two slices
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])
-        what_failed = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
+        what_failed = " ".join(result.failed[len(plan.kit):][:2]) or " ".join(result.failed)  # "step prereqs"
         state = "done" if result.ok else f"FAILED in {what_failed} (exit {result.codes[-1]})"
         say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
             f"({len(refs) - len(pending)} of {len(refs)})")
