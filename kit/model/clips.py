@@ -1,5 +1,4 @@
-"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from the mean of an encode's frame features: each validation
-member's held-out encodes, one row per seed and encode of `03_loso/clips.parquet`."""
+"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from their mean frame features (03_loso/clips.parquet)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The one onnxruntime session of the kit, and the model's tensor names. Light (onnxruntime and numpy, no torch): the
-incumbent's child (kit.model.incumbent_child) starts in a fraction of a second."""
+"""The kit's one onnxruntime session and the model's tensor names; light (no torch), for the incumbent's child."""
 
 from __future__ import annotations
 
