@@ -35,10 +35,6 @@ class TaskResult:
     tail: str = ""
     node: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
                  ok_codes: Sequence[tuple[int, ...]]) -> TaskResult:
@@ -175,10 +171,10 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
             continue
         result = _result(ray, done[0], refs[done[0]])
         what_failed = " ".join(result.failed[len(plan.kit):][:2]) or " ".join(result.failed)  # "step prereqs"
-        state = "done" if result.ok else f"FAILED in {what_failed} (exit {result.codes[-1]})"
+        state = f"FAILED in {what_failed} (exit {result.codes[-1]})" if result.failed else "done"
         say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
             f"({len(refs) - len(pending)} of {len(refs)})")
-        if not result.ok:
+        if result.failed:
             failed.append(result)
     if failed:
         _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
@@ -195,7 +191,7 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
 
 
 def _check(result: TaskResult, more: str = "") -> None:
-    if not result.ok:
+    if result.failed:
         raise ToolError(f"{result.name} failed on {result.node}: {shell_join(result.failed)} (exit "
                         f"{result.codes[-1]}){more}",
                         hint="see its log under the ray/logs/ folder and the step log it names; fix the cause and "
