@@ -67,7 +67,6 @@ class LosoInputs:
 
     @property
     def recipe(self) -> str:
-        """The recipe the ensemble trains by (kit.model.recipe): the teacher's where its distillation is at hand."""
         return recipe_of(self.distil)
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:

@@ -68,11 +68,10 @@ class StackedMLP:
         """Every trainable tensor, layer by layer (weight, bias): what the optimiser updates."""
         return [t for s in self.slots for t in (s.weight, s.bias)]
 
-    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
+    def forward(self, h: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
                 trace: list[Trace] | None = None) -> torch.Tensor:
         """Outputs (M, rows) for inputs (M, rows, in) of the `members` slice; `masks`: per layer that drops, its scaled
         keep-mask (none: dropout off, as exported); `trace` collects what each layer saw, for `gradients`."""
-        h = x
         pending = iter(masks or ())
         for s in self.slots:
             w, b = (s.weight, s.bias) if members is None else (s.weight[members], s.bias[members])
