@@ -195,7 +195,7 @@ class Submitted:
 def submit(plan: ClusterPlan) -> Submitted:
     first, *follow = [script_path(plan.layout, job) for job in jobs_of(plan)]
     try:
-        array_job = sbatch(first, cwd=plan.cwd)
+        jobs = [sbatch(first, cwd=plan.cwd)]
     except PrereqError as exc:  # no sbatch on this host: the scripts are written, say how to submit them
         chain = [shell_join(["sbatch", first]), *(shell_join(["sbatch", *after("N"), path]) for path in follow)]
         raise PrereqError(exc.message, hint=f"{exc.hint}: the scripts are written and kept, so run this command "
@@ -203,15 +203,13 @@ def submit(plan: ClusterPlan) -> Submitted:
                                             + ("with each N the job id the one before printed" if plan.train_tasks
                                                else "with N the job id the first one printed")
                                             + " (--dry-run only prints the scripts)") from None
-    jobs = [array_job]
     for script in follow:
         options = after(jobs[-1])
         try:
             jobs.append(sbatch(script, options, cwd=plan.cwd))
         except KitError as exc:
             again = shell_join(["sbatch", *options, script])
-            done = ", ".join(jobs)
-            raise ToolError(f"job(s) {done} are submitted, but {script.name} is not: {exc.message}",
+            raise ToolError(f"job(s) {', '.join(jobs)} are submitted, but {script.name} is not: {exc.message}",
                             hint=f"fix the cause, then: {again}" + (", and submit the scripts after it the same way"
                                                                     if script != follow[-1] else ""),
                             stderr_tail=getattr(exc, "stderr_tail", "")) from exc
