@@ -21,8 +21,7 @@ ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width",
 
 def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
                crf_range: tuple[int, int] = CRF_RANGE) -> np.ndarray:
-    """The codec block (N, CODEC_DIM) as the exported graph maps vmaf-tune's row at CRF `crfs` (float32); a row of NaN
-    where vmaf-tune has no slot for the encoder."""
+    """The codec block the exported graph makes of vmaf-tune's row at CRF `crfs` (float32); NaN where it has no slot."""
     lo, hi = crf_range
     enc = np.asarray(encoders, dtype=object)
     crf_norm = ((np.asarray(crfs, dtype=np.float64) - lo) / max(hi - lo, 1)).astype(np.float32)  # as vmaf-tune feeds

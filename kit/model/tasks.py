@@ -52,8 +52,7 @@ def job_keys(job: TrainJob) -> list[MemberKey]:
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
-    """The members of `jobs` in `n` tasks (some empty when they are fewer), ordered by (fold, job, seed) so a task
-    holds whole folds where it can, and cut into n runs of near-equal cost."""
+    """`jobs`' members in `n` runs of near-equal cost (some empty), by (fold, job, seed) so a task holds whole folds."""
     order = sorted(((m.fold, j, m.seed), MemberKey(job.arch.name, m.seed, m.fold), job.arch.params + MEMBER_COST_PARAMS)
                    for j, job in enumerate(jobs) for m in job.members)
     total = sum(cost for _, _, cost in order)
