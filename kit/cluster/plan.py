@@ -1,6 +1,5 @@
 """The pipeline fanned out over a cluster, whatever runs it: the layout (ClusterLayout), the shard commands and
-the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md).
-"""
+the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -45,11 +44,6 @@ class ClusterLayout:
         return self.shards / ShardSpec(k, n).tag
 
     @property
-    def shard_pattern(self) -> Path:
-        """The out-dir every shard task is given: `{shard}` becomes its shard<K>of<N>."""
-        return self.shards / SHARD_FIELD
-
-    @property
     def settings(self) -> Path:
         return self.own / "settings.json"
 
@@ -79,9 +73,9 @@ class ClusterPlan:
         return json.dumps(at_root.to_json(), indent=2) + "\n"
 
     def shard_commands(self) -> list[list[str]]:
-        """What every shard task runs, in order: prereqs, then the corpus of its shard."""
+        """What every shard task runs, in order: prereqs, then the corpus of its shard (`{shard}`: shard<K>of<N>)."""
         where = ["--settings", str(self.layout.settings), "--shard", "auto", "--out-dir",
-                 str(self.layout.shard_pattern), "--box-id", f"{self.box_id}-{SHARD_FIELD}"]
+                 str(self.layout.shards / SHARD_FIELD), "--box-id", f"{self.box_id}-{SHARD_FIELD}"]
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
     def union_commands(self) -> list[list[str]]:
@@ -130,5 +124,4 @@ def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tup
 
 
 def task_env(plan: ClusterPlan) -> dict[str, str]:
-    """The environment a task runs the kit in: this one with the pinned KIT_* variables."""
     return {**os.environ, **dict(plan.env)}

@@ -1,7 +1,6 @@
 """The pipeline on a Ray cluster (kit.cluster.plan; docs/cluster.md, "Ray"): `ensemble-kit ray` is the driver, each
 shard, the union, every training task and the gather a Ray task that runs the plan's commands with KIT_ARRAY_TASK
-set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`).
-"""
+set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`)."""
 
 from __future__ import annotations
 
@@ -30,17 +29,11 @@ INSTALL_HINT = "install the optional extra: pip install 'ensemble-kit[ray]' (or 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What one Ray task did: every command's exit code, and the failing one's tail."""
-
     name: str
     codes: tuple[int, ...]
     failed: tuple[str, ...] = ()  # the command that failed; () when all succeeded
     tail: str = ""
     node: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
@@ -62,24 +55,23 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
                 fh.write(f"(exit {res.returncode})\n")
             codes.append(res.returncode)
             if res.returncode not in ok:
-                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(_tail(tree, path), 8), platform.node())
+                with tree.open_read(path) as fh:  # the end of the log: what the failed command said last
+                    fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
+                    tail = fh.read().decode("utf-8", "replace")
+                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(tail, 8), platform.node())
     return TaskResult(name, tuple(codes), node=platform.node())
 
 
-def _tail(tree: Tree, log: Path) -> str:
-    """The end of a task's log: what the failed command said last."""
-    with tree.open_read(log) as fh:
-        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
-        return fh.read().decode("utf-8", "replace")
-
-
 def connect(ray: Any, address: str | None) -> str:
-    """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` cluster), else start a local
-    one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it. The kit's signal
-    handlers are put back after ray.init, which installs its own (that exits at once)."""
+    """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` one), else start a local one: a
+    line saying which; exit 2 naming one that cannot be joined. The kit's signal handlers outlive ray.init's."""
     given = address or os.environ.get("RAY_ADDRESS") or ""
+    host, _, port = given.rpartition(":")
     try:
-        reachable(given)
+        if given and given != "auto" and not given.startswith("ray://"):  # Ray would retry a dead one for minutes
+            if not port.isdigit():
+                raise ValueError(f"{given!r} is not HOST:PORT")
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
         if given:
             ray.init(address=given, log_to_driver=False)
             return f"connected to the Ray cluster at {given}"
@@ -97,17 +89,6 @@ def connect(ray: Any, address: str | None) -> str:
             from None
     finally:
         interrupts.install()
-
-
-def reachable(address: str) -> None:
-    """A cluster address answers within CONNECT_TIMEOUT_S (Ray retries a dead one for minutes; ray://: its client)."""
-    if not address or address == "auto" or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
-        pass
 
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
@@ -158,9 +139,13 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict})")
         return result.codes[-1]
-    except KeyboardInterrupt:
-        stopped = _cancel(ray, list(refs))
-        say(f"interrupted: {stopped} task(s) stopped, queued or running, each ending the kit command it ran "
+    except KeyboardInterrupt:  # each task queued or running cancelled (its kit command killed), given 30 s to end
+        pending = ray.wait(list(refs), num_returns=len(refs), timeout=0)[1] if refs else []
+        for ref in pending:
+            ray.cancel(ref, force=False)
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=30.0)
+        say(f"interrupted: {len(pending)} task(s) stopped, queued or running, each ending the kit command it ran "
             "(finished shards and steps are kept)")
         raise
     finally:
@@ -179,18 +164,17 @@ def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[
 def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
     """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
     pending, started, failed = list(refs), time.monotonic(), []
-    kit_words = len(plan.kit)
     while pending:
         done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
         interrupts.check()  # a stop signal is raised between two slices
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])
-        what_failed = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
-        state = "done" if result.ok else f"FAILED in {what_failed} (exit {result.codes[-1]})"
+        what_failed = " ".join(result.failed[len(plan.kit):][:2]) or " ".join(result.failed)  # "step prereqs"
+        state = f"FAILED in {what_failed} (exit {result.codes[-1]})" if result.failed else "done"
         say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
             f"({len(refs) - len(pending)} of {len(refs)})")
-        if not result.ok:
+        if result.failed:
             failed.append(result)
     if failed:
         _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
@@ -199,25 +183,15 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
     """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
     try:
-        result: TaskResult = ray.get(ref)
+        return ray.get(ref)
     except ray.exceptions.RayError as exc:
         return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
                           "(unknown node)")
-    return result
 
-
-def _cancel(ray: Any, refs: list[Any]) -> int:
-    """An interrupt: each running task cancelled (its kit command killed) and given 30 s to end; how many ran."""
-    pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
-    for ref in pending:
-        ray.cancel(ref, force=False)
-    if pending:
-        ray.wait(pending, num_returns=len(pending), timeout=30.0)
-    return len(pending)
 
 
 def _check(result: TaskResult, more: str = "") -> None:
-    if not result.ok:
+    if result.failed:
         raise ToolError(f"{result.name} failed on {result.node}: {shell_join(result.failed)} (exit "
                         f"{result.codes[-1]}){more}",
                         hint="see its log under the ray/logs/ folder and the step log it names; fix the cause and "

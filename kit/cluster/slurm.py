@@ -5,7 +5,7 @@ training array and the gather."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from kit import __version__
@@ -21,7 +21,6 @@ UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
 
 def script_path(layout: ClusterLayout, job: str) -> Path:
-    """The batch script of `job` (array, union, train, gather) in the adapter's folder."""
     return layout.own / f"{job}.sh"
 
 
@@ -55,27 +54,20 @@ def sbatch_value(value: str) -> str:
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 
-def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | None = None) -> list[str]:
-    pairs: list[tuple[str, str | None]] = [("--job-name", job_name), ("--output", output), ("--array", array),
-                                           ("--partition", opts.partition), ("--time", opts.time),
-                                           ("--cpus-per-task", None if opts.cpus_per_task is None
-                                            else str(opts.cpus_per_task)), ("--mem", opts.mem)]
-    lines = [f"#SBATCH {flag}={sbatch_value(value)}" for flag, value in pairs if value is not None]
-    for arg in opts.extra:
-        flag, eq, value = arg.partition("=")
-        lines.append(f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {arg}")
-    return lines
-
 
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
     """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`
-    (its output file `output`, a Slurm %-pattern, in the log folder), then `body`. Every path is absolute: it runs
-    from any folder."""
+    (`output`: a Slurm %-pattern in the log folder), then `body`; every path absolute."""
     logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
+    pairs: list[tuple[str, object]] = [
+        ("--job-name", f"{opts.job_name}-{sbatch_name}"), ("--output", f"{logs}/{output}"), ("--array", array),
+        *((f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
-        *sbatch_lines(opts, f"{opts.job_name}-{sbatch_name}", f"{logs}/{output}", array=array),
+        *(f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None),
+        *(f"#SBATCH {flag}={sbatch_value(value)}" if eq else f"#SBATCH {flag}"
+          for flag, eq, value in (arg.partition("=") for arg in opts.extra)),
         "",
         "set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env),
         *body,
@@ -165,12 +157,10 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
 
 
 def jobs_of(plan: ClusterPlan) -> list[str]:
-    """The plan's batch jobs, in the order they are submitted."""
     return ["array", "union", *(("train", "gather") if plan.train_tasks else ())]
 
 
 def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
-    """Every batch script of the plan, in the order they are submitted."""
     write = {"array": array_script, "union": union_script, "train": train_script, "gather": gather_script}
     return [(script_path(plan.layout, job), write[job](plan, opts)) for job in jobs_of(plan)]
 
@@ -203,10 +193,9 @@ class Submitted:
 
 
 def submit(plan: ClusterPlan) -> Submitted:
-    """Submit every job of the plan, each after the one before."""
     first, *follow = [script_path(plan.layout, job) for job in jobs_of(plan)]
     try:
-        array_job = sbatch(first, cwd=plan.cwd)
+        jobs = [sbatch(first, cwd=plan.cwd)]
     except PrereqError as exc:  # no sbatch on this host: the scripts are written, say how to submit them
         chain = [shell_join(["sbatch", first]), *(shell_join(["sbatch", *after("N"), path]) for path in follow)]
         raise PrereqError(exc.message, hint=f"{exc.hint}: the scripts are written and kept, so run this command "
@@ -214,15 +203,13 @@ def submit(plan: ClusterPlan) -> Submitted:
                                             + ("with each N the job id the one before printed" if plan.train_tasks
                                                else "with N the job id the first one printed")
                                             + " (--dry-run only prints the scripts)") from None
-    jobs = [array_job]
     for script in follow:
         options = after(jobs[-1])
         try:
             jobs.append(sbatch(script, options, cwd=plan.cwd))
         except KitError as exc:
             again = shell_join(["sbatch", *options, script])
-            done = ", ".join(jobs)
-            raise ToolError(f"job(s) {done} are submitted, but {script.name} is not: {exc.message}",
+            raise ToolError(f"job(s) {', '.join(jobs)} are submitted, but {script.name} is not: {exc.message}",
                             hint=f"fix the cause, then: {again}" + (", and submit the scripts after it the same way"
                                                                     if script != follow[-1] else ""),
                             stderr_tail=getattr(exc, "stderr_tail", "")) from exc

@@ -1,10 +1,9 @@
-"""The network's description, without torch: an `Arch` names its layers (`layers()`), which every form of the model
-walks (kit.model.network, stacked, export), so a training's cost is reckoned before torch loads."""
+"""The network's description, without torch: an `Arch` names the layers every form of the model walks (`layers()`)."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kit.model.contract import input_features
 from kit.model.features import CODEC_DIM, N_FEATURES
@@ -13,8 +12,6 @@ from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 
 @dataclass(frozen=True)
 class Layer:
-    """One linear layer slot: its name, shape and what follows it."""
-
     name: str  # hidden1, hidden2, ..., output
     fan_in: int
     fan_out: int
@@ -23,14 +20,11 @@ class Layer:
 
     @property
     def drops(self) -> bool:
-        """Whether training drops units after this layer (a hidden layer with dropout > 0)."""
         return self.activation is not None and self.dropout > 0
 
 
 @dataclass(frozen=True)
 class Arch:
-    """A plain MLP: hidden widths, activation, dropout, and whether it sees the codec block."""
-
     name: str
     hidden: tuple[int, ...]
     activation: str  # "gelu" | "relu"
@@ -55,8 +49,7 @@ class Arch:
 
 
 def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
-    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe, which
-    copies a deterministic function)."""
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe)."""
     dropout = 0.0 if recipe == TEACHER else config.dropout
     return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 
@@ -68,5 +61,4 @@ MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
 
 def baseline_archs(config: TrainConfig) -> tuple[Arch, ...]:
     """LINEAR and MLP_SMALL on the input set the ensemble trains on."""
-    n = len(input_features(config.inputs))
-    return tuple(Arch(a.name, a.hidden, a.activation, a.dropout, a.use_codec, n) for a in (LINEAR, MLP_SMALL))
+    return tuple(replace(a, n_features=len(input_features(config.inputs))) for a in (LINEAR, MLP_SMALL))

@@ -102,9 +102,7 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
 
 
 def feature_words(n: int) -> str:
-    """`six z-scored features` (the canonical set), `ten z-scored features` (canonical6+v1)."""
-    words = {6: "six", 10: "ten"}.get(n, str(n))
-    return f"{words} z-scored features"
+    return f"{ {6: 'six', 10: 'ten'}.get(n, str(n))} z-scored features"
 
 
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:

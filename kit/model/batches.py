@@ -122,9 +122,8 @@ class Inputs:
         self.means, self.stds = fitted.of(members, rows)
         if arch.use_codec:
             self.table = data.table
-            pad = data.table.shape[1] - data.feats.shape[1]
-            self.shift = torch.cat([self.means, torch.zeros(len(members), 1, pad)], dim=2)
-            self.scale = torch.cat([self.stds, torch.ones(len(members), 1, pad)], dim=2)
+            self.shift = torch.cat([self.means, torch.zeros(len(members), 1, CODEC_DIM)], dim=2)
+            self.scale = torch.cat([self.stds, torch.ones(len(members), 1, CODEC_DIM)], dim=2)
         else:
             self.table, self.shift, self.scale = data.feats, self.means, self.stds
 
@@ -138,9 +137,8 @@ MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 
 class Dropout:
-    """A group's inverted-dropout masks, step after step, each member's from its own generator: 16-bit uniform draws,
-    four per 64-bit PCG64 word. A unit drops when its draw is below round(p * 65536); the kept ones are scaled by the
-    exact inverse of the kept share."""
+    """A group's inverted-dropout masks, each member's from its own PCG64 (four 16-bit draws a word): a unit drops
+    when its draw is below round(p * 65536), the kept ones scaled by the exact inverse of the kept share."""
 
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))

@@ -1,5 +1,4 @@
-"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from the mean of an encode's frame features: each validation
-member's held-out encodes, one row per seed and encode of `03_loso/clips.parquet`."""
+"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from their mean frame features (03_loso/clips.parquet)."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ def clip_codes(df: pd.DataFrame) -> np.ndarray:
     return encode_keys(df).groupby(list(ENCODE_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
-def encode_name(src: object, encoder: object, cq: object, enc_width: int = 0, enc_height: int = 0,
-                native: bool = True) -> str:
+def encode_name(src: object, encoder: object, cq: object, enc_width: int, enc_height: int, native: bool) -> str:
     """An encode as people read it: `<source> <encoder> cq <cq>`, and ` at <W>x<H>` for a rung below the source's."""
     at = "" if native or enc_height <= 0 else f" at {enc_width}x{enc_height}"
     return f"{src} {encoder} cq {cq}{at}"

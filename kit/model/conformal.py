@@ -132,5 +132,4 @@ def interval(mu: np.ndarray, sigma: np.ndarray | None, q: np.ndarray | float) ->
 
 
 def covered(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The closed interval: lo <= teacher <= hi."""
     return (lo <= y) & (y <= hi)

@@ -46,14 +46,12 @@ INPUTS_HELP = ("The proxy's input set: canonical6 (what vmaf-tune feeds; the def
 
 
 def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
-    """The features, in order, of the input set `inputs` (INPUT_SETS)."""
     return INPUT_SETS[inputs][1]
 
 
 def log_columns(n_features: int) -> tuple[bool, ...]:
     """Which of the input set of this width (each set has its own) enter the model as log(1 + x)."""
-    names = _BY_WIDTH.get(n_features)
-    if names is None:
+    if (names := _BY_WIDTH.get(n_features)) is None:
         raise ValueError(f"no input set is {n_features} features wide (kit.model.contract.INPUT_SETS)")
     return tuple(name in LOG_FEATURES for name in names)
 

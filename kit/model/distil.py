@@ -1,8 +1,6 @@
-"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's own function (kit.media.svr)
-on samples of a fixed prior (`draw_prior`); per member, a tuning from its seed's base on its training contents' encodes
-as the consumer sees them (`encode_windows`), their frames and the teacher's samples. Both decay the learning rate
-along a cosine, without dropout. The codec block's rows and first-layer weights are zero, so Adam never moves them:
-an unseen encoder slot predicts as a trained one."""
+"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's function on samples of a
+prior (`draw_prior`); per member, a tuning from its seed's base on its contents' encodes (`encode_windows`), frames
+and the teacher's samples. The codec block's rows and weights are zero: an unseen encoder predicts as a trained one."""
 
 from __future__ import annotations
 
@@ -47,11 +45,10 @@ def recipe_of(distil: Distillation | None) -> str:
     return TEACHER if distil is not None else FRAMES
 
 
-def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
-    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest: half with each VIF scale's
-    gap and ADM's drawn apart, half with one quality gap shared out as along a ladder; motion2 log-uniform over [0,
+def draw_prior(n: int) -> np.ndarray:
+    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest; motion2 log-uniform over [0,
     MOTION_MAX] (bench/README.md, "The teacher recipe")."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(PRIOR_SEED)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
     t = rng.random(n - half) ** 2
@@ -69,12 +66,11 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
     return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
-def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
-                   per_encode: int = WINDOWS_PER_ENCODE, seed: int = WINDOW_SEED,
+def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, per_encode: int = WINDOWS_PER_ENCODE,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per encode (`codes`), its whole mean and `per_encode` contiguous runs and random subsets of at least two
     frames: (mean features (W, F), mean scores (W,), each window's encode code (W,))."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(WINDOW_SEED)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     xs, ys, cs = [], [], []
@@ -140,7 +136,6 @@ Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage s
 
 
 def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) -> torch.Tensor:
-    """n rows drawn with replacement from a set of rows, or from a range (start, end)."""
     if isinstance(rows, tuple):
         return torch.randint(rows[0], rows[1], (n,), generator=gen)
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]
@@ -175,11 +170,8 @@ def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainC
     lo, hi = data.teacher_rows
     net.slots[-1].bias.add_(data.target[lo:hi].mean())
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-
-    def batches() -> torch.Tensor:
-        return torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens])
-
-    _fit(net, data, batches, config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
+    _fit(net, data, lambda: torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens]),
+         config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
     return net
 
 
@@ -188,8 +180,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                  kernels: Kernels, progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
     """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
     net = StackedMLP.joined([bases[m.seed] for m in members])
-    steps = config.teacher_steps()[1]
-    if steps == 0:
+    if (steps := config.teacher_steps()[1]) == 0:
         return net, [float("nan")] * len(members)
     parts = [round(config.tune_batch * share) for share in TUNE_SHARES]
     parts[-1] = config.tune_batch - sum(parts[:-1])
@@ -205,29 +196,24 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
     return net, _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
 
 
-def single(net: StackedMLP, m: int) -> StackedMLP:
-    """Member m of a stack as a stack of one."""
-    return StackedMLP.of_slots(net.arch, [Slot(s.layer, s.weight[m : m + 1], s.bias[m : m + 1]) for s in net.slots])
-
-
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
-           progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
+           progress: Callable[[int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups."""
-    kernels = active()
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups;
+    `progress` (on a worker): the recipe's steps done and their mean loss."""
+    kernels, w, base = active(), max(1, workers), config.teacher_steps()[0]
     seeds = sorted({m.seed for m in members})
-    split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]
-    split = [s for s in split if s]
+    split = [seeds[i::w] for i in range(min(w, len(seeds)))]
 
-    def report(stage: str) -> Progress:
-        return lambda done, steps, loss: progress(stage, done, steps, float(np.nanmean(loss)))
+    def report(offset: int) -> Progress:
+        return lambda done, steps, loss: progress(offset + done, float(np.nanmean(loss)))
 
-    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report("base"), stop) for s in split]
+    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report(0), stop) for s in split]
     bases: dict[int, StackedMLP] = {}
-    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):
-        bases.update({seed: single(net, i) for i, seed in enumerate(part)})
-    cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
+    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # each seed a stack of one
+        bases.update({seed: StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
+                                                       for s in net.slots]) for i, seed in enumerate(part)})
+    cuts = [round(i * len(members) / w) for i in range(w + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
-    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report("tune"), stop)
-            for g in groups]
+    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report(base), stop) for g in groups]
     run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

@@ -21,8 +21,7 @@ ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width",
 
 def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
                crf_range: tuple[int, int] = CRF_RANGE) -> np.ndarray:
-    """The codec block (N, CODEC_DIM) as the exported graph maps vmaf-tune's row at CRF `crfs` (float32); a row of NaN
-    where vmaf-tune has no slot for the encoder."""
+    """The codec block the exported graph makes of vmaf-tune's row at CRF `crfs` (float32); NaN where it has no slot."""
     lo, hi = crf_range
     enc = np.asarray(encoders, dtype=object)
     crf_norm = ((np.asarray(crfs, dtype=np.float64) - lo) / max(hi - lo, 1)).astype(np.float32)  # as vmaf-tune feeds
@@ -49,11 +48,9 @@ def _whole(value: object) -> int:
     return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
-def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE, codec_blind: bool = False,
-                     ) -> pd.DataFrame:
-    """03_loso/encodes.parquet (its columns: docs/reference/files.md) from the members' clips (kit.model.clips): one
-    row per encode, `predicted` the mean over seeds (NaN when a member diverged); `counted`: queried, and trained on
-    by every member that predicts it (queried alone where the models read no codec block, `codec_blind`)."""
+def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int], codec_blind: bool) -> pd.DataFrame:
+    """03_loso/encodes.parquet (docs/reference/files.md) from the members' clips: one row per encode, `predicted` the
+    mean over seeds (NaN if a member diverged); `counted`: queried and trained on by every member (or `codec_blind`)."""
     key = list(ENCODE_KEY)
     by = clips.groupby(key, sort=True)
     out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),

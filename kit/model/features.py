@@ -1,5 +1,4 @@
-"""The model's input arrays, as kit.model.contract pins them: the input set's raw libvmaf features, then the codec
-block (one-hot over CODEC_VOCAB, then the cq normalised within its encoder's range), in the ONNX inputs' order."""
+"""The model's input arrays as kit.model.contract pins them: the raw features, then the codec block (ONNX's order)."""
 
 from __future__ import annotations
 

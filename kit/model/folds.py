@@ -66,8 +66,7 @@ def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grou
     """Refuse fewer than MIN_SOURCES content groups, naming the sources held as one content and how to part them."""
     what = "content group(s)" if grouped else "source(s)"
     hint = "add reference clips (--ref-dir) or train on a merged corpus (--corpus)"
-    together = [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]
-    if not together:
+    if not (together := [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]):
         raise InputError(f"the corpus has {len(members)} distinct {what}; LOSO needs at least {MIN_SOURCES}", hint=hint)
     apart = json.dumps({"different": together})
     raise InputError(f"the corpus has {len(members)} distinct {what} in {len(names)} sources; LOSO needs at least "
@@ -94,10 +93,8 @@ def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], F
                             hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "
                                  "or re-make them from a longer cut of the clip")
     scheme = choose_scheme(asked, len(members), len(sources))
-    if scheme.scheme == LOSO:
-        dealt = [[g] for g in members]
-    else:
-        dealt = deal(members, {g: sum(len(sources[s].rows) for s in ss) for g, ss in members.items()}, scheme.folds)
+    dealt = ([[g] for g in members] if scheme.scheme == LOSO
+             else deal(members, {g: sum(len(sources[s].rows) for s in ss) for g, ss in members.items()}, scheme.folds))
     folds = []
     for i, groups in enumerate(dealt):
         held = sorted((s for g in groups for s in members[g]), key=lambda s: (sources[s].src, s))

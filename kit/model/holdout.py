@@ -30,7 +30,6 @@ class HoldoutFold:
 
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    # each row's encoder, box or rung (the share of the source's height encoded)
     values = np.asarray(rung_labels(df), dtype=object) if kind == "rung" else df[COLUMN[kind]].astype(str).to_numpy()
     kinds = sorted(set(values))
     if len(kinds) < 2:
@@ -69,10 +68,8 @@ def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: 
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=distil)
     corpus_row = df[CORPUS_ROW].to_numpy() if CORPUS_ROW in df else np.arange(len(df), dtype=np.int64)
-    frames = []
-    for m, mem in enumerate(ens.members):
-        f = folds[mem.fold]
-        frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
-                                    "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
-                                    "pred": ens.predict(m, feats[f.test], codec[f.test])}))
+    frames = [pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
+                            "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
+                            "pred": ens.predict(m, feats[f.test], codec[f.test])})
+              for m, (mem, f) in enumerate((mem, folds[mem.fold]) for mem in ens.members)]
     return pd.concat(frames, ignore_index=True), why

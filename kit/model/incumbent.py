@@ -51,7 +51,6 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
                                  f"({', '.join(p.name for p in missing) or 'none listed'})",
                                  hint=f"point --incumbent at a complete {EXPORTS} folder")
-            # each model file is the one its ensemble.json records (sha256)
             for member, onnx in zip(members, onnx_files, strict=True):
                 if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
                     raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "
@@ -77,9 +76,7 @@ def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Pat
 def kept_copy(tree: Tree, folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
     """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
     source, _ = tree.read_json_object(folder / SOURCE)
-    if source is None or source.get("incumbent") != str(given):
-        return None
-    return find_incumbent(folder)
+    return find_incumbent(folder) if source is not None and source.get("incumbent") == str(given) else None
 
 
 def copied_from(tree: Tree, folder: Path) -> Path | None:
@@ -159,8 +156,7 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
     if out.shape != (len(feats),):
         raise InputError(f"--incumbent model {onnx_path}: answers {len(feats)} rows with an output of shape "
                          f"{list(out.shape)}; one score per row ([N] or [N, 1]) is needed", hint=HINT)
-    bad = int((~np.isfinite(out)).sum())
-    if bad:
+    if bad := int((~np.isfinite(out)).sum()):
         raise InputError(f"--incumbent model {onnx_path}: outputs NaN or infinity for {bad} of {len(out)} rows",
                          hint=HINT)
     if len(out) > 1 and np.ptp(out) == 0 and np.ptp(feats, axis=0).any():

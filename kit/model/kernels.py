@@ -35,21 +35,18 @@ ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class FusedAdam:
     """torch.optim.Adam(fused=True), its state and bits, with torch's fused kernel called directly."""
 
-    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params, self.lr, self.weight_decay, self.betas, self.eps = params, lr, weight_decay, betas, eps
+    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> None:
+        self.params, self.lr, self.weight_decay = params, lr, weight_decay
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
         self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]  # as torch keeps them
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor]) -> None:
-        """One update of every parameter by its gradient (in `params` order)."""
-        assert len(grads) == len(self.params), "a parameter without a gradient"
         torch._foreach_add_(self.steps, 1)
         torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
-                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
-                           eps=self.eps, amsgrad=False, maximize=False)
+                           lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=self.weight_decay, eps=1e-8,
+                           amsgrad=False, maximize=False)  # torch.optim.Adam's betas and eps
 
 
 def torch_adam(params: list[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.Adam:
@@ -68,7 +65,6 @@ class Kernels:
     why: str = ""  # why autograd: KIT_TRAIN_KERNELS, or what the self-check found
 
     def describe(self) -> str:
-        """For the step log, after the threads."""
         if self.private:
             return f"training kernels: torch's private ops, self-checked (torch {torch.__version__}; {ENV}=public: " \
                    f"autograd, same figures)"
@@ -76,8 +72,7 @@ class Kernels:
 
 
 def self_check() -> str:
-    """'' when each private op exists and computes what the list above says on a small input (vector lanes and a
-    tail), else what failed: a missing op, a changed signature or a changed result."""
+    """'' when each private op exists and computes what the list above says on a small input, else what failed."""
     x = torch.linspace(-4, 4, 19)
     g = torch.linspace(0.5, 2.0, 19)
     by_erf = torch.tensor([0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
@@ -116,9 +111,7 @@ def choose(environ: Mapping[str, str], fault: str) -> Kernels:
         raise InputError(f"{ENV}={raw!r} is not 'public' or 'auto'",
                          hint=f"unset {ENV} (the kit uses torch's private ops when they pass their self-check), "
                               f"or set {ENV}=public")
-    if fault:
-        return Kernels(False, f"torch {torch.__version__}: {fault}; checked with {CHECKED_WITH}")
-    return Kernels(True)
+    return Kernels(not fault, fault and f"torch {torch.__version__}: {fault}; checked with {CHECKED_WITH}")
 
 
 def active() -> Kernels:

@@ -67,7 +67,6 @@ class LosoInputs:
 
     @property
     def recipe(self) -> str:
-        """The recipe the ensemble trains by (kit.model.recipe): the teacher's where its distillation is at hand."""
         return recipe_of(self.distil)
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
@@ -89,13 +88,6 @@ class LosoInputs:
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
                    df["vmaf"].to_numpy(dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
 
-    def trained_encoders(self) -> list[set[str]]:
-        """Per fold, the encoders its members train on (rows of them outside the fold)."""
-        codes, names = pd.factorize(self.df["encoder"], sort=True)
-        total = np.bincount(codes, minlength=len(names))
-        return [{str(names[i]) for i in np.flatnonzero(total - np.bincount(codes[f.rows], minlength=len(names)))}
-                for f in self.folds]
-
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
         return [Member(seed, fold.index, self.train[fold.index]) for seed in seeds for fold in self.folds]
@@ -103,26 +95,20 @@ class LosoInputs:
 
 def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
     """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows."""
-    results = []
-    for source in fold.sources:
-        at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
-        results.append(FoldResult(seed=seed, fold=fold.index, src=source.src, src_sha256=source.src_sha256,
-                                  n_frames=len(source.rows),
-                                  share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
-                                  **figures(y[at], pred[at])))
-    return results
+    ats = [slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, s.rows) for s in fold.sources]
+    return [FoldResult(seed=seed, fold=fold.index, src=s.src, src_sha256=s.src_sha256, n_frames=len(s.rows),
+                       share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
+                       **figures(y[at], pred[at])) for s, at in zip(fold.sources, ats, strict=True)]
 
 
 def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
     """One model's figures on each content group a fold holds out, its sources' rows pooled."""
     groups = fold.groups()
-    results = []
-    for content, sources in groups:
-        rows = sources[0].rows if len(sources) == 1 else np.sort(np.concatenate([s.rows for s in sources]))
-        at = slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, rows)
-        results.append(GroupResult(content=content, name=" + ".join(s.src for s in sources), n_sources=len(sources),
-                                   fold=fold.index, n_frames=len(rows), **figures(y[at], pred[at])))
-    return results
+    rows = [ss[0].rows if len(ss) == 1 else np.sort(np.concatenate([s.rows for s in ss])) for _, ss in groups]
+    ats = [slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, r) for r in rows]
+    return [GroupResult(content=content, name=" + ".join(s.src for s in ss), n_sources=len(ss), fold=fold.index,
+                        n_frames=len(r), **figures(y[at], pred[at]))
+            for (content, ss), r, at in zip(groups, rows, ats, strict=True)]
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
@@ -148,7 +134,11 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
-    codes, trained = clip_codes(df), inputs.trained_encoders()
+    enc, names = pd.factorize(df["encoder"], sort=True)  # per fold, the encoders its members train on: rows outside it
+    total = np.bincount(enc, minlength=len(names))
+    trained = [{str(names[i]) for i in np.flatnonzero(total - np.bincount(enc[f.rows], minlength=len(names)))}
+               for f in inputs.folds]
+    codes = clip_codes(df)
     sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
     keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
                                               "content": df.get("content", sha),
@@ -168,9 +158,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                  functools.partial(ens.predict, m), feed,
                                  inputs.teacher_model.predict if inputs.teacher_model is not None else None)
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
-    per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
-    reports = [seed_report(seed, per_seed[seed], by_group(per_group[seed])) for seed in seeds]
-    rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
+    reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
+    rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
     encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER) \
         if inputs.crf_range is not None else None

@@ -22,7 +22,6 @@ CORRELATION_RULE = (
 
 
 def correlated(n: int, teacher_constant: bool | None) -> bool:
-    """Whether n pairs have a correlation at all (the rule above)."""
     return n >= MIN_PAIRS and not teacher_constant
 
 

@@ -1,5 +1,4 @@
-"""The network as a torch module built from its `Arch` (kit.model.arch): `FrRegressor`, one member with its scaler
-baked in, the exported form that the ONNX graph (kit.model.export) is checked against."""
+"""`FrRegressor`: one member as a torch module built from its `Arch`, scaler inside; the ONNX graph is checked by it."""
 
 from __future__ import annotations
 
@@ -13,16 +12,12 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
 class FrRegressor(nn.Module):
-    """One member with its feature scaler baked in: the exported form, checked against ONNX."""
-
     mean: torch.Tensor  # (1, F) feature means of the training rows (in model space), a buffer
     std: torch.Tensor  # (1, F) their standard deviations
     logged: torch.Tensor  # (1, F) 1.0 where a raw feature enters as log(1 + x) (kit.model.features.model_space)
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
         super().__init__()
-        if not arch.use_codec:
-            raise ValueError(f"{arch.name} takes no codec block; only codec-aware members are exported")
         self.arch = arch
         self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
         self.register_buffer("std", std.reshape(1, arch.n_features).float())

@@ -1,5 +1,4 @@
-"""A training step of a stack of members, by one of kit.model.kernels' two paths, which give the same bits: HandStep
-(the backward pass written out, the fused Adam called directly) or AutogradStep (autograd and torch.optim.Adam)."""
+"""A training step of a stack of members by either of kit.model.kernels' two paths, which give the same bits."""
 
 from __future__ import annotations
 
@@ -38,7 +37,6 @@ class AutogradStep:
             group["lr"] = lr
 
     def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """As HandStep's."""
         params = self.net.params
         with torch.enable_grad():
             for p in params:

@@ -20,10 +20,8 @@ MIN_FRAMES_PER_SOURCE = 8
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
-    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count), at
-    discovery and again on a corpus given to training."""
-    short = sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE)
-    if short:
+    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count)."""
+    if short := sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE):
         n, label = short[0]
         more = f" (and {len(short) - 1} more)" if len(short) > 1 else ""
         raise InputError(f"{label}: {n} frame(s){where}{more}; a LOSO fold needs at least "

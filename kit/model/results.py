@@ -66,8 +66,6 @@ class FoldScheme(Record):
 
 @dataclass(frozen=True)
 class CorpusRef(Record):
-    """The corpus a report was computed on: where it was and the sha256 of its bytes."""
-
     path: str
     sha256: str
     rows: int
@@ -151,8 +149,6 @@ class Baselines(Record):
 
 @dataclass(frozen=True)
 class EnsembleMember(Record):
-    """One exported member, as `ensemble.json` lists it."""
-
     seed: int
     onnx: str
     sidecar: str

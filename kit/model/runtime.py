@@ -1,5 +1,4 @@
-"""The one onnxruntime session of the kit, and the model's tensor names. Light (onnxruntime and numpy, no torch): the
-incumbent's child (kit.model.incumbent_child) starts in a fraction of a second."""
+"""The kit's one onnxruntime session and the model's tensor names; light (no torch), for the incumbent's child."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ def session(path: Path) -> Any:
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    opts.intra_op_num_threads = ORT_THREADS
-    opts.inter_op_num_threads = ORT_THREADS
+    opts.intra_op_num_threads = opts.inter_op_num_threads = ORT_THREADS
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
@@ -41,6 +39,5 @@ def session(path: Path) -> Any:
 
 
 def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-    """A session's `vmaf` output for the rows, as float64."""
     (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
     return np.asarray(out, dtype=np.float64)

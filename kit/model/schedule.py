@@ -19,8 +19,7 @@ class Schedule:
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """`epochs` passes over a member's rows in batches of `batch_size`, but at most `max_samples` rows in all, in at
-    most `max_steps` steps (the batch grows up to `max_batch` to fit)."""
+    """`epochs` passes over `mean_rows` in `batch_size` batches, capped by max_samples and max_steps (batches grow)."""
     samples = min(config.epochs * mean_rows, config.max_samples)
     batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
     steps = max(1, math.ceil(samples / batch))
@@ -49,8 +48,6 @@ def group_sizes(members: int, parts: int, most: int) -> list[int]:
 
 @dataclass(frozen=True)
 class JobShape:
-    """What planning a job needs to know of it: its architecture, how many members, their mean training rows."""
-
     arch: Arch
     members: int
     mean_rows: float
@@ -86,10 +83,9 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
     base, tune = config.teacher_steps()
     base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
     whole = (base_rows + tune_rows) / config.batch_size * arch.params
-    if (base_done is None and tune_done is None) or not base_rows + tune_rows:
+    if base_done is None or tune_done is None or not base_rows + tune_rows:
         return round(whole)
-    done_rows = (base if base_done is None else base_done) * seeds * config.base_batch \
-        + TUNE_ROW_COST * (tune if tune_done is None else tune_done) * members * config.tune_batch
+    done_rows = base_done * seeds * config.base_batch + TUNE_ROW_COST * tune_done * members * config.tune_batch
     return round(whole * done_rows / (base_rows + TUNE_ROW_COST * tune_rows))
 
 

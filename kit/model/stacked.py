@@ -36,8 +36,6 @@ class Slot:
 
 
 class StackedMLP:
-    """M independent MLPs of one architecture as stacked tensors; a layer is one batched matmul."""
-
     def __init__(self, seeds: list[int], arch: Arch) -> None:
         layers = arch.layers()
         drawn = []  # seed by seed, its layers in order, all drawn from the seed's own generator
@@ -54,9 +52,6 @@ class StackedMLP:
 
     @classmethod
     def of_slots(cls, arch: Arch, slots: list[Slot]) -> StackedMLP:
-        """A stack of trained weights, one slot per layer of `arch`."""
-        if [s.layer for s in slots] != list(arch.layers()):
-            raise ValueError(f"the slots are not the layers of {arch.name}")
         net = cls.__new__(cls)
         net.arch, net.slots = arch, slots
         return net
@@ -73,11 +68,10 @@ class StackedMLP:
         """Every trainable tensor, layer by layer (weight, bias): what the optimiser updates."""
         return [t for s in self.slots for t in (s.weight, s.bias)]
 
-    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
+    def forward(self, h: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
                 trace: list[Trace] | None = None) -> torch.Tensor:
         """Outputs (M, rows) for inputs (M, rows, in) of the `members` slice; `masks`: per layer that drops, its scaled
         keep-mask (none: dropout off, as exported); `trace` collects what each layer saw, for `gradients`."""
-        h = x
         pending = iter(masks or ())
         for s in self.slots:
             w, b = (s.weight, s.bias) if members is None else (s.weight[members], s.bias[members])
@@ -102,10 +96,8 @@ class StackedMLP:
         grads: list[torch.Tensor] = []
         for k in reversed(range(len(self.slots))):
             s, seen = self.slots[k], trace[k]
-            if s.layer.fan_out == 1:
-                grads += [g.sum(dim=1, keepdim=True), (seen.inp * g).sum(dim=1, keepdim=True).transpose(1, 2)]
-            else:
-                grads += [g.sum(dim=1, keepdim=True), torch.bmm(seen.inp.transpose(1, 2), g)]
+            grads += [g.sum(dim=1, keepdim=True), (seen.inp * g).sum(dim=1, keepdim=True).transpose(1, 2)
+                      if s.layer.fan_out == 1 else torch.bmm(seen.inp.transpose(1, 2), g)]
             if k == 0:
                 break
             # by the layer's input, then back through the previous layer's dropout and activation

@@ -34,8 +34,6 @@ MEMBER_COST_PARAMS = 1_000
 
 @dataclass(frozen=True, order=True)
 class MemberKey:
-    """One member of a LOSO: its architecture (its job), seed and fold."""
-
     arch: str
     seed: int
     fold: int
@@ -54,8 +52,7 @@ def job_keys(job: TrainJob) -> list[MemberKey]:
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
-    """The members of `jobs` in `n` tasks (some empty when they are fewer), ordered by (fold, job, seed) so a task
-    holds whole folds where it can, and cut into n runs of near-equal cost."""
+    """`jobs`' members in `n` runs of near-equal cost (some empty), by (fold, job, seed) so a task holds whole folds."""
     order = sorted(((m.fold, j, m.seed), MemberKey(job.arch.name, m.seed, m.fold), job.arch.params + MEMBER_COST_PARAMS)
                    for j, job in enumerate(jobs) for m in job.members)
     total = sum(cost for _, _, cost in order)
@@ -90,21 +87,17 @@ def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
 
 
 def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
-    flat, at, slots = torch.from_numpy(vector), 0, []
-    for layer in arch.layers():
-        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(1, layer.fan_in, layer.fan_out)
-        at += layer.fan_in * layer.fan_out
-        slots.append(Slot(layer, weights, flat[at : at + layer.fan_out].reshape(1, 1, layer.fan_out)))
-        at += layer.fan_out
-    width = arch.n_features  # the z-scored features: a member's means and stds
-    mean, std = (flat[at + i * width : at + (i + 1) * width].reshape(1, width) for i in (0, 1))
-    return Trained(StackedMLP.of_slots(arch, slots), mean, std, float(flat[-1]))
+    layers = arch.layers()
+    *parts, mean, std, loss = torch.from_numpy(vector).split(
+        [n for x in layers for n in (x.fan_in * x.fan_out, x.fan_out)] + [arch.n_features, arch.n_features, 1])
+    slots = [Slot(x, parts[2 * k].reshape(1, x.fan_in, x.fan_out), parts[2 * k + 1].reshape(1, 1, x.fan_out))
+             for k, x in enumerate(layers)]
+    return Trained(StackedMLP.of_slots(arch, slots), mean.reshape(1, -1), std.reshape(1, -1), float(loss))
 
 
 @dataclass(frozen=True)
 class Origin:
-    """What every member of one LOSO is made from (`made_from`: the members' fingerprint; the other fields spell its
-    parts out for a message), and who is making it: what its record states and the gather expects."""
+    """What every member of one LOSO is made from (`made_from`, spelt out by the next fields) and who makes it."""
 
     made_from: str
     corpus: str  # the corpus's content hash
@@ -134,9 +127,8 @@ class MemberRecord(Record):
 
 
 class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked
-    against its record (made for this LOSO and member, the file's sha256), a mismatch refused (exit 2); a file without
-    its record counts as missing and is trained again."""
+    """The trained members of one LOSO: `<folder>/<member>.npy` and its record, used only once checked against it (a
+    mismatch refused, exit 2); a file without its record counts as missing and is trained again."""
 
     def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
         self.tree, self.folder, self.origin = tree, folder, origin
@@ -216,12 +208,8 @@ class MemberStore:
     def load_all(self, jobs: list[TrainJob], only: Collection[MemberKey] | None = None
                  ) -> dict[MemberKey, tuple[Trained, MemberRecord]]:
         """Every member of `jobs` (or of them, those in `only`) that the store holds, checked."""
-        found = {}
-        for job in jobs:
-            for key in job_keys(job):
-                if (only is None or key in only) and (got := self.load(key, job.arch)) is not None:
-                    found[key] = got
-        return found
+        return {key: got for job in jobs for key in job_keys(job)
+                if (only is None or key in only) and (got := self.load(key, job.arch)) is not None}
 
 
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
@@ -230,8 +218,7 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
     """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
     share, trained = [], []
     for job in jobs:
-        pairs = zip(job.members, job_keys(job), strict=True)
-        todo = [(m, key) for m, key in pairs if key in wanted and key not in have]
+        todo = [(m, k) for m, k in zip(job.members, job_keys(job), strict=True) if k in wanted and k not in have]
         if todo:
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]
@@ -243,12 +230,10 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
 
 def gather(jobs: list[TrainJob], found: dict[MemberKey, tuple[Trained, MemberRecord]]) -> list[TrainedEnsemble]:
     """Each job's members, all found in the store, as one ensemble each, in the job's order."""
-    out = []
-    for job in jobs:
-        got = [found[key][0] for key in job_keys(job)]
-        out.append(TrainedEnsemble(StackedMLP.joined([w.net for w in got]), torch.stack([w.mean for w in got]),
-                                   torch.stack([w.std for w in got]), job.members, [w.loss for w in got]))
-    return out
+    got = [[found[key][0] for key in job_keys(job)] for job in jobs]
+    return [TrainedEnsemble(StackedMLP.joined([w.net for w in g]), torch.stack([w.mean for w in g]),
+                            torch.stack([w.std for w in g]), job.members, [w.loss for w in g])
+            for job, g in zip(jobs, got, strict=True)]
 
 
 def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[MemberKey]:

@@ -66,9 +66,8 @@ def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | Non
 
 def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
           ) -> tuple[TeacherFunction, SvrModel | None]:
-    """The corpus's teacher, its function evaluated on every row against `vmaf`: (record, model) when reproduced,
-    (record saying why, None) when not; a function that differs from libvmaf's scores is an InputError if `strict`,
-    else a record saying where."""
+    """The corpus's teacher evaluated on every row against `vmaf`: (record, model) when reproduced, else (record saying
+    why, None); a function that differs from libvmaf's scores is an InputError if `strict`."""
     import numpy as np
 
     teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else TEACHER_MODEL

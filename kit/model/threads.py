@@ -1,5 +1,4 @@
-"""How many threads training and inference use: worker threads each running torch on one thread, two at most, or
-KIT_TRAIN_THREADS (bench/README.md). Importing this module does not import torch."""
+"""How many threads training and inference use (bench/README.md); importing this module does not import torch."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ operation acting on each member's slice alone, so how they are grouped changes n
 
 from __future__ import annotations
 
-import functools
 import itertools
 import queue
 import threading
@@ -42,7 +41,6 @@ class TrainJob:
 
 
 def planned_rows(job: TrainJob) -> float:
-    """The mean training rows the job's schedule is planned on: its `planned_rows`, else its members'."""
     return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
 
 
@@ -57,8 +55,6 @@ class TrainedEnsemble:
     @classmethod
     def joined(cls, parts: list[TrainedEnsemble]) -> TrainedEnsemble:
         """The groups of one job as one ensemble, members in the groups' order."""
-        if len(parts) == 1:
-            return parts[0]
         return cls(StackedMLP.joined([p.net for p in parts]), torch.cat([p.means for p in parts]),
                    torch.cat([p.stds for p in parts]), [m for p in parts for m in p.members],
                    [x for p in parts for x in p.final_loss])
@@ -108,8 +104,6 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
 
 @dataclass(frozen=True)
 class _Plan:
-    """One job as it is trained: its plan (kit.model.schedule) and its groups of members."""
-
     job: TrainJob
     planned: PlannedJob
     groups: list[list[Member]]
@@ -139,22 +133,16 @@ class _Progress:
 
     def __init__(self, plans: list[_Plan]) -> None:
         self.plans = plans
+        # (job, group, steps done, the group's members' mean losses over the last round), from the workers
         self.updates: queue.SimpleQueue[tuple[int, int, int, list[float]]] = queue.SimpleQueue()
         self.done = [[0] * len(p.groups) for p in plans]
         self.loss = [[[float("nan")] * len(g) for g in p.groups] for p in plans]
         self.shown = [0] * len(plans)
 
-    def reporter(self, j: int, g: int) -> Callable[[int, list[float]], None]:
-        """For group g of job j: (steps done, the group's members' mean losses over the last round)."""
-        return lambda done, loss: self.updates.put((j, g, done, loss))
-
     def show(self) -> None:
         """on_epoch for each job whose slowest group has finished another round since the last call."""
-        while True:
-            try:
-                j, g, done, loss = self.updates.get_nowait()
-            except queue.Empty:
-                break
+        while not self.updates.empty():  # this thread alone takes from it
+            j, g, done, loss = self.updates.get_nowait()
             self.done[j][g], self.loss[j][g] = done, loss
         work = float(sum(min(steps, p.sched.steps) * p.planned.sizes[g] * p.job.arch.params
                          for p, done in zip(self.plans, self.done, strict=True) for g, steps in enumerate(done)))
@@ -168,30 +156,27 @@ class _Progress:
             plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
-GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
-
-
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
-    `on_group` (as each group is trained) run on the calling thread. With `distil`, the ensemble's job is trained by
-    the teacher recipe (kit.model.distil)."""
+               on_group: Callable[[int, TrainedEnsemble], None] | None = None,
+               distil: Distillation | None = None) -> list[TrainedEnsemble]:
+    """Train every job's members on `workers` threads, the same bits for any `workers`; on_epoch and `on_group(job,
+    a group trained)` run on the calling thread. With `distil`, the ensemble's job is trained by the teacher recipe."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
     for j, job in enumerate(jobs):
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
-                                     None if on_group is None else functools.partial(on_group, j))
-    rest = [j for j in range(len(jobs)) if j not in done_by]
-    if rest:  # trained on the corpus's rows, their members in groups on the worker threads
+                                     None if on_group is None else partial(on_group, j))
+    if rest := [j for j in range(len(jobs)) if j not in done_by]:  # on the corpus's rows, in groups on the workers
         plans = _plans([jobs[j] for j in rest], config, workers)
         progress, kernels = _Progress(plans), active()
         order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
                        key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
         fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
         tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                         fitted, progress.reporter(j, g)) for j, g in order]
+                         fitted, lambda done, loss, j=j, g=g: progress.updates.put((j, g, done, loss)))
+             for j, g in order]
         done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
         trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
         done_by.update((rest[j], TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]))
@@ -206,9 +191,6 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     total, seeds = rounds(config), len({m.seed for m in job.members})
     latest: list[tuple[int, float]] = []
     shown = [0]
-
-    def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
-        latest.append(((0 if stage == "base" else base) + done, loss))
 
     def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
@@ -227,7 +209,8 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
         if on_group is not None:
             on_group(ens)
 
-    distil(data, job.members, job.arch, config, workers, progress, poll, finished)
+    distil(data, job.members, job.arch, config, workers, lambda steps, loss: latest.append((steps, loss)), poll,
+           finished)
     order = {id(m): i for i, m in enumerate(job.members)}
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 

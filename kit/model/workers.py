@@ -1,5 +1,4 @@
-"""The training workers: tasks run side by side on threads, each running torch on one thread of its own, so no thread
-ever waits for another inside an operation."""
+"""The training workers: threads each running torch on one thread of its own, so none waits for another in an op."""
 
 from __future__ import annotations
 
@@ -22,9 +21,8 @@ class Cancelled(Exception):
 
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Each task's result, the tasks run in order on `workers` threads, each given the stop event; `poll` (at most every
-    MAIN_WAIT_S and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then
-    is raised."""
+    """Each task's result, run in order on `workers` threads, each given the stop event; `poll` (every MAIN_WAIT_S at
+    most, and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then rises."""
     stop = threading.Event()
     # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",
