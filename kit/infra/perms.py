@@ -5,6 +5,7 @@ as ARCHITECTURE.md's rule 6 says; `untrusted` is the rule for a file someone nam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections import deque
@@ -39,27 +40,23 @@ def euid() -> int:
     return os.geteuid() if hasattr(os, "geteuid") else 0
 
 
-def user_name(uid: int) -> str:
+def user_name(uid: int, group: bool = False) -> str:
+    """User `uid`'s name (`group`: group `uid`'s), or `uid N` (`gid N`) when the system knows none."""
     try:
+        if group:
+            import grp
+
+            return grp.getgrgid(uid).gr_name
         import pwd
 
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
-        return f"uid {uid}"
-
-
-def group_name(gid: int) -> str:
-    try:
-        import grp
-
-        return grp.getgrgid(gid).gr_name
-    except (ImportError, KeyError):
-        return f"gid {gid}"
+        return f"{'gid' if group else 'uid'} {uid}"
 
 
 def who_writes(st: os.stat_result) -> str:
     """`group proj`, `everyone`, or both, for a mode with write bits for others."""
-    parts = [f"group {group_name(st.st_gid)}"] if st.st_mode & stat.S_IWGRP else []
+    parts = [f"group {user_name(st.st_gid, group=True)}"] if st.st_mode & stat.S_IWGRP else []
     return " and ".join([*parts, *(["everyone"] if st.st_mode & stat.S_IWOTH else [])])
 
 
@@ -190,7 +187,7 @@ def trust_finding(path: Path) -> Finding | None:
     is not trusted, with what to do; None when all are, or the walk cannot go on (the door says so as it opens it)."""
     given = path if path.is_absolute() else Path.cwd() / path
     folder, todo, links = Path(given.anchor), deque(given.parts[1:]), 0
-    try:
+    with contextlib.suppress(OSError):  # the walk cannot go on
         st = os.lstat(folder)
         if (why := _why(st, folder=True)) is not None:
             return _finding(given, folder, st, why, "folder")
@@ -215,8 +212,6 @@ def trust_finding(path: Path) -> Finding | None:
                 todo.extendleft(reversed(target.parts[1:] if target.is_absolute() else target.parts))
             elif kind == "folder":
                 folder = entry
-    except OSError:
-        return None
     return None
 
 

@@ -1,8 +1,6 @@
-"""The one place that spawns processes: each child with a closed stdin, a timeout and a bounded stderr tail.
-
-Every child leads a process group of its own (a new session), and every way it ends (its exit, a timeout, an interrupt,
-any exception) kills that whole group, so what it started itself (a `--ffmpeg` wrapper's own child) dies with it; after
-a SIGKILL of the kit the reaper does (_Reaper). `stop_all` kills the children and refuses new ones.
+"""The one place that spawns processes: each child with a closed stdin, a timeout, a bounded stderr tail and a process
+group of its own, killed whole however the child ends, by the reaper (_Reaper) after a SIGKILL of the kit
+(docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ ORPHAN_PIPE_GRACE_S = 10.0  # how long a child's pipes may stay open after it ex
 
 SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 GROUPS = os.name == "posix"  # process groups and sessions; elsewhere a child alone is killed
+KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # elsewhere Popen.kill() is send_signal(SIGTERM): terminate()
 
 LogFn = Callable[[str], None]  # where a command line and a failed command's stderr tail are written
 
@@ -104,14 +103,14 @@ def timeout_cap(timeout_s: float) -> float:
     return min(timeout_s, timeout_limit() or timeout_s)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's whole process group, also once the child is reaped (a wrapper's leftover child): the group id
-    stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
+def _kill(proc: subprocess.Popen[bytes], signum: int = KILL) -> None:
+    """Send `signum` to the child's whole process group, also once the child is reaped (a wrapper's leftover child):
+    the group id stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if GROUPS:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signum)
         elif proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signum)
 
 
 class _Reaper:
@@ -185,11 +184,7 @@ def signal_children(signum: int) -> int:
     handler, on the thread that may hold _live_lock: the set is copied without it."""
     procs = tuple(_live)
     for proc in procs:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if GROUPS:
-                os.killpg(proc.pid, signum)
-            else:
-                proc.send_signal(signum)
+        _kill(proc, signum)
     return len(procs)
 
 
@@ -221,14 +216,6 @@ def stop_all() -> int:
 def stopped_count() -> int:
     """How many children the stop ended (since allow_new), however many stop_all calls it took."""
     return _stopped
-
-
-def _record_end(proc: subprocess.Popen[bytes]) -> None:
-    with _live_lock:
-        _live.discard(proc)
-        if not _stopping.is_set() and proc.returncode is not None:
-            _ended.append((time.monotonic(), proc.returncode))
-            del _ended[:-64]
 
 
 def run_process(
@@ -271,7 +258,11 @@ def run_process(
         out, err = _outputs(proc, reader, timeout_s, log, Path(args[0]).name)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
-        _record_end(proc)
+        with _live_lock:
+            _live.discard(proc)
+            if not _stopping.is_set() and proc.returncode is not None:
+                _ended.append((time.monotonic(), proc.returncode))
+                del _ended[:-64]
         _reaper.tell(f"-{proc.pid}")
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
@@ -346,8 +337,7 @@ class BoundedBuffer:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail: collections.deque[bytes] = collections.deque()
-        self.tail_bytes = 0
-        self.dropped = 0
+        self.tail_bytes = self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
         room = max(0, self.head_limit - len(self.head))

@@ -1,7 +1,6 @@
-"""The Tree: the one owner of a folder the kit writes in, opened once per command (ARCHITECTURE.md, rule 6): its root
-held by one descriptor, each path below reached from it a step at a time without following a link, each folder checked
-once (kit.infra.perms), files written to O_EXCL | O_NOFOLLOW temporaries renamed into place; a link, pipe or device met
-there is refused (exit 2). Without descriptors (Windows) each step is checked by lstat, which a race can pass.
+"""The Tree: the one owner of a folder the kit writes in (ARCHITECTURE.md, rule 6; docs/design/robustness.md, "Shared
+folders"); a link, pipe or device met below it is refused (exit 2). Without descriptors (Windows) each step is checked
+by lstat, which a race can pass.
 """
 
 from __future__ import annotations
