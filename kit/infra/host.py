@@ -28,10 +28,8 @@ def safe_box_id(box_id: str) -> str:
 
 def platform_tag() -> str:
     """`linux-x86_64`, `darwin-arm64`, `windows-x86_64`: names binaries/<os>-<arch>/ and the shard's platform."""
-    system = platform.system().lower()
     machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
-    return f"{system}-{machine}"
+    return f"{platform.system().lower()}-" + {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def cpu_name() -> str:

@@ -1,7 +1,6 @@
 """Numbers and JSON from outside the kit (a flag, an environment variable, a file someone gave), each kind read by one
-function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2. A whole
-number is ASCII digits, at most MAX_DIGITS; a fraction ASCII, plain decimal notation and finite; JSON from a regular
-file, bounded in size, depth and digits, each name once. `read_*` and `load_json` raise NotANumber or JsonRefused.
+function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2
+(docs/design/robustness.md, "What others send"). `read_*` and `load_json` raise NotANumber or JsonRefused.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ def damaged(label: str, exc: BaseException) -> InputError:
 
 
 def _open(path: Path, label: str) -> pa.NativeFile:
-    """The file opened by arrow (see the module's docstring)."""
     try:
         return pa.OSFile(os.fsencode(path), "rb")  # bytes: a name that is not UTF-8 opens as Python's open() would
     except (OSError, ValueError) as exc:  # said as Python's open() would say it (arrow gives no errno for a folder)

@@ -162,13 +162,8 @@ class Finding:
 
 def _finding(given: Path, entry: Path, st: os.stat_result, why: str, kind: str) -> Finding:
     """The Finding for `entry` (on the way to `given`, as `kind`: folder, link, file), not trusted because `why`."""
-    if kind == "file" and entry == given:
-        problem = why
-    elif kind == "folder":
-        problem = f"lies below {entry}, which {why}"
-    else:
-        problem = f"is reached through the symbolic link {entry}, which {why}" if kind == "link" else \
-            f"leads to {entry}, which {why}"
+    phrase = {"folder": "lies below", "link": "is reached through the symbolic link"}.get(kind, "leads to")
+    problem = why if kind == "file" and entry == given else f"{phrase} {entry}, which {why}"
     copy = "copy the file into a folder only you can write and pass the copy (a copy is yours)"
     if st.st_uid not in (euid(), 0) or kind == "link":
         fix = f"{copy}: the kit never uses a file that another user could change, or put there"

@@ -253,7 +253,7 @@ def run_process(
     proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
                   stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
     _track(proc)
-    reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
+    reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
         out, err = _outputs(proc, reader, timeout_s, log, Path(args[0]).name)
     finally:
@@ -361,23 +361,22 @@ class _Reader:
     """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
 
     def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
-                 capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:
+                 stdout_max_bytes: int) -> None:
         self.proc, self.on_line = proc, on_line
         self.err = BoundedBuffer()
-        self.out = BoundedBuffer(stdout_max_bytes, 0) if capture_stdout and on_line is None else None
+        self.out = BoundedBuffer(stdout_max_bytes, 0)  # empty unless stdout is captured
         self.failure: BaseException | None = None
-        pumps: list[tuple[Callable[..., None], tuple[object, ...]]] = \
-            [(self._pump, (proc.stderr, self.err))] if proc.stderr is not None else []
-        if proc.stdout is not None:
-            pumps.append((self._pump_lines, ()) if on_line is not None else (self._pump, (proc.stdout, self.out)))
-        self.threads = [threading.Thread(target=t, args=a, daemon=True) for t, a in pumps]
+        pump_out = self._pump if on_line is None else self._pump_lines
+        self.threads = [threading.Thread(target=pump, args=(pipe, buf), daemon=True) for pump, pipe, buf in
+                        ((self._pump, proc.stderr, self.err), (pump_out, proc.stdout, self.out)) if pipe is not None]
         for t in self.threads:
             t.start()
 
-    def _pump_lines(self) -> None:
-        assert self.proc.stdout is not None and self.on_line is not None
-        with self.proc.stdout:  # closed by the thread that reads it, once the child's end of it is closed
-            for raw in self.proc.stdout:
+    def _pump_lines(self, pipe: object, buf: BoundedBuffer) -> None:
+        """Hand `pipe`'s lines to on_line (`buf` unused: stdout handed over is not kept), then close it, as _pump."""
+        assert isinstance(pipe, io.BufferedReader) and self.on_line is not None
+        with pipe:
+            for raw in pipe:
                 if self.failure is None:
                     try:
                         self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
@@ -385,13 +384,12 @@ class _Reader:
                         self.failure = exc
 
     @staticmethod
-    def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
+    def _pump(pipe: object, buf: BoundedBuffer) -> None:
         """Read `pipe` to its end into `buf`, then close it (only the reading thread may: mid-read, a close waits)."""
         assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
         with pipe:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
-                if buf is not None:
-                    buf.add(chunk)
+                buf.add(chunk)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
         # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
@@ -411,4 +409,4 @@ class _Reader:
             check()  # a stop signal is raised between two slices (kit.infra.interrupts)
         if self.failure is not None:
             raise self.failure
-        return (self.out.value() if self.out is not None else b""), self.err.value()
+        return self.out.value(), self.err.value()
