@@ -255,7 +255,7 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(proc, reader, timeout_s, log, Path(args[0]).name)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         with _live_lock:
@@ -301,23 +301,23 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, log: LogFn | None,
-             name: str) -> tuple[bytes, bytes]:
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
     """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
     except _PipesHeld:
-        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
+        raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
+                       "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value()) from None
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
             _, err = reader.wait(2)
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
-            proc.wait()
+            reader.proc.wait()
         raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
                        "the input may be corrupt or the tool may hang; see the step log", err) from None
 
@@ -360,11 +360,10 @@ class BoundedBuffer:
 class _Reader:
     """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
-                 stdout_max_bytes: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None, max_bytes: int) -> None:
         self.proc, self.on_line = proc, on_line
         self.err = BoundedBuffer()
-        self.out = BoundedBuffer(stdout_max_bytes, 0)  # empty unless stdout is captured
+        self.out = BoundedBuffer(max_bytes, 0)  # stdout's: empty unless it is captured
         self.failure: BaseException | None = None
         pump_out = self._pump if on_line is None else self._pump_lines
         self.threads = [threading.Thread(target=pump, args=(pipe, buf), daemon=True) for pump, pipe, buf in
