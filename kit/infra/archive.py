@@ -95,8 +95,7 @@ class _HeaderReads:
 
 def _check_member(m: tarfile.TarInfo, source: Path) -> None:
     name = m.name
-    parts = Path(name).parts
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in Path(name).parts:
         raise InputError(f"{source}: unsafe member path {name!r} (absolute or with ..)", hint=NOT_KIT_HINT)
     if "\\" in name:
         raise InputError(f"{source}: unsafe member path {name!r} (a backslash: a Windows path)", hint=NOT_KIT_HINT)

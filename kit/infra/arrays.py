@@ -1,7 +1,6 @@
 """Where this process sits in an array of tasks, for `--shard auto` (kit.corpus.split) and `--train-task auto`: from
 Slurm's SLURM_ARRAY_TASK_* variables or the kit's own KIT_ARRAY_TASK=K/N (set by its adapters without array
-variables: Ray); a task two sources place differently is refused. A Slurm array must be contiguous: K = ID - MIN + 1,
-N = MAX - MIN + 1, so a 0-based and a 1-based array both give shards 1..N (docs/cluster.md, "Slurm").
+variables: Ray); a task two sources place differently is refused. A Slurm array must be contiguous (docs/cluster.md).
 """
 
 from __future__ import annotations

@@ -28,10 +28,8 @@ def safe_box_id(box_id: str) -> str:
 
 def platform_tag() -> str:
     """`linux-x86_64`, `darwin-arm64`, `windows-x86_64`: names binaries/<os>-<arch>/ and the shard's platform."""
-    system = platform.system().lower()
     machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
-    return f"{system}-{machine}"
+    return f"{platform.system().lower()}-" + {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def cpu_name() -> str:
@@ -63,9 +61,8 @@ def cache_tree() -> Tree:
 
 def cache_refused(exc: FolderRefused) -> InputError:
     """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
-    door = "KIT_CACHE_DIR" if os.environ.get("KIT_CACHE_DIR") else "the kit's cache"
-    other = "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it" if \
-        os.environ.get("KIT_CACHE_DIR") else "set KIT_CACHE_DIR"
+    door, other = ("KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it") \
+        if os.environ.get("KIT_CACHE_DIR") else ("the kit's cache", "set KIT_CACHE_DIR")
     fix = f"{other} to a folder of your own (export KIT_CACHE_DIR=$HOME/ensemble-kit-cache), then rerun"
     if not exc.problem.startswith("belongs to user"):
         fix = f"`chmod go-w {exc.path}` if it is yours and nobody else needs to write in it, or {fix}"

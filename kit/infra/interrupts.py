@@ -1,8 +1,6 @@
-"""The signals that stop a command (SIGINT, SIGTERM, SIGHUP), each ending it with exit 128 + its number
-(docs/design/robustness.md, "Interruptions"). The handler records a flag; `check()` raises it as Interrupted on the
-main thread where it polls (never inside a library call; on a worker thread, nothing), so the main thread never blocks
-longer than MAIN_WAIT_S at once. Once the outcome is decided (`settle()`) a signal changes nothing; `end()` puts back
-the handlers it found (inside another program: a test). A SIGHUP ignored at the start (`nohup`) stays ignored.
+"""The signals that stop a command (SIGINT, SIGTERM, SIGHUP), each ending it with exit 128 + its number: the handler
+records a flag that `check()` raises as Interrupted where the main thread polls (docs/design/robustness.md,
+"Interruptions"). A SIGHUP ignored at the start (`nohup`) stays ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ _received: int | None = None  # the latest stop signal of this command
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
-MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling (the module's docstring)
+MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling
 T = TypeVar("T")
 
 

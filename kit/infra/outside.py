@@ -1,7 +1,6 @@
 """Numbers and JSON from outside the kit (a flag, an environment variable, a file someone gave), each kind read by one
-function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2. A whole
-number is ASCII digits, at most MAX_DIGITS; a fraction ASCII, plain decimal notation and finite; JSON from a regular
-file, bounded in size, depth and digits, each name once. `read_*` and `load_json` raise NotANumber or JsonRefused.
+function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2
+(docs/design/robustness.md, "What others send"). `read_*` and `load_json` raise NotANumber or JsonRefused.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from kit.errors import InputError
 from kit.infra.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, human_bytes
 from kit.infra.perms import describe
+from kit.infra.treefs import O_BINARY, O_CLOEXEC, O_NONBLOCK
 
 MAX_DIGITS = 18  # digits of a whole number: every count, seed and size the kit takes fits (and 2**63 does not)
 MAX_NUMBER_CHARS = 40  # characters of a number with a fraction: 0.0000000000000000000001 fits
@@ -25,7 +25,6 @@ MAX_JSON_DIGITS = 4300  # digits of a whole number inside JSON: Python's own lim
 SHOWN_CHARS = 24  # of a value refused, the characters a message shows
 T = TypeVar("T")
 
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a named pipe opened to read must not wait for a writer
 _SPACE = " \t\r\n"  # what may surround a number: ASCII white space only (not U+00A0, U+3000, ...)
 _WHOLE = re.compile(r"[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
@@ -252,11 +251,11 @@ class NotRegular(OSError):
 
 def open_for_reading(path: Path) -> BinaryIO:
     """Open a file someone gave (a link followed), never blocking on a named pipe: NotRegular unless a regular file."""
-    fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)  # a named pipe must not wait for a writer
     try:
         if (what := describe(os.fstat(fd), path)) is not None:
             raise NotRegular(path, what)
-        if _NONBLOCK:
+        if O_NONBLOCK:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -267,8 +266,7 @@ def open_for_reading(path: Path) -> BinaryIO:
 def read_json(path: Path) -> Any:
     """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable."""
     with open_for_reading(path) as fh:
-        raw = fh.read(MAX_JSON_BYTES + 1)
-    return load_json(raw)
+        return load_json(fh.read(MAX_JSON_BYTES + 1))
 
 
 def read_json_object(path: Path, read: Callable[[Path], Any] = read_json) -> tuple[dict[str, Any] | None, str]:

@@ -33,19 +33,13 @@ def damaged(label: str, exc: BaseException) -> InputError:
 
 
 def _open(path: Path, label: str) -> pa.NativeFile:
-    """The file opened by arrow (see the module's docstring)."""
     try:
         return pa.OSFile(os.fsencode(path), "rb")  # bytes: a name that is not UTF-8 opens as Python's open() would
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{label}: cannot be read ({_open_failure(path, exc)})",
+    except (OSError, ValueError) as exc:  # said as Python's open() would say it (arrow gives no errno for a folder)
+        errno = getattr(exc, "errno", None)
+        why = os.strerror(errno) if errno else "a directory" if path.is_dir() else reason_line(exc)
+        raise InputError(f"{label}: cannot be read ({why})",
                          hint="check that the path exists and that you may read it") from exc
-
-
-def _open_failure(path: Path, exc: OSError | ValueError) -> str:
-    """Why arrow could not open `path`, as Python's open() would say it (arrow gives no errno for a folder)."""
-    if errno := getattr(exc, "errno", None):
-        return os.strerror(errno)
-    return "a directory" if path.is_dir() else reason_line(exc)
 
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
@@ -79,9 +73,9 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
         if max_rows is not None and meta.num_rows > max_rows:
             raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {max_rows} rows "
                              "per corpus file (nothing was read)", hint="split the corpus, or check where it came from")
-        names = pf.schema_arrow.names
-        wanted = set(range(len(names))) if columns is None else {names.index(c) for c in columns if c in names}
-        leaves = [i for i in range(meta.num_columns) if _top_index(pf, i, names) in wanted]
+        names = set(pf.schema_arrow.names)
+        wanted = names if columns is None else names & set(columns)  # a leaf column counts by its top-level column
+        leaves = [i for i in range(meta.num_columns) if pf.schema.column(i).path.split(".", 1)[0] in wanted]
         size = sum(meta.row_group(g).column(i).total_uncompressed_size
                    for g in range(meta.num_row_groups) for i in leaves)
         if size > MAX_PARQUET_BYTES:
@@ -97,9 +91,3 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
 def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A parquet file the kit wrote in an out-dir as a DataFrame, through `read_parquet` with no row limit."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
-
-
-def _top_index(pf: pq.ParquetFile, leaf: int, names: list[str]) -> int:
-    """The top-level column a leaf column of the footer belongs to."""
-    top = pf.schema.column(leaf).path.split(".", 1)[0]
-    return names.index(top) if top in names else -1

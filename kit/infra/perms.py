@@ -5,6 +5,7 @@ as ARCHITECTURE.md's rule 6 says; `untrusted` is the rule for a file someone nam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections import deque
@@ -39,27 +40,23 @@ def euid() -> int:
     return os.geteuid() if hasattr(os, "geteuid") else 0
 
 
-def user_name(uid: int) -> str:
+def user_name(uid: int, group: bool = False) -> str:
+    """User `uid`'s name (`group`: group `uid`'s), or `uid N` (`gid N`) when the system knows none."""
     try:
+        if group:
+            import grp
+
+            return grp.getgrgid(uid).gr_name
         import pwd
 
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
-        return f"uid {uid}"
-
-
-def group_name(gid: int) -> str:
-    try:
-        import grp
-
-        return grp.getgrgid(gid).gr_name
-    except (ImportError, KeyError):
-        return f"gid {gid}"
+        return f"{'gid' if group else 'uid'} {uid}"
 
 
 def who_writes(st: os.stat_result) -> str:
     """`group proj`, `everyone`, or both, for a mode with write bits for others."""
-    parts = [f"group {group_name(st.st_gid)}"] if st.st_mode & stat.S_IWGRP else []
+    parts = [f"group {user_name(st.st_gid, group=True)}"] if st.st_mode & stat.S_IWGRP else []
     return " and ".join([*parts, *(["everyone"] if st.st_mode & stat.S_IWOTH else [])])
 
 
@@ -165,13 +162,8 @@ class Finding:
 
 def _finding(given: Path, entry: Path, st: os.stat_result, why: str, kind: str) -> Finding:
     """The Finding for `entry` (on the way to `given`, as `kind`: folder, link, file), not trusted because `why`."""
-    if kind == "file" and entry == given:
-        problem = why
-    elif kind == "folder":
-        problem = f"lies below {entry}, which {why}"
-    else:
-        problem = f"is reached through the symbolic link {entry}, which {why}" if kind == "link" else \
-            f"leads to {entry}, which {why}"
+    phrase = {"folder": "lies below", "link": "is reached through the symbolic link"}.get(kind, "leads to")
+    problem = why if kind == "file" and entry == given else f"{phrase} {entry}, which {why}"
     copy = "copy the file into a folder only you can write and pass the copy (a copy is yours)"
     if st.st_uid not in (euid(), 0) or kind == "link":
         fix = f"{copy}: the kit never uses a file that another user could change, or put there"
@@ -190,7 +182,7 @@ def trust_finding(path: Path) -> Finding | None:
     is not trusted, with what to do; None when all are, or the walk cannot go on (the door says so as it opens it)."""
     given = path if path.is_absolute() else Path.cwd() / path
     folder, todo, links = Path(given.anchor), deque(given.parts[1:]), 0
-    try:
+    with contextlib.suppress(OSError):  # the walk cannot go on
         st = os.lstat(folder)
         if (why := _why(st, folder=True)) is not None:
             return _finding(given, folder, st, why, "folder")
@@ -215,8 +207,6 @@ def trust_finding(path: Path) -> Finding | None:
                 todo.extendleft(reversed(target.parts[1:] if target.is_absolute() else target.parts))
             elif kind == "folder":
                 folder = entry
-    except OSError:
-        return None
     return None
 
 
@@ -257,5 +247,4 @@ class Untrusted(InputError):
             fix = "remove it (ask its owner, or an administrator) and rerun; the kit never uses what another user made"
         super().__init__(f"{path} {problem}: the kit trusts only files that you made and nobody else can change",
                          hint=fix)
-        self.path = path
-        self.mine = mine
+        self.path, self.mine = path, mine

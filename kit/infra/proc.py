@@ -1,8 +1,6 @@
-"""The one place that spawns processes: each child with a closed stdin, a timeout and a bounded stderr tail.
-
-Every child leads a process group of its own (a new session), and every way it ends (its exit, a timeout, an interrupt,
-any exception) kills that whole group, so what it started itself (a `--ffmpeg` wrapper's own child) dies with it; after
-a SIGKILL of the kit the reaper does (_Reaper). `stop_all` kills the children and refuses new ones.
+"""The one place that spawns processes: each child with a closed stdin, a timeout, a bounded stderr tail and a process
+group of its own, killed whole however the child ends, by the reaper (_Reaper) after a SIGKILL of the kit
+(docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ ORPHAN_PIPE_GRACE_S = 10.0  # how long a child's pipes may stay open after it ex
 
 SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 GROUPS = os.name == "posix"  # process groups and sessions; elsewhere a child alone is killed
+KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # elsewhere Popen.kill() is send_signal(SIGTERM): terminate()
 
 LogFn = Callable[[str], None]  # where a command line and a failed command's stderr tail are written
 
@@ -104,14 +103,14 @@ def timeout_cap(timeout_s: float) -> float:
     return min(timeout_s, timeout_limit() or timeout_s)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's whole process group, also once the child is reaped (a wrapper's leftover child): the group id
-    stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
+def _kill(proc: subprocess.Popen[bytes], signum: int = KILL) -> None:
+    """Send `signum` to the child's whole process group, also once the child is reaped (a wrapper's leftover child):
+    the group id stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if GROUPS:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signum)
         elif proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signum)
 
 
 class _Reaper:
@@ -185,11 +184,7 @@ def signal_children(signum: int) -> int:
     handler, on the thread that may hold _live_lock: the set is copied without it."""
     procs = tuple(_live)
     for proc in procs:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if GROUPS:
-                os.killpg(proc.pid, signum)
-            else:
-                proc.send_signal(signum)
+        _kill(proc, signum)
     return len(procs)
 
 
@@ -221,14 +216,6 @@ def stop_all() -> int:
 def stopped_count() -> int:
     """How many children the stop ended (since allow_new), however many stop_all calls it took."""
     return _stopped
-
-
-def _record_end(proc: subprocess.Popen[bytes]) -> None:
-    with _live_lock:
-        _live.discard(proc)
-        if not _stopping.is_set() and proc.returncode is not None:
-            _ended.append((time.monotonic(), proc.returncode))
-            del _ended[:-64]
 
 
 def run_process(
@@ -266,12 +253,16 @@ def run_process(
     proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
                   stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
     _track(proc)
-    reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
+    reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(proc, reader, timeout_s, log, Path(args[0]).name)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
-        _record_end(proc)
+        with _live_lock:
+            _live.discard(proc)
+            if not _stopping.is_set() and proc.returncode is not None:
+                _ended.append((time.monotonic(), proc.returncode))
+                del _ended[:-64]
         _reaper.tell(f"-{proc.pid}")
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
@@ -310,23 +301,23 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, log: LogFn | None,
-             name: str) -> tuple[bytes, bytes]:
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
     """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
     except _PipesHeld:
-        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
+        raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
+                       "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value()) from None
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
             _, err = reader.wait(2)
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
-            proc.wait()
+            reader.proc.wait()
         raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
                        "the input may be corrupt or the tool may hang; see the step log", err) from None
 
@@ -346,8 +337,7 @@ class BoundedBuffer:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail: collections.deque[bytes] = collections.deque()
-        self.tail_bytes = 0
-        self.dropped = 0
+        self.tail_bytes = self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
         room = max(0, self.head_limit - len(self.head))
@@ -370,24 +360,22 @@ class BoundedBuffer:
 class _Reader:
     """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
-                 capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None, max_bytes: int) -> None:
         self.proc, self.on_line = proc, on_line
         self.err = BoundedBuffer()
-        self.out = BoundedBuffer(stdout_max_bytes, 0) if capture_stdout and on_line is None else None
+        self.out = BoundedBuffer(max_bytes, 0)  # stdout's: empty unless it is captured
         self.failure: BaseException | None = None
-        pumps: list[tuple[Callable[..., None], tuple[object, ...]]] = \
-            [(self._pump, (proc.stderr, self.err))] if proc.stderr is not None else []
-        if proc.stdout is not None:
-            pumps.append((self._pump_lines, ()) if on_line is not None else (self._pump, (proc.stdout, self.out)))
-        self.threads = [threading.Thread(target=t, args=a, daemon=True) for t, a in pumps]
+        pump_out = self._pump if on_line is None else self._pump_lines
+        self.threads = [threading.Thread(target=pump, args=(pipe, buf), daemon=True) for pump, pipe, buf in
+                        ((self._pump, proc.stderr, self.err), (pump_out, proc.stdout, self.out)) if pipe is not None]
         for t in self.threads:
             t.start()
 
-    def _pump_lines(self) -> None:
-        assert self.proc.stdout is not None and self.on_line is not None
-        with self.proc.stdout:  # closed by the thread that reads it, once the child's end of it is closed
-            for raw in self.proc.stdout:
+    def _pump_lines(self, pipe: object, buf: BoundedBuffer) -> None:
+        """Hand `pipe`'s lines to on_line (`buf` unused: stdout handed over is not kept), then close it, as _pump."""
+        assert isinstance(pipe, io.BufferedReader) and self.on_line is not None
+        with pipe:
+            for raw in pipe:
                 if self.failure is None:
                     try:
                         self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
@@ -395,13 +383,12 @@ class _Reader:
                         self.failure = exc
 
     @staticmethod
-    def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
+    def _pump(pipe: object, buf: BoundedBuffer) -> None:
         """Read `pipe` to its end into `buf`, then close it (only the reading thread may: mid-read, a close waits)."""
         assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
         with pipe:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
-                if buf is not None:
-                    buf.add(chunk)
+                buf.add(chunk)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
         # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
@@ -421,4 +408,4 @@ class _Reader:
             check()  # a stop signal is raised between two slices (kit.infra.interrupts)
         if self.failure is not None:
             raise self.failure
-        return (self.out.value() if self.out is not None else b""), self.err.value()
+        return self.out.value(), self.err.value()

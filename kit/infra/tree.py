@@ -1,7 +1,6 @@
-"""The Tree: the one owner of a folder the kit writes in, opened once per command (ARCHITECTURE.md, rule 6): its root
-held by one descriptor, each path below reached from it a step at a time without following a link, each folder checked
-once (kit.infra.perms), files written to O_EXCL | O_NOFOLLOW temporaries renamed into place; a link, pipe or device met
-there is refused (exit 2). Without descriptors (Windows) each step is checked by lstat, which a race can pass.
+"""The Tree: the one owner of a folder the kit writes in (ARCHITECTURE.md, rule 6; docs/design/robustness.md, "Shared
+folders"); a link, pipe or device met below it is refused (exit 2). Without descriptors (Windows) each step is checked
+by lstat, which a race can pass.
 """
 
 from __future__ import annotations
@@ -95,15 +94,11 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             return None
         made = False
         try:
-            try:
-                fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
-            except FileNotFoundError:
-                if not make:
-                    raise
-                with contextlib.suppress(FileExistsError):  # made meanwhile by another thread: checked as found
+            if make:
+                with contextlib.suppress(FileExistsError):  # there already (or made meanwhile): checked as found
                     os.mkdir(name, self.rules.folder_mode, dir_fd=parent.fd)  # a link at `name` is EEXIST
                     made = True
-                fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
+            fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
         except OSError as exc:
             st, exc.filename = parent.lstat(name), str(parent.path / name)
             if st is not None and exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK, getattr(errno, "EFTYPE", -1)):

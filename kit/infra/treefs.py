@@ -1,7 +1,5 @@
 """The steps a Tree (kit.infra.tree) takes on the file system: its open flags, a folder it holds for one operation
-(Folder) and what it finds there (Entry), renames and removals by descriptor, its root, and its lock: flock (POSIX
-only), exclusive (its holder writes `pid N on HOST since T` in it) or shared; whoever locked a file that lost its name
-(a holder that tidies unlinks it) locks the new one.
+(Folder) and what it finds there (Entry), renames and removals by descriptor, its root, and its flock (POSIX only).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it: every character
-Python does not call printable written as an escape (docs/design/robustness.md, "Names as they are spelled"), so a
-name holding a line break, a carriage return, a terminal escape or a bidi override stays on its line and reads as it is
-spelled; a backslash is left as it is. `shell_quote` quotes an argument alike as bash's `$'...'`, which takes the
-escapes back, so a printed command is visible and runs.
+Python does not call printable written as an escape, a backslash left as it is; `shell_quote` quotes an argument alike
+as bash's `$'...'` (docs/design/robustness.md, "Names as they are spelled").
 """
 
 from __future__ import annotations
