@@ -94,11 +94,15 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             return None
         made = False
         try:
-            if make:
-                with contextlib.suppress(FileExistsError):  # there already (or made meanwhile): checked as found
+            try:
+                fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
+            except FileNotFoundError:
+                if not make:
+                    raise
+                with contextlib.suppress(FileExistsError):  # made meanwhile by another thread: checked as found
                     os.mkdir(name, self.rules.folder_mode, dir_fd=parent.fd)  # a link at `name` is EEXIST
                     made = True
-            fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
+                fd = os.open(name, fs.FOLDER, dir_fd=parent.fd)
         except OSError as exc:
             st, exc.filename = parent.lstat(name), str(parent.path / name)
             if st is not None and exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK, getattr(errno, "EFTYPE", -1)):
