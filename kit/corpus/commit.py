@@ -32,8 +32,6 @@ from kit.infra.tree import LockBusy, Tree
 from kit.rundir import LAYOUT, RunDir, manifest_path
 
 ROW_GROUP_ROWS = 1 << 20
-COMMIT_SUFFIX = ".merge-commit.json"
-LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what Tree.lock writes into a lock it holds
 
@@ -54,11 +52,11 @@ class Commit(Record):
 
 
 def commit_journal(out: Path) -> Path:
-    return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
+    return out.with_name(f".{out.name}.merge-commit.json")
 
 
 def merge_lock(out: Path) -> Path:
-    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
+    return out.with_name(f".{out.name}.merge-lock")
 
 
 @contextlib.contextmanager

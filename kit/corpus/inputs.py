@@ -65,13 +65,8 @@ class LoadedInput:
 
 def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | None = None) -> str:
     """When the rows were made: the shard's creation, a merge's newest input, else the tarball's time."""
-    stamps: list[object] = []
-    if isinstance(manifest, ShardManifest):
-        stamps.append(manifest.created_at_utc)
-    elif manifest is not None:
-        stamps.append(manifest.recorded_utc)
-    if tarball is not None:
-        stamps.append(tarball.get("created_utc"))
+    made = manifest.created_at_utc if isinstance(manifest, ShardManifest) else manifest and manifest.recorded_utc
+    stamps = (made, tarball.get("created_utc") if tarball is not None else None)
     return next((s for s in map(normalise_utc, stamps) if s), "")
 
 
@@ -145,10 +140,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]
                      "size, with no scaler" + (f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were "
                                                "encoded with" if vt_rows else ""))
     table = with_rungs(table)  # a hand-made file may leave them null
-    if "teacher_sha256" not in names:
-        table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
-    for name in (c for c in EXTRA_FEATURES if c not in names):
-        table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
+    for name in (c for c in ("teacher_sha256", *EXTRA_FEATURES) if c not in names):
+        table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
     for name in ("enc_pix_fmt", "teacher_sha256"):

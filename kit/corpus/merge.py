@@ -6,6 +6,7 @@ twice count once. The rows are written in the canonical order, so A+B, B+A and A
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,6 @@ from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
-    SCHEMA_VERSION,
     BuildRows,
     Conflicts,
     InputEntry,
@@ -229,11 +229,11 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
                          overrides: list[str]) -> MergeManifest:
     """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
+    same = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("sources", "teacher_sha256s")}
     return MergeManifest(
-        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
-        key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
-        conflicts=conflicts, duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries),
-        repeated_inputs=tuple(repeats),
+        **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
+        scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
+        duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
@@ -241,12 +241,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
                   *(f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
                     for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
-        encoders=summary.encoders, boxes=summary.boxes,
-        devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
-        vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
-        teacher_sha256=next(iter(summary.teacher_sha256s), ""),
-        grids=summary.grids, rungs=summary.rungs,
+        sources=source_rows(summary.sources, contents), teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         builds=builds, n_contents=len(pc.unique(contents.table["content"])),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],

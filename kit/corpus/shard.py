@@ -10,7 +10,7 @@ from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, read_ledger
-from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
+from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -72,7 +72,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
     from kit.corpus.schema import corpus_sha256
 
     return ShardManifest(
-        schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
+        kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
