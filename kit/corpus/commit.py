@@ -83,8 +83,7 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
                 tree.replace(out.parent / temporary, out.parent / final)
         tree.remove(journal)
         notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
-    removed = tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name))
-    if removed:
+    if removed := tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name)):
         notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
     return notes
 

@@ -67,11 +67,10 @@ def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], 
 
 def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     """Rank of each input (0 wins) under --prefer; `first` when none was given."""
-    order = list(range(len(inputs)))
-    if prefer == "newest":
-        order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    ranks = {i: rank for rank, i in enumerate(order)}
-    return [ranks[i] for i in range(len(inputs))]
+    if prefer != "newest":
+        return list(range(len(inputs)))
+    order = sorted(range(len(inputs)), key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
+    return [order.index(i) for i in range(len(inputs))]
 
 
 def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
@@ -91,18 +90,27 @@ def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
         return np.bincount(src if mask is None else src[mask], minlength=len(inputs))
 
     read, kept, dup, conflict = per(), per(d.keep), per(d.duplicate_rows), per(d.conflict_rows)
-    return [input_entry(inp, int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i, inp in enumerate(inputs)]
+    entries = []
+    for i, inp in enumerate(inputs):
+        m = inp.manifest
+        entries.append(InputEntry(
+            name=inp.name, path=str(Path(inp.path).resolve()), kind=inp.kind, sha256=inp.sha256,
+            recorded_utc=inp.recorded_utc or None,
+            box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
+            manifest_kind=m.kind if m is not None else None,
+            shard=m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None,
+            demo_corpus=bool(m.demo_corpus) if m is not None else False, read=int(read[i]), kept=int(kept[i]),
+            duplicate=int(dup[i]), conflict=int(conflict[i]), upgraded=inp.upgraded or None))
+    return entries
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
     """One line per conflicting key (the first MAX_EXAMPLES)."""
-    lines, seen = [], set()
+    lines = []
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
-    for i in np.flatnonzero(d.conflict_rows):
+    rows = np.flatnonzero(d.conflict_rows)
+    for i in rows[np.unique(d.kept_row[rows], return_index=True)[1]][:MAX_EXAMPLES]:  # the first row of each key
         k = int(d.kept_row[i])
-        if k in seen:
-            continue
-        seen.add(k)
         at = {c: (cols[c][k].as_py(), cols[c][int(i)].as_py()) for c in cols}
         names = [inputs[n].name for n in at["_input"]]
         diff = "; ".join(f"{c} {at[c][0]!r} in {names[0]} vs {at[c][1]!r} in {names[1]}"
@@ -110,8 +118,6 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
         lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
                      f"preset {at['preset'][0]!r} {at['enc_pix_fmt'][0] or 'enc_pix_fmt not recorded'} cq "
                      f"{at['cq'][0]} frame {at['frame_index'][0]} device {at['device'][0]!r}: {diff}")
-        if len(lines) >= MAX_EXAMPLES:
-            break
     return lines
 
 
@@ -161,20 +167,6 @@ def input_check(inp: LoadedInput) -> IndependentCheck:
         return independent_check(inp.manifest, name_boxes=True)
     sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
-
-
-def input_entry(inp: LoadedInput, read: int, kept: int, duplicate: int, conflict: int) -> InputEntry:
-    m = inp.manifest
-    shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
-    return InputEntry(
-        name=inp.name, path=str(Path(inp.path).resolve()), kind=inp.kind, sha256=inp.sha256,
-        recorded_utc=inp.recorded_utc or None,
-        box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
-        manifest_kind=m.kind if m is not None else None, shard=shard,
-        demo_corpus=bool(m.demo_corpus) if m is not None else False,
-        read=read, kept=kept, duplicate=duplicate, conflict=conflict,
-        upgraded=inp.upgraded or None,
-    )
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,

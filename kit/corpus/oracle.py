@@ -69,12 +69,9 @@ class IndependentCheck(Record):
 
     @property
     def text(self) -> str:
-        if not self.clips:
-            said = "no clip checked"
-        else:
-            said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on "
-                    f"its own against the clip's own file: largest difference {self.max_diff:.6f} VMAF "
-                    f"({self.worst}; tolerance {self.tolerance:g})")
+        said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on its "
+                f"own against the clip's own file: largest difference {self.max_diff:.6f} VMAF ({self.worst}; "
+                f"tolerance {self.tolerance:g})") if self.clips else "no clip checked"
         refused = f"refused {len(self.refused)}: {'; '.join(self.refused)}" if self.refused else "none refused"
         rest = [refused, *([f"not checked: {', '.join(self.unchecked)}"] if self.unchecked else []),
                 *([f"checked against the kit's lossless copy (an older kit): {', '.join(self.from_copy)}"]

@@ -49,18 +49,16 @@ class ClipScoring:
 
 def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozenset[str]) -> dict[str, ClipScoring]:
     """Each clip's ClipScoring (by its path) from its jobs' ledgers; `checked`: the jobs that hold the check."""
-    reads: dict[str, list[str]] = {}
+    reads: dict[str, set[str]] = {}
     checks: dict[str, OracleCheck] = {}
     for job in jobs:
         ledger = read_ledger(tree, job_paths(jobs_dir, job)[1])
         if ledger is None:
             continue
-        reads.setdefault(job.clip.path, [])
-        if ledger.reference and ledger.reference not in reads[job.clip.path]:
-            reads[job.clip.path].append(ledger.reference)
+        reads.setdefault(job.clip.path, set()).add(ledger.reference)
         if job.job_id in checked and ledger.oracle is not None:
             checks[job.clip.path] = ledger.oracle
-    return {path: ClipScoring(" and ".join(sorted(found)), checks.get(path)) for path, found in reads.items()}
+    return {path: ClipScoring(" and ".join(sorted(found - {""})), checks.get(path)) for path, found in reads.items()}
 
 
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],

@@ -260,9 +260,7 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
                and needs_intermediate(Path(file))))
 
 
-def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | None:
-    if not checks:
-        return None
+def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck:
     top = max((c for c in checks if c.clips), key=lambda c: c.max_diff, default=None)
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, sum(c.clips for c in checks),
                             top.max_diff if top else math.nan, top.worst if top else "",
