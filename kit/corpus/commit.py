@@ -97,8 +97,7 @@ def trusted_commit(out: Path) -> Commit:
     except (ValueError, TypeError):
         commit = None
     with contextlib.suppress(OSError):
-        st = os.lstat(journal)
-        fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        fresh = time.time() - os.lstat(journal).st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
         if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
             raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o")

@@ -40,7 +40,6 @@ from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.tree import Rules, Tree
 
-PREFER_CHOICES = ("first", "newest")
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
 
@@ -173,8 +172,6 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ its manifest, returned), a killed merge's leftovers recovered first."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
-    if prefer is not None and prefer not in PREFER_CHOICES:
-        raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))

@@ -75,9 +75,8 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     version = manifest.kit_version or "(not recorded)"
     if isinstance(manifest, MergeManifest):
         return f"a kit before 2.0 (the file was merged by kit {version}, which records no input's kit)"
-    if manifest.schema_version == 3:
-        return f"kit {version} at corpus schema 3 (a stage of 1.0's making: 0.4 and 0.5 had the shared decode)"
-    return f"kit {version}"
+    stage = " at corpus schema 3 (a stage of 1.0's making: 0.4 and 0.5 had the shared decode)"
+    return f"kit {version}{stage if manifest.schema_version == 3 else ''}"
 
 
 def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
@@ -123,9 +122,7 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
         fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
         rows = int(g["count_all"]) + (before.rows if before else 0)
         found[(box, sha)] = Misscored(str(g.get("src") or sha[:12]), fps, box, rows)
-    if not found:
-        return None
-    return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None)
+    return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None) if found else None
 
 
 def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:

@@ -179,9 +179,7 @@ class SharedDecodes(Generic[J]):
         """The clip's decoded reference and its colour tags, once its first batch is done; None when there is none."""
         clip = self.clips[job.clip.path]
         clip.ref_made.wait()
-        if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):
-            return None
-        return clip.ref_path, clip.ref_tags
+        return None if clip.ref_tags is None or not self.tree.is_file(clip.ref_path) else (clip.ref_path, clip.ref_tags)
 
     def finished(self, job: Job) -> None:
         """A job is over (done or failed): its encode goes, and the clip's folder once no job of it is left."""
