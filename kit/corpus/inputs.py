@@ -21,7 +21,6 @@ from kit.corpus.manifests import (
     CorpusManifest,
     LeftOut,
     ShardManifest,
-    parse_manifest,
     read_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
@@ -191,7 +190,9 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if SHARD_IN_TARBALL not in check.manifest.files or not shard.is_file():
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
-        shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
+        shard_manifest = read_manifest(shard)  # LAYOUT.shard_manifest, when it describes the shard's bytes
+        if shard_manifest is not None and shard_manifest.sha256 != check.manifest.files[SHARD_IN_TARBALL].sha256:
+            shard_manifest = None
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
@@ -213,10 +214,3 @@ def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManife
     return dataclasses.replace(manifest, left_out=tuple(LeftOut(Path(u.path).name, u.why, manifest.box_id)
                                                         for u in record.skipped))
 
-
-def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:
-    try:
-        manifest = parse_manifest(read_json(path), str(path)) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
-    return manifest if manifest is not None and manifest.sha256 == digest else None

@@ -138,19 +138,15 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
     """(the values in order of first appearance, each row's code, nulls 0), whatever dictionaries it carried."""
-    codes: dict[str, int] = {}
-    parts = [np.zeros(0, dtype=np.int64)]
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
-        ix = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        words = chunk.dictionary.to_pylist()
-        used, first = np.unique(ix[ix >= 0], return_index=True)
-        lookup = np.zeros(max(len(words), 1), dtype=np.int64)
-        for local in used[np.argsort(first, kind="stable")]:
-            lookup[local] = codes.setdefault(words[local], len(codes))
-        parts.append(np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0))
-    return list(codes), np.concatenate(parts)
+    col = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).unify_dictionaries()
+    ix = np.concatenate([np.zeros(0, dtype=np.int64), *(
+        pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) for c in col.chunks)])
+    words = col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
+    used, first = np.unique(ix[ix >= 0], return_index=True)
+    order = used[np.argsort(first, kind="stable")]
+    lookup = np.zeros(max(len(words), 1), dtype=np.int64)
+    lookup[order] = np.arange(len(order))
+    return [words[i] for i in order], np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0)
 
 
 def _content_parts(table: pa.Table) -> Iterator[bytes]:
