@@ -6,6 +6,7 @@ manifest) replaced so that a kill at any instant leaves the old pair or the new 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -230,17 +231,16 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
         raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
                          hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "
                               "inputs)")
-    for target in (out, output.beside(out)):
-        for given, read in inputs:
-            for path, what in _stands_for(given, read):
-                if not same_file(target, path):
-                    continue
-                how = "is" if target == out else f"would write {target.name} over"
-                alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
-                    " (the same file under another name: a hard link, or a path through a linked folder)"
-                raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
-                                 "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
-                                                     "move it into place yourself once you have checked it")
+    for target, (given, read) in itertools.product((out, output.beside(out)), inputs):
+        for path, what in _stands_for(given, read):
+            if not same_file(target, path):
+                continue
+            how = "is" if target == out else f"would write {target.name} over"
+            alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
+                " (the same file under another name: a hard link, or a path through a linked folder)"
+            raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
+                             "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
+                                                 "move it into place yourself once you have checked it")
     check_replaceable(out, output)
 
 

@@ -38,11 +38,9 @@ class Ruling:
         return json.dumps({"different" if self.joined else "same": [[self.a, self.b]]})
 
     def line(self) -> str:
-        if self.joined:
-            return (f"{self.a} and {self.b} are held out together as one content ({self.detail}); if they are "
-                    f"different contents, pass --content-groups FILE with FILE holding {self.reverse}")
-        return (f"{self.a} and {self.b} are undecided ({self.detail}): kept as two contents; if they are one "
-                f"content, pass --content-groups FILE with FILE holding {self.reverse}")
+        how = (f"are held out together as one content ({self.detail}); if they are different contents" if self.joined
+               else f"are undecided ({self.detail}): kept as two contents; if they are one content")
+        return f"{self.a} and {self.b} {how}, pass --content-groups FILE with FILE holding {self.reverse}"
 
     def why(self, labels: tuple[str, str]) -> str:
         return f"{labels[0]} ~ {labels[1]}: {self.detail}; if they are different contents: {self.reverse}"
