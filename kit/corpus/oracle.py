@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from kit.corpus.shared import Job
+from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import Record, omit_none
@@ -77,9 +77,6 @@ class IndependentCheck(Record):
                 *([f"checked against the kit's lossless copy (an older kit): {', '.join(self.from_copy)}"]
                   if self.from_copy else [])]
         return f"{said}; {'; '.join(rest)}"
-
-
-J = TypeVar("J", bound=Job)
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:

@@ -270,8 +270,7 @@ def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck:
 
 def corpus_check(path: Path) -> IndependentCheck | None:
     """The verdict's `independent_check`, from the manifest; None where no manifest describes the corpus."""
-    exact = exact_manifest(path)
-    return independent_check(exact) if exact is not None else None
+    return independent_check(exact) if (exact := exact_manifest(path)) is not None else None
 
 
 def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[ContentGroup, ...]:
