@@ -124,16 +124,14 @@ def _check_plausible(table: pa.Table, present: list[str], label: str, row_label:
 
 def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -> pa.Table:
     """The table with its `content` column (set, or replaced) from content_of (src_sha256 -> group)."""
-    own = table["src_sha256"]
-    col = own
+    col = own = table["src_sha256"]
     if content_of:
         keys = pa.array(sorted(content_of))
         groups = pa.array([content_of[k] for k in keys.to_pylist()])
         col = pc.coalesce(pc.take(groups, pc.index_in(own, value_set=keys)), own)
     if "content" in table.column_names:
         return table.set_column(table.column_names.index("content"), "content", col)
-    at = table.column_names.index("src_sha256") + 1
-    return table.add_column(at, "content", col)
+    return table.add_column(table.column_names.index("src_sha256") + 1, "content", col)
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
