@@ -6,6 +6,7 @@ manifest) replaced so that a kill at any instant leaves the old pair or the new 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -32,8 +33,6 @@ from kit.infra.tree import LockBusy, Tree
 from kit.rundir import LAYOUT, RunDir, manifest_path
 
 ROW_GROUP_ROWS = 1 << 20
-COMMIT_SUFFIX = ".merge-commit.json"
-LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what Tree.lock writes into a lock it holds
 
@@ -54,11 +53,11 @@ class Commit(Record):
 
 
 def commit_journal(out: Path) -> Path:
-    return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
+    return out.with_name(f".{out.name}.merge-commit.json")
 
 
 def merge_lock(out: Path) -> Path:
-    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
+    return out.with_name(f".{out.name}.merge-lock")
 
 
 @contextlib.contextmanager
@@ -85,8 +84,7 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
                 tree.replace(out.parent / temporary, out.parent / final)
         tree.remove(journal)
         notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
-    removed = tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name))
-    if removed:
+    if removed := tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name)):
         notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
     return notes
 
@@ -100,8 +98,7 @@ def trusted_commit(out: Path) -> Commit:
     except (ValueError, TypeError):
         commit = None
     with contextlib.suppress(OSError):
-        st = os.lstat(journal)
-        fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        fresh = time.time() - os.lstat(journal).st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
         if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
             raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o")
@@ -234,17 +231,16 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
         raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
                          hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "
                               "inputs)")
-    for target in (out, output.beside(out)):
-        for given, read in inputs:
-            for path, what in _stands_for(given, read):
-                if not same_file(target, path):
-                    continue
-                how = "is" if target == out else f"would write {target.name} over"
-                alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
-                    " (the same file under another name: a hard link, or a path through a linked folder)"
-                raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
-                                 "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
-                                                     "move it into place yourself once you have checked it")
+    for target, (given, read) in itertools.product((out, output.beside(out)), inputs):
+        for path, what in _stands_for(given, read):
+            if not same_file(target, path):
+                continue
+            how = "is" if target == out else f"would write {target.name} over"
+            alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
+                " (the same file under another name: a hard link, or a path through a linked folder)"
+            raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
+                             "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
+                                                 "move it into place yourself once you have checked it")
     check_replaceable(out, output)
 
 

@@ -271,8 +271,8 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
     apart = {(min(a, b), max(a, b)) for a, b in known_apart if a != b}
     if overrides is None:
         return [], apart
-    same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
-    different = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.different]
+    same, different = ([[_resolve(unique, sel, overrides) for sel in entry] for entry in kind]
+                       for kind in (overrides.rules.same, overrides.rules.different))
     check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
     links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
              for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]

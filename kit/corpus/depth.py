@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.media.pixfmt import DEPTH_SOURCE, ENCODE_DEPTHS, encode_bits
+from kit.media.pixfmt import DEPTH_SOURCE, encode_bits
 from kit.media.refs import Clip
 from kit.platforms.encoders import HwArgs
 from kit.platforms.probe import ProbeResult
@@ -37,9 +37,6 @@ def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, prereqs_again:
 def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
                 probes: dict[str, ProbeResult]) -> DepthPlan:
     """Each clip's encode depth; an encoder that cannot keep a deeper reference at 10 bit is refused (exit 2)."""
-    if setting not in ENCODE_DEPTHS:
-        raise InputError(f"--encode-depth {setting!r} is not one of {', '.join(ENCODE_DEPTHS)}",
-                         hint="--encode-depth 8bit (the default) or --encode-depth source")
     bits = {c.sha256: encode_bits(c.pix_fmt, setting) for c in clips}
     deep = sorted((c for c in clips if bits[c.sha256] > 8), key=lambda c: c.src)
     if setting != DEPTH_SOURCE or not deep:

@@ -21,7 +21,6 @@ from kit.corpus.manifests import (
     CorpusManifest,
     LeftOut,
     ShardManifest,
-    parse_manifest,
     read_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
@@ -65,13 +64,8 @@ class LoadedInput:
 
 def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | None = None) -> str:
     """When the rows were made: the shard's creation, a merge's newest input, else the tarball's time."""
-    stamps: list[object] = []
-    if isinstance(manifest, ShardManifest):
-        stamps.append(manifest.created_at_utc)
-    elif manifest is not None:
-        stamps.append(manifest.recorded_utc)
-    if tarball is not None:
-        stamps.append(tarball.get("created_utc"))
+    made = manifest.created_at_utc if isinstance(manifest, ShardManifest) else manifest and manifest.recorded_utc
+    stamps = (made, tarball.get("created_utc") if tarball is not None else None)
     return next((s for s in map(normalise_utc, stamps) if s), "")
 
 
@@ -145,10 +139,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]
                      "size, with no scaler" + (f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were "
                                                "encoded with" if vt_rows else ""))
     table = with_rungs(table)  # a hand-made file may leave them null
-    if "teacher_sha256" not in names:
-        table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
-    for name in (c for c in EXTRA_FEATURES if c not in names):
-        table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
+    for name in (c for c in ("teacher_sha256", *EXTRA_FEATURES) if c not in names):
+        table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
     for name in ("enc_pix_fmt", "teacher_sha256"):
@@ -198,7 +190,9 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if SHARD_IN_TARBALL not in check.manifest.files or not shard.is_file():
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
-        shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
+        shard_manifest = read_manifest(shard)  # LAYOUT.shard_manifest, when it describes the shard's bytes
+        if shard_manifest is not None and shard_manifest.sha256 != check.manifest.files[SHARD_IN_TARBALL].sha256:
+            shard_manifest = None
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
@@ -220,10 +214,3 @@ def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManife
     return dataclasses.replace(manifest, left_out=tuple(LeftOut(Path(u.path).name, u.why, manifest.box_id)
                                                         for u in record.skipped))
 
-
-def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:
-    try:
-        manifest = parse_manifest(read_json(path), str(path)) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
-    return manifest if manifest is not None and manifest.sha256 == digest else None

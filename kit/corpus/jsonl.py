@@ -113,10 +113,8 @@ def _out_of_range(value: object, typ: pa.DataType) -> bool:
 
 def _column(rows: list[dict[str, object]], lines: list[int], name: str, path: Path) -> pa.Array:
     typ = SCHEMA.field(name).type
-    values = [r.get(name) for r in rows]
-    if name in JSONL_DEFAULTS:
-        default = JSONL_DEFAULTS[name]
-        values = [default if v is None else v for v in values]
+    default = JSONL_DEFAULTS.get(name)
+    values = [default if (v := r.get(name)) is None else v for r in rows]
     kind = "text" if pa.types.is_string(typ) else "whole number" if pa.types.is_integer(typ) else "number"
     required = name in JSONL_REQUIRED
     allowed = {str} if kind == "text" else {int} if kind == "whole number" else {int, float}

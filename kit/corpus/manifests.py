@@ -5,6 +5,7 @@ another kind or of a newer schema reads as absent: the corpus is always checked,
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,24 +255,14 @@ class MergeManifest(Record):
 CorpusManifest = ShardManifest | MergeManifest
 
 
-def parse_manifest(data: object, where: str) -> CorpusManifest | None:
-    """A merge manifest (kind `merged`), else a shard manifest; None when it is not one or is damaged."""
-    if not isinstance(data, dict):
-        return None
-    cls: type[ShardManifest] | type[MergeManifest] = MergeManifest if data.get("kind") == "merged" else ShardManifest
-    try:
-        return cls.from_json(data, where)
-    except RecordError:
-        return None
-
-
 def read_manifest(corpus: Path) -> CorpusManifest | None:
     """The manifest beside `corpus`, or None when there is none or it cannot be read."""
     return manifest_or_why(corpus)[0]
 
 
 def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
-    """The manifest beside `corpus`: (it, ""); (None, "") when there is none; (None, why) when it is unreadable."""
+    """The manifest beside `corpus` (a merge's for kind `merged`, else a shard's): (it, ""); (None, "") when there is
+    none; (None, why) when it is unreadable or damaged."""
     path = manifest_path(corpus)
     if not os.path.lexists(path):
         return None, ""
@@ -281,8 +272,10 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
         return None, f"unreadable: {exc.strerror or exc}"
     except ValueError as exc:
         return None, f"not JSON the kit reads: {exc}"
-    found = parse_manifest(data, str(path))
-    return found, "" if found is not None else "damaged: not a shard or merge manifest"
+    with contextlib.suppress(RecordError):
+        if isinstance(data, dict):
+            return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, str(path)), ""
+    return None, "damaged: not a shard or merge manifest"
 
 
 def corpus_identity(corpus: Path) -> str:

@@ -6,6 +6,7 @@ twice count once. The rows are written in the canonical order, so A+B, B+A and A
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,6 @@ from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
-    SCHEMA_VERSION,
     BuildRows,
     Conflicts,
     InputEntry,
@@ -40,7 +40,6 @@ from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.tree import Rules, Tree
 
-PREFER_CHOICES = ("first", "newest")
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
 
@@ -67,11 +66,10 @@ def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], 
 
 def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     """Rank of each input (0 wins) under --prefer; `first` when none was given."""
-    order = list(range(len(inputs)))
-    if prefer == "newest":
-        order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    ranks = {i: rank for rank, i in enumerate(order)}
-    return [ranks[i] for i in range(len(inputs))]
+    if prefer != "newest":
+        return list(range(len(inputs)))
+    order = sorted(range(len(inputs)), key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
+    return [order.index(i) for i in range(len(inputs))]
 
 
 def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
@@ -91,18 +89,27 @@ def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
         return np.bincount(src if mask is None else src[mask], minlength=len(inputs))
 
     read, kept, dup, conflict = per(), per(d.keep), per(d.duplicate_rows), per(d.conflict_rows)
-    return [input_entry(inp, int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i, inp in enumerate(inputs)]
+    entries = []
+    for i, inp in enumerate(inputs):
+        m = inp.manifest
+        entries.append(InputEntry(
+            name=inp.name, path=str(Path(inp.path).resolve()), kind=inp.kind, sha256=inp.sha256,
+            recorded_utc=inp.recorded_utc or None,
+            box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
+            manifest_kind=m.kind if m is not None else None,
+            shard=m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None,
+            demo_corpus=bool(m.demo_corpus) if m is not None else False, read=int(read[i]), kept=int(kept[i]),
+            duplicate=int(dup[i]), conflict=int(conflict[i]), upgraded=inp.upgraded or None))
+    return entries
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
     """One line per conflicting key (the first MAX_EXAMPLES)."""
-    lines, seen = [], set()
+    lines = []
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
-    for i in np.flatnonzero(d.conflict_rows):
+    rows = np.flatnonzero(d.conflict_rows)
+    for i in rows[np.unique(d.kept_row[rows], return_index=True)[1]][:MAX_EXAMPLES]:  # the first row of each key
         k = int(d.kept_row[i])
-        if k in seen:
-            continue
-        seen.add(k)
         at = {c: (cols[c][k].as_py(), cols[c][int(i)].as_py()) for c in cols}
         names = [inputs[n].name for n in at["_input"]]
         diff = "; ".join(f"{c} {at[c][0]!r} in {names[0]} vs {at[c][1]!r} in {names[1]}"
@@ -110,8 +117,6 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
         lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
                      f"preset {at['preset'][0]!r} {at['enc_pix_fmt'][0] or 'enc_pix_fmt not recorded'} cq "
                      f"{at['cq'][0]} frame {at['frame_index'][0]} device {at['device'][0]!r}: {diff}")
-        if len(lines) >= MAX_EXAMPLES:
-            break
     return lines
 
 
@@ -163,26 +168,10 @@ def input_check(inp: LoadedInput) -> IndependentCheck:
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
 
 
-def input_entry(inp: LoadedInput, read: int, kept: int, duplicate: int, conflict: int) -> InputEntry:
-    m = inp.manifest
-    shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
-    return InputEntry(
-        name=inp.name, path=str(Path(inp.path).resolve()), kind=inp.kind, sha256=inp.sha256,
-        recorded_utc=inp.recorded_utc or None,
-        box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
-        manifest_kind=m.kind if m is not None else None, shard=shard,
-        demo_corpus=bool(m.demo_corpus) if m is not None else False,
-        read=read, kept=kept, duplicate=duplicate, conflict=conflict,
-        upgraded=inp.upgraded or None,
-    )
-
-
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ its manifest, returned), a killed merge's leftovers recovered first."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
-    if prefer is not None and prefer not in PREFER_CHOICES:
-        raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
@@ -229,11 +218,11 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
                          overrides: list[str]) -> MergeManifest:
     """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
+    same = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("sources", "teacher_sha256s")}
     return MergeManifest(
-        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
-        key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
-        conflicts=conflicts, duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries),
-        repeated_inputs=tuple(repeats),
+        **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
+        scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
+        duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
@@ -241,12 +230,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
                   *(f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
                     for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
-        encoders=summary.encoders, boxes=summary.boxes,
-        devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
-        vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
-        teacher_sha256=next(iter(summary.teacher_sha256s), ""),
-        grids=summary.grids, rungs=summary.rungs,
+        sources=source_rows(summary.sources, contents), teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         builds=builds, n_contents=len(pc.unique(contents.table["content"])),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],

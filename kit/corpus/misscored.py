@@ -75,9 +75,8 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     version = manifest.kit_version or "(not recorded)"
     if isinstance(manifest, MergeManifest):
         return f"a kit before 2.0 (the file was merged by kit {version}, which records no input's kit)"
-    if manifest.schema_version == 3:
-        return f"kit {version} at corpus schema 3 (a stage of 1.0's making: 0.4 and 0.5 had the shared decode)"
-    return f"kit {version}"
+    stage = " at corpus schema 3 (a stage of 1.0's making: 0.4 and 0.5 had the shared decode)"
+    return f"kit {version}{stage if manifest.schema_version == 3 else ''}"
 
 
 def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
@@ -96,21 +95,15 @@ def _rate(entry: ClipEntry | SourceRows | None, fps: object) -> Fraction | None:
     return Fraction(fps) if isinstance(fps, float) and math.isfinite(fps) else None
 
 
-def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
-    """The boxes of a merged corpus whose rows all came from bash-kit JSONL inputs."""
-    if not isinstance(manifest, MergeManifest):
-        return set()
-    kit = {b for i in manifest.inputs if i.kind != "jsonl" for b in i.box_ids}
-    return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
-
-
 def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
     """The rule: the sources of `table` a kit before 2.0 scored through its shared decode below 25 fps, or None."""
     writer = scored_by(manifest, columns)
     if not writer:
         return None
     entries = {e.src_sha256: e for e in manifest.sources} if manifest is not None else {}
-    bash_boxes = _bash_kit_boxes(manifest)
+    inputs = manifest.inputs if isinstance(manifest, MergeManifest) else ()
+    bash_boxes = ({b for i in inputs if i.kind == "jsonl" for b in i.box_ids}
+                  - {b for i in inputs if i.kind != "jsonl" for b in i.box_ids})  # a merge's boxes of JSONL rows only
     found: dict[tuple[str, str], Misscored] = {}
     for g in _software_groups(table):
         sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
@@ -123,9 +116,7 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
         fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
         rows = int(g["count_all"]) + (before.rows if before else 0)
         found[(box, sha)] = Misscored(str(g.get("src") or sha[:12]), fps, box, rows)
-    if not found:
-        return None
-    return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None)
+    return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None) if found else None
 
 
 def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from kit.corpus.shared import Job
+from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import Record, omit_none
@@ -69,20 +69,14 @@ class IndependentCheck(Record):
 
     @property
     def text(self) -> str:
-        if not self.clips:
-            said = "no clip checked"
-        else:
-            said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on "
-                    f"its own against the clip's own file: largest difference {self.max_diff:.6f} VMAF "
-                    f"({self.worst}; tolerance {self.tolerance:g})")
+        said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on its "
+                f"own against the clip's own file: largest difference {self.max_diff:.6f} VMAF ({self.worst}; "
+                f"tolerance {self.tolerance:g})") if self.clips else "no clip checked"
         refused = f"refused {len(self.refused)}: {'; '.join(self.refused)}" if self.refused else "none refused"
         rest = [refused, *([f"not checked: {', '.join(self.unchecked)}"] if self.unchecked else []),
                 *([f"checked against the kit's lossless copy (an older kit): {', '.join(self.from_copy)}"]
                   if self.from_copy else [])]
         return f"{said}; {'; '.join(rest)}"
-
-
-J = TypeVar("J", bound=Job)
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:

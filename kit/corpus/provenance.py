@@ -81,8 +81,6 @@ def build_rows(table: pa.Table, manifests: Sequence[CorpusManifest | None]) -> t
 
 
 def build_warnings(builds: Sequence[BuildRows]) -> list[str]:
-    if len(builds) < 2:
-        return []
     return [f"the corpus mixes {len(builds)} ffmpeg/libvmaf builds: "
             + "; ".join(f"{b.label}: {b.rows} rows" for b in builds)
-            + " (libvmaf's scores may differ slightly between builds)"]
+            + " (libvmaf's scores may differ slightly between builds)"] if len(builds) > 1 else []

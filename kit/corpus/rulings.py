@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # scipy is imported where it is needed (~0.5 s)
     from scipy.sparse import csr_matrix
 
 KINDS = ("same", "different")
+TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[][{}:\n]')  # a JSON string, escapes included, or what entry_lines counts
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,9 @@ class Ruling:
         return json.dumps({"different" if self.joined else "same": [[self.a, self.b]]})
 
     def line(self) -> str:
-        if self.joined:
-            return (f"{self.a} and {self.b} are held out together as one content ({self.detail}); if they are "
-                    f"different contents, pass --content-groups FILE with FILE holding {self.reverse}")
-        return (f"{self.a} and {self.b} are undecided ({self.detail}): kept as two contents; if they are one "
-                f"content, pass --content-groups FILE with FILE holding {self.reverse}")
+        how = (f"are held out together as one content ({self.detail}); if they are different contents" if self.joined
+               else f"are undecided ({self.detail}): kept as two contents; if they are one content")
+        return f"{self.a} and {self.b} {how}, pass --content-groups FILE with FILE holding {self.reverse}"
 
     def why(self, labels: tuple[str, str]) -> str:
         return f"{labels[0]} ~ {labels[1]}: {self.detail}; if they are different contents: {self.reverse}"
@@ -49,26 +49,20 @@ class Ruling:
 def entry_lines(text: str) -> dict[str, list[int]]:
     """The line (from 1) each entry of "same" and "different" starts on, in a --content-groups file that parsed."""
     found: dict[str, list[int]] = {k: [] for k in KINDS}
-    depth, line, key, last, i = 0, 1, "", "", 0
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':  # a string holds no line break in JSON; skip it whole, escapes included
-            j = i + 1
-            while text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            last, i = text[i:j + 1], j + 1
-            continue
-        if ch == "\n":
+    depth, line, key, last = 0, 1, "", ""
+    for token in TOKENS.findall(text):
+        if token[0] == '"':  # a string holds no line break in JSON
+            last = token
+        elif token == "\n":
             line += 1
-        elif ch == ":" and depth == 1:
+        elif token == ":" and depth == 1:
             key = load_json(last)  # one string of a file load_json already read whole
-        elif ch in "[{":
+        elif token in "[{":
             depth += 1
-            if ch == "[" and depth == 3 and key in found:
+            if token == "[" and depth == 3 and key in found:
                 found[key].append(line)
-        elif ch in "]}":
+        elif token in "]}":
             depth -= 1
-        i += 1
     return found
 
 

@@ -25,10 +25,9 @@ MAX_JOB_THREADS = 1024
 
 def fixed_threads(env: Mapping[str, str] | None = None) -> int | None:
     """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset or 0 (the kit decides)."""
-    value = env_int(os.environ if env is None else env, JOB_THREADS_ENV, 0, MAX_JOB_THREADS,
-                    hint=f"unset {JOB_THREADS_ENV} (the kit shares the cores among the jobs), or give libvmaf's "
-                         f"threads per job, e.g. {JOB_THREADS_ENV}=2")
-    return value or None
+    return env_int(os.environ if env is None else env, JOB_THREADS_ENV, 0, MAX_JOB_THREADS,
+                   hint=f"unset {JOB_THREADS_ENV} (the kit shares the cores among the jobs), or give libvmaf's "
+                        f"threads per job, e.g. {JOB_THREADS_ENV}=2") or None
 
 
 def concurrency(requested: int, cores: int, to_run: int) -> int:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -123,33 +124,27 @@ def _check_plausible(table: pa.Table, present: list[str], label: str, row_label:
 
 def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -> pa.Table:
     """The table with its `content` column (set, or replaced) from content_of (src_sha256 -> group)."""
-    own = table["src_sha256"]
-    col = own
+    col = own = table["src_sha256"]
     if content_of:
         keys = pa.array(sorted(content_of))
         groups = pa.array([content_of[k] for k in keys.to_pylist()])
         col = pc.coalesce(pc.take(groups, pc.index_in(own, value_set=keys)), own)
     if "content" in table.column_names:
         return table.set_column(table.column_names.index("content"), "content", col)
-    at = table.column_names.index("src_sha256") + 1
-    return table.add_column(at, "content", col)
+    return table.add_column(table.column_names.index("src_sha256") + 1, "content", col)
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
     """(the values in order of first appearance, each row's code, nulls 0), whatever dictionaries it carried."""
-    codes: dict[str, int] = {}
-    parts = [np.zeros(0, dtype=np.int64)]
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
-        ix = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        words = chunk.dictionary.to_pylist()
-        used, first = np.unique(ix[ix >= 0], return_index=True)
-        lookup = np.zeros(max(len(words), 1), dtype=np.int64)
-        for local in used[np.argsort(first, kind="stable")]:
-            lookup[local] = codes.setdefault(words[local], len(codes))
-        parts.append(np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0))
-    return list(codes), np.concatenate(parts)
+    col = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).unify_dictionaries()
+    ix = np.concatenate([np.zeros(0, dtype=np.int64), *(
+        pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) for c in col.chunks)])
+    words = col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
+    used, first = np.unique(ix[ix >= 0], return_index=True)
+    order = used[np.argsort(first, kind="stable")]
+    lookup = np.zeros(max(len(words), 1), dtype=np.int64)
+    lookup[order] = np.arange(len(order))
+    return [words[i] for i in order], np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0)
 
 
 def _content_parts(table: pa.Table) -> Iterator[bytes]:
@@ -178,9 +173,6 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
             yield values.astype(values.dtype.newbyteorder("<")).tobytes()
 
 
-_content_memo: dict[tuple[str, int, int], str] = {}
-
-
 def corpus_sha256(path: Path) -> str:
     """The corpus's identity: sha256 over its CONTENT_COLUMNS, row by row (remembered by path, size and mtime)."""
     try:
@@ -188,13 +180,14 @@ def corpus_sha256(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})",
                          hint="check that the path exists and that you may read it") from exc
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key in _content_memo:
-        return _content_memo[key]
+    return _content_sha256(path, str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _content_sha256(path: Path, *key: object) -> str:
     names = [c for c in CONTENT_COLUMNS if c in parquet_columns(path)]
     table = read_parquet(path, names, dictionary=[c for c in names if pa.types.is_string(SCHEMA.field(c).type)])
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):
         h.update(len(part).to_bytes(8, "little") + part)
-    _content_memo[key] = h.hexdigest()
-    return _content_memo[key]
+    return h.hexdigest()

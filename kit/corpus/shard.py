@@ -10,7 +10,7 @@ from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, read_ledger
-from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
+from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -49,18 +49,16 @@ class ClipScoring:
 
 def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozenset[str]) -> dict[str, ClipScoring]:
     """Each clip's ClipScoring (by its path) from its jobs' ledgers; `checked`: the jobs that hold the check."""
-    reads: dict[str, list[str]] = {}
+    reads: dict[str, set[str]] = {}
     checks: dict[str, OracleCheck] = {}
     for job in jobs:
         ledger = read_ledger(tree, job_paths(jobs_dir, job)[1])
         if ledger is None:
             continue
-        reads.setdefault(job.clip.path, [])
-        if ledger.reference and ledger.reference not in reads[job.clip.path]:
-            reads[job.clip.path].append(ledger.reference)
+        reads.setdefault(job.clip.path, set()).add(ledger.reference)
         if job.job_id in checked and ledger.oracle is not None:
             checks[job.clip.path] = ledger.oracle
-    return {path: ClipScoring(" and ".join(sorted(found)), checks.get(path)) for path, found in reads.items()}
+    return {path: ClipScoring(" and ".join(sorted(found - {""})), checks.get(path)) for path, found in reads.items()}
 
 
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
@@ -72,7 +70,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
     from kit.corpus.schema import corpus_sha256
 
     return ShardManifest(
-        schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
+        kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),

@@ -105,7 +105,6 @@ class Batch(Generic[J]):
 @dataclass
 class ClipDecode(Generic[J]):
     folder: Path
-    batches: list[Batch[J]]
     unfinished: int
     ref_made: threading.Event = field(default_factory=threading.Event)  # set once the ref is there, or never will be
     ref_tags: tuple[tuple[str, str], ...] | None = None  # colour tags of ref.nut; None: no usable ref
@@ -130,7 +129,7 @@ class SharedDecodes(Generic[J]):
         for path, clip_jobs in by_clip.items():
             sub = folder / clip_jobs[0].job_id.split("__")[0]
             batches = plan_batches(clip_jobs, sub)
-            decode = ClipDecode(sub, batches, len(clip_jobs))
+            decode: ClipDecode[J] = ClipDecode(sub, len(clip_jobs))
             if not any(b.writes_ref for b in batches):  # a clip read as it is: its scorings read it too
                 decode.ref_made.set()
             self.clips[path] = decode
@@ -180,9 +179,7 @@ class SharedDecodes(Generic[J]):
         """The clip's decoded reference and its colour tags, once its first batch is done; None when there is none."""
         clip = self.clips[job.clip.path]
         clip.ref_made.wait()
-        if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):
-            return None
-        return clip.ref_path, clip.ref_tags
+        return None if clip.ref_tags is None or not self.tree.is_file(clip.ref_path) else (clip.ref_path, clip.ref_tags)
 
     def finished(self, job: Job) -> None:
         """A job is over (done or failed): its encode goes, and the clip's folder once no job of it is left."""

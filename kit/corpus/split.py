@@ -91,8 +91,7 @@ def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardS
 
 
 def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip]) -> dict[str, object]:
-    record = shard_record(all_clips, chosen, spec)
-    return {} if record is None else {"shard": record.to_json()}
+    return {} if (record := shard_record(all_clips, chosen, spec)) is None else {"shard": record.to_json()}
 
 
 def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip],

@@ -260,9 +260,7 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
                and needs_intermediate(Path(file))))
 
 
-def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | None:
-    if not checks:
-        return None
+def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck:
     top = max((c for c in checks if c.clips), key=lambda c: c.max_diff, default=None)
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, sum(c.clips for c in checks),
                             top.max_diff if top else math.nan, top.worst if top else "",
@@ -272,8 +270,7 @@ def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | Non
 
 def corpus_check(path: Path) -> IndependentCheck | None:
     """The verdict's `independent_check`, from the manifest; None where no manifest describes the corpus."""
-    exact = exact_manifest(path)
-    return independent_check(exact) if exact is not None else None
+    return independent_check(exact) if (exact := exact_manifest(path)) is not None else None
 
 
 def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[ContentGroup, ...]:
