@@ -1,7 +1,5 @@
-"""The environment variables the kit reads that are no option's (Click reads and checks an option's own). `run`,
-`step`, `slurm` and `ray` check those read during a run at their start (`check_environment`), before any work; every
-KIT_* or SLURM_* name in the source is listed here or is an option's (tests/unit/test_outside_numbers.py).
-"""
+"""The environment variables the kit reads that are no option's; `run`, `step`, `slurm` and `ray` check those read
+during a run before any work (`check_environment`). Every KIT_* or SLURM_* name in the source is here or an option's."""
 
 from __future__ import annotations
 

@@ -18,10 +18,15 @@ import click
 from click.core import ParameterSource
 
 from kit.cli.params import KitParam
+from kit.corpus.split import SHARD_FIELD
 from kit.errors import InputError
-from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, flags_of
-from kit.rundir import STEP_NAMES
-from kit.steps.settings import RunSettings
+from kit.infra.host import safe_box_id
+from kit.infra.invocation import kit_command
+from kit.infra.outside import label
+from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, broken, flags_of
+from kit.rundir import STEP_NAMES, default_out_dir
+from kit.steps.parsers import AUTO_TASKS
+from kit.steps.settings import TASK_FLAGS, RunSettings, read_settings, refused_settings
 
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
@@ -118,8 +123,6 @@ def box_id_problem(box_id: str) -> str:
 
 def check_box_id(box_id: str) -> None:
     """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently."""
-    from kit.infra.host import safe_box_id
-
     if box_id != safe_box_id(box_id):
         raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
                          "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
@@ -129,11 +132,7 @@ def check_box_id(box_id: str) -> None:
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
     """RunSettings from the flags' typed values (over the --settings file's record, only the flags in `given`),
     then what depends on several flags, then the rules over the whole (kit.infra.rules.broken)."""
-    from kit.infra.host import default_box_id
-    from kit.infra.rules import broken
-    from kit.rundir import default_out_dir
-    from kit.steps.parsers import AUTO_TASKS
-    from kit.steps.settings import TASK_FLAGS, read_settings
+    from kit.infra.host import default_box_id  # late: tests stand in a host name for it
 
     file = values.get("settings")
     if file is not None:  # the file's settings, and this command's own flags only (never a variable)
@@ -165,9 +164,6 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
 
 def refusal(found: Broken, given: Collection[str], file: Path | None) -> InputError:
     """A rule the settings break as a whole, said of where its value came from: the flag, its variable or the file."""
-    from kit.infra.outside import label
-    from kit.steps.settings import refused_settings
-
     flag = found.flag
     if file is not None and (flag is None or flag.name not in given):
         return refused_settings(file, found.refused())
@@ -178,8 +174,6 @@ def refusal(found: Broken, given: Collection[str], file: Path | None) -> InputEr
 
 def check_corpus_flags(values: Mapping[str, Any]) -> None:
     """--corpus skips the corpus step: a flag of that step given to this command is refused, not ignored."""
-    from kit.infra.invocation import kit_command
-
     corpus, teacher, groups = values.get("corpus"), values.get("teacher"), values.get("content_groups")
     if corpus is None:
         return
@@ -205,8 +199,6 @@ def with_setting(settings: Any, at: tuple[str, ...], value: Any) -> Any:
 
 def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
     """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
-    from kit.corpus.split import SHARD_FIELD
-
     if SHARD_FIELD not in text:
         return text
     if shard is None:

@@ -13,19 +13,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
-from kit.infra import interrupts
+from kit.events import Event, RunError, RunFinished
+from kit.infra import interrupts, proc
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
 from kit.infra.visible import traceback_lines, visible
-
-if TYPE_CHECKING:
-    from kit.events import Event
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 # errno -> what it means for the path, for the OSErrors that are the environment's, not the kit's
@@ -136,8 +134,6 @@ def outcome(exc: BaseException) -> BaseException:
 
 def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event]:
     """`error` (not for an interrupt) and `run_finished` for a run that raised; none for a broken pipe."""
-    from kit.events import RunError, RunFinished
-
     exc = outcome(exc)
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE or not isinstance(exc, Exception | KeyboardInterrupt):
@@ -182,8 +178,6 @@ def guard(fn: Callable[..., int | None], retry: bool = False) -> Callable[..., N
 
 def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     """Run fn and exit with its code, or with the code and message its exception deserves."""
-    from kit.infra import proc
-
     interrupts.install()
     proc.allow_new()
     try:
@@ -216,8 +210,6 @@ def _run(fn: Callable[[], int]) -> int:
 def report_failure(exc: BaseException, retry: bool = False) -> int:
     """Stop what still runs, say why the command ended (`exc`, or the stop signal before it), inside `guarded` or
     outside (while its flags were read); returns its exit code, never Python's 1, which means HOLD."""
-    from kit.infra import proc
-
     exc = outcome(exc)
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE:

@@ -1,6 +1,5 @@
-"""The one click parameter type of the kit's flags (`KitParam`): a flag and its KIT_ variable are refused with the
-kit's message and hint, naming the flag. Flags parse, the settings validate: no range is spelled here.
-"""
+"""The one click parameter type of the kit's flags (`KitParam`): a flag or its KIT_ variable refused names the flag;
+flags parse, the settings validate (no range is spelled here)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,7 @@ def default_out_dir() -> Path:
     from kit.infra.rules import AbsPath
     from kit.rundir import default_out_dir as layout_default
 
-    given = env_default("out_dir")
-    if given:
+    if given := env_default("out_dir"):
         return AbsPath().parse(given, "KIT_OUT_DIR")  # as `run` reads it (~ expanded)
     return layout_default(safe_box_id(env_default("box_id") or default_box_id()))
 

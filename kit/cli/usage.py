@@ -1,6 +1,5 @@
-"""Usage errors (a bad flag value, an unknown option, a missing argument) in the kit's own form: `error:` and
-`hint:` lines, exit 2; with --json (or KIT_JSON) the `error` and `run_finished` events go to stdout too.
-"""
+"""Usage errors (a bad flag value, an unknown option, a missing argument) as `error:` and `hint:` lines, exit 2;
+with --json (or KIT_JSON) the `error` and `run_finished` events go to stdout too."""
 
 from __future__ import annotations
 

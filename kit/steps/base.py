@@ -109,8 +109,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
 
 
 def cached_sha256(tree: Tree, path: Path) -> str:
-    found = tree.entry(path)
-    if found is None:
+    if (found := tree.entry(path)) is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
     return remembered_sha256(path, found.st, tree.sha256)
 

@@ -70,8 +70,7 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
         return
     jobs, store = jobs_and_store(ctx, plan, inputs)
     keys = [key for job in jobs for key in job_keys(job)]
-    missing = [key for key in keys if not store.has(key)]
-    if missing:
+    if missing := [key for key in keys if not store.has(key)]:
         raise missing_members(ctx, jobs, missing, len(keys), store.folder)
 
 

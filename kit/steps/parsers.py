@@ -98,11 +98,8 @@ class TrainTasks(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> int:
-        value = text.strip().lower()
-        if value == OFF:
-            return 0
-        if value == "auto":
-            return AUTO_TASKS
+        if (word := {OFF: 0, "auto": AUTO_TASKS}.get(text.strip().lower())) is not None:
+            return word
         return number(lambda t: read_int(t, signed=True), text, f"{label(flag, text)} is neither off, auto nor a "
                       "number of tasks", f"give off, auto or a number of tasks, e.g. {flag} 8 (with `slurm`: {flag} "
                                          "auto, one per shard)")

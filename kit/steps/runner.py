@@ -44,12 +44,8 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
     if only and from_step:
         raise InputError("--only and --from cannot be combined", hint="use one of them")
     try:
-        if only:
-            chosen = [get_step(only)]
-        elif from_step:
-            chosen = list(STEPS[STEP_NAMES.index(get_step(from_step).name):])
-        else:
-            chosen = list(STEPS)
+        start = STEP_NAMES.index(get_step(from_step).name) if from_step else 0
+        chosen = [get_step(only)] if only else list(STEPS[start:])
     except KeyError as exc:
         raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(STEP_NAMES)) from None
     if corpus_given:
@@ -86,8 +82,7 @@ def fingerprint(step: str, plan: Plan) -> str:
 
 
 def _short(v: object) -> str:
-    text = str(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text := str(v)) <= 60 else text[:57] + "..."
 
 
 def _setting_changes(key: str, old: object, new: object) -> list[str]:
@@ -305,8 +300,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         if reason is None:
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
             return
-        cleaned = tree.remove_stale(step_dir, max_age_s=0, recursive=True)
-        if cleaned:
+        if cleaned := tree.remove_stale(step_dir, max_age_s=0, recursive=True):
             emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
         tree.remove(run.status(step.name))
         emit(StepStarted(step.name, reason))

@@ -72,11 +72,10 @@ class VerdictStep:
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
-        seeds = list(s.seeds)
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
-        clips = clips[clips["seed"].isin(seeds)] if clips is not None else None
+        clips = clips[clips["seed"].isin(s.seeds)] if clips is not None else None
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
-        holdouts = {kind: frame[frame["seed"].isin(seeds)] for kind, frame in holdouts.items()}
+        holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                 codec_blind) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)

@@ -32,7 +32,7 @@ class StepStatus:
 class RunStatus:
     out_dir: str
     invoked_at_utc: str | None  # the latest invocation, whose settings the plans use
-    command: str | None  # the latest invocation's settings, as a run (next_run)
+    command: str | None  # the latest invocation's settings, as a run (settings_command)
     running: str | None  # who holds the out-dir's lock right now, if anyone
     verdict: str | None
     steps: tuple[StepStatus, ...]
@@ -80,10 +80,6 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     return [dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
             if st.state == "done" and (ahead := [u.step for u in statuses[:i] if u.state in waiting]) else st
             for i, st in enumerate(statuses)]
-
-
-def next_run(settings: RunSettings, run_json: Path) -> str:
-    return settings_command(settings, run_json, "run")
 
 
 def input_corpus(path: Path) -> Path:
@@ -139,5 +135,5 @@ def run_status(out_dir: Path) -> RunStatus:
             statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
                         if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
                         and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
-        return RunStatus(str(out_dir), run.invoked_at_utc, next_run(settings, rundir.run_json), running,
-                         found[0] if found is not None else None, tuple(with_upstream_note(statuses)))
+        return RunStatus(str(out_dir), run.invoked_at_utc, settings_command(settings, rundir.run_json, "run"),
+                         running, found[0] if found is not None else None, tuple(with_upstream_note(statuses)))

@@ -1,6 +1,5 @@
-"""The ensemble's error by encoder, box, resolution class, ladder rung, quality setting and source, from the held-out
-rows of `04_verdict/intervals.parquet` (kit.model.metrics.residuals, and the interval's coverage and width).
-"""
+"""The ensemble's figures (residuals, the intervals' coverage and width) per group of each of GROUPINGS, from the
+held-out rows of `04_verdict/intervals.parquet`."""
 
 from __future__ import annotations
 

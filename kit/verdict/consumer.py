@@ -95,9 +95,8 @@ def not_counted(encodes: pd.DataFrame, crf_range: tuple[int, int]) -> str | None
 def unmeasured_bands(counted: pd.DataFrame, crf_range: tuple[int, int]) -> list[str] | None:
     """The CRF bands of vmaf-tune's queried range that no counted encode falls in."""
     lo, hi = crf_range
-    bands = [crf_band(a) for a, b in CRF_BANDS if a <= hi and b >= lo]
-    empty = [b for b in bands if b not in set(counted["crf_band"])]
-    return empty or None
+    measured = set(counted["crf_band"])
+    return [crf_band(a) for a, b in CRF_BANDS if a <= hi and b >= lo and crf_band(a) not in measured] or None
 
 
 CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its weights are zero), so every slot of "

@@ -80,14 +80,10 @@ def ranked(folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
 def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, ...]:
     """The sources the ensemble predicts worst (ranked), with the reason named."""
     sources, scores, order = ranked(folds)
-    out = []
-    for i in order[:n]:
-        r = sources.iloc[i].to_dict()
-        out.append(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
-                             int(r["n_frames"]), float(r["share_vmaf_100"]), finite(float(r["bias"])),
-                             finite(float(r["max_abs_error"])),
-                             _reason(r, {c: float(v) for c, v in scores.iloc[i].items()})))
-    return tuple(out)
+    worst = [(sources.iloc[i].to_dict(), {c: float(v) for c, v in scores.iloc[i].items()}) for i in order[:n]]
+    return tuple(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
+                           int(r["n_frames"]), float(r["share_vmaf_100"]), finite(float(r["bias"])),
+                           finite(float(r["max_abs_error"])), _reason(r, s)) for r, s in worst)
 
 
 def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
@@ -149,7 +145,11 @@ def recommendation(g: Gates, whose: str = "box") -> str:
     if not g.lift.passed:
         reasons.append(lift_reason(g.lift))
     if g.constant_teacher is None:
-        reasons += plcc_reasons(g.gate)
+        p = g.gate
+        reasons += [reason for passed, reason in (
+            (p.mean_plcc_pass, f"mean PLCC {p.mean_plcc:.4f} ({GROUPS}) is below {p.mean_plcc_threshold}"),
+            (p.plcc_spread_pass, f"seed spread {p.plcc_spread:.4f} exceeds {p.plcc_spread_max}"),
+            (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if not passed]
     then = (keep[0].upper() + keep[1:]) if keep else SEND_BACK.capitalize()
     return with_suspects("HOLD: " + "; ".join(reasons) + f". {then}; do not ship these models.", g.suspects)
 
@@ -170,13 +170,6 @@ def lift_reason(g: LiftGate) -> str:
         return f"the ensemble's RMSE could not be compared with the ridge baseline's (--min-rmse-lift {g.threshold:g})"
     return (f"{worse}ensemble RMSE is {g.rmse_ratio:.3f}x the ridge baseline's ({GROUPS}), above --min-rmse-lift "
             f"{g.threshold:g}")
-
-
-def plcc_reasons(gate: GateResult) -> list[str]:
-    said = ((gate.mean_plcc_pass, f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}"),
-            (gate.plcc_spread_pass, f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}"),
-            (gate.per_seed_pass, f"seeds {gate.failing_seeds} are below {gate.per_seed_min}"))
-    return [reason for passed, reason in said if not passed]
 
 
 def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,

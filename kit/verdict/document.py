@@ -1,6 +1,4 @@
-"""The verdict document, PROMOTE.json or HOLD.json: the bash kit's fields and every figure and gate added since.
-Reading it needs no pandas; building it is kit.verdict.decide.
-"""
+"""The verdict document, PROMOTE.json or HOLD.json; reading it needs no pandas, building it is kit.verdict.decide."""
 
 from __future__ import annotations
 

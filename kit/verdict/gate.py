@@ -1,6 +1,4 @@
-"""The promotion gate and its thresholds: by default the mean over seeds of each seed's mean LOSO PLCC at least
-0.95, their spread at most 0.005, every seed at least 0.95. A NaN anywhere fails.
-"""
+"""The promotion gate on the seeds' mean LOSO PLCCs, and every gate's threshold (GateThresholds); a NaN fails."""
 
 from __future__ import annotations
 
@@ -178,10 +176,8 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -
     finite = {src: v for src, v in values.items() if math.isfinite(v)}
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")
-    if threshold is None:
-        return FoldGate(False, measure, None, worst, worst_value, [], True)
-    failing = sorted(s for s, v in values.items() if not v <= threshold)
-    return FoldGate(True, measure, threshold, worst, worst_value, failing, not failing)
+    failing = [] if threshold is None else sorted(s for s, v in values.items() if not v <= threshold)
+    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing, not failing)
 
 
 def finite(value: object) -> float | None:

@@ -1,6 +1,5 @@
 """The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them,
-each recomputable from `04_verdict/intervals.parquet` (each row's interval calibrated without its own content group).
-"""
+each recomputable from `04_verdict/intervals.parquet`."""
 
 from __future__ import annotations
 

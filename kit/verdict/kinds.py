@@ -1,6 +1,4 @@
-"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is (docs/figures.md), and the
-verdict's `figure_kinds` which block is which kind.
-"""
+"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is (docs/figures.md)."""
 
 from __future__ import annotations
 

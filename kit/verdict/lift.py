@@ -78,9 +78,8 @@ def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_d
 
 
 def lift_gate(rmse_ratio: float, min_rmse_lift: float | None) -> LiftGate:
-    if min_rmse_lift is None:
-        return LiftGate(False, None, rmse_ratio, True)
-    return LiftGate(True, min_rmse_lift, rmse_ratio, bool(math.isfinite(rmse_ratio) and rmse_ratio <= min_rmse_lift))
+    passed = min_rmse_lift is None or bool(math.isfinite(rmse_ratio) and rmse_ratio <= min_rmse_lift)
+    return LiftGate(min_rmse_lift is not None, min_rmse_lift, rmse_ratio, passed)
 
 
 def challenger_gate(challenger_plcc: float, incumbent: BaselineResult | None, seed_spread: float) -> ChallengerGate:

@@ -1,6 +1,5 @@
 """Pooling beyond the mean (docs/pooling.md): how far each held-out clip's (one encode's) pooled prediction is from
-its teacher pooled the same way. Every figure is recomputable from 04_verdict/clip_pooling.parquet.
-"""
+its teacher pooled the same way, recomputable from 04_verdict/clip_pooling.parquet."""
 
 from __future__ import annotations
 

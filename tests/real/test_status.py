@@ -180,10 +180,10 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
 
 
 def test_next_command_is_the_recorded_settings_placed_by_their_own_flags(tmp_path: Path) -> None:
-    from kit.steps.status import next_run
+    from kit.steps.settings import settings_command
 
     settings = RunSettings(out_dir=tmp_path / "moved here", box_id="b", corpus=Path("/abs/c.parquet"), seeds=(0, 1))
-    assert next_run(settings, tmp_path / "moved here" / "run.json") == (
+    assert settings_command(settings, tmp_path / "moved here" / "run.json", "run") == (
         f"{kit_command('run')} --settings '{tmp_path / 'moved here' / 'run.json'}' --out-dir "
         f"'{tmp_path / 'moved here'}' --box-id b --corpus /abs/c.parquet")
 

@@ -18,8 +18,7 @@ from kit.errors import InputError
 from kit.infra.arrays import slurm_position as array_position
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
-from kit.steps.settings import RunSettings
-from kit.steps.status import next_run
+from kit.steps.settings import RunSettings, settings_command
 
 
 def env(task: int | None = None, lo: int | None = None, hi: int | None = None, count: int | None = None,
@@ -113,7 +112,7 @@ def test_status_command_names_the_resolved_shard() -> None:
     """Typed outside the array task that recorded it, `--shard auto` would mean 1/1: the command names the shard
     it resolved to, and auto's default box id (<host>-shard<K>of<N>: K/N alone gives <host>, and redoes every job)."""
     settings = RunSettings(out_dir=Path("/s/shards/shard2of3"), box_id="node7-shard2of3", shard=ShardSpec(2, 3, "auto"))
-    assert next_run(settings, Path("/s/shards/shard2of3/run.json")) == kit_command(
+    assert settings_command(settings, Path("/s/shards/shard2of3/run.json"), "run") == kit_command(
         "run", "--settings", "/s/shards/shard2of3/run.json", "--out-dir", "/s/shards/shard2of3", "--box-id",
         "node7-shard2of3", "--shard", "2/3")
 
