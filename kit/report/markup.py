@@ -72,10 +72,8 @@ def fmt(v: object) -> str:
     """A cell for people: floats to 4 places, yes/no for flags, None and NaN (null in the file) as n/a."""
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4f}" if math.isfinite(v) else "n/a"
-    if v is None:
-        return "n/a"
+    if isinstance(v, float) or v is None:
+        return num(v)
     if isinstance(v, list | tuple):
         return ", ".join(fmt(x) for x in v)
     return str(v)

@@ -121,12 +121,11 @@ class LiveBars:
         self.corpus_total, self.corpus_done = 0, 0.0
         self.training: tuple[tuple[str, int, int], TaskID] | None = None
         self.last_epoch = 0
-        self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
-        self.progress.update(self.steps, left=None)  # "estimating" until the first estimate
+        self.steps = self._add("steps", len(steps), f"0/{len(steps)}", left=None)  # "estimating" until an estimate
 
-    def _add(self, description: str, total: float | None, count: str = "", info: str = "", completed: int = 0
-             ) -> TaskID:
-        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info)
+    def _add(self, description: str, total: float | None, count: str = "", info: str = "", completed: int = 0,
+             **fields: Any) -> TaskID:
+        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info, **fields)
 
     def _drop(self, task: TaskID | None) -> None:
         if task is not None:
@@ -154,8 +153,7 @@ class LiveBars:
     def jobs_planned(self, total: int, reused: int) -> None:
         self.corpus_total, self.corpus_done = total, float(reused)
         self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
-                                completed=reused)
-        self.progress.update(self.corpus, left=None)
+                                completed=reused, left=None)
 
     def run_left(self, e: ev.Eta, now: float) -> None:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
@@ -285,7 +283,7 @@ class Renderer:
 
     def close(self) -> None:
         with self._lock:
-            self.stop_heartbeat()
+            self.on_run_finished()
             if self.bars is not None:
                 self.bars.progress.stop()
                 self.bars = None
@@ -329,10 +327,7 @@ class Renderer:
             threading.Thread(target=self._beat_every_second, args=(self.beat,), daemon=True,
                              name="kit-heartbeat").start()
 
-    def on_run_finished(self, e: ev.RunFinished) -> None:
-        self.stop_heartbeat()
-
-    def stop_heartbeat(self) -> None:
+    def on_run_finished(self, e: ev.RunFinished | None = None) -> None:
         if self.beat is not None:
             self.beat.set()
             self.beat = None
