@@ -201,31 +201,6 @@ class LiveBars:
                              info=f"loss {e.loss:.3f}")
 
 
-class PlainLines:
-    """Bounded plain-text progress: a few corpus and training lines per step, with an ETA."""
-
-    def __init__(self) -> None:
-        self.fresh_total = 0
-        self.fresh_done = 0
-        self.last_epoch_print = 0
-
-    def job_line_due(self) -> bool:
-        """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
-        self.fresh_done += 1
-        every = max(1, self.fresh_total // PLAIN_JOB_LINES)
-        return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
-
-    def epoch_line_due(self, e: ev.Epoch) -> bool:
-        if e.epoch < self.last_epoch_print:
-            self.last_epoch_print = 0  # a new training run
-        # several rounds of training can end in one epoch: each epoch is printed once at most
-        due = e.epoch != self.last_epoch_print and (
-            e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES))
-        if due:
-            self.last_epoch_print = e.epoch
-        return due
-
-
 class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
@@ -237,7 +212,9 @@ class Renderer:
         self.console = console or KitConsole(file=human, highlight=False, soft_wrap=True)
         self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
-        self.plain = PlainLines()
+        self.fresh_total = 0  # plain lines: the corpus jobs to run and run, the epoch said last
+        self.fresh_done = 0
+        self.last_epoch_print = 0
         self.now = clock  # monotonic seconds (a test gives its own)
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
         self.started = self.now()
@@ -276,6 +253,22 @@ class Renderer:
                     {step: round(v, 1) for step, v in found.steps_left.items()},
                     "measured" if found.measured else "estimating"))
 
+    def job_line_due(self) -> bool:
+        """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
+        self.fresh_done += 1
+        every = max(1, self.fresh_total // PLAIN_JOB_LINES)
+        return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
+
+    def epoch_line_due(self, e: ev.Epoch) -> bool:
+        if e.epoch < self.last_epoch_print:
+            self.last_epoch_print = 0  # a new training run
+        # several rounds of training can end in one epoch: each epoch is printed once at most
+        due = e.epoch != self.last_epoch_print and (
+            e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES))
+        if due:
+            self.last_epoch_print = e.epoch
+        return due
+
     def say(self, text: str, style: str = "") -> None:
         """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
         self.said_at = self.now()
@@ -294,8 +287,8 @@ class Renderer:
             now = self.now()
             if self.bars is not None or self.beat is None or now - self.said_at < HEARTBEAT_S:
                 return
-            jobs = f"{self.plain.fresh_done}/{self.plain.fresh_total} jobs run; " if self.step == "corpus" and \
-                self.plain.fresh_total else ""
+            jobs = (f"{self.fresh_done}/{self.fresh_total} jobs run; " if self.step == "corpus" and self.fresh_total
+                    else "")
             where = f"{tag(self.step)} " if self.step else ""
             self.say(f"{where}{jobs}{self.doing or 'working'}; the run: {left_words(self.clock.left(now))}")
 
@@ -374,7 +367,7 @@ class Renderer:
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
-        self.plain.fresh_total, self.plain.fresh_done = e.total - e.reused, 0
+        self.fresh_total, self.fresh_done = e.total - e.reused, 0
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
@@ -394,9 +387,9 @@ class Renderer:
         if self.bars:
             self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
             return
-        if e.reused or not self.plain.job_line_due():
+        if e.reused or not self.job_line_due():
             return
-        self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
+        self.say(f"{tag('corpus')} {self.fresh_done}/{self.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
                  f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.now()))}")
 
@@ -411,7 +404,7 @@ class Renderer:
         self.doing = f"training {e.members} models: epoch {e.epoch}/{e.epochs}"
         if self.bars:
             self.bars.epoch(e)
-        elif self.plain.epoch_line_due(e):
+        elif self.epoch_line_due(e):
             self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}; "
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
