@@ -1,5 +1,4 @@
-"""The closing summary: verdict, figures, worst folds, where the tarball is,
-and the last event of a run (`run_finished`)."""
+"""The closing summary: verdict, figures, worst folds, where the tarball is; and a run's last event (`run_finished`)."""
 
 from __future__ import annotations
 
