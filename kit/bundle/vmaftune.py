@@ -1,6 +1,5 @@
-"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md),
-each member's graph mapping vmaf-tune's [N, 20] feed onto the kit's own inputs with allowlisted ops, then running the
-member unchanged, scaler included (the published feature_mean/feature_std are the identity)."""
+"""The vmaf-tune export profile (docs/vmaf-tune.md): each member's graph maps vmaf-tune's [N, 20] feed onto the kit's
+inputs with allowlisted ops, then runs the member, scaler included (the published feature_mean/std: the identity)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The page's HTML pieces: escaped text, cells, tables, and every table's columns once (COLUMNS); and how bad a
-figure is, as its cell is coloured: its distance from perfect (1 - PLCC, |bias|, else the figure) over the typical
-(median) one of its kind, floored: from MILD amber, from SEVERE red. A failed gate is red."""
+"""The page's HTML pieces: escaped text, cells, tables, every table's columns once (COLUMNS); a cell's colour: its
+distance from perfect over the typical (median) one's, floored (`ratio`): from MILD amber, from SEVERE red."""
 
 from __future__ import annotations
 
