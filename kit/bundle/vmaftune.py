@@ -21,7 +21,6 @@ from kit.bundle.registry import (
     RegistryRow,
     member_id,
     refuse_breaches,
-    rows_problems,
     with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
@@ -310,7 +309,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
                                 onnx_path.name + SIGSTORE_SUFFIX, OPSET, False, notes))
         written += [onnx_path, sidecar]
-    refuse_breaches(rows_problems(rows))
+    refuse_breaches(rows)
     manifest = folder / f"{ensemble}.json"
     tree.write_json(manifest, ProfileManifest(
         ensemble, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,
