@@ -1,5 +1,4 @@
-"""The model cards beside each exported ONNX (what a model takes and gives, how it was trained, on which corpus, what
-LOSO measured), and the ensemble manifest."""
+"""The card beside each exported ONNX (its inputs, output, training, corpus, LOSO figures) and the ensemble manifest."""
 
 from __future__ import annotations
 

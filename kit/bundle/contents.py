@@ -1,5 +1,4 @@
-"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the verdict, the models, the report and
-the logs, under their run-directory paths."""
+"""What a results tarball holds (the verdict's corpus, LOSO, verdict, models, report, logs), under their run paths."""
 
 from __future__ import annotations
 
@@ -26,7 +25,17 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
                              hint=f"rerun from LOSO: {loso_again}")
         files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
                   if p == run.shard or tree.is_file(p)}
-    files |= _checked_outputs(tree, run, verdict, checked)
+    # LOSO's and the verdict's files, each checked against its step's record
+    optional = [p for p in (run.clips, run.encodes, *(run.holdout(b.kind) for b in verdict.holdout or ()))
+                if tree.is_file(p)]
+    files |= {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
+                                                                *(run.loso_seed(s) for s in verdict.seeds), *optional)}
+    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
+        for path in (run.intervals, run.calibration):
+            if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
+                files[run.rel(path)] = checked(path, "verdict")
+    if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
+        files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
     files[run.rel(verdict_path)] = verdict_path
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
@@ -44,18 +53,3 @@ def _run_files(tree: Tree, run: RunDir) -> dict[str, Path]:
     """run.json, prereqs.json and the logs, but the bundle's own (still growing)."""
     return {run.rel(path): path for path in (run.run_json, run.prereqs_json, *run.logs(tree))
             if tree.is_file(path) and not path.is_relative_to(run.step("bundle"))}
-
-
-def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
-    """LOSO's and the verdict's files, each checked against its step's record."""
-    optional = [p for p in (run.clips, run.encodes, *(run.holdout(b.kind) for b in verdict.holdout or ()))
-                if tree.is_file(p)]
-    files = {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
-                                                               *(run.loso_seed(s) for s in verdict.seeds), *optional)}
-    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
-        for path in (run.intervals, run.calibration):
-            if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
-                files[run.rel(path)] = checked(path, "verdict")
-    if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
-        files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
-    return files

@@ -1,5 +1,4 @@
-"""On PROMOTE: refit every judged seed on the whole corpus, export each as a single-file ONNX checked against torch,
-and write its card and the ensemble manifest."""
+"""On PROMOTE: each judged seed refit on the whole corpus, as one ONNX checked against torch, its card, the manifest."""
 
 from __future__ import annotations
 

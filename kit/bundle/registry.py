@@ -129,15 +129,6 @@ def row_problems(row: RegistryRow) -> list[Breach]:
     return out
 
 
-def rows_problems(rows: list[RegistryRow]) -> list[Breach]:
-    """Every row's breaches, and an id proposed twice (the validator refuses a duplicate id)."""
-    out = [b for row in rows for b in row_problems(row)]
-    ids = [row.id for row in rows]
-    out += [Breach(f"id {i!r} is proposed twice", "a bug in the kit: please report it")
-            for i in sorted({i for i in ids if ids.count(i) > 1})]
-    return out
-
-
 SINGLE_ID = "fr_regressor_v2"  # the one member vmaf-tune's proxy loads alone
 ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and its members' prefix
 
@@ -156,8 +147,13 @@ def proposed_ids(seeds: Sequence[int], tag: str = "") -> list[str]:
     return [with_tag(SINGLE_ID, tag), *(member_id(s, tag) for s in seeds)]
 
 
-def refuse_breaches(breaches: list[Breach]) -> None:
-    """Exit 2 naming every breach, with the hint of the first: a row upstream would reject is never written."""
+def refuse_breaches(rows: list[RegistryRow]) -> None:
+    """Exit 2 naming every row's breach and an id proposed twice (the validator refuses a duplicate id), with the hint
+    of the first: a row upstream would reject is never written."""
+    ids = [row.id for row in rows]
+    breaches = [b for row in rows for b in row_problems(row)] + [
+        Breach(f"id {i!r} is proposed twice", "a bug in the kit: please report it")
+        for i in sorted({i for i in ids if ids.count(i) > 1})]
     if breaches:
         raise InputError("the vmaf-tune registry rows would break model/tiny/registry.json's rules: "
                          + "; ".join(b.text for b in breaches), hint=breaches[0].hint)
@@ -167,4 +163,4 @@ def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: st
     """Before any refit: the rows these seeds, teacher tag and license settings would give, checked."""
     rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, f"{i}.onnx{SIGSTORE_SUFFIX}")
             for i in proposed_ids(seeds, tag)]
-    refuse_breaches(rows_problems(rows))
+    refuse_breaches(rows)

@@ -1,5 +1,4 @@
-"""Results tarballs: writing one with a sha256 manifest, verifying one on the receiving side (extraction and the
-manifest check are kit.infra.archive's)."""
+"""Results tarballs: written with a sha256 manifest, verified where received (kit.infra.archive extracts and checks)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md),
-each member's graph mapping vmaf-tune's [N, 20] feed onto the kit's own inputs with allowlisted ops, then running the
-member unchanged, scaler included (the published feature_mean/feature_std are the identity)."""
+"""The vmaf-tune export profile (docs/vmaf-tune.md): each member's graph maps vmaf-tune's [N, 20] feed onto the kit's
+inputs with allowlisted ops, then runs the member, scaler included (the published feature_mean/std: the identity)."""
 
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ from kit.bundle.registry import (
     RegistryRow,
     member_id,
     refuse_breaches,
-    rows_problems,
     with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
@@ -168,10 +166,6 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
-def _finite(x: float, fallback: float) -> float:
-    return x if np.isfinite(x) else fallback
-
-
 @dataclass(frozen=True)
 class CrfCoverage:
     """One trained vmaf-tune encoder's CRF: what its rows hold against what vmaf-tune queries."""
@@ -239,8 +233,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                            "share of this seed's held-out LOSO predictions the clip changes"},
         "recipe": {**recipe_json(train, verdict.recipe), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
-                   "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model,
-                   **({"teacher_sha256": verdict.teacher_sha256} if verdict.teacher_sha256 else {})},
+                   "boxes": corpus.boxes, "encoders": corpus.encoders, **teacher_metadata(verdict.teacher)},
         "teacher": teacher_card(verdict.teacher),
         "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
         "parity_max_abs_diff": diff, "kit_version": __version__,
@@ -282,7 +275,8 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     """The profile written into `folder`; every model checked before it is kept, every registry row before any."""
     tree.make_folder(folder)
     # the member vmaf-tune's proxy uses alone: the best LOSO mean PLCC (then RMSE, then seed)
-    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
+    best = min(verdict.per_seed, key=lambda r: (-r.mean_plcc if np.isfinite(r.mean_plcc) else 1.0,
+                                                r.mean_rmse if np.isfinite(r.mean_rmse) else 1e9, r.seed))
     why = (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, RMSE "
            f"{best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
@@ -315,7 +309,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
                                 onnx_path.name + SIGSTORE_SUFFIX, OPSET, False, notes))
         written += [onnx_path, sidecar]
-    refuse_breaches(rows_problems(rows))
+    refuse_breaches(rows)
     manifest = folder / f"{ensemble}.json"
     tree.write_json(manifest, ProfileManifest(
         ensemble, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,

@@ -1,6 +1,5 @@
-"""The report's figures, drawn with matplotlib (Agg) as self-contained HTML: inline SVG, or a base64 PNG for dense
-scatter plots. Its fonts cover Latin only, so no name from outside is drawn: a chart marks a source by its rank or
-colour, and the page names it (`legend_html`, `rank_key`)."""
+"""The report's figures (matplotlib, Agg) as self-contained HTML: inline SVG, or a base64 PNG for dense scatters. Latin
+fonts only, so no outside name is drawn: a chart marks a source by rank or colour, the page names it (`rank_key`)."""
 
 from __future__ import annotations
 

@@ -112,8 +112,7 @@ class WorstItem:
 
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
-    """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with the per-source gate that is on (the
-    one on its worst figure first): its own value against the limit."""
+    """The source the verdict ranks worst, with its value against the per-source gate on (its worst figure's first)."""
     if folds.empty:
         return None
     sources, scores, order = decide.ranked(folds)

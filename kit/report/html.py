@@ -313,8 +313,7 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
 
 
 def matplotlib_home() -> None:
-    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless chosen or loaded: an unwritable home
-    would have it complain on stderr."""
+    """matplotlib's configuration (MPLCONFIGDIR) in the kit's cache unless set or loaded: an unwritable home warns."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return
     from kit.errors import KitError

@@ -1,6 +1,5 @@
-"""The page's HTML pieces: escaped text, cells, tables, and every table's columns once (COLUMNS); and how bad a
-figure is, as its cell is coloured: its distance from perfect (1 - PLCC, |bias|, else the figure) over the typical
-(median) one of its kind, floored: from MILD amber, from SEVERE red. A failed gate is red."""
+"""The page's HTML pieces: escaped text, cells, tables, every table's columns once (COLUMNS); a cell's colour: its
+distance from perfect over the typical (median) one's, floored (`ratio`): from MILD amber, from SEVERE red."""
 
 from __future__ import annotations
 
@@ -72,10 +71,8 @@ def fmt(v: object) -> str:
     """A cell for people: floats to 4 places, yes/no for flags, None and NaN (null in the file) as n/a."""
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4f}" if math.isfinite(v) else "n/a"
-    if v is None:
-        return "n/a"
+    if isinstance(v, float) or v is None:
+        return num(v)
     if isinstance(v, list | tuple):
         return ", ".join(fmt(x) for x in v)
     return str(v)

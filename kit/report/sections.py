@@ -11,7 +11,7 @@ import numpy as np
 
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
-from kit.report.frames import PANELS, quality_rows
+from kit.report.frames import GROUPINGS, PANELS, quality_rows
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.consumer import consumer_fit
 from kit.verdict.decide import per_source
@@ -126,8 +126,7 @@ def has_coverage(rows: Sequence[GroupErrors]) -> bool:
     return any(r.coverage is not None or r.coverage_reason for r in rows)
 
 
-BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setting"),
-              ("resolution", "resolution class"), ("rung", "ladder rung (share of the source's height)"))
+BREAKDOWNS = [(by, what + (" (share of the source's height)" if by == "rung" else "")) for by, what, _ in GROUPINGS]
 
 
 def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:

@@ -1,5 +1,4 @@
-"""The closing summary: verdict, figures, worst folds, where the tarball is,
-and the last event of a run (`run_finished`)."""
+"""The closing summary: verdict, figures, worst folds, where the tarball is; and a run's last event (`run_finished`)."""
 
 from __future__ import annotations
 
@@ -104,12 +103,7 @@ def teacher_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return rows
 
 
-CHECK_LABEL = "independent check"
-
-
-def check_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """What the independent libvmaf check found (kit.corpus.oracle), where the verdict says."""
-    return [(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []
+CHECK_LABEL = "independent check"  # what the independent libvmaf check found (kit.corpus.oracle)
 
 
 def left_out_rows(verdict: Verdict) -> list[tuple[str, str]]:
@@ -234,7 +228,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, interval_rows(verdict)),
-            *map(pair, group_error_rows(verdict)), *check_rows(verdict),
+            *map(pair, group_error_rows(verdict)),
+            *([(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []),
             *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(verdict), *teacher_rows(verdict),
             *([("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []),
             *group_rows(verdict)]
@@ -266,7 +261,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
                                                f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
     rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
-    rows += check_rows(verdict)
+    rows += [row for row in full if row[0] == CHECK_LABEL]
     rows.append(corpus_row(verdict))
     return [*rows, THE_REST]
 

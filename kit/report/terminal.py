@@ -121,12 +121,11 @@ class LiveBars:
         self.corpus_total, self.corpus_done = 0, 0.0
         self.training: tuple[tuple[str, int, int], TaskID] | None = None
         self.last_epoch = 0
-        self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
-        self.progress.update(self.steps, left=None)  # "estimating" until the first estimate
+        self.steps = self._add("steps", len(steps), f"0/{len(steps)}", left=None)  # "estimating" until an estimate
 
-    def _add(self, description: str, total: float | None, count: str = "", info: str = "", completed: int = 0
-             ) -> TaskID:
-        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info)
+    def _add(self, description: str, total: float | None, count: str = "", info: str = "", completed: int = 0,
+             **fields: Any) -> TaskID:
+        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info, **fields)
 
     def _drop(self, task: TaskID | None) -> None:
         if task is not None:
@@ -154,8 +153,7 @@ class LiveBars:
     def jobs_planned(self, total: int, reused: int) -> None:
         self.corpus_total, self.corpus_done = total, float(reused)
         self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
-                                completed=reused)
-        self.progress.update(self.corpus, left=None)
+                                completed=reused, left=None)
 
     def run_left(self, e: ev.Eta, now: float) -> None:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
@@ -203,31 +201,6 @@ class LiveBars:
                              info=f"loss {e.loss:.3f}")
 
 
-class PlainLines:
-    """Bounded plain-text progress: a few corpus and training lines per step, with an ETA."""
-
-    def __init__(self) -> None:
-        self.fresh_total = 0
-        self.fresh_done = 0
-        self.last_epoch_print = 0
-
-    def job_line_due(self) -> bool:
-        """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
-        self.fresh_done += 1
-        every = max(1, self.fresh_total // PLAIN_JOB_LINES)
-        return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
-
-    def epoch_line_due(self, e: ev.Epoch) -> bool:
-        if e.epoch < self.last_epoch_print:
-            self.last_epoch_print = 0  # a new training run
-        # several rounds of training can end in one epoch: each epoch is printed once at most
-        due = e.epoch != self.last_epoch_print and (
-            e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES))
-        if due:
-            self.last_epoch_print = e.epoch
-        return due
-
-
 class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
@@ -239,7 +212,9 @@ class Renderer:
         self.console = console or KitConsole(file=human, highlight=False, soft_wrap=True)
         self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
-        self.plain = PlainLines()
+        self.fresh_total = 0  # plain lines: the corpus jobs to run and run, the epoch said last
+        self.fresh_done = 0
+        self.last_epoch_print = 0
         self.now = clock  # monotonic seconds (a test gives its own)
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
         self.started = self.now()
@@ -278,6 +253,22 @@ class Renderer:
                     {step: round(v, 1) for step, v in found.steps_left.items()},
                     "measured" if found.measured else "estimating"))
 
+    def job_line_due(self) -> bool:
+        """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
+        self.fresh_done += 1
+        every = max(1, self.fresh_total // PLAIN_JOB_LINES)
+        return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
+
+    def epoch_line_due(self, e: ev.Epoch) -> bool:
+        if e.epoch < self.last_epoch_print:
+            self.last_epoch_print = 0  # a new training run
+        # several rounds of training can end in one epoch: each epoch is printed once at most
+        due = e.epoch != self.last_epoch_print and (
+            e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES))
+        if due:
+            self.last_epoch_print = e.epoch
+        return due
+
     def say(self, text: str, style: str = "") -> None:
         """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
         self.said_at = self.now()
@@ -285,7 +276,7 @@ class Renderer:
 
     def close(self) -> None:
         with self._lock:
-            self.stop_heartbeat()
+            self.on_run_finished()
             if self.bars is not None:
                 self.bars.progress.stop()
                 self.bars = None
@@ -296,8 +287,8 @@ class Renderer:
             now = self.now()
             if self.bars is not None or self.beat is None or now - self.said_at < HEARTBEAT_S:
                 return
-            jobs = f"{self.plain.fresh_done}/{self.plain.fresh_total} jobs run; " if self.step == "corpus" and \
-                self.plain.fresh_total else ""
+            jobs = (f"{self.fresh_done}/{self.fresh_total} jobs run; " if self.step == "corpus" and self.fresh_total
+                    else "")
             where = f"{tag(self.step)} " if self.step else ""
             self.say(f"{where}{jobs}{self.doing or 'working'}; the run: {left_words(self.clock.left(now))}")
 
@@ -329,10 +320,7 @@ class Renderer:
             threading.Thread(target=self._beat_every_second, args=(self.beat,), daemon=True,
                              name="kit-heartbeat").start()
 
-    def on_run_finished(self, e: ev.RunFinished) -> None:
-        self.stop_heartbeat()
-
-    def stop_heartbeat(self) -> None:
+    def on_run_finished(self, e: ev.RunFinished | None = None) -> None:
         if self.beat is not None:
             self.beat.set()
             self.beat = None
@@ -379,7 +367,7 @@ class Renderer:
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
-        self.plain.fresh_total, self.plain.fresh_done = e.total - e.reused, 0
+        self.fresh_total, self.fresh_done = e.total - e.reused, 0
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
@@ -399,9 +387,9 @@ class Renderer:
         if self.bars:
             self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
             return
-        if e.reused or not self.plain.job_line_due():
+        if e.reused or not self.job_line_due():
             return
-        self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
+        self.say(f"{tag('corpus')} {self.fresh_done}/{self.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
                  f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.now()))}")
 
@@ -416,7 +404,7 @@ class Renderer:
         self.doing = f"training {e.members} models: epoch {e.epoch}/{e.epochs}"
         if self.bars:
             self.bars.epoch(e)
-        elif self.plain.epoch_line_due(e):
+        elif self.epoch_line_due(e):
             self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}; "
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
