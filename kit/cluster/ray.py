@@ -189,7 +189,6 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
                           "(unknown node)")
 
 
-
 def _check(result: TaskResult, more: str = "") -> None:
     if result.failed:
         raise ToolError(f"{result.name} failed on {result.node}: {shell_join(result.failed)} (exit "

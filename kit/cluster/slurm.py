@@ -54,7 +54,6 @@ def sbatch_value(value: str) -> str:
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 
-
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
     """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`

@@ -48,8 +48,7 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     h = "x"
     for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
         linear = model.slot(layer.name)
-        inits.append(numpy_helper.from_array(_array(linear.weight), f"w{k}"))
-        inits.append(numpy_helper.from_array(_array(linear.bias), f"b{k}"))
+        inits += [numpy_helper.from_array(_array(t), f"{n}{k}") for n, t in (("w", linear.weight), ("b", linear.bias))]
         nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
         h = f"l{k}"
         if layer.activation == "gelu":  # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))
