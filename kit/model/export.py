@@ -1,5 +1,4 @@
-"""Single-file ONNX export of one ensemble member, scaler inside the graph, written op by op with onnx.helper (small,
-byte-for-byte reproducible, independent of torch's exporter) and checked against torch with onnxruntime."""
+"""One ensemble member as a single-file ONNX graph, scaler inside, written op by op (byte-for-byte reproducible)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""--holdout encoder|box|rung: each one left out in turn, crossed with grouped folds over contents, so a row is
-predicted by members that saw neither its encoder (box, rung) nor its content (`03_loso/holdout_<kind>.parquet`)."""
+"""--holdout encoder|box|rung: each left out in turn, crossed with grouped folds over contents (holdout_<kind>)."""
 
 from __future__ import annotations
 
@@ -54,9 +53,9 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     why = (f"every {kind} ({shown}) left out in turn, crossed with {scheme.label} over contents: a row is "
            f"predicted by members that saw neither its {kind} nor its content")
     if left:
-        why += (f"; {sum(left.values())} of {len(df)} rows left out (" + ", ".join(f"{n} of {v}" for v, n in
-                                                                               sorted(left.items()))
-                + f"): in their fold no row of another {kind} is left to train on")
+        counts = ", ".join(f"{n} of {v}" for v, n in sorted(left.items()))
+        why += (f"; {sum(left.values())} of {len(df)} rows left out ({counts}): in their fold no row of another {kind} "
+                "is left to train on")
     return out, why
 
 
