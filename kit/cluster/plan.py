@@ -1,5 +1,4 @@
-"""The pipeline fanned out over a cluster, whatever runs it: the layout (ClusterLayout), the shard commands and
-the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md)."""
+"""The pipeline fanned out over a cluster: what an adapter (slurm, ray) carries to the nodes (docs/cluster.md)."""
 
 from __future__ import annotations
 

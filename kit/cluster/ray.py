@@ -1,6 +1,5 @@
 """The pipeline on a Ray cluster (kit.cluster.plan; docs/cluster.md, "Ray"): `ensemble-kit ray` is the driver, each
-shard, the union, every training task and the gather a Ray task that runs the plan's commands with KIT_ARRAY_TASK
-set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`)."""
+shard, the union, each training task, the gather a Ray task running the plan's commands, logs in <root>/ray/logs."""
 
 from __future__ import annotations
 
@@ -124,10 +123,9 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
         _wait_all(ray, refs, say, plan, "shard")  # a rerun redoes only the failed shards: the others have finished
         # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
+        then = f"into {lay.union_corpus}" if plan.train_tasks else f"and trains in {lay.union_out}"
         result = single("union", plan.union_commands(), [(0,), (0, 1)][:len(plan.union_commands())],
-                        f"every shard is done; the union task merges them and trains in {lay.union_out}"
-                        if not plan.train_tasks
-                        else f"every shard is done; the union task merges them into {lay.union_corpus}")
+                        f"every shard is done; the union task merges them {then}")
         if plan.train_tasks:
             t = plan.train_tasks
             refs = _array(task, plan, "training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}")
@@ -155,10 +153,9 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
 def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[str]],
            log: Callable[[int], str]) -> dict[Any, str]:
     """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its output in <logs>/<log(K)>.log."""
-    names = {k: f"{what} {k}/{n}" for k in range(1, n + 1)}
-    return {task.remote(name, commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
-                        str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): name
-            for k, name in names.items()}
+    return {task.remote(f"{what} {k}/{n}", commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
+                        str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): f"{what} {k}/{n}"
+            for k in range(1, n + 1)}
 
 
 def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
@@ -187,7 +184,6 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
     except ray.exceptions.RayError as exc:
         return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
                           "(unknown node)")
-
 
 
 def _check(result: TaskResult, more: str = "") -> None:

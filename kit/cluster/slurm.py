@@ -1,6 +1,5 @@
-"""The Slurm adapter of the cluster plan (kit.cluster.plan): batch scripts in <root>/slurm/, each submitted with
-sbatch afterok on the one before (docs/cluster.md, "Slurm"): the shard array, the union, and with --train-tasks the
-training array and the gather."""
+"""The Slurm adapter of the cluster plan (kit.cluster.plan; docs/cluster.md, "Slurm"): batch scripts in <root>/slurm/,
+each submitted with sbatch afterok on the one before."""
 
 from __future__ import annotations
 
@@ -54,11 +53,10 @@ def sbatch_value(value: str) -> str:
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 
-
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
-    """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`
-    (`output`: a Slurm %-pattern in the log folder), then `body`; every path absolute."""
+    """A batch script: its kit and time, `about`, job `<--job-name>-<sbatch_name>`'s `#SBATCH` lines (`output`: a
+    Slurm %-pattern in the log folder), then `body`; every path absolute."""
     logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
     pairs: list[tuple[str, object]] = [
         ("--job-name", f"{opts.job_name}-{sbatch_name}"), ("--output", f"{logs}/{output}"), ("--array", array),

@@ -72,8 +72,7 @@ class RowStream:
     def __init__(self, member: Member, rows: torch.Tensor) -> None:
         self.rows = rows
         self.gen = torch.Generator().manual_seed(member.seed * 1_000_003 + member.fold + 1)
-        self.perm = torch.randperm(len(self.rows), generator=self.gen)
-        self.pos = 0
+        self.perm, self.pos = torch.empty(0, dtype=torch.int64), 0  # drawn at the first take
 
     def take(self, n: int) -> torch.Tensor:
         parts = []

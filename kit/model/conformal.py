@@ -1,5 +1,4 @@
-"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups, each group
-weighing 1 whatever its frame count (METHOD, FORMULA; docs/design/intervals.md)."""
+"""Hierarchical split conformal over content groups, each weighing 1 (METHOD, FORMULA; docs/design/intervals.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""vmaf-tune's side of the proxy, as data (lusoris/vmaf tools/vmaf-tune/src/vmaftune/fast.py): its vocabulary, CRF
-range and bands, tolerance. Light (no numpy): the settings' defaults and the gate read it."""
+"""vmaf-tune's side of the proxy as data (lusoris/vmaf's vmaftune/fast.py); light (no numpy): the gate reads it."""
 
 from __future__ import annotations
 

@@ -46,8 +46,7 @@ def recipe_of(distil: Distillation | None) -> str:
 
 
 def draw_prior(n: int) -> np.ndarray:
-    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest; motion2 log-uniform over [0,
-    MOTION_MAX] (bench/README.md, "The teacher recipe")."""
+    """`n` raw canonical six where encodes lie, near-lossless densest, motion2 log-uniform in [0, MOTION_MAX]."""
     rng = np.random.default_rng(PRIOR_SEED)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]

@@ -49,8 +49,7 @@ def _whole(value: object) -> int:
 
 
 def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int], codec_blind: bool) -> pd.DataFrame:
-    """03_loso/encodes.parquet (docs/reference/files.md) from the members' clips: one row per encode, `predicted` the
-    mean over seeds (NaN if a member diverged); `counted`: queried and trained on by every member (or `codec_blind`)."""
+    """03_loso/encodes.parquet from the members' clips, one row per encode (its columns: docs/reference/files.md)."""
     key = list(ENCODE_KEY)
     by = clips.groupby(key, sort=True)
     out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),

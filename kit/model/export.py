@@ -1,5 +1,4 @@
-"""Single-file ONNX export of one ensemble member, scaler inside the graph, written op by op with onnx.helper (small,
-byte-for-byte reproducible, independent of torch's exporter) and checked against torch with onnxruntime."""
+"""One ensemble member as a single-file ONNX graph, scaler inside, written op by op (byte-for-byte reproducible)."""
 
 from __future__ import annotations
 
@@ -48,8 +47,7 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     h = "x"
     for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
         linear = model.slot(layer.name)
-        inits.append(numpy_helper.from_array(_array(linear.weight), f"w{k}"))
-        inits.append(numpy_helper.from_array(_array(linear.bias), f"b{k}"))
+        inits += [numpy_helper.from_array(_array(t), f"{n}{k}") for n, t in (("w", linear.weight), ("b", linear.bias))]
         nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
         h = f"l{k}"
         if layer.activation == "gelu":  # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))

@@ -1,5 +1,4 @@
-"""--holdout encoder|box|rung: each one left out in turn, crossed with grouped folds over contents, so a row is
-predicted by members that saw neither its encoder (box, rung) nor its content (`03_loso/holdout_<kind>.parquet`)."""
+"""--holdout encoder|box|rung: each left out in turn, crossed with grouped folds over contents (holdout_<kind>)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import rung_labels
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.model.distil import Distillation
 from kit.model.folds import cut_folds
+from kit.model.loso import LosoInputs
 from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
 
@@ -54,20 +53,19 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     why = (f"every {kind} ({shown}) left out in turn, crossed with {scheme.label} over contents: a row is "
            f"predicted by members that saw neither its {kind} nor its content")
     if left:
-        why += (f"; {sum(left.values())} of {len(df)} rows left out (" + ", ".join(f"{n} of {v}" for v, n in
-                                                                               sorted(left.items()))
-                + f"): in their fold no row of another {kind} is left to train on")
+        counts = ", ".join(f"{n} of {v}" for v, n in sorted(left.items()))
+        why += (f"; {sum(left.values())} of {len(df)} rows left out ({counts}): in their fold no row of another {kind} "
+                "is left to train on")
     return out, why
 
 
-def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, kind: str,
-                seeds: list[int], config: TrainConfig, corpus: str, on_epoch: EpochCallback | None = None,
-                workers: int = 1, distil: Distillation | None = None) -> tuple[pd.DataFrame, str]:
-    """Train every (seed, holdout fold) member and predict its held-out rows."""
-    folds, why = holdout_folds(df, kind, corpus)
+def run_holdout(inputs: LosoInputs, kind: str, seeds: list[int], config: TrainConfig, corpus: str,
+                on_epoch: EpochCallback | None = None, workers: int = 1) -> tuple[pd.DataFrame, str]:
+    """Train every (seed, holdout fold) member on the LOSO's inputs and predict its held-out rows."""
+    folds, why = holdout_folds(inputs.df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
-    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=distil)
-    corpus_row = df[CORPUS_ROW].to_numpy() if CORPUS_ROW in df else np.arange(len(df), dtype=np.int64)
+    feats, codec, target, corpus_row = inputs.feats, inputs.codec, inputs.target, inputs.df[CORPUS_ROW].to_numpy()
+    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
     frames = [pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
                             "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
                             "pred": ens.predict(m, feats[f.test], codec[f.test])})

@@ -1,14 +1,11 @@
 """The ops, the self-check and the choice of a training step's two paths; the only module that calls a private torch op.
 
-* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients)
-  and torch's fused Adam called directly (`FusedAdam`), without autograd's bookkeeping, on these private ops:
+* **Fast path** (kit.model.optimise.HandStep), wherever its ops pass the self-check made at import: the backward pass
+  written out (kit.model.stacked.StackedMLP.gradients) and torch's fused Adam called directly (`FusedAdam`), on:
   - `torch.ops.aten.gelu_backward(g, x)`: g times exact (erf) GELU's derivative at x, g * (Phi(x) + x * phi(x));
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
-  - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
-    beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: Adam with L2 weight decay, in place.
-* **Public path** (kit.model.optimise.AutogradStep): autograd and `torch.optim.Adam(fused=True)`, the same bytes.
-
-The fast path runs wherever its ops pass the self-check made at import; KIT_TRAIN_KERNELS=public forces autograd."""
+  - `torch._foreach_add_` and `torch._fused_adam_`, as FusedAdam.step calls them: Adam with L2 weight decay, in place.
+* **Public path** (kit.model.optimise.AutogradStep; KIT_TRAIN_KERNELS=public forces it): autograd and torch's Adam."""
 
 from __future__ import annotations
 

@@ -70,8 +70,7 @@ class LosoInputs:
         return recipe_of(self.distil)
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
-        """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,
-        the teacher was reproduced and the input set is the canonical six."""
+        """With the teacher's proof, and the teacher recipe's set where asked, reproduced and on the canonical six."""
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
         distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config.teacher_samples) \
             if use and model is not None else None

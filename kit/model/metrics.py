@@ -1,5 +1,4 @@
-"""What predictions miss of their teacher: every per-group figure, from one function (`residuals`) into one record
-(`Residuals`); correlations by CORRELATION_RULE, ranks scipy.stats' (ties averaged, Kendall's tau-b)."""
+"""What predictions miss of their teacher: every figure by `residuals`, correlations by CORRELATION_RULE."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""How a clip's per-frame scores become one number as VMAF's consumers pool them (POOLS): the mean, libvmaf's harmonic
-mean, Av1an's 1st percentile (index floor(n / 100) sorted) and the minimum, predictions clipped to [0, 100]."""
+"""A clip's per-frame scores pooled into one number as VMAF's consumers do (POOLS), predictions clipped to [0, 100]."""
 
 from __future__ import annotations
 

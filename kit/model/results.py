@@ -1,5 +1,4 @@
-"""What LOSO evaluation produces, as typed records. `loso_seed<N>.json` keeps the bash kit's keys first, in their
-order (the lusoris gate scripts read it), the kit's additions after them."""
+"""LOSO evaluation's typed records; loso_seed<N>.json keeps the bash kit's keys first, in their order."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""How a training is planned, without torch: each job's schedule (steps x batch), its groups of members (one stack
-each) and their cost; the trainer (kit.model.train) and the run's ETA (kit.model.cost) read this one plan."""
+"""How a training is planned, without torch: each job's schedule, groups and cost, read by the trainer and the ETA."""
 
 from __future__ import annotations
 

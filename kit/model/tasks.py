@@ -1,6 +1,5 @@
-"""LOSO's training as units of work: a member (architecture, seed, fold) depends on nothing but itself and its job's
-schedule, so `share_out` deals the members into N tasks, `train_missing` trains a share, the `MemberStore` keeps each
-member with its producer's record, and `gather` reads them all back, checked."""
+"""LOSO's training as units of work: a member depends only on itself and its job's schedule, so `share_out` deals the
+members into N tasks, `train_missing` trains a share and the `MemberStore` keeps each member, checked when read back."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The teacher's function (kit.media.svr), proven on every row of the corpus within PROOF_TOLERANCE of libvmaf's own
-score before the teacher recipe may distil it; one that differs is refused (exit 2), one the kit cannot reproduce
-from the stored features is said, and the run trains on the corpus's frames."""
+"""The teacher's function (kit.media.svr), proven on every corpus row within PROOF_TOLERANCE of libvmaf's score before
+the teacher recipe distils it; one that differs is refused (exit 2), one not reproducible said (the frames' recipe)."""
 
 from __future__ import annotations
 

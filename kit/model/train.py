@@ -108,10 +108,6 @@ class _Plan:
     planned: PlannedJob
     groups: list[list[Member]]
 
-    @property
-    def sched(self) -> Schedule:
-        return self.planned.sched
-
 
 def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Plan]:
     """Each job as kit.model.schedule.plan_jobs plans it, its members dealt into the groups it sizes."""
@@ -144,7 +140,7 @@ class _Progress:
         while not self.updates.empty():  # this thread alone takes from it
             j, g, done, loss = self.updates.get_nowait()
             self.done[j][g], self.loss[j][g] = done, loss
-        work = float(sum(min(steps, p.sched.steps) * p.planned.sizes[g] * p.job.arch.params
+        work = float(sum(min(steps, p.planned.sched.steps) * p.planned.sizes[g] * p.job.arch.params
                          for p, done in zip(self.plans, self.done, strict=True) for g, steps in enumerate(done)))
         for j, plan in enumerate(self.plans):
             done = min(self.done[j])
@@ -152,7 +148,7 @@ class _Progress:
                 continue
             self.shown[j] = done
             epochs = plan.planned.epochs
-            done_epochs = min(epochs, max(1, round(done * plan.sched.batch / plan.planned.shape.mean_rows)))
+            done_epochs = min(epochs, max(1, round(done * plan.planned.sched.batch / plan.planned.shape.mean_rows)))
             plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
@@ -174,8 +170,8 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
         order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
                        key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
         fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
-        tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                         fitted, lambda done, loss, j=j, g=g: progress.updates.put((j, g, done, loss)))
+        tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].planned.sched,
+                         kernels, fitted, lambda done, loss, j=j, g=g: progress.updates.put((j, g, done, loss)))
              for j, g in order]
         done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
         trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))

@@ -218,8 +218,7 @@ class LosoStep:
         s, inputs = ctx.settings, setup.inputs
         ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
                                  "turn"))
-        frame, why = run_holdout(setup.df, inputs.feats, inputs.codec, inputs.target, kind, list(s.seeds), s.train,
-                                 str(setup.corpus), on_epoch, setup.workers, inputs.distil)
+        frame, why = run_holdout(inputs, kind, list(s.seeds), s.train, str(setup.corpus), on_epoch, setup.workers)
         ctx.log(f"--holdout {kind}: {why}")
         return frame.assign(scheme=why)
 

@@ -160,8 +160,8 @@ def test_stacks_are_bounded_so_activations_are_reused() -> None:
     big = Complement(400_000, np.arange(1_000))
     members = [Member(s, f, big) for s in range(5) for f in range(40)]  # 200 members at the sample cap
     plans = _plans([TrainJob(members, arch)], TrainConfig(), workers=2)
-    most = stack_members(arch, plans[0].sched.batch)
-    assert plans[0].sched.batch > 64 and most < len(members)
+    most = stack_members(arch, plans[0].planned.sched.batch)
+    assert plans[0].planned.sched.batch > 64 and most < len(members)
     assert all(len(g) <= most for g in plans[0].groups)
     assert [m for g in plans[0].groups for m in g] == members  # in order, each once
 
