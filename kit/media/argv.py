@@ -87,14 +87,6 @@ def build_score_argv(
             "-lavfi", graph, "-f", "null", "-"]
 
 
-def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[str], width: int, height: int,
-                      pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
-                      teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
-    """The independent check of a corpus job (kit.corpus.oracle): the teacher's model alone on a window of frames."""
-    return build_score_argv(ffmpeg, distorted, ref_input, width, height, pix_fmt, log_path, n_threads,
-                            teacher=teacher, upscaler=upscaler, fps=fps, window=window)
-
-
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
 REF_FORMAT = (*PASSTHROUGH, "-c:v", "rawvideo", "-f", "nut")
 

@@ -1,6 +1,5 @@
-"""The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and
-frame-counted (and a 10-bit one with `--encode-depth source`), cached per ffmpeg build and host signals unless a
-transient failure or a signal ended it."""
+"""The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and counted
+(a 10-bit one too with `--encode-depth source`), cached per ffmpeg build and host unless transient or signal-ended."""
 
 from __future__ import annotations
 
