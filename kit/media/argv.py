@@ -1,5 +1,4 @@
-"""Pure builders of every ffmpeg command line the kit runs (tests compare them exactly): nothing else in the kit spells
-an ffmpeg argv."""
+"""Pure builders of every ffmpeg command line the kit runs: nothing else in the kit spells an ffmpeg argv."""
 
 from __future__ import annotations
 

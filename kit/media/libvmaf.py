@@ -1,5 +1,4 @@
-"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE, declared once), the teacher model, the filter
-string and the log parser."""
+"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE), the teacher model, the filter, its log."""
 
 from __future__ import annotations
 

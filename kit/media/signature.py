@@ -37,8 +37,7 @@ def build_signature(thumbs: bytes) -> str:
     v = every[picked, area + half * half:].reshape(-1, half, half)
     frames = inside(luma[picked], u, v, bars)
     crop = bytes(int(np.floor(s * 255 + 0.5)) for s in bars.shares())
-    payload = frames.tobytes() + crop
-    return f"{VERSION}:" + base64.b64encode(zlib.compress(payload, 9)).decode("ascii")
+    return f"{VERSION}:" + base64.b64encode(zlib.compress(frames.tobytes() + crop, 9)).decode("ascii")
 
 
 FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's median counts as the flat field
