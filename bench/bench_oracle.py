@@ -21,7 +21,7 @@ from pathlib import Path
 from common import ROOT, load_average, measure
 
 from kit.corpus.oracle import oracle_window
-from kit.media.argv import build_encode_argv, build_oracle_argv
+from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import imageio_binary
 from kit.platforms.encoders import get_spec
 from kit.rundir import RunDir
@@ -60,8 +60,8 @@ def oracle_cost(ffmpeg: str, out: Path, work: Path) -> tuple[float, float, int]:
         assert made.returncode == 0, made.stderr[-1000:]
         first, end = oracle_window(source["frames"])
         w, h = source["width"], source["height"]
-        m = measure(build_oracle_argv(ffmpeg, enc, ref_input, w, h, source["pix_fmt"], work / "oracle.json", 1,
-                                      fps=source["fps"], window=(first, end)))
+        m = measure(build_score_argv(ffmpeg, enc, ref_input, w, h, source["pix_fmt"], work / "oracle.json", 1,
+                                     fps=source["fps"], window=(first, end)))
         assert m.rc == 0, m.output[-1000:]
         cpu, wall, frames = cpu + m.cpu, wall + m.wall, frames + end - first
     return cpu, wall, frames

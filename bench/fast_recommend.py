@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kit.infra.proc import run_process  # noqa: E402  (the stand-ins import this module: kept light)
-from kit.media.argv import COMMON, INTERMEDIATE_CODEC, build_count_argv, build_oracle_argv  # noqa: E402
+from kit.media.argv import COMMON, INTERMEDIATE_CODEC, build_count_argv, build_score_argv  # noqa: E402
 from kit.media.decode import parse_probe  # noqa: E402
 from kit.media.libvmaf import TEACHER_MODEL  # noqa: E402
 from kit.model.consumer import CRF_BANDS, TOLERANCE, crf_band  # noqa: E402
@@ -119,8 +119,8 @@ def vmaf_cli(ffmpeg: str, argv: list[str]) -> int:
         print(f"vmaf stand-in: {a.reference} is {width}x{height}, not {a.width}x{a.height}", file=sys.stderr)
         return 2
     window = (0, a.frame_cnt or 1_000_000)  # --frame_cnt: at most that many frames of each
-    res = run_process(build_oracle_argv(ffmpeg, a.distorted, ["-i", a.reference], width, height, "yuv420p",
-                                        a.output, 1, fps=fps, window=window), timeout_s=SCORE_TIMEOUT_S)
+    res = run_process(build_score_argv(ffmpeg, a.distorted, ["-i", a.reference], width, height, "yuv420p",
+                                       a.output, 1, fps=fps, window=window), timeout_s=SCORE_TIMEOUT_S)
     if res.returncode != 0:
         print(res.stderr_tail, file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import Record, omit_none
-from kit.media.argv import build_oracle_argv
+from kit.media.argv import build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import Teacher, parse_vmaf_log
 from kit.media.refs import Clip
@@ -105,9 +105,9 @@ class Oracle:
               n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
         """Score `encoded` against `clip` decoded from its own file, and compare with the job's own scores."""
         first, end = oracle_window(clip.n_frames)
-        argv = build_oracle_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, clip.pix_fmt,
-                                 log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
-                                 upscaler=upscaler)
+        argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, clip.pix_fmt,
+                                log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
+                                upscaler=upscaler)
         res = run_process(argv, timeout_s=timeout_s, log=self.log)
         try:
             if res.returncode != 0:

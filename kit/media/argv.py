@@ -1,5 +1,4 @@
-"""Pure builders of every ffmpeg command line the kit runs (tests compare them exactly): nothing else in the kit spells
-an ffmpeg argv."""
+"""Pure builders of every ffmpeg command line the kit runs: nothing else in the kit spells an ffmpeg argv."""
 
 from __future__ import annotations
 
@@ -85,14 +84,6 @@ def build_score_argv(
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
-
-
-def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[str], width: int, height: int,
-                      pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
-                      teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
-    """The independent check of a corpus job (kit.corpus.oracle): the teacher's model alone on a window of frames."""
-    return build_score_argv(ffmpeg, distorted, ref_input, width, height, pix_fmt, log_path, n_threads,
-                            teacher=teacher, upscaler=upscaler, fps=fps, window=window)
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)

@@ -1,6 +1,5 @@
-"""Letterbox and pillarbox bars, found in a clip's GRID x GRID thumbnails, and the picture inside them, which
-kit.media.signature takes its 8x8 frames from (the rule: docs/design/identity.md, "Bars"). Pure (numpy only).
-"""
+"""Letterbox and pillarbox bars found in a clip's GRID x GRID thumbnails, and the picture inside them that
+kit.media.signature samples (the rule: docs/design/identity.md, "Bars"). Pure (numpy only)."""
 
 from __future__ import annotations
 

@@ -90,8 +90,7 @@ def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str]:
 
 
 def _valid_entry(key: str, value: str) -> bool:
-    """A sha256 entry is 64 hex digits; a master's is _master_from's list as JSON (_copy_from's for a copied one);
-    a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    """Whether an entry reads as its key's kind: a sha256 as 64 hex digits, the others by their readers."""
     if not key.startswith((MASTER, PICTURES, COPY)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     read = _print_from if key.startswith(PICTURES) else _copy_from if key.startswith(COPY) else _master_from

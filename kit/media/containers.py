@@ -1,6 +1,5 @@
-"""What a reference clip's container is read as: directly (DIRECT_EXTS keep every packet's timestamp as written), or
-through a lossless copy (INTERMEDIATE_EXTS do not), made by the clip's one strict decode into the kit's cache (FFV1
-in Matroska, renumbered at the clip's rate) and checked to hold exactly the original's frames (Clip.read_path)."""
+"""How a reference clip's container is read: directly (DIRECT_EXTS keep every packet's timestamp as written), or
+(INTERMEDIATE_EXTS) through a lossless copy its one strict decode makes in the kit's cache, checked frame for frame."""
 
 from __future__ import annotations
 

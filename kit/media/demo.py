@@ -1,5 +1,4 @@
-"""The embedded default reference set: nine synthetic clips of different spatial and temporal complexity, rendered by
-lavfi once into the user cache."""
+"""The default reference set: nine synthetic lavfi clips of varied spatial and temporal complexity, rendered once."""
 
 from __future__ import annotations
 

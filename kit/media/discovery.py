@@ -1,6 +1,5 @@
-"""Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them). An entry
-named like a clip is used when it is a regular file or a link to one, refused (exit 2) when it is a dangling link or a
-loop, skipped and said once when no clip can be it (a folder, a pipe, a device, a socket). lstat and stat alone tell."""
+"""Which entries of --ref-dir are reference clips, each checked: one named like a clip is used when a regular file or
+a link to one, refused (exit 2) when a dangling link or a loop, else skipped and said once (a folder, a pipe, ...)."""
 
 from __future__ import annotations
 

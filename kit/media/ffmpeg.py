@@ -1,6 +1,5 @@
-"""Finding ffmpeg, describing its build, and reading what it prints. Resolution order: --ffmpeg / KIT_FFMPEG, the kit's
-own binaries/<os>-<arch>/ffmpeg, an ffmpeg on PATH that has the libvmaf filter, the imageio-ffmpeg wheel's binary.
-"""
+"""Finding ffmpeg (in order: --ffmpeg / KIT_FFMPEG, the kit's binaries/<os>-<arch>/ffmpeg, PATH's when it has the
+libvmaf filter, the imageio-ffmpeg wheel's), describing its build, and reading what it prints."""
 
 from __future__ import annotations
 
@@ -113,14 +112,12 @@ def path_ffmpeg() -> FFmpegInfo | None:
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
     env = os.environ.get("KIT_FFMPEG")
-    if not env or not given:
-        return "--ffmpeg"
-    return "KIT_FFMPEG" if Path(env).expanduser().absolute() == Path(given).expanduser().absolute() else "--ffmpeg"
+    same = env and given and Path(env).expanduser().absolute() == Path(given).expanduser().absolute()
+    return "KIT_FFMPEG" if same else "--ffmpeg"
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """The ffmpeg to use, in the order above, else PrereqError; one given or in binaries/ is held to the trust rule
-    before it runs at all."""
+    """The ffmpeg to use, in the order above, else PrereqError; one given or staged is held to the trust rule first."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)

@@ -1,5 +1,4 @@
-"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE, declared once), the teacher model, the filter
-string and the log parser."""
+"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE), the teacher model, the filter, its log."""
 
 from __future__ import annotations
 
@@ -138,9 +137,8 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
                        fps: str, window: tuple[int, int] | None = None) -> str:
     """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
-    input 1 with the `teacher` model, both renumbered at `fps`; it ends with the shorter input (`shortest=1`: the job
-    refuses a short log, where libvmaf would repeat the last frame). Another teacher than the default gets
-    CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): frames first..end-1 only."""
+    input 1 with `teacher`, both renumbered at `fps`, ending with the shorter (the job refuses a short log). Another
+    teacher than the default gets CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])
     options = ":".join([

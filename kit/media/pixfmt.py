@@ -1,6 +1,5 @@
-"""Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`): every encode is 4:2:0,
-`8bit` (the default) at 8 bit, `source` a deeper reference at 10 bit (the deepest every 10-bit encoder shares).
-"""
+"""Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`): 4:2:0 at 8 bit (`8bit`,
+the default), or a deeper reference's at 10 bit (`source`: the deepest every 10-bit encoder shares)."""
 
 from __future__ import annotations
 

@@ -161,8 +161,7 @@ YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?
 
 @dataclass(frozen=True)
 class YuvDefaults:
-    """--width/--height/--fps: the geometry a .yuv name leaves out. `Name_25fps.yuv` takes the size (1920x1080 unless
-    given), a name with a size but no rate takes --fps, and a bare `Name.yuv` needs all three."""
+    """--width/--height/--fps: the geometry a .yuv name leaves out (docs/collaborator.md: which each name takes)."""
 
     width: int | None = None
     height: int | None = None

@@ -37,8 +37,7 @@ def build_signature(thumbs: bytes) -> str:
     v = every[picked, area + half * half:].reshape(-1, half, half)
     frames = inside(luma[picked], u, v, bars)
     crop = bytes(int(np.floor(s * 255 + 0.5)) for s in bars.shares())
-    payload = frames.tobytes() + crop
-    return f"{VERSION}:" + base64.b64encode(zlib.compress(payload, 9)).decode("ascii")
+    return f"{VERSION}:" + base64.b64encode(zlib.compress(frames.tobytes() + crop, 9)).decode("ascii")
 
 
 FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's median counts as the flat field
@@ -84,9 +83,8 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 
 def all_distances(sigs: Floats, within: float) -> Floats:
-    """The (N, N) matrix of `distance` for N decoded signatures, +inf where it surely exceeds `within` (the diagonal
-    too): a lower bound by one Gram matrix per group of positions (a term is at least |m_a - m_b| - r_a - r_b, m a
-    pair's mean, r half its distance) leaves the pairs computed as `distance` does."""
+    """The (N, N) matrix of `distance` for N decoded signatures, +inf on the diagonal and where a lower bound (one Gram
+    matrix per group of positions; a term is at least |m_a - m_b| - r_a - r_b) shows it exceeds `within`."""
     n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)
     if n < 2:

@@ -1,6 +1,5 @@
 """The teacher as a function of its features: libvmaf's JSON SVR models evaluated on the canonical six as
-libvmaf/src/predict.c does, and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The teacher's
-function"; kit.model.teacher_fn.prove checks it against libvmaf's own scores)."""
+libvmaf/src/predict.c does, and the built-in ones in the scoring ffmpeg (docs/teachers.md, "The teacher's function")."""
 
 from __future__ import annotations
 

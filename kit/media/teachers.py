@@ -27,10 +27,9 @@ def read_model_file(path: Path) -> bytes:
         raise _refused(path, f"libvmaf's model option cannot hold a path with {MODEL_SEPARATOR!r} in it (its filter "
                              "splits the option on it)")
     try:
-        if stat.S_ISDIR(os.stat(path).st_mode):
-            raise _refused(path, "is a folder, not a model file")
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read
-            raise _refused(path, "is not a regular file")
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO would block the read
+            raise _refused(path, "is a folder, not a model file" if stat.S_ISDIR(mode) else "is not a regular file")
         with open(path, "rb") as fh:
             raw = fh.read(MAX_TEACHER_BYTES + 1)
     except FileNotFoundError:

@@ -1,6 +1,5 @@
-"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it (used after --ffmpeg and KIT_FFMPEG,
-with manifest.json beside it), and the ffmpeg a command runs: each held to the trust rule before it runs at all.
-"""
+"""Staging an ffmpeg and its manifest.json into binaries/<os>-<arch>/ for the kit tarball (used after --ffmpeg and
+KIT_FFMPEG), and the ffmpeg a command runs: each held to the trust rule before it runs at all."""
 
 from __future__ import annotations
 

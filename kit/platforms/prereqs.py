@@ -1,6 +1,5 @@
-"""`01_prereqs/prereqs.json` as a record: what step 01 found on this box, the one file the corpus step trusts for the
-ffmpeg, the encoders and the encode depth. A file that does not fit reads as None with the reason; schema 1 still reads.
-"""
+"""`01_prereqs/prereqs.json`: what step 01 found on this box, the one file the corpus step trusts for the ffmpeg, the
+encoders and the encode depth. A file that does not fit reads as None with the reason; schema 1 still reads."""
 
 from __future__ import annotations
 

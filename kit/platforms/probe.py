@@ -1,6 +1,5 @@
-"""The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and
-frame-counted (and a 10-bit one with `--encode-depth source`), cached per ffmpeg build and host signals unless a
-transient failure or a signal ended it."""
+"""The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and counted
+(a 10-bit one too with `--encode-depth source`), cached per ffmpeg build and host unless transient or signal-ended."""
 
 from __future__ import annotations
 
@@ -257,9 +256,7 @@ class ProbeCache:
         except (KeyError, TypeError, ValueError):
             self.damaged = f"the cached probe of {key.split('|')[0]} in {self.path} is damaged: probed again"
             return None
-        if hit.transient:
-            return None  # not something this kit caches: test again
-        return replace(hit, cached=True)
+        return None if hit.transient else replace(hit, cached=True)  # a transient one is not cached: test again
 
     def forget(self, name: str) -> None:
         """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it."""

@@ -47,13 +47,9 @@ def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> P
 
 def in_grid_range(names: tuple[str, ...], grid: CqGrid) -> tuple[tuple[str, ...], list[list[str]]]:
     """Auto candidates whose quality range holds their whole grid; a skip row for each other one."""
-    keep, rows = [], []
-    for name in names:
-        if (bad := outside_range(name, grid)) is not None:
-            rows.append([name, "skip", f"--cqs value {bad[0]} is outside its range {bad[1]}..{bad[2]}"])
-        else:
-            keep.append(name)
-    return tuple(keep), rows
+    bad = {name: out for name in names if (out := outside_range(name, grid)) is not None}
+    rows = [[name, "skip", f"--cqs value {cq} is outside its range {lo}..{hi}"] for name, (cq, lo, hi) in bad.items()]
+    return tuple(n for n in names if n not in bad), rows
 
 
 def resolve_encoders(requested: tuple[str, ...], grid: CqGrid, families: tuple[HostFamily, ...],

@@ -1,5 +1,4 @@
-"""The host signals platform detection decides on, each from a small function tests can feed, all gathered once by
-`gather_signals`. A missing tool is no signal, never an error."""
+"""The host signals detection decides on, gathered once by `gather_signals`: a missing tool is no signal, no error."""
 
 from __future__ import annotations
 

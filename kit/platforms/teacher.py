@@ -29,14 +29,6 @@ def trusted_teacher(text: str) -> Teacher:
     return teacher
 
 
-def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
-    """What to do about a reference size the teacher or VMAF v1's features cannot score."""
-    builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"
-    other = f"{INPUTS_FLAG} canonical6 (without VMAF v1's features)" if extra and teacher.builtin else \
-        f"{builtins} with {INPUTS_FLAG} canonical6" if extra else f"{builtins}, which scores any size"
-    return f"CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, or use {other}"
-
-
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
     """Each reference size below TEACHER_CHECK_SIZE (which step 01 did not vouch for), and its clips."""
     cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
@@ -66,8 +58,13 @@ def named(teacher: Teacher, extra: bool) -> str:
 
 
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
+    """The refusal of a reference size the teacher or VMAF v1's features cannot score, and what to do about it."""
+    builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"
+    other = f"{INPUTS_FLAG} canonical6 (without VMAF v1's features)" if extra and teacher.builtin else \
+        f"{builtins} with {INPUTS_FLAG} canonical6" if extra else f"{builtins}, which scores any size"
     return SizeRefused(f"{named(teacher, extra)} scores no {size} frames, the size of {clip}: {cause}",
-                       small_hint(clip, teacher, extra), cause)
+                       f"CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, "
+                       f"or use {other}", cause)
 
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
