@@ -1,8 +1,7 @@
-"""Typed records: frozen dataclasses whose fields, in declaration order, are their JSON form, with the rules of
-ARCHITECTURE.md's "Typed results": NaN as null, `omit_none()`, `flatten()`, every field present unless `LENIENT`, a
-newer `SCHEMA_VERSION` refused, and under `CLOSED` a key the record does not declare refused before its types. cattrs
-(imported on first use) reads and writes them as strictly as the kit: an int, str or bool never coerced, a list never
-read from a text. A record's own reading is its `adapted` and `read_back`, never an override of from_json.
+"""Typed records: frozen dataclasses whose fields, in declaration order, are their JSON form, by the rules of
+ARCHITECTURE.md's "Typed results". cattrs (imported on first use) reads and writes them as strictly as the kit: an
+int, str or bool never coerced, a list never read from a text. A record's own reading is its `adapted` and
+`read_back`, never an override of from_json.
 """
 
 from __future__ import annotations
@@ -90,10 +89,9 @@ class Record:
         from cattrs.errors import BaseValidationError
 
         try:
-            record: R = _converters().read.structure(data, cls)
+            return _converters().read.structure(data, cls)
         except (BaseValidationError, RecordError) as exc:
             raise _refusal(exc, where, cls.__name__, data) from None
-        return record
 
     @classmethod
     def adapted(cls, data: object) -> object:
@@ -101,8 +99,8 @@ class Record:
         return data
 
     def read_back(self: R) -> R:
-        """The record as read, finished, at any depth: what it derives or checks once its fields are read (SeedReport:
-        its folds' seed; RunSettings: its rules). A Refused names its key below the record."""
+        """The record as read, finished, at any depth (SeedReport: its folds' seed; RunSettings: its rules checked);
+        a Refused names its key below the record."""
         return self
 
 
@@ -111,8 +109,7 @@ def _arms(tp: Any) -> tuple[Any, ...]:
 
 
 class _Converters(NamedTuple):
-    read: Converter  # documents into records; a CLOSED record's reading hands over to `closed`
-    closed: Converter  # forbid_extra_keys: a CLOSED record and every record it holds
+    read: Converter  # documents into records; a CLOSED record and all it holds are read with forbid_extra_keys
     written: Converter  # records and values into strict JSON (dump)
     shown: Converter  # dump's, an infinity kept (spelled)
 
@@ -124,12 +121,11 @@ def _converters() -> _Converters:
 
     read, closed = Converter(detailed_validation=True), Converter(detailed_validation=True, forbid_extra_keys=True)
     for converter in (read, closed):
-        for tp, check in _SCALARS.items():
-            converter.register_structure_hook(tp, check)
+        for tp in (float, Path, int, bool, str):
+            converter.register_structure_hook(tp, functools.partial(_scalar, tp))
         converter.register_structure_hook_func(lambda tp: tp is object or len(set(_arms(tp)) - {type(None)}) > 1,
                                                _as_read)
-        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) in (list, tuple), _structure_sequence)
-        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) is dict, _structure_dict)
+        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) in _CONTAINERS, _structure_container)
         converter.register_structure_hook_factory(_is_record, lambda tp, c: _structure_record(tp, c, closed))
     written, shown = Converter(), Converter()
     for converter, infinite in ((written, False), (shown, True)):
@@ -137,7 +133,7 @@ def _converters() -> _Converters:
         converter.register_unstructure_hook(float, functools.partial(_finite, infinite))
         converter.register_unstructure_hook_func(lambda tp: tp in (list, tuple), functools.partial(_as_list, converter))
         converter.register_unstructure_hook_func(lambda tp: isinstance(tp, type) and issubclass(tp, PurePath), str)
-    return _Converters(read, closed, written, shown)
+    return _Converters(read, written, shown)
 
 
 def _finite(infinite: bool, value: float) -> float | None:
@@ -158,58 +154,39 @@ def _as_list(converter: Converter, value: Iterable[object]) -> list[object]:
     return [converter.unstructure(v) for v in value]
 
 
-def _number(value: object, _: object) -> float:
-    if value is None:
+def _scalar(tp: type, value: Any, _: object) -> object:
+    """float (null as NaN), Path (a text not empty), int, str and bool as they are: cattrs would coerce (`"5"` to 5,
+    3 to `"3"`, 1 to True), the kit refuses."""
+    if tp is float and value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(f"{value!r} is not a number")
-    return float(value)
+    kind, name = {float: (int | float, "number"), Path: (str, "path")}.get(tp, (tp, tp.__name__))
+    if not isinstance(value, kind) or (tp is not bool and isinstance(value, bool)) or (tp is Path and not value):
+        raise RecordError(f"{value!r} is not a {name}")
+    return typing.cast(Any, tp)(value) if tp in (float, Path) else value
 
 
-def _exactly(tp: type, value: object, _: object) -> object:
-    """int, str and bool as they are: cattrs would coerce (`"5"` to 5, 3 to `"3"`, 1 to True), the kit refuses."""
-    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-        raise RecordError(f"{value!r} is not a {tp.__name__}")
-    return value
+_CONTAINERS = {list: (list | tuple, "a list"), tuple: (list | tuple, "a list"), dict: (dict, "an object")}
 
 
-def _path(value: object, _: object) -> Path:
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"{value!r} is not a path")
-    return Path(value)
-
-
-_SCALARS: dict[type, Callable[[object, Any], object]] = {
-    float: _number, Path: _path, **{tp: functools.partial(_exactly, tp) for tp in (int, bool, str)}}
-
-
-def _structure_sequence(tp: Any, converter: Converter) -> Callable[[object, object], object]:
-    """A list or tuple field: a JSON list (never a text), each item read as the first type argument."""
+def _structure_container(tp: Any, converter: Converter) -> Callable[[object, object], object]:
+    """A list or tuple field (a JSON list, never a text, items read as the first type argument) or a dict field."""
     from cattrs.cols import list_structure_factory
-
-    args = typing.get_args(tp)
-    items = list_structure_factory(typing.cast(type, types.GenericAlias(list, args[:1] or (Any,))), converter)
-    make = tuple if typing.get_origin(tp) is tuple else list
-
-    def structure(value: object, _: object) -> object:
-        if not isinstance(value, list | tuple):
-            raise RecordError(f"{type(value).__name__} where a list was expected")
-        return make(items(value, tp))
-
-    return structure
-
-
-def _structure_dict(tp: Any, converter: Converter) -> Callable[[object, object], object]:
     from cattrs.gen import make_mapping_structure_fn
 
-    args = typing.get_args(tp)
-    entries: Callable[[Any, Any], object] = make_mapping_structure_fn(
-        typing.cast(type, types.GenericAlias(dict, (str, args[1] if len(args) == 2 else Any))), converter)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    kind, expected = _CONTAINERS[origin]
+    if origin is dict:
+        entries: Callable[[Any, Any], object] = make_mapping_structure_fn(
+            typing.cast(type, types.GenericAlias(dict, (str, args[1] if len(args) == 2 else Any))), converter)
+    else:
+        items = list_structure_factory(typing.cast(type, types.GenericAlias(list, args[:1] or (Any,))), converter)
 
-    def structure(value: object, _: object) -> object:
-        if not isinstance(value, dict):
-            raise RecordError(f"{type(value).__name__} where an object was expected")
-        return entries({str(k): v for k, v in value.items()}, tp)
+    def structure(value: Any, _: object) -> object:
+        if not isinstance(value, kind):
+            raise RecordError(f"{type(value).__name__} where {expected} was expected")
+        if isinstance(value, dict):
+            return entries({str(k): v for k, v in value.items()}, tp)
+        return origin(items(value, tp))
 
     return structure
 
@@ -227,7 +204,7 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
     asked = {f.name: LACKING for f in fields if not (cls.LENIENT or f.metadata.get("omit_none") or
                                                     f.metadata.get("flatten"))
              and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)}
-    overrides = {f.name: override(struct_hook=functools.partial(_null_is_nan, converter, hints[f.name])) for f in fields
+    overrides = {f.name: override(struct_hook=functools.partial(_scalar, float)) for f in fields  # null: NaN
                  if f.metadata.get("omit_none") and float in _arms(hints[f.name])}
     overrides |= {name: override(struct_hook=functools.partial(_present, converter.get_structure_hook(hints[name])))
                   for name in asked}
@@ -271,11 +248,6 @@ def _present(read: Callable[[object, Any], object], value: object, tp: Any) -> o
     return read(value, tp)
 
 
-def _null_is_nan(converter: Converter, tp: Any, value: object, _: object) -> object:
-    """An omit_none() float read: present but null is a NaN (absent, the field's None)."""
-    return math.nan if value is None else converter.structure(value, tp)
-
-
 Step = str | int  # a field's or a dict's key, a list's index
 
 
@@ -312,14 +284,11 @@ def _refusal(exc: Exception, where: str, name: str, data: object) -> Exception:
 def _unknown_key(cls: type, key: str, value: object) -> UnknownKey:
     """A key `cls` does not declare (relative to it), with the closest it does."""
     declared = sorted(f.name for f in dataclasses.fields(cls))
-    close = difflib.get_close_matches(key, declared, n=1)
-    meant = f" (did you mean {close[0]}?)" if close else ""
+    meant = "".join(f" (did you mean {close}?)" for close in difflib.get_close_matches(key, declared, n=1))
     return UnknownKey(key, value, f"is no key the kit reads there{meant}", "one of " + ", ".join(declared))
 
 
-class _Leaf(NamedTuple):
-    """A problem under cattrs' exception groups."""
-
+class _Leaf(NamedTuple):  # a problem under cattrs' exception groups
     at: tuple[Step, ...]  # its steps from the top
     exc: Exception
     raw: bool  # the record's constructor raised it: in a class's group without cattrs' note of a field
