@@ -118,7 +118,8 @@ def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 verdict: Verdict, diff: float, confidence: Confidence) -> dict[str, object]:
-    corpus, teacher = verdict.corpus, verdict.teacher
+    corpus = verdict.corpus
+    teacher = verdict.teacher
     loso = next((r for r in verdict.per_seed if r.seed == seed), None)
     return {
         "schema_version": 1, "name": member_name(seed, teacher), "seed": seed, "onnx": onnx_path.name,

@@ -112,8 +112,10 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
     doc, why = read_json_object(top / arc)
     if doc is None:
         return [f"{arc} is {why}"]
-    named, said = Path(arc).stem, contradiction(doc)  # said: the verdict recomputed from its own gate rows
-    corpus, sha = doc.get("corpus"), manifest.get("corpus_sha256")
+    named = Path(arc).stem
+    said = contradiction(doc)  # the verdict recomputed from its own gate rows
+    corpus = doc.get("corpus")
+    sha = manifest.get("corpus_sha256")
     shipped = corpus.get("sha256") if isinstance(corpus, dict) else None
     problems = [text for wrong, text in (
         (doc.get("verdict") != named, f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from kit.corpus.names import source_names
 from kit.corpus.provenance import check_one_teacher
 from kit.infra.clock import normalise_utc
 from kit.infra.interrupts import check
-from kit.infra.outside import load_json
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.libvmaf import Teacher
@@ -112,6 +111,12 @@ def upstream_notes(table: pa.Table) -> list[str]:
 UPSTREAM_FILLS: tuple[Fill, ...] = ()  # every key the loader needs is a corpus column
 
 
+def manifest_time(loaded: LoadedInput) -> str:
+    """When the rows were made, as vmaf-tune writes a timestamp (`...+00:00`); "" when nothing recorded it."""
+    stamp = normalise_utc(loaded.recorded_utc)
+    return stamp.removesuffix("Z") + "+00:00" if stamp else ""
+
+
 def libvmaf_version(loaded: LoadedInput) -> str:
     """The libvmaf every row was scored with, when the corpus's manifest says one; else ""."""
     m = loaded.manifest
@@ -120,6 +125,11 @@ def libvmaf_version(loaded: LoadedInput) -> str:
     if isinstance(m, MergeManifest) and len({b.libvmaf_version for b in m.builds}) == 1:
         return m.builds[0].libvmaf_version
     return ""
+
+
+def export_sha(source_sha256: str) -> str:
+    """vmaf-tune's run_id (a uuid4's 32 hex digits there): one id per export, the same for the same corpus."""
+    return hashlib.sha256(f"ensemble-kit export:{source_sha256}".encode()).hexdigest()[:32]
 
 
 VMAFTUNE_FILLS = (
@@ -142,10 +152,8 @@ VMAFTUNE_FILLS = (
 
 def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table) -> tuple[Fill, ...]:
     """Every key of a vmaf-tune row the kit has no value for, with what it writes and why."""
-    run_id = hashlib.sha256(f"ensemble-kit export:{loaded.sha256}".encode()).hexdigest()[:32]  # a uuid4's length
-    made = normalise_utc(loaded.recorded_utc)  # as vmaf-tune writes a timestamp: `...+00:00`
-    stamp, libvmaf = made.removesuffix("Z") + "+00:00" if made else "", libvmaf_version(loaded)
-    fills = [Fill("run_id", json.dumps(run_id),
+    stamp, libvmaf = manifest_time(loaded), libvmaf_version(loaded)
+    fills = [Fill("run_id", json.dumps(export_sha(loaded.sha256)),
                   "the kit has no run id: one per export, from the corpus file's sha256 (vmaf-tune: a uuid4)"),
              Fill("timestamp", json.dumps(stamp), "when the corpus's manifest says its rows were made" if stamp else
                   "no manifest beside the corpus says when its rows were made"),
@@ -197,9 +205,9 @@ def encode_table(table: pa.Table) -> pa.Table:
     return ordered(grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names]))
 
 
-def vmaftune_rows(encodes: pa.Table, fills: Sequence[Fill]) -> Iterator[dict[str, object]]:
-    """Each encode's row: the fills' values, then its own where the corpus has them."""
-    filled = {f.key: load_json(f.value) for f in fills}
+def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, object]]:
+    fills = {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),  # as vmaftune_fills says
+             "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
     names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
     cols = {c: encodes[c].to_pylist() for c in encodes.column_names}
     def known(column: str, i: int, kind: type[int] | type[float] | type[str]) -> object:
@@ -209,7 +217,7 @@ def vmaftune_rows(encodes: pa.Table, fills: Sequence[Fill]) -> Iterator[dict[str
     for i in range(encodes.num_rows):
         fps = known("fps", i, float)
         frames = int(cols["frame_index_count"][i])
-        yield {**filled, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
+        yield {**fills, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
                "src_sha256": cols["src_sha256"][i], "width": known("width", i, int),
                "height": known("height", i, int), "pix_fmt": known("pix_fmt", i, str), "framerate": fps,
                "duration_s": frames / fps if isinstance(fps, float) else None, "encoder": cols["encoder"][i],
@@ -267,9 +275,9 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
         rows = table.num_rows
     else:
         encodes, left_out = kept_apart(encode_table(table))
+        lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))  # as its write_jsonl
         fills, notes = vmaftune_fills(loaded, encodes), [*VMAFTUNE_NOTES, *left_out]
-        lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, fills))  # as its write_jsonl
-        keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), fills))), encodes.num_rows
+        keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
     teacher = Teacher(table["teacher_model"][0].as_py(), "", table["teacher_sha256"][0].as_py() or "")
     notes += [n for n in [verifier_note(teacher)] if n]
     for target in (out, EXPORTED.beside(out)):  # a link planted at either is refused before any write

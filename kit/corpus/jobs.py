@@ -202,8 +202,9 @@ def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generati
         return False
     ledger = read_ledger(tree, ledger_path)
     if ledger is None or (generation and ledger.generation != generation) or (checked and (
-            ledger.oracle is None or (job.clip.read_path and not ledger.oracle.own_file))) \
-            or ledger.fingerprint != job.fingerprint(prov):
+            ledger.oracle is None or (job.clip.read_path and not ledger.oracle.own_file))):
+        return False
+    if ledger.fingerprint != job.fingerprint(prov):
         return False
     read_job_rows(tree, data_path, ledger, ledger_path)  # refuses rows that are not the ones recorded
     return True

@@ -61,8 +61,10 @@ def cache_tree() -> Tree:
 
 def cache_refused(exc: FolderRefused) -> InputError:
     """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
-    door, other = ("KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it") \
-        if os.environ.get("KIT_CACHE_DIR") else ("the kit's cache", "set KIT_CACHE_DIR")
+    if os.environ.get("KIT_CACHE_DIR"):
+        door, other = "KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it"
+    else:
+        door, other = "the kit's cache", "set KIT_CACHE_DIR"
     fix = f"{other} to a folder of your own (export KIT_CACHE_DIR=$HOME/ensemble-kit-cache), then rerun"
     if not exc.problem.startswith("belongs to user"):
         fix = f"`chmod go-w {exc.path}` if it is yours and nobody else needs to write in it, or {fix}"

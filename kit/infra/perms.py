@@ -247,4 +247,5 @@ class Untrusted(InputError):
             fix = "remove it (ask its owner, or an administrator) and rerun; the kit never uses what another user made"
         super().__init__(f"{path} {problem}: the kit trusts only files that you made and nobody else can change",
                          hint=fix)
-        self.path, self.mine = path, mine
+        self.path = path
+        self.mine = mine

@@ -182,7 +182,8 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, pix)
-            dropped, read_path, kind = decoded.dropped, str(made.path) if made else "", "master"
+            dropped, kind = decoded.dropped, "master"
+            read_path = str(made.path) if made else ""
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,

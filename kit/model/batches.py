@@ -72,7 +72,8 @@ class RowStream:
     def __init__(self, member: Member, rows: torch.Tensor) -> None:
         self.rows = rows
         self.gen = torch.Generator().manual_seed(member.seed * 1_000_003 + member.fold + 1)
-        self.perm, self.pos = torch.empty(0, dtype=torch.int64), 0  # drawn at the first take
+        self.perm = torch.empty(0, dtype=torch.int64)  # drawn at the first take
+        self.pos = 0
 
     def take(self, n: int) -> torch.Tensor:
         parts = []

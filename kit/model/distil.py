@@ -200,7 +200,9 @@ def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainC
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
     """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups;
     `progress` (on a worker): the recipe's steps done and their mean loss."""
-    kernels, w, base = active(), max(1, workers), config.teacher_steps()[0]
+    kernels = active()
+    w = max(1, workers)
+    base = config.teacher_steps()[0]
     seeds = sorted({m.seed for m in members})
     split = [seeds[i::w] for i in range(min(w, len(seeds)))]
 

@@ -64,7 +64,8 @@ def run_holdout(inputs: LosoInputs, kind: str, seeds: list[int], config: TrainCo
     """Train every (seed, holdout fold) member on the LOSO's inputs and predict its held-out rows."""
     folds, why = holdout_folds(inputs.df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
-    feats, codec, target, corpus_row = inputs.feats, inputs.codec, inputs.target, inputs.df[CORPUS_ROW].to_numpy()
+    feats, codec, target = inputs.feats, inputs.codec, inputs.target
+    corpus_row = inputs.df[CORPUS_ROW].to_numpy()
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
     frames = [pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
                             "corpus_row": corpus_row[f.test], "vmaf": target[f.test],

@@ -230,7 +230,8 @@ def check_trainable(settings: RunSettings, selection: Selection) -> None:
 
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
-    out, run = settings.out_dir, RunDir(settings.out_dir)
+    out = settings.out_dir
+    run = RunDir(out)
     check_trainable(settings, selection)
     require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs

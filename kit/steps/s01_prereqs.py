@@ -114,7 +114,8 @@ class PrereqsStep:
         return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
 
     def plan(self, ctx: Context) -> Plan:
-        info, s = self._ffmpeg(ctx), ctx.settings
+        info = self._ffmpeg(ctx)
+        s = ctx.settings
         st = Path(info.path).stat()
         teacher = trusted_teacher(s.teacher)  # a model file is read and hashed: an edited one checked again
         return Plan(

@@ -97,7 +97,8 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     from kit.model.incumbent import copied_from, copy_incumbent
 
     manifest, models = locate_incumbent(ctx)
-    folder, run, given, out = manifest.parent, ctx.run, ctx.settings.incumbent, ctx.run.root.resolve()
+    folder, run, given = manifest.parent, ctx.run, ctx.settings.incumbent
+    out = run.root.resolve()
     assert given is not None
     if folder.resolve() == run.incumbent_models.resolve():
         return folder, copied_from(ctx.tree, folder)
@@ -254,7 +255,8 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
-        s, run, tree, result, time_used = ctx.settings, ctx.run, ctx.tree, trained.result, trained.time
+        s, run, tree = ctx.settings, ctx.run, ctx.tree
+        result, time_used = trained.result, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
         outputs: list[Path] = []

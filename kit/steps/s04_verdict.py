@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 def loso_outputs(ctx: Context) -> list[Path]:
     """Every LOSO output the verdict reads, checked against LOSO's record."""
-    run, s = ctx.run, ctx.settings
+    run = ctx.run
+    s = ctx.settings
     paths = [*map(run.loso_seed, s.seeds), run.folds, run.baselines,
              *([run.incumbent] if s.incumbent is not None else []), *map(run.holdout, s.holdout)]
     # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed

@@ -47,7 +47,8 @@ class BundleStep:
     def plan(self, ctx: Context) -> Plan:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
-        verdict, path, s = *find_verdict(ctx), ctx.settings
+        verdict, path = find_verdict(ctx)
+        s = ctx.settings
         return Plan(settings={"train": s.train.to_json(), "box_id": s.box_id,
                               "vmaftune_crf_range": list(s.vmaftune_crf_range), "model_license": s.model_license,
                               "model_license_url": s.model_license_url, "keep_paths": s.keep_paths},
@@ -142,7 +143,8 @@ class BundleStep:
              exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
         """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
         run, tree = ctx.run, ctx.tree
-        stem, aside = run.results_stem(ctx.settings.box_id, utc), run.set_aside(utc)
+        stem = run.results_stem(ctx.settings.box_id, utc)
+        aside = run.set_aside(utc)
         tarball = run.tarball(stem)
         write_results_tarball(tree, tarball, stem, files, meta,
                               before_place=lambda digest: record(tree, run, {tarball: digest}),

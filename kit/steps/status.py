@@ -117,7 +117,8 @@ def all_pending(reason: str) -> tuple[StepStatus, ...]:
 
 
 def run_status(out_dir: Path) -> RunStatus:
-    out_dir, rundir = out_dir.absolute(), RunDir(out_dir.absolute())
+    out_dir = out_dir.absolute()
+    rundir = RunDir(out_dir)
     if not out_dir.is_dir():
         return RunStatus(str(out_dir), None, None, None, None, all_pending(NOT_RUN))
     with read_out_dir(out_dir) as tree:

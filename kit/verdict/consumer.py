@@ -81,7 +81,8 @@ def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str |
 
 def not_counted(encodes: pd.DataFrame, crf_range: tuple[int, int]) -> str | None:
     """The held-out encodes left out of the figures, counted by why; None when every one counts."""
-    slotted, queried = encodes["crf"].notna(), encodes["queried"].astype(bool)
+    slotted = encodes["crf"].notna()
+    queried = encodes["queried"].astype(bool)
     untrained = queried & ~encodes["encoder_trained"].astype(bool)
     cases = ((~slotted, "of {names}, which vmaf-tune has no slot for (it cannot ask about them)"),
              (slotted & ~queried, f"at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query"),

@@ -94,7 +94,7 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
     """The figures mark a source by its rank or colour; the page names each in HTML beside the chart: the fold
     chart's key, the worst panels' captions, the rate-quality legend."""
     from kit.report import frames, sections
-    from kit.report.html import load_report_data, ranked, rate_quality_section
+    from kit.report.html import load_report_data, rate_quality_section
     from kit.verdict.document import Verdict
 
     out, names = union["out"], set(intro_names(union["corpus"]).values())
@@ -103,7 +103,7 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
     assert data.predictions is not None and data.rate_quality is not None
     assert names <= set(data.predictions["src"]) and names <= set(data.rate_quality["src"])
     folds = frames.folds_frame(verdict.per_fold)
-    worst_first = ranked(verdict, data, folds)
+    worst_first = frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
     # the report's figure sections, as render_report lays them out
     page = "".join([*sections.panels_section(data.predictions, worst_first),
                     *sections.agreement_section(verdict, folds, worst_first, data.predictions),
