@@ -228,6 +228,13 @@ def check_trainable(settings: RunSettings, selection: Selection) -> None:
                               f"{kit_command('step', 'corpus', '--encoders', asked)} (with your other flags)")
 
 
+def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
+    """Refuse before any work what a neighbour planted at run.json or a selected step's folder."""
+    tree.check_target(run.run_json)
+    for step in selection.steps:
+        tree.check_planted(run.step(step.name))
+
+
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
@@ -236,9 +243,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(settings) as tree:
-        tree.check_target(run.run_json)  # what a neighbour planted there or at a step's folder: refused before any work
-        for step in selection.steps:
-            tree.check_planted(run.step(step.name))
+        check_planted(tree, run, selection)
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
