@@ -95,15 +95,21 @@ def _rate(entry: ClipEntry | SourceRows | None, fps: object) -> Fraction | None:
     return Fraction(fps) if isinstance(fps, float) and math.isfinite(fps) else None
 
 
+def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
+    """The boxes of a merged corpus whose rows all came from bash-kit JSONL inputs."""
+    if not isinstance(manifest, MergeManifest):
+        return set()
+    kit = {b for i in manifest.inputs if i.kind != "jsonl" for b in i.box_ids}
+    return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
+
+
 def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
     """The rule: the sources of `table` a kit before 2.0 scored through its shared decode below 25 fps, or None."""
     writer = scored_by(manifest, columns)
     if not writer:
         return None
     entries = {e.src_sha256: e for e in manifest.sources} if manifest is not None else {}
-    inputs = manifest.inputs if isinstance(manifest, MergeManifest) else ()
-    bash_boxes = ({b for i in inputs if i.kind == "jsonl" for b in i.box_ids}
-                  - {b for i in inputs if i.kind != "jsonl" for b in i.box_ids})  # a merge's boxes of JSONL rows only
+    bash_boxes = _bash_kit_boxes(manifest)
     found: dict[tuple[str, str], Misscored] = {}
     for g in _software_groups(table):
         sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
