@@ -27,7 +27,7 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
                      f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
         lines += [f"    {inp.upgraded}"] if inp.upgraded else []
     return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
-            *(f"  build: {b.label}: {b.rows} rows" for b in manifest.builds),
+            *(b.line for b in manifest.builds),
             *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
             *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
             *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
@@ -149,7 +149,7 @@ def info_cmd(file: Path, json_mode: bool) -> None:
     else:
         kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
         lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
-                 "builds", *(f"  build: {b.label}: {b.rows} rows" for b in builds)]
+                 "builds", *(b.line for b in builds)]
         click.echo("\n".join(visible(line) for line in lines))
     for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
                                              if len(teachers) > 1 else []):

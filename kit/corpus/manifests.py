@@ -201,6 +201,11 @@ class BuildRows(Record):
         return (f"ffmpeg {self.ffmpeg_version or '(not recorded)'}{build}, "
                 f"libvmaf {self.libvmaf_version or '(not recorded)'}")
 
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s and `corpus info`'s output."""
+        return f"  build: {self.label}: {self.rows} rows"
+
 
 @dataclass(frozen=True)
 class MergeManifest(Record):
