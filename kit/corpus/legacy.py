@@ -7,7 +7,7 @@ they are kept apart. Either way the merge says so, with the --content-groups ent
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -54,10 +54,7 @@ def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
         return Legacy()
     shown = source_names((s.src_sha256, s.src) for s in sources)  # as the union names them
     found = Legacy()
-
-    def rows(sha: str) -> pa.Table:  # a source's frame keys and six features, in the table's order
-        return table.filter(pc.equal(table["src_sha256"], sha)).select([*FRAME_KEY, *JSONL_FEATURES])
-
+    rows = _rows_of(table, {s.src_sha256 for pair in pairs for s in pair})
     for a, b in sorted(pairs, key=lambda p: (shown[p[0].src_sha256], shown[p[1].src_sha256])):
         names = (shown[a.src_sha256], shown[b.src_sha256])
         compared, differing, worst = _compare(rows(a.src_sha256), rows(b.src_sha256))
@@ -75,6 +72,17 @@ def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
                             f"same name, and {how}; if they are different contents: "
                             f"{json.dumps({'different': [list(names)]})}"))
     return found
+
+
+def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
+    """src_sha256 -> that source's rows (its frame key and six features), for the sources in `shas`."""
+    cols = [*FRAME_KEY, *JSONL_FEATURES]
+    some = table.filter(pc.is_in(table["src_sha256"], value_set=pa.array(sorted(shas), pa.string())))
+    some = some.select(["src_sha256", *cols]).sort_by("src_sha256")
+    found, first, count = np.unique(np.asarray(some["src_sha256"].to_pylist(), dtype=object), return_index=True,
+                                    return_counts=True)
+    at = {str(sha): (int(i), int(n)) for sha, i, n in zip(found, first, count, strict=True)}
+    return lambda sha: some.slice(*at.get(sha, (0, 0))).select(cols)
 
 
 def _compare(left: pa.Table, right: pa.Table) -> tuple[int, int, str]:

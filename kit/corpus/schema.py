@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import re
@@ -173,6 +172,9 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
             yield values.astype(values.dtype.newbyteorder("<")).tobytes()
 
 
+_content_memo: dict[tuple[str, int, int], str] = {}  # the identities computed, by resolved path, size, mtime
+
+
 def corpus_sha256(path: Path) -> str:
     """The corpus's identity: sha256 over its CONTENT_COLUMNS, row by row (remembered by path, size and mtime)."""
     try:
@@ -180,14 +182,13 @@ def corpus_sha256(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})",
                          hint="check that the path exists and that you may read it") from exc
-    return _content_sha256(path, str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.cache
-def _content_sha256(path: Path, *key: object) -> str:
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _content_memo:
+        return _content_memo[key]
     names = [c for c in CONTENT_COLUMNS if c in parquet_columns(path)]
     table = read_parquet(path, names, dictionary=[c for c in names if pa.types.is_string(SCHEMA.field(c).type)])
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):
         h.update(len(part).to_bytes(8, "little") + part)
-    return h.hexdigest()
+    _content_memo[key] = h.hexdigest()
+    return _content_memo[key]
