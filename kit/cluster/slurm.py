@@ -4,7 +4,7 @@ each submitted with sbatch afterok on the one before."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
@@ -60,7 +60,8 @@ def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_nam
     logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
     pairs: list[tuple[str, object]] = [
         ("--job-name", f"{opts.job_name}-{sbatch_name}"), ("--output", f"{logs}/{output}"), ("--array", array),
-        *((f"--{f.name.replace('_', '-')}", getattr(opts, f.name)) for f in fields(opts)[1:-1])]  # partition ... mem
+        ("--partition", opts.partition), ("--time", opts.time), ("--cpus-per-task", opts.cpus_per_task),
+        ("--mem", opts.mem)]
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
         *(f"#SBATCH {flag}={sbatch_value(str(value))}" for flag, value in pairs if value is not None),
