@@ -122,7 +122,7 @@ def _converters() -> _Converters:
     read, closed = Converter(detailed_validation=True), Converter(detailed_validation=True, forbid_extra_keys=True)
     for converter in (read, closed):
         for tp in (float, Path, int, bool, str):
-            converter.register_structure_hook(tp, functools.partial(_scalar, tp))
+            converter.register_structure_hook(tp, _scalar_of(tp))
         converter.register_structure_hook_func(lambda tp: tp is object or len(set(_arms(tp)) - {type(None)}) > 1,
                                                _as_read)
         converter.register_structure_hook_factory(lambda t: typing.get_origin(t) in _CONTAINERS, _structure_container)
@@ -154,12 +154,19 @@ def _as_list(converter: Converter, value: Iterable[object]) -> list[object]:
     return [converter.unstructure(v) for v in value]
 
 
-def _scalar(tp: type, value: Any, _: object) -> object:
+_SCALARS: dict[type, tuple[Any, str]] = {float: (int | float, "number"), Path: (str, "path")}  # what each reads
+
+
+def _scalar_of(tp: type) -> Callable[[Any, object], object]:
+    """The reader of one scalar type, its accepted kind and its name in a refusal chosen once."""
+    return functools.partial(_scalar, tp, *_SCALARS.get(tp, (tp, tp.__name__)))
+
+
+def _scalar(tp: type, kind: Any, name: str, value: Any, _: object) -> object:
     """float (null as NaN), Path (a text not empty), int, str and bool as they are: cattrs would coerce (`"5"` to 5,
     3 to `"3"`, 1 to True), the kit refuses."""
     if tp is float and value is None:
         return math.nan
-    kind, name = {float: (int | float, "number"), Path: (str, "path")}.get(tp, (tp, tp.__name__))
     if not isinstance(value, kind) or (tp is not bool and isinstance(value, bool)) or (tp is Path and not value):
         raise RecordError(f"{value!r} is not a {name}")
     return typing.cast(Any, tp)(value) if tp in (float, Path) else value
@@ -204,7 +211,7 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
     asked = {f.name: LACKING for f in fields if not (cls.LENIENT or f.metadata.get("omit_none") or
                                                     f.metadata.get("flatten"))
              and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)}
-    overrides = {f.name: override(struct_hook=functools.partial(_scalar, float)) for f in fields  # null: NaN
+    overrides = {f.name: override(struct_hook=_scalar_of(float)) for f in fields  # null: NaN
                  if f.metadata.get("omit_none") and float in _arms(hints[f.name])}
     overrides |= {name: override(struct_hook=functools.partial(_present, converter.get_structure_hook(hints[name])))
                   for name in asked}
@@ -229,7 +236,8 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
                 if key not in declared and key not in unread:
                     break
             data = {k: v for k, v in data.items() if k not in unread}
-        data = {**asked, **data}
+        if asked:
+            data = {**asked, **data}
         if flat is not None:
             data = {**{k: v for k, v in data.items() if k in declared},
                     flat: {k: v for k, v in data.items() if k not in declared}}
