@@ -84,13 +84,22 @@ class RunDir:
 
     # -- 02 corpus -------------------------------------------------------------------------
     shard = _At("corpus", "shard.parquet")
-    shard_manifest = _At("corpus", "shard.manifest.json")  # manifest_path(shard)
     skipped_clips = _At("corpus", "skipped.json")  # the clips left out (not --strict): each one's reason and fix
     jobs = _At("corpus", "jobs")
     corpus_work = _At("corpus", "work")
-    teacher_work = _At("corpus", "work/teacher-check")  # scratch of the teacher checks at smaller sizes
-    decoded_refs = _At("corpus", "work/decoded")  # masters decoded once for all their jobs, a folder per clip
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
+
+    @property
+    def shard_manifest(self) -> Path:
+        return manifest_path(self.shard)
+
+    @property
+    def teacher_work(self) -> Path:  # scratch of the teacher checks at smaller sizes
+        return self.corpus_work / "teacher-check"
+
+    @property
+    def decoded_refs(self) -> Path:  # masters decoded once for all their jobs, a folder per clip
+        return self.corpus_work / "decoded"
 
     # -- 03 loso ---------------------------------------------------------------------------
     def loso_seed(self, seed: int) -> Path:

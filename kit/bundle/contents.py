@@ -51,5 +51,5 @@ def corpus_files(tree: Tree, run: RunDir, shard: Path) -> dict[str, Path]:
 
 def _run_files(tree: Tree, run: RunDir) -> dict[str, Path]:
     """run.json, prereqs.json and the logs, but the bundle's own (still growing)."""
-    return {run.rel(path): path for path in (run.run_json, run.prereqs_json, *run.logs(tree))
-            if tree.is_file(path) and not path.is_relative_to(run.step("bundle"))}
+    files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
+    return files | {run.rel(log): log for log in run.logs(tree) if not log.is_relative_to(run.step("bundle"))}
