@@ -157,8 +157,8 @@ class SourceRows(Record):
 
 @dataclass(frozen=True)
 class InputEntry(Record):
-    name: str
-    path: str
+    name: str = field(metadata=NAMES_FILE)
+    path: str = field(metadata=NAMES_FILE)
     kind: str  # parquet | tarball | jsonl
     sha256: str
     recorded_utc: str | None
@@ -175,8 +175,8 @@ class InputEntry(Record):
 
 @dataclass(frozen=True)
 class RepeatedInput(Record):
-    path: str
-    same_bytes_as: str
+    path: str = field(metadata=NAMES_FILE)
+    same_bytes_as: str = field(metadata=NAMES_FILE)
 
 
 @dataclass(frozen=True)

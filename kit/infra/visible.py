@@ -35,6 +35,18 @@ def utf8_text(text: str) -> str:
         return "".join(escape(ch) if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
 
 
+def utf8_document(value: object) -> object:
+    """A JSON document (dicts, lists, texts, numbers) with each text, and key, as `utf8_text` writes it: what goes to
+    a reader other than the kit (the --json events) holds no lone surrogate, which such a reader refuses or loses."""
+    if isinstance(value, str):
+        return utf8_text(value)
+    if isinstance(value, dict):
+        return {utf8_text(str(k)): utf8_document(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_document(v) for v in value]
+    return value
+
+
 def visible(text: str) -> str:
     """`text` on one line, every character that is not printable written as its escape."""
     if text.isprintable():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -116,7 +117,7 @@ def rate_convert_command(path: Path, first: int | None = None) -> str:
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
     """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
-    return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
+    return cache_root / FOLDER / f"{slug}-{sha256_bytes(os.fsencode(version))[:16]}.mkv"
 
 
 class Opened(NamedTuple):
