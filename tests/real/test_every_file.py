@@ -189,3 +189,19 @@ def test_a_whole_run_on_every_kind_of_file_ends_in_a_tarball_the_lead_takes(refs
     with open(merged, "rb") as fh:
         assert len(rows) == pq.read_metadata(fh).num_rows
     assert {row["src"] for row in rows} <= set(USED.values())  # a content group's rows under one of its names
+
+
+def test_a_name_the_kit_makes_from_a_long_one_fits_in_255_bytes(tmp_path: Path) -> None:
+    """A fix's `<name>_even.mkv` beside a clip whose name takes 255 bytes: cut a character at a time (never inside
+    one: `é` is two bytes, a byte that is not UTF-8 one), so the folder takes it and the printed command runs."""
+    from kit.infra.files import NAME_MAX, name_beside
+    from kit.media.refs import crop_command
+
+    for stem in ("q" * 251, "é" * 125 + "q", os.fsdecode(b"\xe9" * 251)):
+        clip = tmp_path / f"{stem}.y4m"
+        made = name_beside(clip, stem, "_even.mkv")
+        assert len(os.fsencode(made.name)) <= NAME_MAX and made.name.endswith("_even.mkv")
+        assert len(os.fsencode(made.name)) > NAME_MAX - 2 and stem.startswith(made.name.removesuffix("_even.mkv"))
+        made.write_bytes(b"")  # the folder takes the name
+    assert shell_quote(str(name_beside(tmp_path / "a.y4m", "a", "_even.mkv"))) in crop_command(tmp_path / "a.y4m", 65,
+                                                                                                 48)
