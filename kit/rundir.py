@@ -34,6 +34,11 @@ def manifest_path(corpus: Path) -> Path:
     return corpus.with_name(corpus.stem + ".manifest.json")
 
 
+def is_results_tarball(name: str) -> bool:
+    """`results-<box>-<utc>.tar.gz`: a results tarball's name (RunDir.results_stem)."""
+    return name.startswith("results-") and name.endswith(".tar.gz")
+
+
 def step_number(name: str) -> int:
     return STEP_NAMES.index(name) + 1
 
@@ -175,7 +180,7 @@ class RunDir:
     def tarballs(self, tree: Listing) -> list[Path]:
         folder = self.step("bundle")
         return [folder / n for n in tree.names(folder)
-                if n.startswith("results-") and n.endswith(".tar.gz") and tree.is_file(folder / n)]
+                if is_results_tarball(n) and tree.is_file(folder / n)]
 
     def latest_tarball(self, tree: Listing) -> Path | None:
         return next(reversed(self.tarballs(tree)), None)

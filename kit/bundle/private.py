@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.infra.visible import visible
+from kit.infra.visible import utf8_text, visible
 from kit.rundir import LAYOUT
 
 TEXT_SUFFIXES = (".json", ".html", ".log", ".txt", ".md", ".csv", ".jsonl")
@@ -21,10 +21,11 @@ _NAME_GOES_ON = r"(?![\w.\-])"  # /data/clips is not the start of /data/clips2
 
 
 def spellings(folder: str) -> set[str]:
-    """The ways a file the kit writes may spell `folder`: as it is, visible, in HTML, in JSON (ASCII or not)."""
+    """The ways a file the kit writes may spell `folder`: as it is, visible, in HTML, in JSON (ASCII or not, and as
+    the UTF-8 text a record's name field holds: records.NAMES_FILE)."""
     shown = visible(folder)
     return {folder, shown, html.escape(shown), html.escape(folder, quote=False), json.dumps(folder)[1:-1],
-            json.dumps(folder, ensure_ascii=False)[1:-1]}
+            json.dumps(folder, ensure_ascii=False)[1:-1], json.dumps(utf8_text(folder), ensure_ascii=False)[1:-1]}
 
 
 def forms(folder: Path) -> set[str]:

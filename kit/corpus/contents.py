@@ -21,6 +21,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError
+from kit.infra.visible import utf8_text
 from kit.media.discovery import check_distinct
 from kit.media.identity import Fingerprint, bars_text, similar_pairs
 from kit.media.refs import Clip
@@ -173,7 +174,7 @@ def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
     check_distinct(clips)
     aliases: dict[str, list[str]] = {}
     for t in twins:
-        aliases.setdefault(t.same_as, []).extend((t.src, PurePath(t.file).name))
+        aliases.setdefault(t.same_as, []).extend((t.src, utf8_text(PurePath(t.file).name)))
     grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path,
                                      aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides)
     return ReferenceSet(clips, twins, prints, grouping, overrides)
@@ -193,8 +194,9 @@ def _matches(s: Source, selector: str) -> bool:
     name, _, tail = selector.partition("~")
     if tail:
         return name == s.src and HEX.match(tail) is not None and s.src_sha256.startswith(tail)
-    return (selector == s.src or (bool(s.file) and selector == PurePath(s.file).name) or selector in s.aliases
-            or (HEX.match(selector) is not None and s.src_sha256.startswith(selector)))
+    # a file named with a byte that is not UTF-8 by its name as shown and stored (`caf\xe9.y4m`: visible.utf8_text)
+    return (selector == s.src or (bool(s.file) and selector == utf8_text(PurePath(s.file).name))
+            or selector in s.aliases or (HEX.match(selector) is not None and s.src_sha256.startswith(selector)))
 
 
 def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> int:

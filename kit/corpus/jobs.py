@@ -27,7 +27,7 @@ from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
-from kit.infra.records import Record, omit_none, read_record
+from kit.infra.records import NAMES_FILE, Record, omit_none, read_record
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_count_argv,
@@ -174,7 +174,7 @@ class JobLedger(Record):
     rows: int
     enc_time_ms: float
     score_time_ms: float = 0.0
-    enc_argv: list[str] = field(default_factory=list)
+    enc_argv: list[str] = field(default_factory=list, metadata=NAMES_FILE)  # a clip's path as text
     libvmaf_version: str = ""
     vmaf_mean: float = math.nan
     completed_at_utc: str = ""

@@ -13,7 +13,7 @@ from pathlib import Path
 from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
-from kit.infra.records import Record, RecordError, omit_none
+from kit.infra.records import NAMES_FILE, Record, RecordError, omit_none
 from kit.rundir import manifest_path
 
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
@@ -54,7 +54,7 @@ class ClipEntry(Record):
     content: str = ""
     pixels_sha256: str = ""  # its fingerprint (kit.media.identity): "" in an older manifest (not compared)
     signature: str = ""
-    file: str = ""  # the clip's file name: what --content-groups may name it by
+    file: str = field(default="", metadata=NAMES_FILE)  # the clip's file name: what --content-groups may name it by
     decode: str = ""  # kit.corpus.jobs.REF_SHARED, REF_OWN, or both joined by " and "
     oracle: OracleCheck | None = omit_none()
 
@@ -63,11 +63,11 @@ class ClipEntry(Record):
 class TwinEntry(Record):
     """A file of the reference set whose decoded pictures are those of a kept source."""
 
-    file: str
+    file: str = field(metadata=NAMES_FILE)
     src: str
     src_sha256: str
     same_as: str  # the kept source's src_sha256
-    same_as_file: str
+    same_as_file: str = field(metadata=NAMES_FILE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class GroupMember(Record):
     src: str
     src_sha256: str
     box_id: str = ""
-    file: str = ""
+    file: str = field(default="", metadata=NAMES_FILE)
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class LeftOut(Record):
 
     LENIENT = True
 
-    file: str
-    why: str
+    file: str = field(metadata=NAMES_FILE)
+    why: str = field(metadata=NAMES_FILE)
     box_id: str = ""
     by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
 
@@ -152,13 +152,13 @@ class SourceRows(Record):
     pixels_sha256: str = ""  # carried on so that a merge of merges still compares it
     signature: str = ""
     frames: int = 0
-    file: str = ""
+    file: str = field(default="", metadata=NAMES_FILE)
 
 
 @dataclass(frozen=True)
 class InputEntry(Record):
-    name: str
-    path: str
+    name: str = field(metadata=NAMES_FILE)
+    path: str = field(metadata=NAMES_FILE)
     kind: str  # parquet | tarball | jsonl
     sha256: str
     recorded_utc: str | None
@@ -175,8 +175,8 @@ class InputEntry(Record):
 
 @dataclass(frozen=True)
 class RepeatedInput(Record):
-    path: str
-    same_bytes_as: str
+    path: str = field(metadata=NAMES_FILE)
+    same_bytes_as: str = field(metadata=NAMES_FILE)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
-from kit.infra.records import Record, omit_none
+from kit.infra.records import NAMES_FILE, Record, omit_none
 from kit.media.argv import build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import Teacher, parse_vmaf_log
@@ -44,8 +44,8 @@ class OracleCheck(Record):
     at_frame: int
     kit_vmaf: float  # the row's score at at_frame
     oracle_vmaf: float  # the independent score at at_frame
-    argv: list[str] = field(default_factory=list)
-    failure: str = ""
+    argv: list[str] = field(default_factory=list, metadata=NAMES_FILE)  # a clip's path as text (records.NAMES_FILE)
+    failure: str = field(default="", metadata=NAMES_FILE)
     # the reference was decoded from the clip's own file, not the kit's lossless copy (absent: an older kit's check)
     own_file: bool | None = omit_none()
 

@@ -35,6 +35,17 @@ def host_name() -> str:
     return platform.node() or "this host"
 
 
+NAME_MAX = 255  # bytes of one file name: Linux's ext4, XFS and btrfs, macOS' APFS (in UTF-8), a camera card's exFAT
+
+
+def name_beside(path: Path, stem: str, tail: str) -> Path:
+    """`stem + tail` beside `path`, the stem cut (a character at a time) so that the name fits in NAME_MAX bytes: a
+    copy of a clip whose name already takes them all (a fix's `<name>_even.mkv`) is a name the folder takes."""
+    while len(os.fsencode(stem + tail)) > NAME_MAX and stem:
+        stem = stem[:-1]
+    return path.with_name(stem + tail)
+
+
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         return sha256_stream(fh)

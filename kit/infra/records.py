@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
+from kit.infra.visible import utf8_document
+
 if TYPE_CHECKING:
     from cattrs import Converter
 
@@ -33,6 +35,12 @@ def omit_none(default: object = None) -> Any:
 def flatten() -> Any:
     """A dict field whose keys are written inline (one per record at most)."""
     return dataclasses.field(default_factory=dict, metadata={"flatten": True})
+
+
+# the metadata of a field that names a file (its name, its path, a sentence or a command's words holding one),
+# `field(metadata=NAMES_FILE)`: written as UTF-8 text, a byte of the name that is not UTF-8 as `\\xHH`
+# (visible.utf8_text), so that any JSON reader takes it, as the kit shows it
+NAMES_FILE: Mapping[str, bool] = {"names_file": True}
 
 
 class RecordError(ValueError):
@@ -80,7 +88,7 @@ class Record:
             if f.metadata.get("flatten"):
                 out.update({k: dump(v) for k, v in value.items()})
             elif not (f.metadata.get("omit_none") and value is None):
-                out[f.name] = dump(value)
+                out[f.name] = utf8_document(dump(value)) if f.metadata.get("names_file") else dump(value)
         return out
 
     @classmethod

@@ -24,6 +24,29 @@ def escape(ch: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def utf8_text(text: str) -> str:
+    """`text` as UTF-8 can hold it: each byte of a name that is not UTF-8 (os.fsdecode's surrogate U+DCHH) written
+    `\\xHH`, as `visible` shows it (any other lone surrogate as `\\uXXXX`); every other character as it is. What a
+    name becomes where only UTF-8 is taken (a corpus's `src`: arrow strings; docs/reference/files.md, "Names")."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join(escape(ch) if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+
+
+def utf8_document(value: object) -> object:
+    """A JSON document (dicts, lists, texts, numbers) with each text, and key, as `utf8_text` writes it: what goes to
+    a reader other than the kit (the --json events) holds no lone surrogate, which such a reader refuses or loses."""
+    if isinstance(value, str):
+        return utf8_text(value)
+    if isinstance(value, dict):
+        return {utf8_text(str(k)): utf8_document(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_document(v) for v in value]
+    return value
+
+
 def visible(text: str) -> str:
     """`text` on one line, every character that is not printable written as its escape."""
     if text.isprintable():

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from kit.errors import InputError, ToolError
-from kit.infra.files import sha256_bytes
+from kit.infra.files import name_beside, sha256_bytes
 from kit.infra.invocation import kit_command
 from kit.infra.proc import run_process
 from kit.infra.tree import Tree
@@ -26,12 +27,19 @@ from kit.media.decode import (
 )
 from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_frame_count, telling_line
 
-# MP4's sample tables, Matroska's blocks and MXF's index tables give each packet its timestamp (measured)
-DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
-# AVI holds no presentation timestamps (ffmpeg guesses them); program and transport streams' 33-bit timestamps wrap
-# and jump at splices, which fails the strict decode ("non monotonically increasing dts")
-INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
-TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
+# Read as they are: each frame's presentation time is written in the file. MP4 and its kin (.m4v, .3gp, .3g2, .mj2,
+# .f4v: sample tables), Matroska (.mkv, .webm: blocks), MXF (index tables), Ogg (.ogv, .ogg: granule positions),
+# FLV (composition times), ASF (.wmv, .asf: presentation times), NUT and IVF (a time per frame), DV (a fixed rate, each
+# frame whole). Measured with B-frames where the codec has them and a variable rate where the container keeps one
+# (tests/real/test_teacher_truth.py: the kit's rows, with and without the shared decode, equal libvmaf's by hand).
+DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf", ".ogv", ".ogg", ".3gp", ".3g2", ".mj2", ".f4v",
+               ".flv", ".wmv", ".asf", ".nut", ".ivf", ".dv")
+# Read through the lossless copy: AVI holds no presentation timestamps (ffmpeg guesses them); program streams (.mpg,
+# .mpeg, a DVD's .vob, an SD camcorder's .mod) and transport streams (.ts, .m2ts, .mts, HDV's .m2t, an HDD
+# camcorder's .tod) have 33-bit timestamps that wrap and jump at splices, which fails the strict decode ("non
+# monotonically increasing dts")
+INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".vob", ".mod", ".ts", ".m2ts", ".mts", ".m2t", ".tod")
+TRANSPORT_EXTS = (".ts", ".m2ts", ".mts", ".m2t", ".tod")
 # a transport stream's packet size: where in it its sync byte is (plain; Blu-ray's time code in front; DVB's FEC behind)
 TRANSPORT_PACKETS = {188: 0, 192: 4, 204: 0}
 TS_SYNC = 0x47
@@ -81,28 +89,35 @@ def check_container(path: Path, fh: BinaryIO, size: int) -> None:
     if ext == ".m4v" and head[4:8] not in MP4_BOXES:
         raise InputError(f"{path}: a raw MPEG-4 video stream, not an MP4 file: it holds no timestamps and its frame "
                          "rate would be a guess",
-                         hint="remove it from --ref-dir, or remux it into an .mp4 at its true frame rate with the "
-                              f"kit's ffmpeg, that rate (e.g. 25 or 30000/1001) in place of {RATE}: "
-                              f"{remux_command(path)}")
+                         hint="remove it from --ref-dir, or convert it losslessly with the kit's ffmpeg at its true "
+                              f"frame rate (e.g. 25 or 30000/1001) in place of {RATE}: {rate_convert_command(path)}")
     if ext in TRANSPORT_EXTS and (packet := transport_packet_size(head)) and size % packet:
         raise InputError(f"{path}: truncated transport stream: {size} bytes is not a whole number of {packet}-byte "
                          f"packets (it ends {size % packet} bytes into one)",
                          hint="the file was cut short; copy it again, or remove it from --ref-dir")
 
 
-RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner knows
+RATE = "RATE"  # in the conversion of a raw stream or an image sequence: the rate only its owner knows
 
 
-def remux_command(path: Path) -> str:
-    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for."""
-    return kit_command("ffmpeg", "-framerate", RATE, "-i", path.absolute(), "-map", "0:v:0", "-c", "copy",
-                       path.absolute().with_suffix(".mp4"))
+def rate_convert_command(path: Path, first: int | None = None) -> str:
+    """The command that converts a raw stream (no timestamps) into a lossless FFV1 .mkv beside it, its frames numbered
+    one after another at the rate RATE stands for; with `first`, `path` is an image sequence's pattern (`shot_%04d.dpx`)
+    whose first number it is. Measured on streams with B-frames (tests/real/test_containers.py): a remux (`-c copy` into
+    an .mp4) of a raw H.264 or MPEG-4 stream decodes to other frames (27 of 30); converted without renumbering
+    (setpts), a raw MPEG-4 stream's frames, decoded with one timestamp, are dropped (2 of 20 kept); as here, every frame
+    is the plain decode's."""
+    source = path.absolute()
+    stem = source.stem if first is None else re.sub(r"[_\-. ]*%0\d+d$", "", source.stem).replace("%%", "%")
+    start = () if first is None else ("-start_number", str(first))
+    return kit_command("ffmpeg", "-framerate", RATE, *start, "-i", source, "-map", "0:v:0", "-an", "-vf",
+                       "setpts=N/FR/TB", "-c:v", "ffv1", name_beside(source, stem or "sequence", ".mkv"))
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
     """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
-    return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
+    return cache_root / FOLDER / f"{slug}-{sha256_bytes(os.fsencode(version))[:16]}.mkv"
 
 
 class Opened(NamedTuple):

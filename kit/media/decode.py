@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kit.errors import InputError
+from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
@@ -44,7 +45,9 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     line = lines[0]
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
-    fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
+    rates = [m for word in ("fps", "tbr") if (m := re.search(rf"(\d+(?:\.\d+)?)(k?) {word}", line))]
+    # the first a video can have: a DV file's average rate reads "60k fps" (its time base), its tbr the true 25
+    fps = next((m for m in rates if float(m.group(1)) * (1000 if m.group(2) else 1) <= MAX_FPS), None)
     # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264, 1 reference frame"
     pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):
@@ -146,7 +149,7 @@ def played_whole(stderr: str, undamaged: int) -> int:
 def refuse_no_video(path: Path, stderr: str) -> None:
     """Refuse a file ffmpeg opened that holds no video stream (kit.media.streams.no_video), naming what it holds."""
     if (holds := no_video(stderr)) is not None:
-        raise InputError(f"{path} has no video stream ({holds})",
+        raise InputError(f"{path}: not a video: it has no video stream ({holds})",
                          hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
                               "belongs with there instead")
 
@@ -186,7 +189,7 @@ def unreadable_hint(path: Path, stderr: str) -> str:
 def convert_command(path: Path) -> str:
     """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
     source = path.absolute()
-    dest = source.with_suffix(".mkv") if source.suffix != ".mkv" else source.with_name(f"{source.stem}-ffv1.mkv")
+    dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
     return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
 
 

@@ -7,15 +7,28 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
-from kit.infra.records import Record
+from kit.infra.proc import run_process
+from kit.infra.records import NAMES_FILE, Record
 from kit.infra.tree import Tree
+from kit.infra.visible import reason_line
+from kit.media.argv import build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.containers import check_container, convert_command, needs_intermediate
+from kit.media.containers import check_container, needs_intermediate
+from kit.media.decode import convert_command
+from kit.media.entries import (
+    PICTURE_EXTS,
+    ffmpeg_kind,
+    is_passed_over,
+    is_sidecar,
+    kind_of,
+    sequence_kind,
+    sequences,
+)
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -38,18 +51,15 @@ def _ignore(_: str) -> None:
     pass
 
 
-# videos people keep beside their masters that discovery does not take: named when skipped, never silently
-OTHER_VIDEO_EXTS = (".wmv", ".flv", ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
-
-
 @dataclass(frozen=True)
 class Skipped:
-    """An entry named like a clip that is no clip file, and what it is instead."""
+    """An entry of --ref-dir that is no clip file, and what it is instead (kit.media.entries: what each kind is)."""
 
     path: Path
-    what: str  # "a named pipe (FIFO)", "a symbolic link to /dev/zero, a device", ...
+    what: str  # "a named pipe (FIFO)", "a symbolic link to /dev/zero, a device", "not a video: a picture (.jpg)", ...
     tail: str = ", not a clip file"
     fix: str = "remove it from --ref-dir, or put the clip file in its place"
+    ask_ffmpeg: bool = False  # an extension the kit does not know: what it is, ffmpeg says at discovery (identified)
 
     def line(self) -> str:
         return self.unusable().line()
@@ -81,36 +91,77 @@ def not_a_clip_file(path: Path) -> str | None:
     return f"{link}, {what}" if link else what
 
 
+def other_entry(path: Path) -> Skipped | None:
+    """What an entry named like no clip is when it is no regular file (or link to one), else None."""
+    try:
+        what = not_a_clip_file(path)
+    except InputError as exc:  # a link to nothing, a loop: said, not refused, as it was not named like a clip
+        return Skipped(path, exc.message.removeprefix(f"{path}: "), "", exc.hint)
+    if what is None:
+        return None
+    if what.endswith("a folder"):
+        return Skipped(path, what, ", which the kit does not look into (it reads the files directly in --ref-dir)",
+                       "move the clips it holds into --ref-dir, or give it as --ref-dir")
+    return Skipped(path, what, ", not a file the kit reads", "remove it from --ref-dir")
+
+
 def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
-    """(the clip files of ref_dir, the entries named like clips that are not clip files), sorted by name."""
+    """(the clip files of ref_dir, every other entry with what it is and its fix), sorted by name; a hidden entry, the
+    kit's own output and a .yuv's sidecar passed over without a word (kit.media.entries.is_passed_over)."""
     if not ref_dir.exists():
         raise InputError(f"--ref-dir {ref_dir} does not exist", hint="pass a folder of reference clips")
     if not ref_dir.is_dir():
         raise InputError(f"--ref-dir {ref_dir} is not a folder", hint="pass a folder of reference clips")
     if not os.access(ref_dir, os.R_OK | os.X_OK):
         raise InputError(f"--ref-dir {ref_dir} is not readable", hint=f"chmod u+rx {ref_dir}")
-    files, skipped = [], []
-    entries = sorted(ref_dir.iterdir())
-    for p in (p for p in entries if p.suffix.lower() in CLIP_EXTS):
-        if (what := not_a_clip_file(p)) is None:
-            files.append(p)
-        else:
-            skipped.append(Skipped(p, what))
-    for p in (p for p in entries if p.suffix.lower() in OTHER_VIDEO_EXTS):  # a video the kit does not read
-        skipped.append(Skipped(p, f"a {p.suffix.lower()} video", f", which the kit does not read (it reads "
-                                  f"{' '.join(CLIP_EXTS)})", f"convert it losslessly with the kit's ffmpeg: "
-                                                             f"{convert_command(p)}"))
+    files, skipped, pictures = [], [], []
+    for p in sorted(ref_dir.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.suffix.lower() in CLIP_EXTS:  # named like a clip: a clip file, or refused or skipped (not_a_clip_file)
+            if (what := not_a_clip_file(p)) is None:
+                files.append(p)
+            else:
+                skipped.append(Skipped(p, what))
+        elif (other := other_entry(p)) is not None:
+            if not (other.what.endswith("a folder") and is_passed_over(p, folder=True)):
+                skipped.append(other)
+        elif p.suffix.lower() in PICTURE_EXTS:
+            pictures.append(p)
+        elif not (is_passed_over(p, folder=False) or is_sidecar(p)):
+            kind = kind_of(p)
+            skipped.append(Skipped(p, kind.what, "", kind.fix, kind.ask_ffmpeg))
+    runs, single = sequences(pictures)
+    skipped += [Skipped(pattern, kind.what, "", kind.fix) for pattern, kind in map(sequence_kind, runs)]
+    skipped += [Skipped(p, kind.what, "", kind.fix) for p, kind in ((p, kind_of(p)) for p in single)]
     return files, sorted(skipped, key=lambda s: s.path)
 
 
-def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:
-    """list_clip_files, each entry skipped said to `note`; no clip file at all is an error."""
+def find_clip_files(ref_dir: Path, note: Note = _ignore, ffmpeg: str = "") -> tuple[list[Path], list[Skipped]]:
+    """list_clip_files, each entry skipped said to `note` (with `ffmpeg`, one of an extension the kit does not know as
+    what ffmpeg reads there); no clip file at all is an error."""
     files, skipped = list_clip_files(ref_dir)
-    for s in skipped:
-        note(s.line())
     if not files:
         raise no_clips_error(ref_dir, skipped)
+    if ffmpeg:
+        skipped = [identified(s, ffmpeg) if s.ask_ffmpeg else s for s in skipped]
+    for s in skipped:
+        note(s.line())
     return files, skipped
+
+
+PROBE_TIMEOUT_S = 60.0  # opening a file decodes nothing: ffmpeg reads its first few MB
+
+
+def identified(entry: Skipped, ffmpeg: str) -> Skipped:
+    """An entry of an extension the kit does not know, said as what ffmpeg finds opening it (kit.media.entries)."""
+    try:
+        res = run_process(build_open_argv(ffmpeg, entry.path), timeout_s=PROBE_TIMEOUT_S)
+    except ToolError as exc:  # it did not open in time: the run goes on without it
+        return replace(entry, what=f"not a video ffmpeg opens ({reason_line(exc)})", ask_ffmpeg=False)
+    what, video = ffmpeg_kind(res.stderr, entry.path.suffix.lower())
+    fix = f"convert it losslessly with the kit's ffmpeg: {convert_command(entry.path)}" if video else entry.fix
+    return replace(entry, what=what, fix=fix, ask_ffmpeg=False)
 
 
 def _listed(folder: Path, keep: Callable[[Path], bool]) -> list[Path]:
@@ -197,9 +248,9 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
 class Unusable(Record):
     """A clip file the kit cannot use, left out of the run (not --strict): why, and the fix."""
 
-    path: str
-    reason: str
-    fix: str
+    path: str = field(metadata=NAMES_FILE)
+    reason: str = field(metadata=NAMES_FILE)
+    fix: str = field(metadata=NAMES_FILE)
 
     @property
     def why(self) -> str:
@@ -239,7 +290,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     """Every clip in ref_dir, checked (`doing` hears each; `note` what is skipped or not kept). One that cannot be used
     refuses the run (`unusable` None: --strict) or joins `unusable`; if none is left, the first refusal stands."""
     clips, refused = [], []
-    files, skipped = find_clip_files(ref_dir, note)
+    files, skipped = find_clip_files(ref_dir, note, ffmpeg)
     for i, p in enumerate(files, 1):
         doing(f"reading clip {i} of {len(files)}: {p.name}")
         try:

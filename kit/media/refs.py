@@ -10,8 +10,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
+from kit.infra.visible import utf8_text
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
@@ -84,15 +86,16 @@ def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
 
 
 def source_name(path: Path) -> str:
-    """The clip name without geometry tokens: `Tennis_1920x1080_24fps.yuv` -> `Tennis`."""
-    return GEOMETRY_TOKEN.sub("", path.stem) or path.stem
+    """The clip name without geometry tokens: `Tennis_1920x1080_24fps.yuv` -> `Tennis`; a byte that is not UTF-8
+    written `\\xHH` (`caf\\xe9`: visible.utf8_text), so the name is text every file of the corpus can hold."""
+    return utf8_text(GEOMETRY_TOKEN.sub("", path.stem) or path.stem)
 
 
 def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:
     """The command that crops a clip of odd size to the even size below it, losslessly, into `<name>_even.mkv`."""
     even = f"{width - width % 2}:{height - height % 2}"
     return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", "0:v:0", "-an", "-vf", f"crop={even}:0:0",
-                       "-c:v", "ffv1", path.absolute().with_name(f"{path.stem}_even.mkv"))
+                       "-c:v", "ffv1", name_beside(path.absolute(), path.stem, "_even.mkv"))
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:

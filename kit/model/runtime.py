@@ -35,7 +35,9 @@ def session(path: Path) -> Any:
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    # the model's bytes, not its path: onnxruntime takes a path only as UTF-8 text, and an out-dir's name may hold a
+    # byte that is not UTF-8 (the kit's ONNX files are single files, with no external data beside them)
+    return ort.InferenceSession(path.read_bytes(), opts, providers=["CPUExecutionProvider"])
 
 
 def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from kit import events as ev
 from kit.infra.records import dump
-from kit.infra.visible import visible
+from kit.infra.visible import utf8_document, visible
 from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
@@ -232,7 +232,7 @@ class Renderer:
             now = self.now()
             changed = self.clock.feed(event, now)
             if self.json_mode:
-                self.json_out.write(json.dumps(dump(event.to_json()), default=str) + "\n")
+                self.json_out.write(json.dumps(utf8_document(dump(event.to_json())), default=str) + "\n")
                 self.json_out.flush()
             handler = getattr(self, f"on_{event.kind}", None)
             if handler is not None:

@@ -86,7 +86,7 @@ CASES = [
         "shopping list\n" * 50)), "--out-dir", t / "o"), ("notes.mp4: not a readable video",)),
     Case("audio-only-master", lambda t, f, r: _run("--ref-dir", refs_with(
         r, t, lambda d: audio_only(f, d / "voice.mp4")), "--out-dir", t / "o"),
-        ("voice.mp4 has no video stream (only audio)",)),
+        ("voice.mp4: not a video: it has no video stream (only audio)",)),
     Case("corrupt-mid-stream", lambda t, f, r: _run("--ref-dir", refs_with(r, t, lambda d: mp4(f, d / "broken.mp4",
                                                                                                True)),
                                                     "--out-dir", t / "o"), ("broken.mp4", "decoding failed")),

@@ -3,11 +3,12 @@ cut from its line, split as a shell splits it, run, and what it makes is then ac
 terminal drew `-map 0:v:0` as `-map 0✌0`, and ffmpeg exited 234).
 
 The clips are named as people name them, with brackets rich would take for markup (`[bold]`, `clip[1]`), `:v:`,
-spaces and accents; each is left out for its own reason, and its fix is the command: the odd size's crop, the .flv's
-conversion, the palette .avi's conversion (its lossless copy cannot be checked), the raw .m4v's remux (its rate the
-one word the reader fills in). `retry:` and `resume with:` are followed as printed, on the terminal: the out-dir held
-by another run, then Ctrl-C typed mid-step. tests/unit/test_printed_command_sites.py lists every place in the kit
-that prints a command and the test that runs it.
+spaces and accents; each is left out for its own reason, and its fix is the command: the odd size's crop, the RealMedia
+.rm's conversion (a container the kit does not take), the palette .avi's conversion (its lossless copy cannot be
+checked), the raw .m4v's and an image sequence's conversions at a rate (the one word the reader fills in). `retry:`
+and `resume with:` are followed as printed, on the terminal: the out-dir held by another run, then Ctrl-C typed
+mid-step. tests/unit/test_printed_command_sites.py lists every place in the kit that prints a command and the test
+that runs it.
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ from tests.printed import NARROW, WIDE, Screen, after, kit_words, on_terminal, r
 
 # each clip the kit cannot use, named to be misread, and what its printed fix makes beside it
 ODD_CLIP = "clip[1] [bold]odd :v: é.y4m"
-FLV = "trailer [red]x:v:0 ü.flv"
+REAL = "trailer [red]x:v:0 ü.rm"
 PALETTE = "pal [i] :smile:.avi"
 RAW = "raw [b]ñ.m4v"
+SEQUENCE = "shot [1] %%é_%02d.png"  # the pattern the kit names ten numbered pictures by (a % of the name doubled)
 ODD_YUV = "raw odd[2]_175x143_25fps.yuv"  # a headerless clip: its crop command carries the input options it needs
-MADE = {ODD_CLIP: "clip[1] [bold]odd :v: é_even.mkv", FLV: "trailer [red]x:v:0 ü.mkv",
-        PALETTE: "pal [i] :smile:.mkv", RAW: "raw [b]ñ.mp4", ODD_YUV: "raw odd[2]_175x143_25fps_even.mkv"}
-SIZE = {ODD_CLIP: (174, 142), FLV: (176, 144), PALETTE: (64, 48), RAW: (64, 48), ODD_YUV: (174, 142)}
+MADE = {ODD_CLIP: "clip[1] [bold]odd :v: é_even.mkv", REAL: "trailer [red]x:v:0 ü.mkv",
+        PALETTE: "pal [i] :smile:.mkv", RAW: "raw [b]ñ.mkv", SEQUENCE: "shot [1] %é.mkv",
+        ODD_YUV: "raw odd[2]_175x143_25fps_even.mkv"}
+AT_A_RATE = (RAW, SEQUENCE)  # their commands hold RATE
+SIZE = {ODD_CLIP: (174, 142), REAL: (176, 144), PALETTE: (64, 48), RAW: (64, 48), SEQUENCE: (64, 48),
+        ODD_YUV: (174, 142)}
 CHEAP = ["--cqs", "25", "--scales", "native"]
 
 
@@ -57,12 +62,13 @@ def hostile_refs(ffmpeg: str, tiny_refs: Path, folder: Path) -> Path:
     folder.mkdir(parents=True)
     shutil.copy(tiny_refs / "alpha.y4m", folder / "good [1] ü.y4m")
     render(ffmpeg, ODD, folder / ODD_CLIP, pix_fmt="yuv444p")
-    render(ffmpeg, "testsrc2=s=176x144:r=25", folder / FLV, fmt="flv", extra=("-c:v", "flv", "-q:v", "2"))
+    render(ffmpeg, "testsrc2=s=176x144:r=25", folder / REAL, fmt="rm", extra=("-c:v", "rv20", "-q:v", "2"))
     # 8-bit palette BMP frames in AVI (pal8): FFV1 keeps a palette's colours as RGB, so the kit's own copy cannot be
     # checked sample for sample against the file and the clip is left out
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / PALETTE, frames=5, pix_fmt="pal8", fmt="avi",
            extra=("-c:v", "bmp"))
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=5, fmt="m4v", extra=("-c:v", "mpeg4"))
+    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / SEQUENCE, frames=10, fmt="image2", extra=("-start_number", "1"))
     odd_yuv(folder / ODD_YUV)
     return folder
 
@@ -96,7 +102,7 @@ def run_fixes(commands: dict[str, str], tmp_path: Path) -> None:
     started = {}
     for name, command in commands.items():
         words = kit_words(command, kit_cli())
-        assert words[0] == "ffmpeg" and (RATE in words) == (name == RAW), command  # the kit's own ffmpeg
+        assert words[0] == "ffmpeg" and (RATE in words) == (name in AT_A_RATE), command  # the kit's own ffmpeg
         started[name] = subprocess.Popen([*kit_argv(command), *[w.replace(RATE, "25") for w in words]], cwd=ROOT,
                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for name, proc in started.items():

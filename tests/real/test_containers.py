@@ -1,6 +1,9 @@
-"""Reference clips in the containers people have (issue 51, item 4): .avi, .mpg/.mpeg, .ts/.m2ts/.mts, .webm, .m4v
-and .mxf are taken in --ref-dir like .mp4/.mkv/.mov masters; those whose timestamps the kit does not trust are read
-through a lossless copy the kit makes in its cache (kit.media.containers).
+"""Reference clips in the containers people have (issue 51, item 4; issue 67, item 2): every extension of
+kit.media.containers is taken in --ref-dir like .mp4/.mkv/.mov masters (.webm, .m4v, .mxf, .ogv, .ogg, .3gp, .3g2,
+.mj2, .f4v, .flv, .wmv, .asf, .nut, .ivf, .dv read as they are); those whose timestamps the kit does not trust (.avi,
+program and transport streams: .mpg, .mpeg, .vob, .mod, .ts, .m2ts, .mts, .m2t, .tod) are read through a lossless copy
+the kit makes in its cache. A raw stream (.264, .265, .obu, a raw .m4v) is left out with the lossless conversion at
+its rate as its fix, which keeps every frame where a remux does not.
 
 Each clip is made here with the kit's ffmpeg and checked against a plain computation: its frame count is what a
 plain `ffmpeg -i FILE -map 0:v:0 -f null -` counts, its size what ffmpeg says, its src_sha256 the sha256 of its
@@ -27,7 +30,7 @@ from kit.media.cache import Sha256Cache
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.discovery import Unusable, discover, list_clip_files
 from kit.media.refs import CLIP_EXTS, Clip
-from tests.conftest import render
+from tests.conftest import ROOT, render
 
 VFR = "setpts='N/24/TB+gte(N,5)*0.5/TB'"  # 24 fps with a half-second gap after frame 4
 H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-x264-params", "b-adapt=0")
@@ -44,6 +47,23 @@ CLIPS: dict[str, tuple[str, str, int, str, str, tuple[str, ...], str]] = {
     "web.webm": ("96x64", "15", 10, "yuv420p", "webm", ("-c:v", "libvpx-vp9", "-deadline", "realtime"), ""),
     "phone.m4v": ("64x48", "30000/1001", 12, "yuv420p", "mp4", H264, ""),
     "studio.mxf": ("96x64", "25", 10, "yuv420p", "mxf", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+    "film.ogv": ("96x64", "24", 12, "yuv420p", "ogg", ("-c:v", "libtheora", "-q:v", "8"), ""),
+    "web.ogg": ("64x48", "30", 10, "yuv420p", "ogg", ("-c:v", "libvpx", "-b:v", "1M"), ""),
+    "phone.3gp": ("96x64", "24", 14, "yuv420p", "3gp", (*H264, "-fps_mode", "passthrough"), VFR),
+    "old_phone.3g2": ("64x48", "15", 10, "yuv420p", "3g2", ("-c:v", "mpeg4", "-bf", "2"), ""),
+    "cinema.mj2": ("64x48", "24", 8, "yuv420p", "mov", ("-c:v", "jpeg2000", "-brand", "mjp2"), ""),
+    "flash.f4v": ("96x64", "25", 12, "yuv420p", "f4v", H264, ""),
+    "flash.flv": ("64x48", "30000/1001", 12, "yuv420p", "flv", H264, ""),
+    "screen.wmv": ("96x64", "25", 10, "yuv420p", "asf", ("-c:v", "wmv2"), ""),
+    "stream.asf": ("64x48", "30000/1001", 12, "yuv420p", "asf", ("-c:v", "mpeg4", "-bf", "2"), ""),
+    "archive.nut": ("96x64", "24", 12, "yuv420p", "nut", ("-c:v", "mpeg4", "-bf", "2", "-fps_mode", "passthrough"),
+                    VFR),
+    "web.ivf": ("64x48", "24", 10, "yuv420p", "ivf", ("-c:v", "libvpx-vp9", "-deadline", "realtime"), ""),
+    "tape.dv": ("720x576", "25", 6, "yuv420p", "dv", ("-c:v", "dvvideo"), ""),
+    "disc.vob": ("96x64", "25", 12, "yuv420p", "vob", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+    "camcorder.mod": ("64x48", "30000/1001", 12, "yuv420p", "vob", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+    "hdv.m2t": ("96x64", "25", 12, "yuv420p", "mpegts", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+    "camcorder.tod": ("64x48", "30000/1001", 12, "yuv420p", "mpegts", H264, ""),
 }
 
 
@@ -231,10 +251,35 @@ def test_a_raw_mpeg4_stream_named_m4v_is_left_out(ffmpeg: str, refs: Path, tmp_p
         discover(refs, ffmpeg, open_cache(tmp_path))
 
 
-def test_other_videos_keep_their_skip_line(refs: Path) -> None:
-    for name in ("talk.wmv", "old.flv", "capture.264", "Clip.AVI"):
-        (refs / name).write_bytes(b"\0" * 64)
+def test_raw_streams_are_named_with_a_lossless_conversion_that_keeps_every_frame(ffmpeg: str, refs: Path,
+                                                                                 tmp_path: Path) -> None:
+    """A raw H.264, HEVC or AV1 stream holds no timestamps: named, its fix the conversion to FFV1 at its rate. Measured
+    here: a remux (`-c copy` into an .mp4, as 2.1.0 printed for a raw .m4v) of a stream with B-frames decodes to other
+    frames; the printed conversion, run, to the plain decode's frames, which the kit then takes."""
+    made = {"camera.264": ("h264", ("-c:v", "libx264", "-bf", "3")), "phone.265": ("hevc", ("-c:v", "libx265")),
+            "drone.obu": ("obu", ("-c:v", "libsvtav1")), "raw.m4v": ("m4v", ("-c:v", "mpeg4", "-bf", "2"))}
+    for name, (fmt, codec) in made.items():
+        render(ffmpeg, "testsrc2=s=64x48:r=30000/1001", refs / name, 20, fmt=fmt, extra=codec)
+    render(ffmpeg, "mandelbrot=s=64x48:r=25", refs / "good.y4m", 8)  # a clip the run goes on with
     files, skipped = list_clip_files(refs)
-    assert [p.name for p in files] == ["Clip.AVI"]
-    assert [s.path.name for s in skipped] == ["capture.264", "old.flv", "talk.wmv"]
-    assert all("which the kit does not read" in s.line() for s in skipped)
+    assert [p.name for p in files] == ["good.y4m", "raw.m4v"]  # named .m4v: refused when it is read
+    assert [s.path.name for s in skipped] == ["camera.264", "drone.obu", "phone.265"]
+    remuxed = tmp_path / "remuxed.mp4"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-framerate", "30000/1001", "-i",
+                    str(refs / "camera.264"), "-map", "0:v:0", "-c", "copy", str(remuxed)], check=True)
+    assert frame_md5s(ffmpeg, ["-i", str(remuxed)]) != frame_md5s(ffmpeg, ["-i", str(refs / "camera.264")])
+    unusable: list[Unusable] = []
+    discover(refs, ffmpeg, open_cache(tmp_path / "cache"), unusable=unusable)
+    fixes = {Path(u.path).name: u.fix.split(": ", 1)[1] for u in unusable}
+    assert set(fixes) == set(made)
+    for name, command in fixes.items():
+        res = subprocess.run(["bash", "-c", command.replace("RATE", "30000/1001")], cwd=ROOT, capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL)
+        assert res.returncode == 0, (command, res.stderr[-1500:])
+        (refs / name).rename(tmp_path / name)  # the original moved out, as the fix says
+    converted = {Path(c.path).name: c for c in discover(refs, ffmpeg, open_cache(tmp_path / "cache"))}
+    assert set(converted) == {"good.y4m", *(f"{Path(name).stem}.mkv" for name in made)}
+    for name in made:
+        clip = converted[f"{Path(name).stem}.mkv"]
+        assert (clip.fps, clip.n_frames) == ("30000/1001", 20), name
+        assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(tmp_path / name)]), name

@@ -1,8 +1,10 @@
-"""Nothing in --ref-dir is skipped without a word (issue 24 I).
+"""Nothing in --ref-dir is skipped without a word (issue 24 I, issue 67 item 2).
 
 An entry named like a clip that no clip can be (a named pipe, a link to a device, a folder) is skipped with
 one line naming it and why, and the run goes on with the usable clips; a link to nothing or a loop of links
-is refused. Nothing is opened to find out, and a clip that turns into a named pipe never blocks discovery.
+is refused. A file named like no clip (a note, a raw stream) is named too, as what it is. Nothing is opened to find
+out, and a clip that turns into a named pipe never blocks discovery. tests/real/test_every_file.py takes a folder of
+every kind of file, and every container.
 """
 
 from __future__ import annotations
@@ -34,15 +36,19 @@ def refs(tiny_refs: Path, tmp_path: Path) -> Path:
     os.mkfifo(folder / "pipe.y4m")
     (folder / "zero.y4m").symlink_to("/dev/zero")
     (folder / "folder.y4m").mkdir()
-    (folder / "notes.txt").write_text("not named like a clip: not looked at\n")
+    (folder / "notes.txt").write_text("not a video: named as what it is\n")
     return folder
 
 
 REMOVE = "; fix: remove it from --ref-dir, or put the clip file in its place"  # said with each skip, as recorded
 
 
+NOT_A_VIDEO = "; fix: none needed, the kit reads only videos (move it out of --ref-dir to drop this line)"
+
+
 def skipped_lines(folder: Path) -> list[str]:
     return [f"skipped {folder / 'folder.y4m'}: a folder, not a clip file{REMOVE}",
+            f"skipped {folder / 'notes.txt'}: not a video: a document (.txt){NOT_A_VIDEO}",
             f"skipped {folder / 'pipe.y4m'}: a named pipe (FIFO), not a clip file{REMOVE}",
             f"skipped {folder / 'zero.y4m'}: a symbolic link to /dev/zero, a device, not a clip file{REMOVE}"]
 
@@ -57,29 +63,31 @@ def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
 
 
 def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Path) -> None:
-    (refs / "trailer.wmv").write_bytes(b"\x30\x26\xb2\x75")
-    (refs / "notes.txt").write_text("not a video, not named")
+    (refs / "trailer.264").write_bytes(b"\0\0\0\1\x67")
+    (refs / ".notes.txt").write_text("hidden: passed over")
     _, skipped = list_clip_files(refs)
     # the command last on its line: copied to the line's end, it runs (tests/real/test_commands_as_printed.py)
-    assert f"skipped {refs / 'trailer.wmv'}: a .wmv video, which the kit does not read (it reads " \
-           f"{' '.join(CLIP_EXTS)}); fix: convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i " \
-           f"{refs / 'trailer.wmv'} -map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'}" in [s.line() for s in skipped]
-    assert not any("notes.txt" in s.line() for s in skipped)
+    assert f"skipped {refs / 'trailer.264'}: a raw .264 video stream, which holds no timestamps (its frame rate " \
+           f"would be a guess); fix: convert it losslessly with the kit's ffmpeg at its true frame rate (e.g. 25 or " \
+           f"30000/1001) in place of RATE: {kit_cli()} ffmpeg -framerate RATE -i {refs / 'trailer.264'} -map 0:v:0 " \
+           f"-an -vf setpts=N/FR/TB -c:v ffv1 {refs / 'trailer.mkv'}" in [s.line() for s in skipped]
+    assert not any(".notes.txt" in s.line() for s in skipped)
 
 
 def test_every_entry_skipped_at_the_listing_is_a_clip_left_out_with_its_fix(refs: Path, ffmpeg: str) -> None:
-    """A .wmv, a FIFO, a folder named like a clip: each one is in the list of clips left out (02_corpus/
-    skipped.json, the summary's SKIPPED row), not only a line that scrolls by (issue 54: `skipped 0`)."""
+    """A raw stream, a FIFO, a folder named like a clip, a note: each one is in the list of clips left out
+    (02_corpus/skipped.json, the summary's SKIPPED row), not only a line that scrolls by (issue 54: `skipped 0`)."""
     from kit.media.discovery import Unusable, discover
 
-    (refs / "trailer.wmv").write_bytes(b"\x30\x26\xb2\x75")
+    (refs / "trailer.264").write_bytes(b"\0\0\0\1\x67")
     left: list[Unusable] = []
     clips = discover(refs, ffmpeg, Sha256Cache(None), unusable=left)
     assert sorted(c.src for c in clips) == ["alpha", "beta", "delta"]
     named = {Path(u.path).name: u for u in left}
-    assert set(named) == {"folder.y4m", "pipe.y4m", "zero.y4m", "trailer.wmv"}
-    assert named["trailer.wmv"].fix.startswith("convert it losslessly with the kit's ffmpeg: ")
+    assert set(named) == {"folder.y4m", "pipe.y4m", "zero.y4m", "trailer.264", "notes.txt"}
+    assert named["trailer.264"].fix.startswith("convert it losslessly with the kit's ffmpeg at its true frame rate")
     assert named["pipe.y4m"].why == "a named pipe (FIFO), not a clip file" and "remove it" in named["pipe.y4m"].fix
+    assert named["notes.txt"].why == "not a video: a document (.txt)"
 
 
 def test_a_folder_of_only_unusable_entries_says_what_it_skipped(tmp_path: Path) -> None:

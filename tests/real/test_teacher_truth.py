@@ -60,6 +60,8 @@ def lavfi(case: Case, w: int, h: int) -> str:
     return sources[case.source]
 
 
+X264 = ("-c:v", "libx264", "-crf", "4", "-pix_fmt", "yuv420p")
+VFR_SELECT = "select='not(eq(mod(n\\,5)\\,1)+eq(mod(n\\,7)\\,3)+eq(mod(n\\,7)\\,4))'"
 RATES = ["10", "12", "15", "24000/1001", "24", "25", "30000/1001", "30", "48", "50", "60000/1001", "60", "120"]
 MATRIX = [
     *[Case(f"rate_{r.replace('/', '_')}.mp4", r, source=("testsrc2", "mandelbrot", "gradients")[i % 3])
@@ -91,6 +93,27 @@ MATRIX = [
          source="gradients"),
     Case("phone.m4v", "30", ("-c:v", "libx264", "-crf", "4", "-pix_fmt", "yuv420p", "-f", "mp4")),
     Case("studio.mxf", "25", ("-c:v", "mpeg2video", "-q:v", "2", "-bf", "2", "-f", "mxf"), source="mandelbrot"),
+    Case("film.ogv", "24", ("-c:v", "libtheora", "-q:v", "9", "-pix_fmt", "yuv420p", "-f", "ogg")),
+    Case("web_vp8.ogg", "30", ("-c:v", "libvpx", "-crf", "4", "-b:v", "2M", "-pix_fmt", "yuv420p", "-f", "ogg"),
+         source="gradients"),
+    Case("phone_vfr.3gp", "30", X264, vf=VFR_SELECT, pre=("-fps_mode", "passthrough", "-f", "3gp"), frames=20),
+    Case("old_phone.3g2", "15", ("-c:v", "mpeg4", "-q:v", "2", "-bf", "2", "-pix_fmt", "yuv420p", "-f", "3g2"),
+         source="mandelbrot"),
+    Case("cinema.mj2", "24", ("-c:v", "jpeg2000", "-pix_fmt", "yuv420p", "-f", "mov", "-brand", "mjp2")),
+    Case("flash.f4v", "25", (*X264, "-f", "f4v")),
+    Case("flash_bframes.flv", "30", (*X264, "-f", "flv"), source="gradients"),
+    Case("screen.wmv", "25", ("-c:v", "wmv2", "-q:v", "2", "-pix_fmt", "yuv420p", "-f", "asf")),
+    Case("stream.asf", "30000/1001", ("-c:v", "msmpeg4", "-q:v", "2", "-pix_fmt", "yuv420p", "-f", "asf"),
+         source="mandelbrot"),
+    Case("tape.dv", "25", ("-c:v", "dvvideo", "-pix_fmt", "yuv420p", "-f", "dv"), vf="scale=720:576"),
+    Case("disc.vob", "25", ("-c:v", "mpeg2video", "-q:v", "2", "-bf", "2", "-f", "vob")),
+    Case("camcorder.mod", "30000/1001", ("-c:v", "mpeg2video", "-q:v", "2", "-bf", "2", "-f", "vob"),
+         source="gradients"),
+    Case("hdv.m2t", "25", ("-c:v", "mpeg2video", "-q:v", "2", "-bf", "2", "-f", "mpegts")),
+    Case("camcorder.tod", "30000/1001", ("-c:v", "mpeg2video", "-q:v", "2", "-bf", "2", "-f", "mpegts")),
+    Case("archive.nut", "24", ("-c:v", "mpeg4", "-q:v", "2", "-bf", "2", "-f", "nut"), source="mandelbrot"),
+    Case("web_vp9.ivf", "24", ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-crf", "10", "-b:v", "0", "-pix_fmt",
+                               "yuv420p", "-f", "ivf")),
 ]
 
 
