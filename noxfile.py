@@ -6,7 +6,8 @@ The tests come in three tiers; this text is the one place that says which test r
   about three minutes on two workers: run it while you work.
 * **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
   (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the
-  untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing, a changed
+  untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing (in place, and
+  in the out-dir moved, copied and renamed, whose bundle ships the tarball made in place), a changed
   flag that redoes what it changes, a stale PROMOTE removed after a HOLD; the report in a real chromium;
   every printed figure recomputed from the file it names; a real single-node Slurm union (shards, merge,
   training tasks, gather) equal to the one-box run; a kill -9 at one random instant (`KIT_KILL_COUNT`, drawn
