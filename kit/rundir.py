@@ -105,6 +105,7 @@ class RunDir:
     jobs = _At("corpus", "jobs")
     corpus_work = _At("corpus", "work")
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
+    jobs_plan = _At("corpus", "plan.json")  # the jobs a corpus run planned, while it runs (what `status` counts)
 
     @property
     def shard_manifest(self) -> Path:

@@ -13,9 +13,27 @@ from pathlib import Path
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
-from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
+from kit.corpus.jobs import (
+    ClipChanged,
+    Job,
+    JobFailed,
+    JobRunner,
+    JobsPlan,
+    Ladder,
+    Provenance,
+    job_is_done,
+    plan_jobs,
+)
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
+from kit.corpus.scheduler import (
+    ProgressRelay,
+    ScoreThreads,
+    concurrency,
+    fixed_threads,
+    job_work,
+    planned_work,
+    run_jobs,
+)
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record, shard_settings
@@ -333,6 +351,9 @@ class CorpusStep:
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
+        # what `status` counts this run's ledgers against while it goes (kit.steps.status)
+        tree.write_json(run.jobs_plan, JobsPlan(utc_iso(), {j.job_id: job_work(j) for j in jobs}, sorted(reused_ids),
+                                                generation).to_json())
         announce(ctx, p, jobs, reused_ids, n_par)
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
@@ -351,6 +372,7 @@ class CorpusStep:
                                   ladder, scorings, unusable, refused)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
+        tree.remove(run.jobs_plan)  # the step's outputs say what it made
         outputs = [run.shard, run.shard_manifest]
         if unusable:  # what was left out, and why, beside the shard (the summary says it)
             tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
