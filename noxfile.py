@@ -6,7 +6,8 @@ The tests come in three tiers; this text is the one place that says which test r
   about three minutes on two workers: run it while you work.
 * **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
   (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the
-  untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing, a changed
+  untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing (in place, and
+  in the out-dir moved, copied and renamed, whose bundle ships the tarball made in place), a changed
   flag that redoes what it changes, a stale PROMOTE removed after a HOLD; the report in a real chromium;
   every printed figure recomputed from the file it names; a real single-node Slurm union (shards, merge,
   training tasks, gather) equal to the one-box run; a kill -9 at one random instant (`KIT_KILL_COUNT`, drawn
@@ -14,7 +15,8 @@ The tests come in three tiers; this text is the one place that says which test r
   tests/real/test_exit_signals.py and test_children.py); a full disk, a hand-edited verdict, a
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
   group-shared out-dir of the security class; the run's ETA, read from the session's run's events and drawn on an
-  80-column pseudo-terminal. Its property tests draw 10 examples each (release: 25).
+  80-column pseudo-terminal, and `status` beside a corpus step at work (its jobs done of planned, the time left);
+  shards that leave out what one box leaves out. Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds
   the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,

@@ -82,6 +82,23 @@ class RunDir:
         """`03_loso/folds.parquet`: a path inside the run directory as status files name it (a link never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
+    def recorded(self, path: Path) -> str:
+        """How a record names a file: relative to the out-dir when it lies in it (`02_corpus/shard.parquet`), so the
+        out-dir may be moved, copied or renamed and the record still names its own file; else absolute (the lead's
+        --corpus elsewhere). `found` reads it back."""
+        inside = self.rel(path)
+        return str(Path(os.path.abspath(path))) if inside == ".." or inside.startswith("../") else inside
+
+    def found(self, recorded: str) -> Path:
+        """The file a record names (`recorded`): a relative path lies in this out-dir, wherever it is now."""
+        path = Path(recorded)
+        return path if path.is_absolute() else self.root / path
+
+    def names_shard(self, recorded: str) -> bool:
+        """Whether a record names an out-dir's own shard: `02_corpus/shard.parquet` as this kit records it, or the
+        absolute path a kit before 2.2.0 recorded (`<out-dir then>/02_corpus/shard.parquet`, wherever it was)."""
+        return Path(recorded).parts[-len(LAYOUT.shard.parts):] == LAYOUT.shard.parts
+
     run_json = _At("", "run.json")
     lock = _At("", ".lock")
     prereqs_json = _At("prereqs", "prereqs.json")
@@ -93,6 +110,7 @@ class RunDir:
     jobs = _At("corpus", "jobs")
     corpus_work = _At("corpus", "work")
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
+    jobs_plan = _At("corpus", "plan.json")  # the jobs a corpus run planned, while it runs (what `status` counts)
 
     @property
     def shard_manifest(self) -> Path:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from kit.corpus.schema import corpus_sha256
-from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RunDir
 from kit.verdict.document import Verdict
@@ -15,14 +13,11 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
-                  report: Path, checked: Checked, loso_again: str) -> dict[str, Path]:
-    """Archive path -> file; `exports`: each export's place -> where it is now; `loso_again`: reruns from LOSO."""
+                  report: Path, checked: Checked, corpus: Path) -> dict[str, Path]:
+    """Archive path -> file; `exports`: each export's place -> where it is now; `corpus`: the verdict's corpus where
+    it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256."""
     files = _run_files(tree, run)
-    # this box's own shard, its manifest and skipped clips, when LOSO ran on exactly that shard
-    if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
-        if corpus_sha256(run.shard) != verdict.corpus.sha256:
-            raise InputError(f"{run.shard} changed since the verdict was reached",
-                             hint=f"rerun from LOSO: {loso_again}")
+    if corpus == run.shard:  # the verdict was reached on this box's shard (wherever the out-dir lies): it goes
         files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
                   if p == run.shard or tree.is_file(p)}
     # LOSO's and the verdict's files, each checked against its step's record

@@ -56,12 +56,14 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
-                    teacher_sources: tuple[Path | None, Path | None] = (None, None)) -> list[Path]:
-    """The verdict's seeds refit on its corpus and exported into `exports` (+ the vmaf-tune profile); the files."""
+                    teacher_sources: tuple[Path | None, Path | None] = (None, None),
+                    corpus_file: Path | None = None) -> list[Path]:
+    """The verdict's seeds refit on its corpus (`corpus_file`: where it is now, else where the verdict names it) and
+    exported into `exports` (+ the vmaf-tune profile); the files."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
-    df = training_corpus(Path(corpus.path), ENCODE_COLUMNS,
+    df = training_corpus(corpus_file or Path(corpus.path), ENCODE_COLUMNS,
                          measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))

@@ -125,12 +125,52 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
         (sha is not None and shipped is not None and sha != shipped,
          f"manifest.json says corpus_sha256 {str(sha)[:12]}…, but {arc} was reached on corpus {str(shipped)[:12]}…"),
     ) if wrong]
-    if "run.json" not in manifest.files or manifest.get("box_id") is None:
-        return problems
-    run, _ = read_json_object(top / "run.json")  # a run names its box in its settings
-    settings = run.get("settings") if run is not None else None
-    box = settings.get("box_id") if isinstance(settings, dict) else None
-    if box is not None and box != manifest.get("box_id"):
+    settings = shipped_settings(top, manifest)  # a run names its box and --corpus in its settings
+    if isinstance(corpus, dict):
+        problems += corpus_problems(top, manifest, arc, corpus, bool(settings.get("corpus")))
+    box = settings.get("box_id")
+    if manifest.get("box_id") is not None and box is not None and box != manifest.get("box_id"):
         problems.append(f"manifest.json says box {str(manifest.get('box_id'))[:64]}, but run.json ran as box "
                         f"{str(box)[:64]}")
     return problems
+
+
+def shipped_settings(top: Path, manifest: ResultsManifest) -> dict[str, object]:
+    """The settings of the run.json a tarball ships, as sent (unchecked: only compared); {} without one."""
+    run, _ = read_json_object(top / "run.json") if "run.json" in manifest.files else (None, "")
+    settings = run.get("settings") if run is not None else None
+    return settings if isinstance(settings, dict) else {}
+
+
+def names_own_shard(corpus_path: str, corpus_given: bool) -> bool:
+    """Whether a verdict whose corpus block names `corpus_path` was reached on its box's own shard, which its results
+    tarball then holds: `02_corpus/shard.parquet`, relative to the out-dir (kit 2.2.0 on); `[out-dir]/02_corpus/...`
+    (a 2.1.0 tarball's); or an absolute `.../02_corpus/shard.parquet` of a run given no --corpus (`corpus_given`: its
+    run.json's settings name one). A corpus elsewhere (the lead's union) is not sent."""
+    return LAYOUT.names_shard(corpus_path) and (not Path(corpus_path).is_absolute() or not corpus_given)
+
+
+def corpus_problems(top: Path, manifest: ResultsManifest, arc: str, corpus: dict[str, object],
+                    corpus_given: bool) -> list[str]:
+    """A verdict reached on its box's own shard ships that shard, and the shard's manifest (when shipped) describes
+    the bytes shipped and the corpus the verdict names (sha256s only: verify reads no parquet)."""
+    named, shard = corpus.get("path"), LAYOUT.rel(LAYOUT.shard)
+    if not isinstance(named, str) or not names_own_shard(named, corpus_given):
+        return []
+    if shard not in manifest.files:
+        return [f"{arc} was reached on this box's corpus {shard}, which the tarball does not hold: the lead cannot "
+                "merge it (a kit before 2.2.0 left it out of a bundle made in a moved or copied out-dir; bundle "
+                "again with this kit)"]
+    described = LAYOUT.rel(LAYOUT.shard_manifest)
+    if described not in manifest.files:
+        return []
+    doc, why = read_json_object(top / described)
+    if doc is None:
+        return [f"{described} is {why}"]
+    return [text for wrong, text in (
+        (doc.get("sha256") != manifest.files[shard].sha256,
+         f"{described} describes other bytes than the {shard} shipped beside it"),
+        (doc.get("corpus_sha256") not in (None, "", corpus.get("sha256")),
+         f"{arc} was reached on corpus {str(corpus.get('sha256'))[:12]}…, but the {shard} shipped is corpus "
+         f"{str(doc.get('corpus_sha256'))[:12]}…"),
+    ) if wrong]

@@ -193,6 +193,32 @@ def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
     return read_record(JobLedger, tree, path)[0]
 
 
+@dataclass(frozen=True)
+class JobsPlan(Record):
+    """`02_corpus/plan.json`: the jobs a corpus run planned, each with its work (pixel-frames,
+    kit.corpus.scheduler.job_work), those it reused and its redo generation; written as its jobs start, removed once
+    its shard is written. `status` counts the ledgers of jobs/ against it while the run goes, or after it stopped."""
+
+    started_at_utc: str
+    jobs: dict[str, float]
+    reused: list[str]
+    generation: str = ""
+
+
+def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> list[str]:
+    """The plan's jobs done: those it reused, and each other one whose ledger this run wrote (completed since the
+    plan was made, of its redo generation): a ledger present from before is a job still to redo."""
+    reused = set(plan.reused)
+    done = [job_id for job_id in plan.jobs if job_id in reused]
+    for job_id in (j for j in plan.jobs if j not in reused):
+        path = jobs_dir / f"{job_id}.json"
+        ledger = read_ledger(tree, path) if tree.is_file(path) else None
+        if ledger is not None and ledger.completed_at_utc >= plan.started_at_utc and ledger.generation == (
+                plan.generation or None):
+            done.append(job_id)
+    return done
+
+
 def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
                 checked: bool = False) -> bool:
     """The job's rows are on disk as its ledger for this fingerprint (of this redo `generation`; `checked`: holding

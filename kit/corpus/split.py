@@ -1,5 +1,10 @@
 """`--shard K/N`: split one reference set across N boxes, its contents dealt round-robin in the order of their ids, so
 file order and names change nothing. `--shard auto` takes K and N from the array task (kit/infra/arrays.py).
+
+A shard leaves out what the whole box leaves out: every box of the set reads every clip, leaves out the same ones
+(each with its reason and fix) and deals the others; each clip left out is named by one shard, chosen by its file
+name alone (`names_left_out`), so the union of the shards' manifests and skipped.json says what one box would, each
+clip once, whatever else is left out.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
 from kit.errors import InputError
@@ -17,6 +23,9 @@ from kit.infra.invocation import kit_command
 from kit.infra.outside import label, number, read_pair
 from kit.infra.records import Record
 from kit.media.refs import Clip
+
+if TYPE_CHECKING:  # the clips left out, by their path alone: discovery (numpy) loads with the corpus step, not --help
+    from kit.media.discovery import Unusable
 
 MAX_SHARDS = 4096
 AUTO = "auto"
@@ -67,9 +76,10 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
     return ShardSpec(k, n)
 
 
-def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
-                 content_of: Mapping[str, str] | None = None) -> list[Clip]:
-    """The clips of shard spec.k, each content whole on one shard; refuses an empty shard."""
+def select_shard(clips: Sequence[Clip], spec: ShardSpec | None, content_of: Mapping[str, str] | None = None,
+                 left_out: Sequence[Unusable] = ()) -> list[Clip]:
+    """The clips of shard spec.k, each content whole on one shard; refuses an empty shard, naming the clips the set
+    leaves out (`left_out`), which no shard encodes."""
     if spec is None:
         return list(clips)
     group = {c.sha256: (content_of or {}).get(c.sha256, c.sha256) for c in clips}
@@ -77,10 +87,29 @@ def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
     slot = {u: i % spec.n for i, u in enumerate(units)}
     chosen = [c for c in clips if slot[group[c.sha256]] == spec.k - 1]
     if not chosen:
-        raise InputError(f"--shard {spec.label}: the reference set holds only {len(units)} content(s), "
-                         f"so shard {spec.k} holds none",
-                         hint=f"use at most {len(units)} shards for this reference set")
+        names = ", ".join(Path(u.path).name for u in left_out[:3]) + (" ..." if len(left_out) > 3 else "")
+        besides = f" ({len(left_out)} more left out, which no shard encodes: {names})" if left_out else ""
+        raise InputError(f"--shard {spec.label}: the reference set holds only {len(units)} content(s) the kit can "
+                         f"use{besides}, so shard {spec.k} holds none: a shard with no clip makes no corpus",
+                         hint=f"use at most {len(units)} shards for this reference set"
+                              + (", or fix the clips left out (each one's fix is in the lines above)" if left_out
+                                 else ""))
     return sorted(chosen, key=lambda c: c.src)
+
+
+def names_left_out(path: str, spec: ShardSpec | None) -> bool:
+    """Whether this shard names the clip left out at `path` (in its manifest's left_out and skipped.json): the one
+    shard its file name's sha256 falls to, so each is named once over the N shards, whatever else is left out;
+    without --shard, all."""
+    if spec is None:
+        return True
+    digest = sha256_bytes(os.fsencode(Path(path).name))
+    return int(digest, 16) % spec.n == spec.k - 1
+
+
+def left_out_here(left_out: Sequence[Unusable], spec: ShardSpec | None) -> list[Unusable]:
+    """The clips left out that this shard names (names_left_out)."""
+    return [u for u in left_out if names_left_out(u.path, spec)]
 
 
 def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardSpec | None) -> ShardRecord | None:
@@ -95,14 +124,28 @@ def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Se
 
 
 def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip],
-               min_sources: int) -> str | None:
+               min_sources: int, left_out: Sequence[Unusable] = ()) -> str | None:
     if spec is None:
         return None
     note = f"{spec.how or '--shard ' + spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
+    if left_out:  # what every box of the set leaves out, each clip named by one shard
+        note += "; " + left_out_note(len(left_out), len(left_out_here(left_out, spec)))
     if len(chosen) < min_sources:
         note += (f"; LOSO needs {min_sources} sources, so this shard alone cannot be trained on: merge the "
                  f"shards of all boxes ({kit_command('merge')} ...) and train on the union with --corpus")
     return note
+
+
+def left_out_note(total: int, here: int) -> str:
+    """What a shard says of the `total` clips the set leaves out, `here` of them named by it (names_left_out)."""
+    whose = "its" if total == 1 else "each one's"
+    said = f"the set leaves out {total} more clip(s) ({whose} reason above)"
+    if here == total:
+        return f"{said}, named in this shard's skipped.json and manifest"
+    if not here:
+        return f"{said}, named by the shard{'' if total == 1 else 's'} their file names fall to, not by this one"
+    return (f"{said}: {here} named in this shard's skipped.json and manifest, {total - here} by the shards their file "
+            "names fall to")
 
 
 def refuse_small_shard(corpus: Path, n_sources: int, min_sources: int) -> None:

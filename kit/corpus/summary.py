@@ -148,7 +148,7 @@ class SourceInfo(Record):
 class CorpusSummary(Record):
     """The verdict's `corpus` block: which corpus the verdict was reached on, and what it holds."""
 
-    path: str
+    path: str  # relative to the out-dir for its own shard (`02_corpus/shard.parquet`), else absolute (a --corpus)
     sha256: str
     rows: int
     n_sources: int
@@ -199,8 +199,9 @@ SUMMARY_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index
 UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the file says why"
 
 
-def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The verdict's corpus block (`sha`: its corpus_sha256), with what the manifest of its bytes says."""
+def summarise_corpus(path: Path, sha: str, named: str | None = None) -> CorpusSummary:
+    """The verdict's corpus block (`sha`: its corpus_sha256), with what the manifest of its bytes says; `named`: how
+    the verdict names the file (kit.rundir.RunDir.recorded: relative to the out-dir it lies in), else its path."""
     from kit.corpus.names import with_names
     from kit.corpus.schema import with_content
     from kit.infra.parquet import parquet_columns, read_parquet
@@ -217,7 +218,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
 
     clips = source_infos(df)
     return CorpusSummary(
-        path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=len(clips),
+        path=named if named is not None else str(path.resolve()), sha256=sha, rows=len(df), n_sources=len(clips),
         sources=sorted(c.src for c in clips),
         boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
         cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 
@@ -27,3 +28,11 @@ def normalise_utc(text: object) -> str:
     if m := _COMPACT.match(value):
         return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}Z"
     return value if _ISO.match(value) else ""
+
+
+def seconds_since_utc(stamp: str, now: float | None = None) -> float | None:
+    """The seconds from an ISO stamp the kit wrote (`*_utc`) to `now` (time.time()); None for anything else."""
+    if not _ISO.match(stamp):
+        return None
+    then = calendar.timegm(time.strptime(stamp, ISO_UTC))
+    return (time.time() if now is None else now) - then

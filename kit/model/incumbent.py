@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,27 +63,30 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                      hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
 
 
-def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
-                   given: Path) -> tuple[Path, list[Path]]:
-    """The incumbent's files copied byte for byte, never through a link, into `dest` with `source.json`; the copy's."""
+def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path, given: str,
+                   origin: str) -> tuple[Path, list[Path]]:
+    """The incumbent's files copied byte for byte, never through a link, into `dest` with `source.json` (`given`: the
+    --incumbent, `origin`: the folder copied, as the out-dir's records name them, relative to it); the copy's."""
     tree.fresh_folder(dest, private=False)
     for src in (manifest, *onnx_files):
         tree.write_bytes(dest / src.name, tree.read_bytes(src, trusted=False))
-    tree.write_json(dest / SOURCE, {"incumbent": str(given), "copied_from": str(manifest.parent)})
+    tree.write_json(dest / SOURCE, {"incumbent": given, "copied_from": origin})
     return dest / manifest.name, [dest / p.name for p in onnx_files]
 
 
-def kept_copy(tree: Tree, folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
-    """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
+def kept_copy(tree: Tree, folder: Path, given: Collection[str]) -> tuple[Path, list[Path]] | None:
+    """The copy that copy_incumbent made in `folder` for this very --incumbent (as `given` spells it: relative to
+    the out-dir, or absolute as a kit before 2.2.0 recorded it), when it is there; else None."""
     source, _ = tree.read_json_object(folder / SOURCE)
-    return find_incumbent(folder) if source is not None and source.get("incumbent") == str(given) else None
+    return find_incumbent(folder) if source is not None and source.get("incumbent") in given else None
 
 
-def copied_from(tree: Tree, folder: Path) -> Path | None:
-    """Where the copy in `folder` came from (copy_incumbent), None for a folder that is no such copy."""
+def copied_from(tree: Tree, folder: Path) -> str | None:
+    """Where the copy in `folder` came from, as its source.json names it (copy_incumbent), None for a folder that is
+    no such copy."""
     source, _ = tree.read_json_object(folder / SOURCE)
     value = source.get("copied_from") if source is not None else None
-    return Path(value) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
 
 
 def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
@@ -177,14 +180,15 @@ def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarra
 
 
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
-                   folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
-    """The incumbent ensemble (from incumbent_scores) scored on each held-out source; `copied_from`: the original."""
+                   folds: list[Fold], copied_from: str | None = None, named: str | None = None) -> BaselineResult:
+    """The incumbent ensemble (from incumbent_scores) scored on each held-out source; `copied_from`: the original,
+    `named`: the folder scored, each as the out-dir's records name it (else the folder's path)."""
     from kit.model.baselines import baseline_result
 
     manifest, onnx_files, scores = scored
     return baseline_result("incumbent", folds, target, lambda _, fold: scores[fold.rows], {
-        "path": str(manifest.parent), "members": [p.name for p in onnx_files],
+        "path": named if named is not None else str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
         "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
-        **({"copied_from": str(copied_from)} if copied_from is not None else {}),
+        **({"copied_from": copied_from} if copied_from is not None else {}),
     })

@@ -65,7 +65,7 @@ class FoldScheme(Record):
 
 @dataclass(frozen=True)
 class CorpusRef(Record):
-    path: str
+    path: str  # relative to the out-dir for its own shard (kit.rundir.RunDir.recorded), else absolute (a --corpus)
     sha256: str
     rows: int
 

@@ -6,6 +6,7 @@ in the run's one unit (kit.model.cost), at the pace this run has shown for that 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from kit import events as ev
@@ -212,6 +213,17 @@ class RunClock:
         left = {s: sum(max(0.0, self.planned.get((s, k), 0.0) - self.done.get((s, k), 0.0)) / (speeds[s, k] or 1.0)
                        for k in KINDS) for s in to_run}
         return Estimate(sum(left.values()), left, self.current, share)
+
+
+def jobs_left(work: Mapping[str, float], done: Collection[str], reused: Collection[str],
+              elapsed_s: float) -> float | None:
+    """The seconds a corpus's jobs still take, as `status` tells them from the files (02_corpus/plan.json, the
+    ledgers of jobs/): the work of the jobs not done (`work`: each job's pixel-frames) at the pace of the jobs this
+    run did, their work over the `elapsed_s` since it planned them; None until one of them is done."""
+    ran = sum(w for job_id, w in work.items() if job_id in done and job_id not in reused)
+    if ran <= 0 or elapsed_s <= 0:
+        return None
+    return sum(w for job_id, w in work.items() if job_id not in done) * elapsed_s / ran
 
 
 def rough(seconds: float) -> str:

@@ -74,11 +74,14 @@ class Invocation:
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
-                     encodes: Path | None = None, skipped: tuple[Unusable, ...] = ()) -> ReportData:
+                     encodes: Path | None = None, skipped: tuple[Unusable, ...] = (),
+                     corpus: Path | None = None) -> ReportData:
+    """`corpus`: the verdict's corpus where it is now (the bundle finds it in the out-dir), else as the verdict
+    names it."""
     from kit.infra.parquet import read_frame
     from kit.report.frames import coverage_by_source, held_out_predictions
 
-    corpus_path = Path(verdict.corpus.path)
+    corpus_path = corpus if corpus is not None else Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
     return ReportData(held_out_predictions(predictions, verdict.seeds, names),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,

@@ -81,10 +81,10 @@ def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return rows
 
 
-def corpus_row(verdict: Verdict) -> tuple[str, str]:
+def corpus_row(out_dir: Path, verdict: Verdict) -> tuple[str, str]:
     corpus = verdict.corpus
     demo = "  (DEMO corpus)" if corpus.demo_corpus else ""
-    path = Path(corpus.path)
+    path = RunDir(out_dir).found(corpus.path)  # this out-dir's shard is named relative to it
     size = f", {mib(path.stat().st_size)} on disk" if path.is_file() else ""
     return ("corpus", f"{corpus.rows} frames, {corpus.contents_text}, "
                       f"encoders {', '.join(map(str, corpus.encoders))}, "
@@ -230,7 +230,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *map(pair, interval_rows(verdict)),
             *map(pair, group_error_rows(verdict)),
             *([(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []),
-            *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(verdict), *teacher_rows(verdict),
+            *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(out_dir, verdict),
+            *teacher_rows(verdict),
             *([("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []),
             *group_rows(verdict)]
 
@@ -262,7 +263,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += [row for row in full if row[0] == CHECK_LABEL]
-    rows.append(corpus_row(verdict))
+    rows.append(corpus_row(out_dir, verdict))
     return [*rows, THE_REST]
 
 

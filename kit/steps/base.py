@@ -108,6 +108,17 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     return path
 
 
+def recorded_corpus(ctx: Context, recorded: str) -> Path:
+    """The corpus a LOSO report or the verdict names (`recorded`, RunDir.recorded), found where the out-dir is now:
+    this out-dir's shard by its relative path; a kit before 2.2.0 recorded it by the absolute path the out-dir had
+    then, which a run with no --corpus (whose LOSO reads this out-dir's shard) takes as this out-dir's shard. The
+    caller checks the corpus found against the record's sha256."""
+    run = ctx.run
+    if ctx.settings.corpus is None and Path(recorded).is_absolute() and run.names_shard(recorded):
+        return run.shard
+    return run.found(recorded)
+
+
 def cached_sha256(tree: Tree, path: Path) -> str:
     if (found := tree.entry(path)) is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))

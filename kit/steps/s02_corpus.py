@@ -13,12 +13,30 @@ from pathlib import Path
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
-from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
+from kit.corpus.jobs import (
+    ClipChanged,
+    Job,
+    JobFailed,
+    JobRunner,
+    JobsPlan,
+    Ladder,
+    Provenance,
+    job_is_done,
+    plan_jobs,
+)
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
+from kit.corpus.scheduler import (
+    ProgressRelay,
+    ScoreThreads,
+    concurrency,
+    fixed_threads,
+    job_work,
+    planned_work,
+    run_jobs,
+)
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
-from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
+from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
 from kit.events import Doing, Forecast, Info, JobsPlanned
 from kit.infra.clock import utc_iso
@@ -127,14 +145,15 @@ def prepare(ctx: Context) -> Prepared:
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
-    clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
+    clips = select_shard(all_clips, s.shard, refs.grouping.content_of, unusable)
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
 def strict(s: RunSettings) -> bool:
-    """Whether an unusable clip refuses the run: --strict, or a shard of several (leaving it out moves the deal)."""
-    return s.strict or (s.shard is not None and s.shard.n > 1)
+    """Whether an unusable clip refuses the run: --strict (a shard leaves out what the whole box leaves out, the set's
+    clips dealt without it on every box: kit.corpus.split)."""
+    return s.strict
 
 
 def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[Unusable]:
@@ -294,7 +313,7 @@ class CorpusStep:
                       "box_id": p.prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips),
-                      "strict": s.strict, "skipped": sorted(u.path for u in p.unusable),
+                      "strict": s.strict, "skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
                       "oracle": [ORACLE_FRAMES, TOLERANCE]},  # the independent check, as this kit makes it
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
@@ -315,7 +334,7 @@ class CorpusStep:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
         refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
-        if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
+        if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES, p.unusable):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
         check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
@@ -332,6 +351,9 @@ class CorpusStep:
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
+        # what `status` counts this run's ledgers against while it goes (kit.steps.status)
+        tree.write_json(run.jobs_plan, JobsPlan(utc_iso(), {j.job_id: job_work(j) for j in jobs}, sorted(reused_ids),
+                                                generation).to_json())
         announce(ctx, p, jobs, reused_ids, n_par)
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
@@ -344,12 +366,13 @@ class CorpusStep:
         refuse_too_few_left(p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
-        unusable = [*p.unusable, *refused.values()]
+        unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder, scorings, unusable, refused)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
+        tree.remove(run.jobs_plan)  # the step's outputs say what it made
         outputs = [run.shard, run.shard_manifest]
         if unusable:  # what was left out, and why, beside the shard (the summary says it)
             tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())

@@ -84,7 +84,7 @@ def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
     try:
         manifest, models = find_incumbent(given)
     except InputError:
-        if (kept := kept_copy(ctx.tree, ctx.run.incumbent_models, given)) is None:
+        if (kept := kept_copy(ctx.tree, ctx.run.incumbent_models, {ctx.run.recorded(given), str(given)})) is None:
             raise
         return kept
     for path in (manifest, *models):
@@ -92,8 +92,9 @@ def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
     return manifest, models
 
 
-def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
-    """The folder whose models LOSO scores, and the one they were copied from (one in the out-dir is copied first)."""
+def take_incumbent(ctx: Context) -> tuple[Path, str | None]:
+    """The folder whose models LOSO scores, and the one they were copied from, as the records name it (one in the
+    out-dir is copied first)."""
     from kit.model.incumbent import copied_from, copy_incumbent
 
     manifest, models = locate_incumbent(ctx)
@@ -105,10 +106,10 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     if not folder.resolve().is_relative_to(out):
         return folder, None
     inside = [run.root / p.resolve().relative_to(out) for p in (manifest, *models)]
-    copy_incumbent(ctx.tree, inside[0], inside[1:], run.incumbent_models, given)
+    copy_incumbent(ctx.tree, inside[0], inside[1:], run.incumbent_models, run.recorded(given), run.recorded(folder))
     ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
                           f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))
-    return run.incumbent_models, folder
+    return run.incumbent_models, run.recorded(folder)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ class LosoStep:
         holdout = {"holdout": list(s.holdout)} if s.holdout else {}
         crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
-                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout, **crf},
+                              # one in this out-dir named relative to it, so a moved out-dir's LOSO stays up to date
+                              "incumbent": ctx.run.recorded(s.incumbent) if s.incumbent else None, **folds,
+                              **holdout, **crf},
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -210,7 +213,8 @@ class LosoStep:
                                   ctx.run.incumbent_work, ctx.log)
         # the copy scored: recorded, so an edit of it is seen
         copied = [scored[0], *scored[1], scored[0].parent / SOURCE] if original is not None else []
-        return Incumbent(incumbent_loso(scored, inputs.target, inputs.folds, original), copied)
+        return Incumbent(incumbent_loso(scored, inputs.target, inputs.folds, original, ctx.run.recorded(folder)),
+                         copied)
 
     def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback) -> pd.DataFrame:
         """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
@@ -260,7 +264,8 @@ class LosoStep:
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
         outputs: list[Path] = []
-        ref = CorpusRef(os.path.abspath(setup.corpus), plan.inputs["corpus"], len(setup.df))  # hashed when planning
+        # hashed when planning; named relative to the out-dir when it is this out-dir's shard (RunDir.recorded)
+        ref = CorpusRef(run.recorded(setup.corpus), plan.inputs["corpus"], len(setup.df))
         for report in result.seed_reports:
             path = run.loso_seed(report.seed)
             tree.write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),

@@ -14,7 +14,7 @@ from kit.model.consumer import CRF_RANGE
 from kit.model.recipe import TEACHER
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, recorded_corpus, require_output, rerun
 from kit.steps.records import read_step_record
 from kit.verdict.kinds import GROUPS
 
@@ -95,7 +95,7 @@ class VerdictStep:
                    for seed in s.seeds]
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
-        corpus_file = Path(corpus.path)
+        corpus_file = recorded_corpus(ctx, corpus.path)  # found where the out-dir is now
         if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
@@ -107,7 +107,8 @@ class VerdictStep:
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
-                         incumbent, summarise_corpus(corpus_file, corpus.sha256), s.gate, assessment,
+                         incumbent, summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file)), s.gate,
+                         assessment,
                          lead=s.corpus is not None)
         verdict = dataclasses.replace(verdict, independent_check=corpus_check(corpus_file))
         keep = run.verdict_file(verdict.verdict)

@@ -19,7 +19,16 @@ from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
 from kit.model.threads import apply_threads, choose_threads
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun, teacher_sources
+from kit.steps.base import (
+    Context,
+    Outcome,
+    Plan,
+    cached_sha256,
+    recorded_corpus,
+    require_output,
+    rerun,
+    teacher_sources,
+)
 from kit.steps.records import read_run_record, read_step_record
 from kit.verdict.document import Verdict
 
@@ -81,8 +90,8 @@ class BundleStep:
                                                      "corpus_sha256": corpus_sha256(shard)})
         ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, ctx.tree.sha256(tarball)))
-        return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": str(tarball),
-                                   **({"moved_aside": str(run.set_aside(utc))} if moved else {})})
+        return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": run.rel(tarball),
+                                   **({"moved_aside": run.rel(run.set_aside(utc))} if moved else {})})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         if ctx.corpus_only is not None:
@@ -97,6 +106,7 @@ class BundleStep:
         run, tree = ctx.run, ctx.tree
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
+        corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
         cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
                            verdict.promoted)
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
@@ -105,7 +115,7 @@ class BundleStep:
         # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         try:
-            built = self.export(ctx, verdict, staged) if staged is not None else []
+            built = self.export(ctx, verdict, corpus, staged) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             skipped, _ = read_record(SkippedClips, tree, run.skipped_clips)  # none without a readable record
@@ -113,11 +123,10 @@ class BundleStep:
                                     invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
-                                    skipped.skipped if skipped is not None else ())
+                                    skipped.skipped if skipped is not None else (), corpus)
             tree.write_text(run.report, render_report(verdict, data))
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
-                                  lambda path, producer: require_output(ctx, path, producer),
-                                  rerun(ctx, "run", "--from", "loso"))
+                                  lambda path, producer: require_output(ctx, path, producer), corpus)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
                                                          "corpus_sha256": verdict.corpus.sha256}, staged, exports)
         except BaseException:
@@ -128,8 +137,27 @@ class BundleStep:
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
         return Outcome([run.report, tarball, *exports], {
-            "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
-            "vmaftune_models": len(models) - native, **({"moved_aside": str(run.set_aside(utc))} if moved else {})})
+            "verdict": verdict.verdict, "tarball": run.rel(tarball), "onnx_models": native,
+            "vmaftune_models": len(models) - native, **({"moved_aside": run.rel(run.set_aside(utc))} if moved else {})})
+
+    def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
+        """The corpus the verdict was reached on, where it is now (this out-dir's shard, wherever the out-dir lies),
+        refused (exit 2) when it is missing or changed since: the refit reads it, and the tarball of a verdict on this
+        box's shard ships that shard (a tarball without it is never offered as the one to send)."""
+        corpus = recorded_corpus(ctx, verdict.corpus.path)
+        if corpus == ctx.run.shard and not ctx.tree.is_file(corpus):
+            raise InputError(f"the verdict was reached on this box's corpus {corpus}, which is missing: a results "
+                             "tarball without it would hold a verdict the lead can neither merge nor check",
+                             hint="restore it, or rerun the run, whose corpus step makes it again from the jobs it "
+                                  f"keeps: {rerun(ctx, 'run')}")
+        if not corpus.is_file():
+            raise InputError(f"the corpus {corpus} the verdict was reached on is missing",
+                             hint="restore it, or rerun from LOSO on the corpus you give: "
+                                  + rerun(ctx, "run", "--from", "loso"))
+        if corpus_sha256(corpus) != verdict.corpus.sha256:
+            raise InputError(f"the corpus {corpus} changed since the verdict was reached",
+                             hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
+        return corpus
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:
         """Before any work: a killed bundle's leftovers removed; refused, what the kit cannot prove it wrote."""
@@ -161,8 +189,9 @@ class BundleStep:
             raise
         return tarball, moved
 
-    def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:
-        """On PROMOTE: the seeds refit on the verdict's corpus and exported into `folder`; the files written."""
+    def export(self, ctx: Context, verdict: Verdict, corpus: Path, folder: Path) -> list[Path]:
+        """On PROMOTE: the seeds refit on the verdict's corpus (`corpus`: where it is now) and exported into `folder`;
+        the files written."""
         from kit.bundle.conformal import confidence
         from kit.bundle.models import export_ensemble
         from kit.bundle.registry import check_proposed
@@ -172,10 +201,6 @@ class BundleStep:
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
-        corpus = Path(verdict.corpus.path)
-        if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
-            raise InputError(f"the corpus {corpus} changed since the verdict was reached",
-                             hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
         ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
         if settings.train.inputs != CANONICAL6:
             ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
@@ -189,7 +214,7 @@ class BundleStep:
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
-                               workers=threads.train, teacher_sources=teacher_sources(ctx))
+                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
 
 
 def invocation(tree: Tree, run_json: Path) -> Invocation | None:

@@ -225,8 +225,11 @@ class RunSettings(Record):
         "beats its models by more than the seed spread.", rank=310))
     shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
         "--shard", SHARD_SPEC, "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
-        "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
-        "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
+        "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). Each box reads every "
+        "clip and leaves out what one box would, each clip left out named (reason and fix) by one shard; a shard "
+        "refuses only what one box refuses (--strict), or when the deal leaves it no usable clip (fewer shards). "
+        "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes "
+        "shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
     vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError, KitError
+from kit.infra.clock import seconds_since_utc
 from kit.infra.invocation import kit_command
-from kit.infra.tree import read_out_dir
+from kit.infra.records import read_record
+from kit.infra.tree import Tree, read_out_dir
+from kit.report.eta import jobs_left, rough
 from kit.rundir import RunDir
 from kit.steps import STEPS, LazyStep
 from kit.steps.base import Context, require_output
@@ -26,6 +29,10 @@ class StepStatus:
     state: str  # done | stale | pending | running | unused
     reason: str
     completed_at_utc: str | None = None
+    # the corpus step's, while a run does its jobs or after one stopped (jobs_progress): its plan's jobs done
+    jobs_done: int | None = None
+    jobs_planned: int | None = None
+    seconds_left: float | None = None  # its jobs' time left, at the pace of this run's jobs (None: estimating)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,54 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
             for i, st in enumerate(statuses)]
 
 
+@dataclass(frozen=True)
+class JobsProgress:
+    """The corpus's jobs as the files say: planned (02_corpus/plan.json), done (those reused, and each whose ledger
+    in jobs/ this run wrote), and the time left (report/eta.jobs_left)."""
+
+    planned: int
+    done: int
+    reused: int
+    seconds_left: float | None
+
+    def words(self) -> str:
+        """`5 of 8 jobs done (3 reused), about 1 min left for its jobs`."""
+        reused = f" ({self.reused} reused)" if self.reused else ""
+        if self.done == self.planned:
+            left = "its rows going into the shard"
+        elif self.seconds_left is None:
+            left = "estimating the time left (no job of this run done yet)"
+        else:
+            left = f"about {rough(self.seconds_left)} left for its jobs"
+        return f"{self.done} of {self.planned} jobs done{reused}, {left}"
+
+
+def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | None = None) -> JobsProgress | None:
+    """The corpus's jobs done of planned, and their time left; None without a plan made since `since_utc` (the run's
+    invocation: one still reading its clips has planned no job yet). Read without the out-dir's lock."""
+    from kit.corpus.jobs import JobsPlan, planned_jobs_done
+
+    plan, _ = read_record(JobsPlan, tree, run.jobs_plan)
+    if plan is None or (since_utc is not None and plan.started_at_utc < since_utc):
+        return None
+    done = planned_jobs_done(tree, run.jobs, plan)
+    elapsed = seconds_since_utc(plan.started_at_utc, now)
+    left = jobs_left(plan.jobs, set(done), set(plan.reused), elapsed) if elapsed is not None else None
+    return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left)
+
+
+def with_progress(st: StepStatus, progress: JobsProgress | None, running: bool) -> StepStatus:
+    """The corpus step's status with its jobs done of planned, and (while it runs) their time left."""
+    if progress is None:
+        return dataclasses.replace(st, reason=f"{st.reason}: reading the clips, no job planned yet") if running else st
+    if not running:  # stopped: what a rerun keeps
+        return dataclasses.replace(st, reason=f"{st.reason}; {progress.done} of {progress.planned} jobs done, which "
+                                              "the next run keeps", jobs_done=progress.done,
+                                   jobs_planned=progress.planned)
+    return dataclasses.replace(st, reason=f"{st.reason}: {progress.words()}", jobs_done=progress.done,
+                               jobs_planned=progress.planned, seconds_left=progress.seconds_left)
+
+
 def input_corpus(path: Path) -> Path:
     """What `merge` and `corpus info` read for a path: a file as it is, a run directory as its finished_corpus."""
     return finished_corpus(path) if path.is_dir() else path
@@ -136,5 +191,9 @@ def run_status(out_dir: Path) -> RunStatus:
             statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
                         if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
                         and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
+        statuses = [with_progress(st, jobs_progress(tree, rundir, run.invoked_at_utc if st.state == "running"
+                                                    else None), st.state == "running")
+                    if st.step == "corpus" and (st.state == "running" or st.reason == UNFINISHED) else st
+                    for st in statuses]
         return RunStatus(str(out_dir), run.invoked_at_utc, settings_command(settings, rundir.run_json, "run"),
                          running, found[0] if found is not None else None, tuple(with_upstream_note(statuses)))

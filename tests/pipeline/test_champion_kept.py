@@ -63,7 +63,8 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(
     assert {k: v for k, v in copied.items() if k != "source.json"} == {
         k: v for k, v in champion.items() if k == ENSEMBLE_MANIFEST or (k.endswith(".onnx") and "/" not in k)}
     incumbent = json.loads(run.incumbent.read_text())
-    assert incumbent["path"] == str(run.incumbent_models) and incumbent["copied_from"] == str(run.exports)
+    # named relative to the out-dir, which may be moved
+    assert incumbent["path"] == run.rel(run.incumbent_models) and incumbent["copied_from"] == run.rel(run.exports)
     # the champion and its tarball moved aside, byte for byte, and the step line, log and summary say where
     (tarball,) = run.tarballs(Tree.open(run.root, make=False))
     aside = run.set_aside_for(tarball)
@@ -84,6 +85,21 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(
         assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
     assert run.tarballs(Tree.open(run.root, make=False)) == [tarball]
     assert sorted(p.name for p in run.previous.iterdir()) == [aside.name]
+
+    # the out-dir moved, the same command on it (its --incumbent the moved out-dir too): the records name the copy
+    # and the incumbent relative to the out-dir, so every step is still up to date (issue 67, item 5)
+    moved = tmp_path / "moved" / "out"
+    moved.parent.mkdir()
+    shutil.move(out, moved)
+    out, run = moved, RunDir(moved)
+    same = ["run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT]
+    challenge = [*same, "--incumbent", out]
+    res = run_kit(*challenge)
+    assert res.returncode == 1, res.stdout + res.stderr
+    for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
+    tarball = run.tarballs(Tree.open(run.root, make=False))[0]
+    aside = run.set_aside_for(tarball)
 
     # a later PROMOTE moves the HOLD tarball aside too, and ships only its own models
     res = run_kit(*same, "--seeds", "2,3")

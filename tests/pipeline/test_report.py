@@ -131,7 +131,8 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     started = time.process_time()  # CPU, not wall: the box's other work must not fail this test
     tree = Tree.open(out)
     data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", invocation(tree, out / "run.json"),
-                            read_prereqs(tree, out / "01_prereqs" / "prereqs.json")[0])
+                            read_prereqs(tree, out / "01_prereqs" / "prereqs.json")[0],
+                            corpus=out / verdict.corpus.path)  # the verdict names its own shard relative to `out`
     render_report(verdict, data)
     assert time.process_time() - started < 10  # a few seconds at most, matplotlib's import included
     assert set(data.predictions["src"]) == set(verdict.corpus.sources)  # type: ignore[index]

@@ -89,3 +89,83 @@ def test_small_shards_encode_then_merge_into_the_whole_set(tiny_refs: Path, tmp_
     assert union.warnings == [] and union.n_sources == len(TINY_SOURCES)
     assert {s.src for s in union.sources} == set(TINY_SOURCES)
     assert sorted(str(i.shard) for i in union.inputs) == ["1/2", "2/2"]
+
+
+def test_each_clip_left_out_is_named_by_one_shard_whatever_else_is_left_out() -> None:
+    from kit.corpus.split import names_left_out
+
+    names = [f"/refs/clip{i}.mp4" for i in range(200)] + ["/refs/caf\udce9.y4m", "/refs/a b'c.mov"]
+    for n in (1, 2, 3, 7):
+        for path in names:
+            assert sum(names_left_out(path, ShardSpec(k, n)) for k in range(1, n + 1)) == 1, (path, n)
+    # by its file name alone: the folder it is read from, and the other clips left out, change nothing
+    assert [names_left_out(f"/elsewhere/clip{i}.mp4", ShardSpec(2, 3)) for i in range(200)] == [
+        names_left_out(path, ShardSpec(2, 3)) for path in names[:200]]
+    assert names_left_out("/refs/x.mp4", None)  # without --shard, the box names every one
+
+
+def test_a_shard_the_deal_leaves_without_a_clip_says_so_and_names_what_was_left_out() -> None:
+    from kit.media.discovery import Unusable
+
+    bad = [Unusable("/refs/odd.y4m", "/refs/odd.y4m: 175x143 has an odd width and height", "crop it")]
+    with pytest.raises(InputError) as refused:
+        select_shard(_clips(2), ShardSpec(3, 3), left_out=bad)
+    said = refused.value.message
+    assert "holds only 2 content(s) the kit can use (1 more left out, which no shard encodes: odd.y4m)" in said
+    assert "shard 3 holds none" in said and "fix the clips left out" in (refused.value.hint or "")
+
+
+def corpus_rows(out: Path) -> list[tuple[object, ...]]:
+    """A corpus step's rows, by what they measure (never by which box or shard made them)."""
+    import pyarrow.parquet as pq
+
+    columns = ["src_sha256", "encoder", "cq", "frame_index", "vmaf", "adm2", "motion2"]
+    return sorted(tuple(row.values()) for row in pq.read_table(out / "02_corpus" / "shard.parquet",
+                                                               columns=columns).to_pylist())
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_shards_leave_out_what_the_box_leaves_out_and_their_union_says_the_same(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """A folder with a clip the kit cannot use (odd.y4m, 175x143): the box leaves it out with its reason and fix; each
+    of two shards leaves it out as well (kit 2.1 refused the shard, saying only the clip's problem), one of them names
+    it, and the union of the shards' corpora and manifests is the box's."""
+    import shutil
+
+    from tests.conftest import render, run_here
+
+    refs = tmp_path / "refs"
+    shutil.copytree(tiny_refs, refs)
+    render(ffmpeg, "testsrc=s=175x143:r=25", refs / "odd.y4m", pix_fmt="yuv444p")
+    cheap = ["--encoders", "libx264", "--cqs", "37", "--scales", "native"]
+    prereqs = tmp_path / "prereqs"
+    assert run_here("step", "prereqs", "--out-dir", prereqs, *cheap).returncode == 0
+
+    def corpus(name: str, *flags: str) -> Path:
+        out = tmp_path / name
+        shutil.copytree(prereqs / "01_prereqs", out / "01_prereqs")
+        res = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", name, *cheap, *flags)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"skipped {refs / 'odd.y4m'}: 175x143 has an odd width and height" in res.stdout
+        return out
+
+    box = corpus("box")
+    shards = [corpus(f"shard{k}", "--shard", f"{k}/2") for k in (1, 2)]
+    said = [json.loads((s / "02_corpus" / "skipped.json").read_text())["skipped"] for s in shards
+            if (s / "02_corpus" / "skipped.json").is_file()]
+    assert said == [json.loads((box / "02_corpus" / "skipped.json").read_text())["skipped"]]  # once, as the box
+    left_out = [json.loads((s / "02_corpus" / "shard.manifest.json").read_text())["left_out"] for s in shards]
+    assert sorted(len(one) for one in left_out) == [0, 1]
+    merged = tmp_path / "union.parquet"
+    assert run_here("merge", *shards, "-o", merged).returncode == 0
+    union = json.loads((tmp_path / "union.manifest.json").read_text())
+    mine = json.loads((box / "02_corpus" / "shard.manifest.json").read_text())
+    assert [(u["file"], u["why"]) for u in union["left_out"]] == [(u["file"], u["why"]) for u in mine["left_out"]]
+    assert union["warnings"] == []  # every shard of one set
+    assert sorted(row for s in shards for row in corpus_rows(s)) == corpus_rows(box)
+
+    # --strict refuses a shard as it refuses the box, naming the clip
+    strict = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", shards[0], "--box-id", "shard1", *cheap,
+                      "--shard", "1/2", "--strict")
+    assert strict.returncode == 2 and "odd.y4m: 175x143 has an odd width and height" in strict.stderr, strict.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -218,3 +219,82 @@ def test_a_run_json_that_is_a_fifo_is_said_as_one_with_no_word_of_writing(tmp_pa
     assert_clean_failure(res, f"{tmp_path / 'run.json'} is a named pipe (FIFO), not a regular file the kit wrote; "
                               "nothing was read through it")
     assert "writ" not in res.stderr
+
+
+def figures_from_files(out: Path, now: float) -> tuple[int, int, float | None]:
+    """The corpus's jobs planned and done and their time left, recomputed by hand from what the run wrote: plan.json
+    (each job's work, when the jobs started) and the ledgers of 02_corpus/jobs/ (one per job done)."""
+    import calendar
+    import time
+
+    plan = json.loads((out / "02_corpus" / "plan.json").read_text())
+    started = calendar.timegm(time.strptime(plan["started_at_utc"], "%Y-%m-%dT%H:%M:%SZ"))
+    ledgers = {p.stem: json.loads(p.read_text()) for p in (out / "02_corpus" / "jobs").glob("*.json")}
+    done = [j for j in plan["jobs"] if j in plan["reused"] or (
+        j in ledgers and ledgers[j]["completed_at_utc"] >= plan["started_at_utc"])]
+    ran = sum(plan["jobs"][j] for j in done if j not in plan["reused"])
+    left = sum(w for j, w in plan["jobs"].items() if j not in done)
+    return len(plan["jobs"]), len(done), left * (now - started) / ran if ran else None
+
+
+@pytest.mark.slow  # a corpus step in a process of its own
+@pytest.mark.ci
+def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_left(tiny_refs: Path,
+                                                                                       tmp_path: Path) -> None:
+    """A real corpus step in a child process (one job at a time, 40 jobs on the tiny clips); `status`, reading the
+    out-dir without its lock, shows its jobs done of planned and the time left, each figure recomputed here from the
+    files; stopped, the step says what a rerun keeps."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    grid = ["--encoders", "libx264", "--cqs", ",".join(str(q) for q in range(18, 48, 3)), "--scales", "native"]
+    assert run_here("step", "prereqs", "--out-dir", out, *grid).returncode == 0
+    child = subprocess.Popen([sys.executable, "-m", "kit", "step", "corpus", "--ref-dir", str(tiny_refs), "--out-dir",
+                              str(out), "--box-id", "busy", *grid, "--jobs", "1"], cwd=ROOT, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
+            seen.append(str(corpus["reason"]))
+            if corpus["state"] == "running" and corpus["seconds_left"] is not None and corpus["jobs_done"] >= 2:
+                break
+            time.sleep(0.3)
+        assert child.poll() is None, f"the run ended before status saw its jobs: {seen[-3:]}"
+        os.killpg(child.pid, signal.SIGSTOP)  # held still (its ffmpeg too), so the files stay as status reads them
+        before = time.time()
+        shown = run_here("status", out, "--json")  # the command, without the lock the run holds
+        after = time.time()
+        assert shown.returncode == 0, shown.stderr
+        corpus = next(s for s in json.loads(shown.stdout)["steps"] if s["step"] == "corpus")
+        planned, done, _ = figures_from_files(out, before)
+        assert corpus["state"] == "running" and (corpus["jobs_done"], corpus["jobs_planned"]) == (done, planned) == (
+            done, 40), corpus
+        low, high = figures_from_files(out, before)[2], figures_from_files(out, after)[2]
+        assert low is not None and high is not None and low - 1e-6 <= corpus["seconds_left"] <= high + 1e-6
+        line = next(ln for ln in run_here("status", out).stdout.splitlines() if " corpus " in ln)
+        assert f"running now, in the run that holds this out-dir: {done} of 40 jobs done, about " in line, line
+        assert line.endswith(" left for its jobs"), line
+        assert any("reading the clips, no job planned yet" in r or "jobs done" in r for r in seen)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGCONT)
+            os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=60)
+    # stopped: the step is unfinished, and status says how many of its jobs the next run keeps
+    planned, done, _ = figures_from_files(out, time.time())
+    corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
+    assert corpus["state"] == "pending" and (corpus["jobs_done"], corpus["jobs_planned"]) == (done, planned)
+    assert f"{done} of 40 jobs done, which the next run keeps" in str(corpus["reason"])
+
+
+def test_the_corpus_s_progress_in_words() -> None:
+    from kit.steps.status import JobsProgress
+
+    assert JobsProgress(40, 12, 0, 250.0).words() == "12 of 40 jobs done, about 4 min left for its jobs"
+    assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left (no "
+                                                      "job of this run done yet)")
+    assert JobsProgress(40, 40, 40, None).words() == "40 of 40 jobs done (40 reused), its rows going into the shard"

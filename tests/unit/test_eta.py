@@ -235,3 +235,23 @@ def test_each_step_trains_at_its_own_pace() -> None:
     events += [(240.0, ev.StepFinished("bundle", 120.0, {}))]
     seen = estimates(events)
     assert not off(seen, 1.5, since=120 + PRIOR_S), off(seen, 1.5, since=120 + PRIOR_S)[:5]
+
+
+def test_status_s_time_left_is_the_work_not_done_at_the_pace_of_this_run_s_jobs() -> None:
+    """`status` tells a corpus's time left from its files (kit.steps.status.jobs_progress): the jobs reused count as
+    done but gave no pace; until this run has done one, no figure."""
+    from kit.report.eta import jobs_left
+
+    work = {"a": 1e8, "b": 1e8, "c": 2e8, "old": 5e8}
+    assert jobs_left(work, {"old"}, {"old"}, 30.0) is None  # only a reused job done: no pace yet
+    assert jobs_left(work, {"old", "a"}, {"old"}, 0.0) is None
+    # a's 1e8 in 20 s: b and c (3e8) take 60 s more
+    assert jobs_left(work, {"old", "a"}, {"old"}, 20.0) == pytest.approx(60.0)
+    assert jobs_left(work, set(work), {"old"}, 20.0) == 0.0
+
+
+def test_a_utc_stamp_the_kit_wrote_reads_back_as_seconds() -> None:
+    from kit.infra.clock import seconds_since_utc
+
+    assert seconds_since_utc("2026-11-27T08:00:00Z", now=1795766400.0 + 90) == 90.0  # 08:00:00 UTC, 90 s later
+    assert seconds_since_utc("20261127T080000Z") is None and seconds_since_utc("") is None

@@ -76,14 +76,14 @@ SITES: dict[str, Check] = {
     "kit/steps/base.py:read_prereqs": Check(SAME, ("kit/steps/base.py:require_output",), "its --force"),
     "kit/steps/s02_corpus.py:prereq_encoders": Check(RUN, (MORE_HINTS,)),
     "kit/steps/s02_corpus.py:checked_teacher": Check(SAME, ("kit/steps/s02_corpus.py:prereq_encoders",)),
-    "kit/steps/s04_verdict.py:VerdictStep.plan": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.run",)),
-    "kit/steps/s04_verdict.py:VerdictStep.run": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.run",)),
-    "kit/steps/s04_verdict.py:VerdictStep.assess": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.run",),
+    "kit/steps/s04_verdict.py:VerdictStep.plan": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
+    "kit/steps/s04_verdict.py:VerdictStep.run": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
+    "kit/steps/s04_verdict.py:VerdictStep.assess": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),
                                                          "with its own --seeds"),
-    "kit/steps/s05_bundle.py:BundleStep.run": Check(RUN, ("tests/pipeline/test_rerun_hints.py::"
-                                                          "test_the_bundles_rerun_hint_on_a_union_reruns_that_union",)),
-    "kit/steps/s05_bundle.py:BundleStep.export": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.run",)),
-    "kit/steps/s05_bundle.py:find_verdict": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.run",),
+    "kit/steps/s05_bundle.py:BundleStep.check_corpus": Check(RUN, (
+        "tests/pipeline/test_rerun_hints.py::test_the_bundles_rerun_hint_on_a_union_reruns_that_union",
+        "tests/pipeline/test_moved_out_dir.py::test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it")),
+    "kit/steps/s05_bundle.py:find_verdict": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),
                                                   "the verdict step for the LOSO one"),
     "kit/steps/members.py:missing_members": Check(RUN, ("tests/pipeline/test_train_split.py::"
                                                         "test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte",)),
