@@ -10,6 +10,7 @@ import collections
 import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -238,7 +239,8 @@ def run_process(
     user), the result then keeps neither. `capped`: KIT_TIMEOUT_S caps `timeout_s` (False for a whole kit command).
     `on_stdout_line`: stdout handed over line by line, not kept; captured stdout is cut after `stdout_max_bytes`.
     `handed_over`: the child's work must outlive the kit (sbatch's job): it carries no mark (kit/infra/reaper.py).
-    Raises ToolError when the program cannot start or runs past its timeout, Stopped when the run is being interrupted.
+    Raises ToolError when the program cannot start, TimedOut when it runs past its timeout (its whole group
+    killed), Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
@@ -302,7 +304,8 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
-    """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
+    """(stdout, stderr) once the child has exited; TimedOut past its timeout (the group killed at once with SIGKILL,
+    which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
     except _PipesHeld:
@@ -318,8 +321,10 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) ->
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
             reader.proc.wait()
-        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
-                       "the input may be corrupt or the tool may hang; see the step log", err) from None
+        failed = _failure(log, f"{name} timed out after {timeout_s:.0f} s",
+                          "the input may be corrupt or the tool may hang; see the step log", err)
+        raise TimedOut(failed.message, failed.hint, failed.stderr_tail, timeout_s, err.decode("utf-8", "replace")) \
+            from None
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
@@ -330,14 +335,28 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolE
     return ToolError(message, hint=hint, stderr_tail=tail)
 
 
+class TimedOut(ToolError):
+    """A child that ran past its timeout, killed (SIGKILL to its whole group, so one that ignores SIGTERM ends too).
+    Never offered as a `retry:`: the same command runs past the same timeout again. `stderr`: what was kept of its
+    stderr (BoundedBuffer: head, a note of the lines not kept, tail), for the caller to find its telling line."""
+
+    retry_helps = False
+
+    def __init__(self, message: str, hint: str, stderr_tail: str, timeout_s: float, stderr: str) -> None:
+        super().__init__(message, hint, stderr_tail)
+        self.timeout_s = timeout_s
+        self.stderr = stderr
+
+
 class BoundedBuffer:
-    """The first `head` and the last `tail` bytes of a stream, whatever its length."""
+    """The first `head` and the last `tail` bytes of a stream, whatever its length (memory: head + tail + one read),
+    and a count of the bytes and lines left out between them, said in their place (NOT_KEPT)."""
 
     def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail: collections.deque[bytes] = collections.deque()
-        self.tail_bytes = self.dropped = 0
+        self.tail_bytes = self.dropped = self.dropped_lines = 0
 
     def add(self, chunk: bytes) -> None:
         room = max(0, self.head_limit - len(self.head))
@@ -351,10 +370,28 @@ class BoundedBuffer:
             first = self.tail.popleft()
             self.tail_bytes -= len(first)
             self.dropped += len(first)
+            self.dropped_lines += first.count(b"\n")
 
     def value(self) -> bytes:
-        middle = f"\n[... {self.dropped} bytes of output not kept ...]\n".encode() if self.dropped else b""
-        return bytes(self.head) + middle + b"".join(self.tail)
+        tail = b"".join(self.tail)
+        if not self.dropped:
+            return bytes(self.head) + tail
+        # the tail starts inside a line: that line's start is gone, so the rest of it is left out too
+        cut = tail.find(b"\n") + 1
+        lines, size = self.dropped_lines + (1 if cut else 0), self.dropped + cut
+        return bytes(self.head) + NOT_KEPT.format(lines=lines, size=size).encode() + tail[cut:]
+
+
+# what stands for the part of a stream BoundedBuffer left out: "… 17,034,112 lines (2,934,118,400 bytes) not kept …"
+NOT_KEPT = "\n[… {lines:,} lines ({size:,} bytes) of output not kept …]\n"
+NOT_KEPT_LINE = re.compile(r"^\[… ([\d,]+) lines \(([\d,]+) bytes\) of output not kept …\]$", re.MULTILINE)
+
+
+def lines_not_kept(text: str) -> int:
+    """How many lines BoundedBuffer left out of `text` (a child's stderr as ProcResult or TimedOut keep it), 0 for
+    none."""
+    found = NOT_KEPT_LINE.search(text)
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 class _Reader:
