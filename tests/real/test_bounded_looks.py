@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -41,7 +42,7 @@ from kit.media.looks import (
 )
 from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
-from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, render, run_here
+from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here
 from tests.printed import kit_words
 from tests.real.test_stray_slice import FRAMES, h264, mp4, nal_type, nal_units, played, with_stray_slice
 
@@ -166,38 +167,51 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
 
 
-def test_strict_refuses_naming_the_clip_and_offers_no_retry(ffmpeg: str, tmp_path: Path, tiny_refs: Path,
-                                                           short_start: None) -> None:
-    refs = tmp_path / "refs"
+class HungBox(NamedTuple):
+    """The tiny clips and the camera clip, the hanging wrapper, its pids, and a prereqs step probed with it once."""
+
+    refs: Path
+    camera: Path
+    wrapper: Path
+    pids: Path
+    prereqs: Path  # an out-dir holding the prereqs step (copied into each test's: conftest.copy_prereqs)
+
+
+@pytest.fixture(scope="module")
+def hung_box(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> HungBox:
+    root = tmp_path_factory.mktemp("hung")
+    refs = root / "refs"
     refs.mkdir()
     for name in TINY_SOURCES:
         (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
     camera = camera_clip(ffmpeg, refs)
-    wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
-    out = tmp_path / "out"
-    res = run_here("run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", wrapper, "--encoders", "libx264", *FAST,
-                   "--strict")
+    wrapper, pids = hanging_ffmpeg(ffmpeg, root)
+    res = run_here("step", "prereqs", "--out-dir", root / "prereqs", "--ffmpeg", wrapper, "--encoders", "libx264")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return HungBox(refs, camera, wrapper, pids, root / "prereqs")
+
+
+def test_strict_refuses_naming_the_clip_and_offers_no_retry(hung_box: HungBox, tmp_path: Path,
+                                                           short_start: None) -> None:
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
+                   "libx264", *FAST, "--strict")
     assert res.returncode == 2, res.stdout + res.stderr
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
-    assert errors == [errors[0]] and errors[0].startswith(f"error: {camera}: ffmpeg timed out after "), res.stderr
+    assert errors == [errors[0]] and errors[0].startswith(f"error: {hung_box.camera}: ffmpeg timed out after "), \
+        res.stderr
     assert "retry:" not in res.stderr + res.stdout, res.stderr  # the same look would hang again
     assert "hint: the file may be damaged or its decoder stuck; if the file plays, use in its place" in res.stderr
 
 
-def test_the_corpus_step_goes_on_past_a_clip_that_hangs(ffmpeg: str, tmp_path: Path, tiny_refs: Path,
+def test_the_corpus_step_goes_on_past_a_clip_that_hangs(hung_box: HungBox, tmp_path: Path,
                                                         short_start: None) -> None:
     """The clip is left out where left-out clips are told: the step's lines, skipped.json, the shard manifest."""
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for name in TINY_SOURCES:
-        (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
-    camera = camera_clip(ffmpeg, refs)
-    wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
-    out = tmp_path / "out"
-    for step in ("prereqs", "corpus"):
-        res = run_here("step", step, "--ref-dir", refs, "--out-dir", out, "--ffmpeg", wrapper, "--encoders",
-                       "libx264", *FAST)
-        assert res.returncode == 0, res.stdout + res.stderr
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("step", "corpus", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper,
+                   "--encoders", "libx264", *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    camera = hung_box.camera
     said = [ln for ln in (res.stdout + res.stderr).splitlines() if f"skipped {camera}" in ln]
     assert len(said) == 1 and "timed out after" in said[0] and "; fix: " in said[0], res.stderr
     run = RunDir(out)
@@ -337,18 +351,12 @@ def test_opencv_megamind_bugy_avi_is_read_through_its_copy(ffmpeg: str, tmp_path
 
 @pytest.mark.slow  # a whole run: the release tier
 def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
-        ffmpeg: str, tmp_path: Path, tiny_refs: Path, short_start: None) -> None:
+        hung_box: HungBox, tmp_path: Path, short_start: None) -> None:
     """The run ends with its verdict on the other clips; the hung clip is in the summary's SKIPPED row and the report,
     with its reason in its own words."""
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for name in TINY_SOURCES:
-        (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
-    camera_clip(ffmpeg, refs)
-    wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
-    out = tmp_path / "out"
-    res = run_here("run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", wrapper, "--encoders", "libx264", *FAST,
-                   *LENIENT)
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
+                   "libx264", *FAST, *LENIENT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "retry:" not in res.stderr
     assert "SKIPPED clips" in res.stdout, res.stdout  # the closing summary's row, as the box's run prints it
@@ -359,4 +367,4 @@ def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
                     r"decoding it as it plays, on a second look", row), row
     report = (out / "05_bundle" / "report.html").read_text()
     assert "camera.mp4" in report and "mmco: unref short failure" in report
-    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+    assert not any(alive(int(pid)) for pid in hung_box.pids.read_text().split())
