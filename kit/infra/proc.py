@@ -76,6 +76,10 @@ class _PipesHeld(Exception):
     """The child exited, but something it started still holds its output pipes open."""
 
 
+class _Stalled(Exception):
+    """The child runs on, but its stdout has given nothing for its stall_s."""
+
+
 def tail_lines(text: str, n: int) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return "\n".join(lines[-n:])
@@ -232,6 +236,7 @@ def run_process(
     output: IO[Any] | tuple[IO[Any], IO[Any]] | None = None,
     stdout_max_bytes: int = STDOUT_KEEP_BYTES,
     handed_over: bool = False,
+    stall_s: float | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
@@ -239,6 +244,8 @@ def run_process(
     user), the result then keeps neither. `capped`: KIT_TIMEOUT_S caps `timeout_s` (False for a whole kit command).
     `on_stdout_line`: stdout handed over line by line, not kept; captured stdout is cut after `stdout_max_bytes`.
     `handed_over`: the child's work must outlive the kit (sbatch's job): it carries no mark (kit/infra/reaper.py).
+    `stall_s`: the child is stopped as timed out once its captured stdout has given nothing for that long (a decode
+    writing each frame's thumbnail as it goes: one stuck in a loop is stopped in minutes, whatever its timeout).
     Raises ToolError when the program cannot start, TimedOut when it runs past its timeout (its whole group
     killed), Stopped when the run is being interrupted.
     """
@@ -257,7 +264,7 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, stall_s)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         with _live_lock:
@@ -303,17 +310,19 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
-    """(stdout, stderr) once the child has exited; TimedOut past its timeout (the group killed at once with SIGKILL,
-    which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes stay held."""
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str,
+             stall_s: float | None = None) -> tuple[bytes, bytes]:
+    """(stdout, stderr) once the child has exited; TimedOut past its timeout or its stall (the group killed at once
+    with SIGKILL, which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes
+    stay held."""
     try:
-        return reader.wait(timeout_s)
+        return reader.wait(timeout_s, stall_s)
     except _PipesHeld:
         raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
                        "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value()) from None
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, _Stalled) as stop:
         _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
@@ -321,10 +330,12 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) ->
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
             reader.proc.wait()
-        failed = _failure(log, f"{name} timed out after {timeout_s:.0f} s",
-                          "the input may be corrupt or the tool may hang; see the step log", err)
-        raise TimedOut(failed.message, failed.hint, failed.stderr_tail, timeout_s, err.decode("utf-8", "replace")) \
-            from None
+        stalled = isinstance(stop, _Stalled) and stall_s is not None
+        after = stall_s if stalled and stall_s is not None else timeout_s
+        said = f"gave no output for {after:.0f} s" if stalled else f"timed out after {after:.0f} s"
+        failed = _failure(log, f"{name} {said}", "the input may be corrupt or the tool may hang; see the step log", err)
+        raise TimedOut(failed.message, failed.hint, failed.stderr_tail, after, err.decode("utf-8", "replace"),
+                       stalled) from None
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
@@ -342,10 +353,12 @@ class TimedOut(ToolError):
 
     retry_helps = False
 
-    def __init__(self, message: str, hint: str, stderr_tail: str, timeout_s: float, stderr: str) -> None:
+    def __init__(self, message: str, hint: str, stderr_tail: str, timeout_s: float, stderr: str,
+                 stalled: bool = False) -> None:
         super().__init__(message, hint, stderr_tail)
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # its timeout, or (`stalled`) how long its stdout gave nothing
         self.stderr = stderr
+        self.stalled = stalled
 
 
 class BoundedBuffer:
@@ -357,8 +370,10 @@ class BoundedBuffer:
         self.head = bytearray()
         self.tail: collections.deque[bytes] = collections.deque()
         self.tail_bytes = self.dropped = self.dropped_lines = 0
+        self.added_at = time.monotonic()  # when it was made or last given a chunk
 
     def add(self, chunk: bytes) -> None:
+        self.added_at = time.monotonic()
         room = max(0, self.head_limit - len(self.head))
         self.head += chunk[:room]
         chunk = chunk[room:]
@@ -427,7 +442,7 @@ class _Reader:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
                 buf.add(chunk)
 
-    def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
+    def wait(self, timeout_s: float, stall_s: float | None = None) -> tuple[bytes, bytes]:
         # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
         deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
@@ -437,6 +452,8 @@ class _Reader:
                 exited_at = exited_at or now
             if now >= deadline:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            if stall_s is not None and exited_at is None and now - self.out.added_at > stall_s:
+                raise _Stalled()
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
             slice_s = min(MAIN_WAIT_S, deadline - now)

@@ -21,7 +21,7 @@ THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 # outruns any, and a hung decoder outlives it). Measured (bench/bench_looks.py, 2 cores at a load average of 11 to 14):
 # a plain decode ran at 66 (HEVC 4K 10-bit) to 1,022 (opencv-doc's Megamind.avi) Mpx/s, h264 1080p at 126, so the
 # price is 8x below the slowest. A look's multiple (LOOK_PASSES) is its cost in plain decodes at that price, at least
-# 2.5x the most measured on that box.
+# 2.5x the most measured on that box (the copy's check, 7x: it ran 87 s for vtest.avi with its copy at a load of 17).
 PLAIN_DECODE_PX_PER_S = 8e6  # 1080p at about 4 frames a second
 LOOK_START_S = 30.0  # ffmpeg's start and its open of the file (at most 5 MB read: its probesize) on a loaded box
 Look = Literal["strict", "second", "third", "copy", "check", "pictures"]
@@ -30,7 +30,7 @@ LOOK_PASSES: dict[Look, float] = {
     "second": 2,  # the second look (kit.media.decode): the same outputs (measured up to 0.75: HEVC 4K 10-bit)
     "third": 2,  # the third: the same
     "copy": 4,  # a first look writing the lossless copy too, an FFV1 encode (measured up to 0.47)
-    "check": 4,  # the copy decoded again and hashed: FFV1 decodes slower than most codecs (measured up to 0.85)
+    "check": 6,  # the copy decoded again and hashed: FFV1 decodes slower than most codecs (measured up to 0.85)
     "pictures": 2,  # a .y4m/.yuv read as it is, hashed and thumbnailed: the strict look's outputs, no decode
 }
 LOOK_DOING: dict[Look, str] = {
@@ -38,6 +38,9 @@ LOOK_DOING: dict[Look, str] = {
     "third": "decoding it as it plays, on a third look", "copy": "making its lossless copy",
     "check": "checking its lossless copy", "pictures": "reading its pictures",
 }
+# a look that writes each frame's thumbnail as it goes is stuck when none comes for LOOK_START_S and this many frames
+# at its price: a decoder's frame threads and reordering hold back a few frames (16 threads, 16 B-frames at most)
+STALL_FRAMES = 64
 READ_BYTES_PER_S = 1e6  # the slowest a file is read (a network share): where ffmpeg gives no duration, packets counted
 STDERR_WORDS = 25  # the last lines of a look that timed out, where its telling words are looked for
 
@@ -47,10 +50,15 @@ class Budget(NamedTuple):
     width x height) at PLAIN_DECODE_PX_PER_S; `size` says the clip's size in the refusal of a look past it."""
 
     pixels: float
+    frame_pixels: float  # width x height
     size: str  # "455 frames of 640x480"
 
     def seconds(self, look: Look) -> float:
         return LOOK_START_S + LOOK_PASSES[look] * self.pixels / PLAIN_DECODE_PX_PER_S
+
+    def stall_s(self, look: Look) -> float:
+        """How long a look writing each frame's thumbnail may go without one (STALL_FRAMES frames' worth)."""
+        return LOOK_START_S + LOOK_PASSES[look] * STALL_FRAMES * self.frame_pixels / PLAIN_DECODE_PX_PER_S
 
     def rule(self, look: Look) -> str:
         """How seconds(look) was reached, in words."""
@@ -60,7 +68,7 @@ class Budget(NamedTuple):
 
 def budget_of(frames: int, width: int, height: int) -> Budget:
     """The looks' budget of a clip of `frames` frames of `width` x `height`."""
-    return Budget(frames * width * height, f"{frames:,} frames of {width}x{height}")
+    return Budget(frames * width * height, width * height, f"{frames:,} frames of {width}x{height}")
 
 
 class LookCutShort(InputError):
@@ -68,25 +76,37 @@ class LookCutShort(InputError):
 
 
 def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
-             rule: str = "") -> ProcResult:
-    """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES); InputError naming the clip when it
-    runs past `timeout_s` (`rule`: how that was reached; LookCutShort when KIT_TIMEOUT_S cut it shorter), with
-    ffmpeg's last telling words and the lines it said beyond those kept: a look that never ends is the clip's, left
-    out with the command that fixes it, never the run's end or a retry."""
+             rule: str = "", stall_s: float | None = None) -> ProcResult:
+    """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
+    without one); InputError naming the clip when it runs past `timeout_s` (`rule`: how that was reached;
+    LookCutShort when KIT_TIMEOUT_S cut it shorter) or stalls, with ffmpeg's last telling words and the lines it said
+    beyond those kept: a look that never ends is the clip's, left out with the command that fixes it, never the run's
+    end or a retry."""
     try:
-        return run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES)
+        return run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
+                           stall_s=stall_s)
     except TimedOut as exc:
-        words = last_words(exc.stderr)
-        said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(exc.stderr)) else ""
-        capped = exc.timeout_s < timeout_s  # run_process applied KIT_TIMEOUT_S
-        why = "KIT_TIMEOUT_S, which caps every command" if capped else (rule or "the time it may take")
-        message = (f"{path}: ffmpeg timed out after {exc.timeout_s:.0f} s {doing}, its budget ({why}); its last "
-                   f"words: '{words}'{said}")
-        fix = ("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
-               f"kit's ffmpeg: {convert_command(path)}")
-        if capped:
-            raise LookCutShort(message, hint=f"raise or unset KIT_TIMEOUT_S; or, {fix}") from None
-        raise InputError(message, hint=f"the file may be damaged or its decoder stuck; {fix}") from None
+        raise look_refusal(path, doing, rule, timeout_s, exc) from None
+
+
+def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut) -> InputError:
+    """The refusal of a clip whose look (`doing`) ran past `timeout_s` or stalled: LookCutShort where KIT_TIMEOUT_S
+    cut it shorter than its budget, else the clip's own."""
+    capped = stopped.timeout_s < timeout_s and not stopped.stalled  # run_process applied KIT_TIMEOUT_S
+    if capped:
+        why = "KIT_TIMEOUT_S, which caps every command"
+    else:
+        why = f"{STALL_FRAMES} frames' worth of its budget" if stopped.stalled else rule or "the time it may take"
+    after = f"gave no frame for {stopped.timeout_s:.0f} s" if stopped.stalled else \
+        f"timed out after {stopped.timeout_s:.0f} s"
+    said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
+    words = last_words(stopped.stderr)
+    message = f"{path}: ffmpeg {after} {doing}, its budget ({why}); its last words: '{words}'{said}"
+    fix = ("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the kit's "
+           f"ffmpeg: {convert_command(path)}")
+    if capped:
+        return LookCutShort(message, hint=f"raise or unset KIT_TIMEOUT_S; or, {fix}")
+    return InputError(message, hint=f"the file may be damaged or its decoder stuck; {fix}")
 
 
 def last_words(stderr: str) -> str:
@@ -97,7 +117,8 @@ def last_words(stderr: str) -> str:
 
 def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
     """run_look for a decode of `path` writing the fingerprint's thumbnails, within `budget`'s seconds for `kind`."""
-    return run_look(path, argv, budget.seconds(kind), LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind))
+    return run_look(path, argv, budget.seconds(kind), LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
+                    stall_s=budget.stall_s(kind))
 
 
 def convert_command(path: Path) -> str:

@@ -167,6 +167,39 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
 
 
+def test_a_child_whose_output_stalls_is_stopped_long_before_its_timeout(tmp_path: Path) -> None:
+    """A decode writes each frame's thumbnail as it goes: one that stops writing (stuck in a loop, its stderr still
+    busy) is stopped after `stall_s`, whatever its timeout; one that writes on is let be."""
+    script = tmp_path / "stalls"
+    script.write_text(f"#!/bin/sh\nprintf 'frame'\nwhile :; do echo '{MMCO}'; done >&2\n")
+    script.chmod(0o755)
+    start = time.monotonic()
+    with pytest.raises(TimedOut, match="gave no output for 2 s") as caught:
+        run_process([script], timeout_s=600, capture_stdout=True, stall_s=2)
+    assert time.monotonic() - start < 15 and caught.value.stalled and caught.value.timeout_s == 2
+    steady = tmp_path / "steady"
+    steady.write_text("#!/bin/sh\nfor i in 1 2 3 4 5 6; do printf 'frame'; sleep 0.5; done\n")
+    steady.chmod(0o755)
+    assert run_process([steady], timeout_s=60, capture_stdout=True, stall_s=2).stdout == b"frame" * 6
+
+
+def test_a_look_that_stalls_leaves_its_clip_out_in_frames_not_its_whole_budget(
+        ffmpeg: str, tmp_path: Path, short_start: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Priced at a frame a second, the hung look's budget is 44 s; no frame for 4 s stops it."""
+    monkeypatch.setattr(looks, "PLAIN_DECODE_PX_PER_S", 160 * 120)
+    monkeypatch.setattr(looks, "STALL_FRAMES", 1)
+    camera = camera_clip(ffmpeg, tmp_path)
+    wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
+    start = time.monotonic()
+    with pytest.raises(InputError) as refused:
+        probe_clip(camera, str(wrapper), Sha256Cache(None))
+    assert time.monotonic() - start < 30
+    assert refused.value.message.startswith(f"{camera}: ffmpeg gave no frame for 4 s decoding it as it plays, on a "
+                                            "second look, its budget (1 frames' worth of its budget); its last "
+                                            "words: 'mmco: unref short failure'"), refused.value.message
+    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+
+
 class HungBox(NamedTuple):
     """The tiny clips and the camera clip, the hanging wrapper, its pids, and a prereqs step probed with it once."""
 
