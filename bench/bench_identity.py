@@ -75,7 +75,7 @@ def identity_cost(clip: Clip, ffmpeg: str) -> tuple[tuple[float, float], tuple[f
         # the strict decode discovery made before the fingerprint
         before = measure([ffmpeg, "-hide_banner", "-nostdin", "-nostats", *STRICT_DECODE, "-i", str(clip.path),
                           "-map", "0:v:0", "-f", "null", "-"])
-        after = measure(build_fingerprint_argv(ffmpeg, clip.input_args(), strict=True, count=True))
+        after = measure(build_fingerprint_argv(ffmpeg, clip.input_args(), checks=STRICT_DECODE, count=True))
         assert before.rc == 0 and after.rc == 0
         return (before.cpu, before.wall), (after.cpu, after.wall)
     after = measure(build_fingerprint_argv(ffmpeg, clip.input_args()))

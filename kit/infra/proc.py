@@ -10,6 +10,7 @@ import collections
 import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -73,6 +74,10 @@ class Stopped(Exception):
 
 class _PipesHeld(Exception):
     """The child exited, but something it started still holds its output pipes open."""
+
+
+class _Stalled(Exception):
+    """The child runs on, but its stdout has given nothing for its stall_s."""
 
 
 def tail_lines(text: str, n: int) -> str:
@@ -231,6 +236,7 @@ def run_process(
     output: IO[Any] | tuple[IO[Any], IO[Any]] | None = None,
     stdout_max_bytes: int = STDOUT_KEEP_BYTES,
     handed_over: bool = False,
+    stall_s: float | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
@@ -238,7 +244,10 @@ def run_process(
     user), the result then keeps neither. `capped`: KIT_TIMEOUT_S caps `timeout_s` (False for a whole kit command).
     `on_stdout_line`: stdout handed over line by line, not kept; captured stdout is cut after `stdout_max_bytes`.
     `handed_over`: the child's work must outlive the kit (sbatch's job): it carries no mark (kit/infra/reaper.py).
-    Raises ToolError when the program cannot start or runs past its timeout, Stopped when the run is being interrupted.
+    `stall_s`: the child is stopped as timed out once its captured stdout has given nothing for that long (a decode
+    writing each frame's thumbnail as it goes: one stuck in a loop is stopped in minutes, whatever its timeout).
+    Raises ToolError when the program cannot start, TimedOut when it runs past its timeout (its whole group
+    killed), Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
@@ -255,7 +264,7 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, stall_s)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         with _live_lock:
@@ -301,16 +310,19 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
-    """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str,
+             stall_s: float | None = None) -> tuple[bytes, bytes]:
+    """(stdout, stderr) once the child has exited; TimedOut past its timeout or its stall (the group killed at once
+    with SIGKILL, which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes
+    stay held."""
     try:
-        return reader.wait(timeout_s)
+        return reader.wait(timeout_s, stall_s)
     except _PipesHeld:
         raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
                        "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value()) from None
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, _Stalled) as stop:
         _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
@@ -318,8 +330,12 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) ->
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
             reader.proc.wait()
-        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
-                       "the input may be corrupt or the tool may hang; see the step log", err) from None
+        stalled = isinstance(stop, _Stalled) and stall_s is not None
+        after = stall_s if stalled and stall_s is not None else timeout_s
+        said = f"gave no output for {after:.0f} s" if stalled else f"timed out after {after:.0f} s"
+        failed = _failure(log, f"{name} {said}", "the input may be corrupt or the tool may hang; see the step log", err)
+        raise TimedOut(failed.message, failed.hint, failed.stderr_tail, after, err.decode("utf-8", "replace"),
+                       stalled) from None
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
@@ -330,16 +346,34 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolE
     return ToolError(message, hint=hint, stderr_tail=tail)
 
 
+class TimedOut(ToolError):
+    """A child that ran past its timeout, killed (SIGKILL to its whole group, so one that ignores SIGTERM ends too).
+    Never offered as a `retry:`: the same command runs past the same timeout again. `stderr`: what was kept of its
+    stderr (BoundedBuffer: head, a note of the lines not kept, tail), for the caller to find its telling line."""
+
+    retry_helps = False
+
+    def __init__(self, message: str, hint: str, stderr_tail: str, timeout_s: float, stderr: str,
+                 stalled: bool = False) -> None:
+        super().__init__(message, hint, stderr_tail)
+        self.timeout_s = timeout_s  # its timeout, or (`stalled`) how long its stdout gave nothing
+        self.stderr = stderr
+        self.stalled = stalled
+
+
 class BoundedBuffer:
-    """The first `head` and the last `tail` bytes of a stream, whatever its length."""
+    """The first `head` and the last `tail` bytes of a stream, whatever its length (memory: head + tail + one read),
+    and a count of the bytes and lines left out between them, said in their place (NOT_KEPT)."""
 
     def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail: collections.deque[bytes] = collections.deque()
-        self.tail_bytes = self.dropped = 0
+        self.tail_bytes = self.dropped = self.dropped_lines = 0
+        self.added_at = time.monotonic()  # when it was made or last given a chunk
 
     def add(self, chunk: bytes) -> None:
+        self.added_at = time.monotonic()
         room = max(0, self.head_limit - len(self.head))
         self.head += chunk[:room]
         chunk = chunk[room:]
@@ -351,10 +385,28 @@ class BoundedBuffer:
             first = self.tail.popleft()
             self.tail_bytes -= len(first)
             self.dropped += len(first)
+            self.dropped_lines += first.count(b"\n")
 
     def value(self) -> bytes:
-        middle = f"\n[... {self.dropped} bytes of output not kept ...]\n".encode() if self.dropped else b""
-        return bytes(self.head) + middle + b"".join(self.tail)
+        tail = b"".join(self.tail)
+        if not self.dropped:
+            return bytes(self.head) + tail
+        # the tail starts inside a line: that line's start is gone, so the rest of it is left out too
+        cut = tail.find(b"\n") + 1
+        lines, size = self.dropped_lines + (1 if cut else 0), self.dropped + cut
+        return bytes(self.head) + NOT_KEPT.format(lines=lines, size=size).encode() + tail[cut:]
+
+
+# what stands for the part of a stream BoundedBuffer left out: "… 17,034,112 lines (2,934,118,400 bytes) not kept …"
+NOT_KEPT = "\n[… {lines:,} lines ({size:,} bytes) of output not kept …]\n"
+NOT_KEPT_LINE = re.compile(r"^\[… ([\d,]+) lines \(([\d,]+) bytes\) of output not kept …\]$", re.MULTILINE)
+
+
+def lines_not_kept(text: str) -> int:
+    """How many lines BoundedBuffer left out of `text` (a child's stderr as ProcResult or TimedOut keep it), 0 for
+    none."""
+    found = NOT_KEPT_LINE.search(text)
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 class _Reader:
@@ -390,7 +442,7 @@ class _Reader:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
                 buf.add(chunk)
 
-    def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
+    def wait(self, timeout_s: float, stall_s: float | None = None) -> tuple[bytes, bytes]:
         # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
         deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
@@ -400,6 +452,8 @@ class _Reader:
                 exited_at = exited_at or now
             if now >= deadline:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            if stall_s is not None and exited_at is None and now - self.out.added_at > stall_s:
+                raise _Stalled()
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
             slice_s = min(MAIN_WAIT_S, deadline - now)

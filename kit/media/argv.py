@@ -160,7 +160,19 @@ def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
 
 # every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
 THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
-STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")  # build_fingerprint_argv's strict
+# a clip's first look (kit.media.decode): stopped by the first damaged frame, or a packet its decoder finds an error in
+STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")
+# the second look, where the first one stopped: the file as ffmpeg plays it (no `-err_detect explode`: an error a
+# decoder reports on data it then skips, as a player does, is no stop), stopped (-xerror) by the first picture its
+# decoder flags damaged (`corrupt decoded frame`: concealed) or a packet it cannot decode. Never explode without
+# -xerror: ffmpeg 9's h264 decoder then retries one packet for ever (opencv-doc's box.mp4, issue 67: 2.9 GB of
+# `mmco: unref short failure` in 11 minutes); with -xerror every error returns. Verbose: its closing lines count
+# each input's packets read, frames decoded and decode errors.
+SECOND_LOOK = ("-loglevel", "level+verbose", "-xerror")
+# the third look, where the second stopped on a packet its decoder cannot decode ahead of the first picture (a camera's
+# stray slice relabelled IDR: `Invalid inter IDR frame`): the file as a player plays it, nothing stopping it, its
+# closing lines counting the packets it could not decode and the pictures it flagged damaged
+AS_PLAYED = ("-loglevel", "level+verbose")
 
 
 def _vf(*filters: str) -> list[str]:
@@ -169,11 +181,10 @@ def _vf(*filters: str) -> list[str]:
     return ["-vf", chain] if chain else []
 
 
-def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
+def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, checks: Sequence[str] = (),
                            count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
-    planes' `SHA256=` on stderr, thumbnails on stdout; `strict`: fail on the first damaged frame."""
-    checks = STRICT_DECODE if strict else ()
+    planes' `SHA256=` on stderr, thumbnails on stdout; `checks`: STRICT_DECODE or SECOND_LOOK (what stops it)."""
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
     return [ffmpeg, *QUIET, *checks, *ref_input, *null,
@@ -181,12 +192,11 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
 
-def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """decode_master's second look: input 0 (no `-xerror`) feeds build_fingerprint_argv's outputs, input 1 (the file as
-    ffmpeg plays it) a null output; their frame counts agree only where no picture was damaged."""
-    once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
-                                           "-i", str(path)], count=True)
-    return [*once, "-map", "1:v:0", *PASSTHROUGH, "-f", "null", "-"]
+def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequence[str] = SECOND_LOOK) -> list[str]:
+    """A master's second (or, `checks` AS_PLAYED, third) look into build_fingerprint_argv's outputs, each renumbered at
+    `fps`: they keep no timestamps, so a muxer's complaint about the file's own (box.mp4's last frame steps back)
+    stops nothing."""
+    return build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True, renumber=renumber(fps))
 
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
@@ -198,13 +208,14 @@ def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
 INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 
 
-def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
-                            full_range: bool = False) -> list[str]:
-    """build_fingerprint_argv's outputs and the lossless copy `dest`, all renumbered at `fps`; `full_range` (MJPEG's
-    yuvj422p) tags `-color_range pc`, so FFV1 keeps the samples as they are."""
+def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str, full_range: bool = False,
+                            checks: Sequence[str] = STRICT_DECODE) -> list[str]:
+    """build_fingerprint_argv's outputs and the lossless copy `dest`, all renumbered at `fps`, the file read with
+    `checks` (the first look's, or the second's); `full_range` (MJPEG's yuvj422p) tags `-color_range pc`, so FFV1
+    keeps the samples as they are."""
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []
-    decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True, renumber=clean)
+    decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True, renumber=clean)
     # -y: `dest` is a temporary the kit made to be written over
     return [decode[0], "-y", *decode[1:],
             "-map", "0:v:0", *PASSTHROUGH, *_vf(clean), *tagged, *INTERMEDIATE_CODEC, "-f", "matroska", str(dest)]

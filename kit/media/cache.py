@@ -7,24 +7,30 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from kit.errors import InputError, ToolError
 from kit.infra.files import sha256_stream
 from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.tree import LockBusy, Tree
-from kit.media.containers import COPY_MAX_TIMEOUT_S, intermediate_path, make_intermediate, needs_intermediate
-from kit.media.decode import MasterDecode, decode_master, decode_pictures
+from kit.media.containers import intermediate_path, make_intermediate, needs_intermediate
+from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
 from kit.media.fingerprint import VERSION, Fingerprint
+from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
 MASTER = "master5|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256
+# a master its looks refused (no video, damaged, a look past its budget: kit.media.decode), [message, hint], per file
+# version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
+# it out at once (a look that KIT_TIMEOUT_S cut short is never kept)
+REFUSED = "refused1|"
+T = TypeVar("T")
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
@@ -89,11 +95,27 @@ def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str]:
     return _master_from(master), name, sha
 
 
+def _refusal_from(values: Sequence[Any]) -> InputError:
+    """A refused master's entry: [message, hint]."""
+    message, hint = values
+    if not (isinstance(message, str) and isinstance(hint, str)):
+        raise ValueError("not a refusal's entry")
+    return InputError(message, hint=hint)
+
+
+def refusal_key(p: Path, ffmpeg: str) -> str:
+    """A refusal's key: the file's version and the ffmpeg that looked (its path, size and mtime)."""
+    st = Path(ffmpeg).stat()
+    return f"{REFUSED}{ffmpeg}|{st.st_size}|{st.st_mtime_ns}|{file_key(p)}"
+
+
 def _valid_entry(key: str, value: str) -> bool:
     """Whether an entry reads as its key's kind: a sha256 as 64 hex digits, the others by their readers."""
-    if not key.startswith((MASTER, PICTURES, COPY)):
+    if not key.startswith((MASTER, PICTURES, COPY, REFUSED)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
-    read = _print_from if key.startswith(PICTURES) else _copy_from if key.startswith(COPY) else _master_from
+    read: Callable[[Sequence[Any]], object] = (
+        _print_from if key.startswith(PICTURES) else _copy_from if key.startswith(COPY)
+        else _refusal_from if key.startswith(REFUSED) else _master_from)
     try:
         read(load_json(value))
     except (ValueError, TypeError):
@@ -128,10 +150,23 @@ class Sha256Cache:
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
         if key not in self._data:
-            decoded = decode_master(p, ffmpeg)  # returned as decoded: what it holds is probe_clip's to refuse
+            decoded = self._looked(p, ffmpeg, lambda: decode_master(p, ffmpeg))  # what it holds: probe_clip's to refuse
             self._add(key, json.dumps(_master_entry(decoded)))
             return decoded
         return _master_from(load_json(self._data[key]))
+
+    def _looked(self, p: Path, ffmpeg: str, looks: Callable[[], T]) -> T:
+        """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before."""
+        key = refusal_key(p, ffmpeg)
+        if key in self._data:
+            raise _refusal_from(load_json(self._data[key]))
+        try:
+            return looks()
+        except LookCutShort:
+            raise
+        except InputError as exc:
+            self._add(key, json.dumps([exc.message, exc.hint]))
+            raise
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
         """A master's lossless copy, made in the kit's cache once per file version, reused while its sha256 holds."""
@@ -141,16 +176,22 @@ class Sha256Cache:
         dest = intermediate_path(tree.root, p, version)
         if (found := self._copy(key, dest)) is not None:
             return found
+        return self._looked(p, ffmpeg, lambda: self._make_copy(p, ffmpeg, tree, key, dest))
+
+    def _make_copy(self, p: Path, ffmpeg: str, tree: Tree, key: str, dest: Path) -> Intermediate:
+        """make_intermediate under the copy's lock, unless another run made it while this one waited."""
+        opened = open_clip_streams(p, ffmpeg)
+        wait_s = copy_wait_s(opened.budget)
         try:
-            with tree.lock(dest.with_name(f".{dest.name}.lock"), wait_s=COPY_MAX_TIMEOUT_S, tidy=True):
+            with tree.lock(dest.with_name(f".{dest.name}.lock"), wait_s=wait_s, tidy=True):
                 self._data.update(self._read())  # a copy another run made while this one waited
                 if (found := self._copy(key, dest)) is not None:
                     return found
-                decoded = make_intermediate(tree, p, dest, ffmpeg)
+                decoded = make_intermediate(tree, p, dest, ffmpeg, opened)
                 self._add(key, json.dumps([*_master_entry(decoded), dest.name, self.get(dest)]))
         except LockBusy as busy:
             raise ToolError(f"{p}: another run ({busy.holder}) has been making its lossless copy for over "
-                            f"{COPY_MAX_TIMEOUT_S:.0f} s",
+                            f"{wait_s:.0f} s, longer than its looks may take",
                             hint="wait for that run, or stop it, then run again") from None
         except OSError as exc:  # the cache's folder or disk, never the clip (ffmpeg alone reads it here)
             raise ToolError(f"cannot write the lossless copy of {p} into the kit's cache {dest.parent} "
@@ -169,12 +210,12 @@ class Sha256Cache:
             whole = False
         return Intermediate(decoded, dest) if whole else None
 
-    def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
-        """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
+    def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
+        """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`) within `budget`."""
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
         key = f"{PICTURES}{how}|{file_key(p)}"
         if key not in self._data:
-            identity = decode_pictures(p, input_args, ffmpeg)
+            identity = decode_pictures(p, input_args, ffmpeg, budget)
             self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))
         return _print_from(load_json(self._data[key]))
 
@@ -189,3 +230,9 @@ class Sha256Cache:
                 self.tree.write_json(self.path, merged)
             for k, v in merged.items():  # what the other runs found is known here too from now on
                 self._data.setdefault(k, v)
+
+
+def copy_wait_s(budget: Budget) -> float:
+    """How long a run waits for another run's lossless copy of the same file: all the looks that run makes (the first
+    look and the second, each writing the copy, and the copy's check) at their budgets, and a start."""
+    return 2 * budget.seconds("copy") + budget.seconds("check") + LOOK_START_S

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import os
 import re
-from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from kit.errors import InputError, ToolError
 from kit.infra.files import name_beside, sha256_bytes
 from kit.infra.invocation import kit_command
-from kit.infra.proc import run_process
+from kit.infra.proc import ProcResult
 from kit.infra.tree import Tree
-from kit.media.argv import build_intermediate_argv, build_open_argv, build_verify_argv
-from kit.media.decode import (
-    DECODE_TIMEOUT_S,
-    HASH_LINE,
-    THUMBS_MAX_BYTES,
-    MasterDecode,
-    convert_command,
-    parse_probe,
-    read_master_decode,
-    refuse_no_video,
-)
-from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_frame_count, telling_line
+from kit.media.argv import build_intermediate_argv, build_verify_argv
+from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
+from kit.media.ffmpeg import DISK_FULL, output_failure, parse_frame_count, telling_line
+from kit.media.looks import LOOK_DOING, convert_command, look, run_look
 
 # Read as they are: each frame's presentation time is written in the file. MP4 and its kin (.m4v, .3gp, .3g2, .mj2,
 # .f4v: sample tables), Matroska (.mkv, .webm: blocks), MXF (index tables), Ogg (.ogv, .ogg: granule positions),
@@ -46,8 +37,6 @@ TS_SYNC = 0x47
 HEAD_BYTES = 1024  # what check_container reads of a file: three packets of any size above
 MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")  # what an MP4 file (.m4v) begins with
 FOLDER = "intermediates"  # in the kit's cache
-COPY_PIXELS_PER_S = 4e6  # the slowest a copy (decode, FFV1 encode, check) may go before it times out: 1080p at 2 fps
-COPY_MAX_TIMEOUT_S = 24 * 3600.0
 
 
 def needs_intermediate(path: Path) -> bool:
@@ -120,49 +109,52 @@ def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
     return cache_root / FOLDER / f"{slug}-{sha256_bytes(os.fsencode(version))[:16]}.mkv"
 
 
-class Opened(NamedTuple):
-    """What opening a file tells before its decode: its rate, the decoder's pixel format, the copy's timeout."""
+class _LookAgain(Exception):
+    """A look at a clip being copied stopped where the next look reads on: its copy is dropped, the next writes it."""
 
-    fps: str
-    pix_fmt: str
-    timeout_s: float
-
-
-def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
-    """Open `path` with ffmpeg, decoding nothing; InputError naming it when it holds no video or none ffmpeg reads."""
-    res = run_process(build_open_argv(ffmpeg, path), timeout_s=DECODE_TIMEOUT_S)
-    refuse_no_video(path, res.stderr)
-    try:
-        width, height, fps, pix_fmt = parse_probe(res.stderr)
-    except ValueError:
-        raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
-                         hint="check the file plays, or remove it from --ref-dir") from None
-    frames = parse_duration(res.stderr) * float(Fraction(fps))
-    timeout_s = min(COPY_MAX_TIMEOUT_S, max(DECODE_TIMEOUT_S, frames * width * height / COPY_PIXELS_PER_S))
-    return Opened(fps, pix_fmt, timeout_s)
+    def __init__(self, res: ProcResult) -> None:
+        super().__init__()
+        self.res = res
 
 
-def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
-    """Decode `path` strictly once into its geometry, fingerprint and checked lossless copy at `dest` (the caller holds
-    its lock); ToolError when the copy cannot be written."""
-    opened = open_clip_streams(path, ffmpeg)
+def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened) -> MasterDecode:
+    """Decode `path` strictly once (or, where that stops, with the looks after it: kit.media.decode.LOOKS) into its
+    geometry, fingerprint and checked lossless copy at `dest` (the caller holds its lock; `opened`: the file opened,
+    with its looks' budget); ToolError when the copy cannot be written."""
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
+    earlier: list[ProcResult] = []
+    for _, checks in LOOKS:
+        try:
+            return write_copy(tree, path, dest, ffmpeg, opened, checks, earlier)
+        except _LookAgain as again:  # its temporary removed: the next look writes the copy again
+            earlier.append(again.res)
+    raise AssertionError("the last look is never followed")
+
+
+def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, checks: tuple[str, ...],
+               earlier: list[ProcResult]) -> MasterDecode:
+    """One look at `path` read with `checks` (after the `earlier` ones) writing its lossless copy at `dest`, checked;
+    _LookAgain where the next look reads on."""
     with tree.atomic_path(dest) as tmp:
-        res = run_process(build_intermediate_argv(ffmpeg, path, tmp, opened.fps, opened.pix_fmt.startswith("yuvj")),
-                          timeout_s=opened.timeout_s, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
+        full_range = opened.pix_fmt.startswith("yuvj")
+        res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks), opened.budget,
+                   "copy")
         if failed := output_failure(res.stderr):
             raise ToolError(f"cannot write the lossless copy of {path} into the kit's cache {dest.parent} ({failed})",
                             hint=("free space there" if DISK_FULL.search(failed) else "check that folder")
                             + ", or set KIT_CACHE_DIR to a folder you can write on a disk with room",
                             stderr_tail=res.stderr_tail)
-        decoded = read_master_decode(path, res)
+        if looks_again(res, earlier):
+            raise _LookAgain(res)
+        decoded = read_master_decode(path, res, earlier)
         check_copy(path, tmp, decoded, opened, ffmpeg)
     return decoded
 
 
 def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str) -> None:
     """Refuse a copy that does not hold exactly the frames the original decodes to: their number and their sha256."""
-    res = run_process(build_verify_argv(ffmpeg, copy, opened.pix_fmt), timeout_s=opened.timeout_s)
+    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt), opened.budget.seconds("check"),
+                   LOOK_DOING["check"], rule=opened.budget.rule("check"))
     hashes = HASH_LINE.findall(res.stderr)
     try:
         frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1

@@ -1,27 +1,45 @@
-"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (Fingerprint)."""
+"""Every look at a reference clip but a lossless copy's (kit.media.containers): its open, its one strict decode
+(geometry, frame count, identity: Fingerprint), and the second and third looks where that stops, which use the clip
+where ffmpeg plays it whole and leave it out where ffmpeg's own words flag a damaged picture, naming the frame."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
 from kit.errors import InputError
-from kit.infra.files import name_beside
-from kit.infra.invocation import kit_command
 from kit.infra.outside import NotANumber, read_rate, shown
-from kit.infra.proc import ProcResult, run_process
-from kit.media.argv import build_fingerprint_argv, build_second_look_argv
-from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
+from kit.infra.proc import ProcResult, lines_not_kept
+from kit.media.argv import (
+    AS_PLAYED,
+    SECOND_LOOK,
+    STRICT_DECODE,
+    build_count_argv,
+    build_fingerprint_argv,
+    build_open_argv,
+    build_second_look_argv,
+)
+from kit.media.ffmpeg import parse_duration, parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint
+from kit.media.looks import (
+    LOOK_START_S,
+    MAX_FINGERPRINT_FRAMES,
+    READ_BYTES_PER_S,
+    THUMBS_MAX_BYTES,
+    Budget,
+    Look,
+    budget_of,
+    convert_command,
+    last_words,
+    look,
+    run_look,
+)
 from kit.media.streams import dropped, no_video
 
 MAX_FPS = 1000
-DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
-RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
-MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
-THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
@@ -74,8 +92,15 @@ _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
 # a packet the demuxer marked damaged: -xerror stops on it, except on one read while ffmpeg probes the streams
 _CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
 _DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
-# an input's closing line at -loglevel verbose: how many frames its decoder gave
-_DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d+ bytes\); (\d+) frames decoded")
+# an input's closing line at -loglevel verbose: the packets its video stream gave, the frames its decoder made of them,
+# and the packets it could not decode
+_DECODED = re.compile(r"Input stream #\d+:\d+ \(video\): (\d+) packets read \(\d+ bytes\); (\d+) frames decoded; "
+                      r"(\d+) decode errors")
+# a decoder's own words on a picture it damaged, most telling first: error resilience's concealment of it, then a
+# macroblock it could not decode; ffmpeg's flag on a frame its decoder marked damaged (what -xerror stops on) last
+_DAMAGE_WORDS = (re.compile(r"concealing \d+ DC, \d+ AC, \d+ MV errors in \w frame"),
+                 re.compile(r"error while decoding MB \d+ \d+"))
+CORRUPT_FRAME = "corrupt decoded frame"
 
 
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
@@ -110,40 +135,149 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
     return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // GRID_BYTES)
 
 
+class Opened(NamedTuple):
+    """What opening a file tells before its decode: its rate, the decoder's pixel format, its looks' budget."""
+
+    fps: str
+    pix_fmt: str
+    budget: Budget
+
+
+def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
+    """Open `path` with ffmpeg, decoding nothing (within LOOK_START_S: ffmpeg reads at most its probesize, 5 MB);
+    InputError naming it when it holds no video or none ffmpeg reads, or does not open in that time."""
+    res = run_look(path, build_open_argv(ffmpeg, path), LOOK_START_S, "opening it")
+    refuse_no_video(path, res.stderr)
+    try:
+        width, height, fps, pix_fmt = parse_probe(res.stderr)
+    except ValueError:
+        raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
+                         hint="check the file plays, or remove it from --ref-dir") from None
+    frames = round(parse_duration(res.stderr) * float(Fraction(fps)))
+    if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
+        frames = count_packets(path, ffmpeg)
+    return Opened(fps, pix_fmt, budget_of(frames, width, height))
+
+
+def count_packets(path: Path, ffmpeg: str) -> int:
+    """The packets of the first video stream, read to nowhere (no decode): within LOOK_START_S and the file's bytes
+    at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
+    timeout_s = LOOK_START_S + path.stat().st_size / READ_BYTES_PER_S
+    res = run_look(path, build_count_argv(ffmpeg, path), timeout_s, "counting its packets")
+    try:
+        return parse_frame_count(res.stderr) if res.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
 class MasterDecode(NamedTuple):
-    """What the one strict decode of a master tells (dropped: kit.media.streams.dropped)."""
+    """What the one strict decode of a master tells (notes: what of it the corpus does not keep,
+    kit.media.streams.dropped, and how a second or third look read it)."""
 
     geometry: Geometry
     identity: Fingerprint
     dropped: tuple[str, ...] = ()
 
 
+# a master's looks, in order, each where the one before stopped (looks_again): the strict decode, the file as ffmpeg
+# plays it stopped by a damaged picture, and as a player plays it
+LOOKS: tuple[tuple[Look, tuple[str, ...]], ...] = (("strict", STRICT_DECODE), ("second", SECOND_LOOK),
+                                                   ("third", AS_PLAYED))
+
+
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode (or a second look where it stopped at once)."""
-    argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
-    res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
-    if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
-        res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,
-                          stdout_max_bytes=THUMBS_MAX_BYTES)
-    return read_master_decode(path, res, second)
+    """A master's geometry and fingerprint from one strict decode, or from the looks after it where it stopped."""
+    opened = open_clip_streams(path, ffmpeg)
+    earlier: list[ProcResult] = []
+    for kind, checks in LOOKS:
+        argv = (build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True) if kind == "strict"
+                else build_second_look_argv(ffmpeg, path, opened.fps, checks))
+        res = look(path, argv, opened.budget, kind)
+        if not looks_again(res, earlier):
+            break
+        earlier.append(res)
+    return read_master_decode(path, res, earlier)
 
 
-def stopped_before_first_frame(res: ProcResult) -> bool:
-    """Did a strict decode of a file holding a video stream fail before it gave a frame?"""
-    counts = re.findall(r"frame=\s*(\d+)", res.stderr)
-    return (res.returncode != 0 and (not counts or counts[-1] == "0") and STREAM_LINE.search(res.stderr) is not None
-            and no_video(res.stderr) is None)
+def looks_again(res: ProcResult, earlier: Sequence[ProcResult]) -> bool:
+    """Whether a master's look `res` (after `earlier` ones) is followed by the next: a strict decode of a file holding
+    a video stream that stopped (anywhere: on damage, or on what ffmpeg then plays past, a stray slice before the first
+    picture, a last frame whose timestamp steps back); a second look stopped ahead of its first picture by a packet its
+    decoder cannot decode (no picture flagged: the third look says whether ffmpeg plays the rest whole)."""
+    if res.returncode == 0 or STREAM_LINE.search(res.stderr) is None or no_video(res.stderr) is not None:
+        return False
+    if not earlier:
+        return True
+    counts = _DECODED.search(res.stderr)  # none where ffmpeg died before its closing lines: refused as it is
+    return len(earlier) == 1 and CORRUPT_FRAME not in res.stderr and counts is not None and counts.group(2) == "0"
 
 
-def played_whole(stderr: str, undamaged: int) -> int:
-    """The frames ffmpeg plays in a second look when they are as many as `undamaged`, else ValueError."""
-    played = {int(k): int(n) for k, n in _DECODED.findall(stderr)}
-    if 1 not in played:
-        raise ValueError("the decode printed no frame count")
-    if played[1] != undamaged:
-        raise ValueError(f"{played[1] - undamaged} of the {played[1]} frames ffmpeg plays are damaged "
-                         f"({demuxer_damage(stderr) or telling_line(stderr)})")
-    return played[1]
+class Played(NamedTuple):
+    """A look's video input as its closing lines count it (-loglevel verbose)."""
+
+    packets: int  # read
+    frames: int  # its decoder made of them
+    errors: int  # packets its decoder could not decode
+    flagged: int  # pictures it flagged damaged (each a `corrupt decoded frame` line)
+
+
+def played(stderr: str) -> Played:
+    """What a second or third look's closing lines count of its video input; ValueError where they are missing."""
+    counts = _DECODED.search(stderr)
+    if counts is None:
+        raise ValueError("the decode printed no count of its packets and frames")
+    packets, frames, errors = (int(n) for n in counts.groups())
+    return Played(packets, frames, errors, stderr.count(CORRUPT_FRAME))
+
+
+def damage_words(stderr: str) -> str:
+    """A decoder's own words on the picture it damaged (_DAMAGE_WORDS), else ffmpeg's flag's."""
+    return next((m.group(0) for words in _DAMAGE_WORDS if (m := words.search(stderr))), CORRUPT_FRAME)
+
+
+def where_it_stopped(stderr: str) -> str:
+    """Why a second look stopped, in ffmpeg's words, naming the frame: the first picture its decoder flagged damaged
+    (the frames decoded before it are its index), or the packet it could not decode."""
+    frames = played(stderr).frames
+    if CORRUPT_FRAME in stderr:
+        return (f"frame {frames} is damaged: ffmpeg conceals it ('{damage_words(stderr)}') and plays on, and the "
+                "frames predicted from it, up to the next key picture, carry the damage")
+    said = demuxer_damage(stderr) or telling_line(stderr)
+    if frames:  # the same words as a strict decode's (read_master_decode): the frames it gave before it stopped
+        return f"decoding failed after frame {frames}: {said}; ffmpeg plays on without that picture"
+    return f"decoding failed before its first frame: {said}"
+
+
+def played_whole(earlier: Sequence[ProcResult], res: ProcResult) -> tuple[str, ...]:
+    """The notes of a master a second or third look (`res`, after `earlier`) found ffmpeg plays whole; ValueError
+    saying where it does not, in ffmpeg's words, naming the frame where the look can."""
+    if res.returncode != 0 and len(earlier) == 1:  # -xerror stopped it: on a damaged picture, or a packet
+        raise ValueError(where_it_stopped(res.stderr))
+    if len(earlier) == 2:  # nothing stopped the third look: its closing lines say what it met
+        refuse_third_look(res)
+    counts = played(res.stderr)
+    stopped = demuxer_damage(earlier[0].stderr) or telling_line(earlier[0].stderr)
+    ahead = (": ffmpeg cannot decode one packet ahead of its first picture, then" if len(earlier) == 2
+             else ", but ffmpeg")
+    notes = [f"its strict decode stopped ('{stopped}'){ahead} plays every picture whole, none flagged damaged: the kit "
+             "reads it as ffmpeg plays it"]
+    if (none := counts.packets - counts.frames) > 0:
+        notes.append(f"{none} of its {counts.packets} video packets {'gives' if none == 1 else 'give'} no picture: "
+                     f"the {counts.frames} frames ffmpeg plays are the clip's")
+    return tuple(notes)
+
+
+def refuse_third_look(res: ProcResult) -> None:
+    """ValueError, in ffmpeg's words, where a third look did not play every picture whole after the one packet ahead
+    of its first picture that the second look met: another packet it could not decode, or a picture it flagged."""
+    counts = played(res.stderr)
+    if lines := lines_not_kept(res.stderr):  # the lines flagging pictures may be among those left out
+        raise ValueError(f"ffmpeg said {lines:,} lines more while it played it than the kit keeps, so the kit "
+                         f"cannot tell its pictures whole (its last words: '{last_words(res.stderr)}')")
+    if res.returncode != 0 or counts.flagged or counts.errors > 1:
+        raise ValueError(f"ffmpeg cannot decode a packet ahead of its first picture, then {counts.errors - 1} more "
+                         f"packets and flags {counts.flagged} pictures damaged"
+                         + (f" ('{damage_words(res.stderr)}')" if counts.flagged else ""))
 
 
 def refuse_no_video(path: Path, stderr: str) -> None:
@@ -154,50 +288,43 @@ def refuse_no_video(path: Path, stderr: str) -> None:
                               "belongs with there instead")
 
 
-def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> MasterDecode:
-    """What a strict, counting decode of `path` tells (`second`: a second look); InputError naming the file when it
-    holds no video, did not decode to its end, or its demuxer skipped damaged data."""
+def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = ()) -> MasterDecode:
+    """What a strict, counting decode of `path` tells, or (`earlier`: the looks before it, the strict decode first)
+    a second or third look's; InputError naming the file when it holds no video, did not decode to its end (a second
+    look: the frame where ffmpeg flags damage), or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
+        notes = played_whole(earlier, res) if earlier else ()
         if res.returncode != 0:
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
-            where = f" after frame {counts[-1]}" if counts and not second else ""
+            where = f" after frame {counts[-1]}" if counts else ""
             raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
         width, height, fps, pix_fmt = parse_probe(res.stderr)
-        identity = parse_fingerprint(res) if second else None
-        n_frames = played_whole(res.stderr, identity.frames) if identity else parse_frame_count(res.stderr)
-        if damage := demuxer_damage(res.stderr, decoder_too=not second):
+        n_frames = parse_frame_count(res.stderr)
+        if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
             raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
                              "frames decode, so every job would fail on frame counts",
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
-        identity = identity or parse_fingerprint(res)
+        identity = parse_fingerprint(res)
     except ValueError as exc:
         raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
     if pix_fmt not in PIX_FMTS:
         pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
-    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, dropped(res.stderr))
+    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr)))
 
 
 def unreadable_hint(path: Path, stderr: str) -> str:
     """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
-    return ("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays of it "
-            f"(its damage concealed), made with the kit's ffmpeg: {convert_command(path)}")
+    return ("re-export or copy it again from its source; or, to use it as a player shows it, move it out of "
+            "--ref-dir and use in its place the lossless copy of what ffmpeg plays of it (its damage concealed), "
+            f"made with the kit's ffmpeg: {convert_command(path)}")
 
 
-def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
-    source = path.absolute()
-    dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
-    return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
-
-
-def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
-    """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
-    timeout_s = max(DECODE_TIMEOUT_S, path.stat().st_size / RAW_BYTES_PER_S)
-    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=timeout_s, capture_stdout=True,
-                      stdout_max_bytes=THUMBS_MAX_BYTES)
+def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
+    """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file, within `budget`."""
+    res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures")
     try:
         if res.returncode != 0:
             raise ValueError(f"ffmpeg failed: {telling_line(res.stderr)}")

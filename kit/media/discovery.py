@@ -339,8 +339,29 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
         folder = ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
         names = {c.name for c in DEMO_CLIPS[:demo_count]}
         clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note, doing=doing) if c.src in names], True
-    prints = {}
+    kept, prints = fingerprints(clips, ffmpeg, cache, note, None if demo else unusable, doing)
+    return kept, prints, demo
+
+
+def fingerprints(clips: list[Clip], ffmpeg: str, cache: Sha256Cache, note: Note, unusable: list[Unusable] | None,
+                 doing: Note) -> tuple[list[Clip], dict[str, Fingerprint]]:
+    """(the clips whose pictures were read, each one's fingerprint by its sha256): a .y4m/.yuv clip's pictures read
+    once more (a master's came with its decode); one they refuse joins `unusable`, as discover's (None: --strict)."""
+    prints, kept, refused = {}, [], []
     for i, c in enumerate(clips, 1):
         doing(f"comparing the clips' pictures: clip {i} of {len(clips)}, {Path(c.path).name}")
-        prints[c.sha256] = fingerprint(c, ffmpeg, cache)
-    return clips, prints, demo
+        try:
+            prints[c.sha256] = fingerprint(c, ffmpeg, cache)
+        except InputError as exc:
+            if unusable is None:
+                raise
+            refused.append((exc, Unusable(c.path, exc.message, exc.hint)))
+            continue
+        kept.append(c)
+    if refused and not kept:
+        raise refused[0][0]
+    for _, left_out in refused:
+        note(left_out.line())
+    if unusable is not None and refused:
+        unusable[:] = sorted([*unusable, *(left_out for _, left_out in refused)], key=lambda u: u.path)
+    return kept, prints

@@ -12,6 +12,7 @@ import numpy as np
 
 from kit.media.cache import Sha256Cache
 from kit.media.fingerprint import Fingerprint, signature_crop
+from kit.media.looks import budget_of
 from kit.media.refs import Clip
 from kit.media.signature import all_distances, decode_signature, distance, flat_share
 
@@ -85,4 +86,4 @@ def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:
     """The clip's fingerprint (a master's made by discovery's decode), cached per file version in `cache`."""
     if clip.kind == "master":
         return cache.master_decode(Path(clip.path), ffmpeg).identity
-    return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg)
+    return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg, budget_of(clip.n_frames, clip.width, clip.height))

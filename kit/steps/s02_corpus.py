@@ -43,6 +43,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
+from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
@@ -241,9 +242,11 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                               "is redone with it", retry_helps=True)
     if failures:
         first = failures[0]
-        raise JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
-                        hint="fix the cause and rerun: finished jobs are kept and will not be redone",
-                        stderr_tail=first.stderr_tail)
+        failed = JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
+                           hint="fix the cause and rerun: finished jobs are kept and will not be redone",
+                           stderr_tail=first.stderr_tail)
+        failed.retry_helps = not all(isinstance(f, TimedOut) for f in failures)  # the same jobs would hang again
+        raise failed
 
 
 def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], sharded: bool) -> None:

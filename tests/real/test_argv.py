@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from kit.media.argv import (
+    SECOND_LOOK,
+    STRICT_DECODE,
     build_encode_argv,
     build_fingerprint_argv,
     build_intermediate_argv,
@@ -277,7 +279,7 @@ def test_fingerprint_argv_is_exact() -> None:
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
     tail = [*each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
-    assert build_fingerprint_argv("ffmpeg", ["-i", "m.mkv"], strict=True, count=True) == [
+    assert build_fingerprint_argv("ffmpeg", ["-i", "m.mkv"], checks=STRICT_DECODE, count=True) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-xerror", "-err_detect",
         "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]
     assert build_fingerprint_argv("ffmpeg", ["-f", "rawvideo", "-i", "c.yuv"]) == [
@@ -285,15 +287,18 @@ def test_fingerprint_argv_is_exact() -> None:
 
 
 def test_second_look_argv_is_exact() -> None:
-    """A master whose strict decode stopped before its first frame: the fingerprint's outputs from the file read with
-    explode but no -xerror, and the file again as ffmpeg plays it into a null output, each input's count printed."""
+    """A master whose strict decode stopped: the fingerprint's outputs from the file as ffmpeg plays it, stopped by a
+    picture its decoder flags damaged (-xerror, never explode: with it ffmpeg 9 can loop for ever), each output
+    renumbered (they keep no timestamps, so a muxer's complaint about the file's own stops nothing)."""
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
-    assert build_second_look_argv("ffmpeg", "m.mp4") == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+verbose", "-err_detect", "explode",
-        "-i", "m.mp4", "-i", "m.mp4", "-map", "0:v:0", "-f", "null", "-",
-        *each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
-        *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
-        "-map", "1:v:0", "-fps_mode", "passthrough", "-f", "null", "-"]
+    clean = ["-vf", "settb=1001/30000,setpts=N"]
+    assert build_second_look_argv("ffmpeg", "m.mp4", "30000/1001") == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+verbose", "-xerror",
+        "-i", "m.mp4", "-map", "0:v:0", *clean, "-f", "null", "-",
+        *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+        *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
+        "-f", "rawvideo", "pipe:1"]
+    assert "explode" not in SECOND_LOOK and "-xerror" in SECOND_LOOK
 
 
 def test_lossless_copy_argvs_are_exact() -> None:
@@ -310,6 +315,8 @@ def test_lossless_copy_argvs_are_exact() -> None:
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
         "-f", "rawvideo", "pipe:1",
         *each, *clean, "-c:v", "ffv1", "-level", "3", "-f", "matroska", "copy.tmp"]
+    second = build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001", checks=SECOND_LOOK)
+    assert second[:9] == ["ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *SECOND_LOOK, "-i"]
     full = build_intermediate_argv("ffmpeg", "cam.avi", "copy.tmp", "24/1", full_range=True)
     assert full[-15:] == [*each, "-vf", "settb=1/24,setpts=N", "-color_range", "pc", "-c:v", "ffv1", "-level", "3",
                           "-f", "matroska", "copy.tmp"]

@@ -25,7 +25,7 @@ import pytest
 
 from kit.errors import InputError
 from kit.infra.tree import Tree
-from kit.media.argv import build_fingerprint_argv
+from kit.media.argv import STRICT_DECODE, build_fingerprint_argv
 from kit.media.cache import Sha256Cache
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.discovery import Unusable, discover, list_clip_files
@@ -158,8 +158,7 @@ def test_a_second_discovery_runs_no_ffmpeg(ffmpeg: str, found: tuple[Path, Path,
     def no_ffmpeg(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"ffmpeg run again: {args}")
 
-    monkeypatch.setattr("kit.media.containers.run_process", no_ffmpeg)
-    monkeypatch.setattr("kit.media.decode.run_process", no_ffmpeg)
+    monkeypatch.setattr("kit.media.looks.run_process", no_ffmpeg)  # every look at a clip runs there
     again = {Path(c.path).name: c for c in discover(refs, ffmpeg, open_cache(cache))}
     assert again == clips
     assert all(again[name].read_path == clips[name].read_path for name in clips)
@@ -213,7 +212,7 @@ def test_a_spliced_transport_stream_whose_timestamps_step_back_is_read_whole(ffm
         parts.append(part.read_bytes())
     spliced = refs / "spliced.ts"
     spliced.write_bytes(joined(parts))
-    strict = subprocess.run(build_fingerprint_argv(ffmpeg, ["-i", str(spliced)], strict=True, count=True),
+    strict = subprocess.run(build_fingerprint_argv(ffmpeg, ["-i", str(spliced)], checks=STRICT_DECODE, count=True),
                             capture_output=True)
     assert b"non monotonically increasing dts" in strict.stderr
     (clip,) = discover(refs, ffmpeg, open_cache(tmp_path / "cache"))

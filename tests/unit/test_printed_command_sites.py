@@ -71,6 +71,8 @@ SITES: dict[str, Check] = {
     "kit/media/containers.py:check_copy": Check(RUN, (CLIP_FIXES,)),
     "kit/media/decode.py:read_master_decode": Check(RUN, ("tests/real/test_stray_slice.py::test_a_master_damaged_after_"
                                                        "its_first_frame_is_left_out_and_its_fix_runs_as_printed",)),
+    "kit/media/looks.py:look_refusal": Check(RUN, ("tests/real/test_bounded_looks.py::test_a_second_look_that_hangs_"
+                                                   "leaves_its_clip_out_and_the_others_are_read",)),
     # a step that needs another, or a setting changed since: rerun it (rerun, with the run's settings)
     "kit/steps/base.py:require_output": Check(RUN, (RETRY_RESUME,)),
     "kit/steps/base.py:read_prereqs": Check(SAME, ("kit/steps/base.py:require_output",), "its --force"),

@@ -1,0 +1,129 @@
+"""How long a look at a reference clip may run, by the clip's own size (Budget, never a fixed time), and what a look
+that runs past it becomes: the clip left out with ffmpeg's last words and the command that fixes it, never the run's
+end or a `retry:` (docs/design/robustness.md, "Bounded looks")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from kit.errors import InputError
+from kit.infra.files import name_beside
+from kit.infra.invocation import kit_command
+from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
+from kit.media.ffmpeg import telling_line
+from kit.media.fingerprint import GRID_BYTES
+
+MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
+THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
+
+# A look's budget: a multiple of a plain decode of the clip (`ffmpeg -i CLIP -map 0:v:0 -f null -`), that decode priced
+# at PLAIN_DECODE_PX_PER_S, the slowest the kit expects of a box, plus LOOK_START_S; never a fixed time (a whole film
+# outruns any, and a hung decoder outlives it). Measured (bench/bench_looks.py, 2 cores at a load average of 11 to 14):
+# a plain decode ran at 66 (HEVC 4K 10-bit) to 1,022 (opencv-doc's Megamind.avi) Mpx/s, h264 1080p at 126, so the
+# price is 8x below the slowest. A look's multiple (LOOK_PASSES) is its cost in plain decodes at that price, at least
+# 2.5x the most measured on that box (the copy's check, 7x: it ran 87 s for vtest.avi with its copy at a load of 17).
+PLAIN_DECODE_PX_PER_S = 8e6  # 1080p at about 4 frames a second
+LOOK_START_S = 30.0  # ffmpeg's start and its open of the file (at most 5 MB read: its probesize) on a loaded box
+Look = Literal["strict", "second", "third", "copy", "check", "pictures"]
+LOOK_PASSES: dict[Look, float] = {
+    "strict": 2,  # the first look: a decode, each pixel hashed, each frame's thumbnail (measured up to 0.58)
+    "second": 2,  # the second look (kit.media.decode): the same outputs (measured up to 0.75: HEVC 4K 10-bit)
+    "third": 2,  # the third: the same
+    "copy": 4,  # a first look writing the lossless copy too, an FFV1 encode (measured up to 0.47)
+    "check": 6,  # the copy decoded again and hashed: FFV1 decodes slower than most codecs (measured up to 0.85)
+    "pictures": 2,  # a .y4m/.yuv read as it is, hashed and thumbnailed: the strict look's outputs, no decode
+}
+LOOK_DOING: dict[Look, str] = {
+    "strict": "decoding it strictly", "second": "decoding it as it plays, on a second look",
+    "third": "decoding it as it plays, on a third look", "copy": "making its lossless copy",
+    "check": "checking its lossless copy", "pictures": "reading its pictures",
+}
+# a look that writes each frame's thumbnail as it goes is stuck when none comes for LOOK_START_S and this many frames
+# at its price: a decoder's frame threads and reordering hold back a few frames (16 threads, 16 B-frames at most)
+STALL_FRAMES = 64
+READ_BYTES_PER_S = 1e6  # the slowest a file is read (a network share): where ffmpeg gives no duration, packets counted
+STDERR_WORDS = 25  # the last lines of a look that timed out, where its telling words are looked for
+
+
+class Budget(NamedTuple):
+    """How long each look at one clip may run: LOOK_START_S, and its LOOK_PASSES plain decodes of `pixels` (frames x
+    width x height) at PLAIN_DECODE_PX_PER_S; `size` says the clip's size in the refusal of a look past it."""
+
+    pixels: float
+    frame_pixels: float  # width x height
+    size: str  # "455 frames of 640x480"
+
+    def seconds(self, look: Look) -> float:
+        return LOOK_START_S + LOOK_PASSES[look] * self.pixels / PLAIN_DECODE_PX_PER_S
+
+    def stall_s(self, look: Look) -> float:
+        """How long a look writing each frame's thumbnail may go without one (STALL_FRAMES frames' worth)."""
+        return LOOK_START_S + LOOK_PASSES[look] * STALL_FRAMES * self.frame_pixels / PLAIN_DECODE_PX_PER_S
+
+    def rule(self, look: Look) -> str:
+        """How seconds(look) was reached, in words."""
+        return (f"{LOOK_PASSES[look]:g} plain decodes of its {self.size} at {PLAIN_DECODE_PX_PER_S / 1e6:g} Mpx/s, "
+                f"the slowest the kit allows, and {LOOK_START_S:.0f} s")
+
+
+def budget_of(frames: int, width: int, height: int) -> Budget:
+    """The looks' budget of a clip of `frames` frames of `width` x `height`."""
+    return Budget(frames * width * height, width * height, f"{frames:,} frames of {width}x{height}")
+
+
+class LookCutShort(InputError):
+    """A look KIT_TIMEOUT_S stopped before the clip's own budget: another cap may read it (never kept as the clip's)."""
+
+
+def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
+             rule: str = "", stall_s: float | None = None) -> ProcResult:
+    """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
+    without one); InputError naming the clip when it runs past `timeout_s` (`rule`: how that was reached;
+    LookCutShort when KIT_TIMEOUT_S cut it shorter) or stalls, with ffmpeg's last telling words and the lines it said
+    beyond those kept: a look that never ends is the clip's, left out with the command that fixes it, never the run's
+    end or a retry."""
+    try:
+        return run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
+                           stall_s=stall_s)
+    except TimedOut as exc:
+        raise look_refusal(path, doing, rule, timeout_s, exc) from None
+
+
+def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut) -> InputError:
+    """The refusal of a clip whose look (`doing`) ran past `timeout_s` or stalled: LookCutShort where KIT_TIMEOUT_S
+    cut it shorter than its budget, else the clip's own."""
+    capped = stopped.timeout_s < timeout_s and not stopped.stalled  # run_process applied KIT_TIMEOUT_S
+    if capped:
+        why = "KIT_TIMEOUT_S, which caps every command"
+    else:
+        why = f"{STALL_FRAMES} frames' worth of its budget" if stopped.stalled else rule or "the time it may take"
+    after = f"gave no frame for {stopped.timeout_s:.0f} s" if stopped.stalled else \
+        f"timed out after {stopped.timeout_s:.0f} s"
+    said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
+    words = last_words(stopped.stderr)
+    message = f"{path}: ffmpeg {after} {doing}, its budget ({why}); its last words: '{words}'{said}"
+    fix = ("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the kit's "
+           f"ffmpeg: {convert_command(path)}")
+    if capped:
+        return LookCutShort(message, hint=f"raise or unset KIT_TIMEOUT_S; or, {fix}")
+    return InputError(message, hint=f"the file may be damaged or its decoder stuck; {fix}")
+
+
+def last_words(stderr: str) -> str:
+    """The telling line (kit.media.ffmpeg.telling_line) of ffmpeg's last STDERR_WORDS lines: what it was saying when
+    it was stopped (a loop repeats it), not what it said as it started."""
+    return telling_line("\n".join(stderr.splitlines()[-STDERR_WORDS:])) or "nothing"
+
+
+def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
+    """run_look for a decode of `path` writing the fingerprint's thumbnails, within `budget`'s seconds for `kind`."""
+    return run_look(path, argv, budget.seconds(kind), LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
+                    stall_s=budget.stall_s(kind))
+
+
+def convert_command(path: Path) -> str:
+    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
+    source = path.absolute()
+    dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
+    return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)

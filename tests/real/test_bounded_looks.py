@@ -1,0 +1,403 @@
+"""No run is lost to one file (issue 67, items 1 and 3): every look at a clip is bounded by the clip's own size, a look
+that hangs leaves the clip out with ffmpeg's last words and its fix (never a `retry:`), a clip ffmpeg plays whole is
+used whatever its strict decode said, and one whose decode flags a damaged picture is left out with the frame named.
+
+The hang is simulated by a wrapper of the kit's ffmpeg (the real one needs opencv-doc's box.mp4 and ffmpeg 9's
+`-err_detect explode`): on a second look it floods stderr with box.mp4's line and ignores SIGTERM, as box.mp4's
+look did. box.mp4 itself, and opencv-doc's Megamind_bugy.avi, are read from the Debian package extracted at /tmp/debs
+when it is there (skipped, saying so, when it is not).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from kit.errors import InputError
+from kit.infra.invocation import kit_cli
+from kit.infra.proc import NOT_KEPT, BoundedBuffer, TimedOut, lines_not_kept, run_process
+from kit.infra.tree import Tree, read_out_dir
+from kit.media import looks
+from kit.media.cache import Sha256Cache
+from kit.media.discovery import Unusable, discover, probe_clip
+from kit.media.identity import fingerprint
+from kit.media.looks import (
+    LOOK_PASSES,
+    LOOK_START_S,
+    PLAIN_DECODE_PX_PER_S,
+    LookCutShort,
+    budget_of,
+    convert_command,
+)
+from kit.report.summary import skipped_rows
+from kit.rundir import RunDir
+from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here
+from tests.printed import kit_words
+from tests.real.test_stray_slice import FRAMES, h264, mp4, nal_type, nal_units, played, with_stray_slice
+
+OPENCV = Path("/tmp/debs/x/usr/share/doc/opencv-doc")
+BOX = OPENCV / "opencv4/html/box.mp4.gz"
+BUGGY = OPENCV / "examples/data/Megamind_bugy.avi"
+MMCO = "[h264 @ 0x5581] [error] mmco: unref short failure"
+SHORT_START_S = 2.0  # the looks' start allowance in these tests: a hang costs seconds, not half a minute
+
+
+def hanging_ffmpeg(ffmpeg: str, folder: Path) -> tuple[Path, Path]:
+    """(a wrapper of `ffmpeg` that hangs on a second look as box.mp4's did, the file it writes its pid to)."""
+    pids = folder / "hung.pids"
+    wrapper = folder / "ffmpeg-hangs"
+    wrapper.write_text(f"""#!/bin/sh
+case " $* " in
+*" level+verbose -xerror "*)
+    echo $$ >> '{pids}'
+    trap '' TERM
+    while :; do echo '{MMCO}'; done >&2;;
+esac
+exec '{ffmpeg}' "$@"
+""")
+    wrapper.chmod(0o755)
+    return wrapper, pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture()
+def short_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(looks, "LOOK_START_S", SHORT_START_S)
+    yield
+
+
+def camera_clip(ffmpeg: str, folder: Path) -> Path:
+    """A camera's .mp4 in `folder` whose strict decode stops before its first frame (test_stray_slice.py's)."""
+    raw = folder / "camera.h264"
+    stream = h264(ffmpeg, raw)
+    raw.unlink()
+    return mp4(ffmpeg, with_stray_slice(stream), folder / "camera.mp4")
+
+
+def test_a_look_s_budget_is_a_multiple_of_a_plain_decode_of_the_clip() -> None:
+    """The rule, restated the plain way: LOOK_START_S and each look's passes of frames x pixels at the floor rate."""
+    budget = budget_of(455, 640, 480)
+    for kind, passes in LOOK_PASSES.items():
+        assert budget.seconds(kind) == pytest.approx(LOOK_START_S + passes * 455 * 640 * 480 / PLAIN_DECODE_PX_PER_S)
+    assert budget.seconds("strict") == pytest.approx(30 + 2 * 139_776_000 / 8e6)  # box.mp4: 64.9 s, not 600 s
+    assert "455 frames of 640x480" in budget.rule("second")
+    assert budget_of(30 * 3600, 1920, 1080).seconds("copy") > 24 * 3600  # an hour of 1080p: more than 600 s, its own
+
+
+def test_stderr_beyond_what_is_kept_is_counted_in_lines() -> None:
+    buf = BoundedBuffer(head=10, tail=20)
+    for i in range(1000):
+        buf.add(f"{i:05d}\n".encode())
+    value = buf.value().decode()
+    assert value.startswith("00000\n0000") and value.endswith("00997\n00998\n00999\n")
+    kept = [ln for ln in value.splitlines() if re.fullmatch(r"\d{4,5}", ln)]
+    # 6,000 bytes: the head's 10 (a line and 4 bytes of the next) and the last 3 lines are kept, the rest counted
+    assert lines_not_kept(value) == 1000 - 3 - 1 == 996 and len(kept) == 5
+    assert NOT_KEPT.format(lines=996, size=6000 - 10 - 18).strip() in value
+
+
+def test_a_child_that_ignores_sigterm_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    pids = tmp_path / "pid"
+    script = tmp_path / "stubborn"
+    script.write_text(f"#!/bin/sh\necho $$ > '{pids}'\ntrap '' TERM\nwhile :; do echo '{MMCO}'; done >&2\n")
+    script.chmod(0o755)
+    start = time.monotonic()
+    with pytest.raises(TimedOut) as caught:
+        run_process([script], timeout_s=1.5)
+    assert time.monotonic() - start < 10
+    assert not caught.value.retry_helps  # a hang is never offered as a retry
+    assert lines_not_kept(caught.value.stderr) > 10_000, caught.value.stderr[-300:]
+    assert caught.value.stderr_tail.splitlines()[-1].endswith("mmco: unref short failure")
+    pid = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the child that ignores SIGTERM outlived its timeout"
+
+
+def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
+        ffmpeg: str, tmp_path: Path, short_start: None) -> None:
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    camera = camera_clip(ffmpeg, refs)
+    render(ffmpeg, TINY_SOURCES["alpha"], refs / "alpha.y4m")
+    wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
+    unusable: list[Unusable] = []
+    start = time.monotonic()
+    clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
+    budget = looks.budget_of(FRAMES, 160, 120).seconds("second")
+    assert time.monotonic() - start < budget + 20  # the strict look, the hung one up to its budget, alpha's
+    assert [Path(c.path).name for c in clips] == ["alpha.y4m"]
+    (left,) = unusable
+    assert left.path == str(camera)
+    # its frames as the container's header tells them before any decode: duration x rate (the stray packet's too)
+    assert re.match(rf"ffmpeg timed out after {budget:.0f} s decoding it as it plays, on a second look, its budget "
+                    rf"\(2 plain decodes of its {FRAMES + 1} frames of 160x120 at 8 Mpx/s, the slowest the kit allows, "
+                    rf"and {SHORT_START_S:.0f} s\)", left.why), left.why
+    assert "its last words: 'mmco: unref short failure'" in left.why and "lines not kept)" in left.why, left.why
+    assert left.fix.endswith(convert_command(camera)), left.fix
+    (pid,) = map(int, pids.read_text().split())
+    assert not alive(pid), "the look that ignored SIGTERM outlived its budget"
+    # its fix runs as printed, with the kit's own ffmpeg (no other on the PATH), and makes a clip the kit takes whole
+    command = left.fix[left.fix.index(kit_cli()):]
+    env = {**{k: v for k, v in os.environ.items() if k != "KIT_FFMPEG"}, "PYTHONPATH": str(ROOT),
+           "PATH": str(tmp_path)}
+    done = subprocess.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (command, done.stderr[-2000:])
+    copy = probe_clip(camera.with_suffix(".mkv"), ffmpeg, Sha256Cache(None))
+    assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
+
+
+def test_a_child_whose_output_stalls_is_stopped_long_before_its_timeout(tmp_path: Path) -> None:
+    """A decode writes each frame's thumbnail as it goes: one that stops writing (stuck in a loop, its stderr still
+    busy) is stopped after `stall_s`, whatever its timeout; one that writes on is let be."""
+    script = tmp_path / "stalls"
+    script.write_text(f"#!/bin/sh\nprintf 'frame'\nwhile :; do echo '{MMCO}'; done >&2\n")
+    script.chmod(0o755)
+    start = time.monotonic()
+    with pytest.raises(TimedOut, match="gave no output for 2 s") as caught:
+        run_process([script], timeout_s=600, capture_stdout=True, stall_s=2)
+    assert time.monotonic() - start < 15 and caught.value.stalled and caught.value.timeout_s == 2
+    steady = tmp_path / "steady"
+    steady.write_text("#!/bin/sh\nfor i in 1 2 3 4 5 6; do printf 'frame'; sleep 0.5; done\n")
+    steady.chmod(0o755)
+    assert run_process([steady], timeout_s=60, capture_stdout=True, stall_s=2).stdout == b"frame" * 6
+
+
+def test_a_look_that_stalls_leaves_its_clip_out_in_frames_not_its_whole_budget(
+        ffmpeg: str, tmp_path: Path, short_start: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Priced at a frame a second, the hung look's budget is 44 s; no frame for 4 s stops it."""
+    monkeypatch.setattr(looks, "PLAIN_DECODE_PX_PER_S", 160 * 120)
+    monkeypatch.setattr(looks, "STALL_FRAMES", 1)
+    camera = camera_clip(ffmpeg, tmp_path)
+    wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
+    start = time.monotonic()
+    with pytest.raises(InputError) as refused:
+        probe_clip(camera, str(wrapper), Sha256Cache(None))
+    assert time.monotonic() - start < 30
+    assert refused.value.message.startswith(f"{camera}: ffmpeg gave no frame for 4 s decoding it as it plays, on a "
+                                            "second look, its budget (1 frames' worth of its budget); its last "
+                                            "words: 'mmco: unref short failure'"), refused.value.message
+    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+
+
+class HungBox(NamedTuple):
+    """The tiny clips and the camera clip, the hanging wrapper, its pids, and a prereqs step probed with it once."""
+
+    refs: Path
+    camera: Path
+    wrapper: Path
+    pids: Path
+    prereqs: Path  # an out-dir holding the prereqs step (copied into each test's: conftest.copy_prereqs)
+
+
+@pytest.fixture(scope="module")
+def hung_box(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> HungBox:
+    root = tmp_path_factory.mktemp("hung")
+    refs = root / "refs"
+    refs.mkdir()
+    for name in TINY_SOURCES:
+        (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
+    camera = camera_clip(ffmpeg, refs)
+    wrapper, pids = hanging_ffmpeg(ffmpeg, root)
+    res = run_here("step", "prereqs", "--out-dir", root / "prereqs", "--ffmpeg", wrapper, "--encoders", "libx264")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return HungBox(refs, camera, wrapper, pids, root / "prereqs")
+
+
+def test_strict_refuses_naming_the_clip_and_offers_no_retry(hung_box: HungBox, tmp_path: Path,
+                                                           short_start: None) -> None:
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
+                   "libx264", *FAST, "--strict")
+    assert res.returncode == 2, res.stdout + res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors == [errors[0]] and errors[0].startswith(f"error: {hung_box.camera}: ffmpeg timed out after "), \
+        res.stderr
+    assert "retry:" not in res.stderr + res.stdout, res.stderr  # the same look would hang again
+    assert "hint: the file may be damaged or its decoder stuck; if the file plays, use in its place" in res.stderr
+
+
+def test_the_corpus_step_goes_on_past_a_clip_that_hangs(hung_box: HungBox, tmp_path: Path,
+                                                        short_start: None) -> None:
+    """The clip is left out where left-out clips are told: the step's lines, skipped.json, the shard manifest."""
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("step", "corpus", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper,
+                   "--encoders", "libx264", *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    camera = hung_box.camera
+    said = [ln for ln in (res.stdout + res.stderr).splitlines() if f"skipped {camera}" in ln]
+    assert len(said) == 1 and "timed out after" in said[0] and "; fix: " in said[0], res.stderr
+    run = RunDir(out)
+    skipped = json.loads(run.skipped_clips.read_text())["skipped"]
+    assert [u["path"] for u in skipped] == [str(camera)] and "mmco: unref short failure" in skipped[0]["reason"]
+    manifest = json.loads(run.shard_manifest.read_text())
+    assert [u["file"] for u in manifest["left_out"]] == ["camera.mp4"]
+    assert "timed out after" in manifest["left_out"][0]["why"]
+    assert "retry:" not in res.stderr
+
+
+def first_picture_damaged(ffmpeg: str, folder: Path) -> Path:
+    """The issue's case, made here: an h264 .mp4 of 48 frames (two GOPs) whose first I frame's slice data is damaged
+    (bytes flipped), which ffmpeg conceals and plays on (48 = 48 frames)."""
+    raw = folder / "damaged.h264"
+    render(ffmpeg, "testsrc2=s=160x96:r=25", raw, frames=48, fmt="h264",
+           extra=("-c:v", "libx264", "-bf", "0", "-g", "24", "-x264-params", "log=-1"))
+    stream = bytearray(raw.read_bytes())
+    raw.unlink()
+    idr = next(u for u in nal_units(bytes(stream)) if nal_type(bytes(stream), u) == 5)
+    for k in range(idr[0] + 20, idr[0] + 60):
+        stream[k] ^= 0x5A
+    return mp4(ffmpeg, bytes(stream), folder / "damaged.mp4")
+
+
+def test_a_clip_whose_first_picture_is_concealed_is_left_out_with_the_frame_named(
+        ffmpeg: str, tmp_path: Path) -> None:
+    damaged = first_picture_damaged(ffmpeg, tmp_path)
+    code, frames, said = played(ffmpeg, damaged)
+    assert (code, frames) == (0, 48) and "concealing" in said, said  # a plain decode plays all 48 frames
+    with pytest.raises(InputError) as refused:
+        probe_clip(damaged, ffmpeg, Sha256Cache(None))
+    message = refused.value.message
+    assert message.startswith(f"{damaged}: not a readable video (frame 0 is damaged: ffmpeg conceals it "
+                              "('concealing 60 DC, 60 AC, 60 MV errors in I frame')"), message
+    assert refused.value.hint.endswith(convert_command(damaged))
+
+
+def open_cache(folder: Path) -> Sha256Cache:
+    """The kit's cache in `folder`, read afresh, as the next run reads it."""
+    folder.mkdir(exist_ok=True)
+    return Sha256Cache(Tree.open(folder), folder / "sha256.json")
+
+
+def test_a_copied_container_whose_first_picture_is_concealed_is_left_out_too(ffmpeg: str, tmp_path: Path) -> None:
+    """The same stream in a transport stream, read through the kit's lossless copy: its looks judge it alike, and no
+    copy is kept of it."""
+    damaged = first_picture_damaged(ffmpeg, tmp_path)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    ts = refs / "damaged.ts"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(damaged), "-c", "copy", str(ts)],
+                   check=True)
+    render(ffmpeg, TINY_SOURCES["beta"], refs / "beta.y4m")
+    unusable: list[Unusable] = []
+    clips = discover(refs, ffmpeg, open_cache(tmp_path / "cache"), unusable=unusable)
+    assert [Path(c.path).name for c in clips] == ["beta.y4m"]
+    (left,) = unusable
+    assert left.why.startswith("not a readable video (frame 0 is damaged: ffmpeg conceals it ('concealing "), left.why
+    assert not list((tmp_path / "cache" / "intermediates").glob("damaged*")), "no copy is kept of a refused clip"
+
+
+def test_a_refusal_is_kept_so_a_second_discovery_runs_no_ffmpeg(ffmpeg: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clip its looks refused is refused again at once while the file and ffmpeg are the same (a rerun, `status`),
+    and looked at again once the file changes."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    first_picture_damaged(ffmpeg, refs)
+    render(ffmpeg, TINY_SOURCES["gamma"], refs / "gamma.y4m")
+    first: list[Unusable] = []
+    discover(refs, ffmpeg, open_cache(tmp_path / "cache"), unusable=first)
+
+    def no_ffmpeg(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"ffmpeg run again: {args}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(looks, "run_process", no_ffmpeg)
+        again: list[Unusable] = []
+        discover(refs, ffmpeg, open_cache(tmp_path / "cache"), unusable=again)
+    assert again == first and "frame 0 is damaged" in first[0].why
+    damaged = refs / "damaged.mp4"
+    camera_clip(ffmpeg, tmp_path).replace(damaged)  # a new version of the file: looked at again, and used
+    assert len(discover(refs, ffmpeg, open_cache(tmp_path / "cache"))) == 2
+
+
+def test_a_look_cut_short_by_kit_timeout_s_is_not_kept(ffmpeg: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """KIT_TIMEOUT_S is the user's cap, not the clip's budget: its refusal says so and is looked at again next time."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    camera = camera_clip(ffmpeg, refs)
+    wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
+    monkeypatch.setenv("KIT_TIMEOUT_S", "2")
+    for _ in range(2):
+        with pytest.raises(LookCutShort, match="its budget \\(KIT_TIMEOUT_S, which caps every command\\)") as cut:
+            probe_clip(camera, str(wrapper), open_cache(tmp_path / "cache"))
+        assert cut.value.hint.startswith("raise or unset KIT_TIMEOUT_S; or, if the file plays")
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not BOX.is_file():
+        pytest.skip(f"opencv-doc's box.mp4 is not extracted at {BOX} (the real-files tier fetches it)")
+    dest = tmp_path_factory.mktemp("box") / "box.mp4"
+    with gzip.open(BOX) as src, dest.open("wb") as out:
+        shutil.copyfileobj(src, out)
+    return dest
+
+
+def test_opencv_box_mp4_is_used_as_ffmpeg_plays_it(ffmpeg: str, box: Path) -> None:
+    """The phone clip that lost issue 67's run: its strict decode stops before its first frame, a plain decode gives
+    every frame; it is read in seconds and used, its pictures those of the plain decode, frame for frame."""
+    start = time.monotonic()
+    clip = probe_clip(box, ffmpeg, Sha256Cache(None))
+    assert time.monotonic() - start < 60
+    code, frames, _ = played(ffmpeg, box)
+    assert (code, clip.n_frames, clip.width, clip.height, clip.fps) == (0, frames, 640, 480, "30000/1001") == (
+        0, 455, 640, 480, "30000/1001")
+    assert "A non-intra slice in an IDR NAL unit." in clip.dropped[0], clip.dropped
+    plain = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(box), "-map", "0:v:0",
+                            "-fps_mode", "passthrough", "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "-"],
+                           capture_output=True, text=True, check=True)
+    assert fingerprint(clip, ffmpeg, Sha256Cache(None)).pixels_sha256 == plain.stdout.strip().split("=")[1]
+
+
+def test_opencv_megamind_bugy_avi_is_read_through_its_copy(ffmpeg: str, tmp_path: Path) -> None:
+    """opencv-doc's "buggy" AVI (Megamind.avi remuxed at 30 fps): ffmpeg reads it without a word, so it is used."""
+    if not BUGGY.is_file():
+        pytest.skip(f"opencv-doc's Megamind_bugy.avi is not extracted at {BUGGY} (the real-files tier fetches it)")
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(BUGGY, refs / BUGGY.name)
+    (clip,) = discover(refs, ffmpeg, Sha256Cache(None))
+    assert (clip.n_frames, clip.width, clip.height, clip.fps) == (played(ffmpeg, BUGGY)[1], 720, 528, "30/1")
+
+
+@pytest.mark.slow  # a whole run: the release tier
+def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
+        hung_box: HungBox, tmp_path: Path, short_start: None) -> None:
+    """The run ends with its verdict on the other clips; the hung clip is in the summary's SKIPPED row and the report,
+    with its reason in its own words."""
+    out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
+    res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
+                   "libx264", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "retry:" not in res.stderr
+    assert "SKIPPED clips" in res.stdout, res.stdout  # the closing summary's row, as the box's run prints it
+    with read_out_dir(out) as tree:
+        ((label, row),) = skipped_rows(tree, out)
+    assert label == "SKIPPED clips", label
+    assert re.match(r"1 left out \(--strict refuses instead\): camera\.mp4 \(ffmpeg timed out after \d+ s "
+                    r"decoding it as it plays, on a second look", row), row
+    report = (out / "05_bundle" / "report.html").read_text()
+    assert "camera.mp4" in report and "mmco: unref short failure" in report
+    assert not any(alive(int(pid)) for pid in hung_box.pids.read_text().split())
