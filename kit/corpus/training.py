@@ -24,17 +24,18 @@ if TYPE_CHECKING:
 
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped)."""
+    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped). The
+    corpus's teacher (TEACHER_COLUMNS, one for every row) comes along where the file records it: it is the teacher the
+    loso step proves and distils (kit.model.teacher_fn.prove), never the kit's default."""
     stored = parquet_columns(path)
-    if "teacher_model" in stored:
-        check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     check_measured(path, stored, measured)
-    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
+    teacher = [c for c in TEACHER_COLUMNS if c in stored]
+    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names), *teacher]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
     read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
     table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
@@ -43,6 +44,8 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)
+    if teacher:  # before the rows' checks: a corpus of two teachers is refused as one, whatever its rows hold
+        check_one_teacher(table.select(teacher), str(path))
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)

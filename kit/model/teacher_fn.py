@@ -31,13 +31,30 @@ class TeacherFunction(Record):
     worst: str | None = omit_none()  # where it is: `<source> frame <i> (<encoder> cq <cq>)`
     model_sha256: str | None = omit_none()  # of the model JSON evaluated
     reason: str | None = omit_none()  # why not reproduced, when not
+    # the features it reads with options of its own, in words (kit.media.svr.options_text), where it does (NEG): its
+    # function is not one of the student's input, so it is not distilled whether or not it was reproduced
+    own_features: str | None = omit_none()
+
+    @property
+    def distillable(self) -> bool:
+        """The teacher recipe can distil it: proven, and a function of the six the student reads."""
+        return self.reproduced and self.own_features is None
 
     @property
     def label(self) -> str:
+        if self.reproduced and self.own_features is not None:
+            return (f"{self.teacher} reproduced from its own features ({self.own_features}, measured beside the "
+                    f"six) on all {self.rows_checked} rows (largest difference {self.max_abs_diff:.5f} <= "
+                    f"{self.tolerance}); not distilled: {NOT_THE_STUDENTS}")
         if self.reproduced:
             return (f"{self.teacher} reproduced from the six features on all {self.rows_checked} rows (largest "
                     f"difference {self.max_abs_diff:.5f} <= {self.tolerance})")
         return f"{self.teacher} not reproduced: it {self.reason}"
+
+
+# why a teacher of features of its own is not distilled, however well its function is proven
+NOT_THE_STUDENTS = ("the student reads libvmaf's default features, as vmaf-tune feeds them, which are not the "
+                    "teacher's inputs: there is no function of the student's input to distil")
 
 
 def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None) -> str:
@@ -76,6 +93,11 @@ def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict
         model = parse_model(model_text(teacher, sha, ffmpeg, model_file), teacher)
     except NotReproducible as exc:
         return TeacherFunction(teacher, False, 0, PROOF_TOLERANCE, reason=str(exc)), None
+    if model.own_features:
+        return TeacherFunction(teacher, False, 0, PROOF_TOLERANCE, model_sha256=model.sha256,
+                               reason=f"computes {model.options_said}: features of its own, which the corpus's "
+                                      "columns (libvmaf's defaults) and vmaf-tune's feed do not carry",
+                               own_features=model.options_said), None
     diff = np.abs(model.predict(df[list(FEATURES)].to_numpy(dtype=np.float64)) - df["vmaf"].to_numpy(np.float64))
     bad = np.flatnonzero(~np.isfinite(diff))  # a score or a feature that is not a number: the first of them
     worst = int(bad[0]) if len(bad) else int(np.argmax(diff)) if len(diff) else 0

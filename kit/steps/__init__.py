@@ -31,7 +31,8 @@ class LazyStep:
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=2),  # 2: the teacher recipe
+    # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=2),  # 2: the ceiling, recipe, independent_check
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),  # 2: keep_paths
 )

@@ -192,8 +192,9 @@ class LosoStep:
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
         if s.train.recipe == TEACHER and inputs.distil is None:
-            ctx.emit(Info(self.name, "the recipe: frames (the teacher recipe needs the teacher's function and the "
-                                     "canonical six): the members train on the corpus's per-frame scores"))
+            ctx.emit(Info(self.name, f"the recipe: frames (the teacher recipe needs the teacher's function of the "
+                                     f"canonical six, and {proof.label}): the members train on the corpus's "
+                                     "per-frame scores"))
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
