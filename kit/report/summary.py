@@ -232,6 +232,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *([(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []),
             *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(verdict), *teacher_rows(verdict),
             *([("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []),
+            *(("WARNING", r.text) for r in verdict.frame_regimes or ()),
             *group_rows(verdict)]
 
 

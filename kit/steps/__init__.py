@@ -33,7 +33,8 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features
     LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
-    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=2),  # 2: the ceiling, recipe, independent_check
+    # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=3),
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),  # 2: keep_paths
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
