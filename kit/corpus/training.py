@@ -14,7 +14,15 @@ from kit.corpus.dedup import KEY, SCORED, drop_duplicates
 from kit.corpus.names import with_names
 from kit.corpus.provenance import check_one_teacher
 from kit.corpus.rungs import vt_cq_received
-from kit.corpus.schema import CORPUS_ROW, ROW_ORDER, TEACHER_COLUMNS, TRAIN_COLUMNS, validate_table, with_content
+from kit.corpus.schema import (
+    CORPUS_ROW,
+    ROW_ORDER,
+    TEACHER_COLUMNS,
+    TEACHER_FEATURES,
+    TRAIN_COLUMNS,
+    validate_table,
+    with_content,
+)
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 
@@ -26,7 +34,8 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
     """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped). The
     corpus's teacher (TEACHER_COLUMNS, one for every row) comes along where the file records it: it is the teacher the
-    loso step proves and distils (kit.model.teacher_fn.prove), never the kit's default."""
+    loso step proves and distils (kit.model.teacher_fn.prove), never the kit's default; so do the teacher's own six
+    (TEACHER_FEATURES) where its rows have them (NEG's), which the loso step proves it on."""
     stored = parquet_columns(path)
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
@@ -35,7 +44,9 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     check_measured(path, stored, measured)
     teacher = [c for c in TEACHER_COLUMNS if c in stored]
-    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names), *teacher]))
+    own = [c for c in TEACHER_FEATURES if c in stored]
+    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names), *teacher,
+                                 *own]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
     read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
     table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
@@ -46,6 +57,8 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
         table = with_content(table)
     if teacher:  # before the rows' checks: a corpus of two teachers is refused as one, whatever its rows hold
         check_one_teacher(table.select(teacher), str(path))
+    if own and all(table[c].null_count == table.num_rows for c in own):  # a teacher without them: not carried
+        wanted = [c for c in wanted if c not in own]
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)

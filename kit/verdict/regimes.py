@@ -13,6 +13,7 @@ from statistics import median
 from typing import TYPE_CHECKING, Protocol
 
 from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import MOTION
 from kit.verdict.plausibility import native_rows
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class FrameRegime(Record):
                  f"of the mean features) {self.ceiling_share:.1%} of {self.n_encodes} encodes within the tolerance, "
                  f"the models {self.share_within:.1%}" if self.ceiling_share is not None and self.share_within
                  is not None else "; no ceiling to compare: the teacher is no function of the six features")
-        return (f"{self.src} repeats pictures: {self.repeated} of its {self.n_frames} frames have motion2 0 between "
-                f"new pictures (motion2 {shown}, …; {self.runs} runs, new pictures at median motion2 "
+        return (f"{self.src} repeats pictures: {self.repeated} of its {self.n_frames} frames have {MOTION} 0 between "
+                f"new pictures ({MOTION} {shown}, …; {self.runs} runs, new pictures at median {MOTION} "
                 f"{self.moving_motion2:.1f}), so its frames fall into regimes an encode's mean features hide, and no "
                 f"mean-feature proxy can carry its score there{where}")
 
@@ -75,7 +76,7 @@ class ContentGroup(Protocol):
 def motion_of(rows: pd.DataFrame) -> pd.Series:
     """Each source's per-frame motion2 at its own size, the median over its encodes (motion2 is the reference's)."""
     native = native_rows(rows)
-    return native.groupby(["src_sha256", "frame_index"], sort=True)["motion2"].median()
+    return native.groupby(["src_sha256", "frame_index"], sort=True)[MOTION].median()
 
 
 def regime_of(src: str, sha: str, motion: list[float]) -> FrameRegime | None:
@@ -97,7 +98,7 @@ def frame_regimes(rows: pd.DataFrame, groups: Sequence[ContentGroup]) -> tuple[F
     """Every source of the corpus rows whose pictures repeat (in name order), with its content group's figures
     (`groups`: the consumer block's content groups; none without the block). Rows without motion2 (a hand-made
     frame of predictions) have none."""
-    if not {"motion2", "frame_index"} <= set(rows.columns):
+    if not {MOTION, "frame_index"} <= set(rows.columns):
         return ()
     motion = motion_of(rows)
     names = rows.drop_duplicates("src_sha256").set_index("src_sha256")["src"]

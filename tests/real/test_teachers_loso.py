@@ -1,7 +1,8 @@
 """Every teacher the kit names, through the loso step and the verdict on real clips (issue 68): vmaf_v0.6.1,
 vmaf_4k_v0.6.1 and a model file of their form (vmaf_v0.6.1 with its score transform enabled: the phone form) are
 proven and distilled as the corpus's own teacher, their ceiling beside the student; vmaf_v0.6.1neg, whose ADM and VIF
-carry an enhancement-gain limit the corpus's six do not, trains the frames recipe unasked, said in its own terms. Every
+carry an enhancement-gain limit the corpus's six do not, is proven on its own six (stored beside the six) and trains
+the frames recipe unasked, said in its own terms. Every
 message names the corpus's teacher. The ceiling is recomputed here: the teacher's function (parsed from its JSON) of
 each held-out encode's mean features, taken from the shard's rows by hand. A model file another user can change is
 refused at `--only loso`, where it is read."""
@@ -79,13 +80,19 @@ def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, re
     assert f"the teacher's function: {name} " in loso and "vmaf_v0.6.1 " not in loso.replace(f"{name} ", "")
     encodes = pd.read_parquet(run.encodes).set_index(["src", "cq"])
     if teacher == "vmaf_v0.6.1neg":
-        # not reproducible from the six: the frames recipe, chosen without --recipe, and why in NEG's own terms
-        assert report["recipe"] == verdict["recipe"] == "frames" and not proof["reproduced"]
-        assert "enhancement-gain limit of 1 (libvmaf's adm_enhn_gain_limit, vif_enhn_gain_limit)" in proof["reason"]
-        assert "the recipe: frames" in loso and "vmaf-tune's feed do not carry" in loso
+        # proven on its own six, measured beside the six, but no function of the student's input: the frames recipe,
+        # chosen without --recipe, and why in NEG's own terms
+        assert report["recipe"] == verdict["recipe"] == "frames" and proof["reproduced"]
+        assert proof["rows_checked"] == 3 * 3 * 12 and proof["max_abs_diff"] <= 0.01
+        assert proof["own_features"].endswith("with an enhancement-gain limit of 1 (libvmaf's adm_enhn_gain_limit, "
+                                              "vif_enhn_gain_limit)")
+        assert "the recipe: frames" in loso and "not distilled: the student reads libvmaf's default features" in loso
         assert encodes["ceiling"].isna().all() and "ceiling_share" not in verdict["consumer"]
+        shard = pd.read_parquet(run.shard)
+        assert (shard["teacher_adm2"] != shard["adm2"]).any() and shard["teacher_motion2"].equals(shard["motion2"])
         return
     assert report["recipe"] == verdict["recipe"] == "teacher" and proof["reproduced"]
+    assert pd.read_parquet(run.shard, columns=["teacher_adm2"])["teacher_adm2"].isna().all()  # the six are its own
     assert proof["rows_checked"] == 3 * 3 * 12 and proof["max_abs_diff"] <= 0.01
     text = (tmp_path / "models" / "phone.json").read_text() if teacher == "phone" else \
         builtin_model_text(Path(ffmpeg), teacher)

@@ -199,6 +199,19 @@ def test_a_teacher_of_features_of_its_own_is_not_distilled_and_says_why_in_its_o
     assert proof.label.startswith("neg-like not reproduced: it computes adm2, vif_scale0") and \
         "which the corpus's columns (libvmaf's defaults) and vmaf-tune's feed do not carry" in proof.label
     assert LosoInputs.of(df).distilled(proof, model, TrainConfig()).recipe == FRAMES
+    assert "which these rows were scored without" in (proof.reason or "")
+    # rows that hold its own six (TEACHER_FEATURES, as the corpus step stores NEG's): proven on them, still not
+    # distilled; a frame those columns do not give is refused as any other teacher's
+    own = df.assign(**{f"teacher_{f}": df[f] * (0.9 if f != "motion2" else 1.0) for f in FEATURES})
+    own["vmaf"] = parse_model(path.read_text(), "x").predict(own[[f"teacher_{f}" for f in FEATURES]].to_numpy())
+    proof, model = prove(own, None, path)
+    assert proof.reproduced and not proof.distillable and model is None and proof.max_abs_diff is not None
+    assert proof.label.startswith("neg-like reproduced from its own features (adm2, vif_scale0") and \
+        "not distilled: the student reads libvmaf's default features" in proof.label
+    assert LosoInputs.of(own).distilled(proof, model, TrainConfig()).recipe == FRAMES
+    own.loc[3, "vmaf"] += 1.0
+    with pytest.raises(InputError, match=r"neg-like, evaluated from the corpus's teacher's own features .* s0 frame"):
+        prove(own, None, path)
 
 
 def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_source_and_frame(tmp_path: Path) -> None:
