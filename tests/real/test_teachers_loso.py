@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from kit.media.libvmaf import FEATURES
-from kit.media.svr import builtin_model_text, parse_model
+from kit.media.svr import _embedded_models, builtin_model_text, parse_model
 from kit.rundir import RunDir
 from tests.conftest import LENIENT, assert_clean_failure, run_here
 from tests.deb_clips import cut
@@ -47,6 +47,17 @@ def phone_model(ffmpeg: str, path: Path) -> Path:
     return path
 
 
+def v1_model(ffmpeg: str, path: Path) -> Path:
+    """VMAF v1 (CAMBI, SpEED, adm3, motion3 with options of its own) as this ffmpeg's libvmaf holds it, as a file."""
+    with open(ffmpeg, "rb") as fh:
+        texts = [t for t in _embedded_models(fh.read()) if '"Cambi_feature_cambi_score"' in t]
+    if not texts:
+        pytest.skip(f"{ffmpeg}'s libvmaf holds no VMAF v1 model")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(texts[0])
+    return path
+
+
 def steps(out: Path, refs: Path, teacher: str | Path, *names: str) -> list[str]:
     """Run each step in turn with the same flags; each step's stdout (a step that fails fails the test)."""
     said = []
@@ -65,11 +76,13 @@ def ceiling_by_hand(run: RunDir, model_text: str) -> pd.Series:
     return pd.Series(parse_model(model_text, "by hand").predict(means.to_numpy()), index=means.index)
 
 
-@pytest.mark.parametrize("teacher", ["vmaf_v0.6.1", "vmaf_4k_v0.6.1", "phone", "vmaf_v0.6.1neg"])
+@pytest.mark.parametrize("teacher", ["vmaf_v0.6.1", "vmaf_4k_v0.6.1", "phone", "vmaf_v0.6.1neg", "v1"])
 def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, refs: Path, tmp_path: Path,
                                                                   teacher: str) -> None:
-    given: str | Path = phone_model(ffmpeg, tmp_path / "models" / "phone.json") if teacher == "phone" else teacher
-    name = "phone" if teacher == "phone" else teacher
+    files = {"phone": phone_model, "v1": v1_model}
+    given: str | Path = files[teacher](ffmpeg, tmp_path / "models" / f"{teacher}.json") if teacher in files \
+        else teacher
+    name = teacher
     out = tmp_path / "out"
     run = RunDir(out)
     _, _, loso, _ = steps(out, refs, given, "prereqs", "corpus", "loso", "verdict")
@@ -79,6 +92,12 @@ def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, re
     assert proof["teacher"] == verdict["teacher_model"] == verdict["teacher_function"]["teacher"] == name
     assert f"the teacher's function: {name} " in loso and "vmaf_v0.6.1 " not in loso.replace(f"{name} ", "")
     encodes = pd.read_parquet(run.encodes).set_index(["src", "cq"])
+    if teacher == "v1":  # CAMBI and SpEED: no function of the six at all, the frames recipe unasked, and why
+        assert report["recipe"] == verdict["recipe"] == "frames" and not proof["reproduced"]
+        assert proof["reason"].startswith("reads Cambi_feature_cambi_score, Speed_chroma_feature_speed_chroma_uv_score")
+        assert "not the canonical six of libvmaf's integer extractors" in loso and "the recipe: frames" in loso
+        assert encodes["ceiling"].isna().all()
+        return
     if teacher == "vmaf_v0.6.1neg":
         # proven on its own six, measured beside the six, but no function of the student's input: the frames recipe,
         # chosen without --recipe, and why in NEG's own terms
