@@ -36,7 +36,8 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=3),
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),  # 2: keep_paths
+    # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 
