@@ -43,26 +43,32 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     check_measured(path, stored, measured)
-    teacher = [c for c in TEACHER_COLUMNS if c in stored]
-    own = [c for c in TEACHER_FEATURES if c in stored]
-    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names), *teacher,
-                                 *own]))
+    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
-    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
+    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *TEACHER_COLUMNS, *TEACHER_FEATURES,
+            *(("quality_args",) if older else ())]
     table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
     if older:
         table = vt_cq_received(table)[0]
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)
-    if teacher:  # before the rows' checks: a corpus of two teachers is refused as one, whatever its rows hold
-        check_one_teacher(table.select(teacher), str(path))
-    if own and all(table[c].null_count == table.num_rows for c in own):  # a teacher without them: not carried
-        wanted = [c for c in wanted if c not in own]
+    wanted = list(dict.fromkeys([*wanted, *teacher_columns(table, str(path))]))
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)
     return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
+
+
+def teacher_columns(table: pa.Table, label: str) -> list[str]:
+    """The teacher's columns training carries: its identity where the file records it (one teacher: a corpus of two
+    is refused as one, before the rows' checks) and its own six where its rows hold them (NEG's; a teacher without
+    them, every row null, leaves them out)."""
+    identity = [c for c in TEACHER_COLUMNS if c in table.column_names]
+    if identity:
+        check_one_teacher(table.select(identity), label)
+    own = [c for c in TEACHER_FEATURES if c in table.column_names]
+    return [*identity, *(own if any(table[c].null_count < table.num_rows for c in own) else [])]
 
 
 def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> None:
