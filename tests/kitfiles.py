@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from kit.bundle.tarball import write_results_tarball
 from kit.corpus.commit import write_corpus
-from kit.corpus.schema import EXTRA_FEATURES, JOB_SCHEMA, with_content
+from kit.corpus.schema import EXTRA_FEATURES, JOB_SCHEMA, TEACHER_FEATURES, with_content
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RunDir
 from kit.verdict.document import Verdict
@@ -37,7 +37,7 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
              "scaler_up": ""}
     for k, v in extra.items():
         df[k] = v
-    for k in EXTRA_FEATURES:  # not measured: null
+    for k in (*EXTRA_FEATURES, *TEACHER_FEATURES):  # not measured: null
         df[k] = None
     return with_content(pa.Table.from_pandas(df[JOB_SCHEMA.names], schema=JOB_SCHEMA, preserve_index=False))
 

@@ -102,7 +102,7 @@ def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: Con
                 **{key: getattr(consumer, key) for key in ("n_encodes", "tolerance", "share_within", "ceiling_share",
                                                            "median_miss", "max_miss", "worst_encode")},
                 "note": "held-out LOSO encodes (03_loso/encodes.parquet); ceiling_share: the teacher's own function on "
-                        "the same mean features, what a perfect mean-feature proxy gets"}}
+                        "the same mean features (the teacher of the mean, not a bound: models may beat it)"}}
 
 
 def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:

@@ -9,4 +9,7 @@ from kit.media import libvmaf
 # the features a corpus row stores are kit.media.libvmaf.TABLE's, in its order: a row added there is a new schema
 CORPUS_FEATURES = libvmaf.FEATURES  # the canonical six: every row holds them
 EXTRA_FEATURES = libvmaf.EXTRA_FEATURES  # measured only when an input set needs them; null on every other row
-JOB_ROWS_VERSION = 4  # of a job's rows (kit.corpus.schema.JOB_SCHEMA), which its ledger names
+TEACHER_FEATURES = libvmaf.TEACHER_FEATURES  # the teacher's own six, where it has them (NEG); null on every other row
+# of a job's rows (kit.corpus.schema.JOB_SCHEMA), which its ledger names; a job of version 4 written before the
+# teacher's own six (corpus schema 6) reads with them null (kit.corpus.jobs.read_job_rows)
+JOB_ROWS_VERSION = 4

@@ -24,7 +24,7 @@ from kit.corpus.manifests import (
     read_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
-from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, validate_table, with_content
+from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, TEACHER_FEATURES, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -40,10 +40,11 @@ SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
 ACCEPTED = "a run's out-dir, a shard or corpus the kit wrote (parquet), a results tarball or bash-kit JSONL"
 INPUT_HINT = f"pass {ACCEPTED}"
-# the columns a schema-1, 2 and 3 file lacks (read_parquet fills them)
+# the columns a schema-1, 2, 3 and 5 file lacks (read_parquet fills them)
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 SCHEMA2_MISSING = ("content",)
 SCHEMA3_MISSING = (*RUNG_COLUMNS, "teacher_sha256", *EXTRA_FEATURES)
+SCHEMA5_MISSING = TEACHER_FEATURES  # null: the teacher's own six were not measured (its rows prove no such teacher)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def legacy_rows(table: pa.Table) -> pa.Table:
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:
     """(a kit parquet file cast to SCHEMA and validated, how an older schema was upgraded, the file's columns)."""
     names = parquet_columns(path, label)
-    optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING)
+    optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING, *SCHEMA5_MISSING)
     if gap := next((c for c in COLUMNS if c not in names and c not in optional), None):
         raise InputError(f"{label}: column {gap!r} is missing (schema {SCHEMA_VERSION} needs "
                          f"{', '.join(COLUMNS)})", hint=INPUT_HINT)
@@ -139,7 +140,7 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]
                      "size, with no scaler" + (f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were "
                                                "encoded with" if vt_rows else ""))
     table = with_rungs(table)  # a hand-made file may leave them null
-    for name in (c for c in ("teacher_sha256", *EXTRA_FEATURES) if c not in names):
+    for name in (c for c in ("teacher_sha256", *EXTRA_FEATURES, *TEACHER_FEATURES) if c not in names):
         table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on

@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:  # pyarrow loads where rows are made or read: `status` plans the corpus step without it
     import pyarrow as pa
 
-from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION
+from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, TEACHER_FEATURES
 from kit.corpus.oracle import Oracle, OracleCheck
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
@@ -59,6 +59,9 @@ class Provenance:
     devices: tuple[tuple[str, str], ...] = ()  # (encoder, hardware that encodes it); default: `device`
     teacher: Teacher = DEFAULT_TEACHER  # the libvmaf model every row is scored with (--teacher)
     extra: bool = False  # VMAF v1's four features measured too (--inputs canonical6+v1)
+    # the keys libvmaf logs the teacher's own six under, where it computes them with options (NEG: kit.media.svr),
+    # stored as TEACHER_FEATURES; () for every other teacher
+    teacher_keys: tuple[str, ...] = ()
 
     def device_for(self, encoder: str) -> str:
         return dict(self.devices).get(encoder, self.device)
@@ -115,6 +118,8 @@ class Job:
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
             "extra": list(EXTRA_FEATURES) if prov.extra else [],
+            # only where there are some: every other teacher's jobs keep the fingerprints of kit 2.1
+            **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
         })
 
 
@@ -248,11 +253,16 @@ def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: P
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.read_table(pa.BufferReader(data))
+    table = pq.read_table(pa.BufferReader(data))
+    for name in (c for c in TEACHER_FEATURES if c not in table.column_names):  # a job of kit 2.1: of a teacher
+        # without its own six (a teacher with them has teacher_keys in its fingerprint, so its older jobs are redone)
+        table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
+    return table
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
-                enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None) -> pa.Table:
+                enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None,
+                own: np.ndarray | None = None) -> pa.Table:
     import pyarrow as pa
 
     from kit.corpus.schema import JOB_SCHEMA
@@ -278,6 +288,8 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         **{f: pa.array(feats[:, FEATURES.index(f)]) for f in CORPUS_FEATURES},  # libvmaf's order -> the schema's
         **{f: pa.array(extra[:, i]) if extra is not None else pa.nulls(n, pa.float64())
            for i, f in enumerate(EXTRA_FEATURES)},  # libvmaf.EXTRA_FEATURES' order is the schema's
+        **{f: pa.array(own[:, i]) if own is not None else pa.nulls(n, pa.float64())
+           for i, f in enumerate(TEACHER_FEATURES)},  # FEATURES' order, as Provenance.teacher_keys
     }
     return pa.table(cols, schema=JOB_SCHEMA)
 
@@ -374,7 +386,7 @@ class JobRunner:
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
                              telling_line(score.stderr))
         try:
-            vlog = parse_vmaf_log(log_path, self.prov.extra)
+            vlog = parse_vmaf_log(log_path, self.prov.extra, self.prov.teacher_keys)
         except ValueError as exc:
             raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
         if vlog.n_frames != clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
@@ -386,7 +398,8 @@ class JobRunner:
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
-        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms, vlog.extra)
+        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms, vlog.extra,
+                            vlog.own)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         rows = sink.getvalue().to_pybytes()

@@ -17,7 +17,7 @@ from kit.infra.records import NAMES_FILE, Record, RecordError, omit_none
 from kit.rundir import manifest_path
 
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES
+from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, TEACHER_FEATURES
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.media.libvmaf import CANONICAL, OPT_IN
@@ -37,6 +37,7 @@ JOB_SCHEMA = pa.schema([
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
     ("teacher_sha256", pa.string()),  # of a --teacher model file; "" for a libvmaf built-in
     *[(f, pa.float64()) for f in EXTRA_FEATURES],  # null where not measured
+    *[(f, pa.float64()) for f in TEACHER_FEATURES],  # the teacher's own six (NEG's); null where it has none
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
 # a corpus row also names its content group (kit.corpus.contents): its own src_sha256 for a source in none
@@ -53,7 +54,11 @@ VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outs
 VMAF_CEILING = VMAF_RANGE[1]
 # each score's plausible range: a value outside is a damaged or hand-made row
 PLAUSIBLE: dict[str, tuple[float, float]] = {**{f.name: f.plausible for f in CANONICAL}, "vmaf": VMAF_RANGE,
-                                             **{f.name: f.plausible for f in OPT_IN}}
+                                             **{f.name: f.plausible for f in OPT_IN},
+                                             **{own: f.plausible for own, f in zip(TEACHER_FEATURES, CANONICAL,
+                                                                                   strict=True)}}
+# the columns measured on some rows only, null on the others: each checked where it holds a value
+PARTIAL = (*EXTRA_FEATURES, *TEACHER_FEATURES)
 
 # measured on the box as the rows were made: left out of corpus_sha256
 MEASURED_COLUMNS = ("enc_time_ms",)
@@ -111,7 +116,7 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
 
 def _check_plausible(table: pa.Table, present: list[str], label: str, row_label: ROW) -> None:
     """Each score within its PLAUSIBLE range; a measured extra feature (null where not measured) finite too."""
-    measured = [c for c in EXTRA_FEATURES if c in table.column_names]
+    measured = [c for c in PARTIAL if c in table.column_names]
     for name in (c for c in PLAUSIBLE if c in present or c in measured):
         lo, hi = PLAUSIBLE[name]
         values = pc.fill_null(table[name], lo).to_numpy() if name in measured else table[name].to_numpy()
@@ -154,8 +159,8 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
             continue  # every source its own group: the identity of the same rows without the column (schema 2)
         if name == "teacher_sha256" and not pc.any(pc.not_equal(pc.fill_null(col, ""), "")).as_py():
             continue  # a built-in teacher everywhere: the identity of the same rows without the column (schema 3)
-        if name in EXTRA_FEATURES and col.null_count == len(col):
-            continue  # not measured: the identity of the same rows without the column (schema 3)
+        if name in PARTIAL and col.null_count == len(col):
+            continue  # not measured: the identity of the same rows without the column (schema 3, 5)
         want = SCHEMA.field(name).type
         text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
         if not text and col.type != want:

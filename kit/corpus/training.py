@@ -14,7 +14,15 @@ from kit.corpus.dedup import KEY, SCORED, drop_duplicates
 from kit.corpus.names import with_names
 from kit.corpus.provenance import check_one_teacher
 from kit.corpus.rungs import vt_cq_received
-from kit.corpus.schema import CORPUS_ROW, ROW_ORDER, TEACHER_COLUMNS, TRAIN_COLUMNS, validate_table, with_content
+from kit.corpus.schema import (
+    CORPUS_ROW,
+    ROW_ORDER,
+    TEACHER_COLUMNS,
+    TEACHER_FEATURES,
+    TRAIN_COLUMNS,
+    validate_table,
+    with_content,
+)
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 
@@ -24,10 +32,11 @@ if TYPE_CHECKING:
 
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped)."""
+    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped). The
+    corpus's teacher (TEACHER_COLUMNS, one for every row) comes along where the file records it: it is the teacher the
+    loso step proves and distils (kit.model.teacher_fn.prove), never the kit's default; so do the teacher's own six
+    (TEACHER_FEATURES) where its rows have them (NEG's), which the loso step proves it on."""
     stored = parquet_columns(path)
-    if "teacher_model" in stored:
-        check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
@@ -36,17 +45,30 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
     check_measured(path, stored, measured)
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
-    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
+    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *TEACHER_COLUMNS, *TEACHER_FEATURES,
+            *(("quality_args",) if older else ())]
     table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
     if older:
         table = vt_cq_received(table)[0]
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)
+    wanted = list(dict.fromkeys([*wanted, *teacher_columns(table, str(path))]))
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)
     return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
+
+
+def teacher_columns(table: pa.Table, label: str) -> list[str]:
+    """The teacher's columns training carries: its identity where the file records it (one teacher: a corpus of two
+    is refused as one, before the rows' checks) and its own six where its rows hold them (NEG's; a teacher without
+    them, every row null, leaves them out)."""
+    identity = [c for c in TEACHER_COLUMNS if c in table.column_names]
+    if identity:
+        check_one_teacher(table.select(identity), label)
+    own = [c for c in TEACHER_FEATURES if c in table.column_names]
+    return [*identity, *(own if any(table[c].null_count < table.num_rows for c in own) else [])]
 
 
 def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> None:

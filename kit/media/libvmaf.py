@@ -73,11 +73,17 @@ CANONICAL = tuple(f for f in TABLE if not f.opt_in)
 OPT_IN = tuple(f for f in TABLE if f.opt_in)
 FEATURES = tuple(f.name for f in CANONICAL)  # the canonical six, in libvmaf's order: every corpus row holds them
 FEATURE_KEYS = tuple(f.key for f in CANONICAL)
+MOTION = CANONICAL[-1].name  # the six's motion feature: a frame against its neighbours (kit.verdict.regimes reads it)
 # asked for beside another teacher (which computes its own variants); libvmaf runs an extractor once however asked
 CANONICAL_EXTRACTORS = "|".join(dict.fromkeys(f.extractor for f in CANONICAL))
 EXTRA_FEATURES = tuple(f.name for f in OPT_IN)  # measured when asked for (`extra`), all of them together
 EXTRA_KEYS = tuple(f.key for f in OPT_IN)
 EXTRA_EXTRACTORS = "|".join(f.extractor for f in OPT_IN)
+# the canonical six as the teacher computes them, where it computes them with options of its own (NEG's
+# enhancement-gain limits: kit.media.svr reads the keys libvmaf logs them under from the model): the corpus's columns
+# `teacher_<feature>`, in FEATURES order, null on every other row. The loso step proves the teacher on them; the
+# student never reads them (vmaf-tune feeds the six at libvmaf's defaults)
+TEACHER_FEATURES = tuple(f"teacher_{name}" for name in FEATURES)
 
 
 @dataclass(frozen=True)
@@ -163,14 +169,16 @@ class VmafLog:
     features: np.ndarray  # (n_frames, 6) float64, in FEATURES order (the canonical six)
     vmaf: np.ndarray  # (n_frames,) float64
     extra: np.ndarray | None = None  # (n_frames, len(EXTRA_FEATURES)) float64, in their order, when asked for
+    own: np.ndarray | None = None  # (n_frames, 6) the teacher's own six (TEACHER_FEATURES), when it has them
 
     @property
     def n_frames(self) -> int:
         return int(self.vmaf.shape[0])
 
 
-def parse_vmaf_log(path: Path, extra: bool = False) -> VmafLog:
-    """Per-frame canonical features and teacher score from a libvmaf JSON log (and the opt-in ones, `extra`)."""
+def parse_vmaf_log(path: Path, extra: bool = False, own_keys: tuple[str, ...] = ()) -> VmafLog:
+    """Per-frame canonical features and teacher score from a libvmaf JSON log (and the opt-in ones, `extra`; the
+    teacher's own six under `own_keys`, where it computes them with options)."""
     import numpy as np
 
     with open(path, encoding="utf-8") as fh:
@@ -182,6 +190,7 @@ def parse_vmaf_log(path: Path, extra: bool = False) -> VmafLog:
         feats = np.array([[f["metrics"][k] for k in FEATURE_KEYS] for f in frames], dtype=np.float64)
         scores = np.array([f["metrics"]["vmaf"] for f in frames], dtype=np.float64)
         more = np.array([[f["metrics"][k] for k in EXTRA_KEYS] for f in frames], dtype=np.float64) if extra else None
+        own = np.array([[f["metrics"][k] for k in own_keys] for f in frames], dtype=np.float64) if own_keys else None
     except KeyError as exc:
         raise ValueError(f"{path}: libvmaf log lacks metric {exc}") from exc
-    return VmafLog(str(data.get("version", "unknown")), feats, scores, more)
+    return VmafLog(str(data.get("version", "unknown")), feats, scores, more, own)

@@ -13,15 +13,26 @@ from typing import TYPE_CHECKING
 
 from kit.infra.interrupts import check
 from kit.infra.outside import JsonRefused, load_json
-from kit.media.libvmaf import FEATURES
+from kit.media.libvmaf import FEATURE_KEYS, FEATURES
 
 if TYPE_CHECKING:  # numpy loads when a model is evaluated: `status` and `--help` import kit.media
     import numpy as np
 
 # what libvmaf's integer extractors name the canonical six in a model's feature_names
 INTEGER_PREFIX = "VMAF_integer_feature_"
-# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho)
-BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133"), "vmaf_4k_v0.6.1": (262, "-2.30449")}
+# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho) and whether
+# they compute their features with options of their own (NEG: vmaf_v0.6.1's SVM over enhancement-gain-limited ADM
+# and VIF; libvmaf holds both forms of each SVM, told apart by `feature_opts_dicts`)
+BUILTIN_IDENTITY: dict[str, tuple[int, str, bool]] = {"vmaf_v0.6.1": (211, "-1.33133", False),
+                                                      "vmaf_4k_v0.6.1": (262, "-2.30449", False),
+                                                      "vmaf_v0.6.1neg": (211, "-1.33133", True)}
+# the options a teacher may compute one of the canonical six with, each with libvmaf's alias and default: libvmaf logs
+# a feature computed with options other than their defaults under `<key>_<alias>_<value>` (the value as %g, aliases in
+# order): NEG's `integer_adm2_egl_1` (tests/real/test_teacher_function.py reads the keys from libvmaf's own log)
+FEATURE_OPTIONS: dict[str, tuple[str, float]] = {"adm_enhn_gain_limit": ("egl", 100.0),
+                                                 "vif_enhn_gain_limit": ("egl", 100.0)}
+# what an option's alias means, in words a collaborator reads (why a teacher is not the corpus's six's function)
+OPTION_WORDS = {"egl": "enhancement-gain limit"}
 # libvmaf logs six decimals: the function of logged features differs from the logged score by a few 1e-4 at most
 PROOF_TOLERANCE = 0.01
 MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary (or its libvmaf) read for its models; a larger one is not searched
@@ -51,6 +62,24 @@ class SvrModel:
     out_gte_in: bool
     out_lte_in: bool
     clip: tuple[float, float] | None
+    # per feature of FEATURES, the options the model computes it with, as libvmaf's log key adds them (`_egl_1`), ""
+    # for libvmaf's defaults: a model with any is a function of its own features, not of the corpus's six
+    suffixes: tuple[str, ...] = ("",) * len(FEATURES)
+
+    @property
+    def own_features(self) -> bool:
+        """It reads one of the six computed with options of its own (NEG): the corpus's six are not its inputs."""
+        return any(self.suffixes)
+
+    @property
+    def log_keys(self) -> tuple[str, ...]:
+        """The keys libvmaf logs the model's inputs under, in FEATURES order (FEATURE_KEYS for a model of the six)."""
+        return tuple(key + suffix for key, suffix in zip(FEATURE_KEYS, self.suffixes, strict=True))
+
+    @property
+    def options_said(self) -> str:
+        """Its features' own options in words (options_text)."""
+        return options_text(self.suffixes)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """The score of each row of `features` (N, 6), CHUNK_ROWS at a time, a stop signal polled between two."""
@@ -88,20 +117,58 @@ def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _features(model: dict[str, object]) -> tuple[int, ...]:
-    """Each of the model's features' column in FEATURES; NotReproducible unless they are the corpus's canonical six."""
+def _features(model: dict[str, object]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Each of the model's features' column in FEATURES, and each of FEATURES' log key suffix (`_suffixes`);
+    NotReproducible unless they are the canonical six of libvmaf's integer extractors."""
     names = model.get("feature_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise NotReproducible("names no feature list (feature_names)")
-    opts = model.get("feature_opts_dicts")
-    if isinstance(opts, list) and any(opts):
-        raise NotReproducible("computes its features with options of its own (feature_opts_dicts), which the "
-                              "corpus's columns, libvmaf's defaults, are not")
     bare = [n.removeprefix(INTEGER_PREFIX).removesuffix("_score") for n in names]
     if not all(n.startswith(INTEGER_PREFIX) for n in names) or sorted(bare) != sorted(FEATURES):
         raise NotReproducible(f"reads {', '.join(names)}, not the canonical six of libvmaf's integer extractors "
                               "the corpus stores")
-    return tuple(FEATURES.index(n) for n in bare)
+    order = tuple(FEATURES.index(n) for n in bare)
+    suffixes = [""] * len(FEATURES)
+    for column, suffix in zip(order, _suffixes(model.get("feature_opts_dicts"), len(names)), strict=True):
+        suffixes[column] = suffix
+    return order, tuple(suffixes)
+
+
+def _suffixes(opts: object, n: int) -> list[str]:
+    """What libvmaf's log key adds to each feature for its options (FEATURE_OPTIONS), "" at libvmaf's defaults;
+    NotReproducible for options the kit does not know the log key of."""
+    if opts is None or opts == []:
+        return [""] * n
+    if not isinstance(opts, list) or len(opts) != n or not all(isinstance(o, dict) for o in opts):
+        raise NotReproducible("has feature options (feature_opts_dicts) that are not one object per feature")
+    out = []
+    for options in opts:
+        unknown = sorted(k for k in options if k not in FEATURE_OPTIONS)
+        if unknown:
+            raise NotReproducible(f"computes its features with options the kit does not read ({', '.join(unknown)}), "
+                                  "where the corpus's columns are libvmaf's defaults")
+        try:
+            given = {FEATURE_OPTIONS[k][0]: float(v) for k, v in options.items() if float(v) != FEATURE_OPTIONS[k][1]}
+        except (TypeError, ValueError):
+            raise NotReproducible(f"has a feature option that is not a number ({options})") from None
+        out.append("".join(f"_{alias}_{given[alias]:g}" for alias in sorted(given)))
+    return out
+
+
+def options_text(suffixes: tuple[str, ...]) -> str:
+    """The features computed with options, by their options: `adm2, vif_scale0, ... with an enhancement-gain limit of
+    1 (libvmaf's adm_enhn_gain_limit, vif_enhn_gain_limit)`; "" where none is."""
+    said: dict[str, list[str]] = {}
+    for name, suffix in zip(FEATURES, suffixes, strict=True):
+        if suffix:
+            said.setdefault(suffix, []).append(name)
+    parts = []
+    for suffix, names in said.items():
+        pairs = re.findall(r"_([a-z]+)_([^_]+)", suffix)
+        words = ", ".join(f"{OPTION_WORDS.get(alias, alias)} of {value}" for alias, value in pairs)
+        options = ", ".join(k for k, (alias, _) in FEATURE_OPTIONS.items() if any(alias == a for a, _ in pairs))
+        parts.append(f"{', '.join(names)} with an {words} (libvmaf's {options})")
+    return "; ".join(parts)
 
 
 def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]:
@@ -135,7 +202,7 @@ def parse_model(text: str, name: str) -> SvrModel:
         raise NotReproducible("is not a single libvmaf model (no model_dict: a bootstrap set of models, say)")
     if model.get("model_type") not in ("LIBSVMNUSVR", "LIBSVMEPSILONSVR"):
         raise NotReproducible(f"is a {model.get('model_type')} model, not one of libsvm's SVRs")
-    order = _features(model)
+    order, suffixes = _features(model)
     norm = model.get("norm_type", "none")
     if norm not in ("linear_rescale", "none"):
         raise NotReproducible(f"normalises its features by {norm}, which libvmaf's SVR scoring does not do")
@@ -150,7 +217,8 @@ def parse_model(text: str, name: str) -> SvrModel:
     clip = model.get("score_clip")
     return SvrModel(name, hashlib.sha256(text.encode()).hexdigest(), order, slopes, intercepts,
                     norm == "linear_rescale", gamma, rho, tuple(coefs), tuple(support), *_transform(model),
-                    (float(clip[0]), float(clip[1])) if isinstance(clip, list) and len(clip) == 2 else None)
+                    (float(clip[0]), float(clip[1])) if isinstance(clip, list) and len(clip) == 2 else None,
+                    suffixes)
 
 
 def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | None, bool, bool]:
@@ -211,20 +279,20 @@ def linked_libraries(ffmpeg: Path) -> list[Path]:
 def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
     """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when not found."""
     if name not in BUILTIN_IDENTITY:
-        raise NotReproducible("is a built-in model whose features the corpus does not store as it reads them"
-                              if name.endswith("neg") else "is not among the built-in models the kit can find")
+        raise NotReproducible("is not among the built-in models the kit can find")
     if ffmpeg is None:
         raise NotReproducible("is compiled into libvmaf, and no ffmpeg was found to read it from")
+    total_sv, rho, own = BUILTIN_IDENTITY[name]
     for binary in (ffmpeg, *linked_libraries(ffmpeg)):
         try:
             with open(binary, "rb") as fh:
                 blob = fh.read(MAX_BINARY_BYTES)
         except OSError as exc:
             raise NotReproducible(f"could not be read from {binary} ({exc.strerror or exc})") from None
-        for text in _embedded_models(blob):  # by its SVM header, read from its text without parsing the rest
+        for text in _embedded_models(blob):  # by its SVM header and its options, read without parsing the rest
             head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
-            if head and (int(head[1]), head[2]) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
-                    and "feature_opts_dicts" not in text:
+            if head and (int(head[1]), head[2]) == (total_sv, rho) and INTEGER_PREFIX in text \
+                    and ("feature_opts_dicts" in text) == own:
                 return text
     raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg} or the libvmaf it links (a libvmaf built "
                           "without its built-in models, or another release of them)")

@@ -12,7 +12,7 @@ from kit.infra.proc import LogFn, ProcResult
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
-from kit.media.teachers import FLAG, HINT, teacher_of
+from kit.media.teachers import FLAG, HINT, read_model_file, teacher_of
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
@@ -27,6 +27,23 @@ def trusted_teacher(text: str) -> Teacher:
     if teacher.path:
         require_trusted(Path(teacher.path), FLAG)
     return teacher
+
+
+def own_keys(ffmpeg: str, teacher: Teacher) -> tuple[str, ...]:
+    """The keys libvmaf logs `teacher`'s own six under, where it computes them with options of its own (NEG), for
+    the corpus to store beside the six (kit.media.libvmaf.TEACHER_FEATURES); () for a teacher of the six at
+    libvmaf's defaults, or one the kit cannot read as an SVR (the loso step says why)."""
+    from kit.media.svr import NotReproducible, builtin_model_text, parse_model
+
+    if teacher.default:
+        return ()
+    try:
+        text = builtin_model_text(Path(ffmpeg), teacher.name) if teacher.builtin else \
+            read_model_file(Path(teacher.path)).decode("utf-8", "replace")
+        model = parse_model(text, teacher.name)
+    except NotReproducible:
+        return ()
+    return model.log_keys if model.own_features else ()
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:

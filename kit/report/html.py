@@ -306,6 +306,8 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
         text = suspects_text(verdict.teacher_suspects)
         said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
     said += [f"<p class='warn'>{esc(f'WARNING: {w}')}</p>" for w in verdict.corpus.warnings or ()]
+    said += [f"<p class='warn'>{esc(f'WARNING: {r.text}.')} <a href='#consumer'>As vmaf-tune uses it</a>.</p>"
+             for r in verdict.frame_regimes or ()]
     if skipped:
         said.append(f"<p class='warn'>{len(skipped)} clip(s) of --ref-dir were left out of the corpus: "
                     "<a href='#skipped'>which, why and the fix</a>.</p>")

@@ -13,9 +13,16 @@ from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import GROUPINGS, PANELS, quality_rows
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
-from kit.verdict.consumer import consumer_fit
+from kit.verdict.consumer import below_ceiling, consumer_fit, shortfall
 from kit.verdict.decide import per_source
-from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, shown
+from kit.verdict.gates import (
+    CLIP_ERROR_GATES,
+    CONSUMER_CEILING,
+    CONSUMER_CONTENT_SHARE,
+    CONSUMER_GATES,
+    CONSUMER_SHARE,
+    shown,
+)
 from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 
 if TYPE_CHECKING:
@@ -252,16 +259,27 @@ BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune
 
 
 def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
-    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
+    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung): a
+    group whose ceiling is below its gate is judged against the ceiling (--max-consumer-ceiling-gap)."""
     gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
     floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
+    gap = verdict.provenance.thresholds.get(CONSUMER_CEILING.threshold)
     below = isinstance(floor, int | float) and not g.share_within >= floor
+    if below and isinstance(gap, int | float) and isinstance(floor, int | float) and below_ceiling(g, floor, gap):
+        below = shortfall(g) > gap
     return Graded(markup.num(g.share_within, ".1%"), "g2" if below else "")
+
+
+def ceiling_cell(g: ConsumerGroup) -> str:
+    """The ceiling's share, said as beaten where the models do better than it (it is no bound)."""
+    shown = markup.num(g.ceiling_share, ".1%")
+    return f"{shown}, beaten by the models" if g.beats_ceiling else shown
 
 
 def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
     """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
-    return [cells(markup.CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict))
+    return [cells(markup.CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict),
+                  ceiling_share=ceiling_cell(g))
             for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
 
 

@@ -233,6 +233,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(out_dir, verdict),
             *teacher_rows(verdict),
             *([("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []),
+            *(("WARNING", r.text) for r in verdict.frame_regimes or ()),
             *group_rows(verdict)]
 
 

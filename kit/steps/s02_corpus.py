@@ -57,7 +57,15 @@ from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes, trusted_teacher
+from kit.platforms.teacher import (
+    SizeRefused,
+    check_teacher,
+    clips_label,
+    own_keys,
+    size_refusal,
+    smaller_sizes,
+    trusted_teacher,
+)
 from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.settings import RunSettings, check_ladder
 
@@ -333,6 +341,10 @@ class CorpusStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         s, run, p, tree = ctx.settings, ctx.run, plan.prepared, ctx.tree
         assert isinstance(p, Prepared)
+        # the teacher's own six, where it computes them with options (NEG): stored beside the six, for the loso step
+        # to prove it on (read here, not when planning: `status` plans this step)
+        p = dataclasses.replace(p, prov=dataclasses.replace(p.prov, teacher_keys=own_keys(p.prov.ffmpeg_path,
+                                                                                            p.prov.teacher)))
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))

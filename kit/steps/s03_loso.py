@@ -195,8 +195,11 @@ class LosoStep:
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
         if s.train.recipe == TEACHER and inputs.distil is None:
-            ctx.emit(Info(self.name, "the recipe: frames (the teacher recipe needs the teacher's function and the "
-                                     "canonical six): the members train on the corpus's per-frame scores"))
+            why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
+                   if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
+                                              f"and {proof.label}")
+            ctx.emit(Info(self.name, f"the recipe: frames ({why}): the members train on the corpus's per-frame "
+                                     "scores"))
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)

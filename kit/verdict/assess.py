@@ -23,6 +23,7 @@ from kit.verdict.gate import HOLDOUT_PLCC_MEASURE
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 from kit.verdict.plausibility import TeacherSuspect, teacher_suspects
 from kit.verdict.pooling import clip_frame, clip_pooling
+from kit.verdict.regimes import FrameRegime, frame_regimes
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Assessment:
     clip_pooling: ClipPooling | None = None
     teacher_suspects: tuple[TeacherSuspect, ...] | None = None  # kit.verdict.plausibility; None: no teacher scores
     consumer: ConsumerFit | None = None  # the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer)
+    regimes: tuple[FrameRegime, ...] = ()  # sources whose pictures repeat (kit.verdict.regimes): a warning
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
@@ -58,7 +60,8 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     pooled = clip_frame(rows)
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
-                      pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer)
+                      pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer,
+                      frame_regimes(meta, consumer.of("content") if consumer is not None else ()))
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:

@@ -122,18 +122,24 @@ def share_text(g: ConsumerGroup, label: str) -> str:
     return f"{label} {g.share_within:.1%} of {g.n_encodes}"
 
 
-def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
+def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool,
+               ceiling_gap: float | None = None) -> LimitGate:
     """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
-    `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes."""
-    everything = fit.whole
-    groups = list(fit.of("content")) if content else [everything, *fit.of("crf_band"), *fit.of("encoder")]
-    labels = {id(g): "all" if g is everything else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}" for g in groups}
+    `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes. A group
+    whose ceiling is below the threshold is left to the ceiling's gate (`ceiling_gap` on: ceiling_gate), and said."""
+    gated = gated_groups(fit, content)
+    everything = next((g for g in gated if g.by == "all"), None)  # the tie goes to `all`
+    groups = [g for g in gated if not below_ceiling(g, threshold, ceiling_gap)]
+    labels = {id(g): group_label(g) for g in gated}
     worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
                                        g is not everything), default=None)
     failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
+    left = [g for g in gated if below_ceiling(g, threshold, ceiling_gap)]
+    statement = gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content) if groups else \
+        f"every {'content group' if content else 'group'} is judged against its ceiling"
     return LimitGate.of(measure, threshold, labels[id(worst)] if worst is not None and fit.n_encodes else None,
                         worst.share_within if worst is not None else math.nan, [labels[id(g)] for g in failing],
-                        gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
+                        statement + left_to_ceiling(left, labels))
 
 
 def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,
@@ -161,3 +167,71 @@ def untrained_note(fit: ConsumerFit | None) -> str:
     none = ",".join(s.encoder for s in fit.untrained if not s.trains_it)
     said = f"; one-hot slots never trained (extrapolated): {slotted}" if slotted else ""
     return said + (f"; no slot in the models: {none}" if none else "")
+
+
+# -- the gate judged against what the consumer's input can carry (issue 68) ----------------------------------------
+def gated_groups(fit: ConsumerFit, content: bool) -> list[ConsumerGroup]:
+    """The groups a consumer gate judges: every content group (`content`), else all encodes, each band, each encoder."""
+    return list(fit.of("content")) if content else [fit.whole, *fit.of("crf_band"), *fit.of("encoder")]
+
+
+def group_label(g: ConsumerGroup) -> str:
+    """How a gate names a group: `all` (ConsumerFit.whole), `CRF 36-51`, `encoder libx264`, `content <its sources>`."""
+    return "all" if g.by == "all" else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}"
+
+
+def below_ceiling(g: ConsumerGroup, threshold: float | None, gap: float | None) -> bool:
+    """The consumer's input cannot carry the gate on this group: the teacher's own function of its encodes' mean
+    features (the ceiling) is below the gate's threshold there, so with --max-consumer-ceiling-gap on the models are
+    judged against the ceiling (ceiling_gate), not the threshold."""
+    return (gap is not None and threshold is not None and g.n_encodes > 0 and g.ceiling_share is not None
+            and g.ceiling_share < threshold)
+
+
+def left_to_ceiling(left: list[ConsumerGroup], labels: dict[int, str]) -> str:
+    """What a consumer gate says of the groups it leaves to the ceiling's gate ("" for none)."""
+    if not left:
+        return ""
+    return ("; judged against their ceiling instead, which is below this gate: "
+            + ", ".join(f"{labels[id(g)]} (ceiling {g.ceiling_share:.1%})" for g in left))
+
+
+def shortfall(g: ConsumerGroup) -> float:
+    """How much of its encodes' share the models lose under the ceiling (negative: they beat it)."""
+    assert g.ceiling_share is not None
+    return g.ceiling_share - g.share_within
+
+
+def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str,
+                 thresholds: tuple[float | None, float | None]) -> LimitGate:
+    """--max-consumer-ceiling-gap: on every group whose ceiling is below its consumer gate (`thresholds`: the share
+    gate's and the content gate's), the models' share at most `gap` under the ceiling's. Each such group is named, and
+    whether the student or the input falls short there; with none, or the gate off, nothing is judged."""
+    share, content = thresholds
+    judged = [(group_label(g), g) for g in gated_groups(fit, False) if below_ceiling(g, share, gap)]
+    judged += [(group_label(g), g) for g in gated_groups(fit, True) if below_ceiling(g, content, gap)]
+    worst = max(judged, key=lambda pair: (shortfall(pair[1]), pair[0]), default=None)
+    failing = [label for label, g in judged if gap is not None and not shortfall(g) <= gap]
+    return LimitGate.of(measure, gap, worst[0] if worst else None, shortfall(worst[1]) if worst else math.nan,
+                        failing, ceiling_statement(judged, gap, thresholds))
+
+
+def ceiling_statement(judged: list[tuple[str, ConsumerGroup]], gap: float | None,
+                      thresholds: tuple[float | None, float | None]) -> str:
+    """Each group judged against its ceiling, with who falls short there: the student (more than `gap` under the
+    ceiling), the input (the ceiling itself below the gate, the student within `gap` of it), or nobody (beaten)."""
+    if gap is None:
+        return "off: every group is judged by the consumer gates alone"
+    if not judged:
+        return "no CRF band, encoder or content group has a ceiling below its consumer gate"
+    said = []
+    for label, g in judged:
+        gate = thresholds[1] if g.by == "content" else thresholds[0]
+        assert g.ceiling_share is not None and gate is not None
+        lost = shortfall(g)
+        who = (f"the student falls short: {lost:.1%} under the ceiling" if lost > gap else
+               "the models beat the teacher's own function of the mean features there" if lost < 0 else
+               f"the input falls short, not the student ({lost:.1%} under the ceiling)")
+        said.append(f"{label} {g.share_within:.1%} of {g.n_encodes}, ceiling {g.ceiling_share:.1%} (below the gate's "
+                    f"{gate:g}): {who}")
+    return "where the consumer's input cannot carry the gate (its ceiling below it): " + "; ".join(said)

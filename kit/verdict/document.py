@@ -14,6 +14,7 @@ from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
+from kit.verdict.regimes import FrameRegime
 
 # what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"
@@ -135,10 +136,21 @@ class ConsumerGroup(Record):
     # the share of the teacher's own function on the same mean features (absent where it was not reproduced)
     ceiling_share: float | None = omit_none()
 
+    @property
+    def beats_ceiling(self) -> bool:
+        """The models do better than the teacher's own function of the mean features: the ceiling is the teacher of
+        the mean, not a bound, so the models can."""
+        return self.ceiling_share is not None and self.share_within > self.ceiling_share
+
     def ceiling_words(self, full: bool = False) -> str:
-        """The ceiling's share, said beside the group's own (the summary's row); "" where there is none."""
+        """The ceiling's share, said beside the group's own (the summary's row), in words where the models beat it;
+        "" where there is none."""
         if self.ceiling_share is None:
             return ""
+        if self.beats_ceiling:
+            return (f" (better than the teacher's own function of the mean features, {self.ceiling_share:.1%}: that "
+                    "ceiling is no bound, and the models beat it here)" if full
+                    else f" (better than the teacher's function of the mean features, {self.ceiling_share:.1%})")
         return (f" (ceiling, the teacher's function of the mean features: {self.ceiling_share:.1%})" if full
                 else f" (ceiling {self.ceiling_share:.1%})")
 
@@ -332,6 +344,8 @@ class Verdict(Record):
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
+    # sources whose pictures repeat, which an encode's mean features hide (kit.verdict.regimes): a warning, not a gate
+    frame_regimes: tuple[FrameRegime, ...] | None = omit_none()
     independent_check: IndependentCheck | None = omit_none()
 
     def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:

@@ -118,6 +118,13 @@ class GateThresholds(Record):
     min_consumer_content_share: float | None = setting(0.75, Off(SHARE), flag=Flag(
         "--min-consumer-content-share", Limit(), "Gate: at least X of each content group's held-out encodes within "
         "--consumer-tolerance as vmaf-tune predicts them; off to drop it.", metavar=OFF_METAVAR, rank=440))
+    # where the ceiling is itself below a consumer gate on a group, that gate asks the models to be within this much of
+    # the ceiling there instead (kit.verdict.consumer.ceiling_gate; the default's measurement in docs/verdict.md)
+    max_consumer_ceiling_gap: float | None = setting(0.15, Off(SHARE), flag=Flag(
+        "--max-consumer-ceiling-gap", Limit(), "Gate: where the ceiling (the teacher's own function of the held-out "
+        "encodes' mean features) is itself below --min-consumer-share or --min-consumer-content-share on a CRF band, "
+        "an encoder or a content group, the models' share there at most X under the ceiling's, in place of that "
+        "gate; off to judge every group by those gates alone.", metavar=OFF_METAVAR, rank=442))
 
 
 @dataclass(frozen=True)

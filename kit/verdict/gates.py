@@ -160,12 +160,25 @@ def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
-    """Both consumer gates (`content`: the share per content group)."""
+    """Both consumer gates (`content`: the share per content group); a group whose ceiling is below the gate is left
+    to the ceiling's gate while that is on."""
     from kit.verdict.consumer import share_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
-    return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
+    return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content,
+                       e.thresholds.max_consumer_ceiling_gap),)
+
+
+def consumer_ceiling(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    """The groups whose ceiling is below their consumer gate, judged against the ceiling."""
+    from kit.verdict.consumer import ceiling_gate
+
+    if e.assessed is None or e.assessed.consumer is None:
+        return ()
+    t = e.thresholds
+    return (ceiling_gate(e.assessed.consumer, gate.limit_of(t), gate.measure,
+                         (t.min_consumer_share, t.min_consumer_content_share)),)
 
 
 ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", Block("bias_gate", failing="failing_sources"),
@@ -192,9 +205,14 @@ CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_cont
                               "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
                               f"predicts them ({CONSUMER})", "consumer share per content", below,
                               partial(consumer_share, content=True))
+CONSUMER_CEILING = Gate("consumer_ceiling_gap", False, "max_consumer_ceiling_gap", CONSUMER_GATES,
+                        "largest share of held-out encodes the models lose under the ceiling, where the ceiling itself "
+                        f"is below a consumer gate ({CONSUMER}: a CRF band, an encoder, a content group)",
+                        "consumer share under its ceiling", beyond, consumer_ceiling, noun="group")
 
 # the order of the verdict's rows, of `verify`'s and of the report's gate table
-GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE)
+GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE,
+         CONSUMER_CEILING)
 BLOCKS = tuple(dict.fromkeys(g.block for g in GATES))
 
 

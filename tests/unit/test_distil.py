@@ -4,6 +4,7 @@ trains the frames' way and says why (kit.model.teacher_fn)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_an_svr_of_libvmafs_form_is_evaluated_as_written_by_hand() -> None:
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    ({"feature_opts_dicts": [{"adm_enhn_gain_limit": 1.0}, {}, {}, {}, {}, {}]}, "options of its own"),
+    ({"feature_opts_dicts": [{"adm_dlm_weight": 0.7}, {}, {}, {}, {}, {}]}, "options the kit does not read"),
     ({"feature_names": ["Cambi_feature_cambi_score"] * 6}, "not the canonical six"),
     ({"model_type": "RESIDUEBOOTSTRAP_LIBSVMNUSVR"}, "not one of libsvm's SVRs"),
 ])
@@ -177,11 +178,40 @@ def test_a_member_draws_windows_only_of_encodes_it_trains_on_whole_and_two_boxes
 
 def test_a_teacher_the_kit_cannot_evaluate_trains_the_frames_way_and_says_why(tmp_path: Path) -> None:
     df = corpus(teacher="vmaf_v0.6.1neg")
-    proof, model = prove(df, None, None)
+    proof, model = prove(df, None, None)  # a built-in, and no ffmpeg to read it from
     assert model is None and not proof.reproduced
-    assert "vmaf_v0.6.1neg not reproduced: it is a built-in model whose features" in proof.label
+    assert "vmaf_v0.6.1neg not reproduced: it is compiled into libvmaf, and no ffmpeg" in proof.label
     inputs = LosoInputs.of(df).distilled(proof, model, TrainConfig())
     assert inputs.recipe == FRAMES and inputs.distil is None and inputs.teacher_fn == proof
+
+
+def test_a_teacher_of_features_of_its_own_is_not_distilled_and_says_why_in_its_own_terms(tmp_path: Path) -> None:
+    """NEG's form: the six computed with an enhancement-gain limit. Its function is known, but the corpus's columns are
+    libvmaf's defaults: the frames recipe, the reason naming its options, whatever the recipe asked."""
+    path = tmp_path / "neg-like.json"
+    limits = [{"adm_enhn_gain_limit": 1.0}, {}, *[{"vif_enhn_gain_limit": 1.0}] * 4]  # NAMES' order: adm2, motion2, vif
+    path.write_text(model_json(feature_opts_dicts=limits))
+    df = corpus(teacher="neg-like").assign(teacher_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    proof, model = prove(df, None, path)
+    assert model is None and not proof.reproduced and not proof.distillable
+    assert proof.own_features == ("adm2, vif_scale0, vif_scale1, vif_scale2, vif_scale3 with an enhancement-gain limit "
+                                  "of 1 (libvmaf's adm_enhn_gain_limit, vif_enhn_gain_limit)")
+    assert proof.label.startswith("neg-like not reproduced: it computes adm2, vif_scale0") and \
+        "which the corpus's columns (libvmaf's defaults) and vmaf-tune's feed do not carry" in proof.label
+    assert LosoInputs.of(df).distilled(proof, model, TrainConfig()).recipe == FRAMES
+    assert "which these rows were scored without" in (proof.reason or "")
+    # rows that hold its own six (TEACHER_FEATURES, as the corpus step stores NEG's): proven on them, still not
+    # distilled; a frame those columns do not give is refused as any other teacher's
+    own = df.assign(**{f"teacher_{f}": df[f] * (0.9 if f != "motion2" else 1.0) for f in FEATURES})
+    own["vmaf"] = parse_model(path.read_text(), "x").predict(own[[f"teacher_{f}" for f in FEATURES]].to_numpy())
+    proof, model = prove(own, None, path)
+    assert proof.reproduced and not proof.distillable and model is None and proof.max_abs_diff is not None
+    assert proof.label.startswith("neg-like reproduced from its own features (adm2, vif_scale0") and \
+        "not distilled: the student reads libvmaf's default features" in proof.label
+    assert LosoInputs.of(own).distilled(proof, model, TrainConfig()).recipe == FRAMES
+    own.loc[3, "vmaf"] += 1.0
+    with pytest.raises(InputError, match=r"neg-like, evaluated from the corpus's teacher's own features .* s0 frame"):
+        prove(own, None, path)
 
 
 def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_source_and_frame(tmp_path: Path) -> None:
@@ -189,8 +219,6 @@ def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_sourc
     df.loc[7, "vmaf"] += 0.5  # one frame the function does not give
     path = tmp_path / "tiny.json"
     path.write_text(model_json())
-    import hashlib
-
     df["teacher_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     proof, model = prove(df.drop(index=7), None, path)
     assert proof.reproduced and model is not None and proof.max_abs_diff is not None and proof.max_abs_diff < 1e-6

@@ -113,6 +113,9 @@ def test_a_new_measured_feature_changes_neither_the_corpus_rows_nor_the_model(mo
 # kit.media.libvmaf.TABLE is a column of every corpus file, so a new schema version
 PINNED_COLUMNS: dict[tuple[int, int], str] = {
     (5, 4): "4e49bd07106551cf2f6fa5e8aac45b1c7813f21e61be00a3c00903b3552c13aa",
+    # the teacher's own six (NEG's), null on every other row: a job of rows version 4 reads them null (its teacher's
+    # jobs are told apart by their fingerprints' teacher_keys), so the jobs of every other teacher are kept
+    (6, 4): "e86d0bedc3565b6bf9af5582f14c44771c1b9b92e718e19030b77ef98375cd05",
 }
 # the outside contracts, each a literal copy in its own module, as its reader spells it: the bash kit's rows, the
 # exports' readers, vmaf-tune's feed
@@ -143,7 +146,8 @@ def test_the_kits_own_lists_are_the_tables() -> None:
         assert contract.input_features(name) == tuple(f.name for f in libvmaf.TABLE if name in f.sets)
     assert contract.LOG_FEATURES == ("motion2", "motion3")
     # every stored score has its range check, the table's in its order
-    assert list(schema.PLAUSIBLE) == [*schema.CORPUS_FEATURES, "vmaf", *schema.EXTRA_FEATURES]
+    assert list(schema.PLAUSIBLE) == [*schema.CORPUS_FEATURES, "vmaf", *schema.EXTRA_FEATURES, *schema.TEACHER_FEATURES]
+    assert tuple(f"teacher_{f}" for f in canonical) == schema.TEACHER_FEATURES  # the teacher's own six (NEG's)
     assert set(schema.COLUMNS) >= {f.name for f in libvmaf.TABLE}
 
 

@@ -102,6 +102,7 @@ CASES = (
     Bad("gate.min_consumer_share", 1.5, "1.5", "is not a number from 0 to 1", ("--min-consumer-share", "1.5")),
     Bad("gate.min_consumer_content_share", -1, "-1.0", "is not a number from 0 to 1",
         ("--min-consumer-content-share", "-1")),
+    Bad("gate.max_consumer_ceiling_gap", 2, "2.0", "is not a number from 0 to 1", ("--max-consumer-ceiling-gap", "2")),
     Bad("gate.max_clip_error", {"p1": 0}, '{"p1": 0.0}', "gives p1 the limit 0.0: each limit must be above 0",
         ("--max-clip-error", "p1:0")),
     Bad("gate.max_clip_error", {"p2": 4}, '{"p2": 4.0}', "names 'p2', which is none of mean"),

@@ -1,0 +1,139 @@
+"""The consumer's gates judged against what the consumer's input can carry (issue 68): where the ceiling (the
+teacher's own function of the encodes' mean features) is itself below a consumer gate on a band, an encoder or a
+content group, that gate leaves the group to --max-consumer-ceiling-gap, which asks the models to be within X of the
+ceiling there and says who fell short, the student or the input; the models beating the ceiling said in words; the
+repeated-picture regime found from motion2's per-frame pattern. Shares are restated here by counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.model.consumer import CRF_RANGE, crf_band
+from kit.verdict.consumer import ceiling_gate, consumer_fit, share_gate
+from kit.verdict.document import ConsumerFit, LimitGate
+from kit.verdict.gates import CONSUMER_CEILING, CONSUMER_CONTENT_SHARE, CONSUMER_SHARE, GATES
+from kit.verdict.regimes import frame_regimes, regime_of
+
+
+def encodes(rows: dict[tuple[str, int], list[tuple[float, float]]]) -> pd.DataFrame:
+    """encodes.parquet rows of libx264, from (content, cq) -> each encode's (student's miss, ceiling's miss)."""
+    out = []
+    for (content, cq), misses in rows.items():
+        for i, (miss, ceiling) in enumerate(misses):
+            out.append({"content": content, "src": content, "src_sha256": content, "encoder": "libx264", "cq": cq,
+                        "enc_width": 640, "enc_height": 360, "rung": "native", "crf": cq, "crf_band": crf_band(cq),
+                        "n_frames": 4 + i, "teacher": 50.0, "predicted": 50.0 + miss, "miss": abs(miss),
+                        "encoder_trained": True, "queried": True, "counted": True, "n_seeds": 2,
+                        "ceiling": 50.0 + ceiling, "ceiling_miss": abs(ceiling)})
+    return pd.DataFrame(out)
+
+
+def gates(fit: ConsumerFit, share: float | None, content: float | None, gap: float | None,
+          ) -> tuple[LimitGate, LimitGate, LimitGate]:
+    """The three gates as kit.verdict.gates computes them."""
+    return (share_gate(fit, share, CONSUMER_SHARE.measure, False, gap),
+            share_gate(fit, content, CONSUMER_CONTENT_SHARE.measure, True, gap),
+            ceiling_gate(fit, gap, CONSUMER_CEILING.measure, (share, content)))
+
+
+# content "cam": 8 encodes, the ceiling within 1.5 on 6 (75 %), the student on 5 (62.5 %); content "ok": 8 encodes,
+# ceiling and student 8 of 8; CRF 36-51 holds cam's four high-cq encodes (ceiling 2 of 4) and ok's four (4 of 4)
+IN, OUT = 0.5, 3.0
+FRAME = encodes({("cam", 20): [(IN, IN), (IN, IN)], ("cam", 30): [(IN, IN), (OUT, IN)],
+                 ("cam", 40): [(IN, IN), (OUT, IN)], ("cam", 45): [(OUT, OUT), (OUT, OUT)],
+                 ("ok", 20): [(IN, IN)] * 2, ("ok", 30): [(IN, IN)] * 2, ("ok", 40): [(IN, IN)] * 2,
+                 ("ok", 45): [(IN, IN)] * 2})
+
+
+def counted(frame: pd.DataFrame, column: str, where: pd.Series) -> float:
+    """A share within 1.5, by counting."""
+    return float((frame.loc[where, column] <= 1.5).mean())
+
+
+def test_a_content_whose_ceiling_is_below_its_gate_is_judged_against_the_ceiling_and_says_who_fell_short() -> None:
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    cam = next(g for g in fit.of("content") if g.group == "cam")
+    assert cam.share_within == counted(FRAME, "miss", FRAME["content"] == "cam") == 0.5
+    assert cam.ceiling_share == counted(FRAME, "ceiling_miss", FRAME["content"] == "cam") == 0.75
+    # without the ceiling's gate (off): the content gate at 0.75 holds cam, as before
+    _, content, ceiling = gates(fit, 0.5, 0.75, None)
+    assert not content.passed and content.failing == ["content cam"] and ceiling.passed and not ceiling.enabled
+    # with it at 0.3: cam's ceiling (75 %) is not below 0.75, so the content gate still judges it
+    _, content, ceiling = gates(fit, 0.5, 0.75, 0.3)
+    assert content.failing == ["content cam"] and "no CRF band" in str(ceiling.statement)
+    # the content gate at 0.8: the input cannot carry it on cam; within 0.3 of the ceiling, the input falls short
+    _, content, ceiling = gates(fit, 0.5, 0.8, 0.3)
+    assert content.passed and "content cam (ceiling 75.0%)" in str(content.statement)
+    assert ceiling.passed and ceiling.worst == "content cam" and ceiling.worst_value == pytest.approx(0.25)
+    assert "content cam 50.0% of 8, ceiling 75.0% (below the gate's 0.8): the input falls short, not the " \
+           "student (25.0% under the ceiling)" in str(ceiling.statement)
+    # within 0.2: the student falls short, and the HOLD says so naming the content and the flag
+    _, content, ceiling = gates(fit, 0.5, 0.8, 0.2)
+    assert content.passed and not ceiling.passed and ceiling.failing == ["content cam"]
+    said = CONSUMER_CEILING.failure(ceiling)
+    assert "content cam 50.0% of 8, ceiling 75.0%" in said and "the student falls short: 25.0% under the " \
+           "ceiling" in said and said.endswith("beyond --max-consumer-ceiling-gap 0.2")
+
+
+def test_a_band_whose_ceiling_is_below_the_share_gate_is_left_to_the_ceiling_and_verify_rechecks_it() -> None:
+    from kit.verdict.recheck import contradiction
+    from tests.unit.test_claims_checked import PASSING
+
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    band = next(g for g in fit.of("crf_band") if g.group == "36-51")
+    high = FRAME["crf_band"] == "36-51"
+    assert (band.share_within, band.ceiling_share) == (counted(FRAME, "miss", high), counted(FRAME, "ceiling_miss",
+                                                                                            high)) == (0.625, 0.75)
+    share, _, ceiling = gates(fit, 0.8, None, 0.2)  # the band's ceiling 75 % is below 0.8; all encodes' is 87.5 %
+    assert share.failing == ["all", "CRF 21-35", "encoder libx264"]  # their ceilings 87.5 % and 100 %: the gate's
+    assert "CRF 36-51 (ceiling 75.0%)" in str(share.statement) and "CRF 36-51" not in share.failing
+    assert ceiling.passed and ceiling.worst == "CRF 36-51" and ceiling.worst_value == pytest.approx(0.125)
+    row = ceiling.to_json()
+    assert contradiction({**PASSING, "consumer_gates": [row]}) is None
+    said = contradiction({**PASSING, "consumer_gates": [{**row, "threshold": 0.05}]})  # edited below its shortfall
+    assert said is not None and "consumer_ceiling_gap fails: its worst value 0.125 is above its threshold 0.05" in said
+    assert GATES[-1] is CONSUMER_CEILING and CONSUMER_CEILING.flag == "--max-consumer-ceiling-gap"
+
+
+def test_models_that_beat_the_ceiling_are_said_to_in_words() -> None:
+    frame = encodes({("a", 20): [(IN, OUT), (IN, IN)], ("b", 30): [(IN, IN), (IN, IN)]})
+    fit = consumer_fit(frame, 1.5, CRF_RANGE)
+    assert fit.whole.share_within == 1.0 and fit.whole.ceiling_share == 0.75 and fit.whole.beats_ceiling
+    assert "better than the teacher's own function of the mean features, 75.0%: that ceiling is no bound, and the " \
+           "models beat it here" in fit.whole.ceiling_words(full=True)
+    assert "ceiling" not in fit.whole.ceiling_words() and "75.0%" in fit.whole.ceiling_words()
+
+
+# kphotoalbum's demo movie (MJPEG, 15 fps, each picture sent three times): motion2 as libvmaf logs it, rounded
+CAMERA = [0.0, 0.0, 0.0, 7.0, 0.0, 0.0, 4.3, 0.0, 0.0, 1.8, 0.0, 0.0, 2.5, 0.0, 0.0, 2.2, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(("motion", "found"), [
+    (CAMERA, True),
+    ([0.0, *[0.0, 0.0, 0.0, 3.1, 2.9] * 4], True),  # 24 fps padded to 30 or 3:2 pulldown: every fifth frame repeats
+    ([0.0, *np.linspace(1, 3, 17)], False),  # every picture new
+    ([0.0, *[0.0] * 8, *np.linspace(1, 3, 9)], False),  # a still intro, then motion: one run, not a regime
+    ([0.0] * 18, False),  # a still picture
+])
+def test_repeated_pictures_are_found_by_motion2s_pattern(motion: list[float], found: bool) -> None:
+    regime = regime_of("clip", "c" * 64, [float(m) for m in motion])
+    assert (regime is not None) == found
+    if regime is not None and motion is CAMERA:
+        assert (regime.repeated, regime.runs, regime.moving_motion2) == (12, 6, 2.5)
+        assert regime.pattern == [0.0, 0.0, 7.0, 0.0, 0.0, 4.3, 0.0, 0.0, 1.8]
+
+
+def test_the_warning_names_the_clip_and_its_ceiling() -> None:
+    rows = pd.DataFrame({"src": "cam", "src_sha256": "c" * 64, "frame_index": list(range(len(CAMERA))) * 2,
+                         "motion2": CAMERA * 2, "enc_width": 640, "enc_height": 360, "width": 640, "height": 360,
+                         "encoder": "libx264", "cq": np.repeat([20, 40], len(CAMERA))})
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    (regime,) = frame_regimes(rows, fit.of("content"))
+    assert regime.text.startswith("cam repeats pictures: 12 of its 18 frames have motion2 0 between new pictures "
+                                  "(motion2 0, 0, 7, 0, 0, 4.3, 0, 0, 1.8, …")
+    assert regime.text.endswith("on content cam: the ceiling (the teacher's own function of the mean features) 75.0% "
+                                "of 8 encodes within the tolerance, the models 50.0%")
+    (bare,) = frame_regimes(rows, ())  # no consumer block (an input set vmaf-tune does not feed), or no ceiling
+    assert bare.text.endswith("no ceiling to compare: the teacher is no function of the six features")
