@@ -121,12 +121,20 @@ def box_id_problem(box_id: str) -> str:
     return "starts or ends with '.' or '-'"
 
 
-def check_box_id(box_id: str) -> None:
-    """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently."""
+def from_variable(name: str, given: Collection[str]) -> str:
+    """` (from KIT_BOX_ID)` where run flag `name` took its value from its variable, not this command line: a refusal
+    names the door the user used, as click's refusals do (kit.cli.usage)."""
+    flag = BY_NAME[name]
+    return f" (from {flag.envvar})" if name not in given and flag.envvar and os.environ.get(flag.envvar) else ""
+
+
+def check_box_id(box_id: str, source: str = "") -> None:
+    """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently;
+    `source`: where it came from (from_variable)."""
     if box_id != safe_box_id(box_id):
         raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
-                         "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
-                         f"with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
+                         f"tarball{source}", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting "
+                         f"and ending with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
 
 
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
@@ -144,15 +152,17 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
         if name in values and name not in TASK_FLAGS:
             settings = with_setting(settings, at, values[name])
     if box := values.get("box_id"):
-        box_id = with_shard(box, shard, "--box-id")
-        check_box_id(box_id)
+        source = from_variable("box_id", given)
+        box_id = with_shard(box, shard, "--box-id", source)
+        check_box_id(box_id, source)
     elif shard is not None and shard.how:  # --shard auto: `<host>-shard<K>of<N>`, so array tasks never collide
         box_id = f"{default_box_id()[:63 - len(str(shard.tag))]}-{shard.tag}"
     else:
         box_id = UNION_BOX_ID if corpus is not None else default_box_id()
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
-    out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
+    out_dir = Path(with_shard(str(out), shard, "--out-dir", from_variable("out_dir", given))) if out \
+        else default_out_dir(settings.box_id).absolute()
     settings = dataclasses.replace(settings, out_dir=out_dir)
     if settings.train_tasks == AUTO_TASKS:
         raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
@@ -197,12 +207,13 @@ def with_setting(settings: Any, at: tuple[str, ...], value: Any) -> Any:
     return dataclasses.replace(settings, **{head: new})
 
 
-def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
-    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
+def with_shard(text: str, shard: ShardSpec | None, flag: str, source: str = "") -> str:
+    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard (`source`:
+    where the text came from, from_variable)."""
     if SHARD_FIELD not in text:
         return text
     if shard is None:
-        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
+        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given{source}",
                          hint=f"add --shard K/N (or --shard auto in an array job), or drop {SHARD_FIELD}")
     return text.replace(SHARD_FIELD, str(shard.tag))
 

@@ -26,7 +26,9 @@ def load_npy(tree: Tree, path: Path) -> np.ndarray:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting)."""
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting). It is
+    given the model's bytes, never its path: onnxruntime takes a path as UTF-8 text only, and refuses (TypeError) a
+    folder whose name is not (the kit's single-file models need no folder to find external data in)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -35,7 +37,7 @@ def session(path: Path) -> Any:
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path.read_bytes(), opts, providers=["CPUExecutionProvider"])
 
 
 def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:

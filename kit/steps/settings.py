@@ -140,7 +140,7 @@ def grid_fits(settings: RunSettings) -> str | None:
 
 
 A_PATH = Off(Absolute())
-ENCODER_LIST = Reading("encoders", parse_encoder_list)  # `libx264,h264_nvenc` or `auto`
+ENCODER_LIST = Reading("encoders", parse_encoder_list, items="libx264,libx265")  # `libx264,h264_nvenc` or `auto`
 TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
