@@ -73,6 +73,12 @@ class RunDir:
         return [folder / n for name in STEP_NAMES for folder in [self.step(name) / "logs"]
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
+    @staticmethod
+    def sent_log(log: Path) -> Path:
+        """`logs/sent/<name>.log`: `log` as the results tarball sends it, each entry written with the box's folders
+        shown (kit.infra.shown), as it was written to `log`."""
+        return log.parent / "sent" / log.name
+
     def rel(self, path: Path) -> str:
         """`03_loso/folds.parquet`: a path inside the run directory as status files name it (a link never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()

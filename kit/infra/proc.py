@@ -23,8 +23,8 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, check
-from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
+from kit.infra.shown import Spelled, heard, shell_line, spelled_path
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -241,11 +241,14 @@ def run_process(
     Raises ToolError when the program cannot start or runs past its timeout, Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
+    # what the log and a failure say, the paths in it kept as paths (kit.infra.shown): the program's own path too
+    given = tuple(a if isinstance(a, Spelled) else spelled_path(os.fspath(a))
+                  if isinstance(a, os.PathLike) or (i == 0 and os.sep in a) else a for i, a in enumerate(argv))
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
         raise Stopped(args[0])
     if log is not None:
-        log(f"$ {shell_join(args)}" + (f"   (cwd {cwd})" if cwd else ""))
+        log(Spelled("$ ", shell_line(given), *(("   (cwd ", cwd, ")") if cwd else ())))
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
@@ -255,7 +258,7 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         with _live_lock:
@@ -267,7 +270,7 @@ def run_process(
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
-        log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
+        log(Spelled(f"  exit {proc.returncode}; stderr tail:\n", heard(tail_lines(text, STDERR_TAIL_LINES), given)))
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(args, proc.returncode, out, text, elapsed)
@@ -283,7 +286,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
     except OSError as exc:
         if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
             raise limit from exc  # the box's limits (open files, memory), not the program
-        raise ToolError(f"cannot start {args[0]}: {exc.strerror or exc}",
+        raise ToolError(Spelled("cannot start ", spelled_path(args[0]), f": {exc.strerror or exc}"),
                         hint="check that the program exists and is executable") from exc
 
 
@@ -301,7 +304,8 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) -> tuple[bytes, bytes]:
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str,
+             given: Sequence[str]) -> tuple[bytes, bytes]:
     """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
@@ -309,7 +313,7 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) ->
         raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
                        "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
-                       reader.err.value()) from None
+                       reader.err.value(), given) from None
     except subprocess.TimeoutExpired:
         _kill(reader.proc)
         try:
@@ -319,14 +323,15 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str) ->
             err = reader.err.value()
             reader.proc.wait()
         raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
-                       "the input may be corrupt or the tool may hang; see the step log", err) from None
+                       "the input may be corrupt or the tool may hang; see the step log", err, given) from None
 
 
-def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
-    """A ToolError for a child that never finished properly, its stderr tail logged too."""
-    tail = tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES)
+def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes, given: Sequence[str]) -> ToolError:
+    """A ToolError for a child that never finished properly, its stderr tail logged too (the paths it was `given`
+    found in it, kit.infra.shown.heard)."""
+    tail = heard(tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES), given)
     if log is not None:
-        log(f"  {message}; stderr tail:\n{tail}")
+        log(Spelled(f"  {message}; stderr tail:\n", tail))
     return ToolError(message, hint=hint, stderr_tail=tail)
 
 

@@ -11,6 +11,7 @@ from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
+from kit.infra.shown import spelled_path
 from kit.media.argv import build_fingerprint_argv, build_second_look_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint
@@ -117,7 +118,7 @@ class MasterDecode(NamedTuple):
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     """A master's geometry and fingerprint from one strict decode (or a second look where it stopped at once)."""
-    argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
+    argv = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
     if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
         res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,

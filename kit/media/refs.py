@@ -12,6 +12,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
+from kit.infra.shown import spelled_path
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
@@ -67,12 +68,12 @@ class Clip:
         """ffmpeg input options that read this clip, ending with `-i PATH` (its lossless copy's, when it has one)."""
         if self.kind == "yuv":
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
-                    "-framerate", self.fps, "-i", self.path]
-        return ["-i", self.read_path or self.path]
+                    "-framerate", self.fps, "-i", spelled_path(self.path)]
+        return ["-i", spelled_path(self.read_path or self.path)]
 
     def own_input_args(self) -> list[str]:
         """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""
-        return ["-i", self.path] if self.read_path else self.input_args()
+        return ["-i", spelled_path(self.path)] if self.read_path else self.input_args()
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:

@@ -17,8 +17,10 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
+from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
+from kit.infra.shown import Places, shown_traceback_lines
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
@@ -185,7 +187,7 @@ def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True
     try:
         yield log
     except BaseException as exc:
-        log("\n".join([f"{what} failed:", *traceback_lines(exc)]))
+        log.failure(what, exc)
         if isinstance(exc, KitError):
             emit(StepFailed(step, exc.message, exc.hint))
         elif internal and isinstance(exc, Exception):
@@ -196,22 +198,38 @@ def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True
 
 
 class StepLog:
-    """The per-step debug log: entries timed, a block's lines indented, every line made visible."""
+    """The per-step debug log: entries timed, a block's lines indented, every line made visible. Each entry is written
+    twice, at once: as it is to the box's own log, and with the box's folders shown (`places`: a Spelled entry's
+    paths, kit.infra.shown) to its twin (RunDir.sent_log), which the results tarball sends."""
 
-    def __init__(self, tree: Tree, path: Path) -> None:
-        self.path = path
+    def __init__(self, tree: Tree, path: Path, places: Places) -> None:
+        self.path, self.places = path, places
         self._fh = tree.open_append(path)  # closed by close()
+        try:
+            self._sent = tree.open_append(RunDir.sent_log(path))
+        except BaseException:
+            self._fh.close()
+            raise
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> None:
-        first, *rest = visible_lines(text.rstrip("\n"))
-        entry = "".join([f"{time.strftime('%H:%M:%S')} {first}\n", *(f"    {line}\n" for line in rest)])
+        self._write(visible_lines(text.rstrip("\n")), visible_lines(self.places.text(text).rstrip("\n")))
+
+    def failure(self, what: str, exc: BaseException) -> None:
+        """A failure with its traceback: as it is, and in the twin as kit.infra.shown.shown_traceback_lines says it."""
+        self._write([f"{what} failed:", *traceback_lines(exc)],
+                    [f"{what} failed:", *shown_traceback_lines(exc, self.places)])
+
+    def _write(self, lines: list[str], sent: list[str]) -> None:
+        stamp = time.strftime('%H:%M:%S')
         with self._lock, named_errors(self.path):  # a full disk here names the log
-            self._fh.write(entry)
-            self._fh.flush()
+            for fh, (first, *rest) in ((self._fh, lines), (self._sent, sent)):
+                fh.write("".join([f"{stamp} {first}\n", *(f"    {line}\n" for line in rest)]))
+                fh.flush()
 
     def close(self) -> None:
         self._fh.close()
+        self._sent.close()
 
 
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
@@ -277,7 +295,8 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     with out_dir_lock(settings, shared=True) as tree:
         tree.check_planted(run.step(step.name))
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
-        with logged(StepLog(tree, run.train_task_log(k, n)), emit, step.name, "task", internal=False) as log:
+        places = box_places(settings.out_dir, settings.ref_dir)
+        with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:
             ctx = Context(settings, emit, log, tree)
             plan = loso.plan(ctx)
             if stale_reason(tree, run, step.name, plan) is None:
@@ -297,7 +316,8 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
-    with logged(StepLog(tree, run.log(step.name)), emit, step.name, "step") as log:
+    with logged(StepLog(tree, run.log(step.name), box_places(settings.out_dir, settings.ref_dir)), emit, step.name,
+                "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
         plan = step.impl.plan(ctx)

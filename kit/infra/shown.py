@@ -1,0 +1,238 @@
+"""A path as it may be shown to the lead, and text that knows the paths it holds (STYLE.md point 23, private by
+construction). What crosses to another machine is built from known parts, never scrubbed afterwards: a deny-list of
+folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter escaping, a sibling folder
+`clips old` beside `clips`).
+
+- `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
+  `[cache]/…`, `[kit]/…`, `~/…`), or its file name alone where it lies under none of the box's folders.
+- `Places`: the box's folders and their tags, which make a `Shown` of any path by comparing path parts (never text);
+  `Places.KEPT` (--keep-paths) shows every path as it is.
+- `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
+  so that it is spelled once as it runs here (`str`, what the text *is*) and again, the same way, with each path
+  shown (`shown`). It is a `str`, so every consumer of the text takes it unchanged; a str operation that is no
+  `Spelled`'s own (an f-string, a slice) makes plain text of it, which `shown` then writes as it is, so every text
+  that names a path is built as a `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model).
+- `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
+  program wrote it as given, is a part of a `Spelled` like any other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, ClassVar, Union
+
+from kit.errors import KitError
+from kit.infra.visible import shell_quote
+
+
+class Root(enum.Enum):
+    """A folder of the box, by the tag the lead sees in its place."""
+
+    OUT_DIR = "[out-dir]"
+    REF_DIR = "[ref-dir]"
+    CACHE = "[cache]"
+    KIT = "[kit]"
+    HOME = "~"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) its file name alone."""
+
+    root: Root | None
+    parts: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if self.root is None:
+            return self.parts[-1] if self.parts else ""
+        return "/".join((self.root.value, *self.parts))
+
+
+def _forms(path: Path) -> list[tuple[str, ...]]:
+    """The parts of `path` absolute as given (`..` folded, as the kernel reads it after no link), then resolved."""
+    lexical = Path(os.path.abspath(path)).parts
+    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: the path as given only
+        resolved = path.resolve().parts
+        if resolved != lexical:
+            return [lexical, resolved]
+    return [lexical]
+
+
+@dataclass(frozen=True)
+class Places:
+    """The box's folders, each with the tag a path under it is shown with (the deepest folder first); `kept`
+    (--keep-paths): every path shown as it is."""
+
+    roots: tuple[tuple[tuple[str, ...], Root], ...]
+    kept: bool = False
+
+    KEPT: ClassVar[Places]  # Places((), kept=True), set below
+
+    @classmethod
+    def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
+           kit: Path | None = None, home: Path | None = None) -> Places:
+        """These folders (None: not one of this command's), each as given and as it resolves; `/` is no root."""
+        named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
+                                                     (cache, Root.CACHE), (kit, Root.KIT), (home, Root.HOME))
+                 if folder is not None]
+        roots = {(parts, root) for folder, root in named for parts in _forms(folder) if len(parts) > 1}
+        # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
+        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
+
+    def shown(self, path: PurePath | str) -> Shown:
+        """`path` (a relative one from the current folder) under the deepest root it lies in, else its name alone."""
+        forms = _forms(Path(path))
+        for parts in forms:
+            for root_parts, root in self.roots:
+                if parts[:len(root_parts)] == root_parts:
+                    return Shown(root, parts[len(root_parts):])
+        return Shown(None, (forms[0][-1],))
+
+    def show(self, path: PurePath | str) -> str:
+        """`path` as text the lead may see (as it is, when kept)."""
+        return str(path) if self.kept else str(self.shown(path))
+
+    def text(self, text: str) -> str:
+        """A text as the lead may see it: a Spelled one with its paths shown, any other as it is."""
+        return text.shown(self) if isinstance(text, Spelled) and not self.kept else str.__str__(text)
+
+
+Places.KEPT = Places((), kept=True)
+
+Part = Union[str, PurePath, "Spelled"]
+
+
+def _spell(parts: Sequence[Part], escape: Callable[[str], str] | None, show: Callable[[PurePath], str]) -> str:
+    """The parts joined, each path spelled by `show` and a nested Spelled by its own rule, then `escape` over all."""
+    text = "".join(part.spell(show) if isinstance(part, Spelled) else part if isinstance(part, str) else show(part)
+                   for part in parts)
+    return escape(text) if escape is not None else text
+
+
+class Spelled(str):
+    """A text made of literal parts, paths and other Spelled texts, `escape` spelling the whole (a path inside a
+    filter option, a shell word); as a str it is the text as it runs here."""
+
+    parts: tuple[Part, ...]
+    escape: Callable[[str], str] | None
+
+    def __new__(cls, *parts: Part, escape: Callable[[str], str] | None = None) -> Spelled:
+        made = super().__new__(cls, _spell(parts, escape, str))
+        made.parts, made.escape = parts, escape
+        return made
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:  # a copy or a pickle keeps the parts
+        return self.parts, {"escape": self.escape}
+
+    def spell(self, show: Callable[[PurePath], str]) -> str:
+        return _spell(self.parts, self.escape, show)
+
+    def shown(self, places: Places) -> str:
+        """The same text with each path as `places` shows it."""
+        return self.spell(places.show)
+
+    def __add__(self, other: str) -> Spelled:
+        return Spelled(self, other) if isinstance(other, str) else NotImplemented
+
+    def __radd__(self, other: str) -> Spelled:
+        return Spelled(other, self) if isinstance(other, str) else NotImplemented
+
+    def join(self, items: Iterable[str]) -> Spelled:
+        """Like str.join, every item kept as it is (a Spelled with its parts)."""
+        parts: list[Part] = []
+        for i, item in enumerate(items):
+            parts += [self, item] if i else [item]
+        return Spelled(*parts)
+
+
+def spelled_path(path: PurePath | str) -> Spelled:
+    """A path as one word of a command (an argv item): its text as it runs, shown as the lead may see it."""
+    return Spelled(PurePath(path))
+
+
+def shell_line(args: Iterable[str | PurePath]) -> Spelled:
+    """A command line as a shell reads it (kit.infra.visible.shell_quote), each path in it kept as a path."""
+    return Spelled(" ").join(Spelled(arg if isinstance(arg, str) else PurePath(arg), escape=shell_quote)
+                             for arg in args)
+
+
+def paths_in(parts: Iterable[object]) -> set[PurePath]:
+    """Every path a text's parts hold, at any depth (what a program given them may say back)."""
+    found: set[PurePath] = set()
+    for part in parts:
+        if isinstance(part, Spelled):
+            found |= paths_in(part.parts)
+        elif isinstance(part, PurePath):
+            found.add(part)
+    return found
+
+
+def heard(text: str, given: Iterable[object]) -> Spelled:
+    """What a program said (its stderr), each path of `given` (its argv) found where the program wrote it as given:
+    the text the same, each such path a part, shown as the kit shows it (the longest first: a file before its
+    folder, each folder of one too). A program given no path says no path the kit could know: its text is plain."""
+    named = paths_in(given)
+    # a path's folders too, which a program may name alone (`cannot create directory …`); `/` is no path to find
+    paths = sorted({f for path in named for f in (path, *path.parents) if len(f.parts) > 1}, key=lambda p: -len(str(p)))
+    parts: list[Part] = [text]
+    for path in paths:
+        # as the caller decoded the program's bytes (UTF-8, a byte that is none as U+FFFD): a path's own bytes alike
+        spelled, split = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), []
+        for part in parts:
+            if not isinstance(part, str) or isinstance(part, Spelled) or spelled not in part:
+                split.append(part)
+                continue
+            pieces = part.split(spelled)
+            for i, piece in enumerate(pieces):
+                split += ([path] if i else []) + ([piece] if piece else [])
+        parts = split
+    return Spelled(*parts)
+
+
+WITHHELD = "(its message stays in the box's own log: the kit did not build it from known parts)"
+
+
+def said_of(exc: BaseException, places: Places) -> str:
+    """An exception's message as the lead may see it: a kit error's built as a Spelled, with its paths shown; an
+    OSError's from its parts (its file a path); any other's withheld (its text may hold any path)."""
+    if isinstance(exc, KitError) and isinstance(exc.message, Spelled):
+        return exc.message.shown(places)
+    if isinstance(exc, OSError) and exc.strerror:
+        named = [Spelled(": ", PurePath(os.fsdecode(f))) for f in (exc.filename, exc.filename2) if f is not None]
+        text = Spelled(f"[Errno {exc.errno}] {exc.strerror}" if exc.errno is not None else exc.strerror, *named)
+        return text.shown(places)
+    return "" if not str(exc) else WITHHELD
+
+
+def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
+    """kit.infra.visible.traceback_lines as the lead may see it: each frame's file shown (`[kit]/kit/steps/…`,
+    a library's by its place under a root or its name), each message by said_of; the code lines as they are."""
+    import traceback
+
+    from kit.infra.visible import CAUSE, CONTEXT, visible
+
+    chain: list[tuple[BaseException, str]] = []
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and all(current is not seen for seen, _ in chain):
+        chain.append((current, link))
+        cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
+        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
+    lines: list[str] = []
+    for current, link in reversed(chain):
+        if current.__traceback__ is not None:
+            lines.append("Traceback (most recent call last):")
+            for frame in traceback.extract_tb(current.__traceback__):
+                lines.append(visible(f'  File "{places.show(frame.filename)}", line {frame.lineno}, in {frame.name}'))
+                lines += [visible(f"    {frame.line.strip()}")] if frame.line else []
+        name, module, message = type(current).__qualname__, type(current).__module__, said_of(current, places)
+        name = name if module in ("__main__", "builtins") else f"{module}.{name}"
+        lines.append(visible(f"{name}: {message}" if message else name))
+        if link:
+            lines += ["", link, ""]
+    return lines
