@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import os
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +24,8 @@ from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
 from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, broken, flags_of
+from kit.infra.shown import Spelled, spelled_path
+from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.rundir import STEP_NAMES, default_out_dir
 from kit.steps.parsers import AUTO_TASKS
 from kit.steps.settings import TASK_FLAGS, RunSettings, read_settings, refused_settings
@@ -119,6 +121,34 @@ def box_id_problem(box_id: str) -> str:
     if len(box_id) > 64:
         return f"is {len(box_id)} characters long, over 64"
     return "starts or ends with '.' or '-'"
+
+
+def typed_argv(argv: Sequence[str], command: click.Command) -> list[str]:
+    """The command line as typed, the program and each value of a flag that names a file or folder (`--ref-dir X`,
+    `--ref-dir=X`, a `--teacher` model file) a path (kit.infra.shown.Spelled): run.json keeps where each is
+    (RunRecord.argv_paths), so that what the lead is sent shows them as the lead may see them. Read by the
+    command's own options, the way click reads the line: a word after a path flag is its value."""
+    paths = {opt for p in command.params if isinstance(p, click.Option) and _names_a_path(p) for opt in p.opts}
+    typed: list[str] = [spelled_path(argv[0])] if argv else []
+    words = iter(argv[1:])
+    for word in words:
+        name, eq, value = word.partition("=")
+        if word in paths:
+            typed.append(word)
+            value = next(words, "")
+            typed += [_path_value(name, value)] if value else []
+        else:
+            typed.append(Spelled(f"{name}=", _path_value(name, value)) if eq and name in paths and value else word)
+    return typed
+
+
+def _names_a_path(param: click.Option) -> bool:
+    return isinstance(param.type, KitParam) and (isinstance(param.type.parser, AbsPath) or param.name == "teacher")
+
+
+def _path_value(flag: str, value: str) -> str:
+    """A path flag's value as a path (a --teacher's only when it names no built-in model)."""
+    return value if flag == "--teacher" and value in BUILTIN_TEACHERS else spelled_path(value)
 
 
 def from_variable(name: str, given: Collection[str]) -> str:

@@ -24,7 +24,7 @@ from kit.errors import ToolError
 from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.outside import env_float
-from kit.infra.shown import Spelled, heard, shell_line, spelled_path
+from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -242,8 +242,8 @@ def run_process(
     """
     args = tuple(str(a) for a in argv)
     # what the log and a failure say, the paths in it kept as paths (kit.infra.shown): the program's own path too
-    given = tuple(a if isinstance(a, Spelled) else spelled_path(os.fspath(a))
-                  if isinstance(a, os.PathLike) or (i == 0 and os.sep in a) else a for i, a in enumerate(argv))
+    given = tuple(a if isinstance(a, Spelled) else program(os.fspath(a)) if i == 0 else
+                  spelled_path(os.fspath(a)) if isinstance(a, os.PathLike) else a for i, a in enumerate(argv))
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
         raise Stopped(args[0])

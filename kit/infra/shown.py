@@ -38,6 +38,7 @@ class Root(enum.Enum):
     CACHE = "[cache]"
     KIT = "[kit]"
     HOME = "~"
+    CWD = "[cwd]"  # where the command ran: its own name is the box's as much as any folder's
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,11 @@ class Places:
 
     @classmethod
     def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
-           kit: Path | None = None, home: Path | None = None) -> Places:
+           kit: Path | None = None, home: Path | None = None, cwd: Path | None = None) -> Places:
         """These folders (None: not one of this command's), each as given and as it resolves; `/` is no root."""
         named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
-                                                     (cache, Root.CACHE), (kit, Root.KIT), (home, Root.HOME))
+                                                     (cache, Root.CACHE), (kit, Root.KIT), (home, Root.HOME),
+                                                     (cwd, Root.CWD))
                  if folder is not None]
         roots = {(parts, root) for folder, root in named for parts in _forms(folder) if len(parts) > 1}
         # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
@@ -100,6 +102,11 @@ class Places:
     def text(self, text: str) -> str:
         """A text as the lead may see it: a Spelled one with its paths shown, any other as it is."""
         return text.shown(self) if isinstance(text, Spelled) and not self.kept else str.__str__(text)
+
+    def said(self, text: str, given: Iterable[PurePath | str]) -> str:
+        """A text the kit made about `given` (a clip's path; the record it comes with holds them) as the lead may see
+        it: a Spelled one with its paths shown, any other read as heard: each of `given` found where it was written."""
+        return self.text(text if isinstance(text, Spelled) else heard(text, [PurePath(p) for p in given]))
 
 
 Places.KEPT = Places((), kept=True)
@@ -150,9 +157,23 @@ class Spelled(str):
         return Spelled(*parts)
 
 
+def path_at(word: str) -> int | None:
+    """Where the path of one word of a command starts (`--ref-dir=clips`: 10), when it ends with one, else None."""
+    if not isinstance(word, Spelled) or not word.parts or not isinstance(word.parts[-1], PurePath) or word.escape:
+        return None
+    head = [p for p in word.parts[:-1] if type(p) is str]
+    return len("".join(head)) if len(head) == len(word.parts) - 1 else None
+
+
 def spelled_path(path: PurePath | str) -> Spelled:
     """A path as one word of a command (an argv item): its text as it runs, shown as the lead may see it."""
     return Spelled(PurePath(path))
+
+
+def program(path: PurePath | str) -> str:
+    """A program as the first word of a command: a path where it names one; a bare name, which the system looks up
+    on PATH and names no folder, as it is."""
+    return spelled_path(path) if len(PurePath(path).parts) > 1 else str(path)
 
 
 def shell_line(args: Iterable[str | PurePath]) -> Spelled:
@@ -174,24 +195,29 @@ def paths_in(parts: Iterable[object]) -> set[PurePath]:
 
 def heard(text: str, given: Iterable[object]) -> Spelled:
     """What a program said (its stderr), each path of `given` (its argv) found where the program wrote it as given:
-    the text the same, each such path a part, shown as the kit shows it (the longest first: a file before its
-    folder, each folder of one too). A program given no path says no path the kit could know: its text is plain."""
-    named = paths_in(given)
-    # a path's folders too, which a program may name alone (`cannot create directory …`); `/` is no path to find
-    paths = sorted({f for path in named for f in (path, *path.parents) if len(f.parts) > 1}, key=lambda p: -len(str(p)))
+    the text the same, each such path a part, shown as the kit shows it (the longest first: a file before a shorter
+    one). A path is found whole, never by a folder of it: a folder found alone would leave the rest of the path as
+    it was said. A program given no path says no path the kit could know: its text is plain."""
+    paths = sorted(paths_in(given), key=lambda p: -len(str(p)))
     parts: list[Part] = [text]
     for path in paths:
-        # as the caller decoded the program's bytes (UTF-8, a byte that is none as U+FFFD): a path's own bytes alike
-        spelled, split = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), []
-        for part in parts:
-            if not isinstance(part, str) or isinstance(part, Spelled) or spelled not in part:
-                split.append(part)
-                continue
-            pieces = part.split(spelled)
-            for i, piece in enumerate(pieces):
-                split += ([path] if i else []) + ([piece] if piece else [])
-        parts = split
+        # as given, and as the caller decoded the program's bytes (UTF-8, a byte that is none as U+FFFD)
+        raw = str(path)
+        for spelled in dict.fromkeys((raw, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))):
+            parts = _found(parts, spelled, path)
     return Spelled(*parts)
+
+
+def _found(parts: list[Part], spelled: str, path: PurePath) -> list[Part]:
+    """`parts` with each plain text's `spelled` made the part `path`."""
+    split: list[Part] = []
+    for part in parts:
+        if not isinstance(part, str) or isinstance(part, Spelled) or spelled not in part:
+            split.append(part)
+            continue
+        for i, piece in enumerate(part.split(spelled)):
+            split += ([path] if i else []) + ([piece] if piece else [])
+    return split
 
 
 WITHHELD = "(its message stays in the box's own log: the kit did not build it from known parts)"

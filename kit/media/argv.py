@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from kit.infra.shown import spelled_path
+from kit.infra.shown import program, spelled_path
 from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
@@ -53,8 +53,8 @@ def build_encode_argv(
     scale: str = "",
 ) -> list[str]:
     """Encode the first video stream with `spec` at `cq`, each decoded frame once; `scale` runs before `hw_filter`."""
-    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
-            "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an",
+            "-sn", "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
     return argv + ([] if hw_filter else ["-pix_fmt", spec.pix_fmt]) + _encoded(spec, cq, threads, out_path)
 
 
@@ -85,8 +85,8 @@ def build_score_argv(
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
                                 window=window)
     threads = ("-threads", str(n_threads))
-    return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", spelled_path(distorted), *threads,
-            *ref_input, "-lavfi", graph, "-f", "null", "-"]
+    return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *threads, "-i", spelled_path(distorted),
+            *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
@@ -127,7 +127,7 @@ def build_shared_decode_argv(
     """One decode feeding several software encodes (build_encode_argv's outputs: the same bitstreams) and, with
     `ref_out`, the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
-    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
         argv += ["-map", f"[e{i}]", "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
                  *_encoded(spec, cq, threads, out_path)]
@@ -147,18 +147,18 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
     length = ["-frames:v", str(frames)] if frames else ["-t", str(seconds)]
     # y4m's deeper colour spaces (C420p10, ...) are an extension the muxer writes only when told
     strict = ["-strict", "-1"] if pix_fmt != "yuv420p" else []
-    return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict, "-f", "yuv4mpegpipe",
-            spelled_path(dest)]
+    return [program(ffmpeg), *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict,
+            "-f", "yuv4mpegpipe", spelled_path(dest)]
 
 
 def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
-    return [ffmpeg, *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames."""
-    return [ffmpeg, *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-"]
+    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
 # every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
@@ -179,7 +179,7 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
-    return [ffmpeg, *QUIET, *checks, *ref_input, *null,
+    return [program(ffmpeg), *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
@@ -194,7 +194,7 @@ def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Open a file and list its streams, decoding nothing (with no output given, ffmpeg stops there: exit 1)."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-i", spelled_path(path)]
+    return [program(ffmpeg), "-hide_banner", "-nostdin", "-i", spelled_path(path)]
 
 
 # the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC
@@ -215,11 +215,11 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
     """Decode a lossless copy once, strictly: its frame count, and its frames' sha256 in the original's `pix_fmt`."""
-    return [ffmpeg, *QUIET, *STRICT_DECODE, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-",
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
             "pipe:2"]
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:
     """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels, `-h encoder=NAME`)."""
-    return [spelled_path(ffmpeg), "-hide_banner", *what]
+    return [program(ffmpeg), "-hide_banner", *what]

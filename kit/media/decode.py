@@ -11,7 +11,7 @@ from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
-from kit.infra.shown import spelled_path
+from kit.infra.shown import Spelled, spelled_path
 from kit.media.argv import build_fingerprint_argv, build_second_look_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint
@@ -180,8 +180,8 @@ def unreadable_hint(path: Path, stderr: str) -> str:
     """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
-    return ("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays of it "
-            f"(its damage concealed), made with the kit's ffmpeg: {convert_command(path)}")
+    return Spelled("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays "
+                   "of it (its damage concealed), made with the kit's ffmpeg: ", convert_command(path))
 
 
 def convert_command(path: Path) -> str:

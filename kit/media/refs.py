@@ -12,7 +12,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
-from kit.infra.shown import spelled_path
+from kit.infra.shown import Spelled, spelled_path
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
@@ -108,8 +108,8 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
         odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
         raise InputError(f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
                          "(encoders refuse it)",
-                         hint=f"crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; "
-                              f"scaling would not): {crop_command(path, width, height, raw)}")
+                         hint=Spelled("crop it to an even size with the kit's ffmpeg (cropping keeps the score "
+                                      "honest; scaling would not): ", crop_command(path, width, height, raw)))
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:

@@ -15,7 +15,7 @@ from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
-from kit.infra.shown import spelled_path
+from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_decode_argv,
@@ -364,8 +364,8 @@ class Prober:
             self.log(self.cache.damaged)
             self.cache.damaged = ""
         if hit is not None and self.log is not None:
-            self.log(f"{what}: probe result from the cache {self.cache.path} "
-                     f"({'works' if hit.available else 'fails'}: {hit.reason})")
+            self.log(Spelled(f"{what}: probe result from the cache ", self.cache.path,
+                             f" ({'works' if hit.available else 'fails'}: {hit.reason})"))
         return hit
 
 

@@ -200,13 +200,13 @@ def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True
 class StepLog:
     """The per-step debug log: entries timed, a block's lines indented, every line made visible. Each entry is written
     twice, at once: as it is to the box's own log, and with the box's folders shown (`places`: a Spelled entry's
-    paths, kit.infra.shown) to its twin (RunDir.sent_log), which the results tarball sends."""
+    paths, kit.infra.shown) to its twin (RunDir.sent), which the results tarball sends."""
 
     def __init__(self, tree: Tree, path: Path, places: Places) -> None:
         self.path, self.places = path, places
         self._fh = tree.open_append(path)  # closed by close()
         try:
-            self._sent = tree.open_append(RunDir.sent_log(path))
+            self._sent = tree.open_append(RunDir.sent(path))
         except BaseException:
             self._fh.close()
             raise

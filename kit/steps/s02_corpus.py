@@ -26,6 +26,7 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, read_record
+from kit.infra.shown import Spelled
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -190,7 +191,7 @@ def redo_generation(ctx: Context) -> str:
             ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                     "jobs it had not redone yet are redone now"))
             return recorded.generation
-        ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
+        ctx.log(Spelled(stamp, " is damaged; it is rebuilt and every job is redone"))
         ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                                 "every job is redone"))
     record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
@@ -264,7 +265,7 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
         encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
-        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
+        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log, ctx.places), oracle_jobs=checked,
     ), threads, n_par
 
 
@@ -347,14 +348,17 @@ class CorpusStep:
         unusable = [*p.unusable, *refused.values()]
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, unusable, refused)
+                                  ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         outputs = [run.shard, run.shard_manifest]
+        sent = run.sent(run.skipped_clips)  # as the tarball sends it, written with it (kit.infra.shown)
         if unusable:  # what was left out, and why, beside the shard (the summary says it)
             tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
-            outputs.append(run.skipped_clips)
+            tree.write_json(sent, SkippedClips(tuple(u.sent(ctx.places) for u in unusable)).to_json())
+            outputs += [run.skipped_clips, sent]
         else:
             tree.remove(run.skipped_clips)
+            tree.remove(sent)
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})
