@@ -49,7 +49,7 @@ _counted: set[int] = set()  # the pids counted in _stopped: a child is counted o
 
 @dataclass(frozen=True)
 class ProcResult:
-    argv: tuple[str, ...]
+    argv: tuple[str, ...]  # as given: its paths kept (kit.infra.shown.Spelled), what the child says read by them
     returncode: int
     stdout: bytes
     stderr: str
@@ -273,7 +273,7 @@ def run_process(
         log(Spelled(f"  exit {proc.returncode}; stderr tail:\n", heard(tail_lines(text, STDERR_TAIL_LINES), given)))
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
-    return ProcResult(args, proc.returncode, out, text, elapsed)
+    return ProcResult(given, proc.returncode, out, text, elapsed)
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
@@ -332,7 +332,7 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes, given: S
     tail = heard(tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES), given)
     if log is not None:
         log(Spelled(f"  {message}; stderr tail:\n", tail))
-    return ToolError(message, hint=hint, stderr_tail=tail)
+    return ToolError(Spelled(message), hint=hint, stderr_tail=tail)  # made of known parts: the program's name
 
 
 class BoundedBuffer:

@@ -9,9 +9,12 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
   `Places.KEPT` (--keep-paths) shows every path as it is.
 - `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
   so that it is spelled once as it runs here (`str`, what the text *is*) and again, the same way, with each path
-  shown (`shown`). It is a `str`, so every consumer of the text takes it unchanged; a str operation that is no
-  `Spelled`'s own (an f-string, a slice) makes plain text of it, which `shown` then writes as it is, so every text
-  that names a path is built as a `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model).
+  shown (`shown`). It is a `str`, so every consumer of the text takes it unchanged. A str operation (an f-string,
+  `+`, a slice) makes plain text of it, never a Spelled: a Spelled's literal parts are the kit's own words, sent as
+  they are, and plain text never becomes one by being added to it. So every text that names a path is built as a
+  `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model); an exception's plain message is
+  withheld from what is sent (said_of); a plain log line is the kit's own words, each site that names a path a
+  Spelled (tests/unit/test_shown.py scans the log sites).
 - `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
   program wrote it as given, is a part of a `Spelled` like any other.
 """
@@ -143,12 +146,6 @@ class Spelled(str):
         """The same text with each path as `places` shows it."""
         return self.spell(places.show)
 
-    def __add__(self, other: str) -> Spelled:
-        return Spelled(self, other) if isinstance(other, str) else NotImplemented
-
-    def __radd__(self, other: str) -> Spelled:
-        return Spelled(other, self) if isinstance(other, str) else NotImplemented
-
     def join(self, items: Iterable[str]) -> Spelled:
         """Like str.join, every item kept as it is (a Spelled with its parts)."""
         parts: list[Part] = []
@@ -194,29 +191,33 @@ def paths_in(parts: Iterable[object]) -> set[PurePath]:
 
 
 def heard(text: str, given: Iterable[object]) -> Spelled:
-    """What a program said (its stderr), each path of `given` (its argv) found where the program wrote it as given:
-    the text the same, each such path a part, shown as the kit shows it (the longest first: a file before a shorter
-    one). A path is found whole, never by a folder of it: a folder found alone would leave the rest of the path as
-    it was said. A program given no path says no path the kit could know: its text is plain."""
-    paths = sorted(paths_in(given), key=lambda p: -len(str(p)))
+    """What a program said (its stderr), each path of `given` (its argv), and each word of it that holds one, found
+    where the program wrote it as given: the text the same, each such word a part, shown as the kit shows it (the
+    longest first: a file before a shorter one). A path is found whole, never by a folder of it: a folder found
+    alone would leave the rest of the path as it was said. A program given no path says no path the kit could know:
+    its text is plain."""
+    # a word of its argv that holds a path, whole (a filtergraph, its path escaped inside, said back as given), and
+    # each path alone
+    words: list[Spelled | PurePath] = [w for w in given if isinstance(w, Spelled) and paths_in(w.parts)]
+    known = sorted({*words, *paths_in(given)}, key=lambda w: -len(str(w)))
     parts: list[Part] = [text]
-    for path in paths:
+    for word in known:
         # as given, and as the caller decoded the program's bytes (UTF-8, a byte that is none as U+FFFD)
-        raw = str(path)
+        raw = str.__str__(word) if isinstance(word, Spelled) else str(word)
         for spelled in dict.fromkeys((raw, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))):
-            parts = _found(parts, spelled, path)
+            parts = _found(parts, spelled, word)
     return Spelled(*parts)
 
 
-def _found(parts: list[Part], spelled: str, path: PurePath) -> list[Part]:
-    """`parts` with each plain text's `spelled` made the part `path`."""
+def _found(parts: list[Part], spelled: str, word: Spelled | PurePath) -> list[Part]:
+    """`parts` with each plain text's `spelled` made the part `word`."""
     split: list[Part] = []
     for part in parts:
         if not isinstance(part, str) or isinstance(part, Spelled) or spelled not in part:
             split.append(part)
             continue
         for i, piece in enumerate(part.split(spelled)):
-            split += ([path] if i else []) + ([piece] if piece else [])
+            split += ([word] if i else []) + ([piece] if piece else [])
     return split
 
 

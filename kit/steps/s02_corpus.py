@@ -223,7 +223,9 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                               "is redone with it", retry_helps=True)
     if failures:
         first = failures[0]
-        raise JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
+        said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
+        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
+        raise JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
                         hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                         stderr_tail=first.stderr_tail)
 
