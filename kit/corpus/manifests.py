@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.corpus.oracle import IndependentCheck, OracleCheck
+from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
@@ -277,10 +278,31 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
         return None, f"unreadable: {exc.strerror or exc}"
     except ValueError as exc:
         return None, f"not JSON the kit reads: {exc}"
-    with contextlib.suppress(RecordError):
-        if isinstance(data, dict):
-            return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, str(path)), ""
-    return None, "damaged: not a shard or merge manifest"
+    if not isinstance(data, dict):
+        return None, "damaged: not a shard or merge manifest (no JSON object)"
+    try:
+        return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, path.name), ""
+    except RecordError as exc:  # its dotted key and what is wrong with it
+        return None, f"damaged: {exc}"
+
+
+def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | None:
+    """The manifest beside a corpus someone gave (merge's input, --corpus), read as it is: None where there is none;
+    one that does not read as a kit writes it refused (exit 2) naming its key and the box (`box`, else the box id it
+    holds), never taken for an older kit's (which wrote none) nor dropped without a word."""
+    manifest, why = manifest_or_why(corpus)
+    if not why:
+        return manifest
+    with contextlib.suppress(OSError, ValueError):
+        said = read_json(manifest_path(corpus))
+        box = box or (str(said.get("box_id")) if isinstance(said, dict) and isinstance(said.get("box_id"), str)
+                      else "")
+    newer = "is newer than this kit reads" in why
+    raise InputError(f"{label}: the manifest of box {box or '(not recorded)'}'s corpus, {manifest_path(corpus).name}, "
+                     f"is {why}: nothing was read from it",
+                     hint="update this kit to the sender's version (see its kit_version)" if newer else
+                     f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
+                     "release (`ensemble-kit verify` it first), or leave it out")
 
 
 def corpus_identity(corpus: Path) -> str:
