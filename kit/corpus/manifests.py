@@ -302,7 +302,7 @@ def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | 
                      f"is {why}: nothing was read from it",
                      hint="update this kit to the sender's version (see its kit_version)" if newer else
                      f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
-                     "release (`ensemble-kit verify` it first), or leave it out")
+                     "release, or leave it out")
 
 
 def corpus_identity(corpus: Path) -> str:

@@ -123,7 +123,9 @@ def test_the_release_is_the_kits_version() -> None:
     tarball name spells it: a version bump without its entry, or an entry without the bump, fails."""
     from kit import __version__
 
-    releases = re.findall(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    # an entry being written ("## 2.2.0 — unreleased") is not a release yet
+    releases = [m[1] for m in re.finditer(r"^## (\S+)(.*)$", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+                if "unreleased" not in m[2]]
     newest = next(r for r in releases if r != "Unreleased")
     assert newest == __version__, f"CHANGELOG.md's newest release is {newest}, kit.__version__ is {__version__}"
     assert 'version = { attr = "kit.__version__" }' in (ROOT / "pyproject.toml").read_text()
