@@ -19,7 +19,7 @@ from click.core import ParameterSource
 
 from kit.cli.params import KitParam
 from kit.corpus.split import SHARD_FIELD
-from kit.errors import InputError
+from kit.errors import InputError, KitError
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
@@ -156,6 +156,21 @@ def from_variable(name: str, given: Collection[str]) -> str:
     names the door the user used, as click's refusals do (kit.cli.usage)."""
     flag = BY_NAME[name]
     return f" (from {flag.envvar})" if name not in given and flag.envvar and os.environ.get(flag.envvar) else ""
+
+
+def name_the_variable(exc: KitError, ctx: click.Context) -> None:
+    """A refusal that names a run flag (`--ref-dir X does not exist`, found where the steps read it) whose value came
+    from its variable says so (` (from KIT_REF_DIR)`), as the flag's own refusals do (kit.cli.usage): every door
+    names what the user set. The exception is told in place: its message is what every reporter prints."""
+    if "(from KIT_" in exc.message:
+        return
+    for flag in FLAGS:
+        if flag.envvar and flag.name in ctx.params and ctx.get_parameter_source(flag.name) == \
+                ParameterSource.ENVIRONMENT and re.search(rf"(?<![\w-]){re.escape(flag.opt)}(?![\w-])", exc.message):
+            told = f" (from {flag.envvar})"
+            exc.message = Spelled(exc.message, told) if isinstance(exc.message, Spelled) else exc.message + told
+            exc.args = (exc.message,)
+            return
 
 
 def check_box_id(box_id: str, source: str = "") -> None:

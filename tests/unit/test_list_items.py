@@ -121,3 +121,27 @@ def test_a_shard_field_without_a_shard_is_refused_naming_the_variable(monkeypatc
     refused(res, "--box-id", "(from KIT_BOX_ID)")
     res = CliRunner().invoke(cli, ["run"], env={"KIT_OUT_DIR": "/tmp/out-{shard}"})
     refused(res, "--out-dir", "(from KIT_OUT_DIR)")
+
+
+@pytest.mark.parametrize(("var", "value", "said"), [
+    ("KIT_REF_DIR", "/nowhere/clips", "--ref-dir /nowhere/clips does not exist"),
+    ("KIT_CONTENT_GROUPS", "/nowhere/g.json", "/nowhere/g.json: cannot read the --content-groups file (gone)"),
+    ("KIT_INCUMBENT", "/nowhere/run", "--incumbent /nowhere/run: no ensemble.json found"),
+])
+def test_a_refusal_found_by_a_step_names_the_variable_the_value_came_from(var: str, value: str, said: str,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a step refuses later (a --ref-dir that does not exist, read by the corpus step) is said of the door the
+    value came through, as a flag's own refusal is: `(from KIT_REF_DIR)`; given on the command line, as given."""
+    from kit.cli.flags import name_the_variable
+    from kit.cli.run import run_cmd
+
+    monkeypatch.setenv(var, value)
+    ctx = run_cmd.make_context("run", [])
+    exc = InputError(said, hint="h")
+    name_the_variable(exc, ctx)
+    assert exc.message == f"{said} (from {var})" and str(exc) == exc.message
+    flag = "--" + var.removeprefix("KIT_").lower().replace("_", "-")
+    given = run_cmd.make_context("run", [flag, value])
+    exc = InputError(said, hint="h")
+    name_the_variable(exc, given)
+    assert exc.message == said
