@@ -110,7 +110,7 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
                 kit_root: Path = KIT_ROOT) -> Path:
     """This copy of the kit's own demo folder in the cache (another copy's runs never wait for its renders)."""
-    return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
+    return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(os.fsencode(kit_root))[:12]}"
 
 
 def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:

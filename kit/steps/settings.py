@@ -267,10 +267,10 @@ class RunSettings(Record):
         "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
         "summary, as long as enough sources are left.", rank=530))
     keep_paths: bool = setting(False, flag=Flag(
-        "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path under --ref-dir, "
-        "the out-dir and your home folder in the files it holds is written from there on as [ref-dir]/NAME, "
-        "[out-dir]/... and ~/... (the clips named by file name and sha256); the out-dir's own files keep them either "
-        "way.", rank=540))
+        "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path in the files "
+        "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/..., [kit]/..., ~/... or [cwd]/..., or a file "
+        "name alone (the clips named by file name and sha256); the out-dir's own files keep them either way.",
+        rank=540))
 
     def read_back(self) -> RunSettings:
         """The settings of a document, checked as every door checks them: no unknown key, the types, every rule."""
