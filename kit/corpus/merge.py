@@ -162,18 +162,25 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
 
 
 def evidence(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[str]]:
-    """The inputs whose box evidence (its left-out clips, its independent check, its manifest's warnings) no input
-    before them brought: one corpus given in two files (two bundles of one shard, a tarball and its shard.parquet:
-    the manifest describes the same bytes) is one box's evidence, counted once as its rows are; and a sentence for
-    each input that repeats another's."""
+    """The inputs whose box evidence (its left-out clips, its independent check, its manifest's warnings) no other
+    input brought: one corpus given in two files (two bundles of one shard, a tarball and its shard.parquet: the
+    manifest describes the same bytes), or given beside a merged input made of it, is one box's evidence, counted once
+    as its rows are; and a sentence for each input that repeats another's."""
+    # what a merged input was made of (each of its inputs' file sha256): a shard given beside its union is in it
+    within = {entry.sha256: inp for inp in inputs if isinstance(inp.manifest, MergeManifest)
+              for entry in inp.manifest.inputs}
     first: dict[str, LoadedInput] = {}
     repeats = []
     for inp in inputs:
         said = inp.manifest.sha256 if inp.manifest is not None and inp.manifest.sha256 else inp.sha256
-        if (earlier := first.setdefault(said, inp)) is not inp:
-            box = inp.manifest.box_id if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else None
-            repeats.append(f"{inp.name} holds the same corpus as {earlier.name}{f' (box {box})' if box else ''}: its "
-                           "left-out clips, independent check and warnings are counted once, as its rows are")
+        union = next((within[k] for k in (said, inp.sha256) if k in within and within[k] is not inp), None)
+        earlier = union if union is not None else first.setdefault(said, inp)
+        if earlier is inp:
+            continue
+        box = inp.manifest.box_id if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else None
+        repeats.append(f"{inp.name} holds the same corpus as {earlier.name}{f' (box {box})' if box else ''}"
+                       f"{' holds among its inputs' if isinstance(earlier.manifest, MergeManifest) else ''}: its "
+                       "left-out clips, independent check and warnings are counted once, as its rows are")
     return list(first.values()), repeats
 
 

@@ -149,3 +149,14 @@ def test_one_box_given_twice_is_its_evidence_once(tmp_path: Path) -> None:
     (tmp_path / "shard.manifest.json").write_text(json.dumps(manifest_of(shard)))
     assert invoke("merge", first, shard, "-o", beside).exit_code == 0
     assert counts(beside) == (120, 2, 1)
+
+
+def test_a_shard_beside_the_union_made_of_it_is_its_evidence_once(tmp_path: Path) -> None:
+    shard = box_shard(tmp_path)
+    first = tarball(tmp_path / "first.tar.gz", shard, manifest_of(shard))
+    union, again = tmp_path / "union.parquet", tmp_path / "again.parquet"
+    assert invoke("merge", first, "-o", union).exit_code == 0
+    res = invoke("merge", union, first, "-o", again)
+    assert res.exit_code == 0, res.output
+    assert counts(again) == (120, 2, 1)
+    assert "first.tar.gz holds the same corpus as union.parquet (box boxa) holds among its inputs" in res.output
