@@ -181,6 +181,25 @@ class RepeatedInput(Record):
 
 
 @dataclass(frozen=True)
+class RepeatedCorpus(Record):
+    """An input that holds a corpus another input brought (two bundles of one shard, a shard beside its union): its
+    box's evidence (left-out clips, independent check, warnings) is counted once, as its rows are."""
+
+    input: str  # its file name
+    same_as: str  # the input that brought it first (canonical order), or the merged input made of it
+    box_id: str = ""
+    within: bool = False  # `same_as` is a merged corpus that holds it among its inputs
+
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s output."""
+        box = f" (box {self.box_id})" if self.box_id else ""
+        among = " holds among its inputs" if self.within else ""
+        return f"  {self.input}: the same corpus as {self.same_as}{box}{among}: its left-out clips, independent " \
+               "check and warnings counted once"
+
+
+@dataclass(frozen=True)
 class Conflicts(Record):
     keys: int
     rows_dropped: int
@@ -228,6 +247,7 @@ class MergeManifest(Record):
     duplicates_dropped: int = 0
     inputs: tuple[InputEntry, ...] = ()
     repeated_inputs: tuple[RepeatedInput, ...] = ()
+    repeated_corpora: tuple[RepeatedCorpus, ...] = ()  # kit 2.2: inputs whose corpus another input brought
     demo_corpus: bool = False
     jsonl_identity: str = ""
     warnings: list[str] = field(default_factory=list)

@@ -25,6 +25,7 @@ from kit.corpus.manifests import (
     InputEntry,
     LeftOut,
     MergeManifest,
+    RepeatedCorpus,
     RepeatedInput,
     ShardManifest,
 )
@@ -161,26 +162,24 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
             for sha, names in sorted(named.items()) if len(names) > 1]
 
 
-def evidence(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[str]]:
+def evidence(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedCorpus]]:
     """The inputs whose box evidence (its left-out clips, its independent check, its manifest's warnings) no other
     input brought: one corpus given in two files (two bundles of one shard, a tarball and its shard.parquet: the
     manifest describes the same bytes), or given beside a merged input made of it, is one box's evidence, counted once
-    as its rows are; and a sentence for each input that repeats another's."""
+    as its rows are; and each input that repeats another's."""
     # what a merged input was made of (each of its inputs' file sha256): a shard given beside its union is in it
     within = {entry.sha256: inp for inp in inputs if isinstance(inp.manifest, MergeManifest)
               for entry in inp.manifest.inputs}
     first: dict[str, LoadedInput] = {}
-    repeats = []
+    repeats: list[RepeatedCorpus] = []
     for inp in inputs:
         said = inp.manifest.sha256 if inp.manifest is not None and inp.manifest.sha256 else inp.sha256
         union = next((within[k] for k in (said, inp.sha256) if k in within and within[k] is not inp), None)
         earlier = union if union is not None else first.setdefault(said, inp)
         if earlier is inp:
             continue
-        box = inp.manifest.box_id if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else None
-        repeats.append(f"{inp.name} holds the same corpus as {earlier.name}{f' (box {box})' if box else ''}"
-                       f"{' holds among its inputs' if isinstance(earlier.manifest, MergeManifest) else ''}: its "
-                       "left-out clips, independent check and warnings are counted once, as its rows are")
+        box = inp.manifest.box_id if isinstance(inp.manifest, ShardManifest) else ""
+        repeats.append(RepeatedCorpus(inp.name, earlier.name, box, isinstance(earlier.manifest, MergeManifest)))
     return list(first.values()), repeats
 
 
@@ -257,10 +256,11 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
         scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
         duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
+        repeated_corpora=tuple(repeated),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *repeated,
+                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy,
                   *(f"box {i.manifest.box_id or i.name}: {w}" for i in told if isinstance(i.manifest, ShardManifest)
                     for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,

@@ -142,7 +142,8 @@ def test_one_box_given_twice_is_its_evidence_once(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert counts(twice) == counts(once) == (120, 2, 1)
     assert res.output.count("left out on box boxa: odd.y4m") == 1 and "independent check: 1 clip(s)" in res.output
-    assert "first.tar.gz holds the same corpus as again.tar.gz (box boxa)" in res.output  # in canonical order
+    assert "merged 2 input(s) of 1 corpus into" in res.output
+    assert "first.tar.gz: the same corpus as again.tar.gz (box boxa): its left-out" in res.output  # canonical order
     manifest = read_manifest(twice)
     assert manifest is not None and manifest.warnings.count("box boxa: s0-boxa: its own bitrate is 40 kb/s") == 1
     # the shard itself beside its tarball: the same bytes, the same evidence
@@ -159,4 +160,4 @@ def test_a_shard_beside_the_union_made_of_it_is_its_evidence_once(tmp_path: Path
     res = invoke("merge", union, first, "-o", again)
     assert res.exit_code == 0, res.output
     assert counts(again) == (120, 2, 1)
-    assert "first.tar.gz holds the same corpus as union.parquet (box boxa) holds among its inputs" in res.output
+    assert "first.tar.gz: the same corpus as union.parquet (box boxa) holds among its inputs" in res.output
