@@ -4,7 +4,8 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
 `clips old` beside `clips`).
 
 - `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
-  `[cache]/…`, `[kit]/…`, `~/…`), or its file name alone where it lies under none of the box's folders.
+  `[cache]/…`, `[kit]/…`, `~/…`, `[cwd]/…`), or, where it lies under none of the box's folders, a file by its name
+  alone and a folder as `[folder]`.
 - `Places`: the box's folders and their tags, which make a `Shown` of any path by comparing path parts (never text);
   `Places.KEPT` (--keep-paths) shows every path as it is.
 - `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
@@ -44,16 +45,20 @@ class Root(enum.Enum):
     CWD = "[cwd]"  # where the command ran: its own name is the box's as much as any folder's
 
 
+ELSEWHERE = "[folder]"  # a folder under none of the box's folders: its own name is the box's too
+
+
 @dataclass(frozen=True)
 class Shown:
-    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) its file name alone."""
+    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) its file name alone, or
+    ELSEWHERE for a folder (parts empty)."""
 
     root: Root | None
     parts: tuple[str, ...]
 
     def __str__(self) -> str:
         if self.root is None:
-            return self.parts[-1] if self.parts else ""
+            return self.parts[-1] if self.parts else ELSEWHERE
         return "/".join((self.root.value, *self.parts))
 
 
@@ -90,13 +95,15 @@ class Places:
         return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
 
     def shown(self, path: PurePath | str) -> Shown:
-        """`path` (a relative one from the current folder) under the deepest root it lies in, else its name alone."""
+        """`path` (a relative one from the current folder) under the deepest root it lies in, else a file's name
+        alone, a folder as ELSEWHERE."""
         forms = _forms(Path(path))
         for parts in forms:
             for root_parts, root in self.roots:
                 if parts[:len(root_parts)] == root_parts:
                     return Shown(root, parts[len(root_parts):])
-        return Shown(None, (forms[0][-1],))
+        # a file by its name; a folder (an earlier --ref-dir, a model's) by no name: it names the box
+        return Shown(None, () if os.path.isdir(path) or len(forms[0]) < 2 else (forms[0][-1],))
 
     def show(self, path: PurePath | str) -> str:
         """`path` as text the lead may see (as it is, when kept)."""

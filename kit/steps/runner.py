@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit import __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
@@ -20,7 +20,7 @@ from kit.infra.files import named_errors, sha256_json
 from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
-from kit.infra.shown import Places, shown_traceback_lines
+from kit.infra.shown import Places, Spelled, shown_traceback_lines
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
@@ -87,12 +87,28 @@ def _short(v: object) -> str:
     return text if len(text := str(v)) <= 60 else text[:57] + "..."
 
 
+# the plan settings whose values hold paths (a folder, the clips left out, a model file): said as paths
+# (kit.infra.shown), so the step log sent to the lead shows them as it shows any path
+PATH_SETTINGS = frozenset({"ref_dir", "skipped", "incumbent", "teacher"})
+
+
+def _said(key: str, value: object) -> str:
+    """A setting's value in a reason: cut short, or, for a path setting, each path in it a path, whole."""
+    if key.split(".")[0] not in PATH_SETTINGS:
+        return _short(value)
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and os.path.isabs(v) for v in items):
+        return _short(value)
+    return Spelled(", ").join(Spelled(PurePath(str(v))) for v in items)
+
+
 def _setting_changes(key: str, old: object, new: object) -> list[str]:
     """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
+        return [Spelled(f"setting {key}.{k}: ", _said(f"{key}.{k}", old.get(k, "(unset)")), " -> ",
+                        _said(f"{key}.{k}", new.get(k, "(unset)")))
                 for k in sorted(set(old) | set(new)) if old.get(k, "(unset)") != new.get(k, "(unset)")]
-    return [f"setting {key}: {_short(old)} -> {_short(new)}"]
+    return [Spelled(f"setting {key}: ", _said(key, old), " -> ", _said(key, new))]
 
 
 def _format_changes(status: StepRecord, formats: dict[str, int]) -> list[str]:
@@ -111,7 +127,7 @@ UNFINISHED = "started in this out-dir but did not complete (interrupted or faile
 
 def start_line(step: str, reason: str) -> str:
     """The step log's line when a step starts its work: what tells a step begun here from one never run."""
-    return f"step {step} starts: {reason}"
+    return Spelled(f"step {step} starts: ", reason)
 
 
 def started_before(tree: Tree, run: RunDir, step: str) -> bool:
@@ -145,7 +161,7 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
                    for change in _setting_changes(k, status.settings.get(k, "(unset)"), v)]
         changes += [f"input {k} changed" for k, v in plan.inputs.items() if status.inputs.get(k) != v]
         changes += _format_changes(status, formats_of(step, plan))
-        return "; ".join(changes) or "its fingerprint changed"
+        return Spelled("; ").join(changes) if changes else "its fingerprint changed"
     for rel, digest in status.outputs.items():
         path = run.root / rel
         if not tree.is_file(path):

@@ -36,6 +36,25 @@ def test_a_path_is_shown_under_the_deepest_root_it_lies_in(path: Path, shown: st
     assert places().show(path) == shown
 
 
+def test_a_folder_under_no_root_is_named_by_no_name(tmp_path: Path) -> None:
+    """An earlier --ref-dir, a model's folder: its own name is the box's, where a file's name is what the lead needs."""
+    (tmp_path / "old clips").mkdir()
+    (tmp_path / "old clips" / "a.y4m").write_bytes(b"")
+    elsewhere = Places.of(ref_dir=tmp_path / "new")
+    assert elsewhere.show(tmp_path / "old clips") == "[folder]"
+    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "a.y4m"
+
+
+def test_a_changed_path_setting_is_said_as_paths(tmp_path: Path) -> None:
+    from kit.steps.runner import _setting_changes
+
+    (tmp_path / "old clips").mkdir()
+    new = Places.of(ref_dir=tmp_path / "new clips")
+    (change,) = _setting_changes("ref_dir", str(tmp_path / "old clips"), str(tmp_path / "new clips"))
+    assert new.text(change) == "setting ref_dir: [folder] -> [ref-dir]"
+    assert str(change) == f"setting ref_dir: {tmp_path}/old clips -> {tmp_path}/new clips"  # as the box's log says
+
+
 def test_an_out_dir_inside_the_kit_is_the_out_dir(tmp_path: Path) -> None:
     inner = Places.of(out_dir=tmp_path / "kit" / "runs" / "b", kit=tmp_path / "kit")
     assert inner.show(tmp_path / "kit" / "runs" / "b" / "run.json") == "[out-dir]/run.json"
