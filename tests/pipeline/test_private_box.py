@@ -133,12 +133,13 @@ class Box:
         shutil.copytree(ROOT / "kit", self.kit / "kit", ignore=shutil.ignore_patterns("__pycache__"))
         self.marker = base / "fail-cq37"
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, out: Path | None = None, entry: list[str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.home), "KIT_CACHE_DIR": str(self.cache), "KIT_FFMPEG": str(self.ff),
                FAIL_ENV: str(self.marker), "PYTHONPATH": ""}
         refs = os.path.relpath(self.refs, self.cwd)  # as typed: relative to where it runs
-        cmd = [sys.executable, str(self.kit / "kit" / "__main__.py"), "run", "--ref-dir", refs, "--out-dir",
-               str(self.out), "--box-id", "awkward", *FAST, *args]
+        cmd = [*(entry or [sys.executable, str(self.kit / "kit" / "__main__.py")]), "run", "--ref-dir", refs,
+               "--out-dir", str(out or self.out), "--box-id", "awkward", *FAST, *args]
         return subprocess.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
                               timeout=1200)
 
@@ -221,3 +222,18 @@ def test_the_scan_finds_the_word_in_each_spelling(tmp_path: Path) -> None:
     _, found = scan(tarball)
     assert sorted({f.split(":")[0] for f in found}) == [f"t/{n}" for n in ("a.parquet", "b.json", "c.log", "d.txt",
                                                                               "e.html")], found
+
+
+@pytest.mark.slow
+def test_a_box_without_torch_in_awkward_folders_sends_none_of_them(box: Box) -> None:
+    """The corpus-only bundle (a box whose Python cannot import torch: tests/pipeline/test_no_torch.py's simulation,
+    the kit copy on its path) sends none of the box's folders either."""
+    from tests.pipeline.test_no_torch import NO_TORCH
+
+    out = box.out.with_name(f"corpus-only {AWKWARD}")
+    entry = [NO_TORCH[0], NO_TORCH[1], f"import sys; sys.path.insert(0, {str(box.kit)!r})\n" + NO_TORCH[2]]
+    res = box.run(out=out, entry=entry)
+    assert res.returncode == 0 and "training happens at the lead" in res.stdout + res.stderr, said(res)
+    (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
+    counts, found = scan(tarball)
+    assert counts["members"] >= 7 and found == [], (counts, found)
