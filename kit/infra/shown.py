@@ -97,13 +97,20 @@ class Places:
     def shown(self, path: PurePath | str) -> Shown:
         """`path` (a relative one from the current folder) under the deepest root it lies in, else a file's name
         alone, a folder as ELSEWHERE."""
+        lexical = Path(os.path.abspath(path)).parts
+        if (found := self._under(lexical)) is not None:  # most paths: no look at the file system
+            return found
         forms = _forms(Path(path))
-        for parts in forms:
-            for root_parts, root in self.roots:
-                if parts[:len(root_parts)] == root_parts:
-                    return Shown(root, parts[len(root_parts):])
+        if len(forms) > 1 and (found := self._under(forms[1])) is not None:
+            return found
         # a file by its name; a folder (an earlier --ref-dir, a model's) by no name: it names the box
-        return Shown(None, () if os.path.isdir(path) or len(forms[0]) < 2 else (forms[0][-1],))
+        return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+
+    def _under(self, parts: tuple[str, ...]) -> Shown | None:
+        for root_parts, root in self.roots:
+            if parts[:len(root_parts)] == root_parts:
+                return Shown(root, parts[len(root_parts):])
+        return None
 
     def show(self, path: PurePath | str) -> str:
         """`path` as text the lead may see (as it is, when kept)."""
