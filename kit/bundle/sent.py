@@ -22,11 +22,11 @@ from kit.platforms.prereqs import Prereqs, read_prereqs
 from kit.rundir import LAYOUT, SEED_FILE, VERDICTS, RunDir
 from kit.verdict.document import Verdict
 
-# how the kit writes a JSON file (kit.infra.tree.Tree.write_json): the member is written the same way
 Document = Mapping[str, object]
 
 
 def json_bytes(doc: Document) -> bytes:
+    """A document as the kit writes a JSON file (kit.infra.tree.Tree.write_json): a member reads as its file does."""
     return (json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n").encode()
 
 
