@@ -12,6 +12,7 @@ from kit.errors import InputError, ToolError
 from kit.infra.files import name_beside, sha256_bytes
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult
+from kit.infra.shown import Spelled
 from kit.infra.tree import Tree
 from kit.media.argv import build_intermediate_argv, build_verify_argv
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
@@ -164,11 +165,12 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
     if frames != n:
         got = f"{frames} frames" if frames >= 0 else f"frames that do not decode ({telling_line(res.stderr)})"
         raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
-                         hint="report this with the file's first lines of ffmpeg -i; meanwhile remove it from "
-                              f"--ref-dir, or convert it yourself to an .mkv the kit reads as it is: "
-                              f"{convert_command(path)}")
+                         hint=Spelled("report this with the file's first lines of ffmpeg -i; meanwhile remove it "
+                                      "from --ref-dir, or convert it yourself to an .mkv the kit reads as it is: ",
+                                      convert_command(path)))
     if hashes != [decoded.identity.pixels_sha256]:
         raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
                          f"{opened.pix_fmt}, which FFV1 does not keep as it is)",
-                         hint="remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, "
-                              f"in a pixel format FFV1 keeps (a palette's colours as RGB): {convert_command(path)}")
+                         hint=Spelled("remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as "
+                                      "it is, in a pixel format FFV1 keeps (a palette's colours as RGB): ",
+                                      convert_command(path)))

@@ -8,12 +8,13 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record
+from kit.infra.shown import Places, Spelled, heard
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.media.argv import build_open_argv
@@ -258,7 +259,17 @@ class Unusable(Record):
         return self.reason.removeprefix(self.path + ": ")
 
     def line(self) -> str:
-        return f"skipped {self.path}: {self.why}" + (f"; fix: {self.fix}" if self.fix else "")
+        """The log's and the summary's line: the clip's path, why and the fix, each path in them kept a path."""
+        path = PurePath(self.path)
+        return Spelled("skipped ", path, ": ", heard(self.why, [path]),
+                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else heard(self.fix, [path]))
+                         if self.fix else ()))
+
+    def sent(self, places: Places) -> Unusable:
+        """As the lead is sent it (02_corpus/sent/skipped.json, the shard manifest): its path, reason and fix with the
+        box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
+        return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
+                        places.said(self.fix, [self.path]))
 
 
 @dataclass(frozen=True)
@@ -308,9 +319,9 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
                            key=lambda u: u.path)
     for clip in clips:
         for what in clip.dropped:
-            note(f"{clip.path}: {what}")
+            note(Spelled(PurePath(clip.path), f": {what}"))
         if warning := low_bitrate_warning(clip):
-            note(f"warning: {warning}")
+            note(Spelled("warning: ", heard(warning, [PurePath(clip.path)])))
     return clips
 
 

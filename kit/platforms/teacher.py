@@ -9,6 +9,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
+from kit.infra.shown import spelled_path
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
@@ -91,14 +92,14 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
     # through run_probe: an ffmpeg ended by a signal proves nothing, so no size is refused (and cached) for it
-    enc = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+    enc = run_probe(build_encode_argv(ffmpeg, ["-i", spelled_path(ref)], spec, VMAF_CHECK_CQ, distorted),
                     "teacher check's test encode", log)
     if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
     w, h = (int(v) for v in size.split("x"))
-    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", spelled_path(ref)], w, h, "yuv420p", log_path, 1,
                                      teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score", log)
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size

@@ -45,6 +45,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
+from kit.infra.shown import Spelled
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -218,7 +219,7 @@ def redo_generation(ctx: Context) -> str:
             ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                     "jobs it had not redone yet are redone now"))
             return recorded.generation
-        ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
+        ctx.log(Spelled(stamp, " is damaged; it is rebuilt and every job is redone"))
         ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                                 "every job is redone"))
     record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
@@ -250,7 +251,9 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                               "is redone with it", retry_helps=True)
     if failures:
         first = failures[0]
-        failed = JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
+        said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
+        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
+        failed = JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
                            hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                            stderr_tail=first.stderr_tail)
         failed.retry_helps = not all(isinstance(f, TimedOut) for f in failures)  # the same jobs would hang again
@@ -294,7 +297,7 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
         encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
-        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
+        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log, ctx.places), oracle_jobs=checked,
     ), threads, n_par
 
 
@@ -311,6 +314,20 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
     for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(s.seeds), s.folds, s.train,
                          choose_threads().train, len(s.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
+
+
+def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
+    """What was left out, and why, beside the shard (the summary says it): skipped.json and its twin as the tarball
+    sends it, written with it (kit.infra.shown); both removed when nothing was; the files written."""
+    tree, run = ctx.tree, ctx.run
+    sent = run.sent(run.skipped_clips)
+    if not unusable:
+        tree.remove(run.skipped_clips)
+        tree.remove(sent)
+        return []
+    tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
+    tree.write_json(sent, SkippedClips(tuple(u.sent(ctx.places) for u in unusable)).to_json())
+    return [run.skipped_clips, sent]
 
 
 class CorpusStep:
@@ -384,15 +401,10 @@ class CorpusStep:
         unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, unusable, refused)
+                                  ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
-        outputs = [run.shard, run.shard_manifest]
-        if unusable:  # what was left out, and why, beside the shard (the summary says it)
-            tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
-            outputs.append(run.skipped_clips)
-        else:
-            tree.remove(run.skipped_clips)
+        outputs = [run.shard, run.shard_manifest, *write_skipped(ctx, unusable)]
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})
