@@ -18,6 +18,9 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
   Spelled (tests/unit/test_shown.py scans the log sites).
 - `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
   program wrote it as given, is a part of a `Spelled` like any other.
+- `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
+  Spelled in a JSON document and read it back with its parts (a refusal kept in the kit's cache is sent, on a rerun,
+  as it was the first time).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, Union
@@ -166,6 +169,75 @@ class Spelled(str):
         for i, item in enumerate(items):
             parts += [self, item] if i else [item]
         return Spelled(*parts)
+
+
+def without_prefix(text: str, prefix: str) -> str:
+    """`text.removeprefix(prefix)`, a Spelled kept one where `prefix` is the text of its leading parts (whole paths
+    and nested texts, the start of a literal one): a left-out clip's reason without its path in front
+    (kit.media.discovery.Unusable.why) still knows the paths after it. Plain text otherwise."""
+    if not isinstance(text, Spelled) or text.escape is not None or not str.startswith(text, prefix):
+        return str.removeprefix(str.__str__(text), prefix)
+    rest, left = list(text.parts), prefix
+    while left and rest:
+        first = rest[0]
+        spelled = first if type(first) is str else str.__str__(first) if isinstance(first, Spelled) else str(first)
+        if left.startswith(spelled):
+            left, rest = left[len(spelled):], rest[1:]
+        elif type(first) is str and spelled.startswith(left):  # a literal part, cut where the prefix ends
+            left, rest = "", [spelled[len(left):], *rest[1:]]
+        else:  # the prefix ends inside a path or a nested text: no part of it may be cut
+            return str.removeprefix(str.__str__(text), prefix)
+    return Spelled(*rest)
+
+
+# the escapes a text kept as a document (spelled_document) may hold, by name: a command's shell words
+ESCAPES: dict[str, Callable[[str], str]] = {"shell": shell_quote}
+
+
+def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> object:
+    """A text as a JSON document keeps it with its paths (a cache's entry, read again by spelled_from): plain text as
+    it is; a Spelled as {"spelled": [its parts], "escape": the escape's name in ESCAPES, or null}, each path part
+    {"path": it, absolute} or, where it is one of `named`'s, {"named": its key} (a clip's refusal kept for the clip,
+    whatever spelling of its path reads it again). ValueError for an escape ESCAPES does not name."""
+    if not isinstance(text, Spelled):
+        return str(text)
+    names = {str(path): key for key, path in (named or {}).items()}
+    escape = next((name for name, fn in ESCAPES.items() if fn is text.escape), None)
+    if text.escape is not None and escape is None:
+        raise ValueError(f"an escape ESCAPES does not name: {text.escape!r}")
+    parts: list[object] = []
+    for part in text.parts:
+        if isinstance(part, Spelled):
+            parts.append(spelled_document(part, named))
+        elif isinstance(part, str):
+            parts.append(part)
+        else:
+            parts.append({"named": names[str(part)]} if str(part) in names else {"path": os.path.abspath(part)})
+    return {"spelled": parts, "escape": escape}
+
+
+def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> str:
+    """The text spelled_document kept, a Spelled again with its paths (`named`: the paths its named parts stand for
+    now); ValueError for a document it does not write."""
+    if isinstance(doc, str):
+        return doc
+    if not (isinstance(doc, dict) and isinstance(doc.get("spelled"), list)
+            and (doc.get("escape") is None or doc.get("escape") in ESCAPES)):
+        raise ValueError("not a kept text")
+    parts: list[Part] = []
+    for part in doc["spelled"]:
+        if isinstance(part, dict) and isinstance(part.get("path"), str):
+            parts.append(PurePath(part["path"]))
+        elif isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
+            parts.append(PurePath((named or {})[part["named"]]))
+        elif isinstance(part, dict) and "spelled" in part:
+            parts.append(spelled_from(part, named))
+        elif isinstance(part, str):
+            parts.append(part)
+        else:
+            raise ValueError("not a kept text's part")
+    escape = doc.get("escape")
+    return Spelled(*parts, escape=ESCAPES[escape] if escape is not None else None)
 
 
 def path_at(word: str) -> int | None:

@@ -159,3 +159,37 @@ def test_no_log_site_spells_a_path_into_plain_text() -> None:
              if path.parent.name not in ("report", "cli")  # the terminal's and the report's words: no step log
              for f in logged_fstrings(path.read_text(), str(path.relative_to(ROOT)))]
     assert found == []
+
+
+def test_a_reason_without_its_path_in_front_stays_spelled() -> None:
+    from kit.infra.shown import without_prefix
+
+    reason = Spelled(REFS / "a.y4m", ": a symbolic link to ", CACHE / "b.y4m", ", a folder")
+    why = without_prefix(reason, f"{REFS / 'a.y4m'}: a symbolic ")
+    assert isinstance(why, Spelled) and why == f"link to {CACHE / 'b.y4m'}, a folder"
+    assert places().text(why) == "link to [cache]/b.y4m, a folder"
+    inside = without_prefix(reason, str(REFS))  # the prefix ends inside a path: plain text, never a cut path
+    assert type(inside) is str and inside == "/a.y4m: a symbolic link to " + str(CACHE / "b.y4m") + ", a folder"
+    assert without_prefix("plain: x", "plain: ") == "x" and without_prefix(reason, "other") == reason
+
+
+def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> None:
+    import json
+
+    from kit.infra.invocation import kit_command
+    from kit.infra.shown import spelled_document, spelled_from
+
+    clip = REFS / "it's.mp4"
+    text = Spelled(clip, ": timed out; fix: ", kit_command("ffmpeg", "-i", clip, REFS / "it's.mkv"))
+    doc = json.loads(json.dumps(spelled_document(text, {"clip": clip})))  # as a cache file holds it
+    again = spelled_from(doc, {"clip": clip})
+    assert isinstance(again, Spelled) and again == text and places().text(again) == places().text(text)
+    assert "Ann" not in places().text(again) and "'[ref-dir]/it'\"'\"'s.mkv'" in places().text(again)
+    elsewhere = tmp_path / "clips" / "it's.mp4"  # the same clip named another way: its refusal names it so
+    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("it's.mp4: timed out")
+    assert spelled_from(spelled_document("plain")) == "plain"
+    graph = build_libvmaf_graph(176, 144, "yuv420p", OUT / "v.json", 1, fps="25")  # an escape it cannot name
+    with pytest.raises(ValueError, match="escape"):
+        spelled_document(Spelled("x ", graph))
+    with pytest.raises(ValueError):
+        spelled_from({"spelled": [{"what": 1}], "escape": None})
