@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
@@ -45,7 +46,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
-from kit.infra.shown import Spelled
+from kit.infra.shown import Spelled, spelled_document, spelled_from
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -191,12 +192,14 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
 def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     """Why the teacher scores no frame of `size` ("" when it does), kept in the kit's cache (`status` checks none)."""
     cache = cache_tree()
-    key = sha256_json([prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
+    # cause2: the cause kept with its paths (a record of before, plain text, is never read)
+    key = sha256_json(["cause2", prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
                        prov.teacher.sha256, prov.extra, size])
     record = cache.root / "teacher-sizes" / f"{key[:32]}.json"
     found, _ = cache.read_json_object(record)
-    if found is not None and isinstance(found.get("cause"), str):
-        return str(found["cause"])
+    with contextlib.suppress(ValueError):  # kept with its paths (kit.infra.shown.spelled_document), else asked again
+        if found is not None and "cause" in found:
+            return spelled_from(found["cause"])
     if ctx.tree.rules.reading:
         return ""
     try:
@@ -204,7 +207,8 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
         cause = ""
     except SizeRefused as exc:
         cause = exc.cause
-    cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": cause})
+    with contextlib.suppress(ValueError):  # a cause that cannot be kept with its paths is asked again next time
+        cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": spelled_document(cause)})
     return cause
 
 
@@ -245,8 +249,8 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          hint="rerun once the clip is final: it is hashed again and its jobs redone",
                          retry_helps=True)
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
-        raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
-                         "the sha256 of the file as it was at the start",
+        raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
+                                 "with it would carry the sha256 of the file as it was at the start"),
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
     if failures:

@@ -18,6 +18,7 @@ from kit.infra.shown import Places, Spelled
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import Skipped, other_entry
 from kit.media.entries import kind_of, sequence_kind
+from kit.media.libvmaf import Teacher
 from kit.media.looks import LookCutShort, budget_of, look_refusal
 
 SECRET = "Zq7Sekritwort"
@@ -123,3 +124,20 @@ def test_a_link_to_elsewhere_is_named_by_where_it_leads(box: tuple[Path, Places]
         assert sent(unusable.line(), places).startswith(f"skipped {shown.path}: a symbolic link to ")
     assert folder.unusable().sent(places).reason == "[ref-dir]/old: a symbolic link to [folder], a folder, which the " \
                                                     "kit does not look into (it reads the files directly in --ref-dir)"
+
+
+def test_a_teacher_file_is_named_by_its_place(box: tuple[Path, Places]) -> None:
+    from kit.media.teachers import read_model_file
+    from kit.platforms.teacher import clips_label, size_refusal
+
+    refs, places = box
+    model = refs.parent / f"teach {AWKWARD}" / "model.json"
+    with pytest.raises(InputError) as missing:
+        read_model_file(model)
+    assert sent(missing.value.message, places) == "--teacher model.json: does not exist"
+    teacher = Teacher("model", str(model), "ab" * 32)
+    refused = size_refusal(teacher, False, "176x144", clips_label([str(refs / "a.y4m"), str(refs / "b.y4m")]),
+                           "libvmaf refused it")
+    assert sent(refused.message, places) == ("--teacher model.json scores no 176x144 frames, the size of "
+                                             "[ref-dir]/a.y4m (and 1 more of that size): libvmaf refused it")
+    assert "leave [ref-dir]/a.y4m (and 1 more of that size) out of --ref-dir" in sent(refused.hint, places)
