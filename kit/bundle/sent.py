@@ -17,7 +17,7 @@ from kit.infra.records import shown_json
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.libvmaf import Teacher
-from kit.model.results import SeedReport
+from kit.model.results import BaselineResult, SeedReport
 from kit.platforms.prereqs import Prereqs, read_prereqs
 from kit.rundir import LAYOUT, SEED_FILE, VERDICTS, RunDir
 from kit.verdict.document import Verdict
@@ -56,10 +56,24 @@ def shown_seed(report: SeedReport, run: RunDir, places: Places) -> SeedReport:
         report.corpus, path=places.show(run.root / report.corpus.path)))
 
 
+# the keys of an --incumbent's result that name a folder (kit.model.incumbent.incumbent_loso): the models scored, and
+# the original an in-out-dir one was copied from; relative to the out-dir, or absolute (one elsewhere)
+INCUMBENT_PATHS = ("path", "copied_from")
+
+
+def shown_incumbent(incumbent: BaselineResult, run: RunDir, places: Places) -> BaselineResult:
+    """An --incumbent's result as sent: the folders it names shown (a relative one is the out-dir's)."""
+    return dataclasses.replace(incumbent, details={
+        k: places.show(run.root / v) if k in INCUMBENT_PATHS and isinstance(v, str) else v
+        for k, v in incumbent.details.items()})
+
+
 def shown_verdict(verdict: Verdict, run: RunDir, places: Places) -> Verdict:
-    """The verdict as sent (and as the report shows it): the corpus it was reached on, shown."""
+    """The verdict as sent (and as the report shows it): the corpus it was reached on and an --incumbent's folders,
+    shown."""
+    incumbent = shown_incumbent(verdict.incumbent, run, places) if verdict.incumbent is not None else None
     return dataclasses.replace(verdict, corpus=dataclasses.replace(
-        verdict.corpus, path=places.show(run.root / verdict.corpus.path)))
+        verdict.corpus, path=places.show(run.root / verdict.corpus.path)), incumbent=incumbent)
 
 
 def sent_records(tree: Tree, run: RunDir, files: Mapping[str, Path], places: Places,

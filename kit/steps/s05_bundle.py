@@ -151,16 +151,17 @@ class BundleStep:
         box's shard ships that shard (a tarball without it is never offered as the one to send)."""
         corpus = recorded_corpus(ctx, verdict.corpus.path)
         if corpus == ctx.run.shard and not ctx.tree.is_file(corpus):
-            raise InputError(f"the verdict was reached on this box's corpus {corpus}, which is missing: a results "
-                             "tarball without it would hold a verdict the lead can neither merge nor check",
+            raise InputError(Spelled("the verdict was reached on this box's corpus ", corpus, ", which is missing: a "
+                                     "results tarball without it would hold a verdict the lead can neither merge nor "
+                                     "check"),
                              hint="restore it, or rerun the run, whose corpus step makes it again from the jobs it "
                                   f"keeps: {rerun(ctx, 'run')}")
         if not corpus.is_file():
-            raise InputError(f"the corpus {corpus} the verdict was reached on is missing",
+            raise InputError(Spelled("the corpus ", corpus, " the verdict was reached on is missing"),
                              hint="restore it, or rerun from LOSO on the corpus you give: "
                                   + rerun(ctx, "run", "--from", "loso"))
         if corpus_sha256(corpus) != verdict.corpus.sha256:
-            raise InputError(f"the corpus {corpus} changed since the verdict was reached",
+            raise InputError(Spelled("the corpus ", corpus, " changed since the verdict was reached"),
                              hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
         return corpus
 

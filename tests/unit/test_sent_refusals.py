@@ -141,3 +141,20 @@ def test_a_teacher_file_is_named_by_its_place(box: tuple[Path, Places]) -> None:
     assert sent(refused.message, places) == ("--teacher model.json scores no 176x144 frames, the size of "
                                              "[ref-dir]/a.y4m (and 1 more of that size): libvmaf refused it")
     assert "leave [ref-dir]/a.y4m (and 1 more of that size) out of --ref-dir" in sent(refused.hint, places)
+
+
+def test_an_incumbent_elsewhere_is_sent_by_its_place(box: tuple[Path, Places], tmp_path: Path) -> None:
+    """The verdict's --incumbent names the folder of the models it scored (kit.model.incumbent.incumbent_loso): one
+    elsewhere by no name, one the out-dir holds by its tag."""
+    from kit.bundle.sent import shown_incumbent
+    from kit.model.results import BaselineResult
+    from kit.rundir import RunDir
+
+    _, places = box
+    run = RunDir(tmp_path / f"out {AWKWARD}")
+    elsewhere = tmp_path / f"models {AWKWARD}" / "exports"
+    elsewhere.mkdir(parents=True)
+    incumbent = BaselineResult("incumbent", {"path": str(elsewhere), "copied_from": "05_bundle/exports",
+                                             "members": ["m.onnx"]})
+    assert shown_incumbent(incumbent, run, places).details == {
+        "path": "[folder]", "copied_from": "[out-dir]/05_bundle/exports", "members": ["m.onnx"]}
