@@ -1,13 +1,14 @@
 """Nothing of the box's folders leaves it, by construction (issue 69, item 1; STYLE.md point 23): a box whose every
 folder (--ref-dir, the out-dir, HOME, KIT_CACHE_DIR, KIT_FFMPEG's folder, the current folder, the kit's own folder)
-carries a quote, a space, a dollar, a colon, brackets, a backslash, bytes that are not UTF-8 and a secret word runs
-the kit: a failing job first (its ffmpeg echoes the paths it was given on stderr), clips left out (an odd size, a
-master that does not decode), then PROMOTE, then HOLD. Each results tarball is read member by member, every member
-decompressed (parquet's cells and metadata, ONNX's metadata and names, JSON's strings, HTML unescaped), and the
-secret word is in no byte of it, in any of the spellings a path takes (UTF-8, UTF-16, UTF-32, base64, URL-escaped,
-JSON-escaped, shell-quoted, ffmpeg's filter escaping: the word is ASCII letters, which each of those keeps as they
-are or encodes as searched). `verify` and `merge` take the tarballs. The kit runs from a copy of itself in such a
-folder, started by its path, as an untarred kit is."""
+carries a quote, a space, a dollar, a colon, brackets, a backslash, bytes that are not UTF-8 and a secret word runs the
+kit with a --teacher model file in a folder of its own: a failing job first (its ffmpeg echoes the paths it was given on
+stderr), clips left out (an odd size, a master that does not decode, one whose strict look hangs until its budget stops
+it, its refusal read from the kit's cache on the next runs), then PROMOTE, then HOLD. Each results tarball is read
+member by member, every member decompressed (parquet's cells and metadata, ONNX's metadata and names, JSON's strings,
+HTML unescaped), and the secret word is in no byte of it, in any of the spellings a path takes (UTF-8, UTF-16, UTF-32,
+base64, URL-escaped, JSON-escaped, shell-quoted, ffmpeg's filter escaping: the word is ASCII letters, which each of
+those keeps as they are or encodes as searched). `verify` and `merge` take the tarballs. The kit runs from a copy of
+itself in such a folder, started by its path, as an untarred kit is."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import pytest
 
 from kit.infra.tree import Tree
 from kit.media.libvmaf import escape_filter_value
+from kit.media.svr import builtin_model_text
 from kit.rundir import RunDir
 from tests.conftest import FAST, LENIENT, ODD, ROOT, TINY_SOURCES, render
 
@@ -36,11 +38,17 @@ SECRET = "Zq7Sekritwort"
 # every character the issue names, and bytes no UTF-8 decoder takes, then the word
 AWKWARD = os.fsdecode(b"it's $HOME: [b] \\ \xff\xfe ") + SECRET
 FAIL_ENV = "PRIVATE_BOX_FAIL"  # the wrapper's own variable: while it names an existing file, cq 37 fails
+HANGS = "hangs.mp4"  # a clip whose strict look hangs, as opencv-doc's box.mp4's did (tests/real/test_bounded_looks.py)
 WRAPPER = """#!/bin/sh
-# the box's ffmpeg: fails every job at cq 37 while the marker exists, saying every argument it was given
+# the box's ffmpeg: fails every job at cq 37 while the marker exists, saying every argument it was given; hangs on the
+# strict look at HANGS, ignoring SIGTERM and saying every argument it was given, until the kit kills it
 if [ -e "${FAIL}" ]; then
   case "$*" in *cq037*) echo "cannot encode, given: $*" >&2; exit 1;; esac
 fi
+case "$*" in *-xerror*HANGS*)
+  trap '' TERM
+  while :; do echo "[h264 @ 0x5581] [error] mmco: unref short failure, given: $*" >&2; sleep 0.2; done;;
+esac
 exec REAL "$@"
 """
 
@@ -128,18 +136,27 @@ class Box:
             shutil.copy(tiny_refs / f"{name}.y4m", self.refs / f"{name}.y4m")
         render(ffmpeg, ODD, self.refs / "odd.y4m", pix_fmt="yuv444p")  # 175x143: left out
         (self.refs / "broken.mp4").write_bytes(b"\0\0\0\x18ftypisom" + b"\0" * 200)  # no moov: left out
-        self.ff.write_text(WRAPPER.replace("${FAIL}", f"${{{FAIL_ENV}}}").replace("REAL", shlex.quote(ffmpeg)))
+        # a clip whose strict look hangs (the wrapper): left out by its look's budget (about 30 s) on the first run,
+        # from the kit's cache on the next ones
+        render(ffmpeg, TINY_SOURCES["alpha"], self.refs / HANGS, frames=4, fmt="mp4", extra=("-c:v", "libx264"))
+        self.ff.write_text(WRAPPER.replace("${FAIL}", f"${{{FAIL_ENV}}}").replace("REAL", shlex.quote(ffmpeg))
+                           .replace("HANGS", HANGS))
         self.ff.chmod(0o755)
         shutil.copytree(ROOT / "kit", self.kit / "kit", ignore=shutil.ignore_patterns("__pycache__"))
         self.marker = base / "fail-cq37"
+        # a --teacher model file in a folder of its own: vmaf_v0.6.1 as this ffmpeg's libvmaf holds it
+        self.teacher = base / f"teacher {AWKWARD}" / "v061.json"
+        self.teacher.parent.mkdir()
+        self.teacher.write_text(builtin_model_text(Path(ffmpeg), "vmaf_v0.6.1"))
 
     def run(self, *args: str, out: Path | None = None, entry: list[str] | None = None
             ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.home), "KIT_CACHE_DIR": str(self.cache), "KIT_FFMPEG": str(self.ff),
                FAIL_ENV: str(self.marker), "PYTHONPATH": ""}
         refs = os.path.relpath(self.refs, self.cwd)  # as typed: relative to where it runs
+        teacher = os.path.relpath(self.teacher, self.cwd)
         cmd = [*(entry or [sys.executable, str(self.kit / "kit" / "__main__.py")]), "run", "--ref-dir", refs,
-               "--out-dir", str(out or self.out), "--box-id", "awkward", *FAST, *args]
+               "--out-dir", str(out or self.out), "--box-id", "awkward", "--teacher", teacher, *FAST, *args]
         return subprocess.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
                               timeout=1200)
 
@@ -190,9 +207,14 @@ def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path)
     run = json.loads(text["run.json"])
     assert run["argv"][:6] == ["[kit]/kit/__main__.py", "run", "--ref-dir", "[ref-dir]", "--out-dir", "[out-dir]"]
     assert run["provenance"]["cwd"] == "[cwd]" and run["settings"]["ffmpeg"] == "ffmpeg"
-    skipped = json.loads(text["02_corpus/skipped.json"])["skipped"]
-    assert sorted(u["path"] for u in skipped) == ["[ref-dir]/broken.mp4", "[ref-dir]/odd.y4m"]
-    assert "'[ref-dir]/odd_even.mkv'" in next(u["fix"] for u in skipped if u["path"].endswith("odd.y4m"))
+    skipped = {u["path"]: u for u in json.loads(text["02_corpus/skipped.json"])["skipped"]}
+    assert sorted(skipped) == ["[ref-dir]/broken.mp4", f"[ref-dir]/{HANGS}", "[ref-dir]/odd.y4m"]
+    assert "'[ref-dir]/odd_even.mkv'" in skipped["[ref-dir]/odd.y4m"]["fix"]
+    hung = skipped[f"[ref-dir]/{HANGS}"]  # its look's refusal, read from the kit's cache on this second run
+    assert hung["reason"].startswith(f"[ref-dir]/{HANGS}: ffmpeg "), hung
+    assert "mmco: unref short failure, given: " in hung["reason"] and "'[ref-dir]/hangs.mkv'" in hung["fix"], hung
+    # the teacher's model file, under none of the box's folders: by its name alone, in the settings and as typed
+    assert run["settings"]["teacher"] == "v061.json" and run["argv"][run["argv"].index("--teacher") + 1] == "v061.json"
     assert "[ref-dir] old" not in "".join(text.values())  # the sibling folder is its own: [cache]
     for tarball in (first, second):
         assert subprocess.run([sys.executable, "-m", "kit", "verify", str(tarball)], cwd=ROOT, capture_output=True,
