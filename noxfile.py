@@ -24,7 +24,8 @@ The tests come in three tiers; this text is the one place that says which test r
   the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
   the incumbent and champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers,
-  the ladder run, the shared
+  a box whose every folder holds awkward characters and a secret word, its tarballs scanned byte by byte
+  (tests/pipeline/test_private_box.py), the ladder run, the shared
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
   kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
   tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a

@@ -13,7 +13,7 @@ STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
 VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
 RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
-_SEED_FILE = re.compile(r"loso_seed\d+\.json")
+SEED_FILE = re.compile(r"loso_seed\d+\.json")
 
 
 class Listing(Protocol):
@@ -78,6 +78,12 @@ class RunDir:
         return [folder / n for name in STEP_NAMES for folder in [self.step(name) / "logs"]
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
+    @staticmethod
+    def sent(path: Path) -> Path:
+        """`sent/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's folders
+        shown (kit.infra.shown): a step's log (`logs/sent/<step>.log`), `02_corpus/sent/skipped.json`."""
+        return path.parent / "sent" / path.name
+
     def rel(self, path: Path) -> str:
         """`03_loso/folds.parquet`: a path inside the run directory as status files name it (a link never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
@@ -130,7 +136,7 @@ class RunDir:
 
     def loso_seed_files(self, tree: Listing) -> list[Path]:
         folder = self.step("loso")
-        return [folder / n for n in tree.names(folder) if _SEED_FILE.fullmatch(n)]
+        return [folder / n for n in tree.names(folder) if SEED_FILE.fullmatch(n)]
 
     folds = _At("loso", "folds.parquet")
     predictions = _At("loso", "predictions.parquet")

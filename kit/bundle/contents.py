@@ -13,9 +13,10 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
-                  report: Path, checked: Checked, corpus: Path) -> dict[str, Path]:
+                  report: Path, checked: Checked, corpus: Path, kept: bool = False) -> dict[str, Path]:
     """Archive path -> file; `exports`: each export's place -> where it is now; `corpus`: the verdict's corpus where
-    it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256."""
+    it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256; `kept`
+    (--keep-paths): the logs and skipped.json as they are, not their sent twins (in_place)."""
     files = _run_files(tree, run)
     if corpus == run.shard:  # the verdict was reached on this box's shard (wherever the out-dir lies): it goes
         files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
@@ -35,13 +36,22 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report
-    return files
+    return files if kept else in_place(tree, run, files)
 
 
-def corpus_files(tree: Tree, run: RunDir, shard: Path) -> dict[str, Path]:
+def corpus_files(tree: Tree, run: RunDir, shard: Path, kept: bool = False) -> dict[str, Path]:
     """Archive path -> file of a corpus-only bundle (`shard`: checked against the corpus step's record)."""
     files = {**_run_files(tree, run), run.rel(run.shard): shard}
-    return files | {run.rel(p): p for p in (run.shard_manifest, run.skipped_clips) if tree.is_file(p)}
+    files |= {run.rel(p): p for p in (run.shard_manifest, run.skipped_clips) if tree.is_file(p)}
+    return files if kept else in_place(tree, run, files)
+
+
+def in_place(tree: Tree, run: RunDir, files: dict[str, Path]) -> dict[str, Path]:
+    """Each log and skipped.json sent as its twin (RunDir.sent: written with it, the box's folders shown); one an
+    older kit wrote without a twin is not sent (the box keeps it)."""
+    twinned = {run.rel(p) for p in run.logs(tree)} | {run.rel(run.skipped_clips)}
+    return {arc: run.sent(path) if arc in twinned else path for arc, path in files.items()
+            if arc not in twinned or tree.is_file(run.sent(path))}
 
 
 def _run_files(tree: Tree, run: RunDir) -> dict[str, Path]:

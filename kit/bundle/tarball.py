@@ -6,13 +6,12 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
-from kit.bundle.private import Private
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.interrupts import check
 from kit.infra.outside import read_json_object
@@ -55,9 +54,10 @@ class _Hashing:
 
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
-                          private: Private | None = None) -> ResultsManifest:
+                          built: Mapping[str, bytes] | None = None) -> ResultsManifest:
     """dest (.tar.gz): `files` under top/ with top/manifest.json; `before_place` gets its sha256 before it is put in
-    place; `private`: what its text files never name."""
+    place; `built`: the bytes a member holds in place of its file's (a record with the box's folders shown,
+    kit.bundle.sent)."""
     sums: dict[str, FileSum] = {}
     with tree.atomic(dest) as out:
         sink = _Hashing(out)
@@ -69,9 +69,8 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                     info.uname = info.gname = ""
                     info.mode = 0o644
                     source: BinaryIO = fh
-                    if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
-                        data = private.rewrite(fh.read())
-                        info.size, source = len(data), io.BytesIO(data)
+                    if built and arc in built:  # a record's JSON, a few KiB: made whole
+                        info.size, source = len(built[arc]), io.BytesIO(built[arc])
                     reader = _Hashing(source)
                     tar.addfile(info, reader)  # tarfile reads with .read(n) only
                     sums[arc] = FileSum(reader.sha.hexdigest(), info.size)

@@ -12,7 +12,7 @@ import click
 from click.core import ParameterSource
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import BY_NAME, FLAGS, build_settings, check_box_id, given_here, run_options
+from kit.cli.flags import BY_NAME, FLAGS, build_settings, check_box_id, from_variable, given_here, run_options
 from kit.cli.params import KitParam
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
@@ -91,11 +91,13 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
     root = Path(values["out_dir"] or default_out_dir(scheduler)).absolute()
     check_root(root)
+    source = from_variable("box_id", given_here(ctx))
     if SHARD_FIELD in (values["box_id"] or ""):
         raise InputError(f"--box-id {values['box_id']!r} holds {SHARD_FIELD}; on a cluster it is the prefix of "
-                         "every task's box id", hint="give the prefix alone: shard task K is <box-id>-shard<K>of<N>")
+                         f"every task's box id{source}",
+                         hint="give the prefix alone: shard task K is <box-id>-shard<K>of<N>")
     if values["box_id"]:
-        check_box_id(values["box_id"])  # refused as `run` refuses it, not cleaned silently
+        check_box_id(values["box_id"], source)  # refused as `run` refuses it, not cleaned silently
     # the prefix leaves room for the longest tag: every shard keeps a box id of its own within 64 characters
     box_id = (values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
     layout = ClusterLayout(root, scheduler)

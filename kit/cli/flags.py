@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import os
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,11 +19,13 @@ from click.core import ParameterSource
 
 from kit.cli.params import KitParam
 from kit.corpus.split import SHARD_FIELD
-from kit.errors import InputError
+from kit.errors import InputError, KitError
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
 from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, broken, flags_of
+from kit.infra.shown import Spelled, spelled_path
+from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.rundir import STEP_NAMES, default_out_dir
 from kit.steps.parsers import AUTO_TASKS
 from kit.steps.settings import TASK_FLAGS, RunSettings, read_settings, refused_settings
@@ -121,12 +123,63 @@ def box_id_problem(box_id: str) -> str:
     return "starts or ends with '.' or '-'"
 
 
-def check_box_id(box_id: str) -> None:
-    """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently."""
+def typed_argv(argv: Sequence[str], command: click.Command) -> list[str]:
+    """The command line as typed, the program and each value of a flag that names a file or folder (`--ref-dir X`,
+    `--ref-dir=X`, a `--teacher` model file) a path (kit.infra.shown.Spelled): run.json keeps where each is
+    (RunRecord.argv_paths), so that what the lead is sent shows them as the lead may see them. Read by the
+    command's own options, the way click reads the line: a word after a path flag is its value."""
+    paths = {opt for p in command.params if isinstance(p, click.Option) and _names_a_path(p) for opt in p.opts}
+    typed: list[str] = [spelled_path(argv[0])] if argv else []
+    words = iter(argv[1:])
+    for word in words:
+        name, eq, value = word.partition("=")
+        if word in paths:
+            typed.append(word)
+            value = next(words, "")
+            typed += [_path_value(name, value)] if value else []
+        else:
+            typed.append(Spelled(f"{name}=", _path_value(name, value)) if eq and name in paths and value else word)
+    return typed
+
+
+def _names_a_path(param: click.Option) -> bool:
+    return isinstance(param.type, KitParam) and (isinstance(param.type.parser, AbsPath) or param.name == "teacher")
+
+
+def _path_value(flag: str, value: str) -> str:
+    """A path flag's value as a path (a --teacher's only when it names no built-in model)."""
+    return value if flag == "--teacher" and value in BUILTIN_TEACHERS else spelled_path(value)
+
+
+def from_variable(name: str, given: Collection[str]) -> str:
+    """` (from KIT_BOX_ID)` where run flag `name` took its value from its variable, not this command line: a refusal
+    names the door the user used, as click's refusals do (kit.cli.usage)."""
+    flag = BY_NAME[name]
+    return f" (from {flag.envvar})" if name not in given and flag.envvar and os.environ.get(flag.envvar) else ""
+
+
+def name_the_variable(exc: KitError, ctx: click.Context) -> None:
+    """A refusal that names a run flag (`--ref-dir X does not exist`, found where the steps read it) whose value came
+    from its variable says so (` (from KIT_REF_DIR)`), as the flag's own refusals do (kit.cli.usage): every door
+    names what the user set. The exception is told in place: its message is what every reporter prints."""
+    if "(from KIT_" in exc.message:
+        return
+    for flag in FLAGS:
+        if flag.envvar and flag.name in ctx.params and ctx.get_parameter_source(flag.name) == \
+                ParameterSource.ENVIRONMENT and re.search(rf"(?<![\w-]){re.escape(flag.opt)}(?![\w-])", exc.message):
+            told = f" (from {flag.envvar})"
+            exc.message = Spelled(exc.message, told) if isinstance(exc.message, Spelled) else exc.message + told
+            exc.args = (exc.message,)
+            return
+
+
+def check_box_id(box_id: str, source: str = "") -> None:
+    """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently;
+    `source`: where it came from (from_variable)."""
     if box_id != safe_box_id(box_id):
         raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
-                         "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
-                         f"with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
+                         f"tarball{source}", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting "
+                         f"and ending with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
 
 
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
@@ -144,15 +197,17 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
         if name in values and name not in TASK_FLAGS:
             settings = with_setting(settings, at, values[name])
     if box := values.get("box_id"):
-        box_id = with_shard(box, shard, "--box-id")
-        check_box_id(box_id)
+        source = from_variable("box_id", given)
+        box_id = with_shard(box, shard, "--box-id", source)
+        check_box_id(box_id, source)
     elif shard is not None and shard.how:  # --shard auto: `<host>-shard<K>of<N>`, so array tasks never collide
         box_id = f"{default_box_id()[:63 - len(str(shard.tag))]}-{shard.tag}"
     else:
         box_id = UNION_BOX_ID if corpus is not None else default_box_id()
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
-    out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
+    out_dir = Path(with_shard(str(out), shard, "--out-dir", from_variable("out_dir", given))) if out \
+        else default_out_dir(settings.box_id).absolute()
     settings = dataclasses.replace(settings, out_dir=out_dir)
     if settings.train_tasks == AUTO_TASKS:
         raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
@@ -197,12 +252,13 @@ def with_setting(settings: Any, at: tuple[str, ...], value: Any) -> Any:
     return dataclasses.replace(settings, **{head: new})
 
 
-def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
-    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
+def with_shard(text: str, shard: ShardSpec | None, flag: str, source: str = "") -> str:
+    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard (`source`:
+    where the text came from, from_variable)."""
     if SHARD_FIELD not in text:
         return text
     if shard is None:
-        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
+        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given{source}",
                          hint=f"add --shard K/N (or --shard auto in an array job), or drop {SHARD_FIELD}")
     return text.replace(SHARD_FIELD, str(shard.tag))
 

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
     from kit.corpus.regroup import group_lines
 
-    lines = [f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, {manifest.n_contents} "
+    n = len(manifest.inputs) - len(manifest.repeated_corpora)  # one box's corpus given twice is one
+    corpora = f" of {n} {'corpus' if n == 1 else 'corpora'}" if manifest.repeated_corpora else ""
+    lines = [f"merged {len(manifest.inputs)} input(s){corpora} into {out}: {manifest.rows} rows, {manifest.n_contents} "
              f"contents in {manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
              f"{manifest.duplicates_dropped} duplicate(s) dropped, {manifest.conflicts.keys} conflict(s) resolved"]
     for inp in manifest.inputs:
@@ -27,6 +29,7 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
                      f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
         lines += [f"    {inp.upgraded}"] if inp.upgraded else []
     return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
+            *(r.line for r in manifest.repeated_corpora),
             *(b.line for b in manifest.builds),
             *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
             *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),

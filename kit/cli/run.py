@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import build_settings, given_here, run_options
+from kit.cli.flags import build_settings, given_here, name_the_variable, run_options, typed_argv
 from kit.cli.guard import failure_events, guarded
 from kit.cli.params import KitParam, TrainTask
+from kit.errors import KitError
 from kit.infra.invocation import retry_command
 from kit.rundir import STEP_NAMES
 
@@ -37,10 +38,12 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
                                  settings.corpus is not None, corpus_only_reason())
         try:  # a training task's selection is `step loso`: no summary follows it
             code = run_train_task(settings, task.k, task.n, renderer) if task is not None else \
-                run_steps(settings, selection, renderer, sys.argv)
+                run_steps(settings, selection, renderer, typed_argv(sys.argv, click.get_current_context().command))
         finally:
             renderer.close()
     except BaseException as exc:  # `error` and `run_finished` events, then `guarded` reports it
+        if isinstance(exc, KitError):
+            name_the_variable(exc, click.get_current_context())
         with contextlib.suppress(OSError):  # a reader or a terminal gone: saying so must not hide what happened
             for event in failure_events(exc, retry_command(), time.monotonic() - started):
                 renderer(event)

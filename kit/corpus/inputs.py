@@ -21,7 +21,7 @@ from kit.corpus.manifests import (
     CorpusManifest,
     LeftOut,
     ShardManifest,
-    read_manifest,
+    given_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
 from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, TEACHER_FEATURES, validate_table, with_content
@@ -97,7 +97,7 @@ def load_input(path: Path) -> LoadedInput:
         return load_tarball(path, digest)
     if kind == "jsonl":
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
-    manifest = read_manifest(path)
+    manifest = given_manifest(path, str(path))  # one that does not read is refused, naming its key and box
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
     table, upgraded, columns = read_parquet(path, str(path))
     return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
@@ -191,27 +191,43 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if SHARD_IN_TARBALL not in check.manifest.files or not shard.is_file():
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
-        shard_manifest = read_manifest(shard)  # LAYOUT.shard_manifest, when it describes the shard's bytes
-        if shard_manifest is not None and shard_manifest.sha256 != check.manifest.files[SHARD_IN_TARBALL].sha256:
+        box = str(check.manifest.get("box_id") or "")
+        # the box's files as they are: one that does not read as a kit writes it is refused, naming its key and the
+        # box, never read as absent (the rows would pass for an older kit's, which wrote no manifest)
+        shard_manifest = given_manifest(shard, str(path), box)
+        if shard_manifest is not None and not shard_manifest.sha256:  # one made by hand describes no bytes: no say
             shard_manifest = None
+        if shard_manifest is not None and shard_manifest.sha256 != check.manifest.files[SHARD_IN_TARBALL].sha256:
+            who = box or getattr(shard_manifest, "box_id", "") or "(not recorded)"
+            raise InputError(f"{path}: the manifest of box {who}'s shard records sha256 {shard_manifest.sha256[:12]}…, "
+                             f"but its {SHARD_IN_TARBALL} is {check.manifest.files[SHARD_IN_TARBALL].sha256[:12]}…: "
+                             "the tarball holds another corpus's manifest; nothing was merged",
+                             hint=f"ask box {who} to bundle again (its run command: the bundle step makes the tarball "
+                                  "from its own files), or leave the tarball out")
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
-            shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
+            shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips, f"{path}", box)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns)
 
 
-def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManifest | None:
-    """A kit-2.0 box's shard manifest, with the clips its tarball's skipped.json lists as left out."""
+def with_skipped(manifest: CorpusManifest | None, skipped: Path, label: str = "",
+                 box: str = "") -> CorpusManifest | None:
+    """A kit-2.0 box's shard manifest, with the clips its tarball's skipped.json lists as left out; a skipped.json that
+    does not read as a kit writes it is refused (exit 2), naming its key and the box, as the manifest is."""
     from kit.media.discovery import SkippedClips
 
     if not isinstance(manifest, ShardManifest) or manifest.left_out:
         return manifest
     try:
-        record = SkippedClips.from_json(read_json(skipped), str(skipped))
-    except (OSError, ValueError):
-        return manifest
+        record = SkippedClips.from_json(read_json(skipped), skipped.name)
+    except (OSError, ValueError) as exc:  # RecordError (a ValueError) names the dotted key
+        said = box or manifest.box_id or "(not recorded)"
+        raise InputError(f"{label or skipped}: box {said}'s {LAYOUT.skipped_clips.as_posix()} is damaged: {exc}: "
+                         "nothing was read from it",
+                         hint=f"ask box {said} for its results tarball again, made by a kit of this release, or "
+                              "leave it out") from None
     return dataclasses.replace(manifest, left_out=tuple(LeftOut(Path(u.path).name, u.why, manifest.box_id)
                                                         for u in record.skipped))
 

@@ -10,9 +10,9 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +28,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
 from kit.infra.records import NAMES_FILE, Record, omit_none, read_record
+from kit.infra.shown import Spelled, heard, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_count_argv,
@@ -358,9 +359,13 @@ class JobRunner:
             if self.shared is not None:
                 self.shared.finished(job)
 
-    def _fail(self, job: Job, what: str, tail: str, said: str = "") -> JobFailed:
+    def _fail(self, job: Job, what: str, tail: str, said: str = "", given: Sequence[str] = ()) -> JobFailed:
+        """A failed job, said of its clip; `said` (a line of ffmpeg's) and `what` read as heard of the command it ran
+        (`given`, its argv) and of the clip (kit.infra.shown)."""
         rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
-        return JobFailed(f"{job.clip.path} ({job.encoder} cq {job.cq}{rung}): {what}" + (f": {said}" if said else ""),
+        known = [*given, spelled_path(job.clip.path)]
+        return JobFailed(Spelled(PurePath(job.clip.path), f" ({job.encoder} cq {job.cq}{rung}): ", heard(what, known),
+                                 *((": ", heard(said, known)) if said else ())),
                          hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
@@ -384,11 +389,12 @@ class JobRunner:
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
-                             telling_line(score.stderr))
+                             telling_line(score.stderr), score.argv)
         try:
             vlog = parse_vmaf_log(log_path, self.prov.extra, self.prov.teacher_keys)
         except ValueError as exc:
-            raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
+            raise self._fail(job, str(exc), tail_lines(score.stderr, 10), given=[*score.argv, spelled_path(log_path)]) \
+                from None
         if vlog.n_frames != clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
             raise self._fail(job, f"{vlog.n_frames} frames were scored, the reference has {clip.n_frames} (the encode "
                                   "or the reference decoded to fewer)", score.stderr_tail)
@@ -432,7 +438,8 @@ class JobRunner:
             enc = run_process(argv, timeout_s=timeout_s, log=self.log,
                               on_stdout_line=self._progress_lines(job, "encode", encodes))
         if enc.returncode != 0 or not all(self.tree.is_file(p) for p in made):
-            raise self._fail(job, f"{what} failed (exit {enc.returncode})", enc.stderr_tail, telling_line(enc.stderr))
+            raise self._fail(job, f"{what} failed (exit {enc.returncode})", enc.stderr_tail, telling_line(enc.stderr),
+                             enc.argv)
         try:
             encoded_frames = parse_frame_count(enc.stderr)
         except ValueError:

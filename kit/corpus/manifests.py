@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.corpus.oracle import IndependentCheck, OracleCheck
+from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, omit_none
@@ -180,6 +181,25 @@ class RepeatedInput(Record):
 
 
 @dataclass(frozen=True)
+class RepeatedCorpus(Record):
+    """An input that holds a corpus another input brought (two bundles of one shard, a shard beside its union): its
+    box's evidence (left-out clips, independent check, warnings) is counted once, as its rows are."""
+
+    input: str  # its file name
+    same_as: str  # the input that brought it first (canonical order), or the merged input made of it
+    box_id: str = ""
+    within: bool = False  # `same_as` is a merged corpus that holds it among its inputs
+
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s output."""
+        box = f" (box {self.box_id})" if self.box_id else ""
+        among = " holds among its inputs" if self.within else ""
+        return f"  {self.input}: the same corpus as {self.same_as}{box}{among}: its left-out clips, independent " \
+               "check and warnings counted once"
+
+
+@dataclass(frozen=True)
 class Conflicts(Record):
     keys: int
     rows_dropped: int
@@ -227,6 +247,7 @@ class MergeManifest(Record):
     duplicates_dropped: int = 0
     inputs: tuple[InputEntry, ...] = ()
     repeated_inputs: tuple[RepeatedInput, ...] = ()
+    repeated_corpora: tuple[RepeatedCorpus, ...] = ()  # kit 2.2: inputs whose corpus another input brought
     demo_corpus: bool = False
     jsonl_identity: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -277,10 +298,31 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
         return None, f"unreadable: {exc.strerror or exc}"
     except ValueError as exc:
         return None, f"not JSON the kit reads: {exc}"
-    with contextlib.suppress(RecordError):
-        if isinstance(data, dict):
-            return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, str(path)), ""
-    return None, "damaged: not a shard or merge manifest"
+    if not isinstance(data, dict):
+        return None, "damaged: not a shard or merge manifest (no JSON object)"
+    try:
+        return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, path.name), ""
+    except RecordError as exc:  # its dotted key and what is wrong with it
+        return None, f"damaged: {exc}"
+
+
+def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | None:
+    """The manifest beside a corpus someone gave (merge's input, --corpus), read as it is: None where there is none;
+    one that does not read as a kit writes it refused (exit 2) naming its key and the box (`box`, else the box id it
+    holds), never taken for an older kit's (which wrote none) nor dropped without a word."""
+    manifest, why = manifest_or_why(corpus)
+    if not why:
+        return manifest
+    with contextlib.suppress(OSError, ValueError):
+        said = read_json(manifest_path(corpus))
+        box = box or (str(said.get("box_id")) if isinstance(said, dict) and isinstance(said.get("box_id"), str)
+                      else "")
+    newer = "is newer than this kit reads" in why
+    raise InputError(f"{label}: the manifest of box {box or '(not recorded)'}'s corpus, {manifest_path(corpus).name}, "
+                     f"is {why}: nothing was read from it",
+                     hint="update this kit to the sender's version (see its kit_version)" if newer else
+                     f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
+                     "release, or leave it out")
 
 
 def corpus_identity(corpus: Path) -> str:

@@ -23,7 +23,9 @@ from kit.corpus.manifests import (
     BuildRows,
     Conflicts,
     InputEntry,
+    LeftOut,
     MergeManifest,
+    RepeatedCorpus,
     RepeatedInput,
     ShardManifest,
 )
@@ -160,6 +162,36 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
             for sha, names in sorted(named.items()) if len(names) > 1]
 
 
+def evidence(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedCorpus]]:
+    """The inputs whose box evidence (its left-out clips, its independent check, its manifest's warnings) no other
+    input brought: one corpus given in two files (two bundles of one shard, a tarball and its shard.parquet: the
+    manifest describes the same bytes), or given beside a merged input made of it, is one box's evidence, counted once
+    as its rows are; and each input that repeats another's."""
+    # what a merged input was made of (each of its inputs' file sha256): a shard given beside its union is in it
+    within = {entry.sha256: inp for inp in inputs if isinstance(inp.manifest, MergeManifest)
+              for entry in inp.manifest.inputs}
+    first: dict[str, LoadedInput] = {}
+    repeats: list[RepeatedCorpus] = []
+    for inp in inputs:
+        said = inp.manifest.sha256 if inp.manifest is not None and inp.manifest.sha256 else inp.sha256
+        union = next((within[k] for k in (said, inp.sha256) if k in within and within[k] is not inp), None)
+        earlier = union if union is not None else first.setdefault(said, inp)
+        if earlier is inp:
+            continue
+        box = inp.manifest.box_id if isinstance(inp.manifest, ShardManifest) else ""
+        repeats.append(RepeatedCorpus(inp.name, earlier.name, box, isinstance(earlier.manifest, MergeManifest)))
+    return list(first.values()), repeats
+
+
+def left_out_once(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
+    """Every input's left-out clips, each (box, file) once: a merged input and a shard of it name the same clip."""
+    seen: dict[tuple[str, str], LeftOut] = {}
+    for inp in inputs:
+        for u in inp.manifest.left_out if inp.manifest is not None else ():
+            seen.setdefault((u.box_id, u.file), u)
+    return tuple(seen.values())
+
+
 def input_check(inp: LoadedInput) -> IndependentCheck:
     """What the independent check found over one input; an input without a manifest is unchecked."""
     if inp.manifest is not None:
@@ -219,21 +251,22 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
     """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     same = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("sources", "teacher_sha256s")}
+    told, repeated = evidence(inputs)  # each box's evidence once, whatever files brought it
     return MergeManifest(
         **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
         scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
         duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
+        repeated_corpora=tuple(repeated),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
                   *build_warnings(builds), *contents.grouping.notes, *contents.legacy,
-                  *(f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
+                  *(f"box {i.manifest.box_id or i.name}: {w}" for i in told if isinstance(i.manifest, ShardManifest)
                     for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         sources=source_rows(summary.sources, contents), teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         builds=builds, n_contents=len(pc.unique(contents.table["content"])),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
-        left_out=tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out),
-        check=combine_checks([input_check(i) for i in inputs]),
+        left_out=left_out_once(told), check=combine_checks([input_check(i) for i in told]),
     )

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import NAMES_FILE, Record, omit_none
+from kit.infra.shown import Places, Spelled, heard
 from kit.media.argv import build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import Teacher, parse_vmaf_log
@@ -48,6 +49,12 @@ class OracleCheck(Record):
     failure: str = field(default="", metadata=NAMES_FILE)
     # the reference was decoded from the clip's own file, not the kit's lossless copy (absent: an older kit's check)
     own_file: bool | None = omit_none()
+    # `argv` as the lead is sent it, made with it (kit.infra.shown): the shard manifest's (absent: an older kit's)
+    sent_argv: list[str] | None = omit_none()
+
+    def sent(self) -> OracleCheck:
+        """As the shard manifest holds it: the command as the lead may see it (none, of an older kit's check)."""
+        return replace(self, argv=self.sent_argv or [], sent_argv=None)
 
     @property
     def passed(self) -> bool:
@@ -100,6 +107,7 @@ class Oracle:
     ffmpeg: str
     teacher: Teacher
     log: LogFn
+    places: Places  # the box's folders, as the command the manifest keeps shows them
 
     def check(self, job_id: str, clip: Clip, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
               n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
@@ -114,10 +122,12 @@ class Oracle:
                 raise ValueError(f"exit {res.returncode}: {telling_line(res.stderr)}")
             scores = parse_vmaf_log(log_path).vmaf
         except (OSError, ValueError) as exc:  # proves nothing either way: the job fails and is done again
-            raise ToolError(f"{clip.path}: the independent libvmaf check of job {job_id} did not run ({exc})",
+            raise ToolError(Spelled(PurePath(clip.path), f": the independent libvmaf check of job {job_id} did not "
+                                    "run (", heard(str(exc), argv), ")"),
                             hint="see the step log for its command and stderr; rerun: the job is done again",
                             stderr_tail=res.stderr_tail) from None
-        return replace(compare(job_id, (first, end), rows_vmaf, scores, argv), own_file=True)
+        return replace(compare(job_id, (first, end), rows_vmaf, scores, argv), own_file=True,
+                       sent_argv=[self.places.text(a) for a in argv])
 
 
 def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_vmaf: np.ndarray,
@@ -155,8 +165,8 @@ def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | No
         if check is None or check.passed:
             continue
         error = InputError(
-            f"{clip.path}: its teacher scores do not hold against libvmaf run on their own (job {check.job_id}): "
-            f"{check.failure}; its rows are left out",
+            Spelled(PurePath(clip.path), ": its teacher scores do not hold against libvmaf run on their own (job "
+                    f"{check.job_id}): {check.failure}; its rows are left out"),
             hint="run the check's command (its `oracle.argv` in the job's ledger, 02_corpus/jobs/) to see both; "
                  "`KIT_SHARED_DECODE=0` with `--from corpus --force` scores every job again without the shared "
                  "decode. If the scores still differ, report it with the step log (02_corpus/logs/)")

@@ -14,6 +14,7 @@ from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, S
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.discovery import Unusable, low_bitrate_warning
 from kit.media.pixfmt import ENC_PIX_FMTS
@@ -61,19 +62,27 @@ def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozense
     return {path: ClipScoring(" and ".join(sorted(found - {""})), checks.get(path)) for path, found in reads.items()}
 
 
+def sent_check(check: OracleCheck | None, places: Places) -> OracleCheck | None:
+    """A clip's independent check as the manifest holds it: its command as the lead may see it (KEPT: as it ran)."""
+    if check is None or places.kept:
+        return check
+    return check.sent()
+
+
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
                    grid: dict[str, list[int]], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
                    depth: DepthPlan, refs: ReferenceSet, ladder: Ladder,
                    scorings: Mapping[str, ClipScoring], left_out: Sequence[Unusable] = (),
-                   refuted: Collection[str] = ()) -> ShardManifest:
-    """The shard's manifest; `left_out`: the clips left out, of which `refuted` by the independent check."""
+                   refuted: Collection[str] = (), places: Places = Places.KEPT) -> ShardManifest:
+    """The shard's manifest; `left_out`: the clips left out, of which `refuted` by the independent check. It is sent
+    as it is (the kit reads no path of it): every path in it as `places` shows it (kit.infra.shown)."""
     from kit.corpus.schema import corpus_sha256
 
     return ShardManifest(
         kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
-        ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
+        ffmpeg=FFmpegRef(places.show(prov.ffmpeg_path), prov.ffmpeg_version, prov.ffmpeg_build),
         libvmaf_version=prov.libvmaf_version, teacher_model=prov.teacher.name,
         teacher_sha256=prov.teacher.sha256, encoders=encoders, grid=grid,
         scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
@@ -81,12 +90,14 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
                                 ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name,
                                 decode=scorings[c.path].decode if c.path in scorings else "",
-                                oracle=scorings[c.path].oracle if c.path in scorings else None)
+                                oracle=sent_check(scorings[c.path].oracle if c.path in scorings else None, places))
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=refs.twins_of(clips), groups=refs.groups_of(clips),
         overrides=refs.overrides.lines() if refs.overrides else [], apart=[list(p) for p in refs.grouping.apart],
-        left_out=tuple(LeftOut(Path(u.path).name, u.why, prov.box_id, u.path in refuted) for u in left_out),
-        warnings=[w for c in sorted(clips, key=lambda c: c.src) if (w := low_bitrate_warning(c))],
+        left_out=tuple(LeftOut(Path(u.path).name, u.sent(places).why, prov.box_id, u.path in refuted)
+                       for u in left_out),
+        warnings=[places.said(w, [c.path]) for c in sorted(clips, key=lambda c: c.src)
+                  if (w := low_bitrate_warning(c))],
         corpus_sha256=corpus_sha256(out_path),
     )

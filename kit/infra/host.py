@@ -10,8 +10,10 @@ import shutil
 import socket
 from pathlib import Path
 
+from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError
 from kit.infra.perms import GROUP_SHARED_ENV, FolderRefused, Rules
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 
 
@@ -88,6 +90,22 @@ def cache_dir() -> Path:
         raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
                           hint="set KIT_CACHE_DIR to a folder you can write (export KIT_CACHE_DIR=/var/cache/kit)")
     return found
+
+
+def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False) -> Places:
+    """The box's folders a file the lead is sent shows its paths under (kit.infra.shown): this command's out-dir and
+    reference folder, the kit's cache, the kit's own folder, the home folder and the current folder (those known
+    here); `kept` (--keep-paths): every path as it is."""
+    if kept:
+        return Places.KEPT
+    cache = home = cwd = None
+    with contextlib.suppress(PrereqError):  # no cache folder: nothing of it to show
+        cache = cache_dir()
+    with contextlib.suppress(KeyError, RuntimeError):  # no home folder known for the user
+        home = Path.home()
+    with contextlib.suppress(OSError):  # the current folder removed under the process
+        cwd = Path.cwd()
+    return Places.of(out_dir, ref_dir, cache, KIT_ROOT, home, cwd)
 
 
 def free_bytes(path: Path) -> int:

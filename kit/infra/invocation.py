@@ -16,14 +16,15 @@ from pathlib import Path
 
 from kit import KIT_ROOT, PACKAGE_DIR
 from kit.infra.records import Record
-from kit.infra.visible import shell_quote
+from kit.infra.shown import Spelled, shell_line
 
 ENTRY_POINT = "ensemble-kit"
 
 
 def shell_join(args: Iterable[str | Path]) -> str:
-    """A printed command line: each argument quoted as a shell reads it (kit.infra.visible.shell_quote)."""
-    return " ".join(shell_quote(str(a)) for a in args)
+    """A printed command line: each argument quoted as a shell reads it (kit.infra.visible.shell_quote), a Path kept as
+    a path, so that a file the lead is sent shows it as a path (kit.infra.shown.Spelled)."""
+    return shell_line(args)
 
 
 def as_typed(path: Path) -> str:
@@ -54,7 +55,7 @@ def _entry_point() -> str | None:
     with contextlib.suppress(OSError):
         if found and Path(found).resolve() == argv0.resolve():
             return ENTRY_POINT  # the name on PATH is this very script
-    return shell_quote(as_typed(argv0.absolute()))  # e.g. .venv/bin/ensemble-kit, with no venv active
+    return shell_join([Path(as_typed(argv0.absolute()))])  # e.g. .venv/bin/ensemble-kit, with no venv active
 
 
 def kit_cli() -> str:
@@ -62,15 +63,15 @@ def kit_cli() -> str:
     that is not active, else this interpreter with `-m kit` (from the kit's folder) or kit/__main__.py's path."""
     if (entry := _entry_point()) is not None:
         return entry
-    exe = interpreter()
+    exe = Path(interpreter())
     if Path.cwd().resolve() == KIT_ROOT:
         return shell_join([exe, "-m", "kit"])
-    return shell_join([exe, as_typed(KIT_ROOT / "kit" / "__main__.py")])
+    return shell_join([exe, Path(as_typed(KIT_ROOT / "kit" / "__main__.py"))])
 
 
 def kit_command(*args: str | Path) -> str:
     """One kit command to print, e.g. kit_command("verify", tarball), runnable as printed."""
-    return " ".join([kit_cli(), shell_join(args)]) if args else kit_cli()
+    return Spelled(" ").join([kit_cli(), shell_join(args)]) if args else kit_cli()
 
 
 def receiver_commands(*args: str | Path) -> tuple[str, str]:

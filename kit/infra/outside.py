@@ -148,6 +148,20 @@ def label(name: str, text: str) -> str:
     return f"{name}={shown(text)}" if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) else f"{name} {shown(text)}"
 
 
+def read_items(text: str, name: str, hint: str, sep: str = ",", quoted: str = "", item: str = "item") -> list[str]:
+    """The items of a list given to `name` (a flag, a variable), `sep` between them, each stripped of white space; a
+    text of nothing but white space is no item (the setting's rule says what an empty list is). An item left empty
+    (`0,,1`, a `sep` at either end) is refused with its position, never dropped: the user meant something there.
+    `quoted`: the text the message quotes, when `text` is one entry of it (`--cqs 'libx264:25,,37'`), and `item` what
+    the message calls an item (`libx264's item`)."""
+    if not text.strip(_SPACE):
+        return []
+    items = [item.strip(_SPACE) for item in text.split(sep)]
+    if (empty := next((i for i, item in enumerate(items, 1) if not item), None)) is not None:
+        raise InputError(f"{label(name, quoted or text)}: {item} {empty} of {len(items)} is empty", hint=hint)
+    return items
+
+
 def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
     """`read(text)`, one of the readings above; a text it refuses is an InputError: `refused`, then why, and `hint`."""
     try:

@@ -24,8 +24,8 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, check
-from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
+from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -50,7 +50,7 @@ _counted: set[int] = set()  # the pids counted in _stopped: a child is counted o
 
 @dataclass(frozen=True)
 class ProcResult:
-    argv: tuple[str, ...]
+    argv: tuple[str, ...]  # as given: its paths kept (kit.infra.shown.Spelled), what the child says read by them
     returncode: int
     stdout: bytes
     stderr: str
@@ -250,11 +250,14 @@ def run_process(
     killed), Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
+    # what the log and a failure say, the paths in it kept as paths (kit.infra.shown): the program's own path too
+    given = tuple(a if isinstance(a, Spelled) else program(os.fspath(a)) if i == 0 else
+                  spelled_path(os.fspath(a)) if isinstance(a, os.PathLike) else a for i, a in enumerate(argv))
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
         raise Stopped(args[0])
     if log is not None:
-        log(f"$ {shell_join(args)}" + (f"   (cwd {cwd})" if cwd else ""))
+        log(Spelled("$ ", shell_line(given), *(("   (cwd ", cwd, ")") if cwd else ())))
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
@@ -264,7 +267,7 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
-        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, stall_s)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         with _live_lock:
@@ -276,10 +279,10 @@ def run_process(
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
-        log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
+        log(Spelled(f"  exit {proc.returncode}; stderr tail:\n", heard(tail_lines(text, STDERR_TAIL_LINES), given)))
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
-    return ProcResult(args, proc.returncode, out, text, elapsed)
+    return ProcResult(given, proc.returncode, out, text, elapsed)
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
@@ -292,7 +295,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
     except OSError as exc:
         if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
             raise limit from exc  # the box's limits (open files, memory), not the program
-        raise ToolError(f"cannot start {args[0]}: {exc.strerror or exc}",
+        raise ToolError(Spelled("cannot start ", spelled_path(args[0]), f": {exc.strerror or exc}"),
                         hint="check that the program exists and is executable") from exc
 
 
@@ -310,18 +313,18 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         _kill(proc)
 
 
-def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str,
+def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, given: Sequence[str],
              stall_s: float | None = None) -> tuple[bytes, bytes]:
     """(stdout, stderr) once the child has exited; TimedOut past its timeout or its stall (the group killed at once
     with SIGKILL, which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes
-    stay held."""
+    stay held. `given`: the argv as the log spells it, whose paths are found in what the child said."""
     try:
         return reader.wait(timeout_s, stall_s)
     except _PipesHeld:
         raise _failure(log, f"{name} exited (code {reader.proc.returncode}) but a process it started kept its "
                        "output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
-                       reader.err.value()) from None
+                       reader.err.value(), given) from None
     except (subprocess.TimeoutExpired, _Stalled) as stop:
         _kill(reader.proc)
         try:
@@ -333,17 +336,19 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str,
         stalled = isinstance(stop, _Stalled) and stall_s is not None
         after = stall_s if stalled and stall_s is not None else timeout_s
         said = f"gave no output for {after:.0f} s" if stalled else f"timed out after {after:.0f} s"
-        failed = _failure(log, f"{name} {said}", "the input may be corrupt or the tool may hang; see the step log", err)
+        failed = _failure(log, f"{name} {said}", "the input may be corrupt or the tool may hang; see the step log", err,
+                          given)
         raise TimedOut(failed.message, failed.hint, failed.stderr_tail, after, err.decode("utf-8", "replace"),
                        stalled) from None
 
 
-def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
-    """A ToolError for a child that never finished properly, its stderr tail logged too."""
-    tail = tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES)
+def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes, given: Sequence[str]) -> ToolError:
+    """A ToolError for a child that never finished properly, its stderr tail logged too (the paths it was `given`
+    found in it, kit.infra.shown.heard)."""
+    tail = heard(tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES), given)
     if log is not None:
-        log(f"  {message}; stderr tail:\n{tail}")
-    return ToolError(message, hint=hint, stderr_tail=tail)
+        log(Spelled(f"  {message}; stderr tail:\n", tail))
+    return ToolError(Spelled(message), hint=hint, stderr_tail=tail)  # made of known parts: the program's name
 
 
 class TimedOut(ToolError):

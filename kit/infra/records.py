@@ -6,6 +6,7 @@ int, str or bool never coerced, a list never read from a text. A record's own re
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
 import functools
@@ -70,6 +71,19 @@ def spelled(value: object) -> str:
 def dump(value: object) -> object:
     """A value as strict JSON: records as objects (their to_json), NaN/inf as null, tuples as lists, paths as text."""
     return _converters().written.unstructure(value)
+
+
+# how dump spells a path: as it is, or (shown_json) as the lead may see it (kit.infra.shown)
+_SHOW: contextvars.ContextVar[Callable[[PurePath], str]] = contextvars.ContextVar("show", default=str)
+
+
+def shown_json(record: Record, show: Callable[[PurePath], str]) -> dict[str, object]:
+    """`record.to_json()` with every path field, at any depth, spelled by `show` (a results tarball's members)."""
+    token = _SHOW.set(show)
+    try:
+        return record.to_json()
+    finally:
+        _SHOW.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +154,8 @@ def _converters() -> _Converters:
         converter.register_unstructure_hook_func(_is_record, lambda r: r.to_json())
         converter.register_unstructure_hook(float, functools.partial(_finite, infinite))
         converter.register_unstructure_hook_func(lambda tp: tp in (list, tuple), functools.partial(_as_list, converter))
-        converter.register_unstructure_hook_func(lambda tp: isinstance(tp, type) and issubclass(tp, PurePath), str)
+        for kind in (PurePath, Path):  # cattrs' own hook for Path (str) is nearer a PosixPath than PurePath's
+            converter.register_unstructure_hook(kind, lambda path: _SHOW.get()(path))
     return _Converters(read, written, shown)
 
 

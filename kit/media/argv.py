@@ -1,4 +1,6 @@
-"""Pure builders of every ffmpeg command line the kit runs: nothing else in the kit spells an ffmpeg argv."""
+"""Pure builders of every ffmpeg command line the kit runs: nothing else in the kit spells an ffmpeg argv. A path in
+one is a `kit.infra.shown.Spelled` (its text, and the path it is), so the logged command shows it as the lead may
+see it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from kit.infra.shown import program, spelled_path
 from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
@@ -50,15 +53,15 @@ def build_encode_argv(
     scale: str = "",
 ) -> list[str]:
     """Encode the first video stream with `spec` at `cq`, each decoded frame once; `scale` runs before `hw_filter`."""
-    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
-            "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an",
+            "-sn", "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
     return argv + ([] if hw_filter else ["-pix_fmt", spec.pix_fmt]) + _encoded(spec, cq, threads, out_path)
 
 
 def _encoded(spec: EncoderArgs, cq: int, threads: int, out_path: Path | str) -> list[str]:
     """An encode's output options, the file an elementary stream (its size is the bitstream's)."""
     return ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
-            "-f", spec.container, str(out_path)]
+            "-f", spec.container, spelled_path(out_path)]
 
 
 def build_score_argv(
@@ -82,8 +85,8 @@ def build_score_argv(
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
                                 window=window)
     threads = ("-threads", str(n_threads))
-    return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
-            "-lavfi", graph, "-f", "null", "-"]
+    return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *threads, "-i", spelled_path(distorted),
+            *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
@@ -124,18 +127,18 @@ def build_shared_decode_argv(
     """One decode feeding several software encodes (build_encode_argv's outputs: the same bitstreams) and, with
     `ref_out`, the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
-    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
         argv += ["-map", f"[e{i}]", "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
                  *_encoded(spec, cq, threads, out_path)]
     if ref_out:
-        argv += ["-map", "[ref]", *REF_FORMAT, str(ref_out)]
+        argv += ["-map", "[ref]", *REF_FORMAT, spelled_path(ref_out)]
     return argv
 
 
 def decoded_ref_input(ref_path: Path | str, tags: Sequence[tuple[str, str]]) -> list[str]:
     """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`), its colour tags given back."""
-    return [*(arg for name, value in tags for arg in (f"-{name}", value)), "-i", str(ref_path)]
+    return [*(arg for name, value in tags for arg in (f"-{name}", value)), "-i", spelled_path(ref_path)]
 
 
 def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int = 0, seconds: float = 0.0,
@@ -144,18 +147,18 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
     length = ["-frames:v", str(frames)] if frames else ["-t", str(seconds)]
     # y4m's deeper colour spaces (C420p10, ...) are an extension the muxer writes only when told
     strict = ["-strict", "-1"] if pix_fmt != "yuv420p" else []
-    return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict, "-f", "yuv4mpegpipe",
-            str(dest)]
+    return [program(ffmpeg), *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict,
+            "-f", "yuv4mpegpipe", spelled_path(dest)]
 
 
 def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
-    return [ffmpeg, *QUIET, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames."""
-    return [ffmpeg, *QUIET, "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
+    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
 # every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
@@ -187,7 +190,7 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, checks: Seq
     planes' `SHA256=` on stderr, thumbnails on stdout; `checks`: STRICT_DECODE or SECOND_LOOK (what stops it)."""
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
-    return [ffmpeg, *QUIET, *checks, *ref_input, *null,
+    return [program(ffmpeg), *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
@@ -196,12 +199,13 @@ def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequ
     """A master's second (or, `checks` AS_PLAYED, third) look into build_fingerprint_argv's outputs, each renumbered at
     `fps`: they keep no timestamps, so a muxer's complaint about the file's own (box.mp4's last frame steps back)
     stops nothing."""
-    return build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True, renumber=renumber(fps))
+    return build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
+                                  renumber=renumber(fps))
 
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Open a file and list its streams, decoding nothing (with no output given, ffmpeg stops there: exit 1)."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)]
+    return [program(ffmpeg), "-hide_banner", "-nostdin", "-i", spelled_path(path)]
 
 
 # the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC
@@ -215,19 +219,19 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
     keeps the samples as they are."""
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []
-    decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True, renumber=clean)
+    decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True, renumber=clean)
     # -y: `dest` is a temporary the kit made to be written over
-    return [decode[0], "-y", *decode[1:],
-            "-map", "0:v:0", *PASSTHROUGH, *_vf(clean), *tagged, *INTERMEDIATE_CODEC, "-f", "matroska", str(dest)]
+    return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(clean), *tagged, *INTERMEDIATE_CODEC,
+            "-f", "matroska", spelled_path(dest)]
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
     """Decode a lossless copy once, strictly: its frame count, and its frames' sha256 in the original's `pix_fmt`."""
-    return [ffmpeg, *QUIET, *STRICT_DECODE, "-i", str(path), "-map", "0:v:0", "-f", "null", "-",
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
             "pipe:2"]
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:
     """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels, `-h encoder=NAME`)."""
-    return [str(ffmpeg), "-hide_banner", *what]
+    return [program(ffmpeg), "-hide_banner", *what]

@@ -8,13 +8,14 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from kit.errors import InputError, ToolError
 from kit.infra.files import sha256_stream
 from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
+from kit.infra.shown import Spelled, heard, spelled_document, spelled_from
 from kit.infra.tree import LockBusy, Tree
 from kit.media.containers import intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
@@ -28,8 +29,11 @@ PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also 
 COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256
 # a master its looks refused (no video, damaged, a look past its budget: kit.media.decode), [message, hint], per file
 # version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
-# it out at once (a look that KIT_TIMEOUT_S cut short is never kept)
-REFUSED = "refused1|"
+# it out at once (a look that KIT_TIMEOUT_S cut short is never kept). Each text kept with its paths
+# (kit.infra.shown.spelled_document, the clip's own path by name): the refusal read again is sent as it was made,
+# its paths shown (refused1 kept plain text, whose fix named the box's folders)
+REFUSED = "refused2|"
+REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 T = TypeVar("T")
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
@@ -95,12 +99,20 @@ def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str]:
     return _master_from(master), name, sha
 
 
-def _refusal_from(values: Sequence[Any]) -> InputError:
-    """A refused master's entry: [message, hint]."""
-    message, hint = values
-    if not (isinstance(message, str) and isinstance(hint, str)):
-        raise ValueError("not a refusal's entry")
+def _refusal_from(values: Sequence[Any], clip: PurePath | None = None) -> InputError:
+    """A refused master's entry: [message, hint], each a text kept with its paths, the clip's as `clip` (None: the
+    entry only checked)."""
+    named = {REFUSED_CLIP: clip if clip is not None else PurePath(REFUSED_CLIP)}
+    message, hint = (spelled_from(text, named) for text in values)
     return InputError(message, hint=hint)
+
+
+def _refusal_entry(exc: InputError, clip: Path) -> list[object]:
+    """_refusal_from's list: the refusal's texts kept with their paths, a plain one read as heard (the clip's path
+    found in it); ValueError when one holds what cannot be kept (kit.infra.shown.spelled_document)."""
+    named = {REFUSED_CLIP: PurePath(clip)}
+    return [spelled_document(text if isinstance(text, Spelled) else heard(text, [PurePath(clip)]), named)
+            for text in (exc.message, exc.hint)]
 
 
 def refusal_key(p: Path, ffmpeg: str) -> str:
@@ -159,13 +171,14 @@ class Sha256Cache:
         """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before."""
         key = refusal_key(p, ffmpeg)
         if key in self._data:
-            raise _refusal_from(load_json(self._data[key]))
+            raise _refusal_from(load_json(self._data[key]), p)
         try:
             return looks()
         except LookCutShort:
             raise
         except InputError as exc:
-            self._add(key, json.dumps([exc.message, exc.hint]))
+            with contextlib.suppress(ValueError):  # a text the cache cannot keep with its paths: looked at again
+                self._add(key, json.dumps(_refusal_entry(exc, p)))
             raise
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from kit.errors import InputError, ToolError
 from kit.infra.files import name_beside, sha256_bytes
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult
+from kit.infra.shown import Spelled, heard
 from kit.infra.tree import Tree
 from kit.media.argv import build_intermediate_argv, build_verify_argv
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
@@ -78,8 +79,9 @@ def check_container(path: Path, fh: BinaryIO, size: int) -> None:
     if ext == ".m4v" and head[4:8] not in MP4_BOXES:
         raise InputError(f"{path}: a raw MPEG-4 video stream, not an MP4 file: it holds no timestamps and its frame "
                          "rate would be a guess",
-                         hint="remove it from --ref-dir, or convert it losslessly with the kit's ffmpeg at its true "
-                              f"frame rate (e.g. 25 or 30000/1001) in place of {RATE}: {rate_convert_command(path)}")
+                         hint=Spelled("remove it from --ref-dir, or convert it losslessly with the kit's ffmpeg at "
+                                      f"its true frame rate (e.g. 25 or 30000/1001) in place of {RATE}: ",
+                                      rate_convert_command(path)))
     if ext in TRANSPORT_EXTS and (packet := transport_packet_size(head)) and size % packet:
         raise InputError(f"{path}: truncated transport stream: {size} bytes is not a whole number of {packet}-byte "
                          f"packets (it ends {size % packet} bytes into one)",
@@ -140,7 +142,8 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
         res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks), opened.budget,
                    "copy")
         if failed := output_failure(res.stderr):
-            raise ToolError(f"cannot write the lossless copy of {path} into the kit's cache {dest.parent} ({failed})",
+            raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
+                                    dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
                             hint=("free space there" if DISK_FULL.search(failed) else "check that folder")
                             + ", or set KIT_CACHE_DIR to a folder you can write on a disk with room",
                             stderr_tail=res.stderr_tail)
@@ -164,11 +167,12 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
     if frames != n:
         got = f"{frames} frames" if frames >= 0 else f"frames that do not decode ({telling_line(res.stderr)})"
         raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
-                         hint="report this with the file's first lines of ffmpeg -i; meanwhile remove it from "
-                              f"--ref-dir, or convert it yourself to an .mkv the kit reads as it is: "
-                              f"{convert_command(path)}")
+                         hint=Spelled("report this with the file's first lines of ffmpeg -i; meanwhile remove it "
+                                      "from --ref-dir, or convert it yourself to an .mkv the kit reads as it is: ",
+                                      convert_command(path)))
     if hashes != [decoded.identity.pixels_sha256]:
         raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
                          f"{opened.pix_fmt}, which FFV1 does not keep as it is)",
-                         hint="remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, "
-                              f"in a pixel format FFV1 keeps (a palette's colours as RGB): {convert_command(path)}")
+                         hint=Spelled("remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as "
+                                      "it is, in a pixel format FFV1 keeps (a palette's colours as RGB): ",
+                                      convert_command(path)))

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, lines_not_kept
+from kit.infra.shown import Spelled, spelled_path
 from kit.media.argv import (
     AS_PLAYED,
     SECOND_LOOK,
@@ -190,8 +191,8 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     opened = open_clip_streams(path, ffmpeg)
     earlier: list[ProcResult] = []
     for kind, checks in LOOKS:
-        argv = (build_fingerprint_argv(ffmpeg, ["-i", str(path)], checks=checks, count=True) if kind == "strict"
-                else build_second_look_argv(ffmpeg, path, opened.fps, checks))
+        argv = (build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True)
+                if kind == "strict" else build_second_look_argv(ffmpeg, path, opened.fps, checks))
         res = look(path, argv, opened.budget, kind)
         if not looks_again(res, earlier):
             break
@@ -317,9 +318,9 @@ def unreadable_hint(path: Path, stderr: str) -> str:
     """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
-    return ("re-export or copy it again from its source; or, to use it as a player shows it, move it out of "
-            "--ref-dir and use in its place the lossless copy of what ffmpeg plays of it (its damage concealed), "
-            f"made with the kit's ffmpeg: {convert_command(path)}")
+    return Spelled("re-export or copy it again from its source; or, to use it as a player shows it, move it out of "
+                   "--ref-dir and use in its place the lossless copy of what ffmpeg plays of it (its damage "
+                   "concealed), made with the kit's ffmpeg: ", convert_command(path))
 
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:

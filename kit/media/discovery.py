@@ -8,12 +8,13 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record
+from kit.infra.shown import Places, Spelled, heard, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.media.argv import build_open_argv
@@ -65,30 +66,34 @@ class Skipped:
         return self.unusable().line()
 
     def unusable(self) -> Unusable:
-        """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row), with its reason and fix."""
-        return Unusable(str(self.path), f"{self.path}: {self.what}{self.tail}", self.fix)
+        """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row), with its reason and fix (what it
+        is, its path in front, built as a Spelled: a link's target is a path too)."""
+        path = PurePath(self.path)
+        what = self.what if isinstance(self.what, Spelled) else heard(self.what, [path])
+        return Unusable(str(self.path), Spelled(path, ": ", what, self.tail), self.fix)
 
 
 def not_a_clip_file(path: Path) -> str | None:
     """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one."""
-    link = ""
+    link: str = ""
     try:
         own = os.lstat(path)
-        link = f"a symbolic link to {os.readlink(path)}" if stat.S_ISLNK(own.st_mode) else ""
+        # its target a path (shown as the box's folders are), where it lies from the link's own folder
+        link = Spelled("a symbolic link to ", path.parent / os.readlink(path)) if stat.S_ISLNK(own.st_mode) else ""
         st = os.stat(path)
     except OSError as exc:
         if link and exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise InputError(f"{path}: {link}, which does not exist",
+            raise InputError(Spelled(PurePath(path), ": ", link, ", which does not exist"),
                              hint="mount or restore its target, or remove the link from --ref-dir") from None
         if link and exc.errno == errno.ELOOP:
-            raise InputError(f"{path}: {link}, which leads back to itself (a loop of links)",
+            raise InputError(Spelled(PurePath(path), ": ", link, ", which leads back to itself (a loop of links)"),
                              hint="point the link at the clip, or remove it from --ref-dir") from None
-        raise InputError(f"{path}: cannot look at it ({exc.strerror or exc})",
+        raise InputError(Spelled(PurePath(path), f": cannot look at it ({exc.strerror or exc})"),
                          hint="check the folder's permissions, or remove it from --ref-dir") from exc
     if stat.S_ISREG(st.st_mode):
         return None
     what = describe(st, path) or "not a regular file"
-    return f"{link}, {what}" if link else what
+    return Spelled(link, f", {what}") if link else what
 
 
 def other_entry(path: Path) -> Skipped | None:
@@ -96,7 +101,7 @@ def other_entry(path: Path) -> Skipped | None:
     try:
         what = not_a_clip_file(path)
     except InputError as exc:  # a link to nothing, a loop: said, not refused, as it was not named like a clip
-        return Skipped(path, exc.message.removeprefix(f"{path}: "), "", exc.hint)
+        return Skipped(path, without_prefix(exc.message, f"{path}: "), "", exc.hint)
     if what is None:
         return None
     if what.endswith("a folder"):
@@ -158,9 +163,11 @@ def identified(entry: Skipped, ffmpeg: str) -> Skipped:
     try:
         res = run_process(build_open_argv(ffmpeg, entry.path), timeout_s=PROBE_TIMEOUT_S)
     except ToolError as exc:  # it did not open in time: the run goes on without it
-        return replace(entry, what=f"not a video ffmpeg opens ({reason_line(exc)})", ask_ffmpeg=False)
+        said = exc.message if isinstance(exc.message, Spelled) else reason_line(exc)  # a Spelled: its paths shown
+        return replace(entry, what=Spelled("not a video ffmpeg opens (", said, ")") if isinstance(said, Spelled)
+                       else f"not a video ffmpeg opens ({said})", ask_ffmpeg=False)
     what, video = ffmpeg_kind(res.stderr, entry.path.suffix.lower())
-    fix = f"convert it losslessly with the kit's ffmpeg: {convert_command(entry.path)}" if video else entry.fix
+    fix = Spelled("convert it losslessly with the kit's ffmpeg: ", convert_command(entry.path)) if video else entry.fix
     return replace(entry, what=what, fix=fix, ask_ffmpeg=False)
 
 
@@ -255,10 +262,20 @@ class Unusable(Record):
     @property
     def why(self) -> str:
         """The reason without the clip's path in front (the line names it already)."""
-        return self.reason.removeprefix(self.path + ": ")
+        return without_prefix(self.reason, self.path + ": ")  # a Spelled kept one
 
     def line(self) -> str:
-        return f"skipped {self.path}: {self.why}" + (f"; fix: {self.fix}" if self.fix else "")
+        """The log's and the summary's line: the clip's path, why and the fix, each path in them kept a path."""
+        path = PurePath(self.path)
+        return Spelled("skipped ", path, ": ", heard(self.why, [path]),
+                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else heard(self.fix, [path]))
+                         if self.fix else ()))
+
+    def sent(self, places: Places) -> Unusable:
+        """As the lead is sent it (02_corpus/sent/skipped.json, the shard manifest): its path, reason and fix with the
+        box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
+        return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
+                        places.said(self.fix, [self.path]))
 
 
 @dataclass(frozen=True)
@@ -308,9 +325,9 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
                            key=lambda u: u.path)
     for clip in clips:
         for what in clip.dropped:
-            note(f"{clip.path}: {what}")
+            note(Spelled(PurePath(clip.path), f": {what}"))
         if warning := low_bitrate_warning(clip):
-            note(f"warning: {warning}")
+            note(Spelled("warning: ", heard(warning, [PurePath(clip.path)])))
     return clips
 
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from kit.infra.shown import Spelled
 from kit.media.containers import RATE, rate_convert_command
 from kit.media.streams import input_streams, no_video
 from kit.rundir import RunDir, is_results_tarball, manifest_path
@@ -92,8 +93,8 @@ def kind_of(path: Path) -> Kind:
     ext = path.suffix.lower()
     if ext in RAW_STREAM_EXTS:
         return Kind(f"a raw {ext} video stream, which holds no timestamps (its frame rate would be a guess)",
-                    f"convert it losslessly with the kit's ffmpeg at its true frame rate (e.g. 25 or 30000/1001) in "
-                    f"place of {RATE}: {rate_convert_command(path)}")
+                    Spelled("convert it losslessly with the kit's ffmpeg at its true frame rate (e.g. 25 or "
+                            f"30000/1001) in place of {RATE}: ", rate_convert_command(path)))
     if ext in PICTURE_EXTS:
         return Kind(f"not a video: a picture ({ext})", NOTHING_TO_DO)
     if ext in OTHER_KINDS:
@@ -152,5 +153,5 @@ def sequence_kind(run: list[Path]) -> tuple[Path, Kind]:
     plural = "s" if gaps > 1 else ""
     missing = f" with {gaps} number{plural} missing (a conversion stops at the first gap)" if gaps else ""
     return pattern, Kind(f"an image sequence of {len(run)} pictures, {run[0].name} to {run[-1].name}{missing}, not a "
-                         "video file", "make it a clip with the kit's ffmpeg at its true frame rate (e.g. 24) in place "
-                                       f"of {RATE}: {rate_convert_command(pattern, first)}")
+                         "video file", Spelled("make it a clip with the kit's ffmpeg at its true frame rate (e.g. 24) "
+                                               f"in place of {RATE}: ", rate_convert_command(pattern, first)))

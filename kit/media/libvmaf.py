@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from kit.infra.records import Record
+from kit.infra.shown import Spelled
 
 if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` import this module
     import numpy as np
@@ -117,11 +118,11 @@ class Teacher(Record):
         stem = re.sub(r"[^a-z0-9]+", "_", self.name.lower().removeprefix("vmaf_")).strip("_") or "model"
         return f"{stem[:TAG_STEM_CHARS].strip('_')}_{self.sha256[:8]}" if self.sha256 else stem
 
-    def model_option(self) -> str:
+    def model_option(self) -> str:  # a Spelled: a model file is a path
         """The value of the libvmaf filter's `model` option (before the filter-level escape)."""
         if self.builtin:
             return f"version={self.name}"
-        return "path=" + "".join("\\" + c if c in MODEL_SPECIAL else c for c in self.path)
+        return Spelled("path=", Spelled(PurePath(self.path), escape=model_escape))
 
 
 DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
@@ -133,6 +134,11 @@ def renumber(fps: str) -> str:
     return f"settb={den or 1}/{num},setpts=N"
 
 
+def model_escape(value: str) -> str:
+    """A path inside libvmaf's model string: each of MODEL_SPECIAL escaped with a backslash."""
+    return "".join("\\" + c if c in MODEL_SPECIAL else c for c in value)
+
+
 def escape_filter_value(value: str) -> str:
     """Escape a value for a filter option inside a filtergraph: for the option parser, then the filtergraph parser."""
     level1 = "".join("\\" + c if c in "\\':" else c for c in value)
@@ -141,26 +147,25 @@ def escape_filter_value(value: str) -> str:
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
-                       fps: str, window: tuple[int, int] | None = None) -> str:
+                       fps: str, window: tuple[int, int] | None = None) -> Spelled:
     """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
     input 1 with `teacher`, both renumbered at `fps`, ending with the shorter (the job refuses a short log). Another
     teacher than the default gets CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])
-    options = ":".join([
-        f"model={escape_filter_value(teacher.model_option())}",
+    options = Spelled(":").join([
+        Spelled("model=", Spelled(teacher.model_option(), escape=escape_filter_value)),
         *([f"feature={escape_filter_value(extractors)}"] if extractors else []),
         "log_fmt=json",
-        f"log_path={escape_filter_value(str(log_path))}",
+        Spelled("log_path=", Spelled(PurePath(log_path), escape=escape_filter_value)),  # the path kept a path
         f"n_threads={int(n_threads)}",
         "shortest=1",
     ])
     index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
-    return (
+    return Spelled(
         f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
         f"[1:v]{index},format={pix_fmt}[ref];"
-        f"[dis][ref]libvmaf={options}"
-    )
+        "[dis][ref]libvmaf=", options)
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ end or a `retry:` (docs/design/robustness.md, "Bounded looks")."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal, NamedTuple
 
 from kit.errors import InputError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
+from kit.infra.shown import Spelled, heard
 from kit.media.ffmpeg import telling_line
 from kit.media.fingerprint import GRID_BYTES
 
@@ -101,13 +102,15 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     after = f"gave no frame for {stopped.timeout_s:.0f} s" if stopped.stalled else \
         f"timed out after {stopped.timeout_s:.0f} s"
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
-    words = last_words(stopped.stderr)
-    message = f"{path}: ffmpeg {after} {doing}, its budget ({why}); its last words: '{words}'{said}"
-    fix = ("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the kit's "
-           f"ffmpeg: {convert_command(path)}")
+    words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
+    # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent
+    message = Spelled(PurePath(path), f": ffmpeg {after} {doing}, its budget ({why}); its last words: '", words,
+                      f"'{said}")
+    fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
+                  "kit's ffmpeg: ", convert_command(path))
     if capped:
-        return LookCutShort(message, hint=f"raise or unset KIT_TIMEOUT_S; or, {fix}")
-    return InputError(message, hint=f"the file may be damaged or its decoder stuck; {fix}")
+        return LookCutShort(message, hint=Spelled("raise or unset KIT_TIMEOUT_S; or, ", fix))
+    return InputError(message, hint=Spelled("the file may be damaged or its decoder stuck; ", fix))
 
 
 def last_words(stderr: str) -> str:

@@ -13,6 +13,7 @@ from kit.errors import InputError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
+from kit.infra.shown import Spelled, spelled_path
 from kit.infra.visible import utf8_text
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
@@ -69,12 +70,12 @@ class Clip:
         """ffmpeg input options that read this clip, ending with `-i PATH` (its lossless copy's, when it has one)."""
         if self.kind == "yuv":
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
-                    "-framerate", self.fps, "-i", self.path]
-        return ["-i", self.read_path or self.path]
+                    "-framerate", self.fps, "-i", spelled_path(self.path)]
+        return ["-i", spelled_path(self.read_path or self.path)]
 
     def own_input_args(self) -> list[str]:
         """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""
-        return ["-i", self.path] if self.read_path else self.input_args()
+        return ["-i", spelled_path(self.path)] if self.read_path else self.input_args()
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -110,8 +111,8 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
         odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
         raise InputError(f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
                          "(encoders refuse it)",
-                         hint=f"crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; "
-                              f"scaling would not): {crop_command(path, width, height, raw)}")
+                         hint=Spelled("crop it to an even size with the kit's ffmpeg (cropping keeps the score "
+                                      "honest; scaling would not): ", crop_command(path, width, height, raw)))
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:

@@ -288,11 +288,13 @@ def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
             with open(binary, "rb") as fh:
                 blob = fh.read(MAX_BINARY_BYTES)
         except OSError as exc:
-            raise NotReproducible(f"could not be read from {binary} ({exc.strerror or exc})") from None
+            raise NotReproducible(f"could not be read from {binary.name} ({exc.strerror or exc})") from None
         for text in _embedded_models(blob):  # by its SVM header and its options, read without parsing the rest
             head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
             if head and (int(head[1]), head[2]) == (total_sv, rho) and INTEGER_PREFIX in text \
                     and ("feature_opts_dicts" in text) == own:
                 return text
-    raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg} or the libvmaf it links (a libvmaf built "
+    # the files by their names: the reason goes into the LOSO reports, the verdict and the model cards, which are
+    # sent (prereqs.json names the ffmpeg as the lead may see it)
+    raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg.name} or the libvmaf it links (a libvmaf built "
                           "without its built-in models, or another release of them)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.errors import InputError
 from kit.infra.limits import MAX_TEACHER_BYTES, human_bytes
 from kit.infra.outside import JsonRefused, load_json
+from kit.infra.shown import Spelled
 from kit.media.libvmaf import BUILTIN_TEACHERS, DEFAULT_TEACHER, MODEL_SEPARATOR, TEACHER_MODEL, Teacher
 
 FLAG = "--teacher"
@@ -18,7 +19,7 @@ HINT = (f"give one of libvmaf's built-in models ({', '.join(BUILTIN_TEACHERS)}) 
 
 
 def _refused(path: Path, why: str) -> InputError:
-    return InputError(f"{FLAG} {path}: {why}", hint=HINT)
+    return InputError(Spelled(f"{FLAG} ", PurePath(path), f": {why}"), hint=HINT)  # the file a path (kit.infra.shown)
 
 
 def read_model_file(path: Path) -> bytes:

@@ -26,7 +26,9 @@ def load_npy(tree: Tree, path: Path) -> np.ndarray:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting)."""
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting). It is
+    given the model's bytes, never its path: onnxruntime takes a path as UTF-8 text only, and refuses (TypeError) a
+    folder whose name is not (the kit's single-file models need no folder to find external data in)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

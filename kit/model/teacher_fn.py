@@ -66,7 +66,7 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
     require_trusted(model_file, "--teacher")  # it decides what the models learn: the trust rule, as at every door
     raw = read_model_file(model_file)  # a regular file, within the size limit, a libvmaf model (InputError if not)
     if hashlib.sha256(raw).hexdigest() != teacher_sha256:
-        raise NotReproducible(f"is a model file whose bytes are not those of --teacher {model_file}")
+        raise NotReproducible(f"is a model file whose bytes are not those of --teacher {model_file.name}")
     return raw.decode("utf-8")
 
 

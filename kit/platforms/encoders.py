@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from kit.errors import InputError, assert_never
+from kit.infra.outside import read_items
 from kit.infra.records import Record
 
 AUTO = "auto"  # --encoders auto: each detected family's probed defaults plus libx264
@@ -216,7 +217,7 @@ def get_spec(name: str) -> EncoderSpec:
 
 def parse_encoder_list(text: str) -> tuple[str, ...]:
     """--encoders's names as given (a name twice stays twice: the setting's rule refuses it)."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    names = tuple(read_items(text, "--encoders", "e.g. --encoders libx264,libx265"))
     if names == (AUTO,):
         return names
     if AUTO in names:

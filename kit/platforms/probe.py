@@ -15,6 +15,7 @@ from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
+from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_decode_argv,
@@ -185,7 +186,7 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     """One real test encode of `clip` with the corpus's flags; `decodes_as`: the format it must decode back as."""
     out = work / f"probe_{spec.name}.{spec.container}"
     out.unlink(missing_ok=True)
-    argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
+    argv = build_encode_argv(ffmpeg, ["-i", spelled_path(clip)], spec, cq, out, hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
     try:
         res = run_probe(argv, f"{spec.name} test encode", log)
@@ -363,8 +364,8 @@ class Prober:
             self.log(self.cache.damaged)
             self.cache.damaged = ""
         if hit is not None and self.log is not None:
-            self.log(f"{what}: probe result from the cache {self.cache.path} "
-                     f"({'works' if hit.available else 'fails'}: {hit.reason})")
+            self.log(Spelled(f"{what}: probe result from the cache ", self.cache.path,
+                             f" ({'works' if hit.available else 'fails'}: {hit.reason})"))
         return hit
 
 
@@ -390,7 +391,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"
-    res = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+    res = run_probe(build_encode_argv(ffmpeg, ["-i", spelled_path(ref)], spec, VMAF_CHECK_CQ, distorted),
                     "libvmaf check's libx264 encode", log)
     frames = -1
     if res.returncode == 0 and distorted.is_file():
@@ -403,8 +404,8 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
                                f"(--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")
     log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
-    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1, fps=PAIR_FPS),
-                    "libvmaf check's scoring", log)
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", spelled_path(ref)], w, h, "yuv420p", log_path, 1,
+                                     fps=PAIR_FPS), "libvmaf check's scoring", log)
     if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
                           hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")

@@ -4,11 +4,12 @@ this ffmpeg before any corpus encode (the default teacher: kit.platforms.probe.c
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.errors import InputError
 from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
+from kit.infra.shown import Spelled, heard, spelled_path
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
@@ -57,8 +58,8 @@ def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
 
 
 def clips_label(clips: list[str]) -> str:
-    """The first clip, and how many more of its size."""
-    return clips[0] + (f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
+    """The first clip (a path, kit.infra.shown), and how many more of its size."""
+    return Spelled(PurePath(clips[0]), f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
 
 
 class SizeRefused(InputError):
@@ -70,8 +71,9 @@ class SizeRefused(InputError):
 
 
 def named(teacher: Teacher, extra: bool) -> str:
-    """The teacher as its flags name it, in a refusal."""
-    return f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
+    """The teacher as its flags name it, in a refusal (a model file by its path, kit.infra.shown)."""
+    return Spelled(f"{FLAG} ", PurePath(teacher.path) if teacher.path else teacher.name,
+                   f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
 
 
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
@@ -79,9 +81,9 @@ def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str
     builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"
     other = f"{INPUTS_FLAG} canonical6 (without VMAF v1's features)" if extra and teacher.builtin else \
         f"{builtins} with {INPUTS_FLAG} canonical6" if extra else f"{builtins}, which scores any size"
-    return SizeRefused(f"{named(teacher, extra)} scores no {size} frames, the size of {clip}: {cause}",
-                       f"CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, "
-                       f"or use {other}", cause)
+    return SizeRefused(Spelled(named(teacher, extra), f" scores no {size} frames, the size of ", clip, ": ", cause),
+                       Spelled("CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave ", clip,
+                               f" out of --ref-dir, or use {other}"), cause)
 
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
@@ -91,20 +93,20 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
     # through run_probe: an ffmpeg ended by a signal proves nothing, so no size is refused (and cached) for it
-    enc = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+    enc = run_probe(build_encode_argv(ffmpeg, ["-i", spelled_path(ref)], spec, VMAF_CHECK_CQ, distorted),
                     "teacher check's test encode", log)
     if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
     w, h = (int(v) for v in size.split("x"))
-    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", spelled_path(ref)], w, h, "yuv420p", log_path, 1,
                                      teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score", log)
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise size_refusal(teacher, extra, size, clip, failed)
     if failed:
-        raise InputError(f"{named(teacher, extra)}: {failed}",
+        raise InputError(Spelled(named(teacher, extra), ": ", failed),
                          hint=HINT + "; the model must use features and options this libvmaf has")
     return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"
             + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))
@@ -113,7 +115,9 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
 def _scored(res: ProcResult, log_path: Path, extra: bool) -> tuple[str, float]:
     """Why libvmaf's test score failed ("" when it did not), and the mean score."""
     if res.returncode != 0 or not log_path.is_file() or "no feature" in res.stderr:
-        return f"this ffmpeg's libvmaf cannot score with it: {telling_line(res.stderr)}", math.nan
+        # libvmaf's words, each path it was given (the model file's, the log's) found in them
+        return Spelled("this ffmpeg's libvmaf cannot score with it: ", heard(telling_line(res.stderr), res.argv)), \
+            math.nan
     try:
         vlog = parse_vmaf_log(log_path, extra)
     except ValueError as exc:

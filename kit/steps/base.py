@@ -4,6 +4,7 @@ pure apart from hashing files) and `run`s, emitting events and returning its out
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Protocol
 from kit.errors import InputError, KitError
 from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256
+from kit.infra.host import box_places
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import resolve_ffmpeg
 from kit.media.libvmaf import BUILTIN_TEACHERS
@@ -34,6 +37,11 @@ class Context:
     def say(self, step: str, line: str) -> None:
         self.log(line)
         self.emit(Info(step, line))
+
+    @functools.cached_property
+    def places(self) -> Places:
+        """The box's folders, as what this run sends shows them (kit.infra.shown; --keep-paths is the bundle's)."""
+        return box_places(self.settings.out_dir, self.settings.ref_dir)
 
     @property
     def run(self) -> RunDir:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from kit.errors import InputError
 from kit.events import Forecast, Info
 from kit.infra.files import host_name, sha256_json
+from kit.infra.shown import Spelled
 from kit.model.recipe import TEACHER
 from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
@@ -89,8 +90,8 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     if missing and s.train_tasks:
         raise missing_members(ctx, jobs, missing, total, store.folder)
     if found:
-        ctx.say("loso", f"{len(found)} of {total} members already trained in {store.folder}"
-                + (f"; training the other {len(missing)}" if missing else ""))
+        ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained in ", store.folder,
+                                f"; training the other {len(missing)}" if missing else ""))
     forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kit.errors import InputError
-from kit.infra.outside import label, number, read_float, read_int, read_rate
-from kit.infra.rules import OFF, IntList, Parser
+from kit.infra.outside import label, number, read_float, read_int, read_items, read_rate
+from kit.infra.rules import OFF, Parser
 from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import NATIVE, parse_rung
 from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem
@@ -21,6 +21,7 @@ class CqGrids(Parser):
     """`--cqs`: `auto`, `19,25,31`, `libsvtav1:20,32,44,56`, or entries joined by `;` (kit.platforms.grids)."""
 
     name = "grid"
+    items = "libx264:25,37;libx265:20,30"
     numeric = True
     EXAMPLE = "'libsvtav1:20,32,44,56'"
 
@@ -29,8 +30,8 @@ class CqGrids(Parser):
             return CqGrid()
         every: tuple[int, ...] = ()
         named: dict[str, tuple[int, ...]] = {}
-        values = IntList("19,25,31,37")
-        for entry in (e.strip() for e in text.split(ENTRY_SEP) if e.strip()):
+        hint = f"e.g. {flag} 19,25,31,37 or {flag} {self.EXAMPLE}"
+        for entry in read_items(text, flag, hint, sep=ENTRY_SEP, item="entry"):
             name, sep, listed = entry.rpartition(NAME_SEP)
             name = name.strip()
             if sep and not name:
@@ -42,10 +43,14 @@ class CqGrids(Parser):
             if (name in named) or (not name and every):
                 raise InputError(f"{label(flag, text)} gives {name or 'the list for every encoder'} twice",
                                  hint=f"give each entry once, e.g. {flag} {self.EXAMPLE}")
+            numbers = f"e.g. {flag} 19,25,31,37"
+            items = read_items(listed, flag, numbers, quoted=text, item=f"{name}'s item" if name else "item")
+            refused = f"{label(flag, text)} is not a comma-separated list of whole numbers"
+            values = tuple(number(lambda t: read_int(t, signed=True), v, refused, numbers) for v in items)
             if name:
-                named[name] = values.parse(listed, flag)
+                named[name] = values
             else:
-                every = values.parse(listed, flag)
+                every = values
         if not every and not named:
             raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
         return CqGrid(every, named)
@@ -55,12 +60,13 @@ class Scales(Parser):
     """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), written back canonically."""
 
     name = "scales"
+    items = "native,0.5"
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
         hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
         rungs = []
-        for part in (p.strip() for p in text.split(",") if p.strip()):
+        for part in read_items(text, flag, hint):
             if part.lower() != NATIVE:  # ASCII digits, finite, bounded: then the rung's own rules
                 number(read_float, part, f"{label(flag, part)} is neither native, a height in lines (540) nor a "
                        "fraction of the height (0.5)", hint)
@@ -112,9 +118,10 @@ class Holdouts(Parser):
     """`encoder`, `box`, `rung` joined by commas, or `none` -> the held-out validations to add, in the kit's order."""
 
     name = "holdout"
+    items = "encoder,box"
 
     def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
-        asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
+        asked = set(read_items(text, flag, f"e.g. {flag} encoder,box, or {flag} none")) - {"none"}
         return tuple(k for k in HOLDOUTS if k in asked) + tuple(sorted(asked - set(HOLDOUTS)))
 
 
@@ -137,8 +144,8 @@ class Fps(Parser):
 class Reading(Parser):
     """A flag's text read whole by the function of the layer that knows it (--encoders: parse_encoder_list)."""
 
-    def __init__(self, name: str, read: Callable[[str], Any]) -> None:
-        self.name, self.read = name, read
+    def __init__(self, name: str, read: Callable[[str], Any], items: str = "") -> None:
+        self.name, self.read, self.items = name, read, items
 
     def parse(self, text: str, flag: str, words: str = "") -> Any:
         return self.read(text)

@@ -4,15 +4,17 @@ one missing, damaged or of a newer schema reads as None with the reason."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from kit import __version__
 from kit.infra.clock import utc_iso
 from kit.infra.invocation import RunProvenance
-from kit.infra.records import Record, Refused, read_record
+from kit.infra.records import Record, Refused, read_record, shown_json
+from kit.infra.shown import Places, path_at
 from kit.infra.tree import Tree
+from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.model.threads import ThreadChoice
 from kit.steps.settings import RunSettings, refused_settings
 
@@ -31,6 +33,9 @@ class RunRecord(Record):
     provenance: RunProvenance
     threads: ThreadChoice | None = None  # the release 0.1.0 wrote no threads
     schema_version: int = 1
+    # where argv holds a path: [item, the character it starts at] (the program, a path flag's value; a kit before
+    # 2.2.0 wrote none), so that the results tarball shows each as the lead may see it (kit.bundle.sent)
+    argv_paths: list[list[int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,9 @@ class StepRecord(Record):
 
 def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequence[str],
                      threads: ThreadChoice) -> RunRecord:
+    paths = [[i, at] for i, a in enumerate(argv) if (at := path_at(a)) is not None]  # typed by the CLI (typed_argv)
     record = RunRecord(__version__, utc_iso(), [str(a) for a in argv], settings, RunProvenance.here(), threads,
-                       RunRecord.SCHEMA_VERSION)
+                       RunRecord.SCHEMA_VERSION, paths)
     tree.write_json(path, _schema_first(record))
     return record
 
@@ -80,6 +86,28 @@ def write_step_record(tree: Tree, path: Path, record: StepRecord) -> None:
 
 def read_step_record(tree: Tree, path: Path) -> tuple[StepRecord | None, str]:
     return read_record(StepRecord, tree, path)
+
+
+def shown_run(record: RunRecord, places: Places) -> RunRecord:
+    """run.json's invocation as the lead may see it (the report's too): each path of argv (argv_paths: the program, a
+    path flag's value, a relative one from where it ran) and of where it ran, shown; the settings as they are."""
+    cwd = Path(record.provenance.cwd)
+    argv = list(record.argv)
+    for i, at in record.argv_paths:
+        if 0 <= i < len(argv) and 0 <= at < len(argv[i]):
+            argv[i] = argv[i][:at] + places.show(cwd / argv[i][at:])
+    where = record.provenance
+    return replace(record, argv=argv, provenance=replace(
+        where, executable=places.show(where.executable), kit_root=places.show(where.kit_root), cwd=places.show(cwd)))
+
+
+def sent_run(record: RunRecord, places: Places) -> dict[str, object]:
+    """run.json as the results tarball sends it (kit.bundle.sent): shown_run, and the settings' paths shown."""
+    doc = shown_json(shown_run(record, places), places.show)  # the settings' paths (Path fields) shown
+    settings = doc["settings"]
+    if isinstance(settings, dict) and record.settings.teacher not in BUILTIN_TEACHERS:  # a model file's path
+        settings["teacher"] = places.show(record.settings.teacher)
+    return {"schema_version": doc.pop("schema_version"), **doc}
 
 
 def _schema_first(record: Record) -> dict[str, object]:

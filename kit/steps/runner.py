@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit import __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
@@ -17,8 +17,10 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
+from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
+from kit.infra.shown import Places, Spelled, shown_traceback_lines
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
@@ -85,12 +87,28 @@ def _short(v: object) -> str:
     return text if len(text := str(v)) <= 60 else text[:57] + "..."
 
 
+# the plan settings whose values hold paths (a folder, the clips left out, a model file): said as paths
+# (kit.infra.shown), so the step log sent to the lead shows them as it shows any path
+PATH_SETTINGS = frozenset({"ref_dir", "skipped", "incumbent", "teacher"})
+
+
+def _said(key: str, value: object) -> str:
+    """A setting's value in a reason: cut short, or, for a path setting, each path in it a path, whole."""
+    if key.split(".")[0] not in PATH_SETTINGS:
+        return _short(value)
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and os.path.isabs(v) for v in items):
+        return _short(value)
+    return Spelled(", ").join(Spelled(PurePath(str(v))) for v in items)
+
+
 def _setting_changes(key: str, old: object, new: object) -> list[str]:
     """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
+        return [Spelled(f"setting {key}.{k}: ", _said(f"{key}.{k}", old.get(k, "(unset)")), " -> ",
+                        _said(f"{key}.{k}", new.get(k, "(unset)")))
                 for k in sorted(set(old) | set(new)) if old.get(k, "(unset)") != new.get(k, "(unset)")]
-    return [f"setting {key}: {_short(old)} -> {_short(new)}"]
+    return [Spelled(f"setting {key}: ", _said(key, old), " -> ", _said(key, new))]
 
 
 def _format_changes(status: StepRecord, formats: dict[str, int]) -> list[str]:
@@ -109,7 +127,7 @@ UNFINISHED = "started in this out-dir but did not complete (interrupted or faile
 
 def start_line(step: str, reason: str) -> str:
     """The step log's line when a step starts its work: what tells a step begun here from one never run."""
-    return f"step {step} starts: {reason}"
+    return Spelled(f"step {step} starts: ", reason)
 
 
 def started_before(tree: Tree, run: RunDir, step: str) -> bool:
@@ -143,7 +161,7 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
                    for change in _setting_changes(k, status.settings.get(k, "(unset)"), v)]
         changes += [f"input {k} changed" for k, v in plan.inputs.items() if status.inputs.get(k) != v]
         changes += _format_changes(status, formats_of(step, plan))
-        return "; ".join(changes) or "its fingerprint changed"
+        return Spelled("; ").join(changes) if changes else "its fingerprint changed"
     for rel, digest in status.outputs.items():
         path = run.root / rel
         if not tree.is_file(path):
@@ -185,7 +203,7 @@ def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True
     try:
         yield log
     except BaseException as exc:
-        log("\n".join([f"{what} failed:", *traceback_lines(exc)]))
+        log.failure(what, exc)
         if isinstance(exc, KitError):
             emit(StepFailed(step, exc.message, exc.hint))
         elif internal and isinstance(exc, Exception):
@@ -196,22 +214,38 @@ def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True
 
 
 class StepLog:
-    """The per-step debug log: entries timed, a block's lines indented, every line made visible."""
+    """The per-step debug log: entries timed, a block's lines indented, every line made visible. Each entry is written
+    twice, at once: as it is to the box's own log, and with the box's folders shown (`places`: a Spelled entry's
+    paths, kit.infra.shown) to its twin (RunDir.sent), which the results tarball sends."""
 
-    def __init__(self, tree: Tree, path: Path) -> None:
-        self.path = path
+    def __init__(self, tree: Tree, path: Path, places: Places) -> None:
+        self.path, self.places = path, places
         self._fh = tree.open_append(path)  # closed by close()
+        try:
+            self._sent = tree.open_append(RunDir.sent(path))
+        except BaseException:
+            self._fh.close()
+            raise
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> None:
-        first, *rest = visible_lines(text.rstrip("\n"))
-        entry = "".join([f"{time.strftime('%H:%M:%S')} {first}\n", *(f"    {line}\n" for line in rest)])
+        self._write(visible_lines(text.rstrip("\n")), visible_lines(self.places.text(text).rstrip("\n")))
+
+    def failure(self, what: str, exc: BaseException) -> None:
+        """A failure with its traceback: as it is, and in the twin as kit.infra.shown.shown_traceback_lines says it."""
+        self._write([f"{what} failed:", *traceback_lines(exc)],
+                    [f"{what} failed:", *shown_traceback_lines(exc, self.places)])
+
+    def _write(self, lines: list[str], sent: list[str]) -> None:
+        stamp = time.strftime('%H:%M:%S')
         with self._lock, named_errors(self.path):  # a full disk here names the log
-            self._fh.write(entry)
-            self._fh.flush()
+            for fh, (first, *rest) in ((self._fh, lines), (self._sent, sent)):
+                fh.write("".join([f"{stamp} {first}\n", *(f"    {line}\n" for line in rest)]))
+                fh.flush()
 
     def close(self) -> None:
         self._fh.close()
+        self._sent.close()
 
 
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
@@ -277,7 +311,8 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     with out_dir_lock(settings, shared=True) as tree:
         tree.check_planted(run.step(step.name))
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
-        with logged(StepLog(tree, run.train_task_log(k, n)), emit, step.name, "task", internal=False) as log:
+        places = box_places(settings.out_dir, settings.ref_dir)
+        with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:
             ctx = Context(settings, emit, log, tree)
             plan = loso.plan(ctx)
             if stale_reason(tree, run, step.name, plan) is None:
@@ -297,7 +332,8 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
-    with logged(StepLog(tree, run.log(step.name)), emit, step.name, "step") as log:
+    with logged(StepLog(tree, run.log(step.name), box_places(settings.out_dir, settings.ref_dir)), emit, step.name,
+                "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
         plan = step.impl.plan(ctx)

@@ -8,7 +8,7 @@ import json
 import platform
 import sys
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from kit import __version__
@@ -16,6 +16,7 @@ from kit.errors import PrereqError
 from kit.events import HINT_MARK, CheckTable
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
+from kit.infra.shown import Spelled
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
@@ -145,8 +146,8 @@ class PrereqsStep:
         free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
-        ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
-                f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
+        ctx.log(Spelled("ffmpeg ", PurePath(info.path), f" (from {info.source}): {info.version}; libvmaf filter: "
+                        f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}"))
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
@@ -45,6 +46,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
+from kit.infra.shown import Spelled, spelled_document, spelled_from
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -190,12 +192,14 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
 def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     """Why the teacher scores no frame of `size` ("" when it does), kept in the kit's cache (`status` checks none)."""
     cache = cache_tree()
-    key = sha256_json([prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
+    # cause2: the cause kept with its paths (a record of before, plain text, is never read)
+    key = sha256_json(["cause2", prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
                        prov.teacher.sha256, prov.extra, size])
     record = cache.root / "teacher-sizes" / f"{key[:32]}.json"
     found, _ = cache.read_json_object(record)
-    if found is not None and isinstance(found.get("cause"), str):
-        return str(found["cause"])
+    with contextlib.suppress(ValueError):  # kept with its paths (kit.infra.shown.spelled_document), else asked again
+        if found is not None and "cause" in found:
+            return spelled_from(found["cause"])
     if ctx.tree.rules.reading:
         return ""
     try:
@@ -203,7 +207,8 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
         cause = ""
     except SizeRefused as exc:
         cause = exc.cause
-    cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": cause})
+    with contextlib.suppress(ValueError):  # a cause that cannot be kept with its paths is asked again next time
+        cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": spelled_document(cause)})
     return cause
 
 
@@ -218,7 +223,7 @@ def redo_generation(ctx: Context) -> str:
             ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                     "jobs it had not redone yet are redone now"))
             return recorded.generation
-        ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
+        ctx.log(Spelled(stamp, " is damaged; it is rebuilt and every job is redone"))
         ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                                 "every job is redone"))
     record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
@@ -244,13 +249,15 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          hint="rerun once the clip is final: it is hashed again and its jobs redone",
                          retry_helps=True)
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
-        raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
-                         "the sha256 of the file as it was at the start",
+        raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
+                                 "with it would carry the sha256 of the file as it was at the start"),
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
     if failures:
         first = failures[0]
-        failed = JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
+        said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
+        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
+        failed = JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
                            hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                            stderr_tail=first.stderr_tail)
         failed.retry_helps = not all(isinstance(f, TimedOut) for f in failures)  # the same jobs would hang again
@@ -294,7 +301,7 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
         encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
-        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
+        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log, ctx.places), oracle_jobs=checked,
     ), threads, n_par
 
 
@@ -311,6 +318,20 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
     for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(s.seeds), s.folds, s.train,
                          choose_threads().train, len(s.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
+
+
+def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
+    """What was left out, and why, beside the shard (the summary says it): skipped.json and its twin as the tarball
+    sends it, written with it (kit.infra.shown); both removed when nothing was; the files written."""
+    tree, run = ctx.tree, ctx.run
+    sent = run.sent(run.skipped_clips)
+    if not unusable:
+        tree.remove(run.skipped_clips)
+        tree.remove(sent)
+        return []
+    tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
+    tree.write_json(sent, SkippedClips(tuple(u.sent(ctx.places) for u in unusable)).to_json())
+    return [run.skipped_clips, sent]
 
 
 class CorpusStep:
@@ -384,15 +405,10 @@ class CorpusStep:
         unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, unusable, refused)
+                                  ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
-        outputs = [run.shard, run.shard_manifest]
-        if unusable:  # what was left out, and why, beside the shard (the summary says it)
-            tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
-            outputs.append(run.skipped_clips)
-        else:
-            tree.remove(run.skipped_clips)
+        outputs = [run.shard, run.shard_manifest, *write_skipped(ctx, unusable)]
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})

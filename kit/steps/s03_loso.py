@@ -18,6 +18,7 @@ from kit.events import Epoch, Info
 from kit.infra.files import remembered_sha256, sha256_file
 from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import out_of_memory
+from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
@@ -185,8 +186,8 @@ class LosoStep:
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY), measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
-            ctx.say(self.name, f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another "
-                               f"row, as merge drops them); training on {len(df)} rows")
+            ctx.say(self.name, Spelled(f"{duplicates} duplicate row(s) dropped from ", corpus, " (same key and scores "
+                                       f"as another row, as merge drops them); training on {len(df)} rows"))
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         for kind in s.holdout:  # a --holdout this corpus cannot cut is refused before any training, not after it
             holdout_folds(df, kind, str(corpus))

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.bundle.aside import adopt_recorded, check_written, record, set_aside
-from kit.bundle.private import Private
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.manifests import corpus_sha256
 from kit.errors import InputError
@@ -15,6 +14,7 @@ from kit.events import BundleWritten, Epoch, Forecast, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
 from kit.infra.perms import user_name
+from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
@@ -29,7 +29,7 @@ from kit.steps.base import (
     rerun,
     teacher_sources,
 )
-from kit.steps.records import read_run_record, read_step_record
+from kit.steps.records import read_run_record, read_step_record, sent_run, shown_run
 from kit.verdict.document import Verdict
 
 if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
@@ -85,7 +85,7 @@ class BundleStep:
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         shard = require_output(ctx, run.shard, "corpus")
-        files = corpus_files(ctx.tree, run, shard)
+        files = corpus_files(ctx.tree, run, shard, ctx.settings.keep_paths)
         tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc,
                                                      "corpus_sha256": corpus_sha256(shard)})
         ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
@@ -98,12 +98,13 @@ class BundleStep:
             return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
+        from kit.bundle.sent import shown_prereqs, shown_verdict
         from kit.infra.records import read_record
         from kit.media.discovery import SkippedClips
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
-        run, tree = ctx.run, ctx.tree
+        run, tree, places = ctx.run, ctx.tree, self.places(ctx)
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
@@ -118,15 +119,19 @@ class BundleStep:
             built = self.export(ctx, verdict, corpus, staged) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
-            skipped, _ = read_record(SkippedClips, tree, run.skipped_clips)  # none without a readable record
+            # the report is sent as it is: written from the records as the lead is sent them (kit.bundle.sent)
+            skipped, _ = read_record(SkippedClips, tree, run.skipped_clips if places.kept else
+                                     run.sent(run.skipped_clips))  # none without a readable record
+            prereqs, _ = read_prereqs(tree, run.prereqs_json)
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
-                                    invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
+                                    invocation(tree, run.run_json, places),
+                                    shown_prereqs(prereqs, places) if prereqs is not None else None,
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
                                     skipped.skipped if skipped is not None else (), corpus)
-            tree.write_text(run.report, render_report(verdict, data))
+            tree.write_text(run.report, render_report(shown_verdict(verdict, run, places), data))
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
-                                  lambda path, producer: require_output(ctx, path, producer), corpus)
+                                  lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
                                                          "corpus_sha256": verdict.corpus.sha256}, staged, exports)
         except BaseException:
@@ -146,16 +151,17 @@ class BundleStep:
         box's shard ships that shard (a tarball without it is never offered as the one to send)."""
         corpus = recorded_corpus(ctx, verdict.corpus.path)
         if corpus == ctx.run.shard and not ctx.tree.is_file(corpus):
-            raise InputError(f"the verdict was reached on this box's corpus {corpus}, which is missing: a results "
-                             "tarball without it would hold a verdict the lead can neither merge nor check",
+            raise InputError(Spelled("the verdict was reached on this box's corpus ", corpus, ", which is missing: a "
+                                     "results tarball without it would hold a verdict the lead can neither merge nor "
+                                     "check"),
                              hint="restore it, or rerun the run, whose corpus step makes it again from the jobs it "
                                   f"keeps: {rerun(ctx, 'run')}")
         if not corpus.is_file():
-            raise InputError(f"the corpus {corpus} the verdict was reached on is missing",
+            raise InputError(Spelled("the corpus ", corpus, " the verdict was reached on is missing"),
                              hint="restore it, or rerun from LOSO on the corpus you give: "
                                   + rerun(ctx, "run", "--from", "loso"))
         if corpus_sha256(corpus) != verdict.corpus.sha256:
-            raise InputError(f"the corpus {corpus} changed since the verdict was reached",
+            raise InputError(Spelled("the corpus ", corpus, " changed since the verdict was reached"),
                              hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
         return corpus
 
@@ -176,11 +182,11 @@ class BundleStep:
         tarball = run.tarball(stem)
         write_results_tarball(tree, tarball, stem, files, meta,
                               before_place=lambda digest: record(tree, run, {tarball: digest}),
-                              private=None if ctx.settings.keep_paths else Private.of(ctx.settings.ref_dir, run.root))
+                              built=self.sent_records(ctx, files))
         try:
             if moved := set_aside(tree, run, aside, keep=tarball):
-                ctx.say(self.name, f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier "
-                                   f"bundle, now in {aside} (none of it goes into the new tarball)")
+                ctx.say(self.name, Spelled(f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an "
+                                           "earlier bundle, now in ", aside, " (none of it goes into the new tarball)"))
             if staged is not None:
                 record(tree, run, {dest: tree.sha256(src) for dest, src in (exports or {}).items()})
                 tree.move_into(staged, run.exports.parent, run.exports.name)
@@ -188,6 +194,25 @@ class BundleStep:
             tree.remove(tarball)  # a tarball of a bundle that did not complete is not the latest results
             raise
         return tarball, moved
+
+    @staticmethod
+    def places(ctx: Context) -> Places:
+        """The box's folders as what this bundle sends shows them: as they are with --keep-paths."""
+        return Places.KEPT if ctx.settings.keep_paths else ctx.places
+
+    def sent_records(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
+        """The members sent as their record with the box's folders shown (kit.bundle.sent; none with --keep-paths)."""
+        from kit.bundle.sent import sent_records
+
+        places, run, tree = self.places(ctx), ctx.run, ctx.tree
+        if places.kept:
+            return {}
+
+        def run_json(path: Path) -> dict[str, object] | None:
+            found, _ = read_run_record(tree, path)
+            return sent_run(found, places) if found is not None else None
+
+        return sent_records(tree, run, files, places, {run.rel(run.run_json): run_json})
 
     def export(self, ctx: Context, verdict: Verdict, corpus: Path, folder: Path) -> list[Path]:
         """On PROMOTE: the seeds refit on the verdict's corpus (`corpus`: where it is now) and exported into `folder`;
@@ -217,9 +242,13 @@ class BundleStep:
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
 
 
-def invocation(tree: Tree, run_json: Path) -> Invocation | None:
-    """The report's view of run.json (None when it is missing or damaged: the report says so)."""
+def invocation(tree: Tree, run_json: Path, places: Places) -> Invocation | None:
+    """The report's view of run.json, its paths as `places` shows them (None when it is missing or damaged: the
+    report says so)."""
     from kit.report.html import Invocation
 
     record, _ = read_run_record(tree, run_json)
-    return Invocation(record.invoked_at_utc, record.argv, record.provenance) if record is not None else None
+    if record is None:
+        return None
+    shown = shown_run(record, places)
+    return Invocation(shown.invoked_at_utc, shown.argv, shown.provenance)

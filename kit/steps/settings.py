@@ -140,7 +140,7 @@ def grid_fits(settings: RunSettings) -> str | None:
 
 
 A_PATH = Off(Absolute())
-ENCODER_LIST = Reading("encoders", parse_encoder_list)  # `libx264,h264_nvenc` or `auto`
+ENCODER_LIST = Reading("encoders", parse_encoder_list, items="libx264,libx265")  # `libx264,h264_nvenc` or `auto`
 TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
@@ -270,10 +270,10 @@ class RunSettings(Record):
         "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
         "summary, as long as enough sources are left.", rank=530))
     keep_paths: bool = setting(False, flag=Flag(
-        "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path under --ref-dir, "
-        "the out-dir and your home folder in the files it holds is written from there on as [ref-dir]/NAME, "
-        "[out-dir]/... and ~/... (the clips named by file name and sha256); the out-dir's own files keep them either "
-        "way.", rank=540))
+        "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path in the files "
+        "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/..., [kit]/..., ~/... or [cwd]/..., or a file "
+        "name alone (the clips named by file name and sha256); the out-dir's own files keep them either way.",
+        rank=540))
 
     def read_back(self) -> RunSettings:
         """The settings of a document, checked as every door checks them: no unknown key, the types, every rule."""

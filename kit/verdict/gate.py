@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass
 
 from kit.errors import InputError
-from kit.infra.outside import label, number, read_float
+from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record
 from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, setting
 from kit.model.consumer import TOLERANCE
@@ -43,6 +43,7 @@ class ClipErrorLimits(Parser):
     name = "limits"
     numeric = True
     takes_off = True
+    items = "p1:4,min:8"
 
     def parse(self, text: str, flag: str, words: str = "") -> dict[str, float]:
         from kit.model.pooling import POOLS
@@ -51,7 +52,7 @@ class ClipErrorLimits(Parser):
             return {}
         hint = f"e.g. {flag} p1:4 or {flag} p1:4,min:8 (STAT one of {', '.join(POOLS)}), or {flag} off"
         limits: dict[str, float] = {}
-        for part in (p.strip() for p in text.split(",")):
+        for part in read_items(text, flag, hint):
             stat, colon, value = part.partition(":")
             if not colon or stat.strip() not in POOLS:
                 raise InputError(f"{label(flag, text)} is not STAT:X[,STAT:X] with STAT one of {', '.join(POOLS)}",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.model.results import BaselineResult, FoldResult
 from kit.platforms.prereqs import read_prereqs
@@ -130,7 +131,8 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     started = time.process_time()  # CPU, not wall: the box's other work must not fail this test
     tree = Tree.open(out)
-    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", invocation(tree, out / "run.json"),
+    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet",
+                            invocation(tree, out / "run.json", Places.KEPT),
                             read_prereqs(tree, out / "01_prereqs" / "prereqs.json")[0],
                             corpus=out / verdict.corpus.path)  # the verdict names its own shard relative to `out`
     render_report(verdict, data)

@@ -26,6 +26,7 @@ from kit.corpus.scheduler import run_jobs
 from kit.corpus.shared import SharedDecodes, reads_shared_copy
 from kit.errors import InputError
 from kit.infra.host import cpu_name
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
@@ -209,7 +210,7 @@ def kit_rows(ffmpeg: str, clips: list[Clip], out: Path, shared: bool, ladder: La
     checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, lambda job: shared))
     runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=lambda line: None, shared=decodes,
-                       oracle=Oracle(ffmpeg, prov.teacher, lambda line: None), oracle_jobs=checked)
+                       oracle=Oracle(ffmpeg, prov.teacher, lambda line: None, Places.KEPT), oracle_jobs=checked)
     failures = run_jobs(lambda event: None, runner, jobs, 2, set(), lambda: None)
     assert not failures, failures
     found = {}
@@ -291,7 +292,8 @@ def slipped_rows(ffmpeg: str, clip: Clip, out: Path, slip: str) -> tuple[list, d
     runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=lambda line: None,
                        shared=SharedDecodes(tree, jobs, out / "work" / "decoded", lambda line: None),
-                       oracle=Oracle(ffmpeg, prov.teacher, lambda line: None), oracle_jobs=frozenset({jobs[0].job_id}))
+                       oracle=Oracle(ffmpeg, prov.teacher, lambda line: None, Places.KEPT),
+                       oracle_jobs=frozenset({jobs[0].job_id}))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(argv, "build_shared_graph", lambda scales, ref_pix_fmt="": original(scales, ref_pix_fmt).replace(
             "[r]format=", f"[r]{slip},format="))

@@ -31,7 +31,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.printed import cli_accepts
 
-PRIMITIVES = frozenset({"kit_command", "kit_cli", "retry_command", "receiver_commands", "shell_join", "stop_lines"})
+# shell_line: kit.infra.shown's, which shell_join is (a command line whose paths stay paths)
+PRIMITIVES = frozenset({"kit_command", "kit_cli", "retry_command", "receiver_commands", "shell_join", "shell_line",
+                        "stop_lines"})
 RUN, WORDS, SAME, TOOL, LOG = "run", "words", "same", "tool", "log"
 
 AS_PRINTED = "tests/real/test_commands_as_printed.py"

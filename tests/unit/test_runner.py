@@ -12,6 +12,7 @@ import click
 import pytest
 
 from kit.errors import InputError
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.steps import STEPS
@@ -27,7 +28,8 @@ def test_stale_reasons_say_why(tmp_path: Path, tree: Tree) -> None:
     step_dir.mkdir()
     plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
-    log = StepLog(tree, RunDir(tmp_path).log(step.name))  # every run opens the step's log before deciding
+    # every run opens the step's log before deciding
+    log = StepLog(tree, RunDir(tmp_path).log(step.name), Places.of(tmp_path))
     log("planning")
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
     log(start_line(step.name, "not run yet in this out-dir"))  # LOSO writes nothing else until it ends

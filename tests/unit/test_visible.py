@@ -23,6 +23,7 @@ from kit.errors import ToolError
 from kit.infra import invocation
 from kit.infra.invocation import kit_command, retry_command, shell_join
 from kit.infra.proc import run_process
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, shell_quote, traceback_lines, visible
 from kit.report.html import render_report
@@ -147,7 +148,7 @@ def test_the_renderer_shows_a_forged_name_escaped_on_a_terminal_and_in_plain_lin
 def test_a_step_log_line_starts_with_its_time_or_under_an_entry(tmp_path: Path, tree: Tree) -> None:
     """The log's own line breaks end a block's lines (a stderr tail, a traceback); those follow their entry
     indented, so ffmpeg's lines naming a forged clip never start a line; commands and tracebacks are escaped."""
-    log = StepLog(tree, tmp_path / "logs" / "corpus.log")
+    log = StepLog(tree, tmp_path / "logs" / "corpus.log", Places.of(tmp_path))
     log(f"$ {shell_join(['ffmpeg', '-i', NAME + '.y4m'])}")
     log(f"  exit 1; stderr tail:\nInput #0, from '{NAME}.y4m':\n\x1b[31mred\rover")
     with pytest.raises(ToolError) as caught:

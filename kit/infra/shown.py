@@ -1,0 +1,351 @@
+"""A path as it may be shown to the lead, and text that knows the paths it holds (STYLE.md point 23, private by
+construction). What crosses to another machine is built from known parts, never scrubbed afterwards: a deny-list of
+folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter escaping, a sibling folder
+`clips old` beside `clips`).
+
+- `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
+  `[cache]/…`, `[kit]/…`, `~/…`, `[cwd]/…`), or, where it lies under none of the box's folders, a file by its name
+  alone and a folder as `[folder]`.
+- `Places`: the box's folders and their tags, which make a `Shown` of any path by comparing path parts (never text);
+  `Places.KEPT` (--keep-paths) shows every path as it is.
+- `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
+  so that it is spelled once as it runs here (`str`, what the text *is*) and again, the same way, with each path
+  shown (`shown`). It is a `str`, so every consumer of the text takes it unchanged. A str operation (an f-string,
+  `+`, a slice) makes plain text of it, never a Spelled: a Spelled's literal parts are the kit's own words, sent as
+  they are, and plain text never becomes one by being added to it. So every text that names a path is built as a
+  `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model); an exception's plain message is
+  withheld from what is sent (said_of); a plain log line is the kit's own words, each site that names a path a
+  Spelled (tests/unit/test_shown.py scans the log sites).
+- `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
+  program wrote it as given, is a part of a `Spelled` like any other.
+- `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
+  Spelled in a JSON document and read it back with its parts (a refusal kept in the kit's cache is sent, on a rerun,
+  as it was the first time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, ClassVar, Union
+
+from kit.errors import KitError
+from kit.infra.visible import shell_quote
+
+
+class Root(enum.Enum):
+    """A folder of the box, by the tag the lead sees in its place."""
+
+    OUT_DIR = "[out-dir]"
+    REF_DIR = "[ref-dir]"
+    CACHE = "[cache]"
+    KIT = "[kit]"
+    HOME = "~"
+    CWD = "[cwd]"  # where the command ran: its own name is the box's as much as any folder's
+
+
+ELSEWHERE = "[folder]"  # a folder under none of the box's folders: its own name is the box's too
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) its file name alone, or
+    ELSEWHERE for a folder (parts empty)."""
+
+    root: Root | None
+    parts: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if self.root is None:
+            return self.parts[-1] if self.parts else ELSEWHERE
+        return "/".join((self.root.value, *self.parts))
+
+
+def _forms(path: Path) -> list[tuple[str, ...]]:
+    """The parts of `path` absolute as given (`..` folded, as the kernel reads it after no link), then resolved."""
+    lexical = Path(os.path.abspath(path)).parts
+    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: the path as given only
+        resolved = path.resolve().parts
+        if resolved != lexical:
+            return [lexical, resolved]
+    return [lexical]
+
+
+@dataclass(frozen=True)
+class Places:
+    """The box's folders, each with the tag a path under it is shown with (the deepest folder first); `kept`
+    (--keep-paths): every path shown as it is."""
+
+    roots: tuple[tuple[tuple[str, ...], Root], ...]
+    kept: bool = False
+
+    KEPT: ClassVar[Places]  # Places((), kept=True), set below
+
+    @classmethod
+    def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
+           kit: Path | None = None, home: Path | None = None, cwd: Path | None = None) -> Places:
+        """These folders (None: not one of this command's), each as given and as it resolves; `/` is no root."""
+        named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
+                                                     (cache, Root.CACHE), (kit, Root.KIT), (home, Root.HOME),
+                                                     (cwd, Root.CWD))
+                 if folder is not None]
+        roots = {(parts, root) for folder, root in named for parts in _forms(folder) if len(parts) > 1}
+        # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
+        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
+
+    def shown(self, path: PurePath | str) -> Shown:
+        """`path` (a relative one from the current folder) under the deepest root it lies in, else a file's name
+        alone, a folder as ELSEWHERE."""
+        lexical = Path(os.path.abspath(path)).parts
+        if (found := self._under(lexical)) is not None:  # most paths: no look at the file system
+            return found
+        forms = _forms(Path(path))
+        if len(forms) > 1 and (found := self._under(forms[1])) is not None:
+            return found
+        # a file by its name; a folder (an earlier --ref-dir, a model's) by no name: it names the box
+        return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+
+    def _under(self, parts: tuple[str, ...]) -> Shown | None:
+        for root_parts, root in self.roots:
+            if parts[:len(root_parts)] == root_parts:
+                return Shown(root, parts[len(root_parts):])
+        return None
+
+    def show(self, path: PurePath | str) -> str:
+        """`path` as text the lead may see (as it is, when kept)."""
+        return str(path) if self.kept else str(self.shown(path))
+
+    def text(self, text: str) -> str:
+        """A text as the lead may see it: a Spelled one with its paths shown, any other as it is."""
+        return text.shown(self) if isinstance(text, Spelled) and not self.kept else str.__str__(text)
+
+    def said(self, text: str, given: Iterable[PurePath | str]) -> str:
+        """A text the kit made about `given` (a clip's path; the record it comes with holds them) as the lead may see
+        it: a Spelled one with its paths shown, any other read as heard: each of `given` found where it was written."""
+        return self.text(text if isinstance(text, Spelled) else heard(text, [PurePath(p) for p in given]))
+
+
+Places.KEPT = Places((), kept=True)
+
+Part = Union[str, PurePath, "Spelled"]
+
+
+def _spell(parts: Sequence[Part], escape: Callable[[str], str] | None, show: Callable[[PurePath], str]) -> str:
+    """The parts joined, each path spelled by `show` and a nested Spelled by its own rule, then `escape` over all."""
+    text = "".join(part.spell(show) if isinstance(part, Spelled) else part if isinstance(part, str) else show(part)
+                   for part in parts)
+    return escape(text) if escape is not None else text
+
+
+class Spelled(str):
+    """A text made of literal parts, paths and other Spelled texts, `escape` spelling the whole (a path inside a
+    filter option, a shell word); as a str it is the text as it runs here."""
+
+    parts: tuple[Part, ...]
+    escape: Callable[[str], str] | None
+
+    def __new__(cls, *parts: Part, escape: Callable[[str], str] | None = None) -> Spelled:
+        made = super().__new__(cls, _spell(parts, escape, str))
+        made.parts, made.escape = parts, escape
+        return made
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:  # a copy or a pickle keeps the parts
+        return self.parts, {"escape": self.escape}
+
+    def spell(self, show: Callable[[PurePath], str]) -> str:
+        return _spell(self.parts, self.escape, show)
+
+    def shown(self, places: Places) -> str:
+        """The same text with each path as `places` shows it."""
+        return self.spell(places.show)
+
+    def join(self, items: Iterable[str]) -> Spelled:
+        """Like str.join, every item kept as it is (a Spelled with its parts)."""
+        parts: list[Part] = []
+        for i, item in enumerate(items):
+            parts += [self, item] if i else [item]
+        return Spelled(*parts)
+
+
+def without_prefix(text: str, prefix: str) -> str:
+    """`text.removeprefix(prefix)`, a Spelled kept one where `prefix` is the text of its leading parts (whole paths
+    and nested texts, the start of a literal one): a left-out clip's reason without its path in front
+    (kit.media.discovery.Unusable.why) still knows the paths after it. Plain text otherwise."""
+    if not isinstance(text, Spelled) or text.escape is not None or not str.startswith(text, prefix):
+        return str.removeprefix(str.__str__(text), prefix)
+    rest, left = list(text.parts), prefix
+    while left and rest:
+        first = rest[0]
+        spelled = first if type(first) is str else str.__str__(first) if isinstance(first, Spelled) else str(first)
+        if left.startswith(spelled):
+            left, rest = left[len(spelled):], rest[1:]
+        elif type(first) is str and spelled.startswith(left):  # a literal part, cut where the prefix ends
+            left, rest = "", [spelled[len(left):], *rest[1:]]
+        else:  # the prefix ends inside a path or a nested text: no part of it may be cut
+            return str.removeprefix(str.__str__(text), prefix)
+    return Spelled(*rest)
+
+
+# the escapes a text kept as a document (spelled_document) may hold, by name: a command's shell words
+ESCAPES: dict[str, Callable[[str], str]] = {"shell": shell_quote}
+
+
+def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> object:
+    """A text as a JSON document keeps it with its paths (a cache's entry, read again by spelled_from): plain text as
+    it is; a Spelled as {"spelled": [its parts], "escape": the escape's name in ESCAPES, or null}, each path part
+    {"path": it, absolute} or, where it is one of `named`'s, {"named": its key} (a clip's refusal kept for the clip,
+    whatever spelling of its path reads it again). ValueError for an escape ESCAPES does not name."""
+    if not isinstance(text, Spelled):
+        return str(text)
+    names = {str(path): key for key, path in (named or {}).items()}
+    escape = next((name for name, fn in ESCAPES.items() if fn is text.escape), None)
+    if text.escape is not None and escape is None:
+        raise ValueError(f"an escape ESCAPES does not name: {text.escape!r}")
+    parts: list[object] = []
+    for part in text.parts:
+        if isinstance(part, Spelled):
+            parts.append(spelled_document(part, named))
+        elif isinstance(part, str):
+            parts.append(part)
+        else:
+            parts.append({"named": names[str(part)]} if str(part) in names else {"path": os.path.abspath(part)})
+    return {"spelled": parts, "escape": escape}
+
+
+def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> str:
+    """The text spelled_document kept, a Spelled again with its paths (`named`: the paths its named parts stand for
+    now); ValueError for a document it does not write."""
+    if isinstance(doc, str):
+        return doc
+    if not (isinstance(doc, dict) and isinstance(doc.get("spelled"), list)
+            and (doc.get("escape") is None or doc.get("escape") in ESCAPES)):
+        raise ValueError("not a kept text")
+    parts: list[Part] = []
+    for part in doc["spelled"]:
+        if isinstance(part, dict) and isinstance(part.get("path"), str):
+            parts.append(PurePath(part["path"]))
+        elif isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
+            parts.append(PurePath((named or {})[part["named"]]))
+        elif isinstance(part, dict) and "spelled" in part:
+            parts.append(spelled_from(part, named))
+        elif isinstance(part, str):
+            parts.append(part)
+        else:
+            raise ValueError("not a kept text's part")
+    escape = doc.get("escape")
+    return Spelled(*parts, escape=ESCAPES[escape] if escape is not None else None)
+
+
+def path_at(word: str) -> int | None:
+    """Where the path of one word of a command starts (`--ref-dir=clips`: 10), when it ends with one, else None."""
+    if not isinstance(word, Spelled) or not word.parts or not isinstance(word.parts[-1], PurePath) or word.escape:
+        return None
+    head = [p for p in word.parts[:-1] if type(p) is str]
+    return len("".join(head)) if len(head) == len(word.parts) - 1 else None
+
+
+def spelled_path(path: PurePath | str) -> Spelled:
+    """A path as one word of a command (an argv item): its text as it runs, shown as the lead may see it."""
+    return Spelled(PurePath(path))
+
+
+def program(path: PurePath | str) -> str:
+    """A program as the first word of a command: a path where it names one; a bare name, which the system looks up
+    on PATH and names no folder, as it is."""
+    return spelled_path(path) if len(PurePath(path).parts) > 1 else str(path)
+
+
+def shell_line(args: Iterable[str | PurePath]) -> Spelled:
+    """A command line as a shell reads it (kit.infra.visible.shell_quote), each path in it kept as a path."""
+    return Spelled(" ").join(Spelled(arg if isinstance(arg, str) else PurePath(arg), escape=shell_quote)
+                             for arg in args)
+
+
+def paths_in(parts: Iterable[object]) -> set[PurePath]:
+    """Every path a text's parts hold, at any depth (what a program given them may say back)."""
+    found: set[PurePath] = set()
+    for part in parts:
+        if isinstance(part, Spelled):
+            found |= paths_in(part.parts)
+        elif isinstance(part, PurePath):
+            found.add(part)
+    return found
+
+
+def heard(text: str, given: Iterable[object]) -> Spelled:
+    """What a program said (its stderr), each path of `given` (its argv), and each word of it that holds one, found
+    where the program wrote it as given: the text the same, each such word a part, shown as the kit shows it (the
+    longest first: a file before a shorter one). A path is found whole, never by a folder of it: a folder found
+    alone would leave the rest of the path as it was said. A program given no path says no path the kit could know:
+    its text is plain."""
+    # a word of its argv that holds a path, whole (a filtergraph, its path escaped inside, said back as given), and
+    # each path alone
+    words: list[Spelled | PurePath] = [w for w in given if isinstance(w, Spelled) and paths_in(w.parts)]
+    known = sorted({*words, *paths_in(given)}, key=lambda w: -len(str(w)))
+    parts: list[Part] = [text]
+    for word in known:
+        # as given, and as the caller decoded the program's bytes (UTF-8, a byte that is none as U+FFFD)
+        raw = str.__str__(word) if isinstance(word, Spelled) else str(word)
+        for spelled in dict.fromkeys((raw, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))):
+            parts = _found(parts, spelled, word)
+    return Spelled(*parts)
+
+
+def _found(parts: list[Part], spelled: str, word: Spelled | PurePath) -> list[Part]:
+    """`parts` with each plain text's `spelled` made the part `word`."""
+    split: list[Part] = []
+    for part in parts:
+        if not isinstance(part, str) or isinstance(part, Spelled) or spelled not in part:
+            split.append(part)
+            continue
+        for i, piece in enumerate(part.split(spelled)):
+            split += ([word] if i else []) + ([piece] if piece else [])
+    return split
+
+
+WITHHELD = "(its message stays in the box's own log: the kit did not build it from known parts)"
+
+
+def said_of(exc: BaseException, places: Places) -> str:
+    """An exception's message as the lead may see it: a kit error's built as a Spelled, with its paths shown; an
+    OSError's from its parts (its file a path); any other's withheld (its text may hold any path)."""
+    if isinstance(exc, KitError) and isinstance(exc.message, Spelled):
+        return exc.message.shown(places)
+    if isinstance(exc, OSError) and exc.strerror:
+        named = [Spelled(": ", PurePath(os.fsdecode(f))) for f in (exc.filename, exc.filename2) if f is not None]
+        text = Spelled(f"[Errno {exc.errno}] {exc.strerror}" if exc.errno is not None else exc.strerror, *named)
+        return text.shown(places)
+    return "" if not str(exc) else WITHHELD
+
+
+def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
+    """kit.infra.visible.traceback_lines as the lead may see it: each frame's file shown (`[kit]/kit/steps/…`,
+    a library's by its place under a root or its name), each message by said_of; the code lines as they are."""
+    import traceback
+
+    from kit.infra.visible import CAUSE, CONTEXT, visible
+
+    chain: list[tuple[BaseException, str]] = []
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and all(current is not seen for seen, _ in chain):
+        chain.append((current, link))
+        cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
+        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
+    lines: list[str] = []
+    for current, link in reversed(chain):
+        if current.__traceback__ is not None:
+            lines.append("Traceback (most recent call last):")
+            for frame in traceback.extract_tb(current.__traceback__):
+                lines.append(visible(f'  File "{places.show(frame.filename)}", line {frame.lineno}, in {frame.name}'))
+                lines += [visible(f"    {frame.line.strip()}")] if frame.line else []
+        name, module, message = type(current).__qualname__, type(current).__module__, said_of(current, places)
+        name = name if module in ("__main__", "builtins") else f"{module}.{name}"
+        lines.append(visible(f"{name}: {message}" if message else name))
+        if link:
+            lines += ["", link, ""]
+    return lines
