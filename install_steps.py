@@ -46,7 +46,7 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-from install import python_refusal, span, supported
+from install_python import python_refusal, span, supported
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -105,7 +105,8 @@ class SetupError(Exception):
 
 
 def check_python(version: tuple[int, int]) -> None:
-    """install.py's check (install.python_refusal), as a SetupError: set_up repeats it for a caller of main()."""
+    """install.py's check (install_python.python_refusal), as a SetupError: set_up repeats it for a caller of
+    main()."""
     if (refused := python_refusal(version)) is not None:
         raise SetupError(*refused)
 

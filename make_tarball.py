@@ -24,8 +24,8 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-INCLUDE = ("kit", "binaries", "pyproject.toml", "install.py", "install_steps.py", "requirements-frozen.txt",
-           "requirements-train.txt", "requirements-torch.txt", "README.md")
+INCLUDE = ("kit", "binaries", "pyproject.toml", "install.py", "install_python.py", "install_steps.py",
+           "requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt", "README.md")
 # shipped when present: the pages the README and docs/ link to, and the pins that build them as a site
 OPTIONAL = ("docs", "CHANGELOG.md", "ARCHITECTURE.md", "bench/README.md", "requirements-docs.txt")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}

@@ -34,7 +34,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from install import SUPPORTED_PYTHONS  # noqa: E402  (the set-up's own range: one place says it)
+from install_python import SUPPORTED_PYTHONS  # noqa: E402  (the set-up's own range: one place says it)
 
 # the files install.py installs, in its order; requirements-docs.txt is CI's (the documentation site)
 FILES = ("requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt", "requirements-test.txt",

@@ -47,7 +47,7 @@ def refit_distillation(verdict: Verdict, df: pd.DataFrame, feats: np.ndarray, ta
                          f"the refit, though LOSO distilled it: it {exc}",
                          hint="rerun from the loso step on this box (its ffmpeg and --teacher as LOSO had them)") \
             from None
-    return Distillation.of(feats, target, encode_codes(df), model, train.teacher_samples)
+    return Distillation.of(feats, target, encode_codes(df), model, train)
 
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed

@@ -1,7 +1,9 @@
 """The rules a record's values keep and its flags, declared in its fields (`setting`), so that every door a value
 comes through (a flag or its KIT_ variable: kit.cli.params; a `--settings` file or a run.json: kit.steps.settings)
 asks the one rule. A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1
-to 10000`), and what it takes (`words`, for the hint); a flag's `Parser` turns its text into the typed value.
+to 10000`), and what it takes (`words`, for the hint); a flag's `Parser` turns its text into the typed value. A
+setting also declares the steps whose outputs its value changes (`Changes`): those steps fingerprint it and alone may
+read it (kit.steps.settings.View).
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
+from kit.rundir import STEP_NAMES
 
 RULES = "rules"  # the key of a field's rules in its metadata
 FLAG = "flag"  # the key of a setting's flag in its metadata
+CHANGES = "changes"  # the key of a setting's Changes in its metadata
 ENV_PREFIX = "KIT_"
 OFF = "off"
 
@@ -342,12 +346,75 @@ class Flag:
         return ENV_PREFIX + self.opt[2:].replace("-", "_").upper() if self.env else None
 
 
-def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None) -> Any:
-    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps and its flag."""
-    metadata = {RULES: rules, FLAG: flag}
+@dataclass(frozen=True)
+class Changes:
+    """The steps whose outputs a setting's value changes, declared in its field (`setting(..., changes=...)`): each of
+    them fingerprints the value and may read it, and no other step may (kit.steps.settings.View refuses the read).
+    `reads`: a step that reads the value though none of its outputs depends on it, and why (the tarball names the
+    clips `[ref-dir]/NAME` wherever the folder lies). `none`: why the value changes no step's output at all (a
+    thread count, where the files go): every step may read it, and no fingerprint holds it."""
+
+    steps: tuple[str, ...] = ()
+    reads: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    none: str = ""
+
+    def __post_init__(self) -> None:
+        # a declaration is read when the record's class is made: a misspelt step fails at import, naming it
+        named = (*self.steps, *self.reads)
+        if unknown := [step for step in named if step not in STEP_NAMES]:
+            raise ValueError(f"Changes names {unknown}, which are not steps ({', '.join(STEP_NAMES)})")
+        if bool(self.steps) == bool(self.none) or set(self.steps) & set(self.reads) or (self.none and self.reads):
+            raise ValueError("Changes takes the steps a value changes (and those that read it for nothing they "
+                             "write), or why it changes none: one of the two")
+
+    def readable_by(self, step: str) -> bool:
+        return bool(self.none) or step in self.steps or step in self.reads
+
+
+def changes(*steps: str, reads: Mapping[str, str] | None = None) -> Changes:
+    """A setting whose value changes the outputs of `steps` (in run order); `reads`: step -> why it reads the value
+    though its outputs do not depend on it."""
+    return Changes(tuple(steps), dict(reads or {}))
+
+
+def changes_nothing(why: str) -> Changes:
+    """A setting whose value changes no step's outputs, and why (every step may read it; no fingerprint holds it)."""
+    return Changes(none=why)
+
+
+def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None,
+            changes: Changes | None = None) -> Any:
+    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps, its flag and
+    the steps its value changes. A field that holds a record of settings (`RunSettings.train`) declares none: the
+    fields of that record each declare theirs. Any other field without `changes` is refused here, as its record's
+    class is made (TypeError): a setting no step has declared would be read by none, or fingerprinted by none."""
+    if (changes is None) != settings_record(default):
+        raise TypeError("a setting declares the steps whose outputs it changes (changes=changes(...), or "
+                        "changes_nothing(why)); a field holding a record of settings declares none"
+                        if changes is None else "a field holding a record of settings declares no changes: its "
+                        "fields each declare theirs")
+    metadata = {RULES: rules, FLAG: flag, CHANGES: changes}
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def changes_of(f: dataclasses.Field[Any]) -> Changes | None:
+    """The Changes a setting's field declared; None for a field holding a record of settings, or a plain field."""
+    found = f.metadata.get(CHANGES)
+    return found if isinstance(found, Changes) else None
+
+
+def settings_record(cls: object) -> bool:
+    """Whether `cls` is a record class whose fields are settings (TrainConfig; a CqGrid is one setting's value)."""
+    return isinstance(cls, type) and issubclass(cls, Record) and any(CHANGES in f.metadata
+                                                                      for f in dataclasses.fields(cls))
+
+
+def holds_settings(f: dataclasses.Field[Any]) -> type[Record] | None:
+    """The record class a field holds whose fields are settings (`RunSettings.train`: TrainConfig), else None."""
+    held = f.default_factory
+    return held if isinstance(held, type) and settings_record(held) else None
 
 
 def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
@@ -377,8 +444,7 @@ def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tupl
     for f in dataclasses.fields(cls):
         if (flag := f.metadata.get(FLAG)) is not None:
             yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))
-        held = f.default_factory
-        if isinstance(held, type) and issubclass(held, Record):
+        if (held := holds_settings(f)) is not None:
             yield from flags_of(held, (*at, f.name))
 
 

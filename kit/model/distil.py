@@ -1,6 +1,8 @@
 """The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's function on samples of a
 prior (`draw_prior`); per member, a tuning from its seed's base on its contents' encodes (`encode_windows`), frames
-and the teacher's samples. The codec block's rows and weights are zero: an unseen encoder predicts as a trained one."""
+and the teacher's samples. The codec block's rows and weights are zero: an unseen encoder predicts as a trained one.
+Its knobs (the samples, shares, windows, the prior's reach and seeds) are TrainConfig's fields, in LOSO's and the
+bundle's fingerprints."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pandas as pd
 import torch
 
 from kit.corpus.dedup import KEY
+from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.batches import Complement, Member, gather
@@ -27,11 +30,6 @@ from kit.model.workers import Cancelled, run_on_workers
 
 # one encode, whose frames a window may mix: the corpus's key but the frame, and the box (--holdout box)
 ENCODE_COLUMNS: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
-PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
-WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
-WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
-MOTION_MAX = 40.0  # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
-TUNE_SHARES = (0.4, 0.2, 0.4)  # a tuning batch's shares: windows, frames, teacher samples
 REPORT_EVERY = 50  # steps between two progress reports
 
 
@@ -45,18 +43,39 @@ def recipe_of(distil: Distillation | None) -> str:
     return TEACHER if distil is not None else FRAMES
 
 
-def draw_prior(n: int) -> np.ndarray:
-    """`n` raw canonical six where encodes lie, near-lossless densest, motion2 log-uniform in [0, MOTION_MAX]."""
-    rng = np.random.default_rng(PRIOR_SEED)
+def extractor_of(feature: Feature) -> str:
+    """The libvmaf extractor a feature comes from (`vif` for vif_scale2: its `feature=` entry's name)."""
+    return feature.extractor.split(":")[0].removeprefix("name=")
+
+
+def by_feature(draws: dict[str, np.ndarray]) -> np.ndarray:
+    """Draws per libvmaf extractor (`vif`: one column per scale, in the table's order) laid out as the canonical six
+    are (kit.media.libvmaf.TABLE: each feature by its extractor and place), never by position; every column drawn
+    is placed, once."""
+    taken = dict.fromkeys(draws, 0)
+    columns = []
+    for feature in CANONICAL:
+        kind = extractor_of(feature)
+        columns.append(draws[kind][:, taken[kind]])
+        taken[kind] += 1
+    assert all(taken[kind] == drawn.shape[1] for kind, drawn in draws.items()), "the prior draws the table's six"
+    return np.column_stack(columns)
+
+
+def draw_prior(n: int, config: TrainConfig) -> np.ndarray:
+    """`n` raw canonical six where encodes lie, near-lossless densest, motion2 log-uniform in [0, motion_max]; the same
+    for every seed, fold and box (drawn from `prior_seed`)."""
+    rng = np.random.default_rng(config.prior_seed)
     half = n // 2
+    # vif's four scales, the finest losing most: half of them each its own loss, half one loss shared
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
     t = rng.random(n - half) ** 2
     shared = t[:, None] * np.sort(rng.random((n - half, 4)), axis=1)[:, ::-1]
     vif = 1.0 - np.vstack([own, shared])
     vif[:, 3] += np.abs(rng.normal(0.0, 0.001, n))
     adm = 1.0 - np.concatenate([rng.random(half) ** 2, t * rng.random(n - half)]) + rng.normal(0.0, 0.002, n)
-    motion = np.expm1(rng.random(n) * math.log1p(MOTION_MAX))
-    return np.column_stack([adm, vif, motion])
+    motion = np.expm1(rng.random(n) * math.log1p(config.motion_max))
+    return by_feature({"adm": adm[:, None], "vif": vif, "motion": motion[:, None]})
 
 
 def encode_codes(df: pd.DataFrame) -> np.ndarray:
@@ -65,11 +84,13 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
     return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
-def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, per_encode: int = WINDOWS_PER_ENCODE,
+def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, config: TrainConfig,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per encode (`codes`), its whole mean and `per_encode` contiguous runs and random subsets of at least two
-    frames: (mean features (W, F), mean scores (W,), each window's encode code (W,))."""
-    rng = np.random.default_rng(WINDOW_SEED)
+    """Per encode (`codes`), its whole mean and `windows_per_encode` contiguous runs and random subsets of at least
+    two frames: (mean features (W, F), mean scores (W,), each window's encode code (W,)). Drawn from `window_seed`:
+    they depend on the corpus alone."""
+    rng = np.random.default_rng(config.window_seed)
+    per_encode = config.windows_per_encode
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     xs, ys, cs = [], [], []
@@ -102,10 +123,11 @@ class Distillation:
 
     @classmethod
     def of(cls, feats: np.ndarray, target: np.ndarray, codes: np.ndarray, teacher: SvrModel,
-           samples: int) -> Distillation:
-        """From the corpus's raw features (N, 6), teacher scores and encode codes, and `samples` of the teacher."""
-        prior = draw_prior(samples)
-        wx, wy, wc = encode_windows(feats, target, codes)
+           config: TrainConfig) -> Distillation:
+        """From the corpus's raw features (N, 6), teacher scores and encode codes, and `teacher_samples` of the
+        teacher."""
+        prior = draw_prior(config.teacher_samples, config)
+        wx, wy, wc = encode_windows(feats, target, codes, config)
         spaced = model_space(np.vstack([feats, wx, prior]))
         mean, std = spaced[len(feats) + len(wx):].mean(0), spaced[len(feats) + len(wx):].std(0)
         std = np.where(std > 1e-12, std, 1.0)
@@ -181,7 +203,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
     net = StackedMLP.joined([bases[m.seed] for m in members])
     if (steps := config.teacher_steps()[1]) == 0:
         return net, [float("nan")] * len(members)
-    parts = [round(config.tune_batch * share) for share in TUNE_SHARES]
+    parts = [round(config.tune_batch * share) for share in config.tune_shares]  # windows, frames, teacher samples
     parts[-1] = config.tune_batch - sum(parts[:-1])
     sources = [data.member_rows(m) for m in members]
     gens = [torch.Generator().manual_seed(m.seed * 1_000_003 + m.fold + 1) for m in members]

@@ -72,7 +72,7 @@ class LosoInputs:
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
         """With the teacher's proof, and the teacher recipe's set where asked, reproduced and on the canonical six."""
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
-        distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config.teacher_samples) \
+        distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config) \
             if use and model is not None else None
         return replace(self, teacher_fn=proof, distil=distil, teacher_model=model)
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, setting
+from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, changes, setting
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
@@ -68,44 +68,80 @@ def folds_problem(value: object) -> str | None:
 FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 
 
+# what a training setting changes: LOSO's members, and the bundle's refit of them on PROMOTE
+TRAINS = changes("loso", "bundle")
+MEASURED_AND_TRAINS = changes("prereqs", "corpus", "loso", "bundle")  # --inputs: also the features measured
+
+
+def shares_problem(value: object) -> str | None:
+    """tune_shares' rule: three shares (windows, frames, teacher samples), each from 0 to 1, that add up to 1."""
+    if not isinstance(value, tuple) or len(value) != 3 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in value):
+        return "is not three shares from 0 to 1"
+    return None if abs(sum(value) - 1) <= 1e-9 else f"adds up to {sum(value):g}, not 1"
+
+
 @dataclass(frozen=True)
 class TrainConfig(Record):
+    """How the ensemble trains: its net, its optimiser, and the teacher recipe's knobs (kit.model.distil). Every field
+    changes LOSO's members and the bundle's refit (TRAINS); --inputs also what prereqs and the corpus measure."""
+
     LENIENT = True  # run.json of older kits may lack a later field
 
-    hidden: int = setting(64, Whole(1, 4096))  # width of both hidden layers
-    dropout: float = setting(0.1, Real(0, 1, hi_open=True))  # after each GELU
-    lr: float = setting(5e-4, Real(0, 1, lo_open=True))  # Adam learning rate
-    weight_decay: float = setting(1e-5, Real(0, 1))  # Adam L2 penalty
+    hidden: int = setting(64, Whole(1, 4096), changes=TRAINS)  # width of both hidden layers
+    dropout: float = setting(0.1, Real(0, 1, hi_open=True), changes=TRAINS)  # after each GELU
+    lr: float = setting(5e-4, Real(0, 1, lo_open=True), changes=TRAINS)  # Adam learning rate
+    weight_decay: float = setting(1e-5, Real(0, 1), changes=TRAINS)  # Adam L2 penalty
     # passes over each member's training rows ...
-    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), flag=Flag("--epochs", Int(), "Training epochs (advanced).",
-                                                                       rank=450))
+    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), changes=TRAINS, flag=Flag(
+        "--epochs", Int(), "Training epochs (advanced).", rank=450))
     # ... in batches of this many rows
-    batch_size: int = setting(64, Whole(1, 1 << 20), flag=Flag("--batch-size", Int(), "Training batch size per model "
-                                                               "(advanced).", rank=460))
-    max_samples: int = setting(4_000_000, Whole(1, 1 << 40))  # ... but at most this many rows seen per member
-    max_steps: int = setting(4_000, Whole(1, 1 << 30))  # ... in at most this many steps: the batch grows to fit
-    max_batch: int = setting(1_024, Whole(1, 1 << 20))  # ... up to this size
-    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
-    inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), flag=Flag(
+    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINS, flag=Flag(
+        "--batch-size", Int(), "Training batch size per model (advanced).", rank=460))
+    # ... but at most this many rows seen per member, in at most max_steps steps: the batch grows up to max_batch
+    max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINS)
+    max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINS)
+    max_batch: int = setting(1_024, Whole(1, 1 << 20), changes=TRAINS)
+    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract; a set with VMAF v1's features
+    # has prereqs check that libvmaf computes them and the corpus step measure them
+    inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), changes=MEASURED_AND_TRAINS, flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: kit.model.distil, or the corpus's per-frame rows
-    recipe: str = setting(TEACHER, OneOf(RECIPES), flag=Flag(
+    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINS, flag=Flag(
         "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
         "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
         "encodes; where the teacher cannot be reproduced from the six features, frames) or frames (the corpus's "
         "per-frame scores, as kits before 2.1; docs/teachers.md).", rank=150))
-    # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
-    teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000))
-    base_steps: int = setting(6_000, Whole(1, 1 << 20))  # each seed's base: steps ...
-    base_batch: int = setting(256, Whole(1, 1 << 16))  # ... of this many teacher samples
-    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True))  # ... from this learning rate, decayed along a cosine
-    tune_steps: int = setting(600, Whole(0, 1 << 20))  # each member's tuning from its seed's base: steps ...
-    # ... of this many rows (windows, frames and teacher samples: kit.model.distil.TUNE_SHARES)
-    tune_batch: int = setting(128, Whole(3, 1 << 16))
-    tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True))  # ... from this learning rate, decayed along a cosine
+    # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples the bases learn, drawn
+    # once from a prior where encodes lie (draw_prior) ...
+    teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINS)
+    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINS)  # each seed's base: steps ...
+    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINS)  # ... of this many teacher samples
+    # ... from this learning rate, decayed along a cosine
+    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True), changes=TRAINS)
+    tune_steps: int = setting(600, Whole(0, 1 << 20), changes=TRAINS)  # each member's tuning from its seed's base ...
+    tune_batch: int = setting(128, Whole(3, 1 << 16), changes=TRAINS)  # ... in batches of this many rows (tune_shares)
+    # ... from this learning rate, decayed along a cosine
+    tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True), changes=TRAINS)
+    # a tuning batch's shares: the encodes' windows, the frames, the teacher's samples
+    tune_shares: tuple[float, float, float] = setting((0.4, 0.2, 0.4), Check(
+        shares_problem, "three shares (windows, frames, teacher samples) from 0 to 1 that add up to 1"),
+        changes=TRAINS)
+    # per encode: its whole mean, and this many contiguous runs and as many random subsets of its frames
+    windows_per_encode: int = setting(16, Whole(0, 1024), changes=TRAINS)
+    # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
+    motion_max: float = setting(40.0, Real(0, 1024, lo_open=True), changes=TRAINS)
+    # the teacher's samples are the same for every seed, fold and box; the encodes' windows likewise (they depend on
+    # the corpus alone)
+    prior_seed: int = setting(0x5EED7EAC, Whole(0, 2**32 - 1), changes=TRAINS)
+    window_seed: int = setting(0x57494E44, Whole(0, 2**32 - 1), changes=TRAINS)
 
     WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
                                                "target": "vmaf"}  # said in the JSON, never read back
+    # the teacher recipe's knobs, module constants of kit.model.distil before 2.2: written only off their defaults, so
+    # a run at the defaults writes its documents (run.json, the LOSO reports, the verdict, the model cards) as 2.1.0
+    QUIET_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("tune_shares", "windows_per_encode", "motion_max", "prior_seed",
+                                                   "window_seed")
 
     def teacher_steps(self) -> tuple[int, int]:
         """The teacher recipe's (base, tune) steps, scaled by --epochs over its default."""
@@ -113,4 +149,6 @@ class TrainConfig(Record):
         return max(1, round(self.base_steps * scale)), round(self.tune_steps * scale)
 
     def to_json(self) -> dict[str, object]:
-        return {"arch": ARCH, **asdict(self), **{k: v for k, v in self.WRITTEN.items() if k != "arch"}}
+        fields = {k: v for k, v in asdict(self).items()
+                  if k not in self.QUIET_AT_DEFAULT or v != getattr(TrainConfig, k)}
+        return {"arch": ARCH, **fields, **{k: v for k, v in self.WRITTEN.items() if k != "arch"}}

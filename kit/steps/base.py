@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -21,18 +21,38 @@ from kit.media.ffmpeg import resolve_ffmpeg
 from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
-from kit.rundir import RunDir
+from kit.rundir import STEP_NAMES, RunDir
 from kit.steps.records import read_step_record
-from kit.steps.settings import RunSettings, settings_command
+from kit.steps.settings import RunSettings, settings_command, step_fingerprint, view_of
 
 
 @dataclass
 class Context:
-    settings: RunSettings
+    whole: RunSettings  # the run's settings: its out-dir, and the commands a hint prints; a step reads `settings`
     emit: Emit
     log: Callable[[str], None]
     tree: Tree  # the out-dir, opened once by the runner: every file a step writes or trusts goes through it
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
+    step: str = ""  # the step this context runs ("": the runner's own, which reads the whole settings)
+
+    @property
+    def settings(self) -> RunSettings:
+        """The settings as this step sees them: what its fields declare it changes or reads, the rest refused."""
+        return view_of(self.whole, self.step) if self.step else self.whole
+
+    def ahead(self, step: str) -> RunSettings:
+        """The settings as a later `step` sees them, for this step's forecast of that step's work (the run's time
+        left, never an output of this one)."""
+        assert STEP_NAMES.index(step) > STEP_NAMES.index(self.step), (self.step, step)
+        return view_of(self.whole, step)
+
+    def fingerprint(self, entries: Mapping[str, object], kept: Iterable[str]) -> dict[str, object]:
+        """This step's settings fingerprint (Plan.settings): 2.1.0's `entries`, standing for the settings `kept`,
+        and each other setting this step declares, off its default (kit.steps.settings.step_fingerprint)."""
+        return step_fingerprint(self.whole, self.step, entries, kept)
+
+    def for_step(self, step: str) -> Context:
+        return replace(self, step=step)
 
     def say(self, step: str, line: str) -> None:
         self.log(line)
@@ -40,12 +60,14 @@ class Context:
 
     @functools.cached_property
     def places(self) -> Places:
-        """The box's folders, as what this run sends shows them (kit.infra.shown; --keep-paths is the bundle's)."""
+        """The box's folders, as what this run sends shows them (kit.infra.shown; --keep-paths is the bundle's). Read
+        through the step's view: --ref-dir's field names the steps that show paths by it (the corpus, whose outputs
+        it changes; the bundle, which reads it), and the out-dir changes no step's outputs."""
         return box_places(self.settings.out_dir, self.settings.ref_dir)
 
     @property
     def run(self) -> RunDir:
-        return RunDir(self.settings.out_dir)
+        return RunDir(self.whole.out_dir)
 
     @property
     def corpus_only(self) -> str | None:
@@ -62,8 +84,8 @@ def recorded_prereqs(ctx: Context) -> Prereqs | None:
 def rerun(ctx: Context, *words: str | Path) -> str:
     """A command that reruns part of this run, as a hint prints it (settings_command; without a run.json, said so)."""
     if ctx.tree.is_file(ctx.run.run_json):
-        return settings_command(ctx.settings, ctx.run.run_json, *words)
-    return settings_command(ctx.settings, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
+        return settings_command(ctx.whole, ctx.run.run_json, *words)
+    return settings_command(ctx.whole, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
 @dataclass(frozen=True)

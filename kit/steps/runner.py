@@ -313,7 +313,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
         places = box_places(settings.out_dir, settings.ref_dir)
         with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:
-            ctx = Context(settings, emit, log, tree)
+            ctx = Context(settings, emit, log, tree, step=step.name)
             plan = loso.plan(ctx)
             if stale_reason(tree, run, step.name, plan) is None:
                 emit(StepSkipped(step.name, f"task {k}/{n}: LOSO is up to date (its members were gathered): "
@@ -335,7 +335,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     with logged(StepLog(tree, run.log(step.name), box_places(settings.out_dir, settings.ref_dir)), emit, step.name,
                 "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
-        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
+        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name)
         plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)

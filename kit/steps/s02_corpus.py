@@ -313,10 +313,10 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
         ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
-    s = ctx.settings
+    loso = ctx.ahead("loso")  # LOSO's work is a function of LOSO's settings
     groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
-    for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(s.seeds), s.folds, s.train,
-                         choose_threads().train, len(s.holdout)):
+    for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(loso.seeds), loso.folds,
+                         loso.train, choose_threads().train, len(loso.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
 
 
@@ -334,19 +334,26 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
     return [run.skipped_clips, sent]
 
 
+# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (the demo's, --content-groups, --teacher and
+# --inputs through the inputs: the clips, the contents, the teacher and the features measured; --corpus: no corpus
+# step); every other setting this step declares joins it by name off its default (kit.steps.settings)
+KEPT = ("encoders", "cqs", "scales", "downscaler", "upscaler", "encode_depth", "box_id", "ref_dir", "width", "height",
+        "fps", "shard", "strict", "demo_clips", "demo_seconds", "content_groups", "teacher", "train.inputs", "corpus")
+
+
 class CorpusStep:
     name = "corpus"
 
     def plan(self, ctx: Context) -> Plan:
         p, s = prepare(ctx), ctx.settings
         return Plan(
-            settings={"encoders": list(p.encoders), "grid": s.cqs.by_encoder(p.encoders), "scales": list(s.scales),
-                      "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth,
-                      "box_id": p.prov.box_id,
-                      "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
-                      "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips),
-                      "strict": s.strict, "skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
-                      "oracle": [ORACLE_FRAMES, TOLERANCE]},  # the independent check, as this kit makes it
+            settings=ctx.fingerprint({
+                "encoders": list(p.encoders), "grid": s.cqs.by_encoder(p.encoders), "scales": list(s.scales),
+                "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth, "box_id": p.prov.box_id,
+                "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)", "yuv_defaults": [s.width, s.height, s.fps],
+                **shard_settings(s.shard, p.all_clips, p.clips), "strict": s.strict,
+                "skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
+                "oracle": [ORACLE_FRAMES, TOLERANCE]}, KEPT),  # the oracle: the independent check, as this kit makes it
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
                     "contents": sha256_json({"groups": [g.to_json() for g in p.refs.grouping.groups],

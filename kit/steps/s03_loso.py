@@ -20,7 +20,6 @@ from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import out_of_memory
 from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
-from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
@@ -29,6 +28,7 @@ from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since, teacher_sources
 from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
+from kit.steps.settings import record_form
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -138,6 +138,12 @@ class Incumbent:
     copied: list[Path]
 
 
+# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--corpus and --teacher through the corpus's
+# identity, whose rows name their teacher); every other setting this step declares joins it by name off its default
+# (kit.steps.settings), --holdout and --vmaftune-crf-range among them: 2.1.0 wrote them so already
+KEPT = ("seeds", "train", "incumbent", "folds", "corpus", "teacher")
+
+
 class LosoStep:
     name = "loso"
 
@@ -150,14 +156,11 @@ class LosoStep:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
                                            for p in models)
-        # each absent at its default, so a run of an earlier kit resumes as it was
-        folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
-        holdout = {"holdout": list(s.holdout)} if s.holdout else {}
-        crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
-        return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
-                              # one in this out-dir named relative to it, so a moved out-dir's LOSO stays up to date
-                              "incumbent": ctx.run.recorded(s.incumbent) if s.incumbent else None, **folds,
-                              **holdout, **crf},
+        folds = {"folds": str(s.folds)} if s.folds != AUTO else {}  # absent at its default, as 2.1.0 left it
+        # an --incumbent in this out-dir named relative to it, so a moved out-dir's LOSO stays up to date
+        incumbent = ctx.run.recorded(s.incumbent) if s.incumbent else None
+        return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "train": record_form(s.train),
+                                              "incumbent": incumbent, **folds}, KEPT),
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

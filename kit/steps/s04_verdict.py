@@ -10,12 +10,12 @@ from kit.corpus.manifests import read_manifest
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
-from kit.model.consumer import CRF_RANGE
 from kit.model.recipe import TEACHER
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, recorded_corpus, require_output, rerun
 from kit.steps.records import read_step_record
+from kit.steps.settings import record_form
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -35,6 +35,12 @@ def loso_outputs(ctx: Context) -> list[Path]:
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
+# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--corpus and --incumbent through the inputs:
+# LOSO's files and the corpus's contents); every other setting this step declares joins it by name off its default
+# (kit.steps.settings), --vmaftune-crf-range among them: 2.1.0 wrote it so already
+KEPT = ("seeds", "gate", "interval_level", "holdout", "corpus", "incumbent")
+
+
 class VerdictStep:
     name = "verdict"
 
@@ -52,9 +58,9 @@ class VerdictStep:
         if (manifest := read_manifest(s.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
-        crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
-        return Plan(settings={"seeds": list(s.seeds), "gate": s.gate.to_json(), "interval_level": s.interval_level,
-                              "holdout": list(s.holdout), **crf}, inputs=inputs)
+        return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "gate": record_form(s.gate),
+                                              "interval_level": s.interval_level, "holdout": list(s.holdout)}, KEPT),
+                    inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
@@ -126,7 +132,7 @@ class VerdictStep:
         tree.write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
         if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none
-            cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, 1, promoted=False)
+            cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.ahead("bundle").train, 1, promoted=False)
             ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
                                           "mean_plcc_is": GROUPS, "plcc_spread": verdict.gate.plcc_spread},

@@ -1,13 +1,20 @@
 """What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
 settings.json), written into run.json and handed to every step. Each setting is declared once in its field
-(kit.infra.rules.setting: default, rules, flag) and checked wherever it is read; a breach is refused (exit 2) naming
-the key, the value, the file and the rule."""
+(kit.infra.rules.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
+read; a breach is refused (exit 2) naming the key, the value, the file and the rule.
+
+A step sees the settings through a View (kit.steps.base.Context.settings), which hands it a field only where the
+field's `changes` names the step (or the field changes no step), and refuses any other at the read (Undeclared, a
+bug); its fingerprint is made from the same declarations (`step_fingerprint`), so a step cannot read a setting that
+its fingerprint misses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any, cast
 
 from kit.bundle import registry
 from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
@@ -36,7 +43,11 @@ from kit.infra.rules import (
     Text,
     Whole,
     broken,
+    changes,
+    changes_nothing,
+    changes_of,
     flag_of,
+    holds_settings,
     setting,
 )
 from kit.media.decode import MAX_FPS, parse_fps
@@ -50,6 +61,7 @@ from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.encoders import AUTO as AUTO_ENCODERS
 from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
+from kit.rundir import STEP_NAMES
 from kit.steps.parsers import HOLDOUTS, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.gate import GateThresholds
 
@@ -140,6 +152,8 @@ def grid_fits(settings: RunSettings) -> str | None:
 
 
 A_PATH = Off(Absolute())
+PREREQS, CORPUS, LOSO, VERDICT, BUNDLE = STEP_NAMES
+YUV = changes(CORPUS)  # how a .yuv clip whose name lacks them is read: its frames, hence the corpus's rows
 ENCODER_LIST = Reading("encoders", parse_encoder_list, items="libx264,libx265")  # `libx264,h264_nvenc` or `auto`
 TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
@@ -151,33 +165,40 @@ LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(
 
 @dataclass(frozen=True)
 class RunSettings(Record):
-    """Everything the user can set for a run (run.json holds it); each step picks what it depends on."""
+    """Everything the user can set for a run (run.json holds it); each field declares the steps it changes."""
 
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
     CLOSED = True  # a misspelt setting is refused, never ignored
 
-    # each setting's default, rules and flag (kit.infra.rules.setting); a flag's rank: its place in `run --help`
-    out_dir: Path = setting(MISSING, Absolute(), flag=Flag("--out-dir", AbsPath(), "Run directory.",
-                                                           computed="runs/<box-id>", rank=190))
-    ref_dir: Path | None = setting(None, A_PATH, flag=Flag(
+    # each setting's default, rules, the steps whose outputs it changes (kit.infra.rules.Changes) and flag
+    # (kit.infra.rules.setting); a flag's rank: its place in `run --help`
+    out_dir: Path = setting(MISSING, Absolute(), changes=changes_nothing(
+        "where the run's files are, not what they hold: an out-dir moved or copied resumes as it was"), flag=Flag(
+        "--out-dir", AbsPath(), "Run directory.", computed="runs/<box-id>", rank=190))
+    ref_dir: Path | None = setting(None, A_PATH, changes=changes(CORPUS, reads={BUNDLE: (
+        "the tarball names its clips [ref-dir]/NAME, wherever the folder lies (--keep-paths: the paths as they "
+        "are)")}), flag=Flag(
         "--ref-dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). Default: the embedded demo set.",
         computed="demo", rank=20))
-    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
+    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV, flag=Flag(
         "--width", Int(), "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920).", rank=40))
-    height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
+    height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV, flag=Flag(
         "--height", Int(), "Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080).",
         rank=50))
-    fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")), flag=Flag(
-        "--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001.", rank=60))
+    fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")), changes=YUV,
+                              flag=Flag("--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or "
+                                        "30000/1001.", rank=60))
+    # what prereqs test-encodes, and the corpus step encodes with
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
                                                                          "detect command lists them), each once"),
-                                        flag=Flag("--encoders", ENCODER_LIST, "Comma-separated encoders, or auto: each "
-                                                  "detected family's defaults that pass a test encode, plus libx264 "
-                                                  "(the detect command lists them).", rank=70))
+                                        changes=changes(PREREQS, CORPUS), flag=Flag(
+        "--encoders", ENCODER_LIST, "Comma-separated encoders, or auto: each detected family's defaults that pass a "
+        "test encode, plus libx264 (the detect command lists them).", rank=70))
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
                                                       "and family names, each within the range of every encoder it "
                                                       "sets"),
-                          Across(grid_fits, "values within the range of each of the run's encoders"), flag=Flag(
+                          Across(grid_fits, "values within the range of each of the run's encoders"),
+                          changes=changes(PREREQS, CORPUS), flag=Flag(
         "--cqs", CqGrids(), "Quality grid, in each encoder's own scale (the value the encoder receives): auto (each "
         "family's measured default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family "
         "(libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md.",
@@ -185,45 +206,60 @@ class RunSettings(Record):
     scales: tuple[str, ...] = setting(("native", "0.5"), Check(scales_problem, f"native, heights in lines "
                                                                                f"({MIN_HEIGHT}..8640) or fractions of "
                                                                                "the height that give a picture, each "
-                                                                               "once"), flag=Flag(
+                                                                               "once"), changes=changes(CORPUS),
+                                      flag=Flag(
         "--scales", Scales(), "Resolution ladder: native, heights in lines (720,540,360) or fractions of each clip's "
         "height (0.5). A rung is encoded from a downscaled copy and scored upscaled to the reference's size, against "
         "the full-size reference; rungs at or above a clip's height are left out for it.", rank=100))
-    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), flag=Flag(
+    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), changes=changes(CORPUS), flag=Flag(
         "--downscaler", Choice(), "Scaler that makes a rung's downscaled copy.", rank=110))
-    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), flag=Flag(
+    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), changes=changes(CORPUS), flag=Flag(
         "--upscaler", Choice(), "Scaler that brings a rung's encode back to the reference's size for scoring (bicubic, "
         "as VMAF's training set was made).", rank=120))
+    # prereqs checks it, the corpus is scored with it, LOSO and the bundle's refit read its function
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
-                                                                 "path"), flag=Flag(
+                                                                 "path"),
+                           changes=changes(PREREQS, CORPUS, LOSO, BUNDLE), flag=Flag(
         "--teacher", TEACHER_NAME, "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
         "gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON "
         "file (a VMAF v1 model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
         "(docs/teachers.md).", metavar="NAME|FILE", rank=130))
-    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)), flag=Flag(
-        "--seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as given.", rank=160))
-    folds: FoldsAsked = setting(AUTO, FOLDS, flag=Flag(
+    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)), changes=changes(LOSO, VERDICT),
+                                     flag=Flag("--seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as "
+                                               "given.", rank=160))
+    folds: FoldsAsked = setting(AUTO, FOLDS, changes=changes(LOSO), flag=Flag(
         "--folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole content groups "
         "dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per "
         "source either way.", metavar="loso|K|auto", rank=170))
-    corpus: Path | None = setting(None, A_PATH, flag=Flag(
+    # prereqs then needs no encoder, the corpus step does not run, LOSO and the verdict read it
+    corpus: Path | None = setting(None, A_PATH, changes=changes(PREREQS, CORPUS, LOSO, VERDICT, reads={BUNDLE: (
+        "to find the corpus the verdict names where the out-dir is now (kit.steps.base.recorded_corpus: a 2.1.0 "
+        "verdict named this out-dir's shard by its absolute path); the corpus found is checked against the "
+        "verdict's sha256, which the bundle's fingerprint holds")}), flag=Flag(
         "--corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the corpus step.", rank=200))
-    jobs: int = setting(0, Whole(0, 256), flag=Flag("--jobs", Int(), "Parallel corpus jobs (0 = cores).", rank=230))
-    ffmpeg: Path | None = setting(None, A_PATH, flag=Flag("--ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.",
-                                                          computed="found", rank=240))
+    jobs: int = setting(0, Whole(0, 256), changes=changes_nothing(
+        "how many corpus jobs run at once: each encode has one thread (kit.corpus.jobs), so no row depends on it"),
+        flag=Flag("--jobs", Int(), "Parallel corpus jobs (0 = cores).", rank=230))
+    # the ffmpeg chosen is prereqs' input (its path, build, size and time) and in prereqs.json, which the others read
+    ffmpeg: Path | None = setting(None, A_PATH, changes=changes(PREREQS, reads=dict.fromkeys((LOSO, BUNDLE), (
+        "the teacher's function is read from the ffmpeg prereqs.json names; from this one only where there is no "
+        "prereqs.json"))), flag=Flag("--ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.", computed="found",
+                                     rank=240))
     # no rule: made safe for a file name (__post_init__), and a command's own flag
-    box_id: str = setting("", flag=Flag("--box-id", Text(), "Name of this box in shards and tarballs.",
-                                        computed="host name; union with --corpus", rank=210))
-    gate: GateThresholds = setting(GateThresholds)
+    box_id: str = setting("", changes=changes(CORPUS, BUNDLE), flag=Flag(
+        "--box-id", Text(), "Name of this box in shards and tarballs.", computed="host name; union with --corpus",
+        rank=210))
+    gate: GateThresholds = setting(GateThresholds)  # its fields declare what each changes
     train: TrainConfig = setting(TrainConfig)
-    demo_clips: int = setting(0, Whole(0, 64), flag=Flag("--demo-clips", Int(), "Use only the first N demo clips (0 = "
-                                                         "all).", rank=470))
-    demo_seconds: float = setting(0.0, Real(0, 60), flag=Flag("--demo-seconds", Float(), "Length of each demo clip in "
-                                                              "seconds (0 = the default 3).", rank=480))
-    incumbent: Path | None = setting(None, A_PATH, flag=Flag(
+    demo_clips: int = setting(0, Whole(0, 64), changes=changes(CORPUS), flag=Flag(
+        "--demo-clips", Int(), "Use only the first N demo clips (0 = all).", rank=470))
+    demo_seconds: float = setting(0.0, Real(0, 60), changes=changes(CORPUS), flag=Flag(
+        "--demo-seconds", Float(), "Length of each demo clip in seconds (0 = the default 3).", rank=480))
+    incumbent: Path | None = setting(None, A_PATH, changes=changes(LOSO, VERDICT), flag=Flag(
         "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
         "beats its models by more than the seed spread.", rank=310))
-    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
+    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), changes=changes(CORPUS),
+                                      flag=Flag(
         "--shard", SHARD_SPEC, "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). Each box reads every "
         "clip and leaves out what one box would, each clip left out named (reason and fix) by one shard; a shard "
@@ -231,45 +267,50 @@ class RunSettings(Record):
         "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes "
         "shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
-    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)), flag=Flag(
+    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)),
+                                                  changes=changes(LOSO, VERDICT, BUNDLE), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
         rank=490))
-    model_license: str = setting("BSD-3-Clause", LICENSE, flag=Flag(
+    model_license: str = setting("BSD-3-Clause", LICENSE, changes=changes(BUNDLE), flag=Flag(
         "--model-license", Text("spdx"), "SPDX license of the exported models, written into the vmaf-tune registry "
         "rows (the kit's own license unless set).", rank=500))
-    model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL, flag=Flag(
+    model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL,
+                                     changes=changes(BUNDLE), flag=Flag(
         "--model-license-url", Text("url"), "Address of that license's text, written into the vmaf-tune registry "
         "rows.", rank=510))
-    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), flag=Flag(
+    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), changes=changes(PREREQS, CORPUS), flag=Flag(
         "--encode-depth", Choice(), "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: "
         "references deeper than 8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit).",
         rank=80))
-    content_groups: Path | None = setting(None, A_PATH, flag=Flag(
+    content_groups: Path | None = setting(None, A_PATH, changes=changes(CORPUS), flag=Flag(
         "--content-groups", AbsPath(), 'A JSON file overriding which sources hold one content, both ways: {"same": '
         '[["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
         "in the shard manifest.", rank=30))
-    interval_level: float = setting(0.95, Real(0.5, 0.999), flag=Flag(
+    interval_level: float = setting(0.95, Real(0.5, 0.999), changes=changes(VERDICT), flag=Flag(
         "--interval-level", Float(), "Nominal coverage of the prediction intervals (hierarchical split conformal over "
         "content groups: a new frame of a new source lies inside with at least this probability); figures at "
         "50/80/90/95 % are given either way.", rank=370))
-    holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"), flag=Flag(
+    holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"),
+                                       changes=changes(LOSO, VERDICT), flag=Flag(
         "--holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder rungs (rung): each "
         "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
         metavar="encoder|box|rung[,...]|none", rank=400))
-    train_tasks: int = setting(0, Whole(0, MAX_TASKS), flag=Flag(
+    train_tasks: int = setting(0, Whole(0, MAX_TASKS), changes=changes_nothing(
+        "who trains LOSO's members (N tasks, or LOSO itself): the same members either way"), flag=Flag(
         "--train-tasks", TrainTasks(), "LOSO's members are trained by N separate tasks (`step loso --train-task K/N`; "
         "`slurm` submits them as an array, auto: one per shard): LOSO gathers them and refuses, naming them, any that "
         "is missing. off (or 0): LOSO trains what is missing itself.", metavar="N|auto|off", rank=180))
-    group_shared: bool = setting(False, flag=Flag(
+    group_shared: bool = setting(False, changes=changes_nothing(
+        "the modes of the folders the kit makes, not what its files hold"), flag=Flag(
         "--group-shared", None, "A project folder shared on purpose: the folders the kit makes are group-writable with "
         "the sticky bit (nobody but a file's owner renames or deletes it), and folders others can write are accepted "
         "if sticky. Files stay writable by you alone, and the kit trusts only the ones you made.", rank=520))
-    strict: bool = setting(False, flag=Flag(
+    strict: bool = setting(False, changes=changes(CORPUS), flag=Flag(
         "--strict", None, "Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without "
         "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
         "summary, as long as enough sources are left.", rank=530))
-    keep_paths: bool = setting(False, flag=Flag(
+    keep_paths: bool = setting(False, changes=changes(BUNDLE), flag=Flag(
         "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path in the files "
         "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/..., [kit]/..., ~/... or [cwd]/..., or a file "
         "name alone (the clips named by file name and sha256); the out-dir's own files keep them either way.",
@@ -290,6 +331,142 @@ class RunSettings(Record):
         # the box id names files and folders: sanitised here, once, whoever builds the settings
         object.__setattr__(self, "box_id", safe_box_id(self.box_id))
         object.__setattr__(self, "folds", checked_folds(self.folds))
+
+
+class Undeclared(AttributeError):
+    """A step read a setting whose field does not name it (kit.infra.rules.Changes): a bug of the kit, said as an
+    internal error where it is read, never a value a resume would keep unfingerprinted."""
+
+
+def _fields(cls: type[Record]) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+class View:
+    """The settings as one step sees them (kit.steps.base.Context.settings): a field whose `changes` names the step,
+    or that changes no step; a record of settings it holds (`train`) whole where the step may read all its fields,
+    else as a View of its own; any other field refused at the read (Undeclared). A property of the record
+    (`extra_features`) is worked out on the view, so what it reads is checked too."""
+
+    __slots__ = ("_at", "_record", "_step")
+
+    def __init__(self, record: Record, step: str, at: str = "") -> None:
+        object.__setattr__(self, "_record", record)
+        object.__setattr__(self, "_step", step)
+        object.__setattr__(self, "_at", at)
+
+    def __getattr__(self, name: str) -> Any:
+        record, step, at = self._record, self._step, self._at
+        found = _fields(type(record)).get(name)
+        if found is None:
+            attr = getattr(type(record), name, None)
+            if isinstance(attr, property) and attr.fget is not None:
+                return attr.fget(self)
+            raise AttributeError(f"{type(record).__name__} has no setting {name!r}")
+        value = getattr(record, name)
+        if (held := holds_settings(found)) is not None:
+            return value if all(readable(held, step)) else View(value, step, f"{at}{name}.")
+        declared = changes_of(found)
+        if declared is None or not declared.readable_by(step):
+            raise Undeclared(f"step {step} read the setting {at}{name}, whose field does not name it: add the step "
+                             f"to that field's `changes` (kit.infra.rules.changes) if its value changes the step's "
+                             "outputs (the step's fingerprint then holds it), or read it where it is declared")
+        return value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<settings of step {self._step}>"
+
+
+def readable(cls: type[Record], step: str) -> Iterator[bool]:
+    """For each setting of `cls` (those of a record it holds too), whether `step` may read it."""
+    for f in dataclasses.fields(cls):
+        if (held := holds_settings(f)) is not None:
+            yield from readable(held, step)
+        else:
+            declared = changes_of(f)
+            yield declared is not None and declared.readable_by(step)
+
+
+def declared(cls: type[Record], step: str, at: str = "") -> Iterator[tuple[str, dataclasses.Field[Any]]]:
+    """The settings of `cls` whose outputs-changed steps name `step`, by dotted name (`train.epochs`), in order."""
+    for f in dataclasses.fields(cls):
+        if (held := holds_settings(f)) is not None:
+            yield from declared(held, step, f"{at}{f.name}.")
+        elif (changed := changes_of(f)) is not None and step in changed.steps:
+            yield f"{at}{f.name}", f
+
+
+def value_at(record: Record, dotted: str) -> Any:
+    for name in dotted.split("."):
+        record = getattr(record, name)
+    return record
+
+
+def default_of(f: dataclasses.Field[Any]) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def plain(value: Any) -> Any:
+    """A setting's value as its JSON has it (a fingerprint is sha256 of its JSON): a tuple a list, a path text."""
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return str(value) if isinstance(value, PurePath) else value
+
+
+# The fields of the records 2.1.0 fingerprinted whole (LOSO's and the bundle's `train`, the verdict's `gate`), each
+# written at its default too. A field added since is written only off its default (`record_form`), so its record's
+# entry in a fingerprint of 2.1.0 stays as it was.
+WHOLE_IN_2_1: Mapping[type[Record], tuple[str, ...]] = {
+    TrainConfig: ("hidden", "dropout", "lr", "weight_decay", "epochs", "batch_size", "max_samples", "max_steps",
+                  "max_batch", "inputs", "recipe", "teacher_samples", "base_steps", "base_batch", "base_lr",
+                  "tune_steps", "tune_batch", "tune_lr"),
+    GateThresholds: ("mean_plcc_min", "plcc_spread_max", "per_seed_plcc_min", "min_rmse_lift", "min_content_groups",
+                     "max_abs_bias", "max_fold_rmse", "min_coverage", "max_out_of_range", "holdout_min_plcc",
+                     "max_clip_error", "consumer_tolerance", "min_consumer_share", "min_consumer_content_share"),
+}
+
+
+def record_form(record: Record) -> dict[str, object]:
+    """A record of settings as a fingerprint holds it: its JSON, a field added since 2.1.0 only off its default."""
+    doc, at_default = record.to_json(), type(record)().to_json()
+    kept = WHOLE_IN_2_1[type(record)]
+    names = _fields(type(record))
+    return {k: v for k, v in doc.items() if k not in names or k in kept or v != at_default.get(k)}
+
+
+def step_fingerprint(settings: RunSettings, step: str, entries: Mapping[str, object],
+                     kept: Iterable[str]) -> dict[str, object]:
+    """The settings part of `step`'s fingerprint (Plan.settings): `entries`, the form 2.1.0 gave it, which stands for
+    the settings `kept` names (through the step's inputs too; a record's name: each of its fields); then each other
+    setting whose `changes` names the step, by its dotted name, wherever its value is off its default. A setting
+    added since 2.1.0 leaves every fingerprint as it was at its default, and off it reruns exactly the steps it
+    declares."""
+    found = dict(declared(RunSettings, step))
+    held = {f.name for f in dataclasses.fields(RunSettings) if holds_settings(f) is not None}
+    kept = set(kept)
+    # a name kept that the step does not declare would be a setting its fingerprint holds and its view refuses
+    assert all(k in found or (k in held and any(d.startswith(f"{k}.") for d in found)) for k in kept), \
+        (step, sorted(k for k in kept if k not in found))
+    fingerprint = dict(entries)
+    for dotted, f in found.items():
+        if dotted in kept or dotted.partition(".")[0] in kept:
+            continue
+        if (value := value_at(settings, dotted)) != default_of(f):
+            assert dotted not in fingerprint, (step, dotted)
+            fingerprint[dotted] = plain(value)
+    return fingerprint
+
+
+def view_of(settings: RunSettings, step: str) -> RunSettings:
+    """What step `step` sees of `settings` (a View, which every reader takes for the record it stands for)."""
+    return cast(RunSettings, View(settings, step))
 
 
 # where one command runs: its own flags, never taken from a --settings file

@@ -67,7 +67,7 @@ def step_status(step: LazyStep, ctx: Context) -> StepStatus:
         return said("stale", f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run "
                              "renders them")
     try:
-        reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx))
+        reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx.for_step(step.name)))
     except KitError as exc:
         return said("pending", exc.message)
     if reason in (NOT_RUN, UNFINISHED):

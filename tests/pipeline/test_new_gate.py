@@ -42,8 +42,12 @@ def max_miss_gate(fit: ConsumerFit, threshold: float | None, measure: str) -> Li
                      worst_value=fit.max_miss, failing=failing, passed=not failing,
                      statement=f"encode {fit.worst_encode} is {fit.max_miss:.2f} VMAF from its teacher")
 '''
-# its threshold's field: the default, the rule and the flag (`run --max-consumer-miss`, its place in the help)
-FIELD = '''    max_consumer_miss: float | None = setting(0.001, LIMIT, flag=Flag(
+# its threshold's field: the default, the rule, the step it changes (the verdict) and the flag (`run
+# --max-consumer-miss`, its place in the help). Off by default: at its default a new setting leaves every fingerprint
+# as it was (kit.steps.settings.step_fingerprint), so an old out-dir keeps its verdict until the flag is given; a gate
+# on by default that old verdicts must meet is a change of the verdict's numbers, whose release raises the verdict's
+# format version (kit/steps/__init__.py), as for any step
+FIELD = '''    max_consumer_miss: float | None = setting(None, LIMIT, changes=DECIDES, flag=Flag(
         "--max-consumer-miss", Limit(), "Gate: the largest miss of a held-out encode as vmaf-tune predicts it at most "
         "X; off to drop it.", metavar=OFF_METAVAR, rank=445))
 '''
@@ -94,6 +98,9 @@ def test_a_gate_added_in_three_files_shows_everywhere(json_run: tuple[Path, subp
     assert len(edited) <= 3
     entry = [sys.executable, str(kit / "kit" / "run_full_pipeline.py")]
     res = run_kit(*args_of(out, tiny_refs), entry=entry, env={"PYTHONPATH": ""}, cwd=tmp_path)
+    assert res.returncode == 0 and "[04 verdict] skipped: up to date" in res.stdout, res.stdout[-3000:]  # off: as was
+    res = run_kit(*args_of(out, tiny_refs), "--max-consumer-miss", "0.001", entry=entry, env={"PYTHONPATH": ""},
+                  cwd=tmp_path)
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr[-3000:]  # the new gate fails: HOLD
     verdict = json.loads((out / "04_verdict" / "HOLD.json").read_text())
     rows = {g["measure"]: g for g in verdict["consumer_gates"]}

@@ -25,7 +25,7 @@ def make_kit_root(dest: Path) -> Path:
         target = dest / src.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
-    for name in ("pyproject.toml", "install.py", "install_steps.py", "requirements-frozen.txt",
+    for name in ("pyproject.toml", "install.py", "install_python.py", "install_steps.py", "requirements-frozen.txt",
                  "requirements-train.txt", "requirements-torch.txt", "README.md", "binaries/README.md"):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)

@@ -27,7 +27,7 @@ def test_same_tree_gives_same_sha256(tmp_path: Path) -> None:
         names = tar.getnames()
     top = a.name.removesuffix(".tar.gz")
     for required in ("kit/run_full_pipeline.py", "kit/steps/s02_corpus.py", "kit/platforms/encoders.py",
-                     "binaries/README.md", "pyproject.toml", "install.py", "install_steps.py",
+                     "binaries/README.md", "pyproject.toml", "install.py", "install_python.py", "install_steps.py",
                      "requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt", "README.md"):
         assert f"{top}/{required}" in names, required
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)

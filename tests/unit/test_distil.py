@@ -18,7 +18,7 @@ from kit.media.libvmaf import FEATURES
 from kit.media.svr import NotReproducible, parse_model
 from kit.model.batches import Member
 from kit.model.contract import CODEC_VOCAB
-from kit.model.distil import Distillation, draw_prior, encode_codes, encode_windows
+from kit.model.distil import Distillation, by_feature, draw_prior, encode_codes, encode_windows
 from kit.model.features import CODEC_DIM
 from kit.model.loso import LosoInputs
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
@@ -102,7 +102,8 @@ def corpus(n_encodes: int = 6, frames: int = 12, seed: int = 0, teacher: str = "
 def test_each_window_is_the_mean_of_its_encodes_frames() -> None:
     df = corpus()
     codes = df.groupby(["src", "cq"], sort=True).ngroup().to_numpy()
-    x, y, c = encode_windows(df[list(FEATURES)].to_numpy(), df["vmaf"].to_numpy(), codes, per_encode=4)
+    x, y, c = encode_windows(df[list(FEATURES)].to_numpy(), df["vmaf"].to_numpy(), codes,
+                             TrainConfig(windows_per_encode=4))
     assert len(x) == len(np.unique(codes)) * 9  # the whole encode, 4 runs and 4 subsets
     for code in np.unique(codes):  # the first window of an encode is its whole mean, taken here the plain way
         whole = df[codes == code]
@@ -113,18 +114,33 @@ def test_each_window_is_the_mean_of_its_encodes_frames() -> None:
 
 
 def test_the_teacher_samples_lie_where_encodes_do_and_repeat() -> None:
-    a, b = draw_prior(20_000), draw_prior(20_000)
+    a, b = draw_prior(20_000, TrainConfig()), draw_prior(20_000, TrainConfig())
     assert np.array_equal(a, b)
     adm, vif, motion = a[:, 0], a[:, 1:5], a[:, 5]
     assert (np.diff(vif, axis=1) >= -0.01).mean() > 0.99  # the finest scale loses most
     assert (vif > 0.95).all(axis=1).mean() > 0.1  # the near-lossless corner is dense (a uniform box: 6e-6)
     assert adm.min() > -0.1 and adm.max() < 1.02 and motion.min() >= 0 and motion.max() <= 40
+    # the recipe's knobs are TrainConfig's (in LOSO's and the bundle's fingerprints): each one moves the draws
+    assert draw_prior(20_000, TrainConfig(motion_max=10.0))[:, 5].max() <= 10 < motion.max()
+    assert not np.array_equal(draw_prior(2_000, TrainConfig(prior_seed=1)), draw_prior(2_000, TrainConfig()))
+
+
+def test_the_prior_s_columns_are_placed_by_the_feature_table() -> None:
+    """Each extractor's draws go to its features' columns by the table (kit.media.libvmaf.TABLE), not by position:
+    the model's canonical six in their order, every column drawn placed once."""
+    n = 5
+    placed = by_feature({"motion": np.full((n, 1), 7.0), "vif": np.tile([[0.1, 0.2, 0.3, 0.4]], (n, 1)),
+                         "adm": np.full((n, 1), 0.9)})
+    assert dict(zip(FEATURES, placed[0], strict=True)) == {"adm2": 0.9, "vif_scale0": 0.1, "vif_scale1": 0.2,
+                                                           "vif_scale2": 0.3, "vif_scale3": 0.4, "motion2": 7.0}
+    with pytest.raises(AssertionError, match="the prior draws the table's six"):
+        by_feature({"adm": np.zeros((n, 2)), "vif": np.zeros((n, 4)), "motion": np.zeros((n, 1))})
 
 
 def distilled(df: pd.DataFrame, config: TrainConfig) -> tuple[Distillation, np.ndarray, np.ndarray]:
     inputs = LosoInputs.of(df)
     model = parse_model(model_json(), "tiny")
-    return (Distillation.of(inputs.feats, inputs.target, np.arange(len(df)) // 12, model, config.teacher_samples),
+    return (Distillation.of(inputs.feats, inputs.target, np.arange(len(df)) // 12, model, config),
             inputs.feats, inputs.codec)
 
 
@@ -165,7 +181,8 @@ def test_a_member_draws_windows_only_of_encodes_it_trains_on_whole_and_two_boxes
     codes = encode_codes(df)
     assert len(np.unique(codes)) == 6  # 3 settings x 2 boxes
     inputs = LosoInputs.of(df)
-    data = Distillation.of(inputs.feats, inputs.target, codes, parse_model(model_json(), "tiny"), 2_000)
+    data = Distillation.of(inputs.feats, inputs.target, codes, parse_model(model_json(), "tiny"),
+                           TrainConfig(teacher_samples=2_000))
     box_a = np.flatnonzero(df["box_id"] == "a")
     _, windows = data.member_rows(Member(0, 0, box_a))
     drawn = data.window_codes[windows.numpy() - data.n_frames]

@@ -1,7 +1,7 @@
 """The set-up's hostile cases (issue 60): install.py over a half-made .venv, in a read-only folder, stopped by Ctrl-C,
 and run by a Python too old to read today's syntax. Each refusal is one sentence naming its cause and the folder or
 the Python, a hint, exit 2, no traceback; Ctrl-C says what to run to finish, exit 130. The set-up runs for real, as
-`python install.py` in a copy of its two files (a kit folder of its own), where what it meets stops it early."""
+`python install.py` in a copy of its three files (a kit folder of its own), where what it meets stops it early."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-import install
+import install_python
 import install_steps
 from tests.conftest import ROOT
 
-SETUP_FILES = ("install.py", "install_steps.py")
+SETUP_FILES = ("install.py", "install_python.py", "install_steps.py")
 
 
 def kit_folder(where: Path) -> Path:
-    """A folder holding the set-up's two files, as an untarred kit holds them."""
+    """A folder holding the set-up's three files, as an untarred kit holds them."""
     where.mkdir(parents=True, exist_ok=True)
     for name in SETUP_FILES:
         shutil.copy2(ROOT / name, where / name)
@@ -167,9 +167,10 @@ def test_install_py_reads_in_the_grammar_of_python_2_7_and_3_6() -> None:
     """Once a SyntaxError on Python 3.6 (`from __future__ import annotations`) and 2.7 (f-strings): no older Python
     is installable here, so its grammar is checked (3.6's by ast itself, 2.7's by the subset above, which finds what
     install_steps.py, the file for 3.11, holds)."""
-    source = (ROOT / "install.py").read_text()
-    ast.parse(source, feature_version=(3, 6))
-    assert python2_breaches(source) == []
+    for name in ("install.py", "install_python.py"):
+        source = (ROOT / name).read_text()
+        ast.parse(source, feature_version=(3, 6))
+        assert python2_breaches(source) == [], name
     assert python2_breaches((ROOT / "install_steps.py").read_text())  # the check sees what 2.7 would refuse
 
 
@@ -187,4 +188,29 @@ def test_an_old_python_gets_the_sentence_and_exit_2(tmp_path: Path, version: tup
     assert error == (f"error: Python {version[0]}.{version[1]} runs install.py; the pinned packages are for Python "
                      "3.11 to 3.13 (docs/collaborator.md#platforms)"), error
     assert hint.startswith("hint: install Python 3.11 to 3.13"), hint
-    assert install.python_refusal((3, 11)) is None and install.python_refusal((3, 13)) is None
+    assert install_python.python_refusal((3, 11)) is None and install_python.python_refusal((3, 13)) is None
+
+
+def top_level_imports(names: set[str]) -> dict[str, set[str]]:
+    """Each of the repository's top-level modules (`names`) -> those of them it imports, late imports included."""
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for name in names:
+        for node in ast.walk(ast.parse((ROOT / f"{name}.py").read_text())):
+            if isinstance(node, ast.Import):
+                graph[name] |= {alias.name for alias in node.names} & names
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in names:
+                graph[name].add(node.module)
+    return graph
+
+
+def test_the_set_up_s_files_import_one_way() -> None:
+    """install.py and install_steps.py once imported each other (install_steps read the Python check from install,
+    which loads install_steps): the check lives in install_python.py, which both read. No top-level module of the
+    repository reaches itself (tests/unit/test_layers.py checks kit/ the same way)."""
+    from tests.unit.test_layers import cycles
+
+    graph = top_level_imports({path.stem for path in ROOT.glob("*.py")})
+    assert graph["install"] == {"install_python", "install_steps"} and graph["install_steps"] == {"install_python"}
+    assert graph["install_python"] == set()
+    assert cycles(graph) == []
+    assert cycles({"install": {"install_steps"}, "install_steps": {"install"}}) == [{"install", "install_steps"}]

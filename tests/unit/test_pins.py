@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-import install
+import install_python
 import install_steps
 from tests.conftest import ROOT
 
@@ -147,7 +147,8 @@ def test_install_py_installs_hash_checked_without_resolving_and_the_kit_without_
     # every file install.py names is one tools/pins.py hashes, and the kit tarball ships the collaborator's
     import make_tarball
     assert {install_steps.FROZEN, install_steps.TRAIN, install_steps.TORCH, install_steps.TEST} <= set(pins.FILES)
-    shipped = {"install.py", "install_steps.py", install_steps.FROZEN, install_steps.TRAIN, install_steps.TORCH}
+    shipped = {"install.py", "install_python.py", "install_steps.py", install_steps.FROZEN, install_steps.TRAIN,
+               install_steps.TORCH}
     assert shipped <= set(make_tarball.INCLUDE)
 
 
@@ -193,7 +194,7 @@ def test_every_refusal_of_install_py_is_on_the_troubleshooting_page() -> None:
                 v.value for v in getattr(text, "values", []) if isinstance(v, ast.Constant)]
             runs.append(max((re.sub(r"\s+", " ", p).strip() for p in parts), key=len))
     assert len(runs) == 7
-    refused = install.python_refusal((3, 6))
+    refused = install_python.python_refusal((3, 6))
     assert refused is not None
     runs.append(refused[0].replace("3.6", "X").partition(" (")[0])
     assert not [run for run in runs if run not in page]

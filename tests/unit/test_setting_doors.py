@@ -126,6 +126,12 @@ CASES = (
     Bad("train.tune_steps", -1, "-1", "is not a whole number from 0 to"),
     Bad("train.tune_batch", 2, "2", "is not a whole number from 3 to 65536"),
     Bad("train.tune_lr", 2, "2.0", "is not a number above 0 and at most 1"),
+    Bad("train.tune_shares", [0.5, 0.5, 0.5], "[0.5, 0.5, 0.5]", "adds up to 1.5, not 1"),
+    Bad("train.tune_shares", [0.5, 0.5], "[0.5, 0.5]", "is not three shares from 0 to 1"),
+    Bad("train.windows_per_encode", -1, "-1", "is not a whole number from 0 to 1024"),
+    Bad("train.motion_max", 0, "0.0", "is not a number above 0 and at most 1024"),
+    Bad("train.prior_seed", -1, "-1", "is not a whole number from 0 to 4294967295"),
+    Bad("train.window_seed", 2**32, "4294967296", "is not a whole number from 0 to 4294967295"),
     Bad("train.optimiser", "sgd", '"sgd"', "is no key the kit reads there"),  # was recorded and ignored
     Bad("train.optimizer", "sgd", '"sgd"', 'is no setting: the kit writes "adam" there and reads nothing from it'),
     Bad("shard.kk", 1, "1", "is no key the kit reads there (did you mean k?)"),

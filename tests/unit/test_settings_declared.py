@@ -1,0 +1,177 @@
+"""A step reads only what it fingerprints (issue 71, item 1): each setting declares, beside its default, rules and flag,
+the steps whose outputs it changes (kit.infra.rules.Changes); a step's fingerprint is made from those declarations
+(kit.steps.settings.step_fingerprint), and a step sees the settings through a View that refuses any other field at
+the read. This test replaces the vigilance that kept five hand-written fingerprints in step with what each step read.
+tests/pipeline/test_new_setting.py walks a new setting through a copy of the kit."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.infra.files import sha256_json
+from kit.infra.records import Record
+from kit.infra.rules import Changes, changes, changes_nothing, changes_of, holds_settings, setting
+from kit.infra.tree import Tree
+from kit.model.recipe import TrainConfig
+from kit.rundir import STEP_NAMES
+from kit.steps import s01_prereqs, s02_corpus, s03_loso, s04_verdict, s05_bundle
+from kit.steps.base import Context
+from kit.steps.settings import (
+    WHOLE_IN_2_1,
+    RunSettings,
+    Undeclared,
+    View,
+    declared,
+    record_form,
+    step_fingerprint,
+    view_of,
+)
+from kit.verdict.gate import GateThresholds
+
+KEPT = {"prereqs": s01_prereqs.KEPT, "corpus": s02_corpus.KEPT, "loso": s03_loso.KEPT, "verdict": s04_verdict.KEPT,
+        "bundle": s05_bundle.KEPT}
+BASE = RunSettings(out_dir=Path("/out"))
+
+
+def leaves(cls: type[Record] = RunSettings, at: str = "") -> Iterator[tuple[str, dataclasses.Field[Any]]]:
+    """Every setting of `cls`, a record it holds walked into: (dotted name, field)."""
+    for f in dataclasses.fields(cls):
+        if (held := holds_settings(f)) is not None:
+            yield from leaves(held, f"{at}{f.name}.")
+        else:
+            yield f"{at}{f.name}", f
+
+
+def read(view: Any, dotted: str) -> Any:
+    for name in dotted.split("."):
+        view = getattr(view, name)
+    return view
+
+
+def test_every_setting_declares_the_steps_whose_outputs_it_changes_or_why_none() -> None:
+    found = dict(leaves())
+    assert len(found) > 60
+    for name, f in found.items():
+        declared_here = changes_of(f)
+        assert isinstance(declared_here, Changes), name
+        assert set(declared_here.steps) <= set(STEP_NAMES) and set(declared_here.reads) <= set(STEP_NAMES), name
+        assert all(len(why.split()) >= 6 for why in (declared_here.none, *declared_here.reads.values()) if why), name
+    # a setting that changes no output is a decision a reviewer reads: these, each with its reason
+    assert sorted(n for n, f in found.items() if (c := changes_of(f)) is not None and c.none) == \
+        ["group_shared", "jobs", "out_dir", "train_tasks"]
+    # and the reads that change nothing of the step that reads them
+    assert {n: sorted(c.reads) for n, f in found.items() if (c := changes_of(f)) is not None and c.reads} == \
+        {"ref_dir": ["bundle"], "corpus": ["bundle"], "ffmpeg": ["bundle", "loso"]}
+
+
+def test_a_setting_that_declares_nothing_is_refused_as_its_record_is_made() -> None:
+    with pytest.raises(TypeError, match="declares the steps whose outputs it changes"):
+        @dataclasses.dataclass(frozen=True)
+        class Untagged(Record):
+            knob: int = setting(1)
+    with pytest.raises(ValueError, match=r"names \['bundel'\], which are not steps"):
+        changes("bundel")
+    with pytest.raises(ValueError, match="one of the two"):
+        Changes(("loso",), none="it changes nothing")
+    assert changes_nothing("a thread count: the same rows either way").readable_by("verdict")
+
+
+@pytest.mark.parametrize("step", STEP_NAMES)
+def test_a_step_reads_what_its_fields_name_and_nothing_else(step: str) -> None:
+    view = view_of(BASE, step)
+    refused = []
+    for name, f in leaves():
+        declared_here = changes_of(f)
+        assert declared_here is not None
+        if declared_here.readable_by(step):
+            assert read(view, name) == read(BASE, name), name
+        else:
+            with pytest.raises(Undeclared, match=f"step {step} read the setting {name}, whose field does not name"):
+                read(view, name)
+            refused.append(name)
+    assert refused, step  # every step is refused something: the check can fail
+    assert issubclass(Undeclared, AttributeError)  # a bug where it is read (kit.cli.guard: internal error, exit 70)
+
+
+def test_a_record_of_settings_is_handed_whole_only_where_every_field_is_the_step_s() -> None:
+    assert isinstance(view_of(BASE, "loso").train, TrainConfig)  # asdict, replace and pickling work on it
+    assert isinstance(view_of(BASE, "verdict").gate, GateThresholds)
+    partial = view_of(BASE, "prereqs").train
+    assert isinstance(partial, View) and partial.inputs == "canonical6"
+    with pytest.raises(Undeclared, match=r"step prereqs read the setting train\.epochs"):
+        _ = partial.epochs
+    # a property is worked out on the view: what it reads is checked too (the verdict may read --corpus, not --inputs)
+    assert view_of(BASE, "prereqs").extra_features is False
+    with pytest.raises(Undeclared, match=r"step verdict read the setting train\.inputs"):
+        _ = view_of(BASE, "verdict").extra_features
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view_of(BASE, "loso").seeds = (1,)  # type: ignore[misc]
+
+
+def test_a_step_s_context_hands_it_the_view_and_the_runner_the_whole(tmp_path: Path) -> None:
+    with Tree.open(tmp_path) as tree:
+        ctx = Context(BASE, lambda event: None, lambda line: None, tree, step="verdict")
+        with pytest.raises(Undeclared):
+            _ = ctx.settings.model_license
+        assert ctx.whole.model_license == "BSD-3-Clause" and ctx.run.root == Path("/out")
+        assert Context(BASE, lambda event: None, lambda line: None, tree).settings is BASE  # the runner's own
+        assert ctx.ahead("bundle").model_license == "BSD-3-Clause"  # a forecast of the bundle's work reads its view
+        with pytest.raises(AssertionError):
+            ctx.ahead("loso")  # an earlier step's settings are no forecast
+
+
+# What 2.1.0 wrote into a fingerprint for a record it held whole, at the defaults (restated from its source: LOSO's
+# and the bundle's `train` was TrainConfig.to_json(), the verdict's `gate` GateThresholds.to_json())
+TRAIN_2_1 = {"arch": "fr_regressor_v2", "hidden": 64, "dropout": 0.1, "lr": 5e-4, "weight_decay": 1e-5, "epochs": 60,
+             "batch_size": 64, "max_samples": 4_000_000, "max_steps": 4_000, "max_batch": 1_024,
+             "inputs": "canonical6", "recipe": "teacher", "teacher_samples": 100_000, "base_steps": 6_000,
+             "base_batch": 256, "base_lr": 2e-3, "tune_steps": 600, "tune_batch": 128, "tune_lr": 3e-4,
+             "optimizer": "adam", "loss": "mse", "target": "vmaf"}
+GATE_2_1 = {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005, "per_seed_plcc_min": 0.95, "min_rmse_lift": 1.0,
+            "min_content_groups": 5, "max_abs_bias": 10.0, "max_fold_rmse": None, "min_coverage": None,
+            "max_out_of_range": None, "holdout_min_plcc": None, "max_clip_error": {}, "consumer_tolerance": 1.5,
+            "min_consumer_share": 0.9, "min_consumer_content_share": 0.75}
+
+
+def test_a_record_held_whole_in_2_1_is_fingerprinted_as_2_1_wrote_it() -> None:
+    assert sha256_json(record_form(TrainConfig())) == sha256_json(TRAIN_2_1)
+    assert sha256_json(record_form(GateThresholds())) == sha256_json(GATE_2_1)
+    assert record_form(TrainConfig(epochs=3)) == {**TRAIN_2_1, "epochs": 3}
+    # the teacher recipe's knobs, now TrainConfig's: at their defaults as before, off them in the record's entry
+    assert record_form(TrainConfig(motion_max=30.0)) == {**TRAIN_2_1, "motion_max": 30.0}
+    assert set(WHOLE_IN_2_1[TrainConfig]) | {"tune_shares", "windows_per_encode", "motion_max", "prior_seed",
+                                            "window_seed"} == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def test_the_settings_2_1_fingerprinted_keep_their_form_and_nothing_joins_them() -> None:
+    """Byte-identical fingerprints of 2.1.0's out-dirs: each step's entries are 2.1.0's, and of the settings 2.1.0
+    had, the only ones a step declares beyond what its entries stand for are those 2.1.0 wrote by name off their
+    defaults, as the declarations now write them (bench/resume_across.py plans out-dirs a 2.1.0 kit made)."""
+    beyond = {step: sorted(name for name, _ in declared(RunSettings, step)
+                           if name not in KEPT[step] and name.partition(".")[0] not in KEPT[step])
+              for step in STEP_NAMES}
+    assert beyond == {"prereqs": [], "corpus": [], "loso": ["holdout", "vmaftune_crf_range"],
+                      "verdict": ["vmaftune_crf_range"], "bundle": []}
+    for step in STEP_NAMES:  # at the defaults, nothing joins the entries
+        assert step_fingerprint(BASE, step, {"entry": 1}, KEPT[step]) == {"entry": 1}
+    changed = dataclasses.replace(BASE, holdout=("rung",), vmaftune_crf_range=(12, 50), seeds=(3,))
+    # 2.1.0's {"holdout": list(s.holdout)} if s.holdout else {}, and its crf range likewise
+    assert step_fingerprint(changed, "loso", {}, KEPT["loso"]) == {"holdout": ["rung"], "vmaftune_crf_range": [12, 50]}
+    assert step_fingerprint(changed, "verdict", {}, KEPT["verdict"]) == {"vmaftune_crf_range": [12, 50]}
+
+
+def test_a_later_setting_joins_the_fingerprints_of_the_steps_it_names_off_its_default() -> None:
+    knobs = dataclasses.replace(BASE, train=TrainConfig(windows_per_encode=8))
+    for step in ("loso", "bundle"):  # held whole there: inside the record's entry
+        assert record_form(knobs.train)["windows_per_encode"] == 8
+        assert step_fingerprint(knobs, step, {}, KEPT[step]) == {}
+    # a step whose entries stand for part of a record: the rest joins by its dotted name
+    assert step_fingerprint(knobs, "loso", {}, ("seeds",)) == {"train.windows_per_encode": 8}
+    assert step_fingerprint(knobs, "verdict", {}, KEPT["verdict"]) == {}  # not the verdict's
+    with pytest.raises(AssertionError):  # an entry standing for a setting the step may not read is a bug
+        step_fingerprint(BASE, "verdict", {}, ("model_license",))
