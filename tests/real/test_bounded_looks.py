@@ -281,6 +281,32 @@ def test_a_clip_whose_first_picture_is_concealed_is_left_out_with_the_frame_name
     assert refused.value.hint.endswith(convert_command(damaged))
 
 
+def test_a_first_picture_concealed_but_not_flagged_is_left_out_in_ffmpeg_s_words(ffmpeg: str, tmp_path: Path) -> None:
+    """The same damage in a stream with B-frames (tests/realfiles' synthetic case): ffmpeg conceals the first I frame
+    ('concealing 300 DC, ...'), flags no frame (its second look, -xerror, ends clean) and plays the 46 frames predicted
+    from it; 2.2's merged looks used it whole. Its words say the picture is damaged: it is left out, in them."""
+    raw = tmp_path / "bframes.h264"
+    render(ffmpeg, "testsrc2=s=320x240:r=25", raw, frames=48, fmt="h264",
+           extra=("-c:v", "libx264", "-bf", "2", "-g", "250", "-x264-params", "log=-1"))
+    stream = bytearray(raw.read_bytes())
+    idr = next(u for u in nal_units(bytes(stream)) if nal_type(bytes(stream), u) == 5)
+    for k in range(idr[0] + 300, idr[0] + 308):  # inside the first picture's slice data, past its header
+        stream[k] ^= 0x5A
+    damaged = mp4(ffmpeg, bytes(stream), tmp_path / "bframes.mp4")
+    code, frames, said = played(ffmpeg, damaged)
+    assert (code, frames) == (0, 46) and "concealing 300 DC" in said and "corrupt decoded frame" not in said, said
+    second = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "level+verbose", "-xerror", "-i",
+                             str(damaged), "-map", "0:v:0", "-f", "null", "-"], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-1500:]  # nothing flagged: -xerror alone does not stop it
+    with pytest.raises(InputError) as refused:
+        probe_clip(damaged, ffmpeg, Sha256Cache(None))
+    assert refused.value.message == (
+        f"{damaged}: not a readable video (a picture is damaged: ffmpeg conceals it ('concealing 300 DC, 300 AC, "
+        "300 MV errors in I frame') and plays on, and the frames predicted from it, up to the next key picture, carry "
+        "the damage)"), refused.value.message
+    assert refused.value.hint.endswith(convert_command(damaged))
+
+
 def open_cache(folder: Path) -> Sha256Cache:
     """The kit's cache in `folder`, read afresh, as the next run reads it."""
     folder.mkdir(exist_ok=True)
