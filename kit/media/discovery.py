@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record
 from kit.infra.tree import Tree
-from kit.infra.visible import reason_line
+from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.containers import check_container, needs_intermediate
@@ -314,15 +315,46 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     return clips
 
 
-def check_distinct(clips: list[Clip]) -> None:
-    """Two clips of one set never share a source name: every fold, figure and file is named by it."""
-    by_src: dict[str, Clip] = {}
+# the names a clip whose source name another clip carries too is given instead, tried in turn until no other clip of
+# the set carries it: its file name without the extension, its tokens of size, rate and depth kept (`deep_10bit.y4m`
+# and `deep_422_10bit.y4m` both reduce to `deep`); its whole file name (`intro.y4m`, `intro.mkv`); that name and the
+# first hex digits of its sha256, as a merge tells two contents of one name apart (kit.corpus.names: files of one name
+# in two folders)
+CLASH_NAMES: tuple[Callable[[Clip], str], ...] = (
+    lambda c: utf8_text(Path(c.path).stem),
+    lambda c: utf8_text(Path(c.path).name),
+    lambda c: f"{utf8_text(Path(c.path).name)}~{c.sha256[:6]}",
+)
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """Clips of one set whose file names reduce to one source name, and the name each is given instead."""
+
+    name: str  # the source name they would share
+    files: tuple[tuple[str, str], ...]  # (the clip's path, the name it is given), in the order of the clips
+
+    def line(self) -> str:
+        shown = ", ".join(f"{path} as {src!r}" for path, src in self.files)
+        return (f"{len(self.files)} clips give the source name {self.name!r} (a file's name without its tokens of "
+                f"size, rate and depth): each is named by its file instead, {shown}")
+
+
+def distinct_sources(clips: list[Clip]) -> tuple[list[Clip], list[Renamed]]:
+    """The clips, each under a source name no other carries (every fold, figure and file is named by it), and the
+    names given where several clips' names reduce to one (CLASH_NAMES): every clip is used, whatever its name. The
+    same files give the same names on every run and box; twins (the same pictures) are left out before, as one."""
+    names = {c.path: c.src for c in clips}
+    for name_of in CLASH_NAMES:
+        uses = Counter(names.values())
+        clashing = [c for c in clips if uses[names[c.path]] > 1]
+        for c in clashing:
+            names[c.path] = name_of(c)
+    given: dict[str, list[tuple[str, str]]] = {}
     for c in clips:
-        if c.src in by_src:
-            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r} but hold "
-                             "different pictures",
-                             hint="if they are the same clip keep one; if they are different clips rename one")
-        by_src[c.src] = c
+        given.setdefault(c.src, []).append((c.path, names[c.path]))
+    return ([replace(c, src=names[c.path]) for c in clips],
+            [Renamed(src, tuple(files)) for src, files in given.items() if len(files) > 1])
 
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.corpus.columns import JOB_ROWS_VERSION
-from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
+from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import (
     ClipChanged,
@@ -140,7 +140,7 @@ def prepare(ctx: Context) -> Prepared:
         names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
         overrides = dataclasses.replace(overrides, left_out=names)
     refs = one_source_each(found, prints, overrides)
-    for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
+    for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
