@@ -37,6 +37,7 @@ from kit.media.argv import (
     build_shared_decode_argv,
     decoded_ref_input,
 )
+from kit.media.containers import COPY_VERSION
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
@@ -115,6 +116,8 @@ class Job:
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
             "extra": list(EXTRA_FEATURES) if prov.extra else [],
+            # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
+            **({"copy": COPY_VERSION} if self.clip.read_path else {}),
         })
 
 

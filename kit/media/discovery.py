@@ -19,7 +19,7 @@ from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.containers import check_container, needs_intermediate
+from kit.media.containers import Tags, check_container, needs_intermediate
 from kit.media.decode import convert_command
 from kit.media.entries import (
     PICTURE_EXTS,
@@ -210,7 +210,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-        read_path = ""  # and is read as it is
+        read_path, read_tags = "", Tags()  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -235,11 +235,11 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, pix)
             dropped, kind = decoded.dropped, "master"
-            read_path = str(made.path) if made else ""
+            read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
-                    read_path)
+                    read_path, read_tags)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc

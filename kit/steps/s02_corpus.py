@@ -45,6 +45,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
+from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -327,7 +328,9 @@ class CorpusStep:
                     "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
-            formats={"corpus_job_rows": JOB_ROWS_VERSION},
+            # the lossless copy's version where a clip is read through one: its jobs alone are done again when it moves
+            formats={"corpus_job_rows": JOB_ROWS_VERSION,
+                     **({"lossless_copy": COPY_VERSION} if any(c.read_path for c in p.clips) else {})},
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
