@@ -314,3 +314,19 @@ def test_raw_streams_are_named_with_a_lossless_conversion_that_keeps_every_frame
         clip = converted[f"{Path(name).stem}.mkv"]
         assert (clip.fps, clip.n_frames) == ("30000/1001", 20), name
         assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(tmp_path / name)]), name
+
+
+def test_only_a_clip_read_through_a_copy_is_redone_when_the_copy_s_version_moves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """2.2's copy keeps each frame's time (2.1's renumbered them): the jobs of a clip read through a copy name the
+    copy's version in their fingerprint, so they are done again; a clip read as it is keeps its jobs."""
+    import kit.corpus.jobs as jobs
+
+    prov = jobs.Provenance("box", "linux-x86_64", "cpu", "ffmpeg", "9", "9+abc", "3.0")
+    own = Clip("/r/a.mp4", "a", "master", 64, 48, "24/1", "yuv420p", 12, "a" * 64)
+    copied = Clip("/r/b.avi", "b", "master", 64, 48, "24/1", "yuv420p", 12, "b" * 64,
+                  read_path="/cache/intermediates/b-0123456789abcdef.nut")
+    now = {c.path: jobs.Job(c, "libx264", 25).fingerprint(prov) for c in (own, copied)}
+    monkeypatch.setattr(jobs, "COPY_VERSION", jobs.COPY_VERSION - 1)
+    before = {c.path: jobs.Job(c, "libx264", 25).fingerprint(prov) for c in (own, copied)}
+    assert now[own.path] == before[own.path] and now[copied.path] != before[copied.path]
