@@ -231,7 +231,8 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
     # at -loglevel verbose whatever the look's checks: only then does ffmpeg print where the copy's chroma samples sit,
     # a tag NUT does not keep either (an MPEG-1 stream's `center`, which x264 writes in its headers)
     checks = tuple("level+verbose" if arg == "level+info" else arg for arg in checks)
-    decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True, renumber=renumber(fps))
+    decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
+                                    renumber=renumber(fps))
     # -y: `dest` is a temporary the kit made to be written over
     return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(KEEP_TIMES), "-enc_time_base:v",
             "demux", *tagged, *INTERMEDIATE_CODEC, *INTERMEDIATE_FORMAT, spelled_path(dest)]

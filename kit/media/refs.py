@@ -74,7 +74,8 @@ class Clip:
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
                     "-framerate", self.fps, "-i", spelled_path(self.path)]
         if self.read_path:
-            return [*(arg for option, name in self.read_tags for arg in (f"-{option}", name)), "-i", spelled_path(self.read_path)]
+            tags = (arg for option, name in self.read_tags for arg in (f"-{option}", name))
+            return [*tags, "-i", spelled_path(self.read_path)]
         return ["-i", spelled_path(self.path)]
 
     def own_input_args(self) -> list[str]:
