@@ -18,8 +18,8 @@ The tests come in three tiers; this text is the one place that says which test r
   80-column pseudo-terminal, and `status` beside a corpus step at work (its jobs done of planned, the time left);
   shards that leave out what one box leaves out; the realfiles tier's cut (tests/realfiles/, `@pytest.mark.realfiles`):
   opencv-doc's box.mp4, a 1906 film in Theora and a camera's MJPEG under a name that is not UTF-8, whole, beside three
-  synthetic damages, through the whole run (its time limit 300 s; 100 s of wall, 37 s of CPU, with box.mp4's frames
-  as a lossless copy, on this box at a load of 17). Its property tests draw 10 examples each (release: 25).
+  synthetic damages, through the whole run (its time limit 300 s; 56 s of wall and 34 s of CPU for the run, 73 s for
+  the cut with its files made, on this box at a load of 12). Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds
   the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
@@ -29,7 +29,7 @@ The tests come in three tiers; this text is the one place that says which test r
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
   kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
   tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a
-  hidden one, 116 jobs; its time limit 30 minutes: 22 minutes of wall, 7 of CPU, at a load of 14); and the cases
+  hidden one, 124 jobs; its time limit 30 minutes: 12.5 minutes of wall, 7 of CPU, at a load of 9 to 13); and the cases
   of fast tests' matrices CI leaves out (`@pytest.mark.release`). Run it before a release, and nightly where a
   machine is at hand.
 

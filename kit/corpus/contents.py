@@ -22,7 +22,7 @@ from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError
 from kit.infra.visible import utf8_text
-from kit.media.discovery import check_distinct
+from kit.media.discovery import Renamed, distinct_sources
 from kit.media.identity import Fingerprint, bars_text, similar_pairs
 from kit.media.refs import Clip
 
@@ -152,6 +152,11 @@ class ReferenceSet:
     prints: dict[str, Fingerprint]  # by src_sha256
     grouping: Grouping
     overrides: Overrides | None
+    renamed: tuple[Renamed, ...] = ()  # clips whose file names reduce to one source name, and the names they got
+
+    def lines(self) -> list[str]:
+        """What the set says of itself: each name given, each twin left out, each grouping that moves the folds."""
+        return [*(r.line() for r in self.renamed), *map(twin_line, self.twins), *self.grouping.said]
 
     def entry(self, clip: Clip) -> tuple[str, str, str]:
         """(content, pixels_sha256, signature) for the clip's manifest entry."""
@@ -169,15 +174,16 @@ class ReferenceSet:
 
 def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
                     overrides: Overrides | None) -> ReferenceSet:
-    """Twins out, names checked (two different contents never share one), content groups formed."""
-    clips, twins = split_twins(found, prints)
-    check_distinct(clips)
+    """Twins out, one name each (two different pictures never share one: kit.media.discovery.distinct_sources),
+    content groups formed."""
+    kept, twins = split_twins(found, prints)
+    clips, renamed = distinct_sources(kept)
     aliases: dict[str, list[str]] = {}
     for t in twins:
         aliases.setdefault(t.same_as, []).extend((t.src, utf8_text(PurePath(t.file).name)))
     grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path,
                                      aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides)
-    return ReferenceSet(clips, twins, prints, grouping, overrides)
+    return ReferenceSet(clips, twins, prints, grouping, overrides, tuple(renamed))
 
 
 def twin_line(twin: TwinEntry) -> str:

@@ -38,6 +38,7 @@ from kit.media.argv import (
     build_shared_decode_argv,
     decoded_ref_input,
 )
+from kit.media.containers import COPY_VERSION
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
@@ -121,6 +122,8 @@ class Job:
             "extra": list(EXTRA_FEATURES) if prov.extra else [],
             # only where there are some: every other teacher's jobs keep the fingerprints of kit 2.1
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
+            # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
+            **({"copy": COPY_VERSION} if self.clip.read_path else {}),
         })
 
 

@@ -210,24 +210,38 @@ def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
 
 # the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC
 INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
+# the copy's container: NUT keeps each frame's timestamp exactly, in a time base it picks as a multiple of the stream's
+# own (1/480 for an AVI's 1/15); Matroska would round them to the millisecond, and keeps the colour tags NUT drops
+# (given back when the copy is read: kit.media.refs.Clip.input_args)
+INTERMEDIATE_FORMAT = ("-f", "nut")
+INTERMEDIATE_OUTPUT = 3  # the copy's output index in build_intermediate_argv (after the count, hash and thumbnails)
+# each frame of the copy at the time ffmpeg plays it at: the decoder's own timestamp, in the stream's own time base
+# (-enc_time_base demux; an encoder's default, one over the frame rate, would round a variable rate's), one tick past
+# the frame before where it is not later (a splice that steps back, a frame with none): the frames' times, as x264's
+# rate control reads them, are those a plain encode of the file reads (tree.avi: 68 frames over 29.6 s, not 4.5 s)
+KEEP_TIMES = "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'"
 
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str, full_range: bool = False,
                             checks: Sequence[str] = STRICT_DECODE) -> list[str]:
-    """build_fingerprint_argv's outputs and the lossless copy `dest`, all renumbered at `fps`, the file read with
-    `checks` (the first look's, or the second's); `full_range` (MJPEG's yuvj422p) tags `-color_range pc`, so FFV1
-    keeps the samples as they are."""
-    clean = renumber(fps)
+    """build_fingerprint_argv's outputs, renumbered at `fps` (they keep no timestamps), and the lossless copy `dest`,
+    each frame at its own time (KEEP_TIMES), the file read with `checks` (the first look's, or the second's);
+    `full_range` (MJPEG's yuvj422p) tags `-color_range pc`, so FFV1 keeps the samples as they are."""
     tagged = ["-color_range", "pc"] if full_range else []
-    decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True, renumber=clean)
+    # at -loglevel verbose whatever the look's checks: only then does ffmpeg print where the copy's chroma samples sit,
+    # a tag NUT does not keep either (an MPEG-1 stream's `center`, which x264 writes in its headers)
+    checks = tuple("level+verbose" if arg == "level+info" else arg for arg in checks)
+    decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
+                                    renumber=renumber(fps))
     # -y: `dest` is a temporary the kit made to be written over
-    return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(clean), *tagged, *INTERMEDIATE_CODEC,
-            "-f", "matroska", spelled_path(dest)]
+    return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(KEEP_TIMES), "-enc_time_base:v",
+            "demux", *tagged, *INTERMEDIATE_CODEC, *INTERMEDIATE_FORMAT, spelled_path(dest)]
 
 
-def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
-    """Decode a lossless copy once, strictly: its frame count, and its frames' sha256 in the original's `pix_fmt`."""
-    return [program(ffmpeg), *QUIET, *STRICT_DECODE, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-",
+def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str, tags: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Decode a lossless copy once, strictly, its colour `tags` given back: its frame count, and its frames' sha256 in
+    the original's `pix_fmt`."""
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *decoded_ref_input(path, tags), "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
             "pipe:2"]
 

@@ -17,8 +17,9 @@ from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.shown import Spelled, heard, spelled_document, spelled_from
 from kit.infra.tree import LockBusy, Tree
-from kit.media.containers import intermediate_path, make_intermediate, needs_intermediate
+from kit.media.containers import COPY_VERSION, Tags, intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
+from kit.media.ffmpeg import COLOUR_NAMES
 from kit.media.fingerprint import VERSION, Fingerprint
 from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
@@ -26,7 +27,9 @@ CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for millise
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
 MASTER = "master5|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
-COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256
+# a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
+# reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read)
+COPY = f"copy{COPY_VERSION}|"
 # a master its looks refused (no video, damaged, a look past its budget: kit.media.decode), [message, hint], per file
 # version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
 # it out at once (a look that KIT_TIMEOUT_S cut short is never kept). Each text kept with its paths
@@ -84,19 +87,29 @@ def _master_entry(decoded: MasterDecode) -> list[object]:
 
 
 class Intermediate(NamedTuple):
-    """A master read through its lossless copy: what its strict decode told, and the copy ffmpeg reads."""
+    """A master read through its lossless copy: what its strict decode told, the copy ffmpeg reads, and the colour
+    tags given back to it as it is read."""
 
     decoded: MasterDecode
     path: Path
+    tags: Tags = ()
 
 
-def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str]:
-    """A copied master's entry: _master_from's list, then the copy's file name and sha256."""
-    *master, name, sha = values
-    if not (isinstance(name, str) and name.endswith(".mkv") and "/" not in name and isinstance(sha, str)
+def _tags_from(values: Any) -> Tags:
+    """A copy's colour tags as an entry holds them: [[option, name], ...], each a tag COLOUR_NAMES lists."""
+    if not (isinstance(values, list) and all(isinstance(t, list) and len(t) == 2 and t[0] in COLOUR_NAMES
+                                             and t[1] in COLOUR_NAMES[t[0]] for t in values)):
+        raise ValueError("not a copy's colour tags")
+    return tuple((option, name) for option, name in values)
+
+
+def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str, Tags]:
+    """A copied master's entry: _master_from's list, then the copy's file name, its sha256 and its colour tags."""
+    *master, name, sha, tags = values
+    if not (isinstance(name, str) and name.endswith(".nut") and "/" not in name and isinstance(sha, str)
             and re.fullmatch(r"[0-9a-f]{64}", sha)):
         raise ValueError("not a copied master's entry")
-    return _master_from(master), name, sha
+    return _master_from(master), name, sha, _tags_from(tags)
 
 
 def _refusal_from(values: Sequence[Any], clip: PurePath | None = None) -> InputError:
@@ -200,8 +213,8 @@ class Sha256Cache:
                 self._data.update(self._read())  # a copy another run made while this one waited
                 if (found := self._copy(key, dest)) is not None:
                     return found
-                decoded = make_intermediate(tree, p, dest, ffmpeg, opened)
-                self._add(key, json.dumps([*_master_entry(decoded), dest.name, self.get(dest)]))
+                decoded, tags = make_intermediate(tree, p, dest, ffmpeg, opened)
+                self._add(key, json.dumps([*_master_entry(decoded), dest.name, self.get(dest), [*map(list, tags)]]))
         except LockBusy as busy:
             raise ToolError(f"{p}: another run ({busy.holder}) has been making its lossless copy for over "
                             f"{wait_s:.0f} s, longer than its looks may take",
@@ -210,18 +223,18 @@ class Sha256Cache:
             raise ToolError(f"cannot write the lossless copy of {p} into the kit's cache {dest.parent} "
                             f"({exc.strerror or exc})",
                             hint="set KIT_CACHE_DIR to a folder you can write on a disk with room") from exc
-        return Intermediate(decoded, dest)
+        return Intermediate(decoded, dest, tags)
 
     def _copy(self, key: str, dest: Path) -> Intermediate | None:
         """The copy the entry `key` records, when it is still there with its sha256; None otherwise."""
         if key not in self._data:
             return None
-        decoded, name, sha = _copy_from(load_json(self._data[key]))
+        decoded, name, sha, tags = _copy_from(load_json(self._data[key]))
         try:
             whole = name == dest.name and dest.is_file() and self.get(dest) == sha
         except (OSError, InputError):  # gone, or no longer a file: made again
             whole = False
-        return Intermediate(decoded, dest) if whole else None
+        return Intermediate(decoded, dest, tags) if whole else None
 
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`) within `budget`."""

@@ -1,5 +1,6 @@
 """How a reference clip's container is read: directly (DIRECT_EXTS keep every packet's timestamp as written), or
-(INTERMEDIATE_EXTS) through a lossless copy its one strict decode makes in the kit's cache, checked frame for frame."""
+(INTERMEDIATE_EXTS) through a lossless copy its one strict decode makes in the kit's cache, checked frame for frame,
+each frame at the time ffmpeg plays it at (COPY_VERSION)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult
 from kit.infra.shown import Spelled, heard
 from kit.infra.tree import Tree
-from kit.media.argv import build_intermediate_argv, build_verify_argv
+from kit.media.argv import INTERMEDIATE_OUTPUT, build_intermediate_argv, build_verify_argv
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
-from kit.media.ffmpeg import DISK_FULL, output_failure, parse_frame_count, telling_line
+from kit.media.ffmpeg import DISK_FULL, output_failure, parse_frame_count, parse_output_colour, telling_line
 from kit.media.looks import LOOK_DOING, convert_command, look, run_look
 
 # Read as they are: each frame's presentation time is written in the file. MP4 and its kin (.m4v, .3gp, .3g2, .mj2,
@@ -38,6 +39,14 @@ TS_SYNC = 0x47
 HEAD_BYTES = 1024  # what check_container reads of a file: three packets of any size above
 MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")  # what an MP4 file (.m4v) begins with
 FOLDER = "intermediates"  # in the kit's cache
+# what the lossless copy holds: 1 (kit 2.0 to 2.1) every frame renumbered at the clip's rate, in Matroska; 2 each frame
+# at the time ffmpeg plays it at, in NUT, its colour tags given back when it is read. x264's rate control reads the
+# frames' times: tree.avi's 68 frames over 29.6 s, renumbered into 4.5 s, were encoded at cq 34 on the 160x120 rung to
+# 9,278 bytes where a plain encode of the file makes 31,238; a copy of version 2 makes the plain encode, byte for byte
+# (tests/real/test_containers.py). A clip read through a copy of another version is another clip to the corpus: its
+# jobs are done again (kit.corpus.jobs.Job.fingerprint), the others' kept.
+COPY_VERSION = 2
+Tags = tuple[tuple[str, str], ...]  # colour tags as input options, (option, name) (kit.media.ffmpeg.COLOUR_NAMES)
 
 
 def needs_intermediate(path: Path) -> bool:
@@ -106,9 +115,10 @@ def rate_convert_command(path: Path, first: int | None = None) -> str:
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
-    """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key)."""
+    """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key), a name of its own
+    for each COPY_VERSION (a .mkv of version 1 is never read as one of version 2)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
-    return cache_root / FOLDER / f"{slug}-{sha256_bytes(os.fsencode(version))[:16]}.mkv"
+    return cache_root / FOLDER / f"{slug}-{sha256_bytes(os.fsencode(version))[:16]}.nut"
 
 
 class _LookAgain(Exception):
@@ -119,10 +129,10 @@ class _LookAgain(Exception):
         self.res = res
 
 
-def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened) -> MasterDecode:
+def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened) -> tuple[MasterDecode, Tags]:
     """Decode `path` strictly once (or, where that stops, with the looks after it: kit.media.decode.LOOKS) into its
     geometry, fingerprint and checked lossless copy at `dest` (the caller holds its lock; `opened`: the file opened,
-    with its looks' budget); ToolError when the copy cannot be written."""
+    with its looks' budget), and the colour tags its reader gives back; ToolError when the copy cannot be written."""
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     earlier: list[ProcResult] = []
     for _, checks in LOOKS:
@@ -134,9 +144,9 @@ def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: O
 
 
 def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, checks: tuple[str, ...],
-               earlier: list[ProcResult]) -> MasterDecode:
-    """One look at `path` read with `checks` (after the `earlier` ones) writing its lossless copy at `dest`, checked;
-    _LookAgain where the next look reads on."""
+               earlier: list[ProcResult]) -> tuple[MasterDecode, Tags]:
+    """One look at `path` read with `checks` (after the `earlier` ones) writing its lossless copy at `dest`, checked,
+    and the copy's colour tags; _LookAgain where the next look reads on."""
     with tree.atomic_path(dest) as tmp:
         full_range = opened.pix_fmt.startswith("yuvj")
         res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks), opened.budget,
@@ -150,13 +160,27 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
         if looks_again(res, earlier):
             raise _LookAgain(res)
         decoded = read_master_decode(path, res, earlier)
-        check_copy(path, tmp, decoded, opened, ffmpeg)
-    return decoded
+        tags = copy_tags(path, res.stderr)
+        check_copy(path, tmp, decoded, opened, ffmpeg, tags)
+    return decoded, tags
 
 
-def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str) -> None:
-    """Refuse a copy that does not hold exactly the frames the original decodes to: their number and their sha256."""
-    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt), opened.budget.seconds("check"),
+def copy_tags(path: Path, stderr: str) -> Tags:
+    """The colour tags the copy's output stream was written with (NUT keeps none: its reader gives them back, so its
+    frames are the file's as ffmpeg plays it, tags and all); InputError when ffmpeg names one no option takes."""
+    tags = parse_output_colour(stderr, INTERMEDIATE_OUTPUT, codec="ffv1")
+    if tags is None:
+        raise InputError(f"{path}: its colour tags (as ffmpeg prints them) are not ones the kit can give back to its "
+                         "lossless copy, so its encodes would not be those a plain encode of it makes",
+                         hint="remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, "
+                              f"its tags kept: {convert_command(path)}")
+    return tags
+
+
+def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str, tags: Tags) -> None:
+    """Refuse a copy that does not hold exactly the frames the original decodes to, read as the corpus reads it (its
+    colour `tags` given back): their number and their sha256."""
+    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), opened.budget.seconds("check"),
                    LOOK_DOING["check"], rule=opened.budget.rule("check"))
     hashes = HASH_LINE.findall(res.stderr)
     try:

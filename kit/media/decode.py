@@ -231,9 +231,14 @@ def played(stderr: str) -> Played:
     return Played(packets, frames, errors, stderr.count(CORRUPT_FRAME))
 
 
+def decoder_damage(stderr: str) -> str:
+    """A decoder's own words on a picture it damaged (_DAMAGE_WORDS), "" when it said none."""
+    return next((m.group(0) for words in _DAMAGE_WORDS if (m := words.search(stderr))), "")
+
+
 def damage_words(stderr: str) -> str:
     """A decoder's own words on the picture it damaged (_DAMAGE_WORDS), else ffmpeg's flag's."""
-    return next((m.group(0) for words in _DAMAGE_WORDS if (m := words.search(stderr))), CORRUPT_FRAME)
+    return decoder_damage(stderr) or CORRUPT_FRAME
 
 
 def where_it_stopped(stderr: str) -> str:
@@ -256,6 +261,10 @@ def played_whole(earlier: Sequence[ProcResult], res: ProcResult) -> tuple[str, .
         raise ValueError(where_it_stopped(res.stderr))
     if len(earlier) == 2:  # nothing stopped the third look: its closing lines say what it met
         refuse_third_look(res)
+    if words := decoder_damage(res.stderr):  # concealed, and not flagged (-xerror stops on the flag alone): a damaged
+        # first picture of a stream with B-frames is not output, and each frame ffmpeg plays is predicted from it
+        raise ValueError(f"a picture is damaged: ffmpeg conceals it ('{words}') and plays on, and the frames "
+                         "predicted from it, up to the next key picture, carry the damage")
     counts = played(res.stderr)
     stopped = demuxer_damage(earlier[0].stderr) or telling_line(earlier[0].stderr)
     ahead = (": ffmpeg cannot decode one packet ahead of its first picture, then" if len(earlier) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
@@ -16,10 +17,10 @@ from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record
 from kit.infra.shown import Places, Spelled, heard, without_prefix
 from kit.infra.tree import Tree
-from kit.infra.visible import reason_line
+from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.containers import check_container, needs_intermediate
+from kit.media.containers import Tags, check_container, needs_intermediate
 from kit.media.decode import convert_command
 from kit.media.entries import (
     PICTURE_EXTS,
@@ -216,7 +217,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-        read_path = ""  # and is read as it is
+        read_path, read_tags = "", Tags()  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -241,11 +242,11 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, pix)
             dropped, kind = decoded.dropped, "master"
-            read_path = str(made.path) if made else ""
+            read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
-                    read_path)
+                    read_path, read_tags)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
@@ -331,15 +332,46 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     return clips
 
 
-def check_distinct(clips: list[Clip]) -> None:
-    """Two clips of one set never share a source name: every fold, figure and file is named by it."""
-    by_src: dict[str, Clip] = {}
+# the names a clip whose source name another clip carries too is given instead, tried in turn until no other clip of
+# the set carries it: its file name without the extension, its tokens of size, rate and depth kept (`deep_10bit.y4m`
+# and `deep_422_10bit.y4m` both reduce to `deep`); its whole file name (`intro.y4m`, `intro.mkv`); that name and the
+# first hex digits of its sha256, as a merge tells two contents of one name apart (kit.corpus.names: files of one name
+# in two folders)
+CLASH_NAMES: tuple[Callable[[Clip], str], ...] = (
+    lambda c: utf8_text(Path(c.path).stem),
+    lambda c: utf8_text(Path(c.path).name),
+    lambda c: f"{utf8_text(Path(c.path).name)}~{c.sha256[:6]}",
+)
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """Clips of one set whose file names reduce to one source name, and the name each is given instead."""
+
+    name: str  # the source name they would share
+    files: tuple[tuple[str, str], ...]  # (the clip's path, the name it is given), in the order of the clips
+
+    def line(self) -> str:
+        shown = ", ".join(f"{path} as {src!r}" for path, src in self.files)
+        return (f"{len(self.files)} clips give the source name {self.name!r} (a file's name without its tokens of "
+                f"size, rate and depth): each is named by its file instead, {shown}")
+
+
+def distinct_sources(clips: list[Clip]) -> tuple[list[Clip], list[Renamed]]:
+    """The clips, each under a source name no other carries (every fold, figure and file is named by it), and the
+    names given where several clips' names reduce to one (CLASH_NAMES): every clip is used, whatever its name. The
+    same files give the same names on every run and box; twins (the same pictures) are left out before, as one."""
+    names = {c.path: c.src for c in clips}
+    for name_of in CLASH_NAMES:
+        uses = Counter(names.values())
+        clashing = [c for c in clips if uses[names[c.path]] > 1]
+        for c in clashing:
+            names[c.path] = name_of(c)
+    given: dict[str, list[tuple[str, str]]] = {}
     for c in clips:
-        if c.src in by_src:
-            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r} but hold "
-                             "different pictures",
-                             hint="if they are the same clip keep one; if they are different clips rename one")
-        by_src[c.src] = c
+        given.setdefault(c.src, []).append((c.path, names[c.path]))
+    return ([replace(c, src=names[c.path]) for c in clips],
+            [Renamed(src, tuple(files)) for src, files in given.items() if len(files) > 1])
 
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,

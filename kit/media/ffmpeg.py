@@ -215,32 +215,42 @@ def parse_progress_frame(line: str) -> int | None:
 # colour tags a decoder may be given back as input options: the names ffmpeg prints that its option parser takes
 COLOUR_NAMES: dict[str, frozenset[str]] = {
     "color_range": frozenset({"tv", "pc"}),
-    "colorspace": frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",
-                             "smpte2085", "ictcp"}),
+    "colorspace": frozenset({"rgb", "bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc",
+                             "bt2020c", "smpte2085", "chroma-derived-nc", "chroma-derived-c", "ictcp", "ipt-c2",
+                             "ycgco-re", "ycgco-ro"}),
     "color_primaries": frozenset({"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020",
-                                  "smpte428", "smpte431", "smpte432"}),
+                                  "smpte428", "smpte431", "smpte432", "ebu3213"}),
     "color_trc": frozenset({"bt709", "gamma22", "gamma28", "smpte170m", "smpte240m", "linear", "log100", "log316",
                             "iec61966-2-4", "bt1361e", "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084",
                             "smpte428", "arib-std-b67"}),
+    # where the chroma samples sit, printed among them at -loglevel verbose only (the lossless copy's looks)
+    "chroma_sample_location": frozenset({"left", "center", "topleft", "top", "bottomleft", "bottom"}),
 }
+# a name ffmpeg prints that its option parser spells otherwise: an RGB stream's matrix (tree.avi's Cinepak, copied)
+OPTION_SPELLING = {("colorspace", "gbr"): "rgb"}
 FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "bottom coded first")
 
 
-def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
-    """The colour tags of rawvideo output `output` as ffmpeg printed them, `(option, name)` pairs; () when it has none,
-    None when the line is missing or names a tag COLOUR_NAMES does not list."""
-    line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
+def parse_output_colour(stderr: str, output: int, codec: str = "rawvideo") -> tuple[tuple[str, str], ...] | None:
+    """The colour tags of output `output` (of `codec`: the shared decode's rawvideo, the lossless copy's ffv1) as
+    ffmpeg printed them, `(option, name)` pairs; () when it has none, None when the line is missing or names a tag
+    COLOUR_NAMES does not list."""
+    line = re.search(rf"Stream #{output}:0\S*: Video: {codec}(?:, \d+ reference frames?)?(?: \([^)]*\))?, "
+                     r"\w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None
     tags: list[tuple[str, str]] = []
     for part in filter(None, (line.group(1) or "").split(", ")):
         if part in COLOUR_NAMES["color_range"]:
             tags.append(("color_range", part))
+        elif part in COLOUR_NAMES["chroma_sample_location"]:
+            tags.append(("chroma_sample_location", part))
         elif part.count("/") == 2:
             names = zip(("colorspace", "color_primaries", "color_trc"), part.split("/"), strict=True)
             tags += [(opt, name) for opt, name in names if name != "unknown"]
         elif not part.startswith(FIELD_ORDERS):  # one name for all three, or a tag of another kind
             tags += [(opt, part) for opt in ("colorspace", "color_primaries", "color_trc")]
+    tags = [(opt, OPTION_SPELLING.get((opt, name), name)) for opt, name in tags]
     if any(name not in COLOUR_NAMES[opt] for opt, name in tags):
         return None
     return tuple(tags)

@@ -47,6 +47,7 @@ class Clip:
     stamp: Stamp = (0, 0, 0, 0)  # the file's when it was hashed: a clip rewritten during the run differs
     dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
     read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
+    read_tags: tuple[tuple[str, str], ...] = ()  # the colour tags given back to the copy as it is read (NUT keeps none)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
@@ -67,11 +68,15 @@ class Clip:
         return float(Fraction(self.fps))
 
     def input_args(self) -> list[str]:
-        """ffmpeg input options that read this clip, ending with `-i PATH` (its lossless copy's, when it has one)."""
+        """ffmpeg input options that read this clip, ending with `-i PATH` (its lossless copy's, when it has one, its
+        colour tags given back: its frames are then the file's as ffmpeg plays it, tags and times)."""
         if self.kind == "yuv":
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
                     "-framerate", self.fps, "-i", spelled_path(self.path)]
-        return ["-i", spelled_path(self.read_path or self.path)]
+        if self.read_path:
+            tags = (arg for option, name in self.read_tags for arg in (f"-{option}", name))
+            return [*tags, "-i", spelled_path(self.read_path)]
+        return ["-i", spelled_path(self.path)]
 
     def own_input_args(self) -> list[str]:
         """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""

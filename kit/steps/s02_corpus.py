@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from kit.corpus.columns import JOB_ROWS_VERSION
-from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
+from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import (
     ClipChanged,
@@ -47,6 +47,7 @@ from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
 from kit.infra.shown import Spelled, spelled_document, spelled_from
+from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
@@ -150,7 +151,7 @@ def prepare(ctx: Context) -> Prepared:
         names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
         overrides = dataclasses.replace(overrides, left_out=names)
     refs = one_source_each(found, prints, overrides)
-    for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
+    for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
@@ -363,7 +364,9 @@ class CorpusStep:
                     "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
-            formats={"corpus_job_rows": JOB_ROWS_VERSION},
+            # the lossless copy's version where a clip is read through one: its jobs alone are done again when it moves
+            formats={"corpus_job_rows": JOB_ROWS_VERSION,
+                     **({"lossless_copy": COPY_VERSION} if any(c.read_path for c in p.clips) else {})},
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

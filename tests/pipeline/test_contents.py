@@ -89,16 +89,31 @@ def test_an_override_naming_no_source_is_refused(
     assert_clean_failure(res, str(groups), "'nosuchclip' names no source")
 
 
-def test_two_different_clips_with_one_name_are_refused_with_both_ways_out(
+def test_clips_whose_names_reduce_to_one_are_each_used_under_their_file_s_name(
         ffmpeg: str, tiny_refs: Path, twin_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    """alpha.y4m, alpha.mkv (other pictures) and alpha_422.mkv (alpha's in 4:2:2) all reduce to the source name
+    'alpha', which ended 2.1's run (exit 2): each is used, named by its file (alpha.y4m and alpha.mkv, whose names
+    without the extension clash too, by their whole names), the names said; alpha_422 is alpha's content still."""
     refs = tmp_path / "refs"
     refs.mkdir()
     for name in TINY_SOURCES:
         shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
     render(ffmpeg, "smptebars=s=176x144:r=25", refs / "alpha.mkv", fmt="matroska", extra=("-c:v", "ffv1"))
+    _copy(ffmpeg, refs / "alpha.y4m", refs / "alpha_422.mkv", "-c:v", "ffv1", "-pix_fmt", "yuv422p")
     res = _corpus(twin_run[0], refs, tmp_path / "out")
-    assert_clean_failure(res, "give the same source name 'alpha'")
-    assert "if they are the same clip keep one; if they are different clips rename one" in res.stderr
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (f"3 clips give the source name 'alpha' (a file's name without its tokens of size, rate and depth): each "
+            f"is named by its file instead, {refs / 'alpha.mkv'} as 'alpha.mkv', {refs / 'alpha.y4m'} as "
+            f"'alpha.y4m', {refs / 'alpha_422.mkv'} as 'alpha_422'") in " ".join((res.stdout + res.stderr).split())
+    manifest = json.loads((tmp_path / "out" / "02_corpus" / "shard.manifest.json").read_text())
+    by_file = {Path(s["file"]).name: s for s in manifest["sources"]}
+    assert {name: s["src"] for name, s in by_file.items() if name.startswith("alpha")} == {
+        "alpha.y4m": "alpha.y4m", "alpha.mkv": "alpha.mkv", "alpha_422.mkv": "alpha_422"}
+    (group,) = manifest["groups"]  # alpha's pictures in 4:2:2: one content with alpha, the bars another
+    assert sorted(m["src"] for m in group["members"]) == ["alpha.y4m", "alpha_422"]
+    assert by_file["alpha.mkv"]["content"] == by_file["alpha.mkv"]["src_sha256"]
+    rows = pq.read_table(tmp_path / "out" / "02_corpus" / "shard.parquet", columns=["src"]).to_pylist()
+    assert {r["src"] for r in rows} == {"alpha.y4m", "alpha.mkv", "alpha_422", "beta", "gamma", "delta"}
 
 
 def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path: Path) -> None:

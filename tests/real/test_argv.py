@@ -303,23 +303,28 @@ def test_second_look_argv_is_exact() -> None:
 
 def test_lossless_copy_argvs_are_exact() -> None:
     """A container read through a lossless copy (kit.media.containers): opened, decoded strictly once into the
-    fingerprint's outputs and the FFV1 copy, every output renumbered at the clip's rate; then the copy checked."""
+    fingerprint's outputs, renumbered at the clip's rate, and the FFV1 copy in NUT, each frame at its own time in the
+    stream's own time base; then the copy checked."""
     assert build_open_argv("ffmpeg", "a.ts") == ["ffmpeg", "-hide_banner", "-nostdin", "-i", "a.ts"]
     clean = ["-vf", "settb=1001/30000,setpts=N"]
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
     strict = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"]
+    # the strict decode's checks, at -loglevel verbose (where ffmpeg prints the copy's chroma location)
+    verbose = ["-loglevel", "level+verbose", "-xerror", "-err_detect", "explode"]
     assert build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001") == [
-        "ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "a.ts",
+        "ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *verbose, "-i", "a.ts",
         "-map", "0:v:0", *clean, "-f", "null", "-",
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
         "-f", "rawvideo", "pipe:1",
-        *each, *clean, "-c:v", "ffv1", "-level", "3", "-f", "matroska", "copy.tmp"]
+        *each, "-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'", "-enc_time_base:v", "demux",
+        "-c:v", "ffv1", "-level", "3", "-f", "nut", "copy.tmp"]
     second = build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001", checks=SECOND_LOOK)
     assert second[:9] == ["ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *SECOND_LOOK, "-i"]
     full = build_intermediate_argv("ffmpeg", "cam.avi", "copy.tmp", "24/1", full_range=True)
-    assert full[-15:] == [*each, "-vf", "settb=1/24,setpts=N", "-color_range", "pc", "-c:v", "ffv1", "-level", "3",
-                          "-f", "matroska", "copy.tmp"]
+    assert full[-17:] == [*each, "-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'",
+                          "-enc_time_base:v", "demux", "-color_range", "pc", "-c:v", "ffv1", "-level", "3", "-f", "nut",
+                          "copy.tmp"]
     assert build_verify_argv("ffmpeg", "copy.mkv", "yuvj422p") == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "copy.mkv", "-map", "0:v:0", "-f", "null", "-",
         *each, "-pix_fmt", "yuvj422p", "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]

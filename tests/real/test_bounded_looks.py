@@ -4,13 +4,13 @@ used whatever its strict decode said, and one whose decode flags a damaged pictu
 
 The hang is simulated by a wrapper of the kit's ffmpeg (the real one needs opencv-doc's box.mp4 and ffmpeg 9's
 `-err_detect explode`): on a second look it floods stderr with box.mp4's line and ignores SIGTERM, as box.mp4's
-look did. box.mp4 itself, and opencv-doc's Megamind_bugy.avi, are read from the Debian package extracted at /tmp/debs
-when it is there (skipped, saying so, when it is not).
+look did. box.mp4 itself, and opencv-doc's Megamind_bugy.avi, are whole real files the realfiles tier's fetcher gives
+(tests/publicclips.py: opencv-doc's package, pinned by sha256, kept in $KIT_TEST_MEDIA; skipped, saying so, only where
+there is no network to fetch them).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -44,11 +44,9 @@ from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
 from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here
 from tests.printed import kit_words
+from tests.publicclips import fetched_or_skip, load_manifest
 from tests.real.test_stray_slice import FRAMES, h264, mp4, nal_type, nal_units, played, with_stray_slice
 
-OPENCV = Path("/tmp/debs/x/usr/share/doc/opencv-doc")
-BOX = OPENCV / "opencv4/html/box.mp4.gz"
-BUGGY = OPENCV / "examples/data/Megamind_bugy.avi"
 MMCO = "[h264 @ 0x5581] [error] mmco: unref short failure"
 SHORT_START_S = 2.0  # the looks' start allowance in these tests: a hang costs seconds, not half a minute
 
@@ -283,6 +281,32 @@ def test_a_clip_whose_first_picture_is_concealed_is_left_out_with_the_frame_name
     assert refused.value.hint.endswith(convert_command(damaged))
 
 
+def test_a_first_picture_concealed_but_not_flagged_is_left_out_in_ffmpeg_s_words(ffmpeg: str, tmp_path: Path) -> None:
+    """The same damage in a stream with B-frames (tests/realfiles' synthetic case): ffmpeg conceals the first I frame
+    ('concealing 300 DC, ...'), flags no frame (its second look, -xerror, ends clean) and plays the 46 frames predicted
+    from it; 2.2's merged looks used it whole. Its words say the picture is damaged: it is left out, in them."""
+    raw = tmp_path / "bframes.h264"
+    render(ffmpeg, "testsrc2=s=320x240:r=25", raw, frames=48, fmt="h264",
+           extra=("-c:v", "libx264", "-bf", "2", "-g", "250", "-x264-params", "log=-1"))
+    stream = bytearray(raw.read_bytes())
+    idr = next(u for u in nal_units(bytes(stream)) if nal_type(bytes(stream), u) == 5)
+    for k in range(idr[0] + 300, idr[0] + 308):  # inside the first picture's slice data, past its header
+        stream[k] ^= 0x5A
+    damaged = mp4(ffmpeg, bytes(stream), tmp_path / "bframes.mp4")
+    code, frames, said = played(ffmpeg, damaged)
+    assert (code, frames) == (0, 46) and "concealing 300 DC" in said and "corrupt decoded frame" not in said, said
+    second = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "level+verbose", "-xerror", "-i",
+                             str(damaged), "-map", "0:v:0", "-f", "null", "-"], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-1500:]  # nothing flagged: -xerror alone does not stop it
+    with pytest.raises(InputError) as refused:
+        probe_clip(damaged, ffmpeg, Sha256Cache(None))
+    assert refused.value.message == (
+        f"{damaged}: not a readable video (a picture is damaged: ffmpeg conceals it ('concealing 300 DC, 300 AC, "
+        "300 MV errors in I frame') and plays on, and the frames predicted from it, up to the next key picture, carry "
+        "the damage)"), refused.value.message
+    assert refused.value.hint.endswith(convert_command(damaged))
+
+
 def open_cache(folder: Path) -> Sha256Cache:
     """The kit's cache in `folder`, read afresh, as the next run reads it."""
     folder.mkdir(exist_ok=True)
@@ -345,14 +369,17 @@ def test_a_look_cut_short_by_kit_timeout_s_is_not_kept(ffmpeg: str, tmp_path: Pa
         assert cut.value.hint.startswith("raise or unset KIT_TIMEOUT_S; or, if the file plays")
 
 
+def public_clip(name: str, folder: Path) -> Path:
+    """A copy in `folder` of the public clip `name` (tests/data/publicclips.toml), fetched by the tier's fetcher."""
+    manifest = load_manifest()
+    (cached,) = fetched_or_skip([manifest.clip(name)], manifest).values()
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(cached, folder / name))
+
+
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not BOX.is_file():
-        pytest.skip(f"opencv-doc's box.mp4 is not extracted at {BOX} (the real-files tier fetches it)")
-    dest = tmp_path_factory.mktemp("box") / "box.mp4"
-    with gzip.open(BOX) as src, dest.open("wb") as out:
-        shutil.copyfileobj(src, out)
-    return dest
+    return public_clip("box.mp4", tmp_path_factory.mktemp("box"))
 
 
 def test_opencv_box_mp4_is_used_as_ffmpeg_plays_it(ffmpeg: str, box: Path) -> None:
@@ -373,13 +400,9 @@ def test_opencv_box_mp4_is_used_as_ffmpeg_plays_it(ffmpeg: str, box: Path) -> No
 
 def test_opencv_megamind_bugy_avi_is_read_through_its_copy(ffmpeg: str, tmp_path: Path) -> None:
     """opencv-doc's "buggy" AVI (Megamind.avi remuxed at 30 fps): ffmpeg reads it without a word, so it is used."""
-    if not BUGGY.is_file():
-        pytest.skip(f"opencv-doc's Megamind_bugy.avi is not extracted at {BUGGY} (the real-files tier fetches it)")
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    shutil.copy(BUGGY, refs / BUGGY.name)
-    (clip,) = discover(refs, ffmpeg, Sha256Cache(None))
-    assert (clip.n_frames, clip.width, clip.height, clip.fps) == (played(ffmpeg, BUGGY)[1], 720, 528, "30/1")
+    buggy = public_clip("Megamind_bugy.avi", tmp_path / "refs")
+    (clip,) = discover(buggy.parent, ffmpeg, Sha256Cache(None))
+    assert (clip.n_frames, clip.width, clip.height, clip.fps) == (played(ffmpeg, buggy)[1], 720, 528, "30/1")
 
 
 @pytest.mark.slow  # a whole run: the release tier

@@ -132,22 +132,54 @@ def test_a_clip_is_its_file_with_the_frames_a_plain_decode_gives(ffmpeg: str, fo
     assert (clip.width, clip.height) == plain_size(ffmpeg, original)
     copied = original.suffix in INTERMEDIATE_EXTS
     assert bool(clip.read_path) == copied
-    if copied:  # the copy, in the cache, is what every ffmpeg of the corpus reads
-        assert Path(clip.read_path).parent == cache / "intermediates" and Path(clip.read_path).suffix == ".mkv"
-        assert clip.input_args() == ["-i", clip.read_path]
+    if copied:  # the copy, in the cache, is what every ffmpeg of the corpus reads, its colour tags given back
+        assert Path(clip.read_path).parent == cache / "intermediates" and Path(clip.read_path).suffix == ".nut"
+        assert clip.input_args() == [*(a for tag, name in clip.read_tags for a in (f"-{tag}", name)),
+                                     "-i", clip.read_path]
+        assert ("color_range", "pc") in clip.read_tags if name == "camera.avi" else True  # MJPEG's full range
+        # each frame at the time ffmpeg plays it at, so an encode of the copy is a plain encode of the file, byte
+        # for byte (x264's rate control reads the frames' times: gaps.avi's half-second gap)
+        assert frame_times(ffmpeg, clip.input_args()) == frame_times(ffmpeg, ["-i", str(original)])
+        assert x264(ffmpeg, clip.input_args(), refs / f"{name}.copy.h264") == x264(
+            ffmpeg, ["-i", str(original)], refs / f"{name}.plain.h264"), name
     assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(original)])
 
 
-def test_the_copy_is_ffv1_at_the_clips_rate(ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]]) -> None:
-    _, _, clips = found
-    clip = clips["gaps.avi"]  # a variable rate: the copy's frames are renumbered at its rate, one after another
-    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", clip.read_path, "-map", "0:v:0", "-fps_mode",
-                          "passthrough", "-f", "framemd5", "-"], capture_output=True, text=True, check=True)
+def frame_times(ffmpeg: str, input_args: list[str]) -> list[Fraction]:
+    """The time of every decoded frame after the first, in seconds, in its stream's own time base (not rounded to one
+    over its rate): what an encoder's rate control reads (ffmpeg starts each file at its own first time)."""
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *input_args, "-map", "0:v:0",
+                          "-fps_mode", "passthrough", "-enc_time_base:v", "demux", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True)
+    tb = Fraction(re.findall(r"^#tb 0: (\d+/\d+)$", res.stdout, re.MULTILINE)[0])
+    times = [int(line.split(",")[2]) * tb for line in res.stdout.splitlines() if line and not line.startswith("#")]
+    return [t - times[0] for t in times]
+
+
+def x264(ffmpeg: str, input_args: list[str], dest: Path) -> bytes:
+    """A plain encode of what `input_args` read: every frame once, libx264 at crf 34 on one thread, an elementary
+    stream (its bytes: the encode, headers and all)."""
+    subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *input_args, "-map", "0:v:0",
+                    "-an", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "medium",
+                    "-crf", "34", "-threads", "1", "-f", "h264", str(dest)], check=True)
+    return dest.read_bytes()
+
+
+def test_the_copy_is_ffv1_each_frame_at_the_time_ffmpeg_plays_it_at(
+        ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]]) -> None:
+    """gaps.avi (24 fps with a half-second gap after frame 4, as an AVI writes one: empty chunks): its copy's frames
+    lie where a plain decode puts them, not renumbered one after another at its rate as 2.1's copy put them."""
+    refs, _, clips = found
+    clip = clips["gaps.avi"]
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", clip.read_path, "-map", "0:v:0", "-c", "copy",
+                          "-f", "framecrc", "-"], capture_output=True, text=True, check=True)
     assert "Video: ffv1" in res.stderr
     tb = Fraction(re.findall(r"^#tb 0: (\d+/\d+)$", res.stdout, re.MULTILINE)[0])
     seconds = [int(line.split(",")[2]) * tb for line in res.stdout.splitlines() if line and not line.startswith("#")]
     assert len(seconds) == CLIPS["gaps.avi"][2]
-    assert all(abs(s - Fraction(i, 24)) <= Fraction(1, 1000) for i, s in enumerate(seconds))  # Matroska: whole ms
+    after = [s - seconds[0] for s in seconds]
+    assert after == [Fraction(i, 24) + (Fraction(1, 2) if i >= 5 else 0) for i in range(len(seconds))]
+    assert after == frame_times(ffmpeg, ["-i", str(refs / "gaps.avi")])
 
 
 def test_a_second_discovery_runs_no_ffmpeg(ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]],
@@ -282,3 +314,19 @@ def test_raw_streams_are_named_with_a_lossless_conversion_that_keeps_every_frame
         clip = converted[f"{Path(name).stem}.mkv"]
         assert (clip.fps, clip.n_frames) == ("30000/1001", 20), name
         assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(tmp_path / name)]), name
+
+
+def test_only_a_clip_read_through_a_copy_is_redone_when_the_copy_s_version_moves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """2.2's copy keeps each frame's time (2.1's renumbered them): the jobs of a clip read through a copy name the
+    copy's version in their fingerprint, so they are done again; a clip read as it is keeps its jobs."""
+    import kit.corpus.jobs as jobs
+
+    prov = jobs.Provenance("box", "linux-x86_64", "cpu", "ffmpeg", "9", "9+abc", "3.0")
+    own = Clip("/r/a.mp4", "a", "master", 64, 48, "24/1", "yuv420p", 12, "a" * 64)
+    copied = Clip("/r/b.avi", "b", "master", 64, 48, "24/1", "yuv420p", 12, "b" * 64,
+                  read_path="/cache/intermediates/b-0123456789abcdef.nut")
+    now = {c.path: jobs.Job(c, "libx264", 25).fingerprint(prov) for c in (own, copied)}
+    monkeypatch.setattr(jobs, "COPY_VERSION", jobs.COPY_VERSION - 1)
+    before = {c.path: jobs.Job(c, "libx264", 25).fingerprint(prov) for c in (own, copied)}
+    assert now[own.path] == before[own.path] and now[copied.path] != before[copied.path]

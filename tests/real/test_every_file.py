@@ -28,6 +28,7 @@ from kit.media.discovery import Unusable, discover
 from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
 from tests.conftest import FAST, LENIENT, render, run_kit
+from tests.publicclips import fetched_or_skip, load_manifest
 
 NOT_UTF8 = os.fsdecode(b"caf\xe9")  # Latin-1's é, as an older NAS or a camera card writes it
 LONG = "q" * 251  # with .y4m, 255 bytes: the longest name a folder takes
@@ -123,11 +124,13 @@ def test_a_name_is_stored_as_text_every_reader_takes(refs: Path) -> None:
     assert LeftOut(name, "why").to_json()["file"] == "caf\\xe9.y4m"
 
 
+FILM = "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv"  # python-nbsphinx-doc's, as tests/data/publicclips.toml names it
+
+
 def real_ogv() -> Path:
-    found = Path("/tmp/debs/x/usr/share/doc/python-nbsphinx/html/www/wikimediacommons/"
-                 "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv")
-    if not found.is_file():
-        pytest.skip(f"{found}: python-nbsphinx-doc's Theora film is not unpacked here (the real-files tier fetches it)")
+    """The Theora film, fetched by the realfiles tier's fetcher (skipped, saying so, only without a network)."""
+    manifest = load_manifest()
+    (found,) = fetched_or_skip([manifest.clip(FILM)], manifest).values()
     return found
 
 
@@ -136,10 +139,10 @@ def test_a_real_theora_film_is_used(ffmpeg: str, tmp_path: Path) -> None:
     2.1.0 passed over it without a word; it is a clip, its frames those a plain decode gives."""
     refs = tmp_path / "refs"
     refs.mkdir()
-    shutil.copy(real_ogv(), refs / real_ogv().name)
+    shutil.copy(real_ogv(), refs / FILM)
     (clip,) = discover(refs, ffmpeg, Sha256Cache(None))
     assert (clip.width, clip.height, clip.fps, clip.n_frames, clip.read_path) == (214, 160, "15/1", 288, "")
-    plain = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(refs / real_ogv().name), "-map", "0:v:0",
+    plain = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(refs / FILM), "-map", "0:v:0",
                             "-f", "null", "-"], capture_output=True, text=True, check=True)
     assert "frame=  288" in plain.stderr
 

@@ -71,6 +71,8 @@ SITES: dict[str, Check] = {
     "kit/media/entries.py:sequence_kind": Check(RUN, (CLIP_FIXES,)),
     "kit/media/containers.py:check_container": Check(RUN, (CLIP_FIXES,)),
     "kit/media/containers.py:check_copy": Check(RUN, (CLIP_FIXES,)),
+    "kit/media/containers.py:copy_tags": Check(SAME, ("kit/media/containers.py:check_copy",),
+                                               "the same conversion, of a copy whose colour tags no option takes"),
     "kit/media/decode.py:read_master_decode": Check(RUN, ("tests/real/test_stray_slice.py::test_a_master_damaged_after_"
                                                        "its_first_frame_is_left_out_and_its_fix_runs_as_printed",)),
     "kit/media/looks.py:look_refusal": Check(RUN, ("tests/real/test_bounded_looks.py::test_a_second_look_that_hangs_"

@@ -17,6 +17,7 @@ from kit.corpus.manifests import ContentGroup, GroupMember, ShardManifest, TwinE
 from kit.corpus.names import named_frame, source_names, with_names
 from kit.corpus.summary import SourceInfo, summarise_corpus
 from kit.infra.files import sha256_file
+from kit.media.refs import source_name
 from kit.rundir import manifest_path
 from kit.verdict.document import Verdict
 
@@ -158,15 +159,36 @@ def test_training_corpus_names_the_sources_and_training_sees_one_name_per_source
     assert dict(zip(again["src_sha256"], again["src"], strict=True)) == names
 
 
-def test_two_clips_of_one_name_in_one_box_are_refused_with_both_ways_out() -> None:
-    from kit.errors import InputError
-    from kit.media.discovery import Clip, check_distinct
+def test_clips_whose_names_reduce_to_one_are_each_named_by_their_file() -> None:
+    """deep_10bit.y4m and deep_422_10bit.y4m both reduce to 'deep' (2.1 ended the run with exit 2): each keeps its
+    tokens; intro.y4m and intro.mkv keep their extensions; the same file name in two folders gets its sha256's first
+    digits. The others keep their names, and the names do not depend on the clips' order."""
+    from kit.media.discovery import Clip, distinct_sources
 
-    clips = [Clip(f"/refs/{name}", "intro", "y4m", 176, 144, "25/1", "yuv420p", 8, sha)
-             for name, sha in (("intro.y4m", A), ("intro.mkv", B))]
-    with pytest.raises(InputError, match="same source name 'intro'") as err:
-        check_distinct(clips)
-    assert err.value.hint == "if they are the same clip keep one; if they are different clips rename one"
+    def clip(path: str, sha: str) -> Clip:
+        return Clip(path, source_name(Path(path)), "y4m", 176, 144, "25/1", "yuv420p", 8, sha)
+
+    clips = [clip("/refs/deep_10bit.y4m", A), clip("/refs/deep_422_10bit.y4m", B), clip("/refs/alpha.y4m", C),
+             clip("/refs/intro.y4m", "d" * 64), clip("/refs/intro.mkv", "e" * 64),
+             clip("/refs/crowd_1920x1080_25fps.yuv", "f" * 64), clip("/elsewhere/crowd.yuv", "1" * 64)]
+    named, renamed = distinct_sources(clips)
+    assert [c.src for c in named] == ["deep_10bit", "deep_422_10bit", "alpha", "intro.y4m", "intro.mkv",
+                                      "crowd_1920x1080_25fps", "crowd"]
+    assert [(r.name, r.files) for r in renamed] == [
+        ("deep", (("/refs/deep_10bit.y4m", "deep_10bit"), ("/refs/deep_422_10bit.y4m", "deep_422_10bit"))),
+        ("intro", (("/refs/intro.y4m", "intro.y4m"), ("/refs/intro.mkv", "intro.mkv"))),
+        ("crowd", (("/refs/crowd_1920x1080_25fps.yuv", "crowd_1920x1080_25fps"),
+                   ("/elsewhere/crowd.yuv", "crowd")))]  # its stem is its name: it keeps it
+    assert renamed[0].line() == ("2 clips give the source name 'deep' (a file's name without its tokens of size, rate "
+                                 "and depth): each is named by its file instead, /refs/deep_10bit.y4m as "
+                                 "'deep_10bit', /refs/deep_422_10bit.y4m as 'deep_422_10bit'")
+    assert [replace(c, src="") for c in named] == [replace(c, src="") for c in clips]  # only the names changed
+    for order in itertools.permutations(clips[:5]):
+        assert {c.path: c.src for c in distinct_sources(list(order))[0]} == {c.path: c.src for c in named[:5]}
+    twice = [clip("/a/intro.y4m", A), clip("/b/intro.y4m", B)]  # one file name in two folders: its sha256 added
+    assert [c.src for c in distinct_sources(twice)[0]] == ["intro.y4m~3fa2c1", "intro.y4m~9b07d4"]
+    alone = [clip("/refs/deep_10bit.y4m", A), clip("/refs/alpha.y4m", C)]
+    assert distinct_sources(alone) == (alone, [])  # a name no other clip gives is kept as it is
 
 
 def test_rows_without_geometry_read_as_not_recorded(tmp_path: Path) -> None:
