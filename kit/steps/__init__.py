@@ -30,10 +30,11 @@ class LazyStep:
 # the corpus's job rows have a version of their own (JOB_ROWS_VERSION, declared in the corpus step's plan)
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
-    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=2),  # 2: the teacher recipe
-    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=2),  # 2: the ceiling, recipe, independent_check
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),  # 2: keep_paths
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=2),  # 2: samples.parquet
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=3),  # 2: the teacher recipe; 3: samplings.parquet
+    # 2: the ceiling, recipe, independent_check; 3: the consumer as it samples
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=3),
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),  # 2: keep_paths; 3: the samplings' files
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import read_manifest
+from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
@@ -31,7 +32,7 @@ def loso_outputs(ctx: Context) -> list[Path]:
     paths = [*map(run.loso_seed, s.seeds), run.folds, run.baselines,
              *([run.incumbent] if s.incumbent is not None else []), *map(run.holdout, s.holdout)]
     # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
-    paths += [p for p in (run.clips, run.encodes) if ctx.tree.is_file(p)]
+    paths += [p for p in (run.clips, run.encodes, run.samplings) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -53,8 +54,9 @@ class VerdictStep:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
         crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
+        window = {"consumer_window": s.consumer_window} if s.consumer_window != VMAFTUNE_WINDOW_S else {}
         return Plan(settings={"seeds": list(s.seeds), "gate": s.gate.to_json(), "interval_level": s.interval_level,
-                              "holdout": list(s.holdout), **crf}, inputs=inputs)
+                              "holdout": list(s.holdout), **crf, **window}, inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
@@ -77,8 +79,9 @@ class VerdictStep:
         clips = clips[clips["seed"].isin(s.seeds)] if clips is not None else None
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
+        samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
-                                codec_blind) if ctx.tree.is_file(run.encodes) else None
+                                codec_blind, samplings, s.consumer_window) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

@@ -113,7 +113,9 @@ class BundleStep:
                                     invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
-                                    skipped.skipped if skipped is not None else ())
+                                    skipped.skipped if skipped is not None else (),
+                                    require_output(ctx, run.samplings, "loso")
+                                    if verdict.consumer and tree.is_file(run.samplings) else None)
             tree.write_text(run.report, render_report(verdict, data))
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer),

@@ -10,6 +10,7 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from kit.bundle import registry
+from kit.corpus.samplings import SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
 from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
@@ -228,6 +229,16 @@ class RunSettings(Record):
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
         "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
+    consumer_window: float = setting(VMAFTUNE_WINDOW_S, Real(0, 3600, lo_open=True), flag=Flag(
+        "--consumer-window", Float(), "Seconds of a clip the consumer's trials sample: vmaf-tune's fast path encodes "
+        "and scores the first 5 s of the source per trial (its SAMPLE_CHUNK_SECONDS), so the verdict also gives each "
+        "held-out encode's prediction from the features of that window against the whole clip's score, and the "
+        "samplings measured beside it (docs/vmaf-tune.md).", metavar="SECONDS", rank=442))
+    consumer_samplings: str = setting(SAMPLINGS_HOW[0], OneOf(SAMPLINGS_HOW), flag=Flag(
+        "--consumer-samplings", Choice(), "encoded: the corpus step also encodes each sampling's windows on their own "
+        "(the first and centre --consumer-window, and windows of 1 s and 0.5 s spread over the clip), as a consumer "
+        "encodes them, for clips longer than the window at the encoders and CRFs vmaf-tune queries; cut: the "
+        "samplings only as frames cut from the whole encodes (no encode more).", rank=444))
     vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
