@@ -68,6 +68,9 @@ def window_by_hand(shard: pd.DataFrame) -> pd.DataFrame:
 def test_the_window_figure_is_the_corpus_frames_cut_as_vmaf_tune_samples(sampled_run: Path, ffmpeg: str) -> None:
     run, verdict = RunDir(sampled_run), verdict_of(sampled_run)
     shard, encodes = pd.read_parquet(run.shard), pd.read_parquet(run.encodes).set_index(KEY)
+    # the corpus holds each clip whole: every frame of every encode, not a cut of it
+    assert shard.groupby(["src", "cq"])["frame_index"].nunique().to_dict() == {
+        (name, cq): frames for name, (_, frames) in CLIPS.items() for cq in (25, 45)}
     mine = window_by_hand(shard).loc[encodes.index]
     assert (encodes["window_frames"] == mine["take"]).all() and (encodes["n_frames"] == mine["n"]).all()
     assert (encodes["longer"] == (mine["n"] > mine["take"])).all()

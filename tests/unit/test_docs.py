@@ -123,8 +123,10 @@ def test_the_release_is_the_kits_version() -> None:
     tarball name spells it: a version bump without its entry, or an entry without the bump, fails."""
     from kit import __version__
 
-    releases = re.findall(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
-    newest = next(r for r in releases if r != "Unreleased")
+    headings = re.findall(r"^## (\S+)(.*)$", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    # an entry still being written ("## Unreleased", "## 2.2.0 — unreleased") is no release yet: the version is bumped
+    # when it is made one
+    newest = next(r for r, rest in headings if r != "Unreleased" and "unreleased" not in rest)
     assert newest == __version__, f"CHANGELOG.md's newest release is {newest}, kit.__version__ is {__version__}"
     assert 'version = { attr = "kit.__version__" }' in (ROOT / "pyproject.toml").read_text()
     named = set(re.findall(r"ensemble-kit-(\d+\.\d+\.\d+)", (ROOT / "README.md").read_text()))
