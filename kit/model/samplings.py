@@ -54,14 +54,17 @@ def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float) -> Place
                          for n, rate in zip(lengths["n"], lengths["fps"], strict=True)]
     for s in SAMPLINGS:
         lengths[s.name] = [len(p[s.name]) for p in placed]
-    length = lengths["n"].to_numpy()[np.searchsorted(lengths.index.to_numpy(), codes)]
+    at = np.searchsorted(lengths.index.to_numpy(), codes)  # each row's encode, as a row of `lengths`
     masks = {}
-    for s in SAMPLINGS:
+    for s in SAMPLINGS:  # each encode's k-th window as two columns (empty where it has fewer): a few passes a row
+        widest = max(len(p[s.name]) for p in placed)
+        starts, ends = np.zeros((len(placed), widest), np.int64), np.zeros((len(placed), widest), np.int64)
+        for i, p in enumerate(placed):
+            for k, (first, end) in enumerate(p[s.name]):
+                starts[i, k], ends[i, k] = first, end
         inside = np.zeros(len(df), dtype=bool)
-        for (n, rate), windows in ((key, spans[key][s.name]) for key in spans):
-            rows = (length == n) & (fps == rate)
-            for first, end in windows:
-                inside |= rows & (frame >= first) & (frame < end)
+        for k in range(widest):
+            inside |= (frame >= starts[at, k]) & (frame < ends[at, k])
         masks[s.name] = inside
     return Placed(lengths, masks)
 

@@ -209,6 +209,7 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
         worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{g.ceiling_words()}"
+                        f"{g.window_words()}"
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"

@@ -141,11 +141,12 @@ class ConsumerGroup(Record):
     n_longer: int | None = omit_none()  # its encodes of clips longer than the window: where the two can differ
 
     def window_words(self) -> str:
-        """The window's share, said beside the group's own (the summary's row); "" where there is none."""
-        if self.window_share is None:
+        """The window's share, said beside the group's own (the summary's row); "" where there is none or where no
+        encode of the group is longer than the window (the same figure)."""
+        if self.window_share is None or not self.n_longer:
             return ""
         ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
-        return f"; vmaf-tune's window {self.window_share:.1%}{ceiling}"
+        return f" (from vmaf-tune's window {self.window_share:.1%}{ceiling})"
 
     def ceiling_words(self, full: bool = False) -> str:
         """The ceiling's share, said beside the group's own (the summary's row); "" where there is none."""

@@ -96,6 +96,9 @@ def test_the_window_figure_is_the_corpus_frames_cut_as_vmaf_tune_samples(sampled
     said = dict(summary_rows(sampled_run, verdict))["as vmaf-tune uses it"]
     assert f"as vmaf-tune samples (its first 5 s against the whole clip; 6 of the {len(counted)} encodes are " \
            f"longer): {c.window_share:.1%}" in said
+    band = c.of("crf_band")[0]  # the worst band, beside its share from the window
+    assert f"worst CRF {band.group} {band.share_within:.1%} of {band.n_encodes}{band.ceiling_words()} (from " \
+           f"vmaf-tune's window {band.window_share:.1%}" in said
 
 
 def test_a_scene_change_after_the_window_is_warned(sampled_run: Path) -> None:
