@@ -1,10 +1,12 @@
 """The consumer's samplings encoded as a consumer encodes them (--consumer-samplings encoded): for a corpus job of a
 clip longer than the window, at vmaf-tune's encoders and CRFs and the clip's own size, each sampling's windows
 (kit.corpus.samplings) encoded on their own (each window its own encoder, first frame and rate control, with the job's
-encoder arguments) and scored on their own against the same frames of the reference, into
-`jobs/<job>__samples.parquet` with a ledger beside it (a JobLedger, so a killed one is simply done again), then all
-of them into 02_corpus/samples.parquet. LOSO feeds their frames to the proxy beside the same frames cut from the
-whole encodes (kit.model.samplings).
+encoder arguments) and scored on their own against the same frames of the reference: one process decodes the clip
+once into every window's encode, another scores them all against one decode of the reference (each window its own
+libvmaf, so its motion starts at its own first frame): two decodes of the clip where a process a window would make
+34. Into `jobs/<job>__samples.parquet` with a ledger beside it (a JobLedger, so a killed one is simply done again),
+then all of them into 02_corpus/samples.parquet. LOSO feeds their frames to the proxy beside the same frames cut from
+the whole encodes (kit.model.samplings).
 """
 
 from __future__ import annotations
@@ -125,54 +127,53 @@ class SampleRunner:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        tables = [self._sampling(sample, name, windows, work / name) for name, windows in sample.spans().items()]
+        table, enc_s, score_s = self._encode_and_score(sample, work)
         if why := sample.job.clip.changed_on_disk():
             raise ClipChanged(sample.job, why)
-        table = pa.concat_tables(tables)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         rows = sink.getvalue().to_pybytes()
         data_path, ledger_path = sample.paths(self.jobs_dir)
         self.tree.write_bytes(data_path, rows)
-        seconds = [float(t["enc_seconds"][0].as_py()) for t in tables]
         self.tree.write_json(ledger_path, JobLedger(
-            sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows,
-            round(sum(seconds) * 1000, 3), round(sum(float(t["score_seconds"][0].as_py()) for t in tables) * 1000, 3),
-            completed_at_utc=utc_iso(), made_by=f"pid {os.getpid()} on {host_name()}").to_json())
+            sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, round(enc_s * 1000, 3),
+            round(score_s * 1000, 3), completed_at_utc=utc_iso(), made_by=f"pid {os.getpid()} on {host_name()}"
+        ).to_json())
 
-    def _sampling(self, sample: SampleJob, name: str, windows: Windows, work: Path) -> pa.Table:
-        """One sampling's windows encoded (one process for all, or one each for a capped encoder), then scored in one
-        process: its rows, each window's frames with their source frame index."""
+    def _encode_and_score(self, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
+        """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
+        capped encoder), then scored in one process (one decode of the reference): the rows, and the seconds each
+        part took."""
         job, clip = sample.job, sample.job.clip
-        self.tree.make_folder(work)
-        encoded = [work / f"w{k:02d}.{job.spec.container}" for k in range(len(windows))]
+        windows = [(name, k, w) for name, ws in sample.spans().items() for k, w in enumerate(ws)]
+        encoded = [work / f"{name}-w{k:02d}.{job.spec.container}" for name, k, _ in windows]
+        spans = [w for _, _, w in windows]
         hw = self.hw.get(job.encoder, HwArgs())
         step = 1 if job.encoder in self.sessions else len(windows)
-        enc_s = 0.0
-        for at in range(0, len(windows), step):
-            argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, windows[at:at + step],
-                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
-            started = time.monotonic()
-            enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
-            enc_s += time.monotonic() - started
-            if enc.returncode != 0 or not all(self.tree.is_file(p) for p in encoded[at:at + step]):
-                raise self._fail(sample, f"{name}: encode failed (exit {enc.returncode})", enc.stderr_tail,
-                                 telling_line(enc.stderr))
-        logs = [work / f"w{k:02d}.json" for k in range(len(windows))]
         started = time.monotonic()
-        score = run_process(build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), windows, clip.width,
+        for at in range(0, len(windows), step):
+            argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
+                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
+            enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
+            if enc.returncode != 0 or not all(self.tree.is_file(p) for p in encoded[at:at + step]):
+                raise self._fail(sample, f"encode failed (exit {enc.returncode})", enc.stderr_tail,
+                                 telling_line(enc.stderr))
+        enc_s = time.monotonic() - started
+        logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
+        started = time.monotonic()
+        score = run_process(build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
                                                      clip.height, clip.pix_fmt, logs, self.vmaf_threads,
                                                      self.prov.teacher, fps=clip.fps),
                             timeout_s=timeout_s(sample), log=self.log)
         score_s = time.monotonic() - started
         if score.returncode != 0 or not all(self.tree.is_file(p) for p in logs):
-            raise self._fail(sample, f"{name}: libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
+            raise self._fail(sample, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
                              telling_line(score.stderr))
-        parts = [self._window_rows(sample, name, k, window, log, encoded[k], enc_s, score_s, score.stderr)
-                 for k, (window, log) in enumerate(zip(windows, logs, strict=True))]
         import pyarrow as pa
 
-        return pa.concat_tables(parts)
+        return pa.concat_tables([self._window_rows(sample, name, k, w, log, path, enc_s, score_s, score.stderr)
+                                 for (name, k, w), log, path in zip(windows, logs, encoded, strict=True)]), \
+            enc_s, score_s
 
     def _window_rows(self, sample: SampleJob, name: str, k: int, window: tuple[int, int], log: Path, encoded: Path,
                      enc_s: float, score_s: float, stderr: str) -> pa.Table:

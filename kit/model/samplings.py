@@ -134,13 +134,19 @@ def sample_groups(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def sample_costs(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per encode and sampling: its windows (each its own encode), the seconds its one encoding and one scoring
-    process took (every row of the sampling holds them) and the bytes its windows' encodes wrote."""
-    key = ["src_sha256", "encoder", "cq", "sampling"]
-    per_window = samples.groupby([*key, "window"], sort=True)[["enc_seconds", "score_seconds", "enc_bytes"]].first()
-    return per_window.groupby(level=[0, 1, 2, 3]).agg(
-        windows=("enc_bytes", "size"), enc_seconds=("enc_seconds", "first"), score_seconds=("score_seconds", "first"),
-        enc_bytes=("enc_bytes", "sum")).reset_index()
+    """Per encode and sampling: its windows (each its own encode), the bytes they wrote, and this box's seconds to
+    encode and score them: the sample job encodes every sampling's windows in one process and scores them in another
+    (`enc_seconds`, `score_seconds` on each of its rows), its seconds shared out by the frames each sampling takes."""
+    key = ["src_sha256", "encoder", "cq"]
+    per_window = samples.groupby([*key, "sampling", "window"], sort=True).agg(
+        frames=("vmaf", "size"), enc_bytes=("enc_bytes", "first"), enc_seconds=("enc_seconds", "first"),
+        score_seconds=("score_seconds", "first"))
+    per = per_window.groupby(level=[0, 1, 2, 3]).agg(
+        windows=("frames", "size"), frames=("frames", "sum"), enc_bytes=("enc_bytes", "sum"),
+        enc_seconds=("enc_seconds", "first"), score_seconds=("score_seconds", "first")).reset_index()
+    share = per["frames"] / per.groupby(key)["frames"].transform("sum")
+    return per.assign(enc_seconds=per["enc_seconds"] * share, score_seconds=per["score_seconds"] * share).drop(
+        columns="frames")
 
 
 def consumer_samplings(members: pd.DataFrame, encodes: pd.DataFrame, lengths: pd.DataFrame,

@@ -241,8 +241,8 @@ def sampling_rows(verdict: Verdict) -> list[Row]:
     if c is None or c.sampling is None:
         return []
     s = c.sampling
-    said = s.not_measured or (f"best of the samplings measured on {s.n_longer} encodes longer than "
-                              f"{s.window_s:g} s: {s.best}" if s.best else
+    said = s.not_measured or (f"best of the samplings measured on {s.shares[0].n_encodes} encodes longer than "
+                              f"{s.window_s:g} s at the source's size: {s.best}" if s.best and s.shares else
                               f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip")
     return [Row(SAMPLING_LABEL, said), *(Row("WARNING", w) for w in s.warnings or ())]
 

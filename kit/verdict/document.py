@@ -183,7 +183,8 @@ class SampledShare(Record):
     worst_encode: str
     encodes_per_trial: float  # the windows, each its own encode (mean over the encodes)
     frames_per_trial: float  # the frames they encode and score (mean)
-    seconds_per_trial: float | None = omit_none()  # encoded: this box's mean seconds to encode and score them
+    # encoded: this box's mean seconds to encode and score them (the sample job's, shared out by frames)
+    seconds_per_trial: float | None = omit_none()
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,14 @@ def test_every_sampling_figure_is_recomputed_from_samplings_parquet(sampled_run:
         assert x.frames_per_trial == part["frames"].mean() == 50  # the same length: 5 s, 5 x 1 s, 10 x 0.5 s
         if x.how == "encoded":
             assert x.seconds_per_trial == pytest.approx((part["enc_seconds"] + part["score_seconds"]).mean())
+    # a sampling's seconds: its sample job's (one encoding, one scoring process) shared out by the frames it takes
+    samples = pd.read_parquet(run.samples)
+    job = samples.groupby(["src_sha256", "cq"]).agg(n=("vmaf", "size"), enc=("enc_seconds", "first"))
+    mine = samples.groupby(["src_sha256", "cq", "sampling"]).size().rename("frames").reset_index().join(
+        job, on=["src_sha256", "cq"])
+    encoded = rows[rows["how"] == "encoded"].merge(mine, on=["src_sha256", "cq", "sampling"])
+    assert len(encoded) == 6 * 4 and np.allclose(encoded["enc_seconds"], encoded["enc"] * encoded["frames_y"]
+                                                 / encoded["n"])
     first = rows[rows["sampling"] == "first"].pivot_table(index=KEY, columns="how", values="predicted")
     diff = (first["encoded"] - first["cut"]).abs()
     assert s.cut_vs_encoded == [pytest.approx(diff.mean()), pytest.approx(diff.max())]
@@ -188,6 +196,6 @@ def test_every_sampling_figure_is_recomputed_from_samplings_parquet(sampled_run:
     assert s.best is not None and s.best.startswith(best.words if best.sampling != "first" else "vmaf-tune's own")
     assert f"{best.share_within:.1%} of 6 within 1.5" in s.best
     said = dict(closing_rows(sampled_run, verdict))["vmaf-tune's sampling"]
-    assert said == f"best of the samplings measured on 6 encodes longer than 5 s: {s.best}"
+    assert said == f"best of the samplings measured on 6 encodes longer than 5 s at the source's size: {s.best}"
     page = run.report.read_text()
     assert "As vmaf-tune samples a clip (the first 5 s)" in page and "03_loso/samplings.parquet" in page
