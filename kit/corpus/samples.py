@@ -14,8 +14,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +106,8 @@ class SampleRunner:
     vmaf_threads: int
     log: LogFn
     hw: dict[str, HwArgs]
-    sessions: frozenset[str]  # encoders with a session cap: one window a process, so one session at a time
+    # an encoder's session cap (kit.platforms.encoders.session_semaphores): one window a process, the cap held
+    sessions: Mapping[str, threading.Semaphore]
 
     def run(self, sample: SampleJob) -> None:
         if sample_is_done(self.tree, self.jobs_dir, sample, self.prov):
@@ -154,7 +156,8 @@ class SampleRunner:
         for at in range(0, len(windows), step):
             argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
                                              encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
-            enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
+            with self.sessions.get(job.encoder) or contextlib.nullcontext():
+                enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
             if enc.returncode != 0 or not all(self.tree.is_file(p) for p in encoded[at:at + step]):
                 raise self._fail(sample, f"encode failed (exit {enc.returncode})", enc.stderr_tail,
                                  telling_line(enc.stderr))

@@ -231,7 +231,7 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     cores = core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(samples))
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
-                          ctx.log, p.hw, frozenset(session_semaphores(p.encoders)))
+                          ctx.log, p.hw, session_semaphores(p.encoders))
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
     failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
         Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
