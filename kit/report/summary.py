@@ -241,9 +241,15 @@ def sampling_rows(verdict: Verdict) -> list[Row]:
     if c is None or c.sampling is None:
         return []
     s = c.sampling
-    said = s.not_measured or (f"best of the samplings measured on {s.shares[0].n_encodes} encodes longer than "
-                              f"{s.window_s:g} s at the source's size: {s.best}" if s.best and s.shares else
-                              f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip")
+    measured = f"{s.shares[0].n_encodes} encodes longer than {s.window_s:g} s at the source's size" if s.shares else ""
+    if s.not_measured:
+        said = s.not_measured
+    elif not s.shares:
+        said = f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip"
+    elif any(x.how == "encoded" for x in s.shares):
+        said = f"best of the samplings measured on {measured}: {s.best}"
+    else:
+        said = f"the samplings measured on {measured} as frames cut from the whole encodes alone: {s.best}"
     return [Row(SAMPLING_LABEL, said), *(Row("WARNING", w) for w in s.warnings or ())]
 
 

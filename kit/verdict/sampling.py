@@ -101,13 +101,17 @@ def shares(rows: pd.DataFrame, tolerance: float, window_s: float) -> tuple[Sampl
 
 
 def best_words(found: tuple[SampledShare, ...], tolerance: float) -> str | None:
-    """The sampling that serves the consumer best (encoded on its own where measured so: what a consumer gets), with
-    vmaf-tune's own beside it and what each trial costs; ties go to fewer encodes a trial."""
-    how = ENCODED if any(s.how == ENCODED for s in found) else CUT
-    mine = [s for s in found if s.how == how]
+    """The sampling that serves the consumer best, encoded on its own as a consumer encodes it, with vmaf-tune's own
+    beside it and what each trial costs (ties go to fewer encodes a trial); none named from frames cut from the whole
+    encode alone, which flatter short windows (measured: docs/vmaf-tune.md)."""
+    mine = [s for s in found if s.how == ENCODED]
     today = next((s for s in mine if s.sampling == FIRST.name), None)
+    if found and not mine:
+        return ("none named: no window was encoded on its own (--consumer-samplings cut), and frames cut from the "
+                "whole encode flatter short windows, whose own first frame a consumer's encode starts from")
     if not mine or today is None:
         return None
+    how = ENCODED
     best = max(mine, key=lambda s: (s.share_within, -s.encodes_per_trial, -[x.name for x in SAMPLINGS].index(
         s.sampling)))
     cost = (f"{best.encodes_per_trial:g} encode(s) of {best.frames_per_trial:.0f} frames a trial"
