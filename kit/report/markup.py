@@ -160,7 +160,7 @@ COLUMNS = {c.field: c for c in (
     Column("gap_share", "its own score within of the clip's", shown=lambda v: num(v, ".1%")),
     Column("encodes_per_trial", "encodes a trial", shown=lambda v: num(v, ".3g")),
     Column("frames_per_trial", "frames a trial", shown=lambda v: num(v, ".0f")),
-    Column("seconds_per_trial", "seconds a trial (this box)", shown=lambda v: num(v, ".2f")),
+    Column("seconds_per_trial", "seconds a trial (this box, by its frames)", shown=lambda v: num(v, ".2f")),
     Column("coverage", "coverage{at}", shown=lambda v: bounded_cell(v, v is None)),
     Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
 )}

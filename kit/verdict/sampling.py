@@ -114,8 +114,7 @@ def best_words(found: tuple[SampledShare, ...], tolerance: float) -> str | None:
     how = ENCODED
     best = max(mine, key=lambda s: (s.share_within, -s.encodes_per_trial, -[x.name for x in SAMPLINGS].index(
         s.sampling)))
-    cost = (f"{best.encodes_per_trial:g} encode(s) of {best.frames_per_trial:.0f} frames a trial"
-            + (f", {best.seconds_per_trial:.1f} s on this box" if best.seconds_per_trial is not None else ""))
+    cost = f"{best.encodes_per_trial:g} encode(s) of {best.frames_per_trial:.0f} frames a trial"
     said = f"{best.share_within:.1%} of {best.n_encodes} within {tolerance:g} ({HOW_WORDS[how]}; {cost})"
     if best.sampling == FIRST.name:
         return f"vmaf-tune's own sampling, {best.words}, serves best here: {said}"
