@@ -105,8 +105,12 @@ def windowed_extractor(fast: Any, ffmpeg: str, vmaf_bin: str, windows: tuple[tup
     class Cfg:
         ffprobe_bin = "ffprobe"
 
+    probed: dict[Path, tuple[int, int, float]] = {}  # vmaf-tune's probe, once a clip (its extractor probes a trial)
+
     def extract(src: Path, crf: int, encoder: str) -> tuple[list[float], float]:
-        width, height, rate = _probe_video_geometry(src, Cfg(), subprocess.run)
+        if src not in probed:
+            probed[src] = _probe_video_geometry(src, Cfg(), subprocess.run)
+        width, height, rate = probed[src]
         sums, frames, size, seconds = [0.0] * len(CANONICAL6_FEATURES), 0, 0, 0.0
         with tempfile.TemporaryDirectory(prefix="bench-sampling-") as td:
             for k, (first, end) in enumerate(windows):
