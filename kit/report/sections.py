@@ -291,6 +291,9 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
     said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
             f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
             f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
+    if whole.n_encodes and whole.window_share is not None and fit.sampling is not None:
+        said += (f" As vmaf-tune samples a clip, from its first {fit.sampling.window_s:g} s against the whole clip "
+                 f"({whole.n_longer} of the encodes are longer): {whole.window_share:.1%} (below).")
     parts.append(f"<p>{esc(said)}</p>")
     for s in shown(verdict, CONSUMER_GATES):
         g = s.row
@@ -338,9 +341,9 @@ def sampling_section(s: ConsumerSampling | None, tolerance: float) -> list[str]:
     rows = [cells(markup.SAMPLING_TABLE, x, how=HOW_WORDS[x.how], share_within=markup.num(x.share_within, ".1%"))
             for x in s.shares]
     return [*parts, table(markup.headers(markup.SAMPLING_TABLE), rows, cls="compact"),
-            note(f"Over the {s.n_longer} counted held-out encodes longer than the window (at the source's size, as "
-                 f"vmaf-tune encodes): each sampling's frames, their mean canonical-6 fed to the proxy, against the "
-                 f"whole clip's teacher score, within {tolerance:g}; the ceiling the teacher's function on the same "
-                 f"features; a trial on the whole clip encodes {s.whole_frames_per_trial:.0f} frames. From "
-                 f"{SAMPLINGS_FILE}.")]
+            note(f"Over the {s.shares[0].n_encodes} counted held-out encodes at the source's size (as vmaf-tune "
+                 f"encodes) longer than the window: each sampling's frames, their mean canonical-6 fed to the proxy, "
+                 f"against the whole clip's teacher score, within {tolerance:g}; the ceiling the teacher's function "
+                 f"on the same features; a trial on the whole clip encodes {s.whole_frames_per_trial:.0f} frames. "
+                 f"From {SAMPLINGS_FILE}.")]
 
