@@ -12,11 +12,12 @@ so its input-side `-ss` lands on the frame asked for). Needs Optuna (`pip instal
 
 Each sampling is a sample extractor of vmaf-tune's own seams (`(src, crf, encoder) -> (canonical-6, kbps)`):
 `first` is vmaf-tune's `_build_production_sample_extractor` as it is (its chunk: `-ss 0 -t 5`, scored from frame 0
-for int(5 x fps) frames); the others run vmaf-tune's `EncodeRequest`/`run_encode` and `ScoreRequest`/`run_score` once
-per window of kit.corpus.samplings (the centre 5 s; 5 x 1 s and 10 x 0.5 s spread over the clip), with
-`sample_clip_start_s` and `frame_skip_ref` set to the window, as vmaf-tune's seam allows and never does, each window
-its own encode, the six means pooled over the windows' frames. The verify encode is vmaf-tune's
-`_build_production_encode_runner` as it is: the whole clip.
+for int(5 x fps) frames); the others run vmaf-tune's `EncodeRequest`/`run_encode` once per window of
+kit.corpus.samplings (the centre 5 s; 5 x 1 s and 10 x 0.5 s spread over the clip) with `sample_clip_start_s` set
+to the window, as vmaf-tune's seam allows and never does, each window its own encode, and score the windows in one
+process, each against its int(seconds x fps) frames of the clip from `frame_skip_ref` on (what a ScoreRequest of
+each asks of the `vmaf` stand-in, the same scoring, without a Python stand-in a window), the six means pooled over
+the windows' frames. The verify encode is vmaf-tune's `_build_production_encode_runner` as it is: the whole clip.
 
 Reported per sampling (one JSON document; `table` the lines to read):
 * share: over the --grid CRFs of every clip, the proxy fed the sampling's features against the whole clip's VMAF
@@ -47,6 +48,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,26 +96,29 @@ def children_cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def windowed_extractor(fast: Any, ffmpeg: str, vmaf_bin: str, windows: tuple[tuple[int, int], ...], fps: float
-                       ) -> Extract:
-    """vmaf-tune's sample seam with its chunk's start set: one EncodeRequest (input-side -ss, -t) and one ScoreRequest
-    (frame_skip_ref, frame_cnt) per window, each its own encode; the six means pooled over the frames scored."""
+def windowed_extractor(fast: Any, ffmpeg: str, windows: tuple[tuple[int, int], ...], fps: float) -> Extract:
+    """vmaf-tune's sample seam with its chunk's start set: one EncodeRequest (input-side -ss, -t) per window, each
+    its own encode by vmaf-tune's run_encode; the windows then scored in one process, each against its frames of
+    the clip (what a ScoreRequest with frame_skip_ref and frame_cnt asks of the stand-in, the same scoring, without
+    a Python stand-in a window), the six means pooled over the frames scored."""
     from vmaftune import CANONICAL6_FEATURES
     from vmaftune.encode import EncodeRequest, bitrate_kbps, run_encode
     from vmaftune.predictor_features import _probe_video_geometry
-    from vmaftune.score import ScoreRequest, run_score
+
+    from kit.media.argv import build_window_scores_argv
+    from kit.media.libvmaf import FEATURES, parse_vmaf_log
 
     class Cfg:
         ffprobe_bin = "ffprobe"
 
-    probed: dict[Path, tuple[int, int, float]] = {}  # vmaf-tune's probe, once a clip (its extractor probes a trial)
+    probed: dict[Path, tuple[int, int, float, str]] = {}  # once a clip (vmaf-tune's extractor probes a trial)
 
     def extract(src: Path, crf: int, encoder: str) -> tuple[list[float], float]:
         if src not in probed:
-            probed[src] = _probe_video_geometry(src, Cfg(), subprocess.run)
-        width, height, rate = probed[src]
-        sums, frames, size, seconds = [0.0] * len(CANONICAL6_FEATURES), 0, 0, 0.0
+            probed[src] = (*_probe_video_geometry(src, Cfg(), subprocess.run), geometry(ffmpeg, src)[2])
+        width, height, rate, rate_text = probed[src]
         with tempfile.TemporaryDirectory(prefix="bench-sampling-") as td:
+            encoded, scored, size, seconds = [], [], 0, 0.0
             for k, (first, end) in enumerate(windows):
                 dist = Path(td) / f"w{k}.mp4"
                 start_s, length_s = first / fps, (end - first) / fps
@@ -122,16 +128,18 @@ def windowed_extractor(fast: Any, ffmpeg: str, vmaf_bin: str, windows: tuple[tup
                                                source_is_container=True), ffmpeg_bin=ffmpeg)
                 if enc.exit_status != 0:
                     raise RuntimeError(f"window {k}: encode failed: {enc.stderr_tail[-300:]}")
-                count = int(length_s * rate)  # as vmaf-tune's extractor counts its chunk's frames
-                got = run_score(ScoreRequest(reference=src, distorted=dist, width=width, height=height,
-                                             pix_fmt="yuv420p", frame_skip_ref=first, frame_cnt=count),
-                                vmaf_bin=vmaf_bin)
-                if got.exit_status != 0:
-                    raise RuntimeError(f"window {k}: score failed: {got.stderr_tail[-300:]}")
-                sums = [t + got.feature_means.get(f, float("nan")) * count
-                        for t, f in zip(sums, CANONICAL6_FEATURES, strict=True)]
-                frames, size, seconds = frames + count, size + enc.encode_size_bytes, seconds + length_s
-        return [t / frames for t in sums], bitrate_kbps(size, seconds)
+                count = int(length_s * rate)  # as vmaf-tune's extractor counts its chunk's frames (frame_cnt)
+                encoded.append(dist)
+                scored.append((first, first + count))
+                size, seconds = size + enc.encode_size_bytes, seconds + length_s
+            logs = [Path(td) / f"w{k}.json" for k in range(len(windows))]
+            res = run_process(build_window_scores_argv(ffmpeg, encoded, ["-i", str(src)], scored, width, height,
+                                                       "yuv420p", logs, 1, fps=rate_text), timeout_s=3600)
+            if res.returncode != 0:
+                raise RuntimeError(f"scoring failed: {res.stderr_tail[-300:]}")
+            feats = np.concatenate([parse_vmaf_log(log).features for log in logs])
+        means = feats.mean(axis=0)
+        return [float(means[FEATURES.index(f)]) for f in CANONICAL6_FEATURES], bitrate_kbps(size, seconds)
 
     return extract
 
@@ -176,7 +184,7 @@ def run_group(g: Group) -> dict[str, Any]:
     for name in g.samplings:
         windows = sampling(name).windows(n_frames, fps, g.window_s)
         extract = fast._build_production_sample_extractor(ffmpeg_bin=g.ffmpeg, vmaf_bin=vmaf_bin) \
-            if name == "first" else windowed_extractor(fast, g.ffmpeg, vmaf_bin, windows, fps)
+            if name == "first" else windowed_extractor(fast, g.ffmpeg, windows, fps)
         rounds = []
         for _ in range(g.rounds):  # the grid's trials, timed afresh each round
             mine = Sampled(extract, len(windows))
