@@ -107,8 +107,9 @@ def best_words(found: tuple[SampledShare, ...], tolerance: float) -> str | None:
     mine = [s for s in found if s.how == ENCODED]
     today = next((s for s in mine if s.sampling == FIRST.name), None)
     if found and not mine:
-        return ("none named: no window was encoded on its own (--consumer-samplings cut), and frames cut from the "
-                "whole encode flatter short windows, whose own first frame a consumer's encode starts from")
+        return ("none named: no window was encoded on its own (--consumer-samplings cut, or a --corpus run: the "
+                "boxes' corpus steps encode them, and a merge keeps the corpus alone), and frames cut from the whole "
+                "encode flatter short windows, whose own first frame a consumer's encode starts from")
     if not mine or today is None:
         return None
     how = ENCODED
