@@ -56,7 +56,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kit.infra.proc import run_process  # noqa: E402  (the stand-ins import this module: kept light)
-from kit.media.argv import COMMON, INTERMEDIATE_CODEC, build_count_argv, build_score_argv  # noqa: E402
+from kit.media.argv import (  # noqa: E402
+    COMMON,
+    INTERMEDIATE_CODEC,
+    build_count_argv,
+    build_score_argv,
+    build_window_scores_argv,
+)
 from kit.media.decode import parse_probe  # noqa: E402
 from kit.media.libvmaf import TEACHER_MODEL  # noqa: E402
 from kit.model.consumer import CRF_BANDS, TOLERANCE, crf_band  # noqa: E402
@@ -109,18 +115,21 @@ def vmaf_cli(ffmpeg: str, argv: list[str]) -> int:
         ap.add_argument(flag, type=int, default=0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    if (a.model, a.pixel_format, a.bitdepth, a.frame_skip_ref, a.json) != (f"version={TEACHER_MODEL}", "420", 8, 0,
-                                                                             True):
-        print(f"vmaf stand-in: scores {TEACHER_MODEL}, 4:2:0 8-bit, from the first frame, to JSON only: {argv}",
-              file=sys.stderr)
+    if (a.model, a.pixel_format, a.bitdepth, a.json) != (f"version={TEACHER_MODEL}", "420", 8, True):
+        print(f"vmaf stand-in: scores {TEACHER_MODEL}, 4:2:0 8-bit, to JSON only: {argv}", file=sys.stderr)
         return 2
     width, height, fps, _ = geometry(ffmpeg, Path(a.reference))
     if (width, height) != (a.width, a.height):
         print(f"vmaf stand-in: {a.reference} is {width}x{height}, not {a.width}x{a.height}", file=sys.stderr)
         return 2
     window = (0, a.frame_cnt or 1_000_000)  # --frame_cnt: at most that many frames of each
-    res = run_process(build_score_argv(ffmpeg, a.distorted, ["-i", a.reference], width, height, "yuv420p",
-                                       a.output, 1, fps=fps, window=window), timeout_s=SCORE_TIMEOUT_S)
+    argv = build_score_argv(ffmpeg, a.distorted, ["-i", a.reference], width, height, "yuv420p", a.output, 1, fps=fps,
+                            window=window)
+    if a.frame_skip_ref:  # the reference from that frame on, the encode from its first (bench/bench_sampling.py)
+        skipped = (a.frame_skip_ref, a.frame_skip_ref + (a.frame_cnt or 1_000_000))
+        argv = build_window_scores_argv(ffmpeg, [a.distorted], ["-i", a.reference], [skipped], width, height,
+                                        "yuv420p", [a.output], 1, fps=fps)
+    res = run_process(argv, timeout_s=SCORE_TIMEOUT_S)
     if res.returncode != 0:
         print(res.stderr_tail, file=sys.stderr)
         return 1

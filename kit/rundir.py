@@ -117,6 +117,8 @@ class RunDir:
     corpus_work = _At("corpus", "work")
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
     jobs_plan = _At("corpus", "plan.json")  # the jobs a corpus run planned, while it runs (what `status` counts)
+    # the consumer's samplings, each window encoded on its own and scored per frame (kit.corpus.samples)
+    samples = _At("corpus", "samples.parquet")
 
     @property
     def shard_manifest(self) -> Path:
@@ -142,6 +144,7 @@ class RunDir:
     predictions = _At("loso", "predictions.parquet")
     clips = _At("loso", "clips.parquet")  # held-out encodes predicted from their mean features (kit.model.clips)
     encodes = _At("loso", "encodes.parquet")  # each held-out encode as vmaf-tune predicts it (kit.model.encodes)
+    samplings = _At("loso", "samplings.parquet")  # each as vmaf-tune predicts it from a sample (kit.model.samplings)
     baselines = _At("loso", "baselines.json")
     incumbent = _At("loso", "incumbent.json")
     # a copy of an --incumbent that lies in this out-dir, with `source.json` naming what was copied

@@ -19,11 +19,11 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     (--keep-paths): the logs and skipped.json as they are, not their sent twins (in_place)."""
     files = _run_files(tree, run)
     if corpus == run.shard:  # the verdict was reached on this box's shard (wherever the out-dir lies): it goes
-        files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
+        files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips, run.samples)
                   if p == run.shard or tree.is_file(p)}
     # LOSO's and the verdict's files, each checked against its step's record
-    optional = [p for p in (run.clips, run.encodes, *(run.holdout(b.kind) for b in verdict.holdout or ()))
-                if tree.is_file(p)]
+    optional = [p for p in (run.clips, run.encodes, run.samplings,
+                            *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
     files |= {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
                                                                 *(run.loso_seed(s) for s in verdict.seeds), *optional)}
     if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)

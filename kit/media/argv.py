@@ -11,7 +11,7 @@ from typing import Protocol
 from kit.infra.shown import program, spelled_path
 from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
-from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
+from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, build_windows_graph, renumber
 
 # -nostats drops the progress spam; the closing "frame=" report (the frame count) and errors are still printed
 QUIET = ("-hide_banner", "-nostdin", "-nostats")
@@ -87,6 +87,54 @@ def build_score_argv(
     threads = ("-threads", str(n_threads))
     return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *threads, "-i", spelled_path(distorted),
             *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
+
+
+def build_window_encodes_argv(
+    ffmpeg: str,
+    ref_input: Sequence[str],
+    spec: EncoderArgs,
+    cq: int,
+    windows: Sequence[tuple[int, int]],
+    out_paths: Sequence[Path | str],
+    *,
+    hw_init: Sequence[str] = (),
+    hw_filter: str = "",
+    threads: int = 0,
+) -> list[str]:
+    """One decode of the clip into an encode of each window (first frame, end frame), each output its own encoder
+    with its own first frame and rate control, as a consumer encodes a sample chunk on its own (kit.corpus.samples)."""
+    n = len(windows)
+    graph = [f"[0:v:0]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
+    for k, (first, end) in enumerate(windows):
+        # PTS-STARTPTS: the window starts at 0, as vmaf-tune's input-side -ss gives it (no rate is imposed)
+        graph.append(f"[w{k}]trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS"
+                     f"{',' + hw_filter if hw_filter else ''}[e{k}]")
+    argv = [program(ffmpeg), *COMMON, *hw_init, *ref_input, "-filter_complex", ";".join(graph)]
+    for k, out_path in enumerate(out_paths):
+        pix_fmt = [] if hw_filter else ["-pix_fmt", spec.pix_fmt]
+        argv += ["-map", f"[e{k}]", "-an", "-sn", "-dn", *PASSTHROUGH, *pix_fmt, *_encoded(spec, cq, threads, out_path)]
+    return argv
+
+
+def build_window_scores_argv(
+    ffmpeg: str,
+    encoded: Sequence[Path | str],
+    ref_input: Sequence[str],
+    windows: Sequence[tuple[int, int]],
+    width: int,
+    height: int,
+    pix_fmt: str,
+    log_paths: Sequence[Path | str],
+    n_threads: int,
+    teacher: Teacher = DEFAULT_TEACHER,
+    *,
+    fps: str,
+) -> list[str]:
+    """Score each window's own encode against its frames of the reference, decoded once (build_windows_graph)."""
+    threads = ("-threads", str(n_threads))
+    inputs = [arg for path in encoded for arg in (*threads, "-i", spelled_path(path))]
+    graph = build_windows_graph(windows, width, height, pix_fmt, log_paths, n_threads, teacher, fps=fps)
+    return [program(ffmpeg), *COMMON, *inputs, *threads, *ref_input, "-filter_complex", graph, "-f", "null", "-"]
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)

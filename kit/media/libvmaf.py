@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -151,9 +152,20 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
     """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
     input 1 with `teacher`, both renumbered at `fps`, ending with the shorter (the job refuses a short log). Another
     teacher than the default gets CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
+    index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
+    return Spelled(
+        f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
+        f"[1:v]{index},format={pix_fmt}[ref];"
+        "[dis][ref]libvmaf=", libvmaf_options(log_path, n_threads, teacher, extra))
+
+
+def libvmaf_options(log_path: Path | str, n_threads: int, teacher: Teacher = DEFAULT_TEACHER,
+                    extra: bool = False) -> Spelled:
+    """The libvmaf filter's options: the teacher, its extractors, a JSON log at `log_path`, ending with the shorter
+    (a Spelled: the model file and the log are paths, shown as the lead may see them)."""
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])
-    options = Spelled(":").join([
+    return Spelled(":").join([
         Spelled("model=", Spelled(teacher.model_option(), escape=escape_filter_value)),
         *([f"feature={escape_filter_value(extractors)}"] if extractors else []),
         "log_fmt=json",
@@ -161,11 +173,22 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         f"n_threads={int(n_threads)}",
         "shortest=1",
     ])
-    index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
-    return Spelled(
-        f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
-        f"[1:v]{index},format={pix_fmt}[ref];"
-        "[dis][ref]libvmaf=", options)
+
+
+def build_windows_graph(windows: Sequence[tuple[int, int]], width: int, height: int, pix_fmt: str,
+                        log_paths: Sequence[Path | str], n_threads: int, teacher: Teacher = DEFAULT_TEACHER, *,
+                        fps: str) -> Spelled:
+    """The filtergraph scoring inputs 0..N-1 (each window's own encode, from its first frame) against the frames of
+    window k of input N (the reference, decoded once: split, each branch trimmed to its window), each pair with its
+    own libvmaf and log, both renumbered at `fps` as build_libvmaf_graph does (a window's first frame is its own
+    first, as when it is scored alone: its motion starts at 0)."""
+    n = len(windows)
+    graph: list[str] = [f"[{n}:v]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
+    for k, ((first, end), log) in enumerate(zip(windows, log_paths, strict=True)):
+        graph += [f"[w{k}]trim=start_frame={first}:end_frame={end},{renumber(fps)},format={pix_fmt}[ref{k}]",
+                  f"[{k}:v]{renumber(fps)},scale={width}:{height},format={pix_fmt}[dis{k}]",
+                  Spelled(f"[dis{k}][ref{k}]libvmaf=", libvmaf_options(log, n_threads, teacher))]
+    return Spelled(";").join(graph)
 
 
 @dataclass(frozen=True)

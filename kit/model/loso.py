@@ -4,7 +4,7 @@ on it, its figures per source (FoldResult) and per content group (GroupResult: w
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.infra.interrupts import check
 from kit.media.svr import SvrModel
@@ -26,6 +27,16 @@ from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
 from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
+from kit.model.samplings import (
+    Placed,
+    consumer_samplings,
+    cut_predictions,
+    encoded_predictions,
+    place_windows,
+    sample_costs,
+    sample_groups,
+    with_window,
+)
 from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
@@ -45,6 +56,23 @@ class LosoResult:
     clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out encode and seed (clips.parquet)
     # per held-out encode, as vmaf-tune predicts it (encodes.parquet); None for an input set vmaf-tune does not feed
     encodes: pd.DataFrame | None = None
+    # per held-out encode and sampling, as vmaf-tune predicts it from a sample of the clip (samplings.parquet)
+    samplings: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The corpus step's sample encodes (02_corpus/samples.parquet, kit.corpus.samples): their frames with a code per
+    encode and sampling, those frames' raw features, and each encode and sampling's cost."""
+
+    rows: pd.DataFrame
+    feats: np.ndarray
+    costs: pd.DataFrame
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, inputs: str = CANONICAL6) -> Samples:
+        rows = sample_groups(frame)
+        return cls(rows, design_matrix(rows, inputs)[0], sample_costs(frame))
 
 
 @dataclass(frozen=True)
@@ -64,6 +92,8 @@ class LosoInputs:
     teacher_fn: TeacherFunction | None = None
     distil: Distillation | None = None
     teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
+    window_s: float = VMAFTUNE_WINDOW_S  # --consumer-window: the consumer's sample (kit.corpus.samplings)
+    samples: Samples | None = None  # the windows encoded on their own, where the corpus step made them
 
     @property
     def recipe(self) -> str:
@@ -143,6 +173,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                               "content": df.get("content", sha),
                                               **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
+    placed = place_windows(df, codes, inputs.window_s) if feed is not None else None
+    sampled: list[pd.DataFrame] = []
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
         fold = inputs.folds[mem.fold]
@@ -157,13 +189,44 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                  functools.partial(ens.predict, m), feed,
                                  inputs.teacher_model.predict if inputs.teacher_model is not None else None)
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
+        sampled += sampled_predictions(inputs, mem.seed, fold, codes, keys, placed,
+                                       functools.partial(ens.predict, m), feed)
     reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
-    encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER) \
-        if inputs.crf_range is not None else None
+    encodes, samplings = consumer_files(inputs, clips, sampled, placed)
     return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
-                      inputs.scheme, clips.reset_index(drop=True), encodes)
+                      inputs.scheme, clips.reset_index(drop=True), encodes, samplings)
+
+
+def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[pd.DataFrame], placed: Placed | None
+                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """encodes.parquet (with vmaf-tune's window) and samplings.parquet; None for an input set vmaf-tune does not feed,
+    and no samplings where no window is placed."""
+    if inputs.crf_range is None:
+        return None, None
+    encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER)
+    if placed is None:
+        return encodes, None
+    samplings = consumer_samplings(pd.concat(sampled, ignore_index=True), encodes, placed.lengths,
+                                   inputs.samples.costs if inputs.samples is not None else None)
+    return with_window(encodes, samplings), samplings
+
+
+def sampled_predictions(inputs: LosoInputs, seed: int, fold: Fold, codes: np.ndarray, keys: pd.DataFrame,
+                        placed: Placed | None, predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                        feed: Callable[[pd.Series, pd.Series], np.ndarray] | None) -> list[pd.DataFrame]:
+    """One member's held-out encodes predicted from each sampling: cut from the whole encodes, and (where the corpus
+    step made them) encoded on their own; none where vmaf-tune is not fed or no window is placed."""
+    if placed is None or feed is None:
+        return []
+    teacher_fn = inputs.teacher_model.predict if inputs.teacher_model is not None else None
+    out = [cut_predictions(seed, fold.rows, codes, inputs.feats, inputs.target, keys, placed.masks, predict, feed,
+                           teacher_fn)]
+    if (samples := inputs.samples) is not None:
+        held = {s.src_sha256 for s in fold.sources}
+        out.append(encoded_predictions(seed, held, samples.rows, samples.feats, predict, feed, teacher_fn))
+    return out
 
 
 Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group

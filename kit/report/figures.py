@@ -21,6 +21,7 @@ from kit.model.conformal import level_key
 from kit.model.metrics import residuals
 from kit.report.markup import esc
 from kit.verdict.document import Intervals
+from kit.verdict.intervals import unbounded_label, unbounded_words
 
 matplotlib.use("Agg")  # never a display: the kit runs on headless boxes (and no pyplot state is used)
 matplotlib.rcParams.update({
@@ -264,11 +265,13 @@ def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Fig
             ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
     ax.plot([lv.level for lv in levels], [float(lv.coverage or 0.0) for lv in levels], "o-", color="tab:blue",
             label="pooled")
-    unbounded = [lv.level for lv in intervals.levels if lv.coverage is None]
-    if unbounded:  # no point where there is no figure: the levels said once, not a label per level on top of another
-        ax.scatter(unbounded, [0.02] * len(unbounded), marker="x", color="tab:red")
-        ax.annotate(f"no coverage at {', '.join(f'{lv:g}' for lv in unbounded)}: unbounded", (0.47, 0.06),
-                    fontsize=7, color="tab:red")
+    unbounded = [lv for lv in intervals.levels if lv.coverage is None]
+    for i, lv in enumerate(unbounded):  # no point where there is no figure (a mark low on the axis reads as 0 %): the
+        # level's whole height struck through, and said so, once in the legend and along the line itself
+        ax.axvline(lv.level, color="tab:red", linestyle="--", linewidth=1.0,
+                   label=unbounded_words([x.level for x in unbounded]) if i == 0 else None)
+        ax.text(lv.level - 0.006, 0.5, unbounded_label(lv, intervals.n_groups), rotation=90, fontsize=6.5,
+                color="tab:red", ha="right", va="center")
     ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")  # below the diagonal the pooled points keep to
     return fig

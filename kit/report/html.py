@@ -61,6 +61,7 @@ class ReportData:
     coverage: pd.DataFrame | None = None  # per source, the share inside at each level (frames.coverage_by_source)
     encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
     skipped: tuple[Unusable, ...] = ()  # 02_corpus/skipped.json: the clips of --ref-dir the corpus step left out
+    samplings: pd.DataFrame | None = None  # 03_loso/samplings.parquet: each as vmaf-tune predicts it from a sample
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ class Invocation:
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
                      encodes: Path | None = None, skipped: tuple[Unusable, ...] = (),
-                     corpus: Path | None = None) -> ReportData:
+                     corpus: Path | None = None, samplings: Path | None = None) -> ReportData:
     """`corpus`: the verdict's corpus where it is now (the bundle finds it in the out-dir), else as the verdict
-    names it."""
+    names it; `samplings`: 03_loso/samplings.parquet where LOSO wrote it."""
     from kit.infra.parquet import read_frame
     from kit.report.frames import coverage_by_source, held_out_predictions
 
@@ -87,7 +88,8 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(intervals) if intervals is not None and intervals.is_file() else None,
-                      read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped)
+                      read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped,
+                      read_frame(samplings) if samplings is not None and samplings.is_file() else None)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -340,7 +342,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*sections.consumer_section(verdict, data.encodes),
+    body = [*sections.consumer_section(verdict, data.encodes, data.samplings),
             *(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),

@@ -154,6 +154,13 @@ COLUMNS = {c.field: c for c in (
     Column("max_miss", "largest miss", shown=lambda v: num(v, ".2f")),
     Column("worst_encode", "worst encode"), Column("worst_clip", "worst clip"),
     Column("ceiling_share", "ceiling: the teacher's function within", shown=lambda v: num(v, ".1%")),
+    Column("window_share", "within, from vmaf-tune's window", shown=lambda v: num(v, ".1%")),
+    Column("window_ceiling_share", "ceiling, from its window", shown=lambda v: num(v, ".1%")),
+    Column("words", "sampling"), Column("how", "its frames"),
+    Column("gap_share", "its own score within of the clip's", shown=lambda v: num(v, ".1%")),
+    Column("encodes_per_trial", "encodes a trial", shown=lambda v: num(v, ".3g")),
+    Column("frames_per_trial", "frames a trial", shown=lambda v: num(v, ".0f")),
+    Column("seconds_per_trial", "seconds a trial (this box, by its frames)", shown=lambda v: num(v, ".2f")),
     Column("coverage", "coverage{at}", shown=lambda v: bounded_cell(v, v is None)),
     Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
 )}
@@ -162,8 +169,10 @@ SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES
 GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
 FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",
               "share_out_of_range")
-CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "ceiling_share", "median_miss", "max_miss",
-                  "worst_encode")
+CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "ceiling_share", "window_share",
+                  "window_ceiling_share", "median_miss", "max_miss", "worst_encode")
+SAMPLING_TABLE = ("words", "how", "n_encodes", "share_within", "ceiling_share", "gap_share", "median_miss", "max_miss",
+                  "encodes_per_trial", "frames_per_trial", "seconds_per_trial")
 POOLING_TABLE = ("stat", "encoder", "n_clips", "rmse", "mean_abs_error", "max_abs_error", "bias", "worst_clip")
 
 

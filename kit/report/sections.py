@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import GROUPINGS, PANELS, quality_rows
@@ -24,11 +25,20 @@ from kit.verdict.gates import (
     shown,
 )
 from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
+from kit.verdict.sampling import HOW_WORDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ConsumerGroup, ExportedInterval, GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import (
+        ConsumerGroup,
+        ConsumerSampling,
+        ExportedInterval,
+        GroupErrors,
+        HoldoutBlock,
+        Intervals,
+        Verdict,
+    )
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -247,8 +257,8 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
         folded += exported_section(iv.exported)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
                                 "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
-                                f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
-                                "point.")
+                                f"<= teacher <= hi at each level, from {INTERVALS_FILE}; an unbounded level has no "
+                                "point: a red dashed line, no finite interval and so no coverage.")
     more = details("each level, per-clip use, pooled clips and the exported interval", *folded)
     return [*parts, f"<div class='pair'>{chart}<div>{more}</div></div>"]
 
@@ -283,19 +293,25 @@ def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[objec
             for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
 
 
-def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
-    """The section: headline, gates, untrained slots, table; nothing for a verdict without the block."""
+def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
+                     samplings: pd.DataFrame | None = None) -> list[str]:
+    """The section: headline, gates, untrained slots, table, how vmaf-tune samples; nothing without the block."""
     c = verdict.consumer
     if c is None:
         return []
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
     if encodes is None:
         return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
+    window = c.sampling.window_s if c.sampling is not None else VMAFTUNE_WINDOW_S
+    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None, samplings,
+                       window)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
     said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
             f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
             f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
+    if whole.n_encodes and whole.window_share is not None and fit.sampling is not None:
+        said += (f" As vmaf-tune samples a clip, from its first {fit.sampling.window_s:g} s against the whole clip "
+                 f"({whole.n_longer} of the encodes are longer): {whole.window_share:.1%} (below).")
     parts.append(f"<p>{esc(said)}</p>")
     for s in shown(verdict, CONSUMER_GATES):
         g = s.row
@@ -319,5 +335,33 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
                               "within the tolerance first, then the largest miss"),
             table(markup.headers(markup.CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
             note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
-                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
+                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file."),
+            *sampling_section(fit.sampling, c.tolerance)]
+
+
+SAMPLINGS_FILE = "03_loso/samplings.parquet"
+
+
+def sampling_section(s: ConsumerSampling | None, tolerance: float) -> list[str]:
+    """How vmaf-tune samples a clip: its window's figure, the samplings measured beside it, the best, the warnings."""
+    if s is None:
+        return []
+    parts = [f"<h3 id='sampling'>As vmaf-tune samples a clip (the first {s.window_s:g} s)</h3>",
+             note(f"The columns from vmaf-tune's window: {s.how}.")]
+    if s.not_measured:
+        return [*parts, note(s.not_measured + ".")]
+    parts += [f"<p class='warn'>{esc('WARNING: ' + w)}.</p>" for w in s.warnings or ()]
+    if not s.shares:
+        return [*parts, note(f"No counted held-out encode at the source's size is longer than {s.window_s:g} s: every "
+                             "sampling takes the whole clip, and the figures above are the same both ways.")]
+    if s.best:
+        parts.append(f"<p>{esc('The best: ' + s.best + '.')}</p>")
+    rows = [cells(markup.SAMPLING_TABLE, x, how=HOW_WORDS[x.how], share_within=markup.num(x.share_within, ".1%"))
+            for x in s.shares]
+    return [*parts, table(markup.headers(markup.SAMPLING_TABLE), rows, cls="compact"),
+            note(f"Over the {s.shares[0].n_encodes} counted held-out encodes at the source's size (as vmaf-tune "
+                 f"encodes) longer than the window: each sampling's frames, their mean canonical-6 fed to the proxy, "
+                 f"against the whole clip's teacher score, within {tolerance:g}; the ceiling the teacher's function "
+                 f"on the same features; a trial on the whole clip encodes {s.whole_frames_per_trial:.0f} frames. "
+                 f"From {SAMPLINGS_FILE}.")]
 

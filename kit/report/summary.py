@@ -24,7 +24,7 @@ from kit.report import gatelines
 from kit.report.gatelines import gate_lines
 from kit.report.markup import num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
+from kit.verdict.document import NOTHING_TO_SEND, ConsumerFit, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -209,16 +209,48 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
         worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{g.ceiling_words()}"
+                        f"{g.window_words()}"
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{c.whole.ceiling_words(full=True)}; median miss {num(c.median_miss, '.2f')}, largest "
-                f"{num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
+                f"{c.whole.ceiling_words(full=True)}{window_words(c)}; median miss {num(c.median_miss, '.2f')}, "
+                f"largest {num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
         said += "; the one-hot is not read: every encoder slot predicts alike"
     return [Row(CONSUMER_LABEL, said), *gates]
+
+
+SAMPLING_LABEL = "vmaf-tune's sampling"
+
+
+def window_words(c: ConsumerFit) -> str:
+    """The consumer row's words for vmaf-tune's window (kit.verdict.sampling): the share with the features of its
+    first --consumer-window s against the whole clip, beside the whole-clip share said before it."""
+    if c.window_share is None or c.sampling is None:
+        return ""
+    ceiling = f", ceiling {c.window_ceiling_share:.1%}" if c.window_ceiling_share is not None else ""
+    return (f"; as vmaf-tune samples (its first {c.sampling.window_s:g} s against the whole clip; {c.n_longer} of "
+            f"the {c.n_encodes} encodes are longer): {c.window_share:.1%}{ceiling}")
+
+
+def sampling_rows(verdict: Verdict) -> list[Row]:
+    """The sampling that would serve vmaf-tune, then a WARNING for each content whose window is not its clip."""
+    c = verdict.consumer
+    if c is None or c.sampling is None:
+        return []
+    s = c.sampling
+    measured = f"{s.shares[0].n_encodes} encodes longer than {s.window_s:g} s at the source's size" if s.shares else ""
+    if s.not_measured:
+        said = s.not_measured
+    elif not s.shares:
+        said = f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip"
+    elif any(x.how == "encoded" for x in s.shares):
+        said = f"best of the samplings measured on {measured}: {s.best}"
+    else:
+        said = f"the samplings measured on {measured} as frames cut from the whole encodes alone: {s.best}"
+    return [Row(SAMPLING_LABEL, said), *(Row("WARNING", w) for w in s.warnings or ())]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -227,6 +259,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
+            *map(pair, sampling_rows(verdict)),
             *map(pair, interval_rows(verdict)),
             *map(pair, group_error_rows(verdict)),
             *([(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []),
@@ -261,7 +294,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
     rows.append((f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC "
                                                f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
-    rows += [pair(row) for row in consumer[:1]]
+    rows += [pair(row) for row in [*consumer[:1], *sampling_rows(verdict)[:1]]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += [row for row in full if row[0] == CHECK_LABEL]
     rows.append(corpus_row(out_dir, verdict))

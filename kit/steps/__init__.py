@@ -31,14 +31,16 @@ class LazyStep:
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
     # 2: the teacher's own six (corpus schema 6; the jobs of a teacher without them are kept), and the manifest's
-    # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json
+    # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=2),
-    # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features
+    # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
+    # samplings.parquet
     LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
-    # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes
+    # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
+    # consumer as it samples
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=3),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
-    # its members built from their records and the logs' twins, the report's paths shown
+    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order

@@ -26,6 +26,8 @@ from kit.corpus.jobs import (
     plan_jobs,
 )
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
+from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, sample_is_done, write_samples
+from kit.corpus.samplings import SAMPLINGS_HOW
 from kit.corpus.scheduler import (
     ProgressRelay,
     ScoreThreads,
@@ -54,6 +56,7 @@ from kit.media.discovery import SkippedClips, Unusable, reference_clips
 from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
+from kit.model.consumer import QUERIED_ENCODERS
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.model.threads import choose_threads
 from kit.platforms.binaries import check_named
@@ -240,6 +243,46 @@ class RedoStamp(Record):
     since_utc: str
 
 
+def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
+    """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
+    whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
+    s = ctx.settings
+    if s.consumer_samplings != SAMPLINGS_HOW[0] or ctx.corpus_only is not None:
+        return []
+    lo, hi = s.vmaftune_crf_range
+    return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
+
+
+def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip]) -> Path | None:
+    """The sample jobs of the clips kept run (those done before reused) and written to 02_corpus/samples.parquet; a
+    failed one is said and its encode left out of the encoded samplings (the rerun does it again). None: none asked."""
+    run, tree = ctx.run, ctx.tree
+    paths = {c.path for c in kept}
+    samples = [x for x in samples if x.job.clip.path in paths]
+    if not samples:
+        tree.remove(run.samples)
+        return None
+    cores = core_count()
+    n_par = concurrency(ctx.settings.jobs, cores, len(samples))
+    runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
+                          ctx.log, p.hw, session_semaphores(p.encoders))
+    ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
+    failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
+        Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
+    tree.remove_folder(run.corpus_work)
+    if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
+        first = failures[0]
+        said = f"{len(failures)} of {len(samples)} encodes' samplings could not be encoded on their own (first: "
+        after = "); the verdict compares the samplings without them, and a rerun tries them again"
+        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
+        ctx.say("corpus", Spelled(said, first.message, after) if isinstance(first.message, Spelled) else
+                said + first.message + after)
+    rows = write_samples(tree, samples, run.jobs, run.samples)
+    ctx.log(Spelled(f"the consumer's samplings: {len(samples) - len(failures)} of {len(samples)} encodes, {rows} "
+                    "frames, in ", run.samples))
+    return run.samples
+
+
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
     """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
     changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
@@ -306,11 +349,15 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     ), threads, n_par
 
 
-def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
-    """The jobs planned with their work, and the work of the steps after them (kit.model.cost), for the run's ETA."""
+def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int,
+             samples_work: float = 0.0) -> None:
+    """The jobs planned with their work (and the sample jobs' after them, `samples_work`), and the work of the steps
+    after them (kit.model.cost), for the run's ETA."""
     from kit.model.cost import BUNDLE_CORPUS_WORK, forecast  # pandas loads with it: at run time, never for `status`
 
     ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), n_par))
+    if samples_work:  # the step's rest: counted done when the step ends
+        ctx.emit(Forecast("corpus", round(samples_work)))
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
         ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
@@ -400,7 +447,9 @@ class CorpusStep:
         # what `status` counts this run's ledgers against while it goes (kit.steps.status)
         tree.write_json(run.jobs_plan, JobsPlan(utc_iso(), {j.job_id: job_work(j) for j in jobs}, sorted(reused_ids),
                                                 generation).to_json())
-        announce(ctx, p, jobs, reused_ids, n_par)
+        samples = sample_jobs(ctx, p, jobs)
+        announce(ctx, p, jobs, reused_ids, n_par,
+                 sum(x.work() for x in samples if not sample_is_done(tree, run.jobs, x, p.prov)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
@@ -419,6 +468,7 @@ class CorpusStep:
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
-        outputs = [run.shard, run.shard_manifest, *write_skipped(ctx, unusable)]
+        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept)]),
+                   *write_skipped(ctx, unusable)]
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})

@@ -20,13 +20,13 @@ from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import out_of_memory
 from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
-from kit.model.contract import MODEL_FEATURES, input_features
+from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since, teacher_sources
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
 from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
 from kit.steps.settings import record_form
 from kit.verdict.kinds import GROUPS
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kit.model.baselines import BaselineResult
-    from kit.model.loso import LosoInputs, LosoResult
+    from kit.model.loso import LosoInputs, LosoResult, Samples
     from kit.model.tasks import MemberRecord
     from kit.model.train import EpochCallback
 
@@ -159,6 +159,9 @@ class LosoStep:
         folds = {"folds": str(s.folds)} if s.folds != AUTO else {}  # absent at its default, as 2.1.0 left it
         # an --incumbent in this out-dir named relative to it, so a moved out-dir's LOSO stays up to date
         incumbent = ctx.run.recorded(s.incumbent) if s.incumbent else None
+        # the corpus step's windows encoded on their own (absent where it made none, as 2.1.0 left the inputs)
+        if (samples := samples_path(ctx)) is not None:
+            inputs["samples"] = cached_sha256(ctx.tree, samples)
         return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "train": record_form(s.train),
                                               "incumbent": incumbent, **folds}, KEPT),
                     inputs=inputs)
@@ -181,13 +184,15 @@ class LosoStep:
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs
+        from kit.model.samplings import SAMPLING_COLUMNS
         from kit.model.teacher_fn import prove
 
         s = ctx.settings
         corpus = corpus_path(ctx)
         # VMAF v1's features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
-        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY), measured)
+        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
+                                         measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             ctx.say(self.name, Spelled(f"{duplicates} duplicate row(s) dropped from ", corpus, " (same key and scores "
                                        f"as another row, as merge drops them); training on {len(df)} rows"))
@@ -198,6 +203,7 @@ class LosoStep:
         ctx.say(self.name, f"the teacher's function: {proof.label}")
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
+        inputs = replace(inputs, window_s=s.consumer_window, samples=self.samples(ctx))
         if s.train.recipe == TEACHER and inputs.distil is None:
             why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
                    if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
@@ -207,6 +213,17 @@ class LosoStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
+
+    def samples(self, ctx: Context) -> Samples | None:
+        """The corpus step's sample encodes (kit.corpus.samples), checked against its record; None where it made
+        none (a --corpus run, --consumer-samplings cut, clips no longer than the window) or vmaf-tune is not fed."""
+        from kit.infra.parquet import read_frame
+        from kit.model.loso import Samples
+
+        if (path := samples_path(ctx)) is None or ctx.settings.train.inputs != CANONICAL6:
+            return None
+        frame = read_frame(require_output(ctx, path, "corpus"))
+        return Samples.of(frame) if len(frame) else None
 
     def incumbent(self, ctx: Context, setup: Setup) -> Incumbent | None:
         """--incumbent's models scored on this corpus's canonical six, its figures on LOSO's folds."""
@@ -293,12 +310,15 @@ class LosoStep:
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
         for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
                             *([(run.encodes, result.encodes)] if result.encodes is not None else []),
+                            *([(run.samplings, result.samplings)] if result.samplings is not None else []),
                             *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
             with tree.atomic(path) as fh:
                 frame.to_parquet(fh, index=False)
             outputs.append(path)
         if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
             tree.remove(run.encodes)
+        if result.samplings is None:  # nor its samplings (or a corpus with no frame rate to place a window by)
+            tree.remove(run.samplings)
         for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
             tree.remove(stale)
         return outputs
@@ -308,6 +328,12 @@ class LosoStep:
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
+
+
+def samples_path(ctx: Context) -> Path | None:
+    """02_corpus/samples.parquet where LOSO trains on this run's own shard and the corpus step wrote it."""
+    path = ctx.run.samples
+    return path if ctx.settings.corpus is None and ctx.tree.is_file(path) else None
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ def loso_outputs(ctx: Context) -> list[Path]:
     paths = [*map(run.loso_seed, s.seeds), run.folds, run.baselines,
              *([run.incumbent] if s.incumbent is not None else []), *map(run.holdout, s.holdout)]
     # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
-    paths += [p for p in (run.clips, run.encodes) if ctx.tree.is_file(p)]
+    paths += [p for p in (run.clips, run.encodes, run.samplings) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -83,8 +83,9 @@ class VerdictStep:
         clips = clips[clips["seed"].isin(s.seeds)] if clips is not None else None
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
+        samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
-                                codec_blind) if ctx.tree.is_file(run.encodes) else None
+                                codec_blind, samplings, s.consumer_window) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 from typing import Any, cast
 
 from kit.bundle import registry
+from kit.corpus.samplings import SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
 from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
@@ -267,8 +268,23 @@ class RunSettings(Record):
         "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes "
         "shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
+    # the corpus step encodes the windows of each sampling on their own (kit.corpus.samples), LOSO places them in each
+    # held-out encode and the verdict says the window's share
+    consumer_window: float = setting(VMAFTUNE_WINDOW_S, Real(0, 3600, lo_open=True),
+                                     changes=changes(CORPUS, LOSO, VERDICT), flag=Flag(
+        "--consumer-window", Float(), "Seconds of a clip the consumer's trials sample: vmaf-tune's fast path encodes "
+        "and scores the first 5 s of the source per trial (its SAMPLE_CHUNK_SECONDS), so the verdict also gives each "
+        "held-out encode's prediction from the features of that window against the whole clip's score, and the "
+        "samplings measured beside it (docs/vmaf-tune.md).", metavar="SECONDS", rank=444))
+    # read by the corpus step alone: LOSO and the verdict read what it made (samples.parquet, in LOSO's inputs)
+    consumer_samplings: str = setting(SAMPLINGS_HOW[0], OneOf(SAMPLINGS_HOW), changes=changes(CORPUS), flag=Flag(
+        "--consumer-samplings", Choice(), "encoded: the corpus step also encodes each sampling's windows on their own "
+        "(the first and centre --consumer-window, and windows of 1 s and 0.5 s spread over the clip), as a consumer "
+        "encodes them, for clips longer than the window at the encoders and CRFs vmaf-tune queries; cut: the "
+        "samplings only as frames cut from the whole encodes (no encode more).", rank=446))
+    # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.s02_corpus.sample_jobs)
     vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)),
-                                                  changes=changes(LOSO, VERDICT, BUNDLE), flag=Flag(
+                                                  changes=changes(CORPUS, LOSO, VERDICT, BUNDLE), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
         rank=490))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.media.ladder import NATIVE
 from kit.model.clips import encode_name
 from kit.model.consumer import CRF_BANDS, VMAFTUNE_VOCAB, band_order, crf_band
@@ -17,6 +18,7 @@ from kit.model.contract import CODEC_VOCAB
 from kit.model.metrics import residuals
 from kit.platforms.encoders import get_spec
 from kit.verdict.document import ConsumerFit, ConsumerGroup, LimitGate, UntrainedSlot
+from kit.verdict.sampling import consumer_sampling, window_figures
 
 GROUPINGS = ("encoder", "crf_band", "rung", "content")
 HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted as vmaf-tune's fast path predicts it: "
@@ -36,12 +38,18 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
             "max_miss": r.max_abs_error, "ceiling_share": limit.share_within if limit is not None else None,
             "worst_encode": "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]),
-                                                              int(w["enc_height"]), w["rung"] == NATIVE)}
+                                                              int(w["enc_height"]), w["rung"] == NATIVE),
+            **window_figures(part, tolerance)}
+
+
+def content_names(counted: pd.DataFrame) -> pd.Series:
+    """Each content group named by its sources."""
+    return counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
 
 
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content (named by its sources), worst first: lowest share, largest miss, name."""
-    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
+    names = content_names(counted)
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
@@ -106,8 +114,10 @@ CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its 
 
 
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
-                 codec_blind: bool = False) -> ConsumerFit:
-    """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained)."""
+                 codec_blind: bool = False, samplings: pd.DataFrame | None = None,
+                 window_s: float = VMAFTUNE_WINDOW_S) -> ConsumerFit:
+    """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained);
+    `samplings`: 03_loso/samplings.parquet, the consumer as it samples (kit.verdict.sampling)."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
     slots = () if codec_blind else untrained_slots(encoders)
@@ -115,7 +125,8 @@ def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, 
                        groups=consumer_groups(counted, tolerance), untrained=slots,
                        train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
                        unmeasured_bands=unmeasured_bands(counted, crf_range),
-                       codec_note=CODEC_BLIND if codec_blind else None)
+                       codec_note=CODEC_BLIND if codec_blind else None,
+                       sampling=consumer_sampling(counted, samplings, content_names(counted), tolerance, window_s))
 
 
 def share_text(g: ConsumerGroup, label: str) -> str:

@@ -135,6 +135,19 @@ class ConsumerGroup(Record):
     worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
     # the share of the teacher's own function on the same mean features (absent where it was not reproduced)
     ceiling_share: float | None = omit_none()
+    # as vmaf-tune samples (kit.verdict.sampling): the share with the features of its window (its first
+    # --consumer-window s; a clip no longer is its own window), and the ceiling's on them, against the whole clip
+    window_share: float | None = omit_none()
+    window_ceiling_share: float | None = omit_none()
+    n_longer: int | None = omit_none()  # its encodes of clips longer than the window: where the two can differ
+
+    def window_words(self) -> str:
+        """The window's share, said beside the group's own (the summary's row); "" where there is none or where no
+        encode of the group is longer than the window (the same figure)."""
+        if self.window_share is None or not self.n_longer:
+            return ""
+        ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
+        return f" (from vmaf-tune's window {self.window_share:.1%}{ceiling})"
 
     @property
     def beats_ceiling(self) -> bool:
@@ -165,6 +178,45 @@ class UntrainedSlot(Record):
 
 
 @dataclass(frozen=True)
+class SampledShare(Record):
+    """One sampling of the clip, one way (`cut` from the whole encode, or `encoded`: each window on its own), over the
+    held-out encodes of clips longer than the window (kit.verdict.sampling): the proxy fed its frames' mean features
+    against the whole clip's teacher score, and what a trial costs."""
+
+    sampling: str  # kit.corpus.samplings: first (vmaf-tune's today), centre, spread-1s, spread-0.5s
+    words: str  # `the first 5 s`, `5 windows of 1 s spread over the clip`
+    how: str  # cut | encoded
+    n_encodes: int
+    share_within: float  # |predicted - the whole clip's teacher| <= the tolerance
+    ceiling_share: float | None  # the teacher's function on the same sampled features
+    gap_share: float  # the sampled frames' own teacher score within the tolerance of the whole clip's
+    median_miss: float
+    max_miss: float
+    worst_encode: str
+    encodes_per_trial: float  # the windows, each its own encode (mean over the encodes)
+    frames_per_trial: float  # the frames they encode and score (mean)
+    # encoded: this box's mean seconds to encode and score them (the sample job's, shared out by frames)
+    seconds_per_trial: float | None = omit_none()
+
+
+@dataclass(frozen=True)
+class ConsumerSampling(Record):
+    """How vmaf-tune samples a clip, said beside the consumer's figures (docs/vmaf-tune.md)."""
+
+    window_s: float  # --consumer-window: vmaf-tune's SAMPLE_CHUNK_SECONDS unless set
+    how: str  # which frames the window's figure takes, and the difference from encoding them on their own
+    n_longer: int  # counted encodes of clips longer than the window (the others' window is the whole clip)
+    whole_frames_per_trial: float  # the frames a trial on the whole clip encodes (mean over those encodes)
+    shares: tuple[SampledShare, ...]  # each sampling and way, over those encodes at the source's size
+    best: str | None = omit_none()  # the sampling that serves the consumer best, said with its cost
+    # the mean and largest |prediction from the first window encoded on its own - from its frames cut from the whole
+    # encode|, over the encodes that have both: what the window's figure leaves out by cutting
+    cut_vs_encoded: list[float] | None = omit_none()
+    warnings: list[str] | None = omit_none()  # each content whose window lies beyond the tolerance of its whole clip
+    not_measured: str | None = omit_none()  # why no window could be placed (a corpus without frame rates)
+
+
+@dataclass(frozen=True)
 class ConsumerFit(Record):
     """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
@@ -183,6 +235,11 @@ class ConsumerFit(Record):
     unmeasured_bands: list[str] | None = omit_none()  # CRF bands of the queried range no held-out encode falls in
     ceiling_share: float | None = omit_none()  # the teacher's own function's share (ConsumerGroup's)
     codec_note: str | None = omit_none()  # the models do not read the codec block (the teacher recipe)
+    # as vmaf-tune samples a clip (kit.verdict.sampling): ConsumerGroup's window figures of every counted encode
+    window_share: float | None = omit_none()
+    window_ceiling_share: float | None = omit_none()
+    n_longer: int | None = omit_none()
+    sampling: ConsumerSampling | None = omit_none()  # the window, the samplings measured beside it, the warnings
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
@@ -191,7 +248,8 @@ class ConsumerFit(Record):
     def whole(self) -> ConsumerGroup:
         """Every counted encode as one group: the gates' `all`, the first row of the report's table."""
         return ConsumerGroup("all", "all held-out encodes", self.n_encodes, self.share_within, self.median_miss,
-                             self.max_miss, self.worst_encode, self.ceiling_share)
+                             self.max_miss, self.worst_encode, self.ceiling_share, self.window_share,
+                             self.window_ceiling_share, self.n_longer)
 
 
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method

@@ -164,6 +164,18 @@ def unbounded_reason(n: int, level: float) -> str:
             f"{groups_needed(level)} groups")
 
 
+def unbounded_label(level: IntervalLevel, n_groups: int) -> str:
+    """A level without coverage, worded as what it is (the chart's line): unbounded, so no coverage, never a 0 %."""
+    if level.unbounded:
+        return f"{percent(level.level)}: unbounded ({n_groups} groups, needs {groups_needed(level.level)})"
+    return f"{percent(level.level)}: unbounded without a row's own group ({level.share_unbounded:.0%} of rows)"
+
+
+def unbounded_words(levels: list[float]) -> str:
+    """The legend's entry for the levels without coverage."""
+    return f"unbounded at {', '.join(percent(lv) for lv in levels)}: no finite interval, so no coverage (not 0 %)"
+
+
 UNBOUNDED_WHY = ("no finite interval at these levels once the row's own content group is left out of the "
                  "calibration (too few content groups; the verdict's intervals.levels say how many it needs)")
 

@@ -80,3 +80,27 @@ def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
     page = run.report.read_text()
     assert "As vmaf-tune uses it" in page and "03_loso/encodes.parquet" in page
     assert f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF" in page
+
+
+@pytest.mark.ci
+def test_clips_shorter_than_the_window_give_the_same_figure_both_ways(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """The tiny clips (8 frames at 25 fps) are shorter than vmaf-tune's 5 s window: its chunk is the whole clip, so
+    the window's figures are the whole encode's to the bit, no window is encoded on its own, and the summary says
+    there is no sampling to compare (issue 70; tests/pipeline/test_consumer_sampling.py has clips longer)."""
+    out, _ = json_run
+    run, verdict = RunDir(out), verdict_of(out)
+    encodes = pd.read_parquet(run.encodes)
+    assert not encodes["longer"].any() and (encodes["window_frames"] == encodes["n_frames"]).all()
+    for whole in ("predicted", "ceiling", "teacher", "miss", "ceiling_miss"):
+        assert (encodes[whole].to_numpy() == encodes[f"window_{whole}"].to_numpy()).all(), whole
+    assert (encodes["window_gap"] == 0).all() and not run.samples.exists()
+    c = verdict.consumer
+    assert c is not None and c.sampling is not None
+    assert (c.window_share, c.window_ceiling_share, c.n_longer) == (c.share_within, c.ceiling_share, 0)
+    assert c.sampling.shares == () and c.sampling.warnings is None and c.sampling.best is None
+    said = dict(closing_rows(out, verdict))
+    assert said["vmaf-tune's sampling"] == ("no held-out encode is longer than 5 s: every sampling is the whole "
+                                            "clip")
+    assert f"as vmaf-tune samples (its first 5 s against the whole clip; 0 of the {c.n_encodes} encodes are " \
+           f"longer): {c.share_within:.1%}" in said["as vmaf-tune uses it"]

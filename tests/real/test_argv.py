@@ -22,6 +22,8 @@ from kit.media.argv import (
     build_shared_decode_argv,
     build_shared_graph,
     build_verify_argv,
+    build_window_encodes_argv,
+    build_window_scores_argv,
     decoded_ref_input,
 )
 from kit.media.libvmaf import FEATURES, Teacher, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
@@ -58,6 +60,64 @@ def test_shared_decode_argv_is_each_jobs_encode_fed_by_split() -> None:
     assert no_ref[7:9] == ["-filter_complex", "[0:v:0]split=1[e0]"] and no_ref[-1] == "a.h264"
     assert decoded_ref_input("r.nut", [("color_range", "pc"), ("colorspace", "bt709")]) == [
         "-color_range", "pc", "-colorspace", "bt709", "-i", "r.nut"]
+
+
+def test_window_argvs_are_exact() -> None:
+    """The consumer's samplings (kit.corpus.samples): one decode split into each window's own encode (the job's
+    encoder arguments after its trim, the window starting at time 0), and one scoring of every window's encode
+    against its frames of the reference, decoded once; a hardware encoder's upload chain after the trim."""
+    x264 = get_spec("libx264")
+    argv = build_window_encodes_argv("ffmpeg", ["-i", "m.mp4"], x264, 25, [(0, 5), (20, 25)], ["a.h264", "b.h264"],
+                                     threads=1)
+    assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "m.mp4", "-filter_complex",
+                    "[0:v:0]split=2[w0][w1];[w0]trim=start_frame=0:end_frame=5,setpts=PTS-STARTPTS[e0];"
+                    "[w1]trim=start_frame=20:end_frame=25,setpts=PTS-STARTPTS[e1]",
+                    "-map", "[e0]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
+                    "libx264", "-preset", "medium", "-crf", "25", "-threads", "1", "-f", "h264", "a.h264",
+                    "-map", "[e1]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
+                    "libx264", "-preset", "medium", "-crf", "25", "-threads", "1", "-f", "h264", "b.h264"]
+    own = build_encode_argv("ffmpeg", ["-i", "m.mp4"], x264, 25, "a.h264", threads=1)
+    assert argv[11:11 + len(own) - 9] == own[9:]  # after its `-map [e0]`, the job's own encode
+    nvenc = build_window_encodes_argv("ffmpeg", ["-i", "m.mp4"], get_spec("h264_nvenc"), 25, [(0, 5)], ["a.h264"],
+                                      hw_init=["-init_hw_device", "cuda"], hw_filter="hwupload_cuda")
+    assert nvenc[5:10] == ["-init_hw_device", "cuda", "-i", "m.mp4", "-filter_complex"]
+    assert nvenc[10].endswith("setpts=PTS-STARTPTS,hwupload_cuda[e0]") and "-pix_fmt" not in nvenc
+    score = build_window_scores_argv("ffmpeg", ["a.h264", "b.h264"], ["-i", "r.y4m"], [(0, 5), (20, 25)], 640, 360,
+                                     "yuv420p", ["/tmp/a.json", "/tmp/b.json"], 2, fps="25")
+    assert score[:17] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-threads", "2", "-i", "a.h264",
+                          "-threads", "2", "-i", "b.h264", "-threads", "2", "-i", "r.y4m"]
+    assert score[17:] == ["-filter_complex",
+                          "[2:v]split=2[w0][w1];"
+                          "[w0]trim=start_frame=0:end_frame=5,settb=1/25,setpts=N,format=yuv420p[ref0];"
+                          "[0:v]settb=1/25,setpts=N,scale=640:360,format=yuv420p[dis0];"
+                          "[dis0][ref0]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=/tmp/a.json:"
+                          "n_threads=2:shortest=1;"
+                          "[w1]trim=start_frame=20:end_frame=25,settb=1/25,setpts=N,format=yuv420p[ref1];"
+                          "[1:v]settb=1/25,setpts=N,scale=640:360,format=yuv420p[dis1];"
+                          "[dis1][ref1]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=/tmp/b.json:"
+                          "n_threads=2:shortest=1", "-f", "null", "-"]
+
+
+def test_windows_encoded_and_scored_at_once_are_each_scored_alone(ffmpeg: str, tmp_path: Path) -> None:
+    """Two windows of a real clip, encoded by one process and scored by another, give each window's frames what
+    libvmaf gives the same encode scored alone against the same frames of the clip (its motion from its own first
+    frame: the first frame's is 0)."""
+    ref = render(ffmpeg, "testsrc2=s=176x144:r=25", tmp_path / "ref.y4m", frames=30)
+    windows, encodes = [(2, 8), (20, 26)], [tmp_path / "a.h264", tmp_path / "b.h264"]
+    subprocess.run(build_window_encodes_argv(ffmpeg, ["-i", str(ref)], get_spec("libx264"), 40, windows, encodes,
+                                             threads=1), check=True, capture_output=True)
+    logs = [tmp_path / "a.json", tmp_path / "b.json"]
+    subprocess.run(build_window_scores_argv(ffmpeg, encodes, ["-i", str(ref)], windows, 176, 144, "yuv420p", logs, 1,
+                                            fps="25"), check=True, capture_output=True)
+    for (first, end), enc, log in zip(windows, encodes, logs, strict=True):
+        alone = tmp_path / f"alone-{first}.json"
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(enc), "-i", str(ref), "-lavfi",
+                        f"[0:v]settb=1/25,setpts=N[d];[1:v]trim=start_frame={first}:end_frame={end},settb=1/25,"
+                        f"setpts=N[r];[d][r]libvmaf=log_fmt=json:log_path={alone}", "-f", "null", "-"], check=True)
+        mine, plain = parse_vmaf_log(log), parse_vmaf_log(alone)
+        assert mine.n_frames == plain.n_frames == end - first
+        assert np.array_equal(mine.vmaf, plain.vmaf) and np.array_equal(mine.features, plain.features)
+        assert mine.features[0, FEATURES.index("motion2")] == 0
 
 
 def test_a_ladder_rungs_argvs_are_exact() -> None:

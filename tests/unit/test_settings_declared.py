@@ -148,14 +148,21 @@ def test_a_record_held_whole_in_2_1_is_fingerprinted_as_2_1_wrote_it() -> None:
                                             "window_seed"} == {f.name for f in dataclasses.fields(TrainConfig)}
 
 
+# settings 2.1.0 did not have: each joins the fingerprints of the steps it declares off its default alone
+NEW_IN_2_2 = {"consumer_window", "consumer_samplings"}
+
+
 def test_the_settings_2_1_fingerprinted_keep_their_form_and_nothing_joins_them() -> None:
     """Byte-identical fingerprints of 2.1.0's out-dirs: each step's entries are 2.1.0's, and of the settings 2.1.0
     had, the only ones a step declares beyond what its entries stand for are those 2.1.0 wrote by name off their
     defaults, as the declarations now write them (bench/resume_across.py plans out-dirs a 2.1.0 kit made)."""
     beyond = {step: sorted(name for name, _ in declared(RunSettings, step)
-                           if name not in KEPT[step] and name.partition(".")[0] not in KEPT[step])
+                           if name not in KEPT[step] and name.partition(".")[0] not in KEPT[step]
+                           and name not in NEW_IN_2_2)
               for step in STEP_NAMES}
-    assert beyond == {"prereqs": [], "corpus": [], "loso": ["holdout", "vmaftune_crf_range"],
+    # the one 2.1.0 setting that joins a step it did not change then: the corpus step encodes the consumer's samplings
+    # at the CRFs of --vmaftune-crf-range (issue 70); a 2.1.0 corpus reruns anyway (its format version, 2)
+    assert beyond == {"prereqs": [], "corpus": ["vmaftune_crf_range"], "loso": ["holdout", "vmaftune_crf_range"],
                       "verdict": ["vmaftune_crf_range"], "bundle": []}
     for step in STEP_NAMES:  # at the defaults, nothing joins the entries
         assert step_fingerprint(BASE, step, {"entry": 1}, KEPT[step]) == {"entry": 1}
@@ -163,6 +170,22 @@ def test_the_settings_2_1_fingerprinted_keep_their_form_and_nothing_joins_them()
     # 2.1.0's {"holdout": list(s.holdout)} if s.holdout else {}, and its crf range likewise
     assert step_fingerprint(changed, "loso", {}, KEPT["loso"]) == {"holdout": ["rung"], "vmaftune_crf_range": [12, 50]}
     assert step_fingerprint(changed, "verdict", {}, KEPT["verdict"]) == {"vmaftune_crf_range": [12, 50]}
+    assert step_fingerprint(changed, "corpus", {}, KEPT["corpus"]) == {"vmaftune_crf_range": [12, 50]}
+
+
+def test_the_consumers_settings_join_the_steps_that_act_on_them_off_their_defaults() -> None:
+    """--consumer-window: the corpus step encodes its windows, LOSO places them, the verdict says their share;
+    --consumer-samplings: the corpus step alone (LOSO reads what it made, samples.parquet, among its inputs)."""
+    window = dataclasses.replace(BASE, consumer_window=2.0)
+    cut = dataclasses.replace(BASE, consumer_samplings="cut")
+    assert {step: step_fingerprint(window, step, {}, KEPT[step]) for step in STEP_NAMES} == {
+        "prereqs": {}, "corpus": {"consumer_window": 2.0}, "loso": {"consumer_window": 2.0},
+        "verdict": {"consumer_window": 2.0}, "bundle": {}}
+    assert {step: step_fingerprint(cut, step, {}, KEPT[step]) for step in STEP_NAMES} == {
+        "prereqs": {}, "corpus": {"consumer_samplings": "cut"}, "loso": {}, "verdict": {}, "bundle": {}}
+    for step in ("prereqs", "bundle"):  # neither reads the window
+        with pytest.raises(Undeclared):
+            view_of(window, step).consumer_window  # noqa: B018
 
 
 def test_a_later_setting_joins_the_fingerprints_of_the_steps_it_names_off_its_default() -> None:

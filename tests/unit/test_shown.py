@@ -85,6 +85,29 @@ def test_a_command_is_spelled_as_it_runs_and_as_the_lead_sees_it() -> None:
     assert isinstance(again, Spelled) and again == line and again.shown(places()) == line.shown(places())
 
 
+def test_the_consumers_window_commands_are_spelled_like_the_jobs() -> None:
+    """The corpus step's sample jobs (issue 70) run commands of their own: their encodes, the windows' scorings and
+    the libvmaf logs are paths, shown as the lead may see them in the logs the tarball sends."""
+    from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
+    from kit.platforms.encoders import get_spec
+
+    work = OUT / "02_corpus" / "work" / "j"
+    windows, encoded = [(0, 5), (10, 15)], [work / "first-w00.mp4", work / "first-w01.mp4"]
+    logs = [work / "first-w00.json", work / "first-w01.json"]
+    clip = ["-i", Spelled(REFS / "a.y4m")]
+    teacher = Teacher("m", str(REFS / "m;odel.json"), "ab" * 32)
+    for argv in (build_window_encodes_argv(str(KIT / "ffmpeg"), clip, get_spec("libx264"), 30, windows, encoded),
+                 build_window_scores_argv(str(KIT / "ffmpeg"), encoded, clip, windows, 176, 144, "yuv420p", logs, 1,
+                                          teacher, fps="25")):
+        line = shell_line(argv)
+        assert str(line) == shell_line([str(a) for a in argv]).spell(str)  # as it runs: the same words
+        shown = line.shown(places())
+        assert "Ann" not in shown and shown.startswith("'[kit]/ffmpeg' ") and "[out-dir]/02_corpus/work/j/first-w01" \
+            in shown, shown
+    assert "log_path=\\[out-dir\\]/02_corpus/work/j/first-w01.json" in shown
+    assert "model=path=\\[ref-dir\\]/m\\;odel.json" in shown
+
+
 def test_plain_text_never_becomes_spelled() -> None:
     text = Spelled("at ", REFS)
     assert type(f"{text} and more") is str and type("x" + text) is str and type(text + "x") is str

@@ -1,0 +1,261 @@
+"""The consumer's samplings encoded as a consumer encodes them (--consumer-samplings encoded): for a corpus job of a
+clip longer than the window, at vmaf-tune's encoders and CRFs and the clip's own size, each sampling's windows
+(kit.corpus.samplings) encoded on their own (each window its own encoder, first frame and rate control, with the job's
+encoder arguments) and scored on their own against the same frames of the reference: one process decodes the clip
+once into every window's encode, another scores them all against one decode of the reference (each window its own
+libvmaf, so its motion starts at its own first frame): two decodes of the clip where a process a window would make
+34. Into `jobs/<job>__samples.parquet` with a ledger beside it (a JobLedger, so a killed one is simply done again),
+then all of them into 02_corpus/samples.parquet. LOSO feeds their frames to the proxy beside the same frames cut from
+the whole encodes (kit.model.samplings).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kit.corpus.columns import CORPUS_FEATURES
+from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobLedger, Provenance, read_job_rows, read_ledger
+from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
+from kit.errors import ToolError
+from kit.infra.clock import utc_iso
+from kit.infra.files import host_name, sha256_bytes, sha256_json
+from kit.infra.interrupts import finished_batches
+from kit.infra.proc import LogFn, run_process, stop_all, tail_lines
+from kit.infra.shown import Spelled, heard, spelled_path
+from kit.infra.tree import Tree
+from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
+from kit.media.ffmpeg import telling_line
+from kit.media.libvmaf import FEATURES, parse_vmaf_log
+from kit.platforms.encoders import HwArgs
+
+if TYPE_CHECKING:  # pyarrow loads where rows are made: `status` plans the corpus step without it
+    import pyarrow as pa
+
+SAMPLES_VERSION = 1  # of a sample job's rows (SAMPLES_COLUMNS), in its fingerprint
+SAMPLES_COLUMNS = ("src", "src_sha256", "encoder", "cq", "sampling", "window", "frame_index", *CORPUS_FEATURES, "vmaf",
+                   "enc_bytes", "enc_seconds", "score_seconds")
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    """The samplings of one corpus job's clip, each window encoded with the job's encoder and cq on its own."""
+
+    job: Job
+    window_s: float
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.job.job_id}__samples"
+
+    def spans(self) -> dict[str, Windows]:
+        clip = self.job.clip
+        return {s.name: s.windows(clip.n_frames, clip.fps_float, self.window_s) for s in SAMPLINGS}
+
+    def frames(self) -> int:
+        """The frames its encodes make (and its scorings score)."""
+        return sum(end - first for windows in self.spans().values() for first, end in windows)
+
+    def work(self) -> float:
+        """Its pixel-frames, as kit.corpus.scheduler.job_work counts a job's: every frame encoded, then scored."""
+        clip = self.job.clip
+        return float(self.frames() * 2 * clip.width * clip.height)
+
+    def fingerprint(self, prov: Provenance) -> str:
+        return sha256_json({"samples": SAMPLES_VERSION, "job": self.job.fingerprint(prov), "window_s": self.window_s,
+                            "spans": {name: [list(w) for w in ws] for name, ws in self.spans().items()}})
+
+    def paths(self, jobs_dir: Path) -> tuple[Path, Path]:
+        return jobs_dir / f"{self.job_id}.parquet", jobs_dir / f"{self.job_id}.json"
+
+
+def plan_samples(jobs: Sequence[Job], window_s: float, asked: Callable[[Job], bool]) -> list[SampleJob]:
+    """A sample job for each job at the clip's own size of a clip longer than the window that `asked` takes (the
+    encoders and CRFs vmaf-tune queries)."""
+    return [SampleJob(j, window_s) for j in jobs if j.rendition is None and asked(j)
+            and longer_than(j.clip.n_frames, j.clip.fps_float, window_s)]
+
+
+def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance) -> bool:
+    """Its rows are on disk as its ledger, of this fingerprint, records them (rows changed after: refused, exit 2)."""
+    data_path, ledger_path = sample.paths(jobs_dir)
+    if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
+        return False
+    ledger = read_ledger(tree, ledger_path)
+    if ledger is None or ledger.fingerprint != sample.fingerprint(prov):
+        return False
+    read_job_rows(tree, data_path, ledger, ledger_path)
+    return True
+
+
+@dataclass(frozen=True)
+class SampleRunner:
+    ffmpeg: str
+    prov: Provenance
+    tree: Tree  # the out-dir
+    jobs_dir: Path
+    work_dir: Path
+    vmaf_threads: int
+    log: LogFn
+    hw: dict[str, HwArgs]
+    # an encoder's session cap (kit.platforms.encoders.session_semaphores): one window a process, the cap held
+    sessions: Mapping[str, threading.Semaphore]
+
+    def run(self, sample: SampleJob) -> None:
+        if sample_is_done(self.tree, self.jobs_dir, sample, self.prov):
+            return
+        work = self.tree.fresh_folder(self.work_dir / sample.job_id)
+        try:
+            self._run_fresh(sample, work)
+        finally:
+            with contextlib.suppress(OSError):
+                self.tree.remove_folder(work)
+
+    def _fail(self, sample: SampleJob, what: str, tail: str, said: str = "", given: Sequence[str] = ()) -> JobFailed:
+        """A failed sample job, said of its clip as a corpus job's is (kit.corpus.jobs.JobRunner._fail): `said` (a
+        line of ffmpeg's) and `what` read as heard of the command it ran (`given`, its argv) and of the clip."""
+        job = sample.job
+        known = [*given, spelled_path(job.clip.path)]
+        return JobFailed(Spelled(PurePath(job.clip.path), f" ({job.encoder} cq {job.cq}, the consumer's samplings): ",
+                                 heard(what, known), *((": ", heard(said, known)) if said else ())),
+                         hint=f"job {sample.job_id}; see the step log", stderr_tail=tail)
+
+    def _run_fresh(self, sample: SampleJob, work: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table, enc_s, score_s = self._encode_and_score(sample, work)
+        if why := sample.job.clip.changed_on_disk():
+            raise ClipChanged(sample.job, why)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        rows = sink.getvalue().to_pybytes()
+        data_path, ledger_path = sample.paths(self.jobs_dir)
+        self.tree.write_bytes(data_path, rows)
+        self.tree.write_json(ledger_path, JobLedger(
+            sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, round(enc_s * 1000, 3),
+            round(score_s * 1000, 3), completed_at_utc=utc_iso(), made_by=f"pid {os.getpid()} on {host_name()}"
+        ).to_json())
+
+    def _encode_and_score(self, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
+        """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
+        capped encoder), then scored in one process (one decode of the reference): the rows, and the seconds each
+        part took."""
+        job, clip = sample.job, sample.job.clip
+        windows = [(name, k, w) for name, ws in sample.spans().items() for k, w in enumerate(ws)]
+        encoded = [work / f"{name}-w{k:02d}.{job.spec.container}" for name, k, _ in windows]
+        spans = [w for _, _, w in windows]
+        hw = self.hw.get(job.encoder, HwArgs())
+        step = 1 if job.encoder in self.sessions else len(windows)
+        started = time.monotonic()
+        for at in range(0, len(windows), step):
+            argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
+                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
+            with self.sessions.get(job.encoder) or contextlib.nullcontext():
+                enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
+            if enc.returncode != 0 or not all(self.tree.is_file(p) for p in encoded[at:at + step]):
+                raise self._fail(sample, f"encode failed (exit {enc.returncode})", enc.stderr_tail,
+                                 telling_line(enc.stderr), enc.argv)
+        enc_s = time.monotonic() - started
+        logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
+        started = time.monotonic()
+        score = run_process(build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
+                                                     clip.height, clip.pix_fmt, logs, self.vmaf_threads,
+                                                     self.prov.teacher, fps=clip.fps),
+                            timeout_s=timeout_s(sample), log=self.log)
+        score_s = time.monotonic() - started
+        if score.returncode != 0 or not all(self.tree.is_file(p) for p in logs):
+            raise self._fail(sample, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
+                             telling_line(score.stderr), score.argv)
+        import pyarrow as pa
+
+        return pa.concat_tables([self._window_rows(sample, name, k, w, log, path, enc_s, score_s, score.stderr)
+                                 for (name, k, w), log, path in zip(windows, logs, encoded, strict=True)]), \
+            enc_s, score_s
+
+    def _window_rows(self, sample: SampleJob, name: str, k: int, window: tuple[int, int], log: Path, encoded: Path,
+                     enc_s: float, score_s: float, stderr: str) -> pa.Table:
+        """One window's scored frames as rows; a window scored short of its frames fails the sample job."""
+        import pyarrow as pa
+
+        try:
+            vlog = parse_vmaf_log(log)
+        except ValueError as exc:
+            raise self._fail(sample, str(exc), tail_lines(stderr, 10), given=[spelled_path(log)]) from None
+        first, end = window
+        if vlog.n_frames != end - first:
+            raise self._fail(sample, f"{name}: window {k} scored {vlog.n_frames} frames, not {end - first} (the "
+                                     "encode or the reference decoded to fewer)", tail_lines(stderr, 10))
+        n, job = vlog.n_frames, sample.job
+        same = {"src": job.clip.src, "src_sha256": job.clip.sha256, "encoder": job.encoder, "sampling": name}
+        return pa.table({**{c: [v] * n for c, v in same.items()}, "cq": pa.array([job.cq] * n, pa.int32()),
+                         "window": pa.array([k] * n, pa.int32()),
+                         "frame_index": pa.array(np.arange(first, end, dtype=np.int32)),
+                         **{f: vlog.features[:, FEATURES.index(f)] for f in CORPUS_FEATURES}, "vmaf": vlog.vmaf,
+                         "enc_bytes": pa.array([encoded.stat().st_size] * n, pa.int64()),
+                         "enc_seconds": [round(enc_s, 3)] * n, "score_seconds": [round(score_s, 3)] * n})
+
+
+def timeout_s(sample: SampleJob) -> float:
+    """As a job's (kit.corpus.jobs): generous, the reference decoded to the last window's end and every window's
+    frames encoded or scored."""
+    clip = sample.job.clip
+    return 120.0 + (clip.n_frames + sample.frames()) * clip.width * clip.height / 200_000
+
+
+def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int,
+                said: Callable[[int, int], None]) -> list[ToolError]:
+    """Every sample job on n_par worker threads (`said(done, total)` after each); returns the failures."""
+    failures: list[ToolError] = []
+    done = 0
+    with cf.ThreadPoolExecutor(max_workers=max(1, n_par), thread_name_prefix="samples") as pool:
+        futures = [pool.submit(runner.run, s) for s in samples]
+        try:
+            for batch in finished_batches(futures):  # a stop signal is handled between two
+                for i in batch:
+                    done += 1
+                    try:
+                        futures[i].result()
+                    except ToolError as exc:  # a failed sample job: its encode's encoded samplings are left out
+                        failures.append(exc)
+                    said(done, len(samples))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            stop_all()
+            raise
+    return failures
+
+
+def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_path: Path) -> int:
+    """Every finished sample job's rows, checked against its ledger, into 02_corpus/samples.parquet; the rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for sample in samples:
+        data_path, ledger_path = sample.paths(jobs_dir)
+        ledger = read_ledger(tree, ledger_path)
+        if ledger is not None and tree.is_file(data_path):
+            tables.append(read_job_rows(tree, data_path, ledger, ledger_path))
+    table = pa.concat_tables(tables) if tables else empty_samples()
+    with tree.atomic(out_path) as fh:
+        pq.write_table(table.select(list(SAMPLES_COLUMNS)), fh)
+    return table.num_rows
+
+
+def empty_samples() -> pa.Table:
+    import pyarrow as pa
+
+    types = {"cq": pa.int32(), "window": pa.int32(), "frame_index": pa.int32(), "enc_bytes": pa.int64(),
+             **{c: pa.string() for c in ("src", "src_sha256", "encoder", "sampling")}}
+    return pa.table({c: pa.array([], types.get(c, pa.float64())) for c in SAMPLES_COLUMNS})

@@ -1,0 +1,200 @@
+"""Each held-out encode as vmaf-tune predicts it from a sample of the clip (03_loso/samplings.parquet): the proxy fed
+the mean features of a sampling's frames (kit.corpus.samplings), against the whole clip's teacher score, which is
+what vmaf-tune's verify encode measures. Two ways to get those frames: `cut` from the whole encode's own rows (every
+encode, every corpus) and `encoded`, each window encoded on its own by the corpus step as the consumer encodes it
+(02_corpus/samples.parquet, this box's clips longer than the window only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kit.corpus.samplings import FIRST, SAMPLINGS, Sampling, longer_than
+from kit.media.ladder import NATIVE
+from kit.model.clips import ENCODE_KEY
+from kit.model.pooling import clipped
+
+CUT, ENCODED = "cut", "encoded"
+SAMPLING_COLUMNS = ("fps",)  # what LOSO reads of the corpus besides the training columns, to place the windows
+# 03_loso/samplings.parquet (docs/reference/files.md); window_* of encodes.parquet are its rows of FIRST, cut
+SAMPLINGS_COLUMNS = ("content", "src", *ENCODE_KEY, "rung", "crf", "crf_band", "counted", "sampling", "how",
+                     "n_frames", "longer", "frames", "windows", "teacher", "window_teacher", "predicted", "ceiling",
+                     "miss", "ceiling_miss", "gap", "n_seeds", "enc_seconds", "score_seconds", "enc_bytes")
+# what encodes.parquet takes of its FIRST, cut row, under these names: the window as vmaf-tune's code takes it today
+WINDOW_COLUMNS = {"frames": "window_frames", "longer": "longer", "window_teacher": "window_teacher",
+                  "predicted": "window_predicted", "ceiling": "window_ceiling", "miss": "window_miss",
+                  "ceiling_miss": "window_ceiling_miss", "gap": "window_gap"}
+Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where each sampling's windows fall: per encode code, its length and rate, whether it is longer than the window
+    and how many windows each sampling takes (`lengths`); per sampling, which corpus rows lie in them (`masks`)."""
+
+    lengths: pd.DataFrame
+    masks: dict[str, np.ndarray]
+
+
+def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float) -> Placed | None:
+    """Each sampling's windows in each encode (its length: its highest frame index plus one, so two boxes' copies of
+    a frame are both in or both out); None without the frames' rate (a hand-made or JSONL corpus): no window placed."""
+    if "fps" not in df or not np.isfinite(fps := df["fps"].to_numpy(dtype=np.float64)).all() or (fps <= 0).any():
+        return None
+    frame = df["frame_index"].to_numpy(dtype=np.int64)
+    lengths = pd.DataFrame({"code": codes, "n": frame + 1, "fps": fps}).groupby("code").agg(n=("n", "max"),
+                                                                                           fps=("fps", "first"))
+    spans = {(n, rate): {s.name: s.windows(int(n), float(rate), window_s) for s in SAMPLINGS}
+             for n, rate in set(zip(lengths["n"], lengths["fps"], strict=True))}
+    placed = [spans[(n, rate)] for n, rate in zip(lengths["n"], lengths["fps"], strict=True)]
+    lengths["longer"] = [longer_than(int(n), float(rate), window_s)
+                         for n, rate in zip(lengths["n"], lengths["fps"], strict=True)]
+    for s in SAMPLINGS:
+        lengths[s.name] = [len(p[s.name]) for p in placed]
+    at = np.searchsorted(lengths.index.to_numpy(), codes)  # each row's encode, as a row of `lengths`
+    masks = {}
+    for s in SAMPLINGS:  # each encode's k-th window as two columns (empty where it has fewer): a few passes a row
+        widest = max(len(p[s.name]) for p in placed)
+        starts, ends = np.zeros((len(placed), widest), np.int64), np.zeros((len(placed), widest), np.int64)
+        for i, p in enumerate(placed):
+            for k, (first, end) in enumerate(p[s.name]):
+                starts[i, k], ends[i, k] = first, end
+        inside = np.zeros(len(df), dtype=bool)
+        for k in range(widest):
+            inside |= (frame >= starts[at, k]) & (frame < ends[at, k])
+        masks[s.name] = inside
+    return Placed(lengths, masks)
+
+
+def mean_rows(groups: np.ndarray, feats: np.ndarray, target: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(group ids, each group's first row, frames, mean features as float32, mean teacher score), the means taken as
+    kit.model.clips.clip_predictions takes an encode's, so a sample of every frame gives the whole encode's bits."""
+    ids, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)
+    np.add.at(sums, inverse, feats.astype(np.float64))
+    first = np.zeros(len(ids), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(groups))[::-1]
+    teacher = np.bincount(inverse, weights=target) / counts
+    return ids, first, counts, (sums / counts[:, None]).astype(np.float32), teacher
+
+
+def predicted(mean_feats: np.ndarray, fed: np.ndarray, predict: Predict,
+              teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the export's clipped prediction where vmaf-tune has a slot, NaN elsewhere; the teacher's function's)."""
+    out = np.full(len(mean_feats), np.nan)
+    asked = np.isfinite(fed).all(axis=1)
+    if asked.any():
+        out[asked] = clipped(predict(mean_feats[asked], fed[asked]))
+    ceiling = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else np.full(len(out), np.nan)
+    return out, ceiling
+
+
+def cut_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target: np.ndarray,
+                    keys: pd.DataFrame, masks: dict[str, np.ndarray], predict: Predict,
+                    feed: Callable[[pd.Series, pd.Series], np.ndarray],
+                    teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> pd.DataFrame:
+    """One member's held-out encodes (`rows` of its fold) predicted from each sampling's frames cut from them."""
+    parts = []
+    for name, mask in masks.items():
+        taken = rows[mask[rows]]
+        ids, first, counts, mean_feats, teacher = mean_rows(codes[taken], feats[taken], target[taken])
+        out = keys.iloc[taken[first]].reset_index(drop=True)
+        pred, ceiling = predicted(mean_feats, feed(out["encoder"], out["cq"]), predict, teacher_fn)
+        parts.append(out.assign(seed=np.int32(seed), code=ids, sampling=name, how=CUT, frames=counts.astype(np.int32),
+                                window_teacher=teacher, predicted=pred, ceiling=ceiling))
+    return pd.concat(parts, ignore_index=True)
+
+
+def encoded_predictions(seed: int, held: set[str], samples: pd.DataFrame, feats: np.ndarray, predict: Predict,
+                        feed: Callable[[pd.Series, pd.Series], np.ndarray],
+                        teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> pd.DataFrame:
+    """One member's predictions from the sample encodes of the sources its fold holds out (`held`: their sha256):
+    per encode and sampling, its windows' frames pooled (each window encoded and scored on its own)."""
+    rows = np.flatnonzero(samples["src_sha256"].isin(held).to_numpy())
+    if not len(rows):
+        return pd.DataFrame()
+    _, first, counts, mean_feats, teacher = mean_rows(samples["group"].to_numpy()[rows], feats[rows],
+                                                         samples["vmaf"].to_numpy(dtype=np.float64)[rows])
+    out = samples.iloc[rows[first]][["src_sha256", "encoder", "cq", "sampling", "enc_width", "enc_height"]]
+    out = out.reset_index(drop=True)
+    pred, ceiling = predicted(mean_feats, feed(out["encoder"], out["cq"]), predict, teacher_fn)
+    return out.assign(seed=np.int32(seed), how=ENCODED, frames=counts.astype(np.int32), window_teacher=teacher,
+                      predicted=pred, ceiling=ceiling)
+
+
+def sample_groups(samples: pd.DataFrame) -> pd.DataFrame:
+    """The sample rows with their encode at the source's size (enc_width, enc_height 0: kit.model.clips' native key
+    is the corpus's own size, filled in by consumer_samplings) and a code per (encode, sampling)."""
+    samples = samples.assign(enc_width=0, enc_height=0)
+    return samples.assign(group=samples.groupby(["src_sha256", "encoder", "cq", "sampling"], sort=True).ngroup())
+
+
+def sample_costs(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per encode and sampling: its windows (each its own encode), the bytes they wrote, and this box's seconds to
+    encode and score them: the sample job encodes every sampling's windows in one process and scores them in another
+    (`enc_seconds`, `score_seconds` on each of its rows), its seconds shared out by the frames each sampling takes."""
+    key = ["src_sha256", "encoder", "cq"]
+    per_window = samples.groupby([*key, "sampling", "window"], sort=True).agg(
+        frames=("vmaf", "size"), enc_bytes=("enc_bytes", "first"), enc_seconds=("enc_seconds", "first"),
+        score_seconds=("score_seconds", "first"))
+    per = per_window.groupby(level=[0, 1, 2, 3]).agg(
+        windows=("frames", "size"), frames=("frames", "sum"), enc_bytes=("enc_bytes", "sum"),
+        enc_seconds=("enc_seconds", "first"), score_seconds=("score_seconds", "first")).reset_index()
+    share = per["frames"] / per.groupby(key)["frames"].transform("sum")
+    return per.assign(enc_seconds=per["enc_seconds"] * share, score_seconds=per["score_seconds"] * share).drop(
+        columns="frames")
+
+
+def consumer_samplings(members: pd.DataFrame, encodes: pd.DataFrame, lengths: pd.DataFrame,
+                       costs: pd.DataFrame | None) -> pd.DataFrame:
+    """03_loso/samplings.parquet from every member's sampled predictions: one row per held-out encode, sampling and
+    way (cut, encoded), the mean over the seeds that held it out, against the whole encode's teacher score."""
+    cut = members[members["how"] == CUT].merge(lengths, left_on="code", right_index=True)
+    taken = np.stack([cut[s.name].to_numpy() for s in SAMPLINGS])  # each sampling's windows, per row
+    which = cut["sampling"].map({s.name: i for i, s in enumerate(SAMPLINGS)}).to_numpy()
+    cut = cut.assign(n_frames=cut["n"], windows=taken[which, np.arange(len(cut))])
+    key = [*ENCODE_KEY, "sampling", "how"]
+    frames = [cut]
+    if (enc := members[members["how"] == ENCODED]).size:
+        native = encodes[encodes["rung"] == NATIVE][[*ENCODE_KEY]]
+        enc = enc.drop(columns=["enc_width", "enc_height"]).merge(native, on=["src_sha256", "encoder", "cq"])
+        frames.append(enc.assign(n_frames=np.nan, longer=True, windows=np.nan))
+    both = pd.concat(frames, ignore_index=True)
+    broken = both["predicted"].isna().groupby([both[c] for c in key], sort=True).any()
+    by = both.groupby(key, sort=True)
+    out = by.agg(frames=("frames", "first"), window_teacher=("window_teacher", "first"), ceiling=("ceiling", "first"),
+                 n_seeds=("seed", "nunique"), longer=("longer", "first"), windows=("windows", "first"))
+    out["predicted"] = by["predicted"].mean().where(~broken)
+    out = out.reset_index()
+    whole = encodes[[*ENCODE_KEY, "content", "src", "rung", "crf", "crf_band", "counted", "n_frames", "teacher"]]
+    out = out.merge(whole, on=list(ENCODE_KEY), how="inner")
+    if costs is not None and len(costs):
+        out = out.merge(costs.assign(how=ENCODED), on=["src_sha256", "encoder", "cq", "sampling", "how"], how="left",
+                        suffixes=("", "_encoded"))
+        out["windows"] = out["windows"].fillna(out.pop("windows_encoded"))
+    for column in ("enc_seconds", "score_seconds", "enc_bytes"):
+        out[column] = out.get(column, np.nan)
+    out["miss"] = (out["predicted"] - out["teacher"]).abs()
+    out["ceiling_miss"] = (out["ceiling"] - out["teacher"]).abs()
+    out["gap"] = (out["window_teacher"] - out["teacher"]).abs()
+    out["windows"] = out["windows"].astype("int64")
+    order = {s.name: i for i, s in enumerate(SAMPLINGS)}
+    out = out.assign(rank=out["sampling"].map(order)).sort_values(
+        ["src", "src_sha256", "encoder", "cq", "enc_height", "rank", "how"],
+        ascending=[True, True, True, True, False, True, True], kind="stable")
+    return out[list(SAMPLINGS_COLUMNS)].reset_index(drop=True)
+
+
+def with_window(encodes: pd.DataFrame, samplings: pd.DataFrame, sampling: Sampling = FIRST) -> pd.DataFrame:
+    """encodes.parquet with its window columns: the FIRST sampling's cut row of each encode (vmaf-tune's window as its
+    code takes it today: the whole encode's frames of the window; the window encoded on its own in samplings.parquet),
+    NaN where the corpus gives no frame rate."""
+    mine = samplings[(samplings["sampling"] == sampling.name) & (samplings["how"] == CUT)]
+    mine = pd.DataFrame({WINDOW_COLUMNS.get(c, c): mine[c] for c in (*ENCODE_KEY, *WINDOW_COLUMNS)})
+    out = encodes.merge(mine, on=list(ENCODE_KEY), how="left")
+    out["longer"] = out["longer"].astype("boolean")
+    return out

@@ -1,0 +1,151 @@
+"""The consumer as it samples (docs/vmaf-tune.md, "How vmaf-tune samples a clip"): vmaf-tune's fast path feeds the
+proxy the features of a window of the clip (its first 5 s) and verifies the pick on the whole clip, so beside the
+consumer's figures the verdict gives the share with the window's features against the whole clip's score
+(encodes.parquet's window_* columns), the samplings measured beside it (samplings.parquet), and a warning for each
+content whose window is not its clip. Figures only: the consumer's gates judge the student on the encode's own
+frames (kit.verdict.consumer)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.corpus.samplings import FIRST, SAMPLINGS
+from kit.media.ladder import NATIVE
+from kit.model.clips import ENCODE_KEY, encode_name
+from kit.model.metrics import residuals
+from kit.model.samplings import CUT, ENCODED
+from kit.verdict.document import ConsumerSampling, SampledShare
+
+HOW_WORDS = {CUT: "its frames cut from the whole encode", ENCODED: "each window encoded on its own"}
+
+
+def window_figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
+    """ConsumerGroup's window figures of these counted encodes: none without the window's columns (a corpus with no
+    frame rate, or an encodes.parquet of an older kit)."""
+    if "window_predicted" not in part or not len(part) or part["window_teacher"].isna().all():
+        return {}
+    share = residuals(part["window_predicted"], part["teacher"], tolerance=tolerance).share_within
+    known = bool(part["window_ceiling"].notna().all())
+    ceiling = residuals(part["window_ceiling"], part["teacher"], tolerance=tolerance).share_within if known else None
+    return {"window_share": share, "window_ceiling_share": ceiling, "n_longer": int(part["longer"].sum())}
+
+
+def window_how(window_s: float, cut_vs_encoded: list[float] | None) -> str:
+    """How the window's figure is taken, with what cutting it from the whole encode leaves out, measured here."""
+    said = (f"vmaf-tune's window as its code takes it today: the first {window_s:g} s of each held-out encode (its "
+            f"first int({window_s:g} x fps) frames, what vmaf-tune scores of its chunk; a clip no longer than that is "
+            "its own window), their mean canonical-6 fed to the exported graph as the consumer figures feed the whole "
+            "encode's, against the whole encode's teacher score (what vmaf-tune's verify encode measures). The frames "
+            "are the whole encode's; vmaf-tune encodes the chunk on its own (its own first frame and rate control)")
+    if cut_vs_encoded is None:
+        return said + ": not measured on this corpus (no window encoded on its own: see --consumer-samplings)"
+    mean, largest = cut_vs_encoded
+    return said + (f", which moved the prediction by {mean:.2f} VMAF on average and {largest:.2f} at most on this "
+                   "corpus (samplings.parquet, the first window cut against encoded)")
+
+
+def window_warnings(counted: pd.DataFrame, names: pd.Series, tolerance: float, window_s: float) -> list[str] | None:
+    """Each content whose window's own teacher score lies beyond the tolerance of its whole clip's at some CRF,
+    largest gap first: there the window is not the clip, and vmaf-tune's verify encode flags the proxy's pick."""
+    if "window_gap" not in counted:
+        return None
+    out = []
+    for content, part in counted[counted["window_gap"] > tolerance].groupby("content"):
+        worst = part.loc[part["window_gap"].idxmax()]
+        out.append((float(worst["window_gap"]), f"{names[content]}: its first {window_s:g} s lie "
+                    f"{worst['window_gap']:.2f} VMAF from the whole clip at {worst['encoder']} CRF {worst['cq']} "
+                    f"({len(part)} of its {int((counted['content'] == content).sum())} held-out encodes beyond "
+                    f"{tolerance:g}): vmaf-tune's fast path judges it by a window that is not the clip, and its "
+                    "verify encode flags the pick there"))
+    return [text for _, text in sorted(out, key=lambda x: -x[0])] or None
+
+
+def compared(samplings: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows the samplings are compared on: counted encodes at the source's size of clips longer than the window;
+    where some windows were encoded on their own, only the encodes that have every sampling both ways."""
+    rows = samplings[samplings["counted"].astype(bool) & (samplings["rung"] == NATIVE)
+                     & samplings["longer"].astype(bool)]
+    encoded = rows[rows["how"] == ENCODED]
+    if not len(encoded):
+        return rows, "frames cut from the whole encodes"
+    keys = encoded.groupby(list(ENCODE_KEY))["sampling"].nunique()
+    whole = keys[keys == len(SAMPLINGS)].index
+    rows = rows.set_index(list(ENCODE_KEY))
+    return rows[rows.index.isin(whole)].reset_index(), "the encodes with every sampling both ways"
+
+
+def shares(rows: pd.DataFrame, tolerance: float, window_s: float) -> tuple[SampledShare, ...]:
+    """Each sampling and way: its share, its ceiling's, its own teacher's against the whole clip's, what it costs."""
+    out = []
+    for s in SAMPLINGS:
+        for how in (CUT, ENCODED):
+            part = rows[(rows["sampling"] == s.name) & (rows["how"] == how)]
+            if not len(part):
+                continue
+            r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
+            known = bool(part["ceiling"].notna().all())
+            ceiling = residuals(part["ceiling"], part["teacher"], tolerance=tolerance).share_within if known else None
+            w = part.iloc[r.worst] if r.n else None
+            seconds = (part["enc_seconds"] + part["score_seconds"]).mean() if how == ENCODED else None
+            out.append(SampledShare(
+                s.name, s.words(window_s), how, r.n, float(r.share_within or 0.0), ceiling,
+                float(np.mean(part["gap"] <= tolerance)), r.median_abs_error, r.max_abs_error,
+                "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], 0, 0, True),
+                float(part["windows"].mean()), float(part["frames"].mean()),
+                float(seconds) if seconds is not None and math.isfinite(seconds) else None))
+    return tuple(out)
+
+
+def best_words(found: tuple[SampledShare, ...], tolerance: float) -> str | None:
+    """The sampling that serves the consumer best, encoded on its own as a consumer encodes it, with vmaf-tune's own
+    beside it and what each trial costs (ties go to fewer encodes a trial); none named from frames cut from the whole
+    encode alone, which flatter short windows (measured: docs/vmaf-tune.md)."""
+    mine = [s for s in found if s.how == ENCODED]
+    today = next((s for s in mine if s.sampling == FIRST.name), None)
+    if found and not mine:
+        return ("none named: no window was encoded on its own (--consumer-samplings cut, or a --corpus run: the "
+                "boxes' corpus steps encode them, and a merge keeps the corpus alone), and frames cut from the whole "
+                "encode flatter short windows, whose own first frame a consumer's encode starts from")
+    if not mine or today is None:
+        return None
+    how = ENCODED
+    best = max(mine, key=lambda s: (s.share_within, -s.encodes_per_trial, -[x.name for x in SAMPLINGS].index(
+        s.sampling)))
+    cost = f"{best.encodes_per_trial:g} encode(s) of {best.frames_per_trial:.0f} frames a trial"
+    said = f"{best.share_within:.1%} of {best.n_encodes} within {tolerance:g} ({HOW_WORDS[how]}; {cost})"
+    if best.sampling == FIRST.name:
+        return f"vmaf-tune's own sampling, {best.words}, serves best here: {said}"
+    return f"{best.words}: {said}, where vmaf-tune's own ({today.words}) gives {today.share_within:.1%}"
+
+
+def cut_against_encoded(samplings: pd.DataFrame) -> list[float] | None:
+    """The mean and largest |prediction from the first window encoded on its own - from its frames cut from the
+    whole encode| over the encodes that have both; None where none has."""
+    first = samplings[samplings["sampling"] == FIRST.name]
+    both = first[first["how"] == CUT].merge(first[first["how"] == ENCODED], on=list(ENCODE_KEY),
+                                            suffixes=("_cut", "_enc"))
+    both = both[both["longer_cut"].astype(bool)]
+    if not len(both):
+        return None
+    diff = (both["predicted_enc"] - both["predicted_cut"]).abs()
+    return [float(diff.mean()), float(diff.max())]
+
+
+def consumer_sampling(counted: pd.DataFrame, samplings: pd.DataFrame | None, names: pd.Series, tolerance: float,
+                      window_s: float) -> ConsumerSampling:
+    """The consumer block's `sampling`: the window, the samplings compared, the best, the warnings."""
+    if samplings is None or "window_teacher" not in counted:
+        return ConsumerSampling(window_s, window_how(window_s, None), 0, math.nan, (), not_measured=(
+            "no window placed: the corpus gives no frame rate (a JSONL or hand-made corpus) or vmaf-tune is not fed "
+            "(another input set), so vmaf-tune's sampling is not measured"))
+    rows, on = compared(samplings)
+    found = shares(rows, tolerance, window_s)
+    diff = cut_against_encoded(samplings)
+    longer = counted[counted["longer"].astype(bool)]
+    return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}",
+                            len(longer), float(longer["n_frames"].mean()) if len(longer) else math.nan, found,
+                            best_words(found, tolerance), diff, window_warnings(counted, names, tolerance, window_s))

@@ -1,0 +1,98 @@
+"""The consumer as it samples (issue 70), on a hand-made corpus and a short training: the windows each sampling
+takes restated here (vmaf-tune's `int(5 x fps)` frames from frame 0; the centre; windows spread over the clip, each
+centred in its part), the window's figures and the samplings' computed as the verdict computes them, a clip no
+longer than the window the same both ways, and no best sampling named from frames cut from the whole encode alone."""
+
+from __future__ import annotations
+
+import itertools
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.corpus.samplings import SAMPLINGS, frames_in, sampling
+from kit.media.libvmaf import FEATURES
+from kit.model.loso import LosoInputs, evaluate_loso
+from kit.model.recipe import TrainConfig
+from kit.model.train import train_members
+from kit.report.summary import sampling_rows
+from kit.verdict.consumer import consumer_fit
+
+
+def test_the_windows_each_sampling_takes() -> None:
+    assert frames_in(5.0, 10) == 50 and frames_in(5.0, 30000 / 1001) == 149  # vmaf-tune's int(5 x fps)
+    assert frames_in(0.5, 30) == 15 and frames_in(0.5, 25) == 12 and frames_in(0.01, 10) == 1
+    first, centre = sampling("first"), sampling("centre")
+    assert first.windows(80, 10, 5.0) == ((0, 50),) and centre.windows(80, 10, 5.0) == ((15, 65),)
+    spread = sampling("spread-1s").windows(100, 10, 5.0)  # five parts of 20 frames, a window of 10 in the middle
+    assert spread == ((5, 15), (25, 35), (45, 55), (65, 75), (85, 95))
+    half = sampling("spread-0.5s").windows(80, 10, 5.0)
+    assert len(half) == 10 and all(e - s == 5 for s, e in half)
+    assert all(e <= s2 for (_, e), (s2, _) in itertools.pairwise(half))  # never overlapping, in order
+    for s in SAMPLINGS:  # a clip no longer than the window is its own window, whatever the sampling
+        assert s.windows(50, 10, 5.0) == ((0, 50),) and s.windows(30, 10, 5.0) == ((0, 30),)
+    assert [s.runs(5.0) for s in SAMPLINGS] == [1, 1, 5, 10]
+
+
+@pytest.fixture(scope="module")
+def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four sources at 10 fps (three of 8 s whose first 3 s are darker, one of 3 s), two CRFs; two seeds."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for s in range(4):
+        n = 80 if s < 3 else 30
+        for cq in (20, 40):
+            feats = rng.uniform(0.5, 1.0, size=(n, 6))
+            feats[:, 5] = rng.uniform(0, 20, n)
+            feats[:30, 0] *= 0.7  # the first 3 s differ from the rest
+            vmaf = np.clip(100 * feats[:, 0] ** 2 * feats[:, 1] - 0.2 * feats[:, 5] - 0.3 * (cq - 19), 0, 100)
+            frames.append(pd.DataFrame({"src": f"s{s}", "src_sha256": f"{s:064x}", "encoder": "libx264", "cq": cq,
+                                        "frame_index": np.arange(n), "vmaf": vmaf, "fps": 10.0, "enc_width": 64,
+                                        "enc_height": 36, "height": 36,
+                                        **{f: feats[:, i] for i, f in enumerate(FEATURES)}}))
+    df = pd.concat(frames, ignore_index=True)
+    inputs = LosoInputs.of(df)
+    ens = train_members(inputs.feats, inputs.codec, inputs.target, inputs.members([0, 1]), TrainConfig(epochs=2))
+    result = evaluate_loso(inputs, [0, 1], ens)
+    assert result.encodes is not None and result.samplings is not None
+    return result.encodes, result.samplings
+
+
+def test_the_window_is_the_first_frames_against_the_whole_clip(sampled: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    encodes, samplings = sampled
+    long, short = encodes[encodes["longer"]], encodes[~encodes["longer"]]
+    assert set(long["src"]) == {"s0", "s1", "s2"} and set(short["src"]) == {"s3"}
+    assert (long["window_frames"] == 50).all() and (short["window_frames"] == 30).all()
+    for column in ("predicted", "teacher", "miss"):  # the same frames: the same bits
+        assert (short[column].to_numpy() == short[f"window_{column}"].to_numpy()).all()
+    assert (long["window_teacher"] != long["teacher"]).all()
+    assert np.allclose(long["window_gap"], (long["window_teacher"] - long["teacher"]).abs())
+    assert np.allclose(encodes["window_miss"], (encodes["window_predicted"] - encodes["teacher"]).abs())
+    cut = samplings[(samplings["sampling"] == "first") & (samplings["how"] == "cut")].set_index(["src_sha256", "cq"])
+    mine = encodes.set_index(["src_sha256", "cq"])
+    assert np.array_equal(cut.loc[mine.index, "predicted"].to_numpy(), mine["window_predicted"].to_numpy())
+    assert set(samplings["how"]) == {"cut"} and len(samplings) == len(encodes) * len(SAMPLINGS)
+
+
+def test_the_verdict_takes_the_window_and_names_no_best_from_cut_frames(
+        sampled: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    encodes, samplings = sampled
+    fit = consumer_fit(encodes, 1.5, (10, 51), True, samplings, 5.0)
+    assert fit.window_share == pytest.approx((encodes["window_miss"] <= 1.5).mean()) and fit.n_longer == 6
+    for g in fit.of("content"):
+        part = encodes[encodes["src"] == g.group]
+        assert g.window_share == pytest.approx((part["window_miss"] <= 1.5).mean())
+    s = fit.sampling
+    assert s is not None and len(s.shares) == 4 and {x.how for x in s.shares} == {"cut"}
+    for x in s.shares:
+        part = samplings[(samplings["sampling"] == x.sampling) & samplings["longer"]]
+        assert x.n_encodes == 6 and x.share_within == pytest.approx((part["miss"] <= 1.5).mean())
+    assert s.best is not None and s.best.startswith("none named") and s.cut_vs_encoded is None
+    warned = {w.split(":")[0] for w in s.warnings or ()}
+    assert warned == set(encodes.loc[encodes["window_gap"] > 1.5, "src"])
+    (row, *warnings) = sampling_rows(SimpleNamespace(consumer=fit))  # type: ignore[arg-type]  # the block alone
+    assert row.text.startswith("the samplings measured on 6 encodes longer than 5 s at the source's size as frames "
+                               "cut from the whole encodes alone: none named")
+    assert [w.label for w in warnings] == ["WARNING"] * len(s.warnings or ())
