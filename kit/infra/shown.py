@@ -197,8 +197,9 @@ ESCAPES: dict[str, Callable[[str], str]] = {"shell": shell_quote}
 def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> object:
     """A text as a JSON document keeps it with its paths (a cache's entry, read again by spelled_from): plain text as
     it is; a Spelled as {"spelled": [its parts], "escape": the escape's name in ESCAPES, or null}, each path part
-    {"path": it, absolute} or, where it is one of `named`'s, {"named": its key} (a clip's refusal kept for the clip,
-    whatever spelling of its path reads it again). ValueError for an escape ESCAPES does not name."""
+    {"path": it, absolute, "typed": its relative spelling where it had one} or, where it is one of `named`'s,
+    {"named": its key} (a clip's refusal kept for the clip, whatever spelling of its path reads it again). ValueError
+    for an escape ESCAPES does not name."""
     if not isinstance(text, Spelled):
         return str(text)
     names = {str(path): key for key, path in (named or {}).items()}
@@ -212,8 +213,25 @@ def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> 
         elif isinstance(part, str):
             parts.append(part)
         else:
-            parts.append({"named": names[str(part)]} if str(part) in names else {"path": os.path.abspath(part)})
+            parts.append({"named": names[str(part)]} if str(part) in names else _kept_path(part))
     return {"spelled": parts, "escape": escape}
+
+
+def _kept_path(path: PurePath) -> dict[str, str]:
+    """A path part as a kept text holds it: absolute, so it names the same file read from any folder, and a relative
+    spelling (`.venv/bin/python`, as_typed's) beside it, given back where it still names that file."""
+    kept = {"path": os.path.abspath(path)}
+    if not path.is_absolute():
+        kept["typed"] = str(path)
+    return kept
+
+
+def _path_from(part: dict[str, object]) -> PurePath:
+    """The path a _kept_path part names: its relative spelling where it names the same file from here."""
+    absolute, typed = str(part["path"]), part.get("typed")
+    if isinstance(typed, str) and os.path.abspath(typed) == absolute:
+        return PurePath(typed)
+    return PurePath(absolute)
 
 
 def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> str:
@@ -227,7 +245,7 @@ def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> st
     parts: list[Part] = []
     for part in doc["spelled"]:
         if isinstance(part, dict) and isinstance(part.get("path"), str):
-            parts.append(PurePath(part["path"]))
+            parts.append(_path_from(part))
         elif isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
             parts.append(PurePath((named or {})[part["named"]]))
         elif isinstance(part, dict) and "spelled" in part:

@@ -92,6 +92,7 @@ def test_shard_has_schema_and_one_row_per_frame(json_run: tuple[Path, subprocess
     assert (per[("bits", 25)] > per[("bits", 37)]).all()
     assert (per[("vmaf", 25)] > per[("vmaf", 37)]).all()
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
+    # corpus schema 6 (2.2.0: the teacher's own six)
     assert manifest["rows"] == table.num_rows and manifest["schema_version"] == 6
     assert len(manifest["sources"]) == len(TINY_SOURCES) and manifest["ffmpeg"]["build"]
     assert list(COLUMNS) == table.column_names
