@@ -28,7 +28,7 @@ from kit.platforms.encoders import get_spec
 from kit.platforms.grids import CqGrid
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings, settings_command, task_flags
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 from tests.conftest import ROOT
 
 

@@ -1,4 +1,7 @@
-"""The promotion gate on the seeds' mean LOSO PLCCs, and every gate's threshold (GateThresholds); a NaN fails."""
+"""Every gate's threshold (GateThresholds, a settings record: each field with its rule and its flag), the rows the
+verdict writes of the gates of their own shape (the PLCC gate, a per-source gate, the evidence gate), and the
+promotion gate on the seeds' mean LOSO PLCCs; a NaN fails. The table of gates on a measured figure is
+kit.verdict.gates."""
 
 from __future__ import annotations
 
