@@ -51,7 +51,7 @@ FOREIGN = {
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
-    "Av1an": ("--probing-stat",),
+    "Av1an": ("--probing-stat",), "radon": ("--show-closures",),
     "bench/": ("--as-kit-0", "--baseline-kit", "--kernels", "--no-per-job-kit", "--rounds", "--seconds", "--upstream"),
 }
 # files a command shown needs and only its reader has (a libvmaf model of their own): only their absence is excused
