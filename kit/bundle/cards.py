@@ -26,7 +26,7 @@ from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.document import ConsumerFit, Verdict
-from kit.verdict.gate import GateResult
+from kit.verdict.thresholds import GateResult
 
 
 def _computed_with() -> str:

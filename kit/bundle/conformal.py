@@ -81,17 +81,19 @@ def unbounded_warning(n: int, alpha: float) -> str:
             f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
 
 
-def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
-    """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals), written to
-    `dest` naming the ensemble and its ONNX files' sha256 (`models`), described."""
-    doc, why = tree.read_json_object(source)
+def read_calibration(tree: Tree, path: Path) -> SplitConformal:
+    """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals). Raises
+    InputError, with a hint to rerun the verdict step, when it is missing or not a JSON object, does not read as a
+    split-conformal sidecar, or reads as one upstream would refuse (another method, alpha outside (0, 1), n not its
+    residuals' count, a residual negative or not finite: every problem said in one line)."""
+    doc, why = tree.read_json_object(path)
     hint = "rerun the verdict step: it writes the calibration sidecar"
     if doc is None:
-        raise InputError(f"{source}: {why}", hint=hint)
+        raise InputError(f"{path}: {why}", hint=hint)
     try:
-        cal = SplitConformal.from_json(doc, str(source))
+        cal = SplitConformal.from_json(doc, str(path))
     except RecordError as err:
-        raise InputError(f"{source} is not a split-conformal sidecar: {err}", hint=hint) from None
+        raise InputError(f"{path} is not a split-conformal sidecar: {err}", hint=hint) from None
     problems = [text for ok, text in (
         (cal.method == METHOD, f"method is {cal.method!r}, not {METHOD!r}"),
         (0.0 < cal.alpha < 1.0, f"alpha {cal.alpha} is outside (0, 1)"),
@@ -99,25 +101,40 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
         (all(math.isfinite(r) and r >= 0.0 for r in cal.residuals), "a residual is negative or not finite"),
     ) if not ok]
     if problems:
-        raise InputError(f"{source}: {'; '.join(problems)}", hint=hint)
-    groups = cal.content_groups if cal.content_groups is not None else cal.n
+        raise InputError(f"{path}: {'; '.join(problems)}", hint=hint)
+    return cal
+
+
+def calibrated_form(cal: SplitConformal) -> SplitConformal:
+    """The sidecar as shipped: calibrated when its content groups bound the interval at its level; an unbounded one
+    (even one of an older verdict, with residuals) ships no residual, and says why (its own reason, or the kit's)."""
+    groups = cal.content_groups if cal.content_groups is not None else cal.n  # a sidecar without them: its n
     if bounded(groups, 1.0 - cal.alpha):
-        cal = replace(cal, calibrated=True)
-    else:  # an unbounded one (even one of an older verdict, with residuals) ships no residual
-        cal = replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
-                      reason=cal.reason or unbounded_warning(groups, cal.alpha))
+        return replace(cal, calibrated=True)
+    return replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
+                   reason=cal.reason or unbounded_warning(groups, cal.alpha))
+
+
+def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
+    """The verdict's sidecar (read_calibration: InputError for one upstream would refuse) written to `dest` in its
+    shipped form (calibrated_form), naming the ensemble and its ONNX files' sha256 (`models`), described."""
+    cal = calibrated_form(read_calibration(tree, source))
     cal = replace(cal, model_id=model_id, models=dict(sorted(models.items())))
     tree.write_json(dest, cal.to_json())
-    k, open_ended = rank_needed(groups, 1.0 - cal.alpha), not cal.calibrated
+    groups = cal.content_groups if cal.content_groups is not None else cal.n
+    level = 1.0 - cal.alpha
+    k, open_ended = rank_needed(groups, level), not cal.calibrated
+    upstream = upstream_quantile(cal.residuals, cal.alpha)  # what upstream's loader reads off the same residuals
     note = (unbounded_warning(groups, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-encode miss); the "
             f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "
             f"clip of a new source with probability at least {percent(1 - cal.alpha)}; upstream's loader interpolates "
-            f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider. It calibrates the mean of "
+            f"up to {upstream:.3f}, a little wider. It calibrates the mean of "
             f"{model_id}'s members, not one member alone")
+    q_abs = None if open_ended else sorted(cal.residuals)[k - 1]  # the k-th smallest residual: the half-width
     return CalibrationCard(
-        dest.name, tree.sha256(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), groups, k, open_ended,
-        None if open_ended else sorted(cal.residuals)[k - 1], upstream_quantile(cal.residuals, cal.alpha),
+        dest.name, tree.sha256(dest), cal.method, cal.alpha, round(level, 12), groups, k, open_ended,
+        q_abs, upstream,
         "VMAF points, per encode (a source at one encoder, cq and rung, predicted from its mean features)", note,
         bool(cal.calibrated), model_id, cal.models)
 

@@ -1,4 +1,5 @@
-"""What a results tarball holds (the verdict's corpus, LOSO, verdict, models, report, logs), under their run paths."""
+"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the verdict, the models, the report and
+the logs, under their run-directory paths."""
 
 from __future__ import annotations
 
@@ -14,29 +15,50 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
                   report: Path, checked: Checked, corpus: Path, kept: bool = False) -> dict[str, Path]:
-    """Archive path -> file; `exports`: each export's place -> where it is now; `corpus`: the verdict's corpus where
-    it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256; `kept`
-    (--keep-paths): the logs and skipped.json as they are, not their sent twins (in_place)."""
+    """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
+    in a temporary folder, it is moved into place once the tarball is written); `corpus`: the verdict's corpus where
+    it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256; `checked`
+    verifies an upstream output against its step's record and raises (InputError) for one missing, unfinished or
+    edited since; `kept` (--keep-paths): the logs and skipped.json as they are, not their sent twins (in_place)."""
     files = _run_files(tree, run)
-    if corpus == run.shard:  # the verdict was reached on this box's shard (wherever the out-dir lies): it goes
-        files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips, run.samples)
-                  if p == run.shard or tree.is_file(p)}
-    # LOSO's and the verdict's files, each checked against its step's record
+    files |= _own_shard(tree, run, corpus)
+    files |= _checked_outputs(tree, run, verdict, checked)
+    files[run.rel(verdict_path)] = verdict_path
+    files |= _exported(run, exports)
+    files[run.rel(report)] = report
+    return files if kept else in_place(tree, run, files)
+
+
+def _own_shard(tree: Tree, run: RunDir, corpus: Path) -> dict[str, Path]:
+    """This box's shard, its manifest and its skipped.json, when the verdict was reached on this box's shard
+    (wherever the out-dir lies; the bundle step checked it against the verdict's sha256); nothing for a run on a
+    corpus given with --corpus."""
+    if corpus != run.shard:
+        return {}
+    return {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips, run.samples)
+            if p == run.shard or tree.is_file(p)}
+
+
+def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
+    """LOSO's and the verdict's files, each checked against its step's record (InputError from `checked`)."""
+    # files an older LOSO, or one without clips, encodes or samplings, did not write: sent when there, checked then
     optional = [p for p in (run.clips, run.encodes, run.samplings,
                             *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
-    files |= {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
-                                                                *(run.loso_seed(s) for s in verdict.seeds), *optional)}
+    loso = (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds), *optional)
+    files = {run.rel(path): checked(path, "loso") for path in loso}
     if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
         for path in (run.intervals, run.calibration):
             if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
                 files[run.rel(path)] = checked(path, "verdict")
     if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
         files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
-    files[run.rel(verdict_path)] = verdict_path
-    for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
-        files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
-    files[run.rel(report)] = report
-    return files if kept else in_place(tree, run, files)
+    return files
+
+
+def _exported(run: RunDir, exports: Mapping[Path, Path]) -> dict[str, Path]:
+    """Each export under its place in the run directory, named by the layout: never through what may sit at
+    exports/ now (the exports are still in their temporary folder)."""
+    return {(LAYOUT.exports / place.relative_to(run.exports)).as_posix(): path for place, path in exports.items()}
 
 
 def corpus_files(tree: Tree, run: RunDir, shard: Path, kept: bool = False) -> dict[str, Path]:

@@ -252,25 +252,51 @@ Link = tuple[int, int, str]  # two sources (indices into the unique ones) held a
 
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
-    """The content groups of `sources`; InputError when an override names no source, names several, contradicts
-    itself, or says two sources differ that other links still join. At merge, `known`: links already made
-    (src_sha256, src_sha256, why); `known_apart`: pairs a box's --content-groups kept apart."""
+    """The content groups of `sources` (the module's text says the rules).
+
+    Raises InputError when an override names no source, names several, contradicts itself, or says two sources
+    differ that other links still join (a user's word never silently loses to the signature).
+
+    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
+    `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
     unique = _unique(sources)
     judged = _judged(unique)
     at = {s.src_sha256: i for i, s in enumerate(unique)}
-    user, apart = _overrides(unique, overrides, [(at[a], at[b]) for a, b in known_apart if a in at and b in at])
-    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
-    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
-    kept = [(i, j, why) for i, j, why in links + user if (min(i, j), max(i, j)) not in apart]
+    # a pair recorded apart by an input whose sources this set does not hold both of says nothing here
+    recorded_apart = [(at[a], at[b]) for a, b in known_apart if a in at and b in at]
+    user, apart = _overrides(unique, overrides, recorded_apart)
+    links = _links(unique, judged, known, at) + user
+    # "different" wins over any single link: a pair kept apart is never joined directly ...
+    kept = [(i, j, why) for i, j, why in links if (min(i, j), max(i, j)) not in apart]
     component = components(len(unique), [(i, j) for i, j, _ in kept])
-    for a, b in sorted(apart):  # two sources said to be different that other links still join: refused
-        if component[a] == component[b]:
-            where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
-            raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
-                             "are said to be different contents, but other links join them: "
-                             + "; ".join(why for i, _, why in kept if component[i] == component[a])[:600],
-                             hint="list the linking sources under \"different\" too, or drop the entry")
+    # ... and a chain of other links that still joins it is refused, not silently obeyed or broken
+    _refuse_joined_apart(unique, kept, apart, component, overrides)
     return _report(unique, judged, kept, apart, component, overrides)
+
+
+def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
+           known: Sequence[tuple[str, str, str]], at: dict[str, int]) -> list[Link]:
+    """What joins two sources before anyone's word: the signature's rulings that join, and the links an input
+    already made (a shard's own groups, at merge; a link to a source this set does not hold, or of a source to
+    itself, is dropped). `at`: each unique source's index by src_sha256."""
+    signature = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
+    recorded = [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
+    return signature + recorded
+
+
+def _refuse_joined_apart(unique: Sequence[Source], kept: Sequence[Link], apart: set[tuple[int, int]],
+                         component: np.ndarray, overrides: Overrides | None) -> None:
+    """Raises InputError for the first pair (in index order) said to be different contents that the kept links
+    still join into one component, naming the links that join it (cut at 600 characters) and where the pair
+    was said apart: the --content-groups file, or a manifest's recorded one at merge."""
+    for a, b in sorted(apart):
+        if component[a] != component[b]:
+            continue
+        where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
+        joining = "; ".join(why for i, _, why in kept if component[i] == component[a])
+        raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
+                         "are said to be different contents, but other links join them: " + joining[:600],
+                         hint="list the linking sources under \"different\" too, or drop the entry")
 
 
 def _overrides(unique: Sequence[Source], overrides: Overrides | None,

@@ -106,7 +106,7 @@ def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
-    """One line per conflicting key (the first MAX_EXAMPLES)."""
+    """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
     lines = []
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     rows = np.flatnonzero(d.conflict_rows)
@@ -134,7 +134,7 @@ def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
 
 
 def name_warnings(summary: TableSummary) -> list[str]:
-    """One source name for several sources (other bytes): legal, worth a look."""
+    """One source name for several sources (other bytes): legal, told apart by kit.corpus.names, worth a look."""
     shown = source_names((s.src_sha256, s.src) for s in summary.sources)
     by_name: dict[str, list[str]] = {}
     for s in summary.sources:
@@ -145,7 +145,8 @@ def name_warnings(summary: TableSummary) -> list[str]:
 
 
 def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str]:
-    """One file (src_sha256) named differently by the inputs (a clip renamed on one box)."""
+    """One file (src_sha256) named differently by the inputs (a clip renamed on one box): what each input called
+    it and the name the union gives it, said at the merge instead of one name kept without a word."""
     named: dict[str, dict[str, list[str]]] = {}  # src_sha256 -> name -> the inputs that use it
     for inp in inputs:
         for row in inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist():
@@ -193,7 +194,7 @@ def left_out_once(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
 
 
 def input_check(inp: LoadedInput) -> IndependentCheck:
-    """What the independent check found over one input; an input without a manifest is unchecked."""
+    """What the independent check found over one input, from its manifest; an input without one is unchecked."""
     if inp.manifest is not None:
         return independent_check(inp.manifest, name_boxes=True)
     sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
@@ -202,7 +203,10 @@ def input_check(inp: LoadedInput) -> IndependentCheck:
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ its manifest, returned), a killed merge's leftovers recovered first."""
+    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. Inputs of different teachers are
+    refused (kit.corpus.provenance); the sources are grouped into contents by their fingerprints (kit.corpus.regroup;
+    `overrides`: --content-groups). What a killed merge into `out` left is recovered first, under `out`'s merge lock;
+    `note` hears what was done. InputError for no input, an -o the merge may not write, or an input it cannot read."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if not paths:
         raise InputError("merge needs at least one input",
@@ -214,6 +218,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 
 def open_output_folder(out: Path) -> Tree:
+    """-o's folder, the user's (made when missing), held for the merge: its files are the merge's to check."""
     return Tree.open(out.parent, Rules(group_shared=group_shared_from_env(), checked_root=False),
                      label="-o's folder")
 
@@ -244,28 +249,45 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
         overrides.lines() if overrides else []))
 
 
+def box_warnings(told: Sequence[LoadedInput]) -> list[str]:
+    """The boxes' corpus warnings (a heavily compressed reference), each naming its box; `told`: the inputs whose
+    evidence no other input brought (`evidence`), so a box's warning is said once whatever files brought it."""
+    return [f"box {i.manifest.box_id or i.name}: {w}" for i in told if isinstance(i.manifest, ShardManifest)
+            for w in i.manifest.warnings]
+
+
+def merge_warnings(inputs: Sequence[LoadedInput], told: Sequence[LoadedInput], summary: TableSummary,
+                   builds: tuple[BuildRows, ...], contents: Regrouped) -> list[str]:
+    """What the merge found about its inputs beyond the rows' keys, in the order the terminal prints it: shards
+    missing from a set, names, renames, builds, the content groups' notes and the legacy links, the boxes' own."""
+    return [*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
+            *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *box_warnings(told)]
+
+
 def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], entries: Sequence[InputEntry],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts, builds: tuple[BuildRows, ...], contents: Regrouped,
                          overrides: list[str]) -> MergeManifest:
-    """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
-    times = [i.recorded_utc for i in inputs if i.recorded_utc]
+    """The manifest of the merged corpus; its warnings hold what the merge found about its inputs beyond the
+    rows' keys (the terminal prints them too)."""
+    # the table summary's figures under their own names; its sources and teachers are said below, per source
     same = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("sources", "teacher_sha256s")}
     told, repeated = evidence(inputs)  # each box's evidence once, whatever files brought it
+    times = [i.recorded_utc for i in inputs if i.recorded_utc]
+    recorded_utc = max(times) if times else None  # the newest input's; None when no input recorded one
+    demo_corpus = any(i.manifest is not None and i.manifest.demo_corpus for i in inputs)  # one demo input taints
+    teacher_sha256 = next(iter(summary.teacher_sha256s), "")  # one teacher: kit.corpus.provenance refused mixes
+    n_contents = len(pc.unique(contents.table["content"]))
     return MergeManifest(
         **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
         scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
         duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
-        repeated_corpora=tuple(repeated),
-        demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
+        repeated_corpora=tuple(repeated), demo_corpus=demo_corpus,
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
-        warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy,
-                  *(f"box {i.manifest.box_id or i.name}: {w}" for i in told if isinstance(i.manifest, ShardManifest)
-                    for w in i.manifest.warnings)],
-        recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        sources=source_rows(summary.sources, contents), teacher_sha256=next(iter(summary.teacher_sha256s), ""),
-        builds=builds, n_contents=len(pc.unique(contents.table["content"])),
+        warnings=merge_warnings(inputs, told, summary, builds, contents),
+        recorded_utc=recorded_utc, merged_at_utc=utc_iso(), kit_version=__version__,
+        sources=source_rows(summary.sources, contents), teacher_sha256=teacher_sha256,
+        builds=builds, n_contents=n_contents,
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
         left_out=left_out_once(told), check=combine_checks([input_check(i) for i in told]),

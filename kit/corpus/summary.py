@@ -200,8 +200,10 @@ UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the 
 
 
 def summarise_corpus(path: Path, sha: str, named: str | None = None) -> CorpusSummary:
-    """The verdict's corpus block (`sha`: its corpus_sha256), with what the manifest of its bytes says; `named`: how
-    the verdict names the file (kit.rundir.RunDir.recorded: relative to the out-dir it lies in), else its path."""
+    """The verdict's corpus block (`sha`: its corpus_sha256): the figures from the file (the sources under the names
+    people read, kit.corpus.names), its kind, twins, groups and left-out clips from the manifest that describes
+    exactly its bytes (none when no manifest does: `unknown`); `named`: how the verdict names the file
+    (kit.rundir.RunDir.recorded: relative to the out-dir it lies in), else its path."""
     from kit.corpus.names import with_names
     from kit.corpus.schema import with_content
     from kit.infra.parquet import parquet_columns, read_parquet
@@ -217,33 +219,62 @@ def summarise_corpus(path: Path, sha: str, named: str | None = None) -> CorpusSu
         return sorted(df[col].dropna().unique().tolist()) if col in df else []
 
     clips = source_infos(df)
+    said = manifest_says(exact)
     return CorpusSummary(
         path=named if named is not None else str(path.resolve()), sha256=sha, rows=len(df), n_sources=len(clips),
         sources=sorted(c.src for c in clips),
         boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
         cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],
-        demo_corpus=bool(exact.demo_corpus) if exact is not None else False,
-        corpus_kind=(exact.kind if exact is not None else "") or "unknown",
-        shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
-        merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
         teacher_models=uniq("teacher_model"), teacher_sha256=next((t for t in uniq("teacher_sha256") if t), None),
-        n_contents=int(df["content"].nunique()),
-        n_files=len(df[[c for c in ("box_id", "src_sha256") if c in df]].drop_duplicates())
-        + (len(exact.twins) if exact is not None else 0),
+        n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
         groups=content_groups(df, exact), clips=clips, teachers=teacher_ranges(df), rungs=row_rungs(df),
-        left_out=tuple(exact.left_out) if exact is not None else None,
-        warnings=list(exact.warnings) if exact is not None else None,
+        demo_corpus=said.demo_corpus, corpus_kind=said.corpus_kind, shard=said.shard, merged_from=said.merged_from,
+        left_out=said.left_out, warnings=said.warnings,
     )
 
 
+def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:
+    """The reference files the corpus came from: each source once per box that holds it, and the frame-identical
+    twins a shard recorded and skipped (its manifest's; none without one)."""
+    held = df[[c for c in ("box_id", "src_sha256") if c in df]].drop_duplicates()
+    twins = len(manifest.twins) if manifest is not None else 0
+    return len(held) + twins
+
+
+@dataclass(frozen=True)
+class ManifestSays:
+    """The corpus block's fields only a manifest of the corpus's bytes knows: whether it is the demo's, its kind, a
+    shard's K/N, a merge's inputs, the clips its boxes left out and its warnings. Without one (a corpus made by
+    hand, or edited since): not the demo's, of kind `unknown`, and nothing claimed of the rest (null)."""
+
+    demo_corpus: bool = False
+    corpus_kind: str = "unknown"
+    shard: str | None = None
+    merged_from: list[str] | None = None
+    left_out: tuple[LeftOut, ...] | None = None
+    warnings: list[str] | None = None
+
+
+def manifest_says(exact: CorpusManifest | None) -> ManifestSays:
+    """What the manifest of the corpus's bytes says for its block; ManifestSays' defaults when none does."""
+    if exact is None:
+        return ManifestSays()
+    shard = exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None
+    inputs = merged_from(exact) if isinstance(exact, MergeManifest) else None
+    return ManifestSays(bool(exact.demo_corpus), exact.kind or "unknown", shard, inputs, tuple(exact.left_out),
+                        list(exact.warnings))
+
+
 def exact_manifest(path: Path) -> CorpusManifest | None:
-    """The manifest that describes exactly the bytes at `path` (<stem>.manifest.json, else shard.manifest.json)."""
+    """The manifest that describes exactly the bytes of the corpus at `path` (beside it as <stem>.manifest.json; a
+    shard copied under another name still finds its shard.manifest.json), else None."""
     manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
     return manifest if manifest is not None and manifest.sha256 == sha256_file(path) else None
 
 
 def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> IndependentCheck:
-    """What the independent check found over the corpus a manifest describes."""
+    """What the independent check found over the corpus a manifest describes: a shard's from its sources' checks
+    and the clips it left out, a merged corpus's as the merge gathered it (`name_boxes`: each refused clip's box)."""
     if isinstance(manifest, MergeManifest):
         return manifest.check or IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, math.nan, "", [],
                                                   sorted(s.src for s in manifest.sources), [])

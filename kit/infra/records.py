@@ -185,9 +185,23 @@ def _is_record(tp: Any) -> bool:
 
 
 def _read_record(cls: type[R], data: object, at: tuple[Step, ...]) -> R:
-    """`cls` from its document at `at`: a CLOSED one's keys checked first, at any depth; then adapted, its schema
-    version, its fields in order (a problem raised as a _Misfit where it lies: the first in field order, depth
-    first), built, and read_back."""
+    """`cls` from its document at `at`: opened (a CLOSED one's keys checked first, at any depth; then adapted, its
+    schema version), its fields read in order (a problem raised as a _Misfit where it lies: the first in field order,
+    depth first), built, and read_back (its RecordError raised as a _Misfit at the record)."""
+    document = _opened(cls, data, at)
+    values = _field_values(cls, document, at)
+    record = cls(**values)  # what its own constructor raises (RunSettings' folds) is said as it is
+    try:
+        return record.read_back()
+    except RecordError as exc:
+        raise _Misfit(at, exc) from None
+
+
+def _opened(cls: type[Record], data: object, at: tuple[Step, ...]) -> Mapping[str, object]:
+    """`cls`'s document at `at`, ready for its fields to be read. A CLOSED record's keys are checked before anything
+    else (an unknown key anywhere below is named before any value's problem); then the document is adapted (an older
+    layout brought to this one) and refused, as a _Misfit at `at`, when it is not an object or its schema_version is
+    newer than `cls` reads (a newer kit's file is never read as if it were this kit's)."""
     if cls.CLOSED:
         _check_keys(cls, data, at)
     data = cls.adapted(data)
@@ -196,6 +210,13 @@ def _read_record(cls: type[R], data: object, at: tuple[Step, ...]) -> R:
     version = data.get("schema_version", 1)
     if isinstance(version, int) and version > cls.SCHEMA_VERSION:
         raise _Misfit(at, RecordError(f"schema_version {version} is newer than this kit reads ({cls.SCHEMA_VERSION})"))
+    return data
+
+
+def _field_values(cls: type[Record], data: Mapping[str, object], at: tuple[Step, ...]) -> dict[str, object]:
+    """Each of `cls`'s fields read from `data`, in field order, the first problem raised as a _Misfit where it lies:
+    a flatten field takes every key no field declares; a field the document lacks is refused (lacks=True) unless it
+    may lack it (_may_lack), so that a damaged document is refused, never filled in with a default."""
     fields, hints = dataclasses.fields(cls), _hints(cls)
     declared = {f.name for f in fields}
     kw: dict[str, object] = {}
@@ -209,12 +230,8 @@ def _read_record(cls: type[R], data: object, at: tuple[Step, ...]) -> R:
             read_as = float if f.metadata.get("omit_none") and float in _arms(tp) else tp
             kw[f.name] = _read(read_as, value, here)
         elif not _may_lack(cls, f):
-            raise _Misfit(here, RecordError(f.name), lacks=True)  # a damaged document is refused, not filled in
-    record = cls(**kw)  # what its own constructor raises (RunSettings' folds) is said as it is
-    try:
-        return record.read_back()
-    except RecordError as exc:
-        raise _Misfit(at, exc) from None
+            raise _Misfit(here, RecordError(f.name), lacks=True)
+    return kw
 
 
 def _may_lack(cls: type[Record], f: dataclasses.Field[Any]) -> bool:

@@ -290,17 +290,23 @@ class IntList(Parser):
 
 
 class Limit(Parser):
-    """A threshold `X|off`: a number, or off (None); above 0 by the setting's rule."""
+    """A threshold `X|off`: a number, or off (None); above 0 by the setting's rule. `example`: the number its hint
+    gives; `by_rule`: a text that is no number is refused with the setting's rule's words (a share from 0 to 1, a
+    correlation from -1 to 1), where a limit above 0 says `a positive number`."""
 
     name = "limit"
     numeric = True
     takes_off = True
 
+    def __init__(self, example: str = "5", by_rule: bool = False) -> None:
+        self.example, self.by_rule = example, by_rule
+
     def parse(self, text: str, flag: str, words: str = "") -> float | None:
         if text.strip().lower() in (OFF, "none"):
             return None
-        return number(read_float, text, f"{label(flag, text)} is neither a positive number nor off",
-                      f"e.g. {flag} 5, or {flag} off")
+        what = words if self.by_rule and words else "a positive number"
+        return number(read_float, text, f"{label(flag, text)} is neither {what} nor off",
+                      f"e.g. {flag} {self.example}, or {flag} off")
 
 
 class AbsPath(Parser):

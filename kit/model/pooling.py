@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # numpy loads when a clip is pooled: the settings' rules (kit.verdict.gate) and the summary read
+# numpy loads when a clip is pooled: the settings' rules (kit.verdict.thresholds) and the summary read
+if TYPE_CHECKING:
     import numpy as np  # POOLS and POOL_WORDS alone, in `status` too
 
 POOLS = ("mean", "harmonic_mean", "p1", "min")

@@ -135,6 +135,11 @@ class _Progress:
         self.loss = [[[float("nan")] * len(g) for g in p.groups] for p in plans]
         self.shown = [0] * len(plans)
 
+    def reporter(self, j: int, g: int) -> Callable[[int, list[float]], None]:
+        """For group g of job j, called on its worker: (steps done, the group's members' mean losses over the last
+        round), queued for `show` on the caller's thread."""
+        return lambda done, loss: self.updates.put((j, g, done, loss))
+
     def show(self) -> None:
         """on_epoch for each job whose slowest group has finished another round since the last call."""
         while not self.updates.empty():  # this thread alone takes from it
@@ -152,11 +157,15 @@ class _Progress:
             plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
+GroupCallback = Callable[[int, TrainedEnsemble], None]  # (the job's index, a group of its members trained)
+
+
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: Callable[[int, TrainedEnsemble], None] | None = None,
-               distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads, the same bits for any `workers`; on_epoch and `on_group(job,
-    a group trained)` run on the calling thread. With `distil`, the ensemble's job is trained by the teacher recipe."""
+               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
+    """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
+    `on_group(job, a group trained)` (as each group is trained) run on the calling thread. With `distil`, the
+    ensemble's job is trained by the teacher recipe (kit.model.distil). ValueError when there is no job, or a job
+    without members."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
@@ -164,20 +173,33 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
                                      None if on_group is None else partial(on_group, j))
-    if rest := [j for j in range(len(jobs)) if j not in done_by]:  # on the corpus's rows, in groups on the workers
-        plans = _plans([jobs[j] for j in rest], config, workers)
-        progress, kernels = _Progress(plans), active()
-        order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
-                       key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
-        fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
-        tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].planned.sched,
-                         kernels, fitted, lambda done, loss, j=j, g=g: progress.updates.put((j, g, done, loss)))
-             for j, g in order]
-        done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
-        trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
-        done_by.update((rest[j], TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]))
-                       for j, plan in enumerate(plans))
+    rest = [j for j in range(len(jobs)) if j not in done_by]  # the jobs trained on the corpus's rows
+    if rest:
+        # _pool numbers its jobs 0..len(rest)-1: the callback is told each one's index among all the jobs
+        told = None if on_group is None else lambda k, ens: on_group(rest[k], ens)
+        trained = _pool(data, [jobs[j] for j in rest], config, workers, told)
+        done_by.update(zip(rest, trained, strict=True))
     return [done_by[j] for j in range(len(jobs))]
+
+
+def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
+          on_group: GroupCallback | None) -> list[TrainedEnsemble]:
+    """The jobs trained on the corpus's rows, their members in groups on the worker threads; `on_group(job, a group
+    trained)` runs on the calling thread as each group finishes."""
+    plans = _plans(jobs, config, workers)
+    progress, kernels = _Progress(plans), active()
+    # every (job, group), the costliest first: which worker takes which group never changes a weight, only when
+    # the last one finishes
+    order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
+                   key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
+    fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
+    tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].planned.sched,
+                     kernels, fitted, progress.reporter(j, g)) for j, g in order]
+    # run_on_workers tells the finished task's place in `order`: the callback is told its job
+    done = None if on_group is None else lambda i, ens: on_group(order[i][0], ens)
+    trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
+    # a job's ensemble: its groups' members joined in group order, whatever order they finished in
+    return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
 
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,

@@ -87,8 +87,7 @@ class RunClock:
         seconds since work was last done go to the step's kind this event did work of (its rest, when it did some)."""
         self.began = now if self.began is None else self.began
         before = dict(self.done)
-        handler = getattr(self, f"_on_{e.kind}", None)
-        changed = bool(handler(e)) if handler is not None else False
+        changed = self._take(e)
         worked = {key: done - before.get(key, 0.0) for key, done in self.done.items() if done > before.get(key, 0.0)}
         if worked:
             key = next((k for k in worked if k[1] == "rest"), None) or max(worked, key=lambda k: worked[k])
@@ -111,6 +110,33 @@ class RunClock:
                 return pace.work / pace.seconds
         return None
 
+    def _take(self, e: ev.Event) -> bool:
+        """What `e` changes of the planned and done work, by its type; True when the estimate should be said at once.
+        An event of another type (info, checks, the verdict, ...) changes nothing here."""
+        match e:
+            case ev.RunStarted():
+                return self._on_run_started(e)
+            case ev.StepStarted():
+                return self._on_step_started(e)
+            case ev.StepFinished() | ev.StepFailed():
+                return self._on_step_finished(e)
+            case ev.StepSkipped():
+                return self._on_step_skipped(e)
+            case ev.JobsPlanned():
+                return self._on_jobs_planned(e)
+            case ev.Forecast():
+                return self._on_forecast(e)
+            case ev.JobStarted():
+                return self._on_job_started(e)
+            case ev.JobProgress():
+                return self._on_job_progress(e)
+            case ev.JobDone() | ev.JobFailed():
+                return self._on_job_done(e)
+            case ev.Epoch():
+                return self._on_epoch(e)
+            case _:
+                return False
+
     def _plan(self, step: str, work: float, training: float = 0.0) -> None:
         self.planned[step, "rest"], self.planned[step, "training"] = work - training, training
 
@@ -129,8 +155,6 @@ class RunClock:
         for kind in KINDS:
             self.done[e.step, kind] = self.planned.get((e.step, kind), 0.0)
         return True
-
-    _on_step_failed = _on_step_finished
 
     def _on_step_skipped(self, e: ev.StepSkipped) -> bool:
         self.ended.add(e.step)
@@ -181,8 +205,6 @@ class RunClock:
             self._through(e.job_id)
             del self.jobs[e.job_id]
         return False
-
-    _on_job_failed = _on_job_done
 
     def _on_epoch(self, e: ev.Epoch) -> bool:
         """A training's work so far; at a step's first, its work outside training before it (torch and the corpus

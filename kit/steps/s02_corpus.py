@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from kit.corpus.columns import JOB_ROWS_VERSION
-from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents
+from kit.corpus.contents import Overrides, ReferenceSet, one_source_each, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import (
     ClipChanged,
@@ -121,16 +121,9 @@ def prepare(ctx: Context) -> Prepared:
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name,
                         lambda *flags: rerun(ctx, "step", "prereqs", *flags), s.encoders)
-    ff = check_named(prereqs.ffmpeg)  # the program every job runs
-    prov = Provenance(
-        box_id=s.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
-        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
-        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
-        extra=prereqs.extra_features)
-    if s.ref_dir is None and (damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None,
-                                                            s.demo_seconds or SECONDS)):
-        ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
-        ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
+    prov = provenance(ctx, prereqs)
+    if s.ref_dir is None:
+        renew_damaged_demo(ctx)
 
     note = functools.partial(ctx.say, "corpus")
 
@@ -149,11 +142,7 @@ def prepare(ctx: Context) -> Prepared:
         unusable += skipped
         paths = {u.path for u in skipped}
         found = [c for c in found if c.path not in paths]
-    overrides = read_overrides(require_trusted(s.content_groups, "--content-groups") if s.content_groups else None)
-    if overrides is not None and unusable:  # an entry naming a clip left out says so
-        names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
-        overrides = dataclasses.replace(overrides, left_out=names)
-    refs = one_source_each(found, prints, overrides)
+    refs = one_source_each(found, prints, content_overrides(ctx, unusable))
     for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
@@ -163,6 +152,37 @@ def prepare(ctx: Context) -> Prepared:
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of, unusable)
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
+
+
+def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
+    """What every row of the shard says of where it was made: the box, its platform and devices, the ffmpeg every
+    job runs (held to the trust rule again: check_named), libvmaf and the teacher as step 01 checked them."""
+    ff = check_named(prereqs.ffmpeg)  # the program every job runs
+    return Provenance(
+        box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
+        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
+        extra=prereqs.extra_features)
+
+
+def renew_damaged_demo(ctx: Context) -> None:
+    """A run on the demo clips: the cached ones that are not whole are said, in the log and to the user; the render
+    that reads the clips next replaces them (kit.media.demo)."""
+    s = ctx.settings
+    if damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None, s.demo_seconds or SECONDS):
+        ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
+        ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
+
+
+def content_overrides(ctx: Context, unusable: list[Unusable]) -> Overrides | None:
+    """--content-groups read (a file the user trusts: require_trusted), None without one; each clip left out is
+    named by its file name and its stem, so an entry naming one says it was left out rather than naming no source."""
+    s = ctx.settings
+    overrides = read_overrides(require_trusted(s.content_groups, "--content-groups") if s.content_groups else None)
+    if overrides is not None and unusable:
+        names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
+        overrides = dataclasses.replace(overrides, left_out=names)
+    return overrides
 
 
 def strict(s: RunSettings) -> bool:

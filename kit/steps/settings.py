@@ -64,7 +64,7 @@ from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
 from kit.rundir import STEP_NAMES
 from kit.steps.parsers import HOLDOUTS, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 
 
 def scales_problem(rungs: object) -> str | None:

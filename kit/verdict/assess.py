@@ -19,11 +19,11 @@ from kit.verdict.document import (
     LimitGate,
 )
 from kit.verdict.exported import exported_interval
-from kit.verdict.gate import HOLDOUT_PLCC_MEASURE
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 from kit.verdict.plausibility import TeacherSuspect, teacher_suspects
 from kit.verdict.pooling import clip_frame, clip_pooling
 from kit.verdict.regimes import FrameRegime, frame_regimes
+from kit.verdict.thresholds import HOLDOUT_PLCC_MEASURE
 
 
 @dataclass(frozen=True)

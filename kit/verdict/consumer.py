@@ -139,18 +139,34 @@ def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content:
     `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes. A group
     whose ceiling is below the threshold is left to the ceiling's gate (`ceiling_gap` on: ceiling_gate), and said."""
     gated = gated_groups(fit, content)
-    everything = next((g for g in gated if g.by == "all"), None)  # the tie goes to `all`
+    everything = next((g for g in gated if g.by == "all"), None)
     groups = [g for g in gated if not below_ceiling(g, threshold, ceiling_gap)]
-    labels = {id(g): group_label(g) for g in gated}
-    worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
-                                       g is not everything), default=None)
-    failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
     left = [g for g in gated if below_ceiling(g, threshold, ceiling_gap)]
-    statement = gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content) if groups else \
-        f"every {'content group' if content else 'group'} is judged against its ceiling"
-    return LimitGate.of(measure, threshold, labels[id(worst)] if worst is not None and fit.n_encodes else None,
-                        worst.share_within if worst is not None else math.nan, [labels[id(g)] for g in failing],
+    labels = {id(g): group_label(g) for g in gated}
+    worst = _worst(groups, everything)
+    failing = _failing(groups, threshold)
+    if groups:
+        statement = gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content)
+    else:  # every group's ceiling is below the threshold: the ceiling's gate judges them all
+        statement = f"every {'content group' if content else 'group'} is judged against its ceiling"
+    # no encode held out at all: the row names no worst group
+    worst_label = labels[id(worst)] if worst is not None and fit.n_encodes else None
+    worst_share = worst.share_within if worst is not None else math.nan
+    return LimitGate.of(measure, threshold, worst_label, worst_share, [labels[id(g)] for g in failing],
                         statement + left_to_ceiling(left, labels))
+
+
+def _worst(groups: list[ConsumerGroup], everything: ConsumerGroup | None) -> ConsumerGroup | None:
+    """The group of the lowest share within the tolerance (one without a figure, NaN, counts lowest); on a tie the
+    whole set (`all`), so a CRF band or an encoder is named only when it is worse than all of them together."""
+    return min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0, g is not everything),
+               default=None)
+
+
+def _failing(groups: list[ConsumerGroup], threshold: float | None) -> list[ConsumerGroup]:
+    """The groups under `threshold` (none while the gate is off); a group without an encode has nothing to fail, and
+    one whose share is NaN fails (`not >=`)."""
+    return [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
 
 
 def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,

@@ -30,11 +30,19 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate, finite
 from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, Block, Evidence, Gate
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
+from kit.verdict.thresholds import (
+    EvidenceGate,
+    FoldGate,
+    GateResult,
+    GateThresholds,
+    evaluate_gate,
+    evidence_gate,
+    finite,
+)
 
 WORST_FOLDS = 3
 

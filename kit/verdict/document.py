@@ -11,10 +11,10 @@ from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
-from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
+from kit.verdict.thresholds import EvidenceGate, FoldGate, GateResult
 
 # what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"

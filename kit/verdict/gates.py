@@ -1,6 +1,6 @@
 """Every gate on a measured figure, declared once: the verdict, `verify`'s recheck, the summary and the report read
 GATES, never a gate by name. Those of their own shape (PLCC, lift, challenger, evidence, completeness) are in
-kit.verdict.gate, lift and assess; a new gate is a `Gate` here and a field of GateThresholds (ARCHITECTURE.md)."""
+kit.verdict.thresholds, lift and assess; a new gate is a `Gate` here and a field of GateThresholds (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kit.infra.rules import flag_of
-from kit.verdict.gate import HOLDOUT_PLCC_MEASURE, FoldGate, GateThresholds, fold_gate
 from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
+from kit.verdict.thresholds import HOLDOUT_PLCC_MEASURE, FoldGate, GateThresholds, fold_gate
 
 if TYPE_CHECKING:
     from kit.verdict.assess import Assessment

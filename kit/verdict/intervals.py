@@ -27,7 +27,7 @@ from kit.model.conformal import (
 )
 from kit.model.metrics import residuals
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
-from kit.verdict.gate import finite
+from kit.verdict.thresholds import finite
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
 META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_width", "enc_height",

@@ -8,8 +8,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from kit.verdict.gate import finite
 from kit.verdict.gates import BLOCKS, Block, gate_of
+from kit.verdict.thresholds import finite
 
 Row = dict[str, Any]
 ROUNDING = 1e-9  # a figure recomputed from its parts (a mean of the seeds' PLCCs) may differ by rounding alone

@@ -1,6 +1,7 @@
 """A gate is declared once (issue 61, item 2): a copy of the kit given a new gate in three files (its record in
-kit/verdict/gates.py, its computation in kit/verdict/consumer.py, its threshold's field in kit/verdict/gate.py) shows
-it in the verdict, the recommendation, `verify`, the summary and the report, with nothing else edited."""
+kit/verdict/gates.py, its computation in kit/verdict/consumer.py, its threshold's field in
+kit/verdict/thresholds.py) shows it in the verdict, the recommendation, `verify`, the summary and the report, with
+nothing else edited."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def edit(path: Path, anchor: str, added: str, before: bool = False) -> None:
 
 def add_the_gate(kit: Path) -> list[Path]:
     """The three files a new gate touches, edited in the copy."""
-    gates, consumer, gate = kit / "verdict" / "gates.py", kit / "verdict" / "consumer.py", kit / "verdict" / "gate.py"
+    gates, consumer = kit / "verdict" / "gates.py", kit / "verdict" / "consumer.py"
+    gate = kit / "verdict" / "thresholds.py"
     edit(gates, "\n# the order of the verdict's rows", RECORD, before=True)
     edit(gates, "CONSUMER_SHARE, CONSUMER_CONTENT_SHARE", ", CONSUMER_MAX_MISS")
     consumer.write_text(consumer.read_text() + COMPUTATION)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kit.rundir import RunDir
-from kit.verdict.gate import MIN_CONTENT_GROUPS, evidence_gate
+from kit.verdict.thresholds import MIN_CONTENT_GROUPS, evidence_gate
 from tests.conftest import ROOT, run_kit, synthetic_corpus
 
 pytestmark = pytest.mark.slow  # real runs

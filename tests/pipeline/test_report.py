@@ -24,7 +24,7 @@ from kit.platforms.prereqs import read_prereqs
 from kit.report.html import ReportData, load_report_data, render_report
 from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
-from kit.verdict.gate import GateResult
+from kit.verdict.thresholds import GateResult
 from tests.conftest import ROOT
 from tests.report_run import SyntheticRun, make_run
 from tests.unit.test_report_reading import page_order

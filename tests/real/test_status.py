@@ -24,7 +24,7 @@ from kit.platforms.grids import CqGrid
 from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]

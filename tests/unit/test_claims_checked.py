@@ -216,8 +216,8 @@ def _verdict_doc(**gates: object) -> dict[str, object]:
     """A PROMOTE verdict's gate rows as kit.verdict.decide makes them (its own gate functions), every one passing;
     `gates` replaces rows."""
     from kit.verdict.document import Completeness, LimitGate
-    from kit.verdict.gate import GateThresholds, evaluate_gate, evidence_gate, fold_gate
     from kit.verdict.lift import challenger_gate, lift_gate
+    from kit.verdict.thresholds import GateThresholds, evaluate_gate, evidence_gate, fold_gate
 
     gate = evaluate_gate({0: 0.97, 1: 0.972}, GateThresholds())
     doc: dict[str, object] = {

@@ -28,7 +28,7 @@ from kit.platforms.encoders import get_spec
 from kit.platforms.grids import CqGrid
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings, settings_command, task_flags
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 from tests.conftest import ROOT
 
 
@@ -176,10 +176,24 @@ def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
                           (["--scales", "native,0"], "0 lines is outside 32..8640"),
                           (["--scales", "x"], "neither native, a height"),
                           (["--scales", "native,1.5"], "neither native"), (["--scales", "16"], "outside 32..8640"),
-                          (["--scales", "540,540"], "repeats a rung"), (["--holdout", "rungs"], "neither encoder")):
+                          (["--scales", "540,540"], "repeats a rung"), (["--holdout", "rungs"], "neither encoder"),
+                          (["--min-coverage", "x"], "is neither a number from 0 to 1 nor off"),
+                          (["--max-out-of-range", "1.5"], "is not a number from 0 to 1"),
+                          (["--holdout-min-plcc", "x"], "is neither a number from -1 to 1 nor off")):
         with pytest.raises(FlagError, match=message) as err:
             parse(*args)
         assert err.value.hint
+
+
+def test_every_optional_gate_takes_off_at_its_flag() -> None:
+    """An optional gate's field may be None (off, its default); its flag takes `off` too (issue 71 item 4: the
+    three of them took a number only; tests/pipeline/test_gates_off.py runs each off)."""
+    gates = ("min_coverage", "max_out_of_range", "holdout_min_plcc")
+    assert all(parse()[name] is None for name in gates)
+    on = parse("--min-coverage", "0.9", "--max-out-of-range", "0.05", "--holdout-min-plcc", "0.8")
+    assert [on[name] for name in gates] == [0.9, 0.05, 0.8]
+    off = parse("--min-coverage", "off", "--max-out-of-range", "OFF", "--holdout-min-plcc", "off")
+    assert all(off[name] is None for name in gates)
 
 
 def test_a_grid_per_encoder_and_family_resolves_as_documented() -> None:

@@ -12,8 +12,8 @@ from kit.infra.records import dump
 from kit.model.metrics import residuals, summarise
 from kit.verdict.decide import Gates, recommendation
 from kit.verdict.document import Completeness
-from kit.verdict.gate import GateResult, GateThresholds, evaluate_gate, evidence_gate
 from kit.verdict.lift import challenger_gate, lift_gate
+from kit.verdict.thresholds import GateResult, GateThresholds, evaluate_gate, evidence_gate
 
 
 def only_gate(gate: GateResult, complete: Completeness | None = None) -> Gates:
@@ -85,7 +85,7 @@ def test_bias_and_range_beside_the_correlations() -> None:
 
 
 def test_a_fold_gate_names_the_source_nearest_its_limit() -> None:
-    from kit.verdict.gate import fold_gate
+    from kit.verdict.thresholds import fold_gate
 
     off = fold_gate("abs_bias", {"a": 1.0, "b": 10.5, "c": float("nan")}, 5.0)
     assert not off.passed and off.worst_src == "b" and off.failing_sources == ["b", "c"]  # NaN: diverged, fails
@@ -114,7 +114,7 @@ def test_two_contents_of_one_name_are_judged_apart() -> None:
 
     from kit.corpus.names import named_frame
     from kit.verdict.decide import per_source
-    from kit.verdict.gate import fold_gate
+    from kit.verdict.thresholds import fold_gate
 
     folds = pd.DataFrame([{"seed": 0, "fold": i, "src": "a", "src_sha256": f"{i}" * 64, "n_frames": 5,
                            "share_vmaf_100": 0.0, "plcc": 0.99, "srocc": 0.99, "krocc": 0.9, "rmse": 1.0,

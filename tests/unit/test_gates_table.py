@@ -7,8 +7,8 @@ from dataclasses import fields
 
 from kit.infra.rules import field_rules
 from kit.verdict.document import Verdict
-from kit.verdict.gate import GateThresholds
 from kit.verdict.gates import BLOCKS, GATES, gate_of
+from kit.verdict.thresholds import GateThresholds
 
 
 def test_each_gate_names_a_threshold_field_with_a_rule() -> None:

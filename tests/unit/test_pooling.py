@@ -11,9 +11,9 @@ import pytest
 
 from kit.errors import InputError
 from kit.model.pooling import POOLS, clipped, pool_groups
-from kit.verdict.gate import ClipErrorLimits
 from kit.verdict.gates import CLIP_ERROR
 from kit.verdict.pooling import clip_error_gates, clip_frame, clip_pooling
+from kit.verdict.thresholds import ClipErrorLimits
 
 
 def pool(values: np.ndarray, stat: str) -> float:

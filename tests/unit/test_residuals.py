@@ -44,7 +44,7 @@ def test_every_figure_is_the_plain_one(n: int) -> None:
 def test_constant_predictions_have_correlation_zero_and_fail_the_gate() -> None:
     from kit.model.loso import figures, seed_report
     from kit.model.results import GroupResult
-    from kit.verdict.gate import GateThresholds, evaluate_gate
+    from kit.verdict.thresholds import GateThresholds, evaluate_gate
 
     y = np.array([70.0, 80.0, 90.0, 95.0])
     p = np.full(4, 85.0)

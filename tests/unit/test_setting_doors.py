@@ -22,7 +22,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.grids import CqGrid
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 from tests.conftest import run_here
 
 

@@ -31,7 +31,7 @@ from kit.steps.settings import (
     step_fingerprint,
     view_of,
 )
-from kit.verdict.gate import GateThresholds
+from kit.verdict.thresholds import GateThresholds
 
 KEPT = {"prereqs": s01_prereqs.KEPT, "corpus": s02_corpus.KEPT, "loso": s03_loso.KEPT, "verdict": s04_verdict.KEPT,
         "bundle": s05_bundle.KEPT}

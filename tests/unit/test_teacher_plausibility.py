@@ -158,7 +158,7 @@ def test_the_gate_table_shows_a_count_as_a_count() -> None:
     """The evidence floor's row read `4.0000` content groups (issue 54): a count is shown as an integer."""
     import re
 
-    from kit.verdict.gate import evidence_gate
+    from kit.verdict.thresholds import evidence_gate
 
     golden = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
     page = render_report(replace(golden, evidence_gate=evidence_gate(4, 5)))

@@ -23,8 +23,8 @@ from kit.infra.tree import Tree
 from kit.report.summary import closing_rows, finished_event, path_lines, print_summary, summary_rows
 from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
 from kit.verdict.document import Verdict
-from kit.verdict.gate import FoldGate
 from kit.verdict.lift import ChallengerGate
+from kit.verdict.thresholds import FoldGate
 from tests.conftest import ROOT
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]

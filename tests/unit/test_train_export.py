@@ -126,7 +126,7 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
     from kit.model.baselines import ridge_loso
     from kit.model.results import Baselines
     from kit.verdict.decide import decide
-    from kit.verdict.gate import GateThresholds
+    from kit.verdict.thresholds import GateThresholds
 
     df = synthetic_corpus(n_src=4)
     df.loc[df["src"] == "s2", "vmaf"] = 100.0

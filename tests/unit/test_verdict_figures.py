@@ -10,9 +10,9 @@ import pytest
 from kit.verdict.assess import assess, completeness
 from kit.verdict.breakdown import range_gate, resolution_class
 from kit.verdict.decide import recommendation
-from kit.verdict.gate import GateThresholds, evaluate_gate
 from kit.verdict.gates import COVERAGE, OUT_OF_RANGE
 from kit.verdict.intervals import coverage_gate
+from kit.verdict.thresholds import GateThresholds, evaluate_gate
 from tests.unit.test_gate_and_metrics import only_gate
 
 

@@ -1,4 +1,7 @@
-"""The promotion gate on the seeds' mean LOSO PLCCs, and every gate's threshold (GateThresholds); a NaN fails."""
+"""Every gate's threshold (GateThresholds, a settings record: each field with its rule and its flag), the rows the
+verdict writes of the gates of their own shape (the PLCC gate, a per-source gate, the evidence gate), and the
+promotion gate on the seeds' mean LOSO PLCCs; a NaN fails. The table of gates on a measured figure is
+kit.verdict.gates."""
 
 from __future__ import annotations
 
@@ -95,15 +98,18 @@ class GateThresholds(Record):
     max_fold_rmse: float | None = setting(None, LIMIT, changes=DECIDES, flag=Flag(
         "--max-fold-rmse", Limit(), "Optional gate: every held-out source's RMSE (mean over seeds) at most X.",
         metavar=OFF_METAVAR, rank=350))
+    # the optional gates: off by default, and `off` at the flag switches one off again (over its KIT_ variable or a
+    # --settings file), as the Off rule of its field says
     min_coverage: float | None = setting(None, Off(SHARE), changes=DECIDES, flag=Flag(
-        "--min-coverage", Float(), "Optional gate: the held-out coverage of the intervals at --interval-level, "
-        "pooled, at least X (e.g. 0.9); an unbounded interval fails it.", rank=380))
+        "--min-coverage", Limit("0.9", by_rule=True), "Optional gate: the held-out coverage of the intervals at "
+        "--interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it; off to drop it.",
+        metavar=OFF_METAVAR, rank=380))
     max_out_of_range: float | None = setting(None, Off(SHARE), changes=DECIDES, flag=Flag(
-        "--max-out-of-range", Float(), "Optional gate: no source's share of held-out predictions outside [0, 100] "
-        "above X (e.g. 0.05).", rank=390))
+        "--max-out-of-range", Limit("0.05", by_rule=True), "Optional gate: no source's share of held-out predictions "
+        "outside [0, 100] above X (e.g. 0.05); off to drop it.", metavar=OFF_METAVAR, rank=390))
     holdout_min_plcc: float | None = setting(None, Off(CORRELATION), changes=DECIDES, flag=Flag(
-        "--holdout-min-plcc", Float(), "Optional gate: with --holdout, every held-out encoder's (box's) PLCC at "
-        "least X.", rank=410))
+        "--holdout-min-plcc", Limit("0.9", by_rule=True), "Optional gate: with --holdout, every held-out encoder's "
+        "(box's) PLCC at least X; off to drop it.", metavar=OFF_METAVAR, rank=410))
     max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, changes=DECIDES, flag=Flag(
         "--max-clip-error", ClipErrorLimits(), "Optional gate: every held-out clip's pooled prediction within X VMAF "
         "points of its teacher pooled the same way, for each STAT given: mean, harmonic_mean, p1 (the 1st "
