@@ -39,7 +39,7 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(
     assert "alpha_master.mkv holds the same pictures as" in said and "alpha.y4m (frame-identical)" in said
     assert "gamma.mp4 holds the same pictures as" in said
     manifest = json.loads((made / "02_corpus" / "shard.manifest.json").read_text())
-    assert manifest["schema_version"] == 5
+    assert manifest["schema_version"] == 6  # corpus schema 6 (2.2.0)
     assert sorted(Path(t["file"]).name for t in manifest["twins"]) == ["alpha_master.mkv", "gamma.mp4"]
     assert sorted(s["src"] for s in manifest["sources"]) == ["alpha", "beta", "beta_lossy", "delta", "gamma"]
     # 2 encodes per source: the twins were not encoded

@@ -51,7 +51,7 @@ def test_10_bit_references_give_10_bit_rows_with_sane_scores(source_run: Path) -
     for encoder in ("libx265", "libx264"):
         assert per.loc[("alpha10", encoder), "vmaf"] == pytest.approx(per.loc[("alpha8", encoder), "vmaf"], abs=4)
     manifest = json.loads((source_run / "02_corpus" / "shard.manifest.json").read_text())
-    assert manifest["schema_version"] == 5 and manifest["encode_depth"] == "source"
+    assert manifest["schema_version"] == 6 and manifest["encode_depth"] == "source"
     assert {s["src"]: s["enc_pix_fmt"] for s in manifest["sources"]} == {
         "alpha10": "yuv420p10le", "beta10": "yuv420p10le", "gamma10": "yuv420p10le", "alpha8": "yuv420p"}
     prereqs = json.loads((source_run / "01_prereqs" / "prereqs.json").read_text())
