@@ -345,17 +345,10 @@ def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
     a library's by its place under a root or its name), each message by said_of; the code lines as they are."""
     import traceback
 
-    from kit.infra.visible import CAUSE, CONTEXT, visible
+    from kit.infra.visible import exception_chain, visible
 
-    chain: list[tuple[BaseException, str]] = []
-    current: BaseException | None = exc
-    link = ""
-    while current is not None and all(current is not seen for seen, _ in chain):
-        chain.append((current, link))
-        cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
-        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
     lines: list[str] = []
-    for current, link in reversed(chain):
+    for current, link in exception_chain(exc):
         if current.__traceback__ is not None:
             lines.append("Traceback (most recent call last):")
             for frame in traceback.extract_tb(current.__traceback__):

@@ -72,8 +72,10 @@ CAUSE = "The above exception was the direct cause of the following exception:"
 CONTEXT = "During handling of the above exception, another exception occurred:"
 
 
-def traceback_lines(exc: BaseException) -> list[str]:
-    """A traceback as Python prints it, but each exception's message on one line of its own, made visible."""
+def exception_chain(exc: BaseException) -> list[tuple[BaseException, str]]:
+    """`exc` and the exceptions it was raised from or while handling, the first cause first as Python prints them,
+    each with the line (CAUSE, CONTEXT or "" for `exc`) that leads from it to the next; an exception met twice (a
+    cycle) ends the chain."""
     chain: list[tuple[BaseException, str]] = []
     current: BaseException | None = exc
     link = ""
@@ -81,8 +83,13 @@ def traceback_lines(exc: BaseException) -> list[str]:
         chain.append((current, link))
         cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
         link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
+    return chain[::-1]
+
+
+def traceback_lines(exc: BaseException) -> list[str]:
+    """A traceback as Python prints it, but each exception's message on one line of its own, made visible."""
     lines: list[str] = []
-    for current, link in reversed(chain):  # the first cause first, as Python prints them
+    for current, link in exception_chain(exc):
         if current.__traceback__ is not None:
             lines.append("Traceback (most recent call last):")
             lines += [visible(line) for frame in traceback.format_tb(current.__traceback__)
