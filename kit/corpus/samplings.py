@@ -29,13 +29,14 @@ class Sampling:
     run_s: float = 0.0  # a spread window's length in seconds; 0: the one window is the consumer's whole window
 
     def runs(self, window_s: float) -> int:
-        """How many windows (each encoded on its own: the encodes a trial costs) make the window's length."""
-        return 1 if not self.run_s else max(1, round(window_s / self.run_s))
+        """How many windows (each encoded on its own: the encodes a trial costs) make the window's length: as many
+        whole runs as fit in it (a window of 2.6 s holds two of 1 s), at least one."""
+        return 1 if not self.run_s else max(1, math.floor(window_s / self.run_s + 1e-9))
 
     def words(self, window_s: float) -> str:
         """How people read it: `the first 5 s`, `the centre 5 s`, `5 windows of 1 s spread over the clip`."""
         if self.where == "spread":
-            return f"{self.runs(window_s)} windows of {self.run_s:g} s spread over the clip"
+            return f"{self.runs(window_s)} windows of {min(self.run_s, window_s):g} s spread over the clip"
         return f"the {self.where} {window_s:g} s"
 
     def windows(self, n_frames: int, fps: float, window_s: float) -> Windows:
@@ -49,8 +50,11 @@ class Sampling:
         if self.where == "centre":
             start = (n_frames - total) // 2
             return ((start, start + total),)
-        runs, each = self.runs(window_s), frames_in(self.run_s, fps)
-        # each window centred in its part of the clip: parts of n/runs >= each frames, so no two overlap
+        # whole runs that fit in the window (runs x each <= total: floor(w/r) x floor(r x fps) <= floor(w x fps)), a
+        # run no longer than the window (--consumer-window 0.3: one run of its 0.3 s)
+        runs, each = self.runs(window_s), min(frames_in(self.run_s, fps), total)
+        # each window centred in its part of the clip: n_frames > total >= runs x each, so parts of n/runs > each
+        # frames, no two overlap and none starts before the first frame
         starts = [min(max(round((k + 0.5) * n_frames / runs - each / 2), 0), n_frames - each) for k in range(runs)]
         return tuple((s, s + each) for s in starts)
 

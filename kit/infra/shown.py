@@ -240,7 +240,7 @@ def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> st
     if isinstance(doc, str):
         return doc
     if not (isinstance(doc, dict) and isinstance(doc.get("spelled"), list)
-            and (doc.get("escape") is None or doc.get("escape") in ESCAPES)):
+            and (doc.get("escape") is None or (isinstance(doc.get("escape"), str) and doc["escape"] in ESCAPES))):
         raise ValueError("not a kept text")
     parts: list[Part] = []
     for part in doc["spelled"]:

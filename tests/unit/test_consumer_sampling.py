@@ -36,6 +36,22 @@ def test_the_windows_each_sampling_takes() -> None:
     assert [s.runs(5.0) for s in SAMPLINGS] == [1, 1, 5, 10]
 
 
+@pytest.mark.parametrize(("n_frames", "fps", "window_s"), [(100, 25, 2.6), (10, 25, 0.3), (80, 29.97, 2.6),
+                                                          (40, 10, 0.7), (1000, 23.976, 5.0), (7, 30, 0.1)])
+def test_spread_windows_fit_the_window_at_any_length(n_frames: int, fps: float, window_s: float) -> None:
+    """Off the default window the spread windows stay inside the clip, in order, none overlapping, together no longer
+    than the window (--consumer-window 2.6 took three runs of 1 s; 0.3 on a 10-frame clip started at frame -15)."""
+    total = frames_in(window_s, fps)
+    for s in (sampling("spread-1s"), sampling("spread-0.5s")):
+        windows = s.windows(n_frames, fps, window_s)
+        assert all(0 <= a < b <= n_frames for a, b in windows), windows
+        assert all(e <= s2 for (_, e), (s2, _) in itertools.pairwise(windows)), windows
+        assert sum(b - a for a, b in windows) <= total and len(windows) == s.runs(window_s)
+        # the words say what is taken: as many runs of the run's length (or the window's, when shorter)
+        assert s.words(window_s).startswith(f"{len(windows)} windows of {min(s.run_s, window_s):g} s")
+    assert sampling("spread-1s").runs(2.6) == 2 and sampling("spread-0.5s").runs(2.6) == 5
+
+
 @pytest.fixture(scope="module")
 def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Four sources at 10 fps (three of 8 s whose first 3 s are darker, one of 3 s), two CRFs; two seeds."""

@@ -216,3 +216,6 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
         spelled_document(Spelled("x ", graph))
     with pytest.raises(ValueError):
         spelled_from({"spelled": [{"what": 1}], "escape": None})
+    for damaged in ([], {}, 1):  # a damaged cache file is a ValueError its reader asks again for, never a TypeError
+        with pytest.raises(ValueError):
+            spelled_from({"spelled": [], "escape": damaged})
