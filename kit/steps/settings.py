@@ -57,6 +57,7 @@ from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR,
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.media.teachers import setting_text
+from kit.model.consumer import CRF_RANGE
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.encoders import AUTO as AUTO_ENCODERS
@@ -283,11 +284,13 @@ class RunSettings(Record):
         "encodes them, for clips longer than the window at the encoders and CRFs vmaf-tune queries; cut: the "
         "samplings only as frames cut from the whole encodes (no encode more).", rank=446))
     # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.s02_corpus.sample_jobs)
-    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)),
+    vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
                                                   changes=changes(CORPUS, LOSO, VERDICT, BUNDLE), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
-        "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
-        rank=490))
+        "vmaf-tune export profile written on PROMOTE (its default search range is 10..51); also the CRFs at which "
+        "the corpus step encodes the consumer's samplings and the range of LOSO's and the verdict's figures as "
+        "vmaf-tune uses the models.",
+        metavar="MIN,MAX", rank=490))
     model_license: str = setting("BSD-3-Clause", LICENSE, changes=changes(BUNDLE), flag=Flag(
         "--model-license", Text("spdx"), "SPDX license of the exported models, written into the vmaf-tune registry "
         "rows (the kit's own license unless set).", rank=500))
