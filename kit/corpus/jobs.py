@@ -143,8 +143,9 @@ class JobFailed(ToolError):
 
 class ClipChanged(JobFailed):
     def __init__(self, job: Job, why: str) -> None:
-        super().__init__(f"{job.clip.path} changed while the run was going ({why}); the rows of job {job.job_id} "
-                         "were discarded", hint="rerun once the file is final: it is hashed again and its jobs redone")
+        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}); the rows of job "
+                                 f"{job.job_id} were discarded"),
+                         hint="rerun once the file is final: it is hashed again and its jobs redone")
         self.clip_path = job.clip.path
 
 

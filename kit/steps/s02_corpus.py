@@ -48,7 +48,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
-from kit.infra.shown import Spelled, spelled_document, spelled_from
+from kit.infra.shown import Spelled, Withheld, spelled_document, spelled_from
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
@@ -291,16 +291,20 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
         Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
     tree.remove_folder(run.corpus_work)
     if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
-        first = failures[0]
-        said = f"{len(failures)} of {len(samples)} encodes' samplings could not be encoded on their own (first: "
-        after = "); the verdict compares the samplings without them, and a rerun tries them again"
-        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
-        ctx.say("corpus", Spelled(said, first.message, after) if isinstance(first.message, Spelled) else
-                said + first.message + after)
+        ctx.say("corpus", samples_failed(failures, len(samples)))
     rows = write_samples(tree, samples, run.jobs, run.samples)
     ctx.log(Spelled(f"the consumer's samplings: {len(samples) - len(failures)} of {len(samples)} encodes, {rows} "
                     "frames, in ", run.samples))
     return run.samples
+
+
+def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
+    """The line that says the sample jobs that failed, with the first one's message: a Spelled message with its paths
+    shown in what is sent, a plain one withheld from it (kit.infra.shown.said_of: its text may hold any path)."""
+    first = failures[0].message
+    return Spelled(f"{len(failures)} of {n_samples} encodes' samplings could not be encoded on their own (first: ",
+                   first if isinstance(first, Spelled) else Withheld(first),
+                   "); the verdict compares the samplings without them, and a rerun tries them again")
 
 
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
