@@ -257,7 +257,8 @@ def redo_generation(ctx: Context) -> str:
 
 @dataclass(frozen=True)
 class RedoStamp(Record):
-    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard is written."""
+    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard and its samplings are
+    written."""
 
     generation: str
     since_utc: str
@@ -273,9 +274,11 @@ def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
     return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
 
 
-def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip]) -> Path | None:
-    """The sample jobs of the clips kept run (those done before reused) and written to 02_corpus/samples.parquet; a
-    failed one is said and its encode left out of the encoded samplings (the rerun does it again). None: none asked."""
+def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip],
+                   generation: str = "") -> Path | None:
+    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused) and written to
+    02_corpus/samples.parquet; a failed one is said and its encode left out of the encoded samplings (the rerun does it
+    again). None: none asked."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
@@ -285,14 +288,14 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     cores = core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(samples))
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
-                          ctx.log, p.hw, session_semaphores(p.encoders))
+                          ctx.log, p.hw, session_semaphores(p.encoders), generation)
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
     failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
         Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
     tree.remove_folder(run.corpus_work)
     if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
         ctx.say("corpus", samples_failed(failures, len(samples)))
-    rows = write_samples(tree, samples, run.jobs, run.samples)
+    rows = write_samples(tree, samples, run.jobs, run.samples, p.prov)
     ctx.log(Spelled(f"the consumer's samplings: {len(samples) - len(failures)} of {len(samples)} encodes, {rows} "
                     "frames, in ", run.samples))
     return run.samples
@@ -473,7 +476,7 @@ class CorpusStep:
                                                 generation).to_json())
         samples = sample_jobs(ctx, p, jobs)
         announce(ctx, p, jobs, reused_ids, n_par,
-                 sum(x.work() for x in samples if not sample_is_done(tree, run.jobs, x, p.prov)))
+                 sum(x.work() for x in samples if not sample_is_done(tree, run.jobs, x, p.prov, generation)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
@@ -490,9 +493,9 @@ class CorpusStep:
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
-        tree.remove(run.redo_stamp)  # every job is of this generation now
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
-        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept)]),
+        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept, generation)]),
                    *write_skipped(ctx, unusable)]
+        tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})
