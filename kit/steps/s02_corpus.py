@@ -310,6 +310,18 @@ def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
                    "); the verdict compares the samplings without them, and a rerun tries them again")
 
 
+def write_jobs_plan(ctx: Context, jobs: list[Job], samples: list[SampleJob], reused: set[str], generation: str,
+                    started_at_utc: str = "") -> JobsPlan:
+    """02_corpus/plan.json, what `status` counts this run's ledgers against while it goes (kit.steps.status): the
+    corpus jobs, then the sample jobs (each with its work as a job's is counted: SampleJob.work), those done before
+    as reused; kept until the samplings are written, which can take most of the step."""
+    plan = JobsPlan(started_at_utc or utc_iso(), {**{j.job_id: job_work(j) for j in jobs},
+                                                  **{x.job_id: x.work() for x in samples}},
+                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation)
+    ctx.tree.write_json(ctx.run.jobs_plan, plan.to_json())
+    return plan
+
+
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
     """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
     changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
@@ -471,12 +483,10 @@ class CorpusStep:
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
-        # what `status` counts this run's ledgers against while it goes (kit.steps.status)
-        tree.write_json(run.jobs_plan, JobsPlan(utc_iso(), {j.job_id: job_work(j) for j in jobs}, sorted(reused_ids),
-                                                generation).to_json())
         samples = sample_jobs(ctx, p, jobs)
-        announce(ctx, p, jobs, reused_ids, n_par,
-                 sum(x.work() for x in samples if not sample_is_done(tree, run.jobs, x, p.prov, generation)))
+        samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
+        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
+        announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
@@ -493,9 +503,12 @@ class CorpusStep:
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
-        tree.remove(run.jobs_plan)  # the step's outputs say what it made
+        if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
+            samples = [x for x in samples if x.job.clip.path not in refused]
+            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
         outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept, generation)]),
                    *write_skipped(ctx, unusable)]
+        tree.remove(run.jobs_plan)  # the step's outputs say what it made
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})
