@@ -14,8 +14,8 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
   `+`, a slice) makes plain text of it, never a Spelled: a Spelled's literal parts are the kit's own words, sent as
   they are, and plain text never becomes one by being added to it. So every text that names a path is built as a
   `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model); an exception's plain message is
-  withheld from what is sent (said_of); a plain log line is the kit's own words, each site that names a path a
-  Spelled (tests/unit/test_shown.py scans the log sites).
+  withheld from what is sent (said_of; inside a Spelled line, a `Withheld` part); a plain log line is the kit's own
+  words, each site that names a path a Spelled (tests/unit/test_shown.py scans the log sites).
 - `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
   program wrote it as given, is a part of a `Spelled` like any other.
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
