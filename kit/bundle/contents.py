@@ -21,7 +21,7 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     verifies an upstream output against its step's record and raises (InputError) for one missing, unfinished or
     edited since; `kept` (--keep-paths): the logs and skipped.json as they are, not their sent twins (in_place)."""
     files = _run_files(tree, run)
-    files |= _own_shard(tree, run, corpus)
+    files |= _own_shard(tree, run, corpus, checked)
     files |= _checked_outputs(tree, run, verdict, checked)
     files[run.rel(verdict_path)] = verdict_path
     files |= _exported(run, exports)
@@ -29,14 +29,16 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     return files if kept else in_place(tree, run, files)
 
 
-def _own_shard(tree: Tree, run: RunDir, corpus: Path) -> dict[str, Path]:
+def _own_shard(tree: Tree, run: RunDir, corpus: Path, checked: Checked) -> dict[str, Path]:
     """This box's shard, its manifest and its skipped.json, when the verdict was reached on this box's shard
-    (wherever the out-dir lies; the bundle step checked it against the verdict's sha256); nothing for a run on a
-    corpus given with --corpus."""
+    (wherever the out-dir lies; the bundle step checked it against the verdict's sha256), and its samplings encoded
+    on their own where the corpus step wrote them, checked against its record (InputError from `checked`); nothing
+    for a run on a corpus given with --corpus."""
     if corpus != run.shard:
         return {}
-    return {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips, run.samples)
-            if p == run.shard or tree.is_file(p)}
+    files = {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
+             if p == run.shard or tree.is_file(p)}
+    return files | ({run.rel(run.samples): checked(run.samples, "corpus")} if tree.is_file(run.samples) else {})
 
 
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:

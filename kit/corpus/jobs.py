@@ -143,8 +143,9 @@ class JobFailed(ToolError):
 
 class ClipChanged(JobFailed):
     def __init__(self, job: Job, why: str) -> None:
-        super().__init__(f"{job.clip.path} changed while the run was going ({why}); the rows of job {job.job_id} "
-                         "were discarded", hint="rerun once the file is final: it is hashed again and its jobs redone")
+        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}); the rows of job "
+                                 f"{job.job_id} were discarded"),
+                         hint="rerun once the file is final: it is hashed again and its jobs redone")
         self.clip_path = job.clip.path
 
 
@@ -205,8 +206,10 @@ def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
 @dataclass(frozen=True)
 class JobsPlan(Record):
     """`02_corpus/plan.json`: the jobs a corpus run planned, each with its work (pixel-frames,
-    kit.corpus.scheduler.job_work), those it reused and its redo generation; written as its jobs start, removed once
-    its shard is written. `status` counts the ledgers of jobs/ against it while the run goes, or after it stopped."""
+    kit.corpus.scheduler.job_work), then its sample jobs (kit.corpus.samples, their ids `<job>__samples`, their work
+    counted alike), those it reused and its redo generation; written as its jobs start, removed once its shard and
+    samplings are written. `status` counts the ledgers of jobs/ against it while the run goes, or after it stopped
+    (a plan of before 2.2.0 lists no sample job: read the same)."""
 
     started_at_utc: str
     jobs: dict[str, float]

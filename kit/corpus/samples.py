@@ -85,13 +85,15 @@ def plan_samples(jobs: Sequence[Job], window_s: float, asked: Callable[[Job], bo
             and longer_than(j.clip.n_frames, j.clip.fps_float, window_s)]
 
 
-def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance) -> bool:
-    """Its rows are on disk as its ledger, of this fingerprint, records them (rows changed after: refused, exit 2)."""
+def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance, generation: str = "") -> bool:
+    """Its rows are on disk as its ledger, of this fingerprint (and of this redo `generation`, as a corpus job's:
+    kit.corpus.jobs.job_is_done), records them (rows changed after: refused, exit 2)."""
     data_path, ledger_path = sample.paths(jobs_dir)
     if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False
     ledger = read_ledger(tree, ledger_path)
-    if ledger is None or ledger.fingerprint != sample.fingerprint(prov):
+    if ledger is None or (generation and ledger.generation != generation) or \
+            ledger.fingerprint != sample.fingerprint(prov):
         return False
     read_job_rows(tree, data_path, ledger, ledger_path)
     return True
@@ -109,9 +111,10 @@ class SampleRunner:
     hw: dict[str, HwArgs]
     # an encoder's session cap (kit.platforms.encoders.session_semaphores): one window a process, the cap held
     sessions: Mapping[str, threading.Semaphore]
+    generation: str = ""  # a forced run's redo generation, written into each ledger it completes
 
     def run(self, sample: SampleJob) -> None:
-        if sample_is_done(self.tree, self.jobs_dir, sample, self.prov):
+        if sample_is_done(self.tree, self.jobs_dir, sample, self.prov, self.generation):
             return
         work = self.tree.fresh_folder(self.work_dir / sample.job_id)
         try:
@@ -143,8 +146,8 @@ class SampleRunner:
         self.tree.write_bytes(data_path, rows)
         self.tree.write_json(ledger_path, JobLedger(
             sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, round(enc_s * 1000, 3),
-            round(score_s * 1000, 3), completed_at_utc=utc_iso(), made_by=f"pid {os.getpid()} on {host_name()}"
-        ).to_json())
+            round(score_s * 1000, 3), completed_at_utc=utc_iso(), generation=self.generation or None,
+            made_by=f"pid {os.getpid()} on {host_name()}").to_json())
 
     def _encode_and_score(self, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
         """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
@@ -236,8 +239,9 @@ def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int,
     return failures
 
 
-def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_path: Path) -> int:
-    """Every finished sample job's rows, checked against its ledger, into 02_corpus/samples.parquet; the rows."""
+def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_path: Path, prov: Provenance) -> int:
+    """Every finished sample job's rows of its fingerprint now (a ledger of another teacher or ffmpeg, left by a sample
+    job redone that failed, is passed over), checked against its ledger, into 02_corpus/samples.parquet; the rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -245,7 +249,7 @@ def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_
     for sample in samples:
         data_path, ledger_path = sample.paths(jobs_dir)
         ledger = read_ledger(tree, ledger_path)
-        if ledger is not None and tree.is_file(data_path):
+        if ledger is not None and ledger.fingerprint == sample.fingerprint(prov) and tree.is_file(data_path):
             tables.append(read_job_rows(tree, data_path, ledger, ledger_path))
     table = pa.concat_tables(tables) if tables else empty_samples()
     with tree.atomic(out_path) as fh:

@@ -14,8 +14,8 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
   `+`, a slice) makes plain text of it, never a Spelled: a Spelled's literal parts are the kit's own words, sent as
   they are, and plain text never becomes one by being added to it. So every text that names a path is built as a
   `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model); an exception's plain message is
-  withheld from what is sent (said_of); a plain log line is the kit's own words, each site that names a path a
-  Spelled (tests/unit/test_shown.py scans the log sites).
+  withheld from what is sent (said_of; inside a Spelled line, a `Withheld` part); a plain log line is the kit's own
+  words, each site that names a path a Spelled (tests/unit/test_shown.py scans the log sites).
 - `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
   program wrote it as given, is a part of a `Spelled` like any other.
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
@@ -171,6 +171,21 @@ class Spelled(str):
         return Spelled(*parts)
 
 
+class Withheld(Spelled):
+    """A text the kit did not build from known parts (an exception's plain message) placed in a Spelled one: as it is
+    in the box's own files, WITHHELD wherever it is shown (said_of's rule for a part of a line). Never kept in a
+    document (spelled_document refuses it): read back, it would be shown as it is."""
+
+    def __new__(cls, text: str) -> Withheld:
+        return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
+        return (str.__str__(self),), {}
+
+    def spell(self, show: Callable[[PurePath], str]) -> str:
+        return str.__str__(self) if show is str else WITHHELD  # `str`: the text as it is here (Spelled.__new__)
+
+
 def without_prefix(text: str, prefix: str) -> str:
     """`text.removeprefix(prefix)`, a Spelled kept one where `prefix` is the text of its leading parts (whole paths
     and nested texts, the start of a literal one): a left-out clip's reason without its path in front
@@ -202,6 +217,8 @@ def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> 
     for an escape ESCAPES does not name."""
     if not isinstance(text, Spelled):
         return str(text)
+    if isinstance(text, Withheld):
+        raise ValueError("a withheld text is not kept: read back, it would be shown as it is")
     names = {str(path): key for key, path in (named or {}).items()}
     escape = next((name for name, fn in ESCAPES.items() if fn is text.escape), None)
     if text.escape is not None and escape is None:

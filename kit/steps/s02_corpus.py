@@ -48,7 +48,7 @@ from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
 from kit.infra.records import Record, read_record
-from kit.infra.shown import Spelled, spelled_document, spelled_from
+from kit.infra.shown import Spelled, Withheld, spelled_document, spelled_from
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
@@ -257,7 +257,8 @@ def redo_generation(ctx: Context) -> str:
 
 @dataclass(frozen=True)
 class RedoStamp(Record):
-    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard is written."""
+    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard and its samplings are
+    written."""
 
     generation: str
     since_utc: str
@@ -273,9 +274,11 @@ def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
     return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
 
 
-def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip]) -> Path | None:
-    """The sample jobs of the clips kept run (those done before reused) and written to 02_corpus/samples.parquet; a
-    failed one is said and its encode left out of the encoded samplings (the rerun does it again). None: none asked."""
+def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip],
+                   generation: str = "") -> Path | None:
+    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused) and written to
+    02_corpus/samples.parquet; a failed one is said and its encode left out of the encoded samplings (the rerun does it
+    again). None: none asked."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
@@ -285,22 +288,38 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     cores = core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(samples))
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
-                          ctx.log, p.hw, session_semaphores(p.encoders))
+                          ctx.log, p.hw, session_semaphores(p.encoders), generation)
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
     failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
         Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
     tree.remove_folder(run.corpus_work)
     if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
-        first = failures[0]
-        said = f"{len(failures)} of {len(samples)} encodes' samplings could not be encoded on their own (first: "
-        after = "); the verdict compares the samplings without them, and a rerun tries them again"
-        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
-        ctx.say("corpus", Spelled(said, first.message, after) if isinstance(first.message, Spelled) else
-                said + first.message + after)
-    rows = write_samples(tree, samples, run.jobs, run.samples)
+        ctx.say("corpus", samples_failed(failures, len(samples)))
+    rows = write_samples(tree, samples, run.jobs, run.samples, p.prov)
     ctx.log(Spelled(f"the consumer's samplings: {len(samples) - len(failures)} of {len(samples)} encodes, {rows} "
                     "frames, in ", run.samples))
     return run.samples
+
+
+def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
+    """The line that says the sample jobs that failed, with the first one's message: a Spelled message with its paths
+    shown in what is sent, a plain one withheld from it (kit.infra.shown.said_of: its text may hold any path)."""
+    first = failures[0].message
+    return Spelled(f"{len(failures)} of {n_samples} encodes' samplings could not be encoded on their own (first: ",
+                   first if isinstance(first, Spelled) else Withheld(first),
+                   "); the verdict compares the samplings without them, and a rerun tries them again")
+
+
+def write_jobs_plan(ctx: Context, jobs: list[Job], samples: list[SampleJob], reused: set[str], generation: str,
+                    started_at_utc: str = "") -> JobsPlan:
+    """02_corpus/plan.json, what `status` counts this run's ledgers against while it goes (kit.steps.status): the
+    corpus jobs, then the sample jobs (each with its work as a job's is counted: SampleJob.work), those done before
+    as reused; kept until the samplings are written, which can take most of the step."""
+    plan = JobsPlan(started_at_utc or utc_iso(), {**{j.job_id: job_work(j) for j in jobs},
+                                                  **{x.job_id: x.work() for x in samples}},
+                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation)
+    ctx.tree.write_json(ctx.run.jobs_plan, plan.to_json())
+    return plan
 
 
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
@@ -464,12 +483,10 @@ class CorpusStep:
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
-        # what `status` counts this run's ledgers against while it goes (kit.steps.status)
-        tree.write_json(run.jobs_plan, JobsPlan(utc_iso(), {j.job_id: job_work(j) for j in jobs}, sorted(reused_ids),
-                                                generation).to_json())
         samples = sample_jobs(ctx, p, jobs)
-        announce(ctx, p, jobs, reused_ids, n_par,
-                 sum(x.work() for x in samples if not sample_is_done(tree, run.jobs, x, p.prov)))
+        samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
+        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
+        announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
@@ -486,9 +503,12 @@ class CorpusStep:
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
-        tree.remove(run.redo_stamp)  # every job is of this generation now
-        tree.remove(run.jobs_plan)  # the step's outputs say what it made
-        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept)]),
+        if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
+            samples = [x for x in samples if x.job.clip.path not in refused]
+            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
+        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept, generation)]),
                    *write_skipped(ctx, unusable)]
+        tree.remove(run.jobs_plan)  # the step's outputs say what it made
+        tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo})

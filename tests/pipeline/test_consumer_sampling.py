@@ -18,7 +18,7 @@ from kit.media.libvmaf import FEATURES
 from kit.media.svr import builtin_model_text, parse_model
 from kit.report.summary import closing_rows, summary_rows
 from kit.rundir import RunDir
-from tests.conftest import FAST, LENIENT, once_run, render
+from tests.conftest import FAST, LENIENT, assert_clean_failure, made_once, once_run, render, run_here
 from tests.kitfiles import verdict_of
 
 pytestmark = pytest.mark.slow  # a whole run of its own: the release tier
@@ -37,10 +37,13 @@ CLIPS = {  # name: (lavfi, frames)
 
 @pytest.fixture(scope="module")
 def refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    refs = tmp_path_factory.mktemp("sampling-refs")
-    for name, (lavfi, frames) in CLIPS.items():
-        render(ffmpeg, lavfi, refs / f"{name}.y4m", frames)
-    return refs
+    """The four clips, rendered once per session: every worker reads the files the shared run was made of."""
+    def make(folder: Path) -> str:
+        for name, (lavfi, frames) in CLIPS.items():
+            render(ffmpeg, lavfi, folder / f"{name}.y4m", frames)
+        return ""
+
+    return made_once(tmp_path_factory, "sampling-refs", make)[0]
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +202,26 @@ def test_every_sampling_figure_is_recomputed_from_samplings_parquet(sampled_run:
     assert said == f"best of the samplings measured on 6 encodes longer than 5 s at the source's size: {s.best}"
     page = run.report.read_text()
     assert "As vmaf-tune samples a clip (the first 5 s)" in page and "03_loso/samplings.parquet" in page
+
+
+def test_samples_parquet_edited_after_the_corpus_step_is_never_bundled(sampled_run: Path, refs: Path,
+                                                                       tmp_path: Path) -> None:
+    """samples.parquet is sent as the corpus step recorded it, as every other step output is (kit.bundle.contents):
+    the run's tarball holds it; edited afterwards, a bundle made again is refused naming it."""
+    import shutil
+    import tarfile
+
+    (tarball,) = (sampled_run / "05_bundle").glob("results-*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        assert any(name.endswith("/02_corpus/samples.parquet") for name in tar.getnames())
+    out = tmp_path / "out"
+    shutil.copytree(sampled_run, out)
+    samples = RunDir(out).samples
+    edited = pd.read_parquet(samples)
+    edited["vmaf"] += 1.0  # a number moved by hand
+    edited.to_parquet(samples)
+    fast = [a if a != "25,37" else "25,45" for a in FAST]
+    # the bundle made again (its own inputs are the verdict's files: samples.parquet reaches it through this check)
+    res = run_here("step", "bundle", "--force", "--ref-dir", refs, "--out-dir", out, "--box-id", "sampled", *fast,
+                   *LENIENT)
+    assert_clean_failure(res, "samples.parquet was changed after step 'corpus' wrote it")

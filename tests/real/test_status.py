@@ -298,3 +298,37 @@ def test_the_corpus_s_progress_in_words() -> None:
     assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left (no "
                                                       "job of this run done yet)")
     assert JobsProgress(40, 40, 40, None).words() == "40 of 40 jobs done (40 reused), its rows going into the shard"
+
+
+def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the corpus step encodes the consumer's samplings (the sample jobs, after the shard: they can take most of
+    the step), its plan is still there for `status`, and lists them: the jobs done are the corpus's, the sample jobs
+    still planned; once they are written the plan is gone."""
+    import kit.steps.s02_corpus as s02
+    from kit.infra.tree import read_out_dir
+    from kit.rundir import RunDir
+    from kit.steps.status import jobs_progress
+
+    out, run = tmp_path / "out", RunDir(tmp_path / "out")
+    # a window of 0.2 s: the tiny clips (8 frames at 25 fps) are longer than it, so each job at a CRF vmaf-tune
+    # queries has its sample job
+    grid = ["--encoders", "libx264", "--cqs", "25,37", "--scales", "native", "--consumer-window", "0.2"]
+    assert run_here("step", "prereqs", "--out-dir", out, *grid).returncode == 0
+    seen = []
+
+    def samples_watched(*args: object, **kwargs: object) -> object:
+        with read_out_dir(out) as tree:
+            plan = json.loads(tree.read_bytes(run.jobs_plan)) if tree.is_file(run.jobs_plan) else {"jobs": {}}
+            seen.append((jobs_progress(tree, run, None), plan))
+        return run_samples(*args, **kwargs)
+
+    run_samples = s02.run_samples
+    monkeypatch.setattr(s02, "run_samples", samples_watched)
+    res = run_here("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "sampled", *grid)
+    assert res.returncode == 0, res.stderr
+    [(progress, plan)] = seen
+    samples = [j for j in plan["jobs"] if j.endswith("__samples")]
+    assert len(samples) == 8 and len(plan["jobs"]) == 16, plan["jobs"]  # 4 clips x 2 CRFs, each with its samplings
+    assert progress is not None and (progress.planned, progress.done) == (16, 8), progress  # the corpus's 8 done
+    assert not run.jobs_plan.exists() and run.samples.exists()

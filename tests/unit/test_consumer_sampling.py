@@ -5,15 +5,22 @@ longer than the window the same both ways, and no best sampling named from frame
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from kit.corpus.jobs import Job, JobLedger, Provenance
+from kit.corpus.samples import SAMPLES_COLUMNS, SampleJob, empty_samples, sample_is_done, write_samples
 from kit.corpus.samplings import SAMPLINGS, frames_in, sampling
+from kit.infra.files import sha256_bytes
+from kit.infra.tree import Tree
 from kit.media.libvmaf import FEATURES
+from kit.media.refs import Clip
 from kit.model.loso import LosoInputs, evaluate_loso
 from kit.model.recipe import TrainConfig
 from kit.model.train import train_members
@@ -50,6 +57,33 @@ def test_spread_windows_fit_the_window_at_any_length(n_frames: int, fps: float, 
         # the words say what is taken: as many runs of the run's length (or the window's, when shorter)
         assert s.words(window_s).startswith(f"{len(windows)} windows of {min(s.run_s, window_s):g} s")
     assert sampling("spread-1s").runs(2.6) == 2 and sampling("spread-0.5s").runs(2.6) == 5
+
+
+def test_a_sample_job_is_reused_and_merged_only_of_its_fingerprint_and_generation(tmp_path: Path) -> None:
+    """A sample job's rows of another ffmpeg (or teacher) are never merged into samples.parquet, nor counted, and a
+    forced run's generation redoes the sample jobs as it redoes the corpus jobs (kit.corpus.jobs.job_is_done)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    prov = Provenance("box", "linux-x86_64", "cpu", "ffmpeg", "9", "9+x", "3.0")
+    other = dataclasses.replace(prov, ffmpeg_build="9+y")  # rerun with another ffmpeg: another fingerprint
+    sample = SampleJob(Job(Clip(str(tmp_path / "a.y4m"), "a", "y4m", 64, 36, "10/1", "yuv420p", 80, "ab" * 32),
+                           "libx264", 30), 5.0)
+    tree, jobs_dir = Tree.open(tmp_path / "out"), tmp_path / "out" / "jobs"
+    row = {c: [0] for c in SAMPLES_COLUMNS} | {c: ["a"] for c in ("src", "src_sha256", "encoder", "sampling")}
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(row, schema=empty_samples().schema), sink)
+    rows = sink.getvalue().to_pybytes()
+    data_path, ledger_path = sample.paths(jobs_dir)
+    tree.write_bytes(data_path, rows)
+    tree.write_json(ledger_path, JobLedger(sample.job_id, sample.fingerprint(prov), sha256_bytes(rows), 1, 1.0,
+                                           generation="g1").to_json())
+    out = tmp_path / "out" / "samples.parquet"
+    assert write_samples(tree, [sample], jobs_dir, out, prov) == 1 and len(pq.read_table(out)) == 1
+    assert write_samples(tree, [sample], jobs_dir, out, other) == 0 and len(pq.read_table(out)) == 0  # left out
+    assert sample_is_done(tree, jobs_dir, sample, prov) and not sample_is_done(tree, jobs_dir, sample, other)
+    assert sample_is_done(tree, jobs_dir, sample, prov, "g1")  # of the forced run resumed: kept
+    assert not sample_is_done(tree, jobs_dir, sample, prov, "g2")  # a forced run after it: redone
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,17 @@ from pathlib import Path, PurePath
 import pytest
 
 from kit.errors import InputError
-from kit.infra.shown import Places, Root, Spelled, heard, path_at, said_of, shell_line, shown_traceback_lines
+from kit.infra.shown import (
+    Places,
+    Root,
+    Spelled,
+    heard,
+    path_at,
+    said_of,
+    shell_line,
+    shown_traceback_lines,
+    spelled_document,
+)
 from kit.media.libvmaf import Teacher, build_libvmaf_graph
 from tests.conftest import ROOT
 
@@ -200,7 +210,7 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
     import json
 
     from kit.infra.invocation import kit_command
-    from kit.infra.shown import spelled_document, spelled_from
+    from kit.infra.shown import spelled_from
 
     clip = REFS / "it's.mp4"
     text = Spelled(clip, ": timed out; fix: ", kit_command("ffmpeg", "-i", clip, REFS / "it's.mkv"))
@@ -219,3 +229,29 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
     for damaged in ([], {}, 1):  # a damaged cache file is a ValueError its reader asks again for, never a TypeError
         with pytest.raises(ValueError):
             spelled_from({"spelled": [], "escape": damaged})
+
+
+def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
+    """A clip changed mid-run is said of its path as the kit built it; the corpus log's line of the sample jobs that
+    failed sends a built message with its paths shown and withholds a plain one (its text may hold any path)."""
+    from kit.corpus.jobs import ClipChanged, Job
+    from kit.errors import ToolError
+    from kit.media.refs import Clip
+    from kit.steps.s02_corpus import samples_failed
+
+    clip = Clip(str(REFS / "a.y4m"), "a", "y4m", 176, 144, "25/1", "yuv420p", 60, "ab" * 32)
+    changed = ClipChanged(Job(clip, "libx264", 30), "its modification time changed")
+    assert str(changed.message).startswith(f"{REFS / 'a.y4m'} changed while the run was going (its modification")
+    assert said_of(changed, places()).startswith("[ref-dir]/a.y4m changed while the run was going")
+    line = samples_failed([changed, ToolError("x")], 3)
+    assert line.startswith(f"2 of 3 encodes' samplings could not be encoded on their own (first: {REFS / 'a.y4m'} ")
+    assert places().text(line).startswith("2 of 3 encodes' samplings could not be encoded on their own (first: "
+                                          "[ref-dir]/a.y4m changed") and "Ann" not in places().text(line)
+    plain = samples_failed([ToolError(f"{REFS}/a.y4m: gone")], 1)
+    assert str(plain) == f"1 of 1 encodes' samplings could not be encoded on their own (first: {REFS}/a.y4m: gone); " \
+                         "the verdict compares the samplings without them, and a rerun tries them again"  # the box's
+    assert places().text(plain) == "1 of 1 encodes' samplings could not be encoded on their own (first: (its message " \
+                                   "stays in the box's own log: the kit did not build it from known parts)); the " \
+                                   "verdict compares the samplings without them, and a rerun tries them again"
+    with pytest.raises(ValueError, match="withheld"):
+        spelled_document(plain)
