@@ -21,6 +21,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError
+from kit.infra.shown import Spelled
 from kit.infra.visible import utf8_text
 from kit.media.discovery import Renamed, distinct_sources
 from kit.media.identity import Fingerprint, bars_text, similar_pairs
@@ -61,7 +62,7 @@ class Overrides:
     left_out: dict[str, str] = field(default_factory=dict)  # the names of the clips this run left out: their paths
 
     def lines(self) -> list[str]:
-        where = f"{self.file} (sha256 {self.sha256[:12]})"
+        where = f"{PurePath(self.file).name} (sha256 {self.sha256[:12]})"  # sent in the manifest: no folder
         return ([f"same content: {', '.join(s)} ({where})" for s in self.rules.same]
                 + [f"different contents: {', '.join(d)} ({where})" for d in self.rules.different])
 
@@ -181,14 +182,17 @@ def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
     aliases: dict[str, list[str]] = {}
     for t in twins:
         aliases.setdefault(t.same_as, []).extend((t.src, utf8_text(PurePath(t.file).name)))
-    grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path,
+    # each source by its file's name (what --content-groups may name it by, and what a content group's members say
+    # in the manifest the lead receives): never its folder
+    grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=utf8_text(PurePath(c.path).name),
                                      aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides)
     return ReferenceSet(clips, twins, prints, grouping, overrides, tuple(renamed))
 
 
 def twin_line(twin: TwinEntry) -> str:
-    return (f"{twin.file} holds the same pictures as {twin.same_as_file} (frame-identical): encoded and scored "
-            f"once, as {PurePath(twin.same_as_file).name}")
+    """The line the corpus step says of a twin, its two paths parts of it (kit.infra.shown)."""
+    return Spelled(PurePath(twin.file), " holds the same pictures as ", PurePath(twin.same_as_file),
+                   f" (frame-identical): encoded and scored once, as {PurePath(twin.same_as_file).name}")
 
 
 def _label(s: Source) -> str:
@@ -308,7 +312,8 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
     same, different = ([[_resolve(unique, sel, overrides) for sel in entry] for entry in kind]
                        for kind in (overrides.rules.same, overrides.rules.different))
     check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
-    links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
+    named = PurePath(overrides.file).name  # a content group's reason is sent in the manifest: the file, no folder
+    links = [(ix[0], j, f"{', '.join(entry)}: one content by {named}")
              for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
     return links, apart | {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
 
@@ -321,7 +326,7 @@ def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
     rulings = [r for i, j, r in judged
                if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]
     users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
-                                          f"{overrides.file} says" for entry in overrides.rules.same]
+                                          f"{PurePath(overrides.file).name} says" for entry in overrides.rules.same]
     kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
     return Grouping(content_of, groups, [r.line() for r in rulings if r.outcome == "undecided"], kept_apart,
                     [r.line() for r in rulings] + users, rulings)

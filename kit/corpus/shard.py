@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
 
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
@@ -93,7 +93,9 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
                                 oracle=sent_check(scorings[c.path].oracle if c.path in scorings else None, places))
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
-        twins=refs.twins_of(clips), groups=refs.groups_of(clips),
+        twins=tuple(replace(t, file=places.show(PurePath(t.file)), same_as_file=places.show(PurePath(t.same_as_file)))
+                    for t in refs.twins_of(clips)),
+        groups=refs.groups_of(clips),
         overrides=refs.overrides.lines() if refs.overrides else [], apart=[list(p) for p in refs.grouping.apart],
         left_out=tuple(LeftOut(Path(u.path).name, u.sent(places).why, prov.box_id, u.path in refuted)
                        for u in left_out),

@@ -352,9 +352,11 @@ class Renamed:
     files: tuple[tuple[str, str], ...]  # (the clip's path, the name it is given), in the order of the clips
 
     def line(self) -> str:
-        shown = ", ".join(f"{path} as {src!r}" for path, src in self.files)
-        return (f"{len(self.files)} clips give the source name {self.name!r} (a file's name without its tokens of "
-                f"size, rate and depth): each is named by its file instead, {shown}")
+        """The line the corpus step says, each clip's path a part of it (kit.infra.shown: the results tarball's log
+        shows it under the box's --ref-dir, never its folder)."""
+        shown = Spelled(", ").join(Spelled(PurePath(path), f" as {src!r}") for path, src in self.files)
+        return Spelled(f"{len(self.files)} clips give the source name {self.name!r} (a file's name without its "
+                       "tokens of size, rate and depth): each is named by its file instead, ", shown)
 
 
 def distinct_sources(clips: list[Clip]) -> tuple[list[Clip], list[Renamed]]:

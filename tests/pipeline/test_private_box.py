@@ -135,6 +135,12 @@ class Box:
         for name in TINY_SOURCES:
             shutil.copy(tiny_refs / f"{name}.y4m", self.refs / f"{name}.y4m")
         render(ffmpeg, ODD, self.refs / "odd.y4m", pix_fmt="yuv444p")  # 175x143: left out
+        # what the corpus step says of a set, each naming files: a twin (alpha's pictures again), a clip whose name
+        # reduces to another's source name ('alpha'), and two sources one content by a --content-groups file
+        shutil.copy(tiny_refs / "alpha.y4m", self.refs / "alpha_twin.y4m")
+        render(ffmpeg, "smptebars=s=176x144:r=25", self.refs / "alpha_25fps.y4m")
+        self.groups = self.home / "groups.json"
+        self.groups.write_text(json.dumps({"same": [["beta", "gamma"]]}))
         (self.refs / "broken.mp4").write_bytes(b"\0\0\0\x18ftypisom" + b"\0" * 200)  # no moov: left out
         # a clip whose strict look hangs (the wrapper): left out by its look's budget (about 30 s) on the first run,
         # from the kit's cache on the next ones
@@ -156,7 +162,8 @@ class Box:
         refs = os.path.relpath(self.refs, self.cwd)  # as typed: relative to where it runs
         teacher = os.path.relpath(self.teacher, self.cwd)
         cmd = [*(entry or [sys.executable, str(self.kit / "kit" / "__main__.py")]), "run", "--ref-dir", refs,
-               "--out-dir", str(out or self.out), "--box-id", "awkward", "--teacher", teacher, *FAST, *args]
+               "--out-dir", str(out or self.out), "--box-id", "awkward", "--teacher", teacher,
+               "--content-groups", str(self.groups), *FAST, *args]
         return subprocess.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
                               timeout=1200)
 
@@ -204,6 +211,13 @@ def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path)
                 for m in tar.getmembers() if m.isfile() and not m.name.endswith((".parquet", ".onnx"))}
     assert "'[ref-dir]/alpha.y4m'" in text["02_corpus/logs/corpus.log"]
     assert "cannot encode, given: " in text["02_corpus/logs/corpus.log"]  # the failure was sent, its paths shown
+    # the set's own lines and records name its files under [ref-dir], a content group's members by their names
+    log = text["02_corpus/logs/corpus.log"]
+    assert "[ref-dir]/alpha_twin.y4m holds the same pictures as [ref-dir]/alpha.y4m" in log
+    assert "[ref-dir]/alpha_25fps.y4m as 'alpha_25fps'" in log
+    manifest = json.loads(text["02_corpus/shard.manifest.json"])
+    assert {m["file"] for g in manifest["groups"] for m in g["members"]} == {"beta.y4m", "gamma.y4m"}, manifest
+    assert [t["file"] for t in manifest["twins"]] == ["[ref-dir]/alpha_twin.y4m"], manifest["twins"]
     run = json.loads(text["run.json"])
     assert run["argv"][:6] == ["[kit]/kit/__main__.py", "run", "--ref-dir", "[ref-dir]", "--out-dir", "[out-dir]"]
     assert run["provenance"]["cwd"] == "[cwd]" and run["settings"]["ffmpeg"] == "ffmpeg"
