@@ -42,6 +42,19 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
     return with_content(pa.Table.from_pandas(df[JOB_SCHEMA.names], schema=JOB_SCHEMA, preserve_index=False))
 
 
+def teacher_scored(table: pa.Table, ffmpeg: str) -> pa.Table:
+    """The table with its vmaf column as a box's corpus holds it: libvmaf's vmaf_v0.6.1 of the rows' six features
+    (the model read from the ffmpeg as the loso step reads it), so the teacher's function the loso step proves on
+    every row before it distils is the one that scored them."""
+    from kit.media.libvmaf import FEATURES
+    from kit.media.svr import builtin_model_text, parse_model
+
+    model = parse_model(builtin_model_text(Path(ffmpeg), "vmaf_v0.6.1"), "vmaf_v0.6.1")
+    df = table.to_pandas()
+    df["vmaf"] = model.predict(df[list(FEATURES)].to_numpy(dtype=np.float64))
+    return pa.Table.from_pandas(df, schema=table.schema, preserve_index=False)
+
+
 def write_shard(path: Path, table: pa.Table | None = None) -> Path:
     """A shard written as the kit writes corpora (zstd, page checksums)."""
     with Tree.open(path.parent) as tree, tree.atomic(path) as fh:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.kitfiles import results_tarball, shard_table, write_shard
+from tests.kitfiles import results_tarball, shard_table, teacher_scored, write_shard
 from tests.unit.test_docs import kit_commands
 from tests.unit.test_invocation import entry_script
 
@@ -39,11 +39,12 @@ def test_the_readme_s_commands_are_the_ones_this_test_runs() -> None:
 
 
 @pytest.mark.release  # a run on the tiny clips, and the union's training
-def test_each_readme_command_runs_as_written(tiny_refs: Path, tmp_path: Path) -> None:
+def test_each_readme_command_runs_as_written(tiny_refs: Path, ffmpeg: str, tmp_path: Path) -> None:
     folder = tmp_path / "lead"
     folder.mkdir()
     for box, seed in (("box1", 0), ("box2", 1)):  # two boxes, each with sources of its own
-        shard = write_shard(tmp_path / box / "shard.parquet", shard_table(box=box, seed=seed))
+        # scored by the teacher the shards name, as a box's corpus is: the union's run proves it before it distils
+        shard = write_shard(tmp_path / box / "shard.parquet", teacher_scored(shard_table(box=box, seed=seed), ffmpeg))
         results_tarball(folder / f"results-{box}-20261121T101500Z.tar.gz", shard, box=box)
     script = entry_script(folder / ".venv" / "bin")  # the venv's command, and `ensemble-kit` on PATH
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{script.parent}{os.pathsep}{os.environ['PATH']}"}
