@@ -6,7 +6,6 @@ the user set it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import click
@@ -19,21 +18,12 @@ from kit.cli.params import KitParam
 from kit.errors import InputError
 from kit.infra.outside import read_items
 from kit.platforms.encoders import parse_encoder_list
-from tests.unit.test_outside_numbers import args_for, walk
+
+# nothing_runs (autouse): a list the flags accept would start the command, and fails the test instead
+from tests.unit.test_outside_numbers import args_for, nothing_runs, walk  # noqa: F401
 
 LISTS = [(path, param) for path, command in walk(cli) for param in command.params
          if isinstance(param.type, KitParam) and param.type.parser.items]
-
-
-@pytest.fixture(autouse=True)
-def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A list the flags accept would start the command: it fails the test instead of running it."""
-    def refuse(*_: object, **__: object) -> None:
-        raise AssertionError("the command started: its flags were accepted")
-
-    for name, module in list(sys.modules.items()):
-        if name.startswith("kit.cli.") and hasattr(module, "guarded"):
-            monkeypatch.setattr(module, "guarded", refuse)
 
 
 def emptied(items: str) -> Iterator[tuple[str, int, int]]:
