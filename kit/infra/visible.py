@@ -26,8 +26,9 @@ def escape(ch: str) -> str:
 
 def utf8_text(text: str) -> str:
     """`text` as UTF-8 can hold it: each byte of a name that is not UTF-8 (os.fsdecode's surrogate U+DCHH) written
-    `\\xHH`, as `visible` shows it (any other lone surrogate as `\\uXXXX`); every other character as it is. What a
-    name becomes where only UTF-8 is taken (a corpus's `src`: arrow strings; docs/reference/files.md, "Names")."""
+    `\\xHH`, as `visible` shows it (any other lone surrogate as `\\u` and its four hex digits); every other
+    character as it is. What a name becomes where only UTF-8 is taken (a corpus's `src`: arrow strings;
+    docs/reference/files.md, "Names")."""
     try:
         text.encode("utf-8")
         return text
