@@ -42,7 +42,7 @@ from kit.media.containers import COPY_VERSION
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
-from kit.media.pixfmt import ENC_PIX_FMTS
+from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 
@@ -86,6 +86,11 @@ class Job:
         return ENC_PIX_FMTS[self.bits]
 
     @property
+    def score_pix_fmt(self) -> str:
+        """The format libvmaf scores the encode against the reference in (kit.media.pixfmt.score_pix_fmt)."""
+        return score_pix_fmt(self.clip.pix_fmt, self.enc_pix_fmt)
+
+    @property
     def size(self) -> Rendition:
         return self.rendition or Rendition(self.clip.width, self.clip.height)
 
@@ -124,6 +129,9 @@ class Job:
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
             # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
             **({"copy": COPY_VERSION} if self.clip.read_path else {}),
+            # a reference scored in another format than its own (libvmaf does not take it): the format ffmpeg converts
+            # it to by itself (2.2 scored a gray one as gray, and one outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits)
+            **({"scored_in": self.score_pix_fmt} if self.score_pix_fmt != self.clip.pix_fmt else {}),
         })
 
 
@@ -389,7 +397,7 @@ class JobRunner:
         log_path = work / "vmaf.json"
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
-            build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
+            build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
                              log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
                              extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
@@ -470,7 +478,7 @@ class JobRunner:
         encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
         with contextlib.ExitStack() as stack:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
-            argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=clip.pix_fmt,
+            argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=job.score_pix_fmt,
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
                                             progress=self.progress is not None,
                                             scales=[j.scale_filter for j in batch.jobs])

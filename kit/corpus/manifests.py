@@ -58,6 +58,10 @@ class ClipEntry(Record):
     file: str = field(default="", metadata=NAMES_FILE)  # the clip's file name: what --content-groups may name it by
     decode: str = ""  # kit.corpus.jobs.REF_SHARED, REF_OWN, or both joined by " and "
     oracle: OracleCheck | None = omit_none()
+    # the format libvmaf scored it in (kit.media.pixfmt.score_pix_fmt) and, where that is not its own, how and why
+    # (kit.media.pixfmt.scoring_note): "" in an older manifest
+    scored_in: str = ""
+    scoring: str = ""
 
 
 @dataclass(frozen=True)

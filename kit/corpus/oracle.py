@@ -111,11 +111,12 @@ class Oracle:
 
     def check(self, job_id: str, clip: Clip, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
               n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
-        """Score `encoded` against `clip` decoded from its own file, and compare with the job's own scores."""
+        """Score `encoded` against `clip` decoded from its own file, each in the format ffmpeg picks by itself (no
+        format filter: the kit's own conversion of the reference is not repeated, so a conversion that differs shows),
+        and compare with the job's own scores."""
         first, end = oracle_window(clip.n_frames)
-        argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, clip.pix_fmt,
-                                log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
-                                upscaler=upscaler)
+        argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, "", log_path,
+                                n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher, upscaler=upscaler)
         res = run_process(argv, timeout_s=timeout_s, log=self.log)
         try:
             if res.returncode != 0:

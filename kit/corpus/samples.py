@@ -172,7 +172,7 @@ class SampleRunner:
         logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
         started = time.monotonic()
         score = run_process(build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
-                                                     clip.height, clip.pix_fmt, logs, self.vmaf_threads,
+                                                     clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
                                                      self.prov.teacher, fps=clip.fps),
                             timeout_s=timeout_s(sample), log=self.log)
         score_s = time.monotonic() - started

@@ -1,6 +1,6 @@
 """One decode of a compressed master for all of its corpus jobs: one ffmpeg feeds the encodes of a batch of jobs and,
-once per clip, writes the reference as the scorings take it (`decoded/<clip>/ref.nut`); the rows are byte-identical to
-the per-job decode's. A .y4m or .yuv clip shares only its scaled rungs.
+once per clip, writes the reference as the scorings take it (`decoded/<clip>/ref.nut`, in the format they score in);
+the rows are byte-identical to the per-job decode's. A .y4m or .yuv clip shares only its scaled rungs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from kit.infra.tree import Tree
 from kit.media.ladder import NO_SCALER
 from kit.media.refs import Clip, frame_bytes
 
+# the formats whose encode ffmpeg makes otherwise in a filter graph of several outputs than in a plain command, the
+# same pictures given to the encoder (measured over every format a file holds, tests/real/test_pixel_formats.py):
+# 4:1:0 (Indeo's: gem-doc's homer.avi at libx264 crf 30 is 17,814 bytes from the shared decode, 17,644 from a plain
+# encode of the file). A clip in one is decoded by each of its jobs, as a plain encode reads it.
+OWN_DECODE_PIX_FMTS = ("yuv410p",)
 ENCODES_PER_DECODE = 4  # each with its own lookahead in memory: one encoder's default grid
 DISK_RESERVE_BYTES = 512 << 20
 REF_NAME = "ref.nut"
@@ -56,6 +61,9 @@ class Job(Protocol):
     @property
     def spec(self) -> Container: ...
 
+    @property
+    def score_pix_fmt(self) -> str: ...
+
 
 J = TypeVar("J", bound=Job)
 
@@ -75,9 +83,14 @@ def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
     return batches
 
 
+def shareable(job: Job) -> bool:
+    """Whether a shared decode makes `job`'s encode as a plain encode makes it (not OWN_DECODE_PIX_FMTS)."""
+    return job.clip.pix_fmt not in OWN_DECODE_PIX_FMTS
+
+
 def reads_shared_copy(job: J, shares: Callable[[J], bool]) -> bool:
     """Whether `job`'s scoring reads the clip's decoded copy (REF_NAME): a master's job the plan `shares`."""
-    return job.clip.kind == "master" and shares(job)
+    return job.clip.kind == "master" and shares(job) and shareable(job)
 
 
 def shared_decode_enabled() -> bool:
@@ -122,7 +135,7 @@ class SharedDecodes(Generic[J]):
         self._lock = threading.Lock()
         by_clip: dict[str, list[J]] = {}
         for job in jobs:
-            if (job.clip.kind == "master" or job.rendition is not None) and shares(job):
+            if (job.clip.kind == "master" or job.rendition is not None) and shares(job) and shareable(job):
                 by_clip.setdefault(job.clip.path, []).append(job)
         self.clips: dict[str, ClipDecode[J]] = {}
         self._batch_of: dict[str, Batch[J]] = {}
@@ -164,7 +177,7 @@ class SharedDecodes(Generic[J]):
 
     def _room_for_ref(self, job: Job) -> bool:
         clip = job.clip
-        need = clip.n_frames * frame_bytes(clip.width, clip.height, clip.pix_fmt)
+        need = clip.n_frames * frame_bytes(clip.width, clip.height, job.score_pix_fmt)  # the reference as scored
         probe = self.folder
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent

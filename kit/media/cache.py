@@ -25,11 +25,13 @@ from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-MASTER = "master5|"
+# (6: the pixel format its decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
+MASTER_ENTRY = 6
+MASTER = f"master{MASTER_ENTRY}|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 # a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
-# reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read)
-COPY = f"copy{COPY_VERSION}|"
+# reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read) and MASTER_ENTRY
+COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 # a master its looks refused (no video, damaged, a look past its budget: kit.media.decode), [message, hint], per file
 # version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
 # it out at once (a look that KIT_TIMEOUT_S cut short is never kept). Each text kept with its paths

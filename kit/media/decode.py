@@ -42,11 +42,13 @@ from kit.media.streams import dropped, no_video
 
 MAX_FPS = 1000
 
-# Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
+# Pixel formats of the .y4m and .yuv clips the kit reads by their frames' size: (chroma width divisor, chroma height
+# divisor, bytes per sample). A master keeps the format its decoder gives (kit.media.pixfmt.score_pix_fmt).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
     "yuv420p": (2, 2, 1), "yuv422p": (2, 1, 1), "yuv444p": (1, 1, 1),
     "yuv420p10le": (2, 2, 2), "yuv422p10le": (2, 1, 2), "yuv444p10le": (1, 1, 2),
     "yuv420p12le": (2, 2, 2), "yuv422p12le": (2, 1, 2), "yuv444p12le": (1, 1, 2),
+    "yuv420p16le": (2, 2, 2), "yuv422p16le": (2, 1, 2), "yuv444p16le": (1, 1, 2),
     "gray": (0, 0, 1), "gray10le": (0, 0, 2),
 }
 Geometry = tuple[int, int, str, str, int]  # width, height, fps "num/den", pix_fmt, frames
@@ -68,7 +70,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     # the first a video can have: a DV file's average rate reads "60k fps" (its time base), its tbr the true 25
     fps = next((m for m in rates if float(m.group(1)) * (1000 if m.group(2) else 1) <= MAX_FPS), None)
     # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264, 1 reference frame"
-    pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9]+)[(,]", line)
+    pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9_]+)[(,]", line)
     if not (size and fps and pix):
         raise ValueError(f"cannot parse {line!r}")
     rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
@@ -318,8 +320,6 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
         identity = parse_fingerprint(res)
     except ValueError as exc:
         raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
-    if pix_fmt not in PIX_FMTS:
-        pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr)))
 
 

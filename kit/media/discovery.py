@@ -240,7 +240,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             made = cache.intermediate(path, ffmpeg) if needs_intermediate(path) else None
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
-            check_geometry(path, w, h, pix)
+            check_geometry(path, w, h, "")
             dropped, kind = decoded.dropped, "master"
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:

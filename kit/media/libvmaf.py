@@ -149,13 +149,16 @@ def escape_filter_value(value: str) -> str:
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
                        fps: str, window: tuple[int, int] | None = None) -> Spelled:
-    """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
-    input 1 with `teacher`, both renumbered at `fps`, ending with the shorter (the job refuses a short log). Another
-    teacher than the default gets CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
+    """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size) against input 1 with
+    `teacher`, both converted to `pix_fmt` (kit.media.pixfmt.score_pix_fmt; "": to the format ffmpeg picks by itself,
+    as a plain command does: the reference's own where libvmaf takes it, else the distorted's), both renumbered at
+    `fps`, ending with the shorter (the job refuses a short log). Another teacher than the default gets
+    CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
     index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
+    to = f",format={pix_fmt}" if pix_fmt else ""
     return Spelled(
-        f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
-        f"[1:v]{index},format={pix_fmt}[ref];"
+        f"[0:v]{index},scale={width}:{height}:flags={upscaler}{to}[dis];"
+        f"[1:v]{index}{to}[ref];"
         "[dis][ref]libvmaf=", libvmaf_options(log_path, n_threads, teacher, extra))
 
 

@@ -1,5 +1,7 @@
-"""Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`): 4:2:0 at 8 bit (`8bit`,
-the default), or a deeper reference's at 10 bit (`source`: the deepest every 10-bit encoder shares)."""
+"""Bit depths of pixel formats, the format a corpus encode is made in (`--encode-depth`): 4:2:0 at 8 bit (`8bit`,
+the default), or a deeper reference's at 10 bit (`source`: the deepest every 10-bit encoder shares), and the format a
+job is scored in (score_pix_fmt: the reference's own where libvmaf takes it, on purpose; else the conversion ffmpeg
+makes by itself, docs/design/pixel-formats.md)."""
 
 from __future__ import annotations
 
@@ -30,3 +32,44 @@ def encode_bits(ref_pix_fmt: str, encode_depth: str) -> int:
     if encode_depth not in ENCODE_DEPTHS:
         raise ValueError(f"encode depth {encode_depth!r}")
     return 10 if encode_depth == DEPTH_SOURCE and bit_depth(ref_pix_fmt) > 8 else 8
+
+
+# What ffmpeg's libvmaf filter takes as it is (ffmpeg 9.0's list; tests/real/test_pixel_formats.py asks the kit's
+# ffmpeg): planar 4:2:0, 4:2:2 and 4:4:4 at 8, 10, 12 and 16 bits. Both of its inputs share one format, so a plain
+# `ffmpeg -i DIST -i REF -lavfi libvmaf` converts the reference to the distorted's format (the encode's: 4:2:0 at 8 or
+# 10 bits); a reference in one of these the kit scores in its own format instead, the encode converted to it (its
+# chroma and depth kept: VMAF's six read the luma alone, which a 4:2:2 or 4:4:4 reference keeps as it is, and a deeper
+# one is scored at its depth, as kit 1.0 did; the difference to the plain conversion is measured in
+# docs/design/pixel-formats.md)
+# the way a reference libvmaf does not take is converted to be scored: 1 (kit 2.3) as ffmpeg converts it by itself, to
+# the encode's format (2.2 scored gray as gray, and a format outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits as 4:2:0 at
+# 10 bits where its name held "10", yuv410p too, else at 8); the corpus step declares it where a clip is so converted
+SCORE_CONVERSION_VERSION = 1
+LIBVMAF_PIX_FMTS = tuple(f"yuv4{c}p{d}" for d in ("", "10le", "12le", "16le") for c in ("20", "22", "44"))
+
+
+def score_pix_fmt(ref_pix_fmt: str, enc_pix_fmt: str) -> str:
+    """The format libvmaf scores a reference in `ref_pix_fmt` against an encode decoded in `enc_pix_fmt`: the
+    reference's own where libvmaf takes it (on purpose), else the encode's (the conversion ffmpeg makes by itself)."""
+    return ref_pix_fmt if ref_pix_fmt in LIBVMAF_PIX_FMTS else enc_pix_fmt
+
+
+def converted_on_purpose(ref_pix_fmt: str, enc_pix_fmt: str) -> bool:
+    """Whether the kit scores in another format than a plain `ffmpeg -i DIST -i REF -lavfi libvmaf` would: a
+    reference libvmaf takes that is not in the encode's format (4:2:2, 4:4:4, a depth other than the encode's)."""
+    return score_pix_fmt(ref_pix_fmt, enc_pix_fmt) != enc_pix_fmt
+
+
+def scoring_note(ref_pix_fmt: str, enc_pix_fmt: str) -> str:
+    """How a reference in `ref_pix_fmt` is scored against an encode in `enc_pix_fmt`, in words (the manifest's clip
+    record): "" where it is the encode's own format (nothing to convert)."""
+    scored = score_pix_fmt(ref_pix_fmt, enc_pix_fmt)
+    if ref_pix_fmt == enc_pix_fmt:
+        return ""
+    if converted_on_purpose(ref_pix_fmt, enc_pix_fmt):
+        return (f"scored in its own {scored}, the {enc_pix_fmt} encode converted to it, on purpose: a plain "
+                f"`ffmpeg -i ENCODE -i REF -lavfi libvmaf` scores in {enc_pix_fmt} ({PAGE} measures the difference)")
+    return f"converted to {scored} to be scored, as ffmpeg converts it by itself for libvmaf ({PAGE})"
+
+
+PAGE = "docs/design/pixel-formats.md"

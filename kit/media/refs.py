@@ -105,11 +105,13 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode (zero, huge, odd) or a pixel format not in PIX_FMTS (`raw`: a .yuv's input)."""
+    """Refuse a size no job could encode (zero, huge, odd) or, for a .y4m or .yuv whose frames the kit reads by their
+    size, a pixel format not in PIX_FMTS (`raw`: a .yuv's input); `pix_fmt` "" for a master (its decoder's format
+    is whatever ffmpeg decodes it to: kit.media.pixfmt.score_pix_fmt)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
-    if pix_fmt not in PIX_FMTS:
+    if pix_fmt and pix_fmt not in PIX_FMTS:
         raise InputError(f"{path}: unsupported pixel format {pix_fmt}",
                          hint="use one of " + ", ".join(sorted(PIX_FMTS)))
     if width % 2 or height % 2:

@@ -54,6 +54,7 @@ from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
 from kit.media.libvmaf import Teacher
+from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_fmt
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
 from kit.model.consumer import QUERIED_ENCODERS
@@ -450,9 +451,13 @@ class CorpusStep:
                     "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
-            # the lossless copy's version where a clip is read through one: its jobs alone are done again when it moves
+            # the lossless copy's version where a clip is read through one, and the conversion's where a clip is
+            # scored in another format than its own: their jobs alone are done again when it moves
             formats={"corpus_job_rows": JOB_ROWS_VERSION,
-                     **({"lossless_copy": COPY_VERSION} if any(c.read_path for c in p.clips) else {})},
+                     **({"lossless_copy": COPY_VERSION} if any(c.read_path for c in p.clips) else {}),
+                     **({"score_conversion": SCORE_CONVERSION_VERSION} if any(
+                         score_pix_fmt(c.pix_fmt, ENC_PIX_FMTS[p.depth.bits_of(c)]) != c.pix_fmt for c in p.clips)
+                        else {})},
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
