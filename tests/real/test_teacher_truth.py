@@ -31,6 +31,7 @@ from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.media.pixfmt import score_pix_fmt
 from kit.media.refs import Clip
 from kit.media.svr import builtin_model_text, parse_model
 from tests.conftest import ROOT
@@ -192,13 +193,14 @@ def by_hand(ffmpeg: str, clip: Clip, work: Path, rung: tuple[int, int] | None) -
     work.mkdir(exist_ok=True)
     size = (clip.width, clip.height)
     ref = work / "ref.raw"
-    n = decode_raw(ffmpeg, raw_input(clip), ref, clip.pix_fmt) // plane_bytes(size, clip.pix_fmt)
+    pix_fmt = score_pix_fmt(clip.pix_fmt, "yuv420p")  # libvmaf's: the clip's own where it takes it, else the encode's
+    n = decode_raw(ffmpeg, raw_input(clip), ref, pix_fmt) // plane_bytes(size, pix_fmt)
     assert n == clip.n_frames, (clip.path, n, clip.n_frames)
     scale = f"scale={rung[0]}:{rung[1]}:flags=lanczos" if rung else ""
     enc = encode_by_hand(ffmpeg, clip, work / "enc.h264", scale)
     dis = work / "dis.raw"
-    decode_raw(ffmpeg, ["-i", str(enc)], dis, clip.pix_fmt, f"scale={size[0]}:{size[1]}:flags=bicubic")
-    return vmaf_by_hand(ffmpeg, dis, ref, size, clip.pix_fmt, work / "vmaf.json")
+    decode_raw(ffmpeg, ["-i", str(enc)], dis, pix_fmt, f"scale={size[0]}:{size[1]}:flags=bicubic")
+    return vmaf_by_hand(ffmpeg, dis, ref, size, pix_fmt, work / "vmaf.json")
 
 
 # --- through the kit --------------------------------------------------------------------------------------------

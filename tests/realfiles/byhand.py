@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kit.media.libvmaf import FEATURES
+from kit.media.pixfmt import score_pix_fmt
 from tests.publicclips import frames_of
 
 # a job's identity in the corpus's rows: what it was encoded and scored with
@@ -78,18 +79,20 @@ def by_hand(ffmpeg: str, reference: Path, job: Job, work: Path) -> ByHand:
     size = f"{job.width}x{job.height}"
     downscale = ["-vf", f"scale={job.enc_width}:{job.enc_height}:flags={job.scaler_down}"] if job.rung else []
     upscale = f"scale={job.width}:{job.height}:flags={job.scaler_up or 'bicubic'}"
-    raw = ["-f", "rawvideo", "-pix_fmt", job.pix_fmt, "-s", size]
+    # the format libvmaf is given: the reference's own where it takes it, else the encode's (as ffmpeg converts it)
+    pix_fmt = score_pix_fmt(job.pix_fmt, job.enc_pix_fmt)
+    raw = ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", size]
     commands = [
-        # the reference: every decoded frame once (no rate imposed), raw in the clip's own format
+        # the reference: every decoded frame once (no rate imposed), raw in the format libvmaf is given
         [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(reference), "-map", "0:v:0", "-fps_mode", "passthrough",
-         "-pix_fmt", job.pix_fmt, "-f", "rawvideo", "ref.raw"],
+         "-pix_fmt", pix_fmt, "-f", "rawvideo", "ref.raw"],
         # the encode: the row's encoder, preset and quality argv, one thread, an elementary stream
         [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(reference), "-map", "0:v:0", "-an", "-sn", "-dn",
          "-fps_mode", "passthrough", *downscale, "-pix_fmt", job.enc_pix_fmt, "-c:v", job.encoder, "-preset",
          job.preset, *shlex.split(job.quality_args), "-threads", "1", "-f", "h264", "enc.h264"],
-        # the encode decoded, brought to the reference's size (the rung's upscaler) and format
+        # the encode decoded, brought to the reference's size (the rung's upscaler) and that format
         [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", "enc.h264", "-map", "0:v:0", "-fps_mode", "passthrough",
-         "-vf", upscale, "-pix_fmt", job.pix_fmt, "-f", "rawvideo", "dis.raw"],
+         "-vf", upscale, "-pix_fmt", pix_fmt, "-f", "rawvideo", "dis.raw"],
         # libvmaf on the two raw files, distorted first (its default model, vmaf_v0.6.1)
         [ffmpeg, "-hide_banner", "-nostdin", *raw, "-i", "dis.raw", *raw, "-i", "ref.raw", "-lavfi",
          "[0:v][1:v]libvmaf=log_fmt=json:log_path=vmaf.json:n_threads=2", "-f", "null", "-"],
