@@ -34,18 +34,18 @@ def encode_bits(ref_pix_fmt: str, encode_depth: str) -> int:
     return 10 if encode_depth == DEPTH_SOURCE and bit_depth(ref_pix_fmt) > 8 else 8
 
 
+PAGE = "docs/design/pixel-formats.md"  # the rule, and the differences it makes, measured
 # What ffmpeg's libvmaf filter takes as it is (ffmpeg 9.0's list; tests/real/test_pixel_formats.py asks the kit's
 # ffmpeg): planar 4:2:0, 4:2:2 and 4:4:4 at 8, 10, 12 and 16 bits. Both of its inputs share one format, so a plain
 # `ffmpeg -i DIST -i REF -lavfi libvmaf` converts the reference to the distorted's format (the encode's: 4:2:0 at 8 or
-# 10 bits); a reference in one of these the kit scores in its own format instead, the encode converted to it (its
-# chroma and depth kept: VMAF's six read the luma alone, which a 4:2:2 or 4:4:4 reference keeps as it is, and a deeper
-# one is scored at its depth, as kit 1.0 did; the difference to the plain conversion is measured in
-# docs/design/pixel-formats.md)
-# the way a reference libvmaf does not take is converted to be scored: 1 (kit 2.3) as ffmpeg converts it by itself, to
-# the encode's format (2.2 scored gray as gray, and a format outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits as 4:2:0 at
+# 10 bits); a reference in one of these the kit scores in its own format instead, on purpose, the encode converted to
+# it: its chroma kept (VMAF's six read the luma alone, which 4:2:2 and 4:4:4 keep as it is; VMAF v1's speed_chroma_uv
+# reads the chroma) and its depth (the kit always scored 10 and 12 bits at their depth; 16 since 2.3)
+LIBVMAF_PIX_FMTS = tuple(f"yuv4{c}p{d}" for d in ("", "10le", "12le", "16le") for c in ("20", "22", "44"))
+# how a reference libvmaf does not take is converted to be scored: 1 (kit 2.3) as ffmpeg converts it by itself, to the
+# encode's format (2.2 scored gray as gray, and a master outside 4:2:0, 4:2:2 and 4:4:4 at 8 to 12 bits as 4:2:0 at
 # 10 bits where its name held "10", yuv410p too, else at 8); the corpus step declares it where a clip is so converted
 SCORE_CONVERSION_VERSION = 1
-LIBVMAF_PIX_FMTS = tuple(f"yuv4{c}p{d}" for d in ("", "10le", "12le", "16le") for c in ("20", "22", "44"))
 
 
 def score_pix_fmt(ref_pix_fmt: str, enc_pix_fmt: str) -> str:
@@ -70,6 +70,3 @@ def scoring_note(ref_pix_fmt: str, enc_pix_fmt: str) -> str:
         return (f"scored in its own {scored}, the {enc_pix_fmt} encode converted to it, on purpose: a plain "
                 f"`ffmpeg -i ENCODE -i REF -lavfi libvmaf` scores in {enc_pix_fmt} ({PAGE} measures the difference)")
     return f"converted to {scored} to be scored, as ffmpeg converts it by itself for libvmaf ({PAGE})"
-
-
-PAGE = "docs/design/pixel-formats.md"
