@@ -29,7 +29,8 @@ The tests come in three tiers; this text is the one place that says which test r
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
   kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
   tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a
-  hidden one, 124 jobs; its time limit 30 minutes: 12.5 minutes of wall, 7 of CPU, at a load of 9 to 13); and the cases
+  hidden one, 124 jobs; its time limit 30 minutes: 12.5 minutes of wall, 7 of CPU, at a load of 9 to 13; gem-doc's
+  homer.avi and anim-1.mov, added since, make 37 files, not timed yet); and the cases
   of fast tests' matrices CI leaves out (`@pytest.mark.release`). Run it before a release, and nightly where a
   machine is at hand.
 

@@ -36,7 +36,8 @@ class Cut:
 
 # CI's cut: 56 s of wall time and 34 s of CPU for the run (73 s with its files made), on this 2-core box at a load of
 # 12; the whole tier: 35 files and a hidden one, libx264 at two cqs on the default ladder (124 jobs), two seeds: 750 s
-# of wall, 423 s of CPU (15 minutes with its files made and checked by hand), at a load of 9 to 13. Each file is used
+# of wall, 423 s of CPU (15 minutes with its files made and checked by hand), at a load of 9 to 13 (2.3 adds gem-doc's
+# homer.avi and anim-1.mov, 37 files, not timed yet). Each file is used
 # or named: box.mp4 is read as ffmpeg plays it, the name that is not UTF-8 kept
 CUTS = {
     "ci": Cut("ci", True, ("--encoders", "libx264", "--cqs", "26,38", "--scales", "native", "--seeds", "0"), 300,
