@@ -31,7 +31,7 @@ import contextlib
 import enum
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, Union
 
@@ -66,15 +66,15 @@ class Shown:
         return "/".join((self.root.value if self.root is not None else ELSEWHERE, *self.parts))
 
 
-def _forms(path: Path) -> list[tuple[str, ...]]:
-    """The parts of `path` absolute with its folders' links resolved (the kit's folder reached through a link is the
-    kit's; the path's own last link is not followed: a clip that links out of --ref-dir is the --ref-dir's file, by its
-    own name), then absolute as given (`..` folded)."""
+def _forms(path: PurePath | str, real: Callable[[str], str] = os.path.realpath) -> list[tuple[str, ...]]:
+    """The parts of `path` absolute with its folders' links resolved by `real` (the kit's folder reached through a link
+    is the kit's; the path's own last link is not followed: a clip that links out of --ref-dir is the --ref-dir's file,
+    by its own name), then absolute as given (`..` folded)."""
     lexical = Path(os.path.abspath(path))
     if len(lexical.parts) < 2:
         return [lexical.parts]
     with contextlib.suppress(OSError, ValueError):  # a folder that cannot be read: the path as given only
-        resolved = Path(os.path.realpath(lexical.parent), lexical.name).parts
+        resolved = Path(real(str(lexical.parent)), lexical.name).parts
         if resolved != lexical.parts:
             return [resolved, lexical.parts]
     return [lexical.parts]
@@ -87,6 +87,9 @@ class Places:
 
     roots: tuple[tuple[tuple[str, ...], Root], ...]
     kept: bool = False
+    # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
+    # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
+    resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT: ClassVar[Places]  # Places((), kept=True), set below
 
@@ -105,11 +108,16 @@ class Places:
         """`path` (a relative one from the current folder) under the deepest root it lies in, its folders' links
         resolved first, then as given; else a file by its name behind ELSEWHERE, a folder (an earlier --ref-dir, a
         model's) as ELSEWHERE alone: its name is the box's, where a file's name is what the lead needs."""
-        for parts in _forms(Path(path)):
+        for parts in _forms(path, self._real):
             if (found := self._under(parts)) is not None:
                 return found
         lexical = Path(os.path.abspath(path)).parts
         return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+
+    def _real(self, folder: str) -> str:
+        if (found := self.resolved.get(folder)) is None:
+            found = self.resolved[folder] = os.path.realpath(folder)
+        return found
 
     def _under(self, parts: tuple[str, ...]) -> Shown | None:
         for root_parts, root in self.roots:

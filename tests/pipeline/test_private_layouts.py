@@ -5,15 +5,16 @@ The class is every path the kit is given, through every door, at every depth. Hy
 each folder lies and how the kit is told of it:
 
 - HOME (a folder of the layout), the current folder (under home or not), --ref-dir, --out-dir (or its default,
-  runs/<box-id> under the current folder), KIT_CACHE_DIR (or none: home's .cache), the ffmpeg (a script or a link to
-  the real one), a --teacher model JSON file, a --content-groups file, a --settings file (that names ref_dir, teacher,
-  content_groups, ffmpeg and a stale out_dir where drawn to), a clip that is a link out of --ref-dir to a file in
-  a folder of its own, a clip that is a link in to another clip of --ref-dir (a twin), a clip left out (skipped.json),
-  and the kit's own folder reached through a link (started as `<link>/.venv/bin/python <link>/kit/__main__.py`,
-  a venv whose python is a link, as run.json's `executable` then says it);
+  runs/<box-id> under the current folder), the cache (KIT_CACHE_DIR, XDG_CACHE_HOME, or neither: home's .cache),
+  TMPDIR, the ffmpeg (a script or a link to the real one, a link to it on PATH), a --teacher model JSON file, a
+  --content-groups file, a --settings file (that names ref_dir, teacher, content_groups, ffmpeg and a stale out_dir
+  where drawn to), a clip that is a link out of --ref-dir to a file in a folder of its own, a clip that is a link in
+  to another clip of --ref-dir (a twin), a clip left out (skipped.json), and the kit's own folder reached through a
+  link (started as `<link>/.venv/bin/python <link>/kit/__main__.py`, a venv whose python is a link, as run.json's
+  `executable` then says it);
 - each under home, the current folder or neither; the roots given as they are or through a link of their own;
 - each given by its flag (absolute, or relative to the current folder as typed), its KIT_ variable, or the --settings
-  file (which turns the run flags' variables off: the draw knows);
+  file (which turns the run flags' variables off: the draw knows); the ffmpeg also by none (found on PATH);
 - every folder of every such path a chain of one to three folders, the secret word in at least one of them at a
   drawn depth (the root's own folder name included), beside a quote, a space, `$HOME`, a colon, brackets, a
   backslash, bytes that are not UTF-8 and a letter that is, each drawn.
@@ -28,7 +29,8 @@ HTML unescaped), for the word in UTF-8, JSON-, URL-, shell-, HTML- and ffmpeg-fi
 The box's own files are checked to hold the word (the kit was given it), so a pass is no empty scan.
 
 Runs are expensive, so the draws are few and never shrunk (a failure prints its layout and the members that named
-the word): CI draws one whole run and two corpus-only runs (about 25 s of CPU); the release tier draws four and ten.
+the word): CI draws one whole run and two corpus-only runs (35 s of CPU; 200 s of wall at a load of 9); the release
+tier draws four and ten more. An `--incumbent` folder elsewhere is tests/unit/test_sent_refusals.py's.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ class Layout:
     doors: dict[str, str]
     settings: Place | None
     cache: Place | None
+    cache_door: str  # KIT_CACHE_DIR, XDG_CACHE_HOME (the user cache folder's), or none: home's .cache
+    tmp: Place | None  # TMPDIR, where the kit's and ffmpeg's scratch files go
     ffmpeg_link: bool
     typed: bool
     stale_out: bool
@@ -126,13 +130,16 @@ def layouts(draw: st.DrawFn) -> Layout:
     use_settings = draw(st.booleans())
     doors = {role: draw(st.sampled_from(("flag", "settings" if use_settings and key else "variable")))
              for role, (_, _, key) in FLAGS.items()}
+    if draw(st.booleans()):  # the ffmpeg found on PATH (a link to it is, in every layout), given by no door
+        doors["ffmpeg"] = "path"
     if draw(st.booleans()):  # the out-dir's default: runs/<box-id> under the current folder
         doors["out"] = "default"
     if use_settings and doors["out"] == "variable":  # --settings reads no run flag's variable
         doors["out"] = "default"
-    return Layout(home, cwd, places, doors, draw(place("settings")) if use_settings else None,
-                  draw(st.none() | place("cache", linked=True)), draw(st.booleans()), draw(st.booleans()),
-                  draw(st.booleans()))
+    cache = draw(st.none() | place("cache", linked=True))
+    cache_door = draw(st.sampled_from(("KIT_CACHE_DIR", "XDG_CACHE_HOME"))) if cache is not None else "home"
+    return Layout(home, cwd, places, doors, draw(place("settings")) if use_settings else None, cache, cache_door,
+                  draw(st.none() | place("tmp")), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()))
 
 
 @dataclass
@@ -220,8 +227,16 @@ def made(box: Box, inputs: Inputs) -> tuple[list[str], dict[str, str]]:
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         settings_file.write_text(json.dumps(settings_doc))
         args = ["--settings", box.typed(settings_file), *args]
-    if lay.cache is not None:
-        env["KIT_CACHE_DIR"] = str(box.given(lay.cache))
+    if lay.cache is not None:  # the user cache folder's: the kit's is ensemble-kit in it
+        env[lay.cache_door] = str(box.given(lay.cache))
+    if lay.tmp is not None:
+        env["TMPDIR"] = str(box.given(lay.tmp))
+    # the box's PATH holds a folder of its own with a link to the layout's ffmpeg (a folder on PATH cannot hold a
+    # colon, which the drawn folders may)
+    on_path = box.base / f"bin ${SECRET}"
+    on_path.mkdir()
+    (on_path / "ffmpeg").symlink_to(files["ffmpeg"])
+    env["PATH"] = os.pathsep.join((str(on_path), env.get("PATH", os.defpath)))
     return [box.typed(kit_link), *args], env
 
 
@@ -288,16 +303,17 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     counts, found = scan(tarball, SECRET)
     assert found == [], (layout, found)
     with tarfile.open(tarball) as tar:
-        names = [m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()]
-        sent_run = json.loads(tar.extractfile(next(m for m in tar.getmembers()  # type: ignore[union-attr]
-                                                   if m.name.endswith("/run.json"))).read())
-    assert "02_corpus/skipped.json" in names and "02_corpus/logs/corpus.log" in names, names
-    assert not whole or any(n.endswith(".onnx") for n in names), names
-    # what is sent instead: the kit's python by its place in the kit, reached through the link
+        held = {m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+                for m in tar.getmembers() if m.isfile()}
+    assert "02_corpus/skipped.json" in held and "02_corpus/logs/corpus.log" in held, sorted(held)
+    assert not whole or any(n.endswith(".onnx") for n in held), sorted(held)
+    # what is sent instead: the kit's python by its place in the kit, reached through the link; the layout's ffmpeg
+    # (by any door) by its name behind the mark
+    sent_run, prereqs = json.loads(held["run.json"]), json.loads(held["01_prereqs/prereqs.json"])
     assert sent_run["provenance"]["executable"] == "[kit]/.venv/bin/python", sent_run["provenance"]
     assert not whole or sent_run["argv"][0] == "[kit]/kit/__main__.py", sent_run["argv"]
-    if sent_run["settings"]["ffmpeg"] is not None:
-        assert sent_run["settings"]["ffmpeg"] == "[elsewhere]/ffmpeg", sent_run["settings"]
+    assert sent_run["settings"]["ffmpeg"] == (None if layout.doors["ffmpeg"] == "path" else "[elsewhere]/ffmpeg")
+    assert prereqs["ffmpeg"]["path"] == "[elsewhere]/ffmpeg", prereqs["ffmpeg"]
     return counts
 
 
