@@ -351,35 +351,18 @@ def check(kind: str, whole: bool, layout: Layout, request: pytest.FixtureRequest
     props[:] = [p for p in props if p[0] != "timing"] + [("timing", summary(kind))]
 
 
-@pytest.mark.slow
-@pytest.mark.ci
-@drawn(1)
-@given(layout=layouts())
-def test_a_whole_run_in_a_drawn_layout_sends_no_folder(layout: Layout, request: pytest.FixtureRequest,
-                                                       kit_copy: Path, layout_inputs: Inputs) -> None:
-    check("whole", True, layout, request, kit_copy, layout_inputs)
+def drawn_runs(kind: str, whole: bool, count: int):  # type: ignore[no-untyped-def]
+    """A property test of `count` drawn layouts, each a whole run (`whole`) or a corpus-only one, scanned."""
+    @drawn(count)
+    @given(layout=layouts())
+    def test(layout: Layout, request: pytest.FixtureRequest, kit_copy: Path, layout_inputs: Inputs) -> None:
+        check(kind, whole, layout, request, kit_copy, layout_inputs)
+    return test
 
 
-@pytest.mark.slow
-@pytest.mark.ci
-@drawn(2)
-@given(layout=layouts())
-def test_corpus_runs_in_drawn_layouts_send_no_folder(layout: Layout, request: pytest.FixtureRequest,
-                                                     kit_copy: Path, layout_inputs: Inputs) -> None:
-    check("corpus", False, layout, request, kit_copy, layout_inputs)
-
-
-@pytest.mark.slow  # the release tier: more draws of each
-@drawn(4)
-@given(layout=layouts())
-def test_more_whole_runs_in_drawn_layouts_send_no_folder(layout: Layout, request: pytest.FixtureRequest,
-                                                         kit_copy: Path, layout_inputs: Inputs) -> None:
-    check("whole, release", True, layout, request, kit_copy, layout_inputs)
-
-
-@pytest.mark.slow
-@drawn(10)
-@given(layout=layouts())
-def test_more_corpus_runs_in_drawn_layouts_send_no_folder(layout: Layout, request: pytest.FixtureRequest,
-                                                          kit_copy: Path, layout_inputs: Inputs) -> None:
-    check("corpus, release", False, layout, request, kit_copy, layout_inputs)
+CI = (pytest.mark.slow, pytest.mark.ci)
+test_a_whole_run_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("whole", True, 1)))
+test_corpus_runs_in_drawn_layouts_send_no_folder = CI[0](CI[1](drawn_runs("corpus", False, 2)))
+# the release tier (slow, not ci): more draws of each
+test_more_whole_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("whole, release", True, 4))
+test_more_corpus_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("corpus, release", False, 10))
