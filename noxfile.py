@@ -14,7 +14,9 @@ The tests come in three tiers; this text is the one place that says which test r
   anew each session), resumed to the same rows and models (a stop signal and Ctrl-C are the fast tier's,
   tests/real/test_exit_signals.py and test_children.py); a full disk, a hand-edited verdict, a
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
-  group-shared out-dir of the security class; the run's ETA, read from the session's run's events and drawn on an
+  group-shared out-dir of the security class; three drawn box layouts, a secret word in the folders of every path
+  the kit is given, their tarballs scanned byte by byte (tests/pipeline/test_private_layouts.py: one whole run, two
+  corpus-only; about 35 s of CPU); the run's ETA, read from the session's run's events and drawn on an
   80-column pseudo-terminal, and `status` beside a corpus step at work (its jobs done of planned, the time left);
   shards that leave out what one box leaves out; the realfiles tier's cut (tests/realfiles/, `@pytest.mark.realfiles`):
   opencv-doc's box.mp4, a 1906 film in Theora and a camera's MJPEG under a name that is not UTF-8, whole, beside three
@@ -25,7 +27,8 @@ The tests come in three tiers; this text is the one place that says which test r
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
   the incumbent and champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers,
   a box whose every folder holds awkward characters and a secret word, its tarballs scanned byte by byte
-  (tests/pipeline/test_private_box.py), the ladder run, the shared
+  (tests/pipeline/test_private_box.py), fourteen more drawn layouts (four whole runs, ten corpus-only), the ladder
+  run, the shared
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
   kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
   tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a

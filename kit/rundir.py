@@ -14,6 +14,8 @@ VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
 RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 SEED_FILE = re.compile(r"loso_seed\d+\.json")
+# the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent`, older kits', is never sent
+SENT = "sent-v2"
 
 
 class Listing(Protocol):
@@ -80,9 +82,11 @@ class RunDir:
 
     @staticmethod
     def sent(path: Path) -> Path:
-        """`sent/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's folders
-        shown (kit.infra.shown): a step's log (`logs/sent/<step>.log`), `02_corpus/sent/skipped.json`."""
-        return path.parent / "sent" / path.name
+        """`sent-v2/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's
+        folders shown (kit.infra.shown): a step's log (`logs/sent-v2/<step>.log`), `02_corpus/sent-v2/skipped.json`.
+        The twins kits before 2.3.0 wrote in `sent/` showed the folders below home and the current folder (`~/tools-X/
+        ffmpeg`): a log appended by this kit starts a twin of its own, and the old one is never sent."""
+        return path.parent / SENT / path.name
 
     def rel(self, path: Path) -> str:
         """`03_loso/folds.parquet`: a path inside the run directory as status files name it (a link never resolved)."""

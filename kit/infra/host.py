@@ -93,19 +93,15 @@ def cache_dir() -> Path:
 
 
 def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False) -> Places:
-    """The box's folders a file the lead is sent shows its paths under (kit.infra.shown): this command's out-dir and
-    reference folder, the kit's cache, the kit's own folder, the home folder and the current folder (those known
-    here); `kept` (--keep-paths): every path as it is."""
+    """The box's roots a file the lead is sent shows its paths under (kit.infra.shown): this command's out-dir and
+    reference folder, the kit's cache and the kit's own folder (those known here); never home or the current folder,
+    whose folders below are the user's own; `kept` (--keep-paths): every path as it is."""
     if kept:
         return Places.KEPT
-    cache = home = cwd = None
+    cache = None
     with contextlib.suppress(PrereqError):  # no cache folder: nothing of it to show
         cache = cache_dir()
-    with contextlib.suppress(KeyError, RuntimeError):  # no home folder known for the user
-        home = Path.home()
-    with contextlib.suppress(OSError):  # the current folder removed under the process
-        cwd = Path.cwd()
-    return Places.of(out_dir, ref_dir, cache, KIT_ROOT, home, cwd)
+    return Places.of(out_dir, ref_dir, cache, KIT_ROOT)
 
 
 def free_bytes(path: Path) -> int:

@@ -4,9 +4,11 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
 `clips old` beside `clips`).
 
 - `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
-  `[cache]/…`, `[kit]/…`, `~/…`, `[cwd]/…`), or, where it lies under none of the box's folders, a file by its name
-  alone and a folder as `[folder]`.
-- `Places`: the box's folders and their tags, which make a `Shown` of any path by comparing path parts (never text);
+  `[cache]/…`, `[kit]/…`), or, where it lies under none of the box's roots, a file by its name behind a mark
+  (`[elsewhere]/ffmpeg`) and a folder by the mark alone. Home and the current folder are no roots: the folders below
+  them are the user's own (`~/tools-X/ffmpeg` names a folder of the box), so a file there is `[elsewhere]/ffmpeg` too.
+- `Places`: the box's roots and their tags, which make a `Shown` of any path by comparing path parts (never text),
+  its folders' links resolved first (the kit run through a link to its folder is `[kit]/…`), then as given;
   `Places.KEPT` (--keep-paths) shows every path as it is.
 - `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
   so that it is spelled once as it runs here (`str`, what the text *is*) and again, the same way, with each path
@@ -29,7 +31,7 @@ import contextlib
 import enum
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, Union
 
@@ -38,41 +40,44 @@ from kit.infra.visible import shell_quote
 
 
 class Root(enum.Enum):
-    """A folder of the box, by the tag the lead sees in its place."""
+    """A folder of the box whose parts below it the lead may see, by the tag the lead sees in its place: the folders
+    the kit was given to work in (and its own). The user's home and the current folder are none: what lies below them
+    is named by the user for the user (`~/tools-X/`, `[cwd]/kitlink-X/`), as much the box's as any folder above a
+    root."""
 
     OUT_DIR = "[out-dir]"
     REF_DIR = "[ref-dir]"
     CACHE = "[cache]"
     KIT = "[kit]"
-    HOME = "~"
-    CWD = "[cwd]"  # where the command ran: its own name is the box's as much as any folder's
 
 
-ELSEWHERE = "[folder]"  # a folder under none of the box's folders: its own name is the box's too
+ELSEWHERE = "[elsewhere]"  # the mark of a path under no root: a file's name goes after it, a folder's never
 
 
 @dataclass(frozen=True)
 class Shown:
-    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) its file name alone, or
-    ELSEWHERE for a folder (parts empty)."""
+    """A path as the lead may see it: `root`'s tag and the parts below it, or (root None) ELSEWHERE and its file name
+    (`[elsewhere]/ffmpeg`), or ELSEWHERE alone for a folder (parts empty)."""
 
     root: Root | None
     parts: tuple[str, ...]
 
     def __str__(self) -> str:
-        if self.root is None:
-            return self.parts[-1] if self.parts else ELSEWHERE
-        return "/".join((self.root.value, *self.parts))
+        return "/".join((self.root.value if self.root is not None else ELSEWHERE, *self.parts))
 
 
-def _forms(path: Path) -> list[tuple[str, ...]]:
-    """The parts of `path` absolute as given (`..` folded, as the kernel reads it after no link), then resolved."""
-    lexical = Path(os.path.abspath(path)).parts
-    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: the path as given only
-        resolved = path.resolve().parts
-        if resolved != lexical:
-            return [lexical, resolved]
-    return [lexical]
+def _forms(path: PurePath | str, real: Callable[[str], str] = os.path.realpath) -> list[tuple[str, ...]]:
+    """The parts of `path` absolute with its folders' links resolved by `real` (the kit's folder reached through a link
+    is the kit's; the path's own last link is not followed: a clip that links out of --ref-dir is the --ref-dir's file,
+    by its own name), then absolute as given (`..` folded)."""
+    lexical = Path(os.path.abspath(path))
+    if len(lexical.parts) < 2:
+        return [lexical.parts]
+    with contextlib.suppress(OSError, ValueError):  # a folder that cannot be read: the path as given only
+        resolved = Path(real(str(lexical.parent)), lexical.name).parts
+        if resolved != lexical.parts:
+            return [resolved, lexical.parts]
+    return [lexical.parts]
 
 
 @dataclass(frozen=True)
@@ -82,32 +87,37 @@ class Places:
 
     roots: tuple[tuple[tuple[str, ...], Root], ...]
     kept: bool = False
+    # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
+    # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
+    resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT: ClassVar[Places]  # Places((), kept=True), set below
 
     @classmethod
     def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
-           kit: Path | None = None, home: Path | None = None, cwd: Path | None = None) -> Places:
-        """These folders (None: not one of this command's), each as given and as it resolves; `/` is no root."""
+           kit: Path | None = None) -> Places:
+        """These roots (None: not one of this command's), each wholly resolved and as given; `/` is no root."""
         named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
-                                                     (cache, Root.CACHE), (kit, Root.KIT), (home, Root.HOME),
-                                                     (cwd, Root.CWD))
-                 if folder is not None]
-        roots = {(parts, root) for folder, root in named for parts in _forms(folder) if len(parts) > 1}
+                                                     (cache, Root.CACHE), (kit, Root.KIT)) if folder is not None]
+        roots = {(parts, root) for folder, root in named
+                 for parts in (*_forms(folder), Path(os.path.realpath(folder)).parts) if len(parts) > 1}
         # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
         return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
 
     def shown(self, path: PurePath | str) -> Shown:
-        """`path` (a relative one from the current folder) under the deepest root it lies in, else a file's name
-        alone, a folder as ELSEWHERE."""
+        """`path` (a relative one from the current folder) under the deepest root it lies in, its folders' links
+        resolved first, then as given; else a file by its name behind ELSEWHERE, a folder (an earlier --ref-dir, a
+        model's) as ELSEWHERE alone: its name is the box's, where a file's name is what the lead needs."""
+        for parts in _forms(path, self._real):
+            if (found := self._under(parts)) is not None:
+                return found
         lexical = Path(os.path.abspath(path)).parts
-        if (found := self._under(lexical)) is not None:  # most paths: no look at the file system
-            return found
-        forms = _forms(Path(path))
-        if len(forms) > 1 and (found := self._under(forms[1])) is not None:
-            return found
-        # a file by its name; a folder (an earlier --ref-dir, a model's) by no name: it names the box
         return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+
+    def _real(self, folder: str) -> str:
+        if (found := self.resolved.get(folder)) is None:
+            found = self.resolved[folder] = os.path.realpath(folder)
+        return found
 
     def _under(self, parts: tuple[str, ...]) -> Shown | None:
         for root_parts, root in self.roots:

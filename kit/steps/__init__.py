@@ -31,8 +31,9 @@ class LazyStep:
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
     # 2: the teacher's own six (corpus schema 6; the jobs of a teacher without them are kept), and the manifest's
-    # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet
-    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=2),
+    # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet;
+    # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=3),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
     # samplings.parquet
     LazyStep("loso", "s03_loso", "LosoStep", format_version=3),

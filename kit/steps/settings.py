@@ -331,8 +331,9 @@ class RunSettings(Record):
         "summary, as long as enough sources are left.", rank=530))
     keep_paths: bool = setting(False, changes=changes(BUNDLE), flag=Flag(
         "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path in the files "
-        "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/..., [kit]/..., ~/... or [cwd]/..., or a file "
-        "name alone (the clips named by file name and sha256); the out-dir's own files keep them either way.",
+        "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/... or [kit]/..., a file under none of those "
+        "by its name alone, as [elsewhere]/NAME (the clips named by file name and sha256); the out-dir's own files "
+        "keep them either way.",
         rank=540))
 
     def read_back(self) -> RunSettings:

@@ -220,15 +220,17 @@ def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path)
     assert [t["file"] for t in manifest["twins"]] == ["[ref-dir]/alpha_twin.y4m"], manifest["twins"]
     run = json.loads(text["run.json"])
     assert run["argv"][:6] == ["[kit]/kit/__main__.py", "run", "--ref-dir", "[ref-dir]", "--out-dir", "[out-dir]"]
-    assert run["provenance"]["cwd"] == "[cwd]" and run["settings"]["ffmpeg"] == "ffmpeg"
+    assert run["provenance"]["cwd"] == "[elsewhere]" and run["settings"]["ffmpeg"] == "[elsewhere]/ffmpeg"
     skipped = {u["path"]: u for u in json.loads(text["02_corpus/skipped.json"])["skipped"]}
     assert sorted(skipped) == ["[ref-dir]/broken.mp4", f"[ref-dir]/{HANGS}", "[ref-dir]/odd.y4m"]
     assert "'[ref-dir]/odd_even.mkv'" in skipped["[ref-dir]/odd.y4m"]["fix"]
     hung = skipped[f"[ref-dir]/{HANGS}"]  # its look's refusal, read from the kit's cache on this second run
     assert hung["reason"].startswith(f"[ref-dir]/{HANGS}: ffmpeg "), hung
     assert "mmco: unref short failure, given: " in hung["reason"] and "'[ref-dir]/hangs.mkv'" in hung["fix"], hung
-    # the teacher's model file, under none of the box's folders: by its name alone, in the settings and as typed
-    assert run["settings"]["teacher"] == "v061.json" and run["argv"][run["argv"].index("--teacher") + 1] == "v061.json"
+    # the teacher's model file, under none of the box's roots: by its name behind the mark, in the settings and as
+    # typed
+    teacher = run["argv"][run["argv"].index("--teacher") + 1]
+    assert run["settings"]["teacher"] == "[elsewhere]/v061.json" and teacher == "[elsewhere]/v061.json"
     assert "[ref-dir] old" not in "".join(text.values())  # the sibling folder is its own: [cache]
     for tarball in (first, second):
         assert subprocess.run([sys.executable, "-m", "kit", "verify", str(tarball)], cwd=ROOT, capture_output=True,

@@ -122,8 +122,9 @@ def test_a_link_to_elsewhere_is_named_by_where_it_leads(box: tuple[Path, Places]
         shown = unusable.sent(places)
         assert SECRET not in shown.reason + shown.fix + shown.path, shown
         assert sent(unusable.line(), places).startswith(f"skipped {shown.path}: a symbolic link to ")
-    assert folder.unusable().sent(places).reason == "[ref-dir]/old: a symbolic link to [folder], a folder, which the " \
-                                                    "kit does not look into (it reads the files directly in --ref-dir)"
+    assert folder.unusable().sent(places).reason == "[ref-dir]/old: a symbolic link to [elsewhere], a folder, which " \
+                                                    "the kit does not look into (it reads the files directly in " \
+                                                    "--ref-dir)"
 
 
 def test_a_teacher_file_is_named_by_its_place(box: tuple[Path, Places]) -> None:
@@ -134,11 +135,11 @@ def test_a_teacher_file_is_named_by_its_place(box: tuple[Path, Places]) -> None:
     model = refs.parent / f"teach {AWKWARD}" / "model.json"
     with pytest.raises(InputError) as missing:
         read_model_file(model)
-    assert sent(missing.value.message, places) == "--teacher model.json: does not exist"
+    assert sent(missing.value.message, places) == "--teacher [elsewhere]/model.json: does not exist"
     teacher = Teacher("model", str(model), "ab" * 32)
     refused = size_refusal(teacher, False, "176x144", clips_label([str(refs / "a.y4m"), str(refs / "b.y4m")]),
                            "libvmaf refused it")
-    assert sent(refused.message, places) == ("--teacher model.json scores no 176x144 frames, the size of "
+    assert sent(refused.message, places) == ("--teacher [elsewhere]/model.json scores no 176x144 frames, the size of "
                                              "[ref-dir]/a.y4m (and 1 more of that size): libvmaf refused it")
     assert "leave [ref-dir]/a.y4m (and 1 more of that size) out of --ref-dir" in sent(refused.hint, places)
 
@@ -157,4 +158,27 @@ def test_an_incumbent_elsewhere_is_sent_by_its_place(box: tuple[Path, Places], t
     incumbent = BaselineResult("incumbent", {"path": str(elsewhere), "copied_from": "05_bundle/exports",
                                              "members": ["m.onnx"]})
     assert shown_incumbent(incumbent, run, places).details == {
-        "path": "[folder]", "copied_from": "[out-dir]/05_bundle/exports", "members": ["m.onnx"]}
+        "path": "[elsewhere]", "copied_from": "[out-dir]/05_bundle/exports", "members": ["m.onnx"]}
+
+
+def test_an_older_kits_twins_are_never_sent(tmp_path: Path) -> None:
+    """A log and a skipped.json a kit before 2.3.0 began (issue 75, item 1): its twins in `sent/` showed the folders
+    below home and the current folder (`~/tools-X/ffmpeg`), so the tarball sends the twin this kit writes in
+    `sent-v2/` (the entries it added), and a file with only an old twin not at all."""
+    from kit.bundle.contents import in_place
+    from kit.infra.tree import Tree
+    from kit.rundir import RunDir
+
+    run = RunDir(tmp_path / "out")
+    logs = {name: run.log(name) for name in ("prereqs", "corpus")}
+    for log in (*logs.values(), run.skipped_clips):
+        old = log.parent / "sent" / log.name
+        old.parent.mkdir(parents=True, exist_ok=True)
+        old.write_text(f"12:00:00 ffmpeg ~/tools-{SECRET}/ffmpeg\n")  # as 2.2.0 wrote it
+        log.write_text(f"12:00:00 ffmpeg /home/u/tools-{SECRET}/ffmpeg\n")
+    RunDir.sent(logs["corpus"]).parent.mkdir()
+    RunDir.sent(logs["corpus"]).write_text("12:01:00 ffmpeg [elsewhere]/ffmpeg\n")  # this kit's, on the rerun
+    files = {run.rel(p): p for p in (*logs.values(), run.skipped_clips)}
+    with Tree.open(run.root, make=False) as tree:
+        sent_files = in_place(tree, run, files)
+    assert sent_files == {run.rel(logs["corpus"]): logs["corpus"].parent / "sent-v2" / "corpus.log"}, sent_files

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import os
 import pickle
+import sys
 from pathlib import Path, PurePath
 
 import pytest
@@ -32,27 +33,30 @@ OUT, REFS, CACHE, KIT, HOME, CWD = (BASE / n for n in ("runs/box", "clips", "cac
 
 
 def places() -> Places:
-    return Places.of(OUT, REFS, CACHE, KIT, HOME, CWD)
+    return Places.of(OUT, REFS, CACHE, KIT)
 
 
 @pytest.mark.parametrize(("path", "shown"), [
     (REFS / "a.y4m", "[ref-dir]/a.y4m"), (REFS, "[ref-dir]"), (OUT / "02_corpus" / "x", "[out-dir]/02_corpus/x"),
-    (Path(f"{REFS} old") / "a.y4m", "~/clips old/a.y4m"),  # a sibling whose name goes on: its own folder
-    (Path(f"{REFS}2/a.y4m"), "~/clips2/a.y4m"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
-    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (CWD, "[cwd]"), (BASE / "else" / "f.json", "~/else/f.json"),
-    (Path("/usr/bin/ffmpeg"), "ffmpeg"), (Path("/opt/ff q'$[x]/ffmpeg"), "ffmpeg"),
+    (Path(f"{REFS} old") / "a.y4m", "[elsewhere]/a.y4m"),  # a sibling whose name goes on: its own folder
+    (Path(f"{REFS}2/a.y4m"), "[elsewhere]/a.y4m"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
+    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (BASE / "else" / "f.json", "[elsewhere]/f.json"),
+    (Path("/usr/bin/ffmpeg"), "[elsewhere]/ffmpeg"), (Path("/opt/ff q'$[x]/ffmpeg"), "[elsewhere]/ffmpeg"),
+    # below home or the current folder only: the folders there are the user's (issue 75, item 1)
+    (HOME / "tools-X" / "ffmpeg", "[elsewhere]/ffmpeg"), (CWD / "grp-X" / "g.json", "[elsewhere]/g.json"),
 ])
 def test_a_path_is_shown_under_the_deepest_root_it_lies_in(path: Path, shown: str) -> None:
     assert places().show(path) == shown
 
 
 def test_a_folder_under_no_root_is_named_by_no_name(tmp_path: Path) -> None:
-    """An earlier --ref-dir, a model's folder: its own name is the box's, where a file's name is what the lead needs."""
+    """An earlier --ref-dir, a model's folder, the current folder: its own name is the box's, where a file's name is
+    what the lead needs."""
     (tmp_path / "old clips").mkdir()
     (tmp_path / "old clips" / "a.y4m").write_bytes(b"")
     elsewhere = Places.of(ref_dir=tmp_path / "new")
-    assert elsewhere.show(tmp_path / "old clips") == "[folder]"
-    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "a.y4m"
+    assert elsewhere.show(tmp_path / "old clips") == "[elsewhere]"
+    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "[elsewhere]/a.y4m"
 
 
 def test_a_changed_path_setting_is_said_as_paths(tmp_path: Path) -> None:
@@ -61,7 +65,7 @@ def test_a_changed_path_setting_is_said_as_paths(tmp_path: Path) -> None:
     (tmp_path / "old clips").mkdir()
     new = Places.of(ref_dir=tmp_path / "new clips")
     (change,) = _setting_changes("ref_dir", str(tmp_path / "old clips"), str(tmp_path / "new clips"))
-    assert new.text(change) == "setting ref_dir: [folder] -> [ref-dir]"
+    assert new.text(change) == "setting ref_dir: [elsewhere] -> [ref-dir]"
     assert str(change) == f"setting ref_dir: {tmp_path}/old clips -> {tmp_path}/new clips"  # as the box's log says
 
 
@@ -77,6 +81,32 @@ def test_a_link_to_a_root_is_shown_by_where_it_leads(tmp_path: Path) -> None:
     (tmp_path / "via").symlink_to(tmp_path / "real")
     assert Places.of(ref_dir=tmp_path / "real").show(tmp_path / "via" / "a.y4m") == "[ref-dir]/a.y4m"
     assert Places.KEPT.show(tmp_path / "via" / "a.y4m") == str(tmp_path / "via" / "a.y4m")
+
+
+def test_links_are_resolved_before_the_roots_are_matched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit run through a link to its folder from a current folder (issue 75, item 1): its python, a link itself,
+    is the kit's by its folders' place ([kit]/.venv/bin/python), never [cwd]/kitlink-X/…, nor the interpreter it
+    leads to; a clip that links out of --ref-dir is the --ref-dir's by its own name; a root given through a link is
+    that root; and no folder below home or the current folder is named."""
+    kit, home = tmp_path / "kit", tmp_path / "home-X"
+    (kit / ".venv" / "bin").mkdir(parents=True)
+    (kit / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    cwd = home / "work-X"
+    cwd.mkdir(parents=True)
+    (cwd / "kitlink-X").symlink_to(kit)
+    (home / "clips-X").mkdir()
+    (home / "clips-X" / "a.y4m").symlink_to(tmp_path / "far-X" / "t.y4m")  # out of --ref-dir (dangling: no matter)
+    (cwd / "refs-via-X").symlink_to(home / "clips-X")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    places = Places.of(ref_dir=Path("refs-via-X"), kit=kit)
+    assert places.show(Path("kitlink-X/.venv/bin/python")) == "[kit]/.venv/bin/python"
+    assert places.show(cwd / "kitlink-X" / "kit" / "__main__.py") == "[kit]/kit/__main__.py"
+    assert places.show(home / "clips-X" / "a.y4m") == "[ref-dir]/a.y4m"
+    assert places.show(Path("refs-via-X") / "b.y4m") == "[ref-dir]/b.y4m"
+    assert places.show(tmp_path / "far-X" / "t.y4m") == "[elsewhere]/t.y4m"
+    assert places.show(cwd) == places.show(home) == "[elsewhere]"
+    assert places.show(home / "tools-X" / "ffmpeg") == places.show("tools-X/ffmpeg") == "[elsewhere]/ffmpeg"
 
 
 def test_a_command_is_spelled_as_it_runs_and_as_the_lead_sees_it() -> None:
@@ -219,7 +249,7 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
     assert isinstance(again, Spelled) and again == text and places().text(again) == places().text(text)
     assert "Ann" not in places().text(again) and "'[ref-dir]/it'\"'\"'s.mkv'" in places().text(again)
     elsewhere = tmp_path / "clips" / "it's.mp4"  # the same clip named another way: its refusal names it so
-    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("it's.mp4: timed out")
+    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("[elsewhere]/it's.mp4: timed out")
     assert spelled_from(spelled_document("plain")) == "plain"
     graph = build_libvmaf_graph(176, 144, "yuv420p", OUT / "v.json", 1, fps="25")  # an escape it cannot name
     with pytest.raises(ValueError, match="escape"):
