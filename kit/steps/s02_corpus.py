@@ -398,6 +398,19 @@ def job_words(job: Job) -> str:
     return f"{job.clip.src} {job.encoder} cq{job.cq}{rung}"
 
 
+def reused(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], generation: str,
+           checked: frozenset[str]) -> tuple[set[str], set[str]]:
+    """(the jobs, the sample jobs) an earlier run made that this one reuses (of this redo `generation`; `checked`: the
+    jobs that hold the independent check); each it redoes said with why (say_redone)."""
+    tree, folder = ctx.tree, ctx.run.jobs
+    redo = {j.job_id: job_redo_reason(tree, folder, j, p.prov, generation, j.job_id in checked) for j in jobs}
+    redo_samples = {x.job_id: sample_redo_reason(tree, folder, x, p.prov, generation) for x in samples}
+    say_redone(ctx, [(job_words(j), redo[j.job_id]) for j in jobs]
+               + [(f"{job_words(x.job)}: its windows", redo_samples[x.job_id]) for x in samples])
+    return ({job_id for job_id, why in redo.items() if why is None},
+            {job_id for job_id, why in redo_samples.items() if why is None})
+
+
 def say_redone(ctx: Context, jobs: list[tuple[str, str | None]]) -> None:
     """Each job an earlier run made that this one redoes, and why (kit.corpus.jobs.REDO_WHY): a line per job in the
     step log; on the terminal a line per reason, naming its first REDONE_SHOWN jobs (a job reused, or never made
@@ -505,14 +518,9 @@ class CorpusStep:
         shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
-        redo = {j.job_id: job_redo_reason(tree, run.jobs, j, p.prov, generation, j.job_id in checked) for j in jobs}
-        reused_ids = {job_id for job_id, why in redo.items() if why is None}
-        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         samples = sample_jobs(ctx, p, jobs)
-        redo_samples = {x.job_id: sample_redo_reason(tree, run.jobs, x, p.prov, generation) for x in samples}
-        samples_done = {job_id for job_id, why in redo_samples.items() if why is None}
-        say_redone(ctx, [(job_words(j), redo[j.job_id]) for j in jobs]
-                   + [(f"{job_words(x.job)}: its windows", redo_samples[x.job_id]) for x in samples])
+        reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
+        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
         announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
