@@ -9,16 +9,15 @@ repeating one: tests/real/test_still_clip.py."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from kit.rundir import RunDir
 from tests.conftest import LENIENT, full_summary, run_here
 from tests.publicclips import cut
+from tests.real.test_still_clip import md5s_by_hand, repeats_by_hand
 
 pytestmark = pytest.mark.slow  # a whole run on real clips: the release tier
 CORPUS = ["--encoders", "libx264", "--cqs", "18,30,42,51", "--scales", "native", "--seeds", "0", "--epochs", "12"]
@@ -48,32 +47,13 @@ def verdict_of(out: Path) -> dict:
     return json.loads(next(p for p in map(run.verdict_file, ("PROMOTE", "HOLD")) if p.is_file()).read_text())
 
 
-def motion_by_hand(ffmpeg: str, clip: Path, log: Path) -> np.ndarray:
-    """libvmaf on the clip against itself, frame i with frame i: its motion2 per frame."""
-    subprocess.run([ffmpeg, "-v", "error", "-i", str(clip), "-i", str(clip), "-lavfi",
-                    f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}", "-f", "null", "-"], check=True, timeout=120)
-    return np.array([f["metrics"]["integer_motion2"] for f in json.loads(log.read_text())["frames"]])
-
-
-def md5s_by_hand(ffmpeg: str, clip: Path) -> list[str]:
-    """ffmpeg's framemd5 of the clip: each decoded frame's md5, in order."""
-    res = subprocess.run([ffmpeg, "-v", "error", "-i", str(clip), "-map", "0:v:0", "-f", "framemd5", "-"],
-                         check=True, capture_output=True, text=True, timeout=120)
-    return [ln.rsplit(",", 1)[1].strip() for ln in res.stdout.splitlines() if ln and not ln.startswith("#")]
-
-
-def repeats_by_hand(md5s: list[str]) -> tuple[int, int]:
-    """(frames that are the picture before them, runs of them)."""
-    flags = [i > 0 and m == md5s[i - 1] for i, m in enumerate(md5s)]
-    return sum(flags), sum(1 for i, f in enumerate(flags) if f and not flags[i - 1])
-
-
 def test_a_clip_whose_pictures_repeat_is_warned_naming_it_its_repeats_and_its_ceiling(
         ffmpeg: str, run: tuple[Path, Path]) -> None:
     out, refs = run
     (regime,) = verdict_of(out)["frame_regimes"]  # the two other clips are not named
     md5s = md5s_by_hand(ffmpeg, refs / "megamind-pad.y4m")
-    repeated, runs = repeats_by_hand(md5s)
+    by_hand = repeats_by_hand(md5s)
+    repeated, runs = by_hand.repeated, by_hand.runs
     assert regime["src"] == "megamind-pad" and regime["n_frames"] == len(md5s) == 36
     assert (regime["repeated"], regime["runs"]) == (repeated, runs) and repeated >= 10  # one frame in three
     encodes = pd.read_parquet(RunDir(out).encodes)
