@@ -339,14 +339,17 @@ class Prober:
         spec10 = spec.at_bits(10)
         setup = hw_setup(spec10, self.sig)  # the upload chain of QSV/VAAPI carries the 10-bit format
         key = entry_key(spec10, setup, self.cq_of(name), TEN_BIT_FMT)
+        why = self.why_tested(spec10, setup, key, TEN_BIT_FMT)
         if (hit := self._cached(key, f"{name} 10-bit")) is not None:
             return hit
         refusal = ten_bit_refusal(spec, self.listed_pix_fmts(name))
+        if self.log is not None and not refusal:
+            self.log(f"{name} 10-bit: test encode now: {why}")
         result = (_failed(spec10, setup, refusal) if refusal else
                   probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq_of(name),
                                 log=self.log, decodes_as=TEN_BIT_FMT))
         self.cache.put(key, result)
-        return result
+        return result if refusal else replace(result, tested=why)
 
     def probe(self, name: str) -> ProbeResult:
         spec, setup, unusable = self._setup(name)
@@ -364,9 +367,10 @@ class Prober:
         self.cache.put(key, result)
         return replace(result, tested=why)
 
-    def why_tested(self, spec: EncoderSpec, setup: HwSetup, key: str) -> str:
+    def why_tested(self, spec: EncoderSpec, setup: HwSetup, key: str, clip_pix_fmt: str = "") -> str:
         """Why encoder `spec` is test-encoded now rather than read from the cache, in words its prereqs row says
-        (whatever the cache holds for `key`: when it holds a result that may be read, this is not said)."""
+        (whatever the cache holds for `key`: when it holds a result that may be read, this is not said;
+        `clip_pix_fmt`: the 10-bit probe's, entry_key's)."""
         name, cq = spec.name, self.cq_of(spec.name)
         if self.refresh:
             return "a new test encode was asked for (--refresh)"
@@ -378,7 +382,7 @@ class Prober:
         if self.cache.holds(key):
             return "its cached result was a failure that may pass another time (tested again)"
         lo, hi = sorted(spec.cq_range)
-        other = [q for q in range(lo, hi + 1) if q != cq and self.cache.holds(entry_key(spec, setup, q))]
+        other = [q for q in range(lo, hi + 1) if q != cq and self.cache.holds(entry_key(spec, setup, q, clip_pix_fmt))]
         if other:
             return (f"the cache holds its test encode at cq {', '.join(map(str, other))}, not at cq {cq}: the first "
                     "value of this run's --cqs for it, which its test encode is made at")
@@ -416,7 +420,8 @@ def probe_row(result: ProbeResult) -> list[str]:
 def probe_row_10bit(result: ProbeResult) -> list[str]:
     """A prereqs row for one encoder's 10-bit probe (--encode-depth source)."""
     if result.available:
-        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"]
+        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"
+                                               f"{f'; tested now: {result.tested}' if result.tested else ''}"]
     hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 

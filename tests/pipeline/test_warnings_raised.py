@@ -40,17 +40,27 @@ def test_a_grid_short_of_the_teachers_scale_is_warned(json_run: tuple[Path, obje
     assert "encodes scored" in said  # the tiny clips at cq 25 and 37: short of the scale, so this case is tested
 
 
-@pytest.mark.ci
-def test_a_merge_of_two_real_boxes_warns_of_nothing(json_run: tuple[Path, object], x264_run: Path,
-                                                    tmp_path: Path) -> None:
-    shards = [RunDir(json_run[0]).shard, RunDir(x264_run).shard]
-    union = tmp_path / "union.parquet"
-    merged = run_kit("merge", *shards, "-o", union)
+@pytest.fixture(scope="module")
+def union(json_run: tuple[Path, object], x264_run: Path, tmp_path_factory: pytest.TempPathFactory
+          ) -> tuple[Path, str]:
+    """The session's two real boxes merged: (the union, what merge said on stderr)."""
+    union = tmp_path_factory.mktemp("union") / "union.parquet"
+    merged = run_kit("merge", RunDir(json_run[0]).shard, RunDir(x264_run).shard, "-o", union)
     assert merged.returncode == 0, merged.stderr
-    assert "warning" not in merged.stderr.lower(), merged.stderr
-    info = run_kit("corpus", "info", union)
+    return union, merged.stderr
+
+
+@pytest.mark.ci
+def test_a_merge_of_two_real_boxes_warns_of_nothing(union: tuple[Path, str]) -> None:
+    corpus, said = union
+    assert "warning" not in said.lower(), said
+    assert json.loads(corpus.with_name("union.manifest.json").read_text())["warnings"] == []
+    info = run_kit("corpus", "info", corpus)
     assert info.returncode == 0 and "warning" not in (info.stdout + info.stderr).lower(), info.stdout + info.stderr
-    res = run_kit("run", "--corpus", union, "--out-dir", tmp_path / "out", *FAST, *LENIENT)
+
+
+def test_the_union_of_two_real_boxes_warns_of_nothing_a_merge_makes(union: tuple[Path, str], tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", union[0], "--out-dir", tmp_path / "out", *FAST, *LENIENT)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     said = full_summary(tmp_path / "out")
     assert "encodes scored" in said  # the teacher range: the same short grid, warned in the union too
