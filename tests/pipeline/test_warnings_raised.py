@@ -42,24 +42,30 @@ def test_a_grid_short_of_the_teachers_scale_is_warned(json_run: tuple[Path, obje
 
 @pytest.fixture(scope="module")
 def union(json_run: tuple[Path, object], x264_run: Path, tmp_path_factory: pytest.TempPathFactory
-          ) -> tuple[Path, str]:
-    """The session's two real boxes merged: (the union, what merge said on stderr)."""
+          ) -> tuple[Path, str, tuple[Path, Path]]:
+    """The session's two real boxes merged: (the union, what merge said on stderr, the boxes' out-dirs)."""
     union = tmp_path_factory.mktemp("union") / "union.parquet"
     merged = run_kit("merge", RunDir(json_run[0]).shard, RunDir(x264_run).shard, "-o", union)
     assert merged.returncode == 0, merged.stderr
-    return union, merged.stderr
+    return union, merged.stderr, (json_run[0], x264_run)
 
 
 @pytest.mark.ci
-def test_a_merge_of_two_real_boxes_warns_of_nothing(union: tuple[Path, str]) -> None:
-    corpus, said = union
+def test_a_merge_of_two_real_boxes_warns_of_nothing(union: tuple[Path, str, tuple[Path, Path]]) -> None:
+    corpus, said, _ = union
     assert "warning" not in said.lower(), said
-    assert json.loads(corpus.with_name("union.manifest.json").read_text())["warnings"] == []
+    manifest = json.loads(corpus.with_name("union.manifest.json").read_text())
+    assert manifest["warnings"] == []
+    # each source's repeated pictures, as its box measured them, carried on (kit.corpus.regroup.source_rows)
+    boxes = {s["src_sha256"]: s["repeats"] for shard in union[2]
+             for s in json.loads(RunDir(shard).shard_manifest.read_text())["sources"]}
+    assert {s["src_sha256"]: s.get("repeats") for s in manifest["sources"]} == boxes and all(boxes.values())
     info = run_kit("corpus", "info", corpus)
     assert info.returncode == 0 and "warning" not in (info.stdout + info.stderr).lower(), info.stdout + info.stderr
 
 
-def test_the_union_of_two_real_boxes_warns_of_nothing_a_merge_makes(union: tuple[Path, str], tmp_path: Path) -> None:
+def test_the_union_of_two_real_boxes_warns_of_nothing_a_merge_makes(union: tuple[Path, str, tuple[Path, Path]],
+                                                                   tmp_path: Path) -> None:
     res = run_kit("run", "--corpus", union[0], "--out-dir", tmp_path / "out", *FAST, *LENIENT)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     said = full_summary(tmp_path / "out")
