@@ -339,6 +339,18 @@ def fetched_or_skip(clips: Iterable[PublicClip], manifest: Manifest) -> dict[str
         pytest.skip(f"the real files could not be fetched, no network: {exc}")
 
 
+def cut(ffmpeg: str, name: str, dest: Path, frames: int, vf: str = "", encode: tuple[str, ...] = ()) -> Path:
+    """The first `frames` pictures of the public clip `name` (`vf`: a filter first), as a 4:2:0 .y4m, or encoded by
+    `encode` (an encoder's options) into `dest`'s container; with no network, a skip."""
+    manifest = load_manifest()
+    (source,) = fetched_or_skip([manifest.clip(name)], manifest).values()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    out = list(encode) or ["-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"]
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map", "0:v:0",
+                    *(["-vf", vf] if vf else []), "-frames:v", str(frames), *out, str(dest)], check=True, timeout=300)
+    return dest
+
+
 # --- what the kit's ffmpeg says of a file (to write and check the manifest) ----------------------------------------
 
 

@@ -24,6 +24,7 @@ from kit.infra.records import Record, RecordError
 from kit.infra.shown import Spelled
 from kit.infra.visible import utf8_text
 from kit.media.discovery import Renamed, distinct_sources
+from kit.media.fingerprint import Repeats
 from kit.media.identity import Fingerprint, bars_text, similar_pairs
 from kit.media.refs import Clip
 
@@ -163,6 +164,10 @@ class ReferenceSet:
         """(content, pixels_sha256, signature) for the clip's manifest entry."""
         fp = self.prints[clip.sha256]
         return self.grouping.content_of.get(clip.sha256, clip.sha256), fp.pixels_sha256, fp.signature
+
+    def repeats(self, clip: Clip) -> Repeats | None:
+        """Which of the clip's pictures repeat the one before (its fingerprint's), for its manifest entry."""
+        return self.prints[clip.sha256].repeats
 
     def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
         shas = {c.sha256 for c in clips}

@@ -239,21 +239,55 @@ def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> list[str]:
     return done
 
 
+# why a job an earlier run made is redone, not reused: every reason the reuse check below can give, said on the job's
+# line by the corpus step (a job never made before is no redo: it has none)
+REDO_WHY: dict[str, str] = {
+    "ledger missing": "its ledger is missing (its rows are there)",
+    "rows missing": "its rows are missing (its ledger is there)",
+    "ledger damaged": "its ledger is damaged",
+    "forced": "this run is forced (--force, or --from corpus): every job is redone",
+    "check moved": "the independent check moved to it, and its ledger holds no check",
+    "check on the copy": "the independent check moved to it, and must read the clip's own file, not its lossless copy",
+    "fingerprint": "its ledger is of other settings, another ffmpeg or teacher, or another version of the clip "
+                   "(its fingerprint differs)",
+}
+
+
+def redo_reason(tree: Tree, data_path: Path, ledger_path: Path, fingerprint: str, generation: str = "",
+                check: Job | None = None) -> str | None:
+    """Whether a job's (or a sample job's) rows are on disk as its ledger records them for `fingerprint` (of this redo
+    `generation`; `check`: the job the independent check is on, made from the clip's own file): None when they are
+    (reused; rows changed after are refused, exit 2), "" when no earlier run made it, else the REDO_WHY key."""
+    rows, kept = tree.is_file(data_path), tree.is_file(ledger_path)
+    if not (rows and kept):
+        return "" if not (rows or kept) else "ledger missing" if rows else "rows missing"
+    ledger = read_ledger(tree, ledger_path)
+    if ledger is None:
+        return "ledger damaged"
+    if generation and ledger.generation != generation:
+        return "forced"
+    if check is not None and ledger.oracle is None:
+        return "check moved"
+    if check is not None and check.clip.read_path and not (ledger.oracle and ledger.oracle.own_file):
+        return "check on the copy"
+    if ledger.fingerprint != fingerprint:
+        return "fingerprint"
+    read_job_rows(tree, data_path, ledger, ledger_path)  # refuses rows that are not the ones recorded
+    return None
+
+
+def job_redo_reason(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
+                    checked: bool = False) -> str | None:
+    """redo_reason of a corpus job (`checked`: it holds the independent check)."""
+    data_path, ledger_path = job_paths(jobs_dir, job)
+    return redo_reason(tree, data_path, ledger_path, job.fingerprint(prov), generation, job if checked else None)
+
+
 def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
                 checked: bool = False) -> bool:
     """The job's rows are on disk as its ledger for this fingerprint (of this redo `generation`; `checked`: holding
     the check, made from the clip's own file) records them; rows changed after are refused (exit 2)."""
-    data_path, ledger_path = job_paths(jobs_dir, job)
-    if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
-        return False
-    ledger = read_ledger(tree, ledger_path)
-    if ledger is None or (generation and ledger.generation != generation) or (checked and (
-            ledger.oracle is None or (job.clip.read_path and not ledger.oracle.own_file))):
-        return False
-    if ledger.fingerprint != job.fingerprint(prov):
-        return False
-    read_job_rows(tree, data_path, ledger, ledger_path)  # refuses rows that are not the ones recorded
-    return True
+    return job_redo_reason(tree, jobs_dir, job, prov, generation, checked) is None
 
 
 def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: Path) -> pa.Table:

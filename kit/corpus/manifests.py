@@ -15,6 +15,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, omit_none
+from kit.media.fingerprint import Repeats
 from kit.rundir import manifest_path
 
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
@@ -62,6 +63,9 @@ class ClipEntry(Record):
     # (kit.media.pixfmt.scoring_note): "" in an older manifest
     scored_in: str = ""
     scoring: str = ""
+    # which decoded pictures repeat the one before, bit for bit (kit.media.fingerprint.Repeats): absent in an older
+    # manifest (not measured), which the verdict's warning of repeated pictures (kit.verdict.regimes) then leaves out
+    repeats: Repeats | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class SourceRows(Record):
     signature: str = ""
     frames: int = 0
     file: str = field(default="", metadata=NAMES_FILE)
+    repeats: Repeats | None = omit_none()  # the box's ClipEntry's, carried on
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,12 @@ class MergeManifest(Record):
 
 
 CorpusManifest = ShardManifest | MergeManifest
+
+
+def source_repeats(manifest: CorpusManifest | None) -> dict[str, Repeats]:
+    """Each source's repeated pictures as the manifest records them, by src_sha256 (those measured)."""
+    sources: tuple[ClipEntry | SourceRows, ...] = manifest.sources if manifest is not None else ()
+    return {s.src_sha256: s.repeats for s in sources if s.repeats is not None}
 
 
 def read_manifest(corpus: Path) -> CorpusManifest | None:

@@ -17,6 +17,7 @@ from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardMa
 from kit.corpus.names import source_names
 from kit.corpus.schema import with_content
 from kit.errors import InputError
+from kit.media.fingerprint import Repeats
 from kit.media.identity import Fingerprint
 
 MAX_LISTED = 20  # group lines printed; the manifest holds them all
@@ -37,6 +38,7 @@ class Recorded:
     fingerprint: Fingerprint | None = None
     frames: int = 0
     file: str = ""
+    repeats: Repeats | None = None
 
 
 def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | None:
@@ -56,7 +58,7 @@ def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, 
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
     m = inp.manifest
     entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
-    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
+    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file, e.repeats) for e in entries}
     sources = [Source(r["src"], r["src_sha256"], (rec := recorded.get(r["src_sha256"], Recorded())).fingerprint,
                       r["box_id"] or "", rec.file) for r in t]
     by_content: dict[str, list[str]] = {}
@@ -116,5 +118,6 @@ def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, .
         rec = r.recorded.get(s.src_sha256, Recorded())
         fp = rec.fingerprint
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
-                              fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file))
+                              fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file,
+                              rec.repeats))
     return tuple(out)

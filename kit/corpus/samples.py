@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kit.corpus.columns import CORPUS_FEATURES
-from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobLedger, Provenance, read_job_rows, read_ledger
+from kit.corpus.jobs import (
+    ClipChanged,
+    Job,
+    JobFailed,
+    JobLedger,
+    Provenance,
+    read_job_rows,
+    read_ledger,
+    redo_reason,
+)
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
@@ -85,18 +94,16 @@ def plan_samples(jobs: Sequence[Job], window_s: float, asked: Callable[[Job], bo
             and longer_than(j.clip.n_frames, j.clip.fps_float, window_s)]
 
 
-def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance, generation: str = "") -> bool:
-    """Its rows are on disk as its ledger, of this fingerprint (and of this redo `generation`, as a corpus job's:
-    kit.corpus.jobs.job_is_done), records them (rows changed after: refused, exit 2)."""
+def sample_redo_reason(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance,
+                       generation: str = "") -> str | None:
+    """kit.corpus.jobs.redo_reason of a sample job: None when its rows are on disk as its ledger, of this fingerprint
+    (and of this redo `generation`, as a corpus job's), records them (rows changed after: refused, exit 2)."""
     data_path, ledger_path = sample.paths(jobs_dir)
-    if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
-        return False
-    ledger = read_ledger(tree, ledger_path)
-    if ledger is None or (generation and ledger.generation != generation) or \
-            ledger.fingerprint != sample.fingerprint(prov):
-        return False
-    read_job_rows(tree, data_path, ledger, ledger_path)
-    return True
+    return redo_reason(tree, data_path, ledger_path, sample.fingerprint(prov), generation)
+
+
+def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance, generation: str = "") -> bool:
+    return sample_redo_reason(tree, jobs_dir, sample, prov, generation) is None
 
 
 @dataclass(frozen=True)

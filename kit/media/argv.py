@@ -232,15 +232,23 @@ def _vf(*filters: str) -> list[str]:
     return ["-vf", chain] if chain else []
 
 
+# each decoded frame's md5 as a line of its own among ffmpeg's log lines (the framehash muxer's `0, dts, pts, duration,
+# size, md5`): which pictures repeat the one before, bit for bit (kit.media.fingerprint.Repeats); -flush_packets 1
+# writes each line in one write, so no log line of another thread lands inside it
+FRAME_HASHES = ("-c:v", "rawvideo", "-f", "framehash", "-hash", "md5", "-flush_packets", "1", "pipe:2")
+
+
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, checks: Sequence[str] = (),
                            count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
-    planes' `SHA256=` on stderr, thumbnails on stdout; `checks`: STRICT_DECODE or SECOND_LOOK (what stops it)."""
+    planes' `SHA256=` on stderr, thumbnails on stdout, each frame's md5 on stderr; `checks`: STRICT_DECODE or
+    SECOND_LOOK (what stops it)."""
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
     return [program(ffmpeg), *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
-            *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+            *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
+            *each, *_vf(renumber), *FRAME_HASHES]
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequence[str] = SECOND_LOOK) -> list[str]:
@@ -262,7 +270,8 @@ INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 # own (1/480 for an AVI's 1/15); Matroska would round them to the millisecond, and keeps the colour tags NUT drops
 # (given back when the copy is read: kit.media.refs.Clip.input_args)
 INTERMEDIATE_FORMAT = ("-f", "nut")
-INTERMEDIATE_OUTPUT = 3  # the copy's output index in build_intermediate_argv (after the count, hash and thumbnails)
+INTERMEDIATE_OUTPUT = 4  # the copy's output index in build_intermediate_argv (after the count, hash, thumbnails and
+# each frame's md5)
 # each frame of the copy at the time ffmpeg plays it at: the decoder's own timestamp, in the stream's own time base
 # (-enc_time_base demux; an encoder's default, one over the frame rate, would round a variable rate's), one tick past
 # the frame before where it is not later (a splice that steps back, a frame with none): the frames' times, as x264's

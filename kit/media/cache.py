@@ -20,15 +20,16 @@ from kit.infra.tree import LockBusy, Tree
 from kit.media.containers import COPY_VERSION, Tags, intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
 from kit.media.ffmpeg import COLOUR_NAMES
-from kit.media.fingerprint import VERSION, Fingerprint
+from kit.media.fingerprint import VERSION, Fingerprint, Repeats
 from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (6: the pixel format its decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 6
+# (7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its decoder gives; 5 wrote 4:2:0 at 8
+# or 10 bits in place of a format outside decode.PIX_FMTS)
+MASTER_ENTRY = 7
 MASTER = f"master{MASTER_ENTRY}|"
-PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
+PICTURES = "print3|"  # a .y4m/.yuv clip's fingerprint (print3: its repeats), keyed also by how it is read (its geometry)
 # a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
 # reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read) and MASTER_ENTRY
 COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
@@ -64,28 +65,37 @@ def open_clip(path: Path) -> BinaryIO:
 
 
 def _print_from(values: Sequence[object]) -> Fingerprint:
-    sha, sig, frames = values
-    if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
+    """A fingerprint's entry: [pixels_sha256, signature, frames, its Repeats' list or null]."""
+    sha, sig, frames, repeats = values
+    if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)
+            and (repeats is None or isinstance(repeats, list))):
         raise ValueError("not a fingerprint")
     if not sig.startswith(f"{VERSION}:"):  # the cache holds this kit's signatures only: never one made another way
         raise ValueError(f"a signature of another version than {VERSION}")
-    return Fingerprint(sha, sig, frames)
+    return Fingerprint(sha, sig, frames, Repeats.from_list(repeats) if repeats is not None else None)
+
+
+def _print_entry(identity: Fingerprint) -> list[object]:
+    """_print_from's list."""
+    repeats = identity.repeats.as_list() if identity.repeats is not None else None
+    return [identity.pixels_sha256, identity.signature, identity.frames, repeats]
 
 
 def _master_from(values: Sequence[Any]) -> MasterDecode:
-    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, [dropped, ...]]."""
-    w, h, fps, pix, n, sha, sig, frames, dropped = values
+    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats,
+    [dropped, ...]] (_print_from's list inside it)."""
+    w, h, fps, pix, n, sha, sig, frames, repeats, dropped = values
     if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
             and isinstance(fps, str) and isinstance(pix, str)
             and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
         raise ValueError("not a master's entry")
-    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats)), tuple(dropped))
 
 
 def _master_entry(decoded: MasterDecode) -> list[object]:
     """_master_from's list."""
     geometry, identity, dropped = decoded
-    return [*geometry, identity.pixels_sha256, identity.signature, identity.frames, list(dropped)]
+    return [*geometry, *_print_entry(identity), list(dropped)]
 
 
 class Intermediate(NamedTuple):
@@ -244,7 +254,7 @@ class Sha256Cache:
         key = f"{PICTURES}{how}|{file_key(p)}"
         if key not in self._data:
             identity = decode_pictures(p, input_args, ffmpeg, budget)
-            self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))
+            self._add(key, json.dumps(_print_entry(identity)))
         return _print_from(load_json(self._data[key]))
 
     def _add(self, key: str, value: str) -> None:

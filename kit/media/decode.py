@@ -24,7 +24,7 @@ from kit.media.argv import (
     build_second_look_argv,
 )
 from kit.media.ffmpeg import parse_duration, parse_frame_count, strip_log_prefix, telling_line
-from kit.media.fingerprint import GRID_BYTES, Fingerprint
+from kit.media.fingerprint import GRID_BYTES, Fingerprint, Repeats
 from kit.media.looks import (
     LOOK_START_S,
     MAX_FINGERPRINT_FRAMES,
@@ -56,6 +56,8 @@ Geometry = tuple[int, int, str, str, int]  # width, height, fps "num/den", pix_f
 STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
 # the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines)
 HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
+# the framehash muxer's line of each frame (kit.media.argv.FRAME_HASHES): stream 0, dts, pts, duration, size, md5
+FRAME_LINE = re.compile(r"^0,(?: +-?\d+,){4} +([0-9a-f]{32})\s*$", re.MULTILINE)
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
@@ -135,7 +137,15 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
     if not thumbs or len(thumbs) % GRID_BYTES:
         raise ValueError(f"the decode wrote {len(thumbs)} bytes of thumbnails, not whole frames "
                          "(a decode cut short)")
-    return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // GRID_BYTES)
+    frames = len(thumbs) // GRID_BYTES
+    return Fingerprint(hashes[0], build_signature(thumbs), frames, repeats_of(res.stderr, frames))
+
+
+def repeats_of(stderr: str, frames: int) -> Repeats | None:
+    """Which of the `frames` decoded pictures repeat the one before, from each one's md5 line; None where the lines
+    kept are not one per frame (a clip so long that its stderr's middle was not kept: kit.infra.proc)."""
+    hashes = FRAME_LINE.findall(stderr)
+    return Repeats.of(hashes) if len(hashes) == frames else None
 
 
 class Opened(NamedTuple):

@@ -140,7 +140,10 @@ _GENERIC = re.compile(
     r"Terminating thread|Nothing was written|Conversion failed|Error parsing global options|Failed to set value|"
     r"Error initializing output|Error opening output|Error while filtering|Error reinitializing filters|"
     r"Failed to inject frame|Error while processing the decoded data|Exiting with exit code|"
-    r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])", re.IGNORECASE)
+    r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])|"
+    # the framehash muxer's lines among the log lines (kit.media.argv.FRAME_HASHES): its header, each frame's md5
+    r"^#(format|version|hash|tb|media_type|codec_id|dimensions|sar|stream)|^\d+,( +-?\d+,){4} +[0-9a-f]{32}$",
+    re.IGNORECASE)
 _TELLING = re.compile(
     r"cannot|can't|could not|couldn't|fail|error|not found|\bno\b.*\b(device|display|driver)|unsupported|"
     r"not supported|does not support|invalid|denied|unable|assert|not available|no such|not divisible|must be",

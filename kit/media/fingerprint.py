@@ -1,5 +1,5 @@
-"""A clip's Fingerprint record and its signature's layout, without numpy (the CLI's import path reads
-it: `--help` and `status` stay light). kit.media.signature makes and compares signatures."""
+"""A clip's Fingerprint record, its signature's layout and its pictures' repeats (Repeats), without numpy (the CLI's
+import path reads it: `--help` and `status` stay light). kit.media.signature makes and compares signatures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import base64
 import binascii
 import re
 import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from kit.infra.records import Record
 
@@ -53,13 +54,63 @@ def signature_crop(text: str) -> tuple[float, float, float, float]:
     return top, bottom, left, right
 
 
+REPEATS_SHOWN = 12  # the first frames whose pattern (a new picture or a repeat) a clip's Repeats keeps
+NEW, REPEAT = "n", "r"
+
+
+@dataclass(frozen=True)
+class Repeats(Record):
+    """Which of a clip's decoded pictures are the picture before them, bit for bit: each frame's md5 from the one decode
+    that fingerprints it (kit.media.argv.build_fingerprint_argv), never a second decode. A still clip, whose pictures
+    all differ however little, repeats none (issue 74)."""
+
+    frames: int
+    repeated: int  # frames whose picture is the one before's (the first never is)
+    runs: int  # runs of such frames
+    longest: int  # the longest run
+    first: str  # the first REPEATS_SHOWN frames, each NEW or REPEAT
+
+    @classmethod
+    def of(cls, hashes: Sequence[str]) -> Repeats:
+        """From each decoded frame's hash, in order."""
+        flags = [i > 0 and h == hashes[i - 1] for i, h in enumerate(hashes)]
+        lengths: list[int] = []
+        for i, repeat in enumerate(flags):
+            if repeat:
+                if i and flags[i - 1]:
+                    lengths[-1] += 1
+                else:
+                    lengths.append(1)
+        return cls(len(hashes), sum(flags), len(lengths), max(lengths, default=0),
+                   "".join(REPEAT if f else NEW for f in flags[:REPEATS_SHOWN]))
+
+    def as_list(self) -> list[object]:
+        """The form the hash cache keeps it in (kit.media.cache); `from_list` reads it back."""
+        return [self.frames, self.repeated, self.runs, self.longest, self.first]
+
+    @classmethod
+    def from_list(cls, values: Sequence[object]) -> Repeats:
+        """ValueError unless `values` is as_list's form of a consistent record."""
+        frames, repeated, runs, longest, first = values
+        counts = [v for v in (frames, repeated, runs, longest) if isinstance(v, int) and not isinstance(v, bool)]
+        if len(counts) != 4 or min(counts) < 0 or not (isinstance(first, str) and set(first) <= {NEW, REPEAT}):
+            raise ValueError("not a clip's repeats")
+        made = cls(counts[0], counts[1], counts[2], counts[3], first)
+        if not (made.runs <= made.repeated < max(made.frames, 1) and made.longest <= made.repeated
+                and (made.runs == 0) == (made.repeated == 0) and len(first) == min(made.frames, REPEATS_SHOWN)):
+            raise ValueError("a clip's repeats that do not add up")
+        return made
+
+
 @dataclass(frozen=True)
 class Fingerprint(Record):
-    """A clip's identity by its decoded pictures: their planes' sha256, signature (kit.media.signature) and count."""
+    """A clip's identity by its decoded pictures: their planes' sha256, signature (kit.media.signature) and count;
+    and which of them repeat the one before (None where not measured: the decode's hash lines were not all kept)."""
 
     pixels_sha256: str
     signature: str
     frames: int
+    repeats: Repeats | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if re.fullmatch(r"[0-9a-f]{64}", self.pixels_sha256) is None:

@@ -14,7 +14,7 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
-from kit.infra.records import Record
+from kit.infra.records import Record, omit_none
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -120,6 +120,7 @@ class ProbeResult(Record):
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
     retest: str = ""  # a cached failure: the command that tests it again
+    tested: str | None = omit_none()  # why it was test-encoded now, not read from the cache (Prober.why_tested)
 
     @property
     def cached_note(self) -> str:
@@ -246,6 +247,7 @@ class ProbeCache:
         self.tree, self.path = tree, path
         data, why = tree.read_json_object(path)
         self.damaged = "" if why in ("", "missing") else f"the probe cache {path} is {why}: it is rebuilt"
+        self.found = why != "missing"  # the file was there (damaged or not)
         self._data: dict[str, object] = data or {}
 
     def get(self, key: str) -> ProbeResult | None:
@@ -258,6 +260,13 @@ class ProbeCache:
             self.damaged = f"the cached probe of {key.split('|')[0]} in {self.path} is damaged: probed again"
             return None
         return None if hit.transient else replace(hit, cached=True)  # a transient one is not cached: test again
+
+    def holds(self, key: str) -> bool:
+        return key in self._data
+
+    def names(self) -> set[str]:
+        """The encoders it holds a result of (any test encode)."""
+        return {k.split("|")[0] for k in self._data}
 
     def forget(self, name: str) -> None:
         """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it."""
@@ -330,14 +339,17 @@ class Prober:
         spec10 = spec.at_bits(10)
         setup = hw_setup(spec10, self.sig)  # the upload chain of QSV/VAAPI carries the 10-bit format
         key = entry_key(spec10, setup, self.cq_of(name), TEN_BIT_FMT)
+        why = self.why_tested(spec10, setup, key, TEN_BIT_FMT)
         if (hit := self._cached(key, f"{name} 10-bit")) is not None:
             return hit
         refusal = ten_bit_refusal(spec, self.listed_pix_fmts(name))
+        if self.log is not None and not refusal:
+            self.log(f"{name} 10-bit: test encode now: {why}")
         result = (_failed(spec10, setup, refusal) if refusal else
                   probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq_of(name),
                                 log=self.log, decodes_as=TEN_BIT_FMT))
         self.cache.put(key, result)
-        return result
+        return result if refusal else replace(result, tested=why)
 
     def probe(self, name: str) -> ProbeResult:
         spec, setup, unusable = self._setup(name)
@@ -346,11 +358,37 @@ class Prober:
         key = entry_key(spec, setup, self.cq_of(name))
         if self.refresh:
             self.cache.forget(name)
+        why = self.why_tested(spec, setup, key)  # before the cache is read: a damaged entry is dropped as it is
         if (hit := self._cached(key, name)) is not None:
             return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
+        if self.log is not None:
+            self.log(f"{name}: test encode now: {why}")
         result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name), log=self.log)
         self.cache.put(key, result)
-        return result
+        return replace(result, tested=why)
+
+    def why_tested(self, spec: EncoderSpec, setup: HwSetup, key: str, clip_pix_fmt: str = "") -> str:
+        """Why encoder `spec` is test-encoded now rather than read from the cache, in words its prereqs row says
+        (whatever the cache holds for `key`: when it holds a result that may be read, this is not said;
+        `clip_pix_fmt`: the 10-bit probe's, entry_key's)."""
+        name, cq = spec.name, self.cq_of(spec.name)
+        if self.refresh:
+            return "a new test encode was asked for (--refresh)"
+        if not self.cache.found:
+            return ("the probe cache holds no result for this ffmpeg build and host (a first run here, or a new "
+                    "ffmpeg build, driver, GPU or render node)")
+        if self.cache.damaged:
+            return self.cache.damaged
+        if self.cache.holds(key):
+            return "its cached result was a failure that may pass another time (tested again)"
+        lo, hi = sorted(spec.cq_range)
+        other = [q for q in range(lo, hi + 1) if q != cq and self.cache.holds(entry_key(spec, setup, q, clip_pix_fmt))]
+        if other:
+            return (f"the cache holds its test encode at cq {', '.join(map(str, other))}, not at cq {cq}: the first "
+                    "value of this run's --cqs for it, which its test encode is made at")
+        if name in self.cache.names():
+            return "the cache holds another test encode of it (its flags or device differ from this kit's)"
+        return "never tested with this ffmpeg build on this host"
 
     def recorded(self, name: str) -> ProbeResult | None:
         """What a test encode of `name` found, with nothing encoded; None when not tested yet here at this quality."""
@@ -373,7 +411,8 @@ def probe_row(result: ProbeResult) -> list[str]:
     """A prereqs row (check, result, detail) for one probed encoder."""
     if result.available:
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
-                                   f"{', cached' if result.cached else ''}"]
+                                   f"{', cached' if result.cached else ''}"
+                                   f"{f'; tested now: {result.tested}' if result.tested else ''}"]
     hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
     return [result.name, "no", result.failure + (f"{HINT_MARK}{hints}" if hints else "")]
 
@@ -381,7 +420,8 @@ def probe_row(result: ProbeResult) -> list[str]:
 def probe_row_10bit(result: ProbeResult) -> list[str]:
     """A prereqs row for one encoder's 10-bit probe (--encode-depth source)."""
     if result.available:
-        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"]
+        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"
+                                               f"{f'; tested now: {result.tested}' if result.tested else ''}"]
     hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 

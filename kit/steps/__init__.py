@@ -38,8 +38,8 @@ STEPS: tuple[LazyStep, ...] = (
     # samplings.parquet
     LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
-    # consumer as it samples
-    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=3),
+    # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=4),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
     # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),

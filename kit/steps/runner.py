@@ -28,7 +28,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.encoders import AUTO
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps import STEPS, LazyStep, formats_of, get_step
-from kit.steps.base import Context, Plan, seconds_since
+from kit.steps.base import Context, Plan, require_output, rerun, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
@@ -269,6 +269,34 @@ def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
         tree.check_planted(run.step(step.name))
 
 
+def upstream_steps(settings: RunSettings, selection: Selection) -> list[LazyStep]:
+    """The steps before the first selected one that this run does not run (`--from`, `--only`, `step`), whose
+    outputs the selected steps read as those steps recorded them (the corpus step's none with --corpus)."""
+    if not selection.steps:
+        return []
+    first = STEP_NAMES.index(selection.steps[0].name)
+    return [s for s in STEPS[:first] if s not in selection.steps and not (s.name == "corpus" and settings.corpus)]
+
+
+def check_upstream(tree: Tree, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+    """Refuse, before any work, a run that starts after a step whose recorded output is missing or changed (or whose
+    record is damaged), naming the file and the step that makes it: a step never runs on without what an earlier
+    one made, nor blames a setting for what is missing. A step never run here is left to the steps' own checks."""
+    run, ctx = RunDir(settings.out_dir), Context(settings, emit, lambda line: None, tree)
+    for step in upstream_steps(settings, selection):
+        if (found := tree.entry(run.status(step.name))) is None:
+            continue
+        if found.planted is not None:  # a link or a pipe where its record lies: said as what it is
+            require_output(ctx, run.status(step.name), step.name)
+        record, why = read_step_record(tree, run.status(step.name))
+        if record is None:
+            raise InputError(f"{run.status(step.name)} is {why}: what step '{step.name}' made cannot be checked, and "
+                             f"the steps after it read it",
+                             hint=f"rerun that step and those after it: {rerun(ctx, 'run', '--from', step.name)}")
+        for rel in record.outputs:
+            require_output(ctx, run.root / rel, step.name, again=rerun(ctx, "run", "--from", step.name))
+
+
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
@@ -278,6 +306,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(settings) as tree:
         check_planted(tree, run, selection)
+        check_upstream(tree, settings, selection, emit)
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
@@ -310,6 +339,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     require_address_space()
     with out_dir_lock(settings, shared=True) as tree:
         tree.check_planted(run.step(step.name))
+        check_upstream(tree, settings, Selection((step,), frozenset()), emit)
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
         places = box_places(settings.out_dir, settings.ref_dir)
         with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:

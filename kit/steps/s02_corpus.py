@@ -15,6 +15,7 @@ from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import Overrides, ReferenceSet, one_source_each, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import (
+    REDO_WHY,
     ClipChanged,
     Job,
     JobFailed,
@@ -22,11 +23,11 @@ from kit.corpus.jobs import (
     JobsPlan,
     Ladder,
     Provenance,
-    job_is_done,
+    job_redo_reason,
     plan_jobs,
 )
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, sample_is_done, write_samples
+from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, sample_redo_reason, write_samples
 from kit.corpus.samplings import SAMPLINGS_HOW
 from kit.corpus.scheduler import (
     ProgressRelay,
@@ -389,6 +390,42 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     ), threads, n_par
 
 
+REDONE_SHOWN = 5  # the jobs redone for one reason the terminal names; the step log names every one
+
+
+def job_words(job: Job) -> str:
+    """A job as its line names it: `clip libx264 cq25`, and its rung's size below the clip's own."""
+    rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
+    return f"{job.clip.src} {job.encoder} cq{job.cq}{rung}"
+
+
+def reused(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], generation: str,
+           checked: frozenset[str]) -> tuple[set[str], set[str]]:
+    """(the jobs, the sample jobs) an earlier run made that this one reuses (of this redo `generation`; `checked`: the
+    jobs that hold the independent check); each it redoes said with why (say_redone)."""
+    tree, folder = ctx.tree, ctx.run.jobs
+    redo = {j.job_id: job_redo_reason(tree, folder, j, p.prov, generation, j.job_id in checked) for j in jobs}
+    redo_samples = {x.job_id: sample_redo_reason(tree, folder, x, p.prov, generation) for x in samples}
+    say_redone(ctx, [(job_words(j), redo[j.job_id]) for j in jobs]
+               + [(f"{job_words(x.job)}: its windows", redo_samples[x.job_id]) for x in samples])
+    return ({job_id for job_id, why in redo.items() if why is None},
+            {job_id for job_id, why in redo_samples.items() if why is None})
+
+
+def say_redone(ctx: Context, jobs: list[tuple[str, str | None]]) -> None:
+    """Each job an earlier run made that this one redoes, and why (kit.corpus.jobs.REDO_WHY): a line per job in the
+    step log; on the terminal a line per reason, naming its first REDONE_SHOWN jobs (a job reused, or never made
+    before, is no redo)."""
+    by_why: dict[str, list[str]] = {}
+    for words, why in jobs:
+        if why:
+            by_why.setdefault(why, []).append(words)
+            ctx.log(f"redone: {words}: {REDO_WHY[why]}")
+    for why, named in by_why.items():
+        more = f" and {len(named) - REDONE_SHOWN} more (the step log names them)" if len(named) > REDONE_SHOWN else ""
+        ctx.emit(Info("corpus", f"redone: {', '.join(named[:REDONE_SHOWN])}{more}: {REDO_WHY[why]}"))
+
+
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int,
              samples_work: float = 0.0) -> None:
     """The jobs planned with their work (and the sample jobs' after them, `samples_work`), and the work of the steps
@@ -486,10 +523,9 @@ class CorpusStep:
         shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
-        reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
-        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         samples = sample_jobs(ctx, p, jobs)
-        samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
+        reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
+        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
         announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)

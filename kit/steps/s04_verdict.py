@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.manifests import read_manifest
+from kit.corpus.manifests import read_manifest, source_repeats
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
@@ -54,10 +54,13 @@ class VerdictStep:
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
                                       + rerun(ctx, "run", "--from", "loso", "--seeds", ",".join(map(str, s.seeds))))
         inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
-        # the corpus block counts the manifest's twins and groups (not its times, which change on every merge)
+        # the corpus block counts the manifest's twins and groups (not its times, which change on every merge), and
+        # the warning its sources' repeated pictures (a manifest that records none hashed as 2.2.0 hashed it)
         if (manifest := read_manifest(s.corpus or ctx.run.shard)) is not None:
+            repeats = {sha: r.to_json() for sha, r in sorted(source_repeats(manifest).items())}
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
-                                                     "groups": [g.to_json() for g in manifest.groups]})
+                                                     "groups": [g.to_json() for g in manifest.groups],
+                                                     **({"repeats": repeats} if repeats else {})})
         return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "gate": record_form(s.gate),
                                               "interval_level": s.interval_level, "holdout": list(s.holdout)}, KEPT),
                     inputs=inputs)
@@ -86,7 +89,8 @@ class VerdictStep:
         samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                 codec_blind, samplings, s.consumer_window) if ctx.tree.is_file(run.encodes) else None
-        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)
+        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer,
+                      source_repeats(read_manifest(corpus_file)))
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.media.fingerprint import Repeats
 from kit.verdict.breakdown import breakdown, errors_of, group_labels
 from kit.verdict.confounding import Confounding, confounding
 from kit.verdict.document import (
@@ -44,9 +46,10 @@ class Assessment:
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
            holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
-           consumer: ConsumerFit | None = None) -> Assessment:
+           consumer: ConsumerFit | None = None, repeats: Mapping[str, Repeats] | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet."""
+    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet;
+    `repeats`: each source's repeated pictures, as the corpus's manifest records them."""
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
@@ -61,7 +64,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
                       pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer,
-                      frame_regimes(meta, consumer.of("content") if consumer is not None else ()))
+                      frame_regimes(meta, consumer.of("content") if consumer is not None else (), repeats or {}))
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:

@@ -334,11 +334,17 @@ def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(f
     assert scores[10] >= scores[8] - 1.0, scores  # never markedly worse for keeping the depth
 
 
+# each frame's md5, a line each among the log lines, written whole
+FRAME_MD5S = ["-c:v", "rawvideo", "-f", "framehash", "-hash", "md5", "-flush_packets", "1", "pipe:2"]
+
+
 def test_fingerprint_argv_is_exact() -> None:
-    """One decode, three outputs: the frame count (null), the pixel hash (stderr), the thumbnails (stdout)."""
+    """One decode, four outputs: the frame count (null), the pixel hash (stderr), the thumbnails (stdout), each
+    frame's md5 (stderr, a line each, written whole)."""
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
     tail = [*each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
-            *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+            *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
+            *each, *FRAME_MD5S]
     assert build_fingerprint_argv("ffmpeg", ["-i", "m.mkv"], checks=STRICT_DECODE, count=True) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-xerror", "-err_detect",
         "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]
@@ -357,7 +363,7 @@ def test_second_look_argv_is_exact() -> None:
         "-i", "m.mp4", "-map", "0:v:0", *clean, "-f", "null", "-",
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
-        "-f", "rawvideo", "pipe:1"]
+        "-f", "rawvideo", "pipe:1", *each, *clean, *FRAME_MD5S]
     assert "explode" not in SECOND_LOOK and "-xerror" in SECOND_LOOK
 
 
@@ -376,7 +382,7 @@ def test_lossless_copy_argvs_are_exact() -> None:
         "-map", "0:v:0", *clean, "-f", "null", "-",
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
-        "-f", "rawvideo", "pipe:1",
+        "-f", "rawvideo", "pipe:1", *each, *clean, *FRAME_MD5S,
         *each, "-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'", "-enc_time_base:v", "demux",
         "-c:v", "ffv1", "-level", "3", "-f", "nut", "copy.tmp"]
     second = build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001", checks=SECOND_LOOK)

@@ -250,10 +250,14 @@ def test_a_cached_signature_of_the_old_kind_is_never_read(clips: dict[str, Clip]
     path = tmp_path / "sha256.json"
     made = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(Tree.open(tmp_path), path))
     data = json.loads(path.read_text())
-    (key,) = [k for k in data if k.startswith("print2|")]
+    (key,) = [k for k in data if k.startswith("print3|")]
     t1 = "t1:" + base64.b64encode(zlib.compress(bytes(FRAMES_BYTES))).decode()
-    old = json.dumps([made.pixels_sha256, t1, made.frames])
-    path.write_text(json.dumps({key.replace("print2|", "print1|"): old, key: old}))
+    old = json.dumps([made.pixels_sha256, t1, made.frames, None])
+    # print2: a t2 signature without the pictures' repeats (kit 2.2); print1: t1
+    before = json.dumps([made.pixels_sha256, made.signature, made.frames])
+    path.write_text(json.dumps({key.replace("print3|", "print1|"): old, key.replace("print3|", "print2|"): before,
+                                key: old}))
     again = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(Tree.open(tmp_path), path))
-    assert again == made and again.signature.startswith("t2:")
-    assert json.loads(path.read_text())[key] == json.dumps([made.pixels_sha256, made.signature, made.frames])
+    assert again == made and again.signature.startswith("t2:") and again.repeats == made.repeats is not None
+    assert json.loads(path.read_text())[key] == json.dumps([made.pixels_sha256, made.signature, made.frames,
+                                                            made.repeats.as_list()])

@@ -2,14 +2,14 @@
 teacher's own function of the encodes' mean features) is itself below a consumer gate on a band, an encoder or a
 content group, that gate leaves the group to --max-consumer-ceiling-gap, which asks the models to be within X of the
 ceiling there and says who fell short, the student or the input; the models beating the ceiling said in words; the
-repeated-picture regime found from motion2's per-frame pattern. Shares are restated here by counting."""
+repeated-picture regime found from the pictures' hashes. Shares are restated here by counting."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from kit.media.fingerprint import Repeats
 from kit.model.consumer import CRF_RANGE, crf_band
 from kit.verdict.consumer import ceiling_gate, consumer_fit, share_gate
 from kit.verdict.document import ConsumerFit, LimitGate
@@ -106,34 +106,44 @@ def test_models_that_beat_the_ceiling_are_said_to_in_words() -> None:
     assert "ceiling" not in fit.whole.ceiling_words() and "75.0%" in fit.whole.ceiling_words()
 
 
-# kphotoalbum's demo movie (MJPEG, 15 fps, each picture sent three times): motion2 as libvmaf logs it, rounded
-CAMERA = [0.0, 0.0, 0.0, 7.0, 0.0, 0.0, 4.3, 0.0, 0.0, 1.8, 0.0, 0.0, 2.5, 0.0, 0.0, 2.2, 0.0, 0.0]
+def hashes(pattern: str) -> list[str]:
+    """Each frame's md5 as the fingerprint's decode prints it, from a pattern of new pictures (n) and repeats (r)."""
+    out: list[str] = []
+    for i, c in enumerate(pattern):
+        out.append(out[-1] if c == "r" else f"{i:032x}")
+    return out
 
 
-@pytest.mark.parametrize(("motion", "found"), [
+CAMERA = "n" + "rrn" * 5 + "rr"  # a camera's 5 pictures a second sent at 15: each picture three times
+
+
+@pytest.mark.parametrize(("pattern", "found"), [
     (CAMERA, True),
-    ([0.0, *[0.0, 0.0, 0.0, 3.1, 2.9] * 4], True),  # 24 fps padded to 30 or 3:2 pulldown: every fifth frame repeats
-    ([0.0, *np.linspace(1, 3, 17)], False),  # every picture new
-    ([0.0, *[0.0] * 8, *np.linspace(1, 3, 9)], False),  # a still intro, then motion: one run, not a regime
-    ([0.0] * 18, False),  # a still picture
+    ("n" + "nnnrn" * 4, True),  # 24 fps padded to 30: every fifth frame repeats
+    ("n" * 18, False),  # every picture new: a still clip too, however little its pictures differ (issue 74)
+    ("n" + "r" * 8 + "n" * 9, False),  # a still intro, then motion: one run, not a regime
+    ("n" + "r" * 17, False),  # a still picture, repeated
+    ("nrnrn", False),  # too few frames for a pattern
 ])
-def test_repeated_pictures_are_found_by_motion2s_pattern(motion: list[float], found: bool) -> None:
-    regime = regime_of("clip", "c" * 64, [float(m) for m in motion])
+def test_repeated_pictures_are_found_by_the_pictures_hashes(pattern: str, found: bool) -> None:
+    repeats = Repeats.of(hashes(pattern))
+    assert (repeats.repeated, repeats.first) == (pattern.count("r"), pattern[:12])
+    regime = regime_of("clip", "c" * 64, repeats)
     assert (regime is not None) == found
-    if regime is not None and motion is CAMERA:
-        assert (regime.repeated, regime.runs, regime.moving_motion2) == (12, 6, 2.5)
-        assert regime.pattern == [0.0, 0.0, 7.0, 0.0, 0.0, 4.3, 0.0, 0.0, 1.8]
+    if regime is not None and pattern is CAMERA:
+        assert (regime.repeated, regime.runs, regime.longest, regime.n_frames) == (12, 6, 2, 18)
 
 
 def test_the_warning_names_the_clip_and_its_ceiling() -> None:
-    rows = pd.DataFrame({"src": "cam", "src_sha256": "c" * 64, "frame_index": list(range(len(CAMERA))) * 2,
-                         "motion2": CAMERA * 2, "enc_width": 640, "enc_height": 360, "width": 640, "height": 360,
-                         "encoder": "libx264", "cq": np.repeat([20, 40], len(CAMERA))})
+    rows = pd.DataFrame({"src": ["cam", "still"], "src_sha256": ["c" * 64, "d" * 64]})
+    measured = {"c" * 64: Repeats.of(hashes(CAMERA)), "d" * 64: Repeats.of(hashes("n" * 18))}
     fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
-    (regime,) = frame_regimes(rows, fit.of("content"))
-    assert regime.text.startswith("cam repeats pictures: 12 of its 18 frames have motion2 0 between new pictures "
-                                  "(motion2 0, 0, 7, 0, 0, 4.3, 0, 0, 1.8, …")
+    (regime,) = frame_regimes(rows, fit.of("content"), measured)  # the still clip is not named
+    assert regime.text.startswith("cam repeats its pictures: 12 of its 18 decoded frames are the picture before "
+                                  "them, bit for bit (each frame's md5), in 6 runs of at most 2 (its first frames: "
+                                  "new, repeat, repeat, new, repeat, repeat, new, ")
     assert regime.text.endswith("on content cam: the ceiling (the teacher's own function of the mean features) 75.0% "
                                 "of 8 encodes within the tolerance, the models 50.0%")
-    (bare,) = frame_regimes(rows, ())  # no consumer block (an input set vmaf-tune does not feed), or no ceiling
+    assert frame_regimes(rows, fit.of("content"), {}) == ()  # a corpus whose manifest records no repeats
+    (bare,) = frame_regimes(rows, (), measured)  # no consumer block (an input set vmaf-tune does not feed)
     assert bare.text.endswith("no ceiling to compare: the teacher is no function of the six features")

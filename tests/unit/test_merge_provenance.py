@@ -178,3 +178,15 @@ def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path:
     conflict = write_shard(tmp_path / "conflict.parquet", pa.concat_tables([table, other.slice(0, 1)]))
     df, dropped = training_corpus(conflict)
     assert dropped == 0 and len(df) == table.num_rows + 1
+
+
+def test_corpus_info_warns_of_a_corpus_of_two_teachers_and_not_of_one(two_teachers: tuple[Path, Path],
+                                                                        tmp_path: Path) -> None:
+    """What `corpus info` says of a corpus an older kit merged with --mixed-teachers: a warning naming how many
+    teachers its rows hold; of one teacher's corpus, none (kit/report/warned.py: "mixed teachers")."""
+    a, b = two_teachers
+    both = write_shard(tmp_path / "both.parquet", pa.concat_tables([pq.read_table(a), pq.read_table(b)]))
+    res = invoke("corpus", "info", both)
+    assert res.exit_code == 0 and "warning: the corpus holds rows of 2 teacher models" in res.stderr, res.output
+    one = invoke("corpus", "info", a)
+    assert one.exit_code == 0 and "teacher models" not in one.stderr, one.output

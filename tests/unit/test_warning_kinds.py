@@ -1,0 +1,142 @@
+"""Every warning the kit prints, by its own test (issue 74, item 3).
+
+kit/report/warned.py declares each kind of warning once: the function that makes its words, the functions that print
+kinds others make, and the record fields that carry them. This file finds in kit/ every function named `*_warning` or
+`*_warnings`, every function holding a `WARNING` or `warning: ` of its own, and every record field named `warning` or
+`warnings`, and refuses any the table does not declare: a new warning fails here until it is declared and given its
+pair. PAIRS holds, per kind, a test that raises it and one that does not (one test may do both); REAL says which pairs
+run on real clips or a real run (the others call the maker on what a real run would hand it, for want of a real case:
+said in the notes of issue 74)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+
+import pytest
+
+from kit.report.warned import CARRIERS, PRINTERS, WARNINGS
+from tests.conftest import ROOT
+
+KINDS = {k.name: k for k in WARNINGS}
+STILL_BOX = ("tests/real/test_still_clip.py::"
+             "test_a_box_with_a_still_clip_and_a_repeating_one_warns_of_the_repeating_one_alone")
+UNION = "tests/pipeline/test_warnings_raised.py::test_a_merge_of_two_real_boxes_warns_of_nothing"
+FIGURES = "tests/unit/test_verdict_figures.py::test_a_nominal_spelled_as_a_standard_level_replaces_it_once"
+RAISED = "tests/pipeline/test_warnings_raised.py::"
+PROVENANCE = "tests/unit/test_merge_provenance.py::"
+
+# kind: (a test that raises it, a test that does not)
+PAIRS: dict[str, tuple[str, str]] = {
+    "low bitrate": (STILL_BOX, "tests/real/test_reference_quality.py::"
+                               "test_a_master_of_very_low_bitrate_is_warned_of_and_a_good_one_is_not"),
+    "repeated pictures": (STILL_BOX, STILL_BOX),
+    "teacher range": ("tests/pipeline/test_warnings_raised.py::test_a_grid_short_of_the_teachers_scale_is_warned",
+                      STILL_BOX),
+    "coverage": (FIGURES, RAISED + "test_a_run_whose_coverage_is_not_far_below_nominal_is_not_warned_of_it"),
+    "window": ("tests/pipeline/test_consumer_sampling.py::test_a_scene_change_after_the_window_is_warned",
+               "tests/pipeline/test_consumer_sampling.py::test_a_scene_change_after_the_window_is_warned"),
+    "teacher suspects": ("tests/pipeline/test_teacher_plausibility_run.py::"
+                         "test_a_suspect_teacher_is_named_by_the_verdict_the_summary_and_the_report",
+                         "tests/pipeline/test_teacher_plausibility_run.py::"
+                         "test_a_run_without_a_suspect_says_the_check_found_none"),
+    "unbounded interval": ("tests/pipeline/test_no_figure_without_a_bound.py::"
+                           "test_no_file_a_run_writes_states_a_coverage_beside_an_unbounded_level",
+                           "tests/pipeline/test_no_figure_without_a_bound.py::"
+                           "test_no_file_a_run_writes_states_a_coverage_beside_an_unbounded_level"),
+    "missing shards": ("tests/real/test_shard.py::test_small_shards_encode_then_merge_into_the_whole_set", UNION),
+    "one name, several files": ("tests/pipeline/test_same_names.py::"
+                                "test_the_union_completes_and_names_each_intro_apart", UNION),
+    "one file, several names": ("tests/unit/test_small_things.py::"
+                                "test_a_source_renamed_across_boxes_is_said_at_the_merge_with_the_name_the_union_gives_it",
+                                UNION),
+    "mixed builds": (PROVENANCE + "test_merge_and_corpus_info_list_the_builds_and_warn_when_they_mix", UNION),
+    "undecided contents": ("tests/real/test_identity.py::"
+                           "test_discovery_groups_the_bars_and_says_the_cards_are_undecided", UNION),
+    "legacy links": ("tests/unit/test_legacy_contents.py::"
+                     "test_a_jsonl_source_of_a_clips_name_with_other_rows_is_another_content_said_so", UNION),
+    "box warnings": ("tests/pipeline/test_checks_seen.py::"
+                     "test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing_is_sent", UNION),
+    "mixed teachers": (PROVENANCE + "test_corpus_info_warns_of_a_corpus_of_two_teachers_and_not_of_one",
+                       PROVENANCE + "test_corpus_info_warns_of_a_corpus_of_two_teachers_and_not_of_one"),
+    "foreign manifest": ("tests/unit/test_hostile_inputs.py::test_corpus_info_flags_a_manifest_of_other_bytes", UNION),
+}
+# the pairs whose both tests run on real clips or a real run
+REAL = frozenset({"low bitrate", "repeated pictures", "teacher range", "window", "teacher suspects",
+                  "unbounded interval", "missing shards", "undecided contents", "box warnings"})
+
+
+def _defs(tree: ast.AST, prefix: str = "") -> dict[str, ast.AST]:
+    """Every function and class of a module by its dotted name."""
+    found: dict[str, ast.AST] = {}
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[prefix + node.name] = node
+            found.update(_defs(node, f"{prefix}{node.name}."))
+    return found
+
+
+def _says_a_warning(node: ast.AST) -> bool:
+    """Whether the function's own body (not a function inside it) holds a `WARNING` or a `warning: ` of its own."""
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        sub = todo.pop()
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and (
+                "WARNING" in sub.value or sub.value.lower().startswith("warning: ")):
+            return True
+        todo.extend(ast.iter_child_nodes(sub))
+    return False
+
+
+@functools.cache
+def scan() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(the functions named for a warning, the functions that say one, the record fields that carry one) in kit/."""
+    named, saying, fields = set(), set(), set()
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for name, node in _defs(ast.parse(path.read_text())).items():
+            if isinstance(node, ast.ClassDef):
+                fields |= {f"{rel}:{name}.{s.target.id}" for s in node.body if isinstance(s, ast.AnnAssign)
+                           and isinstance(s.target, ast.Name) and s.target.id in ("warning", "warnings")}
+                continue
+            if name.split(".")[-1].endswith(("_warning", "_warnings")):
+                named.add(f"{rel}:{name}")
+            if _says_a_warning(node):
+                saying.add(f"{rel}:{name}")
+    return frozenset(named), frozenset(saying), frozenset(fields)
+
+
+def test_every_warning_the_kit_makes_or_prints_is_declared() -> None:
+    named, saying, fields = scan()
+    makers = {k.maker for k in WARNINGS}
+    carriers_of = {"kit/corpus/merge.py:merge_warnings"}  # gathers the merge's kinds: a printer of the table
+    assert named - makers - set(PRINTERS) - carriers_of == set(), "declare these in kit/report/warned.py"
+    assert saying - makers - set(PRINTERS) == set(), "declare these in kit/report/warned.py"
+    assert fields == set(CARRIERS), "declare these carriers in kit/report/warned.py"
+    for kinds in CARRIERS.values():
+        assert set(kinds) <= set(KINDS), kinds
+
+
+def test_every_declared_maker_and_printer_exists() -> None:
+    for site in {*(k.maker for k in WARNINGS), *PRINTERS}:
+        path, name = site.split(":")
+        assert name in _defs(ast.parse((ROOT / path).read_text())), site
+
+
+def _tests_in(path: str) -> set[str]:
+    return {n.name for n in ast.walk(ast.parse((ROOT / path).read_text()))
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+
+
+def test_every_kind_has_a_test_that_raises_it_and_one_that_does_not() -> None:
+    assert set(PAIRS) == set(KINDS), "each kind of kit/report/warned.py needs its pair here"
+    assert set(PAIRS) >= REAL
+
+
+@pytest.mark.parametrize("kind", sorted(PAIRS))
+def test_each_pair_names_tests_that_exist(kind: str) -> None:
+    for node in PAIRS[kind]:
+        path, name = node.split("::")
+        assert name in _tests_in(path), node
