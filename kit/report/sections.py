@@ -13,6 +13,7 @@ from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import GROUPINGS, PANELS, quality_rows
+from kit.report.gatelines import NOT_JUDGED
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.consumer import consumer_fit
 from kit.verdict.consumer_gates import group_label
@@ -304,7 +305,8 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
     parts.append(f"<p>{esc(said)}</p>")
     for s in shown(verdict, CONSUMER_GATES):
         g = s.row
-        state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+        outcome = NOT_JUDGED if g.not_judged else "pass" if g.passed else "FAIL"
+        state = f"gate {g.threshold:g}: {outcome}" if g.enabled else "no gate"
         parts.append(f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>"
                      f"{esc(f'{g.statement} ({s.gate.flag}, {state}).')}</p>")
     if c.train_hint:

@@ -40,16 +40,19 @@ def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
 
 
 class Row(NamedTuple):
-    """One row of the summary; `ok` is the outcome of a gate that is on (None otherwise), never read from the text."""
+    """One row of the summary; `ok` is the outcome of a gate that is on (None otherwise), never read from the text;
+    `unjudged`: a gate on with nothing to judge (its row says why)."""
 
     label: str
     text: str
     ok: bool | None = None
+    unjudged: bool = False
 
 
 def gated(label: str, said: str, row: Any, sign: str = "", off: str = "no gate", after: str = "") -> Row:
     """A gate's row (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or `off`."""
-    return Row(label, gatelines.gated(said, row, sign, off) + after, gatelines.ok_of(row))
+    return Row(label, gatelines.gated(said, row, sign, off) + after, gatelines.ok_of(row),
+               bool(row.enabled and getattr(row, "not_judged", None)))
 
 
 def mib(size: int) -> str:
@@ -57,7 +60,7 @@ def mib(size: int) -> str:
 
 
 def gate_rows(verdict: Verdict) -> list[Row]:
-    return [Row(line.short, line.said, line.ok) for line in gate_lines(verdict) if line.said]
+    return [Row(line.short, line.said, line.ok, line.unjudged) for line in gate_lines(verdict) if line.said]
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
@@ -276,6 +279,8 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
+    if unjudged := [row.label for row in others if row.unjudged]:
+        rows.append(("not judged", f"{', '.join(unjudged)}: nothing to judge (their rows above say why)"))
     rows += [row for row in full if row[0] == "worst folds"]
     p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
     worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
