@@ -218,6 +218,8 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
                 f"{c.whole.ceiling_words(full=True)}{sampled}; median miss {num(c.median_miss, '.2f')}, "
                 f"largest {num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
+    if named := c.carried_words():
+        said += f"; {named}"
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:

@@ -162,13 +162,3 @@ def ceiling_statement(judged: list[tuple[str, ConsumerGroup, str]], lost: dict[s
                     f"{held_to(g.ceiling_share, gap):.1%}: {who}")
     return "where the consumer's input cannot carry a gate (its ceiling below it): " + "; ".join(said)
 
-
-def carried_words(fit: ConsumerFit | None) -> str | None:
-    """The verdict's words on the contents whose input cannot carry a consumer gate, each with its ceiling and the
-    student's share (None: none)."""
-    if fit is None or fit.carried is None or not fit.carried.short:
-        return None
-    return ("the consumer's input cannot carry " + ", ".join(
-        f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of {s.n_encodes}; "
-        f"below {' and '.join(s.below)})" for s in fit.carried.short)
-        + ": judged against the ceiling, the consumer gates over the other contents")

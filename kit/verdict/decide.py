@@ -18,7 +18,6 @@ from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.metrics import CORRELATION_RULE, residuals
 from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.assess import Assessment
-from kit.verdict.consumer_gates import carried_words
 from kit.verdict.document import (
     NOTHING_TO_SEND,
     SEND_BACK,
@@ -120,7 +119,7 @@ class Gates:
     constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
     # not a gate: the sources whose teacher looks wrong (kit.verdict.plausibility), named whatever the gates say
     suspects: tuple[TeacherSuspect, ...] | None = None
-    carried: str | None = None  # the contents whose input cannot carry a consumer gate (consumer_gates.carried_words)
+    carried: str | None = None  # the contents whose input cannot carry a consumer gate (ConsumerFit.carried_words)
 
     def block(self, block: Block) -> FoldGate | LimitGate | tuple[FoldGate | LimitGate, ...] | None:
         """What the verdict writes under the block's key: its one row, or its rows (None: none)."""
@@ -195,7 +194,7 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
                  evidence_gate(content_groups(reports), thresholds.min_content_groups), rows,
                  a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None,
-                 carried_words(a.consumer) if a else None), lifted
+                 a.consumer.carried_words() if a and a.consumer else None), lifted
 
 
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,

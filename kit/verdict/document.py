@@ -268,6 +268,16 @@ class ConsumerFit(Record):
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
 
+    def carried_words(self) -> str | None:
+        """The contents whose input cannot carry a consumer gate, each with its ceiling and the student's share, as the
+        recommendation and the summary name them (None: none)."""
+        if self.carried is None or not self.carried.short:
+            return None
+        return ("the consumer's input cannot carry " + ", ".join(
+            f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of "
+            f"{s.n_encodes}; below {' and '.join(s.below)})" for s in self.carried.short)
+            + ": judged against the ceiling, the consumer gates over the other contents")
+
     def sampled_words(self) -> str:
         """The one figure of the consumer's share as vmaf-tune samples a clip, with its base and how its window was
         taken: the summary, the report and the cards say it in these words ("" where no window was placed)."""

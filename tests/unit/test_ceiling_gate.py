@@ -147,3 +147,27 @@ def test_the_warning_names_the_clip_and_its_ceiling() -> None:
                                 "of 8 encodes within the tolerance, the models 50.0%")
     (bare,) = frame_regimes(rows, ())  # no consumer block (an input set vmaf-tune does not feed), or no ceiling
     assert bare.text.endswith("no ceiling to compare: the teacher is no function of the six features")
+
+
+def test_the_content_the_input_cannot_carry_is_named_in_the_summary_and_the_recommendation() -> None:
+    """Issue 76: the content is named wherever the verdict is read, with its ceiling and the student's share, whether
+    the run PROMOTEs or HOLDs."""
+    from types import SimpleNamespace
+
+    from kit.report.summary import consumer_rows
+    from kit.verdict.decide import recommendation
+
+    t = GateThresholds()
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE, thresholds=t)
+    named = fit.carried_words()
+    assert named == ("the consumer's input cannot carry content cam (ceiling 75.0%, the student 50.0% of 8; below "
+                     "--min-consumer-share and --min-consumer-content-share): judged against the ceiling, the "
+                     "consumer gates over the other contents")
+    rows = [share_gate(fit, 0.9, CONSUMER_SHARE.measure, False, 0.15),
+            share_gate(fit, 0.75, CONSUMER_CONTENT_SHARE.measure, True, 0.15),
+            ceiling_gate(fit, 0.15, CONSUMER_CEILING.measure, (0.9, 0.75))]
+    (main, *_) = consumer_rows(SimpleNamespace(consumer=fit, consumer_gates=tuple(rows)))  # type: ignore[arg-type]
+    assert named in main.text
+    passing = SimpleNamespace(passed=True, suspects=None, carried=named)
+    assert recommendation(passing).endswith(f"send the results tarball back. Named: {named}.")  # type: ignore[arg-type]
+    assert consumer_fit(FRAME, 1.5, CRF_RANGE).carried_words() is None  # no thresholds given: nothing carried
