@@ -281,13 +281,16 @@ def test_the_consumer_gates_are_monotone_over_every_count() -> None:
 def test_a_gate_with_nothing_to_judge_says_so() -> None:
     """No ceiling (a teacher vmaf-tune cannot feed): the ceiling's gate is not judged, and why; every content's
     ceiling reaching the gates: not judged either; neither is ever a pass in the summary's words."""
-    from kit.report.gatelines import gated
+    from kit.report.gatelines import gated, limit_line
+    from kit.verdict.gates import Shown
 
     frame = encodes({"a": (8, 8, 8)}).assign(ceiling=np.nan)
     fit = consumer_fit(frame, TOL, CRF_RANGE, thresholds=DEFAULTS, no_ceiling="NEG reads features of its own")
     row = row_of(CONSUMER_CEILING, assessed(DEFAULTS, consumer=fit))
     assert row.enabled and row.passed and row.not_judged == "no ceiling: NEG reads features of its own"
     assert gated(str(row.statement), row, "<= ").endswith("(gate <= 0.15, not judged)")
+    line = limit_line(Shown(CONSUMER_CEILING, row))  # the report's gate table: neither pass nor off
+    assert line.ok is None and line.outcome == "not judged" and "not judged, no ceiling: NEG" in line.name
     row = row_of(CONSUMER_CEILING, consumer_evidence({"a": (8, 8, 8)}, DEFAULTS))
     assert row.not_judged is not None and "carries the consumer gates" in row.not_judged
     empty = per_source_evidence("bias", 1.0, DEFAULTS)
