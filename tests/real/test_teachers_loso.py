@@ -107,6 +107,10 @@ def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, re
                                               "vif_enhn_gain_limit)")
         assert "the recipe: frames" in loso and "not distilled: the student reads libvmaf's default features" in loso
         assert encodes["ceiling"].isna().all() and "ceiling_share" not in verdict["consumer"]
+        # the ceiling said absent, and why; its gate not judged, never a pass (issue 76)
+        assert verdict["consumer"]["no_ceiling"].startswith("vmaf_v0.6.1neg reads features of its own (")
+        (gap,) = [g for g in verdict["consumer_gates"] if g["measure"] == "consumer_ceiling_gap"]
+        assert gap["not_judged"] == f"no ceiling: {verdict['consumer']['no_ceiling']}"
         shard = pd.read_parquet(run.shard)
         assert (shard["teacher_adm2"] != shard["adm2"]).any() and shard["teacher_motion2"].equals(shard["motion2"])
         return

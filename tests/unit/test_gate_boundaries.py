@@ -305,3 +305,20 @@ def boundary_table() -> list[str]:
         lines.append(f"| {measure} | {flag} | {t_value:g} | {said} | {value:.12g} | {'pass' if keeps else 'FAIL'} | "
                      f"{'pass' if run().passed else 'FAIL'} |")
     return lines
+
+
+def test_a_teacher_whose_features_vmaf_tune_does_not_feed_has_its_ceiling_said_absent() -> None:
+    """vmaf_v0.6.1neg reads features of its own: LOSO proves its function on them, and no ceiling is computed on what
+    vmaf-tune feeds; the block and the ceiling's gate say why, naming the teacher and its features."""
+    from kit.model.teacher_fn import TeacherFunction
+    from kit.verdict.consumer import no_ceiling_why
+
+    neg = TeacherFunction("vmaf_v0.6.1neg", True, 40, 0.01, 0.0, own_features="adm_enhn_gain_limit=1.0")
+    why = no_ceiling_why(neg)
+    assert why is not None and why.startswith("vmaf_v0.6.1neg reads features of its own (adm_enhn_gain_limit=1.0)")
+    frame = encodes({"a": (8, 8, 8)}).assign(ceiling=np.nan)
+    fit = consumer_fit(frame, TOL, CRF_RANGE, thresholds=DEFAULTS, no_ceiling=why)
+    assert fit.no_ceiling == why and fit.carried is None
+    row = row_of(CONSUMER_CEILING, assessed(DEFAULTS, consumer=fit))
+    assert row.not_judged == f"no ceiling: {why}" and row.statement == f"not judged: no ceiling: {why}"
+    assert no_ceiling_why(TeacherFunction("vmaf_v0.6.1", True, 40, 0.01, 0.0)) is None  # proven on the six
