@@ -17,11 +17,19 @@ if TYPE_CHECKING:
     from kit.verdict.document import Verdict
 
 OUTCOME: dict[bool | None, str] = {True: "pass", False: "FAIL", None: "off"}
+NOT_JUDGED = "not judged"  # a gate that is on with nothing to judge: never said as a pass
+
+
+def ok_of(row: Any) -> bool | None:
+    """A gate row's outcome: None for a gate that is off or has nothing to judge (its `not_judged` says why)."""
+    return row.passed if row.enabled and not getattr(row, "not_judged", None) else None
 
 
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
-    """A gate row's sentence: what it found, then its threshold and outcome, or `off`."""
-    return f"{said}  ({f'gate {sign}{row.threshold:g}, {OUTCOME[row.passed]}' if row.enabled else off})"
+    """A gate row's sentence: what it found, then its threshold and outcome (`not judged` where it has nothing to
+    judge), or `off`."""
+    outcome = NOT_JUDGED if getattr(row, "not_judged", None) else OUTCOME[row.passed]
+    return f"{said}  ({f'gate {sign}{row.threshold:g}, {outcome}' if row.enabled else off})"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,11 @@ class GateLine:
     ok: bool | None
     short: str = ""
     said: str = ""
+    unjudged: bool = False  # on, with nothing to judge: shown `not judged`, never `pass`
+
+    @property
+    def outcome(self) -> str:
+        return NOT_JUDGED if self.unjudged else OUTCOME[self.ok]
 
     @property
     def margin(self) -> float | None:
@@ -103,7 +116,9 @@ def limit_line(s: Shown) -> GateLine:
         what = f"{what}: {gate.no_figure}" if value is None else what
         what = f"{what}: {g.worst}" if g.worst else what
     limit = f"{gate.sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({gate.flag})"
-    return GateLine(what, value, gate.sign, g.threshold, limit, g.passed if g.enabled else None, s.short, said)
+    if why := getattr(g, "not_judged", None):
+        what = f"{s.label}: not judged, {why}"
+    return GateLine(what, value, gate.sign, g.threshold, limit, ok_of(g), s.short, said, bool(why))
 
 
 WORST_HEADERS = ["worst", "name", "its figure", "typical (median)", "how far", "gate on it"]
@@ -157,7 +172,7 @@ def gate_table(verdict: Verdict) -> str:
     """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
     body = "".join(
         f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(fmt(r.value))}</td>"
-        f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{OUTCOME[r.ok]}'>{OUTCOME[r.ok]}</td></tr>"
+        f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{OUTCOME[r.ok]}'>{r.outcome}</td></tr>"
         for r in sorted(gate_lines(verdict), key=GateLine.order))
     failing = verdict.gate.failing_seeds
     said = f"<p class='note'>Failing seeds: {esc(fmt(failing))}</p>" if failing else ""

@@ -13,17 +13,12 @@ from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import GROUPINGS, PANELS, quality_rows
+from kit.report.gatelines import NOT_JUDGED
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
-from kit.verdict.consumer import below_ceiling, consumer_fit, shortfall
+from kit.verdict.consumer import consumer_fit
+from kit.verdict.consumer_gates import group_label
 from kit.verdict.decide import per_source
-from kit.verdict.gates import (
-    CLIP_ERROR_GATES,
-    CONSUMER_CEILING,
-    CONSUMER_CONTENT_SHARE,
-    CONSUMER_GATES,
-    CONSUMER_SHARE,
-    shown,
-)
+from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, shown
 from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.sampling import HOW_WORDS
 
@@ -269,15 +264,11 @@ BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune
 
 
 def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
-    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung): a
-    group whose ceiling is below its gate is judged against the ceiling (--max-consumer-ceiling-gap)."""
-    gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
-    floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
-    gap = verdict.provenance.thresholds.get(CONSUMER_CEILING.threshold)
-    below = isinstance(floor, int | float) and not g.share_within >= floor
-    if below and isinstance(gap, int | float) and isinstance(floor, int | float) and below_ceiling(g, floor, gap):
-        below = shortfall(g) > gap
-    return Graded(markup.num(g.share_within, ".1%"), "g2" if below else "")
+    """The share within the tolerance, red where the gate that judges its group fails it (as the verdict's consumer
+    gates list it: a content whose input cannot carry a gate is judged against its ceiling there)."""
+    failing = {label for s in shown(verdict, CONSUMER_GATES) for label in s.row.failing}
+    label = "all" if g.by == "all" else group_label(g)
+    return Graded(markup.num(g.share_within, ".1%"), "g2" if label in failing else "")
 
 
 def ceiling_cell(g: ConsumerGroup) -> str:
@@ -309,13 +300,13 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
     said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
             f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
             f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
-    if whole.n_encodes and whole.window_share is not None and fit.sampling is not None:
-        said += (f" As vmaf-tune samples a clip, from its first {fit.sampling.window_s:g} s against the whole clip "
-                 f"({whole.n_longer} of the encodes are longer): {whole.window_share:.1%} (below).")
+    if sampled := fit.sampled_words():
+        said += f" {sampled[0].upper()}{sampled[1:]} (below)."
     parts.append(f"<p>{esc(said)}</p>")
     for s in shown(verdict, CONSUMER_GATES):
         g = s.row
-        state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+        outcome = NOT_JUDGED if g.not_judged else "pass" if g.passed else "FAIL"
+        state = f"gate {g.threshold:g}: {outcome}" if g.enabled else "no gate"
         parts.append(f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>"
                      f"{esc(f'{g.statement} ({s.gate.flag}, {state}).')}</p>")
     if c.train_hint:
@@ -359,8 +350,9 @@ def sampling_section(s: ConsumerSampling | None, tolerance: float) -> list[str]:
     rows = [cells(markup.SAMPLING_TABLE, x, how=HOW_WORDS[x.how], share_within=markup.num(x.share_within, ".1%"))
             for x in s.shares]
     return [*parts, table(markup.headers(markup.SAMPLING_TABLE), rows, cls="compact"),
-            note(f"Over the {s.shares[0].n_encodes} counted held-out encodes at the source's size (as vmaf-tune "
-                 f"encodes) longer than the window: each sampling's frames, their mean canonical-6 fed to the proxy, "
+            note(f"Over the {s.shares[0].n_encodes} counted held-out encodes the samplings are compared on (said "
+                 "above, with how the window was taken): each sampling's frames, their mean canonical-6 fed to the "
+                 "proxy, "
                  f"against the whole clip's teacher score, within {tolerance:g}; the ceiling the teacher's function "
                  f"on the same features; a trial on the whole clip encodes {s.whole_frames_per_trial:.0f} frames. "
                  f"From {SAMPLINGS_FILE}.")]

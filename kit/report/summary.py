@@ -24,7 +24,7 @@ from kit.report import gatelines
 from kit.report.gatelines import gate_lines
 from kit.report.markup import num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ConsumerFit, ExportedInterval, IntervalLevel, Verdict
+from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -40,16 +40,19 @@ def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
 
 
 class Row(NamedTuple):
-    """One row of the summary; `ok` is the outcome of a gate that is on (None otherwise), never read from the text."""
+    """One row of the summary; `ok` is the outcome of a gate that is on (None otherwise), never read from the text;
+    `unjudged`: a gate on with nothing to judge (its row says why)."""
 
     label: str
     text: str
     ok: bool | None = None
+    unjudged: bool = False
 
 
 def gated(label: str, said: str, row: Any, sign: str = "", off: str = "no gate", after: str = "") -> Row:
     """A gate's row (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or `off`."""
-    return Row(label, gatelines.gated(said, row, sign, off) + after, row.passed if row.enabled else None)
+    return Row(label, gatelines.gated(said, row, sign, off) + after, gatelines.ok_of(row),
+               bool(row.enabled and getattr(row, "not_judged", None)))
 
 
 def mib(size: int) -> str:
@@ -57,7 +60,7 @@ def mib(size: int) -> str:
 
 
 def gate_rows(verdict: Verdict) -> list[Row]:
-    return [Row(line.short, line.said, line.ok) for line in gate_lines(verdict) if line.said]
+    return [Row(line.short, line.said, line.ok, line.unjudged) for line in gate_lines(verdict) if line.said]
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
@@ -209,12 +212,14 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
         worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{g.ceiling_words()}"
-                        f"{g.window_words()}"
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
+        sampled = f"; {c.sampled_words()}" if c.sampled_words() else ""
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{c.whole.ceiling_words(full=True)}{window_words(c)}; median miss {num(c.median_miss, '.2f')}, "
+                f"{c.whole.ceiling_words(full=True)}{sampled}; median miss {num(c.median_miss, '.2f')}, "
                 f"largest {num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
+    if named := c.carried_words():
+        said += f"; {named}"
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
@@ -225,31 +230,18 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
 SAMPLING_LABEL = "vmaf-tune's sampling"
 
 
-def window_words(c: ConsumerFit) -> str:
-    """The consumer row's words for vmaf-tune's window (kit.verdict.sampling): the share with the features of its
-    first --consumer-window s against the whole clip, beside the whole-clip share said before it."""
-    if c.window_share is None or c.sampling is None:
-        return ""
-    ceiling = f", ceiling {c.window_ceiling_share:.1%}" if c.window_ceiling_share is not None else ""
-    return (f"; as vmaf-tune samples (its first {c.sampling.window_s:g} s against the whole clip; {c.n_longer} of "
-            f"the {c.n_encodes} encodes are longer): {c.window_share:.1%}{ceiling}")
-
-
 def sampling_rows(verdict: Verdict) -> list[Row]:
     """The sampling that would serve vmaf-tune, then a WARNING for each content whose window is not its clip."""
     c = verdict.consumer
     if c is None or c.sampling is None:
         return []
     s = c.sampling
-    measured = f"{s.shares[0].n_encodes} encodes longer than {s.window_s:g} s at the source's size" if s.shares else ""
     if s.not_measured:
         said = s.not_measured
-    elif not s.shares:
+    elif not c.n_longer or not s.shares:
         said = f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip"
-    elif any(x.how == "encoded" for x in s.shares):
-        said = f"best of the samplings measured on {measured}: {s.best}"
-    else:
-        said = f"the samplings measured on {measured} as frames cut from the whole encodes alone: {s.best}"
+    else:  # which sampling serves best, said as a difference: the share as vmaf-tune samples is the consumer row's
+        said = f"which sampling serves vmaf-tune best: {s.best}"
     return [Row(SAMPLING_LABEL, said), *(Row("WARNING", w) for w in s.warnings or ())]
 
 
@@ -289,6 +281,8 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
+    if unjudged := [row.label for row in others if row.unjudged]:
+        rows.append(("not judged", f"{', '.join(unjudged)}: nothing to judge (their rows above say why)"))
     rows += [row for row in full if row[0] == "worst folds"]
     p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
     worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))

@@ -21,6 +21,7 @@ from kit.verdict.kinds import GROUPS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.model.teacher_fn import TeacherFunction
     from kit.verdict.assess import Assessment
 
 
@@ -65,13 +66,15 @@ class VerdictStep:
                                               "interval_level": s.interval_level, "holdout": list(s.holdout)}, KEPT),
                     inputs=inputs)
 
-    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
-        """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
+    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool,
+               proof: TeacherFunction | None) -> Assessment:
+        """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block;
+        `proof`: the teacher's function as LOSO found it, which says why there may be no ceiling)."""
         from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
-        from kit.verdict.consumer import consumer_fit
+        from kit.verdict.consumer import consumer_fit, no_ceiling_why
 
         s, run = ctx.settings, ctx.run
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
@@ -88,7 +91,8 @@ class VerdictStep:
         holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
         samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
-                                codec_blind, samplings, s.consumer_window) if ctx.tree.is_file(run.encodes) else None
+                                codec_blind, samplings, s.consumer_window, s.gate, no_ceiling_why(proof)
+                                ) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer,
                       source_repeats(read_manifest(corpus_file)))
 
@@ -116,7 +120,8 @@ class VerdictStep:
         incumbent = (BaselineResult.from_json(tree.read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
-        assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER)
+        assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER,
+                                 reports[0].teacher_function)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
                          incumbent, summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file)), s.gate,
                          assessment,

@@ -95,7 +95,8 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
     gate = LimitGate.of(HOLDOUT_PLCC_MEASURE, min_plcc, worst.group if worst else None,
                         worst.plcc if worst else float("nan"), failing,
                         f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
-                        f"{worst.n_frames} frames it never saw" if worst else None)
+                        f"{worst.n_frames} frames it never saw" if worst else None,
+                        None if groups else f"no held-out {kind}: no row of any {kind} was predicted")
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
     unpredicted = meta.loc[~meta.index.isin(rows.index)]

@@ -79,4 +79,5 @@ def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure
     failing = sorted(g.group for g in sources if threshold is not None and not g.share_out_of_range <= threshold)
     statement = (f"source {worst.group}: {value:.1%} of its held-out predictions lie outside [0, 100]"
                  if worst is not None and value > 0 else None)
-    return LimitGate.of(measure, threshold, worst.group if worst else None, value, failing, statement)
+    return LimitGate.of(measure, threshold, worst.group if worst else None, value, failing, statement,
+                        None if sources else "no held-out source in the breakdown")

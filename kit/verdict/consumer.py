@@ -11,14 +11,17 @@ from typing import Any
 import pandas as pd
 
 from kit.corpus.samplings import VMAFTUNE_WINDOW_S
+from kit.infra.rules import flag_of
 from kit.media.ladder import NATIVE
 from kit.model.clips import encode_name
 from kit.model.consumer import CRF_BANDS, VMAFTUNE_VOCAB, band_order, crf_band
 from kit.model.contract import CODEC_VOCAB
 from kit.model.metrics import residuals
+from kit.model.teacher_fn import TeacherFunction
 from kit.platforms.encoders import get_spec
-from kit.verdict.document import ConsumerFit, ConsumerGroup, LimitGate, UntrainedSlot
+from kit.verdict.document import Carried, ConsumerFit, ConsumerGroup, ShortInput, UntrainedSlot
 from kit.verdict.sampling import consumer_sampling, window_figures
+from kit.verdict.thresholds import GateThresholds
 
 GROUPINGS = ("encoder", "crf_band", "rung", "content")
 HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted as vmaf-tune's fast path predicts it: "
@@ -47,11 +50,12 @@ def content_names(counted: pd.DataFrame) -> pd.Series:
     return counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
 
 
-def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
+def consumer_groups(counted: pd.DataFrame, tolerance: float,
+                    groupings: tuple[str, ...] = GROUPINGS) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content (named by its sources), worst first: lowest share, largest miss, name."""
     names = content_names(counted)
     out: list[ConsumerGroup] = []
-    for by in GROUPINGS:
+    for by in groupings:
         key = counted["content"].map(names) if by == "content" else counted[by]
         groups = [ConsumerGroup(by, str(name), **figures(part, tolerance)) for name, part in counted.groupby(key)]
         out += sorted(groups, key=lambda g: (g.share_within, -g.max_miss if math.isfinite(g.max_miss) else -math.inf,
@@ -115,75 +119,81 @@ CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its 
 
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
                  codec_blind: bool = False, samplings: pd.DataFrame | None = None,
-                 window_s: float = VMAFTUNE_WINDOW_S) -> ConsumerFit:
+                 window_s: float = VMAFTUNE_WINDOW_S, thresholds: GateThresholds | None = None,
+                 no_ceiling: str | None = None) -> ConsumerFit:
     """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained);
-    `samplings`: 03_loso/samplings.parquet, the consumer as it samples (kit.verdict.sampling)."""
+    `samplings`: 03_loso/samplings.parquet, the consumer as it samples (kit.verdict.sampling); `thresholds`: the
+    consumer gates', to name the contents whose input cannot carry them (`carried`); `no_ceiling`: why the teacher's
+    function gave no ceiling (said by the ceiling's gate)."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
     slots = () if codec_blind else untrained_slots(encoders)
+    groups = consumer_groups(counted, tolerance)
+    has_ceiling = "ceiling" in counted and bool(counted["ceiling"].notna().any())
     return ConsumerFit(HOW, tolerance, list(crf_range), **figures(counted, tolerance),
-                       groups=consumer_groups(counted, tolerance), untrained=slots,
+                       groups=groups, untrained=slots,
                        train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
                        unmeasured_bands=unmeasured_bands(counted, crf_range),
                        codec_note=CODEC_BLIND if codec_blind else None,
-                       sampling=consumer_sampling(counted, samplings, content_names(counted), tolerance, window_s))
+                       sampling=consumer_sampling(counted, samplings, content_names(counted), tolerance, window_s),
+                       carried=carried(counted, groups, tolerance, thresholds) if has_ceiling else None,
+                       no_ceiling=None if has_ceiling else no_ceiling or NO_CEILING)
 
 
-def share_text(g: ConsumerGroup, label: str) -> str:
-    return f"{label} {g.share_within:.1%} of {g.n_encodes}"
+NO_CEILING = ("the teacher's own function of the mean features was not computed (LOSO found no function of the six "
+              "features vmaf-tune feeds that gives the teacher's scores: see teacher_function)")
 
 
-def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool,
-               ceiling_gap: float | None = None) -> LimitGate:
-    """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
-    `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes. A group
-    whose ceiling is below the threshold is left to the ceiling's gate (`ceiling_gap` on: ceiling_gate), and said."""
-    gated = gated_groups(fit, content)
-    everything = next((g for g in gated if g.by == "all"), None)
-    groups = [g for g in gated if not below_ceiling(g, threshold, ceiling_gap)]
-    left = [g for g in gated if below_ceiling(g, threshold, ceiling_gap)]
-    labels = {id(g): group_label(g) for g in gated}
-    worst = _worst(groups, everything)
-    failing = _failing(groups, threshold)
-    if groups:
-        statement = gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content)
-    else:  # every group's ceiling is below the threshold: the ceiling's gate judges them all
-        statement = f"every {'content group' if content else 'group'} is judged against its ceiling"
-    # no encode held out at all: the row names no worst group
-    worst_label = labels[id(worst)] if worst is not None and fit.n_encodes else None
-    worst_share = worst.share_within if worst is not None else math.nan
-    return LimitGate.of(measure, threshold, worst_label, worst_share, [labels[id(g)] for g in failing],
-                        statement + left_to_ceiling(left, labels))
+def no_ceiling_why(proof: TeacherFunction | None) -> str | None:
+    """Why LOSO gave the teacher's function no ceiling on what vmaf-tune feeds (None: said generically, NO_CEILING)."""
+    if proof is None:
+        return None
+    if proof.own_features is not None:
+        return (f"{proof.teacher} reads features of its own ({proof.own_features}) that vmaf-tune does not feed, so "
+                "no function of the six it feeds is this teacher: the ceiling is absent, not computed on another "
+                "input")
+    if not proof.reproduced:
+        return f"{proof.teacher}'s function was not reproduced from the stored features ({proof.reason})"
+    return None
 
 
-def _worst(groups: list[ConsumerGroup], everything: ConsumerGroup | None) -> ConsumerGroup | None:
-    """The group of the lowest share within the tolerance (one without a figure, NaN, counts lowest); on a tie the
-    whole set (`all`), so a CRF band or an encoder is named only when it is worse than all of them together."""
-    return min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0, g is not everything),
-               default=None)
+SHARE_FLAG = flag_of(GateThresholds, "min_consumer_share").opt
+CONTENT_FLAG = flag_of(GateThresholds, "min_consumer_content_share").opt
 
 
-def _failing(groups: list[ConsumerGroup], threshold: float | None) -> list[ConsumerGroup]:
-    """The groups under `threshold` (none while the gate is off); a group without an encode has nothing to fail, and
-    one whose share is NaN fails (`not >=`)."""
-    return [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
+def held_to(ceiling: float, gap: float) -> float:
+    """What the ceiling-gap gate holds a group to: its ceiling's share less the gap (rounded to 12 places, so that a
+    share of whole counts equal to it, 12 of 20 under 15 of 20 less 0.15, is equal and not a rounding below)."""
+    return round(ceiling - gap, 12)
 
 
-def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,
-                   labels: dict[int, str], content: bool) -> str:
-    """What the gate found: what failed, each with its share; else the lowest; or why nothing was measured."""
-    tol = f"within {fit.tolerance:g} VMAF of the teacher as vmaf-tune predicts them"
-    if not fit.n_encodes:
-        return f"no held-out encode vmaf-tune can query ({fit.not_counted or 'none held out'}): not measured"
-    whole = f"all: {fit.share_within:.1%} of {fit.n_encodes}"
-    if failing:
-        return f"held-out encodes {tol}: " + ", ".join(share_text(g, label) for label, g in failing) + \
-            ("" if content or failing[0][0] == "all" else f" ({whole})")
-    assert worst is not None
-    lowest = "" if labels[id(worst)] == "all" else f"; lowest {share_text(worst, labels[id(worst)])}"
-    if content:
-        return f"every content group's held-out encodes {tol}: lowest {share_text(worst, labels[id(worst)])}"
-    return f"{fit.share_within:.1%} of {fit.n_encodes} held-out encodes {tol}{lowest}"
+def short_of(g: ConsumerGroup, t: GateThresholds, gap: float) -> list[str]:
+    """The gates a content's input cannot carry, by flag: its ceiling below --min-consumer-share, or its ceiling less
+    the gap below --min-consumer-content-share (where the lesser of the gate and ceiling - gap is the ceiling's)."""
+    c, share, content = g.ceiling_share, t.min_consumer_share, t.min_consumer_content_share
+    if c is None or not g.n_encodes:
+        return []
+    return [flag for flag, below in ((SHARE_FLAG, share is not None and c < share),
+                                     (CONTENT_FLAG, content is not None and held_to(c, gap) < content)) if below]
+
+
+def carried(counted: pd.DataFrame, groups: tuple[ConsumerGroup, ...], tolerance: float,
+            t: GateThresholds | None) -> Carried | None:
+    """The contents whose own ceiling is below a consumer gate (each judged by the ceiling-gap gate alone), and
+    --min-consumer-share's groups (all, each band, each encoder) over the other contents; None with the ceiling's gate
+    off or no such content."""
+    if t is None or (gap := t.max_consumer_ceiling_gap) is None:
+        return None
+    short = [ShortInput(g.group, g.n_encodes, g.share_within, g.ceiling_share, below)
+             for g in groups if g.by == "content" and (below := short_of(g, t, gap)) and g.ceiling_share is not None]
+    if not short:
+        return None
+    names = content_names(counted)
+    out = names.index[names.isin([s.content for s in short if SHARE_FLAG in s.below])]
+    rest = counted[~counted["content"].isin(out)]
+    pooled = (ConsumerGroup("all", "all held-out encodes", **figures(rest, tolerance)),
+              *consumer_groups(rest, tolerance, ("crf_band", "encoder"))) if len(out) else ()
+    return Carried(t.min_consumer_share if len(out) else None, tuple(short), pooled)
 
 
 def untrained_note(fit: ConsumerFit | None) -> str:
@@ -194,71 +204,3 @@ def untrained_note(fit: ConsumerFit | None) -> str:
     none = ",".join(s.encoder for s in fit.untrained if not s.trains_it)
     said = f"; one-hot slots never trained (extrapolated): {slotted}" if slotted else ""
     return said + (f"; no slot in the models: {none}" if none else "")
-
-
-# -- the gate judged against what the consumer's input can carry (issue 68) ----------------------------------------
-def gated_groups(fit: ConsumerFit, content: bool) -> list[ConsumerGroup]:
-    """The groups a consumer gate judges: every content group (`content`), else all encodes, each band, each encoder."""
-    return list(fit.of("content")) if content else [fit.whole, *fit.of("crf_band"), *fit.of("encoder")]
-
-
-def group_label(g: ConsumerGroup) -> str:
-    """How a gate names a group: `all` (ConsumerFit.whole), `CRF 36-51`, `encoder libx264`, `content <its sources>`."""
-    return "all" if g.by == "all" else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}"
-
-
-def below_ceiling(g: ConsumerGroup, threshold: float | None, gap: float | None) -> bool:
-    """The consumer's input cannot carry the gate on this group: the teacher's own function of its encodes' mean
-    features (the ceiling) is below the gate's threshold there, so with --max-consumer-ceiling-gap on the models are
-    judged against the ceiling (ceiling_gate), not the threshold."""
-    return (gap is not None and threshold is not None and g.n_encodes > 0 and g.ceiling_share is not None
-            and g.ceiling_share < threshold)
-
-
-def left_to_ceiling(left: list[ConsumerGroup], labels: dict[int, str]) -> str:
-    """What a consumer gate says of the groups it leaves to the ceiling's gate ("" for none)."""
-    if not left:
-        return ""
-    return ("; judged against their ceiling instead, which is below this gate: "
-            + ", ".join(f"{labels[id(g)]} (ceiling {g.ceiling_share:.1%})" for g in left))
-
-
-def shortfall(g: ConsumerGroup) -> float:
-    """How much of its encodes' share the models lose under the ceiling (negative: they beat it)."""
-    assert g.ceiling_share is not None
-    return g.ceiling_share - g.share_within
-
-
-def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str,
-                 thresholds: tuple[float | None, float | None]) -> LimitGate:
-    """--max-consumer-ceiling-gap: on every group whose ceiling is below its consumer gate (`thresholds`: the share
-    gate's and the content gate's), the models' share at most `gap` under the ceiling's. Each such group is named, and
-    whether the student or the input falls short there; with none, or the gate off, nothing is judged."""
-    share, content = thresholds
-    judged = [(group_label(g), g) for g in gated_groups(fit, False) if below_ceiling(g, share, gap)]
-    judged += [(group_label(g), g) for g in gated_groups(fit, True) if below_ceiling(g, content, gap)]
-    worst = max(judged, key=lambda pair: (shortfall(pair[1]), pair[0]), default=None)
-    failing = [label for label, g in judged if gap is not None and not shortfall(g) <= gap]
-    return LimitGate.of(measure, gap, worst[0] if worst else None, shortfall(worst[1]) if worst else math.nan,
-                        failing, ceiling_statement(judged, gap, thresholds))
-
-
-def ceiling_statement(judged: list[tuple[str, ConsumerGroup]], gap: float | None,
-                      thresholds: tuple[float | None, float | None]) -> str:
-    """Each group judged against its ceiling, with who falls short there: the student (more than `gap` under the
-    ceiling), the input (the ceiling itself below the gate, the student within `gap` of it), or nobody (beaten)."""
-    if gap is None:
-        return "off: every group is judged by the consumer gates alone"
-    if not judged:
-        return "no CRF band, encoder or content group has a ceiling below its consumer gate"
-    said = []
-    for label, g in judged:
-        gate = thresholds[1] if g.by == "content" else thresholds[0]
-        assert g.ceiling_share is not None and gate is not None
-        lost = shortfall(g)
-        who = (f"the student falls short: {lost:.1%} under the ceiling" if lost > gap else
-               "the models beat the teacher's own function of the mean features there" if lost < 0 else
-               f"the input falls short, not the student ({lost:.1%} under the ceiling)")
-        said.append(f"{label} {g.share_within:.1%} of {g.n_encodes}, ceiling {g.ceiling_share:.1%} (below the gate's "
-                    f"{gate:g}): {who}")
-    return "where the consumer's input cannot carry the gate (its ceiling below it): " + "; ".join(said)

@@ -119,6 +119,7 @@ class Gates:
     constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
     # not a gate: the sources whose teacher looks wrong (kit.verdict.plausibility), named whatever the gates say
     suspects: tuple[TeacherSuspect, ...] | None = None
+    carried: str | None = None  # the contents whose input cannot carry a consumer gate (ConsumerFit.carried_words)
 
     def block(self, block: Block) -> FoldGate | LimitGate | tuple[FoldGate | LimitGate, ...] | None:
         """What the verdict writes under the block's key: its one row, or its rows (None: none)."""
@@ -136,9 +137,10 @@ def recommendation(g: Gates, whose: str = "box") -> str:
     """PROMOTE, or HOLD with every reason (the missing evidence first); either way, then the suspect teachers.
     `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo (NOTHING_TO_SEND)."""
     keep = NOTHING_TO_SEND.get(whose)
+    named = f" Named: {g.carried}." if g.carried else ""
     if g.passed:
         said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
-        return with_suspects(f"PROMOTE: {said}.", g.suspects)
+        return with_suspects(f"PROMOTE: {said}.{named}", g.suspects)
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
@@ -159,7 +161,7 @@ def recommendation(g: Gates, whose: str = "box") -> str:
             (p.plcc_spread_pass, f"seed spread {p.plcc_spread:.4f} exceeds {p.plcc_spread_max}"),
             (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if not passed]
     then = (keep[0].upper() + keep[1:]) if keep else SEND_BACK.capitalize()
-    return with_suspects("HOLD: " + "; ".join(reasons) + f". {then}; do not ship these models.", g.suspects)
+    return with_suspects("HOLD: " + "; ".join(reasons) + f". {then}; do not ship these models.{named}", g.suspects)
 
 
 def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str:
@@ -191,7 +193,8 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
                  evidence_gate(content_groups(reports), thresholds.min_content_groups), rows,
-                 a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None), lifted
+                 a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None,
+                 a.consumer.carried_words() if a and a.consumer else None), lifted
 
 
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,

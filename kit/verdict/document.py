@@ -141,14 +141,6 @@ class ConsumerGroup(Record):
     window_ceiling_share: float | None = omit_none()
     n_longer: int | None = omit_none()  # its encodes of clips longer than the window: where the two can differ
 
-    def window_words(self) -> str:
-        """The window's share, said beside the group's own (the summary's row); "" where there is none or where no
-        encode of the group is longer than the window (the same figure)."""
-        if self.window_share is None or not self.n_longer:
-            return ""
-        ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
-        return f" (from vmaf-tune's window {self.window_share:.1%}{ceiling})"
-
     @property
     def beats_ceiling(self) -> bool:
         """The models do better than the teacher's own function of the mean features: the ceiling is the teacher of
@@ -217,6 +209,34 @@ class ConsumerSampling(Record):
 
 
 @dataclass(frozen=True)
+class ShortInput(Record):
+    """A content group whose own ceiling (the teacher's function of its encodes' mean features) is below a consumer
+    gate: its input cannot carry that gate, so the ceiling-gap gate judges it (kit.verdict.consumer)."""
+
+    content: str  # the content group, named by its sources
+    n_encodes: int
+    share_within: float  # the student's share of its encodes within the tolerance
+    ceiling_share: float
+    below: list[str]  # the gates' flags its ceiling is below (--min-consumer-share, --min-consumer-content-share)
+
+
+@dataclass(frozen=True)
+class Carried(Record):
+    """--min-consumer-share's groups (all, each CRF band, each encoder) over the contents whose own ceiling reaches
+    it: a content whose input cannot carry the gate lowers no other group's figure (kit.verdict.consumer)."""
+
+    threshold: float | None  # --min-consumer-share, where some content's ceiling is below it (else None)
+    short: tuple[ShortInput, ...]  # every content whose ceiling is below a consumer gate: the ceiling-gap gate's
+    # `all` first, then each CRF band and each encoder, over the contents whose ceiling reaches --min-consumer-share
+    # (none: every content's does, and the share gate judges ConsumerFit's own groups)
+    groups: tuple[ConsumerGroup, ...]
+
+    def of(self, flag: str) -> tuple[ShortInput, ...]:
+        """The contents whose input cannot carry the gate of this flag."""
+        return tuple(s for s in self.short if flag in s.below)
+
+
+@dataclass(frozen=True)
 class ConsumerFit(Record):
     """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
@@ -240,9 +260,35 @@ class ConsumerFit(Record):
     window_ceiling_share: float | None = omit_none()
     n_longer: int | None = omit_none()
     sampling: ConsumerSampling | None = omit_none()  # the window, the samplings measured beside it, the warnings
+    # the contents whose ceiling is below a consumer gate, and the share gate's groups over the others (absent: the
+    # ceiling-gap gate off, no ceiling, or every content's ceiling reaches every gate)
+    carried: Carried | None = omit_none()
+    no_ceiling: str | None = omit_none()  # why no ceiling was computed (a teacher the consumer's input cannot feed)
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
+
+    def carried_words(self) -> str | None:
+        """The contents whose input cannot carry a consumer gate, each with its ceiling and the student's share, as the
+        recommendation and the summary name them (None: none)."""
+        if self.carried is None or not self.carried.short:
+            return None
+        return ("the consumer's input cannot carry " + ", ".join(
+            f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of "
+            f"{s.n_encodes}; below {' and '.join(s.below)})" for s in self.carried.short)
+            + ": judged against the ceiling, the consumer gates over the other contents")
+
+    def sampled_words(self) -> str:
+        """The one figure of the consumer's share as vmaf-tune samples a clip, with its base and how its window was
+        taken: the summary, the report and the cards say it in these words ("" where no window was placed)."""
+        if self.window_share is None or self.sampling is None or not self.n_encodes:
+            return ""
+        w = self.sampling.window_s
+        ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
+        return (f"as vmaf-tune samples a clip (its first {w:g} s, the frames cut from the whole encode, against "
+                f"the whole clip): {self.window_share:.1%} of {self.n_encodes} held-out "
+                f"encodes{ceiling}; {self.n_longer} of them of clips longer than {w:g} s (the others are their own "
+                "window)")
 
     @property
     def whole(self) -> ConsumerGroup:
@@ -329,12 +375,16 @@ class LimitGate(Record):
     failing: list[str]
     passed: bool
     statement: str | None = omit_none()
+    # on, with nothing to judge (no group, no figure): why; such a row blocks nothing and is never said as a pass
+    not_judged: str | None = omit_none()
 
     @classmethod
     def of(cls, measure: str, threshold: float | None, worst: str | None, worst_value: float, failing: list[str],
-           statement: str | None) -> LimitGate:
-        """The gate's row: on when it has a threshold, passed when nothing fails it."""
-        return cls(threshold is not None, measure, threshold, worst, worst_value, failing, not failing, statement)
+           statement: str | None, not_judged: str | None = None) -> LimitGate:
+        """The gate's row: on when it has a threshold, passed when nothing fails it; `not_judged`: on, with nothing
+        to judge, and why (kept only while the gate is on)."""
+        return cls(threshold is not None, measure, threshold, worst, worst_value, failing, not failing, statement,
+                   not_judged if threshold is not None else None)
 
 
 @dataclass(frozen=True)

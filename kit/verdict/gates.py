@@ -127,10 +127,12 @@ def below_or_unbounded(gate: Gate, row: LimitGate) -> str:
 
 
 def per_source(gate: Gate, e: Evidence) -> tuple[FoldGate, ...]:
-    """A limit every held-out source keeps; a folds table of an older kit, without the figure, passes."""
+    """A limit every held-out source keeps; a folds table of an older kit, without the figure, has nothing to judge."""
     values = e.sources[gate.column].abs() if gate.absolute else e.sources[gate.column]
     given = dict(zip(e.sources["src"], values, strict=True)) if gate.column in e.folds else {}
-    return (fold_gate(gate.measure, given, gate.limit_of(e.thresholds)),)
+    why = None if given else (f"the folds table has no {gate.column} column (an older kit's)" if len(e.sources)
+                              else "no held-out source")
+    return (fold_gate(gate.measure, given, gate.limit_of(e.thresholds), why),)
 
 
 def coverage(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
@@ -160,9 +162,9 @@ def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
-    """Both consumer gates (`content`: the share per content group); a group whose ceiling is below the gate is left
-    to the ceiling's gate while that is on."""
-    from kit.verdict.consumer import share_gate
+    """Both consumer gates (`content`: the share per content group), each over the contents whose ceiling carries it
+    while the ceiling's gate is on (kit.verdict.consumer_gates)."""
+    from kit.verdict.consumer_gates import share_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
@@ -171,8 +173,8 @@ def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[Limi
 
 
 def consumer_ceiling(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    """The groups whose ceiling is below their consumer gate, judged against the ceiling."""
-    from kit.verdict.consumer import ceiling_gate
+    """The contents (and groups) whose ceiling is below their consumer gate, judged against the ceiling."""
+    from kit.verdict.consumer_gates import ceiling_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
@@ -207,7 +209,7 @@ CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_cont
                               partial(consumer_share, content=True))
 CONSUMER_CEILING = Gate("consumer_ceiling_gap", False, "max_consumer_ceiling_gap", CONSUMER_GATES,
                         "largest share of held-out encodes the models lose under the ceiling, where the ceiling itself "
-                        f"is below a consumer gate ({CONSUMER}: a CRF band, an encoder, a content group)",
+                        f"is below a consumer gate ({CONSUMER}: a content group, a CRF band, an encoder)",
                         "consumer share under its ceiling", beyond, consumer_ceiling, noun="group")
 
 # the order of the verdict's rows, of `verify`'s and of the report's gate table

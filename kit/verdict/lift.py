@@ -52,7 +52,7 @@ def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> L
     """What the ensemble adds over ridge: RMSE ratio (lower is better) and PLCC delta."""
     ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
     if ridge_rmse > 0:
-        ratio = ensemble_rmse / ridge_rmse
+        ratio = round(ensemble_rmse / ridge_rmse, 12)  # as the gate rounds a figure equal to its threshold
     elif ridge_rmse == 0 and ensemble_rmse >= 0:  # ridge exact (a constant teacher): equal, or infinitely better
         ratio = math.inf if ensemble_rmse > 0 else 1.0
     else:
@@ -86,7 +86,7 @@ def challenger_gate(challenger_plcc: float, incumbent: BaselineResult | None, se
     if incumbent is None:
         return ChallengerGate(False, True)
     inc = float(incumbent.mean_plcc)
-    margin = challenger_plcc - inc
+    margin = round(challenger_plcc - inc, 12)  # 0.96 - 0.95 is 0.010000000000000009 in floats: equal, not above
     beats = bool(math.isfinite(margin) and math.isfinite(seed_spread) and margin > seed_spread)
     statement = (f"The challenger beats the incumbent by {margin:+.4f} PLCC, more than the seed spread "
                  f"{seed_spread:.4f}." if beats else

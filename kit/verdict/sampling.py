@@ -65,13 +65,18 @@ def window_warnings(counted: pd.DataFrame, names: pd.Series, tolerance: float, w
 
 
 def compared(samplings: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows the samplings are compared on: counted encodes at the source's size of clips longer than the window;
-    where some windows were encoded on their own, only the encodes that have every sampling both ways."""
-    rows = samplings[samplings["counted"].astype(bool) & (samplings["rung"] == NATIVE)
-                     & samplings["longer"].astype(bool)]
+    """The rows the samplings are compared on: with frames cut from the whole encodes alone, every counted encode (the
+    base of the consumer's figure as vmaf-tune samples, so its first-window row is that figure, encode for encode);
+    where some windows were encoded on their own, only the encodes at the source's size of clips longer than the
+    window that have every sampling both ways."""
+    counted = samplings[samplings["counted"].astype(bool)]
+    if not counted["longer"].astype(bool).any():  # every sampling of every clip is the whole clip: nothing to compare
+        return counted.iloc[:0], "no encode longer than the window"
+    if not (counted["how"] == ENCODED).any():
+        return counted, "every counted encode, the frames cut from the whole encodes (a clip no longer than the " \
+                        "window is every sampling's)"
+    rows = counted[(counted["rung"] == NATIVE) & counted["longer"].astype(bool)]
     encoded = rows[rows["how"] == ENCODED]
-    if not len(encoded):
-        return rows, "frames cut from the whole encodes"
     keys = encoded.groupby(list(ENCODE_KEY))["sampling"].nunique()
     whole = keys[keys == len(SAMPLINGS)].index
     rows = rows.set_index(list(ENCODE_KEY))
@@ -112,14 +117,17 @@ def best_words(found: tuple[SampledShare, ...], tolerance: float) -> str | None:
                 "encode flatter short windows, whose own first frame a consumer's encode starts from")
     if not mine or today is None:
         return None
-    how = ENCODED
-    best = max(mine, key=lambda s: (s.share_within, -s.encodes_per_trial, -[x.name for x in SAMPLINGS].index(
-        s.sampling)))
+    top = max(s.share_within for s in mine)
+    tied = [s for s in mine if s.share_within == top]
+    base = f"on {today.n_encodes} encodes of clips longer than the window, {HOW_WORDS[ENCODED]}, within {tolerance:g}"
+    if today in tied:
+        others = [s.words for s in tied if s is not today]
+        return (f"vmaf-tune's own, {today.words}, serves as well as any sampling measured" +
+                (f" (tied with {', '.join(others)})" if others else "") + f" ({base})")
+    best = min(tied, key=lambda s: (s.encodes_per_trial, [x.name for x in SAMPLINGS].index(s.sampling)))
     cost = f"{best.encodes_per_trial:g} encode(s) of {best.frames_per_trial:.0f} frames a trial"
-    said = f"{best.share_within:.1%} of {best.n_encodes} within {tolerance:g} ({HOW_WORDS[how]}; {cost})"
-    if best.sampling == FIRST.name:
-        return f"vmaf-tune's own sampling, {best.words}, serves best here: {said}"
-    return f"{best.words}: {said}, where vmaf-tune's own ({today.words}) gives {today.share_within:.1%}"
+    return (f"{best.words} serves better than vmaf-tune's own ({today.words}): {100 * (top - today.share_within):+.1f} "
+            f"points of share ({base}; {cost})")
 
 
 def cut_against_encoded(samplings: pd.DataFrame) -> list[float] | None:

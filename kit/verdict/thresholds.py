@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_items
-from kit.infra.records import Record
+from kit.infra.records import Record, omit_none
 from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, changes, setting
 from kit.model.consumer import TOLERANCE
 
@@ -184,15 +184,18 @@ class FoldGate(Record):
     worst_value: float
     failing_sources: list[str]
     passed: bool
+    not_judged: str | None = omit_none()  # on, with no source to judge: why (never said as a pass)
 
 
-def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -> FoldGate:
-    """Every source's value <= threshold (off when None); a NaN fails."""
+def fold_gate(measure: str, values: dict[str, float], threshold: float | None, not_judged: str | None = None
+              ) -> FoldGate:
+    """Every source's value <= threshold (off when None); a NaN fails; `not_judged`: why there is no value at all."""
     finite = {src: v for src, v in values.items() if math.isfinite(v)}
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")
     failing = [] if threshold is None else sorted(s for s, v in values.items() if not v <= threshold)
-    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing, not failing)
+    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing, not failing,
+                    not_judged if threshold is not None and not values else None)
 
 
 def finite(value: object) -> float | None:
@@ -205,8 +208,10 @@ def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> GateRes
     """The gate, computed from each seed's mean LOSO PLCC."""
     values = list(per_seed_plcc.values())
     defined = all(finite(v) is not None for v in values) and bool(values)
-    mean = sum(values) / len(values) if defined else float("nan")
-    spread = (max(values) - min(values)) if defined else float("nan")
+    # rounded to 12 places, so a mean or spread of figures at the threshold is at it (0.955 - 0.95 is
+    # 0.0050000000000000044 in floats, which a spread gate of 0.005 would fail by rounding alone)
+    mean = round(sum(values) / len(values), 12) if defined else float("nan")
+    spread = round(max(values) - min(values), 12) if defined else float("nan")
     failing = [s for s, v in per_seed_plcc.items() if not (finite(v) is not None and v >= t.per_seed_plcc_min)]
     mean_pass = defined and mean >= t.mean_plcc_min
     spread_pass = defined and spread <= t.plcc_spread_max

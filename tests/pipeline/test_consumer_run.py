@@ -102,5 +102,6 @@ def test_clips_shorter_than_the_window_give_the_same_figure_both_ways(
     said = dict(closing_rows(out, verdict))
     assert said["vmaf-tune's sampling"] == ("no held-out encode is longer than 5 s: every sampling is the whole "
                                             "clip")
-    assert f"as vmaf-tune samples (its first 5 s against the whole clip; 0 of the {c.n_encodes} encodes are " \
-           f"longer): {c.share_within:.1%}" in said["as vmaf-tune uses it"]
+    assert f"as vmaf-tune samples a clip (its first 5 s, the frames cut from the whole encode, against the whole " \
+           f"clip): {c.share_within:.1%} of {c.n_encodes} held-out encodes" in said["as vmaf-tune uses it"]
+    assert "0 of them of clips longer than 5 s" in said["as vmaf-tune uses it"]

@@ -1,5 +1,5 @@
 """A gate is declared once (issue 61, item 2): a copy of the kit given a new gate in three files (its record in
-kit/verdict/gates.py, its computation in kit/verdict/consumer.py, its threshold's field in
+kit/verdict/gates.py, its computation in kit/verdict/consumer_gates.py, its threshold's field in
 kit/verdict/thresholds.py) shows it in the verdict, the recommendation, `verify`, the summary and the report, with
 nothing else edited."""
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # a rerun of a whole run's verdict and bundle
 # the gate of the issue: the largest miss at the consumer at most X (X tiny here, so it fails and is said everywhere)
 RECORD = '''
 def consumer_max_miss(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    from kit.verdict.consumer import max_miss_gate
+    from kit.verdict.consumer_gates import max_miss_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
@@ -62,7 +62,7 @@ def edit(path: Path, anchor: str, added: str, before: bool = False) -> None:
 
 def add_the_gate(kit: Path) -> list[Path]:
     """The three files a new gate touches, edited in the copy."""
-    gates, consumer = kit / "verdict" / "gates.py", kit / "verdict" / "consumer.py"
+    gates, consumer = kit / "verdict" / "gates.py", kit / "verdict" / "consumer_gates.py"
     gate = kit / "verdict" / "thresholds.py"
     edit(gates, "\n# the order of the verdict's rows", RECORD, before=True)
     edit(gates, "CONSUMER_SHARE, CONSUMER_CONTENT_SHARE", ", CONSUMER_MAX_MISS")

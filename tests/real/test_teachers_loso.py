@@ -107,6 +107,14 @@ def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, re
                                               "vif_enhn_gain_limit)")
         assert "the recipe: frames" in loso and "not distilled: the student reads libvmaf's default features" in loso
         assert encodes["ceiling"].isna().all() and "ceiling_share" not in verdict["consumer"]
+        # the ceiling said absent, and why; its gate not judged, never a pass (issue 76)
+        assert verdict["consumer"]["no_ceiling"].startswith("vmaf_v0.6.1neg reads features of its own (")
+        from kit.verdict.consumer_gates import ceiling_gate
+        from kit.verdict.document import ConsumerFit
+
+        fit = ConsumerFit.from_json(verdict["consumer"], "consumer")  # the gate on (LENIENT turned it off here)
+        gap = ceiling_gate(fit, 0.15, "consumer_ceiling_gap", (0.9, 0.75))
+        assert gap.enabled and gap.not_judged == f"no ceiling: {fit.no_ceiling}"
         shard = pd.read_parquet(run.shard)
         assert (shard["teacher_adm2"] != shard["adm2"]).any() and shard["teacher_motion2"].equals(shard["motion2"])
         return

@@ -11,10 +11,12 @@ import pytest
 
 from kit.media.fingerprint import Repeats
 from kit.model.consumer import CRF_RANGE, crf_band
-from kit.verdict.consumer import ceiling_gate, consumer_fit, share_gate
-from kit.verdict.document import ConsumerFit, LimitGate
+from kit.verdict.consumer import consumer_fit
+from kit.verdict.consumer_gates import ceiling_gate, share_gate
+from kit.verdict.document import LimitGate
 from kit.verdict.gates import CONSUMER_CEILING, CONSUMER_CONTENT_SHARE, CONSUMER_SHARE, GATES
 from kit.verdict.regimes import frame_regimes, regime_of
+from kit.verdict.thresholds import GateThresholds
 
 
 def encodes(rows: dict[tuple[str, int], list[tuple[float, float]]]) -> pd.DataFrame:
@@ -30,15 +32,17 @@ def encodes(rows: dict[tuple[str, int], list[tuple[float, float]]]) -> pd.DataFr
     return pd.DataFrame(out)
 
 
-def gates(fit: ConsumerFit, share: float | None, content: float | None, gap: float | None,
+def gates(frame: pd.DataFrame, share: float | None, content: float | None, gap: float | None,
           ) -> tuple[LimitGate, LimitGate, LimitGate]:
-    """The three gates as kit.verdict.gates computes them."""
+    """The three gates as kit.verdict.gates computes them, on the block consumer_fit makes at these thresholds."""
+    t = GateThresholds(min_consumer_share=share, min_consumer_content_share=content, max_consumer_ceiling_gap=gap)
+    fit = consumer_fit(frame, 1.5, CRF_RANGE, thresholds=t)
     return (share_gate(fit, share, CONSUMER_SHARE.measure, False, gap),
             share_gate(fit, content, CONSUMER_CONTENT_SHARE.measure, True, gap),
             ceiling_gate(fit, gap, CONSUMER_CEILING.measure, (share, content)))
 
 
-# content "cam": 8 encodes, the ceiling within 1.5 on 6 (75 %), the student on 5 (62.5 %); content "ok": 8 encodes,
+# content "cam": 8 encodes, the ceiling within 1.5 on 6 (75 %), the student on 4 (50 %); content "ok": 8 encodes,
 # ceiling and student 8 of 8; CRF 36-51 holds cam's four high-cq encodes (ceiling 2 of 4) and ok's four (4 of 4)
 IN, OUT = 0.5, 3.0
 FRAME = encodes({("cam", 20): [(IN, IN), (IN, IN)], ("cam", 30): [(IN, IN), (OUT, IN)],
@@ -52,44 +56,50 @@ def counted(frame: pd.DataFrame, column: str, where: pd.Series) -> float:
     return float((frame.loc[where, column] <= 1.5).mean())
 
 
-def test_a_content_whose_ceiling_is_below_its_gate_is_judged_against_the_ceiling_and_says_who_fell_short() -> None:
+def test_a_content_whose_ceiling_is_below_a_gate_is_named_judged_against_it_and_lowers_no_other_gate() -> None:
     fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
     cam = next(g for g in fit.of("content") if g.group == "cam")
     assert cam.share_within == counted(FRAME, "miss", FRAME["content"] == "cam") == 0.5
     assert cam.ceiling_share == counted(FRAME, "ceiling_miss", FRAME["content"] == "cam") == 0.75
     # without the ceiling's gate (off): the content gate at 0.75 holds cam, as before
-    _, content, ceiling = gates(fit, 0.5, 0.75, None)
+    _, content, ceiling = gates(FRAME, 0.5, 0.75, None)
     assert not content.passed and content.failing == ["content cam"] and ceiling.passed and not ceiling.enabled
-    # with it at 0.3: cam's ceiling (75 %) is not below 0.75, so the content gate still judges it
-    _, content, ceiling = gates(fit, 0.5, 0.75, 0.3)
-    assert content.failing == ["content cam"] and "no CRF band" in str(ceiling.statement)
-    # the content gate at 0.8: the input cannot carry it on cam; within 0.3 of the ceiling, the input falls short
-    _, content, ceiling = gates(fit, 0.5, 0.8, 0.3)
-    assert content.passed and "content cam (ceiling 75.0%)" in str(content.statement)
-    assert ceiling.passed and ceiling.worst == "content cam" and ceiling.worst_value == pytest.approx(0.25)
-    assert "content cam 50.0% of 8, ceiling 75.0% (below the gate's 0.8): the input falls short, not the " \
-           "student (25.0% under the ceiling)" in str(ceiling.statement)
-    # within 0.2: the student falls short, and the HOLD says so naming the content and the flag
-    _, content, ceiling = gates(fit, 0.5, 0.8, 0.2)
-    assert content.passed and not ceiling.passed and ceiling.failing == ["content cam"]
+    # the defaults: cam's ceiling (75 %) is below 0.9, so cam leaves both share gates, named with its figures, and
+    # the ceiling's gate holds it to 0.75 - 0.15 = 0.6: the student (0.5) falls short, and the HOLD says so
+    share, content, ceiling = gates(FRAME, 0.9, 0.75, 0.15)
+    assert share.passed and share.worst == "all" and share.worst_value == 1.0  # ok's 8 of 8, not cam's 12 of 16
+    assert "over every content: all 75.0% of 16" in str(share.statement)
+    assert "content cam (ceiling 75.0%, the student 50.0% of 8)" in str(share.statement)
+    assert content.passed and content.worst == "content ok" and "content cam (ceiling 75.0%" in str(content.statement)
+    assert not ceiling.passed and ceiling.failing == ["content cam"] and ceiling.worst_value == 0.25
     said = CONSUMER_CEILING.failure(ceiling)
-    assert "content cam 50.0% of 8, ceiling 75.0%" in said and "the student falls short: 25.0% under the " \
-           "ceiling" in said and said.endswith("beyond --max-consumer-ceiling-gap 0.2")
+    assert "content cam 50.0% of 8, ceiling 75.0% (below --min-consumer-share 0.9), held to 60.0%: the student " \
+           "falls short: 25.0% under the ceiling" in said and said.endswith("beyond --max-consumer-ceiling-gap 0.15")
+    # within 0.3: the input falls short, not the student
+    _, _, ceiling = gates(FRAME, 0.9, 0.75, 0.3)
+    assert ceiling.passed and "the input falls short, not the student (25.0% under the ceiling)" in \
+        str(ceiling.statement)
+
+
+# contents "x" and "y": at CRF 20 every encode within both ways; at CRF 45 the ceiling within on 3 of 4 and the student
+# on 3 of 4 (x) and 2 of 4 (y): each content's ceiling 7 of 8 reaches 0.8, CRF 36-51's (6 of 8) does not
+BANDS = encodes({("x", 20): [(IN, IN)] * 4, ("x", 45): [(IN, IN)] * 3 + [(OUT, OUT)],
+                 ("y", 20): [(IN, IN)] * 4, ("y", 45): [(IN, IN), (IN, IN), (OUT, IN), (OUT, OUT)]})
 
 
 def test_a_band_whose_ceiling_is_below_the_share_gate_is_left_to_the_ceiling_and_verify_rechecks_it() -> None:
     from kit.verdict.recheck import contradiction
     from tests.unit.test_claims_checked import PASSING
 
-    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    fit = consumer_fit(BANDS, 1.5, CRF_RANGE)
     band = next(g for g in fit.of("crf_band") if g.group == "36-51")
-    high = FRAME["crf_band"] == "36-51"
-    assert (band.share_within, band.ceiling_share) == (counted(FRAME, "miss", high), counted(FRAME, "ceiling_miss",
+    high = BANDS["crf_band"] == "36-51"
+    assert (band.share_within, band.ceiling_share) == (counted(BANDS, "miss", high), counted(BANDS, "ceiling_miss",
                                                                                             high)) == (0.625, 0.75)
-    share, _, ceiling = gates(fit, 0.8, None, 0.2)  # the band's ceiling 75 % is below 0.8; all encodes' is 87.5 %
-    assert share.failing == ["all", "CRF 21-35", "encoder libx264"]  # their ceilings 87.5 % and 100 %: the gate's
-    assert "CRF 36-51 (ceiling 75.0%)" in str(share.statement) and "CRF 36-51" not in share.failing
-    assert ceiling.passed and ceiling.worst == "CRF 36-51" and ceiling.worst_value == pytest.approx(0.125)
+    share, _, ceiling = gates(BANDS, 0.8, None, 0.2)  # no content's ceiling is below 0.8: none is left out
+    assert share.passed and share.worst == "all" and share.worst_value == 13 / 16
+    assert "CRF 36-51 (ceiling 75.0%, the student 62.5% of 8)" in str(share.statement)
+    assert ceiling.passed and ceiling.worst == "CRF 36-51" and ceiling.worst_value == 0.125
     row = ceiling.to_json()
     assert contradiction({**PASSING, "consumer_gates": [row]}) is None
     said = contradiction({**PASSING, "consumer_gates": [{**row, "threshold": 0.05}]})  # edited below its shortfall
@@ -147,3 +157,27 @@ def test_the_warning_names_the_clip_and_its_ceiling() -> None:
     assert frame_regimes(rows, fit.of("content"), {}) == ()  # a corpus whose manifest records no repeats
     (bare,) = frame_regimes(rows, (), measured)  # no consumer block (an input set vmaf-tune does not feed)
     assert bare.text.endswith("no ceiling to compare: the teacher is no function of the six features")
+
+
+def test_the_content_the_input_cannot_carry_is_named_in_the_summary_and_the_recommendation() -> None:
+    """Issue 76: the content is named wherever the verdict is read, with its ceiling and the student's share, whether
+    the run PROMOTEs or HOLDs."""
+    from types import SimpleNamespace
+
+    from kit.report.summary import consumer_rows
+    from kit.verdict.decide import recommendation
+
+    t = GateThresholds()
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE, thresholds=t)
+    named = fit.carried_words()
+    assert named == ("the consumer's input cannot carry content cam (ceiling 75.0%, the student 50.0% of 8; below "
+                     "--min-consumer-share and --min-consumer-content-share): judged against the ceiling, the "
+                     "consumer gates over the other contents")
+    rows = [share_gate(fit, 0.9, CONSUMER_SHARE.measure, False, 0.15),
+            share_gate(fit, 0.75, CONSUMER_CONTENT_SHARE.measure, True, 0.15),
+            ceiling_gate(fit, 0.15, CONSUMER_CEILING.measure, (0.9, 0.75))]
+    (main, *_) = consumer_rows(SimpleNamespace(consumer=fit, consumer_gates=tuple(rows)))  # type: ignore[arg-type]
+    assert named in main.text
+    passing = SimpleNamespace(passed=True, suspects=None, carried=named)
+    assert recommendation(passing).endswith(f"send the results tarball back. Named: {named}.")  # type: ignore[arg-type]
+    assert consumer_fit(FRAME, 1.5, CRF_RANGE).carried_words() is None  # no thresholds given: nothing carried

@@ -136,13 +136,14 @@ def test_the_verdict_takes_the_window_and_names_no_best_from_cut_frames(
         assert g.window_share == pytest.approx((part["window_miss"] <= 1.5).mean())
     s = fit.sampling
     assert s is not None and len(s.shares) == 4 and {x.how for x in s.shares} == {"cut"}
-    for x in s.shares:
-        part = samplings[(samplings["sampling"] == x.sampling) & samplings["longer"]]
-        assert x.n_encodes == 6 and x.share_within == pytest.approx((part["miss"] <= 1.5).mean())
+    for x in s.shares:  # cut alone: compared on every counted encode, the base of the consumer's figure
+        part = samplings[samplings["sampling"] == x.sampling]
+        assert x.n_encodes == len(encodes) and x.share_within == pytest.approx((part["miss"] <= 1.5).mean())
+    first = next(x for x in s.shares if x.sampling == "first")
+    assert (first.share_within, first.n_encodes) == (fit.window_share, fit.n_encodes)  # one figure, one base
     assert s.best is not None and s.best.startswith("none named") and s.cut_vs_encoded is None
     warned = {w.split(":")[0] for w in s.warnings or ()}
     assert warned == set(encodes.loc[encodes["window_gap"] > 1.5, "src"])
     (row, *warnings) = sampling_rows(SimpleNamespace(consumer=fit))  # type: ignore[arg-type]  # the block alone
-    assert row.text.startswith("the samplings measured on 6 encodes longer than 5 s at the source's size as frames "
-                               "cut from the whole encodes alone: none named")
+    assert row.text.startswith("which sampling serves vmaf-tune best: none named: no window was encoded on its own")
     assert [w.label for w in warnings] == ["WARNING"] * len(s.warnings or ())
