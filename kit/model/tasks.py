@@ -177,9 +177,6 @@ class MemberStore:
             raise InputError(f"{path} was made by {who} for another LOSO or member: {'; '.join(wrong[:2])}",
                              hint=f"remove it and {key.name}.npy beside it (they were copied or moved here); the "
                                   "member is then trained again")
-        if not (record.seconds >= 0 and record.seconds < 1e8):  # NaN fails too
-            raise InputError(f"{path} records {record.seconds!r} training seconds: no training takes that",
-                             hint=f"remove it and {key.name}.npy beside it to have the member trained again")
         return record
 
     def load(self, key: MemberKey, arch: Arch) -> tuple[Trained, MemberRecord] | None:

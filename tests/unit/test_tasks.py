@@ -184,7 +184,9 @@ def test_a_member_record_of_absurd_seconds_or_not_the_users_own_is_refused(input
     train_missing(data, jobs, {key}, (), store, CONFIG, 1)
     record = json.loads(store.record_path(key).read_text())
     store.record_path(key).write_text(json.dumps({**record, "seconds": 1e308}))
-    assert "records 1e+308 training seconds" in refusal(store, key, jobs[0].arch)
+    # its field's rule (kit.infra.rules.SECONDS), named with the file
+    assert f"{store.record_path(key)} is damaged (RecordError: {store.record_path(key).name}.seconds: 1e+308 is not " \
+           "a number from 0 to 1e+09)" in refusal(store, key, jobs[0].arch)
     # made by a kit whose LOSO had another format version (its training code trained other weights)
     store.record_path(key).write_text(json.dumps({**record, "formats": {**ORIGIN.formats, "loso": 2}}))
     assert "formats {'prereqs': 1, 'corpus': 1, 'loso': 2} where this LOSO's are {'prereqs': 1, 'corpus': 1, " \
