@@ -29,8 +29,6 @@ import pytest
 
 from kit.bundle.aside import BundleLedger
 from kit.corpus.jobs import JobLedger, JobsPlan
-from kit.platforms.encoders import HwArgs
-from kit.platforms.grids import CqGrid
 from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
@@ -39,6 +37,8 @@ from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
 from kit.model.tasks import MemberRecord
+from kit.platforms.encoders import HwArgs
+from kit.platforms.grids import CqGrid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.probe import ProbeResult
 from kit.steps.records import RunRecord, StepRecord, read_run_record
@@ -325,7 +325,7 @@ ADAPTED = {HwArgs: "anything that is not the recorded shape reads as no device a
 def adapted_below(field: Field) -> bool:
     """Whether a record above `field`, or its own record type, reads it its own way (ADAPTED)."""
     tp, _ = real_type(field.tp)
-    return field.cls in ADAPTED and field.cls is HwArgs or tp in ADAPTED
+    return (field.cls in ADAPTED and field.cls is HwArgs) or tp in ADAPTED
 
 
 def outcome(rb: ReadBack, field: Field, value: Any, tree: Tree, folder: Path) -> tuple[str, str, str | None]:
