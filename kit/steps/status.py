@@ -111,12 +111,15 @@ class JobsProgress:
         return f"{self.done} of {self.planned} jobs done{reused}, {left}"
 
 
-def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | None = None) -> JobsProgress | None:
+def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | None = None) -> JobsProgress | str | None:
     """The corpus's jobs done of planned, and their time left; None without a plan made since `since_utc` (the run's
-    invocation: one still reading its clips has planned no job yet). Read without the out-dir's lock."""
+    invocation: one still reading its clips has planned no job yet); the words for a plan that is damaged (read as
+    none: its jobs are not counted). Read without the out-dir's lock."""
     from kit.corpus.jobs import JobsPlan, planned_jobs_done
 
-    plan, _ = read_record(JobsPlan, tree, run.jobs_plan)
+    plan, why = read_record(JobsPlan, tree, run.jobs_plan)
+    if plan is None and why not in ("", "missing"):
+        return f"{run.rel(run.jobs_plan)} is {why}: its jobs are not counted"
     if plan is None or (since_utc is not None and plan.started_at_utc < since_utc):
         return None
     done = planned_jobs_done(tree, run.jobs, plan)
@@ -125,8 +128,11 @@ def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | N
     return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left)
 
 
-def with_progress(st: StepStatus, progress: JobsProgress | None, running: bool) -> StepStatus:
-    """The corpus step's status with its jobs done of planned, and (while it runs) their time left."""
+def with_progress(st: StepStatus, progress: JobsProgress | str | None, running: bool) -> StepStatus:
+    """The corpus step's status with its jobs done of planned, and (while it runs) their time left; or with why its
+    plan was not read (`progress` a text)."""
+    if isinstance(progress, str):
+        return dataclasses.replace(st, reason=f"{st.reason}; {progress}")
     if progress is None:
         return dataclasses.replace(st, reason=f"{st.reason}: reading the clips, no job planned yet") if running else st
     if not running:  # stopped: what a rerun keeps
