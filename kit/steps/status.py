@@ -111,7 +111,8 @@ class JobsProgress:
         return f"{self.done} of {self.planned} jobs done{reused}, {left}"
 
 
-def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | None = None) -> JobsProgress | str | None:
+def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
+                  now: float | None = None) -> JobsProgress | str | None:
     """The corpus's jobs done of planned, and their time left; None without a plan made since `since_utc` (the run's
     invocation: one still reading its clips has planned no job yet); the words for a plan that is damaged (read as
     none: its jobs are not counted). Read without the out-dir's lock."""
