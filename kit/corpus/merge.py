@@ -195,14 +195,33 @@ def left_out_once(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
     return tuple(seen.values())
 
 
+def labels(inputs: Sequence[LoadedInput]) -> dict[str, str]:
+    """Each input's path -> its name, or where names repeat (two run directories: `shard.parquet` each) its path's
+    last parts, as few as tell it from the others."""
+    parts = {i.path: Path(i.path).parts for i in inputs}
+    depth = dict.fromkeys(parts, 1)
+    while True:
+        said = {p: "/".join(parts[p][-depth[p]:]) for p in parts}
+        seen: dict[str, list[str]] = {}
+        for p, label in said.items():
+            seen.setdefault(label, []).append(p)
+        clashes = [p for same in seen.values() if len(same) > 1 for p in same if depth[p] < len(parts[p])]
+        if not clashes:
+            return said
+        for p in clashes:
+            depth[p] += 1
+
+
 def shared_box_ids(told: Sequence[LoadedInput]) -> tuple[SharedBoxId, ...]:
     """The box ids the rows of more than one of `told` hold (the inputs whose evidence no other input brought:
-    different corpora), but for the shards of one set a box ran apart (`--shard K/N`, each K once)."""
+    different corpora), but for the shards of one set a box ran apart (`--shard K/N`, each K once); each input named
+    by its label (`labels`)."""
     holders: dict[str, list[LoadedInput]] = {}
     for inp in told:
         for box in sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist() if v}):
             holders.setdefault(box, []).append(inp)
-    return tuple(SharedBoxId(box, [i.name for i in held]) for box, held in sorted(holders.items())
+    named = labels(told)
+    return tuple(SharedBoxId(box, [named[i.path] for i in held]) for box, held in sorted(holders.items())
                  if len(held) > 1 and not _one_set(held))
 
 
@@ -214,12 +233,12 @@ def _one_set(inputs: Sequence[LoadedInput]) -> bool:
 
 
 def apart(told: Sequence[LoadedInput], shared: Sequence[SharedBoxId]) -> list[LoadedInput]:
-    """`told`, each shard input of a box id another input's rows hold too with its left-out clips named by it (a
-    merged input's are named by the merge that made it)."""
-    names = {name for s in shared for name in s.inputs}
-    return [replace(i, manifest=replace(i.manifest, left_out=tuple(replace(u, input=i.name)
+    """`told`, each shard input of a box id another input's rows hold too with its left-out clips named by it (its
+    label; a merged input's are named by the merge that made it)."""
+    named, names = labels(told), {name for s in shared for name in s.inputs}
+    return [replace(i, manifest=replace(i.manifest, left_out=tuple(replace(u, input=named[i.path])
                                                                     for u in i.manifest.left_out)))
-            if i.name in names and isinstance(i.manifest, ShardManifest) else i for i in told]
+            if named[i.path] in names and isinstance(i.manifest, ShardManifest) else i for i in told]
 
 
 def input_check(inp: LoadedInput) -> IndependentCheck:
@@ -282,8 +301,8 @@ def box_warnings(told: Sequence[LoadedInput], shared: Sequence[SharedBoxId] = ()
     """The boxes' corpus warnings (a heavily compressed reference), each naming its box (and its input, where another
     input holds its box id: `shared`); `told`: the inputs whose evidence no other input brought (`evidence`), so a
     box's warning is said once whatever files brought it."""
-    names = {name for s in shared for name in s.inputs}
-    return [f"box {i.manifest.box_id or i.name}{f' (input {i.name})' if i.name in names else ''}: {w}"
+    named, names = labels(told), {name for s in shared for name in s.inputs}
+    return [f"box {i.manifest.box_id or i.name}{f' (input {named[i.path]})' if named[i.path] in names else ''}: {w}"
             for i in told if isinstance(i.manifest, ShardManifest) for w in i.manifest.warnings]
 
 

@@ -64,7 +64,7 @@ def cache_tree() -> Tree:
 
 def cache_refused(exc: FolderRefused) -> InputError:
     """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
-    if os.environ.get("KIT_CACHE_DIR"):
+    if CACHE_DIR.read() is not None:
         door, other = "KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it"
     else:
         door, other = "the kit's cache", "set KIT_CACHE_DIR"
