@@ -259,9 +259,9 @@ def _field_values(cls: type[Record], data: Mapping[str, object], at: tuple[Step,
 
 
 def _check_kept(f: dataclasses.Field[Any], value: object, at: tuple[Step, ...]) -> None:
-    """A _Misfit at `at` when `value`, read as its type, breaks one of the field's read rules (`keep`); an omit_none
-    field's None (absent) keeps them all."""
-    if not (value is None and f.metadata.get("omit_none")):
+    """A _Misfit at `at` when `value`, read as its type, breaks one of the field's read rules (`keep`); None (an
+    optional field's null, an omit_none field absent: nothing recorded) keeps them all."""
+    if value is not None:
         _check_rules(keeps(f), value, at)
 
 
