@@ -28,7 +28,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none, read_record
-from kit.infra.rules import COUNT, MS, STAMP, STAMP_OR_NONE, Each, Real
+from kit.infra.rules import AMOUNT, COUNT, MS, STAMP, STAMP_OR_NONE, Each, Real
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -213,7 +213,7 @@ class JobsPlan(Record):
     (a plan of before 2.2.0 lists no sample job: read the same)."""
 
     started_at_utc: str = field(metadata=keep(STAMP))
-    jobs: dict[str, float] = field(metadata=keep(Each(Real(0))))
+    jobs: dict[str, float] = field(metadata=keep(Each(AMOUNT)))
     reused: list[str]
     generation: str = ""
 

@@ -210,6 +210,7 @@ class Each(Rule):
 COUNT = Whole(0, MAX_RECORD_COUNT)  # rows, jobs, frames, bytes, an index
 SECONDS = Real(0, MAX_RECORD_SECONDS)  # a duration in seconds
 MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
+AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
 

@@ -68,7 +68,10 @@ def stopped(json_run: tuple[Path, object], tmp_path_factory: pytest.TempPathFact
     (out / "02_corpus" / "status.json").unlink()
     invoked = json.loads((out / "run.json").read_text())["invoked_at_utc"]
     jobs = {p.stem: 1000.0 for p in sorted((out / "02_corpus" / "jobs").glob("*.json"))}
-    (out / "02_corpus" / "plan.json").write_text(json.dumps({"started_at_utc": invoked, "jobs": jobs, "reused": []}))
+    plan = {"started_at_utc": invoked, "jobs": jobs, "reused": [], "generation": ""}
+    (out / "02_corpus" / "plan.json").write_text(json.dumps(plan))
+    res = run_here("status", out)  # as it is, the plan is read and its jobs counted
+    assert res.returncode == 0 and f"{len(jobs)} of {len(jobs)} jobs done" in res.stdout, res.stdout
     return out
 
 
