@@ -212,7 +212,7 @@ def test_a_link_or_a_file_of_another_shape_in_a_members_place_is_refused(inputs:
     data = (store.folder / f"{key.name}.npy").read_bytes()
     store.record_path(key).write_text(json.dumps(MemberRecord(
         key.name, hashlib.sha256(data).hexdigest(), ORIGIN.made_from, ORIGIN.corpus, ORIGIN.recipe, ORIGIN.formats,
-        "a hand", "pid 0", "now", 0.0).to_json()))
+        "a hand", "pid 0", "2026-11-27T00:00:00Z", 0.0).to_json()))
     assert "float32 (10,), not the" in refusal(store, key, jobs[0].arch)
     store.path(key).unlink()
     victim = tmp_path / "victim.npy"
