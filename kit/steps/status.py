@@ -98,6 +98,7 @@ class JobsProgress:
     done: int
     reused: int
     seconds_left: float | None
+    damaged: tuple[str, ...] = ()  # the ledgers that do not read, each `<job>.json is damaged (...)`: redone
 
     def words(self) -> str:
         """`5 of 8 jobs done (3 reused), about 1 min left for its jobs`."""
@@ -108,7 +109,14 @@ class JobsProgress:
             left = "estimating the time left (no job of this run done yet)"
         else:
             left = f"about {rough(self.seconds_left)} left for its jobs"
-        return f"{self.done} of {self.planned} jobs done{reused}, {left}"
+        return f"{self.done} of {self.planned} jobs done{reused}, {left}{self.damage}"
+
+    @property
+    def damage(self) -> str:
+        """`; 1 job's ledger is damaged, redone: <job>.json is damaged (...)` ("" for none)."""
+        n = len(self.damaged)
+        whose = f"{n} jobs' ledgers are" if n > 1 else "1 job's ledger is"
+        return f"; {whose} damaged, redone: {self.damaged[0]}{f' (and {n - 1} more)' if n > 1 else ''}" if n else ""
 
 
 def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
@@ -123,10 +131,10 @@ def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
         return f"{run.rel(run.jobs_plan)} is {why}: its jobs are not counted"
     if plan is None or (since_utc is not None and plan.started_at_utc < since_utc):
         return None
-    done = planned_jobs_done(tree, run.jobs, plan)
+    done, damaged = planned_jobs_done(tree, run.jobs, plan)
     elapsed = seconds_since_utc(plan.started_at_utc, now)
     left = jobs_left(plan.jobs, set(done), set(plan.reused), elapsed) if elapsed is not None else None
-    return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left)
+    return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left, tuple(damaged))
 
 
 def with_progress(st: StepStatus, progress: JobsProgress | str | None, running: bool) -> StepStatus:
@@ -138,7 +146,7 @@ def with_progress(st: StepStatus, progress: JobsProgress | str | None, running: 
         return dataclasses.replace(st, reason=f"{st.reason}: reading the clips, no job planned yet") if running else st
     if not running:  # stopped: what a rerun keeps
         return dataclasses.replace(st, reason=f"{st.reason}; {progress.done} of {progress.planned} jobs done, which "
-                                              "the next run keeps", jobs_done=progress.done,
+                                              f"the next run keeps{progress.damage}", jobs_done=progress.done,
                                    jobs_planned=progress.planned)
     return dataclasses.replace(st, reason=f"{st.reason}: {progress.words()}", jobs_done=progress.done,
                                jobs_planned=progress.planned, seconds_left=progress.seconds_left)

@@ -34,12 +34,12 @@ from tests.unit.test_record_fields import (
 
 pytestmark = pytest.mark.slow  # a whole run's out-dir, copied
 
-# the file, its record, and whether status names the damage (a ledger's is the corpus step's own detail: a job whose
-# ledger is damaged is one to redo, which status counts as not done)
+# the file, its record, and whether status names the damage (a job whose ledger is damaged is one to redo: status
+# counts it as not done, and says which ledger)
 FILES: dict[str, tuple[type[Record], bool]] = {"02_corpus/plan.json": (JobsPlan, True),
                                                "01_prereqs/status.json": (StepRecord, True),
                                                "run.json": (RunRecord, True),
-                                               "02_corpus/jobs/*.json": (JobLedger, False)}
+                                               "02_corpus/jobs/*.json": (JobLedger, True)}
 
 
 def malformed(cls: type[Record]) -> list[tuple[Field, str, Any]]:
