@@ -75,7 +75,8 @@ def stopped(json_run: tuple[Path, object], tmp_path_factory: pytest.TempPathFact
     return out
 
 
-def status_of(out: Path, file: str, at: tuple[str | int, ...], value: Any, tmp_path: Path) -> Any:
+def status_of(out: Path, file: str, at: tuple[str | int, ...], value: Any, tmp_path: Path) -> tuple[Any, str]:
+    """`status` on a copy of `out` whose `file` (the first a pattern matches) holds `value` at `at`; and its name."""
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     (path,) = sorted(copy.glob(file))[:1]
@@ -83,13 +84,12 @@ def status_of(out: Path, file: str, at: tuple[str | int, ...], value: Any, tmp_p
     if changed is None:
         pytest.skip("nothing above the field in this file")
     path.write_text(json.dumps(changed))
-    return run_here("status", copy)
+    return run_here("status", copy), path.name
 
 
-def said(res: Any, file: str, field: Field) -> str:
+def said(res: Any, name: str, field: Field) -> str:
     """The line naming the file and the field: the refusal (exit 2), or status's line of the record read as absent."""
     lines = res.stderr.splitlines() if res.returncode == 2 else res.stdout.splitlines()
-    name = Path(file).name
     return next((ln for ln in lines if name in ln and str(field.at[-1]) in ln), "")
 
 
@@ -98,17 +98,17 @@ def said(res: Any, file: str, field: Field) -> str:
                           for c in CASES], ids=[f"{c[0]}-{c[1].key}-{c[2]}" for c in CASES])
 def test_status_reads_each_malformed_field_by_its_rule(file: str, field: Field, label: str, value: Any,
                                                        stopped: Path, tmp_path: Path) -> None:
-    res = status_of(stopped, file, field.at, value, tmp_path)
+    res, name = status_of(stopped, file, field.at, value, tmp_path)
     assert res.returncode in (0, 2), (file, field.key, label, res.returncode, res.stderr[-2000:])
     assert "Traceback" not in res.stdout + res.stderr
     bad = (not may_lack(field)) if value is MISSING else breaks(field, value)
     if res.returncode == 2 or (bad and FILES[file][1]):  # refused, or read as absent: said with the field
-        assert said(res, file, field), (file, field.key, label, res.stdout, res.stderr)
+        assert said(res, name, field), (file, field.key, label, res.stdout, res.stderr)
 
 
 def test_the_issue_s_date_in_plan_json_is_said_by_status(stopped: Path, tmp_path: Path) -> None:
     """The issue's case, whole: `status` exited 70 (ValueError in infra/clock.seconds_since_utc)."""
-    res = status_of(stopped, "02_corpus/plan.json", ("started_at_utc",), NOT_A_DATE, tmp_path)
+    res, _ = status_of(stopped, "02_corpus/plan.json", ("started_at_utc",), NOT_A_DATE, tmp_path)
     assert res.returncode == 0, res.stderr
     assert f'02_corpus/plan.json is damaged (plan.json.started_at_utc: "{NOT_A_DATE}" is not a date and time in UTC ' \
            "(YYYY-MM-DDTHH:MM:SSZ)): its jobs are not counted" in res.stdout, res.stdout
