@@ -393,3 +393,19 @@ def test_the_cases_cover_every_record_and_the_issue_s_date() -> None:
     assert covered == {rb.cls for rb in READ_BACK}
     assert any(rb.cls is JobsPlan and f.key == "started_at_utc" and v == NOT_A_DATE for rb, f, _, v in CASES)
     assert len(CASES) > 500
+
+
+def test_a_damaged_entry_of_the_kit_s_cache_is_a_miss_and_said(tree: Tree, tmp_path: Path) -> None:
+    """The kit's hash cache (clip hashes, masters' looks and refusals, lossless copies): an entry that does not read
+    as its kind is left out and computed again, and the reader is told so (the corpus step says it); a damaged file
+    alike."""
+    from kit.media.cache import MASTER, Sha256Cache
+
+    path = tmp_path / "sha256.json"  # a hash that is none, a master's look of another shape
+    path.write_text(json.dumps({"a|1|2": "0" * 64, "b|1|2": "not a sha256", f"{MASTER}c|1|2": "[1, 2]"}))
+    cache = Sha256Cache(tree, path)
+    assert str(cache.damaged) == f"the kit's cache {path} holds 2 damaged entries: computed again"
+    path.write_text("{")
+    assert str(Sha256Cache(tree, path).damaged).startswith(f"the kit's cache {path} is unreadable")
+    path.write_text(json.dumps({"a|1|2": "0" * 64}))
+    assert Sha256Cache(tree, path).damaged is None
