@@ -29,8 +29,10 @@ The tests come in three tiers; this text is the one place that says which test r
   a box whose every folder holds awkward characters and a secret word, its tarballs scanned byte by byte
   (tests/pipeline/test_private_box.py), fourteen more drawn layouts (four whole runs, ten corpus-only), the ladder
   run, the shared
-  decode, every damage of every record and cache, every signal and target, planted and raced links, and the
-  kill harness's every test at 6 random instants; the whole realfiles tier (every public clip of
+  decode, every damage of every record and cache (and every field of each record read back given each malformed
+  value its declaration calls for: tests/unit/test_record_fields.py, tests/pipeline/test_record_fields_read.py),
+  every signal and target, planted and raced links, and the kill harness's every test at 6 random instants; the whole
+  realfiles tier (every public clip of
   tests/data/publicclips.toml, the files made from them, tests/real's synthetic cases beside them: 35 files and a
   hidden one, 124 jobs; its time limit 30 minutes: 12.5 minutes of wall, 7 of CPU, at a load of 9 to 13; gem-doc's
   homer.avi and anim-1.mov, added since, make 37 files, not timed yet); and the cases

@@ -400,7 +400,7 @@ def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
         finally:
             faulthandler.cancel_dump_traceback_later()
     stderr = res.stderr
-    if res.exc_info is not None and not isinstance(res.exception, SystemExit):
+    if res.exc_info is not None and not isinstance(res.exc_info[1], SystemExit):  # exit 0: res.exception is None
         stderr += "".join(traceback.format_exception(*res.exc_info))
     return subprocess.CompletedProcess([str(a) for a in args], res.exit_code, res.stdout, stderr)
 

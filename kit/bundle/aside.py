@@ -5,13 +5,14 @@ else there is refused, naming it, before the refit and again before the move."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from kit.errors import InputError
 from kit.infra.perms import whose
-from kit.infra.records import Record, read_record
+from kit.infra.records import Record, keep, read_record
+from kit.infra.rules import COUNT
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
 
@@ -23,7 +24,7 @@ class BundleLedger(Record):
     SCHEMA_VERSION: ClassVar[int] = 1
 
     files: dict[str, str]
-    schema_version: int = 1
+    schema_version: int = field(default=1, metadata=keep(COUNT))
 
 
 def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:

@@ -1,9 +1,12 @@
-"""The environment variables the kit reads that are no option's; `run`, `step`, `slurm` and `ray` check those read
-during a run before any work (`check_environment`). Every KIT_* or SLURM_* name in the source is here or an option's."""
+"""The environment variables the kit reads that are no option's; `run`, `step`, `slurm` and `ray` check the numeric
+ones read during a run before any work (`check_environment`), every command the others (kit.infra.variables, as
+kit.cli.guard starts it). Every KIT_* or SLURM_* name in the source is here or an option's."""
 
 from __future__ import annotations
 
 import os
+
+from kit.infra.variables import GROUP_SHARED, VARIABLES
 
 # read during a run: checked by check_environment
 AT_START = ("KIT_TIMEOUT_S", "KIT_JOB_THREADS", "KIT_TRAIN_THREADS", "KIT_INCUMBENT_TIMEOUT_S")
@@ -11,13 +14,10 @@ AT_START = ("KIT_TIMEOUT_S", "KIT_JOB_THREADS", "KIT_TRAIN_THREADS", "KIT_INCUMB
 ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
          "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
 NUMERIC = (*AT_START, *ARRAY)
-# the others, and what they hold: no number
-TEXT = {
-    "KIT_CACHE_DIR": "a folder", "KIT_TREE_ROOT": "a folder", "KIT_SHARED_DECODE": "a switch: 0 turns it off",
-    "KIT_TRAIN_KERNELS": "public or auto", "KIT_TRAIN_RETRY": "a command",
-    "SLURM_ARRAY_JOB_ID": "only whether it is set", "KIT_KILL_AT": "the test harness's kill point",
-    "KIT_KILL_SIGNAL": "the test harness's signal name",
-}
+# the others, and what they hold: no number. The kit's are declared with their rules in kit.infra.variables (every
+# command checks them as it starts: kit.cli.guard), but for --group-shared's variable, an option's too
+TEXT = {**{name: v.holds for name, v in VARIABLES.items() if name != GROUP_SHARED.name},
+        "SLURM_ARRAY_JOB_ID": "only whether it is set"}
 
 
 def check_environment() -> None:

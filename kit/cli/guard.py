@@ -23,6 +23,7 @@ from kit.infra import interrupts, proc
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
+from kit.infra.variables import check_variables
 from kit.infra.visible import traceback_lines, visible
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -198,6 +199,7 @@ def _run(fn: Callable[[], int]) -> int:
         interrupts.check()  # a stop signal while the command's modules loaded or its flags were read
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        check_variables()  # every KIT_ variable of kit.infra.variables, as the command starts: a bad one is exit 2
         errors = _Output(sys.stderr, "error") if sys.stderr is not None else None
         with contextlib.redirect_stdout(_Output(sys.stdout, "output")), contextlib.redirect_stderr(errors):
             code = fn()

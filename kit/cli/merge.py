@@ -32,7 +32,7 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
             *(r.line for r in manifest.repeated_corpora),
             *(b.line for b in manifest.builds),
             *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
-            *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
+            *(u.line for u in manifest.left_out),
             *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
 
 

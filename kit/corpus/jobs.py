@@ -27,7 +27,8 @@ from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
-from kit.infra.records import NAMES_FILE, Record, omit_none, read_record
+from kit.infra.records import NAMES_FILE, Record, keep, omit_none, read_record
+from kit.infra.rules import AMOUNT, COUNT, MS, STAMP, STAMP_OR_NONE, Each, Real
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -189,13 +190,13 @@ class JobLedger(Record):
     job_id: str
     fingerprint: str
     sha256: str  # of the job's parquet
-    rows: int
-    enc_time_ms: float
-    score_time_ms: float = 0.0
+    rows: int = field(metadata=keep(COUNT))
+    enc_time_ms: float = field(metadata=keep(MS))
+    score_time_ms: float = field(default=0.0, metadata=keep(MS))
     enc_argv: list[str] = field(default_factory=list, metadata=NAMES_FILE)  # a clip's path as text
     libvmaf_version: str = ""
-    vmaf_mean: float = math.nan
-    completed_at_utc: str = ""
+    vmaf_mean: float = field(default=math.nan, metadata=keep(Real(nan=True)))
+    completed_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
     generation: str | None = omit_none()  # the forced run (redo.json) that made it, if one did
     made_by: str = ""  # `pid N on HOST`: the process that ran the job (older kits wrote none)
     reference: str = ""  # what its scoring read the reference from: REF_SHARED or REF_OWN
@@ -219,24 +220,27 @@ class JobsPlan(Record):
     samplings are written. `status` counts the ledgers of jobs/ against it while the run goes, or after it stopped
     (a plan of before 2.2.0 lists no sample job: read the same)."""
 
-    started_at_utc: str
-    jobs: dict[str, float]
+    started_at_utc: str = field(metadata=keep(STAMP))
+    jobs: dict[str, float] = field(metadata=keep(Each(AMOUNT)))
     reused: list[str]
     generation: str = ""
 
 
-def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> list[str]:
+def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[list[str], list[str]]:
     """The plan's jobs done: those it reused, and each other one whose ledger this run wrote (completed since the
-    plan was made, of its redo generation): a ledger present from before is a job still to redo."""
+    plan was made, of its redo generation): a ledger present from before is a job still to redo; and the words for
+    each ledger that is damaged (its job is redone, as a missing one's)."""
     reused = set(plan.reused)
-    done = [job_id for job_id in plan.jobs if job_id in reused]
+    done, damaged = [job_id for job_id in plan.jobs if job_id in reused], []
     for job_id in (j for j in plan.jobs if j not in reused):
         path = jobs_dir / f"{job_id}.json"
-        ledger = read_ledger(tree, path) if tree.is_file(path) else None
+        ledger, why = read_record(JobLedger, tree, path) if tree.is_file(path) else (None, "missing")
+        if ledger is None and why != "missing":
+            damaged.append(f"{path.name} is {why}")
         if ledger is not None and ledger.completed_at_utc >= plan.started_at_utc and ledger.generation == (
                 plan.generation or None):
             done.append(job_id)
-    return done
+    return done, damaged
 
 
 # why a job an earlier run made is redone, not reused: every reason the reuse check below can give, said on the job's

@@ -14,22 +14,25 @@ from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
-from kit.infra.records import NAMES_FILE, Record, RecordError, omit_none
+from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
+from kit.infra.rules import COUNT, STAMP_OR_NONE, Each, Real, Whole
+from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import Repeats
 from kit.rundir import manifest_path
 
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
 SCHEMA_VERSION = 6
+CQ = Whole(0, 1000)  # a quality step of an encoder's grid (the widest, AV1's qindex, runs to 255)
 
 
 @dataclass(frozen=True)
 class ShardRecord(Record):
     """`--shard K/N`: which part of which reference set a box encoded."""
 
-    k: int
-    n: int
+    k: int = field(metadata=keep(COUNT))
+    n: int = field(metadata=keep(COUNT))
     label: str
-    set_size: int
+    set_size: int = field(metadata=keep(COUNT))
     set_sha256: str
     sources: list[str]
 
@@ -47,11 +50,11 @@ class ClipEntry(Record):
 
     src: str
     src_sha256: str
-    width: int
-    height: int
+    width: int = field(metadata=keep(COUNT))
+    height: int = field(metadata=keep(COUNT))
     fps: str
     pix_fmt: str
-    frames: int
+    frames: int = field(metadata=keep(COUNT))
     enc_pix_fmt: str = ""
     content: str = ""
     pixels_sha256: str = ""  # its fingerprint (kit.media.identity): "" in an older manifest (not compared)
@@ -104,6 +107,15 @@ class LeftOut(Record):
     why: str = field(metadata=NAMES_FILE)
     box_id: str = ""
     by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
+    # the merge input that brought it (its file name; kept through later merges; "" in a shard's own manifest and in
+    # a merge of kits before 2.3): two boxes of one box id each keep their clips, told apart by it
+    input: str = field(default="", metadata=NAMES_FILE)
+
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s output."""
+        brought = f" (input {self.input})" if self.input else ""
+        return f"  left out on box {self.box_id or '?'}{brought}: {self.file}: {self.why}"
 
 
 @dataclass(frozen=True)
@@ -113,11 +125,11 @@ class ShardManifest(Record):
     LENIENT = True
     SCHEMA_VERSION = SCHEMA_VERSION
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=keep(COUNT))
     kind: str = ""  # "shard"; a hand-made manifest may leave it out
     file: str = ""
     sha256: str = ""
-    rows: int = 0
+    rows: int = field(default=0, metadata=keep(COUNT))
     box_id: str = ""
     platform: str = ""
     device: str = ""
@@ -127,7 +139,8 @@ class ShardManifest(Record):
     teacher_model: str = ""
     teacher_sha256: str = ""  # of the --teacher model file; "" for a built-in
     encoders: list[str] = field(default_factory=list)
-    grid: dict[str, list[int]] = field(default_factory=dict)  # encoder -> its cq values (schema 1-3: {"cq": [...]})
+    # encoder -> its cq values (schema 1-3: {"cq": [...]})
+    grid: dict[str, list[int]] = field(default_factory=dict, metadata=keep(Each(Each(CQ))))
     scales: list[str] = field(default_factory=list)
     scaler_down: str = ""
     scaler_up: str = ""
@@ -135,9 +148,10 @@ class ShardManifest(Record):
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
     kit_version: str = ""
-    created_at_utc: str = ""  # when the rows were made: `merge --prefer newest` ranks inputs by it
-    jobs: int = 0
-    reused_jobs: int = 0
+    # when the rows were made: `merge --prefer newest` ranks inputs by it
+    created_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
+    jobs: int = field(default=0, metadata=keep(COUNT))
+    reused_jobs: int = field(default=0, metadata=keep(COUNT))
     shard: ShardRecord | None = omit_none()
     twins: tuple[TwinEntry, ...] = ()
     groups: tuple[ContentGroup, ...] = ()  # of more than one source
@@ -156,11 +170,11 @@ class SourceRows(Record):
 
     src: str
     src_sha256: str
-    rows: int
+    rows: int = field(metadata=keep(COUNT))
     content: str = ""
     pixels_sha256: str = ""  # carried on so that a merge of merges still compares it
     signature: str = ""
-    frames: int = 0
+    frames: int = field(default=0, metadata=keep(COUNT))
     file: str = field(default="", metadata=NAMES_FILE)
     repeats: Repeats | None = omit_none()  # the box's ClipEntry's, carried on
 
@@ -171,15 +185,15 @@ class InputEntry(Record):
     path: str = field(metadata=NAMES_FILE)
     kind: str  # parquet | tarball | jsonl
     sha256: str
-    recorded_utc: str | None
+    recorded_utc: str | None = field(metadata=keep(STAMP_OR_NONE))
     box_ids: list[str]
     manifest_kind: str | None
     shard: str | None
     demo_corpus: bool
-    read: int
-    kept: int
-    duplicate: int
-    conflict: int
+    read: int = field(metadata=keep(COUNT))
+    kept: int = field(metadata=keep(COUNT))
+    duplicate: int = field(metadata=keep(COUNT))
+    conflict: int = field(metadata=keep(COUNT))
     upgraded: str | None = omit_none()  # how an older schema's rows were brought to this one
 
 
@@ -209,9 +223,27 @@ class RepeatedCorpus(Record):
 
 
 @dataclass(frozen=True)
+class SharedBoxId(Record):
+    """One box id the rows of several merge inputs hold, none of them within another (the default box id is the host
+    name: a cloned machine, containers): each input's evidence is kept and named by it, never one box's taken for
+    the other's."""
+
+    box_id: str
+    inputs: list[str] = field(metadata=NAMES_FILE)  # their file names, in canonical order
+
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s output (and the manifest's warnings)."""
+        return (f"box id {self.box_id} is held by {len(self.inputs)} inputs that are different corpora "
+                f"({', '.join(self.inputs)}): two machines ran with one box id (the default is the host name: a "
+                "cloned machine, a container); each one's left-out clips, independent check and warnings are kept, "
+                "named by its input; give each box its own --box-id")
+
+
+@dataclass(frozen=True)
 class Conflicts(Record):
-    keys: int
-    rows_dropped: int
+    keys: int = field(metadata=keep(COUNT))
+    rows_dropped: int = field(metadata=keep(COUNT))
     examples: list[str]
 
 
@@ -222,7 +254,7 @@ class BuildRows(Record):
     ffmpeg_version: str
     ffmpeg_build: str
     libvmaf_version: str
-    rows: int
+    rows: int = field(metadata=keep(COUNT))
 
     @property
     def label(self) -> str:
@@ -243,39 +275,39 @@ class MergeManifest(Record):
     LENIENT = True
     SCHEMA_VERSION = SCHEMA_VERSION
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=keep(COUNT))
     kind: str = "merged"
     file: str = ""
     sha256: str = ""
-    rows: int = 0
+    rows: int = field(default=0, metadata=keep(COUNT))
     key: list[str] = field(default_factory=list)
     sort_order: list[str] = field(default_factory=list)
     scored_columns: list[str] = field(default_factory=list)
     prefer: str | None = None
     conflicts: Conflicts = field(default_factory=lambda: Conflicts(0, 0, []))
-    duplicates_dropped: int = 0
+    duplicates_dropped: int = field(default=0, metadata=keep(COUNT))
     inputs: tuple[InputEntry, ...] = ()
     repeated_inputs: tuple[RepeatedInput, ...] = ()
     repeated_corpora: tuple[RepeatedCorpus, ...] = ()  # kit 2.2: inputs whose corpus another input brought
     demo_corpus: bool = False
     jsonl_identity: str = ""
     warnings: list[str] = field(default_factory=list)
-    recorded_utc: str | None = None
-    merged_at_utc: str = ""
+    recorded_utc: str | None = field(default=None, metadata=keep(STAMP_OR_NONE))
+    merged_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
     kit_version: str = ""
-    n_sources: int = 0
+    n_sources: int = field(default=0, metadata=keep(COUNT))
     sources: tuple[SourceRows, ...] = ()
     encoders: list[str] = field(default_factory=list)
     boxes: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
-    cq_grid: list[int] = field(default_factory=list)
-    vmaf_range: list[float] = field(default_factory=list)
+    cq_grid: list[int] = field(default_factory=list, metadata=keep(Each(CQ)))
+    vmaf_range: list[float] = field(default_factory=list, metadata=keep(Each(Real())))
     teacher_models: list[str] = field(default_factory=list)
     enc_pix_fmts: list[str] = field(default_factory=list)
-    grids: dict[str, list[int]] = field(default_factory=dict)
+    grids: dict[str, list[int]] = field(default_factory=dict, metadata=keep(Each(Each(CQ))))
     rungs: list[str] = field(default_factory=list)
-    n_contents: int = 0
+    n_contents: int = field(default=0, metadata=keep(COUNT))
     groups: tuple[ContentGroup, ...] = ()
     unchecked_inputs: list[str] = field(default_factory=list)  # inputs whose sources could not be compared
     overrides: list[str] = field(default_factory=list)
@@ -285,6 +317,7 @@ class MergeManifest(Record):
     teacher_sha256: str = ""
     left_out: tuple[LeftOut, ...] = ()
     check: IndependentCheck | None = omit_none()
+    shared_box_ids: tuple[SharedBoxId, ...] = ()  # kit 2.3: box ids several inputs' rows hold (`SharedBoxId`)
 
 
 CorpusManifest = ShardManifest | MergeManifest
@@ -303,7 +336,7 @@ def read_manifest(corpus: Path) -> CorpusManifest | None:
 
 def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
     """The manifest beside `corpus` (a merge's for kind `merged`, else a shard's): (it, ""); (None, "") when there is
-    none; (None, why) when it is unreadable or damaged."""
+    none; (None, why) when it is unreadable or damaged; NewerKit (exit 2) when a kit newer than this one wrote it."""
     path = manifest_path(corpus)
     if not os.path.lexists(path):
         return None, ""
@@ -315,6 +348,7 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
         return None, f"not JSON the kit reads: {exc}"
     if not isinstance(data, dict):
         return None, "damaged: not a shard or merge manifest (no JSON object)"
+    refuse_newer(str(path), data)  # a newer kit's manifest is said to be one, before this kit judges anything of it
     try:
         return (MergeManifest if data.get("kind") == "merged" else ShardManifest).from_json(data, path.name), ""
     except RecordError as exc:  # its dotted key and what is wrong with it

@@ -6,7 +6,7 @@ twice count once. The rows are written in the canonical order, so A+B, B+A and A
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from kit.corpus.manifests import (
     RepeatedCorpus,
     RepeatedInput,
     ShardManifest,
+    SharedBoxId,
 )
 from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
@@ -185,12 +186,59 @@ def evidence(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Rep
 
 
 def left_out_once(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
-    """Every input's left-out clips, each (box, file) once: a merged input and a shard of it name the same clip."""
-    seen: dict[tuple[str, str], LeftOut] = {}
+    """Every input's left-out clips, each (box, input, file) once: a merged input and a shard of it name the same
+    clip; two boxes of one box id name theirs by their inputs (`apart`)."""
+    seen: dict[tuple[str, str, str], LeftOut] = {}
     for inp in inputs:
         for u in inp.manifest.left_out if inp.manifest is not None else ():
-            seen.setdefault((u.box_id, u.file), u)
+            seen.setdefault((u.box_id, u.input, u.file), u)
     return tuple(seen.values())
+
+
+def labels(inputs: Sequence[LoadedInput]) -> dict[str, str]:
+    """Each input's path -> its name, or where names repeat (two run directories: `shard.parquet` each) its path's
+    last parts, as few as tell it from the others."""
+    parts = {i.path: Path(i.path).parts for i in inputs}
+    depth = dict.fromkeys(parts, 1)
+    while True:
+        said = {p: "/".join(parts[p][-depth[p]:]) for p in parts}
+        seen: dict[str, list[str]] = {}
+        for p, label in said.items():
+            seen.setdefault(label, []).append(p)
+        clashes = [p for same in seen.values() if len(same) > 1 for p in same if depth[p] < len(parts[p])]
+        if not clashes:
+            return said
+        for p in clashes:
+            depth[p] += 1
+
+
+def shared_box_ids(told: Sequence[LoadedInput]) -> tuple[SharedBoxId, ...]:
+    """The box ids the rows of more than one of `told` hold (the inputs whose evidence no other input brought:
+    different corpora), but for the shards of one set a box ran apart (`--shard K/N`, each K once); each input named
+    by its label (`labels`)."""
+    holders: dict[str, list[LoadedInput]] = {}
+    for inp in told:
+        for box in sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist() if v}):
+            holders.setdefault(box, []).append(inp)
+    named = labels(told)
+    return tuple(SharedBoxId(box, [named[i.path] for i in held]) for box, held in sorted(holders.items())
+                 if len(held) > 1 and not _one_set(held))
+
+
+def _one_set(inputs: Sequence[LoadedInput]) -> bool:
+    """Whether `inputs` are shards of one reference set, each a part of its own (`--shard K/N`)."""
+    parts = [(m.shard.set_sha256, m.shard.k) if isinstance(m := i.manifest, ShardManifest) and m.shard is not None
+             else None for i in inputs]
+    return None not in parts and len({p[0] for p in parts if p}) == 1 and len(set(parts)) == len(parts)
+
+
+def apart(told: Sequence[LoadedInput], shared: Sequence[SharedBoxId]) -> list[LoadedInput]:
+    """`told`, each shard input of a box id another input's rows hold too with its left-out clips named by it (its
+    label; a merged input's are named by the merge that made it)."""
+    named, names = labels(told), {name for s in shared for name in s.inputs}
+    return [replace(i, manifest=replace(i.manifest, left_out=tuple(replace(u, input=named[i.path])
+                                                                    for u in i.manifest.left_out)))
+            if named[i.path] in names and isinstance(i.manifest, ShardManifest) else i for i in told]
 
 
 def input_check(inp: LoadedInput) -> IndependentCheck:
@@ -249,19 +297,23 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
         overrides.lines() if overrides else []))
 
 
-def box_warnings(told: Sequence[LoadedInput]) -> list[str]:
-    """The boxes' corpus warnings (a heavily compressed reference), each naming its box; `told`: the inputs whose
-    evidence no other input brought (`evidence`), so a box's warning is said once whatever files brought it."""
-    return [f"box {i.manifest.box_id or i.name}: {w}" for i in told if isinstance(i.manifest, ShardManifest)
-            for w in i.manifest.warnings]
+def box_warnings(told: Sequence[LoadedInput], shared: Sequence[SharedBoxId] = ()) -> list[str]:
+    """The boxes' corpus warnings (a heavily compressed reference), each naming its box (and its input, where another
+    input holds its box id: `shared`); `told`: the inputs whose evidence no other input brought (`evidence`), so a
+    box's warning is said once whatever files brought it."""
+    named, names = labels(told), {name for s in shared for name in s.inputs}
+    return [f"box {i.manifest.box_id or i.name}{f' (input {named[i.path]})' if named[i.path] in names else ''}: {w}"
+            for i in told if isinstance(i.manifest, ShardManifest) for w in i.manifest.warnings]
 
 
 def merge_warnings(inputs: Sequence[LoadedInput], told: Sequence[LoadedInput], summary: TableSummary,
-                   builds: tuple[BuildRows, ...], contents: Regrouped) -> list[str]:
-    """What the merge found about its inputs beyond the rows' keys, in the order the terminal prints it: shards
-    missing from a set, names, renames, builds, the content groups' notes and the legacy links, the boxes' own."""
-    return [*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-            *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *box_warnings(told)]
+                   builds: tuple[BuildRows, ...], contents: Regrouped, shared: Sequence[SharedBoxId] = ()) -> list[str]:
+    """What the merge found about its inputs beyond the rows' keys, in the order the terminal prints it: box ids
+    several inputs hold, shards missing from a set, names, renames, builds, the content groups' notes and the legacy
+    links, the boxes' own."""
+    return [*(s.line for s in shared), *shard_warnings(inputs), *name_warnings(summary),
+            *rename_warnings(inputs, contents.table), *build_warnings(builds), *contents.grouping.notes,
+            *contents.legacy, *box_warnings(told, shared)]
 
 
 def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], entries: Sequence[InputEntry],
@@ -273,6 +325,8 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
     # the table summary's figures under their own names; its sources and teachers are said below, per source
     same = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("sources", "teacher_sha256s")}
     told, repeated = evidence(inputs)  # each box's evidence once, whatever files brought it
+    shared = shared_box_ids(told)
+    told = apart(told, shared)  # two boxes of one id: each one's evidence kept, named by its input
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     recorded_utc = max(times) if times else None  # the newest input's; None when no input recorded one
     demo_corpus = any(i.manifest is not None and i.manifest.demo_corpus for i in inputs)  # one demo input taints
@@ -284,11 +338,11 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries), repeated_inputs=tuple(repeats),
         repeated_corpora=tuple(repeated), demo_corpus=demo_corpus,
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
-        warnings=merge_warnings(inputs, told, summary, builds, contents),
+        warnings=merge_warnings(inputs, told, summary, builds, contents, shared),
         recorded_utc=recorded_utc, merged_at_utc=utc_iso(), kit_version=__version__,
         sources=source_rows(summary.sources, contents), teacher_sha256=teacher_sha256,
         builds=builds, n_contents=n_contents,
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
-        left_out=left_out_once(told), check=combine_checks([input_check(i) for i in told]),
+        left_out=left_out_once(told), check=combine_checks([input_check(i) for i in told]), shared_box_ids=shared,
     )

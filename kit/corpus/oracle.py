@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
-from kit.infra.records import NAMES_FILE, Record, omit_none
+from kit.infra.records import NAMES_FILE, Record, keep, omit_none
+from kit.infra.rules import COUNT, Real
 from kit.infra.shown import Places, Spelled, heard
 from kit.media.argv import build_score_argv
 from kit.media.ffmpeg import telling_line
@@ -39,12 +40,12 @@ class OracleCheck(Record):
     """What the independent scoring of one job found; `failure` is "" when the check passed."""
 
     job_id: str
-    first: int
-    last: int
-    max_diff: float
-    at_frame: int
-    kit_vmaf: float  # the row's score at at_frame
-    oracle_vmaf: float  # the independent score at at_frame
+    first: int = field(metadata=keep(COUNT))
+    last: int = field(metadata=keep(COUNT))
+    max_diff: float = field(metadata=keep(Real(0, nan=True)))
+    at_frame: int = field(metadata=keep(COUNT))
+    kit_vmaf: float = field(metadata=keep(Real(nan=True)))  # the row's score at at_frame
+    oracle_vmaf: float = field(metadata=keep(Real(nan=True)))  # the independent score at at_frame
     argv: list[str] = field(default_factory=list, metadata=NAMES_FILE)  # a clip's path as text (records.NAMES_FILE)
     failure: str = field(default="", metadata=NAMES_FILE)
     # the reference was decoded from the clip's own file, not the kit's lossless copy (absent: an older kit's check)
@@ -65,10 +66,11 @@ class OracleCheck(Record):
 class IndependentCheck(Record):
     """What the independent check found over a corpus: the verdict's `independent_check` block."""
 
-    frames: int  # ORACLE_FRAMES
-    tolerance: float  # TOLERANCE
-    clips: int  # the corpus's clips whose check passed
-    max_diff: float  # the largest difference over their frames, VMAF points (NaN where none was checked)
+    frames: int = field(metadata=keep(COUNT))  # ORACLE_FRAMES
+    tolerance: float = field(metadata=keep(Real(0)))  # TOLERANCE
+    clips: int = field(metadata=keep(COUNT))  # the corpus's clips whose check passed
+    # the largest difference over their frames, VMAF points (NaN where none was checked)
+    max_diff: float = field(metadata=keep(Real(0, nan=True)))
     worst: str  # where it was: "<source> frame <n>" ("" where none was checked)
     refused: list[str]  # the clips it refuted, left out of the corpus: "<file>: <why>"
     unchecked: list[str]  # the corpus's sources no check covers

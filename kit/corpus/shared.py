@@ -5,7 +5,6 @@ the rows are byte-identical to the per-job decode's. A .y4m or .yuv clip shares 
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable
@@ -15,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from kit.infra.proc import LogFn
 from kit.infra.tree import Tree
+from kit.infra.variables import SHARED_DECODE
 from kit.media.ladder import NO_SCALER
 from kit.media.refs import Clip, frame_bytes
 
@@ -94,8 +94,8 @@ def reads_shared_copy(job: J, shares: Callable[[J], bool]) -> bool:
 
 
 def shared_decode_enabled() -> bool:
-    """KIT_SHARED_DECODE=0 turns the plan off."""
-    return os.environ.get("KIT_SHARED_DECODE", "1").strip() != "0"
+    """KIT_SHARED_DECODE=off (or 0, false, no) turns the plan off (kit.infra.variables)."""
+    return SHARED_DECODE.read() is True
 
 
 @dataclass

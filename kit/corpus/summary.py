@@ -285,11 +285,15 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
     return IndependentCheck(
         ORACLE_FRAMES, TOLERANCE, len(checked), worst[2].max_diff if worst else math.nan,
         f"{worst[0]} frame {worst[2].at_frame}" if worst else "",
-        [f"{u.file}{f' (box {u.box_id})' if name_boxes and u.box_id else ''}: {u.why}"
-         for u in manifest.left_out if u.by_check],
+        [f"{u.file}{_whose(u) if name_boxes and u.box_id else ''}: {u.why}" for u in manifest.left_out if u.by_check],
         sorted(c.src for c in manifest.sources if c.oracle is None),
         sorted(src for src, file, check in checked if check.own_file is None and file
                and needs_intermediate(Path(file))))
+
+
+def _whose(u: LeftOut) -> str:
+    """` (box B)`, or ` (box B, input I)` where the merge named the input that brought it (two boxes of one id)."""
+    return f" (box {u.box_id}{f', input {u.input}' if u.input else ''})"
 
 
 def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck:

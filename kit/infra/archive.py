@@ -34,8 +34,10 @@ from kit.infra.limits import (
     human_bytes,
 )
 from kit.infra.outside import read_json
-from kit.infra.records import Record, RecordError, flatten
+from kit.infra.records import Record, RecordError, flatten, keep
+from kit.infra.rules import COUNT
 from kit.infra.tree import Rules, Tree
+from kit.infra.versions import refuse_newer
 from kit.infra.visible import reason_line
 from kit.rundir import RESULTS_MANIFEST
 
@@ -215,7 +217,7 @@ class FileSum(Record):
     LENIENT = True  # `verify` needs only the sha256
 
     sha256: str
-    bytes: int = 0
+    bytes: int = field(default=0, metadata=keep(COUNT))
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,9 @@ def check_results(source: Path, dest: Path) -> ResultsCheck:
     if manifest_file not in written:
         return ResultsCheck(str(source), False, problems=[f"no top-level {RESULTS_MANIFEST} in the tarball"], top=top)
     try:
-        manifest = ResultsManifest.from_json(read_json(manifest_file), f"{top_name}/{RESULTS_MANIFEST}")
+        document = read_json(manifest_file)
+        refuse_newer(f"{source} ({top_name}/{RESULTS_MANIFEST})", document)  # before anything is judged by this kit
+        manifest = ResultsManifest.from_json(document, f"{top_name}/{RESULTS_MANIFEST}")
     except (ValueError, RecordError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return ResultsCheck(str(source), False, problems=[f"{RESULTS_MANIFEST} is damaged ({exc})"], top=top)
     report = ResultsCheck(str(source), True, len(manifest.files), manifest=manifest, top=top)

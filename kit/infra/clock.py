@@ -30,9 +30,18 @@ def normalise_utc(text: object) -> str:
     return value if _ISO.match(value) else ""
 
 
+def utc_seconds(stamp: object) -> int | None:
+    """The seconds since 1970 of an ISO stamp the kit writes (`*_utc`); None for anything else, a stamp of its shape
+    that is no date and time (`2026-13-45T25:61:61Z`) among them."""
+    if not isinstance(stamp, str) or not _ISO.match(stamp):
+        return None
+    try:
+        return calendar.timegm(time.strptime(stamp, ISO_UTC))
+    except ValueError:  # a month 13, an hour 25: strptime's own range checks (a 61st second is a leap second)
+        return None
+
+
 def seconds_since_utc(stamp: str, now: float | None = None) -> float | None:
     """The seconds from an ISO stamp the kit wrote (`*_utc`) to `now` (time.time()); None for anything else."""
-    if not _ISO.match(stamp):
-        return None
-    then = calendar.timegm(time.strptime(stamp, ISO_UTC))
-    return (time.time() if now is None else now) - then
+    then = utc_seconds(stamp)
+    return None if then is None else (time.time() if now is None else now) - then

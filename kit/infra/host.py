@@ -12,9 +12,10 @@ from pathlib import Path
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError
-from kit.infra.perms import GROUP_SHARED_ENV, FolderRefused, Rules
+from kit.infra.perms import FolderRefused, Rules
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
+from kit.infra.variables import CACHE_DIR, GROUP_SHARED
 
 
 def default_box_id() -> str:
@@ -63,7 +64,7 @@ def cache_tree() -> Tree:
 
 def cache_refused(exc: FolderRefused) -> InputError:
     """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
-    if os.environ.get("KIT_CACHE_DIR"):
+    if CACHE_DIR.read() is not None:
         door, other = "KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it"
     else:
         door, other = "the kit's cache", "set KIT_CACHE_DIR"
@@ -76,13 +77,13 @@ def cache_refused(exc: FolderRefused) -> InputError:
 
 def group_shared_from_env() -> bool:
     """--group-shared's variable, for what opens a Tree without the run's settings (the cache, merge -o)."""
-    return os.environ.get(GROUP_SHARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return GROUP_SHARED.read() is True
 
 
 def cache_dir() -> Path:
     """Where the kit's cache is: KIT_CACHE_DIR, else the user's cache folder (platformdirs)."""
-    if env := os.environ.get("KIT_CACHE_DIR"):
-        return Path(env)
+    if isinstance(env := CACHE_DIR.read(), Path):  # a file named there refused, naming the variable
+        return env
     import platformdirs
 
     found = Path(platformdirs.user_cache_dir("ensemble-kit"))

@@ -26,6 +26,11 @@ MAX_JSON_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 64  # arrays and objects within each other (json recurses once per level)
 MAX_TEACHER_BYTES = 16 * MIB  # a --teacher model file (kit.media.teachers): Netflix's v1 models are about 15 KiB
 
+# what the kit's own records hold, read back (kit.infra.rules' COUNT, SECONDS): far above any run, and within what a
+# float holds exactly and a date can be added to
+MAX_RECORD_COUNT = 10**15  # a count (rows, jobs, frames, bytes) or an index
+MAX_RECORD_SECONDS = 1e9  # a duration in seconds (about 31 years)
+
 # a killed command's temporaries, whatever their process, once untouched this long (a pid may be recycled)
 STALE_TEMP_S = 6 * 3600
 

@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from kit.infra.visible import utf8_document
 
@@ -32,6 +32,29 @@ Step = str | int  # a field's or a dict's key, a list's index: where a problem l
 def omit_none(default: object = None) -> Any:
     """A field left out of the JSON while it is None; present and null, a float field reads as NaN."""
     return dataclasses.field(default=default, metadata={"omit_none": True})
+
+
+class ValueRule(Protocol):
+    """What a field read back keeps beyond its type (kit.infra.rules' rules are these): why a value breaks it, or
+    None (a rule over each item of a list or value of a dict holds that item's rule as `each`)."""
+
+    def problem(self, value: Any) -> str | None: ...
+
+
+KEEPS = "keeps"  # the key of a field's read rules in its metadata (`keep`)
+
+
+def keep(*rules: ValueRule) -> Mapping[str, object]:
+    """The metadata of a field whose value, read back from a file, keeps `rules` beyond its type (a stamp that is a
+    date, a count from 0, a finite number of seconds), `field(metadata=keep(COUNT))`: one that breaks a rule is a
+    RecordError at its dotted key, as a value of another type is (the file is damaged: treated as absent, or
+    refused, as its reader says), never a value a reader downstream trips on."""
+    return {KEEPS: rules}
+
+
+def keeps(f: dataclasses.Field[Any]) -> tuple[ValueRule, ...]:
+    """The read rules field `f` was declared with (`keep`); none for another field."""
+    return tuple(f.metadata.get(KEEPS, ()))
 
 
 def flatten() -> Any:
@@ -227,11 +250,30 @@ def _field_values(cls: type[Record], data: Mapping[str, object], at: tuple[Step,
         elif f.name in data:
             value, tp = data[f.name], hints[f.name]
             # an omit_none float present and null is a NaN (absent, it is None)
-            read_as = float if f.metadata.get("omit_none") and float in _arms(tp) else tp
-            kw[f.name] = _read(read_as, value, here)
+            as_type = float if f.metadata.get("omit_none") and float in _arms(tp) else tp
+            kw[f.name] = _read(as_type, value, here)
+            _check_kept(f, kw[f.name], here)
         elif not _may_lack(cls, f):
             raise _Misfit(here, RecordError(f.name), lacks=True)
     return kw
+
+
+def _check_kept(f: dataclasses.Field[Any], value: object, at: tuple[Step, ...]) -> None:
+    """A _Misfit at `at` when `value`, read as its type, breaks one of the field's read rules (`keep`); None (an
+    optional field's null, an omit_none field absent: nothing recorded) keeps them all."""
+    if value is not None:
+        _check_rules(keeps(f), value, at)
+
+
+def _check_rules(rules: tuple[ValueRule, ...], value: object, at: tuple[Step, ...]) -> None:
+    """The first of `rules` `value` breaks, a _Misfit at `at`; a rule over each item of a list or each value of a dict
+    (its `each`: kit.infra.rules.Each) said at the item's own key."""
+    for rule in rules:
+        if (each := getattr(rule, "each", None)) is not None and isinstance(value, list | tuple | dict):
+            for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+                _check_rules((each,), item, (*at, key))
+        elif (why := rule.problem(value)) is not None:
+            raise _Misfit(at, RecordError(f"{spelled(value)} {why}"))
 
 
 def _may_lack(cls: type[Record], f: dataclasses.Field[Any]) -> bool:

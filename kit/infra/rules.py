@@ -12,11 +12,13 @@ import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
+from kit.infra.clock import utc_seconds
+from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_SECONDS
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
 from kit.rundir import STEP_NAMES
@@ -67,12 +69,14 @@ class Whole(Rule):
 
 @dataclass(frozen=True)
 class Real(Rule):
-    """A finite number in [lo, hi] (a bound None: none; lo_open, hi_open: the bound itself left out)."""
+    """A finite number in [lo, hi] (a bound None: none; lo_open, hi_open: the bound itself left out); `nan`: NaN (a
+    record's null, a figure not worked out) taken too."""
 
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
+    nan: bool = False
 
     @property
     def words(self) -> str:
@@ -82,6 +86,8 @@ class Real(Rule):
         return range_words(self.lo, self.hi, self.lo_open, whole=False)
 
     def problem(self, value: Any) -> str | None:
+        if self.nan and isinstance(value, float) and math.isnan(value):
+            return None
         if not _number(value) or not math.isfinite(value):
             return f"is not {self.words}"
         low = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
@@ -162,6 +168,51 @@ class OneOf(Rule):
 
     def problem(self, value: Any) -> str | None:
         return None if value in self.choices else f"is not {self.words}"
+
+
+@dataclass(frozen=True)
+class Stamp(Rule):
+    """A date and time in UTC as the kit writes its `*_utc` fields (kit.infra.clock.ISO_UTC) that is one (no month
+    13); `empty`: "" (not recorded) taken too."""
+
+    empty: bool = False
+
+    @property
+    def words(self) -> str:
+        return "a date and time in UTC (YYYY-MM-DDTHH:MM:SSZ)" + (', or ""' if self.empty else "")
+
+    def problem(self, value: Any) -> str | None:
+        ok = (self.empty and value == "") or utc_seconds(value) is not None
+        return None if ok else f"is not {self.words}"
+
+
+@dataclass(frozen=True)
+class Each(Rule):
+    """A list's items, or a dict's values, each keeping `item`."""
+
+    item: Rule
+
+    @property
+    def each(self) -> Rule:
+        """The rule of each item (kit.infra.records says a breach at the item's key)."""
+        return self.item
+
+    @property
+    def words(self) -> str:
+        return f"each {self.item.words}"
+
+    def problem(self, value: Any) -> str | None:
+        values = value.values() if isinstance(value, Mapping) else value
+        return item_breach(values, self.item) if isinstance(values, Iterable) else f"is not {self.words}"
+
+
+# the read rules (kit.infra.records.kept) most fields of the kit's own records keep
+COUNT = Whole(0, MAX_RECORD_COUNT)  # rows, jobs, frames, bytes, an index
+SECONDS = Real(0, MAX_RECORD_SECONDS)  # a duration in seconds
+MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
+AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
+STAMP = Stamp()  # a `*_utc` field always written
+STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
 
 
 @dataclass(frozen=True)

@@ -165,14 +165,22 @@ class Sha256Cache:
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None
+        self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
         self._data = self._read()
 
     def _read(self) -> dict[str, str]:
-        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
+        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again), and said in
+        `damaged`, as a damaged file is."""
         if self.tree is None or self.path is None:
             return {}
-        data, _ = self.tree.read_json_object(self.path)
-        return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+        data, why = self.tree.read_json_object(self.path)
+        kept = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+        if data is None and why != "missing":
+            self.damaged = Spelled("the kit's cache ", self.path, f" is {why}: what it held is computed again")
+        elif data is not None and (n := len(data) - len(kept)):
+            self.damaged = Spelled("the kit's cache ", self.path, f" holds {n} damaged entr{'ies' if n > 1 else 'y'}: "
+                                   "computed again")
+        return kept
 
     def get(self, p: Path) -> str:
         key = file_key(p)

@@ -384,6 +384,8 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)
+    if cache.damaged is not None:  # a damaged entry is a cache miss, said
+        note(cache.damaged)
     if ref_dir is not None:
         clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note, unusable, doing), False
     else:

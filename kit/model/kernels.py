@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kit.errors import InputError
+from kit.infra.variables import TRAIN_KERNELS
 from kit.infra.visible import reason_line
 
 ENV = "KIT_TRAIN_KERNELS"
@@ -101,13 +101,8 @@ PRIVATE_FAULT = self_check()  # at import: one check per process
 
 def choose(environ: Mapping[str, str], fault: str) -> Kernels:
     """The fast path unless KIT_TRAIN_KERNELS=public or its self-check found `fault`."""
-    raw = environ.get(ENV, "").strip()
-    if raw == "public":
+    if TRAIN_KERNELS.read(environ) == "public":  # its rule, kit.infra.variables: a value it is not is refused
         return Kernels(False, f"{ENV}=public")
-    if raw not in ("", "auto"):
-        raise InputError(f"{ENV}={raw!r} is not 'public' or 'auto'",
-                         hint=f"unset {ENV} (the kit uses torch's private ops when they pass their self-check), "
-                              f"or set {ENV}=public")
     return Kernels(not fault, fault and f"torch {torch.__version__}: {fault}; checked with {CHECKED_WITH}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +16,8 @@ import torch
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_bytes
-from kit.infra.records import Record, RecordError
+from kit.infra.records import Record, RecordError, keep
+from kit.infra.rules import COUNT, SECONDS, STAMP, Each
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.model.arch import Arch
@@ -117,12 +118,13 @@ class MemberRecord(Record):
     made_from: str
     corpus: str
     recipe: str
-    formats: dict[str, int]
+    formats: dict[str, int] = field(metadata=keep(Each(COUNT)))
     made_by: str
     process: str
-    made_at_utc: str
-    seconds: float  # this member's share of its process's training time until it was written
-    schema_version: int = 1
+    made_at_utc: str = field(metadata=keep(STAMP))
+    # this member's share of its process's training time until it was written
+    seconds: float = field(metadata=keep(SECONDS))
+    schema_version: int = field(default=1, metadata=keep(COUNT))
 
 
 class MemberStore:
@@ -175,9 +177,6 @@ class MemberStore:
             raise InputError(f"{path} was made by {who} for another LOSO or member: {'; '.join(wrong[:2])}",
                              hint=f"remove it and {key.name}.npy beside it (they were copied or moved here); the "
                                   "member is then trained again")
-        if not (record.seconds >= 0 and record.seconds < 1e8):  # NaN fails too
-            raise InputError(f"{path} records {record.seconds!r} training seconds: no training takes that",
-                             hint=f"remove it and {key.name}.npy beside it to have the member trained again")
         return record
 
     def load(self, key: MemberKey, arch: Arch) -> tuple[Trained, MemberRecord] | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kit.errors import InputError
 from kit.infra.host import core_count
 from kit.infra.outside import label, number, read_int
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import COUNT
 
 ENV = "KIT_TRAIN_THREADS"
 MAX_KIT_THREADS = 2  # training workers when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
@@ -24,12 +25,14 @@ class ThreadChoice(Record):
 
     LENIENT = True  # run.json of kits before the training workers lacks intraop
 
-    train: int  # training worker threads, each with one torch thread (kit.model.train.train_jobs)
+    # training worker threads, each with one torch thread (kit.model.train.train_jobs)
+    train: int = field(metadata=keep(COUNT))
     chosen_by: str  # "kit" or KIT_TRAIN_THREADS
-    cores: int  # the cores this process may run on
-    interop: int = 1  # torch inter-op threads (torch's own parallel ops: none in the kit)
-    intraop: int = INTRAOP_THREADS  # torch intra-op threads per worker
-    onnxruntime: int = ORT_THREADS  # per session, spin-waiting off
+    cores: int = field(metadata=keep(COUNT))  # the cores this process may run on
+    # torch inter-op threads (torch's own parallel ops: none in the kit)
+    interop: int = field(default=1, metadata=keep(COUNT))
+    intraop: int = field(default=INTRAOP_THREADS, metadata=keep(COUNT))  # torch intra-op threads per worker
+    onnxruntime: int = field(default=ORT_THREADS, metadata=keep(COUNT))  # per session, spin-waiting off
     omp_wait_policy: str = ""  # as torch's OpenMP runtime read it at start (kit/__init__.py sets PASSIVE)
 
     def describe(self) -> str:

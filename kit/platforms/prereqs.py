@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from kit.infra.records import Record, read_record
+from kit.infra.records import Record, keep, read_record
+from kit.infra.rules import COUNT, Real
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
@@ -26,7 +27,7 @@ class HostReport(Record):
     platform: str  # linux-x86_64: names binaries/<os>-<arch>/ and the shard's platform
     os: str
     cpu: str
-    cores: int
+    cores: int = field(metadata=keep(COUNT))
     python: str
     signals: HostSignals  # what detection decided on (the ffmpeg's encoder list is in `ffmpeg`)
 
@@ -34,7 +35,7 @@ class HostReport(Record):
 @dataclass(frozen=True)
 class OutDirReport(Record):
     path: str
-    free_gib: float
+    free_gib: float = field(metadata=keep(Real(0)))
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Prereqs(Record):
     out_dir: OutDirReport
     encode_depth: str = DEPTH_8BIT
     encoders_10bit: dict[str, ProbeResult] = field(default_factory=dict)  # --encode-depth source only
-    schema_version: int = 1
+    schema_version: int = field(default=1, metadata=keep(COUNT))
     teacher: Teacher = DEFAULT_TEACHER  # the --teacher libvmaf scored a test pair with (kit.platforms.teacher)
     extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
     can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)

@@ -14,7 +14,8 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -113,10 +114,11 @@ class ProbeResult(Record):
     name: str
     available: bool
     reason: str  # success: what was proven; failure: the most telling line
-    fps: float | None = None  # measured encode speed (frames / wall seconds, start-up included)
+    # measured encode speed (frames / wall seconds, start-up included)
+    fps: float | None = field(default=None, metadata=keep(Off(Real(0))))
     device: str = ""
     hint: str = ""
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, metadata=keep(SECONDS))
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
     retest: str = ""  # a cached failure: the command that tests it again

@@ -7,13 +7,14 @@ import io
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import ToolError
 from kit.infra.host import cpu_name, platform_tag
 from kit.infra.proc import run_process, tail_lines
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import COUNT
 from kit.media.argv import build_query_argv
 from kit.media.ffmpeg import FFmpegInfo
 
@@ -29,7 +30,7 @@ VIDEO_CONTROLLER_QUERY = ("Get-CimInstance -ClassName Win32_VideoController | Se
 
 @dataclass(frozen=True)
 class NvidiaGpu(Record):
-    index: int
+    index: int = field(metadata=keep(COUNT))
     name: str
     driver: str
 

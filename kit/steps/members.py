@@ -12,6 +12,7 @@ from kit.errors import InputError
 from kit.events import Forecast, Info
 from kit.infra.files import host_name, sha256_json
 from kit.infra.shown import Spelled
+from kit.infra.variables import TRAIN_RETRY
 from kit.model.recipe import TEACHER
 from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
@@ -129,7 +130,7 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
     where = task_of(share_out(jobs, n))
     tasks = sorted({where[key] for key in missing})
     listed = ",".join(map(str, tasks))
-    retry = os.environ.get(KIT_TRAIN_RETRY, "").strip()
+    retry = str(TRAIN_RETRY.read()).strip()
     again = retry.replace("{tasks}", listed) if retry else \
         rerun(ctx, "step", "loso", "--train-task", f"{tasks[0]}/{n}") \
         + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")

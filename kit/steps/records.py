@@ -11,11 +11,13 @@ from typing import Any, ClassVar
 from kit import __version__
 from kit.infra.clock import utc_iso
 from kit.infra.invocation import RunProvenance
-from kit.infra.records import Record, Refused, read_record, shown_json
+from kit.infra.records import Record, Refused, keep, read_record, shown_json
+from kit.infra.rules import COUNT, SECONDS, STAMP, Each, OneOf, Whole
 from kit.infra.shown import Places, path_at
 from kit.infra.tree import Tree
 from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.model.threads import ThreadChoice
+from kit.rundir import STEP_NAMES
 from kit.steps.settings import RunSettings, refused_settings
 
 
@@ -27,15 +29,15 @@ class RunRecord(Record):
     LENIENT = True  # schema 1 (the previous release) had no schema_version key
 
     kit_version: str
-    invoked_at_utc: str
+    invoked_at_utc: str = field(metadata=keep(STAMP))
     argv: list[str]
     settings: RunSettings
     provenance: RunProvenance
     threads: ThreadChoice | None = None  # the release 0.1.0 wrote no threads
-    schema_version: int = 1
+    schema_version: int = field(default=1, metadata=keep(COUNT))
     # where argv holds a path: [item, the character it starts at] (the program, a path flag's value; a kit before
     # 2.2.0 wrote none), so that the results tarball shows each as the lead may see it (kit.bundle.sent)
-    argv_paths: list[list[int]] = field(default_factory=list)
+    argv_paths: list[list[int]] = field(default_factory=list, metadata=keep(Each(Each(COUNT))))
 
 
 @dataclass(frozen=True)
@@ -46,20 +48,20 @@ class StepRecord(Record):
     SCHEMA_VERSION: ClassVar[int] = 3
     LENIENT = True  # schema 1 had no schema_version key, schemas 1 and 2 no formats
 
-    step: str
-    number: int
+    step: str = field(metadata=keep(OneOf(STEP_NAMES)))
+    number: int = field(metadata=keep(Whole(1, len(STEP_NAMES))))
     fingerprint: str
     settings: dict[str, Any]
     inputs: dict[str, str]
     kit_version: str
-    started_at_utc: str
-    completed_at_utc: str
-    seconds: float
-    exit_code: int
+    started_at_utc: str = field(metadata=keep(STAMP))
+    completed_at_utc: str = field(metadata=keep(STAMP))
+    seconds: float = field(metadata=keep(SECONDS))
+    exit_code: int = field(metadata=keep(Whole(0, 255)))
     outputs: dict[str, str]
     summary: dict[str, Any]
-    formats: dict[str, int] = field(default_factory=dict)
-    schema_version: int = 1
+    formats: dict[str, int] = field(default_factory=dict, metadata=keep(Each(COUNT)))
+    schema_version: int = field(default=1, metadata=keep(COUNT))
 
 
 def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequence[str],

@@ -21,7 +21,8 @@ from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
 from kit.infra.shown import Places, Spelled, shown_traceback_lines
-from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
+from kit.infra.tree import LockBusy, Rules, Tree
+from kit.infra.variables import TREE_ROOT
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
 from kit.model.threads import choose_threads
@@ -186,9 +187,10 @@ def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
-    within = os.environ.get(TREE_ENV, "").strip()
-    with Tree.open(out_dir, Rules(group_shared=settings.group_shared), within=Path(within) if within else None,
-                   label="the out-dir") as tree, contextlib.ExitStack() as held:
+    within = TREE_ROOT.read()  # a cluster's folder, which its tasks open their out-dirs from
+    opened = Tree.open(out_dir, Rules(group_shared=settings.group_shared),
+                       within=within if isinstance(within, Path) else None, label="the out-dir")
+    with opened as tree, contextlib.ExitStack() as held:
         try:
             held.enter_context(tree.lock(RunDir(settings.out_dir).lock, shared=shared))
         except LockBusy as busy:

@@ -8,7 +8,7 @@ import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from kit.corpus.columns import JOB_ROWS_VERSION
@@ -48,7 +48,8 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
 from kit.infra.perms import require_trusted
 from kit.infra.proc import TimedOut
-from kit.infra.records import Record, read_record
+from kit.infra.records import Record, keep, read_record
+from kit.infra.rules import STAMP
 from kit.infra.shown import Spelled, Withheld, spelled_document, spelled_from
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
@@ -263,7 +264,7 @@ class RedoStamp(Record):
     written."""
 
     generation: str
-    since_utc: str
+    since_utc: str = field(metadata=keep(STAMP))
 
 
 def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:

@@ -98,6 +98,7 @@ class JobsProgress:
     done: int
     reused: int
     seconds_left: float | None
+    damaged: tuple[str, ...] = ()  # the ledgers that do not read, each `<job>.json is damaged (...)`: redone
 
     def words(self) -> str:
         """`5 of 8 jobs done (3 reused), about 1 min left for its jobs`."""
@@ -108,30 +109,44 @@ class JobsProgress:
             left = "estimating the time left (no job of this run done yet)"
         else:
             left = f"about {rough(self.seconds_left)} left for its jobs"
-        return f"{self.done} of {self.planned} jobs done{reused}, {left}"
+        return f"{self.done} of {self.planned} jobs done{reused}, {left}{self.damage}"
+
+    @property
+    def damage(self) -> str:
+        """`; 1 job's ledger is damaged, redone: <job>.json is damaged (...)` ("" for none)."""
+        n = len(self.damaged)
+        whose = f"{n} jobs' ledgers are" if n > 1 else "1 job's ledger is"
+        return f"; {whose} damaged, redone: {self.damaged[0]}{f' (and {n - 1} more)' if n > 1 else ''}" if n else ""
 
 
-def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None, now: float | None = None) -> JobsProgress | None:
+def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
+                  now: float | None = None) -> JobsProgress | str | None:
     """The corpus's jobs done of planned, and their time left; None without a plan made since `since_utc` (the run's
-    invocation: one still reading its clips has planned no job yet). Read without the out-dir's lock."""
+    invocation: one still reading its clips has planned no job yet); the words for a plan that is damaged (read as
+    none: its jobs are not counted). Read without the out-dir's lock."""
     from kit.corpus.jobs import JobsPlan, planned_jobs_done
 
-    plan, _ = read_record(JobsPlan, tree, run.jobs_plan)
+    plan, why = read_record(JobsPlan, tree, run.jobs_plan)
+    if plan is None and why not in ("", "missing"):
+        return f"{run.rel(run.jobs_plan)} is {why}: its jobs are not counted"
     if plan is None or (since_utc is not None and plan.started_at_utc < since_utc):
         return None
-    done = planned_jobs_done(tree, run.jobs, plan)
+    done, damaged = planned_jobs_done(tree, run.jobs, plan)
     elapsed = seconds_since_utc(plan.started_at_utc, now)
     left = jobs_left(plan.jobs, set(done), set(plan.reused), elapsed) if elapsed is not None else None
-    return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left)
+    return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left, tuple(damaged))
 
 
-def with_progress(st: StepStatus, progress: JobsProgress | None, running: bool) -> StepStatus:
-    """The corpus step's status with its jobs done of planned, and (while it runs) their time left."""
+def with_progress(st: StepStatus, progress: JobsProgress | str | None, running: bool) -> StepStatus:
+    """The corpus step's status with its jobs done of planned, and (while it runs) their time left; or with why its
+    plan was not read (`progress` a text)."""
+    if isinstance(progress, str):
+        return dataclasses.replace(st, reason=f"{st.reason}; {progress}")
     if progress is None:
         return dataclasses.replace(st, reason=f"{st.reason}: reading the clips, no job planned yet") if running else st
     if not running:  # stopped: what a rerun keeps
         return dataclasses.replace(st, reason=f"{st.reason}; {progress.done} of {progress.planned} jobs done, which "
-                                              "the next run keeps", jobs_done=progress.done,
+                                              f"the next run keeps{progress.damage}", jobs_done=progress.done,
                                    jobs_planned=progress.planned)
     return dataclasses.replace(st, reason=f"{st.reason}: {progress.words()}", jobs_done=progress.done,
                                jobs_planned=progress.planned, seconds_left=progress.seconds_left)

@@ -279,3 +279,14 @@ def test_disk_full_while_writing_keeps_everything_finished(
     res = CliRunner().invoke(cli, args)
     assert res.exit_code in (0, 1), res.output
     assert "[02 corpus] skipped: up to date" in res.output
+
+
+def test_a_corpus_of_a_newer_kit_is_said_to_be_one_by_run(tmp_path: Path) -> None:
+    """`run --corpus` given a corpus whose manifest a newer kit wrote (issue 75, item 5: verify's and merge's in
+    tests/unit/test_newer_kit.py): refused saying so, never judged by this kit's rules for what it does not know."""
+    from tests.unit.test_newer_kit import SAID, newer_corpus
+
+    corpus = newer_corpus(tmp_path / "given")
+    res = run_here("run", "--corpus", corpus, "--out-dir", tmp_path / "o", *FAST)
+    assert_clean_failure(res, SAID, "shard.manifest.json")
+    assert "before 2.0" not in res.stderr

@@ -300,3 +300,54 @@ def test_run_on_a_corpus_of_doubled_rows_trains_on_each_row_once(tmp_path: Path)
     assert report["corpus"]["sha256"] == corpus_sha256(doubled)  # the identity of the file it was given
     once = write_shard(tmp_path / "once.parquet", table)
     assert corpus_sha256(once) != corpus_sha256(doubled)
+
+
+@pytest.mark.ci
+def test_two_boxes_of_one_box_id_are_told_apart_and_each_keeps_its_left_out_clip(ffmpeg: str, tiny_refs: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Two real boxes run with one box id (a cloned machine: the default id is the host name), each on its own three
+    clips and each leaving out its own `odd.y4m` (two different clips of one name, each of an odd size): the merge
+    says the shared id, in a line and in its manifest, and keeps both left-out clips, each named by its input, and
+    every row (issue 75, item 4; before, both were keyed (box, file) and one was dropped without a word)."""
+    import shutil
+
+    from tests.conftest import render, run_here
+
+    cheap = ["--encoders", "libx264", "--cqs", "37", "--scales", "native"]
+    prereqs = tmp_path / "prereqs"
+    assert run_here("step", "prereqs", "--out-dir", prereqs, *cheap).returncode == 0
+    names = sorted(TINY_SOURCES)
+    boxes = {}
+    # three contents each (LOSO's floor), none shared: two of the tiny clips and one of the box's own
+    for box, clips, own, odd in (("boxA", names[:2], "smptebars", "175x143"), ("boxB", names[2:], "rgbtestsrc",
+                                                                             "177x145")):
+        refs = tmp_path / box / "refs"
+        refs.mkdir(parents=True)
+        for name in clips:
+            shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
+        render(ffmpeg, f"{own}=s=176x144:r=25", refs / f"{own}.y4m")
+        render(ffmpeg, f"testsrc=s={odd}:r=25", refs / "odd.y4m", pix_fmt="yuv444p")
+        out = tmp_path / box / "out"
+        shutil.copytree(prereqs / "01_prereqs", out / "01_prereqs")
+        res = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", "clone", *cheap)
+        assert res.returncode == 0, res.stdout + res.stderr
+        boxes[box] = out
+    merged = tmp_path / "union.parquet"
+    res = run_here("merge", boxes["boxA"], boxes["boxB"], "-o", merged)
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads((tmp_path / "union.manifest.json").read_text())
+    inputs = ["boxA/out/02_corpus/shard.parquet", "boxB/out/02_corpus/shard.parquet"]  # their names alone repeat
+    assert manifest["shared_box_ids"] == [{"box_id": "clone", "inputs": inputs}]
+    said = [ln for ln in res.stderr.splitlines() if "box id clone is held by 2 inputs" in ln]
+    assert len(said) == 1 and "give each box its own --box-id" in said[0], res.stderr
+    assert sorted((u["input"], u["file"], u["why"].split(" has ")[0]) for u in manifest["left_out"]) == [
+        (inputs[0], "odd.y4m", "175x143"), (inputs[1], "odd.y4m", "177x145")]
+    for one in inputs:
+        assert f"left out on box clone (input {one}): odd.y4m: " in res.stdout, res.stdout
+    rows = [pq.read_metadata(b / "02_corpus" / "shard.parquet").num_rows for b in boxes.values()]
+    assert manifest["rows"] == sum(rows) and all(rows)
+    # one box given twice is one corpus, never a shared id
+    again = run_here("merge", boxes["boxA"], boxes["boxA"] / "02_corpus" / "shard.parquet", "-o",
+                     tmp_path / "again.parquet")
+    assert again.returncode == 0 and "is held by" not in again.stderr, again.stderr
+    assert json.loads((tmp_path / "again.manifest.json").read_text())["shared_box_ids"] == []

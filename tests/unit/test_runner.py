@@ -41,7 +41,7 @@ def test_stale_reasons_say_why(tmp_path: Path, tree: Tree) -> None:
     out.write_text("{}")  # what a step interrupted before its status.json leaves
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == \
         "started in this out-dir but did not complete (interrupted or failed)"
-    write_status(tree, step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
+    write_status(tree, step, RunDir(tmp_path), plan, [out], 0, "2026-11-27T00:00:00Z", 1.0, {})
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) is None
     assert stale_reason(tree, RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
         "setting seeds: [0, 1] -> [0, 1, 2]"
@@ -66,7 +66,7 @@ def test_a_new_kit_reruns_only_the_steps_whose_format_it_bumped(tmp_path: Path, 
     plans["corpus"] = Plan({}, {"clips": "c"}, formats={"corpus_job_rows": 4})
     for step in STEPS:
         run.step(step.name).mkdir()
-        write_status(tree, step, run, plans[step.name], [], 0, "t", 1.0, {})
+        write_status(tree, step, run, plans[step.name], [], 0, "2026-11-27T00:00:00Z", 1.0, {})
     assert json.loads(run.status("loso").read_text())["formats"] == {"prereqs": 1, "corpus": 3, "loso": 3}
     assert json.loads(run.status("corpus").read_text())["formats"] == {"prereqs": 1, "corpus": 3,
                                                                         "corpus_job_rows": 4}
@@ -232,7 +232,7 @@ def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path, tree:
     step_dir = tmp_path / step.dirname
     step_dir.mkdir()
     old = Plan({"gate": {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005}}, {})
-    write_status(tree, step, RunDir(tmp_path), old, [], 0, "t", 1.0, {})
+    write_status(tree, step, RunDir(tmp_path), old, [], 0, "2026-11-27T00:00:00Z", 1.0, {})
     new = Plan({"gate": {"mean_plcc_min": 0.97, "plcc_spread_max": 0.005}}, {})
     assert stale_reason(tree, RunDir(tmp_path), step.name, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"
 

@@ -184,7 +184,9 @@ def test_a_member_record_of_absurd_seconds_or_not_the_users_own_is_refused(input
     train_missing(data, jobs, {key}, (), store, CONFIG, 1)
     record = json.loads(store.record_path(key).read_text())
     store.record_path(key).write_text(json.dumps({**record, "seconds": 1e308}))
-    assert "records 1e+308 training seconds" in refusal(store, key, jobs[0].arch)
+    # its field's rule (kit.infra.rules.SECONDS), named with the file
+    assert f"{store.record_path(key)} is damaged (RecordError: {store.record_path(key).name}.seconds: 1e+308 is not " \
+           "a number from 0 to 1e+09)" in refusal(store, key, jobs[0].arch)
     # made by a kit whose LOSO had another format version (its training code trained other weights)
     store.record_path(key).write_text(json.dumps({**record, "formats": {**ORIGIN.formats, "loso": 2}}))
     assert "formats {'prereqs': 1, 'corpus': 1, 'loso': 2} where this LOSO's are {'prereqs': 1, 'corpus': 1, " \
@@ -210,7 +212,7 @@ def test_a_link_or_a_file_of_another_shape_in_a_members_place_is_refused(inputs:
     data = (store.folder / f"{key.name}.npy").read_bytes()
     store.record_path(key).write_text(json.dumps(MemberRecord(
         key.name, hashlib.sha256(data).hexdigest(), ORIGIN.made_from, ORIGIN.corpus, ORIGIN.recipe, ORIGIN.formats,
-        "a hand", "pid 0", "now", 0.0).to_json()))
+        "a hand", "pid 0", "2026-11-27T00:00:00Z", 0.0).to_json()))
     assert "float32 (10,), not the" in refusal(store, key, jobs[0].arch)
     store.path(key).unlink()
     victim = tmp_path / "victim.npy"

@@ -1,0 +1,120 @@
+"""Whole commands on a record read back with one field malformed (issue 75, item 2): `status` on an out-dir whose
+corpus step stopped, holding its plan (02_corpus/plan.json), its job ledgers, the steps' status.json and run.json,
+each field of each given every malformed value its declaration calls for (tests/unit/test_record_fields.py makes
+them): exit 0 with the damaged file and the field said (the record read as absent, as docs/reference/files.md says of
+the run directory's control files), or exit 2 naming them (a setting's rule), never 70. CI runs one value of each of
+plan.json's fields and the issue's date; the release tier every value of every field of the four.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.corpus.jobs import JobLedger, JobsPlan
+from kit.infra.records import Record
+from kit.steps.records import RunRecord, StepRecord
+from tests.conftest import run_here
+from tests.unit.test_record_fields import (
+    MISSING,
+    NOT_A_DATE,
+    Field,
+    breakers,
+    breaks,
+    may_lack,
+    rules_of,
+    walk,
+    with_value,
+    wrong_types,
+)
+
+pytestmark = pytest.mark.slow  # a whole run's out-dir, copied
+
+# the file, its record, and whether status names the damage (a job whose ledger is damaged is one to redo: status
+# counts it as not done, and says which ledger)
+FILES: dict[str, tuple[type[Record], bool]] = {"02_corpus/plan.json": (JobsPlan, True),
+                                               "01_prereqs/status.json": (StepRecord, True),
+                                               "run.json": (RunRecord, True),
+                                               "02_corpus/jobs/*.json": (JobLedger, True)}
+
+
+def malformed(cls: type[Record]) -> list[tuple[Field, str, Any]]:
+    """(the field, the value's label, the value) for each field of `cls` (run.json: its own, not the settings it
+    holds, whose every field the unit tests read) and each malformed value."""
+    out = []
+    for f in walk(cls):
+        if cls is RunRecord and f.at[0] == "settings":
+            continue
+        for value in (*wrong_types(f.tp), *breakers(rules_of(f.f), f.tp), MISSING):
+            out.append((f, "missing" if value is MISSING else json.dumps(value)[:40], value))
+    return out
+
+
+CASES = [(file, *case) for file, (cls, _) in FILES.items() for case in malformed(cls)]
+
+
+
+
+@pytest.fixture(scope="module")
+def stopped(json_run: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's run, its corpus step made to have stopped after its jobs: its status.json gone, its plan back
+    (every job of the ledgers, planned as the run was invoked)."""
+    out = tmp_path_factory.mktemp("stopped") / "out"
+    shutil.copytree(json_run[0], out)
+    (out / "02_corpus" / "status.json").unlink()
+    invoked = json.loads((out / "run.json").read_text())["invoked_at_utc"]
+    jobs = {p.stem: 1000.0 for p in sorted((out / "02_corpus" / "jobs").glob("*.json"))}
+    plan = {"started_at_utc": invoked, "jobs": jobs, "reused": [], "generation": ""}
+    (out / "02_corpus" / "plan.json").write_text(json.dumps(plan))
+    res = run_here("status", out)  # as it is, the plan is read and its jobs counted
+    assert res.returncode == 0 and f"{len(jobs)} of {len(jobs)} jobs done" in res.stdout, res.stdout
+    return out
+
+
+def status_of(out: Path, file: str, at: tuple[str | int, ...], value: Any, tmp_path: Path) -> tuple[Any, str]:
+    """`status` on a copy of `out` whose `file` (the first a pattern matches) holds `value` at `at`; and its name."""
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (path,) = sorted(copy.glob(file))[:1]
+    changed = with_value(json.loads(path.read_text()), at, value)
+    if changed is None:
+        pytest.skip("nothing above the field in this file")
+    path.write_text(json.dumps(changed))
+    return run_here("status", copy), path.name
+
+
+def said(res: Any, name: str, field: Field) -> str:
+    """The line naming the file and the field: the refusal (exit 2), or status's line of the record read as absent."""
+    lines = res.stderr.splitlines() if res.returncode == 2 else res.stdout.splitlines()
+    return next((ln for ln in lines if name in ln and str(field.at[-1]) in ln), "")
+
+
+# CI: one malformed value of each field of plan.json (the issue's date is the test below); the rest, the release tier
+IN_CI = {(c[0], c[1].key) for c in CASES if c[0] == "02_corpus/plan.json"}
+CI_CASES = [next(c for c in CASES if (c[0], c[1].key) == key) for key in sorted(IN_CI)]
+
+
+@pytest.mark.parametrize(("file", "field", "label", "value"),
+                         [pytest.param(*c, marks=pytest.mark.ci) if c in CI_CASES else c for c in CASES],
+                         ids=[f"{c[0]}-{c[1].key}-{c[2]}" for c in CASES])
+def test_status_reads_each_malformed_field_by_its_rule(file: str, field: Field, label: str, value: Any,
+                                                       stopped: Path, tmp_path: Path) -> None:
+    res, name = status_of(stopped, file, field.at, value, tmp_path)
+    assert res.returncode in (0, 2), (file, field.key, label, res.returncode, res.stderr[-2000:])
+    assert "Traceback" not in res.stdout + res.stderr
+    bad = (not may_lack(field)) if value is MISSING else breaks(field, value)
+    if res.returncode == 2 or (bad and FILES[file][1]):  # refused, or read as absent: said with the field
+        assert said(res, name, field), (file, field.key, label, res.stdout, res.stderr)
+
+
+@pytest.mark.ci
+def test_the_issue_s_date_in_plan_json_is_said_by_status(stopped: Path, tmp_path: Path) -> None:
+    """The issue's case, whole: `status` exited 70 (ValueError in infra/clock.seconds_since_utc)."""
+    res, _ = status_of(stopped, "02_corpus/plan.json", ("started_at_utc",), NOT_A_DATE, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f'02_corpus/plan.json is damaged (plan.json.started_at_utc: "{NOT_A_DATE}" is not a date and time in UTC ' \
+           "(YYYY-MM-DDTHH:MM:SSZ)): its jobs are not counted" in res.stdout, res.stdout

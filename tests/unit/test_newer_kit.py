@@ -1,0 +1,87 @@
+"""Kits told apart (issue 75, item 5): a results tarball or a corpus manifest a newer kit wrote is refused by each
+reader of this kit, first and saying so (`made by ensemble-kit X, newer than this kit Y: upgrade the lead`), never in
+this kit's words for what it does not know (2.1.0 told a lead given a 2.2.0 tarball its rows were `scored by a kit
+before 2.0 ... wrong vmaf`). The newer kit is this one with its version raised in the writer (the tarball's
+manifest), or the version field of a manifest edited; each reader: `verify`, `merge` (a tarball, a corpus file: a
+run directory stands for its shard), `corpus info`; `run --corpus`'s in tests/real/test_bad_input.py (after its
+prereqs step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import kit.bundle.tarball
+from kit import __version__
+from kit.cli.main import cli
+from kit.infra.versions import NewerKit, newer_than_this, refuse_newer, release
+from tests.kitfiles import results_tarball, shard_table, write_shard
+
+MAJOR, MINOR, _ = release(__version__) or (0, 0, 0)
+NEWER = f"{MAJOR}.{MINOR + 1}.0"  # the next minor release, whatever this kit's version is when the test runs
+SAID = f"made by ensemble-kit {NEWER}, newer than this kit {__version__}: upgrade the lead"
+
+
+def refused(res: Result) -> str:
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in res.output, res.stderr
+    assert SAID in errors[0], errors[0]
+    assert "before 2.0" not in res.stderr and "wrong vmaf" not in res.stderr
+    assert f"hint: install ensemble-kit {NEWER} or later" in res.stderr, res.stderr
+    return errors[0]
+
+
+@pytest.fixture()
+def newer_tarball(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A results tarball whose manifest names the newer kit (written by this kit's bundle code as that kit)."""
+    monkeypatch.setattr(kit.bundle.tarball, "__version__", NEWER)
+    return results_tarball(tmp_path / "results-boxa-20261122T000000Z.tar.gz")
+
+
+def newer_corpus(folder: Path) -> Path:
+    """A corpus file beside a shard manifest that names the newer kit (and a schema this kit knows)."""
+    corpus = write_shard(folder / "shard.parquet", shard_table(box="boxn"))
+    (folder / "shard.manifest.json").write_text(json.dumps({"kind": "shard", "file": "shard.parquet",
+                                                            "box_id": "boxn", "kit_version": NEWER}))
+    return corpus
+
+
+def test_verify_says_a_tarball_of_a_newer_kit_is_one(newer_tarball: Path) -> None:
+    error = refused(CliRunner().invoke(cli, ["verify", str(newer_tarball)]))
+    assert str(newer_tarball) in error
+
+
+def test_merge_says_a_tarball_of_a_newer_kit_is_one(newer_tarball: Path, tmp_path: Path) -> None:
+    older = results_tarball(tmp_path / "older" / "results-boxb-20261122T000000Z.tar.gz", box="boxb")
+    refused(CliRunner().invoke(cli, ["merge", str(older), str(newer_tarball), "-o", str(tmp_path / "m.parquet")]))
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_merge_and_corpus_info_say_a_corpus_of_a_newer_kit_is_one(tmp_path: Path) -> None:
+    corpus = newer_corpus(tmp_path / "shard")
+    error = refused(CliRunner().invoke(cli, ["merge", str(corpus), "-o", str(tmp_path / "m.parquet")]))
+    assert "shard.manifest.json" in error
+    refused(CliRunner().invoke(cli, ["corpus", "info", str(corpus)]))
+
+
+def test_a_newer_merged_manifest_is_said_too(tmp_path: Path) -> None:
+    corpus = write_shard(tmp_path / "merged.parquet", shard_table(box="boxn"))
+    (tmp_path / "merged.manifest.json").write_text(json.dumps({"kind": "merged", "kit_version": NEWER,
+                                                               "schema_version": 99}))
+    refused(CliRunner().invoke(cli, ["merge", str(corpus), "-o", str(tmp_path / "m.parquet")]))
+
+
+def test_this_kit_s_own_and_older_versions_read_and_the_rule_compares_releases() -> None:
+    for version in (__version__, "2.0.0", "1.0.5", "0.1.0", "", "not a version", None, 5):
+        refuse_newer("x", {"kit_version": version})
+    assert newer_than_this("2.10.0", "2.9.1") and not newer_than_this("2.9.1", "2.10.0")
+    assert newer_than_this("3.0", "2.99.99") and not newer_than_this("2.2.0rc1", "2.2.0")
+    assert release("2.3.0\n[04 verdict] PROMOTE") == (2, 3, 0)
+    with pytest.raises(NewerKit) as raised:
+        refuse_newer("f.json", {"kit_version": "9.0.0\nforged line"})
+    assert raised.value.message == f"f.json: made by ensemble-kit 9.0.0, newer than this kit {__version__}: upgrade " \
+                                   "the lead"  # its numbers alone: the rest is the sender's text

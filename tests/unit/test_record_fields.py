@@ -1,0 +1,411 @@
+"""Every record the kit writes and reads back, every field (issue 75, item 2).
+
+The fields are generated from the records' declarations (kit/infra/records.py's Record classes, walked at any depth:
+the records a field holds, alone, in a list or in a dict), so a new field is covered without editing this test. Each
+field of each record read back is given each malformed value its declaration calls for: a value of another type,
+null, the key left out, an extra key beside it, and for a number or a stamp the values past its rule (below its
+lower bound, past its upper, NaN, an infinity, 10**30, a date that is none); each must be read by the file's own
+reader as its rule says: refused naming the file and the field (exit 2: a settings rule, a LOSO member's record), or
+read as absent with the field named in the reason (the run directory's control files and caches: rebuilt), or read
+as it is where the value keeps the declaration (an extra key, a key a LENIENT record may lack). A number or a `*_utc`
+field that declares no rule fails the test, naming it: the rule is what keeps a huge or NaN value from a reader
+downstream (kit.infra.clock.seconds_since_utc raised ValueError on `2026-13-45T25:61:61Z`: `status` exit 70).
+
+Whole commands on such files: tests/pipeline/test_record_fields_read.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.bundle.aside import BundleLedger
+from kit.corpus.jobs import JobLedger, JobsPlan
+from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
+from kit.errors import KitError
+from kit.infra.archive import ResultsManifest
+from kit.infra.records import Record, RecordError, keeps, read_record
+from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
+from kit.infra.tree import Tree
+from kit.media.discovery import SkippedClips
+from kit.model.tasks import MemberRecord
+from kit.platforms.encoders import HwArgs
+from kit.platforms.grids import CqGrid
+from kit.platforms.prereqs import Prereqs
+from kit.platforms.probe import ProbeResult
+from kit.steps.records import RunRecord, StepRecord, read_run_record
+from kit.steps.s02_corpus import RedoStamp
+from kit.steps.settings import RunSettings
+
+STAMP_TEXT = "2026-11-27T10:00:00Z"
+NOT_A_DATE = "2026-13-45T25:61:61Z"  # the issue's: the shape of a stamp, no date
+Outcome = tuple[str, str]  # ("read" | "absent" | "refused", the words said)
+
+
+def control(cls: type[Record]) -> Callable[[Tree, Path], Outcome]:
+    """A run directory's control file or a cache's record (kit.infra.records.read_record): a damaged one is absent,
+    the reason naming the field; one breaking a settings rule is refused."""
+    def read(tree: Tree, path: Path) -> Outcome:
+        try:
+            record, why = read_record(cls, tree, path)
+        except KitError as exc:
+            return "refused", exc.message
+        return ("read", "") if record is not None else ("absent", why)
+
+    return read
+
+
+def run_json(tree: Tree, path: Path) -> Outcome:
+    try:
+        record, why = read_run_record(tree, path)
+    except KitError as exc:
+        return "refused", exc.message
+    return ("read", "") if record is not None else ("absent", why)
+
+
+def given(cls: type[Record]) -> Callable[[Tree, Path], Outcome]:
+    """A record read as it is given (a probe cache's entry, a results tarball's manifest, a LOSO member's record:
+    their readers catch RecordError, TypeError and ValueError and say it, each its way)."""
+    def read(tree: Tree, path: Path) -> Outcome:
+        try:
+            cls.from_json(json.loads(path.read_text()), path.name)
+        except (RecordError, TypeError, ValueError) as exc:
+            return "absent", str(exc)
+        return "read", ""
+
+    return read
+
+
+def corpus_manifest(tree: Tree, path: Path) -> Outcome:
+    """A corpus's manifest beside it (kit.corpus.manifests.manifest_or_why: merge, run --corpus, corpus info)."""
+    corpus = path.with_name("c.parquet")
+    path.rename(corpus.with_name("c.manifest.json"))
+    try:
+        manifest, why = manifest_or_why(corpus)
+    except KitError as exc:
+        return "refused", exc.message
+    return ("read", "") if manifest is not None else ("absent", why)
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    file: str  # as the run directory or the kit's cache holds it
+    cls: type[Record]
+    read: Callable[[Tree, Path], Outcome]
+
+
+# every file the kit writes and reads again (issue 75's list): its record and its reader
+READ_BACK = [
+    ReadBack("02_corpus/plan.json", JobsPlan, control(JobsPlan)),
+    ReadBack("02_corpus/jobs/<job>.json", JobLedger, control(JobLedger)),
+    ReadBack("02_corpus/redo.json", RedoStamp, control(RedoStamp)),
+    ReadBack("02_corpus/skipped.json", SkippedClips, control(SkippedClips)),
+    ReadBack("run.json", RunRecord, run_json),
+    ReadBack("<step>/status.json", StepRecord, control(StepRecord)),
+    ReadBack("01_prereqs/prereqs.json", Prereqs, control(Prereqs)),
+    ReadBack("probe cache entry", ProbeResult, given(ProbeResult)),
+    ReadBack("02_corpus/shard.manifest.json", ShardManifest, corpus_manifest),
+    ReadBack("<stem>.manifest.json", MergeManifest, corpus_manifest),
+    ReadBack("03_loso/members/<member>.json", MemberRecord, given(MemberRecord)),
+    ReadBack("05_bundle/ledger.json", BundleLedger, control(BundleLedger)),
+    ReadBack("results tarball manifest.json", ResultsManifest, given(ResultsManifest)),
+]
+
+
+# -- the declarations, walked --------------------------------------------------------------------------------------
+def arms(tp: Any) -> tuple[Any, ...]:
+    return typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, __import__("types").UnionType) else (tp,)
+
+
+def real_type(tp: Any) -> tuple[Any, bool]:
+    """The type read (an optional's other arm) and whether null is one of its arms."""
+    real = [a for a in arms(tp) if a is not type(None)]
+    return (real[0] if len(real) == 1 else Any), len(real) < len(arms(tp))
+
+
+def rules_of(f: dataclasses.Field[Any]) -> tuple[Any, ...]:
+    return (*keeps(f), *field_rules(f))
+
+
+def is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Record)
+
+
+def item_type(tp: Any) -> Any:
+    """A list's or tuple's items' type (`tuple[X, ...]`'s X), a dict's values'."""
+    args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    return args[-1] if args else Any
+
+
+def example(tp: Any, rules: tuple[Any, ...] = ()) -> Any:
+    """A value of `tp` that keeps `rules`, one item in each container (so that the fields below are walked)."""
+    tp, _ = real_type(tp)
+    origin = typing.get_origin(tp)
+    each = tuple(r.item for r in rules if isinstance(r, Each))
+    if is_record(tp):
+        return document(tp)
+    if origin in (list, tuple):
+        return [example(item_type(tp), each)]
+    if origin is dict:
+        return {"k": example(item_type(tp), each)}
+    for rule in rules:
+        rule = rule.rule if isinstance(rule, Off) else rule
+        if isinstance(rule, Stamp):
+            return STAMP_TEXT
+        if isinstance(rule, OneOf):
+            return rule.choices[0]
+        if isinstance(rule, Whole):
+            return max(rule.lo, 1) if rule.hi is None or rule.hi >= 1 else rule.lo
+        if isinstance(rule, Real):
+            return max(rule.lo or 0.0, 1.0) if rule.hi is None or rule.hi >= 1 else rule.lo
+    return {int: 1, float: 1.0, str: "x", bool: False, Path: "/x"}.get(tp, "x")
+
+
+def document(cls: type[Record]) -> dict[str, Any]:
+    """A document `cls` reads: its defaults where a record of settings keeps them, one of everything else."""
+    if cls is RunSettings:
+        return RunSettings(out_dir=Path("/x/out")).to_json()
+    hints = typing.get_type_hints(cls)
+    doc: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("flatten"):
+            continue
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        tp, _ = real_type(hints[f.name])
+        if has_default and not rules_of(f) and not is_record(tp) and not typing.get_origin(tp) and \
+                f.default is not None:
+            doc[f.name] = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            doc[f.name] = json.loads(json.dumps(doc[f.name], default=str))
+        else:
+            doc[f.name] = example(hints[f.name], rules_of(f))
+    return doc
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record read back, where its document holds it."""
+
+    cls: type[Record]  # the record that declares it
+    f: dataclasses.Field[Any]
+    tp: Any
+    at: tuple[str | int, ...]  # its place in the root's document
+    held: bool = False  # within a setting whose rules check the record it holds (--cqs' CqGrid, --shard's ShardSpec)
+
+    @property
+    def key(self) -> str:
+        return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in self.at).removeprefix(".")
+
+
+def walk(cls: type[Record], at: tuple[str | int, ...] = (), held: bool = False) -> Iterator[Field]:
+    """Every field of `cls` and of the records it holds, at any depth (a list's first item, a dict's `k`)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("flatten"):
+            continue
+        here = (*at, f.name)
+        yield Field(cls, f, hints[f.name], here, held)
+        tp, _ = real_type(hints[f.name])
+        while typing.get_origin(tp) in (list, tuple, dict):
+            here = (*here, "k" if typing.get_origin(tp) is dict else 0)
+            tp, _ = real_type(item_type(tp))
+        if is_record(tp) and tp is not cls:
+            yield from walk(tp, here, held or bool(field_rules(f)))
+
+
+# -- the malformed values each field is given ----------------------------------------------------------------------
+MISSING = object()
+
+
+def wrong_types(tp: Any) -> list[Any]:
+    tp, optional = real_type(tp)
+    origin = typing.get_origin(tp)
+    kind = list if origin in (list, tuple) else dict if origin is dict or is_record(tp) else tp
+    others = {int: ["1", 1.5, True], float: ["1.5", True], str: [5, True], bool: [1, "yes"], Path: [5, ""],
+              list: ["x", {"k": 1}], dict: [[], "x"]}
+    return [*others.get(kind, []), *([] if optional else [None])]
+
+
+def breakers(rules: tuple[Any, ...], tp: Any = None) -> list[Any]:
+    """The values past `rules`: for a number its bounds' neighbours, NaN, the infinities and 10**30; for a stamp a
+    date that is none; for a choice a word that is none; inside a container (of type `tp`), as its item."""
+    out: list[Any] = []
+    for rule in rules:
+        rule = rule.rule if isinstance(rule, Off) else rule
+        if isinstance(rule, Each):
+            inner, _ = real_type(tp)
+            mapping = typing.get_origin(inner) is dict
+            out += [{"k": v} if mapping else [v] for v in breakers((rule.item,), item_type(inner))]
+        elif isinstance(rule, Whole):
+            out += [rule.lo - 1, 10**30, *([rule.hi + 1] if rule.hi is not None else [])]
+        elif isinstance(rule, Real):
+            out += [math.inf, -math.inf, 1e308, *([] if rule.nan else [math.nan])]
+            out += [rule.lo - 1] if rule.lo is not None else []
+        elif isinstance(rule, Stamp):
+            out += [NOT_A_DATE, "2026-02-30T00:00:00Z", "yesterday"]
+        elif isinstance(rule, OneOf):
+            out += ["not-one-of-them"]
+    return out
+
+
+def breaks(f: Field, value: Any) -> bool:
+    """Whether `value` breaks `f`'s type or one of its rules (a null where null reads as NaN keeps a float's type)."""
+    tp, optional = real_type(f.tp)
+    if value is None:
+        return not (optional or (tp is float and not any(isinstance(r, Real) and not r.nan for r in rules_of(f.f))))
+    if value in wrong_types(f.tp) and type(value) in (str, int, float, bool, list, dict) and \
+            any(type(value) is type(w) and value == w for w in wrong_types(f.tp)):
+        return True
+    return any(broken_by(rule, value) for rule in rules_of(f.f))
+
+
+def broken_by(rule: Any, value: Any) -> bool:
+    if isinstance(rule, Each) and isinstance(value, list | dict):
+        return any(broken_by(rule.item, v) for v in (value.values() if isinstance(value, dict) else value))
+    return rule.problem(value) is not None
+
+
+def cases() -> Iterator[tuple[ReadBack, Field, str, Any]]:
+    for rb in READ_BACK:
+        for f in walk(rb.cls):
+            values = [*wrong_types(f.tp), *breakers(rules_of(f.f), f.tp)]
+            for value in values:
+                yield rb, f, repr(value)[:40], value
+            yield rb, f, "missing", MISSING
+
+
+CASES = list(cases())
+
+
+def with_value(doc: dict[str, Any], at: tuple[str | int, ...], value: Any) -> dict[str, Any] | None:
+    """`doc` with `value` at `at` (MISSING: the key left out); None where the document holds nothing above it (a
+    setting off by default: `--shard`'s record)."""
+    doc = json.loads(json.dumps(doc))
+    holder: Any = doc
+    for step in at[:-1]:
+        if not isinstance(holder, dict | list) or (isinstance(holder, dict) and holder.get(step) is None):
+            return None
+        holder = holder[step]
+    if value is MISSING:
+        holder.pop(at[-1], None)
+    else:
+        holder[at[-1]] = value
+    return doc
+
+
+def read_as_the_kit(rb: ReadBack, doc: object, tree: Tree, folder: Path) -> Outcome:
+    path = folder / "record.json"
+    path.write_text(json.dumps(doc))  # NaN and the infinities as Python's json writes them (NaN, Infinity)
+    return rb.read(tree, path)
+
+
+def may_lack(f: Field) -> bool:
+    has_default = f.f.default is not dataclasses.MISSING or f.f.default_factory is not dataclasses.MISSING
+    return bool(f.f.metadata.get("omit_none")) or (f.cls.LENIENT and has_default)
+
+
+# what a record's own reading says beyond its fields' declarations (its docstring says so), and the outcome it gives
+OWN_READING: dict[tuple[type[Record], str], tuple[str, str]] = {
+    (MergeManifest, "kind"): ("absent", "`merged` tells a merge's manifest from a shard's: without it the document is "
+                                        "read as a shard's manifest, and is damaged as one"),
+    (ResultsManifest, "files"): ("absent", "what verify checks: a manifest without it is damaged "
+                                           "(ResultsManifest.from_json)"),
+}
+ADAPTED = {HwArgs: "anything that is not the recorded shape reads as no device args (HwArgs.adapted)",
+           CqGrid: "a bare list is a grid of a kit before grids per encoder (CqGrid.adapted)"}
+
+
+def adapted_below(field: Field) -> bool:
+    """Whether a record above `field`, or its own record type, reads it its own way (ADAPTED)."""
+    tp, _ = real_type(field.tp)
+    return (field.cls in ADAPTED and field.cls is HwArgs) or tp in ADAPTED
+
+
+def outcome(rb: ReadBack, field: Field, value: Any, tree: Tree, folder: Path) -> tuple[str, str, str | None]:
+    """How the kit read the record with `value` at `field`: (how, what it said, the problem: None when it is right)."""
+    if (changed := with_value(document(rb.cls), field.at, value)) is None:
+        return "unset", "", None
+    how, said = read_as_the_kit(rb, changed, tree, folder)
+    if (own := OWN_READING.get((field.cls, str(field.at[-1])))) is not None and value is MISSING:
+        return how, said, None if how == own[0] else f"not {own[0]} as its record reads it: {own[1]}"
+    if adapted_below(field) and value not in breakers(rules_of(field.f), field.tp):
+        return how, said, None  # the record's own reading takes what it takes (ADAPTED)
+    bad = (not may_lack(field)) if value is MISSING else breaks(field, value)
+    if not bad:
+        return how, said, None if how == "read" else "a value that keeps its declaration was not read"
+    if how == "read":
+        return how, said, "read as if it were right"
+    # the field named: its own key, or (a key left out) `<its record>: lacks '<key>'`
+    named = str(field.at[-1]) in said and "Traceback" not in said and "\n" not in said
+    return how, said, None if named else "the field is not named"
+
+
+# the largest matrices (a run's settings, prereqs' encoders, the manifests' sources: about 1,900 of the 2,300 cases)
+# in the release tier; CI reads every field of the control files `status` and a rerun read (about 2 s of CPU)
+RELEASE_ONLY = (RunRecord, Prereqs, ShardManifest, MergeManifest)
+
+
+@pytest.mark.parametrize("rb", [pytest.param(rb, marks=pytest.mark.release) if rb.cls in RELEASE_ONLY else rb
+                                for rb in READ_BACK], ids=[rb.cls.__name__ for rb in READ_BACK])
+def test_every_field_of_every_record_read_back_is_read_by_its_rule(rb: ReadBack, tree: Tree, tmp_path: Path) -> None:
+    assert read_as_the_kit(rb, document(rb.cls), tree, tmp_path) == ("read", ""), f"{rb.file}: the example"
+    problems = []
+    for case_rb, field, label, value in CASES:
+        if case_rb is rb and (found := outcome(rb, field, value, tree, tmp_path))[2] is not None:
+            problems.append(f"{rb.file} {field.key} = {label}: {found[2]} ({found[0]}: {found[1][:200]})")
+    assert problems == []
+
+
+@pytest.mark.parametrize("rb", READ_BACK, ids=[rb.cls.__name__ for rb in READ_BACK])
+def test_an_extra_key_is_read_past(rb: ReadBack, tree: Tree, tmp_path: Path) -> None:
+    """A key the record does not declare (a newer kit's, in a record of its schema) is read past, never refused:
+    the control records are read leniently (ARCHITECTURE.md, "Typed results"); a CLOSED record refuses it."""
+    how, said = read_as_the_kit(rb, {**document(rb.cls), "added_by_a_later_kit": 1}, tree, tmp_path)
+    assert (how, said) == ("read", "") or rb.cls.CLOSED
+
+
+def test_every_number_and_stamp_field_read_back_declares_its_rule() -> None:
+    """A number (or a container of numbers) or a `*_utc` text of a record read back declares what it keeps
+    (`field(metadata=keep(...))`, or a setting's rules): without one, 10**30 or NaN reaches the reader downstream."""
+    undeclared = set()
+    for rb in READ_BACK:
+        for f in walk(rb.cls):
+            tp, _ = real_type(f.tp)
+            while typing.get_origin(tp) in (list, tuple, dict):
+                tp, _ = real_type(item_type(tp))
+            stamp = f.f.name.endswith("_utc")
+            if (tp in (int, float) or stamp) and not rules_of(f.f) and not f.held:
+                undeclared.add(f"{f.cls.__name__}.{f.f.name}")
+            if stamp and not any(isinstance(r, Stamp) for r in rules_of(f.f)):
+                undeclared.add(f"{f.cls.__name__}.{f.f.name} (a stamp)")
+    assert sorted(undeclared) == []
+
+
+def test_the_cases_cover_every_record_and_the_issue_s_date() -> None:
+    covered = {rb.cls for rb, *_ in CASES}
+    assert covered == {rb.cls for rb in READ_BACK}
+    assert any(rb.cls is JobsPlan and f.key == "started_at_utc" and v == NOT_A_DATE for rb, f, _, v in CASES)
+    assert len(CASES) > 500
+
+
+def test_a_damaged_entry_of_the_kit_s_cache_is_a_miss_and_said(tree: Tree, tmp_path: Path) -> None:
+    """The kit's hash cache (clip hashes, masters' looks and refusals, lossless copies): an entry that does not read
+    as its kind is left out and computed again, and the reader is told so (the corpus step says it); a damaged file
+    alike."""
+    from kit.media.cache import MASTER, Sha256Cache
+
+    path = tmp_path / "sha256.json"  # a hash that is none, a master's look of another shape
+    path.write_text(json.dumps({"a|1|2": "0" * 64, "b|1|2": "not a sha256", f"{MASTER}c|1|2": "[1, 2]"}))
+    cache = Sha256Cache(tree, path)
+    assert str(cache.damaged) == f"the kit's cache {path} holds 2 damaged entries: computed again"
+    path.write_text("{")
+    assert str(Sha256Cache(tree, path).damaged).startswith(f"the kit's cache {path} is unreadable")
+    path.write_text(json.dumps({"a|1|2": "0" * 64}))
+    assert Sha256Cache(tree, path).damaged is None
