@@ -29,7 +29,7 @@ CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for millise
 # or 10 bits in place of a format outside decode.PIX_FMTS)
 MASTER_ENTRY = 7
 MASTER = f"master{MASTER_ENTRY}|"
-PICTURES = "print3|"  # a .y4m/.yuv clip's fingerprint (print3: its repeats), keyed also by how it is read (its geometry)
+PICTURES = "print3|"  # a .y4m/.yuv clip's fingerprint (print3: its repeats), keyed also by how it is read (a .yuv)
 # a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
 # reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read) and MASTER_ENTRY
 COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
