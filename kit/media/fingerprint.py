@@ -10,7 +10,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import COUNT
 
 # t2: taken inside the bars found over the clip; t1 (still read from older manifests): the whole picture
 VERSION = "t2"
@@ -64,10 +65,10 @@ class Repeats(Record):
     that fingerprints it (kit.media.argv.build_fingerprint_argv), never a second decode. A still clip, whose pictures
     all differ however little, repeats none (issue 74)."""
 
-    frames: int
-    repeated: int  # frames whose picture is the one before's (the first never is)
-    runs: int  # runs of such frames
-    longest: int  # the longest run
+    frames: int = field(metadata=keep(COUNT))
+    repeated: int = field(metadata=keep(COUNT))  # frames whose picture is the one before's (the first never is)
+    runs: int = field(metadata=keep(COUNT))  # runs of such frames
+    longest: int = field(metadata=keep(COUNT))  # the longest run
     first: str  # the first REPEATS_SHOWN frames, each NEW or REPEAT
 
     @classmethod

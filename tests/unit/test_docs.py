@@ -52,7 +52,8 @@ FOREIGN = {
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
     "Av1an": ("--probing-stat",), "radon": ("--show-closures",),
-    "bench/": ("--as-kit-0", "--baseline-kit", "--kernels", "--no-per-job-kit", "--rounds", "--seconds", "--upstream"),
+    "bench/": ("--as-kit-0", "--baseline-kit", "--clips", "--export", "--kernels", "--no-per-job-kit", "--rounds",
+               "--seconds", "--upstream"),
 }
 # files a command shown needs and only its reader has (a libvmaf model of their own): only their absence is excused
 USERS_FILES = ("vmaf_v1.0.16_3d0h.json",)

@@ -122,6 +122,9 @@ SITES: dict[str, Check] = {
     "kit/corpus/inputs.py:load_tarball": Check(RUN, (MORE_HINTS,)),
     "kit/steps/runner.py:check_trainable": Check(WORDS, (), "step prereqs --encoders h264_amf: an AMF box"),
     "kit/steps/runner.py:corpus_only_steps": Check(WORDS, ("tests/pipeline/test_no_torch.py",), "/path/to/clips"),
+    "kit/steps/runner.py:check_upstream": Check(WORDS, ("tests/pipeline/test_missing_outputs.py",),
+                                                "run --from STEP: the test checks the hint names the step that makes "
+                                                "the missing file; running it is a whole run"),
     # templates: what the reader has stands in them
     "kit/corpus/merge.py:merge_files": Check(WORDS, (), "merge A.parquet B.tar.gz -o merged.parquet"),
     "kit/corpus/split.py:refuse_small_shard": Check(WORDS, (), "merge results-A.tar.gz results-B.tar.gz"),
@@ -246,7 +249,7 @@ def test_each_site_s_check_names_what_exists(site: str) -> None:
 # a value for a word the code computes (a path, an encoder the user asked for), by the word before it; else a path
 SAMPLES = {"step": "prereqs", "--encoders": "libx264", "--ffmpeg": "ffmpeg", "--teacher": "vmaf_v0.6.1",
            "--inputs": "canonical6", "--train-task": "1/2", "--seeds": "0,1", "--content-groups": "groups.json",
-           "-o": "out.parquet"}
+           "-o": "out.parquet", "--from": "loso"}
 PREFIX = {"rerun": 1, "settings_command": 2}  # arguments before the command's words (ctx; settings, run.json)
 RERUN_FLAGS = ["--settings", "run.json", "--out-dir", "out"]  # what rerun and settings_command put after the words
 TEMPLATE = re.compile(r"`\{kit\} ([^`]+)`")  # a hint's `{kit} step NAME ...`, the kit's spelling put in its place
