@@ -341,6 +341,14 @@ def full_summary(out: Path) -> str:
 
 
 # -- runs shared by the contents, merge, same-names and rerun-hint tests (each made once per session) ----------------
+def tiny_links(tiny_refs: Path, folder: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    """`folder`, made, holding a link to each tiny clip but those named in `leave_out` (a --ref-dir of its own)."""
+    folder.mkdir()
+    for name in (n for n in TINY_SOURCES if n not in leave_out):
+        (folder / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
+    return folder
+
+
 def copy_prereqs(run: Path, out: Path) -> Path:
     """A fresh out-dir holding the prereqs step of `run`, a run this session made with the same --encoders (what the
     corpus step checks its prereqs by): a test that needs a corpus step pays for no second probe of the same ffmpeg."""

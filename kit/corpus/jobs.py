@@ -10,7 +10,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -20,16 +20,17 @@ import numpy as np
 if TYPE_CHECKING:  # pyarrow loads where rows are made or read: `status` plans the corpus step without it
     import pyarrow as pa
 
+from kit.corpus.children import JobFailed, child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, TEACHER_FEATURES
-from kit.corpus.oracle import Oracle, OracleCheck
+from kit.corpus.oracle import CheckFailed, Oracle, OracleCheck
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
-from kit.errors import InputError, ToolError
+from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none, read_record
 from kit.infra.rules import AMOUNT, COUNT, MS, STAMP, STAMP_OR_NONE, Each, Real
-from kit.infra.shown import Spelled, heard, spelled_path
+from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_count_argv,
@@ -40,9 +41,9 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.containers import COPY_VERSION
-from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
+from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
-from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
+from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, VmafLog, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
@@ -144,10 +145,6 @@ class JobResult:
     score_time_ms: float
     reused: bool
     vmaf_mean: float
-
-
-class JobFailed(ToolError):
-    pass
 
 
 class ClipChanged(JobFailed):
@@ -347,6 +344,23 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     return pa.table(cols, schema=JOB_SCHEMA)
 
 
+def scores_read(job: Job, log_path: Path, score: ProcResult, prov: Provenance, written: bool) -> VmafLog:
+    """The scores libvmaf logged for `job` (`written`: its log is there), each of the clip's frames; JobFailed in the
+    kit's words where the log is missing, cannot be read (cut short, not JSON, a metric missing) or is short."""
+    tail = tail_lines(score.stderr, 10)
+    if not written:
+        raise child_failure(job, "libvmaf", "exited 0 without writing its log", "scoring", tail=tail)
+    try:
+        vlog = parse_vmaf_log(log_path, prov.extra, prov.teacher_keys)
+    except ValueError as exc:
+        raise child_failure(job, "libvmaf", "wrote a log the kit cannot read", "scoring", said=str(exc), tail=tail,
+                            given=[*score.argv, spelled_path(log_path)]) from None
+    if vlog.n_frames != job.clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
+        raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {job.clip.n_frames},",
+                            "scoring", said="the encode or the reference decoded to fewer frames", tail=tail)
+    return vlog
+
+
 def _timeout_s(clip: Clip) -> float:
     # generous: a 1080p frame should take well under a second to encode or score
     return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
@@ -411,15 +425,6 @@ class JobRunner:
             if self.shared is not None:
                 self.shared.finished(job)
 
-    def _fail(self, job: Job, what: str, tail: str, said: str = "", given: Sequence[str] = ()) -> JobFailed:
-        """A failed job, said of its clip; `said` (a line of ffmpeg's) and `what` read as heard of the command it ran
-        (`given`, its argv) and of the clip (kit.infra.shown)."""
-        rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
-        known = [*given, spelled_path(job.clip.path)]
-        return JobFailed(Spelled(PurePath(job.clip.path), f" ({job.encoder} cq {job.cq}{rung}): ", heard(what, known),
-                                 *((": ", heard(said, known)) if said else ())),
-                         hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
-
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
         import pyarrow as pa  # with the first job: `status` plans this step without it
         import pyarrow.parquet as pq
@@ -434,25 +439,14 @@ class JobRunner:
         ref_input = decoded_ref_input(*decoded) if decoded is not None else clip.input_args()
         log_path = work / "vmaf.json"
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
-        score = run_process(
-            build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
-                             log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
-                             extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
-            timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
-        if score.returncode != 0 or not self.tree.is_file(log_path):
-            raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
-                             telling_line(score.stderr), score.argv)
-        try:
-            vlog = parse_vmaf_log(log_path, self.prov.extra, self.prov.teacher_keys)
-        except ValueError as exc:
-            raise self._fail(job, str(exc), tail_lines(score.stderr, 10), given=[*score.argv, spelled_path(log_path)]) \
-                from None
-        if vlog.n_frames != clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
-            raise self._fail(job, f"{vlog.n_frames} frames were scored, the reference has {clip.n_frames} (the encode "
-                                  "or the reference decoded to fewer)", score.stderr_tail)
-        check = self.oracle.check(job.job_id, clip, encoded, vlog.vmaf, work / "oracle.json", n_threads,
-                                  job.upscaler, _timeout_s(clip)) \
-            if self.oracle is not None and job.job_id in self.oracle_jobs else None
+        score = run_child(
+            job, build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
+                                  log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
+                                  extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
+            "libvmaf", "scoring", timeout_s=_timeout_s(clip), log=self.log,
+            on_stdout_line=self._progress_lines(job, "score"))
+        vlog = scores_read(job, log_path, score, self.prov, self.tree.is_file(log_path))
+        check = self._checked(job, encoded, vlog.vmaf, work / "oracle.json", n_threads)
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
@@ -470,6 +464,19 @@ class JobRunner:
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))
 
+    def _checked(self, job: Job, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
+                 n_threads: int) -> OracleCheck | None:
+        """The independent check of `job`'s scores, where it is the job of its clip that is checked; a check that did
+        not run fails the job in the kit's words (kit.corpus.oracle.CheckFailed)."""
+        if self.oracle is None or job.job_id not in self.oracle_jobs:
+            return None
+        try:
+            return self.oracle.check(job.job_id, job.clip, encoded, rows_vmaf, log_path, n_threads, job.upscaler,
+                                     _timeout_s(job.clip))
+        except CheckFailed as exc:
+            raise child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
+                                tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps) from None
+
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""
         clip, spec = job.clip, job.spec
@@ -478,27 +485,25 @@ class JobRunner:
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
                                  hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None,
                                  scale=job.scale_filter)
-        enc = self._run_encode(job, argv, _timeout_s(clip), f"{job.encoder} encode", [encoded],
-                               self.sessions.get(job.encoder))
+        enc = self._run_encode(job, argv, _timeout_s(clip), "encoding", [encoded], self.sessions.get(job.encoder))
         return encoded, enc.elapsed_s, argv
 
-    def _run_encode(self, job: Job, argv: list[str], timeout_s: float, what: str, made: list[Path],
+    def _run_encode(self, job: Job, argv: list[str], timeout_s: float, doing: str, made: list[Path],
                     hold: threading.Semaphore | None = None, encodes: int = 1) -> ProcResult:
-        """Run an encode of `job` making `encodes` jobs' encodes (`hold` held while it runs): it must write `made`,
-        each of the clip's frames."""
+        """Run an encode of `job` making `encodes` jobs' encodes (`hold` held while it runs; `doing` it, in words: a
+        failure says it): it must write `made`, each of the clip's frames."""
         with hold if hold is not None else contextlib.nullcontext():
-            enc = run_process(argv, timeout_s=timeout_s, log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode", encodes))
-        if enc.returncode != 0 or not all(self.tree.is_file(p) for p in made):
-            raise self._fail(job, f"{what} failed (exit {enc.returncode})", enc.stderr_tail, telling_line(enc.stderr),
-                             enc.argv)
+            enc = run_child(job, argv, "ffmpeg", doing, timeout_s=timeout_s, log=self.log,
+                            on_stdout_line=self._progress_lines(job, "encode", encodes))
+        if not all(self.tree.is_file(p) for p in made):
+            raise child_failure(job, "ffmpeg", "exited 0 without writing its encode", doing, tail=enc.stderr_tail)
         try:
             encoded_frames = parse_frame_count(enc.stderr)
         except ValueError:
-            raise self._fail(job, "ffmpeg reported no encoded frame count", enc.stderr_tail) from None
+            raise child_failure(job, "ffmpeg", "reported no frame count", doing, tail=enc.stderr_tail) from None
         if encoded_frames != job.clip.n_frames:
-            raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {job.clip.n_frames}",
-                             enc.stderr_tail)
+            raise child_failure(job, "ffmpeg", f"wrote {encoded_frames} frames of {job.clip.n_frames}", doing,
+                                tail=enc.stderr_tail)
         return enc
 
     def _frames_in(self, ref: Path, clip: Clip) -> int | None:
@@ -520,9 +525,8 @@ class JobRunner:
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
                                             progress=self.progress is not None,
                                             scales=[j.scale_filter for j in batch.jobs])
-            enc = self._run_encode(job, argv, _timeout_s(clip) * len(encodes), f"the shared decode of {len(encodes)} "
-                                   "encodes", [batch.encoded(j) for j in batch.jobs],
-                                   encodes=len(encodes))
+            enc = self._run_encode(job, argv, _timeout_s(clip) * len(encodes), "in the shared decode of",
+                                   [batch.encoded(j) for j in batch.jobs], encodes=len(encodes))
             if ref_tmp is not None:
                 tags = parse_output_colour(enc.stderr, len(encodes))
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
-from kit.infra.proc import LogFn, run_process
+from kit.infra.proc import LogFn, TimedOut, run_process
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none
 from kit.infra.rules import COUNT, Real
-from kit.infra.shown import Places, Spelled, heard
+from kit.infra.shown import Places, Spelled, spelled_path
 from kit.media.argv import build_score_argv
-from kit.media.ffmpeg import telling_line
+from kit.media.ffmpeg import how_it_ended
 from kit.media.libvmaf import Teacher, parse_vmaf_log
 from kit.media.refs import Clip
 
@@ -104,6 +104,15 @@ def oracle_window(n_frames: int) -> tuple[int, int]:
     return 0, min(n_frames, ORACLE_FRAMES + 1)
 
 
+class CheckFailed(ToolError):
+    """The check's libvmaf did not run to an answer, in the kit's words (kit.media.ffmpeg.how_it_ended): `how` it
+    ended, what it `said`, whether a retry can change it; the job says it of its clip (kit.corpus.jobs)."""
+
+    def __init__(self, how: str, said: str, retry_helps: bool, argv: Sequence[str], stderr_tail: str) -> None:
+        super().__init__(f"the independent check {how}", stderr_tail=stderr_tail)
+        self.how, self.said, self.retry_helps, self.argv = how, said, retry_helps, list(argv)
+
+
 @dataclass(frozen=True)
 class Oracle:
     ffmpeg: str
@@ -119,16 +128,17 @@ class Oracle:
         first, end = oracle_window(clip.n_frames)
         argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, "", log_path,
                                 n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher, upscaler=upscaler)
-        res = run_process(argv, timeout_s=timeout_s, log=self.log)
         try:
-            if res.returncode != 0:
-                raise ValueError(f"exit {res.returncode}: {telling_line(res.stderr)}")
+            res = run_process(argv, timeout_s=timeout_s, log=self.log)
+        except TimedOut as exc:
+            raise CheckFailed(f"timed out after {exc.timeout_s:.0f} s", "", False, argv, exc.stderr_tail) from None
+        if res.returncode != 0:
+            raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail)
+        try:
             scores = parse_vmaf_log(log_path).vmaf
-        except (OSError, ValueError) as exc:  # proves nothing either way: the job fails and is done again
-            raise ToolError(Spelled(PurePath(clip.path), f": the independent libvmaf check of job {job_id} did not "
-                                    "run (", heard(str(exc), argv), ")"),
-                            hint="see the step log for its command and stderr; rerun: the job is done again",
-                            stderr_tail=res.stderr_tail) from None
+        except (OSError, ValueError) as exc:  # proves nothing either way: the check did not run
+            raise CheckFailed("wrote a log the kit cannot read", str(exc), False, [*argv, spelled_path(log_path)],
+                              res.stderr_tail) from None
         return replace(compare(job_id, (first, end), rows_vmaf, scores, argv), own_file=True,
                        sent_argv=[self.places.text(a) for a in argv])
 

@@ -18,32 +18,23 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kit.corpus.children import child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES
-from kit.corpus.jobs import (
-    ClipChanged,
-    Job,
-    JobFailed,
-    JobLedger,
-    Provenance,
-    read_job_rows,
-    read_ledger,
-    redo_reason,
-)
+from kit.corpus.jobs import ClipChanged, Job, JobLedger, Provenance, read_job_rows, read_ledger, redo_reason
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.interrupts import finished_batches
-from kit.infra.proc import LogFn, run_process, stop_all, tail_lines
-from kit.infra.shown import Spelled, heard, spelled_path
+from kit.infra.proc import LogFn, stop_all, tail_lines
+from kit.infra.shown import spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
-from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import FEATURES, parse_vmaf_log
 from kit.platforms.encoders import HwArgs
 
@@ -130,15 +121,6 @@ class SampleRunner:
             with contextlib.suppress(OSError):
                 self.tree.remove_folder(work)
 
-    def _fail(self, sample: SampleJob, what: str, tail: str, said: str = "", given: Sequence[str] = ()) -> JobFailed:
-        """A failed sample job, said of its clip as a corpus job's is (kit.corpus.jobs.JobRunner._fail): `said` (a
-        line of ffmpeg's) and `what` read as heard of the command it ran (`given`, its argv) and of the clip."""
-        job = sample.job
-        known = [*given, spelled_path(job.clip.path)]
-        return JobFailed(Spelled(PurePath(job.clip.path), f" ({job.encoder} cq {job.cq}, the consumer's samplings): ",
-                                 heard(what, known), *((": ", heard(said, known)) if said else ())),
-                         hint=f"job {sample.job_id}; see the step log", stderr_tail=tail)
-
     def _run_fresh(self, sample: SampleJob, work: Path) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -171,21 +153,21 @@ class SampleRunner:
             argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
                                              encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
             with self.sessions.get(job.encoder) or contextlib.nullcontext():
-                enc = run_process(argv, timeout_s=timeout_s(sample), log=self.log)
-            if enc.returncode != 0 or not all(self.tree.is_file(p) for p in encoded[at:at + step]):
-                raise self._fail(sample, f"encode failed (exit {enc.returncode})", enc.stderr_tail,
-                                 telling_line(enc.stderr), enc.argv)
+                enc = run_child(job, argv, "ffmpeg", "encoding", timeout_s=timeout_s(sample), log=self.log, what=WHAT)
+            if not all(self.tree.is_file(p) for p in encoded[at:at + step]):
+                raise child_failure(job, "ffmpeg", "exited 0 without writing its encodes", "encoding",
+                                    tail=enc.stderr_tail, what=WHAT)
         enc_s = time.monotonic() - started
         logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
         started = time.monotonic()
-        score = run_process(build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
-                                                     clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
-                                                     self.prov.teacher, fps=clip.fps),
-                            timeout_s=timeout_s(sample), log=self.log)
+        score = run_child(job, build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
+                                                        clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
+                                                        self.prov.teacher, fps=clip.fps),
+                          "libvmaf", "scoring", timeout_s=timeout_s(sample), log=self.log, what=WHAT)
         score_s = time.monotonic() - started
-        if score.returncode != 0 or not all(self.tree.is_file(p) for p in logs):
-            raise self._fail(sample, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
-                             telling_line(score.stderr), score.argv)
+        if not all(self.tree.is_file(p) for p in logs):
+            raise child_failure(job, "libvmaf", "exited 0 without writing its logs", "scoring",
+                                tail=score.stderr_tail, what=WHAT)
         import pyarrow as pa
 
         return pa.concat_tables([self._window_rows(sample, name, k, w, log, path, enc_s, score_s, score.stderr)
@@ -197,15 +179,18 @@ class SampleRunner:
         """One window's scored frames as rows; a window scored short of its frames fails the sample job."""
         import pyarrow as pa
 
+        job = sample.job
         try:
             vlog = parse_vmaf_log(log)
         except ValueError as exc:
-            raise self._fail(sample, str(exc), tail_lines(stderr, 10), given=[spelled_path(log)]) from None
+            raise child_failure(job, "libvmaf", "wrote a log the kit cannot read", "scoring", said=str(exc),
+                                tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT) from None
         first, end = window
         if vlog.n_frames != end - first:
-            raise self._fail(sample, f"{name}: window {k} scored {vlog.n_frames} frames, not {end - first} (the "
-                                     "encode or the reference decoded to fewer)", tail_lines(stderr, 10))
-        n, job = vlog.n_frames, sample.job
+            raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {end - first},", "scoring",
+                                said=f"{name}: window {k}: the encode or the reference decoded to fewer frames",
+                                tail=tail_lines(stderr, 10), what=WHAT)
+        n = vlog.n_frames
         same = {"src": job.clip.src, "src_sha256": job.clip.sha256, "encoder": job.encoder, "sampling": name}
         return pa.table({**{c: [v] * n for c, v in same.items()}, "cq": pa.array([job.cq] * n, pa.int32()),
                          "window": pa.array([k] * n, pa.int32()),
@@ -213,6 +198,9 @@ class SampleRunner:
                          **{f: vlog.features[:, FEATURES.index(f)] for f in CORPUS_FEATURES}, "vmaf": vlog.vmaf,
                          "enc_bytes": pa.array([encoded.stat().st_size] * n, pa.int64()),
                          "enc_seconds": [round(enc_s, 3)] * n, "score_seconds": [round(score_s, 3)] * n})
+
+
+WHAT = "'s windows on their own (the consumer's samplings)"  # a sample job, as its failure names it
 
 
 def timeout_s(sample: SampleJob) -> float:

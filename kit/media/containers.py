@@ -194,6 +194,11 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
                          hint=Spelled("report this with the file's first lines of ffmpeg -i; meanwhile remove it "
                                       "from --ref-dir, or convert it yourself to an .mkv the kit reads as it is: ",
                                       convert_command(path)))
+    if len(hashes) != 1:  # its own output not what it prints (garbled): no answer either way, the clip not used
+        raise InputError(f"{path}: the check of its lossless copy printed {len(hashes)} pixel hashes, not one: "
+                         "ffmpeg's output is not what the kit reads",
+                         hint=Spelled("rerun; if it says so again, remove it from --ref-dir, or convert it yourself "
+                                      "to an .mkv the kit reads as it is: ", convert_command(path)))
     if hashes != [decoded.identity.pixels_sha256]:
         raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
                          f"{opened.pix_fmt}, which FFV1 does not keep as it is)",

@@ -23,7 +23,7 @@ from kit.media.argv import (
     build_open_argv,
     build_second_look_argv,
 )
-from kit.media.ffmpeg import parse_duration, parse_frame_count, strip_log_prefix, telling_line
+from kit.media.ffmpeg import how_it_ended, parse_duration, parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint, Repeats
 from kit.media.looks import (
     LOOK_START_S,
@@ -347,8 +347,12 @@ def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: 
     res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures")
     try:
         if res.returncode != 0:
-            raise ValueError(f"ffmpeg failed: {telling_line(res.stderr)}")
-        return parse_fingerprint(res)
+            how, said, _ = how_it_ended(res)
+            raise ValueError(f"ffmpeg {how}: {said}")
+        identity = parse_fingerprint(res)
+        if identity.frames != (frames := round(budget.pixels / budget.frame_pixels)):  # its output cut short
+            raise ValueError(f"the decode gave {identity.frames} frames' thumbnails, the clip holds {frames}")
+        return identity
     except ValueError as exc:
         raise InputError(f"{path}: cannot fingerprint its pictures ({exc})",
                          hint="check the clip plays, or remove it from --ref-dir") from exc

@@ -28,6 +28,12 @@ CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input s
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
 # what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios, motion a difference of luma
 RATIO_RANGE = (0.0, 2.0)
+# The smallest picture libvmaf scores, each way: its ADM extractor (integer_adm.c) takes a 4-level wavelet pyramid,
+# each level half the one before, rounded up, and computes at each level `half - 2` as unsigned for its mirror indices
+# (dwt2_src_indices_filt). At 16 pixels or fewer the fourth level's half is 1 pixel, that `1 - 2` wraps around and
+# libvmaf writes far past its buffer: ffmpeg dies by SIGSEGV. 17 scores (its halves 9, 5, 3, 2), measured each way
+# with the kit's ffmpeg 9.0.2's libvmaf 3.x (docs/design/robustness.md, "A child that fails").
+MIN_SCORED_SIDE = 17
 MOTION_RANGE = (0.0, 1024.0)
 
 
@@ -213,8 +219,11 @@ def parse_vmaf_log(path: Path, extra: bool = False, own_keys: tuple[str, ...] = 
     import numpy as np
 
     with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
-    frames = sorted(data.get("frames", []), key=lambda f: f["frameNum"])
+        data = json.load(fh)  # a log cut short, or not JSON: ValueError (json.JSONDecodeError, UnicodeDecodeError)
+    try:  # a log that parses but is not libvmaf's: a ValueError too
+        frames = sorted(data.get("frames", []), key=lambda f: f["frameNum"])
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a libvmaf log (no list of numbered frames: {exc!r})") from None
     if not frames:
         raise ValueError(f"{path}: libvmaf log holds no frames")
     try:
@@ -224,4 +233,6 @@ def parse_vmaf_log(path: Path, extra: bool = False, own_keys: tuple[str, ...] = 
         own = np.array([[f["metrics"][k] for k in own_keys] for f in frames], dtype=np.float64) if own_keys else None
     except KeyError as exc:
         raise ValueError(f"{path}: libvmaf log lacks metric {exc}") from exc
+    except TypeError as exc:  # a frame that is not an object, a metric that is not a number
+        raise ValueError(f"{path}: libvmaf log holds a frame it does not write ({exc})") from exc
     return VmafLog(str(data.get("version", "unknown")), feats, scores, more, own)

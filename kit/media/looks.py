@@ -12,7 +12,7 @@ from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
-from kit.media.ffmpeg import telling_line
+from kit.media.ffmpeg import how_it_ended, telling_line
 from kit.media.fingerprint import GRID_BYTES
 
 MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
@@ -85,10 +85,26 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
     beyond those kept: a look that never ends is the clip's, left out with the command that fixes it, never the run's
     end or a retry."""
     try:
-        return run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
-                           stall_s=stall_s)
+        res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
+                          stall_s=stall_s)
     except TimedOut as exc:
         raise look_refusal(path, doing, rule, timeout_s, exc) from None
+    if res.killed_by is not None:  # ended by a signal: what it wrote proves nothing, the signal says why
+        how, _, again = how_it_ended(res)
+        message = Spelled(PurePath(path), f": ffmpeg {how} {doing}")
+        if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
+            raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
+        raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays elsewhere, "
+                                               "use in its place a lossless copy of it made by that player; or "
+                                               "remove it from --ref-dir"))
+    return res
+
+
+class LookKilled(LookCutShort):
+    """A look killed from outside the kit (a kill, the system out of memory): the clip is left out of this run only,
+    and the same command looks at it again."""
+
+    retry_helps = True
 
 
 def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut) -> InputError:

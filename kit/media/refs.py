@@ -18,6 +18,7 @@ from kit.infra.visible import utf8_text
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
+from kit.media.libvmaf import MIN_SCORED_SIDE
 
 CLIP_EXTS = (".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS)
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
@@ -105,12 +106,20 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode (zero, huge, odd) or, for a .y4m or .yuv whose frames the kit reads by their
-    size, a pixel format not in PIX_FMTS (`raw`: a .yuv's input); `pix_fmt` "" for a master (its decoder's format
-    is whatever ffmpeg decodes it to: kit.media.pixfmt.score_pix_fmt)."""
+    """Refuse a size no job could encode or score (zero, huge, under libvmaf's MIN_SCORED_SIDE, odd) or, for a .y4m
+    or .yuv whose frames the kit reads by their size, a pixel format not in PIX_FMTS (`raw`: a .yuv's input);
+    `pix_fmt` "" for a master (its decoder's format is what ffmpeg decodes it to: kit.media.pixfmt.score_pix_fmt)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
+    if width < MIN_SCORED_SIDE or height < MIN_SCORED_SIDE:
+        small = " and ".join(n for n, v in (("width", width), ("height", height)) if v < MIN_SCORED_SIDE)
+        verb = "are" if " and " in small else "is"
+        raise InputError(f"{path}: {width}x{height} is too small for libvmaf to score: its {small} {verb} under "
+                         f"{MIN_SCORED_SIDE} pixels, where libvmaf's ADM feature runs out of pyramid levels and "
+                         "crashes (SIGSEGV) on the first job",
+                         hint=f"remove it from --ref-dir: a reference must be at least {MIN_SCORED_SIDE}x"
+                              f"{MIN_SCORED_SIDE} (a picture this small is no picture anyone watches)")
     if pix_fmt and pix_fmt not in PIX_FMTS:
         raise InputError(f"{path}: unsupported pixel format {pix_fmt}",
                          hint="use one of " + ", ".join(sorted(PIX_FMTS)))

@@ -45,7 +45,41 @@ def read_model_file(path: Path) -> bytes:
         raise _refused(path, f"is not JSON ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("model_dict"), dict):
         raise _refused(path, "is not a libvmaf model: a JSON object with a `model_dict` object")
+    if missing := svm_missing(doc["model_dict"].get("model")):
+        raise _refused(path, f"is not a model libvmaf can load: {missing} (libvmaf reads the SVM "
+                             "there with libsvm and does not check that libsvm read one: ffmpeg dies by SIGSEGV on "
+                             "the first score)")
     return raw
+
+
+# the header lines libsvm's svm_load_model reads before `SV` (it refuses a model with any other, or without `SV`)
+LIBSVM_HEADER = frozenset({"svm_type", "kernel_type", "degree", "gamma", "coef0", "nr_class", "total_sv", "rho",
+                           "label", "probA", "probB", "prob_density_marks", "nr_sv"})
+LIBSVM_NEEDED = ("svm_type", "kernel_type", "nr_class", "total_sv", "rho")
+
+
+def svm_missing(model: object) -> str:
+    """What a `model_dict`'s `model` lacks to be the libsvm model text libsvm loads ("" when it is one): a header of
+    LIBSVM_NEEDED (and only LIBSVM_HEADER's keywords), a line `SV`, then `total_sv` support vectors."""
+    if model is None:
+        return "its `model_dict` has no `model` (the SVM, as libsvm's text)"
+    if not isinstance(model, str):
+        return f"its `model_dict` holds a `model` of JSON type {type(model).__name__}, not libsvm's text"
+    head, sep, body = model.partition("\nSV\n")
+    words = [line.split(" ", 1)[0] for line in head.splitlines() if line.strip()]
+    if unknown := [w for w in words if w not in LIBSVM_HEADER]:
+        return (f"its `model_dict.model` is not libsvm's text: its header holds {unknown[0]!r}, which libsvm does "
+                "not read")
+    if absent := [w for w in LIBSVM_NEEDED if w not in words]:
+        return f"its `model_dict.model` lacks libsvm's {', '.join(absent)}"
+    if not sep:
+        return "its `model_dict.model` lacks libsvm's `SV` line (its support vectors)"
+    total = next((line.split(" ", 1)[1] for line in head.splitlines() if line.startswith("total_sv ")), "")
+    vectors = [line for line in body.splitlines() if line.strip()]
+    if not total.strip().isdigit() or len(vectors) < int(total):
+        return (f"its `model_dict.model` holds {len(vectors)} support vectors where its total_sv says "
+                f"{total.strip() or 'nothing'}")
+    return ""
 
 
 def teacher_of(text: str) -> Teacher:

@@ -11,7 +11,7 @@ from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.media.argv import build_encode_argv, build_score_argv
-from kit.media.ffmpeg import telling_line
+from kit.media.ffmpeg import how_it_ended, telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT, read_model_file, teacher_of
 from kit.platforms.encoders import get_spec
@@ -114,8 +114,11 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
 
 def _scored(res: ProcResult, log_path: Path, extra: bool) -> tuple[str, float]:
     """Why libvmaf's test score failed ("" when it did not), and the mean score."""
-    if res.returncode != 0 or not log_path.is_file() or "no feature" in res.stderr:
-        # libvmaf's words, each path it was given (the model file's, the log's) found in them
+    if res.returncode != 0:  # in the kit's words (a crash: its signal), then libvmaf's, each path found in them
+        how, said, _ = how_it_ended(res)
+        return Spelled(f"this ffmpeg's libvmaf {how} scoring a test pair with it",
+                       *((": ", heard(said, res.argv)) if said else ())), math.nan
+    if not log_path.is_file() or "no feature" in res.stderr:
         return Spelled("this ffmpeg's libvmaf cannot score with it: ", heard(telling_line(res.stderr), res.argv)), \
             math.nan
     try:

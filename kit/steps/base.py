@@ -88,6 +88,11 @@ def rerun(ctx: Context, *words: str | Path) -> str:
     return settings_command(ctx.whole, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
+# the key of a step's summary (status.json) listing what it left out for a cause a rerun can change (a child killed
+# from outside, a full disk): the runner reruns a step whose summary holds one (kit.steps.runner.stale_reason)
+RETRY_KEY = "retry"
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a step depends on (fingerprinted): settings, upstream digests, `formats`; `prepared`: what run reuses."""

@@ -29,7 +29,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.encoders import AUTO
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps import STEPS, LazyStep, formats_of, get_step
-from kit.steps.base import Context, Plan, require_output, rerun, seconds_since
+from kit.steps.base import RETRY_KEY, Context, Plan, require_output, rerun, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
@@ -169,6 +169,9 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
             return f"output {rel} is missing"
         if tree.sha256(path) != digest:
             return f"output {rel} was modified"
+    if isinstance(again := status.summary.get(RETRY_KEY), list) and again:
+        return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (a child killed from outside "
+                "the kit, a full disk): those are tried again, the rest reused")
     return None
 
 

@@ -7,10 +7,11 @@ import dataclasses
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from kit.corpus.children import JobFailed
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import Overrides, ReferenceSet, one_source_each, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
@@ -18,7 +19,6 @@ from kit.corpus.jobs import (
     REDO_WHY,
     ClipChanged,
     Job,
-    JobFailed,
     JobRunner,
     JobsPlan,
     Ladder,
@@ -38,7 +38,7 @@ from kit.corpus.scheduler import (
     planned_work,
     run_jobs,
 )
-from kit.corpus.shard import build_manifest, clip_scorings, write_shard
+from kit.corpus.shard import ClipScoring, build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
@@ -51,6 +51,7 @@ from kit.infra.proc import TimedOut
 from kit.infra.records import Record, keep, read_record
 from kit.infra.rules import STAMP
 from kit.infra.shown import Spelled, Withheld, spelled_document, spelled_from
+from kit.infra.tree import Tree
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
@@ -75,7 +76,8 @@ from kit.platforms.teacher import (
     smaller_sizes,
     trusted_teacher,
 )
-from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
+from kit.rundir import RunDir
+from kit.steps.base import RETRY_KEY, Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.settings import RunSettings, check_ladder
 
 
@@ -278,16 +280,16 @@ def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
 
 
 def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip],
-                   generation: str = "") -> Path | None:
-    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused) and written to
-    02_corpus/samples.parquet; a failed one is said and its encode left out of the encoded samplings (the rerun does it
-    again). None: none asked."""
+                   generation: str = "") -> tuple[dict[str, Unusable], list[str]]:
+    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused): the clips a
+    sample job of which failed in a child, left out as a corpus job's are (failed_clips), and those of them a rerun
+    tries again; a failure no clip is to blame for is said, its encode left out of the encoded samplings (the rerun
+    does it again)."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
     if not samples:
-        tree.remove(run.samples)
-        return None
+        return {}, []
     cores = core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(samples))
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
@@ -296,11 +298,23 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
         Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
     tree.remove_folder(run.corpus_work)
-    if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
-        ctx.say("corpus", samples_failed(failures, len(samples)))
-    rows = write_samples(tree, samples, run.jobs, run.samples, p.prov)
-    ctx.log(Spelled(f"the consumer's samplings: {len(samples) - len(failures)} of {len(samples)} encodes, {rows} "
-                    "frames, in ", run.samples))
+    failed, again, rest = failed_clips(failures, kept, strict(ctx.settings), len(samples), "sample jobs")
+    if rest:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
+        ctx.say("corpus", samples_failed(rest, len(samples)))
+    return failed, again
+
+
+def write_samplings(ctx: Context, prov: Provenance, samples: list[SampleJob], kept: list[Clip]) -> Path | None:
+    """02_corpus/samples.parquet: the rows of the sample jobs of the clips kept that are done; None (and no file)
+    where none was asked."""
+    run, tree = ctx.run, ctx.tree
+    paths = {c.path for c in kept}
+    samples = [x for x in samples if x.job.clip.path in paths]
+    if not samples:
+        tree.remove(run.samples)
+        return None
+    rows = write_samples(tree, samples, run.jobs, run.samples, prov)
+    ctx.log(Spelled(f"the consumer's samplings: {rows} frames of {len(samples)} encodes in ", run.samples))
     return run.samples
 
 
@@ -339,7 +353,7 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                                  "with it would carry the sha256 of the file as it was at the start"),
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
-    if failures:
+    if failures:  # what no clip is to blame for (ffmpeg cannot start): the run stops, the fix is the box's
         first = failures[0]
         said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
         # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
@@ -350,14 +364,60 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
         raise failed
 
 
+def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool, n_jobs: int,
+                 what: str = "corpus jobs") -> tuple[dict[str, Unusable], list[str], list[ToolError]]:
+    """The clips a job of which failed in a child (kit.corpus.children.JobFailed), each left out with its first failure
+    in the kit's words (with `strict`, or when none is left, the first refuses: exit 2, `retry:` only where a retry
+    can change it); those of them a rerun tries again (a child killed from outside: the step's summary lists them,
+    and the runner reruns the step for them); and the failures no clip is to blame for (a full disk, an ffmpeg that
+    cannot start: refuse_failures stops the step)."""
+    left_out: dict[str, Unusable] = {}
+    first: dict[str, JobFailed] = {}
+    rest: list[ToolError] = []
+    for failure in failures:
+        if isinstance(failure, JobFailed) and not isinstance(failure, ClipChanged) and failure.clip_path:
+            first.setdefault(failure.clip_path, failure)
+        else:
+            rest.append(failure)
+    if first and (strict or len(first) == len(clips)):
+        failure = next(iter(first.values()))
+        if strict:
+            raise failure
+        said = f"{len(failures) - len(rest)} of {n_jobs} {what} failed, leaving no clip; first: "
+        every = JobFailed(Spelled(said, failure.message) if isinstance(failure.message, Spelled) else
+                          said + failure.message, hint="fix the cause and rerun: finished jobs are kept and will not "
+                                                       "be redone", stderr_tail=failure.stderr_tail)
+        every.retry_helps = any(f.retry_helps for f in first.values())
+        raise every
+    for path, failure in first.items():
+        left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)
+    return left_out, [path for path, failure in first.items() if failure.retry_helps], rest
+
+
+def left_out_by_jobs(p: Prepared, jobs: list[Job], failures: list[ToolError], checked: frozenset[str], tree: Tree,
+                     run: RunDir, strict: bool) -> tuple[dict[str, Unusable], list[str], dict[str, ClipScoring]]:
+    """After the jobs: the clips a job of which failed (failed_clips: what no clip is to blame for refused), then
+    those whose independent check failed, each left out with why; those a rerun tries again; each clip's scorings."""
+    failed, again, failures = failed_clips(failures, p.clips, strict, len(jobs))
+    refuse_failures(failures, len(jobs), p.prov.teacher)
+    scorings = clip_scorings(tree, [j for j in jobs if j.clip.path not in failed], run.jobs, checked)
+    checks = {path: sc.oracle for path, sc in scorings.items()}
+    return {**failed, **oracle_refusals([c for c in p.clips if c.path not in failed], checks, strict)}, again, scorings
+
+
+def kept_clips(clips: Sequence[Clip], refused: Mapping[str, Unusable]) -> list[Clip]:
+    """The clips not left out."""
+    return [c for c in clips if c.path not in refused]
+
+
 def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], sharded: bool) -> None:
     """Refused: clips the independent check left out leave fewer contents than LOSO needs (a shard's: the union's)."""
     contents = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in kept})
     if not refused or sharded or contents >= MIN_SOURCES:
         return
     names = ", ".join(Path(path).name for path in refused)
-    raise InputError(f"the independent check of the teacher left out {len(refused)} clip(s) ({names}): {contents} "
-                     f"content(s) are left, and LOSO needs at least {MIN_SOURCES}",
+    raise InputError(f"{len(refused)} clip(s) were left out as their jobs ran ({names}): {contents} content(s) are "
+                     f"left, and LOSO needs at least {MIN_SOURCES}",
                      hint="each one's reason is in the lines above and in the step log; fix or replace those clips, "
                           "or add reference clips of other content to --ref-dir")
 
@@ -531,12 +591,15 @@ class CorpusStep:
         announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
-        refuse_failures(failures, len(jobs), p.prov.teacher)
-        scorings = clip_scorings(tree, jobs, run.jobs, checked)
-        refused = oracle_refusals(p.clips, {path: sc.oracle for path, sc in scorings.items()}, strict(s))
+        refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
+        if refused:  # the sample jobs of a clip left out are not run: no longer planned
+            samples = [x for x in samples if x.job.clip.path not in refused]
+            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
+        by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused), generation)
+        refused, again = {**refused, **by_samples}, [*again, *again_samples]
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())
-        kept = [c for c in p.clips if c.path not in refused]
+        kept = kept_clips(p.clips, refused)
         refuse_too_few_left(p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
@@ -545,12 +608,10 @@ class CorpusStep:
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder, scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
-        if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
-            samples = [x for x in samples if x.job.clip.path not in refused]
-            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
-        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept, generation)]),
+        outputs = [run.shard, run.shard_manifest, *filter(None, [write_samplings(ctx, p.prov, samples, kept)]),
                    *write_skipped(ctx, unusable)]
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
-                                 "skipped": len(unusable), "demo": p.demo})
+                                 "skipped": len(unusable), "demo": p.demo,
+                                 RETRY_KEY: sorted(Path(path).name for path in again)})

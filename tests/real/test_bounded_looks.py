@@ -42,7 +42,7 @@ from kit.media.looks import (
 )
 from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
-from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here
+from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here, tiny_links
 from tests.printed import kit_words
 from tests.publicclips import fetched_or_skip, load_manifest
 from tests.real.test_stray_slice import FRAMES, h264, mp4, nal_type, nal_units, played, with_stray_slice
@@ -211,10 +211,7 @@ class HungBox(NamedTuple):
 @pytest.fixture(scope="module")
 def hung_box(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> HungBox:
     root = tmp_path_factory.mktemp("hung")
-    refs = root / "refs"
-    refs.mkdir()
-    for name in TINY_SOURCES:
-        (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
+    refs = tiny_links(tiny_refs, root / "refs")
     camera = camera_clip(ffmpeg, refs)
     wrapper, pids = hanging_ffmpeg(ffmpeg, root)
     res = run_here("step", "prereqs", "--out-dir", root / "prereqs", "--ffmpeg", wrapper, "--encoders", "libx264")

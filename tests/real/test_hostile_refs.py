@@ -8,6 +8,7 @@ row per decoded frame. The README's troubleshooting table lists the messages.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 from collections.abc import Callable
@@ -222,7 +223,9 @@ def test_job_failure_names_the_clip_and_ffmpegs_telling_line(ffmpeg: str, tmp_pa
     clip = Clip(str(path), "Odd", "yuv", 321, 181, "25/1", "yuv420p", TINY_FRAMES, "ab" * 32)
     with pytest.raises(JobFailed) as err:
         runner(ffmpeg, tmp_path).run(Job(clip, "libx264", 30))
-    assert err.value.message.startswith(f"{path} (libx264 cq 30): libx264 encode failed (exit ")
+    said = rf"{re.escape(str(path))}: ffmpeg failed \(exit \d+\) encoding {re.escape(path.name)} at libx264 cq 30: "
+    assert re.match(said, err.value.message), err.value.message
+    assert err.value.clip_path == str(path) and not err.value.retry_helps  # left out, never retried
     assert err.value.message.endswith("width not divisible by 2 (321x181)")
 
 

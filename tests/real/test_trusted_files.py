@@ -16,7 +16,7 @@ import pytest
 from kit.errors import InputError
 from kit.media.ffmpeg import FFmpegInfo
 from tests.conftest import assert_clean_failure, run_here
-from tests.kitfiles import shard_table, write_shard
+from tests.kitfiles import shard_table, write_shard, write_tiny_model
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another user needs root")
@@ -77,7 +77,7 @@ def test_a_teacher_model_of_another_user_in_a_world_writable_folder_is_refused(t
     drop.mkdir()
     drop.chmod(0o1777)
     model = drop / "vmaf_v1.json"
-    model.write_text(json.dumps({"model_dict": {}}))
+    write_tiny_model(model)  # a model libvmaf loads: refused for whose it is alone
     os.chown(model, NOBODY, NOBODY)
     res = run_here("step", "prereqs", "--teacher", model, "--out-dir", tmp_path / "o", "--encoders", "libx264")
     assert_clean_failure(res, f"--teacher {model} belongs to user nobody (-rw-r--r--)", RULE)

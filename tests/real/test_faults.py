@@ -1,0 +1,260 @@
+"""No run is lost to one file, whatever its child process does (issue 74, item 1): every stage a clip's child runs at
+times every way it can fail, injected by a wrapper of the real ffmpeg (tests/faults.py) for one clip at one stage, the
+real ffmpeg otherwise. Each cell ends the corpus step with the clip left out, in the kit's words naming the clip, its
+stage and its cause (never ffmpeg's last banner line), in the step's lines, skipped.json and the shard manifest's
+left_out; `retry:` never where the same child would fail again. One whole run goes on to a verdict with the SKIPPED
+row and the report naming it. A clip libvmaf cannot score (16x16: its ADM pyramid runs out) is refused before its
+first encode, and a teacher model file libvmaf would crash on before any job.
+
+The CI tier runs a cut of the matrix (CUT); the release tier every cell (`@pytest.mark.release`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from kit.corpus import jobs, samples
+from kit.media import decode, looks
+from kit.media.libvmaf import MIN_SCORED_SIDE
+from kit.rundir import RunDir
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, copy_prereqs, render, run_here, tiny_links
+from tests.faults import FAULTS, SAID, SIGNALS, STAGES, faulty_ffmpeg, inject
+from tests.kitfiles import TINY_MODEL
+
+CLIP = "alpha.y4m"  # the clip each fault is injected for; beta, gamma and delta go on
+CLIP_TS = "alpha.ts"  # the clip of the stages of a master read through its lossless copy (MASTER_STAGES)
+MASTER_STAGES = ("open", "copy", "copycheck")
+GRID = ["--encoders", "libx264", "--cqs", "25,37", "--scales", "native"]
+HANG_S = 6.0  # each job's child may run this long here (kit.corpus.jobs._timeout_s), a look's start allowance 3 s
+STAGE_WORDS = {  # what the kit's reason says of each stage, where it found the fault
+    "open": "", "copy": "", "copycheck": "", "look": "reading its pictures",
+    "encode": "encoding alpha.y4m at libx264 cq",
+    "score": "scoring alpha.y4m at libx264 cq", "check": "in the independent check of alpha.y4m at libx264 cq",
+    "sample": "alpha.y4m's windows on their own (the consumer's samplings) at libx264 cq",
+}
+# what the kit says of each fault: a signal by its name, a hang by its timeout, a bad output by what it found wrong
+FAULT_WORDS = {
+    "exit1": r"failed \(exit 1\)", "segv": r"crashed \(SIGSEGV\)", "abrt": r"crashed \(SIGABRT\)",
+    "kill": r"was killed \(SIGKILL\) from outside the kit", "hang": "timed out after|gave no frame for",
+    "truncate": "frames' scores, not|cannot read|frames' thumbnails, the clip holds|wrote .* frames of",
+    "garble": r"holds no frames|cannot read|printed no pixel hash|wrote .* frames of|frames' scores, not|failed \(exit",
+}
+# a master's looks say what they found in their own words, each naming the clip: a look cut short or garbled, its
+# copy found wrong by the copy's check
+MASTER_WORDS = "not a readable video|its lossless copy holds|printed 0 pixel hashes"
+# outputs no step reads, so nothing is wrong where they are cut short: the clip is used (an open writes nothing; the
+# copy's check is read by its pixel hash and frame count on stderr, not its stdout)
+UNUSED_OUTPUT = {("open", "truncate"), ("copycheck", "truncate")}
+# where a bad output is found: an encode's or the look's own output by the step after it
+FOUND_AT = {("encode", "truncate"): "score", ("encode", "garble"): "score"}
+CUT = [("encode", "exit1"), ("check", "kill"), ("score", "garble"), ("encode", "truncate")]  # the CI tier's cells
+# (score x segv: the CI tier's whole run; a look's hang: tests/real/test_bounded_looks.py)
+
+
+class FaultBox(NamedTuple):
+    refs: Path
+    masters: Path  # the same clips, alpha as a transport stream (CLIP_TS): read through its lossless copy
+    wrapper: Path
+    prereqs: Path  # an out-dir holding the prereqs step made with the wrapper (conftest.copy_prereqs)
+
+
+@pytest.fixture(scope="module")
+def fault_box(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> FaultBox:
+    root = tmp_path_factory.mktemp("faults")
+    refs = tiny_links(tiny_refs, root / "refs")
+    masters = tiny_links(tiny_refs, root / "masters", leave_out=("alpha",))
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(tiny_refs / CLIP), "-c:v", "libx264",
+                    "-qp", "0", "-f", "mpegts", str(masters / CLIP_TS)], check=True)
+    wrapper = faulty_ffmpeg(root, ffmpeg)
+    res = run_here("step", "prereqs", "--out-dir", root / "prereqs", "--ffmpeg", wrapper, "--encoders", "libx264")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return FaultBox(refs, masters, wrapper, root / "prereqs")
+
+
+@pytest.fixture()
+def quick_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung child is stopped in seconds: a job's children at HANG_S, a look's start allowance (an open's budget)
+    3 s."""
+    monkeypatch.setattr(jobs, "_timeout_s", lambda clip: HANG_S)
+    monkeypatch.setattr(samples, "timeout_s", lambda sample: HANG_S)
+    monkeypatch.setattr(looks, "LOOK_START_S", 3.0)
+    monkeypatch.setattr(decode, "LOOK_START_S", 3.0)  # an open's whole budget
+
+
+def corpus_with_fault(box: FaultBox, out: Path, monkeypatch: pytest.MonkeyPatch, stage: str,
+                      kind: str) -> subprocess.CompletedProcess[str]:
+    master = stage in MASTER_STAGES
+    inject(monkeypatch, CLIP_TS if master else CLIP, stage, kind)
+    if stage in ("look", *MASTER_STAGES):  # a cache of its own: a clip, once read, is never looked at again
+        monkeypatch.setenv("KIT_CACHE_DIR", str(out.with_name("cache")))
+    window = ["--consumer-window", "0.2"] if stage == "sample" else []  # sample jobs only where the cell needs them
+    return run_here("step", "corpus", "--ref-dir", box.masters if master else box.refs, "--out-dir",
+                    copy_prereqs(box.prereqs, out), "--ffmpeg", box.wrapper, *GRID, *window)
+
+
+def reason_said(stage: str, kind: str) -> re.Pattern[str]:
+    """The kit's words for the cell: the fault's, then the stage's where the kit found it."""
+    at = FOUND_AT.get((stage, kind), stage)
+    fault = f"({FAULT_WORDS[kind]}|{MASTER_WORDS})" if stage in MASTER_STAGES else f"({FAULT_WORDS[kind]})"
+    return re.compile(f"{fault}.*{re.escape(STAGE_WORDS[at])}|{re.escape(STAGE_WORDS[at])}.*{fault}"
+                      if at not in ("look", *MASTER_STAGES) else fault, re.DOTALL)
+
+
+def check_left_out(res: subprocess.CompletedProcess[str], out: Path, stage: str, kind: str) -> str:
+    """The cell's clip left out in the step's lines, skipped.json and the shard manifest, in the kit's words; the
+    reason."""
+    said = res.stdout + res.stderr
+    assert res.returncode == 0, said[-3000:]
+    name = CLIP_TS if stage in MASTER_STAGES else CLIP
+    clip = [ln for ln in said.splitlines() if re.search(rf"skipped \S*{name}", ln)]
+    assert len(clip) == 1, said[-3000:]
+    run = RunDir(out)
+    (skipped,) = json.loads(run.skipped_clips.read_text())["skipped"]
+    assert Path(skipped["path"]).name == name
+    reason = skipped["reason"]
+    assert reason_said(stage, kind).search(reason), reason
+    assert "wrapped_avframe" not in reason and "Stream #" not in reason, reason  # never ffmpeg's banner
+    if kind in SIGNALS:
+        assert SIGNALS[kind] in clip[0]
+    manifest = json.loads(run.shard_manifest.read_text())
+    assert [u["file"] for u in manifest["left_out"]] == [name] and manifest["left_out"][0]["why"], manifest
+    again = kind == "kill"  # only a kill from outside can end otherwise: the step's summary asks the runner again for
+    # a job's (a look's is looked at again: never kept, kit.media.looks.LookKilled, and the step's fingerprint holds
+    # the clips left out at discovery)
+    status = json.loads(run.status("corpus").read_text())
+    at_look = stage in ("look", *MASTER_STAGES)
+    assert status["summary"].get("retry", []) == ([CLIP] if again and not at_look else []), status["summary"]
+    assert ("the same command again" in skipped["fix"]) == again, skipped["fix"]
+    assert "retry:" not in said
+    said_of = skipped["reason"].split(": ", 1)[1]
+    print(f"cell {stage} x {kind}: {name}: {said_of}")  # with -s, the matrix as the notes give it
+    return reason
+
+
+CELLS = [(s, k) for s in STAGES if s != "teacher" for k in FAULTS]  # the teacher check's: below
+
+
+@pytest.mark.parametrize(("stage", "kind"), [
+    pytest.param(s, k, marks=() if (s, k) in CUT else (pytest.mark.release,)) for s, k in CELLS])
+def test_a_child_that_fails_leaves_its_clip_out_in_the_kit_s_words(
+        fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_hangs: None, stage: str,
+        kind: str) -> None:
+    res = corpus_with_fault(fault_box, tmp_path / "out", monkeypatch, stage, kind)
+    if (stage, kind) in UNUSED_OUTPUT:  # nothing the kit reads was cut: the clip is used, nothing left out
+        assert res.returncode == 0 and not RunDir(tmp_path / "out").skipped_clips.exists(), res.stdout + res.stderr
+        return
+    check_left_out(res, tmp_path / "out", stage, kind)
+
+
+@pytest.mark.release
+def test_a_kill_from_outside_is_tried_again_by_the_rerun(fault_box: FaultBox, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one fault a rerun can change: the next run of the same command reruns the step for that clip alone (its
+    finished jobs and the other clips' reused), saying why, and uses it."""
+    out = tmp_path / "out"
+    check_left_out(corpus_with_fault(fault_box, out, monkeypatch, "score", "kill"), out, "score", "kill")
+    monkeypatch.delenv("FAULT_KIND")
+    again = run_here("step", "corpus", "--ref-dir", fault_box.refs, "--out-dir", out, "--ffmpeg", fault_box.wrapper,
+                     *GRID)
+    said = again.stdout + again.stderr
+    assert again.returncode == 0, said[-3000:]
+    assert f"it left out {CLIP} for a cause a rerun can change" in said, said[-3000:]
+    run = RunDir(out)
+    assert not run.skipped_clips.exists(), run.skipped_clips.read_text()
+    assert json.loads(run.status("corpus").read_text())["summary"]["reused"] == 6  # the others' (alpha's two killed)
+
+
+def test_every_fault_s_cell_is_named() -> None:
+    """The matrix is every stage times every fault: each stage and fault has its words."""
+    assert set(STAGE_WORDS) | {"teacher"} == set(STAGES) and set(FAULT_WORDS) == set(FAULTS)
+    assert set(CUT) <= set(CELLS)
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_a_crash_of_libvmaf_ends_in_a_verdict_naming_the_clip(
+        fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case, the whole run: libvmaf crashes on one clip's job; the run ends in a verdict, the summary's
+    SKIPPED row and the report name the clip and the crash."""
+    inject(monkeypatch, CLIP, "score", "segv")
+    out = copy_prereqs(fault_box.prereqs, tmp_path / "out")
+    res = run_here("run", "--ref-dir", fault_box.refs, "--out-dir", out, "--ffmpeg", fault_box.wrapper, *FAST,
+                   *LENIENT)
+    said = res.stdout + res.stderr
+    assert res.returncode in (0, 1), said[-3000:]
+    row = [ln for ln in said.splitlines() if "SKIPPED" in ln]
+    assert row and CLIP in said[said.index(row[0]):] and "libvmaf crashed (SIGSEGV) scoring" in said, said[-3000:]
+    assert "retry:" not in said
+    report = RunDir(out).report.read_text()
+    assert CLIP in report and "libvmaf crashed (SIGSEGV) scoring alpha.y4m at libx264 cq" in report
+
+
+def test_a_clip_smaller_than_libvmaf_scores_is_refused_before_its_first_encode(
+        ffmpeg: str, fault_box: FaultBox, tmp_path: Path) -> None:
+    """16x16 crashes libvmaf (its ADM pyramid's fourth level is one pixel: SIGSEGV); the smallest size it scores is
+    MIN_SCORED_SIDE each way, measured here on the real ffmpeg, and the kit refuses below it at discovery."""
+    def scores(width: int, height: int) -> int:
+        graph = (f"[0:v]scale={width}:{height},format=yuv420p[d];[1:v]scale={width}:{height},format=yuv420p[r];"
+                 f"[d][r]libvmaf=log_fmt=json:log_path={tmp_path / 'l.json'}")
+        return subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                               "testsrc2=s=64x64:r=25", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25,hue=h=20",
+                               "-frames:v", "2", "-lavfi", graph, "-f", "null", "-"], capture_output=True).returncode
+    side = MIN_SCORED_SIDE
+    assert (scores(side - 1, 64), scores(64, side - 1), scores(side, 64), scores(64, side)) == (-11, -11, 0, 0)
+    refs = tmp_path / "refs"
+    render(ffmpeg, "testsrc2=s=16x16:r=25", refs / "tiny.y4m")
+    for name in ("beta", "gamma", "delta"):
+        render(ffmpeg, TINY_SOURCES[name], refs / f"{name}.y4m")
+    out = copy_prereqs(fault_box.prereqs, tmp_path / "out")  # no fault set: the wrapper runs the real ffmpeg
+    res = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", fault_box.wrapper, *GRID)
+    said = res.stdout + res.stderr
+    assert res.returncode == 0, said[-3000:]
+    (skipped,) = json.loads(RunDir(out).skipped_clips.read_text())["skipped"]
+    assert skipped["reason"].endswith("tiny.y4m: 16x16 is too small for libvmaf to score: its width and height are "
+                                      f"under {side} pixels, where libvmaf's ADM feature runs out of pyramid levels "
+                                      "and crashes (SIGSEGV) on the first job"), skipped
+    assert not list((out / "02_corpus" / "jobs").glob("tiny*")), "a job of the tiny clip was run"
+
+
+@pytest.mark.parametrize("broken", ["no model", "not libsvm's text"])
+def test_a_teacher_model_libvmaf_would_crash_on_is_refused_before_any_job(tmp_path: Path, broken: str) -> None:
+    model = copy.deepcopy(TINY_MODEL)
+    if broken == "no model":
+        del model["model_dict"]["model"]
+    else:
+        model["model_dict"]["model"] = "these are not libsvm's words"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(model))
+    res = run_here("step", "prereqs", "--out-dir", tmp_path / "out", "--teacher", path, "--encoders", "libx264")
+    said = res.stdout + res.stderr
+    assert res.returncode == 2, said[-2000:]
+    assert f"--teacher {path}: is not a model libvmaf can load: its `model_dict" in said, said[-2000:]
+    assert "wrapped_avframe" not in said and "retry:" not in said
+    assert not (tmp_path / "out" / "01_prereqs" / "status.json").exists()
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=() if k == "segv" else (pytest.mark.release,))
+                                  for k in ("exit1", "segv", "abrt")])
+def test_a_teacher_check_that_fails_is_said_in_the_kit_s_words(
+        fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """The teacher check's libvmaf failing: the teacher is refused (one teacher a run: no verdict without it), in
+    the kit's words, never a banner line, and no `retry:` for what comes again."""
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(TINY_MODEL))
+    inject(monkeypatch, "*", "teacher", kind)
+    res = run_here("step", "prereqs", "--out-dir", tmp_path / "out", "--ffmpeg", fault_box.wrapper, "--teacher",
+                   model, "--encoders", "libx264")
+    said = res.stdout + res.stderr
+    assert res.returncode == 2, said[-2000:]
+    words = {"exit1": f"failed (exit 1) scoring a test pair with it: {SAID.removeprefix('[fault] ')}",
+             "segv": "crashed (SIGSEGV) scoring a test pair with it",
+             "abrt": "crashed (SIGABRT) scoring a test pair with it"}[kind]
+    assert f"--teacher {model}: this ffmpeg's libvmaf {words}" in said, said[-2000:]
+    assert "wrapped_avframe" not in said and "retry:" not in said
