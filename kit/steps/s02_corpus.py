@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -27,12 +27,14 @@ from kit.corpus.jobs import (
 )
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
 from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, sample_is_done, write_samples
-from kit.corpus.samplings import SAMPLINGS_HOW
+from kit.corpus.samplings import ENCODED
 from kit.corpus.scheduler import (
+    WORK_PER_CPU_S,
     ProgressRelay,
     ScoreThreads,
     concurrency,
     fixed_threads,
+    interrupted_words,
     job_work,
     planned_work,
     run_jobs,
@@ -268,17 +270,18 @@ def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
     """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
     whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
     s = ctx.settings
-    if s.consumer_samplings != SAMPLINGS_HOW[0] or ctx.corpus_only is not None:
+    if s.consumer_samplings != ENCODED or ctx.corpus_only is not None:
         return []
     lo, hi = s.vmaftune_crf_range
     return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
 
 
-def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip],
+def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip], count: tuple[int, int],
                    generation: str = "") -> Path | None:
-    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused) and written to
-    02_corpus/samples.parquet; a failed one is said and its encode left out of the encoded samplings (the rerun does it
-    again). None: none asked."""
+    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused; each counted on
+    from the step's jobs, `count`: the corpus jobs and the step's total) and written to 02_corpus/samples.parquet; a
+    failed one is said and its encode left out of the encoded samplings (the rerun does it again). None: none
+    asked."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
@@ -290,8 +293,7 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
                           ctx.log, p.hw, session_semaphores(p.encoders), generation)
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
-    failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
-        Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
+    failures = run_samples(runner, samples, n_par, ctx.emit, *count)
     tree.remove_folder(run.corpus_work)
     if failures:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
         ctx.say("corpus", samples_failed(failures, len(samples)))
@@ -388,15 +390,20 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     ), threads, n_par
 
 
-def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int,
-             samples_work: float = 0.0) -> None:
-    """The jobs planned with their work (and the sample jobs' after them, `samples_work`), and the work of the steps
-    after them (kit.model.cost), for the run's ETA."""
+def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], reused_ids: set[str],
+             n_par: int) -> None:
+    """The step's jobs planned with their work, the sample jobs after the corpus's (one count: the line, the bar,
+    an interrupt and `status` say it), the sample jobs' price, and the work of the steps after them (kit.model.cost),
+    for the run's ETA."""
     from kit.model.cost import BUNDLE_CORPUS_WORK, forecast  # pandas loads with it: at run time, never for `status`
 
-    ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), n_par))
-    if samples_work:  # the step's rest: counted done when the step ends
-        ctx.emit(Forecast("corpus", round(samples_work)))
+    work = planned_work(jobs, reused_ids)
+    for x in (x for x in samples if x.job_id not in reused_ids):
+        per_src = work.setdefault(x.job.encoder, {})
+        per_src[x.job.clip.src] = per_src.get(x.job.clip.src, 0.0) + x.work()
+    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples)))
+    if samples:
+        ctx.say("corpus", samples_price(jobs, samples, reused_ids))
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
         ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
@@ -405,6 +412,33 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
     for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(loso.seeds), loso.folds,
                          loso.train, choose_threads().train, len(loso.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
+
+
+@contextlib.contextmanager
+def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: list[SampleJob],
+              generation: str) -> Iterator[None]:
+    """On an interrupt, the step's jobs finished and kept said, of the count its line gave (the sample jobs too)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):  # saying so must never hide the interrupt
+            kept = sum(1 for j in jobs if runner.is_done(j)) + sum(
+                1 for x in samples if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
+            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(samples))))
+        raise
+
+
+def samples_price(jobs: list[Job], samples: list[SampleJob], done: set[str]) -> str:
+    """What the sample jobs (--consumer-samplings encoded) cost, said before they start: their pixel-frames beside the
+    corpus jobs' and the CPU that is at the corpus's measured rate (kit.corpus.scheduler.WORK_PER_CPU_S)."""
+    corpus_work = sum(job_work(j) for j in jobs)
+    left = [x for x in samples if x.job_id not in done]
+    work = sum(x.work() for x in left)
+    share = f" ({work / corpus_work:.0%} of the corpus jobs' {corpus_work / 1e9:.2f} G)" if corpus_work else ""
+    return (f"--consumer-samplings encoded: {len(samples)} sample jobs encode the consumer's samplings on their own "
+            f"after the corpus jobs ({len(samples) - len(left)} done before): {work / 1e9:.2f} G pixel-frames to do"
+            f"{share}, about {work / WORK_PER_CPU_S / 60:.1f} min of CPU; the verdict's consumer figures need none of "
+            "them (--consumer-samplings cut, the default, cuts the samplings from the whole encodes)")
 
 
 def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
@@ -486,28 +520,30 @@ class CorpusStep:
         samples = sample_jobs(ctx, p, jobs)
         samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
-        announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
-        failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
-        tree.remove_folder(run.corpus_work)
-        refuse_failures(failures, len(jobs), p.prov.teacher)
-        scorings = clip_scorings(tree, jobs, run.jobs, checked)
-        refused = oracle_refusals(p.clips, {path: sc.oracle for path, sc in scorings.items()}, strict(s))
-        for left_out in refused.values():
-            ctx.say(self.name, left_out.line())
-        kept = [c for c in p.clips if c.path not in refused]
-        refuse_too_few_left(p, kept, refused, s.shard is not None)
-        rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
-                           p.refs.grouping.content_of)
-        unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
-        manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
-                                  len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, unusable, refused, ctx.places)
-        tree.write_json(run.shard_manifest, manifest.to_json())
-        if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
-            samples = [x for x in samples if x.job.clip.path not in refused]
-            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
-        outputs = [run.shard, run.shard_manifest, *filter(None, [encode_samples(ctx, p, samples, kept, generation)]),
-                   *write_skipped(ctx, unusable)]
+        announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
+        planned_total = len(jobs) + len(samples)  # what every count of the step's jobs is of
+        with kept_said(ctx, runner, jobs, samples, generation):  # an interrupt says the jobs kept
+            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished, planned_total)
+            tree.remove_folder(run.corpus_work)
+            refuse_failures(failures, len(jobs), p.prov.teacher)
+            scorings = clip_scorings(tree, jobs, run.jobs, checked)
+            refused = oracle_refusals(p.clips, {path: sc.oracle for path, sc in scorings.items()}, strict(s))
+            for left_out in refused.values():
+                ctx.say(self.name, left_out.line())
+            kept = [c for c in p.clips if c.path not in refused]
+            refuse_too_few_left(p, kept, refused, s.shard is not None)
+            rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
+                               p.refs.grouping.content_of)
+            unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
+            manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
+                                      len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
+                                      ladder, scorings, unusable, refused, ctx.places)
+            tree.write_json(run.shard_manifest, manifest.to_json())
+            if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
+                samples = [x for x in samples if x.job.clip.path not in refused]
+                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
+            encoded = encode_samples(ctx, p, samples, kept, (len(jobs), planned_total), generation)
+            outputs = [run.shard, run.shard_manifest, *filter(None, [encoded]), *write_skipped(ctx, unusable)]
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),

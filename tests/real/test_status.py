@@ -325,7 +325,8 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
 
     run_samples = s02.run_samples
     monkeypatch.setattr(s02, "run_samples", samples_watched)
-    res = run_here("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "sampled", *grid)
+    res = run_here("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "sampled", *grid,
+                   "--consumer-samplings", "encoded")
     assert res.returncode == 0, res.stderr
     [(progress, plan)] = seen
     samples = [j for j in plan["jobs"] if j.endswith("__samples")]
