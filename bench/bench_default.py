@@ -68,8 +68,8 @@ def real_box(work: Path, names: list[str]) -> Path:
     refs = work / "real-refs"
     if not all((refs / c.name).is_file() for c in clips):
         refs.mkdir(parents=True, exist_ok=True)
-        for clip, path in fetch(clips, manifest).items():
-            shutil.copyfile(path, refs / clip.name)
+        for name, path in fetch(clips, manifest).items():
+            shutil.copyfile(path, refs / name)
     return refs
 
 

@@ -313,13 +313,13 @@ def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
 
 
 def write_jobs_plan(ctx: Context, jobs: list[Job], samples: list[SampleJob], reused: set[str], generation: str,
-                    started_at_utc: str = "") -> JobsPlan:
+                    workers: int, started_at_utc: str = "") -> JobsPlan:
     """02_corpus/plan.json, what `status` counts this run's ledgers against while it goes (kit.steps.status): the
     corpus jobs, then the sample jobs (each with its work as a job's is counted: SampleJob.work), those done before
     as reused; kept until the samplings are written, which can take most of the step."""
     plan = JobsPlan(started_at_utc or utc_iso(), {**{j.job_id: job_work(j) for j in jobs},
                                                   **{x.job_id: x.work() for x in samples}},
-                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation)
+                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation, workers)
     ctx.tree.write_json(ctx.run.jobs_plan, plan.to_json())
     return plan
 
@@ -519,7 +519,7 @@ class CorpusStep:
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         samples = sample_jobs(ctx, p, jobs)
         samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
-        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
+        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
         announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
         planned_total = len(jobs) + len(samples)  # what every count of the step's jobs is of
         with kept_said(ctx, runner, jobs, samples, generation):  # an interrupt says the jobs kept
@@ -541,7 +541,8 @@ class CorpusStep:
             tree.write_json(run.shard_manifest, manifest.to_json())
             if refused:  # the sample jobs of a clip the check left out are not run: no longer planned
                 samples = [x for x in samples if x.job.clip.path not in refused]
-                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
+                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par,
+                                planned.started_at_utc)
             encoded = encode_samples(ctx, p, samples, kept, (len(jobs), planned_total), generation)
             outputs = [run.shard, run.shard_manifest, *filter(None, [encoded]), *write_skipped(ctx, unusable)]
         tree.remove(run.jobs_plan)  # the step's outputs say what it made

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +26,7 @@ from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from kit.verdict.thresholds import GateThresholds
-from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
 
@@ -295,8 +296,8 @@ def test_the_corpus_s_progress_in_words() -> None:
     from kit.steps.status import JobsProgress
 
     assert JobsProgress(40, 12, 0, 250.0).words() == "12 of 40 jobs done, about 4 min left for its jobs"
-    assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left (no "
-                                                      "job of this run done yet)")
+    assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left "
+                                                      "(until a tenth of this run's jobs' work is done)")
     assert JobsProgress(40, 40, 40, None).words() == "40 of 40 jobs done (40 reused), its rows going into the shard"
 
 
@@ -333,3 +334,74 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
     assert len(samples) == 8 and len(plan["jobs"]) == 16, plan["jobs"]  # 4 clips x 2 CRFs, each with its samplings
     assert progress is not None and (progress.planned, progress.done) == (16, 8), progress  # the corpus's 8 done
     assert not run.jobs_plan.exists() and run.samples.exists()
+
+
+STEP_CLASSES = {"prereqs": ("kit.steps.s01_prereqs", "PrereqsStep"), "corpus": ("kit.steps.s02_corpus", "CorpusStep"),
+                "loso": ("kit.steps.s03_loso", "LosoStep"), "verdict": ("kit.steps.s04_verdict", "VerdictStep"),
+                "bundle": ("kit.steps.s05_bundle", "BundleStep")}
+
+
+def watch_steps(monkeypatch: pytest.MonkeyPatch, out: Path, steps: tuple[str, ...]) -> dict[str, object]:
+    """Each step's run replaced by one that first asks `status` of the out-dir (as another process would: no lock
+    taken), and how long that took in CPU; what each saw, by the step that was running."""
+    import importlib
+    import resource
+
+    from kit.steps.status import run_status
+
+    seen: dict[str, object] = {}
+    for name in steps:
+        module, cls = STEP_CLASSES[name]
+        step_class = getattr(importlib.import_module(module), cls)
+
+        def watched(self: object, ctx: object, plan: object, _real: Any = step_class.run, _name: str = name) -> object:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            report = run_status(out)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            seen[_name] = (report, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            return _real(self, ctx, plan)
+
+        monkeypatch.setattr(step_class, "run", watched)
+    return seen
+
+
+def assert_running(report: object, step: str) -> None:
+    """The step the run is in is `running`, each before it done, each after it pending until the run reaches it."""
+    from kit.steps.status import RUNNING, RunStatus
+
+    assert isinstance(report, RunStatus)
+    names = [st.step for st in report.steps]
+    for st in report.steps:
+        if st.step == step:
+            assert (st.state, st.reason.split(":")[0]) == ("running", RUNNING), st
+        elif names.index(st.step) > names.index(step):
+            assert (st.state, st.reason) == ("pending", f"after {step}, in the run that holds this out-dir"), st
+        else:
+            assert st.state == "done", st
+
+
+def test_status_says_running_of_the_prereqs_step_another_run_is_in(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI's cut of the class below: during a run's prereqs step `status` said `pending ... prereqs.json is missing`
+    (it planned the corpus step, whose plan needs the file the running step writes); it says `running`, and plans
+    no step after it."""
+    out = tmp_path / "out"
+    seen = watch_steps(monkeypatch, out, ("prereqs",))
+    assert run_here("step", "prereqs", "--out-dir", out, "--encoders", "libx264").returncode == 0
+    report, _ = seen["prereqs"]  # type: ignore[misc]
+    assert_running(report, "prereqs")
+
+
+@pytest.mark.slow  # a whole run: the release tier
+def test_status_says_running_of_every_step_a_run_is_in_at_a_fraction_of_a_cpu_second(
+        tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The class: a run on the tiny clips, `status` asked as each step starts: that step `running`, those before it
+    done, those after it pending without a plan; each answer under 0.5 s of CPU in this process (its imports paid)."""
+    out = tmp_path / "out"
+    seen = watch_steps(monkeypatch, out, tuple(STEP_CLASSES))
+    res = run_here("run", "--ref-dir", tiny_refs, "--out-dir", out, "--encoders", "libx264", *FAST, *LENIENT)
+    assert res.returncode in (0, 1), res.stderr
+    assert list(seen) == list(STEP_CLASSES)
+    for step, (report, cpu_s) in seen.items():  # type: ignore[misc]
+        assert_running(report, step)
+        assert cpu_s < 0.5, (step, cpu_s)
