@@ -327,8 +327,17 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
     run_samples = s02.run_samples
     monkeypatch.setattr(s02, "run_samples", samples_watched)
     res = run_here("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "sampled", *grid,
-                   "--consumer-samplings", "encoded")
+                   "--consumer-samplings", "encoded", "--json")
     assert res.returncode == 0, res.stderr
+    # one count of the step's jobs (issue 77): the run's line and bar (jobs_planned, each job_done) count the sample
+    # jobs as plan.json does, and the last job done is the step's last
+    events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    [planned] = [e for e in events if e["event"] == "jobs_planned"]
+    done = [e for e in events if e["event"] == "job_done"]
+    assert (planned["total"], planned["samples"]) == (16, 8), planned
+    assert [e["done"] for e in done] == list(range(1, 17)) and {e["total"] for e in done} == {16}
+    assert {e["job_id"] for e in done[8:]} == {j for j in json.loads(json.dumps(seen[0][1]))["jobs"]
+                                                if j.endswith("__samples")}
     [(progress, plan)] = seen
     samples = [j for j in plan["jobs"] if j.endswith("__samples")]
     assert len(samples) == 8 and len(plan["jobs"]) == 16, plan["jobs"]  # 4 clips x 2 CRFs, each with its samplings
