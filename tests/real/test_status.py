@@ -338,6 +338,13 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
     assert [e["done"] for e in done] == list(range(1, 17)) and {e["total"] for e in done} == {16}
     assert {e["job_id"] for e in done[8:]} == {j for j in json.loads(json.dumps(seen[0][1]))["jobs"]
                                                 if j.endswith("__samples")}
+    # priced before they start: their pixel-frames (each window's frames encoded, then scored), as the plan has them
+    [price] = [e["message"] for e in events if e["event"] == "info" and "sample jobs encode" in e["message"]]
+    work = sum(w for j, w in seen[0][1]["jobs"].items() if j.endswith("__samples"))
+    assert f"8 sample jobs encode the consumer's samplings on their own after the corpus jobs (0 done before): " \
+           f"{work / 1e9:.2f} G pixel-frames to do" in price and "min of CPU" in price, price
+    assert events.index(next(e for e in events if e.get("message") == price)) < \
+        events.index(next(e for e in events if e["event"] == "job_started"))
     [(progress, plan)] = seen
     samples = [j for j in plan["jobs"] if j.endswith("__samples")]
     assert len(samples) == 8 and len(plan["jobs"]) == 16, plan["jobs"]  # 4 clips x 2 CRFs, each with its samplings
