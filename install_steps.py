@@ -289,9 +289,10 @@ def installed_versions(python: Path) -> dict[str, str]:
 
 
 def lacking(names: tuple[str, ...], have: dict[str, str], env: dict[str, str], root: Path = ROOT) -> list[str]:
-    """The requirement files among `names` whose pins for this box the venv does not all hold at their versions."""
-    return [name for name in names if any(have.get(pin) != version for pin, version in pins_here(
-        (root / name).read_text(encoding="utf-8"), env).items())]
+    """The requirement files among `names` whose pins for this box the venv does not all hold at their versions (a
+    file that is not there among them: pip says so, as it did before this check)."""
+    return [name for name in names if not (root / name).is_file() or any(
+        have.get(pin) != version for pin, version in pins_here((root / name).read_text(encoding="utf-8"), env).items())]
 
 
 def kit_installed(python: Path, root: Path = ROOT) -> bool:
