@@ -136,7 +136,8 @@ def prepare(ctx: Context) -> Prepared:
     doing("reading the clips")
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
-                                          s.demo_seconds, note, None if strict(s) else unusable, doing)
+                                          s.demo_seconds, note, None if strict(s) else unusable, doing,
+                                          ctx.tree.rules.reading)  # status decodes, hashes and copies no clip
     doing("checking the teacher at the clips' sizes")
     if skipped := teacher_unusable(ctx, prov, found):
         for left_out in skipped:

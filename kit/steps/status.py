@@ -68,8 +68,12 @@ def step_status(step: LazyStep, ctx: Context) -> StepStatus:
             missing := missing_demo_clips(cache_tree(), s.demo_clips or None, s.demo_seconds or SECONDS)):
         return said("stale", f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run "
                              "renders them")
+    from kit.media.cache import NotRead
+
     try:
         reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx.for_step(step.name)))
+    except NotRead as exc:  # a clip the cache has not read: status reads none (a whole decode, seconds to minutes)
+        return said("stale", exc.message)
     except KitError as exc:
         return said("pending", exc.message)
     if reason in (NOT_RUN, UNFINISHED):

@@ -430,3 +430,22 @@ def test_status_says_running_of_every_step_a_run_is_in_at_a_fraction_of_a_cpu_se
     for step, (report, cpu_s) in seen.items():  # type: ignore[misc]
         assert_running(report, step)
         assert cpu_s < 0.5, (step, cpu_s)
+
+
+def test_status_reads_no_clip_its_cache_has_not_read(tiny_refs: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corpus made with one kit cache, `status` asked with another (a cleared cache, another user, another copy of
+    the kit): it decoded, hashed and copied every clip into that cache (issue 77: 7.4 s of CPU, 22 s of wall on three
+    whole real files, and a lossless copy written by a command that writes nothing); now it reads none, writes
+    nothing there, and says the corpus step is not checked. With the run's own cache it is up to date."""
+    out, made, other = tmp_path / "out", tmp_path / "cache", tmp_path / "other-cache"
+    monkeypatch.setenv("KIT_CACHE_DIR", str(made))
+    grid = ["--encoders", "libx264", "--cqs", "30", "--scales", "native"]
+    assert run_here("run", "--only", "prereqs", "--out-dir", out, *grid).returncode == 0
+    assert run_here("run", "--only", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, *grid).returncode == 0
+    assert states(status(out))["corpus"] == ("done", "up to date")
+    other.mkdir()
+    monkeypatch.setenv("KIT_CACHE_DIR", str(other))
+    state, why = states(status(out))["corpus"]
+    assert state == "stale" and why.startswith("not checked: ") and "status reads no clip" in why, why
+    assert not any(other.rglob("*"))  # nothing decoded into it, hashed into it, copied into it
