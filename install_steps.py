@@ -28,14 +28,25 @@ anything): on two cores the downloads and unpacking overlap. Step 3 starts when 
 
 pip's own settings (pip.conf, PIP_INDEX_URL, a proxy, PIP_FIND_LINKS) apply as usual. Nothing is compiled ahead
 (--no-compile): a module is compiled when first imported, so the set-up does not compile what the kit never uses.
-A rerun installs only what is missing. Standard library only: it runs before anything is installed.
+
+A rerun installs only what is missing, and asks no index for what is there: each file's pins that apply to this box
+(their markers, evaluated here: `marker_holds`) are checked against the versions the venv holds (its dist-info
+folders) before pip is called, so a rerun on an installed kit ends in seconds, network or not.
+
+With no network: a kit tarball made by `make_tarball.py --wheels` carries the wheels of every pin for its platform in
+`wheels/`; where that folder is, every pip install reads it alone (--no-index --find-links wheels), the hashes still
+checked. Standard library only: it runs before anything is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import errno
+import json
 import os
+import platform
 import shlex
 import shutil
 import signal
@@ -58,6 +69,7 @@ TORCH = "requirements-torch.txt"
 # with a constraint on the name in pip's settings, pip 24 says the second instead
 NO_WHEEL = ("No matching distribution found for ", "ResolutionImpossible")
 TRAINING = ("torch", "onnx", "onnxruntime")
+WHEELS = ROOT / "wheels"  # a wheels tarball's (make_tarball.py --wheels): every pin's file for its platform
 
 
 def started(argv: list[str], cwd: Path | None = None, stdout: IO[str] | None = None,
@@ -206,11 +218,92 @@ def pip(python: Path, unpacked_pip: Path | None) -> list[str]:
     return [str(python), str(unpacked_pip)] if unpacked_pip is not None else [str(python), "-m", "pip"]
 
 
-def pip_install(pip_argv: list[str], *requirement_files: str) -> list[str]:
-    """The hash-checked install of pinned requirement files: only the listed files' wheels, nothing resolved."""
+def pip_install(pip_argv: list[str], *requirement_files: str, wheels: Path | None = None) -> list[str]:
+    """The hash-checked install of pinned requirement files: only the listed files' wheels, nothing resolved; from
+    the folder `wheels` alone where given (no index asked: the files' own index options are ignored)."""
     files = [arg for name in requirement_files for arg in ("-r", name)]
+    offline = ["--no-index", "--find-links", str(wheels)] if wheels is not None else []
     return [*pip_argv, "install", "--require-hashes", "--no-deps", "--only-binary=:all:", "--no-compile",
-            "--disable-pip-version-check", *files]
+            "--disable-pip-version-check", *offline, *files]
+
+
+def wheels_folder(root: Path = ROOT) -> Path | None:
+    """The wheels a tarball made by `make_tarball.py --wheels` carries, None for a kit without them."""
+    folder = root / WHEELS.name
+    return folder if folder.is_dir() and any(folder.glob("*.whl")) else None
+
+
+# the marker variables the pins' markers use, as pip sees them on this box (PEP 508)
+def marker_environment() -> dict[str, str]:
+    return {"sys_platform": sys.platform, "platform_machine": platform.machine(), "os_name": os.name,
+            "platform_system": platform.system(), "platform_python_implementation": platform.python_implementation(),
+            "python_version": ".".join(platform.python_version_tuple()[:2]), "implementation_name":
+            sys.implementation.name}
+
+
+def marker_holds(marker: str, env: dict[str, str]) -> bool:
+    """Whether a pin's marker (`sys_platform == "linux" and (platform_machine == "x86_64" or ...)`) holds in `env`:
+    the comparisons the pins' markers make (== and != of a variable and a string, joined by and, or and brackets),
+    read as an expression tree, never run; another form is a ValueError (a pin file this set-up cannot read)."""
+    def holds(node: ast.expr) -> bool:
+        if isinstance(node, ast.BoolOp):
+            values = [holds(v) for v in node.values]
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq | ast.NotEq) \
+                and isinstance(node.left, ast.Name) and node.left.id in env \
+                and isinstance(node.comparators[0], ast.Constant) and isinstance(node.comparators[0].value, str):
+            return (env[node.left.id] == node.comparators[0].value) == isinstance(node.ops[0], ast.Eq)
+        raise ValueError(f"a marker this set-up cannot read: {marker!r}")
+    return holds(ast.parse(marker.strip(), mode="eval").body)
+
+
+def pins_here(text: str, env: dict[str, str]) -> dict[str, str]:
+    """A requirement file's pins that apply to this box: their names (normalised as a dist-info folder spells them)
+    and versions."""
+    pins = {}
+    for line in text.replace("\\\n", " ").splitlines():
+        body = line.split("--hash", 1)[0].strip()
+        if not body or body.startswith(("#", "-")):
+            continue
+        spec, _, marker = body.partition(";")
+        name, _, version = spec.strip().partition("==")
+        if not marker.strip() or marker_holds(marker, env):
+            pins[dist_name(name)] = version.strip()
+    return pins
+
+
+def dist_name(name: str) -> str:
+    """A distribution's name as its dist-info folder spells it (`typing_extensions`, `jinja2`)."""
+    return "_".join(part for part in name.replace("-", "_").replace(".", "_").lower().split("_"))
+
+
+def installed_versions(python: Path) -> dict[str, str]:
+    """The venv's distributions and their versions, from its dist-info folders' names (`numpy-2.4.6.dist-info`)."""
+    if not venv_python(python.parent.parent).exists():
+        return {}
+    found = {}
+    for path in site_packages(python).glob("*.dist-info"):
+        name, _, version = path.name[:-len(".dist-info")].partition("-")
+        found[dist_name(name)] = version
+    return found
+
+
+def lacking(names: tuple[str, ...], have: dict[str, str], env: dict[str, str], root: Path = ROOT) -> list[str]:
+    """The requirement files among `names` whose pins for this box the venv does not all hold at their versions (a
+    file that is not there among them: pip says so, as it did before this check)."""
+    return [name for name in names if not (root / name).is_file() or any(
+        have.get(pin) != version for pin, version in pins_here((root / name).read_text(encoding="utf-8"), env).items())]
+
+
+def kit_installed(python: Path, root: Path = ROOT) -> bool:
+    """Whether the venv holds this kit, editable from `root` (its direct_url.json names the folder)."""
+    for path in (site_packages(python).glob("ensemble_kit-*.dist-info") if venv_python(
+            python.parent.parent).exists() else ()):
+        with contextlib.suppress(OSError, ValueError):
+            url = json.loads((path / "direct_url.json").read_text(encoding="utf-8")).get("url", "")
+            if url.startswith("file://") and Path(url[len("file://"):]).resolve() == root.resolve():
+                return True
+    return False
 
 
 def kit_install(pip_argv: list[str]) -> list[str]:
@@ -231,10 +324,11 @@ def run(argv: list[str], what: str) -> None:
 class Beside:
     """A pip install beside the one shown: its own process, its output kept in a file and shown when it ends."""
 
-    def __init__(self, pip_argv: list[str], files: tuple[str, ...], what: str) -> None:
+    def __init__(self, pip_argv: list[str], files: tuple[str, ...], what: str, wheels: Path | None = None) -> None:
         self.what = what
         self.said = tempfile.TemporaryFile("w+", errors="replace")  # noqa: SIM115 (read and closed in wait())
-        self.proc = started(pip_install(pip_argv, *files), cwd=ROOT, stdout=self.said, stderr=subprocess.STDOUT)
+        self.proc = started(pip_install(pip_argv, *files, wheels=wheels), cwd=ROOT, stdout=self.said,
+                            stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         self.proc.kill()
@@ -290,8 +384,8 @@ WHY = {TRAIN: "there are no wheels of them for this platform (docs/collaborator.
 
 
 def set_up(test: bool, work: Path) -> tuple[Path, str]:
-    """Steps 1 to 3 (`work`: a scratch folder); the venv's Python, and why the training is missing ("" if it is not:
-    the closing line says what the venv holds)."""
+    """Steps 1 to 3 (`work`: a scratch folder), each only where the venv lacks a pin of it; the venv's Python, and
+    why the training is missing ("" if it is not: the closing line says what the venv holds)."""
     check_python(sys.version_info[:2])
     if test and not (ROOT / TEST).is_file():
         raise SetupError(f"{TEST} is not in {ROOT}: the tests and their tools come with a clone of the repository, "
@@ -301,19 +395,30 @@ def set_up(test: bool, work: Path) -> tuple[Path, str]:
     wheel = bundled_pip()
     make_venv(without_pip=wheel is not None)
     python = venv_python()
+    first = (FROZEN, *((TEST,) if test else ()))
+    to_do = lacking((*first, TRAIN, TORCH), installed_versions(python), marker_environment())
+    kit = kit_installed(python)
+    if not to_do and kit:
+        print("set-up: every pinned package is installed at its version, and the kit; nothing to do", flush=True)
+        return python, ""
+    wheels = wheels_folder()
+    if wheels is not None:
+        print(f"set-up: installing from {wheels} alone (no index asked)", flush=True)
     pip_argv = pip(python, unpacked(wheel, work) if wheel is not None else None)
-    beside = {name: Beside(pip_argv, (name,), what) for name, what in (
-        (TRAIN, f"the training's packages ({TRAIN})"), (TORCH, f"torch's CPU build ({TORCH})"))}
+    beside = {name: Beside(pip_argv, (name,), what, wheels) for name, what in (
+        (TRAIN, f"the training's packages ({TRAIN})"), (TORCH, f"torch's CPU build ({TORCH})")) if name in to_do}
     try:
-        first = (FROZEN, *((TEST,) if test else ()))
-        run(pip_install(pip_argv, *first), f"the pinned packages ({', '.join(first)}, hash-checked)")
-        run(kit_install(pip_argv), "the kit (editable, no dependencies)")
-        lacking = [name for name, step in beside.items() if not installed(*step.wait(), step.what)]
+        if first := tuple(name for name in first if name in to_do):
+            run(pip_install(pip_argv, *first, wheels=wheels), f"the pinned packages ({', '.join(first)}, "
+                                                               "hash-checked)")
+        if not kit or first:
+            run(kit_install(pip_argv), "the kit (editable, no dependencies)")
+        missing = [name for name, step in beside.items() if not installed(*step.wait(), step.what)]
     except BaseException:
         for step in beside.values():
             step.stop()
         raise
-    return python, WHY[lacking[0]] if lacking else ""
+    return python, WHY[missing[0]] if missing else ""
 
 
 def rerun_command(test: bool) -> str:

@@ -88,12 +88,18 @@ def split_hint(detail: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class JobsPlanned(Event):
+    """The corpus step's jobs, the one count its line, the bar, an interrupt and `status` (its plan.json) say: the
+    clip x encoder x cq jobs, then the sample jobs (`samples` of `total`: the consumer's samplings encoded on their
+    own, kit.corpus.samples), each counted done as it ends."""
+
     kind = "jobs_planned"
     total: int
     reused: int
-    # per encoder, per source, the pixel-frames of the jobs still to run: the corpus's work (kit.report.eta)
+    # per encoder, per source, the pixel-frames of the jobs still to run, sample jobs too: the corpus's work
+    # (kit.report.eta)
     work: dict[str, dict[str, float]] = field(default_factory=dict)
     workers: int = 0  # how many jobs run at once
+    samples: int = 0  # of `total`, the sample jobs
 
 
 @dataclass(frozen=True)

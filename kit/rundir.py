@@ -12,6 +12,7 @@ from typing import Protocol
 STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
 VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
 RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
+CORPUS_CONTENTS = "corpus"  # manifest.json's `contents` of a corpus-only bundle (a box that cannot train)
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 SEED_FILE = re.compile(r"loso_seed\d+\.json")
 # the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent`, older kits', is never sent

@@ -19,7 +19,6 @@ from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 from kit.verdict.recheck import contradiction
 
-CORPUS_CONTENTS = "corpus"  # manifest.json's `contents` of a corpus-only bundle (a box that cannot train)
 VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 
 

@@ -217,18 +217,23 @@ class JobsPlan(Record):
     samplings are written. `status` counts the ledgers of jobs/ against it while the run goes, or after it stopped
     (a plan of before 2.2.0 lists no sample job: read the same)."""
 
+    LENIENT = True  # a plan of before 2.3 says no workers
+
     started_at_utc: str = field(metadata=keep(STAMP))
     jobs: dict[str, float] = field(metadata=keep(Each(AMOUNT)))
     reused: list[str]
     generation: str = ""
+    # how many jobs run at once (status's time left waits for twice as many done); 0: not said
+    workers: int = field(default=0, metadata=keep(COUNT))
 
 
-def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[list[str], list[str]]:
-    """The plan's jobs done: those it reused, and each other one whose ledger this run wrote (completed since the
-    plan was made, of its redo generation): a ledger present from before is a job still to redo; and the words for
-    each ledger that is damaged (its job is redone, as a missing one's)."""
+def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[dict[str, str], list[str]]:
+    """The plan's jobs done, each with when it ended (its ledger's completed_at_utc; "" for one reused): those it
+    reused, and each other one whose ledger this run wrote (completed since the plan was made, of its redo
+    generation): a ledger present from before is a job still to redo; and the words for each ledger that is damaged
+    (its job is redone, as a missing one's)."""
     reused = set(plan.reused)
-    done, damaged = [job_id for job_id in plan.jobs if job_id in reused], []
+    done, damaged = {job_id: "" for job_id in plan.jobs if job_id in reused}, []
     for job_id in (j for j in plan.jobs if j not in reused):
         path = jobs_dir / f"{job_id}.json"
         ledger, why = read_record(JobLedger, tree, path) if tree.is_file(path) else (None, "missing")
@@ -236,7 +241,7 @@ def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[list[
             damaged.append(f"{path.name} is {why}")
         if ledger is not None and ledger.completed_at_utc >= plan.started_at_utc and ledger.generation == (
                 plan.generation or None):
-            done.append(job_id)
+            done[job_id] = ledger.completed_at_utc
     return done, damaged
 
 

@@ -11,7 +11,6 @@ the whole encodes (kit.model.samplings).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import os
 import threading
@@ -25,13 +24,14 @@ import numpy as np
 
 from kit.corpus.children import child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES
-from kit.corpus.jobs import ClipChanged, Job, JobLedger, Provenance, read_job_rows, read_ledger, redo_reason
+from kit.corpus.jobs import ClipChanged, Job, JobLedger, JobResult, Provenance, read_job_rows, read_ledger, redo_reason
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
+from kit.corpus.scheduler import run_pool
 from kit.errors import ToolError
+from kit.events import Emit, JobStarted
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.interrupts import finished_batches
-from kit.infra.proc import LogFn, stop_all, tail_lines
+from kit.infra.proc import LogFn, tail_lines
 from kit.infra.shown import spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
@@ -111,17 +111,21 @@ class SampleRunner:
     sessions: Mapping[str, threading.Semaphore]
     generation: str = ""  # a forced run's redo generation, written into each ledger it completes
 
-    def run(self, sample: SampleJob) -> None:
-        if sample_is_done(self.tree, self.jobs_dir, sample, self.prov, self.generation):
-            return
-        work = self.tree.fresh_folder(self.work_dir / sample.job_id)
-        try:
-            self._run_fresh(sample, work)
-        finally:
-            with contextlib.suppress(OSError):
-                self.tree.remove_folder(work)
+    def run(self, sample: SampleJob, started: Callable[[SampleJob], None]) -> JobResult:
+        """Its rows, done now (`started` called first) or reused (done before, or since the plan was made)."""
+        if not sample_is_done(self.tree, self.jobs_dir, sample, self.prov, self.generation):
+            started(sample)
+            work = self.tree.fresh_folder(self.work_dir / sample.job_id)
+            try:
+                return self._run_fresh(sample, work)
+            finally:
+                with contextlib.suppress(OSError):
+                    self.tree.remove_folder(work)
+        ledger = read_ledger(self.tree, sample.paths(self.jobs_dir)[1])
+        assert ledger is not None  # sample_is_done read it
+        return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
 
-    def _run_fresh(self, sample: SampleJob, work: Path) -> None:
+    def _run_fresh(self, sample: SampleJob, work: Path) -> JobResult:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -133,10 +137,14 @@ class SampleRunner:
         rows = sink.getvalue().to_pybytes()
         data_path, ledger_path = sample.paths(self.jobs_dir)
         self.tree.write_bytes(data_path, rows)
-        self.tree.write_json(ledger_path, JobLedger(
-            sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, round(enc_s * 1000, 3),
-            round(score_s * 1000, 3), completed_at_utc=utc_iso(), generation=self.generation or None,
-            made_by=f"pid {os.getpid()} on {host_name()}").to_json())
+        # the mean of its windows' scores: what the line of a job done says (a ledger of 2.2 has none)
+        vmaf_mean = round(float(np.mean(table.column("vmaf").to_numpy())), 6)
+        ledger = JobLedger(sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows,
+                           round(enc_s * 1000, 3), round(score_s * 1000, 3), vmaf_mean=vmaf_mean,
+                           completed_at_utc=utc_iso(), generation=self.generation or None,
+                           made_by=f"pid {os.getpid()} on {host_name()}")
+        self.tree.write_json(ledger_path, ledger.to_json())
+        return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, False, vmaf_mean)
 
     def _encode_and_score(self, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
         """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
@@ -210,28 +218,17 @@ def timeout_s(sample: SampleJob) -> float:
     return 120.0 + (clip.n_frames + sample.frames()) * clip.width * clip.height / 200_000
 
 
-def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int,
-                said: Callable[[int, int], None]) -> list[ToolError]:
-    """Every sample job on n_par worker threads (`said(done, total)` after each); returns the failures."""
-    failures: list[ToolError] = []
-    done = 0
-    with cf.ThreadPoolExecutor(max_workers=max(1, n_par), thread_name_prefix="samples") as pool:
-        futures = [pool.submit(runner.run, s) for s in samples]
-        try:
-            for batch in finished_batches(futures):  # a stop signal is handled between two
-                for i in batch:
-                    done += 1
-                    try:
-                        futures[i].result()
-                    except ToolError as exc:  # a failed sample job: its encode's encoded samplings are left out
-                        failures.append(exc)
-                    said(done, len(samples))
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            stop_all()
-            raise
-    return failures
+def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int, emit: Emit, counted: int,
+                total: int) -> list[ToolError]:
+    """Every sample job on n_par worker threads, each said as a corpus job is (JobStarted when it runs, then JobDone
+    or JobFailed, counted on from the step's `counted` jobs of its `total`); returns the failures (a failed sample
+    job's encode is left out of the encoded samplings)."""
+    def started(x: SampleJob) -> None:
+        job = x.job
+        emit(JobStarted(x.job_id, job.clip.src, job.encoder, job.cq, x.frames(), "", x.work()))
+
+    return run_pool(emit, lambda x: runner.run(x, started), samples, [x.job_id for x in samples], n_par, counted,
+                    total, "samples")
 
 
 def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_path: Path, prov: Provenance) -> int:

@@ -5,20 +5,24 @@ cancels the queue and kills the running children; finished jobs stay on disk.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from kit.corpus.jobs import Job, JobResult, JobRunner
 from kit.errors import ToolError
-from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
+from kit.events import Emit, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.infra.interrupts import finished_batches
 from kit.infra.outside import env_int
 from kit.infra.proc import stop_all
 
+T = TypeVar("T")  # what a pool works on: a corpus job, a sample job
+# the corpus's work (pixel-frames: job_work) per second of CPU, x264 at one thread and libvmaf: what the run prices
+# the sample jobs at before it starts them (bench/bench_realfiles.py measures it; bench/README.md)
+WORK_PER_CPU_S = 1.3e7
 JOB_THREADS_ENV = "KIT_JOB_THREADS"
 MAX_JOB_THREADS = 1024
 
@@ -88,11 +92,15 @@ def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, dict[str, f
     return work
 
 
+def interrupted_words(kept: int, total: int) -> str:
+    """What an interrupt says of the corpus step's jobs, of the one count JobsPlanned gives (sample jobs too)."""
+    return f"interrupted: {kept} of {total} corpus jobs are finished and kept; the rerun does the other {total - kept}"
+
+
 def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],
-             finished: Callable[[], None]) -> list[ToolError]:
-    """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures."""
-    failures: list[ToolError] = []
-    done = 0
+             finished: Callable[[], None], total: int = 0) -> list[ToolError]:
+    """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures. `total`: the
+    step's jobs the JobDone events count them of (the sample jobs after these too), len(jobs) when 0."""
 
     def work(job: Job) -> JobResult:
         if job.job_id in reused_ids:  # checked when planning
@@ -104,31 +112,34 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         finally:
             finished()
 
-    try:
-        with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
-            futures = [pool.submit(work, j) for j in jobs]
-            try:
-                for batch in finished_batches(futures):  # a stop signal is handled between two
-                    for i in batch:
-                        done += 1
-                        try:
-                            r = futures[i].result()
-                        except ToolError as exc:  # a failed or timed-out job; the others go on
-                            failures.append(exc)
-                            emit(JobFailedEvent(jobs[i].job_id, exc.message, exc.stderr_tail))
-                            continue
-                        enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
-                        emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
-                                     round(r.score_time_ms, 3), round(enc_fps, 1)))
-            except BaseException:  # interrupted (or a bug): the pool below joins within moments
-                for f in futures:
-                    f.cancel()
-                stop_all()
-                raise
-    except KeyboardInterrupt:
-        kept = sum(1 for j in jobs if runner.is_done(j))
-        with contextlib.suppress(Exception):  # saying so must never hide the interrupt
-            emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "
-                                f"the rerun does the other {len(jobs) - kept}"))
-        raise
+    return run_pool(emit, work, jobs, [j.job_id for j in jobs], n_par, 0, total or len(jobs), "job")
+
+
+def run_pool(emit: Emit, work: Callable[[T], JobResult], items: Sequence[T], ids: Sequence[str], n_par: int,
+                counted: int, total: int, name: str) -> list[ToolError]:
+    """`work` of each item on n_par worker threads (named `name`), each said as it ends (JobDone, `done` counted on
+    from the step's `counted` jobs of its `total`; or JobFailed); returns the failures. An interrupt cancels the
+    queue and stops the running children; the step says what is kept (interrupted_words)."""
+    failures: list[ToolError] = []
+    done = counted
+    with cf.ThreadPoolExecutor(max_workers=max(1, n_par), thread_name_prefix=name) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            for batch in finished_batches(futures):  # a stop signal is handled between two
+                for i in batch:
+                    done += 1
+                    try:
+                        r = futures[i].result()
+                    except ToolError as exc:  # a failed or timed-out job; the others go on
+                        failures.append(exc)
+                        emit(JobFailedEvent(ids[i], exc.message, exc.stderr_tail))
+                        continue
+                    enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
+                    emit(JobDone(r.job_id, done, total, r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
+                                 round(r.score_time_ms, 3), round(enc_fps, 1)))
+        except BaseException:  # interrupted (or a bug): the pool below joins within moments
+            for f in futures:
+                f.cancel()
+            stop_all()
+            raise
     return failures

@@ -26,6 +26,7 @@ from kit.rundir import STEP_NAMES
 RULES = "rules"  # the key of a field's rules in its metadata
 FLAG = "flag"  # the key of a setting's flag in its metadata
 CHANGES = "changes"  # the key of a setting's Changes in its metadata
+UNWRITTEN = "unwritten"  # the key of the value a setting's fingerprint entry leaves out (`setting(unwritten=...)`)
 ENV_PREFIX = "KIT_"
 OFF = "off"
 
@@ -440,20 +441,30 @@ def changes_nothing(why: str) -> Changes:
 
 
 def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None,
-            changes: Changes | None = None) -> Any:
+            changes: Changes | None = None, unwritten: Any = dataclasses.MISSING) -> Any:
     """A record's field: its default (a class: a fresh one for each record), the rules its value keeps, its flag and
     the steps its value changes. A field that holds a record of settings (`RunSettings.train`) declares none: the
     fields of that record each declare theirs. Any other field without `changes` is refused here, as its record's
-    class is made (TypeError): a setting no step has declared would be read by none, or fingerprinted by none."""
+    class is made (TypeError): a setting no step has declared would be read by none, or fingerprinted by none.
+    `unwritten`: the value a step's fingerprint leaves out (unwritten_of), where it is not the default: the default
+    an older kit had, so an out-dir it made at its default is not taken for one made at this kit's."""
     if (changes is None) != settings_record(default):
         raise TypeError("a setting declares the steps whose outputs it changes (changes=changes(...), or "
                         "changes_nothing(why)); a field holding a record of settings declares none"
                         if changes is None else "a field holding a record of settings declares no changes: its "
                         "fields each declare theirs")
-    metadata = {RULES: rules, FLAG: flag, CHANGES: changes}
+    metadata = {RULES: rules, FLAG: flag, CHANGES: changes,
+                **({} if unwritten is dataclasses.MISSING else {UNWRITTEN: unwritten})}
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def unwritten_of(f: dataclasses.Field[Any]) -> Any:
+    """The value of a setting a step's fingerprint leaves out: its default, unless it declared another (`setting`)."""
+    if UNWRITTEN in f.metadata:
+        return f.metadata[UNWRITTEN]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def changes_of(f: dataclasses.Field[Any]) -> Changes | None:

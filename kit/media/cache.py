@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
-from kit.errors import InputError, ToolError
+from kit.errors import InputError, KitError, ToolError
 from kit.infra.files import sha256_stream
 from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
@@ -160,13 +160,30 @@ def _valid_entry(key: str, value: str) -> bool:
     return True
 
 
-class Sha256Cache:
-    """The cache's entries by file version (file_key), each written under the file's lock into what others wrote."""
+class NotRead(KitError):
+    """`status` asked of a clip this cache holds no look at (another copy of the kit, another user or a cleared cache
+    made the run): it reads none (a whole decode, a hash of the file, a lossless copy: seconds to minutes a clip)."""
 
-    def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
-        self.tree, self.path = tree, path if tree is not None else None
+    def __init__(self, p: Path) -> None:
+        super().__init__(f"not checked: {p.name} is not among the clips this kit's cache has read (another copy of the "
+                         "kit, another user or a cleared cache made the run), and status reads no clip; the next run "
+                         "reads them and reruns the step only if one changed")
+
+
+class Sha256Cache:
+    """The cache's entries by file version (file_key), each written under the file's lock into what others wrote.
+    `reading` (`status`): what is not there yet is never computed (NotRead)."""
+
+    def __init__(self, tree: Tree | None, path: Path | None = None, reading: bool = False) -> None:
+        self.tree, self.path, self.reading = tree, path if tree is not None else None, reading
         self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
         self._data = self._read()
+
+    def _held(self, key: str, p: Path) -> bool:
+        """Whether the entry is there; NotRead where it is not and nothing may be computed."""
+        if key not in self._data and self.reading:
+            raise NotRead(p)
+        return key in self._data
 
     def _read(self) -> dict[str, str]:
         """The file's entries, checked, not trusted: a damaged entry is left out (and computed again), and said in
@@ -184,7 +201,7 @@ class Sha256Cache:
 
     def get(self, p: Path) -> str:
         key = file_key(p)
-        if key not in self._data:
+        if not self._held(key, p):
             with open_clip(p) as fh:
                 self._add(key, sha256_stream(fh))
         return self._data[key]
@@ -194,7 +211,7 @@ class Sha256Cache:
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
-        if key not in self._data:
+        if not self._held(key, p):
             decoded = self._looked(p, ffmpeg, lambda: decode_master(p, ffmpeg))  # what it holds: probe_clip's to refuse
             self._add(key, json.dumps(_master_entry(decoded)))
             return decoded
@@ -222,6 +239,8 @@ class Sha256Cache:
         dest = intermediate_path(tree.root, p, version)
         if (found := self._copy(key, dest)) is not None:
             return found
+        if self.reading:  # the copy is not there: `status` makes none
+            raise NotRead(p)
         return self._looked(p, ffmpeg, lambda: self._make_copy(p, ffmpeg, tree, key, dest))
 
     def _make_copy(self, p: Path, ffmpeg: str, tree: Tree, key: str, dest: Path) -> Intermediate:
@@ -260,7 +279,7 @@ class Sha256Cache:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`) within `budget`."""
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
         key = f"{PICTURES}{how}|{file_key(p)}"
-        if key not in self._data:
+        if not self._held(key, p):
             identity = decode_pictures(p, input_args, ffmpeg, budget)
             self._add(key, json.dumps(_print_entry(identity)))
         return _print_from(load_json(self._data[key]))

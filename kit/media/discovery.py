@@ -378,12 +378,13 @@ def distinct_sources(clips: list[Clip]) -> tuple[list[Clip], list[Renamed]]:
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,
                     demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
-                    unusable: list[Unusable] | None = None, doing: Note = _ignore,
+                    unusable: list[Unusable] | None = None, doing: Note = _ignore, reading: bool = False,
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
-    """(the clips of --ref-dir or the demo set, each clip's fingerprint by its sha256, is it the demo set)."""
+    """(the clips of --ref-dir or the demo set, each clip's fingerprint by its sha256, is it the demo set);
+    `reading` (`status`): from what the cache holds alone, a clip it has not read refused (kit.media.cache.NotRead)."""
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
-    cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)
+    cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE, reading)
     if cache.damaged is not None:  # a damaged entry is a cache miss, said
         note(cache.damaged)
     if ref_dir is not None:

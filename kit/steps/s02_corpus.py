@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -27,13 +27,23 @@ from kit.corpus.jobs import (
     plan_jobs,
 )
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, sample_redo_reason, write_samples
-from kit.corpus.samplings import SAMPLINGS_HOW
+from kit.corpus.samples import (
+    SampleJob,
+    SampleRunner,
+    plan_samples,
+    run_samples,
+    sample_is_done,
+    sample_redo_reason,
+    write_samples,
+)
+from kit.corpus.samplings import ENCODED
 from kit.corpus.scheduler import (
+    WORK_PER_CPU_S,
     ProgressRelay,
     ScoreThreads,
     concurrency,
     fixed_threads,
+    interrupted_words,
     job_work,
     planned_work,
     run_jobs,
@@ -139,7 +149,8 @@ def prepare(ctx: Context) -> Prepared:
     doing("reading the clips")
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
-                                          s.demo_seconds, note, None if strict(s) else unusable, doing)
+                                          s.demo_seconds, note, None if strict(s) else unusable, doing,
+                                          ctx.tree.rules.reading)  # status decodes, hashes and copies no clip
     doing("checking the teacher at the clips' sizes")
     if skipped := teacher_unusable(ctx, prov, found):
         for left_out in skipped:
@@ -273,18 +284,18 @@ def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
     """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
     whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
     s = ctx.settings
-    if s.consumer_samplings != SAMPLINGS_HOW[0] or ctx.corpus_only is not None:
+    if s.consumer_samplings != ENCODED or ctx.corpus_only is not None:
         return []
     lo, hi = s.vmaftune_crf_range
     return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
 
 
-def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip],
+def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip], count: tuple[int, int],
                    generation: str = "") -> tuple[dict[str, Unusable], list[str]]:
-    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused): the clips a
-    sample job of which failed in a child, left out as a corpus job's are (failed_clips), and those of them a rerun
-    tries again; a failure no clip is to blame for is said, its encode left out of the encoded samplings (the rerun
-    does it again)."""
+    """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused; each counted on
+    from the step's jobs, `count`: the corpus jobs and the step's total): the clips a sample job of which failed in a
+    child, left out as a corpus job's are (failed_clips), and those of them a rerun tries again; a failure no clip is
+    to blame for is said, its encode left out of the encoded samplings (the rerun does it again)."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
@@ -295,8 +306,7 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
                           ctx.log, p.hw, session_semaphores(p.encoders), generation)
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
-    failures = run_samples(runner, samples, n_par, lambda done, total: ctx.emit(
-        Doing("corpus", f"encoding the consumer's samplings on their own: {done} of {total} encodes")))
+    failures = run_samples(runner, samples, n_par, ctx.emit, *count)
     tree.remove_folder(run.corpus_work)
     failed, again, rest = failed_clips(failures, kept, strict(ctx.settings), len(samples), "sample jobs")
     if rest:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
@@ -328,13 +338,13 @@ def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
 
 
 def write_jobs_plan(ctx: Context, jobs: list[Job], samples: list[SampleJob], reused: set[str], generation: str,
-                    started_at_utc: str = "") -> JobsPlan:
+                    workers: int, started_at_utc: str = "") -> JobsPlan:
     """02_corpus/plan.json, what `status` counts this run's ledgers against while it goes (kit.steps.status): the
     corpus jobs, then the sample jobs (each with its work as a job's is counted: SampleJob.work), those done before
     as reused; kept until the samplings are written, which can take most of the step."""
     plan = JobsPlan(started_at_utc or utc_iso(), {**{j.job_id: job_work(j) for j in jobs},
                                                   **{x.job_id: x.work() for x in samples}},
-                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation)
+                    sorted(reused & {*(j.job_id for j in jobs), *(x.job_id for x in samples)}), generation, workers)
     ctx.tree.write_json(ctx.run.jobs_plan, plan.to_json())
     return plan
 
@@ -487,15 +497,20 @@ def say_redone(ctx: Context, jobs: list[tuple[str, str | None]]) -> None:
         ctx.emit(Info("corpus", f"redone: {', '.join(named[:REDONE_SHOWN])}{more}: {REDO_WHY[why]}"))
 
 
-def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int,
-             samples_work: float = 0.0) -> None:
-    """The jobs planned with their work (and the sample jobs' after them, `samples_work`), and the work of the steps
-    after them (kit.model.cost), for the run's ETA."""
+def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], reused_ids: set[str],
+             n_par: int) -> None:
+    """The step's jobs planned with their work, the sample jobs after the corpus's (one count: the line, the bar,
+    an interrupt and `status` say it), the sample jobs' price, and the work of the steps after them (kit.model.cost),
+    for the run's ETA."""
     from kit.model.cost import BUNDLE_CORPUS_WORK, forecast  # pandas loads with it: at run time, never for `status`
 
-    ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), n_par))
-    if samples_work:  # the step's rest: counted done when the step ends
-        ctx.emit(Forecast("corpus", round(samples_work)))
+    work = planned_work(jobs, reused_ids)
+    for x in (x for x in samples if x.job_id not in reused_ids):
+        per_src = work.setdefault(x.job.encoder, {})
+        per_src[x.job.clip.src] = per_src.get(x.job.clip.src, 0.0) + x.work()
+    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples)))
+    if samples:
+        ctx.say("corpus", samples_price(jobs, samples, reused_ids))
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
         ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
@@ -504,6 +519,33 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
     for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(loso.seeds), loso.folds,
                          loso.train, choose_threads().train, len(loso.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
+
+
+@contextlib.contextmanager
+def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: list[SampleJob],
+              generation: str) -> Iterator[None]:
+    """On an interrupt, the step's jobs finished and kept said, of the count its line gave (the sample jobs too)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):  # saying so must never hide the interrupt
+            kept = sum(1 for j in jobs if runner.is_done(j)) + sum(
+                1 for x in samples if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
+            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(samples))))
+        raise
+
+
+def samples_price(jobs: list[Job], samples: list[SampleJob], done: set[str]) -> str:
+    """What the sample jobs (--consumer-samplings encoded) cost, said before they start: their pixel-frames beside the
+    corpus jobs' and the CPU that is at the corpus's measured rate (kit.corpus.scheduler.WORK_PER_CPU_S)."""
+    corpus_work = sum(job_work(j) for j in jobs)
+    left = [x for x in samples if x.job_id not in done]
+    work = sum(x.work() for x in left)
+    share = f" ({work / corpus_work:.0%} of the corpus jobs' {corpus_work / 1e9:.2f} G)" if corpus_work else ""
+    return (f"--consumer-samplings encoded: {len(samples)} sample jobs encode the consumer's samplings on their own "
+            f"after the corpus jobs ({len(samples) - len(left)} done before): {work / 1e9:.2f} G pixel-frames to do"
+            f"{share}, about {work / WORK_PER_CPU_S / 60:.1f} min of CPU; the verdict's consumer figures need none of "
+            "them (--consumer-samplings cut, the default, cuts the samplings from the whole encodes)")
 
 
 def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
@@ -525,6 +567,17 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
 # step); every other setting this step declares joins it by name off its default (kit.steps.settings)
 KEPT = ("encoders", "cqs", "scales", "downscaler", "upscaler", "encode_depth", "box_id", "ref_dir", "width", "height",
         "fps", "shard", "strict", "demo_clips", "demo_seconds", "content_groups", "teacher", "train.inputs", "corpus")
+
+
+def check_the_set(ctx: Context, p: Prepared) -> None:
+    """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents, the
+    shard's line, the grid of what --encoders auto resolved to, the ladder's rungs against every clip's size."""
+    s = ctx.settings
+    refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
+    if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES, p.unusable):
+        ctx.emit(Info("corpus", note))
+    check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
+    check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
 
 
 class CorpusStep:
@@ -568,11 +621,7 @@ class CorpusStep:
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
-        refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
-        if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES, p.unusable):
-            ctx.emit(Info(self.name, note))
-        check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
-        check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
+        check_the_set(ctx, p)
         ladder = Ladder(s.scales, s.downscaler, s.upscaler)
         grid = s.cqs.by_encoder(p.encoders)
         jobs = plan_jobs(p.clips, grid, p.depth.bits_of, ladder)
@@ -587,15 +636,19 @@ class CorpusStep:
         samples = sample_jobs(ctx, p, jobs)
         reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
-        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
-        announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
-        failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
-        tree.remove_folder(run.corpus_work)
-        refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
-        if refused:  # the sample jobs of a clip left out are not run: no longer planned
-            samples = [x for x in samples if x.job.clip.path not in refused]
-            write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, planned.started_at_utc)
-        by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused), generation)
+        planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
+        announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
+        planned_total = len(jobs) + len(samples)  # what every count of the step's jobs is of
+        with kept_said(ctx, runner, jobs, samples, generation):  # an interrupt says the jobs kept
+            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished, planned_total)
+            tree.remove_folder(run.corpus_work)
+            refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
+            if refused:  # the sample jobs of a clip left out are not run: no longer planned
+                samples = [x for x in samples if x.job.clip.path not in refused]
+                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par,
+                                planned.started_at_utc)
+            by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused),
+                                                       (len(jobs), planned_total), generation)
         refused, again = {**refused, **by_samples}, [*again, *again_samples]
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())

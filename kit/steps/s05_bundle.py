@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.bundle.aside import adopt_recorded, check_written, record, set_aside
-from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.manifests import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Forecast, Info
@@ -19,6 +18,7 @@ from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
 from kit.model.threads import apply_threads, choose_threads
+from kit.rundir import CORPUS_CONTENTS
 from kit.steps.base import (
     Context,
     Outcome,
@@ -31,10 +31,11 @@ from kit.steps.base import (
 )
 from kit.steps.records import read_run_record, read_step_record, sent_run, shown_run
 from kit.steps.settings import record_form
-from kit.verdict.document import Verdict
 
-if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
+if TYPE_CHECKING:  # the report, the tarball's writer and the verdict's record (numpy with them) load with the
+    # bundle's run, not when `status` plans it
     from kit.report.html import Invocation
+    from kit.verdict.document import Verdict
 
 
 def find_verdict(ctx: Context) -> tuple[str, Path]:
@@ -113,6 +114,7 @@ class BundleStep:
         from kit.media.discovery import SkippedClips
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
+        from kit.verdict.document import Verdict
 
         run, tree, places = ctx.run, ctx.tree, self.places(ctx)
         _, verdict_path = find_verdict(ctx)
@@ -188,6 +190,8 @@ class BundleStep:
     def ship(self, ctx: Context, utc: str, files: dict[str, Path], meta: dict[str, object], staged: Path | None = None,
              exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
         """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
+        from kit.bundle.tarball import write_results_tarball
+
         run, tree = ctx.run, ctx.tree
         stem = run.results_stem(ctx.settings.box_id, utc)
         aside = run.set_aside(utc)

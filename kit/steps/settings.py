@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 from typing import Any, cast
 
 from kit.bundle import registry
-from kit.corpus.samplings import SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
+from kit.corpus.samplings import CUT, ENCODED, SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
 from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
@@ -50,6 +50,7 @@ from kit.infra.rules import (
     flag_of,
     holds_settings,
     setting,
+    unwritten_of,
 )
 from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
@@ -277,12 +278,17 @@ class RunSettings(Record):
         "and scores the first 5 s of the source per trial (its SAMPLE_CHUNK_SECONDS), so the verdict also gives each "
         "held-out encode's prediction from the features of that window against the whole clip's score, and the "
         "samplings measured beside it (docs/vmaf-tune.md).", metavar="SECONDS", rank=444))
-    # read by the corpus step alone: LOSO and the verdict read what it made (samples.parquet, in LOSO's inputs)
-    consumer_samplings: str = setting(SAMPLINGS_HOW[0], OneOf(SAMPLINGS_HOW), changes=changes(CORPUS), flag=Flag(
-        "--consumer-samplings", Choice(), "encoded: the corpus step also encodes each sampling's windows on their own "
-        "(the first and centre --consumer-window, and windows of 1 s and 0.5 s spread over the clip), as a consumer "
-        "encodes them, for clips longer than the window at the encoders and CRFs vmaf-tune queries; cut: the "
-        "samplings only as frames cut from the whole encodes (no encode more).", rank=446))
+    # read by the corpus step alone: LOSO and the verdict read what it made (samples.parquet, in LOSO's inputs); 2.2.0's
+    # default was `encoded`, which its fingerprints left out: `cut` is written in them (a 2.2.0 out-dir at its default
+    # redoes the corpus step from its kept jobs, and LOSO on: docs/vmaf-tune.md)
+    consumer_samplings: str = setting(CUT, OneOf(SAMPLINGS_HOW), changes=changes(CORPUS), unwritten=ENCODED, flag=Flag(
+        "--consumer-samplings", Choice(), "cut: the consumer's samplings (the first and centre --consumer-window, and "
+        "windows of 1 s and 0.5 s spread over the clip) as frames cut from the whole encodes, which every consumer "
+        "figure of the verdict reads (no encode more). encoded, a study's opt-in: the corpus step also encodes each "
+        "sampling's windows on their own, as a consumer encodes them, for clips longer than the window at the "
+        "encoders and CRFs vmaf-tune queries, and the verdict adds one table of them: on a box of six real clips "
+        "that was 1.2 times the corpus jobs' own pixel-frames; the run says their pixel-frames and CPU before it "
+        "starts them.", rank=446))
     # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.s02_corpus.sample_jobs)
     vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
                                                   changes=changes(CORPUS, LOSO, VERDICT, BUNDLE), flag=Flag(
@@ -425,10 +431,6 @@ def value_at(record: Record, dotted: str) -> Any:
     return record
 
 
-def default_of(f: dataclasses.Field[Any]) -> Any:
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-
-
 def plain(value: Any) -> Any:
     """A setting's value as its JSON has it (a fingerprint is sha256 of its JSON): a tuple a list, a path text."""
     if isinstance(value, Record):
@@ -465,9 +467,9 @@ def step_fingerprint(settings: RunSettings, step: str, entries: Mapping[str, obj
                      kept: Iterable[str]) -> dict[str, object]:
     """The settings part of `step`'s fingerprint (Plan.settings): `entries`, the form 2.1.0 gave it, which stands for
     the settings `kept` names (through the step's inputs too; a record's name: each of its fields); then each other
-    setting whose `changes` names the step, by its dotted name, wherever its value is off its default. A setting
-    added since 2.1.0 leaves every fingerprint as it was at its default, and off it reruns exactly the steps it
-    declares."""
+    setting whose `changes` names the step, by its dotted name, wherever its value is off its default (the one its
+    field says it left out, where a later kit changed the default: kit.infra.rules.unwritten_of). A setting added
+    since 2.1.0 leaves every fingerprint as it was at its default, and off it reruns exactly the steps it declares."""
     found = dict(declared(RunSettings, step))
     held = {f.name for f in dataclasses.fields(RunSettings) if holds_settings(f) is not None}
     kept = set(kept)
@@ -478,7 +480,7 @@ def step_fingerprint(settings: RunSettings, step: str, entries: Mapping[str, obj
     for dotted, f in found.items():
         if dotted in kept or dotted.partition(".")[0] in kept:
             continue
-        if (value := value_at(settings, dotted)) != default_of(f):
+        if (value := value_at(settings, dotted)) != unwritten_of(f):
             assert dotted not in fingerprint, (step, dotted)
             fingerprint[dotted] = plain(value)
     return fingerprint

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError, KitError
 from kit.infra.clock import seconds_since_utc
+from kit.infra.host import core_count
 from kit.infra.invocation import kit_command
 from kit.infra.records import read_record
 from kit.infra.tree import Tree, read_out_dir
@@ -66,8 +68,12 @@ def step_status(step: LazyStep, ctx: Context) -> StepStatus:
             missing := missing_demo_clips(cache_tree(), s.demo_clips or None, s.demo_seconds or SECONDS)):
         return said("stale", f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run "
                              "renders them")
+    from kit.media.cache import NotRead
+
     try:
         reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx.for_step(step.name)))
+    except NotRead as exc:  # a clip the cache has not read: status reads none (a whole decode, seconds to minutes)
+        return said("stale", exc.message)
     except KitError as exc:
         return said("pending", exc.message)
     if reason in (NOT_RUN, UNFINISHED):
@@ -79,6 +85,22 @@ def step_status(step: LazyStep, ctx: Context) -> StepStatus:
 
 
 RUNNING = "running now, in the run that holds this out-dir"
+
+
+def running_step(tree: Tree, run: RunDir) -> str | None:
+    """The step the run that holds the out-dir is in, from the files alone: its log written since the lock was taken
+    and no status.json (the runner removes it as the step starts, and writes it as it ends); None while the run is
+    between steps, or planning a step it may skip (its status.json of before still there)."""
+    if (lock := tree.entry(run.lock)) is None:
+        return None
+    found = [step.name for step in STEPS if tree.entry(run.status(step.name)) is None
+             and (log := tree.entry(run.log(step.name))) is not None and log.st.st_mtime >= lock.st.st_mtime]
+    return found[-1] if found else None
+
+
+def waiting(step: LazyStep, current: str) -> StepStatus:
+    """A step after the one the run is in: planned when the run reaches it (its inputs are being made now)."""
+    return StepStatus(step.number, step.name, "pending", f"after {current}, in the run that holds this out-dir")
 
 
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
@@ -106,7 +128,7 @@ class JobsProgress:
         if self.done == self.planned:
             left = "its rows going into the shard"
         elif self.seconds_left is None:
-            left = "estimating the time left (no job of this run done yet)"
+            left = "estimating the time left (until a tenth of this run's jobs' work is done)"
         else:
             left = f"about {rough(self.seconds_left)} left for its jobs"
         return f"{self.done} of {self.planned} jobs done{reused}, {left}{self.damage}"
@@ -132,8 +154,12 @@ def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
     if plan is None or (since_utc is not None and plan.started_at_utc < since_utc):
         return None
     done, damaged = planned_jobs_done(tree, run.jobs, plan)
-    elapsed = seconds_since_utc(plan.started_at_utc, now)
-    left = jobs_left(plan.jobs, set(done), set(plan.reused), elapsed) if elapsed is not None else None
+    now = time.time() if now is None else now
+    left = None
+    if (elapsed := seconds_since_utc(plan.started_at_utc, now)) is not None:
+        # each job's end in seconds since the plan: the plan's age less the seconds since the job ended
+        ended = {job_id: elapsed - (seconds_since_utc(at, now) or 0.0) for job_id, at in done.items() if at}
+        left = jobs_left(plan.jobs, ended, set(plan.reused), elapsed, plan.workers or core_count())
     return JobsProgress(len(plan.jobs), len(done), len(plan.reused), left, tuple(damaged))
 
 
@@ -199,13 +225,14 @@ def run_status(out_dir: Path) -> RunStatus:
             return RunStatus(str(out_dir), None, None, running, None, all_pending(why))
         settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
         quiet = Context(settings, lambda event: None, lambda line: None, tree)
-        statuses = [step_status(step, quiet) for step in STEPS]
+        # the step the run is in is running, those after it wait for it: neither is planned (a plan would read what
+        # the running step is writing, and the corpus step's reads every clip)
+        current = running_step(tree, rundir) if running is not None else None
+        names = [step.name for step in STEPS]
+        statuses = [StepStatus(step.number, step.name, "running", RUNNING) if step.name == current
+                    else waiting(step, current) if current is not None and names.index(step.name) > names.index(current)
+                    else step_status(step, quiet) for step in STEPS]
         found = rundir.verdict_on_disk(tree)
-        if running is not None and (lock := tree.entry(rundir.lock)) is not None:
-            # a step begun whose log was written since the lock was taken is running, not interrupted
-            statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
-                        if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
-                        and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
         statuses = [with_progress(st, jobs_progress(tree, rundir, run.invoked_at_utc if st.state == "running"
                                                     else None), st.state == "running")
                     if st.step == "corpus" and (st.state == "running" or st.reason == UNFINISHED) else st

@@ -50,7 +50,7 @@ def refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sampled_run(refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     fast = [a if a != "25,37" else "25,45" for a in FAST]  # CRF 45: where the scene's two halves part most
     out, _ = once_run(tmp_path_factory, "sampling-run", "run", "--ref-dir", refs, "--box-id", "sampled", *fast,
-                      *LENIENT)
+                      "--consumer-samplings", "encoded", *LENIENT)  # the study's opt-in: the windows on their own
     return out
 
 

@@ -45,7 +45,9 @@ PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").r
 # flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
 FOREIGN = {
     "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep", "--option"),  # --option=value
-    "pip": ("--no-build-isolation", "--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout"),
+    "pip": ("--no-build-isolation", "--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout",
+            "--find-links", "--no-index", "--only-binary", "--platform"),
+    "make_tarball.py": ("--wheels", "--platform", "--python"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
     "pytest": ("--dist",), "docker": ("--device",), "uv": ("--generate-hashes",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),

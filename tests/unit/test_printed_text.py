@@ -132,3 +132,23 @@ def test_the_cli_s_error_lines_show_names_as_they_are(capsys: pytest.CaptureFixt
     assert err == [f"error: {PATH}: odd :smile:", f"hint: crop it: {COMMAND}"]
     assert shlex.split(err[1].removeprefix("hint: crop it: "))[-1] == "/clips/out [i].mkv"
 
+
+
+@pytest.mark.parametrize("where", ["terminal", "redirected"])
+def test_the_step_s_one_count_of_jobs_is_the_line_s_and_the_bar_s(where: str) -> None:
+    """Issue 77: the line said 48 jobs where the step ran 68 (its sample jobs after), and the bar read 40/40 while
+    they ran. The line says the one total with the sample jobs in it, and the bar is full only at the last."""
+    ((_, r, buf),) = [(w, r, b) for w, r, b in renderers() if w == where]
+    r(ev.RunStarted(PATH, ["corpus"], "2.3.0"))
+    r(ev.StepStarted("corpus", "not completed in this out-dir yet"))
+    r(ev.JobsPlanned(6, 1, {}, 2, 2))
+    ids = [f"j{i}" for i in range(4)] + ["j0__samples", "j1__samples"]
+    for n, job in enumerate(ids[1:], start=2):
+        r(ev.JobStarted(job, "clip", "libx264", 25, 8))
+        r(ev.JobDone(job, n, 6, False, 8, 100.0, 90.0))
+        if r.bars is not None:
+            task = r.bars.progress.tasks[r.bars.corpus]  # type: ignore[index]
+            assert (task.completed, task.total) == (n, 6) and task.finished == (n == 6), (job, task)
+    r.close()
+    assert "[02 corpus] 6 jobs (4 clip x encoder x cq, 2 sample jobs of the consumer's samplings), 1 already done " \
+           "and reused" in shown(buf.getvalue())

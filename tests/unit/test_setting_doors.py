@@ -76,7 +76,7 @@ CASES = (
     Bad("vmaftune_crf_range", [10, 300], "[10, 300]", "holds 300, which is not a whole number from 0 to 255",
         ("--vmaftune-crf-range", "10,300")),
     Bad("consumer_window", 0, "0.0", "is not a number above 0 and at most 3600", ("--consumer-window", "0")),
-    Bad("consumer_samplings", "all", '"all"', "is not one of encoded, cut", ("--consumer-samplings", "all"),
+    Bad("consumer_samplings", "all", '"all"', "is not one of cut, encoded", ("--consumer-samplings", "all"),
         "'all' is not one of"),
     Bad("model_license", "", '""', "the license is empty", ("--model-license", " ")),
     Bad("model_license_url", "ftp://example.org/L", '"ftp://example.org/L"', "not an absolute http",

@@ -15,7 +15,7 @@ import pytest
 
 from kit.infra.files import sha256_json
 from kit.infra.records import Record
-from kit.infra.rules import Changes, changes, changes_nothing, changes_of, holds_settings, setting
+from kit.infra.rules import Changes, changes, changes_nothing, changes_of, holds_settings, setting, unwritten_of
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.rundir import STEP_NAMES
@@ -164,28 +164,46 @@ def test_the_settings_2_1_fingerprinted_keep_their_form_and_nothing_joins_them()
     # at the CRFs of --vmaftune-crf-range (issue 70); a 2.1.0 corpus reruns anyway (its format version, 2)
     assert beyond == {"prereqs": [], "corpus": ["vmaftune_crf_range"], "loso": ["holdout", "vmaftune_crf_range"],
                       "verdict": ["vmaftune_crf_range"], "bundle": []}
-    for step in STEP_NAMES:  # at the defaults, nothing joins the entries
-        assert step_fingerprint(BASE, step, {"entry": 1}, KEPT[step]) == {"entry": 1}
+    for step in STEP_NAMES:  # at the defaults, nothing joins the entries but 2.3's default samplings (below)
+        assert step_fingerprint(BASE, step, {"entry": 1}, KEPT[step]) == {
+            "entry": 1, **({"consumer_samplings": "cut"} if step == "corpus" else {})}
     changed = dataclasses.replace(BASE, holdout=("rung",), vmaftune_crf_range=(12, 50), seeds=(3,))
     # 2.1.0's {"holdout": list(s.holdout)} if s.holdout else {}, and its crf range likewise
     assert step_fingerprint(changed, "loso", {}, KEPT["loso"]) == {"holdout": ["rung"], "vmaftune_crf_range": [12, 50]}
     assert step_fingerprint(changed, "verdict", {}, KEPT["verdict"]) == {"vmaftune_crf_range": [12, 50]}
-    assert step_fingerprint(changed, "corpus", {}, KEPT["corpus"]) == {"vmaftune_crf_range": [12, 50]}
+    assert step_fingerprint(changed, "corpus", {}, KEPT["corpus"]) == {"consumer_samplings": "cut",
+                                                                       "vmaftune_crf_range": [12, 50]}
 
 
 def test_the_consumers_settings_join_the_steps_that_act_on_them_off_their_defaults() -> None:
     """--consumer-window: the corpus step encodes its windows, LOSO places them, the verdict says their share;
     --consumer-samplings: the corpus step alone (LOSO reads what it made, samples.parquet, among its inputs)."""
-    window = dataclasses.replace(BASE, consumer_window=2.0)
-    cut = dataclasses.replace(BASE, consumer_samplings="cut")
+    window = dataclasses.replace(BASE, consumer_window=2.0, consumer_samplings="encoded")
+    encoded = dataclasses.replace(BASE, consumer_samplings="encoded")
     assert {step: step_fingerprint(window, step, {}, KEPT[step]) for step in STEP_NAMES} == {
         "prereqs": {}, "corpus": {"consumer_window": 2.0}, "loso": {"consumer_window": 2.0},
         "verdict": {"consumer_window": 2.0}, "bundle": {}}
-    assert {step: step_fingerprint(cut, step, {}, KEPT[step]) for step in STEP_NAMES} == {
-        "prereqs": {}, "corpus": {"consumer_samplings": "cut"}, "loso": {}, "verdict": {}, "bundle": {}}
+    assert {step: step_fingerprint(encoded, step, {}, KEPT[step]) for step in STEP_NAMES} == {
+        "prereqs": {}, "corpus": {}, "loso": {}, "verdict": {}, "bundle": {}}
     for step in ("prereqs", "bundle"):  # neither reads the window
         with pytest.raises(Undeclared):
             view_of(window, step).consumer_window  # noqa: B018
+
+
+def test_the_default_samplings_are_written_where_2_2_left_its_default_out() -> None:
+    """2.3 cuts the consumer's samplings by default where 2.2.0 encoded them: 2.2.0 wrote no entry at its default
+    (encoded), so this kit writes `cut`, its default, and leaves `encoded` out. A 2.2.0 out-dir made with
+    `--consumer-samplings cut` is up to date at this kit's default; one made at 2.2.0's default redoes its corpus step
+    from its kept jobs (its samples.parquet is not what a cut run holds), and asked with `encoded` is up to date."""
+    fields = {f.name: f for f in dataclasses.fields(RunSettings)}
+    assert BASE.consumer_samplings == "cut" and unwritten_of(fields["consumer_samplings"]) == "encoded"
+    made_2_2 = {"at its default": {}, "with --consumer-samplings cut": {"consumer_samplings": "cut"}}
+    for how, entry in (("cut", made_2_2["with --consumer-samplings cut"]), ("encoded", made_2_2["at its default"])):
+        asked = dataclasses.replace(BASE, consumer_samplings=how)
+        assert step_fingerprint(asked, "corpus", {}, KEPT["corpus"]) == entry
+    # every other setting leaves out its own default, as before
+    assert all(unwritten_of(f) == (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                                   else f.default) for name, f in fields.items() if name != "consumer_samplings")
 
 
 def test_a_later_setting_joins_the_fingerprints_of_the_steps_it_names_off_its_default() -> None:
