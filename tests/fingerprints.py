@@ -21,7 +21,7 @@ OUT = Path("/out")
 BASE = RunSettings(out_dir=OUT)
 # the values of the settings whose rule is a Check (or none): each a value the rule takes, off the default
 CHOSEN: dict[str, Any] = {
-    "fps": "25", "encoders": ("libx264",), "cqs": CqGrid((25, 37)), "scales": ("native",),
+    "fps": "25", "encoders": ("libx264", "libx265"), "cqs": CqGrid((25, 37)), "scales": ("native",),
     "teacher": "vmaf_v0.6.1neg", "folds": 3, "box_id": "box-b", "gate.max_clip_error": {"mean": 5.0},
     "train.tune_shares": (0.3, 0.3, 0.4), "model_license": "MIT",
     "model_license_url": "https://spdx.org/licenses/MIT.html", "holdout": ("rung",), "shard": ShardSpec(1, 2),

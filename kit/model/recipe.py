@@ -10,7 +10,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, changes, setting
+from kit.infra.rules import Check, Choice, Entry, Flag, InRecord, Int, OneOf, Real, Through, Whole, changes, setting
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
@@ -68,9 +68,17 @@ def folds_problem(value: object) -> str | None:
 FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 
 
-# what a training setting changes: LOSO's members, and the bundle's refit of them on PROMOTE
-TRAINS = changes("loso", "bundle")
-MEASURED_AND_TRAINS = changes("prereqs", "corpus", "loso", "bundle")  # --inputs: also the features measured
+# what a training setting changes: LOSO's members, and the bundle's refit of them on PROMOTE; held in their
+# fingerprints' entry `train` whole, as 2.1.0 held each field it had (InRecord: the bundle's where it exports models);
+# a field since (TRAINS_SINCE_2_1) joins that entry off its default alone, so 2.1.0's out-dirs resume
+IN_TRAIN = {"loso": InRecord(), "bundle": InRecord(models=True)}
+TRAINS = changes("loso", "bundle", entries=IN_TRAIN)
+TRAINS_SINCE_2_1 = changes("loso", "bundle")
+# --inputs: also the features measured (2.1.0's prereqs held whether they are VMAF v1's, the opt-in features:
+# kit.steps.settings.RunSettings.extra_features; the corpus step's, through its inputs)
+MEASURED_AND_TRAINS = changes("prereqs", "corpus", "loso", "bundle", entries={
+    "prereqs": Entry("extra_features", lambda s: s.extra_features),
+    "corpus": Through("the opt-in features measured, in its inputs"), **IN_TRAIN})
 
 
 def shares_problem(value: object) -> str | None:
@@ -126,15 +134,15 @@ class TrainConfig(Record):
     # a tuning batch's shares: the encodes' windows, the frames, the teacher's samples
     tune_shares: tuple[float, float, float] = setting((0.4, 0.2, 0.4), Check(
         shares_problem, "three shares (windows, frames, teacher samples) from 0 to 1 that add up to 1"),
-        changes=TRAINS)
+        changes=TRAINS_SINCE_2_1)
     # per encode: its whole mean, and this many contiguous runs and as many random subsets of its frames
-    windows_per_encode: int = setting(16, Whole(0, 1024), changes=TRAINS)
+    windows_per_encode: int = setting(16, Whole(0, 1024), changes=TRAINS_SINCE_2_1)
     # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
-    motion_max: float = setting(40.0, Real(0, 1024, lo_open=True), changes=TRAINS)
+    motion_max: float = setting(40.0, Real(0, 1024, lo_open=True), changes=TRAINS_SINCE_2_1)
     # the teacher's samples are the same for every seed, fold and box; the encodes' windows likewise (they depend on
     # the corpus alone)
-    prior_seed: int = setting(0x5EED7EAC, Whole(0, 2**32 - 1), changes=TRAINS)
-    window_seed: int = setting(0x57494E44, Whole(0, 2**32 - 1), changes=TRAINS)
+    prior_seed: int = setting(0x5EED7EAC, Whole(0, 2**32 - 1), changes=TRAINS_SINCE_2_1)
+    window_seed: int = setting(0x57494E44, Whole(0, 2**32 - 1), changes=TRAINS_SINCE_2_1)
 
     WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
                                                "target": "vmaf"}  # said in the JSON, never read back

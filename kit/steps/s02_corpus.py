@@ -39,7 +39,7 @@ from kit.corpus.scheduler import (
 )
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
-from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record, shard_settings
+from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record
 from kit.errors import InputError, ToolError
 from kit.events import Doing, Forecast, Info, JobsPlanned
 from kit.infra.clock import utc_iso
@@ -73,7 +73,8 @@ from kit.platforms.teacher import (
     trusted_teacher,
 )
 from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
-from kit.steps.settings import RunSettings, check_ladder
+from kit.steps.checks import check_ladder
+from kit.steps.settings import RunSettings
 
 
 def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -421,26 +422,17 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
     return [run.skipped_clips, sent]
 
 
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (the demo's, --content-groups, --teacher and
-# --inputs through the inputs: the clips, the contents, the teacher and the features measured; --corpus: no corpus
-# step); every other setting this step declares joins it by name off its default (kit.steps.settings)
-KEPT = ("encoders", "cqs", "scales", "downscaler", "upscaler", "encode_depth", "box_id", "ref_dir", "width", "height",
-        "fps", "shard", "strict", "demo_clips", "demo_seconds", "content_groups", "teacher", "train.inputs", "corpus")
-
-
 class CorpusStep:
     name = "corpus"
 
     def plan(self, ctx: Context) -> Plan:
         p, s = prepare(ctx), ctx.settings
         return Plan(
-            settings=ctx.fingerprint({
-                "encoders": list(p.encoders), "grid": s.cqs.by_encoder(p.encoders), "scales": list(s.scales),
-                "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth, "box_id": p.prov.box_id,
-                "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)", "yuv_defaults": [s.width, s.height, s.fps],
-                **shard_settings(s.shard, p.all_clips, p.clips), "strict": s.strict,
-                "skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
-                "oracle": [ORACLE_FRAMES, TOLERANCE]}, KEPT),  # the oracle: the independent check, as this kit makes it
+            # the encoders prereqs found, the clips of this shard; the clips left out, the independent check's make
+            settings=ctx.fingerprint(
+                resolved={"encoders": tuple(p.encoders), "shard": shard_record(p.all_clips, p.clips, s.shard)},
+                facts={"skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
+                       "oracle": [ORACLE_FRAMES, TOLERANCE]}),
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
                     "contents": sha256_json({"groups": [g.to_json() for g in p.refs.grouping.groups],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record
-from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, changes, setting
+from kit.infra.rules import OFF, Check, Flag, Float, InRecord, Int, Limit, Off, Parser, Real, Whole, changes, setting
 from kit.model.consumer import TOLERANCE
 
 # the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval
@@ -21,7 +21,10 @@ MIN_CONTENT_GROUPS = 5
 CORRELATION = Real(-1, 1)
 LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
 SHARE = Real(0, 1)
-DECIDES = changes("verdict")  # what a threshold changes: the verdict (the report and tarball read it from there)
+# what a threshold changes: the verdict (the report and tarball read it from there); held in its fingerprint's entry
+# `gate` whole, as 2.1.0 held each threshold it had; a threshold since (DECIDES_SINCE_2_1) joins it off its default
+DECIDES = changes("verdict", entries={"verdict": InRecord()})
+DECIDES_SINCE_2_1 = changes("verdict")
 HOLDOUT_PLCC_MEASURE = "plcc"  # the --holdout blocks' gate rows (kit.verdict.gates.HOLDOUT_PLCC, assess.holdout_block)
 
 
@@ -128,7 +131,7 @@ class GateThresholds(Record):
         "--consumer-tolerance as vmaf-tune predicts them; off to drop it.", metavar=OFF_METAVAR, rank=440))
     # where the ceiling is itself below a consumer gate on a group, that gate asks the models to be within this much of
     # the ceiling there instead (kit.verdict.consumer.ceiling_gate; the default's measurement in docs/verdict.md)
-    max_consumer_ceiling_gap: float | None = setting(0.15, Off(SHARE), changes=DECIDES, flag=Flag(
+    max_consumer_ceiling_gap: float | None = setting(0.15, Off(SHARE), changes=DECIDES_SINCE_2_1, flag=Flag(
         "--max-consumer-ceiling-gap", Limit(), "Gate: where the ceiling (the teacher's own function of the held-out "
         "encodes' mean features) is itself below --min-consumer-share or --min-consumer-content-share on a CRF band, "
         "an encoder or a content group, the models' share there at most X under the ceiling's, in place of that "
