@@ -187,8 +187,8 @@ def content_overrides(ctx: Context, unusable: list[Unusable]) -> Overrides | Non
 
 
 def strict(s: RunSettings) -> bool:
-    """Whether an unusable clip refuses the run: --strict (a shard leaves out what the whole box leaves out, the set's
-    clips dealt without it on every box: kit.corpus.split)."""
+    """Whether an unusable clip refuses the run (--strict), rather than being left out with its reason and fix: asked
+    where a clip is found unusable (its look, the teacher's check, the independent check)."""
     return s.strict
 
 
@@ -265,7 +265,7 @@ class RedoStamp(Record):
     since_utc: str
 
 
-def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
+def sample_jobs(ctx: Context, jobs: list[Job]) -> list[SampleJob]:
     """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
     whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
     s = ctx.settings
@@ -475,7 +475,7 @@ class CorpusStep:
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
-        samples = sample_jobs(ctx, p, jobs)
+        samples = sample_jobs(ctx, jobs)
         samples_done = {x.job_id for x in samples if sample_is_done(tree, run.jobs, x, p.prov, generation)}
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation)
         announce(ctx, p, jobs, reused_ids, n_par, sum(x.work() for x in samples if x.job_id not in samples_done))
