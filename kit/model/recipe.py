@@ -110,8 +110,8 @@ class TrainConfig(Record):
     max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINED_IN_2_1)
     max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINED_IN_2_1)
     max_batch: int = setting(1_024, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)
-    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract; a set with VMAF v1's features
-    # has prereqs check that libvmaf computes them and the corpus step measure them
+    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract; a set with the opt-in features
+    # (VMAF v1's) has prereqs check that libvmaf computes them and the corpus step measure them
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), changes=MEASURED_AND_TRAINS, flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: kit.model.distil, or the corpus's per-frame rows

@@ -53,7 +53,7 @@ from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
-from kit.media.libvmaf import Teacher
+from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID, Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
 from kit.model.consumer import QUERIED_ENCODERS
@@ -97,8 +97,8 @@ def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
                          hint=f"rerun it with this teacher: {again}")
     if prereqs.extra_features != s.extra_features:
         raise InputError(f"{ctx.run.step('prereqs').name} was run for --inputs "
-                         f"{'canonical6+v1' if prereqs.extra_features else 'canonical6'}, not {s.train.inputs}: "
-                         "libvmaf must compute VMAF v1's features on a test pair before any encode",
+                         f"{CANONICAL6_V1 if prereqs.extra_features else CANONICAL6}, not {s.train.inputs}: "
+                         f"libvmaf must compute {EXTRA_SAID} on a test pair before any encode",
                          hint=f"rerun it with these inputs: {again}")
     return teacher
 

@@ -177,7 +177,7 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
-        # VMAF v1's features, measured only when asked: every training row must have them
+        # the opt-in features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
                                          measured)

@@ -297,7 +297,8 @@ class RunSettings(Record):
 
     @property
     def extra_features(self) -> bool:
-        """Whether the corpus step measures VMAF v1's features: --inputs trains on them, and no --corpus is given."""
+        """Whether the corpus step measures the opt-in features (kit.media.libvmaf.OPT_IN): --inputs trains on them, and
+        no --corpus is given."""
         return self.corpus is None and any(f in EXTRA_FEATURES for f in input_features(self.train.inputs))
 
     def __post_init__(self) -> None:
