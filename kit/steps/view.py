@@ -158,11 +158,18 @@ def _records_held(cls: type[Record], step: str, models: bool) -> set[str]:
     return found
 
 
-def _entry(dotted: str, f: dataclasses.Field[Any], entry: Entry, s: Resolved) -> tuple[str, object] | None:
-    value = value_at(s, dotted)
-    if not entry.always and value == default_of(f):
+def _entry(dotted: str, f: dataclasses.Field[Any], held: Entry | None, s: Resolved,
+           models: bool) -> tuple[str, object] | None:
+    """The entry a setting gives the step's fingerprint: under its Entry's name and form (held where the step makes
+    models, if it says so), or by its dotted name off its default; None for none."""
+    if held is not None and held.models and not models:
         return None
-    return entry.key or dotted, plain(entry.form(s) if entry.form is not None else value)
+    value = value_at(s, dotted)
+    if (held is None or not held.always) and value == default_of(f):
+        return None
+    if held is None:
+        return dotted, plain(value)
+    return held.key or dotted, plain(held.form(s) if held.form is not None else value)
 
 
 def settings_fingerprint(settings: Record, step: str, resolved: Mapping[str, object] | None = None,
@@ -189,10 +196,8 @@ def settings_fingerprint(settings: Record, step: str, resolved: Mapping[str, obj
             if record in written:
                 fingerprint[record] = record_form(value_at(s, record), step)
             continue
-        entry = _entry(dotted, f, held, s) if isinstance(held, Entry) and (models or not held.models) else None
-        if entry is None and held is None and (value := value_at(s, dotted)) != default_of(f):
-            entry = dotted, plain(value)
-        if entry is not None:
+        assert not isinstance(held, InRecord), (step, dotted)  # of a record the step holds in an entry of its own
+        if (entry := _entry(dotted, f, held, s, models)) is not None:
             assert fingerprint.get(entry[0], entry[1]) == entry[1], (step, entry[0])  # one entry, one value
             fingerprint[entry[0]] = entry[1]
     assert not set(facts) & set(fingerprint), (step, sorted(set(facts) & set(fingerprint)))
