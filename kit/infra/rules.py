@@ -190,6 +190,16 @@ class Check(Rule):
         return self.test(value)
 
 
+def text_check(rule: Callable[[str], str | None], says: str) -> Check:
+    """A Check of a text value by `rule`, which says why a text is refused (the registry's license rules): `is
+    refused: <why>`; a value that is no text is refused so too."""
+    def problem(text: object) -> str | None:
+        why = rule(text) if isinstance(text, str) else "it is not text"
+        return f"is refused: {why}" if why is not None else None
+
+    return Check(problem, says)
+
+
 @dataclass(frozen=True)
 class Across(Check):
     """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""

@@ -1,16 +1,15 @@
 """The rules of RunSettings' own fields that know the layers below (a ladder's rungs, the encoders, the teacher, a
-frame rate, a shard, the registry's license): each a Check's test (kit.infra.rules.Check), which says why a value
-breaks it as a phrase read after the value; and the ladder against the clips, which the corpus step asks once it
-knows them. Their fields, with these rules, are in kit.steps.settings; the flags' parsers in kit.steps.parsers."""
+frame rate, a shard): each a Check's test (kit.infra.rules.Check), which says why a value breaks it as a phrase read
+after the value; and the ladder against the clips, which the corpus step asks once it knows them. Their fields, with
+these rules, are in kit.steps.settings; the flags' parsers in kit.steps.parsers; the rules that know nothing of video
+(a range, a list, a text's rule: text_check) in kit.infra.rules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from kit.corpus.split import MAX_SHARDS, ShardSpec
 from kit.errors import InputError
-from kit.infra.rules import Check
 from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import MIN_HEIGHT, NATIVE, clip_rungs, parse_rung, rung_size
 from kit.media.libvmaf import BUILTIN_TEACHERS, MODEL_SEPARATOR
@@ -89,11 +88,3 @@ def holdout_problem(kinds: object) -> str | None:
 def shard_problem(shard: object) -> str | None:
     ok = isinstance(shard, ShardSpec) and 1 <= shard.k <= shard.n <= MAX_SHARDS
     return None if ok else f"is not K/N with 1 <= K <= N <= {MAX_SHARDS}"
-
-
-def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
-    def problem(text: object) -> str | None:
-        why = rule(text) if isinstance(text, str) else "it is not text"
-        return f"is refused: {why}" if why is not None else None
-
-    return Check(problem, says)

@@ -48,6 +48,7 @@ from kit.infra.rules import (
     changes_nothing,
     flag_of,
     setting,
+    text_check,
 )
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, SCALERS, UP_DEFAULT
 from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
@@ -66,7 +67,6 @@ from kit.steps.checks import (
     encoders_problem,
     fps_problem,
     holdout_problem,
-    registry_problem,
     scales_problem,
     shard_problem,
     teacher_problem,
@@ -90,10 +90,10 @@ TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 DEMO = changes(CORPUS, entries={CORPUS: Through("the clips the demo set makes")})
 MODELS_BUNDLED = changes(BUNDLE, entries={BUNDLE: Entry(models=True)})  # written into the exports' registry rows
-LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
-                                                     f"{registry.MAX_LICENSE} printable ASCII characters")
-LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(s) address of at most "
-                                                             f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
+LICENSE = text_check(registry.license_problem, f"an SPDX license expression of at most {registry.MAX_LICENSE} "
+                                               "printable ASCII characters")
+LICENSE_URL = text_check(registry.license_url_problem, f"an absolute http(s) address of at most "
+                                                       f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
 
 
 @dataclass(frozen=True)
