@@ -5,7 +5,7 @@ The tests come in three tiers; this text is the one place that says which test r
 * **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/),
   about three minutes on two workers: run it while you work.
 * **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
-  (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the
+  (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, its whole run within ten minutes on two cores: the
   untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing (in place, and
   in the out-dir moved, copied and renamed, whose bundle ships the tarball made in place), a changed
   flag that redoes what it changes, a stale PROMOTE removed after a HOLD; the report in a real chromium;

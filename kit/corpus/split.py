@@ -119,10 +119,6 @@ def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardS
     return ShardRecord(spec.k, spec.n, spec.label, len(all_clips), set_sha256, sorted(c.sha256 for c in chosen))
 
 
-def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip]) -> dict[str, object]:
-    return {} if (record := shard_record(all_clips, chosen, spec)) is None else {"shard": record.to_json()}
-
-
 def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip],
                min_sources: int, left_out: Sequence[Unusable] = ()) -> str | None:
     if spec is None:

@@ -25,6 +25,7 @@ from kit.corpus.schema import (
 )
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
+from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,8 +78,8 @@ def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> 
         if missing is None or missing:
             where = "on any row (the file has no such column)" if missing is None else f"on {missing} row(s)"
             raise InputError(f"{path}: {name} was not measured {where}, and the proxy's inputs need it",
-                             hint="score the clips with VMAF v1's features (--inputs canonical6+v1), or train on "
-                                  "the canonical six (--inputs canonical6)")
+                             hint=f"score the clips with {EXTRA_SAID} (--inputs {CANONICAL6_V1}), or train on "
+                                  f"the canonical six (--inputs {CANONICAL6})")
 
 
 def check_one_group_each(table: pa.Table, label: str) -> None:

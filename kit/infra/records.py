@@ -224,15 +224,16 @@ def _opened(cls: type[Record], data: object, at: tuple[Step, ...]) -> Mapping[st
     """`cls`'s document at `at`, ready for its fields to be read. A CLOSED record's keys are checked before anything
     else (an unknown key anywhere below is named before any value's problem); then the document is adapted (an older
     layout brought to this one) and refused, as a _Misfit at `at`, when it is not an object or its schema_version is
-    newer than `cls` reads (a newer kit's file is never read as if it were this kit's)."""
-    if cls.CLOSED:
-        _check_keys(cls, data, at)
+    newer than `cls` reads (a newer kit's file is never read as if it were this kit's). Adapted and checked once:
+    the keys are checked on the adapted document, after the two refusals that leave no key to check."""
     data = cls.adapted(data)
     if not isinstance(data, Mapping):
         raise _Misfit(at, RecordError(f"{type(data).__name__} where an object was expected"))
     version = data.get("schema_version", 1)
     if isinstance(version, int) and version > cls.SCHEMA_VERSION:
         raise _Misfit(at, RecordError(f"schema_version {version} is newer than this kit reads ({cls.SCHEMA_VERSION})"))
+    if cls.CLOSED:
+        _check_adapted_keys(cls, data, at)
     return data
 
 
@@ -355,11 +356,13 @@ def _check_keys(cls: type[Record], data: object, at: tuple[Step, ...]) -> None:
     first, that it or a record it holds (alone, in a list or a dict) does not declare, or a key of WRITTEN that holds
     another value. A document that is no object, or of a newer schema, is left to its reading, which says so."""
     data = cls.adapted(data)
-    if not isinstance(data, Mapping):
-        return
-    version = data.get("schema_version", 1)
-    if isinstance(version, int) and version > cls.SCHEMA_VERSION:
-        return
+    version = data.get("schema_version", 1) if isinstance(data, Mapping) else None
+    if isinstance(data, Mapping) and not (isinstance(version, int) and version > cls.SCHEMA_VERSION):
+        _check_adapted_keys(cls, data, at)
+
+
+def _check_adapted_keys(cls: type[Record], data: Mapping[str, object], at: tuple[Step, ...]) -> None:
+    """_check_keys of a document already adapted to this layout, an object of a schema this kit reads."""
     declared, hints = {f.name for f in dataclasses.fields(cls)}, _hints(cls)
     for key, value in data.items():
         if key in cls.WRITTEN and value != (kept := cls.WRITTEN[key]):

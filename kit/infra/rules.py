@@ -3,7 +3,8 @@ comes through (a flag or its KIT_ variable: kit.cli.params; a `--settings` file 
 asks the one rule. A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1
 to 10000`), and what it takes (`words`, for the hint); a flag's `Parser` turns its text into the typed value. A
 setting also declares the steps whose outputs its value changes (`Changes`): those steps fingerprint it and alone may
-read it (kit.steps.settings.View).
+read it (kit.steps.view.View), and how 2.1.0's fingerprints held it
+(`Entry`).
 """
 
 from __future__ import annotations
@@ -241,6 +242,16 @@ class Check(Rule):
         return self.test(value)
 
 
+def text_check(rule: Callable[[str], str | None], says: str) -> Check:
+    """A Check of a text value by `rule`, which says why a text is refused (the registry's license rules): `is
+    refused: <why>`; a value that is no text is refused so too."""
+    def problem(text: object) -> str | None:
+        why = rule(text) if isinstance(text, str) else "it is not text"
+        return f"is refused: {why}" if why is not None else None
+
+    return Check(problem, says)
+
+
 @dataclass(frozen=True)
 class Across(Check):
     """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""
@@ -405,16 +416,53 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """How the fingerprints of kit 2.1.0 held a setting in a step (`Changes.entries`), written the same so that its
+    out-dirs resume: under `key` (empty: the setting's own name), at its default too (`always`; else only off it), as
+    `form` makes it of the step's settings (None: the value as its JSON has it). Settings held in one entry
+    (`scalers`: --downscaler and --upscaler) each name the same Entry. `models`: held only where the step makes models
+    (a bundle of a box that makes the corpus alone exports none, and its fingerprint holds no such setting)."""
+
+    key: str = ""
+    form: Callable[[Any], object] | None = None
+    always: bool = True
+    models: bool = False
+
+
+@dataclass(frozen=True)
+class Through:
+    """A setting whose value 2.1.0's fingerprint of a step held through the step's inputs alone (`why`: which), and
+    that a later kit holds so too (the clips a --ref-dir holds, the corpus's identity): no entry of its own."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class InRecord:
+    """A setting held, as 2.1.0 held it, in the entry of the record that holds it (LOSO's `train`: TrainConfig's JSON
+    whole), at its default too; a field of that record without one joins the entry only off its default.
+    `models`: as Entry's."""
+
+    models: bool = False
+
+
+Held = Entry | Through | InRecord
+
+
+@dataclass(frozen=True)
 class Changes:
     """The steps whose outputs a setting's value changes, declared in its field (`setting(..., changes=...)`): each of
-    them fingerprints the value and may read it, and no other step may (kit.steps.settings.View refuses the read).
+    them fingerprints the value and may read it, and no other step may (kit.steps.view.View refuses the read).
     `reads`: a step that reads the value though none of its outputs depends on it, and why (the tarball names the
     clips `[ref-dir]/NAME` wherever the folder lies). `none`: why the value changes no step's output at all (a
-    thread count, where the files go): every step may read it, and no fingerprint holds it."""
+    thread count, where the files go): every step may read it, and no fingerprint holds it. `entries`: how the
+    fingerprints of 2.1.0 held the value in a step of `steps` (Entry, Through, InRecord); in a step it does not name,
+    the value joins the fingerprint by its dotted name, off its default alone (kit.steps.view.settings_fingerprint)."""
 
     steps: tuple[str, ...] = ()
     reads: Mapping[str, str] = dataclasses.field(default_factory=dict)
     none: str = ""
+    entries: Mapping[str, Held] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a declaration is read when the record's class is made: a misspelt step fails at import, naming it
@@ -424,15 +472,17 @@ class Changes:
         if bool(self.steps) == bool(self.none) or set(self.steps) & set(self.reads) or (self.none and self.reads):
             raise ValueError("Changes takes the steps a value changes (and those that read it for nothing they "
                              "write), or why it changes none: one of the two")
+        if stray := sorted(set(self.entries) - set(self.steps)):
+            raise ValueError(f"Changes gives entries for {stray}, whose outputs the value does not change")
 
     def readable_by(self, step: str) -> bool:
         return bool(self.none) or step in self.steps or step in self.reads
 
 
-def changes(*steps: str, reads: Mapping[str, str] | None = None) -> Changes:
+def changes(*steps: str, reads: Mapping[str, str] | None = None, entries: Mapping[str, Held] | None = None) -> Changes:
     """A setting whose value changes the outputs of `steps` (in run order); `reads`: step -> why it reads the value
-    though its outputs do not depend on it."""
-    return Changes(tuple(steps), dict(reads or {}))
+    though its outputs do not depend on it; `entries`: step -> how 2.1.0's fingerprint of it held the value."""
+    return Changes(tuple(steps), dict(reads or {}), entries=dict(entries or {}))
 
 
 def changes_nothing(why: str) -> Changes:

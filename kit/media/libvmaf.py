@@ -86,6 +86,8 @@ MOTION = CANONICAL[-1].name  # the six's motion feature: a frame against its nei
 CANONICAL_EXTRACTORS = "|".join(dict.fromkeys(f.extractor for f in CANONICAL))
 EXTRA_FEATURES = tuple(f.name for f in OPT_IN)  # measured when asked for (`extra`), all of them together
 EXTRA_KEYS = tuple(f.key for f in OPT_IN)
+# the opt-in features as a message names them: from the table (today VMAF v1's), never a family's name by hand
+EXTRA_SAID = f"the opt-in features ({', '.join(EXTRA_FEATURES)})"
 EXTRA_EXTRACTORS = "|".join(f.extractor for f in OPT_IN)
 # the canonical six as the teacher computes them, where it computes them with options of its own (NEG's
 # enhancement-gain limits: kit.media.svr reads the keys libvmaf logs them under from the model): the corpus's columns

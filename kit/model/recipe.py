@@ -10,7 +10,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, changes, setting
+from kit.infra.rules import Check, Choice, Entry, Flag, InRecord, Int, OneOf, Real, Through, Whole, changes, setting
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
@@ -68,9 +68,17 @@ def folds_problem(value: object) -> str | None:
 FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 
 
-# what a training setting changes: LOSO's members, and the bundle's refit of them on PROMOTE
+# what a training setting changes: LOSO's members, and the bundle's refit of them on PROMOTE; a new one joins their
+# fingerprints' entry `train` off its default alone, where the fields 2.1.0 had are held at their defaults too
+# (TRAINED_IN_2_1; InRecord: the bundle's where it exports models), so an out-dir of 2.1.0 resumes as it was
+IN_TRAIN = {"loso": InRecord(), "bundle": InRecord(models=True)}
 TRAINS = changes("loso", "bundle")
-MEASURED_AND_TRAINS = changes("prereqs", "corpus", "loso", "bundle")  # --inputs: also the features measured
+TRAINED_IN_2_1 = changes("loso", "bundle", entries=IN_TRAIN)
+# --inputs: also the features measured (2.1.0's prereqs held whether they are VMAF v1's, the opt-in features:
+# kit.steps.settings.RunSettings.extra_features; the corpus step's, through its inputs)
+MEASURED_AND_TRAINS = changes("prereqs", "corpus", "loso", "bundle", entries={
+    "prereqs": Entry("extra_features", lambda s: s.extra_features),
+    "corpus": Through("the opt-in features measured, in its inputs"), **IN_TRAIN})
 
 
 def shares_problem(value: object) -> str | None:
@@ -88,41 +96,42 @@ class TrainConfig(Record):
 
     LENIENT = True  # run.json of older kits may lack a later field
 
-    hidden: int = setting(64, Whole(1, 4096), changes=TRAINS)  # width of both hidden layers
-    dropout: float = setting(0.1, Real(0, 1, hi_open=True), changes=TRAINS)  # after each GELU
-    lr: float = setting(5e-4, Real(0, 1, lo_open=True), changes=TRAINS)  # Adam learning rate
-    weight_decay: float = setting(1e-5, Real(0, 1), changes=TRAINS)  # Adam L2 penalty
+    hidden: int = setting(64, Whole(1, 4096), changes=TRAINED_IN_2_1)  # width of both hidden layers
+    dropout: float = setting(0.1, Real(0, 1, hi_open=True), changes=TRAINED_IN_2_1)  # after each GELU
+    lr: float = setting(5e-4, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)  # Adam learning rate
+    weight_decay: float = setting(1e-5, Real(0, 1), changes=TRAINED_IN_2_1)  # Adam L2 penalty
     # passes over each member's training rows ...
-    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), changes=TRAINS, flag=Flag(
+    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), changes=TRAINED_IN_2_1, flag=Flag(
         "--epochs", Int(), "Training epochs (advanced).", rank=450))
     # ... in batches of this many rows
-    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINS, flag=Flag(
+    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINED_IN_2_1, flag=Flag(
         "--batch-size", Int(), "Training batch size per model (advanced).", rank=460))
     # ... but at most this many rows seen per member, in at most max_steps steps: the batch grows up to max_batch
-    max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINS)
-    max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINS)
-    max_batch: int = setting(1_024, Whole(1, 1 << 20), changes=TRAINS)
-    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract; a set with VMAF v1's features
-    # has prereqs check that libvmaf computes them and the corpus step measure them
+    max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINED_IN_2_1)
+    max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINED_IN_2_1)
+    max_batch: int = setting(1_024, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)
+    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract; a set with the opt-in features
+    # (VMAF v1's) has prereqs check that libvmaf computes them and the corpus step measure them
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), changes=MEASURED_AND_TRAINS, flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: kit.model.distil, or the corpus's per-frame rows
-    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINS, flag=Flag(
+    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag(
         "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
         "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
         "encodes; where the teacher cannot be reproduced from the six features, frames) or frames (the corpus's "
         "per-frame scores, as kits before 2.1; docs/teachers.md).", rank=150))
     # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples the bases learn, drawn
     # once from a prior where encodes lie (draw_prior) ...
-    teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINS)
-    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINS)  # each seed's base: steps ...
-    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINS)  # ... of this many teacher samples
+    teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINED_IN_2_1)
+    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)  # each seed's base: steps ...
+    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINED_IN_2_1)  # ... of this many teacher samples
     # ... from this learning rate, decayed along a cosine
-    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True), changes=TRAINS)
-    tune_steps: int = setting(600, Whole(0, 1 << 20), changes=TRAINS)  # each member's tuning from its seed's base ...
-    tune_batch: int = setting(128, Whole(3, 1 << 16), changes=TRAINS)  # ... in batches of this many rows (tune_shares)
+    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)
+    # each member's tuning from its seed's base ...
+    tune_steps: int = setting(600, Whole(0, 1 << 20), changes=TRAINED_IN_2_1)
+    tune_batch: int = setting(128, Whole(3, 1 << 16), changes=TRAINED_IN_2_1)  # ... in batches of this many rows
     # ... from this learning rate, decayed along a cosine
-    tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True), changes=TRAINS)
+    tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)
     # a tuning batch's shares: the encodes' windows, the frames, the teacher's samples
     tune_shares: tuple[float, float, float] = setting((0.4, 0.2, 0.4), Check(
         shares_problem, "three shares (windows, frames, teacher samples) from 0 to 1 that add up to 1"),

@@ -57,7 +57,7 @@ class Prereqs(Record):
     encoders_10bit: dict[str, ProbeResult] = field(default_factory=dict)  # --encode-depth source only
     schema_version: int = field(default=1, metadata=keep(COUNT))
     teacher: Teacher = DEFAULT_TEACHER  # the --teacher libvmaf scored a test pair with (kit.platforms.teacher)
-    extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
+    extra_features: bool = False  # ... and the opt-in features too (--inputs canonical6+v1)
     can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)
     can_export: bool = True  # onnx and onnxruntime import here: a PROMOTE's models can be exported
     # opt-in encoders --encoders auto left out (kit.platforms.resolve.opt_ins): found working, and not tested yet

@@ -1,4 +1,4 @@
-"""The teacher check: libvmaf scores a test pair with --teacher's model (and VMAF v1's features, when asked for) on
+"""The teacher check: libvmaf scores a test pair with --teacher's model (and the opt-in features, when asked for) on
 this ffmpeg before any corpus encode (the default teacher: kit.platforms.probe.check_libvmaf)."""
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from kit.infra.proc import LogFn, ProcResult
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import how_it_ended, telling_line
-from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
+from kit.media.libvmaf import (
+    BUILTIN_TEACHERS,
+    CANONICAL6,
+    CANONICAL6_V1,
+    EXTRA_SAID,
+    Teacher,
+    parse_vmaf_log,
+)
 from kit.media.teachers import FLAG, HINT, read_model_file, teacher_of
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_probe_clip, run_probe
@@ -77,12 +84,12 @@ def named(teacher: Teacher, extra: bool) -> str:
 
 
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
-    """The refusal of a reference size the teacher or VMAF v1's features cannot score, and what to do about it."""
+    """The refusal of a reference size the teacher or the opt-in features cannot score, and what to do about it."""
     builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"
-    other = f"{INPUTS_FLAG} canonical6 (without VMAF v1's features)" if extra and teacher.builtin else \
-        f"{builtins} with {INPUTS_FLAG} canonical6" if extra else f"{builtins}, which scores any size"
+    other = f"{INPUTS_FLAG} {CANONICAL6} (without {EXTRA_SAID})" if extra and teacher.builtin else \
+        f"{builtins} with {INPUTS_FLAG} {CANONICAL6}" if extra else f"{builtins}, which scores any size"
     return SizeRefused(Spelled(named(teacher, extra), f" scores no {size} frames, the size of ", clip, ": ", cause),
-                       Spelled("CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave ", clip,
+                       Spelled("CAMBI and SpEED, among the opt-in features, refuse small pictures: leave ", clip,
                                f" out of --ref-dir, or use {other}"), cause)
 
 
@@ -109,7 +116,7 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
         raise InputError(Spelled(named(teacher, extra), ": ", failed),
                          hint=HINT + "; the model must use features and options this libvmaf has")
     return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"
-            + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))
+            + (f", with {EXTRA_SAID}" if extra else ""))
 
 
 def _scored(res: ProcResult, log_path: Path, extra: bool) -> tuple[str, float]:

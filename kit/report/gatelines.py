@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, num, ratio, sorted_by, table
@@ -101,6 +102,23 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
     return lines
 
 
+def side(value: float, threshold: float) -> int:
+    return (value > threshold) - (value < threshold)
+
+
+def beside_threshold(value: float, threshold: float | None) -> str:
+    """A gate's worst value as its line prints it beside the threshold: to one decimal more than the threshold is
+    given with (one at least), and more where fewer would put it on the threshold's other side or on it, so the two
+    compare as printed as the gate compared them (an |bias| of 0.03 under `<= 0.04`, never `0.0`; 5.04 over `<= 5`,
+    never `5.0`)."""
+    if threshold is None or not math.isfinite(value):
+        return num(value, ".1f")
+    digits = max(1, 1 - Decimal(repr(float(threshold))).normalize().as_tuple().exponent)  # type: ignore[operator]
+    while digits < 12 and side(float(format(value, f".{digits}f")), threshold) != side(value, threshold):
+        digits += 1
+    return num(value, f".{digits}f")
+
+
 def limit_line(s: Shown) -> GateLine:
     """A gate of kit.verdict.gates: its worst value (a per-source gate's names its source) against its threshold."""
     g, gate, what = s.row, s.gate, s.label
@@ -108,8 +126,8 @@ def limit_line(s: Shown) -> GateLine:
     if s.per_source:
         what, value = f"{what}: {g.worst_src}", g.worst_value
         if g.worst_src is not None:
-            said = gated(f"{num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}", g, f"{gate.sign} ",
-                         f"no gate: {gate.flag} off")
+            said = gated(f"{beside_threshold(g.worst_value, g.threshold)} on {g.worst_src}, {SOURCE}", g,
+                         f"{gate.sign} ", f"no gate: {gate.flag} off")
     else:
         value = g.worst_value if not gate.no_figure or math.isfinite(g.worst_value) else None
         # why there is no figure is said where its figures are, at length: here, that there is none

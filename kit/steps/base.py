@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +23,8 @@ from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps.records import read_step_record
-from kit.steps.settings import RunSettings, settings_command, step_fingerprint, view_of
+from kit.steps.settings import RunSettings, settings_command
+from kit.steps.view import settings_fingerprint, view_of
 
 
 @dataclass
@@ -46,10 +47,12 @@ class Context:
         assert STEP_NAMES.index(step) > STEP_NAMES.index(self.step), (self.step, step)
         return view_of(self.whole, step)
 
-    def fingerprint(self, entries: Mapping[str, object], kept: Iterable[str]) -> dict[str, object]:
-        """This step's settings fingerprint (Plan.settings): 2.1.0's `entries`, standing for the settings `kept`,
-        and each other setting this step declares, off its default (kit.steps.settings.step_fingerprint)."""
-        return step_fingerprint(self.whole, self.step, entries, kept)
+    def fingerprint(self, resolved: Mapping[str, object] | None = None, facts: Mapping[str, object] | None = None,
+                    models: bool = True) -> dict[str, object]:
+        """This step's settings fingerprint (Plan.settings), made from the settings' declarations alone
+        (kit.steps.view.settings_fingerprint): `resolved`, the values the step works with in place of settings;
+        `facts`, what it found that no setting holds; `models`, False where it makes none."""
+        return settings_fingerprint(self.whole, self.step, resolved, facts, models)
 
     def for_step(self, step: str) -> Context:
         return replace(self, step=step)

@@ -16,7 +16,8 @@ from kit.infra.variables import TRAIN_RETRY
 from kit.model.recipe import TEACHER
 from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
-from kit.steps.settings import RunSettings, record_form
+from kit.steps.settings import RunSettings
+from kit.steps.view import record_form
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
@@ -42,7 +43,7 @@ def jobs_and_store(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epoch
 
     s = ctx.settings
     formats = formats_of("loso", plan)
-    train = record_form(s.train)  # as LOSO's fingerprint holds it: a later field only off its default
+    train = record_form(s.train, "loso")  # as LOSO's fingerprint holds it: a later field only off its default
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
                              "train": train, "formats": formats, "recipe": inputs.recipe})
     store = MemberStore(ctx.tree, ctx.run.members_of(made_from), Origin(

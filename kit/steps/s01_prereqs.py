@@ -129,12 +129,6 @@ def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
     return rows
 
 
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--ffmpeg through the input `ffmpeg`: the
-# chosen binary's path, build, size and time); every other setting this step declares joins it by name off its
-# default (kit.steps.settings.step_fingerprint)
-KEPT = ("encoders", "cqs", "corpus", "encode_depth", "teacher", "train.inputs", "ffmpeg")
-
-
 class PrereqsStep:
     name = "prereqs"
 
@@ -143,13 +137,9 @@ class PrereqsStep:
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
-        s = ctx.settings
         st = Path(info.path).stat()
-        teacher = trusted_teacher(s.teacher)  # a model file is read and hashed: an edited one checked again
         return Plan(
-            settings=ctx.fingerprint({"encoders": list(s.encoders), "cq_probe": s.cqs.probe_text,
-                                      "needs_ffmpeg": s.corpus is None, "encode_depth": s.encode_depth,
-                                      "teacher": teacher.to_json(), "extra_features": s.extra_features}, KEPT),
+            settings=ctx.fingerprint(),  # --teacher's model file read and hashed there: an edited one checked again
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
                     "host": sha256_json(gather_signals(info).to_json()),

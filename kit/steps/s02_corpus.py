@@ -50,7 +50,7 @@ from kit.corpus.scheduler import (
 )
 from kit.corpus.shard import ClipScoring, build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
-from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record, shard_settings
+from kit.corpus.split import left_out_here, select_shard, shard_note, shard_record
 from kit.errors import InputError, ToolError
 from kit.events import Doing, Forecast, Info, JobsPlanned
 from kit.infra.clock import utc_iso
@@ -66,7 +66,7 @@ from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import SkippedClips, Unusable, reference_clips
-from kit.media.libvmaf import Teacher
+from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID, Teacher
 from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_fmt
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
@@ -88,7 +88,8 @@ from kit.platforms.teacher import (
 )
 from kit.rundir import RunDir
 from kit.steps.base import RETRY_KEY, Context, Outcome, Plan, read_prereqs, rerun
-from kit.steps.settings import RunSettings, check_ladder
+from kit.steps.checks import check_ladder
+from kit.steps.settings import RunSettings
 
 
 def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -111,8 +112,8 @@ def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
                          hint=f"rerun it with this teacher: {again}")
     if prereqs.extra_features != s.extra_features:
         raise InputError(f"{ctx.run.step('prereqs').name} was run for --inputs "
-                         f"{'canonical6+v1' if prereqs.extra_features else 'canonical6'}, not {s.train.inputs}: "
-                         "libvmaf must compute VMAF v1's features on a test pair before any encode",
+                         f"{CANONICAL6_V1 if prereqs.extra_features else CANONICAL6}, not {s.train.inputs}: "
+                         f"libvmaf must compute {EXTRA_SAID} on a test pair before any encode",
                          hint=f"rerun it with these inputs: {again}")
     return teacher
 
@@ -202,8 +203,8 @@ def content_overrides(ctx: Context, unusable: list[Unusable]) -> Overrides | Non
 
 
 def strict(s: RunSettings) -> bool:
-    """Whether an unusable clip refuses the run: --strict (a shard leaves out what the whole box leaves out, the set's
-    clips dealt without it on every box: kit.corpus.split)."""
+    """Whether an unusable clip refuses the run (--strict), rather than being left out with its reason and fix: asked
+    where a clip is found unusable (its look, the teacher's check, the independent check)."""
     return s.strict
 
 
@@ -280,7 +281,7 @@ class RedoStamp(Record):
     since_utc: str = field(metadata=keep(STAMP))
 
 
-def sample_jobs(ctx: Context, p: Prepared, jobs: list[Job]) -> list[SampleJob]:
+def sample_jobs(ctx: Context, jobs: list[Job]) -> list[SampleJob]:
     """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
     whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
     s = ctx.settings
@@ -562,13 +563,6 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
     return [run.skipped_clips, sent]
 
 
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (the demo's, --content-groups, --teacher and
-# --inputs through the inputs: the clips, the contents, the teacher and the features measured; --corpus: no corpus
-# step); every other setting this step declares joins it by name off its default (kit.steps.settings)
-KEPT = ("encoders", "cqs", "scales", "downscaler", "upscaler", "encode_depth", "box_id", "ref_dir", "width", "height",
-        "fps", "shard", "strict", "demo_clips", "demo_seconds", "content_groups", "teacher", "train.inputs", "corpus")
-
-
 def check_the_set(ctx: Context, p: Prepared) -> None:
     """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents, the
     shard's line, the grid of what --encoders auto resolved to, the ladder's rungs against every clip's size."""
@@ -586,13 +580,11 @@ class CorpusStep:
     def plan(self, ctx: Context) -> Plan:
         p, s = prepare(ctx), ctx.settings
         return Plan(
-            settings=ctx.fingerprint({
-                "encoders": list(p.encoders), "grid": s.cqs.by_encoder(p.encoders), "scales": list(s.scales),
-                "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth, "box_id": p.prov.box_id,
-                "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)", "yuv_defaults": [s.width, s.height, s.fps],
-                **shard_settings(s.shard, p.all_clips, p.clips), "strict": s.strict,
-                "skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
-                "oracle": [ORACLE_FRAMES, TOLERANCE]}, KEPT),  # the oracle: the independent check, as this kit makes it
+            # the encoders prereqs found, the clips of this shard; the clips left out, the independent check's make
+            settings=ctx.fingerprint(
+                resolved={"encoders": tuple(p.encoders), "shard": shard_record(p.all_clips, p.clips, s.shard)},
+                facts={"skipped": sorted(u.path for u in left_out_here(p.unusable, s.shard)),
+                       "oracle": [ORACLE_FRAMES, TOLERANCE]}),
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
                     "contents": sha256_json({"groups": [g.to_json() for g in p.refs.grouping.groups],
@@ -633,7 +625,7 @@ class CorpusStep:
         shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
-        samples = sample_jobs(ctx, p, jobs)
+        samples = sample_jobs(ctx, jobs)
         reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)

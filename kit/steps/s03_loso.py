@@ -22,13 +22,12 @@ from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
-from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
+from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
 from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
-from kit.steps.settings import record_form
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -138,12 +137,6 @@ class Incumbent:
     copied: list[Path]
 
 
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--corpus and --teacher through the corpus's
-# identity, whose rows name their teacher); every other setting this step declares joins it by name off its default
-# (kit.steps.settings), --holdout and --vmaftune-crf-range among them: 2.1.0 wrote them so already
-KEPT = ("seeds", "train", "incumbent", "folds", "corpus", "teacher")
-
-
 class LosoStep:
     name = "loso"
 
@@ -156,15 +149,10 @@ class LosoStep:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
                                            for p in models)
-        folds = {"folds": str(s.folds)} if s.folds != AUTO else {}  # absent at its default, as 2.1.0 left it
-        # an --incumbent in this out-dir named relative to it, so a moved out-dir's LOSO stays up to date
-        incumbent = ctx.run.recorded(s.incumbent) if s.incumbent else None
         # the corpus step's windows encoded on their own (absent where it made none, as 2.1.0 left the inputs)
         if (samples := samples_path(ctx)) is not None:
             inputs["samples"] = cached_sha256(ctx.tree, samples)
-        return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "train": record_form(s.train),
-                                              "incumbent": incumbent, **folds}, KEPT),
-                    inputs=inputs)
+        return Plan(settings=ctx.fingerprint(), inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         setup = self.set_up(ctx)  # the corpus read and cut into folds
@@ -189,7 +177,7 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
-        # VMAF v1's features, measured only when asked: every training row must have them
+        # the opt-in features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
                                          measured)

@@ -15,7 +15,6 @@ from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, recorded_corpus, require_output, rerun
 from kit.steps.records import read_step_record
-from kit.steps.settings import record_form
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -34,12 +33,6 @@ def loso_outputs(ctx: Context) -> list[Path]:
     # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
     paths += [p for p in (run.clips, run.encodes, run.samplings) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
-
-
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--corpus and --incumbent through the inputs:
-# LOSO's files and the corpus's contents); every other setting this step declares joins it by name off its default
-# (kit.steps.settings), --vmaftune-crf-range among them: 2.1.0 wrote it so already
-KEPT = ("seeds", "gate", "interval_level", "holdout", "corpus", "incumbent")
 
 
 class VerdictStep:
@@ -62,9 +55,7 @@ class VerdictStep:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups],
                                                      **({"repeats": repeats} if repeats else {})})
-        return Plan(settings=ctx.fingerprint({"seeds": list(s.seeds), "gate": record_form(s.gate),
-                                              "interval_level": s.interval_level, "holdout": list(s.holdout)}, KEPT),
-                    inputs=inputs)
+        return Plan(settings=ctx.fingerprint(), inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool,
                proof: TeacherFunction | None) -> Assessment:

@@ -30,7 +30,6 @@ from kit.steps.base import (
     teacher_sources,
 )
 from kit.steps.records import read_run_record, read_step_record, sent_run, shown_run
-from kit.steps.settings import record_form
 
 if TYPE_CHECKING:  # the report, the tarball's writer and the verdict's record (numpy with them) load with the
     # bundle's run, not when `status` plans it
@@ -52,11 +51,6 @@ def find_verdict(ctx: Context) -> tuple[str, Path]:
     return name, require_output(ctx, path, "verdict")
 
 
-# The settings the fingerprint's entries stand for, as 2.1.0 wrote them (--teacher through the verdict); every other
-# setting this step declares joins it by name off its default (kit.steps.settings)
-KEPT = ("train", "teacher", "vmaftune_crf_range", "model_license", "model_license_url", "box_id", "keep_paths")
-
-
 class BundleStep:
     name = "bundle"
 
@@ -64,12 +58,7 @@ class BundleStep:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
-        s = ctx.settings
-        return Plan(settings=ctx.fingerprint({"train": record_form(s.train), "box_id": s.box_id,
-                                              "vmaftune_crf_range": list(s.vmaftune_crf_range),
-                                              "model_license": s.model_license,
-                                              "model_license_url": s.model_license_url, "keep_paths": s.keep_paths},
-                                             KEPT),
+        return Plan(settings=ctx.fingerprint(),
                     inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
 
     def earlier(self, ctx: Context) -> dict[str, str]:
@@ -82,9 +71,8 @@ class BundleStep:
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
         inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                    if ctx.tree.is_file(p)}
-        # the settings of the models (KEPT) make nothing of a corpus-only bundle
-        return Plan(settings=ctx.fingerprint({"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS,
-                                              "keep_paths": ctx.settings.keep_paths}, KEPT),
+        # the settings of the models (their entries' `models`) make nothing of a corpus-only bundle
+        return Plan(settings=ctx.fingerprint(facts={"contents": CORPUS_CONTENTS}, models=False),
                     inputs=inputs, prepared=self.earlier(ctx))
 
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:

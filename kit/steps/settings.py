@@ -1,24 +1,22 @@
 """What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
 settings.json), written into run.json and handed to every step. Each setting is declared once in its field
 (kit.infra.rules.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
-read; a breach is refused (exit 2) naming the key, the value, the file and the rule.
+read; a breach is refused (exit 2) naming the key, the value, the file and the rule. A field's `changes` also says how
+the fingerprints of kit 2.1.0 held it in each step (`entries`: an Entry under 2.1.0's name and form, Through the
+step's inputs, InRecord of its record), which every later fingerprint keeps, so an out-dir of 2.1.0 resumes as it was.
 
-A step sees the settings through a View (kit.steps.base.Context.settings), which hands it a field only where the
-field's `changes` names the step (or the field changes no step), and refuses any other at the read (Undeclared, a
-bug); its fingerprint is made from the same declarations (`step_fingerprint`), so a step cannot read a setting that
-its fingerprint misses."""
+A step sees the settings through a View, and its fingerprint is made from these declarations alone
+(kit.steps.view.settings_fingerprint), so a step cannot read a setting that its fingerprint misses. The rules that know
+the layers below are kit.steps.checks; the flags' parsers kit.steps.parsers."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
-from pathlib import Path, PurePath
-from typing import Any, cast
+from pathlib import Path
 
 from kit.bundle import registry
 from kit.corpus.samplings import CUT, ENCODED, SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
-from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
+from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
 from kit.infra.host import safe_box_id
@@ -33,6 +31,7 @@ from kit.infra.rules import (
     Check,
     Choice,
     Distinct,
+    Entry,
     Flag,
     Float,
     Int,
@@ -42,19 +41,17 @@ from kit.infra.rules import (
     Ordered,
     Real,
     Text,
+    Through,
     Whole,
     broken,
     changes,
     changes_nothing,
-    changes_of,
     flag_of,
-    holds_settings,
     setting,
-    unwritten_of,
+    text_check,
 )
-from kit.media.decode import MAX_FPS, parse_fps
-from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
-from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
+from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, SCALERS, UP_DEFAULT
+from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.media.teachers import setting_text
@@ -64,89 +61,18 @@ from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.encoders import AUTO as AUTO_ENCODERS
 from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
-from kit.rundir import STEP_NAMES
-from kit.steps.parsers import HOLDOUTS, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
+from kit.platforms.teacher import trusted_teacher
+from kit.rundir import STEP_NAMES, RunDir
+from kit.steps.checks import (
+    encoders_problem,
+    fps_problem,
+    holdout_problem,
+    scales_problem,
+    shard_problem,
+    teacher_problem,
+)
+from kit.steps.parsers import CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.thresholds import GateThresholds
-
-
-def scales_problem(rungs: object) -> str | None:
-    """--scales's rule: at least one rung, each once, each giving the tallest reference MIN_HEIGHT lines or more."""
-    if not isinstance(rungs, tuple) or not rungs:
-        return "is empty"
-    canonical = []
-    for rung in rungs:
-        try:
-            canonical.append(parse_rung(rung))
-        except ValueError as exc:
-            return f"holds {rung!r}: {exc}"
-        if canonical[-1] != NATIVE and rung_size(canonical[-1], MAX_DIMENSION, MAX_DIMENSION)[1] < MIN_HEIGHT:
-            return (f"holds {rung}, which gives no picture: {rung} of the tallest reference the kit reads "
-                    f"({MAX_DIMENSION} lines) is below {MIN_HEIGHT} lines")
-    return "repeats a rung" if len(set(canonical)) != len(canonical) else None
-
-
-def check_ladder(rungs: tuple[str, ...], sizes: list[tuple[int, int]]) -> None:
-    """--scales against the clips: a rung too small for every clip, or a ladder giving no clip an encode, is refused."""
-    if not sizes:
-        return
-    tallest = max(h for _, h in sizes)
-    hint = f"give rungs of at least {MIN_HEIGHT} lines for some clip and below its height, or native " \
-           f"(e.g. --scales native,0.5)"
-    for rung in rungs:
-        if rung != NATIVE and all(rung_size(rung, w, h)[1] < MIN_HEIGHT for w, h in sizes):
-            raise InputError(f"--scales {rung} gives no clip a picture of {MIN_HEIGHT} lines or more (the tallest "
-                             f"clip, {tallest} lines, would be encoded at {rung_size(rung, tallest, tallest)[1]})",
-                             hint=hint)
-    if not any(clip_rungs(rungs, w, h) for w, h in sizes):
-        raise InputError(f"--scales {','.join(rungs)} gives no clip an encode: each rung is at or above the height "
-                         f"of every clip (the tallest is {tallest} lines), and the kit never upscales a reference",
-                         hint=hint)
-
-
-def encoders_problem(names: object) -> str | None:
-    """--encoders's rule: auto, or names the kit knows, each once (kit.platforms.encoders.parse_encoder_list)."""
-    if not isinstance(names, tuple) or not all(isinstance(n, str) and n.strip() == n and n for n in names):
-        return "is not a list of encoder names"
-    try:
-        parsed = parse_encoder_list(",".join(names))
-    except InputError as exc:
-        return f"is refused: {exc.message}"
-    return "repeats an encoder" if len(set(parsed)) != len(parsed) else None
-
-
-def teacher_problem(text: object) -> str | None:
-    """--teacher's rule: a built-in model's name, or a model file's absolute path (the file is checked where read)."""
-    if text in BUILTIN_TEACHERS or (isinstance(text, str) and Path(text).is_absolute() and MODEL_SEPARATOR not in text):
-        return None
-    return f"is neither one of {', '.join(BUILTIN_TEACHERS)} nor a model file's absolute path"
-
-
-def fps_problem(text: object) -> str | None:
-    """--fps's rule: a rate kit.media.decode.parse_fps reads."""
-    try:
-        return None if isinstance(text, str) and parse_fps(text) else "is not a frame rate"
-    except ValueError:
-        return f"is not a frame rate above 0 and at most {MAX_FPS}"
-
-
-def holdout_problem(kinds: object) -> str | None:
-    if not isinstance(kinds, tuple) or (bad := next((k for k in kinds if k not in HOLDOUTS), None)) is not None:
-        return f"holds {bad!r}, which is neither encoder, box nor rung" if isinstance(kinds, tuple) else \
-            "is not a list of encoder, box, rung"
-    return "repeats a kind" if len(set(kinds)) != len(kinds) else None
-
-
-def shard_problem(shard: object) -> str | None:
-    ok = isinstance(shard, ShardSpec) and 1 <= shard.k <= shard.n <= MAX_SHARDS
-    return None if ok else f"is not K/N with 1 <= K <= N <= {MAX_SHARDS}"
-
-
-def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
-    def problem(text: object) -> str | None:
-        why = rule(text) if isinstance(text, str) else "it is not text"
-        return f"is refused: {why}" if why is not None else None
-
-    return Check(problem, says)
 
 
 def grid_fits(settings: RunSettings) -> str | None:
@@ -156,14 +82,18 @@ def grid_fits(settings: RunSettings) -> str | None:
 
 A_PATH = Off(Absolute())
 PREREQS, CORPUS, LOSO, VERDICT, BUNDLE = STEP_NAMES
-YUV = changes(CORPUS)  # how a .yuv clip whose name lacks them is read: its frames, hence the corpus's rows
+# how a .yuv clip whose name lacks them is read: its frames, hence the corpus's rows (2.1.0: one entry of the three)
+YUV = changes(CORPUS, entries={CORPUS: Entry("yuv_defaults", lambda s: [s.width, s.height, s.fps])})
+SCALERS_USED = changes(CORPUS, entries={CORPUS: Entry("scalers", lambda s: [s.downscaler, s.upscaler])})
 ENCODER_LIST = Reading("encoders", parse_encoder_list, items="libx264,libx265")  # `libx264,h264_nvenc` or `auto`
 TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
-LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
-                                                     f"{registry.MAX_LICENSE} printable ASCII characters")
-LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(s) address of at most "
-                                                             f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
+DEMO = changes(CORPUS, entries={CORPUS: Through("the clips the demo set makes")})
+MODELS_BUNDLED = changes(BUNDLE, entries={BUNDLE: Entry(models=True)})  # written into the exports' registry rows
+LICENSE = text_check(registry.license_problem, f"an SPDX license expression of at most {registry.MAX_LICENSE} "
+                                               "printable ASCII characters")
+LICENSE_URL = text_check(registry.license_url_problem, f"an absolute http(s) address of at most "
+                                                       f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
 
 
 @dataclass(frozen=True)
@@ -180,7 +110,7 @@ class RunSettings(Record):
         "--out-dir", AbsPath(), "Run directory.", computed="runs/<box-id>", rank=190))
     ref_dir: Path | None = setting(None, A_PATH, changes=changes(CORPUS, reads={BUNDLE: (
         "the tarball names its clips [ref-dir]/NAME, wherever the folder lies (--keep-paths: the paths as they "
-        "are)")}), flag=Flag(
+        "are)")}, entries={CORPUS: Entry(form=lambda s: str(s.ref_dir) if s.ref_dir else "(demo set)")}), flag=Flag(
         "--ref-dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). Default: the embedded demo set.",
         computed="demo", rank=20))
     width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV, flag=Flag(
@@ -194,14 +124,18 @@ class RunSettings(Record):
     # what prereqs test-encodes, and the corpus step encodes with
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
                                                                          "detect command lists them), each once"),
-                                        changes=changes(PREREQS, CORPUS), flag=Flag(
+                                        # the corpus step's: those it encodes with (auto: those prereqs found)
+                                        changes=changes(PREREQS, CORPUS, entries=dict.fromkeys((PREREQS, CORPUS),
+                                                                                               Entry())), flag=Flag(
         "--encoders", ENCODER_LIST, "Comma-separated encoders, or auto: each detected family's defaults that pass a "
         "test encode, plus libx264 (the detect command lists them).", rank=70))
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
                                                       "and family names, each within the range of every encoder it "
                                                       "sets"),
                           Across(grid_fits, "values within the range of each of the run's encoders"),
-                          changes=changes(PREREQS, CORPUS), flag=Flag(
+                          changes=changes(PREREQS, CORPUS, entries={
+                              PREREQS: Entry("cq_probe", lambda s: s.cqs.probe_text),
+                              CORPUS: Entry("grid", lambda s: s.cqs.by_encoder(s.encoders))}), flag=Flag(
         "--cqs", CqGrids(), "Quality grid, in each encoder's own scale (the value the encoder receives): auto (each "
         "family's measured default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family "
         "(libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md.",
@@ -209,28 +143,35 @@ class RunSettings(Record):
     scales: tuple[str, ...] = setting(("native", "0.5"), Check(scales_problem, f"native, heights in lines "
                                                                                f"({MIN_HEIGHT}..8640) or fractions of "
                                                                                "the height that give a picture, each "
-                                                                               "once"), changes=changes(CORPUS),
-                                      flag=Flag(
+                                                                               "once"),
+                                      changes=changes(CORPUS, entries={CORPUS: Entry()}), flag=Flag(
         "--scales", Scales(), "Resolution ladder: native, heights in lines (720,540,360) or fractions of each clip's "
         "height (0.5). A rung is encoded from a downscaled copy and scored upscaled to the reference's size, against "
         "the full-size reference; rungs at or above a clip's height are left out for it.", rank=100))
-    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), changes=changes(CORPUS), flag=Flag(
+    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), changes=SCALERS_USED, flag=Flag(
         "--downscaler", Choice(), "Scaler that makes a rung's downscaled copy.", rank=110))
-    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), changes=changes(CORPUS), flag=Flag(
+    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), changes=SCALERS_USED, flag=Flag(
         "--upscaler", Choice(), "Scaler that brings a rung's encode back to the reference's size for scoring (bicubic, "
         "as VMAF's training set was made).", rank=120))
     # prereqs checks it, the corpus is scored with it, LOSO and the bundle's refit read its function
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
                                                                  "path"),
-                           changes=changes(PREREQS, CORPUS, LOSO, BUNDLE), flag=Flag(
+                           changes=changes(PREREQS, CORPUS, LOSO, BUNDLE, entries={
+                               # a model file is read and hashed: an edited one is checked again
+                               PREREQS: Entry(form=lambda s: trusted_teacher(s.teacher).to_json()),
+                               CORPUS: Through("the teacher's name and its model's sha256"),
+                               LOSO: Through("the corpus's identity, whose rows name their teacher"),
+                               BUNDLE: Through("the verdict, whose models learnt it")}), flag=Flag(
         "--teacher", TEACHER_NAME, "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
         "gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON "
         "file (a VMAF v1 model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
         "(docs/teachers.md).", metavar="NAME|FILE", rank=130))
-    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)), changes=changes(LOSO, VERDICT),
+    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)), changes=changes(
+                                         LOSO, VERDICT, entries=dict.fromkeys((LOSO, VERDICT), Entry())),
                                      flag=Flag("--seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as "
                                                "given.", rank=160))
-    folds: FoldsAsked = setting(AUTO, FOLDS, changes=changes(LOSO), flag=Flag(
+    folds: FoldsAsked = setting(AUTO, FOLDS, changes=changes(LOSO, entries={  # 2.1.0: absent at its default
+        LOSO: Entry(form=lambda s: str(s.folds), always=False)}), flag=Flag(
         "--folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole content groups "
         "dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per "
         "source either way.", metavar="loso|K|auto", rank=170))
@@ -238,7 +179,10 @@ class RunSettings(Record):
     corpus: Path | None = setting(None, A_PATH, changes=changes(PREREQS, CORPUS, LOSO, VERDICT, reads={BUNDLE: (
         "to find the corpus the verdict names where the out-dir is now (kit.steps.base.recorded_corpus: a 2.1.0 "
         "verdict named this out-dir's shard by its absolute path); the corpus found is checked against the "
-        "verdict's sha256, which the bundle's fingerprint holds")}), flag=Flag(
+        "verdict's sha256, which the bundle's fingerprint holds")}, entries={
+            PREREQS: Entry("needs_ffmpeg", lambda s: s.corpus is None),
+            CORPUS: Through("no corpus step runs"), LOSO: Through("the corpus's sha256"),
+            VERDICT: Through("LOSO's files and the corpus's contents")}), flag=Flag(
         "--corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the corpus step.", rank=200))
     jobs: int = setting(0, Whole(0, 256), changes=changes_nothing(
         "how many corpus jobs run at once: each encode has one thread (kit.corpus.jobs), so no row depends on it"),
@@ -246,23 +190,28 @@ class RunSettings(Record):
     # the ffmpeg chosen is prereqs' input (its path, build, size and time) and in prereqs.json, which the others read
     ffmpeg: Path | None = setting(None, A_PATH, changes=changes(PREREQS, reads=dict.fromkeys((LOSO, BUNDLE), (
         "the teacher's function is read from the ffmpeg prereqs.json names; from this one only where there is no "
-        "prereqs.json"))), flag=Flag("--ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.", computed="found",
-                                     rank=240))
+        "prereqs.json")), entries={PREREQS: Through("the chosen binary's path, build, size and time")}), flag=Flag(
+        "--ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.", computed="found", rank=240))
     # no rule: made safe for a file name (__post_init__), and a command's own flag
-    box_id: str = setting("", changes=changes(CORPUS, BUNDLE), flag=Flag(
+    box_id: str = setting("", changes=changes(CORPUS, BUNDLE, entries=dict.fromkeys((CORPUS, BUNDLE), Entry())),
+                          flag=Flag(
         "--box-id", Text(), "Name of this box in shards and tarballs.", computed="host name; union with --corpus",
         rank=210))
     gate: GateThresholds = setting(GateThresholds)  # its fields declare what each changes
     train: TrainConfig = setting(TrainConfig)
-    demo_clips: int = setting(0, Whole(0, 64), changes=changes(CORPUS), flag=Flag(
+    demo_clips: int = setting(0, Whole(0, 64), changes=DEMO, flag=Flag(
         "--demo-clips", Int(), "Use only the first N demo clips (0 = all).", rank=470))
-    demo_seconds: float = setting(0.0, Real(0, 60), changes=changes(CORPUS), flag=Flag(
+    demo_seconds: float = setting(0.0, Real(0, 60), changes=DEMO, flag=Flag(
         "--demo-seconds", Float(), "Length of each demo clip in seconds (0 = the default 3).", rank=480))
-    incumbent: Path | None = setting(None, A_PATH, changes=changes(LOSO, VERDICT), flag=Flag(
+    # named relative to the out-dir where it lies in it, so a moved out-dir's LOSO stays up to date
+    incumbent: Path | None = setting(None, A_PATH, changes=changes(LOSO, VERDICT, entries={
+        LOSO: Entry(form=lambda s: RunDir(s.out_dir).recorded(s.incumbent) if s.incumbent else None),
+        VERDICT: Through("LOSO's files, its incumbent.json")}), flag=Flag(
         "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
         "beats its models by more than the seed spread.", rank=310))
-    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), changes=changes(CORPUS),
-                                      flag=Flag(
+    # the corpus step's: its deal of the clips (kit.corpus.split.shard_record), absent outside a shard
+    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), changes=changes(
+        CORPUS, entries={CORPUS: Entry(always=False)}), flag=Flag(
         "--shard", SHARD_SPEC, "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). Each box reads every "
         "clip and leaves out what one box would, each clip left out named (reason and fix) by one shard; a shard "
@@ -291,33 +240,37 @@ class RunSettings(Record):
         "starts them.", rank=446))
     # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.s02_corpus.sample_jobs)
     vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
-                                                  changes=changes(CORPUS, LOSO, VERDICT, BUNDLE), flag=Flag(
+                                                  changes=changes(CORPUS, LOSO, VERDICT, BUNDLE, entries={
+                                                      BUNDLE: Entry(models=True)}), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51); also the CRFs at which "
         "the corpus step encodes the consumer's samplings and the range of LOSO's and the verdict's figures as "
         "vmaf-tune uses the models.",
         metavar="MIN,MAX", rank=490))
-    model_license: str = setting("BSD-3-Clause", LICENSE, changes=changes(BUNDLE), flag=Flag(
+    model_license: str = setting("BSD-3-Clause", LICENSE, changes=MODELS_BUNDLED, flag=Flag(
         "--model-license", Text("spdx"), "SPDX license of the exported models, written into the vmaf-tune registry "
         "rows (the kit's own license unless set).", rank=500))
     model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL,
-                                     changes=changes(BUNDLE), flag=Flag(
+                                     changes=MODELS_BUNDLED, flag=Flag(
         "--model-license-url", Text("url"), "Address of that license's text, written into the vmaf-tune registry "
         "rows.", rank=510))
-    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), changes=changes(PREREQS, CORPUS), flag=Flag(
+    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), changes=changes(PREREQS, CORPUS, entries=dict.fromkeys(
+        (PREREQS, CORPUS), Entry())), flag=Flag(
         "--encode-depth", Choice(), "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: "
         "references deeper than 8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit).",
         rank=80))
-    content_groups: Path | None = setting(None, A_PATH, changes=changes(CORPUS), flag=Flag(
+    content_groups: Path | None = setting(None, A_PATH, changes=changes(CORPUS, entries={
+        CORPUS: Through("the contents: the groups and twins, the overrides' lines")}), flag=Flag(
         "--content-groups", AbsPath(), 'A JSON file overriding which sources hold one content, both ways: {"same": '
         '[["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
         "in the shard manifest.", rank=30))
-    interval_level: float = setting(0.95, Real(0.5, 0.999), changes=changes(VERDICT), flag=Flag(
+    interval_level: float = setting(0.95, Real(0.5, 0.999), changes=changes(VERDICT, entries={VERDICT: Entry()}),
+                                    flag=Flag(
         "--interval-level", Float(), "Nominal coverage of the prediction intervals (hierarchical split conformal over "
         "content groups: a new frame of a new source lies inside with at least this probability); figures at "
         "50/80/90/95 % are given either way.", rank=370))
     holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"),
-                                       changes=changes(LOSO, VERDICT), flag=Flag(
+                                       changes=changes(LOSO, VERDICT, entries={VERDICT: Entry()}), flag=Flag(
         "--holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder rungs (rung): each "
         "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
         metavar="encoder|box|rung[,...]|none", rank=400))
@@ -331,11 +284,11 @@ class RunSettings(Record):
         "--group-shared", None, "A project folder shared on purpose: the folders the kit makes are group-writable with "
         "the sticky bit (nobody but a file's owner renames or deletes it), and folders others can write are accepted "
         "if sticky. Files stay writable by you alone, and the kit trusts only the ones you made.", rank=520))
-    strict: bool = setting(False, changes=changes(CORPUS), flag=Flag(
+    strict: bool = setting(False, changes=changes(CORPUS, entries={CORPUS: Entry()}), flag=Flag(
         "--strict", None, "Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without "
         "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
         "summary, as long as enough sources are left.", rank=530))
-    keep_paths: bool = setting(False, changes=changes(BUNDLE), flag=Flag(
+    keep_paths: bool = setting(False, changes=changes(BUNDLE, entries={BUNDLE: Entry()}), flag=Flag(
         "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path in the files "
         "it holds is made as [ref-dir]/NAME, [out-dir]/..., [cache]/... or [kit]/..., a file under none of those "
         "by its name alone, as [elsewhere]/NAME (the clips named by file name and sha256); the out-dir's own files "
@@ -350,145 +303,14 @@ class RunSettings(Record):
 
     @property
     def extra_features(self) -> bool:
-        """Whether the corpus step measures VMAF v1's features: --inputs trains on them, and no --corpus is given."""
+        """Whether the corpus step measures the opt-in features (kit.media.libvmaf.OPT_IN): --inputs trains on them, and
+        no --corpus is given."""
         return self.corpus is None and any(f in EXTRA_FEATURES for f in input_features(self.train.inputs))
 
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings
         object.__setattr__(self, "box_id", safe_box_id(self.box_id))
         object.__setattr__(self, "folds", checked_folds(self.folds))
-
-
-class Undeclared(AttributeError):
-    """A step read a setting whose field does not name it (kit.infra.rules.Changes): a bug of the kit, said as an
-    internal error where it is read, never a value a resume would keep unfingerprinted."""
-
-
-def _fields(cls: type[Record]) -> dict[str, dataclasses.Field[Any]]:
-    return {f.name: f for f in dataclasses.fields(cls)}
-
-
-class View:
-    """The settings as one step sees them (kit.steps.base.Context.settings): a field whose `changes` names the step,
-    or that changes no step; a record of settings it holds (`train`) whole where the step may read all its fields,
-    else as a View of its own; any other field refused at the read (Undeclared). A property of the record
-    (`extra_features`) is worked out on the view, so what it reads is checked too."""
-
-    __slots__ = ("_at", "_record", "_step")
-
-    def __init__(self, record: Record, step: str, at: str = "") -> None:
-        object.__setattr__(self, "_record", record)
-        object.__setattr__(self, "_step", step)
-        object.__setattr__(self, "_at", at)
-
-    def __getattr__(self, name: str) -> Any:
-        record, step, at = self._record, self._step, self._at
-        found = _fields(type(record)).get(name)
-        if found is None:
-            attr = getattr(type(record), name, None)
-            if isinstance(attr, property) and attr.fget is not None:
-                return attr.fget(self)
-            raise AttributeError(f"{type(record).__name__} has no setting {name!r}")
-        value = getattr(record, name)
-        if (held := holds_settings(found)) is not None:
-            return value if all(readable(held, step)) else View(value, step, f"{at}{name}.")
-        declared = changes_of(found)
-        if declared is None or not declared.readable_by(step):
-            raise Undeclared(f"step {step} read the setting {at}{name}, whose field does not name it: add the step "
-                             f"to that field's `changes` (kit.infra.rules.changes) if its value changes the step's "
-                             "outputs (the step's fingerprint then holds it), or read it where it is declared")
-        return value
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __repr__(self) -> str:
-        return f"<settings of step {self._step}>"
-
-
-def readable(cls: type[Record], step: str) -> Iterator[bool]:
-    """For each setting of `cls` (those of a record it holds too), whether `step` may read it."""
-    for f in dataclasses.fields(cls):
-        if (held := holds_settings(f)) is not None:
-            yield from readable(held, step)
-        else:
-            declared = changes_of(f)
-            yield declared is not None and declared.readable_by(step)
-
-
-def declared(cls: type[Record], step: str, at: str = "") -> Iterator[tuple[str, dataclasses.Field[Any]]]:
-    """The settings of `cls` whose outputs-changed steps name `step`, by dotted name (`train.epochs`), in order."""
-    for f in dataclasses.fields(cls):
-        if (held := holds_settings(f)) is not None:
-            yield from declared(held, step, f"{at}{f.name}.")
-        elif (changed := changes_of(f)) is not None and step in changed.steps:
-            yield f"{at}{f.name}", f
-
-
-def value_at(record: Record, dotted: str) -> Any:
-    for name in dotted.split("."):
-        record = getattr(record, name)
-    return record
-
-
-def plain(value: Any) -> Any:
-    """A setting's value as its JSON has it (a fingerprint is sha256 of its JSON): a tuple a list, a path text."""
-    if isinstance(value, Record):
-        return value.to_json()
-    if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return str(value) if isinstance(value, PurePath) else value
-
-
-# The fields of the records 2.1.0 fingerprinted whole (LOSO's and the bundle's `train`, the verdict's `gate`), each
-# written at its default too. A field added since is written only off its default (`record_form`), so its record's
-# entry in a fingerprint of 2.1.0 stays as it was.
-WHOLE_IN_2_1: Mapping[type[Record], tuple[str, ...]] = {
-    TrainConfig: ("hidden", "dropout", "lr", "weight_decay", "epochs", "batch_size", "max_samples", "max_steps",
-                  "max_batch", "inputs", "recipe", "teacher_samples", "base_steps", "base_batch", "base_lr",
-                  "tune_steps", "tune_batch", "tune_lr"),
-    GateThresholds: ("mean_plcc_min", "plcc_spread_max", "per_seed_plcc_min", "min_rmse_lift", "min_content_groups",
-                     "max_abs_bias", "max_fold_rmse", "min_coverage", "max_out_of_range", "holdout_min_plcc",
-                     "max_clip_error", "consumer_tolerance", "min_consumer_share", "min_consumer_content_share"),
-}
-
-
-def record_form(record: Record) -> dict[str, object]:
-    """A record of settings as a fingerprint holds it: its JSON, a field added since 2.1.0 only off its default."""
-    doc, at_default = record.to_json(), type(record)().to_json()
-    kept = WHOLE_IN_2_1[type(record)]
-    names = _fields(type(record))
-    return {k: v for k, v in doc.items() if k not in names or k in kept or v != at_default.get(k)}
-
-
-def step_fingerprint(settings: RunSettings, step: str, entries: Mapping[str, object],
-                     kept: Iterable[str]) -> dict[str, object]:
-    """The settings part of `step`'s fingerprint (Plan.settings): `entries`, the form 2.1.0 gave it, which stands for
-    the settings `kept` names (through the step's inputs too; a record's name: each of its fields); then each other
-    setting whose `changes` names the step, by its dotted name, wherever its value is off its default (the one its
-    field says it left out, where a later kit changed the default: kit.infra.rules.unwritten_of). A setting added
-    since 2.1.0 leaves every fingerprint as it was at its default, and off it reruns exactly the steps it declares."""
-    found = dict(declared(RunSettings, step))
-    held = {f.name for f in dataclasses.fields(RunSettings) if holds_settings(f) is not None}
-    kept = set(kept)
-    # a name kept that the step does not declare would be a setting its fingerprint holds and its view refuses
-    assert all(k in found or (k in held and any(d.startswith(f"{k}.") for d in found)) for k in kept), \
-        (step, sorted(k for k in kept if k not in found))
-    fingerprint = dict(entries)
-    for dotted, f in found.items():
-        if dotted in kept or dotted.partition(".")[0] in kept:
-            continue
-        if (value := value_at(settings, dotted)) != unwritten_of(f):
-            assert dotted not in fingerprint, (step, dotted)
-            fingerprint[dotted] = plain(value)
-    return fingerprint
-
-
-def view_of(settings: RunSettings, step: str) -> RunSettings:
-    """What step `step` sees of `settings` (a View, which every reader takes for the record it stands for)."""
-    return cast(RunSettings, View(settings, step))
 
 
 # where one command runs: its own flags, never taken from a --settings file

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record, omit_none
-from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, changes, setting
+from kit.infra.rules import OFF, Check, Flag, Float, InRecord, Int, Limit, Off, Parser, Real, Whole, changes, setting
 from kit.model.consumer import TOLERANCE
 
 # the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval
@@ -21,7 +21,11 @@ MIN_CONTENT_GROUPS = 5
 CORRELATION = Real(-1, 1)
 LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
 SHARE = Real(0, 1)
-DECIDES = changes("verdict")  # what a threshold changes: the verdict (the report and tarball read it from there)
+# what a threshold changes: the verdict (the report and tarball read it from there); a new one joins its fingerprint's
+# entry `gate` off its default alone, where 2.1.0's thresholds are held at their defaults too (DECIDED_IN_2_1), so an
+# out-dir of 2.1.0 resumes as it was
+DECIDES = changes("verdict")
+DECIDED_IN_2_1 = changes("verdict", entries={"verdict": InRecord()})
 HOLDOUT_PLCC_MEASURE = "plcc"  # the --holdout blocks' gate rows (kit.verdict.gates.HOLDOUT_PLCC, assess.holdout_block)
 
 
@@ -79,51 +83,51 @@ class GateThresholds(Record):
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
-    mean_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDES, flag=Flag(
+    mean_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
         "--min-mean-plcc", Float(), "Gate: mean over seeds of per-seed mean LOSO PLCC.", rank=280))
-    plcc_spread_max: float = setting(0.005, Real(0), changes=DECIDES, flag=Flag(
+    plcc_spread_max: float = setting(0.005, Real(0), changes=DECIDED_IN_2_1, flag=Flag(
         "--max-plcc-spread", Float(), "Gate: max - min of the per-seed mean PLCCs.", rank=290))
-    per_seed_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDES, flag=Flag(
+    per_seed_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
         "--min-seed-plcc", Float(), "Gate: every seed's mean PLCC.", rank=300))
-    min_rmse_lift: float | None = setting(1.0, LIMIT, changes=DECIDES, flag=Flag(
+    min_rmse_lift: float | None = setting(1.0, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
         "--min-rmse-lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge baseline trained beside it, "
         "both means over content groups (1: no worse than ridge; 0.7 for a clear lift); off to drop it.",
         metavar=OFF_METAVAR, rank=320))
-    min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000), changes=DECIDES, flag=Flag(
+    min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000), changes=DECIDED_IN_2_1, flag=Flag(
         "--min-content-groups", Int(), "Gate: PROMOTE needs at least N held-out content groups (5 by default: see the "
         "README's minimum evidence); lower it to promote on fewer.", rank=330))
-    max_abs_bias: float | None = setting(10.0, LIMIT, changes=DECIDES, flag=Flag(
+    max_abs_bias: float | None = setting(10.0, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
         "--max-abs-bias", Limit(), "Gate: no held-out source may be off by more than X VMAF points on average (mean "
         "of prediction - teacher, over seeds); off to drop it.", metavar=OFF_METAVAR, rank=340))
-    max_fold_rmse: float | None = setting(None, LIMIT, changes=DECIDES, flag=Flag(
+    max_fold_rmse: float | None = setting(None, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
         "--max-fold-rmse", Limit(), "Optional gate: every held-out source's RMSE (mean over seeds) at most X.",
         metavar=OFF_METAVAR, rank=350))
     # the optional gates: off by default, and `off` at the flag switches one off again (over its KIT_ variable or a
     # --settings file), as the Off rule of its field says
-    min_coverage: float | None = setting(None, Off(SHARE), changes=DECIDES, flag=Flag(
+    min_coverage: float | None = setting(None, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
         "--min-coverage", Limit("0.9", by_rule=True), "Optional gate: the held-out coverage of the intervals at "
         "--interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it; off to drop it.",
         metavar=OFF_METAVAR, rank=380))
-    max_out_of_range: float | None = setting(None, Off(SHARE), changes=DECIDES, flag=Flag(
+    max_out_of_range: float | None = setting(None, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
         "--max-out-of-range", Limit("0.05", by_rule=True), "Optional gate: no source's share of held-out predictions "
         "outside [0, 100] above X (e.g. 0.05); off to drop it.", metavar=OFF_METAVAR, rank=390))
-    holdout_min_plcc: float | None = setting(None, Off(CORRELATION), changes=DECIDES, flag=Flag(
+    holdout_min_plcc: float | None = setting(None, Off(CORRELATION), changes=DECIDED_IN_2_1, flag=Flag(
         "--holdout-min-plcc", Limit("0.9", by_rule=True), "Optional gate: with --holdout, every held-out encoder's "
         "(box's) PLCC at least X; off to drop it.", metavar=OFF_METAVAR, rank=410))
-    max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, changes=DECIDES, flag=Flag(
+    max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, changes=DECIDED_IN_2_1, flag=Flag(
         "--max-clip-error", ClipErrorLimits(), "Optional gate: every held-out clip's pooled prediction within X VMAF "
         "points of its teacher pooled the same way, for each STAT given: mean, harmonic_mean, p1 (the 1st "
         "percentile, Av1an's default) or min (docs/pooling.md).", metavar="STAT:X[,STAT:X]|off", rank=360))
     # the consumer's gate: its defaults and the measurement behind them in docs/verdict.md, "The consumer's gate"
-    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), changes=DECIDES, flag=Flag(
+    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), changes=DECIDED_IN_2_1, flag=Flag(
         "--consumer-tolerance", Float(), "How close, in VMAF points, a held-out encode's prediction as vmaf-tune "
         "makes it (mean features, its crf_norm) must be to the teacher's mean to count as within (vmaf-tune's "
         "DEFAULT_PROXY_TOLERANCE: its verify encode accepts the proxy so close).", rank=420))
-    min_consumer_share: float | None = setting(0.9, Off(SHARE), changes=DECIDES, flag=Flag(
+    min_consumer_share: float | None = setting(0.9, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
         "--min-consumer-share", Limit(), "Gate: at least X of the held-out encodes within --consumer-tolerance as "
         "vmaf-tune predicts them, all together, in every CRF band (10-20, 21-35, 36-51) and for every encoder; off "
         "to drop it.", metavar=OFF_METAVAR, rank=430))
-    min_consumer_content_share: float | None = setting(0.75, Off(SHARE), changes=DECIDES, flag=Flag(
+    min_consumer_content_share: float | None = setting(0.75, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
         "--min-consumer-content-share", Limit(), "Gate: at least X of each content group's held-out encodes within "
         "--consumer-tolerance as vmaf-tune predicts them; off to drop it.", metavar=OFF_METAVAR, rank=440))
     # where the ceiling is itself below a consumer gate on a group, that gate asks the models to be within this much of

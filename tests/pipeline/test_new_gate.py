@@ -45,7 +45,7 @@ def max_miss_gate(fit: ConsumerFit, threshold: float | None, measure: str) -> Li
 '''
 # its threshold's field: the default, the rule, the step it changes (the verdict) and the flag (`run
 # --max-consumer-miss`, its place in the help). Off by default: at its default a new setting leaves every fingerprint
-# as it was (kit.steps.settings.step_fingerprint), so an old out-dir keeps its verdict until the flag is given; a gate
+# as it was (kit.steps.view.settings_fingerprint), so an old out-dir keeps its verdict until the flag is given; a gate
 # on by default that old verdicts must meet is a change of the verdict's numbers, whose release raises the verdict's
 # format version (kit/steps/__init__.py), as for any step
 FIELD = '''    max_consumer_miss: float | None = setting(None, LIMIT, changes=DECIDES, flag=Flag(

@@ -106,3 +106,17 @@ def test_a_ten_wide_member_round_trips_through_the_member_store() -> None:
     assert vector.shape == (arch.params + 2 * 10 + 1,)  # the slots, ten means and stds, the loss
     back = unflatten(vector, arch)
     assert back.mean.shape == (1, 10) and np.allclose(back.mean.numpy(), ens.means[0].numpy())
+
+
+def test_a_message_names_the_opt_in_features_from_the_table() -> None:
+    """Issue 78: the refusals and lines that speak of the opt-in features name them from kit.media.libvmaf's table
+    (EXTRA_SAID), never as "VMAF v1's features" written by hand where any opt-in set is meant."""
+    from kit.media.libvmaf import EXTRA_SAID, OPT_IN
+    from kit.media.teachers import teacher_of
+    from kit.platforms.teacher import size_refusal
+
+    assert all(f.name in EXTRA_SAID for f in OPT_IN) and OPT_IN
+    refused = size_refusal(teacher_of("vmaf_v0.6.1"), True, "176x144", "a.y4m", "too small")
+    assert EXTRA_SAID in str(refused.hint) and "--inputs canonical6 " in str(refused.hint)
+    for module in (ROOT / "kit").rglob("*.py"):
+        assert "VMAF v1's features" not in module.read_text(), module

@@ -324,7 +324,7 @@ def test_a_ladder_that_gives_the_clips_no_picture_is_refused_at_the_corpus_step(
                                                                                  words: str) -> None:
     """Before any encode (never an empty corpus that LOSO blames): a rung below 32 lines for every clip of the
     set, or a ladder that gives no clip an encode, named as --scales."""
-    from kit.steps.settings import check_ladder
+    from kit.steps.checks import check_ladder
 
     with pytest.raises(InputError) as err:
         check_ladder(scales, sizes)
@@ -336,7 +336,7 @@ def test_a_ladder_that_gives_the_clips_no_picture_is_refused_at_the_corpus_step(
 def test_an_encoder_named_twice_is_refused_alike_at_the_flag_and_in_a_file() -> None:
     """`--encoders libx264,libx264` was taken as one at the flag (silently) and refused in a settings file."""
     from kit.platforms.encoders import parse_encoder_list
-    from kit.steps.settings import encoders_problem
+    from kit.steps.checks import encoders_problem
 
     assert parse_encoder_list("libx264, libx264") == ("libx264", "libx264")
     assert encoders_problem(("libx264", "libx264")) == "repeats an encoder"

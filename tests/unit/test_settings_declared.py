@@ -1,13 +1,13 @@
 """A step reads only what it fingerprints (issue 71, item 1): each setting declares, beside its default, rules and flag,
 the steps whose outputs it changes (kit.infra.rules.Changes); a step's fingerprint is made from those declarations
-(kit.steps.settings.step_fingerprint), and a step sees the settings through a View that refuses any other field at
-the read. This test replaces the vigilance that kept five hand-written fingerprints in step with what each step read.
-tests/pipeline/test_new_setting.py walks a new setting through a copy of the kit."""
+alone (kit.steps.view.settings_fingerprint; issue 78: tests/unit/test_fingerprint_declared.py), and a step sees the
+settings through a View that refuses any other field at the read. This test replaces the vigilance that kept five
+hand-written fingerprints in step with what each step read. tests/pipeline/test_new_setting.py walks a new setting
+through a copy of the kit."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +15,17 @@ import pytest
 
 from kit.infra.files import sha256_json
 from kit.infra.records import Record
-from kit.infra.rules import Changes, changes, changes_nothing, changes_of, holds_settings, setting, unwritten_of
+from kit.infra.rules import Changes, changes, changes_nothing, changes_of, setting, unwritten_of
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.rundir import STEP_NAMES
-from kit.steps import s01_prereqs, s02_corpus, s03_loso, s04_verdict, s05_bundle
 from kit.steps.base import Context
-from kit.steps.settings import (
-    WHOLE_IN_2_1,
-    RunSettings,
-    Undeclared,
-    View,
-    declared,
-    record_form,
-    step_fingerprint,
-    view_of,
-)
+from kit.steps.settings import RunSettings
+from kit.steps.view import Undeclared, View, record_form, settings_fingerprint, view_of
 from kit.verdict.thresholds import GateThresholds
+from tests.fingerprints import leaves
 
-KEPT = {"prereqs": s01_prereqs.KEPT, "corpus": s02_corpus.KEPT, "loso": s03_loso.KEPT, "verdict": s04_verdict.KEPT,
-        "bundle": s05_bundle.KEPT}
 BASE = RunSettings(out_dir=Path("/out"))
-
-
-def leaves(cls: type[Record] = RunSettings, at: str = "") -> Iterator[tuple[str, dataclasses.Field[Any]]]:
-    """Every setting of `cls`, a record it holds walked into: (dotted name, field)."""
-    for f in dataclasses.fields(cls):
-        if (held := holds_settings(f)) is not None:
-            yield from leaves(held, f"{at}{f.name}.")
-        else:
-            yield f"{at}{f.name}", f
 
 
 def read(view: Any, dotted: str) -> Any:
@@ -139,52 +120,24 @@ GATE_2_1 = {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005, "per_seed_plcc_min"
 
 
 def test_a_record_held_whole_in_2_1_is_fingerprinted_as_2_1_wrote_it() -> None:
-    assert sha256_json(record_form(TrainConfig())) == sha256_json(TRAIN_2_1)
-    assert sha256_json(record_form(GateThresholds())) == sha256_json(GATE_2_1)
-    assert record_form(TrainConfig(epochs=3)) == {**TRAIN_2_1, "epochs": 3}
-    # the teacher recipe's knobs, now TrainConfig's: at their defaults as before, off them in the record's entry
-    assert record_form(TrainConfig(motion_max=30.0)) == {**TRAIN_2_1, "motion_max": 30.0}
-    assert set(WHOLE_IN_2_1[TrainConfig]) | {"tune_shares", "windows_per_encode", "motion_max", "prior_seed",
-                                            "window_seed"} == {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-# settings 2.1.0 did not have: each joins the fingerprints of the steps it declares off its default alone
-NEW_IN_2_2 = {"consumer_window", "consumer_samplings"}
-
-
-def test_the_settings_2_1_fingerprinted_keep_their_form_and_nothing_joins_them() -> None:
-    """Byte-identical fingerprints of 2.1.0's out-dirs: each step's entries are 2.1.0's, and of the settings 2.1.0
-    had, the only ones a step declares beyond what its entries stand for are those 2.1.0 wrote by name off their
-    defaults, as the declarations now write them (bench/resume_across.py plans out-dirs a 2.1.0 kit made)."""
-    beyond = {step: sorted(name for name, _ in declared(RunSettings, step)
-                           if name not in KEPT[step] and name.partition(".")[0] not in KEPT[step]
-                           and name not in NEW_IN_2_2)
-              for step in STEP_NAMES}
-    # the one 2.1.0 setting that joins a step it did not change then: the corpus step encodes the consumer's samplings
-    # at the CRFs of --vmaftune-crf-range (issue 70); a 2.1.0 corpus reruns anyway (its format version, 2)
-    assert beyond == {"prereqs": [], "corpus": ["vmaftune_crf_range"], "loso": ["holdout", "vmaftune_crf_range"],
-                      "verdict": ["vmaftune_crf_range"], "bundle": []}
-    for step in STEP_NAMES:  # at the defaults, nothing joins the entries but 2.3's default samplings (below)
-        assert step_fingerprint(BASE, step, {"entry": 1}, KEPT[step]) == {
-            "entry": 1, **({"consumer_samplings": "cut"} if step == "corpus" else {})}
-    changed = dataclasses.replace(BASE, holdout=("rung",), vmaftune_crf_range=(12, 50), seeds=(3,))
-    # 2.1.0's {"holdout": list(s.holdout)} if s.holdout else {}, and its crf range likewise
-    assert step_fingerprint(changed, "loso", {}, KEPT["loso"]) == {"holdout": ["rung"], "vmaftune_crf_range": [12, 50]}
-    assert step_fingerprint(changed, "verdict", {}, KEPT["verdict"]) == {"vmaftune_crf_range": [12, 50]}
-    assert step_fingerprint(changed, "corpus", {}, KEPT["corpus"]) == {"consumer_samplings": "cut",
-                                                                       "vmaftune_crf_range": [12, 50]}
+    for step in ("loso", "bundle"):
+        assert sha256_json(record_form(TrainConfig(), step)) == sha256_json(TRAIN_2_1)
+        assert record_form(TrainConfig(epochs=3), step) == {**TRAIN_2_1, "epochs": 3}
+        # the teacher recipe's knobs, now TrainConfig's: at their defaults as before, off them in the record's entry
+        assert record_form(TrainConfig(motion_max=30.0), step) == {**TRAIN_2_1, "motion_max": 30.0}
+    assert sha256_json(record_form(GateThresholds(), "verdict")) == sha256_json(GATE_2_1)
 
 
 def test_the_consumers_settings_join_the_steps_that_act_on_them_off_their_defaults() -> None:
     """--consumer-window: the corpus step encodes its windows, LOSO places them, the verdict says their share;
     --consumer-samplings: the corpus step alone (LOSO reads what it made, samples.parquet, among its inputs)."""
-    window = dataclasses.replace(BASE, consumer_window=2.0, consumer_samplings="encoded")
+    window = dataclasses.replace(BASE, consumer_window=2.0)
     encoded = dataclasses.replace(BASE, consumer_samplings="encoded")
-    assert {step: step_fingerprint(window, step, {}, KEPT[step]) for step in STEP_NAMES} == {
-        "prereqs": {}, "corpus": {"consumer_window": 2.0}, "loso": {"consumer_window": 2.0},
-        "verdict": {"consumer_window": 2.0}, "bundle": {}}
-    assert {step: step_fingerprint(encoded, step, {}, KEPT[step]) for step in STEP_NAMES} == {
-        "prereqs": {}, "corpus": {}, "loso": {}, "verdict": {}, "bundle": {}}
+    for changed, name, value, steps in ((window, "consumer_window", 2.0, ("corpus", "loso", "verdict")),
+                                        (encoded, "consumer_samplings", "encoded", ("corpus",))):
+        for step in ("prereqs", "loso", "verdict", "bundle"):  # the corpus's resolves its encoders: not planned here
+            at, off = settings_fingerprint(BASE, step), settings_fingerprint(changed, step)
+            assert off == ({**at, name: value} if step in steps else at), (name, step)
     for step in ("prereqs", "bundle"):  # neither reads the window
         with pytest.raises(Undeclared):
             view_of(window, step).consumer_window  # noqa: B018
@@ -198,9 +151,11 @@ def test_the_default_samplings_are_written_where_2_2_left_its_default_out() -> N
     fields = {f.name: f for f in dataclasses.fields(RunSettings)}
     assert BASE.consumer_samplings == "cut" and unwritten_of(fields["consumer_samplings"]) == "encoded"
     made_2_2 = {"at its default": {}, "with --consumer-samplings cut": {"consumer_samplings": "cut"}}
+    resolved = {"encoders": ("libx264",), "shard": None}  # what the corpus step works out first
+    entries = {k: v for k, v in settings_fingerprint(BASE, "corpus", resolved).items() if k != "consumer_samplings"}
     for how, entry in (("cut", made_2_2["with --consumer-samplings cut"]), ("encoded", made_2_2["at its default"])):
         asked = dataclasses.replace(BASE, consumer_samplings=how)
-        assert step_fingerprint(asked, "corpus", {}, KEPT["corpus"]) == entry
+        assert settings_fingerprint(asked, "corpus", resolved) == {**entries, **entry}
     # every other setting leaves out its own default, as before
     assert all(unwritten_of(f) == (f.default_factory() if f.default_factory is not dataclasses.MISSING
                                    else f.default) for name, f in fields.items() if name != "consumer_samplings")
@@ -209,10 +164,7 @@ def test_the_default_samplings_are_written_where_2_2_left_its_default_out() -> N
 def test_a_later_setting_joins_the_fingerprints_of_the_steps_it_names_off_its_default() -> None:
     knobs = dataclasses.replace(BASE, train=TrainConfig(windows_per_encode=8))
     for step in ("loso", "bundle"):  # held whole there: inside the record's entry
-        assert record_form(knobs.train)["windows_per_encode"] == 8
-        assert step_fingerprint(knobs, step, {}, KEPT[step]) == {}
-    # a step whose entries stand for part of a record: the rest joins by its dotted name
-    assert step_fingerprint(knobs, "loso", {}, ("seeds",)) == {"train.windows_per_encode": 8}
-    assert step_fingerprint(knobs, "verdict", {}, KEPT["verdict"]) == {}  # not the verdict's
-    with pytest.raises(AssertionError):  # an entry standing for a setting the step may not read is a bug
-        step_fingerprint(BASE, "verdict", {}, ("model_license",))
+        assert settings_fingerprint(knobs, step)["train"] == {**TRAIN_2_1, "windows_per_encode": 8}
+    assert settings_fingerprint(knobs, "verdict") == settings_fingerprint(BASE, "verdict")  # not the verdict's
+    # a corpus-only bundle holds no setting of the models, at its default or off it
+    assert "train" not in settings_fingerprint(knobs, "bundle", models=False)

@@ -1,0 +1,146 @@
+"""One source for every fingerprint (issue 78, item 1): each step's settings fingerprint is made from the settings'
+declarations alone (kit.steps.view.settings_fingerprint: each field's `changes`, and its `entries`, how 2.1.0's
+fingerprints held it), with no list of a step's own. Proven two ways, each generated from the declarations:
+
+* byte for byte what 2.2.0's plan() wrote (its hand dict and KEPT), at the defaults and with each setting off its
+  default (tests/data/fingerprints_2_2_0.json, recorded on 2.2.0's code before the change; the out-dirs of 2.1.0 and
+  2.2.0 resume with nothing rerun: bench/resume_across.py);
+* every setting off its default (tests/fingerprints.py makes a value from its rules) changes exactly the plans of the
+  steps its field declares, and nothing else's; a format version of the registry, exactly its step's and those after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE
+from kit.infra.files import sha256_json
+from kit.infra.rules import UNWRITTEN, Entry, InRecord, Through, changes_of
+from kit.rundir import CORPUS_CONTENTS, STEP_NAMES
+from kit.steps import STEPS, formats_through
+from kit.steps.view import settings_fingerprint, value_at
+from tests.fingerprints import BASE, SKIPPED, encoders_of, leaves, replaced, shard_of, variants
+from tests.kitfiles import TINY_MODEL, write_tiny_model
+
+RECORDED = Path(__file__).parent.parent / "data" / "fingerprints_2_2_0.json"
+CORPUS_ONLY = "bundle (corpus only)"  # the bundle of a box that makes the corpus alone: no models, no models' settings
+PLANS = (*STEP_NAMES, CORPUS_ONLY)
+
+
+def plans(s: Any) -> dict[str, dict[str, object]]:
+    """Each step's settings fingerprint of `s`, as its plan() makes it, with the stand-ins of tests/fingerprints.py
+    for what the corpus step works out first (the encoders prereqs found, its shard's clips, the clips left out)."""
+    return {"prereqs": settings_fingerprint(s, "prereqs"),
+            "corpus": settings_fingerprint(s, "corpus", {"encoders": encoders_of(s), "shard": shard_of(s)},
+                                           {"skipped": SKIPPED, "oracle": [ORACLE_FRAMES, TOLERANCE]}),
+            "loso": settings_fingerprint(s, "loso"), "verdict": settings_fingerprint(s, "verdict"),
+            "bundle": settings_fingerprint(s, "bundle"),
+            CORPUS_ONLY: settings_fingerprint(s, "bundle", facts={"contents": CORPUS_CONTENTS}, models=False)}
+
+
+def as_2_2_0(name: str, settings: Any) -> Any:
+    """The settings a record of 2.2.0 was made of: a setting whose default changed since (its field's `unwritten`,
+    the default 2.2.0 had: --consumer-samplings encoded) at that default, but in its own variant, where 2.2.0 took the
+    value off it (today's default)."""
+    for dotted, f in leaves():
+        if UNWRITTEN in f.metadata:
+            settings = replaced(settings, dotted, f.metadata[UNWRITTEN] if name != dotted else value_at(BASE, dotted))
+    return settings
+
+
+def test_every_fingerprint_is_byte_for_byte_what_2_2_0_wrote() -> None:
+    recorded = json.loads(RECORDED.read_text())
+    found = variants()
+    assert set(recorded) <= set(found)  # a setting since 2.2.0 has no record: its own test below
+    for name, want in recorded.items():
+        got = json.loads(json.dumps(plans(as_2_2_0(name, found[name])), default=str))
+        assert got == want, name
+        assert {p: sha256_json(v) for p, v in got.items()} == {p: sha256_json(v) for p, v in want.items()}, name
+
+
+def models_only(dotted: str, held: object, step: str) -> bool:
+    """Whether a setting reaches `step`'s fingerprint only where the step makes models: its Entry or InRecord says so,
+    or it is a later field of a record held so (the bundle's `train`)."""
+    if isinstance(held, Entry | InRecord):
+        return held.models
+    record = dotted.partition(".")[0]
+    return held is None and "." in dotted and any(
+        isinstance(h := (changes_of(f).entries.get(step) if changes_of(f) else None), InRecord) and h.models
+        for name, f in leaves() if name.startswith(f"{record}."))
+
+
+def declared_plans(dotted: str, f: dataclasses.Field[Any]) -> set[str]:
+    """The plans whose settings fingerprint a setting's declaration says its value changes: the steps of its
+    `changes`, but where it reaches one through the step's inputs (Through); the corpus-only bundle where the bundle
+    holds it without models."""
+    declared = changes_of(f)
+    assert declared is not None, dotted
+    found = {step for step in declared.steps if not isinstance(declared.entries.get(step), Through)}
+    if "bundle" in found and not models_only(dotted, declared.entries.get("bundle"), "bundle"):
+        found.add(CORPUS_ONLY)
+    return found
+
+
+def changed_plans() -> dict[str, set[str]]:
+    """For each setting off its default: the plans whose settings fingerprint changed from the defaults'."""
+    base, found = plans(BASE), variants()
+    return {dotted: {p for p, v in plans(found[dotted]).items() if sha256_json(v) != sha256_json(base[p])}
+            for dotted, _ in leaves()}
+
+
+def test_each_setting_off_its_default_changes_exactly_the_plans_it_declares() -> None:
+    changed = changed_plans()
+    for dotted, f in leaves():
+        assert changed[dotted] == declared_plans(dotted, f), dotted
+    assert all(changed[name] == set() for name in ("out_dir", "jobs", "train_tasks", "group_shared"))
+    # the class can fail both ways: a setting that changes nothing is a decision (changes_nothing), every other
+    # changes a plan of its own; each step's plan is changed by some setting
+    assert set().union(*changed.values()) == set(PLANS)
+
+
+def through_inputs() -> dict[str, list[str]]:
+    return {dotted: sorted(step for step, held in c.entries.items() if isinstance(held, Through))
+            for dotted, f in leaves() if (c := changes_of(f)) is not None
+            and any(isinstance(h, Through) for h in c.entries.values())}
+
+
+def test_a_setting_a_step_holds_through_its_inputs_is_named_with_them() -> None:
+    """The settings 2.1.0 held through a step's inputs alone (the file or version they name): each says which, and no
+    other setting of the step's is held so."""
+    assert through_inputs() == {
+        "teacher": ["bundle", "corpus", "loso"], "corpus": ["corpus", "loso", "verdict"], "ffmpeg": ["prereqs"],
+        "train.inputs": ["corpus"], "demo_clips": ["corpus"], "demo_seconds": ["corpus"],
+        "incumbent": ["verdict"], "content_groups": ["corpus"]}
+    for dotted, f in leaves():
+        c = changes_of(f)
+        assert c is not None
+        assert all(len(held.why.split()) >= 3 for held in c.entries.values() if isinstance(held, Through)), dotted
+
+
+@pytest.mark.parametrize("step", STEP_NAMES)
+def test_a_format_version_raised_changes_its_step_and_those_after_it(step: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    before = {name: formats_through(name) for name in STEP_NAMES}
+    entry = next(s for s in STEPS if s.name == step)
+    monkeypatch.setattr(entry, "format_version", entry.format_version + 1)
+    after = {name: formats_through(name) for name in STEP_NAMES}
+    assert {name for name in STEP_NAMES if after[name] != before[name]} == set(STEP_NAMES[STEP_NAMES.index(step):])
+
+
+def test_a_teacher_model_file_edited_changes_prereqs_fingerprint_alone(tmp_path: Path) -> None:
+    """--teacher FILE: prereqs' entry holds the file's sha256 (kit.platforms.teacher.trusted_teacher reads it), so an
+    edited model is checked again; the corpus step holds it through its inputs (the teacher's name and sha256)."""
+    model = write_tiny_model(tmp_path / "model.json")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(model, 0o644)
+    with_file = dataclasses.replace(BASE, teacher=str(model))
+    before = plans(with_file)
+    model.write_text(json.dumps({**TINY_MODEL, "param_dict": {**TINY_MODEL["param_dict"], "C": 8.0}}))
+    after = plans(with_file)
+    assert {p for p in PLANS if after[p] != before[p]} == {"prereqs"}
