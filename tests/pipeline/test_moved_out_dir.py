@@ -143,18 +143,20 @@ def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
 @pytest.mark.ci
 def test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
-    """No tarball of a verdict on this box's shard is made without that shard: the bundle refuses, naming it, and the
-    printed command (run as printed, in a process) makes the shard again from the jobs kept and bundles it."""
+    """No tarball of a verdict on this box's shard is made without that shard: the bundle is refused before it starts,
+    naming the shard and the step that made it, and the printed command (run as printed, in a process) makes the shard
+    again from the jobs kept and bundles it."""
     out = tmp_path / "out"
     shutil.copytree(json_run[0], out)
     before = hashlib.sha256((out / SHARD).read_bytes()).hexdigest()
     (out / SHARD).unlink()
     refused = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out, "--box-id", BOX, "--force")
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert f"the verdict was reached on this box's corpus {out / SHARD}, which is missing" in refused.stderr
+    # refused before any work by the check of what the steps before it made (kit.steps.runner.check_upstream)
+    assert f"{out / SHARD} is missing: step 'corpus' made it" in refused.stderr, refused.stderr
     assert latest_tarball(out).name == latest_tarball(json_run[0]).name  # none made
     hint = next(line for line in refused.stderr.splitlines() if line.startswith("hint: "))
-    argv = shlex.split(hint.split("makes it again from the jobs it keeps: ", 1)[1])
+    argv = shlex.split(hint.split("make it again: ", 1)[1])
     mended = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert mended.returncode == 0, mended.stdout[-2000:] + mended.stderr[-3000:]

@@ -34,6 +34,15 @@ def edited(step: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
     return make
 
 
+def retried(out: Path) -> None:
+    """The corpus step's record as a run whose child was killed from outside wrote it: the clip a rerun tries again
+    (its fingerprint kept: the step is otherwise up to date)."""
+    path = RunDir(out).status("corpus")
+    data = json.loads(path.read_text())
+    data["summary"]["retry"] = ["alpha.y4m"]
+    path.write_text(json.dumps(data))
+
+
 def planted(out: Path) -> None:
     path = RunDir(out).status("loso")
     path.rename(path.with_name("elsewhere.json"))
@@ -61,6 +70,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "output missing": ("corpus", first_output("corpus", Path.unlink), " is missing"),
     "output modified": ("corpus", first_output("corpus", lambda p: p.write_bytes(p.read_bytes() + b"\n")),
                         " was modified"),
+    "retry": ("corpus", retried, "it left out alpha.y4m for a cause a rerun can change"),
 }
 
 
@@ -70,9 +80,10 @@ def test_every_branch_of_stale_reason_has_its_case() -> None:
     return, or a new kind of change, is a new case here."""
     tree = ast.parse(inspect.getsource(runner.stale_reason).lstrip())
     returns = [n for n in ast.walk(tree) if isinstance(n, ast.Return)]
-    # planted, NOT_RUN or UNFINISHED, damaged, the changes (setting, input, format), output missing, output modified
-    assert len(returns) - 1 == 6
-    assert len(CASES) == 9
+    # planted, NOT_RUN or UNFINISHED, damaged, the changes (setting, input, format), output missing, output modified,
+    # a clip left out for a cause a rerun can change (summary.retry)
+    assert len(returns) - 1 == 7
+    assert len(CASES) == 10
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.ci) if c in ("setting", "format") else c
