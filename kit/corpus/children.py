@@ -1,6 +1,6 @@
 """A corpus job's children (its encode or the shared decode, its scoring, the independent check, a sample job's),
 run and, when one fails, said of its clip in the kit's words (`libvmaf crashed (SIGSEGV) scoring tiny.y4m at libx264
-cq 37`): the clip is left out and the run goes on (kit.steps.s02_corpus.failed_clips; docs/design/robustness.md, "A
+cq 37`): the clip is left out and the run goes on (kit.corpus.failures.failed_clips; docs/design/robustness.md, "A
 child that fails").
 """
 

@@ -227,6 +227,16 @@ class JobsPlan(Record):
     workers: int = field(default=0, metadata=keep(COUNT))
 
 
+@dataclass(frozen=True)
+class RedoStamp(Record):
+    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard and its samplings are
+    written."""
+
+    generation: str
+    since_utc: str = field(metadata=keep(STAMP))
+
+
+
 def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[dict[str, str], list[str]]:
     """The plan's jobs done, each with when it ended (its ledger's completed_at_utc; "" for one reused): those it
     reused, and each other one whose ledger this run wrote (completed since the plan was made, of its redo

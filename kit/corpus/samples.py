@@ -26,13 +26,13 @@ from kit.corpus.children import child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES
 from kit.corpus.jobs import ClipChanged, Job, JobLedger, JobResult, Provenance, read_job_rows, read_ledger, redo_reason
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
-from kit.corpus.scheduler import run_pool
+from kit.corpus.scheduler import WORK_PER_CPU_S, job_work, run_pool
 from kit.errors import ToolError
 from kit.events import Emit, JobStarted
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, tail_lines
-from kit.infra.shown import spelled_path
+from kit.infra.shown import Spelled, Withheld, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
 from kit.media.libvmaf import FEATURES, parse_vmaf_log
@@ -255,3 +255,25 @@ def empty_samples() -> pa.Table:
     types = {"cq": pa.int32(), "window": pa.int32(), "frame_index": pa.int32(), "enc_bytes": pa.int64(),
              **{c: pa.string() for c in ("src", "src_sha256", "encoder", "sampling")}}
     return pa.table({c: pa.array([], types.get(c, pa.float64())) for c in SAMPLES_COLUMNS})
+
+
+def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
+    """The line that says the sample jobs that failed, with the first one's message: a Spelled message with its paths
+    shown in what is sent, a plain one withheld from it (kit.infra.shown.said_of: its text may hold any path)."""
+    first = failures[0].message
+    return Spelled(f"{len(failures)} of {n_samples} encodes' samplings could not be encoded on their own (first: ",
+                   first if isinstance(first, Spelled) else Withheld(first),
+                   "); the verdict compares the samplings without them, and a rerun tries them again")
+
+
+def samples_price(jobs: list[Job], samples: list[SampleJob], done: set[str]) -> str:
+    """What the sample jobs (--consumer-samplings encoded) cost, said before they start: their pixel-frames beside the
+    corpus jobs' and the CPU that is at the corpus's measured rate (kit.corpus.scheduler.WORK_PER_CPU_S)."""
+    corpus_work = sum(job_work(j) for j in jobs)
+    left = [x for x in samples if x.job_id not in done]
+    work = sum(x.work() for x in left)
+    share = f" ({work / corpus_work:.0%} of the corpus jobs' {corpus_work / 1e9:.2f} G)" if corpus_work else ""
+    return (f"--consumer-samplings encoded: {len(samples)} sample jobs encode the consumer's samplings on their own "
+            f"after the corpus jobs ({len(samples) - len(left)} done before): {work / 1e9:.2f} G pixel-frames to do"
+            f"{share}, about {work / WORK_PER_CPU_S / 60:.1f} min of CPU; the verdict's consumer figures need none of "
+            "them (--consumer-samplings cut, the default, cuts the samplings from the whole encodes)")

@@ -238,7 +238,7 @@ class RunSettings(Record):
         "encoders and CRFs vmaf-tune queries, and the verdict adds one table of them: on a box of six real clips "
         "that was 1.2 times the corpus jobs' own pixel-frames; the run says their pixel-frames and CPU before it "
         "starts them.", rank=446))
-    # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.s02_corpus.sample_jobs)
+    # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.corpus_samples.sample_jobs)
     vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
                                                   changes=changes(CORPUS, LOSO, VERDICT, BUNDLE, entries={
                                                       BUNDLE: Entry(models=True)}), flag=Flag(

@@ -315,7 +315,7 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
     """While the corpus step encodes the consumer's samplings (the sample jobs, after the shard: they can take most of
     the step), its plan is still there for `status`, and lists them: the jobs done are the corpus's, the sample jobs
     still planned; once they are written the plan is gone."""
-    import kit.steps.s02_corpus as s02
+    import kit.steps.corpus_samples as corpus_samples
     from kit.infra.tree import read_out_dir
     from kit.rundir import RunDir
     from kit.steps.status import jobs_progress
@@ -333,8 +333,8 @@ def test_the_corpus_plan_counts_its_sample_jobs_until_they_are_done(tiny_refs: P
             seen.append((jobs_progress(tree, run, None), plan))
         return run_samples(*args, **kwargs)
 
-    run_samples = s02.run_samples
-    monkeypatch.setattr(s02, "run_samples", samples_watched)
+    run_samples = corpus_samples.run_samples
+    monkeypatch.setattr(corpus_samples, "run_samples", samples_watched)
     res = run_here("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "sampled", *grid,
                    "--consumer-samplings", "encoded", "--json")
     assert res.returncode == 0, res.stderr

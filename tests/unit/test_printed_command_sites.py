@@ -80,8 +80,8 @@ SITES: dict[str, Check] = {
     # a step that needs another, or a setting changed since: rerun it (rerun, with the run's settings)
     "kit/steps/base.py:require_output": Check(RUN, (RETRY_RESUME,)),
     "kit/steps/base.py:read_prereqs": Check(SAME, ("kit/steps/base.py:require_output",), "its --force"),
-    "kit/steps/s02_corpus.py:prereq_encoders": Check(RUN, (MORE_HINTS,)),
-    "kit/steps/s02_corpus.py:checked_teacher": Check(SAME, ("kit/steps/s02_corpus.py:prereq_encoders",)),
+    "kit/steps/corpus_inputs.py:prereq_encoders": Check(RUN, (MORE_HINTS,)),
+    "kit/steps/corpus_inputs.py:checked_teacher": Check(SAME, ("kit/steps/corpus_inputs.py:prereq_encoders",)),
     "kit/steps/s04_verdict.py:VerdictStep.plan": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
     "kit/steps/s04_verdict.py:VerdictStep.run": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
     "kit/steps/s04_verdict.py:VerdictStep.assess": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from kit.bundle.aside import BundleLedger
-from kit.corpus.jobs import JobLedger, JobsPlan
+from kit.corpus.jobs import JobLedger, JobsPlan, RedoStamp
 from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
@@ -42,7 +42,6 @@ from kit.platforms.grids import CqGrid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.probe import ProbeResult
 from kit.steps.records import RunRecord, StepRecord, read_run_record
-from kit.steps.s02_corpus import RedoStamp
 from kit.steps.settings import RunSettings
 
 STAMP_TEXT = "2026-11-27T10:00:00Z"

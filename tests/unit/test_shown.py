@@ -265,9 +265,9 @@ def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
     """A clip changed mid-run is said of its path as the kit built it; the corpus log's line of the sample jobs that
     failed sends a built message with its paths shown and withholds a plain one (its text may hold any path)."""
     from kit.corpus.jobs import ClipChanged, Job
+    from kit.corpus.samples import samples_failed
     from kit.errors import ToolError
     from kit.media.refs import Clip
-    from kit.steps.s02_corpus import samples_failed
 
     clip = Clip(str(REFS / "a.y4m"), "a", "y4m", 176, 144, "25/1", "yuv420p", 60, "ab" * 32)
     changed = ClipChanged(Job(clip, "libx264", 30), "its modification time changed")

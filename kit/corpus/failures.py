@@ -1,0 +1,73 @@
+"""What a corpus step's jobs that failed (or its sample jobs') come to: the clips a job of which failed in a child,
+each left out in the kit's words (kit.corpus.children.JobFailed), those a rerun tries again, and what refuses the
+step (a clip or a teacher file changed while the jobs ran, a failure no clip is to blame for)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from kit.corpus.children import JobFailed
+from kit.corpus.jobs import ClipChanged
+from kit.errors import InputError, ToolError
+from kit.infra.proc import TimedOut
+from kit.infra.shown import Spelled
+from kit.media.discovery import Unusable
+from kit.media.libvmaf import Teacher
+from kit.media.refs import Clip
+from kit.media.teachers import teacher_of
+
+
+def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
+    """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
+    changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
+    if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
+        more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
+        raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
+                         "rows made from it would carry the sha256 of the content hashed at the start",
+                         hint="rerun once the clip is final: it is hashed again and its jobs redone",
+                         retry_helps=True)
+    if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
+        raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
+                                 "with it would carry the sha256 of the file as it was at the start"),
+                         hint="rerun once the model file is final: the prereqs step checks it again, and every job "
+                              "is redone with it", retry_helps=True)
+    if failures:  # what no clip is to blame for (ffmpeg cannot start): the run stops, the fix is the box's
+        first = failures[0]
+        said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
+        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
+        failed = JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
+                           hint="fix the cause and rerun: finished jobs are kept and will not be redone",
+                           stderr_tail=first.stderr_tail)
+        failed.retry_helps = not all(isinstance(f, TimedOut) for f in failures)  # the same jobs would hang again
+        raise failed
+
+
+def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool, n_jobs: int,
+                 what: str = "corpus jobs") -> tuple[dict[str, Unusable], list[str], list[ToolError]]:
+    """The clips a job of which failed in a child (kit.corpus.children.JobFailed), each left out with its first failure
+    in the kit's words (with `strict`, or when none is left, the first refuses: exit 2, `retry:` only where a retry
+    can change it); those of them a rerun tries again (a child killed from outside: the step's summary lists them,
+    and the runner reruns the step for them); and the failures no clip is to blame for (a full disk, an ffmpeg that
+    cannot start: refuse_failures stops the step)."""
+    left_out: dict[str, Unusable] = {}
+    first: dict[str, JobFailed] = {}
+    rest: list[ToolError] = []
+    for failure in failures:
+        if isinstance(failure, JobFailed) and not isinstance(failure, ClipChanged) and failure.clip_path:
+            first.setdefault(failure.clip_path, failure)
+        else:
+            rest.append(failure)
+    if first and (strict or len(first) == len(clips)):
+        failure = next(iter(first.values()))
+        if strict:
+            raise failure
+        said = f"{len(failures) - len(rest)} of {n_jobs} {what} failed, leaving no clip; first: "
+        every = JobFailed(Spelled(said, failure.message) if isinstance(failure.message, Spelled) else
+                          said + failure.message, hint="fix the cause and rerun: finished jobs are kept and will not "
+                                                       "be redone", stderr_tail=failure.stderr_tail)
+        every.retry_helps = any(f.retry_helps for f in first.values())
+        raise every
+    for path, failure in first.items():
+        left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)
+    return left_out, [path for path, failure in first.items() if failure.retry_helps], rest
