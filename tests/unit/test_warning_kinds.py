@@ -24,7 +24,6 @@ STILL_BOX = ("tests/real/test_still_clip.py::"
              "test_a_box_with_a_still_clip_and_a_repeating_one_warns_of_the_repeating_one_alone")
 UNION = "tests/pipeline/test_warnings_raised.py::test_a_merge_of_two_real_boxes_warns_of_nothing"
 FIGURES = "tests/unit/test_verdict_figures.py::test_a_nominal_spelled_as_a_standard_level_replaces_it_once"
-RAISED = "tests/pipeline/test_warnings_raised.py::"
 PROVENANCE = "tests/unit/test_merge_provenance.py::"
 BOXES = "tests/pipeline/test_warnings_real.py::"  # real corpus steps, merged and read by corpus info
 
@@ -35,7 +34,7 @@ PAIRS: dict[str, tuple[str, str]] = {
     "repeated pictures": (STILL_BOX, STILL_BOX),
     "teacher range": ("tests/pipeline/test_warnings_raised.py::test_a_grid_short_of_the_teachers_scale_is_warned",
                       STILL_BOX),
-    "coverage": (FIGURES, RAISED + "test_a_run_whose_coverage_is_not_far_below_nominal_is_not_warned_of_it"),
+    "coverage": (FIGURES, BOXES + "test_a_real_run_whose_95_level_is_measured_and_covered_is_not_warned_of_coverage"),
     "window": ("tests/pipeline/test_consumer_sampling.py::test_a_scene_change_after_the_window_is_warned",
                "tests/pipeline/test_consumer_sampling.py::test_a_scene_change_after_the_window_is_warned"),
     "teacher suspects": ("tests/pipeline/test_teacher_plausibility_run.py::"
