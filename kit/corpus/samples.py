@@ -263,7 +263,7 @@ def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
     first = failures[0].message
     return Spelled(f"{len(failures)} of {n_samples} encodes' samplings could not be encoded on their own (first: ",
                    first if isinstance(first, Spelled) else Withheld(first),
-                   "); the verdict compares the samplings without them, and a rerun tries them again")
+                   "); the step stops, and a rerun of the same command tries them again")
 
 
 def samples_price(jobs: list[Job], samples: list[SampleJob], done: set[str]) -> str:

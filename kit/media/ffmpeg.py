@@ -180,14 +180,19 @@ def interruption(res: ProcResult) -> str:
 def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
     """How a child that failed ended, in the kit's words: (how: "crashed (SIGSEGV)", "was killed (SIGKILL) from outside
     the kit", "failed (exit 1)"; ffmpeg's telling line, "" where a signal ended it; whether the same command can end
-    otherwise). A signal from outside (EXTERNAL_SIGNALS: a kill, the OOM killer, a closing terminal) or a full disk
-    can; a crash (any other signal: the program's own fault) and an exit code of its own come again."""
+    otherwise). A signal from outside (EXTERNAL_SIGNALS: a kill, the OOM killer, a closing terminal; or one ffmpeg
+    caught and stopped on cleanly, "received signal 15", exit 255) or a full disk can; a crash (any other signal: the
+    program's own fault) and an exit code of its own come again."""
     if (signum := res.killed_by) is not None:
         said = signal_name(signum)  # "signal 11 (SIGSEGV)", or "signal 77" for one without a name
         name = said[said.index("(") + 1:-1] if "(" in said else said
         if signum in EXTERNAL_SIGNALS:
             return f"was killed ({name}) from outside the kit (a kill, or the system out of memory)", "", True
         return f"crashed ({name})", "", False
+    if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:  # ffmpeg's clean stop on SIGTERM/SIGINT
+        said = signal_name(int(found.group(1)))
+        name = said[said.index("(") + 1:-1] if "(" in said else said
+        return f"was stopped ({name}) from outside the kit (a kill, or a closing terminal)", "", True
     if DISK_FULL.search(res.stderr):
         return f"failed (exit {res.returncode}) on a full disk", telling_line(res.stderr), True
     return f"failed (exit {res.returncode})", telling_line(res.stderr), False

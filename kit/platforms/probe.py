@@ -248,7 +248,9 @@ class ProbeCache:
     def __init__(self, tree: Tree, path: Path) -> None:
         self.tree, self.path = tree, path
         data, why = tree.read_json_object(path)
-        self.damaged = "" if why in ("", "missing") else f"the probe cache {path} is {why}: it is rebuilt"
+        # said in the step log, the cache's path shown in its sent twin (kit.infra.shown): never formatted into text
+        self.damaged: Spelled | None = None if why in ("", "missing") else Spelled(
+            "the probe cache ", path, f" is {why}: it is rebuilt")
         self.found = why != "missing"  # the file was there (damaged or not)
         self._data: dict[str, object] = data or {}
 
@@ -259,7 +261,8 @@ class ProbeCache:
         try:
             hit = ProbeResult.from_json(entry)
         except (KeyError, TypeError, ValueError):
-            self.damaged = f"the cached probe of {key.split('|')[0]} in {self.path} is damaged: probed again"
+            self.damaged = Spelled(f"the cached probe of {key.split('|')[0]} in ", self.path,
+                                   " is damaged: probed again")
             return None
         return None if hit.transient else replace(hit, cached=True)  # a transient one is not cached: test again
 
@@ -379,8 +382,8 @@ class Prober:
         if not self.cache.found:
             return ("the probe cache holds no result for this ffmpeg build and host (a first run here, or a new "
                     "ffmpeg build, driver, GPU or render node)")
-        if self.cache.damaged:
-            return self.cache.damaged
+        if self.cache.damaged is not None:  # its path is the step log's, not this row's (prereqs.json is sent)
+            return "the probe cache was damaged (the step log names it): it is rebuilt"
         if self.cache.holds(key):
             return "its cached result was a failure that may pass another time (tested again)"
         lo, hi = sorted(spec.cq_range)
@@ -400,9 +403,9 @@ class Prober:
     def _cached(self, key: str, what: str) -> ProbeResult | None:
         """The cached result of `key` (none with `refresh`); no command runs, so the log says where it came from."""
         hit = None if self.refresh else self.cache.get(key)
-        if self.cache.damaged and self.log is not None:  # what reading the cache found damaged, said first
+        if self.cache.damaged is not None and self.log is not None:  # what reading the cache found damaged, first
             self.log(self.cache.damaged)
-            self.cache.damaged = ""
+            self.cache.damaged = None
         if hit is not None and self.log is not None:
             self.log(Spelled(f"{what}: probe result from the cache ", self.cache.path,
                              f" ({'works' if hit.available else 'fails'}: {hit.reason})"))

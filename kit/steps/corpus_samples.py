@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.corpus.failures import failed_clips
+from kit.corpus.failures import failed_clips, refuse_failures
 from kit.corpus.jobs import Job, Provenance
 from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, samples_failed, write_samples
 from kit.corpus.samplings import ENCODED
@@ -37,7 +37,8 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     """The sample jobs of the clips kept run (those done before, of this redo `generation`, reused; each counted on
     from the step's jobs, `count`: the corpus jobs and the step's total): the clips a sample job of which failed in a
     child, left out as a corpus job's are (failed_clips), and those of them a rerun tries again; a failure no clip is
-    to blame for is said, its encode left out of the encoded samplings (the rerun does it again)."""
+    to blame for (a full disk, a clip changed mid-run) is said and stops the step as a corpus job's does
+    (refuse_failures), so the rerun does it again: a step that completed without it would be up to date without it."""
     run, tree = ctx.run, ctx.tree
     paths = {c.path for c in kept}
     samples = [x for x in samples if x.job.clip.path in paths]
@@ -53,6 +54,7 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     failed, again, rest = failed_clips(failures, kept, strict(ctx.settings), len(samples), "sample jobs")
     if rest:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
         ctx.say("corpus", samples_failed(rest, len(samples)))
+        refuse_failures(rest, len(samples), p.prov.teacher)
     return failed, again
 
 

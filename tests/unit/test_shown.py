@@ -279,9 +279,9 @@ def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
                                           "[ref-dir]/a.y4m changed") and "Ann" not in places().text(line)
     plain = samples_failed([ToolError(f"{REFS}/a.y4m: gone")], 1)
     assert str(plain) == f"1 of 1 encodes' samplings could not be encoded on their own (first: {REFS}/a.y4m: gone); " \
-                         "the verdict compares the samplings without them, and a rerun tries them again"  # the box's
+                         "the step stops, and a rerun of the same command tries them again"  # the box's
     assert places().text(plain) == "1 of 1 encodes' samplings could not be encoded on their own (first: (its message " \
                                    "stays in the box's own log: the kit did not build it from known parts)); the " \
-                                   "verdict compares the samplings without them, and a rerun tries them again"
+                                   "step stops, and a rerun of the same command tries them again"
     with pytest.raises(ValueError, match="withheld"):
         spelled_document(plain)

@@ -1,0 +1,43 @@
+"""How a child that failed ended, in the kit's words (kit.media.ffmpeg.how_it_ended): every way it can end, and
+whether running the same command again can end otherwise (what decides a `retry:` and a clip tried again)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from kit.infra.proc import ProcResult
+from kit.media.ffmpeg import EXTERNAL_SIGNALS, how_it_ended
+
+
+def ended(returncode: int, stderr: str = "") -> ProcResult:
+    return ProcResult(("ffmpeg",), returncode, b"", stderr, 0.1)
+
+
+@pytest.mark.parametrize("signum", sorted(EXTERNAL_SIGNALS))
+def test_a_signal_from_outside_can_end_otherwise(signum: int) -> None:
+    how, said, again = how_it_ended(ended(-signum))
+    assert how.startswith(f"was killed ({signal.Signals(signum).name}) from outside the kit") and not said and again
+
+
+@pytest.mark.parametrize("signum", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL])
+def test_a_crash_comes_again(signum: int) -> None:
+    assert how_it_ended(ended(-signum)) == (f"crashed ({signal.Signals(signum).name})", "", False)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_ffmpeg_stopping_cleanly_on_a_signal_it_caught_is_a_stop_from_outside(signum: int) -> None:
+    """ffmpeg catches SIGTERM and SIGINT, stops cleanly and exits 255 saying so: a kill from outside, not the clip's
+    failure (before, `failed (exit 255)`, the clip left out for good with no retry)."""
+    res = ended(255, f"frame=  12 fps=0.0\nReceived signal {int(signum)}: terminating.\nExiting normally, received "
+                     f"signal {int(signum)}.\n")
+    how, said, again = how_it_ended(res)
+    assert how.startswith(f"was stopped ({signal.Signals(signum).name}) from outside the kit") and not said and again
+
+
+def test_an_exit_code_comes_again_and_a_full_disk_can_end_otherwise() -> None:
+    how, said, again = how_it_ended(ended(1, "[error] Invalid data found when processing input\n"))
+    assert (how, again) == ("failed (exit 1)", False) and "Invalid data" in said
+    how, _, again = how_it_ended(ended(1, "[error] Error writing trailer: No space left on device\n"))
+    assert how == "failed (exit 1) on a full disk" and again
