@@ -297,9 +297,12 @@ def check_upstream(tree: Tree, settings: RunSettings, selection: Selection, emit
         if record is None:
             raise InputError(f"{run.status(step.name)} is {why}: what step '{step.name}' made cannot be checked, and "
                              f"the steps after it read it",
-                             hint=f"rerun that step and those after it: {rerun(ctx, 'run', '--from', step.name)}")
+                             hint=f"run the whole run again, which reruns that step and reuses what it can (its "
+                                  f"finished jobs): {rerun(ctx, 'run')}")
         for rel in record.outputs:
-            require_output(ctx, run.root / rel, step.name, again=rerun(ctx, "run", "--from", step.name))
+            # the plain run: it reruns that step for what is missing and reuses the rest (`--from` would force it, and
+            # a forced corpus step redoes every job)
+            require_output(ctx, run.root / rel, step.name, again=rerun(ctx, "run"))
 
 
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:

@@ -123,8 +123,9 @@ SITES: dict[str, Check] = {
     "kit/steps/runner.py:check_trainable": Check(WORDS, (), "step prereqs --encoders h264_amf: an AMF box"),
     "kit/steps/runner.py:corpus_only_steps": Check(WORDS, ("tests/pipeline/test_no_torch.py",), "/path/to/clips"),
     "kit/steps/runner.py:check_upstream": Check(WORDS, ("tests/pipeline/test_missing_outputs.py",),
-                                                "run --from STEP: the test checks the hint names the step that makes "
-                                                "the missing file; running it is a whole run"),
+                                                "run: the test checks the hint is the plain run, which reruns the step "
+                                                "that made the missing file; running it is a whole run (test_moved_out_"
+                                                "dir runs the bundle's case)"),
     # templates: what the reader has stands in them
     "kit/corpus/merge.py:merge_files": Check(WORDS, (), "merge A.parquet B.tar.gz -o merged.parquet"),
     "kit/corpus/split.py:refuse_small_shard": Check(WORDS, (), "merge results-A.tar.gz results-B.tar.gz"),
