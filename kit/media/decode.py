@@ -26,6 +26,7 @@ from kit.media.argv import (
 from kit.media.ffmpeg import how_it_ended, parse_duration, parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint, Repeats
 from kit.media.looks import (
+    FRAME_LINE,
     LOOK_START_S,
     MAX_FINGERPRINT_FRAMES,
     READ_BYTES_PER_S,
@@ -54,14 +55,9 @@ PIX_FMTS: dict[str, tuple[int, int, int]] = {
 Geometry = tuple[int, int, str, str, int]  # width, height, fps "num/den", pix_fmt, frames
 
 STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
-# the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines: found wherever it starts, as FRAME_LINE)
+# the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines: found wherever it starts, as
+# kit.media.looks.FRAME_LINE)
 HASH_LINE = re.compile(r"SHA256=([0-9a-f]{64})[ \t]*$", re.MULTILINE)
-# the framehash muxer's line of each frame (kit.media.argv.FRAME_HASHES): stream 0, dts, pts, duration, size, md5.
-# Written whole (-flush_packets 1), but ffmpeg's logger writes a log line in parts (its level, its context, its
-# message) from another thread, so a frame's line can land after a log line's first part, not at a line's start (seen
-# under load, one run in three on a 36-frame MJPEG: that frame's md5 lost, the clip's repeats not measured): found
-# wherever it starts, after no digit or comma of a longer field
-FRAME_LINE = re.compile(r"(?<![\d,])0,(?: +-?\d+,){4} +([0-9a-f]{32})[ \t]*$", re.MULTILINE)
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
