@@ -215,13 +215,14 @@ def labels(inputs: Sequence[LoadedInput]) -> dict[str, str]:
 def shared_box_ids(told: Sequence[LoadedInput]) -> tuple[SharedBoxId, ...]:
     """The box ids the rows of more than one of `told` hold (the inputs whose evidence no other input brought:
     different corpora), but for the shards of one set a box ran apart (`--shard K/N`, each K once); each input named
-    by its label (`labels`)."""
+    by its label (`labels`), the labels sorted: inputs of one file name come in their sha256's order, which says
+    nothing, and a merge is the same whatever the inputs' order."""
     holders: dict[str, list[LoadedInput]] = {}
     for inp in told:
         for box in sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist() if v}):
             holders.setdefault(box, []).append(inp)
     named = labels(told)
-    return tuple(SharedBoxId(box, [named[i.path] for i in held]) for box, held in sorted(holders.items())
+    return tuple(SharedBoxId(box, sorted(named[i.path] for i in held)) for box, held in sorted(holders.items())
                  if len(held) > 1 and not _one_set(held))
 
 
