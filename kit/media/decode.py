@@ -55,8 +55,8 @@ PIX_FMTS: dict[str, tuple[int, int, int]] = {
 Geometry = tuple[int, int, str, str, int]  # width, height, fps "num/den", pix_fmt, frames
 
 STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
-# the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines: found wherever it starts, as
-# kit.media.looks.FRAME_LINE)
+# the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines; a look puts it after the log:
+# kit.media.looks.muxed_lines_last)
 HASH_LINE = re.compile(r"SHA256=([0-9a-f]{64})[ \t]*$", re.MULTILINE)
 
 

@@ -79,24 +79,26 @@ class LookCutShort(InputError):
     """A look KIT_TIMEOUT_S stopped before the clip's own budget: another cap may read it (never kept as the clip's)."""
 
 
-# the framehash muxer's line of each frame (kit.media.argv.FRAME_HASHES: stream 0, dts, pts, duration, size, md5), which
-# a look writes to stderr among ffmpeg's log lines. Each is written whole (-flush_packets 1), but ffmpeg's logger
-# writes a log line in parts (its level, its context, its message) from another thread, so under load a frame's line
-# lands inside a log line ("[info]   Stream #4:0" + the frame's line + ": Video: ffv1 ..."): found wherever it starts
-# (a look maps one stream, so its lines are stream 0's; four numbers and an md5 are no log line's words). Seen: one run
-# in three of two workers on a 36-frame MJPEG, and an HDV stream's copy refused for colour tags its log line no longer
-# said whole
+# what a look's muxers write to stderr (pipe:2) among ffmpeg's log lines: the framehash muxer's line of each frame
+# (kit.media.argv.FRAME_HASHES: stream 0, dts, pts, duration, size, md5) and the hash muxer's one SHA256= line. Each is
+# written whole (-flush_packets 1; the hash at the end), but not under the logger's lock, and ffmpeg's logger writes a
+# log line in parts (its level, its context, its message) from another thread: under load a muxer's line lands inside a
+# log line ("[info]   Stream #4:0" + the frame's line + ": Video: ffv1 ..."). So each is found wherever it starts (a
+# look maps one stream, so its frame lines are stream 0's; four numbers and an md5 are no log line's words). Seen: one
+# run in three of two workers on a 36-frame MJPEG (a frame's md5 lost), and an HDV stream's copy refused for colour
+# tags its log line no longer said whole
 FRAME_LINE = re.compile(r"0,(?: +-?\d+,){4} +([0-9a-f]{32})[ \t]*$", re.MULTILINE)
-_FRAME_LINE_WHOLE = re.compile(r"0,(?: +-?\d+,){4} +[0-9a-f]{32}[ \t]*\n?")
+_MUXED_WHOLE = re.compile(r"(?:0,(?: +-?\d+,){4} +[0-9a-f]{32}|SHA256=[0-9a-f]{64})[ \t]*\n?")
 
 
-def frame_lines_last(stderr: str) -> str:
-    """`stderr` with each frame's md5 line taken out of wherever it landed, in order, after the log: every log line
-    whole again for the parsers that read it (a stream's colour tags, the frames decoded, a decoder's words)."""
-    lines = [m.group(0).rstrip() + "\n" for m in _FRAME_LINE_WHOLE.finditer(stderr)]
+def muxed_lines_last(stderr: str) -> str:
+    """`stderr` with each line a muxer wrote (each frame's md5, the pictures' sha256) taken out of wherever it landed,
+    in order, after the log: every log line whole again for the parsers that read it (a stream's colour tags, the
+    frames decoded, a decoder's words)."""
+    lines = [m.group(0).rstrip() + "\n" for m in _MUXED_WHOLE.finditer(stderr)]
     if not lines:
         return stderr
-    log = _FRAME_LINE_WHOLE.sub("", stderr)
+    log = _MUXED_WHOLE.sub("", stderr)
     return log + ("" if not log or log.endswith("\n") else "\n") + "".join(lines)
 
 
@@ -120,7 +122,7 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
         raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays elsewhere, "
                                                "use in its place a lossless copy of it made by that player; or "
                                                "remove it from --ref-dir"))
-    return dataclasses.replace(res, stderr=frame_lines_last(res.stderr))
+    return dataclasses.replace(res, stderr=muxed_lines_last(res.stderr))
 
 
 class LookKilled(LookCutShort):

@@ -43,17 +43,23 @@ def test_an_exit_code_comes_again_and_a_full_disk_can_end_otherwise() -> None:
     assert how == "failed (exit 1) on a full disk" and again
 
 
-def test_a_frame_s_md5_line_spliced_into_a_log_line_is_taken_out_and_kept_in_order() -> None:
-    """ffmpeg's logger writes a log line in parts from another thread, so a frame's md5 line can land inside one (seen
-    under load: an HDV copy's stream line no longer said its colour tags whole): every log line whole again, every md5
-    kept, in order, after the log."""
-    from kit.media.looks import FRAME_LINE, frame_lines_last
+def test_a_muxer_s_line_spliced_into_a_log_line_is_taken_out_and_kept_in_order() -> None:
+    """ffmpeg's logger writes a log line in parts from another thread, so a line a muxer writes to pipe:2 (a frame's
+    md5, the pictures' sha256) can land inside one (seen under load: an HDV copy's stream line no longer said its
+    colour tags whole): every log line whole again, every md5 and the sha256 kept, in order, after the log."""
+    from kit.media.decode import _DECODED as DECODED
+    from kit.media.decode import HASH_LINE
+    from kit.media.looks import FRAME_LINE, muxed_lines_last
 
     md5 = ["35c7ecae34f2ff22684ccb5fc6cdb5f4", "cc2fd018e124d1c0ab11f1e673d6a2fa", "cc2fd018e124d1c0ab11f1e673d6a2fa"]
     frame = [f"0,          {i},          {i},        1,    38016, {m}\n" for i, m in enumerate(md5)]
+    sha = "SHA256=" + "ab" * 32 + "\n"
     stderr = (f"{frame[0]}[info]   Stream #4:0{frame[1]}: Video: ffv1, yuv420p(tv, bt709, top first), 1440x1080\n"
-              f"[info] frame= 10 fps=0.0\n{frame[2]}")
-    regrouped = frame_lines_last(stderr)
+              f"[info] frame= 10 fps=0.0\n{frame[2]}[verbose]   Input stream #0:0 (video): 3 packets read (9 bytes); "
+              f"{sha}3 frames decoded; 0 decode errors\n")
+    regrouped = muxed_lines_last(stderr)
     assert "[info]   Stream #4:0: Video: ffv1, yuv420p(tv, bt709, top first), 1440x1080\n" in regrouped
-    assert FRAME_LINE.findall(regrouped) == md5 and regrouped.endswith("".join(frame))
-    assert frame_lines_last("no frame here\n") == "no frame here\n"
+    assert DECODED.search(regrouped) is not None  # the frames decoded, whole again
+    assert FRAME_LINE.findall(regrouped) == md5 and HASH_LINE.findall(regrouped) == ["ab" * 32]
+    assert regrouped.endswith("".join(frame[:2]) + frame[2] + sha)
+    assert muxed_lines_last("no frame here\n") == "no frame here\n"
