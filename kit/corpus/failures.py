@@ -17,6 +17,18 @@ from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip
 from kit.media.teachers import teacher_of
 
+KEPT_HINT = "fix the cause and rerun: finished jobs are kept and will not be redone"
+
+
+def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
+    """The step's refusal of its failed jobs: `said` (how many of how many), then the first one's message, a Spelled one
+    kept one (its paths shown in what is sent), plain text never made one; `retry_helps`: whether the same command can
+    end otherwise."""
+    failed = JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
+                       hint=KEPT_HINT, stderr_tail=first.stderr_tail)
+    failed.retry_helps = retry_helps
+    return failed
+
 
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
     """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
@@ -33,14 +45,9 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
     if failures:  # what no clip is to blame for (ffmpeg cannot start): the run stops, the fix is the box's
-        first = failures[0]
-        said = f"{len(failures)} of {n_jobs} corpus jobs failed; first: "
-        # a Spelled message stays one (its paths shown in what is sent); plain text is never made one
-        failed = JobFailed(Spelled(said, first.message) if isinstance(first.message, Spelled) else said + first.message,
-                           hint="fix the cause and rerun: finished jobs are kept and will not be redone",
-                           stderr_tail=first.stderr_tail)
-        failed.retry_helps = not all(isinstance(f, TimedOut) for f in failures)  # the same jobs would hang again
-        raise failed
+        # the same jobs would hang again: no retry where every one timed out
+        raise jobs_failed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: ", failures[0],
+                          not all(isinstance(f, TimedOut) for f in failures))
 
 
 def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool, n_jobs: int,
@@ -62,12 +69,8 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
         failure = next(iter(first.values()))
         if strict:
             raise failure
-        said = f"{len(failures) - len(rest)} of {n_jobs} {what} failed, leaving no clip; first: "
-        every = JobFailed(Spelled(said, failure.message) if isinstance(failure.message, Spelled) else
-                          said + failure.message, hint="fix the cause and rerun: finished jobs are kept and will not "
-                                                       "be redone", stderr_tail=failure.stderr_tail)
-        every.retry_helps = any(f.retry_helps for f in first.values())
-        raise every
+        raise jobs_failed(f"{len(failures) - len(rest)} of {n_jobs} {what} failed, leaving no clip; first: ", failure,
+                          any(f.retry_helps for f in first.values()))
     for path, failure in first.items():
         left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest
