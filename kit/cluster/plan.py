@@ -12,12 +12,13 @@ from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.tree import TREE_ENV
+from kit.infra.variables import KILL_AT, KILL_SIGNAL, TRAIN_RETRY
 from kit.model.recipe import MIN_SOURCES
 from kit.steps.settings import RunSettings
 
 PATH_VARS = ("KIT_CACHE_DIR",)
 # set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
-NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, "KIT_KILL_AT", "KIT_KILL_SIGNAL", "KIT_TRAIN_RETRY")
+NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, KILL_AT.name, KILL_SIGNAL.name, TRAIN_RETRY.name)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
 from kit.infra.slurm import sbatch
 from kit.infra.tree import Rules, Tree
+from kit.infra.variables import TRAIN_RETRY
 
 UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
@@ -140,7 +141,7 @@ def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
         "# sbatch " + shlex.quote(str(script_path(lay, "gather"))),
     ], "gather", "gather-%j.out", [
         "# a missing member is refused (exit 2), naming it and this command to train its task again",
-        f"export KIT_TRAIN_RETRY={shlex.quote(retrain_hint(lay, '{tasks}'))}",
+        f"export {TRAIN_RETRY.name}={shlex.quote(retrain_hint(lay, '{tasks}'))}",
         *(shlex.join(argv) for argv in plan.gather_commands()),
     ])
 

@@ -8,9 +8,10 @@ import os
 import signal
 
 from kit.infra.interrupts import check
+from kit.infra.variables import KILL_AT, KILL_SIGNAL
 
-KILL_ENV = "KIT_KILL_AT"
-SIGNAL_ENV = "KIT_KILL_SIGNAL"
+KILL_ENV = KILL_AT.name  # both declared in kit.infra.variables (test hooks: unchecked)
+SIGNAL_ENV = KILL_SIGNAL.name
 
 
 def kill_point(name: str) -> None:

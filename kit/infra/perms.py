@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kit.errors import InputError
 
-GROUP_SHARED_ENV = "KIT_GROUP_SHARED"
 OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 FILE_MODE = 0o644
 EXEC_MODE = 0o755

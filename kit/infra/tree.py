@@ -21,8 +21,9 @@ from kit.infra.limits import STALE_TEMP_S
 from kit.infra.outside import load_json, read_json_object
 from kit.infra.perms import Rules, Untrusted, describe, euid, file_problem, folder_problem, refuse, refuse_folder
 from kit.infra.treefs import Entry, Folder, LockBusy
+from kit.infra.variables import TREE_ROOT
 
-TREE_ENV = "KIT_TREE_ROOT"  # a cluster's folder, named for its tasks: their out-dirs are opened from it down
+TREE_ENV = TREE_ROOT.name  # a cluster's folder, named for its tasks: their out-dirs are opened from it down
 # the suffixes of the kit's files (and results-*, temporaries): a link the user keeps under another name is left alone
 KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu", ".npy",
                           ".sh"})

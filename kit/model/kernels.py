@@ -19,7 +19,7 @@ import torch
 from kit.infra.variables import TRAIN_KERNELS
 from kit.infra.visible import reason_line
 
-ENV = "KIT_TRAIN_KERNELS"
+ENV = TRAIN_KERNELS.name  # declared with its rule in kit.infra.variables
 CHECKED_WITH = "2.13.0"  # the torch release the two paths were compared on
 FUSED_PUBLIC = True  # the public Adam: torch.optim.Adam(fused=True) where torch has it (a test turns it off)
 

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from kit.model.train import EpochCallback, TrainJob
 
 # set by a scheduler adapter: how to train tasks again there, `{tasks}` their numbers (`sbatch --array={tasks} ...`)
-KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 
 def kept_apart(settings: RunSettings) -> tuple[str, ...]:
