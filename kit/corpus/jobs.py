@@ -41,7 +41,7 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.containers import COPY_VERSION
-from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame
+from kit.media.ffmpeg import outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, VmafLog, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
@@ -544,8 +544,10 @@ class JobRunner:
                                    [batch.encoded(j) for j in batch.jobs], encodes=len(encodes))
             if ref_tmp is not None:
                 tags = parse_output_colour(enc.stderr, len(encodes))
-                if tags is None:  # a colour tag the scorings could not give back: they decode the master
-                    self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were not recognised; "
+                if tags is None:  # a tag the scorings could not give back, or its line cut: they decode the master
+                    why = ("not recognised" if outputs_whole(enc.stderr) else
+                           "cut in ffmpeg's log by another of its threads' lines")
+                    self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were {why}; "
                              "its scorings decode the master themselves")
                 elif (held := self._frames_in(ref_tmp, clip)) != clip.n_frames:  # a frame dropped or repeated anywhere
                     self.log(f"shared decode: {clip.src}: its decoded reference holds {held} frames, not "

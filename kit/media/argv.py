@@ -273,10 +273,19 @@ INTERMEDIATE_FORMAT = ("-f", "nut")
 INTERMEDIATE_OUTPUT = 4  # the copy's output index in build_intermediate_argv (after the count, hash, thumbnails and
 # each frame's md5)
 # each frame of the copy at the time ffmpeg plays it at: the decoder's own timestamp, in the stream's own time base
-# (-enc_time_base demux; an encoder's default, one over the frame rate, would round a variable rate's), one tick past
-# the frame before where it is not later (a splice that steps back, a frame with none): the frames' times, as x264's
-# rate control reads them, are those a plain encode of the file reads (tree.avi: 68 frames over 29.6 s, not 4.5 s)
-KEEP_TIMES = "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'"
+# (-enc_time_base demux; an encoder's default, one over the frame rate, would round a variable rate's), a step back (a
+# splice, a program stream's last frames) kept as it is, one tick past the frame before only where a frame has none:
+# the frames' times, as x264's rate control reads them, are those a plain encode of the file reads (tree.avi: 68 frames
+# over 29.6 s, not 4.5 s). Copy version 2 moved a step back one tick past the frame before: x264 then read other frame
+# durations, and a DVD program stream whose decoder repeats two times (pts 30030, 33033, 30030, 33033) was encoded at
+# cq 30 to 1,371 bytes where a plain encode makes 1,420 (tests/real/test_containers.py)
+KEEP_TIMES = "setpts='if(isnan(PTS),if(isnan(PREV_OUTPTS),PTS,PREV_OUTPTS+1),PTS)'"
+# each packet of the copy decoded one after the other whatever its time: its decode time is its number, far below any
+# presentation time a stream's 64-bit ticks reach (2^40), so a muxer keeps every presentation time as it is given (one
+# that steps back included: a decode time that steps back is what a muxer moves)
+DECODE_IN_ORDER = ("-bsf:v", "setts=dts=N-1099511627776")
+# frames numbered one after the other in their own time base, where what is read of them is their count and pixels
+IN_ORDER = "setpts=N"
 
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str, full_range: bool = False,
@@ -292,15 +301,16 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
                                     renumber=renumber(fps))
     # -y: `dest` is a temporary the kit made to be written over
     return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(KEEP_TIMES), "-enc_time_base:v",
-            "demux", *tagged, *INTERMEDIATE_CODEC, *INTERMEDIATE_FORMAT, spelled_path(dest)]
+            "demux", *tagged, *INTERMEDIATE_CODEC, *DECODE_IN_ORDER, *INTERMEDIATE_FORMAT, spelled_path(dest)]
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str, tags: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Decode a lossless copy once, strictly, its colour `tags` given back: its frame count, and its frames' sha256 in
-    the original's `pix_fmt`."""
-    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *decoded_ref_input(path, tags), "-map", "0:v:0", "-f", "null", "-",
-            "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
-            "pipe:2"]
+    the original's `pix_fmt`, each output renumbered (they keep no timestamps: a copy keeps a step back of its file's,
+    which a muxer, strict, would stop on)."""
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *decoded_ref_input(path, tags), "-map", "0:v:0",
+            *_vf(IN_ORDER), "-f", "null", "-", "-map", "0:v:0", *PASSTHROUGH, *_vf(IN_ORDER), "-pix_fmt", pix_fmt,
+            "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:

@@ -43,9 +43,10 @@ FOLDER = "intermediates"  # in the kit's cache
 # at the time ffmpeg plays it at, in NUT, its colour tags given back when it is read. x264's rate control reads the
 # frames' times: tree.avi's 68 frames over 29.6 s, renumbered into 4.5 s, were encoded at cq 34 on the 160x120 rung to
 # 9,278 bytes where a plain encode of the file makes 31,238; a copy of version 2 makes the plain encode, byte for byte
-# (tests/real/test_containers.py). A clip read through a copy of another version is another clip to the corpus: its
-# jobs are done again (kit.corpus.jobs.Job.fingerprint), the others' kept.
-COPY_VERSION = 2
+# (tests/real/test_containers.py); 3 each frame's time kept where it steps back too (version 2 moved it one tick past
+# the frame before: x264 read other durations there, kit.media.argv.KEEP_TIMES). A clip read through a copy of another
+# version is another clip to the corpus: its jobs are done again (kit.corpus.jobs.Job.fingerprint), the others' kept.
+COPY_VERSION = 3
 Tags = tuple[tuple[str, str], ...]  # colour tags as input options, (option, name) (kit.media.ffmpeg.COLOUR_NAMES)
 
 

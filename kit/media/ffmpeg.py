@@ -255,6 +255,21 @@ OPTION_SPELLING = {("colorspace", "gbr"): "rgb"}
 FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "bottom coded first")
 
 
+# each output ffmpeg opens, as it prints it: `Output #N, FORMAT, to '...':` and below it the stream line, from its
+# number to its stream's time base (`... 29.97 fps, 29.97 tbn`). An output opens once its first frame reaches it, with
+# the other outputs' threads already at work, and ffmpeg prints a stream line in several calls, so another thread's
+# message can land inside it: "[info]   Stream #4" + "Selected 1001/30000 time base" + (a line further on) ":0: Video:
+# ffv1, ..." (seen: 1 look in 150 writing a DVD clip's copy, at a load of 4). Inputs are listed before any thread runs.
+_OUTPUT_OPENED = re.compile(r"^(?:\[\w+\] )?Output #(\d+), ", re.MULTILINE)
+
+
+def outputs_whole(stderr: str) -> bool:
+    """Whether the stream line of every output ffmpeg says it opened is one whole line in `stderr` (a log without
+    its outputs listed, at -loglevel error, has none to be cut)."""
+    return all(re.compile(rf"^(?:\[\w+\] )?  Stream #{m[1]}:\d+\S*: Video: .*\btbn\b", re.MULTILINE).search(
+        stderr, m.end()) for m in _OUTPUT_OPENED.finditer(stderr))  # below its Output line (an input's is above)
+
+
 def parse_output_colour(stderr: str, output: int, codec: str = "rawvideo") -> tuple[tuple[str, str], ...] | None:
     """The colour tags of output `output` (of `codec`: the shared decode's rawvideo, the lossless copy's ffv1) as
     ffmpeg printed them, `(option, name)` pairs; () when it has none, None when the line is missing or names a tag

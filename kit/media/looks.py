@@ -14,7 +14,7 @@ from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
-from kit.media.ffmpeg import how_it_ended, telling_line
+from kit.media.ffmpeg import how_it_ended, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
 
 MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
@@ -102,27 +102,38 @@ def muxed_lines_last(stderr: str) -> str:
     return log + ("" if not log or log.endswith("\n") else "\n") + "".join(lines)
 
 
+# how many times a look is taken while another thread cuts its outputs' lines (1 in 150 at a load of 4: three tries
+# leave about 1 in 3 million)
+LOOK_TRIES = 3
+
+
 def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
              rule: str = "", stall_s: float | None = None) -> ProcResult:
     """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
     without one); InputError naming the clip when it runs past `timeout_s` (`rule`: how that was reached;
     LookCutShort when KIT_TIMEOUT_S cut it shorter) or stalls, with ffmpeg's last telling words and the lines it said
     beyond those kept: a look that never ends is the clip's, left out with the command that fixes it, never the run's
-    end or a retry."""
-    try:
-        res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
-                          stall_s=stall_s)
-    except TimedOut as exc:
-        raise look_refusal(path, doing, rule, timeout_s, exc) from None
-    if res.killed_by is not None:  # ended by a signal: what it wrote proves nothing, the signal says why
-        how, _, again = how_it_ended(res)
-        message = Spelled(PurePath(path), f": ffmpeg {how} {doing}")
-        if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
-            raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
-        raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays elsewhere, "
-                                               "use in its place a lossless copy of it made by that player; or "
-                                               "remove it from --ref-dir"))
-    return dataclasses.replace(res, stderr=muxed_lines_last(res.stderr))
+    end or a retry. A look whose outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole)
+    is taken again, up to LOOK_TRIES times: what the kit reads in them (a copy's colour tags, a turned phone clip's
+    size) is then read whole, never guessed from the file's own line."""
+    for attempt in range(1, LOOK_TRIES + 1):
+        try:
+            res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
+                              stall_s=stall_s)
+        except TimedOut as exc:
+            raise look_refusal(path, doing, rule, timeout_s, exc) from None
+        if res.killed_by is not None:  # ended by a signal: what it wrote proves nothing, the signal says why
+            how, _, again = how_it_ended(res)
+            message = Spelled(PurePath(path), f": ffmpeg {how} {doing}")
+            if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
+                raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
+            raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays "
+                                                   "elsewhere, use in its place a lossless copy of it made by that "
+                                                   "player; or remove it from --ref-dir"))
+        res = dataclasses.replace(res, stderr=muxed_lines_last(res.stderr))
+        if outputs_whole(res.stderr) or attempt == LOOK_TRIES:
+            return res
+    raise AssertionError("the last try is returned")
 
 
 class LookKilled(LookCutShort):

@@ -370,7 +370,8 @@ def test_second_look_argv_is_exact() -> None:
 def test_lossless_copy_argvs_are_exact() -> None:
     """A container read through a lossless copy (kit.media.containers): opened, decoded strictly once into the
     fingerprint's outputs, renumbered at the clip's rate, and the FFV1 copy in NUT, each frame at its own time in the
-    stream's own time base; then the copy checked."""
+    stream's own time base (a step back kept: each packet's decode time its number, far below), then the copy checked,
+    renumbered."""
     assert build_open_argv("ffmpeg", "a.ts") == ["ffmpeg", "-hide_banner", "-nostdin", "-i", "a.ts"]
     clean = ["-vf", "settb=1001/30000,setpts=N"]
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
@@ -383,14 +384,15 @@ def test_lossless_copy_argvs_are_exact() -> None:
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
         "-f", "rawvideo", "pipe:1", *each, *clean, *FRAME_MD5S,
-        *each, "-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'", "-enc_time_base:v", "demux",
-        "-c:v", "ffv1", "-level", "3", "-f", "nut", "copy.tmp"]
+        *each, "-vf", "setpts='if(isnan(PTS),if(isnan(PREV_OUTPTS),PTS,PREV_OUTPTS+1),PTS)'", "-enc_time_base:v",
+        "demux", "-c:v", "ffv1", "-level", "3", "-bsf:v", "setts=dts=N-1099511627776", "-f", "nut", "copy.tmp"]
     second = build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001", checks=SECOND_LOOK)
     assert second[:9] == ["ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *SECOND_LOOK, "-i"]
     full = build_intermediate_argv("ffmpeg", "cam.avi", "copy.tmp", "24/1", full_range=True)
-    assert full[-17:] == [*each, "-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'",
-                          "-enc_time_base:v", "demux", "-color_range", "pc", "-c:v", "ffv1", "-level", "3", "-f", "nut",
-                          "copy.tmp"]
+    assert full[-19:] == [*each, "-vf", "setpts='if(isnan(PTS),if(isnan(PREV_OUTPTS),PTS,PREV_OUTPTS+1),PTS)'",
+                          "-enc_time_base:v", "demux", "-color_range", "pc", "-c:v", "ffv1", "-level", "3",
+                          "-bsf:v", "setts=dts=N-1099511627776", "-f", "nut", "copy.tmp"]
     assert build_verify_argv("ffmpeg", "copy.mkv", "yuvj422p") == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "copy.mkv", "-map", "0:v:0", "-f", "null", "-",
-        *each, "-pix_fmt", "yuvj422p", "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "copy.mkv", "-map", "0:v:0", "-vf", "setpts=N",
+        "-f", "null", "-", *each, "-vf", "setpts=N", "-pix_fmt", "yuvj422p", "-c:v", "rawvideo", "-f", "hash", "-hash",
+        "sha256", "pipe:2"]
