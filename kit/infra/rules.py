@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from kit.infra.clock import utc_seconds
-from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_SECONDS
+from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_FIGURE, MAX_RECORD_SECONDS
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
 from kit.rundir import STEP_NAMES
@@ -215,6 +215,26 @@ MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
 AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
+@dataclass(frozen=True)
+class Correlation(Real):
+    """A correlation as computed (PLCC, SROCC, KROCC): from -1 to 1, past either by rounding alone (np.corrcoef of
+    equal ranks gives 1 + 2**-52), NaN where none is defined (kit.model.metrics.CORRELATION_RULE)."""
+
+    lo: float | None = -1 - 1e-9
+    hi: float | None = 1 + 1e-9
+    nan: bool = True
+
+    @property
+    def words(self) -> str:
+        return "a correlation from -1 to 1, or null where none is defined"
+
+
+# the figures a verdict records (kit.verdict.document and the records it holds): NaN, a null in the file, is a figure
+# not worked out (the correlation of a constant, a member that diverged, a ratio over an exact baseline)
+CORRELATION_FIGURE = Correlation()
+SHARE_FIGURE = Real(0, 1, nan=True)  # a share, a coverage, a level
+POINTS = Real(0, MAX_RECORD_FIGURE, nan=True)  # a size of a miss (RMSE, an error, a width, VMAF points), a ratio
+SIGNED_FIGURE = Real(-MAX_RECORD_FIGURE, MAX_RECORD_FIGURE, nan=True)  # a bias, a difference, a score, a threshold
 
 
 @dataclass(frozen=True)
