@@ -16,6 +16,7 @@ from kit.infra.records import Record
 from kit.infra.rules import Absolute, Distinct, Off, OneOf, Ordered, Real, Whole, broken, field_rules, holds_settings
 from kit.platforms.grids import CqGrid
 from kit.steps.settings import RunSettings
+from kit.steps.view import value_at
 
 OUT = Path("/out")
 BASE = RunSettings(out_dir=OUT)
@@ -76,15 +77,20 @@ def replaced(settings: Record, dotted: str, value: Any) -> Any:
     return dataclasses.replace(settings, **{head: replaced(getattr(settings, head), rest, value) if rest else value})
 
 
-def variants() -> dict[str, RunSettings]:
-    """The defaults, each setting off its default, and an --incumbent inside the out-dir (named relative to it)."""
-    found: dict[str, RunSettings] = {"(defaults)": BASE}
+def variants(base: RunSettings = BASE) -> dict[str, RunSettings]:
+    """`base` (the defaults unless given), each setting off its value there (off its default; where `base` holds
+    that value already, at its default: `--consumer-samplings cut` where base encodes them), and an --incumbent inside
+    the out-dir (named relative to it)."""
+    found: dict[str, RunSettings] = {"(defaults)": base}
     for dotted, f in leaves():
-        settings = replaced(BASE, dotted, off_default(dotted, f))
+        value = off_default(dotted, f)
+        if value == value_at(base, dotted):
+            value = value_at(BASE, dotted)
+        settings = replaced(base, dotted, value)
         assert (why := broken(settings)) is None, (dotted, why)
         found[dotted] = settings
-    found["incumbent (in the out-dir)"] = dataclasses.replace(BASE, incumbent=OUT / "previous")
-    found["encoders and cqs"] = dataclasses.replace(BASE, encoders=("libx264", "libx265"),
+    found["incumbent (in the out-dir)"] = dataclasses.replace(base, incumbent=OUT / "previous")
+    found["encoders and cqs"] = dataclasses.replace(base, encoders=("libx264", "libx265"),
                                                     cqs=CqGrid((20,), {"libx265": (22, 30)}))
     return found
 

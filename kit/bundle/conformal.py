@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.files import sha256_file
+from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.outside import read_json_object
-from kit.infra.records import Record, RecordError, omit_none
+from kit.infra.records import Record, RecordError, keep, omit_none
+from kit.infra.rules import COUNT, Each, Real
 from kit.infra.tree import Tree
 from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, percent, rank_needed
 from kit.verdict.document import ENSEMBLE, ENSEMBLE_CONFORMAL, Intervals
@@ -27,12 +29,12 @@ CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidec
 class SplitConformal(Record):
     """The sidecar of lusoris/vmaf's tools/vmaf-tune/src/vmaftune/conformal.py (its four keys first), and the kit's."""
 
-    alpha: float
+    alpha: float = field(metadata=keep(Real(0, 1, lo_open=True, hi_open=True)))
     method: str
-    n: int
-    residuals: list[float]
+    n: int = field(metadata=keep(COUNT))
+    residuals: list[float] = field(metadata=keep(Each(Real(0, MAX_RECORD_FIGURE))))  # each finite, none negative
     calibrated: bool | None = omit_none()  # False: no interval (too few content groups), `reason` says why
-    content_groups: int | None = omit_none()  # how many there were, when no residual is given
+    content_groups: int | None = omit_none(COUNT)  # how many there were, when no residual is given
     reason: str | None = omit_none()
     calibrates: str | None = omit_none()  # what an interval from it is for
     model_id: str | None = omit_none()  # the shipped copy: the ensemble it calibrates ...
@@ -84,8 +86,8 @@ def unbounded_warning(n: int, alpha: float) -> str:
 def read_calibration(tree: Tree, path: Path) -> SplitConformal:
     """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals). Raises
     InputError, with a hint to rerun the verdict step, when it is missing or not a JSON object, does not read as a
-    split-conformal sidecar, or reads as one upstream would refuse (another method, alpha outside (0, 1), n not its
-    residuals' count, a residual negative or not finite: every problem said in one line)."""
+    split-conformal sidecar (alpha outside (0, 1), a residual negative or not finite: the record's rules), or reads
+    as one upstream would refuse (another method, n not its residuals' count: every problem said in one line)."""
     doc, why = tree.read_json_object(path)
     hint = "rerun the verdict step: it writes the calibration sidecar"
     if doc is None:
@@ -96,9 +98,7 @@ def read_calibration(tree: Tree, path: Path) -> SplitConformal:
         raise InputError(f"{path} is not a split-conformal sidecar: {err}", hint=hint) from None
     problems = [text for ok, text in (
         (cal.method == METHOD, f"method is {cal.method!r}, not {METHOD!r}"),
-        (0.0 < cal.alpha < 1.0, f"alpha {cal.alpha} is outside (0, 1)"),
         (cal.n == len(cal.residuals), f"n is {cal.n} but it lists {len(cal.residuals)} residuals"),
-        (all(math.isfinite(r) and r >= 0.0 for r in cal.residuals), "a residual is negative or not finite"),
     ) if not ok]
     if problems:
         raise InputError(f"{path}: {'; '.join(problems)}", hint=hint)

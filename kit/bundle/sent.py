@@ -20,7 +20,7 @@ from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, SeedReport
 from kit.platforms.prereqs import Prereqs, read_prereqs
 from kit.rundir import LAYOUT, SEED_FILE, VERDICTS, RunDir
-from kit.verdict.document import Verdict
+from kit.verdict.document import Verdict, read_verdict
 
 Document = Mapping[str, object]
 
@@ -86,7 +86,7 @@ def sent_records(tree: Tree, run: RunDir, files: Mapping[str, Path], places: Pla
         return schema_first(shown_json(shown_prereqs(record, places), places.show)) if record is not None else None
 
     def verdict(path: Path) -> Document:
-        return shown_json(shown_verdict(Verdict.from_json(tree.read_json(path), str(path)), run, places), places.show)
+        return shown_json(shown_verdict(read_verdict(tree, path), run, places), places.show)
 
     def seed(path: Path) -> Document:
         return shown_json(shown_seed(SeedReport.from_json(tree.read_json(path), str(path)), run, places), places.show)

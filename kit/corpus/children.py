@@ -40,7 +40,8 @@ class JobFailed(ToolError):
 
 
 def job_words(job: Job, what: str = "") -> str:
-    """A job as its failure names it: `tiny.y4m at libx264 cq 37` (at 320x180 for a rung), `what` after the clip."""
+    """A job as every line of the corpus step names it (its failure, a redo and why): `tiny.y4m at libx264 cq 37` (at
+    320x180 for a rung), `what` after the clip (a sample job: kit.corpus.samples.WHAT)."""
     rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
     return f"{Path(job.clip.path).name}{what} at {job.encoder} cq {job.cq}{rung}"
 

@@ -13,7 +13,7 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +28,8 @@ from kit.infra.files import TMP_MARK, pid_alive, remembered_sha256, sha256_strea
 from kit.infra.outside import open_for_reading, read_json_object
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.perms import euid
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import COUNT
 from kit.infra.tree import LockBusy, Tree
 from kit.rundir import LAYOUT, RunDir, manifest_path
 
@@ -47,7 +48,7 @@ def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
 class Commit(Record):
     """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do."""
 
-    pid: int
+    pid: int = field(metadata=keep(COUNT))
     sha256: str  # of the new parquet
     moves: list[list[str]]  # [temporary, final] names in -o's folder, in the order they are renamed
 

@@ -20,6 +20,12 @@ from kit.media.teachers import teacher_of
 KEPT_HINT = "fix the cause and rerun: finished jobs are kept and will not be redone"
 
 
+def failed_of(n_failed: int, n_jobs: int, what: str, left: str = "") -> str:
+    """How many of how many jobs failed, as every line of the corpus step says it, before the first one's message:
+    `2 of 8 corpus jobs failed; first: ` (`what`: corpus jobs, sample jobs; `left`: what that leaves, said after)."""
+    return f"{n_failed} of {n_jobs} {what} failed{left}; first: "
+
+
 def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
     """The step's refusal of its failed jobs: `said` (how many of how many), then the first one's message, a Spelled one
     kept one (its paths shown in what is sent), plain text never made one; `retry_helps`: whether the same command can
@@ -46,7 +52,7 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                               "is redone with it", retry_helps=True)
     if failures:  # what no clip is to blame for (ffmpeg cannot start): the run stops, the fix is the box's
         # the same jobs would hang again: no retry where every one timed out
-        raise jobs_failed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: ", failures[0],
+        raise jobs_failed(failed_of(len(failures), n_jobs, "corpus jobs"), failures[0],
                           not all(isinstance(f, TimedOut) for f in failures))
 
 
@@ -69,7 +75,7 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
         failure = next(iter(first.values()))
         if strict:
             raise failure
-        raise jobs_failed(f"{len(failures) - len(rest)} of {n_jobs} {what} failed, leaving no clip; first: ", failure,
+        raise jobs_failed(failed_of(len(failures) - len(rest), n_jobs, what, ", leaving no clip"), failure,
                           any(f.retry_helps for f in first.values()))
     for path, failure in first.items():
         left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)

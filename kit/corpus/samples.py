@@ -24,6 +24,7 @@ import numpy as np
 
 from kit.corpus.children import child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES
+from kit.corpus.failures import failed_of
 from kit.corpus.jobs import ClipChanged, Job, JobLedger, JobResult, Provenance, read_job_rows, read_ledger, redo_reason
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
 from kit.corpus.scheduler import WORK_PER_CPU_S, job_work, run_pool
@@ -261,9 +262,9 @@ def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
     """The line that says the sample jobs that failed, with the first one's message: a Spelled message with its paths
     shown in what is sent, a plain one withheld from it (kit.infra.shown.said_of: its text may hold any path)."""
     first = failures[0].message
-    return Spelled(f"{len(failures)} of {n_samples} encodes' samplings could not be encoded on their own (first: ",
+    return Spelled(failed_of(len(failures), n_samples, "sample jobs"),
                    first if isinstance(first, Spelled) else Withheld(first),
-                   "); the step stops, and a rerun of the same command tries them again")
+                   "; the step stops, and a rerun of the same command tries them again")
 
 
 def samples_price(jobs: list[Job], samples: list[SampleJob], done: set[str]) -> str:

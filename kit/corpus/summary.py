@@ -21,7 +21,8 @@ from kit.corpus.manifests import (
 )
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.infra.files import sha256_file
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import COUNT, POINTS, SIGNED_FIGURE, Each
 from kit.rundir import LAYOUT
 
 if TYPE_CHECKING:  # the records here are read by light commands (status, the summary): no pyarrow at import
@@ -98,10 +99,10 @@ class TeacherRange(Record):
     """How far one encoder's encodes reach on the teacher's scale; a warning when short of TEACHER_SPAN."""
 
     encoder: str
-    encodes: int
-    lo: float
-    hi: float
-    cq_grid: list[int]
+    encodes: int = field(metadata=keep(COUNT))
+    lo: float = field(metadata=keep(SIGNED_FIGURE))
+    hi: float = field(metadata=keep(SIGNED_FIGURE))
+    cq_grid: list[int] = field(metadata=keep(Each(COUNT)))
     rungs: list[str]
     warning: str | None = omit_none()
 
@@ -137,10 +138,10 @@ class SourceInfo(Record):
     src: str  # as people read it (kit.corpus.names)
     src_sha256: str
     content: str
-    width: int
-    height: int
-    fps: float
-    frames: int  # distinct frame indices scored
+    width: int = field(metadata=keep(COUNT))
+    height: int = field(metadata=keep(COUNT))
+    fps: float = field(metadata=keep(POINTS))
+    frames: int = field(metadata=keep(COUNT))  # distinct frame indices scored
     pix_fmt: str
 
 
@@ -150,23 +151,23 @@ class CorpusSummary(Record):
 
     path: str  # relative to the out-dir for its own shard (`02_corpus/shard.parquet`), else absolute (a --corpus)
     sha256: str
-    rows: int
-    n_sources: int
+    rows: int = field(metadata=keep(COUNT))
+    n_sources: int = field(metadata=keep(COUNT))
     sources: list[str]
     boxes: list[str]
     devices: list[str]
     platforms: list[str]
     encoders: list[str]
-    cq_grid: list[int]
-    vmaf_range: list[float]
+    cq_grid: list[int] = field(metadata=keep(Each(COUNT)))
+    vmaf_range: list[float] = field(metadata=keep(Each(SIGNED_FIGURE)))
     demo_corpus: bool
     corpus_kind: str
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
     teacher_models: list[str] | None = omit_none()
     teacher_sha256: str | None = omit_none()  # of its teacher's model file (absent: a built-in)
-    n_contents: int | None = omit_none()  # the rows' distinct `content`
-    n_files: int | None = omit_none()  # each source once per box that holds it, and the twins a shard skipped
+    n_contents: int | None = omit_none(COUNT)  # the rows' distinct `content`
+    n_files: int | None = omit_none(COUNT)  # each source once per box that holds it, and the twins a shard skipped
     groups: tuple[ContentGroup, ...] | None = omit_none()  # of more than one source
     clips: tuple[SourceInfo, ...] | None = omit_none()
     teachers: tuple[TeacherRange, ...] | None = omit_none()

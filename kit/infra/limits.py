@@ -30,6 +30,7 @@ MAX_TEACHER_BYTES = 16 * MIB  # a --teacher model file (kit.media.teachers): Net
 # float holds exactly and a date can be added to
 MAX_RECORD_COUNT = 10**15  # a count (rows, jobs, frames, bytes) or an index
 MAX_RECORD_SECONDS = 1e9  # a duration in seconds (about 31 years)
+MAX_RECORD_FIGURE = 1e12  # a figure with no bound of its own (a miss in VMAF points, a ratio): past any the kit makes
 
 # a killed command's temporaries, whatever their process, once untouched this long (a pid may be recycled)
 STALE_TEMP_S = 6 * 3600

@@ -29,11 +29,6 @@ R = TypeVar("R", bound="Record")
 Step = str | int  # a field's or a dict's key, a list's index: where a problem lies below the record read
 
 
-def omit_none(default: object = None) -> Any:
-    """A field left out of the JSON while it is None; present and null, a float field reads as NaN."""
-    return dataclasses.field(default=default, metadata={"omit_none": True})
-
-
 class ValueRule(Protocol):
     """What a field read back keeps beyond its type (kit.infra.rules' rules are these): why a value breaks it, or
     None (a rule over each item of a list or value of a dict holds that item's rule as `each`)."""
@@ -55,6 +50,12 @@ def keep(*rules: ValueRule) -> Mapping[str, object]:
 def keeps(f: dataclasses.Field[Any]) -> tuple[ValueRule, ...]:
     """The read rules field `f` was declared with (`keep`); none for another field."""
     return tuple(f.metadata.get(KEEPS, ()))
+
+
+def omit_none(*rules: ValueRule) -> Any:
+    """A field left out of the JSON while it is None; present and null, a float field reads as NaN. `rules`: what its
+    value, read back, keeps beyond its type (as `keep`'s)."""
+    return dataclasses.field(default=None, metadata={"omit_none": True, **({KEEPS: rules} if rules else {})})
 
 
 def flatten() -> Any:

@@ -3,8 +3,8 @@ comes through (a flag or its KIT_ variable: kit.cli.params; a `--settings` file 
 asks the one rule. A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1
 to 10000`), and what it takes (`words`, for the hint); a flag's `Parser` turns its text into the typed value. A
 setting also declares the steps whose outputs its value changes (`Changes`): those steps fingerprint it and alone may
-read it (kit.steps.view.View), and how 2.1.0's fingerprints held it
-(`Entry`).
+read it (kit.steps.view.View), how 2.1.0's fingerprints held it (`Entry`), and in which a condition on another
+setting decides whether it does (`When`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from kit.infra.clock import utc_seconds
-from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_SECONDS
+from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_FIGURE, MAX_RECORD_SECONDS
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
 from kit.rundir import STEP_NAMES
@@ -215,6 +215,26 @@ MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
 AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
+@dataclass(frozen=True)
+class Correlation(Real):
+    """A correlation as computed (PLCC, SROCC, KROCC): from -1 to 1, past either by rounding alone (np.corrcoef of
+    equal ranks gives 1 + 2**-52), NaN where none is defined (kit.model.metrics.CORRELATION_RULE)."""
+
+    lo: float | None = -1 - 1e-9
+    hi: float | None = 1 + 1e-9
+    nan: bool = True
+
+    @property
+    def words(self) -> str:
+        return "a correlation from -1 to 1, or null where none is defined"
+
+
+# the figures a verdict records (kit.verdict.document and the records it holds): NaN, a null in the file, is a figure
+# not worked out (the correlation of a constant, a member that diverged, a ratio over an exact baseline)
+CORRELATION_FIGURE = Correlation()
+SHARE_FIGURE = Real(0, 1, nan=True)  # a share, a coverage, a level
+POINTS = Real(0, MAX_RECORD_FIGURE, nan=True)  # a size of a miss (RMSE, an error, a width, VMAF points), a ratio
+SIGNED_FIGURE = Real(-MAX_RECORD_FIGURE, MAX_RECORD_FIGURE, nan=True)  # a bias, a difference, a score, a threshold
 
 
 @dataclass(frozen=True)
@@ -446,7 +466,26 @@ class InRecord:
     models: bool = False
 
 
-Held = Entry | Through | InRecord
+@dataclass(frozen=True)
+class When:
+    """A setting a step's outputs depend on only while another setting (`setting`, by its dotted name) holds one of
+    `values`: the corpus step encodes the consumer's windows, at the CRFs vmaf-tune queries, only under
+    `--consumer-samplings encoded`. While it does, the step's fingerprint holds the setting by its dotted name, off
+    its default alone, and the step may read it; otherwise neither (kit.steps.view.reaches), so changing it then makes
+    the step's outputs no older."""
+
+    setting: str
+    values: tuple[object, ...]
+
+    def holds(self, settings: object) -> bool:
+        """Whether the condition holds of `settings` (the whole record of the run's settings)."""
+        value = settings
+        for name in self.setting.split("."):
+            value = getattr(value, name)
+        return value in self.values
+
+
+Held = Entry | Through | InRecord | When
 
 
 @dataclass(frozen=True)
@@ -456,7 +495,8 @@ class Changes:
     `reads`: a step that reads the value though none of its outputs depends on it, and why (the tarball names the
     clips `[ref-dir]/NAME` wherever the folder lies). `none`: why the value changes no step's output at all (a
     thread count, where the files go): every step may read it, and no fingerprint holds it. `entries`: how the
-    fingerprints of 2.1.0 held the value in a step of `steps` (Entry, Through, InRecord); in a step it does not name,
+    fingerprints of 2.1.0 held the value in a step of `steps` (Entry, Through, InRecord), or the condition on another
+    setting under which alone that step's outputs depend on it (When); in a step it does not name,
     the value joins the fingerprint by its dotted name, off its default alone (kit.steps.view.settings_fingerprint)."""
 
     steps: tuple[str, ...] = ()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
-from kit.infra.records import Record, flatten, omit_none
+from kit.infra.records import Record, flatten, keep, omit_none
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SECONDS, SHARE_FIGURE, SIGNED_FIGURE
 from kit.model.teacher_fn import TeacherFunction
 
 
@@ -12,19 +13,20 @@ from kit.model.teacher_fn import TeacherFunction
 class FoldResult(Record):
     """Agreement with the teacher on one held-out source (`seed`: None for a baseline's, left out of a seed report)."""
 
-    seed: int | None = omit_none()
-    fold: int = 0
+    seed: int | None = omit_none(COUNT)
+    fold: int = field(default=0, metadata=keep(COUNT))
     src: str = ""
     src_sha256: str = ""
-    n_frames: int = 0
-    share_vmaf_100: float | None = omit_none()  # share of held-out frames at the teacher's ceiling
-    plcc: float = float("nan")
-    srocc: float = float("nan")
-    krocc: float = float("nan")
-    rmse: float = float("nan")  # of this seed's predictions on the held-out frames
-    bias: float | None = omit_none()  # mean(prediction - teacher): an offset the correlations cannot see
-    max_abs_error: float | None = omit_none()  # the largest single-frame miss
-    share_out_of_range: float | None = omit_none()  # predictions outside the teacher's [0, 100]
+    n_frames: int = field(default=0, metadata=keep(COUNT))
+    share_vmaf_100: float | None = omit_none(SHARE_FIGURE)  # share of held-out frames at the teacher's ceiling
+    plcc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    srocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    krocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    # of this seed's predictions on the held-out frames
+    rmse: float = field(default=float("nan"), metadata=keep(POINTS))
+    bias: float | None = omit_none(SIGNED_FIGURE)  # mean(prediction - teacher): an offset the correlations cannot see
+    max_abs_error: float | None = omit_none(POINTS)  # the largest single-frame miss
+    share_out_of_range: float | None = omit_none(SHARE_FIGURE)  # predictions outside the teacher's [0, 100]
     teacher_constant: bool | None = omit_none()  # True: every held-out teacher score is equal (no correlation)
 
 
@@ -34,16 +36,16 @@ class GroupResult(Record):
 
     content: str  # the group's id (the corpus's `content` column)
     name: str  # its sources' names, " + " between them
-    n_sources: int
-    fold: int  # the fold that held it out
-    n_frames: int
-    plcc: float = float("nan")
-    srocc: float = float("nan")
-    krocc: float = float("nan")
-    rmse: float = float("nan")
-    bias: float | None = omit_none()
-    max_abs_error: float | None = omit_none()
-    share_out_of_range: float | None = omit_none()
+    n_sources: int = field(metadata=keep(COUNT))
+    fold: int = field(metadata=keep(COUNT))  # the fold that held it out
+    n_frames: int = field(metadata=keep(COUNT))
+    plcc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    srocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    krocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    rmse: float = field(default=float("nan"), metadata=keep(POINTS))
+    bias: float | None = omit_none(SIGNED_FIGURE)
+    max_abs_error: float | None = omit_none(POINTS)
+    share_out_of_range: float | None = omit_none(SHARE_FIGURE)
     teacher_constant: bool | None = omit_none()  # True: every held-out teacher score of the group is equal
 
 
@@ -52,9 +54,9 @@ class FoldScheme(Record):
     """Which validation ran and why (kit.model.folds.choose_scheme): in every seed report and the verdict."""
 
     scheme: str  # "loso" (one fold per content group) or "kfold" (grouped K-fold)
-    folds: int
-    groups: int  # content groups
-    sources: int
+    folds: int = field(metadata=keep(COUNT))
+    groups: int = field(metadata=keep(COUNT))  # content groups
+    sources: int = field(metadata=keep(COUNT))
     asked: str  # --folds as given
     why: str
 
@@ -67,26 +69,26 @@ class FoldScheme(Record):
 class CorpusRef(Record):
     path: str  # relative to the out-dir for its own shard (kit.rundir.RunDir.recorded), else absolute (a --corpus)
     sha256: str
-    rows: int
+    rows: int = field(metadata=keep(COUNT))
 
 
 @dataclass(frozen=True)
 class SeedSummary(Record):
     """One seed's figures over its held-out content groups (GroupResult): the verdict's `per_seed` rows."""
 
-    seed: int
-    mean_plcc: float
-    std_plcc: float
-    min_plcc: float
-    max_plcc: float
-    mean_srocc: float
-    mean_krocc: float
-    mean_rmse: float
-    n_folds: int
-    mean_bias: float | None = omit_none()  # mean over folds of each fold's bias
-    max_abs_bias: float | None = omit_none()  # the largest |bias| of any fold
-    max_abs_error: float | None = omit_none()  # the largest single-frame miss of any fold
-    share_out_of_range: float | None = omit_none()  # of all held-out predictions, outside [0, 100]
+    seed: int = field(metadata=keep(COUNT))
+    mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    std_plcc: float = field(metadata=keep(POINTS))
+    min_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    max_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    mean_srocc: float = field(metadata=keep(CORRELATION_FIGURE))
+    mean_krocc: float = field(metadata=keep(CORRELATION_FIGURE))
+    mean_rmse: float = field(metadata=keep(POINTS))
+    n_folds: int = field(metadata=keep(COUNT))
+    mean_bias: float | None = omit_none(SIGNED_FIGURE)  # mean over folds of each fold's bias
+    max_abs_bias: float | None = omit_none(POINTS)  # the largest |bias| of any fold
+    max_abs_error: float | None = omit_none(POINTS)  # the largest single-frame miss of any fold
+    share_out_of_range: float | None = omit_none(SHARE_FIGURE)  # of all held-out predictions, outside [0, 100]
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,11 @@ class SeedReport(SeedSummary):
     folds: tuple[FoldResult, ...] = ()
     corpus: CorpusRef | None = omit_none()
     train_config: dict[str, object] | None = omit_none()
-    batched_members: int | None = omit_none()
-    train_seconds: float | None = omit_none()  # the training of every attempt and task of this LOSO (steps/members.py)
-    train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
-    train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
+    batched_members: int | None = omit_none(COUNT)
+    # the training of every attempt and task of this LOSO (steps/members.py)
+    train_seconds: float | None = omit_none(SECONDS)
+    train_tasks_seconds: float | None = omit_none(SECONDS)  # of which the training tasks' (--train-tasks N), summed
+    train_attempts: int | None = omit_none(COUNT)  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.metrics.CORRELATION_RULE
     validation: FoldScheme | None = omit_none()  # which folds ran and why
     content_groups: tuple[GroupResult, ...] | None = omit_none()  # what the means average over (folds[]: per source)
@@ -123,11 +126,11 @@ class BaselineResult(Record):
 
     model: str
     details: dict[str, object] = flatten()
-    mean_plcc: float = float("nan")
-    mean_srocc: float = float("nan")
-    mean_krocc: float = float("nan")
-    mean_rmse: float = float("nan")
-    n_folds: int = 0
+    mean_plcc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    mean_srocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    mean_krocc: float = field(default=float("nan"), metadata=keep(CORRELATION_FIGURE))
+    mean_rmse: float = field(default=float("nan"), metadata=keep(POINTS))
+    n_folds: int = field(default=0, metadata=keep(COUNT))
     folds: tuple[FoldResult, ...] = ()
     content_groups: tuple[GroupResult, ...] | None = omit_none()
 
@@ -148,11 +151,11 @@ class Baselines(Record):
 
 @dataclass(frozen=True)
 class EnsembleMember(Record):
-    seed: int
+    seed: int = field(metadata=keep(COUNT))
     onnx: str
     sidecar: str
     sha256: str
-    parity_max_abs_diff: float
+    parity_max_abs_diff: float = field(metadata=keep(POINTS))
 
 
 @dataclass(frozen=True)

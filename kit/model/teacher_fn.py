@@ -4,13 +4,14 @@ the teacher recipe distils it; one that differs is refused (exit 2), one not rep
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.errors import InputError
 from kit.infra.perms import require_trusted
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import COUNT, POINTS
 from kit.media.libvmaf import FEATURES, TEACHER_FEATURES, TEACHER_MODEL
 from kit.media.svr import PROOF_TOLERANCE, NotReproducible, SvrModel, builtin_model_text, parse_model
 from kit.media.teachers import read_model_file
@@ -25,9 +26,9 @@ class TeacherFunction(Record):
 
     teacher: str  # the teacher's name, as the corpus's rows record it
     reproduced: bool  # its function, evaluated on the stored features, gave libvmaf's score on every row
-    rows_checked: int
-    tolerance: float
-    max_abs_diff: float | None = omit_none()  # the largest |function - libvmaf| over the rows checked
+    rows_checked: int = field(metadata=keep(COUNT))
+    tolerance: float = field(metadata=keep(POINTS))
+    max_abs_diff: float | None = omit_none(POINTS)  # the largest |function - libvmaf| over the rows checked
     worst: str | None = omit_none()  # where it is: `<source> frame <i> (<encoder> cq <cq>)`
     model_sha256: str | None = omit_none()  # of the model JSON evaluated
     reason: str | None = omit_none()  # why not reproduced, when not

@@ -24,7 +24,7 @@ from kit.report import gatelines
 from kit.report.gatelines import gate_lines
 from kit.report.markup import num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
+from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict, read_verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -36,7 +36,7 @@ def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
     if found is None:
         return None
     _, path = found
-    return Verdict.from_json(tree.read_json(path), str(path))
+    return read_verdict(tree, path)
 
 
 class Row(NamedTuple):

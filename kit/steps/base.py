@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kit.errors import InputError, KitError
 from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256
 from kit.infra.host import box_places
+from kit.infra.records import Record
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import resolve_ffmpeg
@@ -25,6 +26,8 @@ from kit.rundir import STEP_NAMES, RunDir
 from kit.steps.records import read_step_record
 from kit.steps.settings import RunSettings, settings_command
 from kit.steps.view import settings_fingerprint, view_of
+
+R = TypeVar("R", bound=Record)
 
 
 @dataclass
@@ -151,6 +154,16 @@ def require_output(ctx: Context, path: Path, producer: str, again: str = "") -> 
                          f"{recorded[:12]}… that step recorded)",
                          hint=f"restore it, or make it again: {again}")
     return path
+
+
+def read_output(tree: Tree, cls: type[R], path: Path, hint: str) -> R:
+    """A record an earlier step wrote (require_output checked it first), read by its fields' rules: one that does not
+    read as its record (a value of another type or past its rule, which its writer never makes) is refused naming the
+    file and the field, with `hint` (the step that makes it, rerun), never an internal error."""
+    try:
+        return cls.from_json(tree.read_json(path), str(path))
+    except ValueError as exc:  # RecordError, Refused, JsonRefused
+        raise InputError(f"{path} is damaged: {exc}", hint=f"make it again: {hint}") from None
 
 
 def recorded_corpus(ctx: Context, recorded: str) -> Path:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 
+from kit.corpus.children import job_words
 from kit.corpus.jobs import REDO_WHY, Job, RedoStamp, job_redo_reason
-from kit.corpus.samples import SampleJob, sample_redo_reason
+from kit.corpus.samples import WHAT, SampleJob, sample_redo_reason
 from kit.events import Info
 from kit.infra.clock import utc_iso
 from kit.infra.records import read_record
@@ -38,12 +39,6 @@ def redo_generation(ctx: Context) -> str:
 REDONE_SHOWN = 5  # the jobs redone for one reason the terminal names; the step log names every one
 
 
-def job_words(job: Job) -> str:
-    """A job as its line names it: `clip libx264 cq25`, and its rung's size below the clip's own."""
-    rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
-    return f"{job.clip.src} {job.encoder} cq{job.cq}{rung}"
-
-
 def reused(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], generation: str,
            checked: frozenset[str]) -> tuple[set[str], set[str]]:
     """(the jobs, the sample jobs) an earlier run made that this one reuses (of this redo `generation`; `checked`: the
@@ -52,7 +47,7 @@ def reused(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob],
     redo = {j.job_id: job_redo_reason(tree, folder, j, p.prov, generation, j.job_id in checked) for j in jobs}
     redo_samples = {x.job_id: sample_redo_reason(tree, folder, x, p.prov, generation) for x in samples}
     say_redone(ctx, [(job_words(j), redo[j.job_id]) for j in jobs]
-               + [(f"{job_words(x.job)}: its windows", redo_samples[x.job_id]) for x in samples])
+               + [(job_words(x.job, WHAT), redo_samples[x.job_id]) for x in samples])
     return ({job_id for job_id, why in redo.items() if why is None},
             {job_id for job_id, why in redo_samples.items() if why is None})
 

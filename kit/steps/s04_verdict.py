@@ -13,7 +13,7 @@ from kit.infra.files import sha256_json
 from kit.model.recipe import TEACHER
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, recorded_corpus, require_output, rerun
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, read_output, recorded_corpus, require_output, rerun
 from kit.steps.records import read_step_record
 from kit.verdict.kinds import GROUPS
 
@@ -97,8 +97,8 @@ class VerdictStep:
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree
         loso_outputs(ctx)
-        reports = [SeedReport.from_json(tree.read_json(run.loso_seed(seed)), str(run.loso_seed(seed)))
-                   for seed in s.seeds]
+        again = rerun(ctx, "step", "loso", "--force")
+        reports = [read_output(tree, SeedReport, run.loso_seed(seed), again) for seed in s.seeds]
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
         corpus_file = recorded_corpus(ctx, corpus.path)  # found where the out-dir is now
@@ -107,9 +107,8 @@ class VerdictStep:
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
         folds = read_frame(run.folds)
         predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
-        baselines = Baselines.from_json(tree.read_json(run.baselines), str(run.baselines))
-        incumbent = (BaselineResult.from_json(tree.read_json(run.incumbent), str(run.incumbent))
-                     if s.incumbent is not None else None)
+        baselines = read_output(tree, Baselines, run.baselines, again)
+        incumbent = read_output(tree, BaselineResult, run.incumbent, again) if s.incumbent is not None else None
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER,
                                  reports[0].teacher_function)

@@ -102,11 +102,11 @@ class BundleStep:
         from kit.media.discovery import SkippedClips
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
-        from kit.verdict.document import Verdict
+        from kit.verdict.document import read_verdict
 
         run, tree, places = ctx.run, ctx.tree, self.places(ctx)
         _, verdict_path = find_verdict(ctx)
-        verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
+        verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
         cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
                            verdict.promoted)

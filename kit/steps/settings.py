@@ -42,6 +42,7 @@ from kit.infra.rules import (
     Real,
     Text,
     Through,
+    When,
     Whole,
     broken,
     changes,
@@ -89,6 +90,9 @@ ENCODER_LIST = Reading("encoders", parse_encoder_list, items="libx264,libx265") 
 TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
 SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 DEMO = changes(CORPUS, entries={CORPUS: Through("the clips the demo set makes")})
+# the consumer's window and CRF range change the corpus step's outputs only where it encodes the samplings on their own
+# (under the default, cut, it encodes none: a rerun with another window redoes no encode)
+SAMPLES_ENCODED = When("consumer_samplings", (ENCODED,))
 MODELS_BUNDLED = changes(BUNDLE, entries={BUNDLE: Entry(models=True)})  # written into the exports' registry rows
 LICENSE = text_check(registry.license_problem, f"an SPDX license expression of at most {registry.MAX_LICENSE} "
                                                "printable ASCII characters")
@@ -219,10 +223,10 @@ class RunSettings(Record):
         "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes "
         "shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
-    # the corpus step encodes the windows of each sampling on their own (kit.corpus.samples), LOSO places them in each
-    # held-out encode and the verdict says the window's share
-    consumer_window: float = setting(VMAFTUNE_WINDOW_S, Real(0, 3600, lo_open=True),
-                                     changes=changes(CORPUS, LOSO, VERDICT), flag=Flag(
+    # the corpus step encodes the windows of each sampling on their own (kit.corpus.samples; under encoded alone), LOSO
+    # places them in each held-out encode and the verdict says the window's share
+    consumer_window: float = setting(VMAFTUNE_WINDOW_S, Real(0, 3600, lo_open=True), changes=changes(
+        CORPUS, LOSO, VERDICT, entries={CORPUS: SAMPLES_ENCODED}), flag=Flag(
         "--consumer-window", Float(), "Seconds of a clip the consumer's trials sample: vmaf-tune's fast path encodes "
         "and scores the first 5 s of the source per trial (its SAMPLE_CHUNK_SECONDS), so the verdict also gives each "
         "held-out encode's prediction from the features of that window against the whole clip's score, and the "
@@ -238,10 +242,11 @@ class RunSettings(Record):
         "encoders and CRFs vmaf-tune queries, and the verdict adds one table of them: on a box of six real clips "
         "that was 1.2 times the corpus jobs' own pixel-frames; the run says their pixel-frames and CPU before it "
         "starts them.", rank=446))
-    # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.corpus_samples.sample_jobs)
+    # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.corpus_samples.sample_jobs), under
+    # --consumer-samplings encoded alone
     vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
                                                   changes=changes(CORPUS, LOSO, VERDICT, BUNDLE, entries={
-                                                      BUNDLE: Entry(models=True)}), flag=Flag(
+                                                      CORPUS: SAMPLES_ENCODED, BUNDLE: Entry(models=True)}), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51); also the CRFs at which "
         "the corpus step encodes the consumer's samplings and the range of LOSO's and the verdict's figures as "

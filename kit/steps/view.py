@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any, TypeVar, cast
 
 from kit.infra.records import Record
-from kit.infra.rules import Entry, InRecord, Through, changes_of, holds_settings, unwritten_of
+from kit.infra.rules import Entry, InRecord, Through, When, changes_of, holds_settings, unwritten_of
 
 R = TypeVar("R", bound=Record)
 
@@ -39,12 +39,13 @@ class View:
     else as a View of its own; any other field refused at the read (Undeclared). A property of the record
     (`extra_features`) is worked out on the view, so what it reads is checked too."""
 
-    __slots__ = ("_at", "_record", "_step")
+    __slots__ = ("_at", "_record", "_root", "_step")
 
-    def __init__(self, record: Record, step: str, at: str = "") -> None:
+    def __init__(self, record: Record, step: str, at: str = "", root: Record | None = None) -> None:
         object.__setattr__(self, "_record", record)
         object.__setattr__(self, "_step", step)
         object.__setattr__(self, "_at", at)
+        object.__setattr__(self, "_root", record if root is None else root)
 
     def __getattr__(self, name: str) -> Any:
         record, step, at = self._record, self._step, self._at
@@ -56,12 +57,16 @@ class View:
             raise AttributeError(f"{type(record).__name__} has no setting {name!r}")
         value = getattr(record, name)
         if (held := holds_settings(found)) is not None:
-            return value if all(readable(held, step)) else View(value, step, f"{at}{name}.")
+            return value if all(readable(held, step)) else View(value, step, f"{at}{name}.", self._root)
         declared = changes_of(found)
         if declared is None or not declared.readable_by(step):
             raise Undeclared(f"step {step} read the setting {at}{name}, whose field does not name it: add the step "
                              f"to that field's `changes` (kit.infra.rules.changes) if its value changes the step's "
                              "outputs (the step's fingerprint then holds it), or read it where it is declared")
+        if isinstance(when := declared.entries.get(step), When) and not when.holds(self._root):
+            raise Undeclared(f"step {step} read the setting {at}{name}, which its field names for it only while "
+                             f"{when.setting} is {' or '.join(map(str, when.values))}: read it only then (its "
+                             "fingerprint holds it only then)")
         return value
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -84,9 +89,26 @@ def readable(cls: type[Record], step: str) -> Iterator[bool]:
     for f in dataclasses.fields(cls):
         if (held := holds_settings(f)) is not None:
             yield from readable(held, step)
-        else:
+        else:  # a setting under a condition (When) is checked at each read: its record is never handed whole
             declared = changes_of(f)
-            yield declared is not None and declared.readable_by(step)
+            yield declared is not None and declared.readable_by(step) and not isinstance(declared.entries.get(step),
+                                                                                          When)
+
+
+def may_read(settings: Record, f: dataclasses.Field[Any], step: str) -> bool:
+    """Whether `step` may read the setting of field `f` under `settings` (the run's whole record): its field names the
+    step, or changes no step, and the condition it declares for the step (When), if any, holds."""
+    found = changes_of(f)
+    when = found.entries.get(step) if found is not None else None
+    return found is not None and found.readable_by(step) and (not isinstance(when, When) or when.holds(settings))
+
+
+def reaches(settings: Record, f: dataclasses.Field[Any], step: str) -> bool:
+    """Whether the setting of field `f` changes `step`'s outputs under `settings` (the run's whole record): its field
+    names the step, and the condition it declares for it (When), if any, holds."""
+    found = changes_of(f)
+    when = found.entries.get(step) if found is not None else None
+    return found is not None and step in found.steps and (not isinstance(when, When) or when.holds(settings))
 
 
 def declared(cls: type[Record], step: str, at: str = "") -> Iterator[tuple[str, dataclasses.Field[Any]]]:
@@ -116,9 +138,11 @@ def plain(value: Any) -> Any:
 
 
 def held_in(f: dataclasses.Field[Any], step: str) -> Entry | Through | InRecord | None:
-    """How 2.1.0's fingerprint of `step` held the setting of field `f` (Changes.entries); None: it joins by name."""
+    """How 2.1.0's fingerprint of `step` held the setting of field `f` (Changes.entries); None: it joins by name (a
+    setting under a condition, When, too, while the condition holds: settings_fingerprint asks `reaches` first)."""
     found = changes_of(f)
-    return None if found is None else found.entries.get(step)
+    held = None if found is None else found.entries.get(step)
+    return None if isinstance(held, When) else held
 
 
 def record_form(record: Record, step: str) -> dict[str, object]:
@@ -174,9 +198,10 @@ def settings_fingerprint(settings: Record, step: str, resolved: Mapping[str, obj
     """The settings part of `step`'s fingerprint (kit.steps.base.Plan.settings), made from the declarations alone:
     each setting whose `changes` names the step, in the entry 2.1.0 gave it (Changes.entries: at its default too),
     or else by its dotted name wherever its value is off its default; a record 2.1.0 held whole in its own entry
-    (record_form). `resolved`: the values the step works with in place of settings (by name); `facts`: what the step
-    found that no setting holds (the clips left out), each an entry of its own; `models`: False where the step makes
-    no models (an Entry or InRecord of `models` then left out). A setting added since 2.1.0 leaves every fingerprint
+    (record_form); a setting whose condition for the step (When) does not hold, none. `resolved`: the values the
+    step works with in place of settings (by name); `facts`: what the step found that no setting holds (the clips left
+    out), each an entry of its own; `models`: False where the step makes no models (an Entry or InRecord of `models`
+    then left out). A setting added since 2.1.0 leaves every fingerprint
     as it was at its default, and off it changes exactly the steps it declares."""
     resolved, facts = dict(resolved or {}), dict(facts or {})
     s = Resolved(View(settings, step), resolved)
@@ -187,8 +212,8 @@ def settings_fingerprint(settings: Record, step: str, resolved: Mapping[str, obj
     fingerprint: dict[str, object] = {}
     for dotted, f in found.items():
         held, record = held_in(f, step), dotted.partition(".")[0]
-        if isinstance(held, Through):
-            continue  # through the step's inputs
+        if isinstance(held, Through) or not reaches(settings, f, step):
+            continue  # through the step's inputs; or a condition (When) that does not hold
         if record in records:
             if record in written:
                 fingerprint[record] = record_form(value_at(s, record), step)

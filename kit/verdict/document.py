@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.corpus.oracle import IndependentCheck
 from kit.corpus.summary import CorpusSummary
-from kit.infra.records import Record, omit_none
+from kit.errors import InputError
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIGNED_FIGURE, STAMP, Each, Off
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
@@ -15,6 +19,9 @@ from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
 from kit.verdict.thresholds import EvidenceGate, FoldGate, GateResult
+
+if TYPE_CHECKING:
+    from kit.infra.tree import Tree
 
 # what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"
@@ -24,15 +31,15 @@ NOTHING_TO_SEND = {"lead": "the union's results, yours as the lead: nothing to s
 
 @dataclass(frozen=True)
 class Agreement(Record):
-    plcc: float
-    srocc: float
-    krocc: float
-    rmse: float
+    plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    srocc: float = field(metadata=keep(CORRELATION_FIGURE))
+    krocc: float = field(metadata=keep(CORRELATION_FIGURE))
+    rmse: float = field(metadata=keep(POINTS))
 
 
 @dataclass(frozen=True)
 class PooledAgreement(Agreement):
-    n_frames: int
+    n_frames: int = field(metadata=keep(COUNT))
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,13 @@ class WorstFold(Record):
 
     src: str
     src_sha256: str
-    plcc: float
-    srocc: float
-    rmse: float
-    n_frames: int
-    share_vmaf_100: float
-    bias: float | None = omit_none()  # mean over seeds of the fold's mean(prediction - teacher)
-    max_abs_error: float | None = omit_none()  # the largest single-frame miss over seeds
+    plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    srocc: float = field(metadata=keep(CORRELATION_FIGURE))
+    rmse: float = field(metadata=keep(POINTS))
+    n_frames: int = field(metadata=keep(COUNT))
+    share_vmaf_100: float = field(metadata=keep(SHARE_FIGURE))
+    bias: float | None = omit_none(SIGNED_FIGURE)  # mean over seeds of the fold's mean(prediction - teacher)
+    max_abs_error: float | None = omit_none(POINTS)  # the largest single-frame miss over seeds
     reason: str | None = omit_none()  # what makes it worst, e.g. "RMSE 9.5, bias +7.7"
 
 
@@ -71,15 +78,19 @@ class VerdictProvenance(Record):
 class IntervalLevel(Record):
     """One level of the intervals: its threshold from every content group, and its measured coverage (`reason`)."""
 
-    level: float
-    rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
-    q: float | None  # the score threshold (a multiplier of the ensemble std when normalised); None: unbounded
-    q_abs: float | None  # the threshold on absolute misses, VMAF points; None: unbounded
+    level: float = field(metadata=keep(SHARE_FIGURE))
+    # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
+    rank: int = field(metadata=keep(COUNT))
+    # the score threshold (a multiplier of the ensemble std when normalised); None: unbounded
+    q: float | None = field(metadata=keep(POINTS))
+    q_abs: float | None = field(metadata=keep(POINTS))  # the threshold on absolute misses, VMAF points; None: unbounded
     unbounded: bool  # with all n groups
-    coverage: float | None  # share of held-out rows inside their interval, each calibrated without its own group
-    mean_width: float | None  # mean hi - lo over those rows
-    source_coverage_min: float | None  # the lowest per-source coverage
-    share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded
+    # share of held-out rows inside their interval, each calibrated without its own group
+    coverage: float | None = field(metadata=keep(SHARE_FIGURE))
+    mean_width: float | None = field(metadata=keep(POINTS))  # mean hi - lo over those rows
+    source_coverage_min: float | None = field(metadata=keep(SHARE_FIGURE))  # the lowest per-source coverage
+    # rows whose interval, calibrated without their group, is unbounded
+    share_unbounded: float = field(metadata=keep(SHARE_FIGURE))
     reason: str | None = omit_none()  # why coverage and width are absent
 
 
@@ -87,13 +98,15 @@ class IntervalLevel(Record):
 class ClipUse(Record):
     """The ensemble on whole held-out clips, predicted from their mean features, against their mean teacher."""
 
-    n_clips: int
-    rmse: float
-    max_abs_error: float
-    coverage: float  # clips whose mean teacher lies in the nominal interval (NaN: unbounded for some clip)
+    n_clips: int = field(metadata=keep(COUNT))
+    rmse: float = field(metadata=keep(POINTS))
+    max_abs_error: float = field(metadata=keep(POINTS))
+    # clips whose mean teacher lies in the nominal interval (NaN: unbounded for some clip)
+    coverage: float = field(metadata=keep(SHARE_FIGURE))
     holds: bool  # coverage >= nominal - COVERAGE_SLACK, with bounded intervals
     note: str
-    coverage_by_level: dict[str, float | None] | None = omit_none()  # keyed as GroupErrors'; None: unbounded
+    # keyed as GroupErrors'; None: unbounded
+    coverage_by_level: dict[str, float | None] | None = omit_none(Each(Off(SHARE_FIGURE)))
 
 
 @dataclass(frozen=True)
@@ -101,11 +114,11 @@ class PoolError(Record):
     """One pooling's per-clip error over held-out clips (kit.verdict.pooling), all clips or one encoder's."""
 
     stat: str  # mean | harmonic_mean | p1 | min
-    n_clips: int
-    rmse: float
-    mean_abs_error: float
-    max_abs_error: float
-    bias: float  # the mean of (pooled prediction - pooled teacher)
+    n_clips: int = field(metadata=keep(COUNT))
+    rmse: float = field(metadata=keep(POINTS))
+    mean_abs_error: float = field(metadata=keep(POINTS))
+    max_abs_error: float = field(metadata=keep(POINTS))
+    bias: float = field(metadata=keep(SIGNED_FIGURE))  # the mean of (pooled prediction - pooled teacher)
     worst_clip: str  # the clip of the largest error: "<source> <encoder> cq <cq>"
     encoder: str | None = omit_none()  # in by_encoder: whose clips
 
@@ -128,18 +141,20 @@ class ConsumerGroup(Record):
 
     by: str  # encoder | crf_band | rung | content
     group: str  # the encoder, the band (`36-51`), the rung (`native`, `0.50x`), the content's sources' names
-    n_encodes: int
-    share_within: float  # of its encodes, the share with |predicted - teacher| <= the tolerance
-    median_miss: float  # |predicted - teacher|, VMAF points; NaN when a member diverged on one of them
-    max_miss: float
+    n_encodes: int = field(metadata=keep(COUNT))
+    # of its encodes, the share with |predicted - teacher| <= the tolerance
+    share_within: float = field(metadata=keep(SHARE_FIGURE))
+    # |predicted - teacher|, VMAF points; NaN when a member diverged on one of them
+    median_miss: float = field(metadata=keep(POINTS))
+    max_miss: float = field(metadata=keep(POINTS))
     worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
     # the share of the teacher's own function on the same mean features (absent where it was not reproduced)
-    ceiling_share: float | None = omit_none()
+    ceiling_share: float | None = omit_none(SHARE_FIGURE)
     # as vmaf-tune samples (kit.verdict.sampling): the share with the features of its window (its first
     # --consumer-window s; a clip no longer is its own window), and the ceiling's on them, against the whole clip
-    window_share: float | None = omit_none()
-    window_ceiling_share: float | None = omit_none()
-    n_longer: int | None = omit_none()  # its encodes of clips longer than the window: where the two can differ
+    window_share: float | None = omit_none(SHARE_FIGURE)
+    window_ceiling_share: float | None = omit_none(SHARE_FIGURE)
+    n_longer: int | None = omit_none(COUNT)  # its encodes of clips longer than the window: where the two can differ
 
     @property
     def beats_ceiling(self) -> bool:
@@ -178,32 +193,36 @@ class SampledShare(Record):
     sampling: str  # kit.corpus.samplings: first (vmaf-tune's today), centre, spread-1s, spread-0.5s
     words: str  # `the first 5 s`, `5 windows of 1 s spread over the clip`
     how: str  # cut | encoded
-    n_encodes: int
-    share_within: float  # |predicted - the whole clip's teacher| <= the tolerance
-    ceiling_share: float | None  # the teacher's function on the same sampled features
-    gap_share: float  # the sampled frames' own teacher score within the tolerance of the whole clip's
-    median_miss: float
-    max_miss: float
+    n_encodes: int = field(metadata=keep(COUNT))
+    share_within: float = field(metadata=keep(SHARE_FIGURE))  # |predicted - the whole clip's teacher| <= the tolerance
+    # the teacher's function on the same sampled features
+    ceiling_share: float | None = field(metadata=keep(SHARE_FIGURE))
+    # the sampled frames' own teacher score within the tolerance of the whole clip's
+    gap_share: float = field(metadata=keep(SHARE_FIGURE))
+    median_miss: float = field(metadata=keep(POINTS))
+    max_miss: float = field(metadata=keep(POINTS))
     worst_encode: str
-    encodes_per_trial: float  # the windows, each its own encode (mean over the encodes)
-    frames_per_trial: float  # the frames they encode and score (mean)
+    encodes_per_trial: float = field(metadata=keep(POINTS))  # the windows, each its own encode (mean over the encodes)
+    frames_per_trial: float = field(metadata=keep(POINTS))  # the frames they encode and score (mean)
     # encoded: this box's mean seconds to encode and score them (the sample job's, shared out by frames)
-    seconds_per_trial: float | None = omit_none()
+    seconds_per_trial: float | None = omit_none(POINTS)
 
 
 @dataclass(frozen=True)
 class ConsumerSampling(Record):
     """How vmaf-tune samples a clip, said beside the consumer's figures (docs/vmaf-tune.md)."""
 
-    window_s: float  # --consumer-window: vmaf-tune's SAMPLE_CHUNK_SECONDS unless set
+    window_s: float = field(metadata=keep(POINTS))  # --consumer-window: vmaf-tune's SAMPLE_CHUNK_SECONDS unless set
     how: str  # which frames the window's figure takes, and the difference from encoding them on their own
-    n_longer: int  # counted encodes of clips longer than the window (the others' window is the whole clip)
-    whole_frames_per_trial: float  # the frames a trial on the whole clip encodes (mean over those encodes)
+    # counted encodes of clips longer than the window (the others' window is the whole clip)
+    n_longer: int = field(metadata=keep(COUNT))
+    # the frames a trial on the whole clip encodes (mean over those encodes)
+    whole_frames_per_trial: float = field(metadata=keep(POINTS))
     shares: tuple[SampledShare, ...]  # each sampling and way, over those encodes at the source's size
     best: str | None = omit_none()  # the sampling that serves the consumer best, said with its cost
     # the mean and largest |prediction from the first window encoded on its own - from its frames cut from the whole
     # encode|, over the encodes that have both: what the window's figure leaves out by cutting
-    cut_vs_encoded: list[float] | None = omit_none()
+    cut_vs_encoded: list[float] | None = omit_none(Each(POINTS))
     warnings: list[str] | None = omit_none()  # each content whose window lies beyond the tolerance of its whole clip
     not_measured: str | None = omit_none()  # why no window could be placed (a corpus without frame rates)
 
@@ -214,9 +233,9 @@ class ShortInput(Record):
     gate: its input cannot carry that gate, so the ceiling-gap gate judges it (kit.verdict.consumer)."""
 
     content: str  # the content group, named by its sources
-    n_encodes: int
-    share_within: float  # the student's share of its encodes within the tolerance
-    ceiling_share: float
+    n_encodes: int = field(metadata=keep(COUNT))
+    share_within: float = field(metadata=keep(SHARE_FIGURE))  # the student's share of its encodes within the tolerance
+    ceiling_share: float = field(metadata=keep(SHARE_FIGURE))
     below: list[str]  # the gates' flags its ceiling is below (--min-consumer-share, --min-consumer-content-share)
 
 
@@ -225,7 +244,8 @@ class Carried(Record):
     """--min-consumer-share's groups (all, each CRF band, each encoder) over the contents whose own ceiling reaches
     it: a content whose input cannot carry the gate lowers no other group's figure (kit.verdict.consumer)."""
 
-    threshold: float | None  # --min-consumer-share, where some content's ceiling is below it (else None)
+    # --min-consumer-share, where some content's ceiling is below it (else None)
+    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
     short: tuple[ShortInput, ...]  # every content whose ceiling is below a consumer gate: the ceiling-gap gate's
     # `all` first, then each CRF band and each encoder, over the contents whose ceiling reaches --min-consumer-share
     # (none: every content's does, and the share gate judges ConsumerFit's own groups)
@@ -241,24 +261,25 @@ class ConsumerFit(Record):
     """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
     how: str
-    tolerance: float  # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
-    crf_range: list[int]  # --vmaftune-crf-range: the CRFs vmaf-tune queries
-    n_encodes: int  # counted: every figure below is over these
-    share_within: float
-    median_miss: float
-    max_miss: float
+    # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
+    tolerance: float = field(metadata=keep(POINTS))
+    crf_range: list[int] = field(metadata=keep(Each(COUNT)))  # --vmaftune-crf-range: the CRFs vmaf-tune queries
+    n_encodes: int = field(metadata=keep(COUNT))  # counted: every figure below is over these
+    share_within: float = field(metadata=keep(SHARE_FIGURE))
+    median_miss: float = field(metadata=keep(POINTS))
+    max_miss: float = field(metadata=keep(POINTS))
     worst_encode: str
     groups: tuple[ConsumerGroup, ...]  # by encoder, crf_band, rung, content; within each, worst first
     untrained: tuple[UntrainedSlot, ...]  # vmaf-tune's slots no row trained: no figure is given for them
     train_hint: str | None  # which --encoders would train them
     not_counted: str | None = omit_none()  # the held-out encodes left out of the figures, and why
     unmeasured_bands: list[str] | None = omit_none()  # CRF bands of the queried range no held-out encode falls in
-    ceiling_share: float | None = omit_none()  # the teacher's own function's share (ConsumerGroup's)
+    ceiling_share: float | None = omit_none(SHARE_FIGURE)  # the teacher's own function's share (ConsumerGroup's)
     codec_note: str | None = omit_none()  # the models do not read the codec block (the teacher recipe)
     # as vmaf-tune samples a clip (kit.verdict.sampling): ConsumerGroup's window figures of every counted encode
-    window_share: float | None = omit_none()
-    window_ceiling_share: float | None = omit_none()
-    n_longer: int | None = omit_none()
+    window_share: float | None = omit_none(SHARE_FIGURE)
+    window_ceiling_share: float | None = omit_none(SHARE_FIGURE)
+    n_longer: int | None = omit_none(COUNT)
     sampling: ConsumerSampling | None = omit_none()  # the window, the samplings measured beside it, the warnings
     # the contents whose ceiling is below a consumer gate, and the share gate's groups over the others (absent: the
     # ceiling-gap gate off, no ceiling, or every content's ceiling reaches every gate)
@@ -307,16 +328,19 @@ class ExportedInterval(Record):
 
     calibrated: bool
     method: str  # upstream's confidence.method: "ensemble+conformal" when calibrated, else "ensemble"
-    nominal: float
+    nominal: float = field(metadata=keep(SHARE_FIGURE))
     recipe: str
-    conformal_q_residual: float | None
-    coverage: float | None  # pooled over the held-out rows, with the exported q (calibrated on all groups)
-    coverage_held_out: float | None  # each group's rows with q calibrated without that group (its own contents)
-    group_coverage: dict[str, float] | None  # per content group id, with the exported q
-    group_coverage_min: float | None
+    conformal_q_residual: float | None = field(metadata=keep(POINTS))
+    # pooled over the held-out rows, with the exported q (calibrated on all groups)
+    coverage: float | None = field(metadata=keep(SHARE_FIGURE))
+    # each group's rows with q calibrated without that group (its own contents)
+    coverage_held_out: float | None = field(metadata=keep(SHARE_FIGURE))
+    # per content group id, with the exported q
+    group_coverage: dict[str, float] | None = field(metadata=keep(Each(SHARE_FIGURE)))
+    group_coverage_min: float | None = field(metadata=keep(SHARE_FIGURE))
     # not exported: upstream's Gaussian fallback multiplier, and what it covers (why the spread alone is no interval)
-    fallback_z: float
-    fallback_coverage: float | None
+    fallback_z: float = field(metadata=keep(POINTS))
+    fallback_coverage: float | None = field(metadata=keep(SHARE_FIGURE))
     reason: str | None = omit_none()  # why it is not calibrated
 
 
@@ -328,10 +352,11 @@ class Intervals(Record):
     formula: str
     score: str  # "normalised" (by the ensemble's std over seeds) | "absolute" (one seed)
     unit: str
-    nominal: float  # --interval-level
-    n_groups: int
+    nominal: float = field(metadata=keep(SHARE_FIGURE))  # --interval-level
+    n_groups: int = field(metadata=keep(COUNT))
     levels: tuple[IntervalLevel, ...]
-    conformal_q_residual: float | None  # q at the nominal level as a multiplier of the std; None: see q_reason
+    # q at the nominal level as a multiplier of the std; None: see q_reason
+    conformal_q_residual: float | None = field(metadata=keep(POINTS))
     q_reason: str | None = omit_none()
     warning: str | None = omit_none()  # pooled coverage far below nominal
     clip_use: ClipUse | None = omit_none()
@@ -347,18 +372,19 @@ class GroupErrors(Record):
 
     by: str  # encoder | box | resolution | quality | source
     group: str
-    n_frames: int
-    n_sources: int
-    plcc: float
-    rmse: float
-    bias: float
-    max_abs_error: float
-    share_out_of_range: float
-    coverage: float | None  # at the nominal level; None when some row's interval is unbounded (coverage_reason)
-    mean_width: float | None  # None when unbounded
+    n_frames: int = field(metadata=keep(COUNT))
+    n_sources: int = field(metadata=keep(COUNT))
+    plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    rmse: float = field(metadata=keep(POINTS))
+    bias: float = field(metadata=keep(SIGNED_FIGURE))
+    max_abs_error: float = field(metadata=keep(POINTS))
+    share_out_of_range: float = field(metadata=keep(SHARE_FIGURE))
+    # at the nominal level; None when some row's interval is unbounded (coverage_reason)
+    coverage: float | None = field(metadata=keep(SHARE_FIGURE))
+    mean_width: float | None = field(metadata=keep(POINTS))  # None when unbounded
     # at every level of intervals.parquet, keyed as its columns are ("50", "80", "90", "95")
-    coverage_by_level: dict[str, float | None] | None = omit_none()
-    width_by_level: dict[str, float | None] | None = omit_none()
+    coverage_by_level: dict[str, float | None] | None = omit_none(Each(Off(SHARE_FIGURE)))
+    width_by_level: dict[str, float | None] | None = omit_none(Each(Off(POINTS)))
     coverage_reason: str | None = omit_none()  # which levels are unbounded here, and why there is no figure
     note: str | None = omit_none()  # what else this group stands for (kit.verdict.confounding)
 
@@ -369,9 +395,9 @@ class LimitGate(Record):
 
     enabled: bool
     measure: str
-    threshold: float | None
+    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
     worst: str | None  # the group nearest the limit (a source, a held-out encoder; "pooled")
-    worst_value: float
+    worst_value: float = field(metadata=keep(SIGNED_FIGURE))
     failing: list[str]
     passed: bool
     statement: str | None = omit_none()
@@ -395,7 +421,7 @@ class HoldoutBlock(Record):
     scheme: str
     groups: tuple[GroupErrors, ...]
     gate: LimitGate
-    rows_left_out: int | None = omit_none()  # corpus rows no member could predict, and why
+    rows_left_out: int | None = omit_none(COUNT)  # corpus rows no member could predict, and why
     left_out: str | None = omit_none()
 
 
@@ -403,18 +429,18 @@ class HoldoutBlock(Record):
 class Completeness(Record):
     """Every content group of the corpus has held-out results; a fold that failed never passes."""
 
-    expected_sources: int
-    with_results: int
+    expected_sources: int = field(metadata=keep(COUNT))
+    with_results: int = field(metadata=keep(COUNT))
     missing: list[str]
     passed: bool
 
 
 @dataclass(frozen=True)
 class Verdict(Record):
-    schema_version: int
+    schema_version: int = field(metadata=keep(COUNT))
     verdict: str  # PROMOTE | HOLD
-    generated_at_utc: str
-    seeds: list[int]
+    generated_at_utc: str = field(metadata=keep(STAMP))
+    seeds: list[int] = field(metadata=keep(Each(COUNT)))
     gate: GateResult
     corpus: CorpusSummary
     lift_gate: LiftGate
@@ -481,3 +507,15 @@ class Verdict(Record):
     def promoted(self) -> bool:
         return self.verdict == "PROMOTE"
 
+
+def read_verdict(tree: Tree, path: Path) -> Verdict:
+    """The verdict document at `path` (PROMOTE.json or HOLD.json), read by its fields' rules (each figure's `keep`):
+    one that is no JSON object, or holds a value of another type or past its rule (a share of 1e308, a PLCC of 5, a
+    count of -1), is refused naming the file and the field (InputError, exit 2), never read into a figure."""
+    try:
+        return Verdict.from_json(tree.read_json(path), str(path))
+    except ValueError as exc:  # RecordError, Refused, JsonRefused: the file is not what the verdict step wrote
+        raise InputError(f"the verdict is damaged: {exc}",
+                         hint="the verdict step writes it whole: run the same command again (a plain `run` redoes "
+                              "the verdict step from LOSO's files where its output was edited), or restore the file "
+                              "from the results tarball") from None

@@ -4,9 +4,10 @@ champion/challenger against an incumbent bundle."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import CORRELATION_FIGURE, POINTS, SIGNED_FIGURE
 from kit.model.results import BaselineResult
 from kit.verdict.kinds import GROUPS
 
@@ -15,12 +16,12 @@ SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE from 0.8x to 1x the ridge's "add
 
 @dataclass(frozen=True)
 class Lift(Record):
-    ensemble_mean_plcc: float
-    ensemble_mean_rmse: float
-    ridge_mean_plcc: float
-    ridge_mean_rmse: float
-    rmse_ratio: float  # ensemble RMSE / ridge RMSE: lower is better
-    plcc_delta: float
+    ensemble_mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    ensemble_mean_rmse: float = field(metadata=keep(POINTS))
+    ridge_mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    ridge_mean_rmse: float = field(metadata=keep(POINTS))
+    rmse_ratio: float = field(metadata=keep(POINTS))  # ensemble RMSE / ridge RMSE: lower is better
+    plcc_delta: float = field(metadata=keep(SIGNED_FIGURE))
     small_lift: bool
     statement: str
 
@@ -30,8 +31,8 @@ class LiftGate(Record):
     """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE (off when X is None)."""
 
     enabled: bool
-    threshold: float | None
-    rmse_ratio: float
+    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
+    rmse_ratio: float = field(metadata=keep(POINTS))
     passed: bool
 
 
@@ -41,10 +42,10 @@ class ChallengerGate(Record):
 
     enabled: bool
     passed: bool
-    challenger_mean_plcc: float | None = omit_none()
-    incumbent_mean_plcc: float | None = omit_none()
-    margin: float | None = omit_none()
-    seed_spread: float | None = omit_none()
+    challenger_mean_plcc: float | None = omit_none(CORRELATION_FIGURE)
+    incumbent_mean_plcc: float | None = omit_none(CORRELATION_FIGURE)
+    margin: float | None = omit_none(SIGNED_FIGURE)
+    seed_spread: float | None = omit_none(POINTS)
     statement: str | None = omit_none()
 
 

@@ -5,10 +5,11 @@ not a gate (docs/verdict.md). No pandas import: document.py takes the record fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import COUNT, SIGNED_FIGURE, Each
 from kit.media.ladder import scaled
 from kit.platforms.encoders import SPECS
 
@@ -31,11 +32,12 @@ class TeacherSuspect(Record):
     src: str
     src_sha256: str
     encoder: str
-    settings: list[int]  # the cq values of its encodes at its own size, best quality first
-    best_cq: int
-    worst_cq: int
-    best_mean: float  # the mean teacher score over the frames at best_cq
-    worst_mean: float  # at worst_cq (best_mean for a grid of one setting)
+    # the cq values of its encodes at its own size, best quality first
+    settings: list[int] = field(metadata=keep(Each(COUNT)))
+    best_cq: int = field(metadata=keep(COUNT))
+    worst_cq: int = field(metadata=keep(COUNT))
+    best_mean: float = field(metadata=keep(SIGNED_FIGURE))  # the mean teacher score over the frames at best_cq
+    worst_mean: float = field(metadata=keep(SIGNED_FIGURE))  # at worst_cq (best_mean for a grid of one setting)
     why: list[str]  # "low" and/or "flat"
 
     @property

@@ -10,10 +10,11 @@ document.py takes the record from here."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import COUNT, POINTS, SHARE_FIGURE, Each
 from kit.media.fingerprint import REPEAT, Repeats
 from kit.media.libvmaf import MOTION
 
@@ -36,16 +37,16 @@ class FrameRegime(Record):
 
     src: str
     src_sha256: str
-    n_frames: int
-    repeated: int  # frames whose decoded picture is the one before's, bit for bit
-    runs: int  # runs of such frames
-    moving_motion2: float | None = omit_none()  # kit 2.2.0's: the median motion2 of the other frames
-    pattern: list[float] | None = omit_none()  # kit 2.2.0's: motion2 of its frames 1 .. 9, rounded to 0.1
+    n_frames: int = field(metadata=keep(COUNT))
+    repeated: int = field(metadata=keep(COUNT))  # frames whose decoded picture is the one before's, bit for bit
+    runs: int = field(metadata=keep(COUNT))  # runs of such frames
+    moving_motion2: float | None = omit_none(POINTS)  # kit 2.2.0's: the median motion2 of the other frames
+    pattern: list[float] | None = omit_none(Each(POINTS))  # kit 2.2.0's: motion2 of its frames 1 .. 9, rounded to 0.1
     content: str = ""  # its content group as the consumer block names it (its sources' names)
-    share_within: float | None = omit_none()  # the models' share within the tolerance on that group
-    ceiling_share: float | None = omit_none()  # the ceiling's
-    n_encodes: int | None = omit_none()
-    longest: int | None = omit_none()  # the longest run
+    share_within: float | None = omit_none(SHARE_FIGURE)  # the models' share within the tolerance on that group
+    ceiling_share: float | None = omit_none(SHARE_FIGURE)  # the ceiling's
+    n_encodes: int | None = omit_none(COUNT)
+    longest: int | None = omit_none(COUNT)  # the longest run
     first: str | None = omit_none()  # its first frames, each a new picture (n) or a repeat (r)
 
     @property

@@ -7,12 +7,31 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_items
-from kit.infra.records import Record, omit_none
-from kit.infra.rules import OFF, Check, Flag, Float, InRecord, Int, Limit, Off, Parser, Real, Whole, changes, setting
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import (
+    CORRELATION_FIGURE,
+    COUNT,
+    OFF,
+    POINTS,
+    SIGNED_FIGURE,
+    Check,
+    Each,
+    Flag,
+    Float,
+    InRecord,
+    Int,
+    Limit,
+    Off,
+    Parser,
+    Real,
+    Whole,
+    changes,
+    setting,
+)
 from kit.model.consumer import TOLERANCE
 
 # the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval
@@ -144,8 +163,8 @@ class EvidenceGate(Record):
     """--min-content-groups N: PROMOTE needs at least N held-out content groups, whatever the figures say."""
 
     enabled: bool
-    content_groups: int
-    min_content_groups: int | None
+    content_groups: int = field(metadata=keep(COUNT))
+    min_content_groups: int | None = field(metadata=keep(COUNT))
     passed: bool
     statement: str
 
@@ -165,16 +184,16 @@ class GateResult(Record):
     """The bash kit's gate block, field for field."""
 
     passed: bool
-    mean_plcc: float
-    mean_plcc_threshold: float
+    mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
+    mean_plcc_threshold: float = field(metadata=keep(CORRELATION_FIGURE))
     mean_plcc_pass: bool
-    plcc_spread: float
-    plcc_spread_max: float
+    plcc_spread: float = field(metadata=keep(POINTS))
+    plcc_spread_max: float = field(metadata=keep(POINTS))
     plcc_spread_pass: bool
-    per_seed_plccs: dict[str, float]
-    per_seed_min: float
+    per_seed_plccs: dict[str, float] = field(metadata=keep(Each(CORRELATION_FIGURE)))
+    per_seed_min: float = field(metadata=keep(CORRELATION_FIGURE))
     per_seed_pass: bool
-    failing_seeds: list[int]
+    failing_seeds: list[int] = field(metadata=keep(Each(COUNT)))
 
 
 @dataclass(frozen=True)
@@ -183,9 +202,9 @@ class FoldGate(Record):
 
     enabled: bool
     measure: str  # "abs_bias" | "rmse", per source averaged over seeds
-    threshold: float | None
+    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
     worst_src: str | None
-    worst_value: float
+    worst_value: float = field(metadata=keep(SIGNED_FIGURE))
     failing_sources: list[str]
     passed: bool
     not_judged: str | None = omit_none()  # on, with no source to judge: why (never said as a pass)

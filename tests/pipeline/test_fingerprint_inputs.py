@@ -24,7 +24,7 @@ from kit.steps.base import Context
 from kit.steps.records import read_run_record
 from kit.steps.runner import fingerprint
 from kit.steps.settings import RunSettings
-from kit.steps.view import value_at
+from kit.steps.view import reaches, value_at
 from tests.fingerprints import leaves, off_default, replaced
 from tests.pipeline.test_pipeline import copy_of
 
@@ -107,11 +107,13 @@ def test_each_setting_off_the_run_s_value_changes_exactly_the_steps_it_declares(
             continue  # where the run is: another out-dir is another run
         declared = changes_of(f)
         assert declared is not None
-        moved = changed(steps, planned(out, replaced(settings, dotted, value)))
+        asked = replaced(settings, dotted, value)
+        moved = changed(steps, planned(out, asked))
         assert moved <= set(declared.steps), (dotted, value, sorted(moved))
-        own = {step for step in declared.steps if not isinstance(declared.entries.get(step), Through)}
+        own = {step for step in declared.steps if not isinstance(declared.entries.get(step), Through)
+               and reaches(asked, f, step)}  # a condition it declares for the step (When) holding
         assert own <= moved, (dotted, value, sorted(moved))
-        through_only[dotted] = sorted(set(declared.steps) - moved)
+        through_only[dotted] = sorted({step for step in declared.steps if reaches(asked, f, step)} - moved)
     # what waits for an upstream step: --teacher's LOSO and bundle (the corpus's rows, the verdict), --corpus's corpus
     # step (which does not run); the demo's settings change nothing where --ref-dir gives the clips
     assert {k: v for k, v in through_only.items() if v} == {

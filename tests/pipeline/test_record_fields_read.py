@@ -8,6 +8,7 @@ plan.json's fields and the issue's date; the release tier every value of every f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -118,3 +119,64 @@ def test_the_issue_s_date_in_plan_json_is_said_by_status(stopped: Path, tmp_path
     assert res.returncode == 0, res.stderr
     assert f'02_corpus/plan.json is damaged (plan.json.started_at_utc: "{NOT_A_DATE}" is not a date and time in UTC ' \
            "(YYYY-MM-DDTHH:MM:SSZ)): its jobs are not counted" in res.stdout, res.stdout
+
+
+def verdict_damaged(out: Path, at: tuple[str | int, ...], value: Any) -> Path:
+    """The verdict of `out` with `value` at `at`, recorded in its step's status.json as the verdict step wrote it
+    (its sha256 there too): a document the runner's check of the outputs passes, which its readers must read."""
+    (verdict,) = sorted((out / "04_verdict").glob("PROMOTE.json"))
+    changed = with_value(json.loads(verdict.read_text()), at, value)
+    assert changed is not None
+    verdict.write_text(json.dumps(changed))
+    status = out / "04_verdict" / "status.json"
+    record = json.loads(status.read_text())
+    record["outputs"][verdict.relative_to(out).as_posix()] = hashlib.sha256(verdict.read_bytes()).hexdigest()
+    status.write_text(json.dumps(record))
+    return verdict
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize(("at", "value"), [(("gate", "mean_plcc"), 5.0), (("corpus", "rows"), -1),
+                                           (("consumer", "n_encodes"), "12")])
+def test_the_bundle_step_refuses_a_damaged_verdict_naming_the_field(json_run: tuple[Path, object], tmp_path: Path,
+                                                                    at: tuple[str, ...], value: Any) -> None:
+    """`step bundle` reads the verdict (kit.verdict.document.read_verdict): a value past its field's rule or of
+    another type is refused naming the file and the field (exit 2), never an internal error (before: exit 70)."""
+    out = tmp_path / "out"
+    shutil.copytree(json_run[0], out)
+    verdict = verdict_damaged(out, at, value)
+    res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out)
+    assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
+    assert "Traceback" not in res.stdout + res.stderr
+    assert f"the verdict is damaged: {verdict}.{'.'.join(at)}" in res.stderr, res.stderr[-3000:]
+
+
+def one_per_record() -> list[tuple[tuple[str | int, ...], Any]]:
+    """A malformed value of one field of each record the verdict holds (its first field a rule or a type breaks)."""
+    from kit.verdict.document import Verdict
+
+    found: dict[type[Record], tuple[tuple[str | int, ...], Any]] = {}
+    for f in walk(Verdict):
+        values = [v for v in (*breakers(rules_of(f.f), f.tp), *wrong_types(f.tp)) if breaks(f, v)]
+        if f.cls not in found and values and not isinstance(f.at[-1], int):
+            found[f.cls] = (f.at, values[0])
+    return list(found.values())
+
+
+@pytest.mark.parametrize(("at", "value"), one_per_record(), ids=[".".join(map(str, at)) for at, _ in one_per_record()])
+def test_the_bundle_step_refuses_a_damaged_field_of_each_record_of_the_verdict(
+        json_run: tuple[Path, object], tmp_path: Path, at: tuple[str | int, ...], value: Any) -> None:
+    """The release tier: a field of each of the verdict's records (where the run's verdict holds one), as above."""
+    out = tmp_path / "out"
+    shutil.copytree(json_run[0], out)
+    (verdict,) = sorted((out / "04_verdict").glob("PROMOTE.json"))
+    try:
+        held = with_value(json.loads(verdict.read_text()), at, value)
+    except IndexError:  # an empty list above it
+        held = None
+    if held is None:
+        pytest.skip("the run's verdict holds nothing above the field")
+    verdict_damaged(out, at, value)
+    res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out)
+    assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr, (res.returncode, res.stderr[-3000:])
+    assert "the verdict is damaged: " in res.stderr and str(at[-1]) in res.stderr, res.stderr[-3000:]

@@ -94,8 +94,8 @@ def corpus_with_fault(box: FaultBox, out: Path, monkeypatch: pytest.MonkeyPatch,
     inject(monkeypatch, CLIP_TS if master else CLIP, stage, kind)
     if stage in ("look", *MASTER_STAGES):  # a cache of its own: a clip, once read, is never looked at again
         monkeypatch.setenv("KIT_CACHE_DIR", str(out.with_name("cache")))
-    # sample jobs only where the cell needs them: the windows encoded on their own (2.3.0's default cuts them)
-    window = ["--consumer-samplings", "encoded", "--consumer-window", "0.2"] if stage == "sample" else []
+    # sample jobs only where the cell needs them: the samplings encoded on their own (`cut`, the default, runs none)
+    window = ["--consumer-window", "0.2", "--consumer-samplings", "encoded"] if stage == "sample" else []
     return run_here("step", "corpus", "--ref-dir", box.masters if master else box.refs, "--out-dir",
                     copy_prereqs(box.prereqs, out), "--ffmpeg", box.wrapper, *GRID, *window)
 

@@ -81,13 +81,18 @@ def redone_lines(res: subprocess.CompletedProcess[str]) -> list[str]:
     return [ln for ln in (res.stdout + res.stderr).splitlines() if "redone: " in ln]
 
 
+def job_said(clip: str, cq: int) -> str:
+    """A job as the step's lines name it (kit.corpus.children.job_words, its failure's words too)."""
+    return f"{clip}.{'avi' if clip == AVI else 'y4m'} at libx264 cq {cq}"
+
+
 def check_said(res: subprocess.CompletedProcess[str], out: Path, clip: str, cq: int, key: str) -> None:
     """The terminal names the job and its reason, and no other job as redone; the step log says it too."""
     lines = redone_lines(res)
     assert len(lines) == 1, (key, lines, res.stdout[-3000:])
-    assert f"{clip} libx264 cq{cq}: {REDO_WHY[key]}" in lines[0], (key, lines)
+    assert f"{job_said(clip, cq)}: {REDO_WHY[key]}" in lines[0], (key, lines)
     log = (out / "02_corpus" / "logs" / "corpus.log").read_text()
-    assert f"redone: {clip} libx264 cq{cq}: {REDO_WHY[key]}" in log, log[-3000:]
+    assert f"redone: {job_said(clip, cq)}: {REDO_WHY[key]}" in log, log[-3000:]
 
 
 def unlinked(out: Path, clip: str, cq: int, suffix: str) -> None:
@@ -139,8 +144,8 @@ def test_the_issue_case_a_moved_check_and_a_new_first_cq_say_why(made: tuple[Pat
     lines = redone_lines(res)
     assert len(lines) == 1 and REDO_WHY["check moved"] in lines[0], lines
     for clip in ("alpha", "beta", "gamma", AVI):
-        assert f"{clip} libx264 cq37" in lines[0], lines
-    assert "cq45" not in lines[0] and "cq25" not in lines[0]
+        assert job_said(clip, 37) in lines[0], lines
+    assert "cq 45" not in lines[0] and "cq 25" not in lines[0]
     said = res.stdout + res.stderr
     assert "tested now: the cache holds its test encode at cq 25, not at cq 37" in said, said[-4000:]
     prereqs = json.loads((out / "01_prereqs" / "prereqs.json").read_text())

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE
+from kit.corpus.samplings import ENCODED
 from kit.infra.files import sha256_json
-from kit.infra.rules import UNWRITTEN, Entry, InRecord, Through, changes_of
+from kit.infra.rules import UNWRITTEN, Entry, InRecord, Through, When, broken, changes_of
 from kit.rundir import CORPUS_CONTENTS, STEP_NAMES
 from kit.steps import STEPS, formats_through
-from kit.steps.view import settings_fingerprint, value_at
+from kit.steps.view import Undeclared, reaches, settings_fingerprint, value_at, view_of
 from tests.fingerprints import BASE, SKIPPED, encoders_of, leaves, replaced, shard_of, variants
 from tests.kitfiles import TINY_MODEL, write_tiny_model
 
@@ -75,33 +76,67 @@ def models_only(dotted: str, held: object, step: str) -> bool:
         for name, f in leaves() if name.startswith(f"{record}."))
 
 
-def declared_plans(dotted: str, f: dataclasses.Field[Any]) -> set[str]:
-    """The plans whose settings fingerprint a setting's declaration says its value changes: the steps of its
-    `changes`, but where it reaches one through the step's inputs (Through); the corpus-only bundle where the bundle
-    holds it without models."""
+def declared_plans(dotted: str, f: dataclasses.Field[Any], settings: Any) -> set[str]:
+    """The plans whose settings fingerprint a setting's declaration says its value changes under `settings`: the
+    steps of its `changes` it reaches there (a condition it declares, When, holding), but where it reaches one through
+    the step's inputs (Through); the corpus-only bundle where the bundle holds it without models."""
     declared = changes_of(f)
     assert declared is not None, dotted
-    found = {step for step in declared.steps if not isinstance(declared.entries.get(step), Through)}
+    found = {step for step in declared.steps if not isinstance(declared.entries.get(step), Through)
+             and reaches(settings, f, step)}
     if "bundle" in found and not models_only(dotted, declared.entries.get("bundle"), "bundle"):
         found.add(CORPUS_ONLY)
     return found
 
 
-def changed_plans() -> dict[str, set[str]]:
-    """For each setting off its default: the plans whose settings fingerprint changed from the defaults'."""
-    base, found = plans(BASE), variants()
-    return {dotted: {p for p, v in plans(found[dotted]).items() if sha256_json(v) != sha256_json(base[p])}
+# the run's settings each setting is moved off in turn: the defaults (the consumer's samplings cut from the whole
+# encodes), and the samplings encoded on their own, under which more settings reach the corpus step (When)
+MODES = {"cut": BASE, "encoded": dataclasses.replace(BASE, consumer_samplings=ENCODED)}
+
+
+def changed_plans(base: Any = BASE) -> dict[str, set[str]]:
+    """For each setting off its value in `base`: the plans whose settings fingerprint changed from `base`'s."""
+    at, found = plans(base), variants(base)
+    return {dotted: {p for p, v in plans(found[dotted]).items() if sha256_json(v) != sha256_json(at[p])}
             for dotted, _ in leaves()}
 
 
-def test_each_setting_off_its_default_changes_exactly_the_plans_it_declares() -> None:
-    changed = changed_plans()
+@pytest.mark.parametrize("mode", MODES)
+def test_each_setting_off_its_default_changes_exactly_the_plans_it_declares(mode: str) -> None:
+    changed, found = changed_plans(MODES[mode]), variants(MODES[mode])
     for dotted, f in leaves():
-        assert changed[dotted] == declared_plans(dotted, f), dotted
+        assert changed[dotted] == declared_plans(dotted, f, found[dotted]), dotted
     assert all(changed[name] == set() for name in ("out_dir", "jobs", "train_tasks", "group_shared"))
     # the class can fail both ways: a setting that changes nothing is a decision (changes_nothing), every other
     # changes a plan of its own; each step's plan is changed by some setting
     assert set().union(*changed.values()) == set(PLANS)
+
+
+def test_the_consumer_s_window_and_crf_range_change_the_corpus_step_only_where_it_encodes_the_samplings() -> None:
+    """Under `--consumer-samplings cut` (the default) the corpus step encodes no window: another --consumer-window or
+    --vmaftune-crf-range leaves it up to date (a rerun redoes no encode), and LOSO on take the change; under `encoded`
+    its sample jobs encode those windows at those CRFs, and it is out of date. Its view refuses the read under cut."""
+    for mode, corpus in (("cut", set()), ("encoded", {"corpus"})):
+        changed = changed_plans(MODES[mode])
+        assert changed["consumer_window"] == {*corpus, "loso", "verdict"}, mode
+        assert changed["vmaftune_crf_range"] == {*corpus, "loso", "verdict", "bundle"}, mode
+        if not corpus:
+            with pytest.raises(Undeclared, match="only while consumer_samplings is encoded"):
+                view_of(MODES[mode], "corpus").consumer_window  # noqa: B018
+        else:
+            assert view_of(MODES[mode], "corpus").vmaftune_crf_range == MODES[mode].vmaftune_crf_range
+
+
+def test_every_condition_names_a_setting_and_values_it_takes() -> None:
+    """A When names a setting by its dotted name, and values its rules take (a misspelt one would never hold)."""
+    names = dict(leaves())
+    conditions = [(dotted, when) for dotted, f in leaves() if (c := changes_of(f)) is not None
+                  for when in c.entries.values() if isinstance(when, When)]
+    assert {dotted for dotted, _ in conditions} == {"consumer_window", "vmaftune_crf_range"}
+    for dotted, when in conditions:
+        assert when.setting in names, dotted
+        for value in when.values:
+            assert broken(replaced(BASE, when.setting, value)) is None, (dotted, value)
 
 
 def through_inputs() -> dict[str, list[str]]:

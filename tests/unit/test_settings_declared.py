@@ -21,7 +21,7 @@ from kit.model.recipe import TrainConfig
 from kit.rundir import STEP_NAMES
 from kit.steps.base import Context
 from kit.steps.settings import RunSettings
-from kit.steps.view import Undeclared, View, record_form, settings_fingerprint, view_of
+from kit.steps.view import Undeclared, View, may_read, record_form, settings_fingerprint, view_of
 from kit.verdict.thresholds import GateThresholds
 from tests.fingerprints import leaves
 
@@ -62,17 +62,22 @@ def test_a_setting_that_declares_nothing_is_refused_as_its_record_is_made() -> N
     assert changes_nothing("a thread count: the same rows either way").readable_by("verdict")
 
 
+@pytest.mark.parametrize("samplings", ["cut", "encoded"])
 @pytest.mark.parametrize("step", STEP_NAMES)
-def test_a_step_reads_what_its_fields_name_and_nothing_else(step: str) -> None:
-    view = view_of(BASE, step)
+def test_a_step_reads_what_its_fields_name_and_nothing_else(step: str, samplings: str) -> None:
+    """Under either way of the consumer's samplings: a setting the corpus step reads only where it encodes them
+    (When: --consumer-window, --vmaftune-crf-range) refused to it under cut."""
+    settings = dataclasses.replace(BASE, consumer_samplings=samplings)
+    view = view_of(settings, step)
     refused = []
     for name, f in leaves():
         declared_here = changes_of(f)
         assert declared_here is not None
-        if declared_here.readable_by(step):
-            assert read(view, name) == read(BASE, name), name
+        if may_read(settings, f, step):
+            assert read(view, name) == read(settings, name), name
         else:
-            with pytest.raises(Undeclared, match=f"step {step} read the setting {name}, whose field does not name"):
+            with pytest.raises(Undeclared, match=f"step {step} read the setting {name}, (whose field does not name|"
+                                                 "which its field names for it only while)"):
                 read(view, name)
             refused.append(name)
     assert refused, step  # every step is refused something: the check can fail

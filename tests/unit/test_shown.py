@@ -274,14 +274,14 @@ def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
     assert str(changed.message).startswith(f"{REFS / 'a.y4m'} changed while the run was going (its modification")
     assert said_of(changed, places()).startswith("[ref-dir]/a.y4m changed while the run was going")
     line = samples_failed([changed, ToolError("x")], 3)
-    assert line.startswith(f"2 of 3 encodes' samplings could not be encoded on their own (first: {REFS / 'a.y4m'} ")
-    assert places().text(line).startswith("2 of 3 encodes' samplings could not be encoded on their own (first: "
-                                          "[ref-dir]/a.y4m changed") and "Ann" not in places().text(line)
+    assert line.startswith(f"2 of 3 sample jobs failed; first: {REFS / 'a.y4m'} ")
+    assert places().text(line).startswith("2 of 3 sample jobs failed; first: [ref-dir]/a.y4m changed") and \
+        "Ann" not in places().text(line)
     plain = samples_failed([ToolError(f"{REFS}/a.y4m: gone")], 1)
-    assert str(plain) == f"1 of 1 encodes' samplings could not be encoded on their own (first: {REFS}/a.y4m: gone); " \
-                         "the step stops, and a rerun of the same command tries them again"  # the box's
-    assert places().text(plain) == "1 of 1 encodes' samplings could not be encoded on their own (first: (its message " \
-                                   "stays in the box's own log: the kit did not build it from known parts)); the " \
-                                   "step stops, and a rerun of the same command tries them again"
+    assert str(plain) == f"1 of 1 sample jobs failed; first: {REFS}/a.y4m: gone; the step stops, and a rerun of the " \
+                         "same command tries them again"  # the box's
+    assert places().text(plain) == "1 of 1 sample jobs failed; first: (its message stays in the box's own log: the " \
+                                   "kit did not build it from known parts); the step stops, and a rerun of the same " \
+                                   "command tries them again"
     with pytest.raises(ValueError, match="withheld"):
         spelled_document(plain)
