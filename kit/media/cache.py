@@ -75,7 +75,7 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
     if not sig.startswith(f"{VERSION}:"):  # the cache holds this kit's signatures only: never one made another way
         raise ValueError(f"a signature of another version than {VERSION}")
     timed = FrameTimes.from_json(times) if times is not None else None
-    if timed is not None and (timed.frames != frames or len(timed.tick_list()) != frames):
+    if timed is not None and (timed.frames != frames or len(timed.seconds()) != frames):
         raise ValueError("frame times of another count of frames")
     return Fingerprint(sha, sig, frames, Repeats.from_list(repeats) if repeats is not None else None, timed)
 

@@ -325,8 +325,15 @@ class LosoStep:
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:
     """Each of `sources`' frames' times in seconds, as the corpus's manifest records them (kit.corpus.samplings places
-    the consumer's windows by them): none for a source it records none of (an older box's, a hand-made corpus)."""
-    return {sha: t.seconds() for sha, t in source_times(read_manifest(corpus)).items() if sha in sources}
+    the consumer's windows by them): none for a source it records none of (an older box's, a hand-made corpus) or
+    whose record is damaged, whose windows are then placed by its rate (samplings.parquet's `placed`, counted in the
+    verdict's words)."""
+    out = {}
+    for sha, times in source_times(read_manifest(corpus)).items():
+        with contextlib.suppress(ValueError):
+            if sha in sources:
+                out[sha] = times.seconds()
+    return out
 
 
 def samples_path(ctx: Context) -> Path | None:

@@ -47,14 +47,15 @@ def header_25(ffmpeg: str, folder: Path) -> Path:
 
 def variable(ffmpeg: str, folder: Path) -> Path:
     """A true variable rate: 10 pictures a second for 3 s, then 30 (each frame at its own time, -fps_mode vfr)."""
-    run(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=8", "-vf",
+    run(ffmpeg, "-f", "lavfi", "-i", "mandelbrot=size=160x120:rate=30,trim=duration=8", "-vf",
         "select='if(lt(t\\,3)\\,not(mod(n\\,3))\\,1)'", "-fps_mode", "vfr", *SMALL, str(folder / "vfr.mkv"))
     return folder / "vfr.mkv"
 
 
 def late(ffmpeg: str, folder: Path) -> Path:
     """A video stream that starts 0.5 s after its file (its audio from 0): `-t 5` keeps 4.5 s of its pictures."""
-    run(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=7", *SMALL, str(folder / "v.mp4"))
+    run(ffmpeg, "-f", "lavfi", "-i", "gradients=size=160x120:rate=30:speed=0.02:duration=7", *SMALL,
+        str(folder / "v.mp4"))
     run(ffmpeg, "-f", "lavfi", "-i", "sine=duration=8", "-itsoffset", "0.5", "-i", str(folder / "v.mp4"), "-map",
         "0:a", "-map", "1:v", "-c:v", "copy", "-c:a", "aac", str(folder / "late.mp4"))
     return folder / "late.mp4"
