@@ -28,7 +28,7 @@ Windows = tuple[tuple[int, int], ...]  # (first frame, end frame) of each window
 # how a clip's windows were placed: by its frames' own times, or (no times recorded) by its header's rate
 BY_TIMES, BY_RATE = "times", "rate"
 PLACED_BY = {BY_TIMES: "by the clip's own timestamps (the frames `-t` cuts)",
-             BY_RATE: "by the header's frame rate (int(seconds x rate) frames: the corpus records no timestamps)"}
+             BY_RATE: "by the header's frame rate (int(seconds x rate) frames), the corpus recording no timestamps"}
 
 
 @dataclass(frozen=True)

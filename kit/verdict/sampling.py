@@ -44,9 +44,8 @@ def window_how(window_s: float, cut_vs_encoded: list[float] | None, by_rate: int
             "vmaf-tune's verify encode measures). The frames are the whole encode's; vmaf-tune encodes the chunk on "
             "its own (its own first frame and rate control)")
     if by_rate:
-        said += (f". {by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: the frames "
-                 "int(seconds x rate) counts, which differ from the timestamps' where the header's rate is not the "
-                 "packets'")
+        said += (f". {by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: where the "
+                 f"header's rate is not the packets', those are not the frames `-t {window_s:g}` keeps")
     if cut_vs_encoded is None:
         return said + ": not measured on this corpus (no window encoded on its own: see --consumer-samplings)"
     mean, largest = cut_vs_encoded
