@@ -97,12 +97,18 @@ class Sampling:
 
 
 def _frames_between(rising: Sequence[float], start_s: float, length_s: float) -> tuple[int, int]:
-    """The frames whose time lies in [start_s, start_s + length_s); where none does, the one shown at start_s."""
-    first, end = bisect_left(rising, start_s), bisect_left(rising, start_s + length_s)
+    """The frames whose time lies in [start_s, start_s + length_s); where none does, the one shown at start_s. The
+    span's ends are sums of floats (0.8 + 0.5 is 1.3000000000000003): each is read BOUNDARY_S earlier, so a frame
+    exactly on one is in or out as the span says (at 10 fps a span of 0.5 s holds 5 frames wherever it starts)."""
+    first = bisect_left(rising, start_s - BOUNDARY_S)
+    end = bisect_left(rising, start_s + length_s - BOUNDARY_S)
     if end > first:
         return first, end
     shown = max(first - 1, 0) if first == len(rising) or rising[first] > start_s else first
     return shown, shown + 1
+
+
+BOUNDARY_S = 1e-9  # far below any frame's step (a clip of 1,000 fps: 1e-3 s), far above a float sum's error
 
 
 def longer_in_time(times: Sequence[float], window_s: float) -> bool:

@@ -63,6 +63,10 @@ def test_the_windows_by_the_frames_times() -> None:
     assert first.windows(3, 25, 5.0, [6.0, 6.04, 6.08]) == ((0, 1),)
     for s in SAMPLINGS:  # a clip no longer than the window by its times is its own window
         assert s.windows(120, 10, 5.0, at_30[:120]) == ((0, 120),)
+    for n in (70, 80):  # a span's ends are float sums: at 10 fps each window of 0.5 s holds 5 frames wherever it lies
+        at_10 = [i / 10 for i in range(n)]
+        for s, each in zip(SAMPLINGS, (50, 50, 10, 5), strict=True):
+            assert [b - a for a, b in s.windows(n, 10, 5.0, at_10)] == [each] * s.runs(5.0), (n, s.name)
 
 
 @pytest.mark.parametrize(("n_frames", "fps", "window_s"), [(100, 25, 2.6), (10, 25, 0.3), (80, 29.97, 2.6),
