@@ -73,13 +73,12 @@ class Sampling:
         starts = [min(max(round((k + 0.5) * n_frames / runs - each / 2), 0), n_frames - each) for k in range(runs)]
         return tuple((s, s + each) for s in starts)
 
-
     def timed_windows(self, times: Sequence[float], window_s: float) -> Windows:
         """The frames whose time lies in each window: the first, those before `window_s` (what an output `-t` keeps:
         the file's start at 0); the centre, a `window_s` span centred on the clip's; spread, `runs` spans of `run_s`
         each centred in its equal part of the clip's span. The clip's span runs from its first frame's time to its
         last's plus that frame's step. A span no frame's time lies in (a variable rate's gap) takes the frame shown
-        at its start, as a player shows it."""
+        at its start, as a player shows it (two spans in one gap show the same frame)."""
         rising = list(times)
         for i in range(1, len(rising)):  # a time that steps back is read as the one before it (the copy's rule)
             rising[i] = max(rising[i], rising[i - 1])
@@ -98,8 +97,9 @@ class Sampling:
 
 def _frames_between(rising: Sequence[float], start_s: float, length_s: float) -> tuple[int, int]:
     """The frames whose time lies in [start_s, start_s + length_s); where none does, the one shown at start_s. The
-    span's ends are sums of floats (0.8 + 0.5 is 1.3000000000000003): each is read BOUNDARY_S earlier, so a frame
-    exactly on one is in or out as the span says (at 10 fps a span of 0.5 s holds 5 frames wherever it starts)."""
+    span's ends are sums of floats (a 70-frame clip at 10 fps spans 6.9 + (6.9 - 6.8) = 7.000000000000001 s, so its
+    centre began at 1.0000000000000004, past the frame at 1.0): each is read BOUNDARY_S earlier, so a frame exactly on
+    one is in or out as the span says (at 10 fps a span of 0.5 s holds 5 frames wherever it starts)."""
     first = bisect_left(rising, start_s - BOUNDARY_S)
     end = bisect_left(rising, start_s + length_s - BOUNDARY_S)
     if end > first:
