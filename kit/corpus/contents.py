@@ -24,7 +24,7 @@ from kit.infra.records import Record, RecordError
 from kit.infra.shown import Spelled
 from kit.infra.visible import utf8_text
 from kit.media.discovery import Renamed, distinct_sources
-from kit.media.fingerprint import Repeats
+from kit.media.fingerprint import FrameTimes, Repeats
 from kit.media.identity import Fingerprint, bars_text, similar_pairs
 from kit.media.refs import Clip
 
@@ -168,6 +168,10 @@ class ReferenceSet:
     def repeats(self, clip: Clip) -> Repeats | None:
         """Which of the clip's pictures repeat the one before (its fingerprint's), for its manifest entry."""
         return self.prints[clip.sha256].repeats
+
+    def times(self, clip: Clip) -> FrameTimes | None:
+        """Each of the clip's frames' time as ffmpeg plays it (its fingerprint's), for its manifest entry."""
+        return self.prints[clip.sha256].times
 
     def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
         shas = {c.sha256 for c in clips}

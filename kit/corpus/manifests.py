@@ -17,7 +17,7 @@ from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
 from kit.infra.rules import COUNT, STAMP_OR_NONE, Each, Real, Whole
 from kit.infra.versions import refuse_newer
-from kit.media.fingerprint import Repeats
+from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
 
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
@@ -69,6 +69,9 @@ class ClipEntry(Record):
     # which decoded pictures repeat the one before, bit for bit (kit.media.fingerprint.Repeats): absent in an older
     # manifest (not measured), which the verdict's warning of repeated pictures (kit.verdict.regimes) then leaves out
     repeats: Repeats | None = omit_none()
+    # each decoded frame's time as ffmpeg plays the clip (kit.media.fingerprint.FrameTimes): where a consumer's window
+    # falls (kit.corpus.samplings); absent in an older manifest, whose windows are then placed by the header's rate
+    times: FrameTimes | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class SourceRows(Record):
     frames: int = field(default=0, metadata=keep(COUNT))
     file: str = field(default="", metadata=NAMES_FILE)
     repeats: Repeats | None = omit_none()  # the box's ClipEntry's, carried on
+    times: FrameTimes | None = omit_none()  # likewise
 
 
 @dataclass(frozen=True)
@@ -327,6 +331,12 @@ def source_repeats(manifest: CorpusManifest | None) -> dict[str, Repeats]:
     """Each source's repeated pictures as the manifest records them, by src_sha256 (those measured)."""
     sources: tuple[ClipEntry | SourceRows, ...] = manifest.sources if manifest is not None else ()
     return {s.src_sha256: s.repeats for s in sources if s.repeats is not None}
+
+
+def source_times(manifest: CorpusManifest | None) -> dict[str, FrameTimes]:
+    """Each source's frames' times as the manifest records them, by src_sha256 (those measured)."""
+    sources: tuple[ClipEntry | SourceRows, ...] = manifest.sources if manifest is not None else ()
+    return {s.src_sha256: s.times for s in sources if s.times is not None}
 
 
 def read_manifest(corpus: Path) -> CorpusManifest | None:

@@ -5,7 +5,7 @@ formed kept joined. An input without fingerprints still merges, grouped by src_s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 import pyarrow as pa
@@ -17,7 +17,7 @@ from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardMa
 from kit.corpus.names import source_names
 from kit.corpus.schema import with_content
 from kit.errors import InputError
-from kit.media.fingerprint import Repeats
+from kit.media.fingerprint import FrameTimes, Repeats
 from kit.media.identity import Fingerprint
 
 MAX_LISTED = 20  # group lines printed; the manifest holds them all
@@ -39,6 +39,7 @@ class Recorded:
     frames: int = 0
     file: str = ""
     repeats: Repeats | None = None
+    times: FrameTimes | None = None
 
 
 def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | None:
@@ -58,7 +59,8 @@ def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, 
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
     m = inp.manifest
     entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
-    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file, e.repeats) for e in entries}
+    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file, e.repeats,
+                                            e.times) for e in entries}
     sources = [Source(r["src"], r["src_sha256"], (rec := recorded.get(r["src_sha256"], Recorded())).fingerprint,
                       r["box_id"] or "", rec.file) for r in t]
     by_content: dict[str, list[str]] = {}
@@ -83,6 +85,8 @@ def regroup(table: pa.Table, inputs: Sequence[LoadedInput], overrides: Overrides
         for sha, rec in known.items():
             if sha not in recorded or recorded[sha].fingerprint is None:
                 recorded[sha] = rec
+            elif recorded[sha].times is None and rec.times is not None:  # an older box's manifest recorded none
+                recorded[sha] = replace(recorded[sha], times=rec.times)
         if any(s.fingerprint is None for s in found):
             unchecked.append(inp.path)
         if isinstance(inp.manifest, ShardManifest | MergeManifest):
@@ -119,5 +123,5 @@ def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, .
         fp = rec.fingerprint
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
                               fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file,
-                              rec.repeats))
+                              rec.repeats, rec.times))
     return tuple(out)

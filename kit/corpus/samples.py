@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,9 @@ class SampleJob:
 
     job: Job
     window_s: float
+    # each of the clip's frames' time in seconds (kit.media.fingerprint.FrameTimes), where its fingerprint records
+    # them: the windows are spans of them; else placed by the clip's rate
+    times: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def job_id(self) -> str:
@@ -60,7 +63,7 @@ class SampleJob:
 
     def spans(self) -> dict[str, Windows]:
         clip = self.job.clip
-        return {s.name: s.windows(clip.n_frames, clip.fps_float, self.window_s) for s in SAMPLINGS}
+        return {s.name: s.windows(clip.n_frames, clip.fps_float, self.window_s, self.times) for s in SAMPLINGS}
 
     def frames(self) -> int:
         """The frames its encodes make (and its scorings score)."""
@@ -79,11 +82,12 @@ class SampleJob:
         return jobs_dir / f"{self.job_id}.parquet", jobs_dir / f"{self.job_id}.json"
 
 
-def plan_samples(jobs: Sequence[Job], window_s: float, asked: Callable[[Job], bool]) -> list[SampleJob]:
+def plan_samples(jobs: Sequence[Job], window_s: float, asked: Callable[[Job], bool],
+                 times: Callable[[Job], tuple[float, ...] | None] = lambda _: None) -> list[SampleJob]:
     """A sample job for each job at the clip's own size of a clip longer than the window that `asked` takes (the
-    encoders and CRFs vmaf-tune queries)."""
-    return [SampleJob(j, window_s) for j in jobs if j.rendition is None and asked(j)
-            and longer_than(j.clip.n_frames, j.clip.fps_float, window_s)]
+    encoders and CRFs vmaf-tune queries), its windows placed by the clip's frames' `times` where recorded."""
+    return [SampleJob(j, window_s, t) for j in jobs if j.rendition is None and asked(j)
+            and longer_than(j.clip.n_frames, j.clip.fps_float, window_s, t := times(j))]
 
 
 def sample_redo_reason(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenance,

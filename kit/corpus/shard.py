@@ -93,7 +93,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
                                 oracle=sent_check(scorings[c.path].oracle if c.path in scorings else None, places),
                                 scored_in=score_pix_fmt(c.pix_fmt, ENC_PIX_FMTS[depth.bits_of(c)]),
                                 scoring=scoring_note(c.pix_fmt, ENC_PIX_FMTS[depth.bits_of(c)]),
-                                repeats=refs.repeats(c))
+                                repeats=refs.repeats(c), times=refs.times(c))
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=tuple(replace(t, file=places.show(PurePath(t.file)), same_as_file=places.show(PurePath(t.same_as_file)))

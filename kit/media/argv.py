@@ -234,21 +234,25 @@ def _vf(*filters: str) -> list[str]:
 
 # each decoded frame's md5 as a line of its own among ffmpeg's log lines (the framehash muxer's `0, dts, pts, duration,
 # size, md5`): which pictures repeat the one before, bit for bit (kit.media.fingerprint.Repeats); -flush_packets 1
-# writes each line in one write, so no log line of another thread lands inside it
-FRAME_HASHES = ("-c:v", "rawvideo", "-f", "framehash", "-hash", "md5", "-flush_packets", "1", "pipe:2")
+# writes each line in one write, so no log line of another thread lands inside it. Its pts is the frame's time in the
+# stream's own time base (-enc_time_base demux: an encoder's default, one over the header's rate, rounds a clip whose
+# packets are 1/30 s apart under a 25 fps header onto 1/25 s ticks), which kit.media.fingerprint.FrameTimes keeps
+FRAME_HASHES = ("-c:v", "rawvideo", "-enc_time_base:v", "demux", "-f", "framehash", "-hash", "md5", "-flush_packets",
+                "1", "pipe:2")
 
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, checks: Sequence[str] = (),
                            count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
-    planes' `SHA256=` on stderr, thumbnails on stdout, each frame's md5 on stderr; `checks`: STRICT_DECODE or
-    SECOND_LOOK (what stops it)."""
+    planes' `SHA256=` on stderr, thumbnails on stdout, each frame's md5 and time on stderr; `checks`: STRICT_DECODE or
+    SECOND_LOOK (what stops it). `renumber` renumbers every output but the frames' md5 lines, whose times are the
+    file's own, made to rise (RISING_TIMES: a muxer stops a strict look on a time that steps back)."""
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
     return [program(ffmpeg), *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
-            *each, *_vf(renumber), *FRAME_HASHES]
+            *each, *_vf(RISING_TIMES if renumber else ""), *FRAME_HASHES]
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequence[str] = SECOND_LOOK) -> list[str]:
@@ -280,6 +284,9 @@ INTERMEDIATE_OUTPUT = 4  # the copy's output index in build_intermediate_argv (a
 # durations, and a DVD program stream whose decoder repeats two times (pts 30030, 33033, 30030, 33033) was encoded at
 # cq 30 to 1,371 bytes where a plain encode makes 1,420 (tests/real/test_containers.py)
 KEEP_TIMES = "setpts='if(isnan(PTS),if(isnan(PREV_OUTPTS),PTS,PREV_OUTPTS+1),PTS)'"
+# each frame at its own time where it is later than the one before, else one tick past it: the times of the frames' md5
+# lines (kit.media.fingerprint.FrameTimes, the consumer's windows) in a look that a muxer would stop on a step back
+RISING_TIMES = "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'"
 # each packet of the copy decoded one after the other whatever its time: its decode time is its number, far below any
 # presentation time a stream's 64-bit ticks reach (2^40), so a muxer keeps every presentation time as it is given (one
 # that steps back included: a decode time that steps back is what a muxer moves)

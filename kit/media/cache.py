@@ -20,16 +20,17 @@ from kit.infra.tree import LockBusy, Tree
 from kit.media.containers import COPY_VERSION, Tags, intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
 from kit.media.ffmpeg import COLOUR_NAMES
-from kit.media.fingerprint import VERSION, Fingerprint, Repeats
+from kit.media.fingerprint import VERSION, Fingerprint, FrameTimes, Repeats
 from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its decoder gives; 5 wrote 4:2:0 at 8
-# or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 7
+# (8: its frames' times, kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6:
+# the pixel format its decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
+MASTER_ENTRY = 8
 MASTER = f"master{MASTER_ENTRY}|"
-PICTURES = "print3|"  # a .y4m/.yuv clip's fingerprint (print3: its repeats), keyed also by how it is read (a .yuv)
+# a .y4m/.yuv clip's fingerprint (print4: its frames' times; print3: its repeats), keyed also by how it is read (a .yuv)
+PICTURES = "print4|"
 # a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
 # reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read) and MASTER_ENTRY
 COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
@@ -65,31 +66,36 @@ def open_clip(path: Path) -> BinaryIO:
 
 
 def _print_from(values: Sequence[object]) -> Fingerprint:
-    """A fingerprint's entry: [pixels_sha256, signature, frames, its Repeats' list or null]."""
-    sha, sig, frames, repeats = values
+    """A fingerprint's entry: [pixels_sha256, signature, frames, its Repeats' list or null, its FrameTimes' JSON or
+    null]."""
+    sha, sig, frames, repeats, times = values
     if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)
-            and (repeats is None or isinstance(repeats, list))):
+            and (repeats is None or isinstance(repeats, list)) and (times is None or isinstance(times, dict))):
         raise ValueError("not a fingerprint")
     if not sig.startswith(f"{VERSION}:"):  # the cache holds this kit's signatures only: never one made another way
         raise ValueError(f"a signature of another version than {VERSION}")
-    return Fingerprint(sha, sig, frames, Repeats.from_list(repeats) if repeats is not None else None)
+    timed = FrameTimes.from_json(times) if times is not None else None
+    if timed is not None and (timed.frames != frames or len(timed.seconds()) != frames):
+        raise ValueError("frame times of another count of frames")
+    return Fingerprint(sha, sig, frames, Repeats.from_list(repeats) if repeats is not None else None, timed)
 
 
 def _print_entry(identity: Fingerprint) -> list[object]:
     """_print_from's list."""
     repeats = identity.repeats.as_list() if identity.repeats is not None else None
-    return [identity.pixels_sha256, identity.signature, identity.frames, repeats]
+    times = identity.times.to_json() if identity.times is not None else None
+    return [identity.pixels_sha256, identity.signature, identity.frames, repeats, times]
 
 
 def _master_from(values: Sequence[Any]) -> MasterDecode:
-    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats,
+    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats, times,
     [dropped, ...]] (_print_from's list inside it)."""
-    w, h, fps, pix, n, sha, sig, frames, repeats, dropped = values
+    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped = values
     if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
             and isinstance(fps, str) and isinstance(pix, str)
             and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
         raise ValueError("not a master's entry")
-    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats)), tuple(dropped))
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped))
 
 
 def _master_entry(decoded: MasterDecode) -> list[object]:

@@ -24,13 +24,15 @@ from kit.media.argv import (
     build_second_look_argv,
 )
 from kit.media.ffmpeg import how_it_ended, parse_duration, parse_frame_count, strip_log_prefix, telling_line
-from kit.media.fingerprint import GRID_BYTES, Fingerprint, Repeats
+from kit.media.fingerprint import GRID_BYTES, Fingerprint, FrameTimes, Repeats
 from kit.media.looks import (
     FRAME_LINE,
+    FRAME_PTS,
     LOOK_START_S,
     MAX_FINGERPRINT_FRAMES,
     READ_BYTES_PER_S,
     THUMBS_MAX_BYTES,
+    TIME_BASE_LINE,
     Budget,
     Look,
     budget_of,
@@ -138,7 +140,8 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
         raise ValueError(f"the decode wrote {len(thumbs)} bytes of thumbnails, not whole frames "
                          "(a decode cut short)")
     frames = len(thumbs) // GRID_BYTES
-    return Fingerprint(hashes[0], build_signature(thumbs), frames, repeats_of(res.stderr, frames))
+    return Fingerprint(hashes[0], build_signature(thumbs), frames, repeats_of(res.stderr, frames),
+                       times_of(res.stderr, frames))
 
 
 def repeats_of(stderr: str, frames: int) -> Repeats | None:
@@ -146,6 +149,16 @@ def repeats_of(stderr: str, frames: int) -> Repeats | None:
     kept are not one per frame (a clip so long that its stderr's middle was not kept: kit.infra.proc)."""
     hashes = FRAME_LINE.findall(stderr)
     return Repeats.of(hashes) if len(hashes) == frames else None
+
+
+def times_of(stderr: str, frames: int) -> FrameTimes | None:
+    """Each of the `frames` decoded pictures' time, from its md5 line's pts and the framehash header's time base; None
+    where the lines kept are not one per frame, or no header says the time base."""
+    ticks = [int(pts) for pts in FRAME_PTS.findall(stderr)]
+    base = TIME_BASE_LINE.search(stderr)
+    if len(ticks) != frames or base is None or not int(base.group(1)) or not int(base.group(2)):
+        return None
+    return FrameTimes.of(ticks, Fraction(int(base.group(1)), int(base.group(2))))
 
 
 class Opened(NamedTuple):

@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import sys
 import zlib
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import pairwise
 
 from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
@@ -103,15 +107,70 @@ class Repeats(Record):
         return made
 
 
+TIMES_VERSION = "d1"  # a FrameTimes' payload: zlib of the first tick and each step after it, little-endian int64
+
+
+@dataclass(frozen=True)
+class FrameTimes(Record):
+    """Each decoded frame's presentation time, as ffmpeg plays the clip (the timeline an output `-t 5` cuts: the file's
+    start at 0), in the stream's own time base: from the one decode that fingerprints it (the framehash muxer's pts at
+    `-enc_time_base demux`, kit.media.argv.FRAME_HASHES), never a second decode. A consumer's window is the frames
+    whose time is below its length (kit.corpus.samplings), whatever the header's rate says (issue 76)."""
+
+    frames: int = field(metadata=keep(COUNT))
+    time_base: str  # "num/den", the stream's
+    ticks: str  # TIMES_VERSION ":" base64 of zlib of int64 [first tick, step, step, ...]: a constant step packs small
+
+    @classmethod
+    def of(cls, ticks: Sequence[int], time_base: Fraction) -> FrameTimes:
+        """From each frame's pts in `time_base`, in the order the frames are decoded."""
+        steps = array("q", [ticks[0], *(b - a for a, b in pairwise(ticks))])
+        if sys.byteorder == "big":  # the payload is little-endian on every host
+            steps.byteswap()
+        body = base64.b64encode(zlib.compress(steps.tobytes(), 9)).decode("ascii")
+        return cls(len(ticks), f"{time_base.numerator}/{time_base.denominator}", f"{TIMES_VERSION}:{body}")
+
+    def tick_list(self) -> list[int]:
+        """Each frame's pts, in time_base; ValueError where the payload is damaged or counts other frames."""
+        tag, _, body = self.ticks.partition(":")
+        if tag != TIMES_VERSION:
+            raise ValueError(f"frame times of version {tag!r}, not {TIMES_VERSION!r}")
+        try:
+            raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
+        except (ValueError, binascii.Error, zlib.error) as exc:
+            raise ValueError(f"damaged frame times ({exc})") from None
+        steps = array("q")  # 8 bytes on every platform the kit runs on
+        if len(raw) != 8 * self.frames:
+            raise ValueError(f"frame times hold {len(raw) // 8} frames, not {self.frames}")
+        steps.frombytes(raw)
+        if sys.byteorder == "big":
+            steps.byteswap()
+        out, at = [], 0
+        for step in steps:
+            at += step
+            out.append(at)
+        return out
+
+    def seconds(self) -> list[float]:
+        """Each frame's time in seconds (a tick count over the time base: exact where the time is, 5.0 at 5 s);
+        ValueError where the record is damaged (a manifest's is read as it was written: kit.infra.records)."""
+        if re.fullmatch(r"[1-9]\d{0,17}/[1-9]\d{0,17}", self.time_base) is None:
+            raise ValueError(f"frame times in time base {self.time_base!r}")
+        num, _, den = self.time_base.partition("/")
+        return [tick * int(num) / int(den) for tick in self.tick_list()]
+
+
 @dataclass(frozen=True)
 class Fingerprint(Record):
     """A clip's identity by its decoded pictures: their planes' sha256, signature (kit.media.signature) and count;
-    and which of them repeat the one before (None where not measured: the decode's hash lines were not all kept)."""
+    and which of them repeat the one before, and each one's time (None where not measured: the decode's hash lines
+    were not all kept)."""
 
     pixels_sha256: str
     signature: str
     frames: int
     repeats: Repeats | None = field(default=None, compare=False)
+    times: FrameTimes | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if re.fullmatch(r"[0-9a-f]{64}", self.pixels_sha256) is None:

@@ -88,6 +88,10 @@ class LookCutShort(InputError):
 # run in three of two workers on a 36-frame MJPEG (a frame's md5 lost), and an HDV stream's copy refused for colour
 # tags its log line no longer said whole
 FRAME_LINE = re.compile(r"0,(?: +-?\d+,){4} +([0-9a-f]{32})[ \t]*$", re.MULTILINE)
+# the same line's pts (its third number), in the time base of the framehash muxer's header line (`#tb 0: 1/1000`,
+# written once, whole, before the first frame's line: kit.media.decode.times_of)
+FRAME_PTS = re.compile(r"0, +-?\d+, +(-?\d+),(?: +-?\d+,){2} +[0-9a-f]{32}[ \t]*$", re.MULTILINE)
+TIME_BASE_LINE = re.compile(r"#tb 0: (\d+)/(\d+)")
 _MUXED_WHOLE = re.compile(r"(?:0,(?: +-?\d+,){4} +[0-9a-f]{32}|SHA256=[0-9a-f]{64})[ \t]*\n?")
 
 

@@ -4,7 +4,7 @@ on it, its figures per source (FoldResult) and per content group (GroupResult: w
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -94,6 +94,9 @@ class LosoInputs:
     teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
     window_s: float = VMAFTUNE_WINDOW_S  # --consumer-window: the consumer's sample (kit.corpus.samplings)
     samples: Samples | None = None  # the windows encoded on their own, where the corpus step made them
+    # each source's frames' times in seconds (by src_sha256), where its corpus's manifest records them: the windows
+    # are placed by them (kit.corpus.samplings), else by the frames' rate
+    times: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
     @property
     def recipe(self) -> str:
@@ -173,7 +176,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                               "content": df.get("content", sha),
                                               **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
-    placed = place_windows(df, codes, inputs.window_s) if feed is not None else None
+    placed = place_windows(df, codes, inputs.window_s, inputs.times) if feed is not None else None
     sampled: list[pd.DataFrame] = []
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)

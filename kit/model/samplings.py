@@ -6,13 +6,13 @@ encode, every corpus) and `encoded`, each window encoded on its own by the corpu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from kit.corpus.samplings import FIRST, SAMPLINGS, Sampling, longer_than
+from kit.corpus.samplings import BY_RATE, BY_TIMES, FIRST, SAMPLINGS, Sampling, Windows, longer_than
 from kit.media.ladder import NATIVE
 from kit.model.clips import ENCODE_KEY
 from kit.model.pooling import clipped
@@ -21,10 +21,11 @@ CUT, ENCODED = "cut", "encoded"
 SAMPLING_COLUMNS = ("fps",)  # what LOSO reads of the corpus besides the training columns, to place the windows
 # 03_loso/samplings.parquet (docs/reference/files.md); window_* of encodes.parquet are its rows of FIRST, cut
 SAMPLINGS_COLUMNS = ("content", "src", *ENCODE_KEY, "rung", "crf", "crf_band", "counted", "sampling", "how",
-                     "n_frames", "longer", "frames", "windows", "teacher", "window_teacher", "predicted", "ceiling",
-                     "miss", "ceiling_miss", "gap", "n_seeds", "enc_seconds", "score_seconds", "enc_bytes")
+                     "n_frames", "longer", "frames", "windows", "placed", "teacher", "window_teacher", "predicted",
+                     "ceiling", "miss", "ceiling_miss", "gap", "n_seeds", "enc_seconds", "score_seconds", "enc_bytes")
 # what encodes.parquet takes of its FIRST, cut row, under these names: the window as vmaf-tune's code takes it today
-WINDOW_COLUMNS = {"frames": "window_frames", "longer": "longer", "window_teacher": "window_teacher",
+WINDOW_COLUMNS = {"frames": "window_frames", "longer": "longer", "placed": "window_placed",
+                  "window_teacher": "window_teacher",
                   "predicted": "window_predicted", "ceiling": "window_ceiling", "miss": "window_miss",
                   "ceiling_miss": "window_ceiling_miss", "gap": "window_gap"}
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -39,19 +40,30 @@ class Placed:
     masks: dict[str, np.ndarray]
 
 
-def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float) -> Placed | None:
+def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float,
+                  times: Mapping[str, Sequence[float]] | None = None) -> Placed | None:
     """Each sampling's windows in each encode (its length: its highest frame index plus one, so two boxes' copies of
-    a frame are both in or both out); None without the frames' rate (a hand-made or JSONL corpus): no window placed."""
+    a frame are both in or both out): by its source's frames' `times` (by src_sha256, seconds) where recorded for
+    every frame, else by the frames' rate (`placed`: kit.corpus.samplings.BY_TIMES or BY_RATE); None without the
+    frames' rate (a hand-made or JSONL corpus): no window placed."""
     if "fps" not in df or not np.isfinite(fps := df["fps"].to_numpy(dtype=np.float64)).all() or (fps <= 0).any():
         return None
     frame = df["frame_index"].to_numpy(dtype=np.int64)
-    lengths = pd.DataFrame({"code": codes, "n": frame + 1, "fps": fps}).groupby("code").agg(n=("n", "max"),
-                                                                                           fps=("fps", "first"))
-    spans = {(n, rate): {s.name: s.windows(int(n), float(rate), window_s) for s in SAMPLINGS}
-             for n, rate in set(zip(lengths["n"], lengths["fps"], strict=True))}
-    placed = [spans[(n, rate)] for n, rate in zip(lengths["n"], lengths["fps"], strict=True)]
-    lengths["longer"] = [longer_than(int(n), float(rate), window_s)
-                         for n, rate in zip(lengths["n"], lengths["fps"], strict=True)]
+    lengths = pd.DataFrame({"code": codes, "n": frame + 1, "fps": fps, "sha": df["src_sha256"].astype(str)}).groupby(
+        "code").agg(n=("n", "max"), fps=("fps", "first"), sha=("sha", "first"))
+    times = times or {}
+    timed = [t if (t := times.get(sha)) is not None and len(t) == n else None
+             for n, sha in zip(lengths["n"], lengths["sha"], strict=True)]
+    keys = [(int(n), float(rate), sha if t is not None else "")
+            for n, rate, sha, t in zip(lengths["n"], lengths["fps"], lengths["sha"], timed, strict=True)]
+    spans: dict[tuple[int, float, str], dict[str, Windows]] = {}
+    for key, t in zip(keys, timed, strict=True):
+        if key not in spans:
+            spans[key] = {s.name: s.windows(key[0], key[1], window_s, t) for s in SAMPLINGS}
+    placed = [spans[key] for key in keys]
+    lengths["longer"] = [longer_than(n, rate, window_s, t) for (n, rate, _), t in zip(keys, timed, strict=True)]
+    lengths["placed"] = [BY_TIMES if t is not None else BY_RATE for t in timed]
+    lengths = lengths.drop(columns="sha")
     for s in SAMPLINGS:
         lengths[s.name] = [len(p[s.name]) for p in placed]
     at = np.searchsorted(lengths.index.to_numpy(), codes)  # each row's encode, as a row of `lengths`
@@ -167,11 +179,14 @@ def consumer_samplings(members: pd.DataFrame, encodes: pd.DataFrame, lengths: pd
     broken = both["predicted"].isna().groupby([both[c] for c in key], sort=True).any()
     by = both.groupby(key, sort=True)
     out = by.agg(frames=("frames", "first"), window_teacher=("window_teacher", "first"), ceiling=("ceiling", "first"),
-                 n_seeds=("seed", "nunique"), longer=("longer", "first"), windows=("windows", "first"))
+                 n_seeds=("seed", "nunique"), longer=("longer", "first"), windows=("windows", "first"),
+                 placed=("placed", "first"))
     out["predicted"] = by["predicted"].mean().where(~broken)
     out = out.reset_index()
     whole = encodes[[*ENCODE_KEY, "content", "src", "rung", "crf", "crf_band", "counted", "n_frames", "teacher"]]
     out = out.merge(whole, on=list(ENCODE_KEY), how="inner")
+    # an encoded window's frames are the corpus step's, placed as the cut ones of its encode (the same manifest's times)
+    out["placed"] = out.groupby(list(ENCODE_KEY))["placed"].transform("first")
     if costs is not None and len(costs):
         out = out.merge(costs.assign(how=ENCODED), on=["src_sha256", "encoder", "cq", "sampling", "how"], how="left",
                         suffixes=("", "_encoded"))

@@ -22,14 +22,17 @@ from kit.steps.base import Context
 from kit.steps.corpus_inputs import Prepared, strict
 
 
-def sample_jobs(ctx: Context, jobs: list[Job]) -> list[SampleJob]:
+def sample_jobs(ctx: Context, jobs: list[Job], p: Prepared) -> list[SampleJob]:
     """The consumer's samplings to encode on their own (--consumer-samplings encoded; none on a box that cannot train,
     whose corpus LOSO never reads here): the jobs at vmaf-tune's encoders and CRFs, of clips longer than the window."""
     s = ctx.settings
     if s.consumer_samplings != ENCODED or ctx.corpus_only is not None:
         return []
     lo, hi = s.vmaftune_crf_range
-    return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi)
+    times = {c.sha256: tuple(t.seconds()) for c in {j.clip.sha256: j.clip for j in jobs}.values()
+             if (t := p.refs.times(c)) is not None}  # each clip's once
+    return plan_samples(jobs, s.consumer_window, lambda j: j.encoder in QUERIED_ENCODERS and lo <= j.cq <= hi,
+                        lambda j: times.get(j.clip.sha256))
 
 
 def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: list[Clip], count: tuple[int, int],

@@ -143,7 +143,7 @@ class CorpusStep:
         shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
-        samples = sample_jobs(ctx, jobs)
+        samples = sample_jobs(ctx, jobs, p)
         reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)

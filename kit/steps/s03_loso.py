@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.columns import EXTRA_FEATURES
-from kit.corpus.manifests import corpus_identity, corpus_sha256, manifest_or_why
+from kit.corpus.manifests import corpus_identity, corpus_sha256, manifest_or_why, read_manifest, source_times
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
-from kit.infra.files import remembered_sha256, sha256_file
+from kit.infra.files import remembered_sha256, sha256_file, sha256_json
 from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import out_of_memory
 from kit.infra.shown import Spelled
@@ -152,6 +152,10 @@ class LosoStep:
         # the corpus step's windows encoded on their own (absent where it made none, as 2.1.0 left the inputs)
         if (samples := samples_path(ctx)) is not None:
             inputs["samples"] = cached_sha256(ctx.tree, samples)
+        # the frames' times the consumer's windows are placed by (absent where the manifest records none: its windows
+        # by the header's rate, the inputs as 2.2.0 left them)
+        if times := source_times(read_manifest(corpus)):
+            inputs["frame_times"] = sha256_json({sha: t.to_json() for sha, t in sorted(times.items())})
         return Plan(settings=ctx.fingerprint(), inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -191,7 +195,8 @@ class LosoStep:
         ctx.say(self.name, f"the teacher's function: {proof.label}")
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
-        inputs = replace(inputs, window_s=s.consumer_window, samples=self.samples(ctx))
+        inputs = replace(inputs, window_s=s.consumer_window, samples=self.samples(ctx),
+                         times=frame_seconds(corpus, set(df["src_sha256"].astype(str))))
         if s.train.recipe == TEACHER and inputs.distil is None:
             why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
                    if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
@@ -316,6 +321,19 @@ class LosoStep:
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
+
+
+def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:
+    """Each of `sources`' frames' times in seconds, as the corpus's manifest records them (kit.corpus.samplings places
+    the consumer's windows by them): none for a source it records none of (an older box's, a hand-made corpus) or
+    whose record is damaged, whose windows are then placed by its rate (samplings.parquet's `placed`, counted in the
+    verdict's words)."""
+    out = {}
+    for sha, times in source_times(read_manifest(corpus)).items():
+        with contextlib.suppress(ValueError):
+            if sha in sources:
+                out[sha] = times.seconds()
+    return out
 
 
 def samples_path(ctx: Context) -> Path | None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.corpus.samplings import FIRST, SAMPLINGS
+from kit.corpus.samplings import BY_RATE, BY_TIMES, FIRST, PLACED_BY, SAMPLINGS
 from kit.media.ladder import NATIVE
 from kit.model.clips import ENCODE_KEY, encode_name
 from kit.model.metrics import residuals
@@ -36,16 +36,26 @@ def window_figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
 
 def window_how(window_s: float, cut_vs_encoded: list[float] | None) -> str:
     """How the window's figure is taken, with what cutting it from the whole encode leaves out, measured here."""
-    said = (f"vmaf-tune's window as its code takes it today: the first {window_s:g} s of each held-out encode (its "
-            f"first int({window_s:g} x fps) frames, what vmaf-tune scores of its chunk; a clip no longer than that is "
-            "its own window), their mean canonical-6 fed to the exported graph as the consumer figures feed the whole "
-            "encode's, against the whole encode's teacher score (what vmaf-tune's verify encode measures). The frames "
-            "are the whole encode's; vmaf-tune encodes the chunk on its own (its own first frame and rate control)")
+    said = (f"vmaf-tune's window as its code takes it today: the first {window_s:g} s of each held-out encode (the "
+            f"frames whose own timestamps lie before {window_s:g} s, those `-t {window_s:g}` keeps, whatever the "
+            "header's rate; a clip no longer than that is its own window), their mean canonical-6 fed to the exported "
+            "graph as the consumer figures feed the whole encode's, against the whole encode's teacher score (what "
+            "vmaf-tune's verify encode measures). The frames are the whole encode's; vmaf-tune encodes the chunk on "
+            "its own (its own first frame and rate control)")
     if cut_vs_encoded is None:
         return said + ": not measured on this corpus (no window encoded on its own: see --consumer-samplings)"
     mean, largest = cut_vs_encoded
     return said + (f", which moved the prediction by {mean:.2f} VMAF on average and {largest:.2f} at most on this "
                    "corpus (samplings.parquet, the first window cut against encoded)")
+
+
+def placed_words(window_s: float, by_rate: int, of: int) -> str:
+    """The sentence that says how many of `of` encodes' windows were placed by their header's rate (no frame times
+    recorded: kit.corpus.samplings.PLACED_BY), "" where none was."""
+    if not by_rate:
+        return ""
+    return (f". {by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: where the header's "
+            f"rate is not the packets', those are not the frames `-t {window_s:g}` keeps")
 
 
 def window_warnings(counted: pd.DataFrame, names: pd.Series, tolerance: float, window_s: float) -> list[str] | None:
@@ -154,6 +164,9 @@ def consumer_sampling(counted: pd.DataFrame, samplings: pd.DataFrame | None, nam
     found = shares(rows, tolerance, window_s)
     diff = cut_against_encoded(samplings)
     longer = counted[counted["longer"].astype(bool)]
-    return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}",
+    # a LOSO of kit 2.2 placed every window by the rate and said nothing of it
+    by_rate = int((counted["window_placed"] != BY_TIMES).sum()) if "window_placed" in counted else len(counted)
+    return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}" +
+                            placed_words(window_s, by_rate, len(counted)),
                             len(longer), float(longer["n_frames"].mean()) if len(longer) else math.nan, found,
                             best_words(found, tolerance), diff, window_warnings(counted, names, tolerance, window_s))

@@ -334,8 +334,11 @@ def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(f
     assert scores[10] >= scores[8] - 1.0, scores  # never markedly worse for keeping the depth
 
 
-# each frame's md5, a line each among the log lines, written whole
-FRAME_MD5S = ["-c:v", "rawvideo", "-f", "framehash", "-hash", "md5", "-flush_packets", "1", "pipe:2"]
+# each frame's md5 and time (in the stream's own time base), a line each among the log lines, written whole
+FRAME_MD5S = ["-c:v", "rawvideo", "-enc_time_base:v", "demux", "-f", "framehash", "-hash", "md5", "-flush_packets",
+              "1", "pipe:2"]
+# the frames' md5 lines of a renumbering look: each frame at its own time, made to rise
+RISING_TIMES = ["-vf", "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'"]
 
 
 def test_fingerprint_argv_is_exact() -> None:
@@ -355,7 +358,8 @@ def test_fingerprint_argv_is_exact() -> None:
 def test_second_look_argv_is_exact() -> None:
     """A master whose strict decode stopped: the fingerprint's outputs from the file as ffmpeg plays it, stopped by a
     picture its decoder flags damaged (-xerror, never explode: with it ffmpeg 9 can loop for ever), each output
-    renumbered (they keep no timestamps, so a muxer's complaint about the file's own stops nothing)."""
+    renumbered (they keep no timestamps, so a muxer's complaint about the file's own stops nothing) but each frame's
+    md5 line, whose times are the file's own made to rise (KEEP_TIMES, the lossless copy's)."""
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
     clean = ["-vf", "settb=1001/30000,setpts=N"]
     assert build_second_look_argv("ffmpeg", "m.mp4", "30000/1001") == [
@@ -363,7 +367,7 @@ def test_second_look_argv_is_exact() -> None:
         "-i", "m.mp4", "-map", "0:v:0", *clean, "-f", "null", "-",
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
-        "-f", "rawvideo", "pipe:1", *each, *clean, *FRAME_MD5S]
+        "-f", "rawvideo", "pipe:1", *each, *RISING_TIMES, *FRAME_MD5S]
     assert "explode" not in SECOND_LOOK and "-xerror" in SECOND_LOOK
 
 
@@ -383,7 +387,7 @@ def test_lossless_copy_argvs_are_exact() -> None:
         "-map", "0:v:0", *clean, "-f", "null", "-",
         *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
         *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
-        "-f", "rawvideo", "pipe:1", *each, *clean, *FRAME_MD5S,
+        "-f", "rawvideo", "pipe:1", *each, *RISING_TIMES, *FRAME_MD5S,
         *each, "-vf", "setpts='if(isnan(PTS),if(isnan(PREV_OUTPTS),PTS,PREV_OUTPTS+1),PTS)'", "-enc_time_base:v",
         "demux", "-c:v", "ffv1", "-level", "3", "-bsf:v", "setts=dts=N-1099511627776", "-f", "nut", "copy.tmp"]
     second = build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001", checks=SECOND_LOOK)

@@ -250,14 +250,17 @@ def test_a_cached_signature_of_the_old_kind_is_never_read(clips: dict[str, Clip]
     path = tmp_path / "sha256.json"
     made = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(Tree.open(tmp_path), path))
     data = json.loads(path.read_text())
-    (key,) = [k for k in data if k.startswith("print3|")]
+    (key,) = [k for k in data if k.startswith("print4|")]
     t1 = "t1:" + base64.b64encode(zlib.compress(bytes(FRAMES_BYTES))).decode()
-    old = json.dumps([made.pixels_sha256, t1, made.frames, None])
-    # print2: a t2 signature without the pictures' repeats (kit 2.2); print1: t1
+    old = json.dumps([made.pixels_sha256, t1, made.frames, None, None])
+    # print3: without the frames' times (kit 2.3's first); print2: a t2 signature without the pictures' repeats (kit
+    # 2.2); print1: t1
+    no_times = json.dumps([made.pixels_sha256, made.signature, made.frames, None])
     before = json.dumps([made.pixels_sha256, made.signature, made.frames])
-    path.write_text(json.dumps({key.replace("print3|", "print1|"): old, key.replace("print3|", "print2|"): before,
-                                key: old}))
+    path.write_text(json.dumps({key.replace("print4|", "print1|"): old, key.replace("print4|", "print2|"): before,
+                                key.replace("print4|", "print3|"): no_times, key: old}))
     again = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(Tree.open(tmp_path), path))
     assert again == made and again.signature.startswith("t2:") and again.repeats == made.repeats is not None
+    assert again.times == made.times is not None and made.times.frames == made.frames
     assert json.loads(path.read_text())[key] == json.dumps([made.pixels_sha256, made.signature, made.frames,
-                                                            made.repeats.as_list()])
+                                                            made.repeats.as_list(), made.times.to_json()])

@@ -1,7 +1,8 @@
 """The consumer as it samples (issue 70), on a hand-made corpus and a short training: the windows each sampling
-takes restated here (vmaf-tune's `int(5 x fps)` frames from frame 0; the centre; windows spread over the clip, each
-centred in its part), the window's figures and the samplings' computed as the verdict computes them, a clip no
-longer than the window the same both ways, and no best sampling named from frames cut from the whole encode alone."""
+takes restated here, by the rate where no frame times are recorded (vmaf-tune's `int(5 x fps)` frames from frame 0;
+the centre; windows spread over the clip, each centred in its part) and by the times where they are (issue 76), the
+window's figures and the samplings' computed as the verdict computes them, a clip no longer than the window the same
+both ways, and no best sampling named from frames cut from the whole encode alone."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def test_the_windows_each_sampling_takes() -> None:
     for s in SAMPLINGS:  # a clip no longer than the window is its own window, whatever the sampling
         assert s.windows(50, 10, 5.0) == ((0, 50),) and s.windows(30, 10, 5.0) == ((0, 30),)
     assert [s.runs(5.0) for s in SAMPLINGS] == [1, 1, 5, 10]
+
+
+def test_the_windows_by_the_frames_times() -> None:
+    """Issue 76: spans of the clip's own timeline. At 30 frames a second under any header: the first 5 s are 150
+    frames, the centre 5 s of 10 s run from 2.5 s, the spread ones are centred in their parts; a variable rate's gap
+    gives the frame shown at the window's start; a stream that starts at 6 s keeps one frame (a -t cut keeps none)."""
+    at_30 = [i / 30 for i in range(300)]
+    first, centre = sampling("first"), sampling("centre")
+    assert first.windows(300, 25, 5.0, at_30) == ((0, 150),) and centre.windows(300, 25, 5.0, at_30) == ((75, 225),)
+    assert sampling("spread-1s").windows(300, 25, 5.0, at_30) == ((15, 45), (75, 105), (135, 165), (195, 225),
+                                                                   (255, 285))
+    assert first.windows(300, 25, 5.0, at_30[:100]) == ((0, 125),)  # times of another count: by the rate
+    gap = [0.0, 0.1, 0.2, 9.0, 9.1, 9.2, 9.3, 9.4, 9.5, 9.6]  # 9.7 s: frames at the ends, none between
+    assert first.windows(10, 25, 5.0, gap) == ((0, 3),) and centre.windows(10, 25, 5.0, gap) == ((2, 3),)
+    spread = sampling("spread-1s").windows(10, 25, 5.0, gap)
+    # parts of 1.94 s, each run of 1 s centred in its own: the first four in the gap (the frame at 0.2 s shown), the
+    # last [8.23, 9.23) s
+    assert spread == ((2, 3), (2, 3), (2, 3), (2, 3), (3, 6))
+    assert first.windows(3, 25, 5.0, [6.0, 6.04, 6.08]) == ((0, 1),)
+    for s in SAMPLINGS:  # a clip no longer than the window by its times is its own window
+        assert s.windows(120, 10, 5.0, at_30[:120]) == ((0, 120),)
+    for n in (70, 80):  # a span's ends are float sums: at 10 fps each window of 0.5 s holds 5 frames wherever it lies
+        at_10 = [i / 10 for i in range(n)]
+        for s, each in zip(SAMPLINGS, (50, 50, 10, 5), strict=True):
+            assert [b - a for a, b in s.windows(n, 10, 5.0, at_10)] == [each] * s.runs(5.0), (n, s.name)
 
 
 @pytest.mark.parametrize(("n_frames", "fps", "window_s"), [(100, 25, 2.6), (10, 25, 0.3), (80, 29.97, 2.6),
@@ -86,9 +112,8 @@ def test_a_sample_job_is_reused_and_merged_only_of_its_fingerprint_and_generatio
     assert not sample_is_done(tree, jobs_dir, sample, prov, "g2")  # a forced run after it: redone
 
 
-@pytest.fixture(scope="module")
-def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Four sources at 10 fps (three of 8 s whose first 3 s are darker, one of 3 s), two CRFs; two seeds."""
+def hand_made() -> pd.DataFrame:
+    """Four sources at 10 fps (three of 8 s whose first 3 s are darker, one of 3 s), two CRFs."""
     rng = np.random.default_rng(0)
     frames = []
     for s in range(4):
@@ -102,12 +127,22 @@ def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
                                         "frame_index": np.arange(n), "vmaf": vmaf, "fps": 10.0, "enc_width": 64,
                                         "enc_height": 36, "height": 36,
                                         **{f: feats[:, i] for i, f in enumerate(FEATURES)}}))
-    df = pd.concat(frames, ignore_index=True)
-    inputs = LosoInputs.of(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def sampled_with(times: dict[str, list[float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """hand_made()'s LOSO of two seeds, each source's frames' `times` given where recorded."""
+    inputs = dataclasses.replace(LosoInputs.of(hand_made()), times=times)
     ens = train_members(inputs.feats, inputs.codec, inputs.target, inputs.members([0, 1]), TrainConfig(epochs=2))
     result = evaluate_loso(inputs, [0, 1], ens)
     assert result.encodes is not None and result.samplings is not None
     return result.encodes, result.samplings
+
+
+@pytest.fixture(scope="module")
+def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The hand-made corpus with no frame times (a JSONL or older corpus): its windows by the rate."""
+    return sampled_with({})
 
 
 def test_the_window_is_the_first_frames_against_the_whole_clip(sampled: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -147,3 +182,29 @@ def test_the_verdict_takes_the_window_and_names_no_best_from_cut_frames(
     (row, *warnings) = sampling_rows(SimpleNamespace(consumer=fit))  # type: ignore[arg-type]  # the block alone
     assert row.text.startswith("which sampling serves vmaf-tune best: none named: no window was encoded on its own")
     assert [w.label for w in warnings] == ["WARNING"] * len(s.warnings or ())
+
+
+def test_windows_by_the_frames_times_where_recorded_and_said_by_the_rate_elsewhere(
+        sampled: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Issue 76: s0's 80 frames 1/30 s apart under its 10 fps header are 2.7 s, no longer than the window (its own
+    window), s1's 80 frames 1/12 s apart hold 60 in their first 5 s (the rate's rule: 50); s2's times of another
+    count of frames are not its frames' (placed by its rate: 50 frames), and the verdict's words count the encodes
+    placed by the rate (its two), as they count all eight of a corpus without times."""
+    encodes, samplings = sampled
+    assert set(encodes["window_placed"]) == {"rate"} and set(samplings["placed"]) == {"rate"}
+    fit = consumer_fit(encodes, 1.5, (10, 51), True, samplings, 5.0)
+    assert fit.sampling is not None and "8 of the 8 held-out encodes' windows are placed by the header's frame " \
+                                       "rate (int(seconds x rate) frames)" in fit.sampling.how
+    sha = {f"s{s}": f"{s:064x}" for s in range(4)}
+    timed_encodes, timed = sampled_with({sha["s0"]: [i / 30 for i in range(80)], sha["s1"]: [i / 12 for i in range(80)],
+                                         sha["s3"]: [i / 10 for i in range(30)], sha["s2"]: [0.0] * 3})
+    by = timed_encodes.set_index("src")
+    assert by.loc["s0", "window_placed"].tolist() == ["times"] * 2 and not by.loc["s0", "longer"].any()
+    assert (by.loc["s0", "window_frames"] == 80).all()
+    assert (by.loc["s1", "window_frames"] == 60).all() and by.loc["s1", "longer"].all()  # 60 frames before 5 s
+    assert (by.loc["s2", "window_placed"] == "rate").all() and (by.loc["s2", "window_frames"] == 50).all()
+    fit = consumer_fit(timed_encodes, 1.5, (10, 51), True, timed, 5.0)
+    assert fit.sampling is not None and "2 of the 8 held-out encodes' windows are placed by the header's" in \
+        fit.sampling.how and "whose own timestamps lie before 5 s" in fit.sampling.how
+    assert set(timed.loc[timed["src"] == "s1", "placed"]) == {"times"}
+
