@@ -34,6 +34,7 @@ from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
 from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
+from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
 from kit.model.tasks import MemberRecord
@@ -41,6 +42,7 @@ from kit.platforms.encoders import HwArgs
 from kit.platforms.grids import CqGrid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.probe import ProbeResult
+from kit.platforms.teacher import SizeAnswer, kept_size_answer
 from kit.steps.records import RunRecord, StepRecord, read_run_record
 from kit.steps.settings import RunSettings
 
@@ -94,6 +96,16 @@ def corpus_manifest(tree: Tree, path: Path) -> Outcome:
     return ("read", "") if manifest is not None else ("absent", why)
 
 
+def size_answer(tree: Tree, path: Path) -> Outcome:
+    """The teacher check's answer for one size, in the kit's cache (kit.platforms.teacher.kept_size_answer, as the
+    corpus step reads it): a damaged one is absent, said once naming the file and the field, and checked again."""
+    cause, damaged = kept_size_answer(tree, path)
+    if cause is not None:
+        return "read", ""
+    assert damaged is not None and str(path) in str(damaged), damaged  # the file named, as the corpus log says it
+    return "absent", str(damaged)
+
+
 @dataclass(frozen=True)
 class ReadBack:
     file: str  # as the run directory or the kit's cache holds it
@@ -116,6 +128,7 @@ READ_BACK = [
     ReadBack("03_loso/members/<member>.json", MemberRecord, given(MemberRecord)),
     ReadBack("05_bundle/ledger.json", BundleLedger, control(BundleLedger)),
     ReadBack("results tarball manifest.json", ResultsManifest, given(ResultsManifest)),
+    ReadBack("the kit's cache: teacher-sizes/<key>.json", SizeAnswer, size_answer),
 ]
 
 
@@ -251,6 +264,8 @@ def breakers(rules: tuple[Any, ...], tp: Any = None) -> list[Any]:
             out += [NOT_A_DATE, "2026-02-30T00:00:00Z", "yesterday"]
         elif isinstance(rule, OneOf):
             out += ["not-one-of-them"]
+        elif isinstance(rule, KeptText):  # no text, and objects that are not spelled_document's
+            out += [5, [], {"spelled": "x"}, {"spelled": [5]}, {"spelled": [], "escape": "no-such-escape"}]
     return out
 
 
