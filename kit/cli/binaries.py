@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kit.cli.guard import guard
+from kit.infra.variables import FFMPEG
 
 
 @click.group("binaries")
@@ -42,4 +43,4 @@ def stage_cmd(from_path: Path | None, root: Path | None) -> None:
     click.echo(f"staged {staged.path} ({info.version}, build {info.build}, libvmaf "
                f"{'yes' if info.has_libvmaf else 'no'}, sha256 {staged.sha256[:16]}...) from {source}: {src}")
     click.echo(f"manifest: {staged.manifest_path}; make_tarball.py ships both, and the pipeline uses this "
-               "ffmpeg unless --ffmpeg or KIT_FFMPEG is given")
+               f"ffmpeg unless --ffmpeg or {FFMPEG.name} is given")

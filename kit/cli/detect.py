@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from kit.cli.guard import guard
+from kit.infra.variables import FFMPEG
 from kit.infra.visible import visible
 
 COLUMNS = ("family", "encoder", "role", "available", "fps", "why")
@@ -81,7 +82,7 @@ def print_detect(report: dict[str, Any]) -> None:
 
 
 @click.command("detect")
-@click.option("--ffmpeg", envvar="KIT_FFMPEG",
+@click.option("--ffmpeg", envvar=FFMPEG.name,
               help="ffmpeg binary to probe (default: the one `run` picks: binaries/, then PATH, then imageio-ffmpeg).")
 @click.option("--encoders", default="all", show_default=True,
               help="Encoders to probe: all the kit knows, auto (this box's candidates), or a comma-separated list.")

@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import os
 
-from kit.infra.variables import GROUP_SHARED, VARIABLES
+from kit.infra.variables import (
+    ARRAY_TASK,
+    INCUMBENT_TIMEOUT_S,
+    JOB_THREADS,
+    OF_FLAGS,
+    TIMEOUT_S,
+    TRAIN_THREADS,
+    VARIABLES,
+)
 
 # read during a run: checked by check_environment
-AT_START = ("KIT_TIMEOUT_S", "KIT_JOB_THREADS", "KIT_TRAIN_THREADS", "KIT_INCUMBENT_TIMEOUT_S")
+AT_START = tuple(v.name for v in (TIMEOUT_S, JOB_THREADS, TRAIN_THREADS, INCUMBENT_TIMEOUT_S))
 # read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays)
-ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+ARRAY = (ARRAY_TASK.name, "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
          "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
 NUMERIC = (*AT_START, *ARRAY)
 # the others, and what they hold: no number. The kit's are declared with their rules in kit.infra.variables (every
-# command checks them as it starts: kit.cli.guard), but for --group-shared's variable, an option's too
-TEXT = {**{name: v.holds for name, v in VARIABLES.items() if name != GROUP_SHARED.name},
+# command checks them as it starts: kit.cli.guard), but for those that are an option's too (OF_FLAGS)
+TEXT = {**{name: v.holds for name, v in VARIABLES.items() if name not in OF_FLAGS},
         "SLURM_ARRAY_JOB_ID": "only whether it is set"}
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from kit.cli.params import KitParam
+from kit.cli.params import KitParam, SwitchOption
 from kit.corpus.split import SHARD_FIELD
 from kit.errors import InputError, KitError
 from kit.infra.host import safe_box_id
@@ -25,6 +25,7 @@ from kit.infra.invocation import kit_command
 from kit.infra.outside import label
 from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, broken, flags_of
 from kit.infra.shown import Spelled, spelled_path
+from kit.infra.variables import PREFIX
 from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.rundir import STEP_NAMES, default_out_dir
 from kit.steps.parsers import AUTO_TASKS
@@ -87,6 +88,9 @@ class _Option(click.Option):
 
 
 def _option(flag: Flag) -> Callable[[Command], Command]:
+    if (variable := flag.switch) is not None:  # its variable read by the switches' one rule
+        return click.option(flag.opt, flag.name, cls=SwitchOption, variable=variable, default=False,
+                            help=flag.help, show_envvar=True)
     value = default(flag)
     flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
     parser, rules = flag.parse, RULES[flag.name]
@@ -162,7 +166,7 @@ def name_the_variable(exc: KitError, ctx: click.Context) -> None:
     """A refusal that names a run flag (`--ref-dir X does not exist`, found where the steps read it) whose value came
     from its variable says so (` (from KIT_REF_DIR)`), as the flag's own refusals do (kit.cli.usage): every door
     names what the user set. The exception is told in place: its message is what every reporter prints."""
-    if "(from KIT_" in exc.message:
+    if f"(from {PREFIX}" in exc.message:
         return
     for flag in FLAGS:
         if flag.envvar and flag.name in ctx.params and ctx.get_parameter_source(flag.name) == \

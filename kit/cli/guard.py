@@ -23,7 +23,7 @@ from kit.infra import interrupts, proc
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
-from kit.infra.variables import check_variables
+from kit.infra.variables import CACHE_DIR, check_variables
 from kit.infra.visible import traceback_lines, visible
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -51,7 +51,7 @@ def path_error(exc: OSError) -> KitError | None:
         cache = cache_dir().absolute()
     if cache is not None and path.absolute().is_relative_to(cache):
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
-                        hint="set KIT_CACHE_DIR to a folder you can write (it holds probe results, clip hashes "
+                        hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes "
                              "and the demo clips) and rerun")
     if exc.errno == errno.ENAMETOOLONG:
         fix = "choose a shorter path (--out-dir, -o)"

@@ -1,5 +1,6 @@
-"""The one click parameter type of the kit's flags (`KitParam`): a flag or its KIT_ variable refused names the flag;
-flags parse, the settings validate (no range is spelled here)."""
+"""The one click parameter type of the kit's flags (`KitParam`): a flag or its variable refused names the flag;
+flags parse, the settings validate (no range is spelled here). A switch's option (`SwitchOption`) reads its variable
+by the one rule of every switch (kit.infra.variables.switch), never by click's BOOL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kit.infra.rules import Parser
 if TYPE_CHECKING:
     from kit.infra.arrays import ArrayPosition
     from kit.infra.rules import Rule
+    from kit.infra.variables import Variable
 
 
 class FlagError(click.BadParameter):
@@ -23,6 +25,19 @@ class FlagError(click.BadParameter):
     def __init__(self, message: str, hint: str, ctx: click.Context | None, param: click.Parameter | None) -> None:
         super().__init__(message, ctx, param)
         self.hint = hint
+
+
+class SwitchOption(click.Option):
+    """A switch flag's option (`--group-shared`), its variable read by its declaration (`variable`: the one reader
+    of every KIT_ switch, whose refusal names it, exit 2, as every other switch's), where click would read it with
+    its own BOOL."""
+
+    def __init__(self, *args: Any, variable: Variable, **kwargs: Any) -> None:
+        super().__init__(*args, envvar=variable.name, **{"is_flag": True, **kwargs})
+        self.variable = variable
+
+    def value_from_envvar(self, ctx: click.Context) -> Any:
+        return self.variable.given()  # None unset or empty: the flag's default
 
 
 class KitParam(click.ParamType):

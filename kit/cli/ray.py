@@ -16,6 +16,7 @@ from kit.cli.guard import guard
 from kit.cli.params import KitParam
 from kit.infra.invocation import kit_command, shell_join
 from kit.infra.rules import Float
+from kit.infra.variables import ARRAY_TASK
 
 
 @click.command("ray")
@@ -52,7 +53,7 @@ def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shard
     if dry_run:
         click.echo("\n".join([f"# the settings every task reads ({plan.layout.settings}):",
                               *(f"#   {line}" for line in plan.settings_json().splitlines()),
-                              f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:",
+                              f"# every shard task K of 1..{shards} runs, with {ARRAY_TASK.name}=K/{shards}:",
                               *map(shell_join, plan.shard_commands()),
                               "# then, once every shard succeeded, the union task runs:",
                               *map(shell_join, plan.union_commands())]))

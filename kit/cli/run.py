@@ -16,6 +16,7 @@ from kit.cli.guard import failure_events, guarded
 from kit.cli.params import KitParam, TrainTask
 from kit.errors import KitError
 from kit.infra.invocation import retry_command
+from kit.infra.variables import ARRAY_TASK
 from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def run_cmd(**kw: Any) -> None:
 @click.option("--train-task", type=KitParam(TrainTask()), metavar="K/N|auto",
               help="With `step loso`: train only the members of LOSO's share K of N that are not on disk yet, and "
                    "stop; a run with --train-tasks N gathers them. auto: K and N of the array task this runs in "
-                   "(KIT_ARRAY_TASK=K/N, or Slurm's).")
+                   f"({ARRAY_TASK.name}=K/N, or Slurm's).")
 @functools.partial(run_options, selection=False)
 def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
     """Run one step alone (the flags of `run`), e.g. to retry it.

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 import click
 
 from kit.cli.guard import guard
+from kit.cli.params import SwitchOption
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.infra.variables import JSON, of_flag
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ def default_out_dir() -> Path:
     from kit.rundir import default_out_dir as layout_default
 
     if given := env_default("out_dir"):
-        return AbsPath().parse(given, "KIT_OUT_DIR")  # as `run` reads it (~ expanded)
+        return AbsPath().parse(given, of_flag("--out-dir"))  # as `run` reads it (~ expanded)
     return layout_default(safe_box_id(env_default("box_id") or default_box_id()))
 
 
@@ -67,7 +69,7 @@ def missing_out_dir(out_dir: Path) -> InputError:
 
 @click.command("status")
 @click.argument("out_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--json", "json_mode", is_flag=True, envvar="KIT_JSON", show_envvar=True,
+@click.option("--json", "json_mode", cls=SwitchOption, variable=JSON, show_envvar=True,
               help="One JSON document on stdout instead of the lines.")
 @guard
 def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
@@ -75,7 +77,7 @@ def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
 
     Uses the settings of the out-dir's latest run (run.json) and the same checks a
     run uses to skip a step. It runs no step and changes nothing. OUT_DIR defaults
-    to what `run` uses: KIT_OUT_DIR, else runs/<box-id>.
+    to what `run` uses: --out-dir's variable, else runs/<box-id>.
 
     \b
     Examples:

@@ -1,11 +1,10 @@
 """Usage errors (a bad flag value, an unknown option, a missing argument) as `error:` and `hint:` lines, exit 2;
-with --json (or KIT_JSON) the `error` and `run_finished` events go to stdout too."""
+with --json (or its variable) the `error` and `run_finished` events go to stdout too."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,9 +13,10 @@ import click
 
 from kit.cli.guard import report_failure
 from kit.cli.params import FlagError
-from kit.errors import EXIT_BAD_INPUT
+from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra import interrupts
 from kit.infra.invocation import kit_command, retry_command
+from kit.infra.variables import JSON
 from kit.infra.visible import visible
 
 
@@ -36,8 +36,8 @@ def json_mode(args: Sequence[str] | None) -> bool:
     """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
     if "--json" in (sys.argv[1:] if args is None else args):
         return True
-    with contextlib.suppress(click.BadParameter):  # the variable read as click reads the flag's (1, true, yes, on)
-        return bool(click.BOOL.convert(os.environ.get("KIT_JSON", "0") or "0", None, None))
+    with contextlib.suppress(InputError):  # the variable read as its option reads it (a value that is none: off here)
+        return JSON.given() is True
     return False
 
 

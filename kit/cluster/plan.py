@@ -10,15 +10,14 @@ from pathlib import Path
 
 from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
-from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.tree import TREE_ENV
-from kit.infra.variables import KILL_AT, KILL_SIGNAL, TRAIN_RETRY
+from kit.infra.variables import ARRAY_TASK, CACHE_DIR, KILL_AT, KILL_SIGNAL, TRAIN_RETRY
 from kit.model.recipe import MIN_SOURCES
 from kit.steps.settings import RunSettings
 
-PATH_VARS = ("KIT_CACHE_DIR",)
+PATH_VARS = (CACHE_DIR.name,)
 # set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
-NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, KILL_AT.name, KILL_SIGNAL.name, TRAIN_RETRY.name)
+NOT_PINNED = (ARRAY_TASK.name, TREE_ENV, KILL_AT.name, KILL_SIGNAL.name, TRAIN_RETRY.name)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from kit.infra.proc import LogFn, TimedOut, run_process
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none
 from kit.infra.rules import COUNT, Real
 from kit.infra.shown import Places, Spelled, spelled_path
+from kit.infra.variables import SHARED_DECODE
 from kit.media.argv import build_score_argv
 from kit.media.ffmpeg import how_it_ended
 from kit.media.libvmaf import Teacher, parse_vmaf_log
@@ -181,7 +182,7 @@ def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | No
             Spelled(PurePath(clip.path), ": its teacher scores do not hold against libvmaf run on their own (job "
                     f"{check.job_id}): {check.failure}; its rows are left out"),
             hint="run the check's command (its `oracle.argv` in the job's ledger, 02_corpus/jobs/) to see both; "
-                 "`KIT_SHARED_DECODE=0` with `--from corpus --force` scores every job again without the shared "
+                 f"`{SHARED_DECODE.name}=0` with `--from corpus --force` scores every job again without the shared "
                  "decode. If the scores still differ, report it with the step log (02_corpus/logs/)")
         if strict:
             raise error

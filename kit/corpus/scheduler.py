@@ -18,12 +18,13 @@ from kit.events import JobFailed as JobFailedEvent
 from kit.infra.interrupts import finished_batches
 from kit.infra.outside import env_int
 from kit.infra.proc import stop_all
+from kit.infra.variables import JOB_THREADS
 
 T = TypeVar("T")  # what a pool works on: a corpus job, a sample job
 # the corpus's work (pixel-frames: job_work) per second of CPU, x264 at one thread and libvmaf: what the run prices
 # the sample jobs at before it starts them (bench/bench_realfiles.py measures it; bench/README.md)
 WORK_PER_CPU_S = 1.3e7
-JOB_THREADS_ENV = "KIT_JOB_THREADS"
+JOB_THREADS_ENV = JOB_THREADS.name
 MAX_JOB_THREADS = 1024
 
 

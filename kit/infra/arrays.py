@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_int, read_pair
+from kit.infra.variables import ARRAY_TASK
 
-KIT_ARRAY_TASK = "KIT_ARRAY_TASK"  # "K/N", 1-based: set by the kit's own cluster adapters
+KIT_ARRAY_TASK = ARRAY_TASK.name  # "K/N", 1-based: set by the kit's own cluster adapters
 
 
 @dataclass(frozen=True)

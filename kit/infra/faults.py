@@ -15,6 +15,6 @@ SIGNAL_ENV = KILL_SIGNAL.name
 
 
 def kill_point(name: str) -> None:
-    if os.environ.get(KILL_ENV) == name:
-        os.kill(os.getpid(), signal.Signals[os.environ.get(SIGNAL_ENV) or "SIGKILL"])
+    if KILL_AT.read() == name:
+        os.kill(os.getpid(), signal.Signals[str(KILL_SIGNAL.read() or "SIGKILL")])
         check()

@@ -65,10 +65,10 @@ def cache_tree() -> Tree:
 def cache_refused(exc: FolderRefused) -> InputError:
     """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
     if CACHE_DIR.read() is not None:
-        door, other = "KIT_CACHE_DIR", "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it"
+        door, other = CACHE_DIR.name, f"unset {CACHE_DIR.name} (the cache then goes to your own cache folder) or set it"
     else:
-        door, other = "the kit's cache", "set KIT_CACHE_DIR"
-    fix = f"{other} to a folder of your own (export KIT_CACHE_DIR=$HOME/ensemble-kit-cache), then rerun"
+        door, other = "the kit's cache", f"set {CACHE_DIR.name}"
+    fix = f"{other} to a folder of your own (export {CACHE_DIR.name}=$HOME/ensemble-kit-cache), then rerun"
     if not exc.problem.startswith("belongs to user"):
         fix = f"`chmod go-w {exc.path}` if it is yours and nobody else needs to write in it, or {fix}"
     return InputError(f"{door} {exc.path} {exc.problem}: the kit keeps its cache only in a folder of your own that "
@@ -89,7 +89,8 @@ def cache_dir() -> Path:
     found = Path(platformdirs.user_cache_dir("ensemble-kit"))
     if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
         raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
-                          hint="set KIT_CACHE_DIR to a folder you can write (export KIT_CACHE_DIR=/var/cache/kit)")
+                          hint=f"set {CACHE_DIR.name} to a folder you can write "
+                               f"(export {CACHE_DIR.name}=/var/cache/kit)")
     return found
 
 

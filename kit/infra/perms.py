@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.variables import GROUP_SHARED
 
 OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 FILE_MODE = 0o644
@@ -117,7 +118,7 @@ def refuse_folder(path: Path, problem: str, rules: Rules) -> FolderRefused:
         fix = f"chmod +t {path} (the sticky bit lets nobody but a file's owner rename or delete it), then rerun"
     else:
         fix = (f"let the kit make it: choose another folder, or remove it (or `chmod go-w {path}` if it is yours); "
-               "on a project folder shared on purpose, pass --group-shared (KIT_GROUP_SHARED=1): the kit then "
+               f"on a project folder shared on purpose, pass --group-shared ({GROUP_SHARED.name}=1): the kit then "
                "trusts only the files you made")
     return FolderRefused(path, problem, f"{path} {problem}: the kit writes only in folders nobody else can change "
                          "under it", hint=fix)

@@ -26,6 +26,7 @@ from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.outside import env_float
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
+from kit.infra.variables import TIMEOUT_S
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -93,7 +94,7 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-TIMEOUT_ENV = "KIT_TIMEOUT_S"
+TIMEOUT_ENV = TIMEOUT_S.name
 
 
 def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:

@@ -316,6 +316,9 @@ def _read(tp: Any, value: object, at: tuple[Step, ...]) -> Any:
     """`value` read as the declared type `tp`: an optional one's null as None, a union of several real types (and
     `object`) kept as read, for its record to check; a record, a scalar or a container by its reader."""
     shape = _shape(tp)
+    if value is None and shape.kind == "kept" and not shape.optional and len(_arms(tp)) > 1:  # `str | dict`: no null
+        names = " or ".join((typing.get_origin(arm) or arm).__name__ for arm in _arms(tp))
+        raise _Misfit(at, RecordError(f"None is not a {names}"))
     if shape.kind == "kept" or (value is None and shape.optional):
         return value
     if shape.kind == "record":

@@ -22,13 +22,13 @@ from kit.infra.clock import utc_seconds
 from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_FIGURE, MAX_RECORD_SECONDS
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
+from kit.infra.variables import OF_FLAGS, Variable, flag_switch, of_flag
 from kit.rundir import STEP_NAMES
 
 RULES = "rules"  # the key of a field's rules in its metadata
 FLAG = "flag"  # the key of a setting's flag in its metadata
 CHANGES = "changes"  # the key of a setting's Changes in its metadata
 UNWRITTEN = "unwritten"  # the key of the value a setting's fingerprint entry leaves out (`setting(unwritten=...)`)
-ENV_PREFIX = "KIT_"
 OFF = "off"
 
 
@@ -432,7 +432,16 @@ class Flag:
 
     @property
     def envvar(self) -> str | None:
-        return ENV_PREFIX + self.opt[2:].replace("-", "_").upper() if self.env else None
+        return of_flag(self.opt) if self.env else None
+
+    @property
+    def switch(self) -> Variable | None:
+        """A switch's variable (kit.infra.variables: declared there where a layer below reads it too, else made from
+        the flag), which its option reads by the one rule of every switch; None for a flag that takes a value (its
+        parser reads its variable's text as the flag's) or has no variable."""
+        if self.parse is not None or self.envvar is None:
+            return None
+        return OF_FLAGS.get(self.envvar) or flag_switch(self.opt)
 
 
 @dataclass(frozen=True)

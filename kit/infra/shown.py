@@ -219,7 +219,7 @@ def without_prefix(text: str, prefix: str) -> str:
 ESCAPES: dict[str, Callable[[str], str]] = {"shell": shell_quote}
 
 
-def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> object:
+def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> str | dict[str, object]:
     """A text as a JSON document keeps it with its paths (a cache's entry, read again by spelled_from): plain text as
     it is; a Spelled as {"spelled": [its parts], "escape": the escape's name in ESCAPES, or null}, each path part
     {"path": it, absolute, "typed": its relative spelling where it had one} or, where it is one of `named`'s,
@@ -283,6 +283,23 @@ def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> st
             raise ValueError("not a kept text's part")
     escape = doc.get("escape")
     return Spelled(*parts, escape=ESCAPES[escape] if escape is not None else None)
+
+
+class KeptText:
+    """The rule of a record's field that holds a text spelled_document kept (a cache's record, kit.infra.records'
+    `keep`): one spelled_from reads again."""
+
+    words = "a text as the kit keeps it with its paths"
+
+    def problem(self, value: Any) -> str | None:
+        try:
+            spelled_from(value)
+        except (ValueError, TypeError, KeyError):
+            return f"is not {self.words}"
+        return None
+
+
+KEPT_TEXT = KeptText()
 
 
 def path_at(word: str) -> int | None:

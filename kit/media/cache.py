@@ -17,6 +17,7 @@ from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.shown import Spelled, heard, spelled_document, spelled_from
 from kit.infra.tree import LockBusy, Tree
+from kit.infra.variables import CACHE_DIR
 from kit.media.containers import COPY_VERSION, Tags, intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_clip_streams
 from kit.media.ffmpeg import COLOUR_NAMES
@@ -267,7 +268,7 @@ class Sha256Cache:
         except OSError as exc:  # the cache's folder or disk, never the clip (ffmpeg alone reads it here)
             raise ToolError(f"cannot write the lossless copy of {p} into the kit's cache {dest.parent} "
                             f"({exc.strerror or exc})",
-                            hint="set KIT_CACHE_DIR to a folder you can write on a disk with room") from exc
+                            hint=f"set {CACHE_DIR.name} to a folder you can write on a disk with room") from exc
         return Intermediate(decoded, dest, tags)
 
     def _copy(self, key: str, dest: Path) -> Intermediate | None:

@@ -15,6 +15,7 @@ from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult
 from kit.infra.shown import Spelled, heard
 from kit.infra.tree import Tree
+from kit.infra.variables import CACHE_DIR
 from kit.media.argv import INTERMEDIATE_OUTPUT, build_intermediate_argv, build_verify_argv
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
 from kit.media.ffmpeg import DISK_FULL, output_failure, parse_frame_count, parse_output_colour, telling_line
@@ -156,7 +157,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
                                     dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
                             hint=("free space there" if DISK_FULL.search(failed) else "check that folder")
-                            + ", or set KIT_CACHE_DIR to a folder you can write on a disk with room",
+                            + f", or set {CACHE_DIR.name} to a folder you can write on a disk with room",
                             stderr_tail=res.stderr_tail)
         if looks_again(res, earlier):
             raise _LookAgain(res)

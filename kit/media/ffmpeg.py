@@ -17,6 +17,7 @@ from kit.infra.host import platform_tag
 from kit.infra.perms import require_trusted
 from kit.infra.proc import ProcResult, run_process, signal_name
 from kit.infra.records import Record
+from kit.infra.variables import FFMPEG
 from kit.media.argv import build_query_argv
 
 DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
@@ -84,7 +85,7 @@ def describe(path: Path, source: str) -> FFmpegInfo:
 def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
     if not path.exists():
         raise PrereqError(f"ffmpeg not found at {path} (from {source})",
-                          hint="pass an existing ffmpeg with --ffmpeg PATH, or unset KIT_FFMPEG")
+                          hint=f"pass an existing ffmpeg with --ffmpeg PATH, or unset {FFMPEG.name}")
     if not os.access(path, os.X_OK) or path.is_dir():
         raise PrereqError(f"ffmpeg at {path} (from {source}) is not executable",
                           hint=f"chmod +x {path}, or pass another one with --ffmpeg PATH")
@@ -111,15 +112,15 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
-    env = os.environ.get("KIT_FFMPEG")
-    same = env and given and Path(env).expanduser().absolute() == Path(given).expanduser().absolute()
-    return "KIT_FFMPEG" if same else "--ffmpeg"
+    env = FFMPEG.given()
+    same = isinstance(env, str) and given and Path(env).expanduser().absolute() == Path(given).expanduser().absolute()
+    return FFMPEG.name if same else "--ffmpeg"
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """The ffmpeg to use, in the order above, else PrereqError; one given or staged is held to the trust rule first."""
-    for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
-        if given:
+    for given, source in ((explicit, ffmpeg_door(explicit)), (FFMPEG.given(), FFMPEG.name)):
+        if isinstance(given, str) and given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
     staged = staged_binary(root)
     if staged.exists():
@@ -129,7 +130,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
     if (wheel := imageio_binary()) is not None:
         return check_ffmpeg(wheel, "imageio-ffmpeg")
     raise PrereqError(
-        "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
+        f"no ffmpeg with libvmaf found (--ffmpeg, {FFMPEG.name}, binaries/, PATH, imageio-ffmpeg)",
         hint="run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or pass --ffmpeg PATH",
     )
 

@@ -14,6 +14,7 @@ from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
+from kit.infra.variables import TIMEOUT_S
 from kit.media.ffmpeg import how_it_ended, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
 
@@ -152,7 +153,7 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     cut it shorter than its budget, else the clip's own."""
     capped = stopped.timeout_s < timeout_s and not stopped.stalled  # run_process applied KIT_TIMEOUT_S
     if capped:
-        why = "KIT_TIMEOUT_S, which caps every command"
+        why = f"{TIMEOUT_S.name}, which caps every command"
     else:
         why = f"{STALL_FRAMES} frames' worth of its budget" if stopped.stalled else rule or "the time it may take"
     after = f"gave no frame for {stopped.timeout_s:.0f} s" if stopped.stalled else \
@@ -165,7 +166,7 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path))
     if capped:
-        return LookCutShort(message, hint=Spelled("raise or unset KIT_TIMEOUT_S; or, ", fix))
+        return LookCutShort(message, hint=Spelled(f"raise or unset {TIMEOUT_S.name}; or, ", fix))
     return InputError(message, hint=Spelled("the file may be damaged or its decoder stuck; ", fix))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from kit import KIT_ROOT
 from kit.errors import InputError, ToolError
+from kit.infra import variables
 from kit.infra.files import sha256_file
 from kit.infra.outside import env_float, read_json
 from kit.infra.tree import Tree
@@ -31,7 +32,7 @@ EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
 # how long the incumbent's models may take to score the corpus, together (KIT_TIMEOUT_S caps it)
 INCUMBENT_TIMEOUT_S = 600.0
-TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
+TIMEOUT_ENV = variables.INCUMBENT_TIMEOUT_S.name
 SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
 
 

@@ -12,8 +12,9 @@ from kit.infra.host import core_count
 from kit.infra.outside import label, number, read_int
 from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
+from kit.infra.variables import TRAIN_THREADS
 
-ENV = "KIT_TRAIN_THREADS"
+ENV = TRAIN_THREADS.name
 MAX_KIT_THREADS = 2  # training workers when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
 ORT_THREADS = 1  # onnxruntime intra- and inter-op threads per session: its models are as tiny
 INTRAOP_THREADS = 1  # torch threads per training worker (kit.model.train): no op waits for another thread

@@ -13,6 +13,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.host import platform_tag
 from kit.infra.perms import require_trusted
 from kit.infra.tree import Rules, Tree
+from kit.infra.variables import FFMPEG
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, path_ffmpeg, staged_binary
 from kit.platforms.encoders import ENCODER_NAMES
 
@@ -31,7 +32,7 @@ class StagedBinary:
 def check_named(info: FFmpegInfo) -> FFmpegInfo:
     """An ffmpeg the prereqs step chose, held to the trust rule again when it came from where resolve_ffmpeg checks."""
     staged = info.source.startswith("binaries/")
-    if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
+    if staged or info.source in ("--ffmpeg", FFMPEG.name):
         require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)
     return info
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
+from kit.infra.variables import FFMPEG
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO
@@ -79,5 +80,5 @@ def opt_ins(families: tuple[HostFamily, ...], grid: CqGrid, detected: Prober) ->
 
 def detect_command(names: list[str], ffmpeg: FFmpegInfo) -> str:
     """The command that test-encodes `names` with the run's ffmpeg (named when the run's was given)."""
-    given = ("--ffmpeg", ffmpeg.path) if ffmpeg.source in ("--ffmpeg", "KIT_FFMPEG") else ()
+    given = ("--ffmpeg", ffmpeg.path) if ffmpeg.source in ("--ffmpeg", FFMPEG.name) else ()
     return kit_command("detect", "--encoders", ",".join(names), *given)

@@ -4,12 +4,15 @@ this ffmpeg before any corpus encode (the default teacher: kit.platforms.probe.c
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from kit.errors import InputError
 from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
-from kit.infra.shown import Spelled, heard, spelled_path
+from kit.infra.records import Record, keep, read_record
+from kit.infra.shown import KEPT_TEXT, Spelled, heard, spelled_from, spelled_path
+from kit.infra.tree import Tree
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import how_it_ended, telling_line
 from kit.media.libvmaf import (
@@ -52,6 +55,27 @@ def own_keys(ffmpeg: str, teacher: Teacher) -> tuple[str, ...]:
     except NotReproducible:
         return ()
     return model.log_keys if model.own_features else ()
+
+
+@dataclass(frozen=True)
+class SizeAnswer(Record):
+    """The kit's cache's `teacher-sizes/<key>.json`: what the teacher check found for one reference size on one ffmpeg,
+    libvmaf and teacher (its key): why the teacher scores no frame of `size` ("" when it does), kept with its paths
+    (kit.infra.shown.spelled_document: a plain text, or an object of its parts)."""
+
+    size: str
+    teacher: str
+    cause: str | dict[str, object] = field(metadata=keep(KEPT_TEXT))
+
+
+def kept_size_answer(cache: Tree, path: Path) -> tuple[str | None, Spelled | None]:
+    """The cause a SizeAnswer at `path` keeps (None where none is kept), and, where the record is there but damaged,
+    what its reader says once before the check is run again and the record written anew (None otherwise)."""
+    answer, why = read_record(SizeAnswer, cache, path)
+    if answer is not None:
+        return spelled_from(answer.cause), None
+    return None, None if why == "missing" else Spelled("the kit's cache ", path, f" is {why}: the teacher's check "
+                                                         "of that size is run again")
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from kit.events import Info
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.perms import require_trusted
-from kit.infra.shown import spelled_document, spelled_from
+from kit.infra.shown import spelled_document
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import Unusable
 from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID, Teacher
@@ -28,7 +28,16 @@ from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes, trusted_teacher
+from kit.platforms.teacher import (
+    SizeAnswer,
+    SizeRefused,
+    check_teacher,
+    clips_label,
+    kept_size_answer,
+    size_refusal,
+    smaller_sizes,
+    trusted_teacher,
+)
 from kit.steps.base import Context, rerun
 from kit.steps.checks import check_ladder
 from kit.steps.settings import RunSettings
@@ -139,19 +148,22 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     key = sha256_json(["cause2", prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
                        prov.teacher.sha256, prov.extra, size])
     record = cache.root / "teacher-sizes" / f"{key[:32]}.json"
-    found, _ = cache.read_json_object(record)
-    with contextlib.suppress(ValueError):  # kept with its paths (kit.infra.shown.spelled_document), else asked again
-        if found is not None and "cause" in found:
-            return spelled_from(found["cause"])
+    kept, damaged = kept_size_answer(cache, record)
+    if kept is not None:
+        return kept
     if ctx.tree.rules.reading:
         return ""
+    if damaged is not None:  # said once: the record is written anew below
+        ctx.log(damaged)
+        ctx.emit(Info("corpus", f"a record of the teacher's check in the kit's cache was damaged (the corpus log "
+                                f"names it): the check of {size} is run again"))
     try:
         ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, ctx.run.teacher_work, ctx.log, prov.extra, size, clips))
         cause = ""
     except SizeRefused as exc:
         cause = exc.cause
     with contextlib.suppress(ValueError):  # a cause that cannot be kept with its paths is asked again next time
-        cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": spelled_document(cause)})
+        cache.write_json(record, SizeAnswer(size, prov.teacher.label, spelled_document(cause)).to_json())
     return cause
 
 

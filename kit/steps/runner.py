@@ -325,7 +325,9 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
             if selection.corpus_only is None and step.name in TRAINING_STEPS and (
                     why := Context(settings, emit, lambda line: None, tree).corpus_only) is not None:
                 first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for it
-                steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
+                # a run on a given --corpus has no corpus step to fall back to: refused, as the shallow look refuses it
+                steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None,
+                                          settings.corpus is not None, why)
                 emit(Info("run", f"corpus only: {why}"))
                 selection = replace(selection, steps=tuple(steps), corpus_only=why)
             if step in selection.steps:

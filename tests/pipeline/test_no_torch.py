@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT, passed, run_here, run_kit
+from tests.conftest import FAST, ROOT, passed, run_here, run_kit, synthetic_corpus
 
 BLOCKED = ("torch", "onnx", "onnxruntime")
 LIBGOMP = "libgomp.so.1: cannot open shared object file: No such file or directory"
@@ -97,3 +97,12 @@ def test_a_torch_that_is_installed_but_does_not_import_makes_the_box_corpus_only
     assert again.returncode == 2 and "Traceback" not in again.stderr, again.stdout + again.stderr
     assert "the loso step trains, and this box cannot: torch is installed in this Python" in again.stderr
     assert "libgomp.so.1" in again.stderr
+    # a run on a given corpus has no corpus step to fall back to: refused once prereqs finds torch broken (before:
+    # LOSO and the verdict dropped, then the bundle refused for a missing 02_corpus/shard.parquet, its hint to run
+    # the corpus step; found by tests/pipeline/test_private_layouts.py, whose kit path torch cannot import from)
+    corpus = tmp_path / "corpus.parquet"
+    synthetic_corpus(n_src=4, rows_per_src=10).to_parquet(corpus, index=False)
+    given = run_kit("run", "--corpus", corpus, "--out-dir", out, "--box-id", "gomp", env=env)
+    assert given.returncode == 2 and "Traceback" not in given.stderr, given.stdout + given.stderr
+    assert "error: a run on a given --corpus trains, and this box cannot: torch is installed" in given.stderr
+    assert "shard.parquet is missing" not in given.stderr

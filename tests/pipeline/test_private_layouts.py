@@ -11,7 +11,9 @@ each folder lies and how the kit is told of it:
   where drawn to), a clip that is a link out of --ref-dir to a file in a folder of its own, a clip that is a link in
   to another clip of --ref-dir (a twin), a clip left out (skipped.json), and the kit's own folder reached through a
   link (started as `<link>/.venv/bin/python <link>/kit/__main__.py`, a venv whose python is a link, as run.json's
-  `executable` then says it);
+  `executable` then says it); an --incumbent (an earlier run's models: the session's json_run's 05_bundle/exports
+  for a whole run) and, for a whole run, a --corpus (json_run's shard and manifest) in place of the corpus step, each
+  by its flag, its variable or (--incumbent) the settings file;
 - each under home, the current folder or neither; the roots given as they are or through a link of their own;
 - each given by its flag (absolute, or relative to the current folder as typed), its KIT_ variable, or the --settings
   file (which turns the run flags' variables off: the draw knows); the ffmpeg also by none (found on PATH);
@@ -29,13 +31,15 @@ HTML unescaped), for the word in UTF-8, JSON-, URL-, shell-, HTML- and ffmpeg-fi
 The box's own files are checked to hold the word (the kit was given it), so a pass is no empty scan.
 
 Runs are expensive, so the draws are few and never shrunk (a failure prints its layout and the members that named
-the word): CI draws one whole run and two corpus-only runs (35 s of CPU; 200 s of wall at a load of 9); the release
-tier draws four and ten more. An `--incumbent` folder elsewhere is tests/unit/test_sent_refusals.py's.
+the word): CI draws one whole run with an --incumbent, one run on a given --corpus and two corpus-only runs; the
+release tier draws four whole runs (each drawing its --incumbent and --corpus), two more on a given --corpus and ten
+corpus-only. The verdict's words of an --incumbent elsewhere are tests/unit/test_sent_refusals.py's.
 """
 
 from __future__ import annotations
 
 import compileall
+import dataclasses
 import json
 import os
 import shutil
@@ -46,13 +50,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from kit.media.svr import builtin_model_text
 from tests.conftest import LENIENT, ODD, ROOT, render
 from tests.pipeline.test_no_torch import NO_TORCH
 from tests.pipeline.test_private_box import scan
+from tests.unit.test_incumbent_check import bundle
 
 SECRET = "Wq8Heimlichkeit"
 # what a folder's name holds beside the word: every awkward character of test_private_box, each drawn
@@ -111,17 +116,37 @@ class Layout:
     ffmpeg_link: bool
     typed: bool
     stale_out: bool
+    # a whole run's: an earlier run's models (--incumbent), and a corpus given to the run (--corpus) in place of the
+    # corpus step's (its --teacher and --content-groups then given by no door: the kit refuses them beside it)
+    incumbent: Place | None = None
+    corpus: Place | None = None
 
 
-FILES = {"ffmpeg": "ffmpeg", "teacher": "model.json", "groups": "groups.json", "faraway": "faraway.y4m"}
+FILES = {"ffmpeg": "ffmpeg", "teacher": "model.json", "groups": "groups.json", "faraway": "faraway.y4m",
+         "incumbent": "exports", "corpus": "shard.parquet"}
 # each path's doors: its flag, and its variable (or, with --settings, the settings file's key)
 FLAGS = {"refs": ("--ref-dir", "KIT_REF_DIR", "ref_dir"), "out": ("--out-dir", "KIT_OUT_DIR", None),
          "ffmpeg": ("--ffmpeg", "KIT_FFMPEG", "ffmpeg"), "teacher": ("--teacher", "KIT_TEACHER", "teacher"),
-         "groups": ("--content-groups", "KIT_CONTENT_GROUPS", "content_groups")}
+         "groups": ("--content-groups", "KIT_CONTENT_GROUPS", "content_groups"),
+         "incumbent": ("--incumbent", "KIT_INCUMBENT", "incumbent"), "corpus": ("--corpus", "KIT_CORPUS", None)}
+GIVEN_BY_A_RUN = ("incumbent", "corpus")  # the files an earlier run made: a --corpus for whole runs only
+
+
+def trainable(lay: Layout) -> bool:
+    """Whether torch imports from the kit as the layout reaches it: not through a folder whose name is not UTF-8
+    (the venv's site-packages is on sys.path so spelled, and torch's import cannot encode it), where the kit says
+    why and the box makes its corpus alone (a run on a given --corpus is then refused:
+    tests/pipeline/test_no_torch.py)."""
+    kit = lay.places["kit"]
+    cwd = (*(lay.home if lay.cwd.anchor == "home" else ()), *lay.cwd.folders)
+    above = {"home": lay.home, "cwd": cwd, "base": ()}[kit.anchor]
+    return not any(PIECES[7] in name for name in (*above, *kit.folders))
 
 
 @st.composite
-def layouts(draw: st.DrawFn) -> Layout:
+def layouts(draw: st.DrawFn, whole: bool = False, corpus: bool | None = None, incumbent: bool | None = None) -> Layout:
+    """A layout, with or without an --incumbent; a whole run's also with or without a --corpus (`corpus`,
+    `incumbent`: always or never, where not None: the CI cut's)."""
     home = draw(chain("home"))
     cwd = Place(draw(st.sampled_from(("home", "base"))), draw(chain("cwd")))
     places = {"refs": draw(place("refs", linked=True)), "out": draw(place("out", linked=True)),
@@ -130,6 +155,15 @@ def layouts(draw: st.DrawFn) -> Layout:
     use_settings = draw(st.booleans())
     doors = {role: draw(st.sampled_from(("flag", "settings" if use_settings and key else "variable")))
              for role, (_, _, key) in FLAGS.items()}
+    if use_settings and doors["corpus"] == "variable":  # --settings reads no run flag's variable
+        doors["corpus"] = "flag"
+    has = {role: (whole or role == "incumbent") and (draw(st.booleans()) if fixed is None else fixed)
+           for role, fixed in (("incumbent", incumbent), ("corpus", corpus))}
+    for role in GIVEN_BY_A_RUN:
+        places[role] = draw(place(role[:4]))
+        doors[role] = doors[role] if has[role] else "none"
+    if has["corpus"]:  # refused beside --corpus (its rows carry their teacher and groups)
+        doors["teacher"] = doors["groups"] = "none"
     if draw(st.booleans()):  # the ffmpeg found on PATH (a link to it is, in every layout), given by no door
         doors["ffmpeg"] = "path"
     if draw(st.booleans()):  # the out-dir's default: runs/<box-id> under the current folder
@@ -138,8 +172,11 @@ def layouts(draw: st.DrawFn) -> Layout:
         doors["out"] = "default"
     cache = draw(st.none() | place("cache", linked=True))
     cache_door = draw(st.sampled_from(("KIT_CACHE_DIR", "XDG_CACHE_HOME"))) if cache is not None else "home"
-    return Layout(home, cwd, places, doors, draw(place("settings")) if use_settings else None, cache, cache_door,
-                  draw(st.none() | place("tmp")), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()))
+    layout = Layout(home, cwd, places, doors, draw(place("settings")) if use_settings else None, cache, cache_door,
+                    draw(st.none() | place("tmp")), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()),
+                    places["incumbent"] if has["incumbent"] else None, places["corpus"] if has["corpus"] else None)
+    assume(layout.corpus is None or trainable(layout))  # a given corpus is for a box that trains
+    return layout
 
 
 @dataclass
@@ -202,6 +239,12 @@ def made(box: Box, inputs: Inputs) -> tuple[list[str], dict[str, str]]:
         files["ffmpeg"].chmod(0o755)
     shutil.copy(inputs.teacher, files["teacher"])
     files["groups"].write_text(json.dumps({"same": [["beta", "gamma"]]}))
+    for role, copy in (("incumbent", copy_incumbent), ("corpus", copy_corpus)):
+        if getattr(lay, role) is not None:
+            folder = box.folder(lay.places[role])
+            folder.mkdir(parents=True, exist_ok=True)
+            files[role] = folder / FILES[role]
+            copy(inputs, files[role])
     out = box.given(lay.places["out"]) / "out"
     kit_link = box.anchor(lay.places["kit"].anchor).joinpath(*lay.places["kit"].folders)
     kit_link.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +256,9 @@ def made(box: Box, inputs: Inputs) -> tuple[list[str], dict[str, str]]:
     env.update(HOME=str(box.home), PYTHONPATH="", PYTHONDONTWRITEBYTECODE="1")
     settings_doc: dict[str, object] = {}
     for role, (flag, variable, key) in FLAGS.items():
-        door, path = lay.doors[role], given[role]
+        door, path = lay.doors[role], given.get(role)
+        if door == "none" or path is None:
+            continue
         if door == "flag":
             args += [flag, box.typed(path)]
         elif door == "variable":
@@ -275,6 +320,23 @@ class Inputs:
     tiny_refs: Path
     odd: Path
     teacher: Path
+    earlier: Path | None = None  # a whole run's out-dir (the session's json_run): its models and its corpus
+
+
+def copy_incumbent(inputs: Inputs, dest: Path) -> None:
+    """The earlier run's models, as --incumbent takes them (its 05_bundle/exports); for a corpus-only run, which
+    trains none and scores no incumbent, a bundle of one small ONNX model (tests/unit/test_incumbent_check.py's)."""
+    if inputs.earlier is None:
+        bundle(dest, "column")
+    else:
+        shutil.copytree(inputs.earlier / "05_bundle" / "exports", dest)
+
+
+def copy_corpus(inputs: Inputs, dest: Path) -> None:
+    """The earlier run's corpus and its manifest beside it, as --corpus takes them."""
+    assert inputs.earlier is not None
+    shutil.copy(inputs.earlier / "02_corpus" / "shard.parquet", dest)
+    shutil.copy(inputs.earlier / "02_corpus" / "shard.manifest.json", dest.with_name("shard.manifest.json"))
 
 
 @pytest.fixture(scope="session")
@@ -294,19 +356,24 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     res = subprocess.run(cmd, cwd=box.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
                          timeout=900)
     said = res.stdout[-3000:] + res.stderr[-3000:]
-    assert res.returncode == 0 and "internal error" not in res.stderr, (layout, said)
+    # a whole run's verdict may be HOLD (exit 1): an --incumbent the one-epoch challenger does not beat; a whole run
+    # whose kit torch cannot import from makes its corpus alone
+    trains = whole and trainable(layout)
+    assert res.returncode in ((0, 1) if trains else (0,)) and "internal error" not in res.stderr, (layout, said)
     out = box.cwd / "runs" / "lay" if layout.doors["out"] == "default" else box.folder(layout.places["out"]) / "out"
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
     # the kit was given the word: the box's own run.json and corpus log hold it (a pass is no empty scan)
     assert SECRET in (out / "run.json").read_text(errors="surrogateescape"), layout
-    assert SECRET in (out / "02_corpus" / "logs" / "corpus.log").read_text(errors="surrogateescape"), layout
+    corpus_step = layout.corpus is None  # --corpus skips the corpus step
+    assert not corpus_step or SECRET in (out / "02_corpus" / "logs" / "corpus.log").read_text(
+        errors="surrogateescape"), layout
     counts, found = scan(tarball, SECRET)
     assert found == [], (layout, found)
     with tarfile.open(tarball) as tar:
         held = {m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
                 for m in tar.getmembers() if m.isfile()}
-    assert "02_corpus/skipped.json" in held and "02_corpus/logs/corpus.log" in held, sorted(held)
-    assert not whole or any(n.endswith(".onnx") for n in held), sorted(held)
+    assert not corpus_step or ("02_corpus/skipped.json" in held and "02_corpus/logs/corpus.log" in held), sorted(held)
+    assert not trains or res.returncode == 1 or any(n.endswith(".onnx") for n in held), sorted(held)  # HOLD: none
     # what is sent instead: the kit's python by its place in the kit, reached through the link; the layout's ffmpeg
     # (by any door) by its name behind the mark
     sent_run, prereqs = json.loads(held["run.json"]), json.loads(held["01_prereqs/prereqs.json"])
@@ -314,6 +381,11 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     assert not whole or sent_run["argv"][0] == "[kit]/kit/__main__.py", sent_run["argv"]
     assert sent_run["settings"]["ffmpeg"] == (None if layout.doors["ffmpeg"] == "path" else "[elsewhere]/ffmpeg")
     assert prereqs["ffmpeg"]["path"] == "[elsewhere]/ffmpeg", prereqs["ffmpeg"]
+    # an --incumbent's folder and a --corpus file lie under no root (home, the current folder or neither): a folder
+    # by the mark alone, a file by its name behind it (kit.infra.shown)
+    for role, sent in (("incumbent", "[elsewhere]"), ("corpus", f"[elsewhere]/{FILES['corpus']}")):
+        if getattr(layout, role) is not None:
+            assert sent_run["settings"][role] == sent, sent_run["settings"]
     return counts
 
 
@@ -345,24 +417,34 @@ def check(kind: str, whole: bool, layout: Layout, request: pytest.FixtureRequest
           inputs: Inputs) -> None:
     """One drawn layout run and scanned; the session's summary says what the draws of `kind` scanned so far."""
     base = request.getfixturevalue("tmp_path_factory").mktemp(f"layout-{kind.split(',')[0]}")
+    if whole:  # an earlier run's models and corpus to give (the session's json_run, which CI makes anyway)
+        inputs = dataclasses.replace(inputs, earlier=request.getfixturevalue("json_run")[0])
     tally(kind, run_layout(layout, whole, base, kit, inputs))
     shutil.rmtree(base, ignore_errors=True)  # each run's out-dir: about 3 MB
     props = request.node.user_properties
     props[:] = [p for p in props if p[0] != "timing"] + [("timing", summary(kind))]
 
 
-def drawn_runs(kind: str, whole: bool, count: int):  # type: ignore[no-untyped-def]
-    """A property test of `count` drawn layouts, each a whole run (`whole`) or a corpus-only one, scanned."""
+def drawn_runs(kind: str, whole: bool, count: int, **fixed: bool):  # type: ignore[no-untyped-def]
+    """A property test of `count` drawn layouts, each a whole run (`whole`) or a corpus-only one, scanned (`fixed`:
+    what layouts always or never draws)."""
     @drawn(count)
-    @given(layout=layouts())
+    @given(layout=layouts(whole, **fixed))
     def test(layout: Layout, request: pytest.FixtureRequest, kit_copy: Path, layout_inputs: Inputs) -> None:
         check(kind, whole, layout, request, kit_copy, layout_inputs)
     return test
 
 
 CI = (pytest.mark.slow, pytest.mark.ci)
-test_a_whole_run_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("whole", True, 1)))
+# CI: a whole run from the clips with an --incumbent, one on a given --corpus (no corpus step: cheaper than a whole
+# run's), two corpus-only runs
+test_a_whole_run_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("whole", True, 1, corpus=False,
+                                                                            incumbent=True)))
+test_a_run_on_a_given_corpus_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("given corpus", True, 1,
+                                                                                        corpus=True)))
 test_corpus_runs_in_drawn_layouts_send_no_folder = CI[0](CI[1](drawn_runs("corpus", False, 2)))
-# the release tier (slow, not ci): more draws of each
+# the release tier (slow, not ci): more draws of each (a whole run's --incumbent and --corpus each drawn)
 test_more_whole_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("whole, release", True, 4))
+test_more_runs_on_a_given_corpus_send_no_folder = pytest.mark.slow(drawn_runs("given corpus, release", True, 2,
+                                                                              corpus=True))
 test_more_corpus_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("corpus, release", False, 10))

@@ -150,3 +150,48 @@ def test_a_teacher_check_ended_by_a_signal_proves_nothing_and_refuses_no_size(ff
         raise AssertionError(f"a killed check refused the size: {exc.message}") from None
     else:
         raise AssertionError("a killed teacher check passed")
+
+
+def size_answer_cases(every: bool) -> list[tuple[str, str, object]]:
+    """The teacher check's cached answer (kit.platforms.teacher.SizeAnswer) damaged as tests/unit/test_record_fields.py
+    generates it: (field, label, value) for each field and malformed value (`every`), or the cause's first (the fast
+    tier: one rerun, about 3 s of CPU; the unit test reads every case of every field in-process)."""
+    from kit.platforms.teacher import SizeAnswer
+    from tests.unit.test_record_fields import MISSING, breakers, breaks, rules_of, walk, wrong_types
+
+    cases = []
+    for f in walk(SizeAnswer):
+        values = [v for v in (*wrong_types(f.tp), *breakers(rules_of(f.f), f.tp)) if breaks(f, v)] + [MISSING]
+        cases += [(f.key, "missing" if v is MISSING else json.dumps(v), v) for v in values]
+    return cases if every else [next(c for c in cases if c[0] == "cause")]
+
+
+@pytest.mark.parametrize("every", [pytest.param(False, id="the-cause"),
+                                   pytest.param(True, id="every-value", marks=pytest.mark.release)])
+def test_a_damaged_answer_of_the_teacher_check_in_the_cache_is_said_once_and_checked_again(
+        every: bool, tiny_refs: Path, tmp_path: Path) -> None:
+    """The corpus step keeps libvmaf's answer for each small size in the kit's cache (teacher-sizes/<key>.json) and
+    reads it back by its fields' rules: a damaged one is said once, naming the file and the field (the corpus log and
+    an info line), the check is run again and the answer written anew; never read as if it were right, never a
+    silent miss (before: read as the cache's plain JSON, 7 of the 15 damaged answers a miss nothing said, 8 read as if
+    they were right), never a crash."""
+    from tests.unit.test_record_fields import MISSING, with_value
+
+    model, cache = cambi_model(tmp_path / "cambi tiny.json"), tmp_path / "cache"
+    out, env = tmp_path / "out", {"KIT_CACHE_DIR": str(cache)}
+    first = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS, env=env)
+    refusal = "scores no 176x144 frames"
+    assert first.returncode == 2 and refusal in first.stderr, first.stderr[-2000:]
+    (record,) = (cache / "ensemble-kit" if (cache / "ensemble-kit").is_dir() else cache).rglob("teacher-sizes/*.json")
+    kept, log = json.loads(record.read_text()), out / "02_corpus" / "logs" / "corpus.log"
+    for key, label, value in size_answer_cases(every):
+        before = len(log.read_text().splitlines())  # each run appends its lines to the step's log
+        damaged = with_value(kept, (key,), value)
+        record.write_text(json.dumps(damaged))
+        res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS, env=env)
+        assert res.returncode == 2 and refusal in res.stderr, (key, label, res.stderr[-2000:])
+        said = [ln for ln in log.read_text().splitlines()[before:] if str(record) in ln and "is damaged" in ln]
+        shown = f"lacks '{key}'" if value is MISSING else f".{key}: "
+        assert len(said) == 1 and shown in said[0] and "run again" in said[0], (key, label, said)
+        assert "teacher's check in the kit's cache was damaged" in res.stdout + res.stderr, (key, label)
+        assert json.loads(record.read_text()) == kept, (key, label)  # written anew, as the check answered

@@ -38,6 +38,7 @@ from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
 from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
+from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
 from kit.model.incumbent import find_incumbent
@@ -47,6 +48,7 @@ from kit.platforms.encoders import HwArgs
 from kit.platforms.grids import CqGrid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.probe import ProbeResult
+from kit.platforms.teacher import SizeAnswer, kept_size_answer
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.steps.base import read_output
 from kit.steps.records import RunRecord, StepRecord, read_run_record
@@ -144,6 +146,14 @@ def checked_after(reader: Callable[[Tree, Path], object], unread: str) -> Callab
 def incumbent(tree: Tree, path: Path) -> object:
     """--incumbent's ensemble manifest (kit.model.incumbent.find_incumbent: its folder holds ensemble.json)."""
     return find_incumbent(path.rename(path.with_name(ENSEMBLE_MANIFEST)).parent)
+def size_answer(tree: Tree, path: Path) -> Outcome:
+    """The teacher check's answer for one size, in the kit's cache (kit.platforms.teacher.kept_size_answer, as the
+    corpus step reads it): a damaged one is absent, said once naming the file and the field, and checked again."""
+    cause, damaged = kept_size_answer(tree, path)
+    if cause is not None:
+        return "read", ""
+    assert damaged is not None and str(path) in str(damaged), damaged  # the file named, as the corpus log says it
+    return "absent", str(damaged)
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ READ_BACK = [
              checked_after(read_calibration, "is not a split-conformal sidecar")),
     ReadBack("--incumbent's ensemble.json", EnsembleMembers, checked_after(incumbent, "not a readable ensemble")),
     ReadBack("merge's .<name>.merge-commit.json", Commit, given(Commit)),
+    ReadBack("the kit's cache: teacher-sizes/<key>.json", SizeAnswer, size_answer),
 ]
 
 
@@ -315,6 +326,8 @@ def breakers(rules: tuple[Any, ...], tp: Any = None) -> list[Any]:
             out += [NOT_A_DATE, "2026-02-30T00:00:00Z", "yesterday"]
         elif isinstance(rule, OneOf):
             out += ["not-one-of-them"]
+        elif isinstance(rule, KeptText):  # no text, and objects that are not spelled_document's
+            out += [5, [], {"spelled": "x"}, {"spelled": [5]}, {"spelled": [], "escape": "no-such-escape"}]
     return out
 
 

@@ -13,16 +13,32 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from kit.cli.main import cli
+from kit.cli.params import SwitchOption
 from kit.corpus.shared import shared_decode_enabled
+from kit.errors import InputError
 from kit.infra import variables
 from kit.infra.host import cache_dir, group_shared_from_env
-from kit.infra.variables import OFF, ON, VARIABLES, Variable, any_text, folder, switch
+from kit.infra.variables import (
+    GROUP_SHARED,
+    OF_FLAGS,
+    OFF,
+    ON,
+    SHARED_DECODE,
+    VARIABLES,
+    Variable,
+    any_text,
+    folder,
+    of_flag,
+    switch,
+)
 from tests.conftest import ROOT
 
 
@@ -61,14 +77,112 @@ def test_a_value_a_variable_does_not_take_is_refused_naming_it_as_any_command_st
             assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("word", [*ON, *OFF, *(w.upper() for w in ON + OFF), " On ", "False"])
-def test_a_switch_reads_every_spelling_the_docs_give(word: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    on = word.strip().lower() in ON
-    monkeypatch.setenv("KIT_SHARED_DECODE", word)
-    monkeypatch.setenv("KIT_GROUP_SHARED", word)
-    assert shared_decode_enabled() is on and group_shared_from_env() is on
-    res = CliRunner().invoke(cli, ["status", "/nonexistent/out"], env={"KIT_SHARED_DECODE": word})
-    assert "KIT_SHARED_DECODE" not in res.stderr, res.stderr  # taken: status goes on to its own refusal
+def commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+# every switch the kit reads: each command's switch options (a run flag's, status's --json) and the variables that are
+# no option's; the generated class below is every one of them times every spelling
+OPTION_SWITCHES = [(path, p) for path, command in commands(cli) for p in command.params
+                   if isinstance(p, SwitchOption)]
+ENV_SWITCHES = [v for v in VARIABLES.values() if v.parse is switch and v.name not in OF_FLAGS]
+# the fewest words each command with a switch needs to read its options (a new such command fails here: add it)
+ARGS = {("run",): ["run", "--out-dir", "OUT"], ("step",): ["step", "corpus", "--out-dir", "OUT"],
+        ("status",): ["status", "OUT"], ("slurm",): ["slurm", "--shards", "2", "--out-dir", "OUT"],
+        ("ray",): ["ray", "--shards", "2", "--out-dir", "OUT"]}
+# every spelling the docs give, in any case and padded, and what it means (None: unset, the default)
+GOOD = [*((w, True) for w in ON), *((w, False) for w in OFF), *((w.upper(), w in ON) for w in ON + OFF),
+        *((w.capitalize(), w in ON) for w in ON + OFF), (" On ", True), ("\tno\n", False), ("", None), ("  ", None)]
+REFUSED = ["maybe", "2", "-1", "0.0", "enabled", "o n", "onn", "truee", "yes please", "'on'", "nein", "\uff4f\uff4e"]
+
+
+def args_of(path: tuple[str, ...], out: Path) -> list[str]:
+    return [str(out) if a == "OUT" else a for a in ARGS[path]]
+
+
+def declared_refusal(variable: Variable, value: str) -> tuple[str, str]:
+    """What the declaration says of `value` (kit.infra.variables.Variable.read): the one refusal of every switch."""
+    with pytest.raises(InputError) as refused:
+        variable.read({variable.name: value})
+    return f"error: {refused.value.message}", f"hint: {refused.value.hint}"
+
+
+SWITCH_VARIABLES = {**{p.variable.name: p.variable for _, p in OPTION_SWITCHES}, **{v.name: v for v in ENV_SWITCHES}}
+
+
+@pytest.mark.parametrize("name", sorted(SWITCH_VARIABLES))
+def test_every_switch_refuses_every_other_word_as_its_declaration_does_under_every_command(name: str,
+                                                                                         tmp_path: Path) -> None:
+    """Every KIT_ switch times every word that is none, under each command that reads it (its option's, or every
+    command with a switch option for a variable of none): exit 2, the one `error:` line and `hint:` line its
+    declaration gives, naming it (click's BOOL said `Invalid value for '--strict' (env var: 'KIT_STRICT'): 'maybe' is
+    not a valid boolean` with a hint to read --help), before any work."""
+    variable = SWITCH_VARIABLES[name]
+    paths = [path for path, p in OPTION_SWITCHES if p.variable.name == name] or list(ARGS)
+    for value in REFUSED:
+        error, hint = declared_refusal(variable, value)
+        assert name in error and name in hint
+        for path in paths:
+            res = CliRunner().invoke(cli, args_of(path, tmp_path / "out"), env={name: value})
+            said = [ln for ln in res.stderr.splitlines() if ln.startswith(("error: ", "hint: "))]
+            assert (res.exit_code, said) == (2, [error, hint]), (path, value, res.output)
+            assert not (tmp_path / "out").exists()
+
+
+def option_value(path: tuple[str, ...], option: click.Option, out: Path) -> object:
+    """The value `option` of command `path` takes from the environment, read by the real CLI's own parsing."""
+    top = click.Context(cli, info_name="ensemble-kit")
+    command: click.Command = cli
+    for word in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[word]
+    ctx = command.make_context(" ".join(path), args_of(path, out)[len(path):], parent=top)
+    return ctx.params[option.name or ""]
+
+
+@pytest.mark.parametrize(("path", "option"), OPTION_SWITCHES,
+                         ids=[f"{' '.join(path)}-{p.opts[0]}" for path, p in OPTION_SWITCHES])
+def test_every_switch_option_reads_every_spelling_the_docs_give_as_its_declaration_does(
+        path: tuple[str, ...], option: SwitchOption, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each switch option of each command, its variable given every spelling the docs give (on/true/yes/1,
+    off/false/no/0, t/y/f/n, any case, padded; empty: unset): the same meaning as the declaration reads, through the
+    command's own parsing; and a variable that is also read below the CLI (KIT_GROUP_SHARED: the cache, merge -o)
+    means the same there."""
+    for word, meaning in GOOD:
+        monkeypatch.setenv(option.variable.name, word)
+        expected = False if meaning is None else meaning
+        assert option.variable.read() is (expected if meaning is not None else option.variable.default)
+        assert option_value(path, option, tmp_path / "out") is expected, (word, path)
+        if option.variable.name == GROUP_SHARED.name:
+            assert group_shared_from_env() is expected, word
+
+
+@pytest.mark.parametrize("variable", ENV_SWITCHES, ids=[v.name for v in ENV_SWITCHES])
+def test_every_switch_of_no_option_reads_every_spelling_the_docs_give(variable: Variable,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    readers = {SHARED_DECODE.name: shared_decode_enabled}  # a new switch of no option: name its reader here
+    for word, meaning in GOOD:
+        monkeypatch.setenv(variable.name, word)
+        assert readers[variable.name]() is (variable.default if meaning is None else meaning), word
+        res = CliRunner().invoke(cli, ["status", "/nonexistent/out"], env={variable.name: word})
+        assert variable.name not in res.stderr, res.stderr  # taken: status goes on to its own refusal
+
+
+def test_no_option_reads_a_variable_with_click_s_own_boolean() -> None:
+    """A flag with a variable is a switch option reading its declaration, or a value's option whose parser reads the
+    variable's text as the flag's (kit.cli.params.KitParam): none is read by click's BOOL; and a switch's variable is
+    named from its option, declared once (kit.infra.variables.OF_FLAGS) where a layer below the CLI reads it too."""
+    for path, command in commands(cli):
+        for p in command.params:
+            if isinstance(p, click.Option) and p.envvar and p.is_flag:
+                assert isinstance(p, SwitchOption), (path, p.opts)
+            if isinstance(p, SwitchOption):
+                assert p.variable.name == of_flag(max(p.opts, key=len)) and p.variable.parse is switch
+                assert OF_FLAGS.get(p.variable.name, p.variable) is p.variable, (path, p.opts)
 
 
 def test_unset_or_empty_is_each_variable_s_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -82,17 +196,44 @@ def test_unset_or_empty_is_each_variable_s_default(monkeypatch: pytest.MonkeyPat
     assert VARIABLES["KIT_TRAIN_KERNELS"].read({"KIT_TRAIN_KERNELS": "Public"}) == "public"
 
 
-def test_the_declared_variables_are_read_only_through_their_declaration() -> None:
-    """No module reads a declared variable by its name from the environment (os.environ.get, os.getenv,
-    os.environ[...]): each goes through its Variable.read, so its rule is the one reading."""
-    declared = set(VARIABLES)
-    found = []
+NAME = re.compile(r"(?<![A-Za-z0-9_])KIT_[A-Z0-9_]*[A-Z0-9]")  # a KIT_ variable's name inside any text
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstrings of a module, its classes and functions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body and \
+                isinstance(first := node.body[0], ast.Expr) and isinstance(first.value, ast.Constant):
+            found.add(id(first.value))
+    return found
+
+
+def declared_names() -> set[str]:
+    """Every KIT_ name the kit declares: kit.infra.variables' and each flag's variable (kit.cli.flags.FLAGS)."""
+    from kit.cli.flags import FLAGS
+
+    return {*VARIABLES, *OF_FLAGS, *variables.NUMBERS, *(f.envvar for f in FLAGS if f.envvar)}
+
+
+def test_no_module_spells_a_kit_variable_s_name_but_its_declaration() -> None:
+    """Every KIT_ name in a string of the kit's source outside kit/infra/variables.py is a failure: a reader, a
+    message or a hint takes the name from its declaration (`CACHE_DIR.name`, a Number's, a flag's `of_flag`), so no
+    variable is read or named beside its rule (os.environ.get("KIT_X") is such a string). A docstring may name one,
+    only a declared one: it documents the code, and no command reads or prints it but `run --help`'s, whose variables
+    are the flags' own. Before: 38 strings in 23 modules (KIT_GROUP_SHARED and KIT_JSON read by click's BOOL beside
+    their declaration, KIT_FFMPEG read from os.environ in kit/media/ffmpeg.py, the numeric ones spelled by their
+    readers, the hints' names typed by hand)."""
+    declared, spelled, undeclared = declared_names(), [], []
     for path in sorted((ROOT / "kit").rglob("*.py")):
-        if path == Path(variables.__file__):
+        if path == Path(variables.__file__) or not NAME.search(text := path.read_text()):
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            text = ast.unparse(node) if isinstance(node, ast.Call | ast.Subscript) else ""
-            if re.search(r"(environ\.get|getenv|environ\[)", text) and (names := set(re.findall(r"KIT_[A-Z_]+", text))
-                                                                         & declared):
-                found.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
-    assert found == []
+        tree = ast.parse(text, str(path))
+        docs = docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (names := NAME.findall(node.value)):
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                if id(node) not in docs:
+                    spelled.append(f"{where}: {names}")
+                undeclared += [f"{where}: {n}" for n in names if n not in declared]
+    assert spelled == [] and undeclared == []
