@@ -105,7 +105,7 @@ def test_a_damaged_or_foreign_signature_is_refused(bad: str) -> None:
 def test_a_fingerprint_reads_back_from_json_and_refuses_a_damaged_one() -> None:
     made = _print(_clip(6))
     assert Fingerprint.from_json(made.to_json()) == made
-    assert list(made.to_json()) == ["pixels_sha256", "signature", "frames", "repeats"]
+    assert list(made.to_json()) == ["pixels_sha256", "signature", "frames", "repeats", "times"]
     for field, value in (("pixels_sha256", "xyz"), ("signature", "t2:AAAA"), ("frames", 0)):
         with pytest.raises((ValueError, RecordError)):
             Fingerprint.from_json({**made.to_json(), field: value})
