@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from kit.cli.environment import check_environment
 from kit.cli.flags import BY_NAME, FLAGS, build_settings, check_box_id, from_variable, given_here, run_options
 from kit.cli.params import KitParam
 from kit.errors import InputError
@@ -88,7 +87,6 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.steps.settings import TASK_FLAGS
 
     refuse_flags(ctx, scheduler)
-    check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
     root = Path(values["out_dir"] or default_out_dir(scheduler)).absolute()
     check_root(root)
     source = from_variable("box_id", given_here(ctx))

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kit.cli.environment import check_environment
 from kit.cli.flags import build_settings, given_here, name_the_variable, run_options, typed_argv
 from kit.cli.guard import failure_events, guarded
 from kit.cli.params import KitParam, TrainTask
@@ -34,7 +33,6 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
     started = time.monotonic()
     try:
         settings = build_settings(values, given_here(click.get_current_context()))
-        check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         selection = select_steps(only or values.get("only"), values.get("from_step"), bool(values.get("force")),
                                  settings.corpus is not None, corpus_only_reason())
         try:  # a training task's selection is `step loso`: no summary follows it

@@ -5,7 +5,6 @@ cancels the queue and kills the running children; finished jobs stay on disk.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +15,6 @@ from kit.errors import ToolError
 from kit.events import Emit, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.infra.interrupts import finished_batches
-from kit.infra.outside import env_int
 from kit.infra.proc import stop_all
 from kit.infra.variables import JOB_THREADS
 
@@ -24,15 +22,12 @@ T = TypeVar("T")  # what a pool works on: a corpus job, a sample job
 # the corpus's work (pixel-frames: job_work) per second of CPU, x264 at one thread and libvmaf: what the run prices
 # the sample jobs at before it starts them (bench/bench_realfiles.py measures it; bench/README.md)
 WORK_PER_CPU_S = 1.3e7
-JOB_THREADS_ENV = JOB_THREADS.name
-MAX_JOB_THREADS = 1024
 
 
 def fixed_threads(env: Mapping[str, str] | None = None) -> int | None:
     """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset or 0 (the kit decides)."""
-    return env_int(os.environ if env is None else env, JOB_THREADS_ENV, 0, MAX_JOB_THREADS,
-                   hint=f"unset {JOB_THREADS_ENV} (the kit shares the cores among the jobs), or give libvmaf's "
-                        f"threads per job, e.g. {JOB_THREADS_ENV}=2") or None
+    threads: int | None = JOB_THREADS.read(env)
+    return threads
 
 
 def concurrency(requested: int, cores: int, to_run: int) -> int:

@@ -25,14 +25,10 @@ class ArrayPosition:
 
 
 def kit_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
-    text = env.get(KIT_ARRAY_TASK, "")
-    if not text.strip():
+    place: tuple[int, int] | None = ARRAY_TASK.read(env, asked_by=flag)
+    if place is None:
         return None
-    refused = f"{flag} auto: {label(KIT_ARRAY_TASK, text)} is not K/N with 1 <= K <= N"
-    hint = f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give {flag} K/N"
-    k, n = number(read_pair, text, refused, hint)
-    if not 1 <= k <= n:
-        raise InputError(refused, hint=hint)
+    k, n = place
     return ArrayPosition(k, n, f"task {k} of {n} ({KIT_ARRAY_TASK})")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import re
 import shutil
@@ -16,6 +15,7 @@ from kit.infra.perms import FolderRefused, Rules
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.infra.variables import CACHE_DIR, GROUP_SHARED
+from kit.infra.variables import core_count as core_count  # declared beside KIT_TRAIN_THREADS, bounded by it
 
 
 def default_box_id() -> str:
@@ -113,8 +113,3 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
-def core_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)

@@ -24,7 +24,6 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, check
-from kit.infra.outside import env_float
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
 
@@ -94,14 +93,10 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-TIMEOUT_ENV = TIMEOUT_S.name
-
-
 def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
     """KIT_TIMEOUT_S: seconds that cap every single command's timeout; None when unset or 0 (no cap)."""
-    cap = env_float(os.environ if env is None else env, TIMEOUT_ENV, 0, None,
-                    hint=f"unset {TIMEOUT_ENV} (no cap), or give the seconds a single command may run, e.g. 600")
-    return cap or None
+    cap: float | None = TIMEOUT_S.read(env)
+    return cap
 
 
 def timeout_cap(timeout_s: float) -> float:

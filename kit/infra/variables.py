@@ -1,12 +1,12 @@
 """Every KIT_ variable of the kit, declared once here with its rule: what it holds, how its text is read and what a
-value that is none is told. Every reader of one reads it through its declaration (`Variable.read`, or a flag's
-option: kit.cli.flags), and the commands that run with them check each when they start
-(kit.cli.guard: check_variables; kit.cli.environment.check_environment for the numbers), so a bad value is exit 2
-naming the variable before any work, never taken for another (docs/collaborator.md, "Environment").
-A switch reads `1`, `on`, `true`, `yes` as on and `0`, `off`, `false`, `no` as off, in any case; anything else is
-refused, the switches of a flag (KIT_STRICT, KIT_GROUP_SHARED, KIT_JSON, ...) by the same rule and words. A flag's
-variable is named from its option (`of_flag`: KIT_MAX_ABS_BIAS for --max-abs-bias); the numeric ones (`Number`) are
-read by kit.infra.outside where they are used, by their names here. No other module spells a KIT_ name
+value that is none is told. Every reader of one reads it through its declaration (`Variable.read`, `Number.read`, or
+a flag's option: kit.cli.flags), and every command checks each when it starts (kit.cli.guard: check_variables), so a
+bad value is exit 2 naming the variable before any work, never taken for another (docs/collaborator.md,
+"Environment"). A switch reads `1`, `on`, `true`, `yes` as on and `0`, `off`, `false`, `no` as off, in any case;
+anything else is refused, the switches of a flag (KIT_STRICT, KIT_GROUP_SHARED, KIT_JSON, ...) by the same rule and
+words. A flag's variable is named from its option (`of_flag`: KIT_MAX_ABS_BIAS for --max-abs-bias); a numeric one
+(`Number`) carries its kind, bounds, default and hint, and its readers (kit.infra.proc, kit.corpus.scheduler,
+kit.model.threads and .incumbent, kit.infra.arrays) hold no bound of their own. No other module spells a KIT_ name
 (tests/unit/test_variables.py reads every string of the kit's source).
 """
 
@@ -16,8 +16,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kit.errors import InputError
+from kit.infra.numbers import label, number, range_words, read_float, read_int, read_pair
 from kit.infra.visible import visible
 
 PREFIX = "KIT_"
@@ -128,26 +130,85 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (SHARED_DECODE, TRAIN_KERNE
 OF_FLAGS: dict[str, Variable] = {v.name: v for v in (GROUP_SHARED, JSON, FFMPEG)}
 
 
+WHOLE, DECIMAL, PAIR = "a whole number", "a number", "K/N"  # a Number's kinds
+READ_KIND: dict[str, Callable[[str], Any]] = {WHOLE: read_int, DECIMAL: read_float, PAIR: read_pair}
+
+
 @dataclass(frozen=True)
 class Number:
-    """A KIT_ variable that holds a number: its name and what it holds, declared here; its bounds and its reading are
-    its reader's (kit.infra.outside's, where it is used), checked as `run` and `step` start (kit.cli.environment)."""
+    """A KIT_ variable that holds a number, with its whole rule: what it holds; its kind (WHOLE, DECIMAL, or PAIR: K/N
+    with lo <= K <= N); its bounds (`hi_cores`: this box's cores); its value when unset or empty (None: the kit
+    decides), which 0 means too where `zero_is_unset`; what its refusal says it takes (`takes`, `{hi}` its upper
+    bound; else the bounds' words, kit.infra.numbers.range_words) and its hint. Every reader reads it by `read`, and
+    every command checks it as it starts (check_variables), so its bounds are written here only."""
 
     name: str
     holds: str
+    kind: str
+    lo: float | None
+    hi: float | None
+    fix: str
+    default: float | None = None
+    lo_open: bool = False
+    zero_is_unset: bool = False
+    hi_cores: bool = False
+    takes: str = ""
+
+    def read(self, environ: Mapping[str, str] | None = None, *, cores: int | None = None, asked_by: str = "") -> Any:
+        """Its value in `environ` (os.environ): the default when unset, empty or (`zero_is_unset`) 0; InputError
+        (exit 2) naming it, saying what it takes and the hint, when its text is none. `cores`: the bound `hi_cores`
+        stands for (this box's: core_count); `asked_by`: the flag whose `auto` reads it (`--shard auto: KIT_…`)."""
+        text = (os.environ if environ is None else environ).get(self.name, "")
+        if not text.strip(" \t\r\n"):
+            return self.default
+        hi = (core_count() if cores is None else cores) if self.hi_cores else self.hi
+        takes = self.takes.format(hi=hi) if self.takes else range_words(self.lo, hi, self.lo_open, self.kind == WHOLE)
+        refused = f"{asked_by} auto: " * bool(asked_by) + f"{label(self.name, text)} is not {takes}"
+        value = number(READ_KIND[self.kind], text, refused, self.fix)
+        if not self.within(value[0] if self.kind == PAIR else value, value[1] if self.kind == PAIR else hi):
+            raise InputError(refused, hint=self.fix)
+        return self.default if self.zero_is_unset and value == 0 else value
+
+    def within(self, value: float, hi: float | None) -> bool:
+        above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        return above and (hi is None or value <= hi)
 
 
-TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout")
-JOB_THREADS = Number("KIT_JOB_THREADS", "libvmaf's threads per corpus job")
-TRAIN_THREADS = Number("KIT_TRAIN_THREADS", "the training's threads")
-INCUMBENT_TIMEOUT_S = Number("KIT_INCUMBENT_TIMEOUT_S", "seconds the incumbent's models may take to score the corpus")
-ARRAY_TASK = Number("KIT_ARRAY_TASK", "K/N: this task's place in an array of N (the kit's cluster adapters set it)")
+def core_count() -> int:
+    """The cores this process may run on (its affinity where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+INCUMBENT_DEFAULT_S = 600.0  # KIT_INCUMBENT_TIMEOUT_S unset
+KIT_TRAIN_THREADS_AT_MOST = 2  # training workers the kit chooses when KIT_TRAIN_THREADS is unset (bench/README.md)
+TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout", DECIMAL, 0, None,
+                   "unset KIT_TIMEOUT_S (no cap), or give the seconds a single command may run, e.g. 600",
+                   zero_is_unset=True)
+JOB_THREADS = Number("KIT_JOB_THREADS", "libvmaf's threads per corpus job", WHOLE, 0, 1024,
+                     "unset KIT_JOB_THREADS (the kit shares the cores among the jobs), or give libvmaf's threads per "
+                     "job, e.g. KIT_JOB_THREADS=2", zero_is_unset=True)
+TRAIN_THREADS = Number("KIT_TRAIN_THREADS", "the training's threads", WHOLE, 1, None,
+                       f"unset KIT_TRAIN_THREADS to let the kit choose (at most {KIT_TRAIN_THREADS_AT_MOST}), or "
+                       "set e.g. KIT_TRAIN_THREADS=1",
+                       hi_cores=True, takes="a thread count from 1 to {hi} (this box's cores)")
+INCUMBENT_TIMEOUT_S = Number("KIT_INCUMBENT_TIMEOUT_S", "seconds the incumbent's models may take to score the corpus",
+                             DECIMAL, 0, None, f"unset it (the default is {INCUMBENT_DEFAULT_S:.0f} s), or give "
+                             "seconds, e.g. 1800", default=INCUMBENT_DEFAULT_S, lo_open=True)
+ARRAY_TASK = Number("KIT_ARRAY_TASK", "K/N: this task's place in an array of N (the kit's cluster adapters set it)",
+                    PAIR, 1, None, "unset KIT_ARRAY_TASK (the kit's cluster adapters set it), or give --shard K/N "
+                    "(step loso: --train-task K/N)", takes="K/N with 1 <= K <= N")
 NUMBERS: dict[str, Number] = {v.name: v for v in (TIMEOUT_S, JOB_THREADS, TRAIN_THREADS, INCUMBENT_TIMEOUT_S,
                                                   ARRAY_TASK)}
 
 
 def check_variables(environ: Mapping[str, str] | None = None) -> None:
-    """Each checked variable read once: InputError (exit 2, naming it) for the first that holds no value of it."""
+    """Each checked variable and every Number read once: InputError (exit 2, naming it) for the first that holds no
+    value of it."""
     for variable in VARIABLES.values():
         if variable.checked:
             variable.read(environ)
+    for numeric in NUMBERS.values():
+        numeric.read(environ)

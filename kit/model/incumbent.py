@@ -16,7 +16,7 @@ from kit import KIT_ROOT
 from kit.errors import InputError, ToolError
 from kit.infra import variables
 from kit.infra.files import sha256_file
-from kit.infra.outside import env_float, read_json
+from kit.infra.outside import read_json
 from kit.infra.tree import Tree
 from kit.model import incumbent_child as child
 from kit.model.results import BaselineResult, EnsembleMembers
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 # torch, pandas and onnx load in the functions that score: `status` finds the incumbent's files to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
-# how long the incumbent's models may take to score the corpus, together (KIT_TIMEOUT_S caps it)
-INCUMBENT_TIMEOUT_S = 600.0
 TIMEOUT_ENV = variables.INCUMBENT_TIMEOUT_S.name
 SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
 
@@ -91,10 +89,10 @@ def copied_from(tree: Tree, folder: Path) -> str | None:
 
 
 def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
-    """KIT_INCUMBENT_TIMEOUT_S, else INCUMBENT_TIMEOUT_S: how long the incumbent's models may run, together."""
-    value = env_float(os.environ if env is None else env, TIMEOUT_ENV, 0, None, lo_open=True,
-                      hint=f"unset it (the default is {INCUMBENT_TIMEOUT_S:.0f} s), or give seconds, e.g. 1800")
-    return INCUMBENT_TIMEOUT_S if value is None else value
+    """KIT_INCUMBENT_TIMEOUT_S, else its default: how long the incumbent's models may run, together (KIT_TIMEOUT_S
+    caps it)."""
+    seconds: float = variables.INCUMBENT_TIMEOUT_S.read(env)
+    return seconds
 
 
 def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,

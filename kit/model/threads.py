@@ -7,15 +7,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kit.errors import InputError
 from kit.infra.host import core_count
-from kit.infra.outside import label, number, read_int
 from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
-from kit.infra.variables import TRAIN_THREADS
+from kit.infra.variables import KIT_TRAIN_THREADS_AT_MOST, TRAIN_THREADS
 
 ENV = TRAIN_THREADS.name
-MAX_KIT_THREADS = 2  # training workers when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
+MAX_KIT_THREADS = KIT_TRAIN_THREADS_AT_MOST  # training workers when KIT_TRAIN_THREADS is unset, at most
 ORT_THREADS = 1  # onnxruntime intra- and inter-op threads per session: its models are as tiny
 INTRAOP_THREADS = 1  # torch threads per training worker (kit.model.train): no op waits for another thread
 
@@ -52,14 +50,9 @@ def choose_threads(environ: Mapping[str, str] | None = None, cores: int | None =
     env = os.environ if environ is None else environ
     cores = core_count() if cores is None else cores
     policy = env.get("OMP_WAIT_POLICY", "")
-    raw = env.get(ENV, "")
-    if not raw.strip():
+    value: int | None = TRAIN_THREADS.read(env, cores=cores)
+    if value is None:
         return ThreadChoice(min(cores, MAX_KIT_THREADS), "kit", cores, omp_wait_policy=policy)
-    refused = f"{label(ENV, raw)} is not a thread count from 1 to {cores} (this box's cores)"
-    hint = f"unset {ENV} to let the kit choose (at most {MAX_KIT_THREADS}), or set e.g. {ENV}=1"
-    value = number(read_int, raw, refused, hint)
-    if not 1 <= value <= cores:
-        raise InputError(refused, hint=hint)
     return ThreadChoice(value, ENV, cores, omp_wait_policy=policy)
 
 
