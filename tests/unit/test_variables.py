@@ -1,19 +1,21 @@
-"""Every KIT_ variable that holds no number is declared once with its rule (kit/infra/variables.py), read only
-through it, checked as every command starts and named in its refusal (issue 75, item 3). The numeric ones and the
-flags' own variables: tests/unit/test_outside_numbers.py, which also finds every KIT_ name the source spells in a
-declaration (a new variable cannot escape).
+"""Every KIT_ variable is declared once with its rule (kit/infra/variables.py), read only through it, checked as every
+command starts and named in its refusal (issue 75, item 3). The flags' own numeric variables:
+tests/unit/test_outside_numbers.py, which also finds every KIT_ name the source spells in a declaration (a new
+variable cannot escape).
 
 Each declared variable is given the values its kind refuses (a switch `maybe`, `2`, `enabled`; a folder a file's
-path; a word one it does not take) under every command of the kit: exit 2, one `error:` line naming it, before any
-work; and each spelling the docs give of its values (docs/collaborator.md: on/true/yes/1, off/false/no/0, any case)
-is read as that value.
+path; a word one it does not take; a number not a number, out of its bounds, NaN, inf, a fraction for a whole one)
+under every command of the kit: exit 2, one `error:` line naming it, the declaration's hint, before any work; each
+spelling the docs give of a switch's values (docs/collaborator.md: on/true/yes/1, off/false/no/0, any case) is read
+as that value, and a number's bounds and a middle value as its reader means them. No reader reads a number's text
+but by its declaration.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -22,23 +24,39 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.cli.params import SwitchOption
+from kit.corpus.scheduler import fixed_threads
 from kit.corpus.shared import shared_decode_enabled
 from kit.errors import InputError
 from kit.infra import variables
+from kit.infra.arrays import kit_position
 from kit.infra.host import cache_dir, group_shared_from_env
+from kit.infra.proc import timeout_limit
 from kit.infra.variables import (
+    ARRAY_TASK,
+    DECIMAL,
     GROUP_SHARED,
+    INCUMBENT_TIMEOUT_S,
+    JOB_THREADS,
+    NUMBERS,
     OF_FLAGS,
     OFF,
     ON,
+    PAIR,
     SHARED_DECODE,
+    TIMEOUT_S,
+    TRAIN_THREADS,
     VARIABLES,
+    WHOLE,
+    Number,
     Variable,
     any_text,
+    core_count,
     folder,
     of_flag,
     switch,
 )
+from kit.model.incumbent import incumbent_timeout
+from kit.model.threads import choose_threads
 from tests.conftest import ROOT
 
 
@@ -237,3 +255,165 @@ def test_no_module_spells_a_kit_variable_s_name_but_its_declaration() -> None:
                     spelled.append(f"{where}: {names}")
                 undeclared += [f"{where}: {n}" for n in names if n not in declared]
     assert spelled == [] and undeclared == []
+
+
+# --- the numeric variables (issue 75, item 3: declared once with its whole rule) --------------------------------------
+
+def train_threads(env: dict[str, str]) -> int | None:
+    """The training threads KIT_TRAIN_THREADS sets, None where the kit chooses."""
+    choice = choose_threads(env)
+    return choice.train if choice.chosen_by == TRAIN_THREADS.name else None
+
+
+def array_task(env: dict[str, str]) -> tuple[int, int] | None:
+    place = kit_position(env)
+    return None if place is None else (place.k, place.n)
+
+
+# the module that uses each and what it makes of a value (a new Number: name its reader here)
+NUMBER_READERS: dict[str, Callable[[dict[str, str]], object]] = {
+    TIMEOUT_S.name: timeout_limit, JOB_THREADS.name: fixed_threads, TRAIN_THREADS.name: train_threads,
+    INCUMBENT_TIMEOUT_S.name: incumbent_timeout, ARRAY_TASK.name: array_task}
+
+
+def upper(number: Number) -> float | None:
+    return core_count() if number.hi_cores else number.hi
+
+
+def refused_numbers(number: Number) -> list[str]:
+    """What a Number's rule refuses: not a number, below its lower bound, above its upper, NaN, inf, 1e999, a digit
+    beyond ASCII; a fraction for a whole number; for K/N, each of these in either place and K above N. The empty
+    string is no refusal: it is unset (test below)."""
+    if number.kind == PAIR:
+        return ["x", "3", "1/x", "0/3", "4/3", "nan/2", "1/inf", "1.5/2", "1/2.0", "-1/2", "\u00b2/2", "1/2/3"]
+    assert number.kind in (WHOLE, DECIMAL) and number.lo is not None, number.name  # a new kind: say what it refuses
+    below = [str(number.lo)] if number.lo_open else []
+    below += [f"{number.lo - 1:g}", f"{number.lo - 0.5:g}" if number.kind == DECIMAL else str(int(number.lo) - 1)]
+    hi = upper(number)
+    above = [] if hi is None else [f"{hi + 1:g}"]
+    whole = ["1.5", "2.0", "1e3"] if number.kind == WHOLE else []
+    return ["many", *below, *above, *whole, "nan", "NaN", "inf", "-inf", "1e999", "\u00b2", "9" * 5000, "0x10"]
+
+
+def accepted_numbers(number: Number) -> list[tuple[str, object]]:
+    """Each good value of a Number's rule and the meaning its reader gives it: its bounds themselves (but an open
+    one), a middle value, padded; unset and empty are its default, and so is 0 where 0 says unset."""
+    def meaning(value: float) -> object:
+        return number.default if number.zero_is_unset and value == 0 else value
+
+    if number.kind == PAIR:
+        return [("1/1", (1, 1)), ("2/5", (2, 5)), ("5/5", (5, 5)), (" 3/4 ", (3, 4)), ("", None), ("  ", None)]
+    kind = int if number.kind == WHOLE else float
+    assert number.lo is not None
+    hi = upper(number)
+    good = [] if number.lo_open else [number.lo]
+    good += [number.lo + 0.001] if number.lo_open else []
+    good += [hi] if hi is not None else [1e6]
+    good += [(number.lo + hi) // 2 if hi is not None else 600]
+    cases: list[tuple[str, object]] = [(f"{kind(v)}", meaning(kind(v))) for v in good]
+    return [*cases, (f" {cases[-1][0]}\t", cases[-1][1]), ("", number.default), ("  ", number.default)]
+
+
+NUMBER_CASES = [(n, v) for n in NUMBERS.values() for v in refused_numbers(n)]
+
+
+@pytest.mark.parametrize("number", NUMBERS.values(), ids=list(NUMBERS))
+def test_every_number_refuses_every_value_its_rule_refuses_as_every_command_starts(number: Number,
+                                                                                   tmp_path: Path) -> None:
+    """Every KIT_ number times every value its declared rule refuses, under every command: exit 2, one `error:` line
+    naming it and saying what it takes, the declaration's own `hint:` line, before any work. Before, only run, step,
+    slurm and ray read four of them as they started, by their readers' own bounds; `status`, `verify`, `merge`,
+    `detect` took KIT_TIMEOUT_S=nan or KIT_TRAIN_THREADS=0, and KIT_ARRAY_TASK was read only by `--shard auto`."""
+    for value in refused_numbers(number):
+        with pytest.raises(InputError) as declared:
+            number.read({number.name: value})
+        assert number.name in declared.value.message and declared.value.hint == number.fix
+        for command in COMMANDS:
+            args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+            res = CliRunner().invoke(cli, args, env={number.name: value})
+            said = [ln for ln in res.stderr.splitlines() if ln.startswith(("error: ", "hint: "))]
+            assert (res.exit_code, said) == (2, [f"error: {declared.value.message}", f"hint: {number.fix}"]), \
+                (value[:30], command, res.output[-400:])
+            assert len(said[0]) < 300 and "Traceback" not in res.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("number", NUMBERS.values(), ids=list(NUMBERS))
+def test_every_number_takes_its_bounds_and_a_middle_value_with_the_meaning_its_reader_gives(
+        number: Number, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounds themselves (a closed one), just above an open one, a middle value, padded, unset and empty: each
+    read by the declaration and by the module that uses it as the same value (0 where it says unset: the default),
+    and taken by a command as it starts."""
+    for text, meaning in accepted_numbers(number):
+        env = {number.name: text}
+        assert number.read(env) == meaning, text
+        assert NUMBER_READERS[number.name](env) == meaning, (number.name, text)
+        res = CliRunner().invoke(cli, ["status", "/nonexistent/out"], env=env)
+        assert number.name not in res.stderr, res.stderr  # taken: status goes on to its own refusal
+    monkeypatch.delenv(number.name, raising=False)
+    assert number.read() == number.default
+
+
+def test_kit_array_task_read_by_an_auto_says_which_flag_asked() -> None:
+    """A K/N read for `--shard auto` or `--train-task auto` is refused by the same rule, saying the flag that asked."""
+    for flag in ("--shard", "--train-task"):
+        with pytest.raises(InputError) as refused:
+            kit_position({ARRAY_TASK.name: "4/3"}, flag)
+        assert refused.value.message == f"{flag} auto: {ARRAY_TASK.name}='4/3' is not K/N with 1 <= K <= N"
+        assert refused.value.hint == ARRAY_TASK.fix
+
+
+# what reads a variable's text: a lookup (`env.get(name, "")`, os.getenv) by its first argument, a reading of the
+# kit's (kit.infra.numbers, the env_int and env_float of before) by any
+LOOKUPS = {"get", "getenv", "pop", "setdefault"}
+READINGS = {"env_int", "env_float", "parse_int", "parse_float", "number", "label", "read_int", "read_float",
+            "read_pair"}
+
+
+def number_names_passed(root: Path) -> list[str]:
+    """Every place in the kit's source under `root` (but variables.py) where a Number's name (`TRAIN_THREADS.name`,
+    or a module name bound to one: `ENV = TRAIN_THREADS.name`) is looked up (`env.get(ENV, "")`, `environ[ENV]`) or
+    handed to a reading (`env_int(env, JOB_THREADS_ENV, 0, 1024, ...)`, `label(ENV, raw)`): a reader that reads its
+    text itself holds a rule of its own beside the declaration. Naming one in words (an f-string), recording who
+    chose (`chosen_by`) or setting it for a child is fine."""
+    declared = {name for name, value in vars(variables).items() if isinstance(value, Number)}
+
+    def is_name(node: ast.AST, aliases: set[str]) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in aliases
+        if not (isinstance(node, ast.Attribute) and node.attr == "name"):
+            return False
+        holder = node.value
+        return (isinstance(holder, ast.Name) and holder.id in declared) or \
+            (isinstance(holder, ast.Attribute) and holder.attr in declared)
+
+    def read_by(node: ast.AST) -> list[ast.expr]:
+        """What `node` reads a variable by, if it is a lookup or a reading."""
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            return [node.slice]
+        if not isinstance(node, ast.Call):
+            return []
+        func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if func in READINGS:
+            return [*node.args, *(k.value for k in node.keywords)]
+        return node.args[:1] if func in LOOKUPS else []
+
+    found = []
+    for path in sorted((root / "kit").rglob("*.py")):
+        if (path.name == "variables.py" and path.parent.name == "infra") or \
+                not any(name in (text := path.read_text()) for name in declared):
+            continue
+        tree = ast.parse(text, str(path))
+        aliases = {t.id for node in tree.body if isinstance(node, ast.Assign) and is_name(node.value, set())
+                   for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+            found += [where for arg in read_by(node) if is_name(arg, aliases)]
+    return found
+
+
+def test_no_reader_reads_a_kit_number_but_by_its_declaration() -> None:
+    """No module but kit/infra/variables.py looks a KIT_ number's text up or hands its name to a reading of its own
+    (env_int, env_float, number, label): its bounds are written once, in its declaration. Before: 7 such places in 5
+    modules (kit/infra/proc.py, kit/corpus/scheduler.py, kit/model/threads.py, kit/model/incumbent.py,
+    kit/infra/arrays.py)."""
+    assert number_names_passed(ROOT) == []
