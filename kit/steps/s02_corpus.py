@@ -21,6 +21,7 @@ from kit.infra.host import cache_tree
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.discovery import Unusable, reference_clips
+from kit.media.identity import remembered_pairs
 from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_fmt
 from kit.media.refs import YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, check_frames_per_source
@@ -80,7 +81,8 @@ def prepare(ctx: Context) -> Prepared:
         unusable += skipped
         paths = {u.path for u in skipped}
         found = [c for c in found if c.path not in paths]
-    refs = one_source_each(found, prints, content_overrides(ctx, unusable))
+    refs = one_source_each(found, prints, content_overrides(ctx, unusable),
+                           remembered_pairs(cache_tree(), ctx.tree.rules.reading))
     for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
