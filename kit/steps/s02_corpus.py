@@ -40,6 +40,7 @@ from kit.steps.corpus_inputs import (
 )
 from kit.steps.corpus_jobs import (
     announce,
+    drop_samples,
     job_runner,
     kept_clips,
     kept_said,
@@ -150,17 +151,16 @@ class CorpusStep:
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
         announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
-        planned_total = len(jobs) + len(samples)  # what every count of the step's jobs is of
-        with kept_said(ctx, runner, jobs, samples, generation):  # an interrupt says the jobs kept
-            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished, planned_total)
+        with kept_said(ctx, runner, jobs, lambda: samples, generation):  # an interrupt says the jobs kept
+            # every count of the step's jobs is of len(jobs) + len(samples)
+            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished,
+                                len(jobs) + len(samples))
             tree.remove_folder(run.corpus_work)
             refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
-            if refused:  # the sample jobs of a clip left out are not run: no longer planned
-                samples = [x for x in samples if x.job.clip.path not in refused]
-                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par,
-                                planned.started_at_utc)
+            # the sample jobs of a clip left out are not run: no longer planned nor counted
+            samples = drop_samples(ctx, planned, jobs, samples, refused, reused_ids | samples_done)
             by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused),
-                                                       (len(jobs), planned_total), generation)
+                                                       (len(jobs), len(jobs) + len(samples)), generation)
         refused, again = {**refused, **by_samples}, [*again, *again_samples]
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())
