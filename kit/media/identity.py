@@ -89,6 +89,9 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
 
 
 Pairs = list[tuple[int, int, Likeness]]
+# of remembered_pairs' records: raise it with any change of how two signatures are compared (kit.media.signature's
+# distance, compare's words) that keeps the bounds and the signature's version, so no record of before is read
+PAIRS_VERSION = "pairs1"
 Judge = Callable[[Sequence[Fingerprint]], Pairs]  # similar_pairs, or remembered_pairs' memo of it
 
 
@@ -100,7 +103,7 @@ def remembered_pairs(cache: Tree, reading: bool) -> Judge:
     def pairs(prints: Sequence[Fingerprint]) -> Pairs:
         if len(prints) < 2:
             return similar_pairs(prints)
-        key = sha256_json(["pairs1", VERSION, MATCH_AT, DIFFERENT_ABOVE, FLAT_SHARE,
+        key = sha256_json([PAIRS_VERSION, VERSION, MATCH_AT, DIFFERENT_ABOVE, FLAT_SHARE,
                            [[p.pixels_sha256, p.signature, p.frames] for p in prints]])
         record = cache.root / "pairs" / f"{key[:32]}.json"
         found, _ = cache.read_json_object(record)
