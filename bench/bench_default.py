@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import ROOT, load_average, measure, run_kit
+from common import ROOT, load_average, measure
 
 TARGET_S = 180.0
 TARGET_CPU_RATIO = 1.0
@@ -84,11 +84,6 @@ def main() -> None:
     ap.add_argument("flags", nargs="*", help="run flags for every run, after --")
     args = ap.parse_args()
     cache = args.work / "cache"
-    res, _ = run_kit("--only", "prereqs", "--out-dir", args.work / "warm", env={"KIT_CACHE_DIR": str(cache)})
-    res, _ = run_kit("--only", "corpus", "--out-dir", args.work / "warm", "--demo-clips", "9", "--scales", "native",
-                     "--cqs", "25", env={"KIT_CACHE_DIR": str(cache)})  # renders the demo clips into the cache
-    if res.returncode != 0:
-        raise SystemExit(res.stderr)
     boxes = {"demo": [*args.flags]}
     if not args.no_real:
         boxes["whole files"] = ["--ref-dir", str(real_box(args.work, args.real.split(","))), *args.flags]
@@ -96,6 +91,14 @@ def main() -> None:
     if args.baseline_kit:
         base = args.baseline_kit.resolve()
         kits.append(("baseline", str(args.baseline_python or base / ".venv" / "bin" / "python"), base))
+    for label, python, root in kits:  # each copy of the kit renders its own demo clips (media/demo.demo_folder): once,
+        # into the cache, before any measured run
+        warm = args.work / f"warm-{label.replace(' ', '-')}"
+        for only in (["prereqs"], ["corpus", "--demo-clips", "9", "--scales", "native", "--cqs", "25"]):
+            m = measure([python, "-m", "kit", "run", "--out-dir", warm, "--only", *only], cwd=root,
+                        env={"KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(root)})
+            if m.rc != 0:
+                raise SystemExit(f"{label}: rendering the demo clips failed (exit {m.rc})")
     results: dict[tuple[str, str], list[dict[str, object]]] = {}
     for n in range(args.rounds):
         for box, flags in boxes.items():

@@ -103,6 +103,20 @@ class JobsPlanned(Event):
 
 
 @dataclass(frozen=True)
+class JobsDropped(Event):
+    """The sample jobs of the clips the corpus step left out after their corpus jobs (a job failed, the independent
+    check refused the clip), dropped from its one count before they run: from now on the step's jobs are `total` (of
+    which `samples` sample jobs), on the line, the bar, each job_done, an interrupt and in its plan.json."""
+
+    kind = "jobs_dropped"
+    total: int
+    samples: int
+    dropped: int  # the sample jobs no longer run
+    reused: int = 0  # of `dropped`, those an earlier run did (counted done when planned)
+    work: float = 0.0  # the pixel-frames of the others, taken out of the corpus's work (kit.report.eta)
+
+
+@dataclass(frozen=True)
 class Forecast(Event):
     """The work of a step still to come (or the rest of the one running), in the run's unit (kit.model.cost)."""
 

@@ -1,5 +1,6 @@
 """The `ensemble-kit` command group. Importing it stays light (no torch, onnx or
-pyarrow), so `--help` is instant; each command imports its work when it runs."""
+pyarrow), so `--help` is instant; each command's module is imported when it is
+asked for (usage.Commands), and imports its work when it runs."""
 
 from __future__ import annotations
 
@@ -8,20 +9,17 @@ import os
 import click
 
 from kit import __version__
-from kit.cli.binaries import binaries_cmd
-from kit.cli.detect import detect_cmd
-from kit.cli.export import export_cmd
-from kit.cli.ffmpeg import ffmpeg_cmd
-from kit.cli.merge import corpus_group, merge_cmd
-from kit.cli.ray import ray_cmd
-from kit.cli.run import run_cmd, step_cmd
-from kit.cli.slurm import slurm_cmd
-from kit.cli.status import status_cmd
-from kit.cli.usage import KitGroup
-from kit.cli.verify import verify_cmd
+from kit.cli.usage import Commands, KitGroup
+
+COMMANDS = {"run": "kit.cli.run:run_cmd", "step": "kit.cli.run:step_cmd", "verify": "kit.cli.verify:verify_cmd",
+            "detect": "kit.cli.detect:detect_cmd", "binaries": "kit.cli.binaries:binaries_cmd",
+            "merge": "kit.cli.merge:merge_cmd", "corpus": "kit.cli.merge:corpus_group",
+            "status": "kit.cli.status:status_cmd", "slurm": "kit.cli.slurm:slurm_cmd", "ray": "kit.cli.ray:ray_cmd",
+            "ffmpeg": "kit.cli.ffmpeg:ffmpeg_cmd"}
 
 
-@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=KitGroup, commands=Commands(COMMANDS),
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ensemble-kit")
 def cli() -> None:
     """ensemble-kit: encode reference clips with the encoders this box has, score every frame
@@ -46,11 +44,6 @@ def cli() -> None:
       eval "$(_ENSEMBLE_KIT_COMPLETE=bash_source ensemble-kit)"
     """
 
-
-for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd,
-                slurm_cmd, ray_cmd, ffmpeg_cmd):
-    cli.add_command(command)
-corpus_group.add_command(export_cmd)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kit.cli.export import export_cmd
 from kit.cli.guard import guard
 from kit.infra.visible import visible
 
@@ -105,6 +106,9 @@ def corpus_group() -> None:
       ensemble-kit corpus info runs/mybox
       ensemble-kit corpus info results-mybox-20261121T101500Z.tar.gz --json
     """
+
+
+corpus_group.add_command(export_cmd)
 
 
 @corpus_group.command("info")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from importlib import import_module
 from typing import Any
 
 import click
@@ -50,6 +51,35 @@ def usage_events(exc: click.UsageError) -> list[str]:
     # a flag refused: the same command is refused again (no retry)
     return [json.dumps(dump(e.to_json())) for e in (RunError(cause, hint, EXIT_BAD_INPUT, ""),
                                                     RunFinished(EXIT_BAD_INPUT, 0.0))]
+
+
+class Commands(MutableMapping[str, click.Command]):
+    """A group's commands by name, each imported the first time it is asked for (`where`: name -> "module:attribute"):
+    a command run imports its own module alone (`status`: not run's flags, made from every setting, nor the cluster
+    commands'); `--help` and a mistyped name ask for all of them."""
+
+    def __init__(self, where: Mapping[str, str]) -> None:
+        self.where, self.loaded = dict(where), dict[str, click.Command]()
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self.loaded:
+            module, attribute = self.where[name].split(":")
+            self.loaded[name] = getattr(import_module(module), attribute)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self.where.setdefault(name, "")
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.where[name]
+        self.loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.where)
+
+    def __len__(self) -> int:
+        return len(self.where)
 
 
 class KitGroup(click.Group):

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-import numpy as np
-
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
 from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines
@@ -25,7 +23,7 @@ from kit.infra.shown import Spelled
 from kit.infra.visible import utf8_text
 from kit.media.discovery import Renamed, distinct_sources
 from kit.media.fingerprint import FrameTimes, Repeats
-from kit.media.identity import Fingerprint, bars_text, similar_pairs
+from kit.media.identity import Fingerprint, Judge, bars_text, similar_pairs
 from kit.media.refs import Clip
 
 OVERRIDE_HINT = ('write it as {"same": [["name-a", "name-b"]], "different": [["name-c", "name-d"]]}, naming each '
@@ -182,10 +180,10 @@ class ReferenceSet:
         return tuple(g for g in self.grouping.groups if any(m.src_sha256 in shas for m in g.members))
 
 
-def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
-                    overrides: Overrides | None) -> ReferenceSet:
+def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint], overrides: Overrides | None,
+                    pairs: Judge = similar_pairs) -> ReferenceSet:
     """Twins out, one name each (two different pictures never share one: kit.media.discovery.distinct_sources),
-    content groups formed."""
+    content groups formed (`pairs`: similar_pairs, or its answer kept in the cache: identity.remembered_pairs)."""
     kept, twins = split_twins(found, prints)
     clips, renamed = distinct_sources(kept)
     aliases: dict[str, list[str]] = {}
@@ -194,7 +192,8 @@ def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
     # each source by its file's name (what --content-groups may name it by, and what a content group's members say
     # in the manifest the lead receives): never its folder
     grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=utf8_text(PurePath(c.path).name),
-                                     aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides)
+                                     aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides,
+                             pairs=pairs)
     return ReferenceSet(clips, twins, prints, grouping, overrides, tuple(renamed))
 
 
@@ -244,13 +243,13 @@ def _unique(sources: Sequence[Source]) -> list[Source]:
     return list(best.values())
 
 
-def _judged(unique: Sequence[Source]) -> list[tuple[int, int, Ruling]]:
+def _judged(unique: Sequence[Source], pairs: Judge) -> list[tuple[int, int, Ruling]]:
     """What the signature says of every pair of fingerprinted sources that is not different."""
     printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
     named = source_names((s.src_sha256, s.src) for s in unique)  # as a --content-groups file names them
     prints = [p for p in (unique[i].fingerprint for i in printed) if p is not None]
     out = []
-    for a, b, like in similar_pairs(prints):
+    for a, b, like in pairs(prints):
         i, j = printed[a], printed[b]
         (first, fa), (second, fb) = sorted((named[unique[k].src_sha256], unique[k].fingerprint) for k in (i, j))
         bars = [f"{name} compared inside its {text}" for name, fp in ((first, fa), (second, fb))
@@ -264,7 +263,8 @@ Link = tuple[int, int, str]  # two sources (indices into the unique ones) held a
 
 
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
-                  known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
+                  known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = (),
+                  pairs: Judge = similar_pairs) -> Grouping:
     """The content groups of `sources` (the module's text says the rules).
 
     Raises InputError when an override names no source, names several, contradicts itself, or says two sources
@@ -273,7 +273,7 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
     `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
     unique = _unique(sources)
-    judged = _judged(unique)
+    judged = _judged(unique, pairs)
     at = {s.src_sha256: i for i, s in enumerate(unique)}
     # a pair recorded apart by an input whose sources this set does not hold both of says nothing here
     recorded_apart = [(at[a], at[b]) for a, b in known_apart if a in at and b in at]
@@ -298,7 +298,7 @@ def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
 
 
 def _refuse_joined_apart(unique: Sequence[Source], kept: Sequence[Link], apart: set[tuple[int, int]],
-                         component: np.ndarray, overrides: Overrides | None) -> None:
+                         component: Sequence[int], overrides: Overrides | None) -> None:
     """Raises InputError for the first pair (in index order) said to be different contents that the kept links
     still join into one component, naming the links that join it (cut at 600 characters) and where the pair
     was said apart: the --content-groups file, or a manifest's recorded one at merge."""
@@ -328,7 +328,7 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
 
 
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],
-            apart: set[tuple[int, int]], component: np.ndarray, overrides: Overrides | None) -> Grouping:
+            apart: set[tuple[int, int]], component: Sequence[int], overrides: Overrides | None) -> Grouping:
     """The groups and what is said of them: the signature's rulings that stand, the user's groupings."""
     groups = _groups(unique, component, kept)
     content_of = {m.src_sha256: g.content for g in groups for m in g.members}
@@ -341,7 +341,7 @@ def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
                     [r.line() for r in rulings] + users, rulings)
 
 
-def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]) -> tuple[ContentGroup, ...]:
+def _groups(unique: Sequence[Source], component: Sequence[int], kept: Sequence[Link]) -> tuple[ContentGroup, ...]:
     members: dict[int, list[int]] = {}
     for i in range(len(unique)):
         members.setdefault(int(component[i]), []).append(i)

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-if TYPE_CHECKING:  # pyarrow loads where rows are made or read: `status` plans the corpus step without it
+if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status` plans the corpus step without them
+    import numpy as np
     import pyarrow as pa
 
 from kit.corpus.children import JobFailed, child_failure, run_child
@@ -328,6 +327,7 @@ def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: P
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
                 enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None,
                 own: np.ndarray | None = None) -> pa.Table:
+    import numpy as np
     import pyarrow as pa
 
     from kit.corpus.schema import JOB_SCHEMA

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from kit.corpus.children import child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES
 from kit.corpus.failures import failed_of
@@ -131,6 +129,7 @@ class SampleRunner:
         return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
 
     def _run_fresh(self, sample: SampleJob, work: Path) -> JobResult:
+        import numpy as np  # numpy and pyarrow: where rows are made (`status` plans the corpus step without them)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -190,6 +189,7 @@ class SampleRunner:
     def _window_rows(self, sample: SampleJob, name: str, k: int, window: tuple[int, int], log: Path, encoded: Path,
                      enc_s: float, score_s: float, stderr: str) -> pa.Table:
         """One window's scored frames as rows; a window scored short of its frames fails the sample job."""
+        import numpy as np
         import pyarrow as pa
 
         job = sample.job

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-import numpy as np
-
+from kit.infra.files import sha256_json
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
-from kit.media.fingerprint import Fingerprint, signature_crop
+from kit.media.fingerprint import VERSION, Fingerprint, signature_crop
 from kit.media.looks import budget_of
 from kit.media.refs import Clip
-from kit.media.signature import all_distances, decode_signature, distance, flat_share
 
-__all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "bars_text", "compare",
-           "fingerprint", "similar_pairs"]
+__all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Judge", "Likeness", "Outcome", "bars_text",
+           "compare", "fingerprint", "remembered_pairs", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
@@ -45,6 +45,8 @@ def bars_text(signature: str) -> str:
 def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
     if a.pixels_sha256 == b.pixels_sha256:
         return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
+    from kit.media.signature import decode_signature, distance, flat_share  # numpy: where two pictures differ
+
     sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
     dist, offset = distance(sig_a, sig_b)
     flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
@@ -73,6 +75,10 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
         for i, j in itertools.combinations(members, 2):
             found[(i, j)] = compare(prints[i], prints[j])
     if len(prints) > 1:
+        import numpy as np
+
+        from kit.media.signature import all_distances, decode_signature
+
         sigs = np.stack([decode_signature(p.signature) for p in prints])
         dist = all_distances(sigs, DIFFERENT_ABOVE)
         rows, cols = np.nonzero(np.triu(dist <= DIFFERENT_ABOVE, k=1))
@@ -80,6 +86,46 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
             if (i, j) not in found:
                 found[(i, j)] = compare(prints[i], prints[j])  # the exact figure and its offset, for the detail
     return [(i, j, like) for (i, j), like in sorted(found.items()) if like.outcome != "different"]
+
+
+Pairs = list[tuple[int, int, Likeness]]
+# of remembered_pairs' records: raise it with any change of how two signatures are compared (kit.media.signature's
+# distance, compare's words) that keeps the bounds and the signature's version, so no record of before is read
+PAIRS_VERSION = "pairs1"
+Judge = Callable[[Sequence[Fingerprint]], Pairs]  # similar_pairs, or remembered_pairs' memo of it
+
+
+def remembered_pairs(cache: Tree, reading: bool) -> Judge:
+    """similar_pairs, its answer for one list of fingerprints kept in the kit's cache (pairs/, by their values and this
+    module's bounds): a run computes and keeps it, `status` reads what the run kept (no numpy to load, no signature to
+    decode) and computes, keeping nothing, only what no run did."""
+
+    def pairs(prints: Sequence[Fingerprint]) -> Pairs:
+        if len(prints) < 2:
+            return similar_pairs(prints)
+        key = sha256_json([PAIRS_VERSION, VERSION, MATCH_AT, DIFFERENT_ABOVE, FLAT_SHARE,
+                           [[p.pixels_sha256, p.signature, p.frames] for p in prints]])
+        record = cache.root / "pairs" / f"{key[:32]}.json"
+        found, _ = cache.read_json_object(record)
+        with contextlib.suppress(ValueError, TypeError, KeyError):  # not as written here: computed again
+            if found is not None and found["key"] == key:
+                return [(int(i), int(j), _likeness(like)) for i, j, like in found["pairs"]]
+        computed = similar_pairs(prints)
+        if not reading:
+            cache.write_json(record, {"key": key, "pairs": [[i, j, [like.outcome, like.distance, like.detail,
+                                                                   like.flat]] for i, j, like in computed]})
+        return computed
+
+    return pairs
+
+
+def _likeness(values: Sequence[object]) -> Likeness:
+    outcome, dist, detail, flat = values
+    known: tuple[Outcome, ...] = get_args(Outcome)
+    if outcome not in known or not isinstance(dist, float | int) or not isinstance(detail, str) \
+            or not isinstance(flat, bool):
+        raise ValueError(f"not a likeness: {values!r}")
+    return Likeness(known[known.index(outcome)], float(dist), detail, flat)
 
 
 def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,26 @@ def encode_name(src: object, encoder: object, cq: object, enc_width: int, enc_he
     return f"{src} {encoder} cq {cq}{at}"
 
 
-def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, codec: np.ndarray,
-                     target: np.ndarray, frame_pred: np.ndarray, keys: pd.DataFrame,
-                     predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                     feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None,
-                     teacher_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
-    """One member's encodes among its held-out `rows`: `predict` on their mean features against their mean teacher
-    score; `keys`: what the file says of each row's encode; `feed` gives `pred_vmaftune`, `teacher_fn` `ceiling`."""
+@dataclass(frozen=True)
+class HeldEncodes:
+    """A fold's held-out encodes (its `rows`) pooled, what no member of the fold changes: each row's encode
+    (`inverse`), their frames, mean features, first row and mean teacher score, vmaf-tune's feed and the teacher's
+    function's ceiling, made once per fold; `clip_predictions` adds a member's."""
+
+    rows: np.ndarray
+    inverse: np.ndarray
+    counts: np.ndarray
+    first: np.ndarray
+    mean_feats: np.ndarray
+    fed: np.ndarray | None
+    base: pd.DataFrame  # keys, frames, the teacher's figures and the ceiling, the member's columns left empty
+
+
+def held_encodes(rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target: np.ndarray, keys: pd.DataFrame,
+                 feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None,
+                 teacher_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> HeldEncodes:
+    """The encodes among `rows` pooled; `keys`: what the file says of each row's encode; `feed` gives
+    `pred_vmaftune`'s input, `teacher_fn` `ceiling`."""
     clip = codes[rows]
     ids, inverse, counts = np.unique(clip, return_inverse=True, return_counts=True)
     sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)
@@ -45,18 +59,31 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     first = np.zeros(len(ids), dtype=np.int64)
     first[inverse[::-1]] = rows[::-1]  # any row of the clip: the codec block is the same for all of them
     out = keys.iloc[first].reset_index(drop=True)
-    out.insert(0, "seed", np.int32(seed))
+    out.insert(0, "seed", np.int32(0))
     out["n_frames"] = counts.astype(np.int32)
     out["vmaf_mean"] = np.bincount(inverse, weights=target[rows]) / counts
-    out["pred_from_mean_features"] = predict(mean_feats, codec[first])
-    out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
-    if feed is not None:  # clipped as the export clips it; NaN where vmaf-tune has no slot (a fed row of NaN)
-        fed, vmaftune = feed(out["encoder"], out["cq"]), np.full(len(out), np.nan)
-        asked = np.isfinite(fed).all(axis=1)
-        if asked.any():
-            vmaftune[asked] = clipped(predict(mean_feats[asked], fed[asked]))
-        out["pred_vmaftune"] = vmaftune
+    out["pred_from_mean_features"] = out["pred_mean_of_frames"] = np.nan
+    fed = feed(out["encoder"], out["cq"]) if feed is not None else None
+    if fed is not None:
+        out["pred_vmaftune"] = np.nan
     out["ceiling"] = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else np.nan
-    teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
-    return out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]},  # vmaf_mean is the teacher's mean above
-                      **{f"pred_{stat}": member[stat] for stat in POOLS})
+    teacher = pool_groups(target[rows], inverse, len(ids))
+    out = out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]})  # vmaf_mean is the teacher's mean above
+    return HeldEncodes(rows, inverse, counts, first, mean_feats, fed, out)
+
+
+def clip_predictions(seed: int, held: HeldEncodes, codec: np.ndarray, frame_pred: np.ndarray,
+                     predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """One member's encodes among its fold's held-out rows: `predict` on their mean features against their mean
+    teacher score, its frames' predictions pooled; `pred_vmaftune` clipped as the export clips it, NaN where vmaf-tune
+    has no slot (a fed row of NaN)."""
+    member = pool_groups(clipped(frame_pred), held.inverse, len(held.counts))
+    columns: dict[str, object] = {
+        "seed": np.int32(seed), "pred_from_mean_features": predict(held.mean_feats, codec[held.first]),
+        "pred_mean_of_frames": np.bincount(held.inverse, weights=frame_pred) / held.counts}
+    if held.fed is not None:
+        vmaftune, asked = np.full(len(held.counts), np.nan), np.isfinite(held.fed).all(axis=1)
+        if asked.any():
+            vmaftune[asked] = clipped(predict(held.mean_feats[asked], held.fed[asked]))
+        columns["pred_vmaftune"] = vmaftune
+    return held.base.assign(**columns, **{f"pred_{stat}": member[stat] for stat in POOLS})

@@ -17,7 +17,7 @@ from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.infra.interrupts import check
 from kit.media.svr import SvrModel
 from kit.model.batches import Complement
-from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
+from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys, held_encodes
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import CANONICAL6, MODEL_FEATURES
 from kit.model.distil import Distillation, encode_codes, recipe_of
@@ -29,9 +29,10 @@ from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.samplings import (
     Placed,
+    Pooled,
     consumer_samplings,
-    cut_predictions,
-    encoded_predictions,
+    cut_pooled,
+    encoded_pooled,
     place_windows,
     sample_costs,
     sample_groups,
@@ -177,6 +178,10 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                               **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     placed = place_windows(df, codes, inputs.window_s, inputs.times) if feed is not None else None
+    teacher_fn = inputs.teacher_model.predict if inputs.teacher_model is not None else None
+    # each fold's held-out encodes pooled once (whole, and over the samplings' frames), for the seeds' members of it
+    held = functools.cache(lambda k: held_encodes(inputs.folds[k].rows, codes, feats, target, keys, feed, teacher_fn))
+    pooled = functools.cache(lambda k: sampled_pooled(inputs, inputs.folds[k], codes, keys, placed, feed))
     sampled: list[pd.DataFrame] = []
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
@@ -188,12 +193,9 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         pred_frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(fold.index),
                                          **{c: col[fold.rows] for c, col in identity.items()}, "vmaf": y,
                                          "pred": pred}))
-        clips = clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
-                                 functools.partial(ens.predict, m), feed,
-                                 inputs.teacher_model.predict if inputs.teacher_model is not None else None)
+        clips = clip_predictions(mem.seed, held(fold.index), codec, pred, functools.partial(ens.predict, m))
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
-        sampled += sampled_predictions(inputs, mem.seed, fold, codes, keys, placed,
-                                       functools.partial(ens.predict, m), feed)
+        sampled += [part.of(mem.seed, functools.partial(ens.predict, m)) for part in pooled(fold.index)]
     reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
@@ -216,19 +218,19 @@ def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[pd.Dat
     return with_window(encodes, samplings), samplings
 
 
-def sampled_predictions(inputs: LosoInputs, seed: int, fold: Fold, codes: np.ndarray, keys: pd.DataFrame,
-                        placed: Placed | None, predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                        feed: Callable[[pd.Series, pd.Series], np.ndarray] | None) -> list[pd.DataFrame]:
-    """One member's held-out encodes predicted from each sampling: cut from the whole encodes, and (where the corpus
-    step made them) encoded on their own; none where vmaf-tune is not fed or no window is placed."""
+def sampled_pooled(inputs: LosoInputs, fold: Fold, codes: np.ndarray, keys: pd.DataFrame, placed: Placed | None,
+                   feed: Callable[[pd.Series, pd.Series], np.ndarray] | None) -> list[Pooled]:
+    """A fold's held-out encodes pooled over each sampling's frames, for its members to predict: cut from the whole
+    encodes, and (where the corpus step made them) encoded on their own; none where vmaf-tune is not fed or no window
+    is placed."""
     if placed is None or feed is None:
         return []
     teacher_fn = inputs.teacher_model.predict if inputs.teacher_model is not None else None
-    out = [cut_predictions(seed, fold.rows, codes, inputs.feats, inputs.target, keys, placed.masks, predict, feed,
-                           teacher_fn)]
-    if (samples := inputs.samples) is not None:
-        held = {s.src_sha256 for s in fold.sources}
-        out.append(encoded_predictions(seed, held, samples.rows, samples.feats, predict, feed, teacher_fn))
+    out = cut_pooled(fold.rows, codes, inputs.feats, inputs.target, keys, placed.masks, feed, teacher_fn)
+    if (samples := inputs.samples) is not None and (
+            encoded := encoded_pooled({s.src_sha256 for s in fold.sources}, samples.rows, samples.feats, feed,
+                                      teacher_fn)) is not None:
+        out.append(encoded)
     return out
 
 

@@ -94,48 +94,61 @@ def mean_rows(groups: np.ndarray, feats: np.ndarray, target: np.ndarray
     return ids, first, counts, (sums / counts[:, None]).astype(np.float32), teacher
 
 
-def predicted(mean_feats: np.ndarray, fed: np.ndarray, predict: Predict,
-              teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """(the export's clipped prediction where vmaf-tune has a slot, NaN elsewhere; the teacher's function's)."""
-    out = np.full(len(mean_feats), np.nan)
-    asked = np.isfinite(fed).all(axis=1)
-    if asked.any():
-        out[asked] = clipped(predict(mean_feats[asked], fed[asked]))
-    ceiling = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else np.full(len(out), np.nan)
-    return out, ceiling
+@dataclass(frozen=True)
+class Pooled:
+    """A fold's held-out encodes pooled as vmaf-tune pools a sampling's frames, what no member changes (their keys,
+    frames, mean features and teacher score, what vmaf-tune feeds, the teacher's function's ceiling), made once per
+    fold; each member of it adds its prediction (`of`)."""
+
+    out: pd.DataFrame  # the rows of samplings' members, `seed` and `predicted` left to `of`
+    mean_feats: np.ndarray
+    fed: np.ndarray
+
+    @classmethod
+    def of_groups(cls, keys: pd.DataFrame, mean_feats: np.ndarray, fed: np.ndarray,
+                  teacher_fn: Callable[[np.ndarray], np.ndarray] | None, **columns: object) -> Pooled:
+        """`keys` (a row per group) with `columns`, the seed and prediction to come, the ceiling computed."""
+        ceiling = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else \
+            np.full(len(mean_feats), np.nan)
+        out = keys.reset_index(drop=True).assign(seed=np.int32(0), **columns)
+        return cls(out.assign(predicted=np.nan, ceiling=ceiling), mean_feats, fed)
+
+    def of(self, seed: int, predict: Predict) -> pd.DataFrame:
+        """One member's rows: the export's clipped prediction where vmaf-tune has a slot, NaN elsewhere."""
+        pred = np.full(len(self.mean_feats), np.nan)
+        asked = np.isfinite(self.fed).all(axis=1)
+        if asked.any():
+            pred[asked] = clipped(predict(self.mean_feats[asked], self.fed[asked]))
+        return self.out.assign(seed=np.int32(seed), predicted=pred)
 
 
-def cut_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target: np.ndarray,
-                    keys: pd.DataFrame, masks: dict[str, np.ndarray], predict: Predict,
-                    feed: Callable[[pd.Series, pd.Series], np.ndarray],
-                    teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> pd.DataFrame:
-    """One member's held-out encodes (`rows` of its fold) predicted from each sampling's frames cut from them."""
+def cut_pooled(rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target: np.ndarray, keys: pd.DataFrame,
+               masks: dict[str, np.ndarray], feed: Callable[[pd.Series, pd.Series], np.ndarray],
+               teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> list[Pooled]:
+    """A fold's held-out encodes (`rows` of its fold) pooled over each sampling's frames cut from them."""
     parts = []
     for name, mask in masks.items():
         taken = rows[mask[rows]]
         ids, first, counts, mean_feats, teacher = mean_rows(codes[taken], feats[taken], target[taken])
-        out = keys.iloc[taken[first]].reset_index(drop=True)
-        pred, ceiling = predicted(mean_feats, feed(out["encoder"], out["cq"]), predict, teacher_fn)
-        parts.append(out.assign(seed=np.int32(seed), code=ids, sampling=name, how=CUT, frames=counts.astype(np.int32),
-                                window_teacher=teacher, predicted=pred, ceiling=ceiling))
-    return pd.concat(parts, ignore_index=True)
+        held = keys.iloc[taken[first]]
+        parts.append(Pooled.of_groups(held, mean_feats, feed(held["encoder"], held["cq"]), teacher_fn, code=ids,
+                                      sampling=name, how=CUT, frames=counts.astype(np.int32), window_teacher=teacher))
+    return parts
 
 
-def encoded_predictions(seed: int, held: set[str], samples: pd.DataFrame, feats: np.ndarray, predict: Predict,
-                        feed: Callable[[pd.Series, pd.Series], np.ndarray],
-                        teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> pd.DataFrame:
-    """One member's predictions from the sample encodes of the sources its fold holds out (`held`: their sha256):
-    per encode and sampling, its windows' frames pooled (each window encoded and scored on its own)."""
+def encoded_pooled(held: set[str], samples: pd.DataFrame, feats: np.ndarray,
+                   feed: Callable[[pd.Series, pd.Series], np.ndarray],
+                   teacher_fn: Callable[[np.ndarray], np.ndarray] | None) -> Pooled | None:
+    """The sample encodes of the sources a fold holds out (`held`: their sha256) pooled per encode and sampling (its
+    windows' frames, each window encoded and scored on its own); None where it holds none."""
     rows = np.flatnonzero(samples["src_sha256"].isin(held).to_numpy())
     if not len(rows):
-        return pd.DataFrame()
+        return None
     _, first, counts, mean_feats, teacher = mean_rows(samples["group"].to_numpy()[rows], feats[rows],
                                                          samples["vmaf"].to_numpy(dtype=np.float64)[rows])
-    out = samples.iloc[rows[first]][["src_sha256", "encoder", "cq", "sampling", "enc_width", "enc_height"]]
-    out = out.reset_index(drop=True)
-    pred, ceiling = predicted(mean_feats, feed(out["encoder"], out["cq"]), predict, teacher_fn)
-    return out.assign(seed=np.int32(seed), how=ENCODED, frames=counts.astype(np.int32), window_teacher=teacher,
-                      predicted=pred, ceiling=ceiling)
+    keys = samples.iloc[rows[first]][["src_sha256", "encoder", "cq", "sampling", "enc_width", "enc_height"]]
+    return Pooled.of_groups(keys, mean_feats, feed(keys["encoder"], keys["cq"]), teacher_fn, how=ENCODED,
+                            frames=counts.astype(np.int32), window_teacher=teacher)
 
 
 def sample_groups(samples: pd.DataFrame) -> pd.DataFrame:

@@ -124,6 +124,9 @@ class RunClock:
                 return self._on_step_skipped(e)
             case ev.JobsPlanned():
                 return self._on_jobs_planned(e)
+            case ev.JobsDropped():
+                self.planned["corpus", "jobs"] = self.planned.get(("corpus", "jobs"), 0.0) - e.work
+                return True
             case ev.Forecast():
                 return self._on_forecast(e)
             case ev.JobStarted():

@@ -155,6 +155,13 @@ class LiveBars:
         self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
                                 completed=reused, left=None)
 
+    def jobs_dropped(self, total: int, reused: int) -> None:
+        """The step's count is `total` from now on; `reused` of the jobs dropped had been counted done."""
+        self.corpus_total, self.corpus_done = total, self.corpus_done - reused
+        if self.corpus is not None:
+            self.progress.update(self.corpus, total=total)
+            self._update_corpus()
+
     def run_left(self, e: ev.Eta, now: float) -> None:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
         self.progress.update(self.steps, left=e.seconds_left, left_at=now)
@@ -373,6 +380,13 @@ class Renderer:
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
+    def on_jobs_dropped(self, e: ev.JobsDropped) -> None:
+        self.say(f"{tag('corpus')} the {e.dropped} sample jobs of the clips left out are not run: the step's jobs are "
+                 f"{e.total} from now on ({e.samples} sample jobs)")
+        self.fresh_total -= e.dropped - e.reused
+        if self.bars:
+            self.bars.jobs_dropped(e.total, e.reused)
+
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
         self.doing = f"encode {self.labels[e.job_id]}: starting"
@@ -396,6 +410,7 @@ class Renderer:
                  f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.now()))}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
+        self.fresh_done += 1  # a job of the count that ended, as the bar counts it
         if self.bars:
             self.bars.job_ended(e.job_id, True, f"{e.job_id} FAILED")
         self.say(f"{tag('corpus')} FAILED {self.labels.pop(e.job_id, e.job_id)}: {e.message}", "bold red")

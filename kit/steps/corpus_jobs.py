@@ -25,7 +25,7 @@ from kit.corpus.scheduler import (
 from kit.corpus.shard import ClipScoring, clip_scorings
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.errors import InputError, ToolError
-from kit.events import Forecast, Info, JobsPlanned
+from kit.events import Forecast, Info, JobsDropped, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.host import core_count
 from kit.infra.tree import Tree
@@ -105,17 +105,34 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob
 
 
 @contextlib.contextmanager
-def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: list[SampleJob],
+def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: Callable[[], list[SampleJob]],
               generation: str) -> Iterator[None]:
-    """On an interrupt, the step's jobs finished and kept said, of the count its line gave (the sample jobs too)."""
+    """On an interrupt, the step's jobs finished and kept said, of the count its line gave (the sample jobs too,
+    `samples()`: those still planned, after drop_samples)."""
     try:
         yield
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):  # saying so must never hide the interrupt
+            planned = samples()
             kept = sum(1 for j in jobs if runner.is_done(j)) + sum(
-                1 for x in samples if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
-            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(samples))))
+                1 for x in planned if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
+            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(planned))))
         raise
+
+
+def drop_samples(ctx: Context, plan: JobsPlan, jobs: list[Job], samples: list[SampleJob], refused: Mapping[str, object],
+                 reused: set[str]) -> list[SampleJob]:
+    """The sample jobs still to run: those of the clips the corpus jobs left out (`refused`) dropped from the step's
+    one count, said (JobsDropped: the line, the bar, the time left) and taken out of its plan.json (`status`)."""
+    dropped = [x for x in samples if x.job.clip.path in refused]
+    if not dropped:
+        return samples
+    kept = [x for x in samples if x.job.clip.path not in refused]
+    write_jobs_plan(ctx, jobs, kept, reused, plan.generation, plan.workers, plan.started_at_utc)
+    done_before = [x for x in dropped if x.job_id in reused]
+    ctx.emit(JobsDropped(len(jobs) + len(kept), len(kept), len(dropped), len(done_before),
+                         sum(x.work() for x in dropped if x.job_id not in reused)))
+    return kept
 
 
 def left_out_by_jobs(p: Prepared, jobs: list[Job], failures: list[ToolError], checked: frozenset[str], tree: Tree,

@@ -21,6 +21,7 @@ from kit.infra.host import cache_tree
 from kit.media.containers import COPY_VERSION
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.discovery import Unusable, reference_clips
+from kit.media.identity import remembered_pairs
 from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_fmt
 from kit.media.refs import YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, check_frames_per_source
@@ -39,6 +40,7 @@ from kit.steps.corpus_inputs import (
 )
 from kit.steps.corpus_jobs import (
     announce,
+    drop_samples,
     job_runner,
     kept_clips,
     kept_said,
@@ -80,7 +82,8 @@ def prepare(ctx: Context) -> Prepared:
         unusable += skipped
         paths = {u.path for u in skipped}
         found = [c for c in found if c.path not in paths]
-    refs = one_source_each(found, prints, content_overrides(ctx, unusable))
+    refs = one_source_each(found, prints, content_overrides(ctx, unusable),
+                           remembered_pairs(cache_tree(), ctx.tree.rules.reading))
     for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
@@ -148,17 +151,16 @@ class CorpusStep:
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
         announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
-        planned_total = len(jobs) + len(samples)  # what every count of the step's jobs is of
-        with kept_said(ctx, runner, jobs, samples, generation):  # an interrupt says the jobs kept
-            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished, planned_total)
+        with kept_said(ctx, runner, jobs, lambda: samples, generation):  # an interrupt says the jobs kept
+            # every count of the step's jobs is of len(jobs) + len(samples)
+            failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished,
+                                len(jobs) + len(samples))
             tree.remove_folder(run.corpus_work)
             refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
-            if refused:  # the sample jobs of a clip left out are not run: no longer planned
-                samples = [x for x in samples if x.job.clip.path not in refused]
-                write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par,
-                                planned.started_at_utc)
+            # the sample jobs of a clip left out are not run: no longer planned nor counted
+            samples = drop_samples(ctx, planned, jobs, samples, refused, reused_ids | samples_done)
             by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused),
-                                                       (len(jobs), planned_total), generation)
+                                                       (len(jobs), len(jobs) + len(samples)), generation)
         refused, again = {**refused, **by_samples}, [*again, *again_samples]
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())

@@ -12,6 +12,7 @@ The CI tier runs a cut of the matrix (CUT); the release tier every cell (`@pytes
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 import subprocess
@@ -259,3 +260,71 @@ def test_a_teacher_check_that_fails_is_said_in_the_kit_s_words(
              "abrt": "crashed (SIGABRT) scoring a test pair with it"}[kind]
     assert f"--teacher {model}: this ffmpeg's libvmaf {words}" in said, said[-2000:]
     assert "wrapped_avframe" not in said and "retry:" not in said
+
+
+# a clip left out mid-step with its samplings encoded on their own: by its corpus jobs (encode, score, the independent
+# check: its sample jobs are dropped before they run) or by a sample job (its others run: nothing dropped)
+LEFT_OUT_MID_STEP = ("encode", "score", "check", "sample")
+
+
+@pytest.mark.parametrize(("stage", "interrupted"), [  # the CI tier's cell: an encode that fails, run to its end
+    pytest.param(s, i, marks=() if (s, i) == ("encode", False) else (pytest.mark.release,))
+    for s in LEFT_OUT_MID_STEP for i in (False, True)])
+def test_a_clip_left_out_mid_step_leaves_the_step_one_count_and_its_bar_full(
+        fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str, interrupted: bool) -> None:
+    """Issue 77 item 5: with --consumer-samplings encoded, a clip its corpus jobs left out kept its sample jobs in the
+    bar's total (never full) while plan.json (`status`) had dropped them. Now the step's count drops them
+    (jobs_dropped): the line's count, each job_done's after it, `status`'s as the sample jobs start and an
+    interrupt's then are one, and the bar, fed the run's events, is full at the step's end."""
+    import kit.steps.corpus_samples as corpus_samples
+    from kit import events as ev
+    from kit.infra.tree import read_out_dir
+    from kit.report.terminal import KitConsole, Renderer
+    from kit.steps.status import jobs_progress
+
+    inject(monkeypatch, CLIP, stage, "exit1")
+    out = copy_prereqs(fault_box.prereqs, tmp_path / "out")
+    seen = []
+    run_samples = corpus_samples.run_samples
+
+    def samples_watched(*args: object, **kwargs: object) -> object:
+        with read_out_dir(out) as tree:  # as `status` reads it, in another process
+            seen.append(jobs_progress(tree, RunDir(out), None))
+        if interrupted:
+            raise KeyboardInterrupt
+        return run_samples(*args, **kwargs)
+
+    monkeypatch.setattr(corpus_samples, "run_samples", samples_watched)
+    res = run_here("step", "corpus", "--ref-dir", fault_box.refs, "--out-dir", out, "--ffmpeg", fault_box.wrapper,
+                   *GRID, "--consumer-window", "0.2", "--consumer-samplings", "encoded", "--json")
+    events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    [planned] = [e for e in events if e["event"] == "jobs_planned"]
+    dropped = [e for e in events if e["event"] == "jobs_dropped"]
+    total = planned["total"] - sum(e["dropped"] for e in dropped)
+    # 4 clips x 2 CRFs, each with its sample job; the clip's 2 sample jobs dropped unless a sample job left it out
+    assert (planned["total"], planned["samples"], total) == (16, 8, 16 if stage == "sample" else 14), dropped
+    assert [e["total"] for e in dropped] == ([] if stage == "sample" else [total])
+    [progress] = seen
+    assert progress is not None and progress.planned == total, progress  # status's count
+    if interrupted:
+        assert res.returncode == 130, res.stdout[-2000:] + res.stderr[-2000:]
+        said = [e["message"] for e in events if e["event"] == "info" and "interrupted:" in e["message"]]
+        assert len(said) == 1 and re.search(rf"interrupted: \d+ of {total} corpus jobs are finished", said[0]), said
+        return
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    after = events.index(dropped[0]) if dropped else 0
+    assert {e["total"] for e in events[after:] if e["event"] == "job_done"} == {total}
+    console = KitConsole(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+    r = Renderer(console=console)  # the run's events drawn as a terminal draws them: the bar full at the end
+    kinds = {"jobs_planned": ev.JobsPlanned, "jobs_dropped": ev.JobsDropped, "job_started": ev.JobStarted,
+             "job_done": ev.JobDone, "job_failed": ev.JobFailed}
+    r(ev.RunStarted(str(out), ["corpus"], "2.3.0"))
+    r(ev.StepStarted("corpus", "not completed in this out-dir yet"))
+    for e in events:
+        if e["event"] in kinds:
+            r(kinds[str(e["event"])](**{k: v for k, v in e.items() if k != "event"}))
+    assert r.bars is not None and r.bars.corpus is not None
+    task = r.bars.progress.tasks[r.bars.corpus]
+    assert (task.completed, task.total) == (total, total) and task.finished, task
+    assert sum(e["event"] in ("job_done", "job_failed") for e in events) == total  # each ended once, counted once
+    r.close()

@@ -208,3 +208,28 @@ def test_windows_by_the_frames_times_where_recorded_and_said_by_the_rate_elsewhe
         fit.sampling.how and "whose own timestamps lie before 5 s" in fit.sampling.how
     assert set(timed.loc[timed["src"] == "s1", "placed"]) == {"times"}
 
+
+def test_each_fold_s_encodes_are_pooled_once_for_all_its_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 77 item 2: LOSO pooled a fold's held-out encodes again for every member (the whole encodes and each
+    sampling's frames: their means, vmaf-tune's feed, the teacher function's ceiling), what no member changes: 1.5 s
+    of the demo's 44 s. Now once per fold, whatever the seeds; the members' predictions as before (the tests above)."""
+    import kit.model.loso as loso
+
+    rng = np.random.default_rng(1)
+    df = pd.concat([pd.DataFrame({"src": f"s{s}", "src_sha256": f"{s:064x}", "encoder": "libx264", "cq": cq,
+                                  "frame_index": np.arange(60), "vmaf": rng.uniform(20, 90, 60), "fps": 10.0,
+                                  "enc_width": 64, "enc_height": 36, "height": 36,
+                                  **{f: rng.uniform(0.5, 1.0, 60) for f in FEATURES}})
+                    for s in range(3) for cq in (20, 40)], ignore_index=True)
+    inputs = LosoInputs.of(df)
+    seeds = [0, 1, 2]
+    ens = train_members(inputs.feats, inputs.codec, inputs.target, inputs.members(seeds), TrainConfig(epochs=1))
+    calls = {"held_encodes": 0, "sampled_pooled": 0}
+    for name in calls:
+        def counted(*args: object, _real: object = getattr(loso, name), _name: str = name) -> object:
+            calls[_name] += 1
+            return _real(*args)  # type: ignore[operator]
+        monkeypatch.setattr(loso, name, counted)
+    result = evaluate_loso(inputs, seeds, ens)
+    assert len(ens.members) == 3 * len(inputs.folds) and calls == dict.fromkeys(calls, len(inputs.folds)), calls
+    assert result.samplings is not None and len(result.clips) == len(seeds) * 6  # every member's encodes

@@ -191,3 +191,25 @@ def test_too_few_contents_names_the_pair_and_the_override() -> None:
     assert err.value.hint.startswith('if they are different contents, pass --content-groups FILE with FILE holding '
                                      '{"different": [["a", "a_lossy"]]}; else add reference clips')
     refuse_few_contents(g, 4, 3)  # enough: nothing said
+
+
+def test_components_are_scipy_s_connected_components_numbered_alike() -> None:
+    """rulings.components, a union-find since `status` plans the corpus step without numpy or scipy (issue 77), gives
+    every node the label scipy's connected_components gives it, over generated graphs: none, a chain, a star, random
+    ones from sparse to dense, pairs given twice, a node joined to itself."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from kit.corpus.rulings import components
+
+    rng = random.Random(77)
+    graphs: list[tuple[int, list[tuple[int, int]]]] = [
+        (1, []), (5, []), (6, [(i, i + 1) for i in range(5)]), (7, [(0, k) for k in range(1, 7)]),
+        (4, [(3, 3), (2, 0), (0, 2)])]
+    for _ in range(300):
+        n = rng.randint(1, 40)
+        graphs.append((n, [(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 2 * n))]))
+    for n, pairs in graphs:
+        ends = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+        graph = coo_matrix((np.ones(len(pairs)), (ends[0], ends[1])), shape=(n, n)).tocsr()
+        assert components(n, pairs) == connected_components(graph, directed=False)[1].tolist(), (n, pairs)

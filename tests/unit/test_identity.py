@@ -6,13 +6,16 @@ import base64
 import hashlib
 import itertools
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kit.infra.perms import Rules
 from kit.infra.records import RecordError
+from kit.infra.tree import Tree
 from kit.media.fingerprint import signature_crop
-from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, similar_pairs
+from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, remembered_pairs, similar_pairs
 from kit.media.signature import POSITIONS, all_distances, build_signature, decode_signature, distance
 from tests.conftest import THUMB8_BYTES as THUMB_BYTES
 from tests.conftest import grid_thumbs as _thumbs
@@ -75,6 +78,31 @@ def test_similar_pairs_equals_every_pair_compared_one_by_one() -> None:
     expected = [(i, j, compare(prints[i], prints[j])) for i, j in itertools.combinations(range(len(prints)), 2)]
     assert similar_pairs(prints) == [e for e in expected if e[2].outcome != "different"]
     assert {like.outcome for _, _, like in similar_pairs(prints)} == {"identical", "match", "undecided"}
+
+
+def test_the_pairs_a_run_kept_are_what_status_reads_and_a_damaged_record_is_computed_again(tmp_path: Path) -> None:
+    """identity.remembered_pairs (issue 77: `status` at most 0.5 s of CPU, numpy's import alone ~0.1 s): a run keeps
+    similar_pairs' answer for its fingerprints in the cache, `status` (reading) reads it back equal without
+    computing it and keeps nothing itself; another list of fingerprints, or a damaged record, is computed again."""
+    rng = np.random.default_rng(1)
+    clips = [_clip(s, n=30) for s in range(6)]
+    clips += [clips[0][1:], clips[1] + rng.normal(0, 6, clips[1].shape),
+              clips[2] + 255 * (MATCH_AT + DIFFERENT_ABOVE) / 2]
+    prints = [_print(c) for c in clips]
+    truth = similar_pairs(prints)
+    assert {like.outcome for _, _, like in truth} == {"match", "undecided"}
+    cache = Tree.open(tmp_path / "cache", Rules())
+    assert remembered_pairs(cache, reading=True)(prints) == truth and not any(cache.root.rglob("*.json"))
+    assert remembered_pairs(cache, reading=False)(prints) == truth
+    kept = list(cache.root.rglob("*.json"))
+    assert len(kept) == 1
+    with pytest.MonkeyPatch.context() as mp:  # read back, not computed: the signatures are never compared
+        mp.setattr("kit.media.identity.similar_pairs", lambda prints: pytest.fail("computed again"))
+        assert remembered_pairs(cache, reading=True)(prints) == truth
+    assert remembered_pairs(cache, reading=True)(prints[:-1]) == similar_pairs(prints[:-1])  # another list
+    for damage in ('{"key": "x", "pairs": []}', '{"pairs": [[0, 1, ["same", 0.0, "", false]]]}', "[", ""):
+        kept[0].write_text(damage)
+        assert remembered_pairs(cache, reading=True)(prints) == truth, damage
 
 
 def test_the_prefilter_bound_never_exceeds_the_distance() -> None:

@@ -152,3 +152,33 @@ def test_the_step_s_one_count_of_jobs_is_the_line_s_and_the_bar_s(where: str) ->
     r.close()
     assert "[02 corpus] 6 jobs (4 clip x encoder x cq, 2 sample jobs of the consumer's samplings), 1 already done " \
            "and reused" in shown(buf.getvalue())
+
+
+@pytest.mark.parametrize("where", ["terminal", "redirected"])
+def test_the_sample_jobs_of_a_clip_left_out_leave_the_count_and_the_bar_ends_full(where: str) -> None:
+    """Issue 77 item 5: with --consumer-samplings encoded, a clip left out by its corpus jobs kept its sample jobs in
+    the bar's total, which then never filled. The step's jobs_dropped takes them out of the count (one of them done
+    before, counted done when planned): the line says the new count and the bar is full at the step's last job."""
+    ((_, r, buf),) = [(w, r, b) for w, r, b in renderers() if w == where]
+    r(ev.RunStarted(PATH, ["corpus"], "2.3.0"))
+    r(ev.StepStarted("corpus", "not completed in this out-dir yet"))
+    r(ev.JobsPlanned(8, 1, {}, 2, 4))  # 4 corpus jobs, 4 sample jobs (a0__samples done before)
+    r(ev.JobDone("a0__samples", 1, 8, True, 8, 100.0, 90.0))
+    for n, job in enumerate(["a0", "a1", "b0", "b1"], start=2):
+        r(ev.JobStarted(job, "a" if job < "b" else "b", "libx264", 25, 8))
+        r(ev.JobFailed(job, "failed", "") if job == "a1" else ev.JobDone(job, n, 8, False, 8, 100.0, 90.0))
+    r(ev.JobsDropped(6, 2, 2, 1, 1e6))  # a's two sample jobs: not run
+    for n, job in enumerate(["b0__samples", "b1__samples"], start=5):
+        if r.bars is not None:
+            task = r.bars.progress.tasks[r.bars.corpus]  # type: ignore[index]
+            assert (task.completed, task.total, task.finished) == (n - 1, 6, False), (job, task)
+        r(ev.JobStarted(job, "b", "libx264", 25, 8))
+        r(ev.JobDone(job, n, 6, False, 8, 100.0, 90.0))
+    if r.bars is not None:
+        task = r.bars.progress.tasks[r.bars.corpus]  # type: ignore[index]
+        assert (task.completed, task.total) == (6, 6) and task.finished, task
+    else:
+        assert (r.fresh_done, r.fresh_total) == (6, 6)  # the plain lines' count: the 6 jobs left to run, failed too
+    r.close()
+    assert "[02 corpus] the 2 sample jobs of the clips left out are not run: the step's jobs are 6 from now on (2 " \
+           "sample jobs)" in shown(buf.getvalue())
