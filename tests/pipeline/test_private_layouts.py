@@ -436,12 +436,12 @@ def drawn_runs(kind: str, whole: bool, count: int, **fixed: bool):  # type: igno
 
 
 CI = (pytest.mark.slow, pytest.mark.ci)
-# CI: a whole run from the clips with an --incumbent, one on a given --corpus (no corpus step: cheaper than a whole
-# run's), two corpus-only runs
+# CI: a whole run from the clips with an --incumbent and two corpus-only runs (a run on a given --corpus trains: the
+# release tier's, beside its more draws of each, CI's whole run being at its ten-minute budget)
 test_a_whole_run_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("whole", True, 1, corpus=False,
                                                                             incumbent=True)))
-test_a_run_on_a_given_corpus_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("given corpus", True, 1,
-                                                                                        corpus=True)))
+test_a_run_on_a_given_corpus_in_a_drawn_layout_sends_no_folder = pytest.mark.slow(drawn_runs("given corpus", True, 1,
+                                                                                             corpus=True))
 test_corpus_runs_in_drawn_layouts_send_no_folder = CI[0](CI[1](drawn_runs("corpus", False, 2)))
 # the release tier (slow, not ci): more draws of each (a whole run's --incumbent and --corpus each drawn)
 test_more_whole_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("whole, release", True, 4))
