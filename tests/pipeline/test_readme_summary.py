@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, run_kit
 
-pytestmark = pytest.mark.slow  # the whole demo run (about two minutes of CPU)
+pytestmark = pytest.mark.slow  # the whole demo run (about three and a half minutes of CPU)
 MARK = re.compile(r"\s+\((\d+)\)\s*$")
 
 
