@@ -80,7 +80,7 @@ class Sampling:
         last's plus that frame's step. A span no frame's time lies in (a variable rate's gap) takes the frame shown
         at its start, as a player shows it (two spans in one gap show the same frame)."""
         rising = list(times)
-        for i in range(1, len(rising)):  # a time that steps back is read as the one before it (the copy's rule)
+        for i in range(1, len(rising)):  # a time that steps back is read as the one before it (as RISING_TIMES)
             rising[i] = max(rising[i], rising[i - 1])
         n = len(rising)
         if not longer_in_time(rising, window_s):

@@ -31,15 +31,21 @@ FRAMES_BYTES = POSITIONS * 2 * FRAME
 CROP_BYTES = 4  # t2: after the frames, the bars cropped (top, bottom, left, right), each in 1/255 of the side
 
 
+def inflated(data: bytes, size: int) -> bytes:
+    """`data` inflated, never past `size` + 1 bytes: a payload from a file another box sent (a manifest, a cache) that
+    holds more is refused by its length check, never inflated whole (a few MB can hold tens of GB)."""
+    return zlib.decompressobj().decompress(data, size + 1)
+
+
 def _payload(text: str) -> tuple[str, bytes]:
     tag, _, body = text.partition(":")
     if tag not in READ_VERSIONS:
         raise ValueError(f"signature version {tag!r} is not {' or '.join(map(repr, READ_VERSIONS))}")
+    size = FRAMES_BYTES + (CROP_BYTES if tag == VERSION else 0)
     try:
-        raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
+        raw = inflated(base64.b64decode(body.encode("ascii"), validate=True), size)
     except (ValueError, binascii.Error, zlib.error) as exc:
         raise ValueError(f"damaged signature ({exc})") from None
-    size = FRAMES_BYTES + (CROP_BYTES if tag == VERSION else 0)
     if len(raw) != size:
         raise ValueError(f"signature holds {len(raw)} bytes, not {size}")
     return tag, raw
@@ -136,7 +142,7 @@ class FrameTimes(Record):
         if tag != TIMES_VERSION:
             raise ValueError(f"frame times of version {tag!r}, not {TIMES_VERSION!r}")
         try:
-            raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
+            raw = inflated(base64.b64decode(body.encode("ascii"), validate=True), 8 * self.frames)
         except (ValueError, binascii.Error, zlib.error) as exc:
             raise ValueError(f"damaged frame times ({exc})") from None
         steps = array("q")  # 8 bytes on every platform the kit runs on

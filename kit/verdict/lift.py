@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import CORRELATION_FIGURE, POINTS, SIGNED_FIGURE
 from kit.model.results import BaselineResult
@@ -54,6 +55,8 @@ def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> L
     ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
     if ridge_rmse > 0:
         ratio = round(ensemble_rmse / ridge_rmse, 12)  # as the gate rounds a figure equal to its threshold
+        if ratio > MAX_RECORD_FIGURE:  # ridge all but exact: said and kept as an exact one's (null in the verdict)
+            ratio = math.inf
     elif ridge_rmse == 0 and ensemble_rmse >= 0:  # ridge exact (a constant teacher): equal, or infinitely better
         ratio = math.inf if ensemble_rmse > 0 else 1.0
     else:

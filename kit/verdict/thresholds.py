@@ -10,6 +10,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from kit.errors import InputError
+from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import (
@@ -38,7 +39,10 @@ from kit.model.consumer import TOLERANCE
 # on content it was not calibrated on (docs/verdict.md, "Minimum evidence")
 MIN_CONTENT_GROUPS = 5
 CORRELATION = Real(-1, 1)
-LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
+# X|off: a threshold or none; at most the largest figure a verdict keeps (kit.infra.limits.MAX_RECORD_FIGURE), so a
+# verdict written with it is one its reader takes back (a threshold of 1e13 was written, then refused as damaged)
+LIMIT = Off(Real(0, MAX_RECORD_FIGURE, lo_open=True),
+            refusal=f"is neither a positive number nor off (a threshold is at most {MAX_RECORD_FIGURE:g})")
 SHARE = Real(0, 1)
 # what a threshold changes: the verdict (the report and tarball read it from there); a new one joins its fingerprint's
 # entry `gate` off its default alone, where 2.1.0's thresholds are held at their defaults too (DECIDED_IN_2_1), so an
@@ -56,12 +60,13 @@ def clip_limits_problem(limits: object) -> str | None:
         return "is not an object of STAT: X"
     if bad := next((s for s in limits if s not in POOLS), None):
         return f"names {bad!r}, which is none of {', '.join(POOLS)}"
-    return next((f"gives {stat} the limit {x!r}: each limit must be above 0" for stat, x in limits.items()
+    return next((f"gives {stat} the limit {x!r}: each limit must be above 0 and at most {MAX_RECORD_FIGURE:g}"
+                 for stat, x in limits.items()
                  if LIMIT.rule.problem(x) is not None), None)
 
 
 CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmonic_mean, p1, min (each once), X "
-                                         "above 0")
+                                         f"above 0 and at most {MAX_RECORD_FIGURE:g}")
 
 
 class ClipErrorLimits(Parser):
@@ -104,7 +109,7 @@ class GateThresholds(Record):
 
     mean_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
         "--min-mean-plcc", Float(), "Gate: mean over seeds of per-seed mean LOSO PLCC.", rank=280))
-    plcc_spread_max: float = setting(0.005, Real(0), changes=DECIDED_IN_2_1, flag=Flag(
+    plcc_spread_max: float = setting(0.005, Real(0, MAX_RECORD_FIGURE), changes=DECIDED_IN_2_1, flag=Flag(
         "--max-plcc-spread", Float(), "Gate: max - min of the per-seed mean PLCCs.", rank=290))
     per_seed_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
         "--min-seed-plcc", Float(), "Gate: every seed's mean PLCC.", rank=300))

@@ -322,3 +322,37 @@ def test_a_teacher_whose_features_vmaf_tune_does_not_feed_has_its_ceiling_said_a
     row = row_of(CONSUMER_CEILING, assessed(DEFAULTS, consumer=fit))
     assert row.not_judged == f"no ceiling: {why}" and row.statement == f"not judged: no ceiling: {why}"
     assert no_ceiling_why(TeacherFunction("vmaf_v0.6.1", True, 40, 0.01, 0.0)) is None  # proven on the six
+
+
+def test_every_gate_threshold_a_setting_takes_is_one_its_verdict_reads_back() -> None:
+    """The class of a threshold too large to keep: each numeric gate setting's rule refuses what a verdict's figure
+    rules refuse (kit.infra.limits.MAX_RECORD_FIGURE), so a verdict written with any accepted threshold is read back
+    (--max-plcc-spread 1e13 was written, then refused as damaged by every reader after: bundle, summary, what is sent);
+    and a lift ratio over a ridge all but exact is kept as an exact one's (null), never a figure its rule refuses."""
+    import dataclasses
+    import math
+
+    from kit.infra.limits import MAX_RECORD_FIGURE
+    from kit.infra.rules import POINTS, SIGNED_FIGURE, field_rules
+    from kit.model.results import BaselineResult
+    from kit.verdict.lift import lift
+    from kit.verdict.thresholds import GateThresholds
+
+    numeric = 0
+    for f in dataclasses.fields(GateThresholds):
+        for rule in field_rules(f):
+            takes_numbers = rule.problem(1.0) is None or rule.problem(0.5) is None or rule.problem(2) is None
+            if not takes_numbers or isinstance(getattr(GateThresholds(), f.name), dict):
+                continue
+            numeric += 1
+            for value in (MAX_RECORD_FIGURE * 10, 1e300):
+                assert rule.problem(value) is not None, (f.name, value)  # a threshold no verdict could keep: refused
+            if rule.problem(MAX_RECORD_FIGURE) is None:
+                assert SIGNED_FIGURE.problem(MAX_RECORD_FIGURE) is None  # the largest taken, kept
+    assert numeric >= 8
+    clip = GateThresholds.__dataclass_fields__["max_clip_error"]
+    (limits,) = field_rules(clip)
+    assert limits.problem({"p1": MAX_RECORD_FIGURE * 10}) is not None and limits.problem({"p1": 4.0}) is None
+    ridge = BaselineResult("ridge", {}, 0.9, 0.9, 0.9, 1e-14, 3, [], 3)
+    ratio = lift(0.95, 1.0, ridge).rmse_ratio
+    assert math.isinf(ratio) and POINTS.problem(float("nan")) is None  # written as null, read back as not worked out

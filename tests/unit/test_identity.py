@@ -162,3 +162,23 @@ def test_a_flat_picture_pair_is_undecided_however_close_and_a_textured_one_match
     assert "flat pictures" in like.detail
     textured = _clip(8, motion=0.0)
     assert not compare(_print(textured), _print(textured + 1.0)).flat
+
+
+def test_a_payload_that_inflates_past_its_size_is_refused_without_inflating_it_whole() -> None:
+    """A manifest or cache another box sent: its frame times or signature, a few hundred KB that inflate to 200 MB,
+    refused by the length they must have, never inflated past it (kit.media.fingerprint.inflated)."""
+    import base64
+    import tracemalloc
+    import zlib
+
+    from kit.media.fingerprint import TIMES_VERSION, FrameTimes
+
+    bomb = base64.b64encode(zlib.compress(bytes(200 * 2**20), 9)).decode("ascii")
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="frames, not 3"):
+        FrameTimes(3, "1/30", f"{TIMES_VERSION}:{bomb}").tick_list()
+    with pytest.raises(ValueError, match="signature holds"):
+        decode_signature(f"t2:{bomb}")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 * 2**20, peak
