@@ -92,7 +92,7 @@ CASES = (
     Bad("strict", 1, "", "1 is not a bool"),
     Bad("keep_paths", "no", "", "'no' is not a bool"),
     Bad("gate.mean_plcc_min", 5, "5.0", "is not a number from -1 to 1", ("--min-mean-plcc", "5")),
-    Bad("gate.plcc_spread_max", -0.1, "-0.1", "is not a number of at least 0", ("--max-plcc-spread", "-0.1")),
+    Bad("gate.plcc_spread_max", -0.1, "-0.1", "is not a number from 0 to 1e+12", ("--max-plcc-spread", "-0.1")),
     Bad("gate.per_seed_plcc_min", -2, "-2.0", "is not a number from -1 to 1", ("--min-seed-plcc", "-2")),
     Bad("gate.min_rmse_lift", 0, "0.0", "is neither a positive number nor off", ("--min-rmse-lift", "0")),
     Bad("gate.min_content_groups", 0, "0", "is not a whole number from 1 to 1000000", ("--min-content-groups", "0")),
