@@ -166,7 +166,9 @@ def size_answer_cases(every: bool) -> list[tuple[str, str, object]]:
     return cases if every else [next(c for c in cases if c[0] == "cause")]
 
 
-@pytest.mark.parametrize("every", [pytest.param(False, id="the-cause"),
+# the release tier: a real corpus step on each damage (tests/unit/test_record_fields.py reads every damage of the
+# record in CI, in process)
+@pytest.mark.parametrize("every", [pytest.param(False, id="the-cause", marks=pytest.mark.release),
                                    pytest.param(True, id="every-value", marks=pytest.mark.release)])
 def test_a_damaged_answer_of_the_teacher_check_in_the_cache_is_said_once_and_checked_again(
         every: bool, tiny_refs: Path, tmp_path: Path) -> None:
