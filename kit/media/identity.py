@@ -109,7 +109,10 @@ def remembered_pairs(cache: Tree, reading: bool) -> Judge:
         found, _ = cache.read_json_object(record)
         with contextlib.suppress(ValueError, TypeError, KeyError):  # not as written here: computed again
             if found is not None and found["key"] == key:
-                return [(int(i), int(j), _likeness(like)) for i, j, like in found["pairs"]]
+                kept = [(_index(i), _index(j), _likeness(like)) for i, j, like in found["pairs"]]
+                ordered = [(i, j) for i, j, _ in kept]
+                if ordered == sorted(set(ordered)) and all(0 <= i < j < len(prints) for i, j in ordered):
+                    return kept  # as similar_pairs gives them: i < j, in the list, each pair once, sorted
         computed = similar_pairs(prints)
         if not reading:
             cache.write_json(record, {"key": key, "pairs": [[i, j, [like.outcome, like.distance, like.detail,
@@ -117,6 +120,13 @@ def remembered_pairs(cache: Tree, reading: bool) -> Judge:
         return computed
 
     return pairs
+
+
+def _index(value: object) -> int:
+    """A kept pair's index, an int as written (not a float or a bool json would also turn into one)."""
+    if type(value) is not int:
+        raise ValueError(f"not an index: {value!r}")
+    return value
 
 
 def _likeness(values: Sequence[object]) -> Likeness:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import zlib
 from pathlib import Path
 
@@ -103,6 +104,14 @@ def test_the_pairs_a_run_kept_are_what_status_reads_and_a_damaged_record_is_comp
     for damage in ('{"key": "x", "pairs": []}', '{"pairs": [[0, 1, ["same", 0.0, "", false]]]}', "[", ""):
         kept[0].write_text(damage)
         assert remembered_pairs(cache, reading=True)(prints) == truth, damage
+    # a record of the very key whose pairs point outside the list, backwards, twice, unsorted or at a float
+    remembered_pairs(cache, reading=False)(prints)
+    record = json.loads(kept[0].read_text())
+    like = record["pairs"][0][2]
+    for pairs in ([[0, len(prints), like]], [[1, 0, like]], [[0, 1, like], [0, 1, like]],
+                  [[0, 2, like], [0, 1, like]], [[0.0, 1, like]], [[-1, 1, like]], [[True, 2, like]]):
+        kept[0].write_text(json.dumps({"key": record["key"], "pairs": pairs}))
+        assert remembered_pairs(cache, reading=True)(prints) == truth, pairs
 
 
 def test_the_prefilter_bound_never_exceeds_the_distance() -> None:
