@@ -25,7 +25,9 @@ The tests come in three tiers; this text is the one place that says which test r
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds the
   other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and the jobs
   after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs, the incumbent and
-  champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers, a box whose every folder
+  champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers (a suspect teacher named
+  by the verdict, the summary and the report; CI recomputes the shared run's "none"), each optional gate switched off
+  at its flag, a setting and a gate added in their declarations alone and rerun, a box whose every folder
   holds awkward characters and a secret word, its tarballs scanned byte by byte (tests/pipeline/test_private_box.py),
   seventeen more drawn layouts (four whole runs, three on a given --corpus, ten corpus-only), the ladder run, the
   shared decode, every damage of every record and cache (and every field of each record read back given each malformed

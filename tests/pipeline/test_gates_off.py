@@ -17,7 +17,7 @@ from tests.conftest import LENIENT, ROOT, run_kit
 from tests.kitfiles import verdict_of
 from tests.pipeline.test_intervals import two_box_corpus
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]
+pytestmark = pytest.mark.slow  # a LOSO and four verdicts: the release tier (tests/unit/test_flags.py reads `off`)
 
 # each optional gate by its flag, its variable and where the verdict writes its row
 OPTIONAL = {"--min-coverage": ("KIT_MIN_COVERAGE", "coverage_gate"),

@@ -90,7 +90,6 @@ def forged_promote(out: Path, tmp_path: Path) -> Path:
     return tmp_path / "forged.tar.gz"
 
 
-@pytest.mark.ci
 def test_a_gate_added_in_three_files_shows_everywhere(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                       tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)

@@ -53,7 +53,6 @@ def manifest_of(out: Path) -> dict[str, object]:
         return dict(json.load(handle))
 
 
-@pytest.mark.ci
 def test_a_bundle_setting_declared_in_one_file_reruns_the_bundle_alone(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
