@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,7 @@ from kit.corpus.dedup import KEY
 from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
+from kit.model.bases import BaseFound, TeacherRows
 from kit.model.batches import Complement, Member, gather
 from kit.model.features import CODEC_DIM, model_space
 from kit.model.kernels import Kernels, active
@@ -142,6 +143,11 @@ class Distillation:
     def teacher_rows(self) -> tuple[int, int]:
         return self.n_frames + self.n_windows, len(self.target)
 
+    def teacher(self) -> TeacherRows:
+        """The teacher's samples alone, as a base trains on them (views of the table, not copies)."""
+        lo, hi = self.teacher_rows
+        return TeacherRows(self.table[lo:hi], self.target[lo:hi])
+
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""
         rows = member.train_rows.array() if isinstance(member.train_rows, Complement) else member.train_rows
@@ -162,9 +168,10 @@ def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) ->
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]
 
 
-def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor], steps: int, lr: float,
-         config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
-    """`steps` Adam steps on the rows `batches` draws (M, B), lr decayed along a cosine; the members' latest MSEs."""
+def _fit(net: StackedMLP, table: torch.Tensor, target: torch.Tensor, batches: Callable[[], torch.Tensor], steps: int,
+         lr: float, config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
+    """`steps` Adam steps on the rows of `table` `batches` draws (M, B), lr decayed along a cosine; the members'
+    latest MSEs."""
     step = (HandStep if kernels.private else AutogradStep)(net, lr, config.weight_decay)
     last, total = [float("nan")] * net.slots[0].weight.shape[0], torch.zeros(net.slots[0].weight.shape[0])
     for k in range(steps):
@@ -172,7 +179,7 @@ def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor
             raise Cancelled
         step.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * k / steps)))
         rows = batches()
-        err = step(gather(data.table, rows), [], gather(data.target, rows), 2 / rows.shape[1])
+        err = step(gather(table, rows), [], gather(target, rows), 2 / rows.shape[1])
         total += (err * err).mean(dim=1)
         if k == 0:  # the first step at once: the run's ETA measures the step's set-up up to the first report
             progress(1, steps, (err * err).mean(dim=1).tolist())
@@ -183,17 +190,22 @@ def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor
 
 
 @torch.no_grad()
-def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainConfig, kernels: Kernels,
-                progress: Progress, stop: threading.Event) -> StackedMLP:
-    """One base per seed, in the order given: the teacher's function on its samples alone."""
+def train_bases(rows: TeacherRows, seeds: list[int], arch: Arch, config: TrainConfig, kernels: Kernels,
+                progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
+    """One base per seed, in the order given: the teacher's function on its samples alone (`rows`, nothing of the
+    corpus: kit.model.bases keeps them); and the losses each ended on."""
     net = StackedMLP(seeds, arch)
     net.slots[0].weight[:, arch.n_features:, :] = 0.0  # the codec rows are zero: these weights never move
-    lo, hi = data.teacher_rows
-    net.slots[-1].bias.add_(data.target[lo:hi].mean())
+    net.slots[-1].bias.add_(rows.target.mean())
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-    _fit(net, data, lambda: torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens]),
-         config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
-    return net
+    n = len(rows.target)
+
+    def batches() -> torch.Tensor:
+        return torch.stack([_draw(g, (0, n), config.base_batch) for g in gens])
+
+    losses = _fit(net, rows.table, rows.target, batches, config.teacher_steps()[0], config.base_lr, config, kernels,
+                  progress, stop)
+    return net, losses
 
 
 @torch.no_grad()
@@ -214,28 +226,40 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                                        _draw(g, teacher, parts[2])])
                             for g, (frames, windows) in zip(gens, sources, strict=True)])
 
-    return net, _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
+    return net, _fit(net, data.table, data.target, batches, steps, config.tune_lr, config, kernels, progress, stop)
+
+
+Keep = Callable[[int, StackedMLP, list[float]], None]  # a seed's base trained: kit.model.bases.KeptBases.keep
 
 
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[int, float], None], poll: Callable[[], None],
-           on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups;
-    `progress` (on a worker): the recipe's steps done and their mean loss."""
+           on_group: Callable[[list[Member], StackedMLP, list[float]], None],
+           found: Mapping[int, BaseFound] | None = None, keep: Keep | None = None) -> None:
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases (but those `found`, read back:
+    the same bits; each trained one given to `keep`), then the members in groups; `progress` (on a worker): the
+    recipe's steps done and their mean loss."""
     kernels = active()
     w = max(1, workers)
     base = config.teacher_steps()[0]
-    seeds = sorted({m.seed for m in members})
+    found = found or {}
+    seeds = sorted({m.seed for m in members} - set(found))
     split = [seeds[i::w] for i in range(min(w, len(seeds)))]
 
     def report(offset: int) -> Progress:
         return lambda done, steps, loss: progress(offset + done, float(np.nanmean(loss)))
 
-    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report(0), stop) for s in split]
-    bases: dict[int, StackedMLP] = {}
-    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # each seed a stack of one
-        bases.update({seed: StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
-                                                       for s in net.slots]) for i, seed in enumerate(part)})
+    rows = data.teacher()
+    tasks = [lambda stop, s=s: train_bases(rows, s, arch, config, kernels, report(0), stop) for s in split]
+    bases = {seed: kept.net for seed, kept in found.items()}
+    if found and not seeds:  # every base read back: their steps are done
+        report(0)(base, base, [x for kept in found.values() for x in kept.losses])
+    for part, (net, losses) in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # a stack of one each
+        for i, seed in enumerate(part):
+            bases[seed] = StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
+                                                     for s in net.slots])
+            if keep is not None:
+                keep(seed, bases[seed], [losses[i]])
     cuts = [round(i * len(members) / w) for i in range(w + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
     tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report(base), stop) for g in groups]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from kit.model.arch import Arch, fr_regressor_v2
+from kit.model.bases import BasesAt
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
 from kit.model.features import model_space
@@ -117,10 +118,13 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
             for job, plan in zip(jobs, planned, strict=True)]
 
 
-def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
-    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
-    return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members}), len(plan.job.members),
-                                    config) if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
+def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False,
+                       kept: Collection[int] = ()) -> int:
+    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe, the
+    bases of the seeds `kept` read back, not trained."""
+    return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members} - set(kept)),
+                                    len(plan.job.members), config)
+               if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
 
 
@@ -161,18 +165,19 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (the job's index, a gr
 
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
+               on_group: GroupCallback | None = None, distil: Distillation | None = None,
+               bases: BasesAt | None = None) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
     `on_group(job, a group trained)` (as each group is trained) run on the calling thread. With `distil`, the
-    ensemble's job is trained by the teacher recipe (kit.model.distil). ValueError when there is no job, or a job
-    without members."""
+    ensemble's job is trained by the teacher recipe (kit.model.distil), its bases kept at `bases`. ValueError when
+    there is no job, or a job without members."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
     for j, job in enumerate(jobs):
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
-                                     None if on_group is None else partial(on_group, j))
+                                     None if on_group is None else partial(on_group, j), bases)
     rest = [j for j in range(len(jobs)) if j not in done_by]  # the jobs trained on the corpus's rows
     if rest:
         # _pool numbers its jobs 0..len(rest)-1: the callback is told each one's index among all the jobs
@@ -203,10 +208,16 @@ def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: i
 
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
-                on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
-    """The job's members by the teacher recipe, as one ensemble; on_epoch's rounds are REPORT_EVERY steps."""
+                on_group: Callable[[TrainedEnsemble], None] | None, bases: BasesAt | None) -> TrainedEnsemble:
+    """The job's members by the teacher recipe, as one ensemble; on_epoch's rounds are REPORT_EVERY steps; `bases`:
+    where the seeds' bases are kept (those found there read back, not trained: their arithmetic is not the run's)."""
     base, _ = config.teacher_steps()
-    total, seeds = rounds(config), len({m.seed for m in job.members})
+    kept = bases(data.teacher(), job.arch, config) if bases is not None else None
+    found = kept.found(sorted({m.seed for m in job.members})) if kept is not None else {}
+    if kept is not None and found:
+        kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, sorted(found)))} read back from the "
+                 "kit's cache (bases/: the same bits as trained, kit.model.bases), not trained again")
+    total, seeds = rounds(config), len({m.seed for m in job.members} - set(found))
     latest: list[tuple[int, float]] = []
     shown = [0]
 
@@ -228,15 +239,16 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
             on_group(ens)
 
     distil(data, job.members, job.arch, config, workers, lambda steps, loss: latest.append((steps, loss)), poll,
-           finished)
+           finished, found, None if kept is None else kept.keep)
     order = {id(m): i for i, m in enumerate(job.members)}
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
-                  distil: Distillation | None = None) -> TrainedEnsemble:
-    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`."""
+                  distil: Distillation | None = None, bases: BasesAt | None = None) -> TrainedEnsemble:
+    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil` (its bases
+    kept at `bases`)."""
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
-    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
+    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil, bases=bases)[0]
 

@@ -21,6 +21,7 @@ from kit.steps.view import record_form
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
+    from kit.model.bases import BasesAt
     from kit.model.loso import LosoInputs, LosoResult
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
@@ -94,10 +95,13 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     if found:
         ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained in ", store.folder,
                                 f"; training the other {len(missing)}" if missing else ""))
-    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
+    bases = bases_of(ctx, inputs)
+    kept = set(bases(inputs.distil.teacher(), jobs[0].arch, s.train).found(s.seeds)) \
+        if bases is not None and inputs.distil is not None and missing else set()
+    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe, kept)
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
-        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers, inputs.distil)
+        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers, inputs.distil, bases)
         found |= store.load_all(jobs, set(trained))
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
@@ -106,18 +110,30 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 
-def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
-    """The work left of LOSO and the bundle's after it (kit.model.cost), for the run's ETA."""
+def bases_of(ctx: Context, inputs: LosoInputs) -> BasesAt | None:
+    """Where the teacher recipe's bases are kept (the kit's cache: kit.model.bases), None by the frames' recipe."""
+    from kit.model.bases import KeptBases
+
+    if inputs.distil is None:
+        return None
+    return lambda rows, arch, config: KeptBases.in_cache(rows, arch, config, ctx.log)
+
+
+def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str,
+                  kept: set[int]) -> None:
+    """The work left of LOSO (the bases of the seeds `kept` read back, not trained) and the bundle's after it
+    (kit.model.cost; its bases kept by LOSO's teacher recipe), for the run's ETA."""
     from kit.model.cost import FIXED_WORK, WORK_PER_PARAM_STEP, bundle_work
     from kit.model.train import planned_arithmetic
 
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
     teacher = recipe == TEACHER
-    units = planned_arithmetic(jobs, config, workers, teacher) * share \
+    units = planned_arithmetic(jobs, config, workers, teacher, kept) * share \
         + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
     training = round(units * WORK_PER_PARAM_STEP)
     ctx.emit(Forecast("loso", training + FIXED_WORK["loso"], training))
-    bundle = bundle_work(rows, len(ctx.settings.seeds), config, workers)
+    seeds = len(ctx.settings.seeds)
+    bundle = bundle_work(rows, seeds, config, workers, kept=seeds if teacher else 0)
     ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
 
 
@@ -152,5 +168,5 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))
     trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
-                            store, s.train, workers, inputs.distil)
+                            store, s.train, workers, inputs.distil, bases_of(ctx, inputs))
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}

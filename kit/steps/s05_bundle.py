@@ -33,6 +33,8 @@ from kit.steps.records import read_run_record, read_step_record, sent_run, shown
 
 if TYPE_CHECKING:  # the report, the tarball's writer and the verdict's record (numpy with them) load with the
     # bundle's run, not when `status` plans it
+    from kit.model.arch import Arch
+    from kit.model.recipe import TrainConfig
     from kit.report.html import Invocation
     from kit.verdict.document import Verdict
 
@@ -225,6 +227,7 @@ class BundleStep:
         from kit.bundle.models import export_ensemble
         from kit.bundle.registry import check_proposed
         from kit.bundle.vmaftune import Shipping, crf_coverage
+        from kit.model.bases import KeptBases, TeacherRows
 
         settings = ctx.settings
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
@@ -240,10 +243,19 @@ class BundleStep:
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())
+        def bases(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
+            """LOSO's bases in the kit's cache; those found are not trained: the run's ETA is told the work left."""
+            kept = KeptBases.in_cache(rows, arch, config, ctx.log)
+            if found := kept.found(verdict.seeds):
+                cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), config, threads.train, kept=len(found))
+                ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
+            return kept
+
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
-                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus,
+                               bases=bases)
 
 
 def invocation(tree: Tree, run_json: Path, places: Places) -> Invocation | None:

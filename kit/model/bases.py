@@ -1,0 +1,152 @@
+"""The teacher recipe's bases kept in the kit's cache (bases/): a seed's base is distilled from the teacher's samples
+alone (kit.model.distil.train_bases), so the loso step's bases are the bundle's, and any later run's with the same
+teacher, samples and recipe; each is trained once and read back after (docs/teachers.md, "A base is trained once").
+
+A record is found by a key made of everything the base's bits depend on: the teacher's samples as the base reads
+them (their z-scored rows and scores, hashed), the network's shape, the seed, the base's steps, batch, learning rate
+and weight decay, the training kernels, torch's version, a worker's threads and the CPU (whose vector unit can round
+a sum differently), and BASES_VERSION. A record that is not as written here (damaged, another shape, a value not
+finite, its bytes not its sha256) is trained again and written over; one that cannot be written is said in the log
+and the run goes on: the cache saves time, it never decides a figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kit.infra.files import sha256_json
+from kit.infra.host import cache_tree, cpu_name
+from kit.infra.tree import Tree
+from kit.model.arch import Arch
+from kit.model.kernels import Kernels, active
+from kit.model.recipe import TrainConfig
+from kit.model.stacked import Slot, StackedMLP
+from kit.model.threads import INTRAOP_THREADS
+
+# raise it with any change of how a base is trained from its rows (kit.model.distil.train_bases, its draws, its
+# steps' arithmetic) that the key's other parts do not already hold, so no record of before is read
+BASES_VERSION = "bases1"
+FOLDER = "bases"
+
+
+@dataclass(frozen=True)
+class TeacherRows:
+    """The rows a base trains on: the teacher's samples, z-scored, with the codec block (zero), and their scores."""
+
+    table: torch.Tensor  # (S, F + CODEC_DIM)
+    target: torch.Tensor  # (S,)
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for t in (self.table, self.target):
+            h.update(repr((tuple(t.shape), str(t.dtype))).encode())
+            h.update(t.contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class BaseFound:
+    """A base read back: its stack of one and the losses its training ended on."""
+
+    net: StackedMLP
+    losses: list[float]
+
+
+class KeptBases:
+    """The bases of one training (its teacher rows, network, recipe and kernels) in the cache `tree`; `log` says a
+    record that could not be written (the training goes on)."""
+
+    def __init__(self, tree: Tree, rows: TeacherRows, arch: Arch, config: TrainConfig, kernels: Kernels,
+                 log: Callable[[str], None]) -> None:
+        self.tree, self.arch, self.log = tree, arch, log
+        self.common = [BASES_VERSION, torch.__version__, INTRAOP_THREADS, cpu_name(), kernels.private,
+                       asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
+                       config.weight_decay, rows.digest()]
+
+    def key(self, seed: int) -> str:
+        return sha256_json([*self.common, seed])
+
+    @classmethod
+    def in_cache(cls, rows: TeacherRows, arch: Arch, config: TrainConfig, log: Callable[[str], None]
+                 ) -> KeptBases:
+        """In the kit's cache (KIT_CACHE_DIR, else the user's), for the kernels this process trains with."""
+        return cls(cache_tree(), rows, arch, config, active(), log)
+
+    def record(self, seed: int) -> Path:
+        return self.tree.root / FOLDER / f"{self.key(seed)[:32]}.json"
+
+    def found(self, seeds: Iterable[int]) -> dict[int, BaseFound]:
+        """The seeds whose base the cache holds as written here, each read back."""
+        found = {}
+        for seed in seeds:
+            if (base := self.read(seed)) is not None:
+                found[seed] = base
+        return found
+
+    def read(self, seed: int) -> BaseFound | None:
+        obj, _ = self.tree.read_json_object(self.record(seed))
+        if obj is None or obj.get("key") != self.key(seed):
+            return None
+        try:
+            return _base_of(obj, self.arch)
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            return None  # not as written here: trained again
+
+    def keep(self, seed: int, net: StackedMLP, losses: list[float]) -> None:
+        """Seed's base (a stack of one) written to the cache; a failure to write is said, never raised."""
+        slots = [{"layer": s.layer.name, "weight": _b64(s.weight), "bias": _b64(s.bias)} for s in net.slots]
+        record = {"key": self.key(seed), "seed": seed, "losses": [float(x) for x in losses], "slots": slots,
+                  "sha256": sha256_json(slots)}
+        try:
+            self.tree.write_json(self.record(seed), record)
+        except OSError as exc:
+            self.log(f"the teacher recipe's base of seed {seed} was not kept in the kit's cache (bases/: "
+                     f"{exc.strerror or type(exc).__name__}); it is trained again next time")
+
+
+def _b64(t: torch.Tensor) -> str:
+    return base64.b64encode(t.detach().contiguous().numpy().astype("<f4").tobytes()).decode("ascii")
+
+
+def _base_of(obj: dict[str, Any], arch: Arch) -> BaseFound:
+    """A record's base, checked against the network's shape: every slot in its order, its bytes its sha256, finite."""
+    slots, losses = obj["slots"], obj["losses"]
+    if sha256_json(slots) != obj["sha256"] or not isinstance(losses, list) \
+            or not all(isinstance(x, float | int) and not isinstance(x, bool) for x in losses):
+        raise ValueError("not as written")
+    layers = arch.layers()
+    if not isinstance(slots, list) or len(slots) != len(layers):
+        raise ValueError("another network")
+    made = []
+    for layer, slot in zip(layers, slots, strict=True):
+        if slot["layer"] != layer.name:
+            raise ValueError("another layer")
+        weight = _tensor(slot["weight"], (1, layer.fan_in, layer.fan_out))
+        bias = _tensor(slot["bias"], (1, 1, layer.fan_out))
+        made.append(Slot(layer, weight, bias))
+    return BaseFound(StackedMLP.of_slots(arch, made), [float(x) for x in losses])
+
+
+def _tensor(text: object, shape: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(text, str):
+        raise TypeError("not base64 text")
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) != 4 * int(np.prod(shape)):
+        raise ValueError("another size")
+    values = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+    if not np.isfinite(values).all():
+        raise ValueError("a value not finite")
+    return torch.from_numpy(values)  # astype made it a copy of its own, writable
+
+
+# where a training's bases are kept: KeptBases.in_cache with the step's log, or None (trained every time)
+BasesAt = Callable[[TeacherRows, Arch, TrainConfig], KeptBases]
