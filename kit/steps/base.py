@@ -128,12 +128,15 @@ def require_output(ctx: Context, path: Path, producer: str, again: str = "") -> 
     """An upstream output exactly as step `producer` wrote it: missing, unfinished or edited since is refused, naming
     the file and how to make it again (`again`: the command; else the producer rerun alone, forced)."""
     status, tree = ctx.run.status(producer), ctx.tree
-    again = again or rerun(ctx, "step", producer, "--force")
+
+    def make_again() -> str:  # made only for a refusal: a command line costs `status` a look at the out-dir
+        return again or rerun(ctx, "step", producer, "--force")
+
     for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
         if (entry := tree.entry(found)) is not None and (what := entry.planted) is not None:
             raise InputError(f"{found} is {what}, not a file step '{producer}' wrote: the kit reads nothing through "
                              "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
-                                        f"rerun that step: {again}")
+                                        f"rerun that step: {make_again()}")
     if not tree.is_file(status):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
@@ -141,18 +144,18 @@ def require_output(ctx: Context, path: Path, producer: str, again: str = "") -> 
     recorded = record.outputs.get(ctx.run.rel(path)) if record is not None else None
     if recorded is not None and not tree.is_file(path):
         raise InputError(f"{path} is missing: step '{producer}' made it (its status.json records its sha256) and it "
-                         "has been removed since", hint=f"make it again: {again}")
+                         "has been removed since", hint=f"make it again: {make_again()}")
     if not tree.is_file(path):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
     if recorded is None:
         said = "is damaged" if record is None else "does not record it"
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' {said}",
-                         hint=f"rerun that step (it rebuilds its record): {again}")
+                         hint=f"rerun that step (it rebuilds its record): {make_again()}")
     if recorded != cached_sha256(tree, path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs from the "
                          f"{recorded[:12]}… that step recorded)",
-                         hint=f"restore it, or make it again: {again}")
+                         hint=f"restore it, or make it again: {make_again()}")
     return path
 
 

@@ -129,11 +129,17 @@ def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
     return rows
 
 
+def keeps(ctx: Context) -> bool:
+    """Whether ffmpeg's answers are kept in the kit's cache (kit.media.ffmpeg.ask_binary): by a run, never by `status`
+    (its out-dir opened to read), which writes nothing."""
+    return not ctx.tree.rules.reading
+
+
 class PrereqsStep:
     name = "prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
-        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
+        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None, kept=keeps(ctx))
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
@@ -142,7 +148,7 @@ class PrereqsStep:
             settings=ctx.fingerprint(),  # --teacher's model file read and hashed there: an edited one checked again
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
-                    "host": sha256_json(gather_signals(info).to_json()),
+                    "host": sha256_json(gather_signals(info, kept=keeps(ctx)).to_json()),
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
 

@@ -23,7 +23,6 @@ from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
-from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
@@ -276,6 +275,8 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
+        from kit.model.results import Baselines, CorpusRef  # ten records `status`, planning this step, never reads
+
         s, run, tree = ctx.settings, ctx.run, ctx.tree
         result, time_used = trained.result, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger

@@ -41,6 +41,7 @@ from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
+from kit.media.ffmpeg import BinaryAnswer
 from kit.media.fingerprint import FrameTimes
 from kit.model.incumbent import find_incumbent
 from kit.model.results import BaselineResult, Baselines, EnsembleMembers, SeedReport
@@ -188,6 +189,7 @@ READ_BACK = [
     ReadBack("--incumbent's ensemble.json", EnsembleMembers, checked_after(incumbent, "not a readable ensemble")),
     ReadBack("merge's .<name>.merge-commit.json", Commit, given(Commit)),
     ReadBack("the kit's cache: teacher-sizes/<key>.json", SizeAnswer, size_answer),
+    ReadBack("the kit's cache: ffmpeg-answers/<key>.json", BinaryAnswer, control(BinaryAnswer)),
     # a fingerprint's frame times, in its entry of the kit's cache (kit.media.cache._print_from: a damaged entry is left
     # out, computed again and said) and in a shard's manifest (ClipEntry.times, walked there)
     ReadBack("the kit's cache: sha256.json's fingerprint entries (their times)", FrameTimes, given(FrameTimes)),
