@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -150,6 +149,8 @@ def with_va_drivers(nodes: tuple[RenderNode, ...]) -> tuple[RenderNode, ...]:
 
 def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
     """Adapters from PowerShell's `... | ConvertTo-Csv` of Win32_VideoController (VIDEO_CONTROLLER_QUERY)."""
+    import csv  # on Windows alone
+
     lines = [ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip() and not ln.startswith("#TYPE")]
     found = []
     for row in csv.DictReader(io.StringIO("\n".join(lines))):

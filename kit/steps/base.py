@@ -13,9 +13,9 @@ from typing import Protocol, TypeVar
 
 from kit.errors import InputError, KitError
 from kit.events import Emit, Info
-from kit.infra.files import remembered_sha256
-from kit.infra.host import box_places
-from kit.infra.records import Record
+from kit.infra.files import remembered_sha256, sha256_json
+from kit.infra.host import box_places, cache_tree
+from kit.infra.records import Record, read_record
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import resolve_ffmpeg
@@ -180,10 +180,43 @@ def recorded_corpus(ctx: Context, recorded: str) -> Path:
     return run.found(recorded)
 
 
+DIGESTS = "digests"  # the kit's cache's folder of KeptDigest records
+DIGESTS_VERSION = "digest1"  # raise it with any change of what a key names: no record of before is read
+DIGEST_MIN_BYTES = 1 << 20  # a smaller file is hashed again: reading its kept digest costs what hashing ~0.3 MiB does
+
+
+@dataclass(frozen=True)
+class KeptDigest(Record):
+    """The kit's cache's `digests/<key>.json`: the sha256 of one version of a file of DIGEST_MIN_BYTES or more below an
+    out-dir (`key`, its name's first 32 characters: of DIGESTS_VERSION and the file's path, device, inode, size,
+    mtime and ctime as the out-dir's Tree sees them), kept whole so that a record under another's name is never read.
+    A run keeps it as it hashes the file; `status` reads it rather than the file (issue 77: its cost does not grow
+    with the out-dir's size)."""
+
+    key: str
+    sha256: str
+
+
 def cached_sha256(tree: Tree, path: Path) -> str:
+    """The sha256 of a file below `tree`: this process's memo of it (remembered_sha256), and for a file of
+    DIGEST_MIN_BYTES or more the kit's cache's across processes, per version of the file (KeptDigest: a run keeps it,
+    `status`, its tree opened to read, keeps nothing). A record missing, damaged or of another key: hashed again."""
     if (found := tree.entry(path)) is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    return remembered_sha256(path, found.st, tree.sha256)
+    st = found.st
+    if st.st_size < DIGEST_MIN_BYTES:
+        return remembered_sha256(path, st, tree.sha256)
+    key = sha256_json([DIGESTS_VERSION, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+    cache = cache_tree()
+    record = cache.root / DIGESTS / f"{key[:32]}.json"
+    kept, _ = read_record(KeptDigest, cache, record)
+    if kept is not None and kept.key == key:
+        return kept.sha256
+    digest = remembered_sha256(path, st, tree.sha256)
+    if not tree.rules.reading:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next look a hash
+            cache.write_json(record, KeptDigest(key, digest).to_json())
+    return digest
 
 
 def read_prereqs(ctx: Context) -> Prereqs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -143,7 +144,8 @@ class LosoStep:
         s = ctx.settings
         # the own shard by its manifest's record of its content (no pass over the rows: `status` plans this step)
         corpus = corpus_path(ctx)
-        inputs = {"corpus": corpus_identity(corpus) if s.corpus is None else corpus_sha256(corpus)}
+        inputs = {"corpus": corpus_identity(corpus, functools.partial(cached_sha256, ctx.tree)) if s.corpus is None
+                  else corpus_sha256(corpus)}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
