@@ -16,6 +16,7 @@ from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
 from kit.infra.files import file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
+from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
 from kit.infra.proc import ProcResult, run_process, signal_name
 from kit.infra.records import Record, keep, read_record
@@ -91,9 +92,10 @@ class BinaryAnswer(Record):
 
 def ask_binary(path: Path, query: str, kept: bool = True) -> str:
     """`ffmpeg -hide_banner QUERY`'s stdout, read from the kit's cache when this version of the binary answered it
-    before (a copy, a replacement or an edit in place of it is another version: asked again), else asked and, where
-    `kept`, kept there (`status` reads, keeping nothing). A record that is missing, damaged or of another key is asked
-    again, never trusted. ToolError when the binary does not answer (an exit other than 0; nothing kept)."""
+    before (a copy, a replacement or an edit in place of it is another version: asked again; a script, never kept),
+    else asked and, where `kept`, kept there (`status` reads, keeping nothing). A record that is missing, damaged or of
+    another key is asked again, never trusted. ToolError when the binary does not answer (an exit other than 0;
+    nothing kept)."""
     place = _answer_place(path, query)
     if place is not None:
         cache, record, key = place
@@ -113,8 +115,13 @@ def ask_binary(path: Path, query: str, kept: bool = True) -> str:
 
 def _answer_place(path: Path, query: str) -> tuple[Tree, Path, str] | None:
     """The kit's cache, the record of `query`'s answer by the binary at `path` as it is now, and its key; None where
-    either cannot be had (a cache the kit may not use, kit.infra.host.cache_refused; a binary gone): asked then."""
+    either cannot be had (a cache the kit may not use, kit.infra.host.cache_refused; a binary gone) or the file is a
+    script (`#!`: a wrapper, whose answers are those of whatever it runs, which its version does not tell): asked
+    then, each time."""
     try:
+        with open_for_reading(path) as fh:  # a regular file (NotRegular, an OSError: asked then, as before)
+            if fh.read(2) == b"#!":
+                return None
         key = sha256_json([ANSWERS_VERSION, query, file_key(path)])
         cache = cache_tree()
     except (OSError, InputError):

@@ -155,14 +155,26 @@ def test_a_damaged_record_is_asked_again_never_trusted(ffmpeg: str, asked: list[
 
 
 def test_an_answer_that_fails_is_not_kept(tmp_path: Path, asked: list[str]) -> None:
-    """A binary that exits 1 to a query: ToolError, nothing kept, asked again next time."""
+    """A binary that exits 1 to a query (the system's `false`, a program as ffmpeg is): ToolError, nothing kept, asked
+    again next time."""
     failing = tmp_path / "ffmpeg"
-    failing.write_text("#!/bin/sh\necho 'no such build' >&2\nexit 1\n")
-    failing.chmod(0o755)
+    shutil.copy2(shutil.which("false") or "/bin/false", failing)
     for _ in range(2):
         with pytest.raises(ToolError, match="does not run as ffmpeg"):
             ask_binary(failing, "-version")
     assert asked == ["-version", "-version"] and records(tmp_path) == []
+
+
+def test_a_script_is_asked_each_time(ffmpeg: str, tmp_path: Path, asked: list[str]) -> None:
+    """A wrapper script given as ffmpeg (a cluster's module wrapper: `#!/bin/sh` then exec) answers as whatever it
+    runs, which its own version does not tell: asked each time, never kept."""
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nexec "{ffmpeg}" "$@"\n')
+    wrapper.chmod(0o755)
+    assert describe(wrapper, "test").encoders == describe(Path(ffmpeg), "test").encoders
+    asked.clear()
+    assert describe(wrapper, "test").has_libvmaf and asked == list(DESCRIBED)
+    assert len(records(tmp_path)) == 3  # the real binary's alone
 
 
 def test_every_query_kept_is_one_the_binary_alone_answers() -> None:
