@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -384,10 +385,11 @@ def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | 
                      "release, or leave it out")
 
 
-def corpus_identity(corpus: Path) -> str:
-    """The corpus's content identity: its shard manifest's, while that describes the file's bytes (no pyarrow)."""
+def corpus_identity(corpus: Path, file_sha256: Callable[[Path], str] = sha256_file) -> str:
+    """The corpus's content identity: its shard manifest's, while that describes the file's bytes (`file_sha256`, a
+    step's own shard's kept per version of the file: kit.steps.base.cached_sha256; no pyarrow)."""
     manifest = read_manifest(corpus)
-    if isinstance(manifest, ShardManifest) and manifest.corpus_sha256 and manifest.sha256 == sha256_file(corpus):
+    if isinstance(manifest, ShardManifest) and manifest.corpus_sha256 and manifest.sha256 == file_sha256(corpus):
         return manifest.corpus_sha256
     return corpus_sha256(corpus)
 

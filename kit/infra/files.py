@@ -46,6 +46,13 @@ def name_beside(path: Path, stem: str, tail: str) -> Path:
     return path.with_name(stem + tail)
 
 
+def file_key(p: Path) -> str:
+    """One version of the file at `p` (a link followed): its resolved path, size, mtime, device, inode and ctime (set
+    by the system alone), so that a copy, a replacement or an edit in place is another version."""
+    st = p.stat()
+    return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_dev}|{st.st_ino}|{st.st_ctime_ns}"
+
+
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         return sha256_stream(fh)

@@ -9,11 +9,13 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kit.errors import Interrupted
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 SIGHUP = getattr(signal, "SIGHUP", None)  # POSIX only
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, SIGHUP) if s is not None)
@@ -112,6 +114,8 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
     """The positions of the (distinct) futures that finished, every MAIN_WAIT_S at most, until all have."""
+    from concurrent.futures import FIRST_COMPLETED, wait  # with the futures: every command imports this module
+
     index = {future: i for i, future in enumerate(futures)}
     if len(index) != len(futures):
         raise ValueError("the same future twice")

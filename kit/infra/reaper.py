@@ -7,7 +7,6 @@ reaper nor a child handed work meant to outlive the kit (run_process's `handed_o
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 
 SPAWN_MARK = "ENSEMBLE_KIT_SPAWNED_BY"  # in each child's environment: which kit process started it
@@ -38,6 +37,8 @@ _mark = ("", 0)  # (the mark, the pid it is the mark of: a forked copy of the ki
 def process_mark() -> str:
     """This kit process's mark: its pid and a random part (pids are reused)."""
     global _mark
+    import secrets  # with the first child: a command that starts none (`status`) loads no random source
+
     if _mark[1] != os.getpid():
         _mark = (f"{os.getpid()}-{secrets.token_hex(8)}", os.getpid())
     return _mark[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import difflib
 import functools
 import json
 import math
@@ -375,6 +374,8 @@ def _check_adapted_keys(cls: type[Record], data: Mapping[str, object], at: tuple
         if key in declared:
             _check_held(hints[key], value, (*at, key))
         elif key not in cls.WRITTEN and not (key == "schema_version" and cls.SCHEMA_VERSION > 1):
+            import difflib  # for a key no record declares: a refusal's words
+
             close = difflib.get_close_matches(key, sorted(declared), n=1)
             meant = f" (did you mean {close[0]}?)" if close else ""
             raise _Misfit((*at, key), UnknownKey(key, value, f"is no key the kit reads there{meant}",

@@ -12,7 +12,7 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from kit.errors import InputError, KitError, ToolError
-from kit.infra.files import sha256_stream
+from kit.infra.files import file_key, sha256_stream
 from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.shown import Spelled, heard, spelled_document, spelled_from
@@ -50,11 +50,6 @@ Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 def stamp_of(st: os.stat_result) -> Stamp:
     """What tells one version of a file from another: size, mtime, inode and ctime (set by the system only)."""
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
-
-
-def file_key(p: Path) -> str:
-    st = p.stat()
-    return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_dev}|{st.st_ino}|{st.st_ctime_ns}"
 
 
 def open_clip(path: Path) -> BinaryIO:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 import os
 from collections.abc import Callable
@@ -122,6 +121,8 @@ def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
     """Render the demo clips not whole yet into their folder, returned, a core each; a stop or failure stops all."""
+    import concurrent.futures as cf  # to render: `status` only looks for the clips
+
     folder = demo_folder(cache.root, width, height, seconds)
     clips = DEMO_CLIPS[:count]
     with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:

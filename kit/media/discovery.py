@@ -382,7 +382,7 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
     """(the clips of --ref-dir or the demo set, each clip's fingerprint by its sha256, is it the demo set);
     `reading` (`status`): from what the cache holds alone, a clip it has not read refused (kit.media.cache.NotRead)."""
-    from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
+    from kit.media.demo import DEMO_CLIPS, SECONDS, demo_folder, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE, reading)
     if cache.damaged is not None:  # a damaged entry is a cache miss, said
@@ -390,7 +390,10 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
     if ref_dir is not None:
         clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note, unusable, doing), False
     else:
-        folder = ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
+        seconds = demo_seconds or SECONDS
+        # `reading` renders none (a clip not whole there is one `status` says stale before it plans: kit.steps.status)
+        folder = demo_folder(cache_tree.root, seconds=seconds) if reading else \
+            ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=seconds, note=note)
         names = {c.name for c in DEMO_CLIPS[:demo_count]}
         clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note, doing=doing) if c.src in names], True
     kept, prints = fingerprints(clips, ffmpeg, cache, note, None if demo else unusable, doing)

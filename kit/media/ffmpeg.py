@@ -1,26 +1,36 @@
 """Finding ffmpeg (in order: --ffmpeg / KIT_FFMPEG, the kit's binaries/<os>-<arch>/ffmpeg, PATH's when it has the
-libvmaf filter, the imageio-ffmpeg wheel's), describing its build, and reading what it prints."""
+libvmaf filter, the imageio-ffmpeg wheel's), describing its build (its answers kept per version of the binary in the
+kit's cache: ask_binary), and reading what it prints."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import KIT_ROOT
-from kit.errors import PrereqError, ToolError
-from kit.infra.files import sha256_bytes
-from kit.infra.host import platform_tag
+from kit.errors import InputError, PrereqError, ToolError
+from kit.infra.files import file_key, sha256_bytes, sha256_json
+from kit.infra.host import cache_tree, platform_tag
+from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
 from kit.infra.proc import ProcResult, run_process, signal_name
-from kit.infra.records import Record
+from kit.infra.records import Record, keep, read_record
+from kit.infra.rules import OneOf
+from kit.infra.tree import Tree
 from kit.infra.variables import FFMPEG
 from kit.media.argv import build_query_argv
 
 DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
+# what an ffmpeg binary says to these depends on the binary alone: kept per version of it (ask_binary)
+BINARY_QUERIES = ("-version", "-filters", "-encoders", "-hwaccels")
+ANSWERS = "ffmpeg-answers"  # the kit's cache's folder of them
+# raise it with any change of what a kept answer is (its query's argv, the text kept): no record of before is read
+ANSWERS_VERSION = "answers1"
 
 
 @dataclass(frozen=True)
@@ -68,21 +78,66 @@ def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
     return tuple(m.group(1).split()) if m else ()
 
 
-def describe(path: Path, source: str) -> FFmpegInfo:
-    """Run the binary to learn its version, build, filters and encoders."""
-    def ask(what: str) -> str:
-        res = run_process(build_query_argv(path, what), timeout_s=DESCRIBE_TIMEOUT_S, capture_stdout=True)
-        if res.returncode != 0:
-            raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})",
-                            hint="pass a working ffmpeg with --ffmpeg PATH", stderr_tail=res.stderr_tail)
-        return res.stdout.decode("utf-8", "replace")
+@dataclass(frozen=True)
+class BinaryAnswer(Record):
+    """The kit's cache's `ffmpeg-answers/<key>.json`: what one version of an ffmpeg binary wrote on stdout, exit 0, to
+    one of BINARY_QUERIES; `key` (its name's first 32 characters) hashes ANSWERS_VERSION, the query and the binary's
+    version (kit.infra.files.file_key: its resolved path, size, mtime, device, inode and ctime), kept whole so that
+    a record under another's name is never read."""
 
-    version, build = parse_version(ask("-version"))
-    has_libvmaf = re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None
-    return FFmpegInfo(str(path), source, version, build, has_libvmaf, parse_encoders(ask("-encoders")))
+    key: str
+    query: str = field(metadata=keep(OneOf(BINARY_QUERIES)))
+    answer: str
 
 
-def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
+def ask_binary(path: Path, query: str, kept: bool = True) -> str:
+    """`ffmpeg -hide_banner QUERY`'s stdout, read from the kit's cache when this version of the binary answered it
+    before (a copy, a replacement or an edit in place of it is another version: asked again; a script, never kept),
+    else asked and, where `kept`, kept there (`status` reads, keeping nothing). A record that is missing, damaged or of
+    another key is asked again, never trusted. ToolError when the binary does not answer (an exit other than 0;
+    nothing kept)."""
+    place = _answer_place(path, query)
+    if place is not None:
+        cache, record, key = place
+        found, _ = read_record(BinaryAnswer, cache, record)
+        if found is not None and found.key == key and found.query == query:
+            return found.answer
+    res = run_process(build_query_argv(path, query), timeout_s=DESCRIBE_TIMEOUT_S, capture_stdout=True)
+    if res.returncode != 0:
+        raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})",
+                        hint="pass a working ffmpeg with --ffmpeg PATH", stderr_tail=res.stderr_tail)
+    answer = res.stdout.decode("utf-8", "replace")
+    if kept and place is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next query
+            place[0].write_json(place[1], BinaryAnswer(place[2], query, answer).to_json())
+    return answer
+
+
+def _answer_place(path: Path, query: str) -> tuple[Tree, Path, str] | None:
+    """The kit's cache, the record of `query`'s answer by the binary at `path` as it is now, and its key; None where
+    either cannot be had (a cache the kit may not use, kit.infra.host.cache_refused; a binary gone) or the file is a
+    script (`#!`: a wrapper, whose answers are those of whatever it runs, which its version does not tell): asked
+    then, each time."""
+    try:
+        with open_for_reading(path) as fh:  # a regular file (NotRegular, an OSError: asked then, as before)
+            if fh.read(2) == b"#!":
+                return None
+        key = sha256_json([ANSWERS_VERSION, query, file_key(path)])
+        cache = cache_tree()
+    except (OSError, InputError):
+        return None
+    return cache, cache.root / ANSWERS / f"{key[:32]}.json", key
+
+
+def describe(path: Path, source: str, kept: bool = True) -> FFmpegInfo:
+    """The binary's version, build, filters and encoders, as it answers (ask_binary: kept per version of it)."""
+    version, build = parse_version(ask_binary(path, "-version", kept))
+    has_libvmaf = re.search(r"^\s*\S*\s+libvmaf\s", ask_binary(path, "-filters", kept), re.MULTILINE) is not None
+    encoders = parse_encoders(ask_binary(path, "-encoders", kept))
+    return FFmpegInfo(str(path), source, version, build, has_libvmaf, encoders)
+
+
+def check_ffmpeg(path: Path, source: str, kept: bool = True) -> FFmpegInfo:
     if not path.exists():
         raise PrereqError(f"ffmpeg not found at {path} (from {source})",
                           hint=f"pass an existing ffmpeg with --ffmpeg PATH, or unset {FFMPEG.name}")
@@ -90,7 +145,7 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
         raise PrereqError(f"ffmpeg at {path} (from {source}) is not executable",
                           hint=f"chmod +x {path}, or pass another one with --ffmpeg PATH")
     try:
-        info = describe(path, source)
+        info = describe(path, source, kept)
     except ToolError as exc:
         raise PrereqError(str(exc), hint=exc.hint) from exc
     if not info.has_libvmaf:
@@ -100,11 +155,11 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
     return info
 
 
-def path_ffmpeg() -> FFmpegInfo | None:
+def path_ffmpeg(kept: bool = True) -> FFmpegInfo | None:
     """The ffmpeg on PATH, described, when it runs and has the libvmaf filter; None otherwise."""
     on_path = shutil.which("ffmpeg")
     try:
-        info = describe(Path(on_path), "PATH") if on_path else None
+        info = describe(Path(on_path), "PATH", kept) if on_path else None
     except ToolError:
         return None
     return info if info is not None and info.has_libvmaf else None
@@ -117,18 +172,19 @@ def ffmpeg_door(given: str | None) -> str:
     return FFMPEG.name if same else "--ffmpeg"
 
 
-def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """The ffmpeg to use, in the order above, else PrereqError; one given or staged is held to the trust rule first."""
+def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT, kept: bool = True) -> FFmpegInfo:
+    """The ffmpeg to use, in the order above, else PrereqError; one given or staged is held to the trust rule first.
+    `kept`: its answers kept in the kit's cache (ask_binary; `status` keeps nothing)."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (FFMPEG.given(), FFMPEG.name)):
         if isinstance(given, str) and given:
-            return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
+            return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source, kept)
     staged = staged_binary(root)
     if staged.exists():
-        return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}")
-    if (info := path_ffmpeg()) is not None:
+        return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}", kept)
+    if (info := path_ffmpeg(kept)) is not None:
         return info
     if (wheel := imageio_binary()) is not None:
-        return check_ffmpeg(wheel, "imageio-ffmpeg")
+        return check_ffmpeg(wheel, "imageio-ffmpeg", kept)
     raise PrereqError(
         f"no ffmpeg with libvmaf found (--ffmpeg, {FFMPEG.name}, binaries/, PATH, imageio-ffmpeg)",
         hint="run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or pass --ffmpeg PATH",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -15,8 +14,7 @@ from kit.infra.host import cpu_name, platform_tag
 from kit.infra.proc import run_process, tail_lines
 from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
-from kit.media.argv import build_query_argv
-from kit.media.ffmpeg import FFmpegInfo
+from kit.media.ffmpeg import FFmpegInfo, ask_binary
 
 SIGNAL_TIMEOUT_S = 10.0  # nvidia-smi, vainfo and sysctl answer well within a second when healthy
 DEV_DRI = Path("/dev/dri")
@@ -151,6 +149,8 @@ def with_va_drivers(nodes: tuple[RenderNode, ...]) -> tuple[RenderNode, ...]:
 
 def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
     """Adapters from PowerShell's `... | ConvertTo-Csv` of Win32_VideoController (VIDEO_CONTROLLER_QUERY)."""
+    import csv  # on Windows alone
+
     lines = [ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip() and not ln.startswith("#TYPE")]
     found = []
     for row in csv.DictReader(io.StringIO("\n".join(lines))):
@@ -182,6 +182,14 @@ def parse_hwaccels(text: str) -> tuple[str, ...]:
     return tuple(ln.strip() for ln in rest.splitlines() if re.fullmatch(r"\s*\w+\s*", ln))
 
 
+def ffmpeg_hwaccels(info: FFmpegInfo, kept: bool) -> tuple[str, ...]:
+    """`ffmpeg -hwaccels`' methods; none when it does not answer (no signal)."""
+    try:
+        return parse_hwaccels(ask_binary(Path(info.path), "-hwaccels", kept))
+    except ToolError:
+        return ()
+
+
 def host_cpu(system: str) -> str:
     """The CPU name; on macOS the chip from sysctl (platform.processor() only says "arm")."""
     if system == "darwin":
@@ -191,8 +199,9 @@ def host_cpu(system: str) -> str:
     return cpu_name()
 
 
-def gather_signals(info: FFmpegInfo) -> HostSignals:
-    """Every signal of this host, gathered once (a few short queries)."""
+def gather_signals(info: FFmpegInfo, kept: bool = True) -> HostSignals:
+    """Every signal of this host, gathered once (a few short queries; ffmpeg's answer kept per version of it in the
+    kit's cache where `kept`: kit.media.ffmpeg.ask_binary)."""
     system, _, machine = platform_tag().partition("-")
     gpus, smi = query_nvidia_smi() if system in ("linux", "windows") else ((), "")
     nodes = with_va_drivers(list_render_nodes()) if system == "linux" else ()
@@ -200,6 +209,6 @@ def gather_signals(info: FFmpegInfo) -> HostSignals:
     return HostSignals(system=system, machine=machine, cpu=host_cpu(system), gpus=gpus, nvidia_smi=smi,
                        render_nodes=nodes, libva_driver_name=os.environ.get("LIBVA_DRIVER_NAME", ""),
                        encoders=info.encoders,
-                       hwaccels=parse_hwaccels(_answer(build_query_argv(info.path, "-hwaccels"))[1]),
+                       hwaccels=ffmpeg_hwaccels(info, kept),
                        video_controllers=query_video_controllers() if windows else (),
                        amf_runtime=amf_runtime() if windows else "")

@@ -13,9 +13,9 @@ from typing import Protocol, TypeVar
 
 from kit.errors import InputError, KitError
 from kit.events import Emit, Info
-from kit.infra.files import remembered_sha256
-from kit.infra.host import box_places
-from kit.infra.records import Record
+from kit.infra.files import remembered_sha256, sha256_json
+from kit.infra.host import box_places, cache_tree
+from kit.infra.records import Record, read_record
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import resolve_ffmpeg
@@ -128,12 +128,15 @@ def require_output(ctx: Context, path: Path, producer: str, again: str = "") -> 
     """An upstream output exactly as step `producer` wrote it: missing, unfinished or edited since is refused, naming
     the file and how to make it again (`again`: the command; else the producer rerun alone, forced)."""
     status, tree = ctx.run.status(producer), ctx.tree
-    again = again or rerun(ctx, "step", producer, "--force")
+
+    def make_again() -> str:  # made only for a refusal: a command line costs `status` a look at the out-dir
+        return again or rerun(ctx, "step", producer, "--force")
+
     for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
         if (entry := tree.entry(found)) is not None and (what := entry.planted) is not None:
             raise InputError(f"{found} is {what}, not a file step '{producer}' wrote: the kit reads nothing through "
                              "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
-                                        f"rerun that step: {again}")
+                                        f"rerun that step: {make_again()}")
     if not tree.is_file(status):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
@@ -141,18 +144,18 @@ def require_output(ctx: Context, path: Path, producer: str, again: str = "") -> 
     recorded = record.outputs.get(ctx.run.rel(path)) if record is not None else None
     if recorded is not None and not tree.is_file(path):
         raise InputError(f"{path} is missing: step '{producer}' made it (its status.json records its sha256) and it "
-                         "has been removed since", hint=f"make it again: {again}")
+                         "has been removed since", hint=f"make it again: {make_again()}")
     if not tree.is_file(path):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
     if recorded is None:
         said = "is damaged" if record is None else "does not record it"
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' {said}",
-                         hint=f"rerun that step (it rebuilds its record): {again}")
+                         hint=f"rerun that step (it rebuilds its record): {make_again()}")
     if recorded != cached_sha256(tree, path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs from the "
                          f"{recorded[:12]}… that step recorded)",
-                         hint=f"restore it, or make it again: {again}")
+                         hint=f"restore it, or make it again: {make_again()}")
     return path
 
 
@@ -177,10 +180,43 @@ def recorded_corpus(ctx: Context, recorded: str) -> Path:
     return run.found(recorded)
 
 
+DIGESTS = "digests"  # the kit's cache's folder of KeptDigest records
+DIGESTS_VERSION = "digest1"  # raise it with any change of what a key names: no record of before is read
+DIGEST_MIN_BYTES = 1 << 20  # a smaller file is hashed again: reading its kept digest costs what hashing ~0.3 MiB does
+
+
+@dataclass(frozen=True)
+class KeptDigest(Record):
+    """The kit's cache's `digests/<key>.json`: the sha256 of one version of a file of DIGEST_MIN_BYTES or more below an
+    out-dir (`key`, its name's first 32 characters: of DIGESTS_VERSION and the file's path, device, inode, size,
+    mtime and ctime as the out-dir's Tree sees them), kept whole so that a record under another's name is never read.
+    A run keeps it as it hashes the file; `status` reads it rather than the file (issue 77: its cost does not grow
+    with the out-dir's size)."""
+
+    key: str
+    sha256: str
+
+
 def cached_sha256(tree: Tree, path: Path) -> str:
+    """The sha256 of a file below `tree`: this process's memo of it (remembered_sha256), and for a file of
+    DIGEST_MIN_BYTES or more the kit's cache's across processes, per version of the file (KeptDigest: a run keeps it,
+    `status`, its tree opened to read, keeps nothing). A record missing, damaged or of another key: hashed again."""
     if (found := tree.entry(path)) is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    return remembered_sha256(path, found.st, tree.sha256)
+    st = found.st
+    if st.st_size < DIGEST_MIN_BYTES:
+        return remembered_sha256(path, st, tree.sha256)
+    key = sha256_json([DIGESTS_VERSION, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+    cache = cache_tree()
+    record = cache.root / DIGESTS / f"{key[:32]}.json"
+    kept, _ = read_record(KeptDigest, cache, record)
+    if kept is not None and kept.key == key:
+        return kept.sha256
+    digest = remembered_sha256(path, st, tree.sha256)
+    if not tree.rules.reading:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next look a hash
+            cache.write_json(record, KeptDigest(key, digest).to_json())
+    return digest
 
 
 def read_prereqs(ctx: Context) -> Prereqs:

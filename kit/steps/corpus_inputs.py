@@ -69,16 +69,19 @@ def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) 
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
     teacher, s = trusted_teacher(ctx.settings.teacher), ctx.settings
-    again = rerun(ctx, "step", "prereqs", "--teacher", s.teacher, "--inputs", s.train.inputs)
+
+    def again() -> str:  # made only for a refusal
+        return rerun(ctx, "step", "prereqs", "--teacher", s.teacher, "--inputs", s.train.inputs)
+
     if (prereqs.teacher.name, prereqs.teacher.sha256) != (teacher.name, teacher.sha256):
         raise InputError(f"{ctx.run.step('prereqs').name} checked the teacher {prereqs.teacher.label}, not "
                          f"{teacher.label}: libvmaf must score a test pair with a teacher before any encode",
-                         hint=f"rerun it with this teacher: {again}")
+                         hint=f"rerun it with this teacher: {again()}")
     if prereqs.extra_features != s.extra_features:
         raise InputError(f"{ctx.run.step('prereqs').name} was run for --inputs "
                          f"{CANONICAL6_V1 if prereqs.extra_features else CANONICAL6}, not {s.train.inputs}: "
                          f"libvmaf must compute {EXTRA_SAID} on a test pair before any encode",
-                         hint=f"rerun it with these inputs: {again}")
+                         hint=f"rerun it with these inputs: {again()}")
     return teacher
 
 

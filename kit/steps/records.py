@@ -86,8 +86,25 @@ def write_step_record(tree: Tree, path: Path, record: StepRecord) -> None:
     tree.write_json(path, _schema_first(record))
 
 
+# each step record read, by the tree that read it (its root and rules: what it trusts) and the file's version (device,
+# inode, size, mtime, ctime: a record rewritten is another file, renamed into place): a step's status.json is read
+# once however many of its outputs later steps check (the verdict's plan checks LOSO's fourteen: `status` read it 14
+# times)
+_records_read: dict[tuple[object, ...], StepRecord] = {}
+
+
 def read_step_record(tree: Tree, path: Path) -> tuple[StepRecord | None, str]:
-    return read_record(StepRecord, tree, path)
+    """A step's status.json, checked, not trusted (read_record), once per version of the file in this process."""
+    found = tree.entry(path)
+    st = found.st if found is not None and found.planted is None else None
+    key = (tree.root, tree.rules, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) \
+        if st is not None else None
+    if key is not None and (known := _records_read.get(key)) is not None:
+        return known, ""
+    record, why = read_record(StepRecord, tree, path)
+    if record is not None and key is not None:
+        _records_read[key] = record
+    return record, why
 
 
 def shown_run(record: RunRecord, places: Places) -> RunRecord:

@@ -29,7 +29,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.encoders import AUTO
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps import STEPS, LazyStep, formats_of, get_step
-from kit.steps.base import RETRY_KEY, Context, Plan, require_output, rerun, seconds_since
+from kit.steps.base import RETRY_KEY, Context, Plan, cached_sha256, require_output, rerun, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
@@ -167,7 +167,7 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
         path = run.root / rel
         if not tree.is_file(path):
             return f"output {rel} is missing"
-        if tree.sha256(path) != digest:
+        if cached_sha256(tree, path) != digest:
             return f"output {rel} was modified"
     if isinstance(again := status.summary.get(RETRY_KEY), list) and again:
         return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (a child killed from outside "
@@ -179,7 +179,7 @@ def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: S
                  started: str, seconds: float, summary: dict[str, object]) -> None:
     write_step_record(tree, run.status(step.name), StepRecord(
         step.name, step.number, fingerprint(step.name, plan), plan.settings, plan.inputs, __version__, started,
-        utc_iso(), seconds, exit_code, {run.rel(p): tree.sha256(p) for p in outputs}, summary,
+        utc_iso(), seconds, exit_code, {run.rel(p): cached_sha256(tree, p) for p in outputs}, summary,
         formats_of(step.name, plan), StepRecord.SCHEMA_VERSION))
 
 

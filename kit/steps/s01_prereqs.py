@@ -4,7 +4,6 @@ Python packages there."""
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -71,15 +70,26 @@ def python_packages() -> dict[str, str]:
     found, named = {}, dist_info_versions()
     # training's and export's looked for, not imported: `status` plans this step
     for name in (*PYTHON_PACKAGES, *filter(importable, (*TRAINING_PACKAGES, *EXPORT_PACKAGES))):
-        try:
-            found[name] = named.get(dist_key(name)) or importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            if name in PYTHON_PACKAGES:
-                raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
-                                  hint="run the kit from the venv install.py made (.venv/bin/python), or run "
-                                       "install.py again to finish the set-up") from None
+        if (version := named.get(dist_key(name)) or metadata_version(name)) is not None:
+            found[name] = version
+        elif name in PYTHON_PACKAGES:
+            raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
+                              hint="run the kit from the venv install.py made (.venv/bin/python), or run "
+                                   "install.py again to finish the set-up")
+        else:
             found[name] = "unknown"  # importable, without its metadata (a source tree on the path)
     return found
+
+
+def metadata_version(name: str) -> str | None:
+    """The version importlib.metadata reads for `name` (None: no such distribution), for a package no dist-info folder
+    names: imported here alone (~20 ms of CPU `status` pays for nothing where the folders name every package)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def check_out_dir(tree: Tree, out_dir: Path) -> int:
@@ -129,11 +139,17 @@ def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
     return rows
 
 
+def keeps(ctx: Context) -> bool:
+    """Whether ffmpeg's answers are kept in the kit's cache (kit.media.ffmpeg.ask_binary): by a run, never by `status`
+    (its out-dir opened to read), which writes nothing."""
+    return not ctx.tree.rules.reading
+
+
 class PrereqsStep:
     name = "prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
-        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
+        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None, kept=keeps(ctx))
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
@@ -142,7 +158,7 @@ class PrereqsStep:
             settings=ctx.fingerprint(),  # --teacher's model file read and hashed there: an edited one checked again
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
-                    "host": sha256_json(gather_signals(info).to_json()),
+                    "host": sha256_json(gather_signals(info, kept=keeps(ctx)).to_json()),
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import one_source_each
 from kit.corpus.depth import check_prereqs_depth, plan_depths
-from kit.corpus.jobs import Ladder, plan_jobs
+from kit.corpus.jobs import Job, Ladder, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, pick_oracle_jobs
-from kit.corpus.scheduler import run_jobs
-from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.shared import reads_shared_copy
 from kit.corpus.split import left_out_here, select_shard, shard_record
 from kit.events import Doing, Info
@@ -38,20 +37,10 @@ from kit.steps.corpus_inputs import (
     strict,
     teacher_unusable,
 )
-from kit.steps.corpus_jobs import (
-    announce,
-    drop_samples,
-    job_runner,
-    kept_clips,
-    kept_said,
-    left_out_by_jobs,
-    refuse_too_few_left,
-    sharing,
-    write_jobs_plan,
-    write_skipped,
-)
-from kit.steps.corpus_redo import redo_generation, reused
-from kit.steps.corpus_samples import encode_samples, sample_jobs, write_samplings
+
+if TYPE_CHECKING:
+    from kit.corpus.samples import SampleJob
+    from kit.corpus.shard import ClipScoring
 
 
 def prepare(ctx: Context) -> Prepared:
@@ -95,6 +84,18 @@ def prepare(ctx: Context) -> Prepared:
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
+class JobsDone(NamedTuple):
+    """What the step's jobs left: the clips they refused (by path) and those to try again, each clip's scoring, the
+    sample jobs still planned, and how many jobs an earlier run did."""
+
+    jobs: list[Job]
+    refused: dict[str, Unusable]
+    again: list[str]
+    scorings: dict[str, ClipScoring]
+    samples: list[SampleJob]
+    reused: int
+
+
 class CorpusStep:
     name = "corpus"
 
@@ -125,6 +126,21 @@ class CorpusStep:
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
+        # the jobs' machinery, imported to run them, not to plan (`status` plans this step)
+        from kit.corpus.scheduler import run_jobs
+        from kit.steps.corpus_jobs import (
+            announce,
+            drop_samples,
+            job_runner,
+            kept_clips,
+            kept_said,
+            left_out_by_jobs,
+            sharing,
+            write_jobs_plan,
+        )
+        from kit.steps.corpus_redo import redo_generation, reused
+        from kit.steps.corpus_samples import encode_samples, sample_jobs
+
         s, run, p, tree = ctx.settings, ctx.run, plan.prepared, ctx.tree
         assert isinstance(p, Prepared)
         # the teacher's own six, where it computes them with options (NEG): stored beside the six, for the loso step
@@ -136,8 +152,7 @@ class CorpusStep:
                                      "clips); pass --ref-dir for real content"))
         check_the_set(ctx, p)
         ladder = Ladder(s.scales, s.downscaler, s.upscaler)
-        grid = s.cqs.by_encoder(p.encoders)
-        jobs = plan_jobs(p.clips, grid, p.depth.bits_of, ladder)
+        jobs = plan_jobs(p.clips, s.cqs.by_encoder(p.encoders), p.depth.bits_of, ladder)
         tree.make_folder(run.jobs)
         tree.remove_stale(run.jobs, max_age_s=0, recursive=True)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
@@ -161,22 +176,31 @@ class CorpusStep:
             samples = drop_samples(ctx, planned, jobs, samples, refused, reused_ids | samples_done)
             by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused),
                                                        (len(jobs), len(jobs) + len(samples)), generation)
-        refused, again = {**refused, **by_samples}, [*again, *again_samples]
+        done = JobsDone(jobs, {**refused, **by_samples}, [*again, *again_samples], scorings, samples, len(reused_ids))
+        return self.write(ctx, p, done, ladder)
+
+    def write(self, ctx: Context, p: Prepared, done: JobsDone, ladder: Ladder) -> Outcome:
+        """The shard and its manifest of the clips the jobs kept, the samplings, the clips left out and why."""
+        from kit.corpus.shard import build_manifest, write_shard
+        from kit.steps.corpus_jobs import kept_clips, refuse_too_few_left, write_skipped
+        from kit.steps.corpus_samples import write_samplings
+
+        s, run, tree, refused = ctx.settings, ctx.run, ctx.tree, done.refused
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())
         kept = kept_clips(p.clips, refused)
         refuse_too_few_left(p, kept, refused, s.shard is not None)
-        rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
+        rows = write_shard(tree, [j for j in done.jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
         unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
-        manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
-                                  len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder, scorings, unusable, refused, ctx.places)
+        manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), s.cqs.by_encoder(p.encoders),
+                                  p.demo, len(done.jobs), done.reused, shard_record(p.all_clips, p.clips, s.shard),
+                                  p.depth, p.refs, ladder, done.scorings, unusable, refused, ctx.places)
         tree.write_json(run.shard_manifest, manifest.to_json())
-        outputs = [run.shard, run.shard_manifest, *filter(None, [write_samplings(ctx, p.prov, samples, kept)]),
+        outputs = [run.shard, run.shard_manifest, *filter(None, [write_samplings(ctx, p.prov, done.samples, kept)]),
                    *write_skipped(ctx, unusable)]
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
-        return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
+        return Outcome(outputs, {"rows": rows, "jobs": len(done.jobs), "reused": done.reused, "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo,
-                                 RETRY_KEY: sorted(Path(path).name for path in again)})
+                                 RETRY_KEY: sorted(Path(path).name for path in done.again)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -23,7 +24,6 @@ from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
-from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
@@ -144,7 +144,8 @@ class LosoStep:
         s = ctx.settings
         # the own shard by its manifest's record of its content (no pass over the rows: `status` plans this step)
         corpus = corpus_path(ctx)
-        inputs = {"corpus": corpus_identity(corpus) if s.corpus is None else corpus_sha256(corpus)}
+        inputs = {"corpus": corpus_identity(corpus, functools.partial(cached_sha256, ctx.tree)) if s.corpus is None
+                  else corpus_sha256(corpus)}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
@@ -276,6 +277,8 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
+        from kit.model.results import Baselines, CorpusRef  # ten records `status`, planning this step, never reads
+
         s, run, tree = ctx.settings, ctx.run, ctx.tree
         result, time_used = trained.result, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger

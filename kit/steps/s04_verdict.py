@@ -11,7 +11,6 @@ from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
 from kit.model.recipe import TEACHER
-from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, read_output, recorded_corpus, require_output, rerun
 from kit.steps.records import read_step_record
@@ -93,6 +92,7 @@ class VerdictStep:
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.model.cost import bundle_work
+        from kit.model.results import BaselineResult, Baselines, SeedReport  # ten records `status` never reads
         from kit.verdict.decide import decide
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree

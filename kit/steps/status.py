@@ -15,7 +15,6 @@ from kit.infra.host import core_count
 from kit.infra.invocation import kit_command
 from kit.infra.records import read_record
 from kit.infra.tree import Tree, read_out_dir
-from kit.report.eta import jobs_left, rough
 from kit.rundir import RunDir
 from kit.steps import STEPS, LazyStep
 from kit.steps.base import Context, require_output
@@ -130,6 +129,8 @@ class JobsProgress:
         elif self.seconds_left is None:
             left = "estimating the time left (until a tenth of this run's jobs' work is done)"
         else:
+            from kit.report.eta import rough
+
             left = f"about {rough(self.seconds_left)} left for its jobs"
         return f"{self.done} of {self.planned} jobs done{reused}, {left}{self.damage}"
 
@@ -147,6 +148,7 @@ def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
     invocation: one still reading its clips has planned no job yet); the words for a plan that is damaged (read as
     none: its jobs are not counted). Read without the out-dir's lock."""
     from kit.corpus.jobs import JobsPlan, planned_jobs_done
+    from kit.report.eta import jobs_left  # with a corpus step running or stopped: a finished out-dir plans no job
 
     plan, why = read_record(JobsPlan, tree, run.jobs_plan)
     if plan is None and why not in ("", "missing"):

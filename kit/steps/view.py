@@ -215,7 +215,7 @@ def settings_fingerprint(settings: Record, step: str, resolved: Mapping[str, obj
         if isinstance(held, Through) or not reaches(settings, f, step):
             continue  # through the step's inputs; or a condition (When) that does not hold
         if record in records:
-            if record in written:
+            if record in written and record not in fingerprint:  # the record's form once, not once a field of it
                 fingerprint[record] = record_form(value_at(s, record), step)
             continue
         assert not isinstance(held, InRecord), (step, dotted)  # of a record the step holds in an entry of its own

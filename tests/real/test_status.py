@@ -115,15 +115,18 @@ def test_status_of_a_finished_run_imports_no_heavy_module(json_run: tuple[Path, 
     """`status` on a finished out-dir (every step planned, the corpus's identity among LOSO's inputs) loads no table
     or training library: what took 16 s on a busy box was pandas, pyarrow and a pass over the whole corpus. Nor numpy
     (~0.1 s of CPU, issue 77: status at most 0.5 s): the signatures' likeness is read from what the run kept
-    (identity.remembered_pairs); nor another command's module (usage.Commands imports the one asked for)."""
+    (identity.remembered_pairs); nor another command's module (usage.Commands imports the one asked for). And it
+    starts no process (issue 77: four ffmpeg queries and the reaper before them, each status): ffmpeg's answers are
+    read from what the run kept in the kit's cache (kit.media.ffmpeg.ask_binary)."""
     code = ("import sys; from click.testing import CliRunner; from kit.cli.main import cli\n"
+            "from kit.infra import proc\n"
             f"r = CliRunner().invoke(cli, ['status', {str(json_run[0])!r}]); assert r.exit_code == 0, r.output\n"
             "assert 'nothing to do' in r.output, r.output\n"
-            f"print([m for m in {HEAVY + OTHER_COMMANDS!r} if m in sys.modules])\n")
+            f"print([m for m in {HEAVY + OTHER_COMMANDS!r} if m in sys.modules], proc._reaper._proc is None)\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "[]", res.stdout
+    assert res.stdout.strip() == "[] True", res.stdout  # no module of them, and no child: the reaper never started
 
 
 @pytest.mark.slow  # a whole run first
@@ -142,7 +145,9 @@ def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
     (copied / "02_corpus" / "shard.parquet").unlink()
     got = states(status(copied))
     assert got["corpus"] == ("stale", "output 02_corpus/shard.parquet is missing")
-    assert got["loso"][0] == "pending" and "step 'corpus' has not completed" in got["loso"][1]
+    # the corpus step's record holds it: removed since that step made it (not "has not completed", as at 2.2.0)
+    assert got["loso"][0] == "pending" and "step 'corpus' made it" in got["loso"][1]
+    assert "has been removed since" in got["loso"][1]
     report = status(copied)
     box = json.loads((copied / "run.json").read_text())["settings"]["box_id"]
     # the latest settings, in this out-dir (not the one copied)

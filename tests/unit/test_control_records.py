@@ -4,6 +4,7 @@ the files of the previous release read; damaged or newer ones read as absent wit
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +116,31 @@ def test_the_run_records_provenance_is_where_it_ran() -> None:
     here = RunProvenance.here()
     assert here.cwd and here.python.count(".") == 2 and RunRecord.SCHEMA_VERSION == 2
     assert RunSettings.from_json(RunSettings(out_dir=Path("/o")).to_json()) == RunSettings(out_dir=Path("/o"))
+
+
+def test_a_step_record_is_read_once_per_version_of_its_file(tmp_path: Path, tree: Tree,
+                                                            previous: tuple[Tree, Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_step_record reads a status.json once per version of the file (issue 77: the verdict's plan checks
+    LOSO's fourteen outputs against one record): read again, it is not parsed again; rewritten (the writer's
+    rename), damaged in place or edited with its times put back, what the file holds now is read."""
+    from dataclasses import replace
+
+    from kit.steps import records
+
+    old, release = previous
+    first = read_step_record(old, release / "status_03_loso.json")[0]
+    assert first is not None
+    path, parsed = tmp_path / "status.json", []
+    real = records.read_record
+    monkeypatch.setattr(records, "read_record", lambda *a: parsed.append(a[-1]) or real(*a))
+    write_step_record(tree, path, first)
+    assert read_step_record(tree, path) == read_step_record(tree, path) == (first, "") and len(parsed) == 1
+    second = replace(first, seconds=first.seconds + 1)
+    write_step_record(tree, path, second)
+    assert read_step_record(tree, path) == (second, "") and len(parsed) == 2
+    st = path.stat()
+    path.write_text(path.read_text().replace('"seconds"', '"secondz"'))  # in place, its times put back
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    found, why = read_step_record(tree, path)
+    assert found is None and why.startswith("damaged"), why

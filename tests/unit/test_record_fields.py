@@ -41,6 +41,7 @@ from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
+from kit.media.ffmpeg import BinaryAnswer
 from kit.media.fingerprint import FrameTimes
 from kit.model.incumbent import find_incumbent
 from kit.model.results import BaselineResult, Baselines, EnsembleMembers, SeedReport
@@ -51,7 +52,7 @@ from kit.platforms.prereqs import Prereqs
 from kit.platforms.probe import ProbeResult
 from kit.platforms.teacher import SizeAnswer, kept_size_answer
 from kit.rundir import ENSEMBLE_MANIFEST
-from kit.steps.base import read_output
+from kit.steps.base import KeptDigest, read_output
 from kit.steps.records import RunRecord, StepRecord, read_run_record
 from kit.steps.settings import RunSettings
 from kit.verdict.document import Carried, ShortInput, Verdict, read_verdict
@@ -188,6 +189,8 @@ READ_BACK = [
     ReadBack("--incumbent's ensemble.json", EnsembleMembers, checked_after(incumbent, "not a readable ensemble")),
     ReadBack("merge's .<name>.merge-commit.json", Commit, given(Commit)),
     ReadBack("the kit's cache: teacher-sizes/<key>.json", SizeAnswer, size_answer),
+    ReadBack("the kit's cache: ffmpeg-answers/<key>.json", BinaryAnswer, control(BinaryAnswer)),
+    ReadBack("the kit's cache: digests/<key>.json", KeptDigest, control(KeptDigest)),
     # a fingerprint's frame times, in its entry of the kit's cache (kit.media.cache._print_from: a damaged entry is left
     # out, computed again and said) and in a shard's manifest (ClipEntry.times, walked there)
     ReadBack("the kit's cache: sha256.json's fingerprint entries (their times)", FrameTimes, given(FrameTimes)),
