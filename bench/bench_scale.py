@@ -12,6 +12,14 @@ to 1,000 and 5,000 from its cost per member-sample; the ratio K-fold / LOSO is p
     python bench/bench_scale.py [--contents 10,50,200,1000] [--loso-max 50] [--k 10] [--work DIR]
     python bench/bench_scale.py --million [--rows 1000000] [--skip-loso]   (the 1,000,000-row bench)
 
+    python bench/bench_scale.py --command [--contents 10000] [--rounds 2]   (the whole loso step at its defaults)
+
+--command: the loso step as a lead runs it on a merged corpus (`run_full_pipeline --corpus X --only loso`, every
+setting at its default: --folds auto, so grouped 10-fold above 50 contents; 5 seeds; the teacher recipe) on the
+corpus of each size, whose scores are its teacher's function of the jittered features (the teacher recipe proves it
+on every row, and refuses the noisy scores of the sweep's corpora): wall, CPU and the child's peak RSS from wait4,
+the step's own seconds, its folds and members, the seeds' mean PLCC.
+
 --million: LOSO, 5 seeds x 9 folds, on a 1,000,000-row corpus (target <= 10 min, <= 4 GiB); merging 1,000,000
 rows (target <= 30 s); corpus-step memory flat in the number of jobs. The big corpus is resampled, with
 jitter, from the real demo corpus (9 sources).
