@@ -12,6 +12,14 @@ to 1,000 and 5,000 from its cost per member-sample; the ratio K-fold / LOSO is p
     python bench/bench_scale.py [--contents 10,50,200,1000] [--loso-max 50] [--k 10] [--work DIR]
     python bench/bench_scale.py --million [--rows 1000000] [--skip-loso]   (the 1,000,000-row bench)
 
+    python bench/bench_scale.py --command [--contents 10000] [--rounds 2]   (the whole loso step at its defaults)
+
+--command: the loso step as a lead runs it on a merged corpus (`run_full_pipeline --corpus X --only loso`, every
+setting at its default: --folds auto, so grouped 10-fold above 50 contents; 5 seeds; the teacher recipe) on the
+corpus of each size, whose scores are its teacher's function of the jittered features (the teacher recipe proves it
+on every row, and refuses the noisy scores of the sweep's corpora): wall, CPU and the child's peak RSS from wait4,
+the step's own seconds, its folds and members, the seeds' mean PLCC.
+
 --million: LOSO, 5 seeds x 9 folds, on a 1,000,000-row corpus (target <= 10 min, <= 4 GiB); merging 1,000,000
 rows (target <= 30 s); corpus-step memory flat in the number of jobs. The big corpus is resampled, with
 jitter, from the real demo corpus (9 sources).
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -29,16 +38,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, demo_corpus, measure, peak_rss_mib, run_kit, scaled_corpus
+from common import ROOT, demo_corpus, load_average, measure, peak_rss_mib, run_kit, scaled_corpus
 
 ROWS_PER_CONTENT = 300
 SEEDS = [0, 1, 2, 3, 4]
 
 
-def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.DataFrame:
-    """`contents` new contents x ROWS_PER_CONTENT rows, each drawn from one real source (module docstring)."""
+def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0, teacher: bool = False) -> pd.DataFrame:
+    """`contents` new contents x ROWS_PER_CONTENT rows, each drawn from one real source (module docstring);
+    `teacher`: each row's vmaf is the corpus's teacher (kit.model.teacher_fn) evaluated on its jittered six, as
+    libvmaf would score them (no noise added), so the teacher recipe's proof holds and the loso step trains at its
+    defaults."""
     from kit.media.libvmaf import FEATURES
 
+    model = None
+    if teacher:
+        from kit.media.ffmpeg import resolve_ffmpeg
+        from kit.model.teacher_fn import inputs_of, prove
+
+        model = prove(real, Path(resolve_ffmpeg(None).path), None)[1]
+        assert model is not None, "the demo corpus's teacher is reproduced from the six"
     rng = np.random.default_rng(seed)
     bases = [g.reset_index(drop=True) for _, g in sorted(real.groupby("src_sha256"), key=lambda kv: kv[0])]
     parts = []
@@ -49,7 +68,11 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.Data
         gain = 1 + rng.normal(0, 0.01, len(FEATURES))
         for i, col in enumerate(FEATURES):
             part[col] = part[col].to_numpy(dtype=np.float64) * gain[i] * (1 + rng.normal(0, 0.002, len(part)))
-        part["vmaf"] = np.clip(part["vmaf"].to_numpy() + rng.normal(0, 0.3, len(part)), 0, 100)
+        noise = rng.normal(0, 0.3, len(part))  # drawn either way: the features' draws stay those of before
+        if model is None:
+            part["vmaf"] = np.clip(part["vmaf"].to_numpy() + noise, 0, 100)
+        else:
+            part["vmaf"] = model.predict(part[list(inputs_of(model))].to_numpy(dtype=np.float64))
         name = f"c{c:05d}"
         part["src"], part["src_sha256"] = name, hashlib.sha256(name.encode()).hexdigest()
         if "content" in part:  # a schema-3 shard names its base clip's group: each new content is its own
@@ -95,6 +118,33 @@ def point(work: Path, corpus: Path, folds: str, log: Path) -> dict[str, object]:
         raise SystemExit(f"{corpus.name} --folds {folds} failed (exit {m.rc}):\n{m.output[-3000:]}")
     out = json.loads(m.output.strip().splitlines()[-1])
     return {**out, "wall": m.wall, "cpu": m.cpu}
+
+
+def command(args: argparse.Namespace) -> None:
+    """The whole loso step as a lead runs it on a merged corpus (`--corpus X --only loso`, every setting at its
+    default: --folds auto, 5 seeds, the teacher recipe), on a corpus of each size in --contents whose scores are
+    its teacher's (contents_corpus's `teacher`), --rounds times: wall, CPU (wait4), the child's peak RSS, the
+    step's own seconds and what it says of its folds."""
+    real = pd.read_parquet(demo_corpus(args.work / "demo4s"))
+    for contents in args.contents:
+        path = args.work / f"contents-{contents}-teacher.parquet"
+        if not path.is_file():
+            contents_corpus(real, contents, teacher=True).to_parquet(path, index=False)
+        for r in range(args.rounds):
+            out = args.work / f"command-{contents}"
+            shutil.rmtree(out, ignore_errors=True)
+            m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", path, "--only", "loso",
+                         "--out-dir", out], cwd=ROOT, log=args.work / f"command-{contents}-{r}.log")
+            if m.rc != 0:
+                raise SystemExit(f"the loso step on {path.name} failed (exit {m.rc}):\n{m.output[-3000:]}")
+            status = json.loads((out / "03_loso" / "status.json").read_text())
+            seeds = [json.loads(p.read_text()) for p in sorted((out / "03_loso").glob("loso_seed*.json"))]
+            plcc = [float(s["mean_plcc"]) for s in seeds]
+            print(f"{contents:>6} contents, round {r + 1}: wall {m.wall:7.1f} s (target <= 300 s), CPU {m.cpu:7.1f} s, "
+                  f"peak RSS {m.peak_rss_mib:6.0f} MiB (target <= 4096); step {status['seconds']:.1f} s; "
+                  f"{status['summary']['folds']}, {status['summary']['members']} members; mean PLCC "
+                  f"{np.mean(plcc):.4f} (seeds {min(plcc):.4f}-{max(plcc):.4f}); load average {load_average()}",
+                  flush=True)
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -184,6 +234,9 @@ def main() -> None:
     ap.add_argument("--loso-max", type=int, default=50, help="measure LOSO up to this many contents")
     ap.add_argument("--k", type=int, default=10, help="the K of grouped K-fold")
     ap.add_argument("--million", action="store_true", help="the 1,000,000-row bench instead")
+    ap.add_argument("--command", action="store_true",
+                    help="the whole loso step at its defaults on teacher-scored corpora of --contents instead")
+    ap.add_argument("--rounds", type=int, default=2, help="--command: runs of each size")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     ap.add_argument("--skip-loso", action="store_true")
@@ -196,6 +249,9 @@ def main() -> None:
             child_loso(Path(args.child[1]))
         return
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.command:
+        command(args)
+        return
     if not args.million:
         sweep(args)
         return

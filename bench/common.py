@@ -59,6 +59,7 @@ class Measured:
     rc: int
     timed_out: bool
     output: str
+    peak_rss_mib: float = 0.0  # the largest resident set of it or of a child it reaped (wait4's ru_maxrss)
 
     def show(self, what: str) -> str:
         mark = ">" if self.timed_out else ""
@@ -96,7 +97,7 @@ def measure(argv: list[str | Path], env: dict[str, str] | None = None, timeout: 
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     text = log.read_text(errors="replace") if log != Path(os.devnull) else ""
-    return Measured(wall, usage.ru_utime + usage.ru_stime, proc.returncode, timed_out, text)
+    return Measured(wall, usage.ru_utime + usage.ru_stime, proc.returncode, timed_out, text, usage.ru_maxrss / 1024)
 
 
 def load_average() -> str:

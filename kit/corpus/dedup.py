@@ -38,25 +38,33 @@ class Dedup:
 
 def dedupe(table: pa.Table) -> Dedup:
     """Sort by key then RANK; the first row of each key is kept. A key column the table lacks is one value."""
-    order = [(c, "ascending") for c in (*SORT_ORDER, *RANK) if c in table.column_names]
-    table = table.sort_by(order).combine_chunks()
+    order, keep, kept_row, differs = marks(table)
+    return Dedup(table.take(order).combine_chunks(), keep, kept_row, differs)
+
+
+def marks(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows in dedupe's order (SORT_ORDER, then RANK), and in that order each row's marks: kept (the first of its
+    key), the position of its key's kept row, scored values that differ from it. Only the columns sorted on, then the
+    key's and the scored ones one at a time, are laid out in that order: never a sorted copy of the whole table (at
+    3,000,000 rows its copies, not its rows, decided training's peak memory: bench/README.md, "Scale")."""
+    by = [c for c in (*SORT_ORDER, *RANK) if c in table.column_names]
+    order = pc.sort_indices(table.select(by), [(c, "ascending") for c in by]).to_numpy()
     n = table.num_rows
     starts = np.zeros(n, dtype=bool)
     starts[:1] = True
     for name in (c for c in KEY if c in table.column_names):
-        col = table[name].combine_chunks()
+        col = table[name].take(order).combine_chunks()
         starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
     kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     differs = np.zeros(n, dtype=bool)
     for name in SCORED:
-        values = table[name].to_numpy()
+        values = table[name].take(order).to_numpy()
         differs |= values != values[kept_row]
-    return Dedup(table, starts, kept_row, differs)
+    return order, starts, kept_row, differs
 
 
 def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
     """The table without its duplicate rows (conflicts stay), in the canonical order, and how many were dropped."""
-    ranked = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    d = dedupe(ranked)
-    dup = d.duplicate_rows
-    return d.table.filter(pa.array(~dup)).drop_columns(["_row"]), int(dup.sum())
+    order, keep, _, differs = marks(table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64))))
+    dup = ~keep & ~differs
+    return table.take(order[~dup]), int(dup.sum())
