@@ -242,7 +242,11 @@ def main() -> None:
                 env = {**ONE_THREAD, "PYTHONPATH": str(site)}
             else:
                 argv = ["--corpus", str(shard), "--seeds", "0", "--only", "loso", "--out-dir", str(out)]
-                env = {**ONE_THREAD, "KIT_TRAIN_THREADS": "1", "PYTHONPATH": str(ROOT)}
+                # a cache of its own, empty each round: the teacher recipe's base of seed 0 is trained, as on a
+                # box's first run (a later run reads it back from the kit's cache: kit/model/bases.py)
+                cache = args.work / "kit-cache"
+                shutil.rmtree(cache, ignore_errors=True)
+                env = {**ONE_THREAD, "KIT_TRAIN_THREADS": "1", "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache)}
             load = load_average()
             m, rec = run_side(kind, argv, env, args.work, f"{kind}-{r}")
             seed = json.loads((out / ("loso_seed0.json" if kind == "bash" else "03_loso/loso_seed0.json"))

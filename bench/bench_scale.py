@@ -133,8 +133,11 @@ def command(args: argparse.Namespace) -> None:
         for r in range(args.rounds):
             out = args.work / f"command-{contents}"
             shutil.rmtree(out, ignore_errors=True)
+            cache = args.work / "kit-cache"  # empty each round: the bases trained as on a box's first run
+            shutil.rmtree(cache, ignore_errors=True)
             m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", path, "--only", "loso",
-                         "--out-dir", out], cwd=ROOT, log=args.work / f"command-{contents}-{r}.log")
+                         "--out-dir", out], env={"KIT_CACHE_DIR": str(cache)}, cwd=ROOT,
+                        log=args.work / f"command-{contents}-{r}.log")
             if m.rc != 0:
                 raise SystemExit(f"the loso step on {path.name} failed (exit {m.rc}):\n{m.output[-3000:]}")
             status = json.loads((out / "03_loso" / "status.json").read_text())

@@ -93,11 +93,13 @@ class BinaryAnswer(Record):
 def ask_binary(path: Path, query: str, kept: bool = True) -> str:
     """`ffmpeg -hide_banner QUERY`'s stdout, read from the kit's cache when this version of the binary answered it
     before (a copy, a replacement or an edit in place of it is another version: asked again; a script, never kept),
-    else asked and, where `kept`, kept there (`status` reads, keeping nothing). A record that is missing, damaged or of
-    another key is asked again, never trusted. ToolError when the binary does not answer (an exit other than 0;
-    nothing kept)."""
+    else asked and, where `kept`, kept there (`status` reads, keeping nothing; a run asks -version anew each time).
+    A record that is missing, damaged or of another key is asked again, never trusted. ToolError when the binary
+    does not answer (an exit other than 0; nothing kept)."""
     place = _answer_place(path, query)
-    if place is not None:
+    # a run asks -version itself each time (one process): an ffmpeg that no longer runs (its shared libraries gone or
+    # changed, which its own file's version does not show) is found at the prereqs step, as before any answer was kept
+    if place is not None and not (kept and query == "-version"):
         cache, record, key = place
         found, _ = read_record(BinaryAnswer, cache, record)
         if found is not None and found.key == key and found.query == query:

@@ -4,8 +4,10 @@ teacher, samples and recipe; each is trained once and read back after (docs/teac
 
 A record is found by a key made of everything the base's bits depend on: the teacher's samples as the base reads
 them (their z-scored rows and scores, hashed), the network's shape, the seed, the base's steps, batch, learning rate
-and weight decay, the training kernels, torch's version, a worker's threads and the CPU (whose vector unit can round
-a sum differently), and BASES_VERSION. A record that is not as written here (damaged, another shape, a value not
+and weight decay, the training kernels, the kit's code that trains it (the loso step's format versions, which a
+release raises with any change of a trained model's bits: kit/steps/__init__.py), torch's version, a worker's
+threads, the CPU and the vector unit torch uses on it (which can round a sum differently, as the variables that
+choose it can), and BASES_VERSION. A record that is not as written here (damaged, another shape, a value not
 finite, its bytes not its sha256) is trained again and written over; one that cannot be written is said in the log
 and the run goes on: the cache saves time, it never decides a figure.
 """
@@ -15,7 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,19 +26,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from kit.errors import InputError
 from kit.infra.files import sha256_json
-from kit.infra.host import cache_tree, cpu_name
+from kit.infra.host import cache_tree, platform_tag
+from kit.infra.limits import MAX_JSON_BYTES
 from kit.infra.tree import Tree
 from kit.model.arch import Arch
 from kit.model.kernels import Kernels, active
 from kit.model.recipe import TrainConfig
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.threads import INTRAOP_THREADS
+from kit.platforms.signals import host_cpu
 
-# raise it with any change of how a base is trained from its rows (kit.model.distil.train_bases, its draws, its
-# steps' arithmetic) that the key's other parts do not already hold, so no record of before is read
+# raise it with any change of how a base's record is made or read; a change of how a base is trained changes LOSO's
+# models, so it raises the loso step's format version, which is in the key (KeptBases' `formats`)
 BASES_VERSION = "bases1"
 FOLDER = "bases"
+# the variables that choose torch's and MKL's kernels on one CPU (another choice can round a sum differently)
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
 
 
 @dataclass(frozen=True)
@@ -61,28 +69,42 @@ class BaseFound:
     losses: list[float]
 
 
-class KeptBases:
-    """The bases of one training (its teacher rows, network, recipe and kernels) in the cache `tree`; `log` says a
-    record that could not be written (the training goes on)."""
+def machine() -> list[object]:
+    """This box's part of a base's key: its CPU, the vector unit torch uses on it and the variables that choose."""
+    return [host_cpu(platform_tag().partition("-")[0]), torch.backends.cpu.get_cpu_capability(),
+            {name: os.environ.get(name) for name in KERNEL_VARIABLES}]
 
-    def __init__(self, tree: Tree, rows: TeacherRows, arch: Arch, config: TrainConfig, kernels: Kernels,
-                 log: Callable[[str], None]) -> None:
+
+class KeptBases:
+    """The bases of one training (its teacher rows, network, recipe, kernels and the code's `formats`) in the cache
+    `tree` (None: a cache the kit may not use, kit.infra.host.cache_refused; nothing found, nothing kept); `log` says
+    a record that could not be written and a cache refused (the training goes on)."""
+
+    def __init__(self, tree: Tree | None, rows: TeacherRows, arch: Arch, config: TrainConfig, kernels: Kernels,
+                 log: Callable[[str], None], formats: Mapping[str, int]) -> None:
         self.tree, self.arch, self.log = tree, arch, log
-        self.common = [BASES_VERSION, torch.__version__, INTRAOP_THREADS, cpu_name(), kernels.private,
-                       asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
+        self.common = [BASES_VERSION, dict(formats), torch.__version__, INTRAOP_THREADS, *machine(),
+                       kernels.private, asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
                        config.weight_decay, rows.digest()]
 
     def key(self, seed: int) -> str:
         return sha256_json([*self.common, seed])
 
     @classmethod
-    def in_cache(cls, rows: TeacherRows, arch: Arch, config: TrainConfig, log: Callable[[str], None]
-                 ) -> KeptBases:
-        """In the kit's cache (KIT_CACHE_DIR, else the user's), for the kernels this process trains with."""
-        return cls(cache_tree(), rows, arch, config, active(), log)
+    def in_cache(cls, rows: TeacherRows, arch: Arch, config: TrainConfig, log: Callable[[str], None],
+                 formats: Mapping[str, int]) -> KeptBases:
+        """In the kit's cache (KIT_CACHE_DIR, else the user's), for the kernels this process trains with; a cache the
+        kit may not use (cache_refused: writable by others) is said in the log and trains every base, as the
+        kit's other caches are then passed by."""
+        try:
+            tree: Tree | None = cache_tree()
+        except InputError as exc:
+            log(f"the teacher recipe's bases are not kept: {exc.message}")
+            tree = None
+        return cls(tree, rows, arch, config, active(), log, formats)
 
-    def record(self, seed: int) -> Path:
-        return self.tree.root / FOLDER / f"{self.key(seed)[:32]}.json"
+    def record(self, tree: Tree, seed: int) -> Path:
+        return tree.root / FOLDER / f"{self.key(seed)[:32]}.json"
 
     def found(self, seeds: Iterable[int]) -> dict[int, BaseFound]:
         """The seeds whose base the cache holds as written here, each read back."""
@@ -93,7 +115,9 @@ class KeptBases:
         return found
 
     def read(self, seed: int) -> BaseFound | None:
-        obj, _ = self.tree.read_json_object(self.record(seed))
+        if self.tree is None:
+            return None
+        obj, _ = self.tree.read_json_object(self.record(self.tree, seed))
         if obj is None or obj.get("key") != self.key(seed):
             return None
         try:
@@ -103,11 +127,17 @@ class KeptBases:
 
     def keep(self, seed: int, net: StackedMLP, losses: list[float]) -> None:
         """Seed's base (a stack of one) written to the cache; a failure to write is said, never raised."""
+        if self.tree is None:
+            return
+        if 6 * sum(s.weight.numel() + s.bias.numel() for s in net.slots) > MAX_JSON_BYTES:  # base64 and the indent
+            self.log(f"the teacher recipe's base of seed {seed} is not kept in the kit's cache: its record would be "
+                     "larger than a JSON file the kit reads back")
+            return
         slots = [{"layer": s.layer.name, "weight": _b64(s.weight), "bias": _b64(s.bias)} for s in net.slots]
         record = {"key": self.key(seed), "seed": seed, "losses": [float(x) for x in losses], "slots": slots,
                   "sha256": sha256_json(slots)}
         try:
-            self.tree.write_json(self.record(seed), record)
+            self.tree.write_json(self.record(self.tree, seed), record)
         except OSError as exc:
             self.log(f"the teacher recipe's base of seed {seed} was not kept in the kit's cache (bases/: "
                      f"{exc.strerror or type(exc).__name__}); it is trained again next time")

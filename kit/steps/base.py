@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +17,8 @@ from kit.errors import InputError, KitError
 from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256, sha256_json
 from kit.infra.host import box_places, cache_tree
-from kit.infra.records import Record, read_record
+from kit.infra.records import Record, keep, read_record
+from kit.infra.rules import Check
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import resolve_ffmpeg
@@ -185,6 +188,10 @@ DIGESTS_VERSION = "digest1"  # raise it with any change of what a key names: no 
 DIGEST_MIN_BYTES = 1 << 20  # a smaller file is hashed again: reading its kept digest costs what hashing ~0.3 MiB does
 
 
+SHA256_TEXT = Check(lambda v: None if isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) else
+                    "is not a sha256 (64 lowercase hex digits)", "a sha256: 64 lowercase hex digits")
+
+
 @dataclass(frozen=True)
 class KeptDigest(Record):
     """The kit's cache's `digests/<key>.json`: the sha256 of one version of a file of DIGEST_MIN_BYTES or more below an
@@ -194,20 +201,25 @@ class KeptDigest(Record):
     with the out-dir's size)."""
 
     key: str
-    sha256: str
+    sha256: str = field(metadata=keep(SHA256_TEXT))
 
 
 def cached_sha256(tree: Tree, path: Path) -> str:
     """The sha256 of a file below `tree`: this process's memo of it (remembered_sha256), and for a file of
     DIGEST_MIN_BYTES or more the kit's cache's across processes, per version of the file (KeptDigest: a run keeps it,
-    `status`, its tree opened to read, keeps nothing). A record missing, damaged or of another key: hashed again."""
+    `status`, its tree opened to read, keeps nothing). A record missing, damaged or of another key: hashed again; so
+    is every file on Windows (whose ctime is the file's creation: an edit in place with its size and mtime put back
+    would keep its key) and where the kit may not use its cache (kit.infra.host.cache_refused)."""
     if (found := tree.entry(path)) is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
     st = found.st
-    if st.st_size < DIGEST_MIN_BYTES:
+    if st.st_size < DIGEST_MIN_BYTES or os.name == "nt":
         return remembered_sha256(path, st, tree.sha256)
     key = sha256_json([DIGESTS_VERSION, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
-    cache = cache_tree()
+    try:
+        cache = cache_tree()
+    except InputError:  # a cache writable by others: passed by, as ffmpeg's answers pass it (media.ffmpeg)
+        return remembered_sha256(path, st, tree.sha256)
     record = cache.root / DIGESTS / f"{key[:32]}.json"
     kept, _ = read_record(KeptDigest, cache, record)
     if kept is not None and kept.key == key:

@@ -14,7 +14,7 @@ from kit.infra.files import host_name, sha256_json
 from kit.infra.shown import Spelled
 from kit.infra.variables import TRAIN_RETRY
 from kit.model.recipe import TEACHER
-from kit.steps import formats_of
+from kit.steps import formats_of, formats_through
 from kit.steps.base import Context, Plan, rerun
 from kit.steps.settings import RunSettings
 from kit.steps.view import record_form
@@ -116,7 +116,7 @@ def bases_of(ctx: Context, inputs: LosoInputs) -> BasesAt | None:
 
     if inputs.distil is None:
         return None
-    return lambda rows, arch, config: KeptBases.in_cache(rows, arch, config, ctx.log)
+    return lambda rows, arch, config: KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str,

@@ -19,6 +19,7 @@ from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import CORPUS_CONTENTS
+from kit.steps import formats_through
 from kit.steps.base import (
     Context,
     Outcome,
@@ -245,7 +246,7 @@ class BundleStep:
         ctx.log(threads.describe())
         def bases(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
             """LOSO's bases in the kit's cache; those found are not trained: the run's ETA is told the work left."""
-            kept = KeptBases.in_cache(rows, arch, config, ctx.log)
+            kept = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))  # LOSO's code trained them
             if found := kept.found(verdict.seeds):
                 cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), config, threads.train, kept=len(found))
                 ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))

@@ -80,7 +80,7 @@ def test_a_binary_at_another_path_is_asked_again(ffmpeg: str, asked: list[str], 
     describe(binary, "test")
     asked.clear()
     assert describe(other, "test") == replace(describe(binary, "test"), path=str(other))
-    assert asked == list(DESCRIBED) and len(records(tmp_path)) == 6
+    assert asked == [*DESCRIBED, "-version"] and len(records(tmp_path)) == 6  # and the run's -version of `binary`
 
 
 def _touched(binary: Path) -> None:
@@ -116,11 +116,14 @@ CHANGES: dict[str, Callable[[Path], None]] = {"mtime": _touched, "ctime": _chmod
                                     for c in sorted(CHANGES)])
 def test_a_changed_binary_is_asked_again(change: str, ffmpeg: str, asked: list[str], tmp_path: Path) -> None:
     """Each part of a binary's version changed alone (the file edited in place, touched, replaced by another file of
-    the same size and times) and it is asked again, whatever it answered before; unchanged, it is not."""
+    the same size and times) and it is asked again, whatever it answered before; unchanged, it is not (but a run's
+    -version, asked each time: an ffmpeg whose libraries went is found at once), and status asks nothing."""
     binary = copied(ffmpeg, tmp_path)
     first = describe(binary, "test")
     asked.clear()
-    assert describe(binary, "test") == first and asked == []
+    assert describe(binary, "test") == first and asked == ["-version"]
+    asked.clear()
+    assert describe(binary, "test", kept=False) == first and asked == []
     CHANGES[change](binary)
     assert describe(binary, "test") == first and asked == list(DESCRIBED)
 

@@ -25,15 +25,17 @@ from kit.model.batches import Member
 from kit.model.kernels import active
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.train import TrainedEnsemble, TrainJob, planned_arithmetic, train_members
+from kit.steps import formats_through
 from tests.unit.test_distil import SMALL, corpus, distilled
 
+FORMATS = formats_through("loso")  # the code that trains them, as the steps give it
 QUICK = replace(SMALL, epochs=1)  # 100 base and 10 tune steps: the bits are the question, not the fit
 MEMBERS = [Member(0, 0, np.arange(36)), Member(1, 0, np.arange(36)), Member(2, 1, np.arange(36, 72))]
 
 
 def kept_in(folder: Path, said: list[str]) -> BasesAt:
     tree = Tree.open(folder, Rules())
-    return lambda rows, arch, config: KeptBases(tree, rows, arch, config, active(), said.append)
+    return lambda rows, arch, config: KeptBases(tree, rows, arch, config, active(), said.append, FORMATS)
 
 
 def train(bases: BasesAt | None, config: TrainConfig = QUICK, members: list[Member] = MEMBERS) -> TrainedEnsemble:
@@ -161,19 +163,21 @@ def test_another_teacher_sample_seed_or_recipe_is_another_record(tmp_path: Path)
     arch = fr_regressor_v2(SMALL, TEACHER)
     rows = data.teacher()
 
-    def key(r: TeacherRows = rows, a: Arch = arch, c: TrainConfig = SMALL, seed: int = 0) -> str:
-        return KeptBases(Tree.open(tmp_path, Rules()), r, a, c, active(), print).key(seed)
+    def key(r: TeacherRows = rows, a: Arch = arch, c: TrainConfig = SMALL, seed: int = 0,
+            f: dict[str, int] = FORMATS) -> str:
+        return KeptBases(Tree.open(tmp_path, Rules()), r, a, c, active(), print, f).key(seed)
 
     other_rows = TeacherRows(rows.table.clone(), rows.target.clone())
     other_rows.target[5] += 1e-3
     keys = [key(), key(seed=1), key(r=other_rows), key(a=replace(arch, hidden=(32, 32))),
             key(c=replace(SMALL, base_lr=SMALL.base_lr * 2)), key(c=replace(SMALL, base_batch=32)),
-            key(c=replace(SMALL, weight_decay=1e-3)), key(c=replace(SMALL, epochs=12))]
+            key(c=replace(SMALL, weight_decay=1e-3)), key(c=replace(SMALL, epochs=12)),
+            key(f={**FORMATS, "loso": FORMATS["loso"] + 1})]  # a release that changes how models train
     assert len(set(keys)) == len(keys)
     assert key(c=replace(SMALL, tune_lr=SMALL.tune_lr * 2)) == key()  # the tuning is not the base's
     # the rows a base trains on are the teacher's samples alone: another corpus, the same base
     assert KeptBases(Tree.open(tmp_path, Rules()), distilled(corpus(seed=5), SMALL)[0].teacher(), arch, SMALL,
-                     active(), print).key(0) == key()
+                     active(), print, FORMATS).key(0) == key()
 
 
 def test_a_cache_that_cannot_be_written_is_said_and_the_training_goes_on(plain: TrainedEnsemble, tmp_path: Path,
@@ -199,3 +203,37 @@ def test_the_eta_counts_no_arithmetic_for_a_base_read_back() -> None:
     base = SMALL.teacher_steps()[0]
     per_base = base * SMALL.base_batch / SMALL.batch_size * arch.params  # one seed's base, in parameter-steps
     assert whole == none_kept and abs(whole - one_kept - per_base) <= 1 and abs(whole - all_kept - 3 * per_base) <= 1
+
+
+def test_the_vector_unit_and_the_variables_that_choose_it_are_in_the_key(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = distilled(corpus(), SMALL)[0].teacher()
+    arch = fr_regressor_v2(SMALL, TEACHER)
+
+    def key() -> str:
+        return KeptBases(Tree.open(tmp_path, Rules()), rows, arch, SMALL, active(), print, FORMATS).key(0)
+
+    first = key()
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert key() != first
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert key() != first
+
+
+def test_a_cache_the_kit_may_not_use_trains_every_base_and_says_so(plain: TrainedEnsemble, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.errors import InputError
+    from kit.model import bases
+
+    def refused() -> Tree:
+        raise InputError(f"{tmp_path} is writable by others", hint="chmod go-w it")
+
+    monkeypatch.setattr(bases, "cache_tree", refused)
+    said: list[str] = []
+    df = corpus()
+    data, feats, codec = distilled(df, QUICK)
+    at: BasesAt = lambda rows, arch, config: KeptBases.in_cache(rows, arch, config, said.append, FORMATS)  # noqa: E731
+    ens = train_members(feats, codec, df["vmaf"].to_numpy(), MEMBERS, QUICK, distil=data, workers=2, bases=at)
+    assert same_bits(ens, plain) and any("bases are not kept" in line and "writable by others" in line
+                                         for line in said), said

@@ -113,7 +113,9 @@ def test_a_damaged_record_is_hashed_again_never_trusted(tmp_path: Path, cache: P
     damages = {"empty": "", "cut short": json.dumps(kept)[:30], "not json": "\x00garbage", "a list": "[]",
                "another key": json.dumps({**kept, "key": "f" * 64, "sha256": lie}),
                "sha256 a number": json.dumps({**kept, "sha256": 5}), "sha256 missing": json.dumps({"key": kept["key"]}),
-               "key missing": json.dumps({"sha256": lie})}
+               "key missing": json.dumps({"sha256": lie}),
+               "sha256 not hex": json.dumps({**kept, "sha256": "abc"}),
+               "sha256 in capitals": json.dumps({**kept, "sha256": kept["sha256"].upper()})}
     for name, text in damages.items():
         record.write_text(text)
         assert as_status(path, path.parents[1]) == truth, name

@@ -37,7 +37,7 @@ from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
-from kit.infra.rules import Each, Off, OneOf, Real, Stamp, Whole, field_rules
+from kit.infra.rules import Check, Each, Off, OneOf, Real, Stamp, Whole, field_rules
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
@@ -245,7 +245,12 @@ def example(tp: Any, rules: tuple[Any, ...] = ()) -> Any:
             return (rule.lo + rule.hi) / 2  # an open bound: within it
         if isinstance(rule, Real):
             return max(rule.lo or 0.0, 1.0) if rule.hi is None or rule.hi >= 1 else rule.lo
+        if isinstance(rule, Check):  # a rule of a layer above: the first of the usual shapes it keeps
+            return next(v for v in CHECK_CANDIDATES if rule.problem(v) is None)
     return {int: 1, float: 1.0, str: "x", bool: False, Path: "/x"}.get(tp, "x")
+
+
+CHECK_CANDIDATES = ("x", "0" * 64, 1, 1.0, "/x")  # a Check's example: text, a sha256, a number, a path
 
 
 @functools.cache
