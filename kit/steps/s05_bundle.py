@@ -17,6 +17,7 @@ from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
+from kit.model.recipe import TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import CORPUS_CONTENTS
 from kit.steps import formats_through
@@ -111,8 +112,10 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
+        # the teacher recipe's refit reads LOSO's bases back (kit.model.bases): said again if it finds otherwise
+        kept = len(verdict.seeds) if verdict.recipe == TEACHER else 0
         cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
-                           verdict.promoted)
+                           verdict.promoted, kept)
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
@@ -245,9 +248,10 @@ class BundleStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         def bases(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
-            """LOSO's bases in the kit's cache; those found are not trained: the run's ETA is told the work left."""
+            """LOSO's bases in the kit's cache; those found are not trained: where fewer are than the step's forecast
+            took (all of them), the run's ETA is told the work left."""
             kept = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))  # LOSO's code trained them
-            if found := kept.found(verdict.seeds):
+            if len(found := kept.found(verdict.seeds)) < len(verdict.seeds):
                 cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), config, threads.train, kept=len(found))
                 ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
             return kept
