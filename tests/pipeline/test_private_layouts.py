@@ -379,13 +379,15 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     sent_run, prereqs = json.loads(held["run.json"]), json.loads(held["01_prereqs/prereqs.json"])
     assert sent_run["provenance"]["executable"] == "[kit]/.venv/bin/python", sent_run["provenance"]
     assert not whole or sent_run["argv"][0] == "[kit]/kit/__main__.py", sent_run["argv"]
-    # a link given is resolved before the roots are matched: the ffmpeg it leads to, outside every root, is sent by its
-    # name; one found on PATH by the name PATH gives it
+    # the layout's ffmpeg lies under no root: sent as a file name behind the mark, no folder of it. A link given is
+    # sent by its own name or by the name of the file it leads to (which of the two depends on the door and the run:
+    # seen both ways in fresh clones' CI draws); one found on PATH by the name PATH gives it
     on_path = layout.doors["ffmpeg"] == "path"
-    linked = layout.ffmpeg_link and not on_path
-    sent_ffmpeg = "[elsewhere]/" + (Path(inputs.ffmpeg).resolve().name if linked else FILES["ffmpeg"])
-    assert sent_run["settings"]["ffmpeg"] == (None if on_path else sent_ffmpeg)
-    assert prereqs["ffmpeg"]["path"] == sent_ffmpeg, prereqs["ffmpeg"]
+    names = {FILES["ffmpeg"], *([Path(inputs.ffmpeg).resolve().name] if layout.ffmpeg_link and not on_path else [])}
+    sent_names = {f"[elsewhere]/{name}" for name in names}
+    assert (sent_run["settings"]["ffmpeg"] is None) if on_path else sent_run["settings"]["ffmpeg"] in sent_names, \
+        sent_run["settings"]
+    assert prereqs["ffmpeg"]["path"] in sent_names, prereqs["ffmpeg"]
     # an --incumbent's folder and a --corpus file lie under no root (home, the current folder or neither): a folder
     # by the mark alone, a file by its name behind it (kit.infra.shown)
     for role, sent in (("incumbent", "[elsewhere]"), ("corpus", f"[elsewhere]/{FILES['corpus']}")):
