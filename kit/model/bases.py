@@ -83,6 +83,7 @@ class KeptBases:
     def __init__(self, tree: Tree | None, rows: TeacherRows, arch: Arch, config: TrainConfig, kernels: Kernels,
                  log: Callable[[str], None], formats: Mapping[str, int]) -> None:
         self.tree, self.arch, self.log = tree, arch, log
+        self.seen: dict[int, BaseFound | None] = {}  # each seed's record as this object read or kept it
         self.common = [BASES_VERSION, dict(formats), torch.__version__, INTRAOP_THREADS, *machine(),
                        kernels.private, asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
                        config.weight_decay, rows.digest()]
@@ -107,12 +108,12 @@ class KeptBases:
         return tree.root / FOLDER / f"{self.key(seed)[:32]}.json"
 
     def found(self, seeds: Iterable[int]) -> dict[int, BaseFound]:
-        """The seeds whose base the cache holds as written here, each read back."""
-        found = {}
+        """The seeds whose base the cache holds as written here, each read back (once by this object: a step's
+        forecast and its training ask the same one)."""
         for seed in seeds:
-            if (base := self.read(seed)) is not None:
-                found[seed] = base
-        return found
+            if seed not in self.seen:
+                self.seen[seed] = self.read(seed)
+        return {seed: base for seed in seeds if (base := self.seen[seed]) is not None}
 
     def read(self, seed: int) -> BaseFound | None:
         if self.tree is None:
@@ -133,6 +134,7 @@ class KeptBases:
             self.log(f"the teacher recipe's base of seed {seed} is not kept in the kit's cache: its record would be "
                      "larger than a JSON file the kit reads back")
             return
+        self.seen[seed] = BaseFound(net, [float(x) for x in losses])
         slots = [{"layer": s.layer.name, "weight": _b64(s.weight), "bias": _b64(s.bias)} for s in net.slots]
         record = {"key": self.key(seed), "seed": seed, "losses": [float(x) for x in losses], "slots": slots,
                   "sha256": sha256_json(slots)}

@@ -20,9 +20,11 @@ from kit.steps.settings import RunSettings
 from kit.steps.view import record_form
 
 if TYPE_CHECKING:
+    from kit.model.arch import Arch
     from kit.model.baselines import BaselineResult
-    from kit.model.bases import BasesAt
+    from kit.model.bases import BasesAt, KeptBases, TeacherRows
     from kit.model.loso import LosoInputs, LosoResult
+    from kit.model.recipe import TrainConfig
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
@@ -116,7 +118,14 @@ def bases_of(ctx: Context, inputs: LosoInputs) -> BasesAt | None:
 
     if inputs.distil is None:
         return None
-    return lambda rows, arch, config: KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))
+    made: dict[tuple[Arch, TrainConfig], KeptBases] = {}  # one per network and recipe: its records read once
+
+    def at(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
+        if (arch, config) not in made:  # the rows are this LOSO's teacher samples, the same for every job
+            made[arch, config] = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))
+        return made[arch, config]
+
+    return at
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str,

@@ -112,11 +112,7 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
-        # the teacher recipe's refit reads LOSO's bases back (kit.model.bases): said again if it finds otherwise
-        kept = len(verdict.seeds) if verdict.recipe == TEACHER else 0
-        cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
-                           verdict.promoted, kept)
-        ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
+        self.forecast(ctx, verdict)
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
@@ -152,6 +148,16 @@ class BundleStep:
         return Outcome([run.report, tarball, *exports], {
             "verdict": verdict.verdict, "tarball": run.rel(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native, **({"moved_aside": run.rel(run.set_aside(utc))} if moved else {})})
+
+    def forecast(self, ctx: Context, verdict: Verdict, kept: int | None = None) -> None:
+        """The bundle's work for the run's ETA: the refit (`kept` of its seeds' bases read back, not trained; by
+        default the teacher recipe's all, as LOSO kept them: kit.model.bases), the exports, the report and the
+        tarball (kit.model.cost.bundle_work)."""
+        if kept is None:
+            kept = len(verdict.seeds) if verdict.recipe == TEACHER else 0
+        cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
+                           verdict.promoted, kept)
+        ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
 
     def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
         """The corpus the verdict was reached on, where it is now (this out-dir's shard, wherever the out-dir lies),
@@ -252,8 +258,7 @@ class BundleStep:
             took (all of them), the run's ETA is told the work left."""
             kept = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))  # LOSO's code trained them
             if len(found := kept.found(verdict.seeds)) < len(verdict.seeds):
-                cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), config, threads.train, kept=len(found))
-                ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
+                self.forecast(ctx, verdict, len(found))
             return kept
 
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
