@@ -34,7 +34,8 @@ import torch
 import kit.model.distil as distil
 from kit.corpus.training import training_corpus
 from kit.model.batches import Member
-from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs, LosoResult, evaluate_loso
+from kit.model.loso import ENCODE_IDENTITY, LosoInputs, LosoResult, evaluate_loso
+from kit.model.predictions import ROW_IDENTITY
 from kit.model.recipe import FRAMES, TrainConfig
 from kit.model.stacked import StackedMLP
 from kit.model.train import TrainedEnsemble, train_members

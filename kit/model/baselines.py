@@ -18,8 +18,7 @@ from kit.model.loso import (
     by_source,
     evaluate_loso,
     fold_summary,
-    group_results,
-    source_results,
+    held_out_results,
 )
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
@@ -46,9 +45,9 @@ def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: 
     sources: list[FoldResult] = []
     groups: list[GroupResult] = []
     for i, fold in enumerate(folds):
-        pred = predict(i, fold)
-        sources += source_results(fold, target[fold.rows], pred)
-        groups += group_results(fold, target[fold.rows], pred)
+        found = held_out_results(fold, target[fold.rows], predict(i, fold))
+        sources += found[0]
+        groups += found[1]
     groups = by_group(groups)
     means = {m: fold_summary(groups, m)["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
     return BaselineResult(model, details, means["plcc"], means["srocc"], means["krocc"], means["rmse"],

@@ -25,6 +25,15 @@ def clip_codes(df: pd.DataFrame) -> np.ndarray:
     return encode_keys(df).groupby(list(ENCODE_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
+def column_sums(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n_groups, columns): each group's sum of each column of `values` in float64, added in row order (the bits of
+    numpy.add.at's sums, at a tenth of its time)."""
+    out = np.zeros((n_groups, values.shape[1]), dtype=np.float64)
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(groups, weights=values[:, j].astype(np.float64), minlength=n_groups)
+    return out
+
+
 def encode_name(src: object, encoder: object, cq: object, enc_width: int, enc_height: int, native: bool) -> str:
     """An encode as people read it: `<source> <encoder> cq <cq>`, and ` at <W>x<H>` for a rung below the source's."""
     at = "" if native or enc_height <= 0 else f" at {enc_width}x{enc_height}"
@@ -53,8 +62,7 @@ def held_encodes(rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target:
     `pred_vmaftune`'s input, `teacher_fn` `ceiling`."""
     clip = codes[rows]
     ids, inverse, counts = np.unique(clip, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)
-    np.add.at(sums, inverse, feats[rows].astype(np.float64))
+    sums = column_sums(inverse, feats[rows], len(ids))
     mean_feats = (sums / counts[:, None]).astype(np.float32)
     first = np.zeros(len(ids), dtype=np.int64)
     first[inverse[::-1]] = rows[::-1]  # any row of the clip: the codec block is the same for all of them

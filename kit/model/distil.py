@@ -85,27 +85,94 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
     return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
+WINDOW_ROWS_AT_ONCE = 2_000_000  # window rows drawn, then gathered, at once for their means (48 MiB of features)
+PAIRWISE_BLOCK = 128  # numpy's pairwise summation: up to this many values, eight running sums (PW_BLOCKSIZE)
+
+
 def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, config: TrainConfig,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per encode (`codes`), its whole mean and `windows_per_encode` contiguous runs and random subsets of at least
     two frames: (mean features (W, F), mean scores (W,), each window's encode code (W,)). Drawn from `window_seed`:
-    they depend on the corpus alone."""
+    they depend on the corpus alone.
+
+    The draws are made encode by encode, as they always were (the same stream, the same windows); the means are then
+    taken a batch of windows at a time, each window's rows gathered in its own order and summed as numpy's mean sums
+    them, so every mean is the bit pattern `x[picks].mean(0)` gave window by window (80,000 encodes of 33 windows at
+    10,000 contents: 2.6 million calls, 96 s, before)."""
     rng = np.random.default_rng(config.window_seed)
     per_encode = config.windows_per_encode
     order = np.argsort(codes, kind="stable")
+    x, y = feats[order], target[order]
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     xs, ys, cs = [], [], []
-    for rows in np.split(order, bounds):
-        x, y, n = feats[rows], target[rows], len(rows)
-        picks = [np.arange(n)]
+    picks: list[np.ndarray] = []  # each window's rows, as positions in `order`, in the order a window takes them
+    rows = 0
+    for first, end in zip(np.r_[0, bounds], np.r_[bounds, len(order)], strict=True):
+        n = int(end - first)
+        mine = [np.arange(first, end)]
         for _ in range(per_encode if n > 1 else 0):
             length = int(rng.integers(2, n + 1))
             start = int(rng.integers(0, n - length + 1))
-            picks += [np.arange(start, start + length), rng.choice(n, size=int(rng.integers(2, n + 1)), replace=False)]
-        xs += [x[p].mean(0) for p in picks]
-        ys += [y[p].mean() for p in picks]
-        cs += [codes[rows[0]]] * len(picks)
-    return np.array(xs), np.array(ys), np.array(cs, dtype=np.int64)
+            mine += [np.arange(first + start, first + start + length),
+                     first + rng.choice(n, size=int(rng.integers(2, n + 1)), replace=False)]
+        picks += mine
+        cs.append(np.full(len(mine), codes[order[first]], dtype=np.int64))
+        rows += sum(len(p) for p in mine)
+        if rows >= WINDOW_ROWS_AT_ONCE:  # a batch's means taken, its windows' rows let go
+            means = window_means(x, y, picks)
+            xs.append(means[0])
+            ys.append(means[1])
+            picks, rows = [], 0
+    means = window_means(x, y, picks)
+    return (np.concatenate([*xs, means[0]]), np.concatenate([*ys, means[1]]),
+            np.concatenate(cs) if cs else np.zeros(0, dtype=np.int64))
+
+
+def window_means(x: np.ndarray, y: np.ndarray, picks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's mean of `x`'s rows (and of `y`) at its positions `picks[i]`, bit for bit `x[p].mean(0)` and
+    `y[p].mean()`, for many windows at once: the windows of one length gathered as a matrix, summed as numpy's mean
+    sums (the rows of a 2-D mean added one after the other, a 1-D mean by numpy's pairwise summation) and divided as it
+    divides (by the count as an integer scalar: in float64, cast back to the values' type)."""
+    xs = np.zeros((len(picks), x.shape[1]), dtype=x.dtype)
+    ys = np.zeros(len(picks), dtype=np.float64)
+    lengths = np.array([len(p) for p in picks], dtype=np.int64)
+    for length in np.unique(lengths):
+        which = np.flatnonzero(lengths == length)
+        for part in np.array_split(which, int(len(which) * length // WINDOW_ROWS_AT_ONCE) + 1):
+            at = np.stack([picks[i] for i in part]) if len(part) else np.zeros((0, int(length)), dtype=np.int64)
+            rows = x[at]  # (windows, length, columns)
+            total = rows[:, 0].copy()
+            for k in range(1, int(length)):
+                total += rows[:, k]
+            xs[part] = np.true_divide(total, np.intp(length), dtype=np.float64).astype(x.dtype)
+            values = y[at]
+            ys[part] = pairwise_sum(values) / np.intp(length)
+    return xs, ys
+
+
+def pairwise_sum(m: np.ndarray) -> np.ndarray:
+    """Each row's sum as numpy adds a contiguous float64 array (numpy/_core/src/umath/loops_utils.h.src,
+    pairwise_sum): fewer than 8 values one after the other from 0; up to PAIRWISE_BLOCK, eight
+    running sums over the values 8 apart, combined ((0+1)+(2+3))+((4+5)+(6+7)), the rest added after; above it, the
+    two halves' sums added (the first half a multiple of 8 long)."""
+    n = m.shape[1]
+    if n < 8:
+        out = np.zeros(len(m), dtype=np.float64)
+        for i in range(n):
+            out += m[:, i]
+        return out
+    if n <= PAIRWISE_BLOCK:
+        r = m[:, 0:8].copy()
+        whole = n - n % 8
+        for i in range(8, whole, 8):
+            r += m[:, i:i + 8]
+        out = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+        for i in range(whole, n):
+            out += m[:, i]
+        return out
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(m[:, :half]) + pairwise_sum(m[:, half:])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.infra.interrupts import check
@@ -25,6 +24,7 @@ from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
+from kit.model.predictions import HeldPredictions
 from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.samplings import (
@@ -41,9 +41,6 @@ from kit.model.samplings import (
 from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
-# what predictions.parquet says of each held-out row besides its figures, with the key back to its corpus row
-ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
-                "frame_index", "device", *RUNG_COLUMNS)
 ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes.parquet say of an encode beside its key
 
 
@@ -51,7 +48,7 @@ ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes
 class LosoResult:
     seed_reports: list[SeedReport]  # means over content groups; folds[] per source
     folds: pd.DataFrame  # every (seed, source), the FoldResult fields as columns (folds.parquet)
-    predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
+    held: HeldPredictions  # one row per held-out frame and seed (predictions.parquet), kept as rows until written
     n_members: int
     scheme: FoldScheme | None = None
     clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out encode and seed (clips.parquet)
@@ -59,6 +56,11 @@ class LosoResult:
     encodes: pd.DataFrame | None = None
     # per held-out encode and sampling, as vmaf-tune predicts it from a sample of the clip (samplings.parquet)
     samplings: pd.DataFrame | None = None
+
+    @functools.cached_property
+    def predictions(self) -> pd.DataFrame:
+        """predictions.parquet as one table (a large corpus's is written a member at a time: HeldPredictions.write)."""
+        return self.held.frame()
 
 
 @dataclass(frozen=True)
@@ -126,22 +128,23 @@ class LosoInputs:
         return [Member(seed, fold.index, self.train[fold.index]) for seed in seeds for fold in self.folds]
 
 
-def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
-    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows."""
+def held_out_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None,
+                     ) -> tuple[list[FoldResult], list[GroupResult]]:
+    """One model's figures on each source a fold holds out and on each content group, its sources' rows pooled, from
+    its predictions `pred` of the fold's rows: a group of one source has that source's rows, so its figures are the
+    source's, computed once (the ranks' figures are most of a large corpus's evaluation)."""
     ats = [slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, s.rows) for s in fold.sources]
-    return [FoldResult(seed=seed, fold=fold.index, src=s.src, src_sha256=s.src_sha256, n_frames=len(s.rows),
-                       share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
-                       **figures(y[at], pred[at])) for s, at in zip(fold.sources, ats, strict=True)]
-
-
-def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
-    """One model's figures on each content group a fold holds out, its sources' rows pooled."""
+    found = {s.src_sha256: figures(y[at], pred[at]) for s, at in zip(fold.sources, ats, strict=True)}
+    sources = [FoldResult(seed=seed, fold=fold.index, src=s.src, src_sha256=s.src_sha256, n_frames=len(s.rows),
+                          share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
+                          **found[s.src_sha256]) for s, at in zip(fold.sources, ats, strict=True)]
     groups = fold.groups()
     rows = [ss[0].rows if len(ss) == 1 else np.sort(np.concatenate([s.rows for s in ss])) for _, ss in groups]
     ats = [slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, r) for r in rows]
-    return [GroupResult(content=content, name=" + ".join(s.src for s in ss), n_sources=len(ss), fold=fold.index,
-                        n_frames=len(r), **figures(y[at], pred[at]))
-            for (content, ss), r, at in zip(groups, rows, ats, strict=True)]
+    return sources, [GroupResult(content=content, name=" + ".join(s.src for s in ss), n_sources=len(ss),
+                                 fold=fold.index, n_frames=len(r),
+                                 **(found[ss[0].src_sha256] if len(ss) == 1 else figures(y[at], pred[at])))
+                     for (content, ss), r, at in zip(groups, rows, ats, strict=True)]
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
@@ -163,10 +166,10 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
     """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
-    identity = {c: df[c].to_numpy() for c in ROW_IDENTITY if c in df.columns}  # whole columns once
+    held_out = HeldPredictions.of(df, target)
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
-    pred_frames, clip_frames = [], []
+    clip_frames = []
     enc, names = pd.factorize(df["encoder"], sort=True)  # per fold, the encoders its members train on: rows outside it
     total = np.bincount(enc, minlength=len(names))
     trained = [{str(names[i]) for i in np.flatnonzero(total - np.bincount(enc[f.rows], minlength=len(names)))}
@@ -188,11 +191,10 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
-        per_seed[mem.seed] += source_results(fold, y, pred, mem.seed)
-        per_group[mem.seed] += group_results(fold, y, pred)
-        pred_frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(fold.index),
-                                         **{c: col[fold.rows] for c, col in identity.items()}, "vmaf": y,
-                                         "pred": pred}))
+        sources, groups = held_out_results(fold, y, pred, mem.seed)
+        per_seed[mem.seed] += sources
+        per_group[mem.seed] += groups
+        held_out.add(mem.seed, fold.index, fold.rows, pred)
         clips = clip_predictions(mem.seed, held(fold.index), codec, pred, functools.partial(ens.predict, m))
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
         sampled += [part.of(mem.seed, functools.partial(ens.predict, m)) for part in pooled(fold.index)]
@@ -200,7 +202,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
     encodes, samplings = consumer_files(inputs, clips, sampled, placed)
-    return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
+    return LosoResult(reports, pd.DataFrame(rows), held_out, len(ens.members),
                       inputs.scheme, clips.reset_index(drop=True), encodes, samplings)
 
 

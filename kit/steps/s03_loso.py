@@ -176,7 +176,8 @@ class LosoStep:
         """The corpus as training reads it (duplicates dropped, said), cut into folds; the training threads applied."""
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
-        from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs
+        from kit.model.loso import ENCODE_IDENTITY, LosoInputs
+        from kit.model.predictions import ROW_IDENTITY
         from kit.model.samplings import SAMPLING_COLUMNS
         from kit.model.teacher_fn import prove
 
@@ -304,7 +305,10 @@ class LosoStep:
         tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
                                        "holdout_seconds": trained.holdout_s})
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
-        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+        with tree.atomic(run.predictions) as fh:  # a member at a time: 15,000,000 rows at 10,000 contents
+            result.held.write(fh)
+        outputs.append(run.predictions)
+        for path, frame in [(run.folds, result.folds), (run.clips, result.clips),
                             *([(run.encodes, result.encodes)] if result.encodes is not None else []),
                             *([(run.samplings, result.samplings)] if result.samplings is not None else []),
                             *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:

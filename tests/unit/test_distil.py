@@ -113,6 +113,49 @@ def test_each_window_is_the_mean_of_its_encodes_frames() -> None:
         assert (x[c == code] >= frames.min(0) - 1e-12).all() and (x[c == code] <= frames.max(0) + 1e-12).all()
 
 
+def windows_one_by_one(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, config: TrainConfig,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows as 2.3.0 took them, each window's mean its own numpy call: the bits encode_windows must keep."""
+    rng = np.random.default_rng(config.window_seed)
+    order = np.argsort(codes, kind="stable")
+    xs, ys, cs = [], [], []
+    for rows in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
+        x, y, n = feats[rows], target[rows], len(rows)
+        picks = [np.arange(n)]
+        for _ in range(config.windows_per_encode if n > 1 else 0):
+            length = int(rng.integers(2, n + 1))
+            start = int(rng.integers(0, n - length + 1))
+            picks += [np.arange(start, start + length), rng.choice(n, size=int(rng.integers(2, n + 1)), replace=False)]
+        xs += [x[p].mean(0) for p in picks]
+        ys += [y[p].mean() for p in picks]
+        cs += [codes[rows[0]]] * len(picks)
+    return np.array(xs), np.array(ys), np.array(cs, dtype=np.int64)
+
+
+@pytest.mark.parametrize("frames", [[1], [2], [3, 1, 7], [8, 9, 16, 17], [127, 128, 129, 130], [136, 257, 1000],
+                                    [2500]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("at_once", [50, 2_000_000])
+def test_the_windows_means_taken_together_are_each_windows_own_bit_for_bit(frames: list[int], dtype: type,
+                                                                              at_once: int,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encodes of every length numpy's summation treats its own way (one frame, under 8, a block of 128 and past it,
+    halves of halves), rows in any order, features float32 as the kit reads them or float64, scores with ties, and
+    the batches cut anywhere: each window's mean is the float `x[picks].mean(0)` and `y[picks].mean()` gave."""
+    from kit.model import distil
+
+    monkeypatch.setattr(distil, "WINDOW_ROWS_AT_ONCE", at_once)
+    rng = np.random.default_rng(len(frames) * 1000 + sum(frames))
+    codes = rng.permutation(np.repeat(np.arange(len(frames)) * 3 + 5, frames))
+    feats = (rng.normal(0.6, 0.3, (len(codes), 6)) * rng.choice([1e-3, 1.0, 1e4], 6)).astype(dtype)
+    target = np.round(rng.uniform(0, 100, len(codes)), 1)
+    config = TrainConfig(windows_per_encode=5)
+    for mine, theirs in zip(encode_windows(feats, target, codes, config), windows_one_by_one(feats, target, codes,
+                                                                                          config), strict=True):
+        assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+        assert mine.tobytes() == theirs.tobytes()
+
+
 def test_the_teacher_samples_lie_where_encodes_do_and_repeat() -> None:
     a, b = draw_prior(20_000, TrainConfig()), draw_prior(20_000, TrainConfig())
     assert np.array_equal(a, b)
