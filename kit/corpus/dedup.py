@@ -63,8 +63,29 @@ def marks(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return order, starts, kept_row, differs
 
 
-def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
-    """The table without its duplicate rows (conflicts stay), in the canonical order, and how many were dropped."""
+def kept_rows(table: pa.Table) -> tuple[np.ndarray, int]:
+    """The rows of the table without its duplicates (conflicts stay), in the canonical order, and how many were
+    dropped: `drop_duplicates` takes them."""
     order, keep, _, differs = marks(table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64))))
     dup = ~keep & ~differs
-    return table.take(order[~dup]), int(dup.sum())
+    return order[~dup], int(dup.sum())
+
+
+def drop_duplicates(tables: list[pa.Table]) -> int:
+    """`tables[0]` without its duplicate rows, in the canonical order (kept_rows), in place; how many were dropped."""
+    kept, dropped = kept_rows(tables[0])
+    take_in_place(tables, kept)
+    return dropped
+
+
+def take_in_place(tables: list[pa.Table], rows: np.ndarray) -> None:
+    """`tables[0]` replaced by its `rows`, taken a column at a time, each column let go as its copy is made: the
+    caller hands the table over in a list it keeps no other name for, so the peak is the table and one column, not
+    two tables (1.2 GiB more at 3,000,000 rows). Rows in order, all of them: the table as it is."""
+    if len(rows) == tables[0].num_rows and (rows[1:] > rows[:-1]).all():
+        return
+    names, columns = tables[0].column_names, []
+    for name in names:
+        columns.append(tables[0][name].take(rows))
+        tables[0] = tables[0].drop_columns([name])
+    tables[0] = pa.table(columns, names=names)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.dedup import KEY, SCORED, drop_duplicates
+from kit.corpus.dedup import KEY, SCORED, kept_rows, take_in_place
 from kit.corpus.names import with_names
 from kit.corpus.provenance import check_one_teacher
 from kit.corpus.rungs import vt_cq_received
@@ -24,7 +24,7 @@ from kit.corpus.schema import (
     with_content,
 )
 from kit.errors import InputError
-from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.parquet import give_back_memory, parquet_columns, read_parquet
 from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID
 
 if TYPE_CHECKING:
@@ -57,8 +57,13 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
     wanted = list(dict.fromkeys([*wanted, *teacher_columns(table, str(path))]))
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
-    table, duplicates = drop_duplicates(table)
-    return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
+    kept, duplicates = kept_rows(table)
+    held = [table.select([*wanted, CORPUS_ROW])]  # the one name of the table from here: taken in place
+    del table
+    take_in_place(held, kept)
+    frame = with_names(held.pop()).to_pandas()
+    give_back_memory()  # what the read and the duplicate rule left in arrow's pool
+    return frame, duplicates
 
 
 def teacher_columns(table: pa.Table, label: str) -> list[str]:

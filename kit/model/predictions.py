@@ -50,11 +50,11 @@ class HeldPredictions:
 
     def parts(self) -> Iterator[pd.DataFrame]:
         """The file's rows, one member at a time: seed, fold, the row's identity, its teacher score and prediction."""
-        columns = {c: self.identity[c].to_numpy() for c in self.identity.columns}
-        for m in self.members:
-            yield pd.DataFrame({"seed": np.int32(m.seed), "fold": np.int32(m.fold),
-                                **{c: col[m.rows] for c, col in columns.items()}, "vmaf": self.target[m.rows],
-                                "pred": m.pred})
+        for m in self.members:  # taken as the corpus holds them (arrow's strings: no Python string a row)
+            part = self.identity.take(m.rows).reset_index(drop=True)
+            part.insert(0, "fold", np.full(len(m.rows), m.fold, dtype=np.int32))
+            part.insert(0, "seed", np.full(len(m.rows), m.seed, dtype=np.int32))
+            yield part.assign(vmaf=self.target[m.rows], pred=m.pred)
 
     def frame(self) -> pd.DataFrame:
         """The whole file as one table (small corpora, tests: a large one is written by `write`)."""

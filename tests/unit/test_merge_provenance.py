@@ -230,7 +230,11 @@ def test_duplicates_found_on_sorted_columns_equal_the_whole_table_sorted(chunks:
     assert (found.kept_row == kept).all() and (found.keep == (kept == np.arange(len(kept)))).all()
     assert (found.differs == differs).all() and found.conflict_rows.any() and found.duplicate_rows.any()
 
-    dropped, count = drop_duplicates(mixed)
+    held = [mixed]
+    count = drop_duplicates(held)
+    dropped = held[0]
+    in_order = [dropped]  # the table it gives, given again: in order with no duplicate, given back as it is
+    assert drop_duplicates(in_order) == 0 and in_order[0] is dropped
     plain = ranked.drop_columns(["_pref"]).sort_by([(c, "ascending") for c in (*SORT_ORDER, "_row")
                                                    if c in ranked.column_names])
     keys_plain = list(zip(*(plain[c].to_pylist() for c in KEY if c in plain.column_names), strict=True))
