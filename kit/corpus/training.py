@@ -24,7 +24,8 @@ from kit.corpus.schema import (
     with_content,
 )
 from kit.errors import InputError
-from kit.infra.parquet import give_back_memory, parquet_columns, read_parquet
+from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.resources import give_back_memory
 from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID
 
 if TYPE_CHECKING:

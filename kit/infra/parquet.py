@@ -92,9 +92,3 @@ def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame
     """A parquet file the kit wrote in an out-dir as a DataFrame, through `read_parquet` with no row limit."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
 
-
-def give_back_memory() -> None:
-    """Hand the memory arrow's pool holds but no longer uses back to the system. Its allocator (mimalloc, jemalloc)
-    keeps what a table's temporaries freed: after reading a 3,000,000-row corpus 1.6 GiB more than the tables alive,
-    which the process's peak then carried through training and evaluation."""
-    pa.default_memory_pool().release_unused()

@@ -83,6 +83,7 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
                      ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
     """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused)."""
+    from kit.infra.resources import give_back_memory
     from kit.model.baselines import evaluate_jobs
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
@@ -102,8 +103,9 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
         if bases is not None and inputs.distil is not None and missing else set()
     forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe, kept)
     if missing:
-        data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
-        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers, inputs.distil, bases)
+        trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(missing), (),
+                                store, s.train, workers, inputs.distil, bases)
+        give_back_memory()  # the training's tables and the threads' arrays, freed: not carried into the evaluation
         found |= store.load_all(jobs, set(trained))
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
