@@ -124,6 +124,7 @@ class Forecast(Event):
     step: str
     work: float
     training: float = 0.0  # of which training (its pace is measured apart)
+    setup: float = 0.0  # of the rest, the part done before the step's training starts (0: a share of it, the ETA's)
 
 
 @dataclass(frozen=True)

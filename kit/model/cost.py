@@ -27,16 +27,31 @@ FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE} 
 # of it, the share done before its training starts (torch and the corpus loaded)
 SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
 BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of its shard
+# LOSO's work outside training that grows with the corpus, in seconds at PACE, measured at 3,000,000 rows (10,000
+# contents, grouped 10-fold, 5 seeds: bench/README.md, "10,000 contents"): before training, per row (read, the
+# duplicate rule, the teacher's proof, the encodes' windows); after it, per held-out prediction (each model predicts
+# every row once: the figures of its held-out contents, its encodes pooled, the files)
+SETUP_PER_ROW = 26e-6 * PACE
+AFTER_PER_PREDICTION = 5e-6 * PACE
+BASELINES = 3  # ridge, linear and mlp_small: each predicts every row once beside the ensemble's seeds
 
 
 @dataclass(frozen=True)
 class StepWork:
     """A step's work in all, and of it its training's (the bundle's refit counted as if the verdict PROMOTEs, until
-    the bundle runs)."""
+    the bundle runs) and the part done before its training starts (0: SETUP_SHARE of its rest)."""
 
     step: str
     work: float
     training: float = 0.0
+    setup: float = 0.0
+
+
+def loso_rest(rows: int, seeds: int, holdouts: int = 0) -> tuple[float, float]:
+    """LOSO's work outside training on a corpus of `rows` rows: (before its training, after it)."""
+    fixed, share = FIXED_WORK["loso"], SETUP_SHARE["loso"]
+    predictions = rows * (seeds * (1 + holdouts) + BASELINES)
+    return fixed * share + rows * SETUP_PER_ROW, fixed * (1 - share) + predictions * AFTER_PER_PREDICTION
 
 
 def training_work(shapes: Sequence[JobShape], config: TrainConfig, workers: int) -> float:
@@ -90,5 +105,6 @@ def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked
     scheme = choose_scheme(folds, groups, sources)
     ensemble, *baselines = loso_shapes(rows, scheme.folds, seeds, config, holdouts)
     loso = ensemble_work(ensemble, seeds * (1 + holdouts), config, workers) + training_work(baselines, config, workers)
-    return [StepWork("loso", loso + FIXED_WORK["loso"], loso), StepWork("verdict", FIXED_WORK["verdict"]),
+    setup, after = loso_rest(rows, seeds, holdouts)
+    return [StepWork("loso", loso + setup + after, loso, setup), StepWork("verdict", FIXED_WORK["verdict"]),
             bundle_work(rows, seeds, config, workers)]

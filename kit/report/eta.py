@@ -77,6 +77,7 @@ class RunClock:
         self.encoded: dict[tuple[str, str], int] = {}  # per key, the encodes counted for jobs yet to score
         self.trained = (0.0, 0.0)  # the running step's trainings: work of those ended, and of the current one
         self.loading = False  # the running step has not trained yet
+        self.setups: dict[str, float] = {}  # per step, its rest's part before its training (Forecast.setup)
         self.paces: dict[Key, Pace] = {}
         self.latest: dict[str, Key] = {}  # per kind, the step whose pace of it was measured last
         self.worked_at = 0.0  # when work was last done (or a step or the corpus's jobs began)
@@ -174,6 +175,8 @@ class RunClock:
     def _on_forecast(self, e: ev.Forecast) -> bool:
         """A step's work; the running step's is what is left of it, on top of what it has done."""
         ran = e.step == self.current
+        if e.setup > 0:
+            self.setups[e.step] = e.setup
         self._plan(e.step, e.work + (sum(self.done.get((e.step, k), 0.0) for k in KINDS) if ran else 0.0),
                    e.training + (self.done.get((e.step, "training"), 0.0) if ran else 0.0))
         return True
@@ -211,11 +214,13 @@ class RunClock:
 
     def _on_epoch(self, e: ev.Epoch) -> bool:
         """A training's work so far; at a step's first, its work outside training before it (torch and the corpus
-        loaded: SETUP_SHARE of the step's rest)."""
+        loaded: the step's forecast says how much, else SETUP_SHARE of the step's rest)."""
         ended, current = self.trained
         if self.loading:
             self.loading = False
-            rest = self.planned.get((e.step, "rest"), 0.0) * SETUP_SHARE.get(e.step, 0.5)
+            planned = self.planned.get((e.step, "rest"), 0.0)
+            rest = min(planned, self.setups[e.step]) if e.step in self.setups else \
+                planned * SETUP_SHARE.get(e.step, 0.5)
             self.done[e.step, "rest"] = self.done.get((e.step, "rest"), 0.0) + rest
         if e.work < current:  # a new training
             ended += current

@@ -101,7 +101,7 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob
     groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
     for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(loso.seeds), loso.folds,
                          loso.train, choose_threads().train, len(loso.holdout)):
-        ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
+        ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training), round(cost.setup)))
 
 
 @contextlib.contextmanager

@@ -134,7 +134,7 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
                   kept: set[int]) -> None:
     """The work left of LOSO (the bases of the seeds `kept` read back, not trained) and the bundle's after it
     (kit.model.cost; its bases kept by LOSO's teacher recipe), for the run's ETA."""
-    from kit.model.cost import FIXED_WORK, WORK_PER_PARAM_STEP, bundle_work
+    from kit.model.cost import WORK_PER_PARAM_STEP, bundle_work, loso_rest
     from kit.model.train import planned_arithmetic
 
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
@@ -142,8 +142,9 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
     units = planned_arithmetic(jobs, config, workers, teacher, kept) * share \
         + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
     training = round(units * WORK_PER_PARAM_STEP)
-    ctx.emit(Forecast("loso", training + FIXED_WORK["loso"], training))
     seeds = len(ctx.settings.seeds)
+    setup, after = loso_rest(rows, seeds, holdouts)  # the set-up is done by now: the ETA counts it at the first epoch
+    ctx.emit(Forecast("loso", round(training + setup + after), training, round(setup)))
     bundle = bundle_work(rows, seeds, config, workers, kept=seeds if teacher else 0)
     ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
 
