@@ -24,9 +24,11 @@ class Complement:
         return self.n_rows - len(self.held_out)
 
     def array(self) -> np.ndarray:
+        """The rows, ascending; int32 where they fit (half the memory while a group trains on them: a draw of them
+        indexes the table all the same)."""
         keep = np.ones(self.n_rows, dtype=bool)
         keep[self.held_out] = False
-        return np.flatnonzero(keep).astype(np.int64, copy=False)
+        return np.flatnonzero(keep).astype(np.int32 if self.n_rows < 2**31 else np.int64)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,9 @@ class RowStream:
     def take(self, n: int) -> torch.Tensor:
         parts = []
         while n > 0:
-            if self.pos == len(self.perm):
-                self.perm = torch.randperm(len(self.rows), generator=self.gen)
+            if self.pos == len(self.perm):  # int32 where the rows fit: the same permutation as int64's, half the size
+                self.perm = torch.randperm(len(self.rows), generator=self.gen,
+                                           dtype=torch.int32 if len(self.rows) < 2**31 else torch.int64)
                 self.pos = 0
             part = self.rows[self.perm[self.pos : self.pos + n]]
             self.pos += len(part)

@@ -12,14 +12,15 @@ arguments, which here would be three quarters of a large LOSO's evaluation.
   corrcoef computes it (scipy.stats.spearmanr).
 - Kendall's tau-b (Kendall 1945, "The treatment of ties in ranking problems", Biometrika 33): (C - D) /
   sqrt((P - Tx) (P - Ty)), P = n (n - 1) / 2 pairs, Tx and Ty the pairs tied on one side, C - D = P - Tx - Ty + Txy -
-  2 D with Txy the pairs tied on both and D the discordant pairs, counted exactly (integers) by merging sorted runs
-  (scipy.stats.kendalltau with its defaults).
+  2 D with Txy the pairs tied on both and D the discordant pairs, counted exactly (integers: each pair compared up
+  to SQUARE_UP_TO pairs, by merging sorted runs above) (scipy.stats.kendalltau with its defaults).
 
 Every function takes float64 arrays of equal length with at least 3 pairs, the first side (the teacher) not constant
 and the second (the prediction) finite and not constant: kit.model.metrics.correlations applies its rule first."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -56,10 +57,9 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def average_ranks(v: np.ndarray) -> np.ndarray:
     """Ranks from 1, tied values each given the mean of the ranks they span (exact: half-integers)."""
     order = np.argsort(v, kind="mergesort")
-    ordered = v[order]
-    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    new = _run_starts(v[order])
     dense = np.cumsum(new)  # 1 for the smallest value's run
-    starts = np.r_[np.flatnonzero(new), len(v)]  # each run's first position in `ordered`, and the end
+    starts = np.append(np.flatnonzero(new), len(v))  # each run's first position in the order, and the end
     mean_rank = 0.5 * (starts[:-1] + starts[1:] - 1) + 1  # positions starts..ends-1 -> ranks starts+1..ends
     ranks = np.empty(len(v), dtype=np.float64)
     ranks[order] = mean_rank[dense - 1]
@@ -71,13 +71,16 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
     if np.isnan(x).any() or np.isnan(y).any():
         return math.nan
     size = len(x)
-    order = np.lexsort((y, x))  # by x, then y: pairs tied on x come in ascending y, never counted discordant
+    order = np.lexsort((y, x))  # by x, then y: a pair tied on x comes in ascending y, never counted discordant
     xs, ys = x[order], y[order]
-    if size <= SQUARE_UP_TO:  # each ordered pair with x above and y below, once: the discordant pairs
-        discordant = int(np.count_nonzero((x[:, None] > x[None, :]) & (y[:, None] < y[None, :])))
+    # the discordant pairs: in this order, a later y below an earlier one (x is then above: ties on x are in order)
+    if size <= SQUARE_UP_TO:
+        discordant = int(np.count_nonzero(_later(size) & (ys[:, None] > ys[None, :])))
     else:
         discordant = _inversions(_dense(ys))
-    joint = np.r_[True, (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1]), True]
+    joint = np.ones(size + 1, dtype=bool)
+    np.not_equal(xs[1:], xs[:-1], out=joint[1:size])
+    joint[1:size] |= ys[1:] != ys[:-1]
     both = _tied_pairs(np.diff(np.flatnonzero(joint)))
     tx, ty = _run_pairs(xs), _run_pairs(np.sort(y))
     total = size * (size - 1) // 2
@@ -88,18 +91,33 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.minimum(1.0, max(-1.0, tau)))
 
 
+@functools.lru_cache(maxsize=32)
+def _later(n: int) -> np.ndarray:
+    """(n, n), read only: [i, j] is i < j."""
+    out = np.triu(np.ones((n, n), dtype=bool), 1)
+    out.flags.writeable = False
+    return out
+
+
+def _run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Of a sorted array, where each run of equal values starts."""
+    new = np.empty(len(ordered), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return new
+
+
 def _dense(v: np.ndarray) -> np.ndarray:
     """Dense ranks from 0: equal values one rank, no gaps."""
     order = np.argsort(v, kind="stable")
     out = np.empty(len(v), dtype=np.int64)
-    ordered = v[order]
-    out[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+    out[order] = np.cumsum(_run_starts(v[order])) - 1
     return out
 
 
 def _run_pairs(ordered: np.ndarray) -> int:
     """Pairs of equal values in a sorted array."""
-    return _tied_pairs(np.diff(np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])))
+    return _tied_pairs(np.diff(np.flatnonzero(_run_starts(ordered)), append=len(ordered)))
 
 
 def _tied_pairs(counts: np.ndarray) -> int:

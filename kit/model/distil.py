@@ -223,7 +223,9 @@ class Distillation:
         whole = np.flatnonzero((held == total) & (total > 0))  # encodes every frame of which the member trains on
         # a fold holds whole contents out, so an encode is all in or all out; a window of one half in is never drawn
         windows = np.flatnonzero(np.isin(self.window_codes, whole)) + self.n_frames
-        return torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(windows.astype(np.int64))
+        # kept as int32 while the member tunes (half the memory; a draw of them indexes the table all the same)
+        narrow = np.int32 if len(self.target) < 2**31 else np.int64
+        return torch.from_numpy(np.asarray(rows, dtype=narrow)), torch.from_numpy(windows.astype(narrow))
 
 
 Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage steps, the members' latest losses)
