@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from kit.infra.resources import give_back_memory
 from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.bases import BasesAt
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
@@ -180,6 +181,8 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
                                      None if on_group is None else partial(on_group, j), bases)
     rest = [j for j in range(len(jobs)) if j not in done_by]  # the jobs trained on the corpus's rows
     if rest:
+        if done_by:  # the teacher recipe's rows and windows, freed: not carried into the baselines' training
+            give_back_memory()
         # _pool numbers its jobs 0..len(rest)-1: the callback is told each one's index among all the jobs
         told = None if on_group is None else lambda k, ens: on_group(rest[k], ens)
         trained = _pool(data, [jobs[j] for j in rest], config, workers, told)
