@@ -62,7 +62,7 @@ def frames(inputs: LosoInputs, seeds: list[int], workers: int, windows: bool) ->
                              workers=workers)
     df, n = inputs.df, len(inputs.df)
     codes = distil.encode_codes(df)
-    wx, wy, wc = distil.encode_windows(inputs.feats.astype(np.float64), inputs.target, codes)
+    wx, wy, wc = distil.encode_windows(inputs.feats.astype(np.float64), inputs.target, codes, config)
     first = pd.Series(np.arange(n)).groupby(codes).first().loc[wc].to_numpy()  # a row of each window's encode
     feats = np.vstack([inputs.feats, wx.astype(inputs.feats.dtype)])
     codec, target = np.vstack([inputs.codec, inputs.codec[first]]), np.concatenate([inputs.target, wy])

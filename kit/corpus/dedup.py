@@ -65,17 +65,10 @@ def marks(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 def kept_rows(table: pa.Table) -> tuple[np.ndarray, int]:
     """The rows of the table without its duplicates (conflicts stay), in the canonical order, and how many were
-    dropped: `drop_duplicates` takes them."""
+    dropped (`take_in_place` takes them)."""
     order, keep, _, differs = marks(table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64))))
     dup = ~keep & ~differs
     return order[~dup], int(dup.sum())
-
-
-def drop_duplicates(tables: list[pa.Table]) -> int:
-    """`tables[0]` without its duplicate rows, in the canonical order (kept_rows), in place; how many were dropped."""
-    kept, dropped = kept_rows(tables[0])
-    take_in_place(tables, kept)
-    return dropped
 
 
 def take_in_place(tables: list[pa.Table], rows: np.ndarray) -> None:
@@ -84,8 +77,8 @@ def take_in_place(tables: list[pa.Table], rows: np.ndarray) -> None:
     two tables (1.2 GiB more at 3,000,000 rows). Rows in order, all of them: the table as it is."""
     if len(rows) == tables[0].num_rows and (rows[1:] > rows[:-1]).all():
         return
-    names, columns = tables[0].column_names, []
-    for name in names:
+    schema, columns = tables[0].schema, []
+    for name in schema.names:
         columns.append(tables[0][name].take(rows))
         tables[0] = tables[0].drop_columns([name])
-    tables[0] = pa.table(columns, names=names)
+    tables[0] = pa.Table.from_arrays(columns, schema=schema)

@@ -91,4 +91,3 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
 def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A parquet file the kit wrote in an out-dir as a DataFrame, through `read_parquet` with no row limit."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
-

@@ -1,5 +1,5 @@
 """Pearson's r, Spearman's rho and Kendall's tau-b of one set of pairs, in plain numpy, for the many small sets LOSO
-scores (every held-out source and content group of every member: 100,000 sets at 10,000 contents).
+scores (every held-out source and content group of every model: about 80,000 sets at 10,000 contents).
 
 Each follows the arithmetic of the scipy release the kit pins (requirements-frozen.txt) step by step, so a figure is
 the same float, bit for bit, as scipy.stats gives (tests/unit/test_correlation.py draws the whole class of inputs:

@@ -33,7 +33,6 @@ BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of it
 # every row once: the figures of its held-out contents, its encodes pooled, the files)
 SETUP_PER_ROW = 26e-6 * PACE
 AFTER_PER_PREDICTION = 5e-6 * PACE
-BASELINES = 3  # ridge, linear and mlp_small: each predicts every row once beside the ensemble's seeds
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,14 @@ class StepWork:
     setup: float = 0.0
 
 
-def loso_rest(rows: int, seeds: int, holdouts: int = 0) -> tuple[float, float]:
-    """LOSO's work outside training on a corpus of `rows` rows: (before its training, after it)."""
+def loso_rest(rows: int, seeds: int, config: TrainConfig, holdouts: int = 0) -> tuple[float, float]:
+    """LOSO's work outside training on a corpus of `rows` rows: (before its training, after it). After it, every row
+    is predicted once by each seed's members (and each --holdout kind's) and by each baseline: ridge and the
+    trained ones (kit.model.baselines)."""
+    from kit.model.arch import baseline_archs
+
     fixed, share = FIXED_WORK["loso"], SETUP_SHARE["loso"]
-    predictions = rows * (seeds * (1 + holdouts) + BASELINES)
+    predictions = rows * (seeds * (1 + holdouts) + 1 + len(baseline_archs(config)))
     return fixed * share + rows * SETUP_PER_ROW, fixed * (1 - share) + predictions * AFTER_PER_PREDICTION
 
 
@@ -105,6 +108,6 @@ def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked
     scheme = choose_scheme(folds, groups, sources)
     ensemble, *baselines = loso_shapes(rows, scheme.folds, seeds, config, holdouts)
     loso = ensemble_work(ensemble, seeds * (1 + holdouts), config, workers) + training_work(baselines, config, workers)
-    setup, after = loso_rest(rows, seeds, holdouts)
+    setup, after = loso_rest(rows, seeds, config, holdouts)
     return [StepWork("loso", loso + setup + after, loso, setup), StepWork("verdict", FIXED_WORK["verdict"]),
             bundle_work(rows, seeds, config, workers)]

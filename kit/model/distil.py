@@ -86,6 +86,9 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
 
 
 WINDOW_ROWS_AT_ONCE = 2_000_000  # window rows drawn, then gathered, at once for their means (48 MiB of features)
+# windows of one length are taken together from this many, and from half their length (a batch adds its rows one
+# position at a time: for a few long windows, a long clip's, each its own numpy mean is faster)
+WINDOWS_TOGETHER = 16
 PAIRWISE_BLOCK = 128  # numpy's pairwise summation: up to this many values, eight running sums (PW_BLOCKSIZE)
 
 
@@ -130,7 +133,8 @@ def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, con
 
 def window_means(x: np.ndarray, y: np.ndarray, picks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each window's mean of `x`'s rows (and of `y`) at its positions `picks[i]`, bit for bit `x[p].mean(0)` and
-    `y[p].mean()`, for many windows at once: the windows of one length gathered as a matrix, summed as numpy's mean
+    `y[p].mean()`, for many windows at once: the windows of one length (WINDOWS_TOGETHER of them or more) gathered
+    as a matrix, summed as numpy's mean
     sums (the rows of a 2-D mean added one after the other, a 1-D mean by numpy's pairwise summation) and divided as it
     divides (by the count as an integer scalar: in float64, cast back to the values' type)."""
     xs = np.zeros((len(picks), x.shape[1]), dtype=x.dtype)
@@ -138,16 +142,25 @@ def window_means(x: np.ndarray, y: np.ndarray, picks: list[np.ndarray]) -> tuple
     lengths = np.array([len(p) for p in picks], dtype=np.int64)
     for length in np.unique(lengths):
         which = np.flatnonzero(lengths == length)
+        if not batched(len(which), int(length)):  # a few windows of this length: each its own mean
+            for i in which:
+                xs[i], ys[i] = x[picks[i]].mean(0), y[picks[i]].mean()
+            continue
         for part in np.array_split(which, int(len(which) * length // WINDOW_ROWS_AT_ONCE) + 1):
             at = np.stack([picks[i] for i in part]) if len(part) else np.zeros((0, int(length)), dtype=np.int64)
             rows = x[at]  # (windows, length, columns)
-            total = rows[:, 0].copy()
+            total = np.array(rows[:, 0])  # a copy, added to in place
             for k in range(1, int(length)):
                 total += rows[:, k]
             xs[part] = np.true_divide(total, np.intp(length), dtype=np.float64).astype(x.dtype)
             values = y[at]
             ys[part] = pairwise_sum(values) / np.intp(length)
     return xs, ys
+
+
+def batched(windows: int, length: int) -> bool:
+    """Whether `windows` windows of one `length` are taken together (WINDOWS_TOGETHER)."""
+    return windows >= max(WINDOWS_TOGETHER, length // 2)
 
 
 def pairwise_sum(m: np.ndarray) -> np.ndarray:
@@ -162,7 +175,7 @@ def pairwise_sum(m: np.ndarray) -> np.ndarray:
             out += m[:, i]
         return out
     if n <= PAIRWISE_BLOCK:
-        r = m[:, 0:8].copy()
+        r = np.array(m[:, 0:8])  # a copy, added to in place
         whole = n - n % 8
         for i in range(8, whole, 8):
             r += m[:, i:i + 8]

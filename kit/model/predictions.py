@@ -49,12 +49,18 @@ class HeldPredictions:
         return sum(len(m.rows) for m in self.members)
 
     def parts(self) -> Iterator[pd.DataFrame]:
-        """The file's rows, one member at a time: seed, fold, the row's identity, its teacher score and prediction."""
-        for m in self.members:  # taken as the corpus holds them (arrow's strings: no Python string a row)
-            part = self.identity.take(m.rows).reset_index(drop=True)
-            part.insert(0, "fold", np.full(len(m.rows), m.fold, dtype=np.int32))
-            part.insert(0, "seed", np.full(len(m.rows), m.seed, dtype=np.int32))
-            yield part.assign(vmaf=self.target[m.rows], pred=m.pred)
+        """The file's rows, one member at a time: seed, fold, the row's identity, its teacher score and prediction.
+        Each identity column is typed as a table built from its values gives it (the file's types since 2.0): a
+        number's or a text's with a value is taken as the corpus holds it (arrow's strings, no Python string a row);
+        any other (a text column with no value at all, a categorical) from its values, as before."""
+        taken = [c for c in self.identity.columns if as_held(self.identity[c])]
+        made = {c: self.identity[c].to_numpy() for c in self.identity.columns if c not in taken}
+        for m in self.members:
+            kept = self.identity[taken].take(m.rows).reset_index(drop=True)
+            columns = {c: kept[c] if c in taken else made[c][m.rows] for c in self.identity.columns}
+            yield pd.DataFrame({"seed": np.full(len(m.rows), m.seed, dtype=np.int32),
+                                "fold": np.full(len(m.rows), m.fold, dtype=np.int32), **columns,
+                                "vmaf": self.target[m.rows], "pred": m.pred})
 
     def frame(self) -> pd.DataFrame:
         """The whole file as one table (small corpora, tests: a large one is written by `write`)."""
@@ -81,3 +87,12 @@ class HeldPredictions:
         finally:
             if writer is not None:
                 writer.close()
+
+
+def as_held(column: pd.Series) -> bool:
+    """Whether a table built from the column's values types it as the column is typed: a number of numpy's, or text
+    of the type a table infers for text, with a value (a column of no value is typed from its values: null)."""
+    t = column.dtype
+    if isinstance(t, np.dtype):
+        return t.kind in "biuf"
+    return t == pd.Series(["text"]).dtype and bool(column.notna().any())

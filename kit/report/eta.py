@@ -177,6 +177,8 @@ class RunClock:
         ran = e.step == self.current
         if e.setup > 0:
             self.setups[e.step] = e.setup
+        else:  # a forecast without it: the fixed share again (docs/events.md)
+            self.setups.pop(e.step, None)
         self._plan(e.step, e.work + (sum(self.done.get((e.step, k), 0.0) for k in KINDS) if ran else 0.0),
                    e.training + (self.done.get((e.step, "training"), 0.0) if ran else 0.0))
         return True

@@ -143,7 +143,10 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
         + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
     training = round(units * WORK_PER_PARAM_STEP)
     seeds = len(ctx.settings.seeds)
-    setup, after = loso_rest(rows, seeds, holdouts)  # the set-up is done by now: the ETA counts it at the first epoch
+    setup, after = loso_rest(rows, seeds, config, holdouts)
+    if not share:  # no member to train (every one on disk, a cluster's gather): the set-up is done, none of it left
+        setup = 0.0
+    # else the set-up, done by now, is counted done at the training's first epoch (its pace is the set-up's)
     ctx.emit(Forecast("loso", round(training + setup + after), training, round(setup)))
     bundle = bundle_work(rows, seeds, config, workers, kept=seeds if teacher else 0)
     ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))

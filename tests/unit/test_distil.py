@@ -115,7 +115,8 @@ def test_each_window_is_the_mean_of_its_encodes_frames() -> None:
 
 def windows_one_by_one(feats: np.ndarray, target: np.ndarray, codes: np.ndarray, config: TrainConfig,
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The windows as 2.3.0 took them, each window's mean its own numpy call: the bits encode_windows must keep."""
+    """The windows as the kit took them before it batched their means, each window's mean its own numpy call: the
+    bits encode_windows must keep."""
     rng = np.random.default_rng(config.window_seed)
     order = np.argsort(codes, kind="stable")
     xs, ys, cs = [], [], []
@@ -132,19 +133,29 @@ def windows_one_by_one(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
     return np.array(xs), np.array(ys), np.array(cs, dtype=np.int64)
 
 
-@pytest.mark.parametrize("frames", [[1], [2], [3, 1, 7], [8, 9, 16, 17], [127, 128, 129, 130], [136, 257, 1000],
-                                    [2500]])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("at_once", [50, 2_000_000])
+LATER = pytest.mark.release  # CI runs a cut of the windows' matrix (a short and a block length, a few long encodes)
+
+
+@pytest.mark.parametrize("frames", [[1] * 20 + [2] * 20, pytest.param([3, 1, 7] * 12, marks=LATER),
+                                    pytest.param([8, 9, 16, 17] * 10, marks=LATER),
+                                    pytest.param([127, 128, 129, 130] * 3, marks=LATER), [128] * 70,
+                                    pytest.param([257] * 140, marks=LATER), [136, 257, 1000],
+                                    pytest.param([2500], marks=LATER)])
+@pytest.mark.parametrize("dtype", [np.float32, pytest.param(np.float64, marks=LATER)])
+@pytest.mark.parametrize("at_once", [50, pytest.param(2_000_000, marks=LATER)])
+@pytest.mark.parametrize("together", ["as chosen", "all", "none"])
 def test_the_windows_means_taken_together_are_each_windows_own_bit_for_bit(frames: list[int], dtype: type,
-                                                                              at_once: int,
+                                                                              at_once: int, together: str,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Encodes of every length numpy's summation treats its own way (one frame, under 8, a block of 128 and past it,
-    halves of halves), rows in any order, features float32 as the kit reads them or float64, scores with ties, and
-    the batches cut anywhere: each window's mean is the float `x[picks].mean(0)` and `y[picks].mean()` gave."""
+    halves of halves), many of one length and a few long ones, rows in any order, features float32 as the kit reads
+    them or float64, scores with ties, the batches cut anywhere and the windows taken together as the kit chooses,
+    all of them or none: each window's mean is the float `x[picks].mean(0)` and `y[picks].mean()` gave."""
     from kit.model import distil
 
     monkeypatch.setattr(distil, "WINDOW_ROWS_AT_ONCE", at_once)
+    if together != "as chosen":
+        monkeypatch.setattr(distil, "batched", lambda windows, length: together == "all")
     rng = np.random.default_rng(len(frames) * 1000 + sum(frames))
     codes = rng.permutation(np.repeat(np.arange(len(frames)) * 3 + 5, frames))
     feats = (rng.normal(0.6, 0.3, (len(codes), 6)) * rng.choice([1e-3, 1.0, 1e4], 6)).astype(dtype)

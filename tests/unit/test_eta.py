@@ -128,11 +128,12 @@ def test_a_pace_that_changes_threefold_mid_run_is_followed(change: float) -> Non
 def test_a_large_corpus_s_loso_rest_before_and_after_training_keeps_every_estimate_within_2x(rows: int) -> None:
     """At 10,000 contents LOSO spends minutes outside training (reading, proving and windowing the corpus before it;
     every model's figures after it): its forecast says both parts (kit.model.cost.loso_rest, Forecast.setup) and
-    every estimate after a tenth of the work is within twice the truth. Said as a fixed rest (2.3.0's 16 s, its
+    every estimate after a tenth of the work is within twice the truth. Said as a fixed rest (the kit's 16 s before, its
     share before training taken as done at the first epoch), the last minutes read as one, and the test sees it."""
     from kit.model.cost import loso_rest
+    from kit.model.recipe import TrainConfig
 
-    before, after = loso_rest(rows, 5)
+    before, after = loso_rest(rows, 5, TrainConfig())
     assert before > 5 * REST["loso"] * LOSO_SETUP and after > 5 * REST["loso"]  # minutes, against 16 s in all
     pace = 2.6e7
     seen = estimates(simulate(lambda t: pace, loso=(before, after)))

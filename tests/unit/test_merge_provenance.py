@@ -200,7 +200,7 @@ def test_duplicates_found_on_sorted_columns_equal_the_whole_table_sorted(chunks:
     marks and order, for duplicates, conflicts, a shuffled and a chunked table."""
     import numpy as np
 
-    from kit.corpus.dedup import KEY, RANK, SCORED, SORT_ORDER, dedupe, drop_duplicates
+    from kit.corpus.dedup import KEY, RANK, SCORED, SORT_ORDER, dedupe, kept_rows, take_in_place
 
     table = shard_table(n_src=3)
     rng = np.random.default_rng(chunks)
@@ -230,11 +230,15 @@ def test_duplicates_found_on_sorted_columns_equal_the_whole_table_sorted(chunks:
     assert (found.kept_row == kept).all() and (found.keep == (kept == np.arange(len(kept)))).all()
     assert (found.differs == differs).all() and found.conflict_rows.any() and found.duplicate_rows.any()
 
+    kept, count = kept_rows(mixed)
     held = [mixed]
-    count = drop_duplicates(held)
+    take_in_place(held, kept)
     dropped = held[0]
-    in_order = [dropped]  # the table it gives, given again: in order with no duplicate, given back as it is
-    assert drop_duplicates(in_order) == 0 and in_order[0] is dropped
+    assert dropped.schema.equals(mixed.schema, check_metadata=True)
+    again, none = kept_rows(dropped)  # the table it gives, given again: in order with no duplicate, kept as it is
+    in_order = [dropped]
+    take_in_place(in_order, again)
+    assert none == 0 and in_order[0] is dropped
     plain = ranked.drop_columns(["_pref"]).sort_by([(c, "ascending") for c in (*SORT_ORDER, "_row")
                                                    if c in ranked.column_names])
     keys_plain = list(zip(*(plain[c].to_pylist() for c in KEY if c in plain.column_names), strict=True))
