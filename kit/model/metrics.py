@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kit.corpus.schema import VMAF_RANGE
+from kit.model.correlation import kendall_tau_b, pearson, spearman  # scipy's figures, bit for bit
 
 MIN_PAIRS = 3  # with two points any two distinct values lie on a line: |r| is 1 whatever the model
 CORRELATION_RULE = (
@@ -72,9 +73,6 @@ def correlations(p: np.ndarray, y: np.ndarray, ranks: bool, defined: bool) -> di
         return dict.fromkeys(keys, math.nan)
     if np.ptp(p) == 0:
         return dict.fromkeys(keys, 0.0)
-    # scipy's figures, bit for bit, at a third of its CPU
-    from kit.model.correlation import kendall_tau_b, pearson, spearman
-
     found = {"plcc": pearson(y, p)}
     if ranks:
         found |= {"srocc": spearman(y, p), "krocc": kendall_tau_b(y, p)}

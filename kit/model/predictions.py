@@ -73,20 +73,15 @@ class HeldPredictions:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not self.members:
+        parts = self.parts()
+        if (first := next(parts, None)) is None:
             self.frame().to_parquet(fh, index=False)
             return
-        writer: pq.ParquetWriter | None = None
-        try:
-            for part in self.parts():
-                table = pa.Table.from_pandas(part, preserve_index=False,
-                                             schema=writer.schema if writer is not None else None)
-                if writer is None:
-                    writer = pq.ParquetWriter(fh, table.schema)
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
+        table = pa.Table.from_pandas(first, preserve_index=False)  # the first member's types are the file's
+        with pq.ParquetWriter(fh, table.schema) as writer:
+            writer.write_table(table)
+            for part in parts:
+                writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=table.schema))
 
 
 def as_held(column: pd.Series) -> bool:
