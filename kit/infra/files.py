@@ -58,12 +58,21 @@ def sha256_file(path: Path) -> str:
         return sha256_stream(fh)
 
 
-_sha_memo: dict[tuple[str, int, int, int], str] = {}
+Version = tuple[int, int, int, int, int]
+
+
+def version_of(st: os.stat_result) -> Version:
+    """One version of a file, by its status: device, inode, size, mtime and ctime (set by the system alone), so that a
+    copy, a replacement or an edit in place with its size and mtime put back is another version."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+_sha_memo: dict[tuple[object, ...], str] = {}
 
 
 def remembered_sha256(path: Path, st: os.stat_result, digest: Callable[[Path], str]) -> str:
-    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime)."""
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    """`digest(path)`, remembered for this process by the file's path and version (version_of)."""
+    key = (str(path), *version_of(st))
     if key not in _sha_memo:
         _sha_memo[key] = digest(path)
     return _sha_memo[key]

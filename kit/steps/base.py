@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 
 from kit.errors import InputError, KitError
 from kit.events import Emit, Info
-from kit.infra.files import remembered_sha256, sha256_json
+from kit.infra.files import remembered_sha256, sha256_json, version_of
 from kit.infra.host import box_places, cache_tree
 from kit.infra.records import Record, keep, read_record
 from kit.infra.rules import Check
@@ -215,7 +215,7 @@ def cached_sha256(tree: Tree, path: Path) -> str:
     st = found.st
     if st.st_size < DIGEST_MIN_BYTES or os.name == "nt":
         return remembered_sha256(path, st, tree.sha256)
-    key = sha256_json([DIGESTS_VERSION, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+    key = sha256_json([DIGESTS_VERSION, str(path), *version_of(st)])
     try:
         cache = cache_tree()
     except InputError:  # a cache writable by others: passed by, as ffmpeg's answers pass it (media.ffmpeg)

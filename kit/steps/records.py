@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from kit import __version__
 from kit.infra.clock import utc_iso
+from kit.infra.files import version_of
 from kit.infra.invocation import RunProvenance
 from kit.infra.records import Record, Refused, keep, read_record, shown_json
 from kit.infra.rules import COUNT, SECONDS, STAMP, Each, OneOf, Whole
@@ -97,8 +98,7 @@ def read_step_record(tree: Tree, path: Path) -> tuple[StepRecord | None, str]:
     """A step's status.json, checked, not trusted (read_record), once per version of the file in this process."""
     found = tree.entry(path)
     st = found.st if found is not None and found.planted is None else None
-    key = (tree.root, tree.rules, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) \
-        if st is not None else None
+    key = (tree.root, tree.rules, str(path), *version_of(st)) if st is not None else None
     if key is not None and (known := _records_read.get(key)) is not None:
         return known, ""
     record, why = read_record(StepRecord, tree, path)

@@ -121,3 +121,22 @@ def test_a_damaged_record_is_hashed_again_never_trusted(tmp_path: Path, cache: P
         assert as_status(path, path.parents[1]) == truth, name
         assert as_run(path, path.parents[1]) == truth, name
         assert json.loads(record.read_text()) == kept, name  # kept anew by the run
+
+
+@pytest.mark.parametrize("size", [DIGEST_MIN_BYTES, DIGEST_MIN_BYTES - 1])
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_change_within_one_process_is_hashed_again_and_kept_as_it_is(change: str, size: int, tmp_path: Path,
+                                                                       cache: Path) -> None:
+    """Within one process too (a run that looks at an output twice, around someone's edit): the file's every change,
+    an edit in place whose size and mtime are put back among them, is hashed again, for an output kept in the cache
+    and for one only remembered; and what a run keeps for the new version is its true digest, which a later `status`
+    reads."""
+    path, _ = out_dir(tmp_path, size)
+    files._sha_memo.clear()
+    cached_sha256(Tree.open(path.parents[1]), path)  # no fresh(): this process remembers it
+    CHANGES[change](path)
+    if change == "out-dir moved":
+        path = tmp_path / "moved" / "02_corpus" / "shard.parquet"
+    truth = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert cached_sha256(Tree.open(path.parents[1]), path) == truth
+    assert as_status(path, path.parents[1]) == truth
