@@ -21,6 +21,10 @@ process CPU around the training (the bash kit: its `_train_one_seed`, the 9 fold
 kit: its training pool, `kit.model.tasks.train_missing`, the ensemble and the two trained baselines; and the
 ensemble alone, its workers' thread time in `kit.model.train._distil_job`). The sides run A B A B (--rounds).
 
+The kit's cache is emptied before each of its runs, as on a box's first run: its seed 0 base is then the one the kit
+carries (kit/model/shipped_bases/), as on any box's first run of the default recipe, and each round says so (before
+the kit carried its bases, that base was trained: about 6 s more CPU).
+
     python bench/bench_bashkit.py --bash-kit-repo /path/to/lusoris-vmaf[.git] [--rounds 2] [--work DIR]
 
 Without --bash-kit-repo, or when it holds no trainer, the bench says so and skips (exit 0).
@@ -242,8 +246,8 @@ def main() -> None:
                 env = {**ONE_THREAD, "PYTHONPATH": str(site)}
             else:
                 argv = ["--corpus", str(shard), "--seeds", "0", "--only", "loso", "--out-dir", str(out)]
-                # a cache of its own, empty each round: the teacher recipe's base of seed 0 is trained, as on a
-                # box's first run (a later run reads it back from the kit's cache: kit/model/bases.py)
+                # a cache of its own, empty each round, as on a box's first run: seed 0's base is the one the kit
+                # carries (kit/model/shipped_bases/), as on any box's first run of the default recipe; said per round
                 cache = args.work / "kit-cache"
                 shutil.rmtree(cache, ignore_errors=True)
                 env = {**ONE_THREAD, "KIT_TRAIN_THREADS": "1", "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache)}
@@ -252,11 +256,16 @@ def main() -> None:
             seed = json.loads((out / ("loso_seed0.json" if kind == "bash" else "03_loso/loso_seed0.json"))
                               .read_text())
             plcc = float(seed["mean_plcc"])
+            if kind == "kit":
+                log = (out / "03_loso" / "logs" / "loso.log").read_text()
+                rec["base"] = "carried by the kit" if "as the kit carries it" in log else \
+                    "read from the cache" if "read back from the kit's cache" in log else "trained here"
             rows[kind].append((m, rec, plcc))
             spans = rec["spans"]
             print(f"round {r + 1} {kind:4s}: wall {m.wall:7.1f} s, CPU {m.cpu:7.1f} s; training alone CPU "
                   f"{spans.get('training', float('nan')):7.1f} s"
                   + (f", the ensemble alone {spans['ensemble']:.1f} s" if "ensemble" in spans else "")
+                  + (f" (seed 0's base {rec['base']})" if "base" in rec else "")
                   + f"; torch threads {rec['torch_threads']}, threads that worked {rec['busy_threads']} of "
                   f"{len(rec['threads'])}, at most {rec['peak_cores']:.2f} cores in any second; mean PLCC {plcc:.4f}; "
                   f"load average before {load}", flush=True)

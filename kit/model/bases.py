@@ -10,6 +10,13 @@ threads, the CPU and the vector unit torch uses on it (which can round a sum dif
 choose it can), and BASES_VERSION. A record that is not as written here (damaged, another shape, a value not
 finite, its bytes not its sha256) is trained again and written over; one that cannot be written is said in the log
 and the run goes on: the cache saves time, it never decides a figure.
+
+The kit also carries bases (SHIPPED, kit/model/shipped_bases/, written by tools/make_bases.py): the default seeds'
+for the built-in teacher and the default recipe. One is found by a key of what a base is *for* (the teacher's
+samples, the network, the seed, the recipe's base figures, the loso step's format versions and SHIPPED_VERSION), not
+of the box that trains it: a box whose key matches starts its members from the carried bits, whatever its CPU or
+torch, and trains no base (docs/teachers.md, "The bases the kit carries"). A carried base is read before the cache;
+one not as written is said in the log and the base is trained here as before.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -42,6 +50,9 @@ from kit.platforms.signals import host_cpu
 # models, so it raises the loso step's format version, which is in the key (KeptBases' `formats`)
 BASES_VERSION = "bases1"
 FOLDER = "bases"
+# the bases the kit carries, and the version of their records' key (raise it with any change of what is in it)
+SHIPPED = Path(__file__).with_name("shipped_bases")
+SHIPPED_VERSION = "shipped1"
 # the variables that choose torch's and MKL's kernels on one CPU (another choice can round a sum differently)
 KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
 
@@ -67,6 +78,7 @@ class BaseFound:
 
     net: StackedMLP
     losses: list[float]
+    shipped: bool = False  # carried by the kit (SHIPPED), else kept in the cache
 
 
 def machine() -> list[object]:
@@ -78,18 +90,30 @@ def machine() -> list[object]:
 class KeptBases:
     """The bases of one training (its teacher rows, network, recipe, kernels and the code's `formats`) in the cache
     `tree` (None: a cache the kit may not use, kit.infra.host.cache_refused; nothing found, nothing kept); `log` says
-    a record that could not be written and a cache refused (the training goes on)."""
+    a record that could not be written and a cache refused (the training goes on); `shipped`: the bases the kit
+    carries, read first (None: none are)."""
 
     def __init__(self, tree: Tree | None, rows: TeacherRows, arch: Arch, config: TrainConfig, kernels: Kernels,
-                 log: Callable[[str], None], formats: Mapping[str, int]) -> None:
-        self.tree, self.arch, self.log = tree, arch, log
+                 log: Callable[[str], None], formats: Mapping[str, int], shipped: Path | None = SHIPPED) -> None:
+        self.tree, self.arch, self.log, self.shipped = tree, arch, log, shipped
         self.seen: dict[int, BaseFound | None] = {}  # each seed's record as this object read or kept it
+        digest = rows.digest()
         self.common = [BASES_VERSION, dict(formats), torch.__version__, INTRAOP_THREADS, *machine(),
                        kernels.private, asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
-                       config.weight_decay, rows.digest()]
+                       config.weight_decay, digest]
+        # what a carried base is for: the same but the box that trains it (torch, threads, CPU, kernels)
+        self.purpose = [SHIPPED_VERSION, dict(formats), asdict(arch), config.teacher_steps()[0], config.base_batch,
+                        config.base_lr, config.weight_decay, digest]
 
     def key(self, seed: int) -> str:
         return sha256_json([*self.common, seed])
+
+    def shipped_key(self, seed: int) -> str:
+        return sha256_json([*self.purpose, seed])
+
+    def shipped_record(self, seed: int) -> Path:
+        assert self.shipped is not None
+        return self.shipped / f"{self.shipped_key(seed)[:32]}.json"
 
     @classmethod
     def in_cache(cls, rows: TeacherRows, arch: Arch, config: TrainConfig, log: Callable[[str], None],
@@ -116,6 +140,8 @@ class KeptBases:
         return {seed: base for seed in seeds if (base := self.seen[seed]) is not None}
 
     def read(self, seed: int) -> BaseFound | None:
+        if (carried := self.read_shipped(seed)) is not None:
+            return carried
         if self.tree is None:
             return None
         obj, _ = self.tree.read_json_object(self.record(self.tree, seed))
@@ -126,6 +152,30 @@ class KeptBases:
         except (ValueError, TypeError, KeyError, binascii.Error):
             return None  # not as written here: trained again
 
+    def read_shipped(self, seed: int) -> BaseFound | None:
+        """Seed's base as the kit carries it, if it carries one for this key; one not as written is said (the kit's
+        own file is damaged or of another release: the base is trained here)."""
+        if self.shipped is None or not (path := self.shipped_record(seed)).is_file():
+            return None
+        try:
+            if path.stat().st_size > MAX_JSON_BYTES:
+                raise ValueError("larger than a record the kit reads")
+            obj = json.loads(path.read_bytes())
+            if not isinstance(obj, dict) or obj.get("key") != self.shipped_key(seed):
+                raise ValueError("another key")
+            found = _base_of(obj, self.arch)
+        except (OSError, ValueError, TypeError, KeyError, binascii.Error) as exc:
+            self.log(f"the base of seed {seed} the kit carries ({path.name} in {path.parent}) is not as the kit "
+                     f"writes it ({exc}); it is trained here")
+            return None
+        return BaseFound(found.net, found.losses, shipped=True)
+
+    def record_of(self, key: str, seed: int, net: StackedMLP, losses: list[float]) -> dict[str, Any]:
+        """Seed's base (a stack of one) as a record of `key`, kept or carried alike."""
+        slots = [{"layer": s.layer.name, "weight": _b64(s.weight), "bias": _b64(s.bias)} for s in net.slots]
+        return {"key": key, "seed": seed, "losses": [float(x) for x in losses], "slots": slots,
+                "sha256": sha256_json(slots)}
+
     def keep(self, seed: int, net: StackedMLP, losses: list[float]) -> None:
         """Seed's base (a stack of one) written to the cache; a failure to write is said, never raised."""
         if self.tree is None:
@@ -135,9 +185,7 @@ class KeptBases:
                      "larger than a JSON file the kit reads back")
             return
         self.seen[seed] = BaseFound(net, [float(x) for x in losses])
-        slots = [{"layer": s.layer.name, "weight": _b64(s.weight), "bias": _b64(s.bias)} for s in net.slots]
-        record = {"key": self.key(seed), "seed": seed, "losses": [float(x) for x in losses], "slots": slots,
-                  "sha256": sha256_json(slots)}
+        record = self.record_of(self.key(seed), seed, net, losses)
         try:
             self.tree.write_json(self.record(self.tree, seed), record)
         except OSError as exc:

@@ -189,6 +189,32 @@ def pairwise_sum(m: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Prior:
+    """The teacher's samples as every member reads them, which depend on no corpus: `teacher_samples` draws of the
+    prior in model space, z-scored by their own scaler (which every member's inputs then use), and the teacher's
+    scores of them."""
+
+    z: np.ndarray  # (S, F) float32
+    scores: np.ndarray  # (S,) float32
+    mean: np.ndarray  # (F,) float32
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, teacher: SvrModel, config: TrainConfig) -> Prior:
+        drawn = draw_prior(config.teacher_samples, config)
+        spaced = model_space(drawn)
+        mean, std = spaced.mean(0), spaced.std(0)
+        std = np.where(std > 1e-12, std, 1.0)
+        return cls((spaced - mean) / std, teacher.predict(drawn).astype(np.float32), mean.astype(np.float32),
+                   std.astype(np.float32))
+
+    def rows(self) -> TeacherRows:
+        """As a base trains on them: with the codec block (zero)."""
+        table = np.hstack([self.z, np.zeros((len(self.z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
+        return TeacherRows(torch.from_numpy(table), torch.from_numpy(self.scores))
+
+
+@dataclass(frozen=True)
 class Distillation:
     """What the teacher recipe trains on, shared read-only by the workers: one table (the codec block zero) of the
     corpus's frames, then the encodes' windows, then the teacher's samples, z-scored by the samples' scaler."""
@@ -206,18 +232,15 @@ class Distillation:
     def of(cls, feats: np.ndarray, target: np.ndarray, codes: np.ndarray, teacher: SvrModel,
            config: TrainConfig) -> Distillation:
         """From the corpus's raw features (N, 6), teacher scores and encode codes, and `teacher_samples` of the
-        teacher."""
-        prior = draw_prior(config.teacher_samples, config)
+        teacher (its rows as `Prior.of` makes them, so that a base's key is found without a corpus)."""
+        prior = Prior.of(teacher, config)
         wx, wy, wc = encode_windows(feats, target, codes, config)
-        spaced = model_space(np.vstack([feats, wx, prior]))
-        mean, std = spaced[len(feats) + len(wx):].mean(0), spaced[len(feats) + len(wx):].std(0)
-        std = np.where(std > 1e-12, std, 1.0)
-        z = (spaced - mean) / std
+        z = np.vstack([(model_space(np.vstack([feats, wx])) - prior.mean) / prior.std, prior.z])
         table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
-        scores = np.concatenate([target, wy, teacher.predict(prior)]).astype(np.float32)
+        scores = np.concatenate([np.asarray(target, dtype=np.float32), np.asarray(wy, dtype=np.float32),
+                                 prior.scores])
         return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
-                   np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(mean.astype(np.float32)),
-                   torch.from_numpy(std.astype(np.float32)))
+                   np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(prior.mean), torch.from_numpy(prior.std))
 
     @property
     def teacher_rows(self) -> tuple[int, int]:

@@ -218,8 +218,14 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     kept = bases(data.teacher(), job.arch, config) if bases is not None else None
     found = kept.found(sorted({m.seed for m in job.members})) if kept is not None else {}
     if kept is not None and found:
-        kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, sorted(found)))} read back from the "
-                 "kit's cache (bases/: the same bits as trained, kit.model.bases), not trained again")
+        carried = sorted(seed for seed, base in found.items() if base.shipped)
+        if cached := sorted(set(found) - set(carried)):
+            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, cached))} read back from the kit's "
+                     "cache (bases/: the same bits as trained, kit.model.bases), not trained again")
+        if carried:
+            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, carried))} as the kit carries it "
+                     "(kit/model/shipped_bases, made by tools/make_bases.py for this teacher and recipe), not "
+                     "trained here")
     total, seeds = rounds(config), len({m.seed for m in job.members} - set(found))
     latest: list[tuple[int, float]] = []
     shown = [0]
