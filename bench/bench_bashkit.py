@@ -23,7 +23,7 @@ ensemble alone, its workers' thread time in `kit.model.train._distil_job`). The 
 
 The kit's cache is emptied before each of its runs, as on a box's first run: its seed 0 base is then the one the kit
 carries (kit/model/shipped_bases/), as on any box's first run of the default recipe, and each round says so (before
-the kit carried its bases, that base was trained: about 6 s more CPU).
+the kit carried its bases, that base was trained: about 5 s more CPU on a recent box).
 
     python bench/bench_bashkit.py --bash-kit-repo /path/to/lusoris-vmaf[.git] [--rounds 2] [--work DIR]
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """The bases the kit carries (kit/model/shipped_bases/): the teacher recipe's base of each default seed, for the
 built-in teacher (vmaf_v0.6.1, read from the ffmpeg's libvmaf) and the default recipe, trained here as LOSO trains
-them, and written with the key kit.model.bases.KeptBases.shipped_key gives (what a base is for, not the box).
+them, and written with the key kit.model.bases.KeptBases.shipped_key gives (what a base is for, not the box; the box
+that made it recorded beside it, `made`).
 
     .venv/bin/python tools/make_bases.py            # train them and write them (the folder's other records removed)
     .venv/bin/python tools/make_bases.py --check    # train them and compare; write nothing; exit 1 on a difference
 
-Run it when a release changes what a base's key holds (the loso step's format versions, the network, the recipe's
-base figures, the teacher's samples); tests/unit/test_shipped_bases.py fails until it is. --check trains each base
-again: on a box like the one that made them (the record's `made`: torch, the CPU, its vector unit, the threads and
-kernels) every bit must be the same; on another, it says how far the outputs on the teacher's samples are apart.
-A seed trains in about 6 s of one core's CPU.
+Run it when a release changes what a base's key holds (a format version through the loso step's, the network, the
+recipe's base figures, the teacher's samples' figures); tests/unit/test_shipped_bases.py fails until it is. --check
+trains each base again: on a box like the one that made them (the record's `made`: torch, the threads, the CPU, its
+vector unit and the kernels) every bit must be the same; on another, it says how far the outputs on the teacher's
+samples are apart.
+A seed trains in about 5 s of one core's CPU (4.7 s on the box that made the carried ones).
 """
 
 from __future__ import annotations
@@ -26,29 +28,23 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from kit.media.ffmpeg import imageio_binary  # noqa: E402
 from kit.media.libvmaf import TEACHER_MODEL  # noqa: E402
 from kit.media.svr import builtin_model_text, parse_model  # noqa: E402
 from kit.model.arch import fr_regressor_v2  # noqa: E402
-from kit.model.bases import SHIPPED, KeptBases, machine  # noqa: E402
+from kit.model.bases import SHIPPED, KeptBases, box  # noqa: E402
 from kit.model.distil import Prior, train_bases  # noqa: E402
 from kit.model.kernels import active  # noqa: E402
 from kit.model.recipe import TEACHER, TrainConfig  # noqa: E402
-from kit.model.threads import INTRAOP_THREADS  # noqa: E402
 from kit.model.workers import run_on_workers  # noqa: E402
 from kit.steps import formats_through  # noqa: E402
 from kit.steps.settings import RunSettings  # noqa: E402
 
 
-def default_ffmpeg() -> Path:
-    import imageio_ffmpeg
-
-    return Path(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-def made_here() -> dict[str, object]:
-    """What the bits of a base trained here depend on, beyond its key: recorded beside it, compared by --check."""
-    return {"torch": torch.__version__, "machine": machine(), "threads": INTRAOP_THREADS,
-            "kernels": active().private}
+def made_here() -> list[object]:
+    """What the bits of a base trained here depend on beyond its key (kit.model.bases.box): recorded beside it,
+    compared by --check."""
+    return box(active())
 
 
 def main() -> int:
@@ -61,7 +57,7 @@ def main() -> int:
     config = TrainConfig()
     assert config.recipe == TEACHER, "the default recipe is the teacher's: its bases are the ones to carry"
     seeds = list(next(f.default for f in fields(RunSettings) if f.name == "seeds"))
-    teacher = parse_model(builtin_model_text(args.ffmpeg or default_ffmpeg(), TEACHER_MODEL), TEACHER_MODEL)
+    teacher = parse_model(builtin_model_text(args.ffmpeg or imageio_binary(), TEACHER_MODEL), TEACHER_MODEL)
     arch = fr_regressor_v2(config, TEACHER)
     rows, kernels, said = Prior.of(teacher, config).rows(), active(), []
     kept = KeptBases(None, rows, arch, config, kernels, said.append, formats_through("loso"), shipped=args.folder)

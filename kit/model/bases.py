@@ -12,11 +12,12 @@ finite, its bytes not its sha256) is trained again and written over; one that ca
 and the run goes on: the cache saves time, it never decides a figure.
 
 The kit also carries bases (SHIPPED, kit/model/shipped_bases/, written by tools/make_bases.py): the default seeds'
-for the built-in teacher and the default recipe. One is found by a key of what a base is *for* (the teacher's
-samples, the network, the seed, the recipe's base figures, the loso step's format versions and SHIPPED_VERSION), not
-of the box that trains it: a box whose key matches starts its members from the carried bits, whatever its CPU or
-torch, and trains no base (docs/teachers.md, "The bases the kit carries"). A carried base is read before the cache;
-one not as written is said in the log and the base is trained here as before.
+for the built-in teacher and the default recipe. One is found by a key of what a base is *for*: the teacher's samples
+by what made them (the teacher's model and the prior's figures, kit.model.distil.Prior.identity, never their bits,
+which numpy rounds by the CPU), the network, the seed, the recipe's base figures, the format versions through the
+loso step's and SHIPPED_VERSION; nothing of the box. A box whose key matches starts its members from the carried
+bits, whatever its CPU or torch, and trains no base (docs/teachers.md, "The bases the kit carries"). A carried base
+is read before the cache; one not as written is said in the log and the base is trained here as before.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -38,6 +38,8 @@ from kit.errors import InputError
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.limits import MAX_JSON_BYTES
+from kit.infra.numbers import SHOWN_CHARS
+from kit.infra.outside import read_json
 from kit.infra.tree import Tree
 from kit.model.arch import Arch
 from kit.model.kernels import Kernels, active
@@ -63,6 +65,9 @@ class TeacherRows:
 
     table: torch.Tensor  # (S, F + CODEC_DIM)
     target: torch.Tensor  # (S,)
+    # what made them, whatever the box (kit.model.distil.Prior.identity: the teacher's model and the prior's figures);
+    # "" where unknown: no carried base is looked for
+    identity: str = ""
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -81,6 +86,12 @@ class BaseFound:
     shipped: bool = False  # carried by the kit (SHIPPED), else kept in the cache
 
 
+def box(kernels: Kernels) -> list[object]:
+    """What a base's bits depend on beyond what it is for: torch, a worker's threads, the box's CPU and vector unit
+    (machine) and the training kernels; in the cache's key, left out of a carried base's (and recorded beside it)."""
+    return [torch.__version__, INTRAOP_THREADS, *machine(), kernels.private]
+
+
 def machine() -> list[object]:
     """This box's part of a base's key: its CPU, the vector unit torch uses on it and the variables that choose."""
     return [host_cpu(platform_tag().partition("-")[0]), torch.backends.cpu.get_cpu_capability(),
@@ -97,18 +108,17 @@ class KeptBases:
                  log: Callable[[str], None], formats: Mapping[str, int], shipped: Path | None = SHIPPED) -> None:
         self.tree, self.arch, self.log, self.shipped = tree, arch, log, shipped
         self.seen: dict[int, BaseFound | None] = {}  # each seed's record as this object read or kept it
-        digest = rows.digest()
-        self.common = [BASES_VERSION, dict(formats), torch.__version__, INTRAOP_THREADS, *machine(),
-                       kernels.private, asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr,
-                       config.weight_decay, digest]
-        # what a carried base is for: the same but the box that trains it (torch, threads, CPU, kernels)
-        self.purpose = [SHIPPED_VERSION, dict(formats), asdict(arch), config.teacher_steps()[0], config.base_batch,
-                        config.base_lr, config.weight_decay, digest]
+        recipe = [asdict(arch), config.teacher_steps()[0], config.base_batch, config.base_lr, config.weight_decay]
+        self.common = [BASES_VERSION, dict(formats), *box(kernels), *recipe, rows.digest()]
+        # what a carried base is for: the teacher's samples by what made them, not by their bits (numpy rounds their
+        # log and exp by the CPU's vector unit), and nothing of the box; None: rows of unknown make, no carried base
+        self.purpose = [SHIPPED_VERSION, dict(formats), *recipe, rows.identity] if rows.identity else None
 
     def key(self, seed: int) -> str:
         return sha256_json([*self.common, seed])
 
     def shipped_key(self, seed: int) -> str:
+        assert self.purpose is not None
         return sha256_json([*self.purpose, seed])
 
     def shipped_record(self, seed: int) -> Path:
@@ -149,24 +159,25 @@ class KeptBases:
             return None
         try:
             return _base_of(obj, self.arch)
-        except (ValueError, TypeError, KeyError, binascii.Error):
+        except (ValueError, TypeError, KeyError, ArithmeticError, binascii.Error):
             return None  # not as written here: trained again
 
     def read_shipped(self, seed: int) -> BaseFound | None:
         """Seed's base as the kit carries it, if it carries one for this key; one not as written is said (the kit's
         own file is damaged or of another release: the base is trained here)."""
-        if self.shipped is None or not (path := self.shipped_record(seed)).is_file():
+        if self.shipped is None or self.purpose is None:
             return None
+        path = self.shipped_record(seed)
         try:
-            if path.stat().st_size > MAX_JSON_BYTES:
-                raise ValueError("larger than a record the kit reads")
-            obj = json.loads(path.read_bytes())
+            obj = read_json(path)  # bounded: its size, depth, UTF-8, a name given twice (JsonRefused)
             if not isinstance(obj, dict) or obj.get("key") != self.shipped_key(seed):
                 raise ValueError("another key")
             found = _base_of(obj, self.arch)
-        except (OSError, ValueError, TypeError, KeyError, binascii.Error) as exc:
-            self.log(f"the base of seed {seed} the kit carries ({path.name} in {path.parent}) is not as the kit "
-                     f"writes it ({exc}); it is trained here")
+        except FileNotFoundError:
+            return None  # none carried for this key
+        except (OSError, ValueError, TypeError, KeyError, ArithmeticError, binascii.Error) as exc:
+            self.log(f"the base of seed {seed} the kit carries (kit/model/shipped_bases/{path.name}) is not as the "
+                     f"kit writes it ({type(exc).__name__}: {str(exc)[:SHOWN_CHARS]}); it is trained here")
             return None
         return BaseFound(found.net, found.losses, shipped=True)
 

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from kit.corpus.dedup import KEY
+from kit.infra.files import sha256_json
 from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
@@ -188,6 +189,10 @@ def pairwise_sum(m: np.ndarray) -> np.ndarray:
     return pairwise_sum(m[:, :half]) + pairwise_sum(m[:, half:])
 
 
+# the fields of the recipe the teacher's samples are made of (draw_prior's and their count), with the teacher's model
+PRIOR_FIELDS = ("teacher_samples", "prior_seed", "motion_max")
+
+
 @dataclass(frozen=True)
 class Prior:
     """The teacher's samples as every member reads them, which depend on no corpus: `teacher_samples` draws of the
@@ -198,6 +203,7 @@ class Prior:
     scores: np.ndarray  # (S,) float32
     mean: np.ndarray  # (F,) float32
     std: np.ndarray
+    identity: str  # what made them, whatever the box: the teacher's model and PRIOR_FIELDS, hashed
 
     @classmethod
     def of(cls, teacher: SvrModel, config: TrainConfig) -> Prior:
@@ -205,13 +211,14 @@ class Prior:
         spaced = model_space(drawn)
         mean, std = spaced.mean(0), spaced.std(0)
         std = np.where(std > 1e-12, std, 1.0)
+        identity = sha256_json([teacher.sha256, {name: getattr(config, name) for name in PRIOR_FIELDS}])
         return cls((spaced - mean) / std, teacher.predict(drawn).astype(np.float32), mean.astype(np.float32),
-                   std.astype(np.float32))
+                   std.astype(np.float32), identity)
 
     def rows(self) -> TeacherRows:
         """As a base trains on them: with the codec block (zero)."""
         table = np.hstack([self.z, np.zeros((len(self.z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
-        return TeacherRows(torch.from_numpy(table), torch.from_numpy(self.scores))
+        return TeacherRows(torch.from_numpy(table), torch.from_numpy(self.scores), self.identity)
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,7 @@ class Distillation:
     window_codes: np.ndarray  # (W,) each window's encode
     mean: torch.Tensor  # (F,) the scaler every member uses
     std: torch.Tensor
+    prior: str = ""  # Prior.identity: what made the teacher's samples
 
     @classmethod
     def of(cls, feats: np.ndarray, target: np.ndarray, codes: np.ndarray, teacher: SvrModel,
@@ -240,7 +248,8 @@ class Distillation:
         scores = np.concatenate([np.asarray(target, dtype=np.float32), np.asarray(wy, dtype=np.float32),
                                  prior.scores])
         return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
-                   np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(prior.mean), torch.from_numpy(prior.std))
+                   np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(prior.mean), torch.from_numpy(prior.std),
+                   prior.identity)
 
     @property
     def teacher_rows(self) -> tuple[int, int]:
@@ -249,7 +258,7 @@ class Distillation:
     def teacher(self) -> TeacherRows:
         """The teacher's samples alone, as a base trains on them (views of the table, not copies)."""
         lo, hi = self.teacher_rows
-        return TeacherRows(self.table[lo:hi], self.target[lo:hi])
+        return TeacherRows(self.table[lo:hi], self.target[lo:hi], self.prior)
 
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""

@@ -219,13 +219,12 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     found = kept.found(sorted({m.seed for m in job.members})) if kept is not None else {}
     if kept is not None and found:
         carried = sorted(seed for seed, base in found.items() if base.shipped)
-        if cached := sorted(set(found) - set(carried)):
-            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, cached))} read back from the kit's "
+        if stored := sorted(set(found) - set(carried)):
+            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, stored))} read back from the kit's "
                      "cache (bases/: the same bits as trained, kit.model.bases), not trained again")
         if carried:
             kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, carried))} as the kit carries it "
-                     "(kit/model/shipped_bases, made by tools/make_bases.py for this teacher and recipe), not "
-                     "trained here")
+                     "(kit/model/shipped_bases: made for this teacher and recipe), not trained here")
     total, seeds = rounds(config), len({m.seed for m in job.members} - set(found))
     latest: list[tuple[int, float]] = []
     shown = [0]
