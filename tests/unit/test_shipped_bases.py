@@ -274,3 +274,27 @@ def test_the_carried_bases_are_what_the_recipe_trains_here(prior: Prior) -> None
             x = rows.table.unsqueeze(0)
             with torch.no_grad():
                 assert float((net.forward(x) - base.net.forward(x)).abs().max()) < 0.5, seed
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_distillation_is_the_one_made_before_the_prior_was_its_own(dtype: type) -> None:
+    """Distillation.of takes the teacher's samples from Prior.of: its table, scores and scaler are bit for bit those
+    of the one formula it replaced (the samples drawn, spaced, scaled and scored beside the corpus's rows)."""
+    from kit.model.distil import draw_prior, encode_windows
+    from kit.model.features import CODEC_DIM, model_space
+
+    config, tiny = replace(DEFAULT, teacher_samples=2_000), parse_model(model_json(), "tiny")
+    df = corpus(n_encodes=5, frames=9)
+    feats, target = df[list(FEATURES)].to_numpy().astype(dtype), df["vmaf"].to_numpy().astype(dtype)
+    codes = df.groupby(["src", "cq"], sort=True).ngroup().to_numpy()
+    prior = draw_prior(config.teacher_samples, config)
+    wx, wy, _ = encode_windows(feats, target, codes, config)
+    spaced = model_space(np.vstack([feats, wx, prior]))
+    mean, std = spaced[len(feats) + len(wx):].mean(0), spaced[len(feats) + len(wx):].std(0)
+    std = np.where(std > 1e-12, std, 1.0)
+    table = np.hstack([(spaced - mean) / std, np.zeros((len(spaced), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
+    scores = np.concatenate([target, wy, tiny.predict(prior)]).astype(np.float32)
+    data = Distillation.of(feats, target, codes, tiny, config)
+    assert np.array_equal(data.table.numpy(), table) and np.array_equal(data.target.numpy(), scores)
+    assert np.array_equal(data.mean.numpy(), mean.astype(np.float32))
+    assert np.array_equal(data.std.numpy(), std.astype(np.float32))
