@@ -41,6 +41,11 @@ from kit.steps import formats_through  # noqa: E402
 from kit.steps.settings import RunSettings  # noqa: E402
 
 
+def default_seeds() -> list[int]:
+    """The seeds a run trains unless told otherwise (RunSettings' `seeds`): the ones whose bases the kit carries."""
+    return list(next(f.default for f in fields(RunSettings) if f.name == "seeds"))
+
+
 def made_here() -> list[object]:
     """What the bits of a base trained here depend on beyond its key (kit.model.bases.box): recorded beside it,
     compared by --check."""
@@ -56,7 +61,7 @@ def main() -> int:
     args = ap.parse_args()
     config = TrainConfig()
     assert config.recipe == TEACHER, "the default recipe is the teacher's: its bases are the ones to carry"
-    seeds = list(next(f.default for f in fields(RunSettings) if f.name == "seeds"))
+    seeds = default_seeds()
     teacher = parse_model(builtin_model_text(args.ffmpeg or imageio_binary(), TEACHER_MODEL), TEACHER_MODEL)
     arch = fr_regressor_v2(config, TEACHER)
     rows, kernels, said = Prior.of(teacher, config).rows(), active(), []

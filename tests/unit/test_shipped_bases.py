@@ -27,14 +27,14 @@ from kit.model.kernels import active
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.train import train_members
 from kit.steps import formats_through
-from kit.steps.settings import RunSettings
 from tests.unit.test_bases import counting_bases, same_bits
 from tests.unit.test_distil import SMALL, corpus, model_json
+from tools.make_bases import default_seeds
 
 FORMATS = formats_through("loso")
 DEFAULT = TrainConfig()
 ARCH = fr_regressor_v2(DEFAULT, TEACHER)
-SEEDS = list(next(f.default for f in fields(RunSettings) if f.name == "seeds"))
+SEEDS = default_seeds()
 
 
 @pytest.fixture(scope="module")
