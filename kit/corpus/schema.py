@@ -190,7 +190,8 @@ def corpus_sha256(path: Path) -> str:
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _content_memo:
         return _content_memo[key]
-    names = [c for c in CONTENT_COLUMNS if c in parquet_columns(path)]
+    present = set(parquet_columns(path))  # the footer read once, not once per column asked
+    names = [c for c in CONTENT_COLUMNS if c in present]
     table = read_parquet(path, names, dictionary=[c for c in names if pa.types.is_string(SCHEMA.field(c).type)])
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):
