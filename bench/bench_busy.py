@@ -23,12 +23,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, Measured, demo_corpus, kit_argv, load_average, measure
+from common import ROOT, Measured, demo_corpus, hogs, kit_argv, load_average, measure
 
 STEPS = ("loso", "bundle")
 CPU_TARGET, WALL_TARGET, IDLE_TARGET = 1.3, 2.5, 1.10
@@ -81,19 +79,6 @@ def one_round(kits: list[Kit], corpus: Path, load: str, limit: float, logs: Path
             if m.timed_out and step == "loso":
                 stopped.append(kit)
     return stopped
-
-
-def hogs() -> list[subprocess.Popen[bytes]]:
-    """One busy loop per core this process may run on."""
-    cores = len(os.sched_getaffinity(0))
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        p.kill()
-    for p in procs:
-        p.wait()
 
 
 def ratio(a: Measured | None, b: Measured | None, what: str) -> tuple[float, str]:
@@ -162,11 +147,8 @@ def main() -> None:
         print(f"round {r + 1} of {args.rounds}: idle")
         one_round(kits, corpus, "idle", args.limit, logs)
         print(f"round {r + 1} of {args.rounds}: busy ({len(os.sched_getaffinity(0))} hogs)")
-        procs = hogs()
-        try:
+        with hogs():
             stopped = one_round(kits, corpus, "busy", args.limit, logs)
-        finally:
-            stop(procs)
         for kit in stopped:  # a stopped LOSO leaves no predictions for the next bundle: redo it, idle
             prepare(kit, corpus)
     ok = report(kits)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`status`'s cost, the whole process (its start-up and imports included), beside another checkout of the kit (the
-code before a change: `git archive <commit> | tar -x -C DIR`, run by this kit's Python), the two asked in turn A B A B
+code before a change: `git archive <commit> | tar -x -C DIR`, or a worktree set up by its own install.py; run by its
+own `.venv`'s Python where it has one, else by this kit's), the two asked in turn A B A B
 so the box's drift falls on both (issue 77: `status` at most 0.5 s of CPU on a finished or running out-dir).
 
     python bench/bench_status.py --baseline-kit DIR [--work DIR] [--rounds N] [--real a.mp4,b.avi] [--no-real]
+                                [--busy N]
 
 CPU is user + sys of the command and all it reaped (wait4), wall beside it; each figure the median of the rounds,
 min and max beside it. Three states:
@@ -13,7 +15,9 @@ min and max beside it. Three states:
   rendered per copy of the kit;
 - a running box of whole real files (bench_default's three, fetched by sha256): this kit's default run started in
   the background, both kits' `status` asked in turn while it runs, each answer filed under the step it said running;
-- that box finished.
+- that box finished;
+- with --busy N: the finished demo again, N CPU hogs (`python -c 'while True: pass'`) running beside both kits' asks,
+  a box loaded by others (N = 8 on 2 cores: a load of about 8 to 10).
 """
 
 from __future__ import annotations
@@ -28,15 +32,22 @@ import time
 from pathlib import Path
 
 from bench_default import REAL, real_box
-from common import ROOT, Measured, load_average, measure
+from common import ROOT, Measured, hogs, load_average, measure
 
 TARGET_CPU_S = 0.5
 PAUSE_S = 2.0  # between two pairs asked of a running box: the run keeps most of the box
 
 
+def python_of(root: Path) -> str:
+    """The Python a checkout runs on: its own set-up's (`.venv`, what its install.py made: an older kit needs its
+    own dependencies), else this one's."""
+    own = root / ".venv" / "bin" / "python"
+    return str(own) if own.is_file() else sys.executable
+
+
 def status(root: Path, out: Path, env: dict[str, str]) -> Measured:
     """`python -m kit status OUT` of the kit at `root` (python -m imports the kit of the folder it runs in)."""
-    return measure([sys.executable, "-m", "kit", "status", out], cwd=root, env=env, log=out.parent / "status.log")
+    return measure([python_of(root), "-m", "kit", "status", out], cwd=root, env=env, log=out.parent / "status.log")
 
 
 def running_step(output: str) -> str | None:
@@ -54,7 +65,7 @@ def finished_demo(work: Path, base: Path, env: dict[str, str]) -> tuple[Path, Pa
         print(f"this kit's demo run: exit {run.rc}, {run.cpu:.1f} s CPU, {run.wall:.1f} s wall", flush=True)
     shutil.rmtree(theirs, ignore_errors=True)
     shutil.copytree(mine, theirs)
-    again = measure([sys.executable, "-m", "kit", "run", "--settings", theirs / "run.json", "--out-dir", theirs],
+    again = measure([python_of(base), "-m", "kit", "run", "--settings", theirs / "run.json", "--out-dir", theirs],
                     cwd=base, env=env, log=work / "demo-baseline.log")
     print(f"the baseline kit's run of its copy: exit {again.rc}, {again.cpu:.1f} s CPU", flush=True)
     return mine, theirs
@@ -101,6 +112,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--real", default=",".join(REAL), help="whole real files of tests/data/publicclips.toml")
     ap.add_argument("--no-real", action="store_true", help="the demo alone")
+    ap.add_argument("--busy", type=int, default=0, help="also the finished demo with this many CPU hogs beside it")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     base = args.baseline_kit.resolve()
@@ -110,6 +122,13 @@ def main() -> None:
     rounds(base, mine, theirs, env, 1)  # each kit's .pyc written
     table = {"finished demo": rounds(base, mine, theirs, env, args.rounds)}
     print(f"load {load_average()}", flush=True)
+    if args.busy:
+        with hogs(args.busy):
+            time.sleep(60)  # the one-minute load average climbs to the hogs (the figure printed)
+            load = load_average()
+            table[f"finished demo, {args.busy} hogs beside it (load {load.split()[0]})"] = \
+                rounds(base, mine, theirs, env, args.rounds)
+            print(f"load with {args.busy} hogs: before {load}, after {load_average()}", flush=True)
     if not args.no_real:
         refs = real_box(args.work, args.real.split(","))
         out = args.work / "real"

@@ -105,6 +105,21 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+@contextmanager
+def hogs(count: int | None = None) -> Iterator[int]:
+    """`count` busy loops (`python -c 'while True: pass'`; default one per core this process may run on) running
+    beside whatever the block measures, killed and reaped when it ends; yields how many run."""
+    n = len(os.sched_getaffinity(0)) if count is None else count
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield n
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
 def demo_corpus(out_dir: Path, seconds: float = 4.0) -> Path:
     """A real corpus: the 9 demo clips x 4 cqs (100 frames each at 4 s): 3,600 rows."""
     shard = out_dir / "02_corpus" / "shard.parquet"
