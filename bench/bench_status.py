@@ -10,11 +10,10 @@ so the box's drift falls on both (issue 77: `status` at most 0.5 s of CPU on a f
 CPU is user + sys of the command and all it reaped (wait4), wall beside it; each figure the median of the rounds,
 min and max beside it. Three states:
 
-- the finished demo: this kit's default run on the embedded clips (made once in the work folder), and for the
-  baseline a copy of that out-dir run again by the baseline kit (every step reused), since the demo clips are
-  rendered per copy of the kit;
+- the finished demo: each kit's own default run on the embedded clips, made once in the work folder;
 - a running box of whole real files (bench_default's three, fetched by sha256): this kit's default run started in
-  the background, both kits' `status` asked in turn while it runs, each answer filed under the step it said running;
+  the background, both kits' `status` asked in turn while it runs, each answer filed under the step it said running
+  (an older kit refuses this kit's out-dir: its side then shows its exit, not a cost);
 - that box finished;
 - with --busy N: the finished demo again, N CPU hogs (`python -c 'while True: pass'`) running beside both kits' asks,
   a box loaded by others (N = 8 on 2 cores: a load of about 8 to 10).
@@ -56,19 +55,18 @@ def running_step(output: str) -> str | None:
 
 
 def finished_demo(work: Path, base: Path, env: dict[str, str]) -> tuple[Path, Path]:
-    """This kit's finished demo out-dir, and its copy finished again by the baseline kit."""
-    mine, theirs = work / "demo-this", work / "demo-baseline"
-    if not (mine / "05_bundle" / "status.json").is_file():
-        shutil.rmtree(mine, ignore_errors=True)
-        run = measure([sys.executable, "-m", "kit", "run", "--out-dir", mine], cwd=ROOT, env=env,
-                      log=work / "demo-this.log")
-        print(f"this kit's demo run: exit {run.rc}, {run.cpu:.1f} s CPU, {run.wall:.1f} s wall", flush=True)
-    shutil.rmtree(theirs, ignore_errors=True)
-    shutil.copytree(mine, theirs)
-    again = measure([python_of(base), "-m", "kit", "run", "--settings", theirs / "run.json", "--out-dir", theirs],
-                    cwd=base, env=env, log=work / "demo-baseline.log")
-    print(f"the baseline kit's run of its copy: exit {again.rc}, {again.cpu:.1f} s CPU", flush=True)
-    return mine, theirs
+    """Each kit's own finished demo out-dir, made once by its own default run and kept in the work folder (an older
+    kit refuses a newer kit's out-dir: its run.json holds keys it does not know)."""
+    made = []
+    for root, out in ((ROOT, work / "demo-this"), (base, work / "demo-baseline")):
+        if not (out / "05_bundle" / "status.json").is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            run = measure([python_of(root), "-m", "kit", "run", "--out-dir", out], cwd=root, env=env,
+                          log=work / f"{out.name}.log")
+            print(f"{out.name}: the demo run of {root}: exit {run.rc}, {run.cpu:.1f} s CPU, {run.wall:.1f} s wall",
+                  flush=True)
+        made.append(out)
+    return made[0], made[1]
 
 
 def rounds(base: Path, mine: Path, theirs: Path, env: dict[str, str], n: int) -> list[tuple[Measured, Measured]]:
@@ -96,12 +94,19 @@ def while_running(base: Path, out: Path, refs: Path, env: dict[str, str]) -> dic
 
 
 def line(state: str, pairs: list[tuple[Measured, Measured]]) -> str:
+    """A row of the table; a side whose `status` did not answer (an exit other than 0, as an older kit refusing a
+    newer kit's out-dir) shows its exits, not its CPU: that is the cost of a refusal, not of a status."""
     def fig(values: list[float]) -> str:
         return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
+    def side(ms: list[Measured]) -> str:
+        bad = sorted({m.rc for m in ms if m.rc != 0})
+        return f"no answer (exit {', '.join(map(str, bad))})" if bad else fig([m.cpu for m in ms])
+
     a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-    ratio = statistics.median(x.cpu / y.cpu for x, y in pairs)
-    return (f"| {state} | {len(pairs)} | {fig([m.cpu for m in a])} | {fig([m.cpu for m in b])} | {ratio:.2f} | "
+    both = all(m.rc == 0 for m in a + b)
+    ratio = f"{statistics.median(x.cpu / y.cpu for x, y in pairs):.2f}" if both else "-"
+    return (f"| {state} | {len(pairs)} | {side(a)} | {side(b)} | {ratio} | "
             f"{statistics.median(m.wall for m in a):.2f} | {statistics.median(m.wall for m in b):.2f} |")
 
 
