@@ -19,7 +19,10 @@ every thread's CPU from /proc/self/task: the check that one thread did the work.
 Measured per run, from wait4 (user + sys of the child): the whole command's CPU and wall; and training alone, as
 process CPU around the training (the bash kit: its `_train_one_seed`, the 9 folds' training and prediction; the
 kit: its training pool, `kit.model.tasks.train_missing`, the ensemble and the two trained baselines; and the
-ensemble alone, its workers' thread time in `kit.model.train._distil_job`). The sides run A B A B (--rounds).
+ensemble alone, its workers' thread time in `kit.model.train._distil_job`). The sides run A B A B (--rounds). After
+each kit run, a process of its own imports the modules that run imported (the kit's and its libraries': torch,
+numpy, pandas, pyarrow, scipy, click, rich) and ends: the CPU below which no LOSO on these libraries can go, printed
+beside the bash kit's CPU over 100.
 
 The kit's cache is emptied before each of its runs, as on a box's first run: its seed 0 base is then the one the kit
 carries (kit/model/shipped_bases/), as on any box's first run of the default recipe, and each round says so (before
@@ -49,6 +52,9 @@ TRAINER = Path("ai/scripts/train_fr_regressor_v2_ensemble_loso.py")
 # what `ai/src/vmaf_train/models` imports that this kit's venv lacks (ai/pyproject.toml's pins for lightning)
 EXTRA_PACKAGES = ("pytorch-lightning>=2.5,<3.0", "lightning-utilities", "torchmetrics", "pyyaml", "tqdm")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# the packages whose import the kit's command pays before any work: its own, and the libraries it trains, reads and
+# writes with (imports_alone)
+FLOOR_PACKAGES = ("kit", "torch", "numpy", "pandas", "pyarrow", "scipy", "click", "rich", "onnx", "onnxruntime")
 WATCH_S = 0.1  # how often the child samples its threads' CPU
 BUSY_SHARE = 0.01  # a thread that did more than this share of the process's CPU counts as one that worked
 
@@ -150,8 +156,18 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
         record.write_text(json.dumps({
             "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
             "threads": threads, "busy_threads": sum(1 for c in threads.values() if c > BUSY_SHARE * total),
-            "peak_cores": watch.peak, "spans": spans}))
+            "peak_cores": watch.peak, "spans": spans,
+            # what the command imported: the floor `imports_alone` measures (the kit's modules and the libraries)
+            "modules": sorted(m for m in sys.modules if m.split(".")[0] in FLOOR_PACKAGES)}))
     return rc
+
+
+def imports_alone(modules: list[str], env: dict[str, str], work: Path, label: str) -> Measured:
+    """A process that imports `modules` (those the kit's command imported) and ends: the CPU no LOSO written on
+    these libraries can go below, measured as the command is (wait4)."""
+    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    try:\n        importlib.import_module(name)\n"
+            "    except Exception as exc:\n        print(f'{name}: {exc!r}', file=sys.stderr)\n")
+    return measure([sys.executable, "-c", code, *modules], env, cwd=ROOT, log=work / f"{label}.imports.log")
 
 
 def scratch_kit(repo: Path, work: Path) -> Path | None:
@@ -260,6 +276,10 @@ def main() -> None:
                 log = (out / "03_loso" / "logs" / "loso.log").read_text()
                 rec["base"] = "carried by the kit" if "as the kit carries it" in log else \
                     "read from the cache" if "read back from the kit's cache" in log else "trained here"
+                floor = imports_alone(rec["modules"], env, args.work, f"{kind}-{r}")
+                rec["imports"] = floor.cpu
+                print(f"round {r + 1} kit : its imports alone ({len(rec['modules'])} modules, a process of their "
+                      f"own): CPU {floor.cpu:.2f} s, wall {floor.wall:.2f} s", flush=True)
             rows[kind].append((m, rec, plcc))
             spans = rec["spans"]
             print(f"round {r + 1} {kind:4s}: wall {m.wall:7.1f} s, CPU {m.cpu:7.1f} s; training alone CPU "
@@ -271,13 +291,13 @@ def main() -> None:
                   f"load average before {load}", flush=True)
     print()
     print("| round | bash kit CPU (wall) | kit CPU (wall) | whole command: bash / kit CPU | training alone: bash / kit "
-          "| bash / kit's ensemble alone |")
-    print("|---|---|---|---|---|---|")
+          "| bash / kit's ensemble alone | the kit's imports alone | 100x needs the kit at |")
+    print("|---|---|---|---|---|---|---|---|")
     for r, ((bm, brec, _), (km, krec, _)) in enumerate(zip(rows["bash"], rows["kit"], strict=True)):
         bt, kt, ke = brec["spans"]["training"], krec["spans"]["training"], krec["spans"].get("ensemble", float("nan"))
         print(f"| {r + 1} | {bm.cpu:.1f} s ({bm.wall:.1f} s) | {km.cpu:.1f} s ({km.wall:.1f} s) | "
               f"**{bm.cpu / km.cpu:.1f}x** | {bt:.1f} / {kt:.1f} s = {bt / kt:.1f}x | {bt:.1f} / {ke:.1f} s = "
-              f"{bt / ke:.1f}x |")
+              f"{bt / ke:.1f}x | {krec['imports']:.2f} s | {bm.cpu / 100:.2f} s |")
     ratio = min(b[0].cpu for b in rows["bash"]) / max(k[0].cpu for k in rows["kit"])
     print(f"\nwhole command, worst pairing (the bash kit's least CPU over the kit's most): {ratio:.1f}x "
           f"(target >= 100x)")
