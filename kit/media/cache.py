@@ -42,6 +42,12 @@ COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 # its paths shown (refused1 kept plain text, whose fix named the box's folders)
 REFUSED = "refused2|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
+# the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
+# later kit's master9|): never read here, never called damaged, and written back as it was, so that two versions of
+# the kit sharing one cache (an upgrade, a lead who keeps the older kit, two copies on a box) do not each drop what
+# the other computed and decode every clip again on every run. A clip hash's key is the file's absolute path
+# (kit.infra.files.file_key), which never has this form
+OTHER_KIND = re.compile(r"[a-z]+[0-9]+(?:\.[0-9]+)?\|")
 T = TypeVar("T")
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
@@ -148,6 +154,11 @@ def refusal_key(p: Path, ffmpeg: str) -> str:
     return f"{REFUSED}{ffmpeg}|{st.st_size}|{st.st_mtime_ns}|{file_key(p)}"
 
 
+def _ours(key: str) -> bool:
+    """Whether this kit reads the entry: a clip hash's, or one of the kinds above; not another version's kind."""
+    return key.startswith((MASTER, PICTURES, COPY, REFUSED)) or OTHER_KIND.match(key) is None
+
+
 def _valid_entry(key: str, value: str) -> bool:
     """Whether an entry reads as its key's kind: a sha256 as 64 hex digits, the others by their readers."""
     if not key.startswith((MASTER, PICTURES, COPY, REFUSED)):
@@ -179,6 +190,7 @@ class Sha256Cache:
     def __init__(self, tree: Tree | None, path: Path | None = None, reading: bool = False) -> None:
         self.tree, self.path, self.reading = tree, path if tree is not None else None, reading
         self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
+        self._others: dict[str, str] = {}  # the entries of kinds another kit version reads (OTHER_KIND), kept as read
         self._data = self._read()
 
     def _held(self, key: str, p: Path) -> bool:
@@ -188,15 +200,18 @@ class Sha256Cache:
         return key in self._data
 
     def _read(self) -> dict[str, str]:
-        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again), and said in
-        `damaged`, as a damaged file is."""
+        """The file's entries of the kinds this kit reads, checked, not trusted: a damaged entry is left out (and
+        computed again), and said in `damaged`, as a damaged file is; another kit version's entries are set aside
+        in `_others`, unread, to be written back."""
         if self.tree is None or self.path is None:
             return {}
         data, why = self.tree.read_json_object(self.path)
-        kept = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+        others = {k: v for k, v in (data or {}).items() if not _ours(k) and isinstance(v, str)}
+        self._others = others
+        kept = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _ours(k) and _valid_entry(k, v)}
         if data is None and why != "missing":
             self.damaged = Spelled("the kit's cache ", self.path, f" is {why}: what it held is computed again")
-        elif data is not None and (n := len(data) - len(kept)):
+        elif data is not None and (n := len(data) - len(kept) - len(others)):
             self.damaged = Spelled("the kit's cache ", self.path, f" holds {n} damaged entr{'ies' if n > 1 else 'y'}: "
                                    "computed again")
         return kept
@@ -294,7 +309,7 @@ class Sha256Cache:
         with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
             with self.tree.lock(self.path.with_name(f".{self.path.name}.lock"), wait_s=CACHE_LOCK_WAIT_S, tidy=True):
                 merged = {**self._read(), key: value}
-                self.tree.write_json(self.path, merged)
+                self.tree.write_json(self.path, {**self._others, **merged})
             for k, v in merged.items():  # what the other runs found is known here too from now on
                 self._data.setdefault(k, v)
 

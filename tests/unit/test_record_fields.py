@@ -521,6 +521,37 @@ def test_a_damaged_entry_of_the_kit_s_cache_is_a_miss_and_said(tree: Tree, tmp_p
     assert Sha256Cache(tree, path).damaged is None
 
 
+def test_another_kit_version_s_entries_of_the_cache_are_kept_unread_and_never_called_damaged(tree: Tree,
+                                                                                            tmp_path: Path) -> None:
+    """Two versions of the kit share one cache (an upgrade, a lead keeping the older kit, bench_default's two kits):
+    each kind of entry is versioned in its key, and an entry of a kind this kit does not read was called damaged, left
+    out and dropped from the file at the next write, so each version decoded every clip again after the other ran
+    (2.1.0's master5| entries here, and 2.1.0 drops ours alike). Every kind of every version, past and later, is now
+    kept as it was, never read; a clip hash's key (an absolute path) and this kit's own kinds are read as before."""
+    from kit.media.cache import COPY, MASTER, PICTURES, REFUSED, Sha256Cache
+
+    ours = {"/clips/a.y4m|1|2|3|4|5": "0" * 64}
+    # as 2.1.0 wrote them (a master's look, a fingerprint, a lossless copy), earlier 2.x kinds, and a later kit's
+    others = {"master5|/clips/cup.mp4|1575951|1|65024|2|3": '[640, 480, "1339/50", "yuv420p", 217, "ab", "t2:x"]',
+              "print2|/clips/a.y4m|1|2|3|4|5": "[1]", "copy1|/clips/m.avi|1|2|3|4|5": "[]", "master7|/c|1": "x",
+              "print3|/c|1": "", "refused1|/c|1": "{}", "copy2.7|/c|1": "[]", "master9|/c|1": "not ours to judge",
+              "copy9.12|/c|1": "[0]", "print5|/c|1": "[]"}
+    assert not any(k.startswith((MASTER, PICTURES, COPY, REFUSED)) for k in others)
+    path = tmp_path / "sha256.json"
+    path.write_text(json.dumps({**ours, **others}))
+    cache = Sha256Cache(tree, path)
+    assert cache.damaged is None
+    assert cache._data == ours  # never read
+    cache._add("/clips/b.y4m|1|2|3|4|5", "1" * 64)
+    assert json.loads(path.read_text()) == {**ours, **others, "/clips/b.y4m|1|2|3|4|5": "1" * 64}
+    # a damaged entry of this kit's own kinds beside them is still said and dropped, the others still kept
+    path.write_text(json.dumps({**ours, **others, f"{MASTER}/c|1": "[1, 2]", "/clips/c|1": "not a sha256"}))
+    cache = Sha256Cache(tree, path)
+    assert str(cache.damaged) == f"the kit's cache {path} holds 2 damaged entries: computed again"
+    cache._add("/clips/b.y4m|1|2|3|4|5", "1" * 64)
+    assert json.loads(path.read_text()) == {**ours, **others, "/clips/b.y4m|1|2|3|4|5": "1" * 64}
+
+
 # the records kit/ reads by their class that are not a file the kit writes and reads back, and why
 NOT_READ_BACK: dict[str, str] = {
     "RunSettings": "a run's settings: read back as run.json's `settings` (RunRecord, walked there) by the one reader "
