@@ -20,9 +20,9 @@ Measured per run, from wait4 (user + sys of the child): the whole command's CPU 
 process CPU around the training (the bash kit: its `_train_one_seed`, the 9 folds' training and prediction; the
 kit: its training pool, `kit.model.tasks.train_missing`, the ensemble and the two trained baselines; and the
 ensemble alone, its workers' thread time in `kit.model.train._distil_job`). The sides run A B A B (--rounds). After
-each kit run, a process of its own imports the modules that run imported (the kit's and its libraries': torch,
-numpy, pandas, pyarrow, scipy, click, rich) and ends: the CPU below which no LOSO on these libraries can go, printed
-beside the bash kit's CPU over 100.
+each kit run, a process of its own imports the modules that run imported (those of FLOOR_PACKAGES: the kit's and
+its libraries', torch, numpy, pandas, pyarrow, click, rich) and ends: the CPU below which no LOSO on these libraries
+can go, printed beside the bash kit's CPU over 100.
 
 The kit's cache is emptied before each of its runs, as on a box's first run: its seed 0 base is then the one the kit
 carries (kit/model/shipped_bases/), as on any box's first run of the default recipe, and each round says so (before
@@ -52,8 +52,8 @@ TRAINER = Path("ai/scripts/train_fr_regressor_v2_ensemble_loso.py")
 # what `ai/src/vmaf_train/models` imports that this kit's venv lacks (ai/pyproject.toml's pins for lightning)
 EXTRA_PACKAGES = ("pytorch-lightning>=2.5,<3.0", "lightning-utilities", "torchmetrics", "pyyaml", "tqdm")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-# the packages whose import the kit's command pays before any work: its own, and the libraries it trains, reads and
-# writes with (imports_alone)
+# the packages whose import the kit's command pays, read from sys.modules at its end (lazy imports during its work
+# included): its own, and the libraries it trains, reads and writes with (imports_alone)
 FLOOR_PACKAGES = ("kit", "torch", "numpy", "pandas", "pyarrow", "scipy", "click", "rich", "onnx", "onnxruntime")
 WATCH_S = 0.1  # how often the child samples its threads' CPU
 BUSY_SHARE = 0.01  # a thread that did more than this share of the process's CPU counts as one that worked
@@ -165,9 +165,11 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
 def imports_alone(modules: list[str], env: dict[str, str], work: Path, label: str) -> Measured:
     """A process that imports `modules` (those the kit's command imported) and ends: the CPU no LOSO written on
     these libraries can go below, measured as the command is (wait4)."""
-    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    try:\n        importlib.import_module(name)\n"
-            "    except Exception as exc:\n        print(f'{name}: {exc!r}', file=sys.stderr)\n")
-    return measure([sys.executable, "-c", code, *modules], env, cwd=ROOT, log=work / f"{label}.imports.log")
+    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n")
+    m = measure([sys.executable, "-c", code, *modules], env, cwd=ROOT, log=work / f"{label}.imports.log")
+    if m.rc != 0:  # a floor of fewer modules than the command's would be no floor
+        raise SystemExit(f"{label}: importing the run's modules failed (exit {m.rc}):\n{m.output[-3000:]}")
+    return m
 
 
 def scratch_kit(repo: Path, work: Path) -> Path | None:

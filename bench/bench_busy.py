@@ -146,8 +146,8 @@ def main() -> None:
     for r in range(args.rounds):
         print(f"round {r + 1} of {args.rounds}: idle")
         one_round(kits, corpus, "idle", args.limit, logs)
-        print(f"round {r + 1} of {args.rounds}: busy ({len(os.sched_getaffinity(0))} hogs)")
-        with hogs():
+        with hogs() as n:
+            print(f"round {r + 1} of {args.rounds}: busy ({n} hogs)")
             stopped = one_round(kits, corpus, "busy", args.limit, logs)
         for kit in stopped:  # a stopped LOSO leaves no predictions for the next bundle: redo it, idle
             prepare(kit, corpus)

@@ -11,8 +11,9 @@ run at or below 2.1.0's CPU), the corpus step's too.
 
 Each round runs each kit on each box from an empty out-dir: `run --only prereqs`, `run --only corpus` (the corpus
 step's CPU, which issue 77 holds at most 1.10x a corpus without the consumer's samplings: 2.1.0 made none), then
-`run` (the steps after it); the demo clips are rendered once into the work folder's cache first, and the real files
-(tests/data/publicclips.toml, fetched by sha256) copied once, so every measured run reads the same warm cache.
+`run` (the steps after it); the demo clips are rendered once into each kit's cache first (one cache per kit, as on a
+box that runs one kit: common.kit_cache), and the real files (tests/data/publicclips.toml, fetched by sha256) copied
+once, so every measured run of a kit reads its own warm cache.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import ROOT, load_average, measure
+from common import ROOT, kit_cache, load_average, measure, python_of
 
 TARGET_S = 180.0
 TARGET_CPU_RATIO = 1.0
@@ -83,20 +84,19 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true", help="the demo alone")
     ap.add_argument("flags", nargs="*", help="run flags for every run, after --")
     args = ap.parse_args()
-    cache = args.work / "cache"
     boxes = {"demo": [*args.flags]}
     if not args.no_real:
         boxes["whole files"] = ["--ref-dir", str(real_box(args.work, args.real.split(","))), *args.flags]
     kits = [("this kit", sys.executable, ROOT)]
     if args.baseline_kit:
         base = args.baseline_kit.resolve()
-        kits.append(("baseline", str(args.baseline_python or base / ".venv" / "bin" / "python"), base))
+        kits.append(("baseline", python_of(base, args.baseline_python), base))
     for label, python, root in kits:  # each copy of the kit renders its own demo clips (media/demo.demo_folder): once,
         # into the cache, before any measured run
         warm = args.work / f"warm-{label.replace(' ', '-')}"
         for only in (["prereqs"], ["corpus", "--demo-clips", "9", "--scales", "native", "--cqs", "25"]):
             m = measure([python, "-m", "kit", "run", "--out-dir", warm, "--only", *only], cwd=root,
-                        env={"KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(root)})
+                        env={"KIT_CACHE_DIR": str(kit_cache(args.work, root)), "PYTHONPATH": str(root)})
             if m.rc != 0:
                 raise SystemExit(f"{label}: rendering the demo clips failed (exit {m.rc})")
     results: dict[tuple[str, str], list[dict[str, object]]] = {}
@@ -104,7 +104,7 @@ def main() -> None:
         for box, flags in boxes.items():
             for label, python, root in kits:
                 r = one_run(Path(python), root, args.work / f"{label.replace(' ', '-')}-{box.replace(' ', '-')}-{n}",
-                            cache, flags)
+                            kit_cache(args.work, root), flags)
                 results.setdefault((label, box), []).append(r)
                 print(show(f"{label}, {box}, round {n + 1}", r), flush=True)
     print("\n| box | kit | CPU (s), each round | wall (s), each round | corpus step CPU (s) | verdict |")

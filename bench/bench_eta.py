@@ -29,14 +29,9 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, kit_argv, load_average
+from common import ROOT, hogs, kit_argv, load_average
 
 Events = list[tuple[float, dict]]
-
-
-def busy_loops(n: int) -> list[subprocess.Popen[bytes]]:
-    """`n` processes that spin a core each: a box as loaded as a shared one."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
 def run_round(out: Path, extra: list[str]) -> tuple[Events, list[float]]:
@@ -127,13 +122,9 @@ def main() -> None:
     extra = [*(["--ref-dir", str(args.ref_dir)] if args.ref_dir else []), *args.extra]
     for n in range(1, args.rounds + 1):
         out = args.work / f"round{n}"
-        loops, before = busy_loops(args.load), load_average()
-        try:
+        with hogs(args.load):
+            before = load_average()
             events, said = run_round(out, extra)
-        finally:
-            for loop in loops:
-                loop.kill()
-                loop.wait()
         rows, low, high = table(events)
         silence = max((b - a for a, b in itertools.pairwise(said)), default=0.0)
         print(f"\nround {n}: {args.load} busy loops; load average {before} before, {load_average()} after; "

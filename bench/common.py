@@ -105,10 +105,27 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def python_of(root: Path, given: Path | None = None) -> str:
+    """The Python a checkout of the kit runs on: `given`, else its own set-up's (`.venv`, what its install.py made:
+    an older kit needs its own dependencies, 2.1.0 cattrs), else this one's."""
+    if given is not None:
+        return str(given)
+    own = root / ".venv" / "bin" / "python"
+    return str(own) if own.is_file() else sys.executable
+
+
+def kit_cache(work: Path, root: Path) -> Path:
+    """The cache folder (KIT_CACHE_DIR) of one checkout in a bench's work folder: one per kit, as on a box that runs
+    one kit. Two versions in one cache each dropped the other's entries before 2.3.0 (kit.media.cache.OTHER_KIND),
+    and 2.1.0 still does: a shared one would make each run look at every clip again."""
+    return work / ("cache" if root.resolve() == ROOT else f"cache-{root.resolve().name}")
+
+
 @contextmanager
 def hogs(count: int | None = None) -> Iterator[int]:
     """`count` busy loops (`python -c 'while True: pass'`; default one per core this process may run on) running
-    beside whatever the block measures, killed and reaped when it ends; yields how many run."""
+    beside whatever the block measures, killed and reaped when it ends (a bench killed by SIGKILL leaves them
+    running: `pkill -f 'while True: pass'`); yields how many run."""
     n = len(os.sched_getaffinity(0)) if count is None else count
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
     try:
