@@ -13,7 +13,8 @@ Each round runs each kit on each box from an empty out-dir: `run --only prereqs`
 step's CPU, which issue 77 holds at most 1.10x a corpus without the consumer's samplings: 2.1.0 made none), then
 `run` (the steps after it); the demo clips are rendered once into each kit's cache first (one cache per kit, as on a
 box that runs one kit: common.kit_cache), and the real files (tests/data/publicclips.toml, fetched by sha256) copied
-once, so every measured run of a kit reads its own warm cache.
+once; a kit's first round on the whole files is its first look at them (its cache had none), its later rounds read
+them warm.
 """
 
 from __future__ import annotations
