@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
-from kit.infra.tree import Tree
+from kit.infra.tree import LockBusy, Tree
 from kit.media.argv import (
     build_decode_argv,
     build_encode_argv,
@@ -42,6 +43,7 @@ PROBE_CQ = 25
 VMAF_CHECK_SIZE = "176x144"  # the libvmaf check's smaller clip (libvmaf has no minimum size): fast on every run
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
+PROBE_LOCK_WAIT_S = 10.0  # another run writing the probe cache holds it for milliseconds
 CACHE_VERSION = 3  # raised when a cached result may no longer be read as it was written: every encoder probed again
 TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-bit encode must decode back as
 # formats of frames already on a device: an encoder listing only these (VAAPI) takes whatever its upload sends
@@ -275,19 +277,23 @@ class ProbeCache:
 
     def forget(self, name: str) -> None:
         """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it."""
-        keys = [k for k in self._data if k.split("|")[0] == name]
-        for k in keys:
-            del self._data[k]
-        if keys:
-            self._save()
+        if any(k.split("|")[0] == name for k in self._data):
+            self._save(lambda data: {k: v for k, v in data.items() if k.split("|")[0] != name})
 
     def put(self, key: str, result: ProbeResult) -> None:
         if not result.transient:
-            self._data[key] = result.to_json()
-            self._save()
+            entry = result.to_json()
+            self._save(lambda data: {**data, key: entry})
 
-    def _save(self) -> None:
-        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+    def _save(self, change: Callable[[dict[str, object]], dict[str, object]]) -> None:
+        """`change` made to the file as it is now, read again under its lock, so that what another run on this box
+        probed meanwhile (two out-dirs at once, a cluster's shared cache) stays; this cache then holds the same.
+        A cache that cannot be written or locked only costs a probe later."""
+        self._data = change(self._data)
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        with contextlib.suppress(OSError, LockBusy), self.tree.lock(lock, wait_s=PROBE_LOCK_WAIT_S, tidy=True):
+            data, _ = self.tree.read_json_object(self.path)  # damaged or missing: rebuilt from this change
+            self._data = change(data or {})
             self.tree.write_json(self.path, self._data)
 
 

@@ -4,6 +4,7 @@ provenance, the telling line of a failed probe, the probe cache, session caps.""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -300,6 +301,27 @@ def test_probe_cache_keeps_results_per_build_and_driver_but_not_transient_ones(t
     again = ProbeCache(tree, path)
     assert again.get("a") == ProbeResult("libx264", True, "ok", 120.5, "Test CPU 9000", cached=True)
     assert again.get("b") is None and busy.transient
+
+
+def test_two_runs_probing_into_one_probe_cache_keep_each_other_s_results(tmp_path: Path, tree: Tree) -> None:
+    """Two runs on one box (two out-dirs at once, a cluster's shared cache) open the probe cache before either has
+    probed; each wrote the file from what it had read, so the later write dropped the other's result and the next
+    run probed that encoder again. Each change is now made to the file as it is, under its lock; a `detect --refresh`
+    (forget) drops only its encoder's results."""
+    info = FFmpegInfo("/x/ffmpeg", "test", "9.0", "9.0+abc", True, ("libx264", "libx265"))
+    path = cache_path(info, signals(), tmp_path / "fresh")  # its folder not made yet
+    first, second = ProbeCache(tree, path), ProbeCache(tree, path)
+    x264 = ProbeResult("libx264", True, "ok", 120.5, "Test CPU 9000")
+    x265 = ProbeResult("libx265", True, "ok", 40.0, "Test CPU 9000")
+    first.put("libx264|a", x264)
+    second.put("libx265|a", x265)
+    again = ProbeCache(tree, path)
+    assert again.get("libx264|a") == replace(x264, cached=True)
+    assert again.get("libx265|a") == replace(x265, cached=True)
+    assert second.get("libx264|a") == replace(x264, cached=True)  # what it wrote back, it holds
+    first.forget("libx265")  # it never held libx265's result: nothing to drop, the file left as it is
+    second.forget("libx264")
+    assert set(ProbeCache(tree, path).names()) == {"libx265"}
 
 
 def test_hardware_session_caps_are_shared_per_family() -> None:
