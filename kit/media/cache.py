@@ -43,7 +43,8 @@ COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 REFUSED = "refused2|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 # the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
-# later kit's master9|): never read here, never called damaged, and written back as it was, so that two versions of
+# later kit's master9|): never read here, never called damaged, and written back as it was while its file is the
+# version it describes (_file_still_there: a file changed or gone lets it go), so that two versions of
 # the kit sharing one cache (an upgrade, a lead who keeps the older kit, two copies on a box) do not each drop what
 # the other computed and decode every clip again on every run. A clip hash's key is the file's absolute path
 # (kit.infra.files.file_key), which never has this form
@@ -159,6 +160,18 @@ def _ours(key: str) -> bool:
     return key.startswith((MASTER, PICTURES, COPY, REFUSED)) or OTHER_KIND.match(key) is None
 
 
+def _file_still_there(key: str) -> bool:
+    """Whether the file version an entry's key ends with (kit.infra.files.file_key: path, size, mtime, device, inode,
+    ctime; every kind's key ends with it) is still the file at that path: another version's entries of a file since
+    changed or gone are let go, so they do not outlive the clips they describe."""
+    head, *stats = key.rsplit("|", 5)
+    try:
+        st = os.stat(head.rsplit("|", 1)[-1])
+    except (OSError, ValueError):
+        return False
+    return [str(n) for n in (st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)] == stats
+
+
 def _valid_entry(key: str, value: str) -> bool:
     """Whether an entry reads as its key's kind: a sha256 as 64 hex digits, the others by their readers."""
     if not key.startswith((MASTER, PICTURES, COPY, REFUSED)):
@@ -191,6 +204,7 @@ class Sha256Cache:
         self.tree, self.path, self.reading = tree, path if tree is not None else None, reading
         self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
         self._others: dict[str, str] = {}  # the entries of kinds another kit version reads (OTHER_KIND), kept as read
+        self._live: dict[str, bool] = {}  # of those, whether their file is still the version they describe (once each)
         self._data = self._read()
 
     def _held(self, key: str, p: Path) -> bool:
@@ -309,7 +323,9 @@ class Sha256Cache:
         with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
             with self.tree.lock(self.path.with_name(f".{self.path.name}.lock"), wait_s=CACHE_LOCK_WAIT_S, tidy=True):
                 merged = {**self._read(), key: value}
-                self.tree.write_json(self.path, {**self._others, **merged})
+                others = {k: v for k, v in self._others.items()
+                          if self._live.setdefault(k, _file_still_there(k))}
+                self.tree.write_json(self.path, {**others, **merged})
             for k, v in merged.items():  # what the other runs found is known here too from now on
                 self._data.setdefault(k, v)
 

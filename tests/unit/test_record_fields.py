@@ -527,29 +527,40 @@ def test_another_kit_version_s_entries_of_the_cache_are_kept_unread_and_never_ca
     each kind of entry is versioned in its key, and an entry of a kind this kit does not read was called damaged, left
     out and dropped from the file at the next write, so each version decoded every clip again after the other ran
     (2.1.0's master5| entries here, and 2.1.0 drops ours alike). Every kind of every version, past and later, is now
-    kept as it was, never read; a clip hash's key (an absolute path) and this kit's own kinds are read as before."""
+    kept as it was while its file is the version it describes, never read; a clip hash's key (an absolute path) and
+    this kit's own kinds are read as before. An entry of a file since changed or gone is let go at a write."""
+    from kit.infra.files import file_key
     from kit.media.cache import COPY, MASTER, PICTURES, REFUSED, Sha256Cache
 
-    ours = {"/clips/a.y4m|1|2|3|4|5": "0" * 64}
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a.y4m", "cup.mp4", "m.avi", "c.mkv", "edited.mp4"):
+        (clips / name).write_bytes(name.encode())
+    a, cup, m, c = (file_key(clips / n) for n in ("a.y4m", "cup.mp4", "m.avi", "c.mkv"))
+    ours = {a: "0" * 64}
     # as 2.1.0 wrote them (a master's look, a fingerprint, a lossless copy), earlier 2.x kinds, and a later kit's
-    others = {"master5|/clips/cup.mp4|1575951|1|65024|2|3": '[640, 480, "1339/50", "yuv420p", 217, "ab", "t2:x"]',
-              "print2|/clips/a.y4m|1|2|3|4|5": "[1]", "copy1|/clips/m.avi|1|2|3|4|5": "[]", "master7|/c|1": "x",
-              "print3|/c|1": "", "refused1|/c|1": "{}", "copy2.7|/c|1": "[]", "master9|/c|1": "not ours to judge",
-              "copy9.12|/c|1": "[0]", "print5|/c|1": "[]"}
+    others = {f"master5|{cup}": '[640, 480, "1339/50", "yuv420p", 217, "ab", "t2:x"]', f"print2|{a}": "[1]",
+              f"copy1|{m}": "[]", f"master7|{c}": "x", f"print3|yuv:64x64|{a}": "",
+              f"refused1|/usr/bin/ffmpeg|1|2|{c}": "{}", f"copy2.7|{m}": "[]", f"master9|{c}": "not ours to judge",
+              f"copy9.12|{c}": "[0]", f"print5|{a}": "[]"}
     assert not any(k.startswith((MASTER, PICTURES, COPY, REFUSED)) for k in others)
+    edited, gone = file_key(clips / "edited.mp4"), f"{tmp_path}/gone.mp4|1|2|3|4|5"
+    stale = {f"master5|{edited}": "[]", f"master5|{gone}": "[]"}
+    (clips / "edited.mp4").write_bytes(b"another version")  # its entry now describes a file no longer there
     path = tmp_path / "sha256.json"
-    path.write_text(json.dumps({**ours, **others}))
+    path.write_text(json.dumps({**ours, **others, **stale}))
     cache = Sha256Cache(tree, path)
     assert cache.damaged is None
     assert cache._data == ours  # never read
-    cache._add("/clips/b.y4m|1|2|3|4|5", "1" * 64)
-    assert json.loads(path.read_text()) == {**ours, **others, "/clips/b.y4m|1|2|3|4|5": "1" * 64}
+    b = file_key(clips / "m.avi")
+    cache._add(b, "1" * 64)
+    assert json.loads(path.read_text()) == {**ours, **others, b: "1" * 64}
     # a damaged entry of this kit's own kinds beside them is still said and dropped, the others still kept
-    path.write_text(json.dumps({**ours, **others, f"{MASTER}/c|1": "[1, 2]", "/clips/c|1": "not a sha256"}))
+    path.write_text(json.dumps({**ours, **others, f"{MASTER}{c}": "[1, 2]", "/clips/c|1": "not a sha256"}))
     cache = Sha256Cache(tree, path)
     assert str(cache.damaged) == f"the kit's cache {path} holds 2 damaged entries: computed again"
-    cache._add("/clips/b.y4m|1|2|3|4|5", "1" * 64)
-    assert json.loads(path.read_text()) == {**ours, **others, "/clips/b.y4m|1|2|3|4|5": "1" * 64}
+    cache._add(b, "1" * 64)
+    assert json.loads(path.read_text()) == {**ours, **others, b: "1" * 64}
 
 
 # the records kit/ reads by their class that are not a file the kit writes and reads back, and why
