@@ -563,6 +563,39 @@ def test_another_kit_version_s_entries_of_the_cache_are_kept_unread_and_never_ca
     assert json.loads(path.read_text()) == {**ours, **others, b: "1" * 64}
 
 
+def test_every_other_version_of_every_kind_of_cache_entry_is_kept_and_this_kit_s_own_are_read(tree: Tree,
+                                                                                               tmp_path: Path) -> None:
+    """The class, generated: each kind this kit writes (a master's look, a fingerprint, a lossless copy, a refusal),
+    at every version from 1 to three past this kit's but its own (a copy's both numbers), is kept unread through a
+    write and never called damaged; this kit's own version of each kind is read (and a damaged one said)."""
+    import re
+
+    from kit.infra.files import file_key
+    from kit.media.cache import COPY, MASTER, PICTURES, REFUSED, Sha256Cache
+
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(b"a")
+    version = file_key(clip)
+    own = (MASTER, PICTURES, COPY, REFUSED)
+    others = {}
+    for kind in own:
+        name, numbers = re.fullmatch(r"([a-z]+)([0-9.]+)\|", kind).groups()  # type: ignore[union-attr]
+        parts = [int(n) for n in numbers.split(".")]
+        for n in range(1, parts[0] + 4):
+            for m in ([*range(1, parts[1] + 4)] if len(parts) == 2 else [None]):
+                key = f"{name}{n}{'' if m is None else f'.{m}'}|"
+                if key not in own:
+                    others[f"{key}{version}"] = "[]"
+    assert len(others) > 40
+    path = tmp_path / "sha256.json"
+    path.write_text(json.dumps({**others, **{f"{kind}{version}": "not json" for kind in own}}))
+    cache = Sha256Cache(tree, path)
+    assert str(cache.damaged) == f"the kit's cache {path} holds 4 damaged entries: computed again"  # its own, read
+    assert cache._data == {}
+    cache._add(version, "0" * 64)
+    assert json.loads(path.read_text()) == {**others, version: "0" * 64}
+
+
 # the records kit/ reads by their class that are not a file the kit writes and reads back, and why
 NOT_READ_BACK: dict[str, str] = {
     "RunSettings": "a run's settings: read back as run.json's `settings` (RunRecord, walked there) by the one reader "
