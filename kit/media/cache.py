@@ -24,7 +24,7 @@ from kit.media.ffmpeg import COLOUR_NAMES
 from kit.media.fingerprint import VERSION, Fingerprint, FrameTimes, Repeats
 from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
-CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
+CACHE_LOCK_WAIT_S = 10.0  # another run writing a file of the kit's cache (sha256.json, a probe cache) holds it for ms
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
 # (8: its frames' times, kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6:
 # the pixel format its decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)

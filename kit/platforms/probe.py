@@ -26,6 +26,7 @@ from kit.media.argv import (
     build_render_argv,
     build_score_argv,
 )
+from kit.media.cache import CACHE_LOCK_WAIT_S
 from kit.media.decode import parse_probe
 from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, parse_pix_fmts, telling_line
 from kit.media.libvmaf import parse_vmaf_log
@@ -43,7 +44,6 @@ PROBE_CQ = 25
 VMAF_CHECK_SIZE = "176x144"  # the libvmaf check's smaller clip (libvmaf has no minimum size): fast on every run
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
-PROBE_LOCK_WAIT_S = 10.0  # another run writing the probe cache holds it for milliseconds
 CACHE_VERSION = 3  # raised when a cached result may no longer be read as it was written: every encoder probed again
 TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-bit encode must decode back as
 # formats of frames already on a device: an encoder listing only these (VAAPI) takes whatever its upload sends
@@ -291,7 +291,7 @@ class ProbeCache:
         A cache that cannot be written or locked only costs a probe later."""
         self._data = change(self._data)
         lock = self.path.with_name(f".{self.path.name}.lock")
-        with contextlib.suppress(OSError, LockBusy), self.tree.lock(lock, wait_s=PROBE_LOCK_WAIT_S, tidy=True):
+        with contextlib.suppress(OSError, LockBusy), self.tree.lock(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
             data, _ = self.tree.read_json_object(self.path)  # damaged or missing: rebuilt from this change
             self._data = change(data or {})
             self.tree.write_json(self.path, self._data)
