@@ -164,12 +164,10 @@ def _file_still_there(key: str) -> bool:
     """Whether the file version an entry's key ends with (kit.infra.files.file_key: path, size, mtime, device, inode,
     ctime; every kind's key ends with it) is still the file at that path: another version's entries of a file since
     changed or gone are let go, so they do not outlive the clips they describe."""
-    head, *stats = key.rsplit("|", 5)
     try:
-        st = os.stat(head.rsplit("|", 1)[-1])
+        return key.endswith(f"|{file_key(Path(key.rsplit('|', 5)[0].rsplit('|', 1)[-1]))}")
     except (OSError, ValueError):
         return False
-    return [str(n) for n in (st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)] == stats
 
 
 def _valid_entry(key: str, value: str) -> bool:
