@@ -203,24 +203,46 @@ class Sha256Cache:
         self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
         self._others: dict[str, str] = {}  # the entries of kinds another kit version reads (OTHER_KIND), kept as read
         self._live: dict[str, bool] = {}  # of those, whether their file is still the version they describe (once each)
+        self._checked: dict[str, tuple[str, bool]] = {}  # entry: (its value, whole), as this process found it
         self._data = self._read()
 
     def _held(self, key: str, p: Path) -> bool:
         """Whether the entry is there; NotRead where it is not and nothing may be computed."""
-        if key not in self._data and self.reading:
-            raise NotRead(p)
-        return key in self._data
+        if self._entry(key) is None:
+            if self.reading:
+                raise NotRead(p)
+            return False
+        return True
+
+    def _entry(self, key: str) -> str | None:
+        """The entry `key`, whole; None when it is missing. `reading` checks each entry as it is asked (a damaged
+        one is a miss, as in _read); a run's are checked as read."""
+        value = self._data.get(key)
+        if value is not None and self.reading and not self._is_whole(key, value):
+            del self._data[key]
+            return None
+        return value
+
+    def _is_whole(self, key: str, value: str) -> bool:
+        """_valid_entry, once per entry and process: a run writing M entries into a cache of N reads the file M
+        times, and checks N + M entries, not N x M."""
+        found = self._checked.get(key)
+        if found is None or found[0] != value:
+            found = self._checked[key] = (value, _valid_entry(key, value))
+        return found[1]
 
     def _read(self) -> dict[str, str]:
-        """The file's entries of the kinds this kit reads, checked, not trusted: a damaged entry is left out (and
-        computed again), and said in `damaged`, as a damaged file is; another kit version's entries are set aside
-        in `_others`, unread, to be written back."""
+        """The file's entries of the kinds this kit reads, checked, not trusted (a run's as read, `status`'s as
+        asked: _entry): a damaged entry is left out (and computed again), and said in `damaged`, as a damaged file
+        is; another kit version's entries are set aside in `_others`, unread, to be written back."""
         if self.tree is None or self.path is None:
             return {}
         data, why = self.tree.read_json_object(self.path)
         others = {k: v for k, v in (data or {}).items() if not _ours(k) and isinstance(v, str)}
         self._others = others
-        kept = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _ours(k) and _valid_entry(k, v)}
+        ours = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _ours(k)}
+        # `status` asks a few entries of a cache that grows with every clip the box has seen: it checks only those
+        kept = ours if self.reading else {k: v for k, v in ours.items() if self._is_whole(k, v)}
         if data is None and why != "missing":
             self.damaged = Spelled("the kit's cache ", self.path, f" is {why}: what it held is computed again")
         elif data is not None and (n := len(data) - len(kept) - len(others)):
@@ -249,8 +271,8 @@ class Sha256Cache:
     def _looked(self, p: Path, ffmpeg: str, looks: Callable[[], T]) -> T:
         """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before."""
         key = refusal_key(p, ffmpeg)
-        if key in self._data:
-            raise _refusal_from(load_json(self._data[key]), p)
+        if (refused := self._entry(key)) is not None:
+            raise _refusal_from(load_json(refused), p)
         try:
             return looks()
         except LookCutShort:
@@ -295,9 +317,9 @@ class Sha256Cache:
 
     def _copy(self, key: str, dest: Path) -> Intermediate | None:
         """The copy the entry `key` records, when it is still there with its sha256; None otherwise."""
-        if key not in self._data:
+        if (entry := self._entry(key)) is None:
             return None
-        decoded, name, sha, tags = _copy_from(load_json(self._data[key]))
+        decoded, name, sha, tags = _copy_from(load_json(entry))
         try:
             whole = name == dest.name and dest.is_file() and self.get(dest) == sha
         except (OSError, InputError):  # gone, or no longer a file: made again

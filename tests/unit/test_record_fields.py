@@ -521,6 +521,48 @@ def test_a_damaged_entry_of_the_kit_s_cache_is_a_miss_and_said(tree: Tree, tmp_p
     assert Sha256Cache(tree, path).damaged is None
 
 
+def test_the_cache_checks_each_entry_once_and_status_only_the_entries_it_asks(tree: Tree, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache grows with every clip a box has seen. A run re-reads the file at each entry it writes (under the
+    lock, so what others wrote stays) and checked every entry at each read: N x M checks for M entries written into
+    N. Each entry (a key and its value) is now checked once per process. `status` (reading) checks only the entries
+    it asks, so its cost does not grow with the cache; a damaged one it asks is a miss, as a run's is."""
+    import kit.media.cache as cache_module
+    from kit.infra.files import file_key
+    from kit.media.cache import NotRead, Sha256Cache
+
+    checked: list[tuple[str, str]] = []
+    valid = cache_module._valid_entry
+    monkeypatch.setattr(cache_module, "_valid_entry", lambda k, v: checked.append((k, v)) or valid(k, v))
+    clips = [tmp_path / f"{n}.y4m" for n in range(3)]
+    for clip in clips:
+        clip.write_bytes(clip.name.encode())
+    held = {f"{tmp_path}/gone/{n}.mp4|1|2|3|4|5": f"{n:064x}" for n in range(500)}
+    damaged = file_key(clips[1])
+    path = tmp_path / "sha256.json"
+    path.write_text(json.dumps({**held, file_key(clips[0]): "a" * 64, damaged: "not a sha256"}))
+
+    status = Sha256Cache(tree, path, reading=True)
+    assert checked == [] and status.damaged is None
+    assert status.get(clips[0]) == "a" * 64
+    assert checked == [(file_key(clips[0]), "a" * 64)]
+    with pytest.raises(NotRead):
+        status.get(clips[1])  # damaged: not read, as a missing one
+    with pytest.raises(NotRead):
+        status.get(clips[2])
+    assert [k for k, _ in checked] == [file_key(clips[0]), damaged]
+
+    checked.clear()
+    run = Sha256Cache(tree, path)
+    assert str(run.damaged) == f"the kit's cache {path} holds 1 damaged entry: computed again"
+    for clip in clips[1:]:
+        run.get(clip)  # hashed and written: the file read again under its lock each time
+    assert len(checked) == len({*checked}), "an entry checked twice"
+    assert len(checked) == 502 + 1  # the 502 read first (one damaged), then the one the first write added
+    assert json.loads(path.read_text()) == {**held, file_key(clips[0]): "a" * 64,
+                                            **{file_key(c): run.get(c) for c in clips[1:]}}
+
+
 def test_another_kit_version_s_entries_of_the_cache_are_kept_unread_and_never_called_damaged(tree: Tree,
                                                                                             tmp_path: Path) -> None:
     """Two versions of the kit share one cache (an upgrade, a lead keeping the older kit, bench_default's two kits):
