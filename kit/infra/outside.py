@@ -32,7 +32,9 @@ from kit.infra.treefs import O_BINARY, O_CLOEXEC, O_NONBLOCK
 
 MAX_JSON_DIGITS = 4300  # digits of a whole number inside JSON: Python's own limit, refused here as a sentence
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# a JSON string: its plain characters taken in runs, an escape one step (an alternation at every character made
+# each read three times as slow: 90 records a `status` call)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
 

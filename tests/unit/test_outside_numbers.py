@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import io
+import json
+import random
 import re
 import sys
 import tarfile
@@ -335,3 +337,48 @@ def test_json_is_read_through_the_one_reader() -> None:
 ])
 def test_a_correlation_gate_is_a_correlation_and_folds_are_ascii(args: list[str], needle: str) -> None:
     assert_one_line(CliRunner().invoke(cli, ["run", *args]), needle)
+
+
+def _nested(rng: random.Random, depth: int) -> object:
+    """A JSON value of random shape whose strings hold what a depth count must pass by: brackets, quotes, backslashes,
+    escapes, newlines and characters outside ASCII."""
+    pieces = ['[', ']', '{', '}', '"', '\\', '\\"', '\\\\', '\n', 'é', '☃', 'a', ' ', '\\u005b']
+    if depth == 0 or rng.random() < 0.25:
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        return text if rng.random() < 0.7 else rng.randint(-9, 9)
+    if rng.random() < 0.5:
+        return [_nested(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    return {"".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))) + str(i): _nested(rng, depth - 1)
+            for i in range(rng.randint(0, 3))}
+
+
+def _depth_of(value: object) -> int:
+    """How deep a Python value's lists and dicts nest: the plain count a JSON text's depth must agree with."""
+    if isinstance(value, list):
+        return 1 + max(map(_depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth_of, value.values()), default=0)
+    return 0
+
+
+def test_json_depth_counts_the_nesting_of_every_generated_document_and_no_bracket_in_its_strings() -> None:
+    """The class, generated: 3,000 documents of random shape (to 12 deep), their strings full of brackets, quotes,
+    backslashes and escapes, written as json.dumps writes them (ASCII-escaped and not, indented and not): the depth
+    load_json refuses by is the value's own depth, counted the plain way; and the limit holds at 64 and 65."""
+    from kit.infra.outside import json_depth
+
+    rng = random.Random(77)
+    for n in range(3000):
+        value = _nested(rng, rng.randint(0, 12))
+        text = json.dumps(value, ensure_ascii=n % 2 == 0, indent=2 if n % 3 == 0 else None)
+        assert json_depth(text) == _depth_of(value), text
+    for deep in (MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1):
+        value: object = "]]]"
+        for _ in range(deep):
+            value = [value, "[\\\"["]
+        assert json_depth(json.dumps(value)) == deep
+        if deep <= MAX_JSON_DEPTH:
+            assert load_json(json.dumps(value)) == value
+        else:
+            with pytest.raises(JsonRefused, match=f"nested more than {MAX_JSON_DEPTH} deep"):
+                load_json(json.dumps(value))
