@@ -137,3 +137,49 @@ def test_install_py_again_on_the_installed_kit_ends_in_seconds_with_no_network()
     assert res.returncode == 0, res.stdout + res.stderr
     assert "nothing to do" in res.stdout and "set-up: done; this box makes its corpus, trains and exports" in res.stdout
     assert took < 10, took
+
+
+
+# run by the set-up's Python in a child: what a `status` and `--help` start with (the kit's steps' code included), and
+# every module that Python compiled from its source rather than read from a current .pyc
+STARTS_COMPILED = """
+import importlib.machinery, json, sys
+compiled = []
+to_code = importlib.machinery.SourceFileLoader.source_to_code
+def source_to_code(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return to_code(self, data, path, *args, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = source_to_code
+import kit.cli.main, kit.steps.status, kit.cli.status, rich.console
+from kit.steps import STEPS
+for step in STEPS:
+    step.impl
+print(json.dumps([compiled, sorted(m.__file__ for m in sys.modules.values() if getattr(m, "__file__", None))]))
+"""
+
+
+def test_the_set_up_leaves_nothing_a_command_starts_with_to_compile(tmp_path: Path) -> None:
+    """install.py compiles the kit's modules and the packages every command starts with (install_steps.compile_kit),
+    so that a command reads them even where it keeps nothing it compiles: PYTHONDONTWRITEBYTECODE set (as here), or
+    a shared install its users cannot write, where each `status` compiled ~200 modules (0.8 s of CPU). A copy of the
+    kit's folder, as a tarball unpacks it (no __pycache__): its start compiles the kit's modules; after compile_kit,
+    nothing at all, the packages it starts with included."""
+    import json
+    import os
+
+    shutil.copytree(ROOT / "kit", tmp_path / "kit", ignore=shutil.ignore_patterns("__pycache__"))
+    python = install_steps.venv_python()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(tmp_path)}
+
+    def start() -> tuple[list[str], list[str]]:
+        res = subprocess.run([str(python), "-c", STARTS_COMPILED], capture_output=True, text=True, cwd=tmp_path,
+                             env=env, check=False, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    compiled, files = start()
+    ours = [f for f in files if f.startswith(str(tmp_path))]
+    assert len(ours) > 90 and {*compiled} >= {f for f in ours if f.endswith(".py")}  # the copy's, not the checkout's
+    install_steps.compile_kit(python, tmp_path)
+    compiled, files = start()
+    assert compiled == [] and any("site-packages" in f and "click" in f for f in files)
