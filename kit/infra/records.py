@@ -344,14 +344,25 @@ def _scalar(tp: Any, value: object, at: tuple[Step, ...]) -> object:
 def _container(shape: _Shape, value: object, at: tuple[Step, ...]) -> object:
     """A list or tuple field (a JSON list, never a text, each item read as the first type argument) or a dict field
     (a JSON object, each value read as the second)."""
+    plain = _PLAIN.get(shape.item)  # items each read as they are: taken whole when every one is of that type
     if shape.kind == "dict":
         if not isinstance(value, dict):
             raise _Misfit(at, RecordError(f"{type(value).__name__} where an object was expected"))
+        if plain is not None and all(type(v) is plain for v in value.values()):
+            return {str(k): v for k, v in value.items()}
         return {str(k): _read(shape.item, v, (*at, str(k))) for k, v in value.items()}
     if not isinstance(value, list | tuple):
         raise _Misfit(at, RecordError(f"{type(value).__name__} where a list was expected"))
-    items = [_read(shape.item, v, (*at, i)) for i, v in enumerate(value)]
+    if plain is not None and all(type(v) is plain for v in value):
+        items = list(value)
+    else:
+        items = [_read(shape.item, v, (*at, i)) for i, v in enumerate(value)]
     return tuple(items) if shape.kind == "tuple" else items
+
+
+# the item types _scalar returns as they are when the value is of exactly that type (JSON gives no subclass; a bool
+# is no int): a list of them read item by item cost a job's ledger most of its read (its argv's 70 words)
+_PLAIN: dict[Any, type] = {str: str, int: int, bool: bool, float: float}
 
 
 def _check_keys(cls: type[Record], data: object, at: tuple[Step, ...]) -> None:
