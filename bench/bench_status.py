@@ -5,7 +5,7 @@ own `.venv`'s Python where it has one, else by this kit's), the two asked in tur
 so the box's drift falls on both (issue 77: `status` at most 0.5 s of CPU on a finished or running out-dir).
 
     python bench/bench_status.py --baseline-kit DIR [--work DIR] [--rounds N] [--real a.mp4,b.avi] [--no-real]
-                                [--busy N]
+                                [--busy N] [--large JOBS,ENTRIES]
 
 CPU is user + sys of the command and all it reaped (wait4), wall beside it; each figure the median of the rounds,
 min and max beside it. Each kit has its own cache (common.kit_cache), as on a box that runs one kit. The states:
@@ -17,17 +17,24 @@ min and max beside it. Each kit has its own cache (common.kit_cache), as on a bo
 - that box finished;
 - with --busy N: the finished demo again, N CPU hogs (`python -c 'while True: pass'`) running beside both kits' asks,
   a box loaded by others, started HOGS_WARM_S before them (the load average printed; 8 on 2 cores gave 5.7 to 6.5
-  a minute after they started).
+  a minute after they started);
+- with --large JOBS,ENTRIES ("an out-dir of any size"): a corpus step of JOBS jobs running, half of them done (this
+  kit's demo out-dir with its step's plan and ledgers multiplied to JOBS, its lock held by the bench), asked of this
+  kit alone (an older kit refuses its out-dir); and the finished demo of both kits with ENTRIES more entries in each
+  one's cache (clip hashes of files elsewhere, as a box that has seen ENTRIES clips more keeps), restored after.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench_default import REAL, real_box
@@ -73,6 +80,81 @@ def own_demo(kit: Kit, out: Path, work: Path) -> Path:
                          "give a checkout set up by its own install.py (its .venv)")
     marker.write_text(made_by)
     return out
+
+
+def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
+    """`demo` (a finished out-dir of this kit) copied to `out` as a corpus step of `jobs` jobs in its run, half of
+    them done: its plan (02_corpus/plan.json) lists `jobs` jobs, the demo's ledgers copied under new job ids for the
+    first half, each completed after the plan started; its status.json gone (the step has not ended). The caller
+    holds the lock and touches the step's log (running_step)."""
+    from kit.corpus.jobs import JobsPlan
+    from kit.infra.clock import utc_iso
+    from kit.rundir import RunDir
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(demo, out, symlinks=True)
+    run = RunDir(out)
+    run.status("corpus").unlink()
+    ledgers = [json.loads(p.read_text()) for p in sorted(run.jobs.glob("*.json"))]
+    for p in run.jobs.iterdir():
+        p.unlink()
+    started = json.loads(run.run_json.read_text())["invoked_at_utc"]
+    planned: dict[str, float] = {}
+    for i in range(jobs):
+        ledger = ledgers[i % len(ledgers)]
+        job_id = f"{ledger['job_id']}__{i}"
+        planned[job_id] = 1.0e6
+        if i < jobs // 2:
+            (run.jobs / f"{job_id}.json").write_text(json.dumps({**ledger, "job_id": job_id,
+                                                                 "completed_at_utc": utc_iso()}))
+    run.jobs_plan.write_text(json.dumps(JobsPlan(started, planned, [], workers=2).to_json()))
+    return out
+
+
+@contextmanager
+def held(out: Path) -> Iterator[None]:
+    """`out`'s lock held as a run holds it, and its corpus log written since: `status` reads the step running."""
+    from kit.infra.tree import Tree
+    from kit.rundir import RunDir
+
+    run = RunDir(out)
+    with Tree.open(out, make=False) as tree, tree.lock(run.lock):
+        time.sleep(0.05)  # the log's time after the lock's
+        run.log("corpus").touch()
+        yield
+
+
+@contextmanager
+def larger_caches(kits: list[Kit], entries: int, where: Path) -> Iterator[None]:
+    """Each kit's cache's sha256.json with `entries` more clip hashes (of files under `where`, none there), put back
+    as it was after."""
+    kept = []
+    try:
+        for _, env in kits:
+            path = Path(env["KIT_CACHE_DIR"]) / "sha256.json"
+            before = path.read_bytes() if path.is_file() else None
+            kept.append((path, before))
+            data = json.loads(before) if before else {}
+            data.update({f"{where}/clip{i:05d}.mp4|{1000 + i}|1700000000000000000|64769|{i}|1700000000000000000":
+                         f"{i:064x}" for i in range(entries)})
+            path.write_text(json.dumps(data))
+        yield
+    finally:
+        for path, before in kept:
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(before)
+
+
+def large(text: str) -> tuple[int, int]:
+    try:
+        jobs, entries = (int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("give JOBS,ENTRIES, e.g. 2000,3000") from None
+    if jobs < 2 or entries < 0:
+        raise argparse.ArgumentTypeError("give at least 2 jobs and 0 or more entries")
+    return jobs, entries
 
 
 def rounds(mine: Kit, theirs: Kit, out_mine: Path, out_theirs: Path, n: int) -> list[tuple[Measured, Measured]]:
@@ -137,6 +219,8 @@ def main() -> None:
     ap.add_argument("--real", default=",".join(REAL), help="whole real files of tests/data/publicclips.toml")
     ap.add_argument("--no-real", action="store_true", help="the demo alone")
     ap.add_argument("--busy", type=at_least_one, help="also the finished demo with this many CPU hogs beside it")
+    ap.add_argument("--large", type=large, help="JOBS,ENTRIES: also a running corpus step of JOBS jobs, and the "
+                    "finished demo with ENTRIES more cache entries")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     base = args.baseline_kit.resolve()
@@ -155,6 +239,15 @@ def main() -> None:
             table[f"finished demo, {args.busy} hogs beside it (load {load.split()[0]})"] = \
                 rounds(mine, theirs, demo_mine, demo_theirs, args.rounds)
             print(f"load with {args.busy} hogs: before the asks {load}, after {load_average()}", flush=True)
+    if args.large:
+        jobs, entries = args.large
+        out = running_corpus(demo_mine, args.work / f"running-{jobs}", jobs)
+        with held(out):
+            table[f"a corpus step of {jobs} jobs running, half done"] = rounds(mine, theirs, out, out, args.rounds)
+        with larger_caches([mine, theirs], entries, args.work / "elsewhere"):
+            table[f"finished demo, {entries} more cache entries"] = \
+                rounds(mine, theirs, demo_mine, demo_theirs, args.rounds)
+        print(f"load {load_average()}", flush=True)
     if not args.no_real:
         refs = real_box(args.work, args.real.split(","))
         out = args.work / "real"
