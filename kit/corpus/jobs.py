@@ -241,11 +241,11 @@ def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[dict[
     reused, and each other one whose ledger this run wrote (completed since the plan was made, of its redo
     generation): a ledger present from before is a job still to redo; and the words for each ledger that is damaged
     (its job is redone, as a missing one's)."""
-    reused = set(plan.reused)
+    reused, present = set(plan.reused), tree.file_names(jobs_dir)  # the folder read once, not each ledger's path
     done, damaged = {job_id: "" for job_id in plan.jobs if job_id in reused}, []
     for job_id in (j for j in plan.jobs if j not in reused):
         path = jobs_dir / f"{job_id}.json"
-        ledger, why = read_record(JobLedger, tree, path) if tree.is_file(path) else (None, "missing")
+        ledger, why = read_record(JobLedger, tree, path) if path.name in present else (None, "missing")
         if ledger is None and why != "missing":
             damaged.append(f"{path.name} is {why}")
         if ledger is not None and ledger.completed_at_utc >= plan.started_at_utc and ledger.generation == (

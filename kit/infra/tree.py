@@ -163,6 +163,16 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         except FileNotFoundError:
             return []
 
+    def file_names(self, path: Path) -> set[str]:
+        """The names of the regular files in the folder `path`, as is_file finds each (never followed; none when the
+        folder is missing): one read of the folder where is_file of each would open the folders above it each time."""
+        try:
+            with self._open(self.parts(path), make=False) as folder, os.scandir(
+                    folder.fd if folder.fd is not None else folder.path) as entries:
+                return {e.name for e in entries if e.is_file(follow_symlinks=False)}
+        except FileNotFoundError:
+            return set()
+
     def walk_files(self, path: Path) -> Iterator[Entry]:
         """Every entry below the folder `path` that is not a folder."""
         for found in filter(None, (self.entry(path / name) for name in self.names(path))):

@@ -7,6 +7,7 @@ measured on a busy box by bench/bench_eta.py and replayed from its saved events 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -318,3 +319,48 @@ def test_a_utc_stamp_the_kit_wrote_reads_back_as_seconds() -> None:
 
     assert seconds_since_utc("2026-11-27T08:00:00Z", now=1795766400.0 + 90) == 90.0  # 08:00:00 UTC, 90 s later
     assert seconds_since_utc("20261127T080000Z") is None and seconds_since_utc("") is None
+
+
+def test_status_counts_a_ledger_by_what_is_at_its_name_whatever_it_is(tmp_path: Path) -> None:
+    """`status` reads the jobs folder once (Tree.file_names) and a ledger only where a regular file is at its name:
+    the same count as asking is_file of each ledger's path, for every kind of entry at a ledger's name. Done: a
+    ledger of this run. Not done, not damaged: none, a folder, a link (to a ledger of this run: never followed), a
+    named pipe, a ledger of before the plan, one of another redo generation. Damaged (redone): JSON of another shape,
+    no JSON, a field broken. And a jobs folder that is missing."""
+    import json
+    import os
+
+    from kit.corpus.jobs import JobLedger, JobsPlan, planned_jobs_done
+    from kit.infra.tree import read_out_dir
+
+    out = tmp_path / "out"
+    jobs = out / "02_corpus" / "jobs"
+    jobs.mkdir(parents=True)
+    started = "2026-11-28T10:00:00Z"
+
+    def ledger(job_id: str, at: str = "2026-11-28T10:05:00Z", generation: str | None = None) -> str:
+        return json.dumps(JobLedger(job_id, "f" * 64, "a" * 64, 100, 12.5, completed_at_utc=at,
+                                    generation=generation).to_json())
+
+    kinds = {"done": ledger("done"), "before": ledger("before", "2026-11-28T09:00:00Z"),
+             "other-generation": ledger("other-generation", generation="g2"), "not-an-object": "[1, 2]",
+             "no-json": "{", "broken-field": ledger("broken-field").replace('"rows": 100', '"rows": -3')}
+    for name, text in kinds.items():
+        (jobs / f"{name}.json").write_text(text)
+    (jobs / "folder.json").mkdir()
+    (jobs / "elsewhere.json").write_text(ledger("link"))
+    (jobs / "link.json").symlink_to(jobs / "elsewhere.json")
+    os.mkfifo(jobs / "pipe.json")
+    planned = [*kinds, "folder", "link", "pipe", "missing", "reused"]
+    plan = JobsPlan(started, {j: 1.0 for j in planned}, ["reused"])
+    with read_out_dir(out) as tree:
+        done, damaged = planned_jobs_done(tree, jobs, plan)
+        assert done == {"reused": "", "done": "2026-11-28T10:05:00Z"}
+        assert sorted(d.split(" ")[0] for d in damaged) == ["broken-field.json", "no-json.json", "not-an-object.json"]
+        # the folder read once finds what is_file of each path found (the code before)
+        assert tree.file_names(jobs) == {n for n in os.listdir(jobs) if tree.is_file(jobs / n)} == \
+            {f"{j}.json" for j in kinds} | {"elsewhere.json"}
+        for entry in jobs.iterdir():
+            entry.rmdir() if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        jobs.rmdir()
+        assert planned_jobs_done(tree, jobs, plan) == ({"reused": ""}, [])
