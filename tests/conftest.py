@@ -151,7 +151,13 @@ def ffmpeg() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache = tmp_path_factory.mktemp("kit-cache")
+    """The kit's cache of the session, one for every xdist worker (made_once's folder): a run made once by one worker
+    is read by the others' `status`, which reads no clip its cache has not read (a cache per worker made that test
+    pass or fail by which worker made the run). The kit's own locks keep the workers' writes, as on a shared box."""
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else \
+        tmp_path_factory.getbasetemp()
+    cache = shared / "kit-cache"
+    cache.mkdir(exist_ok=True)
     os.environ["KIT_CACHE_DIR"] = str(cache)
     os.environ.pop("KIT_FFMPEG", None)
     return cache
