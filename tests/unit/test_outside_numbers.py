@@ -382,3 +382,22 @@ def test_json_depth_counts_the_nesting_of_every_generated_document_and_no_bracke
         else:
             with pytest.raises(JsonRefused, match=f"nested more than {MAX_JSON_DEPTH} deep"):
                 load_json(json.dumps(value))
+
+
+def test_json_depth_reads_a_string_left_open_once_whatever_follows_it() -> None:
+    """An unterminated string is what a damaged or hostile file holds: each quote after it was a new start of the
+    string pattern, scanning to the end (quadratic: 8 KB of `\\"` took 0.35 s of CPU, 1 MB about an hour, under a
+    64 MB limit). The count is one pass now: 4 MB of them, and of every other shape that restarts a string, are
+    counted in well under a second of CPU each; nothing after a string left open is counted (the decoder reads
+    nothing past it), what comes before it is."""
+    import time
+
+    from kit.infra.outside import json_depth
+
+    for hostile in ("[" + '\\"' * 2_000_000, '"' + "[" * 4_000_000, "[" + '"\\' * 2_000_000,
+                    '["' + "\\\\\\" * 1_300_000, "[" * 10 + '"' + '\\"[' * 1_300_000):
+        started = time.process_time()
+        depth = json_depth(hostile)
+        assert time.process_time() - started < 1.0, hostile[:12]
+        assert depth == (10 if hostile.startswith("[" * 10) else 0 if hostile[0] == '"' else 1)
+    assert json_depth("[" * 3 + '"open [[[') == 3 and json_depth('["a\\\\"]') == 1 and json_depth('["a\\"]"]') == 1
