@@ -344,7 +344,7 @@ def _scalar(tp: Any, value: object, at: tuple[Step, ...]) -> object:
 def _container(shape: _Shape, value: object, at: tuple[Step, ...]) -> object:
     """A list or tuple field (a JSON list, never a text, each item read as the first type argument) or a dict field
     (a JSON object, each value read as the second)."""
-    plain = _PLAIN.get(shape.item)  # items each read as they are: taken whole when every one is of that type
+    plain = shape.item if shape.item in _PLAIN else None  # taken whole when every item is exactly that type
     if shape.kind == "dict":
         if not isinstance(value, dict):
             raise _Misfit(at, RecordError(f"{type(value).__name__} where an object was expected"))
@@ -360,9 +360,10 @@ def _container(shape: _Shape, value: object, at: tuple[Step, ...]) -> object:
     return tuple(items) if shape.kind == "tuple" else items
 
 
-# the item types _scalar returns as they are when the value is of exactly that type (JSON gives no subclass; a bool
-# is no int): a list of them read item by item cost a job's ledger most of its read (its argv's 70 words)
-_PLAIN: dict[Any, type] = {str: str, int: int, bool: bool, float: float}
+# the scalars _scalar returns as they are when the value is of exactly that type (JSON gives no subclass; a bool is
+# no int; a Path is made from its text): a list of them read item by item cost a job's ledger most of its read (its
+# argv's 70 words)
+_PLAIN = frozenset(tp for tp in _SCALARS if tp is not Path)
 
 
 def _check_keys(cls: type[Record], data: object, at: tuple[Step, ...]) -> None:

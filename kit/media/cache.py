@@ -203,8 +203,9 @@ class Sha256Cache:
         self.damaged: Spelled | None = None  # what reading it found damaged (computed again), for its reader to say
         self._others: dict[str, str] = {}  # the entries of kinds another kit version reads (OTHER_KIND), kept as read
         self._live: dict[str, bool] = {}  # of those, whether their file is still the version they describe (once each)
-        self._checked: dict[str, tuple[str, bool]] = {}  # entry: (its value, whole), as this process found it
-        self._data = self._read()
+        self._checked: dict[str, tuple[str, bool]] = {}  # entry: (its value, whole), as this cache found it
+        self._unchecked: dict[str, str] = {}  # `reading`: the entries not asked yet, moved into _data once checked
+        self._data = self._read()  # every entry in it whole
 
     def _held(self, key: str, p: Path) -> bool:
         """Whether the entry is there; NotRead where it is not and nothing may be computed."""
@@ -215,26 +216,29 @@ class Sha256Cache:
         return True
 
     def _entry(self, key: str) -> str | None:
-        """The entry `key`, whole; None when it is missing. `reading` checks each entry as it is asked (a damaged
-        one is a miss, as in _read); a run's are checked as read."""
-        value = self._data.get(key)
-        if value is not None and self.reading and not self._is_whole(key, value):
-            del self._data[key]
-            return None
-        return value
+        """The entry `key`, whole; None when it is missing. `reading` checks each entry as it is first asked (a
+        damaged one is a miss, as in _read) and keeps it in _data once whole; a run's are checked as read."""
+        if key in self._data:
+            return self._data[key]
+        value = self._unchecked.pop(key, None)
+        if value is not None and self._is_whole(key, value):
+            self._data[key] = value
+            return value
+        return None
 
     def _is_whole(self, key: str, value: str) -> bool:
-        """_valid_entry, once per entry and process: a run writing M entries into a cache of N reads the file M
-        times, and checks N + M entries, not N x M."""
+        """_valid_entry, once per entry and value for this cache: a run writing M entries into a cache of N reads
+        the file M times, and checks N + M entries, not N x M."""
         found = self._checked.get(key)
         if found is None or found[0] != value:
             found = self._checked[key] = (value, _valid_entry(key, value))
         return found[1]
 
     def _read(self) -> dict[str, str]:
-        """The file's entries of the kinds this kit reads, checked, not trusted (a run's as read, `status`'s as
-        asked: _entry): a damaged entry is left out (and computed again), and said in `damaged`, as a damaged file
-        is; another kit version's entries are set aside in `_others`, unread, to be written back."""
+        """The file's entries of the kinds this kit reads, checked, not trusted: a damaged entry is left out (and
+        computed again), and said in `damaged`, as a damaged file is; another kit version's entries are set aside in
+        `_others`, unread, to be written back. `reading` (`status`) sets this kit's entries aside in `_unchecked`,
+        each checked as it is asked (_entry): its `damaged` says only a damaged file, or an entry that is no text."""
         if self.tree is None or self.path is None:
             return {}
         data, why = self.tree.read_json_object(self.path)
@@ -242,10 +246,13 @@ class Sha256Cache:
         self._others = others
         ours = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _ours(k)}
         # `status` asks a few entries of a cache that grows with every clip the box has seen: it checks only those
-        kept = ours if self.reading else {k: v for k, v in ours.items() if self._is_whole(k, v)}
+        if self.reading:
+            self._unchecked = ours
+        kept = {} if self.reading else {k: v for k, v in ours.items() if self._is_whole(k, v)}
+        held = ours if self.reading else kept  # what is not said damaged here
         if data is None and why != "missing":
             self.damaged = Spelled("the kit's cache ", self.path, f" is {why}: what it held is computed again")
-        elif data is not None and (n := len(data) - len(kept) - len(others)):
+        elif data is not None and (n := len(data) - len(held) - len(others)):
             self.damaged = Spelled("the kit's cache ", self.path, f" holds {n} damaged entr{'ies' if n > 1 else 'y'}: "
                                    "computed again")
         return kept

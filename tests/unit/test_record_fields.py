@@ -551,6 +551,16 @@ def test_the_cache_checks_each_entry_once_and_status_only_the_entries_it_asks(tr
     with pytest.raises(NotRead):
         status.get(clips[2])
     assert [k for k, _ in checked] == [file_key(clips[0]), damaged]
+    # every kind of this kit's entries, damaged, asked by `status`: a miss, checked once, never kept as whole
+    from kit.media.cache import COPY, MASTER, PICTURES, REFUSED
+
+    kinds = [f"{kind}{file_key(clips[2])}" for kind in (MASTER, PICTURES, COPY, REFUSED)]
+    path.write_text(json.dumps({**held, **dict.fromkeys(kinds, "[1, 2]")}))
+    checked.clear()
+    status = Sha256Cache(tree, path, reading=True)
+    assert [status._entry(k) for k in kinds + kinds] == [None] * 8 and [k for k, _ in checked] == kinds
+    assert status._data == {}
+    path.write_text(json.dumps({**held, file_key(clips[0]): "a" * 64, damaged: "not a sha256"}))
 
     checked.clear()
     run = Sha256Cache(tree, path)
@@ -734,3 +744,21 @@ def test_a_container_of_plain_items_reads_as_each_item_read_alone() -> None:
         assert got == expected and type(got) is type(expected), (field, given)
         if isinstance(got, list | tuple):
             assert [type(v) for v in got] == [type(v) for v in expected]  # type: ignore[union-attr]
+
+
+def test_a_ledger_s_argv_is_taken_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path itself: a job's ledger's argv of 70 words, and every plain container of exactly its type, is
+    read with no item read alone (kit.infra.records._scalar is not called for its items)."""
+    import kit.infra.records as records
+    from kit.corpus.jobs import JobLedger
+
+    alone: list[object] = []
+    scalar = records._scalar
+    monkeypatch.setattr(records, "_scalar", lambda tp, value, at: alone.append(at) or scalar(tp, value, at))
+    argv = [f"-w{i}" for i in range(70)]
+    ledger = JobLedger("j", "f" * 64, "a" * 64, 100, 12.5, enc_argv=argv, completed_at_utc="2026-11-28T10:05:00Z")
+    assert JobLedger.from_json(ledger.to_json()).enc_argv == argv
+    assert not [at for at in alone if "enc_argv" in at]
+    _Plain.from_json({"texts": ["a"] * 9, "counts": [1] * 9, "reals": [0.5] * 9, "flags": [True] * 9,
+                      "named": {"k": "v"}, "measured": {"k": 1.5}})
+    assert not [at for at in alone if len(at) > 1]
