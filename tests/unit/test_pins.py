@@ -193,7 +193,7 @@ def test_every_refusal_of_install_py_is_on_the_troubleshooting_page() -> None:
             parts = [text.value] if isinstance(text, ast.Constant) else [
                 v.value for v in getattr(text, "values", []) if isinstance(v, ast.Constant)]
             runs.append(max((re.sub(r"\s+", " ", p).strip() for p in parts), key=len))
-    assert len(runs) == 8
+    assert len(runs) == 7
     refused = install_python.python_refusal((3, 6))
     assert refused is not None
     runs.append(refused[0].replace("3.6", "X").partition(" (")[0])
