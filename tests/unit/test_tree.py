@@ -411,3 +411,26 @@ def test_a_path_s_steps_below_the_root_are_pathlib_s_for_every_root_and_path_sha
             assert by_tree(tree, path) == by_pathlib(Path(root), path), (root, path)
             checked += 1
     assert checked == 30000
+
+
+@pytest.mark.skipif(os.sep != "/", reason="the text's own steps are POSIX's; elsewhere pathlib's rules are used")
+def test_a_path_s_steps_are_read_from_its_text_on_posix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path itself: an ordinary path below the root is answered without pathlib's relative_to (made to
+    fail here); a path under POSIX's `//` root, asked of the root `/`, still goes to pathlib."""
+    from pathlib import PurePath
+
+    tree = Tree(tmp_path, Rules(), None)
+
+    def refused(self: PurePath, *other: object) -> PurePath:
+        raise AssertionError("relative_to asked")
+
+    below, root, other = tmp_path / "02_corpus" / "jobs" / "a.json", Tree(Path("/"), Rules(), None), Path("//a")
+    with monkeypatch.context() as patched:  # undone before pytest itself reports
+        patched.setattr(PurePath, "relative_to", refused)
+        steps, none = tree.parts(below), tree.parts(tmp_path)
+        try:
+            root.parts(other)
+            asked = False
+        except AssertionError:
+            asked = True
+    assert steps == ("02_corpus", "jobs", "a.json") and none == () and asked
