@@ -44,6 +44,7 @@ TARGET_CPU_S = 0.5
 PAUSE_S = 2.0  # between two pairs asked of a running box: the run keeps most of the box
 HOGS_WARM_S = 180.0  # hogs run this long before the asks: the one-minute load average has climbed 95 % of the way
 Kit = tuple[Path, dict[str, str]]  # a checkout and its environment (its own cache: common.kit_cache)
+Pair = tuple[Measured, Measured | None]  # this kit's call and the baseline's (None: not asked)
 
 
 def status(kit: Kit, out: Path) -> Measured:
@@ -125,20 +126,28 @@ def held(out: Path) -> Iterator[None]:
 
 
 @contextmanager
-def larger_caches(kits: list[Kit], entries: int, where: Path) -> Iterator[None]:
-    """Each kit's cache's sha256.json with `entries` more clip hashes (of files under `where`, none there), put back
-    as it was after."""
-    kept = []
+def larger_caches(kits: list[Kit], entries: int, where: Path) -> Iterator[list[float]]:
+    """Each kit's cache's sha256.json with `entries` more entries, each one of its own (a clip's hash, a master's
+    look, a fingerprint: of every kind it wrote) under a file elsewhere (in `where`, none there), as a box that has
+    seen more clips keeps them; yields each file's size in MB; put back as it was after."""
+    kept, sizes = [], []
     try:
         for _, env in kits:
             path = Path(env["KIT_CACHE_DIR"]) / "sha256.json"
             before = path.read_bytes() if path.is_file() else None
             kept.append((path, before))
             data = json.loads(before) if before else {}
-            data.update({f"{where}/clip{i:05d}.mp4|{1000 + i}|1700000000000000000|64769|{i}|1700000000000000000":
-                         f"{i:064x}" for i in range(entries)})
+            own = sorted(data.items())
+            if not own:
+                raise SystemExit(f"{path}: no entry to make more of (the kit's demo run keeps some)")
+            for i in range(entries):
+                key, value = own[i % len(own)]
+                named, version = key.rsplit("|", 5)[0], key.rsplit("|", 5)[1:]
+                at = named.rfind("|/") + 1  # the file's path, after the kind's own fields (none for a clip's hash)
+                data["|".join([f"{named[:at]}{where}/{i}/{Path(named[at:]).name}", *version])] = value
             path.write_text(json.dumps(data))
-        yield
+            sizes.append(path.stat().st_size / 1e6)
+        yield sizes
     finally:
         for path, before in kept:
             if before is None:
@@ -157,18 +166,18 @@ def large(text: str) -> tuple[int, int]:
     return jobs, entries
 
 
-def rounds(mine: Kit, theirs: Kit, out_mine: Path, out_theirs: Path, n: int) -> list[tuple[Measured, Measured]]:
+def rounds(mine: Kit, theirs: Kit, out_mine: Path, out_theirs: Path, n: int) -> list[Pair]:
     return [(status(mine, out_mine), status(theirs, out_theirs)) for _ in range(n)]
 
 
-def while_running(mine: Kit, theirs: Kit, out: Path, refs: Path) -> dict[str, list[tuple[Measured, Measured]]]:
+def while_running(mine: Kit, theirs: Kit, out: Path, refs: Path) -> dict[str, list[Pair]]:
     """Both kits' `status` of `out` in turn while this kit's default run on `refs` makes it, by the step running."""
     shutil.rmtree(out, ignore_errors=True)
     with open(out.parent / f"{out.name}.log", "w") as log:
         run = subprocess.Popen([python_of(ROOT), "-m", "kit", "run", "--ref-dir", str(refs), "--out-dir", str(out)],
                                cwd=ROOT, env={**os.environ, **mine[1]}, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL)
-        by_step: dict[str, list[tuple[Measured, Measured]]] = {}
+        by_step: dict[str, list[Pair]] = {}
         while run.poll() is None:
             time.sleep(PAUSE_S)
             if not (out / "run.json").is_file():
@@ -177,7 +186,8 @@ def while_running(mine: Kit, theirs: Kit, out: Path, refs: Path) -> dict[str, li
             step = running_step(a.output)
             if step is not None and run.poll() is None:
                 by_step.setdefault(step, []).append((a, b))
-        print(f"the whole files' run: exit {run.returncode}", flush=True)
+        print(f"the whole files' run: exit {run.returncode}{' (HOLD: it finished)' if run.returncode == 1 else ''}",
+              flush=True)
     return by_step
 
 
@@ -187,7 +197,7 @@ def answered(ms: list[Measured]) -> list[Measured]:
     return [m for m in ms if m.rc == 0]
 
 
-def line(state: str, pairs: list[tuple[Measured, Measured]]) -> str:
+def line(state: str, pairs: list[Pair]) -> str:
     """A row of the table: each side's figures over its calls that answered, and how many did not, with their exits."""
     def side(ms: list[Measured], what: str) -> str:
         ok = answered(ms)
@@ -197,11 +207,12 @@ def line(state: str, pairs: list[tuple[Measured, Measured]]) -> str:
         exits = ", ".join(map(str, sorted(set(bad))))
         return fig if not bad else f"{fig}; {len(bad)} of {len(ms)} no answer (exit {exits})"
 
-    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-    both = [(x, y) for x, y in pairs if x.rc == 0 and y.rc == 0]
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs if p[1] is not None]
+    both = [(x, y) for x, y in pairs if y is not None and x.rc == 0 and y.rc == 0]
     ratio = f"{statistics.median(x.cpu / y.cpu for x, y in both):.2f}" if both else "-"
     walls = [f"{statistics.median(m.wall for m in ok):.2f}" if (ok := answered(ms)) else "-" for ms in (a, b)]
-    return f"| {state} | {len(pairs)} | {side(a, 'cpu')} | {side(b, 'cpu')} | {ratio} | {walls[0]} | {walls[1]} |"
+    theirs = side(b, "cpu") if b else "not asked (it refuses this kit's out-dirs)"
+    return f"| {state} | {len(pairs)} | {side(a, 'cpu')} | {theirs} | {ratio} | {walls[0]} | {walls[1]} |"
 
 
 def at_least_one(text: str) -> int:
@@ -230,7 +241,8 @@ def main() -> None:
     demo_mine, demo_theirs = own_demo(mine, args.work / "demo-this", args.work), \
         own_demo(theirs, args.work / "demo-baseline", args.work)
     rounds(mine, theirs, demo_mine, demo_theirs, 1)  # each kit's .pyc written
-    table = {"finished demo": rounds(mine, theirs, demo_mine, demo_theirs, args.rounds)}
+    table: dict[str, list[Pair]] = {
+        "finished demo": rounds(mine, theirs, demo_mine, demo_theirs, args.rounds)}
     print(f"load {load_average()}", flush=True)
     if args.busy:
         with hogs(args.busy):
@@ -243,9 +255,13 @@ def main() -> None:
         jobs, entries = args.large
         out = running_corpus(demo_mine, args.work / f"running-{jobs}", jobs)
         with held(out):
-            table[f"a corpus step of {jobs} jobs running, half done"] = rounds(mine, theirs, out, out, args.rounds)
-        with larger_caches([mine, theirs], entries, args.work / "elsewhere"):
-            table[f"finished demo, {entries} more cache entries"] = \
+            said = status(mine, out).output
+            if f" {jobs // 2} of {jobs} jobs done" not in said:  # the state its row names, or no figure
+                raise SystemExit(f"the running corpus step made for the bench is not read as one:\n{said}")
+            table[f"a corpus step of {jobs} jobs running, half done"] = \
+                [(status(mine, out), None) for _ in range(args.rounds)]  # an older kit refuses this kit's out-dir
+        with larger_caches([mine, theirs], entries, args.work / "elsewhere") as sizes:
+            table[f"finished demo, {entries} more cache entries ({' / '.join(f'{mb:.1f}' for mb in sizes)} MB)"] = \
                 rounds(mine, theirs, demo_mine, demo_theirs, args.rounds)
         print(f"load {load_average()}", flush=True)
     if not args.no_real:
