@@ -153,7 +153,8 @@ def ffmpeg() -> str:
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The kit's cache of the session, one for every xdist worker (made_once's folder): a run made once by one worker
     is read by the others' `status`, which reads no clip its cache has not read (a cache per worker made that test
-    pass or fail by which worker made the run). The kit's own locks keep the workers' writes, as on a shared box."""
+    pass or fail by which worker made the run). The kit's own locks keep the workers' writes, as on a shared box. A
+    test that needs a cache cold, damaged or its own sets KIT_CACHE_DIR itself (monkeypatch)."""
     shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else \
         tmp_path_factory.getbasetemp()
     cache = shared / "kit-cache"
