@@ -86,8 +86,8 @@ def own_demo(kit: Kit, out: Path, work: Path) -> Path:
 def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
     """`demo` (a finished out-dir of this kit) copied to `out` as a corpus step of `jobs` jobs in its run, half of
     them done: its plan (02_corpus/plan.json) lists `jobs` jobs, the demo's ledgers copied under new job ids for the
-    first half, each completed after the plan started; its status.json gone (the step has not ended). The caller
-    holds the lock and touches the step's log (running_step)."""
+    first half, each completed after the plan started and listed in done.txt as the run lists them; its status.json
+    gone (the step has not ended). The caller holds the lock and touches the step's log (running_step)."""
     from kit.corpus.jobs import JobsPlan
     from kit.infra.clock import utc_iso
     from kit.rundir import RunDir
@@ -101,14 +101,18 @@ def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
         p.unlink()
     started = json.loads(run.run_json.read_text())["invoked_at_utc"]
     planned: dict[str, float] = {}
+    listed = []
     for i in range(jobs):
         ledger = ledgers[i % len(ledgers)]
         job_id = f"{ledger['job_id']}__{i}"
         planned[job_id] = 1.0e6
         if i < jobs // 2:
+            ended = utc_iso()
             (run.jobs / f"{job_id}.json").write_text(json.dumps({**ledger, "job_id": job_id,
-                                                                 "completed_at_utc": utc_iso()}))
+                                                                 "completed_at_utc": ended}))
+            listed.append(f"{job_id}\t{ended}\n")  # as the run lists each job it finishes (jobs.note_done)
     run.jobs_plan.write_text(json.dumps(JobsPlan(started, planned, [], workers=2).to_json()))
+    run.jobs_done.write_text("".join(listed))
     return out
 
 

@@ -144,6 +144,7 @@ class JobResult:
     score_time_ms: float
     reused: bool
     vmaf_mean: float
+    completed_at_utc: str = ""  # as its ledger says, for one this run made (note_done)
 
 
 class ClipChanged(JobFailed):
@@ -236,14 +237,43 @@ class RedoStamp(Record):
 
 
 
-def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan) -> tuple[dict[str, str], list[str]]:
+def note_done(tree: Tree, path: Path, result: JobResult) -> None:
+    """A line of `02_corpus/done.txt` (`<job id>\\t<its end, UTC>`, the end its ledger says): a job this run
+    finished, its ledger written. The step's own thread appends it as it hears of the job (scheduler.run_pool's
+    `kept`); a line that cannot be written only costs `status` a read of that job's ledger."""
+    with contextlib.suppress(OSError), tree.open_append(path) as fh:
+        fh.write(f"{result.job_id}\t{result.completed_at_utc or utc_iso()}\n")
+
+
+def listed_done(tree: Tree, path: Path, plan: JobsPlan) -> dict[str, str]:
+    """The plan's jobs that `02_corpus/done.txt` says this run finished, each with its end. A line of another plan
+    (an end before it started), of no job it plans, or that does not read (cut short by a stop, a stamp that is no
+    date) is passed by, and so is a file that does not read: those jobs' ledgers are read instead."""
+    try:
+        text = tree.read_bytes(path).decode("utf-8", "replace")
+    except OSError:  # missing (a kit before it, a cluster's tasks), or no regular file
+        return {}
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        job_id, tab, at = line.partition("\t")
+        if tab and job_id in plan.jobs and STAMP.problem(at) is None and at >= plan.started_at_utc:
+            found[job_id] = at
+    return found
+
+
+def planned_jobs_done(tree: Tree, jobs_dir: Path, plan: JobsPlan,
+                      listed: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
     """The plan's jobs done, each with when it ended (its ledger's completed_at_utc; "" for one reused): those it
-    reused, and each other one whose ledger this run wrote (completed since the plan was made, of its redo
-    generation): a ledger present from before is a job still to redo; and the words for each ledger that is damaged
-    (its job is redone, as a missing one's)."""
+    reused, those `listed` (listed_done: this run's, by the line it wrote as each ended, so a step of thousands of
+    jobs is counted without reading thousands of ledgers), and each other one whose ledger this run wrote (completed
+    since the plan was made, of its redo generation): a ledger present from before is a job still to redo; and the
+    words for each ledger read that is damaged (its job is redone, as a missing one's)."""
     reused, present = set(plan.reused), tree.file_names(jobs_dir)  # the folder read once, not each ledger's path
     done, damaged = {job_id: "" for job_id in plan.jobs if job_id in reused}, []
     for job_id in (j for j in plan.jobs if j not in reused):
+        if listed and job_id in listed:
+            done[job_id] = listed[job_id]
+            continue
         path = jobs_dir / f"{job_id}.json"
         ledger, why = read_record(JobLedger, tree, path) if path.name in present else (None, "missing")
         if ledger is None and why != "missing":
@@ -471,13 +501,14 @@ class JobRunner:
         pq.write_table(table, sink)
         rows = sink.getvalue().to_pybytes()
         self.tree.write_bytes(data_path, rows)
+        ended = utc_iso()
         self.tree.write_json(ledger_path, JobLedger(
             job.job_id, job.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, enc_time_ms,
-            round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), utc_iso(),
+            round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), ended,
             self.generation or None, f"pid {os.getpid()} on {host_name()}", REF_SHARED if decoded else REF_OWN,
             check).to_json())
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
-                         float(vlog.vmaf.mean()))
+                         float(vlog.vmaf.mean()), ended)
 
     def _checked(self, job: Job, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
                  n_threads: int) -> OracleCheck | None:

@@ -94,9 +94,11 @@ def interrupted_words(kept: int, total: int) -> str:
 
 
 def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],
-             finished: Callable[[], None], total: int = 0) -> list[ToolError]:
+             finished: Callable[[], None], total: int = 0,
+             kept: Callable[[JobResult], None] | None = None) -> list[ToolError]:
     """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures. `total`: the
-    step's jobs the JobDone events count them of (the sample jobs after these too), len(jobs) when 0."""
+    step's jobs the JobDone events count them of (the sample jobs after these too), len(jobs) when 0; `kept`: told
+    each job this run finished (jobs.note_done)."""
 
     def work(job: Job) -> JobResult:
         if job.job_id in reused_ids:  # checked when planning
@@ -108,14 +110,15 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         finally:
             finished()
 
-    return run_pool(emit, work, jobs, [j.job_id for j in jobs], n_par, 0, total or len(jobs), "job")
+    return run_pool(emit, work, jobs, [j.job_id for j in jobs], n_par, 0, total or len(jobs), "job", kept)
 
 
 def run_pool(emit: Emit, work: Callable[[T], JobResult], items: Sequence[T], ids: Sequence[str], n_par: int,
-                counted: int, total: int, name: str) -> list[ToolError]:
+             counted: int, total: int, name: str, kept: Callable[[JobResult], None] | None = None) -> list[ToolError]:
     """`work` of each item on n_par worker threads (named `name`), each said as it ends (JobDone, `done` counted on
-    from the step's `counted` jobs of its `total`; or JobFailed); returns the failures. An interrupt cancels the
-    queue and stops the running children; the step says what is kept (interrupted_words)."""
+    from the step's `counted` jobs of its `total`; or JobFailed); returns the failures. `kept` is told, on this
+    thread, each item this run finished (not one reused). An interrupt cancels the queue and stops the running
+    children; the step says what is kept (interrupted_words)."""
     failures: list[ToolError] = []
     done = counted
     with cf.ThreadPoolExecutor(max_workers=max(1, n_par), thread_name_prefix=name) as pool:
@@ -130,6 +133,8 @@ def run_pool(emit: Emit, work: Callable[[T], JobResult], items: Sequence[T], ids
                         failures.append(exc)
                         emit(JobFailedEvent(ids[i], exc.message, exc.stderr_tail))
                         continue
+                    if kept is not None and not r.reused:
+                        kept(r)
                     enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
                     emit(JobDone(r.job_id, done, total, r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
                                  round(r.score_time_ms, 3), round(enc_fps, 1)))

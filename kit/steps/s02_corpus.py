@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import one_source_each
 from kit.corpus.depth import check_prereqs_depth, plan_depths
-from kit.corpus.jobs import Job, Ladder, plan_jobs
+from kit.corpus.jobs import Job, Ladder, note_done, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, pick_oracle_jobs
 from kit.corpus.shared import reads_shared_copy
 from kit.corpus.split import left_out_here, select_shard, shard_record
@@ -165,11 +165,12 @@ class CorpusStep:
         reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
+        tree.remove(run.jobs_done)  # this plan's list, from its first job (an older one's lines count for none)
         announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
         with kept_said(ctx, runner, jobs, lambda: samples, generation):  # an interrupt says the jobs kept
             # every count of the step's jobs is of len(jobs) + len(samples)
             failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished,
-                                len(jobs) + len(samples))
+                                len(jobs) + len(samples), functools.partial(note_done, tree, run.jobs_done))
             tree.remove_folder(run.corpus_work)
             refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
             # the sample jobs of a clip left out are not run: no longer planned nor counted
@@ -200,6 +201,7 @@ class CorpusStep:
         outputs = [run.shard, run.shard_manifest, *filter(None, [write_samplings(ctx, p.prov, done.samples, kept)]),
                    *write_skipped(ctx, unusable)]
         tree.remove(run.jobs_plan)  # the step's outputs say what it made
+        tree.remove(run.jobs_done)
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(done.jobs), "reused": done.reused, "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo,

@@ -292,6 +292,12 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
         planned, done, _ = figures_from_files(out, before)
         assert corpus["state"] == "running" and (corpus["jobs_done"], corpus["jobs_planned"]) == (done, planned) == (
             done, 40), corpus
+        # the run's own list of the jobs it finished, which status counts by (each line its ledger's end)
+        listed = dict(line.split("\t") for line in (out / "02_corpus" / "done.txt").read_text().splitlines())
+        ledgers = {p.stem: json.loads(p.read_text())["completed_at_utc"]
+                   for p in (out / "02_corpus" / "jobs").glob("*.json")}
+        # (a job whose ledger is written and not yet listed: the moment the child may have been stopped in)
+        assert 0 <= done - len(listed) <= 1 and all(ledgers[job] == at for job, at in listed.items())
         at_before, at_after = figures_from_files(out, before)[2], figures_from_files(out, after)[2]
         assert at_before is not None and at_after is not None  # the time left falls as the clock runs
         assert at_after - 1e-6 <= corpus["seconds_left"] <= at_before + 1e-6
