@@ -110,7 +110,7 @@ def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
             ended = utc_iso()
             (run.jobs / f"{job_id}.json").write_text(json.dumps({**ledger, "job_id": job_id,
                                                                  "completed_at_utc": ended}))
-            listed.append(f"{job_id}\t{ended}\n")  # as the run lists each job it finishes (jobs.note_done)
+            listed.append(f"{job_id}\t{ended}\n")  # as the run lists each job it finishes (jobs.DoneList)
     run.jobs_plan.write_text(json.dumps(JobsPlan(started, planned, [], workers=2).to_json()))
     run.jobs_done.write_text("".join(listed))
     return out

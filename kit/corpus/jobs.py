@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status` plans the corpus step without them
     import numpy as np
@@ -144,7 +144,7 @@ class JobResult:
     score_time_ms: float
     reused: bool
     vmaf_mean: float
-    completed_at_utc: str = ""  # as its ledger says, for one this run made (note_done)
+    completed_at_utc: str = ""  # as its ledger says, for one this run made (DoneList)
 
 
 class ClipChanged(JobFailed):
@@ -237,22 +237,41 @@ class RedoStamp(Record):
 
 
 
-def note_done(tree: Tree, path: Path, result: JobResult) -> None:
-    """A line of `02_corpus/done.txt` (`<job id>\\t<its end, UTC>`, the end its ledger says): a job this run
-    finished, its ledger written. The step's own thread appends it as it hears of the job (scheduler.run_pool's
-    `kept`); a line that cannot be written only costs `status` a read of that job's ledger."""
-    with contextlib.suppress(OSError), tree.open_append(path) as fh:
-        fh.write(f"{result.job_id}\t{result.completed_at_utc or utc_iso()}\n")
+class DoneList:
+    """`02_corpus/done.txt`: each job this run finishes, a line (`<job id>\\t<its end, UTC>`, the end its ledger
+    says) appended as the step's own thread hears of it (scheduler.run_pool's `kept`). Begun anew before each plan
+    is written (a link or pipe planted at its name is refused there, before any job) and opened once; a line that
+    cannot be written only costs `status` a read of that job's ledger, never the job or the step."""
+
+    def __init__(self, tree: Tree, path: Path) -> None:
+        tree.remove(path)
+        self._fh: IO[str] | None = tree.open_append(path)
+
+    def add(self, result: JobResult) -> None:
+        if self._fh is None or not result.completed_at_utc:
+            return
+        try:
+            self._fh.write(f"{result.job_id}\t{result.completed_at_utc}\n")
+            self._fh.flush()
+        except OSError:  # a full disk: status reads the ledgers of the jobs not listed
+            self.close()
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()
 
 
 def listed_done(tree: Tree, path: Path, plan: JobsPlan) -> dict[str, str]:
     """The plan's jobs that `02_corpus/done.txt` says this run finished, each with its end. A line of another plan
     (an end before it started), of no job it plans, or that does not read (cut short by a stop, a stamp that is no
-    date) is passed by, and so is a file that does not read: those jobs' ledgers are read instead."""
-    try:
-        text = tree.read_bytes(path).decode("utf-8", "replace")
-    except OSError:  # missing (a kit before it, a cluster's tasks), or no regular file
+    date) is passed by, and so is a list that is missing or writable by others: those jobs' ledgers are read
+    instead. A link or pipe planted at its name is refused, as at plan.json."""
+    if (fh := tree.open_checked(path)) is None:
         return {}
+    with fh:
+        text = fh.read().decode("utf-8", "replace")
     found: dict[str, str] = {}
     for line in text.splitlines():
         job_id, tab, at = line.partition("\t")

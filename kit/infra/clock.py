@@ -36,7 +36,7 @@ def utc_seconds(stamp: object) -> int | None:
     if not isinstance(stamp, str) or not _ISO.match(stamp):
         return None
     if len(stamp) == 20 and stamp.isascii():  # read by its digits, with strptime's range checks (strptime itself
-        # costs ~20 us a stamp, and a `status` of a running step reads one for each job done)
+        # costs ~20 us a stamp, and a `status` of a running step reads two for each job done)
         y, mo, d = int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10])
         h, mi, s = int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
         if y >= 1 and 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h <= 23 and mi <= 59 and s <= 61:

@@ -25,7 +25,7 @@ from kit.infra.variables import TREE_ROOT
 
 TREE_ENV = TREE_ROOT.name  # a cluster's folder, named for its tasks: their out-dirs are opened from it down
 # the suffixes of the kit's files (and results-*, temporaries): a link the user keeps under another name is left alone
-KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".txt", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu",
+KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu",
                           ".npy", ".sh"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import one_source_each
 from kit.corpus.depth import check_prereqs_depth, plan_depths
-from kit.corpus.jobs import Job, Ladder, note_done, plan_jobs
+from kit.corpus.jobs import DoneList, Job, Ladder, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, pick_oracle_jobs
 from kit.corpus.shared import reads_shared_copy
 from kit.corpus.split import left_out_here, select_shard, shard_record
@@ -164,13 +165,13 @@ class CorpusStep:
         samples = sample_jobs(ctx, jobs, p)
         reused_ids, samples_done = reused(ctx, p, jobs, samples, generation, checked)
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
+        listed = DoneList(tree, run.jobs_done)  # begun anew before the plan: no older run's line beside it
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
-        tree.remove(run.jobs_done)  # this plan's list, from its first job (an older one's lines count for none)
         announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
-        with kept_said(ctx, runner, jobs, lambda: samples, generation):  # an interrupt says the jobs kept
-            # every count of the step's jobs is of len(jobs) + len(samples)
+        with contextlib.closing(listed), kept_said(ctx, runner, jobs, lambda: samples, generation):
+            # every count of the step's jobs is of len(jobs) + len(samples); an interrupt says the jobs kept
             failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished,
-                                len(jobs) + len(samples), functools.partial(note_done, tree, run.jobs_done))
+                                len(jobs) + len(samples), listed.add)
             tree.remove_folder(run.corpus_work)
             refused, again, scorings = left_out_by_jobs(p, jobs, failures, checked, tree, run, strict(s))
             # the sample jobs of a clip left out are not run: no longer planned nor counted

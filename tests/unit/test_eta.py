@@ -369,16 +369,17 @@ def test_status_counts_a_ledger_by_what_is_at_its_name_whatever_it_is(tmp_path: 
 def test_status_counts_the_jobs_this_run_listed_without_reading_their_ledgers(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A running step of thousands of jobs: `status` read each ledger (0.2 ms a ledger, a step of 2,000 jobs half
-    done took it past 0.5 s). The run now lists each job it finishes (02_corpus/done.txt, jobs.note_done), and
-    `status` reads the ledger only of a job it does not list. The class, generated: 300 plans of random jobs, each
-    job reused, listed (its ledger this run's), ended but not yet listed, of a ledger from before the plan, damaged
-    or not run, with lines of an older plan, of no planned job, cut short or no date beside them: the count is the
-    count of every ledger read, the same jobs, ends and damage, and no listed job's ledger is read."""
+    done took it past 0.5 s). The run now lists each job it finishes (02_corpus/done.txt, jobs.DoneList), and
+    `status` reads the ledger only of a job it does not list. The class, generated: 300 plans of random jobs, with a
+    redo generation or none, each job reused, listed (its ledger this run's), ended but not yet listed, of a ledger
+    from before the plan or of another generation, damaged or not run, with lines of an older plan, of no planned
+    job, cut short or no date beside them: the count is the count of every ledger read, the same jobs, ends and
+    damage, and no listed job's ledger is read."""
     import json
     import random
 
     import kit.corpus.jobs as jobs_module
-    from kit.corpus.jobs import JobLedger, JobResult, JobsPlan, listed_done, note_done, planned_jobs_done
+    from kit.corpus.jobs import DoneList, JobLedger, JobResult, JobsPlan, listed_done, planned_jobs_done
     from kit.infra.tree import read_out_dir
 
     rng = random.Random(77)
@@ -392,32 +393,43 @@ def test_status_counts_the_jobs_this_run_listed_without_reading_their_ledgers(tm
         jobs = out / "02_corpus" / "jobs"
         jobs.mkdir(parents=True)
         done_list = out / "02_corpus" / "done.txt"
-        kinds = {f"j{i}": rng.choice(["reused", "listed", "unlisted", "before", "damaged", "not run"])
-                 for i in range(rng.randint(0, 12))}
+        kinds = {f"j{i}": rng.choice(["reused", "listed", "unlisted", "before", "damaged", "not run", "other"])
+                 for i in range(rng.randint(0, 12))}  # other: a ledger of another redo generation, after the plan
+        generation = rng.choice(["", "g7"])
         lines = [f"j{rng.randint(0, 20)}\t2026-11-28T09:00:00Z", "nojob\t2026-11-28T10:30:00Z", "j1\tno date",
                  "j2"]  # an older plan's, no planned job's, no date, cut short
         with read_out_dir(out.parent) as tree:
             for job_id, kind in kinds.items():
                 at = "2026-11-28T09:30:00Z" if kind == "before" else f"2026-11-28T10:{rng.randint(1, 59):02d}:00Z"
-                text = json.dumps(JobLedger(job_id, "f" * 64, "a" * 64, 9, 1.0, completed_at_utc=at).to_json())
+                made_in = ("g2" if generation == "" else None) if kind == "other" else generation or None
+                text = json.dumps(JobLedger(job_id, "f" * 64, "a" * 64, 9, 1.0, completed_at_utc=at,
+                                            generation=made_in).to_json())
                 if kind != "not run":
                     (jobs / f"{job_id}.json").write_text(text if kind != "damaged" else text[:40])
                 if kind == "listed":
                     lines.append(f"{job_id}\t{at}")
             rng.shuffle(lines)
             done_list.write_text("\n".join(lines) + "\n")
-            plan = JobsPlan(started, dict.fromkeys(kinds, 1.0), [j for j, k in kinds.items() if k == "reused"])
+            plan = JobsPlan(started, dict.fromkeys(kinds, 1.0), [j for j, k in kinds.items() if k == "reused"],
+                            generation)
             listed = listed_done(tree, done_list, plan)
             assert set(listed) == {j for j, k in kinds.items() if k == "listed"}
             reads.clear()
             counted = planned_jobs_done(tree, jobs, plan, listed)
             assert not {p.stem for p in reads} & set(listed)
             assert counted == planned_jobs_done(tree, jobs, plan)  # every ledger read: the same count and damage
-    with read_out_dir(tmp_path) as tree:  # as the run writes it
-        note_done(tree, tmp_path / "done.txt", JobResult("j0", 9, 1.0, 1.0, False, 90.0, "2026-11-28T10:07:00Z"))
-        plan = JobsPlan(started, {"j0": 1.0}, [])
+    with read_out_dir(tmp_path) as tree:  # as the run writes it: begun anew, a line each, none without its end
+        (tmp_path / "done.txt").write_text("j0\t2026-11-28T10:01:00Z\n")  # an older run's
+        listed = DoneList(tree, tmp_path / "done.txt")
+        listed.add(JobResult("j0", 9, 1.0, 1.0, False, 90.0, "2026-11-28T10:07:00Z"))
+        listed.add(JobResult("j1", 9, 1.0, 1.0, False, 90.0))  # no end said: not listed
+        listed.close()
+        listed.add(JobResult("j2", 9, 1.0, 1.0, False, 90.0, "2026-11-28T10:08:00Z"))  # closed: nothing, no error
+        plan = JobsPlan(started, {"j0": 1.0, "j1": 1.0, "j2": 1.0}, [])
         assert listed_done(tree, tmp_path / "done.txt", plan) == {"j0": "2026-11-28T10:07:00Z"}  # its ledger's end
         assert listed_done(tree, tmp_path / "missing.txt", plan) == {}
+        (tmp_path / "done.txt").chmod(0o666)  # writable by others: passed by, its jobs' ledgers read
+        assert listed_done(tree, tmp_path / "done.txt", plan) == {}
 
 
 def test_a_stamp_is_read_by_its_digits_as_strptime_reads_it() -> None:
