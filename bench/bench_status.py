@@ -88,7 +88,7 @@ def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
     them done: its plan (02_corpus/plan.json) lists `jobs` jobs, the demo's ledgers copied under new job ids for the
     first half, each completed after the plan started and listed in done.txt as the run lists them; its status.json
     gone (the step has not ended). The caller holds the lock and touches the step's log (running_step)."""
-    from kit.corpus.jobs import JobsPlan
+    from kit.corpus.progress import JobsPlan
     from kit.infra.clock import utc_iso
     from kit.rundir import RunDir
 
@@ -110,7 +110,7 @@ def running_corpus(demo: Path, out: Path, jobs: int) -> Path:
             ended = utc_iso()
             (run.jobs / f"{job_id}.json").write_text(json.dumps({**ledger, "job_id": job_id,
                                                                  "completed_at_utc": ended}))
-            listed.append(f"{job_id}\t{ended}\n")  # as the run lists each job it finishes (jobs.DoneList)
+            listed.append(f"{job_id}\t{ended}\n")  # as the run lists each job it finishes (progress.DoneList)
     run.jobs_plan.write_text(json.dumps(JobsPlan(started, planned, [], workers=2).to_json()))
     run.jobs_done.write_text("".join(listed))
     return out

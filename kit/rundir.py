@@ -122,7 +122,7 @@ class RunDir:
     corpus_work = _At("corpus", "work")
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
     jobs_plan = _At("corpus", "plan.json")  # the jobs a corpus run planned, while it runs (what `status` counts)
-    jobs_done = _At("corpus", "done.txt")  # the jobs this run finished, a line each as it ends (kit.corpus.jobs)
+    jobs_done = _At("corpus", "done.txt")  # the jobs this run finished, a line each as it ends (kit.corpus.progress)
     # the consumer's samplings, each window encoded on its own and scored per frame (kit.corpus.samples)
     samples = _At("corpus", "samples.parquet")
 

@@ -98,7 +98,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
              kept: Callable[[JobResult], None] | None = None) -> list[ToolError]:
     """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures. `total`: the
     step's jobs the JobDone events count them of (the sample jobs after these too), len(jobs) when 0; `kept`: told
-    each job this run finished (jobs.DoneList.add)."""
+    each job this run finished (progress.DoneList.add)."""
 
     def work(job: Job) -> JobResult:
         if job.job_id in reused_ids:  # checked when planning

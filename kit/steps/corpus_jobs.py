@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from kit.corpus.failures import failed_clips, refuse_failures
-from kit.corpus.jobs import Job, JobRunner, JobsPlan
+from kit.corpus.jobs import Job, JobRunner
 from kit.corpus.oracle import Oracle, oracle_refusals
+from kit.corpus.progress import JobsPlan
 from kit.corpus.samples import SampleJob, sample_is_done, samples_price
 from kit.corpus.scheduler import (
     ProgressRelay,

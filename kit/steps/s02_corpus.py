@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from kit.corpus.columns import JOB_ROWS_VERSION
 from kit.corpus.contents import one_source_each
 from kit.corpus.depth import check_prereqs_depth, plan_depths
-from kit.corpus.jobs import DoneList, Job, Ladder, plan_jobs
+from kit.corpus.jobs import Job, Ladder, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, pick_oracle_jobs
+from kit.corpus.progress import DoneList
 from kit.corpus.shared import reads_shared_copy
 from kit.corpus.split import left_out_here, select_shard, shard_record
 from kit.events import Doing, Info

@@ -147,7 +147,7 @@ def jobs_progress(tree: Tree, run: RunDir, since_utc: str | None,
     """The corpus's jobs done of planned, and their time left; None without a plan made since `since_utc` (the run's
     invocation: one still reading its clips has planned no job yet); the words for a plan that is damaged (read as
     none: its jobs are not counted). Read without the out-dir's lock."""
-    from kit.corpus.jobs import JobsPlan, listed_done, planned_jobs_done
+    from kit.corpus.progress import JobsPlan, listed_done, planned_jobs_done
     from kit.report.eta import jobs_left  # with a corpus step running or stopped: a finished out-dir plans no job
 
     plan, why = read_record(JobsPlan, tree, run.jobs_plan)

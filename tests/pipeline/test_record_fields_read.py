@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from kit.corpus.jobs import JobLedger, JobsPlan
+from kit.corpus.jobs import JobLedger
+from kit.corpus.progress import JobsPlan
 from kit.infra.records import Record
 from kit.steps.records import RunRecord, StepRecord
 from tests.conftest import run_here

@@ -330,7 +330,8 @@ def test_status_counts_a_ledger_by_what_is_at_its_name_whatever_it_is(tmp_path: 
     import json
     import os
 
-    from kit.corpus.jobs import JobLedger, JobsPlan, planned_jobs_done
+    from kit.corpus.jobs import JobLedger
+    from kit.corpus.progress import JobsPlan, planned_jobs_done
     from kit.infra.tree import read_out_dir
 
     out = tmp_path / "out"
@@ -378,15 +379,16 @@ def test_status_counts_the_jobs_this_run_listed_without_reading_their_ledgers(tm
     import json
     import random
 
-    import kit.corpus.jobs as jobs_module
-    from kit.corpus.jobs import DoneList, JobLedger, JobResult, JobsPlan, listed_done, planned_jobs_done
+    import kit.corpus.progress as progress_module
+    from kit.corpus.jobs import JobLedger, JobResult
+    from kit.corpus.progress import DoneList, JobsPlan, listed_done, planned_jobs_done
     from kit.infra.tree import read_out_dir
 
     rng = random.Random(77)
     started = "2026-11-28T10:00:00Z"
     reads: list[Path] = []
-    read_record = jobs_module.read_record
-    monkeypatch.setattr(jobs_module, "read_record", lambda cls, tree, path: reads.append(path) or
+    read_record = progress_module.read_record
+    monkeypatch.setattr(progress_module, "read_record", lambda cls, tree, path: reads.append(path) or
                         read_record(cls, tree, path))
     for n in range(300):
         out = tmp_path / f"out{n}"

@@ -32,8 +32,9 @@ import pytest
 from kit.bundle.aside import BundleLedger
 from kit.bundle.conformal import SplitConformal, read_calibration
 from kit.corpus.commit import Commit
-from kit.corpus.jobs import JobLedger, JobsPlan, RedoStamp
+from kit.corpus.jobs import JobLedger, RedoStamp
 from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
+from kit.corpus.progress import JobsPlan
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
