@@ -128,15 +128,21 @@ def temp_name(name: str) -> str:
     return f"{TMP_MARK}{name[:100]}.{os.getpid()}.{host_tag()}.{secrets.token_hex(4)}"
 
 
-_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[A-Za-z0-9_]{1,16}")  # temp_name
-_OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earlier kit's: no host
+# The names the kit gives its temporaries, and no other: temp_name (token_hex(4)) and archive's TemporaryDirectory
+# (tempfile's 8 characters of a-z, 0-9 and _); an earlier kit's mkstemp had no host. A user's `.tmp-notes` or
+# `.tmp-draft.1.2.3` is none of these, and is never removed.
+_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[a-z0-9_]{8}")
+_OLD_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.[a-z0-9_]{8}")
 
 
 def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
-    """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it."""
+    """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it;
+    never for a name the kit does not give its temporaries (_TEMP, _OLD_TEMP)."""
     old = time.time() - st.st_mtime > max_age_s
     found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
-    if found is None or found.groupdict().get("host", host_tag()) != host_tag():
+    if found is None:
+        return False  # not a name of the kit's: the user's, whatever it starts with
+    if found.groupdict().get("host", host_tag()) != host_tag():
         return old  # a pid is alive or dead only on its own host
     pid = int(found["pid"])
     return pid != os.getpid() and (old or not pid_alive(pid))

@@ -383,7 +383,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
             return
         if cleaned := tree.remove_stale(step_dir, max_age_s=0, recursive=True):
-            emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
+            emit(Info(step.name, f"removed {cleaned} temporary file(s) or folder(s) left by an interrupted run"))
         tree.remove(run.status(step.name))
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))

@@ -411,8 +411,46 @@ def test_stale_temporaries_are_removed_live_ones_kept(tmp_path: Path, tree: Tree
     old = time.time() - limits.STALE_TEMP_S - 60
     for p in tmp_path.iterdir():
         os.utime(p, (old, old))
-    assert tree.remove_stale(tmp_path, names=["m.parquet"]) == 3  # age wins over a pid that may have been recycled
+    # age wins over a pid that may have been recycled; a name the kit does not give (`.legacy`) is never its own
+    assert tree.remove_stale(tmp_path, names=["m.parquet"]) == 2
     assert tree.remove_stale(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-m.parquet.legacy"]
+
+
+# names a user may give their own files and folders that begin as the kit's temporaries do, none of them one the kit
+# gives (kit.infra.files._TEMP, _OLD_TEMP): each survives every clean-up, at any age, in every folder the kit cleans
+USERS_TEMP_LIKE = (".tmp-", ".tmp-backup", ".tmp-thesis draft.txt", ".tmp-draft.1.2.3", ".tmp-x.12345",
+                   ".tmp-run.json.abc123", ".tmp-m.parquet.1.host.abcd1234", ".tmp-m.1.0badf00d.ABCD1234",
+                   ".tmp-m.1.0badf00d.abcd12345", ".tmp-m.1.abcd123", ".tmp-m.x.abcd1234", ".tmp-m.1.abcd1234.bak",
+                   ".tmp-m.1.0badf00d.abcd1234~", ".TMP-m.1.abcd1234", "tmp-m.1.abcd1234",
+                   ".tmp-m.12345678901.abcd1234")
+
+
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "folder"])
+def test_a_users_names_that_begin_as_temporaries_are_never_removed(tmp_path: Path, tree: Tree, folder: bool) -> None:
+    """Every clean-up the kit makes (max_age_s=0, recursive, as a run cleans its out-dir and its step folders) removes
+    the temporaries of dead writers it named, and none of the user's files or folders, however old, at any depth."""
+    dead, here = _dead_pid(), host_tag()
+    ours = [f".tmp-run.json.{dead}.{here}.abcd1234", f".tmp-m.parquet.{dead}.abcd_123",
+            f".tmp-kit-merge.{dead}.{here}.x_yz1234"]
+    old = time.time() - limits.STALE_TEMP_S - 60
+    for depth in ("", "02_corpus", "02_corpus/jobs/deep"):
+        where = tmp_path / depth
+        where.mkdir(parents=True, exist_ok=True)
+        for name in (*USERS_TEMP_LIKE, *ours):
+            if folder:
+                (where / name).mkdir()
+                (where / name / "data.txt").write_text("precious")
+            else:
+                (where / name).write_text("precious")
+            os.utime(where / name, (old, old))
+    assert tree.remove_stale(tmp_path, max_age_s=0, recursive=True) == 3 * len(ours)
+    for depth in ("", "02_corpus", "02_corpus/jobs/deep"):
+        left = {p.name for p in (tmp_path / depth).iterdir()} - {"02_corpus", "jobs", "deep"}
+        assert left == set(USERS_TEMP_LIKE), depth
+        for name in USERS_TEMP_LIKE:
+            assert (tmp_path / depth / name / "data.txt" if folder else tmp_path / depth / name).read_text() == \
+                "precious"
 
 
 def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path) -> None:

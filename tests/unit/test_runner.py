@@ -262,16 +262,22 @@ def test_no_retry_is_printed_when_the_same_command_fails_the_same_way(bad: list[
 
 def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Path) -> None:
     """kill -9 while run.json was being written leaves its temporary beside it; the next run removes it."""
+    from kit.infra.files import host_tag
     from kit.steps.runner import Selection, run_steps
     from kit.steps.settings import RunSettings
 
     out = tmp_path / "out"
     (out / "02_corpus").mkdir(parents=True)
-    (out / ".tmp-run.json.abc123").write_text('{"half": ')
-    (out / "02_corpus" / ".tmp-shard.parquet.x").write_text("half")  # a step's own: left for that step
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / f".tmp-run.json.{dead.pid}.{host_tag()}.abcd1234").write_text('{"half": ')
+    (out / "02_corpus" / f".tmp-shard.parquet.{dead.pid}.{host_tag()}.abcd1234").write_text("half")  # the step's
+    (out / ".tmp-run.json.abc123").write_text("the user's")  # a name the kit does not give: never removed
+    (out / ".tmp-backup").mkdir()
     assert run_steps(RunSettings(out_dir=out), Selection((), frozenset()), lambda e: None, ["kit"]) == 0
-    assert (out / "run.json").is_file() and not list(out.glob(".tmp-*"))
-    assert (out / "02_corpus" / ".tmp-shard.parquet.x").exists()
+    assert (out / "run.json").is_file()
+    assert sorted(p.name for p in out.glob(".tmp-*")) == [".tmp-backup", ".tmp-run.json.abc123"]
+    assert len(list((out / "02_corpus").glob(".tmp-shard.parquet.*"))) == 1  # left for that step
 
 
 def test_a_status_json_that_is_a_link_or_a_fifo_is_said_as_what_it_is(tmp_path: Path, tree: Tree) -> None:
