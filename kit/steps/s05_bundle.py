@@ -63,7 +63,16 @@ class BundleStep:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
         return Plan(settings=ctx.fingerprint(),
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}", **self.corpus_records(ctx)},
+                    prepared=self.earlier(ctx))
+
+    @staticmethod
+    def corpus_records(ctx: Context) -> dict[str, str]:
+        """The corpus step's records the tarball carries and the report reads (the shard's manifest, the clips left
+        out), by their sha256: a clip added to or gone from the left-out ones changes what the lead is sent."""
+        run = ctx.run
+        return {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
+                if ctx.tree.is_file(p)}
 
     def earlier(self, ctx: Context) -> dict[str, str]:
         earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
@@ -73,8 +82,7 @@ class BundleStep:
         """A box that cannot train bundles the corpus step's files and logs alone."""
         run = ctx.run
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
-        inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
-                   if ctx.tree.is_file(p)}
+        inputs |= self.corpus_records(ctx)
         # the settings of the models (their entries' `models`) make nothing of a corpus-only bundle
         return Plan(settings=ctx.fingerprint(facts={"contents": CORPUS_CONTENTS}, models=False),
                     inputs=inputs, prepared=self.earlier(ctx))
