@@ -37,6 +37,7 @@ def default_out_dir() -> Path:
 
 def status_lines(report: RunStatus, color: bool) -> list[str]:
     latest = f"settings of the latest run, {report.invoked_at_utc}" if report.invoked_at_utc else \
+        f"the settings of the latest run are lost: {report.settings_lost}" if report.settings_lost else \
         "no run in this out-dir yet"
     lines = [visible(f"{report.out_dir} ({latest})")]
     for st in report.steps:
@@ -48,6 +49,9 @@ def status_lines(report: RunStatus, color: bool) -> list[str]:
     if report.running:
         lines.append(f"a run is in progress in this out-dir ({visible(report.running)}): wait for it, "
                      f"then {kit_command('status', report.out_dir)} again")
+    elif report.settings_lost:
+        lines.append(f"next: the command that made this out-dir, with the same flags ({report.settings_lost}, and "
+                     "it kept them; a run without them would redo every step with the defaults)")
     elif report.next_command:
         lines.append(f"next: {report.next_command}")
     else:

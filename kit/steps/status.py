@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +45,14 @@ class RunStatus:
     running: str | None  # who holds the out-dir's lock right now, if anyone
     verdict: str | None
     steps: tuple[StepStatus, ...]
+    # why the latest run's settings cannot be read (run.json damaged): no command can be said that keeps them
+    settings_lost: str | None = None
 
     @property
     def next_command(self) -> str | None:
-        """The run that brings the out-dir up to date; None when it is, or while a run holds it."""
-        if self.running or all(s.state in ("done", "unused") for s in self.steps):
+        """The run that brings the out-dir up to date; None when it is, while a run holds it, or when the latest
+        run's settings are lost (a command without them would redo every step with the defaults)."""
+        if self.running or self.settings_lost or all(s.state in ("done", "unused") for s in self.steps):
             return None
         return self.command or kit_command("run", "--out-dir", self.out_dir)
 
@@ -214,6 +218,19 @@ def all_pending(reason: str) -> tuple[StepStatus, ...]:
     return tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
 
 
+def recorded_only(tree: Tree, rundir: RunDir, lost: str) -> Iterator[StepStatus]:
+    """Each step as its own record says it ended, where run.json (`lost`) cannot say what the next run compares it
+    with: pending, with when it completed, which a rerun with the same flags keeps."""
+    for step in STEPS:
+        record, _ = read_step_record(tree, rundir.status(step.name))
+        if record is None:
+            yield StepStatus(step.number, step.name, "pending", f"not completed in this out-dir yet ({lost})")
+        else:
+            yield StepStatus(step.number, step.name, "pending",
+                             f"completed, with settings {lost} no longer says: a rerun with the same flags keeps it",
+                             record.completed_at_utc)
+
+
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     rundir = RunDir(out_dir)
@@ -222,9 +239,13 @@ def run_status(out_dir: Path) -> RunStatus:
     with read_out_dir(out_dir) as tree:
         run, why = read_run_record(tree, rundir.run_json)
         running = tree.lock_holder(rundir.lock)
-        if run is None:
-            why = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
-            return RunStatus(str(out_dir), None, None, running, None, all_pending(why))
+        if run is None and why == "missing":
+            return RunStatus(str(out_dir), None, None, running, None, all_pending(NOT_RUN))
+        if run is None:  # the steps' own records say what was done; the settings they were done with are lost
+            lost = f"{rundir.rel(rundir.run_json)} is {why}"
+            found = rundir.verdict_on_disk(tree)
+            return RunStatus(str(out_dir), None, None, running, found[0] if found is not None else None,
+                             tuple(recorded_only(tree, rundir, lost)), settings_lost=lost)
         settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
         quiet = Context(settings, lambda event: None, lambda line: None, tree)
         # the step the run is in is running, those after it wait for it: neither is planned (a plan would read what

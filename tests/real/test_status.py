@@ -53,6 +53,33 @@ def copied(json_run: tuple[Path, object], tmp_path: Path) -> Path:
     return out
 
 
+# every way run.json can be unreadable while the steps' records stand (a kill, an editor, a disk)
+RUN_JSON_DAMAGE = {"cut short": lambda p: p.write_bytes(p.read_bytes()[:50]), "empty": lambda p: p.write_bytes(b""),
+                   "not JSON": lambda p: p.write_text("run.json\n"), "a list": lambda p: p.write_text("[]"),
+                   "no settings": lambda p: p.write_text(json.dumps({
+                       k: v for k, v in json.loads(p.read_text()).items() if k != "settings"})),
+                   "a setting of the wrong type": lambda p: p.write_text(json.dumps({
+                       **(run := json.loads(p.read_text())), "settings": {**run["settings"], "seeds": "zero"}}))}
+
+
+@pytest.mark.parametrize("damage", sorted(RUN_JSON_DAMAGE))
+def test_a_damaged_run_json_says_no_command_that_would_drop_the_settings(copied: Path, damage: str) -> None:
+    """The settings are lost with run.json: a `next:` without them (the defaults, another box id) would redo every
+    step (a hostile tester's did: box hb became vm, 79 s of work); status says so instead, and what each step's own
+    record says it completed."""
+    RUN_JSON_DAMAGE[damage](copied / "run.json")
+    report = status(copied)
+    assert report["next_command"] is None and str(report["settings_lost"]).startswith("run.json is "), report
+    for st in report["steps"]:  # type: ignore[union-attr]
+        assert st["state"] == "pending" and st["completed_at_utc"], st  # type: ignore[index]
+        assert "a rerun with the same flags keeps it" in st["reason"], st  # type: ignore[index]
+    res = CliRunner().invoke(cli, ["status", str(copied)])
+    assert res.exit_code == 0, res.output
+    assert "no run in this out-dir yet" not in res.output and "the settings of the latest run are lost" in res.output
+    (last,) = [line for line in res.output.splitlines() if line.startswith("next:")]
+    assert "with the same flags" in last and "--out-dir" not in last, last
+
+
 def edit_settings(out: Path, **changes: object) -> None:
     run = json.loads((out / "run.json").read_text())
     run["settings"].update(changes)
