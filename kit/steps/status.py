@@ -131,7 +131,7 @@ class JobsProgress:
         if self.done == self.planned:
             left = "its rows going into the shard"
         elif self.seconds_left is None:
-            left = "estimating the time left (until a tenth of this run's jobs' work is done)"
+            left = "estimating the time left (until three times as many jobs as run at once are done)"  # jobs_left
         else:
             from kit.report.eta import rough
 
@@ -177,8 +177,9 @@ def with_progress(st: StepStatus, progress: JobsProgress | str | None, running: 
     if progress is None:
         return dataclasses.replace(st, reason=f"{st.reason}: reading the clips, no job planned yet") if running else st
     if not running:  # stopped: what a rerun keeps
-        return dataclasses.replace(st, reason=f"{st.reason}; {progress.done} of {progress.planned} jobs done, which "
-                                              f"the next run keeps{progress.damage}", jobs_done=progress.done,
+        return dataclasses.replace(st, reason=f"{st.reason}; {progress.done} of {progress.planned} jobs done, each "
+                                              "of which the next run reuses if its files still match its ledger"
+                                              f"{progress.damage}", jobs_done=progress.done,
                                    jobs_planned=progress.planned)
     return dataclasses.replace(st, reason=f"{st.reason}: {progress.words()}", jobs_done=progress.done,
                                jobs_planned=progress.planned, seconds_left=progress.seconds_left)

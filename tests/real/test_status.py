@@ -341,7 +341,8 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
     planned, done, _ = figures_from_files(out, time.time())
     corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
     assert corpus["state"] == "pending" and (corpus["jobs_done"], corpus["jobs_planned"]) == (done, planned)
-    assert f"{done} of 40 jobs done, which the next run keeps" in str(corpus["reason"])
+    assert f"{done} of 40 jobs done, each of which the next run reuses if its files still match its ledger" in \
+        str(corpus["reason"])
 
 
 def test_the_corpus_s_progress_in_words() -> None:
@@ -349,7 +350,7 @@ def test_the_corpus_s_progress_in_words() -> None:
 
     assert JobsProgress(40, 12, 0, 250.0).words() == "12 of 40 jobs done, about 4 min left for its jobs"
     assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left "
-                                                      "(until a tenth of this run's jobs' work is done)")
+                                                      "(until three times as many jobs as run at once are done)")
     assert JobsProgress(40, 40, 40, None).words() == "40 of 40 jobs done (40 reused), its rows going into the shard"
 
 
