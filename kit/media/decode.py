@@ -69,7 +69,8 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
         raise ValueError("no video stream")
     line = lines[0]
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
-    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
+    # any size, 2x2 too (the refusal of a picture under the least size says why; a parse failure would not)
+    size = re.search(r",\s*(\d{1,5})x(\d{1,5})", decoded) or re.search(r",\s*(\d{1,5})x(\d{1,5})", line)
     rates = [m for word in ("fps", "tbr") if (m := re.search(rf"(\d+(?:\.\d+)?)(k?) {word}", line))]
     # the first a video can have: a DV file's average rate reads "60k fps" (its time base), its tbr the true 25
     fps = next((m for m in rates if float(m.group(1)) * (1000 if m.group(2) else 1) <= MAX_FPS), None)
@@ -335,6 +336,7 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
             where = f" after frame {counts[-1]}" if counts else ""
             raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
         width, height, fps, pix_fmt = parse_probe(res.stderr)
+        refuse_size_change(path, res.stderr, (width, height))
         n_frames = parse_frame_count(res.stderr)
         if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
             raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
@@ -344,6 +346,29 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
     except ValueError as exc:
         raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr)))
+
+
+# ffmpeg's line where a decoded picture's parameters differ from those its filters were made for: it scales (and
+# converts) every later picture to the first ones' (its `-autoscale` default), so what the kit would score is no
+# longer the file's pictures
+_RECONFIGURED = re.compile(r"Reconfiguring filter graph because video parameters changed to .*?, (\d{1,5})x(\d{1,5})")
+_STREAM_SIZE = re.compile(r",\s*(\d{1,5})x(\d{1,5})")
+
+
+def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int]) -> None:
+    """InputError naming the clip when its pictures change size mid-stream (`decoded`: the size of its first, as the
+    decode's output gives it, turned for a phone's rotation)."""
+    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
+    header = _STREAM_SIZE.search(lines[0]) if lines else None
+    first = (int(header[1]), int(header[2])) if header else decoded  # the decoder's own size, before a rotation
+    for m in _RECONFIGURED.finditer(stderr):
+        size = (int(m[1]), int(m[2]))
+        if size not in (first, decoded):
+            raise InputError(f"{path}: its pictures change size mid-stream ({first[0]}x{first[1]} to {m[1]}x{m[2]}): "
+                             "ffmpeg would scale the later ones to the first size, so what would be scored is not "
+                             "the file's pictures",
+                             hint="cut it into one clip per size where the size changes (ffmpeg's showinfo filter "
+                                  "prints each picture's size), or remove it from --ref-dir")
 
 
 def unreadable_hint(path: Path, stderr: str) -> str:

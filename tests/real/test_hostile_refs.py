@@ -96,6 +96,22 @@ def sidecar_yuv(ffmpeg: str, folder: Path, meta: dict[str, object]) -> None:
     (folder / "Side.json").write_text(json.dumps(meta))
 
 
+def size_change_mkv(ffmpeg: str, dest: Path) -> Path:
+    """20 pictures at 176x144 then 20 at 352x288 in one stream (two MPEG-TS cuts joined, as a capture that changed
+    its size does): ffmpeg scales the later ones to the first size unless told not to."""
+    parts = []
+    for k, size in enumerate(("176x144", "352x288")):
+        parts.append(dest.with_suffix(f".{k}.ts"))
+        ffmpeg_run(ffmpeg, "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25", "-frames:v", "20", "-c:v", "libx264",
+                   "-f", "mpegts", parts[-1])
+    joined = dest.with_suffix(".ts")
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    ffmpeg_run(ffmpeg, "-i", joined, "-map", "0:v", "-c", "copy", "-f", "matroska", dest)
+    for p in (*parts, joined):
+        p.unlink()
+    return dest
+
+
 def zero_width_y4m(ffmpeg: str, dest: Path) -> None:
     data = render(ffmpeg, TINY_SOURCES["alpha"], dest).read_bytes()
     dest.write_bytes(data.replace(b"W176", b"W0", 1))
@@ -120,6 +136,11 @@ class Case:
 CASES = [
     Case("odd-geometry-y4m", lambda d, f: odd_y4m(f, d / "odd.y4m"),
          ("odd.y4m", "321x181 has an odd width and height", "4:2:0")),
+    Case("size-change-mid-stream", lambda d, f: size_change_mkv(f, d / "resized.mkv"),
+         ("resized.mkv: its pictures change size mid-stream (176x144 to 352x288)", "would scale the later")),
+    Case("a-2x2-clip", lambda d, f: ffmpeg_run(f, "-f", "lavfi", "-i", "testsrc2=s=2x2:r=25", "-frames:v", "30",
+                                              "-c:v", "ffv1", d / "t2x2.mkv"),
+         ("t2x2.mkv: 2x2 is too small", "under 17 pixels")),  # a size of one digit was read as no video (2.3.0)
     Case("odd-geometry-yuv", lambda d, f: odd_yuv(f, d / "Odd_321x181_25fps.yuv"),
          ("Odd_321x181_25fps.yuv", "odd width and height")),
     Case("damaged-mkv-cluster", lambda d, f: damaged_mkv(f, d / "bad.mkv"),
