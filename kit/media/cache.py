@@ -26,9 +26,11 @@ from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing a file of the kit's cache (sha256.json, a probe cache) holds it for ms
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (8: its frames' times, kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6:
-# the pixel format its decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 8
+# (9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
+# read, where 8 kept the first as a clip of one size and the second as no video; 8: its frames' times,
+# kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its
+# decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
+MASTER_ENTRY = 9
 MASTER = f"master{MASTER_ENTRY}|"
 # a .y4m/.yuv clip's fingerprint (print4: its frames' times; print3: its repeats), keyed also by how it is read (a .yuv)
 PICTURES = "print4|"
@@ -39,8 +41,9 @@ COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 # version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
 # it out at once (a look that KIT_TIMEOUT_S cut short is never kept). Each text kept with its paths
 # (kit.infra.shown.spelled_document, the clip's own path by name): the refusal read again is sent as it was made,
-# its paths shown (refused1 kept plain text, whose fix named the box's folders)
-REFUSED = "refused2|"
+# its paths shown (refused1 kept plain text, whose fix named the box's folders; refused2 gave a clip of a one-digit
+# size as no video)
+REFUSED = "refused3|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 # the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
 # later kit's master9|): never read here, never called damaged, and written back as it was while its file is the
@@ -269,6 +272,8 @@ class Sha256Cache:
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
+        if self.reading and self._entry(key) is None:
+            self._refused(p, ffmpeg)  # a look the run was refused: said as the run says it (left out), not NotRead
         if not self._held(key, p):
             decoded = self._looked(p, ffmpeg, lambda: decode_master(p, ffmpeg))  # what it holds: probe_clip's to refuse
             self._add(key, json.dumps(_master_entry(decoded)))
@@ -277,9 +282,8 @@ class Sha256Cache:
 
     def _looked(self, p: Path, ffmpeg: str, looks: Callable[[], T]) -> T:
         """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before."""
+        self._refused(p, ffmpeg)
         key = refusal_key(p, ffmpeg)
-        if (refused := self._entry(key)) is not None:
-            raise _refusal_from(load_json(refused), p)
         try:
             return looks()
         except LookCutShort:
@@ -289,6 +293,11 @@ class Sha256Cache:
                 self._add(key, json.dumps(_refusal_entry(exc, p)))
             raise
 
+    def _refused(self, p: Path, ffmpeg: str) -> None:
+        """The refusal this file version's looks gave with this ffmpeg before, raised again; nothing if none."""
+        if (refused := self._entry(refusal_key(p, ffmpeg))) is not None:
+            raise _refusal_from(load_json(refused), p)
+
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
         """A master's lossless copy, made in the kit's cache once per file version, reused while its sha256 holds."""
         version = file_key(p)
@@ -297,7 +306,8 @@ class Sha256Cache:
         dest = intermediate_path(tree.root, p, version)
         if (found := self._copy(key, dest)) is not None:
             return found
-        if self.reading:  # the copy is not there: `status` makes none
+        if self.reading:  # the copy is not there: `status` makes none (a refusal the run was given is said as it was)
+            self._refused(p, ffmpeg)
             raise NotRead(p)
         return self._looked(p, ffmpeg, lambda: self._make_copy(p, ffmpeg, tree, key, dest))
 

@@ -121,3 +121,31 @@ def test_a_masters_probe_is_kept_in_the_cache_file(ffmpeg: str, tmp_path: Path) 
     # read from the file: no ffmpeg is run again
     reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
     assert reloaded.master_decode(master, str(tmp_path / "no-such-ffmpeg")).geometry == geometry
+
+
+@pytest.mark.parametrize("name", ["audio.mp4", "audio.avi", "text.mkv"])
+def test_status_reads_a_refusal_the_run_was_given_as_the_run_reads_it(ffmpeg: str, tmp_path: Path,
+                                                                      name: str) -> None:
+    """A clip its looks refused (a master's decode, an .avi's lossless copy): the run kept the refusal, and `status`
+    (a reading cache) leaves the clip out as the run does; it said "not checked: ... not among the clips this kit's
+    cache has read" and the corpus step stale, for an out-dir whose rerun was up to date (a hostile tester's
+    audio-only .mp4). A clip never looked at is still NotRead."""
+    import subprocess
+
+    from kit.media.cache import NotRead
+
+    clip = tmp_path / name
+    if name.startswith("audio"):
+        subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "pcm_s16le" if
+                        name.endswith(".avi") else "aac", str(clip)], check=True)
+    else:
+        clip.write_text("notes, not a video\n" * 50)
+    with pytest.raises(InputError) as run_said:
+        probe_clip(clip, ffmpeg, Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json"))
+    with pytest.raises(InputError) as status_said:
+        probe_clip(clip, ffmpeg, Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json", reading=True))
+    assert not isinstance(status_said.value, NotRead) and status_said.value.message == run_said.value.message
+    other = tmp_path / "other.mp4"
+    render(ffmpeg, "testsrc2=s=176x144:r=24", other, frames=12, fmt="mp4", extra=("-c:v", "libx264"))
+    with pytest.raises(NotRead):
+        probe_clip(other, ffmpeg, Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json", reading=True))
