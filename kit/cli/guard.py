@@ -50,13 +50,17 @@ def path_error(exc: OSError) -> KitError | None:
 
         cache = cache_dir().absolute()
     if cache is not None and path.absolute().is_relative_to(cache):
+        # the fix is a variable the same command line does not carry: no `retry:` of it
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
                         hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes "
-                             "and the demo clips) and rerun")
+                             "and the demo clips) and rerun", retry_helps=False)
     if exc.errno == errno.ENAMETOOLONG:
         fix = "choose a shorter path (--out-dir, -o)"
     elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
         fix = "choose another path (--out-dir, -o), or move the file that is in the way"
+    elif exc.errno == errno.EROFS:  # no permission of the user's makes it writable
+        fix = "choose a folder on a file system you can write (another --out-dir, or -o for merge), or remount it " \
+              "read-write"
     else:
         fix = "choose a folder you can write (another --out-dir, or -o for merge), or fix its permissions"
     return KitError(f"cannot write {shown}: {cause}", hint=f"{fix}; nothing already computed is lost")

@@ -126,3 +126,14 @@ def test_a_cache_path_error_points_at_kit_cache_dir(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "cache"))
     found = as_user_error(OSError(errno.EACCES, "Permission denied", str(tmp_path / "cache" / "probes" / "a.json")))
     assert found is not None and "KIT_CACHE_DIR" in found.hint and "cache" in found.message
+    assert not found.retry_helps  # its fix is a variable: the same command line cannot end otherwise
+
+
+@pytest.mark.parametrize("code", sorted(errno.errorcode[c] for c in (errno.EROFS, errno.EACCES, errno.EPERM)))
+def test_a_path_error_s_fix_is_one_that_can_work(tmp_path: Path, code: str) -> None:
+    """A read-only file system is no question of permissions (a hostile tester's hint said "fix its permissions" of
+    a read-only mount): each errno's hint names a fix that can work for it."""
+    found = as_user_error(OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(tmp_path / "out")))
+    assert found is not None
+    assert ("remount it read-write" in found.hint and "permissions" not in found.hint) if code == "EROFS" else \
+        "fix its permissions" in found.hint
