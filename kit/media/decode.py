@@ -41,7 +41,7 @@ from kit.media.looks import (
     look,
     run_look,
 )
-from kit.media.streams import dropped, no_video
+from kit.media.streams import dropped, no_video, still_picture
 
 MAX_FPS = 1000
 
@@ -322,6 +322,9 @@ def refuse_no_video(path: Path, stderr: str) -> None:
         raise InputError(f"{path}: not a video: it has no video stream ({holds})",
                          hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
                               "belongs with there instead")
+    if (demuxer := still_picture(stderr)) is not None:  # a picture under a video's name (a cover saved as .mp4)
+        raise InputError(f"{path}: not a video: a picture (ffmpeg reads it as {demuxer})",
+                         hint="a reference clip is a video: remove this picture from --ref-dir")
 
 
 def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = ()) -> MasterDecode:

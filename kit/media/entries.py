@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kit.infra.shown import Spelled
 from kit.media.containers import RATE, rate_convert_command
-from kit.media.streams import input_streams, no_video
+from kit.media.streams import STILL_DEMUXERS, input_streams, no_video
 from kit.rundir import RunDir, is_results_tarball, manifest_path
 
 # elementary streams with no timestamps: their rate is a guess, so the fix names it (RATE, which only the owner knows)
@@ -40,7 +40,6 @@ OTHER_KINDS = {
 # a picture's name ending in its frame number: `shot_0001.dpx`
 NUMBERED = re.compile(r"^(.*?)(\d+)$", re.ASCII)
 # ffmpeg's demuxers that read a picture, or text drawn as pictures, as a video stream of one or a few frames
-STILL_DEMUXERS = re.compile(r"^(image2|\w+_pipe|gif|apng|webp_pipe|jpegxl_anim)$")
 TEXT_DEMUXERS = ("tty", "bin", "xbin", "adf", "idf")
 
 

@@ -38,6 +38,16 @@ def input_streams(stderr: str) -> list[InputStream]:
     return [InputStream(int(m[1]), m[2], m[3]) for m in _STREAM.finditer(head)]
 
 
+# the demuxers of a still picture (or an animation of pictures), whatever the file is named
+STILL_DEMUXERS = re.compile(r"^(image2|\w+_pipe|gif|apng|webp_pipe|jpegxl_anim)$")
+
+
+def still_picture(stderr: str) -> str | None:
+    """The demuxer ffmpeg read a picture with (`png_pipe`), where the file it opened is one; else None."""
+    found = re.search(r"Input #0, (.+?), from ", stderr)
+    return found[1] if found is not None and STILL_DEMUXERS.match(found[1]) else None
+
+
 def no_video(stderr: str) -> str | None:
     """What a file ffmpeg opened holds instead of a video stream (`only audio`); None if it has one or did not open."""
     if "Input #0" not in stderr:

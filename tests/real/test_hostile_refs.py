@@ -141,6 +141,12 @@ CASES = [
     Case("a-2x2-clip", lambda d, f: ffmpeg_run(f, "-f", "lavfi", "-i", "testsrc2=s=2x2:r=25", "-frames:v", "30",
                                               "-c:v", "ffv1", d / "t2x2.mkv"),
          ("t2x2.mkv: 2x2 is too small", "under 17 pixels")),  # a size of one digit was read as no video (2.3.0)
+    Case("a-picture-named-mp4", lambda d, f: ffmpeg_run(f, "-f", "lavfi", "-i", "testsrc2=s=176x144", "-frames:v",
+                                                       "1", "-c:v", "mjpeg", "-f", "image2", d / "thumb.mp4"),
+         ("thumb.mp4: not a video: a picture (ffmpeg reads it as jpeg_pipe)",)),
+    Case("a-picture-named-mkv", lambda d, f: ffmpeg_run(f, "-f", "lavfi", "-i", "testsrc2=s=176x144", "-frames:v",
+                                                       "1", "-c:v", "png", "-f", "image2", d / "cover.mkv"),
+         ("cover.mkv: not a video: a picture (ffmpeg reads it as png_pipe)",)),
     Case("odd-geometry-yuv", lambda d, f: odd_yuv(f, d / "Odd_321x181_25fps.yuv"),
          ("Odd_321x181_25fps.yuv", "odd width and height")),
     Case("damaged-mkv-cluster", lambda d, f: damaged_mkv(f, d / "bad.mkv"),
