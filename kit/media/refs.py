@@ -19,6 +19,7 @@ from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
 from kit.media.libvmaf import MIN_SCORED_SIDE
+from kit.media.looks import convert_command
 
 CLIP_EXTS = (".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS)
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
@@ -150,7 +151,9 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
     colorspace = tags.get("C", "420jpeg").split("XYSCSS")[0]
     if colorspace not in Y4M_COLORSPACES:
         raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",
-                         hint="convert it to 4:2:0, 4:2:2 or 4:4:4 at 8, 10 or 12 bit")
+                         hint=Spelled("convert it losslessly into an .mkv, which the kit reads in any pixel format "
+                                      "ffmpeg decodes (FFV1 keeps the pictures as they are), with the kit's ffmpeg: ",
+                                      convert_command(path)))
     pix_fmt = Y4M_COLORSPACES[colorspace]
     check_geometry(path, width, height, pix_fmt)
     picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, nl + 1, 0

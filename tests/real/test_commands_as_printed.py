@@ -44,12 +44,13 @@ PALETTE = "pal [i] :smile:.avi"
 RAW = "raw [b]ñ.m4v"
 SEQUENCE = "shot [1] %%é_%02d.png"  # the pattern the kit names ten numbered pictures by (a % of the name doubled)
 ODD_YUV = "raw odd[2]_175x143_25fps.yuv"  # a headerless clip: its crop command carries the input options it needs
+C411 = "dv [4] 4:1:1 ü.y4m"  # a y4m colour space the kit's y4m reader does not take, which an .mkv carries
 MADE = {ODD_CLIP: "clip[1] [bold]odd :v: é_even.mkv", REAL: "trailer [red]x:v:0 ü.mkv",
         PALETTE: "pal [i] :smile:.mkv", RAW: "raw [b]ñ.mkv", SEQUENCE: "shot [1] %é.mkv",
-        ODD_YUV: "raw odd[2]_175x143_25fps_even.mkv"}
+        ODD_YUV: "raw odd[2]_175x143_25fps_even.mkv", C411: "dv [4] 4:1:1 ü.mkv"}
 AT_A_RATE = (RAW, SEQUENCE)  # their commands hold RATE
 SIZE = {ODD_CLIP: (174, 142), REAL: (176, 144), PALETTE: (64, 48), RAW: (64, 48), SEQUENCE: (64, 48),
-        ODD_YUV: (174, 142)}
+        ODD_YUV: (174, 142), C411: (176, 144)}
 CHEAP = ["--cqs", "25", "--scales", "native"]
 
 
@@ -58,7 +59,7 @@ def kit_env() -> dict[str, str]:
 
 
 def hostile_refs(ffmpeg: str, tiny_refs: Path, folder: Path) -> Path:
-    """One good clip, and the four the kit leaves out, each with a command to fix it."""
+    """One good clip, and those the kit leaves out, each with a command to fix it."""
     folder.mkdir(parents=True)
     shutil.copy(tiny_refs / "alpha.y4m", folder / "good [1] ü.y4m")
     render(ffmpeg, ODD, folder / ODD_CLIP, pix_fmt="yuv444p")
@@ -70,6 +71,7 @@ def hostile_refs(ffmpeg: str, tiny_refs: Path, folder: Path) -> Path:
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=5, fmt="m4v", extra=("-c:v", "mpeg4"))
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / SEQUENCE, frames=10, fmt="image2", extra=("-start_number", "1"))
     odd_yuv(folder / ODD_YUV)
+    render(ffmpeg, "testsrc2=s=176x144:r=25", folder / C411, frames=10, pix_fmt="yuv411p", extra=("-strict", "-1"))
     return folder
 
 

@@ -65,6 +65,7 @@ SITES: dict[str, Check] = {
                                       "a stop signal while the modules load"),
     # a clip left out, and its fix
     "kit/media/refs.py:check_geometry": Check(RUN, (CLIP_FIXES,)),
+    "kit/media/refs.py:y4m_geometry": Check(RUN, (CLIP_FIXES,)),
     "kit/media/discovery.py:identified": Check(RUN, (CLIP_FIXES,)),
     "kit/media/entries.py:kind_of": Check(RUN, ("tests/real/test_containers.py::test_raw_streams_are_named_with_a_"
                                                "lossless_conversion_that_keeps_every_frame",)),
