@@ -171,6 +171,10 @@ def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
     left = MAX_TRAILER_BYTES
     while block := stream.read(min(1 << 16, left + 1)):
         if block.strip(b"\0"):
+            # a byte changed in a compressed stream decodes as other data, which ends the archive early: read on to
+            # its end, where its check (gzip's CRC and length, xz's) names that damage, before calling it appended
+            while stream.read(1 << 20):
+                check()  # a stop signal between two blocks (kit/infra/interrupts.py)
             raise InputError(f"{source}: damaged or not a tarball (data after the end-of-archive block, such as "
                              "a second archive appended; nothing was extracted)", hint=DAMAGED_HINT)
         left -= len(block)

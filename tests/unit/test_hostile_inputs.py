@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,6 +127,51 @@ def test_merge_and_verify_refuse_the_same_tarballs(case: str, command: str, tmp_
         assert str(bad) in error, error
         assert not out.exists() and not manifest_path(out).exists()
     assert list(scratch.iterdir()) == []
+
+
+def test_a_byte_changed_anywhere_in_a_tarball_is_refused_for_what_it_did(tmp_path: Path, scratch: Path) -> None:
+    """Every place a byte can change in a tarball (its gzip header, the compressed data, the trailer), the
+    lowest bit flipped and the byte set to 0xff: `verify` refuses it (exit 2) unless what the tarball holds is the
+    same bytes (gzip's header's time, flags, system and file name, a deflate stream's padding bits say nothing of
+    them), and calls it "data
+    after the end-of-archive block" only where the gzip stream is whole (a hostile tester's flipped byte decoded as
+    other data ending the archive early, and was called appended data where gzip's CRC said damage)."""
+    # two members of text that compresses, 380 KB each: a changed byte mid-stream decodes as other data for long (a
+    # tarball of a tiny shard stops the decoder at once); 18 of 60 such bytes were called appended data
+    rng = random.Random(7)
+    text = "".join(f"{k},{rng.random():.6f},{rng.choice(['a', 'bb', 'ccc'])}\n" for k in range(60000)).encode()
+    tarball = tmp_path / "results-b-20261122T000000Z.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name, data in (("results-b-20261122T000000Z/a.csv", text), ("results-b-20261122T000000Z/b.csv",
+                                                                         text[::-1])):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    good = tarball.read_bytes()
+    holds = gzip.decompress(good)
+    step = max(1, len(good) // 60)
+    offsets = sorted({*range(0, len(good), step), *range(12), *range(len(good) - 12, len(good))})
+    seen = set()
+    for at in offsets:
+        for value in (good[at] ^ 1, 0xFF):
+            if value == good[at]:
+                continue
+            bad = tmp_path / "results-bad.tar.gz"
+            bad.write_bytes(good[:at] + bytes([value]) + good[at + 1:])
+            try:
+                same = gzip.decompress(bad.read_bytes()) == holds
+                whole = True
+            except (OSError, EOFError, zlib.error):
+                same = whole = False
+            res = invoke("verify", bad)
+            if res.exit_code == 0:
+                assert same, (at, value, res.output)
+                continue
+            error = assert_refused(res, "")
+            if "data after the end-of-archive block" in error:
+                assert whole, (at, value, error)
+            seen.add(error.split("(")[1][:40] if "(" in error else error[:40])
+    assert len(seen) > 3, seen  # the causes differ by where the byte is
 
 
 def test_an_intact_tarball_merges_and_verifies(tmp_path: Path, scratch: Path) -> None:
