@@ -62,6 +62,9 @@ STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
 HASH_LINE = re.compile(r"SHA256=([0-9a-f]{64})[ \t]*$", re.MULTILINE)
 
 
+SIZE_ON_LINE = re.compile(r",\s*(\d{1,5})x(\d{1,5})(?=,| \[| \()")  # a stream line's picture size
+
+
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     """(width, height, fps, pix_fmt) of a decode's first video stream, the size as decoded (a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
@@ -69,8 +72,9 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
         raise ValueError("no video stream")
     line = lines[0]
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
-    # any size, 2x2 too (the refusal of a picture under the least size says why; a parse failure would not)
-    size = re.search(r",\s*(\d{1,5})x(\d{1,5})", decoded) or re.search(r",\s*(\d{1,5})x(\d{1,5})", line)
+    # any size, 2x2 too (the refusal of a picture under the least size says why; a parse failure would not), whole:
+    # ffmpeg follows it with a comma, " [SAR" or " (coded", so a line cut inside it ("64x4" of 64x48) is not read
+    size = re.search(SIZE_ON_LINE, decoded) or re.search(SIZE_ON_LINE, line)
     rates = [m for word in ("fps", "tbr") if (m := re.search(rf"(\d+(?:\.\d+)?)(k?) {word}", line))]
     # the first a video can have: a DV file's average rate reads "60k fps" (its time base), its tbr the true 25
     fps = next((m for m in rates if float(m.group(1)) * (1000 if m.group(2) else 1) <= MAX_FPS), None)
@@ -354,15 +358,15 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
 # ffmpeg's line where a decoded picture's parameters differ from those its filters were made for: it scales (and
 # converts) every later picture to the first ones' (its `-autoscale` default), so what the kit would score is no
 # longer the file's pictures
-_RECONFIGURED = re.compile(r"Reconfiguring filter graph because video parameters changed to .*?, (\d{1,5})x(\d{1,5})")
-_STREAM_SIZE = re.compile(r",\s*(\d{1,5})x(\d{1,5})")
+_RECONFIGURED = re.compile(r"Reconfiguring filter graph because video parameters changed to .*?, "
+                           r"(\d{1,5})x(\d{1,5})(?=,| \[| \()")
 
 
 def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int]) -> None:
     """InputError naming the clip when its pictures change size mid-stream (`decoded`: the size of its first, as the
     decode's output gives it, turned for a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
-    header = _STREAM_SIZE.search(lines[0]) if lines else None
+    header = SIZE_ON_LINE.search(lines[0]) if lines else None
     first = (int(header[1]), int(header[2])) if header else decoded  # the decoder's own size, before a rotation
     for m in _RECONFIGURED.finditer(stderr):
         size = (int(m[1]), int(m[2]))
