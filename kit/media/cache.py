@@ -46,7 +46,7 @@ COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 REFUSED = "refused3|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 # the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
-# later kit's master9|): never read here, never called damaged, and written back as it was while its file is the
+# later kit's master10|): never read here, never called damaged, and written back as it was while its file is the
 # version it describes (_file_still_there: a file changed or gone lets it go), so that two versions of
 # the kit sharing one cache (an upgrade, a lead who keeps the older kit, two copies on a box) do not each drop what
 # the other computed and decode every clip again on every run. A clip hash's key is the file's absolute path

@@ -41,7 +41,7 @@ from kit.media.looks import (
     look,
     run_look,
 )
-from kit.media.streams import dropped, no_video, still_picture
+from kit.media.streams import demuxer, dropped, no_video, still_picture
 
 MAX_FPS = 1000
 
@@ -103,7 +103,6 @@ _OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#|hash|rawvideo)")
 _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
 # a packet the demuxer marked damaged: -xerror stops on it, except on one read while ffmpeg probes the streams
 _CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
-_DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
 # an input's closing line at -loglevel verbose: the packets its video stream gave, the frames its decoder made of them,
 # and the packets it could not decode
 _DECODED = re.compile(r"Input stream #\d+:\d+ \(video\): (\d+) packets read \(\d+ bytes\); (\d+) frames decoded; "
@@ -118,8 +117,8 @@ CORRUPT_FRAME = "corrupt decoded frame"
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
     """The first error a decode logged on its input side or packet its demuxer marked corrupt, "" for none (a demuxer
     resyncs: a strict decode can exit 0 with frames missing); without `decoder_too`, the demuxer's alone."""
-    demuxer = _DEMUXER.search(stderr)
-    own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
+    name = demuxer(stderr)  # its own lines are prefixed with its name
+    own = ("[in#", f"[{name} @") if name else ("[in#",)
     for line in stderr.splitlines():
         if not decoder_too and not line.strip().startswith(own):
             continue
@@ -326,9 +325,6 @@ def refuse_no_video(path: Path, stderr: str) -> None:
         raise InputError(f"{path}: not a video: it has no video stream ({holds})",
                          hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
                               "belongs with there instead")
-    if (demuxer := still_picture(stderr)) is not None:  # a picture under a video's name (a cover saved as .mp4)
-        raise InputError(f"{path}: not a video: a picture (ffmpeg reads it as {demuxer})",
-                         hint="a reference clip is a video: remove this picture from --ref-dir")
 
 
 def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = ()) -> MasterDecode:
@@ -345,6 +341,9 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
         width, height, fps, pix_fmt = parse_probe(res.stderr)
         refuse_size_change(path, res.stderr, (width, height))
         n_frames = parse_frame_count(res.stderr)
+        if n_frames <= 1 and (reader := still_picture(res.stderr)) is not None:  # a cover saved as thumb.mp4
+            raise InputError(f"{path}: not a video: a picture (ffmpeg reads it as {reader})",
+                             hint="a reference clip is a video: remove this picture from --ref-dir")
         if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
             raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
                              "frames decode, so every job would fail on frame counts",
@@ -358,8 +357,10 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
 # ffmpeg's line where a decoded picture's parameters differ from those its filters were made for: it scales (and
 # converts) every later picture to the first ones' (its `-autoscale` default), so what the kit would score is no
 # longer the file's pictures
+# ffmpeg 9 follows the size with ", unspecified alpha", 7 ends the line with it: a size is whole before a comma or the
+# line's end (a line cut at the end of what was kept has none)
 _RECONFIGURED = re.compile(r"Reconfiguring filter graph because video parameters changed to .*?, "
-                           r"(\d{1,5})x(\d{1,5})(?=,| \[| \()")
+                           r"(\d{1,5})x(\d{1,5})(?=,|\r?\n)")
 
 
 def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int]) -> None:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kit.infra.shown import Spelled
 from kit.media.containers import RATE, rate_convert_command
-from kit.media.streams import STILL_DEMUXERS, input_streams, no_video
+from kit.media.streams import STILL_DEMUXERS, demuxer, input_streams, no_video
 from kit.rundir import RunDir, is_results_tarball, manifest_path
 
 # elementary streams with no timestamps: their rate is a guess, so the fix names it (RATE, which only the owner knows)
@@ -103,10 +103,9 @@ def kind_of(path: Path) -> Kind:
 
 def ffmpeg_kind(stderr: str, ext: str) -> tuple[str, bool]:
     """What ffmpeg found opening a file of an extension the kit does not know (`ext`): (the words, is it a video)."""
-    demuxer = re.search(r"Input #0, (.+?), from ", stderr)
-    if demuxer is None:
+    name = demuxer(stderr)
+    if name is None:
         return "not a video: ffmpeg cannot read it", False
-    name = demuxer.group(1)
     if (holds := no_video(stderr)) is not None:
         return f"not a video: ffmpeg reads it as {name}, holding {holds.removeprefix('only ')}", False
     if name in TEXT_DEMUXERS:

@@ -40,12 +40,18 @@ def input_streams(stderr: str) -> list[InputStream]:
 
 # the demuxers of a still picture (or an animation of pictures), whatever the file is named
 STILL_DEMUXERS = re.compile(r"^(image2|\w+_pipe|gif|apng|webp_pipe|jpegxl_anim)$")
+_DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
+
+
+def demuxer(stderr: str) -> str | None:
+    """The demuxer ffmpeg opened its first input with (`mov,mp4,m4a,3gp,3g2,mj2`, `png_pipe`); None if none."""
+    found = _DEMUXER.search(stderr)
+    return found[1] if found is not None else None
 
 
 def still_picture(stderr: str) -> str | None:
     """The demuxer ffmpeg read a picture with (`png_pipe`), where the file it opened is one; else None."""
-    found = re.search(r"Input #0, (.+?), from ", stderr)
-    return found[1] if found is not None and STILL_DEMUXERS.match(found[1]) else None
+    return name if (name := demuxer(stderr)) is not None and STILL_DEMUXERS.match(name) else None
 
 
 def no_video(stderr: str) -> str | None:

@@ -1,0 +1,33 @@
+"""The size-change refusal read from ffmpeg's own lines, as each release writes them (captured text, no ffmpeg run):
+a reconfigured size other than the stream's refuses the clip; the same size, a rotation or a cut line does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.media.decode import refuse_size_change
+
+INPUT = ("[info]   Stream #0:0: Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 320x240 [SAR 1:1 DAR "
+         "4:3], 25 fps, 25 tbr, 1k tbn\n")
+# fftools/ffmpeg_filter.c: 9.0 adds the alpha mode after the size, 7.x ends the line with it
+RECONFIGURED_9 = ("[vf#0:0 @ 0x5650fcdff980] [info] Reconfiguring filter graph because video parameters changed to "
+                  "yuv420p(tv, smpte170m), {size}, unspecified alpha\n")
+RECONFIGURED_7 = ("[vf#0:0 @ 0x5650fcdff980] Reconfiguring filter graph because video parameters changed to "
+                  "yuv420p(tv, unknown), {size}\n")
+
+
+@pytest.mark.parametrize("line", [RECONFIGURED_9, RECONFIGURED_7], ids=["ffmpeg 9", "ffmpeg 7"])
+def test_a_size_change_is_refused_in_each_release_s_words(line: str) -> None:
+    with pytest.raises(InputError, match=r"change size mid-stream \(320x240 to 640x480\)"):
+        refuse_size_change(Path("joined.mkv"), INPUT + line.format(size="640x480"), (320, 240))
+
+
+@pytest.mark.parametrize("line", [RECONFIGURED_9, RECONFIGURED_7], ids=["ffmpeg 9", "ffmpeg 7"])
+def test_what_is_no_size_change_is_kept(line: str) -> None:
+    refuse_size_change(Path("a.mkv"), INPUT + line.format(size="320x240"), (320, 240))  # colour alone changed
+    refuse_size_change(Path("phone.mp4"), INPUT + line.format(size="320x240"), (240, 320))  # a rotation's output
+    refuse_size_change(Path("a.mkv"), INPUT + line.format(size="640x480")[:-1].removesuffix(", unspecified alpha")
+                       [:-1], (320, 240))  # a line cut inside its size ("640x48"), at the end of what was kept
