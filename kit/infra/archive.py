@@ -155,7 +155,7 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
     try:
         with _decompressed(source) as stream, _tar(stream, source) as tar:
             members = _scan(tar, source)
-            _read_to_end(tar, source)
+            _read_to_end(tar, source, isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)))
             top = _one_top(members, source)
             return _extract_members(tar, members, source, dest), top
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
@@ -164,7 +164,7 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
         raise InputError(f"{source}: damaged or not a tarball ({reason_line(exc)})", hint=DAMAGED_HINT) from exc
 
 
-def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
+def _read_to_end(tar: tarfile.TarFile, source: Path, compressed: bool) -> None:
     """Read past the end-of-archive block, so that a compressed stream checks its trailer: only zero padding there."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
@@ -173,7 +173,10 @@ def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
         if block.strip(b"\0"):
             # a byte changed in a compressed stream decodes as other data, which ends the archive early: read on to
             # its end, where its check (gzip's CRC and length, xz's) names that damage, before calling it appended
-            while stream.read(1 << 20):
+            # (at most MAX_TOTAL_BYTES more: a large archive appended is said as appended all the same)
+            read = 0
+            while compressed and read <= MAX_TOTAL_BYTES and (more := stream.read(1 << 20)):
+                read += len(more)
                 check()  # a stop signal between two blocks (kit/infra/interrupts.py)
             raise InputError(f"{source}: damaged or not a tarball (data after the end-of-archive block, such as "
                              "a second archive appended; nothing was extracted)", hint=DAMAGED_HINT)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kit.infra.interrupts import check
+from kit.infra.limits import STALE_TEMP_S
 
 TMP_MARK = ".tmp-"  # what every temporary's name starts with (temp_name)
 
@@ -131,18 +132,20 @@ def temp_name(name: str) -> str:
 # The names the kit gives its temporaries, and no other: temp_name (token_hex(4)) and archive's TemporaryDirectory
 # (tempfile's 8 characters of a-z, 0-9 and _); an earlier kit's mkstemp had no host. A user's `.tmp-notes` or
 # `.tmp-draft.1.2.3` is none of these, and is never removed.
-_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[a-z0-9_]{8}")
-_OLD_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.[a-z0-9_]{8}")
+# An earlier kit's shape is loose enough to be a user's (`.tmp-backup.2024.20241128`): it counts as a temporary only
+# once untouched for STALE_TEMP_S, whatever its pid says.
+_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[a-z0-9_]{8}", re.DOTALL)
+_OLD_TEMP = re.compile(r"\.tmp-.+\.(?P<pid>\d{1,10})\.[a-z0-9_]{8}", re.DOTALL)
 
 
 def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
     """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it;
     never for a name the kit does not give its temporaries (_TEMP, _OLD_TEMP)."""
     old = time.time() - st.st_mtime > max_age_s
-    found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
-    if found is None:
-        return False  # not a name of the kit's: the user's, whatever it starts with
-    if found.groupdict().get("host", host_tag()) != host_tag():
+    found = _TEMP.fullmatch(name)
+    if found is None:  # an earlier kit's (no host) once old whatever its pid; any other name the user's
+        return _OLD_TEMP.fullmatch(name) is not None and time.time() - st.st_mtime > max(max_age_s, STALE_TEMP_S)
+    if found["host"] != host_tag():
         return old  # a pid is alive or dead only on its own host
     pid = int(found["pid"])
     return pid != os.getpid() and (old or not pid_alive(pid))
