@@ -50,8 +50,9 @@ def status_lines(report: RunStatus, color: bool) -> list[str]:
         lines.append(f"a run is in progress in this out-dir ({visible(report.running)}): wait for it, "
                      f"then {kit_command('status', report.out_dir)} again")
     elif report.settings_lost:
-        lines.append(f"next: the command that made this out-dir, with the same flags ({report.settings_lost}, and "
-                     "it kept them; a run without them would redo every step with the defaults)")
+        lines.append("next: the command that made this out-dir, with the same flags (they were in run.json, which "
+                     f"{report.settings_lost.removeprefix('run.json ')}; a run without them would redo every step with "
+                     "the defaults)")
     elif report.next_command:
         lines.append(f"next: {report.next_command}")
     else:

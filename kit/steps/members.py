@@ -96,9 +96,9 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     if missing and s.train_tasks:
         raise missing_members(ctx, jobs, missing, total, store.folder)
     if found:
-        ensemble = len(jobs[0].members)  # the first job is the ensemble's, the others the baselines'
-        ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained (the ensemble's {ensemble} and the "
-                                f"baselines' {total - ensemble}) in ", store.folder,
+        ensemble = len(jobs[0].members)  # kit.model.baselines.loso_jobs: the ensemble's job, then the baselines'
+        ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained (of {total}: the ensemble's "
+                                f"{ensemble}, the baselines' {total - ensemble}) in ", store.folder,
                                 f"; training the other {len(missing)}" if missing else ""))
     bases = bases_of(ctx, inputs)
     kept = set(bases(inputs.distil.teacher(), jobs[0].arch, s.train).found(s.seeds)) \

@@ -71,6 +71,8 @@ class BundleStep:
         """The corpus step's records the tarball carries and the report reads (the shard's manifest, the clips left
         out), by their sha256: a clip added to or gone from the left-out ones changes what the lead is sent."""
         run = ctx.run
+        if ctx.settings.corpus is not None:  # a given corpus: the tarball carries no records of a corpus step here
+            return {}
         return {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                 if ctx.tree.is_file(p)}
 

@@ -131,7 +131,7 @@ class JobsProgress:
         if self.done == self.planned:
             left = "its rows going into the shard"
         elif self.seconds_left is None:
-            left = "estimating the time left (until three times as many jobs as run at once are done)"  # jobs_left
+            left = "estimating the time left (until this run has done three times as many jobs as run at once)"
         else:
             from kit.report.eta import rough
 
@@ -228,7 +228,8 @@ def recorded_only(tree: Tree, rundir: RunDir, lost: str) -> Iterator[StepStatus]
             yield StepStatus(step.number, step.name, "pending", f"not completed in this out-dir yet ({lost})")
         else:
             yield StepStatus(step.number, step.name, "pending",
-                             f"completed, with settings {lost} no longer says: a rerun with the same flags keeps it",
+                             f"completed; its settings were in run.json, which is {lost.removeprefix('run.json is ')}:"
+                             " a rerun with the same flags keeps it if its inputs are unchanged",
                              record.completed_at_utc)
 
 

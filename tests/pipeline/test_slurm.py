@@ -246,7 +246,7 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, submitted: Submi
         task_log = (root / "slurm" / "logs" / f"train-{t}_{k}.out").read_text()
         assert f"training task {k}/2 of LOSO's members" in task_log, task_log[-3000:]
     gathered = (root / "slurm" / "logs" / f"gather-{g}.out").read_text()
-    assert re.search(r"members already trained \(the ensemble.s \d+ and the baselines. \d+\) in", gathered) and \
+    assert re.search(r"members already trained \(of \d+: the ensemble.s \d+, the baselines. \d+\) in", gathered) and \
         "training the other" not in gathered, gathered[-3000:]
     onnx = sorted(p.relative_to(local) for p in (local / "05_bundle" / "exports").rglob("*.onnx"))
     assert onnx and onnx == sorted(p.relative_to(union) for p in (union / "05_bundle" / "exports").rglob("*.onnx"))

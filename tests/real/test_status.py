@@ -72,7 +72,7 @@ def test_a_damaged_run_json_says_no_command_that_would_drop_the_settings(copied:
     assert report["next_command"] is None and str(report["settings_lost"]).startswith("run.json is "), report
     for st in report["steps"]:  # type: ignore[union-attr]
         assert st["state"] == "pending" and st["completed_at_utc"], st  # type: ignore[index]
-        assert "a rerun with the same flags keeps it" in st["reason"], st  # type: ignore[index]
+        assert "a rerun with the same flags keeps it if its inputs are unchanged" in st["reason"], st  # type: ignore
     res = CliRunner().invoke(cli, ["status", str(copied)])
     assert res.exit_code == 0, res.output
     assert "no run in this out-dir yet" not in res.output and "the settings of the latest run are lost" in res.output
@@ -349,8 +349,9 @@ def test_the_corpus_s_progress_in_words() -> None:
     from kit.steps.status import JobsProgress
 
     assert JobsProgress(40, 12, 0, 250.0).words() == "12 of 40 jobs done, about 4 min left for its jobs"
-    assert JobsProgress(40, 12, 10, None).words() == ("12 of 40 jobs done (10 reused), estimating the time left "
-                                                      "(until three times as many jobs as run at once are done)")
+    assert JobsProgress(40, 12, 10, None).words() == (
+        "12 of 40 jobs done (10 reused), estimating the time left (until this run has done three times as many jobs "
+        "as run at once)")
     assert JobsProgress(40, 40, 40, None).words() == "40 of 40 jobs done (40 reused), its rows going into the shard"
 
 
