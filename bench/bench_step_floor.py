@@ -1,5 +1,5 @@
-"""What one training step costs, by torch as the kit trains and by numpy alone: the floor under any LOSO trainer
-driven from Python (issue 77, item 6).
+"""What one training step costs, by torch as the kit trains and by numpy (with scipy.special's erf): the floor under
+any LOSO trainer driven from Python (issue 77, item 6).
 
 The loso step of `--seeds 0` trains three stacks of nine members (one per fold of the demo's nine contents): the
 `linear` and `mlp_small` baselines by the frames recipe, and the ensemble's nine tunings by the teacher recipe (the
@@ -10,13 +10,15 @@ seed's base is carried by the kit). This bench takes each stack's shape and step
   makes it: the batch gathered (and z-scored, by the frames recipe), forward, the backward pass written out, the fused
   Adam; the tuning's batch is drawn from one table here, where the kit draws each member's from three sources (a
   cost left out: the figure is a floor);
-* **numpy**: the same arithmetic in numpy alone (batched matmul, the backward pass written out, Adam as torch's
-  formula), from the same initial weights and on the same rows; its weights are compared with torch's at the end
-  (the same arithmetic, not the same bits).
+* **numpy**: the same arithmetic in numpy, GELU's erf from scipy.special (batched matmul, the backward pass written
+  out, Adam as torch's formula), from the same initial weights and on the same rows; its weights are compared with
+  torch's at the end (the same arithmetic, not the same bits). There is no warm-up round: each round times torch
+  first, then numpy, from a cold start of the stack.
 
 Beside them, each library's import as a process of its own (wait4), and the projection: the stacks' steps times
-each library's step, plus its import, against what `--bash-cpu` (bench_bashkit.py's figure for the bash kit's
-trainer) allows at 100x. Nothing here is a LOSO: no corpus is read, no member is scored.
+each library's step, plus its import and the shard's reader's (pyarrow; the kit's pandas too), against what
+`--bash-cpu` (bench_bashkit.py's figure for the bash kit's trainer) allows at 100x. Nothing here is a LOSO: no
+corpus is read, no member is scored.
 
     python bench/bench_step_floor.py [--bash-cpu 412.8] [--rounds 2] [--rows 7200 --contents 9]
 """
@@ -175,8 +177,10 @@ def time_stack(stack: Stack, rows: int, steps: int, seed: int = 0) -> tuple[Time
     return by_torch, by_numpy, apart
 
 
+# each trainer's imports with what reads the shard: pyarrow beside numpy, pandas and pyarrow beside torch (the kit's)
 IMPORTS = {"python alone": "pass", "numpy": "import numpy", "numpy + scipy.special": "import numpy, scipy.special",
-           "torch": "import torch", "torch + pandas + pyarrow": "import torch, pandas, pyarrow.parquet"}
+           "numpy + scipy.special + pyarrow": "import numpy, scipy.special, pyarrow.parquet", "torch": "import torch",
+           "torch + pandas + pyarrow": "import torch, pandas, pyarrow.parquet"}
 
 
 def main() -> None:
@@ -226,7 +230,7 @@ def main() -> None:
     for label, cpu in imports.items():
         print(f"| {label} | {statistics.median(cpu):.2f} s |")
     floor = {"torch": total["torch"] + statistics.median(imports["torch + pandas + pyarrow"]),
-             "numpy": total["numpy"] + statistics.median(imports["numpy + scipy.special"])}
+             "numpy": total["numpy"] + statistics.median(imports["numpy + scipy.special + pyarrow"])}
     print()
     print(f"the least a LOSO of these steps costs, its imports and steps alone (no corpus read, nothing scored or "
           f"written): torch {floor['torch']:.2f} s, numpy {floor['numpy']:.2f} s")
