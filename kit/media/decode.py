@@ -41,7 +41,7 @@ from kit.media.looks import (
     look,
     run_look,
 )
-from kit.media.streams import demuxer, dropped, no_video, still_picture
+from kit.media.streams import demuxer, dropped, no_video, picture_words, still_picture
 
 MAX_FPS = 1000
 
@@ -74,7 +74,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     # any size, 2x2 too (the refusal of a picture under the least size says why; a parse failure would not), whole:
     # ffmpeg follows it with a comma, " [SAR" or " (coded", so a line cut inside it ("64x4" of 64x48) is not read
-    size = re.search(SIZE_ON_LINE, decoded) or re.search(SIZE_ON_LINE, line)
+    size = SIZE_ON_LINE.search(decoded) or SIZE_ON_LINE.search(line)
     rates = [m for word in ("fps", "tbr") if (m := re.search(rf"(\d+(?:\.\d+)?)(k?) {word}", line))]
     # the first a video can have: a DV file's average rate reads "60k fps" (its time base), its tbr the true 25
     fps = next((m for m in rates if float(m.group(1)) * (1000 if m.group(2) else 1) <= MAX_FPS), None)
@@ -342,7 +342,7 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
         refuse_size_change(path, res.stderr, (width, height))
         n_frames = parse_frame_count(res.stderr)
         if n_frames <= 1 and (reader := still_picture(res.stderr)) is not None:  # a cover saved as thumb.mp4
-            raise InputError(f"{path}: not a video: a picture (ffmpeg reads it as {reader})",
+            raise InputError(f"{path}: {picture_words(reader)}",
                              hint="a reference clip is a video: remove this picture from --ref-dir")
         if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
             raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "

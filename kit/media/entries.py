@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from kit.infra.shown import Spelled
 from kit.media.containers import RATE, rate_convert_command
-from kit.media.streams import STILL_DEMUXERS, demuxer, input_streams, no_video
+from kit.media.streams import STILL_DEMUXERS, demuxer, input_streams, no_video, picture_words
 from kit.rundir import RunDir, is_results_tarball, manifest_path
 
 # elementary streams with no timestamps: their rate is a guess, so the fix names it (RATE, which only the owner knows)
@@ -39,7 +39,7 @@ OTHER_KINDS = {
 }
 # a picture's name ending in its frame number: `shot_0001.dpx`
 NUMBERED = re.compile(r"^(.*?)(\d+)$", re.ASCII)
-# ffmpeg's demuxers that read a picture, or text drawn as pictures, as a video stream of one or a few frames
+# ffmpeg's demuxers that read text drawn as pictures as a video stream (a picture's: streams.STILL_DEMUXERS)
 TEXT_DEMUXERS = ("tty", "bin", "xbin", "adf", "idf")
 
 
@@ -111,7 +111,7 @@ def ffmpeg_kind(stderr: str, ext: str) -> tuple[str, bool]:
     if name in TEXT_DEMUXERS:
         return "not a video: a text file", False
     if STILL_DEMUXERS.match(name):
-        return f"not a video: a picture (ffmpeg reads it as {name})", False
+        return picture_words(name), False
     codec = next(s.detail.split(",")[0].split(" (")[0] for s in input_streams(stderr) if s.picture)
     return (f"a video in a container the kit does not take by its extension ({ext or 'none'}; ffmpeg reads it as "
             f"{name}, {codec})"), True

@@ -49,6 +49,11 @@ def demuxer(stderr: str) -> str | None:
     return found[1] if found is not None else None
 
 
+def picture_words(reader: str) -> str:
+    """What a file ffmpeg reads with a picture's demuxer (`reader`) is, in the words discovery and the decode say."""
+    return f"not a video: a picture (ffmpeg reads it as {reader})"
+
+
 def still_picture(stderr: str) -> str | None:
     """The demuxer ffmpeg read a picture with (`png_pipe`), where the file it opened is one; else None."""
     return name if (name := demuxer(stderr)) is not None and STILL_DEMUXERS.match(name) else None

@@ -219,18 +219,18 @@ def all_pending(reason: str) -> tuple[StepStatus, ...]:
     return tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
 
 
-def recorded_only(tree: Tree, rundir: RunDir, lost: str) -> Iterator[StepStatus]:
-    """Each step as its own record says it ended, where run.json (`lost`) cannot say what the next run compares it
-    with: pending, with when it completed, which a rerun with the same flags keeps."""
+def recorded_only(tree: Tree, rundir: RunDir, why: str) -> Iterator[StepStatus]:
+    """Each step as its own record says it ended, where run.json (`why`: how it is damaged) cannot say what the next
+    run compares it with: pending, with when it completed, which a rerun with the same flags keeps."""
     for step in STEPS:
         record, _ = read_step_record(tree, rundir.status(step.name))
         if record is None:
-            yield StepStatus(step.number, step.name, "pending", f"not completed in this out-dir yet ({lost})")
+            yield StepStatus(step.number, step.name, "pending",
+                             f"not completed in this out-dir yet ({rundir.rel(rundir.run_json)} is {why})")
         else:
             yield StepStatus(step.number, step.name, "pending",
-                             f"completed; its settings were in run.json, which is {lost.removeprefix('run.json is ')}:"
-                             " a rerun with the same flags keeps it if its inputs are unchanged",
-                             record.completed_at_utc)
+                             f"completed; its settings were in {rundir.rel(rundir.run_json)}, which is {why}: a rerun "
+                             "with the same flags keeps it if its inputs are unchanged", record.completed_at_utc)
 
 
 def run_status(out_dir: Path) -> RunStatus:
@@ -247,7 +247,7 @@ def run_status(out_dir: Path) -> RunStatus:
             lost = f"{rundir.rel(rundir.run_json)} is {why}"
             found = rundir.verdict_on_disk(tree)
             return RunStatus(str(out_dir), None, None, running, found[0] if found is not None else None,
-                             tuple(recorded_only(tree, rundir, lost)), settings_lost=lost)
+                             tuple(recorded_only(tree, rundir, why)), settings_lost=lost)
         settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
         quiet = Context(settings, lambda event: None, lambda line: None, tree)
         # the step the run is in is running, those after it wait for it: neither is planned (a plan would read what
