@@ -31,3 +31,19 @@ def test_what_is_no_size_change_is_kept(line: str) -> None:
     refuse_size_change(Path("phone.mp4"), INPUT + line.format(size="320x240"), (240, 320))  # a rotation's output
     refuse_size_change(Path("a.mkv"), INPUT + line.format(size="640x480")[:-1].removesuffix(", unspecified alpha")
                        [:-1], (320, 240))  # a line cut inside its size ("640x48"), at the end of what was kept
+
+
+# every way a stream can change size: larger, smaller, one side alone, and back to the first size after another
+CHANGES = [("640x480", "320x240 to 640x480"), ("160x120", "320x240 to 160x120"), ("320x480", "320x240 to 320x480"),
+           ("640x240", "320x240 to 640x240"), ("2x2", "320x240 to 2x2"), ("16384x8640", "320x240 to 16384x8640")]
+
+
+@pytest.mark.parametrize("line", [RECONFIGURED_9, RECONFIGURED_7], ids=["ffmpeg 9", "ffmpeg 7"])
+@pytest.mark.parametrize(("size", "said"), CHANGES, ids=[c[0] for c in CHANGES])
+def test_every_size_change_is_refused(line: str, size: str, said: str) -> None:
+    with pytest.raises(InputError, match=rf"change size mid-stream \({said}\)"):
+        refuse_size_change(Path("a.mkv"), INPUT + line.format(size=size), (320, 240))
+    # the change after a reconfigure of colour alone, and a return to the first size after it: refused all the same
+    colour_then_size = line.format(size="320x240") + line.format(size=size) + line.format(size="320x240")
+    with pytest.raises(InputError, match=rf"change size mid-stream \({said}\)"):
+        refuse_size_change(Path("a.mkv"), INPUT + colour_then_size, (320, 240))
