@@ -3,10 +3,13 @@ libvmaf/src/predict.c does, and the built-in ones in the scoring ffmpeg (docs/te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import mmap
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +39,7 @@ OPTION_WORDS = {"egl": "enhancement-gain limit"}
 # libvmaf logs six decimals: the function of logged features differs from the logged score by a few 1e-4 at most
 PROOF_TOLERANCE = 0.01
 MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary (or its libvmaf) read for its models; a larger one is not searched
+MODEL_KEY = b'"model_dict"'  # the key every libvmaf model JSON has: how a compiled-in model is found
 MAX_MODEL_BYTES = 4 << 20  # one model's JSON text (vmaf_v0.6.1's is 19 kB; a bootstrap set's 400 kB)
 CHUNK_ROWS = 65_536  # rows evaluated at once: a (rows x 211) kernel of float64 is 110 MB
 
@@ -242,22 +246,24 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
     return (p[0], p[1], p[2]), _truthy(spec.get("out_gte_in")), _truthy(spec.get("out_lte_in"))
 
 
-def _embedded_models(blob: bytes) -> list[str]:
-    """The libvmaf model JSON texts compiled into a binary: the JSON object around each `"model_dict"` key."""
-    texts, seen = [], set()
-    for hit in re.finditer(rb'"model_dict"', blob):
-        lo = max(blob.rfind(b"\x00", 0, hit.start()) + 1, hit.start() - MAX_MODEL_BYTES)
-        for brace in re.finditer(rb"\{", blob[lo : hit.start()]):
+def _embedded_models(blob: bytes | mmap.mmap, end: int | None = None) -> Iterator[str]:
+    """The libvmaf model JSON texts compiled into a binary, in its order, each found as it is reached: the JSON object
+    around each `"model_dict"` key that starts before `end`."""
+    seen: set[int] = set()
+    at = blob.find(MODEL_KEY, 0, end)
+    while at >= 0:
+        lo = max(blob.rfind(b"\x00", 0, at) + 1, at - MAX_MODEL_BYTES)
+        for brace in re.finditer(rb"\{", blob[lo:at]):
             if (start := lo + brace.start()) in seen:
                 break
             if (text := _object_at(blob, start)) is not None and '"model_dict"' in text:
                 seen.add(start)
-                texts.append(text)
+                yield text
                 break
-    return texts
+        at = blob.find(MODEL_KEY, at + 1, end)
 
 
-def _object_at(blob: bytes, start: int) -> str | None:
+def _object_at(blob: bytes | mmap.mmap, start: int) -> str | None:
     """The JSON object that starts at `start`, as text; None where none does."""
     window = blob[start : start + MAX_MODEL_BYTES].split(b"\x00", 1)[0]
     try:
@@ -284,6 +290,25 @@ def linked_libraries(ffmpeg: Path) -> list[Path]:
     return [Path(p) for p in dict.fromkeys(found) if Path(p).is_file()]
 
 
+def _binaries(ffmpeg: Path) -> Iterator[Path]:
+    """The ffmpeg, then the libvmaf libraries it links, looked up only when the ffmpeg does not hold the model."""
+    yield ffmpeg
+    yield from linked_libraries(ffmpeg)
+
+
+@contextlib.contextmanager
+def _mapped(binary: Path) -> Iterator[bytes | mmap.mmap]:
+    """The binary's bytes, mapped read-only where the system can (a binary of 170 MB is then not copied), else read."""
+    with open(binary, "rb") as fh:
+        try:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # an empty file, or one the system cannot map
+            yield fh.read(MAX_BINARY_BYTES)
+            return
+        with mapped:
+            yield mapped
+
+
 def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
     """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when not found."""
     if name not in BUILTIN_IDENTITY:
@@ -291,17 +316,18 @@ def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
     if ffmpeg is None:
         raise NotReproducible("is compiled into libvmaf, and no ffmpeg was found to read it from")
     total_sv, rho, own = BUILTIN_IDENTITY[name]
-    for binary in (ffmpeg, *linked_libraries(ffmpeg)):
+    for binary in _binaries(ffmpeg):
         try:
-            with open(binary, "rb") as fh:
-                blob = fh.read(MAX_BINARY_BYTES)
+            with _mapped(binary) as blob:
+                # by its SVM header and its options, read without parsing the rest; the first one that is it ends
+                # the search
+                for text in _embedded_models(blob, MAX_BINARY_BYTES):
+                    head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
+                    if head and (int(head[1]), head[2]) == (total_sv, rho) and INTEGER_PREFIX in text \
+                            and ("feature_opts_dicts" in text) == own:
+                        return text
         except OSError as exc:
             raise NotReproducible(f"could not be read from {binary.name} ({exc.strerror or exc})") from None
-        for text in _embedded_models(blob):  # by its SVM header and its options, read without parsing the rest
-            head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
-            if head and (int(head[1]), head[2]) == (total_sv, rho) and INTEGER_PREFIX in text \
-                    and ("feature_opts_dicts" in text) == own:
-                return text
     # the files by their names: the reason goes into the LOSO reports, the verdict and the model cards, which are
     # sent (prereqs.json names the ffmpeg as the lead may see it)
     raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg.name} or the libvmaf it links (a libvmaf built "
