@@ -250,6 +250,7 @@ def _embedded_models(blob: bytes | mmap.mmap, end: int | None = None) -> Iterato
     """The libvmaf model JSON texts compiled into a binary, in its order, each found as it is reached: the JSON object
     around each `"model_dict"` key that starts before `end`."""
     seen: set[int] = set()
+    end = len(blob) if end is None else end
     at = blob.find(MODEL_KEY, 0, end)
     while at >= 0:
         lo = max(blob.rfind(b"\x00", 0, at) + 1, at - MAX_MODEL_BYTES)

@@ -23,7 +23,7 @@ from kit.model.kernels import Kernels, active
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import TrainConfig
-from kit.model.schedule import JobShape, PlannedJob, Schedule, distilled_arithmetic, plan_jobs
+from kit.model.schedule import STACK_BYTES, JobShape, PlannedJob, Schedule, distilled_arithmetic, plan_jobs
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
@@ -86,18 +86,25 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
+    chunk = max(1, STACK_BYTES // (len(members) * sched.batch * arch.in_dim * 4))  # steps whose inputs are made at once
     done = 0
     for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
         n = min(sched.steps_per_round, sched.steps - done)
-        idx = torch.stack([s.take(n * sched.batch) for s in streams])
+        # the round's rows, step by step: (n, M, B)
+        idx = torch.stack([s.take(n * sched.batch) for s in streams]).view(len(members), n, sched.batch)
+        by_step = idx.transpose(0, 1)
         round_loss = torch.zeros(len(members))
-        for k in range(n):
-            if stop.is_set():
-                raise Cancelled
-            rows = idx[:, k * sched.batch : (k + 1) * sched.batch]
-            # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
-            err = step(inputs.batch(rows), dropout.next(), gather(data.target, rows), 2 / sched.batch)
-            round_loss += (err * err).mean(dim=1)
+        for a in range(0, n, chunk):
+            # a chunk of steps' inputs gathered and z-scored at once (each step's block contiguous): the same
+            # elementwise arithmetic as step by step, in fewer operations
+            rows = by_step[a : a + chunk]
+            xs, ys = inputs.batch(rows), gather(data.target, rows)
+            for k in range(len(rows)):
+                if stop.is_set():
+                    raise Cancelled
+                # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
+                err = step(xs[k], dropout.next(), ys[k], 2 / sched.batch)
+                round_loss += (err * err).mean(dim=1)
         done += n
         last = (round_loss / n).tolist()
         report(done, last)
