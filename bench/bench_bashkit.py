@@ -40,6 +40,7 @@ Without --bash-kit-repo, or when it holds no trainer, the bench says so and skip
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
@@ -126,33 +127,12 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
                 spans[label] = spans.get(label, 0.0) + now() - start
         setattr(owner, name, wrapper)
 
-    rc = 0
     watch = Watch()
     watch.start()
-    try:
-        if kind == "bash":
-            import importlib.util
 
-            spec = importlib.util.spec_from_file_location("bash_kit_trainer", argv[0])
-            assert spec is not None and spec.loader is not None
-            trainer = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(trainer)
-            timed(trainer, "_train_one_seed", "training")
-            rc = int(trainer.main(argv[1:]) or 0)
-        else:
-            import runpy
-
-            import kit.model.distil
-            import kit.model.tasks
-            timed(kit.model.tasks, "train_missing", "training")
-            timed(kit.model.distil, "train_bases", "ensemble", clock="thread")  # on the worker: the seed's base
-            timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # ... and its 9 tunings
-            sys.argv = ["kit.run_full_pipeline", *argv]
-            try:
-                runpy.run_module("kit.run_full_pipeline", run_name="__main__", alter_sys=True)
-            except SystemExit as stop:
-                rc = int(stop.code or 0) if not isinstance(stop.code, str) else 1
-    finally:
+    # at the process's end, however it ends: the kit's entry point ends it by os._exit after the atexit functions
+    # (kit/infra/exits.py)
+    def record_threads() -> None:
         import torch
 
         threads = watch.stop()
@@ -163,13 +143,36 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
             "peak_cores": watch.peak, "spans": spans,
             # what the command imported: the floor `imports_alone` measures (the kit's modules and the libraries)
             "modules": sorted(m for m in sys.modules if m.split(".")[0] in FLOOR_PACKAGES)}))
-    return rc
+
+    atexit.register(record_threads)
+    if kind == "bash":
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("bash_kit_trainer", argv[0])
+        assert spec is not None and spec.loader is not None
+        trainer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(trainer)
+        timed(trainer, "_train_one_seed", "training")
+        return int(trainer.main(argv[1:]) or 0)
+    import runpy
+
+    import kit.model.distil
+    import kit.model.tasks
+    timed(kit.model.tasks, "train_missing", "training")
+    timed(kit.model.distil, "train_bases", "ensemble", clock="thread")  # on the worker: the seed's base
+    timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # ... and its 9 tunings
+    sys.argv = ["kit.run_full_pipeline", *argv]
+    # as a user runs it: its entry point ends the process (kit/infra/exits.py), this child's atexit function first
+    runpy.run_module("kit.run_full_pipeline", run_name="__main__", alter_sys=True)
+    return 0
 
 
 def imports_alone(modules: list[str], env: dict[str, str], work: Path, label: str) -> Measured:
-    """A process that imports `modules` (those the kit's command imported) and ends: the CPU no LOSO written on
-    these libraries can go below, measured as the command is (wait4)."""
-    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n")
+    """A process that imports `modules` (those the kit's command imported) and ends as the command ends, without the
+    modules' teardown (kit/infra/exits.py): the CPU no LOSO written on these libraries can go below, measured as the
+    command is (wait4)."""
+    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+            "from kit.infra.exits import exit_now\nexit_now(0)\n")
     m = measure([sys.executable, "-c", code, *modules], env, cwd=ROOT, log=work / f"{label}.imports.log")
     if m.rc != 0:  # a floor of fewer modules than the command's would be no floor
         raise SystemExit(f"{label}: importing the run's modules failed (exit {m.rc}):\n{m.output[-3000:]}")
