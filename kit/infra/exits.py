@@ -34,7 +34,7 @@ def exit_now(code: object) -> NoReturn:
     """End the process with `code` as sys.exit would (None is 0, another object is printed and is 1), skipping the
     teardown of modules and objects."""
     if any(t is not threading.main_thread() and t.is_alive() and not t.daemon for t in threading.enumerate()):
-        sys.exit(code)  # a thread still at work: Python's own exit waits for it
+        raise SystemExit(code)  # a thread still at work: Python's own exit waits for it
     status = exit_status(code)
     atexit._run_exitfuncs()  # the kit's own (infra/proc's reaper) and every library's
     for stream in (sys.stdout, sys.stderr):
