@@ -24,7 +24,7 @@ from kit.model.arch import Arch
 from kit.model.bases import BaseFound, TeacherRows
 from kit.model.batches import Complement, Member, gather
 from kit.model.features import CODEC_DIM, model_space
-from kit.model.kernels import Kernels, active
+from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.stacked import Slot, StackedMLP
@@ -288,18 +288,19 @@ def _fit(net: StackedMLP, table: torch.Tensor, target: torch.Tensor, batches: Ca
     latest MSEs."""
     step = (HandStep if kernels.private else AutogradStep)(net, lr, config.weight_decay)
     last, total = [float("nan")] * net.slots[0].weight.shape[0], torch.zeros(net.slots[0].weight.shape[0])
-    for k in range(steps):
-        if stop.is_set():
-            raise Cancelled
-        step.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * k / steps)))
-        rows = batches()
-        err = step(gather(table, rows), [], gather(target, rows), 2 / rows.shape[1])
-        total += (err * err).mean(dim=1)
-        if k == 0:  # the first step at once: the run's ETA measures the step's set-up up to the first report
-            progress(1, steps, (err * err).mean(dim=1).tolist())
-        if (k + 1) % REPORT_EVERY == 0 or k + 1 == steps:
-            last, total = (total / ((k % REPORT_EVERY) + 1)).tolist(), torch.zeros_like(total)
-            progress(k + 1, steps, last)
+    with steps_mode(kernels):
+        for k in range(steps):
+            if stop.is_set():
+                raise Cancelled
+            step.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * k / steps)))
+            rows = batches()
+            err = step(gather(table, rows), [], gather(target, rows), 2 / rows.shape[1])
+            total += (err * err).mean(dim=1)
+            if k == 0:  # the first step at once: the run's ETA measures the step's set-up up to the first report
+                progress(1, steps, (err * err).mean(dim=1).tolist())
+            if (k + 1) % REPORT_EVERY == 0 or k + 1 == steps:
+                last, total = (total / ((k % REPORT_EVERY) + 1)).tolist(), torch.zeros_like(total)
+                progress(k + 1, steps, last)
     return last
 
 

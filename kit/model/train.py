@@ -19,7 +19,7 @@ from kit.model.bases import BasesAt
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
 from kit.model.features import model_space
-from kit.model.kernels import Kernels, active
+from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import TrainConfig
@@ -88,26 +88,27 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     dropout = Dropout(members, arch, sched.batch)
     chunk = max(1, STACK_BYTES // (len(members) * sched.batch * arch.in_dim * 4))  # steps whose inputs are made at once
     done = 0
-    for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
-        n = min(sched.steps_per_round, sched.steps - done)
-        # the round's rows, step by step: (n, M, B)
-        idx = torch.stack([s.take(n * sched.batch) for s in streams]).view(len(members), n, sched.batch)
-        by_step = idx.transpose(0, 1)
-        round_loss = torch.zeros(len(members))
-        for a in range(0, n, chunk):
-            # a chunk of steps' inputs gathered and z-scored at once (each step's block contiguous): the same
-            # elementwise arithmetic as step by step, in fewer operations
-            rows = by_step[a : a + chunk]
-            xs, ys = inputs.batch(rows), gather(data.target, rows)
-            for k in range(len(rows)):
-                if stop.is_set():
-                    raise Cancelled
-                # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
-                err = step(xs[k], dropout.next(), ys[k], 2 / sched.batch)
-                round_loss += (err * err).mean(dim=1)
-        done += n
-        last = (round_loss / n).tolist()
-        report(done, last)
+    with steps_mode(kernels):
+        for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
+            n = min(sched.steps_per_round, sched.steps - done)
+            # the round's rows, step by step: (n, M, B)
+            idx = torch.stack([s.take(n * sched.batch) for s in streams]).view(len(members), n, sched.batch)
+            by_step = idx.transpose(0, 1)
+            round_loss = torch.zeros(len(members))
+            for a in range(0, n, chunk):
+                # a chunk of steps' inputs gathered and z-scored at once (each step's block contiguous): the same
+                # elementwise arithmetic as step by step, in fewer operations
+                rows = by_step[a : a + chunk]
+                xs, ys = inputs.batch(rows), gather(data.target, rows)
+                for k in range(len(rows)):
+                    if stop.is_set():
+                        raise Cancelled
+                    # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
+                    err = step(xs[k], dropout.next(), ys[k], 2 / sched.batch)
+                    round_loss += (err * err).mean(dim=1)
+            done += n
+            last = (round_loss / n).tolist()
+            report(done, last)
     return TrainedEnsemble(net, inputs.means, inputs.stds, members, last)
 
 
