@@ -162,7 +162,8 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
     timed(kit.model.distil, "train_bases", "ensemble", clock="thread")  # on the worker: the seed's base
     timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # ... and its 9 tunings
     sys.argv = ["kit.run_full_pipeline", *argv]
-    # as a user runs it: its entry point ends the process (kit/infra/exits.py), this child's atexit function first
+    # as a user runs it: its entry point ends the process (kit/infra/exits.py) after the atexit functions, this
+    # child's record_threads among them (registered before the kit's, so run after them)
     runpy.run_module("kit.run_full_pipeline", run_name="__main__", alter_sys=True)
     return 0
 

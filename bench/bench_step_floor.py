@@ -7,7 +7,8 @@ seed's base is carried by the kit). This bench takes each stack's shape and step
 (kit.model.schedule.plan_schedule, TrainConfig.teacher_steps) and times, A B A B in this one process on one thread:
 
 * **torch**: the kit's fast path (kit.model.optimise.HandStep on kit.model.stacked.StackedMLP), a step as the kit
-  makes it: the batch gathered (and z-scored, by the frames recipe), forward, the backward pass written out, the fused
+  makes it: in torch's inference mode (kit.model.kernels.steps_mode), the batch gathered (and z-scored, by the frames
+  recipe, a chunk of steps at once: kit.model.train.chunk_steps), forward, the backward pass written out, the fused
   Adam; the tuning's batch is drawn from one table here, where the kit draws each member's from three sources (a
   cost left out: the figure is a floor);
 * **numpy**: the same arithmetic in numpy, GELU's erf from scipy.special (batched matmul, the backward pass written
@@ -44,10 +45,12 @@ from scipy.special import erf
 
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
 from kit.model.batches import gather
+from kit.model.kernels import active, steps_mode
 from kit.model.optimise import HandStep
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.schedule import plan_schedule
 from kit.model.stacked import StackedMLP
+from kit.model.train import chunk_steps
 
 torch.set_num_threads(1)
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's, as kit.model.kernels.FusedAdam passes them
@@ -158,11 +161,17 @@ def time_stack(stack: Stack, rows: int, steps: int, seed: int = 0) -> tuple[Time
     hand = HandStep(net, stack.lr, config.weight_decay)
     scale = 2 / stack.batch
 
+    # as the kit's groups step: in steps_mode, the frames recipe's inputs made a chunk of steps at a time
+    # (kit.model.train._train_group), the tuning's a step at a time (its batch is drawn per step)
+    chunk = chunk_steps(stack.members, stack.batch, stack.arch) if stack.zscored else 1
     start = time.process_time()
-    for k in range(steps):
-        r = idx[k]
-        x = (gather(table, r) - shift) / spread if stack.zscored else gather(table, r)
-        hand(x, [], gather(target, r), scale)
+    with steps_mode(active()):
+        for a in range(0, steps, chunk):
+            r = idx[a : a + chunk]
+            xs = gather(table, r).sub_(shift).div_(spread) if stack.zscored else gather(table, r)
+            ys = gather(target, r)
+            for k in range(len(r)):
+                hand(xs[k], [], ys[k], scale)
     by_torch = Timed(time.process_time() - start, steps)
 
     table_np, target_np, idx_np = table.numpy(), target.numpy(), idx.numpy()

@@ -247,8 +247,8 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
 
 
 def _embedded_models(blob: bytes | mmap.mmap, end: int | None = None) -> Iterator[str]:
-    """The libvmaf model JSON texts compiled into a binary, in its order, each found as it is reached: the JSON object
-    around each `"model_dict"` key that starts before `end`."""
+    """The libvmaf model JSON texts compiled into a binary, in its order, each found as the search reaches it: the
+    JSON object around each `"model_dict"` key that lies wholly before `end`."""
     seen: set[int] = set()
     end = len(blob) if end is None else end
     at = blob.find(MODEL_KEY, 0, end)
@@ -257,16 +257,16 @@ def _embedded_models(blob: bytes | mmap.mmap, end: int | None = None) -> Iterato
         for brace in re.finditer(rb"\{", blob[lo:at]):
             if (start := lo + brace.start()) in seen:
                 break
-            if (text := _object_at(blob, start)) is not None and '"model_dict"' in text:
+            if (text := _object_at(blob, start, end)) is not None and MODEL_KEY.decode() in text:
                 seen.add(start)
                 yield text
                 break
         at = blob.find(MODEL_KEY, at + 1, end)
 
 
-def _object_at(blob: bytes | mmap.mmap, start: int) -> str | None:
-    """The JSON object that starts at `start`, as text; None where none does."""
-    window = blob[start : start + MAX_MODEL_BYTES].split(b"\x00", 1)[0]
+def _object_at(blob: bytes | mmap.mmap, start: int, end: int) -> str | None:
+    """The JSON object that starts at `start` and ends before `end`, as text; None where none does."""
+    window = blob[start : min(start + MAX_MODEL_BYTES, end)].split(b"\x00", 1)[0]
     try:
         text = window.decode("utf-8", errors="strict")
     except UnicodeDecodeError as exc:  # bytes past the object's end: decode up to them
@@ -299,7 +299,10 @@ def _binaries(ffmpeg: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _mapped(binary: Path) -> Iterator[bytes | mmap.mmap]:
-    """The binary's bytes, mapped read-only where the system can (a binary of 170 MB is then not copied), else read."""
+    """The binary's bytes, mapped read-only where the system can (a binary of 170 MB is then not copied), else read.
+    A mapped file cut short while it is read ends the process by SIGBUS, not an error: the risk of running that
+    binary at all, which the system's loader maps the same way (a binary the kit replaces, `binaries`, is renamed
+    over, which leaves a mapping of the one before whole)."""
     with open(binary, "rb") as fh:
         try:
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)

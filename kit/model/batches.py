@@ -131,7 +131,9 @@ class Inputs:
             self.table, self.shift, self.scale = data.feats, self.means, self.stds
 
     def batch(self, rows: torch.Tensor) -> torch.Tensor:
-        return (gather(self.table, rows) - self.shift) / self.scale
+        """The rows (..., M, B) z-scored per member: in place on the gathered copy (the bits of (x - shift) / scale,
+        one tensor of their size held instead of two)."""
+        return gather(self.table, rows).sub_(self.shift).div_(self.scale)
 
 
 MASK_LEVELS = 1 << 16  # dropout draws are 16-bit

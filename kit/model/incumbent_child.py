@@ -54,4 +54,6 @@ def run(scratch: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    from kit.infra.exits import run_then_exit
+
+    run_then_exit(lambda: sys.exit(run(Path(sys.argv[1]))))  # without the modules' teardown (kit/infra/exits.py)

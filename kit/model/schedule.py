@@ -28,7 +28,8 @@ def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
 
 # a step's fixed cost (Python, dispatch, small ops) in parameters of arithmetic that cost as much (measured)
 STEP_COST_PARAMS = 31_000
-# a stack's widest activation (members x batch x width float32) stays under this, so steps reuse the allocator's memory
+# a stack's widest activation (members x batch x width float32) stays under this, so steps reuse the allocator's memory;
+# so do the inputs a frames-recipe group makes for a chunk of steps at once (kit.model.train.chunk_steps)
 STACK_BYTES = 8 << 20
 
 

@@ -73,6 +73,11 @@ class TrainedEnsemble:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
 
 
+def chunk_steps(members: int, batch: int, arch: Arch) -> int:
+    """How many steps' inputs a frames-recipe group gathers and z-scores at once: at most STACK_BYTES of them."""
+    return max(1, STACK_BYTES // (members * batch * arch.in_dim * 4))
+
+
 @torch.no_grad()  # outside a step (the fast path builds no autograd graph at all)
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
                  kernels: Kernels, fitted: Scalers, report: Callable[[int, list[float]], None],
@@ -86,7 +91,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
-    chunk = max(1, STACK_BYTES // (len(members) * sched.batch * arch.in_dim * 4))  # steps whose inputs are made at once
+    chunk = chunk_steps(len(members), sched.batch, arch)
     done = 0
     with steps_mode(kernels):
         for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short

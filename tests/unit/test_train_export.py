@@ -296,8 +296,8 @@ def test_members_train_to_the_same_bits_however_they_are_grouped_onto_workers() 
 def test_inputs_made_a_chunk_of_steps_at_a_time_give_the_bits_of_step_by_step(batch: int,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A group's inputs are gathered and z-scored for a chunk of steps at once (kit.model.train._train_group): every
-    member's bits are those of one step at a time (a chunk of one), a chunk ending mid-round, or a whole round; a batch
-    of 7 rows puts each step's block off the 64-byte boundaries a fresh tensor has."""
+    member's bits, of each architecture, are those of one step at a time, of a chunk ending mid-round, and of a whole
+    round; a batch of 7 rows puts each step's block off the 64-byte boundaries a fresh tensor has."""
     from kit.model import train as train_module
     from kit.model.arch import MLP_SMALL
     from kit.model.train import TrainData, TrainJob, train_jobs
@@ -308,17 +308,26 @@ def test_inputs_made_a_chunk_of_steps_at_a_time_give_the_bits_of_step_by_step(ba
     members = [Member(s, f, np.arange(f * 20, f * 20 + 150)) for s in (0, 1) for f in range(3)]
     data = TrainData.of(feats, codec, y)
     runs = {}
-    for chunk in (1, 3, None):  # steps per chunk; None: the default bound, a whole round here
-        if chunk is not None:
-            monkeypatch.setattr(train_module, "STACK_BYTES", chunk * len(members) * batch * 12 * 4)
-        else:
-            monkeypatch.undo()
+    for chunk in (1, 2, 10**6):  # steps per chunk: one at a time, a chunk that ends mid-round, a whole round
+        monkeypatch.setattr(train_module, "chunk_steps", lambda members, batch, arch, chunk=chunk: chunk)
         jobs = [TrainJob(members, fr_regressor_v2(cfg)), TrainJob(members[:3], MLP_SMALL),
                 TrainJob(members[:3], LINEAR)]
         trained = train_jobs(data, jobs, cfg, 1)
         runs[chunk] = [b"".join(t.numpy().tobytes() for t in ens.net.params) for ens in trained]
         runs[chunk].append(np.array([x for ens in trained for x in ens.final_loss]).tobytes())
-    assert runs[1] == runs[3] == runs[None]
+    assert runs[1] == runs[2] == runs[10**6]
+
+
+def test_a_groups_chunk_of_steps_is_bounded_by_stack_bytes() -> None:
+    from kit.model.arch import MLP_SMALL
+    from kit.model.schedule import STACK_BYTES
+    from kit.model.train import chunk_steps
+
+    arch = fr_regressor_v2(TrainConfig())
+    for members, batch, shape in [(9, 96, MLP_SMALL), (45, 1024, arch), (1, 7, LINEAR), (300, 1 << 20, arch)]:
+        chunk = chunk_steps(members, batch, shape)
+        assert chunk == 1 or chunk * members * batch * shape.in_dim * 4 <= STACK_BYTES
+    assert chunk_steps(9, 96, MLP_SMALL) > 80  # the demo's baselines: a whole round (80 steps) at once
 
 
 def test_the_costliest_job_is_split_across_the_workers_and_the_small_ones_stay_whole() -> None:
