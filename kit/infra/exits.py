@@ -1,4 +1,5 @@
-"""How a process that ran one command ends (the kit's entry points: kit.cli.main and kit/run_full_pipeline.py).
+"""How a process that ran one command ends (the entry points: kit.cli.main, kit/run_full_pipeline.py, the incumbent's
+child kit.model.incumbent_child).
 
 Python's own exit does four things, in order: it waits for every thread that is not a daemon, runs the atexit
 functions, flushes sys.stdout and sys.stderr, then frees every module and object one by one. Once torch, pandas and
