@@ -144,3 +144,52 @@ def test_the_kept_open_scan_finds_a_log_kept_without_a_with(tmp_path: Path) -> N
     sample.write_text("class Log:\n    def __init__(self, tree, p):\n        self.fh = tree.open_append(p)\n"
                       "def ok(tree, p):\n    with tree.open_append(p) as fh:\n        fh.write('x')\n")
     assert kept_open(sample) == {"Log"}
+
+
+def main_blocks(path: Path) -> list[ast.If]:
+    """The `if __name__ == "__main__":` blocks of a module."""
+    return [node for node in ast.parse(path.read_text(), str(path)).body if isinstance(node, ast.If)
+            and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"']
+
+
+def ends_through_exits(node: ast.AST, functions: dict[str, ast.FunctionDef]) -> bool:
+    """Whether `node` calls run_then_exit, itself or through a function of its module it calls."""
+    called = {n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+              for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return "run_then_exit" in called or any(ends_through_exits(functions[name], {}) for name in called
+                                            if name in functions)
+
+
+def test_every_entry_point_of_the_kit_ends_through_exits() -> None:
+    """Each module run as a program (its __main__ block) and each console script (pyproject's) ends by
+    run_then_exit: an entry point that ends by Python's own exit pays the teardown again."""
+    import tomllib
+
+    found = {}
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for block in main_blocks(path):
+            found[path.relative_to(ROOT).as_posix()] = ends_through_exits(block, functions)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for target in scripts.values():
+        module, function = target.split(":")
+        path = ROOT / (module.replace(".", "/") + ".py")
+        tree = ast.parse(path.read_text())
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        found[target] = ends_through_exits(functions[function], functions)
+    # `python -m kit`: kit/__main__.py runs the console script's function at its top level
+    package_main = ast.parse((ROOT / "kit" / "__main__.py").read_text())
+    found["kit/__main__.py"] = any(isinstance(n, ast.ImportFrom) and n.module == "kit.cli.main"
+                                   and any(a.name == "main" for a in n.names) for n in ast.walk(package_main)) \
+        and any(isinstance(n, ast.Expr) and ast.unparse(n) == "main()" for n in package_main.body)
+    assert "kit/run_full_pipeline.py" in found and "kit.cli.main:main" in found
+    assert all(found.values()), f"entry points that end by Python's own exit: {[k for k, v in found.items() if not v]}"
+
+
+def test_the_entry_point_scan_finds_one_that_ends_by_sys_exit(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sys\ndef main():\n    return 0\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    tree = ast.parse(sample.read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert [ends_through_exits(b, functions) for b in main_blocks(sample)] == [False]
