@@ -53,7 +53,7 @@ LENIENT = ["--min-mean-plcc", "-1", "--max-plcc-spread", "2", "--min-seed-plcc",
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--release", action="store_true",
-                     help="also run the release tier (@pytest.mark.release; noxfile.py says which tier is which)")
+                     help="draw deeper: 25 examples per property test (noxfile.py's release session)")
 
 
 # the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster, the realfiles tier's
@@ -65,17 +65,22 @@ LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test
            "pipeline/test_ray.py")
 
 
+DEEP = False  # --release: the property tests draw deeper (read by a test module as it is collected)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """pytest-xdist deals the files out most tests first; ours are dealt longest first (below), so its own
     reordering is off (the same as `--no-loadscope-reorder`). Hypothesis draws as many examples as the tier asks.
     In a fresh clone the heavy packages are compiled before the workers start."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
-    from hypothesis import settings  # the property tests: 10 examples each in CI, 25 before a release
+    from hypothesis import settings  # the property tests: 10 examples each, 25 with --release
 
     settings.register_profile("ci", max_examples=10, deadline=None)
     settings.register_profile("release", max_examples=25, deadline=None)
-    settings.load_profile("release" if config.getoption("--release") else "ci")
+    global DEEP
+    DEEP = bool(config.getoption("--release"))
+    settings.load_profile("release" if DEEP else "ci")
     if not hasattr(config, "workerinput") and (getattr(config.option, "numprocesses", None) or 0) > 1:
         compile_before_the_workers()  # tests/__init__.py
 
@@ -91,16 +96,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(str(line))
 
 
-def in_release_tier(item: pytest.Item) -> bool:
-    """The tiers of noxfile.py's docstring: a test marked `release`, or a whole run (`slow`) not marked `ci`."""
-    return item.get_closest_marker("release") is not None or (
-        item.get_closest_marker("slow") is not None and item.get_closest_marker("ci") is None)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest files first, then the slow tier's (whole runs), then tests/real's (real ffmpeg), then the unit
-    tests, many and short: the two workers of `--dist loadfile` take the files in this order, and end together.
-    The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
+    """The longest files first, then the whole runs' (`slow`), then tests/real's (real ffmpeg), then the unit tests,
+    many and short: the two workers of `--dist loadfile` take the files in this order, and end together. Every test
+    runs: a tier is chosen by deselecting (`-m`, noxfile.py's fast session), never by a skip, so that a skip says
+    something is missing here."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     def rank(item: pytest.Item) -> tuple[int, bool, bool]:
         name = "/".join(item.path.parts[-2:])
@@ -108,12 +108,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return first, item.path not in slow, item.path.parts[-2] == "unit"
 
     items.sort(key=rank)  # a stable sort: each file's tests keep their order
-    if config.getoption("--release"):
-        return
-    later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")
-    for item in items:
-        if in_release_tier(item):
-            item.add_marker(later)
 
 
 # the kit's trust rules (kit.infra.perms) refuse files others may write: the tests make theirs as a umask of 022

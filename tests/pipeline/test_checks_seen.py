@@ -29,7 +29,6 @@ def manifest_checks(manifest: dict[str, object]) -> list[dict[str, object]]:
     return [s["oracle"] for s in sources if s.get("oracle")]
 
 
-@pytest.mark.ci
 def test_the_independent_check_is_a_summary_row_a_report_section_and_a_verdict_field(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out = json_run[0]
@@ -53,7 +52,6 @@ def test_the_independent_check_is_a_summary_row_a_report_section_and_a_verdict_f
     assert "<a href='#check'>check</a>" in report
 
 
-@pytest.mark.ci
 def test_a_clip_read_through_a_lossless_copy_is_checked_against_its_own_file(
         ffmpeg: str, tiny_refs: Path, json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """An .avi is scored through the kit's lossless copy in its cache (kit.media.containers): its check decodes the

@@ -33,7 +33,6 @@ def errors(frame: pd.DataFrame, stat: str) -> np.ndarray:
     return (frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy()
 
 
-@pytest.mark.ci
 def test_every_pooled_figure_is_recomputed_from_the_files(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run

@@ -39,7 +39,6 @@ def test_encodes_parquet_is_the_members_predictions_rungs_apart(
     assert (encodes["crf"] == encodes["cq"]).all() and encodes["counted"].all()
 
 
-@pytest.mark.ci
 def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run
@@ -82,7 +81,6 @@ def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
     assert f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF" in page
 
 
-@pytest.mark.ci
 def test_clips_shorter_than_the_window_give_the_same_figure_both_ways(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     """The tiny clips (8 frames at 25 fps) are shorter than vmaf-tune's 5 s window: its chunk is the whole clip, so

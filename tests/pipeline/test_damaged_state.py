@@ -72,11 +72,6 @@ def damaged_copy(finished: tuple[Path, list[str | Path]], tmp_path: Path, record
     return out
 
 
-def sampled(cases: list[tuple[str, ...]], in_ci: set[tuple[str, ...]]) -> list[object]:
-    """The cases, those in `in_ci` marked for CI too (the others run in the release tier)."""
-    return [pytest.param(*c, marks=pytest.mark.ci) if c in in_ci else c for c in cases]
-
-
 # what `status` reads: every step's status.json and run.json (a ledger is the corpus step's own detail)
 STATUS_CASES = ([("corpus status", h) for h in sorted(DAMAGE)] + [("run.json", h) for h in sorted(DAMAGE)]
                 + [("prereqs status", "wrong-shape"), ("loso status", "truncated")])
@@ -87,8 +82,7 @@ CACHE_CASES = [(cache, how) for how in ("truncated", "wrong-shape", "garbage", "
                for cache in ("hash cache", "probe cache")]
 
 
-@pytest.mark.parametrize(("record", "how"), sampled(STATUS_CASES, {("corpus status", "nested-list"),
-                                                                   ("run.json", "garbage")}))
+@pytest.mark.parametrize(("record", "how"), STATUS_CASES)
 def test_status_reads_a_damaged_record_as_absent(record: str, how: str, tmp_path: Path,
                                                  finished: tuple[Path, list[str | Path]]) -> None:
     out = damaged_copy(finished, tmp_path, record, how)
@@ -97,8 +91,7 @@ def test_status_reads_a_damaged_record_as_absent(record: str, how: str, tmp_path
     assert "damaged" in res.stdout or "unreadable" in res.stdout, res.stdout
 
 
-@pytest.mark.parametrize(("record", "how"), sampled(RERUN_CASES, {("corpus status", "nested-list"),
-                                                                  ("job ledger", "wrong-types")}))
+@pytest.mark.parametrize(("record", "how"), RERUN_CASES)
 def test_a_rerun_rebuilds_a_damaged_record_and_completes(record: str, how: str, tmp_path: Path,
                                                          finished: tuple[Path, list[str | Path]]) -> None:
     out = damaged_copy(finished, tmp_path, record, how)

@@ -66,7 +66,6 @@ def estimating_then_measured(events: list[dict[str, object]]) -> None:
     assert late and all(e["seconds_left"] is not None and e["basis"] == "measured" for e in late), late[:3]
 
 
-@pytest.mark.ci
 def test_the_tiny_run_says_its_time_left_from_its_corpus_plan_to_its_end(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     """From the corpus's plan the run says it is estimating; from a tenth of its work on, every step still to run is
@@ -149,7 +148,6 @@ def pty_run(args: list[str | Path], columns: int, timeout: float = 300) -> tuple
     return proc.wait(timeout=60), drawn.decode("utf-8", "replace")
 
 
-@pytest.mark.ci
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX's")
 def test_on_80_columns_every_bar_keeps_its_eta(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                 tiny_refs: Path, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import ROOT, run_kit
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # the shared real run
+pytestmark = pytest.mark.slow  # the shared real run
 
 
 def check(out: Path, *extra: str) -> tuple[int, dict]:

@@ -19,7 +19,7 @@ from kit.verdict.kinds import DEFINITIONS, FIGURE_KINDS, GROUPS, POOLED
 from tests.conftest import ROOT
 from tests.pipeline.test_no_figure_without_a_bound import Tables
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # the shared real run
+pytestmark = pytest.mark.slow  # the shared real run
 
 KINDS = tuple(DEFINITIONS)
 FIGURE = re.compile(r"\b(RMSE|PLCC)\b")

@@ -58,7 +58,6 @@ def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
     return {step for step in before if before[step] != after[step]}
 
 
-@pytest.mark.ci
 def test_each_input_changes_exactly_the_plans_that_read_it(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], ffmpeg: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import ESCAPES_NAME, FORGED, FORGED_NAME
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # a whole run of the pipeline
+pytestmark = pytest.mark.slow  # a whole run of the pipeline
 
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d |    ")  # an entry's time, or a line of its block (a stderr tail, a traceback)
 

@@ -26,7 +26,6 @@ def plcc(y: pd.Series, p: pd.Series) -> float:
     return float(np.corrcoef(y, p)[0, 1])
 
 
-@pytest.mark.ci
 def test_every_interval_and_group_figure_is_recomputed_from_the_files(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run

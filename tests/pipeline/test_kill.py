@@ -115,7 +115,6 @@ def killed(args: list[str | Path], out: Path, delay: float) -> tuple[subprocess.
     pytest.fail(f"the run ended before each of 4 kill instants, the last {delay:.2f} s: none checks anything")
 
 
-@pytest.mark.ci
 def test_kill_9_at_random_instants_then_resume(reference: tuple, tmp_path: Path) -> None:
     args, full_s, expected = reference
     print(DRAWN)  # shown with a failure

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import FAST, LENIENT, run_kit
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]
+pytestmark = pytest.mark.slow
 
 
 def tarball_skipped(out: Path) -> list[str] | None:

@@ -105,12 +105,11 @@ def damage_each(finished: Path, tmp_path: Path, chosen: Callable[[str, str], boo
 SAMPLES = "02_corpus/samples.parquet"  # the issue's file: the windows encoded on their own (a run that samples)
 
 
-@pytest.mark.ci
 def test_the_shard_missing_or_changed_stops_a_later_start(finished: Path, tmp_path: Path) -> None:
     assert damage_each(finished, tmp_path, lambda step, rel: rel == "02_corpus/shard.parquet") == len(DAMAGES)
 
 
-@pytest.mark.release
+@pytest.mark.wide
 @pytest.mark.parametrize("which", ["json_run", "sampled_run"])
 def test_every_recorded_output_missing_or_changed_stops_a_later_start(which: str, tmp_path: Path,
                                                                       request: pytest.FixtureRequest) -> None:
@@ -123,7 +122,7 @@ def test_every_recorded_output_missing_or_changed_stops_a_later_start(which: str
     assert damage_each(finished, tmp_path, lambda step, rel: True) == len(DAMAGES) * len(outputs)
 
 
-@pytest.mark.release
+@pytest.mark.wide
 def test_run_remakes_the_samples_it_lost_and_says_why(sampled_run: Path, refs: Path, tmp_path: Path) -> None:  # noqa: F811
     """The issue's case, run whole: samples.parquet removed, then `run`: the corpus step reruns saying the file is
     missing, makes it again (its jobs reused), and LOSO reads it."""

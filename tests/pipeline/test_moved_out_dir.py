@@ -65,7 +65,6 @@ def relocate(how: str, out: Path, tmp_path: Path) -> Path:
     return dest
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize("how", ["moved", "renamed", "copied"])
 def test_a_relocated_out_dir_reruns_nothing_and_bundles_the_tarball_made_in_place(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path, how: str) -> None:
@@ -97,7 +96,6 @@ def test_a_relocated_out_dir_reruns_nothing_and_bundles_the_tarball_made_in_plac
     assert pq.read_metadata(merged).num_rows == pq.read_metadata(out / SHARD).num_rows
 
 
-@pytest.mark.ci
 def test_a_verdict_reached_after_the_move_finds_the_shard_and_its_tarball_ships_it(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     """A HOLD reached in the moved out-dir (the verdict step reads LOSO's record of its corpus): no export reads the
@@ -115,7 +113,6 @@ def test_a_verdict_reached_after_the_move_finds_the_shard_and_its_tarball_ships_
     assert run_here("verify", tarball).returncode == 0
 
 
-@pytest.mark.ci
 def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """What 2.1.0 sent from a moved out-dir: every file matching manifest.json, the shard absent."""
@@ -140,7 +137,6 @@ def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
     assert "OK" not in res.stdout
 
 
-@pytest.mark.ci
 def test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """No tarball of a verdict on this box's shard is made without that shard: the bundle is refused before it starts,

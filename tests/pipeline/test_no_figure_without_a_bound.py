@@ -28,7 +28,7 @@ from kit.model.conformal import LEVELS, level_key, percent
 from kit.rundir import RunDir
 from tests.conftest import full_summary
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # a real run (the shared one)
+pytestmark = pytest.mark.slow  # a real run (the shared one)
 
 NOMINAL = 0.95  # the run's --interval-level (the default)
 FIGURES = ("coverage", "mean_width", "source_coverage_min", "coverage_held_out", "group_coverage",

@@ -36,7 +36,6 @@ NO_TORCH = [sys.executable, "-c", (
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_a_box_without_torch_makes_and_bundles_its_corpus(tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = passed(run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "mac", *FAST, entry=NO_TORCH))

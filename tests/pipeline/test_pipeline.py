@@ -45,7 +45,6 @@ def args_of(out: Path, tiny_refs: Path) -> list[str | Path]:
     return ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST, *LENIENT]
 
 
-@pytest.mark.ci
 def test_full_run_promotes_and_writes_every_artefact(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, res = json_run
@@ -75,7 +74,6 @@ def test_full_run_promotes_and_writes_every_artefact(
             in said), said
 
 
-@pytest.mark.ci
 def test_shard_has_schema_and_one_row_per_frame(json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run
     table = pq.read_table(out / "02_corpus" / "shard.parquet")
@@ -98,7 +96,6 @@ def test_shard_has_schema_and_one_row_per_frame(json_run: tuple[Path, subprocess
     assert list(COLUMNS) == table.column_names
 
 
-@pytest.mark.ci
 def test_onnx_models_match_torch_and_sidecars_describe_them(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run
@@ -132,7 +129,6 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(
     assert coverage["libx264"]["unmeasured_crf"] == ["10-24", "38-51"]
 
 
-@pytest.mark.ci
 def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     out, _ = json_run
@@ -158,7 +154,6 @@ def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(
     assert "04_verdict/PROMOTE.json: sha256 mismatch" in res.stderr
 
 
-@pytest.mark.ci
 def test_second_identical_run_skips_every_step(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
@@ -169,7 +164,6 @@ def test_second_identical_run_skips_every_step(json_run: tuple[Path, subprocess.
     assert "runs:" not in res.stdout
 
 
-@pytest.mark.ci
 def test_an_edited_kit_reruns_only_the_steps_whose_format_it_bumped(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     """Fingerprints hold inputs, settings and format versions, not the kit's source: a copy of the kit with a comment
@@ -207,7 +201,6 @@ def test_an_edited_kit_reruns_only_the_steps_whose_format_it_bumped(
     assert status["formats"] == {**formats_through("bundle"), "verdict": was + 1}
 
 
-@pytest.mark.ci
 def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
@@ -226,7 +219,6 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
     assert f"{len(TINY_SOURCES) * 2} already done" in res.stdout, res.stdout
 
 
-@pytest.mark.ci
 def test_a_stale_promote_is_removed_when_the_gate_fails(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                        tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)

@@ -16,7 +16,7 @@ import pytest
 from kit.corpus.dedup import KEY
 from kit.rundir import RunDir
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # the shared real run
+pytestmark = pytest.mark.slow  # the shared real run
 
 
 def test_a_box_run_s_predictions_join_its_own_shard_and_give_back_the_verdict_s_rmse(

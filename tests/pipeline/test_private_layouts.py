@@ -31,8 +31,8 @@ HTML unescaped), for the word in UTF-8, JSON-, URL-, shell-, HTML- and ffmpeg-fi
 The box's own files are checked to hold the word (the kit was given it), so a pass is no empty scan.
 
 Runs are expensive, so the draws are few and never shrunk (a failure prints its layout and the members that named
-the word): CI draws one whole run with an --incumbent, one run on a given --corpus and two corpus-only runs; the
-release tier draws four whole runs (each drawing its --incumbent and --corpus), two more on a given --corpus and ten
+the word): one whole run with an --incumbent, one run on a given --corpus and two corpus-only runs; with --release,
+four more whole runs (each drawing its --incumbent and --corpus), two more on a given --corpus and ten more
 corpus-only. The verdict's words of an --incumbent elsewhere are tests/unit/test_sent_refusals.py's.
 """
 
@@ -54,6 +54,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from kit.media.svr import builtin_model_text
+from tests import conftest
 from tests.conftest import LENIENT, ODD, ROOT, render
 from tests.pipeline.test_no_torch import NO_TORCH
 from tests.pipeline.test_private_box import scan
@@ -442,16 +443,14 @@ def drawn_runs(kind: str, whole: bool, count: int, **fixed: bool):  # type: igno
     return test
 
 
-CI = (pytest.mark.slow, pytest.mark.ci)
-# CI: a whole run from the clips with an --incumbent and two corpus-only runs (a run on a given --corpus trains: the
-# release tier's, beside its more draws of each, CI's whole run being at its ten-minute budget)
-test_a_whole_run_in_a_drawn_layout_sends_no_folder = CI[0](CI[1](drawn_runs("whole", True, 1, corpus=False,
-                                                                            incumbent=True)))
-test_a_run_on_a_given_corpus_in_a_drawn_layout_sends_no_folder = pytest.mark.slow(drawn_runs("given corpus", True, 1,
-                                                                                             corpus=True))
-test_corpus_runs_in_drawn_layouts_send_no_folder = CI[0](CI[1](drawn_runs("corpus", False, 2)))
-# the release tier (slow, not ci): more draws of each (a whole run's --incumbent and --corpus each drawn)
-test_more_whole_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("whole, release", True, 4))
-test_more_runs_on_a_given_corpus_send_no_folder = pytest.mark.slow(drawn_runs("given corpus, release", True, 2,
-                                                                              corpus=True))
-test_more_corpus_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("corpus, release", False, 10))
+# each kind's draws: one whole run from the clips with an --incumbent, one on a given --corpus, two corpus-only; with
+# --release (conftest.DEEP) four more whole runs (their --incumbent and --corpus drawn), two more on a given --corpus
+# and ten more corpus-only
+test_a_whole_run_in_a_drawn_layout_sends_no_folder = pytest.mark.slow(drawn_runs("whole", True, 1, corpus=False,
+                                                                                 incumbent=True))
+test_a_run_on_a_given_corpus_in_a_drawn_layout_sends_no_folder = pytest.mark.slow(
+    drawn_runs("given corpus", True, 3 if conftest.DEEP else 1, corpus=True))
+test_corpus_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("corpus", False,
+                                                                               12 if conftest.DEEP else 2))
+if conftest.DEEP:
+    test_more_whole_runs_in_drawn_layouts_send_no_folder = pytest.mark.slow(drawn_runs("whole, drawn", True, 4))

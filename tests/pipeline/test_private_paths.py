@@ -17,7 +17,7 @@ from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import run_here
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # a whole run of the pipeline (the session's named_run)
+pytestmark = pytest.mark.slow  # a whole run of the pipeline (the session's named_run)
 
 
 def latest(out: Path) -> Path:

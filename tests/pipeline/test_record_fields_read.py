@@ -95,13 +95,8 @@ def said(res: Any, name: str, field: Field) -> str:
     return next((ln for ln in lines if name in ln and str(field.at[-1]) in ln), "")
 
 
-# CI: one malformed value of each field of plan.json (the issue's date is the test below); the rest, the release tier
-IN_CI = {(c[0], c[1].key) for c in CASES if c[0] == "02_corpus/plan.json"}
-CI_CASES = [next(c for c in CASES if (c[0], c[1].key) == key) for key in sorted(IN_CI)]
-
-
 @pytest.mark.parametrize(("file", "field", "label", "value"),
-                         [pytest.param(*c, marks=pytest.mark.ci) if c in CI_CASES else c for c in CASES],
+                         CASES,
                          ids=[f"{c[0]}-{c[1].key}-{c[2]}" for c in CASES])
 def test_status_reads_each_malformed_field_by_its_rule(file: str, field: Field, label: str, value: Any,
                                                        stopped: Path, tmp_path: Path) -> None:
@@ -113,7 +108,6 @@ def test_status_reads_each_malformed_field_by_its_rule(file: str, field: Field, 
         assert said(res, name, field), (file, field.key, label, res.stdout, res.stderr)
 
 
-@pytest.mark.ci
 def test_the_issue_s_date_in_plan_json_is_said_by_status(stopped: Path, tmp_path: Path) -> None:
     """The issue's case, whole: `status` exited 70 (ValueError in infra/clock.seconds_since_utc)."""
     res, _ = status_of(stopped, "02_corpus/plan.json", ("started_at_utc",), NOT_A_DATE, tmp_path)
@@ -136,7 +130,6 @@ def verdict_damaged(out: Path, at: tuple[str | int, ...], value: Any) -> Path:
     return verdict
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize(("at", "value"), [(("gate", "mean_plcc"), 5.0), (("corpus", "rows"), -1),
                                            (("consumer", "n_encodes"), "12")])
 def test_the_bundle_step_refuses_a_damaged_verdict_naming_the_field(json_run: tuple[Path, object], tmp_path: Path,

@@ -86,7 +86,6 @@ def assert_self_contained(page: str) -> None:
     assert "<script" not in page and "<link" not in page and "@import" not in page and "url(http" not in page
 
 
-@pytest.mark.ci
 def test_the_page_holds_its_figures_and_tables() -> None:
     page = render_report(synthetic_verdict(), synthetic_data())
     assert_self_contained(page)
@@ -108,7 +107,6 @@ def test_the_page_holds_its_figures_and_tables() -> None:
     assert "n9.0 (imageio-ffmpeg)" in page
 
 
-@pytest.mark.ci
 def test_missing_data_is_said_not_drawn() -> None:
     page = render_report(synthetic_verdict())
     assert page.count("<figure") == 1  # the folds come from the verdict itself
@@ -117,7 +115,6 @@ def test_missing_data_is_said_not_drawn() -> None:
 
 
 
-@pytest.mark.ci
 def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]) -> None:
     out, _ = json_run
     page = (out / "05_bundle" / "report.html").read_text()
@@ -185,7 +182,6 @@ def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedPro
                           text=True, timeout=180)
 
 
-@pytest.mark.ci
 def test_chromium_renders_the_figures(json_run: tuple[Path, object], tmp_path: Path) -> None:
     browser = find_or_install_chromium()
     out, _ = json_run
@@ -259,7 +255,6 @@ def cjk_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[SyntheticRun, st
     return run, page, said
 
 
-@pytest.mark.ci
 def test_names_in_any_script_are_text_the_browser_draws_and_matplotlib_never_sees(
         cjk_page: tuple[SyntheticRun, str, str]) -> None:
     run, page, said = cjk_page
@@ -274,7 +269,6 @@ def test_names_in_any_script_are_text_the_browser_draws_and_matplotlib_never_see
         assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", svg)
 
 
-@pytest.mark.ci
 def test_the_first_screen_holds_the_verdict_the_gate_and_the_worst_of_each_kind(
         cjk_page: tuple[SyntheticRun, str, str], tmp_path: Path) -> None:
     """In chromium at 1280x900: the worst source, encoder, box and quality setting, each with how far it is from

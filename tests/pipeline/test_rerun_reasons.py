@@ -74,7 +74,6 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str]] = {
 }
 
 
-@pytest.mark.ci
 def test_every_branch_of_stale_reason_has_its_case() -> None:
     """stale_reason's returns that give a reason (all but the last, None), and the reasons each can give: a new
     return, or a new kind of change, is a new case here."""
@@ -86,8 +85,7 @@ def test_every_branch_of_stale_reason_has_its_case() -> None:
     assert len(CASES) == 10
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.ci) if c in ("setting", "format") else c
-                                  for c in CASES])
+@pytest.mark.parametrize("case", list(CASES))
 def test_each_reason_is_said(case: str, json_run: tuple[Path, object], tmp_path: Path) -> None:
     step, make, words = CASES[case]
     out = tmp_path / "out"

@@ -201,7 +201,6 @@ def submitted(slurm: Cluster, tiny_refs: Path, tmp_path_factory: pytest.TempPath
     return Submitted(root, a, u, t, g, res.stdout)
 
 
-@pytest.mark.ci
 def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, submitted: Submitted, x264_run: Path) -> None:
     root, a, u, t, g = submitted.root, submitted.a, submitted.u, submitted.t, submitted.g
     for name in ("array", "union", "train", "gather"):

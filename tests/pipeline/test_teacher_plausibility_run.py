@@ -83,7 +83,6 @@ def test_a_suspect_teacher_is_named_by_the_verdict_the_summary_and_the_report(al
     assert "Plausibility of the teacher" in page and "Suspect teacher on 2 source(s)" in page  # the first screen
 
 
-@pytest.mark.ci
 def test_a_run_without_a_suspect_says_the_check_found_none(json_run: tuple[Path, subprocess.CompletedProcess[str]]
                                                            ) -> None:
     """The shared run (CRF 25 and 37: past the best settings held to 90, and no flat curve) recomputed: no suspect,

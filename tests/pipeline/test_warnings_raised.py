@@ -28,7 +28,6 @@ def encode_means(shard: Path) -> pd.Series:
     return rows.groupby(["src_sha256", "encoder", "cq", "enc_width", "enc_height"])["vmaf"].mean()
 
 
-@pytest.mark.ci
 def test_a_grid_short_of_the_teachers_scale_is_warned(json_run: tuple[Path, object]) -> None:
     out = json_run[0]
     said = full_summary(out)
@@ -50,7 +49,6 @@ def union(json_run: tuple[Path, object], x264_run: Path, tmp_path_factory: pytes
     return union, merged.stderr, (json_run[0], x264_run)
 
 
-@pytest.mark.ci
 def test_a_merge_of_two_real_boxes_warns_of_nothing(union: tuple[Path, str, tuple[Path, Path]]) -> None:
     corpus, said, _ = union
     assert "warning" not in said.lower(), said
@@ -73,7 +71,6 @@ def test_the_union_of_two_real_boxes_warns_of_nothing_a_merge_makes(union: tuple
     assert said.count("WARNING") == said.count("encodes scored"), said
 
 
-@pytest.mark.ci
 def test_a_run_whose_coverage_is_not_far_below_nominal_is_not_warned_of_it(json_run: tuple[Path, object]) -> None:
     """The coverage warning (kit.verdict.intervals.coverage_warning: 95 % covered more than 5 points below) is not
     said where the 95 % level is not measured so low: the session's run, its levels read from its verdict."""

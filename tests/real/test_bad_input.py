@@ -142,15 +142,9 @@ def _vmaf_over_100(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # the --corpus cases read the session's real run first (json_run): the slow tier. The table's rules are merge's
-# too (tests/real/test_merge.py refuses each through `merge`): `run --corpus` keeps one of them in CI, the others run
-# before a release (noxfile.py)
-IN_CI = {"corpus-nan-feature"}
-
-
+# too (tests/real/test_merge.py refuses each through `merge`)
 def _tier(c: Case) -> object:
-    if not c.id.startswith("corpus-"):
-        return c
-    return pytest.param(c, marks=[pytest.mark.slow] + ([pytest.mark.ci] if c.id in IN_CI else []))
+    return pytest.param(c, marks=pytest.mark.slow) if c.id.startswith("corpus-") else c
 
 
 @pytest.mark.parametrize("case", [_tier(c) for c in CASES], ids=[c.id for c in CASES])
@@ -200,7 +194,6 @@ def finished(json_run: tuple[Path, object], tiny_refs: Path,
 
 
 @pytest.mark.slow  # a whole run first
-@pytest.mark.ci
 def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str | Path]]) -> None:
     out, args = finished
     verdict = out / "04_verdict" / "PROMOTE.json"
@@ -221,7 +214,6 @@ def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str |
 
 
 @pytest.mark.slow  # a whole run first
-@pytest.mark.ci
 def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | Path]]) -> None:
     out, args = finished
     report = out / "03_loso" / "loso_seed0.json"
@@ -234,7 +226,6 @@ def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | P
 
 
 @pytest.mark.slow  # a whole run first
-@pytest.mark.ci
 def test_a_corrupted_results_tarball_fails_verify(finished: tuple[Path, list[str | Path]], tmp_path: Path) -> None:
     out, _ = finished
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
@@ -248,7 +239,6 @@ def test_a_corrupted_results_tarball_fails_verify(finished: tuple[Path, list[str
 
 
 @pytest.mark.slow  # a whole run first
-@pytest.mark.ci
 def test_disk_full_while_writing_keeps_everything_finished(
         tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC simulated while LOSO writes its first report: exit 2, the corpus survives, a rerun resumes."""

@@ -102,7 +102,7 @@ def test_a_timeout_in_the_corpus_step_leaves_no_grandchild(tiny_refs: Path, tmp_
     # [ctrl-c] (every stop signal raises the same interrupt, kit/infra/interrupts.py, whose stop ends each child's
     # whole group), and SIGTERM's own exit and stop mid-corpus in tests/real/test_exit_signals.py::
     # test_a_stop_signal_during_the_corpus_step[SIGTERM]
-    pytest.param(signal.SIGTERM, id="sigterm", marks=pytest.mark.release)])
+    pytest.param(signal.SIGTERM, id="sigterm", marks=pytest.mark.wide)])
 def test_an_interrupt_ends_the_children_s_whole_groups(sig: int, tiny_refs: Path, tmp_path: Path,
                                                         hanging: tuple[Path, Path]) -> None:
     wrapper, pids = hanging

@@ -123,7 +123,7 @@ def accepted(path: Path, ffmpeg: str) -> tuple[int, int, float]:
     return clip.width, clip.height, clip.fps_float
 
 
-@pytest.mark.parametrize("columns", [NARROW, pytest.param(WIDE, marks=pytest.mark.release)])
+@pytest.mark.parametrize("columns", [NARROW, pytest.param(WIDE, marks=pytest.mark.wide)])
 def test_each_fix_of_a_clip_left_out_runs_as_printed_and_the_clip_it_makes_is_accepted(
         columns: int, ffmpeg: str, tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     refs = hostile_refs(ffmpeg, tiny_refs, tmp_path / "refs [1]")
@@ -206,7 +206,7 @@ def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(shlex.split(command), cwd=cwd, env=kit_env(), capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.release  # a command each, about 2 s apiece: the CI tier runs those of a clip left out, retry and resume
+@pytest.mark.wide  # a command each, about 2 s apiece: the CI tier runs those of a clip left out, retry and resume
 def test_more_hints_run_as_printed(tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The other hints a person meets early, each provoked (the CLI in this process, from a folder of theirs) and
     its command run as printed there: a tarball that fails verification (verify's details), an encoder that does
@@ -254,7 +254,7 @@ def test_more_hints_run_as_printed(tiny_refs: Path, tmp_path: Path, monkeypatch:
     assert len({r["content"] for r in rows if r["src"] in ("s0-boxa", "s1-boxa")}) == 1  # one content now
 
 
-@pytest.mark.release  # two test encodes a fresh cache pays for, about 3 s
+@pytest.mark.wide  # two test encodes a fresh cache pays for, about 3 s
 def test_the_opt_in_encoders_left_out_are_tested_and_added_as_printed(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Under --encoders auto the summary names the opt-in encoders left out: untested, the command that tests them,

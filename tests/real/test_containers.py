@@ -247,7 +247,7 @@ SPLICES_CI = {("repeat", "spliced.mpg"), ("back-2", "spliced.ts")}
 
 @pytest.mark.parametrize(("offset", "name"), [
     pytest.param(offset, name, id=f"{kind}-{name}",
-                 marks=() if (kind, name) in SPLICES_CI else pytest.mark.release)
+                 marks=() if (kind, name) in SPLICES_CI else pytest.mark.wide)
     for kind, offset in SPLICES.items() for name in SPLICED])
 def test_a_spliced_stream_is_read_whole_and_encoded_as_a_plain_encode_reads_it(ffmpeg: str, refs: Path,
                                                                                tmp_path: Path, name: str,

@@ -77,7 +77,7 @@ JSON_BOX = ("--box-id", "jsonbox")  # the box id of the session's run (tests/con
 
 
 @pytest.mark.slow  # a whole run first, then a resumed one per signal
-@pytest.mark.parametrize("sig", [pytest.param(s, marks=pytest.mark.ci) if s == "SIGINT" else s for s in STOP])
+@pytest.mark.parametrize("sig", STOP)
 def test_a_stop_signal_while_the_summary_is_written(sig: str, tiny_refs: Path, finished: Path) -> None:
     res = run_kit(*kit_args(tiny_refs, finished, *JSON_BOX), env={KILL_ENV: "summary", SIGNAL_ENV: sig})
     assert res.returncode == STOP[sig], (res.returncode, res.stderr)  # was 130 for SIGTERM, a silent 129 for SIGHUP
@@ -89,7 +89,7 @@ def test_a_stop_signal_while_the_summary_is_written(sig: str, tiny_refs: Path, f
     assert again.stdout.count("skipped: up to date") == 5, again.stdout  # nothing finished was lost
 
 
-@pytest.mark.parametrize("sig", [s if s == "SIGTERM" else pytest.param(s, marks=pytest.mark.release) for s in STOP])
+@pytest.mark.parametrize("sig", [s if s == "SIGTERM" else pytest.param(s, marks=pytest.mark.wide) for s in STOP])
 def test_a_stop_signal_during_the_corpus_step(sig: str, tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = start(kit_args(tiny_refs, out, *GRID))

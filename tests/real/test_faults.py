@@ -6,7 +6,7 @@ left_out; `retry:` never where the same child would fail again. One whole run go
 row and the report naming it. A clip libvmaf cannot score (16x16: its ADM pyramid runs out) is refused before its
 first encode, and a teacher model file libvmaf would crash on before any job.
 
-The CI tier runs a cut of the matrix (CUT); the release tier every cell (`@pytest.mark.release`).
+The CI tier runs a cut of the matrix (CUT); the release tier every cell (`@pytest.mark.wide`).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ CELLS = [(s, k) for s in STAGES if s != "teacher" for k in FAULTS]  # the teache
 
 
 @pytest.mark.parametrize(("stage", "kind"), [
-    pytest.param(s, k, marks=() if (s, k) in CUT else (pytest.mark.release,)) for s, k in CELLS])
+    pytest.param(s, k, marks=() if (s, k) in CUT else (pytest.mark.wide,)) for s, k in CELLS])
 def test_a_child_that_fails_leaves_its_clip_out_in_the_kit_s_words(
         fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_hangs: None, stage: str,
         kind: str) -> None:
@@ -155,7 +155,7 @@ def test_a_child_that_fails_leaves_its_clip_out_in_the_kit_s_words(
     check_left_out(res, tmp_path / "out", stage, kind)
 
 
-@pytest.mark.release
+@pytest.mark.wide
 def test_a_kill_from_outside_is_tried_again_by_the_rerun(fault_box: FaultBox, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The one fault a rerun can change: the next run of the same command reruns the step for that clip alone (its
@@ -180,7 +180,6 @@ def test_every_fault_s_cell_is_named() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_a_crash_of_libvmaf_ends_in_a_verdict_naming_the_clip(
         fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's case, the whole run: libvmaf crashes on one clip's job; the run ends in a verdict, the summary's
@@ -242,7 +241,7 @@ def test_a_teacher_model_libvmaf_would_crash_on_is_refused_before_any_job(tmp_pa
     assert not (tmp_path / "out" / "01_prereqs" / "status.json").exists()
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=() if k == "segv" else (pytest.mark.release,))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=() if k == "segv" else (pytest.mark.wide,))
                                   for k in ("exit1", "segv", "abrt")])
 def test_a_teacher_check_that_fails_is_said_in_the_kit_s_words(
         fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
@@ -268,7 +267,7 @@ LEFT_OUT_MID_STEP = ("encode", "score", "check", "sample")
 
 
 @pytest.mark.parametrize(("stage", "interrupted"), [  # the release tier's (CI's ten minutes are spent)
-    pytest.param(s, i, marks=(pytest.mark.release,)) for s in LEFT_OUT_MID_STEP for i in (False, True)])
+    pytest.param(s, i, marks=(pytest.mark.wide,)) for s in LEFT_OUT_MID_STEP for i in (False, True)])
 def test_a_clip_left_out_mid_step_leaves_the_step_one_count_and_its_bar_full(
         fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str, interrupted: bool) -> None:
     """Issue 77 item 5: with --consumer-samplings encoded, a clip its corpus jobs left out kept its sample jobs in the

@@ -70,7 +70,7 @@ def copied(ffmpeg: str, tmp_path: Path) -> Path:
     return binary
 
 
-@pytest.mark.release  # a copy of the 170 MB binary
+@pytest.mark.wide  # a copy of the 170 MB binary
 def test_a_binary_at_another_path_is_asked_again(ffmpeg: str, asked: list[str], tmp_path: Path) -> None:
     """The same file at another path (a link of its own, made first: a link moves its file's ctime) is another
     version of the binary: asked again, each version's answers kept apart."""
@@ -112,7 +112,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {"mtime": _touched, "ctime": _chmod
 
 
 # a copy of the 170 MB binary each (~1 s): CI takes the touched one
-@pytest.mark.parametrize("change", [pytest.param(c, marks=() if c == "mtime" else pytest.mark.release)
+@pytest.mark.parametrize("change", [pytest.param(c, marks=() if c == "mtime" else pytest.mark.wide)
                                     for c in sorted(CHANGES)])
 def test_a_changed_binary_is_asked_again(change: str, ffmpeg: str, asked: list[str], tmp_path: Path) -> None:
     """Each part of a binary's version changed alone (the file edited in place, touched, replaced by another file of

@@ -50,7 +50,6 @@ def test_a_changed_file_changes_the_sha256(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_untarred_kit_runs_the_one_command(ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     # the session's ladder run is the one command (with --json and the default ladder) of a kit built and untarred
     # by conftest.ladder_run, run from another folder with no PYTHONPATH (what it makes: tests/pipeline/test_ladder_run)

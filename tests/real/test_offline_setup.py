@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.unit.test_install_offline import no_network
 
-pytestmark = [pytest.mark.release,
+pytestmark = [pytest.mark.wide,
               pytest.mark.skipif(no_network() is None, reason="no network namespace can be made here (unshare -n)")]
 
 

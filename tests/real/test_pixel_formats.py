@@ -184,7 +184,7 @@ def converted_before_libvmaf(ffmpeg: str, pix_fmt: str) -> bool:
 
 
 @pytest.mark.parametrize("formats", [pytest.param("cut", id="cut"),
-                                     pytest.param("all", id="every-format", marks=pytest.mark.release)])
+                                     pytest.param("all", id="every-format", marks=pytest.mark.wide)])
 def test_the_class_is_ffmpegs_and_libvmaf_takes_what_the_kit_scores_as_it_is(ffmpeg: str, formats: str) -> None:
     """The class is read from the kit's ffmpeg and holds each family the issue names; the formats the kit scores in
     their own format are those libvmaf takes as they are (ffmpeg converts every other: release, the whole class)."""
@@ -202,7 +202,7 @@ def test_the_class_is_ffmpegs_and_libvmaf_takes_what_the_kit_scores_as_it_is(ffm
 
 
 @pytest.mark.parametrize("formats", [pytest.param("cut", id="cut"),
-                                     pytest.param("all", id="every-format", marks=pytest.mark.release)])
+                                     pytest.param("all", id="every-format", marks=pytest.mark.wide)])
 def test_every_format_converts_as_ffmpeg_does_by_itself(ffmpeg: str, public: dict[str, Path], tmp_path: Path,
                                                         formats: str) -> None:
     every = software_formats(ffmpeg)
@@ -279,7 +279,7 @@ def check_through_the_kit(ffmpeg: str, jobs: dict[str, dict], wanted: dict[str, 
 
 
 @pytest.mark.parametrize("formats", [pytest.param("cut", id="cut"),
-                                     pytest.param("all", id="every-format", marks=pytest.mark.release)])
+                                     pytest.param("all", id="every-format", marks=pytest.mark.wide)])
 def test_every_format_a_file_holds_scores_through_the_kit(ffmpeg: str, public: dict[str, Path], tmp_path: Path,
                                                           formats: str) -> None:
     chosen = list(KIT_CUT) if formats == "cut" else software_formats(ffmpeg)

@@ -38,7 +38,7 @@ def test_the_readme_s_commands_are_the_ones_this_test_runs() -> None:
     assert sorted(kit_commands((ROOT / "README.md").read_text())) == sorted(EXPECTED)
 
 
-@pytest.mark.release  # a run on the tiny clips, and the union's training
+@pytest.mark.wide  # a run on the tiny clips, and the union's training
 def test_each_readme_command_runs_as_written(tiny_refs: Path, ffmpeg: str, tmp_path: Path) -> None:
     folder = tmp_path / "lead"
     folder.mkdir()

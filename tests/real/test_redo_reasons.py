@@ -117,13 +117,11 @@ MAKERS: dict[str, Maker] = {
 }
 
 
-@pytest.mark.ci
 def test_every_redo_reason_has_its_case() -> None:
     assert set(MAKERS) | {"forced", "check moved"} == set(REDO_WHY)  # those two: the tests below
 
 
-@pytest.mark.parametrize("key", [pytest.param(k, marks=pytest.mark.ci) if k == "ledger missing" else k
-                                 for k in MAKERS])
+@pytest.mark.parametrize("key", list(MAKERS))
 def test_a_job_redone_says_why(key: str, made: tuple[Path, Path], refs: Path, tmp_path: Path) -> None:
     out, cache = copied(made, tmp_path)
     clip, cq, make, flags = MAKERS[key]
@@ -133,7 +131,6 @@ def test_a_job_redone_says_why(key: str, made: tuple[Path, Path], refs: Path, tm
     check_said(res, out, clip, cq, key)
 
 
-@pytest.mark.ci
 def test_the_issue_case_a_moved_check_and_a_new_first_cq_say_why(made: tuple[Path, Path], refs: Path,
                                                                   tmp_path: Path) -> None:
     """At --cqs 37,45 the check moves from each clip's cq 25 job to its cq 37 one, made before without a check: each

@@ -125,7 +125,6 @@ def corpus_rows(out: Path) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_shards_leave_out_what_the_box_leaves_out_and_their_union_says_the_same(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
     """A folder with a clip the kit cannot use (odd.y4m, 175x143): the box leaves it out with its reason and fix; each

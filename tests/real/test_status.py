@@ -284,7 +284,6 @@ def figures_from_files(out: Path, now: float) -> tuple[int, int, float | None]:
 
 
 @pytest.mark.slow  # a corpus step in a process of its own
-@pytest.mark.ci
 def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_left(tiny_refs: Path,
                                                                                        tmp_path: Path) -> None:
     """A real corpus step in a child process (one job at a time, 40 jobs on the tiny clips); `status`, reading the

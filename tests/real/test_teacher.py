@@ -168,8 +168,8 @@ def size_answer_cases(every: bool) -> list[tuple[str, str, object]]:
 
 # the release tier: a real corpus step on each damage (tests/unit/test_record_fields.py reads every damage of the
 # record in CI, in process)
-@pytest.mark.parametrize("every", [pytest.param(False, id="the-cause", marks=pytest.mark.release),
-                                   pytest.param(True, id="every-value", marks=pytest.mark.release)])
+@pytest.mark.parametrize("every", [pytest.param(False, id="the-cause", marks=pytest.mark.wide),
+                                   pytest.param(True, id="every-value", marks=pytest.mark.wide)])
 def test_a_damaged_answer_of_the_teacher_check_in_the_cache_is_said_once_and_checked_again(
         every: bool, tiny_refs: Path, tmp_path: Path) -> None:
     """The corpus step keeps libvmaf's answer for each small size in the kit's cache (teacher-sizes/<key>.json) and

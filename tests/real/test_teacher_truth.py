@@ -38,7 +38,7 @@ from tests.conftest import ROOT
 
 CQ = 30
 W, H = 128, 72  # the CI tier's size; the release tier's matrix is 640x360 with four times the frames
-SIZES = [pytest.param((W, H, 1), id="128x72"), pytest.param((640, 360, 4), id="640x360", marks=pytest.mark.release)]
+SIZES = [pytest.param((W, H, 1), id="128x72"), pytest.param((640, 360, 4), id="640x360", marks=pytest.mark.wide)]
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from kit.media.libvmaf import FEATURES
 from kit.media.svr import _embedded_models, builtin_model_text, parse_model
 from kit.rundir import RunDir
 from tests.conftest import LENIENT, assert_clean_failure, run_here
-from tests.deb_clips import cut
+from tests.publicclips import cut
 
-# three real contents, 12 pictures each; libx264 at three cqs at their own size
-CLIPS = ("force", "realshort", "tree")
+# three real contents (tests/data/publicclips.toml, fetched by sha256), 12 pictures each; libx264 at three cqs at
+# their own size
+CLIPS = {"force": "Force_constante.avi", "realshort": "realshort.mp4", "tree": "tree.avi"}
 CORPUS = ["--encoders", "libx264", "--cqs", "18,30,42", "--scales", "native"]
 TRAIN = ["--seeds", "0", "--epochs", "2", "--batch-size", "64"]
 NOBODY = 65534
@@ -33,8 +34,8 @@ NOBODY = 65534
 @pytest.fixture(scope="module")
 def refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("real-refs")
-    for name in CLIPS:
-        cut(ffmpeg, name, folder / f"{name}.y4m", 12)
+    for name, public in CLIPS.items():
+        cut(ffmpeg, public, folder / f"{name}.y4m", 12)
     return folder
 
 

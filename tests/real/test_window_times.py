@@ -109,7 +109,7 @@ def check_window(path: Path, ffmpeg: str, tmp: Path) -> tuple[int, int]:
 
 
 # CI: the issue's clip (its header's rate over other packets' timing); the release tier: the other two
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "header25" else pytest.mark.release)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "header25" else pytest.mark.wide)
                                   for n in sorted(SYNTHETIC)])
 def test_a_window_is_the_first_5_s_of_the_clips_own_timestamps(name: str, ffmpeg: str, tmp_path: Path) -> None:
     """The issue's clip (header 25 fps, packets 1/30 s apart: 150 frames, not 125), a variable rate (90, not 150) and
@@ -126,7 +126,7 @@ REAL_EXPECTED = {"box.mp4": (148, 149), "cup.mp4": (134, 133), "tree.avi": (12, 
                  "Megamind.avi": (119, 119)}
 
 
-@pytest.mark.parametrize("name", [*REAL_CI, *(pytest.param(n, marks=pytest.mark.release) for n in REAL_RELEASE)])
+@pytest.mark.parametrize("name", [*REAL_CI, *(pytest.param(n, marks=pytest.mark.wide) for n in REAL_RELEASE)])
 def test_a_real_clips_window_is_its_first_5_s_by_its_timestamps(name: str, ffmpeg: str, tmp_path: Path) -> None:
     manifest = load_manifest()
     (path,) = fetched_or_skip([manifest.clip(name)], manifest).values()

@@ -76,7 +76,7 @@ def check(shape: str, n: int) -> None:
         assert same(a, b), (shape, n, name, a, b)
 
 
-@pytest.mark.parametrize("n", [n if n in CI_SIZES else pytest.param(n, marks=pytest.mark.release) for n in SIZES])
+@pytest.mark.parametrize("n", [n if n in CI_SIZES else pytest.param(n, marks=pytest.mark.wide) for n in SIZES])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_each_figure_is_scipys_bit_for_bit(shape: str, n: int) -> None:
     check(shape, n)

@@ -456,7 +456,7 @@ def problems_of(rb: ReadBack, tree: Tree, folder: Path, held_in: tuple[type[Reco
     return problems
 
 
-@pytest.mark.parametrize("rb", [pytest.param(rb, marks=pytest.mark.release) if rb.cls in RELEASE_ONLY else rb
+@pytest.mark.parametrize("rb", [pytest.param(rb, marks=pytest.mark.wide) if rb.cls in RELEASE_ONLY else rb
                                 for rb in READ_BACK], ids=[rb.cls.__name__ for rb in READ_BACK])
 def test_every_field_of_every_record_read_back_is_read_by_its_rule(rb: ReadBack, tree: Tree, tmp_path: Path) -> None:
     assert read_as_the_kit(rb, document(rb.cls), tree, tmp_path) == ("read", ""), f"{rb.file}: the example"

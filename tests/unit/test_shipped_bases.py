@@ -253,7 +253,7 @@ def test_a_carried_base_is_used_and_none_trained(monkeypatch: pytest.MonkeyPatch
                                    "seed(s) 1 read back from the kit's cache" in s]) and len(said) == 2, said
 
 
-@pytest.mark.release
+@pytest.mark.wide
 def test_the_carried_bases_are_what_the_recipe_trains_here(prior: Prior) -> None:
     """Each carried base trained again here: on a box like the one that made it, every bit the same; on another, its
     outputs on the teacher's samples close (a difference of rounding, not of recipe)."""
