@@ -25,7 +25,7 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
     """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
-    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
+    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, validate_table, with_content
     from kit.infra.parquet import WRITE_OPTIONS
 
     rows = 0
@@ -37,6 +37,12 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
                 raise InputError(f"{ledger_path} is missing or damaged: job {job.job_id} finished without its record",
                                  hint="rerun the corpus step: that job is done again")
             table = read_job_rows(tree, data_path, ledger, ledger_path)
+            try:  # what the job's parse held its scores to: rows changed since (with their ledger) are not sent
+                validate_table(table, str(data_path))
+            except InputError as exc:
+                raise InputError(f"{exc.message}: the lead's merge would refuse this box's corpus for it",
+                                 hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or "
+                                      "rerun the corpus step with --force") from None
             writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
             rows += table.num_rows
     return rows
