@@ -5,6 +5,7 @@ lead's merge of that tarball: the three agree, so a box never sends what its lea
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -177,6 +178,22 @@ def test_the_issue_s_rewritten_scores_are_refused_by_verify_and_merge_naming_the
     (tmp_path / "kept").mkdir()
     kept = tarball_holding(shard, name, PLAUSIBLE[name][0], tmp_path / "kept")
     assert run_here("verify", kept).returncode == 0
+
+
+@pytest.mark.parametrize(("counted", "words"), [
+    (FRAMES + 1, "the encode or the reference decoded to fewer frames"),
+    (FRAMES - 1, f"the encode and the reference decoded to more frames than the {FRAMES - 1} the kit counted in "
+                 "the clip")])
+def test_libvmaf_s_frames_are_said_fewer_or_more_as_they_are(scored: tuple[Job, Provenance, Path, object],
+                                                            counted: int, words: str) -> None:
+    """A real log of 3 frames read by a job whose clip the kit counted otherwise: `fewer` only when there were fewer
+    (before: `libvmaf gave 48 frames' scores ... decoded to fewer frames` when there were more)."""
+    job, prov, log, score = scored
+    counted_job = Job(dataclasses.replace(job.clip, n_frames=counted), job.encoder, job.cq)
+    with pytest.raises(JobFailed) as failed:
+        scores_read(counted_job, log, score, prov, True)  # type: ignore[arg-type]
+    assert f"libvmaf gave {FRAMES} frames' scores, not {counted}, scoring big.y4m" in str(failed.value)
+    assert str(failed.value).endswith(words), failed.value
 
 
 @pytest.mark.slow
