@@ -200,10 +200,15 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
         fh = tar.extractfile(m)
         if fh is None:
             raise InputError(f"{source}: member {m.name!r} has no data", hint=NOT_KIT_HINT)
-        with fh, open(target, "wb") as out:
-            while block := fh.read(1 << 20):
-                out.write(block)
-                check()  # a stop signal between two blocks (kit/infra/interrupts.py)
+        try:
+            with fh, open(target, "wb") as out:
+                while block := fh.read(1 << 20):
+                    out.write(block)
+                    check()  # a stop signal between two blocks (kit/infra/interrupts.py)
+        except OSError as exc:  # a full disk said of the file it was writing (the temporary folder's, TMPDIR's)
+            if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
+            raise
         written.append(target)
         kill_point("extracting")
     return written
