@@ -84,11 +84,11 @@ class Folds(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> FoldsAsked:
-        value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads
-        if value in (LOSO, AUTO):
-            return value
+        word = text.strip(" \t\r\n").lower()  # a word, as the other words the flags take
+        if word in (LOSO, AUTO):
+            return word
         refused, hint = f"{label(flag, text)} {FOLDS_REFUSAL}", f"e.g. {flag} auto, {flag} loso or {flag} 10"
-        k = number(lambda t: read_int(t, signed=True), value, refused, hint)
+        k = number(lambda t: read_int(t, signed=True), text, refused, hint)  # a number as every one: ` 2` refused
         if folds_problem(k) is not None:  # the setting's rule, for a caller of parse alone too
             raise InputError(refused, hint=hint)
         return k

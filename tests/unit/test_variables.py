@@ -285,24 +285,27 @@ def refused_numbers(number: Number) -> list[str]:
     beyond ASCII; a fraction for a whole number; for K/N, each of these in either place and K above N. The empty
     string is no refusal: it is unset (test below)."""
     if number.kind == PAIR:
-        return ["x", "3", "1/x", "0/3", "4/3", "nan/2", "1/inf", "1.5/2", "1/2.0", "-1/2", "\u00b2/2", "1/2/3"]
+        return ["x", "3", "1/x", "0/3", "4/3", "nan/2", "1/inf", "1.5/2", "1/2.0", "-1/2", "\u00b2/2", "1/2/3",
+                " 3/4 ", "+1/2", "1/ 2"]
     assert number.kind in (WHOLE, DECIMAL) and number.lo is not None, number.name  # a new kind: say what it refuses
     below = [str(number.lo)] if number.lo_open else []
     below += [f"{number.lo - 1:g}", f"{number.lo - 0.5:g}" if number.kind == DECIMAL else str(int(number.lo) - 1)]
     hi = upper(number)
     above = [] if hi is None else [f"{hi + 1:g}"]
     whole = ["1.5", "2.0", "1e3"] if number.kind == WHOLE else []
-    return ["many", *below, *above, *whole, "nan", "NaN", "inf", "-inf", "1e999", "\u00b2", "9" * 5000, "0x10"]
+    good = f"{int(number.lo) + 1}"  # a value it takes, spelled as the docs never spell a number (issue 91, item 6)
+    return ["many", *below, *above, *whole, "nan", "NaN", "inf", "-inf", "1e999", "\u00b2", "9" * 5000, "0x10",
+            f"+{good}", f" {good}", f"{good} ", f"\t{good}\n"]
 
 
 def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     """Each good value of a Number's rule and the meaning its reader gives it: its bounds themselves (but an open
-    one), a middle value, padded; unset and empty are its default, and so is 0 where 0 says unset."""
+    one), a middle value; unset, empty and white space alone are its default, and so is 0 where 0 says unset."""
     def meaning(value: float) -> object:
         return number.default if number.zero_is_unset and value == 0 else value
 
     if number.kind == PAIR:
-        return [("1/1", (1, 1)), ("2/5", (2, 5)), ("5/5", (5, 5)), (" 3/4 ", (3, 4)), ("", None), ("  ", None)]
+        return [("1/1", (1, 1)), ("2/5", (2, 5)), ("5/5", (5, 5)), ("", None), ("  ", None)]
     kind = int if number.kind == WHOLE else float
     assert number.lo is not None
     hi = upper(number)
@@ -311,7 +314,7 @@ def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     good += [hi] if hi is not None else [1e6]
     good += [(number.lo + hi) // 2 if hi is not None else 600]
     cases: list[tuple[str, object]] = [(f"{kind(v)}", meaning(kind(v))) for v in good]
-    return [*cases, (f" {cases[-1][0]}\t", cases[-1][1]), ("", number.default), ("  ", number.default)]
+    return [*cases, ("", number.default), ("  ", number.default)]
 
 
 NUMBER_CASES = [(n, v) for n in NUMBERS.values() for v in refused_numbers(n)]
