@@ -24,7 +24,7 @@ from kit.infra import interrupts, proc
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
-from kit.infra.variables import CACHE_DIR, check_variables
+from kit.infra.variables import CACHE_DIR, NUMBERS, OF_FLAGS, VARIABLES, check_variables, unknown_variable_warnings
 from kit.infra.visible import traceback_lines, visible
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -93,6 +93,20 @@ def temporary(path: Path) -> bool:
         inside = path.absolute().relative_to(Path(gettempdir()).absolute()).parts
         return len(inside) > 1 and inside[0].startswith(TEMPORARY_FOLDERS)
     return False
+
+
+def known_variables() -> frozenset[str]:
+    """Every variable the kit reads: its own (kit.infra.variables) and each option's of every command of the tree."""
+    names = {*VARIABLES, *NUMBERS, *OF_FLAGS}
+    ctx = click.get_current_context(silent=True)
+    todo: list[click.Command] = [ctx.find_root().command] if ctx is not None else []
+    while todo:
+        cmd = todo.pop()
+        todo += list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
+        for param in cmd.params:
+            envvar = getattr(param, "envvar", None)
+            names.update([envvar] if isinstance(envvar, str) else envvar or ())
+    return frozenset(names)
 
 
 def command_flags() -> frozenset[str]:
@@ -253,6 +267,8 @@ def _run(fn: Callable[[], int]) -> int:
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         check_variables()  # every KIT_ variable of kit.infra.variables, as the command starts: a bad one is exit 2
+        for line in unknown_variable_warnings(known_variables()):  # a misspelt one (KIT_SEED), said once
+            say(f"warning: {line}")
         errors = _Output(sys.stderr, "error") if sys.stderr is not None else None
         with contextlib.redirect_stdout(_Output(sys.stdout, "output")), contextlib.redirect_stderr(errors):
             code = fn()
