@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
-from kit.infra.rules import COUNT, STAMP_OR_NONE, Each, Real, Whole
+from kit.infra.rules import COUNT, KIT_VERSION, STAMP_OR_NONE, Each, Real, Whole
 from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
@@ -151,7 +151,7 @@ class ShardManifest(Record):
     encode_depth: str = ""  # "" in a schema-1 manifest, whose encodes were 8-bit
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     # when the rows were made: `merge --prefer newest` ranks inputs by it
     created_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
     jobs: int = field(default=0, metadata=keep(COUNT))
@@ -299,7 +299,7 @@ class MergeManifest(Record):
     warnings: list[str] = field(default_factory=list)
     recorded_utc: str | None = field(default=None, metadata=keep(STAMP_OR_NONE))
     merged_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     n_sources: int = field(default=0, metadata=keep(COUNT))
     sources: tuple[SourceRows, ...] = ()
     encoders: list[str] = field(default_factory=list)

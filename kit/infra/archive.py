@@ -35,7 +35,7 @@ from kit.infra.limits import (
 )
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, flatten, keep
-from kit.infra.rules import COUNT
+from kit.infra.rules import COUNT, KIT_VERSION
 from kit.infra.tree import Rules, Tree
 from kit.infra.versions import refuse_newer
 from kit.infra.visible import reason_line
@@ -239,7 +239,7 @@ class ResultsManifest(Record):
     LENIENT = True  # only `files` is needed to verify
 
     kind: str = "ensemble-kit-results"
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     meta: dict[str, object] = flatten()  # box_id, verdict, created_utc, corpus_sha256
     files: dict[str, FileSum] = field(default_factory=dict)
 

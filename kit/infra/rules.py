@@ -23,6 +23,7 @@ from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_FIGURE, MAX_RECORD_SEC
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
 from kit.infra.variables import OF_FLAGS, Variable, flag_switch, of_flag
+from kit.infra.versions import release
 from kit.rundir import STEP_NAMES
 
 RULES = "rules"  # the key of a field's rules in its metadata
@@ -235,6 +236,20 @@ CORRELATION_FIGURE = Correlation()
 SHARE_FIGURE = Real(0, 1, nan=True)  # a share, a coverage, a level
 POINTS = Real(0, MAX_RECORD_FIGURE, nan=True)  # a size of a miss (RMSE, an error, a width, VMAF points), a ratio
 SIGNED_FIGURE = Real(-MAX_RECORD_FIGURE, MAX_RECORD_FIGURE, nan=True)  # a bias, a difference, a score, a threshold
+
+
+@dataclass(frozen=True)
+class Release(Rule):
+    """A version of the kit as a kit writes it in its files (`2.3.0`, a pre-release's suffix after it): `v2.4.0`, "",
+    `latest` are none (kit.infra.versions.release), and a file that names one no kit wrote."""
+
+    words = "a version of ensemble-kit, written as 2.3.0"
+
+    def problem(self, value: Any) -> str | None:
+        return None if release(value) is not None else f"is not {self.words}"
+
+
+KIT_VERSION = Release()  # a manifest's `kit_version`, where it names one (a hand-made manifest may leave it out)
 
 
 @dataclass(frozen=True)

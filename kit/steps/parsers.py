@@ -17,6 +17,18 @@ from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_na
 HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
 
 
+class BoxName(Parser):
+    """`--box-id`: a name, never empty (`--box-id ''` was taken for the host name without a word); what a file name
+    may not hold of it is refused after (kit.cli.flags.check_box_id). Its variable set empty is unset, as every one."""
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        if not text.strip():
+            raise InputError(f"{label(flag, text)} is empty: the box is named by it in its rows and its results "
+                             "tarball", hint=f"give it a name (letters, digits, '-', '_', '.'), e.g. {flag} mybox, or "
+                                             f"leave {flag} out to name the box by its host")
+        return text
+
+
 class CqGrids(Parser):
     """`--cqs`: `auto`, `19,25,31`, `libsvtav1:20,32,44,56`, or entries joined by `;` (kit.platforms.grids)."""
 
