@@ -170,6 +170,11 @@ def as_user_error(exc: BaseException) -> KitError | None:
         return exc
     if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
         return limit
+    if isinstance(exc, RuntimeError) and "home directory" in str(exc).lower():  # `~` or a user folder, with none
+        return KitError("no home folder: HOME is not set and this user has no home folder, so a path from it (a `~`, "
+                        "the user's cache or configuration folder) has no place",
+                        hint=f"set HOME (export HOME=/path/to/your/folder), or {CACHE_DIR.name} for the kit's cache, "
+                             "then run the command again", retry_helps=False)
     if not isinstance(exc, OSError):
         return None
     if exc.errno in DISK_FULL:

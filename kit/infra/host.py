@@ -86,7 +86,10 @@ def cache_dir() -> Path:
         return env
     import platformdirs
 
-    found = Path(platformdirs.user_cache_dir("ensemble-kit"))
+    try:
+        found = Path(platformdirs.user_cache_dir("ensemble-kit"))
+    except RuntimeError:  # platformdirs finds no home folder to put it in
+        found = Path()
     if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
         raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
                           hint=f"set {CACHE_DIR.name} to a folder you can write "

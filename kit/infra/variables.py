@@ -42,7 +42,11 @@ def switch(text: str) -> bool:
 
 def folder(text: str) -> Path:
     """A folder's path: one that exists is a folder (a missing one is made where it is used)."""
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # HOME unset and the user unknown to the password database
+        raise NotItsValue("starts with ~, your home folder, but there is none (HOME is not set and this user has no "
+                          "home folder)") from None
     if path.exists() and not path.is_dir():
         raise NotItsValue("names a file, not a folder")
     return path

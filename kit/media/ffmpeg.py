@@ -15,7 +15,7 @@ from typing import Any
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
-from kit.infra.files import file_key, sha256_bytes, sha256_json
+from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
@@ -173,7 +173,8 @@ def path_ffmpeg(kept: bool = True) -> FFmpegInfo | None:
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
     env = FFMPEG.given()
-    same = isinstance(env, str) and given and Path(env).expanduser().absolute() == Path(given).expanduser().absolute()
+    same = isinstance(env, str) and given and \
+        expanded(env, FFMPEG.name).absolute() == expanded(given, FFMPEG.name).absolute()
     return FFMPEG.name if same else "--ffmpeg"
 
 
@@ -182,7 +183,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT, kept: boo
     `kept`: its answers kept in the kit's cache (ask_binary; `status` keeps nothing)."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (FFMPEG.given(), FFMPEG.name)):
         if isinstance(given, str) and given:
-            return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source, kept)
+            return check_ffmpeg(require_trusted(expanded(given, source).absolute(), source), source, kept)
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}", kept)

@@ -38,7 +38,7 @@ from kit.corpus.progress import JobsPlan
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
-from kit.infra.rules import Check, Each, Off, OneOf, Real, Release, Stamp, Whole, field_rules
+from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole, field_rules
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
@@ -343,6 +343,12 @@ def breakers(rules: tuple[Any, ...], tp: Any = None) -> list[Any]:
             out += ["not-one-of-them"]
         elif isinstance(rule, Release):  # a version no kit writes (issue 91, item 6)
             out += ["v2.4.0", "", "latest"]
+        elif isinstance(rule, Keys):  # a dict whose key breaks its rule (a path out of the out-dir: issue 91, item 5)
+            inner, _ = real_type(tp)
+            out += [{key: example(item_type(inner))} for key in breakers((rule.item,), str)]
+        elif isinstance(rule, Inside):  # a path a record names that leaves its folder (issue 91, item 5)
+            out += ["a/b", ".", "..", ""] if rule.name else \
+                [*([] if rule.elsewhere else ["/etc/passwd"]), "../x", "02_corpus/../../x", "..", ""]
         elif isinstance(rule, KeptText):  # no text, and objects that are not spelled_document's
             out += [5, [], {"spelled": "x"}, {"spelled": [5]}, {"spelled": [], "escape": "no-such-escape"}]
     return out
@@ -360,6 +366,8 @@ def breaks(f: Field, value: Any) -> bool:
 
 
 def broken_by(rule: Any, value: Any) -> bool:
+    if isinstance(rule, Keys) and isinstance(value, dict):
+        return any(broken_by(rule.item, k) for k in value)
     if isinstance(rule, Each) and isinstance(value, list | dict):
         return any(broken_by(rule.item, v) for v in (value.values() if isinstance(value, dict) else value))
     return rule.problem(value) is not None
