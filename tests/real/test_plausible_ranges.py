@@ -216,6 +216,18 @@ def test_a_real_corpus_step_whose_libvmaf_writes_an_impossible_score_leaves_that
     table = pq.read_table(out / "02_corpus" / "shard.parquet")
     assert "gamma" not in set(table["src"].to_pylist()) and table["vmaf"].to_numpy().min() >= 0
     assert not list((out / "02_corpus" / "jobs").glob("gamma-*.json"))
+    # a job's rows rewritten with their ledger (its sha256 made to match): the shard is not assembled of them
+    (data,) = (out / "02_corpus" / "jobs").glob("alpha-*.parquet")
+    rows = pq.read_table(data)
+    pq.write_table(rows.set_column(rows.column_names.index("adm2"), "adm2", pa.array([7.0] * rows.num_rows)), data)
+    ledger = data.with_suffix(".json")
+    ledger.write_text(json.dumps({**json.loads(ledger.read_text()),
+                                  "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}))
+    (out / "02_corpus" / "shard.parquet").unlink()  # the step runs again, its jobs reused
+    again = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, *cheap)
+    assert again.returncode == 2, again.stdout[-2000:]
+    assert f"error: {data}: row 0 column 'adm2': 7.0 is outside [0, 2], the plausible range: the lead's merge " \
+           "would refuse this box's corpus for it" in again.stderr, again.stderr
 
 
 # runs the real ffmpeg; for gamma's scoring, rewrites frame 0's score in libvmaf's log to -50 once it is written
