@@ -56,6 +56,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import IO
@@ -304,9 +306,18 @@ def kit_installed(python: Path, root: Path = ROOT) -> bool:
             python.parent.parent).exists() else ()):
         with contextlib.suppress(OSError, ValueError):
             url = json.loads((path / "direct_url.json").read_text(encoding="utf-8")).get("url", "")
-            if url.startswith("file://") and Path(url[len("file://"):]).resolve() == root.resolve():
+            if (folder := url_folder(url)) is not None and folder.resolve() == root.resolve():
                 return True
     return False
+
+
+def url_folder(url: str) -> Path | None:
+    """The folder a `file:` URL of pip's direct_url.json names (percent-encoded as pip writes it: `a%20b` is the
+    folder `a b`); None for any other URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    return Path(urllib.request.url2pathname(parts.path))
 
 
 def kit_install(pip_argv: list[str]) -> list[str]:

@@ -19,12 +19,20 @@ class KitError(Exception):
     # whether the same command run again can end otherwise (a tool failed, a limit, a busy out-dir): `retry:` prints it
     retry_helps = True
 
-    def __init__(self, message: str, hint: str = "", retry_helps: bool | None = None) -> None:
+    def __init__(self, message: str, hint: str = "", retry_helps: bool | None = None,
+                 by_flag: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # a hint that names a flag, by the flag it names: said in place of `hint` by a command that has that flag
+        # (hint_for), so that a hint never names a flag its command lacks (`verify` has no --out-dir)
+        self.by_flag = by_flag
         if retry_helps is not None:
             self.retry_helps = retry_helps
+
+    def hint_for(self, flags: frozenset[str]) -> str:
+        """The hint as a command of these `flags` says it: the first of `by_flag` whose flag it has, else `hint`."""
+        return next((hint for flag, hint in self.by_flag if flag in flags), self.hint)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -54,8 +62,9 @@ class PrereqError(KitError):
 class ToolError(KitError):
     """An external tool (ffmpeg) failed; the message carries its stderr tail."""
 
-    def __init__(self, message: str, hint: str = "", stderr_tail: str = "") -> None:
-        super().__init__(message, hint)
+    def __init__(self, message: str, hint: str = "", stderr_tail: str = "",
+                 by_flag: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message, hint, by_flag=by_flag)
         self.stderr_tail = stderr_tail
 
 

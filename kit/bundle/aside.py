@@ -12,7 +12,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.perms import whose
 from kit.infra.records import Record, keep, read_record
-from kit.infra.rules import COUNT
+from kit.infra.rules import COUNT, INSIDE, Keys
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
 
@@ -23,13 +23,21 @@ class BundleLedger(Record):
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    files: dict[str, str]
+    files: dict[str, str] = field(metadata=keep(Keys(INSIDE)))  # by its path in 05_bundle/: none outside it
     schema_version: int = field(default=1, metadata=keep(COUNT))
 
 
 def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:
-    """The ledger's files; none when it is missing or damaged (one not the user's own is refused by the read)."""
-    ledger, _ = read_record(BundleLedger, tree, run.bundle_ledger)
+    """The ledger's files; none when it is missing (one not the user's own is refused by the read). One damaged (a
+    file it names outside 05_bundle/, a value of another type) is refused naming it (exit 2): it is the proof of what
+    the bundle may move aside, which the kit cannot make again."""
+    ledger, why = read_record(BundleLedger, tree, run.bundle_ledger)
+    if ledger is None and why != "missing":
+        raise InputError(f"{run.bundle_ledger} is {why}: the bundle cannot prove which of the tarballs and exports in "
+                         f"{run.step('bundle')} it wrote, so it moves none aside",
+                         hint=f"move {run.bundle_ledger.name}, the earlier results tarballs and exports/ out of "
+                              f"{run.step('bundle')} (keep what you need of them), then rerun: the bundle writes a new "
+                              "ledger")
     return dict(ledger.files) if ledger is not None else {}
 
 

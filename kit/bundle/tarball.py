@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
+from kit.errors import InputError
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.interrupts import check
 from kit.infra.outside import read_json_object
@@ -90,12 +91,29 @@ def verify_tarball(source: Path) -> ResultsCheck:
         if report.top is not None and report.manifest is not None:
             if report.ok:  # the files are the sender's: what the manifest says of them can be checked
                 report.problems += claim_problems(report.top, report.manifest)
+                report.problems += shard_problems(report.top, report.manifest)
             for arc in sorted(report.manifest.files):
                 if arc.startswith(f"{LAYOUT.exports.as_posix()}/") and arc.endswith(CALIBRATION_SUFFIX) \
                         and (report.top / arc).is_file():
                     report.problems += model_problems(report.top / arc)
             report.ok = not report.problems
         return report
+
+
+def shard_problems(top: Path, manifest: ResultsManifest) -> list[str]:
+    """The box's shard read as the lead's merge reads it (kit.corpus.inputs.read_parquet: its columns, keys and each
+    score's plausible range): what the merge would refuse, said here first, naming the file, the row, the column and
+    the value."""
+    arc = LAYOUT.shard.as_posix()
+    if arc not in manifest.files or not (top / arc).is_file():
+        return []
+    from kit.corpus.inputs import read_parquet
+
+    try:
+        read_parquet(top / arc, arc)
+    except InputError as exc:
+        return [f"{exc.message}: the lead's merge refuses this corpus"]
+    return []
 
 
 def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:

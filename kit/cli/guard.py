@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from tempfile import gettempdir
 from typing import Any
 
 import click
@@ -23,7 +24,7 @@ from kit.infra import interrupts, proc
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
-from kit.infra.variables import CACHE_DIR, check_variables
+from kit.infra.variables import CACHE_DIR, NUMBERS, OF_FLAGS, VARIABLES, check_variables, unknown_variable_warnings
 from kit.infra.visible import traceback_lines, visible
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -54,16 +55,67 @@ def path_error(exc: OSError) -> KitError | None:
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
                         hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes "
                              "and the demo clips) and rerun", retry_helps=False)
-    if exc.errno == errno.ENAMETOOLONG:
-        fix = "choose a shorter path (--out-dir, -o)"
-    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-        fix = "choose another path (--out-dir, -o), or move the file that is in the way"
-    elif exc.errno == errno.EROFS:  # no permission of the user's makes it writable
-        fix = "choose a folder on a file system you can write (another --out-dir, or -o for merge), or remount it " \
+    if temporary(path):  # where a command unpacks or scratches (verify's tarball): TMPDIR chooses it
+        return KitError(f"cannot write {shown}: {cause}",
+                        hint=f"set TMPDIR to a folder you can write (the temporary folder is {gettempdir()}); "
+                             "nothing already computed is lost")
+    return KitError(f"cannot write {shown}: {cause}", hint=path_fix(exc.errno or 0, ""),
+                    by_flag=tuple((flag, path_fix(exc.errno or 0, flag)) for flag in PLACES))
+
+
+def path_fix(err: int, flag: str) -> str:
+    """The fix of a path the command cannot write, naming `flag` (the one that chooses it; "": none)."""
+    if err == errno.ENAMETOOLONG:
+        fix = f"choose a shorter path{f' ({flag})' if flag else ''}"
+    elif err in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        fix = f"choose another path{f' ({flag})' if flag else ''}, or move the file that is in the way"
+    elif err == errno.EROFS:  # no permission of the user's makes it writable
+        fix = f"choose a folder on a file system you can write{f' (another {flag})' if flag else ''}, or remount it " \
               "read-write"
     else:
-        fix = "choose a folder you can write (another --out-dir, or -o for merge), or fix its permissions"
-    return KitError(f"cannot write {shown}: {cause}", hint=f"{fix}; nothing already computed is lost")
+        fix = f"choose a folder you can write{f' (another {flag})' if flag else ''}, or fix its permissions"
+    return f"{fix}; nothing already computed is lost"
+
+
+# the flags that choose where a command writes, in the order a hint names the first its command has: the out-dir
+# (run, step, the cluster commands), merge's and export's -o
+PLACES = ("--out-dir", "-o")
+
+
+# the folders a command makes in the temporary folder (TMPDIR) to unpack or probe in: kit.infra.archive's
+# extraction_dir (`verify`, `merge`), `detect`'s
+TEMPORARY_FOLDERS = (f"{TMP_MARK}kit-", "kit-detect-")
+
+
+def temporary(path: Path) -> bool:
+    """Whether `path` lies in a folder a command made in the temporary folder (TMPDIR's) to unpack what it reads."""
+    with contextlib.suppress(OSError, ValueError):
+        inside = path.absolute().relative_to(Path(gettempdir()).absolute()).parts
+        return len(inside) > 1 and inside[0].startswith(TEMPORARY_FOLDERS)
+    return False
+
+
+def known_variables() -> frozenset[str]:
+    """Every variable the kit reads: its own (kit.infra.variables) and each option's of every command of the tree."""
+    names = {*VARIABLES, *NUMBERS, *OF_FLAGS}
+    ctx = click.get_current_context(silent=True)
+    todo: list[click.Command] = [ctx.find_root().command] if ctx is not None else []
+    while todo:
+        cmd = todo.pop()
+        todo += list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
+        for param in cmd.params:
+            envvar = getattr(param, "envvar", None)
+            names.update([envvar] if isinstance(envvar, str) else envvar or ())
+    return frozenset(names)
+
+
+def command_flags() -> frozenset[str]:
+    """The options of the command that runs (its click definition): what a hint it prints may name."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return frozenset()
+    return frozenset(opt for param in ctx.command.params for opt in (*param.opts, *param.secondary_opts)
+                     if opt.startswith("-"))
 
 
 class OutputError(KitError):
@@ -118,16 +170,32 @@ def as_user_error(exc: BaseException) -> KitError | None:
         return exc
     if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
         return limit
+    if isinstance(exc, RuntimeError) and "home directory" in str(exc).lower():  # `~` or a user folder, with none
+        return KitError("no home folder: HOME is not set and this user has no home folder, so a path from it (a `~`, "
+                        "the user's cache or configuration folder) has no place",
+                        hint=f"set HOME (export HOME=/path/to/your/folder), or {CACHE_DIR.name} for the kit's cache, "
+                             "then run the command again", retry_helps=False)
     if not isinstance(exc, OSError):
         return None
     if exc.errno in DISK_FULL:
-        return KitError(f"disk full while writing {exc.filename or 'an output'}",
-                        hint="free some space (or choose another --out-dir) and rerun: every finished "
-                             "output is kept and half-written files are never used")
+        return disk_full(exc)
     if exc.errno == errno.EBADF and not exc.filename:  # stdout closed (`cmd >&-`)
         return KitError("cannot write to standard output: it is closed",
                         hint="run the command with its output open, or redirect it to a file (> out.txt)")
     return path_error(exc)
+
+
+def disk_full(exc: OSError) -> KitError:
+    """A full disk, said of where the command was writing: the temporary folder (TMPDIR's), or its out-dir or -o."""
+    kept = "every finished output is kept and half-written files are never used"
+    path = Path(os.fsdecode(exc.filename)) if exc.filename else None
+    if path is not None and temporary(path):
+        return KitError(f"disk full while writing {path} (in the temporary folder, {gettempdir()})",
+                        hint=f"free some space there, or set TMPDIR to a folder on a disk with room, and rerun: {kept}")
+    return KitError(f"disk full while writing {exc.filename or 'an output'}",
+                    hint=f"free some space on that disk and rerun: {kept}",
+                    by_flag=(("--out-dir", f"free some space (or choose another --out-dir) and rerun: {kept}"),
+                             ("-o", f"free some space (or give -o a file on another disk) and rerun: {kept}")))
 
 
 def outcome(exc: BaseException) -> BaseException:
@@ -145,7 +213,7 @@ def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event
         return []
     events: list[Event] = []
     if (user := as_user_error(exc)) is not None:
-        events.append(RunError(user.message, user.hint, code, retry if user.retry_helps else ""))
+        events.append(RunError(user.message, user.hint_for(command_flags()), code, retry if user.retry_helps else ""))
     elif code == EXIT_INTERNAL:
         events.append(RunError(f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit; see the step log",
                                code, retry))
@@ -163,8 +231,8 @@ def report_error(exc: KitError) -> None:
     say(f"error: {visible(exc.message)}")
     for line in getattr(exc, "stderr_tail", "").splitlines()[-8:]:
         say(f"    | {visible(line)}")
-    if exc.hint:
-        say(f"hint: {visible(exc.hint)}")
+    if hint := exc.hint_for(command_flags()):
+        say(f"hint: {visible(hint)}")
 
 
 def _quiet_stdout() -> None:
@@ -204,6 +272,8 @@ def _run(fn: Callable[[], int]) -> int:
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         check_variables()  # every KIT_ variable of kit.infra.variables, as the command starts: a bad one is exit 2
+        for line in unknown_variable_warnings(known_variables()):  # a misspelt one (KIT_SEED), said once
+            say(f"warning: {line}")
         errors = _Output(sys.stderr, "error") if sys.stderr is not None else None
         with contextlib.redirect_stdout(_Output(sys.stdout, "output")), contextlib.redirect_stderr(errors):
             code = fn()

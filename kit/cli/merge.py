@@ -22,14 +22,17 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
 
     n = len(manifest.inputs) - len(manifest.repeated_corpora)  # one box's corpus given twice is one
     corpora = f" of {n} {'corpus' if n == 1 else 'corpora'}" if manifest.repeated_corpora else ""
-    lines = [f"merged {len(manifest.inputs)} input(s){corpora} into {out}: {manifest.rows} rows, {manifest.n_contents} "
+    later = f" (and {len(manifest.superseded)} superseded by a later run of its box)" if manifest.superseded else ""
+    lines = [f"merged {len(manifest.inputs)} input(s){corpora}{later} into {out}: {manifest.rows} rows, "
+             f"{manifest.n_contents} "
              f"contents in {manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
              f"{manifest.duplicates_dropped} duplicate(s) dropped, {manifest.conflicts.keys} conflict(s) resolved"]
     for inp in manifest.inputs:
         lines.append(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
                      f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
         lines += [f"    {inp.upgraded}"] if inp.upgraded else []
-    return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
+    return [*lines, *(s.line for s in manifest.superseded),
+            *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
             *(r.line for r in manifest.repeated_corpora),
             *(b.line for b in manifest.builds),
             *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),

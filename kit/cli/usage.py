@@ -16,7 +16,7 @@ from kit.cli.guard import report_failure
 from kit.cli.params import FlagError
 from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra import interrupts
-from kit.infra.invocation import kit_command, retry_command
+from kit.infra.invocation import check_working_folder, kit_command, retry_command
 from kit.infra.variables import JSON
 from kit.infra.visible import visible
 
@@ -88,6 +88,7 @@ class KitGroup(click.Group):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         try:
+            check_working_folder()  # before a flag's path is made absolute from it
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             if json_mode(args):

@@ -20,7 +20,14 @@ if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status
     import pyarrow as pa
 
 from kit.corpus.children import JobFailed, child_failure, run_child
-from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, TEACHER_FEATURES
+from kit.corpus.columns import (
+    CORPUS_FEATURES,
+    EXTRA_FEATURES,
+    JOB_ROWS_VERSION,
+    TEACHER_FEATURES,
+    log_implausible,
+    range_words,
+)
 from kit.corpus.oracle import CheckFailed, Oracle, OracleCheck
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError
@@ -336,8 +343,23 @@ def scores_read(job: Job, log_path: Path, score: ProcResult, prov: Provenance, w
                             given=[*score.argv, spelled_path(log_path)]) from None
     if vlog.n_frames != job.clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
         raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {job.clip.n_frames},",
-                            "scoring", said="the encode or the reference decoded to fewer frames", tail=tail)
+                            "scoring", said=frames_said(vlog.n_frames, job.clip.n_frames), tail=tail)
+    if (found := log_implausible(vlog)) is not None:  # the range the lead's merge holds every row to
+        raise child_failure(job, "libvmaf", implausible_words(*found), "scoring", tail=tail,
+                            given=[*score.argv, spelled_path(log_path)])
     return vlog
+
+
+def implausible_words(name: str, frame: int, value: float) -> str:
+    """How a job's failure says a score past its range: `gave frame 3 an adm2 of 7 (outside [0, 2], ...),`."""
+    return f"gave frame {frame} a {name} of {value:g}, which {range_words(name, value)},"
+
+
+def frames_said(scored: int, counted: int) -> str:
+    """Why libvmaf's frames differ from the clip's count, as they are: fewer (a decode cut short), or more."""
+    if scored < counted:
+        return "the encode or the reference decoded to fewer frames"
+    return f"the encode and the reference decoded to more frames than the {counted} the kit counted in the clip"
 
 
 def _timeout_s(clip: Clip) -> float:

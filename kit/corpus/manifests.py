@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
-from kit.infra.rules import COUNT, STAMP_OR_NONE, Each, Real, Whole
+from kit.infra.rules import COUNT, KIT_VERSION, STAMP_OR_NONE, Each, Real, Whole
 from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
@@ -151,7 +151,7 @@ class ShardManifest(Record):
     encode_depth: str = ""  # "" in a schema-1 manifest, whose encodes were 8-bit
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     # when the rows were made: `merge --prefer newest` ranks inputs by it
     created_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
     jobs: int = field(default=0, metadata=keep(COUNT))
@@ -166,6 +166,9 @@ class ShardManifest(Record):
     # the rows' content identity (kit.corpus.schema.corpus_sha256), read from here while `sha256` is the file's, so
     # planning (`status`) needs no pass over the rows
     corpus_sha256: str = ""
+    # the machine that made it (kit.infra.host.machine_fingerprint; "" before kit 2.4): two runs of one box id on one
+    # machine are one box run again, the later superseding the earlier at the merge (kit.corpus.merge.supersede)
+    machine: str = ""
 
 
 @dataclass(frozen=True)
@@ -235,14 +238,66 @@ class SharedBoxId(Record):
 
     box_id: str
     inputs: list[str] = field(metadata=NAMES_FILE)  # their file names, in canonical order
+    # kit 2.4: each input's runs of the box are of one machine (a merged input holds an earlier run of the box whose
+    # later run is another input): one box that ran again, whose runs a merged input's rows cannot tell apart
+    one_machine: bool | None = omit_none()
 
     @property
     def line(self) -> str:
         """Its line in `merge`'s output (and the manifest's warnings)."""
+        if self.one_machine:
+            return (f"box {self.box_id} ran more than once on one machine, and {', '.join(self.inputs)} each hold a "
+                    "run of it: a merged input's rows cannot be told apart by run, so each one's rows, left-out clips, "
+                    "independent check and warnings are kept, named by its input; merge the box's own latest tarball "
+                    "with the other boxes' to take its latest run alone")
         return (f"box id {self.box_id} is held by {len(self.inputs)} inputs that are different corpora "
                 f"({', '.join(self.inputs)}): two machines ran with one box id (the default is the host name: a "
                 "cloned machine, a container); each one's left-out clips, independent check and warnings are kept, "
                 "named by its input; give each box its own --box-id")
+
+
+@dataclass(frozen=True)
+class BoxRun(Record):
+    """One run of one box, as a merge knows it: the box id and machine that made its shard, the part of a reference
+    set it encoded (its shard label, "" for the whole), when its rows were made and the shard's sha256."""
+
+    box_id: str
+    machine: str
+    shard: str
+    made: str = field(metadata=keep(STAMP_OR_NONE))
+    sha256: str
+
+    @property
+    def box(self) -> tuple[str, str, str]:
+        """What one box is: its id and machine, and the part of a set it encodes."""
+        return self.box_id, self.machine, self.shard
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """Later sorts after: when its rows were made, then its shard's sha256 (one second, two runs: either, the same
+        whatever the merge's inputs' order)."""
+        return self.made, self.sha256
+
+
+@dataclass(frozen=True)
+class Superseded(Record):
+    """A merge input of a box that ran again on the same machine: its later run (`by`, the input holding it) is the
+    box's corpus, its rows and left-out clips; this one's are not taken. `only`: the clips this run held that the
+    later does not (a clip taken out of the box's reference folder)."""
+
+    input: str = field(metadata=NAMES_FILE)
+    run: BoxRun
+    by: str = field(metadata=NAMES_FILE)
+    later: BoxRun
+    only: list[str] = field(default_factory=list, metadata=NAMES_FILE)
+
+    @property
+    def line(self) -> str:
+        """Its line in `merge`'s output."""
+        gone = f"; the clips it held that the later run does not: {', '.join(self.only)}" if self.only else ""
+        return (f"  {self.input}: box {self.run.box_id} ran again on the same machine ({self.by}, made "
+                f"{self.later.made or 'later'}): the later run's rows and left-out clips are taken, not these (made "
+                f"{self.run.made or 'earlier'}){gone}")
 
 
 @dataclass(frozen=True)
@@ -299,7 +354,7 @@ class MergeManifest(Record):
     warnings: list[str] = field(default_factory=list)
     recorded_utc: str | None = field(default=None, metadata=keep(STAMP_OR_NONE))
     merged_at_utc: str = field(default="", metadata=keep(STAMP_OR_NONE))
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     n_sources: int = field(default=0, metadata=keep(COUNT))
     sources: tuple[SourceRows, ...] = ()
     encoders: list[str] = field(default_factory=list)
@@ -323,6 +378,12 @@ class MergeManifest(Record):
     left_out: tuple[LeftOut, ...] = ()
     check: IndependentCheck | None = omit_none()
     shared_box_ids: tuple[SharedBoxId, ...] = ()  # kit 2.3: box ids several inputs' rows hold (`SharedBoxId`)
+    # kit 2.4: the box runs the union holds (each input's, those of a merged input carried on), the runs a later run of
+    # the same box superseded (`Superseded`), and the sources whose independent check passed (by src_sha256: each
+    # clip counted once however many inputs checked it)
+    runs: tuple[BoxRun, ...] = ()
+    superseded: tuple[Superseded, ...] = ()
+    checked: list[str] = field(default_factory=list)
 
 
 CorpusManifest = ShardManifest | MergeManifest

@@ -20,6 +20,7 @@ from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
+    BoxRun,
     BuildRows,
     Conflicts,
     InputEntry,
@@ -29,6 +30,7 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
     SharedBoxId,
+    Superseded,
 )
 from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
@@ -65,6 +67,61 @@ def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], 
         else:
             chosen[inp.sha256] = inp
     return list(chosen.values()), repeats
+
+
+def box_run(inp: LoadedInput) -> BoxRun | None:
+    """The box run a shard input is (its box id and machine both recorded: a shard of kit 2.4 or later), else None."""
+    m = inp.manifest
+    if not isinstance(m, ShardManifest) or not m.box_id or not m.machine or not m.sha256:
+        return None
+    return BoxRun(m.box_id, m.machine, m.shard.label if m.shard is not None else "", inp.recorded_utc, m.sha256)
+
+
+def runs_held(inp: LoadedInput) -> tuple[tuple[BoxRun, ...], tuple[BoxRun, ...]]:
+    """(the box runs an input holds, those it holds superseded): a shard input its own; a merged input those its
+    manifest records (kit 2.4)."""
+    if isinstance(inp.manifest, MergeManifest):
+        return inp.manifest.runs, tuple(s.run for s in inp.manifest.superseded)
+    return ((run,) if (run := box_run(inp)) is not None else ()), ()
+
+
+def supersede(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Superseded]]:
+    """The inputs but each shard of a box (one box id, one machine, one part of a set) that ran again: the box's
+    latest run (BoxRun.order: when its rows were made, whatever the inputs' order) is its corpus, rows and left-out
+    clips; each earlier shard input of it is superseded, by the input holding the later run (a shard, or a merged
+    input that holds it or superseded this one). Two machines under one box id stay apart (shared_box_ids)."""
+    latest: dict[tuple[str, str, str], tuple[BoxRun, LoadedInput]] = {}
+    gone: dict[str, LoadedInput] = {}  # a run some input holds superseded, by its shard's sha256
+    for inp in inputs:
+        held, dropped = runs_held(inp)
+        for one in held:
+            if one.box not in latest or one.order > latest[one.box][0].order:
+                latest[one.box] = (one, inp)
+        gone.update((one.sha256, inp) for one in dropped)
+    kept, superseded = [], []
+    for inp in inputs:
+        if (run := box_run(inp)) is None:
+            kept.append(inp)
+            continue
+        later, by = latest[run.box]
+        if later.sha256 != run.sha256:
+            superseded.append(Superseded(inp.name, run, by.name, later, only_here(inp, by)))
+        elif run.sha256 in gone and gone[run.sha256] is not inp:
+            superseded.append(Superseded(inp.name, run, gone[run.sha256].name, run, []))
+        else:
+            kept.append(inp)
+    return kept, sorted(superseded, key=lambda s: (s.input, s.run.sha256))
+
+
+def only_here(earlier: LoadedInput, later: LoadedInput) -> list[str]:
+    """The clips (by file name, else source name) an earlier run held that the later one's rows do not."""
+    def clips(inp: LoadedInput) -> dict[str, str]:
+        m = inp.manifest
+        named = {s.src_sha256: s.file or s.src for s in m.sources} if isinstance(m, ShardManifest) else {}
+        return {str(sha): named.get(str(sha), str(sha)[:12]) for sha in pc.unique(inp.table["src_sha256"]).to_pylist()}
+
+    held, after = clips(earlier), set(clips(later))
+    return sorted(name for sha, name in held.items() if sha not in after)
 
 
 def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
@@ -222,8 +279,14 @@ def shared_box_ids(told: Sequence[LoadedInput]) -> tuple[SharedBoxId, ...]:
         for box in sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist() if v}):
             holders.setdefault(box, []).append(inp)
     named = labels(told)
-    return tuple(SharedBoxId(box, sorted(named[i.path] for i in held)) for box, held in sorted(holders.items())
-                 if len(held) > 1 and not _one_set(held))
+    return tuple(SharedBoxId(box, sorted(named[i.path] for i in held), one_machine(box, held) or None)
+                 for box, held in sorted(holders.items()) if len(held) > 1 and not _one_set(held))
+
+
+def one_machine(box: str, holders: Sequence[LoadedInput]) -> bool:
+    """Whether every input holding `box`'s rows records its runs of it, all of one machine (kit 2.4)."""
+    machines = [{run.machine for run in runs_held(inp)[0] if run.box_id == box} for inp in holders]
+    return all(machines) and len(set().union(*machines)) == 1
 
 
 def _one_set(inputs: Sequence[LoadedInput]) -> bool:
@@ -248,6 +311,29 @@ def input_check(inp: LoadedInput) -> IndependentCheck:
         return independent_check(inp.manifest, name_boxes=True)
     sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
+
+
+def checked_sources(inp: LoadedInput) -> set[str] | None:
+    """The sources (src_sha256) whose independent check passed in an input; None where its manifest counts them
+    without naming them (a merge of a kit before 2.4)."""
+    m = inp.manifest
+    if isinstance(m, ShardManifest):
+        return {c.src_sha256 for c in m.sources if c.oracle is not None and c.oracle.passed}
+    if isinstance(m, MergeManifest):
+        return set(m.checked) if m.checked or m.check is None or not m.check.clips else None
+    return set()
+
+
+def union_check(told: Sequence[LoadedInput]) -> tuple[IndependentCheck, list[str]]:
+    """The independent check over the union, its clips counted each once (by src_sha256) however many inputs checked
+    it, and the sources it checked; a merge of an older kit's clips counted as it said."""
+    checks = [input_check(i) for i in told]
+    named, unnamed = set[str](), 0
+    for inp, check in zip(told, checks, strict=True):
+        found = checked_sources(inp)
+        named |= found if found is not None else set()
+        unnamed += check.clips if found is None else 0
+    return replace(combine_checks(checks), clips=len(named) + unnamed), sorted(named)
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
@@ -275,6 +361,7 @@ def open_output_folder(out: Path) -> Tree:
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None,
                 overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
+    inputs, superseded = supersede(inputs)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
@@ -293,9 +380,23 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
     conflicts = Conflicts(n_conflicts, sum(e.conflict for e in entries), conflict_examples(d, inputs))
     summary = summarise_table(contents.table)
-    return commit_pair(tree, contents.table, out, lambda written: build_merge_manifest(
+    return commit_pair(tree, contents.table, out, lambda written: replace(build_merge_manifest(
         out, written, inputs, entries, repeats, prefer, summary, conflicts, builds, contents,
-        overrides.lines() if overrides else []))
+        overrides.lines() if overrides else []), runs=runs_of(inputs), superseded=superseded_in(inputs, superseded)))
+
+
+def runs_of(inputs: Sequence[LoadedInput]) -> tuple[BoxRun, ...]:
+    """The box runs the union holds (MergeManifest.runs): each input's, a merged input's carried on, so that a later
+    merge of the union with an earlier run of one of its boxes takes the union's."""
+    runs = {run.sha256: run for inp in inputs for run in runs_held(inp)[0]}
+    return tuple(sorted(runs.values(), key=lambda r: (r.box, r.order)))
+
+
+def superseded_in(inputs: Sequence[LoadedInput], superseded: Sequence[Superseded]) -> tuple[Superseded, ...]:
+    """The runs this merge, and each merged input's, found superseded (MergeManifest.superseded)."""
+    carried = [s for inp in inputs if isinstance(inp.manifest, MergeManifest) for s in inp.manifest.superseded]
+    gone = {(s.input, s.run.sha256): s for s in [*carried, *superseded]}
+    return tuple(gone[k] for k in sorted(gone))
 
 
 def box_warnings(told: Sequence[LoadedInput], shared: Sequence[SharedBoxId] = ()) -> list[str]:
@@ -333,6 +434,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
     demo_corpus = any(i.manifest is not None and i.manifest.demo_corpus for i in inputs)  # one demo input taints
     teacher_sha256 = next(iter(summary.teacher_sha256s), "")  # one teacher: kit.corpus.provenance refused mixes
     n_contents = len(pc.unique(contents.table["content"]))
+    check, checked = union_check(told)
     return MergeManifest(
         **same, file=out.name, sha256=written, key=list(KEY), sort_order=list(SORT_ORDER),
         scored_columns=list(SCORED), prefer=prefer, conflicts=conflicts,
@@ -345,5 +447,5 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         builds=builds, n_contents=n_contents,
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
-        left_out=left_out_once(told), check=combine_checks([input_check(i) for i in told]), shared_box_ids=shared,
+        left_out=left_out_once(told), check=check, checked=checked, shared_box_ids=shared,
     )

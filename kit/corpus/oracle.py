@@ -182,8 +182,8 @@ def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | No
             Spelled(PurePath(clip.path), ": its teacher scores do not hold against libvmaf run on their own (job "
                     f"{check.job_id}): {check.failure}; its rows are left out"),
             hint="run the check's command (its `oracle.argv` in the job's ledger, 02_corpus/jobs/) to see both; "
-                 f"`{SHARED_DECODE.name}=0` with `--from corpus --force` scores every job again without the shared "
-                 "decode. If the scores still differ, report it with the step log (02_corpus/logs/)")
+                 f"`{SHARED_DECODE.name}=0` with the corpus step run again with --force scores every job again "
+                 "without the shared decode. If the scores still differ, report it with the step log (02_corpus/logs/)")
         if strict:
             raise error
         refused[clip.path] = Unusable(clip.path, error.message, error.hint)

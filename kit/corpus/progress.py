@@ -12,7 +12,7 @@ from typing import IO
 
 from kit.corpus.jobs import JobLedger, JobResult
 from kit.infra.records import Record, keep, read_record
-from kit.infra.rules import AMOUNT, COUNT, STAMP, Each
+from kit.infra.rules import AMOUNT, COUNT, FILE_NAME, STAMP, Each, Keys
 from kit.infra.tree import Tree
 
 
@@ -27,8 +27,9 @@ class JobsPlan(Record):
     LENIENT = True  # a plan of before 2.3 says no workers
 
     started_at_utc: str = field(metadata=keep(STAMP))
-    jobs: dict[str, float] = field(metadata=keep(Each(AMOUNT)))
-    reused: list[str]
+    # each job by its id, the name of its files in jobs/ (a folder in it would be read outside jobs/)
+    jobs: dict[str, float] = field(metadata=keep(Keys(FILE_NAME), Each(AMOUNT)))
+    reused: list[str] = field(metadata=keep(Each(FILE_NAME)))
     generation: str = ""
     # how many jobs run at once (status's time left waits for twice as many done); 0: not said
     workers: int = field(default=0, metadata=keep(COUNT))

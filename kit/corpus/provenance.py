@@ -14,7 +14,7 @@ from kit.media.libvmaf import Teacher
 
 NOT_RECORDED = "(not recorded)"
 ONE_TEACHER_HINT = ("merge the inputs of each teacher into a corpus of its own (corpus info names an input's teacher); "
-                    "to train on another teacher, score the clips again with --teacher")
+                    "to train on another teacher, score the clips again with it (`run --teacher`)")
 
 
 def _counts(table: pa.Table, columns: list[str]) -> list[tuple[tuple[str, ...], int]]:

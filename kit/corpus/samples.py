@@ -21,9 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.children import child_failure, run_child
-from kit.corpus.columns import CORPUS_FEATURES
+from kit.corpus.columns import CORPUS_FEATURES, log_implausible
 from kit.corpus.failures import failed_of
-from kit.corpus.jobs import ClipChanged, Job, JobLedger, JobResult, Provenance, read_job_rows, read_ledger, redo_reason
+from kit.corpus.jobs import (
+    ClipChanged,
+    Job,
+    JobLedger,
+    JobResult,
+    Provenance,
+    frames_said,
+    implausible_words,
+    read_job_rows,
+    read_ledger,
+    redo_reason,
+)
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
 from kit.corpus.scheduler import WORK_PER_CPU_S, job_work, run_pool
 from kit.errors import ToolError
@@ -201,8 +212,11 @@ class SampleRunner:
         first, end = window
         if vlog.n_frames != end - first:
             raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {end - first},", "scoring",
-                                said=f"{name}: window {k}: the encode or the reference decoded to fewer frames",
+                                said=f"{name}: window {k}: {frames_said(vlog.n_frames, end - first)}",
                                 tail=tail_lines(stderr, 10), what=WHAT)
+        if (found := log_implausible(vlog)) is not None:  # the range the lead's merge holds every row to
+            raise child_failure(job, "libvmaf", implausible_words(*found), "scoring", said=f"{name}: window {k}",
+                                tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT)
         n = vlog.n_frames
         same = {"src": job.clip.src, "src_sha256": job.clip.sha256, "encoder": job.encoder, "sampling": name}
         return pa.table({**{c: [v] * n for c, v in same.items()}, "cq": pa.array([job.cq] * n, pa.int32()),

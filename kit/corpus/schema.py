@@ -15,10 +15,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, TEACHER_FEATURES
+from kit.corpus.columns import (
+    CORPUS_FEATURES,
+    EXTRA_FEATURES,
+    PLAUSIBLE,
+    TEACHER_FEATURES,
+    VMAF_RANGE,
+    implausible,
+    range_problem,
+)
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
-from kit.media.libvmaf import CANONICAL, OPT_IN
 from kit.platforms.encoders import ENCODER_NAMES
 
 # what one job makes: a row per scored frame, of one clip
@@ -50,13 +57,7 @@ TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index",
 # every row training reads carries its 0-based position in the corpus file it was read from
 CORPUS_ROW = "corpus_row"
 TEACHER_COLUMNS = ("teacher_model", "teacher_sha256")  # a corpus trains one teacher (kit.corpus.provenance)
-VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
-VMAF_CEILING = VMAF_RANGE[1]
-# each score's plausible range: a value outside is a damaged or hand-made row
-PLAUSIBLE: dict[str, tuple[float, float]] = {**{f.name: f.plausible for f in CANONICAL}, "vmaf": VMAF_RANGE,
-                                             **{f.name: f.plausible for f in OPT_IN},
-                                             **{own: f.plausible for own, f in zip(TEACHER_FEATURES, CANONICAL,
-                                                                                   strict=True)}}
+VMAF_CEILING = VMAF_RANGE[1]  # VMAF_RANGE and PLAUSIBLE, each score's range, are declared in kit.corpus.columns
 # the columns measured on some rows only, null on the others: each checked where it holds a value
 PARTIAL = (*EXTRA_FEATURES, *TEACHER_FEATURES)
 
@@ -115,15 +116,14 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
 
 
 def _check_plausible(table: pa.Table, present: list[str], label: str, row_label: ROW) -> None:
-    """Each score within its PLAUSIBLE range; a measured extra feature (null where not measured) finite too."""
+    """Each score within its PLAUSIBLE range (kit.corpus.columns.implausible, the one judge of them); a measured
+    extra feature (null where not measured) judged where it holds a value."""
     measured = [c for c in PARTIAL if c in table.column_names]
     for name in (c for c in PLAUSIBLE if c in present or c in measured):
-        lo, hi = PLAUSIBLE[name]
+        lo = PLAUSIBLE[name][0]
         values = pc.fill_null(table[name], lo).to_numpy() if name in measured else table[name].to_numpy()
-        if name in measured and (i := _first(~np.isfinite(values))) is not None:
-            raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
-        if (i := _first((values < lo) | (values > hi))) is not None:
-            raise _bad(label, row_label(i), name, f"{values[i]} is outside [{lo:g}, {hi:g}], the plausible range")
+        if (found := implausible(name, values)) is not None:
+            raise _bad(label, row_label(found[0]), name, range_problem(name, found[1]))
 
 
 def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -> pa.Table:

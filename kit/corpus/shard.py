@@ -14,6 +14,7 @@ from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, S
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
+from kit.infra.host import machine_fingerprint
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.discovery import Unusable, low_bitrate_warning
@@ -25,7 +26,7 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
     """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
-    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
+    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, validate_table, with_content
     from kit.infra.parquet import WRITE_OPTIONS
 
     rows = 0
@@ -37,6 +38,12 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
                 raise InputError(f"{ledger_path} is missing or damaged: job {job.job_id} finished without its record",
                                  hint="rerun the corpus step: that job is done again")
             table = read_job_rows(tree, data_path, ledger, ledger_path)
+            try:  # what the job's parse held its scores to: rows changed since (with their ledger) are not sent
+                validate_table(table, str(data_path))
+            except InputError as exc:
+                raise InputError(f"{exc.message}: the lead's merge would refuse this box's corpus for it",
+                                 hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or "
+                                      "rerun the corpus step with --force") from None
             writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
             rows += table.num_rows
     return rows
@@ -104,5 +111,5 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
                        for u in left_out),
         warnings=[places.said(w, [c.path]) for c in sorted(clips, key=lambda c: c.src)
                   if (w := low_bitrate_warning(c))],
-        corpus_sha256=corpus_sha256(out_path),
+        corpus_sha256=corpus_sha256(out_path), machine=machine_fingerprint(),
     )

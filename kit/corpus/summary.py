@@ -22,7 +22,7 @@ from kit.corpus.manifests import (
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.infra.files import sha256_file
 from kit.infra.records import Record, keep, omit_none
-from kit.infra.rules import COUNT, POINTS, SIGNED_FIGURE, Each
+from kit.infra.rules import COUNT, POINTS, RECORDED, SIGNED_FIGURE, Each
 from kit.rundir import LAYOUT
 
 if TYPE_CHECKING:  # the records here are read by light commands (status, the summary): no pyarrow at import
@@ -149,7 +149,8 @@ class SourceInfo(Record):
 class CorpusSummary(Record):
     """The verdict's `corpus` block: which corpus the verdict was reached on, and what it holds."""
 
-    path: str  # relative to the out-dir for its own shard (`02_corpus/shard.parquet`), else absolute (a --corpus)
+    # relative to the out-dir for its own shard (`02_corpus/shard.parquet`), else absolute (a --corpus)
+    path: str = field(metadata=keep(RECORDED))
     sha256: str
     rows: int = field(metadata=keep(COUNT))
     n_sources: int = field(metadata=keep(COUNT))

@@ -35,7 +35,7 @@ from kit.infra.limits import (
 )
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, flatten, keep
-from kit.infra.rules import COUNT
+from kit.infra.rules import COUNT, KIT_VERSION
 from kit.infra.tree import Rules, Tree
 from kit.infra.versions import refuse_newer
 from kit.infra.visible import reason_line
@@ -200,10 +200,15 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
         fh = tar.extractfile(m)
         if fh is None:
             raise InputError(f"{source}: member {m.name!r} has no data", hint=NOT_KIT_HINT)
-        with fh, open(target, "wb") as out:
-            while block := fh.read(1 << 20):
-                out.write(block)
-                check()  # a stop signal between two blocks (kit/infra/interrupts.py)
+        try:
+            with fh, open(target, "wb") as out:
+                while block := fh.read(1 << 20):
+                    out.write(block)
+                    check()  # a stop signal between two blocks (kit/infra/interrupts.py)
+        except OSError as exc:  # a full disk said of the file it was writing (the temporary folder's, TMPDIR's)
+            if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
+            raise
         written.append(target)
         kill_point("extracting")
     return written
@@ -234,7 +239,7 @@ class ResultsManifest(Record):
     LENIENT = True  # only `files` is needed to verify
 
     kind: str = "ensemble-kit-results"
-    kit_version: str = ""
+    kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     meta: dict[str, object] = flatten()  # box_id, verdict, created_utc, corpus_sha256
     files: dict[str, FileSum] = field(default_factory=dict)
 

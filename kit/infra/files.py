@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kit.errors import InputError
 from kit.infra.interrupts import check
 from kit.infra.limits import STALE_TEMP_S
 
@@ -149,3 +150,15 @@ def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
         return old  # a pid is alive or dead only on its own host
     pid = int(found["pid"])
     return pid != os.getpid() and (old or not pid_alive(pid))
+
+
+def expanded(path: str | Path, door: str) -> Path:
+    """`path` given to `door` (a flag, a variable) with a `~` in front made the home folder, as a shell does; where
+    there is none to make (HOME unset and the user unknown to the password database: a service, a container run as an
+    unnamed user) an InputError naming the door, never Python's RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise InputError(f"{door} {str(path)!r} starts with ~, your home folder, but there is none: HOME is not set "
+                         "and this user has no home folder", hint=f"give {door} the whole path, or set HOME (export "
+                                                                  "HOME=/path/to/your/folder)") from None

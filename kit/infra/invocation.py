@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import KIT_ROOT, PACKAGE_DIR
+from kit.errors import InputError
 from kit.infra.records import Record
 from kit.infra.shown import Spelled, shell_line
 
@@ -25,6 +26,18 @@ def shell_join(args: Iterable[str | Path]) -> str:
     """A printed command line: each argument quoted as a shell reads it (kit.infra.visible.shell_quote), a Path kept as
     a path, so that a file the lead is sent shows it as a path (kit.infra.shown.Spelled)."""
     return shell_line(args)
+
+
+def check_working_folder() -> None:
+    """The folder the command was started in is there: one deleted (or moved away) since the shell entered it leaves
+    every relative path, and every path the kit prints, without a place; an InputError (exit 2) says so first."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise InputError("the folder this command was started in no longer exists (deleted or moved after the shell "
+                         "entered it): no path given to the kit can be found from it",
+                         hint="cd to a folder that exists (cd ~, or where your runs are), then run the command "
+                              "again") from None
 
 
 def as_typed(path: Path) -> str:

@@ -49,21 +49,25 @@ def _foreign(text: str) -> str | None:
 
 
 def _body(text: str) -> str:
-    """`text` without the ASCII white space around it; NotANumber when nothing is left or it is not ASCII."""
+    """`text`, a number written as the docs write it: NotANumber when it is empty, not ASCII, or has white space
+    around it (` 2` is refused, never read as 2: a number has one spelling, whatever door it comes through)."""
     body = text.strip(_SPACE)
     if not body:
         raise NotANumber("it is empty", plain=True)
     if (why := _foreign(body)) is not None:
         raise NotANumber(why)
+    if body != text:
+        raise NotANumber("it has white space around it: write the number alone")
     return body
 
 
 def read_int(text: str, *, signed: bool = False) -> int:
-    """A whole number written in ASCII digits, at most MAX_DIGITS, with `+`/`-` only if `signed`."""
+    """A whole number written in ASCII digits, at most MAX_DIGITS, with a `-` in front only if `signed` (never `+`:
+    `+3` is refused, as `3` is its one spelling)."""
     body = _body(text)
-    digits = body[1:] if signed and body[0] in "+-" else body
+    digits = body[1:] if signed and body[0] == "-" else body
     if _WHOLE.fullmatch(digits) is None:
-        raise NotANumber("only the digits 0-9 are read" + (", after an optional sign" if signed else
+        raise NotANumber("only the digits 0-9 are read" + (", after an optional minus sign" if signed else
                                                            " (no sign, no point)"), plain=True)
     if len(digits) > MAX_DIGITS:
         raise NotANumber(f"{len(digits)} digits, more than the {MAX_DIGITS} a whole number here may have")
@@ -79,15 +83,16 @@ def read_pair(text: str) -> tuple[int, int]:
 
 
 def read_float(text: str) -> float:
-    """A finite number in plain ASCII notation (`0.95`, `-1`, `.5`, `5e-3`): never nan, inf or 1e999."""
+    """A finite number in plain ASCII notation (`0.95`, `-1`, `.5`, `5e-3`): never nan, inf or 1e999, nor `+0.5`
+    (a plus sign in front: `0.5` is its one spelling)."""
     body = _body(text)
     if body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise NotANumber("NaN and infinity are refused")
     if len(body) > MAX_NUMBER_CHARS:
         raise NotANumber(f"{len(body)} characters, more than the {MAX_NUMBER_CHARS} a number here may have")
-    unsigned = body[1:] if body[0] in "+-" else body
+    unsigned = body[1:] if body[0] == "-" else body
     if _DECIMAL.fullmatch(unsigned) is None:
-        raise NotANumber("it is not a number written in decimal notation (e.g. 0.95)", plain=True)
+        raise NotANumber("it is not a number written in decimal notation (e.g. 0.95, -1)", plain=True)
     value = float(body)
     if not math.isfinite(value):
         raise NotANumber("it is too large to be a finite number")
@@ -97,6 +102,8 @@ def read_float(text: str) -> float:
 def read_rate(text: str) -> Fraction:
     """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (its range is the caller's)."""
     body = text.strip(_SPACE)
+    if body and body != text:
+        raise NotANumber("it has white space around it: write the rate alone")
     num, sep, den = body.replace(":", "/").partition("/")
     if sep:
         n, d = read_int(num), read_int(den)

@@ -268,9 +268,14 @@ def _check_kept(f: dataclasses.Field[Any], value: object, at: tuple[Step, ...]) 
 
 def _check_rules(rules: tuple[ValueRule, ...], value: object, at: tuple[Step, ...]) -> None:
     """The first of `rules` `value` breaks, a _Misfit at `at`; a rule over each item of a list or each value of a dict
-    (its `each`: kit.infra.rules.Each) said at the item's own key."""
+    (its `each`: kit.infra.rules.Each), or each key of a dict (its `keys`: kit.infra.rules.Keys), said at the item's
+    own key."""
     for rule in rules:
-        if (each := getattr(rule, "each", None)) is not None and isinstance(value, list | tuple | dict):
+        if (keys := getattr(rule, "keys", None)) is not None and isinstance(value, dict):
+            for key in value:  # a dict's key that breaks it said at that key
+                if (why := keys.problem(key)) is not None:
+                    raise _Misfit((*at, key), RecordError(f"the key {spelled(key)} {why}"))
+        elif (each := getattr(rule, "each", None)) is not None and isinstance(value, list | tuple | dict):
             for key, item in value.items() if isinstance(value, dict) else enumerate(value):
                 _check_rules((each,), item, (*at, key))
         elif (why := rule.problem(value)) is not None:

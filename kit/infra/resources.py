@@ -16,7 +16,9 @@ OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't
                        "std::bad_alloc")
 NO_THREAD_SIGN = "can't start new thread"  # the process limit (ulimit -u, a container's pids.max), or memory
 LIFT = "and rerun; finished work is kept"
-MEMORY_HINT = f"free memory (close other programs, or run fewer --jobs) {LIFT}"
+MEMORY_HINT = f"free memory (close other programs) {LIFT}"
+# the same, as a command with --jobs says it (KitError.by_flag: a hint never names a flag its command lacks)
+MEMORY_BY_FLAG = (("--jobs", f"free memory (close other programs, or run fewer --jobs) {LIFT}"),)
 
 
 def _limit(which: str) -> int | None:
@@ -57,7 +59,7 @@ def out_of_memory(exc: BaseException) -> bool:
 def memory_error(what: str) -> ResourceLimit:
     limit = _limit("RLIMIT_AS")
     if limit is None:
-        return ResourceLimit(f"out of memory: {what}", hint=MEMORY_HINT)
+        return ResourceLimit(f"out of memory: {what}", hint=MEMORY_HINT, by_flag=MEMORY_BY_FLAG)
     return ResourceLimit(f"out of memory (the address-space limit, ulimit -v, is {size_text(limit)}): {what}",
                          hint=f"raise the limit (ulimit -v unlimited) {LIFT}")
 
@@ -76,7 +78,10 @@ def file_size_error(what: str) -> ResourceLimit:
     limit = _limit("RLIMIT_FSIZE")
     if limit is None:
         return ResourceLimit(f"{what}: the file is too large for its file system",
-                             hint=f"choose an --out-dir on a file system that holds larger files {LIFT}")
+                             hint=f"write it on a file system that holds larger files {LIFT}",
+                             by_flag=(("--out-dir", f"choose an --out-dir on a file system that holds larger files "
+                                                    f"{LIFT}"),
+                                      ("-o", f"give -o a file on a file system that holds larger files {LIFT}")))
     return ResourceLimit(f"{what}: past the file-size limit (ulimit -f) of {size_text(limit)}",
                          hint=f"raise the limit (ulimit -f unlimited) {LIFT}")
 
@@ -108,9 +113,9 @@ def thread_error(what: str) -> ResourceLimit:
     """A thread that cannot start: on a cluster node most often the limit on processes, else memory."""
     limit = _limit("RLIMIT_NPROC")
     shown = f" (the limit on processes and threads, ulimit -u, is {limit})" if limit is not None else ""
-    return ResourceLimit(f"cannot start a thread{shown}: {what}",
-                         hint="raise the limit (ulimit -u), or the container's pids limit, or free memory (close "
-                              f"other programs, or run fewer --jobs) {LIFT}")
+    start = "raise the limit (ulimit -u), or the container's pids limit, or free memory (close other programs"
+    return ResourceLimit(f"cannot start a thread{shown}: {what}", hint=f"{start}) {LIFT}",
+                         by_flag=(("--jobs", f"{start}, or run fewer --jobs) {LIFT}"),))
 
 
 def give_back_memory() -> None:

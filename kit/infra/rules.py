@@ -15,14 +15,16 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar
 
 from kit.infra.clock import utc_seconds
+from kit.infra.files import expanded
 from kit.infra.limits import MAX_RECORD_COUNT, MAX_RECORD_FIGURE, MAX_RECORD_SECONDS
 from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int, read_items
 from kit.infra.records import Record, Refused
 from kit.infra.variables import OF_FLAGS, Variable, flag_switch, of_flag
+from kit.infra.versions import release
 from kit.rundir import STEP_NAMES
 
 RULES = "rules"  # the key of a field's rules in its metadata
@@ -208,6 +210,64 @@ class Each(Rule):
         return item_breach(values, self.item) if isinstance(values, Iterable) else f"is not {self.words}"
 
 
+@dataclass(frozen=True)
+class Keys(Rule):
+    """A dict's keys, each keeping `item` (a record's outputs by their paths: each one inside its folder)."""
+
+    item: Rule
+
+    @property
+    def keys(self) -> Rule:
+        """The rule of each key (kit.infra.records says a breach at that key)."""
+        return self.item
+
+    @property
+    def words(self) -> str:
+        return f"keys each {self.item.words}"
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, Mapping):
+            return f"is not an object of {self.words}"
+        return next((f"holds the key {k!r}, which {why}" for k in value if (why := self.item.problem(k)) is not None),
+                    None)
+
+
+@dataclass(frozen=True)
+class Inside(Rule):
+    """A path a record names below one of the kit's folders, relative to it as the kit writes it
+    (`02_corpus/shard.parquet`, kit.rundir.RunDir.recorded): never absolute, never through `..`, never empty, so
+    that what is read back stays in the out-dir; `elsewhere`: a whole path taken too (a file outside the out-dir that
+    a record names by its absolute path: a --corpus). `name`: a file's name alone (a job's id), no folder in it."""
+
+    elsewhere: bool = False
+    name: bool = False
+
+    @property
+    def words(self) -> str:
+        if self.name:
+            return "a file's name (no folder, not . or ..)"
+        return "a path inside the out-dir, relative to it" + (", or an absolute path" if self.elsewhere else "")
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str) or not value or "\0" in value:
+            return f"is not {self.words}"
+        posix, windows = PurePosixPath(value), PureWindowsPath(value)
+        if self.name:
+            return None if value not in (".", "..") and len(posix.parts) == len(windows.parts) == 1 and \
+                posix.name == value else f"is not {self.words}"
+        whole = posix.is_absolute() or windows.is_absolute() or bool(windows.drive) or bool(windows.root)
+        if whole:
+            return None if self.elsewhere and Path(value).is_absolute() else f"is an absolute path, not {self.words}"
+        if ".." in posix.parts or ".." in windows.parts:
+            return f"leaves its folder (..), so it is not {self.words}"
+        return None
+
+
+INSIDE = Inside()  # a step's outputs, the bundle's ledger: by their paths inside the out-dir (or its step's folder)
+RECORDED = Inside(elsewhere=True)  # a corpus a report names (kit.rundir.RunDir.recorded): this out-dir's, or elsewhere
+FILE_NAME = Inside(name=True)  # a job's id: the name of its files in 02_corpus/jobs/
+
+
 # the read rules (kit.infra.records.kept) most fields of the kit's own records keep
 COUNT = Whole(0, MAX_RECORD_COUNT)  # rows, jobs, frames, bytes, an index
 SECONDS = Real(0, MAX_RECORD_SECONDS)  # a duration in seconds
@@ -235,6 +295,20 @@ CORRELATION_FIGURE = Correlation()
 SHARE_FIGURE = Real(0, 1, nan=True)  # a share, a coverage, a level
 POINTS = Real(0, MAX_RECORD_FIGURE, nan=True)  # a size of a miss (RMSE, an error, a width, VMAF points), a ratio
 SIGNED_FIGURE = Real(-MAX_RECORD_FIGURE, MAX_RECORD_FIGURE, nan=True)  # a bias, a difference, a score, a threshold
+
+
+@dataclass(frozen=True)
+class Release(Rule):
+    """A version of the kit as a kit writes it in its files (`2.3.0`, a pre-release's suffix after it): `v2.4.0`, "",
+    `latest` are none (kit.infra.versions.release), and a file that names one no kit wrote."""
+
+    words = "a version of ensemble-kit, written as 2.3.0"
+
+    def problem(self, value: Any) -> str | None:
+        return None if release(value) is not None else f"is not {self.words}"
+
+
+KIT_VERSION = Release()  # a manifest's `kit_version`, where it names one (a hand-made manifest may leave it out)
 
 
 @dataclass(frozen=True)
@@ -398,7 +472,7 @@ class AbsPath(Parser):
     name = "path"
 
     def parse(self, text: str, flag: str, words: str = "") -> Path:
-        path = Path(text).expanduser()
+        path = expanded(text, flag)
         # `..` after a linked folder is the link's parent to the kernel: resolved so, the folders checked are written
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
 

@@ -12,8 +12,9 @@ kit.model.threads and .incumbent, kit.infra.arrays) hold no bound of their own. 
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,11 @@ def switch(text: str) -> bool:
 
 def folder(text: str) -> Path:
     """A folder's path: one that exists is a folder (a missing one is made where it is used)."""
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # HOME unset and the user unknown to the password database
+        raise NotItsValue("starts with ~, your home folder, but there is none (HOME is not set and this user has no "
+                          "home folder)") from None
     if path.exists() and not path.is_dir():
         raise NotItsValue("names a file, not a folder")
     return path
@@ -202,6 +207,32 @@ ARRAY_TASK = Number("KIT_ARRAY_TASK", "K/N: this task's place in an array of N (
                     "(step loso: --train-task K/N)", takes="K/N with 1 <= K <= N")
 NUMBERS: dict[str, Number] = {v.name: v for v in (TIMEOUT_S, JOB_THREADS, TRAIN_THREADS, INCUMBENT_TIMEOUT_S,
                                                   ARRAY_TASK)}
+
+
+# the KIT_ names the kit's test harness reads (tests/, noxfile.py) and the kit never does: known, so that a command the
+# harness starts is never told of them (tests/unit/test_variables.py holds every KIT_ name the tests spell to this)
+HARNESS: dict[str, str] = {
+    "KIT_TEST_MEDIA": "the tests' cache of public clips (tests/publicclips.py)",
+    "KIT_TEST_DEBS": "the folder of unpacked Debian packages whose clips some tests read (tests/deb_clips.py)",
+    "KIT_KILL_COUNT": "how many instants the kill tests draw (tests/pipeline/test_kill.py)",
+    "KIT_KILL_SEED": "the seed the kill tests draw their instants with (tests/pipeline/test_kill.py)",
+}
+
+
+def unknown_variable_warnings(known: Collection[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """A line for each KIT_ name set (not empty) in `environ` that is none of `known` (every variable of the kit: its
+    own and its options') nor of its test harness: the kit reads no such variable, so a misspelling (KIT_SEED for
+    KIT_SEEDS) would change nothing without a word. Each names the nearest known name, where one is near."""
+    env = os.environ if environ is None else environ
+    lines = []
+    for name in sorted(n for n in env if n.startswith(PREFIX) and env[n].strip() and n not in known
+                       and n not in HARNESS):
+        # the words after KIT_, which every name shares: KIT_ZZZQ is near no variable of the kit
+        near = difflib.get_close_matches(name[len(PREFIX):], sorted(k[len(PREFIX):] for k in known
+                                                                    if k.startswith(PREFIX)), n=1, cutoff=0.6)
+        lines.append(f"{visible(name)} is set, but the kit reads no variable of that name, so it changes nothing"
+                     + (f": did you mean {PREFIX}{near[0]}?" if near else ""))
+    return lines
 
 
 def check_variables(environ: Mapping[str, str] | None = None) -> None:

@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, lines_not_kept
 from kit.infra.shown import Spelled, spelled_path
@@ -20,6 +20,7 @@ from kit.media.argv import (
     STRICT_DECODE,
     build_count_argv,
     build_fingerprint_argv,
+    build_headers_argv,
     build_open_argv,
     build_second_look_argv,
 )
@@ -41,7 +42,7 @@ from kit.media.looks import (
     look,
     run_look,
 )
-from kit.media.streams import demuxer, dropped, no_video, picture_words, still_picture
+from kit.media.streams import demuxer, dropped, input_streams, no_video, picture_words, still_picture
 
 MAX_FPS = 1000
 
@@ -187,6 +188,44 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
     if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
         frames = count_packets(path, ffmpeg)
     return Opened(fps, pix_fmt, budget_of(frames, width, height))
+
+
+# the codecs that only code a picture losslessly, as ffmpeg's stream line names them
+LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "utvideo", "magicyuv", "png", "apng", "rawvideo", "v210",
+                             "v410", "r210", "r10k", "v308", "v408", "yuv4", "y41p", "zlib", "lagarith", "qtrle",
+                             "ljpeg", "jpegls", "qoi"})
+_TRACED = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+([\w.]+)(?:\[[^\]]*\])*\s+[01]+ = (-?\d+)", re.MULTILINE)
+
+
+def lossless_coding(path: Path, ffmpeg: str) -> str:
+    """How a master's first picture says it was coded losslessly (`ffv1, a lossless codec`; `H.264 at QP 0 with its
+    transform bypassed`), or "" when it is not, or cannot be told: one look at its first packet's headers
+    (build_headers_argv), which decodes nothing."""
+    try:
+        res = run_look(path, build_headers_argv(ffmpeg, path), LOOK_START_S, "reading its first picture's headers")
+    except (InputError, ToolError):  # a clip that cannot be read so is judged by its bitrate, as before
+        return ""
+    streams = [s for s in input_streams(res.stderr) if s.picture]
+    codec = streams[0].detail.split(" ", 1)[0].rstrip(",") if streams else ""
+    if codec in LOSSLESS_CODECS:
+        return f"{codec}, a lossless codec"
+    fields: dict[str, int] = {}
+    for name, value in _TRACED.findall(res.stderr):
+        fields.setdefault(name, int(value))  # the first picture's
+    return traced_lossless(codec, fields)
+
+
+def traced_lossless(codec: str, fields: dict[str, int]) -> str:
+    """Whether the traced headers of a picture of `codec` code it losslessly, said as that; "" otherwise."""
+    if codec == "h264" and fields.get("qpprime_y_zero_transform_bypass_flag") == 1 and \
+            fields.get("pic_init_qp_minus26", 0) + fields.get("slice_qp_delta", 0) == -26:
+        return "H.264 at QP 0 with its transform bypassed (lossless)"
+    if codec == "hevc" and fields.get("transquant_bypass_enabled_flag") == 1:
+        return "HEVC with its transform and quantisation bypassed (lossless)"
+    if codec in ("vp9", "av1") and fields.get("base_q_idx") == 0 and not any(
+            v for k, v in fields.items() if k.startswith("delta_q_") and k.endswith(".delta_coded")):
+        return f"{codec.upper()} at quantiser index 0 (lossless)"
+    return ""
 
 
 def count_packets(path: Path, ffmpeg: str) -> int:

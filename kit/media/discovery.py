@@ -4,6 +4,7 @@ a link to one, refused (exit 2) when a dangling link or a loop, else skipped and
 from __future__ import annotations
 
 import errno
+import math
 import os
 import stat
 from collections import Counter
@@ -21,7 +22,7 @@ from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.containers import Tags, check_container, needs_intermediate
-from kit.media.decode import convert_command
+from kit.media.decode import convert_command, lossless_coding
 from kit.media.entries import (
     PICTURE_EXTS,
     ffmpeg_kind,
@@ -245,8 +246,10 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
+        clip = Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
                     read_path, read_tags)
+        return replace(clip, lossless=lossless_coding(path, ffmpeg)) if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL \
+            else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
@@ -289,15 +292,18 @@ class SkippedClips(Record):
 LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is heavily compressed (1080p30: 1.9 Mb/s)
 
 
+def bits_per_pixel(clip: Clip) -> float:
+    """A master's own bits per pixel (a .y4m or .yuv holds its pixels as they are: infinity)."""
+    return clip.stamp[0] * 8 / (clip.n_frames * clip.width * clip.height) if clip.kind == "master" else math.inf
+
+
 def low_bitrate_warning(clip: Clip) -> str:
-    """A warning for a compressed master whose own bitrate per pixel is very low; "" for the others."""
-    if clip.kind != "master":
+    """A warning for a compressed master whose own bitrate per pixel is very low; "" for the others, and for one
+    coded losslessly (a still or flat picture coded losslessly is small, not compressed: Clip.lossless)."""
+    bpp = bits_per_pixel(clip)
+    if bpp >= LOW_BITS_PER_PIXEL or clip.lossless:
         return ""
-    bits = clip.stamp[0] * 8
-    bpp = bits / (clip.n_frames * clip.width * clip.height)
-    if bpp >= LOW_BITS_PER_PIXEL:
-        return ""
-    kbps = bits / (clip.n_frames / clip.fps_float) / 1000
+    kbps = clip.stamp[0] * 8 / (clip.n_frames / clip.fps_float) / 1000
     return (f"{clip.path}: its own bitrate is {kbps:.0f} kb/s ({bpp:.3f} bits per pixel, under "
             f"{LOW_BITS_PER_PIXEL}): a heavily compressed reference, whose own artefacts the encodes are scored "
             "against; use a higher-quality master of it if there is one")

@@ -11,10 +11,11 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
-from kit.infra.files import file_key, sha256_bytes, sha256_json
+from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
@@ -106,8 +107,8 @@ def ask_binary(path: Path, query: str, kept: bool = True) -> str:
             return found.answer
     res = run_process(build_query_argv(path, query), timeout_s=DESCRIBE_TIMEOUT_S, capture_stdout=True)
     if res.returncode != 0:
-        raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})",
-                        hint="pass a working ffmpeg with --ffmpeg PATH", stderr_tail=res.stderr_tail)
+        raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})", stderr_tail=res.stderr_tail,
+                        **another("give a working ffmpeg: {door}"))
     answer = res.stdout.decode("utf-8", "replace")
     if kept and place is not None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next query
@@ -142,18 +143,20 @@ def describe(path: Path, source: str, kept: bool = True) -> FFmpegInfo:
 def check_ffmpeg(path: Path, source: str, kept: bool = True) -> FFmpegInfo:
     if not path.exists():
         raise PrereqError(f"ffmpeg not found at {path} (from {source})",
-                          hint=f"pass an existing ffmpeg with --ffmpeg PATH, or unset {FFMPEG.name}")
+                          **another(f"give an existing ffmpeg ({{door}}), or unset {FFMPEG.name}"))
     if not os.access(path, os.X_OK) or path.is_dir():
         raise PrereqError(f"ffmpeg at {path} (from {source}) is not executable",
-                          hint=f"chmod +x {path}, or pass another one with --ffmpeg PATH")
+                          **another(f"chmod +x {path}, or give another one: {{door}}"))
     try:
         info = describe(path, source, kept)
     except ToolError as exc:
-        raise PrereqError(str(exc), hint=exc.hint) from exc
+        raise PrereqError(str(exc), hint=exc.hint, by_flag=exc.by_flag) from exc
     if not info.has_libvmaf:
+        imageio = "the imageio-ffmpeg one (the set-up, install.py in the kit's folder, installs it)"
         raise PrereqError(f"ffmpeg at {path} (from {source}) has no libvmaf filter",
-                          hint="use an ffmpeg built with --enable-libvmaf, or drop --ffmpeg to use the "
-                               "imageio-ffmpeg one (the set-up, install.py in the kit's folder, installs it)")
+                          hint=f"use an ffmpeg built with --enable-libvmaf, or unset {FFMPEG.name} to use {imageio}",
+                          by_flag=(("--ffmpeg", "use an ffmpeg built with --enable-libvmaf, or drop --ffmpeg and unset "
+                                                f"{FFMPEG.name} to use {imageio}"),))
     return info
 
 
@@ -170,7 +173,8 @@ def path_ffmpeg(kept: bool = True) -> FFmpegInfo | None:
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
     env = FFMPEG.given()
-    same = isinstance(env, str) and given and Path(env).expanduser().absolute() == Path(given).expanduser().absolute()
+    same = isinstance(env, str) and given and \
+        expanded(env, FFMPEG.name).absolute() == expanded(given, FFMPEG.name).absolute()
     return FFMPEG.name if same else "--ffmpeg"
 
 
@@ -179,7 +183,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT, kept: boo
     `kept`: its answers kept in the kit's cache (ask_binary; `status` keeps nothing)."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (FFMPEG.given(), FFMPEG.name)):
         if isinstance(given, str) and given:
-            return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source, kept)
+            return check_ffmpeg(require_trusted(expanded(given, source).absolute(), source), source, kept)
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}", kept)
@@ -187,10 +191,16 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT, kept: boo
         return info
     if (wheel := imageio_binary()) is not None:
         return check_ffmpeg(wheel, "imageio-ffmpeg", kept)
-    raise PrereqError(
-        f"no ffmpeg with libvmaf found (--ffmpeg, {FFMPEG.name}, binaries/, PATH, imageio-ffmpeg)",
-        hint="run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or pass --ffmpeg PATH",
-    )
+    raise PrereqError(f"no ffmpeg with libvmaf found (--ffmpeg, {FFMPEG.name}, binaries/, PATH, imageio-ffmpeg)",
+                      **another("run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or give "
+                                "an ffmpeg with libvmaf: {door}"))
+
+
+def another(fix: str) -> dict[str, Any]:
+    """A hint that names where an ffmpeg is given (`{door}` in `fix`): its variable for any command, --ffmpeg for a
+    command that has it (KitError.by_flag: `ensemble-kit ffmpeg` has none)."""
+    return {"hint": fix.format(door=f"export {FFMPEG.name}=PATH"),
+            "by_flag": (("--ffmpeg", fix.format(door="--ffmpeg PATH")),)}
 
 
 # consequences, never the cause: skipped when picking the line that explains a failure

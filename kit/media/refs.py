@@ -50,6 +50,9 @@ class Clip:
     dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
     read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
     read_tags: tuple[tuple[str, str], ...] = ()  # the colour tags given back to the copy as it is read (NUT keeps none)
+    # how a master of a low bitrate says it was coded losslessly (kit.media.decode.lossless_coding; "" when it is not,
+    # or was not asked: a master of an ordinary bitrate): such a one is not a heavily compressed reference
+    lossless: str = field(default="", compare=False)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path, PurePath
 
 from kit.errors import InputError
+from kit.infra.files import expanded
 from kit.infra.limits import MAX_TEACHER_BYTES, human_bytes
 from kit.infra.outside import JsonRefused, load_json
 from kit.infra.shown import Spelled
@@ -86,7 +87,7 @@ def teacher_of(text: str) -> Teacher:
     """The teacher `--teacher TEXT` names: a built-in by its name, else a model file (checked, hashed, absolute)."""
     if text in BUILTIN_TEACHERS:
         return DEFAULT_TEACHER if text == TEACHER_MODEL else Teacher(text)
-    path = Path(os.path.abspath(Path(text).expanduser()))
+    path = Path(os.path.abspath(expanded(text, "--teacher")))
     raw = read_model_file(path)
     name = path.name.removesuffix(".json") or path.name
     return Teacher(name, str(path), hashlib.sha256(raw).hexdigest())

@@ -34,8 +34,8 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "
                          f"so none can be left out",
-                         hint=f"merge corpora of two {kind}s or more ({kit_command('merge')} A B -o union.parquet), "
-                              f"or drop --holdout {kind}")
+                         hint=f"merge corpora of two {kind}s or more "
+                              f"({kit_command('merge', 'A', 'B', '-o', 'union.parquet')}), or drop --holdout {kind}")
     content_folds, scheme = cut_folds(df, HOLDOUT_K)
     out: list[HoldoutFold] = []
     left: dict[str, int] = {}  # held-out rows no member can predict: nothing else to train on in their fold

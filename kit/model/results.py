@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from kit.infra.records import Record, flatten, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SECONDS, SHARE_FIGURE, SIGNED_FIGURE
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, RECORDED, SECONDS, SHARE_FIGURE, SIGNED_FIGURE
 from kit.model.teacher_fn import TeacherFunction
 
 
@@ -67,7 +67,8 @@ class FoldScheme(Record):
 
 @dataclass(frozen=True)
 class CorpusRef(Record):
-    path: str  # relative to the out-dir for its own shard (kit.rundir.RunDir.recorded), else absolute (a --corpus)
+    # relative to the out-dir for its own shard (kit.rundir.RunDir.recorded), else absolute (a --corpus)
+    path: str = field(metadata=keep(RECORDED))
     sha256: str
     rows: int = field(metadata=keep(COUNT))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from kit import KIT_ROOT, __version__
 from kit.errors import PrereqError
 from kit.infra.clock import utc_iso
+from kit.infra.files import expanded
 from kit.infra.host import platform_tag
 from kit.infra.perms import require_trusted
 from kit.infra.tree import Rules, Tree
@@ -40,7 +41,7 @@ def check_named(info: FFmpegInfo) -> FFmpegInfo:
 def choose_source(from_path: Path | None) -> tuple[Path, str]:
     """The ffmpeg to stage: the given one, else PATH's if it has libvmaf, else imageio-ffmpeg's."""
     if from_path is not None:
-        return from_path.expanduser(), "--from"
+        return expanded(from_path, "--from"), "--from"
     if (info := path_ffmpeg()) is not None:
         return Path(info.path), "PATH"
     if (wheel := imageio_binary()) is not None:

@@ -49,6 +49,8 @@ WARNINGS: tuple[WarningKind, ...] = (
     WarningKind("mixed teachers", "kit/cli/merge.py:info_cmd", "a corpus holding rows of several teacher models"),
     WarningKind("foreign manifest", "kit/cli/merge.py:info_cmd",
                 "a manifest beside a corpus that does not describe its bytes"),
+    WarningKind("unknown variable", "kit/infra/variables.py:unknown_variable_warnings",
+                "a KIT_ variable set that the kit does not read (a misspelling), with the nearest one it reads"),
 )
 
 # the kinds no real material on this machine raises, and why: their raise case is made by hand (the rest are raised by
@@ -60,6 +62,8 @@ NOT_REAL: dict[str, str] = {
                 "group-weighted calibration covers an odd content from the others' worst); the tiny clips' runs "
                 "are 4 groups, unbounded at 95 %. tests/unit/test_verdict_figures.py raises it on a level set by "
                 "hand; tests/pipeline/test_warnings_real.py's 24 contents do not",
+    "unknown variable": "no clip, run or corpus makes it, the environment does: the real CLI raises it, started with "
+                        "a misspelt variable set, and does not with the variable spelt right",
 }
 
 # the functions that print warnings others make (each prints kinds of the table, never words of its own)
@@ -68,7 +72,7 @@ PRINTERS: tuple[str, ...] = (
     "kit/report/summary.py:summary_rows", "kit/report/summary.py:closing_rows",
     "kit/report/summary.py:print_corpus_only", "kit/report/html.py:caveats", "kit/report/sections.py:sampling_section",
     "kit/verdict/decide.py:with_suspects", "kit/cli/merge.py:merge_cmd", "kit/media/discovery.py:discover",
-    "kit/corpus/merge.py:merge_warnings",
+    "kit/corpus/merge.py:merge_warnings", "kit/cli/guard.py:_run",
 )
 
 # the record fields that carry warnings to where they are printed, and the kinds each carries

@@ -17,6 +17,18 @@ from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_na
 HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
 
 
+class BoxName(Parser):
+    """`--box-id`: a name, never empty (`--box-id ''` was taken for the host name without a word); what a file name
+    may not hold of it is refused after (kit.cli.flags.check_box_id). Its variable set empty is unset, as every one."""
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        if not text.strip():
+            raise InputError(f"{label(flag, text)} is empty: the box is named by it in its rows and its results "
+                             "tarball", hint=f"give it a name (letters, digits, '-', '_', '.'), e.g. {flag} mybox, or "
+                                             f"leave {flag} out to name the box by its host")
+        return text
+
+
 class CqGrids(Parser):
     """`--cqs`: `auto`, `19,25,31`, `libsvtav1:20,32,44,56`, or entries joined by `;` (kit.platforms.grids)."""
 
@@ -84,11 +96,11 @@ class Folds(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> FoldsAsked:
-        value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads
-        if value in (LOSO, AUTO):
-            return value
+        word = text.strip(" \t\r\n").lower()  # a word, as the other words the flags take
+        if word in (LOSO, AUTO):
+            return word
         refused, hint = f"{label(flag, text)} {FOLDS_REFUSAL}", f"e.g. {flag} auto, {flag} loso or {flag} 10"
-        k = number(lambda t: read_int(t, signed=True), value, refused, hint)
+        k = number(lambda t: read_int(t, signed=True), text, refused, hint)  # a number as every one: ` 2` refused
         if folds_problem(k) is not None:  # the setting's rule, for a caller of parse alone too
             raise InputError(refused, hint=hint)
         return k

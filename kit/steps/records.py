@@ -13,7 +13,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import version_of
 from kit.infra.invocation import RunProvenance
 from kit.infra.records import Record, Refused, keep, read_record, shown_json
-from kit.infra.rules import COUNT, SECONDS, STAMP, Each, OneOf, Whole
+from kit.infra.rules import COUNT, INSIDE, SECONDS, STAMP, Each, Keys, OneOf, Whole
 from kit.infra.shown import Places, path_at
 from kit.infra.tree import Tree
 from kit.media.libvmaf import BUILTIN_TEACHERS
@@ -59,7 +59,7 @@ class StepRecord(Record):
     completed_at_utc: str = field(metadata=keep(STAMP))
     seconds: float = field(metadata=keep(SECONDS))
     exit_code: int = field(metadata=keep(Whole(0, 255)))
-    outputs: dict[str, str]
+    outputs: dict[str, str] = field(metadata=keep(Keys(INSIDE)))  # by its path in the out-dir: none outside it
     summary: dict[str, Any]
     formats: dict[str, int] = field(default_factory=dict, metadata=keep(Each(COUNT)))
     schema_version: int = field(default=1, metadata=keep(COUNT))

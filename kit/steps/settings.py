@@ -72,7 +72,7 @@ from kit.steps.checks import (
     shard_problem,
     teacher_problem,
 )
-from kit.steps.parsers import CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
+from kit.steps.parsers import BoxName, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.thresholds import GateThresholds
 
 
@@ -199,7 +199,7 @@ class RunSettings(Record):
     # no rule: made safe for a file name (__post_init__), and a command's own flag
     box_id: str = setting("", changes=changes(CORPUS, BUNDLE, entries=dict.fromkeys((CORPUS, BUNDLE), Entry())),
                           flag=Flag(
-        "--box-id", Text(), "Name of this box in shards and tarballs.", computed="host name; union with --corpus",
+        "--box-id", BoxName(), "Name of this box in shards and tarballs.", computed="host name; union with --corpus",
         rank=210))
     gate: GateThresholds = setting(GateThresholds)  # its fields declare what each changes
     train: TrainConfig = setting(TrainConfig)

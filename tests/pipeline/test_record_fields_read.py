@@ -174,3 +174,128 @@ def test_the_bundle_step_refuses_a_damaged_field_of_each_record_of_the_verdict(
     res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out)
     assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr, (res.returncode, res.stderr[-3000:])
     assert "the verdict is damaged: " in res.stderr and str(at[-1]) in res.stderr, res.stderr[-3000:]
+
+
+# -- every path a record names, read back (issue 91, item 5) -------------------------------------------------------
+# an absolute path, one that leaves the out-dir through `..`, and one through a link planted where the record's paths
+# start (to /tmp): the link is refused as a link, never followed
+ESCAPES = ("absolute", "dotdot", "link")
+OWN = ["--box-id", "jsonbox"]  # the session run's own box id (a --settings run.json leaves it to the command)
+
+
+def escaping(how: str, base: Path, name: bool = False) -> str:
+    """The value of `how` for a record whose paths start at `base` (`name`: a file's name in it, a job's id)."""
+    if how == "link":
+        if name:  # jobs/<id>.json a link to a file elsewhere
+            (base / "esc.json").symlink_to("/etc/passwd")
+            return "esc"
+        (base / "esc").symlink_to("/tmp")
+        return "esc/passwd" if base.name != base.parent.name else "esc"
+    return "/etc/passwd" if how == "absolute" else "../../../../etc/passwd"
+
+
+def renamed_key(doc: dict[str, Any], holder: str, key: str) -> dict[str, Any]:
+    """`doc` with the first key of its `holder` object renamed `key` (its value kept)."""
+    held = doc[holder]
+    first = next(iter(held))
+    doc[holder] = {key if k == first else k: v for k, v in held.items()}
+    return doc
+
+
+def said_of(res: Any, *names: str) -> str:
+    """Exit 0 with the damaged record said, or 2 naming it: never 70, never a traceback."""
+    said = res.stdout + res.stderr
+    assert res.returncode in (0, 2), (res.returncode, res.stderr[-3000:])
+    assert "Traceback" not in said
+    assert not names or any(name in said for name in names), (names, res.stdout[-2000:], res.stderr[-2000:])
+    return said
+
+
+def copied(json_run: tuple[Path, object], tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(json_run[0], out, symlinks=True)
+    return out
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("how", ESCAPES)
+@pytest.mark.parametrize("step", ["01_prereqs", "02_corpus", "03_loso", "04_verdict", "05_bundle"])
+def test_a_step_s_output_named_out_of_the_out_dir_is_damage_said_by_status(
+        json_run: tuple[Path, object], tmp_path: Path, step: str, how: str) -> None:
+    """An absolute, `..` or linked key in a step's status.json outputs: `status` (which checks every output a step
+    records) says the record damaged and the step to rerun, or the link, where it ended 70 (`ValueError:
+    '/etc/passwd' is not in the subpath`) as every later command did."""
+    out = copied(json_run, tmp_path)
+    status = out / step / "status.json"
+    key = escaping(how, out / step)
+    key = f"{step}/{key}" if how == "link" else key
+    status.write_text(json.dumps(renamed_key(json.loads(status.read_text()), "outputs", key)))
+    said_of(run_here("status", out), f"status.json is damaged (status.json.outputs.{key}: the key",
+            f"{step}/esc")
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("how", ESCAPES)
+def test_a_step_whose_record_names_an_output_out_of_the_out_dir_reruns_and_a_later_one_refuses_it(
+        json_run: tuple[Path, object], tmp_path: Path, how: str) -> None:
+    """The corpus step's record so damaged: `step corpus` reruns it (its jobs reused) and says why; `step loso`,
+    which reads what the corpus step made, refuses it naming the file (exit 2) with the run that rebuilds it."""
+    out = copied(json_run, tmp_path)
+    status = out / "02_corpus" / "status.json"
+    key = escaping(how, out / "02_corpus")
+    key = f"02_corpus/{key}" if how == "link" else key
+    status.write_text(json.dumps(renamed_key(json.loads(status.read_text()), "outputs", key)))
+    later = run_here("step", "loso", "--settings", out / "run.json", "--out-dir", out, *OWN)
+    said_of(later, "02_corpus/status.json is damaged", "02_corpus/esc")
+    assert later.returncode == 2, later.stdout[-2000:]
+    again = run_here("step", "corpus", "--settings", out / "run.json", "--out-dir", out, *OWN)
+    said = said_of(again, "its status.json is damaged", "output 02_corpus/esc", "02_corpus/esc")
+    assert again.returncode == (2 if how == "link" else 0), said[-2000:]
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("how", ESCAPES)
+@pytest.mark.parametrize("at", ["jobs", "reused"])
+def test_a_corpus_plan_naming_a_job_out_of_jobs_is_damage_said_by_status(stopped: Path, tmp_path: Path, at: str,
+                                                                        how: str) -> None:
+    """02_corpus/plan.json names each job by its id, the name of its files in jobs/: an id that is a path (absolute,
+    `..`) is said by `status`; one whose ledger is a link planted there is a job not done, nothing read through it."""
+    copy = tmp_path / "out"
+    shutil.copytree(stopped, copy, symlinks=True)
+    plan = copy / "02_corpus" / "plan.json"
+    doc = json.loads(plan.read_text())
+    bad = escaping(how, copy / "02_corpus" / "jobs", name=True)
+    doc = renamed_key(doc, "jobs", bad) if at == "jobs" else {**doc, "jobs": {**doc["jobs"], bad: 1.0},
+                                                              "reused": [bad]}
+    plan.write_text(json.dumps(doc))
+    res = run_here("status", copy)
+    said_of(res, *(() if how == "link" else ("plan.json is damaged",)))
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("how", ESCAPES)
+def test_a_bundle_ledger_naming_a_file_out_of_05_bundle_is_refused_naming_it(json_run: tuple[Path, object],
+                                                                             tmp_path: Path, how: str) -> None:
+    """An absolute or `..` key in 05_bundle/ledger.json ended every later bundle 70: refused, exit 2, naming the
+    ledger and how to go on (the kit cannot make again the proof of what it wrote); a link, as a link."""
+    out = copied(json_run, tmp_path)
+    ledger = out / "05_bundle" / "ledger.json"
+    key = escaping(how, out / "05_bundle")
+    ledger.write_text(json.dumps(renamed_key(json.loads(ledger.read_text()), "files", key)))
+    res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out, *OWN, "--force")
+    said_of(res, "ledger.json is damaged (ledger.json.files.", "05_bundle/esc")
+    assert res.returncode == 2, res.stdout[-2000:]
+
+
+@pytest.mark.parametrize("how", ["dotdot", "link"])
+def test_a_verdict_naming_its_corpus_out_of_the_out_dir_is_refused_by_the_bundle(json_run: tuple[Path, object],
+                                                                                tmp_path: Path, how: str) -> None:
+    """The verdict's corpus.path (relative to the out-dir, or a --corpus's whole path) leaving the out-dir through
+    `..`, or through a link: the bundle, which reads the verdict, refuses it naming the field (exit 2)."""
+    out = copied(json_run, tmp_path)
+    path = escaping(how, out / "02_corpus")
+    verdict_damaged(out, ("corpus", "path"), f"02_corpus/{path}" if how == "link" else path)
+    res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out, *OWN)
+    said_of(res, "corpus.path", "02_corpus/esc")
+    assert res.returncode == 2, res.stdout[-2000:]

@@ -292,3 +292,23 @@ def test_the_ref_dir_help_names_every_container_the_kit_reads() -> None:
     line = text[text.index("--ref-dir"):text.index("--content-groups")]
     named = set(re.findall(r"\.[a-z0-9]+", line))
     assert named >= {".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS}, sorted(named)
+
+
+@pytest.mark.parametrize("command", [path for path in ("run", "step", "slurm", "ray")])
+def test_an_empty_box_id_is_refused_naming_the_flag(command: str, tmp_path: Path) -> None:
+    """`--box-id ''` became the host name without a word (issue 91, item 6): refused, exit 2, in one line, by every
+    command that takes it; its variable set empty is unset, as every variable's, and is not refused."""
+    from click.testing import CliRunner
+
+    from kit.cli.main import cli
+
+    args = [command, *(["prereqs"] if command == "step" else []), "--out-dir", str(tmp_path / "out")]
+    for empty in ("", " "):
+        res = CliRunner().invoke(cli, [*args, "--box-id", empty])
+        assert res.exit_code == 2, res.output
+        errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+        assert errors == [f"error: --box-id {empty!r} is empty: the box is named by it in its rows and its results "
+                          "tarball"], res.stderr
+        assert not (tmp_path / "out").exists()
+    unset = CliRunner().invoke(cli, ["status", str(tmp_path / "none")], env={"KIT_BOX_ID": ""})
+    assert "box-id" not in unset.stderr and "KIT_BOX_ID" not in unset.stderr, unset.stderr

@@ -194,3 +194,27 @@ def test_the_set_up_leaves_nothing_a_command_starts_with_to_compile(tmp_path: Pa
     assert "click" in packages and packages - hooks <= {*install_steps.STARTUP_PACKAGES}
     assert {str(site / name) for name in install_steps.STARTUP_PACKAGES} <= {*asked[0]}
     assert str(tmp_path / "kit") in asked[0]
+
+
+def test_a_kit_folder_whose_path_holds_a_space_counts_as_installed_by_pip_s_own_record(tmp_path: Path) -> None:
+    """install.py run again in `a b/` reinstalled the kit every time: pip percent-encodes the folder in the
+    direct_url.json it writes (`file:///…/a%20b/…`), which was compared as text. A real pip writes the record for a
+    folder whose path holds a space, a percent sign and a non-ASCII letter; it is read as that folder."""
+    folder = tmp_path / "a b" / "c%20d é"
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n'
+                                           'build-backend = "setuptools.build_meta"\n'
+                                           '[project]\nname = "ensemble-kit"\nversion = "0.0.0"\n'
+                                           "[tool.setuptools]\npy-modules = []\n")
+    target = tmp_path / "target"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-compile", "--disable-pip-version-check", "--no-index", "--target", str(target), str(folder)],
+                   check=True, cwd=tmp_path)
+    (written,) = target.glob("ensemble_kit-0.0.0.dist-info/direct_url.json")
+    assert "%20" in written.read_text()  # pip's own spelling of the folder
+    python = venv_holding(tmp_path / "venv", {})
+    (site,) = (tmp_path / "venv").rglob("site-packages")
+    shutil.copytree(written.parent, site / written.parent.name)
+    assert install_steps.kit_installed(python, folder)
+    assert not install_steps.kit_installed(python, folder.parent)
+    assert install_steps.url_folder("https://example.org/a%20b") is None

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
+from kit import __version__
 from kit.cli.main import cli
 from kit.corpus.manifests import BuildRows, FFmpegRef, MergeManifest, ShardManifest, read_manifest
 from kit.errors import InputError
@@ -38,7 +39,8 @@ def shard_with_manifest(path: Path, table: pa.Table, version: str, build: str, l
     write_shard(path, set_column(table, "ffmpeg_version", version))
     manifest = ShardManifest(kind="shard", file=path.name, sha256=sha256_file(path), rows=table.num_rows,
                              box_id=str(table["box_id"][0]), ffmpeg=FFmpegRef("/usr/bin/ffmpeg", version, build),
-                             libvmaf_version=libvmaf, teacher_model=str(table["teacher_model"][0]))
+                             libvmaf_version=libvmaf, teacher_model=str(table["teacher_model"][0]),
+                             kit_version=__version__)
     path.with_name(f"{path.stem}.manifest.json").write_text(json.dumps(manifest.to_json()))
     return path
 

@@ -85,3 +85,35 @@ def test_this_kit_s_own_and_older_versions_read_and_the_rule_compares_releases()
         refuse_newer("f.json", {"kit_version": "9.0.0\nforged line"})
     assert raised.value.message == f"f.json: made by ensemble-kit 9.0.0, newer than this kit {__version__}: upgrade " \
                                    "the lead"  # its numbers alone: the rest is the sender's text
+
+
+UNREADABLE = ("v2.4.0", "", "latest", "2.x")
+
+
+@pytest.mark.parametrize("version", UNREADABLE)
+def test_a_version_no_kit_writes_is_refused_naming_it_by_verify_and_merge(version: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `kit_version` of `v2.4.0` or `""` in a tarball's manifest passed `verify` and `merge` (issue 91, item 6):
+    now each refuses it, naming the file and the version as it reads."""
+    monkeypatch.setattr(kit.bundle.tarball, "__version__", version)
+    tarball = results_tarball(tmp_path / "results-boxa-20261122T000000Z.tar.gz")
+    said = f"kit_version: {json.dumps(version)} is not a version of ensemble-kit, written as 2.3.0"
+    res = CliRunner().invoke(cli, ["verify", str(tarball)])
+    assert res.exit_code == 2 and said in res.stderr and "manifest.json" in res.stderr, res.stderr
+    res = CliRunner().invoke(cli, ["merge", str(tarball), "-o", str(tmp_path / "m.parquet")])
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert res.exit_code == 2 and len(errors) == 1 and said in errors[0], res.stderr
+    assert not (tmp_path / "m.parquet").exists()
+
+
+@pytest.mark.parametrize("version", UNREADABLE)
+def test_a_corpus_manifest_of_a_version_no_kit_writes_is_refused_naming_it(version: str, tmp_path: Path) -> None:
+    corpus = write_shard(tmp_path / "shard.parquet", shard_table(box="boxv"))
+    (tmp_path / "shard.manifest.json").write_text(json.dumps({"kind": "shard", "file": "shard.parquet",
+                                                              "box_id": "boxv", "kit_version": version}))
+    for args in (["merge", str(corpus), "-o", str(tmp_path / "m.parquet")], ["corpus", "info", str(corpus)]):
+        res = CliRunner().invoke(cli, args)
+        errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+        assert res.exit_code == 2 and len(errors) == 1, res.stderr
+        assert "shard.manifest.json" in errors[0] and f"kit_version: {json.dumps(version)} is not a " in errors[0]
+    refuse_newer("x", {"kit_version": version})  # not a newer kit's: said as what it is, by the reader

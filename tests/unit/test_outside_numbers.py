@@ -137,6 +137,40 @@ def test_every_numeric_flag_variable_refuses_bad_numbers_in_one_line(flag: Flag)
         assert_one_line(res, flag.opt, f"(from {flag.envvar})")
 
 
+# a number the docs never spell so (issue 91, item 6: `KIT_EPOCHS='+3'` and `' 2'` were taken): a plus sign, white
+# space around it; a list's items are its own syntax (`25, 37`), so only the flags of one value are given these
+SPELLINGS = ("+3", " 2", "2 ", "\t2", "+0.5", " 0.5")
+ONE_VALUE = [(path, param) for path, param in NUMERIC if not getattr(param.type.parser, "items", "")]
+
+
+@pytest.mark.parametrize(("path", "param"), ONE_VALUE, ids=[f"{' '.join(p)} {q.name}" for p, q in ONE_VALUE])
+def test_every_numeric_flag_of_one_value_refuses_a_number_spelt_otherwise(path: tuple[str, ...],
+                                                                          param: click.Parameter) -> None:
+    command = cli
+    for word in path:
+        command = command.commands[word]  # type: ignore[assignment]
+    opt = max(param.opts, key=len)
+    base = args_for(path, command, param)
+    for value in SPELLINGS:
+        assert_one_line(CliRunner().invoke(cli, [*base, f"{opt}={value}"]), opt)
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.parse is not None and f.parse.numeric and f.envvar and
+                                  not f.parse.items], ids=lambda f: f.envvar)
+def test_every_numeric_flag_variable_refuses_a_number_spelt_otherwise(flag: Flag) -> None:
+    assert flag.envvar is not None
+    for value in SPELLINGS:
+        res = CliRunner().invoke(cli, ["run"], env={flag.envvar: value})
+        assert_one_line(res, flag.opt, f"(from {flag.envvar})")
+
+
+def test_the_issue_s_epochs_are_refused_naming_the_variable() -> None:
+    for value in ("+3", " 2"):
+        res = CliRunner().invoke(cli, ["run"], env={"KIT_EPOCHS": value})
+        said = assert_one_line(res, "--epochs", "(from KIT_EPOCHS)")
+        assert repr(value) in said, said
+
+
 @pytest.mark.parametrize("name", sorted(environment.AT_START))
 def test_every_variable_a_run_reads_is_refused_before_any_work(name: str, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,26 +224,30 @@ def test_exit_1_stays_hold_s_even_for_a_bug_while_the_flags_are_read(monkeypatch
 
 # ---- the readers themselves ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", (*BAD, "1_000", "0x10", "+5", " ", "5.0"))
+@pytest.mark.parametrize("text", (*BAD, "1_000", "0x10", "+5", " ", "5.0", " 42\n", " 2", "2 ", "\t2"))
 def test_read_int_takes_ascii_digits_only(text: str) -> None:
     with pytest.raises(NotANumber):
         read_int(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [("0", 0), (" 42\n", 42), ("000123", 123), ("9" * 18, int("9" * 18))])
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("42", 42), ("000123", 123), ("9" * 18, int("9" * 18))])
 def test_read_int_reads_what_people_write(text: str, value: int) -> None:
     assert read_int(text) == value
-    assert read_int(f"-{text.strip()}", signed=True) == -value
+    assert read_int(f"-{text}", signed=True) == -value
+    for other in (f"+{text}", f" {text}", f"{text}\n", f"- {text}"):  # one spelling: never a plus, never padded
+        with pytest.raises(NotANumber):
+            read_int(other, signed=True)
 
 
-@pytest.mark.parametrize("text", (*BAD, "NaN", "Infinity", "-nan", "1e", "1_0.5", "0x1p3", "1" * 41))
+@pytest.mark.parametrize("text", (*BAD, "NaN", "Infinity", "-nan", "1e", "1_0.5", "0x1p3", "1" * 41, "+2.", "+0.5",
+                                  " 0.5", "0.5 ", "\t-1"))
 def test_read_float_takes_finite_ascii_numbers_only(text: str) -> None:
     with pytest.raises(NotANumber):
         read_float(text)
 
 
 @pytest.mark.parametrize(("text", "value"), [("0.95", 0.95), ("-1", -1.0), (".5", 0.5), ("5e-3", 0.005),
-                                             ("1E2", 100.0), ("+2.", 2.0)])
+                                             ("1E2", 100.0), ("2.", 2.0), ("5e+3", 5000.0)])
 def test_read_float_reads_what_people_write(text: str, value: float) -> None:
     assert read_float(text) == value
 

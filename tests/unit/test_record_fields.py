@@ -38,7 +38,7 @@ from kit.corpus.progress import JobsPlan
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
 from kit.infra.records import Record, RecordError, keeps, read_record
-from kit.infra.rules import Check, Each, Off, OneOf, Real, Stamp, Whole, field_rules
+from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole, field_rules
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
@@ -246,6 +246,8 @@ def example(tp: Any, rules: tuple[Any, ...] = ()) -> Any:
             return (rule.lo + rule.hi) / 2  # an open bound: within it
         if isinstance(rule, Real):
             return max(rule.lo or 0.0, 1.0) if rule.hi is None or rule.hi >= 1 else rule.lo
+        if isinstance(rule, Release):
+            return "2.3.0"
         if isinstance(rule, Check):  # a rule of a layer above: the first of the usual shapes it keeps
             return next(v for v in CHECK_CANDIDATES if rule.problem(v) is None)
     return {int: 1, float: 1.0, str: "x", bool: False, Path: "/x"}.get(tp, "x")
@@ -339,6 +341,14 @@ def breakers(rules: tuple[Any, ...], tp: Any = None) -> list[Any]:
             out += [NOT_A_DATE, "2026-02-30T00:00:00Z", "yesterday"]
         elif isinstance(rule, OneOf):
             out += ["not-one-of-them"]
+        elif isinstance(rule, Release):  # a version no kit writes (issue 91, item 6)
+            out += ["v2.4.0", "", "latest"]
+        elif isinstance(rule, Keys):  # a dict whose key breaks its rule (a path out of the out-dir: issue 91, item 5)
+            inner, _ = real_type(tp)
+            out += [{key: example(item_type(inner))} for key in breakers((rule.item,), str)]
+        elif isinstance(rule, Inside):  # a path a record names that leaves its folder (issue 91, item 5)
+            out += ["a/b", ".", "..", ""] if rule.name else \
+                [*([] if rule.elsewhere else ["/etc/passwd"]), "../x", "02_corpus/../../x", "..", ""]
         elif isinstance(rule, KeptText):  # no text, and objects that are not spelled_document's
             out += [5, [], {"spelled": "x"}, {"spelled": [5]}, {"spelled": [], "escape": "no-such-escape"}]
     return out
@@ -356,6 +366,8 @@ def breaks(f: Field, value: Any) -> bool:
 
 
 def broken_by(rule: Any, value: Any) -> bool:
+    if isinstance(rule, Keys) and isinstance(value, dict):
+        return any(broken_by(rule.item, k) for k in value)
     if isinstance(rule, Each) and isinstance(value, list | dict):
         return any(broken_by(rule.item, v) for v in (value.values() if isinstance(value, dict) else value))
     return rule.problem(value) is not None

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from kit import __version__
 from kit.corpus.manifests import ContentGroup, GroupMember, ShardManifest, TwinEntry
 from kit.corpus.names import named_frame, source_names, with_names
 from kit.corpus.summary import SourceInfo, summarise_corpus
@@ -68,7 +69,8 @@ def test_sixteen_files_with_six_twins_say_ten_contents_in_sixteen_files(tmp_path
     corpus = _corpus(tmp_path / "shard.parquet", [(f"clip{i:02d}", sha, sha) for i, sha in enumerate(shas)])
     twins = tuple(TwinEntry(f"clip{i:02d}.mkv", f"clip{i:02d}", f"{100 + i:064x}", shas[i], f"clip{i:02d}.y4m")
                   for i in range(6))
-    manifest = ShardManifest(kind="shard", file=corpus.name, sha256=sha256_file(corpus), twins=twins)
+    manifest = ShardManifest(kind="shard", file=corpus.name, sha256=sha256_file(corpus), twins=twins,
+                             kit_version=__version__)
     manifest_path(corpus).write_text(json.dumps(manifest.to_json()))
     summary = summarise_corpus(corpus, "0" * 64)
     assert (summary.n_sources, summary.n_contents, summary.n_files, summary.groups) == (10, 10, 16, ())
@@ -210,7 +212,8 @@ def test_a_recorded_group_names_its_members_as_the_report_does(tmp_path: Path) -
     corpus = _corpus(tmp_path / "m.parquet", [("intro", A, A), ("intro", B, A), ("alpha", C, C)])
     group = ContentGroup(A, (GroupMember("intro", A, "boxa"), GroupMember("intro", B, "boxb")),
                          ["near-duplicate: signature distance 0.02"])
-    manifest = ShardManifest(kind="shard", file=corpus.name, sha256=sha256_file(corpus), groups=(group,))
+    manifest = ShardManifest(kind="shard", file=corpus.name, sha256=sha256_file(corpus), groups=(group,),
+                             kit_version=__version__)
     manifest_path(corpus).write_text(json.dumps(manifest.to_json()))
     summary = summarise_corpus(corpus, "0" * 64)
     assert summary.contents_text == "2 contents in 3 files, 1 group(s) of more than one source"

@@ -236,7 +236,7 @@ def test_a_member_round_trips_its_file_exactly(inputs: LosoInputs, tmp_path: Pat
 
 
 @pytest.mark.parametrize(("text", "env", "expected"), [
-    ("2/5", {}, (2, 5)), (" 1/1 ", {}, (1, 1)), ("auto", {"KIT_ARRAY_TASK": "3/4"}, (3, 4)),
+    ("2/5", {}, (2, 5)), ("1/1", {}, (1, 1)), ("auto", {"KIT_ARRAY_TASK": "3/4"}, (3, 4)),
     ("auto", {"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "3"}, (2, 3))])
 def test_a_training_task_is_placed_by_its_flag_or_its_array(text: str, env: dict[str, str],
                                                             expected: tuple[int, int]) -> None:
@@ -246,7 +246,8 @@ def test_a_training_task_is_placed_by_its_flag_or_its_array(text: str, env: dict
 
 @pytest.mark.parametrize(("text", "env", "needle"), [
     ("auto", {}, "runs in no array task"), ("3/2", {}, "is not 1 <= K <= N"), ("0/2", {}, "is not 1 <= K <= N"),
-    ("two", {}, "is not of the form K/N"), ("1/5000", {}, "is not 1 <= K <= N")])
+    ("two", {}, "is not of the form K/N"), ("1/5000", {}, "is not 1 <= K <= N"),
+    (" 1/1 ", {}, "white space around it")])
 def test_a_training_task_out_of_place_is_refused(text: str, env: dict[str, str], needle: str) -> None:
     with pytest.raises(InputError, match=needle):
         parse_task(text, "--train-task", env)

@@ -285,24 +285,27 @@ def refused_numbers(number: Number) -> list[str]:
     beyond ASCII; a fraction for a whole number; for K/N, each of these in either place and K above N. The empty
     string is no refusal: it is unset (test below)."""
     if number.kind == PAIR:
-        return ["x", "3", "1/x", "0/3", "4/3", "nan/2", "1/inf", "1.5/2", "1/2.0", "-1/2", "\u00b2/2", "1/2/3"]
+        return ["x", "3", "1/x", "0/3", "4/3", "nan/2", "1/inf", "1.5/2", "1/2.0", "-1/2", "\u00b2/2", "1/2/3",
+                " 3/4 ", "+1/2", "1/ 2"]
     assert number.kind in (WHOLE, DECIMAL) and number.lo is not None, number.name  # a new kind: say what it refuses
     below = [str(number.lo)] if number.lo_open else []
     below += [f"{number.lo - 1:g}", f"{number.lo - 0.5:g}" if number.kind == DECIMAL else str(int(number.lo) - 1)]
     hi = upper(number)
     above = [] if hi is None else [f"{hi + 1:g}"]
     whole = ["1.5", "2.0", "1e3"] if number.kind == WHOLE else []
-    return ["many", *below, *above, *whole, "nan", "NaN", "inf", "-inf", "1e999", "\u00b2", "9" * 5000, "0x10"]
+    good = f"{int(number.lo) + 1}"  # a value it takes, spelled as the docs never spell a number (issue 91, item 6)
+    return ["many", *below, *above, *whole, "nan", "NaN", "inf", "-inf", "1e999", "\u00b2", "9" * 5000, "0x10",
+            f"+{good}", f" {good}", f"{good} ", f"\t{good}\n"]
 
 
 def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     """Each good value of a Number's rule and the meaning its reader gives it: its bounds themselves (but an open
-    one), a middle value, padded; unset and empty are its default, and so is 0 where 0 says unset."""
+    one), a middle value; unset, empty and white space alone are its default, and so is 0 where 0 says unset."""
     def meaning(value: float) -> object:
         return number.default if number.zero_is_unset and value == 0 else value
 
     if number.kind == PAIR:
-        return [("1/1", (1, 1)), ("2/5", (2, 5)), ("5/5", (5, 5)), (" 3/4 ", (3, 4)), ("", None), ("  ", None)]
+        return [("1/1", (1, 1)), ("2/5", (2, 5)), ("5/5", (5, 5)), ("", None), ("  ", None)]
     kind = int if number.kind == WHOLE else float
     assert number.lo is not None
     hi = upper(number)
@@ -311,7 +314,7 @@ def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     good += [hi] if hi is not None else [1e6]
     good += [(number.lo + hi) // 2 if hi is not None else 600]
     cases: list[tuple[str, object]] = [(f"{kind(v)}", meaning(kind(v))) for v in good]
-    return [*cases, (f" {cases[-1][0]}\t", cases[-1][1]), ("", number.default), ("  ", number.default)]
+    return [*cases, ("", number.default), ("  ", number.default)]
 
 
 NUMBER_CASES = [(n, v) for n in NUMBERS.values() for v in refused_numbers(n)]
@@ -417,3 +420,71 @@ def test_no_reader_reads_a_kit_number_but_by_its_declaration() -> None:
     modules (kit/infra/proc.py, kit/corpus/scheduler.py, kit/model/threads.py, kit/model/incumbent.py,
     kit/infra/arrays.py)."""
     assert number_names_passed(ROOT) == []
+
+
+# -- a KIT_ name the kit does not read (issue 91, item 6) --------------------------------------------------------------
+def known_names() -> frozenset[str]:
+    """Every variable the kit reads, as the guard gathers it for a command of the tree."""
+    from kit.cli.guard import known_variables
+
+    with click.Context(cli):
+        return known_variables()
+
+
+def misspellings(name: str) -> list[str]:
+    """What a hand makes of a variable's name: its first underscore after KIT_ left out, its last letter, a letter
+    more at its end."""
+    body = name.removeprefix("KIT_")
+    return [spelt for spelt in (f"KIT_{body.replace('_', '', 1)}", name[:-1], f"{name}S")
+            if spelt != name and spelt not in known_names()]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in known_names() if n.startswith("KIT_")))
+def test_every_variable_of_the_kit_misspelt_is_warned_of_with_its_own_name(name: str) -> None:
+    from kit.infra.variables import unknown_variable_warnings
+
+    for spelt in misspellings(name):
+        (said,) = unknown_variable_warnings(known_names(), {spelt: "1"})
+        assert said == f"{spelt} is set, but the kit reads no variable of that name, so it changes nothing: did you " \
+                       f"mean {name}?"
+    assert unknown_variable_warnings(known_names(), {name: "1"}) == []
+
+
+def test_a_misspelt_variable_is_warned_of_once_with_the_one_meant(tmp_path: Path) -> None:
+    """The issue's KIT_SEED and KIT_CACHEDIR were ignored without a word: each is said once by a real command (the
+    guard every command runs under), naming the variable meant; the names spelt right, a set one left empty, the
+    test harness's own and a name near none are not said so."""
+    from tests.conftest import run_here
+
+    res = run_here("status", tmp_path / "no-run", env={"KIT_SEED": "0,1", "KIT_CACHEDIR": "/nowhere", "KIT_ZZZQ": "1",
+                                              "KIT_SEEDS": "0,1", "KIT_EPOCH": "", "KIT_TEST_MEDIA": "/x"})
+    warned = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: ")]
+    assert warned == [
+        "warning: KIT_CACHEDIR is set, but the kit reads no variable of that name, so it changes nothing: did you "
+        "mean KIT_CACHE_DIR?",
+        "warning: KIT_SEED is set, but the kit reads no variable of that name, so it changes nothing: did you mean "
+        "KIT_SEEDS?",
+        "warning: KIT_ZZZQ is set, but the kit reads no variable of that name, so it changes nothing"], res.stderr
+    quiet = run_here("status", tmp_path / "no-run", env={"KIT_SEEDS": "0,1", "KIT_TEST_MEDIA": "/x",
+                                                          "KIT_KILL_COUNT": "1"})
+    assert quiet.returncode == res.returncode and "warning:" not in quiet.stderr, quiet.stderr
+
+
+def test_every_kit_variable_the_test_harness_reads_is_the_kit_s_or_declared_the_harness_s() -> None:
+    """A variable the tests read (os.environ.get, os.environ[...], os.getenv) that the kit does not is declared in
+    kit.infra.variables.HARNESS, so a command the harness starts never warns of it; and each declared there is the
+    harness's (spelt in tests/ or noxfile.py)."""
+    from kit.infra.variables import HARNESS
+
+    read, spelt = set(), set()
+    for path in [*(ROOT / "tests").rglob("*.py"), ROOT / "noxfile.py"]:
+        text = path.read_text(encoding="utf-8")
+        spelt |= set(re.findall(r"\bKIT_[A-Z0-9_]+", text))
+        for node in ast.walk(ast.parse(text)):
+            named = node.args[0] if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("get", "getenv") and node.args else \
+                node.slice if isinstance(node, ast.Subscript) else None
+            if isinstance(named, ast.Constant) and isinstance(named.value, str) and named.value.startswith("KIT_"):
+                read.add(named.value)
+    assert read - known_names() <= set(HARNESS), sorted(read - known_names() - set(HARNESS))
+    assert set(HARNESS) <= spelt - known_names(), sorted(set(HARNESS) - spelt)

@@ -1,0 +1,150 @@
+"""One box is one box (issue 91, item 3): a box that runs again (a clip added, a clip taken out) sends a second
+tarball, and the lead's glob `results-boxa-*.tar.gz` gives the merge both. Two tarballs of one box id made on one
+machine (kit.infra.host.machine_fingerprint, the shard manifest's `machine`) merge as that box: the later run (by when
+its rows were made, whatever the inputs' order) is the box's rows and left-out clips, the earlier one superseded and
+said; the union's counts are of distinct clips. Two machines under one id stay apart, said as before. Before, the
+merge said `two machines ran with one box id ... give each box its own --box-id` and counted 12 clips checked for 9
+contents. Real runs: the session's x264_run (box A, 4 clips) and its copies run again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kit.infra.archive import ResultsManifest
+from kit.infra.tree import Tree
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, passed, render, run_here, run_kit, tiny_links
+
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
+
+ADDED = "epsilon"  # the clip the box's second run adds
+
+
+def tarball_of(out: Path) -> Path:
+    (found,) = (out / "05_bundle").glob("results-boxa-*.tar.gz")
+    return found
+
+
+@pytest.fixture(scope="module")
+def runs(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Box A's first run (x264_run), the same out-dir run again with a fifth clip (its tarball: the box's second),
+    and a copy of the first whose corpus step ran again without delta (a run directory: merge takes it as its
+    shard)."""
+    root = tmp_path_factory.mktemp("reruns")
+    added = tiny_links(tiny_refs, root / "refs-added")
+    render(ffmpeg, "smptebars=s=176x144:r=25", added / f"{ADDED}.y4m")
+    again = root / "again"
+    shutil.copytree(x264_run, again, symlinks=True)
+    for old in (again / "05_bundle").glob("results-*.tar.gz"):  # its first tarball is box A's first: sent already
+        old.unlink()
+    passed(run_kit("run", "--ref-dir", added, "--box-id", "boxa", "--encoders", "libx264", *FAST, *LENIENT,
+                   "--out-dir", again))
+    fewer = root / "fewer"
+    shutil.copytree(x264_run, fewer, symlinks=True)
+    res = run_here("step", "corpus", "--ref-dir", tiny_links(tiny_refs, root / "refs-fewer", leave_out=("delta",)),
+                   "--out-dir", fewer, "--box-id", "boxa", "--encoders", "libx264", "--cqs", "25,37", "--scales",
+                   "native")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {"first": tarball_of(x264_run), "second": tarball_of(again), "fewer": fewer, "root": root}
+
+
+def manifest_of(merged: Path) -> dict[str, object]:
+    return json.loads(merged.with_name(f"{merged.stem}.manifest.json").read_text())
+
+
+def shard_rows(tarball: Path) -> int:
+    with tarfile.open(tarball) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.endswith("02_corpus/shard.parquet")]
+        extracted = tar.extractfile(member)
+        assert extracted is not None
+        return pq.ParquetFile(extracted).metadata.num_rows
+
+
+def test_two_tarballs_of_one_box_merge_as_that_box_in_either_order(runs: dict[str, Path], tmp_path: Path) -> None:
+    first, second = runs["first"], runs["second"]
+    outs = []
+    for i, order in enumerate(([first, second], [second, first], [first, second, first])):
+        merged = tmp_path / f"m{i}.parquet"
+        res = run_here("merge", *order, "-o", merged)
+        assert res.returncode == 0, res.stderr
+        assert "two machines" not in res.stdout + res.stderr and "give each box its own" not in res.stderr
+        outs.append(merged.read_bytes())
+    assert outs[0] == outs[1] == outs[2]  # order-independent, and the same tarball given twice is one
+    manifest = manifest_of(tmp_path / "m0.parquet")
+    (gone,) = manifest["superseded"]
+    assert (gone["input"], gone["by"]) == (first.name, second.name) and gone["only"] == []
+    assert gone["run"]["made"] < gone["later"]["made"] and gone["run"]["machine"] == gone["later"]["machine"]
+    assert manifest["shared_box_ids"] == [] and [i["name"] for i in manifest["inputs"]] == [second.name]
+    # the union is the later run: its rows, its five clips, each counted once
+    assert manifest["rows"] == shard_rows(second) == (len(TINY_SOURCES) + 1) * 2 * 8
+    assert manifest["n_sources"] == manifest["n_contents"] == len(TINY_SOURCES) + 1
+    assert manifest["check"]["clips"] == len(TINY_SOURCES) + 1 == len(manifest["checked"])
+    said = run_here("merge", first, second, "-o", tmp_path / "said.parquet").stdout
+    assert f"  {first.name}: box boxa ran again on the same machine ({second.name}, made " in said, said
+    assert "(and 1 superseded by a later run of its box)" in said
+
+
+def test_the_union_merged_again_with_the_earlier_run_is_the_same_union(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Idempotent: the union records the runs it holds and those superseded, so the box's earlier tarball given
+    with the union again adds nothing of it."""
+    union = tmp_path / "union.parquet"
+    assert run_here("merge", runs["first"], runs["second"], "-o", union).returncode == 0
+    again = tmp_path / "again.parquet"
+    res = run_here("merge", union, runs["first"], "-o", again)
+    assert res.returncode == 0, res.stderr
+    assert again.read_bytes() == union.read_bytes()
+    assert [s["input"] for s in manifest_of(again)["superseded"]] == [runs["first"].name]
+
+
+def test_a_later_run_without_a_clip_supersedes_the_earlier_and_names_the_clip_gone(runs: dict[str, Path],
+                                                                                  tmp_path: Path) -> None:
+    merged = tmp_path / "m.parquet"
+    res = run_here("merge", runs["fewer"], runs["first"], "-o", merged)
+    assert res.returncode == 0, res.stderr
+    manifest = manifest_of(merged)
+    (gone,) = manifest["superseded"]
+    assert gone["input"] == runs["first"].name and gone["only"] == ["delta.y4m"]
+    assert manifest["n_sources"] == len(TINY_SOURCES) - 1 == manifest["check"]["clips"]
+    assert "the clips it held that the later run does not: delta.y4m" in res.stdout
+
+
+def remade_with_machine(tarball: Path, dest: Path, machine: str) -> Path:
+    """The tarball as another machine would have sent it: its shard manifest's `machine` alone changed, its
+    manifest.json's sums made again (as the bundle makes them)."""
+    work = dest.parent / "parts"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(work, filter="data")
+    (top,) = work.iterdir()
+    shard_manifest = top / "02_corpus" / "shard.manifest.json"
+    doc = json.loads(shard_manifest.read_text())
+    doc["machine"] = machine
+    shard_manifest.write_text(json.dumps(doc))
+    sent = ResultsManifest.from_json(json.loads((top / "manifest.json").read_text()))
+    (top / "manifest.json").unlink()
+    files = {p.relative_to(top).as_posix(): p for p in top.rglob("*") if p.is_file()}
+    from kit.bundle.tarball import write_results_tarball
+
+    with Tree.open(dest.parent) as tree:
+        write_results_tarball(tree, dest, top.name, files, dict(sent.meta))
+    return dest
+
+
+def test_two_machines_under_one_box_id_are_still_told_apart(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The second tarball as another machine's (its manifest's `machine` faked): both kept, the shared id said."""
+    other = remade_with_machine(runs["second"], tmp_path / runs["second"].name, "0123456789abcdef")
+    assert run_here("verify", other).returncode == 0
+    merged = tmp_path / "m.parquet"
+    res = run_here("merge", runs["first"], other, "-o", merged)
+    assert res.returncode == 0, res.stderr
+    manifest = manifest_of(merged)
+    assert manifest["superseded"] == []
+    assert [s["box_id"] for s in manifest["shared_box_ids"]] == ["boxa"]
+    assert "box id boxa is held by 2 inputs that are different corpora" in res.stderr
+    assert "two machines ran with one box id" in res.stderr
+    # the clips both checked are counted once: the union's five, not four and five
+    assert manifest["check"]["clips"] == len(TINY_SOURCES) + 1 == len(manifest["checked"])
