@@ -63,7 +63,7 @@ def stage_of():
     if "__samples" in joined:
         return "sample"
     if "libvmaf=" in joined:
-        return "check" if "-progress" not in argv else "score"
+        return "check" if "oracle.json" in joined else "score"
     if "-f" in argv and "hash" in argv and "-c:v" in argv and argv[argv.index("-c:v") + 1] == "rawvideo" \
             and "02_corpus" not in joined:
         return "look"

@@ -100,6 +100,7 @@ def build_window_encodes_argv(
     hw_init: Sequence[str] = (),
     hw_filter: str = "",
     threads: int = 0,
+    progress: bool = False,
 ) -> list[str]:
     """One decode of the clip into an encode of each window (first frame, end frame), each output its own encoder
     with its own first frame and rate control, as a consumer encodes a sample chunk on its own (kit.corpus.samples)."""
@@ -109,7 +110,8 @@ def build_window_encodes_argv(
         # PTS-STARTPTS: the window starts at 0, as vmaf-tune's input-side -ss gives it (no rate is imposed)
         graph.append(f"[w{k}]trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS"
                      f"{',' + hw_filter if hw_filter else ''}[e{k}]")
-    argv = [program(ffmpeg), *COMMON, *hw_init, *ref_input, "-filter_complex", ";".join(graph)]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-filter_complex",
+            ";".join(graph)]
     for k, out_path in enumerate(out_paths):
         pix_fmt = [] if hw_filter else ["-pix_fmt", spec.pix_fmt]
         argv += ["-map", f"[e{k}]", "-an", "-sn", "-dn", *PASSTHROUGH, *pix_fmt, *_encoded(spec, cq, threads, out_path)]
@@ -129,12 +131,14 @@ def build_window_scores_argv(
     teacher: Teacher = DEFAULT_TEACHER,
     *,
     fps: str,
+    progress: bool = False,
 ) -> list[str]:
     """Score each window's own encode against its frames of the reference, decoded once (build_windows_graph)."""
     threads = ("-threads", str(n_threads))
     inputs = [arg for path in encoded for arg in (*threads, "-i", spelled_path(path))]
     graph = build_windows_graph(windows, width, height, pix_fmt, log_paths, n_threads, teacher, fps=fps)
-    return [program(ffmpeg), *COMMON, *inputs, *threads, *ref_input, "-filter_complex", graph, "-f", "null", "-"]
+    return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *inputs, *threads, *ref_input,
+            "-filter_complex", graph, "-f", "null", "-"]
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
@@ -199,9 +203,10 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
             "-f", "yuv4mpegpipe", spelled_path(dest)]
 
 
-def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
+def build_count_argv(ffmpeg: str, path: Path | str, *, progress: bool = False) -> list[str]:
     """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
-    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    return [program(ffmpeg), *QUIET, *(PROGRESS if progress else ()), "-i", spelled_path(path), "-map", "0:v:0", "-c",
+            "copy", "-f", "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
@@ -313,9 +318,9 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str, tags: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Decode a lossless copy once, strictly, its colour `tags` given back: its frame count, and its frames' sha256 in
-    the original's `pix_fmt`, each output renumbered (they keep no timestamps: a copy keeps a step back of its file's,
-    which a muxer, strict, would stop on)."""
-    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *decoded_ref_input(path, tags), "-map", "0:v:0",
+    the original's `pix_fmt` (its frames counted on stdout as it goes: -progress), each output renumbered (they keep
+    no timestamps: a copy keeps a step back of its file's, which a muxer, strict, would stop on)."""
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *PROGRESS, *decoded_ref_input(path, tags), "-map", "0:v:0",
             *_vf(IN_ORDER), "-f", "null", "-", "-map", "0:v:0", *PASSTHROUGH, *_vf(IN_ORDER), "-pix_fmt", pix_fmt,
             "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]
 

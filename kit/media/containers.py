@@ -4,6 +4,7 @@ each frame at the time ffmpeg plays it at (COPY_VERSION)."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path, PurePath
@@ -182,8 +183,8 @@ def copy_tags(path: Path, stderr: str) -> Tags:
 def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str, tags: Tags) -> None:
     """Refuse a copy that does not hold exactly the frames the original decodes to, read as the corpus reads it (its
     colour `tags` given back): their number and their sha256."""
-    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), opened.budget.seconds("check"),
-                   LOOK_DOING["check"], rule=opened.budget.rule("check"))
+    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), math.inf, LOOK_DOING["check"],
+                   rule=opened.budget.rule("check"), stall_s=opened.budget.stall_s("check"), frames=True)
     hashes = HASH_LINE.findall(res.stderr)
     try:
         frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1

@@ -4,6 +4,7 @@ where ffmpeg plays it whole and leave it out where ffmpeg's own words flag a dam
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from fractions import Fraction
@@ -190,10 +191,10 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 
 def count_packets(path: Path, ffmpeg: str) -> int:
-    """The packets of the first video stream, read to nowhere (no decode): within LOOK_START_S and the file's bytes
-    at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
-    timeout_s = LOOK_START_S + path.stat().st_size / READ_BYTES_PER_S
-    res = run_look(path, build_count_argv(ffmpeg, path), timeout_s, "counting its packets")
+    """The packets of the first video stream, read to nowhere (no decode), however long that takes while it counts
+    one on within LOOK_START_S and a MB's read at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
+    res = run_look(path, build_count_argv(ffmpeg, path, progress=True), math.inf, "counting its packets",
+                   stall_s=LOOK_START_S + 1e6 / READ_BYTES_PER_S, frames=True)
     try:
         return parse_frame_count(res.stderr) if res.returncode == 0 else 0
     except ValueError:

@@ -97,8 +97,9 @@ def rerun(ctx: Context, *words: str | Path) -> str:
     return settings_command(ctx.whole, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
-# the key of a step's summary (status.json) listing what it left out for a cause a rerun can change (a child killed
-# from outside, a full disk): the runner reruns a step whose summary holds one (kit.steps.runner.stale_reason)
+# the key of a step's summary (status.json) listing what it left out for a cause a rerun can change (the box's or the
+# moment's: a child that stalled or was killed from outside, the clip changed under its jobs): the runner reruns a step
+# whose summary holds one (kit.steps.runner.stale_reason), which redoes those clips' jobs alone
 RETRY_KEY = "retry"
 
 

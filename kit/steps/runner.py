@@ -170,8 +170,9 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
         if cached_sha256(tree, path) != digest:
             return f"output {rel} was modified"
     if isinstance(again := status.summary.get(RETRY_KEY), list) and again:
-        return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (a child killed from outside "
-                "the kit, a full disk): those are tried again, the rest reused")
+        return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (the box's or the moment's: "
+                "a child that stalled or was killed from outside the kit, a work folder removed, the clip changed as "
+                "it was read): those are tried again, the rest reused")
     return None
 
 
