@@ -130,6 +130,8 @@ class Job:
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
             # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
             **({"copy": COPY_VERSION} if self.clip.read_path else {}),
+            # a film read from another video stream than its file's first (a cover picture's before it)
+            **({"video": self.clip.video} if self.clip.video else {}),
             # a reference scored in another format than its own (libvmaf does not take it): the format ffmpeg converts
             # it to by itself (2.2 scored a gray one as gray, and one outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits)
             **({"scored_in": self.score_pix_fmt} if self.score_pix_fmt != self.clip.pix_fmt else {}),
@@ -442,7 +444,8 @@ class JobRunner:
         score = run_child(
             job, build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
                                   log_path, n_threads, progress=True, teacher=self.prov.teacher,
-                                  extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
+                                  extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps,
+                                  stream=None if decoded is not None else clip.stream),
             "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log,
             on_stdout_line=self._progress_lines(job, "score"))
         vlog = scores_read(job, log_path, score, self.prov, self.tree.is_file(log_path))
@@ -485,7 +488,7 @@ class JobRunner:
         hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
                                  hw_filter=hw.filter, threads=self.encoder_threads, progress=True,
-                                 scale=job.scale_filter)
+                                 scale=job.scale_filter, stream=clip.stream)
         enc = self._run_encode(job, argv, stall_s(clip), "encoding", [encoded], self.sessions.get(job.encoder))
         return encoded, enc.elapsed_s, argv
 
@@ -526,7 +529,7 @@ class JobRunner:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
             argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=job.score_pix_fmt,
                                             ref_out=ref_tmp or "", threads=self.encoder_threads, progress=True,
-                                            scales=[j.scale_filter for j in batch.jobs])
+                                            scales=[j.scale_filter for j in batch.jobs], stream=clip.stream)
             enc = self._run_encode(job, argv, stall_s(clip, len(encodes)), "in the shared decode of",
                                    [batch.encoded(j) for j in batch.jobs], encodes=len(encodes))
             if ref_tmp is not None:

@@ -132,7 +132,7 @@ class Oracle:
         first, end = oracle_window(clip.n_frames)
         argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, "", log_path,
                                 n_threads, progress=True, fps=clip.fps, window=(first, end), teacher=self.teacher,
-                                upscaler=upscaler)
+                                upscaler=upscaler, stream=clip.own_stream)
         try:
             res = run_process(argv, timeout_s=math.inf, log=self.log, stall_s=stall_s, frames=True)
         except TimedOut as exc:

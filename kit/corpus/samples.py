@@ -180,7 +180,7 @@ class SampleRunner:
         for at in range(0, len(windows), step):
             argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
                                              encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1,
-                                             progress=True)
+                                             progress=True, stream=clip.stream)
             with self.sessions.get(job.encoder) or contextlib.nullcontext():
                 enc = run_child(job, argv, "ffmpeg", "encoding", stall_s=stall_s(clip, len(spans[at:at + step])),
                                 log=self.log, what=WHAT)
@@ -192,7 +192,8 @@ class SampleRunner:
         started = time.monotonic()
         score = run_child(job, build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
                                                         clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
-                                                        self.prov.teacher, fps=clip.fps, progress=True),
+                                                        self.prov.teacher, fps=clip.fps, progress=True,
+                                                        stream=clip.stream),
                           "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log, what=WHAT)
         score_s = time.monotonic() - started
         if not all(self.tree.is_file(p) for p in logs):

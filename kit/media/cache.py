@@ -26,11 +26,13 @@ from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing a file of the kit's cache (sha256.json, a probe cache) holds it for ms
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
+# (10: which of its video streams is read, a cover picture's passed over, and a size change to a turned clip's turned
+# size refused, decode.refuse_size_change, where 9 read a still picture's stream first and kept the second as used;
+# 9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
 # read, where 8 kept the first as a clip of one size and the second as no video; 8: its frames' times,
 # kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its
 # decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 9
+MASTER_ENTRY = 10
 MASTER = f"master{MASTER_ENTRY}|"
 # a .y4m/.yuv clip's fingerprint (print4: its frames' times; print3: its repeats), keyed also by how it is read (a .yuv)
 PICTURES = "print4|"
@@ -97,19 +99,20 @@ def _print_entry(identity: Fingerprint) -> list[object]:
 
 def _master_from(values: Sequence[Any]) -> MasterDecode:
     """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats, times,
-    [dropped, ...]] (_print_from's list inside it)."""
-    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped = values
+    [dropped, ...], video] (_print_from's list inside it; `video`: which of its video streams was read)."""
+    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped, video = values
     if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
             and isinstance(fps, str) and isinstance(pix, str)
-            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
+            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)
+            and isinstance(video, int) and not isinstance(video, bool) and video >= 0):
         raise ValueError("not a master's entry")
-    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped))
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped), video)
 
 
 def _master_entry(decoded: MasterDecode) -> list[object]:
     """_master_from's list."""
-    geometry, identity, dropped = decoded
-    return [*geometry, *_print_entry(identity), list(dropped)]
+    geometry, identity, dropped, video = decoded
+    return [*geometry, *_print_entry(identity), list(dropped), video]
 
 
 class Intermediate(NamedTuple):

@@ -152,8 +152,8 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
     and the copy's colour tags; _LookAgain where the next look reads on."""
     with tree.atomic_path(dest) as tmp:
         full_range = opened.pix_fmt.startswith("yuvj")
-        res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks), opened.budget,
-                   "copy")
+        res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks, opened.stream),
+                   opened.budget, "copy")
         if failed := output_failure(res.stderr):
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
                                     dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
@@ -162,7 +162,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
                             stderr_tail=res.stderr_tail)
         if looks_again(res, earlier):
             raise _LookAgain(res)
-        decoded = read_master_decode(path, res, earlier)
+        decoded = read_master_decode(path, res, earlier, opened.video)
         tags = copy_tags(path, res.stderr)
         check_copy(path, tmp, decoded, opened, ffmpeg, tags)
     return decoded, tags

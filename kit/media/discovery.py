@@ -1,5 +1,5 @@
 """Which entries of --ref-dir are reference clips, each checked: one named like a clip is used when a regular file or
-a link to one, refused (exit 2) when a dangling link or a loop, else skipped and said once (a folder, a pipe, ...)."""
+a link to one, else left out and said once (a folder, a pipe, a link to nothing or a loop of links, ...)."""
 
 from __future__ import annotations
 
@@ -124,8 +124,13 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
     for p in sorted(ref_dir.iterdir()):
         if p.name.startswith("."):
             continue
-        if p.suffix.lower() in CLIP_EXTS:  # named like a clip: a clip file, or refused or skipped (not_a_clip_file)
-            if (what := not_a_clip_file(p)) is None:
+        if p.suffix.lower() in CLIP_EXTS:  # named like a clip: a clip file, or skipped (not_a_clip_file)
+            try:
+                what = not_a_clip_file(p)
+            except InputError as exc:  # a link to nothing (a share not mounted), a loop: left out, looked at again
+                skipped.append(Skipped(p, without_prefix(exc.message, f"{p}: "), "", exc.hint))
+                continue
+            if what is None:
                 files.append(p)
             else:
                 skipped.append(Skipped(p, what))
@@ -217,7 +222,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-        read_path, read_tags = "", Tags()  # and is read as it is
+        read_path, read_tags, video = "", Tags(), 0  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -241,12 +246,12 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, "")
-            dropped, kind = decoded.dropped, "master"
+            dropped, kind, video = decoded.dropped, "master", decoded.video
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
-                    read_path, read_tags)
+                    read_path, read_tags, video)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc

@@ -41,6 +41,9 @@ class Context:
     tree: Tree  # the out-dir, opened once by the runner: every file a step writes or trusts goes through it
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
     step: str = ""  # the step this context runs ("": the runner's own, which reads the whole settings)
+    # whether this command trains on what the step makes (LOSO among its steps): a corpus made alone (`step corpus`,
+    # --only corpus, a box that cannot train) is sent whatever its count of contents; LOSO's minimum is LOSO's
+    trains: bool = True
 
     @property
     def settings(self) -> RunSettings:

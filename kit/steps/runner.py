@@ -376,7 +376,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     with logged(StepLog(tree, run.log(step.name), box_places(settings.out_dir, settings.ref_dir)), emit, step.name,
                 "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
-        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name)
+        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
+                      trains=any(s.name == "loso" for s in selection.steps))
         plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)
