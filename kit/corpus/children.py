@@ -54,11 +54,10 @@ def job_words(job: Job, what: str = "") -> str:
 AGAIN = "not the clip's fault: the same command again tries its jobs again (the finished ones are kept)"
 # a stall in the box's words: what a child's limit counts and what can still hold it that long
 STALL_SAID = ("not the clip's verdict: its limit counts only the time it could run (never a stop of the box, nor a "
-              "wait for a CPU), and a box short of memory or a stalled disk or share holds it so too; the next run "
-              "tries it again")
+              "wait for a CPU), and a box short of memory or a stalled disk or share holds it so too")
 
 
-CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's: the next run tries it again"
+CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's"
 CAPPED_HINT = (f"raise or unset {TIMEOUT_S.name}, which caps every command: the same command then tries its jobs "
                "again (the finished ones are kept)")
 
@@ -135,6 +134,6 @@ def moment_of(failed: JobFailed, job: Job, tree: Tree, work: Path) -> JobFailed:
     if not tree.is_folder(work):
         return JobFailed(Spelled(PurePath(job.clip.path), f": the work folder of {job_words(job)}, ", work,
                                  ", was removed while its job ran, so its ffmpeg could not write there: not the "
-                                 "clip's fault; the next run tries it again"),
+                                 "clip's fault"),
                          hint=AGAIN, stderr_tail=failed.stderr_tail, clip_path=job.clip.path, retry_helps=True)
     return failed

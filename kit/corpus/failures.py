@@ -35,9 +35,9 @@ def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
     return failed
 
 
-def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
-    """After the jobs: a teacher file that changed while they ran, the out-dir moved, or the jobs that failed for no
-    clip's cause, refused."""
+def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher, what: str = "corpus jobs") -> None:
+    """After the jobs (`what`: corpus jobs, sample jobs): a teacher file that changed while they ran, the out-dir
+    moved, or the jobs that failed for no clip's cause, refused."""
     if moved := next((f for f in failures if isinstance(f, OutDirMoved)), None):
         raise moved
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
@@ -46,7 +46,7 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
     if failures:  # what no clip is to blame for (ffmpeg cannot start, a full disk): the run stops, the fix is the box's
-        raise jobs_failed(failed_of(len(failures), n_jobs, "corpus jobs"), failures[0],
+        raise jobs_failed(failed_of(len(failures), n_jobs, what), failures[0],
                           any(f.retry_helps for f in failures))
 
 
@@ -72,5 +72,7 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
         raise jobs_failed(failed_of(len(failures) - len(rest), n_jobs, what, ", leaving no clip"), failure,
                           any(f.retry_helps for f in first.values()))
     for path, failure in first.items():
-        left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)
+        left = "; its rows are left out of this run, and the next run tries them again" if failure.retry_helps else \
+            "; its rows are left out"
+        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest

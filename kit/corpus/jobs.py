@@ -40,7 +40,7 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.containers import COPY_VERSION
-from kit.media.ffmpeg import outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
+from kit.media.ffmpeg import DISK_FULL, outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, VmafLog, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
@@ -478,8 +478,11 @@ class JobRunner:
             return self.oracle.check(job.job_id, job.clip, encoded, rows_vmaf, log_path, n_threads, job.upscaler,
                                      stall_s(job.clip))
         except CheckFailed as exc:
-            raise child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
-                                tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps) from None
+            failed = child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
+                                   tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps)
+            if DISK_FULL.search(exc.stderr_tail):  # the box's, as a job's own child's: the step stops
+                failed.clip_path = ""
+            raise failed from None
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""

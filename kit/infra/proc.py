@@ -543,13 +543,13 @@ class _Reader:
             own = self.clock.seconds()
             if self.progressed != seen:
                 seen, since = self.progressed, own
-            if self.proc.poll() is not None:
-                exited_at = exited_at or time.monotonic()
+            if self.proc.poll() is not None:  # its grace for its pipes in own time too: a stop right then is none
+                exited_at = own if exited_at is None else exited_at
             if own >= timeout_s:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if stall_s is not None and exited_at is None and own - since > stall_s:
                 raise _Stalled()
-            if exited_at is not None and time.monotonic() - exited_at > ORPHAN_PIPE_GRACE_S:
+            if exited_at is not None and own - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
             slice_s = min(MAIN_WAIT_S, max(0.01, timeout_s - own))
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -11,7 +11,7 @@ import re
 from pathlib import Path, PurePath
 from typing import Literal, NamedTuple
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
@@ -115,7 +115,7 @@ LOOK_TRIES = 3
 
 
 def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
-             rule: str = "", stall_s: float | None = None, frames: bool = False) -> ProcResult:
+             rule: str = "", stall_s: float | None = None, frames: bool = False, writes: bool = False) -> ProcResult:
     """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
     without one, or, `frames`, without a frame counted on in its `-progress` lines; `timeout_s`, math.inf where it
     has a stall, an open's few seconds where it has none), both in its own time (kit.infra.proc.OwnTime). A look
@@ -123,15 +123,20 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
     left out of this run, never kept as its refusal (LookCutShort), and the next run looks again. A look whose
     outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole) is taken again, up to
     LOOK_TRIES times: what the kit reads in them (a copy's colour tags, a turned phone clip's size) is then read whole,
-    never guessed from the file's own line."""
+    never guessed from the file's own line. A full disk stops the run (ToolError), but where the look `writes` a file
+    (the lossless copy: its caller names the folder)."""
     for attempt in range(1, LOOK_TRIES + 1):
         try:
             res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
                               stall_s=stall_s, frames=frames)
         except TimedOut as exc:
             raise look_refusal(path, doing, rule, timeout_s, exc) from None
-        # a full disk is the lossless copy's to say (kit.media.containers: the kit's cache's disk), the only look
-        # that writes a file
+        if res.returncode != 0 and DISK_FULL.search(res.stderr) and not writes:  # the box's: the run stops
+            raise ToolError(Spelled(PurePath(path), f": ffmpeg failed (exit {res.returncode}) on a full disk {doing}"),
+                            hint="free space on the disk that is full (the kit's cache, TMPDIR or the out-dir), then "
+                                 "run the same command again: nothing is kept of this look",
+                            stderr_tail=res.stderr_tail)
+        # a full disk where the look writes a file (its lossless copy) is its caller's to say, naming the folder
         if res.killed_by is not None or (res.returncode != 0 and box_short_of(res.stderr)
                                          and not DISK_FULL.search(res.stderr)):
             how, said, again = how_it_ended(res)
@@ -178,8 +183,8 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
     words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
     # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent
-    message = Spelled(PurePath(path), f": ffmpeg {after} of its own time {doing}, its limit ({why}); its last words: "
-                      "'", words, f"'{said}")
+    message = Spelled(PurePath(path), f": ffmpeg {after} of its own time {doing}, its limit ({why})",
+                      *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()))
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path))
     if capped:
@@ -203,9 +208,9 @@ def last_words(stderr: str) -> str:
 
 def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
     """run_look for a decode of `path` writing the fingerprint's thumbnails, however long it takes while a frame's
-    thumbnail comes within `budget`'s stall for `kind`."""
+    thumbnail comes within `budget`'s stall for `kind` (the copy's writes its copy too)."""
     return run_look(path, argv, math.inf, LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
-                    stall_s=budget.stall_s(kind))
+                    stall_s=budget.stall_s(kind), writes=kind == "copy")
 
 
 def convert_command(path: Path) -> str:
