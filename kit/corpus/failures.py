@@ -74,5 +74,5 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
     for path, failure in first.items():
         left = "; its rows are left out of this run, and the next run tries them again" if failure.retry_helps else \
             "; its rows are left out"
-        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint)
+        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint, failure.retry_helps or None)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest

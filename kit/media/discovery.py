@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
-from kit.infra.records import NAMES_FILE, Record
+from kit.infra.records import NAMES_FILE, Record, omit_none
 from kit.infra.shown import Places, Spelled, heard, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
@@ -32,6 +32,7 @@ from kit.media.entries import (
     sequences,
 )
 from kit.media.identity import Fingerprint, fingerprint
+from kit.media.looks import LookCutShort
 from kit.media.refs import (
     CLIP_EXTS,
     Clip,
@@ -264,6 +265,9 @@ class Unusable(Record):
     path: str = field(metadata=NAMES_FILE)
     reason: str = field(metadata=NAMES_FILE)
     fix: str = field(metadata=NAMES_FILE)
+    # left out for the box's or the moment's cause (a look or a job stopped, killed, short of memory; the clip changed
+    # as it was read): the same command tries it again; absent for the clip's own
+    again: bool | None = omit_none()
 
     @property
     def why(self) -> str:
@@ -281,7 +285,13 @@ class Unusable(Record):
         """As the lead is sent it (02_corpus/sent-v2/skipped.json, the shard manifest): its path, reason and fix with
         the box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
         return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
-                        places.said(self.fix, [self.path]))
+                        places.said(self.fix, [self.path]), self.again)
+
+
+def moment(exc: InputError) -> bool | None:
+    """Unusable.again of a look's refusal: True where it is the moment's (kit.media.looks.LookCutShort that a rerun
+    can end otherwise), else None."""
+    return True if isinstance(exc, LookCutShort) and exc.retry_helps else None
 
 
 @dataclass(frozen=True)
@@ -321,7 +331,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         except InputError as exc:  # a ToolError stops the run: a clip left out for a passing cause changes the corpus
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(str(p), exc.message, exc.hint)))
+            refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc))))
     if refused and not clips:
         raise refused[0][0]
     for _, left_out in refused:
@@ -417,7 +427,7 @@ def fingerprints(clips: list[Clip], ffmpeg: str, cache: Sha256Cache, note: Note,
         except InputError as exc:
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(c.path, exc.message, exc.hint)))
+            refused.append((exc, Unusable(c.path, exc.message, exc.hint, moment(exc))))
             continue
         kept.append(c)
     if refused and not kept:
