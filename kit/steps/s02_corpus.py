@@ -204,4 +204,7 @@ class CorpusStep:
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(done.jobs), "reused": done.reused, "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo,
-                                 RETRY_KEY: sorted(Path(path).name for path in done.again)})
+                                 # the clips the box or the moment left out, its looks' too: the next run is
+                                 # never up to date while it lists one
+                                 RETRY_KEY: sorted({*(Path(path).name for path in done.again),
+                                                    *(Path(u.path).name for u in unusable if u.again)})})

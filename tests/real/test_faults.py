@@ -128,12 +128,11 @@ def check_left_out(res: subprocess.CompletedProcess[str], out: Path, stage: str,
     manifest = json.loads(run.shard_manifest.read_text())
     assert [u["file"] for u in manifest["left_out"]] == [name] and manifest["left_out"][0]["why"], manifest
     # a kill from outside and a hang (a stall: the box's or the moment's, issue 91) can end otherwise: the step's
-    # summary asks the runner again for a job's (a look's is looked at again: never kept,
-    # kit.media.looks.LookCutShort, and the step's fingerprint holds the clips left out at discovery)
+    # summary asks the runner again for it (a look's is looked at again too: never kept, kit.media.looks.LookCutShort)
     again = kind in ("kill", "hang")
     status = json.loads(run.status("corpus").read_text())
-    at_look = stage in ("look", *MASTER_STAGES)
-    assert status["summary"].get("retry", []) == ([CLIP] if again and not at_look else []), status["summary"]
+    assert status["summary"].get("retry", []) == ([name] if again else []), status["summary"]
+    assert skipped.get("again", False) is again, skipped
     assert ("the same command again" in skipped["fix"]) == again, skipped["fix"]
     assert "retry:" not in said
     said_of = skipped["reason"].split(": ", 1)[1]
