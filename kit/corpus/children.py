@@ -87,7 +87,7 @@ def stall_words(stopped: TimedOut) -> str:
 def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_s: float, log: LogFn,
               what: str = "", on_stdout_line: Callable[[str], None] | None = None) -> ProcResult:
     """run_process for a child of `job` writing ffmpeg's `-progress` lines to stdout (`on_stdout_line` hears them):
-    stopped once it counts no frame on for `stall_s` of its own time, whatever its length (kit.infra.proc.OwnTime).
+    stopped once it counts no frame on for `stall_s` of its own time, whatever its length (kit.infra.clock.OwnTime).
     JobFailed in the kit's words when it stalls (the box's or the moment's: tried again), or ends otherwise than by
     exit 0 (kit.media.ffmpeg.how_it_ended; a full disk is the box's, not the clip's: no clip named, the step stops)."""
     try:

@@ -350,7 +350,7 @@ def scores_read(job: Job, log_path: Path, score: ProcResult, prov: Provenance, w
 
 # A job's child (an encode, the shared decode, a scoring, the independent check) is stopped once it counts no frame on
 # (ffmpeg's -progress) for JOB_START_S and JOB_STALL_FRAMES frames' worth at JOB_PX_PER_S, in its own time
-# (kit.infra.proc.OwnTime): never a limit on its whole length, so a busy or suspended box finishes what a quiet one
+# (kit.infra.clock.OwnTime): never a limit on its whole length, so a busy or suspended box finishes what a quiet one
 # does. An encoder takes in up to its lookahead, B-frames and threads before its first frame comes out.
 JOB_START_S = 120.0
 JOB_PX_PER_S = 200_000  # a 1080p frame in 10 s: far below any encoder or libvmaf the kit drives

@@ -1,8 +1,8 @@
 """The one place that spawns processes: each child with a closed stdin, a timeout, a bounded stderr tail and a process
 group of its own, killed whole however the child ends, by the reaper (_Reaper) after a SIGKILL of the kit
 (docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones. A child's limits
-are counted in its own time (OwnTime: never while it or the kit is stopped, nor while it waits for a CPU) and, where
-it shows progress, on the lack of it (`stall_s`: docs/design/robustness.md, "Bounded looks").
+are counted in its own time (kit.infra.clock.OwnTime: never while it or the kit is stopped, nor while it waits for a
+CPU) and, where it shows progress, on the lack of it (`stall_s`: docs/design/robustness.md, "Bounded looks").
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import reaper, resources
+from kit.infra.clock import OwnTime
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
@@ -38,10 +39,6 @@ ORPHAN_PIPE_GRACE_S = 10.0  # how long a child's pipes may stay open after it ex
 SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 GROUPS = os.name == "posix"  # process groups and sessions; elsewhere a child alone is killed
 KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # elsewhere Popen.kill() is send_signal(SIGTERM): terminate()
-
-GAP_S = 5.0  # a check of a child later than this after the one before: the kit itself was stopped, or got no CPU
-OWN_READ_S = 0.5  # how often a child's state and waits for a CPU are read (Linux's /proc)
-PROC = Path("/proc")
 
 LogFn = Callable[[str], None]  # where a command line and a failed command's stderr tail are written
 
@@ -422,59 +419,6 @@ def lines_not_kept(text: str) -> int:
     none."""
     found = NOT_KEPT_LINE.search(text)
     return int(found.group(1).replace(",", "")) if found else 0
-
-
-class OwnTime:
-    """How long a child has had to run, in seconds: the wall time between the kit's checks of it, less what passed
-    while it was stopped (SIGSTOP: a suspended job, a shell's Ctrl-Z), while it waited for a CPU (a busy box's run
-    queue: its busiest thread's wait, from Linux's schedstat) and while the kit itself was stopped (a check later than
-    GAP_S after the one before: `scontrol suspend` stops the kit with its children). A child's limits are counted in
-    it, so a busy or suspended box finishes what a quiet one does. Elsewhere than Linux, wall time less the kit's
-    own stops."""
-
-    def __init__(self, pid: int, now: Callable[[], float] = time.monotonic, proc: Path = PROC) -> None:
-        self._pid, self._now, self._proc = pid, now, proc
-        self.counted = 0.0  # the child's seconds up to the last read of its state
-        self._last = self._read_at = now()
-        self._pending = 0.0  # wall seconds since that read, counted once it is known the child could run in them
-        self._delays = self._run_delays()
-
-    def seconds(self) -> float:
-        """The child's own seconds so far (those since its state was last read counted as its own for now)."""
-        self._tick()
-        return self.counted + self._pending
-
-    def _tick(self) -> None:
-        now = self._now()
-        step, self._last = now - self._last, now
-        if step > GAP_S:  # the kit did not run: what passed is nobody's work
-            self._pending, self._read_at, self._delays = 0.0, now, self._run_delays()
-            return
-        self._pending += step
-        if now - self._read_at < OWN_READ_S:
-            return
-        delays = self._run_delays()
-        waited = max((d - self._delays.get(t, 0) for t, d in delays.items()), default=0) / 1e9
-        if not self._stopped():
-            self.counted += max(0.0, self._pending - waited)
-        self._pending, self._read_at, self._delays = 0.0, now, delays
-
-    def _run_delays(self) -> dict[str, int]:
-        """Each thread's nanoseconds spent waiting for a CPU (schedstat's second field); {} where none is read."""
-        found: dict[str, int] = {}
-        with contextlib.suppress(OSError):
-            for task in (self._proc / str(self._pid) / "task").iterdir():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    found[task.name] = int((task / "schedstat").read_text().split()[1])
-        return found
-
-    def _stopped(self) -> bool:
-        """Whether the child is stopped now (state T, or t: traced)."""
-        try:
-            state = (self._proc / str(self._pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return False
-        return state in ("T", "t")
 
 
 def progress_frame(line: str) -> int | None:

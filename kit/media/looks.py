@@ -118,7 +118,7 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
              rule: str = "", stall_s: float | None = None, frames: bool = False, writes: bool = False) -> ProcResult:
     """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
     without one, or, `frames`, without a frame counted on in its `-progress` lines; `timeout_s`, math.inf where it
-    has a stall, an open's few seconds where it has none), both in its own time (kit.infra.proc.OwnTime). A look
+    has a stall, an open's few seconds where it has none), both in its own time (kit.infra.clock.OwnTime). A look
     stopped at its limit, killed from outside, or failed on what the box ran short of is the moment's: the clip is
     left out of this run, never kept as its refusal (LookCutShort), and the next run looks again. A look whose
     outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole) is taken again, up to

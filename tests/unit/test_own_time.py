@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from kit.infra import proc
-from kit.infra.proc import GAP_S, OWN_READ_S, OwnTime, TimedOut, progress_frame, run_process
+from kit.infra.clock import GAP_S, OWN_READ_S, OwnTime
+from kit.infra.proc import TimedOut, progress_frame, run_process
 
 PID = 4242
 
