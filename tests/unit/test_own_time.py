@@ -168,3 +168,26 @@ def test_a_stopped_child_that_shows_no_progress_once_running_is_stopped(tmp_path
         run_process([child], timeout_s=float("inf"), stall_s=1.5, frames=True)
     stopper.join()
     assert 3 < time.monotonic() - start < 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists() or not hasattr(os, "sched_setaffinity"),
+                    reason="Linux's schedstat and CPU affinity")
+def test_a_child_sharing_its_cpu_counts_only_the_time_it_runs(tmp_path: Path) -> None:
+    """Real load: a busy child and a busy neighbour pinned to one CPU each get about half of it; the child's own time
+    is its share, not the wall time (a box at a load of 30 counts a fifteenth of it, and finishes)."""
+    import subprocess
+
+    busy = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
+    cpu = {min(os.sched_getaffinity(0))}
+    procs = [subprocess.Popen([sys.executable, "-c", busy.format(s=3)]) for _ in range(2)]
+    for p in procs:
+        os.sched_setaffinity(p.pid, cpu)
+    own = OwnTime(procs[0].pid)
+    start = time.monotonic()
+    while procs[0].poll() is None:
+        counted = own.seconds()
+        time.sleep(0.1)
+    wall = time.monotonic() - start
+    for p in procs:
+        p.wait()
+    assert counted < 0.8 * wall, (counted, wall)
