@@ -17,6 +17,13 @@ crash, an assert and the OOM killer end ffmpeg), `hang` (sleeps until the kit ki
 a third, a look's thumbnails to half), `garble` (runs the real ffmpeg, then writes over its output: an encode's file
 or a copy with zeros after its first bytes, a libvmaf log with text that is not JSON, a look's pixel hash with one
 that is not hex, an open's stream line).
+
+The box's and the moment's (issue 91: TRANSIENT, never the clip's): `slow` (the real ffmpeg, its progress given out
+slowly: a look's thumbnails a frame's worth, or ffmpeg's `-progress` frame count one frame, every SLOW_STEP_S, for
+longer than a limit on the child's whole time would allow: a busy box's child), `stop` (the wrapper stops itself with
+SIGSTOP for STOP_S, longer than any of its limits, a process of its own sending SIGCONT after: a suspended job, a
+laptop's lid; then the real ffmpeg), `full` (says ffmpeg's words of a full disk, exits 1), `moved` (renames the
+out-dir FAULT_OUT names to FAULT_OUT-moved, once, then runs the real ffmpeg, which cannot write there any more).
 """
 
 from __future__ import annotations
@@ -31,8 +38,13 @@ import pytest
 
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
+TRANSIENT = ("slow", "stop", "kill", "full", "moved")  # the box's or the moment's (`kill`: from outside)
+SLOW_STEP_S = 1.0  # `slow`: one frame's progress this often, 8 of them for the tests' 8-frame clips
+STOP_S = 10.0  # `stop`: how long the child is stopped
+FULL_SAID = "No space left on device"
 SIGNALS = {"segv": "SIGSEGV", "abrt": "SIGABRT", "kill": "SIGKILL"}
 ENV = ("FAULT_CLIP", "FAULT_STAGE", "FAULT_KIND")
+OUT_ENV = "FAULT_OUT"  # `moved`: the out-dir to rename
 SAID = "[fault] injected failure"  # what `exit1` says on stderr (ffmpeg's telling line of it)
 
 # the wrapper itself: the standard library only, started isolated (-I -S: no site, no user's paths) by the test's
@@ -63,7 +75,7 @@ def stage_of():
     if "__samples" in joined:
         return "sample"
     if "libvmaf=" in joined:
-        return "check" if "-progress" not in argv else "score"
+        return "check" if "oracle.json" in joined else "score"
     if "-f" in argv and "hash" in argv and "-c:v" in argv and argv[argv.index("-c:v") + 1] == "rawvideo" \
             and "02_corpus" not in joined:
         return "look"
@@ -84,6 +96,44 @@ def outputs():
 
 if not (stage and kind) or stage_of() != stage:
     os.execv(REAL, [REAL, *argv])
+if kind == "stop":  # stopped before it starts, continued by a process of its own that holds none of its pipes
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        time.sleep({stop_s!r})
+        os.kill(os.getppid(), signal.SIGCONT)
+        os._exit(0)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os.execv(REAL, [REAL, *argv])
+if kind == "moved":
+    out = os.environ.get("FAULT_OUT", "")
+    if out and os.path.isdir(out):
+        os.rename(out, out + "-moved")
+    os.execv(REAL, [REAL, *argv])
+if kind == "full":
+    sys.stderr.write("[out#0 @ 0x1] [error] Error writing trailer: {full}\nError closing file: {full}\n")
+    sys.exit(1)
+if kind == "slow":
+    res = subprocess.run([REAL, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, frames = res.stdout, 8
+    if "-progress" in argv:  # one frame more each step, then what it said
+        for n in range(1, frames + 1):
+            sys.stdout.buffer.write(f"frame={{n}}\nprogress=continue\n".encode())
+            sys.stdout.buffer.flush()
+            time.sleep({step_s!r})
+        sys.stdout.buffer.write(out)
+    elif not out:  # an open: nothing to give out, its time alone
+        time.sleep(frames * {step_s!r})
+    else:  # a look's thumbnails: a frame's worth each step
+        size = max(1, len(out) // frames)
+        for at in range(0, len(out), size):
+            sys.stdout.buffer.write(out[at:at + size])
+            sys.stdout.buffer.flush()
+            time.sleep({step_s!r})
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(res.stderr)
+    sys.exit(res.returncode)
 if kind == "exit1":
     sys.stderr.write({said!r} + " (" + stage + ")\n")
     sys.exit(1)
@@ -129,14 +179,15 @@ sys.exit(res.returncode)
 def faulty_ffmpeg(folder: Path, ffmpeg: str) -> Path:
     """The wrapper, executable, in `folder` (which must pass the kit's trust rule: a tmp_path does)."""
     wrapper = folder / "ffmpeg-faults"
-    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(real=ffmpeg, said=SAID))
+    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(real=ffmpeg, said=SAID, stop_s=STOP_S,
+                                                                      step_s=SLOW_STEP_S, full=FULL_SAID))
     wrapper.chmod(0o755)
     return wrapper
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, clip: str, stage: str, kind: str) -> None:
     """Have the wrapper fail for the clip named `clip` (its file name) at `stage`, in the way `kind` names."""
-    assert stage in STAGES and kind in FAULTS, (stage, kind)
+    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT), (stage, kind)
     for name, value in zip(ENV, (clip, stage, kind), strict=True):
         monkeypatch.setenv(name, value)
 

@@ -1,11 +1,14 @@
 """A corpus job's children (its encode or the shared decode, its scoring, the independent check, a sample job's),
 run and, when one fails, said of its clip in the kit's words (`libvmaf crashed (SIGSEGV) scoring tiny.y4m at libx264
 cq 37`): the clip is left out and the run goes on (kit.corpus.failures.failed_clips; docs/design/robustness.md, "A
-child that fails").
+child that fails"). What the box or the moment did (a stall, a kill from outside, a full disk, a work folder or
+out-dir gone, the clip changed under the job: `moment_of`) is said in the box's words and tried again by the next run,
+never the clip's verdict.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 from typing import Protocol
@@ -14,7 +17,9 @@ from kit.corpus.shared import Job as SharedJob
 from kit.errors import ToolError
 from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process
 from kit.infra.shown import Spelled, heard, spelled_path
-from kit.media.ffmpeg import how_it_ended
+from kit.infra.tree import Tree
+from kit.infra.variables import TIMEOUT_S
+from kit.media.ffmpeg import DISK_FULL, how_it_ended
 
 
 class Job(SharedJob, Protocol):
@@ -46,14 +51,24 @@ def job_words(job: Job, what: str = "") -> str:
     return f"{Path(job.clip.path).name}{what} at {job.encoder} cq {job.cq}{rung}"
 
 
+AGAIN = "not the clip's fault: the same command again tries its jobs again (the finished ones are kept)"
+# a stall in the box's words: what a child's limit counts and what can still hold it that long
+STALL_SAID = ("not the clip's verdict: its limit counts only the time it could run (never a stop of the box, nor a "
+              "wait for a CPU), and a box short of memory or a stalled disk or share holds it so too")
+
+
+CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's"
+CAPPED_HINT = (f"raise or unset {TIMEOUT_S.name}, which caps every command: the same command then tries its jobs "
+               "again (the finished ones are kept)")
+
+
 def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "", tail: str = "",
                   given: Sequence[str] = (), retry_helps: bool = False, what: str = "") -> JobFailed:
     """A child of `job` that failed, in the kit's words: `libvmaf crashed (SIGSEGV) scoring tiny.y4m at libx264 cq
     37`, then what ffmpeg said (`said`, its telling line) where it said something; `said` and `how` read as heard of
     the command it ran (`given`, its argv) and of the clip (kit.infra.shown)."""
     known = [*given, spelled_path(job.clip.path)]
-    hint = ("not the clip's fault: the same command again tries its jobs again (the finished ones are kept)"
-            if retry_helps else
+    hint = (AGAIN if retry_helps else
             f"the same job fails again (job {job.job_id}): its command and stderr are in the step log "
             "(02_corpus/logs/corpus.log); fix or replace the clip, or report it with that log")
     return JobFailed(Spelled(PurePath(job.clip.path), ": ", heard(f"{program} {how} {doing} {job_words(job, what)}",
@@ -62,23 +77,63 @@ def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "
                      hint=hint, stderr_tail=tail, clip_path=job.clip.path, retry_helps=retry_helps)
 
 
-def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, timeout_s: float, log: LogFn,
+def stall_words(stopped: TimedOut) -> str:
+    """How a child stopped at its limit is said: no frame for its stall, or past KIT_TIMEOUT_S's cap."""
+    if stopped.stalled:
+        return f"gave no frame for {stopped.timeout_s:.0f} s of its own time"
+    return f"ran past {TIMEOUT_S.name}, which caps every command ({stopped.timeout_s:.0f} s of its own time),"
+
+
+def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_s: float, log: LogFn,
               what: str = "", on_stdout_line: Callable[[str], None] | None = None) -> ProcResult:
-    """run_process for a child of `job` (`on_stdout_line`: its -progress lines); JobFailed in the kit's words when it
-    runs past its timeout (a hang comes again: no retry), or ends otherwise than by exit 0
-    (kit.media.ffmpeg.how_it_ended; a full disk is the box's, not the clip's: no clip named, the step stops)."""
+    """run_process for a child of `job` writing ffmpeg's `-progress` lines to stdout (`on_stdout_line` hears them):
+    stopped once it counts no frame on for `stall_s` of its own time, whatever its length (kit.infra.clock.OwnTime).
+    JobFailed in the kit's words when it stalls (the box's or the moment's: tried again), or ends otherwise than by
+    exit 0 (kit.media.ffmpeg.how_it_ended; a full disk is the box's, not the clip's: no clip named, the step stops)."""
     try:
-        res = run_process(argv, timeout_s=timeout_s, log=log, on_stdout_line=on_stdout_line)
+        res = run_process(argv, timeout_s=math.inf, log=log, on_stdout_line=on_stdout_line, stall_s=stall_s,
+                          frames=True)
     except TimedOut as exc:
-        raise child_failure(job, program, f"timed out after {exc.timeout_s:.0f} s", doing, tail=exc.stderr_tail,
-                            given=argv, what=what) from None
+        failed = child_failure(job, program, stall_words(exc), doing, said=STALL_SAID if exc.stalled else CAPPED_SAID,
+                               tail=exc.stderr_tail, given=argv, what=what, retry_helps=True)
+        if not exc.stalled:
+            failed.hint = CAPPED_HINT
+        raise failed from None
     if res.returncode != 0:
         how, said, again = how_it_ended(res)
         failed = child_failure(job, program, how, doing, said=said, tail=res.stderr_tail, given=res.argv,
                                retry_helps=again, what=what)
-        if again and res.killed_by is None:  # a full disk: the box's, not the clip's; the step stops (`retry:`)
+        if res.killed_by is None and DISK_FULL.search(res.stderr):  # the box's, not the clip's; the step stops
             failed.clip_path = ""
         raise failed
     return res
 
 
+class OutDirMoved(JobFailed):
+    """The out-dir was moved, renamed or removed while the jobs ran: every child given a path in it fails from then
+    on (ffmpeg's exit 254, `No such file or directory`), none for its clip. The step stops (its finished jobs are in
+    the folder, wherever it went), and the same command where it was tries them again."""
+
+    def __init__(self, root: Path, became: str) -> None:
+        super().__init__(Spelled("the out-dir ", root, f" was moved, renamed or removed while the corpus jobs ran "
+                                 f"({became}): the jobs' ffmpegs write under its path, so none can finish"),
+                         hint=Spelled("put it back at ", root, " and run the same command again: its finished jobs "
+                                      "are kept and the rest are tried again (or run with --out-dir set to where it "
+                                      "is now)"),
+                         retry_helps=True)
+
+
+def moment_of(failed: JobFailed, job: Job, tree: Tree, work: Path) -> JobFailed:
+    """`failed` as the job's moment said it, where the moment is to blame rather than the clip: the out-dir moved
+    (OutDirMoved: the step stops), the job's work folder removed while it ran, the clip changed on disk (`changed`:
+    JobFailed's caller makes its own, kit.corpus.jobs.ClipChanged); else `failed` as it was."""
+    if failed.retry_helps:
+        return failed
+    if (became := tree.moved()) is not None:
+        return OutDirMoved(tree.root, became)
+    if not tree.is_folder(work):
+        return JobFailed(Spelled(PurePath(job.clip.path), f": the work folder of {job_words(job)}, ", work,
+                                 ", was removed while its job ran, so its ffmpeg could not write there: not the "
+                                 "clip's fault"),
+                         hint=AGAIN, stderr_tail=failed.stderr_tail, clip_path=job.clip.path, retry_helps=True)
+    return failed

@@ -1,16 +1,15 @@
 """What a corpus step's jobs that failed (or its sample jobs') come to: the clips a job of which failed in a child,
-each left out in the kit's words (kit.corpus.children.JobFailed), those a rerun tries again, and what refuses the
-step (a clip or a teacher file changed while the jobs ran, a failure no clip is to blame for)."""
+each left out in the kit's words (kit.corpus.children.JobFailed), those a rerun tries again (the box's or the
+moment's: a stall, a kill from outside, the clip changed while the jobs ran), and what refuses the step (a teacher
+file changed while the jobs ran, the out-dir moved, a failure no clip is to blame for)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from kit.corpus.children import JobFailed
-from kit.corpus.jobs import ClipChanged
+from kit.corpus.children import JobFailed, OutDirMoved
 from kit.errors import InputError, ToolError
-from kit.infra.proc import TimedOut
 from kit.infra.shown import Spelled
 from kit.media.discovery import Unusable
 from kit.media.libvmaf import Teacher
@@ -36,24 +35,19 @@ def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
     return failed
 
 
-def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
-    """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
-    changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
-    if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
-        more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
-        raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
-                         "rows made from it would carry the sha256 of the content hashed at the start",
-                         hint="rerun once the clip is final: it is hashed again and its jobs redone",
-                         retry_helps=True)
+def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher, what: str = "corpus jobs") -> None:
+    """After the jobs (`what`: corpus jobs, sample jobs): a teacher file that changed while they ran, the out-dir
+    moved, or the jobs that failed for no clip's cause, refused."""
+    if moved := next((f for f in failures if isinstance(f, OutDirMoved)), None):
+        raise moved
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
         raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
                                  "with it would carry the sha256 of the file as it was at the start"),
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
                               "is redone with it", retry_helps=True)
-    if failures:  # what no clip is to blame for (ffmpeg cannot start): the run stops, the fix is the box's
-        # the same jobs would hang again: no retry where every one timed out
-        raise jobs_failed(failed_of(len(failures), n_jobs, "corpus jobs"), failures[0],
-                          not all(isinstance(f, TimedOut) for f in failures))
+    if failures:  # what no clip is to blame for (ffmpeg cannot start, a full disk): the run stops, the fix is the box's
+        raise jobs_failed(failed_of(len(failures), n_jobs, what), failures[0],
+                          any(f.retry_helps for f in failures))
 
 
 def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool, n_jobs: int,
@@ -67,7 +61,7 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
     first: dict[str, JobFailed] = {}
     rest: list[ToolError] = []
     for failure in failures:
-        if isinstance(failure, JobFailed) and not isinstance(failure, ClipChanged) and failure.clip_path:
+        if isinstance(failure, JobFailed) and failure.clip_path:
             first.setdefault(failure.clip_path, failure)
         else:
             rest.append(failure)
@@ -78,5 +72,7 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
         raise jobs_failed(failed_of(len(failures) - len(rest), n_jobs, what, ", leaving no clip"), failure,
                           any(f.retry_helps for f in first.values()))
     for path, failure in first.items():
-        left_out[path] = Unusable(path, Spelled(failure.message, "; its rows are left out"), failure.hint)
+        left = "; its rows are left out of this run, and the next run tries them again" if failure.retry_helps else \
+            "; its rows are left out"
+        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint, failure.retry_helps or None)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest

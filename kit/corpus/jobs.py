@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status
     import numpy as np
     import pyarrow as pa
 
-from kit.corpus.children import JobFailed, child_failure, run_child
+from kit.corpus.children import JobFailed, child_failure, moment_of, run_child
 from kit.corpus.columns import (
     CORPUS_FEATURES,
     EXTRA_FEATURES,
@@ -33,7 +33,7 @@ from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
+from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process, tail_lines
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none, read_record
 from kit.infra.rules import COUNT, MS, STAMP, STAMP_OR_NONE, Real
 from kit.infra.shown import Spelled, spelled_path
@@ -47,7 +47,7 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.containers import COPY_VERSION
-from kit.media.ffmpeg import outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
+from kit.media.ffmpeg import DISK_FULL, outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, VmafLog, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
@@ -137,6 +137,8 @@ class Job:
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
             # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
             **({"copy": COPY_VERSION} if self.clip.read_path else {}),
+            # a film read from another video stream than its file's first (a cover picture's before it)
+            **({"video": self.clip.video} if self.clip.video else {}),
             # a reference scored in another format than its own (libvmaf does not take it): the format ffmpeg converts
             # it to by itself (2.2 scored a gray one as gray, and one outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits)
             **({"scored_in": self.score_pix_fmt} if self.score_pix_fmt != self.clip.pix_fmt else {}),
@@ -155,11 +157,17 @@ class JobResult:
 
 
 class ClipChanged(JobFailed):
+    """A clip whose file changed after its look (cut short, re-exported, replaced): what its job made is not of the
+    content hashed, whatever its child said. The moment's, never the clip's verdict: left out of this run, and the
+    next one hashes it again and tries its jobs again."""
+
     def __init__(self, job: Job, why: str) -> None:
-        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}); the rows of job "
+        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}): rows made from "
+                                 "it would carry the sha256 of the content hashed at the start, so the rows of job "
                                  f"{job.job_id} were discarded"),
-                         hint="rerun once the file is final: it is hashed again and its jobs redone")
-        self.clip_path = job.clip.path
+                         hint="not the clip's fault: the same command again, once the file is final, hashes it "
+                              "again and tries its jobs again (the finished ones of other clips are kept)",
+                         clip_path=job.clip.path, retry_helps=True)
 
 
 @dataclass(frozen=True)
@@ -362,9 +370,18 @@ def frames_said(scored: int, counted: int) -> str:
     return f"the encode and the reference decoded to more frames than the {counted} the kit counted in the clip"
 
 
-def _timeout_s(clip: Clip) -> float:
-    # generous: a 1080p frame should take well under a second to encode or score
-    return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
+# A job's child (an encode, the shared decode, a scoring, the independent check) is stopped once it counts no frame on
+# (ffmpeg's -progress) for JOB_START_S and JOB_STALL_FRAMES frames' worth at JOB_PX_PER_S, in its own time
+# (kit.infra.clock.OwnTime): never a limit on its whole length, so a busy or suspended box finishes what a quiet one
+# does. An encoder takes in up to its lookahead, B-frames and threads before its first frame comes out.
+JOB_START_S = 120.0
+JOB_PX_PER_S = 200_000  # a 1080p frame in 10 s: far below any encoder or libvmaf the kit drives
+JOB_STALL_FRAMES = 64
+
+
+def stall_s(clip: Clip, encodes: int = 1) -> float:
+    """How long a child of `clip`'s jobs feeding `encodes` encodes may count no frame on, in its own time."""
+    return JOB_START_S + JOB_STALL_FRAMES * encodes * clip.width * clip.height / JOB_PX_PER_S
 
 
 @dataclass(frozen=True)
@@ -420,6 +437,12 @@ class JobRunner:
         work = self.tree.fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
+        except ClipChanged:
+            raise
+        except JobFailed as failed:  # the clip changed under it, the out-dir moved: the moment's, not the clip's
+            if why := job.clip.changed_on_disk():
+                raise ClipChanged(job, why) from None
+            raise moment_of(failed, job, self.tree, work) from None
         finally:
             with contextlib.suppress(OSError):
                 self.tree.remove_folder(work)
@@ -442,9 +465,10 @@ class JobRunner:
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_child(
             job, build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
-                                  log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
-                                  extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
-            "libvmaf", "scoring", timeout_s=_timeout_s(clip), log=self.log,
+                                  log_path, n_threads, progress=True, teacher=self.prov.teacher,
+                                  extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps,
+                                  stream=None if decoded is not None else clip.stream),
+            "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log,
             on_stdout_line=self._progress_lines(job, "score"))
         vlog = scores_read(job, log_path, score, self.prov, self.tree.is_file(log_path))
         check = self._checked(job, encoded, vlog.vmaf, work / "oracle.json", n_threads)
@@ -474,10 +498,13 @@ class JobRunner:
             return None
         try:
             return self.oracle.check(job.job_id, job.clip, encoded, rows_vmaf, log_path, n_threads, job.upscaler,
-                                     _timeout_s(job.clip))
+                                     stall_s(job.clip))
         except CheckFailed as exc:
-            raise child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
-                                tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps) from None
+            failed = child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
+                                   tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps)
+            if DISK_FULL.search(exc.stderr_tail):  # the box's, as a job's own child's: the step stops
+                failed.clip_path = ""
+            raise failed from None
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""
@@ -485,17 +512,18 @@ class JobRunner:
         encoded = work / f"enc.{spec.container}"
         hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
-                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None,
-                                 scale=job.scale_filter)
-        enc = self._run_encode(job, argv, _timeout_s(clip), "encoding", [encoded], self.sessions.get(job.encoder))
+                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=True,
+                                 scale=job.scale_filter, stream=clip.stream)
+        enc = self._run_encode(job, argv, stall_s(clip), "encoding", [encoded], self.sessions.get(job.encoder))
         return encoded, enc.elapsed_s, argv
 
-    def _run_encode(self, job: Job, argv: list[str], timeout_s: float, doing: str, made: list[Path],
+    def _run_encode(self, job: Job, argv: list[str], stall: float, doing: str, made: list[Path],
                     hold: threading.Semaphore | None = None, encodes: int = 1) -> ProcResult:
         """Run an encode of `job` making `encodes` jobs' encodes (`hold` held while it runs; `doing` it, in words: a
-        failure says it): it must write `made`, each of the clip's frames."""
+        failure says it; `stall`: how long it may count no frame on): it must write `made`, each of the clip's
+        frames."""
         with hold if hold is not None else contextlib.nullcontext():
-            enc = run_child(job, argv, "ffmpeg", doing, timeout_s=timeout_s, log=self.log,
+            enc = run_child(job, argv, "ffmpeg", doing, stall_s=stall, log=self.log,
                             on_stdout_line=self._progress_lines(job, "encode", encodes))
         if not all(self.tree.is_file(p) for p in made):
             raise child_failure(job, "ffmpeg", "exited 0 without writing its encode", doing, tail=enc.stderr_tail)
@@ -510,10 +538,11 @@ class JobRunner:
 
     def _frames_in(self, ref: Path, clip: Clip) -> int | None:
         """The frames the shared decode's copy of a reference holds (a repeated one keeps the scoring's count)."""
-        res = run_process(build_count_argv(self.ffmpeg, ref), timeout_s=_timeout_s(clip), log=self.log)
         try:
+            res = run_process(build_count_argv(self.ffmpeg, ref, progress=True), timeout_s=math.inf, log=self.log,
+                              stall_s=stall_s(clip), frames=True)
             return parse_frame_count(res.stderr) if res.returncode == 0 else None
-        except ValueError:
+        except (TimedOut, ValueError):
             return None
 
     def _run_batch(self, job: Job, batch: Batch, with_ref: bool) -> None:
@@ -524,10 +553,9 @@ class JobRunner:
         with contextlib.ExitStack() as stack:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
             argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=job.score_pix_fmt,
-                                            ref_out=ref_tmp or "", threads=self.encoder_threads,
-                                            progress=self.progress is not None,
-                                            scales=[j.scale_filter for j in batch.jobs])
-            enc = self._run_encode(job, argv, _timeout_s(clip) * len(encodes), "in the shared decode of",
+                                            ref_out=ref_tmp or "", threads=self.encoder_threads, progress=True,
+                                            scales=[j.scale_filter for j in batch.jobs], stream=clip.stream)
+            enc = self._run_encode(job, argv, stall_s(clip, len(encodes)), "in the shared decode of",
                                    [batch.encoded(j) for j in batch.jobs], encodes=len(encodes))
             if ref_tmp is not None:
                 tags = parse_output_colour(enc.stderr, len(encodes))

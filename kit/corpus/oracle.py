@@ -6,11 +6,13 @@ clip is left out (exit 2 with --strict). The check, with its command, is kept in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
+from kit.corpus.children import STALL_SAID, stall_words
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, TimedOut, run_process
@@ -122,17 +124,19 @@ class Oracle:
     places: Places  # the box's folders, as the command the manifest keeps shows them
 
     def check(self, job_id: str, clip: Clip, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
-              n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
+              n_threads: int, upscaler: str, stall_s: float) -> OracleCheck:
         """Score `encoded` against `clip` decoded from its own file, each in the format ffmpeg picks by itself (no
         format filter: the kit's own conversion of the reference is not repeated, so a conversion that differs shows),
-        and compare with the job's own scores."""
+        and compare with the job's own scores; stopped once it counts no frame on for `stall_s` of its own time (a
+        stall: the box's or the moment's, tried again)."""
         first, end = oracle_window(clip.n_frames)
         argv = build_score_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, "", log_path,
-                                n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher, upscaler=upscaler)
+                                n_threads, progress=True, fps=clip.fps, window=(first, end), teacher=self.teacher,
+                                upscaler=upscaler, stream=clip.own_stream)
         try:
-            res = run_process(argv, timeout_s=timeout_s, log=self.log)
+            res = run_process(argv, timeout_s=math.inf, log=self.log, stall_s=stall_s, frames=True)
         except TimedOut as exc:
-            raise CheckFailed(f"timed out after {exc.timeout_s:.0f} s", "", False, argv, exc.stderr_tail) from None
+            raise CheckFailed(stall_words(exc), STALL_SAID, True, argv, exc.stderr_tail) from None
         if res.returncode != 0:
             raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail)
         try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.children import child_failure, run_child
+from kit.corpus.children import JobFailed, child_failure, moment_of, run_child
 from kit.corpus.columns import CORPUS_FEATURES, log_implausible
 from kit.corpus.failures import failed_of
 from kit.corpus.jobs import (
@@ -34,6 +34,7 @@ from kit.corpus.jobs import (
     read_job_rows,
     read_ledger,
     redo_reason,
+    stall_s,
 )
 from kit.corpus.samplings import SAMPLINGS, Windows, longer_than
 from kit.corpus.scheduler import WORK_PER_CPU_S, job_work, run_pool
@@ -132,6 +133,12 @@ class SampleRunner:
             work = self.tree.fresh_folder(self.work_dir / sample.job_id)
             try:
                 return self._run_fresh(sample, work)
+            except ClipChanged:
+                raise
+            except JobFailed as failed:  # the moment's (the clip changed, the out-dir moved), not the clip's
+                if why := sample.job.clip.changed_on_disk():
+                    raise ClipChanged(sample.job, why) from None
+                raise moment_of(failed, sample.job, self.tree, work) from None
             finally:
                 with contextlib.suppress(OSError):
                     self.tree.remove_folder(work)
@@ -174,9 +181,11 @@ class SampleRunner:
         started = time.monotonic()
         for at in range(0, len(windows), step):
             argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
-                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1)
+                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1,
+                                             progress=True, stream=clip.stream)
             with self.sessions.get(job.encoder) or contextlib.nullcontext():
-                enc = run_child(job, argv, "ffmpeg", "encoding", timeout_s=timeout_s(sample), log=self.log, what=WHAT)
+                enc = run_child(job, argv, "ffmpeg", "encoding", stall_s=stall_s(clip, len(spans[at:at + step])),
+                                log=self.log, what=WHAT)
             if not all(self.tree.is_file(p) for p in encoded[at:at + step]):
                 raise child_failure(job, "ffmpeg", "exited 0 without writing its encodes", "encoding",
                                     tail=enc.stderr_tail, what=WHAT)
@@ -185,8 +194,9 @@ class SampleRunner:
         started = time.monotonic()
         score = run_child(job, build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
                                                         clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
-                                                        self.prov.teacher, fps=clip.fps),
-                          "libvmaf", "scoring", timeout_s=timeout_s(sample), log=self.log, what=WHAT)
+                                                        self.prov.teacher, fps=clip.fps, progress=True,
+                                                        stream=clip.stream),
+                          "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log, what=WHAT)
         score_s = time.monotonic() - started
         if not all(self.tree.is_file(p) for p in logs):
             raise child_failure(job, "libvmaf", "exited 0 without writing its logs", "scoring",
@@ -228,13 +238,6 @@ class SampleRunner:
 
 
 WHAT = "'s windows on their own (the consumer's samplings)"  # a sample job, as its failure names it
-
-
-def timeout_s(sample: SampleJob) -> float:
-    """As a job's (kit.corpus.jobs): generous, the reference decoded to the last window's end and every window's
-    frames encoded or scored."""
-    clip = sample.job.clip
-    return 120.0 + (clip.n_frames + sample.frames()) * clip.width * clip.height / 200_000
 
 
 def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int, emit: Emit, counted: int,

@@ -1,10 +1,14 @@
-"""UTC stamps, in the two spellings the kit writes: ISO for records, compact for file names."""
+"""UTC stamps, in the two spellings the kit writes: ISO for records, compact for file names; and a child process's
+own time (OwnTime), in which kit.infra.proc counts its limits."""
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # 2026-11-22T09:38:18Z: every *_utc field
 COMPACT_UTC = "%Y%m%dT%H%M%SZ"  # 20261122T093818Z: results-<box>-<utc>.tar.gz
@@ -52,3 +56,61 @@ def seconds_since_utc(stamp: str, now: float | None = None) -> float | None:
     """The seconds from an ISO stamp the kit wrote (`*_utc`) to `now` (time.time()); None for anything else."""
     then = utc_seconds(stamp)
     return None if then is None else (time.time() if now is None else now) - then
+
+
+GAP_S = 5.0  # a check of a child later than this after the one before: the kit itself was stopped, or got no CPU
+OWN_READ_S = 0.5  # how often a child's state and waits for a CPU are read (Linux's /proc)
+PROC = Path("/proc")
+
+
+class OwnTime:
+    """How long a child has had to run, in seconds: the wall time between the kit's checks of it, less what passed
+    while it was stopped (SIGSTOP: a suspended job, a shell's Ctrl-Z), while it waited for a CPU (a busy box's run
+    queue: its busiest thread's wait, from Linux's schedstat) and while the kit itself was stopped (a check later than
+    GAP_S after the one before: `scontrol suspend` stops the kit with its children). A child's limits are counted in
+    it, so a busy or suspended box finishes what a quiet one does. Elsewhere than Linux, wall time less the kit's
+    own stops."""
+
+    def __init__(self, pid: int, now: Callable[[], float] = time.monotonic, proc: Path = PROC) -> None:
+        self._pid, self._now, self._proc = pid, now, proc
+        self.counted = 0.0  # the child's seconds up to the last read of its state
+        self._last = self._read_at = now()
+        self._pending = 0.0  # wall seconds since that read, counted once it is known the child could run in them
+        self._delays = self._run_delays()
+
+    def seconds(self) -> float:
+        """The child's own seconds so far (those since its state was last read counted as its own for now)."""
+        self._tick()
+        return self.counted + self._pending
+
+    def _tick(self) -> None:
+        now = self._now()
+        step, self._last = now - self._last, now
+        if step > GAP_S:  # the kit did not run: what passed is nobody's work
+            self._pending, self._read_at, self._delays = 0.0, now, self._run_delays()
+            return
+        self._pending += step
+        if now - self._read_at < OWN_READ_S:
+            return
+        delays = self._run_delays()
+        waited = max((d - self._delays.get(t, 0) for t, d in delays.items()), default=0) / 1e9
+        if not self._stopped():
+            self.counted += max(0.0, self._pending - waited)
+        self._pending, self._read_at, self._delays = 0.0, now, delays
+
+    def _run_delays(self) -> dict[str, int]:
+        """Each thread's nanoseconds spent waiting for a CPU (schedstat's second field); {} where none is read."""
+        found: dict[str, int] = {}
+        with contextlib.suppress(OSError):
+            for task in (self._proc / str(self._pid) / "task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    found[task.name] = int((task / "schedstat").read_text().split()[1])
+        return found
+
+    def _stopped(self) -> bool:
+        """Whether the child is stopped now (state T, or t: traced)."""
+        try:
+            state = (self._proc / str(self._pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state in ("T", "t")

@@ -1,6 +1,8 @@
 """The one place that spawns processes: each child with a closed stdin, a timeout, a bounded stderr tail and a process
 group of its own, killed whole however the child ends, by the reaper (_Reaper) after a SIGKILL of the kit
-(docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones.
+(docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones. A child's limits
+are counted in its own time (kit.infra.clock.OwnTime: never while it or the kit is stopped, nor while it waits for a
+CPU) and, where it shows progress, on the lack of it (`stall_s`: docs/design/robustness.md, "Bounded looks").
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import reaper, resources
+from kit.infra.clock import OwnTime
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
@@ -233,6 +236,7 @@ def run_process(
     stdout_max_bytes: int = STDOUT_KEEP_BYTES,
     handed_over: bool = False,
     stall_s: float | None = None,
+    frames: bool = False,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
@@ -240,10 +244,12 @@ def run_process(
     user), the result then keeps neither. `capped`: KIT_TIMEOUT_S caps `timeout_s` (False for a whole kit command).
     `on_stdout_line`: stdout handed over line by line, not kept; captured stdout is cut after `stdout_max_bytes`.
     `handed_over`: the child's work must outlive the kit (sbatch's job): it carries no mark (kit/infra/reaper.py).
-    `stall_s`: the child is stopped as timed out once its captured stdout has given nothing for that long (a decode
-    writing each frame's thumbnail as it goes: one stuck in a loop is stopped in minutes, whatever its timeout).
-    Raises ToolError when the program cannot start, TimedOut when it runs past its timeout (its whole group
-    killed), Stopped when the run is being interrupted.
+    `stall_s`: the child is stopped as timed out once it has shown no progress for that long: its captured stdout
+    gave nothing (a decode writing each frame's thumbnail as it goes), or (`frames`) no `frame=N` line of ffmpeg's
+    `-progress pipe:1` counted on (one stuck in a loop is stopped in minutes, whatever its timeout; `timeout_s` may
+    then be math.inf). Both limits are in the child's own time (OwnTime): a stopped or busy box finishes what a
+    quiet one does. Raises ToolError when the program cannot start, TimedOut when it runs past its timeout or stalls
+    (its whole group killed), Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
     # what the log and a failure say, the paths in it kept as paths (kit.infra.shown): the program's own path too
@@ -256,22 +262,16 @@ def run_process(
         log(Spelled("$ ", shell_line(given), *(("   (cwd ", cwd, ")") if cwd else ())))
     start = time.monotonic()
     _reaper.ready()
-    piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
+    piped = subprocess.PIPE if capture_stdout or on_stdout_line or frames else subprocess.DEVNULL
     to_out, to_err = output if isinstance(output, tuple) else (output, output)
     proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
                   stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
     _track(proc)
-    reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
+    reader = _Reader(proc, on_stdout_line, stdout_max_bytes, frames)
     try:
         out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s)
     finally:
-        _kill(proc)  # the child's group: what it left behind too, on every path
-        with _live_lock:
-            _live.discard(proc)
-            if not _stopping.is_set() and proc.returncode is not None:
-                _ended.append((time.monotonic(), proc.returncode))
-                del _ended[:-64]
-        _reaper.tell(f"-{proc.pid}")
+        _untrack(proc)
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
@@ -279,6 +279,17 @@ def run_process(
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(given, proc.returncode, out, text, elapsed)
+
+
+def _untrack(proc: subprocess.Popen[bytes]) -> None:
+    """The child's group killed (what it left behind too, on every path), the child no longer among the live ones."""
+    _kill(proc)
+    with _live_lock:
+        _live.discard(proc)
+        if not _stopping.is_set() and proc.returncode is not None:
+            _ended.append((time.monotonic(), proc.returncode))
+            del _ended[:-64]
+    _reaper.tell(f"-{proc.pid}")
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
@@ -410,54 +421,81 @@ def lines_not_kept(text: str) -> int:
     return int(found.group(1).replace(",", "")) if found else 0
 
 
-class _Reader:
-    """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
+def progress_frame(line: str) -> int | None:
+    """ffmpeg's `-progress` line `frame=123` -> 123; any other line -> None."""
+    key, _, value = line.partition("=")
+    if key.strip() != "frame":
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
 
-    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None, max_bytes: int) -> None:
-        self.proc, self.on_line = proc, on_line
+
+class _Reader:
+    """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained.
+    `progressed` counts the child's signs of progress: each chunk of captured stdout, or (`frames`) each `-progress`
+    frame count above the last."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None, max_bytes: int,
+                 frames: bool = False) -> None:
+        self.proc, self.on_line, self.frames = proc, on_line, frames
         self.err = BoundedBuffer()
         self.out = BoundedBuffer(max_bytes, 0)  # stdout's: empty unless it is captured
         self.failure: BaseException | None = None
-        pump_out = self._pump if on_line is None else self._pump_lines
+        self.progressed = 0
+        self._frame = -1
+        self.clock = OwnTime(proc.pid)
+        pump_out = self._pump if on_line is None and not frames else self._pump_lines
         self.threads = [threading.Thread(target=pump, args=(pipe, buf), daemon=True) for pump, pipe, buf in
                         ((self._pump, proc.stderr, self.err), (pump_out, proc.stdout, self.out)) if pipe is not None]
         for t in self.threads:
             t.start()
 
     def _pump_lines(self, pipe: object, buf: BoundedBuffer) -> None:
-        """Hand `pipe`'s lines to on_line (`buf` unused: stdout handed over is not kept), then close it, as _pump."""
-        assert isinstance(pipe, io.BufferedReader) and self.on_line is not None
+        """Hand `pipe`'s lines to on_line (`buf` unused: stdout handed over is not kept), then close it, as _pump;
+        with `frames`, each frame count above the last is progress."""
+        assert isinstance(pipe, io.BufferedReader)
         with pipe:
             for raw in pipe:
-                if self.failure is None:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if self.frames and (frame := progress_frame(line)) is not None and frame > self._frame:
+                    self._frame = frame
+                    self.progressed += 1
+                if self.failure is None and self.on_line is not None:
                     try:
-                        self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                        self.on_line(line)
                     except Exception as exc:  # re-raised by wait(), once the child is done
                         self.failure = exc
 
-    @staticmethod
-    def _pump(pipe: object, buf: BoundedBuffer) -> None:
+    def _pump(self, pipe: object, buf: BoundedBuffer) -> None:
         """Read `pipe` to its end into `buf`, then close it (only the reading thread may: mid-read, a close waits)."""
         assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
         with pipe:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
                 buf.add(chunk)
+                if buf is self.out:
+                    self.progressed += 1
 
     def wait(self, timeout_s: float, stall_s: float | None = None) -> tuple[bytes, bytes]:
+        """(stdout, stderr) once the child has exited and its pipes closed; TimeoutExpired past `timeout_s` of its own
+        time (OwnTime), _Stalled once it has shown no progress for `stall_s` of it."""
         # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
-        deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
+        seen, since = self.progressed, 0.0
         while (alive := [t for t in self.threads if t.is_alive()]) or self.proc.poll() is None:
-            now = time.monotonic()
-            if self.proc.poll() is not None:
-                exited_at = exited_at or now
-            if now >= deadline:
+            own = self.clock.seconds()
+            if self.progressed != seen:
+                seen, since = self.progressed, own
+            if self.proc.poll() is not None:  # its grace for its pipes in own time too: a stop right then is none
+                exited_at = own if exited_at is None else exited_at
+            if own >= timeout_s:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
-            if stall_s is not None and exited_at is None and now - self.out.added_at > stall_s:
+            if stall_s is not None and exited_at is None and own - since > stall_s:
                 raise _Stalled()
-            if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
+            if exited_at is not None and own - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            slice_s = min(MAIN_WAIT_S, deadline - now)
+            slice_s = min(MAIN_WAIT_S, max(0.01, timeout_s - own))
             with contextlib.suppress(subprocess.TimeoutExpired):
                 alive[0].join(slice_s) if alive else self.proc.wait(slice_s)
             check()  # a stop signal is raised between two slices (kit.infra.interrupts)

@@ -72,6 +72,25 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
     def holds(self, path: Path) -> bool:
         return Path(os.path.abspath(path)).is_relative_to(self.root)
 
+    def moved(self) -> str | None:
+        """What became of the root when its path no longer names the folder this Tree holds (moved, renamed or
+        removed while the command ran: what a child given a path under it writes fails): where it is now where the
+        system tells (Linux), else that it is gone; None while it is still there."""
+        if self._fd is None:
+            return None if self.root.is_dir() else "gone"
+        here, held = os.fstat(self._fd), None
+        with contextlib.suppress(OSError):
+            held = os.stat(self.root)
+        if held is not None and (held.st_dev, held.st_ino) == (here.st_dev, here.st_ino):
+            return None
+        if here.st_nlink == 0:
+            return "removed"
+        try:
+            now = os.readlink(f"/proc/self/fd/{self._fd}")
+        except OSError:
+            return "moved or renamed"
+        return f"now at {now}" if now.startswith("/") and not now.endswith(" (deleted)") else "removed"
+
     @contextlib.contextmanager
     def _open(self, parts: tuple[str, ...], make: bool = True) -> Iterator[Folder]:
         """The folder `parts` below the root, open for the block; missing: made, with `make`."""

@@ -51,9 +51,12 @@ def build_encode_argv(
     threads: int = 0,
     progress: bool = False,
     scale: str = "",
+    stream: str | None = None,
 ) -> list[str]:
-    """Encode the first video stream with `spec` at `cq`, each decoded frame once; `scale` runs before `hw_filter`."""
-    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an",
+    """Encode the first video stream (`stream`: another one, `v:K`) with `spec` at `cq`, each decoded frame once;
+    `scale` runs before `hw_filter`."""
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map",
+            f"0:{stream or 'v:0'}", "-an",
             "-sn", "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
     return argv + ([] if hw_filter else ["-pix_fmt", spec.pix_fmt]) + _encoded(spec, cq, threads, out_path)
 
@@ -80,10 +83,12 @@ def build_score_argv(
     *,
     fps: str,
     window: tuple[int, int] | None = None,
+    stream: str | None = None,
 ) -> list[str]:
-    """Score `distorted` against the reference (build_libvmaf_graph), each decoder on the job's thread budget."""
+    """Score `distorted` against the reference (build_libvmaf_graph; `stream`: its video stream, `v:K`, where not the
+    first), each decoder on the job's thread budget."""
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
-                                window=window)
+                                window=window, ref_stream=stream)
     threads = ("-threads", str(n_threads))
     return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *threads, "-i", spelled_path(distorted),
             *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
@@ -100,16 +105,20 @@ def build_window_encodes_argv(
     hw_init: Sequence[str] = (),
     hw_filter: str = "",
     threads: int = 0,
+    progress: bool = False,
+    stream: str | None = None,
 ) -> list[str]:
-    """One decode of the clip into an encode of each window (first frame, end frame), each output its own encoder
-    with its own first frame and rate control, as a consumer encodes a sample chunk on its own (kit.corpus.samples)."""
+    """One decode of the clip (`stream`: its video stream, `v:K`, where not the first) into an encode of each window
+    (first frame, end frame), each output its own encoder with its own first frame and rate control, as a consumer
+    encodes a sample chunk on its own (kit.corpus.samples)."""
     n = len(windows)
-    graph = [f"[0:v:0]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
+    graph = [f"[0:{stream or 'v:0'}]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
     for k, (first, end) in enumerate(windows):
         # PTS-STARTPTS: the window starts at 0, as vmaf-tune's input-side -ss gives it (no rate is imposed)
         graph.append(f"[w{k}]trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS"
                      f"{',' + hw_filter if hw_filter else ''}[e{k}]")
-    argv = [program(ffmpeg), *COMMON, *hw_init, *ref_input, "-filter_complex", ";".join(graph)]
+    argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-filter_complex",
+            ";".join(graph)]
     for k, out_path in enumerate(out_paths):
         pix_fmt = [] if hw_filter else ["-pix_fmt", spec.pix_fmt]
         argv += ["-map", f"[e{k}]", "-an", "-sn", "-dn", *PASSTHROUGH, *pix_fmt, *_encoded(spec, cq, threads, out_path)]
@@ -129,12 +138,17 @@ def build_window_scores_argv(
     teacher: Teacher = DEFAULT_TEACHER,
     *,
     fps: str,
+    progress: bool = False,
+    stream: str | None = None,
 ) -> list[str]:
-    """Score each window's own encode against its frames of the reference, decoded once (build_windows_graph)."""
+    """Score each window's own encode against its frames of the reference (`stream`: its video stream, `v:K`, where
+    not the first), decoded once (build_windows_graph)."""
     threads = ("-threads", str(n_threads))
     inputs = [arg for path in encoded for arg in (*threads, "-i", spelled_path(path))]
-    graph = build_windows_graph(windows, width, height, pix_fmt, log_paths, n_threads, teacher, fps=fps)
-    return [program(ffmpeg), *COMMON, *inputs, *threads, *ref_input, "-filter_complex", graph, "-f", "null", "-"]
+    graph = build_windows_graph(windows, width, height, pix_fmt, log_paths, n_threads, teacher, fps=fps,
+                                ref_stream=stream)
+    return [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *inputs, *threads, *ref_input,
+            "-filter_complex", graph, "-f", "null", "-"]
 
 
 # the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
@@ -146,13 +160,14 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
     return f"scale={width}:{height}:flags={scaler}"
 
 
-def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
-    """The filtergraph of a shared decode: encode i reads `[e<i>]`, each distinct downscale of `scales` ("" for none)
-    runs once; with `ref_pix_fmt`, `[ref]` is the decoded frames converted to it."""
+def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "", stream: str | None = None) -> str:
+    """The filtergraph of a shared decode of the first video stream (`stream`: another, `v:K`): encode i reads
+    `[e<i>]`, each distinct downscale of `scales` ("" for none) runs once; with `ref_pix_fmt`, `[ref]` is the decoded
+    frames converted to it."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []
-    graph = f"[0:v:0]split={len(top)}{''.join(top)}"
+    graph = f"[0:{stream or 'v:0'}]split={len(top)}{''.join(top)}"
     for k, scale in enumerate(rungs):
         mine = [f"[e{i}]" for i, s in enumerate(scales) if s == scale]
         graph += f";[s{k}]{scale},split={len(mine)}{''.join(mine)}"
@@ -171,10 +186,12 @@ def build_shared_decode_argv(
     threads: int = 0,
     progress: bool = False,
     scales: Sequence[str] = (),
+    stream: str | None = None,
 ) -> list[str]:
-    """One decode feeding several software encodes (build_encode_argv's outputs: the same bitstreams) and, with
-    `ref_out`, the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
-    graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
+    """One decode (`stream`: of another video stream than the first, `v:K`) feeding several software encodes
+    (build_encode_argv's outputs: the same bitstreams) and, with `ref_out`, the decoded reference in `ref_pix_fmt`
+    (kit.corpus.shared)."""
+    graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "", stream)
     argv = [program(ffmpeg), *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
         argv += ["-map", f"[e{i}]", "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
@@ -199,9 +216,11 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
             "-f", "yuv4mpegpipe", spelled_path(dest)]
 
 
-def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
-    return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+def build_count_argv(ffmpeg: str, path: Path | str, *, progress: bool = False, stream: str | None = None) -> list[str]:
+    """Read the first video stream's packets (`stream`: another's, `v:K`) to nowhere, decoding nothing; the closing
+    `frame=` line counts them."""
+    return [program(ffmpeg), *QUIET, *(PROGRESS if progress else ()), "-i", spelled_path(path), "-map",
+            f"0:{stream or 'v:0'}", "-c", "copy", "-f", "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
@@ -242,25 +261,28 @@ FRAME_HASHES = ("-c:v", "rawvideo", "-enc_time_base:v", "demux", "-f", "framehas
 
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, checks: Sequence[str] = (),
-                           count: bool = False, renumber: str = "") -> list[str]:
+                           count: bool = False, renumber: str = "", stream: str | None = None) -> list[str]:
     """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
     planes' `SHA256=` on stderr, thumbnails on stdout, each frame's md5 and time on stderr; `checks`: STRICT_DECODE or
     SECOND_LOOK (what stops it). `renumber` renumbers every output but the frames' md5 lines, whose times are the
-    file's own, made to rise (RISING_TIMES: a muxer stops a strict look on a time that steps back)."""
-    each = ["-map", "0:v:0", *PASSTHROUGH]
-    null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
+    file's own, made to rise (RISING_TIMES: a muxer stops a strict look on a time that steps back). `stream`: another
+    video stream than the first (`v:K`: a cover picture's stream before the film's)."""
+    mapped = f"0:{stream or 'v:0'}"
+    each = ["-map", mapped, *PASSTHROUGH]
+    null = ["-map", mapped, *_vf(renumber), "-f", "null", "-"] if count else []
     return [program(ffmpeg), *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
             *each, *_vf(RISING_TIMES if renumber else ""), *FRAME_HASHES]
 
 
-def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequence[str] = SECOND_LOOK) -> list[str]:
+def build_second_look_argv(ffmpeg: str, path: Path | str, fps: str, checks: Sequence[str] = SECOND_LOOK,
+                           stream: str | None = None) -> list[str]:
     """A master's second (or, `checks` AS_PLAYED, third) look into build_fingerprint_argv's outputs, each renumbered at
     `fps`: they keep no timestamps, so a muxer's complaint about the file's own (box.mp4's last frame steps back)
     stops nothing."""
     return build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
-                                  renumber=renumber(fps))
+                                  renumber=renumber(fps), stream=stream)
 
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
@@ -303,7 +325,7 @@ IN_ORDER = "setpts=N"
 
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str, full_range: bool = False,
-                            checks: Sequence[str] = STRICT_DECODE) -> list[str]:
+                            checks: Sequence[str] = STRICT_DECODE, stream: str | None = None) -> list[str]:
     """build_fingerprint_argv's outputs, renumbered at `fps` (they keep no timestamps), and the lossless copy `dest`,
     each frame at its own time (KEEP_TIMES), the file read with `checks` (the first look's, or the second's);
     `full_range` (MJPEG's yuvj422p) tags `-color_range pc`, so FFV1 keeps the samples as they are."""
@@ -312,17 +334,18 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
     # a tag NUT does not keep either (an MPEG-1 stream's `center`, which x264 writes in its headers)
     checks = tuple("level+verbose" if arg == "level+info" else arg for arg in checks)
     decode = build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
-                                    renumber=renumber(fps))
+                                    renumber=renumber(fps), stream=stream)
     # -y: `dest` is a temporary the kit made to be written over
-    return [decode[0], "-y", *decode[1:], "-map", "0:v:0", *PASSTHROUGH, *_vf(KEEP_TIMES), "-enc_time_base:v",
-            "demux", *tagged, *INTERMEDIATE_CODEC, *DECODE_IN_ORDER, *INTERMEDIATE_FORMAT, spelled_path(dest)]
+    return [decode[0], "-y", *decode[1:], "-map", f"0:{stream or 'v:0'}", *PASSTHROUGH, *_vf(KEEP_TIMES),
+            "-enc_time_base:v", "demux", *tagged, *INTERMEDIATE_CODEC, *DECODE_IN_ORDER, *INTERMEDIATE_FORMAT,
+            spelled_path(dest)]
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str, tags: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Decode a lossless copy once, strictly, its colour `tags` given back: its frame count, and its frames' sha256 in
-    the original's `pix_fmt`, each output renumbered (they keep no timestamps: a copy keeps a step back of its file's,
-    which a muxer, strict, would stop on)."""
-    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *decoded_ref_input(path, tags), "-map", "0:v:0",
+    the original's `pix_fmt` (its frames counted on stdout as it goes: -progress), each output renumbered (they keep
+    no timestamps: a copy keeps a step back of its file's, which a muxer, strict, would stop on)."""
+    return [program(ffmpeg), *QUIET, *STRICT_DECODE, *PROGRESS, *decoded_ref_input(path, tags), "-map", "0:v:0",
             *_vf(IN_ORDER), "-f", "null", "-", "-map", "0:v:0", *PASSTHROUGH, *_vf(IN_ORDER), "-pix_fmt", pix_fmt,
             "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]
 

@@ -26,24 +26,28 @@ from kit.media.looks import LOOK_START_S, Budget, LookCutShort
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing a file of the kit's cache (sha256.json, a probe cache) holds it for ms
 # a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
+# (10: which of its video streams is read, a cover picture's passed over, and a size change to a turned clip's turned
+# size refused, decode.refuse_size_change, where 9 read a still picture's stream first and kept the second as used;
+# 9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
 # read, where 8 kept the first as a clip of one size and the second as no video; 8: its frames' times,
 # kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its
 # decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 9
+MASTER_ENTRY = 10
 MASTER = f"master{MASTER_ENTRY}|"
 # a .y4m/.yuv clip's fingerprint (print4: its frames' times; print3: its repeats), keyed also by how it is read (a .yuv)
 PICTURES = "print4|"
 # a master read through a lossless copy: a master's entry, the copy's file name, its sha256 and the colour tags its
 # reader gives back; per COPY_VERSION (an entry of 2.1's renumbered copies, copy1|, is never read) and MASTER_ENTRY
 COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
-# a master its looks refused (no video, damaged, a look past its budget: kit.media.decode), [message, hint], per file
-# version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status` leaves
-# it out at once (a look that KIT_TIMEOUT_S cut short is never kept). Each text kept with its paths
-# (kit.infra.shown.spelled_document, the clip's own path by name): the refusal read again is sent as it was made,
-# its paths shown (refused1 kept plain text, whose fix named the box's folders; refused2 gave a clip of a one-digit
-# size as no video)
-REFUSED = "refused3|"
+# a master its looks refused for what its bytes decide (no video, damaged: kit.media.decode), [message, hint], per
+# file version and ffmpeg (path, size, mtime): the same file and ffmpeg give the same refusal, so a rerun or `status`
+# leaves it out at once. What the box or the moment did is never kept (kit.media.looks.LookCutShort: a look stopped at
+# its limit, killed from outside, failed on what the box ran short of, cut short by KIT_TIMEOUT_S; the file changed
+# while it was read): the next run looks again. Each text kept with its paths (kit.infra.shown.spelled_document, the
+# clip's own path by name): the refusal read again is sent as it was made, its paths shown (refused1 kept plain text,
+# whose fix named the box's folders; refused2 gave a clip of a one-digit size as no video; refused3 kept a look past
+# its budget, a busy or suspended box's, as the clip's)
+REFUSED = "refused4|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 # the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
 # later kit's master10|): never read here, never called damaged, and written back as it was while its file is the
@@ -95,19 +99,20 @@ def _print_entry(identity: Fingerprint) -> list[object]:
 
 def _master_from(values: Sequence[Any]) -> MasterDecode:
     """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats, times,
-    [dropped, ...]] (_print_from's list inside it)."""
-    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped = values
+    [dropped, ...], video] (_print_from's list inside it; `video`: which of its video streams was read)."""
+    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped, video = values
     if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
             and isinstance(fps, str) and isinstance(pix, str)
-            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
+            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)
+            and isinstance(video, int) and not isinstance(video, bool) and video >= 0):
         raise ValueError("not a master's entry")
-    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped))
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped), video)
 
 
 def _master_entry(decoded: MasterDecode) -> list[object]:
     """_master_from's list."""
-    geometry, identity, dropped = decoded
-    return [*geometry, *_print_entry(identity), list(dropped)]
+    geometry, identity, dropped, video = decoded
+    return [*geometry, *_print_entry(identity), list(dropped), video]
 
 
 class Intermediate(NamedTuple):
@@ -150,6 +155,30 @@ def _refusal_entry(exc: InputError, clip: Path) -> list[object]:
     named = {REFUSED_CLIP: PurePath(clip)}
     return [spelled_document(text if isinstance(text, Spelled) else heard(text, [PurePath(clip)]), named)
             for text in (exc.message, exc.hint)]
+
+
+class ChangedWhileRead(LookCutShort):
+    """A clip whose file changed while its looks read it (cut short, re-exported, replaced): what they found is not of
+    one version of it, so nothing is kept, and the next run looks at it as it is then."""
+
+    retry_helps = True
+
+    def __init__(self, p: Path) -> None:
+        super().__init__(Spelled(PurePath(p), ": the file changed while the kit read it (its size, time or inode "
+                                 "moved: cut short, re-exported or replaced as it was read), so what its looks found "
+                                 "is not of one version of it; not kept as the clip's refusal: the next run looks at "
+                                 "it again"),
+                         hint="not the file's fault: the same command again, once the file is final, looks at it again")
+
+
+def changed_while_read(p: Path, key: str) -> ChangedWhileRead | None:
+    """ChangedWhileRead where the file at `p` is no longer the version `key` (a refusal's key: kit.infra.files.file_key
+    at its end) names, or is gone; None while it is."""
+    try:
+        same = key.endswith(f"|{file_key(p)}")
+    except OSError:
+        same = False
+    return None if same else ChangedWhileRead(p)
 
 
 def refusal_key(p: Path, ffmpeg: str) -> str:
@@ -281,7 +310,8 @@ class Sha256Cache:
         return _master_from(load_json(self._data[key]))
 
     def _looked(self, p: Path, ffmpeg: str, looks: Callable[[], T]) -> T:
-        """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before."""
+        """What `looks` (a master's looks) tell, or the refusal they gave this file version and ffmpeg before; a
+        refusal of the moment's (LookCutShort, the file changed while it was read) is never kept."""
         self._refused(p, ffmpeg)
         key = refusal_key(p, ffmpeg)
         try:
@@ -289,6 +319,8 @@ class Sha256Cache:
         except LookCutShort:
             raise
         except InputError as exc:
+            if (changed := changed_while_read(p, key)) is not None:
+                raise changed from exc
             with contextlib.suppress(ValueError):  # a text the cache cannot keep with its paths: looked at again
                 self._add(key, json.dumps(_refusal_entry(exc, p)))
             raise
@@ -348,7 +380,12 @@ class Sha256Cache:
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
         key = f"{PICTURES}{how}|{file_key(p)}"
         if not self._held(key, p):
-            identity = decode_pictures(p, input_args, ffmpeg, budget)
+            try:
+                identity = decode_pictures(p, input_args, ffmpeg, budget)
+            except InputError as exc:  # cut short as it was read: the moment's, not the file's
+                if not isinstance(exc, LookCutShort) and (changed := changed_while_read(p, key)) is not None:
+                    raise changed from exc
+                raise
             self._add(key, json.dumps(_print_entry(identity)))
         return _print_from(load_json(self._data[key]))
 

@@ -4,6 +4,7 @@ each frame at the time ffmpeg plays it at (COPY_VERSION)."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path, PurePath
@@ -151,8 +152,8 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
     and the copy's colour tags; _LookAgain where the next look reads on."""
     with tree.atomic_path(dest) as tmp:
         full_range = opened.pix_fmt.startswith("yuvj")
-        res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks), opened.budget,
-                   "copy")
+        res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks, opened.stream),
+                   opened.budget, "copy")
         if failed := output_failure(res.stderr):
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
                                     dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
@@ -161,7 +162,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
                             stderr_tail=res.stderr_tail)
         if looks_again(res, earlier):
             raise _LookAgain(res)
-        decoded = read_master_decode(path, res, earlier)
+        decoded = read_master_decode(path, res, earlier, opened.video)
         tags = copy_tags(path, res.stderr)
         check_copy(path, tmp, decoded, opened, ffmpeg, tags)
     return decoded, tags
@@ -182,8 +183,8 @@ def copy_tags(path: Path, stderr: str) -> Tags:
 def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str, tags: Tags) -> None:
     """Refuse a copy that does not hold exactly the frames the original decodes to, read as the corpus reads it (its
     colour `tags` given back): their number and their sha256."""
-    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), opened.budget.seconds("check"),
-                   LOOK_DOING["check"], rule=opened.budget.rule("check"))
+    res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), math.inf, LOOK_DOING["check"],
+                   rule=opened.budget.rule("check"), stall_s=opened.budget.stall_s("check"), frames=True)
     hashes = HASH_LINE.findall(res.stderr)
     try:
         frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1

@@ -4,6 +4,7 @@ where ffmpeg plays it whole and leave it out where ffmpeg's own words flag a dam
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from fractions import Fraction
@@ -42,7 +43,16 @@ from kit.media.looks import (
     look,
     run_look,
 )
-from kit.media.streams import demuxer, dropped, input_streams, no_video, picture_words, still_picture
+from kit.media.streams import (
+    chosen_video,
+    demuxer,
+    dropped,
+    input_streams,
+    no_video,
+    picture_words,
+    still_picture,
+    video_spec,
+)
 
 MAX_FPS = 1000
 
@@ -66,12 +76,20 @@ HASH_LINE = re.compile(r"SHA256=([0-9a-f]{64})[ \t]*$", re.MULTILINE)
 SIZE_ON_LINE = re.compile(r",\s*(\d{1,5})x(\d{1,5})(?=,| \[| \()")  # a stream line's picture size
 
 
-def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of a decode's first video stream, the size as decoded (a phone's rotation)."""
+def video_line(stderr: str, video: int = 0) -> str | None:
+    """The stream line of input #0's video stream `video` (its place among them: kit.media.streams.chosen_video), as
+    `Video: CODEC, ...`; None where there is none."""
+    found = [s for s in input_streams(stderr) if s.kind == "Video"]
+    return f"Video: {found[video].detail}" if len(found) > video else None
+
+
+def parse_probe(stderr: str, video: int = 0) -> tuple[int, int, str, str]:
+    """(width, height, fps, pix_fmt) of a decode's video stream `video` (the first, or the one chosen_video read), the
+    size as decoded (a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
-    if not lines:
+    line = video_line(stderr, video)
+    if not lines or line is None:
         raise ValueError("no video stream")
-    line = lines[0]
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     # any size, 2x2 too (the refusal of a picture under the least size says why; a parse failure would not), whole:
     # ffmpeg follows it with a comma, " [SAR" or " (coded", so a line cut inside it ("64x4" of 64x48) is not read
@@ -115,6 +133,11 @@ _DAMAGE_WORDS = (re.compile(r"concealing \d+ DC, \d+ AC, \d+ MV errors in \w fra
 CORRUPT_FRAME = "corrupt decoded frame"
 
 
+# a demuxer's error on what no picture holds (a DV file whose timecode pack is missing or unreadable: its metadata,
+# which the kit does not read; the file decodes whole under -xerror)
+_NOT_PICTURES = re.compile(r"Detected timecode is invalid")
+
+
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
     """The first error a decode logged on its input side or packet its demuxer marked corrupt, "" for none (a demuxer
     resyncs: a strict decode can exit 0 with frames missing); without `decoder_too`, the demuxer's alone."""
@@ -124,7 +147,7 @@ def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
         if not decoder_too and not line.strip().startswith(own):
             continue
         m = _ERROR_LINE.search(line)
-        if m and not _OUTPUT_SIDE.match(line.strip()):
+        if m and not _OUTPUT_SIDE.match(line.strip()) and not _NOT_PICTURES.search(line):
             return strip_log_prefix(m.group(2)) or line.strip()
         if corrupt := _CORRUPT_PACKET.search(line):
             return corrupt.group(1)
@@ -167,11 +190,17 @@ def times_of(stderr: str, frames: int) -> FrameTimes | None:
 
 
 class Opened(NamedTuple):
-    """What opening a file tells before its decode: its rate, the decoder's pixel format, its looks' budget."""
+    """What opening a file tells before its decode: its rate, the decoder's pixel format, its looks' budget, and which
+    of its video streams is read (kit.media.streams.chosen_video: not a cover picture's)."""
 
     fps: str
     pix_fmt: str
     budget: Budget
+    video: int = 0
+
+    @property
+    def stream(self) -> str | None:
+        return video_spec(self.video)
 
 
 def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
@@ -179,15 +208,16 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
     InputError naming it when it holds no video or none ffmpeg reads, or does not open in that time."""
     res = run_look(path, build_open_argv(ffmpeg, path), LOOK_START_S, "opening it")
     refuse_no_video(path, res.stderr)
+    video = chosen_video(res.stderr)
     try:
-        width, height, fps, pix_fmt = parse_probe(res.stderr)
+        width, height, fps, pix_fmt = parse_probe(res.stderr, video)
     except ValueError:
         raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
                          hint="check the file plays, or remove it from --ref-dir") from None
     frames = round(parse_duration(res.stderr) * float(Fraction(fps)))
     if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
-        frames = count_packets(path, ffmpeg)
-    return Opened(fps, pix_fmt, budget_of(frames, width, height))
+        frames = count_packets(path, ffmpeg, video)
+    return Opened(fps, pix_fmt, budget_of(frames, width, height), video)
 
 
 # the codecs that only code a picture losslessly, as ffmpeg's stream line names them
@@ -228,11 +258,12 @@ def traced_lossless(codec: str, fields: dict[str, int]) -> str:
     return ""
 
 
-def count_packets(path: Path, ffmpeg: str) -> int:
-    """The packets of the first video stream, read to nowhere (no decode): within LOOK_START_S and the file's bytes
-    at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
-    timeout_s = LOOK_START_S + path.stat().st_size / READ_BYTES_PER_S
-    res = run_look(path, build_count_argv(ffmpeg, path), timeout_s, "counting its packets")
+def count_packets(path: Path, ffmpeg: str, video: int = 0) -> int:
+    """The packets of the first video stream, read to nowhere (no decode), however long that takes while it counts
+    one on within LOOK_START_S and a MB's read at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
+    res = run_look(path, build_count_argv(ffmpeg, path, progress=True, stream=video_spec(video)), math.inf,
+                   "counting its packets",
+                   stall_s=LOOK_START_S + 1e6 / READ_BYTES_PER_S, frames=True)
     try:
         return parse_frame_count(res.stderr) if res.returncode == 0 else 0
     except ValueError:
@@ -241,11 +272,13 @@ def count_packets(path: Path, ffmpeg: str) -> int:
 
 class MasterDecode(NamedTuple):
     """What the one strict decode of a master tells (notes: what of it the corpus does not keep,
-    kit.media.streams.dropped, and how a second or third look read it)."""
+    kit.media.streams.dropped, and how a second or third look read it; `video`: which of its video streams it read,
+    kit.media.streams.chosen_video)."""
 
     geometry: Geometry
     identity: Fingerprint
     dropped: tuple[str, ...] = ()
+    video: int = 0
 
 
 # a master's looks, in order, each where the one before stopped (looks_again): the strict decode, the file as ffmpeg
@@ -259,13 +292,14 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     opened = open_clip_streams(path, ffmpeg)
     earlier: list[ProcResult] = []
     for kind, checks in LOOKS:
-        argv = (build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True)
-                if kind == "strict" else build_second_look_argv(ffmpeg, path, opened.fps, checks))
+        argv = (build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
+                                       stream=opened.stream)
+                if kind == "strict" else build_second_look_argv(ffmpeg, path, opened.fps, checks, opened.stream))
         res = look(path, argv, opened.budget, kind)
         if not looks_again(res, earlier):
             break
         earlier.append(res)
-    return read_master_decode(path, res, earlier)
+    return read_master_decode(path, res, earlier, opened.video)
 
 
 def looks_again(res: ProcResult, earlier: Sequence[ProcResult]) -> bool:
@@ -366,7 +400,7 @@ def refuse_no_video(path: Path, stderr: str) -> None:
                               "belongs with there instead")
 
 
-def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = ()) -> MasterDecode:
+def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = (), video: int = 0) -> MasterDecode:
     """What a strict, counting decode of `path` tells, or (`earlier`: the looks before it, the strict decode first)
     a second or third look's; InputError naming the file when it holds no video, did not decode to its end (a second
     look: the frame where ffmpeg flags damage), or its demuxer skipped damaged data."""
@@ -377,8 +411,8 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
             where = f" after frame {counts[-1]}" if counts else ""
             raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
-        width, height, fps, pix_fmt = parse_probe(res.stderr)
-        refuse_size_change(path, res.stderr, (width, height))
+        width, height, fps, pix_fmt = parse_probe(res.stderr, video)
+        refuse_size_change(path, res.stderr, (width, height), video)
         n_frames = parse_frame_count(res.stderr)
         if n_frames <= 1 and (reader := still_picture(res.stderr)) is not None:  # a cover saved as thumb.mp4
             raise InputError(f"{path}: {picture_words(reader)}",
@@ -390,7 +424,8 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
         identity = parse_fingerprint(res)
     except ValueError as exc:
         raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
-    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr)))
+    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr, video)),
+                        video)
 
 
 # ffmpeg's line where a decoded picture's parameters differ from those its filters were made for: it scales (and
@@ -402,18 +437,22 @@ _RECONFIGURED = re.compile(r"Reconfiguring filter graph because video parameters
                            r"(\d{1,5})x(\d{1,5})(?=,|\r?\n)")
 
 
-def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int]) -> None:
+def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int], video: int = 0) -> None:
     """InputError naming the clip when its pictures change size mid-stream (`decoded`: the size of its first, as the
-    decode's output gives it, turned for a phone's rotation)."""
-    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
-    header = SIZE_ON_LINE.search(lines[0]) if lines else None
-    first = (int(header[1]), int(header[2])) if header else decoded  # the decoder's own size, before a rotation
+    decode's output gives it, turned for a phone's rotation; `video`: the stream read). ffmpeg's line where it makes
+    its filters again says the decoder's size, before any turn: each is held to the first picture's as its decoder
+    gave it (a turned clip's turned back), so a change to the turned size is one too."""
+    line = video_line(stderr, video)
+    header = SIZE_ON_LINE.search(line) if line else None
+    own = (int(header[1]), int(header[2])) if header else decoded  # the stream's size as opened, before a rotation
+    turned = own != decoded and own == decoded[::-1]  # a display matrix's quarter turn: its output is the stream's
+    first = (decoded[1], decoded[0]) if turned else decoded
     for m in _RECONFIGURED.finditer(stderr):
-        size = (int(m[1]), int(m[2]))
-        if size not in (first, decoded):
-            raise InputError(f"{path}: its pictures change size mid-stream ({first[0]}x{first[1]} to {m[1]}x{m[2]}): "
-                             "ffmpeg would scale the later ones to the first size, so what would be scored is not "
-                             "the file's pictures",
+        if (int(m[1]), int(m[2])) != first:
+            raise InputError(f"{path}: its pictures change size mid-stream ({first[0]}x{first[1]} to {m[1]}x{m[2]}"
+                             f"{', as its decoder gives them before their display turn' if turned else ''}): ffmpeg "
+                             "would scale the later ones to the first size, so what would be scored is not the file's "
+                             "pictures",
                              hint="cut it into one clip per size where the size changes (ffmpeg's showinfo filter "
                                   "prints each picture's size), or remove it from --ref-dir")
 

@@ -1,5 +1,5 @@
 """Which entries of --ref-dir are reference clips, each checked: one named like a clip is used when a regular file or
-a link to one, refused (exit 2) when a dangling link or a loop, else skipped and said once (a folder, a pipe, ...)."""
+a link to one, else left out and said once (a folder, a pipe, a link to nothing or a loop of links, ...)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
-from kit.infra.records import NAMES_FILE, Record
+from kit.infra.records import NAMES_FILE, Record, omit_none
 from kit.infra.shown import Places, Spelled, heard, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
@@ -33,6 +33,7 @@ from kit.media.entries import (
     sequences,
 )
 from kit.media.identity import Fingerprint, fingerprint
+from kit.media.looks import LookCutShort
 from kit.media.refs import (
     CLIP_EXTS,
     Clip,
@@ -125,8 +126,13 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
     for p in sorted(ref_dir.iterdir()):
         if p.name.startswith("."):
             continue
-        if p.suffix.lower() in CLIP_EXTS:  # named like a clip: a clip file, or refused or skipped (not_a_clip_file)
-            if (what := not_a_clip_file(p)) is None:
+        if p.suffix.lower() in CLIP_EXTS:  # named like a clip: a clip file, or skipped (not_a_clip_file)
+            try:
+                what = not_a_clip_file(p)
+            except InputError as exc:  # a link to nothing (a share not mounted), a loop: left out, looked at again
+                skipped.append(Skipped(p, without_prefix(exc.message, f"{p}: "), "", exc.hint))
+                continue
+            if what is None:
                 files.append(p)
             else:
                 skipped.append(Skipped(p, what))
@@ -218,7 +224,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-        read_path, read_tags = "", Tags()  # and is read as it is
+        read_path, read_tags, video = "", Tags(), 0  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -242,12 +248,12 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, "")
-            dropped, kind = decoded.dropped, "master"
+            dropped, kind, video = decoded.dropped, "master", decoded.video
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         clip = Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
-                    read_path, read_tags)
+                    read_path, read_tags, video)
         return replace(clip, lossless=lossless_coding(path, ffmpeg)) if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL \
             else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
@@ -262,6 +268,9 @@ class Unusable(Record):
     path: str = field(metadata=NAMES_FILE)
     reason: str = field(metadata=NAMES_FILE)
     fix: str = field(metadata=NAMES_FILE)
+    # left out for the box's or the moment's cause (a look or a job stopped, killed, short of memory; the clip changed
+    # as it was read): the same command tries it again; absent for the clip's own
+    again: bool | None = omit_none()
 
     @property
     def why(self) -> str:
@@ -279,7 +288,13 @@ class Unusable(Record):
         """As the lead is sent it (02_corpus/sent-v2/skipped.json, the shard manifest): its path, reason and fix with
         the box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
         return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
-                        places.said(self.fix, [self.path]))
+                        places.said(self.fix, [self.path]), self.again)
+
+
+def moment(exc: InputError) -> bool | None:
+    """Unusable.again of a look's refusal: True where it is the moment's (kit.media.looks.LookCutShort that a rerun
+    can end otherwise), else None."""
+    return True if isinstance(exc, LookCutShort) and exc.retry_helps else None
 
 
 @dataclass(frozen=True)
@@ -322,7 +337,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         except InputError as exc:  # a ToolError stops the run: a clip left out for a passing cause changes the corpus
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(str(p), exc.message, exc.hint)))
+            refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc))))
     if refused and not clips:
         raise refused[0][0]
     for _, left_out in refused:
@@ -418,7 +433,7 @@ def fingerprints(clips: list[Clip], ffmpeg: str, cache: Sha256Cache, note: Note,
         except InputError as exc:
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(c.path, exc.message, exc.hint)))
+            refused.append((exc, Unusable(c.path, exc.message, exc.hint, moment(exc))))
             continue
         kept.append(c)
     if refused and not kept:

@@ -19,7 +19,7 @@ from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
-from kit.infra.proc import ProcResult, run_process, signal_name
+from kit.infra.proc import ProcResult, progress_frame, run_process, signal_name
 from kit.infra.records import Record, keep, read_record
 from kit.infra.rules import OneOf
 from kit.infra.tree import Tree
@@ -250,8 +250,9 @@ def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
     """How a child that failed ended, in the kit's words: (how: "crashed (SIGSEGV)", "was killed (SIGKILL) from outside
     the kit", "failed (exit 1)"; ffmpeg's telling line, "" where a signal ended it; whether the same command can end
     otherwise). A signal from outside (EXTERNAL_SIGNALS: a kill, the OOM killer, a closing terminal; or one ffmpeg
-    caught and stopped on cleanly, "received signal 15", exit 255) or a full disk can; a crash (any other signal: the
-    program's own fault) and an exit code of its own come again."""
+    caught and stopped on cleanly, "received signal 15", exit 255) or what the box ran short of (BOX_SHORT: a full
+    disk, its memory) can; a crash (any other signal: the program's own fault) and an exit code of its own come
+    again."""
     if (signum := res.killed_by) is not None:
         said = signal_name(signum)  # "signal 11 (SIGSEGV)", or "signal 77" for one without a name
         name = said[said.index("(") + 1:-1] if "(" in said else said
@@ -262,9 +263,22 @@ def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
         said = signal_name(int(found.group(1)))
         name = said[said.index("(") + 1:-1] if "(" in said else said
         return f"was stopped ({name}) from outside the kit (a kill, or a closing terminal)", "", True
-    if DISK_FULL.search(res.stderr):
-        return f"failed (exit {res.returncode}) on a full disk", telling_line(res.stderr), True
+    if (short := box_short_of(res.stderr)) is not None:
+        return f"failed (exit {res.returncode}) {short}", telling_line(res.stderr), True
     return f"failed (exit {res.returncode})", telling_line(res.stderr), False
+
+
+# what a box runs short of, in the system's words as ffmpeg prints them: a child that failed on one is the box's
+# moment, not its input's (the same command runs once there is room), never kept as a clip's refusal
+BOX_SHORT = ((re.compile(r"No space left on device", re.ASCII), "on a full disk"),
+             (re.compile(r"Disk quota exceeded", re.ASCII), "over the disk's quota"),
+             (re.compile(r"Cannot allocate memory", re.ASCII), "with the box out of memory"),
+             (re.compile(r"Too many open files", re.ASCII), "with the box out of open files"))
+
+
+def box_short_of(stderr: str) -> str | None:
+    """What the box ran short of (BOX_SHORT's words: "on a full disk"), where ffmpeg's log says so; None if not."""
+    return next((words for found, words in BOX_SHORT if found.search(stderr)), None)
 
 
 def parse_frame_count(stderr: str) -> int:
@@ -294,15 +308,7 @@ def output_failure(stderr: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-def parse_progress_frame(line: str) -> int | None:
-    """`frame=123` from ffmpeg's -progress output -> 123; any other line -> None."""
-    key, _, value = line.partition("=")
-    if key.strip() != "frame":
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
+parse_progress_frame = progress_frame  # `frame=123` of ffmpeg's -progress output -> 123 (kit.infra.proc reads it too)
 
 
 # colour tags a decoder may be given back as input options: the names ffmpeg prints that its option parser takes

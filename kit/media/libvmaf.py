@@ -156,17 +156,18 @@ def escape_filter_value(value: str) -> str:
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
-                       fps: str, window: tuple[int, int] | None = None) -> Spelled:
+                       fps: str, window: tuple[int, int] | None = None, ref_stream: str | None = None) -> Spelled:
     """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size) against input 1 with
     `teacher`, both converted to `pix_fmt` (kit.media.pixfmt.score_pix_fmt; "": to the format ffmpeg picks by itself,
     as a plain command does: the reference's own where libvmaf takes it, else the distorted's), both renumbered at
     `fps`, ending with the shorter (the job refuses a short log). Another teacher than the default gets
-    CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end)."""
+    CANONICAL_EXTRACTORS; `extra`: EXTRA_EXTRACTORS too; `window` (first, end); `ref_stream`: the reference's video
+    stream where it is not its first (`v:K`)."""
     index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
     to = f",format={pix_fmt}" if pix_fmt else ""
     return Spelled(
         f"[0:v]{index},scale={width}:{height}:flags={upscaler}{to}[dis];"
-        f"[1:v]{index}{to}[ref];"
+        f"[1:{ref_stream or 'v'}]{index}{to}[ref];"
         "[dis][ref]libvmaf=", libvmaf_options(log_path, n_threads, teacher, extra))
 
 
@@ -188,13 +189,13 @@ def libvmaf_options(log_path: Path | str, n_threads: int, teacher: Teacher = DEF
 
 def build_windows_graph(windows: Sequence[tuple[int, int]], width: int, height: int, pix_fmt: str,
                         log_paths: Sequence[Path | str], n_threads: int, teacher: Teacher = DEFAULT_TEACHER, *,
-                        fps: str) -> Spelled:
+                        fps: str, ref_stream: str | None = None) -> Spelled:
     """The filtergraph scoring inputs 0..N-1 (each window's own encode, from its first frame) against the frames of
     window k of input N (the reference, decoded once: split, each branch trimmed to its window), each pair with its
     own libvmaf and log, both renumbered at `fps` as build_libvmaf_graph does (a window's first frame is its own
     first, as when it is scored alone: its motion starts at 0)."""
     n = len(windows)
-    graph: list[str] = [f"[{n}:v]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
+    graph: list[str] = [f"[{n}:{ref_stream or 'v'}]split={n}{''.join(f'[w{k}]' for k in range(n))}"]
     for k, ((first, end), log) in enumerate(zip(windows, log_paths, strict=True)):
         graph += [f"[w{k}]trim=start_frame={first}:end_frame={end},{renumber(fps)},format={pix_fmt}[ref{k}]",
                   f"[{k}:v]{renumber(fps)},scale={width}:{height},format={pix_fmt}[dis{k}]",

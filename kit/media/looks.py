@@ -1,21 +1,23 @@
-"""How long a look at a reference clip may run, by the clip's own size (Budget, never a fixed time), and what a look
-that runs past it becomes: the clip left out with ffmpeg's last words and the command that fixes it, never the run's
-end or a `retry:` (docs/design/robustness.md, "Bounded looks")."""
+"""How long a look at a reference clip may go without progress, by the clip's own size (Budget, never a fixed time,
+never its whole length), in ffmpeg's own time, and what a look stopped there becomes: the clip left out of this run in
+the box's words, with ffmpeg's last words and the command that reads the file anyway, never kept as the clip's
+refusal: the next run looks again (docs/design/robustness.md, "Bounded looks")."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path, PurePath
 from typing import Literal, NamedTuple
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
 from kit.infra.variables import TIMEOUT_S
-from kit.media.ffmpeg import how_it_ended, outputs_whole, telling_line
+from kit.media.ffmpeg import DISK_FULL, box_short_of, how_it_ended, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
 
 MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
@@ -113,23 +115,33 @@ LOOK_TRIES = 3
 
 
 def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
-             rule: str = "", stall_s: float | None = None) -> ProcResult:
+             rule: str = "", stall_s: float | None = None, frames: bool = False, writes: bool = False) -> ProcResult:
     """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
-    without one); InputError naming the clip when it runs past `timeout_s` (`rule`: how that was reached;
-    LookCutShort when KIT_TIMEOUT_S cut it shorter) or stalls, with ffmpeg's last telling words and the lines it said
-    beyond those kept: a look that never ends is the clip's, left out with the command that fixes it, never the run's
-    end or a retry. A look whose outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole)
-    is taken again, up to LOOK_TRIES times: what the kit reads in them (a copy's colour tags, a turned phone clip's
-    size) is then read whole, never guessed from the file's own line."""
+    without one, or, `frames`, without a frame counted on in its `-progress` lines; `timeout_s`, math.inf where it
+    has a stall, an open's few seconds where it has none), both in its own time (kit.infra.clock.OwnTime). A look
+    stopped at its limit, killed from outside, or failed on what the box ran short of is the moment's: the clip is
+    left out of this run, never kept as its refusal (LookCutShort), and the next run looks again. A look whose
+    outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole) is taken again, up to
+    LOOK_TRIES times: what the kit reads in them (a copy's colour tags, a turned phone clip's size) is then read whole,
+    never guessed from the file's own line. A full disk stops the run (ToolError), but where the look `writes` a file
+    (the lossless copy: its caller names the folder)."""
     for attempt in range(1, LOOK_TRIES + 1):
         try:
             res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
-                              stall_s=stall_s)
+                              stall_s=stall_s, frames=frames)
         except TimedOut as exc:
             raise look_refusal(path, doing, rule, timeout_s, exc) from None
-        if res.killed_by is not None:  # ended by a signal: what it wrote proves nothing, the signal says why
-            how, _, again = how_it_ended(res)
-            message = Spelled(PurePath(path), f": ffmpeg {how} {doing}")
+        if res.returncode != 0 and DISK_FULL.search(res.stderr) and not writes:  # the box's: the run stops
+            raise ToolError(Spelled(PurePath(path), f": ffmpeg failed (exit {res.returncode}) on a full disk {doing}"),
+                            hint="free space on the disk that is full (the kit's cache, TMPDIR or the out-dir), then "
+                                 "run the same command again: nothing is kept of this look",
+                            stderr_tail=res.stderr_tail)
+        # a full disk where the look writes a file (its lossless copy) is its caller's to say, naming the folder
+        if res.killed_by is not None or (res.returncode != 0 and box_short_of(res.stderr)
+                                         and not DISK_FULL.search(res.stderr)):
+            how, said, again = how_it_ended(res)
+            message = Spelled(PurePath(path), f": ffmpeg {how} {doing}", *(("; its last words: '", heard(
+                said, [PurePath(path)]), "'") if said else ()))
             if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
                 raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
             raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays "
@@ -143,15 +155,24 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
 
 
 class LookKilled(LookCutShort):
-    """A look killed from outside the kit (a kill, the system out of memory): the clip is left out of this run only,
-    and the same command looks at it again."""
+    """A look killed from outside the kit (a kill, the system out of memory), or failed on what the box ran short of
+    (a full disk, its memory): the clip is left out of this run only, and the same command looks at it again."""
+
+    retry_helps = True
+
+
+class LookStalled(LookCutShort):
+    """A look that showed no progress for its stall (or ran past an open's few seconds), in its own time: never kept
+    as the clip's refusal (a box short of memory, a stalled disk or share holds a look so too), and the same command
+    looks at it again."""
 
     retry_helps = True
 
 
 def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut) -> InputError:
-    """The refusal of a clip whose look (`doing`) ran past `timeout_s` or stalled: LookCutShort where KIT_TIMEOUT_S
-    cut it shorter than its budget, else the clip's own."""
+    """The refusal of a clip whose look (`doing`) stalled or ran past its limit (`timeout_s`): never the clip's
+    (LookCutShort, LookStalled), in the box's words; ffmpeg's last words and the command that reads the file anyway
+    said after, for a look that stalls again and again."""
     capped = stopped.timeout_s < timeout_s and not stopped.stalled  # run_process applied KIT_TIMEOUT_S
     if capped:
         why = f"{TIMEOUT_S.name}, which caps every command"
@@ -162,13 +183,21 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
     words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
     # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent
-    message = Spelled(PurePath(path), f": ffmpeg {after} {doing}, its budget ({why}); its last words: '", words,
-                      f"'{said}")
+    message = Spelled(PurePath(path), f": ffmpeg {after} of its own time {doing}, its limit ({why})",
+                      *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()))
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path))
     if capped:
         return LookCutShort(message, hint=Spelled(f"raise or unset {TIMEOUT_S.name}; or, ", fix))
-    return InputError(message, hint=Spelled("the file may be damaged or its decoder stuck; ", fix))
+    return LookStalled(Spelled(message, f"; {STALL_NOT_KEPT}"),
+                       hint=Spelled("the same command again looks at it again; should it stall there again, ffmpeg's "
+                                    "decoder is stuck on the file: ", fix))
+
+
+# a look stopped at its limit, in the box's words: its limit counts only the time ffmpeg could run
+STALL_NOT_KEPT = ("not kept as the clip's refusal: a look's limit counts only the time ffmpeg could run (never a stop "
+                  "of the box, nor a wait for a CPU), and a box short of memory or a stalled disk or share holds it so "
+                  "too; the next run looks at it again")
 
 
 def last_words(stderr: str) -> str:
@@ -178,9 +207,10 @@ def last_words(stderr: str) -> str:
 
 
 def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
-    """run_look for a decode of `path` writing the fingerprint's thumbnails, within `budget`'s seconds for `kind`."""
-    return run_look(path, argv, budget.seconds(kind), LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
-                    stall_s=budget.stall_s(kind))
+    """run_look for a decode of `path` writing the fingerprint's thumbnails, however long it takes while a frame's
+    thumbnail comes within `budget`'s stall for `kind` (the copy's writes its copy too)."""
+    return run_look(path, argv, math.inf, LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
+                    stall_s=budget.stall_s(kind), writes=kind == "copy")
 
 
 def convert_command(path: Path) -> str:

@@ -20,6 +20,7 @@ from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
 from kit.media.libvmaf import MIN_SCORED_SIDE
 from kit.media.looks import convert_command
+from kit.media.streams import video_spec
 
 CLIP_EXTS = (".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS)
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
@@ -50,6 +51,7 @@ class Clip:
     dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
     read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
     read_tags: tuple[tuple[str, str], ...] = ()  # the colour tags given back to the copy as it is read (NUT keeps none)
+    video: int = 0  # which of the file's video streams is read (kit.media.streams.chosen_video: a cover passed over)
     # how a master of a low bitrate says it was coded losslessly (kit.media.decode.lossless_coding; "" when it is not,
     # or was not asked: a master of an ordinary bitrate): such a one is not a heavily compressed reference
     lossless: str = field(default="", compare=False)
@@ -82,6 +84,17 @@ class Clip:
             tags = (arg for option, name in self.read_tags for arg in (f"-{option}", name))
             return [*tags, "-i", spelled_path(self.read_path)]
         return ["-i", spelled_path(self.path)]
+
+    @property
+    def stream(self) -> str | None:
+        """The video stream of what input_args reads, for an argv builder: None for the first (a lossless copy holds
+        one), `v:K` where a cover picture's stream comes before the film's (kit.media.streams.video_spec)."""
+        return None if self.read_path else video_spec(self.video)
+
+    @property
+    def own_stream(self) -> str | None:
+        """The same of the clip's own file (own_input_args)."""
+        return video_spec(self.video)
 
     def own_input_args(self) -> list[str]:
         """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""

@@ -31,6 +31,10 @@ class InputStream:
         m = _PIX_FMT.search(self.detail)
         return m.group(1) if m else ""
 
+    @property
+    def codec(self) -> str:
+        return self.detail.split(",")[0].split(" (")[0].strip()
+
 
 def input_streams(stderr: str) -> list[InputStream]:
     """The streams of input #0 as ffmpeg listed them on opening it, in order."""
@@ -73,18 +77,43 @@ def no_video(stderr: str) -> str | None:
     return "only " + (" and ".join(unique) if len(unique) <= 2 else ", ".join(unique[:-1]) + " and " + unique[-1])
 
 
-def dropped(stderr: str) -> tuple[str, ...]:
-    """What of the master the corpus does not keep, one phrase each (empty for a plain 8/10-bit video)."""
+# the codecs of still pictures: a stream of one (a cover saved as a video track of its own, `-disposition
+# attached_pic` into Matroska) is the film's only where the file holds no other video
+STILL_CODECS = frozenset({"png", "bmp", "tiff", "webp", "gif", "qoi", "jpegxl", "pam", "ppm", "pgm", "pbm", "sgi",
+                          "targa", "pcx", "xbm", "xpm", "photocd"})
+
+
+def chosen_video(stderr: str) -> int:
+    """Which of input #0's video streams the kit reads, by its place among them (`-map 0:v:K`): the first of moving
+    pictures in a codec of moving pictures; else the first not an attached picture (a cover); 0 where none is."""
+    video = [s for s in input_streams(stderr) if s.kind == "Video"]
+    for fits in (lambda s: s.picture and s.codec not in STILL_CODECS, lambda s: s.picture):
+        if (found := next((k for k, s in enumerate(video) if fits(s)), None)) is not None:
+            return found
+    return 0
+
+
+def video_spec(k: int) -> str | None:
+    """The stream specifier of input #0's video stream `k` for an argv builder (kit.media.argv): None for the first,
+    which the builders map as they always did."""
+    return f"v:{k}" if k else None
+
+
+def dropped(stderr: str, chosen: int = 0) -> tuple[str, ...]:
+    """What of the master the corpus does not keep, one phrase each (empty for a plain 8/10-bit video); `chosen`: the
+    video stream read (chosen_video)."""
     video = [s for s in input_streams(stderr) if s.kind == "Video"]
     if not video:
         return ()
-    first, notes = video[0], []
+    first, notes = video[min(chosen, len(video) - 1)], []
     if ALPHA.match(first.pix_fmt):
         notes.append(f"its alpha channel ({first.pix_fmt}) is dropped: the encodes and their scores see the colour "
                      "planes only")
     if len(video) > 1:
-        others = ", ".join(f"#0:{s.index}" for s in video[1:])
-        notes.append(f"{len(video) - 1} more video stream(s) ({others}) not used: only the first video stream "
+        others = ", ".join(f"#0:{s.index}" + (" (a still picture)" if not s.picture or s.codec in STILL_CODECS else "")
+                           for s in video if s is not first)
+        which = "first video stream" if first is video[0] else "video stream of moving pictures"
+        notes.append(f"{len(video) - 1} more video stream(s) ({others}) not used: only the {which} "
                      f"(#0:{first.index}) is encoded and scored")
     hdr = [f"transfer {t}" for t in HDR_TRANSFERS if re.search(rf"\b{t}\b", first.detail)]
     hdr += [name for line, name in HDR_SIDE_DATA.items() if line in stderr]

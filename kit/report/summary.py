@@ -11,7 +11,7 @@ from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
-from kit.infra.invocation import kit_command, receiver_commands
+from kit.infra.invocation import kit_command, receiver_commands, retry_command
 from kit.infra.records import read_record
 from kit.infra.tree import Tree, read_out_dir
 from kit.infra.visible import visible
@@ -359,7 +359,11 @@ def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
     skipped = record.skipped
     names = "; ".join(f"{Path(u.path).name} ({u.why})" for u in skipped[:3]) + (
         f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-    return [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
+    rows = [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
+    if again := [Path(u.path).name for u in skipped if u.again]:  # the box's or the moment's: never the clip's
+        rows.append(("retry", f"{retry_command()}   (left out for the box's or the moment's cause, not the clip's, "
+                              f"the same command tries {', '.join(again)} again, the rest reused)"))
+    return rows
 
 
 def print_summary(out_dir: Path, console: Console) -> None:

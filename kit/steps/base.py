@@ -41,6 +41,9 @@ class Context:
     tree: Tree  # the out-dir, opened once by the runner: every file a step writes or trusts goes through it
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
     step: str = ""  # the step this context runs ("": the runner's own, which reads the whole settings)
+    # whether this command trains on what the step makes (LOSO among its steps): a corpus made alone (`step corpus`,
+    # --only corpus, a box that cannot train) is sent whatever its count of contents; LOSO's minimum is LOSO's
+    trains: bool = True
 
     @property
     def settings(self) -> RunSettings:
@@ -97,8 +100,9 @@ def rerun(ctx: Context, *words: str | Path) -> str:
     return settings_command(ctx.whole, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
-# the key of a step's summary (status.json) listing what it left out for a cause a rerun can change (a child killed
-# from outside, a full disk): the runner reruns a step whose summary holds one (kit.steps.runner.stale_reason)
+# the key of a step's summary (status.json) listing what it left out for a cause a rerun can change (the box's or the
+# moment's: a child that stalled or was killed from outside, the clip changed under its jobs): the runner reruns a step
+# whose summary holds one (kit.steps.runner.stale_reason), which redoes those clips' jobs alone
 RETRY_KEY = "retry"
 
 

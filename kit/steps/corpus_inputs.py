@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.corpus.contents import Overrides, ReferenceSet, read_overrides, refuse_few_contents
 from kit.corpus.depth import DepthPlan
@@ -18,12 +18,13 @@ from kit.events import Info
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.perms import require_trusted
-from kit.infra.shown import spelled_document
+from kit.infra.shown import Spelled, spelled_document
+from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import Unusable
 from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID, Teacher
 from kit.media.refs import Clip
-from kit.model.recipe import MIN_SOURCES
+from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES
 from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs
 from kit.platforms.grids import check_grid
@@ -171,11 +172,37 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
 
 
 def check_the_set(ctx: Context, p: Prepared) -> None:
-    """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents, the
-    shard's line, the grid of what --encoders auto resolved to, the ladder's rungs against every clip's size."""
+    """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents where
+    LOSO is to train on it (loso_ahead), the shard's line, the grid of what --encoders auto resolved to, the ladder's
+    rungs against every clip's size."""
     s = ctx.settings
-    refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
+    if loso_ahead(ctx):
+        refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
     if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES, p.unusable):
         ctx.emit(Info("corpus", note))
     check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
     check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
+
+
+def loso_ahead(ctx: Context) -> bool:
+    """Whether LOSO trains on this corpus: in this command, or (a shard, --shard) on the union its boxes make. A corpus
+    made alone (`step corpus`, --only corpus, a box that cannot train) is made and sent with whatever contents its
+    clips leave: LOSO's minimum is said where LOSO runs."""
+    return ctx.trains or ctx.settings.shard is not None
+
+
+def too_short(ctx: Context, clips: list[Clip], demo: bool, unusable: list[Unusable]) -> list[Clip]:
+    """The clips of at least MIN_FRAMES_PER_SOURCE frames; each shorter one left out into `unusable`, named (with
+    --strict, or when none is left, the first refuses: exit 2)."""
+    hint = (f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
+            else "use a longer cut of the clip, or remove it from --ref-dir")
+    short = {c.path: InputError(Spelled(PurePath(c.path), f": {c.n_frames} frame(s); a LOSO fold needs at least "
+                                        f"{MIN_FRAMES_PER_SOURCE} frames per source"), hint=hint)
+             for c in clips if c.n_frames < MIN_FRAMES_PER_SOURCE}
+    if short and (strict(ctx.settings) or len(short) == len(clips)):
+        raise next(iter(short.values()))
+    for path, exc in short.items():
+        left_out = Unusable(path, exc.message, exc.hint)
+        ctx.say("corpus", left_out.line())
+        unusable.append(left_out)
+    return [c for c in clips if c.path not in short]

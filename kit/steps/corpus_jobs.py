@@ -152,10 +152,11 @@ def kept_clips(clips: Sequence[Clip], refused: Mapping[str, Unusable]) -> list[C
     return [c for c in clips if c.path not in refused]
 
 
-def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], sharded: bool) -> None:
-    """Refused: clips the independent check left out leave fewer contents than LOSO needs (a shard's: the union's)."""
+def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], alone: bool) -> None:
+    """Refused: clips the jobs left out leave fewer contents than LOSO needs (`alone`: no LOSO trains on this corpus
+    alone, a shard's union or a corpus made to be sent: never refused)."""
     contents = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in kept})
-    if not refused or sharded or contents >= MIN_SOURCES:
+    if not refused or alone or contents >= MIN_SOURCES:
         return
     names = ", ".join(Path(path).name for path in refused)
     raise InputError(f"{len(refused)} clip(s) were left out as their jobs ran ({names}): {contents} content(s) are "

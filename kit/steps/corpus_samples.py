@@ -57,7 +57,7 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
     failed, again, rest = failed_clips(failures, kept, strict(ctx.settings), len(samples), "sample jobs")
     if rest:  # each one's command and stderr tail are in the step log already (kit.infra.proc.run_process)
         ctx.say("corpus", samples_failed(rest, len(samples)))
-        refuse_failures(rest, len(samples), p.prov.teacher)
+        refuse_failures(rest, len(samples), p.prov.teacher, "sample jobs")
     return failed, again
 
 

@@ -170,8 +170,9 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
         if cached_sha256(tree, path) != digest:
             return f"output {rel} was modified"
     if isinstance(again := status.summary.get(RETRY_KEY), list) and again:
-        return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (a child killed from outside "
-                "the kit, a full disk): those are tried again, the rest reused")
+        return (f"it left out {', '.join(map(str, again))} for a cause a rerun can change (the box's or the moment's: "
+                "a child that stalled or was killed from outside the kit, a work folder removed, the clip changed as "
+                "it was read): those are tried again, the rest reused")
     return None
 
 
@@ -375,7 +376,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     with logged(StepLog(tree, run.log(step.name), box_places(settings.out_dir, settings.ref_dir)), emit, step.name,
                 "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
-        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name)
+        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
+                      trains=any(s.name == "loso" for s in selection.steps))
         plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)

@@ -20,12 +20,10 @@ from kit.events import Doing, Info
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.media.containers import COPY_VERSION
-from kit.media.demo import FPS as DEMO_FPS
 from kit.media.discovery import Unusable, reference_clips
 from kit.media.identity import remembered_pairs
 from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_fmt
 from kit.media.refs import YuvDefaults
-from kit.model.recipe import MIN_FRAMES_PER_SOURCE, check_frames_per_source
 from kit.platforms.encoders import session_semaphores
 from kit.platforms.teacher import own_keys
 from kit.steps.base import RETRY_KEY, Context, Outcome, Plan, read_prereqs, rerun
@@ -38,6 +36,7 @@ from kit.steps.corpus_inputs import (
     renew_damaged_demo,
     strict,
     teacher_unusable,
+    too_short,
 )
 
 if TYPE_CHECKING:
@@ -73,14 +72,12 @@ def prepare(ctx: Context) -> Prepared:
         unusable += skipped
         paths = {u.path for u in skipped}
         found = [c for c in found if c.path not in paths]
+    found = too_short(ctx, found, demo, unusable)  # a clip too short for a LOSO fold: left out, named
     refs = one_source_each(found, prints, content_overrides(ctx, unusable),
                            remembered_pairs(cache_tree(), ctx.tree.rules.reading))
     for line in refs.lines():  # every name given, twin and grouping that moves the folds
         note(line)
     all_clips = refs.clips
-    check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
-                            hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
-                            else "use a longer cut of the clip, or remove it from --ref-dir")
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of, unusable)
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
@@ -192,7 +189,7 @@ class CorpusStep:
         for left_out in refused.values():
             ctx.say(self.name, left_out.line())
         kept = kept_clips(p.clips, refused)
-        refuse_too_few_left(p, kept, refused, s.shard is not None)
+        refuse_too_few_left(p, kept, refused, s.shard is not None or not ctx.trains)
         rows = write_shard(tree, [j for j in done.jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
         unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
@@ -207,4 +204,7 @@ class CorpusStep:
         tree.remove(run.redo_stamp)  # every job and sample job is of this generation now
         return Outcome(outputs, {"rows": rows, "jobs": len(done.jobs), "reused": done.reused, "sources": len(kept),
                                  "skipped": len(unusable), "demo": p.demo,
-                                 RETRY_KEY: sorted(Path(path).name for path in done.again)})
+                                 # the clips the box or the moment left out, its looks' too: the next run is
+                                 # never up to date while it lists one
+                                 RETRY_KEY: sorted({*(Path(path).name for path in done.again),
+                                                    *(Path(u.path).name for u in unusable if u.again)})})

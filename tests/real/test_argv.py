@@ -397,6 +397,7 @@ def test_lossless_copy_argvs_are_exact() -> None:
                           "-enc_time_base:v", "demux", "-color_range", "pc", "-c:v", "ffv1", "-level", "3",
                           "-bsf:v", "setts=dts=N-1099511627776", "-f", "nut", "copy.tmp"]
     assert build_verify_argv("ffmpeg", "copy.mkv", "yuvj422p") == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "copy.mkv", "-map", "0:v:0", "-vf", "setpts=N",
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-progress", "pipe:1", "-i", "copy.mkv", "-map",
+        "0:v:0", "-vf", "setpts=N",
         "-f", "null", "-", *each, "-vf", "setpts=N", "-pix_fmt", "yuvj422p", "-c:v", "rawvideo", "-f", "hash", "-hash",
         "sha256", "pipe:2"]

@@ -31,9 +31,10 @@ CORPUS = ["--encoders", "libx264", "--cqs", "25,37", "--scales", "native"]
 
 
 def _corpus(prereqs_of: Path, refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
-    """The corpus step in a fresh out-dir, after the prereqs step of the session's x264_run (--encoders libx264)."""
+    """The run (whose LOSO holds its corpus to three contents: a corpus made alone, `step corpus`, is made whatever
+    its contents) in a fresh out-dir, after the prereqs step of the session's x264_run (--encoders libx264)."""
     copy_prereqs(prereqs_of, out)
-    return run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, *CORPUS, *extra)
+    return run_kit("run", "--ref-dir", refs, "--out-dir", out, *CORPUS, *extra)
 
 
 def test_the_letterboxed_copy_is_grouped_said_and_the_refusal_names_the_pair(refs: Path, x264_run: Path,

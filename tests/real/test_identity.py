@@ -148,7 +148,7 @@ def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[
                                                                      tmp_path: Path) -> None:
     cache = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")
     master = Path(clips["base.mp4"].path)
-    geometry, made, _ = cache.master_decode(master, ffmpeg)
+    geometry, made, *_ = cache.master_decode(master, ffmpeg)
     assert geometry == (176, 144, "25/1", "yuv420p", FRAMES)
     assert cache.master_decode(master, ffmpeg).geometry == geometry
     y4m = clips["base.y4m"]

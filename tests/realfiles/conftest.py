@@ -41,7 +41,8 @@ class Cut:
 # or named: box.mp4 is read as ffmpeg plays it, the name that is not UTF-8 kept
 CUTS = {
     "ci": Cut("ci", True, ("--encoders", "libx264", "--cqs", "26,38", "--scales", "native", "--seeds", "0"), 300,
-              "CI's cut: box.mp4, the Theora film, the camera's MJPEG under a name not UTF-8, three synthetic damages"),
+              "CI's cut: box.mp4, the Theora film, the camera's MJPEG under a name not UTF-8, three synthetic damages, "
+              "issue 91's three files"),
     "whole": Cut("whole", False, ("--encoders", "libx264", "--cqs", "22,34", "--seeds", "0,1"), 1800,
                  "the whole tier: every public clip, those made from them, the synthetic cases"),
 }

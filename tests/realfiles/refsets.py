@@ -9,7 +9,9 @@ A folder is made of three kinds of file, each with what the kit must do with it 
 * the synthetic cases of tests/real beside them, never instead of them: a stray slice ahead of the first picture,
   damage in the first picture and mid-stream (tests/real/test_stray_slice.py's streams), and the rates, depths and
   chroma of tests/real/test_teacher_truth.py's matrix (10-bit, 4:2:2, 120 fps, a variable rate, interlaced);
-and a file that is not video (a note), and a hidden file, which the kit passes over.
+the files of issue 91 (a cut of two frames, too short for a LOSO fold; a phone clip whose pictures change to its
+turned size; a DV file whose timecode ffmpeg calls invalid, which it decodes whole), and a file that is not video (a
+note), and a hidden file, which the kit passes over.
 
 What a plain decode makes of each file (`plain_look`) is what the tier holds the kit to: a file ffmpeg plays whole is
 used, with every frame ffmpeg gives and at the size it gives them (a rotated clip upright).
@@ -29,6 +31,8 @@ from tests.publicclips import PublicClip, frames_of, plain_decode
 USED = "used"  # ffmpeg plays it whole: the kit uses it, every frame (issue 67, item 1)
 NOT_VIDEO = "not-video"  # named, and said to hold no video (item 2)
 DAMAGED = "damaged"  # ffmpeg reports damaged pictures: never used whole in silence (item 3)
+LEFT_OUT = "left-out"  # what one clip is that no run can use (too short, its size changing): left out, named with
+# its reason, the run going on (issue 91, item 2)
 
 # the names a person gives, each to a public clip: (the clip, the name it has in --ref-dir)
 NOT_UTF8 = "caf\udce9 g1.avi"  # os.fsencode: b"caf\xe9 g1.avi", Latin-1 as older NAS and camera cards write it
@@ -51,6 +55,7 @@ class Expect:
     plain_size: tuple[int, int]  # the decoded frames' width and height (a rotated clip's upright); (0, 0): no video
     origin: str  # the public clip it is or is made from ("" for a synthetic one)
     manifest_frames: int = -1  # a public clip's frames as its manifest says (-1: not a public clip)
+    reason: str = ""  # LEFT_OUT: a pattern its reason must hold
 
 
 def plain_look(ffmpeg: str, path: Path) -> tuple[int, tuple[int, int]]:
@@ -134,6 +139,19 @@ def synthetic_matrix(ffmpeg: str, folder: Path) -> dict[str, str]:
     return dict.fromkeys(MATRIX_CASES, USED)
 
 
+def moment_cases(ffmpeg: str, folder: Path, paths: dict[str, Path]) -> dict[str, tuple[str, str]]:
+    """Issue 91's files, in both cuts: {file name: (what the kit must do with it, the pattern its reason holds)}."""
+    from tests.real.test_one_clip_never_loses_the_run import dv_bad_timecode, turned_size_change
+
+    run_ffmpeg([ffmpeg, "-hide_banner", "-y", "-i", str(paths["box.mp4"]), "-frames:v", "2", "-c:v", "libx264",
+                str(folder / "box_two_frames.mp4")])  # a person's cut of two frames of a real clip
+    turned_size_change(folder / "turned_resized.mp4", ffmpeg)
+    dv_bad_timecode(folder / "dv_timecode.dv", ffmpeg)
+    return {"box_two_frames.mp4": (LEFT_OUT, r"2 frame\(s\); a LOSO fold needs at least 8 frames per source"),
+            "turned_resized.mp4": (LEFT_OUT, r"its pictures change size mid-stream \(176x144 to 144x176"),
+            "dv_timecode.dv": (USED, "")}
+
+
 def fill(ffmpeg: str, folder: Path, clips: list[PublicClip], paths: dict[str, Path],
          whole: bool) -> list[Expect]:
     """--ref-dir for CI's cut (`whole` False) or the whole tier: each file, and what a plain decode makes of it."""
@@ -152,10 +170,13 @@ def fill(ffmpeg: str, folder: Path, clips: list[PublicClip], paths: dict[str, Pa
         kinds["notes.txt"] = NOT_VIDEO
         (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))  # hidden: passed over, not named
     kinds.update(synthetic_damage(ffmpeg, folder))
+    moments = moment_cases(ffmpeg, folder, paths)
+    kinds.update({name: what for name, (what, _) in moments.items()})
     expects = []
     for name, expect in sorted(kinds.items()):
         frames, size = plain_look(ffmpeg, folder / name)
         clip = copied.get(name)
         origin = clip.name if clip else MADE_FROM[name][0] if name in MADE_FROM else ""
-        expects.append(Expect(name, expect, frames, size, origin, clip.frames if clip else -1))
+        expects.append(Expect(name, expect, frames, size, origin, clip.frames if clip else -1,
+                              moments.get(name, ("", ""))[1]))
     return expects

@@ -31,7 +31,7 @@ from kit.infra.visible import visible
 from kit.media.libvmaf import FEATURES
 from tests.realfiles.byhand import by_hand, jobs_of
 from tests.realfiles.conftest import RealRun
-from tests.realfiles.refsets import DAMAGED, NOT_VIDEO, USED, Expect
+from tests.realfiles.refsets import DAMAGED, LEFT_OUT, NOT_VIDEO, USED, Expect
 
 pytestmark = [pytest.mark.realfiles, pytest.mark.slow]
 
@@ -122,7 +122,8 @@ def test_every_file_is_used_or_named_with_its_reason(realrun: RealRun) -> None:
 
 def test_each_file_is_what_a_plain_decode_makes_of_it(realrun: RealRun) -> None:
     """A file ffmpeg plays whole is used, with every frame a plain decode gives, at their size (a phone's portrait
-    clip upright); a file with no video is named as such; damage ffmpeg reports is never used whole in silence."""
+    clip upright); a file with no video is named as such; damage ffmpeg reports is never used whole in silence; what
+    one clip is that no run can use is left out with its reason, the run going on."""
     manifest, skipped = corpus(realrun)
     wrong = []
     for expect in realrun.files:
@@ -140,6 +141,8 @@ def test_each_file_is_what_a_plain_decode_makes_of_it(realrun: RealRun) -> None:
         elif expect.expect == DAMAGED and used and used["frames"] >= expect.plain_frames:
             wrong.append(f"{visible(expect.name)}: ffmpeg reports damaged pictures; the kit {did}, every frame a plain "
                          f"decode gives ({expect.plain_frames}), in silence")
+        elif expect.expect == LEFT_OUT and not (left and re.search(expect.reason, left["reason"])):
+            wrong.append(f"{visible(expect.name)} is no clip a run can use ({expect.reason}); the kit {did}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -8,7 +8,7 @@ where the box's own log and terminal keep them as they are."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 
@@ -19,7 +19,7 @@ from kit.media.cache import Sha256Cache
 from kit.media.discovery import Skipped, other_entry
 from kit.media.entries import kind_of, sequence_kind
 from kit.media.libvmaf import Teacher
-from kit.media.looks import LookCutShort, budget_of, look_refusal
+from kit.media.looks import LookCutShort, LookStalled, budget_of, convert_command, look_refusal
 
 SECRET = "Zq7Sekritwort"
 AWKWARD = os.fsdecode(b"it's $HOME: [b] \\ \xff ") + SECRET
@@ -50,7 +50,7 @@ def test_a_look_past_its_budget_is_refused_from_known_parts(box: tuple[Path, Pla
     clip = refs / "box.mp4"
     refusal = look_refusal(clip, "decoding it strictly", budget_of(455, 640, 480).rule("strict"), 65.0,
                            timed_out(after=20.0 if capped else 65.0))
-    assert isinstance(refusal, LookCutShort) is capped
+    assert isinstance(refusal, LookCutShort) and isinstance(refusal, LookStalled) is not capped  # never kept
     assert isinstance(refusal.message, Spelled) and isinstance(refusal.hint, Spelled)
     assert str(refusal.message).startswith(f"{clip}: ffmpeg timed out after")  # the box's own words, as before
     assert sent(refusal.message, places).startswith("[ref-dir]/box.mp4: ffmpeg timed out after")
@@ -72,8 +72,14 @@ def test_a_refusal_read_again_from_the_cache_is_sent_as_it_was_made(box: tuple[P
     def hangs() -> None:
         raise look_refusal(clip, "decoding it strictly", "its rule", 65.0, timed_out())
 
-    with pytest.raises(InputError) as first:
+    def damaged() -> None:  # what the file's bytes decide, with a fix naming paths (made of known parts)
+        raise InputError(Spelled(PurePath(clip), ": not a readable video (frame 0 is damaged)"),
+                         hint=Spelled("use the lossless copy of what ffmpeg plays of it: ", convert_command(clip)))
+
+    with pytest.raises(LookStalled):  # the moment's: never kept (issue 91), the next look looks again
         cache._looked(clip, str(ffmpeg), hangs)
+    with pytest.raises(InputError) as first:
+        cache._looked(clip, str(ffmpeg), damaged)
     again = Path(os.path.relpath(clip))  # the same file, by another spelling
     with pytest.raises(InputError) as kept:
         cache._looked(again, str(ffmpeg), lambda: pytest.fail("looked again"))

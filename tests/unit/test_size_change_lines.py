@@ -1,5 +1,6 @@
 """The size-change refusal read from ffmpeg's own lines, as each release writes them (captured text, no ffmpeg run):
-a reconfigured size other than the stream's refuses the clip; the same size, a rotation or a cut line does not."""
+a reconfigured size other than the first picture's as its decoder gave it (a turned clip's turned back) refuses the
+clip; the same size, a rotation or a cut line does not."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ def test_what_is_no_size_change_is_kept(line: str) -> None:
     refuse_size_change(Path("phone.mp4"), INPUT + line.format(size="320x240"), (240, 320))  # a rotation's output
     refuse_size_change(Path("a.mkv"), INPUT + line.format(size="640x480")[:-1].removesuffix(", unspecified alpha")
                        [:-1], (320, 240))  # a line cut inside its size ("640x48"), at the end of what was kept
+
+
+@pytest.mark.parametrize("line", [RECONFIGURED_9, RECONFIGURED_7], ids=["ffmpeg 9", "ffmpeg 7"])
+def test_a_turned_clip_s_change_to_its_turned_size_is_refused(line: str) -> None:
+    """Issue 91: ffmpeg's line says the decoder's size, before the display matrix's turn. A phone clip's stream of
+    320x240 turned upright (240x320 out) whose pictures become 240x320 changed size; 2.3.0 took the line for the
+    turned picture and used the clip, every later picture rescaled."""
+    with pytest.raises(InputError, match=r"change size mid-stream \(320x240 to 240x320, as its decoder gives them "
+                                         r"before their display turn\)"):
+        refuse_size_change(Path("phone.mp4"), INPUT + line.format(size="240x320"), (240, 320))
+    with pytest.raises(InputError, match=r"change size mid-stream \(320x240 to 640x480, as its decoder"):
+        refuse_size_change(Path("phone.mp4"), INPUT + line.format(size="640x480"), (240, 320))
 
 
 # every way a stream can change size: larger, smaller, one side alone, and back to the first size after another

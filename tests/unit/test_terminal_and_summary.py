@@ -341,6 +341,32 @@ def test_the_skipped_row_reads_the_record_and_says_a_damaged_one(tmp_path: Path)
         assert "damaged" in text and "rerun the corpus step" in text
 
 
+def test_a_clip_left_out_for_the_moment_is_given_its_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 91: a clip left out for the box's or the moment's cause (skipped.json's `again`) is followed by the
+    command that tries it again, this run's own (kit.infra.invocation.retry_command), naming it; one left out for
+    its own cause is not."""
+    import sys
+
+    from kit.infra.invocation import retry_command
+    from kit.infra.tree import Tree
+    from kit.media.discovery import SkippedClips, Unusable
+    from kit.report.summary import skipped_rows
+    from kit.rundir import RunDir
+
+    monkeypatch.setattr(sys, "argv", ["ensemble-kit", "run", "--ref-dir", "/refs"])
+    run = RunDir(tmp_path / "out")
+    with Tree.open(run.root) as tree:
+        odd = Unusable("/refs/odd.y4m", "/refs/odd.y4m: odd width 175", "crop")
+        killed = Unusable("/refs/cam.mp4", "/refs/cam.mp4: ffmpeg was killed (SIGKILL) from outside the kit",
+                          "not the clip's fault: the same command again tries its jobs again", True)
+        tree.write_json(run.skipped_clips, SkippedClips((odd,)).to_json())
+        assert [key for key, _ in skipped_rows(tree, run.root)] == ["SKIPPED clips"]
+        tree.write_json(run.skipped_clips, SkippedClips((odd, killed)).to_json())
+        (_, (key, text)) = skipped_rows(tree, run.root)
+        assert key == "retry" and text.startswith(retry_command()) and "tries cam.mp4 again" in text, text
+        assert "odd.y4m" not in text
+
+
 def test_a_printed_command_keeps_every_colon_whatever_rich_would_read_in_it() -> None:
     """rich reads `:v:` as an emoji code even with markup off: the crop and conversion hints' `-map 0:v:0` printed
     as `-map 0✌0`, and ran as printed, ffmpeg exited 234 (issue 54). The kit's console prints no emoji code."""
