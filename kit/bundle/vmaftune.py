@@ -33,6 +33,7 @@ from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.runtime import session
+from kit.model.teacher_term import TEACHER_OPS
 from kit.verdict.consumer import untrained_note
 from kit.verdict.document import Verdict
 
@@ -49,7 +50,7 @@ PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 FOREIGN_CQ_RANGE = (0, 63)
 # libvmaf's ONNX op allowlist, restricted to what these graphs may use
 ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
-                         "Gather", "Identity", "Clip", "Relu", "Log"})
+                         "Gather", "Identity", "Clip", "Relu", "Log"}) | TEACHER_OPS  # the teacher's function's too
 INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 
