@@ -197,11 +197,10 @@ PRIOR_FIELDS = ("teacher_samples", "prior_seed", "motion_max")
 @dataclass(frozen=True)
 class Prior:
     """The teacher's samples as every member reads them, which depend on no corpus: `teacher_samples` draws of the
-    prior in model space, z-scored by their own scaler (which every member's inputs then use), and the teacher's
-    scores of them."""
+    prior in model space, z-scored by their own scaler (which every member's inputs then use); the correction's
+    target at each is zero (the teacher's function misses nothing of itself there)."""
 
     z: np.ndarray  # (S, F) float32
-    scores: np.ndarray  # (S,) float32
     mean: np.ndarray  # (F,) float32
     std: np.ndarray
     identity: str  # what made them, whatever the box: the teacher's model and PRIOR_FIELDS, hashed
@@ -213,8 +212,7 @@ class Prior:
         mean, std = spaced.mean(0), spaced.std(0)
         std = np.where(std > 1e-12, std, 1.0)
         identity = sha256_json([teacher.sha256, {name: getattr(config, name) for name in PRIOR_FIELDS}])
-        return cls((spaced - mean) / std, teacher.predict(drawn).astype(np.float32), mean.astype(np.float32),
-                   std.astype(np.float32), identity)
+        return cls((spaced - mean) / std, mean.astype(np.float32), std.astype(np.float32), identity)
 
 
 @dataclass(frozen=True)

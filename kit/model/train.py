@@ -3,11 +3,12 @@ operation acting on each member's slice alone, so how they are grouped changes n
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -27,6 +28,7 @@ from kit.model.schedule import STACK_BYTES, JobShape, PlannedJob, Schedule, dist
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
+TOLD_BYTES = 64 << 20  # the teacher's scores a TrainedEnsemble keeps of rows it was asked (a fold's frames, ...)
 # (epochs done, epochs, mean train loss, the arithmetic all the jobs have done: schedule.PlannedJob.arithmetic)
 EpochCallback = Callable[[int, int, float, float], None]
 
@@ -58,6 +60,8 @@ class TrainedEnsemble:
     # scaled)
     teacher: SvrModel | None = None
     scales: tuple[float, ...] = ()
+    # the teacher's function of rows already asked, by their bytes: LOSO asks each fold's rows once per seed
+    _told: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def joined(cls, parts: list[TrainedEnsemble]) -> TrainedEnsemble:
@@ -75,7 +79,19 @@ class TrainedEnsemble:
         net = out[0].numpy().astype(np.float64)
         if self.teacher is None:
             return net
-        return self.teacher.predict(np.asarray(feats[:, :N_FEATURES], dtype=np.float64)) + self.scales[m] * net
+        return self.teacher_of(feats) + self.scales[m] * net
+
+    def teacher_of(self, feats: np.ndarray) -> np.ndarray:
+        """The teacher's function of raw features (N, F), each set of rows evaluated once (up to TOLD_BYTES kept: LOSO
+        asks a fold's rows again for each seed)."""
+        assert self.teacher is not None
+        six = np.ascontiguousarray(feats[:, :N_FEATURES], dtype=np.float64)
+        key = hashlib.blake2b(six.tobytes(), digest_size=16).digest()
+        if key not in self._told:
+            self._told[key] = self.teacher.predict(six)
+            while sum(v.nbytes for v in self._told.values()) > TOLD_BYTES and len(self._told) > 1:
+                self._told.pop(next(iter(self._told)))
+        return self._told[key]
 
     def export_member(self, m: int) -> FrRegressor:
         if self.teacher is None:

@@ -123,6 +123,10 @@ def test_a_correction_that_helps_everywhere_is_kept_whole_and_one_that_hurts_is_
     assert helps.choose(np.ones(4, bool)) == 1.0 and helps.within(1.0).all() and not helps.within(0.0).any()
     hurts = Evidence(np.zeros(4, int), content, teacher, teacher, np.full((4, 1), 2.0 * TOLERANCE))
     assert hurts.choose(np.ones(4, bool)) == 0.0  # 0.25 x 3 = 0.75 keeps them all, but misses more than none
+    # one encode the function misses by far, which a factor brings nearer but not within: no factor is chosen for it
+    outlier = Evidence(np.zeros(4, int), content, teacher, np.array([50.0, 60.0, 70.0, 60.0]),
+                       np.array([[0.8], [0.8], [0.8], [12.0]]))
+    assert outlier.choose(np.ones(4, bool)) == 0.0 and outlier.miss(1.0).mean() < outlier.miss(0.0).mean()
     # content a gains two encodes, b loses its two: more than CONTENT_SLACK of one content, though none overall
     base = np.array([48.0, 60.0, 68.0, 80.0])
     one_content = Evidence(np.zeros(4, int), content, teacher, base, np.array([[2.0], [-9.0], [2.0], [-9.0]]))
