@@ -91,14 +91,11 @@ class Correction(Record):
 
     @property
     def label(self) -> str:
-        share = f"{self.within_teacher} of {self.encodes} held-out encodes within {TOLERANCE}"
         if self.is_teacher:
-            return (f"the student is the teacher's function: no share of its learned correction kept more of the "
-                    f"held-out encodes within {TOLERANCE} than the function alone ({share}), so the export adds "
-                    "none")
-        return (f"the student is the teacher's function plus {self.scale:g} x its learned correction: "
-                f"{self.within_student} of {self.encodes} held-out encodes within {TOLERANCE}, the teacher's "
-                f"function alone {self.within_teacher}")
+            return (f"the student is the teacher's function: no share of its correction kept more held-out encodes "
+                    f"within {TOLERANCE} ({self.within_teacher} of {self.encodes})")
+        return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
+                f"held-out encodes within {TOLERANCE} (the function: {self.within_teacher})")
 
 
 @dataclass(frozen=True)

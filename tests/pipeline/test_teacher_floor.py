@@ -72,7 +72,7 @@ def test_the_verdict_baselines_and_summary_give_the_figures_of_encodes_parquet(s
     assert teacher.details["student_encodes_within"] == (rows["miss"] <= TOLERANCE).sum()
     assert correction.within_student >= correction.within_teacher
     assert teacher.mean_rmse < 0.01 and teacher.n_folds == 5  # the proven function: libvmaf's score of each frame
-    said = "the student is the teacher's function" + (":" if correction.is_teacher else " plus")
+    said = "the student is the teacher's function:" if correction.is_teacher else "the teacher's function + "
     assert (FLOOR_LABEL, correction.label) in closing_rows(out, verdict) and correction.label.startswith(said)
     assert FLOOR_LABEL in res.stdout  # the closing summary printed
     seeds = [json.loads((RunDir(out).loso_seed(s)).read_text())["correction"] for s in verdict.seeds]
