@@ -141,3 +141,50 @@ def test_the_correction_record_says_what_the_export_is(tmp_path: Path) -> None:
     half = Correction(0.5, [0.5, 1.0], 40, 38, 39)
     assert not half.is_teacher and half.label.startswith("the teacher's function + 0.5 x its correction: 39 of 40")
     assert Correction.from_json(json.loads(json.dumps(half.to_json()))) == half
+
+
+def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fold_never_judges_itself() -> None:
+    """On a hand-made corpus of three sources (tests/unit/test_consumer_fit.py's) and a known model: each counted
+    held-out encode's base is the teacher's function of its mean features and its corrections are its own fold's
+    members' outputs, seed by seed, as vmaf-tune feeds them; and changing one source's scores changes no factor but
+    its own fold's neighbours': the fold that holds it out is chosen without it."""
+    from dataclasses import replace
+
+    from kit.model.floor import evidence
+    from kit.model.loso import LosoInputs
+    from tests.unit.test_consumer_fit import KnownModel, hand_made_fold
+
+    class Correcting(KnownModel):
+        """The known model less the hand-made SVR's score on these rows (100, its clip): a correction that helps."""
+
+        def predict(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+            return super().predict(m, feats, codec) - 100.0
+
+    df = hand_made_fold()
+    model = parse_model(model_json(), "hand")
+    inputs = replace(LosoInputs.of(df), teacher_model=model)
+    members = Correcting(inputs, [0, 1])
+    found = evidence(inputs, members)  # type: ignore[arg-type]
+    assert found is not None and len(found.fold) == 20  # libx264's 18 and s0's libx265 2; CRF 55 and VAAPI not asked
+    fold_of = {src: f.index for f in inputs.folds for src in df.loc[f.rows, "src"].unique()}
+    for (src, encoder, cq, *_), part in df.groupby(["src", "encoder", "cq", "enc_width", "enc_height"]):
+        if encoder not in ("libx264", "libx265"):
+            continue
+        means = part[list(FEATURES)].mean().to_numpy(dtype=np.float32)
+        at = np.flatnonzero((found.fold == fold_of[src]) & np.isclose(found.teacher, part["vmaf"].mean()))
+        assert len(at) == 1
+        assert found.base[at[0]] == pytest.approx(model.predict(means[None].astype(np.float64))[0], abs=1e-9)
+        cq_norm = np.float32((cq - 10) / 41) * np.float32(41 / 51) + np.float32(10 / 51)
+        own = [140.0 * means[0] - 60.0 * cq_norm + 4.0 * (encoder == "libx265") + members.offsets[m] - 100.0
+               for m, mem in enumerate(members.members) if mem.fold == fold_of[src]]
+        assert np.allclose(found.corrections[at[0]], own, atol=1e-4)
+    chosen = [found.choose(found.fold != f.index) for f in inputs.folds]
+    assert chosen != [0.0] * len(chosen)  # the correction is kept somewhere: a test that can fail
+    changed = 0
+    for f in inputs.folds:  # its held-out frames all at 100: the function's score there, which the correction leaves
+        moved = df.copy()
+        moved.loc[f.rows, "vmaf"] = 100.0
+        again = evidence(replace(LosoInputs.of(moved), teacher_model=model), members)  # type: ignore[arg-type]
+        assert again is not None and again.choose(again.fold != f.index) == chosen[f.index]
+        changed += [again.choose(again.fold != g.index) for g in inputs.folds] != chosen
+    assert changed  # the others' factors do read it
