@@ -236,7 +236,8 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders, **teacher_metadata(verdict.teacher)},
         "teacher": teacher_card(verdict.teacher),
-        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
+        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer,
+                                    verdict.correction),
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }
     return {**doc, "chosen_member": chosen} if chosen is not None else doc
