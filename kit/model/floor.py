@@ -1,10 +1,10 @@
 """The teacher's function as the student's floor (docs/teachers.md, "The floor"): the teacher recipe's student is the
 teacher's own function of its input plus a learned correction scaled by a factor of SCALES, chosen on held-out encodes
 as vmaf-tune feeds them: each fold's on the other folds' held-out encodes (never its own), the export's on every
-fold's. A factor is a candidate only where it keeps as many of those encodes within the tolerance as the teacher's
+fold's. A factor is a candidate only where it keeps more of those encodes within the tolerance than the teacher's
 function alone, and loses no content more than CONTENT_SLACK of them; the one chosen keeps the most, then has the
 least median miss (a mean would follow the few encodes no factor brings within the tolerance), then is the smallest.
-Where none does better than the teacher's function, the factor is 0: the student is the teacher's function."""
+Where none lifts the student above the teacher's function, the factor is 0: the student is the teacher's function."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ class Evidence:
         return np.abs(predicted - self.teacher)
 
     def choose(self, rows: np.ndarray) -> float:
-        """The factor chosen on the encodes `rows` (a mask): the candidate that keeps the most within the tolerance,
-        then has the least median miss, then is the smallest; 0 where no other is a candidate or none are counted."""
+        """The factor chosen on the encodes `rows` (a mask): of those that keep more within the tolerance than the
+        teacher's function, the one that keeps the most, then has the least median miss, then is the smallest; 0
+        where none does or none are counted."""
         if not rows.any():
             return 0.0
         floor = self.within(0.0)[rows]
@@ -61,7 +62,7 @@ class Evidence:
         for scale in SCALES[1:]:
             hits = self.within(scale)[rows]
             lost = (by_floor - pd.Series(hits).groupby(contents).sum()).max()
-            if hits.sum() < floor.sum() or lost > CONTENT_SLACK:
+            if hits.sum() <= floor.sum() or lost > CONTENT_SLACK:
                 continue
             if (key := (int(hits.sum()), -float(np.median(self.miss(scale)[rows])))) > best:
                 best, chosen = key, scale

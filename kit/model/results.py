@@ -92,8 +92,8 @@ class Correction(Record):
     @property
     def label(self) -> str:
         if self.is_teacher:
-            return (f"the student is the teacher's function: no share of its correction kept more held-out encodes "
-                    f"within {TOLERANCE} ({self.within_teacher} of {self.encodes})")
+            return (f"the student is the teacher's function: no correction kept more held-out encodes within "
+                    f"{TOLERANCE} than its {self.within_teacher} of {self.encodes}")
         return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
                 f"held-out encodes within {TOLERANCE} (the function: {self.within_teacher})")
 
