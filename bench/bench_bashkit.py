@@ -159,8 +159,7 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
     import kit.model.distil
     import kit.model.tasks
     timed(kit.model.tasks, "train_missing", "training")
-    timed(kit.model.distil, "train_bases", "ensemble", clock="thread")  # on the worker: the seed's base
-    timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # ... and its 9 tunings
+    timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # on the worker: its 9 tunings
     sys.argv = ["kit.run_full_pipeline", *argv]
     # as a user runs it: its entry point ends the process (kit/infra/exits.py) after the atexit functions, this
     # child's record_threads among them (registered before the kit's, so run after them)

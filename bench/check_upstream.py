@@ -22,7 +22,11 @@
 3. conformal (with --upstream, on a PROMOTE's export): upstream's loader (tools/vmaf-tune/src/vmaftune/
    conformal.py) reads the shipped calibration sidecar; its quantile against the manifest's card; an uncalibrated
    sidecar holds no residual, so the loader gives no interval.
-4. features (with --upstream): vmaf-tune's own feature readers on a real libvmaf JSON log the kit wrote (the kit's
+4. proxy (with --upstream, on a PROMOTE's export): vmaf-tune's own proxy.run_proxy loads the exported
+   fr_regressor_v2.onnx from a model/tiny/ above it and predicts each libx264 encode of the run's corpus from its mean
+   features: against the kit's onnxruntime run of the same rows (within 1e-5); and upstream's op allowlist check
+   (ai/src/vmaf_train/op_allowlist.py on libvmaf/src/dnn/op_allowlist.c) passes every exported graph.
+5. features (with --upstream): vmaf-tune's own feature readers on a real libvmaf JSON log the kit wrote (the kit's
    scoring of a tiny clip, its libvmaf check, unless --vmaf-log names one): fast.py's, vmaftune.score.run_score (its
    libvmaf CLI replaced by one that writes this log where run_score asks, so its own parsing runs) and the mean it
    feeds the proxy (NaN for a name it does not find), and `vmaf-tune fast`'s, vmaftune.cli._parse_canonical6_means
@@ -228,7 +232,9 @@ def conformal_check(profile: Path, upstream: Path) -> dict[str, Any]:
 # --- 4. features: vmaf-tune's readers on a libvmaf log the kit wrote ---------------------------------------------
 UPSTREAM_PATHS = ("model/tiny/registry.schema.json", "python/test/model_registry_schema_test.py",
                   "ai/scripts/validate_model_registry.py", "ai/scripts/eval_probabilistic_proxy.py",
-                  "tools/vmaf-tune/src/vmaftune")
+                  "tools/vmaf-tune/src/vmaftune", "ai/src/vmaf_train/op_allowlist.py",
+                  "libvmaf/src/dnn/op_allowlist.c")
+PROXY_TOLERANCE = 1e-5  # vmaf-tune's session and the kit's run the same graph on the same rows
 FEATURE_TOLERANCE = 1e-5  # libvmaf prints 6 decimals: its pooled mean and the mean of its printed frames agree to it
 
 
@@ -237,6 +243,45 @@ def git(repo: Path, *args: str) -> bytes:
     if res.returncode != 0:
         raise SystemExit(f"error: git {' '.join(args)} in {repo}: {res.stderr.strip()[-300:]}")
     return res.stdout
+
+
+def proxy_check(run: RunDir, upstream: Path, scratch: Path) -> dict[str, Any]:
+    """vmaf-tune's own proxy (tools/vmaf-tune/src/vmaftune/proxy.py: run_proxy, which finds
+    model/tiny/fr_regressor_v2.onnx above its own file) on the export, one call per encode of the run's corpus (its six
+    mean features, libx264's one-hot, preset_norm 0.5, crf_norm over 10-51), against the kit's own onnxruntime run of
+    the same rows; and libvmaf's op allowlist (ai/src/vmaf_train/op_allowlist.py, which parses op_allowlist.c) on
+    every exported graph."""
+    from kit.bundle.vmaftune import v2_rows
+    from kit.media.libvmaf import FEATURES
+    from kit.model.runtime import session
+
+    profile = run.exports / PROFILE
+    home = scratch / "proxy"
+    (home / "model" / "tiny").mkdir(parents=True)
+    shutil.copy(profile / "fr_regressor_v2.onnx", home / "model" / "tiny")
+    code = home / "tools/vmaf-tune/src/vmaftune/proxy.py"
+    code.parent.mkdir(parents=True)
+    shutil.copy(upstream / "tools/vmaf-tune/src/vmaftune/proxy.py", code)
+    proxy = load_module("upstream_vmaftune_proxy", code)
+    allow = load_module("upstream_op_allowlist", upstream / "ai/src/vmaf_train/op_allowlist.py")
+    allowed = allow.load_allowlist(upstream / "libvmaf/src/dnn/op_allowlist.c")
+    reports = {p.name: allow.check_model(p, allowed) for p in sorted(profile.glob("*.onnx"))}
+    with Tree.open(run.root, make=False) as tree:
+        found = run.verdict_on_disk(tree)
+    assert found is not None  # a PROMOTE's export: its verdict is there
+    corpus = Path(Verdict.from_json(json.loads(found[1].read_text()), str(found[1])).corpus.path)
+    shard = read_frame(corpus if corpus.is_absolute() else run.root / corpus)  # a --corpus, or the out-dir's shard
+    shard = shard[shard["encoder"] == "libx264"]
+    means = shard.groupby(["src_sha256", "cq", "enc_height"])[list(FEATURES)].mean().reset_index()
+    crf = means["cq"].clip(10, 51).to_numpy()
+    theirs = np.array([proxy.run_proxy([float(v) for v in row], encoder="libx264", preset_norm=0.5,
+                                       crf_norm=(c - 10) / 41) for row, c in
+                       zip(means[list(FEATURES)].to_numpy(), crf, strict=True)])
+    (ours,) = session(profile / "fr_regressor_v2.onnx").run(None, {"input": v2_rows(
+        means[list(FEATURES)].to_numpy(dtype=np.float32), np.array(["libx264"] * len(means)), crf, (10, 51))})
+    diff = float(np.abs(theirs - np.asarray(ours).reshape(-1)).max()) if len(means) else math.nan
+    return {"encodes": len(means), "max_abs_diff": diff, "allowlist": {n: r.pretty() for n, r in reports.items()},
+            "ok": diff <= PROXY_TOLERANCE and all(r.ok for r in reports.values())}
 
 
 def upstream_tree(given: Path, scratch: Path) -> Path:
@@ -421,7 +466,8 @@ def main() -> int:
             profile = run.exports / PROFILE
             if upstream is not None and (profile / MANIFEST).is_file():
                 report |= {"registry": registry_check(profile, upstream, scratch),
-                           "conformal": conformal_check(profile, upstream)}
+                           "conformal": conformal_check(profile, upstream),
+                           "proxy": proxy_check(run, upstream, scratch)}
         if upstream is not None:
             report["features"] = features_check(upstream, scratch, args.ffmpeg, args.vmaf_log,
                                                 model if model is not None and model.is_file() else None)

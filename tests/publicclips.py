@@ -96,6 +96,7 @@ class PublicClip:
     expect: str
     gunzip: bool = False
     ci: bool = False
+    tier: bool = True  # false: only bench/bench_boxes.py's boxes use it, not the realfiles tier
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from kit.model.contract import (
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
-from kit.model.results import EnsembleMember
+from kit.model.results import Correction, EnsembleMember
 from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.document import ConsumerFit, Verdict
 from kit.verdict.thresholds import GateResult
@@ -83,21 +83,26 @@ def teacher_metadata(teacher: Teacher) -> dict[str, str]:
 
 
 RECIPE_WORDS = {
-    TEACHER: "distilled from the teacher's own function (libvmaf's SVR evaluated from the six features, proven equal "
-             "to libvmaf's score on every corpus row): each seed's base learns it on teacher-labelled feature vectors "
-             "drawn where encodes lie (kit.model.distil.draw_prior), then the member is tuned on its contents' encodes "
-             "as the consumer sees them (windows and subsets of an encode's frames: their mean features and mean "
-             "score), their frames and the teacher's samples; cosine learning-rate decay, no dropout; the codec "
-             "block's weights are zero (the teacher does not read it), so every encoder slot predicts alike",
+    TEACHER: "the teacher's own function (libvmaf's SVR evaluated from the six features, proven equal to libvmaf's "
+             "score on every corpus row, computed in the graph in float64) plus a network, its correction, trained "
+             "from zero on what that function misses of the member's contents' encodes as the consumer sees them "
+             "(windows and subsets of an encode's frames: their mean features and mean score), nothing at their "
+             "frames and at feature vectors drawn where encodes lie (kit.model.distil.draw_prior); the correction "
+             "scaled by the factor LOSO chose on held-out encodes (correction.scale: 0, the model is the teacher's "
+             "function); cosine learning-rate decay, no dropout; the codec block's weights are zero (the teacher "
+             "does not read it), so every encoder slot predicts alike",
     FRAMES: "trained on the corpus's per-frame rows (the six features and the codec block against each frame's "
             "teacher score), as kits before 2.1 trained every model",
 }
 
 
-def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: ConsumerFit | None) -> dict[str, object]:
-    """What a model card says of the recipe, the teacher's function as proven, and the models against their ceiling."""
+def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: ConsumerFit | None,
+                correction: Correction | None = None) -> dict[str, object]:
+    """What a model card says of the recipe, the teacher's function as proven, how much of its correction the model
+    keeps, and the models against their ceiling."""
     return {"recipe": recipe or FRAMES, "method": RECIPE_WORDS[recipe or FRAMES],
             "teacher_function": proof.to_json() if proof is not None else None,
+            **({"correction": {**correction.to_json(), "said": correction.label}} if correction is not None else {}),
             "as_vmaftune_uses_it": None if consumer is None else {
                 **{key: getattr(consumer, key) for key in ("n_encodes", "tolerance", "share_within", "ceiling_share",
                                                            "median_miss", "max_miss", "worst_encode")},
@@ -110,10 +115,10 @@ def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
     doc = train.to_json()
     if recipe != TEACHER:
         return {**doc, "recipe": FRAMES}
-    base, tune = train.teacher_steps()
-    frames_only = ("lr", "batch_size", "max_samples", "max_steps", "max_batch")
-    return {**{k: v for k, v in doc.items() if k not in frames_only}, "dropout": 0.0, "base_steps": base,
-            "tune_steps": tune}
+    _, tune = train.teacher_steps()
+    # the frames recipe's, and the bases' of kits 2.1 to 2.3 (no base is trained: the correction starts at zero)
+    unused = ("lr", "batch_size", "max_samples", "max_steps", "max_batch", "base_steps", "base_batch", "base_lr")
+    return {**{k: v for k, v in doc.items() if k not in unused}, "dropout": 0.0, "tune_steps": tune}
 
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
@@ -139,7 +144,8 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),
         "training_recipe": {**recipe_json(train, verdict.recipe), "fit": "full corpus", "seed": seed},
-        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
+        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer,
+                                    verdict.correction),
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
         "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher.name,

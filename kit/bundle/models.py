@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,6 @@ from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.media.svr import NotReproducible
-from kit.model.bases import BasesAt
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -58,10 +58,9 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
                     teacher_sources: tuple[Path | None, Path | None] = (None, None),
-                    corpus_file: Path | None = None, bases: BasesAt | None = None) -> list[Path]:
-    """The verdict's seeds refit on its corpus (`corpus_file`: where it is now, else where the verdict names it; the
-    teacher recipe's bases kept at `bases`: LOSO's, read back) and exported into `exports` (+ the vmaf-tune profile);
-    the files."""
+                    corpus_file: Path | None = None) -> list[Path]:
+    """The verdict's seeds refit on its corpus (`corpus_file`: where it is now, else where the verdict names it) and
+    exported into `exports` (+ the vmaf-tune profile); the files."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
@@ -73,8 +72,12 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     target = df["vmaf"].to_numpy(dtype=np.float64)
     if on_epoch is not None and verdict.recipe == TEACHER:  # its preparation is its training's, for the run's ETA
         on_epoch(0, rounds(train), float("nan"), 0.0)
+    distil = refit_distillation(verdict, df, feats, target, train, teacher_sources)
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
-                        distil=refit_distillation(verdict, df, feats, target, train, teacher_sources), bases=bases)
+                        distil=distil)
+    if distil is not None:  # the teacher's function plus each correction at the factor LOSO chose (kit.model.floor)
+        ens = replace(ens, teacher=distil.function,
+                      scales=(verdict.correction.scale if verdict.correction else 0.0,) * len(seeds))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     teacher = verdict.teacher
     written, members, refit = [], [], []

@@ -32,7 +32,8 @@ from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, LOG_FEATURES, S
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
-from kit.model.runtime import session
+from kit.model.runtime import PREDICT_ROWS, session
+from kit.model.teacher_term import TEACHER_OPS
 from kit.verdict.consumer import untrained_note
 from kit.verdict.document import Verdict
 
@@ -49,7 +50,7 @@ PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 FOREIGN_CQ_RANGE = (0, 63)
 # libvmaf's ONNX op allowlist, restricted to what these graphs may use
 ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
-                         "Gather", "Identity", "Clip", "Relu", "Log"})
+                         "Gather", "Identity", "Clip", "Relu", "Log"}) | TEACHER_OPS  # the teacher's function's too
 INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 
@@ -158,7 +159,9 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     all_enc = np.concatenate([encoders[keep].astype(object), probe_enc])
     all_cq = np.concatenate([np.asarray(cqs)[keep], probe_cq])
     all_codec = np.concatenate([codec[keep], codec_block(probe_enc, probe_cq)]).astype(np.float32)
-    (out,) = session(path).run(None, {INPUT: v2_rows(all_feats, all_enc, all_cq, crf_range)})
+    rows, graph = v2_rows(all_feats, all_enc, all_cq, crf_range), session(path)
+    out = np.concatenate([np.asarray(graph.run(None, {INPUT: rows[at : at + PREDICT_ROWS]})[0]).reshape(-1)
+                          for at in range(0, len(rows), PREDICT_ROWS)]) if len(rows) else np.zeros(0)
     with torch.no_grad():
         ref = model(torch.from_numpy(all_feats), torch.from_numpy(all_codec)).numpy().astype(np.float64)
     expected = np.clip(ref, *VMAF_RANGE)  # the profile clips; the native model does not
@@ -235,7 +238,8 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders, **teacher_metadata(verdict.teacher)},
         "teacher": teacher_card(verdict.teacher),
-        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
+        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer,
+                                    verdict.correction),
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }
     return {**doc, "chosen_member": chosen} if chosen is not None else doc

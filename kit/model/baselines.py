@@ -4,12 +4,15 @@ on the ensemble's inputs, and seed document 000's `linear` and `mlp_small`, trai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
-from kit.model.features import model_space
+from kit.model.consumer import TOLERANCE
+from kit.model.features import N_FEATURES, model_space
+from kit.model.floor import with_floor
 from kit.model.folds import Fold
 from kit.model.loso import (
     LosoInputs,
@@ -123,8 +126,33 @@ def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
 
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],
                   config: TrainConfig) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and every baseline on the same folds, from the jobs of `loso_jobs` trained (and ridge)."""
+    """The ensemble's LOSO (by the teacher recipe, its corrections scaled: kit.model.floor) and every baseline on the
+    same folds, from the jobs of `loso_jobs` trained (and ridge)."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
-    return evaluate_loso(inputs, seeds, trained[0]), models
+    ensemble, correction = with_floor(inputs, trained[0])
+    result = replace(evaluate_loso(inputs, seeds, ensemble), correction=correction)
+    if (teacher := teacher_fn_result(inputs, result.encodes)) is not None:
+        models[TEACHER_FN] = teacher
+    return result, models
+
+
+TEACHER_FN = "teacher_fn"  # the teacher's own function as a baseline: the student's floor (kit.model.floor)
+
+
+def teacher_fn_result(inputs: LosoInputs, encodes: pd.DataFrame | None) -> BaselineResult | None:
+    """The teacher's own function on the same folds (where LOSO proved it of the six): its frames' figures, and on the
+    held-out encodes as vmaf-tune feeds them (encodes.parquet's counted rows) how many it and the student keep within
+    the tolerance. None where the function is not at hand."""
+    if (model := inputs.teacher_model) is None:
+        return None
+    details: dict[str, object] = {"inputs": "the six raw features, as libvmaf computes its score from them",
+                                  "teacher": model.name}
+    if encodes is not None and len(counted := encodes[encodes["counted"].astype(bool)]):
+        details |= {"held_out_encodes": len(counted),
+                    "encodes_within": int((counted["ceiling_miss"] <= TOLERANCE).sum()),
+                    "student_encodes_within": int((counted["miss"] <= TOLERANCE).sum()), "tolerance": TOLERANCE}
+    feats = inputs.feats[:, :N_FEATURES].astype(np.float64)
+    return baseline_result(TEACHER_FN, inputs.folds, inputs.target, lambda _, fold: model.predict(feats[fold.rows]),
+                           details)

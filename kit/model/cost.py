@@ -76,26 +76,23 @@ def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts
     return [ensemble, *(JobShape(arch, folds, mean_rows) for arch in baseline_archs(config))]
 
 
-def ensemble_work(shape: JobShape, seeds: int, config: TrainConfig, workers: int, kept: int = 0) -> float:
+def ensemble_work(shape: JobShape, seeds: int, config: TrainConfig, workers: int) -> float:
     """The ensemble's training: by the teacher recipe (asked: where the teacher cannot be reproduced, the frames'
-    is what runs), `seeds` bases (but `kept` of them, read back: kit.model.bases) and a tuning per member
-    (kit.model.schedule.distilled_arithmetic), else its plan."""
+    is what runs), a tuning per member (kit.model.schedule.distilled_arithmetic), else its plan."""
     from kit.model.schedule import distilled_arithmetic
 
     if config.recipe == TEACHER:
-        return distilled_arithmetic(shape.arch, max(0, seeds - kept), shape.members, config) * WORK_PER_PARAM_STEP
+        return distilled_arithmetic(shape.arch, 0, shape.members, config) * WORK_PER_PARAM_STEP
     return training_work([shape], config, workers)
 
 
-def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True, kept: int = 0,
-                ) -> StepWork:
-    """The bundle: on a PROMOTE every seed refit on all the rows (`kept` of their bases read back, not trained),
-    then the exports, the report and the tarball."""
+def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True) -> StepWork:
+    """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball."""
     from kit.model.arch import fr_regressor_v2
     from kit.model.schedule import JobShape
 
     refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), seeds, config,
-                          workers, kept) if promoted else 0
+                          workers) if promoted else 0
     return StepWork("bundle", refit + FIXED_WORK["bundle"], refit)
 
 

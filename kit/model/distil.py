@@ -1,15 +1,17 @@
-"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's function on samples of a
-prior (`draw_prior`); per member, a tuning from its seed's base on its contents' encodes (`encode_windows`), frames
-and the teacher's samples. The codec block's rows and weights are zero: an unseen encoder predicts as a trained one.
-Its knobs (the samples, shares, windows, the prior's reach and seeds) are TrainConfig's fields, in LOSO's and the
-bundle's fingerprints."""
+"""The teacher recipe (docs/teachers.md): the student is the teacher's own function (kit.model.teacher_term) plus a
+network, its correction, which starts at zero and is tuned per member on its contents' encodes (`encode_windows`),
+frames and the teacher's samples (`draw_prior`), each a target of what the teacher's function of its (mean)
+features misses: an encode's mean scores against the function of its mean features, nothing at a frame or a sample.
+How much of the correction a member keeps is chosen on held-out encodes (kit.model.floor). The codec block's rows and
+weights are zero: an unseen encoder predicts as a trained one. Its knobs (the samples, shares, windows, the prior's
+reach and seeds) are TrainConfig's fields, in LOSO's and the bundle's fingerprints."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,13 +23,12 @@ from kit.infra.files import sha256_json
 from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
-from kit.model.bases import BaseFound, TeacherRows
 from kit.model.batches import Complement, Member, gather
 from kit.model.features import CODEC_DIM, model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
-from kit.model.stacked import Slot, StackedMLP
+from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
 # one encode, whose frames a window may mix: the corpus's key but the frame, and the box (--holdout box)
@@ -36,7 +37,7 @@ REPORT_EVERY = 50  # steps between two progress reports
 
 
 def rounds(config: TrainConfig) -> int:
-    """The progress reports of a training by the teacher recipe: its bases' and tunings' steps, REPORT_EVERY a time."""
+    """The progress reports of a training by the teacher recipe: its tunings' steps, REPORT_EVERY a time."""
     return -(-sum(config.teacher_steps()) // REPORT_EVERY)
 
 
@@ -196,11 +197,10 @@ PRIOR_FIELDS = ("teacher_samples", "prior_seed", "motion_max")
 @dataclass(frozen=True)
 class Prior:
     """The teacher's samples as every member reads them, which depend on no corpus: `teacher_samples` draws of the
-    prior in model space, z-scored by their own scaler (which every member's inputs then use), and the teacher's
-    scores of them."""
+    prior in model space, z-scored by their own scaler (which every member's inputs then use); the correction's
+    target at each is zero (the teacher's function misses nothing of itself there)."""
 
     z: np.ndarray  # (S, F) float32
-    scores: np.ndarray  # (S,) float32
     mean: np.ndarray  # (F,) float32
     std: np.ndarray
     identity: str  # what made them, whatever the box: the teacher's model and PRIOR_FIELDS, hashed
@@ -212,13 +212,7 @@ class Prior:
         mean, std = spaced.mean(0), spaced.std(0)
         std = np.where(std > 1e-12, std, 1.0)
         identity = sha256_json([teacher.sha256, {name: getattr(config, name) for name in PRIOR_FIELDS}])
-        return cls((spaced - mean) / std, teacher.predict(drawn).astype(np.float32), mean.astype(np.float32),
-                   std.astype(np.float32), identity)
-
-    def rows(self) -> TeacherRows:
-        """As a base trains on them: with the codec block (zero)."""
-        table = np.hstack([self.z, np.zeros((len(self.z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
-        return TeacherRows(torch.from_numpy(table), torch.from_numpy(self.scores), self.identity)
+        return cls((spaced - mean) / std, mean.astype(np.float32), std.astype(np.float32), identity)
 
 
 @dataclass(frozen=True)
@@ -235,30 +229,26 @@ class Distillation:
     mean: torch.Tensor  # (F,) the scaler every member uses
     std: torch.Tensor
     prior: str = ""  # Prior.identity: what made the teacher's samples
+    function: SvrModel | None = None  # the teacher's function the corrections correct (the student's other part)
 
     @classmethod
     def of(cls, feats: np.ndarray, target: np.ndarray, codes: np.ndarray, teacher: SvrModel,
            config: TrainConfig) -> Distillation:
         """From the corpus's raw features (N, 6), teacher scores and encode codes, and `teacher_samples` of the
-        teacher (its rows as `Prior.of` makes them, so that a base's key is found without a corpus)."""
+        prior: each row's target what the teacher's function of its features misses (`residuals`)."""
         prior = Prior.of(teacher, config)
         wx, wy, wc = encode_windows(feats, target, codes, config)
         z = np.vstack([(model_space(np.vstack([feats, wx])) - prior.mean) / prior.std, prior.z])
         table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
-        scores = np.concatenate([np.asarray(target, dtype=np.float32), np.asarray(wy, dtype=np.float32),
-                                 prior.scores])
+        scores = np.concatenate([residuals(teacher, feats, target), residuals(teacher, wx, wy),
+                                 np.zeros(len(prior.z), dtype=np.float32)])
         return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
                    np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(prior.mean), torch.from_numpy(prior.std),
-                   prior.identity)
+                   prior.identity, teacher)
 
     @property
     def teacher_rows(self) -> tuple[int, int]:
         return self.n_frames + self.n_windows, len(self.target)
-
-    def teacher(self) -> TeacherRows:
-        """The teacher's samples alone, as a base trains on them (views of the table, not copies)."""
-        lo, hi = self.teacher_rows
-        return TeacherRows(self.table[lo:hi], self.target[lo:hi], self.prior)
 
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""
@@ -271,6 +261,13 @@ class Distillation:
         # kept as int32 while the member tunes (half the memory; a draw of them indexes the table all the same)
         narrow = np.int32 if len(self.target) < 2**31 else np.int64
         return torch.from_numpy(np.asarray(rows, dtype=narrow)), torch.from_numpy(windows.astype(narrow))
+
+
+def residuals(teacher: SvrModel, feats: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """What the teacher's function of each row's raw features misses of its (mean) score, float32: nothing at a frame
+    (the function proven is libvmaf's), at an encode's mean features the gap a mean of scores is not the score of."""
+    return (np.asarray(scores, dtype=np.float64) - teacher.predict(np.asarray(feats, dtype=np.float64))).astype(
+        np.float32)
 
 
 Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage steps, the members' latest losses)
@@ -304,29 +301,21 @@ def _fit(net: StackedMLP, table: torch.Tensor, target: torch.Tensor, batches: Ca
     return last
 
 
-@torch.no_grad()
-def train_bases(rows: TeacherRows, seeds: list[int], arch: Arch, config: TrainConfig, kernels: Kernels,
-                progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
-    """One base per seed, in the order given: the teacher's function on its samples alone (`rows`, nothing of the
-    corpus: kit.model.bases keeps them); and the losses each ended on."""
+def zero_correction(seeds: list[int], arch: Arch) -> StackedMLP:
+    """Each seed's network as a correction of nothing: its hidden layers drawn from the seed, its codec rows and its
+    output zero, so that the student starts as the teacher's function itself."""
     net = StackedMLP(seeds, arch)
     net.slots[0].weight[:, arch.n_features:, :] = 0.0  # the codec rows are zero: these weights never move
-    net.slots[-1].bias.add_(rows.target.mean())
-    gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-    n = len(rows.target)
-
-    def batches() -> torch.Tensor:
-        return torch.stack([_draw(g, (0, n), config.base_batch) for g in gens])
-
-    losses = _fit(net, rows.table, rows.target, batches, config.teacher_steps()[0], config.base_lr, config, kernels,
-                  progress, stop)
-    return net, losses
+    net.slots[-1].weight.zero_()
+    net.slots[-1].bias.zero_()
+    return net
 
 
 @torch.no_grad()
 def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], config: TrainConfig,
                  kernels: Kernels, progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
-    """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
+    """Each member from its seed's zero correction, tuned on its own contents' windows and frames and the teacher's
+    samples."""
     net = StackedMLP.joined([bases[m.seed] for m in members])
     if (steps := config.teacher_steps()[1]) == 0:
         return net, [float("nan")] * len(members)
@@ -348,38 +337,19 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
     return net, _fit(net, data.table, data.target, batches, steps, config.tune_lr, config, kernels, progress, stop)
 
 
-Keep = Callable[[int, StackedMLP, list[float]], None]  # a seed's base trained: kit.model.bases.KeptBases.keep
-
-
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[int, float], None], poll: Callable[[], None],
-           on_group: Callable[[list[Member], StackedMLP, list[float]], None],
-           found: Mapping[int, BaseFound] | None = None, keep: Keep | None = None) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases (but those `found`, read back:
-    the same bits; each trained one given to `keep`), then the members in groups; `progress` (on a worker): the
-    recipe's steps done and their mean loss."""
+           on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
+    """Train `members`' corrections by the teacher recipe on `workers` threads, in groups; `progress` (on a worker):
+    the recipe's steps done and their mean loss."""
     kernels = active()
     w = max(1, workers)
-    base = config.teacher_steps()[0]
-    found = found or {}
-    seeds = sorted({m.seed for m in members} - set(found))
-    split = [seeds[i::w] for i in range(min(w, len(seeds)))]
+    bases = {seed: zero_correction([seed], arch) for seed in sorted({m.seed for m in members})}
 
-    def report(offset: int) -> Progress:
-        return lambda done, steps, loss: progress(offset + done, float(np.nanmean(loss)))
+    def report(done: int, steps: int, loss: list[float]) -> None:
+        progress(done, float(np.nanmean(loss)))
 
-    rows = data.teacher()
-    tasks = [lambda stop, s=s: train_bases(rows, s, arch, config, kernels, report(0), stop) for s in split]
-    bases = {seed: kept.net for seed, kept in found.items()}
-    if found and not seeds:  # every base read back: their steps are done
-        report(0)(base, base, [x for kept in found.values() for x in kept.losses])
-    for part, (net, losses) in zip(split, run_on_workers(tasks, workers, poll), strict=True):  # a stack of one each
-        for i, seed in enumerate(part):
-            bases[seed] = StackedMLP.of_slots(arch, [Slot(s.layer, s.weight[i : i + 1], s.bias[i : i + 1])
-                                                     for s in net.slots])
-            if keep is not None:
-                keep(seed, bases[seed], [losses[i]])
     cuts = [round(i * len(members) / w) for i in range(w + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
-    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report(base), stop) for g in groups]
+    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report, stop) for g in groups]
     run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

@@ -15,6 +15,7 @@ from kit.model.features import CODEC_DIM
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, predict, session
+from kit.model.teacher_term import teacher_nodes
 
 OPSET = 17
 PARITY_ATOL = 1e-4
@@ -55,7 +56,15 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
             nodes += [helper.make_node(op, inputs, [out]) for op, inputs, out in (
                 ("Div", [x, "sqrt2"], f"{h}_d"), ("Erf", [f"{h}_d"], f"{h}_e"), ("Add", [f"{h}_e", "one"], f"{h}_a"),
                 ("Mul", [x, f"{h}_a"], f"{h}_m"), ("Mul", [f"{h}_m", "half"], h))]
-    nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
+    if model.teacher is None:
+        nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
+        return nodes, inits
+    # the teacher recipe's student: the teacher's function plus the network scaled (kit.model.floor)
+    told, known = teacher_nodes(model.teacher.model, features, "teacher_score")
+    inits += [*known, numpy_helper.from_array(np.array(model.scale, np.float32), "correction_scale")]
+    nodes += [helper.make_node("Squeeze", [h, "squeeze_axes"], ["correction_raw"]),
+              helper.make_node("Mul", ["correction_scale", "correction_raw"], ["correction"]), *told,
+              helper.make_node("Add", ["teacher_score", "correction"], [output])]
     return nodes, inits
 
 

@@ -26,7 +26,7 @@ from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
 from kit.model.predictions import HeldPredictions
 from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
-from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
+from kit.model.results import Correction, FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.samplings import (
     Placed,
     Pooled,
@@ -56,6 +56,7 @@ class LosoResult:
     encodes: pd.DataFrame | None = None
     # per held-out encode and sampling, as vmaf-tune predicts it from a sample of the clip (samplings.parquet)
     samplings: pd.DataFrame | None = None
+    correction: Correction | None = None  # the teacher recipe's: how much of it each fold and the export keep
 
     @functools.cached_property
     def predictions(self) -> pd.DataFrame:

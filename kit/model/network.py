@@ -1,12 +1,15 @@
-"""`FrRegressor`: one member as a torch module built from its `Arch`, scaler inside; the ONNX graph is checked by it."""
+"""`FrRegressor`: one member as a torch module built from its `Arch`, scaler inside, and by the teacher recipe the
+teacher's function it corrects (kit.model.floor); the ONNX graph is checked by it."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.contract import log_columns
+from kit.model.teacher_term import TeacherTerm
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
@@ -16,9 +19,13 @@ class FrRegressor(nn.Module):
     std: torch.Tensor  # (1, F) their standard deviations
     logged: torch.Tensor  # (1, F) 1.0 where a raw feature enters as log(1 + x) (kit.model.features.model_space)
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch, teacher: SvrModel | None = None,
+                 scale: float = 1.0) -> None:
         super().__init__()
         self.arch = arch
+        # the teacher recipe's student: the teacher's function plus `scale` times the network (its correction)
+        self.teacher = TeacherTerm(teacher) if teacher is not None else None
+        self.scale = scale
         self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
         self.register_buffer("std", std.reshape(1, arch.n_features).float())
         self.register_buffer("logged", torch.tensor([log_columns(arch.n_features)], dtype=torch.float32))
@@ -39,4 +46,5 @@ class FrRegressor(nn.Module):
             h = self.slots[layer.name](h)
             if layer.name in self.after:
                 h = self.after[layer.name](h)
-        return h.squeeze(1)
+        out = h.squeeze(1)
+        return out if self.teacher is None else self.teacher(features) + torch.tensor(self.scale) * out

@@ -120,14 +120,16 @@ class TrainConfig(Record):
         "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
         "encodes; where the teacher cannot be reproduced from the six features, frames) or frames (the corpus's "
         "per-frame scores, as kits before 2.1; docs/teachers.md).", rank=150))
-    # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples the bases learn, drawn
-    # once from a prior where encodes lie (draw_prior) ...
+    # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples, where the correction is
+    # held to zero, drawn once from a prior where encodes lie (draw_prior) ...
     teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINED_IN_2_1)
-    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)  # each seed's base: steps ...
-    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINED_IN_2_1)  # ... of this many teacher samples
-    # ... from this learning rate, decayed along a cosine
+    # the bases of kits 2.1 to 2.3 (a seed's network distilled from the teacher's samples first): unused since the
+    # student is the teacher's function plus a correction that starts at zero; read still, so that a settings file or
+    # a run.json naming them reads as before
+    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)
+    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINED_IN_2_1)
     base_lr: float = setting(2e-3, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)
-    # each member's tuning from its seed's base ...
+    # each member's tuning from its seed's zero correction ...
     tune_steps: int = setting(600, Whole(0, 1 << 20), changes=TRAINED_IN_2_1)
     tune_batch: int = setting(128, Whole(3, 1 << 16), changes=TRAINED_IN_2_1)  # ... in batches of this many rows
     # ... from this learning rate, decayed along a cosine
@@ -153,9 +155,9 @@ class TrainConfig(Record):
                                                    "window_seed")
 
     def teacher_steps(self) -> tuple[int, int]:
-        """The teacher recipe's (base, tune) steps, scaled by --epochs over its default."""
-        scale = self.epochs / DEFAULT_EPOCHS
-        return max(1, round(self.base_steps * scale)), round(self.tune_steps * scale)
+        """The teacher recipe's (base, tune) steps, scaled by --epochs over its default: no base since the student is
+        the teacher's function plus a correction that starts at zero (kit.model.distil)."""
+        return 0, round(self.tune_steps * self.epochs / DEFAULT_EPOCHS)
 
     def to_json(self) -> dict[str, object]:
         fields = {k: v for k, v in asdict(self).items()

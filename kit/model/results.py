@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from kit.infra.records import Record, flatten, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, RECORDED, SECONDS, SHARE_FIGURE, SIGNED_FIGURE
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, RECORDED, SECONDS, SHARE_FIGURE, SIGNED_FIGURE, Each
+from kit.model.consumer import TOLERANCE
 from kit.model.teacher_fn import TeacherFunction
 
 
@@ -74,6 +75,31 @@ class CorpusRef(Record):
 
 
 @dataclass(frozen=True)
+class Correction(Record):
+    """What LOSO chose of the teacher recipe's correction (in every seed's report and the verdict): the export's factor
+    and each fold's, and the held-out encodes the export's was chosen on."""
+
+    scale: float = field(metadata=keep(SHARE_FIGURE))  # the export's: chosen on every fold's held-out encodes
+    fold_scales: list[float] = field(metadata=keep(Each(SHARE_FIGURE)))  # each fold's, in the folds' order
+    encodes: int = field(metadata=keep(COUNT))  # the held-out encodes it was chosen on, as vmaf-tune feeds them
+    within_teacher: int = field(metadata=keep(COUNT))  # of them within the tolerance: the teacher's function alone
+    within_student: int = field(metadata=keep(COUNT))  # ... the student at `scale`
+
+    @property
+    def is_teacher(self) -> bool:
+        """The export is the teacher's function itself: no factor did better on the held-out encodes."""
+        return self.scale == 0.0
+
+    @property
+    def label(self) -> str:
+        if self.is_teacher:
+            return (f"the student is the teacher's function: no correction kept more held-out encodes within "
+                    f"{TOLERANCE} than its {self.within_teacher} of {self.encodes}")
+        return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
+                f"held-out encodes within {TOLERANCE} (the function: {self.within_teacher})")
+
+
+@dataclass(frozen=True)
 class SeedSummary(Record):
     """One seed's figures over its held-out content groups (GroupResult): the verdict's `per_seed` rows."""
 
@@ -109,6 +135,7 @@ class SeedReport(SeedSummary):
     content_groups: tuple[GroupResult, ...] | None = omit_none()  # what the means average over (folds[]: per source)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
+    correction: Correction | None = omit_none()  # the teacher recipe's: how much of it is kept (kit.model.floor)
 
     @property
     def summary(self) -> SeedSummary:

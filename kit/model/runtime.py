@@ -42,6 +42,12 @@ def session(path: Path) -> Any:
     return ort.InferenceSession(path.read_bytes(), opts, providers=["CPUExecutionProvider"])
 
 
+PREDICT_ROWS = 8_192  # rows a session is given at once (a teacher recipe's graph holds a kernel per row)
+
+
 def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-    (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
-    return np.asarray(out, dtype=np.float64)
+    """The model's output for each row, PREDICT_ROWS at a time."""
+    parts = [np.asarray(sess.run([OUTPUT], {INPUT_FEATURES: feats[at : at + PREDICT_ROWS].astype(np.float32),
+                                            INPUT_CODEC: codec[at : at + PREDICT_ROWS].astype(np.float32)})[0],
+                        dtype=np.float64) for at in range(0, len(feats), PREDICT_ROWS)]
+    return np.concatenate(parts) if parts else np.zeros(0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from kit.media.svr import SvrModel
 from kit.model.arch import Arch, Layer
 from kit.model.kernels import ACTIVATION_GRADS
 from kit.model.network import FrRegressor
@@ -109,9 +110,11 @@ class StackedMLP:
             g = ACTIVATION_GRADS[activation](g, before.pre)
         return grads[::-1]
 
-    def member(self, m: int, mean: torch.Tensor, std: torch.Tensor) -> FrRegressor:
-        """Member m as a torch module with its scaler, each slot copied by name."""
-        model = FrRegressor(mean, std, self.arch)
+    def member(self, m: int, mean: torch.Tensor, std: torch.Tensor, teacher: SvrModel | None = None,
+               scale: float = 1.0) -> FrRegressor:
+        """Member m as a torch module with its scaler (and the teacher's function it corrects), each slot copied by
+        name."""
+        model = FrRegressor(mean, std, self.arch, teacher, scale)
         with torch.no_grad():
             for s in self.slots:
                 model.slot(s.layer.name).weight.copy_(s.weight[m].t())

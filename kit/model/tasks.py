@@ -21,7 +21,6 @@ from kit.infra.rules import COUNT, SECONDS, STAMP, Each
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.model.arch import Arch
-from kit.model.bases import BasesAt
 from kit.model.batches import TrainData
 from kit.model.distil import Distillation
 from kit.model.recipe import TrainConfig
@@ -213,9 +212,8 @@ class MemberStore:
 
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
                   store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
-                  bases: BasesAt | None = None) -> list[MemberKey]:
-    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule (the teacher
-    recipe's bases kept at `bases`); those trained."""
+                  ) -> list[MemberKey]:
+    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
     share, trained = [], []
     for job in jobs:
         todo = [(m, k) for m, k in zip(job.members, job_keys(job), strict=True) if k in wanted and k not in have]
@@ -223,7 +221,7 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]
     if share:  # each group kept as it finishes
-        train_jobs(data, share, config, workers, distil=distil, bases=bases, on_group=lambda j, group: store.save_group(
+        train_jobs(data, share, config, workers, distil=distil, on_group=lambda j, group: store.save_group(
             [MemberKey(share[j].arch.name, m.seed, m.fold) for m in group.members], group))
     return trained
 

@@ -3,22 +3,23 @@ operation acting on each member's slice alone, so how they are grouped changes n
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 import torch
 
 from kit.infra.resources import give_back_memory
+from kit.media.svr import SvrModel
 from kit.model.arch import Arch, fr_regressor_v2
-from kit.model.bases import BasesAt
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
-from kit.model.features import model_space
+from kit.model.features import N_FEATURES, model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
@@ -27,6 +28,7 @@ from kit.model.schedule import STACK_BYTES, JobShape, PlannedJob, Schedule, dist
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
+TOLD_BYTES = 64 << 20  # the teacher's scores a TrainedEnsemble keeps of rows it was asked (a fold's frames, ...)
 # (epochs done, epochs, mean train loss, the arithmetic all the jobs have done: schedule.PlannedJob.arithmetic)
 EpochCallback = Callable[[int, int, float, float], None]
 
@@ -53,6 +55,13 @@ class TrainedEnsemble:
     stds: torch.Tensor  # (M, 1, F)
     members: list[Member]
     final_loss: list[float]
+    # the teacher recipe's student: the teacher's function plus each member's network scaled by `scales[m]` (its
+    # correction, kit.model.floor); None: the network alone (the frames recipe, the baselines, a correction not yet
+    # scaled)
+    teacher: SvrModel | None = None
+    scales: tuple[float, ...] = ()
+    # the teacher's function of rows already asked, by their bytes: LOSO asks each fold's rows once per seed
+    _told: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def joined(cls, parts: list[TrainedEnsemble]) -> TrainedEnsemble:
@@ -67,10 +76,27 @@ class TrainedEnsemble:
         x = torch.cat([z, torch.from_numpy(codec.astype(np.float32))], dim=1) if self.net.arch.use_codec else z
         with torch.no_grad():
             out = self.net.forward(x.unsqueeze(0), members=slice(m, m + 1))
-        return out[0].numpy().astype(np.float64)
+        net = out[0].numpy().astype(np.float64)
+        if self.teacher is None:
+            return net
+        return self.teacher_of(feats) + self.scales[m] * net
+
+    def teacher_of(self, feats: np.ndarray) -> np.ndarray:
+        """The teacher's function of raw features (N, F), each set of rows evaluated once (up to TOLD_BYTES kept: LOSO
+        asks a fold's rows again for each seed)."""
+        assert self.teacher is not None
+        six = np.ascontiguousarray(feats[:, :N_FEATURES], dtype=np.float64)
+        key = hashlib.blake2b(six.tobytes(), digest_size=16).digest()
+        if key not in self._told:
+            self._told[key] = self.teacher.predict(six)
+            while sum(v.nbytes for v in self._told.values()) > TOLD_BYTES and len(self._told) > 1:
+                self._told.pop(next(iter(self._told)))
+        return self._told[key]
 
     def export_member(self, m: int) -> FrRegressor:
-        return self.net.member(m, self.means[m, 0], self.stds[m, 0])
+        if self.teacher is None:
+            return self.net.member(m, self.means[m, 0], self.stds[m, 0])
+        return self.net.member(m, self.means[m, 0], self.stds[m, 0], self.teacher, self.scales[m])
 
 
 def chunk_steps(members: int, batch: int, arch: Arch) -> int:
@@ -132,12 +158,9 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
             for job, plan in zip(jobs, planned, strict=True)]
 
 
-def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False,
-                       kept: Collection[int] = ()) -> int:
-    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe, the
-    bases of the seeds `kept` read back, not trained."""
-    return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members} - set(kept)),
-                                    len(plan.job.members), config)
+def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
+    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
+    return sum(distilled_arithmetic(plan.job.arch, 0, len(plan.job.members), config)
                if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
 
@@ -179,11 +202,10 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (the job's index, a gr
 
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None, distil: Distillation | None = None,
-               bases: BasesAt | None = None) -> list[TrainedEnsemble]:
+               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
     `on_group(job, a group trained)` (as each group is trained) run on the calling thread. With `distil`, the
-    ensemble's job is trained by the teacher recipe (kit.model.distil), its bases kept at `bases`. ValueError when
+    ensemble's job is trained by the teacher recipe (kit.model.distil). ValueError when
     there is no job, or a job without members."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
@@ -191,7 +213,7 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
     for j, job in enumerate(jobs):
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
-                                     None if on_group is None else partial(on_group, j), bases)
+                                     None if on_group is None else partial(on_group, j))
     rest = [j for j in range(len(jobs)) if j not in done_by]  # the jobs trained on the corpus's rows
     if rest:
         if done_by:  # the teacher recipe's rows and windows, freed: not carried into the baselines' training
@@ -224,29 +246,17 @@ def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: i
 
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
-                on_group: Callable[[TrainedEnsemble], None] | None, bases: BasesAt | None) -> TrainedEnsemble:
-    """The job's members by the teacher recipe, as one ensemble; on_epoch's rounds are REPORT_EVERY steps; `bases`:
-    where the seeds' bases are kept (those found there read back, not trained: their arithmetic is not the run's)."""
-    base, _ = config.teacher_steps()
-    kept = bases(data.teacher(), job.arch, config) if bases is not None else None
-    found = kept.found(sorted({m.seed for m in job.members})) if kept is not None else {}
-    if kept is not None and found:
-        carried = sorted(seed for seed, base in found.items() if base.shipped)
-        if stored := sorted(set(found) - set(carried)):
-            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, stored))} read back from the kit's "
-                     "cache (bases/: the same bits as trained, kit.model.bases), not trained again")
-        if carried:
-            kept.log(f"the teacher recipe's base of seed(s) {', '.join(map(str, carried))} as the kit carries it "
-                     "(kit/model/shipped_bases: made for this teacher and recipe), not trained here")
-    total, seeds = rounds(config), len({m.seed for m in job.members} - set(found))
+                on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
+    """The job's members by the teacher recipe, as one ensemble (their corrections, not yet scaled: kit.model.floor);
+    on_epoch's rounds are REPORT_EVERY steps."""
+    total = rounds(config)
     latest: list[tuple[int, float]] = []
     shown = [0]
 
     def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
             shown[0], steps = at, latest[-1][0]
-            work = distilled_arithmetic(job.arch, seeds, len(job.members), config, min(steps, base),
-                                        max(0, steps - base))
+            work = distilled_arithmetic(job.arch, 0, len(job.members), config, 0, steps)
             job.on_epoch(min(at, total), total, latest[-1][1], float(work))
 
     parts: list[TrainedEnsemble] = []
@@ -260,16 +270,16 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
             on_group(ens)
 
     distil(data, job.members, job.arch, config, workers, lambda steps, loss: latest.append((steps, loss)), poll,
-           finished, found, None if kept is None else kept.keep)
+           finished)
     order = {id(m): i for i, m in enumerate(job.members)}
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
-                  distil: Distillation | None = None, bases: BasesAt | None = None) -> TrainedEnsemble:
-    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil` (its bases
-    kept at `bases`)."""
+                  distil: Distillation | None = None) -> TrainedEnsemble:
+    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil` (their
+    corrections, not yet scaled)."""
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
-    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil, bases=bases)[0]
+    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 

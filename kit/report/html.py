@@ -140,7 +140,8 @@ def baselines_section(verdict: Verdict) -> list[str]:
     if verdict.incumbent is not None:
         rows.append(["incumbent (previous bundle)", verdict.incumbent.mean_plcc, verdict.incumbent.mean_rmse])
     rows.sort(key=lambda r: -r[2] if isinstance(r[2], float) and math.isfinite(r[2]) else -math.inf)
-    statements = [f"<p>{esc(s)}</p>" for s in (lift.statement, verdict.challenger_gate.statement) if s]
+    floor = verdict.correction.label if verdict.correction is not None else ""
+    statements = [f"<p>{esc(s)}</p>" for s in (lift.statement, floor, verdict.challenger_gate.statement) if s]
     return ["<h2 id='baselines'>Ensemble vs baselines (same folds)</h2>", *statements,
             sorted_by(f"by mean RMSE ({GROUPS}), worst first"),
             table(["model", f"mean PLCC ({GROUPS})", f"mean RMSE ({GROUPS})"], rows)]

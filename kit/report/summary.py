@@ -64,7 +64,11 @@ def gate_rows(verdict: Verdict) -> list[Row]:
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
-                  "000's 6->1 and 6->16->8->1 nets on the six features, trained with the ensemble's recipe")
+                  "000's 6->1 and 6->16->8->1 nets on the six features, trained with the ensemble's recipe; "
+                  "teacher_fn (where LOSO proved it): the teacher's own function, the student's floor")
+
+
+FLOOR_LABEL = "against its teacher's function"  # the teacher recipe's floor (kit.model.floor): what the export keeps
 
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
@@ -75,6 +79,8 @@ def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("the baselines", BASELINES_LINE))
     if verdict.lift.statement:
         rows.append(("what the ensemble adds", verdict.lift.statement))
+    if verdict.correction is not None:
+        rows.append((FLOOR_LABEL, verdict.correction.label))
     if verdict.incumbent is not None:
         rows.append(("incumbent", f"PLCC {num(verdict.incumbent.mean_plcc)}, "
                                   f"RMSE {num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
@@ -289,6 +295,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows.append((f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC "
                                                f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
     rows += [pair(row) for row in [*consumer[:1], *sampling_rows(verdict)[:1]]]
+    rows += [row for row in full if row[0] == FLOOR_LABEL]  # the student is, or beats, its teacher's function
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += [row for row in full if row[0] == CHECK_LABEL]
     rows.append(corpus_row(out_dir, verdict))

@@ -35,8 +35,9 @@ STEPS: tuple[LazyStep, ...] = (
     # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=3),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
-    # samplings.parquet
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=3),
+    # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
+    # (kit.model.floor: correction in the reports), the teacher_fn baseline
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=4),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
     # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2; a
     # content whose input cannot carry a consumer gate named and judged by the ceiling's gate alone (consumer.carried),

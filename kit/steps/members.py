@@ -14,17 +14,14 @@ from kit.infra.files import host_name, sha256_json
 from kit.infra.shown import Spelled
 from kit.infra.variables import TRAIN_RETRY
 from kit.model.recipe import TEACHER
-from kit.steps import formats_of, formats_through
+from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
 from kit.steps.settings import RunSettings
 from kit.steps.view import record_form
 
 if TYPE_CHECKING:
-    from kit.model.arch import Arch
     from kit.model.baselines import BaselineResult
-    from kit.model.bases import BasesAt, KeptBases, TeacherRows
     from kit.model.loso import LosoInputs, LosoResult
-    from kit.model.recipe import TrainConfig
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
@@ -100,13 +97,10 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
         ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained (of {total}: the ensemble's "
                                 f"{ensemble}, the baselines' {total - ensemble}) in ", store.folder,
                                 f"; training the other {len(missing)}" if missing else ""))
-    bases = bases_of(ctx, inputs)
-    kept = set(bases(inputs.distil.teacher(), jobs[0].arch, s.train).found(s.seeds)) \
-        if bases is not None and inputs.distil is not None and missing else set()
-    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe, kept)
+    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
     if missing:
         trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(missing), (),
-                                store, s.train, workers, inputs.distil, bases)
+                                store, s.train, workers, inputs.distil)
         give_back_memory()  # the training's tables and the threads' arrays, freed: not carried into the evaluation
         found |= store.load_all(jobs, set(trained))
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
@@ -116,32 +110,14 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 
-def bases_of(ctx: Context, inputs: LosoInputs) -> BasesAt | None:
-    """Where the teacher recipe's bases are kept (the kit's cache: kit.model.bases), None by the frames' recipe."""
-    from kit.model.bases import KeptBases
-
-    if inputs.distil is None:
-        return None
-    made: dict[tuple[Arch, TrainConfig], KeptBases] = {}  # one per network and recipe: its records read once
-
-    def at(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
-        if (arch, config) not in made:  # the rows are this LOSO's teacher samples, the same for every job
-            made[arch, config] = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))
-        return made[arch, config]
-
-    return at
-
-
-def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str,
-                  kept: set[int]) -> None:
-    """The work left of LOSO (the bases of the seeds `kept` read back, not trained) and the bundle's after it
-    (kit.model.cost; its bases kept by LOSO's teacher recipe), for the run's ETA."""
+def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
+    """The work left of LOSO and the bundle's after it (kit.model.cost), for the run's ETA."""
     from kit.model.cost import WORK_PER_PARAM_STEP, bundle_work, loso_rest
     from kit.model.train import planned_arithmetic
 
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
     teacher = recipe == TEACHER
-    units = planned_arithmetic(jobs, config, workers, teacher, kept) * share \
+    units = planned_arithmetic(jobs, config, workers, teacher) * share \
         + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
     training = round(units * WORK_PER_PARAM_STEP)
     seeds = len(ctx.settings.seeds)
@@ -150,7 +126,7 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
         setup = 0.0
     # else the set-up, done by now, is counted done at the training's first epoch (its pace is the set-up's)
     ctx.emit(Forecast("loso", round(training + setup + after), training, round(setup)))
-    bundle = bundle_work(rows, seeds, config, workers, kept=seeds if teacher else 0)
+    bundle = bundle_work(rows, seeds, config, workers)
     ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
 
 
@@ -185,5 +161,5 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))
     trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
-                            store, s.train, workers, inputs.distil, bases_of(ctx, inputs))
+                            store, s.train, workers, inputs.distil)
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}

@@ -235,14 +235,15 @@ class LosoStep:
         return Incumbent(incumbent_loso(scored, inputs.target, inputs.folds, original, ctx.run.recorded(folder)),
                          copied)
 
-    def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback) -> pd.DataFrame:
+    def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback, scale: float) -> pd.DataFrame:
         """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
         from kit.model.holdout import run_holdout
 
         s, inputs = ctx.settings, setup.inputs
         ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
                                  "turn"))
-        frame, why = run_holdout(inputs, kind, list(s.seeds), s.train, str(setup.corpus), on_epoch, setup.workers)
+        frame, why = run_holdout(inputs, kind, list(s.seeds), s.train, str(setup.corpus), on_epoch, setup.workers,
+                                 scale)
         ctx.log(f"--holdout {kind}: {why}")
         return frame.assign(scheme=why)
 
@@ -252,7 +253,8 @@ class LosoStep:
             on_epoch = self.on_epoch(ctx, setup)
             result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
             holdout_start = time.monotonic()
-            held = {kind: self.holdout(ctx, setup, kind, on_epoch) for kind in ctx.settings.holdout}
+            scale = result.correction.scale if result.correction is not None else 0.0
+            held = {kind: self.holdout(ctx, setup, kind, on_epoch, scale) for kind in ctx.settings.holdout}
         holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:
@@ -294,7 +296,8 @@ class LosoStep:
                                           train_tasks_seconds=time_used.tasks_seconds or None,
                                           train_attempts=time_used.attempts if time_used.attempts > 1 else None,
                                           validation=setup.inputs.scheme, recipe=setup.inputs.recipe,
-                                          teacher_function=setup.inputs.teacher_fn).to_json())
+                                          teacher_function=setup.inputs.teacher_fn,
+                                          correction=result.correction).to_json())
             outputs.append(path)
         tree.write_json(run.baselines, Baselines(plan.inputs["corpus"], trained.models).to_json())
         outputs.append(run.baselines)

@@ -17,10 +17,8 @@ from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
-from kit.model.recipe import TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import CORPUS_CONTENTS
-from kit.steps import formats_through
 from kit.steps.base import (
     Context,
     Outcome,
@@ -35,8 +33,6 @@ from kit.steps.records import read_run_record, read_step_record, sent_run, shown
 
 if TYPE_CHECKING:  # the report, the tarball's writer and the verdict's record (numpy with them) load with the
     # bundle's run, not when `status` plans it
-    from kit.model.arch import Arch
-    from kit.model.recipe import TrainConfig
     from kit.report.html import Invocation
     from kit.verdict.document import Verdict
 
@@ -159,14 +155,11 @@ class BundleStep:
             "verdict": verdict.verdict, "tarball": run.rel(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native, **({"moved_aside": run.rel(run.set_aside(utc))} if moved else {})})
 
-    def forecast(self, ctx: Context, verdict: Verdict, kept: int | None = None) -> None:
-        """The bundle's work for the run's ETA: the refit (`kept` of its seeds' bases read back, not trained; by
-        default the teacher recipe's all, as LOSO kept them: kit.model.bases), the exports, the report and the
-        tarball (kit.model.cost.bundle_work)."""
-        if kept is None:
-            kept = len(verdict.seeds) if verdict.recipe == TEACHER else 0
+    def forecast(self, ctx: Context, verdict: Verdict) -> None:
+        """The bundle's work for the run's ETA: the refit, the exports, the report and the tarball
+        (kit.model.cost.bundle_work)."""
         cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
-                           verdict.promoted, kept)
+                           verdict.promoted)
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
 
     def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
@@ -247,7 +240,6 @@ class BundleStep:
         from kit.bundle.models import export_ensemble
         from kit.bundle.registry import check_proposed
         from kit.bundle.vmaftune import Shipping, crf_coverage
-        from kit.model.bases import KeptBases, TeacherRows
 
         settings = ctx.settings
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
@@ -263,19 +255,10 @@ class BundleStep:
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())
-        def bases(rows: TeacherRows, arch: Arch, config: TrainConfig) -> KeptBases:
-            """LOSO's bases in the kit's cache; those found are not trained: where fewer are than the step's forecast
-            took (all of them), the run's ETA is told the work left."""
-            kept = KeptBases.in_cache(rows, arch, config, ctx.log, formats_through("loso"))  # LOSO's code trained them
-            if len(found := kept.found(verdict.seeds)) < len(verdict.seeds):
-                self.forecast(ctx, verdict, len(found))
-            return kept
-
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
-                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus,
-                               bases=bases)
+                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
 
 
 def invocation(tree: Tree, run_json: Path, places: Places) -> Invocation | None:

@@ -228,6 +228,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
         clip_pooling=a.clip_pooling if a else None, teacher_suspects=g.suspects,
         consumer=a.consumer if a else None, recipe=reports[0].recipe, teacher_function=reports[0].teacher_function,
+        correction=reports[0].correction,
         frame_regimes=a.regimes or None if a else None,
         **blocks,  # type: ignore[arg-type]  # each gate's rows under its block's key (kit.verdict.gates.BLOCKS)
     )

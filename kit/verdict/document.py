@@ -13,7 +13,7 @@ from kit.errors import InputError
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIGNED_FIGURE, STAMP, Each, Off
 from kit.media.libvmaf import Teacher
-from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
+from kit.model.results import BaselineResult, Correction, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
@@ -478,6 +478,7 @@ class Verdict(Record):
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
+    correction: Correction | None = omit_none()  # the teacher recipe's correction: how much the export keeps
     # sources whose pictures repeat, which an encode's mean features hide (kit.verdict.regimes): a warning, not a gate
     frame_regimes: tuple[FrameRegime, ...] | None = omit_none()
     independent_check: IndependentCheck | None = omit_none()

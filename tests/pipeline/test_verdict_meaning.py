@@ -176,7 +176,7 @@ def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path,
 
 def test_seed_document_baselines_sit_beside_the_ensemble(plain_run: tuple[Path, str]) -> None:
     _, v = _verdict(plain_run[0])
-    assert set(v["baselines"]) == {"ridge", "linear", "mlp_small"}
+    assert set(v["baselines"]) == {"ridge", "linear", "mlp_small", "teacher_fn"}
     assert v["baselines"]["linear"]["params"] == 7 and v["baselines"]["mlp_small"]["params"] == 257
     for name in ("linear", "mlp_small"):
         b = v["baselines"][name]

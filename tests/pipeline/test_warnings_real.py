@@ -172,7 +172,7 @@ def many_contents(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("many")
     manifest = load_manifest()
     for clip in manifest.clips:
-        if clip.expect == "used":
+        if clip.expect == "used" and clip.tier:
             cut(ffmpeg, clip.name, root / "refs" / f"{Path(clip.name).stem.replace('.', '_')}.y4m", 8,
                 vf="scale=176:144")
     for name in TINY_SOURCES:

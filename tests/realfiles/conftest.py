@@ -77,7 +77,7 @@ def children_cpu_s() -> float:
 def run_cut(cut: Cut, folder: Path, ffmpeg: str) -> dict[str, object]:
     """Fill the cut's --ref-dir and run the kit on it within its limit: what the tests read, as JSON."""
     manifest = load_manifest()
-    clips = [c for c in manifest.clips if c.ci or not cut.ci]
+    clips = [c for c in manifest.clips if c.tier and (c.ci or not cut.ci)]
     paths = fetched_or_skip(clips, manifest)
     files = fill(ffmpeg, folder / "refs", clips, paths, whole=not cut.ci)
     cpu, start = children_cpu_s(), time.monotonic()

@@ -1,0 +1,190 @@
+"""The teacher recipe's floor (kit.model.floor, kit.model.teacher_term): the teacher's function computed by the student
+as kit.media.svr computes it, in torch and in the exported graph, with ops libvmaf allows; and the correction's factor
+chosen so that, on the encodes it is chosen on, the student never keeps fewer within the tolerance than the function
+alone, nor any content more than one fewer, whatever the evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper
+
+from kit.bundle.vmaftune import ALLOWED_OPS
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.media.svr import SvrModel, builtin_model_text, parse_model
+from kit.model.consumer import TOLERANCE
+from kit.model.distil import draw_prior
+from kit.model.export import OPSET
+from kit.model.floor import CONTENT_SLACK, SCALES, Evidence
+from kit.model.recipe import TrainConfig
+from kit.model.teacher_term import TEACHER_OPS, TeacherTerm, teacher_nodes
+from tests.unit.test_distil import ROWS, by_hand, model_json
+
+# libvmaf's ONNX op allowlist (lusoris/vmaf libvmaf/src/dnn/op_allowlist.c), the ops the teacher's nodes may use
+LIBVMAF_ALLOWS = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Slice", "Gather",
+                  "Cast", "Shape", "Expand", "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Pow", "Exp", "Log",
+                  "Clip", "Min", "Max", "Sum", "Mean", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Gemm",
+                  "MatMul", "Relu", "Erf", "Gelu"}
+
+
+@pytest.fixture(scope="module")
+def builtin(ffmpeg: str) -> SvrModel:
+    return parse_model(builtin_model_text(Path(ffmpeg), TEACHER_MODEL), TEACHER_MODEL)
+
+
+def onnx_teacher(model: SvrModel) -> ort.InferenceSession:
+    nodes, inits = teacher_nodes(model, "features", "score")
+    graph = helper.make_graph(nodes, "teacher", [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                                                               ["batch", len(FEATURES)])],
+                              [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
+                              initializer=inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    assert {n.op_type for n in proto.graph.node} <= TEACHER_OPS <= ALLOWED_OPS & LIBVMAF_ALLOWS
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def three_forms(model: SvrModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's float64 (kit.media.svr), the torch term and the ONNX nodes, on float32 rows."""
+    x = np.ascontiguousarray(rows, dtype=np.float32)
+    (graph,) = onnx_teacher(model).run(None, {"features": x})
+    with torch.no_grad():
+        term = TeacherTerm(model)(torch.from_numpy(x)).numpy()
+    return model.predict(x.astype(np.float64)), term, np.asarray(graph)
+
+
+def test_the_built_in_teacher_is_the_same_function_in_every_form(builtin: SvrModel) -> None:
+    rows = draw_prior(20_000, TrainConfig())  # where encodes lie, near-lossless densest, motion to 40
+    numpy_, term, graph = three_forms(builtin, rows)
+    assert np.array_equal(term, graph)  # the same operations in the same order
+    assert np.abs(term - numpy_).max() < 2e-5  # float64 arithmetic, the score cast to float32 at the end
+    assert numpy_.min() == 0.0 and numpy_.max() == 100.0  # the clip reached both ways
+
+
+@pytest.mark.parametrize("extra", [{}, {"score_transform": {"enabled": True, "p0": 1.5, "p1": 0.9, "p2": 0.001,
+                                                                "out_gte_in": "true"}},
+                                   {"score_transform": {"enabled": True, "p0": -2.0, "p1": 1.1, "p2": -0.002,
+                                                        "out_lte_in": "true"}}])
+def test_a_hand_written_svr_is_the_same_function_in_every_form(extra: dict) -> None:
+    model = parse_model(model_json(**extra), "hand")
+    rows = np.array([[r[f] for f in FEATURES] for r in ROWS])
+    numpy_, term, graph = three_forms(model, rows)
+    assert np.array_equal(term, graph) and np.abs(term - numpy_).max() < 2e-5
+    if not extra:  # the value worked out by hand, not by any module under test
+        assert np.allclose(numpy_, [by_hand(r) for r in ROWS], atol=1e-9)
+
+
+def evidence(draw: st.DrawFn) -> tuple[Evidence, np.ndarray]:
+    n = draw(st.integers(1, 40))
+    floats = st.floats(0, 100, allow_nan=False)
+    teacher = np.array(draw(st.lists(floats, min_size=n, max_size=n)))
+    offset = np.array(draw(st.lists(st.floats(-4, 4, allow_nan=False), min_size=n, max_size=n)))
+    seeds = draw(st.integers(1, 3))
+    corrections = np.array(draw(st.lists(st.lists(st.floats(-6, 6, allow_nan=False), min_size=seeds,
+                                                  max_size=seeds), min_size=n, max_size=n)))
+    content = np.array(draw(st.lists(st.sampled_from("abcd"), min_size=n, max_size=n)), dtype=object)
+    fold = np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    rows = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    return Evidence(fold, content, teacher, np.clip(teacher + offset, 0, 100), corrections), rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_factor_is_never_chosen_that_loses_encodes_to_the_teachers_function(data: st.DataObject) -> None:
+    found, rows = evidence(data.draw)
+    scale = found.choose(rows)
+    assert scale in SCALES
+    floor, kept = found.within(0.0)[rows], found.within(scale)[rows]
+    assert kept.sum() > floor.sum() or scale == 0.0  # a factor is kept only where it lifts the student
+    for content in set(found.content[rows]):
+        mine = found.content[rows] == content
+        assert kept[mine].sum() >= floor[mine].sum() - CONTENT_SLACK
+    # no candidate keeps more of them: the one chosen is the best the rule allows, and 0 where nothing beats the floor
+    assert all(found.within(s)[rows].sum() <= kept.sum() or found.within(s)[rows].sum() <= floor.sum()
+               or any(found.within(s)[rows][found.content[rows] == c].sum()
+                      < floor[found.content[rows] == c].sum() - CONTENT_SLACK for c in set(found.content[rows]))
+               for s in SCALES)
+
+
+def test_a_correction_that_helps_everywhere_is_kept_whole_and_one_that_hurts_is_dropped() -> None:
+    teacher = np.array([50.0, 60.0, 70.0, 80.0])
+    base = teacher - 2.0  # the function misses each by 2, beyond the tolerance
+    content = np.array(list("abab"), dtype=object)
+    helps = Evidence(np.zeros(4, int), content, teacher, base, np.full((4, 1), 2.0))
+    assert helps.choose(np.ones(4, bool)) == 1.0 and helps.within(1.0).all() and not helps.within(0.0).any()
+    hurts = Evidence(np.zeros(4, int), content, teacher, teacher, np.full((4, 1), 2.0 * TOLERANCE))
+    assert hurts.choose(np.ones(4, bool)) == 0.0  # 0.25 x 3 = 0.75 keeps them all, but misses more than none
+    # one encode the function misses by far, which a factor brings nearer but not within: no factor is chosen for it
+    outlier = Evidence(np.zeros(4, int), content, teacher, np.array([50.0, 60.0, 70.0, 60.0]),
+                       np.array([[0.8], [0.8], [0.8], [12.0]]))
+    assert outlier.choose(np.ones(4, bool)) == 0.0 and outlier.miss(1.0).mean() < outlier.miss(0.0).mean()
+    # content a gains two encodes, b loses its two: more than CONTENT_SLACK of one content, though none overall
+    base = np.array([48.0, 60.0, 68.0, 80.0])
+    one_content = Evidence(np.zeros(4, int), content, teacher, base, np.array([[2.0], [-9.0], [2.0], [-9.0]]))
+    assert one_content.choose(np.ones(4, bool)) == 0.0
+
+
+def test_the_correction_record_says_what_the_export_is(tmp_path: Path) -> None:
+    from kit.model.results import Correction
+
+    none = Correction(0.0, [0.0, 0.25], 40, 38, 38)
+    assert none.is_teacher and none.label.startswith("the student is the teacher's function:")
+    half = Correction(0.5, [0.5, 1.0], 40, 38, 39)
+    assert not half.is_teacher and half.label.startswith("the teacher's function + 0.5 x its correction: 39 of 40")
+    assert Correction.from_json(json.loads(json.dumps(half.to_json()))) == half
+
+
+def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fold_never_judges_itself() -> None:
+    """On a hand-made corpus of three sources (tests/unit/test_consumer_fit.py's) and a known model: each counted
+    held-out encode's base is the teacher's function of its mean features and its corrections are its own fold's
+    members' outputs, seed by seed, as vmaf-tune feeds them; and changing one source's scores changes no factor but
+    its own fold's neighbours': the fold that holds it out is chosen without it."""
+    from dataclasses import replace
+
+    from kit.model.floor import evidence
+    from kit.model.loso import LosoInputs
+    from tests.unit.test_consumer_fit import KnownModel, hand_made_fold
+
+    class Correcting(KnownModel):
+        """The known model less the hand-made SVR's score on these rows (100, its clip): a correction that helps."""
+
+        def predict(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+            return super().predict(m, feats, codec) - 100.0
+
+    df = hand_made_fold()
+    model = parse_model(model_json(), "hand")
+    inputs = replace(LosoInputs.of(df), teacher_model=model)
+    members = Correcting(inputs, [0, 1])
+    found = evidence(inputs, members)  # type: ignore[arg-type]
+    assert found is not None and len(found.fold) == 20  # libx264's 18 and s0's libx265 2; CRF 55 and VAAPI not asked
+    fold_of = {src: f.index for f in inputs.folds for src in df.loc[f.rows, "src"].unique()}
+    for (src, encoder, cq, *_), part in df.groupby(["src", "encoder", "cq", "enc_width", "enc_height"]):
+        if encoder not in ("libx264", "libx265"):
+            continue
+        means = part[list(FEATURES)].mean().to_numpy(dtype=np.float32)
+        at = np.flatnonzero((found.fold == fold_of[src]) & np.isclose(found.teacher, part["vmaf"].mean()))
+        assert len(at) == 1
+        assert found.base[at[0]] == pytest.approx(model.predict(means[None].astype(np.float64))[0], abs=1e-9)
+        cq_norm = np.float32((cq - 10) / 41) * np.float32(41 / 51) + np.float32(10 / 51)
+        own = [140.0 * means[0] - 60.0 * cq_norm + 4.0 * (encoder == "libx265") + members.offsets[m] - 100.0
+               for m, mem in enumerate(members.members) if mem.fold == fold_of[src]]
+        assert np.allclose(found.corrections[at[0]], own, atol=1e-4)
+    chosen = [found.choose(found.fold != f.index) for f in inputs.folds]
+    assert chosen != [0.0] * len(chosen)  # the correction is kept somewhere: a test that can fail
+    changed = 0
+    for f in inputs.folds:  # its held-out frames all at 100: the function's score there, which the correction leaves
+        moved = df.copy()
+        moved.loc[f.rows, "vmaf"] = 100.0
+        again = evidence(replace(LosoInputs.of(moved), teacher_model=model), members)  # type: ignore[arg-type]
+        assert again is not None and again.choose(again.fold != f.index) == chosen[f.index]
+        changed += [again.choose(again.fold != g.index) for g in inputs.folds] != chosen
+    assert changed  # the others' factors do read it
