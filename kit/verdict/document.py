@@ -15,6 +15,7 @@ from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIG
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
+from kit.verdict.kinds import CONSUMER as CONSUMER_KIND
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
@@ -225,35 +226,120 @@ class ConsumerSampling(Record):
     cut_vs_encoded: list[float] | None = omit_none(Each(POINTS))
     warnings: list[str] | None = omit_none()  # each content whose window lies beyond the tolerance of its whole clip
     not_measured: str | None = omit_none()  # why no window could be placed (a corpus without frame rates)
+    # how many encodes' windows were placed by the header's rate (no frame times: a corpus without its manifest)
+    placed: str | None = omit_none()
 
 
 @dataclass(frozen=True)
-class ShortInput(Record):
-    """A content group whose own ceiling (the teacher's function of its encodes' mean features) is below a consumer
-    gate: its input cannot carry that gate, so the ceiling-gap gate judges it (kit.verdict.consumer)."""
+class ConsumerTally(Record):
+    """One group's counted held-out encodes as the consumer gates judge them (kit.verdict.ceiling): whole counts of
+    encodes as vmaf-tune samples them, each a row of 04_verdict/consumer_encodes.parquet, so every share a gate line
+    prints is a count there. The pool: the encodes the ceiling itself lands within the tolerance on (every encode
+    where there is no ceiling), fixed by the encodes alone."""
 
-    content: str  # the content group, named by its sources
+    by: str  # all | encoder | crf_band | rung | content
+    group: str  # as ConsumerGroup names it
     n_encodes: int = field(metadata=keep(COUNT))
-    share_within: float = field(metadata=keep(SHARE_FIGURE))  # the student's share of its encodes within the tolerance
-    ceiling_share: float = field(metadata=keep(SHARE_FIGURE))
-    below: list[str]  # the gates' flags its ceiling is below (--min-consumer-share, --min-consumer-content-share)
+    within: int = field(metadata=keep(COUNT))  # the student within the tolerance, of all its encodes
+    # the ceiling within the tolerance: the pool's size (None: no ceiling, and the pool is every encode)
+    ceiling_within: int | None = field(metadata=keep(COUNT))
+    pool_within: int | None = field(metadata=keep(COUNT))  # the student within, on the pool (None: no ceiling)
+
+    @property
+    def pool(self) -> int:
+        """The encodes the input can carry: the ceiling within the tolerance (every encode without a ceiling)."""
+        return self.n_encodes if self.ceiling_within is None else self.ceiling_within
+
+    @property
+    def pool_hits(self) -> int:
+        return self.within if self.pool_within is None else self.pool_within
+
+    @property
+    def pool_share(self) -> float:
+        """The student's share of the pool (NaN for an empty pool), rounded as the gates compare it."""
+        return round(self.pool_hits / self.pool, 12) if self.pool else math.nan
+
+    @property
+    def share(self) -> float:
+        return round(self.within / self.n_encodes, 12) if self.n_encodes else math.nan
+
+    @property
+    def ceiling_share(self) -> float | None:
+        if self.ceiling_within is None or not self.n_encodes:
+            return None
+        return round(self.ceiling_within / self.n_encodes, 12)
+
+    @property
+    def gap(self) -> float | None:
+        """How much of its encodes' share the student loses under the ceiling's (negative: it beats it)."""
+        if self.ceiling_within is None or not self.n_encodes:
+            return None
+        return round((self.ceiling_within - self.within) / self.n_encodes, 12)
+
+    @property
+    def shortfall(self) -> int:
+        """The input's shortfall: the encodes the ceiling misses, out of the pool."""
+        return self.n_encodes - self.pool
+
+    @property
+    def label(self) -> str:
+        """How a gate names it: `all`, `CRF 36-51`, `encoder libx264`, `rung native`, `content <its sources>`."""
+        return "all" if self.by == "all" else f"{'CRF' if self.by == 'crf_band' else self.by} {self.group}"
+
+    def pooled_words(self) -> str:
+        """The gated figure with its pool: `95.0% of the 40 encodes the input can carry`."""
+        return f"{self.pool_share:.1%} of {self.pool}" if self.pool else "none of 0"
 
 
 @dataclass(frozen=True)
-class Carried(Record):
-    """--min-consumer-share's groups (all, each CRF band, each encoder) over the contents whose own ceiling reaches
-    it: a content whose input cannot carry the gate lowers no other group's figure (kit.verdict.consumer)."""
+class ConsumerJudged(Record):
+    """What the consumer gates judge (kit.verdict.ceiling, consumer_gates): every counted held-out encode as vmaf-tune
+    samples it, the student's and the ceiling's hits, the pool, counted per group; each encode a row of `file`."""
 
-    # --min-consumer-share, where some content's ceiling is below it (else None)
-    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
-    short: tuple[ShortInput, ...]  # every content whose ceiling is below a consumer gate: the ceiling-gap gate's
-    # `all` first, then each CRF band and each encoder, over the contents whose ceiling reaches --min-consumer-share
-    # (none: every content's does, and the share gate judges ConsumerFit's own groups)
-    groups: tuple[ConsumerGroup, ...]
+    how: str  # which prediction is judged: as vmaf-tune samples (its window against the whole clip), or why not
+    pool: str  # what the pool is, in words
+    file: str  # the encodes, one row each (04_verdict/consumer_encodes.parquet)
+    sampled: bool  # the window's features (as vmaf-tune samples); false: no window placed, the whole encode's
+    window_s: float = field(metadata=keep(POINTS))  # --consumer-window
+    n_longer: int = field(metadata=keep(COUNT))  # of clips longer than the window: where sampled and whole can differ
+    # all first, then by encoder, CRF band, rung and content, each grouping's lowest pool share first
+    tallies: tuple[ConsumerTally, ...]
+    median_miss: float = field(metadata=keep(POINTS))  # |predicted - teacher| as judged, over every counted encode
+    max_miss: float = field(metadata=keep(POINTS))
+    worst_encode: str
 
-    def of(self, flag: str) -> tuple[ShortInput, ...]:
-        """The contents whose input cannot carry the gate of this flag."""
-        return tuple(s for s in self.short if flag in s.below)
+    def of(self, by: str) -> tuple[ConsumerTally, ...]:
+        return tuple(t for t in self.tallies if t.by == by)
+
+    @property
+    def whole(self) -> ConsumerTally:
+        return self.tallies[0]
+
+    @property
+    def sampled_how(self) -> str:
+        """`how` in a few words, for the summary's row."""
+        w = f"{self.window_s:g}"
+        if not self.sampled:
+            return "on each whole encode (no window placed: the corpus gives no frame rate)"
+        if not self.n_longer:
+            return f"as vmaf-tune samples: no clip here is longer than its {w} s window, so each encode is judged whole"
+        return (f"as vmaf-tune samples: its first {w} s against the whole clip ({self.n_longer} of the "
+                f"{self.whole.n_encodes} of clips longer than {w} s)")
+
+    def shortfall_words(self) -> str | None:
+        """The input's shortfall in one sentence: how many encodes the ceiling misses as judged, and on which contents
+        (None: it misses none, or there is no ceiling)."""
+        w = self.whole
+        if w.ceiling_within is None or not w.shortfall:
+            return None
+        short = sorted((t for t in self.of("content") if t.shortfall), key=lambda t: (-t.shortfall / t.n_encodes,
+                                                                                        t.group))
+        beaten = w.within - w.pool_hits
+        said = ", ".join(f"content {t.group} {t.shortfall} of {t.n_encodes}" for t in short[:5]) + (
+            f" and {len(short) - 5} more" if len(short) > 5 else "")
+        return (f"the input falls short on {w.shortfall} of {w.n_encodes} encodes (the ceiling misses them, so no "
+                f"gate counts them against the student): {said}"
+                + (f"; the student lands within on {beaten} of them" if beaten else ""))
 
 
 @dataclass(frozen=True)
@@ -281,35 +367,33 @@ class ConsumerFit(Record):
     window_ceiling_share: float | None = omit_none(SHARE_FIGURE)
     n_longer: int | None = omit_none(COUNT)
     sampling: ConsumerSampling | None = omit_none()  # the window, the samplings measured beside it, the warnings
-    # the contents whose ceiling is below a consumer gate, and the share gate's groups over the others (absent: the
-    # ceiling-gap gate off, no ceiling, or every content's ceiling reaches every gate)
-    carried: Carried | None = omit_none()
+    judged: ConsumerJudged | None = omit_none()  # what the consumer gates judge (absent: a verdict before 2.4)
     no_ceiling: str | None = omit_none()  # why no ceiling was computed (a teacher the consumer's input cannot feed)
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
 
-    def carried_words(self) -> str | None:
-        """The contents whose input cannot carry a consumer gate, each with its ceiling and the student's share, as the
-        recommendation and the summary name them (None: none)."""
-        if self.carried is None or not self.carried.short:
-            return None
-        return ("the consumer's input cannot carry " + ", ".join(
-            f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of "
-            f"{s.n_encodes}; below {' and '.join(s.below)})" for s in self.carried.short)
-            + ": judged against the ceiling, the consumer gates over the other contents")
-
-    def sampled_words(self) -> str:
-        """The one figure of the consumer's share as vmaf-tune samples a clip, with its base and how its window was
-        taken: the summary, the report and the cards say it in these words ("" where no window was placed)."""
-        if self.window_share is None or self.sampling is None or not self.n_encodes:
+    def judged_words(self) -> str:
+        """The consumer gates' figure in words, with its pool and how the encodes are judged, then the whole encode's
+        beside it where the two can differ: the summary and the report say it so ("" without the block)."""
+        j = self.judged
+        if j is None or not j.whole.n_encodes:
             return ""
-        w = self.sampling.window_s
-        ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
-        return (f"as vmaf-tune samples a clip (its first {w:g} s, the frames cut from the whole encode, against "
-                f"the whole clip): {self.window_share:.1%} of {self.n_encodes} held-out "
-                f"encodes{ceiling}; {self.n_longer} of them of clips longer than {w:g} s (the others are their own "
-                "window)")
+        w = j.whole
+        said = f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})"
+        if w.ceiling_within is not None:
+            everyone = "all " if not w.shortfall else ""
+            said += (f", of the {w.pool} the input can carry (the ceiling lands within on {everyone}{w.pool} of "
+                     f"{w.n_encodes}" + (f": the other {w.shortfall} are the input's shortfall)" if w.shortfall else
+                                         ")"))
+        else:
+            said += " (no ceiling: every encode judged)"
+        said += f"; judged {j.sampled_how}"
+        if j.n_longer:
+            ceiling = f", the ceiling {self.ceiling_share:.1%}" if self.ceiling_share is not None else ""
+            said += (f"; on the whole encodes' features instead (a diagnosis): {self.share_within:.1%} of "
+                     f"{self.n_encodes}{ceiling}")
+        return said
 
     @property
     def whole(self) -> ConsumerGroup:
@@ -481,6 +565,13 @@ class Verdict(Record):
     # sources whose pictures repeat, which an encode's mean features hide (kit.verdict.regimes): a warning, not a gate
     frame_regimes: tuple[FrameRegime, ...] | None = omit_none()
     independent_check: IndependentCheck | None = omit_none()
+    reasons: list[str] | None = omit_none()  # HOLD: each failing gate's reason, as the recommendation joins them
+
+    @property
+    def advice(self) -> str | None:
+        """The recommendation after its reasons (what to do, then what it names), None where it has no reasons."""
+        head = f"{self.verdict}: " + "; ".join(self.reasons or ()) + ". "
+        return self.recommendation[len(head):] if self.reasons and self.recommendation.startswith(head) else None
 
     def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:
         """Per grouping of the breakdown with two groups or more, the group of the largest RMSE."""
