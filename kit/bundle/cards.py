@@ -25,7 +25,8 @@ from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import TeacherFunction
-from kit.verdict.document import ConsumerFit, ConsumerJudged, Verdict
+from kit.verdict.ceiling import ConsumerJudged
+from kit.verdict.document import ConsumerFit, Verdict
 from kit.verdict.thresholds import GateResult
 
 

@@ -10,12 +10,12 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW
 from kit.media.fingerprint import Repeats
 from kit.verdict.breakdown import breakdown, errors_of, group_labels
+from kit.verdict.ceiling import ConsumerTally
 from kit.verdict.confounding import Confounding, confounding
 from kit.verdict.document import (
     ClipPooling,
     Completeness,
     ConsumerFit,
-    ConsumerTally,
     GroupErrors,
     HoldoutBlock,
     Intervals,

@@ -19,7 +19,8 @@ from kit.model.metrics import residuals
 from kit.model.teacher_fn import TeacherFunction
 from kit.platforms.encoders import get_spec
 from kit.verdict import ceiling
-from kit.verdict.document import ConsumerFit, ConsumerGroup, ConsumerJudged, UntrainedSlot
+from kit.verdict.ceiling import ConsumerJudged
+from kit.verdict.document import ConsumerFit, ConsumerGroup, UntrainedSlot
 from kit.verdict.sampling import consumer_sampling, window_figures
 
 GROUPINGS = ("encoder", "crf_band", "rung", "content")

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 
 from kit.infra.rules import flag_of
-from kit.verdict.document import ConsumerFit, ConsumerJudged, ConsumerTally, LimitGate
+from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
+from kit.verdict.document import ConsumerFit, LimitGate
 from kit.verdict.thresholds import GateThresholds
 
 SHARE_FLAG = flag_of(GateThresholds, "min_consumer_share").opt

@@ -15,6 +15,7 @@ from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIG
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
+from kit.verdict.ceiling import ConsumerJudged
 from kit.verdict.kinds import CONSUMER as CONSUMER_KIND
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
@@ -231,118 +232,6 @@ class ConsumerSampling(Record):
 
 
 @dataclass(frozen=True)
-class ConsumerTally(Record):
-    """One group's counted held-out encodes as the consumer gates judge them (kit.verdict.ceiling): whole counts of
-    encodes as vmaf-tune samples them, each a row of 04_verdict/consumer_encodes.parquet, so every share a gate line
-    prints is a count there. The pool: the encodes the ceiling itself lands within the tolerance on (every encode
-    where there is no ceiling), fixed by the encodes alone."""
-
-    by: str  # all | encoder | crf_band | rung | content
-    group: str  # as ConsumerGroup names it
-    n_encodes: int = field(metadata=keep(COUNT))
-    within: int = field(metadata=keep(COUNT))  # the student within the tolerance, of all its encodes
-    # the ceiling within the tolerance: the pool's size (None: no ceiling, and the pool is every encode)
-    ceiling_within: int | None = field(metadata=keep(COUNT))
-    pool_within: int | None = field(metadata=keep(COUNT))  # the student within, on the pool (None: no ceiling)
-
-    @property
-    def pool(self) -> int:
-        """The encodes the input can carry: the ceiling within the tolerance (every encode without a ceiling)."""
-        return self.n_encodes if self.ceiling_within is None else self.ceiling_within
-
-    @property
-    def pool_hits(self) -> int:
-        return self.within if self.pool_within is None else self.pool_within
-
-    @property
-    def pool_share(self) -> float:
-        """The student's share of the pool (NaN for an empty pool), rounded as the gates compare it."""
-        return round(self.pool_hits / self.pool, 12) if self.pool else math.nan
-
-    @property
-    def share(self) -> float:
-        return round(self.within / self.n_encodes, 12) if self.n_encodes else math.nan
-
-    @property
-    def ceiling_share(self) -> float | None:
-        if self.ceiling_within is None or not self.n_encodes:
-            return None
-        return round(self.ceiling_within / self.n_encodes, 12)
-
-    @property
-    def gap(self) -> float | None:
-        """How much of its encodes' share the student loses under the ceiling's (negative: it beats it)."""
-        if self.ceiling_within is None or not self.n_encodes:
-            return None
-        return round((self.ceiling_within - self.within) / self.n_encodes, 12)
-
-    @property
-    def shortfall(self) -> int:
-        """The input's shortfall: the encodes the ceiling misses, out of the pool."""
-        return self.n_encodes - self.pool
-
-    @property
-    def label(self) -> str:
-        """How a gate names it: `all`, `CRF 36-51`, `encoder libx264`, `rung native`, `content <its sources>`."""
-        return "all" if self.by == "all" else f"{'CRF' if self.by == 'crf_band' else self.by} {self.group}"
-
-    def pooled_words(self) -> str:
-        """The gated figure with its pool: `95.0% of the 40 encodes the input can carry`."""
-        return f"{self.pool_share:.1%} of {self.pool}" if self.pool else "none of 0"
-
-
-@dataclass(frozen=True)
-class ConsumerJudged(Record):
-    """What the consumer gates judge (kit.verdict.ceiling, consumer_gates): every counted held-out encode as vmaf-tune
-    samples it, the student's and the ceiling's hits, the pool, counted per group; each encode a row of `file`."""
-
-    how: str  # which prediction is judged: as vmaf-tune samples (its window against the whole clip), or why not
-    pool: str  # what the pool is, in words
-    file: str  # the encodes, one row each (04_verdict/consumer_encodes.parquet)
-    sampled: bool  # the window's features (as vmaf-tune samples); false: no window placed, the whole encode's
-    window_s: float = field(metadata=keep(POINTS))  # --consumer-window
-    n_longer: int = field(metadata=keep(COUNT))  # of clips longer than the window: where sampled and whole can differ
-    # all first, then by encoder, CRF band, rung and content, each grouping's lowest pool share first
-    tallies: tuple[ConsumerTally, ...]
-    median_miss: float = field(metadata=keep(POINTS))  # |predicted - teacher| as judged, over every counted encode
-    max_miss: float = field(metadata=keep(POINTS))
-    worst_encode: str
-
-    def of(self, by: str) -> tuple[ConsumerTally, ...]:
-        return tuple(t for t in self.tallies if t.by == by)
-
-    @property
-    def whole(self) -> ConsumerTally:
-        return self.tallies[0]
-
-    @property
-    def sampled_how(self) -> str:
-        """`how` in a few words, for the summary's row."""
-        w = f"{self.window_s:g}"
-        if not self.sampled:
-            return "on each whole encode (no window placed: the corpus gives no frame rate)"
-        if not self.n_longer:
-            return f"as vmaf-tune samples: no clip here is longer than its {w} s window, so each encode is judged whole"
-        return (f"as vmaf-tune samples: its first {w} s against the whole clip ({self.n_longer} of the "
-                f"{self.whole.n_encodes} of clips longer than {w} s)")
-
-    def shortfall_words(self) -> str | None:
-        """The input's shortfall in one sentence: how many encodes the ceiling misses as judged, and on which contents
-        (None: it misses none, or there is no ceiling)."""
-        w = self.whole
-        if w.ceiling_within is None or not w.shortfall:
-            return None
-        short = sorted((t for t in self.of("content") if t.shortfall), key=lambda t: (-t.shortfall / t.n_encodes,
-                                                                                        t.group))
-        beaten = w.within - w.pool_hits
-        said = ", ".join(f"content {t.group} {t.shortfall} of {t.n_encodes}" for t in short[:5]) + (
-            f" and {len(short) - 5} more" if len(short) > 5 else "")
-        return (f"the input falls short on {w.shortfall} of {w.n_encodes} encodes (the ceiling misses them, so no "
-                f"gate counts them against the student): {said}"
-                + (f"; the student lands within on {beaten} of them" if beaten else ""))
-
-
-@dataclass(frozen=True)
 class ConsumerFit(Record):
     """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, and per group."""
 
@@ -380,14 +269,11 @@ class ConsumerFit(Record):
         if j is None or not j.whole.n_encodes:
             return ""
         w = j.whole
-        said = f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})"
-        if w.ceiling_within is not None:
-            everyone = "all " if not w.shortfall else ""
-            said += (f", of the {w.pool} the input can carry (the ceiling lands within on {everyone}{w.pool} of "
-                     f"{w.n_encodes}" + (f": the other {w.shortfall} are the input's shortfall)" if w.shortfall else
-                                         ")"))
-        else:
-            said += " (no ceiling: every encode judged)"
+        short = f": the other {w.shortfall} are the input's shortfall" if w.shortfall else ""
+        said = f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})" + (
+            f", of the {w.pool} the input can carry (the ceiling lands within on {'' if w.shortfall else 'all '}"
+            f"{w.pool} of {w.n_encodes}{short})" if w.ceiling_within is not None else " (no ceiling: every encode "
+                                                                                       "judged)")
         said += f"; judged {j.sampled_how}"
         if j.n_longer:
             ceiling = f", the ceiling {self.ceiling_share:.1%}" if self.ceiling_share is not None else ""

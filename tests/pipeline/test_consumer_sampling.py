@@ -104,8 +104,8 @@ def test_the_window_figure_is_the_corpus_frames_cut_as_vmaf_tune_samples(sampled
     assert j.whole.pool_within == ((counted["window_miss"] <= TOLERANCE)
                                    & (counted["window_ceiling_miss"] <= TOLERANCE)).sum()
     said = dict(summary_rows(sampled_run, verdict))["as vmaf-tune uses it"]
-    assert c.judged_words() in said and f"its first 5 s against the whole clip (6 of the {len(counted)} of clips " \
-                                        "longer than 5 s)" in said
+    assert c.judged_words() in said and f"its first 5 s against the whole clip (6 of the {len(counted)} encodes " \
+                                        "of clips longer than 5 s)" in said
     assert said.count("5 s") == 2 and "vmaf-tune's window" not in said  # one figure, said once
     assert f"a diagnosis): {c.share_within:.1%} of {c.n_encodes}" in said  # the whole encodes' beside it
 

@@ -56,7 +56,8 @@ from kit.rundir import ENSEMBLE_MANIFEST
 from kit.steps.base import KeptDigest, read_output
 from kit.steps.records import RunRecord, StepRecord, read_run_record
 from kit.steps.settings import RunSettings
-from kit.verdict.document import ConsumerJudged, ConsumerTally, Verdict, read_verdict
+from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
+from kit.verdict.document import Verdict, read_verdict
 from kit.verdict.regimes import FrameRegime
 from tests.conftest import ROOT
 
