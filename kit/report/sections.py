@@ -22,10 +22,10 @@ from kit.verdict.sampling import HOW_WORDS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.verdict.ceiling import ConsumerJudged
     from kit.verdict.document import (
         ConsumerFit,
         ConsumerGroup,
-        ConsumerJudged,
         ConsumerSampling,
         ExportedInterval,
         GroupErrors,
