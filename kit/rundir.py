@@ -176,6 +176,7 @@ class RunDir:
     intervals = _At("verdict", "intervals.parquet")  # every held-out row: prediction, spread, interval per level
     calibration = _At("verdict", "calibration.json")  # vmaf-tune's split-conformal sidecar
     clip_pooling = _At("verdict", "clip_pooling.parquet")  # every held-out clip pooled by each statistic
+    consumer_encodes = _At("verdict", "consumer_encodes.parquet")  # every encode the consumer gates judge
 
     def verdict_file(self, verdict: str) -> Path:
         return self.step("verdict") / f"{verdict}.json"

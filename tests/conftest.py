@@ -244,6 +244,20 @@ def json_run(tiny_refs: Path,
 
 
 @pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo as the README shows it (`run --box-id mybox` with the default gates, on a terminal 100 columns wide,
+    a cache of its own), run once per session: the README's annotated summary (tests/pipeline/test_readme_summary.py)
+    and the consumer figures recomputed from its tarball (tests/pipeline/test_consumer_recomputed.py). Its out-dir is
+    <folder>/runs/mybox. Read-only for its users."""
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
+        return passed(run_kit("run", "--box-id", "mybox", "--out-dir", folder / "runs" / "mybox", timeout=1800,
+                              env={"COLUMNS": "100", "KIT_CACHE_DIR": str(folder / "cache")}))
+
+    folder, res = kept_run(tmp_path_factory, "demo-run", run)
+    return folder / "runs" / "mybox", res
+
+
+@pytest.fixture(scope="session")
 def ladder_run(tiny_refs: Path,
                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every

@@ -25,6 +25,7 @@ from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import Correction, EnsembleMember
 from kit.model.teacher_fn import TeacherFunction
+from kit.verdict.ceiling import ConsumerJudged
 from kit.verdict.document import ConsumerFit, Verdict
 from kit.verdict.thresholds import GateResult
 
@@ -106,8 +107,17 @@ def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: Con
             "as_vmaftune_uses_it": None if consumer is None else {
                 **{key: getattr(consumer, key) for key in ("n_encodes", "tolerance", "share_within", "ceiling_share",
                                                            "median_miss", "max_miss", "worst_encode")},
-                "note": "held-out LOSO encodes (03_loso/encodes.parquet); ceiling_share: the teacher's own function on "
-                        "the same mean features (the teacher of the mean, not a bound: models may beat it)"}}
+                "note": "held-out LOSO encodes (03_loso/encodes.parquet), each whole encode's mean features; "
+                        "ceiling_share: the teacher's own function on the same mean features (the teacher of the mean, "
+                        "not a bound: models may beat it); as_sampled: what the consumer gates count",
+                **({"as_sampled": judged_card(consumer.judged)} if consumer.judged is not None else {})}}
+
+
+def judged_card(j: ConsumerJudged) -> dict[str, object]:
+    """The consumer gates' figure, as vmaf-tune samples (04_verdict/consumer_encodes.parquet)."""
+    w = j.whole
+    return {"how": j.how, "pool": j.pool, "n_encodes": w.n_encodes, "n_pool": w.pool, "within_on_pool": w.pool_hits,
+            "share_on_pool": w.pool_share if w.pool else None, "file": j.file}
 
 
 def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:

@@ -54,6 +54,8 @@ def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked
                 files[run.rel(path)] = checked(path, "verdict")
     if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
         files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
+    if verdict.consumer is not None and verdict.consumer.judged is not None:  # what the consumer gates count (2.4)
+        files[run.rel(run.consumer_encodes)] = checked(run.consumer_encodes, "verdict")
     return files
 
 

@@ -46,6 +46,7 @@ class GateLine:
     short: str = ""
     said: str = ""
     unjudged: bool = False  # on, with nothing to judge: shown `not judged`, never `pass`
+    why: str = ""  # why it is not judged
 
     @property
     def outcome(self) -> str:
@@ -136,7 +137,7 @@ def limit_line(s: Shown) -> GateLine:
     limit = f"{gate.sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({gate.flag})"
     if why := getattr(g, "not_judged", None):
         what = f"{s.label}: not judged, {why}"
-    return GateLine(what, value, gate.sign, g.threshold, limit, ok_of(g), s.short, said, bool(why))
+    return GateLine(what, value, gate.sign, g.threshold, limit, ok_of(g), s.short, said, bool(why), why or "")
 
 
 WORST_HEADERS = ["worst", "name", "its figure", "typical (median)", "how far", "gate on it"]

@@ -59,9 +59,7 @@ class ReportData:
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
     coverage: pd.DataFrame | None = None  # per source, the share inside at each level (frames.coverage_by_source)
-    encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
     skipped: tuple[Unusable, ...] = ()  # 02_corpus/skipped.json: the clips of --ref-dir the corpus step left out
-    samplings: pd.DataFrame | None = None  # 03_loso/samplings.parquet: each as vmaf-tune predicts it from a sample
 
 
 @dataclass(frozen=True)
@@ -75,11 +73,9 @@ class Invocation:
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
-                     encodes: Path | None = None, skipped: tuple[Unusable, ...] = (),
-                     corpus: Path | None = None, samplings: Path | None = None) -> ReportData:
+                     skipped: tuple[Unusable, ...] = (), corpus: Path | None = None) -> ReportData:
     """`corpus`: the verdict's corpus where it is now (the bundle finds it in the out-dir), else as the verdict
-    names it; `samplings`: 03_loso/samplings.parquet where LOSO wrote it."""
-    from kit.infra.parquet import read_frame
+    names it."""
     from kit.report.frames import coverage_by_source, held_out_predictions
 
     corpus_path = corpus if corpus is not None else Path(verdict.corpus.path)
@@ -88,8 +84,7 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(intervals) if intervals is not None and intervals.is_file() else None,
-                      read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped,
-                      read_frame(samplings) if samplings is not None and samplings.is_file() else None)
+                      skipped)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -256,9 +251,10 @@ def left_out_section(verdict: Verdict, skipped: tuple[Unusable, ...]) -> list[st
                      "use (--strict refuses the run instead), with the words and the fix it printed.")]
     if not (left := verdict.corpus.left_out):
         return []
+    refuted = any(u.by_check for u in left)  # a column only where some row has something in it
     return [heading, sorted_by("by box, then file"),
-            capped(["box", "clip", "why", "refuted by the independent check"],
-                   [[u.box_id, u.file, u.why, "yes" if u.by_check else ""]
+            capped(["box", "clip", "why", *(["refuted by the independent check"] if refuted else [])],
+                   [[u.box_id, u.file, u.why, *(["yes" if u.by_check else ""] if refuted else [])]
                     for u in sorted(left, key=lambda u: (u.box_id, u.file))], "clips", "the verdict file"),
             note("From each box's corpus manifest, carried by the merge (the union's manifest, `left_out`): each "
                  "clip a box's corpus step could not use, with its words; the fix is in that box's "
@@ -320,6 +316,14 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
     return said
 
 
+def recommendation_html(verdict: Verdict) -> list[str]:
+    """The recommendation: a HOLD's reasons listed, one a line, under what to do; a PROMOTE's as it is."""
+    if (advice := verdict.advice) is None:
+        return [f"<p>{esc(verdict.recommendation)}</p>"]
+    reasons = "".join(f"<li>{esc(r[:1].upper() + r[1:])}.</li>" for r in verdict.reasons or ())
+    return [f"<p>{esc(verdict.verdict)}: {esc(advice)}</p>", f"<ul>{reasons}</ul>"]
+
+
 def matplotlib_home() -> None:
     """matplotlib's configuration (MPLCONFIGDIR) in the kit's cache unless set or loaded: an unwritable home warns."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
@@ -343,7 +347,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*sections.consumer_section(verdict, data.encodes, data.samplings),
+    body = [*sections.consumer_section(verdict),
             *(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
@@ -356,7 +360,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
-        f"<p>{esc(verdict.recommendation)}</p>",
+        *recommendation_html(verdict),
         *gatelines.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
         "<h2 id='gate'>Gate</h2>", gatelines.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
         f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "

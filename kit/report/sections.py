@@ -9,14 +9,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import GROUPINGS, PANELS, quality_rows
 from kit.report.gatelines import NOT_JUDGED
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
-from kit.verdict.consumer import consumer_fit
-from kit.verdict.consumer_gates import group_label
 from kit.verdict.decide import per_source
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, shown
 from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
@@ -25,7 +22,9 @@ from kit.verdict.sampling import HOW_WORDS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.verdict.ceiling import ConsumerJudged
     from kit.verdict.document import (
+        ConsumerFit,
         ConsumerGroup,
         ConsumerSampling,
         ExportedInterval,
@@ -261,14 +260,43 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
 ENCODES_FILE = "03_loso/encodes.parquet"
 BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
             "content": "content group"}
+GATED = ("consumer_share", "consumer_content_share")  # the gates on the student's share of a group's pool
 
 
-def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
-    """The share within the tolerance, red where the gate that judges its group fails it (as the verdict's consumer
-    gates list it: a content whose input cannot carry a gate is judged against its ceiling there)."""
-    failing = {label for s in shown(verdict, CONSUMER_GATES) for label in s.row.failing}
-    label = "all" if g.by == "all" else group_label(g)
-    return Graded(markup.num(g.share_within, ".1%"), "g2" if label in failing else "")
+def failing_labels(verdict: Verdict, measures: tuple[str, ...]) -> set[str]:
+    """The groups these consumer gates fail (as their rows name them: `all`, `CRF 36-51`, `content a + b`)."""
+    return {label for s in shown(verdict, CONSUMER_GATES) if s.row.measure in measures for label in s.row.failing}
+
+
+def consumer_table(verdict: Verdict, c: ConsumerFit, j: ConsumerJudged) -> tuple[list[str], list[list[object]]]:
+    """Each tally beside its group's per-encode figures: the gates' columns first (the figure a gate line prints, red
+    where that gate fails it), then the whole encode's (its shares only where a clip is longer than the window, where
+    the two can differ)."""
+    share_failing, gap_failing = failing_labels(verdict, GATED), failing_labels(verdict, ("consumer_ceiling_gap",))
+    per_encode = {(g.by, g.group): g for g in (c.whole, *c.groups)}
+    ceiling = j.whole.ceiling_within is not None
+    whole = " (the whole encode's features)" if j.n_longer else ""
+    headers = ["grouping", "group", "encodes"]
+    headers += (["the ceiling within: the pool", "the student within, of the pool (gated)",
+                 "the student within, of all", "under the ceiling, of all (gated per content)"] if ceiling else
+                ["the student within (gated)"])
+    headers += [f"the student within{whole}", f"the ceiling within{whole}"] if j.n_longer else []
+    headers += [f"median miss{whole}", f"largest miss{whole}", f"worst encode{whole}"]
+    rows = []
+    for by, words in BY_WORDS.items():
+        for t in [t for t in j.tallies if t.by == by][:ROWS_SHOWN]:
+            g = per_encode.get((t.by, "all held-out encodes" if t.by == "all" else t.group))
+            pool = Graded(t.pooled_words() if t.pool else "no pool", "g2" if t.label in share_failing else "")
+            row: list[object] = [words, t.group, t.n_encodes]
+            row += ([f"{t.ceiling_within} ({markup.num(t.ceiling_share, '.1%')})", pool,
+                     f"{t.within} ({markup.num(t.share, '.1%')})",
+                     Graded(markup.num(t.gap, ".1%"), "g2" if t.label in gap_failing else "")] if ceiling else [pool])
+            if j.n_longer:
+                row += [markup.num(g.share_within, ".1%"), ceiling_cell(g)] if g else ["n/a", "n/a"]
+            row += [markup.num(g.median_miss, ".2f"), markup.num(g.max_miss, ".2f"), g.worst_encode] if g else \
+                ["n/a", "n/a", ""]
+            rows.append(row)
+    return headers, rows
 
 
 def ceiling_cell(g: ConsumerGroup) -> str:
@@ -277,32 +305,22 @@ def ceiling_cell(g: ConsumerGroup) -> str:
     return f"{shown}, beaten by the models" if g.beats_ceiling else shown
 
 
-def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
-    """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
-    return [cells(markup.CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict),
-                  ceiling_share=ceiling_cell(g))
-            for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
-
-
-def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
-                     samplings: pd.DataFrame | None = None) -> list[str]:
-    """The section: headline, gates, untrained slots, table, how vmaf-tune samples; nothing without the block."""
+def consumer_section(verdict: Verdict) -> list[str]:
+    """The section: the gates' figure, the gates, untrained slots, the table, how vmaf-tune samples; nothing without
+    the block. Every figure from the verdict's `consumer` block, the gates' as their lines print them."""
     c = verdict.consumer
     if c is None:
         return []
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
-    if encodes is None:
-        return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    window = c.sampling.window_s if c.sampling is not None else VMAFTUNE_WINDOW_S
-    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None, samplings,
-                       window)
-    whole, groups = fit.whole, [fit.whole, *fit.groups]
-    said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
-            f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
-            f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
-    if sampled := fit.sampled_words():
-        said += f" {sampled[0].upper()}{sampled[1:]} (below)."
-    parts.append(f"<p>{esc(said)}</p>")
+    j = c.judged
+    if j is None or not j.whole.n_encodes:
+        return [*parts, note(f"No held-out encode vmaf-tune can query ({c.not_counted or 'none held out'}): no "
+                             "figure.")]
+    said = c.judged_words()
+    parts.append(f"<p>{esc(said[:1].upper() + said[1:])}. As judged: median miss {j.median_miss:.2f}, largest "
+                 f"{j.max_miss:.2f} ({esc(j.worst_encode)}).</p>")
+    if short := j.shortfall_words():
+        parts.append(f"<p>{esc(short[:1].upper() + short[1:])}.</p>")
     for s in shown(verdict, CONSUMER_GATES):
         g = s.row
         outcome = NOT_JUDGED if g.not_judged else "pass" if g.passed else "FAIL"
@@ -322,12 +340,15 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None,
     unmeasured = (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are "
                   "unmeasured (widen --cqs to cover them)." if bands else None)
     parts += [note(text) for text in (c.not_counted, unmeasured) if text]
+    headers, rows = consumer_table(verdict, c, j)
     return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
-                              "within the tolerance first, then the largest miss"),
-            table(markup.headers(markup.CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
-            note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
-                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file."),
-            *sampling_section(fit.sampling, c.tolerance)]
+                              "of its pool first, then the most encodes the ceiling misses"),
+            table(headers, rows, cls="compact"),
+            note(f"{CONSUMER}: {c.how}. The gates judge {j.how}; the pool: {j.pool}. Misses in VMAF points; a figure a "
+                 f"gate fails in red (rungs are shown, not gated). The counts from {j.file} (one row per counted "
+                 f"encode: sum its columns per group), the per-encode figures from {ENCODES_FILE}; every content "
+                 "group is in both files."),
+            *sampling_section(c.sampling, c.tolerance)]
 
 
 SAMPLINGS_FILE = "03_loso/samplings.parquet"
@@ -335,16 +356,13 @@ SAMPLINGS_FILE = "03_loso/samplings.parquet"
 
 def sampling_section(s: ConsumerSampling | None, tolerance: float) -> list[str]:
     """How vmaf-tune samples a clip: its window's figure, the samplings measured beside it, the best, the warnings."""
-    if s is None:
+    if s is None or s.not_measured or not (s.shares or s.warnings):  # no window, or none but the clip: said once
         return []
     parts = [f"<h3 id='sampling'>As vmaf-tune samples a clip (the first {s.window_s:g} s)</h3>",
-             note(f"The columns from vmaf-tune's window: {s.how}.")]
-    if s.not_measured:
-        return [*parts, note(s.not_measured + ".")]
+             note(f"The columns from vmaf-tune's window: {s.how}" + (f". {s.placed}." if s.placed else "."))]
     parts += [f"<p class='warn'>{esc('WARNING: ' + w)}.</p>" for w in s.warnings or ()]
     if not s.shares:
-        return [*parts, note(f"No counted held-out encode at the source's size is longer than {s.window_s:g} s: every "
-                             "sampling takes the whole clip, and the figures above are the same both ways.")]
+        return parts
     if s.best:
         parts.append(f"<p>{esc('The best: ' + s.best + '.')}</p>")
     rows = [cells(markup.SAMPLING_TABLE, x, how=HOW_WORDS[x.how], share_within=markup.num(x.share_within, ".1%"))

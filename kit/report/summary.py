@@ -47,12 +47,13 @@ class Row(NamedTuple):
     text: str
     ok: bool | None = None
     unjudged: bool = False
+    why: str = ""  # a gate not judged: why (the closing summary says it where the gate's row is not shown)
 
 
 def gated(label: str, said: str, row: Any, sign: str = "", off: str = "no gate", after: str = "") -> Row:
     """A gate's row (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or `off`."""
-    return Row(label, gatelines.gated(said, row, sign, off) + after, gatelines.ok_of(row),
-               bool(row.enabled and getattr(row, "not_judged", None)))
+    why = str(getattr(row, "not_judged", None) or "") if row.enabled else ""
+    return Row(label, gatelines.gated(said, row, sign, off) + after, gatelines.ok_of(row), bool(why), why)
 
 
 def mib(size: int) -> str:
@@ -60,7 +61,7 @@ def mib(size: int) -> str:
 
 
 def gate_rows(verdict: Verdict) -> list[Row]:
-    return [Row(line.short, line.said, line.ok, line.unjudged) for line in gate_lines(verdict) if line.said]
+    return [Row(line.short, line.said, line.ok, line.unjudged, line.why) for line in gate_lines(verdict) if line.said]
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
@@ -208,7 +209,8 @@ CONSUMER_LABEL = "as vmaf-tune uses it"
 
 
 def consumer_rows(verdict: Verdict) -> list[Row]:
-    """The held-out encodes as vmaf-tune predicts them in one row, then each of its gates that is on."""
+    """The held-out encodes as vmaf-tune uses the models in one row (the gates' figure, its pool, the worst groups),
+    then each of its gates that is on."""
     gates = [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
              if s.row.enabled and s.row.threshold is not None]
     c = verdict.consumer
@@ -216,16 +218,16 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
         return gates
     if not c.n_encodes:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
-    else:
-        worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{g.ceiling_words()}"
-                        for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
-                        if len(c.of(by)) > 1 and (g := c.of(by)[0]))
-        sampled = f"; {c.sampled_words()}" if c.sampled_words() else ""
+    elif (j := c.judged) is None:  # a verdict of an older kit: its per-encode figure
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{c.whole.ceiling_words(full=True)}{sampled}; median miss {num(c.median_miss, '.2f')}, "
-                f"largest {num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
-    if named := c.carried_words():
-        said += f"; {named}"
+                f"{c.whole.ceiling_words(full=True)}")
+    else:
+        worst = "".join(f"; worst {t.label} {t.pooled_words()}" for by in ("crf_band", "encoder", "content")
+                        if len(j.of(by)) > 1 and (t := j.of(by)[0]).pool)
+        said = (f"{c.judged_words()}; median miss {num(j.median_miss, '.2f')}, largest "
+                f"{num(j.max_miss, '.2f')} ({j.worst_encode}){worst}")
+        if short := j.shortfall_words():
+            said += f"; {short}"
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
@@ -242,13 +244,11 @@ def sampling_rows(verdict: Verdict) -> list[Row]:
     if c is None or c.sampling is None:
         return []
     s = c.sampling
-    if s.not_measured:
-        said = s.not_measured
-    elif not c.n_longer or not s.shares:
-        said = f"no held-out encode is longer than {s.window_s:g} s: every sampling is the whole clip"
-    else:  # which sampling serves best, said as a difference: the share as vmaf-tune samples is the consumer row's
-        said = f"which sampling serves vmaf-tune best: {s.best}"
-    return [Row(SAMPLING_LABEL, said), *(Row("WARNING", w) for w in s.warnings or ())]
+    warnings = [Row("WARNING", w) for w in s.warnings or ()]
+    if s.not_measured or not c.n_longer or not s.shares:  # said once, by the consumer's row: no window, or the clip
+        return warnings
+    # which sampling serves best, said as a difference: the share as vmaf-tune samples is the consumer row's
+    return [Row(SAMPLING_LABEL, f"which sampling serves vmaf-tune best: {s.best}"), *warnings]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -287,8 +287,8 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
-    if unjudged := [row.label for row in others if row.unjudged]:
-        rows.append(("not judged", f"{', '.join(unjudged)}: nothing to judge (their rows above say why)"))
+    if unjudged := [row for row in others if row.unjudged]:
+        rows.append(("not judged", "; ".join(f"{row.label}: {row.why or 'nothing to judge'}" for row in unjudged)))
     rows += [row for row in full if row[0] == "worst folds"]
     p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
     worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))

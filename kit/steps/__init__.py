@@ -42,8 +42,9 @@ STEPS: tuple[LazyStep, ...] = (
     # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2; a
     # content whose input cannot carry a consumer gate named and judged by the ceiling's gate alone (consumer.carried),
     # a gate with nothing to judge said so (not_judged), figures at a gate's threshold rounded to 12 places, the one
-    # figure as vmaf-tune samples
-    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=4),
+    # figure as vmaf-tune samples; 5: the consumer gates counts over a pool the encodes fix, as vmaf-tune samples
+    # (consumer.judged, consumer_encodes.parquet; consumer.carried gone), the held-out blocks' gates at the thresholds
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=5),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
     # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),

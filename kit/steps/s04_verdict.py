@@ -64,7 +64,7 @@ class VerdictStep:
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
-        from kit.verdict.consumer import consumer_fit, no_ceiling_why
+        from kit.verdict.consumer import consumer_block, no_ceiling_why
 
         s, run = ctx.settings, ctx.run
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
@@ -80,11 +80,11 @@ class VerdictStep:
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
         samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
-        consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
-                                codec_blind, samplings, s.consumer_window, s.gate, no_ceiling_why(proof)
-                                ) if ctx.tree.is_file(run.encodes) else None
+        consumer, judged = consumer_block(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
+                                          codec_blind, samplings, s.consumer_window, no_ceiling_why(proof)
+                                          ) if ctx.tree.is_file(run.encodes) else (None, None)
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer,
-                      source_repeats(read_manifest(corpus_file)))
+                      source_repeats(read_manifest(corpus_file)), judged)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
@@ -120,12 +120,15 @@ class VerdictStep:
         keep = run.verdict_file(verdict.verdict)
         for other in set(VERDICTS) - {verdict.verdict}:  # a stale verdict must never trigger an export
             tree.remove(run.verdict_file(other))
-        frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips}
+        frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips,
+                  run.consumer_encodes: assessment.judged}
         outputs = [path for path, frame in frames.items() if frame is not None]
         for path in outputs:
             with tree.atomic(path) as fh:
                 frames[path].to_parquet(fh, index=False)
         tree.remove(run.calibration)
+        if assessment.judged is None:  # an earlier run's, where vmaf-tune is no longer fed
+            tree.remove(run.consumer_encodes)
         if assessment.sidecar is not None:
             tree.write_json(run.calibration, assessment.sidecar)
             outputs.append(run.calibration)

@@ -135,10 +135,7 @@ class BundleStep:
                                     invocation(tree, run.run_json, places),
                                     shown_prereqs(prereqs, places) if prereqs is not None else None,
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
-                                    require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
-                                    skipped.skipped if skipped is not None else (), corpus,
-                                    require_output(ctx, run.samplings, "loso")
-                                    if verdict.consumer and tree.is_file(run.samplings) else None)
+                                    skipped.skipped if skipped is not None else (), corpus)
             tree.write_text(run.report, render_report(shown_verdict(verdict, run, places), data))
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)

@@ -10,6 +10,7 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW
 from kit.media.fingerprint import Repeats
 from kit.verdict.breakdown import breakdown, errors_of, group_labels
+from kit.verdict.ceiling import ConsumerTally
 from kit.verdict.confounding import Confounding, confounding
 from kit.verdict.document import (
     ClipPooling,
@@ -42,14 +43,17 @@ class Assessment:
     teacher_suspects: tuple[TeacherSuspect, ...] | None = None  # kit.verdict.plausibility; None: no teacher scores
     consumer: ConsumerFit | None = None  # the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer)
     regimes: tuple[FrameRegime, ...] = ()  # sources whose pictures repeat (kit.verdict.regimes): a warning
+    judged: pd.DataFrame | None = None  # consumer_encodes.parquet: the encodes the consumer gates judge
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
            holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
-           consumer: ConsumerFit | None = None, repeats: Mapping[str, Repeats] | None = None) -> Assessment:
+           consumer: ConsumerFit | None = None, repeats: Mapping[str, Repeats] | None = None,
+           judged: pd.DataFrame | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet;
-    `repeats`: each source's repeated pictures, as the corpus's manifest records them."""
+    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and
+    `judged` the encodes its gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest
+    records them."""
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
@@ -64,7 +68,12 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
                       pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer,
-                      frame_regimes(meta, consumer.of("content") if consumer is not None else (), repeats or {}))
+                      frame_regimes(meta, content_tallies(consumer), repeats or {}), judged)
+
+
+def content_tallies(consumer: ConsumerFit | None) -> tuple[ConsumerTally, ...]:
+    """The content groups as the consumer gates count them (none without the block)."""
+    return consumer.judged.of("content") if consumer is not None and consumer.judged is not None else ()
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
@@ -82,6 +91,17 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
                         passed=not missing)
 
 
+def holdout_gate(kind: str, groups: tuple[GroupErrors, ...], min_plcc: float | None,
+                 measure: str = HOLDOUT_PLCC_MEASURE) -> LimitGate:
+    """--holdout-min-plcc over one --holdout block's groups: every held-out encoder's (box's) PLCC at least X."""
+    worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
+    failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
+    return LimitGate.of(measure, min_plcc, worst.group if worst else None, worst.plcc if worst else float("nan"),
+                        failing, f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
+                                 f"{worst.n_frames} frames it never saw" if worst else None,
+                        None if groups else f"no held-out {kind}: no row of any {kind} was predicted")
+
+
 def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
                   mixed: Confounding) -> HoldoutBlock:
     """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
@@ -90,13 +110,7 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
                                                 heldout=by_row["heldout"].first())
     groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
     groups = mixed.apply(groups, kind)
-    worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
-    failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
-    gate = LimitGate.of(HOLDOUT_PLCC_MEASURE, min_plcc, worst.group if worst else None,
-                        worst.plcc if worst else float("nan"), failing,
-                        f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
-                        f"{worst.n_frames} frames it never saw" if worst else None,
-                        None if groups else f"no held-out {kind}: no row of any {kind} was predicted")
+    gate = holdout_gate(kind, groups, min_plcc)
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
     unpredicted = meta.loc[~meta.index.isin(rows.index)]

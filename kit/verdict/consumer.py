@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 
 from kit.corpus.samplings import VMAFTUNE_WINDOW_S
-from kit.infra.rules import flag_of
 from kit.media.ladder import NATIVE
 from kit.model.clips import encode_name
 from kit.model.consumer import CRF_BANDS, VMAFTUNE_VOCAB, band_order, crf_band
@@ -19,9 +18,10 @@ from kit.model.contract import CODEC_VOCAB
 from kit.model.metrics import residuals
 from kit.model.teacher_fn import TeacherFunction
 from kit.platforms.encoders import get_spec
-from kit.verdict.document import Carried, ConsumerFit, ConsumerGroup, ShortInput, UntrainedSlot
+from kit.verdict import ceiling
+from kit.verdict.ceiling import ConsumerJudged
+from kit.verdict.document import ConsumerFit, ConsumerGroup, UntrainedSlot
 from kit.verdict.sampling import consumer_sampling, window_figures
-from kit.verdict.thresholds import GateThresholds
 
 GROUPINGS = ("encoder", "crf_band", "rung", "content")
 HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted as vmaf-tune's fast path predicts it: "
@@ -119,25 +119,67 @@ CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its 
 
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
                  codec_blind: bool = False, samplings: pd.DataFrame | None = None,
-                 window_s: float = VMAFTUNE_WINDOW_S, thresholds: GateThresholds | None = None,
-                 no_ceiling: str | None = None) -> ConsumerFit:
-    """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained);
-    `samplings`: 03_loso/samplings.parquet, the consumer as it samples (kit.verdict.sampling); `thresholds`: the
-    consumer gates', to name the contents whose input cannot carry them (`carried`); `no_ceiling`: why the teacher's
-    function gave no ceiling (said by the ceiling's gate)."""
+                 window_s: float = VMAFTUNE_WINDOW_S, no_ceiling: str | None = None) -> ConsumerFit:
+    """The verdict's `consumer` block (consumer_block's, without its encodes)."""
+    return consumer_block(encodes, tolerance, crf_range, codec_blind, samplings, window_s, no_ceiling)[0]
+
+
+def consumer_block(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
+                   codec_blind: bool = False, samplings: pd.DataFrame | None = None,
+                   window_s: float = VMAFTUNE_WINDOW_S, no_ceiling: str | None = None
+                   ) -> tuple[ConsumerFit, pd.DataFrame]:
+    """The verdict's `consumer` block and the encodes its gates judge (04_verdict/consumer_encodes.parquet);
+    `codec_blind`: the models do not read the codec block (no slot untrained); `samplings`: 03_loso/samplings.parquet,
+    the consumer as it samples (kit.verdict.sampling); `no_ceiling`: why the teacher's function gave no ceiling."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
     slots = () if codec_blind else untrained_slots(encoders)
-    groups = consumer_groups(counted, tolerance)
-    has_ceiling = "ceiling" in counted and bool(counted["ceiling"].notna().any())
-    return ConsumerFit(HOW, tolerance, list(crf_range), **figures(counted, tolerance),
-                       groups=groups, untrained=slots,
-                       train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
-                       unmeasured_bands=unmeasured_bands(counted, crf_range),
-                       codec_note=CODEC_BLIND if codec_blind else None,
-                       sampling=consumer_sampling(counted, samplings, content_names(counted), tolerance, window_s),
-                       carried=carried(counted, groups, tolerance, thresholds) if has_ceiling else None,
-                       no_ceiling=None if has_ceiling else no_ceiling or NO_CEILING)
+    names = content_names(counted)
+    judged = ceiling.judged_encodes(counted, names, tolerance)
+    has_ceiling = ceiling.has_ceiling(counted)
+    fit = ConsumerFit(HOW, tolerance, list(crf_range), **figures(counted, tolerance),
+                      groups=consumer_groups(counted, tolerance), untrained=slots,
+                      train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
+                      unmeasured_bands=unmeasured_bands(counted, crf_range),
+                      codec_note=CODEC_BLIND if codec_blind else None,
+                      sampling=consumer_sampling(counted, samplings, names, tolerance, window_s),
+                      judged=judged_block(judged, tolerance, window_s, ceiling.has_window(counted), has_ceiling),
+                      no_ceiling=None if has_ceiling else no_ceiling or NO_CEILING)
+    return fit, judged
+
+
+def judged_block(judged: pd.DataFrame, tolerance: float, window_s: float, placed: bool,
+                 has_ceiling: bool) -> ConsumerJudged:
+    """The block's `judged`: how the encodes are judged, the pool, the tallies, the misses as judged."""
+    n_longer = int(judged["longer"].sum())
+    r = residuals(judged["sampled_predicted"], judged["teacher"], tolerance=tolerance)
+    w = judged.iloc[r.worst] if r.n else None
+    return ConsumerJudged(
+        judged_how(window_s, n_longer, len(judged), placed), POOL.format(tolerance=tolerance) if has_ceiling else
+        NO_POOL, ceiling.FILE, placed, window_s, n_longer, ceiling.tally(ceiling.hits_of(judged)), r.median_abs_error,
+        r.max_abs_error,
+        "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]), int(w["enc_height"]),
+                                         w["rung"] == NATIVE))
+
+
+POOL = ("the encodes the ceiling (the teacher's own function of the same mean features) lands within {tolerance:g} "
+        "on, as vmaf-tune samples them: the encodes the input can carry; the others are the input's shortfall, "
+        "counted against the student by no gate")
+NO_POOL = "every counted encode: without a ceiling nothing tells the encodes the input can carry"
+
+
+def judged_how(window_s: float, n_longer: int, n: int, placed: bool) -> str:
+    """Which prediction the gates judge, said once: the window's (of how many clips longer), or the whole encode's."""
+    if not placed:
+        return ("each whole encode's mean features: no window could be placed (the corpus gives no frame rate), so "
+                "vmaf-tune's sampling is not measured and the gates judge the whole encode")
+    if not n_longer:
+        return (f"as vmaf-tune samples a clip (its first {window_s:g} s against the whole clip): no clip here is "
+                f"longer than {window_s:g} s, so each encode is its own window and is judged whole")
+    return (f"as vmaf-tune samples a clip: each encode predicted from the mean features of its first {window_s:g} s "
+            "(the frames cut from the whole encode) against the whole encode's teacher score, what vmaf-tune's "
+            f"verify encode measures; {n_longer} of the {n} encodes are of clips longer than {window_s:g} s (a "
+            "shorter clip is its own window)")
 
 
 NO_CEILING = ("the teacher's own function of the mean features was not computed (LOSO found no function of the six "
@@ -155,45 +197,6 @@ def no_ceiling_why(proof: TeacherFunction | None) -> str | None:
     if not proof.reproduced:
         return f"{proof.teacher}'s function was not reproduced from the stored features ({proof.reason})"
     return None
-
-
-SHARE_FLAG = flag_of(GateThresholds, "min_consumer_share").opt
-CONTENT_FLAG = flag_of(GateThresholds, "min_consumer_content_share").opt
-
-
-def held_to(ceiling: float, gap: float) -> float:
-    """What the ceiling-gap gate holds a group to: its ceiling's share less the gap (rounded to 12 places, so that a
-    share of whole counts equal to it, 12 of 20 under 15 of 20 less 0.15, is equal and not a rounding below)."""
-    return round(ceiling - gap, 12)
-
-
-def short_of(g: ConsumerGroup, t: GateThresholds, gap: float) -> list[str]:
-    """The gates a content's input cannot carry, by flag: its ceiling below --min-consumer-share, or its ceiling less
-    the gap below --min-consumer-content-share (where the lesser of the gate and ceiling - gap is the ceiling's)."""
-    c, share, content = g.ceiling_share, t.min_consumer_share, t.min_consumer_content_share
-    if c is None or not g.n_encodes:
-        return []
-    return [flag for flag, below in ((SHARE_FLAG, share is not None and c < share),
-                                     (CONTENT_FLAG, content is not None and held_to(c, gap) < content)) if below]
-
-
-def carried(counted: pd.DataFrame, groups: tuple[ConsumerGroup, ...], tolerance: float,
-            t: GateThresholds | None) -> Carried | None:
-    """The contents whose own ceiling is below a consumer gate (each judged by the ceiling-gap gate alone), and
-    --min-consumer-share's groups (all, each band, each encoder) over the other contents; None with the ceiling's gate
-    off or no such content."""
-    if t is None or (gap := t.max_consumer_ceiling_gap) is None:
-        return None
-    short = [ShortInput(g.group, g.n_encodes, g.share_within, g.ceiling_share, below)
-             for g in groups if g.by == "content" and (below := short_of(g, t, gap)) and g.ceiling_share is not None]
-    if not short:
-        return None
-    names = content_names(counted)
-    out = names.index[names.isin([s.content for s in short if SHARE_FLAG in s.below])]
-    rest = counted[~counted["content"].isin(out)]
-    pooled = (ConsumerGroup("all", "all held-out encodes", **figures(rest, tolerance)),
-              *consumer_groups(rest, tolerance, ("crf_band", "encoder"))) if len(out) else ()
-    return Carried(t.min_consumer_share if len(out) else None, tuple(short), pooled)
 
 
 def untrained_note(fit: ConsumerFit | None) -> str:

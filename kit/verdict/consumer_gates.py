@@ -1,164 +1,115 @@
-"""The consumer's gates (docs/verdict.md, "The consumer's gate" and "Judged against the ceiling"), computed from the
-verdict's `consumer` block alone. The rule, in one sentence: a content is held to the lesser of each consumer gate and
-its own ceiling less --max-consumer-ceiling-gap, so a content whose ceiling is below --min-consumer-share (or whose
-ceiling less the gap is below --min-consumer-content-share) is named and judged by the ceiling-gap gate alone, and
-every other gate is judged over the other contents, its share over all said beside it; a group those contents leave
-whose own ceiling is still below the share gate goes to the ceiling-gap gate too. A gate with nothing to judge says so.
-"""
+"""The consumer's gates (docs/verdict.md, "The consumer's gate"), computed from the verdict's `consumer.judged` alone:
+each a count over a pool the encodes fix (kit.verdict.ceiling), against its own threshold and no other. With s(e) the
+student within the tolerance on encode e as vmaf-tune samples it and c(e) the ceiling within on it (c(e) = 1 for every
+e without a ceiling), P = {e : c(e)} the pool, and G a group's encodes:
+
+- --min-consumer-share X: for all, every CRF band and every encoder with P & G not empty,
+  #{e in P & G : s(e)} / #(P & G) >= X;
+- --min-consumer-content-share Y: the same for every content group;
+- --max-consumer-ceiling-gap Z: for every content group, over all its encodes, (#{c(e)} - #{s(e)}) / #G <= Z.
+
+So one more s(e) never fails a gate that passed (a numerator grows, a gap shrinks), one more c(e) the student misses
+never passes a gate that failed (a miss joins a pool, a gap grows), a looser threshold passes whatever the stricter
+one passed, and a content the student gets right everywhere adds only hits and a gap of at most 0
+(tests/unit/test_monotone_verdict.py). A gate with nothing to judge says so and is never said as a pass."""
 
 from __future__ import annotations
 
 import math
 
-from kit.verdict.consumer import CONTENT_FLAG, SHARE_FLAG, held_to
-from kit.verdict.document import ConsumerFit, ConsumerGroup, LimitGate, ShortInput
+from kit.infra.rules import flag_of
+from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
+from kit.verdict.document import ConsumerFit, LimitGate
+from kit.verdict.thresholds import GateThresholds
+
+SHARE_FLAG = flag_of(GateThresholds, "min_consumer_share").opt
+CONTENT_FLAG = flag_of(GateThresholds, "min_consumer_content_share").opt
+GAP_FLAG = flag_of(GateThresholds, "max_consumer_ceiling_gap").opt
+SHOWN = 5  # groups a statement names; the rest counted
 
 
-def share_text(g: ConsumerGroup, label: str) -> str:
-    return f"{label} {g.share_within:.1%} of {g.n_encodes}"
+def pool_words(j: ConsumerJudged, tolerance: float) -> str:
+    """What a share gate's figures are: the student's share of which encodes, in a few words."""
+    sampled = "as vmaf-tune samples them" if j.sampled else "each whole encode: no window placed"
+    if j.whole.ceiling_within is None:
+        return f"the student within {tolerance:g} VMAF on the held-out encodes, {sampled} (no ceiling: every one)"
+    return (f"the student within {tolerance:g} VMAF on the held-out encodes the input can carry (the ceiling "
+            f"within, {sampled})")
 
 
-def group_label(g: ConsumerGroup) -> str:
-    """How a gate names a group: `all` (ConsumerFit.whole), `CRF 36-51`, `encoder libx264`, `content <its sources>`."""
-    return "all" if g.by == "all" else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}"
+def named(tallies: list[ConsumerTally], figure: str = "pool") -> str:
+    """Groups with their figure (`pool`: the student on the pool; `gap`: under the ceiling), the first SHOWN."""
+    said = [f"{t.label} {t.pooled_words()}" if figure == "pool" else
+            f"{t.label} {t.gap or 0.0:.1%} under (the student {t.within} of {t.n_encodes}, the ceiling "
+            f"{t.ceiling_within} of {t.n_encodes})" for t in tallies[:SHOWN]]
+    more = f" and {len(tallies) - SHOWN} more" if len(tallies) > SHOWN else ""
+    return ", ".join(said) + more
 
 
-def pooled(fit: ConsumerFit) -> list[ConsumerGroup]:
-    """--min-consumer-share's groups: all, each band, each encoder, over the contents whose ceiling reaches the gate."""
-    if fit.carried is not None and fit.carried.groups:
-        return list(fit.carried.groups)
-    return [fit.whole, *fit.of("crf_band"), *fit.of("encoder")]
+def unjudged(measure: str, threshold: float | None, why: str) -> LimitGate:
+    """A gate on with nothing to judge: never a pass, its row says why."""
+    return LimitGate.of(measure, threshold, None, math.nan, [], f"not judged: {why}", why)
 
 
-def short_contents(fit: ConsumerFit, flag: str) -> tuple[ShortInput, ...]:
-    return fit.carried.of(flag) if fit.carried is not None else ()
+def no_encode(fit: ConsumerFit) -> str:
+    return f"no held-out encode vmaf-tune can query ({fit.not_counted or 'none held out'})"
 
 
-def low_ceiling(g: ConsumerGroup, threshold: float | None, gap: float | None) -> bool:
-    """A pooled group whose own ceiling (over the contents that reach the gate) is still below it: the ceiling-gap
-    gate's, with that gate on."""
-    return (gap is not None and threshold is not None and g.n_encodes > 0 and g.ceiling_share is not None
-            and g.ceiling_share < threshold)
+def empty_pools(groups: list[ConsumerTally]) -> str:
+    """The content groups whose pool is empty, each with the student's count ("" for none): no share judged there."""
+    empty = [t for t in groups if not t.pool and t.by == "content"]
+    said = "; ".join(f"{t.label}: the ceiling lands within on none of its {t.n_encodes} encodes, so no share is "
+                     f"judged there (the student {t.within} of {t.n_encodes})" for t in empty[:SHOWN])
+    return f"; {said}" + (f" and {len(empty) - SHOWN} more such" if len(empty) > SHOWN else "") if said else ""
 
 
-def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool,
-               ceiling_gap: float | None = None) -> LimitGate:
-    """--min-consumer-share (all held-out encodes, every CRF band, every encoder at least X within the tolerance) or,
-    `content`, --min-consumer-content-share (every content group at least Y): each over the contents whose input
-    carries it; the others named, with their ceiling and the student's share, and left to the ceiling-gap gate."""
-    if content:
-        left = short_contents(fit, CONTENT_FLAG)
-        out = {s.content for s in left}
-        groups = [g for g in fit.of("content") if g.group not in out]
-    else:
-        left = short_contents(fit, SHARE_FLAG)
-        groups = [g for g in pooled(fit) if not low_ceiling(g, threshold, ceiling_gap)]
-    labels = {id(g): group_label(g) for g in groups}
-    judged = [g for g in groups if g.n_encodes]
-    failing = [g for g in judged if threshold is not None and not g.share_within >= threshold]  # a NaN share fails
-    worst = min(judged, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0, g.by != "all"),
-                default=None)
-    aside = named_aside(fit, left, threshold, ceiling_gap, content)
+def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
+    """--min-consumer-share (all held-out encodes, every CRF band, every encoder) or, `content`,
+    --min-consumer-content-share (every content group): the student's share of each group's pool at least the
+    threshold; a content group with an empty pool is named, and judged by no share."""
+    j = fit.judged
+    if j is None or not j.whole.n_encodes:
+        return unjudged(measure, threshold, no_encode(fit))
+    groups = list(j.of("content")) if content else [j.whole, *j.of("crf_band"), *j.of("encoder")]
+    judged = [t for t in groups if t.pool]
+    failing = [t for t in judged if threshold is not None and not t.pool_share >= threshold]  # a NaN fails
+    worst = min(judged, key=lambda t: (t.pool_share, t.by != "all", t.label), default=None)
     if worst is None:
-        why = not_judged_why(fit, content, threshold)
-        return LimitGate.of(measure, threshold, None, math.nan, [], f"not judged: {why}{aside}", why)
-    statement = gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels[id(worst)], content)
-    return LimitGate.of(measure, threshold, labels[id(worst)], worst.share_within, [labels[id(g)] for g in failing],
-                        statement + aside)
-
-
-def not_judged_why(fit: ConsumerFit, content: bool, threshold: float | None) -> str:
-    """Why a consumer gate has no group to judge."""
-    if not fit.n_encodes:
-        return f"no held-out encode vmaf-tune can query ({fit.not_counted or 'none held out'})"
-    what = "content group" if content else "content"
-    return (f"no {what}'s ceiling carries {f'the gate {threshold:g}' if threshold is not None else 'this gate'}: "
-            "each is judged against its ceiling (--max-consumer-ceiling-gap)")
-
-
-def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup, label: str,
-                   content: bool) -> str:
-    """What the gate found over the groups it judges: what failed, each with its share; else the lowest."""
-    tol = f"within {fit.tolerance:g} VMAF of the teacher as vmaf-tune predicts them"
-    every = [g for g in (pooled(fit) if not content else ()) if g.by == "all"]
-    over = ("" if content or not (fit.carried and fit.carried.groups) else
-            f" (over the contents whose ceiling reaches the gate; over every content: "
-            f"{share_text(fit.whole, 'all')})")
+        why = f"the ceiling lands within {fit.tolerance:g} on none of the {j.whole.n_encodes} held-out encodes"
+        return unjudged(measure, threshold, why + empty_pools(groups))
+    tol = pool_words(j, fit.tolerance)
     if failing:
-        whole = f"; {share_text(every[0], 'all')}" if every and failing[0][0] != "all" else ""
-        return f"held-out encodes {tol}: " + ", ".join(share_text(g, lab) for lab, g in failing) + whole + over
-    if content:
-        return f"every content group's held-out encodes {tol}: lowest {share_text(worst, label)}"
-    lowest = "" if label == "all" else f"; lowest {share_text(worst, label)}"
-    head = every[0] if every else worst
-    return f"{head.share_within:.1%} of {head.n_encodes} held-out encodes {tol}{lowest}{over}"
+        whole = "" if content or failing[0].by == "all" else f" (all {j.whole.pooled_words()})"
+        statement = f"{tol}: {named(failing)}{whole}"
+    elif content:
+        statement = f"every content group, {tol}: lowest {worst.label} {worst.pooled_words()}"
+    else:
+        lowest = "" if worst.by == "all" else f"; lowest {worst.label} {worst.pooled_words()}"
+        statement = f"{tol}: all {j.whole.pooled_words()}{lowest}"
+    return LimitGate.of(measure, threshold, worst.label, worst.pool_share, [t.label for t in failing],
+                        statement + empty_pools(groups))
 
 
-def named_aside(fit: ConsumerFit, left: tuple[ShortInput, ...], threshold: float | None, gap: float | None,
-                content: bool) -> str:
-    """The contents (and pooled groups) this gate leaves to the ceiling-gap gate, each with its ceiling and the
-    student's share ("" for none)."""
-    said = [f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of {s.n_encodes})"
-            for s in left]
-    if not content:
-        said += [f"{group_label(g)} (ceiling {g.ceiling_share:.1%}, the student {g.share_within:.1%} of "
-                 f"{g.n_encodes})" for g in pooled(fit) if low_ceiling(g, threshold, gap)]
-    if not said:
-        return ""
-    return "; the input cannot carry this gate on " + ", ".join(said) + ": judged against the ceiling instead"
-
-
-def shortfall(ceiling: float, share: float) -> float:
-    """How much of its encodes' share the models lose under the ceiling (negative: they beat it), rounded as
-    held_to rounds."""
-    return round(ceiling - share, 12)
-
-
-def ceiling_judged(fit: ConsumerFit, thresholds: tuple[float | None, float | None], gap: float
-                   ) -> list[tuple[str, ConsumerGroup, str]]:
-    """What the ceiling-gap gate judges: every content whose input cannot carry a consumer gate, then each pooled
-    group whose own ceiling is still below the share gate; each with the gate it stands in for, in words."""
-    share, content = thresholds
-    groups = {g.group: g for g in fit.of("content")}
-    out = []
-    for s in fit.carried.short if fit.carried is not None else ():
-        why = (f"below {SHARE_FLAG} {share:g}" if SHARE_FLAG in s.below and share is not None else
-               f"less than {gap:g} above {CONTENT_FLAG} {content:g}")
-        out.append((f"content {s.content}", groups[s.content], why))
-    return out + [(group_label(g), g, f"below {SHARE_FLAG} {share:g}") for g in pooled(fit)
-                  if share is not None and low_ceiling(g, share, gap)]
-
-
-def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str,
-                 thresholds: tuple[float | None, float | None]) -> LimitGate:
-    """--max-consumer-ceiling-gap: each group whose input cannot carry a consumer gate (ceiling_judged) at least its
-    ceiling's share less `gap` within the tolerance; each named with who falls short there, the student or the
-    input. Off with no `gap`; not judged with no ceiling or no such group."""
+def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str) -> LimitGate:
+    """--max-consumer-ceiling-gap: every content group's share of all its encodes (as vmaf-tune samples them) at most
+    `gap` under the ceiling's share of the same encodes. Off with no `gap`; not judged with no ceiling."""
+    j = fit.judged
     if gap is None:
-        return LimitGate.of(measure, None, None, math.nan, [], "off: every group is judged by the consumer gates alone")
-    if fit.no_ceiling is not None or fit.whole.ceiling_share is None:
-        why = f"no ceiling: {fit.no_ceiling or 'the teacher gives no ceiling on these encodes'}"
-        return LimitGate.of(measure, gap, None, math.nan, [], f"not judged: {why}", why)
-    judged = ceiling_judged(fit, thresholds, gap)
-    if not judged:
-        why = "every content's ceiling carries the consumer gates: none is judged against its ceiling"
-        return LimitGate.of(measure, gap, None, math.nan, [], f"not judged: {why}", why)
-    lost = {label: shortfall(g.ceiling_share or 0.0, g.share_within) for label, g, _ in judged}
-    worst = max(judged, key=lambda item: (lost[item[0]], item[0]))[0]
-    failing = [label for label, _, _ in judged if not lost[label] <= gap]
-    return LimitGate.of(measure, gap, worst, lost[worst], failing, ceiling_statement(judged, lost, gap))
-
-
-def ceiling_statement(judged: list[tuple[str, ConsumerGroup, str]], lost: dict[str, float], gap: float) -> str:
-    """Each group judged against its ceiling, the share it is held to, and who falls short there: the student (under
-    it), the input (the ceiling itself below the gate, the student within `gap` of it), or nobody (beaten)."""
-    said = []
-    for label, g, why in judged:
-        assert g.ceiling_share is not None
-        who = (f"the student falls short: {lost[label]:.1%} under the ceiling" if lost[label] > gap else
-               "the models beat the teacher's own function of the mean features there" if lost[label] < 0 else
-               f"the input falls short, not the student ({lost[label]:.1%} under the ceiling)")
-        said.append(f"{label} {g.share_within:.1%} of {g.n_encodes}, ceiling {g.ceiling_share:.1%} ({why}), held to "
-                    f"{held_to(g.ceiling_share, gap):.1%}: {who}")
-    return "where the consumer's input cannot carry a gate (its ceiling below it): " + "; ".join(said)
-
+        return LimitGate.of(measure, None, None, math.nan, [], "off: no content group is held to its ceiling")
+    if fit.no_ceiling is not None or j is None or j.whole.ceiling_within is None:
+        return unjudged(measure, gap, f"no ceiling: {fit.no_ceiling or 'the teacher gives no ceiling here'}")
+    gaps = {t.label: t.gap for t in j.of("content") if t.gap is not None}
+    if not gaps:
+        return unjudged(measure, gap, no_encode(fit))
+    contents = {t.label: t for t in j.of("content")}
+    worst = max(gaps, key=lambda label: (gaps[label], label))
+    failing = sorted((label for label, lost in gaps.items() if not lost <= gap), key=lambda x: (-gaps[x], x))
+    head = (f"each content group's share of all its held-out encodes within {fit.tolerance:g} VMAF "
+            f"({'as vmaf-tune samples them' if j.sampled else 'each whole encode'}), against the ceiling's")
+    if failing:
+        statement = f"{head}: {named([contents[x] for x in failing], 'gap')}"
+    elif gaps[worst] <= 0:
+        statement = f"{head}: the student at or above the ceiling on every content group"
+    else:
+        statement = f"{head}: largest {named([contents[worst]], 'gap')}"
+    return LimitGate.of(measure, gap, worst, gaps[worst], failing, statement)

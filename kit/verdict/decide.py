@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from kit.verdict.document import (
     SEND_BACK,
     Agreement,
     Completeness,
+    HoldoutBlock,
     LimitGate,
     Overall,
     PooledAgreement,
@@ -30,7 +31,7 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, Block, Evidence, Gate
+from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, HOLDOUT_PLCC, Block, Evidence, Gate
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
@@ -119,7 +120,7 @@ class Gates:
     constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
     # not a gate: the sources whose teacher looks wrong (kit.verdict.plausibility), named whatever the gates say
     suspects: tuple[TeacherSuspect, ...] | None = None
-    carried: str | None = None  # the contents whose input cannot carry a consumer gate (ConsumerFit.carried_words)
+    shortfall: str | None = None  # the encodes the consumer's input cannot carry (ConsumerJudged.shortfall_words)
 
     def block(self, block: Block) -> FoldGate | LimitGate | tuple[FoldGate | LimitGate, ...] | None:
         """What the verdict writes under the block's key: its one row, or its rows (None: none)."""
@@ -128,19 +129,55 @@ class Gates:
 
     @property
     def passed(self) -> bool:
+        """The conjunction of every gate: each is monotone in its own threshold alone, and so is this."""
         return self.gate.passed and self.lift.passed and self.challenger.passed and self.evidence.passed \
             and all(row.passed for _, row in self.rows) \
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
-def recommendation(g: Gates, whose: str = "box") -> str:
-    """PROMOTE, or HOLD with every reason (the missing evidence first); either way, then the suspect teachers.
-    `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo (NOTHING_TO_SEND)."""
-    keep = NOTHING_TO_SEND.get(whose)
-    named = f" Named: {g.carried}." if g.carried else ""
+@dataclass(frozen=True)
+class GateInputs:
+    """Everything the gates read of one validation, no threshold among it: `judge` decides from it."""
+
+    per_seed_plcc: dict[int, float]  # each seed's mean PLCC over the held-out content groups
+    ensemble_rmse: float  # the seeds' mean of their mean RMSE over content groups
+    ridge: BaselineResult
+    incumbent: BaselineResult | None
+    content_groups: int  # held out
+    folds: pd.DataFrame  # per (seed, source)
+    sources: pd.DataFrame  # per source, over seeds (per_source)
+    assessed: Assessment | None
+    constant_teacher: str | None = None
+
+
+def gate_inputs(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
+                incumbent: BaselineResult | None, a: Assessment | None) -> GateInputs:
+    """What the gates read of these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
+    ens_rmse = [r.mean_rmse for r in reports]
+    return GateInputs({r.seed: r.mean_plcc for r in reports}, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"],
+                      incumbent, content_groups(reports), folds, per_source(folds), a, constant_teacher(reports))
+
+
+def judge(inputs: GateInputs, thresholds: GateThresholds) -> tuple[Gates, Lift]:
+    """Every gate on these inputs at these thresholds: the verdict's decision (tests/unit/test_monotone_verdict.py
+    drives it over generated inputs)."""
+    gate = evaluate_gate(inputs.per_seed_plcc, thresholds)
+    lifted = lift(gate.mean_plcc, inputs.ensemble_rmse, inputs.ridge)
+    a = inputs.assessed
+    evidence = Evidence(inputs.folds, inputs.sources, a, thresholds)
+    rows = tuple((g, row) for g in GATES for row in g.compute(g, evidence))
+    judged = a.consumer.judged if a is not None and a.consumer is not None else None
+    return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
+                 challenger_gate(gate.mean_plcc, inputs.incumbent, gate.plcc_spread),
+                 evidence_gate(inputs.content_groups, thresholds.min_content_groups), rows,
+                 a.completeness if a else None, inputs.constant_teacher, a.teacher_suspects if a else None,
+                 judged.shortfall_words() if judged is not None else None), lifted
+
+
+def hold_reasons(g: Gates) -> list[str]:
+    """Why HOLD, one reason a failing gate (the missing evidence first); none for a PROMOTE."""
     if g.passed:
-        said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
-        return with_suspects(f"PROMOTE: {said}.{named}", g.suspects)
+        return []
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
@@ -160,8 +197,21 @@ def recommendation(g: Gates, whose: str = "box") -> str:
             (p.mean_plcc_pass, f"mean PLCC {p.mean_plcc:.4f} ({GROUPS}) is below {p.mean_plcc_threshold}"),
             (p.plcc_spread_pass, f"seed spread {p.plcc_spread:.4f} exceeds {p.plcc_spread_max}"),
             (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if not passed]
+    return reasons
+
+
+def recommendation(g: Gates, whose: str = "box") -> str:
+    """PROMOTE, or HOLD with every reason (hold_reasons, joined); either way, then the input's shortfall and the
+    suspect teachers. `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo
+    (NOTHING_TO_SEND)."""
+    keep = NOTHING_TO_SEND.get(whose)
+    named = f" As vmaf-tune samples, {g.shortfall}." if g.shortfall else ""
+    if g.passed:
+        said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
+        return with_suspects(f"PROMOTE: {said}.{named}", g.suspects)
     then = (keep[0].upper() + keep[1:]) if keep else SEND_BACK.capitalize()
-    return with_suspects("HOLD: " + "; ".join(reasons) + f". {then}; do not ship these models.{named}", g.suspects)
+    return with_suspects("HOLD: " + "; ".join(hold_reasons(g)) + f". {then}; do not ship these models.{named}",
+                         g.suspects)
 
 
 def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str:
@@ -182,27 +232,12 @@ def lift_reason(g: LiftGate) -> str:
             f"{g.threshold:g}")
 
 
-def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
-             incumbent: BaselineResult | None, thresholds: GateThresholds, a: Assessment | None) -> tuple[Gates, Lift]:
-    """Every gate on these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
-    gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
-    ens_rmse = [r.mean_rmse for r in reports]
-    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"])
-    evidence = Evidence(folds, per_source(folds), a, thresholds)
-    rows = tuple((g, row) for g in GATES for row in g.compute(g, evidence))
-    return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
-                 challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
-                 evidence_gate(content_groups(reports), thresholds.min_content_groups), rows,
-                 a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None,
-                 a.consumer.carried_words() if a and a.consumer else None), lifted
-
-
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
            thresholds: GateThresholds, assessment: Assessment | None = None, lead: bool = False) -> Verdict:
     """The verdict on these LOSO outputs (`lead`: a run on a given corpus, the union, whose results are not sent)."""
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
-    g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
+    g, lifted = judge(gate_inputs(reports, folds, baselines, incumbent, assessment), thresholds)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
     teacher = teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
     a = assessment
@@ -211,6 +246,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         schema_version=Verdict.SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
         recommendation=recommendation(g, "lead" if lead else "demo" if corpus.demo_corpus else "box"),
+        reasons=hold_reasons(g) or None,
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
@@ -223,7 +259,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         folds_without_correlation=undefined_correlation(reports), teacher_models=teachers,
         validation=reports[0].validation,
         intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
-        holdout=a.holdout or None if a else None, completeness=g.complete, evidence_gate=g.evidence,
+        holdout=held_out_blocks(g, a), completeness=g.complete, evidence_gate=g.evidence,
         figure_kinds=dict(FIGURE_KINDS),
         confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
         clip_pooling=a.clip_pooling if a else None, teacher_suspects=g.suspects,
@@ -232,6 +268,12 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         frame_regimes=a.regimes or None if a else None,
         **blocks,  # type: ignore[arg-type]  # each gate's rows under its block's key (kit.verdict.gates.BLOCKS)
     )
+
+
+def held_out_blocks(g: Gates, a: Assessment | None) -> tuple[HoldoutBlock, ...] | None:
+    """Each --holdout block with its gate as judged at the verdict's thresholds (None: no block)."""
+    held = [row for gate, row in g.rows if gate is HOLDOUT_PLCC and isinstance(row, LimitGate)]
+    return tuple(replace(b, gate=row) for b, row in zip(a.holdout, held, strict=True)) or None if a else None
 
 
 def content_groups(reports: list[SeedReport]) -> int:

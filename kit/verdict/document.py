@@ -15,6 +15,8 @@ from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIG
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, Correction, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
+from kit.verdict.ceiling import ConsumerJudged
+from kit.verdict.kinds import CONSUMER as CONSUMER_KIND
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
@@ -225,35 +227,8 @@ class ConsumerSampling(Record):
     cut_vs_encoded: list[float] | None = omit_none(Each(POINTS))
     warnings: list[str] | None = omit_none()  # each content whose window lies beyond the tolerance of its whole clip
     not_measured: str | None = omit_none()  # why no window could be placed (a corpus without frame rates)
-
-
-@dataclass(frozen=True)
-class ShortInput(Record):
-    """A content group whose own ceiling (the teacher's function of its encodes' mean features) is below a consumer
-    gate: its input cannot carry that gate, so the ceiling-gap gate judges it (kit.verdict.consumer)."""
-
-    content: str  # the content group, named by its sources
-    n_encodes: int = field(metadata=keep(COUNT))
-    share_within: float = field(metadata=keep(SHARE_FIGURE))  # the student's share of its encodes within the tolerance
-    ceiling_share: float = field(metadata=keep(SHARE_FIGURE))
-    below: list[str]  # the gates' flags its ceiling is below (--min-consumer-share, --min-consumer-content-share)
-
-
-@dataclass(frozen=True)
-class Carried(Record):
-    """--min-consumer-share's groups (all, each CRF band, each encoder) over the contents whose own ceiling reaches
-    it: a content whose input cannot carry the gate lowers no other group's figure (kit.verdict.consumer)."""
-
-    # --min-consumer-share, where some content's ceiling is below it (else None)
-    threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
-    short: tuple[ShortInput, ...]  # every content whose ceiling is below a consumer gate: the ceiling-gap gate's
-    # `all` first, then each CRF band and each encoder, over the contents whose ceiling reaches --min-consumer-share
-    # (none: every content's does, and the share gate judges ConsumerFit's own groups)
-    groups: tuple[ConsumerGroup, ...]
-
-    def of(self, flag: str) -> tuple[ShortInput, ...]:
-        """The contents whose input cannot carry the gate of this flag."""
-        return tuple(s for s in self.short if flag in s.below)
+    # how many encodes' windows were placed by the header's rate (no frame times: a corpus without its manifest)
+    placed: str | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -281,35 +256,30 @@ class ConsumerFit(Record):
     window_ceiling_share: float | None = omit_none(SHARE_FIGURE)
     n_longer: int | None = omit_none(COUNT)
     sampling: ConsumerSampling | None = omit_none()  # the window, the samplings measured beside it, the warnings
-    # the contents whose ceiling is below a consumer gate, and the share gate's groups over the others (absent: the
-    # ceiling-gap gate off, no ceiling, or every content's ceiling reaches every gate)
-    carried: Carried | None = omit_none()
+    judged: ConsumerJudged | None = omit_none()  # what the consumer gates judge (absent: a verdict before 2.4)
     no_ceiling: str | None = omit_none()  # why no ceiling was computed (a teacher the consumer's input cannot feed)
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
 
-    def carried_words(self) -> str | None:
-        """The contents whose input cannot carry a consumer gate, each with its ceiling and the student's share, as the
-        recommendation and the summary name them (None: none)."""
-        if self.carried is None or not self.carried.short:
-            return None
-        return ("the consumer's input cannot carry " + ", ".join(
-            f"content {s.content} (ceiling {s.ceiling_share:.1%}, the student {s.share_within:.1%} of "
-            f"{s.n_encodes}; below {' and '.join(s.below)})" for s in self.carried.short)
-            + ": judged against the ceiling, the consumer gates over the other contents")
-
-    def sampled_words(self) -> str:
-        """The one figure of the consumer's share as vmaf-tune samples a clip, with its base and how its window was
-        taken: the summary, the report and the cards say it in these words ("" where no window was placed)."""
-        if self.window_share is None or self.sampling is None or not self.n_encodes:
+    def judged_words(self) -> str:
+        """The consumer gates' figure in words, with its pool and how the encodes are judged, then the whole encode's
+        beside it where the two can differ: the summary and the report say it so ("" without the block)."""
+        j = self.judged
+        if j is None or not j.whole.n_encodes:
             return ""
-        w = self.sampling.window_s
-        ceiling = f", ceiling {self.window_ceiling_share:.1%}" if self.window_ceiling_share is not None else ""
-        return (f"as vmaf-tune samples a clip (its first {w:g} s, the frames cut from the whole encode, against "
-                f"the whole clip): {self.window_share:.1%} of {self.n_encodes} held-out "
-                f"encodes{ceiling}; {self.n_longer} of them of clips longer than {w:g} s (the others are their own "
-                "window)")
+        w = j.whole
+        short = f": the other {w.shortfall} are the input's shortfall" if w.shortfall else ""
+        said = f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})" + (
+            f", of the {w.pool} the input can carry (the ceiling lands within on {'' if w.shortfall else 'all '}"
+            f"{w.pool} of {w.n_encodes}{short})" if w.ceiling_within is not None else " (no ceiling: every encode "
+                                                                                       "judged)")
+        said += f"; judged {j.sampled_how}"
+        if j.n_longer:
+            ceiling = f", the ceiling {self.ceiling_share:.1%}" if self.ceiling_share is not None else ""
+            said += (f"; on the whole encodes' features instead (a diagnosis): {self.share_within:.1%} of "
+                     f"{self.n_encodes}{ceiling}")
+        return said
 
     @property
     def whole(self) -> ConsumerGroup:
@@ -482,6 +452,13 @@ class Verdict(Record):
     # sources whose pictures repeat, which an encode's mean features hide (kit.verdict.regimes): a warning, not a gate
     frame_regimes: tuple[FrameRegime, ...] | None = omit_none()
     independent_check: IndependentCheck | None = omit_none()
+    reasons: list[str] | None = omit_none()  # HOLD: each failing gate's reason, as the recommendation joins them
+
+    @property
+    def advice(self) -> str | None:
+        """The recommendation after its reasons (what to do, then what it names), None where it has no reasons."""
+        head = f"{self.verdict}: " + "; ".join(self.reasons or ()) + ". "
+        return self.recommendation[len(head):] if self.reasons and self.recommendation.startswith(head) else None
 
     def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:
         """Per grouping of the breakdown with two groups or more, the group of the largest RMSE."""

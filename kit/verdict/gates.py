@@ -148,8 +148,12 @@ def out_of_range(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def held_out(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    """Computed with each --holdout block (kit.verdict.assess.holdout_block, given this gate's measure)."""
-    return tuple(b.gate for b in e.assessed.holdout) if e.assessed else ()
+    """Each --holdout block's groups against the threshold (kit.verdict.assess.holdout_gate), in the blocks' order."""
+    from kit.verdict.assess import holdout_gate
+
+    if e.assessed is None:
+        return ()
+    return tuple(holdout_gate(b.kind, b.groups, gate.limit_of(e.thresholds), gate.measure) for b in e.assessed.holdout)
 
 
 def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
@@ -162,25 +166,22 @@ def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
-    """Both consumer gates (`content`: the share per content group), each over the contents whose ceiling carries it
-    while the ceiling's gate is on (kit.verdict.consumer_gates)."""
+    """Both consumer share gates (`content`: the share per content group), each over the pool the encodes fix
+    (kit.verdict.consumer_gates)."""
     from kit.verdict.consumer_gates import share_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
-    return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content,
-                       e.thresholds.max_consumer_ceiling_gap),)
+    return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
 
 
 def consumer_ceiling(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    """The contents (and groups) whose ceiling is below their consumer gate, judged against the ceiling."""
+    """Every content group's share at most the gap under its ceiling's (kit.verdict.consumer_gates)."""
     from kit.verdict.consumer_gates import ceiling_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
-    t = e.thresholds
-    return (ceiling_gate(e.assessed.consumer, gate.limit_of(t), gate.measure,
-                         (t.min_consumer_share, t.min_consumer_content_share)),)
+    return (ceiling_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure),)
 
 
 ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", Block("bias_gate", failing="failing_sources"),
@@ -201,16 +202,17 @@ HOLDOUT_PLCC = Gate(HOLDOUT_PLCC_MEASURE, True, "holdout_min_plcc", HOLDOUT,
 CLIP_ERROR = Gate("clip_error", False, "max_clip_error", CLIP_ERROR_GATES, "",
                   "clip error gate", beyond, clip_errors, noun="clip", keyed=True)
 CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", CONSUMER_GATES,
-                      "lowest share of held-out encodes within the tolerance as vmaf-tune predicts them "
-                      f"({CONSUMER}: all, a CRF band, an encoder)", "consumer share", below, consumer_share)
+                      "lowest share within the tolerance of the held-out encodes the ceiling lands within on, as "
+                      f"vmaf-tune samples them ({CONSUMER}: all, a CRF band, an encoder)", "consumer share", below,
+                      consumer_share)
 CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share", CONSUMER_GATES,
-                              "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
-                              f"predicts them ({CONSUMER})", "consumer share per content", below,
-                              partial(consumer_share, content=True))
+                              "lowest share within the tolerance of a content group's held-out encodes the ceiling "
+                              f"lands within on, as vmaf-tune samples them ({CONSUMER})",
+                              "consumer share per content", below, partial(consumer_share, content=True))
 CONSUMER_CEILING = Gate("consumer_ceiling_gap", False, "max_consumer_ceiling_gap", CONSUMER_GATES,
-                        "largest share of held-out encodes the models lose under the ceiling, where the ceiling itself "
-                        f"is below a consumer gate ({CONSUMER}: a content group, a CRF band, an encoder)",
-                        "consumer share under its ceiling", beyond, consumer_ceiling, noun="group")
+                        "largest share of a content group's held-out encodes the models lose under the ceiling's, as "
+                        f"vmaf-tune samples them ({CONSUMER})", "consumer share under its ceiling", beyond,
+                        consumer_ceiling, noun="content group")
 
 # the order of the verdict's rows, of `verify`'s and of the report's gate table
 GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE,

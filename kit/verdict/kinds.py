@@ -21,9 +21,11 @@ DEFINITIONS = {
                  "statistic (mean, harmonic mean, 1st percentile or min), against its teacher scores pooled the same "
                  "way; the error taken over the clips",
     CONSUMER: "one encode (a source at one encoder, cq and rung) predicted as vmaf-tune's fast path predicts it: the "
-              "exported graph fed the encode's mean features and vmaf-tune's crf_norm, each member clipped to [0, "
-              "100], the mean over seeds; its miss |predicted - teacher's mean|; the share within the consumer's "
-              "tolerance, the median and largest miss taken over the encodes",
+              "exported graph fed mean features and vmaf-tune's crf_norm, each member clipped to [0, 100], the mean "
+              "over seeds; its miss |predicted - the whole encode's teacher mean|; the gates' figures from the "
+              "features of its window as vmaf-tune samples it (its first --consumer-window s), over the encodes the "
+              "ceiling lands within the tolerance on, the per-encode diagnosis from the whole encode's; the share "
+              "within the consumer's tolerance, the median and largest miss taken over the encodes",
 }
 
 # which of the verdict's blocks holds which kind (the verdict's `figure_kinds`)

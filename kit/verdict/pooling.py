@@ -63,6 +63,8 @@ def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str
                      measure: str) -> tuple[LimitGate, ...]:
     """--max-clip-error STAT:X: every held-out clip's |pooled prediction - pooled teacher| at most X, a gate per
     pooling asked (measure `measure:STAT`); a NaN error fails, and so does a validation with no clip."""
+    if not limits:  # off
+        return ()
     gates = []
     names = [clip_name(r) for _, r in frame.iterrows()]
     for stat, limit in limits.items():

@@ -3,9 +3,9 @@ times, pulldown, frame-rate padding). A repeat is a decoded picture identical, b
 (their md5, from the one decode that fingerprints the clip: kit.media.fingerprint.Repeats), never a small motion: a
 still clip, whose pictures all differ however little, is not one (issue 74). libvmaf's motion2 of a repeat is 0 and
 of the next new picture is not, so VMAF scores the new pictures and the repeats apart, and an encode's mean features
-describe neither: no mean-feature proxy, the teacher's own function of the mean included, can carry its score. A
-warning naming the clip and its ceiling, not a gate (docs/verdict.md, "Repeated pictures"). No pandas import:
-document.py takes the record from here."""
+describe neither: a mean-feature proxy, the teacher's own function of the mean included, may not carry its score. A
+warning naming the clip and what its ceiling shows of that (only what it shows), not a gate (docs/verdict.md,
+"Repeated pictures"). No pandas import: document.py takes the record from here."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class FrameRegime(Record):
     moving_motion2: float | None = omit_none(POINTS)  # kit 2.2.0's: the median motion2 of the other frames
     pattern: list[float] | None = omit_none(Each(POINTS))  # kit 2.2.0's: motion2 of its frames 1 .. 9, rounded to 0.1
     content: str = ""  # its content group as the consumer block names it (its sources' names)
-    share_within: float | None = omit_none(SHARE_FIGURE)  # the models' share within the tolerance on that group
+    # the models' share within the tolerance on that group, as vmaf-tune samples it (as the consumer gates count it)
+    share_within: float | None = omit_none(SHARE_FIGURE)
     ceiling_share: float | None = omit_none(SHARE_FIGURE)  # the ceiling's
     n_encodes: int | None = omit_none(COUNT)
     longest: int | None = omit_none(COUNT)  # the longest run
@@ -51,32 +52,45 @@ class FrameRegime(Record):
 
     @property
     def text(self) -> str:
-        """The warning, in one sentence: what repeats, what it hides, and the group's ceiling against the models."""
-        where = (f"; as vmaf-tune uses the models on content {self.content}: the ceiling (the teacher's own function "
-                 f"of the mean features) {self.ceiling_share:.1%} of {self.n_encodes} encodes within the tolerance, "
-                 f"the models {self.share_within:.1%}" if self.ceiling_share is not None and self.share_within
-                 is not None else "; no ceiling to compare: the teacher is no function of the six features")
+        """The warning, in one sentence: what repeats, what it hides, and what its content group's figures say of it."""
         if self.first is None:  # a verdict of kit 2.2.0
             shown = ", ".join(f"{v:g}" for v in self.pattern or ())
             return (f"{self.src} repeats pictures: {self.repeated} of its {self.n_frames} frames have {MOTION} 0 "
                     f"between new pictures ({MOTION} {shown}, …; {self.runs} runs, new pictures at median {MOTION} "
                     f"{self.moving_motion2 or 0:.1f}), so its frames fall into regimes an encode's mean features "
-                    f"hide, and no mean-feature proxy can carry its score there{where}")
+                    f"hide{self.carried}")
         shown = ", ".join("repeat" if c == REPEAT else "new" for c in self.first)
-        return (f"{self.src} repeats its pictures: {self.repeated} of its {self.n_frames} decoded frames are the "
-                f"picture before them, bit for bit (each frame's md5), in {self.runs} runs of at most {self.longest} "
-                f"(its first frames: {shown}, …), so its frames fall into two regimes ({MOTION} 0 on a repeat, not on "
-                f"a new picture) an encode's mean features hide, and no mean-feature proxy can carry its score "
-                f"there{where}")
+        return (f"{self.src} repeats its pictures: {self.repeated} of its {self.n_frames} decoded frames are the one "
+                f"before them, bit for bit (each frame's md5), in {self.runs} runs of at most {self.longest} (first "
+                f"frames: {shown}, …): two regimes ({MOTION} 0 on a repeat) that an encode's mean features "
+                f"hide{self.carried}")
+
+    @property
+    def carried(self) -> str:
+        """What its content group's figures say of the mean features here: only what they show."""
+        if self.n_encodes is None or self.share_within is None:
+            return "; vmaf-tune is not fed here, so no figure says whether a mean-feature proxy carries its score"
+        n, student = self.n_encodes, round(self.share_within * self.n_encodes)
+        if self.ceiling_share is None:
+            return (f"; on content {self.content} the models land within the tolerance on {student} of its {n} "
+                    "encodes, and there is no ceiling to compare (the teacher is no function of the six features)")
+        ceiling = round(self.ceiling_share * n)
+        if ceiling == n:
+            return (f"; on content {self.content} its ceiling (the teacher's own function of the mean features) lands "
+                    f"within the tolerance on all {n} of its encodes even so, the models on {student}")
+        return (f"; on content {self.content} the ceiling (the teacher's own function of the mean features) lands "
+                f"within the tolerance on {ceiling} of its {n} encodes, so no mean-feature proxy carries its score on "
+                f"the other {n - ceiling}; the models on {student}")
 
 
 class ContentGroup(Protocol):
-    """What a regime takes of its content group as vmaf-tune uses the models (kit.verdict.document.ConsumerGroup)."""
+    """What a regime takes of its content group as the consumer gates count it (kit.verdict.document.ConsumerTally:
+    as vmaf-tune samples it)."""
 
     @property
     def group(self) -> str: ...  # its sources' names, joined by " + "
     @property
-    def share_within(self) -> float: ...
+    def share(self) -> float: ...
     @property
     def ceiling_share(self) -> float | None: ...
     @property
@@ -105,7 +119,7 @@ def frame_regimes(rows: pd.DataFrame, groups: Sequence[ContentGroup],
         if (measured := repeats.get(str(sha))) is None or (regime := regime_of(str(src), str(sha), measured)) is None:
             continue
         group = next((g for g in groups if regime.src in g.group.split(" + ")), None)
-        found.append(regime if group is None else replace(regime, content=group.group, share_within=group.share_within,
+        found.append(regime if group is None else replace(regime, content=group.group, share_within=group.share,
                                                           ceiling_share=group.ceiling_share,
                                                           n_encodes=group.n_encodes))
     return tuple(sorted(found, key=lambda r: (r.src, r.src_sha256)))

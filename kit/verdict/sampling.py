@@ -2,8 +2,8 @@
 proxy the features of a window of the clip (its first 5 s) and verifies the pick on the whole clip, so beside the
 consumer's figures the verdict gives the share with the window's features against the whole clip's score
 (encodes.parquet's window_* columns), the samplings measured beside it (samplings.parquet), and a warning for each
-content whose window is not its clip. Figures only: the consumer's gates judge the student on the encode's own
-frames (kit.verdict.consumer)."""
+content whose window is not its clip. The consumer's gates judge the first window's figure (kit.verdict.ceiling); the
+samplings are figures beside them."""
 
 from __future__ import annotations
 
@@ -49,12 +49,13 @@ def window_how(window_s: float, cut_vs_encoded: list[float] | None) -> str:
                    "corpus (samplings.parquet, the first window cut against encoded)")
 
 
-def placed_words(window_s: float, by_rate: int, of: int) -> str:
-    """The sentence that says how many of `of` encodes' windows were placed by their header's rate (no frame times
-    recorded: kit.corpus.samplings.PLACED_BY), "" where none was."""
+def placed_words(window_s: float, by_rate: int, of: int) -> str | None:
+    """How many of `of` encodes' windows were placed by their header's rate (no frame times recorded:
+    kit.corpus.samplings.PLACED_BY), None where none was: a fact of the corpus's manifest, said in a field of its own
+    (ConsumerSampling.placed), so the same rows without their manifest give the same `how`."""
     if not by_rate:
-        return ""
-    return (f". {by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: where the header's "
+        return None
+    return (f"{by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: where the header's "
             f"rate is not the packets', those are not the frames `-t {window_s:g}` keeps")
 
 
@@ -166,7 +167,7 @@ def consumer_sampling(counted: pd.DataFrame, samplings: pd.DataFrame | None, nam
     longer = counted[counted["longer"].astype(bool)]
     # a LOSO of kit 2.2 placed every window by the rate and said nothing of it
     by_rate = int((counted["window_placed"] != BY_TIMES).sum()) if "window_placed" in counted else len(counted)
-    return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}" +
-                            placed_words(window_s, by_rate, len(counted)),
+    return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}",
                             len(longer), float(longer["n_frames"].mean()) if len(longer) else math.nan, found,
-                            best_words(found, tolerance), diff, window_warnings(counted, names, tolerance, window_s))
+                            best_words(found, tolerance), diff, window_warnings(counted, names, tolerance, window_s),
+                            placed=placed_words(window_s, by_rate, len(counted)))

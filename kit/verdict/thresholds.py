@@ -148,19 +148,20 @@ class GateThresholds(Record):
         "makes it (mean features, its crf_norm) must be to the teacher's mean to count as within (vmaf-tune's "
         "DEFAULT_PROXY_TOLERANCE: its verify encode accepts the proxy so close).", rank=420))
     min_consumer_share: float | None = setting(0.9, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-consumer-share", Limit(), "Gate: at least X of the held-out encodes within --consumer-tolerance as "
-        "vmaf-tune predicts them, all together, in every CRF band (10-20, 21-35, 36-51) and for every encoder; off "
-        "to drop it.", metavar=OFF_METAVAR, rank=430))
+        "--min-consumer-share", Limit(), "Gate: of the held-out encodes the input can carry (the ceiling within "
+        "--consumer-tolerance, as vmaf-tune samples them), at least X within it as vmaf-tune predicts them, all "
+        "together, in every CRF band (10-20, 21-35, 36-51) and for every encoder; off to drop it.",
+        metavar=OFF_METAVAR, rank=430))
     min_consumer_content_share: float | None = setting(0.75, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-consumer-content-share", Limit(), "Gate: at least X of each content group's held-out encodes within "
-        "--consumer-tolerance as vmaf-tune predicts them; off to drop it.", metavar=OFF_METAVAR, rank=440))
-    # where the ceiling is itself below a consumer gate on a group, that gate asks the models to be within this much of
-    # the ceiling there instead (kit.verdict.consumer.ceiling_gate; the default's measurement in docs/verdict.md)
+        "--min-consumer-content-share", Limit(), "Gate: of each content group's held-out encodes the input can "
+        "carry, at least X within --consumer-tolerance as vmaf-tune predicts them; off to drop it.",
+        metavar=OFF_METAVAR, rank=440))
+    # every content group's share at most this much under the ceiling's, over all its encodes
+    # (kit.verdict.consumer_gates.ceiling_gate; the default's measurement in docs/verdict.md)
     max_consumer_ceiling_gap: float | None = setting(0.15, Off(SHARE), changes=DECIDES, flag=Flag(
-        "--max-consumer-ceiling-gap", Limit(), "Gate: where the ceiling (the teacher's own function of the held-out "
-        "encodes' mean features) is itself below --min-consumer-share or --min-consumer-content-share on a CRF band, "
-        "an encoder or a content group, the models' share there at most X under the ceiling's, in place of that "
-        "gate; off to judge every group by those gates alone.", metavar=OFF_METAVAR, rank=442))
+        "--max-consumer-ceiling-gap", Limit(), "Gate: every content group's share of its held-out encodes within "
+        "--consumer-tolerance (as vmaf-tune samples them) at most X under the ceiling's, the teacher's own function "
+        "of the same mean features; off to drop it.", metavar=OFF_METAVAR, rank=442))
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,18 @@ def test_the_window_figure_is_the_corpus_frames_cut_as_vmaf_tune_samples(sampled
         part = counted[column == g.group]
         assert g.window_share == pytest.approx((part["window_miss"] <= TOLERANCE).mean()), g
         assert g.n_longer == int(part["longer"].sum())
+    # the gates count those hits: the student's and the ceiling's from the window, the pool the ceiling's
+    j = c.judged
+    assert j is not None and j.sampled and j.n_longer == 6
+    assert (j.whole.within, j.whole.ceiling_within) == ((counted["window_miss"] <= TOLERANCE).sum(),
+                                                        (counted["window_ceiling_miss"] <= TOLERANCE).sum())
+    assert j.whole.pool_within == ((counted["window_miss"] <= TOLERANCE)
+                                   & (counted["window_ceiling_miss"] <= TOLERANCE)).sum()
     said = dict(summary_rows(sampled_run, verdict))["as vmaf-tune uses it"]
-    assert f"as vmaf-tune samples a clip (its first 5 s, the frames cut from the whole encode, against the whole " \
-           f"clip): {c.window_share:.1%} of {len(counted)} held-out encodes" in said
-    assert "6 of them of clips longer than 5 s (the others are their own window)" in said
+    assert c.judged_words() in said and f"its first 5 s against the whole clip (6 of the {len(counted)} encodes " \
+                                        "of clips longer than 5 s)" in said
     assert said.count("5 s") == 2 and "vmaf-tune's window" not in said  # one figure, said once
+    assert f"a diagnosis): {c.share_within:.1%} of {c.n_encodes}" in said  # the whole encodes' beside it
 
 
 def test_a_scene_change_after_the_window_is_warned(sampled_run: Path) -> None:
@@ -243,23 +250,24 @@ def page_text(html: str) -> str:
 
 
 def one_figure(out: Path) -> tuple[float, int, int]:
-    """The consumer's share as vmaf-tune samples, read from the verdict, and the same numbers said by the summary (its
-    row, and no second share in the sampling row) and the report (its sentence; with the windows cut alone, the
-    samplings table's first row, on the same base)."""
+    """The consumer gates' figure as vmaf-tune samples, read from the verdict, and the same numbers said by the summary
+    (its row, and no second share in the sampling row) and the report (its sentence; with the windows cut alone, the
+    samplings table's first row gives the share of all the encodes, the count the gates read)."""
     verdict = verdict_of(out)
     c = verdict.consumer
-    assert c is not None and c.sampling is not None and c.window_share is not None and c.n_longer is not None
-    said = c.sampled_words()
-    assert f"{c.window_share:.1%} of {c.n_encodes} held-out encodes" in said and f"{c.n_longer} of them" in said
+    assert c is not None and c.sampling is not None and c.judged is not None
+    j, w = c.judged, c.judged.whole
+    said = c.judged_words()
+    assert f"{w.pool_share:.1%} of {w.pool} held-out encodes" in said and f"{j.n_longer} of the {w.n_encodes}" in said
     rows = dict(summary_rows(out, verdict))
     assert said in rows["as vmaf-tune uses it"] and "%" not in rows["vmaf-tune's sampling"]
     page = page_text(RunDir(out).report.read_text())
     assert said[0].upper() + said[1:] in page
-    if not any(x.how == "encoded" for x in c.sampling.shares):  # cut alone: the table's first row is the figure
+    if not any(x.how == "encoded" for x in c.sampling.shares):  # cut alone: the table's first row is the window's
         first = next(x for x in c.sampling.shares if x.sampling == "first")
-        assert (first.share_within, first.n_encodes) == (c.window_share, c.n_encodes)
-        assert f"the first 5 s its frames cut from the whole encode {c.n_encodes} {c.window_share:.1%}" in page
-    return c.window_share, c.n_encodes, c.n_longer
+        assert (first.share_within, first.n_encodes) == (w.share, w.n_encodes) == (c.window_share, c.n_encodes)
+        assert f"the first 5 s its frames cut from the whole encode {c.n_encodes} {w.share:.1%}" in page
+    return w.pool_share, w.pool, j.n_longer
 
 
 def test_one_figure_for_the_share_as_vmaf_tune_samples_on_a_box_and_on_a_union(sampled_run: Path,

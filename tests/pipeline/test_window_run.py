@@ -81,6 +81,7 @@ def test_the_window_is_the_frames_minus_t_5_keeps_through_a_run(window_run: Path
     assert verdict.consumer is not None and verdict.consumer.sampling is not None
     how = verdict.consumer.sampling.how
     assert "whose own timestamps lie before 5 s" in how and PLACED_BY[BY_RATE] not in how
+    assert verdict.consumer.sampling.placed is None
 
 
 def test_a_union_carries_the_times_and_places_the_same_windows(window_run: Path, tmp_path: Path) -> None:

@@ -106,6 +106,6 @@ def test_a_box_with_a_still_clip_and_a_repeating_one_warns_of_the_repeating_one_
     padded = Repeats.from_json(sources["megamind-pad"]["repeats"])
     assert (regime["src"], regime["repeated"], regime["runs"]) == ("megamind-pad", padded.repeated, padded.runs)
     said = full_summary(out)
-    assert f"WARNING megamind-pad repeats its pictures: {padded.repeated} of its 36 decoded frames are the picture " \
+    assert f"WARNING megamind-pad repeats its pictures: {padded.repeated} of its 36 decoded frames are the one " \
            f"before them, bit for bit (each frame's md5), in {padded.runs} runs of at most {padded.longest}" in said
     assert "still repeats" not in said and "realshort repeats" not in said

@@ -1,8 +1,9 @@
-"""The consumer's gates judged against what the consumer's input can carry (issue 68): where the ceiling (the
-teacher's own function of the encodes' mean features) is itself below a consumer gate on a band, an encoder or a
-content group, that gate leaves the group to --max-consumer-ceiling-gap, which asks the models to be within X of the
-ceiling there and says who fell short, the student or the input; the models beating the ceiling said in words; the
-repeated-picture regime found from the pictures' hashes. Shares are restated here by counting."""
+"""The consumer's gates over the pool the encodes fix (issues 68, 76, 90): the share gates count the student's hits
+among the encodes the ceiling (the teacher's own function of the same mean features) lands within the tolerance on,
+the ceiling's gate every content group's share of all its encodes against the ceiling's; the input's shortfall (the
+encodes the ceiling misses) counted and said, never against the student; the models beating the ceiling said in
+words; the repeated-picture regime found from the pictures' hashes and said only as its figures show. Every share
+restated here by counting the rows."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import pytest
 
 from kit.media.fingerprint import Repeats
 from kit.model.consumer import CRF_RANGE, crf_band
-from kit.verdict.consumer import consumer_fit
+from kit.verdict.consumer import consumer_block, consumer_fit
 from kit.verdict.consumer_gates import ceiling_gate, share_gate
-from kit.verdict.document import LimitGate
+from kit.verdict.document import ConsumerFit, LimitGate
 from kit.verdict.gates import CONSUMER_CEILING, CONSUMER_CONTENT_SHARE, CONSUMER_SHARE, GATES
 from kit.verdict.regimes import frame_regimes, regime_of
-from kit.verdict.thresholds import GateThresholds
 
 
 def encodes(rows: dict[tuple[str, int], list[tuple[float, float]]]) -> pd.DataFrame:
@@ -32,18 +32,16 @@ def encodes(rows: dict[tuple[str, int], list[tuple[float, float]]]) -> pd.DataFr
     return pd.DataFrame(out)
 
 
-def gates(frame: pd.DataFrame, share: float | None, content: float | None, gap: float | None,
+def gates(fit: ConsumerFit, share: float | None, content: float | None, gap: float | None,
           ) -> tuple[LimitGate, LimitGate, LimitGate]:
-    """The three gates as kit.verdict.gates computes them, on the block consumer_fit makes at these thresholds."""
-    t = GateThresholds(min_consumer_share=share, min_consumer_content_share=content, max_consumer_ceiling_gap=gap)
-    fit = consumer_fit(frame, 1.5, CRF_RANGE, thresholds=t)
-    return (share_gate(fit, share, CONSUMER_SHARE.measure, False, gap),
-            share_gate(fit, content, CONSUMER_CONTENT_SHARE.measure, True, gap),
-            ceiling_gate(fit, gap, CONSUMER_CEILING.measure, (share, content)))
+    """The three gates as kit.verdict.gates computes them from the block."""
+    return (share_gate(fit, share, CONSUMER_SHARE.measure, False),
+            share_gate(fit, content, CONSUMER_CONTENT_SHARE.measure, True),
+            ceiling_gate(fit, gap, CONSUMER_CEILING.measure))
 
 
-# content "cam": 8 encodes, the ceiling within 1.5 on 6 (75 %), the student on 4 (50 %); content "ok": 8 encodes,
-# ceiling and student 8 of 8; CRF 36-51 holds cam's four high-cq encodes (ceiling 2 of 4) and ok's four (4 of 4)
+# content "cam": 8 encodes, the ceiling within 1.5 on 6, the student on 4 of those 6; content "ok": 8 encodes, ceiling
+# and student 8 of 8; CRF 36-51 holds cam's four high-cq encodes (the ceiling on 2, the student on 1) and ok's four
 IN, OUT = 0.5, 3.0
 FRAME = encodes({("cam", 20): [(IN, IN), (IN, IN)], ("cam", 30): [(IN, IN), (OUT, IN)],
                  ("cam", 40): [(IN, IN), (OUT, IN)], ("cam", 45): [(OUT, OUT), (OUT, OUT)],
@@ -51,58 +49,70 @@ FRAME = encodes({("cam", 20): [(IN, IN), (IN, IN)], ("cam", 30): [(IN, IN), (OUT
                  ("ok", 45): [(IN, IN)] * 2})
 
 
-def counted(frame: pd.DataFrame, column: str, where: pd.Series) -> float:
-    """A share within 1.5, by counting."""
-    return float((frame.loc[where, column] <= 1.5).mean())
+def pool_share(frame: pd.DataFrame, where: pd.Series) -> tuple[int, int]:
+    """(the student's hits, the pool) by counting: the encodes the ceiling lands within on."""
+    part = frame[where & (frame["ceiling_miss"] <= 1.5)]
+    return int((part["miss"] <= 1.5).sum()), len(part)
 
 
-def test_a_content_whose_ceiling_is_below_a_gate_is_named_judged_against_it_and_lowers_no_other_gate() -> None:
-    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
-    cam = next(g for g in fit.of("content") if g.group == "cam")
-    assert cam.share_within == counted(FRAME, "miss", FRAME["content"] == "cam") == 0.5
-    assert cam.ceiling_share == counted(FRAME, "ceiling_miss", FRAME["content"] == "cam") == 0.75
-    # without the ceiling's gate (off): the content gate at 0.75 holds cam, as before
-    _, content, ceiling = gates(FRAME, 0.5, 0.75, None)
-    assert not content.passed and content.failing == ["content cam"] and ceiling.passed and not ceiling.enabled
-    # the defaults: cam's ceiling (75 %) is below 0.9, so cam leaves both share gates, named with its figures, and
-    # the ceiling's gate holds it to 0.75 - 0.15 = 0.6: the student (0.5) falls short, and the HOLD says so
-    share, content, ceiling = gates(FRAME, 0.9, 0.75, 0.15)
-    assert share.passed and share.worst == "all" and share.worst_value == 1.0  # ok's 8 of 8, not cam's 12 of 16
-    assert "over every content: all 75.0% of 16" in str(share.statement)
-    assert "content cam (ceiling 75.0%, the student 50.0% of 8)" in str(share.statement)
-    assert content.passed and content.worst == "content ok" and "content cam (ceiling 75.0%" in str(content.statement)
-    assert not ceiling.passed and ceiling.failing == ["content cam"] and ceiling.worst_value == 0.25
-    said = CONSUMER_CEILING.failure(ceiling)
-    assert "content cam 50.0% of 8, ceiling 75.0% (below --min-consumer-share 0.9), held to 60.0%: the student " \
-           "falls short: 25.0% under the ceiling" in said and said.endswith("beyond --max-consumer-ceiling-gap 0.15")
-    # within 0.3: the input falls short, not the student
-    _, _, ceiling = gates(FRAME, 0.9, 0.75, 0.3)
-    assert ceiling.passed and "the input falls short, not the student (25.0% under the ceiling)" in \
-        str(ceiling.statement)
+def test_each_gate_is_a_count_over_the_pool_and_the_shortfall_is_the_input_s() -> None:
+    fit, judged = consumer_block(FRAME, 1.5, CRF_RANGE)
+    j = fit.judged
+    assert j is not None and len(judged) == 16 and judged["pool"].sum() == 14
+    cam = next(t for t in j.of("content") if t.group == "cam")
+    assert (cam.pool_hits, cam.pool) == pool_share(FRAME, FRAME["content"] == "cam") == (4, 6)
+    assert (cam.n_encodes, cam.within, cam.ceiling_within, cam.shortfall, cam.gap) == (8, 4, 6, 2, 0.25)
+    high = next(t for t in j.of("crf_band") if t.group == "36-51")
+    assert (high.pool_hits, high.pool) == pool_share(FRAME, FRAME["crf_band"] == "36-51") == (5, 6)
+    share, content, gap = gates(fit, 0.9, 0.75, 0.15)
+    assert not share.passed and share.failing == ["all", "CRF 21-35", "CRF 36-51", "encoder libx264"]
+    assert share.worst == "CRF 21-35" and share.worst_value == 0.75  # cam's 1 of 2 at CRF 30 beside ok's 2 of 2
+    assert "the input can carry (the ceiling within, each whole encode: no window placed): all 85.7% of 14, CRF " \
+           "21-35 75.0% of 4, CRF 36-51 83.3% of 6, encoder libx264 85.7% of 14" in str(share.statement)
+    assert not content.passed and content.failing == ["content cam"] and content.worst_value == round(4 / 6, 12)
+    assert not gap.passed and gap.failing == ["content cam"] and gap.worst_value == 0.25
+    said = CONSUMER_CEILING.failure(gap)
+    assert "content cam 25.0% under (the student 4 of 8, the ceiling 6 of 8)" in said
+    assert said.endswith("beyond --max-consumer-ceiling-gap 0.15")
+    # looser: each gate alone
+    share, content, gap = gates(fit, 0.75, 0.6, 0.3)
+    assert share.passed and content.passed and gap.passed and "largest content cam 25.0% under" in str(gap.statement)
+    assert j.shortfall_words() == ("the input falls short on 2 of 16 encodes (the ceiling misses them, so no gate "
+                                   "counts them against the student): content cam 2 of 8")
+
+
+def test_a_content_the_ceiling_carries_nowhere_is_judged_by_no_share_and_beats_the_ceiling() -> None:
+    """Its pool is empty: no share gate judges it, the statement says so with the student's count; it lowers no
+    other group's share; against the ceiling it is ahead."""
+    frame = encodes({("ok", 20): [(IN, IN)] * 4, ("z", 20): [(IN, OUT), (IN, OUT), (OUT, OUT), (OUT, OUT)]})
+    fit = consumer_fit(frame, 1.5, CRF_RANGE)
+    share, content, gap = gates(fit, 0.9, 0.75, 0.15)
+    assert share.passed and share.worst_value == 1.0 and content.passed and gap.passed
+    assert "content z: the ceiling lands within on none of its 4 encodes, so no share is judged there (the student " \
+           "2 of 4)" in str(content.statement)
+    assert gap.worst == "content ok" and gap.worst_value == 0.0  # z: 2 of 4 against 0 of 4, 50 points ahead
+    nothing = consumer_fit(encodes({("z", 20): [(IN, OUT), (OUT, OUT)]}), 1.5, CRF_RANGE)
+    row = share_gate(nothing, 0.9, CONSUMER_SHARE.measure, False)
+    assert row.passed and row.not_judged == "the ceiling lands within 1.5 on none of the 2 held-out encodes"
 
 
 # contents "x" and "y": at CRF 20 every encode within both ways; at CRF 45 the ceiling within on 3 of 4 and the student
-# on 3 of 4 (x) and 2 of 4 (y): each content's ceiling 7 of 8 reaches 0.8, CRF 36-51's (6 of 8) does not
+# on 3 of those (x) and 2 (y)
 BANDS = encodes({("x", 20): [(IN, IN)] * 4, ("x", 45): [(IN, IN)] * 3 + [(OUT, OUT)],
                  ("y", 20): [(IN, IN)] * 4, ("y", 45): [(IN, IN), (IN, IN), (OUT, IN), (OUT, OUT)]})
 
 
-def test_a_band_whose_ceiling_is_below_the_share_gate_is_left_to_the_ceiling_and_verify_rechecks_it() -> None:
+def test_a_band_is_judged_on_its_pool_and_verify_rechecks_the_ceiling_row() -> None:
     from kit.verdict.recheck import contradiction
     from tests.unit.test_claims_checked import PASSING
 
     fit = consumer_fit(BANDS, 1.5, CRF_RANGE)
-    band = next(g for g in fit.of("crf_band") if g.group == "36-51")
-    high = BANDS["crf_band"] == "36-51"
-    assert (band.share_within, band.ceiling_share) == (counted(BANDS, "miss", high), counted(BANDS, "ceiling_miss",
-                                                                                            high)) == (0.625, 0.75)
-    share, _, ceiling = gates(BANDS, 0.8, None, 0.2)  # no content's ceiling is below 0.8: none is left out
-    assert share.passed and share.worst == "all" and share.worst_value == 13 / 16
-    assert "CRF 36-51 (ceiling 75.0%, the student 62.5% of 8)" in str(share.statement)
-    assert ceiling.passed and ceiling.worst == "CRF 36-51" and ceiling.worst_value == 0.125
-    row = ceiling.to_json()
+    share, _, gap = gates(fit, 0.8, None, 0.2)
+    assert share.passed and share.worst == "CRF 36-51" and share.worst_value == round(5 / 6, 12)
+    assert gap.passed and gap.worst == "content y" and gap.worst_value == 0.125
+    row = gap.to_json()
     assert contradiction({**PASSING, "consumer_gates": [row]}) is None
-    said = contradiction({**PASSING, "consumer_gates": [{**row, "threshold": 0.05}]})  # edited below its shortfall
+    said = contradiction({**PASSING, "consumer_gates": [{**row, "threshold": 0.05}]})  # edited below its gap
     assert said is not None and "consumer_ceiling_gap fails: its worst value 0.125 is above its threshold 0.05" in said
     assert GATES[-1] is CONSUMER_CEILING and CONSUMER_CEILING.flag == "--max-consumer-ceiling-gap"
 
@@ -114,6 +124,9 @@ def test_models_that_beat_the_ceiling_are_said_to_in_words() -> None:
     assert "better than the teacher's own function of the mean features, 75.0%: that ceiling is no bound, and the " \
            "models beat it here" in fit.whole.ceiling_words(full=True)
     assert "ceiling" not in fit.whole.ceiling_words() and "75.0%" in fit.whole.ceiling_words()
+    _, _, gap = gates(fit, 0.9, 0.75, 0.15)
+    assert gap.worst == "content b" and gap.worst_value == 0.0  # a is 50 points ahead: 2 of 2 against 1 of 2
+    assert "the student at or above the ceiling on every content group" in str(gap.statement)
 
 
 def hashes(pattern: str) -> list[str]:
@@ -144,40 +157,45 @@ def test_repeated_pictures_are_found_by_the_pictures_hashes(pattern: str, found:
         assert (regime.repeated, regime.runs, regime.longest, regime.n_frames) == (12, 6, 2, 18)
 
 
-def test_the_warning_names_the_clip_and_its_ceiling() -> None:
-    rows = pd.DataFrame({"src": ["cam", "still"], "src_sha256": ["c" * 64, "d" * 64]})
-    measured = {"c" * 64: Repeats.of(hashes(CAMERA)), "d" * 64: Repeats.of(hashes("n" * 18))}
+def test_the_warning_says_only_what_its_content_s_figures_show() -> None:
+    """Where the ceiling misses some of the content's encodes, the mean features cannot carry its score there; where
+    it lands on all of them, they carry it all the same (never "no proxy can carry" beside a ceiling of 100 %)."""
+    rows = pd.DataFrame({"src": ["cam", "still", "ok"], "src_sha256": ["c" * 64, "d" * 64, "e" * 64]})
+    measured = {"c" * 64: Repeats.of(hashes(CAMERA)), "d" * 64: Repeats.of(hashes("n" * 18)),
+                "e" * 64: Repeats.of(hashes(CAMERA))}
     fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
-    (regime,) = frame_regimes(rows, fit.of("content"), measured)  # the still clip is not named
-    assert regime.text.startswith("cam repeats its pictures: 12 of its 18 decoded frames are the picture before "
-                                  "them, bit for bit (each frame's md5), in 6 runs of at most 2 (its first frames: "
-                                  "new, repeat, repeat, new, repeat, repeat, new, ")
-    assert regime.text.endswith("on content cam: the ceiling (the teacher's own function of the mean features) 75.0% "
-                                "of 8 encodes within the tolerance, the models 50.0%")
-    assert frame_regimes(rows, fit.of("content"), {}) == ()  # a corpus whose manifest records no repeats
-    (bare,) = frame_regimes(rows, (), measured)  # no consumer block (an input set vmaf-tune does not feed)
-    assert bare.text.endswith("no ceiling to compare: the teacher is no function of the six features")
+    assert fit.judged is not None
+    cam, ok = frame_regimes(rows, fit.judged.of("content"), measured)  # the still clip is not named
+    assert cam.text.startswith("cam repeats its pictures: 12 of its 18 decoded frames are the one before them, "
+                               "bit for bit (each frame's md5), in 6 runs of at most 2 (first frames: new, repeat, "
+                               "repeat, new, repeat, repeat, new, ")
+    assert cam.text.endswith("on content cam the ceiling (the teacher's own function of the mean features) lands "
+                             "within the tolerance on 6 of its 8 encodes, so no mean-feature proxy carries its score "
+                             "on the other 2; the models on 4")
+    assert ok.text.endswith("on content ok its ceiling (the teacher's own function of the mean features) lands within "
+                            "the tolerance on all 8 of its encodes even so, the models on 8")
+    assert "no mean-feature proxy" not in ok.text
+    assert frame_regimes(rows, fit.judged.of("content"), {}) == ()  # a corpus whose manifest records no repeats
+    bare, _ = frame_regimes(rows, (), measured)  # no consumer block (an input set vmaf-tune does not feed)
+    assert bare.text.endswith("vmaf-tune is not fed here, so no figure says whether a mean-feature proxy carries its "
+                              "score")
 
 
-def test_the_content_the_input_cannot_carry_is_named_in_the_summary_and_the_recommendation() -> None:
-    """Issue 76: the content is named wherever the verdict is read, with its ceiling and the student's share, whether
-    the run PROMOTEs or HOLDs."""
+def test_the_input_s_shortfall_is_said_in_the_summary_and_the_recommendation() -> None:
+    """Said wherever the verdict is read, with its counts, whether the run PROMOTEs or HOLDs; never a gate."""
     from types import SimpleNamespace
 
     from kit.report.summary import consumer_rows
     from kit.verdict.decide import recommendation
 
-    t = GateThresholds()
-    fit = consumer_fit(FRAME, 1.5, CRF_RANGE, thresholds=t)
-    named = fit.carried_words()
-    assert named == ("the consumer's input cannot carry content cam (ceiling 75.0%, the student 50.0% of 8; below "
-                     "--min-consumer-share and --min-consumer-content-share): judged against the ceiling, the "
-                     "consumer gates over the other contents")
-    rows = [share_gate(fit, 0.9, CONSUMER_SHARE.measure, False, 0.15),
-            share_gate(fit, 0.75, CONSUMER_CONTENT_SHARE.measure, True, 0.15),
-            ceiling_gate(fit, 0.15, CONSUMER_CEILING.measure, (0.9, 0.75))]
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    assert fit.judged is not None
+    named = fit.judged.shortfall_words()
+    assert named is not None
+    rows = gates(fit, 0.9, 0.75, 0.15)
     (main, *_) = consumer_rows(SimpleNamespace(consumer=fit, consumer_gates=tuple(rows)))  # type: ignore[arg-type]
     assert named in main.text
-    passing = SimpleNamespace(passed=True, suspects=None, carried=named)
-    assert recommendation(passing).endswith(f"send the results tarball back. Named: {named}.")  # type: ignore[arg-type]
-    assert consumer_fit(FRAME, 1.5, CRF_RANGE).carried_words() is None  # no thresholds given: nothing carried
+    passing = SimpleNamespace(passed=True, suspects=None, shortfall=named)
+    said = recommendation(passing)  # type: ignore[arg-type]
+    assert said.endswith(f"send the results tarball back. As vmaf-tune samples, {named}.")
+    assert consumer_fit(encodes({("ok", 20): [(IN, IN)] * 4}), 1.5, CRF_RANGE).judged.shortfall_words() is None  # type: ignore[union-attr]

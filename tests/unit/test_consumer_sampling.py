@@ -194,7 +194,7 @@ def test_windows_by_the_frames_times_where_recorded_and_said_by_the_rate_elsewhe
     assert set(encodes["window_placed"]) == {"rate"} and set(samplings["placed"]) == {"rate"}
     fit = consumer_fit(encodes, 1.5, (10, 51), True, samplings, 5.0)
     assert fit.sampling is not None and "8 of the 8 held-out encodes' windows are placed by the header's frame " \
-                                       "rate (int(seconds x rate) frames)" in fit.sampling.how
+                                       "rate (int(seconds x rate) frames)" in str(fit.sampling.placed)
     sha = {f"s{s}": f"{s:064x}" for s in range(4)}
     timed_encodes, timed = sampled_with({sha["s0"]: [i / 30 for i in range(80)], sha["s1"]: [i / 12 for i in range(80)],
                                          sha["s3"]: [i / 10 for i in range(30)], sha["s2"]: [0.0] * 3})
@@ -205,7 +205,7 @@ def test_windows_by_the_frames_times_where_recorded_and_said_by_the_rate_elsewhe
     assert (by.loc["s2", "window_placed"] == "rate").all() and (by.loc["s2", "window_frames"] == 50).all()
     fit = consumer_fit(timed_encodes, 1.5, (10, 51), True, timed, 5.0)
     assert fit.sampling is not None and "2 of the 8 held-out encodes' windows are placed by the header's" in \
-        fit.sampling.how and "whose own timestamps lie before 5 s" in fit.sampling.how
+        str(fit.sampling.placed) and "whose own timestamps lie before 5 s" in fit.sampling.how
     assert set(timed.loc[timed["src"] == "s1", "placed"]) == {"times"}
 
 

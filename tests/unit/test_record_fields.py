@@ -56,7 +56,8 @@ from kit.rundir import ENSEMBLE_MANIFEST
 from kit.steps.base import KeptDigest, read_output
 from kit.steps.records import RunRecord, StepRecord, read_run_record
 from kit.steps.settings import RunSettings
-from kit.verdict.document import Carried, ShortInput, Verdict, read_verdict
+from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
+from kit.verdict.document import Verdict, read_verdict
 from kit.verdict.regimes import FrameRegime
 from tests.conftest import ROOT
 
@@ -452,9 +453,9 @@ def outcome(rb: ReadBack, field: Field, value: Any, tree: Tree, folder: Path) ->
 # 5,000 of the 5,400 cases) in the release tier; CI reads every field of the control files `status` and a rerun read
 # (about 2 s of CPU), and the verdict's records of 2.3.0 (below)
 RELEASE_ONLY = (RunRecord, Prereqs, ShardManifest, MergeManifest, Verdict)
-# the verdict's records added in 2.3.0 (the contents the consumer's input cannot carry, the repeated pictures): CI
+# the verdict's records added in 2.3.0 and 2.4 (the repeated pictures, what the consumer gates count): CI
 # reads every field of theirs (about 1 s of CPU); the release tier every field of the verdict's (3,000 cases, 19 s)
-VERDICT_IN_CI = (ShortInput, Carried, FrameRegime)
+VERDICT_IN_CI = (ConsumerTally, ConsumerJudged, FrameRegime)
 
 
 def problems_of(rb: ReadBack, tree: Tree, folder: Path, held_in: tuple[type[Record], ...] = ()) -> list[str]:
