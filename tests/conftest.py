@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,7 @@ LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test
            "pipeline/test_ray.py")
 
 
+CPU_AT = pytest.StashKey[float]()
 DEEP = False  # --release: the property tests draw deeper (read by a test module as it is collected)
 
 
@@ -85,15 +87,46 @@ def pytest_configure(config: pytest.Config) -> None:
         compile_before_the_workers()  # tests/__init__.py
 
 
+CPU_SHOWN = 25  # the tests the summary names by CPU, as --durations=25 names them by wall
+
+
+def cpu_s() -> float:
+    """User + system time of this process and of every child it has waited for (the kit, its ffmpegs)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    item.stash[CPU_AT] = cpu_s()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each test's CPU, its fixtures' set-up and teardown included, on its teardown's report (which xdist sends to the
+    controller): on a shared box wall time says how busy the box was, CPU what the test costs."""
+    outcome = yield
+    if call.when == "teardown" and CPU_AT in item.stash:
+        outcome.get_result().user_properties.append(("cpu_s", cpu_s() - item.stash[CPU_AT]))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The wall and CPU time of the whole runs that report theirs (the realfiles tier, tests/realfiles/), each once,
-    whatever worker ran it."""
-    lines = dict.fromkeys(value for outcome in ("passed", "failed") for report in terminalreporter.getreports(outcome)
-                          for name, value in report.user_properties if name == "timing")
+    whatever worker ran it; then the tests that took the most CPU, and the whole suite's."""
+    reports = [r for reports in terminalreporter.stats.values() for r in reports if isinstance(r, pytest.TestReport)]
+    lines = dict.fromkeys(value for report in reports for name, value in report.user_properties if name == "timing")
     if lines:
         terminalreporter.section("run times")
         for line in lines:
             terminalreporter.write_line(str(line))
+    spent = sorted(((value, report.nodeid) for report in reports for name, value in report.user_properties
+                    if name == "cpu_s"), reverse=True)
+    if spent:
+        terminalreporter.section(f"most CPU {CPU_SHOWN} (user + system, the test's children and fixtures included)")
+        for seconds, nodeid in spent[:CPU_SHOWN]:
+            terminalreporter.write_line(f"{seconds:8.1f}s  {nodeid}")
+        terminalreporter.write_line(f"{sum(s for s, _ in spent):8.1f}s  in all, over {len(spent)} tests")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -95,7 +95,6 @@ class PublicClip:
     note: str
     expect: str
     gunzip: bool = False
-    ci: bool = False
     tier: bool = True  # false: only bench/bench_boxes.py's boxes use it, not the realfiles tier
 
 

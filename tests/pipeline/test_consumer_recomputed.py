@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import run_kit
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # the shared demo run, and its verdict and bundle again
+pytestmark = pytest.mark.slow  # the shared demo run, and its verdict and bundle again
 STRICT = ("--min-consumer-share", "0.99", "--min-consumer-content-share", "0.95", "--max-consumer-ceiling-gap", "0.05")
 LABEL = r"\b(?P<label>all|CRF [\d-]+|encoder [\w-]+|rung [\w.]+|content [\w.+ -]+?)"
 SHARE = re.compile(LABEL + r" (?P<pct>\d+\.\d)% of (?P<n>\d+)\b")

@@ -20,7 +20,7 @@ from kit.infra.archive import ResultsManifest
 from kit.infra.tree import Tree
 from tests.conftest import FAST, LENIENT, TINY_SOURCES, passed, render, run_here, run_kit, tiny_links
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]
+pytestmark = pytest.mark.slow
 
 ADDED = "epsilon"  # the clip the box's second run adds
 

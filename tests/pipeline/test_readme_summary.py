@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]  # the shared demo run (about a minute and a half of CPU)
+pytestmark = pytest.mark.slow  # the shared demo run (about a minute and a half of CPU)
 MARK = re.compile(r"\s+\((\d+)\)\s*$")
 HEADING = "## The closing summary, annotated"
 BOX_LINES = ("encoders that work here", "opt-in encoders")  # what this box's encoders add (the README says so)

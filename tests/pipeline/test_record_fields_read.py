@@ -217,7 +217,6 @@ def copied(json_run: tuple[Path, object], tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize("how", ESCAPES)
 @pytest.mark.parametrize("step", ["01_prereqs", "02_corpus", "03_loso", "04_verdict", "05_bundle"])
 def test_a_step_s_output_named_out_of_the_out_dir_is_damage_said_by_status(
@@ -234,7 +233,6 @@ def test_a_step_s_output_named_out_of_the_out_dir_is_damage_said_by_status(
             f"{step}/esc")
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize("how", ESCAPES)
 def test_a_step_whose_record_names_an_output_out_of_the_out_dir_reruns_and_a_later_one_refuses_it(
         json_run: tuple[Path, object], tmp_path: Path, how: str) -> None:
@@ -253,7 +251,6 @@ def test_a_step_whose_record_names_an_output_out_of_the_out_dir_reruns_and_a_lat
     assert again.returncode == (2 if how == "link" else 0), said[-2000:]
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize("how", ESCAPES)
 @pytest.mark.parametrize("at", ["jobs", "reused"])
 def test_a_corpus_plan_naming_a_job_out_of_jobs_is_damage_said_by_status(stopped: Path, tmp_path: Path, at: str,
@@ -273,7 +270,6 @@ def test_a_corpus_plan_naming_a_job_out_of_jobs_is_damage_said_by_status(stopped
     assert res.returncode == 0, res.stderr[-2000:]
 
 
-@pytest.mark.ci
 @pytest.mark.parametrize("how", ESCAPES)
 def test_a_bundle_ledger_naming_a_file_out_of_05_bundle_is_refused_naming_it(json_run: tuple[Path, object],
                                                                              tmp_path: Path, how: str) -> None:

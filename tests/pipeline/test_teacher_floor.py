@@ -28,7 +28,7 @@ from tests.conftest import kept_run, passed, run_kit
 from tests.kitfiles import verdict_of
 from tests.publicclips import fetched_or_skip, load_manifest
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]
+pytestmark = pytest.mark.slow
 CLIPS = ("homer.avi", "anim-1.mov", "alea.mpg", "movie.avi", "carphone_pristine.mp4")
 
 

@@ -196,7 +196,6 @@ def one_run(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_every_refusal_of_one_clip_leaves_it_out_named_and_the_run_goes_on(
         one_run: tuple[Path, dict[str, object]], ffmpeg: str) -> None:
     folder, kept = one_run
@@ -243,7 +242,6 @@ def test_strict_still_refuses_the_first(one_run: tuple[Path, dict[str, object]],
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 @pytest.mark.parametrize("alone", ["--only corpus", "a box that cannot train"])
 def test_a_corpus_made_alone_is_made_whatever_its_contents(one_run: tuple[Path, dict[str, object]], ffmpeg: str,
                                                            tmp_path: Path, alone: str) -> None:

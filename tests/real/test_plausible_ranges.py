@@ -197,7 +197,6 @@ def test_libvmaf_s_frames_are_said_fewer_or_more_as_they_are(scored: tuple[Job, 
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_a_real_corpus_step_whose_libvmaf_writes_an_impossible_score_leaves_that_job_undone(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
     """A real `step corpus` whose ffmpeg rewrites one clip's libvmaf log to VMAF -50 (a wrapper, as a broken build

@@ -77,8 +77,8 @@ def suspend(kit: subprocess.Popen[str], seconds: float) -> list[int]:
 
 
 @pytest.mark.parametrize(("hold_s", "env"), [
-    pytest.param(40.0, {"KIT_TIMEOUT_S": "20"}, marks=(pytest.mark.slow, pytest.mark.ci), id="40s-over-a-20s-cap"),
-    pytest.param(200.0, {}, marks=(pytest.mark.release,), id="200s-over-the-kit-s-limits"),
+    pytest.param(40.0, {"KIT_TIMEOUT_S": "20"}, marks=pytest.mark.slow, id="40s-over-a-20s-cap"),
+    pytest.param(200.0, {}, marks=(pytest.mark.slow, pytest.mark.wide), id="200s-over-the-kit-s-limits"),
 ])
 def test_a_run_suspended_mid_corpus_uses_every_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path, hold_s: float,
                                                     env: dict[str, str]) -> None:

@@ -109,7 +109,7 @@ def outcome(res: subprocess.CompletedProcess[str], out: Path, clip: str) -> str:
 
 
 @pytest.mark.parametrize(("stage", "kind"), [
-    pytest.param(s, k, marks=() if (s, k) in CUT else (pytest.mark.release,)) for s in STAGES for k in TRANSIENT])
+    pytest.param(s, k, marks=() if (s, k) in CUT else (pytest.mark.wide,)) for s in STAGES for k in TRANSIENT])
 def test_the_moment_is_never_kept_as_the_clip_s(box: Box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 quick_limits: None, stage: str, kind: str) -> None:
     wrapper_stage, clip = STAGES[stage]

@@ -1,5 +1,5 @@
-"""The realfiles tier's two runs, each made once per session behind a file lock (tests/conftest.made_once), whichever
-pytest-xdist worker asks first: CI's cut and the whole tier (noxfile.py says where each runs).
+"""The realfiles tier's run, made once per session behind a file lock (tests/conftest.made_once), whichever pytest-xdist
+worker asks first.
 
 A run is the kit's one command on a --ref-dir the tier fills (tests/realfiles/refsets.py), started as a user starts
 it (conftest.run_kit), under a time limit the fixture enforces: a run that hangs is killed at the limit (the kit's
@@ -28,24 +28,16 @@ class Cut:
     """A run of the tier: which public clips, the run's flags, and the time it must end within."""
 
     name: str
-    ci: bool  # CI's cut: the manifest's `ci` clips; else every clip
     flags: tuple[str, ...]
     limit_s: float
     what: str
 
 
-# CI's cut: 56 s of wall time and 34 s of CPU for the run (73 s with its files made), on this 2-core box at a load of
-# 12; the whole tier: 35 files and a hidden one, libx264 at two cqs on the default ladder (124 jobs), two seeds: 750 s
-# of wall, 423 s of CPU (15 minutes with its files made and checked by hand), at a load of 9 to 13 (2.3 adds gem-doc's
-# homer.avi and anim-1.mov, 37 files, not timed yet). Each file is used
-# or named: box.mp4 is read as ffmpeg plays it, the name that is not UTF-8 kept
-CUTS = {
-    "ci": Cut("ci", True, ("--encoders", "libx264", "--cqs", "26,38", "--scales", "native", "--seeds", "0"), 300,
-              "CI's cut: box.mp4, the Theora film, the camera's MJPEG under a name not UTF-8, three synthetic damages, "
-              "issue 91's three files"),
-    "whole": Cut("whole", False, ("--encoders", "libx264", "--cqs", "22,34", "--seeds", "0,1"), 1800,
-                 "the whole tier: every public clip, those made from them, the synthetic cases"),
-}
+# 35 files and a hidden one, libx264 at two cqs on the default ladder (124 jobs), two seeds: 750 s of wall, 423 s of
+# CPU (15 minutes with its files made and checked by hand), at a load of 9 to 13 (2.3 adds gem-doc's homer.avi and
+# anim-1.mov, 37 files). Each file is used or named: box.mp4 is read as ffmpeg plays it, the name that is not UTF-8 kept
+WHOLE = Cut("whole", ("--encoders", "libx264", "--cqs", "22,34", "--seeds", "0,1"), 1800,
+            "the whole tier: every public clip, those made from them, the synthetic cases")
 
 
 @dataclass(frozen=True)
@@ -77,9 +69,9 @@ def children_cpu_s() -> float:
 def run_cut(cut: Cut, folder: Path, ffmpeg: str) -> dict[str, object]:
     """Fill the cut's --ref-dir and run the kit on it within its limit: what the tests read, as JSON."""
     manifest = load_manifest()
-    clips = [c for c in manifest.clips if c.tier and (c.ci or not cut.ci)]
+    clips = [c for c in manifest.clips if c.tier]
     paths = fetched_or_skip(clips, manifest)
-    files = fill(ffmpeg, folder / "refs", clips, paths, whole=not cut.ci)
+    files = fill(ffmpeg, folder / "refs", clips, paths)
     cpu, start = children_cpu_s(), time.monotonic()
     try:
         res = run_kit("run", "--ref-dir", folder / "refs", "--out-dir", folder / "out", "--box-id", f"real{cut.name}",
@@ -93,10 +85,10 @@ def run_cut(cut: Cut, folder: Path, ffmpeg: str) -> dict[str, object]:
             "cpu_s": children_cpu_s() - cpu, "files": [dataclasses.asdict(f) for f in files]}
 
 
-@pytest.fixture(scope="session", params=[pytest.param("ci", marks=pytest.mark.ci), "whole"])
-def realrun(request: pytest.FixtureRequest, ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> RealRun:
-    """A run of the tier, made once per session: CI's cut (in the CI tier) or the whole tier (the release tier)."""
-    cut = CUTS[request.param]
+@pytest.fixture(scope="session")
+def realrun(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> RealRun:
+    """The tier's run, made once per session."""
+    cut = WHOLE
     folder, kept = made_once(tmp_path_factory, f"realfiles-{cut.name}", lambda f: run_cut(cut, f, ffmpeg))
     files = tuple(Expect(**{**f, "plain_size": tuple(f["plain_size"])}) for f in kept["files"])
     return RealRun(cut, folder / "refs", folder / "out", kept["code"], kept["stdout"], kept["stderr"],

@@ -42,7 +42,6 @@ ODD_NAMES = {
     "Force_constante.avi": "--force constante.avi",  # a name that reads as a flag
     "Principe_inertie.avi": "Principe_inertie_" + "très_long_" * 20 + ".avi",  # 241 bytes of a 255-byte limit
 }
-CI_ODD_NAMES = {"movie.avi": "cam\udce9ra movie.avi"}  # CI's cut: the camera's clip under a name not UTF-8
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def synthetic_matrix(ffmpeg: str, folder: Path) -> dict[str, str]:
 
 
 def moment_cases(ffmpeg: str, folder: Path, paths: dict[str, Path]) -> dict[str, tuple[str, str]]:
-    """Issue 91's files, in both cuts: {file name: (what the kit must do with it, the pattern its reason holds)}."""
+    """Issue 91's files: {file name: (what the kit must do with it, the pattern its reason holds)}."""
     from tests.real.test_one_clip_never_loses_the_run import dv_bad_timecode, turned_size_change
 
     run_ffmpeg([ffmpeg, "-hide_banner", "-y", "-i", str(paths["box.mp4"]), "-frames:v", "2", "-c:v", "libx264",
@@ -152,23 +151,20 @@ def moment_cases(ffmpeg: str, folder: Path, paths: dict[str, Path]) -> dict[str,
             "dv_timecode.dv": (USED, "")}
 
 
-def fill(ffmpeg: str, folder: Path, clips: list[PublicClip], paths: dict[str, Path],
-         whole: bool) -> list[Expect]:
-    """--ref-dir for CI's cut (`whole` False) or the whole tier: each file, and what a plain decode makes of it."""
+def fill(ffmpeg: str, folder: Path, clips: list[PublicClip], paths: dict[str, Path]) -> list[Expect]:
+    """The tier's --ref-dir: each file, and what a plain decode makes of it."""
     folder.mkdir(parents=True)
-    names = ODD_NAMES if whole else CI_ODD_NAMES
-    copied = {names.get(clip.name, clip.name): clip for clip in clips}  # the public clips, whole, as they are
+    copied = {ODD_NAMES.get(clip.name, clip.name): clip for clip in clips}  # the public clips, whole, as they are
     for name, clip in copied.items():
         shutil.copyfile(paths[clip.name], folder / name)
     kinds = {name: clip.expect for name, clip in copied.items()}
-    if whole:
-        for name, (source, make) in MADE_FROM.items():
-            make(ffmpeg, paths[source], folder / name)
-            kinds[name] = USED
-        kinds.update(synthetic_matrix(ffmpeg, folder))
-        (folder / "notes.txt").write_text("clips from the Debian packages; box.mp4 from opencv's tutorial\n")
-        kinds["notes.txt"] = NOT_VIDEO
-        (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))  # hidden: passed over, not named
+    for name, (source, make) in MADE_FROM.items():
+        make(ffmpeg, paths[source], folder / name)
+        kinds[name] = USED
+    kinds.update(synthetic_matrix(ffmpeg, folder))
+    (folder / "notes.txt").write_text("clips from the Debian packages; box.mp4 from opencv's tutorial\n")
+    kinds["notes.txt"] = NOT_VIDEO
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))  # hidden: passed over, not named
     kinds.update(synthetic_damage(ffmpeg, folder))
     moments = moment_cases(ffmpeg, folder, paths)
     kinds.update({name: what for name, (what, _) in moments.items()})
