@@ -49,7 +49,7 @@ FOREIGN = {
             "--find-links", "--no-index", "--only-binary", "--platform"),
     "make_tarball.py": ("--wheels", "--platform", "--python"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
-    "pytest": ("--dist",), "docker": ("--device",), "uv": ("--generate-hashes",),
+    "pytest": ("--dist", "--durations"), "docker": ("--device",), "uv": ("--generate-hashes",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
