@@ -12,6 +12,7 @@ from pathlib import Path
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError
 from kit.infra.perms import FolderRefused, Rules
+from kit.infra.scratch import CACHE_HOME, as_started
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.infra.variables import CACHE_DIR, GROUP_SHARED
@@ -86,7 +87,8 @@ def cache_dir() -> Path:
         return env
     import platformdirs
 
-    found = Path(platformdirs.user_cache_dir("ensemble-kit"))
+    with as_started(CACHE_HOME):  # the user's own XDG_CACHE_HOME, not the one the libraries are given
+        found = Path(platformdirs.user_cache_dir("ensemble-kit"))
     if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
         raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
                           hint=f"set {CACHE_DIR.name} to a folder you can write "

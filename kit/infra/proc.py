@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kit.errors import ToolError
-from kit.infra import reaper, resources
+from kit.infra import reaper, resources, scratch
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
@@ -150,7 +150,10 @@ class _Reaper:
         if not GROUPS or not sys.executable:
             return None
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", reaper.CODE, reaper.process_mark()],
+            # the process's temporary folder removed too once the kit is gone (kit.infra.scratch)
+            mine = scratch.opened()
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", reaper.CODE, reaper.process_mark(),
+                                     *([str(mine)] if mine is not None else [])],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     bufsize=0, start_new_session=True,
                                     env=reaper.child_environment(os.environ, marked=False))  # no kit's to find
@@ -257,15 +260,14 @@ def run_process(
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
-    to_out, to_err = output if isinstance(output, tuple) else (output, output)
-    proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
-                  stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
+    proc, own = _spawn_own(args, cwd, env, output, piped, handed_over)  # in a temporary folder of its own
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes)
     try:
         out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
+        scratch.remove(own)  # its temporary folder
         with _live_lock:
             _live.discard(proc)
             if not _stopping.is_set() and proc.returncode is not None:
@@ -279,6 +281,23 @@ def run_process(
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(given, proc.returncode, out, text, elapsed)
+
+
+def _spawn_own(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None,
+               output: IO[Any] | tuple[IO[Any], IO[Any]] | None, piped: int,
+               handed_over: bool) -> tuple[subprocess.Popen[bytes], Path | None]:
+    """_spawn (stdout to `output` or `piped`, stderr to `output` or a pipe) with a temporary folder of the child's own
+    (kit.infra.scratch), which the caller removes when it ends; work handed over (it outlives the kit) the user's own,
+    and no folder."""
+    to_out, to_err = output if isinstance(output, tuple) else (output, output)
+    own = None if handed_over else scratch.child_folder()
+    try:
+        return _spawn(args, cwd, scratch.child_environment(os.environ if env is None else env, own),
+                      piped if to_out is None else to_out, subprocess.PIPE if to_err is None else to_err,
+                      marked=not handed_over), own
+    except BaseException:
+        scratch.remove(own)
+        raise
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
