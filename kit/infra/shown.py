@@ -235,6 +235,22 @@ class Withheld(Spelled):
         return say(str.__str__(self))
 
 
+class Known(Spelled):
+    """A value of a known kind the kit parsed from what a program lists of itself (its version, the names of its
+    encoders as `ffmpeg -encoders` gives them), placed in a Spelled line: shown as it is, past the door of free text
+    (kit.infra.known), which would take a name it has never seen for a word of the box. Never what a program said of
+    the box (its stderr)."""
+
+    def __new__(cls, text: str) -> Known:
+        return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
+        return (str.__str__(self),), {}
+
+    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
+        return str.__str__(self)
+
+
 def without_prefix(text: str, prefix: str) -> str:
     """`text.removeprefix(prefix)`, a Spelled kept one where `prefix` is the text of its leading parts (whole paths
     and nested texts, the start of a literal one): a left-out clip's reason without its path in front

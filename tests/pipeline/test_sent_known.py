@@ -257,6 +257,14 @@ def test_a_whole_run_sends_no_word_its_children_said(box: Box, clips: Clips, lin
     figures = check_sent(tarball, out, [pool, box.pool], WHOLE_CELLS)
     assert figures["members"] >= 25, figures
     tally(request, figures)
+    # what the user reads before sending it (verify --show-sent): every text, none of the box's words
+    shown = run_here("verify", "--show-sent", tarball)
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
+    assert [t for t in pool.tokens + box.pool.tokens if t.lower() in shown.stdout.lower()] == []
+    issue = [ln.strip() for ln in shown.stdout.splitlines() if "skipped[" in ln and ".reason: " in ln
+             and any(f"-{s}-" in ln for s in ISSUE)]
+    assert len(issue) == 2 and all(NOT_SENT in ln for ln in issue), issue
+    request.node.user_properties.append(("timing", "the issue's cases as sent: " + " | ".join(issue)))
 
 
 @pytest.mark.release
