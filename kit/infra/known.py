@@ -25,7 +25,7 @@ import os
 import re
 import signal
 import string
-from collections.abc import Collection
+from collections.abc import Iterable
 from pathlib import Path
 
 NOT_SENT = "[text not sent]"
@@ -47,6 +47,7 @@ _PLACE = re.compile(r"(^|[=:,(\[{'\"`])(/|~|\\\\)|[A-Za-z]:[\\/]|://|[^\W_]@[^\W
 _COUNTED = re.compile(r"(cq|crf|qp|seed|fold|task|shard|rung|part|v|n|r|t|p|s|x|h)\d+")  # the kit's counters
 _MEASURED = re.compile(r"\d+(x\d+|fps|s|ms|us|ns|p|i|k|m|g|b|bit|bits|bpp|kb|mb|gb|kib|mib|gib|hz|khz|mhz|ghz|th|st|"
                        r"nd|rd|e\d*|t\d+|z|t\d+z)")
+_PRINTABLE = re.compile(r"[!-~]+")  # ASCII without space or control: no character to look at one by one
 _HEX = re.compile(r"0x[0-9a-f]+|(?=[a-f]*\d)[0-9a-f]{7,}|g[0-9a-f]{7,}")
 
 
@@ -72,37 +73,39 @@ def vocabulary() -> frozenset[str]:
     """Every word (lower-cased) of the kit's source, of the OS's error messages and signal names and of
     FFMPEG_WORDS."""
     errors = " ".join([*(os.strerror(code) for code in range(1, 200)), *(s.name for s in signal.Signals)])
-    return frozenset(w.lower() for w in _WORD.findall(f"{source()} {errors}")) | FFMPEG_WORDS
+    return frozenset(_WORD.findall(f"{source()} {errors}".lower())) | FFMPEG_WORDS
 
 
 @functools.cache
 def characters() -> frozenset[str]:
     """The characters that may stand between known words: ASCII punctuation and the rest the kit's source holds."""
-    return frozenset(string.punctuation) | frozenset(ch for ch in source() if not ch.isascii() and ch.isprintable())
+    return frozenset(string.punctuation) | {ch for ch in set(source()) if not ch.isascii() and ch.isprintable()}
 
 
-def words_of(names: Collection[str]) -> frozenset[str]:
+def words_of(names: Iterable[str]) -> frozenset[str]:
     """The words of `names` (lower-cased), as `known` takes them."""
     return frozenset(w.lower() for name in names for w in _WORD.findall(name))
 
 
-def _word_known(word: str, names: Collection[str]) -> bool:
+def _word_known(word: str, names: frozenset[str]) -> bool:
     w = word.lower()
     return (w in vocabulary() or w in names or (w.isascii() and (
         w.isdigit() or bool(_HEX.fullmatch(w) or _COUNTED.fullmatch(w) or _MEASURED.fullmatch(w)))))
 
 
-def _chunk_known(core: str, names: Collection[str], chars: Collection[str]) -> bool:
+@functools.lru_cache(maxsize=1 << 16)  # a log says the same words thousands of times
+def _chunk_known(core: str, names: frozenset[str], chars: frozenset[str]) -> bool:
     if _NUMBER.fullmatch(core):
         return True
     if _PLACE.search(core):
         return core in source()
-    if any(not (ch.isalnum() or ch == "_" or ch in characters() or ch in chars) for ch in core):
+    if not _PRINTABLE.fullmatch(core) and any(not (ch.isalnum() or ch == "_" or ch in characters() or ch in chars)
+                                              for ch in core):
         return False
     return all(_word_known(w, names) for w in _WORD.findall(core))
 
 
-def known(text: str, names: Collection[str] = frozenset(), chars: Collection[str] = frozenset()) -> str:
+def known(text: str, names: frozenset[str] = frozenset(), chars: frozenset[str] = frozenset()) -> str:
     """`text` with every chunk it cannot classify replaced by NOT_SENT (the module's rule); `names`: more known words
     (words_of), `chars`: more known characters (those of the names)."""
     pieces = _SPACE.split(text)  # chunk, white space, chunk, ...
