@@ -1,13 +1,14 @@
 """The one door free text passes to reach a file that leaves the box (issue 89): what a child said (its stderr), an
 exception's message, an OS error, anything a library printed. `known` keeps of a text the parts it can classify and
 replaces every other with NOT_SENT; the kit's own lines pass it unchanged, since every word of them is the kit's.
-An allow-list, never a deny-list (docs/reference/files.md, "What the tarball sends"):
+An allow-list, never a deny-list (docs/reference/files.md, "What the tarball sends of what was said"):
 
 - the text is cut at white space into chunks, each kept or replaced whole (its punctuation at either end kept);
 - a chunk that holds an absolute path (`/home/…`, `~/…`, `C:\\…`), an address (`://`) or an e-mail (`a@b`) is
   replaced, unless the kit's own source holds it as it is (`/proc/cpuinfo`);
-- any other is kept when each of its words is known: a word of the kit's source (VOCABULARY: its own words, every
-  codec, encoder, pixel format and flag it names), of the OS's error messages or of ffmpeg's (FFMPEG_WORDS), a
+- any other is kept when each of its words is known: a word of the kit's source (`vocabulary`: its own words, every
+  codec, encoder, pixel format and flag it names), of the OS's error messages and signal names or of ffmpeg's
+  messages (FFMPEG_WORDS), a
   number (decimal, `0x` hex, a digest of 7 or more hex digits, `176x144`, `25fps`, `1.5e3`, a stamp's parts), one of
   the kit's counters with its number (`cq037`, `seed3`, `v9`), a git commit (`g2a571b6068`), or a word of `names`
   (the caller's: the names of the files in --ref-dir, which the lead is sent as `[ref-dir]/NAME`, and the box id);
