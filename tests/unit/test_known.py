@@ -98,3 +98,35 @@ def test_the_vocabulary_is_the_kit_s_own() -> None:
     words = vocabulary()
     assert {"libx264", "yuv420p", "permission", "denied", "sigsegv", "mmco"} <= words
     assert not {os.path.basename(os.path.expanduser("~")).lower(), "zq7sekritwort", "secretuser9"} & words - {"root"}
+
+
+def test_a_record_s_fields_of_free_text_pass_the_door_as_it_is_sent() -> None:
+    """A field declared SAID (what a child or the system said: a test encode's failure, nvidia-smi's, an environment
+    value, a model file's own words) passes the door wherever it lies in a sent record; every other field is sent as
+    the kit made it."""
+    import dataclasses
+
+    from kit.infra.records import Record, said_record
+    from kit.model.teacher_fn import TeacherFunction
+    from kit.platforms.probe import ProbeResult
+    from kit.platforms.signals import HostSignals
+
+    said = {(cls.__name__, f.name) for cls in (ProbeResult, HostSignals, TeacherFunction)
+            for f in dataclasses.fields(cls) if f.metadata.get("said")}
+    assert said == {("ProbeResult", "reason"), ("ProbeResult", "hint"), ("ProbeResult", "retest"),
+                    ("ProbeResult", "tested"), ("HostSignals", "nvidia_smi"), ("HostSignals", "libva_driver_name"),
+                    ("TeacherFunction", "reason")}
+    secret = "/home/Zq9ann/.nv: Permission denied"
+    probe = ProbeResult("h264_nvenc", False, f"Cannot load libcuda.so.1 ({secret})", device="Zq9gpu")
+    fn = TeacherFunction("vmaf_v0.6.1", False, 0, 0.01, reason=f"has a feature option that is not a number ({secret})")
+
+    @dataclasses.dataclass(frozen=True)
+    class Holder(Record):  # as prereqs.json holds its probes, and a verdict its teacher's function
+        probes: dict[str, ProbeResult]
+        functions: tuple[TeacherFunction, ...]
+
+    sent = said_record(Holder({"h264_nvenc": probe}, (fn,)), known)
+    assert sent.functions[0].reason == f"has a feature option that is not a number ({NOT_SENT}: Permission denied)"
+    assert sent.probes["h264_nvenc"].reason == f"Cannot load libcuda.so.1 ({NOT_SENT}: Permission denied)"
+    assert sent.probes["h264_nvenc"].device == "Zq9gpu" and sent.functions[0].teacher == "vmaf_v0.6.1"  # known kinds
+    assert said_record(Holder({}, ()), known) == Holder({}, ())
