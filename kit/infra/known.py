@@ -38,6 +38,10 @@ FFMPEG_WORDS = frozenset(("atom", "avcodec", "avformat", "avio", "bitstream", "b
                           "parser", "probing", "ref", "reference", "refs", "slice", "stream", "streams", "trailer",
                           "truncated", "unref", "unsupported", "violation", "wrapped", "avframe", "concealing",
                           "damaged", "marker", "missing", "picture", "pictures"))
+# the words of the devices' names the system gives (a GPU's, a CPU's), which the kit does not spell
+DEVICE_WORDS = frozenset(("geforce", "rtx", "gtx", "quadro", "tesla", "titan", "iris", "uhd", "xe", "arc", "radeon",
+                          "rx", "vega", "instinct", "ultra", "mobile", "laptop", "core", "xeon", "ryzen", "epyc",
+                          "threadripper", "graphics", "processor", "apple", "snapdragon", "ampere", "altra"))
 
 _SPACE = re.compile(r"(\s+)")
 _WORD = re.compile(r"[^\W_]+")
@@ -71,10 +75,10 @@ def source() -> str:
 
 @functools.cache
 def vocabulary() -> frozenset[str]:
-    """Every word (lower-cased) of the kit's source, of the OS's error messages and signal names and of
-    FFMPEG_WORDS."""
+    """Every word (lower-cased) of the kit's source, of the OS's error messages and signal names, FFMPEG_WORDS and
+    DEVICE_WORDS."""
     errors = " ".join([*(os.strerror(code) for code in range(1, 200)), *(s.name for s in signal.Signals)])
-    return frozenset(_WORD.findall(f"{source()} {errors}".lower())) | FFMPEG_WORDS
+    return frozenset(_WORD.findall(f"{source()} {errors}".lower())) | FFMPEG_WORDS | DEVICE_WORDS
 
 
 @functools.cache

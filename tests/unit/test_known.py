@@ -108,14 +108,15 @@ def test_a_record_s_fields_of_free_text_pass_the_door_as_it_is_sent() -> None:
 
     from kit.infra.records import Record, said_record
     from kit.model.teacher_fn import TeacherFunction
+    from kit.platforms.detect import HostFamily
     from kit.platforms.probe import ProbeResult
     from kit.platforms.signals import HostSignals
 
-    said = {(cls.__name__, f.name) for cls in (ProbeResult, HostSignals, TeacherFunction)
+    said = {(cls.__name__, f.name) for cls in (ProbeResult, HostSignals, HostFamily, TeacherFunction)
             for f in dataclasses.fields(cls) if f.metadata.get("said")}
     assert said == {("ProbeResult", "reason"), ("ProbeResult", "hint"), ("ProbeResult", "retest"),
                     ("ProbeResult", "tested"), ("HostSignals", "nvidia_smi"), ("HostSignals", "libva_driver_name"),
-                    ("TeacherFunction", "reason")}
+                    ("HostFamily", "evidence"), ("TeacherFunction", "reason")}
     secret = "/home/Zq9ann/.nv: Permission denied"
     probe = ProbeResult("h264_nvenc", False, f"Cannot load libcuda.so.1 ({secret})", device="Zq9gpu")
     fn = TeacherFunction("vmaf_v0.6.1", False, 0, 0.01, reason=f"has a feature option that is not a number ({secret})")
