@@ -96,6 +96,7 @@ class Places:
     # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
     # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
     resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the words and characters of `names` and of --ref-dir's entries, worked out once (under the key "")
     listed: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT: ClassVar[Places]  # Places((), kept=True), set below
