@@ -9,7 +9,12 @@ fingerprints the clip: a .y4m's pictures, a master's strict decode), `copy` (the
 cannot read directly, a .ts: its first look writing the copy), `copycheck` (that copy decoded again), `encode` (a
 job's encode, or the shared decode feeding several), `score` (a job's libvmaf), `check` (the independent check's
 libvmaf, kit.corpus.oracle), `sample` (a sample job's encode or scoring, kit.corpus.samples), `teacher` (the teacher
-check's libvmaf, kit.platforms.teacher; any clip).
+check's libvmaf, kit.platforms.teacher; any clip); and, outside the matrix of a clip's stages, `probe` and `probe10` (an
+encoder's test encode in the prereqs step, 8 or 10 bit, FAULT_CLIP naming the encoder).
+
+Many cells at once: FAULT_PLAN, a JSON object of clip (or encoder) -> [stage, fault]. The box's own lines:
+FAULT_CHATTER, a file holding a JSON list of lines (base64), of which each call says a few on stderr before anything
+else (and an `exit1` after its line, its last words), noting which in FAULT_CHATTER.said, a line per call.
 
 Faults: `exit1` (says one line, exits 1), `segv`, `abrt`, `kill` (the wrapper kills itself with that signal, as a
 crash, an assert and the OOM killer end ffmpeg), `hang` (sleeps until the kit kills it at its timeout or stall),
@@ -29,12 +34,17 @@ out-dir FAULT_OUT names to FAULT_OUT-moved, once, then runs the real ffmpeg, whi
 from __future__ import annotations
 
 import os
+import random
+import string
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
+
+from kit.infra.known import NOT_SENT, known
 
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
@@ -45,22 +55,40 @@ FULL_SAID = "No space left on device"
 SIGNALS = {"segv": "SIGSEGV", "abrt": "SIGABRT", "kill": "SIGKILL"}
 ENV = ("FAULT_CLIP", "FAULT_STAGE", "FAULT_KIND")
 OUT_ENV = "FAULT_OUT"  # `moved`: the out-dir to rename
+PLAN, CHATTER = "FAULT_PLAN", "FAULT_CHATTER"  # many cells at once ({clip: [stage, kind]}); the box's lines (a file)
 SAID = "[fault] injected failure"  # what `exit1` says on stderr (ffmpeg's telling line of it)
 
 # the wrapper itself: the standard library only, started isolated (-I -S: no site, no user's paths) by the test's
 # Python, the real ffmpeg's path written in
 WRAPPER = r'''
-import os, re, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 
 REAL = {real!r}
 argv = sys.argv[1:]
 clip, stage, kind = (os.environ.get(k, "") for k in ("FAULT_CLIP", "FAULT_STAGE", "FAULT_KIND"))
 inputs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-i"]
 joined = " ".join(argv)
+CHATTER = os.environ.get("FAULT_CHATTER", "")
+
+
+def chatter():
+    """Lines of the box (FAULT_CHATTER's pool: a JSON list of base64 lines), a few at each call, which ones noted in
+    FAULT_CHATTER.said (a line per call)."""
+    if not CHATTER:
+        return b""
+    import base64, json, random
+    with open(CHATTER) as fh:
+        pool = json.load(fh)
+    picked = random.Random(os.urandom(8)).sample(range(len(pool)), min(3, len(pool)))
+    with open(CHATTER + ".said", "a") as fh:
+        fh.write(" ".join(map(str, picked)) + "\n")
+    return b"".join(base64.b64decode(pool[i]) + b"\n" for i in picked)
 
 
 def stage_of():
     """The stage this command is, for `clip`: None where it is not the clip's (or not one the wrapper knows)."""
+    if "probe_" + clip + "." in joined:  # `clip` an encoder: its test encode in the prereqs step, 8 or 10 bit
+        return "probe10" if "10le" in joined else "probe"
     if "teacher-ref.y4m" in joined:
         return "teacher" if "libvmaf=" in joined else None
     stem = clip.rsplit(".", 1)[0]
@@ -94,7 +122,14 @@ def outputs():
     return [log_path()] if "libvmaf=" in joined else [argv[-1]]
 
 
-if not (stage and kind) or stage_of() != stage:
+box_lines = chatter()
+if box_lines:
+    sys.stderr.buffer.write(box_lines)
+    sys.stderr.flush()
+for clip, (stage, kind) in [*json.loads(os.environ.get("FAULT_PLAN") or "{{}}").items(), (clip, (stage, kind))]:
+    if stage and kind and stage_of() == stage:
+        break
+else:
     os.execv(REAL, [REAL, *argv])
 if kind == "stop":  # stopped before it starts, continued by a process of its own that holds none of its pipes
     if os.fork() == 0:
@@ -135,7 +170,9 @@ if kind == "slow":
     sys.stderr.buffer.write(res.stderr)
     sys.exit(res.returncode)
 if kind == "exit1":
-    sys.stderr.write({said!r} + " (" + stage + ")\n")
+    sys.stderr.write({said!r} + " (" + stage + ")" + (": " if box_lines else ""))
+    sys.stderr.flush()
+    sys.stderr.buffer.write(box_lines or b"\n")  # its last words, in its telling line and after it
     sys.exit(1)
 if kind in ("segv", "abrt", "kill"):
     os.kill(os.getpid(), {{"segv": signal.SIGSEGV, "abrt": signal.SIGABRT, "kill": signal.SIGKILL}}[kind])
@@ -205,3 +242,66 @@ def injected(clip: str, stage: str, kind: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# -- the box's own words, for FAULT_CHATTER: what a real ffmpeg may say of the box it runs on ----------------------
+TOKEN_CHARS = string.ascii_letters + string.digits
+
+
+def token() -> st.SearchStrategy[str]:
+    """A word of the box nobody could guess: 8 to 12 letters and digits, a letter no hex digit is first, none the
+    door knows (a word of the kit's own source would be sent, as the door says)."""
+    return st.text(TOKEN_CHARS, min_size=8, max_size=12).filter(
+        lambda t: t[0] in "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ" and known(t) == NOT_SENT)
+
+
+HOSTS = ("example.org", "cs.uni-hamburg.de", "local", "lab.internal", "ac.uk")
+ENV_NAMES = ("HOME", "USER", "LOGNAME", "HOSTNAME", "MAIL", "SSH_CONNECTION", "PWD", "KIT_SECRET_TOKEN")
+
+
+@st.composite
+def box_line(draw: st.DrawFn) -> tuple[bytes, list[str]]:
+    """One line the box's ffmpeg says, and the tokens in it."""
+    t, u = draw(token()), draw(token())
+    host = f"{u}.{draw(st.sampled_from(HOSTS))}"
+    shapes = {
+        "preset": f"/home/{t}/.ffmpeg/libx264-fast.ffpreset: No such file or directory",
+        "config": f"(/home/{t}/.config/ffmpeg/decoder.cfg: Permission denied)",
+        "windows": f"C:\\Users\\{t}\\AppData\\Local\\ffmpeg\\fonts.conf: cannot open",
+        "quoted": f"'/srv/{t} clips/{u}.mp4': Invalid data found when processing input",
+        "user": f"[libx264 @ 0x55d5c1a2b3c0] user {t} on {host}",
+        "email": f"mailto {t}@{host}",
+        "env": f"{draw(st.sampled_from(ENV_NAMES))}={draw(st.sampled_from([t, f'/home/{t}', f'{t}:{u}']))}",
+        "address": f"fetching https://{host}/{t}/model.json",
+        "home": f"~/{t}/bin/ffmpeg: warning",
+    }
+    shape = draw(st.sampled_from([*shapes, "bytes", "unicode"]))
+    if shape == "bytes":
+        line = draw(st.binary(max_size=24)) + t.encode() + draw(st.binary(max_size=24)) + b" " + u.encode()
+    elif shape == "unicode":
+        line = f"{draw(st.text(max_size=16))} {t} {draw(st.text(max_size=16))}/{u}".encode("utf-8", "surrogatepass")
+    else:
+        line = shapes[shape].encode()
+    return line, [t, u]
+
+
+def pools() -> st.SearchStrategy[list[tuple[bytes, list[str]]]]:
+    return st.lists(box_line(), min_size=24, max_size=24)
+
+
+def random_lines(count: int) -> list[tuple[bytes, list[str]]]:
+    """Box lines drawn outside a test (a module's fixture): a preset's path under home and a user, a host and an
+    address, around tokens of `random`'s (as token() draws them)."""
+    rng = random.Random()
+
+    def tok() -> str:
+        while known(found := rng.choice("ghjkmqwzGHJKMQWZ") + "".join(rng.choices(TOKEN_CHARS, k=9))) != NOT_SENT:
+            pass
+        return found
+
+    lines = []
+    for _ in range(count):
+        t, u = tok(), tok()
+        lines += [(f"/home/{t}/.ffmpeg/libx264-fast.ffpreset: No such file or directory".encode(), [t]),
+                  (f"user {t} on {u}.example.org, {u}@{t}.edu".encode(), [t, u])]
+    return lines

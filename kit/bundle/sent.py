@@ -1,9 +1,10 @@
 """What a results tarball holds of each file the kit reads again with the box's paths in it: its record, each path
-shown as the lead may see it (kit.infra.shown; STYLE.md point 23, private by construction), never the file's text
-scrubbed. The out-dir keeps its own copy as the kit needs it (prereqs.json's ffmpeg, the verdict's corpus); the rest
-of the tarball is written for sending where it is made (a step's log and skipped.json beside a twin, RunDir.sent;
-the shard manifest and the report with their paths shown), or names no path. docs/reference/files.md says which file
-is which. --keep-paths sends each file as it is.
+shown as the lead may see it (kit.infra.shown; STYLE.md point 23, private by construction) and each field of free
+text (kit.infra.records.SAID: a probe's failure in ffmpeg's words) through the one door of such text
+(kit.infra.known), never the file's text scrubbed afterwards. The out-dir keeps its own copy as the kit needs it
+(prereqs.json's ffmpeg, the verdict's corpus); the rest of the tarball is written for sending where it is made (a
+step's log and skipped.json beside a twin, RunDir.sent; the shard manifest and the report with their paths shown), or
+names no path. docs/reference/files.md says which file is which. --keep-paths sends each file as it is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from kit.infra.records import shown_json
+from kit.infra.records import said_record, shown_json
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.libvmaf import Teacher
@@ -42,18 +43,25 @@ def shown_teacher(teacher: Teacher, places: Places) -> Teacher:
 
 
 def shown_prereqs(prereqs: Prereqs, places: Places) -> Prereqs:
-    """prereqs.json as sent: the ffmpeg the kit ran, the out-dir it measured and a teacher file, shown."""
+    """prereqs.json as sent: the ffmpeg the kit ran, the out-dir it measured, a teacher file and the AMF runtime
+    found, shown; its free text (the probes' words, what nvidia-smi said) through the door (said_record)."""
     ffmpeg = dataclasses.replace(prereqs.ffmpeg, path=places.show(prereqs.ffmpeg.path))
     out_dir = dataclasses.replace(prereqs.out_dir, path=places.show(prereqs.out_dir.path))
-    return dataclasses.replace(prereqs, ffmpeg=ffmpeg, out_dir=out_dir, teacher=shown_teacher(prereqs.teacher, places))
+    signals = prereqs.host.signals
+    if signals.amf_runtime:
+        host = dataclasses.replace(prereqs.host, signals=dataclasses.replace(
+            signals, amf_runtime=places.show(signals.amf_runtime)))
+        prereqs = dataclasses.replace(prereqs, host=host)
+    return said_record(dataclasses.replace(prereqs, ffmpeg=ffmpeg, out_dir=out_dir,
+                                           teacher=shown_teacher(prereqs.teacher, places)), places.known)
 
 
 def shown_seed(report: SeedReport, run: RunDir, places: Places) -> SeedReport:
     """A LOSO report as sent: the corpus it was trained on, shown (a relative path is the out-dir's)."""
     if report.corpus is None:
-        return report
-    return dataclasses.replace(report, corpus=dataclasses.replace(
-        report.corpus, path=places.show(run.root / report.corpus.path)))
+        return said_record(report, places.known)
+    return said_record(dataclasses.replace(report, corpus=dataclasses.replace(
+        report.corpus, path=places.show(run.root / report.corpus.path))), places.known)
 
 
 # the keys of an --incumbent's result that name a folder (kit.model.incumbent.incumbent_loso): the models scored, and
@@ -72,8 +80,8 @@ def shown_verdict(verdict: Verdict, run: RunDir, places: Places) -> Verdict:
     """The verdict as sent (and as the report shows it): the corpus it was reached on and an --incumbent's folders,
     shown."""
     incumbent = shown_incumbent(verdict.incumbent, run, places) if verdict.incumbent is not None else None
-    return dataclasses.replace(verdict, corpus=dataclasses.replace(
-        verdict.corpus, path=places.show(run.root / verdict.corpus.path)), incumbent=incumbent)
+    return said_record(dataclasses.replace(verdict, corpus=dataclasses.replace(
+        verdict.corpus, path=places.show(run.root / verdict.corpus.path)), incumbent=incumbent), places.known)
 
 
 def sent_records(tree: Tree, run: RunDir, files: Mapping[str, Path], places: Places,

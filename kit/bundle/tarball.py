@@ -84,8 +84,9 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
     return manifest
 
 
-def verify_tarball(source: Path) -> ResultsCheck:
-    """The files against manifest.json (as `merge` checks), its claims and its sidecars' models."""
+def verify_tarball(source: Path, read: Callable[[Path, list[str]], object] | None = None) -> ResultsCheck:
+    """The files against manifest.json (as `merge` checks), its claims and its sidecars' models; `read`, where all
+    hold, is handed the extracted top folder and its members (manifest.json last) while they are there."""
     with extraction_dir("kit-verify") as tmp:
         report = check_results(source, tmp)
         if report.top is not None and report.manifest is not None:
@@ -97,6 +98,8 @@ def verify_tarball(source: Path) -> ResultsCheck:
                         and (report.top / arc).is_file():
                     report.problems += model_problems(report.top / arc)
             report.ok = not report.problems
+            if report.ok and read is not None:
+                read(report.top, [*sorted(report.manifest.files), RESULTS_MANIFEST])
         return report
 
 

@@ -20,7 +20,7 @@ import click
 
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.events import Event, RunError, RunFinished
-from kit.infra import interrupts, proc
+from kit.infra import interrupts, proc, scratch
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
@@ -274,6 +274,8 @@ def _run(fn: Callable[[], int]) -> int:
         check_variables()  # every KIT_ variable of kit.infra.variables, as the command starts: a bad one is exit 2
         for line in unknown_variable_warnings(known_variables()):  # a misspelt one (KIT_SEED), said once
             say(f"warning: {line}")
+        if interrupts.is_whole_process():  # the process's own temporary folder, before any library loads
+            scratch.open_scratch()
         errors = _Output(sys.stderr, "error") if sys.stderr is not None else None
         with contextlib.redirect_stdout(_Output(sys.stdout, "output")), contextlib.redirect_stderr(errors):
             code = fn()

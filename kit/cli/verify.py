@@ -13,23 +13,35 @@ from kit.infra.visible import visible
 
 @click.command("verify")
 @click.argument("tarball", type=click.Path(path_type=Path))
+@click.option("--show-sent", is_flag=True,
+              help="Also print every text the tarball sends, member by member (each JSON text by its key, each log "
+                   "line, each table's text values and metadata, each model's metadata and names, the report's "
+                   "text): read it before you send the tarball (docs/reference/files.md, \"What the tarball "
+                   "sends\").")
 @guard
-def verify_cmd(tarball: Path) -> int:
+def verify_cmd(tarball: Path, show_sent: bool) -> int:
     """Check a results tarball against its manifest.json (sha256 of every file).
 
     \b
-    Example:
+    Examples:
       ensemble-kit verify results-mybox-20261121T101500Z.tar.gz
+      ensemble-kit verify --show-sent results-mybox-20261121T101500Z.tar.gz | less
     """
     from kit.bundle.tarball import verify_tarball
+    from kit.bundle.texts import MemberTexts, member_texts
 
-    report = verify_tarball(tarball)
+    texts: list[MemberTexts] = []
+    report = verify_tarball(tarball, read=(lambda top, members: texts.extend(member_texts(top / m, m) for m in members))
+                            if show_sent else None)
     if report.ok and report.manifest is not None:
         meta = report.manifest
         holds = f"verdict {meta.get('verdict')}" if meta.get("verdict") is not None else \
             "a corpus, no verdict: training happens at the lead (merge it with the other boxes' corpora)"
         click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
                            f"{holds})"))
+        for found in texts:
+            click.echo(visible(f"== {found.member} ({found.kind})"))
+            click.echo("".join(f"  {visible(line)}\n" for line in found.lines), nl=False)
         return 0
     click.echo("\n".join([*(f"MISMATCH: {visible(p)}" for p in report.problems),  # member names are the sender's
                           f"error: {visible(str(tarball))} failed verification ({len(report.problems)} problem(s))",

@@ -14,7 +14,7 @@ from typing import Any
 from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
-from kit.infra import interrupts
+from kit.infra import interrupts, scratch
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
@@ -78,6 +78,9 @@ def connect(ray: Any, address: str | None) -> str:
             ray.init(address="auto", log_to_driver=False)
             return "connected to the Ray cluster started on this machine (ray start)"
         except ConnectionError:
+            # Ray's own folder where Ray puts it (RAY_TMPDIR, else the user's TMPDIR's ray/), not the command's
+            # private one (kit.infra.scratch): its session's socket paths would outgrow the system's 107 characters
+            os.environ.setdefault("RAY_TMPDIR", str(scratch.user_temp_folder()))
             ray.init(include_dashboard=False, log_to_driver=False)
             return "started a local Ray cluster on this machine for this command"
     except (OSError, ValueError, RuntimeError) as exc:

@@ -70,10 +70,12 @@ def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozense
 
 
 def sent_check(check: OracleCheck | None, places: Places) -> OracleCheck | None:
-    """A clip's independent check as the manifest holds it: its command as the lead may see it (KEPT: as it ran)."""
+    """A clip's independent check as the manifest holds it: its command as the lead may see it, what it found wrong
+    read as heard of it (KEPT: as it ran)."""
     if check is None or places.kept:
         return check
-    return check.sent()
+    given = [arg for arg in check.argv if PurePath(arg).is_absolute()]  # its files, which the failure may name
+    return replace(check.sent(), failure=places.said(check.failure, given) if check.failure else "")
 
 
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],

@@ -14,6 +14,7 @@ from pathlib import Path
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError
 from kit.infra.perms import FolderRefused, Rules
+from kit.infra.scratch import CACHE_HOME, as_started
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.infra.variables import CACHE_DIR, GROUP_SHARED
@@ -107,10 +108,11 @@ def cache_dir() -> Path:
         return env
     import platformdirs
 
-    try:
-        found = Path(platformdirs.user_cache_dir("ensemble-kit"))
-    except RuntimeError:  # platformdirs finds no home folder to put it in
-        found = Path()
+    with as_started(CACHE_HOME):  # the user's own XDG_CACHE_HOME, not the one the libraries are given
+        try:
+            found = Path(platformdirs.user_cache_dir("ensemble-kit"))
+        except RuntimeError:  # platformdirs finds no home folder to put it in
+            found = Path()
     if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
         raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
                           hint=f"set {CACHE_DIR.name} to a folder you can write "
@@ -118,16 +120,18 @@ def cache_dir() -> Path:
     return found
 
 
-def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False) -> Places:
+def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False,
+               box_id: str = "") -> Places:
     """The box's roots a file the lead is sent shows its paths under (kit.infra.shown): this command's out-dir and
     reference folder, the kit's cache and the kit's own folder (those known here); never home or the current folder,
-    whose folders below are the user's own; `kept` (--keep-paths): every path as it is."""
+    whose folders below are the user's own; `kept` (--keep-paths): every path as it is. The box id and the CPU's
+    model name, which the lead is sent anyway (the shard's `box_id` and `device`), are known words in free text."""
     if kept:
         return Places.KEPT
     cache = None
     with contextlib.suppress(PrereqError):  # no cache folder: nothing of it to show
         cache = cache_dir()
-    return Places.of(out_dir, ref_dir, cache, KIT_ROOT)
+    return Places.of(out_dir, ref_dir, cache, KIT_ROOT, names=(box_id, cpu_name()))
 
 
 def free_bytes(path: Path) -> int:

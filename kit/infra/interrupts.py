@@ -34,6 +34,11 @@ def whole_process() -> None:
     _whole_process = True
 
 
+def is_whole_process() -> bool:
+    """Whether whole_process() was said: the command's process is the kit's own (it may change its environment)."""
+    return _whole_process
+
+
 def install() -> None:
     """Handle the stop signals from now on (main thread; again after a library that sets its own: Ray's init)."""
     for sig in STOP_SIGNALS:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kit.errors import ToolError
-from kit.infra import reaper, resources
+from kit.infra import reaper, resources, scratch
 from kit.infra.clock import OwnTime
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
@@ -153,7 +153,10 @@ class _Reaper:
         if not GROUPS or not sys.executable:
             return None
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", reaper.CODE, reaper.process_mark()],
+            # the process's temporary folder removed too once the kit is gone (kit.infra.scratch)
+            mine = scratch.opened()
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", reaper.CODE, reaper.process_mark(),
+                                     *([str(mine)] if mine is not None else [])],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     bufsize=0, start_new_session=True,
                                     env=reaper.child_environment(os.environ, marked=False))  # no kit's to find
@@ -263,15 +266,14 @@ def run_process(
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line or frames else subprocess.DEVNULL
-    to_out, to_err = output if isinstance(output, tuple) else (output, output)
-    proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
-                  stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
+    proc, own = _spawn_own(args, cwd, env, output, piped, handed_over)  # in a temporary folder of its own
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes, frames)
     try:
         out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s)
     finally:
         _untrack(proc)
+        scratch.remove(own)  # its temporary folder
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
@@ -290,6 +292,23 @@ def _untrack(proc: subprocess.Popen[bytes]) -> None:
             _ended.append((time.monotonic(), proc.returncode))
             del _ended[:-64]
     _reaper.tell(f"-{proc.pid}")
+
+
+def _spawn_own(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None,
+               output: IO[Any] | tuple[IO[Any], IO[Any]] | None, piped: int,
+               handed_over: bool) -> tuple[subprocess.Popen[bytes], Path | None]:
+    """_spawn (stdout to `output` or `piped`, stderr to `output` or a pipe) with a temporary folder of the child's own
+    (kit.infra.scratch), which the caller removes when it ends; work handed over (it outlives the kit) the user's own,
+    and no folder."""
+    to_out, to_err = output if isinstance(output, tuple) else (output, output)
+    own = None if handed_over else scratch.child_folder()
+    try:
+        return _spawn(args, cwd, scratch.child_environment(os.environ if env is None else env, own),
+                      piped if to_out is None else to_out, subprocess.PIPE if to_err is None else to_err,
+                      marked=not handed_over), own
+    except BaseException:
+        scratch.remove(own)
+        raise
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,

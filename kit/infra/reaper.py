@@ -1,7 +1,8 @@
 """What the reaper runs (kit/infra/proc._Reaper starts it): it reads `+PGID` and `-PGID` lines on a pipe only the kit
 holds, and when the pipe closes (the kit is gone) SIGKILLs the groups still listed, and, where /proc shows environments,
-the group of every process whose environment carries this kit's SPAWN_MARK (a child not yet told to it). Neither the
-reaper nor a child handed work meant to outlive the kit (run_process's `handed_over`) carries the mark.
+the group of every process whose environment carries this kit's SPAWN_MARK (a child not yet told to it); then it
+removes the kit process's temporary folder (its second argument, kit.infra.scratch), no link in it followed. Neither
+the reaper nor a child handed work meant to outlive the kit (run_process's `handed_over`) carries the mark.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ CODE = (
     "        os.killpg(pgid, signal.SIGKILL)\n"
     "    except OSError:\n"
     "        pass\n"
+    "if len(sys.argv) > 2:\n"
+    "    import shutil\n"
+    "    shutil.rmtree(sys.argv[2], ignore_errors=True)\n"
 )
 
 _mark = ("", 0)  # (the mark, the pid it is the mark of: a forked copy of the kit makes its own)

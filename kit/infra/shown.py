@@ -13,11 +13,13 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
 - `Spelled`: a text the kit made with paths in it (a command line, a filtergraph, a message) that remembers its parts,
   so that it is spelled once as it runs here (`str`, what the text *is*) and again, the same way, with each path
   shown (`shown`). It is a `str`, so every consumer of the text takes it unchanged. A str operation (an f-string,
-  `+`, a slice) makes plain text of it, never a Spelled: a Spelled's literal parts are the kit's own words, sent as
-  they are, and plain text never becomes one by being added to it. So every text that names a path is built as a
-  `Spelled` (MarkupSafe's `Markup`, a str that knows it is escaped, is the model); an exception's plain message is
-  withheld from what is sent (said_of; inside a Spelled line, a `Withheld` part); a plain log line is the kit's own
-  words, each site that names a path a Spelled (tests/unit/test_shown.py scans the log sites).
+  `+`, a slice) makes plain text of it, never a Spelled. So every text that names a path is built as a `Spelled`
+  (MarkupSafe's `Markup`, a str that knows it is escaped, is the model), each site that names a path in a log line a
+  Spelled (tests/unit/test_shown.py scans the log sites).
+- The one door of free text (issue 89): whatever of a text is not a path, a Spelled's literal parts and plain text
+  alike, is shown through `Places.known` (kit.infra.known), which keeps the kit's own words, numbers and the names
+  the lead is sent anyway and replaces the rest: a child's words that an f-string put in a message, an exception's
+  message (said_of; inside a Spelled line, a `Withheld` part), an OS error's. The kit's own lines pass it unchanged.
 - `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
   program wrote it as given, is a part of a `Spelled` like any other.
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
@@ -36,6 +38,7 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar, Union
 
 from kit.errors import KitError
+from kit.infra.known import known, words_of
 from kit.infra.visible import shell_quote
 
 
@@ -87,22 +90,29 @@ class Places:
 
     roots: tuple[tuple[tuple[str, ...], Root], ...]
     kept: bool = False
+    # the names the lead may see in free text beside the kit's words (the box id, the CPU's model name), besides
+    # those of the files in --ref-dir (named, listed once)
+    names: frozenset[str] = frozenset()
     # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
     # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
     resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the words and characters of `names` and of --ref-dir's entries, worked out once (under the key "")
+    listed: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT: ClassVar[Places]  # Places((), kept=True), set below
 
     @classmethod
     def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
-           kit: Path | None = None) -> Places:
-        """These roots (None: not one of this command's), each wholly resolved and as given; `/` is no root."""
+           kit: Path | None = None, names: Iterable[str] = ()) -> Places:
+        """These roots (None: not one of this command's), each wholly resolved and as given; `/` is no root;
+        `names`: the box's own the lead is sent anyway (its id), known in free text."""
         named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
                                                      (cache, Root.CACHE), (kit, Root.KIT)) if folder is not None]
         roots = {(parts, root) for folder, root in named
                  for parts in (*_forms(folder), Path(os.path.realpath(folder)).parts) if len(parts) > 1}
         # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
-        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
+        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))),
+                   names=frozenset(n for n in names if n))
 
     def shown(self, path: PurePath | str) -> Shown:
         """`path` (a relative one from the current folder) under the deepest root it lies in, its folders' links
@@ -130,8 +140,31 @@ class Places:
         return str(path) if self.kept else str(self.shown(path))
 
     def text(self, text: str) -> str:
-        """A text as the lead may see it: a Spelled one with its paths shown, any other as it is."""
-        return text.shown(self) if isinstance(text, Spelled) and not self.kept else str.__str__(text)
+        """A text as the lead may see it: a Spelled one with its paths shown and its words through the door of free
+        text, any other through that door whole (kit.infra.known); as it is, when kept."""
+        if self.kept:
+            return str.__str__(text)
+        return text.shown(self) if isinstance(text, Spelled) else self.known(str.__str__(text))
+
+    def known(self, text: str) -> str:
+        """Free text as the lead may see it: what kit.infra.known classifies, the kit's words, numbers, the names of
+        the files in --ref-dir and `names` among them; the rest replaced (as it is, when kept)."""
+        if self.kept:
+            return text
+        words, chars = self._names()
+        return known(text, words, chars)
+
+    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The words and characters of `names` and of the names of the entries of --ref-dir (listed once)."""
+        if (found := self.listed.get("")) is None:
+            named = set(self.names)
+            for parts, root in self.roots:
+                if root is Root.REF_DIR:
+                    with contextlib.suppress(OSError, ValueError):
+                        named |= set(os.listdir(os.path.join(*parts)))
+            chars = frozenset(ch for name in named for ch in name if not ch.isalnum())
+            found = self.listed[""] = (words_of(named), chars)
+        return found
 
     def said(self, text: str, given: Iterable[PurePath | str]) -> str:
         """A text the kit made about `given` (a clip's path; the record it comes with holds them) as the lead may see
@@ -144,10 +177,16 @@ Places.KEPT = Places((), kept=True)
 Part = Union[str, PurePath, "Spelled"]
 
 
-def _spell(parts: Sequence[Part], escape: Callable[[str], str] | None, show: Callable[[PurePath], str]) -> str:
-    """The parts joined, each path spelled by `show` and a nested Spelled by its own rule, then `escape` over all."""
-    text = "".join(part.spell(show) if isinstance(part, Spelled) else part if isinstance(part, str) else show(part)
-                   for part in parts)
+def _as_is(text: str) -> str:
+    return text
+
+
+def _spell(parts: Sequence[Part], escape: Callable[[str], str] | None, show: Callable[[PurePath], str],
+           say: Callable[[str], str] = _as_is) -> str:
+    """The parts joined, each path spelled by `show`, each literal one by `say` and a nested Spelled by its own rule,
+    then `escape` over all."""
+    text = "".join(part.spell(show, say) if isinstance(part, Spelled) else say(part) if isinstance(part, str)
+                   else show(part) for part in parts)
     return escape(text) if escape is not None else text
 
 
@@ -166,12 +205,13 @@ class Spelled(str):
     def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:  # a copy or a pickle keeps the parts
         return self.parts, {"escape": self.escape}
 
-    def spell(self, show: Callable[[PurePath], str]) -> str:
-        return _spell(self.parts, self.escape, show)
+    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
+        return _spell(self.parts, self.escape, show, say)
 
     def shown(self, places: Places) -> str:
-        """The same text with each path as `places` shows it."""
-        return self.spell(places.show)
+        """The same text as the lead may see it: each path as `places` shows it, the rest through the one door of
+        free text (`Places.known`: the kit's own words pass it unchanged)."""
+        return self.spell(places.show, places.known)
 
     def join(self, items: Iterable[str]) -> Spelled:
         """Like str.join, every item kept as it is (a Spelled with its parts)."""
@@ -183,8 +223,8 @@ class Spelled(str):
 
 class Withheld(Spelled):
     """A text the kit did not build from known parts (an exception's plain message) placed in a Spelled one: as it is
-    in the box's own files, WITHHELD wherever it is shown (said_of's rule for a part of a line). Never kept in a
-    document (spelled_document refuses it): read back, it would be shown as it is."""
+    in the box's own files, through the door of free text (kit.infra.known) wherever it is shown, whatever paths it
+    holds (said_of's rule for a part of a line). Never kept in a document (spelled_document refuses it)."""
 
     def __new__(cls, text: str) -> Withheld:
         return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
@@ -192,8 +232,24 @@ class Withheld(Spelled):
     def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
         return (str.__str__(self),), {}
 
-    def spell(self, show: Callable[[PurePath], str]) -> str:
-        return str.__str__(self) if show is str else WITHHELD  # `str`: the text as it is here (Spelled.__new__)
+    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
+        return say(str.__str__(self))
+
+
+class Known(Spelled):
+    """A value of a known kind the kit parsed from what a program lists of itself (its version, the names of its
+    encoders as `ffmpeg -encoders` gives them), placed in a Spelled line: shown as it is, past the door of free text
+    (kit.infra.known), which would take a name it has never seen for a word of the box. Never what a program said of
+    the box (its stderr)."""
+
+    def __new__(cls, text: str) -> Known:
+        return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
+        return (str.__str__(self),), {}
+
+    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
+        return str.__str__(self)
 
 
 def without_prefix(text: str, prefix: str) -> str:
@@ -369,24 +425,23 @@ def _found(parts: list[Part], spelled: str, word: Spelled | PurePath) -> list[Pa
     return split
 
 
-WITHHELD = "(its message stays in the box's own log: the kit did not build it from known parts)"
-
-
 def said_of(exc: BaseException, places: Places) -> str:
     """An exception's message as the lead may see it: a kit error's built as a Spelled, with its paths shown; an
-    OSError's from its parts (its file a path); any other's withheld (its text may hold any path)."""
+    OSError's from its parts (its file a path); any other's through the door of free text (its text may hold any
+    path: kit.infra.known)."""
     if isinstance(exc, KitError) and isinstance(exc.message, Spelled):
         return exc.message.shown(places)
     if isinstance(exc, OSError) and exc.strerror:
         named = [Spelled(": ", PurePath(os.fsdecode(f))) for f in (exc.filename, exc.filename2) if f is not None]
         text = Spelled(f"[Errno {exc.errno}] {exc.strerror}" if exc.errno is not None else exc.strerror, *named)
         return text.shown(places)
-    return "" if not str(exc) else WITHHELD
+    return places.known(str(exc))
 
 
 def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
     """kit.infra.visible.traceback_lines as the lead may see it: each frame's file shown (`[kit]/kit/steps/…`,
-    a library's by its place under a root or its name), each message by said_of; the code lines as they are."""
+    a library's by its place under a root or its name), each message by said_of; the code lines and the functions'
+    names through the door of free text (kit.infra.known)."""
     import traceback
 
     from kit.infra.visible import exception_chain, visible
@@ -396,8 +451,9 @@ def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
         if current.__traceback__ is not None:
             lines.append("Traceback (most recent call last):")
             for frame in traceback.extract_tb(current.__traceback__):
-                lines.append(visible(f'  File "{places.show(frame.filename)}", line {frame.lineno}, in {frame.name}'))
-                lines += [visible(f"    {frame.line.strip()}")] if frame.line else []
+                lines.append(visible(f'  File "{places.show(frame.filename)}", line {frame.lineno}, in '
+                                     f'{places.known(frame.name)}'))
+                lines += [visible(f"    {places.known(frame.line.strip())}")] if frame.line else []
         name, module, message = type(current).__qualname__, type(current).__module__, said_of(current, places)
         name = name if module in ("__main__", "builtins") else f"{module}.{name}"
         lines.append(visible(f"{name}: {message}" if message else name))

@@ -15,7 +15,7 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
-from kit.infra.records import Record, keep, omit_none
+from kit.infra.records import SAID, Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import LockBusy, Tree
@@ -115,16 +115,17 @@ class ProbeResult(Record):
 
     name: str
     available: bool
-    reason: str  # success: what was proven; failure: the most telling line
+    reason: str = field(metadata=SAID)  # success: what was proven; failure: the most telling line (ffmpeg's words)
     # measured encode speed (frames / wall seconds, start-up included)
     fps: float | None = field(default=None, metadata=keep(Off(Real(0))))
     device: str = ""
-    hint: str = ""
+    hint: str = field(default="", metadata=SAID)
     seconds: float = field(default=0.0, metadata=keep(SECONDS))
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
-    retest: str = ""  # a cached failure: the command that tests it again
-    tested: str | None = omit_none()  # why it was test-encoded now, not read from the cache (Prober.why_tested)
+    retest: str = field(default="", metadata=SAID)  # a cached failure: the command that tests it again
+    # why it was test-encoded now, not read from the cache (Prober.why_tested)
+    tested: str | None = omit_none(said=True)
 
     @property
     def cached_note(self) -> str:

@@ -305,6 +305,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "
                 "the models do on your content, so it is not what the lead needs")
 REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
+SHOW_SENT = "read every text it sends, file by file, before you send it"
 RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
 LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
@@ -333,6 +334,7 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
         installed, untarred = receiver_commands("verify", tarball.name)
         lines += [(f"results tarball ({size}): send it to the lead as it is", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
+                  (SHOW_SENT, kit_command("verify", "--show-sent", tarball)),
                   (RECEIVER, installed), (RECEIVER_UNTARRED, untarred)]
     if tree.is_folder(aside := run.set_aside_for(tarball)):
         lines.append(("the earlier models and tarballs it replaced, moved aside (kept, not in the tarball)",

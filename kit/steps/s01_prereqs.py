@@ -17,7 +17,7 @@ from kit.errors import PrereqError
 from kit.events import HINT_MARK, CheckTable
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
-from kit.infra.shown import Spelled
+from kit.infra.shown import Known, Spelled
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
@@ -180,9 +180,12 @@ class PrereqsStep:
         free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
-        ctx.log(Spelled("ffmpeg ", PurePath(info.path), f" (from {info.source}): {info.version}; libvmaf filter: "
-                        f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}"))
-        ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
+        # the ffmpeg's version and encoders as it lists them: values of a known kind (kit.infra.shown.Known)
+        ctx.log(Spelled("ffmpeg ", PurePath(info.path), f" (from {info.source}): ", Known(info.version),
+                        f"; libvmaf filter: {'yes' if info.has_libvmaf else 'no'}; video encoders: ",
+                        Known(", ".join(info.encoders))))
+        signals = {k: v for k, v in sig.to_json().items() if k != "encoders"}  # the line above lists them
+        ctx.log(f"host signals: {json.dumps(signals, sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)
         try:

@@ -96,6 +96,13 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     # the bundle line and verify count the same files (kit 0.1: "48 files" beside verify's 47)
     (bundled,) = re.findall(r"\[05 bundle\] results tarball: .* \((\d+) files", again.stdout)
     assert f"OK: {bundled} files match their sha256" in checked.stdout, (bundled, checked.stdout)
+    # every text it sends, file by file (issue 89): each member named once, its manifest last
+    show = shlex.split(lines[lines.index("read every text it sends, file by file, before you send it:") + 1])
+    assert show[0] == str(script) and show[-2:] == ["--show-sent", str(tarball)]
+    shown = subprocess.run(show, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and f"OK: {bundled} files match their sha256" in shown.stdout, shown.stderr
+    members = [ln.split(" ", 2)[1] for ln in shown.stdout.splitlines() if ln.startswith("== ")]
+    assert len(members) == int(bundled) + 1 and members[-1] == "manifest.json", members
     # the lead's box: the tarball saved in a folder of theirs, the kit installed as `ensemble-kit` on PATH
     # (their own script, nothing of the sender's), or untarred (its folder: here, this checkout)
     theirs = tmp_path / "lead" / "downloads"

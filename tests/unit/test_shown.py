@@ -1,7 +1,8 @@
 """A path as the lead may see it (kit.infra.shown; issue 69, item 1): a root's tag by path parts, never by text (a
 sibling `clips old` is not under `clips`), a Spelled text spelled twice from its parts (a shell word, ffmpeg's filter
-escaping, a nested option), what a child said read by the words it was given, an exception's message withheld unless
-the kit built it from known parts; and no site that logs a path spells it into plain text."""
+escaping, a nested option), what a child said read by the words it was given, an exception's message through the door
+of free text unless the kit built it from known parts (issue 89); and no site that logs a path spells it into plain
+text."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from pathlib import Path, PurePath
 import pytest
 
 from kit.errors import InputError
+from kit.infra.known import NOT_SENT
 from kit.infra.shown import (
     Places,
     Root,
     Spelled,
     heard,
     path_at,
+    program,
     said_of,
     shell_line,
     shown_traceback_lines,
@@ -118,8 +121,10 @@ def test_a_command_is_spelled_as_it_runs_and_as_the_lead_sees_it() -> None:
     shown = graph.shown(places())
     assert "log_path=\\[out-dir\\]/o\\\\\\'ut\\\\: \\[1\\]/vmaf.json" in shown  # the same escaping, of the tag
     assert "model=path=\\[ref-dir\\]/m\\;odel.json" in shown and "Ann" not in shown
-    line = shell_line(["/usr/bin/ffmpeg", "-i", REFS / "it's.y4m", "-lavfi", graph])
-    assert line.shown(places()).startswith("/usr/bin/ffmpeg -i '[ref-dir]/it'\"'\"'s.y4m' -lavfi '")
+    line = shell_line([program(Path("/usr/bin/ffmpeg")), "-i", REFS / "it's.y4m", "-lavfi", graph])
+    assert line.shown(places()).startswith("'[elsewhere]/ffmpeg' -i '[ref-dir]/it'\"'\"'s.y4m' -lavfi '")
+    # a folder spelled as plain text, not given as a path: the door of free text replaces it (kit.infra.known)
+    assert shell_line(["/usr/bin/ffmpeg", "-y"]).shown(places()) == f"'{NOT_SENT}' -y"
     assert "\\xff" in line and "Ann" not in line.shown(places())  # as it runs: bash's $'…' for the byte
     again = pickle.loads(pickle.dumps(line))
     assert isinstance(again, Spelled) and again == line and again.shown(places()) == line.shown(places())
@@ -152,7 +157,8 @@ def test_plain_text_never_becomes_spelled() -> None:
     text = Spelled("at ", REFS)
     assert type(f"{text} and more") is str and type("x" + text) is str and type(text + "x") is str
     assert type(text[:3]) is str
-    assert places().text(f"{REFS}/a.y4m") == f"{REFS}/a.y4m"  # plain text as it is: the sites build Spelled
+    # plain text through the door of free text (kit.infra.known): a path in it is no path the kit was given
+    assert places().text(f"{REFS}/a.y4m") == NOT_SENT
 
 
 def test_a_child_is_heard_by_the_words_it_was_given() -> None:
@@ -179,7 +185,7 @@ def test_an_exception_is_said_by_what_the_kit_built() -> None:
     plain = InputError(f"{REFS}/a.y4m: not a clip")
     assert said_of(built, places()) == "[ref-dir]/a.y4m: not a clip"
     assert "Ann" not in said_of(plain, places()) and "withheld" not in said_of(plain, places())
-    assert said_of(plain, places()).startswith("(its message stays in the box's own log")
+    assert said_of(plain, places()) == f"{NOT_SENT}: not a clip"  # through the door of free text
     gone = FileNotFoundError(2, "No such file or directory", str(OUT / "x.json"))
     assert said_of(gone, places()) == "[Errno 2] No such file or directory: [out-dir]/x.json"
     try:
@@ -280,8 +286,7 @@ def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
     plain = samples_failed([ToolError(f"{REFS}/a.y4m: gone")], 1)
     assert str(plain) == f"1 of 1 sample jobs failed; first: {REFS}/a.y4m: gone; the step stops, and a rerun of the " \
                          "same command tries them again"  # the box's
-    assert places().text(plain) == "1 of 1 sample jobs failed; first: (its message stays in the box's own log: the " \
-                                   "kit did not build it from known parts); the step stops, and a rerun of the same " \
-                                   "command tries them again"
+    assert places().text(plain) == f"1 of 1 sample jobs failed; first: {NOT_SENT}: gone; the step stops, and a " \
+                                   "rerun of the same command tries them again"
     with pytest.raises(ValueError, match="withheld"):
         spelled_document(plain)

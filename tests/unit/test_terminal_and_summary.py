@@ -210,6 +210,7 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     assert path_lines(tree, tmp_path) == [
         report, ("results tarball (5 KiB): send it to the lead as it is", str(tarball)),
         ("check it here with", kit_command("verify", tarball)),
+        ("read every text it sends, file by file, before you send it", kit_command("verify", "--show-sent", tarball)),
         ("the lead checks it, in the folder they saved it in, with",
          "ensemble-kit verify results-a-20260101T000000Z.tar.gz"),
         ("or, from the folder of an untarred kit (the tarball's path in place of its name)",
