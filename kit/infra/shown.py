@@ -1,7 +1,7 @@
-"""A path as it may be shown to the lead, and text that knows the paths it holds (STYLE.md point 23, private by
-construction). What crosses to another machine is built from known parts, never scrubbed afterwards: a deny-list of
-folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter escaping, a sibling folder
-`clips old` beside `clips`).
+"""A path as it may be shown to the lead, and text that knows the paths it holds (private by construction:
+ARCHITECTURE.md, "What leaves the box"). What crosses to another machine is built from known parts, never scrubbed
+afterwards: a deny-list of folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter
+escaping, a sibling folder `clips old` beside `clips`).
 
 - `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
   `[cache]/…`, `[kit]/…`), or, where it lies under none of the box's roots, a file by its name behind a mark

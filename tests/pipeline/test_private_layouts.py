@@ -1,5 +1,5 @@
-"""Nothing below a root leaves the box, for any layout (issue 75, item 1; STYLE.md point 23): a property test that
-draws whole box layouts and finds a secret word in no byte of any member of the results tarball.
+"""Nothing below a root leaves the box, for any layout (issue 75, item 1; ARCHITECTURE.md, "What leaves the box"): a
+property test that draws whole box layouts and finds a secret word in no byte of any member of the results tarball.
 
 The class is every path the kit is given, through every door, at every depth. Hypothesis draws (Layout, below) where
 each folder lies and how the kit is told of it:

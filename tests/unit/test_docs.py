@@ -1,6 +1,6 @@
 """The docs say what the CLI does: the flag reference is --help itself (sphinx-click renders docs/reference/cli.md
 from the CLI when the site is built), every flag a page names exists, every kit command a page shows parses, and the
-README stays a guide (STYLE.md, point 15)."""
+README stays a guide of at most 150 lines (CONTRIBUTING.md's table)."""
 
 from __future__ import annotations
 
