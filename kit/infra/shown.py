@@ -25,6 +25,9 @@ escaping, a sibling folder `clips old` beside `clips`).
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
   Spelled in a JSON document and read it back with its parts (a refusal kept in the kit's cache is sent, on a rerun,
   as it was the first time).
+
+A record that is sent holds a path as a `Path` field or a file name, and a field of free text is declared SAID
+(kit.infra.records.said_record, applied by kit.bundle.sent).
 """
 
 from __future__ import annotations
