@@ -182,7 +182,7 @@ def said(res: subprocess.CompletedProcess[str]) -> str:
     return res.stdout[-3000:] + res.stderr[-3000:]
 
 
-@pytest.mark.slow  # three whole runs in a box of its own: the release tier (noxfile.py)
+@pytest.mark.slow  # three whole runs in a box of its own
 def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path) -> None:
     box.marker.touch()
     failed = box.run(*LENIENT)  # every cq 37 job fails: the step log holds the commands and what ffmpeg said
