@@ -4,7 +4,7 @@
 It holds kit/, binaries/ (with any ffmpeg staged there), pyproject.toml, install.py, install_steps.py (the set-up it
 runs) and the requirement files it installs (requirements-frozen.txt, -train.txt, -torch.txt) and README.md under
 one top folder, with docs/ and the
-pages its links reach (CHANGELOG.md, ARCHITECTURE.md, bench/README.md). The archive is
+pages its links reach (CHANGELOG.md, ARCHITECTURE.md, CONTRIBUTING.md, bench/README.md). The archive is
 reproducible: the same tree gives the same sha256 (sorted entries, fixed
 timestamps, owners and modes, gzip header without a date).
 
@@ -39,7 +39,7 @@ WHEEL_FILES = ("requirements-frozen.txt", "requirements-train.txt", "requirement
 INCLUDE = ("kit", "binaries", "pyproject.toml", "install.py", "install_python.py", "install_steps.py",
            "requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt", "README.md")
 # shipped when present: the pages the README and docs/ link to, and the pins that build them as a site
-OPTIONAL = ("docs", "CHANGELOG.md", "ARCHITECTURE.md", "bench/README.md", "requirements-docs.txt")
+OPTIONAL = ("docs", "CHANGELOG.md", "ARCHITECTURE.md", "CONTRIBUTING.md", "bench/README.md", "requirements-docs.txt")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 # 2026-01-01T00:00:00Z, overridable the usual way for reproducible builds

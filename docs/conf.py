@@ -4,11 +4,11 @@ docs/reference/cli.md rendered from the CLI by sphinx-click.
     .venv/bin/pip install -r requirements-docs.txt
     .venv/bin/sphinx-build -W --keep-going -b html docs build/site     # what CI runs: any warning fails
 
-The README, the CHANGELOG, ARCHITECTURE.md and bench/README.md are pages of the site too (docs/index.md,
-changelog.md, architecture.md, benchmarks.md include them). Their links, and the links of the pages in docs/ to them,
-are written for the repository (they work on a forge and in the kit tarball); `include-read` and `source-read` below
-point each one at the page the site has for it, so the strict build checks every link of every file. Nothing is
-fetched at build time, and furo loads no web fonts.
+The README, the CHANGELOG, ARCHITECTURE.md, CONTRIBUTING.md and bench/README.md are pages of the site too
+(docs/index.md, changelog.md, architecture.md, contributing.md, benchmarks.md include them). Their links, and the
+links of the pages in docs/ to them, are written for the repository (they work on a forge and in the kit tarball);
+`include-read` and `source-read` below point each one at the page the site has for it, so the strict build checks
+every link of every file. Nothing is fetched at build time, and furo loads no web fonts.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ suppress_warnings: list[str] = []
 
 # repository file -> the page of the site that shows it (the rest of docs/ maps onto itself)
 ROOT_PAGES = {"README.md": "index.md", "CHANGELOG.md": "changelog.md", "ARCHITECTURE.md": "architecture.md",
-              "bench/README.md": "benchmarks.md"}
+              "CONTRIBUTING.md": "contributing.md", "bench/README.md": "benchmarks.md"}
 LINK = re.compile(r"(\]\()([^)\s#]+\.md)(#[^)\s]*)?(\))")
 
 

@@ -1,4 +1,9 @@
-"""The few error types of the kit. Exit codes live on the classes."""
+"""The few error types of the kit. Exit codes live on the classes.
+
+A refusal's message names the file or setting and its `hint:` says what to do; the CLI prints both where it refuses. A
+hint names only flags of the commands that can print it (tests/unit/test_hint_flags.py); a flag some of them lack is a
+`by_flag` alternative, said only by a command that has it (kit.cli.guard.command_flags). What a hint cannot say is in
+docs/reference/troubleshooting.md, an encoder's in docs/encoders.md under its vendor."""
 
 from __future__ import annotations
 

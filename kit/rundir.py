@@ -1,5 +1,8 @@
 """The run directory, through whose files the steps meet: the one place that names them (ARCHITECTURE.md draws it).
-A results tarball holds the same relative paths under one top folder, plus RESULTS_MANIFEST."""
+A results tarball holds the same relative paths under one top folder, plus RESULTS_MANIFEST.
+
+A new file is an attribute of RunDir (`_At(step, name)`, or a property where the path is computed), its place and fields
+in docs/reference/files.md."""
 
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ version, which covers every platform of the table (PLATFORMS below, docs/collabo
 hash-checking mode (install.py passes --require-hashes) then installs nothing but those files. Where a file's index
 cannot be reached (PyTorch's, from some boxes), the file keeps the hashes it has, and the run says so.
 tools/platforms.py resolves each platform's pins with pip and checks the table.
+
+A package is pinned in the file of its set alone (no name in two files); pyproject.toml's ranges are for a plain `pip
+install` only.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ out, and nothing where the kit's set does not resolve (the Python column). Where
 reached, torch's CPU build is checked against the folders in PIP_FIND_LINKS if they hold it, else reported as not
 checked here (the run says which). The encoders column reads each platform's pinned imageio-ffmpeg wheel (a
 hash-checked download, about 100 MB for all): the names of the kit's encoders and of libvmaf compiled into its
-ffmpeg. tests/real/test_platforms.py runs this in the release tier (it needs the network).
+ffmpeg. tests/real/test_platforms.py runs this where the network is.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""On PROMOTE: each judged seed refit on the whole corpus, as one ONNX checked against torch, its card, the manifest."""
+"""On PROMOTE: each judged seed refit on the whole corpus, as one ONNX checked against torch, its card, the manifest.
+
+Another consumer's export profile sits beside kit.bundle.vmaftune and is called from here, its contract written as data
+in a test (tests/unit/test_vmaftune.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What a results tarball holds of each file the kit reads again with the box's paths in it: its record, each path
-shown as the lead may see it (kit.infra.shown; STYLE.md point 23, private by construction) and each field of free
-text (kit.infra.records.SAID: a probe's failure in ffmpeg's words) through the one door of such text
-(kit.infra.known), never the file's text scrubbed afterwards. The out-dir keeps its own copy as the kit needs it
+shown as the lead may see it (kit.infra.shown; private by construction: ARCHITECTURE.md, "What leaves the box") and
+each field of free text (kit.infra.records.SAID: a probe's failure in ffmpeg's words) through the one door of such
+text (kit.infra.known), never the file's text scrubbed afterwards. The out-dir keeps its own copy as the kit needs it
 (prereqs.json's ffmpeg, the verdict's corpus); the rest of the tarball is written for sending where it is made (a
 step's log and skipped.json beside a twin, RunDir.sent; the shard manifest and the report with their paths shown), or
 names no path. docs/reference/files.md says which file is which. --keep-paths sends each file as it is.

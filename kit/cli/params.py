@@ -1,6 +1,9 @@
 """The one click parameter type of the kit's flags (`KitParam`): a flag or its variable refused names the flag;
 flags parse, the settings validate (no range is spelled here). A switch's option (`SwitchOption`) reads its variable
-by the one rule of every switch (kit.infra.variables.switch), never by click's BOOL."""
+by the one rule of every switch (kit.infra.variables.switch), never by click's BOOL.
+
+A number is read by its parser (kit.infra.rules.Int, Float, a Parser with `numeric = True`), never by click's int,
+float, IntRange or FloatRange; a value option's variable is click's (`envvar=`), read and checked as the option is."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Merging corpus shards into one corpus (docs/lead.md): duplicates dropped by kit.corpus.dedup's rule, a conflict
 refused (exit 2) unless `--prefer` says which row to keep; within one input the earlier row wins, the same bytes given
 twice count once. The rows are written in the canonical order, so A+B, B+A and A+B+A give byte-identical files.
+
+A check across the inputs (their teachers, builds, contents) is a module of its own (kit.corpus.provenance), called from
+`_merge_into`, and what it finds goes into the manifest `build_merge_manifest` writes: this module stays the sequence.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ libvmaf, so its motion starts at its own first frame): two decodes of the clip w
 34. Into `jobs/<job>__samples.parquet` with a ledger beside it (a JobLedger, so a killed one is simply done again),
 then all of them into 02_corpus/samples.parquet. LOSO feeds their frames to the proxy beside the same frames cut from
 the whole encodes (kit.model.samplings).
+
+A study's opt-in, priced before it starts (`samples_price`); its jobs run in the step's one count, by
+kit.corpus.scheduler.run_pool as the corpus jobs are, from kit.media.argv's build_window_encodes_argv and
+build_window_scores_argv. bench/bench_sampling.py runs the samplings through vmaf-tune's own seams.
 """
 
 from __future__ import annotations

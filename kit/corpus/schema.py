@@ -1,5 +1,8 @@
 """The corpus schema (kit.corpus.manifests.SCHEMA_VERSION), one row per scored frame; the one check of its values
 (`validate_table`, which every reader runs); and the corpus's identity (`corpus_sha256`).
+
+A new column raises SCHEMA_VERSION and says how kit.corpus.inputs fills it for older files (its row in
+docs/reference/files.md; tests/unit/test_model_contract.py pins the columns per version).
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """The signals that stop a command (SIGINT, SIGTERM, SIGHUP), each ending it with exit 128 + its number: the handler
 records a flag that `check()` raises as Interrupted where the main thread polls (docs/design/robustness.md,
 "Interruptions"). A SIGHUP ignored at the start (`nohup`) stays ignored.
+
+A long loop of the main thread's own calls `check()` between its parts (a file hashed, archived or extracted by the MiB,
+a JSONL line parsed, an export line written, a LOSO member evaluated, a report figure drawn): a wait or a loop that
+never polls makes Ctrl-C hang until it ends.
 """
 
 from __future__ import annotations

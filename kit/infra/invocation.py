@@ -1,6 +1,10 @@
 """How this process was started, so every command the kit prints runs as printed: `kit_cli` the prefix, `kit_command`
 a whole command, `retry_command` the command line again, each spelled as the user invoked the kit (`ensemble-kit` is on
 PATH only where the kit is installed and its venv active).
+
+A printed command stands last on its line or between backticks, never in a table cell (a check row's hint, after
+kit.events.HINT_MARK, is said under its table); each place that prints one is a site of
+tests/unit/test_printed_command_sites.py, with the test that runs it as printed.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2
 (docs/design/robustness.md, "What others send"). `read_*` raise NotANumber; `parse_*` and `number` the InputError.
 Below kit.infra.variables, whose numeric variables read through it; kit.infra.outside reads JSON and hands these on.
+
+No module reads outside text by `int()`, `float()` or `json.load` directly.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 a column name given twice refused, the page checksums verified (the kit writes them: `WRITE_OPTIONS`), a damaged page
 an InputError naming the file. Files are opened by arrow itself (`pa.OSFile`), never as Python file objects, whose
 buffers arrow's pool threads free after the read (an abort at shutdown: apache/arrow#49942, #50482).
+
+The kit's own LOSO and verdict files are read as DataFrames by `read_frame`; no module reads parquet by `pq.read_table`
+or `pd.read_parquet` directly, but kit.corpus.shard's reading of the kit's own job files, each checked against its
+ledger's sha256 first.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The box's limits (memory, open files, threads, a file's size), named when a fault comes from one: `resource_error`
 turns such a fault into one line naming the limit and how to lift it (exit 2).
+
+`give_back_memory` hands what a phase freed back to the system (arrow's pool, glibc's arenas) before the next, so a
+phase's peak never carries an earlier one's freed memory (bench/README.md).
 """
 
 from __future__ import annotations

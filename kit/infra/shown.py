@@ -1,7 +1,7 @@
-"""A path as it may be shown to the lead, and text that knows the paths it holds (STYLE.md point 23, private by
-construction). What crosses to another machine is built from known parts, never scrubbed afterwards: a deny-list of
-folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter escaping, a sibling folder
-`clips old` beside `clips`).
+"""A path as it may be shown to the lead, and text that knows the paths it holds (private by construction:
+ARCHITECTURE.md, "What leaves the box"). What crosses to another machine is built from known parts, never scrubbed
+afterwards: a deny-list of folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's filter
+escaping, a sibling folder `clips old` beside `clips`).
 
 - `Shown`: a path as the lead sees it, a root's tag and the parts below it (`[ref-dir]/a.y4m`, `[out-dir]/…`,
   `[cache]/…`, `[kit]/…`), or, where it lies under none of the box's roots, a file by its name behind a mark
@@ -25,6 +25,9 @@ folder spellings misses the one nobody thought of (a shell-quoted path, ffmpeg's
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
   Spelled in a JSON document and read it back with its parts (a refusal kept in the kit's cache is sent, on a rerun,
   as it was the first time).
+
+A record that is sent holds a path as a `Path` field or a file name, and a field of free text is declared SAID
+(kit.infra.records.said_record, applied by kit.bundle.sent).
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
 """Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it: every character
 Python does not call printable written as an escape, a backslash left as it is; `shell_quote` quotes an argument alike
 as bash's `$'...'` (docs/design/robustness.md, "Names as they are spelled").
+
+It is applied where text is shown: report.terminal.Renderer.say, report.summary, report.markup.esc,
+report.figures.label, cli.guard.report_error, steps.runner.StepLog; a traceback through `traceback_lines`, an
+exception's reason inside a message through `reason_line`. So a line break, a terminal escape or a bidi override reads
+as `\\n`, `\\x1b`, `\\u202e` and never starts a line.
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """How a reference clip's container is read: directly (DIRECT_EXTS keep every packet's timestamp as written), or
 (INTERMEDIATE_EXTS) through a lossless copy its one strict decode makes in the kit's cache, checked frame for frame,
-each frame at the time ffmpeg plays it at (COPY_VERSION)."""
+each frame at the time ffmpeg plays it at (COPY_VERSION).
+
+Which way an extension is read was decided by measuring its timestamps through every path a clip takes
+(tests/real/test_teacher_truth.py's matrix), said in a comment beside it. The copy gives each frame's colour tags back
+as it is read, so an encode of it is a plain encode of the file, byte for byte (tests/real/test_containers.py)."""
 
 from __future__ import annotations
 

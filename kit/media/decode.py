@@ -1,6 +1,9 @@
 """Every look at a reference clip but a lossless copy's (kit.media.containers): its open, its one strict decode
 (geometry, frame count, identity: Fingerprint), and the second and third looks where that stops, which use the clip
-where ffmpeg plays it whole and leave it out where ffmpeg's own words flag a damaged picture, naming the frame."""
+where ffmpeg plays it whole and leave it out where ffmpeg's own words flag a damaged picture, naming the frame.
+
+What ffmpeg says of a clip's pictures is decided here (LOOKS: the strict decode, then the looks as ffmpeg plays it),
+never on a frame count alone."""
 
 from __future__ import annotations
 

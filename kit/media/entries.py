@@ -2,7 +2,11 @@
 a picture or a numbered sequence of them, a file of another kind (audio, a document, subtitles, ...), one of an
 extension the kit does not know (ffmpeg is asked at discovery: `ffmpeg_kind`), or what is passed over without a word:
 a hidden file, the kit's own output (an out-dir, a results tarball, a corpus and its manifest) and a `.yuv` clip's
-sidecar, which the clip uses (docs/collaborator.md, "Your reference clips")."""
+sidecar, which the clip uses (docs/collaborator.md, "Your reference clips").
+
+A picture under a video's extension is told by the demuxer ffmpeg reads it with (kit.media.streams.STILL_DEMUXERS) and
+refused by the master's decode. Every entry ends used, named in skipped.json with its fix, or passed over
+(tests/real/test_every_file.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,16 @@
-"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE), the teacher model, the filter, its log."""
+"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE), the teacher model, the filter, its log.
+
+TABLE is the one declaration of a feature: its corpus column and model input name, libvmaf's log key, its extractor and
+options, its plausible range, the input sets it is in, `log1p`. Everything else derives from it, in its order: what
+libvmaf is asked for and how its log is read (FEATURES, FEATURE_KEYS, CANONICAL_EXTRACTORS; the opt-in rows' EXTRA_*),
+the corpus's columns (kit.corpus.columns), the model's input sets (kit.model.contract), the cards' note. Only the
+outside contracts spell a name, each a literal copy that says so (kit.corpus.jsonl, kit.corpus.export,
+kit.bundle.vmaftune; tests/unit/test_model_contract.py). An opt-in feature in an input set of its own touches 5 kit
+files: its row and the set's name here, the set's input version and INPUTS_HELP line (kit.model.contract),
+SCHEMA_VERSION (kit.corpus.manifests), JOB_ROWS_VERSION (kit.corpus.columns) and the corpus step's format version
+(kit/steps/__init__.py); older files read it as null (kit.corpus.inputs); beside them, the test's pins, the column's row
+in docs/reference/files.md and the CHANGELOG. The opt-in rows are measured together (the corpus step's one `extra`
+switch)."""
 
 from __future__ import annotations
 

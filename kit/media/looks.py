@@ -1,7 +1,11 @@
 """How long a look at a reference clip may go without progress, by the clip's own size (Budget, never a fixed time,
 never its whole length), in ffmpeg's own time, and what a look stopped there becomes: the clip left out of this run in
 the box's words, with ffmpeg's last words and the command that reads the file anyway, never kept as the clip's
-refusal: the next run looks again (docs/design/robustness.md, "Bounded looks")."""
+refusal: the next run looks again (docs/design/robustness.md, "Bounded looks").
+
+The passes each kind of look makes (LOOK_PASSES) are measured by bench/bench_looks.py. A refusal a look gives for what
+the file's bytes decide is an InputError naming the clip, which discovery leaves out and kit.media.cache keeps per file
+version."""
 
 from __future__ import annotations
 

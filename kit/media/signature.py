@@ -1,5 +1,8 @@
 """A clip's perceptual signature (a pair of frames at each of POSITIONS, inside the bars, as 8x8 luma and a mean per
-chroma plane) and the distance of two (docs/design/identity.md). Pure (numpy only)."""
+chroma plane) and the distance of two (docs/design/identity.md). Pure (numpy only).
+
+A change to how a signature is made is a new signature version (kit.media.fingerprint.VERSION) and new keys in the kit's
+cache (kit.media.cache), where another version's entries stay unread for the kit that wrote them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The teacher as a function of its features: libvmaf's JSON SVR models evaluated on the canonical six as
-libvmaf/src/predict.c does, and the built-in ones in the scoring ffmpeg (docs/teachers.md, "The teacher's function")."""
+libvmaf/src/predict.c does, and the built-in ones in the scoring ffmpeg (docs/teachers.md, "The teacher's function").
+
+The function is proven on every training row (kit.model.teacher_fn) before the teacher recipe distils it. A teacher that
+computes the six with options of its own (NEG: FEATURE_OPTIONS) is proven on its own six
+(kit.media.libvmaf.TEACHER_FEATURES), never distilled."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`--teacher`: a built-in libvmaf model's name or a model file, checked without ffmpeg and hashed (its identity)."""
+"""`--teacher`: a built-in libvmaf model's name or a model file, checked without ffmpeg and hashed (its identity).
+
+A model file needs no code of its own: this reads it, and kit.platforms.teacher has libvmaf score with it before any
+encode. Whatever the teacher, the canonical six are scored beside it; it is the rows' identity (`teacher_model`,
+`teacher_sha256`), held in the jobs' fingerprints, and its `Teacher.tag` is in every exported id and file name."""
 
 from __future__ import annotations
 

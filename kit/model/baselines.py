@@ -1,5 +1,7 @@
 """Baselines on the same LOSO folds, so a reader sees what the ensemble adds: `ridge`, a closed-form ridge regression
-on the ensemble's inputs, and seed document 000's `linear` and `mlp_small`, trained with the ensemble's recipe."""
+on the ensemble's inputs, and seed document 000's `linear` and `mlp_small`, trained with the ensemble's recipe.
+
+A trained baseline is a TrainJob (`loso_jobs`), so it shares the ensemble's worker threads."""
 
 from __future__ import annotations
 

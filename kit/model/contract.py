@@ -1,6 +1,10 @@
 """The model's input contract, pinned apart from the corpus's columns and the encoders the kit drives: an input set's
 raw features (INPUT_SETS), then a one-hot over CODEC_VOCAB and the cq normalised over its encoder's cq_range. Changing
-either is a major version, pinned in tests/unit/test_model_contract.py. Light (no numpy): the CLI reads it."""
+either is a major version, pinned in tests/unit/test_model_contract.py. Light (no numpy): the CLI reads it.
+
+An input set's canonical six come first (incumbents and vmaf-tune read those); an opt-in feature it takes is measured by
+the corpus step only where a set needs it (RunSettings.extra_features), null on every other row. The width flows from
+Arch.n_features, never a constant."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ Training is reckoned in the trainer's own plan (kit.model.schedule: its arithmet
 WORK_PER_PARAM_STEP; the rest of each step (loading torch and the corpus, evaluating the folds, the files, the ONNX
 exports, the report) as the seconds it took at the corpus's pace. Only the ratios matter: a busy box slows every part,
 and the ETA measures the run's own pace. bench/bench_eta.py prints what a run implies.
+
+The step that first knows a step's work says it as a `forecast` event; LOSO's rest is work per row and per held-out
+prediction, its part before training said apart (`loso_rest`, the event's `setup`).
 """
 
 from __future__ import annotations

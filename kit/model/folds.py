@@ -1,5 +1,7 @@
 """How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold balanced by rows. A content
-group never sits on both sides of a fold, and the folds depend on neither the row order nor its merge."""
+group never sits on both sides of a fold, and the folds depend on neither the row order nor its merge.
+
+A fold scheme reads the rows' `content` column (kit.corpus.contents), never a fingerprint."""
 
 from __future__ import annotations
 

@@ -5,7 +5,10 @@
   - `torch.ops.aten.gelu_backward(g, x)`: g times exact (erf) GELU's derivative at x, g * (Phi(x) + x * phi(x));
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_` and `torch._fused_adam_`, as FusedAdam.step calls them: Adam with L2 weight decay, in place.
-* **Public path** (kit.model.optimise.AutogradStep; KIT_TRAIN_KERNELS=public forces it): autograd and torch's Adam."""
+* **Public path** (kit.model.optimise.AutogradStep; KIT_TRAIN_KERNELS=public forces it): autograd and torch's Adam.
+
+A new private op joins the list above, the self-check and tests/unit/test_kernels.py (which trains a LOSO both ways);
+where it pays is measured by bench/bench_train.py --kernels."""
 
 from __future__ import annotations
 

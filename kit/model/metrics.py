@@ -1,4 +1,7 @@
-"""What predictions miss of their teacher: every figure by `residuals`, correlations by CORRELATION_RULE."""
+"""What predictions miss of their teacher: every figure by `residuals`, correlations by CORRELATION_RULE.
+
+A figure per source, group, encode or clip is a field of Residuals, never a formula of its own
+(tests/unit/test_residuals.py restates each); a file's record takes it by name (`Residuals.fields_of`)."""
 
 from __future__ import annotations
 

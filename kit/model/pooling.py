@@ -1,4 +1,7 @@
-"""A clip's per-frame scores pooled into one number as VMAF's consumers do (POOLS), predictions clipped to [0, 100]."""
+"""A clip's per-frame scores pooled into one number as VMAF's consumers do (POOLS), predictions clipped to [0, 100].
+
+LOSO's clips.parquet and the verdict pool by `pool_groups`, so a new entry of POOLS (its words in POOL_WORDS) reaches
+--max-clip-error at once; tests/unit/test_pooling.py restates each consumer's rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The training recipe: plain data, importable without torch (the CLI and the corpus step load it)."""
+"""The training recipe: plain data, importable without torch (the CLI and the corpus step load it).
+
+Every knob of a recipe is a TrainConfig field with its default, in LOSO's and the bundle's fingerprints, never a module
+constant. A recipe's trainer sits beside kit.model.train (as kit.model.distil), routed by `train.train_jobs` for the
+ensemble's job (the baselines keep the frames' trainer) and stepping by kit.model.optimise; the recipe a LOSO used is
+`LosoInputs.recipe`, in the member store's fingerprint, the seed reports and the verdict."""
 
 from __future__ import annotations
 

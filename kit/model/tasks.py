@@ -1,5 +1,9 @@
 """LOSO's training as units of work: a member depends only on itself and its job's schedule, so `share_out` deals the
-members into N tasks, `train_missing` trains a share and the `MemberStore` keeps each member, checked when read back."""
+members into N tasks, `train_missing` trains a share and the `MemberStore` keeps each member, checked when read back.
+
+A share is trained by `train_jobs` on its whole job's schedule (TrainJob.planned_rows) and each member written as its
+group finishes (`on_group`); the loso step always gathers from the store (kit.steps.members), and a training task
+(kit.steps.runner.run_train_task) holds a shared lock on the out-dir."""
 
 from __future__ import annotations
 

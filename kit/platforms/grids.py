@@ -1,5 +1,9 @@
 """Quality grids: which `cq` values each encoder is encoded at (`--cqs`, docs/quality-and-ladder.md): an encoder's own
-entry wins over its family's, which wins over the list for every encoder, which wins over its default."""
+entry wins over its family's, which wins over the list for every encoder, which wins over its default.
+
+`--cqs` is parsed once (kit.steps.parsers.CqGrids) into a CqGrid, which every consumer asks (`for_encoder`): the prereqs
+probe, the corpus plan, the manifest. An encoder's default grid is data on its row
+(kit.platforms.encoders.EncoderSpec.grid), chosen by measurement."""
 
 from __future__ import annotations
 

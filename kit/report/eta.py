@@ -1,6 +1,8 @@
 """How long the run still takes: each step's work left of each kind (the corpus's jobs, training, the steps' rest),
 in the run's one unit (kit.model.cost), at the pace this run has shown for that kind, its older seconds weighing less
 (docs/collaborator.md, "The time left"). Until MEASURED_SHARE of the run's work is done it says it is estimating.
+
+Its `eta` event is made by the renderer, never by a step.
 """
 
 from __future__ import annotations

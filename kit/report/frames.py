@@ -1,5 +1,7 @@
 """The report's tables as data, each read from one file the kit writes so every figure can be recomputed, and the
-worst of each kind for the first screen (WorstItem)."""
+worst of each kind for the first screen (WorstItem).
+
+A table's caption names the file it is read from."""
 
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
 """The numbered steps, in order: an explicit registry, each step's module imported only when it plans or runs (--help
 never pays for torch). Each entry holds the step's format version, bumped by hand when the step writes other files or
 numbers for the same settings and inputs; a step's fingerprint holds its own and those of the steps before it
-(`formats_through`), so a bump reruns it and the steps after it."""
+(`formats_through`), so a bump reruns it and the steps after it.
+
+A step imports torch, pandas and onnx inside its `run`: `status` plans every step and stays as light as `--help`, as do
+`verify` and a run refused before its first step (what kit.report.summary and the tarball's check import computes no
+figure with pandas)."""
 
 from __future__ import annotations
 

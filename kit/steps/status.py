@@ -1,5 +1,9 @@
 """Which steps of an out-dir are done, stale, pending or running, and why, as a run decides what to skip (each step's
-`plan` on run.json's settings, `runner.stale_reason`); it runs no step and writes nothing."""
+`plan` on run.json's settings, `runner.stale_reason`); it runs no step and writes nothing.
+
+Of a run in progress it reads the files alone: the jobs done of those planned (02_corpus/plan.json and the ledgers:
+`jobs_progress`, kit.report.eta.jobs_left), the step the run is in from its log and status.json (`running_step`), no
+step after it planned, and no clip the kit's cache has not read (kit.media.cache.NotRead)."""
 
 from __future__ import annotations
 

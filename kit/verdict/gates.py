@@ -1,6 +1,18 @@
 """Every gate on a measured figure, declared once: the verdict, `verify`'s recheck, the summary and the report read
 GATES, never a gate by name. Those of their own shape (PLCC, lift, challenger, evidence, completeness) are in
-kit.verdict.thresholds, lift and assess; a new gate is a `Gate` here and a field of GateThresholds (ARCHITECTURE.md)."""
+kit.verdict.thresholds, lift and assess; a new gate is a `Gate` here and a field of GateThresholds.
+
+A Gate holds its measure, direction, its threshold's GateThresholds field and flag, the verdict block it is written to,
+its report and summary words, how a failure is said and how it is computed (beside it, or in the module that measures
+its figure, which takes the measure from the record). A new one touches 3 kit files: the record, its computation, the
+field (tests/pipeline/test_new_gate.py adds one in a copy of the kit). At its default the field reruns no verdict an
+older kit made, so a gate on by default that those verdicts must meet also raises the verdict's format version
+(kit/steps/__init__.py). A row with nothing to judge carries `not_judged` (why), shown `not judged`, never `pass`; a
+figure is compared with its threshold rounded to 12 places where float rounding could move it across (a spread of 0.955
+minus 0.95). Every gate is tried at its boundary (tests/unit/test_gate_boundaries.py) and is monotone in its own
+threshold alone: the decision is kit.verdict.decide.judge on GateInputs, which hold no threshold
+(tests/unit/test_monotone_verdict.py), and a gate's pool is fixed by its inputs, never by a threshold (the consumer's:
+kit.verdict.ceiling)."""
 
 from __future__ import annotations
 

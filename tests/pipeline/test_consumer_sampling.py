@@ -21,7 +21,7 @@ from kit.rundir import RunDir
 from tests.conftest import FAST, LENIENT, assert_clean_failure, made_once, once_run, render, run_here
 from tests.kitfiles import verdict_of
 
-pytestmark = pytest.mark.slow  # a whole run of its own: the release tier
+pytestmark = pytest.mark.slow  # a whole run of its own
 KEY = ["src_sha256", "encoder", "cq", "enc_width", "enc_height"]
 FPS, WINDOW_S, TOLERANCE = 10, 5.0, 1.5
 S = "s=176x144:r=10"

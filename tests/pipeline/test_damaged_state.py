@@ -1,8 +1,7 @@
 """The kit's own records and caches, damaged in every way a crash, a bad copy or a stray edit can
 damage them: each is treated as absent and rebuilt, the rerun completes and says so, `status` works.
 
-CI runs two cases of a status read and two of a rerun; the rest of the matrix, the damaged caches among them, is
-the release tier (`nox -s release`). The readers themselves take every damage in the unit tests
+Each case reads or reruns a copy of a whole out-dir. The readers themselves take every damage in the unit tests
 (tests/unit/test_control_records.py, test_records.py)."""
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ the bars with their ETA.
 The bounds and why: the estimate's own target is twice the truth either way from a tenth of the work on. On top of
 it each check allows a few seconds, because the last seconds of a run are a report and a tarball whose time the
 machine's other work (the other test worker, other sessions) moves by seconds either way: a ratio of 0.3 s to 0.1 s
-left says nothing. The demo is the release tier's (a minute on an idle 2-core box, up to six on this one shared with
-other sessions); CI reads the session's tiny run, whose steps are a few seconds each, mostly loading modules, so its
-slack is a larger share of it, and its factor three (the test says why)."""
+left says nothing. The demo takes a minute on an idle 2-core box (up to six on this one shared with other sessions);
+the session's tiny run, read too, has steps of a few seconds each, mostly loading modules, so its slack is a larger
+share of it, and its factor three (the test says why)."""
 
 from __future__ import annotations
 

@@ -87,8 +87,8 @@ def test_each_input_changes_exactly_the_plans_that_read_it(
     assert changed(steps, planned(out, settings)) == {"corpus"}
 
 
-# the release tier: 70 settings planned through five steps (about 4 s of CPU on an idle box, 51 s of wall at a load of
-# 20); CI holds every setting with stand-ins (tests/unit/test_fingerprint_declared.py)
+# 70 settings planned through five steps (about 4 s of CPU on an idle box, 51 s of wall at a load of 20); the fast
+# tier holds every setting with stand-ins instead (tests/unit/test_fingerprint_declared.py)
 def test_each_setting_off_the_run_s_value_changes_exactly_the_steps_it_declares(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     """Every setting, generated from the declarations (tests/fingerprints.py makes a value its rules take, or the

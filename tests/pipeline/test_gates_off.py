@@ -2,8 +2,8 @@
 --holdout-min-plcc took a number only, so a gate turned on by its KIT_ variable (or a --settings file) could not be
 turned off where the command is typed, though each field's rule (Off) takes none. Each is given a threshold by its
 variable, then `off` at its flag: that gate is left out of the verdict (its row disabled, with no threshold) while
-every other gate's row stands as it was. CI tier: one LOSO of two seeds and two epochs on a small synthetic corpus,
-then four verdicts."""
+every other gate's row stands as it was: one LOSO of two seeds and two epochs on a small synthetic corpus, then four
+verdicts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.conftest import LENIENT, ROOT, run_kit
 from tests.kitfiles import verdict_of
 from tests.pipeline.test_intervals import two_box_corpus
 
-pytestmark = pytest.mark.slow  # a LOSO and four verdicts: the release tier (tests/unit/test_flags.py reads `off`)
+pytestmark = pytest.mark.slow  # a LOSO and four verdicts (the fast tier's check of `off`: tests/unit/test_flags.py)
 
 # each optional gate by its flag, its variable and where the verdict writes its row
 OPTIONAL = {"--min-coverage": ("KIT_MIN_COVERAGE", "coverage_gate"),

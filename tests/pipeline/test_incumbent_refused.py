@@ -12,7 +12,7 @@ from tests.unit.test_incumbent_check import bundle
 pytestmark = pytest.mark.slow  # a real run (prereqs, then LOSO's start)
 
 
-# CI makes the same scoring's check in tests/unit/test_incumbent_check.py::
+# the same scoring's check without a run: tests/unit/test_incumbent_check.py::
 # test_a_broken_incumbent_is_refused_naming_the_file[nan] (in its child process, it refuses NaN outputs naming the file)
 def test_the_run_refuses_it_before_training(tmp_path: Path) -> None:
     corpus = synthetic_corpus(n_src=4, rows_per_src=40)

@@ -5,10 +5,10 @@ spread over a whole run (corpus, LOSO, bundle), checks that none of its ffmpeg
 children (which lead groups of their own, ended by the kit's reaper) lives on,
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
 uninterrupted run. SIGINT, SIGTERM and SIGHUP are sent the same way: each ends
-the run with 128 + N and the resume line. CI runs the kill -9 test alone, at
-KIT_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) runs every
-test here at 6; set KIT_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says
-which tier runs what). The instants are drawn anew in each session, so that CI's one
+the run with 128 + N and the resume line. The suite runs every test here at
+KIT_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) at 6;
+set KIT_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says which test runs
+where). The instants are drawn anew in each session, so that CI's one
 instant falls anywhere over the runs of many sessions; a failure names its
 KIT_KILL_SEED, and setting it draws the same instants again.
 
@@ -309,7 +309,7 @@ def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> 
     assert list((work / "tmp").iterdir()) == [], f"{label}: extraction folders left in the temp dir"
 
 
-# CI makes merge-renamed's check in tests/unit/test_hostile_inputs.py::
+# merge-renamed's check, without a kill: tests/unit/test_hostile_inputs.py::
 # test_an_interrupted_commit_is_completed_before_anything_else (the state a kill between the two renames leaves,
 # completed from the journal)
 @pytest.mark.parametrize("point", MERGE_POINTS)

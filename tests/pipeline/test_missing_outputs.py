@@ -5,8 +5,8 @@ refused before any work, naming the file, with the command that makes it again. 
 issue's case: 02_corpus/samples.parquet deleted, then LOSO ran without the windows encoded on their own and the
 verdict blamed a setting nobody gave).
 
-The outputs are those the run's own records list (generated, never a hand list): CI takes the issue's file and the
-corpus's shard, each way; the release tier every recorded output."""
+The outputs are those the run's own records list (generated, never a hand list): the issue's file and the corpus's
+shard, each way, then every recorded output."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
-"""Nothing of the box's folders leaves it, by construction (issue 69, item 1; STYLE.md point 23): a box whose every
-folder (--ref-dir, the out-dir, HOME, KIT_CACHE_DIR, KIT_FFMPEG's folder, the current folder, the kit's own folder)
-carries a quote, a space, a dollar, a colon, brackets, a backslash, bytes that are not UTF-8 and a secret word runs the
-kit with a --teacher model file in a folder of its own: a failing job first (its ffmpeg echoes the paths it was given on
-stderr), clips left out (an odd size, a master that does not decode, one whose strict look hangs until its budget stops
-it, its refusal read from the kit's cache on the next runs), then PROMOTE, then HOLD. Each results tarball is read
-member by member, every member decompressed (parquet's cells and metadata, ONNX's metadata and names, JSON's strings,
-HTML unescaped), and the secret word is in no byte of it, in any of the spellings a path takes (UTF-8, UTF-16, UTF-32,
-base64, URL-escaped, JSON-escaped, shell-quoted, ffmpeg's filter escaping: the word is ASCII letters, which each of
-those keeps as they are or encodes as searched). `verify` and `merge` take the tarballs. The kit runs from a copy of
-itself in such a folder, started by its path, as an untarred kit is."""
+"""Nothing of the box's folders leaves it, by construction (issue 69, item 1; ARCHITECTURE.md, "What leaves the box"): a
+box whose every folder (--ref-dir, the out-dir, HOME, KIT_CACHE_DIR, KIT_FFMPEG's folder, the current folder, the kit's
+own folder) carries a quote, a space, a dollar, a colon, brackets, a backslash, bytes that are not UTF-8 and a secret
+word runs the kit with a --teacher model file in a folder of its own: a failing job first (its ffmpeg echoes the paths
+it was given on stderr), clips left out (an odd size, a master that does not decode, one whose strict look hangs until
+its budget stops it, its refusal read from the kit's cache on the next runs), then PROMOTE, then HOLD. Each results
+tarball is read member by member, every member decompressed (parquet's cells and metadata, ONNX's metadata and names,
+JSON's strings, HTML unescaped), and the secret word is in no byte of it, in any of the spellings a path takes (UTF-8,
+UTF-16, UTF-32, base64, URL-escaped, JSON-escaped, shell-quoted, ffmpeg's filter escaping: the word is ASCII letters,
+which each of those keeps as they are or encodes as searched). `verify` and `merge` take the tarballs. The kit runs from
+a copy of itself in such a folder, started by its path, as an untarred kit is."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def said(res: subprocess.CompletedProcess[str]) -> str:
     return res.stdout[-3000:] + res.stderr[-3000:]
 
 
-@pytest.mark.slow  # three whole runs in a box of its own: the release tier (noxfile.py)
+@pytest.mark.slow  # three whole runs in a box of its own
 def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path) -> None:
     box.marker.touch()
     failed = box.run(*LENIENT)  # every cq 37 job fails: the step log holds the commands and what ffmpeg said

@@ -1,5 +1,5 @@
-"""Nothing below a root leaves the box, for any layout (issue 75, item 1; STYLE.md point 23): a property test that
-draws whole box layouts and finds a secret word in no byte of any member of the results tarball.
+"""Nothing below a root leaves the box, for any layout (issue 75, item 1; ARCHITECTURE.md, "What leaves the box"): a
+property test that draws whole box layouts and finds a secret word in no byte of any member of the results tarball.
 
 The class is every path the kit is given, through every door, at every depth. Hypothesis draws (Layout, below) where
 each folder lies and how the kit is told of it:
@@ -147,7 +147,7 @@ def trainable(lay: Layout) -> bool:
 @st.composite
 def layouts(draw: st.DrawFn, whole: bool = False, corpus: bool | None = None, incumbent: bool | None = None) -> Layout:
     """A layout, with or without an --incumbent; a whole run's also with or without a --corpus (`corpus`,
-    `incumbent`: always or never, where not None: the CI cut's)."""
+    `incumbent`: always or never, where not None: the runs drawn without --release)."""
     home = draw(chain("home"))
     cwd = Place(draw(st.sampled_from(("home", "base"))), draw(chain("cwd")))
     places = {"refs": draw(place("refs", linked=True)), "out": draw(place("out", linked=True)),
@@ -425,7 +425,7 @@ def check(kind: str, whole: bool, layout: Layout, request: pytest.FixtureRequest
           inputs: Inputs) -> None:
     """One drawn layout run and scanned; the session's summary says what the draws of `kind` scanned so far."""
     base = request.getfixturevalue("tmp_path_factory").mktemp(f"layout-{kind.split(',')[0]}")
-    if whole:  # an earlier run's models and corpus to give (the session's json_run, which CI makes anyway)
+    if whole:  # an earlier run's models and corpus to give (the session's json_run, which the suite makes anyway)
         inputs = dataclasses.replace(inputs, earlier=request.getfixturevalue("json_run")[0])
     tally(kind, run_layout(layout, whole, base, kit, inputs))
     shutil.rmtree(base, ignore_errors=True)  # each run's out-dir: about 3 MB

@@ -20,8 +20,8 @@ from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
 from tests.conftest import FAST, LENIENT, ROOT, assert_same_predictions, run_kit
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `nox -s release` "
-                                       "installs it")
+ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` "
+                                       "and `nox -s release` install it")
 
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 

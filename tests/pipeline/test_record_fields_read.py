@@ -2,8 +2,8 @@
 corpus step stopped, holding its plan (02_corpus/plan.json), its job ledgers, the steps' status.json and run.json,
 each field of each given every malformed value its declaration calls for (tests/unit/test_record_fields.py makes
 them): exit 0 with the damaged file and the field said (the record read as absent, as docs/reference/files.md says of
-the run directory's control files), or exit 2 naming them (a setting's rule), never 70. CI runs one value of each of
-plan.json's fields and the issue's date; the release tier every value of every field of the four.
+the run directory's control files), or exit 2 naming them (a setting's rule), never 70: every value of every field of
+the four, and the issue's date.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def one_per_record() -> list[tuple[tuple[str | int, ...], Any]]:
 @pytest.mark.parametrize(("at", "value"), one_per_record(), ids=[".".join(map(str, at)) for at, _ in one_per_record()])
 def test_the_bundle_step_refuses_a_damaged_field_of_each_record_of_the_verdict(
         json_run: tuple[Path, object], tmp_path: Path, at: tuple[str | int, ...], value: Any) -> None:
-    """The release tier: a field of each of the verdict's records (where the run's verdict holds one), as above."""
+    """A field of each of the verdict's records (where the run's verdict holds one), as above."""
     out = tmp_path / "out"
     shutil.copytree(json_run[0], out)
     (verdict,) = sorted((out / "04_verdict").glob("PROMOTE.json"))

@@ -14,9 +14,9 @@ UTF-16/32 either way, JSON, URL, shell, HTML and ffmpeg-filter escaped, base64 a
 no hit. The box's own log holds the tokens, so a pass is no empty scan, and what each failed clip's reason says in the
 tarball is still the kit's words (how it failed, where).
 
-One run's cost covers many draws: each call of the wrapper says other lines of the pool. CI runs one whole run (every
-member a run sends: LOSO, the verdict, the report, the exports) with one clip failed at each stage, each in another
-way; the release tier adds a corpus step (and its corpus-only bundle) per stage with a clip failed in every way.
+One run's cost covers many draws: each call of the wrapper says other lines of the pool. One whole run (every member
+a run sends: LOSO, the verdict, the report, the exports) has one clip failed at each stage, each in another way; a
+corpus step (and its corpus-only bundle) per stage has a clip failed in every way.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`ensemble-kit slurm` on a real single-node Slurm started by the test: a 3-task array job of shards, the union
 job (the merge), a 2-task array training LOSO's members (--train-tasks 2) and the gather job, end with the corpus,
 verdict and figures of one local run on the same clips, its folds, predictions and ONNX models byte for byte. Then
-(the release tier) a requeued array task and the jobs after it, submitted again, redo nothing.
+a requeued array task and the jobs after it, submitted again, redo nothing.
 
 Needs Debian's slurm-wlm and munge (`.ci/run` installs them) and root (munged runs as the munge user,
 slurmd as root); skips and says why where either is missing or the daemons do not come up. The daemons
@@ -259,7 +259,7 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, submitted: Submi
 
 def test_a_requeued_task_and_the_jobs_after_it_again_redo_nothing(slurm: Cluster, submitted: Submitted) -> None:
     """A finished task run again (requeued) and the union, a training task and the gather run again do nothing
-    new (the release tier; in CI, tests/pipeline/test_pipeline.py runs a finished run again, which redoes nothing)."""
+    new, as a finished run on one box run again does (tests/pipeline/test_pipeline.py)."""
     root, a = submitted.root, submitted.a
     shards, union = [root / "shards" / f"shard{k}of3" for k in (1, 2, 3)], root / "union"
     before = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}

@@ -15,7 +15,7 @@ import pytest
 from kit.rundir import RunDir
 from tests.conftest import LENIENT, full_summary, run_kit
 
-pytestmark = pytest.mark.slow  # whole runs: the altered corpus's in the release tier, the shared run's in CI
+pytestmark = pytest.mark.slow  # whole runs: the altered corpus's, and the shared run's
 
 GRID = ["--cqs", "19,28,37", "--scales", "native,0.5"]
 # the corpus is made here with scores that are not the teacher's function of its features (a suspect teacher, by

@@ -22,7 +22,7 @@ from tests.conftest import FAST, LENIENT, made_once, once_run, run_here
 from tests.kitfiles import verdict_of
 from tests.real.test_window_times import SYNTHETIC
 
-pytestmark = pytest.mark.slow  # a whole run of its own: the release tier
+pytestmark = pytest.mark.slow  # a whole run of its own
 KEY = ["src_sha256", "encoder", "cq", "enc_width", "enc_height"]
 
 

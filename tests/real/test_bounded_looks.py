@@ -436,7 +436,7 @@ def test_opencv_megamind_bugy_avi_is_read_through_its_copy(ffmpeg: str, tmp_path
     assert (clip.n_frames, clip.width, clip.height, clip.fps) == (played(ffmpeg, buggy)[1], 720, 528, "30/1")
 
 
-@pytest.mark.slow  # a whole run: the release tier
+@pytest.mark.slow  # a whole run
 def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
         hung_box: HungBox, tmp_path: Path, short_start: None) -> None:
     """The run ends with its verdict on the other clips; the hung clip is in the summary's SKIPPED row and the report,

@@ -99,10 +99,10 @@ def test_a_timeout_in_the_corpus_step_leaves_no_grandchild(tiny_refs: Path, tmp_
 
 @pytest.mark.parametrize("sig", [
     pytest.param(signal.SIGINT, id="ctrl-c"),
-    # sigterm: CI makes this check in tests/real/test_children.py::test_an_interrupt_ends_the_children_s_whole_groups
-    # [ctrl-c] (every stop signal raises the same interrupt, kit/infra/interrupts.py, whose stop ends each child's
-    # whole group), and SIGTERM's own exit and stop mid-corpus in tests/real/test_exit_signals.py::
-    # test_a_stop_signal_during_the_corpus_step[SIGTERM]
+    # sigterm (wide): the fast tier makes this check in
+    # tests/real/test_children.py::test_an_interrupt_ends_the_children_s_whole_groups[ctrl-c] (every stop signal
+    # raises the same interrupt, kit/infra/interrupts.py, whose stop ends each child's whole group), and SIGTERM's own
+    # exit and stop mid-corpus in tests/real/test_exit_signals.py::test_a_stop_signal_during_the_corpus_step[SIGTERM]
     pytest.param(signal.SIGTERM, id="sigterm", marks=pytest.mark.wide)])
 def test_an_interrupt_ends_the_children_s_whole_groups(sig: int, tiny_refs: Path, tmp_path: Path,
                                                         hanging: tuple[Path, Path]) -> None:

@@ -206,7 +206,7 @@ def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(shlex.split(command), cwd=cwd, env=kit_env(), capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.wide  # a command each, about 2 s apiece: the CI tier runs those of a clip left out, retry and resume
+@pytest.mark.wide  # a command each, about 2 s apiece: the fast tier runs those of a clip left out, retry and resume
 def test_more_hints_run_as_printed(tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The other hints a person meets early, each provoked (the CLI in this process, from a folder of theirs) and
     its command run as printed there: a tarball that fails verification (verify's details), an encoder that does

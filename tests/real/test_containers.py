@@ -240,8 +240,8 @@ SPLICES = {"repeat": "5.36", "back-2": "5.32", "back-5": "5.2", "overlap": "5", 
 SPLICED = {"spliced.ts": ("mpegts", H264), "spliced.mpg": ("vob", ("-c:v", "mpeg2video", "-bf", "2"))}
 
 
-# CI's cut: a repeat in a program stream and a step back of two frames in a transport stream (copy version 2 made
-# another encode of each); the release tier every splice of both
+# the fast tier's cut: a repeat in a program stream and a step back of two frames in a transport stream (copy version
+# 2 made another encode of each); every other splice of both is wide
 SPLICES_CI = {("repeat", "spliced.mpg"), ("back-2", "spliced.ts")}
 
 

@@ -5,7 +5,7 @@ A folder as a collaborator's may be: clips in containers made here with the kit'
 quotes, a leading dash and 255 bytes, an audio-only .ogg, a note, a picture, an image sequence, a raw stream, a
 RealMedia file, a file no tool reads, a folder, a hidden file, a .yuv and its sidecar, and the kit's own output (an
 out-dir, a results tarball). Each is used, or named with what it is and its fix; only hidden files and the kit's own
-output are passed over. The whole run on that folder (the release tier), its out-dir named with a byte that is not
+output are passed over. The whole run on that folder, its out-dir named with a byte that is not
 UTF-8 too, ends with a tarball the lead's `verify`, `merge` and `corpus export` take, every name in it UTF-8 text.
 """
 
@@ -153,7 +153,7 @@ def sources(corpus: Path) -> set[str]:
         return set(pq.read_table(fh, columns=["src"]).column("src").to_pylist())
 
 
-@pytest.mark.slow  # a whole run (the release tier): about a minute on two cores
+@pytest.mark.slow  # a whole run: about a minute on two cores
 def test_a_whole_run_on_every_kind_of_file_ends_in_a_tarball_the_lead_takes(refs: Path, tmp_path: Path) -> None:
     out = tmp_path / os.fsdecode(b"out \xff 'x:y,[1]")
     res = run_kit("run", "--ref-dir", refs, "--out-dir", out, "--box-id", "every", "--encoders", "libx264", *FAST,

@@ -6,7 +6,7 @@ left_out; `retry:` never where the same child would fail again. One whole run go
 row and the report naming it. A clip libvmaf cannot score (16x16: its ADM pyramid runs out) is refused before its
 first encode, and a teacher model file libvmaf would crash on before any job.
 
-The CI tier runs a cut of the matrix (CUT); the release tier every cell (`@pytest.mark.wide`).
+The fast tier runs a cut of the matrix (CUT); the suite every cell (the others `@pytest.mark.wide`).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ MASTER_WORDS = "not a readable video|its lossless copy holds|printed 0 pixel has
 UNUSED_OUTPUT = {("open", "truncate"), ("copycheck", "truncate")}
 # where a bad output is found: an encode's or the look's own output by the step after it
 FOUND_AT = {("encode", "truncate"): "score", ("encode", "garble"): "score"}
-CUT = [("encode", "exit1"), ("check", "kill"), ("score", "garble"), ("encode", "truncate")]  # the CI tier's cells
-# (score x segv: the CI tier's whole run; a look's hang: tests/real/test_bounded_looks.py)
+CUT = [("encode", "exit1"), ("check", "kill"), ("score", "garble"), ("encode", "truncate")]  # the fast tier's cells
+# (score x segv: its whole run; a look's hang: tests/real/test_bounded_looks.py)
 
 
 class FaultBox(NamedTuple):
@@ -266,7 +266,7 @@ def test_a_teacher_check_that_fails_is_said_in_the_kit_s_words(
 LEFT_OUT_MID_STEP = ("encode", "score", "check", "sample")
 
 
-@pytest.mark.parametrize(("stage", "interrupted"), [  # the release tier's (CI's ten minutes are spent)
+@pytest.mark.parametrize(("stage", "interrupted"), [  # wide: the fast tier leaves them out
     pytest.param(s, i, marks=(pytest.mark.wide,)) for s in LEFT_OUT_MID_STEP for i in (False, True)])
 def test_a_clip_left_out_mid_step_leaves_the_step_one_count_and_its_bar_full(
         fault_box: FaultBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str, interrupted: bool) -> None:

@@ -111,7 +111,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {"mtime": _touched, "ctime": _chmod
                                               "inode": _replaced}
 
 
-# a copy of the 170 MB binary each (~1 s): CI takes the touched one
+# a copy of the 170 MB binary each (~1 s): the fast tier takes the touched one
 @pytest.mark.parametrize("change", [pytest.param(c, marks=() if c == "mtime" else pytest.mark.wide)
                                     for c in sorted(CHANGES)])
 def test_a_changed_binary_is_asked_again(change: str, ffmpeg: str, asked: list[str], tmp_path: Path) -> None:

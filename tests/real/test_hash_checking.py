@@ -72,7 +72,7 @@ def test_a_wheel_slipped_in_beside_the_pinned_one_is_refused(tmp_path: Path) -> 
     assert not (tmp_path / "t" / f"{NAME}.py").exists()
 
 
-@pytest.mark.wide  # CI keeps the pinned wheel and a changed one, and the one slipped in beside it
+@pytest.mark.wide  # the fast tier keeps the pinned wheel and a changed one, and the one slipped in beside it
 def test_a_pin_without_a_hash_is_refused_and_no_unpinned_dependency_comes(tmp_path: Path) -> None:
     genuine = wheel(tmp_path / "wheels", "ANSWER = 42\n", requires="Requires-Dist: tinykit-dependency\n")
     unhashed = set_up(tmp_path, "tinykit-probe==1.0\n", tmp_path / "wheels", "a")

@@ -2,8 +2,8 @@
 every wheel install.py installs, and install.py, run from it untarred in a scratch folder inside a network namespace
 of its own (no interface but a loopback that is down) with pip's own settings out of the way (no pip.conf, no
 PIP_FIND_LINKS: only the tarball's wheels can be read), sets up a kit that trains and exports, then runs again in a
-second. The release tier: it fetches about 430 MB of wheels (kept in the session's folder) and installs them, about
-three minutes of wall and 30 s of CPU on this project's 2-core box; CI runs the rerun alone
+second. A wide case: it fetches about 430 MB of wheels (kept in the session's folder) and installs them, about three
+minutes of wall and 30 s of CPU on this project's 2-core box; the fast tier runs the rerun alone
 (tests/unit/test_install_offline.py)."""
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ surface (232 with the kit's ffmpeg 9.0.2), read here from the kit's ffmpeg, neve
   frame of the kit's own encode (made again by its recorded command), and the shared decode's rows and encode are each
   job's own.
 
-gem-doc's homer.avi (a cartoon in Indeo 3, 4:1:0: the issue's clip) goes through the kit whole in both tiers. CI runs a
-cut of each matrix (CUT and KIT_CUT, few frames); the release tier every format.
+gem-doc's homer.avi (a cartoon in Indeo 3, 4:1:0: the issue's clip) goes through the kit whole in every tier. The fast
+tier runs a cut of each matrix (CUT and KIT_CUT, few frames); the suite every format too (wide).
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ from tests.real.test_teacher_truth import kit_rows
 
 FPS = "25"
 SIZE = (96, 64)  # small: the class is large; the clip's own detail scaled down with area averaging
-# CI's cut: the issue's 4:1:0 and a member of each family a decoder gives (4:1:1, 4:4:0, full range, gray deeper than
-# 8 bits, packed and paletted RGB, planar GBR, semi-planar, 4:4:4 at 12 bits scored on purpose in its own format)
+# the fast tier's cut: the issue's 4:1:0 and a member of each family a decoder gives (4:1:1, 4:4:0, full range, gray
+# deeper than 8 bits, packed and paletted RGB, planar GBR, semi-planar, 4:4:4 at 12 bits scored on purpose in its own
+# format)
 CUT = ("yuv410p", "yuv411p", "yuv440p", "yuvj422p", "gray10le", "rgb24", "pal8", "gbrp12le", "nv12", "yuv444p12le")
-# through the kit, CI's cut of it: beside homer.avi (4:1:0, read through the kit's copy), a full-range camera's read
-# through its copy, gray deeper than 8 bits, a palette, and 4:4:4 at 12 bits scored on purpose in its own format
+# through the kit, the fast tier's cut of it: beside homer.avi (4:1:0, read through the kit's copy), a full-range
+# camera's read through its copy, gray deeper than 8 bits, a palette, and 4:4:4 at 12 bits scored on purpose in its
+# own format
 KIT_CUT = ("yuvj422p", "gray10le", "pal8", "yuv444p12le")
 CUT_FRAMES, RELEASE_FRAMES = 6, 12
 TOLERANCE = 0.01  # libvmaf prints six decimals; the same pictures give the same score

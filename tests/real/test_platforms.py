@@ -1,5 +1,5 @@
 """The platform table of docs/collaborator.md is what the pins give (issue 54): the encoders column's reading of an
-ffmpeg binary agrees with what that ffmpeg lists, and (the release tier: it needs the network) tools/platforms.py's
+ffmpeg binary agrees with what that ffmpeg lists, and (where the network is) tools/platforms.py's
 check, pip's resolution of every platform's pins, makes the docs' table as it is."""
 
 from __future__ import annotations

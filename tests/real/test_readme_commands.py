@@ -1,7 +1,7 @@
 """The README's kit commands run as written (issue 54: its merge line named a `legacy.jsonl`, and copied as is it
-exited 2). Every command of the README is parsed by the kit's command line in the CI tier
-(tests/unit/test_docs.py::test_every_kit_command_the_pages_show_parses); here, in the release tier (a whole run
-each for two of them), each runs as the README writes it, by a shell (its globs), in a folder that holds what it
+exited 2). Every command of the README is parsed by the kit's command line in the fast tier
+(tests/unit/test_docs.py::test_every_kit_command_the_pages_show_parses); here, a wide case (a whole run each for two
+of them), each runs as the README writes it, by a shell (its globs), in a folder that holds what it
 names: the results tarballs of two boxes for the lead's three, the tiny clips in place of /path/to/clips."""
 
 from __future__ import annotations

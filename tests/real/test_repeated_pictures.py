@@ -19,7 +19,7 @@ from tests.conftest import LENIENT, full_summary, run_here
 from tests.publicclips import cut
 from tests.real.test_still_clip import md5s_by_hand, repeats_by_hand
 
-pytestmark = pytest.mark.slow  # a whole run on real clips: the release tier
+pytestmark = pytest.mark.slow  # a whole run on real clips
 CORPUS = ["--encoders", "libx264", "--cqs", "18,30,42,51", "--scales", "native", "--seeds", "0", "--epochs", "12"]
 PADDED = "select='not(mod(n\\,2))',fps=18000/1001"  # 23.976 fps: every other picture, each new one shown once or twice
 # the gates as a first real corpus meets them, but the evidence floor (three contents here)

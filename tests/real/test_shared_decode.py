@@ -198,7 +198,7 @@ def test_every_colour_name_is_taken_by_this_ffmpeg_as_an_input_option(ffmpeg: st
             assert res.returncode == 0, (option, name, res.stderr[-500:])
 
 
-@pytest.mark.wide  # three masters through a whole corpus step; CI keeps the shared decode's rows and lines
+@pytest.mark.wide  # three masters through a whole corpus step; the fast tier keeps the shared decode's rows and lines
 def test_a_shared_decode_says_the_encodes_it_makes_and_the_eta_counts_each_once(ffmpeg: str, tmp_path: Path) -> None:
     """Three masters (LOSO's least), four cqs each: one job's encode phase per master makes its batch's four
     encodes (`job_progress.encodes` 4), the other three only score; the run's clock (kit.report.eta), fed the step's

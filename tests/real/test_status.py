@@ -451,9 +451,9 @@ def assert_running(report: object, step: str) -> None:
 
 def test_status_says_running_of_the_prereqs_step_another_run_is_in(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """CI's cut of the class below: during a run's prereqs step `status` said `pending ... prereqs.json is missing`
-    (it planned the corpus step, whose plan needs the file the running step writes); it says `running`, and plans
-    no step after it."""
+    """The fast tier's case of the class below: during a run's prereqs step `status` said `pending ...
+    prereqs.json is missing` (it planned the corpus step, whose plan needs the file the running step writes); it says
+    `running`, and plans no step after it."""
     out = tmp_path / "out"
     seen = watch_steps(monkeypatch, out, ("prereqs",))
     assert run_here("step", "prereqs", "--out-dir", out, "--encoders", "libx264").returncode == 0
@@ -461,7 +461,7 @@ def test_status_says_running_of_the_prereqs_step_another_run_is_in(tmp_path: Pat
     assert_running(report, "prereqs")
 
 
-@pytest.mark.slow  # a whole run: the release tier
+@pytest.mark.slow  # a whole run
 def test_status_says_running_of_every_step_a_run_is_in_at_a_fraction_of_a_cpu_second(
         tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The class: a run on the tiny clips, `status` asked as each step starts: that step `running`, those before it

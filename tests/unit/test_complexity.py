@@ -1,7 +1,7 @@
 """Every function in kit/ reads in one sitting: at most 60 lines, by radon's count (pinned in requirements-test.txt: its
 rules move between versions). A nested function and a method are functions of their own; a class is not one.
 
-A cyclomatic complexity over 20 and a module over 500 lines are signals, not targets (STYLE.md, point 17): they fail
+A cyclomatic complexity over 20 and a module over 500 lines are signals, not targets: they fail
 nothing, and the test lists them as a warning for a reviewer to read (pytest's warnings summary), where packing a
 function's conditions into one line to pass a cap would hide them. ARCHITECTURE.md, "Style"."""
 

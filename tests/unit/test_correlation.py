@@ -16,7 +16,7 @@ from scipy import stats
 from kit.model import correlation
 from kit.model.correlation import SQUARE_UP_TO, kendall_tau_b, pearson, spearman
 
-CI_SIZES = (3, 9, 300, SQUARE_UP_TO + 1)  # CI's cut of the sizes; the release tier runs them all
+CI_SIZES = (3, 9, 300, SQUARE_UP_TO + 1)  # the fast tier's cut of the sizes; the suite runs them all
 SIZES = (3, 4, 5, 7, 8, 9, 16, 17, 33, 128, 129, 300, SQUARE_UP_TO, SQUARE_UP_TO + 1, 4_099, 20_000, 100_000)
 SHAPES = ("plain", "rounded", "ceiling", "two_values", "negative", "perfect", "near_constant", "huge", "tiny",
           "pred_ties", "nan_teacher", "nan_pred", "constant_pred", "constant_teacher")

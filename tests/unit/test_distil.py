@@ -133,7 +133,7 @@ def windows_one_by_one(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
     return np.array(xs), np.array(ys), np.array(cs, dtype=np.int64)
 
 
-LATER = pytest.mark.wide  # CI runs a cut of the windows' matrix (a short and a block length, a few long encodes)
+LATER = pytest.mark.wide  # the fast tier's cut of the windows' matrix: a short and a block length, a few long encodes
 
 
 @pytest.mark.parametrize("frames", [[1] * 20 + [2] * 20, pytest.param([3, 1, 7] * 12, marks=LATER),

@@ -2,7 +2,7 @@
 rerun on an installed kit asks no index), reads every pin's marker as pip does, and installs from a wheels tarball's
 folder alone (--no-index). The markers are checked against packaging's own evaluation on every platform of the
 table; the rerun is run for real inside a network namespace of its own (CI); the whole offline set-up from a wheels
-tarball is tests/real/test_offline_setup.py (the release tier)."""
+tarball is tests/real/test_offline_setup.py (a wide case)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The set-up's pins (issue 54): every pin exact and hashed, the platforms' markers as the table in
 docs/collaborator.md says, install.py's refusals and commands. Without the network: tests/real/test_platforms.py
-resolves the pins with pip (the release tier)."""
+resolves the pins with pip (where the network is)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def docs_rows() -> list[list[str]]:
 
 def test_the_docs_table_trains_only_where_the_markers_take_the_training_set() -> None:
     """Without the network: the table names each platform once per claim, and claims the training only where the
-    markers install torch, onnx and onnxruntime. The release tier's tests/real/test_platforms.py checks the whole
+    markers install torch, onnx and onnxruntime. tests/real/test_platforms.py (with the network) checks the whole
     table against pip's resolution (where the markers take them but no wheel exists, as before macOS 14, pip's
     resolution says corpus only) and the encoders."""
     rows = docs_rows()

@@ -450,11 +450,11 @@ def outcome(rb: ReadBack, field: Field, value: Any, tree: Tree, folder: Path) ->
 
 
 # the largest matrices (a run's settings, prereqs' encoders, the manifests' sources, the verdict's figures: about
-# 5,000 of the 5,400 cases) in the release tier; CI reads every field of the control files `status` and a rerun read
+# 5,000 of the 5,400 cases) are wide; the fast tier reads every field of the control files `status` and a rerun read
 # (about 2 s of CPU), and the verdict's records of 2.3.0 (below)
 RELEASE_ONLY = (RunRecord, Prereqs, ShardManifest, MergeManifest, Verdict)
-# the verdict's records added in 2.3.0 and 2.4 (the repeated pictures, what the consumer gates count): CI
-# reads every field of theirs (about 1 s of CPU); the release tier every field of the verdict's (3,000 cases, 19 s)
+# the verdict's records added in 2.3.0 and 2.4 (the repeated pictures, what the consumer gates count): the fast
+# tier reads every field of theirs (about 1 s of CPU); the suite every field of the verdict's (3,000 cases, 19 s)
 VERDICT_IN_CI = (ConsumerTally, ConsumerJudged, FrameRegime)
 
 

@@ -1,9 +1,9 @@
-"""What the lanes of issue 67 and 68 added is private by construction too (issue 69, item 1; STYLE.md point 23): a
-clip left out by a look past its budget or cut by KIT_TIMEOUT_S, its refusal read again from the kit's cache on a
-rerun, an entry of --ref-dir that is no clip (a raw stream, an image sequence, a link to elsewhere), a --teacher model
-file refused or one that cannot score a size, and an --incumbent's folders in the verdict: each says its paths as
-paths (kit.infra.shown.Spelled), so what the lead is sent shows the box's folders by their tags and no byte of them,
-where the box's own log and terminal keep them as they are."""
+"""What the lanes of issue 67 and 68 added is private by construction too (issue 69, item 1; ARCHITECTURE.md, "What
+leaves the box"): a clip left out by a look past its budget or cut by KIT_TIMEOUT_S, its refusal read again from the
+kit's cache on a rerun, an entry of --ref-dir that is no clip (a raw stream, an image sequence, a link to elsewhere), a
+--teacher model file refused or one that cannot score a size, and an --incumbent's folders in the verdict: each says its
+paths as paths (kit.infra.shown.Spelled), so what the lead is sent shows the box's folders by their tags and no byte of
+them, where the box's own log and terminal keep them as they are."""
 
 from __future__ import annotations
 
