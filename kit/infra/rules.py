@@ -145,24 +145,6 @@ class Distinct(Rule):
 
 
 @dataclass(frozen=True)
-class Ordered(Rule):
-    """MIN,MAX: two values with MIN < MAX, each keeping `item`."""
-
-    item: Rule
-
-    @property
-    def words(self) -> str:
-        return f"MIN,MAX with MIN < MAX, each {self.item.words}"
-
-    def problem(self, value: Any) -> str | None:
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            return "is not MIN,MAX with MIN < MAX"
-        if (breach := item_breach(value, self.item)) is not None:
-            return breach
-        return None if value[0] < value[1] else "is not MIN,MAX with MIN < MAX"
-
-
-@dataclass(frozen=True)
 class OneOf(Rule):
     choices: tuple[str, ...]
 
@@ -272,7 +254,6 @@ FILE_NAME = Inside(name=True)  # a job's id: the name of its files in 02_corpus/
 COUNT = Whole(0, MAX_RECORD_COUNT)  # rows, jobs, frames, bytes, an index
 SECONDS = Real(0, MAX_RECORD_SECONDS)  # a duration in seconds
 MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
-AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
 @dataclass(frozen=True)
@@ -344,14 +325,6 @@ def text_check(rule: Callable[[str], str | None], says: str) -> Check:
         return f"is refused: {why}" if why is not None else None
 
     return Check(problem, says)
-
-
-@dataclass(frozen=True)
-class Across(Check):
-    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""
-
-    def problem(self, value: Any) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -664,27 +637,22 @@ def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
 
 
 def broken(record: Record, prefix: str = "") -> Broken | None:
-    """The first rule `record` breaks (each field's, the records it holds at their place, then Across), or None."""
-    fields = dataclasses.fields(record)
-    for f in fields:
+    """The first rule `record` breaks (each field's, the records it holds at their place), or None."""
+    for f in dataclasses.fields(record):
         value = getattr(record, f.name)
         for rule in field_rules(f):
-            if not isinstance(rule, Across) and (why := rule.problem(value)) is not None:
+            if (why := rule.problem(value)) is not None:
                 return Broken(prefix + f.name, value, why, rule.words, f.metadata.get(FLAG))
         if isinstance(value, Record) and (found := broken(value, f"{prefix}{f.name}.")) is not None:
             return found
-    for f in fields:
-        for rule in field_rules(f):
-            if isinstance(rule, Across) and (why := rule.test(record)) is not None:
-                return Broken(prefix + f.name, getattr(record, f.name), why, rule.words, f.metadata.get(FLAG))
     return None
 
 
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
-    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules (not Across)."""
+    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules."""
     for f in dataclasses.fields(cls):
         if (flag := f.metadata.get(FLAG)) is not None:
-            yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))
+            yield (*at, f.name), flag, field_rules(f)
         if (held := holds_settings(f)) is not None:
             yield from flags_of(held, (*at, f.name))
 

@@ -27,7 +27,7 @@ from kit.infra.records import Record, RecordError, Refused, UnknownKey
 from kit.infra.rules import (
     Absolute,
     AbsPath,
-    Across,
+    Broken,
     Check,
     Choice,
     Distinct,
@@ -38,7 +38,6 @@ from kit.infra.rules import (
     IntList,
     Off,
     OneOf,
-    Ordered,
     Real,
     Text,
     Through,
@@ -48,6 +47,7 @@ from kit.infra.rules import (
     changes,
     changes_nothing,
     flag_of,
+    item_breach,
     setting,
     text_check,
 )
@@ -75,12 +75,17 @@ from kit.steps.checks import (
 from kit.steps.parsers import BoxName, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.thresholds import GateThresholds
 
-
-def grid_fits(settings: RunSettings) -> str | None:
-    """The grid against the run's encoders (libx264's range for auto, checked again once auto is resolved)."""
-    return range_problem(("libx264",) if settings.encoders == (AUTO_ENCODERS,) else settings.encoders, settings.cqs)
+CRF = Whole(0, 255)
 
 
+def crf_range_problem(value: object) -> str | None:
+    """MIN,MAX: two CRFs, MIN below MAX (--vmaftune-crf-range)."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return "is not MIN,MAX with MIN < MAX"
+    return item_breach(value, CRF) or (None if value[0] < value[1] else "is not MIN,MAX with MIN < MAX")
+
+
+CRF_PAIR = Check(crf_range_problem, f"MIN,MAX with MIN < MAX, each {CRF.words}")
 A_PATH = Off(Absolute())
 PREREQS, CORPUS, LOSO, VERDICT, BUNDLE = STEP_NAMES
 # how a .yuv clip whose name lacks them is read: its frames, hence the corpus's rows (2.1.0: one entry of the three)
@@ -136,7 +141,6 @@ class RunSettings(Record):
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
                                                       "and family names, each within the range of every encoder it "
                                                       "sets"),
-                          Across(grid_fits, "values within the range of each of the run's encoders"),
                           changes=changes(PREREQS, CORPUS, entries={
                               PREREQS: Entry("cq_probe", lambda s: s.cqs.probe_text),
                               CORPUS: Entry("grid", lambda s: s.cqs.by_encoder(s.encoders))}), flag=Flag(
@@ -244,7 +248,7 @@ class RunSettings(Record):
         "starts them.", rank=446))
     # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.corpus_samples.sample_jobs), under
     # --consumer-samplings encoded alone
-    vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, Ordered(Whole(0, 255)),
+    vmaftune_crf_range: tuple[int, int] = setting(CRF_RANGE, CRF_PAIR,
                                                   changes=changes(CORPUS, LOSO, VERDICT, BUNDLE, entries={
                                                       CORPUS: SAMPLES_ENCODED, BUNDLE: Entry(models=True)}), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
@@ -302,9 +306,20 @@ class RunSettings(Record):
 
     def read_back(self) -> RunSettings:
         """The settings of a document, checked as every door checks them: no unknown key, the types, every rule."""
-        if (found := broken(self)) is not None:
+        if (found := self.breach()) is not None:
             raise found.refused()
         return self
+
+    def breach(self) -> Broken | None:
+        """The first rule these settings break: a field's (kit.infra.rules.broken), then the grid against the run's
+        encoders (libx264's range for auto, checked again once auto is resolved), said of --cqs."""
+        if (found := broken(self)) is not None:
+            return found
+        encoders = ("libx264",) if self.encoders == (AUTO_ENCODERS,) else self.encoders
+        if (why := range_problem(encoders, self.cqs)) is not None:
+            return Broken("cqs", self.cqs, why, "values within the range of each of the run's encoders",
+                          flag_of(RunSettings, "cqs"))
+        return None
 
     @property
     def extra_features(self) -> bool:
