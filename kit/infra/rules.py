@@ -9,9 +9,14 @@ setting decides whether it does (`When`).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import itertools
+import linecache
 import math
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
@@ -460,12 +465,14 @@ class Choice(Text):
 @dataclass(frozen=True)
 class Flag:
     """A setting's flag, declared in its field (or a command's own flag: kit.cli.flags): the option, how its text is
-    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). `computed`: a
-    default worked out at run time, named by the help. Its variable: KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
+    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). A setting's help is
+    the docstring under its field (`flag_of`); `help` here only where it is worked out (from a list of the kit's) or
+    for a command's own flag. `computed`: a default worked out at run time, named by the help. Its variable:
+    KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
 
     opt: str  # --cqs
     parse: Parser | None
-    help: str
+    help: str = ""
     _: KW_ONLY
     rank: int
     metavar: str | None = None
@@ -649,16 +656,35 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
 
 
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
-    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules."""
+    """Each flag declared in record class `cls` and the records it holds, its help given: field path, flag, rules."""
     for f in dataclasses.fields(cls):
-        if (flag := f.metadata.get(FLAG)) is not None:
-            yield (*at, f.name), flag, field_rules(f)
+        if f.metadata.get(FLAG) is not None:
+            yield (*at, f.name), flag_of(cls, f.name), field_rules(f)
         if (held := holds_settings(f)) is not None:
             yield from flags_of(held, (*at, f.name))
 
 
 def flag_of(cls: type[Record], name: str) -> Flag:
-    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias)."""
+    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias), its help
+    the docstring under the field (or the one its Flag was given where it is worked out)."""
     flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[FLAG]
     assert isinstance(flag, Flag), name
-    return flag
+    doc = field_docs(cls.__module__, cls.__name__).get(name, "")
+    if bool(doc) == bool(flag.help):
+        raise TypeError(f"{cls.__name__}.{name}: a setting's help is the docstring under its field, or the help its "
+                        "Flag is given where it is worked out; one of the two")
+    return dataclasses.replace(flag, help=doc) if doc else flag
+
+
+@functools.cache
+def field_docs(module_name: str, class_name: str) -> Mapping[str, str]:
+    """The docstring under each field of a class (a string on the lines after it, as Sphinx reads one), read from its
+    module's source, each one paragraph (its lines joined by a space)."""
+    module = sys.modules[module_name]
+    if not (lines := linecache.getlines(str(module.__file__), module.__dict__)):
+        raise TypeError(f"{module_name}: its source, which holds its settings' help, cannot be read")
+    body = next(n.body for n in ast.walk(ast.parse("".join(lines))) if isinstance(n, ast.ClassDef)
+                and n.name == class_name)
+    return {field.target.id: " ".join(doc.value.value.split()) for field, doc in itertools.pairwise(body)
+            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
