@@ -130,8 +130,7 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
     watch = Watch()
     watch.start()
 
-    # at the process's end, however it ends: the kit's entry point ends it by os._exit after the atexit functions
-    # (kit/infra/exits.py)
+    # at the process's end, however it ends (its atexit functions)
     def record_threads() -> None:
         import torch
 
@@ -161,18 +160,16 @@ def child(kind: str, record: Path, argv: list[str]) -> int:
     timed(kit.model.tasks, "train_missing", "training")
     timed(kit.model.distil, "tune_members", "ensemble", clock="thread")  # on the worker: its 9 tunings
     sys.argv = ["kit.run_full_pipeline", *argv]
-    # as a user runs it: its entry point ends the process (kit/infra/exits.py) after the atexit functions, this
+    # as a user runs it: its entry point ends the process by Python's exit, which runs the atexit functions, this
     # child's record_threads among them (registered before the kit's, so run after them)
     runpy.run_module("kit.run_full_pipeline", run_name="__main__", alter_sys=True)
     return 0
 
 
 def imports_alone(modules: list[str], env: dict[str, str], work: Path, label: str) -> Measured:
-    """A process that imports `modules` (those the kit's command imported) and ends as the command ends, without the
-    modules' teardown (kit/infra/exits.py): the CPU no LOSO written on these libraries can go below, measured as the
-    command is (wait4)."""
-    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
-            "from kit.infra.exits import exit_now\nexit_now(0)\n")
+    """A process that imports `modules` (those the kit's command imported) and ends as the command ends, by Python's
+    exit: the CPU no LOSO written on these libraries can go below, measured as the command is (wait4)."""
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
     m = measure([sys.executable, "-c", code, *modules], env, cwd=ROOT, log=work / f"{label}.imports.log")
     if m.rc != 0:  # a floor of fewer modules than the command's would be no floor
         raise SystemExit(f"{label}: importing the run's modules failed (exit {m.rc}):\n{m.output[-3000:]}")

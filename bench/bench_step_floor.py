@@ -187,8 +187,7 @@ def time_stack(stack: Stack, rows: int, steps: int, seed: int = 0) -> tuple[Time
 
 
 # each trainer's imports with what reads the shard: pyarrow beside numpy, pandas and pyarrow beside torch (the kit's);
-# each process then ends as the kit's commands end, without the modules' teardown (kit/infra/exits.py: os._exit)
-ENDING = "\nimport os\nos._exit(0)"
+# each process then ends as the kit's commands end, by Python's exit
 IMPORTS = {"python alone": "pass", "numpy": "import numpy", "numpy + scipy.special": "import numpy, scipy.special",
            "numpy + scipy.special + pyarrow": "import numpy, scipy.special, pyarrow.parquet", "torch": "import torch",
            "torch + pandas + pyarrow": "import torch, pandas, pyarrow.parquet"}
@@ -219,7 +218,7 @@ def main() -> None:
     imports: dict[str, list[float]] = {k: [] for k in IMPORTS}
     for _ in range(args.rounds):
         for label, code in IMPORTS.items():
-            m = measure([sys.executable, "-c", code + ENDING])
+            m = measure([sys.executable, "-c", code])
             if m.rc != 0:
                 raise SystemExit(f"importing {label} failed (exit {m.rc}):\n{m.output[-2000:]}")
             imports[label].append(m.cpu)

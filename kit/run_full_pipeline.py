@@ -13,12 +13,10 @@ if __package__ in (None, ""):
 
 def main(argv: list[str] | None = None) -> None:
     from kit.cli.main import cli
-    from kit.infra import exits, interrupts
+    from kit.infra import interrupts
 
     interrupts.whole_process()  # the process ends with the command (kit/infra/interrupts.py)
-    args = ["run", *(sys.argv[1:] if argv is None else argv)]
-    # without the modules' teardown (kit/infra/exits.py)
-    exits.run_then_exit(lambda: cli.main(args=args, prog_name="run_full_pipeline.py"))
+    cli.main(args=["run", *(sys.argv[1:] if argv is None else argv)], prog_name="run_full_pipeline.py")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from kit.errors import InputError, KitError
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
-from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, broken, flags_of
+from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, flags_of
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.variables import PREFIX
 from kit.media.libvmaf import BUILTIN_TEACHERS
@@ -188,7 +188,7 @@ def check_box_id(box_id: str, source: str = "") -> None:
 
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
     """RunSettings from the flags' typed values (over the --settings file's record, only the flags in `given`),
-    then what depends on several flags, then the rules over the whole (kit.infra.rules.broken)."""
+    then what depends on several flags, then the rules over the whole (RunSettings.breach)."""
     from kit.infra.host import default_box_id  # late: tests stand in a host name for it
 
     file = values.get("settings")
@@ -216,7 +216,7 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     if settings.train_tasks == AUTO_TASKS:
         raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
                          hint="give the number of tasks that train LOSO's members (--train-tasks N), or off")
-    if (found := broken(settings)) is not None:
+    if (found := settings.breach()) is not None:
         raise refusal(found, given, file)
     return settings
 

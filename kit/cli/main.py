@@ -47,11 +47,11 @@ def cli() -> None:
 
 
 def main() -> None:
-    from kit.infra import exits, interrupts
+    from kit.infra import interrupts
 
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     interrupts.whole_process()  # the process ends with the command (kit/infra/interrupts.py)
-    exits.run_then_exit(lambda: cli(prog_name="ensemble-kit"))  # without the modules' teardown (kit/infra/exits.py)
+    cli(prog_name="ensemble-kit")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import IO
 
 from kit.corpus.jobs import JobLedger, JobResult
+from kit.infra.limits import MAX_RECORD_COUNT
 from kit.infra.records import Record, keep, read_record
-from kit.infra.rules import AMOUNT, COUNT, FILE_NAME, STAMP, Each, Keys
+from kit.infra.rules import COUNT, FILE_NAME, STAMP, Each, Keys, Real
 from kit.infra.tree import Tree
 
 
@@ -27,8 +28,9 @@ class JobsPlan(Record):
     LENIENT = True  # a plan of before 2.3 says no workers
 
     started_at_utc: str = field(metadata=keep(STAMP))
-    # each job by its id, the name of its files in jobs/ (a folder in it would be read outside jobs/)
-    jobs: dict[str, float] = field(metadata=keep(Keys(FILE_NAME), Each(AMOUNT)))
+    # each job by its id, the name of its files in jobs/ (a folder in it would be read outside jobs/), and its work in
+    # pixel-frames
+    jobs: dict[str, float] = field(metadata=keep(Keys(FILE_NAME), Each(Real(0, MAX_RECORD_COUNT))))
     reused: list[str] = field(metadata=keep(Each(FILE_NAME)))
     generation: str = ""
     # how many jobs run at once (status's time left waits for twice as many done); 0: not said

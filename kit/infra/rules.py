@@ -9,9 +9,14 @@ setting decides whether it does (`When`).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import itertools
+import linecache
 import math
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
@@ -145,24 +150,6 @@ class Distinct(Rule):
 
 
 @dataclass(frozen=True)
-class Ordered(Rule):
-    """MIN,MAX: two values with MIN < MAX, each keeping `item`."""
-
-    item: Rule
-
-    @property
-    def words(self) -> str:
-        return f"MIN,MAX with MIN < MAX, each {self.item.words}"
-
-    def problem(self, value: Any) -> str | None:
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            return "is not MIN,MAX with MIN < MAX"
-        if (breach := item_breach(value, self.item)) is not None:
-            return breach
-        return None if value[0] < value[1] else "is not MIN,MAX with MIN < MAX"
-
-
-@dataclass(frozen=True)
 class OneOf(Rule):
     choices: tuple[str, ...]
 
@@ -272,7 +259,6 @@ FILE_NAME = Inside(name=True)  # a job's id: the name of its files in 02_corpus/
 COUNT = Whole(0, MAX_RECORD_COUNT)  # rows, jobs, frames, bytes, an index
 SECONDS = Real(0, MAX_RECORD_SECONDS)  # a duration in seconds
 MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
-AMOUNT = Real(0, MAX_RECORD_COUNT)  # a count held as a number (a job's work in pixel-frames)
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
 @dataclass(frozen=True)
@@ -344,14 +330,6 @@ def text_check(rule: Callable[[str], str | None], says: str) -> Check:
         return f"is refused: {why}" if why is not None else None
 
     return Check(problem, says)
-
-
-@dataclass(frozen=True)
-class Across(Check):
-    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""
-
-    def problem(self, value: Any) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -487,12 +465,14 @@ class Choice(Text):
 @dataclass(frozen=True)
 class Flag:
     """A setting's flag, declared in its field (or a command's own flag: kit.cli.flags): the option, how its text is
-    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). `computed`: a
-    default worked out at run time, named by the help. Its variable: KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
+    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). A setting's help is
+    the docstring under its field (`flag_of`); `help` here only where it is worked out (from a list of the kit's) or
+    for a command's own flag. `computed`: a default worked out at run time, named by the help. Its variable:
+    KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
 
     opt: str  # --cqs
     parse: Parser | None
-    help: str
+    help: str = ""
     _: KW_ONLY
     rank: int
     metavar: str | None = None
@@ -664,33 +644,47 @@ def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
 
 
 def broken(record: Record, prefix: str = "") -> Broken | None:
-    """The first rule `record` breaks (each field's, the records it holds at their place, then Across), or None."""
-    fields = dataclasses.fields(record)
-    for f in fields:
+    """The first rule `record` breaks (each field's, the records it holds at their place), or None."""
+    for f in dataclasses.fields(record):
         value = getattr(record, f.name)
         for rule in field_rules(f):
-            if not isinstance(rule, Across) and (why := rule.problem(value)) is not None:
+            if (why := rule.problem(value)) is not None:
                 return Broken(prefix + f.name, value, why, rule.words, f.metadata.get(FLAG))
         if isinstance(value, Record) and (found := broken(value, f"{prefix}{f.name}.")) is not None:
             return found
-    for f in fields:
-        for rule in field_rules(f):
-            if isinstance(rule, Across) and (why := rule.test(record)) is not None:
-                return Broken(prefix + f.name, getattr(record, f.name), why, rule.words, f.metadata.get(FLAG))
     return None
 
 
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
-    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules (not Across)."""
+    """Each flag declared in record class `cls` and the records it holds, its help given: field path, flag, rules."""
     for f in dataclasses.fields(cls):
-        if (flag := f.metadata.get(FLAG)) is not None:
-            yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))
+        if f.metadata.get(FLAG) is not None:
+            yield (*at, f.name), flag_of(cls, f.name), field_rules(f)
         if (held := holds_settings(f)) is not None:
             yield from flags_of(held, (*at, f.name))
 
 
 def flag_of(cls: type[Record], name: str) -> Flag:
-    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias)."""
+    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias), its help
+    the docstring under the field (or the one its Flag was given where it is worked out)."""
     flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[FLAG]
     assert isinstance(flag, Flag), name
-    return flag
+    doc = field_docs(cls.__module__, cls.__name__).get(name, "")
+    if bool(doc) == bool(flag.help):
+        raise TypeError(f"{cls.__name__}.{name}: a setting's help is the docstring under its field, or the help its "
+                        "Flag is given where it is worked out; one of the two")
+    return dataclasses.replace(flag, help=doc) if doc else flag
+
+
+@functools.cache
+def field_docs(module_name: str, class_name: str) -> Mapping[str, str]:
+    """The docstring under each field of a class (a string on the lines after it, as Sphinx reads one), read from its
+    module's source, each one paragraph (its lines joined by a space)."""
+    module = sys.modules[module_name]
+    if not (lines := linecache.getlines(str(module.__file__), module.__dict__)):
+        raise TypeError(f"{module_name}: its source, which holds its settings' help, cannot be read")
+    body = next(n.body for n in ast.walk(ast.parse("".join(lines))) if isinstance(n, ast.ClassDef)
+                and n.name == class_name)
+    return {field.target.id: " ".join(doc.value.value.split()) for field, doc in itertools.pairwise(body)
+            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}

@@ -274,20 +274,28 @@ class Sha256Cache:
         if self.tree is None or self.path is None:
             return {}
         data, why = self.tree.read_json_object(self.path)
-        others = {k: v for k, v in (data or {}).items() if not _ours(k) and isinstance(v, str)}
-        self._others = others
-        ours = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _ours(k)}
+        texts = {k: v for k, v in (data or {}).items() if isinstance(v, str)}
+        self._others = {k: v for k, v in texts.items() if not _ours(k)}
+        ours = {k: v for k, v in texts.items() if _ours(k)}
         # `status` asks a few entries of a cache that grows with every clip the box has seen: it checks only those
         if self.reading:
             self._unchecked = ours
         kept = {} if self.reading else {k: v for k, v in ours.items() if self._is_whole(k, v)}
-        held = ours if self.reading else kept  # what is not said damaged here
-        if data is None and why != "missing":
-            self.damaged = Spelled("the kit's cache ", self.path, f" is {why}: what it held is computed again")
-        elif data is not None and (n := len(data) - len(held) - len(others)):
-            self.damaged = Spelled("the kit's cache ", self.path, f" holds {n} damaged entr{'ies' if n > 1 else 'y'}: "
-                                   "computed again")
+        if (damage := self._damage(self.path, data, why, len(ours if self.reading else kept))) is not None:
+            self.damaged = damage
         return kept
+
+    def _damage(self, path: Path, data: dict[str, Any] | None, why: str, held: int) -> Spelled | None:
+        """What a read of the file at `path` found damaged, to be computed again: the file itself (`why`), or its
+        entries that are neither held (`held` of them: not said damaged) nor another kit version's; None for a whole
+        or missing file."""
+        if data is None:
+            return None if why == "missing" else Spelled("the kit's cache ", path, f" is {why}: what it held is "
+                                                          "computed again")
+        if n := len(data) - held - len(self._others):
+            return Spelled("the kit's cache ", path, f" holds {n} damaged entr{'ies' if n > 1 else 'y'}: computed "
+                           "again")
+        return None
 
     def get(self, p: Path) -> str:
         key = file_key(p)

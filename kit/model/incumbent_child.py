@@ -55,7 +55,6 @@ def run(scratch: Path) -> int:
 
 if __name__ == "__main__":
     from kit.infra import scratch
-    from kit.infra.exits import run_then_exit
 
     scratch.open_scratch()  # its own temporary folder before onnxruntime loads (kit/infra/scratch.py)
-    run_then_exit(lambda: sys.exit(run(Path(sys.argv[1]))))  # without the modules' teardown (kit/infra/exits.py)
+    sys.exit(run(Path(sys.argv[1])))

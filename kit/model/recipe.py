@@ -107,10 +107,11 @@ class TrainConfig(Record):
     weight_decay: float = setting(1e-5, Real(0, 1), changes=TRAINED_IN_2_1)  # Adam L2 penalty
     # passes over each member's training rows ...
     epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), changes=TRAINED_IN_2_1, flag=Flag(
-        "--epochs", Int(), "Training epochs (advanced).", rank=450))
+        "--epochs", Int(), rank=450))
+    """Training epochs (advanced)."""
     # ... in batches of this many rows
-    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINED_IN_2_1, flag=Flag(
-        "--batch-size", Int(), "Training batch size per model (advanced).", rank=460))
+    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINED_IN_2_1, flag=Flag("--batch-size", Int(), rank=460))
+    """Training batch size per model (advanced)."""
     # ... but at most this many rows seen per member, in at most max_steps steps: the batch grows up to max_batch
     max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINED_IN_2_1)
     max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINED_IN_2_1)
@@ -120,11 +121,11 @@ class TrainConfig(Record):
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), changes=MEASURED_AND_TRAINS, flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: kit.model.distil, or the corpus's per-frame rows
-    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag(
-        "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
-        "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
-        "encodes; where the teacher cannot be reproduced from the six features, frames) or frames (the corpus's "
-        "per-frame scores, as kits before 2.1; docs/teachers.md).", rank=150))
+    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag("--recipe", Choice(), rank=150))
+    """How the ensemble learns its teacher: teacher (the default: the teacher's own function, proven on every corpus
+    row, distilled over where encodes lie, then each member tuned on its contents' encodes; where the teacher cannot
+    be reproduced from the six features, frames) or frames (the corpus's per-frame scores, as kits before 2.1;
+    docs/teachers.md)."""
     # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples, where the correction is
     # held to zero, drawn once from a prior where encodes lie (draw_prior) ...
     teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINED_IN_2_1)
@@ -141,8 +142,7 @@ class TrainConfig(Record):
     tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)
     # a tuning batch's shares: the encodes' windows, the frames, the teacher's samples
     tune_shares: tuple[float, float, float] = setting((0.4, 0.2, 0.4), Check(
-        shares_problem, "three shares (windows, frames, teacher samples) from 0 to 1 that add up to 1"),
-        changes=TRAINS)
+        shares_problem, "three shares (windows, frames, teacher samples) from 0 to 1 that add up to 1"), changes=TRAINS)
     # per encode: its whole mean, and this many contiguous runs and as many random subsets of its frames
     windows_per_encode: int = setting(16, Whole(0, 1024), changes=TRAINS)
     # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kit.corpus.samplings import BY_RATE, BY_TIMES, FIRST, SAMPLINGS, Sampling, longer_than
+from kit.corpus.samplings import BY_RATE, BY_TIMES, FIRST, SAMPLINGS, Sampling, Windows, longer_than
 from kit.media.ladder import NATIVE
 from kit.model.clips import ENCODE_KEY, column_sums
 from kit.model.pooling import clipped
@@ -56,14 +56,7 @@ def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float,
              for n, sha in zip(lengths["n"], lengths["sha"], strict=True)]
     keys = [(int(n), float(rate), sha if t is not None else "")
             for n, rate, sha, t in zip(lengths["n"], lengths["fps"], lengths["sha"], timed, strict=True)]
-    # each distinct (length, rate, timed source) placed once: 80,000 encodes of 10,000 contents share a few hundred
-    distinct: dict[tuple[int, float, str], int] = {}  # each key's placing, in order of first use
-    firsts: list[int] = []  # the encode each placing is taken from (its times, where recorded)
-    for i, key in enumerate(keys):
-        if key not in distinct:
-            distinct[key] = len(firsts)
-            firsts.append(i)
-    which = np.array([distinct[key] for key in keys], dtype=np.int64)
+    which, firsts = distinct_placings(keys)
     spans = [{s.name: s.windows(keys[i][0], keys[i][1], window_s, timed[i]) for s in SAMPLINGS} for i in firsts]
     longer = np.array([longer_than(keys[i][0], keys[i][1], window_s, timed[i]) for i in firsts], dtype=bool)
     lengths["longer"] = longer[which]
@@ -71,18 +64,38 @@ def place_windows(df: pd.DataFrame, codes: np.ndarray, window_s: float,
     lengths = lengths.drop(columns="sha")
     at = which[np.searchsorted(lengths.index.to_numpy(), codes)]  # each row's encode's placing, a row of `spans`
     masks = {}
-    for s in SAMPLINGS:  # each placing's k-th window as two columns (empty where it has fewer): a few passes a row
-        lengths[s.name] = np.array([len(p[s.name]) for p in spans], dtype=np.int64)[which]
-        widest = max((len(p[s.name]) for p in spans), default=0)
-        starts, ends = np.zeros((len(spans), widest), np.int64), np.zeros((len(spans), widest), np.int64)
-        for i, p in enumerate(spans):
-            for k, (first, end) in enumerate(p[s.name]):
-                starts[i, k], ends[i, k] = first, end
-        inside = np.zeros(len(df), dtype=bool)
-        for k in range(widest):
-            inside |= (frame >= starts[at, k]) & (frame < ends[at, k])
-        masks[s.name] = inside
+    for s in SAMPLINGS:
+        windows = [p[s.name] for p in spans]
+        lengths[s.name] = np.array([len(w) for w in windows], dtype=np.int64)[which]
+        masks[s.name] = in_windows(frame, at, windows)
     return Placed(lengths, masks)
+
+
+def distinct_placings(keys: Sequence[tuple[int, float, str]]) -> tuple[np.ndarray, list[int]]:
+    """Each encode's placing (the index of its key, a length, rate and timed source, among the distinct keys in order
+    of first use) and the encode each placing is taken from: 80,000 encodes of 10,000 contents share a few hundred,
+    each placed once."""
+    distinct: dict[tuple[int, float, str], int] = {}
+    firsts: list[int] = []
+    for i, key in enumerate(keys):
+        if key not in distinct:
+            distinct[key] = len(firsts)
+            firsts.append(i)
+    return np.array([distinct[key] for key in keys], dtype=np.int64), firsts
+
+
+def in_windows(frame: np.ndarray, at: np.ndarray, windows: Sequence[Windows]) -> np.ndarray:
+    """Whether each row's frame lies in one of the windows of its placing (`at`: each row's, an index of `windows`):
+    each placing's k-th window as two columns (empty where it has fewer), a few passes a row."""
+    widest = max(map(len, windows), default=0)
+    starts, ends = np.zeros((len(windows), widest), np.int64), np.zeros((len(windows), widest), np.int64)
+    for i, spans in enumerate(windows):
+        for k, (first, end) in enumerate(spans):
+            starts[i, k], ends[i, k] = first, end
+    inside = np.zeros(len(frame), dtype=bool)
+    for k in range(widest):
+        inside |= (frame >= starts[at, k]) & (frame < ends[at, k])
+    return inside
 
 
 def mean_rows(groups: np.ndarray, feats: np.ndarray, target: np.ndarray

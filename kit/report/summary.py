@@ -279,27 +279,36 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
-    plcc = gate_rows(verdict)
     consumer = consumer_rows(verdict)
-    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
-    failing = [pair(row) for row in others if row.ok is False]
-    passing = [row.label for row in others if row.ok]
-    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
-    if passing:
-        rows.append(("other gates", f"{', '.join(passing)}: pass"))
-    if unjudged := [row for row in others if row.unjudged]:
-        rows.append(("not judged", "; ".join(f"{row.label}: {row.why or 'nothing to judge'}" for row in unjudged)))
-    rows += [row for row in full if row[0] == "worst folds"]
-    p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
-    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
-    rows.append((f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC "
-                                               f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
+    rows = [*gate_summary(verdict, consumer), *(row for row in full if row[0] == "worst folds"), held_out_row(verdict)]
     rows += [pair(row) for row in [*consumer[:1], *sampling_rows(verdict)[:1]]]
     rows += [row for row in full if row[0] == FLOOR_LABEL]  # the student is, or beats, its teacher's function
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += [row for row in full if row[0] == CHECK_LABEL]
     rows.append(corpus_row(out_dir, verdict))
     return [*rows, THE_REST]
+
+
+def gate_summary(verdict: Verdict, consumer: list[Row]) -> list[tuple[str, str]]:
+    """The verdict, its validation and the PLCC's gates, then every other gate: each that fails in full, those that
+    pass in one row, those not judged (and why) in another."""
+    plcc = gate_rows(verdict)
+    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
+    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
+    rows += [pair(row) for row in others if row.ok is False]
+    if passing := [row.label for row in others if row.ok]:
+        rows.append(("other gates", f"{', '.join(passing)}: pass"))
+    if unjudged := [row for row in others if row.unjudged]:
+        rows.append(("not judged", "; ".join(f"{row.label}: {row.why or 'nothing to judge'}" for row in unjudged)))
+    return rows
+
+
+def held_out_row(verdict: Verdict) -> tuple[str, str]:
+    """Every held-out frame's error, then each kind's worst group in a few words."""
+    p = verdict.overall.pooled_ensemble
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
+    return (f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}"
+            + (f"; {worst}" if worst else ""))
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "

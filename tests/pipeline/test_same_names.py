@@ -73,7 +73,8 @@ def test_the_union_completes_and_names_each_intro_apart(union: dict[str, Path]) 
     assert sorted(verdict["corpus"]["sources"]) == sorted(["alpha", "zeta", "delta", "eta", *names.values()])
     assert {c["src_sha256"]: c["src"] for c in verdict["corpus"]["clips"] if c["src_sha256"] in names} == names
     assert verdict["corpus"]["n_contents"] == 6 and verdict["corpus"]["n_files"] == 6
-    # the merge warns of the one name (kit/report/warned.py: "one name, several files"), as the union's summary does
+    # the merge warns of the one name (tests/unit/test_warning_kinds.py: "one name, several files"), as the union's
+    # summary does
     said = f"source name 'intro' is used by 2 different files: told apart as {', '.join(sorted(names.values()))}"
     manifest = json.loads((union["root"] / "union.manifest.json").read_text())
     assert [w for w in manifest["warnings"] if "is used by" in w] == [w for w in verdict["corpus"]["warnings"]

@@ -17,7 +17,7 @@ teacher vmaf_v0.6.1neg). From what they write:
   cq 40 (A: cq 30): the two builds score one encode a little differently, which merge refuses as a conflict.
 The no-raise case of each is a real merge of two real boxes (tests/pipeline/test_warnings_raised.py), and here each
 box's own files. The coverage warning's no-raise case at a measured 95 % level: a real run on 24 contents (the public
-clips cut short and the tiny clips); no real run here raises it (kit/report/warned.py's NOT_REAL)."""
+clips cut short and the tiny clips); no real run here raises it (tests/unit/test_warning_kinds.py's NOT_REAL)."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def many_contents(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPat
 def test_a_real_run_whose_95_level_is_measured_and_covered_is_not_warned_of_coverage(many_contents: Path) -> None:
     """The coverage warning's real no-raise case at a measured level (the session's run, 4 groups, leaves 95 %
     unbounded): its coverage recomputed from intervals.parquet (98.9 % when measured here), at least 90 %, unwarned.
-    No real run here raises it (kit/report/warned.py's NOT_REAL)."""
+    No real run here raises it (tests/unit/test_warning_kinds.py's NOT_REAL)."""
     verdict = json.loads(next((many_contents / "04_verdict").glob("[PH]*.json")).read_text())
     intervals = verdict["intervals"]
     assert intervals["n_groups"] > groups_needed(0.95), intervals["n_groups"]  # bounded with a group held out

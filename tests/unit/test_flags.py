@@ -21,7 +21,8 @@ from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
-from kit.infra.rules import Flag, flags_of
+from kit.infra.records import Record
+from kit.infra.rules import Flag, Int, changes_nothing, flag_of, flags_of, setting
 from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec
@@ -68,6 +69,40 @@ def test_each_flag_is_declared_once_in_its_settings_field_or_among_the_cli_s_own
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Flag"]
     assert len(calls) == len(OWN)
     assert not any(k.arg == "default" for c in calls for k in c.keywords)
+
+
+@dataclasses.dataclass(frozen=True)
+class Helped(Record):
+    """Three settings: a help under the field, a help worked out (given to its Flag), and neither."""
+
+    under: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--under", Int(), rank=1))
+    """Read from the docstring,
+    its lines joined."""
+    given: int = setting(1, changes=changes_nothing("a record of this test"),
+                         flag=Flag("--given", Int(), f"Worked out: {1 + 1}.", rank=2))
+    bare: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--bare", Int(), rank=3))
+
+
+@dataclasses.dataclass(frozen=True)
+class HelpedTwice(Record):
+    twice: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--twice", Int(), "Here.",
+                                                                                        rank=1))
+    """And here."""
+
+
+def test_a_settings_help_is_the_docstring_under_its_field() -> None:
+    """Every flag of a setting has its help (the docstring under its field, one paragraph; a help worked out from the
+    kit's lists given to its Flag): a flag with none, or with both, is refused, naming the field."""
+    assert flag_of(Helped, "under").help == "Read from the docstring, its lines joined."
+    assert flag_of(Helped, "given").help == "Worked out: 2."
+    with pytest.raises(TypeError, match=r"Helped\.bare: a setting's help is the docstring under its field"):
+        flag_of(Helped, "bare")
+    with pytest.raises(TypeError, match=r"HelpedTwice\.twice: .* one of the two"):
+        flag_of(HelpedTwice, "twice")
+    assert all(flag.help.strip() for flag in FLAGS), [f.opt for f in FLAGS if not f.help.strip()]
+    helps = {p.name: p.help for p in cli.commands["run"].params if isinstance(p, click.Option)}
+    assert helps["cqs"].startswith("Quality grid, in each encoder's own scale (the value the encoder receives): auto")
+    assert "\n" not in helps["cqs"] and "  " not in helps["cqs"]
 
 
 def test_a_gates_flag_is_its_threshold_fields() -> None:

@@ -185,7 +185,7 @@ def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path:
 def test_corpus_info_warns_of_a_corpus_of_two_teachers_and_not_of_one(two_teachers: tuple[Path, Path],
                                                                         tmp_path: Path) -> None:
     """What `corpus info` says of a corpus an older kit merged with --mixed-teachers: a warning naming how many
-    teachers its rows hold; of one teacher's corpus, none (kit/report/warned.py: "mixed teachers")."""
+    teachers its rows hold; of one teacher's corpus, none (tests/unit/test_warning_kinds.py: "mixed teachers")."""
     a, b = two_teachers
     both = write_shard(tmp_path / "both.parquet", pa.concat_tables([pq.read_table(a), pq.read_table(b)]))
     res = invoke("corpus", "info", both)

@@ -334,6 +334,45 @@ def test_the_write_scan_finds_a_bare_write(tmp_path: Path) -> None:
                                                               "tarfile.open"]
 
 
+# the files a command keeps open while it runs (a Tree's open_append), each a log read while the command still runs
+# (`status` reads done.txt; a user follows the step's log) or after it is killed: each write is flushed as it is made
+KEPT_OPEN = {("kit/steps/runner.py", "StepLog"): "_write", ("kit/corpus/progress.py", "DoneList"): "add"}
+
+
+def kept_open(path: Path) -> set[str]:
+    """The classes of `path` that keep a Tree's open_append beyond the statement that opens it (not a `with`)."""
+    tree = ast.parse(path.read_text(), str(path))
+    in_with = {id(item.context_expr) for node in ast.walk(tree) if isinstance(node, ast.With | ast.AsyncWith)
+               for item in node.items}
+
+    def opens(node: ast.AST) -> set[int]:
+        return {id(n) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "open_append" and id(n) not in in_with}
+
+    classes = {cls.name: opens(cls) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef)}
+    outside = opens(tree) - set().union(*classes.values())
+    return {name for name, found in classes.items() if found} | ({"<module>"} if outside else set())
+
+
+def test_every_file_a_command_keeps_open_flushes_each_write() -> None:
+    kept = {(path.relative_to(ROOT).as_posix(), name) for path in sorted((ROOT / "kit").rglob("*.py"))
+            if path.name != "tree.py" for name in kept_open(path)}
+    assert kept == set(KEPT_OPEN), "a file kept open across a command is a log read while it runs: flush each write"
+    for (rel, name), method in KEPT_OPEN.items():
+        cls = next(n for n in ast.walk(ast.parse((ROOT / rel).read_text())) if isinstance(n, ast.ClassDef)
+                   and n.name == name)
+        writes = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == method)
+        calls = [n.func.attr for n in ast.walk(writes) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+        assert "write" in calls and "flush" in calls, f"{rel}: {name}.{method} writes without a flush"
+
+
+def test_the_kept_open_scan_finds_a_log_kept_without_a_with(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("class Log:\n    def __init__(self, tree, p):\n        self.fh = tree.open_append(p)\n"
+                      "def ok(tree, p):\n    with tree.open_append(p) as fh:\n        fh.write('x')\n")
+    assert kept_open(sample) == {"Log"}
+
+
 def test_every_descriptor_is_opened_binary(out: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows opens a descriptor in text mode (CRLF, a stop at 0x1A) unless O_BINARY is given: every open of
     a file passes it. Here O_BINARY is 0, so a stand-in bit is planted and looked for."""
