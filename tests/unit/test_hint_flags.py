@@ -180,6 +180,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/cli/status.py": ("status",),
     "kit/cluster/plan.py": ("slurm", "ray"),
     "kit/cluster/slurm.py": ("slurm",),
+    "kit/corpus/children.py": RUNS,
     "kit/corpus/commit.py": ("merge", "corpus export"),
     "kit/corpus/depth.py": RUNS,
     "kit/corpus/inputs.py": CORPUS_READERS,
@@ -209,7 +210,6 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/steps/corpus_jobs.py": RUNS,
     "kit/steps/runner.py": RUNS,
     "kit/steps/s01_prereqs.py": RUNS,
-    "kit/steps/s02_corpus.py": RUNS,
     "kit/steps/s03_loso.py": RUNS,
     "kit/steps/s04_verdict.py": RUNS,
 }
