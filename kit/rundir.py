@@ -18,8 +18,9 @@ RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results ta
 CORPUS_CONTENTS = "corpus"  # manifest.json's `contents` of a corpus-only bundle (a box that cannot train)
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 SEED_FILE = re.compile(r"loso_seed\d+\.json")
-# the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent`, older kits', is never sent
-SENT = "sent-v2"
+# the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent` and `sent-v2`, older kits', are
+# never sent (2.3's twins held what a child said, before kit.infra.known's door)
+SENT = "sent-v3"
 
 
 class Listing(Protocol):
@@ -86,10 +87,11 @@ class RunDir:
 
     @staticmethod
     def sent(path: Path) -> Path:
-        """`sent-v2/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's
-        folders shown (kit.infra.shown): a step's log (`logs/sent-v2/<step>.log`), `02_corpus/sent-v2/skipped.json`.
-        The twins kits before 2.3.0 wrote in `sent/` showed the folders below home and the current folder (`~/tools-X/
-        ffmpeg`): a log appended by this kit starts a twin of its own, and the old one is never sent."""
+        """`sent-v3/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's
+        folders shown (kit.infra.shown) and what a child said passed through the door of free text (kit.infra.known):
+        a step's log (`logs/sent-v3/<step>.log`), `02_corpus/sent-v3/skipped.json`. The twins of older kits (`sent/`
+        before 2.3.0 showed the folders below home; `sent-v2/` of 2.3 held a child's words): a log appended by this kit
+        starts a twin of its own, and the old one is never sent."""
         return path.parent / SENT / path.name
 
     def rel(self, path: Path) -> str:

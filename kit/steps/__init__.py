@@ -36,8 +36,10 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
     # 2: the teacher's own six (corpus schema 6; the jobs of a teacher without them are kept), and the manifest's
     # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet;
-    # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/
-    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=3),
+    # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/;
+    # 4: what a child said reaches the sent twins, skipped.json and the manifest only through kit.infra.known's door
+    # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=4),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
     # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
     # (kit.model.floor: correction in the reports), the teacher_fn baseline

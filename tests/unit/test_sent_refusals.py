@@ -168,9 +168,10 @@ def test_an_incumbent_elsewhere_is_sent_by_its_place(box: tuple[Path, Places], t
 
 
 def test_an_older_kits_twins_are_never_sent(tmp_path: Path) -> None:
-    """A log and a skipped.json a kit before 2.3.0 began (issue 75, item 1): its twins in `sent/` showed the folders
-    below home and the current folder (`~/tools-X/ffmpeg`), so the tarball sends the twin this kit writes in
-    `sent-v2/` (the entries it added), and a file with only an old twin not at all."""
+    """A log and a skipped.json an older kit began: the twins in `sent/` (before 2.3.0) showed the folders below home
+    and the current folder (`~/tools-X/ffmpeg`), those in `sent-v2/` (2.3) a child's own words (issue 89), so the
+    tarball sends the twin this kit writes in `sent-v3/` (the entries it added), and a file with only an old twin not
+    at all."""
     from kit.bundle.contents import in_place
     from kit.infra.tree import Tree
     from kit.rundir import RunDir
@@ -178,13 +179,14 @@ def test_an_older_kits_twins_are_never_sent(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "out")
     logs = {name: run.log(name) for name in ("prereqs", "corpus")}
     for log in (*logs.values(), run.skipped_clips):
-        old = log.parent / "sent" / log.name
-        old.parent.mkdir(parents=True, exist_ok=True)
-        old.write_text(f"12:00:00 ffmpeg ~/tools-{SECRET}/ffmpeg\n")  # as 2.2.0 wrote it
+        for older in ("sent", "sent-v2"):
+            old = log.parent / older / log.name
+            old.parent.mkdir(parents=True, exist_ok=True)
+            old.write_text(f"12:00:00 ffmpeg ~/tools-{SECRET}/ffmpeg\n")  # as 2.2.0 and 2.3 wrote it
         log.write_text(f"12:00:00 ffmpeg /home/u/tools-{SECRET}/ffmpeg\n")
     RunDir.sent(logs["corpus"]).parent.mkdir()
     RunDir.sent(logs["corpus"]).write_text("12:01:00 ffmpeg [elsewhere]/ffmpeg\n")  # this kit's, on the rerun
     files = {run.rel(p): p for p in (*logs.values(), run.skipped_clips)}
     with Tree.open(run.root, make=False) as tree:
         sent_files = in_place(tree, run, files)
-    assert sent_files == {run.rel(logs["corpus"]): logs["corpus"].parent / "sent-v2" / "corpus.log"}, sent_files
+    assert sent_files == {run.rel(logs["corpus"]): logs["corpus"].parent / "sent-v3" / "corpus.log"}, sent_files
