@@ -68,7 +68,8 @@ def test_a_new_kit_reruns_only_the_steps_whose_format_it_bumped(tmp_path: Path, 
         run.step(step.name).mkdir()
         write_status(tree, step, run, plans[step.name], [], 0, "2026-11-27T00:00:00Z", 1.0, {})
     formats = {step.name: step.format_version for step in STEPS}
-    assert json.loads(run.status("loso").read_text())["formats"] == {k: formats[k] for k in ("prereqs", "corpus", "loso")}
+    through_loso = {k: formats[k] for k in ("prereqs", "corpus", "loso")}
+    assert json.loads(run.status("loso").read_text())["formats"] == through_loso
     assert json.loads(run.status("corpus").read_text())["formats"] == {"prereqs": formats["prereqs"],
                                                                         "corpus": formats["corpus"],
                                                                         "corpus_job_rows": 4}
