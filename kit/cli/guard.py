@@ -95,9 +95,33 @@ def temporary(path: Path) -> bool:
     return False
 
 
+def misspelt_variables() -> list[str]:
+    """The warnings of KIT_ names set that the kit does not read. The names are looked up in kit.infra.variables'
+    declarations, then among run's settings' variables, and only a name neither knows has every command's options
+    walked for it: a command (`status`) loads no other command's module to learn that KIT_SEEDS is run's."""
+    lines: list[str] = []
+    for known in (declared_variables, setting_variables, known_variables):
+        if not (lines := unknown_variable_warnings(known())):
+            break
+    return lines
+
+
+def declared_variables() -> frozenset[str]:
+    """The variables kit.infra.variables declares: the kit's own and those a layer below the CLI reads."""
+    return frozenset({*VARIABLES, *NUMBERS, *OF_FLAGS})
+
+
+def setting_variables() -> frozenset[str]:
+    """Those and the variables of run's settings' flags (kit.steps.settings, which `status` reads runs with too)."""
+    from kit.infra.rules import flags_of
+    from kit.steps.settings import RunSettings
+
+    return declared_variables() | {flag.envvar for _, flag, _ in flags_of(RunSettings) if flag.envvar}
+
+
 def known_variables() -> frozenset[str]:
     """Every variable the kit reads: its own (kit.infra.variables) and each option's of every command of the tree."""
-    names = {*VARIABLES, *NUMBERS, *OF_FLAGS}
+    names = set(declared_variables())
     ctx = click.get_current_context(silent=True)
     todo: list[click.Command] = [ctx.find_root().command] if ctx is not None else []
     while todo:
@@ -272,7 +296,7 @@ def _run(fn: Callable[[], int]) -> int:
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         check_variables()  # every KIT_ variable of kit.infra.variables, as the command starts: a bad one is exit 2
-        for line in unknown_variable_warnings(known_variables()):  # a misspelt one (KIT_SEED), said once
+        for line in misspelt_variables():  # a misspelt one (KIT_SEED), said once
             say(f"warning: {line}")
         if interrupts.is_whole_process():  # the process's own temporary folder, before any library loads
             scratch.open_scratch()

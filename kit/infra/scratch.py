@@ -8,8 +8,9 @@ TMPDIR another user could have planted a link there. So:
   temporary folder (TMPDIR, TEMP or TMP, else the system's, as Python's tempfile finds it), made by mkdtemp (a random
   name, mode 0700, never an existing entry followed) and checked (a folder, not a link, the user's, 0700), then named
   by TMPDIR, TMP, TEMP, tempfile's folder and (where libraries read it) XDG_CACHE_HOME, as `cache.<random>/` below
-  it; removed at the process's exit, by the reaper after a SIGKILL (kit.infra.reaper), and, left by a process that
-  died anyway, by the next kit process on this host (its pid dead: kit.infra.files.stale);
+  it; removed at the process's exit, by the reaper after a SIGKILL (kit.infra.reaper: a process that started a
+  child has one), and, left by a process killed without one (merge in its extraction), by the next kit process on
+  this host (its pid dead: kit.infra.files.stale; tests/pipeline/test_kill.py);
 - a temporary folder the user's or root's only, or sticky (as /tmp is), is used; one another user owns, or that
   others may write without the sticky bit, is refused (TempRefused: exit 2, naming it and what to do);
 - each child (kit.infra.proc.run_process) gets a folder of its own inside that one, removed when it ends, as its

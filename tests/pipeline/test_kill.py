@@ -246,10 +246,22 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
 
 # ---- merge: a kill at any instant leaves the old output pair or the new one, and the next run tidies up ----
 
-# each instant and what a kill there leaves for the next run to remove (in the temp dir, beside -o)
+# each instant and what a kill there leaves for the next run to remove: in the temp dir, the killed process's own
+# folder (kit.infra.scratch) and what it holds, its extraction folder (`.tmp-kit.*/.tmp-kit-merge.`); beside -o
+OWN = ".tmp-kit.*/"
 BOTH_TEMPS = (".tmp-m.parquet.", ".tmp-m.manifest.json.")
-MERGE_POINTS = {"extracting": (".tmp-kit-merge.",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
+MERGE_POINTS = {"extracting": (f"{OWN}.tmp-kit-merge.",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
                 "merge-renamed": (".tmp-m.manifest.json.",)}
+# all a kill may leave beside -o: the pair, the merge's lock and commit journal, its temporaries
+BESIDE_OUT = ("m.parquet", "m.manifest.json", ".m.parquet.merge-lock", ".m.parquet.merge-commit.json")
+
+
+def _left(work: Path, out: Path) -> list[str]:
+    """What a killed merge left: the temp dir's entries, those of each process's own folder in it (`.tmp-kit.*/`
+    then the name), and those beside -o."""
+    tmp = work / "tmp"
+    own = [f"{OWN}{p.name}" for folder in tmp.glob(OWN.rstrip("/")) for p in folder.iterdir()]
+    return [*(p.name for p in tmp.iterdir()), *own, *(p.name for p in out.parent.iterdir())]
 
 
 def _pair(out: Path) -> tuple[str, str]:
@@ -315,9 +327,11 @@ def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> 
 @pytest.mark.parametrize("point", MERGE_POINTS)
 def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path], tmp_path: Path, point: str) -> None:
     out = _kill_merge(merge_inputs, tmp_path, point)
-    left = [p.name for p in [*(tmp_path / "tmp").iterdir(), *out.parent.iterdir()]]
+    left = _left(tmp_path, out)
     for prefix in MERGE_POINTS[point]:  # the harness really leaves what the next run must tidy
         assert any(n.startswith(prefix) for n in left), (point, left)
+    beside = [p.name for p in out.parent.iterdir()]  # the kit's own temporaries never land in the user's folder
+    assert [n for n in beside if n not in BESIDE_OUT and not n.startswith(BOTH_TEMPS)] == [], (point, beside)
     old, new = _pair(merge_inputs["old"]), _pair(merge_inputs["new"])
     journal = commit_journal(out)
     if journal.exists():  # killed inside the commit: the renames left are written down

@@ -103,10 +103,13 @@ def test_a_verdict_reached_after_the_move_finds_the_shard_and_its_tarball_ships_
     first = tmp_path / "made here"
     shutil.copytree(json_run[0], first)
     out = relocate("moved", first, tmp_path)
-    res = run_here("run", *args_of(out, tiny_refs), "--min-mean-plcc", "0.9999")
+    # HOLD by the evidence gate (4 content groups): the student (the teacher's function and a correction) is
+    # the teacher here to 1e-11 of PLCC, so no PLCC floor below 1 holds
+    res = run_here("run", *args_of(out, tiny_refs), "--min-content-groups", "5")
     assert res.returncode == 1, res.stdout + res.stderr  # HOLD
     assert re.search(r"\[\d\d loso\] skipped: up to date", res.stdout)
     held = json.loads((out / "04_verdict" / "HOLD.json").read_text())
+    assert "4 content groups; PROMOTE needs at least 5 (--min-content-groups)" in held["recommendation"], held
     assert held["corpus"]["path"] == SHARD
     tarball = latest_tarball(out)
     assert members(tarball)[SHARD] == hashlib.sha256((out / SHARD).read_bytes()).hexdigest()

@@ -47,7 +47,7 @@ from tests.pipeline.test_private_box import spellings, views
 from tests.real.test_faults import CLIP as FAULT_CLIP
 from tests.real.test_faults import FAULT_WORDS, GRID, MASTER_STAGES, MASTER_WORDS, UNUSED_OUTPUT, reason_said
 
-HANG_S = 6.0
+HANG_S = 6.0  # each job's child may count no frame on this long here (kit.corpus.jobs.stall_s)
 CORPUS_STAGES = tuple(s for s in STAGES if s != "teacher")  # the teacher check's failure refuses the prereqs step
 WINDOW = ["--consumer-window", "0.2", "--consumer-samplings", "encoded"]  # sample jobs: the `sample` stage
 # the whole run's faulted clips: one at each stage, the faults taken in turn
@@ -136,9 +136,9 @@ def faults_on(box: Box, plan: dict[str, list[str]], pool: Pool, cache: Path) -> 
         stack.enter_context(mock.patch.dict(os.environ, {
             **box.env, PLAN: json.dumps({**json.loads(box.env[PLAN]), **plan}), CHATTER: str(pool.file),
             "KIT_CACHE_DIR": str(cache)}))
-        for module, name, value in ((jobs, "_timeout_s", lambda clip: HANG_S),
-                                    (samples, "timeout_s", lambda sample: HANG_S), (looks, "LOOK_START_S", 3.0),
-                                    (decode, "LOOK_START_S", 3.0)):
+        for module, name, value in ((jobs, "stall_s", lambda clip, encodes=1: HANG_S),
+                                    (samples, "stall_s", lambda clip, encodes=1: HANG_S),
+                                    (looks, "LOOK_START_S", 3.0), (decode, "LOOK_START_S", 3.0)):
             stack.enter_context(mock.patch.object(module, name, value))
         yield
 
@@ -244,8 +244,7 @@ def drawn():  # type: ignore[no-untyped-def]
                     suppress_health_check=list(HealthCheck))
 
 
-@pytest.mark.slow
-@pytest.mark.ci
+@pytest.mark.slow  # a whole run
 @drawn()
 @given(lines=pools())
 def test_a_whole_run_sends_no_word_its_children_said(box: Box, clips: Clips, lines: list[tuple[bytes, list[str]]],
@@ -272,7 +271,7 @@ def test_a_whole_run_sends_no_word_its_children_said(box: Box, clips: Clips, lin
     request.node.user_properties.append(("timing", "the issue's cases as sent: " + " | ".join(issue)))
 
 
-@pytest.mark.release
+@pytest.mark.slow  # a corpus step and its bundle per stage
 @pytest.mark.parametrize("stage", CORPUS_STAGES)
 @drawn()
 @given(lines=pools())

@@ -440,7 +440,8 @@ def test_opencv_megamind_bugy_avi_is_read_through_its_copy(ffmpeg: str, tmp_path
 def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
         hung_box: HungBox, tmp_path: Path, short_start: None) -> None:
     """The run ends with its verdict on the other clips; the hung clip is in the summary's SKIPPED row and the report,
-    with its reason in its own words."""
+    with its reason in its own words, and, a stall being the box's or the moment's (issue 91), in the retry row that
+    follows: the same command looks at it again."""
     out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
     res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
                    "libx264", *FAST, *LENIENT)
@@ -448,8 +449,9 @@ def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
     assert "retry:" not in res.stderr
     assert "SKIPPED clips" in res.stdout, res.stdout  # the closing summary's row, as the box's run prints it
     with read_out_dir(out) as tree:
-        ((label, row),) = skipped_rows(tree, out)
-    assert label == "SKIPPED clips", label
+        ((label, row), (retry, again)) = skipped_rows(tree, out)
+    assert (label, retry) == ("SKIPPED clips", "retry"), (label, retry)
+    assert again.endswith("the same command tries camera.mp4 again, the rest reused)"), again
     assert re.match(r"1 left out \(--strict refuses instead\): camera\.mp4 \(ffmpeg gave no frame for \d+ s of its "
                     r"own time decoding it as it plays, on a second look", row), row
     report = (out / "05_bundle" / "report.html").read_text()

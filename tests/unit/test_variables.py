@@ -14,7 +14,10 @@ but by its declaration.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -468,6 +471,32 @@ def test_a_misspelt_variable_is_warned_of_once_with_the_one_meant(tmp_path: Path
     quiet = run_here("status", tmp_path / "no-run", env={"KIT_SEEDS": "0,1", "KIT_TEST_MEDIA": "/x",
                                                           "KIT_KILL_COUNT": "1"})
     assert quiet.returncode == res.returncode and "warning:" not in quiet.stderr, quiet.stderr
+
+
+def test_the_names_a_command_knows_before_the_tree_s_walk_are_the_tree_s() -> None:
+    """A command looks a KIT_ name up in the declarations and run's settings before it walks every command's options
+    (kit.cli.guard.misspelt_variables): those know no name the tree does not read (else a misspelling of it would go
+    unsaid)."""
+    from kit.cli.guard import declared_variables, setting_variables
+
+    walked = known_names()
+    assert declared_variables() < setting_variables() <= walked, sorted(setting_variables() - walked)
+
+
+def test_a_command_given_run_s_variables_loads_no_other_command(tmp_path: Path) -> None:
+    """KIT_SEEDS and KIT_ENCODERS (run's, exported on a box) set, `status` warns of neither and imports no other
+    command's module (tests/real/test_status.py's promise, whatever the user exports)."""
+    code = ("import sys; from click.testing import CliRunner; from kit.cli.main import cli\n"
+            "r = CliRunner().invoke(cli, ['status', sys.argv[1]])\n"
+            "print([m for m in ('kit.cli.run', 'kit.cli.flags', 'kit.cli.merge') if m in sys.modules])\n"
+            "print(r.output)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "no-run")], cwd=ROOT, capture_output=True,
+                         text=True, env={**env, "PYTHONPATH": str(ROOT), "KIT_SEEDS": "0,1", "KIT_ENCODERS": "libx264",
+                                         "KIT_CACHE_DIR": str(tmp_path / "cache")})
+    loaded, said = res.stdout.split("\n", 1)
+    assert loaded == "[]", loaded
+    assert "warning" not in said + res.stderr, said + res.stderr
 
 
 def test_every_kit_variable_the_test_harness_reads_is_the_kit_s_or_declared_the_harness_s() -> None:
