@@ -149,7 +149,6 @@ FOUND: dict[str, object] = {}
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt-get install strace): the enumeration of what "
                                            "the kit's processes write needs it")
 def test_every_process_writes_only_in_the_kit_s_folders(json_run: tuple[Path, object], tmp_path: Path,
