@@ -100,9 +100,9 @@ def absolute_why(sigma: np.ndarray, miss: np.ndarray) -> str | None:
         return "one seed: no ensemble spread to scale by, so the intervals are absolute (q_abs, VMAF points)"
     flat = int(((sigma == 0) & (miss > 0)).sum())
     if flat:
-        return (f"the members agree exactly on {flat} of the {len(sigma)} held-out rows, where the teacher "
-                "differs from them (a student that is its teacher's function has no spread): no spread to scale "
-                "by, so the intervals are absolute (q_abs, VMAF points)")
+        return (f"on {flat} of the {len(sigma)} held-out rows the members agree exactly and the teacher differs "
+                "from them (a student that is its teacher's function has no spread): no spread to scale by, so the "
+                "intervals are absolute (q_abs, VMAF points)")
     return None
 
 

@@ -150,7 +150,8 @@ def test_members_that_agree_where_the_teacher_differs_give_absolute_intervals_bo
     rows.loc[rows.index[0], "std"] = 0.0  # at least one
     out, iv = calibrate(rows, 0.95)
     assert iv.score == "absolute" and iv.conformal_q_residual is None
-    assert f"agree exactly on {int((rows['std'] == 0).sum())} of the {len(rows)}" in str(iv.q_reason)
+    assert f"on {int((rows['std'] == 0).sum())} of the {len(rows)} held-out rows the members agree exactly" in str(
+        iv.q_reason)
     for x in iv.levels:
         assert x.unbounded == (rank_needed(n, x.level) > n) and (x.q is None) == x.unbounded, x
         assert x.q == x.q_abs
