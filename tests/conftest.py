@@ -290,6 +290,32 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     return folder / "runs" / "mybox", res
 
 
+SMALL_BOX = ("homer.avi", "anim-1.mov", "alea.mpg", "movie.avi", "carphone_pristine.mp4")
+
+
+@pytest.fixture(scope="session")
+def small_box(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A small real box (issue 92): five whole public clips of four packages (cartoon, CG, a camera's movie, a test
+    sequence; bench/bench_boxes.py's `small`), the default run with libx264, once per session: the teacher's floor
+    (tests/pipeline/test_teacher_floor.py) and, trained again by the frames recipe, a HOLD whose consumer figures are
+    recomputed (tests/pipeline/test_consumer_recomputed.py). Its clips are <folder>/refs. Read-only for its users."""
+    from tests.publicclips import fetched_or_skip, load_manifest
+
+    manifest = load_manifest()
+    paths = fetched_or_skip([manifest.clip(c) for c in SMALL_BOX], manifest)
+
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
+        refs = folder / "refs"
+        refs.mkdir()
+        for name, path in paths.items():
+            shutil.copyfile(path, refs / name)
+        return passed(run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "small",
+                              "--encoders", "libx264"))
+
+    folder, res = kept_run(tmp_path_factory, "teacher-floor", run)
+    return folder / "out", res
+
+
 @pytest.fixture(scope="session")
 def ladder_run(tiny_refs: Path,
                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:

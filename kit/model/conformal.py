@@ -14,9 +14,10 @@ GAUSSIAN_Z = {0.5: 0.6744897501960817, 0.8: 1.2815515655446004, 0.9: 1.644853626
               0.99: 2.5758293035489004}
 EPS = 1e-9  # (n + 1)(1 - alpha) in floating point: 10 x 0.9 must count as 9, not 9.000000000000002
 METHOD = "hierarchical split conformal over content groups (Lee, Barber & Willett 2023)"
-FORMULA = ("s = |teacher - mean| / std (ddof=1 over seeds; |teacher - mean| with one seed); q = the smallest s "
-           "with sum_k F_k(s) >= (n+1)(1-alpha), F_k the empirical CDF of content group k's scores; interval "
-           "mean +- q std; unbounded when (n+1)(1-alpha) > n")
+FORMULA = ("s = |teacher - mean| / std (ddof=1 over seeds; |teacher - mean| with one seed, or where the seeds agree "
+           "exactly on a row the teacher scores apart); q = the smallest s with sum_k F_k(s) >= (n+1)(1-alpha), F_k "
+           "the empirical CDF of content group k's scores; interval mean +- q std (mean +- q when absolute); "
+           "unbounded when (n+1)(1-alpha) > n")
 UNIT = "a frame drawn at random from a new source (content group)"
 
 

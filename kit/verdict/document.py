@@ -320,7 +320,8 @@ class Intervals(Record):
 
     method: str
     formula: str
-    score: str  # "normalised" (by the ensemble's std over seeds) | "absolute" (one seed)
+    # "normalised" (by the ensemble's std over seeds) | "absolute" (no spread to scale by: q_reason says why)
+    score: str
     unit: str
     nominal: float = field(metadata=keep(SHARE_FIGURE))  # --interval-level
     n_groups: int = field(metadata=keep(COUNT))

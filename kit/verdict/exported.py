@@ -1,7 +1,7 @@
 """The interval the bundle exports (mu +- q sigma over the members, q the split-conformal `conformal_q_residual`)
 and what it covers on content the models did not see (docs/design/intervals.md); not calibrated, with no multiplier,
-when the groups cannot bound the nominal level or there is one seed. Recomputable from 04_verdict/intervals.parquet.
-"""
+when the groups cannot bound the nominal level or the members have no spread (one seed, or members that agree
+exactly). Recomputable from 04_verdict/intervals.parquet."""
 
 from __future__ import annotations
 
@@ -43,10 +43,15 @@ def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInter
 
 def not_calibrated(intervals: Intervals, z: float, fallback: float | None) -> str:
     """Why the manifests export no interval, with what the members' spread alone would have covered."""
-    if intervals.score != "normalised":
+    if intervals.score != "normalised" and fallback is None:
         return ("one seed: the members have no spread, so upstream's recipe mu +- q sigma has no interval to give; "
                 "the verdict's absolute intervals (q_abs, VMAF points) are not exported")
-    said = unbounded_reason(intervals.n_groups, intervals.nominal)
+    if intervals.score != "normalised":
+        said = ("the members agree exactly on held-out rows the teacher scores apart (intervals.q_reason), so "
+                "upstream's recipe mu +- q sigma has no multiplier to give; the verdict's absolute intervals (q_abs, "
+                "VMAF points) are not exported")
+    else:
+        said = unbounded_reason(intervals.n_groups, intervals.nominal)
     if fallback is not None:
         said += (f". The members' spread alone is no interval: upstream's Gaussian fallback mu +- {z:.3f} sigma "
                  f"covers {fallback:.1%} of the held-out rows at a nominal {percent(intervals.nominal)}, so it is "

@@ -72,22 +72,38 @@ class GroupThresholds:
 
     ids: np.ndarray  # the group ids, in code order
     codes: np.ndarray  # each row's group code
-    normalised: bool  # scores scaled by the ensemble's std (two seeds or more), else absolute
+    normalised: bool  # scores scaled by the ensemble's std, else absolute (absolute_why says why)
     cal: Calibration
     cal_abs: Calibration  # on absolute scores (cal itself when the scores are absolute)
     left_out: dict[float, np.ndarray]  # per level, each group's threshold calibrated without it
+    absolute_why: str | None = None
 
     @classmethod
     def of(cls, rows: pd.DataFrame, nominal: float) -> GroupThresholds:
         codes, ids = pd.factorize(rows["content"], sort=True)  # a code per row for its group (0..n-1, by id)
         codes = codes.astype(np.int64)
         sigma = rows["std"].to_numpy(dtype=np.float64)
-        normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
         y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
+        why = absolute_why(sigma, np.abs(y - mu))
+        normalised = why is None
         cal = Calibration.of(scores(y, mu, sigma if normalised else None), codes)
         cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
         return cls(np.asarray(ids, dtype=object), codes, normalised, cal, cal_abs,
-                   {lv: cal.left_out(lv) for lv in levels_for(nominal)})
+                   {lv: cal.left_out(lv) for lv in levels_for(nominal)}, why)
+
+
+def absolute_why(sigma: np.ndarray, miss: np.ndarray) -> str | None:
+    """Why the scores cannot be scaled by the ensemble's spread (None: they can): one seed gives none, and a row the
+    members agree on exactly but the teacher does not would score infinite, so every level would read unbounded
+    whatever the groups (a student that is its teacher's function, kit.model.floor, has no spread at all)."""
+    if not len(sigma) or not np.isfinite(sigma).all():
+        return "one seed: no ensemble spread to scale by, so the intervals are absolute (q_abs, VMAF points)"
+    flat = int(((sigma == 0) & (miss > 0)).sum())
+    if flat:
+        return (f"on {flat} of the {len(sigma)} held-out rows the members agree exactly and the teacher differs "
+                "from them (a student that is its teacher's function has no spread): no spread to scale by, so the "
+                "intervals are absolute (q_abs, VMAF points)")
+    return None
 
 
 def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, open_ended: np.ndarray,
@@ -149,7 +165,7 @@ def calibrate(rows: pd.DataFrame, nominal: float,
     at = next(x for x in levels if abs(x.level - nominal) < 1e-9)
     reason = None
     if not normalised:
-        reason = "one seed: no ensemble spread to scale by, so the intervals are absolute (q_abs, VMAF points)"
+        reason = th.absolute_why
     elif at.unbounded:
         reason = unbounded_reason(n, nominal)
     return out, Intervals(method=METHOD, formula=FORMULA, score="normalised" if normalised else "absolute",

@@ -78,16 +78,24 @@ def test_every_pooled_figure_is_recomputed_from_the_files(
 
 def test_the_clip_error_gate_holds_naming_the_clip_and_a_loose_one_passes(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
+    """The session's run trains by the teacher recipe, whose student is its teacher's function there: its pooled clips
+    miss by a few 1e-5 (libvmaf's float against the graph's), no error to gate. Its copy trains again by the frames
+    recipe, a student that misses by whole VMAF points; then only the verdict runs, with the gate tight and loose."""
     out, _ = json_run
     copy = tmp_path / "out"
-    shutil.copytree(out, copy)  # LOSO is kept: only the verdict runs again
-    base = ["step", "verdict", "--ref-dir", tiny_refs, "--out-dir", copy, "--box-id", "jsonbox", *FAST, *LENIENT]
+    shutil.copytree(out, copy)  # the corpus is kept: LOSO trains again, by the frames recipe
+    args = ["--ref-dir", tiny_refs, "--out-dir", copy, "--box-id", "jsonbox", *FAST, *LENIENT, "--recipe", "frames"]
+    trained = run_kit("step", "loso", *args)
+    assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-3000:]
+    assert verdict(out)["recipe"] == "teacher"  # the session's own, untouched
+    base = ["step", "verdict", *args]
     tight = run_kit(*base, "--max-clip-error", "p1:0.001")
     assert tight.returncode == 1, tight.stdout[-2000:] + tight.stderr[-3000:]
     v = verdict(copy)
     (gate,) = v["clip_error_gates"]
     assert gate["measure"] == "clip_error:p1" and not gate["passed"] and gate["worst"] in gate["failing"]
     assert "beyond --max-clip-error p1:0.001" in v["recommendation"] and gate["worst"] in v["recommendation"]
+    assert v["recipe"] == "frames" and gate["worst_value"] > 0.5  # a miss of the student's, not a float's
     loose = run_kit(*base, "--max-clip-error", "p1:100,min:100")
     assert loose.returncode == 0, loose.stdout[-2000:] + loose.stderr[-3000:]
     assert [g["passed"] for g in verdict(copy)["clip_error_gates"]] == [True, True]

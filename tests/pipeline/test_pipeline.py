@@ -16,6 +16,7 @@ import pytest
 
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.model.features import design_matrix
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES
 from kit.steps import formats_through, get_step
 from tests.conftest import FAST, LENIENT, ROOT, TINY_FRAMES, TINY_SOURCES, run_here, run_kit
 from tests.training import onnx_predict
@@ -96,13 +97,28 @@ def test_shard_has_schema_and_one_row_per_frame(json_run: tuple[Path, subprocess
     assert list(COLUMNS) == table.column_names
 
 
+def graph_parts(path: Path, feats: np.ndarray, codec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An exported teacher-recipe member's two parts for the rows, read from inside its graph by onnxruntime: the
+    teacher's function (`teacher_score`) and the network's output before the factor (`correction_raw`)."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load_from_string(path.read_bytes())
+    for name in ("teacher_score", "correction_raw"):
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    told, raw = sess.run(["teacher_score", "correction_raw"], {INPUT_FEATURES: feats.astype(np.float32),
+                                                              INPUT_CODEC: codec.astype(np.float32)})
+    return np.asarray(told, dtype=np.float64), np.asarray(raw, dtype=np.float64)
+
+
 def test_onnx_models_match_torch_and_sidecars_describe_them(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = json_run
     exports = out / "05_bundle" / "exports"
     df = pq.read_table(out / "02_corpus" / "shard.parquet").to_pandas()
     feats, codec = design_matrix(df)
-    preds = []
+    preds, nets = [], []
     for seed in (0, 1):
         sidecar = json.loads((exports / f"fr_regressor_v2_seed{seed}.json").read_text())
         assert sidecar["parity_max_abs_diff"] <= 1e-4
@@ -110,8 +126,19 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(
                                                            "vif_scale3", "motion2"]
         assert "h264_videotoolbox" in sidecar["encoder_vocab"]
         assert sidecar["output"]["clipped"] is False  # says plainly that the raw output is not clamped
-        preds.append(onnx_predict(exports / f"fr_regressor_v2_seed{seed}.onnx", feats, codec))
-    assert preds[0].shape == (len(df),) and not np.allclose(preds[0], preds[1])  # seeds really differ
+        onnx_path = exports / f"fr_regressor_v2_seed{seed}.onnx"
+        preds.append(onnx_predict(onnx_path, feats, codec))
+        # the teacher recipe's graph: the teacher's function plus the seed's own network scaled by the factor its
+        # sidecar states; the function is libvmaf's own per-frame score (within the proof's tolerance)
+        told, raw = graph_parts(onnx_path, feats, codec)
+        scale = sidecar["distillation"]["correction"]["scale"]
+        assert np.allclose(preds[-1], told + np.float32(scale) * raw, atol=1e-4)
+        proof = sidecar["distillation"]["teacher_function"]
+        assert np.abs(told - df["vmaf"].to_numpy()).max() <= proof["tolerance"]
+        nets.append(raw)
+    assert preds[0].shape == (len(df),) and not np.allclose(nets[0], nets[1])  # seeds really differ
+    # the outputs differ as much as the factor lets the seeds' networks through (0 here: the teacher's function)
+    assert np.allclose(preds[0], preds[1], atol=1e-4) == (scale == 0.0)
     ensemble = json.loads((exports / "ensemble.json").read_text())
     assert [m["seed"] for m in ensemble["members"]] == [0, 1]
     # and the vmaf-tune profile beside them, ready for model/tiny/ (tests/unit/test_vmaftune.py checks its rules)

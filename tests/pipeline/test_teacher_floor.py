@@ -2,13 +2,12 @@
 camera's movie, a test sequence; bench/bench_boxes.py's `small`), the default run. Held out by content, as vmaf-tune
 feeds them, the student keeps at least as many encodes within 1.5 as the teacher's own function of the same mean
 features, and no content more than one fewer; the verdict, the baselines and the summary say so in figures recomputed
-here from encodes.parquet; the export computes the teacher's function and keeps the factor LOSO chose."""
+here from encodes.parquet; the export computes the teacher's function and keeps the factor LOSO chose. The box is
+tests/conftest.py's `small_box`, shared with tests/pipeline/test_consumer_recomputed.py."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,29 +23,9 @@ from kit.model.consumer import TOLERANCE
 from kit.model.runtime import session
 from kit.report.summary import FLOOR_LABEL, closing_rows
 from kit.rundir import RunDir
-from tests.conftest import kept_run, passed, run_kit
 from tests.kitfiles import verdict_of
-from tests.publicclips import fetched_or_skip, load_manifest
 
-pytestmark = pytest.mark.slow
-CLIPS = ("homer.avi", "anim-1.mov", "alea.mpg", "movie.avi", "carphone_pristine.mp4")
-
-
-@pytest.fixture(scope="module")
-def small_box(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    manifest = load_manifest()
-    paths = fetched_or_skip([manifest.clip(c) for c in CLIPS], manifest)
-
-    def run(folder: Path) -> subprocess.CompletedProcess[str]:
-        refs = folder / "refs"
-        refs.mkdir()
-        for name, path in paths.items():
-            shutil.copyfile(path, refs / name)
-        return passed(run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "small",
-                              "--encoders", "libx264"))
-
-    folder, res = kept_run(tmp_path_factory, "teacher-floor", run)
-    return folder / "out", res
+pytestmark = pytest.mark.slow  # the session's small real box (tests/conftest.py)
 
 
 def counted(out: Path) -> pd.DataFrame:

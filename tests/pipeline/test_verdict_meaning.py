@@ -83,6 +83,16 @@ def plain_run(tiny_shard: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     return out, res.stdout
 
 
+@pytest.fixture(scope="module")
+def frames_run(tiny_shard: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same rows and gates trained by the frames recipe: a student that misses by points where the plain run's
+    (the teacher recipe's) is its teacher's function. Its out-dir, read as it is."""
+    out = tmp_path_factory.mktemp("frames") / "o"
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", out, *FAST_LOSO, "--recipe", "frames")
+    assert res.returncode in (0, 1), res.stderr
+    return out
+
+
 def test_verdict_reports_baseline_lift_worst_folds_and_meaning(plain_run: tuple[Path, str]) -> None:
     out, stdout = plain_run
     _, v = _verdict(out)
@@ -108,20 +118,23 @@ def test_verdict_reports_baseline_lift_worst_folds_and_meaning(plain_run: tuple[
     assert "baselines" in stdout and "ridge baseline" in full_summary(out)  # pointed to; in the summary's rows
 
 
-def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, plain_run: tuple[Path, str],
+def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, frames_run: Path,
                                                            tmp_path: Path) -> None:
-    # a copy of the plain run: the same corpus and recipe, so its LOSO is up to date and only the gates change
-    shutil.copytree(plain_run[0], tmp_path / "o")
+    # a copy of the frames run: the same corpus and recipe, so its LOSO is up to date and only the gates change (the
+    # plain run's student is its teacher's function: RMSE ~1e-4, no ratio to ridge that a gate could fail)
+    shutil.copytree(frames_run, tmp_path / "o")
     res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO, *LENIENT,
-                  "--min-rmse-lift", "0.01")
+                  "--min-rmse-lift", "0.01", "--recipe", "frames")
     assert res.returncode == 1, res.stdout + res.stderr
+    assert re.search(r"\[\d\d loso\] skipped: up to date", res.stdout), res.stdout[:2000]
     name, v = _verdict(tmp_path / "o")
     assert name == "HOLD" and v["gate"]["passed"]  # the seed-compatible gate keeps its meaning
-    assert v["lift_gate"]["enabled"] and not v["lift_gate"]["passed"]
+    assert v["lift_gate"]["enabled"] and not v["lift_gate"]["passed"] and v["recipe"] == "frames"
+    assert v["lift_gate"]["rmse_ratio"] == pytest.approx(v["lift"]["ensemble_mean_rmse"] / v["lift"]["ridge_mean_rmse"])
     assert "--min-rmse-lift 0.01" in v["recommendation"]
 
 
-def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, plain_run: tuple[Path, str], tmp_path: Path) -> None:
+def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, frames_run: Path, tmp_path: Path) -> None:
     df = pd.read_parquet(tiny_shard)
     shuffled = df.copy()
     shuffled["vmaf"] = np.random.default_rng(0).permutation(df["vmaf"].to_numpy())
@@ -134,7 +147,8 @@ def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, plain_run: tuple[
     assert name == "HOLD" and not v["gate"]["mean_plcc_pass"]
     assert v["gate"]["mean_plcc"] < 0.5
     # the control: the same rows with their true scores (the same recipe) agree far better with the teacher
-    _, good = _verdict(plain_run[0])
+    _, good = _verdict(frames_run)
+    assert good["recipe"] == v["recipe"] == "frames"
     assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
 
 
@@ -189,17 +203,21 @@ def test_seed_document_baselines_sit_beside_the_ensemble(plain_run: tuple[Path, 
         assert b["mean_rmse"] > 0
 
 
-def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(
-        tiny_shard: Path, json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(tiny_shard: Path, tmp_path: Path) -> None:
     """Beaten clearly, the incumbent is replaced; not a bundle, it is refused. (An incumbent the challenger does
     not beat by more than the seed spread holds: tests/pipeline/test_champion_kept.py.)"""
-    # the incumbent: the session's json_run bundle, trained 3 epochs (FAST) on two of these three cq values; the
-    # challenger's 25 epochs beat it by about five times the seed spread (0.052 PLCC against 0.010)
+    # the incumbent: a bundle of the frames recipe trained 3 epochs on these rows (the session's json_run is the
+    # teacher's function, which no challenger beats); the challenger, by the teacher recipe, is the teacher's function
+    incumbent = tmp_path / "inc"
+    made = run_kit("run", "--corpus", tiny_shard, "--out-dir", incumbent, "--seeds", "0,1", "--epochs", "3",
+                   "--batch-size", "64", "--recipe", "frames", *LENIENT)
+    assert made.returncode == 0, made.stdout + made.stderr
     res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "c2", *FAST_LOSO, *LENIENT,
-                  "--incumbent", json_run[0] / "05_bundle" / "exports")
+                  "--incumbent", incumbent / "05_bundle" / "exports")
     assert res.returncode == 0, res.stdout + res.stderr
     _, v = _verdict(tmp_path / "c2")
-    assert v["challenger_gate"]["passed"] and v["challenger_gate"]["margin"] > v["challenger_gate"]["seed_spread"]
+    gate = v["challenger_gate"]
+    assert gate["passed"] and gate["margin"] > gate["seed_spread"] and gate["margin"] > 0.01, gate
     # a folder that is not a bundle is refused clearly
     res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "x", *FAST_LOSO, "--incumbent", tmp_path)
     assert res.returncode == 2 and "no ensemble.json found" in res.stderr

@@ -114,7 +114,7 @@ def test_the_loso_step_proves_and_trains_the_corpuss_own_teacher(ffmpeg: str, re
         from kit.verdict.document import ConsumerFit
 
         fit = ConsumerFit.from_json(verdict["consumer"], "consumer")  # the gate on (LENIENT turned it off here)
-        gap = ceiling_gate(fit, 0.15, "consumer_ceiling_gap", (0.9, 0.75))
+        gap = ceiling_gate(fit, 0.15, "consumer_ceiling_gap")
         assert gap.enabled and gap.not_judged == f"no ceiling: {fit.no_ceiling}"
         shard = pd.read_parquet(run.shard)
         assert (shard["teacher_adm2"] != shard["adm2"]).any() and shard["teacher_motion2"].equals(shard["motion2"])

@@ -136,6 +136,33 @@ def test_one_seed_gives_absolute_intervals_and_says_why_there_is_no_multiplier()
     assert np.allclose(half[np.isfinite(half)], half[np.isfinite(half)].iloc[0]) or half.nunique() > 1
 
 
+@pytest.mark.parametrize("n", [4, 9, 25])
+@pytest.mark.parametrize("flat", [1.0, 0.3])
+def test_members_that_agree_where_the_teacher_differs_give_absolute_intervals_bounded_by_the_rank_rule(
+        n: int, flat: float) -> None:
+    """Seeds that agree exactly (a student that is its teacher's function: no spread) on some rows the teacher
+    scores a little apart: scaled by a zero spread those rows would score infinite and every level read unbounded,
+    said as too few groups. The scores are absolute instead, each level is unbounded exactly where the rank rule
+    says, and the reason names the agreement. Rows the members agree on and hit exactly stay normalised."""
+    rng = np.random.default_rng(n)
+    rows = simulated_sources(rng, n, 6)
+    rows.loc[rng.random(len(rows)) < flat, "std"] = 0.0
+    rows.loc[rows.index[0], "std"] = 0.0  # at least one
+    out, iv = calibrate(rows, 0.95)
+    assert iv.score == "absolute" and iv.conformal_q_residual is None
+    assert f"on {int((rows['std'] == 0).sum())} of the {len(rows)} held-out rows the members agree exactly" in str(
+        iv.q_reason)
+    for x in iv.levels:
+        assert x.unbounded == (rank_needed(n, x.level) > n) and (x.q is None) == x.unbounded, x
+        assert x.q == x.q_abs
+        if x.coverage is not None:
+            inside = (out[column(x.level, "lo")] <= out["vmaf"]) & (out["vmaf"] <= out[column(x.level, "hi")])
+            assert x.coverage == pytest.approx(inside.mean()) and x.mean_width is not None and x.mean_width > 0
+    assert any(x.coverage is not None for x in iv.levels)  # a bound, measured: 50 % needs 1 group held out
+    exact = rows.assign(vmaf=np.where(rows["std"] == 0, rows["pred"], rows["vmaf"]))  # agreed and hit: score 0
+    assert calibrate(exact, 0.95)[1].score == "normalised"
+
+
 def test_too_few_groups_leave_the_interval_unbounded_and_say_how_many_it_needs() -> None:
     out, iv = calibrate(simulated_sources(np.random.default_rng(4), 9, 10), 0.95)
     at = iv.at(0.95)

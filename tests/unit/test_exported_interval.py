@@ -93,6 +93,12 @@ def test_too_few_contents_export_no_interval_and_no_field_reads_as_one() -> None
     one_seed, iv1 = calibrate(members_rows(30).assign(std=np.nan), 0.95)
     e1 = exported_interval(one_seed, iv1)
     assert not e1.calibrated and "one seed" in str(e1.reason) and e1.fallback_coverage is None
+    # members that agree exactly (a student that is its teacher's function): no multiplier, and not "one seed"
+    agreed, iv0 = calibrate(members_rows(30).assign(std=0.0), 0.95)
+    e0 = exported_interval(agreed, iv0)
+    assert not e0.calibrated and e0.conformal_q_residual is None and "one seed" not in str(e0.reason)
+    assert "agree exactly" in str(e0.reason) and e0.fallback_coverage == pytest.approx(
+        float((agreed["vmaf"] == agreed["pred"]).mean()))  # mu +- 1.96 x 0 covers only the exact hits
 
 
 def test_check_upstream_measures_held_out_contents_as_the_verdict_does() -> None:
