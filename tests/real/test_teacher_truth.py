@@ -15,6 +15,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -301,12 +302,20 @@ def slipped_rows(ffmpeg: str, clip: Clip, out: Path, slip: str) -> tuple[list, d
                        shared=SharedDecodes(tree, jobs, out / "work" / "decoded", lambda line: None),
                        oracle=Oracle(ffmpeg, prov.teacher, lambda line: None, Places.KEPT),
                        oracle_jobs=frozenset({jobs[0].job_id}))
+    slipped: list[str] = []
+
+    def graph(*args: Any, **kwargs: Any) -> str:  # whatever the kit passes (scales, pix_fmt, stream...) goes through
+        made = original(*args, **kwargs)
+        if "[r]format=" in made:
+            slipped.append(made)
+        return made.replace("[r]format=", f"[r]{slip},format=")
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(argv, "build_shared_graph", lambda scales, ref_pix_fmt="": original(scales, ref_pix_fmt).replace(
-            "[r]format=", f"[r]{slip},format="))
+        patch.setattr(argv, "build_shared_graph", graph)
         if "settb" in slip:  # 1.0.x wrote it without -fps_mode passthrough
             patch.setattr(argv, "REF_FORMAT", ("-c:v", "rawvideo", "-f", "nut"))
         failures = run_jobs(lambda event: None, runner, jobs, 1, set(), lambda: None)
+    assert slipped, "the shared decode's reference branch was never built: nothing slipped"
     return failures, {"ledger": read_ledger(tree, job_paths(out, jobs[0])[1])}
 
 
