@@ -96,28 +96,17 @@ def test_the_tiny_run_says_its_time_left_from_its_corpus_plan_to_its_end(
     assert misses(events, slack_s=max(5.0, run_s / 3), factor=3.0) == [], run_s
 
 
-def test_the_demo_run_says_its_time_left_within_twice_the_truth(tmp_path: Path) -> None:
+def test_the_demo_run_says_its_time_left_within_twice_the_truth(demo_events: tuple[str, float | None, str]) -> None:
     """The one command as a newcomer runs it, on a fresh cache (the demo clips rendered first), timed from the
     process's start: estimating until a tenth of the work, then every estimate within twice the truth (a few seconds
-    of slack for the last ones)."""
-    load = os.getloadavg()[0]
-    start = time.monotonic()
-    proc = subprocess.Popen([*KIT, "run", "--json", "--out-dir", str(tmp_path / "out")], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(tmp_path / "cache")})
-    assert proc.stdout is not None
-    lines, first_at = [], None
-    for line in proc.stdout:
-        lines.append(line)
-        if first_at is None and '"event": "eta"' in line:
-            first_at = time.monotonic() - start
-    assert proc.wait(timeout=1800) == 0
-    events = events_of("".join(lines))
+    of slack for the last ones). The session's demo run (tests/conftest.py's demo_run, --json)."""
+    stdout, first_at, load = demo_events
+    events = events_of(stdout)
     first_estimate(events)
     assert first_at is not None and first_at <= FIRST_WITHIN_S, first_at
     estimating_then_measured(events)
     run_s = float(events[-1]["seconds"])  # type: ignore[arg-type]
-    said = f"a run of {run_s:.0f} s, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+    said = f"a run of {run_s:.0f} s, {load}"
     assert misses(events, slack_s=max(5.0, run_s * DEMO_SLACK)) == [], said
 
 
