@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -276,18 +277,47 @@ def json_run(tiny_refs: Path,
                     *FAST, *LENIENT)
 
 
+def demo_json(folder: Path) -> dict[str, object]:
+    """`run --json --box-id mybox` on a fresh cache (the demo clips rendered first) and 100 columns: its events read
+    as they come (`first_eta_s`: the first `eta` event's time from the process's start), and its lines as a terminal
+    shows them, which --json writes to stderr (the same renderer; tests/unit/test_terminal_and_summary.py)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "KIT_CACHE_DIR": str(folder / "cache")}
+    argv = [*KIT, "run", "--json", "--box-id", "mybox", "--out-dir", str(folder / "runs" / "mybox")]
+    load = os.getloadavg()[0]
+    with (folder / "lines.txt").open("w+") as lines:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=lines)
+        assert proc.stdout is not None
+        events, first = [], None
+        for line in proc.stdout:
+            events.append(line)
+            if first is None and '"event": "eta"' in line:
+                first = time.monotonic() - start
+        code = proc.wait(timeout=1800)
+        lines.seek(0)
+        said = lines.read()
+    assert code == 0, said[-4000:]
+    load_said = f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+    return {"lines": said, "events": "".join(events), "first_eta_s": first, "load": load_said}
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo as the README shows it (`run --box-id mybox` with the default gates, on a terminal 100 columns wide,
-    a cache of its own), run once per session: the README's annotated summary (tests/pipeline/test_readme_summary.py)
-    and the consumer figures recomputed from its tarball (tests/pipeline/test_consumer_recomputed.py). Its out-dir is
-    <folder>/runs/mybox. Read-only for its users."""
-    def run(folder: Path) -> subprocess.CompletedProcess[str]:
-        return passed(run_kit("run", "--box-id", "mybox", "--out-dir", folder / "runs" / "mybox", timeout=1800,
-                              env={"COLUMNS": "100", "KIT_CACHE_DIR": str(folder / "cache")}))
+    a cache of its own), run once per session (demo_json): the README's annotated summary
+    (tests/pipeline/test_readme_summary.py), the consumer figures recomputed from its tarball
+    (tests/pipeline/test_consumer_recomputed.py) and its time left (tests/pipeline/test_eta_run.py, demo_events).
+    Its out-dir is <folder>/runs/mybox; the process's stdout is the lines a terminal shows. Read-only for its users."""
+    folder, kept = made_once(tmp_path_factory, "demo-run", demo_json)
+    return folder / "runs" / "mybox", subprocess.CompletedProcess([], 0, kept["lines"], "")
 
-    folder, res = kept_run(tmp_path_factory, "demo-run", run)
-    return folder / "runs" / "mybox", res
+
+@pytest.fixture(scope="session")
+def demo_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float | None, str]:
+    """The --json events of the session's demo run (demo_run), its first `eta` event's seconds from the start, and the
+    box's load average before and after it."""
+    kept = made_once(tmp_path_factory, "demo-run", demo_json)[1]
+    return kept["events"], kept["first_eta_s"], kept["load"]
 
 
 SMALL_BOX = ("homer.avi", "anim-1.mov", "alea.mpg", "movie.avi", "carphone_pristine.mp4")

@@ -65,9 +65,11 @@ class BundleStep:
     @staticmethod
     def corpus_records(ctx: Context) -> dict[str, str]:
         """The corpus step's records the tarball carries and the report reads (the shard's manifest, the clips left
-        out), by their sha256: a clip added to or gone from the left-out ones changes what the lead is sent."""
+        out), by their sha256: a clip added to or gone from the left-out ones changes what the lead is sent. Sent
+        for this box's own shard alone, as the run decides (kit.bundle.contents): a corpus given with --corpus
+        elsewhere has none here; given as this out-dir's shard, it has them."""
         run = ctx.run
-        if ctx.settings.corpus is not None:  # a given corpus: the tarball carries no records of a corpus step here
+        if (given := ctx.settings.corpus) is not None and run.found(run.recorded(given)) != run.shard:
             return {}
         return {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                 if ctx.tree.is_file(p)}
@@ -128,8 +130,10 @@ class BundleStep:
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             # the report is sent as it is: written from the records as the lead is sent them (kit.bundle.sent)
+            # this box's left-out clips where the verdict is on its own shard (none without a readable record);
+            # on a corpus given elsewhere the report says the clips its manifest left out
             skipped, _ = read_record(SkippedClips, tree, run.skipped_clips if places.kept else
-                                     run.sent(run.skipped_clips))  # none without a readable record
+                                     run.sent(run.skipped_clips)) if corpus == run.shard else (None, None)
             prereqs, _ = read_prereqs(tree, run.prereqs_json)
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json, places),

@@ -184,15 +184,15 @@ class RunSettings(Record):
                                     LOSO: Entry(form=lambda s: str(s.folds), always=False)}))
     """Validation folds: loso (one per content group), K (grouped K-fold: whole content groups dealt into K folds
     balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per source either way."""
-    # prereqs then needs no encoder, the corpus step does not run, LOSO and the verdict read it
+    # prereqs then needs no encoder, the corpus step does not run, LOSO and the verdict read it; the bundle sends the
+    # corpus step's records only for this box's own shard, and finds the corpus the verdict names where the out-dir
+    # is now (kit.steps.base.recorded_corpus: a 2.1.0 verdict named this out-dir's shard by its absolute path)
     corpus: Path | None = setting(None, A_PATH, flag=Flag("--corpus", AbsPath(), rank=200), changes=changes(
-        PREREQS, CORPUS, LOSO, VERDICT, reads={BUNDLE: (
-            "to find the corpus the verdict names where the out-dir is now (kit.steps.base.recorded_corpus: a 2.1.0 "
-            "verdict named this out-dir's shard by its absolute path); the corpus found is checked against the "
-            "verdict's sha256, which the bundle's fingerprint holds")}, entries={
+        PREREQS, CORPUS, LOSO, VERDICT, BUNDLE, entries={
             PREREQS: Entry("needs_ffmpeg", lambda s: s.corpus is None),
             CORPUS: Through("no corpus step runs"), LOSO: Through("the corpus's sha256"),
-            VERDICT: Through("LOSO's files and the corpus's contents")}))
+            VERDICT: Through("LOSO's files and the corpus's contents"),
+            BUNDLE: Through("the verdict, which names its corpus and sha256, and the corpus step's records")}))
     """Train on this corpus (a shard or merged corpus) and skip the corpus step."""
     jobs: int = setting(0, Whole(0, 256), flag=Flag("--jobs", Int(), rank=230), changes=changes_nothing(
         "how many corpus jobs run at once: each encode has one thread (kit.corpus.jobs), so no row depends on it"))

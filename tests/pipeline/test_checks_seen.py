@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,8 @@ def two_boxes(ffmpeg: str, tiny_refs: Path, json_run: tuple[Path, subprocess.Com
 def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing_is_sent(
         two_boxes: dict[str, Path], tmp_path: Path) -> None:
     """The merge, the union's closing summary and its report say box A's clip left out and its warning, and the
-    union's recommendation and summary agree that nothing is sent."""
+    union's recommendation and summary agree that nothing is sent. The union is run in box A's own out-dir: the
+    02_corpus/skipped.json its corpus step left there is not the union's, neither said nor sent."""
     # the box's manifest names its clip as the lead may see it (issue 69): under the box's --ref-dir, no folder
     low = f"[ref-dir]/{two_boxes['low'].name}"
     shards = [two_boxes[box] / "02_corpus" / "shard.parquet" for box in ("boxa", "boxb")]
@@ -121,6 +123,8 @@ def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing
     assert "left out on box boxa: odd.y4m: " in said and "independent check: 6 clip(s)" in said, said
     assert f"warning: box boxa: {low}: its own bitrate is" in merged.stderr, merged.stderr
     union = tmp_path / "union"
+    shutil.copytree(two_boxes["boxa"], union, symlinks=True)
+    assert (union / "02_corpus" / "skipped.json").is_file()
     res = run_kit("run", "--corpus", tmp_path / "u.parquet", "--out-dir", union, *FAST, *LENIENT,
                   env={"COLUMNS": "400"})
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -137,6 +141,10 @@ def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing
     report = (union / "05_bundle" / "report.html").read_text()
     assert "send the results tarball back" not in report.lower() and "nothing to send" in report
     assert "<h2 id='skipped'>Clips left out</h2>" in report and "odd.y4m" in report and "its own bitrate is" in report
+    assert "From each box" in report and "From 02_corpus/skipped.json" not in report  # the union's, not box A's
+    (tarball,) = (union / "05_bundle").glob("results-*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        assert not [n for n in tar.getnames() if n.startswith("02_corpus/")], tar.getnames()
 
 
 def test_a_kit_2_0_box_s_left_out_clips_are_read_from_its_tarball(two_boxes: dict[str, Path], tmp_path: Path) -> None:

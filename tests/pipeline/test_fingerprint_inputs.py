@@ -80,6 +80,11 @@ def test_each_input_changes_exactly_the_plans_that_read_it(
     shutil.copy2(ffmpeg, copy)
     assert changed(steps, planned(out, dataclasses.replace(settings, ffmpeg=copy))) == {"prereqs"}
 
+    # --corpus: the bundle sends the corpus step's records for this box's own shard alone, as its plan holds them
+    own = planned(out, dataclasses.replace(settings, corpus=out / "02_corpus" / "shard.parquet"))
+    assert own["bundle"] == steps["bundle"]
+    assert planned(out, dataclasses.replace(settings, corpus=tmp_path / "u.parquet"))["bundle"] != steps["bundle"]
+
     # the corpus's job rows: a version of the corpus step's plan alone (LOSO reads the shard, whose sha256 follows)
     from kit.steps import s02_corpus
 

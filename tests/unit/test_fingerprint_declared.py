@@ -149,8 +149,8 @@ def test_a_setting_a_step_holds_through_its_inputs_is_named_with_them() -> None:
     """The settings 2.1.0 held through a step's inputs alone (the file or version they name): each says which, and no
     other setting of the step's is held so."""
     assert through_inputs() == {
-        "teacher": ["bundle", "corpus", "loso"], "corpus": ["corpus", "loso", "verdict"], "ffmpeg": ["prereqs"],
-        "train.inputs": ["corpus"], "demo_clips": ["corpus"], "demo_seconds": ["corpus"],
+        "teacher": ["bundle", "corpus", "loso"], "corpus": ["bundle", "corpus", "loso", "verdict"],
+        "ffmpeg": ["prereqs"], "train.inputs": ["corpus"], "demo_clips": ["corpus"], "demo_seconds": ["corpus"],
         "incumbent": ["verdict"], "content_groups": ["corpus"]}
     for dotted, f in leaves():
         c = changes_of(f)

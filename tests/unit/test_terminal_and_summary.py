@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import re
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -136,6 +137,31 @@ def test_a_run_of_prereqs_alone_says_no_time_left() -> None:
     assert "time left" not in plain.getvalue() and "[01 prereqs]" in plain.getvalue()
     kinds = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
     assert kinds == ["run_started", "step_started", "step_finished"]
+
+
+def test_json_mode_writes_to_stderr_the_lines_a_plain_run_writes_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One renderer's lines, the stream aside: what `run --json` writes to stderr is what `run` writes to stdout, at
+    the same width (the session's demo run is made with --json, and the README's summary read from its stderr:
+    tests/conftest.py's demo_run)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(sys, "stderr", StringIO())
+    clock, plain, out = FakeClock(), StringIO(), StringIO()
+    renderers = (Renderer(stream=plain, clock=clock), Renderer(json_mode=True, json_stream=out, clock=clock))
+    events = [*corpus_events(40), ev.StepStarted("loso", "not run yet"), ev.Forecast("loso", 100, 80),
+              *(ev.Epoch("loso", k, 30, 10, 1.0 / k) for k in range(1, 31)), ev.StepFinished("loso", 9.0),
+              ev.Info("bundle", "PROMOTE: refitting 5 seeds on all 3000 rows"),
+              ev.BundleWritten("/runs/box/05_bundle/results-box.tar.gz", 12, "0" * 64)]
+    for e in events:
+        clock.t += 0.5
+        for r in renderers:
+            r(e)
+    for r in renderers:
+        r.console.print("│ a row of the closing summary, as print_summary writes it to the renderer's console │")
+        r.close()
+    said = sys.stderr.getvalue()  # type: ignore[attr-defined]
+    assert renderers[0].console.width == renderers[1].console.width == 100
+    assert "[02 corpus] 40/40 jobs run" in said and "results-box.tar.gz" in said and said == plain.getvalue()
+    assert len(out.getvalue().splitlines()) >= len(events)  # the events (and eta) went to stdout, one a line
 
 
 def test_json_mode_writes_one_object_per_line_and_humans_elsewhere() -> None:
