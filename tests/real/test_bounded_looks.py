@@ -7,7 +7,7 @@ damaged picture is left out with the frame named.
 The hang is simulated by a wrapper of the kit's ffmpeg (the real one needs opencv-doc's box.mp4 and ffmpeg 9's
 `-err_detect explode`): on a second look it floods stderr with box.mp4's line and ignores SIGTERM, as box.mp4's
 look did. box.mp4 itself, and opencv-doc's Megamind_bugy.avi, are whole real files the realfiles tier's fetcher gives
-(tests/publicclips.py: opencv-doc's package, pinned by sha256, kept in $KIT_TEST_MEDIA; skipped, saying so, only where
+(tests/publicclips.py: opencv-doc's package, pinned by sha256, kept in $TESTS_MEDIA; skipped, saying so, only where
 there is no network to fetch them).
 """
 
