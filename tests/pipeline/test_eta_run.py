@@ -140,7 +140,7 @@ def pty_run(args: list[str | Path], columns: int, timeout: float = 300) -> tuple
     return proc.wait(timeout=60), drawn.decode("utf-8", "replace")
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX's")
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal (pty)")
 def test_on_80_columns_every_bar_keeps_its_eta(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                 tiny_refs: Path, tmp_path: Path) -> None:
     """The corpus step of the tiny clips on an 80-column terminal: the step bar and the corpus bar are drawn with

@@ -6,11 +6,11 @@ children (which lead groups of their own, ended by the kit's reaper) lives on,
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
 uninterrupted run. SIGINT, SIGTERM and SIGHUP are sent the same way: each ends
 the run with 128 + N and the resume line. The suite runs every test here at
-KIT_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) at 6;
-set KIT_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says which test runs
+TESTS_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) at 6;
+set TESTS_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says which test runs
 where). The instants are drawn anew in each session, so that CI's one
 instant falls anywhere over the runs of many sessions; a failure names its
-KIT_KILL_SEED, and setting it draws the same instants again.
+TESTS_KILL_SEED, and setting it draws the same instants again.
 
 `merge` is killed the same way (random instants), and at the exact instants of its
 commit through KIT_KILL_AT (kit.infra.faults): mid-extraction, mid-write, after the
@@ -45,9 +45,9 @@ from tests.kitfiles import results_tarball, shard_table, write_shard
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
-KILL_COUNT = int(os.environ.get("KIT_KILL_COUNT", "1"))
-KILL_SEED = int(os.environ.get("KIT_KILL_SEED") or random.SystemRandom().randrange(2**32))
-DRAWN = f"KIT_KILL_SEED={KILL_SEED}"  # printed by each test: pytest shows it beside a failure
+KILL_COUNT = int(os.environ.get("TESTS_KILL_COUNT", "1"))
+KILL_SEED = int(os.environ.get("TESTS_KILL_SEED") or random.SystemRandom().randrange(2**32))
+DRAWN = f"TESTS_KILL_SEED={KILL_SEED}"  # printed by each test: pytest shows it beside a failure
 KEY = ["src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device"]
 
 

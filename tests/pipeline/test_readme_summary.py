@@ -4,7 +4,7 @@ what differs from run to run or box to box is set aside (the out-dir's folder, s
 and size; the lines about this box's opt-in encoders). Each note marker sits on the first line of a row or on a line
 after the table, numbered from 1 with no gap, one note below the block for each.
 
-`KIT_WRITE_README=1` writes the demo's lines into the README instead (each marker kept on the line of the same row
+`TESTS_WRITE_README=1` writes the demo's lines into the README instead (each marker kept on the line of the same row
 label or path line), for a release whose summary changed; then read the notes under the block again."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_the_readme_summary_is_the_demo_s_as_printed(demo_run: tuple[Path, subpr
     out, res = demo_run
     head, block, after = readme_parts()
     printed = printed_block(res, out)
-    if os.environ.get("KIT_WRITE_README"):
+    if os.environ.get("TESTS_WRITE_README"):
         (ROOT / "README.md").write_text(head + "\n".join(written(block, printed)) + after)
         head, block, after = readme_parts()
     shown = [MARK.sub("", line).rstrip() for line in block]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from kit.corpus.jobs import JobLedger
 from kit.corpus.progress import JobsPlan
 from kit.infra.records import Record
 from kit.steps.records import RunRecord, StepRecord
+from kit.verdict.document import Verdict
 from tests.conftest import run_here
 from tests.unit.test_record_fields import (
     MISSING,
@@ -27,6 +29,7 @@ from tests.unit.test_record_fields import (
     Field,
     breakers,
     breaks,
+    document,
     may_lack,
     rules_of,
     walk,
@@ -78,13 +81,14 @@ def stopped(json_run: tuple[Path, object], tmp_path_factory: pytest.TempPathFact
 
 
 def status_of(out: Path, file: str, at: tuple[str | int, ...], value: Any, tmp_path: Path) -> tuple[Any, str]:
-    """`status` on a copy of `out` whose `file` (the first a pattern matches) holds `value` at `at`; and its name."""
+    """`status` on a copy of `out` whose `file` holds `value` at `at`; and its name. Of the files a pattern matches,
+    the first that holds the field's record (a ledger's `oracle`: only the job of the clip checked has one)."""
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
-    (path,) = sorted(copy.glob(file))[:1]
-    changed = with_value(json.loads(path.read_text()), at, value)
-    if changed is None:
-        pytest.skip("nothing above the field in this file")
+    held = ((path, changed) for path in sorted(copy.glob(file))
+            if (changed := with_value(json.loads(path.read_text()), at, value)) is not None)
+    path, changed = next(held, (None, None))
+    assert path is not None, f"no {file} of the run holds the record of {'.'.join(map(str, at))}"
     path.write_text(json.dumps(changed))
     return run_here("status", copy), path.name
 
@@ -116,12 +120,32 @@ def test_the_issue_s_date_in_plan_json_is_said_by_status(stopped: Path, tmp_path
            "(YYYY-MM-DDTHH:MM:SSZ)): its jobs are not counted" in res.stdout, res.stdout
 
 
+def placed(doc: dict[str, Any], at: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """`doc` with `value` at `at`. Where the run's verdict holds nothing above the field (an empty list, a block it
+    leaves out) the declaration's example stands there (tests/unit/test_record_fields.document: it keeps every rule),
+    so that every field of every record is reached; a dict's item (`k`) is the run's first."""
+    doc = json.loads(json.dumps(doc))
+    holder: Any = doc
+    like: Any = document(Verdict)
+    for step in at[:-1]:
+        like = like[step]
+        if step == "k" and isinstance(holder, dict) and holder and "k" not in holder:
+            step = next(iter(holder))
+        if isinstance(holder, list) and not holder:
+            holder.append(deepcopy(like))
+        elif isinstance(holder, dict) and holder.get(step) is None:
+            holder[step] = deepcopy(like)
+        holder = holder[step]
+    holder[at[-1]] = value
+    return doc
+
+
 def verdict_damaged(out: Path, at: tuple[str | int, ...], value: Any) -> Path:
-    """The verdict of `out` with `value` at `at`, recorded in its step's status.json as the verdict step wrote it
-    (its sha256 there too): a document the runner's check of the outputs passes, which its readers must read."""
+    """The verdict of `out` with `value` at `at` (placed), recorded in its step's status.json as the verdict step
+    wrote it (its sha256 there too): a document the runner's check of the outputs passes, which its readers must
+    read."""
     (verdict,) = sorted((out / "04_verdict").glob("PROMOTE.json"))
-    changed = with_value(json.loads(verdict.read_text()), at, value)
-    assert changed is not None
+    changed = placed(json.loads(verdict.read_text()), at, value)
     verdict.write_text(json.dumps(changed))
     status = out / "04_verdict" / "status.json"
     record = json.loads(status.read_text())
@@ -147,8 +171,6 @@ def test_the_bundle_step_refuses_a_damaged_verdict_naming_the_field(json_run: tu
 
 def one_per_record() -> list[tuple[tuple[str | int, ...], Any]]:
     """A malformed value of one field of each record the verdict holds (its first field a rule or a type breaks)."""
-    from kit.verdict.document import Verdict
-
     found: dict[type[Record], tuple[tuple[str | int, ...], Any]] = {}
     for f in walk(Verdict):
         values = [v for v in (*breakers(rules_of(f.f), f.tp), *wrong_types(f.tp)) if breaks(f, v)]
@@ -160,16 +182,10 @@ def one_per_record() -> list[tuple[tuple[str | int, ...], Any]]:
 @pytest.mark.parametrize(("at", "value"), one_per_record(), ids=[".".join(map(str, at)) for at, _ in one_per_record()])
 def test_the_bundle_step_refuses_a_damaged_field_of_each_record_of_the_verdict(
         json_run: tuple[Path, object], tmp_path: Path, at: tuple[str | int, ...], value: Any) -> None:
-    """A field of each of the verdict's records (where the run's verdict holds one), as above."""
+    """A field of each of the verdict's records (one the run's verdict holds none of stands as its declaration's
+    example, placed), as above."""
     out = tmp_path / "out"
     shutil.copytree(json_run[0], out)
-    (verdict,) = sorted((out / "04_verdict").glob("PROMOTE.json"))
-    try:
-        held = with_value(json.loads(verdict.read_text()), at, value)
-    except IndexError:  # an empty list above it
-        held = None
-    if held is None:
-        pytest.skip("the run's verdict holds nothing above the field")
     verdict_damaged(out, at, value)
     res = run_here("step", "bundle", "--settings", out / "run.json", "--out-dir", out)
     assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr, (res.returncode, res.stderr[-3000:])

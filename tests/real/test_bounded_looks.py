@@ -7,7 +7,7 @@ damaged picture is left out with the frame named.
 The hang is simulated by a wrapper of the kit's ffmpeg (the real one needs opencv-doc's box.mp4 and ffmpeg 9's
 `-err_detect explode`): on a second look it floods stderr with box.mp4's line and ignores SIGTERM, as box.mp4's
 look did. box.mp4 itself, and opencv-doc's Megamind_bugy.avi, are whole real files the realfiles tier's fetcher gives
-(tests/publicclips.py: opencv-doc's package, pinned by sha256, kept in $KIT_TEST_MEDIA; skipped, saying so, only where
+(tests/publicclips.py: opencv-doc's package, pinned by sha256, kept in $TESTS_MEDIA; skipped, saying so, only where
 there is no network to fetch them).
 """
 
@@ -133,13 +133,27 @@ def test_a_child_that_ignores_sigterm_is_killed_at_its_timeout(tmp_path: Path) -
     assert not alive(pid), "the child that ignores SIGTERM outlived its timeout"
 
 
-def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
-        ffmpeg: str, tmp_path: Path, short_start: None) -> None:
+class OneHangs(NamedTuple):
+    """A --ref-dir of the camera clip and alpha.y4m, and an ffmpeg whose second look at the camera clip hangs."""
+
+    refs: Path
+    camera: Path
+    wrapper: Path  # hanging_ffmpeg's
+    pids: Path
+
+
+@pytest.fixture()
+def one_hangs(ffmpeg: str, tmp_path: Path, short_start: None) -> OneHangs:
     refs = tmp_path / "refs"
     refs.mkdir()
     camera = camera_clip(ffmpeg, refs)
     render(ffmpeg, TINY_SOURCES["alpha"], refs / "alpha.y4m")
-    wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
+    return OneHangs(refs, camera, *hanging_ffmpeg(ffmpeg, tmp_path))
+
+
+def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
+        ffmpeg: str, tmp_path: Path, one_hangs: OneHangs) -> None:
+    refs, camera, wrapper, pids = one_hangs
     unusable: list[Unusable] = []
     start = time.monotonic()
     clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
@@ -358,15 +372,11 @@ def test_a_refusal_is_kept_so_a_second_discovery_runs_no_ffmpeg(ffmpeg: str, tmp
 
 
 def test_a_look_that_stalls_is_never_kept_and_the_next_run_uses_the_clip(
-        ffmpeg: str, tmp_path: Path, short_start: None) -> None:
+        ffmpeg: str, tmp_path: Path, one_hangs: OneHangs) -> None:
     """Issue 91: a stall is the box's or the moment's, never a fact about the file. The run whose look stalled leaves
     the clip out; the next one (its decoder no longer stuck: here the real ffmpeg) looks again and uses it. A refusal
     an older kit kept (refused3, whose looks had a wall-clock budget) is never read."""
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    camera = camera_clip(ffmpeg, refs)
-    render(ffmpeg, TINY_SOURCES["alpha"], refs / "alpha.y4m")
-    wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
+    refs, camera, wrapper, _ = one_hangs
     stalled: list[Unusable] = []
     used = discover(refs, str(wrapper), open_cache(tmp_path / "cache"), unusable=stalled)
     assert [Path(c.path).name for c in used] == ["alpha.y4m"]

@@ -67,7 +67,7 @@ def test_two_named_encoders_make_one_corpus_with_both(tiny_refs: Path, tmp_path:
     assert "libx265" in said and "corpus uses libx264, libx265" in said
 
 
-@pytest.mark.skipif(not NO_GPU_HERE, reason="this box has a GPU")
+@pytest.mark.skipif(not NO_GPU_HERE, reason="needs a box without a GPU (nvidia-smi or /dev/dri is here)")
 def test_a_named_encoder_that_fails_its_probe_exits_2_with_the_real_reason(tiny_refs: Path, tmp_path: Path) -> None:
     res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "out", "--encoders", "libx264,h264_nvenc",
                   *FAST, env={"KIT_CACHE_DIR": str(tmp_path / "cache")})

@@ -97,17 +97,19 @@ def sidecar_yuv(ffmpeg: str, folder: Path, meta: dict[str, object]) -> None:
     (folder / "Side.json").write_text(json.dumps(meta))
 
 
-def size_change_mkv(ffmpeg: str, dest: Path) -> Path:
-    """20 pictures at 176x144 then 20 at 352x288 in one stream (two MPEG-TS cuts joined, as a capture that changed
-    its size does): ffmpeg scales the later ones to the first size unless told not to."""
+def size_change(ffmpeg: str, dest: Path, later: str = "352x288", rotation: int = 0) -> Path:
+    """20 pictures at 176x144 then 20 at `later` in one stream (two MPEG-TS cuts joined, as a capture that changed
+    its size does), in the container of `dest`'s suffix: ffmpeg scales the later ones to the first size unless told
+    not to. `rotation`: a display matrix that turns the stream so many degrees."""
     parts = []
-    for k, size in enumerate(("176x144", "352x288")):
+    for k, size in enumerate(("176x144", later)):
         parts.append(dest.with_suffix(f".{k}.ts"))
         ffmpeg_run(ffmpeg, "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25", "-frames:v", "20", "-c:v", "libx264",
                    "-f", "mpegts", parts[-1])
-    joined = dest.with_suffix(".ts")
+    joined = dest.with_suffix(".joined.ts")
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
-    ffmpeg_run(ffmpeg, "-i", joined, "-map", "0:v", "-c", "copy", "-f", "matroska", dest)
+    turned = ("-display_rotation:v:0", str(rotation)) if rotation else ()
+    ffmpeg_run(ffmpeg, *turned, "-i", joined, "-map", "0:v", "-c", "copy", dest)
     for p in (*parts, joined):
         p.unlink()
     return dest
@@ -137,7 +139,7 @@ class Case:
 CASES = [
     Case("odd-geometry-y4m", lambda d, f: odd_y4m(f, d / "odd.y4m"),
          ("odd.y4m", "321x181 has an odd width and height", "4:2:0")),
-    Case("size-change-mid-stream", lambda d, f: size_change_mkv(f, d / "resized.mkv"),
+    Case("size-change-mid-stream", lambda d, f: size_change(f, d / "resized.mkv"),
          ("resized.mkv: its pictures change size mid-stream (176x144 to 352x288)", "would scale the later")),
     Case("a-2x2-clip", lambda d, f: ffmpeg_run(f, "-f", "lavfi", "-i", "testsrc2=s=2x2:r=25", "-frames:v", "30",
                                               "-c:v", "ffv1", d / "t2x2.mkv"),

@@ -30,7 +30,7 @@ from kit.model.recipe import MIN_FRAMES_PER_SOURCE
 from tests.conftest import FAST, LENIENT, TINY_SOURCES, copy_prereqs, made_once, render, run_here, run_kit
 from tests.pipeline.test_no_torch import NO_TORCH
 from tests.real.test_bounded_looks import first_picture_damaged
-from tests.real.test_hostile_refs import damaged_mkv, ffmpeg_run, odd_y4m, size_change_mkv, zero_width_y4m
+from tests.real.test_hostile_refs import damaged_mkv, ffmpeg_run, odd_y4m, size_change, zero_width_y4m
 
 GOOD = ("alpha", "beta", "gamma", "delta")  # four contents: LOSO has its three with one left to spare
 ARGS = ("--encoders", "libx264", "--seeds", "0")
@@ -51,16 +51,7 @@ def frames_of(n: int) -> Callable[[Path, str], object]:
 def turned_size_change(path: Path, ffmpeg: str) -> None:
     """176x144 then 144x176 in one stream, in an .mp4 whose display matrix turns it 90 degrees: the later pictures'
     size is the first ones' turned, which 2.3.0 took for the turned picture and used, every later one rescaled."""
-    parts = []
-    for k, size in enumerate(("176x144", "144x176")):
-        parts.append(path.with_suffix(f".{k}.ts"))
-        ffmpeg_run(ffmpeg, "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25", "-frames:v", "20", "-c:v", "libx264",
-                   "-f", "mpegts", parts[-1])
-    joined = path.with_suffix(".joined.ts")
-    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
-    ffmpeg_run(ffmpeg, "-display_rotation:v:0", "90", "-i", joined, "-map", "0:v", "-c", "copy", "-f", "mp4", path)
-    for p in (*parts, joined):
-        p.unlink()
+    size_change(ffmpeg, path, "144x176", rotation=90)
 
 
 def cover_first(path: Path, ffmpeg: str) -> None:
@@ -115,7 +106,7 @@ CASES = [
     # the looks (kit.media.decode): what the file's pictures are
     Case("turned_resized.mp4", turned_size_change,
          r"its pictures change size mid-stream \(176x144 to 144x176, as its decoder gives them before their display"),
-    Case("resized.mkv", lambda p, f: size_change_mkv(f, p),
+    Case("resized.mkv", lambda p, f: size_change(f, p),
          r"its pictures change size mid-stream \(176x144 to 352x288\)"),
     Case("audio.mp4", lambda p, f: ffmpeg_run(f, "-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", p),
          r"not a video: it has no video stream \(only audio\)"),

@@ -17,7 +17,7 @@ surface (232 with the kit's ffmpeg 9.0.2), read here from the kit's ffmpeg, neve
   job's own.
 
 gem-doc's homer.avi (a cartoon in Indeo 3, 4:1:0: the issue's clip) goes through the kit whole in every tier. The fast
-tier runs a cut of each matrix (CUT and KIT_CUT, few frames); the suite every format too (wide).
+tier runs a cut of each matrix (CUT and RUN_CUT, few frames); the suite every format too (wide).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ CUT = ("yuv410p", "yuv411p", "yuv440p", "yuvj422p", "gray10le", "rgb24", "pal8",
 # through the kit, the fast tier's cut of it: beside homer.avi (4:1:0, read through the kit's copy), a full-range
 # camera's read through its copy, gray deeper than 8 bits, a palette, and 4:4:4 at 12 bits scored on purpose in its
 # own format
-KIT_CUT = ("yuvj422p", "gray10le", "pal8", "yuv444p12le")
+RUN_CUT = ("yuvj422p", "gray10le", "pal8", "yuv444p12le")
 CUT_FRAMES, RELEASE_FRAMES = 6, 12
 TOLERANCE = 0.01  # libvmaf prints six decimals; the same pictures give the same score
 # how a format is put in a file, in order: raw video in NUT (its tags name most formats), then codecs that keep what
@@ -284,7 +284,7 @@ def check_through_the_kit(ffmpeg: str, jobs: dict[str, dict], wanted: dict[str, 
                                      pytest.param("all", id="every-format", marks=pytest.mark.wide)])
 def test_every_format_a_file_holds_scores_through_the_kit(ffmpeg: str, public: dict[str, Path], tmp_path: Path,
                                                           formats: str) -> None:
-    chosen = list(KIT_CUT) if formats == "cut" else software_formats(ffmpeg)
+    chosen = list(RUN_CUT) if formats == "cut" else software_formats(ffmpeg)
     src = source(ffmpeg, public, tmp_path, CUT_FRAMES if formats == "cut" else RELEASE_FRAMES)
     refs = tmp_path / "refs"
     refs.mkdir()

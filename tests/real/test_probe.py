@@ -25,7 +25,7 @@ from kit.platforms.signals import HostSignals, RenderNode, VideoController, list
 from tests.conftest import run_kit
 
 NO_GPU_HERE = shutil.which("nvidia-smi") is None and not Path("/dev/dri").exists()
-needs_no_gpu = pytest.mark.skipif(not NO_GPU_HERE, reason="this box has a GPU: the failure checks need none")
+needs_no_gpu = pytest.mark.skipif(not NO_GPU_HERE, reason="needs a box without a GPU (nvidia-smi or /dev/dri is here)")
 FAIL_FAST_S = 10.0  # a failing hardware probe takes well under a second; generous for 2 loaded cores
 H100_SMI = '#!/bin/sh\necho "0, NVIDIA H100 80GB HBM3, 550.54.15"\n'
 
@@ -77,7 +77,8 @@ def fake_intel_signals(ffmpeg: str) -> HostSignals:
 def test_every_option_of_every_spec_exists_in_the_real_ffmpeg(ffmpeg: str, name: str) -> None:
     spec = get_spec(name)
     if name not in describe(Path(ffmpeg), "test").encoders:
-        pytest.skip(f"{name} is not in this ffmpeg build (VideoToolbox ships only in macOS builds)")
+        pytest.skip(f"{name} is not in this ffmpeg build ({ffmpeg})" +
+                    ("; VideoToolbox's encoders ship only in macOS builds" if "videotoolbox" in name else ""))
     setup = hw_setup(spec, fake_intel_signals(ffmpeg))
     argv = build_encode_argv(ffmpeg, ["-i", "ref.y4m"], spec, 25, "out", hw_init=setup.args.init,
                              hw_filter=setup.args.filter, threads=2)

@@ -22,30 +22,20 @@ from tests.conftest import made_once, run_kit
 from tests.publicclips import fetched_or_skip, load_manifest
 from tests.realfiles.refsets import Expect, fill
 
-
-@dataclass(frozen=True)
-class Cut:
-    """A run of the tier: which public clips, the run's flags, and the time it must end within."""
-
-    name: str
-    flags: tuple[str, ...]
-    limit_s: float
-    what: str
-
-
 # 35 files and a hidden one (2.3 adds gem-doc's homer.avi and anim-1.mov, 37 files), libx264 at one cq on the default
 # ladder (a job per file and rung: the check by hand takes one of each file, native and the half rung in turn), one
 # seed: the tests read the corpus and that a verdict is reached, so a second cq or seed bought no check (2.3's two of
 # each: 406 s of CPU). Each file is used or named: box.mp4 is read as ffmpeg plays it, the name that is not UTF-8 kept
-WHOLE = Cut("whole", ("--encoders", "libx264", "--cqs", "34", "--seeds", "0"), 1800,
-            "the whole tier: every public clip, those made from them, the synthetic cases")
+FLAGS = ("--encoders", "libx264", "--cqs", "34", "--seeds", "0")
+LIMIT_S = 1800  # the time the run must end within
+WHAT = "the whole tier: every public clip, those made from them, the synthetic cases"
+NAME = "whole"  # its box id's (realwhole) and its session folder's (once-realfiles-whole)
 
 
 @dataclass(frozen=True)
 class RealRun:
     """One run of the tier, as its tests read it."""
 
-    cut: Cut
     refs: Path
     out: Path
     code: int | None  # None: killed at the time limit
@@ -57,9 +47,9 @@ class RealRun:
 
     def said(self) -> str:
         """How the run ended, for a failure's message: its exit (or the time limit) and its last lines."""
-        how = f"killed at the time limit of {self.cut.limit_s:.0f} s" if self.code is None else f"exit {self.code}"
+        how = f"killed at the time limit of {LIMIT_S:.0f} s" if self.code is None else f"exit {self.code}"
         lines = [*self.stdout.splitlines()[-12:], *self.stderr.splitlines()[-12:]]  # its progress, then its errors
-        return f"{self.cut.name} run, {how} after {self.wall_s:.0f} s; its last lines:\n" + "\n".join(lines)
+        return f"{NAME} run, {how} after {self.wall_s:.0f} s; its last lines:\n" + "\n".join(lines)
 
 
 def children_cpu_s() -> float:
@@ -67,16 +57,16 @@ def children_cpu_s() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def run_cut(cut: Cut, folder: Path, ffmpeg: str) -> dict[str, object]:
-    """Fill the cut's --ref-dir and run the kit on it within its limit: what the tests read, as JSON."""
+def run_tier(folder: Path, ffmpeg: str) -> dict[str, object]:
+    """Fill the tier's --ref-dir and run the kit on it within its limit: what the tests read, as JSON."""
     manifest = load_manifest()
     clips = [c for c in manifest.clips if c.tier]
     paths = fetched_or_skip(clips, manifest)
     files = fill(ffmpeg, folder / "refs", clips, paths)
     cpu, start = children_cpu_s(), time.monotonic()
     try:
-        res = run_kit("run", "--ref-dir", folder / "refs", "--out-dir", folder / "out", "--box-id", f"real{cut.name}",
-                      *cut.flags, timeout=cut.limit_s)
+        res = run_kit("run", "--ref-dir", folder / "refs", "--out-dir", folder / "out", "--box-id", f"real{NAME}",
+                      *FLAGS, timeout=LIMIT_S)
         code, stdout, stderr = res.returncode, res.stdout, res.stderr
     except subprocess.TimeoutExpired as hung:  # killed (SIGKILL); the kit's reaper ends its process groups
         code = None
@@ -89,8 +79,7 @@ def run_cut(cut: Cut, folder: Path, ffmpeg: str) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def realrun(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> RealRun:
     """The tier's run, made once per session."""
-    cut = WHOLE
-    folder, kept = made_once(tmp_path_factory, f"realfiles-{cut.name}", lambda f: run_cut(cut, f, ffmpeg))
+    folder, kept = made_once(tmp_path_factory, f"realfiles-{NAME}", lambda f: run_tier(f, ffmpeg))
     files = tuple(Expect(**{**f, "plain_size": tuple(f["plain_size"])}) for f in kept["files"])
-    return RealRun(cut, folder / "refs", folder / "out", kept["code"], kept["stdout"], kept["stderr"],
+    return RealRun(folder / "refs", folder / "out", kept["code"], kept["stdout"], kept["stderr"],
                    kept["wall_s"], kept["cpu_s"], files)

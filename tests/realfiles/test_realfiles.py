@@ -30,7 +30,7 @@ import pytest
 from kit.infra.visible import visible
 from kit.media.libvmaf import FEATURES
 from tests.realfiles.byhand import by_hand, jobs_of
-from tests.realfiles.conftest import RealRun
+from tests.realfiles.conftest import WHAT, RealRun
 from tests.realfiles.refsets import DAMAGED, LEFT_OUT, NOT_VIDEO, USED, Expect
 
 pytestmark = [pytest.mark.realfiles, pytest.mark.slow]
@@ -71,7 +71,7 @@ def test_no_run_is_lost(realrun: RealRun, record_property: pytest.RecordProperty
     """The run ends within its limit with a verdict (0 PROMOTE, 1 HOLD): not a hang, a refusal or a crash; its wall
     and CPU time are printed in the session's summary (tests/conftest.py's pytest_terminal_summary)."""
     ended = "killed at its time limit" if realrun.code is None else f"exit {realrun.code}"
-    record_property("timing", f"realfiles, {realrun.cut.what} ({len(realrun.files)} files): wall {realrun.wall_s:.0f} "
+    record_property("timing", f"realfiles, {WHAT} ({len(realrun.files)} files): wall {realrun.wall_s:.0f} "
                               f"s, CPU {realrun.cpu_s:.0f} s, {ended}")
     assert realrun.code is not None, f"the run did not end: {realrun.said()}"
     assert realrun.code in (0, 1), realrun.said()

@@ -66,7 +66,7 @@ def test_a_yuv_sidecar_with_a_name_twice_is_named(tmp_path: Path) -> None:
     assert "Side.json" in err.value.message and "'height' is given twice" in err.value.message
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (os.mkfifo, POSIX's)")
 def test_a_named_pipe_given_as_a_json_file_is_refused_unread(tmp_path: Path) -> None:
     """`--content-groups cg.fifo` hung the run (and merge) until killed: the file was opened to read, blocking."""
     fifo = tmp_path / "groups.json"

@@ -127,7 +127,7 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
 
 
 def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="Ray is an optional extra")
+    pytest.importorskip("ray", reason="Ray is not installed: an optional extra (.ci/run installs it)")
     res = subprocess.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
                           str(tmp_path / "o"), "--address", "127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -81,6 +81,37 @@ def test_every_module_sits_in_a_layer_folder() -> None:
         layer_of(module_name(path))
 
 
+MODULES_AT = 51  # where ARCHITECTURE.md's layer listing has its third column, the modules (`python -m kit`'s place)
+
+
+def listed_modules(text: str) -> dict[str, list[str]]:
+    """Each layer's modules as ARCHITECTURE.md's listing names them: a folder's in the third column; the entry
+    points' and the contracts' files in the second (`kit/__main__.py, run_full_pipeline.py`)."""
+    block = text.split("## The layers", 1)[1].split("```\n", 2)[1]
+    listed: dict[str, list[str]] = {}
+    layer = ""
+    for line in block.splitlines():
+        layer = line[:11].strip().rstrip("/") or layer
+        assert len(line) <= MODULES_AT or line[MODULES_AT - 1] == " ", \
+            f"ARCHITECTURE.md: {line!r}: its second column runs into the third (column {MODULES_AT + 1})"
+        names = re.findall(r"(\w+)\.py", line[11:MODULES_AT]) if layer in ("entry", "contracts") else \
+            line[MODULES_AT:].split()
+        listed.setdefault(layer, []).extend(names)
+    return listed
+
+
+def test_the_architecture_s_listing_names_each_module_once_in_its_layer() -> None:
+    """ARCHITECTURE.md's listing of the layers is the folders': every module of kit/ named once, in its layer's
+    row, and none that is gone (report/warned stayed listed after it went)."""
+    listed = listed_modules((ROOT / "ARCHITECTURE.md").read_text())
+    assert sorted(listed) == sorted(LAYERS)
+    for layer, names in listed.items():
+        have = sorted(p.stem for p in SOURCES if layer_of(module_name(p)) == layer and
+                      (p.stem != "__init__" or p.parent == KIT))
+        assert sorted(names) == have, f"ARCHITECTURE.md lists {layer}'s modules as {sorted(names)}, the folder " \
+                                      f"holds {have}"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_imports_point_down(path: Path) -> None:
     assert violations(path) == []

@@ -20,7 +20,7 @@ from kit.infra.outside import read_items
 from kit.platforms.encoders import parse_encoder_list
 
 # nothing_runs (autouse): a list the flags accept would start the command, and fails the test instead
-from tests.unit.test_outside_numbers import args_for, nothing_runs, walk  # noqa: F401
+from tests.unit.test_outside_numbers import flag_args, nothing_runs, walk  # noqa: F401
 
 LISTS = [(path, param) for path, command in walk(cli) for param in command.params
          if isinstance(param.type, KitParam) and param.type.parser.items]
@@ -59,15 +59,12 @@ def test_the_walk_finds_every_list_flag() -> None:
 @pytest.mark.parametrize(("path", "param"), LISTS, ids=[f"{' '.join(p)} {q.name}" for p, q in LISTS])
 def test_every_list_flag_refuses_an_empty_item_with_its_position(path: tuple[str, ...],
                                                                  param: click.Parameter) -> None:
-    command = cli
-    for word in path:
-        command = command.commands[word]  # type: ignore[assignment]
-    opt = max(param.opts, key=len)
+    opt, base = flag_args(path, param)
     assert isinstance(param.type, KitParam)
     cases = list(emptied(param.type.parser.items))
     assert cases, param.type.parser.items
     for text, at, n in cases:
-        res = CliRunner().invoke(cli, [*args_for(path, command, param), f"{opt}={text}"])
+        res = CliRunner().invoke(cli, [*base, f"{opt}={text}"])
         refused(res, opt, f" {at} of {n} is empty")
 
 

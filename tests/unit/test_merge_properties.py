@@ -8,16 +8,15 @@ import tempfile
 from itertools import permutations
 from pathlib import Path
 
+import hypothesis
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from kit.corpus.merge import KEY, merge_files
 from kit.corpus.schema import JOB_SCHEMA, with_content
 from kit.errors import InputError
 from kit.media.libvmaf import FEATURES
 
-hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
 given = hypothesis.given  # as many examples as the tier asks (tests/conftest.py)
 

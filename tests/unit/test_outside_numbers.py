@@ -32,7 +32,6 @@ from kit.errors import EXIT_INTERNAL, InputError
 from kit.infra.limits import MAX_JSON_DEPTH
 from kit.infra.outside import JsonRefused, NotANumber, load_json, read_float, read_int, read_rate
 from kit.infra.rules import Flag, Int
-from kit.infra.variables import HARNESS
 from tests.conftest import ROOT
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
@@ -68,13 +67,19 @@ def placeholder(param: click.Parameter) -> str:
     return "x"
 
 
-def args_for(path: tuple[str, ...], command: click.Command, tested: click.Parameter) -> list[str]:
+def flag_args(path: tuple[str, ...], tested: click.Parameter) -> tuple[str, list[str]]:
+    """The option's longest name, and the words that reach it: the command at `path` and a placeholder for each
+    other parameter it requires."""
+    command: click.Command = cli
+    for word in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[word]
     args = list(path)
     for p in command.params:
         if p is tested or not p.required:
             continue
         args += [placeholder(p)] if isinstance(p, click.Argument) else [p.opts[0], placeholder(p)]
-    return args
+    return max(tested.opts, key=len), args
 
 
 @pytest.fixture(autouse=True)
@@ -119,11 +124,7 @@ def test_no_flag_reads_numbers_with_clicks_own_types() -> None:
 @pytest.mark.parametrize(("path", "param"), NUMERIC, ids=[f"{' '.join(p)} {q.name}" for p, q in NUMERIC])
 def test_every_numeric_flag_refuses_bad_numbers_in_one_line(path: tuple[str, ...], param: click.Parameter,
                                                             tmp_path: Path) -> None:
-    command = cli
-    for word in path:
-        command = command.commands[word]  # type: ignore[assignment]
-    opt = max(param.opts, key=len)
-    base = args_for(path, command, param)
+    opt, base = flag_args(path, param)
     for value in (*BAD, *IN_FORMS):
         res = CliRunner().invoke(cli, [*base, f"{opt}={value}"])
         assert_one_line(res, opt)
@@ -147,11 +148,7 @@ ONE_VALUE = [(path, param) for path, param in NUMERIC if not getattr(param.type.
 @pytest.mark.parametrize(("path", "param"), ONE_VALUE, ids=[f"{' '.join(p)} {q.name}" for p, q in ONE_VALUE])
 def test_every_numeric_flag_of_one_value_refuses_a_number_spelt_otherwise(path: tuple[str, ...],
                                                                           param: click.Parameter) -> None:
-    command = cli
-    for word in path:
-        command = command.commands[word]  # type: ignore[assignment]
-    opt = max(param.opts, key=len)
-    base = args_for(path, command, param)
+    opt, base = flag_args(path, param)
     for value in SPELLINGS:
         assert_one_line(CliRunner().invoke(cli, [*base, f"{opt}={value}"]), opt)
 
@@ -202,7 +199,7 @@ def test_every_variable_the_kit_spells_is_listed() -> None:
     option_vars = {p.envvar for _, command in walk(cli) for p in command.params if isinstance(p.envvar, str)}
     assert {f.envvar for f in FLAGS if f.envvar} <= option_vars and {"KIT_FFMPEG", "KIT_JSON"} <= option_vars
     assert not option_vars & {*environment.NUMERIC, *environment.TEXT}
-    known = {*environment.NUMERIC, *environment.TEXT, *option_vars, *HARNESS}  # the tests' own, declared so
+    known = {*environment.NUMERIC, *environment.TEXT, *option_vars}
     spelled: dict[str, str] = {}
     for path in sorted((ROOT / "kit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

@@ -171,7 +171,7 @@ def test_a_stopped_child_that_shows_no_progress_once_running_is_stopped(tmp_path
 
 
 @pytest.mark.skipif(not Path("/proc/self/schedstat").exists() or not hasattr(os, "sched_setaffinity"),
-                    reason="Linux's schedstat and CPU affinity")
+                    reason="needs Linux's /proc/self/schedstat and os.sched_setaffinity")
 def test_a_child_sharing_its_cpu_counts_only_the_time_it_runs(tmp_path: Path) -> None:
     """Real load: a busy child and a busy neighbour pinned to one CPU each get about half of it; the child's own time
     is its share, not the wall time (a box at a load of 30 counts a fifteenth of it, and finishes)."""

@@ -452,7 +452,7 @@ def test_a_path_s_steps_below_the_root_are_pathlib_s_for_every_root_and_path_sha
     assert checked == 30000
 
 
-@pytest.mark.skipif(os.sep != "/", reason="the text's own steps are POSIX's; elsewhere pathlib's rules are used")
+@pytest.mark.skipif(os.sep != "/", reason="needs POSIX paths (os.sep '/'), whose text the fast path reads")
 def test_a_path_s_steps_are_read_from_its_text_on_posix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path itself: an ordinary path below the root is answered without pathlib's relative_to (made to
     fail here); a path under POSIX's `//` root, asked of the root `/`, still goes to pathlib."""
