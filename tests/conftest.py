@@ -68,6 +68,10 @@ LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test
 
 
 CPU_AT = pytest.StashKey[float]()
+WALL_AT = pytest.StashKey[float]()
+# TESTS_TIMELINE=file: each test's worker, start, end and CPU written there as JSON lines (bench/README.md reads a
+# run's timeline to see where the two workers waited)
+TIMELINE = os.environ.get("TESTS_TIMELINE")
 DEEP = False  # --release: the property tests draw deeper (read by a test module as it is collected)
 
 
@@ -100,6 +104,7 @@ def cpu_s() -> float:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     item.stash[CPU_AT] = cpu_s()
+    item.stash[WALL_AT] = time.time()
     yield
 
 
@@ -110,6 +115,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     if call.when == "teardown" and CPU_AT in item.stash:
         outcome.get_result().user_properties.append(("cpu_s", cpu_s() - item.stash[CPU_AT]))
+        if TIMELINE:
+            outcome.get_result().user_properties.append(("span", (item.stash[WALL_AT], time.time(),
+                                                                  os.environ.get("PYTEST_XDIST_WORKER", ""))))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -128,6 +136,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for seconds, nodeid in spent[:CPU_SHOWN]:
             terminalreporter.write_line(f"{seconds:8.1f}s  {nodeid}")
         terminalreporter.write_line(f"{sum(s for s, _ in spent):8.1f}s  in all, over {len(spent)} tests")
+    if TIMELINE:
+        with open(TIMELINE, "w") as out:
+            for report in reports:
+                props = dict(report.user_properties)
+                if "span" in props:
+                    start, end, worker = props["span"]
+                    out.write(json.dumps({"test": report.nodeid, "worker": worker, "start": start, "end": end,
+                                          "cpu_s": props.get("cpu_s")}) + "\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
