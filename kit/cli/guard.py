@@ -21,7 +21,7 @@ import click
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.events import Event, RunError, RunFinished
 from kit.infra import interrupts, proc, scratch
-from kit.infra.files import TMP_MARK
+from kit.infra.files import TMP_MARK, no_home
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
 from kit.infra.variables import CACHE_DIR, NUMBERS, OF_FLAGS, VARIABLES, check_variables, unknown_variable_warnings
@@ -195,8 +195,7 @@ def as_user_error(exc: BaseException) -> KitError | None:
     if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
         return limit
     if isinstance(exc, RuntimeError) and "home directory" in str(exc).lower():  # `~` or a user folder, with none
-        return KitError("no home folder: HOME is not set and this user has no home folder, so a path from it (a `~`, "
-                        "the user's cache or configuration folder) has no place",
+        return KitError(no_home("a path of yours (one given with `~`, or the user's cache or configuration folder)"),
                         hint=f"set HOME (export HOME=/path/to/your/folder), or {CACHE_DIR.name} for the kit's cache, "
                              "then run the command again", retry_helps=False)
     if not isinstance(exc, OSError):

@@ -18,8 +18,7 @@ from kit.errors import ToolError
 from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.infra.tree import Tree
-from kit.infra.variables import TIMEOUT_S
-from kit.media.ffmpeg import DISK_FULL, how_it_ended
+from kit.media.ffmpeg import CAPPED_FIX, how_it_ended, how_it_stopped, on_full_disk
 
 
 class Job(SharedJob, Protocol):
@@ -52,36 +51,25 @@ def job_words(job: Job, what: str = "") -> str:
 
 
 AGAIN = "not the clip's fault: the same command again tries its jobs again (the finished ones are kept)"
-# a stall in the box's words: what a child's limit counts and what can still hold it that long
-STALL_SAID = ("not the clip's verdict: its limit counts only the time it could run (never a stop of the box, nor a "
-              "wait for a CPU), and a box short of memory or a stalled disk or share holds it so too")
-
-
-CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's"
-CAPPED_HINT = (f"raise or unset {TIMEOUT_S.name}, which caps every command: the same command then tries its jobs "
-               "again (the finished ones are kept)")
+CAPPED_HINT = f"{CAPPED_FIX}: the same command then tries its jobs again (the finished ones are kept)"
 
 
 def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "", tail: str = "",
-                  given: Sequence[str] = (), retry_helps: bool = False, what: str = "") -> JobFailed:
+                  given: Sequence[str] = (), retry_helps: bool = False, what: str = "", capped: bool = False,
+                  full_disk: bool = False) -> JobFailed:
     """A child of `job` that failed, in the kit's words: `libvmaf crashed (SIGSEGV) scoring tiny.y4m at libx264 cq
     37`, then what ffmpeg said (`said`, its telling line) where it said something; `said` and `how` read as heard of
-    the command it ran (`given`, its argv) and of the clip (kit.infra.shown)."""
+    the command it ran (`given`, its argv) and of the clip (kit.infra.shown). `capped`: stopped by KIT_TIMEOUT_S,
+    whose hint raises it; `full_disk`: the box's, not the clip's (no clip named: the step stops)."""
     known = [*given, spelled_path(job.clip.path)]
-    hint = (AGAIN if retry_helps else
+    hint = (CAPPED_HINT if capped else AGAIN if retry_helps else
             f"the same job fails again (job {job.job_id}): its command and stderr are in the step log "
             "(02_corpus/logs/corpus.log); fix or replace the clip, or report it with that log")
     return JobFailed(Spelled(PurePath(job.clip.path), ": ", heard(f"{program} {how} {doing} {job_words(job, what)}",
                                                                   known),
                              *((": ", heard(said, known)) if said else ())),
-                     hint=hint, stderr_tail=tail, clip_path=job.clip.path, retry_helps=retry_helps)
-
-
-def stall_words(stopped: TimedOut) -> str:
-    """How a child stopped at its limit is said: no frame for its stall, or past KIT_TIMEOUT_S's cap."""
-    if stopped.stalled:
-        return f"gave no frame for {stopped.timeout_s:.0f} s of its own time"
-    return f"ran past {TIMEOUT_S.name}, which caps every command ({stopped.timeout_s:.0f} s of its own time),"
+                     hint=hint, stderr_tail=tail, clip_path="" if full_disk else job.clip.path,
+                     retry_helps=retry_helps)
 
 
 def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_s: float, log: LogFn,
@@ -94,19 +82,28 @@ def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_
         res = run_process(argv, timeout_s=math.inf, log=log, on_stdout_line=on_stdout_line, stall_s=stall_s,
                           frames=True)
     except TimedOut as exc:
-        failed = child_failure(job, program, stall_words(exc), doing, said=STALL_SAID if exc.stalled else CAPPED_SAID,
-                               tail=exc.stderr_tail, given=argv, what=what, retry_helps=True)
-        if not exc.stalled:
-            failed.hint = CAPPED_HINT
-        raise failed from None
+        stop = how_it_stopped(exc)
+        raise child_failure(job, program, stop.how, doing, said=stop.said, tail=exc.stderr_tail, given=argv, what=what,
+                            retry_helps=True, capped=stop.capped) from None
     if res.returncode != 0:
         how, said, again = how_it_ended(res)
-        failed = child_failure(job, program, how, doing, said=said, tail=res.stderr_tail, given=res.argv,
-                               retry_helps=again, what=what)
-        if res.killed_by is None and DISK_FULL.search(res.stderr):  # the box's, not the clip's; the step stops
-            failed.clip_path = ""
-        raise failed
+        raise child_failure(job, program, how, doing, said=said, tail=res.stderr_tail, given=res.argv,
+                            retry_helps=again, what=what, full_disk=on_full_disk(res))
     return res
+
+
+class ClipChanged(JobFailed):
+    """A clip whose file changed after its look (cut short, re-exported, replaced): what its job made is not of the
+    content hashed, whatever its child said. The moment's, never the clip's verdict: left out of this run, and the
+    next one hashes it again and tries its jobs again."""
+
+    def __init__(self, job: Job, why: str) -> None:
+        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}): rows made from "
+                                 "it would carry the sha256 of the content hashed at the start, so the rows of job "
+                                 f"{job.job_id} were discarded"),
+                         hint="not the clip's fault: the same command again, once the file is final, hashes it "
+                              "again and tries its jobs again (the finished ones of other clips are kept)",
+                         clip_path=job.clip.path, retry_helps=True)
 
 
 class OutDirMoved(JobFailed):
@@ -124,9 +121,13 @@ class OutDirMoved(JobFailed):
 
 
 def moment_of(failed: JobFailed, job: Job, tree: Tree, work: Path) -> JobFailed:
-    """`failed` as the job's moment said it, where the moment is to blame rather than the clip: the out-dir moved
-    (OutDirMoved: the step stops), the job's work folder removed while it ran, the clip changed on disk (`changed`:
-    JobFailed's caller makes its own, kit.corpus.jobs.ClipChanged); else `failed` as it was."""
+    """`failed` as the job's moment said it, where the moment is to blame rather than the clip: the clip changed on
+    disk (ClipChanged, whatever its child said), the out-dir moved (OutDirMoved: the step stops), the job's work
+    folder removed while it ran; else `failed` as it was."""
+    if isinstance(failed, ClipChanged):
+        return failed
+    if why := job.clip.changed_on_disk():
+        return ClipChanged(job, why)
     if failed.retry_helps:
         return failed
     if (became := tree.moved()) is not None:

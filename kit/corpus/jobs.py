@@ -12,14 +12,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status` plans the corpus step without them
     import numpy as np
     import pyarrow as pa
 
-from kit.corpus.children import JobFailed, child_failure, moment_of, run_child
+from kit.corpus.children import ClipChanged, JobFailed, child_failure, moment_of, run_child
 from kit.corpus.columns import (
     CORPUS_FEATURES,
     EXTRA_FEATURES,
@@ -33,10 +33,10 @@ from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process, tail_lines
+from kit.infra.proc import LogFn, ProcResult, TimedOut, progress_frame, run_process, tail_lines
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none, read_record
 from kit.infra.rules import COUNT, MS, STAMP, STAMP_OR_NONE, Real
-from kit.infra.shown import Spelled, spelled_path
+from kit.infra.shown import spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import (
     build_count_argv,
@@ -47,7 +47,7 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.containers import COPY_VERSION
-from kit.media.ffmpeg import DISK_FULL, outputs_whole, parse_frame_count, parse_output_colour, parse_progress_frame
+from kit.media.ffmpeg import outputs_whole, parse_frame_count, parse_output_colour
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, VmafLog, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt
@@ -154,20 +154,6 @@ class JobResult:
     reused: bool
     vmaf_mean: float
     completed_at_utc: str = ""  # as its ledger says, for one this run made (progress.DoneList)
-
-
-class ClipChanged(JobFailed):
-    """A clip whose file changed after its look (cut short, re-exported, replaced): what its job made is not of the
-    content hashed, whatever its child said. The moment's, never the clip's verdict: left out of this run, and the
-    next one hashes it again and tries its jobs again."""
-
-    def __init__(self, job: Job, why: str) -> None:
-        super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}): rows made from "
-                                 "it would carry the sha256 of the content hashed at the start, so the rows of job "
-                                 f"{job.job_id} were discarded"),
-                         hint="not the clip's fault: the same command again, once the file is final, hashes it "
-                              "again and tries its jobs again (the finished ones of other clips are kept)",
-                         clip_path=job.clip.path, retry_helps=True)
 
 
 @dataclass(frozen=True)
@@ -414,7 +400,7 @@ class JobRunner:
         report(job.job_id, phase, 0, encodes)
 
         def on_line(line: str) -> None:
-            frames = parse_progress_frame(line)
+            frames = progress_frame(line)
             if frames is not None:
                 report(job.job_id, phase, frames, encodes)
 
@@ -437,11 +423,7 @@ class JobRunner:
         work = self.tree.fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
-        except ClipChanged:
-            raise
         except JobFailed as failed:  # the clip changed under it, the out-dir moved: the moment's, not the clip's
-            if why := job.clip.changed_on_disk():
-                raise ClipChanged(job, why) from None
             raise moment_of(failed, job, self.tree, work) from None
         finally:
             with contextlib.suppress(OSError):
@@ -500,11 +482,9 @@ class JobRunner:
             return self.oracle.check(job.job_id, job.clip, encoded, rows_vmaf, log_path, n_threads, job.upscaler,
                                      stall_s(job.clip))
         except CheckFailed as exc:
-            failed = child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
-                                   tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps)
-            if DISK_FULL.search(exc.stderr_tail):  # the box's, as a job's own child's: the step stops
-                failed.clip_path = ""
-            raise failed from None
+            raise child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
+                                tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps, capped=exc.capped,
+                                full_disk=exc.full_disk) from None
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from kit.corpus.children import STALL_SAID, stall_words
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, TimedOut, run_process
@@ -21,7 +20,7 @@ from kit.infra.rules import COUNT, Real
 from kit.infra.shown import Places, Spelled, spelled_path
 from kit.infra.variables import SHARED_DECODE
 from kit.media.argv import build_score_argv
-from kit.media.ffmpeg import how_it_ended
+from kit.media.ffmpeg import how_it_ended, how_it_stopped, on_full_disk
 from kit.media.libvmaf import Teacher, parse_vmaf_log
 from kit.media.refs import Clip
 
@@ -108,12 +107,15 @@ def oracle_window(n_frames: int) -> tuple[int, int]:
 
 
 class CheckFailed(ToolError):
-    """The check's libvmaf did not run to an answer, in the kit's words (kit.media.ffmpeg.how_it_ended): `how` it
-    ended, what it `said`, whether a retry can change it; the job says it of its clip (kit.corpus.jobs)."""
+    """The check's libvmaf did not run to an answer, in the kit's words (kit.media.ffmpeg.how_it_ended, how_it_stopped):
+    `how` it ended, what it `said`, whether a retry can change it, whether KIT_TIMEOUT_S stopped it (`capped`) or it
+    ended on a full disk; the job says it of its clip (kit.corpus.jobs, as kit.corpus.children.run_child does)."""
 
-    def __init__(self, how: str, said: str, retry_helps: bool, argv: Sequence[str], stderr_tail: str) -> None:
+    def __init__(self, how: str, said: str, retry_helps: bool, argv: Sequence[str], stderr_tail: str,
+                 capped: bool = False, full_disk: bool = False) -> None:
         super().__init__(f"the independent check {how}", stderr_tail=stderr_tail)
         self.how, self.said, self.retry_helps, self.argv = how, said, retry_helps, list(argv)
+        self.capped, self.full_disk = capped, full_disk
 
 
 @dataclass(frozen=True)
@@ -136,14 +138,15 @@ class Oracle:
         try:
             res = run_process(argv, timeout_s=math.inf, log=self.log, stall_s=stall_s, frames=True)
         except TimedOut as exc:
-            raise CheckFailed(stall_words(exc), STALL_SAID, True, argv, exc.stderr_tail) from None
+            stop = how_it_stopped(exc)
+            raise CheckFailed(stop.how, stop.said, True, argv, exc.stderr_tail, capped=stop.capped) from None
         if res.returncode != 0:
-            raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail)
+            raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail, full_disk=on_full_disk(res))
         try:
             scores = parse_vmaf_log(log_path).vmaf
         except (OSError, ValueError) as exc:  # proves nothing either way: the check did not run
             raise CheckFailed("wrote a log the kit cannot read", str(exc), False, [*argv, spelled_path(log_path)],
-                              res.stderr_tail) from None
+                              res.stderr_tail, full_disk=on_full_disk(res)) from None
         return replace(compare(job_id, (first, end), rows_vmaf, scores, argv), own_file=True,
                        sent_argv=[self.places.text(a) for a in argv])
 

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.children import JobFailed, child_failure, moment_of, run_child
+from kit.corpus.children import ClipChanged, JobFailed, child_failure, moment_of, run_child
 from kit.corpus.columns import CORPUS_FEATURES, log_implausible
 from kit.corpus.failures import failed_of
 from kit.corpus.jobs import (
-    ClipChanged,
     Job,
     JobLedger,
     JobResult,
@@ -137,11 +136,7 @@ class SampleRunner:
             work = self.tree.fresh_folder(self.work_dir / sample.job_id)
             try:
                 return self._run_fresh(sample, work)
-            except ClipChanged:
-                raise
             except JobFailed as failed:  # the moment's (the clip changed, the out-dir moved), not the clip's
-                if why := sample.job.clip.changed_on_disk():
-                    raise ClipChanged(sample.job, why) from None
                 raise moment_of(failed, sample.job, self.tree, work) from None
             finally:
                 with contextlib.suppress(OSError):

@@ -152,6 +152,13 @@ def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
     return pid != os.getpid() and (old or not pid_alive(pid))
 
 
+def no_home(what: str = "") -> str:
+    """A path from `~` where there is no home folder (HOME unset and the user unknown to the password database: a
+    service, a container run as an unnamed user), said one way wherever the kit meets it: `what` names the path."""
+    said = "starts with ~, your home folder, but there is none: HOME is not set and this user has no home folder"
+    return f"{what} {said}" if what else said
+
+
 def expanded(path: str | Path, door: str) -> Path:
     """`path` given to `door` (a flag, a variable) with a `~` in front made the home folder, as a shell does; where
     there is none to make (HOME unset and the user unknown to the password database: a service, a container run as an
@@ -159,6 +166,5 @@ def expanded(path: str | Path, door: str) -> Path:
     try:
         return Path(path).expanduser()
     except RuntimeError:
-        raise InputError(f"{door} {str(path)!r} starts with ~, your home folder, but there is none: HOME is not set "
-                         "and this user has no home folder", hint=f"give {door} the whole path, or set HOME (export "
-                                                                  "HOME=/path/to/your/folder)") from None
+        raise InputError(no_home(f"{door} {str(path)!r}"),
+                         hint=f"give {door} the whole path, or set HOME (export HOME=/path/to/your/folder)") from None

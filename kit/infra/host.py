@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError
+from kit.infra.files import no_home
 from kit.infra.perms import FolderRefused, Rules
 from kit.infra.scratch import CACHE_HOME, as_started
 from kit.infra.shown import Places
@@ -114,7 +115,7 @@ def cache_dir() -> Path:
         except RuntimeError:  # platformdirs finds no home folder to put it in
             found = Path()
     if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
-        raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
+        raise PrereqError(f"no folder for the kit's cache: {no_home('its default folder')}",
                           hint=f"set {CACHE_DIR.name} to a folder you can write "
                                f"(export {CACHE_DIR.name}=/var/cache/kit)")
     return found

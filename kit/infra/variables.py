@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import InputError
+from kit.infra.files import no_home
 from kit.infra.numbers import label, number, range_words, read_float, read_int, read_pair
 from kit.infra.visible import visible
 
@@ -45,8 +46,7 @@ def folder(text: str) -> Path:
     try:
         path = Path(text).expanduser()
     except RuntimeError:  # HOME unset and the user unknown to the password database
-        raise NotItsValue("starts with ~, your home folder, but there is none (HOME is not set and this user has no "
-                          "home folder)") from None
+        raise NotItsValue(no_home()) from None
     if path.exists() and not path.is_dir():
         raise NotItsValue("names a file, not a folder")
     return path

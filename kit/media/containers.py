@@ -23,7 +23,7 @@ from kit.infra.tree import Tree
 from kit.infra.variables import CACHE_DIR
 from kit.media.argv import INTERMEDIATE_OUTPUT, build_intermediate_argv, build_verify_argv
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
-from kit.media.ffmpeg import DISK_FULL, output_failure, parse_frame_count, parse_output_colour, telling_line
+from kit.media.ffmpeg import disk_full, output_failure, parse_frame_count, parse_output_colour, telling_line
 from kit.media.looks import LOOK_DOING, convert_command, look, run_look
 
 # Read as they are: each frame's presentation time is written in the file. MP4 and its kin (.m4v, .3gp, .3g2, .mj2,
@@ -161,7 +161,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
         if failed := output_failure(res.stderr):
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
                                     dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
-                            hint=("free space there" if DISK_FULL.search(failed) else "check that folder")
+                            hint=("free space there" if disk_full(failed) else "check that folder")
                             + f", or set {CACHE_DIR.name} to a folder you can write on a disk with room",
                             stderr_tail=res.stderr_tail)
         if looks_again(res, earlier):

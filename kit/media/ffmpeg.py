@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
@@ -19,11 +20,11 @@ from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
-from kit.infra.proc import ProcResult, progress_frame, run_process, signal_name
+from kit.infra.proc import ProcResult, TimedOut, run_process, signal_name
 from kit.infra.records import Record, keep, read_record
 from kit.infra.rules import OneOf
 from kit.infra.tree import Tree
-from kit.infra.variables import FFMPEG
+from kit.infra.variables import FFMPEG, TIMEOUT_S
 from kit.media.argv import build_query_argv
 
 DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
@@ -264,21 +265,70 @@ def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
         name = said[said.index("(") + 1:-1] if "(" in said else said
         return f"was stopped ({name}) from outside the kit (a kill, or a closing terminal)", "", True
     if (short := box_short_of(res.stderr)) is not None:
-        return f"failed (exit {res.returncode}) {short}", telling_line(res.stderr), True
+        return f"failed (exit {res.returncode}) {short.words}", telling_line(res.stderr), True
     return f"failed (exit {res.returncode})", telling_line(res.stderr), False
+
+
+class Short(NamedTuple):
+    """What a box ran short of: its words ("on a full disk"); `disk`: a disk's room (full, over its quota), which
+    stops the step, naming it, where memory and open files leave one clip out of this run."""
+
+    words: str
+    disk: bool
 
 
 # what a box runs short of, in the system's words as ffmpeg prints them: a child that failed on one is the box's
 # moment, not its input's (the same command runs once there is room), never kept as a clip's refusal
-BOX_SHORT = ((re.compile(r"No space left on device", re.ASCII), "on a full disk"),
-             (re.compile(r"Disk quota exceeded", re.ASCII), "over the disk's quota"),
-             (re.compile(r"Cannot allocate memory", re.ASCII), "with the box out of memory"),
-             (re.compile(r"Too many open files", re.ASCII), "with the box out of open files"))
+DISK_WORDS = ("No space left on device", "Disk quota exceeded")
+BOX_SHORT = ((re.compile(DISK_WORDS[0], re.ASCII), Short("on a full disk", True)),
+             (re.compile(DISK_WORDS[1], re.ASCII), Short("over the disk's quota", True)),
+             (re.compile(r"Cannot allocate memory", re.ASCII), Short("with the box out of memory", False)),
+             (re.compile(r"Too many open files", re.ASCII), Short("with the box out of open files", False)))
 
 
-def box_short_of(stderr: str) -> str | None:
-    """What the box ran short of (BOX_SHORT's words: "on a full disk"), where ffmpeg's log says so; None if not."""
-    return next((words for found, words in BOX_SHORT if found.search(stderr)), None)
+def box_short_of(stderr: str) -> Short | None:
+    """What the box ran short of (BOX_SHORT), where ffmpeg's log says so; None if not."""
+    return next((short for found, short in BOX_SHORT if found.search(stderr)), None)
+
+
+def disk_full(text: str) -> bool:
+    """Whether ffmpeg's log (or a line of it) says a disk is full or over its quota."""
+    return (short := box_short_of(text)) is not None and short.disk
+
+
+def on_full_disk(res: ProcResult) -> bool:
+    """A child that ended (not by a signal) on a full disk: the box's, the step stops, no clip named."""
+    return res.killed_by is None and disk_full(res.stderr)
+
+
+# a child stopped at its limit, whoever ran it (a job's child, the independent check, a look): its own limit (a stall,
+# an open's few seconds) counts only its own time, so what still reaches it is the box's or the moment's; the cap of
+# KIT_TIMEOUT_S is the user's, and stops it again until raised
+OWN_TIME = ("its limit counts only the time it could run (never a stop of the box, nor a wait for a CPU), and a box "
+            "short of memory or a stalled disk or share holds it so too")
+STALL_SAID = f"not the clip's verdict: {OWN_TIME}"
+CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's"
+CAPPED_FIX = f"raise or unset {TIMEOUT_S.name}, which caps every command"
+
+
+class Stop(NamedTuple):
+    """How a child stopped at a limit is said: `how` ("gave no frame for 63 s of its own time"), `said` (whose it
+    is), `capped` (KIT_TIMEOUT_S's cap, which its hint names: CAPPED_FIX)."""
+
+    how: str
+    said: str
+    capped: bool
+
+
+def how_it_stopped(stopped: TimedOut, limit_s: float = math.inf) -> Stop:
+    """A child run with `limit_s` (math.inf: a stall alone) that run_process stopped: its stall, that limit, or
+    KIT_TIMEOUT_S's cap where that came first (kit.infra.proc.timeout_cap)."""
+    seconds = f"{stopped.timeout_s:.0f} s of its own time"
+    if stopped.stalled:
+        return Stop(f"gave no frame for {seconds}", STALL_SAID, False)
+    if stopped.timeout_s < limit_s:
+        return Stop(f"ran past {TIMEOUT_S.name}, which caps every command ({seconds}),", CAPPED_SAID, True)
+    return Stop(f"timed out after {seconds}", STALL_SAID, False)
 
 
 def parse_frame_count(stderr: str) -> int:
@@ -292,8 +342,7 @@ def parse_frame_count(stderr: str) -> int:
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
 # an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may exit 0)
 _NOT_WRITTEN = re.compile(r"\[(?:error|fatal)\] ?(.*(?:Error opening output|already exists|Error writing|"
-                          r"No space left on device|Disk quota exceeded).*)")
-DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded", re.ASCII)
+                          rf"{'|'.join(DISK_WORDS)}).*)")
 
 
 def parse_duration(stderr: str) -> float:
@@ -306,9 +355,6 @@ def output_failure(stderr: str) -> str:
     """The line of a `-loglevel level+info` run's stderr that says an output could not be written; "" if none."""
     m = _NOT_WRITTEN.search(stderr)
     return m.group(1).strip() if m else ""
-
-
-parse_progress_frame = progress_frame  # `frame=123` of ffmpeg's -progress output -> 123 (kit.infra.proc reads it too)
 
 
 # colour tags a decoder may be given back as input options: the names ffmpeg prints that its option parser takes

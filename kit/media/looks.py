@@ -20,8 +20,7 @@ from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
-from kit.infra.variables import TIMEOUT_S
-from kit.media.ffmpeg import DISK_FULL, box_short_of, how_it_ended, outputs_whole, telling_line
+from kit.media.ffmpeg import CAPPED_FIX, box_short_of, how_it_ended, how_it_stopped, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
 
 MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
@@ -135,14 +134,14 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
                               stall_s=stall_s, frames=frames)
         except TimedOut as exc:
             raise look_refusal(path, doing, rule, timeout_s, exc) from None
-        if res.returncode != 0 and DISK_FULL.search(res.stderr) and not writes:  # the box's: the run stops
+        short = box_short_of(res.stderr) if res.returncode != 0 else None
+        if short is not None and short.disk and not writes:  # the box's: the run stops
             raise ToolError(Spelled(PurePath(path), f": ffmpeg failed (exit {res.returncode}) on a full disk {doing}"),
                             hint="free space on the disk that is full (the kit's cache, TMPDIR or the out-dir), then "
                                  "run the same command again: nothing is kept of this look",
                             stderr_tail=res.stderr_tail)
         # a full disk where the look writes a file (its lossless copy) is its caller's to say, naming the folder
-        if res.killed_by is not None or (res.returncode != 0 and box_short_of(res.stderr)
-                                         and not DISK_FULL.search(res.stderr)):
+        if res.killed_by is not None or (short is not None and not short.disk):
             how, said, again = how_it_ended(res)
             message = Spelled(PurePath(path), f": ffmpeg {how} {doing}", *(("; its last words: '", heard(
                 said, [PurePath(path)]), "'") if said else ()))
@@ -177,31 +176,24 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     """The refusal of a clip whose look (`doing`) stalled or ran past its limit (`timeout_s`): never the clip's
     (LookCutShort, LookStalled), in the box's words; ffmpeg's last words and the command that reads the file anyway
     said after, for a look that stalls again and again."""
-    capped = stopped.timeout_s < timeout_s and not stopped.stalled  # run_process applied KIT_TIMEOUT_S
-    if capped:
-        why = f"{TIMEOUT_S.name}, which caps every command"
-    else:
-        why = f"{STALL_FRAMES} frames' worth of its budget" if stopped.stalled else rule or "the time it may take"
-    after = f"gave no frame for {stopped.timeout_s:.0f} s" if stopped.stalled else \
-        f"timed out after {stopped.timeout_s:.0f} s"
+    stop = how_it_stopped(stopped, timeout_s)
+    why = "" if stop.capped else f", its limit ({STALL_FRAMES} frames' worth of its budget)" if stopped.stalled else \
+        f", its limit ({rule or 'the time it may take'})"
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
     words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
     # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent
-    message = Spelled(PurePath(path), f": ffmpeg {after} of its own time {doing}, its limit ({why})",
-                      *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()))
+    message = Spelled(PurePath(path), f": ffmpeg {stop.how} {doing}{why}",
+                      *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()),
+                      f"; {stop.said}; {NOT_KEPT}")
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path))
-    if capped:
-        return LookCutShort(message, hint=Spelled(f"raise or unset {TIMEOUT_S.name}; or, ", fix))
-    return LookStalled(Spelled(message, f"; {STALL_NOT_KEPT}"),
-                       hint=Spelled("the same command again looks at it again; should it stall there again, ffmpeg's "
-                                    "decoder is stuck on the file: ", fix))
+    if stop.capped:
+        return LookCutShort(message, hint=Spelled(f"{CAPPED_FIX}; or, ", fix))
+    return LookStalled(message, hint=Spelled("the same command again looks at it again; should it stall there again, "
+                                             "ffmpeg's decoder is stuck on the file: ", fix))
 
 
-# a look stopped at its limit, in the box's words: its limit counts only the time ffmpeg could run
-STALL_NOT_KEPT = ("not kept as the clip's refusal: a look's limit counts only the time ffmpeg could run (never a stop "
-                  "of the box, nor a wait for a CPU), and a box short of memory or a stalled disk or share holds it so "
-                  "too; the next run looks at it again")
+NOT_KEPT = "not kept as the clip's refusal: the next run looks at it again"
 
 
 def last_words(stderr: str) -> str:

@@ -379,9 +379,22 @@ def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
         f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
     rows = [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
     if again := [Path(u.path).name for u in skipped if u.again]:  # the box's or the moment's: never the clip's
-        rows.append(("retry", f"{retry_command()}   (left out for the box's or the moment's cause, not the clip's, "
-                              f"the same command tries {', '.join(again)} again, the rest reused)"))
+        rows.append(("retry", f"left out for this run only, for the box's or the moment's cause (not the clip's): "
+                              f"{', '.join(again)}; the same command tries them again, below"))
     return rows
+
+
+def tried_again(tree: Tree, out_dir: Path) -> list[str]:
+    """The names of the clips left out for the box's or the moment's cause (skipped.json's `again`)."""
+    record, _ = read_record(SkippedClips, tree, RunDir(out_dir).skipped_clips)
+    return [Path(u.path).name for u in record.skipped if u.again] if record is not None else []
+
+
+def retry_lines(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
+    """The command that tries again the clips skipped_rows' `retry` row names, under the table (never in a cell)."""
+    if not (again := tried_again(tree, out_dir)):
+        return []
+    return [(f"the same command tries {', '.join(again)} again, the rest reused", retry_command())]
 
 
 def print_summary(out_dir: Path, console: Console) -> None:
@@ -397,7 +410,8 @@ def print_summary(out_dir: Path, console: Console) -> None:
         skipped = left_out_rows(verdict) if lead else skipped_rows(tree, out_dir)
         print_table(console, [*rows[:-1], *skipped, rows[-1]], "verdict", style)
         kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-        print_paths(console, path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead))
+        retry = [] if lead else retry_lines(tree, out_dir)
+        print_paths(console, [*retry, *path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead)])
 
 
 def print_table(console: Console, rows: list[tuple[str, str]], marked: str, style: str | None) -> None:
@@ -440,7 +454,7 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
                 ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
                              "corpora; this box's corpus is in the results tarball below, to send as it is")]
         print_table(console, rows, "this box", "bold yellow")
-        print_paths(console, path_lines(tree, out_dir, demo))
+        print_paths(console, [*retry_lines(tree, out_dir), *path_lines(tree, out_dir, demo)])
 
 
 def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: bool) -> RunFinished:

@@ -83,7 +83,7 @@ class VerdictStep:
         consumer, judged = consumer_block(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                           codec_blind, samplings, s.consumer_window, no_ceiling_why(proof)
                                           ) if ctx.tree.is_file(run.encodes) else (None, None)
-        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer,
+        return assess(predictions, meta, clips, holdouts, s.interval_level, consumer,
                       source_repeats(read_manifest(corpus_file)), judged)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

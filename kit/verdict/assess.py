@@ -34,7 +34,7 @@ class Assessment:
     rows: pd.DataFrame  # intervals.parquet
     intervals: Intervals
     breakdown: tuple[GroupErrors, ...]
-    holdout: tuple[HoldoutBlock, ...]
+    holdout: tuple[HeldOut, ...]  # each --holdout validation, its gate judged with the others (kit.verdict.gates)
     completeness: Completeness
     sidecar: dict[str, object] | None  # calibration.json (None without clips.parquet: a LOSO of an older kit)
     confounding: tuple[str, ...] = ()  # what the boxes stand for besides themselves (kit.verdict.confounding)
@@ -47,9 +47,8 @@ class Assessment:
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
-           holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
-           consumer: ConsumerFit | None = None, repeats: Mapping[str, Repeats] | None = None,
-           judged: pd.DataFrame | None = None) -> Assessment:
+           holdouts: dict[str, pd.DataFrame], nominal: float, consumer: ConsumerFit | None = None,
+           repeats: Mapping[str, Repeats] | None = None, judged: pd.DataFrame | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
     numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and
     `judged` the encodes its gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest
@@ -63,7 +62,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
         use, residuals = clip_use(clips, rows, nominal, th)
         intervals = replace(intervals, clip_use=use)
     mixed = confounding(rows)
-    blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc, mixed) for kind, frame in holdouts.items())
+    blocks = tuple(holdout_block(kind, frame, meta, mixed) for kind, frame in holdouts.items())
     pooled = clip_frame(rows)
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
@@ -102,15 +101,29 @@ def holdout_gate(kind: str, groups: tuple[GroupErrors, ...], min_plcc: float | N
                         None if groups else f"no held-out {kind}: no row of any {kind} was predicted")
 
 
-def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
-                  mixed: Confounding) -> HoldoutBlock:
-    """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
+@dataclass(frozen=True)
+class HeldOut:
+    """One --holdout validation as assessed: its groups' figures and its rows left out. Its gate is judged once, with
+    the others at the verdict's thresholds (kit.verdict.gates.held_out), and put in its block by `judged`."""
+
+    kind: str  # encoder | box
+    scheme: str
+    groups: tuple[GroupErrors, ...]
+    rows_left_out: int | None = None
+    left_out: str | None = None
+
+    def judged(self, gate: LimitGate) -> HoldoutBlock:
+        """The verdict's block: these figures and the gate judged on them."""
+        return HoldoutBlock(self.kind, self.scheme, self.groups, gate, self.rows_left_out, self.left_out)
+
+
+def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, mixed: Confounding) -> HeldOut:
+    """One --holdout validation: the ensemble on each held-out encoder (box) and its rows left out."""
     by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())
     groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
     groups = mixed.apply(groups, kind)
-    gate = holdout_gate(kind, groups, min_plcc)
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
     unpredicted = meta.loc[~meta.index.isin(rows.index)]
@@ -118,6 +131,5 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
             f"where no row of another {kind} is left to train on (of "
             + ", ".join(f"{v} {n}" for v, n in group_labels(unpredicted, kind).value_counts().sort_index().items())
             + ")") if left else None
-    return HoldoutBlock(kind=kind, scheme=scheme, groups=groups, gate=gate, rows_left_out=left if left else None,
-                        left_out=said)
+    return HeldOut(kind, scheme, groups, left if left else None, said)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -273,7 +273,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
 def held_out_blocks(g: Gates, a: Assessment | None) -> tuple[HoldoutBlock, ...] | None:
     """Each --holdout block with its gate as judged at the verdict's thresholds (None: no block)."""
     held = [row for gate, row in g.rows if gate is HOLDOUT_PLCC and isinstance(row, LimitGate)]
-    return tuple(replace(b, gate=row) for b, row in zip(a.holdout, held, strict=True)) or None if a else None
+    return tuple(b.judged(row) for b, row in zip(a.holdout, held, strict=True)) or None if a else None
 
 
 def content_groups(reports: list[SeedReport]) -> int:

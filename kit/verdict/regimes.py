@@ -55,32 +55,48 @@ class FrameRegime(Record):
         """The warning, in one sentence: what repeats, what it hides, and what its content group's figures say of it."""
         if self.first is None:  # a verdict of kit 2.2.0
             shown = ", ".join(f"{v:g}" for v in self.pattern or ())
-            return (f"{self.src} repeats pictures: {self.repeated} of its {self.n_frames} frames have {MOTION} 0 "
+            return (f"{self.src} repeats pictures: {of_its(self.repeated, self.n_frames, 'frames')} have {MOTION} 0 "
                     f"between new pictures ({MOTION} {shown}, …; {self.runs} runs, new pictures at median {MOTION} "
                     f"{self.moving_motion2 or 0:.1f}), so its frames fall into regimes an encode's mean features "
                     f"hide{self.carried}")
         shown = ", ".join("repeat" if c == REPEAT else "new" for c in self.first)
-        return (f"{self.src} repeats its pictures: {self.repeated} of its {self.n_frames} decoded frames are the one "
-                f"before them, bit for bit (each frame's md5), in {self.runs} runs of at most {self.longest} (first "
-                f"frames: {shown}, …): two regimes ({MOTION} 0 on a repeat) that an encode's mean features "
-                f"hide{self.carried}")
+        repeats = of_its(self.repeated, self.n_frames, "decoded frames")
+        return (f"{self.src} repeats its pictures: {repeats} are the one before them, bit for bit (each frame's md5), "
+                f"in {self.runs} runs of at most {self.longest} (first frames: {shown}, …): two regimes ({MOTION} 0 on "
+                f"a repeat) that an encode's mean features hide{self.carried}")
+
+    @property
+    def counts(self) -> tuple[int, int, int | None] | None:
+        """Its content group's encodes, the models' within the tolerance and the ceiling's (None: no ceiling), as the
+        consumer gates counted them (kit.verdict.ceiling.ConsumerTally: its shares are those counts over n); None
+        without the consumer block."""
+        if self.n_encodes is None or self.share_within is None:
+            return None
+        n = self.n_encodes
+        return n, round(self.share_within * n), None if self.ceiling_share is None else round(self.ceiling_share * n)
 
     @property
     def carried(self) -> str:
-        """What its content group's figures say of the mean features here: only what they show."""
-        if self.n_encodes is None or self.share_within is None:
+        """What its content group's figures say of the mean features here: only what they show, in counts of its
+        encodes (`of_its`)."""
+        if (counted := self.counts) is None:
             return "; vmaf-tune is not fed here, so no figure says whether a mean-feature proxy carries its score"
-        n, student = self.n_encodes, round(self.share_within * self.n_encodes)
-        if self.ceiling_share is None:
-            return (f"; on content {self.content} the models land within the tolerance on {student} of its {n} "
-                    "encodes, and there is no ceiling to compare (the teacher is no function of the six features)")
-        ceiling = round(self.ceiling_share * n)
+        n, student, ceiling = counted
+        if ceiling is None:
+            return (f"; on content {self.content} the models land within the tolerance on {of_its(student, n)}, and "
+                    "there is no ceiling to compare (the teacher is no function of the six features)")
         if ceiling == n:
             return (f"; on content {self.content} its ceiling (the teacher's own function of the mean features) lands "
-                    f"within the tolerance on all {n} of its encodes even so, the models on {student}")
+                    f"within the tolerance on {of_its(n, n)} even so, the models on {student}")
         return (f"; on content {self.content} the ceiling (the teacher's own function of the mean features) lands "
-                f"within the tolerance on {ceiling} of its {n} encodes, so no mean-feature proxy carries its score on "
-                f"the other {n - ceiling}; the models on {student}")
+                f"within the tolerance on {of_its(ceiling, n)}, so no mean-feature proxy carries its score on the "
+                f"other {n - ceiling}; the models on {student}")
+
+
+def of_its(k: int, n: int, what: str = "encodes") -> str:
+    """A count of a content group's encodes in words, one way wherever a regime says one: `6 of its 8 encodes`,
+    `all 8 of its encodes`."""
+    return f"all {n} of its {what}" if k == n else f"{k} of its {n} {what}"
 
 
 class ContentGroup(Protocol):

@@ -405,9 +405,11 @@ def test_a_look_cut_short_by_kit_timeout_s_is_not_kept(ffmpeg: str, tmp_path: Pa
     wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
     monkeypatch.setenv("KIT_TIMEOUT_S", "2")
     for _ in range(2):
-        with pytest.raises(LookCutShort, match="its limit \\(KIT_TIMEOUT_S, which caps every command\\)") as cut:
+        with pytest.raises(LookCutShort, match="ran past KIT_TIMEOUT_S, which caps every command \\(2 s of its own "
+                                               "time\\), ") as cut:
             probe_clip(camera, str(wrapper), open_cache(tmp_path / "cache"))
-        assert cut.value.hint.startswith("raise or unset KIT_TIMEOUT_S; or, if the file plays")
+        assert "the cap is KIT_TIMEOUT_S's, not the clip's; not kept" in cut.value.message, cut.value.message
+        assert cut.value.hint.startswith("raise or unset KIT_TIMEOUT_S, which caps every command; or, if the file")
 
 
 def public_clip(name: str, folder: Path) -> Path:
@@ -451,7 +453,7 @@ def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
         hung_box: HungBox, tmp_path: Path, short_start: None) -> None:
     """The run ends with its verdict on the other clips; the hung clip is in the summary's SKIPPED row and the report,
     with its reason in its own words, and, a stall being the box's or the moment's (issue 91), in the retry row that
-    follows: the same command looks at it again."""
+    follows, and the same command that looks at it again stands under the table."""
     out = copy_prereqs(hung_box.prereqs, tmp_path / "out")
     res = run_here("run", "--ref-dir", hung_box.refs, "--out-dir", out, "--ffmpeg", hung_box.wrapper, "--encoders",
                    "libx264", *FAST, *LENIENT)
@@ -461,7 +463,8 @@ def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
     with read_out_dir(out) as tree:
         ((label, row), (retry, again)) = skipped_rows(tree, out)
     assert (label, retry) == ("SKIPPED clips", "retry"), (label, retry)
-    assert again.endswith("the same command tries camera.mp4 again, the rest reused)"), again
+    assert "camera.mp4" in again and again.endswith("the same command tries them again, below"), again
+    assert "the same command tries camera.mp4 again, the rest reused:\n  " in res.stdout, res.stdout[-3000:]
     assert re.match(r"1 left out \(--strict refuses instead\): camera\.mp4 \(ffmpeg gave no frame for \d+ s of its "
                     r"own time decoding it as it plays, on a second look", row), row
     report = (out / "05_bundle" / "report.html").read_text()

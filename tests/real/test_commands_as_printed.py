@@ -33,8 +33,11 @@ from kit.media.discovery import probe_clip
 from kit.rundir import RunDir
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
-from tests.conftest import KIT, ODD, ROOT, render, run_here
+from tests.conftest import KIT, ODD, ROOT, render, run_here, tiny_links
+from tests.faults import ENV as FAULT_ENV
+from tests.faults import faulty_ffmpeg
 from tests.kitfiles import results_tarball, write_shard
+from tests.pipeline.test_no_torch import NO_TORCH
 from tests.printed import NARROW, WIDE, Screen, after, kit_words, on_terminal, redirected
 
 # each clip the kit cannot use, named to be misread, and what its printed fix makes beside it
@@ -182,6 +185,38 @@ def test_retry_and_resume_with_run_as_printed_on_a_terminal(ffmpeg: str, tmp_pat
     done = redirected([*kit_argv(resume), *kit_words(resume, kit_cli())], ROOT, env)
     assert done.code == 0 and RunDir(out).prereqs_json.is_file(), done.text[-3000:]
     assert json.loads(RunDir(out).prereqs_json.read_text())["ffmpeg"]["path"] == str(wrapper)  # the run's settings
+
+
+def under(screen: Screen, label: str) -> str:
+    """The command the closing summary prints under the line `label:` (kit.report.summary.print_paths)."""
+    (at,) = [i for i, line in enumerate(screen.lines) if line.startswith(label)]
+    assert screen.lines[at + 1].startswith("  "), screen.lines[at:at + 2]
+    return screen.lines[at + 1].removeprefix("  ")
+
+
+def test_the_summary_s_retry_of_clips_left_out_for_the_moment_runs_as_printed(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """A clip whose encode is killed from outside (issue 91: the moment's, not the clip's) is left out of that run;
+    the closing summary's `retry` row says so in words (no command in a table cell, where the terminal folds it) and
+    the command that tries it again stands under the table, whole on its line, 80 columns wide: run as printed (its
+    words, in the same Python, which cannot train: a corpus-only box), it uses the clip."""
+    out = tmp_path / "out [1] é" / ("a long folder name that no table cell of 80 columns holds on one line " * 2)
+    refs = tiny_links(tiny_refs, tmp_path / "refs")
+    wrapper = faulty_ffmpeg(tmp_path, ffmpeg)
+    env = {**kit_env(), **dict(zip(FAULT_ENV, ("alpha.y4m", "encode", "kill"), strict=True))}
+    shown = on_terminal([*NO_TORCH, "run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", wrapper, *CHEAP],
+                        NARROW, ROOT, env)
+    assert shown.code == 0 and "alpha.y4m" in json.loads(RunDir(out).skipped_clips.read_text())["skipped"][0][
+        "path"], shown.text[-3000:]
+    title = shown.lines.index("ensemble-kit summary")
+    table = "\n".join(line for line in shown.lines[title:] if line.startswith("│"))
+    assert "left out for this run only" in table and "--ref-dir" not in table, table  # words only in the cells
+    retry = under(shown, "the same command tries alpha.y4m again, the rest reused:")
+    again = redirected([*NO_TORCH, *kit_words(retry, kit_cli())], ROOT, kit_env())
+    assert again.code == 0, again.text[-3000:]
+    manifest = json.loads(RunDir(out).shard_manifest.read_text())
+    assert "alpha.y4m" in {Path(s["file"]).name for s in manifest["sources"]}, manifest["sources"]
+    assert not RunDir(out).skipped_clips.exists() and "tries" not in again.text, again.text[-3000:]
 
 
 def tampered(dest: Path) -> Path:

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Provenance, job_paths
+from kit.corpus.children import ClipChanged
+from kit.corpus.jobs import Job, JobFailed, JobRunner, Provenance, job_paths
 from kit.errors import InputError
 from kit.infra.host import cpu_name
 from kit.infra.tree import Tree

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kit.report.summary import summary_rows
-from kit.verdict.assess import assess
+from kit.verdict.assess import assess, holdout_gate
 from kit.verdict.confounding import confounding
 
 
@@ -50,7 +50,7 @@ def test_a_box_that_ran_its_own_encoders_is_said_to_be_them() -> None:
 def test_the_breakdown_the_holdout_tables_and_the_summary_say_it(tmp_path: Path) -> None:
     meta, preds = union_rows()
     holdout = preds.assign(heldout=meta["box_id"].to_numpy()[preds["corpus_row"]], scheme="every box left out")
-    a = assess(preds, meta, None, {"box": holdout}, 0.95, None)
+    a = assess(preds, meta, None, {"box": holdout}, 0.95)
     box = next(g for g in a.breakdown if g.by == "box" and g.group == "realA")
     assert box.note is not None and box.note.startswith("box realA ran only libx264")
     enc = next(g for g in a.breakdown if g.by == "encoder" and g.group == "libx265")
@@ -65,7 +65,8 @@ def test_the_breakdown_the_holdout_tables_and_the_summary_say_it(tmp_path: Path)
     from tests.report_run import GOLDEN_VERDICT
 
     golden = Verdict.from_json(__import__("json").loads(GOLDEN_VERDICT.read_text()))
-    verdict = replace(golden, breakdown=a.breakdown, holdout=a.holdout, confounding=list(a.confounding))
+    held = tuple(b.judged(holdout_gate(b.kind, b.groups, None)) for b in a.holdout)
+    verdict = replace(golden, breakdown=a.breakdown, holdout=held, confounding=list(a.confounding))
     rows = summary_rows(tmp_path, verdict)
     assert ("confounded", "box realA ran only libx264: its figures are libx264's") in rows
     worst_box = dict(rows).get("worst box", "")

@@ -13,15 +13,19 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from kit.corpus.children import AGAIN, JobFailed, OutDirMoved, moment_of, run_child
-from kit.corpus.jobs import Job
+from kit.corpus.children import AGAIN, CAPPED_HINT, JobFailed, OutDirMoved, moment_of, run_child
+from kit.corpus.jobs import Job, JobRunner, Provenance
+from kit.corpus.oracle import Oracle
 from kit.errors import InputError, ToolError
 from kit.infra.proc import ProcResult
+from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.cache import ChangedWhileRead, Sha256Cache, refusal_key
-from kit.media.ffmpeg import how_it_ended
+from kit.media.ffmpeg import CAPPED_SAID, how_it_ended
+from kit.media.libvmaf import DEFAULT_TEACHER
 from kit.media.looks import LookCutShort, LookKilled, LookStalled, run_look
 from kit.media.refs import Clip
 
@@ -132,6 +136,33 @@ def test_a_job_s_child_s_ending_is_said_as_whose_it_is(tmp_path: Path, ending: s
             failed.value.message, failed.value.message
 
 
+PROGRESSING = "n = 0\nwhile True:\n    n += 1\n    print(f'frame={n}', flush=True)\n    time.sleep(0.1)\n"
+
+
+@pytest.mark.parametrize("whose", ["a job's child", "the independent check"])
+def test_a_child_capped_by_kit_timeout_s_says_the_cap_and_its_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   whose: str) -> None:
+    """KIT_TIMEOUT_S is the user's cap, not the box's moment: a child that progresses until the cap stops it says so,
+    with the hint that raises the cap (the same cap stops it again), whichever child it is; 2.4.0's independent
+    check called it "not the clip's verdict" with the plain hint to run again."""
+    monkeypatch.setenv("KIT_TIMEOUT_S", "2")
+    job = Job(fake_clip(tmp_path / "clip.y4m"), "libx264", 25)
+    program = str(child(tmp_path, PROGRESSING))
+    with pytest.raises(JobFailed) as failed:
+        if whose == "a job's child":
+            run_child(job, [program], "libvmaf", "scoring", stall_s=60, log=lambda line: None)
+        else:
+            prov = Provenance("box", "linux-x86_64", "cpu", program, "9", "9+x", "3.0")
+            oracle = Oracle(program, DEFAULT_TEACHER, lambda line: None, Places.KEPT)
+            runner = JobRunner(program, prov, Tree.open(tmp_path), tmp_path / "jobs", tmp_path / "work", 1, 1, {},
+                               lambda line: None, oracle=oracle, oracle_jobs=frozenset({job.job_id}))
+            runner._checked(job, tmp_path / "enc.mp4", np.zeros(8), tmp_path / "oracle.json", 1)
+    said = failed.value.message
+    assert "ran past KIT_TIMEOUT_S, which caps every command (2 s of its own time)" in said, said
+    assert said.endswith(CAPPED_SAID) and "verdict" not in said, said
+    assert failed.value.hint == CAPPED_HINT and failed.value.retry_helps and failed.value.clip_path == job.clip.path
+
+
 @pytest.mark.parametrize("what", ["renamed", "removed", "work folder removed", "nothing"])
 def test_a_job_s_moment_is_read_from_its_out_dir(tmp_path: Path, what: str) -> None:
     out = tmp_path / "out"
@@ -162,7 +193,7 @@ def test_a_job_s_moment_is_read_from_its_out_dir(tmp_path: Path, what: str) -> N
     (InputError("clip.mp4: not a readable video (frame 3 is damaged)"), True),  # its bytes decide: kept
     (LookStalled("clip.mp4: ffmpeg gave no frame for 63 s of its own time"), False),
     (LookKilled("clip.mp4: ffmpeg was killed (SIGKILL) from outside the kit"), False),
-    (LookCutShort("clip.mp4: ffmpeg timed out after 2 s, its limit (KIT_TIMEOUT_S...)"), False),
+    (LookCutShort("clip.mp4: ffmpeg ran past KIT_TIMEOUT_S, which caps every command (2 s ...), ..."), False),
     ("changed", False),  # the file changed as it was read: ChangedWhileRead, whatever the look said
 ])
 def test_the_cache_keeps_only_what_the_file_s_bytes_decide(tmp_path: Path, refusal: object, kept: bool) -> None:

@@ -23,7 +23,6 @@ What is promised, and tried:
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -35,7 +34,7 @@ from hypothesis import strategies as st
 
 from kit.model.consumer import CRF_RANGE
 from kit.model.results import BaselineResult
-from kit.verdict.assess import Assessment
+from kit.verdict.assess import Assessment, HeldOut
 from kit.verdict.ceiling import Hit, tally
 from kit.verdict.consumer import consumer_fit
 from kit.verdict.decide import GateInputs, judge, per_source
@@ -45,10 +44,8 @@ from kit.verdict.document import (
     ConsumerFit,
     ConsumerJudged,
     GroupErrors,
-    HoldoutBlock,
     IntervalLevel,
     Intervals,
-    LimitGate,
     PoolError,
 )
 from kit.verdict.thresholds import GateThresholds
@@ -121,10 +118,9 @@ def assessment(f: Figures, fit: ConsumerFit | None) -> Assessment:
     level = IntervalLevel(0.8, 5, 1.0, 2.0, False, f["coverage"], 3.0, f["coverage"], 0.0)
     source = GroupErrors("source", "s0", 20, 1, 0.99, 1.0, 0.0, 2.0, f["out_of_range"], None, None)
     held = GroupErrors("encoder", "libx265", 20, 1, f["holdout"], 1.0, 0.0, 2.0, 0.0, None, None)
-    gate = LimitGate.of("plcc", None, None, math.nan, [], None)  # what assess wrote; judge judges the groups again
     clips, pooling = clip_of(f["clip"])
     return Assessment(ROWS, Intervals("conformal", "", "absolute", "VMAF", 0.8, 5, (level,), 1.0),
-                      (source,), (HoldoutBlock("encoder", "", (held,), gate),), Completeness(2, 2, [], True), None,
+                      (source,), (HeldOut("encoder", "", (held,)),), Completeness(2, 2, [], True), None,
                       clips=clips, clip_pooling=pooling, consumer=fit)
 
 

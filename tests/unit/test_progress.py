@@ -12,14 +12,13 @@ import pytest
 from kit import events as ev
 from kit.corpus.scheduler import ProgressRelay
 from kit.errors import ToolError
-from kit.infra.proc import run_process
+from kit.infra.proc import progress_frame, run_process
 from kit.media.argv import COMMON, build_encode_argv, build_score_argv
-from kit.media.ffmpeg import parse_progress_frame
 from kit.platforms.encoders import get_spec
 
 
 def test_progress_lines_parse() -> None:
-    assert [parse_progress_frame(x) for x in ("frame=12", "frame= 7 ", "fps=3.0", "frame=", "progress=end")] == \
+    assert [progress_frame(x) for x in ("frame=12", "frame= 7 ", "fps=3.0", "frame=", "progress=end")] == \
         [12, 7, None, None, None]
 
 
@@ -43,7 +42,7 @@ def test_stdout_lines_stream_to_the_callback_and_stderr_is_kept(ffmpeg: str, tmp
     lines: list[str] = []
     res = run_process(encode_argv(ffmpeg, tmp_path / "a.h264"), timeout_s=60, on_stdout_line=lines.append)
     assert res.returncode == 0 and res.stdout == b""
-    frames = [f for f in map(parse_progress_frame, lines) if f is not None]
+    frames = [f for f in map(progress_frame, lines) if f is not None]
     assert frames and frames[-1] == 30 and "progress=end" in lines
     assert "frame=" in res.stderr  # the final report the corpus step counts frames from
 

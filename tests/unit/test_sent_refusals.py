@@ -52,8 +52,9 @@ def test_a_look_past_its_budget_is_refused_from_known_parts(box: tuple[Path, Pla
                            timed_out(after=20.0 if capped else 65.0))
     assert isinstance(refusal, LookCutShort) and isinstance(refusal, LookStalled) is not capped  # never kept
     assert isinstance(refusal.message, Spelled) and isinstance(refusal.hint, Spelled)
-    assert str(refusal.message).startswith(f"{clip}: ffmpeg timed out after")  # the box's own words, as before
-    assert sent(refusal.message, places).startswith("[ref-dir]/box.mp4: ffmpeg timed out after")
+    said = "ran past KIT_TIMEOUT_S, which caps every command (20 s" if capped else "timed out after 65 s"
+    assert str(refusal.message).startswith(f"{clip}: ffmpeg {said}")  # the box's own words, as a job's child's
+    assert sent(refusal.message, places).startswith(f"[ref-dir]/box.mp4: ffmpeg {said}")
     assert "'mmco: unref short failure'" in sent(refusal.message, places)
     fix = sent(refusal.hint, places)
     assert "-i '[ref-dir]/box.mp4'" in fix and "'[ref-dir]/box.mkv'" in fix, fix

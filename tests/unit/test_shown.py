@@ -270,7 +270,8 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
 def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
     """A clip changed mid-run is said of its path as the kit built it; the corpus log's line of the sample jobs that
     failed sends a built message with its paths shown and withholds a plain one (its text may hold any path)."""
-    from kit.corpus.jobs import ClipChanged, Job
+    from kit.corpus.children import ClipChanged
+    from kit.corpus.jobs import Job
     from kit.corpus.samples import samples_failed
     from kit.errors import ToolError
     from kit.media.refs import Clip

@@ -54,7 +54,8 @@ def no_home(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("args", "said"), [
-    (["detect"], "no folder for the kit's cache: HOME is not set and this user has no home folder"),
+    (["detect"], "no folder for the kit's cache: its default folder starts with ~, your home folder, but there is "
+                "none: HOME is not set and this user has no home folder"),
     (["run", "--out-dir", "~/runs/a"], "--out-dir '~/runs/a' starts with ~, your home folder, but there is none"),
     (["run", "--ref-dir", "~/clips"], "--ref-dir '~/clips' starts with ~, your home folder, but there is none"),
     (["merge", "a.parquet", "-o", "m.parquet", "--content-groups", "~/g.json"],

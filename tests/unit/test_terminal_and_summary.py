@@ -369,15 +369,15 @@ def test_the_skipped_row_reads_the_record_and_says_a_damaged_one(tmp_path: Path)
 
 
 def test_a_clip_left_out_for_the_moment_is_given_its_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 91: a clip left out for the box's or the moment's cause (skipped.json's `again`) is followed by the
-    command that tries it again, this run's own (kit.infra.invocation.retry_command), naming it; one left out for
-    its own cause is not."""
+    """Issue 91: a clip left out for the box's or the moment's cause (skipped.json's `again`) is named in the `retry`
+    row, in words, and the command that tries it again, this run's own (kit.infra.invocation.retry_command), is
+    printed under the table (retry_lines), never in a cell; a clip left out for its own cause is not."""
     import sys
 
     from kit.infra.invocation import retry_command
     from kit.infra.tree import Tree
     from kit.media.discovery import SkippedClips, Unusable
-    from kit.report.summary import skipped_rows
+    from kit.report.summary import retry_lines, skipped_rows
     from kit.rundir import RunDir
 
     monkeypatch.setattr(sys, "argv", ["ensemble-kit", "run", "--ref-dir", "/refs"])
@@ -387,11 +387,13 @@ def test_a_clip_left_out_for_the_moment_is_given_its_retry(tmp_path: Path, monke
         killed = Unusable("/refs/cam.mp4", "/refs/cam.mp4: ffmpeg was killed (SIGKILL) from outside the kit",
                           "not the clip's fault: the same command again tries its jobs again", True)
         tree.write_json(run.skipped_clips, SkippedClips((odd,)).to_json())
-        assert [key for key, _ in skipped_rows(tree, run.root)] == ["SKIPPED clips"]
+        assert [key for key, _ in skipped_rows(tree, run.root)] == ["SKIPPED clips"] and not retry_lines(tree, run.root)
         tree.write_json(run.skipped_clips, SkippedClips((odd, killed)).to_json())
         (_, (key, text)) = skipped_rows(tree, run.root)
-        assert key == "retry" and text.startswith(retry_command()) and "tries cam.mp4 again" in text, text
-        assert "odd.y4m" not in text
+        assert key == "retry" and "cam.mp4" in text and text.endswith("the same command tries them again, below")
+        assert "odd.y4m" not in text and retry_command() not in text  # words in the cell, the command under it
+        ((label, command),) = retry_lines(tree, run.root)
+        assert label == "the same command tries cam.mp4 again, the rest reused" and command == retry_command()
 
 
 def test_a_printed_command_keeps_every_colon_whatever_rich_would_read_in_it() -> None:
