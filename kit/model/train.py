@@ -160,7 +160,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
 
 def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
     """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
-    return sum(distilled_arithmetic(plan.job.arch, 0, len(plan.job.members), config)
+    return sum(distilled_arithmetic(plan.job.arch, len(plan.job.members), config)
                if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
 
@@ -256,7 +256,7 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
             shown[0], steps = at, latest[-1][0]
-            work = distilled_arithmetic(job.arch, 0, len(job.members), config, 0, steps)
+            work = distilled_arithmetic(job.arch, len(job.members), config, steps)
             job.on_epoch(min(at, total), total, latest[-1][1], float(work))
 
     parts: list[TrainedEnsemble] = []
