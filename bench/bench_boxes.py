@@ -121,17 +121,26 @@ def loso(kit_name: str, kit: Path, box: str, shard: Path, work: Path) -> tuple[P
 
 
 def figures(out: Path) -> dict[str, Any]:
-    """The student's and the ceiling's share within the tolerance on the counted encodes, overall and per content."""
+    """The student's and the ceiling's share within the tolerance on the counted encodes, overall and per content:
+    each whole encode's mean features, and (`sampled`) its first 5 s against the whole clip, as the consumer gates
+    judge (encodes.parquet's window columns); the factors LOSO kept (the seed reports' `correction`)."""
     encodes = pd.read_parquet(out / "03_loso" / "encodes.parquet")
     counted = encodes[encodes["counted"].astype(bool)]
     student, ceiling = counted["miss"] <= TOLERANCE, counted["ceiling_miss"] <= TOLERANCE
+    sampled = "window_miss" in counted and bool(counted["window_teacher"].notna().any())
+    s_student, s_ceiling = ((counted["window_miss"] <= TOLERANCE, counted["window_ceiling_miss"] <= TOLERANCE)
+                            if sampled else (student, ceiling))
     per = {}
     for content, part in counted.groupby(counted["src"].astype(str)):
-        per[str(content)] = {"n": len(part), "student": int(student[part.index].sum()),
-                             "ceiling": int(ceiling[part.index].sum())}
+        at = part.index
+        per[str(content)] = {"n": len(part), "student": int(student[at].sum()), "ceiling": int(ceiling[at].sum()),
+                             "sampled_student": int(s_student[at].sum()), "sampled_ceiling": int(s_ceiling[at].sum())}
     cpu = json.loads((out / "cpu.json").read_text())["cpu_s"] if (out / "cpu.json").is_file() else None
-    return {"n": len(counted), "student": int(student.sum()), "ceiling": int(ceiling.sum()), "contents": per,
-            "largest_miss": round(float(counted["miss"].max()), 2), "loso_cpu_s": cpu}
+    report = json.loads((out / "03_loso" / "loso_seed0.json").read_text())
+    return {"n": len(counted), "student": int(student.sum()), "ceiling": int(ceiling.sum()),
+            "sampled_student": int(s_student.sum()), "sampled_ceiling": int(s_ceiling.sum()), "contents": per,
+            "largest_miss": round(float(counted["miss"].max()), 2), "correction": report.get("correction"),
+            "loso_cpu_s": cpu}
 
 
 def line(box: str, kit: str, f: dict[str, Any]) -> str:
@@ -139,8 +148,12 @@ def line(box: str, kit: str, f: dict[str, Any]) -> str:
     worst = min(f["contents"].items(), key=lambda kv: kv[1]["student"] - kv[1]["ceiling"])
     lost = worst[1]["ceiling"] - worst[1]["student"]
     cpu = f"{f['loso_cpu_s']:.0f} s" if f["loso_cpu_s"] is not None else "?"
+    sampled = (f"; as sampled: student {f.get('sampled_student')}, ceiling {f.get('sampled_ceiling')}"
+               if "sampled_student" in f else "")
+    factor = (f"; factors {f['correction']['scale']:g} {f['correction']['fold_scales']}" if f.get("correction")
+              else "")
     return (f"{box:10} {kit:8} student {pct(f['student'], f['n'])} ceiling {pct(f['ceiling'], f['n'])} of {f['n']:3}; "
-            f"most encodes under the ceiling in one content: {lost} ({worst[0]}); LOSO CPU {cpu}")
+            f"most encodes under the ceiling in one content: {lost} ({worst[0]}){sampled}{factor}; LOSO CPU {cpu}")
 
 
 def main() -> None:
@@ -165,8 +178,8 @@ def main() -> None:
             doc.setdefault(box, {})[name] = f = figures(out)
             print(line(box, name, f), file=sys.stderr)
             for content, c in f["contents"].items():
-                print(f"    {content[:40]:40} student {c['student']:2}/{c['n']:2}  ceiling {c['ceiling']:2}/{c['n']:2}",
-                      file=sys.stderr)
+                print(f"    {content[:40]:40} student {c['student']:2}/{c['n']:2}  ceiling {c['ceiling']:2}/{c['n']:2}"
+                      f"  as sampled {c.get('sampled_student')}/{c.get('sampled_ceiling')}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
     print(json.dumps(doc, indent=2))

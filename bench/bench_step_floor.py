@@ -77,7 +77,7 @@ def stacks(rows: int, contents: int) -> list[Stack]:
         sched = plan_schedule(fold_rows, config)
         out.append(Stack(arch.name, arch, contents, sched.batch, sched.steps, config.lr, True))
     out.append(Stack("ensemble tuning", fr_regressor_v2(config, TEACHER), contents, config.tune_batch,
-                     config.teacher_steps()[1], config.tune_lr, False))
+                     config.teacher_steps(), config.tune_lr, False))
     return out
 
 

@@ -42,6 +42,7 @@ from kit.model.train import TrainedEnsemble, train_members
 
 VARIANTS = ("frames", "frames+windows", "tuned+windows", "tuned")
 TOLERANCE = 1.5  # vmaf-tune's DEFAULT_PROXY_TOLERANCE
+BASE_STEPS, BASE_BATCH, BASE_LR = 6_000, 256, 2e-3  # the bases' settings of kits 2.1 to 2.3, as measured
 
 
 def shares(result: LosoResult) -> dict[str, object]:
@@ -94,9 +95,7 @@ def tuned(inputs: LosoInputs, seeds: list[int], workers: int, windows: bool) -> 
     """The teacher recipe's trainer on windows and frames (`windows`) or frames alone, with no function to learn."""
     distil.train_bases = fresh_bases  # type: ignore[assignment]
     distil.TUNE_SHARES = (2 / 3, 1 / 3, 0.0) if windows else (0.0, 1.0, 0.0)
-    base = TrainConfig()
-    config = TrainConfig(tune_steps=base.base_steps, tune_lr=base.base_lr, tune_batch=base.base_batch,
-                         teacher_samples=1_000)
+    config = TrainConfig(tune_steps=BASE_STEPS, tune_lr=BASE_LR, tune_batch=BASE_BATCH, teacher_samples=1_000)
     data = distil.Distillation.of(inputs.feats.astype(np.float64), inputs.target, distil.encode_codes(inputs.df),
                                   NoFunction(), config.teacher_samples)  # type: ignore[arg-type]
     return train_members(inputs.feats, inputs.codec, inputs.target, inputs.members(seeds), config, workers=workers,

@@ -156,6 +156,7 @@ class RunDir:
     clips = _At("loso", "clips.parquet")  # held-out encodes predicted from their mean features (kit.model.clips)
     encodes = _At("loso", "encodes.parquet")  # each held-out encode as vmaf-tune predicts it (kit.model.encodes)
     samplings = _At("loso", "samplings.parquet")  # each as vmaf-tune predicts it from a sample (kit.model.samplings)
+    floor = _At("loso", "floor.parquet")  # what the teacher recipe's correction factor was chosen on (kit.model.floor)
     baselines = _At("loso", "baselines.json")
     incumbent = _At("loso", "incumbent.json")
     # a copy of an --incumbent that lies in this out-dir, with `source.json` naming what was copied

@@ -125,10 +125,8 @@ def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
     doc = train.to_json()
     if recipe != TEACHER:
         return {**doc, "recipe": FRAMES}
-    _, tune = train.teacher_steps()
-    # the frames recipe's, and the bases' of kits 2.1 to 2.3 (no base is trained: the correction starts at zero)
-    unused = ("lr", "batch_size", "max_samples", "max_steps", "max_batch", "base_steps", "base_batch", "base_lr")
-    return {**{k: v for k, v in doc.items() if k not in unused}, "dropout": 0.0, "tune_steps": tune}
+    unused = ("lr", "batch_size", "max_samples", "max_steps", "max_batch")  # the frames recipe's
+    return {**{k: v for k, v in doc.items() if k not in unused}, "dropout": 0.0, "tune_steps": train.teacher_steps()}
 
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,

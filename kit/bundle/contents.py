@@ -44,7 +44,7 @@ def _own_shard(tree: Tree, run: RunDir, corpus: Path, checked: Checked) -> dict[
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
     """LOSO's and the verdict's files, each checked against its step's record (InputError from `checked`)."""
     # files an older LOSO, or one without clips, encodes or samplings, did not write: sent when there, checked then
-    optional = [p for p in (run.clips, run.encodes, run.samplings,
+    optional = [p for p in (run.clips, run.encodes, run.samplings, run.floor,
                             *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
     loso = (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds), *optional)
     files = {run.rel(path): checked(path, "loso") for path in loso}

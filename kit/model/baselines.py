@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
-from kit.model.consumer import TOLERANCE
 from kit.model.features import N_FEATURES, model_space
 from kit.model.floor import with_floor
 from kit.model.folds import Fold
@@ -133,8 +132,8 @@ def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEns
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
-    ensemble, correction = with_floor(inputs, trained[0])
-    result = replace(evaluate_loso(inputs, seeds, ensemble), correction=correction)
+    ensemble, correction, floor = with_floor(inputs, trained[0])
+    result = replace(evaluate_loso(inputs, seeds, ensemble), correction=correction, floor=floor)
     if (teacher := teacher_fn_result(inputs, result.encodes)) is not None:
         models[TEACHER_FN] = teacher
     return result, models
@@ -145,16 +144,20 @@ TEACHER_FN = "teacher_fn"  # the teacher's own function as a baseline: the stude
 
 def teacher_fn_result(inputs: LosoInputs, encodes: pd.DataFrame | None) -> BaselineResult | None:
     """The teacher's own function on the same folds (where LOSO proved it of the six): its frames' figures, and on the
-    held-out encodes as vmaf-tune feeds them (encodes.parquet's counted rows) how many it and the student keep within
-    the tolerance. None where the function is not at hand."""
+    held-out encodes as the consumer gates judge them (encodes.parquet's counted rows, their first window where one is
+    placed, kit.verdict.ceiling) how many it and the student keep within --consumer-tolerance. None where the function
+    is not at hand."""
     if (model := inputs.teacher_model) is None:
         return None
     details: dict[str, object] = {"inputs": "the six raw features, as libvmaf computes its score from them",
                                   "teacher": model.name}
     if encodes is not None and len(counted := encodes[encodes["counted"].astype(bool)]):
+        sampled = "window_miss" in counted and bool(counted["window_teacher"].notna().any())
+        miss, ceiling = ("window_miss", "window_ceiling_miss") if sampled else ("miss", "ceiling_miss")
         details |= {"held_out_encodes": len(counted),
-                    "encodes_within": int((counted["ceiling_miss"] <= TOLERANCE).sum()),
-                    "student_encodes_within": int((counted["miss"] <= TOLERANCE).sum()), "tolerance": TOLERANCE}
+                    "encodes_within": int((counted[ceiling] <= inputs.tolerance).sum()),
+                    "student_encodes_within": int((counted[miss] <= inputs.tolerance).sum()),
+                    "tolerance": inputs.tolerance, "sampled": sampled}
     feats = inputs.feats[:, :N_FEATURES].astype(np.float64)
     return baseline_result(TEACHER_FN, inputs.folds, inputs.target, lambda _, fold: model.predict(feats[fold.rows]),
                            details)

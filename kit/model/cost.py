@@ -79,13 +79,13 @@ def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts
     return [ensemble, *(JobShape(arch, folds, mean_rows) for arch in baseline_archs(config))]
 
 
-def ensemble_work(shape: JobShape, seeds: int, config: TrainConfig, workers: int) -> float:
+def ensemble_work(shape: JobShape, config: TrainConfig, workers: int) -> float:
     """The ensemble's training: by the teacher recipe (asked: where the teacher cannot be reproduced, the frames'
     is what runs), a tuning per member (kit.model.schedule.distilled_arithmetic), else its plan."""
     from kit.model.schedule import distilled_arithmetic
 
     if config.recipe == TEACHER:
-        return distilled_arithmetic(shape.arch, 0, shape.members, config) * WORK_PER_PARAM_STEP
+        return distilled_arithmetic(shape.arch, shape.members, config) * WORK_PER_PARAM_STEP
     return training_work([shape], config, workers)
 
 
@@ -94,7 +94,7 @@ def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promot
     from kit.model.arch import fr_regressor_v2
     from kit.model.schedule import JobShape
 
-    refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), seeds, config,
+    refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), config,
                           workers) if promoted else 0
     return StepWork("bundle", refit + FIXED_WORK["bundle"], refit)
 
@@ -107,7 +107,7 @@ def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked
 
     scheme = choose_scheme(folds, groups, sources)
     ensemble, *baselines = loso_shapes(rows, scheme.folds, seeds, config, holdouts)
-    loso = ensemble_work(ensemble, seeds * (1 + holdouts), config, workers) + training_work(baselines, config, workers)
+    loso = ensemble_work(ensemble, config, workers) + training_work(baselines, config, workers)
     setup, after = loso_rest(rows, seeds, config, holdouts)
     return [StepWork("loso", loso + setup + after, loso, setup), StepWork("verdict", FIXED_WORK["verdict"]),
             bundle_work(rows, seeds, config, workers)]

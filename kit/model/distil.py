@@ -38,7 +38,7 @@ REPORT_EVERY = 50  # steps between two progress reports
 
 def rounds(config: TrainConfig) -> int:
     """The progress reports of a training by the teacher recipe: its tunings' steps, REPORT_EVERY a time."""
-    return -(-sum(config.teacher_steps()) // REPORT_EVERY)
+    return -(-config.teacher_steps() // REPORT_EVERY)
 
 
 def recipe_of(distil: Distillation | None) -> str:
@@ -317,7 +317,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
     """Each member from its seed's zero correction, tuned on its own contents' windows and frames and the teacher's
     samples."""
     net = StackedMLP.joined([bases[m.seed] for m in members])
-    if (steps := config.teacher_steps()[1]) == 0:
+    if (steps := config.teacher_steps()) == 0:
         return net, [float("nan")] * len(members)
     parts = [round(config.tune_batch * share) for share in config.tune_shares]  # windows, frames, teacher samples
     parts[-1] = config.tune_batch - sum(parts[:-1])

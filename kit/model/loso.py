@@ -17,7 +17,7 @@ from kit.infra.interrupts import check
 from kit.media.svr import SvrModel
 from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys, held_encodes
-from kit.model.consumer import CRF_RANGE
+from kit.model.consumer import CRF_RANGE, TOLERANCE
 from kit.model.contract import CANONICAL6, MODEL_FEATURES
 from kit.model.distil import Distillation, encode_codes, recipe_of
 from kit.model.encodes import consumer_encodes, feed_codec
@@ -57,6 +57,7 @@ class LosoResult:
     # per held-out encode and sampling, as vmaf-tune predicts it from a sample of the clip (samplings.parquet)
     samplings: pd.DataFrame | None = None
     correction: Correction | None = None  # the teacher recipe's: how much of it each fold and the export keep
+    floor: pd.DataFrame | None = None  # ... and the evidence it was chosen on (floor.parquet, kit.model.floor)
 
     @functools.cached_property
     def predictions(self) -> pd.DataFrame:
@@ -97,6 +98,7 @@ class LosoInputs:
     distil: Distillation | None = None
     teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
     window_s: float = VMAFTUNE_WINDOW_S  # --consumer-window: the consumer's sample (kit.corpus.samplings)
+    tolerance: float = TOLERANCE  # --consumer-tolerance: the teacher recipe's floor judges at it (kit.model.floor)
     samples: Samples | None = None  # the windows encoded on their own, where the corpus step made them
     # each source's frames' times in seconds (by src_sha256), where its corpus's manifest records them: the windows
     # are placed by them (kit.corpus.samplings), else by the frames' rate
@@ -105,6 +107,17 @@ class LosoInputs:
     @property
     def recipe(self) -> str:
         return recipe_of(self.distil)
+
+    @functools.cached_property
+    def codes(self) -> np.ndarray:
+        """Each row's encode (kit.model.clips.clip_codes), once."""
+        return clip_codes(self.df)
+
+    @functools.cached_property
+    def placed(self) -> Placed | None:
+        """Each sampling's windows in each encode, placed once for the floor and the evaluation (place_windows); None
+        where vmaf-tune is not fed or the corpus gives no frame rate."""
+        return place_windows(self.df, self.codes, self.window_s, self.times) if self.crf_range is not None else None
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
         """With the teacher's proof, and the teacher recipe's set where asked, reproduced and on the canonical six."""
@@ -175,13 +188,13 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     total = np.bincount(enc, minlength=len(names))
     trained = [{str(names[i]) for i in np.flatnonzero(total - np.bincount(enc[f.rows], minlength=len(names)))}
                for f in inputs.folds]
-    codes = clip_codes(df)
+    codes = inputs.codes
     sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
     keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
                                               "content": df.get("content", sha),
                                               **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
-    placed = place_windows(df, codes, inputs.window_s, inputs.times) if feed is not None else None
+    placed = inputs.placed
     teacher_fn = inputs.teacher_model.predict if inputs.teacher_model is not None else None
     # each fold's held-out encodes pooled once (whole, and over the samplings' frames), for the seeds' members of it
     held = functools.cache(lambda k: held_encodes(inputs.folds[k].rows, codes, feats, target, keys, feed, teacher_fn))

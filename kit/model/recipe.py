@@ -123,18 +123,12 @@ class TrainConfig(Record):
     # --recipe: kit.model.distil, or the corpus's per-frame rows
     recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag("--recipe", Choice(), rank=150))
     """How the ensemble learns its teacher: teacher (the default: the teacher's own function, proven on every corpus
-    row, distilled over where encodes lie, then each member tuned on its contents' encodes; where the teacher cannot
-    be reproduced from the six features, frames) or frames (the corpus's per-frame scores, as kits before 2.1;
-    docs/teachers.md)."""
+    row, plus a correction each member learns from its contents' encodes, kept only as far as held-out encodes show
+    it beats the function; where the teacher cannot be reproduced from the six features, frames) or frames (the
+    corpus's per-frame scores, as kits before 2.1; docs/teachers.md)."""
     # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples, where the correction is
     # held to zero, drawn once from a prior where encodes lie (draw_prior) ...
     teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINED_IN_2_1)
-    # the bases of kits 2.1 to 2.3 (a seed's network distilled from the teacher's samples first): unused since the
-    # student is the teacher's function plus a correction that starts at zero; read still, so that a settings file or
-    # a run.json naming them reads as before
-    base_steps: int = setting(6_000, Whole(1, 1 << 20), changes=TRAINED_IN_2_1)
-    base_batch: int = setting(256, Whole(1, 1 << 16), changes=TRAINED_IN_2_1)
-    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True), changes=TRAINED_IN_2_1)
     # each member's tuning from its seed's zero correction ...
     tune_steps: int = setting(600, Whole(0, 1 << 20), changes=TRAINED_IN_2_1)
     tune_batch: int = setting(128, Whole(3, 1 << 16), changes=TRAINED_IN_2_1)  # ... in batches of this many rows
@@ -159,10 +153,18 @@ class TrainConfig(Record):
     QUIET_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("tune_shares", "windows_per_encode", "motion_max", "prior_seed",
                                                    "window_seed")
 
-    def teacher_steps(self) -> tuple[int, int]:
-        """The teacher recipe's (base, tune) steps, scaled by --epochs over its default: no base since the student is
-        the teacher's function plus a correction that starts at zero (kit.model.distil)."""
-        return 0, round(self.tune_steps * self.epochs / DEFAULT_EPOCHS)
+    # the bases' settings of kits 2.1 to 2.3 (a network distilled from the teacher's samples before the tuning): no
+    # base is trained since the student is the teacher's function plus a correction, so a document naming them (an
+    # older run.json, a --settings file) reads with them left out (`adapted`), and no fingerprint holds them
+    RETIRED: ClassVar[tuple[str, ...]] = ("base_steps", "base_batch", "base_lr")
+
+    @classmethod
+    def adapted(cls, data: object) -> object:
+        return {k: v for k, v in data.items() if k not in cls.RETIRED} if isinstance(data, Mapping) else data
+
+    def teacher_steps(self) -> int:
+        """The teacher recipe's tuning steps per member, scaled by --epochs over its default (kit.model.distil)."""
+        return round(self.tune_steps * self.epochs / DEFAULT_EPOCHS)
 
     def to_json(self) -> dict[str, object]:
         fields = {k: v for k, v in asdict(self).items()

@@ -77,13 +77,19 @@ class CorpusRef(Record):
 @dataclass(frozen=True)
 class Correction(Record):
     """What LOSO chose of the teacher recipe's correction (in every seed's report and the verdict): the export's factor
-    and each fold's, and the held-out encodes the export's was chosen on."""
+    and each fold's, and the held-out encodes the export's was chosen on, judged as the consumer gates judge them
+    (kit.model.floor)."""
+
+    LENIENT = True  # a record of a 2.4 build before `tolerance` and `sampled`: 1.5 on whole encodes
 
     scale: float = field(metadata=keep(SHARE_FIGURE))  # the export's: chosen on every fold's held-out encodes
     fold_scales: list[float] = field(metadata=keep(Each(SHARE_FIGURE)))  # each fold's, in the folds' order
-    encodes: int = field(metadata=keep(COUNT))  # the held-out encodes it was chosen on, as vmaf-tune feeds them
+    encodes: int = field(metadata=keep(COUNT))  # the counted held-out encodes it was chosen on
     within_teacher: int = field(metadata=keep(COUNT))  # of them within the tolerance: the teacher's function alone
     within_student: int = field(metadata=keep(COUNT))  # ... the student at `scale`
+    tolerance: float = field(default=TOLERANCE, metadata=keep(POINTS))  # --consumer-tolerance
+    # the features judged: each encode's first --consumer-window s (as vmaf-tune samples); false: the whole encode's
+    sampled: bool = False
 
     @property
     def is_teacher(self) -> bool:
@@ -92,11 +98,12 @@ class Correction(Record):
 
     @property
     def label(self) -> str:
+        within = f"within {self.tolerance:g}"  # judged as the consumer gates judge (`sampled`: docs/teachers.md)
         if self.is_teacher:
-            return (f"the student is the teacher's function: no correction kept more held-out encodes within "
-                    f"{TOLERANCE} than its {self.within_teacher} of {self.encodes}")
+            return (f"the student is the teacher's function: no correction kept more held-out encodes {within} than "
+                    f"its {self.within_teacher} of {self.encodes}")
         return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
-                f"held-out encodes within {TOLERANCE} (the function: {self.within_teacher})")
+                f"held-out encodes {within} (the function: {self.within_teacher})")
 
 
 @dataclass(frozen=True)

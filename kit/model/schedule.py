@@ -72,21 +72,14 @@ class PlannedJob:
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
-# a tuning's row-step takes this many of a base's (bench/README.md, "The run's ETA, each kind of work at its own pace")
-TUNE_ROW_COST = 3.0
-
-
-def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConfig, base_done: int | None = None,
-                         tune_done: int | None = None) -> int:
-    """The teacher recipe's arithmetic in parameter-steps of --batch-size rows; with `base_done` and `tune_done`, the
-    part those steps did, a tuning's row weighing TUNE_ROW_COST times a base's."""
-    base, tune = config.teacher_steps()
-    base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
-    whole = (base_rows + tune_rows) / config.batch_size * arch.params
-    if base_done is None or tune_done is None or not base_rows + tune_rows:
+def distilled_arithmetic(arch: Arch, members: int, config: TrainConfig, tune_done: int | None = None) -> int:
+    """The teacher recipe's arithmetic in parameter-steps of --batch-size rows: each member's tuning; with
+    `tune_done`, the part those steps of each member did."""
+    steps = config.teacher_steps()
+    whole = steps * members * config.tune_batch / config.batch_size * arch.params
+    if tune_done is None or not steps:
         return round(whole)
-    done_rows = base_done * seeds * config.base_batch + TUNE_ROW_COST * tune_done * members * config.tune_batch
-    return round(whole * done_rows / (base_rows + TUNE_ROW_COST * tune_rows))
+    return round(whole * tune_done / steps)
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:

@@ -71,7 +71,10 @@ class TrainedEnsemble:
                    [x for p in parts for x in p.final_loss])
 
     def predict(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-        """Member m's outputs on raw features (N, F) and their codec block, as its exported form computes them."""
+        """Member m's outputs on raw features (N, F) and their codec block, as its exported form computes them: a
+        correction kept at 0 is not run (the teacher's function plus 0 times it is the function, to the bit)."""
+        if self.teacher is not None and self.scales[m] == 0.0:
+            return self.teacher_of(feats) + 0.0
         z = (torch.from_numpy(model_space(feats)) - self.means[m, 0]) / self.stds[m, 0]
         x = torch.cat([z, torch.from_numpy(codec.astype(np.float32))], dim=1) if self.net.arch.use_codec else z
         with torch.no_grad():
@@ -160,7 +163,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
 
 def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
     """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
-    return sum(distilled_arithmetic(plan.job.arch, 0, len(plan.job.members), config)
+    return sum(distilled_arithmetic(plan.job.arch, len(plan.job.members), config)
                if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
 
@@ -256,7 +259,7 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
             shown[0], steps = at, latest[-1][0]
-            work = distilled_arithmetic(job.arch, 0, len(job.members), config, 0, steps)
+            work = distilled_arithmetic(job.arch, len(job.members), config, steps)
             job.on_epoch(min(at, total), total, latest[-1][1], float(work))
 
     parts: list[TrainedEnsemble] = []

@@ -197,8 +197,8 @@ class LosoStep:
         ctx.say(self.name, f"the teacher's function: {proof.label}")
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
-        inputs = replace(inputs, window_s=s.consumer_window, samples=self.samples(ctx),
-                         times=frame_seconds(corpus, set(df["src_sha256"].astype(str))))
+        inputs = replace(inputs, window_s=s.consumer_window, tolerance=s.gate.consumer_tolerance,
+                         samples=self.samples(ctx), times=frame_seconds(corpus, set(df["src_sha256"].astype(str))))
         if s.train.recipe == TEACHER and inputs.distil is None:
             why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
                    if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
@@ -314,6 +314,7 @@ class LosoStep:
         for path, frame in [(run.folds, result.folds), (run.clips, result.clips),
                             *([(run.encodes, result.encodes)] if result.encodes is not None else []),
                             *([(run.samplings, result.samplings)] if result.samplings is not None else []),
+                            *([(run.floor, result.floor)] if result.floor is not None else []),
                             *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
             with tree.atomic(path) as fh:
                 frame.to_parquet(fh, index=False)
@@ -322,6 +323,8 @@ class LosoStep:
             tree.remove(run.encodes)
         if result.samplings is None:  # nor its samplings (or a corpus with no frame rate to place a window by)
             tree.remove(run.samplings)
+        if result.floor is None:  # the frames recipe: no correction to choose
+            tree.remove(run.floor)
         for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
             tree.remove(stale)
         return outputs

@@ -150,11 +150,13 @@ class GateThresholds(Record):
     way, for each STAT given: mean, harmonic_mean, p1 (the 1st percentile, Av1an's default) or min
     (docs/pooling.md)."""
     # the consumer's gate: its defaults and the measurement behind them in docs/verdict.md, "The consumer's gate"
-    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), changes=DECIDED_IN_2_1, flag=Flag(
-        "--consumer-tolerance", Float(), rank=420))
+    # also LOSO's: the teacher recipe's floor chooses how much of the correction to keep at it (kit.model.floor)
+    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), changes=changes(
+        "loso", "verdict", entries={"verdict": InRecord()}), flag=Flag("--consumer-tolerance", Float(), rank=420))
     """How close, in VMAF points, a held-out encode's prediction as vmaf-tune makes it (mean features, its crf_norm)
     must be to the teacher's mean to count as within (vmaf-tune's DEFAULT_PROXY_TOLERANCE: its verify encode accepts
-    the proxy so close)."""
+    the proxy so close). The teacher recipe keeps its learned correction only as far as it keeps more held-out
+    encodes within it than the teacher's function alone (docs/teachers.md)."""
     min_consumer_share: float | None = setting(0.9, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
         "--min-consumer-share", Limit(), metavar=OFF_METAVAR, rank=430))
     """Gate: of the held-out encodes the input can carry (the ceiling within --consumer-tolerance, as vmaf-tune

@@ -198,7 +198,7 @@ def distilled(df: pd.DataFrame, config: TrainConfig) -> tuple[Distillation, np.n
             inputs.feats, inputs.codec)
 
 
-SMALL = TrainConfig(epochs=6, teacher_samples=4_000, base_batch=64, tune_batch=32)  # 600 base, 60 tune steps
+SMALL = TrainConfig(epochs=6, teacher_samples=4_000, tune_batch=32)  # 60 tune steps
 
 
 def test_an_encoder_slot_no_row_trained_predicts_as_a_trained_one() -> None:

@@ -6,6 +6,7 @@ alone, nor any content more than one fewer, whatever the evidence."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,16 @@ from onnx import TensorProto, helper
 from kit.bundle.vmaftune import ALLOWED_OPS
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.media.svr import SvrModel, builtin_model_text, parse_model
+from kit.model.arch import fr_regressor_v2
 from kit.model.consumer import TOLERANCE
 from kit.model.distil import draw_prior
 from kit.model.export import OPSET
 from kit.model.floor import CONTENT_SLACK, SCALES, Evidence
-from kit.model.recipe import TrainConfig
+from kit.model.loso import LosoInputs
+from kit.model.recipe import TEACHER, TrainConfig
+from kit.model.stacked import StackedMLP
 from kit.model.teacher_term import TEACHER_OPS, TeacherTerm, teacher_nodes
+from kit.model.train import TrainedEnsemble
 from tests.unit.test_distil import ROWS, by_hand, model_json
 
 # libvmaf's ONNX op allowlist (lusoris/vmaf libvmaf/src/dnn/op_allowlist.c), the ops the teacher's nodes may use
@@ -94,7 +99,8 @@ def evidence(draw: st.DrawFn) -> tuple[Evidence, np.ndarray]:
     content = np.array(draw(st.lists(st.sampled_from("abcd"), min_size=n, max_size=n)), dtype=object)
     fold = np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
     rows = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
-    return Evidence(fold, content, teacher, np.clip(teacher + offset, 0, 100), corrections), rows
+    tolerance = draw(st.sampled_from([0.5, TOLERANCE, 4.0]))  # --consumer-tolerance
+    return Evidence(fold, content, teacher, np.clip(teacher + offset, 0, 100), corrections, tolerance), rows
 
 
 @settings(max_examples=300, deadline=None)
@@ -148,7 +154,6 @@ def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fo
     held-out encode's base is the teacher's function of its mean features and its corrections are its own fold's
     members' outputs, seed by seed, as vmaf-tune feeds them; and changing one source's scores changes no factor but
     its own fold's neighbours': the fold that holds it out is chosen without it."""
-    from dataclasses import replace
 
     from kit.model.floor import evidence
     from kit.model.loso import LosoInputs
@@ -188,3 +193,88 @@ def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fo
         assert again is not None and again.choose(again.fold != f.index) == chosen[f.index]
         changed += [again.choose(again.fold != g.index) for g in inputs.folds] != chosen
     assert changed  # the others' factors do read it
+
+
+def drawn_corrections(inputs: LosoInputs, seeds: list[int]) -> TrainedEnsemble:
+    """Each member's correction a network drawn from its seed and fold, its output layer scaled to a few VMAF."""
+    members = inputs.members(seeds)
+    net = StackedMLP([m.seed * 10 + m.fold for m in members], fr_regressor_v2(TrainConfig(), TEACHER))
+    net.slots[-1].weight.mul_(40.0)
+    width = inputs.feats.shape[1]
+    return TrainedEnsemble(net, torch.zeros(len(members), 1, width), torch.ones(len(members), 1, width), members,
+                           [0.0] * len(members))
+
+
+def test_the_floor_judges_each_encode_as_the_consumer_gates_do(builtin: SvrModel) -> None:
+    """Where windows are placed (the corpus gives a frame rate) each counted held-out encode is judged as the gates
+    judge it: the teacher's function and each correction fed the mean features of its first --consumer-window s,
+    against the whole encode's mean score, within --consumer-tolerance. Restated two ways: the window's frames by hand
+    (8 frames at 2 fps, a 2 s window: the first 4), and, for every factor, the very misses LOSO writes in
+    encodes.parquet's window columns (what kit.verdict.ceiling judges) with every member at that factor."""
+    from kit.model.distil import Distillation, encode_codes
+    from kit.model.floor import evidence, with_floor
+    from kit.model.loso import evaluate_loso
+    from tests.unit.test_consumer_fit import hand_made_fold
+
+    df = hand_made_fold().assign(fps=2.0)
+    # each frame's score the teacher's function of its features, off by up to 3: misses either side of the tolerances
+    scores = builtin.predict(df[list(FEATURES)].to_numpy(dtype=np.float32).astype(np.float64))
+    df["vmaf"] = np.clip(scores + np.random.default_rng(3).uniform(-3, 3, len(df)), 0, 100)
+    tolerance = 2.5
+    inputs = replace(LosoInputs.of(df), teacher_model=builtin, window_s=2.0, tolerance=tolerance)
+    inputs = replace(inputs, distil=Distillation.of(inputs.feats, inputs.target, encode_codes(df), builtin,
+                                                    TrainConfig(teacher_samples=1_000)))
+    ens = drawn_corrections(inputs, [0, 1])
+    found = evidence(inputs, ens)
+    assert found is not None and found.sampled and found.tolerance == tolerance and len(found.fold) == 20
+    key = ["src", "encoder", "cq", "enc_height"]
+    asked = df[df["encoder"].isin(["libx264", "libx265"])]
+    window = asked[asked["frame_index"] < 4].groupby(key)[list(FEATURES)].mean()
+    whole = asked.groupby(key)["vmaf"].mean()
+    base = builtin.predict(window.to_numpy(dtype=np.float32).astype(np.float64))
+    order = np.argsort(found.teacher)
+    assert np.allclose(found.teacher[order], np.sort(whole.to_numpy()), rtol=0, atol=1e-9)  # the whole encode's score
+    assert np.allclose(found.base[order], base[np.argsort(whole.to_numpy())], atol=1e-9)
+    assert not np.allclose(found.base[order], builtin.predict(asked.groupby(key)[list(FEATURES)].mean().to_numpy(
+        dtype=np.float32).astype(np.float64))[np.argsort(whole.to_numpy())])  # the window is not the whole encode
+    for scale in SCALES:
+        at = replace(ens, teacher=builtin, scales=(scale,) * len(ens.members))
+        encodes = evaluate_loso(inputs, [0, 1], at).encodes
+        assert encodes is not None
+        counted = encodes[encodes["counted"]].sort_values("teacher")
+        assert np.array_equal(counted["teacher"].to_numpy(), found.teacher[order])
+        assert np.allclose(found.miss(scale)[order], counted["window_miss"].to_numpy(), atol=1e-9)
+        assert found.within(scale).sum() == (counted["window_miss"] <= tolerance).sum()
+        if scale == 0.0:
+            assert np.array_equal(found.within(0.0)[order], counted["window_ceiling_miss"].to_numpy() <= tolerance)
+    # the tolerance counts: at vmaf-tune's default these encodes are judged otherwise
+    assert any(found.within(s).sum() != replace(found, tolerance=TOLERANCE).within(s).sum() for s in SCALES)
+    _, correction, table = with_floor(inputs, ens)
+    assert correction is not None and correction.sampled and correction.tolerance == tolerance and table is not None
+    assert correction.within_teacher == found.within(0.0).sum()
+    assert correction.within_student == found.within(correction.scale).sum()
+    assert f"held-out encodes within {tolerance:g} " in correction.label
+    # floor.parquet: every encode and seed; each factor's hits recounted from it in plain pandas
+    assert len(table) == 2 * len(found.fold) and set(table["seed"]) == {0, 1}
+    for scale in SCALES:
+        student = np.clip(table["ceiling"] + scale * table["correction"], 0, 100).groupby(
+            [table["fold"], table["src_sha256"], table["encoder"], table["cq"], table["enc_height"]]).mean()
+        teacher = table.groupby(["fold", "src_sha256", "encoder", "cq", "enc_height"])["teacher"].first()
+        assert ((student - teacher).abs() <= tolerance).sum() == found.within(scale).sum()
+
+
+def test_a_correction_kept_at_zero_is_not_run_and_gives_the_teachers_function_to_the_bit(builtin: SvrModel) -> None:
+    from tests.unit.test_consumer_fit import hand_made_fold
+
+    inputs = LosoInputs.of(hand_made_fold())
+    ens = drawn_corrections(inputs, [0])
+    feats, codec = inputs.feats[:40], inputs.codec[:40]
+    net = ens.predict(0, feats, codec)
+    teacher = builtin.predict(feats[:, :6].astype(np.float64))
+    calls = []
+    forward = ens.net.forward
+    ens.net.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)  # type: ignore[method-assign]
+    kept = replace(ens, teacher=builtin, scales=(0.0,) * len(ens.members))
+    assert np.array_equal(kept.predict(0, feats, codec), teacher + 0.0 * net) and not calls
+    half = replace(ens, teacher=builtin, scales=(0.5,) * len(ens.members))
+    assert np.array_equal(half.predict(0, feats, codec), teacher + 0.5 * net) and calls

@@ -123,9 +123,6 @@ CASES = (
         "'canonical7' is not one of"),
     Bad("train.recipe", "soup", '"soup"', "is not one of teacher", ("--recipe", "soup"), "'soup' is not one of"),
     Bad("train.teacher_samples", 10, "10", "is not a whole number from 1000 to 10000000"),
-    Bad("train.base_steps", 0, "0", "is not a whole number from 1 to"),
-    Bad("train.base_batch", 0, "0", "is not a whole number from 1 to 65536"),
-    Bad("train.base_lr", 0, "0.0", "is not a number above 0 and at most 1"),
     Bad("train.tune_steps", -1, "-1", "is not a whole number from 0 to"),
     Bad("train.tune_batch", 2, "2", "is not a whole number from 3 to 65536"),
     Bad("train.tune_lr", 2, "2.0", "is not a number above 0 and at most 1"),
@@ -286,6 +283,33 @@ def test_a_run_json_changed_after_its_run_is_refused_by_status_and_by_a_resume(f
         res = run_here(*command, "--settings", run_json, "--out-dir", finished, "--box-id", "lab")
         assert res.returncode == 2 and f"--settings {run_json}: {words}" in error_line(res.stderr), res.stderr
     assert sorted(p.name for p in finished.iterdir()) == before  # no step ran, nothing written
+
+
+@pytest.mark.parametrize("values", [{"base_steps": 6_000, "base_batch": 256, "base_lr": 2e-3},
+                                    {"base_steps": 7, "base_batch": 3, "base_lr": 0.5}], ids=["as-written", "edited"])
+def test_the_retired_settings_of_an_older_run_json_are_read_and_left_out(finished: Path, tmp_path: Path,
+                                                                         values: dict[str, object]) -> None:
+    """kits 2.1 to 2.3 wrote the bases' settings (TrainConfig.RETIRED) into run.json's `train`, and a settings file
+    may still name them: the document reads through every door, with them left out, as the same settings; no record
+    the kit writes holds them, nor any step's fingerprint, so no value of theirs reruns anything."""
+    from kit.steps.view import settings_fingerprint
+
+    run_json = finished / "run.json"
+    doc = json.loads(run_json.read_text())
+    assert not set(TrainConfig.RETIRED) & set(doc["settings"]["train"])  # this kit writes none
+    plain = RunSettings.from_json(doc["settings"])
+    doc["settings"]["train"] |= values
+    run_json.write_text(json.dumps(doc))
+    assert RunSettings.from_json(doc["settings"]) == plain
+    assert run_here("status", finished).returncode == 0
+    file = tmp_path / "settings.json"
+    file.write_text(json.dumps(doc["settings"]))
+    for given in (run_json, file):  # accepted: the steps would start (no_step_runs)
+        res = run_here("run", "--settings", given, "--out-dir", finished, "--box-id", "lab")
+        assert "a step started: the settings were accepted" in res.stderr and "--settings" not in res.stderr, res.stderr
+    for step in ("loso", "bundle"):
+        train = settings_fingerprint(plain, step)["train"]
+        assert isinstance(train, dict) and "tune_steps" in train and not set(TrainConfig.RETIRED) & set(train)
 
 
 def test_a_cluster_task_refuses_a_changed_settings_json(tmp_path: Path) -> None:
