@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path, PurePath
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,3 +183,28 @@ FFMPEG_LINES = (
 def test_ffmpeg_s_own_failure_lines_pass_the_door() -> None:
     """ffmpeg's words are no literal of the kit's: FFMPEG_WORDS holds those of its failure lines."""
     assert [line for line in FFMPEG_LINES if known(line) != line] == []
+
+
+def test_the_ref_dir_is_listed_once_per_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log shows thousands of lines: --ref-dir is listed at the first one, not again; a Places made anew lists it."""
+    import dataclasses
+
+    from kit.infra import shown
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    (refs / "Qx7first.y4m").write_bytes(b"")
+    listed: list[str] = []
+    real = os.listdir
+
+    def listdir(path: str) -> list[str]:
+        listed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(shown.os, "listdir", listdir)
+    places = Places.of(tmp_path / "out", refs)
+    assert [places.known(f"encoding Qx7first.y4m {i}") for i in range(3)] == [f"encoding Qx7first.y4m {i}"
+                                                                              for i in range(3)]
+    assert len(listed) == 1 and places == Places.of(tmp_path / "out", refs)
+    (refs / "Qx7later.y4m").write_bytes(b"")
+    assert places.known("Qx7later") == NOT_SENT and dataclasses.replace(places).known("Qx7later") == "Qx7later"
