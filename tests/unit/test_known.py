@@ -208,3 +208,29 @@ def test_the_ref_dir_is_listed_once_per_places(tmp_path: Path, monkeypatch: pyte
     assert len(listed) == 1 and places == Places.of(tmp_path / "out", refs)
     (refs / "Qx7later.y4m").write_bytes(b"")
     assert places.known("Qx7later") == NOT_SENT and dataclasses.replace(places).known("Qx7later") == "Qx7later"
+
+
+def test_common_names_and_words_are_never_sent(tmp_path: Path) -> None:
+    """Common given names and surnames, a person's words and a home path are none of the kit's words: never sent,
+    said alone, in a child's stderr heard beside the clip it was given, in a kit line's withheld part or in a sent
+    record's field of free text. The boxes' words the tests draw (tests/faults.py COMMON) are these, each long enough
+    for a tarball's scan and a part of no word of the kit's."""
+    from kit.infra.records import said_record
+    from kit.infra.shown import Withheld
+    from kit.platforms.probe import ProbeResult
+    from tests.faults import COMMON
+
+    assert {w.lower() for w in COMMON} & vocabulary() == set()
+    assert [w for w in COMMON if len(w) < 8 or any(w.lower() in kit for kit in vocabulary())] == []
+    clip = tmp_path / "refs" / "a.y4m"
+    places = Places.of(tmp_path / "out", clip.parent)
+    for i, name in enumerate(COMMON):
+        other = COMMON[i - 1]
+        home = f"/home/{name.lower()}/Videos/{other} {name}.mp4"
+        lines = [f"{name} {other}", f"user {name.upper()} at {other.lower()}: No such file or directory", home,
+                 f"{clip}: {name}'s {other} ({home}: Permission denied)"]
+        sent = [known(t) for t in lines] + [places.text(heard(t, [clip])) for t in lines] + [
+            places.text(Spelled("encoding ", PurePath(clip), ": ", Withheld(t))) for t in lines] + [
+            said_record(ProbeResult("libx264", False, t), places.known).reason for t in lines]
+        assert [s for s in sent if name.lower() in s.lower() or other.lower() in s.lower()] == [], sent
+        assert sent[3] == f"{NOT_SENT}: {NOT_SENT} ({NOT_SENT}: Permission denied)" and sent[2] == NOT_SENT
