@@ -57,8 +57,8 @@ def path_error(exc: OSError) -> KitError | None:
                              "and the demo clips) and rerun", retry_helps=False)
     if temporary(path):  # where a command unpacks or scratches (verify's tarball): TMPDIR chooses it
         return KitError(f"cannot write {shown}: {cause}",
-                        hint=f"set TMPDIR to a folder you can write (the temporary folder is {gettempdir()}); "
-                             "nothing already computed is lost")
+                        hint=f"set TMPDIR to a folder you can write (now {scratch.said_temp_folder()}); nothing "
+                             "already computed is lost")
     return KitError(f"cannot write {shown}: {cause}", hint=path_fix(exc.errno or 0, ""),
                     by_flag=tuple((flag, path_fix(exc.errno or 0, flag)) for flag in PLACES))
 
@@ -213,8 +213,9 @@ def disk_full(exc: OSError) -> KitError:
     kept = "every finished output is kept and half-written files are never used"
     path = Path(os.fsdecode(exc.filename)) if exc.filename else None
     if path is not None and temporary(path):
-        return KitError(f"disk full while writing {path} (in the temporary folder, {gettempdir()})",
-                        hint=f"free some space there, or set TMPDIR to a folder on a disk with room, and rerun: {kept}")
+        return KitError(f"disk full while writing {path} (in the temporary folder, {scratch.said_temp_folder()})",
+                        hint=f"free some space on that folder's disk, or set TMPDIR to a folder on a disk with room, "
+                             f"and rerun: {kept}")
     return KitError(f"disk full while writing {exc.filename or 'an output'}",
                     hint=f"free some space on that disk and rerun: {kept}",
                     by_flag=(("--out-dir", f"free some space (or choose another --out-dir) and rerun: {kept}"),

@@ -40,7 +40,7 @@ from kit.corpus.names import source_names
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, regroup, source_rows
-from kit.corpus.summary import TableSummary, combine_checks, independent_check, summarise_table
+from kit.corpus.summary import TableSummary, combine_checks, independent_check, refused_line, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
@@ -89,10 +89,11 @@ def runs_held(inp: LoadedInput) -> tuple[tuple[BoxRun, ...], tuple[BoxRun, ...]]
 
 
 def supersede(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Superseded]]:
-    """The inputs but each shard of a box (one box id, one machine, one part of a set) that ran again: the box's
-    latest run (BoxRun.order: when its rows were made, whatever the inputs' order) is its corpus, rows and left-out
-    clips; each earlier shard input of it is superseded, by the input holding the later run (a shard, or a merged
-    input that holds it or superseded this one). Two machines under one box id stay apart (shared_box_ids)."""
+    """The inputs but each run of a box (one box id, one machine, one part of a set) that ran again: the box's latest
+    run (BoxRun.order: when its rows were made, whatever the inputs' order) is its corpus, rows and left-out clips;
+    each earlier run of it is superseded, by the input holding the later run (a shard, or a merged input that holds
+    it or superseded this one): a shard input of it left out, a merged input taken without it (`without_runs`). Two
+    machines under one box id stay apart (shared_box_ids)."""
     latest: dict[tuple[str, str, str], tuple[BoxRun, LoadedInput]] = {}
     gone: dict[str, LoadedInput] = {}  # a run some input holds superseded, by its shard's sha256
     for inp in inputs:
@@ -103,12 +104,18 @@ def supersede(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Su
         gone.update((one.sha256, inp) for one in dropped)
     kept, superseded = [], []
     for inp in inputs:
+        if isinstance(inp.manifest, MergeManifest):
+            stale = [r for r in inp.manifest.runs if latest[r.box][0].sha256 != r.sha256]
+            superseded += [Superseded(inp.name, r, latest[r.box][1].name, latest[r.box][0],
+                                      only_here(inp, latest[r.box][1], r.box_id)) for r in stale]
+            kept.append(without_runs(inp, stale, latest) if stale else inp)
+            continue
         if (run := box_run(inp)) is None:
             kept.append(inp)
             continue
         later, by = latest[run.box]
         if later.sha256 != run.sha256:
-            superseded.append(Superseded(inp.name, run, by.name, later, only_here(inp, by)))
+            superseded.append(Superseded(inp.name, run, by.name, later, only_here(inp, by, run.box_id)))
         elif run.sha256 in gone and gone[run.sha256] is not inp:
             superseded.append(Superseded(inp.name, run, gone[run.sha256].name, run, []))
         else:
@@ -116,12 +123,57 @@ def supersede(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Su
     return kept, sorted(superseded, key=lambda s: (s.input, s.run.sha256))
 
 
-def only_here(earlier: LoadedInput, later: LoadedInput) -> list[str]:
-    """The clips (by file name, else source name) an earlier run held that the later one's rows do not."""
+def without_runs(inp: LoadedInput, stale: Sequence[BoxRun],
+                 latest: dict[tuple[str, str, str], tuple[BoxRun, LoadedInput]]) -> LoadedInput:
+    """A merged input without the box runs `stale` (a later run of each is another input's): its rows of their box
+    ids, and those boxes' left-out clips and checked clips, are not taken. Rows name their box id, not the run: a box
+    id it holds of another run as well (another machine or part of a set under that id, an input of a kit before 2.4)
+    cannot be taken apart, and is refused."""
+    m = inp.manifest
+    assert isinstance(m, MergeManifest)
+    boxes = {r.box_id for r in stale}
+    if mixed := untold(m, stale):
+        by = latest[next(r.box for r in stale if r.box_id == mixed[0])][1].name
+        raise InputError(f"{inp.name} holds rows of box id {mixed[0]} from more than one run (another machine or "
+                         f"part of a set under that id) and {by} holds a later run of one of them: the union's rows "
+                         "of that box id cannot be told apart; nothing was written",
+                         hint=f"merge the inputs {inp.name} was made of (its manifest's inputs) with {by} instead")
+    table = inp.table.filter(pc.invert(pc.is_in(inp.table["box_id"], value_set=pa.array(sorted(boxes), pa.string()))))
+    shas = set(pc.unique(table["src_sha256"]).to_pylist())
+    checked = [c for c in m.checked if c in shas]
+    refuted = {refused_line(u) for u in m.left_out if u.box_id in boxes and u.by_check}
+    return replace(inp, table=table, manifest=replace(
+        m, runs=tuple(r for r in m.runs if r.box_id not in boxes), checked=checked,
+        check=m.check and check_within(m.check, len(checked), refuted, set(pc.unique(table["src"]).to_pylist())),
+        left_out=tuple(u for u in m.left_out if u.box_id not in boxes),
+        sources=tuple(s for s in m.sources if s.src_sha256 in shas)))
+
+
+def untold(m: MergeManifest, stale: Sequence[BoxRun]) -> list[str]:
+    """The box ids of `stale` whose rows in the merged input are of another run too: one it holds that is not
+    superseded, or rows of no run it records (a shared box id of inputs that were not one machine's)."""
+    boxes = {r.box_id for r in stale}
+    also = {r.box_id for r in m.runs if r not in stale} | {s.box_id for s in m.shared_box_ids if not s.one_machine}
+    return sorted(boxes & also)
+
+
+def check_within(check: IndependentCheck, clips: int, refuted: set[str], names: set[str]) -> IndependentCheck:
+    """A merged input's independent check over the rows kept of it: `clips` checked, the clips of the boxes not taken
+    (`refuted`) no longer refused, the sources no longer held no longer unchecked. Its largest difference stays the
+    union's (a bound: which clip gave it is not recorded), or none where no clip it checked is kept."""
+    kept = replace(check, clips=clips, refused=[r for r in check.refused if r not in refuted],
+                   unchecked=[u for u in check.unchecked if u in names],
+                   from_copy=[u for u in check.from_copy if u in names])
+    return kept if clips else replace(kept, max_diff=float("nan"), worst="")
+
+
+def only_here(earlier: LoadedInput, later: LoadedInput, box_id: str) -> list[str]:
+    """The clips (by file name, else source name) box `box_id`'s earlier run held that its later one's rows do not."""
     def clips(inp: LoadedInput) -> dict[str, str]:
         m = inp.manifest
-        named = {s.src_sha256: s.file or s.src for s in m.sources} if isinstance(m, ShardManifest) else {}
-        return {str(sha): named.get(str(sha), str(sha)[:12]) for sha in pc.unique(inp.table["src_sha256"]).to_pylist()}
+        named = {s.src_sha256: s.file or s.src for s in m.sources} if m is not None else {}
+        rows = inp.table.filter(pc.equal(inp.table["box_id"], box_id))["src_sha256"]
+        return {str(sha): named.get(str(sha), str(sha)[:12]) for sha in pc.unique(rows).to_pylist()}
 
     held, after = clips(earlier), set(clips(later))
     return sorted(name for sha, name in held.items() if sha not in after)

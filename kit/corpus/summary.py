@@ -287,10 +287,15 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
     return IndependentCheck(
         ORACLE_FRAMES, TOLERANCE, len(checked), worst[2].max_diff if worst else math.nan,
         f"{worst[0]} frame {worst[2].at_frame}" if worst else "",
-        [f"{u.file}{_whose(u) if name_boxes and u.box_id else ''}: {u.why}" for u in manifest.left_out if u.by_check],
+        [refused_line(u, name_boxes) for u in manifest.left_out if u.by_check],
         sorted(c.src for c in manifest.sources if c.oracle is None),
         sorted(src for src, file, check in checked if check.own_file is None and file
                and needs_intermediate(Path(file))))
+
+
+def refused_line(u: LeftOut, name_boxes: bool = True) -> str:
+    """A clip the independent check refuted, as the check's `refused` names it."""
+    return f"{u.file}{_whose(u) if name_boxes and u.box_id else ''}: {u.why}"
 
 
 def _whose(u: LeftOut) -> str:

@@ -5,18 +5,20 @@ An allow-list, never a deny-list (docs/reference/files.md, "What the tarball sen
 
 - the text is cut at white space into chunks, each kept or replaced whole (its punctuation at either end kept);
 - a chunk that holds an absolute path (`/home/…`, `~/…`, `C:\\…`), an address (`://`) or an e-mail (`a@b`) is
-  replaced, unless the kit's own source holds it as it is (`/proc/cpuinfo`);
-- any other is kept when each of its words is known: a word of the kit's source (`vocabulary`: its own words, every
-  codec, encoder, pixel format and flag it names), of the OS's error messages and signal names or of ffmpeg's
-  messages (FFMPEG_WORDS), a
+  replaced, unless a string literal of the kit spells that very chunk (`/proc/cpuinfo`; kit.infra.spoken.PLACES);
+- any other is kept when each of its words is known: a word of the kit's string literals (kit.infra.spoken.WORDS:
+  what the kit says, every codec, encoder, pixel format and flag it names; its docstrings and comments are no part
+  of it), of the OS's error messages and signal names or of ffmpeg's messages (FFMPEG_WORDS), a
   number (decimal, `0x` hex, a digest of 7 or more hex digits, `176x144`, `25fps`, `1.5e3`, a stamp's parts), one of
   the kit's counters with its number (`cq037`, `seed3`, `v9`), a git commit (`g2a571b6068`), or a word of `names`
   (the caller's: the names of the files in --ref-dir, which the lead is sent as `[ref-dir]/NAME`, and the box id);
-  and each character between them is ASCII punctuation or one the kit's source holds (`…`, `×`);
+  and each character between them is ASCII punctuation or one the kit's literals hold (`…`, `—`);
 - consecutive chunks replaced on one line are one NOT_SENT, and a chunk holding a `/` or `\\` right after one
-  replaced is replaced too (the rest of a path cut by a space).
+  replaced is replaced too (the rest of a path cut by a space: `/home/Ann Lee/clips` is one NOT_SENT).
 
-A path the kit was given is no free text: kit.infra.shown shows it by its root before this door is reached.
+The kit's words are a table tools/spoken.py writes from kit/'s string literals (kit.infra.spoken, checked current by
+tests/unit/test_known.py), so that no process reads the kit's source to know them. A path the kit was given is no
+free text: kit.infra.shown shows it by its root before this door is reached.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import re
 import signal
 import string
 from collections.abc import Iterable
-from pathlib import Path
+
+from kit.infra import spoken
 
 NOT_SENT = "[text not sent]"
 
@@ -37,7 +40,9 @@ FFMPEG_WORDS = frozenset(("atom", "avcodec", "avformat", "avio", "bitstream", "b
                           "invalid", "mmco", "moov", "muxer", "muxing", "nal", "overread", "packet", "packets",
                           "parser", "probing", "ref", "reference", "refs", "slice", "stream", "streams", "trailer",
                           "truncated", "unref", "unsupported", "violation", "wrapped", "avframe", "concealing",
-                          "damaged", "marker", "missing", "picture", "pictures"))
+                          "damaged", "marker", "missing", "picture", "pictures", "application", "buffered",
+                          "bytestream", "creation", "dumped", "impossible", "increasing", "monotonically", "provided",
+                          "repeated", "return", "segmentation", "submitting", "suitable"))
 # the words of the devices' names the system gives (a GPU's, a CPU's), which the kit does not spell
 DEVICE_WORDS = frozenset(("geforce", "rtx", "gtx", "quadro", "tesla", "titan", "iris", "uhd", "xe", "arc", "radeon",
                           "rx", "vega", "instinct", "ultra", "mobile", "laptop", "core", "xeon", "ryzen", "epyc",
@@ -56,35 +61,29 @@ _PRINTABLE = re.compile(r"[!-~]+")  # ASCII without space or control: no charact
 _HEX = re.compile(r"0x[0-9a-f]+|(?=[a-f]*\d)[0-9a-f]{7,}|g[0-9a-f]{7,}")
 
 
-def _kit_source() -> str:
-    """The text of the kit's own modules ("" where they cannot be read: then fewer words are known, never more)."""
-    folder = Path(__file__).resolve().parent.parent
-    parts = []
-    for path in sorted(folder.rglob("*.py")):
-        try:
-            parts.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return "\n".join(parts)
-
-
-@functools.cache
-def source() -> str:
-    return _kit_source()
-
-
 @functools.cache
 def vocabulary() -> frozenset[str]:
-    """Every word (lower-cased) of the kit's source, of the OS's error messages and signal names, FFMPEG_WORDS and
-    DEVICE_WORDS."""
+    """Every word (lower-cased) the kit's string literals spell (kit.infra.spoken), of the OS's error messages and
+    signal names, FFMPEG_WORDS and DEVICE_WORDS."""
     errors = " ".join([*(os.strerror(code) for code in range(1, 200)), *(s.name for s in signal.Signals)])
-    return frozenset(_WORD.findall(f"{source()} {errors}".lower())) | FFMPEG_WORDS | DEVICE_WORDS
+    return spoken.WORDS | frozenset(_WORD.findall(errors.lower())) | FFMPEG_WORDS | DEVICE_WORDS
 
 
 @functools.cache
 def characters() -> frozenset[str]:
-    """The characters that may stand between known words: ASCII punctuation and the rest the kit's source holds."""
-    return frozenset(string.punctuation) | {ch for ch in set(source()) if not ch.isascii() and ch.isprintable()}
+    """The characters that may stand between known words: ASCII punctuation and the rest the kit's literals hold."""
+    return frozenset(string.punctuation) | spoken.CHARACTERS
+
+
+def spelled(literals: Iterable[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(the words, the chunks that name a place, the characters beyond ASCII) of `literals`, as the door reads text:
+    what tools/spoken.py writes of the kit's string literals."""
+    words, places, chars = set[str](), set[str](), set[str]()
+    for text in literals:
+        words.update(w.lower() for w in _WORD.findall(text))
+        places.update(core for chunk in _SPACE.split(text)[::2] if _PLACE.search(core := chunk.strip(_EDGE)))
+        chars.update(ch for ch in text if not ch.isascii() and ch.isprintable())
+    return frozenset(words), frozenset(places), frozenset(chars)
 
 
 def words_of(names: Iterable[str]) -> frozenset[str]:
@@ -103,7 +102,7 @@ def _chunk_known(core: str, names: frozenset[str], chars: frozenset[str]) -> boo
     if _NUMBER.fullmatch(core):
         return True
     if _PLACE.search(core):
-        return core in source()
+        return core in spoken.PLACES
     if not _PRINTABLE.fullmatch(core) and any(not (ch.isalnum() or ch == "_" or ch in characters() or ch in chars)
                                               for ch in core):
         return False

@@ -75,6 +75,21 @@ def user_temp_folder() -> Path:
                                                              "-p ~/tmp && export TMPDIR=~/tmp`")
 
 
+def said_temp_folder() -> str:
+    """The user's temporary folder as a hint names it, so that the user can follow the hint: the variable that chose
+    it as the user set it (`TMPDIR=/scratch/ann`), else the system's folder, never this process's private one (gone
+    when the kit exits)."""
+    given = [(name, value) for name in TEMP_VARIABLES if (value := STARTED.get(name, os.environ.get(name)))]
+    for name, value in given:
+        if os.path.isdir(value) and os.access(value, os.W_OK | os.X_OK):
+            return f"{name}={value}"
+    unusable = f"{', '.join(f'{n}={v}' for n, v in given)}: no folder you can write" if given else "TMPDIR is not set"
+    with contextlib.suppress(TempRefused):
+        if os.name == "posix":
+            return f"{user_temp_folder()} ({unusable})"
+    return f"the system's temporary folder ({unusable})"
+
+
 def check_base(base: Path) -> None:
     """TempRefused for a temporary folder someone else may write into or change (the rule of kit.infra.perms'
     trust_finding: each folder from `/` the user's or root's, and written by nobody else unless sticky)."""

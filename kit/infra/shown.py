@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,13 +95,11 @@ class Places:
     roots: tuple[tuple[tuple[str, ...], Root], ...]
     kept: bool = False
     # the names the lead may see in free text beside the kit's words (the box id, the CPU's model name), besides
-    # those of the files in --ref-dir (named, listed once)
+    # those of the files in --ref-dir (named, listed once: `named`)
     names: frozenset[str] = frozenset()
     # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
     # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
     resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    # the words and characters of `names` and of --ref-dir's entries, worked out once (under the key "")
-    listed: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT: ClassVar[Places]  # Places((), kept=True), set below
 
@@ -154,20 +153,19 @@ class Places:
         the files in --ref-dir and `names` among them; the rest replaced (as it is, when kept)."""
         if self.kept:
             return text
-        words, chars = self._names()
+        words, chars = self.named
         return known(text, words, chars)
 
-    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The words and characters of `names` and of the names of the entries of --ref-dir (listed once)."""
-        if (found := self.listed.get("")) is None:
-            named = set(self.names)
-            for parts, root in self.roots:
-                if root is Root.REF_DIR:
-                    with contextlib.suppress(OSError, ValueError):
-                        named |= set(os.listdir(os.path.join(*parts)))
-            chars = frozenset(ch for name in named for ch in name if not ch.isalnum())
-            found = self.listed[""] = (words_of(named), chars)
-        return found
+    @functools.cached_property
+    def named(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The words and characters of `names` and of the names of the entries of --ref-dir, listed once (a folder
+        listed later is not seen again; a copy of these Places lists it anew)."""
+        named = set(self.names)
+        for parts, root in self.roots:
+            if root is Root.REF_DIR:
+                with contextlib.suppress(OSError, ValueError):
+                    named |= set(os.listdir(os.path.join(*parts)))
+        return words_of(named), frozenset(ch for name in named for ch in name if not ch.isalnum())
 
     def said(self, text: str, given: Iterable[PurePath | str]) -> str:
         """A text the kit made about `given` (a clip's path; the record it comes with holds them) as the lead may see

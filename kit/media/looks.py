@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Literal, NamedTuple
 
 from kit.errors import InputError, ToolError
+from kit.infra import scratch
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
@@ -137,8 +138,9 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
         short = box_short_of(res.stderr) if res.returncode != 0 else None
         if short is not None and short.disk and not writes:  # the box's: the run stops
             raise ToolError(Spelled(PurePath(path), f": ffmpeg failed (exit {res.returncode}) on a full disk {doing}"),
-                            hint="free space on the disk that is full (the kit's cache, TMPDIR or the out-dir), then "
-                                 "run the same command again: nothing is kept of this look",
+                            hint="free space on the disk that is full (the kit's cache, the temporary folder: "
+                                 f"{scratch.said_temp_folder()}, or the out-dir), then run the same command again: "
+                                 "nothing is kept of this look",
                             stderr_tail=res.stderr_tail)
         # a full disk where the look writes a file (its lossless copy) is its caller's to say, naming the folder
         if res.killed_by is not None or (short is not None and not short.disk):

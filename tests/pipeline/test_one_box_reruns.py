@@ -18,11 +18,22 @@ import pytest
 
 from kit.infra.archive import ResultsManifest
 from kit.infra.tree import Tree
-from tests.conftest import FAST, LENIENT, TINY_SOURCES, passed, render, run_here, run_kit, tiny_links
+from tests.conftest import (
+    FAST,
+    LENIENT,
+    TINY_SOURCES,
+    copy_prereqs,
+    passed,
+    render,
+    run_here,
+    run_kit,
+    tiny_links,
+)
 
 pytestmark = pytest.mark.slow
 
 ADDED = "epsilon"  # the clip the box's second run adds
+OTHER = "zeta"  # box B's one clip, in no run of box A
 
 
 def tarball_of(out: Path) -> Path:
@@ -33,8 +44,8 @@ def tarball_of(out: Path) -> Path:
 @pytest.fixture(scope="module")
 def runs(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Box A's first run (x264_run), the same out-dir run again with a fifth clip (its tarball: the box's second),
-    and a copy of the first whose corpus step ran again without delta (a run directory: merge takes it as its
-    shard)."""
+    a copy of the first whose corpus step ran again without delta (a run directory: merge takes it as its shard), and
+    box B, a corpus step on one clip of its own (a run directory)."""
     root = tmp_path_factory.mktemp("reruns")
     added = tiny_links(tiny_refs, root / "refs-added")
     render(ffmpeg, "smptebars=s=176x144:r=25", added / f"{ADDED}.y4m")
@@ -50,7 +61,13 @@ def runs(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.
                    "--out-dir", fewer, "--box-id", "boxa", "--encoders", "libx264", "--cqs", "25,37", "--scales",
                    "native")
     assert res.returncode == 0, res.stderr[-3000:]
-    return {"first": tarball_of(x264_run), "second": tarball_of(again), "fewer": fewer, "root": root}
+    other = copy_prereqs(x264_run, root / "other")
+    render(ffmpeg, "cellauto=s=176x144:r=25:rule=110:seed=3", root / "refs-other" / f"{OTHER}.y4m")
+    res = run_here("step", "corpus", "--ref-dir", root / "refs-other", "--out-dir", other, "--box-id", "boxb",
+                   "--encoders", "libx264", "--cqs", "25,37", "--scales", "native")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {"first": tarball_of(x264_run), "second": tarball_of(again), "fewer": fewer, "other": other,
+            "root": root}
 
 
 def manifest_of(merged: Path) -> dict[str, object]:
@@ -111,6 +128,42 @@ def test_a_later_run_without_a_clip_supersedes_the_earlier_and_names_the_clip_go
     assert gone["input"] == runs["first"].name and gone["only"] == ["delta.y4m"]
     assert manifest["n_sources"] == len(TINY_SOURCES) - 1 == manifest["check"]["clips"]
     assert "the clips it held that the later run does not: delta.y4m" in res.stdout
+
+
+def test_a_union_merged_with_a_later_run_of_one_of_its_boxes_takes_the_later_run(runs: dict[str, Path],
+                                                                                   tmp_path: Path) -> None:
+    """A union that holds box A's first run, merged with A's later run (in either order): box A's rows and left-out
+    clips in the union are the earlier run's, superseded as a shard of it would be; box B's stay. The oracle: the
+    same merge of the runs themselves (the earlier run's shard given beside the later one)."""
+    union = tmp_path / "union.parquet"
+    passed(run_here("merge", runs["first"], runs["other"], "-o", union))
+    for later, gone in ((runs["second"], []), (runs["fewer"], ["delta.y4m"])):
+        direct = tmp_path / f"direct-{later.name}.parquet"
+        passed(run_here("merge", runs["first"], runs["other"], later, "-o", direct))
+        outs = []
+        for i, order in enumerate(([union, later], [later, union])):
+            merged = tmp_path / f"m{i}-{later.name}.parquet"
+            res = passed(run_here("merge", *order, "-o", merged))
+            assert "two machines" not in res.stdout + res.stderr and "conflict" not in res.stderr
+            outs.append(merged.read_bytes())
+        assert outs[0] == outs[1] == direct.read_bytes()  # order-independent; the union is the runs it was made of
+        manifest = manifest_of(tmp_path / f"m0-{later.name}.parquet")
+        (stale,) = manifest["superseded"]
+        by = later.name if later.is_file() else "shard.parquet"  # a run directory is its shard
+        assert (stale["input"], stale["by"], stale["only"]) == (union.name, by, gone)
+        assert stale["run"]["made"] < stale["later"]["made"]
+        assert [r for r in manifest["runs"] if r["box_id"] == "boxa"] == [stale["later"]]
+        assert sorted(r["box_id"] for r in manifest["runs"]) == ["boxa", "boxb"]
+        n_a = len(TINY_SOURCES) + (1 if later == runs["second"] else -1)
+        assert manifest["n_sources"] == manifest["check"]["clips"] == len(manifest["checked"]) == n_a + 1
+        assert manifest["shared_box_ids"] == []
+        # idempotent: the earlier run, the later one or the union given again adds nothing
+        for extra in (runs["first"], later, union):
+            again = tmp_path / f"again-{later.name}.parquet"
+            passed(run_here("merge", tmp_path / f"m0-{later.name}.parquet", extra, "-o", again))
+            assert again.read_bytes() == outs[0], extra
+            again.unlink()
+            again.with_name(f"{again.stem}.manifest.json").unlink()
 
 
 def remade_with_machine(tarball: Path, dest: Path, machine: str) -> Path:

@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -156,3 +157,32 @@ print(made, res.stdout.decode().strip(), sorted(os.listdir(made)))
     made, child_tmpdir, child_tempfile, left = res.stdout.split(" ", 3)
     assert Path(child_tmpdir).parent == Path(made) and child_tempfile == child_tmpdir
     assert "child." not in left  # removed when the child ended
+
+
+HINTS = """
+import errno, json, os, tempfile
+from pathlib import Path
+from kit.cli import guard
+from kit.infra import scratch
+made = scratch.open_scratch()
+inside = Path(tempfile.gettempdir()) / ".tmp-kit-x" / "a.y4m"
+print(json.dumps([str(made), scratch.said_temp_folder(),
+                  guard.path_error(OSError(errno.EACCES, "denied", str(inside))).hint,
+                  str(guard.disk_full(OSError(errno.ENOSPC, "full", str(inside))))]))
+"""
+
+
+@pytest.mark.parametrize("given", ["set", "unset", "unusable"])
+def test_a_hint_names_the_temporary_folder_as_the_user_set_it(given: str, sticky: Path, tmp_path: Path) -> None:
+    """TMPDIR's value as the user wrote it (a link to the folder here: the hint the user can follow), else the
+    system's folder with why; never the private folder the kit made in it, gone when the command ends."""
+    link = tmp_path / "my-tmp"
+    link.symlink_to(sticky)
+    env = {"set": {"TMPDIR": str(link)}, "unset": {"TMPDIR": ""}, "unusable": {"TMPDIR": str(tmp_path / "none")}}
+    res = run_python(HINTS, sticky, **env[given])
+    assert res.returncode == 0, res.stderr
+    made, said, hint, full = json.loads(res.stdout)
+    assert said == {"set": f"TMPDIR={link}", "unset": f"{tempfile.gettempdir()} (TMPDIR is not set)",
+                    "unusable": f"{tempfile.gettempdir()} (TMPDIR={tmp_path / 'none'}: no folder you can write)"}[given]
+    assert f"(now {said})" in hint and f"(in the temporary folder, {said})" in full
+    assert made not in hint and ".tmp-kit." not in hint + full.split(" (in the temporary folder")[1]
