@@ -69,12 +69,12 @@ high higher highest hint hold holding holdout holds home honest host hot how hq 
 human hw hwaccel hwaccels hwupload hz i i8 i965 ico ictcp id identical identifier identity idf idx iec61966 ies if
 ignore ignored ihd ik image image2 imageio img import imported impossible in included incompatible increasing incumbent
 independent index indices inf inferno infinity info infra ini init initializer initializing inject inline inner inode
-input inputs inside install installed installs instants instead instinct int int64 integer intel inter intercept
-intercepts intermediates internal interpolates interrupted interruption interspersed interval intervals into intra
-invalid invoked ipt ipv6 iris is isdir isnan it italic item itex its itself ivf j j2k jl job jobs join joins journal jp2
-jpeg jpegls jpegxl jpg json jsonl judge judged judges jump jumping just jxl k kb kbps keep keepdims keeps kept kernel
-kernels kernelscale key keys kfold khz kib kill killed killer killpg kind kinds kit kits kmp knob knots know knows krocc
-kv l label lack lacks ladder lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer
+input inputs inside install installed installs instead instinct int int64 integer intel inter intercept intercepts
+intermediates internal interpolates interrupted interruption interspersed interval intervals into intra invalid invoked
+ipt ipv6 iris is isdir isnan it italic item itex its itself ivf j j2k jl job jobs join joins journal jp2 jpeg jpegls
+jpegxl jpg json jsonl judge judged judges jump jumping just jxl k kb kbps keep keepdims keeps kept kernel kernels
+kernelscale key keys kfold khz kib kill killed killer killpg kind kinds kit kits kmp knob knots know knows krocc kv l
+label lack lacks ladder lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer
 layers layout ldd le lead leads learn learning learns learnt least leave leaves leaving ledger ledgers lee left legacy
 len length less let lets letter letterbox letters level levels li lib libaom libcuda libgomp libmfx libraries library
 libsvm libsvmepsilonsvr libsvmnusvr libsvtav1 libva libvmaf libvpl libvpl2 libvpx libvvenc libx264 libx265 license
@@ -109,16 +109,16 @@ pooling pools population port pos positive posix powershell pp ppm ppt pptx pred
 predicts pref prefer prefix prefixes prereqs prereqsstep preset press prev previous primaries prime print print4
 printable printed prints prior private prob proba probability probb probe probed probes probing problem proc process
 processes processing processor producer profile program programs progress progressive project promote proposed prove
-proved proven provenance provided proxy psd pt ptex pts public publicclips purpose put puts pwsh py pyarrow pyramid
-python pythonpath pythonunbuffered q qoi qos qp qpprime qs qscale qsv qtrle quad quadro quality quantisation quantiser
+proved proven provenance provided proxy psd pt ptex pts public purpose put puts pwsh py pyarrow pyramid python
+pythonpath pythonunbuffered q qoi qos qp qpprime qs qscale qsv qtrle quad quadro quality quantisation quantiser
 quartiles queried queries query queued quick quota quotes r r10k r210 radeon radeonsi radius raf raise ran random range
-ranges rank ranking rar rate ratio raw rawvideo ray rb rbf rc rd re reached reaches read readable reading readme reads
-real realtime reason rebuilds rebuilt received recent recipe recognised recommend recomputable recompute reconfiguring
-record recorded recording records red redirect redo redoes redone reducesum ref reference references refit refitting
-refresh refs refusal refuse refused refused4 refuses refuted regimes registry regression regressor regroup regrouped
-regroups regular reinitializing relative release relu remaining remembered remote remount remove removed removes rename
-renamed renames render renderd rendered rendering renders repeat repeatable repeated repeats replace replaced replacing
-report reported reports reproduced request requested requeue required rerun reruns res rescale rescore reserve reserves
+ranges rank ranking rar rate ratio raw rawvideo ray rb rbf rc rd re reached reaches read readable reading reads real
+realtime reason rebuilds rebuilt received recent recipe recognised recommend recomputable recompute reconfiguring record
+recorded recording records red redirect redo redoes redone reducesum ref reference references refit refitting refresh
+refs refusal refuse refused refused4 refuses refuted regimes registry regression regressor regroup regrouped regroups
+regular reinitializing relative release relu remaining remembered remote remount remove removed removes rename renamed
+renames render renderd rendered rendering renders repeat repeatable repeated repeats replace replaced replacing report
+reported reports reproduced request requested requeue required rerun reruns res rescale rescore reserve reserves
 residual residuals resolution resolve resolved rest restore resubmitted result results resume resumed resumes retry
 return returned reused reuses rewrite rewritten rfc rgb rgba rho rich ridge right rlimit rm rmse rmtree ro role room
 root rotate rotation rounded row rows rst rtf rtx rule rules run rung rungs running runs runtime rw2 rx ryzen s s01 s02
