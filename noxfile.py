@@ -4,12 +4,14 @@ This text is the one place that says which test runs where. The harness's own va
 (TESTS_MEDIA, TESTS_KILL_COUNT, TESTS_KILL_SEED, TESTS_WRITE_README): `KIT_` names the kit's, and a `KIT_` name the
 kit does not read is warned of (tests/unit/test_variables.py: tests/ and this file spell none).
 
-* **The suite** (the README's test command, `.ci/run`, `nox -s test`): every test, on two workers (`-n 2 --dist
-  loadfile`), printing the 25 longest by wall (`--durations=25`) and the 25 costliest by CPU (tests/conftest.py). No
-  test is skipped for a tier: a skip says something is missing here (a network, root, chromium, Slurm, strace, the
-  `ray` extra: `.ci/run` installs each). Property tests draw 10 examples each; the kill harness kills at one random
-  instant (`TESTS_KILL_COUNT`, drawn anew each session); the realfiles tier runs whole (tests/realfiles/: every public
-  clip of tests/data/publicclips.toml, fetched by sha256, the files made from them, the synthetic damages).
+* **The suite** (the README's test command, `.ci/run`, `nox -s test`): every test, on three workers (`-n 3 --dist
+  loadfile`: on two cores a third fills the time the others wait on a SIGSTOP of 200 s, Slurm's and Ray's daemons,
+  the kills' pauses and the indexes' answers; bench/README.md has the figures), printing the 25 longest by wall
+  (`--durations=25`) and the 25 costliest by CPU (tests/conftest.py). No test is skipped for a tier: a skip says
+  something is missing here (a network, root, chromium, Slurm, strace, the `ray` extra: `.ci/run` installs each).
+  Property tests draw 10 examples each; the kill harness kills at one random instant (`TESTS_KILL_COUNT`, drawn anew
+  each session); the realfiles tier runs whole (tests/realfiles/: every public clip of tests/data/publicclips.toml,
+  fetched by sha256, the files made from them, the synthetic damages).
 * **fast** (`nox -s fast`, `-m "not slow and not wide"`): the pure tests (tests/unit/) and single real-ffmpeg steps
   (tests/real/) but the wide cases of their matrices: a developer's loop, a few minutes on two workers. `slow` marks a
   whole run or heavy training, `wide` a case beyond a matrix's core; the fast tier deselects both, nothing else does.
@@ -70,13 +72,13 @@ def fast(session: nox.Session) -> None:
 
 @nox.session
 def test(session: nox.Session) -> None:
-    session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--durations=25", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "-q", "-n", "3", "--dist", "loadfile", "--durations=25", *session.posargs)
 
 
 @nox.session
 def release(session: nox.Session) -> None:
     session.run(PYTHON, "tools/ray_extra.py")  # the Ray tests' extra, as .ci/run installs it
-    session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
+    session.run(PYTHON, "-m", "pytest", "-q", "-n", "3", "--dist", "loadfile", "--release", *session.posargs,
                 env={"TESTS_KILL_COUNT": os.environ.get("TESTS_KILL_COUNT", RELEASE_KILLS)})
 
 

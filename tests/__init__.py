@@ -25,9 +25,9 @@ HEAVY_IMPORTS = (("torch", "onnx"),
 
 
 def compile_before_the_workers(timeout: float = 300) -> None:
-    """In a fresh clone nothing is compiled yet: the two workers, starting together, would each compile torch,
+    """In a fresh clone nothing is compiled yet: the workers, starting together, would each compile torch,
     scipy and matplotlib, the same files at the same time. Two processes compile them first, a half each, side by
-    side (pytest_configure calls this in the controller of `-n 2`). Nothing happens when torch's bytecode is there
+    side (pytest_configure calls this in the controller of `-n 3`). Nothing happens when torch's bytecode is there
     already or cannot be written; a process not done within `timeout` is stopped, and the workers compile the rest."""
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None or not os.access(Path(spec.origin).parent, os.W_OK):

@@ -70,7 +70,7 @@ LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test
 CPU_AT = pytest.StashKey[float]()
 WALL_AT = pytest.StashKey[float]()
 # TESTS_TIMELINE=file: each test's worker, start, end and CPU written there as JSON lines (bench/README.md reads a
-# run's timeline to see where the two workers waited)
+# run's timeline to see where the workers waited)
 TIMELINE = os.environ.get("TESTS_TIMELINE")
 DEEP = False  # --release: the property tests draw deeper (read by a test module as it is collected)
 
@@ -148,7 +148,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest files first, then the whole runs' (`slow`), then tests/real's (real ffmpeg), then the unit tests,
-    many and short: the two workers of `--dist loadfile` take the files in this order, and end together. Every test
+    many and short: the workers of `--dist loadfile` take the files in this order, and end together. Every test
     runs: a tier is chosen by deselecting (`-m`, noxfile.py's fast session), never by a skip, so that a skip says
     something is missing here."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}

@@ -81,7 +81,7 @@ def test_readme_ci_and_tarball_set_up_with_install_py() -> None:
     commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3 install.py")]
     assert commands == ["python3 install.py && .venv/bin/python kit/run_full_pipeline.py",
                         "python3 install.py --test && .venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/python -m "
-                        "pytest -q -n 2 --dist loadfile --durations=25"]
+                        "pytest -q -n 3 --dist loadfile --durations=25"]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci  # a line of its own: exactly the README's
     # the type check is a step of its own, seen in the command (pyproject.toml's [tool.mypy]: files = kit), not a test
