@@ -84,7 +84,7 @@ def said_temp_folder() -> str:
         if os.path.isdir(value) and os.access(value, os.W_OK | os.X_OK):
             return f"{name}={value}"
     unusable = f"{', '.join(f'{n}={v}' for n, v in given)}: no folder you can write" if given else "TMPDIR is not set"
-    with contextlib.suppress(TempRefused):
+    with contextlib.suppress(TempRefused, OSError):  # OSError: the current folder removed (its getcwd)
         if os.name == "posix":
             return f"{user_temp_folder()} ({unusable})"
     return f"the system's temporary folder ({unusable})"

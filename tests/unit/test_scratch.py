@@ -186,3 +186,20 @@ def test_a_hint_names_the_temporary_folder_as_the_user_set_it(given: str, sticky
                     "unusable": f"{tempfile.gettempdir()} (TMPDIR={tmp_path / 'none'}: no folder you can write)"}[given]
     assert f"(now {said})" in hint and f"(in the temporary folder, {said})" in full
     assert made not in hint and ".tmp-kit." not in hint + full.split(" (in the temporary folder")[1]
+
+
+def test_a_hint_names_the_temporary_folder_from_a_removed_current_folder(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hint of a full disk from a current folder removed under the command (its getcwd fails): the system's
+    folder, said, not a traceback in place of the exit 2."""
+    from kit.infra import scratch
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for name in scratch.TEMP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(scratch, "STARTED", {})
+    assert scratch.said_temp_folder() in ("/tmp (TMPDIR is not set)", "the system's temporary folder (TMPDIR is not "
+                                                                      "set)")
