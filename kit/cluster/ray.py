@@ -165,6 +165,7 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
     """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
     pending, started, failed = list(refs), time.monotonic(), []
     while pending:
+        interrupts.install()  # the kit's handlers again: Ray's SIGTERM one (sys.exit(15)) came back once mid-run
         done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
         interrupts.check()  # a stop signal is raised between two slices
         if not done:
