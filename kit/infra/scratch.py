@@ -61,12 +61,17 @@ def opened() -> Path | None:
     return _opened[0] if _opened and _opened[0].is_dir() else None
 
 
+def started_value(name: str) -> str | None:
+    """A temporary folder's variable as the user started the kit (open_scratch points it at the private folder)."""
+    return STARTED.get(name, os.environ.get(name))
+
+
 def user_temp_folder() -> Path:
     """The temporary folder the user gave (TMPDIR, TEMP, TMP as the kit was started), else the system's, as Python's
     tempfile finds it (the first that is a folder the user can write), without its test file in it."""
     if os.name != "posix":
         return Path(tempfile.gettempdir())
-    given = [STARTED.get(name, os.environ.get(name)) for name in TEMP_VARIABLES]
+    given = [started_value(name) for name in TEMP_VARIABLES]
     for folder in [*filter(None, given), "/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]:
         if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
             return Path(os.path.abspath(folder))
@@ -79,7 +84,7 @@ def said_temp_folder() -> str:
     """The user's temporary folder as a hint names it, so that the user can follow the hint: the variable that chose
     it as the user set it (`TMPDIR=/scratch/ann`), else the system's folder, never this process's private one (gone
     when the kit exits)."""
-    given = [(name, value) for name in TEMP_VARIABLES if (value := STARTED.get(name, os.environ.get(name)))]
+    given = [(name, value) for name in TEMP_VARIABLES if (value := started_value(name))]
     for name, value in given:
         if os.path.isdir(value) and os.access(value, os.W_OK | os.X_OK):
             return f"{name}={value}"
@@ -96,7 +101,7 @@ def check_base(base: Path) -> None:
     if os.name != "posix":
         return
     found = trust_finding(base)
-    named = next((f"{name} " for name in TEMP_VARIABLES if STARTED.get(name, os.environ.get(name))), "")
+    named = next((f"{name} " for name in TEMP_VARIABLES if started_value(name)), "")
     if found is not None:
         raise TempRefused(f"the temporary folder {named}{base} {found.problem}: the kit, its ffmpeg and the libraries "
                           "it loads write their temporaries there, where another user could replace them or plant a "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,7 +16,7 @@ from kit.infra.invocation import kit_command, receiver_commands, retry_command
 from kit.infra.records import read_record
 from kit.infra.tree import Tree, read_out_dir
 from kit.infra.visible import visible
-from kit.media.discovery import SkippedClips
+from kit.media.discovery import SkippedClips, Unusable
 from kit.model.conformal import percent
 from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
@@ -378,16 +379,21 @@ def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
     names = "; ".join(f"{Path(u.path).name} ({u.why})" for u in skipped[:3]) + (
         f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
     rows = [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
-    if again := [Path(u.path).name for u in skipped if u.again]:  # the box's or the moment's: never the clip's
+    if again := left_out_again(skipped):
         rows.append(("retry", f"left out for this run only, for the box's or the moment's cause (not the clip's): "
                               f"{', '.join(again)}; the same command tries them again, below"))
     return rows
 
 
+def left_out_again(skipped: Sequence[Unusable]) -> list[str]:
+    """The names of the clips left out for the box's or the moment's cause, never the clip's (`again`)."""
+    return [Path(u.path).name for u in skipped if u.again]
+
+
 def tried_again(tree: Tree, out_dir: Path) -> list[str]:
     """The names of the clips left out for the box's or the moment's cause (skipped.json's `again`)."""
     record, _ = read_record(SkippedClips, tree, RunDir(out_dir).skipped_clips)
-    return [Path(u.path).name for u in record.skipped if u.again] if record is not None else []
+    return left_out_again(record.skipped) if record is not None else []
 
 
 def retry_lines(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
