@@ -62,9 +62,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # run): dealt out first, in this order, so that none of them is the last test running while the other worker has
 # nothing left to do. The untarred kit's run (ladder_run) comes second, so that the other worker makes it while the
 # first makes x264_run, which the Slurm test and the kill harness both wait for; the realfiles tier's run third, to
-# whichever worker is free first.
+# whichever worker is free first. Then the files of about two minutes or more, the longest first: the last file a
+# worker takes is then a short one (dealt in collection order, the 280 s of test_transient_faults.py was the last
+# file running, 130 s after the other workers had ended: bench/README.md, "The suite as CI runs it").
 LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "realfiles/test_realfiles.py", "pipeline/test_kill.py",
-           "pipeline/test_ray.py")
+           "pipeline/test_ray.py", "real/test_transient_faults.py", "real/test_suspended_run.py",
+           "real/test_pixel_formats.py", "real/test_platforms.py", "real/test_faults.py",
+           "pipeline/test_private_box.py", "pipeline/test_damaged_state.py", "real/test_teacher_truth.py",
+           "pipeline/test_verdict_meaning.py")
 
 
 CPU_AT = pytest.StashKey[float]()

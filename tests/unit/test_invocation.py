@@ -100,3 +100,12 @@ def test_step_help_offers_no_selection_flags_and_no_example_that_needs_an_earlie
     run = CliRunner().invoke(cli, ["run", "--help"]).output
     assert "--from" in run and "--only" in run
     assert CliRunner().invoke(cli, ["step", "verdict", "--only", "loso"]).exit_code == 2  # click: no such option
+
+
+def test_the_files_dealt_first_are_files_of_the_suite() -> None:
+    """tests/conftest.py's LONGEST names each file by its folder and name: a renamed file would fall back to
+    collection order unnoticed, and be the last one running again."""
+    from tests.conftest import LONGEST
+
+    assert len(set(LONGEST)) == len(LONGEST)
+    assert [name for name in LONGEST if not (ROOT / "tests" / name).is_file()] == []
