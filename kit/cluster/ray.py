@@ -3,8 +3,11 @@ shard, the union, each training task, the gather a Ray task running the plan's c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import stat
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from typing import Any
 from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
-from kit.infra import interrupts, scratch
+from kit.infra import interrupts, outside, scratch
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
@@ -62,35 +65,92 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
 
 
 def connect(ray: Any, address: str | None) -> str:
-    """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` one), else start a local one: a
-    line saying which; exit 2 naming one that cannot be joined. The kit's signal handlers outlive ray.init's."""
+    """Join the cluster at `address` (or RAY_ADDRESS), else the one `ray start` made on this machine where it answers,
+    else start a local one for this command: a line saying which; exit 2 naming one that cannot be joined (`auto`:
+    where no `ray start` cluster answers). Never another command's local cluster (Ray's own "auto" joins any
+    running on the machine, and it ends with its command), nor one `ray start` left word of that no longer answers
+    (Ray would retry it for minutes). The kit's signal handlers outlive ray.init's, and a SIGTERM that came while
+    Ray's stood (sys.exit(15)) is the kit's stop."""
     given = address or os.environ.get("RAY_ADDRESS") or ""
-    host, _, port = given.rpartition(":")
+    joining = given or "on this machine"
     try:
-        if given and given != "auto" and not given.startswith("ray://"):  # Ray would retry a dead one for minutes
-            if not port.isdigit():
-                raise ValueError(f"{given!r} is not HOST:PORT")
-            socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
-        if given:
+        if given and given != "auto":
+            if not given.startswith("ray://"):
+                answers(given)
             ray.init(address=given, log_to_driver=False)
             return f"connected to the Ray cluster at {given}"
-        try:
-            ray.init(address="auto", log_to_driver=False)
-            return "connected to the Ray cluster started on this machine (ray start)"
-        except ConnectionError:
-            # Ray's own folder where Ray puts it (RAY_TMPDIR, else the user's TMPDIR's ray/), not the command's
-            # private one (kit.infra.scratch): its session's socket paths would outgrow the system's 107 characters
-            os.environ.setdefault("RAY_TMPDIR", str(scratch.user_temp_folder()))
-            ray.init(include_dashboard=False, log_to_driver=False)
-            return "started a local Ray cluster on this machine for this command"
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise PrereqError(f"cannot join the Ray cluster {given or 'on this machine'}: {exc}",
+        # Ray's folder as Ray chooses it for this user (RAY_TMPDIR, else TMPDIR on Linux, else /tmp), not the
+        # command's private one (kit.infra.scratch): where `ray start` wrote, and short enough for the sockets of a
+        # session (107 characters)
+        os.environ["RAY_TMPDIR"] = str(ray_folder())
+        left, unused = ray_start_address(Path(os.environ["RAY_TMPDIR"]))
+        if left:
+            try:
+                answers(left)
+            except (OSError, ValueError) as exc:
+                unused = f"`ray start`'s cluster at {left} does not answer ({exc}; `ray stop` forgets it)"
+            else:
+                joining = f"`ray start` made at {left}"
+                ray.init(address=None, log_to_driver=False)  # Ray reads the same file: its token, if it has one
+                return f"connected to the Ray cluster `ray start` made on this machine, at {left}"
+        if given == "auto":
+            raise PrereqError(f"RAY_ADDRESS or --address is auto, and no Ray cluster `ray start` made on this machine "
+                              f"answers{': ' + unused if unused else ''}",
+                              hint="start one (`ray start --head`), give its address (--address HOST:6379), or "
+                                   "unset RAY_ADDRESS to let the command start its own")
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        return "started a local Ray cluster on this machine for this command" + (f" ({unused})" if unused else "")
+    except SystemExit as exc:  # a SIGTERM during ray.init, which Ray's handler (set there) made sys.exit(15)
+        interrupts.install()
+        with contextlib.suppress(Exception):
+            ray.shutdown()  # Ray's processes also end with this one (they share its fate)
+        interrupts.caught_for_us(exc)
+    except (OSError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:
+        raise PrereqError(f"cannot join the Ray cluster {joining}: {exc}",
                           hint="check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster "
                                "node; `ray status` on the head tells both) and that this machine reaches it; "
                                "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'") \
             from None
     finally:
         interrupts.install()
+
+
+def answers(address: str) -> None:
+    """A TCP connection to HOST:PORT ([V6]:PORT) within CONNECT_TIMEOUT_S, or the error (Ray would retry a dead one
+    for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+
+
+def ray_folder() -> Path:
+    """The folder Ray keeps its clusters' files in for this user, as Ray chooses it, from the variables as the user
+    started the kit: RAY_TMPDIR, else TMPDIR on Linux, else /tmp (macOS's TMPDIR would make its socket paths too
+    long), else the system's."""
+    given = os.environ.get("RAY_TMPDIR") or (scratch.started_value("TMPDIR") if sys.platform == "linux" else None)
+    if given:
+        return Path(given)
+    return Path("/tmp") if sys.platform in ("linux", "darwin") else scratch.user_temp_folder()
+
+
+def ray_start_address(folder: Path) -> tuple[str, str]:
+    """The address `ray start` wrote in `folder` (Ray's file ray/ray_current_cluster), "" where none; and why a file
+    there is not taken: Ray's folder is open to every user, so only a regular file of this user's (or root's) that
+    no one else may write is."""
+    path = folder / "ray" / "ray_current_cluster"
+    try:
+        with outside.open_for_reading(path) as fh:
+            st = os.fstat(fh.fileno())
+            others = hasattr(os, "geteuid") and (st.st_uid not in (os.geteuid(), 0)
+                                                 or bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)))
+            if others:
+                return "", f"{path} is not this user's own: not taken"
+            return fh.read(256).decode("utf-8", errors="replace").strip(), ""
+    except FileNotFoundError:
+        return "", ""
+    except OSError as exc:
+        return "", f"{path} cannot be read ({exc}): not taken"
 
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
@@ -109,6 +169,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
                                                 "union_commands": plan.union_commands(), **split,
                                                 "env": dict(plan.env)})
     say(connect(ray, address))
+    interrupts.check()  # a stop that came while Ray started: before any task is submitted
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
 
@@ -117,7 +178,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         nonlocal refs
         refs = {task.remote(name, commands, task_env(plan), str(lay.logs / f"{name}.log"), ok_codes): name}
         say(said)
-        result = _result(ray, next(iter(refs)), name)
+        result = _result(ray, _wait_one(ray, next(iter(refs))), name)
         _check(result)
         return result
 
@@ -181,10 +242,21 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
         _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
 
 
+def _wait_one(ray: Any, ref: Any) -> Any:
+    """Wait for one task (the union, the gather: hours of training) in slices, as _wait_all does, so that a stop ends
+    the wait; the task's ref, done."""
+    while True:
+        interrupts.install()
+        done = ray.wait([ref], num_returns=1, timeout=interrupts.MAIN_WAIT_S)[0]
+        interrupts.check()
+        if done:
+            return ref
+
+
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
     """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
     try:
-        return ray.get(ref)
+        return ray.get(ref, timeout=0)  # a task ray.wait found done
     except ray.exceptions.RayError as exc:
         return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
                           "(unknown node)")

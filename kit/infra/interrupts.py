@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from kit.errors import Interrupted
 
@@ -57,6 +57,17 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     global _received
     if not _settled:
         _received = signum
+
+
+def caught_for_us(exc: SystemExit) -> NoReturn:
+    """A library's own SIGTERM handler stood in the kit's stead and ended the process its way, `sys.exit(SIGTERM)`
+    (Ray's, set in ray.init): raise the kit's Interrupted for it instead, so that the command stops as a SIGTERM
+    stops it (143, what is finished kept). Any other exit goes on (a library's sys.exit(1) is no signal)."""
+    if exc.code == signal.SIGTERM:
+        _on_signal(signal.SIGTERM, None)
+        install()
+        check()
+    raise exc
 
 
 def signal_of(exc: BaseException | None) -> int:

@@ -4,13 +4,17 @@ the same command again redoes nothing; a failing shard is named, exit 2."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +30,46 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install '
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 
 
+@contextlib.contextmanager
+def ray_folder() -> Iterator[str]:
+    """A Ray folder (RAY_TMPDIR) of the test's own, where no `ray start` wrote: short, since a session's socket paths
+    must stay under 107 characters."""
+    with tempfile.TemporaryDirectory(prefix="kr", dir="/tmp", ignore_cleanup_errors=True) as folder:
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def own_ray() -> Iterator[dict[str, str]]:
+    """The environment of a driver that must start its own local cluster: no address, a Ray folder no `ray start`
+    wrote in (one on this box would be joined)."""
+    with ray_folder() as folder:
+        yield {"RAY_ADDRESS": "", "RAY_TMPDIR": folder}
+
+
 @pytest.fixture(scope="module")
 def ray_run(tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """The union on Ray, and the session's one local run of the same flags (x264_run) it must equal."""
+    """The union on Ray, and the session's one local run of the same flags (x264_run) it must equal; made while
+    another command's local Ray cluster runs on the machine, with word of a `ray start` cluster that is gone (a
+    port bound, not listening, in Ray's file): the command must join neither."""
     root = tmp_path_factory.mktemp("ray") / "shared"
-    res = run_kit("ray", "--shards", "2", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id",
-                  "raybox", *FLAGS, env={"RAY_ADDRESS": ""})
+    with ray_folder() as own, ray_folder() as other, socket.socket() as gone:
+        gone.bind(("127.0.0.1", 0))  # refused for as long as the run lasts, and no one else's meanwhile
+        (Path(own) / "ray").mkdir()
+        (Path(own) / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{gone.getsockname()[1]}")
+        bystander = subprocess.Popen([sys.executable, "-c", "import ray, sys; ray.init(address='local', "
+                                      "include_dashboard=False); print('up', flush=True); sys.stdin.read()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env={**os.environ, "RAY_TMPDIR": other, "RAY_ADDRESS": ""})
+        try:
+            assert bystander.stdout is not None and bystander.stdout.readline() == "up\n"
+            res = run_kit("ray", "--shards", "2", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root,
+                          "--box-id", "raybox", *FLAGS, env={"RAY_ADDRESS": "", "RAY_TMPDIR": own})
+        finally:
+            try:
+                bystander.communicate(timeout=120)  # its stdin closed: it shuts its cluster down
+            except subprocess.TimeoutExpired:
+                bystander.kill()
+                bystander.communicate()
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return root, x264_run, res.stderr
 
@@ -49,6 +87,7 @@ def verdict(out: Path) -> dict[str, object]:
 def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str]) -> None:
     root, local, stderr = ray_run
     assert "started a local Ray cluster" in stderr and "shard 1/2 done" in stderr and "shard 2/2 done" in stderr
+    assert "`ray start`'s cluster at 127.0.0.1:" in stderr and "does not answer" in stderr
     assert "gather done" in stderr and "exit 0 (PROMOTE)" in stderr
     # --train-tasks 2: the union task merged, two training tasks trained LOSO's members, the gather used them
     assert "training task 1/2 done" in stderr and "training task 2/2 done" in stderr and "gather done" in stderr
@@ -72,13 +111,14 @@ def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str])
     assert json.loads((root / "ray" / "plan.json").read_text())["shards"] == 2
 
 
-def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], tiny_refs: Path) -> None:
+def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], tiny_refs: Path,
+                                               own_ray: dict[str, str]) -> None:
     root = ray_run[0]
     status = [root / "shards" / f"shard{k}of2" / "02_corpus" / "status.json" for k in (1, 2)]
     status.append(root / "union" / "04_verdict" / "status.json")
     before = {p: p.read_bytes() for p in status}
     res = run_kit("ray", "--shards", "2", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id",
-                  "raybox", *FLAGS, env={"RAY_ADDRESS": ""})
+                  "raybox", *FLAGS, env=own_ray)
     assert res.returncode == 0, res.stderr[-3000:]
     assert {p: p.read_bytes() for p in status} == before  # no step completed again
     log = (root / "ray" / "logs" / "shard1of2.log").read_text()
@@ -87,12 +127,13 @@ def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], 
     assert "task 1/2: LOSO is up to date" in trained, trained[-3000:]  # nothing trained again
 
 
-def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp_path: Path) -> None:
+def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp_path: Path,
+                                                            own_ray: dict[str, str]) -> None:
     broken = tmp_path / "ffmpeg"
     broken.write_text("#!/bin/sh\necho 'this ffmpeg is broken' >&2\nexit 1\n")
     broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
     res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "o", "--ffmpeg", broken,
-                  *FLAGS, env={"RAY_ADDRESS": "", "PATH": os.environ["PATH"]})
+                  *FLAGS, env={**own_ray, "PATH": os.environ["PATH"]})
     assert res.returncode == 2, res.stderr[-3000:]
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and "failed on" in errors[0] and "step prereqs" in errors[0], res.stderr[-3000:]
@@ -102,7 +143,7 @@ def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_path: Path, ffmpeg: str, signum: int,
-                                                         code: int) -> None:
+                                                         code: int, own_ray: dict[str, str]) -> None:
     """Ctrl-C or SIGTERM to the driver interrupts each running task (Ray's own SIGTERM handler, which would just
     exit, is replaced by the kit's); the kit command a task runs ends with its ffmpegs; 128 + the signal."""
     slow = tmp_path / "slow-ffmpeg"  # encodes wait 60 s, so the tasks are caught in the middle
@@ -113,19 +154,104 @@ def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_pa
     proc = subprocess.Popen([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(tiny_refs),
                              "--out-dir", str(out), "--ffmpeg", str(slow), *FLAGS], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": ""})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **own_ray})
     # a local Ray cluster starts, then each task's kit command: on a loaded box (the other worker in the kill
     # harness, dealt out at the same time) that took over 120 s once
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(running(out)) < 2:  # both tasks are inside a slow encode
+    while time.monotonic() < deadline and len(waiting(out)) < 2:  # both tasks are inside a slow encode
         time.sleep(0.5)
-    assert len(running(out)) >= 2, running(out)
+    assert len(waiting(out)) >= 2, running(out)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == code, err[-3000:]
     assert "interrupted: 2 task(s) stopped" in err and "resume with:" in err
     time.sleep(2)
     assert running(out) == [], running(out)
+
+
+def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_path: Path,
+                                                          own_ray: dict[str, str]) -> None:
+    """SIGTERM while ray.init starts the local cluster, when Ray's own handler stands (it would end the command by
+    sys.exit(15)): the kit's stop all the same, 143 and its lines, and nothing of the cluster left running."""
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(tiny_refs),
+                             "--out-dir", str(tmp_path / "out"), *FLAGS], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **own_ray})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "gcs_server" not in children(proc.pid).values():
+        time.sleep(0.05)  # Ray's first process: ray.init has begun, and runs for seconds more (raylet, the node)
+    started = children(proc.pid)
+    if "gcs_server" not in started.values():
+        proc.kill()
+        pytest.fail(f"no Ray process started: {started}; {proc.communicate()[1][-3000:]}")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=90)
+    assert "started a local Ray cluster" not in err, err[-2000:]  # the signal came while ray.init ran
+    assert proc.returncode == 143, err[-3000:]
+    assert "interrupted by SIGTERM" in err and "resume with:" in err
+    time.sleep(2)
+    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == [], started
+
+
+JOIN = "import ray, sys; from kit.cluster.ray import connect; print(connect(ray, sys.argv[1])); ray.shutdown()"
+
+
+def test_the_cluster_ray_start_made_is_joined_and_auto_needs_one(tiny_refs: Path, tmp_path: Path) -> None:
+    """A cluster `ray start` made on this machine is joined (its token too, which Ray gives only to a cluster it
+    found itself), by no address or `auto`; `auto` where none answers is exit 2 saying so."""
+    with ray_folder() as folder, socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        free.close()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": folder, "RAY_ADDRESS": ""}
+        head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
+                                 "--include-dashboard=false", "--num-cpus=1", "--block"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            word = Path(folder) / "ray" / "ray_current_cluster"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not word.exists() and head.poll() is None:
+                time.sleep(0.2)
+            assert word.exists(), head.stderr.read() if head.poll() is not None and head.stderr else "no word"
+            for given in ("", "auto"):
+                res = subprocess.run([sys.executable, "-c", JOIN, given], cwd=ROOT, env=env, capture_output=True,
+                                     text=True, timeout=180)
+                assert res.returncode == 0, res.stderr[-3000:]
+                assert f"connected to the Ray cluster `ray start` made on this machine, at {word.read_text()}" \
+                    in res.stdout, res.stdout
+        finally:
+            os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` stops its node as it ends
+            try:
+                head.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(head.pid, signal.SIGKILL)
+                head.communicate()
+    with ray_folder() as empty:
+        res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "o", *FLAGS,
+                      env={"RAY_ADDRESS": "auto", "RAY_TMPDIR": empty})
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "auto, and no Ray cluster `ray start` made on this machine answers" in res.stderr
+    assert "unset RAY_ADDRESS" in res.stderr
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, by their names."""
+    found = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_file.read_text()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            found[int(stat_file.parent.name)] = name
+    return found
+
+
+def waiting(out: Path) -> list[str]:
+    """The slow encodes waiting (each task's ffmpeg wrapper, not the driver or a task's kit command, which name the
+    out-dir and the wrapper too)."""
+    return [text for text in running(out) if text.split(" ", 1)[0] in ("/bin/sh", "sh")]
 
 
 def running(out: Path) -> list[str]:

@@ -29,8 +29,9 @@ FLAG = re.compile(r"(?<![\w=-])(--[a-z][a-z0-9-]*|-o)(?![\w-])")
 # calls whose text is a whole command line of its own, with its own flags
 PRINTED = {"kit_command", "rerun", "settings_command", "retry_command", "shell_join", "receiver_commands", "kit_cli",
            "prereqs_again"}
-# flags of other programs a hint names: ffmpeg's configure, sbatch's (a placeholder and examples), a container's
-FOREIGN = {"--enable-libvmaf", "--option", "--account", "--array", "--device"}
+# flags of other programs a hint names: ffmpeg's configure, sbatch's (a placeholder and examples), a container's,
+# `ray start`'s
+FOREIGN = {"--enable-libvmaf", "--option", "--account", "--array", "--device", "--head"}
 # a command's name in a hint, the flags after it in the same clause its own (`run --from`, `the run's --out-dir`)
 QUALIFIED = re.compile(r"(?<![\w-])(run|step|merge|verify|detect|status|slurm|ray|export|info|stage)\b(?:'s)?"
                        r"[^.;:()]*$")
@@ -179,6 +180,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/cli/guard.py": tuple(COMMANDS),  # by_flag alternatives: each said by a command that has its flag
     "kit/cli/status.py": ("status",),
     "kit/cluster/plan.py": ("slurm", "ray"),
+    "kit/cluster/ray.py": ("ray",),
     "kit/cluster/slurm.py": ("slurm",),
     "kit/corpus/children.py": RUNS,
     "kit/corpus/commit.py": ("merge", "corpus export"),

@@ -80,14 +80,15 @@ def test_a_signal_taken_by_another_thread_ends_the_main_thread_s_wait(waiter: st
 
 
 def untimed_waits(tree: ast.AST) -> list[int]:
-    """Lines calling concurrent.futures' as_completed or wait, or ray.wait, with no timeout."""
+    """Lines calling concurrent.futures' as_completed or wait, or ray.wait or ray.get, with no timeout."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             owner = node.func.value if isinstance(node.func, ast.Attribute) else None
             on_futures = name == "as_completed" or (name == "wait" and isinstance(owner, ast.Name)
-                                                     and owner.id in ("cf", "futures", "ray"))
+                                                     and owner.id in ("cf", "futures", "ray")) or (
+                name == "get" and isinstance(owner, ast.Name) and owner.id == "ray")
             if on_futures and not any(k.arg == "timeout" for k in node.keywords):
                 found.append(node.lineno)
     return found
@@ -98,8 +99,8 @@ def test_no_kit_code_waits_on_futures_without_a_timeout() -> None:
     found = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "kit").rglob("*.py"))
              for n in untimed_waits(ast.parse(p.read_text()))]
     assert not found, found
-    assert untimed_waits(ast.parse("cf.as_completed(fs)\nray.wait(refs, num_returns=1)\ncf.wait(fs, timeout=1)")) \
-        == [1, 2]
+    assert untimed_waits(ast.parse("cf.as_completed(fs)\nray.wait(refs, num_returns=1)\ncf.wait(fs, timeout=1)\n"
+                                   "ray.get(ref)\nray.get(ref, timeout=0)")) == [1, 2, 4]
 
 
 FLAG = """
