@@ -106,11 +106,15 @@ def connect(ray: Any, address: str | None) -> str:
             ray.shutdown()  # Ray's processes also end with this one (they share its fate)
         interrupts.caught_for_us(exc)
     except (OSError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:
+        # Ray sends its token (~/.ray/auth_token) to a cluster it found itself, never to an address given
+        token = "" if os.environ.get("RAY_AUTH_MODE") or not given or given.startswith("ray://") else (
+            "; a cluster that asks for a token (`ray start` makes one by default) is joined by its address with "
+            "RAY_AUTH_MODE=token exported")
         raise PrereqError(f"cannot join the Ray cluster {joining}: {exc}",
                           hint="check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster "
                                "node; `ray status` on the head tells both) and that this machine reaches it; "
-                               "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'") \
-            from None
+                               "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'"
+                               + token) from None
     finally:
         interrupts.install()
 

@@ -15,20 +15,20 @@ adrenalin advanced aff after afterok again against agg agree agreement ahead ai 
 allocate allow allowlist allows alls alone alpha already also alt altra amber amd amd64 amf amfrt64 among ampere amr an
 and anim another answer answers answers1 any anyone anywhere apart ape api apng appears appended apple application
 applied applies arc arch archive are area arg argb args argv aria arib arm64 around array arrays artefacts arw as
-ascending ascii asf aside ask asked ass assert assign at aten atom attached attachment attempts au audio auto autograd
-av1 av1an available avcodec average averaged avformat avframe avg avi avif avio away axes axis axis1 axis2 b b00020
-b35900 b67 back background backslash backslashes backward bad balanced band banner barber bars base base64 baseline
-baselines bash bat batch batches be beat beaten beats because been before being belongs below beside besides best better
-between beyond bgra bias bicubic big bilinear bin binaries binary bit bitrate bits bitstream biuf black block blocktime
-blue bmp bno body bold bool boolean bootstrap border both bottom bottomleft bound bounded box boxes bpp br brand break
-breakdown breaks bright broken browser bsd bsf bt1361e bt2020 bt2020c bt2020nc bt470bg bt470m bt709 btbn budget buffer
-buffered bug build builds built builtin builtins bundle bundles bundlestep busy but by bypass bypassed byte bytes
-bytestream bz2 bzip2 c c0 c1 c2 c3 c4 c83232 cache cached caf calibrate calibrated calibrates calibration call calls
-cambi came can candidates cannot canonical canonical6 cap capable caps captures card carried carries carry cast cause
-cause2 cavs cbwr ccc cd cdf ceil ceiling cell cells center centre centred cfg challenger champion change changed
-changelog changes channel character characters charset chart check checked checking checks checksum child chmod choice
-choose chose chosen chroma chunk chunks ciminstance cividis clamp class classes classname clause cleared cli click
-client clip clipped clips cloexec cloned close closed closing cluster cmd cmxv code codec coded coef0 coefs coerce
+ascending ascii asf aside ask asked asks ass assert assign at aten atom attached attachment attempts au audio auth auto
+autograd av1 av1an available avcodec average averaged avformat avframe avg avi avif avio away axes axis axis1 axis2 b
+b00020 b35900 b67 back background backslash backslashes backward bad balanced band banner barber bars base base64
+baseline baselines bash bat batch batches be beat beaten beats because been before being belongs below beside besides
+best better between beyond bgra bias bicubic big bilinear bin binaries binary bit bitrate bits bitstream biuf black
+block blocktime blue bmp bno body bold bool boolean bootstrap border both bottom bottomleft bound bounded box boxes bpp
+br brand break breakdown breaks bright broken browser bsd bsf bt1361e bt2020 bt2020c bt2020nc bt470bg bt470m bt709 btbn
+budget buffer buffered bug build builds built builtin builtins bundle bundles bundlestep busy but by bypass bypassed
+byte bytes bytestream bz2 bzip2 c c0 c1 c2 c3 c4 c83232 cache cached caf calibrate calibrated calibrates calibration
+call calls cambi came can candidates cannot canonical canonical6 cap capable caps captures card carried carries carry
+cast cause cause2 cavs cbwr ccc cd cdf ceil ceiling cell cells center centre centred cfg challenger champion change
+changed changelog changes channel character characters charset chart check checked checking checks checksum child chmod
+choice choose chose chosen chroma chunk chunks ciminstance cividis clamp class classes classname clause cleared cli
+click client clip clipped clips cloexec cloned close closed closing cluster cmd cmxv code codec coded coef0 coefs coerce
 collaborator collapse color colorspace colorspectrum colour coloured colours column columns combined comes comma command
 commands commit committed common compact compare compared compares comparing comparison compiled complete completed
 completeness complex compressed compression compute computed computes concat concealed concealing conceals concurrent
@@ -144,8 +144,8 @@ tar tarball tarballs targa target task tasks tb tbody tbr td teacher teachers te
 temporaries temporarily temporary ten terminal terminating tesla test tested testpattern tests testsrc2 text texture tga
 tgz th than that the thead their theirs them themselves then there these they third this thm those though thread
 threadripper threads three threshold thresholds through thumbnail thumbnails tib tied tif tiff tight time timecode timed
-timeout times timestamp timestamps tiny titan title titles tmp tmpdir to tod today together tokens told tolerance toml
-too tool tools top topleft torch total tr trace traceback trailer train trained trainer training trains transcoding
+timeout times timestamp timestamps tiny titan title titles tmp tmpdir to tod today together token tokens told tolerance
+toml too tool tools top topleft torch total tr trace traceback trailer train trained trainer training trains transcoding
 transfer transform transforms transit transport transquant trc tree trial triangle tried tries trim true truncated
 trusted trusting trusts try ts tscale tsv tt ttml tty tune tuple turn tv twice twins two txt type typed typical u ud800
 udfff uhd ui uid ul ulimit ultra umask unable unavailable unbounded uncertainty unchanged undecided under union unit

@@ -198,7 +198,8 @@ JOIN = "import ray, sys; from kit.cluster.ray import connect; print(connect(ray,
 
 def test_the_cluster_ray_start_made_is_joined_and_auto_needs_one(tiny_refs: Path, tmp_path: Path) -> None:
     """A cluster `ray start` made on this machine is joined (its token too, which Ray gives only to a cluster it
-    found itself), by no address or `auto`; `auto` where none answers is exit 2 saying so."""
+    found itself), by no address or `auto`; by its address, with RAY_AUTH_MODE=token as the hint says; `auto` where
+    none answers is exit 2 saying so."""
     with ray_folder() as folder, socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
@@ -219,6 +220,14 @@ def test_the_cluster_ray_start_made_is_joined_and_auto_needs_one(tiny_refs: Path
                 assert res.returncode == 0, res.stderr[-3000:]
                 assert f"connected to the Ray cluster `ray start` made on this machine, at {word.read_text()}" \
                     in res.stdout, res.stdout
+            # by its address, Ray sends no token (its rule): exit 2 saying how, then joined as said
+            address = word.read_text()
+            res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "o", *FLAGS,
+                          "--address", address, env={"RAY_TMPDIR": folder, "RAY_ADDRESS": ""})
+            assert res.returncode == 2 and "RAY_AUTH_MODE=token exported" in res.stderr, res.stderr[-3000:]
+            res = subprocess.run([sys.executable, "-c", JOIN, address], cwd=ROOT, capture_output=True, text=True,
+                                 env={**env, "RAY_AUTH_MODE": "token"}, timeout=180)
+            assert f"connected to the Ray cluster at {address}" in res.stdout, res.stderr[-3000:]
         finally:
             os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` stops its node as it ends
             try:
