@@ -22,9 +22,10 @@ from kit.infra.variables import ARRAY_TASK
 @click.command("ray")
 @click.option("--address", envvar="RAY_ADDRESS", show_envvar=True,
               help="The Ray cluster to run on (ray://HOST:10001 or HOST:6379). Default: the cluster `ray start` "
-                   "made on this machine (named in RAY_TMPDIR's, else TMPDIR's, else /tmp's ray/ray_current_cluster) "
-                   "where it answers, else a local one started for this command; `auto`: that `ray start` "
-                   "cluster or exit 2. Another command's local cluster is never joined.")
+                   "made on this machine (named in ray/ray_current_cluster in RAY_TMPDIR, else TMPDIR on Linux, "
+                   "else /tmp: one of `ray start --temp-dir` needs --address) where it answers, else a local one "
+                   "started for this command; `auto`: that `ray start` cluster or exit 2. Another command's local "
+                   "cluster is never joined.")
 @click.option("--cpus-per-task", type=KitParam(Float(0.1, 4096)), default=1.0, show_default=True,
               help="CPUs Ray reserves for each task; without --jobs, each task's kit runs that many encodes at once "
                    "(rounded up).")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from typing import Any
 from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
-from kit.infra import interrupts, outside, scratch
+from kit.infra import interrupts, outside, perms, scratch
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
@@ -69,14 +68,39 @@ def connect(ray: Any, address: str | None) -> str:
     else start a local one for this command: a line saying which; exit 2 naming one that cannot be joined (`auto`:
     where no `ray start` cluster answers). Never another command's local cluster (Ray's own "auto" joins any
     running on the machine, and it ends with its command), nor one `ray start` left word of that no longer answers
-    (Ray would retry it for minutes). The kit's signal handlers outlive ray.init's, and a SIGTERM that came while
-    Ray's stood (sys.exit(15)) is the kit's stop."""
-    given = address or os.environ.get("RAY_ADDRESS") or ""
-    joining = given or "on this machine"
+    (Ray would retry it for minutes). The kit's signal handlers outlive ray.init's; a SIGTERM that came while Ray's
+    stood (sys.exit(15)) is the kit's stop, and any stop before the tasks are submitted shuts Ray down."""
+    try:
+        said = _join(ray, address or os.environ.get("RAY_ADDRESS") or "")
+        interrupts.install()
+        interrupts.check()  # a stop that came while Ray started: before any task is submitted
+        return said
+    except SystemExit as exc:  # a SIGTERM during ray.init, which Ray's handler (set there) made sys.exit(15)
+        _shut(ray)
+        interrupts.caught_for_us(exc)
+    except BaseException:
+        _shut(ray)
+        raise
+    finally:
+        interrupts.install()
+
+
+def _shut(ray: Any) -> None:
+    """Ray shut down after a stop or a failure while it started (its processes also end with the kit's: they share
+    its fate), under the kit's handlers."""
+    interrupts.install()
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+
+
+def _join(ray: Any, given: str) -> str:
+    """ray.init for connect(): the cluster `given`, else `ray start`'s, else a local one; the line saying which."""
+    joining, asked = given or "on this machine", False
     try:
         if given and given != "auto":
             if not given.startswith("ray://"):
                 answers(given)
+            asked = True
             ray.init(address=given, log_to_driver=False)
             return f"connected to the Ray cluster at {given}"
         # Ray's folder as Ray chooses it for this user (RAY_TMPDIR, else TMPDIR on Linux, else /tmp), not the
@@ -91,32 +115,37 @@ def connect(ray: Any, address: str | None) -> str:
                 unused = f"`ray start`'s cluster at {left} does not answer ({exc}; `ray stop` forgets it)"
             else:
                 joining = f"`ray start` made at {left}"
-                ray.init(address=None, log_to_driver=False)  # Ray reads the same file: its token, if it has one
+                found_by_ray()
+                ray.init(address=left, log_to_driver=False)  # the address read, not the file again: it may change
                 return f"connected to the Ray cluster `ray start` made on this machine, at {left}"
         if given == "auto":
             raise PrereqError(f"RAY_ADDRESS or --address is auto, and no Ray cluster `ray start` made on this machine "
                               f"answers{': ' + unused if unused else ''}",
-                              hint="start one (`ray start --head`), give its address (--address HOST:6379), or "
-                                   "unset RAY_ADDRESS to let the command start its own")
+                              hint="start one (`ray start --head`), give its address (--address HOST:6379; "
+                                   f"{TOKEN}), or unset RAY_ADDRESS to let the command start its own")
         ray.init(address="local", include_dashboard=False, log_to_driver=False)
         return "started a local Ray cluster on this machine for this command" + (f" ({unused})" if unused else "")
-    except SystemExit as exc:  # a SIGTERM during ray.init, which Ray's handler (set there) made sys.exit(15)
-        interrupts.install()
-        with contextlib.suppress(Exception):
-            ray.shutdown()  # Ray's processes also end with this one (they share its fate)
-        interrupts.caught_for_us(exc)
     except (OSError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:
-        # Ray sends its token (~/.ray/auth_token) to a cluster it found itself, never to an address given
-        token = "" if os.environ.get("RAY_AUTH_MODE") or not given or given.startswith("ray://") else (
-            "; a cluster that asks for a token (`ray start` makes one by default) is joined by its address with "
-            "RAY_AUTH_MODE=token exported")
+        # Ray sends its token to a cluster it found itself, never to an address given
+        token = f"; {TOKEN}" if asked and not given.startswith("ray://") and not os.environ.get("RAY_AUTH_MODE") else ""
         raise PrereqError(f"cannot join the Ray cluster {joining}: {exc}",
                           hint="check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster "
                                "node; `ray status` on the head tells both) and that this machine reaches it; "
                                "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'"
                                + token) from None
-    finally:
-        interrupts.install()
+
+
+TOKEN = ("a cluster that asks for a token (`ray start` does where ~/.ray/auth_token exists) is joined by its "
+         "address with RAY_AUTH_MODE=token exported")
+
+
+def found_by_ray() -> None:
+    """Ray's token sent to the `ray start` cluster the kit found, as Ray sends it to a cluster it finds itself (its
+    own rule for an address given is never)."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private.authentication import authentication_token_setup as tokens
+
+        tokens.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def answers(address: str) -> None:
@@ -140,16 +169,14 @@ def ray_folder() -> Path:
 
 def ray_start_address(folder: Path) -> tuple[str, str]:
     """The address `ray start` wrote in `folder` (Ray's file ray/ray_current_cluster), "" where none; and why a file
-    there is not taken: Ray's folder is open to every user, so only a regular file of this user's (or root's) that
-    no one else may write is."""
+    there is not taken: Ray's folder is open to every user, so only a regular file of this user's (or root's), of one
+    name, that no one else may write is (kit.infra.perms.file_problem, the rule for a file the kit trusts)."""
     path = folder / "ray" / "ray_current_cluster"
     try:
-        with outside.open_for_reading(path) as fh:
+        with outside.open_for_reading(path) as fh:  # judged and read through one descriptor
             st = os.fstat(fh.fileno())
-            others = hasattr(os, "geteuid") and (st.st_uid not in (os.geteuid(), 0)
-                                                 or bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)))
-            if others:
-                return "", f"{path} is not this user's own: not taken"
+            if os.name == "posix" and (why := perms.file_problem(st, st.st_uid if st.st_uid == 0 else perms.euid())):
+                return "", f"{path} {why}: not taken (`chmod go-w` it if it is yours, or give --address)"
             return fh.read(256).decode("utf-8", errors="replace").strip(), ""
     except FileNotFoundError:
         return "", ""
@@ -173,7 +200,6 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
                                                 "union_commands": plan.union_commands(), **split,
                                                 "env": dict(plan.env)})
     say(connect(ray, address))
-    interrupts.check()  # a stop that came while Ray started: before any task is submitted
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
 

@@ -170,13 +170,12 @@ PLACES = frozenset((
     '/details', '/dev/dri', '/dev/full', '/div', '/div></div', '/environ', '/etc/machine-id', '/figcaption></figure',
     '/h1', '/h2', '/i', '/li', '/nav', '/p', '/path/to/clips', '/proc', '/proc/cpuinfo', '/proc/self/fd/',
     '/shard<K>of', '/span', '/style></head><body', '/summary', '/sys/class/drm', '/tbody></table', '/td', '/td></tr',
-    '/td><td', '/th', '/tmp', "/tmp's", '/tr', '/tr></thead><tbody', '/ul', '/usr/tmp', '/var/lib/dbus/machine-id',
-    '/var/tmp', '=/var/cache/kit', 'C:\\Windows', 'HOME=/path/to/your/folder', 'Hh][Tt][Tt][Pp][Ss]?://',
-    'TMPDIR=~/tmp', '\\\\', '\\\\u[dD][89a-fA-F', '^"\\\\]*+(?:\\\\.[^"\\\\]*+)*+(?:"|\\\\?\\Z)|[\\[\\',
-    '^"\\\\]|\\\\.)*"|[][{}:\\n',
+    '/td><td', '/th', '/tmp', '/tr', '/tr></thead><tbody', '/ul', '/usr/tmp', '/var/lib/dbus/machine-id', '/var/tmp',
+    '=/var/cache/kit', 'C:\\Windows', 'HOME=/path/to/your/folder', 'Hh][Tt][Tt][Pp][Ss]?://', 'TMPDIR=~/tmp', '\\\\',
+    '\\\\u[dD][89a-fA-F', '^"\\\\]*+(?:\\\\.[^"\\\\]*+)*+(?:"|\\\\?\\Z)|[\\[\\', '^"\\\\]|\\\\.)*"|[][{}:\\n',
     '^|[=:,(\\[{\'\\"`])(/|~|\\\\\\\\)|[A-Za-z]:[\\\\/]|://|[^\\W_]@[^\\W_]|[^\\W_]@$|^@[^\\W_',
     'https://spdx.org/licenses/BSD-3-Clause.html', "open('/proc/", "os.listdir('/proc", "os.path.isdir('/proc",
     'qsv=qs@va', 'ray://', 'ray://HEAD:10001', 'ray://HOST:10001', 'version:\\s*(.+', '|[/', '|[/?])*)?(?:#', '~',
-    '~/tmp',
+    '~/.ray/auth_token', '~/tmp',
 ))
 CHARACTERS = frozenset('—…')

@@ -197,34 +197,39 @@ JOIN = "import ray, sys; from kit.cluster.ray import connect; print(connect(ray,
 
 
 def test_the_cluster_ray_start_made_is_joined_and_auto_needs_one(tiny_refs: Path, tmp_path: Path) -> None:
-    """A cluster `ray start` made on this machine is joined (its token too, which Ray gives only to a cluster it
-    found itself), by no address or `auto`; by its address, with RAY_AUTH_MODE=token as the hint says; `auto` where
-    none answers is exit 2 saying so."""
+    """A cluster `ray start` made on this machine, asking for a token, is joined with its token (which Ray gives only
+    to a cluster it found itself) by no address or RAY_ADDRESS=auto; by its address only with RAY_AUTH_MODE=token,
+    as the hint says; `auto` where none answers is exit 2 saying so."""
+    home = tmp_path / "home"  # a token of the test's own, not the user's ~/.ray/auth_token
+    home.mkdir()
+    ray_cli = str(Path(sys.executable).parent / "ray")
     with ray_folder() as folder, socket.socket() as free:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": folder, "RAY_ADDRESS": "", "HOME": str(home)}
+        env.pop("RAY_AUTH_MODE", None)
+        subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
         free.close()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": folder, "RAY_ADDRESS": ""}
-        head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}",
-                                 "--include-dashboard=false", "--num-cpus=1", "--block"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        head = subprocess.Popen([ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false",
+                                 "--num-cpus=1", "--block"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
         try:
             word = Path(folder) / "ray" / "ray_current_cluster"
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not word.exists() and head.poll() is None:
                 time.sleep(0.2)
             assert word.exists(), head.stderr.read() if head.poll() is not None and head.stderr else "no word"
-            for given in ("", "auto"):
-                res = subprocess.run([sys.executable, "-c", JOIN, given], cwd=ROOT, env=env, capture_output=True,
-                                     text=True, timeout=180)
-                assert res.returncode == 0, res.stderr[-3000:]
-                assert f"connected to the Ray cluster `ray start` made on this machine, at {word.read_text()}" \
-                    in res.stdout, res.stdout
-            # by its address, Ray sends no token (its rule): exit 2 saying how, then joined as said
             address = word.read_text()
+            for ray_address in ("", "auto"):
+                res = subprocess.run([sys.executable, "-c", JOIN, ""], cwd=ROOT, capture_output=True, text=True,
+                                     env={**env, "RAY_ADDRESS": ray_address}, timeout=180)
+                assert f"connected to the Ray cluster `ray start` made on this machine, at {address}" \
+                    in res.stdout, res.stdout + res.stderr[-3000:]
+            # by its address Ray sends no token (its rule): exit 2 saying how, then joined as said
             res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "o", *FLAGS,
-                          "--address", address, env={"RAY_TMPDIR": folder, "RAY_ADDRESS": ""})
-            assert res.returncode == 2 and "RAY_AUTH_MODE=token exported" in res.stderr, res.stderr[-3000:]
+                          "--address", address, env={"RAY_TMPDIR": folder, "RAY_ADDRESS": "", "HOME": str(home)})
+            assert res.returncode == 2 and "joined by its address with RAY_AUTH_MODE=token exported" in res.stderr, \
+                res.stderr[-3000:]
             res = subprocess.run([sys.executable, "-c", JOIN, address], cwd=ROOT, capture_output=True, text=True,
                                  env={**env, "RAY_AUTH_MODE": "token"}, timeout=180)
             assert f"connected to the Ray cluster at {address}" in res.stdout, res.stderr[-3000:]

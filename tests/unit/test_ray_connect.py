@@ -28,9 +28,15 @@ def test_the_word_ray_start_left_is_read_where_it_is_this_user_s_own(tmp_path: P
     assert ray_start_address(tmp_path) == ("", "")  # no `ray start` here
     path = left_word(tmp_path, "10.0.0.7:6379\n")
     assert ray_start_address(tmp_path) == ("10.0.0.7:6379", "")
-    path.chmod(0o666)  # Ray's folder is open to all: a file anyone may write could point the driver anywhere
+    for mode, who in ((0o664, "group"), (0o666, "everyone")):  # Ray's folder is open to all: such a file could
+        path.chmod(mode)  # point the driver, and its token, anywhere (a umask of 002 writes 0664)
+        address, why = ray_start_address(tmp_path)
+        assert address == "" and why.startswith(f"{path} can be written by ") and who in why, why
+        assert why.endswith("not taken (`chmod go-w` it if it is yours, or give --address)"), why
+    path.chmod(0o644)
+    os.link(path, tmp_path / "another-name")  # one name: another could change it
     address, why = ray_start_address(tmp_path)
-    assert address == "" and why == f"{path} is not this user's own: not taken"
+    assert address == "" and "has 2 names (hard links)" in why
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
