@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -189,8 +189,23 @@ def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_p
     assert "started a local Ray cluster" not in err, err[-2000:]  # the signal came while ray.init ran
     assert proc.returncode == 143, err[-3000:]
     assert "interrupted by SIGTERM" in err and "resume with:" in err
-    time.sleep(2)
-    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == [], started
+    deadline = time.monotonic() + 30  # Ray's processes end with the driver (they share its fate), each in its time
+    while time.monotonic() < deadline and alive(started):
+        time.sleep(0.2)
+    assert alive(started) == [], started
+
+
+def alive(pids: Iterable[int]) -> list[int]:
+    """Those of `pids` still running (a zombie has ended)."""
+    found = []
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if text[text.rindex(")") + 2 :].split()[0] != "Z":
+            found.append(pid)
+    return found
 
 
 JOIN = "import ray, sys; from kit.cluster.ray import connect; print(connect(ray, sys.argv[1])); ray.shutdown()"
