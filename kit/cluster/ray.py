@@ -81,8 +81,6 @@ def connect(ray: Any, address: str | None) -> str:
     except BaseException:
         _shut(ray)
         raise
-    finally:
-        interrupts.install()
 
 
 def _shut(ray: Any) -> None:
@@ -106,8 +104,9 @@ def _join(ray: Any, given: str) -> str:
         # Ray's folder as Ray chooses it for this user (RAY_TMPDIR, else TMPDIR on Linux, else /tmp), not the
         # command's private one (kit.infra.scratch): where `ray start` wrote, and short enough for the sockets of a
         # session (107 characters)
-        os.environ["RAY_TMPDIR"] = str(ray_folder())
-        left, unused = ray_start_address(Path(os.environ["RAY_TMPDIR"]))
+        folder = ray_folder()
+        os.environ["RAY_TMPDIR"] = str(folder)
+        left, unused = ray_start_address(folder)
         if left:
             try:
                 answers(left)
@@ -256,9 +255,7 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
     """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
     pending, started, failed = list(refs), time.monotonic(), []
     while pending:
-        interrupts.install()  # the kit's handlers again: Ray's SIGTERM one (sys.exit(15)) came back once mid-run
-        done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
-        interrupts.check()  # a stop signal is raised between two slices
+        done, pending = _slice(ray, pending)
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])
@@ -275,12 +272,18 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
 def _wait_one(ray: Any, ref: Any) -> Any:
     """Wait for one task (the union, the gather: hours of training) in slices, as _wait_all does, so that a stop ends
     the wait; the task's ref, done."""
-    while True:
-        interrupts.install()
-        done = ray.wait([ref], num_returns=1, timeout=interrupts.MAIN_WAIT_S)[0]
-        interrupts.check()
-        if done:
-            return ref
+    while not _slice(ray, [ref])[0]:
+        pass
+    return ref
+
+
+def _slice(ray: Any, pending: list[Any]) -> tuple[list[Any], list[Any]]:
+    """One slice of a wait for the first of `pending` to end (done, still pending), under the kit's handlers (Ray's
+    SIGTERM one, sys.exit(15), came back once mid-run); a stop signal is raised after it."""
+    interrupts.install()
+    done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
+    interrupts.check()
+    return done, pending
 
 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
