@@ -169,10 +169,12 @@ def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_pa
     assert running(out) == [], running(out)
 
 
-def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_path: Path,
-                                                          own_ray: dict[str, str]) -> None:
-    """SIGTERM while ray.init starts the local cluster, when Ray's own handler stands (it would end the command by
-    sys.exit(15)): the kit's stop all the same, 143 and its lines, and nothing of the cluster left running."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_path: Path, own_ray: dict[str, str],
+                                                          signum: int, code: int) -> None:
+    """Each stop signal while ray.init starts the local cluster (SIGTERM meets Ray's own handler there, which would
+    end the command by sys.exit(15)): the kit's stop, 128 + the signal and its lines, before any task is submitted,
+    and nothing of the cluster left running."""
     proc = subprocess.Popen([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(tiny_refs),
                              "--out-dir", str(tmp_path / "out"), *FLAGS], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -184,11 +186,11 @@ def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_p
     if "gcs_server" not in started.values():
         proc.kill()
         pytest.fail(f"no Ray process started: {started}; {proc.communicate()[1][-3000:]}")
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=90)
     assert "started a local Ray cluster" not in err, err[-2000:]  # the signal came while ray.init ran
-    assert proc.returncode == 143, err[-3000:]
-    assert "interrupted by SIGTERM" in err and "resume with:" in err
+    assert proc.returncode == code, err[-3000:]
+    assert "\ninterrupted" in err and "resume with:" in err and "submitted" not in err
     deadline = time.monotonic() + 30  # Ray's processes end with the driver (they share its fate), each in its time
     while time.monotonic() < deadline and alive(started):
         time.sleep(0.2)
