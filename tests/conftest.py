@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -434,6 +434,23 @@ def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> p
                                     "frame_index": np.arange(rows_per_src), "vmaf": vmaf,
                                     **{f: feats[:, i] for i, f in enumerate(FEATURES)}}))
     return pd.concat(frames, ignore_index=True)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper does not count)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def all_gone(pids: Iterable[int], within_s: float = 5.0) -> bool:
+    """Whether every one of `pids` has ended within `within_s`, polled."""
+    pids = list(pids)
+    deadline = time.monotonic() + within_s
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(p) for p in pids)
 
 
 def processes_naming(path: Path) -> list[str]:

@@ -14,14 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
-from tests.conftest import FAST, LENIENT, ROOT, assert_same_predictions, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, alive, all_gone, assert_same_predictions, run_kit
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` "
@@ -191,23 +191,8 @@ def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_p
     assert "started a local Ray cluster" not in err, err[-2000:]  # the signal came while ray.init ran
     assert proc.returncode == code, err[-3000:]
     assert "\ninterrupted" in err and "resume with:" in err and "submitted" not in err
-    deadline = time.monotonic() + 30  # Ray's processes end with the driver (they share its fate), each in its time
-    while time.monotonic() < deadline and alive(started):
-        time.sleep(0.2)
-    assert alive(started) == [], started
-
-
-def alive(pids: Iterable[int]) -> list[int]:
-    """Those of `pids` still running (a zombie has ended)."""
-    found = []
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        if text[text.rindex(")") + 2 :].split()[0] != "Z":
-            found.append(pid)
-    return found
+    # Ray's processes end with the driver (they share its fate), each in its time
+    assert all_gone(started, within_s=30), [pid for pid in started if alive(pid)]
 
 
 JOIN = "import ray, sys; from kit.cluster.ray import connect; print(connect(ray, sys.argv[1])); ray.shutdown()"

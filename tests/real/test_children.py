@@ -19,7 +19,7 @@ import pytest
 
 from kit.errors import ToolError
 from kit.infra.proc import run_process
-from tests.conftest import ROOT, run_kit
+from tests.conftest import ROOT, alive, all_gone, run_kit
 
 # the corpus encodes (their output is under 02_corpus) hang in a child of the wrapper; every other call
 # (version, filters, probes, the libvmaf check) is the real ffmpeg's
@@ -29,21 +29,6 @@ case "$*" in
   *) exec "{ffmpeg}" "$@" ;;
 esac
 """
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reaper does not count)."""
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def all_gone(pids: list[int], within_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(alive(p) for p in pids)
 
 
 @pytest.fixture
