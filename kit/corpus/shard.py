@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
@@ -13,13 +14,17 @@ from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, r
 from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
+from kit.infra import typed
 from kit.infra.clock import utc_iso
 from kit.infra.host import machine_fingerprint
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.discovery import Unusable, low_bitrate_warning
-from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt, scoring_note
+from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt, scoring_note, typed_pix_fmt
 from kit.media.refs import Clip
+
+if TYPE_CHECKING:  # pyarrow loads where the shard is written: `status` plans the step without it
+    import pyarrow as pa
 
 
 def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
@@ -44,9 +49,28 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
                 raise InputError(f"{exc.message}: the lead's merge would refuse this box's corpus for it",
                                  hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or "
                                       "rerun the corpus step with --force") from None
-            writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
+            writer.write_table(typed_columns(with_content(table.select(JOB_COLUMNS), content_of)).cast(SCHEMA))
             rows += table.num_rows
     return rows
+
+
+# what the system says of the box in a row, as the lead is sent it (kit.infra.typed): a job keeps the words (its
+# ledger's fingerprint names them), the shard their typed forms
+TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": typed.device, "ffmpeg_version": typed.version,
+                                                   "pix_fmt": typed_pix_fmt, "enc_pix_fmt": typed_pix_fmt}
+
+
+def typed_columns(table: pa.Table) -> pa.Table:
+    """`table` with each of TYPED_COLUMNS' values in its typed form (each distinct value typed once)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, form in TYPED_COLUMNS.items():
+        if name in table.column_names:
+            col = pc.dictionary_encode(table[name]).combine_chunks()
+            typed_values = pa.array([form(v) for v in col.dictionary.to_pylist()], pa.string())
+            table = table.set_column(table.column_names.index(name), name, pc.take(typed_values, col.indices))
+    return table
 
 
 @dataclass(frozen=True)
@@ -89,14 +113,15 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
 
     return ShardManifest(
         kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
-        box_id=prov.box_id, platform=prov.platform, device=prov.device,
-        devices={enc: prov.device_for(enc) for enc in encoders},
-        ffmpeg=FFmpegRef(places.show(prov.ffmpeg_path), prov.ffmpeg_version, prov.ffmpeg_build),
-        libvmaf_version=prov.libvmaf_version, teacher_model=prov.teacher.name,
+        box_id=prov.box_id, platform=prov.platform, device=typed.device(prov.device),
+        devices={enc: typed.device(prov.device_for(enc)) for enc in encoders},
+        ffmpeg=FFmpegRef(places.show(prov.ffmpeg_path), typed.version(prov.ffmpeg_version),
+                         typed.version(prov.ffmpeg_build)),
+        libvmaf_version=typed.build_id(prov.libvmaf_version), teacher_model=prov.teacher.name,
         teacher_sha256=prov.teacher.sha256, encoders=encoders, grid=grid,
         scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
         demo_corpus=demo,
-        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
+        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, typed_pix_fmt(c.pix_fmt), c.n_frames,
                                 ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name,
                                 decode=scorings[c.path].decode if c.path in scorings else "",
                                 oracle=sent_check(scorings[c.path].oracle if c.path in scorings else None, places),

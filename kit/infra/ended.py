@@ -103,6 +103,10 @@ def pattern() -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+# the signals sent from outside a child (a kill, Ctrl-C, a closing terminal, the OOM killer), never its own crash
+OUTSIDE_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
+
+
 def of_signal(signum: int, outside: bool) -> Ended:
     """A child killed by signal `signum`: from outside (a kill, the OOM killer, a closing terminal) or its own."""
     return Ended(Kind.KILLED_OUTSIDE if outside else Kind.CRASHED, signal=signum)

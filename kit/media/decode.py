@@ -11,13 +11,13 @@ import math
 import re
 from collections.abc import Sequence
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from kit.errors import InputError, ToolError
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, lines_not_kept
-from kit.infra.shown import Spelled, spelled_path
+from kit.infra.shown import Spelled, heard, spelled_path
 from kit.media.argv import (
     AS_PLAYED,
     SECOND_LOOK,
@@ -215,7 +215,8 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
     try:
         width, height, fps, pix_fmt = parse_probe(res.stderr, video)
     except ValueError:
-        raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
+        raise InputError(Spelled(PurePath(path), ": not a readable video",
+                                 heard(telling_line(res.stderr), [PurePath(path)], lead=" (", trail=")")),
                          hint="check the file plays, or remove it from --ref-dir") from None
     frames = round(parse_duration(res.stderr) * float(Fraction(fps)))
     if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
@@ -426,7 +427,9 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
         identity = parse_fingerprint(res)
     except ValueError as exc:
-        raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
+        raise InputError(Spelled(PurePath(path), ": not a readable video", heard(str(exc), [PurePath(path)], lead=" (",
+                                                                                trail=")")),
+                         hint=unreadable_hint(path, res.stderr)) from exc
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr, video)),
                         video)
 
@@ -481,5 +484,6 @@ def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: 
             raise ValueError(f"the decode gave {identity.frames} frames' thumbnails, the clip holds {frames}")
         return identity
     except ValueError as exc:
-        raise InputError(f"{path}: cannot fingerprint its pictures ({exc})",
+        raise InputError(Spelled(PurePath(path), ": cannot fingerprint its pictures",
+                                 heard(str(exc), [PurePath(path)], lead=" (", trail=")")),
                          hint="check the clip plays, or remove it from --ref-dir") from exc

@@ -16,7 +16,7 @@ from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record, omit_none
-from kit.infra.shown import Places, Spelled, heard, without_prefix
+from kit.infra.shown import Places, Spelled, Withheld, found, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_open_argv
@@ -72,7 +72,7 @@ class Skipped:
         """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row), with its reason and fix (what it
         is, its path in front, built as a Spelled: a link's target is a path too)."""
         path = PurePath(self.path)
-        what = self.what if isinstance(self.what, Spelled) else heard(self.what, [path])
+        what = self.what if isinstance(self.what, Spelled) else found(self.what, [path])
         return Unusable(str(self.path), Spelled(path, ": ", what, self.tail), self.fix)
 
 
@@ -91,7 +91,7 @@ def not_a_clip_file(path: Path) -> str | None:
         if link and exc.errno == errno.ELOOP:
             raise InputError(Spelled(PurePath(path), ": ", link, ", which leads back to itself (a loop of links)"),
                              hint="point the link at the clip, or remove it from --ref-dir") from None
-        raise InputError(Spelled(PurePath(path), f": cannot look at it ({exc.strerror or exc})"),
+        raise InputError(Spelled(PurePath(path), ": cannot look at it", Withheld(f" ({exc.strerror or exc})")),
                          hint="check the folder's permissions, or remove it from --ref-dir") from exc
     if stat.S_ISREG(st.st_mode):
         return None
@@ -257,7 +257,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         return replace(clip, lossless=lossless_coding(path, ffmpeg)) if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL \
             else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
+        raise InputError(Spelled(PurePath(path), ": cannot read it", Withheld(f" ({exc.strerror or exc})")),
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
 
 
@@ -280,8 +280,8 @@ class Unusable(Record):
     def line(self) -> str:
         """The log's and the summary's line: the clip's path, why and the fix, each path in them kept a path."""
         path = PurePath(self.path)
-        return Spelled("skipped ", path, ": ", heard(self.why, [path]),
-                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else heard(self.fix, [path]))
+        return Spelled("skipped ", path, ": ", found(self.why, [path]),
+                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else found(self.fix, [path]))
                          if self.fix else ()))
 
     def sent(self, places: Places) -> Unusable:
@@ -349,7 +349,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         for what in clip.dropped:
             note(Spelled(PurePath(clip.path), f": {what}"))
         if warning := low_bitrate_warning(clip):
-            note(Spelled("warning: ", heard(warning, [PurePath(clip.path)])))
+            note(Spelled("warning: ", found(warning, [PurePath(clip.path)])))
     return clips
 
 

@@ -141,7 +141,7 @@ class BundleStep:
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     skipped.skipped if skipped is not None else (), corpus)
             tree.write_text(run.report, render_report(shown_verdict(verdict, run, places), data))
-            files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
+            files = tarball_files(tree, run, verdict, verdict_path, exports,
                                   lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
                                                          "corpus_sha256": verdict.corpus.sha256}, staged, exports)
@@ -202,7 +202,7 @@ class BundleStep:
         tarball = run.tarball(stem)
         write_results_tarball(tree, tarball, stem, files, meta,
                               before_place=lambda digest: record(tree, run, {tarball: digest}),
-                              built=self.sent_records(ctx, files))
+                              built=self.sent_members(ctx, files))
         try:
             if moved := set_aside(tree, run, aside, keep=tarball):
                 ctx.say(self.name, Spelled(f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an "
@@ -219,6 +219,20 @@ class BundleStep:
     def places(ctx: Context) -> Places:
         """The box's folders as what this bundle sends shows them: as they are with --keep-paths."""
         return Places.KEPT if ctx.settings.keep_paths else ctx.places
+
+    def sent_members(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
+        """The members the box sends in place of its files: the records with the box's folders shown and its facts
+        typed (kit.bundle.sent), then every text of every member checked by its kind (kit.bundle.texts: a text no kind
+        admits withheld, a table or model holding one refused as a bug); none with --keep-paths, which sends the
+        files as they are."""
+        from kit.bundle.texts import check_tables, checked_members
+
+        if self.places(ctx).kept:
+            return {}
+        built = self.sent_records(ctx, files)
+        built |= checked_members(lambda arc: ctx.tree.read_bytes(files[arc], trusted=False), list(files), built)
+        check_tables(files, built)
+        return built
 
     def sent_records(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
         """The members sent as their record with the box's folders shown (kit.bundle.sent; none with --keep-paths)."""
