@@ -181,7 +181,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
                                "contents": Exact("contents", ("corpus",)),
                                "public_key": Match("an Ed25519 public key", r"[A-Za-z0-9+/]{43}=|[0-9a-f]{64}"),
                                "signature": Match("an Ed25519 signature", r"[A-Za-z0-9+/]{86}==|[0-9a-f]{128}"),
-                               "follows": Either("the run it follows", SHA256, NOTHING), "machine": HEX},
+                               "follows": Either("the run it follows", SHA256, NOTHING), "machine": HEX,
+                               "catalogue": NUM},
                       "files": {Match("a member", r"[0-9A-Za-z_./-]{1,200}"): FileSum}},
     FileSum: {"sha256": SHA256},
     # run.json

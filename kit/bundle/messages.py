@@ -39,11 +39,12 @@ from kit.verdict.pooling import HOW as POOLING_HOW
 
 
 def said(name: str, *texts: str | Kind, **slots: Kind) -> Kind:
-    """A kind of sentence: each of `texts` a Template (its slots from `slots`, by the marks it holds) or a kind."""
+    """A kind of sentence, `name`: each of `texts` a Template named by its own words (what `verify --show-sent` prints
+    of a text it admits), its slots from `slots` by the marks it holds, or a kind."""
     import re
 
     kinds = [t if isinstance(t, Kind) else
-             Template(name, t, **{k: slots[k] for k in set(re.findall(r"\{(\w+)\}", t.replace("{{", "").replace("}}", "")))})
+             Template(t, t, **{k: slots[k] for k in set(re.findall(r"\{(\w+)\}", t.replace("{{", "").replace("}}", "")))})
              for t in texts]
     return kinds[0] if len(kinds) == 1 else Either(name, *kinds)
 

@@ -189,7 +189,8 @@ def member_texts(top: Path, arc: str, names: Names, docs: Mapping[str, Any] | No
         found = list(log_texts(path, names))
     else:
         found = [("", None, f"a member the catalogue has no shape for ({path.stat().st_size} bytes)", False)]
-    return [SentText(arc, f, k.name if k is not None else "", v, ok) for f, k, v, ok in found]
+    return [SentText(arc, f, (k.named(v, names) if ok else k.name) if k is not None else "", v, ok)
+            for f, k, v, ok in found]
 
 
 def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kind | None, str, bool]]:

@@ -24,7 +24,15 @@ from kit.corpus.manifests import (
     given_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
-from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, TEACHER_FEATURES, validate_table, with_content
+from kit.corpus.schema import (
+    COLUMNS,
+    EXTRA_FEATURES,
+    SCHEMA,
+    TEACHER_FEATURES,
+    typed_columns,
+    validate_table,
+    with_content,
+)
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -146,7 +154,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
     for name in ("enc_pix_fmt", "teacher_sha256"):
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
-    table = pa.table(cols, schema=SCHEMA)
+    # what the system said of the box (a kit before 2.5 kept its words: a CPU's name, ffmpeg's version) typed
+    table = typed_columns(pa.table(cols, schema=SCHEMA))
     validate_table(table, label)
     return table, "; ".join(notes), tuple(names)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
-
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
@@ -23,15 +21,12 @@ from kit.media.discovery import Unusable, low_bitrate_warning
 from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt, scoring_note, typed_pix_fmt
 from kit.media.refs import Clip
 
-if TYPE_CHECKING:  # pyarrow loads where the shard is written: `status` plans the step without it
-    import pyarrow as pa
-
 
 def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
     """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
-    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, validate_table, with_content
+    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, typed_columns, validate_table, with_content
     from kit.infra.parquet import WRITE_OPTIONS
 
     rows = 0
@@ -52,25 +47,6 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
             writer.write_table(typed_columns(with_content(table.select(JOB_COLUMNS), content_of)).cast(SCHEMA))
             rows += table.num_rows
     return rows
-
-
-# what the system says of the box in a row, as the lead is sent it (kit.infra.typed): a job keeps the words (its
-# ledger's fingerprint names them), the shard their typed forms
-TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": typed.device, "ffmpeg_version": typed.version,
-                                                   "pix_fmt": typed_pix_fmt, "enc_pix_fmt": typed_pix_fmt}
-
-
-def typed_columns(table: pa.Table) -> pa.Table:
-    """`table` with each of TYPED_COLUMNS' values in its typed form (each distinct value typed once)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    for name, form in TYPED_COLUMNS.items():
-        if name in table.column_names:
-            col = pc.dictionary_encode(table[name]).combine_chunks()
-            typed_values = pa.array([form(v) for v in col.dictionary.to_pylist()], pa.string())
-            table = table.set_column(table.column_names.index(name), name, pc.take(typed_values, col.indices))
-    return table
 
 
 @dataclass(frozen=True)

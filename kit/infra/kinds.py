@@ -55,6 +55,10 @@ class Kind:
         compiled = _compiled(self, names)
         return compiled is not None and compiled.fullmatch(text) is not None
 
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        """What `text` is, as precisely as this kind knows: the name of the message or list that admits it."""
+        return self.name
+
     def slot(self, names: Names) -> str:
         """This kind's pattern, as a slot of a Template: in a group that does not capture."""
         found = self.pattern(names)
@@ -131,6 +135,9 @@ class Either(Kind):
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         return text == WITHHELD or any(k.admits(text, names) for k in self.kinds)
 
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        return next((k.named(text, names) for k in self.kinds if k.admits(text, names)), self.name)
+
 
 _MARK = re.compile(r"\{(\w+)\}")
 
@@ -173,6 +180,12 @@ class Template(Kind):
             at = m.end()
         out.append(re.escape(text[at:]))
         return "".join(out)
+
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        """The message's own name, or (a message that is a line around another: `{t} {msg}`) the one it holds."""
+        found = _captured(self, names).fullmatch(text) if self.pattern(names) is None else None
+        inner = [(dict(self.slots)[k], v) for k, v in (found.groupdict().items() if found else ())]
+        return inner[0][0].named(inner[0][1], names) if len(inner) == 1 else self.name
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         if text == WITHHELD:

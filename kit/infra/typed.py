@@ -58,8 +58,8 @@ def digest(text: str) -> str:
 def version(text: str) -> str:
     """A version as a program gives it (`n9.0.2-17-g2a571b6068-20260930`, `3.11.7`, `2.13.0+cpu`), typed: its first
     numbers and the digest of the whole text (`9.0.2+…`); `0+…` where it holds no number; "" for "" (not recorded)."""
-    if not text:
-        return ""
+    if not text or re.fullmatch(VERSION_PATTERN, text):  # "" (not recorded), or typed already
+        return text
     found = _NUMBERS.search(text)
     numbers = ".".join(str(int(n)) for n in found.group(0).split(".")) if found else "0"
     return f"{numbers}+{digest(text)}"

@@ -98,7 +98,7 @@ class BundleStep:
         shard = require_output(ctx, run.shard, "corpus")
         files = corpus_files(ctx.tree, run, shard, ctx.settings.keep_paths)
         tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc,
-                                                     "corpus_sha256": corpus_sha256(shard)})
+                                                     "corpus_sha256": corpus_sha256(shard), **catalogue_mark(ctx)})
         ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, ctx.tree.sha256(tarball)))
         return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": run.rel(tarball),
@@ -144,7 +144,8 @@ class BundleStep:
             files = tarball_files(tree, run, verdict, verdict_path, exports,
                                   lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
-                                                         "corpus_sha256": verdict.corpus.sha256}, staged, exports)
+                                                         "corpus_sha256": verdict.corpus.sha256, **catalogue_mark(ctx)},
+                                       staged, exports)
         except BaseException:
             if staged is not None and tree.is_folder(staged):
                 tree.remove_folder(staged)  # gone once placed
@@ -274,6 +275,14 @@ class BundleStep:
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+
+
+def catalogue_mark(ctx: Context) -> dict[str, object]:
+    """manifest.json's mark that the box checked every text by the catalogue (none with --keep-paths, whose files
+    are sent as they are: verify and merge then read them as a kit's before the catalogue's)."""
+    from kit.bundle.tarball import CATALOGUE, CATALOGUE_KEY
+
+    return {} if ctx.settings.keep_paths else {CATALOGUE_KEY: CATALOGUE}
 
 
 def invocation(tree: Tree, run_json: Path, places: Places) -> Invocation | None:
