@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 # what the box writes in place of a text no kind admits: itself admitted everywhere, so that a tarball made at a box
 # whose kit said something it has no catalogued form for is still sent (the box's log names the field)
 WITHHELD = "[withheld: a text with no catalogued form]"
+WITHHELD_KIND = "withheld at the box"
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Kind:
 
     def named(self, text: str, names: Names = NO_NAMES) -> str:
         """What `text` is, as precisely as this kind knows: the name of the message or list that admits it."""
-        return self.name
+        return WITHHELD_KIND if text == WITHHELD else self.name
 
     def slot(self, names: Names) -> str:
         """This kind's pattern, as a slot of a Template: in a group that does not capture."""
@@ -136,6 +137,8 @@ class Either(Kind):
         return text == WITHHELD or any(k.admits(text, names) for k in self.kinds)
 
     def named(self, text: str, names: Names = NO_NAMES) -> str:
+        if text == WITHHELD:
+            return WITHHELD_KIND
         return next((k.named(text, names) for k in self.kinds if k.admits(text, names)), self.name)
 
 
