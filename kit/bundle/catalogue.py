@@ -13,7 +13,6 @@ field of a record that holds no text (a number, a boolean, a record) needs no en
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from kit.bundle import messages as m
@@ -22,12 +21,10 @@ from kit.bundle.conformal import CalibrationCard, Confidence, SplitConformal
 from kit.bundle.values import (
     BOX,
     CLIP_FILE,
-    CLOCK,
     COUNT,
     DEVICE,
     ENCODER,
     ENCODERS_AUTO,
-    FAILURE,
     FEATURE,
     FFMPEG_COMMAND,
     FFMPEG_ENCODER,
@@ -44,12 +41,10 @@ from kit.bundle.values import (
     LICENSE_URL,
     NOTHING,
     NUM,
-    NUMBER,
     PACKAGE,
     PATH,
     PIX_FMT,
     PLAIN_VERSION,
-    POOL,
     PRESET,
     PYTHON,
     QUALITY_ARGS,
@@ -59,7 +54,6 @@ from kit.bundle.values import (
     SOURCE,
     SOURCE_FILE,
     STAMP,
-    STEP,
     SYSTEM,
     TEACHER,
     VA_DRIVERS,
@@ -102,10 +96,10 @@ from kit.model.teacher_fn import TeacherFunction
 from kit.model.threads import ThreadChoice
 from kit.platforms.detect import HostFamily
 from kit.platforms.encoders import HwArgs
+from kit.platforms.grids import CqGrid
 from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs
 from kit.platforms.probe import ProbeResult
 from kit.platforms.signals import HostSignals, NvidiaGpu, RenderNode, VideoController
-from kit.platforms.grids import CqGrid
 from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
 from kit.verdict.document import (
     ClipPooling,
@@ -174,7 +168,7 @@ RUN_SETTINGS: Shape = {
 TRAIN_CONFIG: Shape = {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "optimizer": OPTIMIZER, "loss": LOSS,
                        "target": TARGET, Match("a setting", r"[a-z_]{1,40}"): NUM}
 
-FIELDS: dict[type, dict[str, Shape]] = {
+FIELDS: dict[type, dict[Any, Shape]] = {
     # tarball manifest.json: proof-key's signature fields are typed values (a key, a signature, the run it follows)
     ResultsManifest: {"kind": Exact("a results tarball", ("ensemble-kit-results",)), "kit_version": KIT_VERSION,
                       "meta": {"box_id": BOX, "verdict": VERDICT, "created_utc": STAMP, "corpus_sha256": SHA256,
@@ -190,7 +184,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
     ThreadChoice: {"chosen_by": Exact("who chose", ("kit", "KIT_TRAIN_THREADS")),
                    "omp_wait_policy": Exact("a policy", ("PASSIVE", "ACTIVE", ""))},
     CqGrid: {"every": [NUM], "named": {ENCODER: [NUM]}},
-    ShardSpec: {"how": Exact("how a shard was given", ("auto", "given", "")), Match("a key", r"[a-z_]{1,16}"): NUM},
+    ShardSpec: {"how": Exact("how a shard was given", ("auto", "given", "")),
+                Match("a key", r"[a-z_]{1,16}"): NUM},
     GateThresholds: {"max_clip_error": {STAT: NUM}},
     TrainConfig: {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "optimizer": OPTIMIZER, "loss": LOSS,
                   "target": TARGET},
@@ -214,7 +209,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
                   "amf_runtime": Either("the AMF runtime", PATH, NOTHING)},
     NvidiaGpu: {"name": DEVICE, "driver": VERSION},
     RenderNode: {"path": Match("a render node", r"/dev/dri/renderD\d{1,4}"),
-                 "vendor": Match("a PCI vendor", r"0x[0-9a-f]{4}|"), "driver": Exact("a kernel driver", (*KERNEL_DRIVERS, "")),
+                 "vendor": Match("a PCI vendor", r"0x[0-9a-f]{4}|"),
+                 "driver": Exact("a kernel driver", (*KERNEL_DRIVERS, "")),
                  "va_driver": Either("a VA-API driver's version", VERSION, NOTHING)},
     VideoController: {"name": DEVICE, "vendor": Match("a PCI vendor", r"0x[0-9a-f]{4}|"),
                       "maker": Exact("a maker", ("Advanced Micro Devices, Inc.", "NVIDIA", "Intel Corporation",
@@ -225,7 +221,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
     # the shard's manifest
     ShardManifest: {"kind": Exact("a manifest", ("shard", "merged")), "file": Exact("a corpus file",
                                                                                   ("shard.parquet",)),
-                    "sha256": SHA256, "box_id": BOX, "platform": m.PLATFORM, "device": DEVICE, "devices": {ENCODER: DEVICE},
+                    "sha256": SHA256, "box_id": BOX, "platform": m.PLATFORM, "device": DEVICE,
+                    "devices": {ENCODER: DEVICE},
                     "libvmaf_version": GIT_ID, "teacher_model": TEACHER, "teacher_sha256": Either("", SHA256, NOTHING),
                     "encoders": [ENCODER], "grid": {ENCODER: [NUM]}, "scales": [KIT_VALUE], "scaler_down": SCALER,
                     "scaler_up": SCALER, "encode_depth": Exact("a depth", ("8bit", "source", "")),
@@ -284,7 +281,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
     CorpusSummary: {"path": PATH, "sha256": SHA256, "sources": [SOURCE], "boxes": [BOX], "devices": [DEVICE],
                     "platforms": [m.PLATFORM], "encoders": [ENCODER],
                     "corpus_kind": Exact("a corpus's kind", ("shard", "merged", "jsonl", "unknown", "demo")),
-                    "shard": Either("a shard", Match("K/N", r"\d{1,6}/\d{1,6}"), NOTHING), "merged_from": [m.MERGED_FROM],
+                    "shard": Either("a shard", Match("K/N", r"\d{1,6}/\d{1,6}"), NOTHING),
+                    "merged_from": [m.MERGED_FROM],
                     "teacher_models": [TEACHER], "teacher_sha256": SHA256, "rungs": [m.RUNG],
                     "warnings": [m.CORPUS_WARNING]},
     SourceInfo: {"src": SOURCE, "src_sha256": SHA256, "content": SHA256, "pix_fmt": PIX_FMT},
@@ -317,7 +315,8 @@ FIELDS: dict[type, dict[str, Shape]] = {
                      "file": Exact("its file", ("04_verdict/consumer_encodes.parquet",)),
                      "worst_encode": Either("", m.ENCODE, NOTHING)},
     ConsumerTally: {"by": GROUPING, "group": GROUP_NAME},
-    FrameRegime: {"src": SOURCE, "src_sha256": SHA256, "content": Either("a content", SHA256, m.SOURCES), "first": FIRST_FRAMES},
+    FrameRegime: {"src": SOURCE, "src_sha256": SHA256, "content": Either("a content", SHA256, m.SOURCES),
+                  "first": FIRST_FRAMES},
     IndependentCheck: {"worst": Either("", m.WORST_FRAME, NOTHING), "refused": [m.CLIP], "unchecked": [m.CLIP],
                        "from_copy": [m.CLIP]},
     # the exports
@@ -474,15 +473,19 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "stat": STAT, "scheme": Exact("a holdout", ("encoder", "box", "rung")),
     "heldout": Either("a held-out group", ENCODER, m.BOX_NAMED, m.RUNG)}
 # the numeric columns (their names: the kit's, whatever the table; a level's interval: lo_95, hi_95)
-NUMERIC_COLUMNS = frozenset("""
-seed fold corpus_row pred std lo hi vmaf frame_index n_frames teacher predicted ceiling counted queried
-encoder_trained crf window_predicted window_teacher window_ceiling window_gap longer enc_width enc_height width height
-cq plcc srocc krocc rmse bias max_abs_error share_out_of_range share_vmaf_100 windows frames enc_seconds score_seconds
-gap sampled_predicted within ceiling_within in_pool vmaf_mean pred_from_mean_features fps bitrate_kbps enc_bytes
-enc_time_ms pred_mean pred_harmonic_mean pred_p1 pred_min vmaf_harmonic_mean vmaf_p1 vmaf_min n_clips correction miss
-ceiling_miss window_miss window_ceiling_miss window_frames n_seeds pred_mean_of_frames pred_vmaftune pool
-sampled_miss sampled_within sampled_ceiling sampled_ceiling_miss sampled_ceiling_within teacher_constant window
-""".split()) | frozenset(f.name for f in TABLE) | frozenset(TEACHER_FEATURES)
+NUMERIC_COLUMNS = frozenset(["seed", "fold", "corpus_row", "pred", "std", "lo", "hi", "vmaf", "frame_index",
+                             "n_frames", "teacher", "predicted", "ceiling", "counted", "queried", "encoder_trained",
+                             "crf", "window_predicted", "window_teacher", "window_ceiling", "window_gap", "longer",
+                             "enc_width", "enc_height", "width", "height", "cq", "plcc", "srocc", "krocc", "rmse",
+                             "bias", "max_abs_error", "share_out_of_range", "share_vmaf_100", "windows", "frames",
+                             "enc_seconds", "score_seconds", "gap", "sampled_predicted", "within", "ceiling_within",
+                             "in_pool", "vmaf_mean", "pred_from_mean_features", "fps", "bitrate_kbps", "enc_bytes",
+                             "enc_time_ms", "pred_mean", "pred_harmonic_mean", "pred_p1", "pred_min",
+                             "vmaf_harmonic_mean", "vmaf_p1", "vmaf_min", "n_clips", "correction", "miss",
+                             "ceiling_miss", "window_miss", "window_ceiling_miss", "window_frames", "n_seeds",
+                             "pred_mean_of_frames", "pred_vmaftune", "pool", "sampled_miss", "sampled_within",
+                             "sampled_ceiling", "sampled_ceiling_miss", "sampled_ceiling_within", "teacher_constant",
+                             "window"]) | frozenset(f.name for f in TABLE) | frozenset(TEACHER_FEATURES)
 COLUMN_NAME = Either("a column of the kit's tables", Exact("a column", [*TEXT_COLUMNS, *NUMERIC_COLUMNS]),
                      Match("a level's interval", r"(?:lo|hi)_\d{1,3}(?:_\d{1,6})?"))
 
@@ -510,7 +513,7 @@ def pandas_shape(columns: list[str]) -> Shape:
 ONNX_PRODUCER = Exact("the model's maker", ("ensemble-kit", "pytorch"))
 ONNX_VERSION = Either("its version", KIT_VERSION, PLAIN_VERSION)
 ONNX_GRAPH = Match("the graph's name", _MODEL + r"(?:_vmaftune)?")
-ONNX_NODE_NAME = Either("a node's name", NOTHING, Match("a node", r"(?:/[A-Za-z_]{1,24}(?:\.\d{1,3})?){1,6}(?:_\d{1,4})?"))
+ONNX_NODE_NAME = Exact("a node's name (the kit's graphs name none)", ("",))
 ONNX_OP = Exact("an ONNX op", ("Add", "Sub", "Mul", "Div", "Relu", "Log", "Exp", "Erf", "Concat", "Gemm", "MatMul",
                                "Squeeze", "Unsqueeze", "Gather", "Cast", "ReduceSum", "Clip", "Slice", "Sqrt",
                                "Tanh", "Sigmoid", "Max", "Min", "Pow", "Neg", "Abs", "Identity", "Reshape",

@@ -16,43 +16,50 @@ import re
 import shlex
 from collections.abc import Callable, Iterator
 
-from kit.infra.kinds import Either, Exact, Kind, Match, Names
+from kit.infra.kinds import NO_NAMES, Either, Exact, Kind, Match, Names
 from kit.media.ffmpeg import COLOUR_NAMES
 from kit.media.libvmaf import CANONICAL_EXTRACTORS, EXTRA_EXTRACTORS
 
 # the flags of ffmpeg the kit's commands give (kit.media.argv and the commands a fix or a probe prints)
-FFMPEG_FLAGS = frozenset("""
--hide_banner -nostdin -nostats -y -n -progress -threads -i -map -an -sn -dn -fps_mode -pix_fmt -c:v -c -preset -tune
--crf -cq -qp -qp_i -qp_p -qp_b -global_quality -rc -rc_mode -quality -usage -realtime -q:v -x265-params
--svtav1-params -f -lavfi -filter_complex -vf -frames:v -t -strict -loglevel -xerror -err_detect -enc_time_base:v
--hash -flush_packets -level -bsf:v -color_range -colorspace -color_primaries -color_trc -chroma_sample_location
--framerate -start_number -s -init_hw_device -filter_hw_device -hwaccel -hwaccel_output_format -vaapi_device
--version -filters -encoders -hwaccels -pix_fmts -h -b:v -maxrate -bufsize -g -bf -profile:v -ss -to
-""".split())
+FFMPEG_FLAGS = frozenset(["-hide_banner", "-nostdin", "-nostats", "-y", "-n", "-progress", "-threads", "-i", "-map",
+                          "-an", "-sn", "-dn", "-fps_mode", "-pix_fmt", "-c:v", "-c", "-preset", "-tune", "-crf",
+                          "-cq", "-qp", "-qp_i", "-qp_p", "-qp_b", "-global_quality", "-rc", "-rc_mode", "-quality",
+                          "-usage", "-realtime", "-q:v", "-x265-params", "-svtav1-params", "-f", "-lavfi",
+                          "-filter_complex", "-vf", "-frames:v", "-t", "-strict", "-loglevel", "-xerror",
+                          "-err_detect", "-enc_time_base:v", "-hash", "-flush_packets", "-level", "-bsf:v",
+                          "-color_range", "-colorspace", "-color_primaries", "-color_trc", "-chroma_sample_location",
+                          "-framerate", "-start_number", "-s", "-init_hw_device", "-filter_hw_device", "-hwaccel",
+                          "-hwaccel_output_format", "-vaapi_device", "-version", "-filters", "-encoders", "-hwaccels",
+                          "-pix_fmts", "-h", "-b:v", "-maxrate", "-bufsize", "-g", "-bf", "-profile:v", "-ss", "-to"])
 # the values of ffmpeg's flags the kit gives that are words (formats, codecs' modes, streams' outputs, log levels)
-FFMPEG_VALUES = frozenset("""
-- pipe:1 pipe:2 copy passthrough demux md5 sha256 explode level+info level+verbose level+error level+warning error
-warning info verbose quiet h264 hevc ivf null nut yuv4mpegpipe rawvideo framehash hash lavfi matroska mp4 mkv image2
-ffv1 trace_headers cqp hq p5 p4 p7 medium slow fast veryfast ultrafast 7 8 transcoding quality speed balanced
-log-level=error lp=1 setts=dts=N-1099511627776 high main high10 main10 va qs@va auto cuda vaapi qsv
-""".split())
+FFMPEG_VALUES = frozenset(["-", "pipe:1", "pipe:2", "copy", "passthrough", "demux", "md5", "sha256", "explode",
+                           "level+info", "level+verbose", "level+error", "level+warning", "error", "warning", "info",
+                           "verbose", "quiet", "h264", "hevc", "ivf", "null", "nut", "yuv4mpegpipe", "rawvideo",
+                           "framehash", "hash", "lavfi", "matroska", "mp4", "mkv", "image2", "ffv1", "trace_headers",
+                           "cqp", "hq", "p5", "p4", "p7", "medium", "slow", "fast", "veryfast", "ultrafast", "7", "8",
+                           "transcoding", "quality", "speed", "balanced", "log-level=error", "lp=1",
+                           "setts=dts=N-1099511627776", "high", "main", "high10", "main10", "va", "qs@va", "auto",
+                           "cuda", "vaapi", "qsv"])
 # the filters the kit's filtergraphs and lavfi sources use, and every option name they give
-FILTERS = frozenset("""
-settb setpts scale format libvmaf split trim crop fps hwupload null setsar pad tpad select zscale testsrc2 testsrc
-mandelbrot life cellauto gradients sierpinski perlin noise drawgrid rgbtestsrc smptebars colorspectrum yuvtestsrc
-geq hue eq boxblur colorchannelmixer lutyuv scale_vaapi scale_qsv scale_cuda hwdownload hwmap showinfo
-""".split())
-FILTER_KEYS = frozenset("""
-s r size rate flags model feature log_fmt log_path n_threads shortest start_frame end_frame duration d seed speed
-n mode type w h x y c color stitch decimals i a extra_hw_frames format path name version enable_transform
-pix_fmts expr sigma level planes allf alls c0s c0f ratio rule random_fill_ratio random_seed scroll frames
-""".split()) | frozenset(re.findall(r"(\w+)=", f"{CANONICAL_EXTRACTORS}|{EXTRA_EXTRACTORS}"))
+FILTERS = frozenset(["settb", "setpts", "scale", "format", "libvmaf", "split", "trim", "crop", "fps", "hwupload",
+                     "null", "setsar", "pad", "tpad", "select", "zscale", "testsrc2", "testsrc", "mandelbrot", "life",
+                     "cellauto", "gradients", "sierpinski", "perlin", "noise", "drawgrid", "rgbtestsrc", "smptebars",
+                     "colorspectrum", "yuvtestsrc", "geq", "hue", "eq", "boxblur", "colorchannelmixer", "lutyuv",
+                     "scale_vaapi", "scale_qsv", "scale_cuda", "hwdownload", "hwmap", "showinfo"])
+FILTER_KEYS = frozenset(["s", "r", "size", "rate", "flags", "model", "feature", "log_fmt", "log_path", "n_threads",
+                         "shortest", "start_frame", "end_frame", "duration", "d", "seed", "speed", "n", "mode",
+                         "type", "w", "h", "x", "y", "c", "color", "stitch", "decimals", "i", "a", "extra_hw_frames",
+                         "format", "path", "name", "version", "enable_transform", "pix_fmts", "expr", "sigma",
+                         "level", "planes", "allf", "alls", "c0s", "c0f", "ratio", "rule", "random_fill_ratio",
+                         "random_seed", "scroll", "frames"])
+FILTER_KEYS |= frozenset(re.findall(r"(\w+)=", f"{CANONICAL_EXTRACTORS}|{EXTRA_EXTRACTORS}"))
 EXTRACTORS = frozenset(re.findall(r"name=(\w+)", f"{CANONICAL_EXTRACTORS}|{EXTRA_EXTRACTORS}"))
 # the names an expression of a filter may read (setpts, crop, geq, ...) and the functions it may call
-EXPRESSION_NAMES = frozenset("""
-N PTS STARTPTS PREV_OUTPTS PREV_INPTS TB FR T RTCTIME iw ih ow oh in_w in_h out_w out_h a sar dar hsub vsub n t X Y W H
-if isnan max min trunc floor ceil round abs mod not between gte lte gt lt eq sin cos st ld random
-""".split())
+EXPRESSION_NAMES = frozenset(["N", "PTS", "STARTPTS", "PREV_OUTPTS", "PREV_INPTS", "TB", "FR", "T", "RTCTIME", "iw",
+                              "ih", "ow", "oh", "in_w", "in_h", "out_w", "out_h", "a", "sar", "dar", "hsub", "vsub",
+                              "n", "t", "X", "Y", "W", "H", "if", "isnan", "max", "min", "trunc", "floor", "ceil",
+                              "round", "abs", "mod", "not", "between", "gte", "lte", "gt", "lt", "eq", "sin", "cos",
+                              "st", "ld", "random"])
 _NUMBER = r"[-+]?(?:\d{1,12}(?:\.\d{1,12})?|\.\d{1,12})(?:e[-+]?\d{1,3})?"
 _EXPRESSION = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|" + _NUMBER + r"|[-+*/(),<>=!&|^ ]")
 _LABEL = re.compile(r"\[(?:\d{1,3}:v(?::\d{1,3})?|\d{1,3}:v|(?:e|s|w|r|ref|dis|in|out|v)\d{0,4})\]")
@@ -125,7 +132,7 @@ class Graph(Kind):
     def pattern(self, names: Names) -> None:
         return None
 
-    def admits(self, text: str, names: Names = Names()) -> bool:
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         return bool(text) and all(self._chain(chain, names) for chain in split(text, ";"))
 
     def _chain(self, chain: str, names: Names) -> bool:
@@ -177,7 +184,7 @@ class Command(Kind):
     def pattern(self, names: Names) -> None:
         return None
 
-    def admits(self, text: str, names: Names = Names()) -> bool:
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         words = _words(text)
         return bool(words) and self.admits_words(words or [], names)
 

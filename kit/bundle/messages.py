@@ -10,27 +10,41 @@ a change here too, which the suite's runs check (tests/pipeline/test_sent_catalo
 
 from __future__ import annotations
 
+from kit.bundle.cards import FEATURES_NOTE
+from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
 from kit.bundle.values import (
     BOX_NAMED,
     CLIP,
     COUNT,
+    DEVICE,
     ENCODER,
     FAILURE,
+    FFMPEG_COMMAND,
+    KIT_COMMAND,
     NOTHING,
     NUMBER,
     PATH,
     PERCENT,
-    POOL,
     SIZE,
     SOURCE,
     STEP,
     TEACHER,
+    VERSION,
 )
+from kit.bundle.values import FFMPEG_ENCODER as FFMPEG_ENCODER_K
+from kit.bundle.values import PATH as PATH_K
+from kit.bundle.vmaftune import UNSEEN_BLIND
+from kit.corpus.children import AGAIN, CAPPED_HINT
+from kit.corpus.jobs import REDO_WHY
 from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
+from kit.media.ffmpeg import OWN_TIME
 from kit.media.libvmaf import EXTRA_FEATURES, FEATURES
+from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
+from kit.model.contract import CQ_NORM_NOTE, SCALE_INPUT_NOTE
 from kit.model.pooling import POOL_WORDS
-from kit.verdict.consumer import CODEC_BLIND, HOW as CONSUMER_HOW, NO_CEILING, NO_POOL
+from kit.verdict.consumer import CODEC_BLIND, NO_CEILING, NO_POOL
+from kit.verdict.consumer import HOW as CONSUMER_HOW
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
 from kit.verdict.exported import RECIPE as EXPORTED_RECIPE
 from kit.verdict.intervals import SIDECAR_CALIBRATES, UNBOUNDED_WHY
@@ -43,9 +57,10 @@ def said(name: str, *texts: str | Kind, **slots: Kind) -> Kind:
     of a text it admits), its slots from `slots` by the marks it holds, or a kind."""
     import re
 
-    kinds = [t if isinstance(t, Kind) else
-             Template(t, t, **{k: slots[k] for k in set(re.findall(r"\{(\w+)\}", t.replace("{{", "").replace("}}", "")))})
-             for t in texts]
+    def marks(text: str) -> set[str]:
+        return set(re.findall(r"\{(\w+)\}", text.replace("{{", "").replace("}}", "")))
+
+    kinds = [t if isinstance(t, Kind) else Template(t, t, **{k: slots[k] for k in marks(t)}) for t in texts]
     return kinds[0] if len(kinds) == 1 else Either(name, *kinds)
 
 
@@ -64,7 +79,8 @@ LEVELS = Joined("levels", LEVEL)
 CRF_BAND = Match("a CRF band", r"\d{1,3}-\d{1,3}|below \d{1,3}|above \d{1,3}")
 RUNG = Match("a rung", r"native|\d\.\d{2}x|\d{1,5}p")
 GROUP_LABEL = Either("a group of the consumer's tallies", Exact("all", ["all"]),
-                     Template("a CRF band", "CRF {band}", band=CRF_BAND), Template("an encoder", "encoder {e}", e=ENCODER),
+                     Template("a CRF band", "CRF {band}", band=CRF_BAND),
+                     Template("an encoder", "encoder {e}", e=ENCODER),
                      Template("a rung", "rung {r}", r=RUNG), Template("a content", "content {s}", s=SOURCES))
 
 # ------------------------------------------------------------------------------------------------ LOSO and the folds
@@ -100,7 +116,8 @@ FIGURE_KIND = Exact("a kind of figure", [*DEFINITIONS, *FIGURE_KINDS.values()])
 KEEP = Either("what to do with the tarball", Exact("send it back", [SEND_BACK]), Exact("nothing to send",
                                                                                       NOTHING_TO_SEND.values()))
 KEEP_CAPITAL = Exact("what to do, said first", [t[0].upper() + t[1:] for t in (SEND_BACK, *NOTHING_TO_SEND.values())])
-SETTING = Match("a flag and its threshold", r"--[a-z-]{2,40} (?:(?:mean|harmonic_mean|p1|min):)?[-+]?\d{1,12}(?:\.\d{1,12})?(?:e[-+]?\d{1,3})?")
+SETTING = Match("a flag and its threshold", r"--[a-z-]{2,40} "
+                                            r"(?:(?:mean|harmonic_mean|p1|min):)?[-+]?\d{1,12}(?:\.\d{1,12})?(?:e[-+]?\d{1,3})?")
 MORE = opt("how many more fail", Template("more", " ({n} more {what}(s) too)", n=COUNT,
                                           what=Exact("what", ["source", "clip", "content group", "group"])))
 SHORTFALL = Template("the input's shortfall",
@@ -118,7 +135,8 @@ HOLDOUT_STATEMENT = Template("a holdout gate's statement",
                              g=Either("a group", ENCODER, BOX_NAMED, Match("a rung", r"native|\d\.\d{2}x")),
                              p=N, r=N, n=COUNT)
 UNBOUNDED_REASON = Template("why an interval is unbounded",
-                            "{n} content group(s) cannot bound a {l} interval: the threshold is the ceil((n+1) x {x}) = "
+                            "{n} content group(s) cannot bound a {l} interval: the threshold is the ceil((n+1) x {x}) "
+                            "= "
                             "{k}-th smallest of {n2} scores; it needs at least {m} groups", n=COUNT, l=LEVEL, x=N,
                             k=COUNT, n2=COUNT, m=COUNT)
 COVERAGE_STATEMENT = said("the coverage gate's statement",
@@ -340,7 +358,6 @@ NO_CEILING_WHY = said("why there is no ceiling", NO_CEILING,
                       "feeds is this teacher: the ceiling is absent, not computed on another input",
                       "{t}'s function was not reproduced from the stored features ({why})", t=TEACHER, f=OWN_FEATURES,
                       why=TEACHER_FN_REASON)
-SAMPLING_HOW = Match("how the window is taken", r"(?!)")  # vmaf-tune's window: said by SAMPLING_WORDS below
 CONTENT_WARNING = Template(
     "a content whose window is not its clip",
     "{names}: its first {w} s lie {g} VMAF from the whole clip at {enc} CRF {cq} ({k} of its {n} held-out encodes "
@@ -418,7 +435,8 @@ PROBE_TESTED = said(
     "the probe cache holds no result for this ffmpeg build and host (a first run here, or a new ffmpeg build, driver, "
     "GPU or render node)", "the probe cache was damaged (the step log names it): it is rebuilt",
     "its cached result was a failure that may pass another time (tested again)",
-    "the cache holds its test encode at cq {cqs}, not at cq {cq}: the first value of this run's --cqs for it, which its "
+    "the cache holds its test encode at cq {cqs}, not at cq {cq}: the first value of this run's --cqs for it, which "
+    "its "
     "test encode is made at",
     "the cache holds another test encode of it (its flags or device differ from this kit's)",
     "never tested with this ffmpeg build on this host", cqs=Joined("cq values", COUNT), cq=COUNT)
@@ -428,7 +446,7 @@ HW_FILTER = Either("a hardware upload filter", NOTHING, Template("an upload", "f
                                                                            n=COUNT)))
 FAMILY_LABEL = said("a family's label", "CPU", "Intel (Linux)", "AMD (Windows)", "NVIDIA ({s})", "macOS ({m})",
                     s=Exact("a system", ("Linux", "Windows")), m=Exact("a machine", ("x86_64", "arm64", "other")))
-from kit.bundle.values import DEVICE, VERSION  # noqa: E402  (the typed forms a family's evidence is made of)
+
 FAMILY_EVIDENCE = said(
     "what nominated a family (its typed forms)", DEVICE,
     "nvidia-smi: {gpus}", "{node} ({vendor} {driver}, VA driver {va})", "{gpu} (driver {v}); {runtime}",
@@ -467,9 +485,6 @@ CONTENT_RULING = pending("why sources are one content")
 CONTENT_OVERRIDE = pending("a --content-groups line applied")
 
 # ------------------------------------------------------------------------------------------------ the models' cards
-from kit.bundle.cards import FEATURES_NOTE, RECIPE_WORDS as CARD_RECIPES  # noqa: E402
-from kit.bundle.vmaftune import UNSEEN_BLIND  # noqa: E402
-from kit.model.contract import CQ_NORM_NOTE, SCALE_INPUT_NOTE  # noqa: E402
 
 RECIPE_WORDS = Exact("a recipe in words", CARD_RECIPES.values())
 CARD_NOTE = Exact("a model card's note", (
@@ -491,7 +506,8 @@ CARD_NOTE = Exact("a model card's note", (
     "its mean features. A single member's output is neither"))
 VERIFIER_NOTE = Template("what vmaf-tune verifies with",
                          "vmaf-tune's fast path verifies with vmaf_v0.6.1 whatever the height (fast.py's "
-                         "fast_recommend; `vmaf-tune fast --vmaf-model` defaults to it), not with this teacher, {t}: its "
+                         "fast_recommend; `vmaf-tune fast --vmaf-model` defaults to it), not with this teacher, {t}: "
+                         "its "
                          "1.5-point check compares a proxy of this teacher with another model's score", t=TEACHER)
 ENSEMBLE_RULE = said("the ensemble's interval rule",
                      "mean of the members +/- {q} x their std (ddof=1): conformal, {l} nominal",
@@ -509,7 +525,8 @@ UNSEEN = Exact("an encoder the models never saw", (
 CRF_COVERAGE_NOTE = Template("a CRF coverage's note", "CRF {bands}: no row of the training corpus; predictions there "
                              "are extrapolation in the crf input", bands=Joined("bands", CRF_BAND, " and "))
 CHOSEN_MEMBER = Template("why a member was chosen",
-                         "seed {s} has the highest LOSO mean PLCC of the gated seeds ({p}, RMSE {r}): of the members it "
+                         "seed {s} has the highest LOSO mean PLCC of the gated seeds ({p}, RMSE {r}): of the members "
+                         "it "
                          "generalised best to held-out sources", s=COUNT, p=NUMBER, r=NUMBER)
 # a registry row's notes (kit.bundle.vmaftune.write_profile); one cut at MAX_NOTES matches none, and is withheld
 REGISTRY_NOTES = Template(
@@ -520,7 +537,8 @@ REGISTRY_NOTES = Template(
     t=Either("a teacher", TEACHER, Template("a model file", "{t} (model file, sha256 {h})", t=TEACHER,
                                                  h=Match("a digest", r"[0-9a-f]{12}"))),
     told=opt("what vmaf-tune verifies with", " ({note})", note=VERIFIER_NOTE),
-    slots=opt("untrained slots", "; one-hot slots never trained (extrapolated): {e}", e=Joined("encoders", ENCODER, ",")),
+    slots=opt("untrained slots", "; one-hot slots never trained (extrapolated): {e}",
+              e=Joined("encoders", ENCODER, ",")),
     none=opt("no slots", "; no slot in the models: {e}", e=Joined("encoders", ENCODER, ",")))
 COMBINE = Exact("how an ensemble's members are combined", (
     "mean of the members' vmaf outputs; their std (ddof=1) is the uncertainty",
@@ -584,12 +602,6 @@ PLACED = Template("how the windows were placed",
                   k=COUNT, n=COUNT, w=NUMBER)
 
 # ---------------------------------------------------------------------------------------- a clip left out, and why
-from kit.bundle.values import CLIP, FFMPEG_COMMAND, KIT_COMMAND, PATH as PATH_K  # noqa: E402
-from kit.bundle.values import FFMPEG_ENCODER as FFMPEG_ENCODER_K  # noqa: E402
-from kit.corpus.children import AGAIN, CAPPED_HINT  # noqa: E402
-from kit.corpus.jobs import REDO_WHY  # noqa: E402
-from kit.media.ffmpeg import OWN_TIME  # noqa: E402
-from kit.media.looks import LOOK_DOING, NOT_KEPT, STALL_FRAMES  # noqa: E402
 
 SIGNAL = Match("a signal's name", r"SIG[A-Z0-9]{2,8}|signal \d{1,3}")
 # how a child ended, in the kit's words (kit.media.ffmpeg.how_it_ended, how_it_stopped): a kind of kit.infra.ended
@@ -675,8 +687,9 @@ OF_FILE = said(
     damage=Match("the damage", r"[a-z0-9 ,.]{1,80}"), s1=SIZE, s2=SIZE,
     turned=opt("turned", ", as its decoder gives them before their display turn"),
     first=CLIP, last=CLIP, what=Match("an entry", r"a folder|a named pipe \(FIFO\)|a socket|a link to nothing"))
-CHANGED = Template("a clip that changed", "{clip} changed while the run was going ({why}): rows made from it would carry "
-                   "the sha256 of the content hashed at the start, so the rows of job {job} were discarded",
+CHANGED = Template("a clip that changed",
+                   "{clip} changed while the run was going ({why}): rows made from it would carry the sha256 of the "
+                   "content hashed at the start, so the rows of job {job} were discarded",
                    clip=PATH_K, why=Match("why", r"(?:its size|its time|its size and time) changed|it is gone"),
                    job=JOB_ID)
 SKIPPED_WHY = Either("why a clip was left out", JOB_FAILED, LOOK_FAILED, OF_FILE,
@@ -724,7 +737,8 @@ SKIPPED_FIX = Either(
                  "it yourself to an .mkv the kit reads as it is: ",
                  "rerun; if it says so again, remove it from --ref-dir, or convert it yourself to an .mkv the kit "
                  "reads as it is: ",
-                 "remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, in a pixel format "
+                 "remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, in a pixel "
+                 "format "
                  "FFV1 keeps (a palette's colours as RGB): ",
                  "remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, its tags kept: ",
                  "convert it losslessly with the kit's ffmpeg: ",
@@ -732,13 +746,15 @@ SKIPPED_FIX = Either(
                  "keeps the pictures as they are), with the kit's ffmpeg: ",
                  "crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; scaling would not): ",
                  "the same command again looks at it again; should it stall there again, ffmpeg's decoder is stuck on "
-                 "the file: if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with "
+                 "the file: if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made "
+                 "with "
                  "the kit's ffmpeg: ",
                  "raise or unset KIT_TIMEOUT_S, which caps every command; or, if the file plays, use in its place the "
                  "lossless copy of what ffmpeg plays of it, made with the kit's ffmpeg: "))),
     Template("a fix at a true rate", "{words} (e.g. {eg}) in place of RATE: {cmd}", cmd=COMMAND_K, eg=Match(
         "rates", r"\d{1,6}(?: or \d{1,6}/\d{1,6})?"), words=Exact("a fix's words", (
-            "make it a clip with the kit's ffmpeg at its true frame rate", "convert it losslessly with the kit's ffmpeg "
+            "make it a clip with the kit's ffmpeg at its true frame rate", "convert it losslessly with the kit's "
+                                                                           "ffmpeg "
             "at its true frame rate", "remove it from --ref-dir, or convert it losslessly with the kit's ffmpeg at its "
             "true frame rate"))))
 
@@ -776,10 +792,12 @@ LOG_MESSAGE = said(
                  "training kernels: torch's private ops, self-checked (torch {v}; KIT_TRAIN_KERNELS=public: autograd, "
                  "same figures)", "training kernels: torch's autograd (KIT_TRAIN_KERNELS=public)",
                  "training kernels: torch's autograd (the self-check failed)",
-                 v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,3}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")), why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT,
+                 v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,3}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")),
+    why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT,
     code=Match("an exit code", r"-?\d{1,10}"), path=PATH_K, source=Match("a source", r"imageio-ffmpeg|--ffmpeg|"
                                                                          r"KIT_FFMPEG|binaries/|PATH"),
-    version=VERSION, yn=Exact("yes or no", ("yes", "no")), encs=Either("encoders", NOTHING, Joined("encoders", FFMPEG_ENCODER_K)),
+    version=VERSION, yn=Exact("yes or no", ("yes", "no")),
+    encs=Either("encoders", NOTHING, Joined("encoders", FFMPEG_ENCODER_K)),
     enc=ENCODER, tested=PROBE_TESTED, works=Exact("works", ("works", "fails")), reason=PROBE_REASON,
     why2=Match("what is wrong", r"damaged \([a-z ]{1,60}\)|unreadable \([a-z ]{1,60}\)|damaged"),
     skip=SKIPPED_WHY, fix=SKIPPED_FIX, low=LOW_BITRATE, t2=TEACHER, d=NUMBER, x=NUMBER, worst=WORST_FRAME,

@@ -2,10 +2,10 @@
 shown as the lead may see it (kit.infra.shown; private by construction: ARCHITECTURE.md, "What leaves the box") and
 what the system said of the box in its typed form (kit.infra.typed: a device's family, a version's numbers and digest),
 never the file's text scrubbed afterwards. Every text of every member is then checked by its kind (kit.bundle.texts,
-kit.bundle.catalogue): one no kind admits is withheld. The out-dir keeps its own copy as the kit needs it (prereqs.json's
-ffmpeg, the verdict's corpus); the rest of the tarball is written for sending where it is made (a step's log and
-skipped.json beside a twin, RunDir.sent; the shard manifest with its paths shown and its facts typed), or names no
-path. docs/reference/files.md says which file is which. --keep-paths sends each file as it is.
+kit.bundle.catalogue): one no kind admits is withheld. The out-dir keeps its own copy as the kit needs it
+(prereqs.json's ffmpeg, the verdict's corpus); the rest of the tarball is written for sending where it is made (a
+step's log and skipped.json beside a twin, RunDir.sent; the shard manifest with its paths shown and its facts
+typed), or names no path. docs/reference/files.md says which file is which. --keep-paths sends each file as it is.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from kit.bundle.values import HWACCELS, KERNEL_DRIVERS, PACKAGE, PLAIN_VERSION, VA_DRIVERS
 from kit.infra import typed
 from kit.infra.records import shown_json
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
+from kit.media.ffmpeg import FFMPEG_ENCODERS
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, SeedReport
-from kit.bundle.values import HWACCELS, KERNEL_DRIVERS, PACKAGE, PLAIN_VERSION, VA_DRIVERS
-from kit.media.ffmpeg import FFMPEG_ENCODERS
 from kit.platforms.detect import detect_families
 from kit.platforms.prereqs import Prereqs, read_prereqs
 from kit.platforms.probe import ProbeResult

@@ -21,6 +21,7 @@ from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 from kit.verdict.recheck import contradiction
 
+
 def free_text_hint(source: Path) -> str:
     """What to do with a tarball holding a text no kind of the catalogue admits."""
     return ("the kit that made it checks every text it sends against its catalogue: this one was edited after, or made "

@@ -9,7 +9,6 @@ sources and boxes: `names_of`), taken from the fields that name them first, so a
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 import typing
@@ -58,8 +57,17 @@ def _compiled(shape: Any) -> Any:
     return shape
 
 
-@functools.cache
 def record_shape(cls: type[Record]) -> _Obj:
+    """A record's shape (record_shape_of, made once per class)."""
+    if cls not in _SHAPES:
+        _SHAPES[cls] = record_shape_of(cls)
+    return _SHAPES[cls]
+
+
+_SHAPES: dict[type, _Obj] = {}
+
+
+def record_shape_of(cls: type[Record]) -> _Obj:
     """A record's shape: each field's entry in FIELDS, else what its type is (a record, a list of them, a number);
     KeyError naming the field where a field of text has no entry."""
     declared = cat.FIELDS.get(cls, {})
@@ -167,8 +175,7 @@ def names_of(docs: Mapping[str, Any]) -> Names:
         if shape is None:
             continue
         for _, kind, text, admitted in walk(doc, shape, Names()):
-            which = cat.ROOTS.get(kind) if kind is not None else None
-            if which is not None and admitted and text != WITHHELD:
+            if kind is not None and (which := cat.ROOTS.get(kind)) is not None and admitted and text != WITHHELD:
                 found[which].add(cat.root_name(kind, text))
     return Names(frozenset(found["clips"]), frozenset(found["sources"]), frozenset(found["boxes"]))
 
@@ -244,7 +251,8 @@ def onnx_texts(path: Path, names: Names) -> Iterator[tuple[str, Kind | None, str
         *((f"metadata{{{k}}}", cat.ONNX_METADATA_KEY, k) for k in meta),
         *((f"metadata.{k}", cat.ONNX_METADATA.get(k, cat.NO_KIND), v) for k, v in meta.items()),
         *((f"node[{i}].{what}", kind, text) for i, n in enumerate(graph.node) for what, kind, text in (
-            ("name", cat.ONNX_NODE_NAME, n.name), ("op_type", cat.ONNX_OP, n.op_type), ("domain", cat.NOTHING, n.domain),
+            ("name", cat.ONNX_NODE_NAME, n.name), ("op_type", cat.ONNX_OP, n.op_type),
+            ("domain", cat.NOTHING, n.domain),
             ("doc_string", cat.NOTHING, n.doc_string),
             *(("input", cat.ONNX_TENSOR, t) for t in n.input), *(("output", cat.ONNX_TENSOR, t) for t in n.output),
             *((f"attribute.{a.name}", cat.ONNX_ATTRIBUTE, a.name) for a in n.attribute),

@@ -14,7 +14,7 @@ from kit.infra import ended, typed
 from kit.infra.kinds import Either, Exact, Kind, Match, Named, Names, Template, one_of
 from kit.infra.shown import ELSEWHERE, Root
 from kit.media.ffmpeg import FFMPEG_ENCODERS
-from kit.media.ladder import NATIVE, SCALERS
+from kit.media.ladder import SCALERS
 from kit.media.libvmaf import BUILTIN_TEACHERS, INPUT_SET_NAMES, TABLE, TEACHER_FEATURES
 from kit.media.pixfmt import FFMPEG_PIX_FMTS
 from kit.model.consumer import VMAFTUNE_VOCAB
@@ -93,9 +93,10 @@ CLIP_FILE = Match("a clip's file name", r"[^/\x00.][^/\x00]{0,254}")
 SOURCE_FILE = Match("a source's name, made from its clip's", r"[^/\x00]{1,255}")
 # the names the kit makes in its out-dir and its cache, each part of a path whole (a job's: its source, a digest of
 # the clip, its encoder and quality step, its rung), `{src}` a source of the tarball
-LAYOUT_FILES = ("baselines.json", "calibration.json", "clip_pooling.parquet", "clips.parquet", "consumer_encodes.parquet",
-                "done.txt", "encodes.parquet", "floor.parquet", "folds.parquet", "incumbent.json",
-                "intervals.parquet", "ledger.json", "plan.json", "predictions.parquet", "prereqs.json", "redo.json",
+LAYOUT_FILES = ("baselines.json", "calibration.json", "clip_pooling.parquet", "clips.parquet",
+                "consumer_encodes.parquet", "done.txt", "encodes.parquet", "floor.parquet", "folds.parquet",
+                "incumbent.json", "intervals.parquet", "ledger.json", "plan.json", "predictions.parquet",
+                "prereqs.json", "redo.json",
                 "report.html", "run.json", "samples.parquet", "samplings.parquet", "shard.parquet",
                 "shard.manifest.json", "skipped.json", "training.json", "status.json", "ensemble.json",
                 "sha256.json", "manifest.json")
@@ -155,17 +156,19 @@ FFMPEG_COMMAND = Command(ffmpeg_word(PATH, FFMPEG_VOCABULARY))
 # the kit's command words and options (the CLI's: tests/unit/test_catalogue.py holds them to it)
 KIT_COMMANDS = ("run", "step", "verify", "merge", "corpus", "status", "detect", "binaries", "export", "slurm", "ray",
                 "ffmpeg", "info", "stage", *STEP_NAMES)
-KIT_OPTIONS = tuple("""
---address --batch-size --box-id --consumer-samplings --consumer-tolerance --consumer-window --content-groups --corpus
---cpus-per-task --cqs --demo-clips --demo-seconds --downscaler --dry-run --encode-depth --encoders --epochs --ffmpeg
---folds --force --format --fps --from --group-shared --height --holdout --holdout-min-plcc --incumbent --inputs
---interval-level --job-name --jobs --json --keep-paths --max-abs-bias --max-clip-error --max-consumer-ceiling-gap
---max-fold-rmse --max-out-of-range --max-plcc-spread --mem --min-consumer-content-share --min-consumer-share
---min-content-groups --min-coverage --min-mean-plcc --min-rmse-lift --min-seed-plcc --model-license
---model-license-url --only --out --out-dir --partition --prefer --recipe --ref-dir --refresh --root --sbatch-arg
---scales --seeds --settings --shard --shards --show-sent --strict --teacher --time --train-task --train-tasks
---upscaler --version --vmaftune-crf-range --width -o --help
-""".split())
+KIT_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-samplings", "--consumer-tolerance",
+                     "--consumer-window", "--content-groups", "--corpus", "--cpus-per-task", "--cqs", "--demo-clips",
+                     "--demo-seconds", "--downscaler", "--dry-run", "--encode-depth", "--encoders", "--epochs",
+                     "--ffmpeg", "--folds", "--force", "--format", "--fps", "--from", "--group-shared", "--height",
+                     "--holdout", "--holdout-min-plcc", "--incumbent", "--inputs", "--interval-level", "--job-name",
+                     "--jobs", "--json", "--keep-paths", "--max-abs-bias", "--max-clip-error",
+                     "--max-consumer-ceiling-gap", "--max-fold-rmse", "--max-out-of-range", "--max-plcc-spread",
+                     "--mem", "--min-consumer-content-share", "--min-consumer-share", "--min-content-groups",
+                     "--min-coverage", "--min-mean-plcc", "--min-rmse-lift", "--min-seed-plcc", "--model-license",
+                     "--model-license-url", "--only", "--out", "--out-dir", "--partition", "--prefer", "--recipe",
+                     "--ref-dir", "--refresh", "--root", "--sbatch-arg", "--scales", "--seeds", "--settings",
+                     "--shard", "--shards", "--show-sent", "--strict", "--teacher", "--time", "--train-task",
+                     "--train-tasks", "--upscaler", "--version", "--vmaftune-crf-range", "--width", "-o", "--help"])
 KIT_CHOICES = ("auto", "loso", "native", "8bit", "source", "cut", "encoded", "teacher", "frames", "encoder", "box",
                "rung", "newest", "oldest", "first", "parquet", "jsonl", "csv", "json", "canonical6", "canonical6+v1",
                "public", "--")
@@ -178,7 +181,8 @@ LICENSE_URL = Either("a licence's address", *(Exact("its SPDX page", [f"https://
                                                                        for lic in _LICENSES]),))
 _GRID = r"(?:(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63})(?:;(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63}){0,32}"
 KIT_VALUE = Either(
-    "a value of a kit flag", NUMBER, Match("numbers", r"[-+]?\d{1,12}(?:\.\d{1,12})?(?:,[-+]?\d{1,12}(?:\.\d{1,12})?)+"),
+    "a value of a kit flag", NUMBER,
+    Match("numbers", r"[-+]?\d{1,12}(?:\.\d{1,12})?(?:,[-+]?\d{1,12}(?:\.\d{1,12})?)+"),
     Match("a quality grid", _GRID), Match("K/N", r"\d{1,6}/\d{1,6}"), Exact("a choice", KIT_CHOICES), ENCODERS_AUTO,
     Template("encoders", "{first}{rest}", first=ENCODER, rest=Match("more", r"(?:,[a-z0-9_-]{2,24})*")),
     TEACHER, SCALER, PATH, BOX, LICENSE, LICENSE_URL, Match("a frame rate", r"\d{1,6}(?:/\d{1,6})?(?:\.\d{1,6})?"),

@@ -4,12 +4,16 @@ kit's catalogue (kit.bundle.catalogue)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kit.cli.guard import guard
 from kit.errors import EXIT_BAD_INPUT
 from kit.infra.visible import visible
+
+if TYPE_CHECKING:
+    from kit.bundle.texts import SentText
 
 
 @click.command("verify")
@@ -30,7 +34,7 @@ def verify_cmd(tarball: Path, show_sent: bool) -> int:
       ensemble-kit verify --show-sent results-mybox-20261121T101500Z.tar.gz | less
     """
     from kit.bundle.tarball import CATALOGUE_KEY, catalogued, free_text_hint, verify_tarball
-    from kit.bundle.texts import SentText, sent_texts
+    from kit.bundle.texts import sent_texts
 
     texts: list[SentText] = []
     report = verify_tarball(tarball, read=(lambda top, members: texts.extend(sent_texts(top, members)[1]))

@@ -248,9 +248,9 @@ class Typed(Spelled):
     typed: str
 
     def __new__(cls, text: str, typed: str) -> Typed:
-        made = super().__new__(cls, str.__str__(text))
+        made: Typed = super().__new__(cls, str.__str__(text))  # type: ignore[assignment]
         made.typed = typed
-        return made  # type: ignore[return-value]
+        return made
 
     def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
         return (str.__str__(self), self.typed), {}

@@ -418,18 +418,23 @@ def parse_output_colour(stderr: str, output: int, codec: str = "rawvideo") -> tu
 
 # every video encoder an ffmpeg build may list (`ffmpeg -encoders`): what prereqs.json, as the lead is sent it, names
 # of them (kit.bundle.values.FFMPEG_ENCODER); another, which a later ffmpeg may add, is left out of what is sent
-FFMPEG_ENCODERS = (
-    "a64multi a64multi5 alias_pix amv apng liboapv asv1 asv2 libaom-av1 librav1e libsvtav1 av1_nvenc av1_qsv av1_amf "
-    "av1_vaapi av1_vulkan avrp libxavs2 avui bitpacked bmp cfhd cinepak cljr vc2 dnxhd dpx dvvideo dxv exr ffv1 "
-    "ffv1_vulkan ffvhuff fits flashsv flashsv2 flv gif h261 h263 h263_v4l2m2m h263p libx264 libx264rgb libopenh264 "
-    "h264_amf h264_nvenc h264_qsv h264_v4l2m2m h264_vaapi h264_vulkan hap hdr libx265 hevc_amf hevc_nvenc hevc_qsv "
-    "hevc_v4l2m2m hevc_vaapi hevc_vulkan libkvazaar huffyuv jpeg2000 libopenjpeg jpegls libjxl libjxl_anim ljpeg "
-    "magicyuv mjpeg mjpeg_qsv mjpeg_vaapi mpeg1video mpeg2video mpeg2_qsv mpeg2_vaapi mpeg4 libxvid mpeg4_v4l2m2m "
-    "msmpeg4v2 msmpeg4 msrle msvideo1 pam pbm pcx pdv pfm pgm pgmyuv phm png ppm prores prores_aw prores_ks "
-    "prores_ks_vulkan qoi qtrle r10k r210 rawvideo roqvideo rpza rv10 rv20 sgi smc snow speedhq sunrast svq1 targa "
-    "libtheora tiff utvideo v210 vbn vnull libvpx vp8_v4l2m2m vp8_vaapi libvpx-vp9 vp9_vaapi vp9_qsv libvvenc wbmp "
-    "libwebp_anim libwebp wmv1 wmv2 wrapped_avframe xbm xface xwd y41p yuv4 zlib zmbv h264_videotoolbox "
-    "hevc_videotoolbox prores_videotoolbox h264_mf hevc_mf av1_mf h264_omx h264_v4l2m2m vp9_v4l2m2m h264_mediacodec "
-    "hevc_mediacodec av1_mediacodec libsvt_vp9 libsvt_hevc").split()
+FFMPEG_ENCODERS = ["a64multi", "a64multi5", "alias_pix", "amv", "apng", "liboapv", "asv1", "asv2", "libaom-av1",
+                   "librav1e", "libsvtav1", "av1_nvenc", "av1_qsv", "av1_amf", "av1_vaapi", "av1_vulkan", "avrp",
+                   "libxavs2", "avui", "bitpacked", "bmp", "cfhd", "cinepak", "cljr", "vc2", "dnxhd", "dpx",
+                   "dvvideo", "dxv", "exr", "ffv1", "ffv1_vulkan", "ffvhuff", "fits", "flashsv", "flashsv2", "flv",
+                   "gif", "h261", "h263", "h263_v4l2m2m", "h263p", "libx264", "libx264rgb", "libopenh264", "h264_amf",
+                   "h264_nvenc", "h264_qsv", "h264_v4l2m2m", "h264_vaapi", "h264_vulkan", "hap", "hdr", "libx265",
+                   "hevc_amf", "hevc_nvenc", "hevc_qsv", "hevc_v4l2m2m", "hevc_vaapi", "hevc_vulkan", "libkvazaar",
+                   "huffyuv", "jpeg2000", "libopenjpeg", "jpegls", "libjxl", "libjxl_anim", "ljpeg", "magicyuv",
+                   "mjpeg", "mjpeg_qsv", "mjpeg_vaapi", "mpeg1video", "mpeg2video", "mpeg2_qsv", "mpeg2_vaapi",
+                   "mpeg4", "libxvid", "mpeg4_v4l2m2m", "msmpeg4v2", "msmpeg4", "msrle", "msvideo1", "pam", "pbm",
+                   "pcx", "pdv", "pfm", "pgm", "pgmyuv", "phm", "png", "ppm", "prores", "prores_aw", "prores_ks",
+                   "prores_ks_vulkan", "qoi", "qtrle", "r10k", "r210", "rawvideo", "roqvideo", "rpza", "rv10", "rv20",
+                   "sgi", "smc", "snow", "speedhq", "sunrast", "svq1", "targa", "libtheora", "tiff", "utvideo",
+                   "v210", "vbn", "vnull", "libvpx", "vp8_v4l2m2m", "vp8_vaapi", "libvpx-vp9", "vp9_vaapi", "vp9_qsv",
+                   "libvvenc", "wbmp", "libwebp_anim", "libwebp", "wmv1", "wmv2", "wrapped_avframe", "xbm", "xface",
+                   "xwd", "y41p", "yuv4", "zlib", "zmbv", "h264_videotoolbox", "hevc_videotoolbox",
+                   "prores_videotoolbox", "h264_mf", "hevc_mf", "av1_mf", "h264_omx", "h264_v4l2m2m", "vp9_v4l2m2m",
+                   "h264_mediacodec", "hevc_mediacodec", "av1_mediacodec", "libsvt_vp9", "libsvt_hevc"]
 HWACCELS = ("cuda", "vaapi", "qsv", "drm", "opencl", "vulkan", "amf", "videotoolbox", "d3d11va", "d3d12va", "dxva2",
             "vdpau", "mediacodec", "ohcodec")

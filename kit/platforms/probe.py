@@ -15,7 +15,7 @@ from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
-from kit.infra.records import SAID, Record, keep, omit_none
+from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import LockBusy, Tree
@@ -115,17 +115,17 @@ class ProbeResult(Record):
 
     name: str
     available: bool
-    reason: str = field(metadata=SAID)  # success: what was proven; failure: the most telling line (ffmpeg's words)
+    reason: str  # success: what was proven; failure: the most telling line (ffmpeg's words: withheld where sent)
     # measured encode speed (frames / wall seconds, start-up included)
     fps: float | None = field(default=None, metadata=keep(Off(Real(0))))
     device: str = ""
-    hint: str = field(default="", metadata=SAID)
+    hint: str = ""
     seconds: float = field(default=0.0, metadata=keep(SECONDS))
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
-    retest: str = field(default="", metadata=SAID)  # a cached failure: the command that tests it again
+    retest: str = ""  # a cached failure: the command that tests it again
     # why it was test-encoded now, not read from the cache (Prober.why_tested)
-    tested: str | None = omit_none(said=True)
+    tested: str | None = omit_none()
 
     @property
     def cached_note(self) -> str:

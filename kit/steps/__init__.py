@@ -38,8 +38,10 @@ STEPS: tuple[LazyStep, ...] = (
     # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet;
     # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/;
     # 4: what a child said reaches the sent twins, skipped.json and the manifest only through kit.infra.known's door
-    # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`
-    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=4),
+    # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`;
+    # 5: the shard's and its manifest's device, ffmpeg version and pixel formats typed (kit.infra.typed), what a child
+    # said never in the sent twins (sent-v4/: kit.infra.shown.Heard)
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=5),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
     # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
     # (kit.model.floor: correction in the reports), the teacher_fn baseline
@@ -52,8 +54,9 @@ STEPS: tuple[LazyStep, ...] = (
     # (consumer.judged, consumer_encodes.parquet; consumer.carried gone), the held-out blocks' gates at the thresholds
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=5),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
-    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),
+    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files;
+    # 4: every text of the tarball checked by the catalogue (kit.bundle.catalogue), the report no longer sent
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=4),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 

@@ -13,12 +13,12 @@ from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from kit import __version__
+from kit.bundle.values import FFMPEG_ENCODERS
 from kit.errors import PrereqError
 from kit.events import HINT_MARK, CheckTable
+from kit.infra import typed
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
-from kit.bundle.values import FFMPEG_ENCODERS
-from kit.infra import typed
 from kit.infra.shown import Spelled, Typed, Withheld
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
