@@ -20,6 +20,7 @@ from kit.bundle.cards import EnsembleManifest
 from kit.bundle.conformal import CalibrationCard, Confidence, SplitConformal
 from kit.bundle.values import (
     BOX,
+    CLI_COMMAND,
     CLIP_FILE,
     COUNT,
     DEVICE,
@@ -29,13 +30,12 @@ from kit.bundle.values import (
     FFMPEG_COMMAND,
     FFMPEG_ENCODER,
     FFMPEG_SOURCES,
+    FLAG_VALUE,
     GIT_ID,
     HEX,
     HWACCEL,
     INPUT_SET,
     KERNEL_DRIVERS,
-    KIT_COMMAND,
-    KIT_VALUE,
     KIT_VERSION,
     LICENSE,
     LICENSE_URL,
@@ -77,6 +77,7 @@ from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
 from kit.infra.invocation import RunProvenance
 from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
+from kit.infra.variables import TRAIN_THREADS
 from kit.media.discovery import SkippedClips, Unusable
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.fingerprint import FrameTimes, Repeats
@@ -157,7 +158,7 @@ TARGET = Exact("a target", ("vmaf",))
 # the settings as run.json holds them (RunSettings; a cluster's settings.json, as its tasks read it)
 RUN_SETTINGS: Shape = {
     "out_dir": PATH, "ref_dir": PATH, "width": NUM, "height": NUM, "fps": RATE, "encoders": [ENCODERS_AUTO],
-    "cqs": CqGrid, "scales": [KIT_VALUE], "downscaler": SCALER, "upscaler": SCALER,
+    "cqs": CqGrid, "scales": [FLAG_VALUE], "downscaler": SCALER, "upscaler": SCALER,
     "teacher": Either("a teacher, or its file", TEACHER, PATH), "seeds": [NUM],
     "folds": Match("--folds", r"loso|auto|\d{1,6}"), "corpus": PATH, "jobs": NUM, "ffmpeg": PATH, "box_id": BOX,
     "gate": GateThresholds, "train": TrainConfig, "demo_clips": NUM, "demo_seconds": NUM, "incumbent": PATH,
@@ -181,7 +182,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     FileSum: {"sha256": SHA256},
     # run.json
     RunProvenance: {"python": PYTHON, "executable": PATH, "kit_root": PATH, "platform": SYSTEM, "cwd": PATH},
-    ThreadChoice: {"chosen_by": Exact("who chose", ("kit", "KIT_TRAIN_THREADS")),
+    ThreadChoice: {"chosen_by": Exact("who chose", ("kit", TRAIN_THREADS.name)),
                    "omp_wait_policy": Exact("a policy", ("PASSIVE", "ACTIVE", ""))},
     CqGrid: {"every": [NUM], "named": {ENCODER: [NUM]}},
     ShardSpec: {"how": Exact("how a shard was given", ("auto", "given", "")),
@@ -196,9 +197,9 @@ FIELDS: dict[type, dict[Any, Shape]] = {
               "encode_depth": Exact("a depth", ("8bit", "source")), "left_out": [ENCODER], "untested": [ENCODER]},
     FFmpegInfo: {"path": PATH, "source": FFMPEG_SOURCES, "version": VERSION, "build": VERSION,
                  "encoders": [FFMPEG_ENCODER]},
-    ProbeResult: {"name": ENCODER, "reason": m.PROBE_REASON, "device": DEVICE, "hint": m.PROBE_HINT,
-                  "retest": Either("a command", KIT_COMMAND, NOTHING), "tested": m.PROBE_TESTED},
-    HwArgs: {"init": [KIT_VALUE], "filter": m.HW_FILTER},
+    ProbeResult: {"name": ENCODER, "reason": m.PROBE_REASON, "device": DEVICE, "hint": m.PROBE_FIX,
+                  "retest": Either("a command", CLI_COMMAND, NOTHING), "tested": m.PROBE_TESTED},
+    HwArgs: {"init": [FLAG_VALUE], "filter": m.HW_FILTER},
     HostFamily: {"key": Exact("a family", ("nvidia", "intel", "amd", "macos", "cpu")), "label": m.FAMILY_LABEL,
                  "evidence": m.FAMILY_EVIDENCE, "defaults": [ENCODER], "opt_in": [ENCODER]},
     HostReport: {"platform": m.PLATFORM, "os": SYSTEM, "cpu": DEVICE, "python": PYTHON},
@@ -224,7 +225,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                     "sha256": SHA256, "box_id": BOX, "platform": m.PLATFORM, "device": DEVICE,
                     "devices": {ENCODER: DEVICE},
                     "libvmaf_version": GIT_ID, "teacher_model": TEACHER, "teacher_sha256": Either("", SHA256, NOTHING),
-                    "encoders": [ENCODER], "grid": {ENCODER: [NUM]}, "scales": [KIT_VALUE], "scaler_down": SCALER,
+                    "encoders": [ENCODER], "grid": {ENCODER: [NUM]}, "scales": [FLAG_VALUE], "scaler_down": SCALER,
                     "scaler_up": SCALER, "encode_depth": Exact("a depth", ("8bit", "source", "")),
                     "kit_version": KIT_VERSION, "created_at_utc": STAMP, "overrides": [m.CONTENT_OVERRIDE],
                     "apart": [[SHA256]], "warnings": [m.SHARD_WARNING], "corpus_sha256": SHA256, "machine": HEX},
@@ -302,7 +303,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     ClipPooling: {"how": m.INTERVAL_WORDS},
     PoolError: {"stat": STAT, "worst_clip": Either("", m.ENCODE, NOTHING), "encoder": ENCODER},
     TeacherSuspect: {"src": SOURCE, "src_sha256": SHA256, "encoder": ENCODER, "why": [Exact("why", ("low", "flat"))]},
-    ConsumerFit: {"how": m.CONSUMER_WORDS, "worst_encode": Either("", m.ENCODE, NOTHING), "train_hint": m.TRAIN_HINT,
+    ConsumerFit: {"how": m.CONSUMER_WORDS, "worst_encode": Either("", m.ENCODE, NOTHING), "train_hint": m.TRAINS_SLOTS,
                   "not_counted": m.NOT_COUNTED, "unmeasured_bands": [m.CRF_BAND], "codec_note": m.CONSUMER_WORDS,
                   "no_ceiling": m.NO_CEILING_WHY},
     ConsumerGroup: {"by": GROUPING, "group": GROUP_NAME, "worst_encode": Either("", m.ENCODE, NOTHING)},
@@ -349,7 +350,7 @@ FIELDS[CorpusSummary]["sources"] = [SOURCE_FILE]
 FIELDS[ClipEntry]["src"] = SOURCE_FILE
 
 # ----------------------------------------------------------------------------------------------- run.json, as sent
-RUN_JSON: Shape = {"schema_version": NUM, "kit_version": KIT_VERSION, "invoked_at_utc": STAMP, "argv": [KIT_VALUE],
+RUN_JSON: Shape = {"schema_version": NUM, "kit_version": KIT_VERSION, "invoked_at_utc": STAMP, "argv": [FLAG_VALUE],
                    "settings": RUN_SETTINGS, "provenance": RunProvenance, "threads": ThreadChoice,
                    "argv_paths": [[NUM]]}
 CALIBRATION: Shape = SplitConformal
@@ -520,7 +521,17 @@ ONNX_OP = Exact("an ONNX op", ("Add", "Sub", "Mul", "Div", "Relu", "Log", "Exp",
                                "Constant", "Shape", "Where", "Less", "Greater", "Equal", "Not", "And"))
 ONNX_ATTRIBUTE = Exact("an ONNX attribute", ("axis", "axes", "transB", "transA", "to", "keepdims", "value",
                                               "alpha", "beta", "min", "max", "noop_with_empty_axes"))
-ONNX_TENSOR = Match("a tensor the kit's graph names", r"[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16}){0,4}")
+# the tensors the kit's graphs name (kit.model.export, teacher_term, kit.bundle.vmaftune): a layer's by its number
+ONNX_TENSOR = Either("a tensor the kit's graphs name", Exact("a tensor", (
+    "centred", "codec", "columns", "correction", "correction_raw", "correction_scale", "cq_norm", "cq_offset",
+    "cq_scaled", "cq_slope", "crf_end", "crf_norm", "crf_start", "feat_end", "feat_start", "features", "half", "input",
+    "kept", "logged", "motion", "motion_1p", "motion_log", "motion_pos", "one", "onehot_end", "onehot_kit",
+    "onehot_start", "onehot_v2", "plain", "row_offset", "row_slope", "scaler_mean", "scaler_std", "spaced", "sqrt2",
+    "squeeze_axes", "t_arg", "t_axis1", "t_axis2", "t_centred", "t_clip_hi", "t_clip_lo", "t_clipped", "t_coefs",
+    "t_diff", "t_dist", "t_dot", "t_intercepts", "t_kernel", "t_neg_gamma", "t_order", "t_out_intercept",
+    "t_out_slope", "t_raw", "t_rho", "t_score", "t_slopes", "t_sq", "t_support", "t_x", "t_x3", "t_x32", "t_xr", "t_xs",
+    "teacher_score", "v2_to_kit_onehot", "vmaf", "vmaf_max", "vmaf_min", "vmaf_raw", "x", "z")),
+    Match("a layer's tensor", r"[wblh]\d{1,2}(?:_[adem])?"))
 ONNX_DIM = Exact("a dimension", ("batch",))
 ONNX_METADATA_KEY = Exact("a metadata key", ("corpus_sha256", "features", "input_version", "kit_version", "seed",
                                              "teacher_model", "teacher_sha256", "crf_range", "layout"))

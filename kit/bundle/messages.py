@@ -14,13 +14,13 @@ from kit.bundle.cards import FEATURES_NOTE
 from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
 from kit.bundle.values import (
     BOX_NAMED,
+    CLI_COMMAND,
     CLIP,
     COUNT,
     DEVICE,
     ENCODER,
     FAILURE,
     FFMPEG_COMMAND,
-    KIT_COMMAND,
     NOTHING,
     NUMBER,
     PATH,
@@ -33,11 +33,13 @@ from kit.bundle.values import (
 )
 from kit.bundle.values import FFMPEG_ENCODER as FFMPEG_ENCODER_K
 from kit.bundle.values import PATH as PATH_K
-from kit.bundle.vmaftune import UNSEEN_BLIND
+from kit.bundle.vmaftune import FEED_LOGGED, UNSEEN_BLIND
 from kit.corpus.children import AGAIN, CAPPED_HINT
 from kit.corpus.jobs import REDO_WHY
 from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
-from kit.media.ffmpeg import OWN_TIME
+from kit.infra.variables import FFMPEG as FFMPEG_VAR
+from kit.infra.variables import TIMEOUT_S, TRAIN_KERNELS, TRAIN_THREADS
+from kit.media.ffmpeg import CAPPED_FIX, CAPPED_SAID, STALL_SAID
 from kit.media.libvmaf import EXTRA_FEATURES, FEATURES
 from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
@@ -348,7 +350,7 @@ TRAINS_IT = Template("what would train a slot", "--encoders {encs}{where}", encs
                      where=opt("a box", " on a box with {host} {engine}",
                                host=Match("a host", r"[A-Z][A-Za-z]{1,12}(?: [A-Z][A-Za-z]{1,12})?"),
                                engine=Exact("an engine", ["NVENC", "Quick Sync", "VA-API", "VideoToolbox", "AMF"])))
-TRAIN_HINT = Joined("which --encoders would train the slots",
+TRAINS_SLOTS = Joined("which --encoders would train the slots",
                     said("a kind of slot", "{e} (--encoders {all} trains them)",
                          "{e} (add them to --encoders on a box with their hardware)",
                          "{e} (no slot in the kit's models: no --encoders trains them)",
@@ -410,7 +412,7 @@ PROBE_REASON = said(
     end=Template("how a child ended", "{p} {f}", p=Exact("a program", ("ffmpeg",)), f=FAILURE),
     code=Match("an exit code", r"-?\d{1,10}"), fail=FAILURE, enc=ENCODER,
     pfs=Joined("pixel formats", Match("a pixel format", r"[a-z0-9_]{2,24}"), " "))
-PROBE_HINT = Either("a test encode's fix", NOTHING, Exact("a fix", (
+PROBE_FIX = Either("a test encode's fix", NOTHING, Exact("a fix", (
     "no usable NVIDIA driver (libcuda) here: NVENC needs an NVIDIA GPU with its driver loaded",
     "this GPU has no NVENC engine (data-centre GPUs such as A100/H100 lack it): use the CPU encoders",
     "the NVIDIA driver is older than this ffmpeg's NVENC API: update the driver",
@@ -495,8 +497,8 @@ CARD_NOTE = Exact("a model card's note", (
     "own function on the same mean features (the teacher of the mean, not a bound: models may beat it); as_sampled: "
     "what the consumer gates count",
     "the mean of the ensemble's members (ensemble.json), +/- conformal_q_residual x their std (ddof=1)",
-    "inside the graph (log(1 + motion2), then each member's own z-scoring); feature_mean/feature_std are the "
-    "identity, so scaling again changes nothing: feed the raw features",
+    f"inside the graph ({FEED_LOGGED}, then each member's own z-scoring); feature_mean/feature_std are the identity, "
+    "so scaling again changes nothing: feed the raw features",
     "ignored: the models have no preset input (one preset per encoder in training)",
     "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF score; the kit's native "
     "model (exports/) keeps the raw value. out_of_range_share: the share of this seed's held-out LOSO predictions the "
@@ -610,7 +612,7 @@ HOW = said(
     "was killed ({sig}) from outside the kit (a kill, or the system out of memory)",
     "was stopped ({sig}) from outside the kit (a kill, or a closing terminal)",
     "gave no frame for {n} s of its own time", "timed out after {n} s of its own time",
-    "ran past KIT_TIMEOUT_S, which caps every command ({n} s of its own time),", FAILURE,
+    f"ran past {TIMEOUT_S.name}, which caps every command ({{n}} s of its own time),", FAILURE,
     sig=SIGNAL, code=Match("an exit code", r"-?\d{1,10}"), n=COUNT,
     short=Exact("what the box ran short of", ("on a full disk", "over the disk's quota", "with the box out of memory",
                                               "with the box out of open files")))
@@ -622,14 +624,13 @@ JOB_WORDS = Template("a job", "{clip}{what} at {enc} cq {cq}{rung}", clip=CLIP,
                      enc=ENCODER, cq=COUNT, rung=opt("a rung", " at {size}", size=SIZE))
 LEFT = said("what is left out", "; its rows are left out",
             "; its rows are left out of this run, and the next run tries them again")
-STALL_SAID = Exact("whose a stop is", (f"not the clip's verdict: {OWN_TIME}", "the cap is KIT_TIMEOUT_S's, not the "
-                                       "clip's"))
+STALL_WORDS = Exact("whose a stop is", (STALL_SAID, CAPPED_SAID))
 JOB_FAILED = said(
     "a job's child that failed",
     "{p} {how} {doing} {job}{left}", "{p} {how} {doing} {job}: {stall}{left}",
     "{p} wrote a log the kit cannot read {doing} {job}{left}",
     "{p} wrote a log that holds {k} frames {doing} {job}, the clip holds {n}{left}",
-    p=PROGRAM, how=HOW, doing=JOB_DOING, job=JOB_WORDS, stall=STALL_SAID, left=LEFT, k=COUNT, n=COUNT)
+    p=PROGRAM, how=HOW, doing=JOB_DOING, job=JOB_WORDS, stall=STALL_WORDS, left=LEFT, k=COUNT, n=COUNT)
 LOOK = Exact("a look", LOOK_DOING.values())
 LOOK_WHY = said(
     "a look's limit", NOTHING, ", its limit ({n} frames' worth of its budget)", ", its limit (the time it may take)",
@@ -638,7 +639,7 @@ LOOK_FAILED = said(
     "a look that failed",
     "ffmpeg {how} {doing}", "ffmpeg {how} opening it", "ffmpeg failed (exit {code}) on a full disk {doing}",
     "ffmpeg {how} {doing}{why}; {stall}; {kept}", "ffmpeg {how} opening it{why}; {stall}; {kept}",
-    how=HOW, doing=LOOK, code=Match("an exit code", r"-?\d{1,10}"), why=LOOK_WHY, stall=STALL_SAID,
+    how=HOW, doing=LOOK, code=Match("an exit code", r"-?\d{1,10}"), why=LOOK_WHY, stall=STALL_WORDS,
     kept=Exact("not kept", (NOT_KEPT,)))
 OF_FILE = said(
     "what a clip's file is",
@@ -702,7 +703,7 @@ SKIPPED_WHY = Either("why a clip was left out", JOB_FAILED, LOOK_FAILED, OF_FILE
 SKIPPED_REASON = Either("why a clip was left out", Template("a clip and why", "{path}: {why}", path=PATH_K,
                                                             why=SKIPPED_WHY), CHANGED)
 LEFT_OUT_WHY = SKIPPED_WHY
-COMMAND_K = Either("a command", FFMPEG_COMMAND, KIT_COMMAND)
+COMMAND_K = Either("a command", FFMPEG_COMMAND, CLI_COMMAND)
 SKIPPED_FIX = Either(
     "the fix of a clip left out", NOTHING, Exact("a fix", (
         "remove it from --ref-dir", AGAIN, CAPPED_HINT, "check the file plays, or remove it from --ref-dir",
@@ -749,8 +750,8 @@ SKIPPED_FIX = Either(
                  "the file: if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made "
                  "with "
                  "the kit's ffmpeg: ",
-                 "raise or unset KIT_TIMEOUT_S, which caps every command; or, if the file plays, use in its place the "
-                 "lossless copy of what ffmpeg plays of it, made with the kit's ffmpeg: "))),
+                 f"{CAPPED_FIX}; or, if the file plays, use in its place the lossless copy of what ffmpeg plays of it, "
+                 "made with the kit's ffmpeg: "))),
     Template("a fix at a true rate", "{words} (e.g. {eg}) in place of RATE: {cmd}", cmd=COMMAND_K, eg=Match(
         "rates", r"\d{1,6}(?: or \d{1,6}/\d{1,6})?"), words=Exact("a fix's words", (
             "make it a clip with the kit's ffmpeg at its true frame rate", "convert it losslessly with the kit's "
@@ -785,17 +786,17 @@ LOG_MESSAGE = said(
     "moved aside, not deleted: {files} of an earlier bundle, now in {path} (none of it goes into the new tarball)",
     "training threads: {k} ({whose}), each running torch on {n} thread; inter-op {n2}; onnxruntime {n3} per session, "
     "no spin-wait; OMP_WAIT_POLICY={policy}; {kernels}",
-    step=STEP, whose=said("who chose the threads", "set by KIT_TRAIN_THREADS",
+    step=STEP, whose=said("who chose the threads", f"set by {TRAIN_THREADS.name}",
                           "the kit's choice on {c} core(s): at most {m}, the models are small", c=COUNT, m=COUNT),
     n2=COUNT, n3=COUNT, policy=Exact("a policy", ("PASSIVE", "ACTIVE", "(unset)")),
     kernels=said("the training kernels",
-                 "training kernels: torch's private ops, self-checked (torch {v}; KIT_TRAIN_KERNELS=public: autograd, "
-                 "same figures)", "training kernels: torch's autograd (KIT_TRAIN_KERNELS=public)",
+                 f"training kernels: torch's private ops, self-checked (torch {{v}}; {TRAIN_KERNELS.name}=public: "
+                 "autograd, same figures)", f"training kernels: torch's autograd ({TRAIN_KERNELS.name}=public)",
                  "training kernels: torch's autograd (the self-check failed)",
                  v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,3}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")),
     why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT,
     code=Match("an exit code", r"-?\d{1,10}"), path=PATH_K, source=Match("a source", r"imageio-ffmpeg|--ffmpeg|"
-                                                                         r"KIT_FFMPEG|binaries/|PATH"),
+                                                                         f"{FFMPEG_VAR.name}|binaries/|PATH"),
     version=VERSION, yn=Exact("yes or no", ("yes", "no")),
     encs=Either("encoders", NOTHING, Joined("encoders", FFMPEG_ENCODER_K)),
     enc=ENCODER, tested=PROBE_TESTED, works=Exact("works", ("works", "fails")), reason=PROBE_REASON,

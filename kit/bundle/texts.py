@@ -216,7 +216,7 @@ def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kin
         yield f"metadata{{{k}}}", cat.METADATA_KEY if shape is not None else None, k, shape is not None
         if shape is not None:
             try:
-                doc = json.loads(v)
+                doc = load_json(value)
             except ValueError:
                 yield f"metadata.{k}", None, v, False
                 continue
@@ -240,34 +240,39 @@ def onnx_texts(path: Path, names: Names) -> Iterator[tuple[str, Kind | None, str
     import onnx
 
     model = onnx.load_model_from_string(path.read_bytes())
-    graph = model.graph
-    meta = {p.key: p.value for p in model.metadata_props}
-    said: list[tuple[str, Kind, str]] = [
-        ("producer_name", cat.ONNX_PRODUCER, model.producer_name),
-        ("producer_version", cat.ONNX_VERSION, model.producer_version), ("domain", cat.NOTHING, model.domain),
-        ("doc_string", cat.NOTHING, model.doc_string), ("graph.name", cat.ONNX_GRAPH, graph.name),
-        ("graph.doc_string", cat.NOTHING, graph.doc_string),
-        *((f"opset_import[{i}].domain", cat.NOTHING, o.domain) for i, o in enumerate(model.opset_import)),
-        *((f"metadata{{{k}}}", cat.ONNX_METADATA_KEY, k) for k in meta),
-        *((f"metadata.{k}", cat.ONNX_METADATA.get(k, cat.NO_KIND), v) for k, v in meta.items()),
-        *((f"node[{i}].{what}", kind, text) for i, n in enumerate(graph.node) for what, kind, text in (
-            ("name", cat.ONNX_NODE_NAME, n.name), ("op_type", cat.ONNX_OP, n.op_type),
-            ("domain", cat.NOTHING, n.domain),
-            ("doc_string", cat.NOTHING, n.doc_string),
-            *(("input", cat.ONNX_TENSOR, t) for t in n.input), *(("output", cat.ONNX_TENSOR, t) for t in n.output),
-            *((f"attribute.{a.name}", cat.ONNX_ATTRIBUTE, a.name) for a in n.attribute),
-            *((f"attribute.{a.name}.s", cat.NOTHING, a.s.decode("utf-8", "replace")) for a in n.attribute if a.s))),
-        *((f"input[{i}].name", cat.ONNX_TENSOR, t.name) for i, t in enumerate(graph.input)),
-        *((f"output[{i}].name", cat.ONNX_TENSOR, t.name) for i, t in enumerate(graph.output)),
-        *((f"initializer[{i}].name", cat.ONNX_TENSOR, t.name) for i, t in enumerate(graph.initializer)),
-        *((f"value_info[{i}].name", cat.ONNX_TENSOR, t.name) for i, t in enumerate(graph.value_info)),
-        *((f"{io}[{i}].shape[{j}]", cat.ONNX_DIM, d.dim_param) for io, ts in (("input", graph.input),
-                                                                             ("output", graph.output))
-          for i, t in enumerate(ts) for j, d in enumerate(t.type.tensor_type.shape.dim) if d.dim_param),
-    ]
-    for field, kind, text in said:
+    for field, kind, text in (*_model_said(model), *_graph_said(model.graph)):
         if text or kind is not cat.NOTHING:
             yield field, kind, text, kind.admits(text, names)
+
+
+def _model_said(model: Any) -> list[tuple[str, Kind, str]]:
+    meta = {p.key: p.value for p in model.metadata_props}
+    return [("producer_name", cat.ONNX_PRODUCER, model.producer_name),
+            ("producer_version", cat.ONNX_VERSION, model.producer_version), ("domain", cat.NOTHING, model.domain),
+            ("doc_string", cat.NOTHING, model.doc_string),
+            *((f"opset_import[{i}].domain", cat.NOTHING, o.domain) for i, o in enumerate(model.opset_import)),
+            *((f"metadata{{{k}}}", cat.ONNX_METADATA_KEY, k) for k in meta),
+            *((f"metadata.{k}", cat.ONNX_METADATA.get(k, cat.NO_KIND), v) for k, v in meta.items())]
+
+
+def _graph_said(graph: Any) -> list[tuple[str, Kind, str]]:
+    said: list[tuple[str, Kind, str]] = [("graph.name", cat.ONNX_GRAPH, graph.name),
+                                         ("graph.doc_string", cat.NOTHING, graph.doc_string)]
+    for i, n in enumerate(graph.node):
+        said += [(f"node[{i}].name", cat.ONNX_NODE_NAME, n.name), (f"node[{i}].op_type", cat.ONNX_OP, n.op_type),
+                 (f"node[{i}].domain", cat.NOTHING, n.domain), (f"node[{i}].doc_string", cat.NOTHING, n.doc_string),
+                 *((f"node[{i}].input", cat.ONNX_TENSOR, t) for t in n.input),
+                 *((f"node[{i}].output", cat.ONNX_TENSOR, t) for t in n.output),
+                 *((f"node[{i}].attribute", cat.ONNX_ATTRIBUTE, a.name) for a in n.attribute),
+                 *((f"node[{i}].attribute.{a.name}.s", cat.NOTHING, a.s.decode("utf-8", "replace"))
+                   for a in n.attribute if a.s)]
+    for what, tensors in (("input", graph.input), ("output", graph.output), ("initializer", graph.initializer),
+                          ("value_info", graph.value_info)):
+        said += [(f"{what}[{i}].name", cat.ONNX_TENSOR, t.name) for i, t in enumerate(tensors)]
+    for what, tensors in (("input", graph.input), ("output", graph.output)):
+        said += [(f"{what}[{i}].shape[{j}]", cat.ONNX_DIM, d.dim_param) for i, t in enumerate(tensors)
+                 for j, d in enumerate(t.type.tensor_type.shape.dim) if d.dim_param]
+    return said
 
 
 def log_texts(path: Path, names: Names) -> Iterator[tuple[str, Kind | None, str, bool]]:

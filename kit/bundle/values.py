@@ -13,6 +13,7 @@ from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
 from kit.infra import ended, typed
 from kit.infra.kinds import Either, Exact, Kind, Match, Named, Names, Template, one_of
 from kit.infra.shown import ELSEWHERE, Root
+from kit.infra.variables import FFMPEG as FFMPEG_VARIABLE
 from kit.media.ffmpeg import FFMPEG_ENCODERS
 from kit.media.ladder import SCALERS
 from kit.media.libvmaf import BUILTIN_TEACHERS, INPUT_SET_NAMES, TABLE, TEACHER_FEATURES
@@ -78,8 +79,8 @@ VA_DRIVERS = ("iHD", "i965", "radeonsi", "r600", "nouveau", "nvidia", "vdpau", "
 PACKAGES = ("click", "rich", "torch", "onnx", "onnxruntime", "numpy", "pandas", "pyarrow", "scipy", "platformdirs",
             "imageio-ffmpeg", "matplotlib", "ray", "cryptography")
 PACKAGE = Exact("a package the kit runs on", PACKAGES)
-FFMPEG_SOURCES = Exact("where the kit found its ffmpeg", ("imageio-ffmpeg", "--ffmpeg", "KIT_FFMPEG", "binaries/",
-                                                          "PATH", "bundled", "the kit's binaries"))
+FFMPEG_SOURCES = Exact("where the kit found its ffmpeg", ("imageio-ffmpeg", "--ffmpeg", FFMPEG_VARIABLE.name,
+                                                          "binaries/", "PATH", "bundled", "the kit's binaries"))
 
 # -------------------------------------------------------------------------------------------------- names and paths
 CLIP = Named("a clip of this tarball, by its file name", "clips")
@@ -112,7 +113,7 @@ _MADE = (r"0[1-5]_(?:prereqs|corpus|loso|verdict|bundle)", "logs", r"sent(?:-v\d
          r"holdout_(?:encoder|box|rung)\.parquet", r"demo-v\d{{1,3}}-\d{{1,5}}x\d{{1,5}}-\d{{1,4}}s-kit[0-9a-f]{{12}}",
          r"(?:{clips})", r"fr_regressor_v2[a-z0-9_]{{0,64}}\.(?:onnx|json)", r"registry-rows\.json",
          r"results-[A-Za-z0-9._-]{{1,128}}-\d{{8}}T\d{{6}}Z\.tar\.gz")
-KIT_PATHS = (r"\.venv/bin/(?:python3?(?:\.\d{1,2})?|ensemble-kit)(?:\.exe)?",
+OWN_FILES = (r"\.venv/bin/(?:python3?(?:\.\d{1,2})?|ensemble-kit)(?:\.exe)?",
              r"\.venv/Scripts/(?:python|ensemble-kit)\.exe",
              r"\.venv/lib/python3\.\d{1,2}/site-packages/imageio_ffmpeg/binaries/ffmpeg-(?:linux|macos|osx|win)(?:64|32)?"
              r"(?:-(?:x86_64|aarch64|arm64|amd64|x86))?-v\d{1,3}(?:\.\d{1,3}){0,3}(?:\.exe)?",
@@ -141,7 +142,7 @@ class _Path(Kind):
         return "|".join((
             rf"{tag[Root.OUT_DIR]}(?:/(?:{made}))*", rf"{tag[Root.CACHE]}(?:/(?:{made}))*",
             rf"{tag[Root.REF_DIR]}(?:/(?:{clips}|(?:{stems})(?:_even)?\.mkv))?",
-            rf"{tag[Root.KIT]}(?:/(?:{'|'.join(KIT_PATHS)}))?",
+            rf"{tag[Root.KIT]}(?:/(?:{'|'.join(OWN_FILES)}))?",
             rf"{re.escape(ELSEWHERE)}(?:/(?:{'|'.join(map(re.escape, PROGRAMS))}))?"))
 
 
@@ -154,9 +155,9 @@ FFMPEG_VOCABULARY = Either("a name of ffmpeg's lists or the kit's", FFMPEG_ENCOD
                            EXTRACTOR, Exact("a log format of libvmaf's", ("json",)), PRESET)
 FFMPEG_COMMAND = Command(ffmpeg_word(PATH, FFMPEG_VOCABULARY))
 # the kit's command words and options (the CLI's: tests/unit/test_catalogue.py holds them to it)
-KIT_COMMANDS = ("run", "step", "verify", "merge", "corpus", "status", "detect", "binaries", "export", "slurm", "ray",
+CLI_WORDS = ("run", "step", "verify", "merge", "corpus", "status", "detect", "binaries", "export", "slurm", "ray",
                 "ffmpeg", "info", "stage", *STEP_NAMES)
-KIT_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-samplings", "--consumer-tolerance",
+CLI_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-samplings", "--consumer-tolerance",
                      "--consumer-window", "--content-groups", "--corpus", "--cpus-per-task", "--cqs", "--demo-clips",
                      "--demo-seconds", "--downscaler", "--dry-run", "--encode-depth", "--encoders", "--epochs",
                      "--ffmpeg", "--folds", "--force", "--format", "--fps", "--from", "--group-shared", "--height",
@@ -169,7 +170,7 @@ KIT_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-sampli
                      "--ref-dir", "--refresh", "--root", "--sbatch-arg", "--scales", "--seeds", "--settings",
                      "--shard", "--shards", "--show-sent", "--strict", "--teacher", "--time", "--train-task",
                      "--train-tasks", "--upscaler", "--version", "--vmaftune-crf-range", "--width", "-o", "--help"])
-KIT_CHOICES = ("auto", "loso", "native", "8bit", "source", "cut", "encoded", "teacher", "frames", "encoder", "box",
+CLI_CHOICES = ("auto", "loso", "native", "8bit", "source", "cut", "encoded", "teacher", "frames", "encoder", "box",
                "rung", "newest", "oldest", "first", "parquet", "jsonl", "csv", "json", "canonical6", "canonical6+v1",
                "public", "--")
 _LICENSES = ("BSD-3-Clause", "BSD-2-Clause", "MIT", "Apache-2.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0",
@@ -180,29 +181,29 @@ LICENSE = Exact("a licence of the SPDX list", _LICENSES)
 LICENSE_URL = Either("a licence's address", *(Exact("its SPDX page", [f"https://spdx.org/licenses/{lic}.html"
                                                                        for lic in _LICENSES]),))
 _GRID = r"(?:(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63})(?:;(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63}){0,32}"
-KIT_VALUE = Either(
+FLAG_VALUE = Either(
     "a value of a kit flag", NUMBER,
     Match("numbers", r"[-+]?\d{1,12}(?:\.\d{1,12})?(?:,[-+]?\d{1,12}(?:\.\d{1,12})?)+"),
-    Match("a quality grid", _GRID), Match("K/N", r"\d{1,6}/\d{1,6}"), Exact("a choice", KIT_CHOICES), ENCODERS_AUTO,
+    Match("a quality grid", _GRID), Match("K/N", r"\d{1,6}/\d{1,6}"), Exact("a choice", CLI_CHOICES), ENCODERS_AUTO,
     Template("encoders", "{first}{rest}", first=ENCODER, rest=Match("more", r"(?:,[a-z0-9_-]{2,24})*")),
     TEACHER, SCALER, PATH, BOX, LICENSE, LICENSE_URL, Match("a frame rate", r"\d{1,6}(?:/\d{1,6})?(?:\.\d{1,6})?"),
     Match("scales", r"(?:native|\d{1,5}|0?\.\d{1,4})(?:,(?:native|\d{1,5}|0?\.\d{1,4}))*"),
     Match("a threshold", r"(?:mean|harmonic_mean|p1|min):\d{1,4}(?:\.\d{1,6})?"))
 
 
-def _kit_word(text: str, names: Names) -> bool:
-    """A word of a kit command: the program, a command, an option (`--opt=value` too), or a value of KIT_VALUE."""
-    if text in ("ensemble-kit", *KIT_COMMANDS, *KIT_OPTIONS) or PATH.admits(text, names):
+def _cli_word(text: str, names: Names) -> bool:
+    """A word of a kit command: the program, a command, an option (`--opt=value` too), or a value of FLAG_VALUE."""
+    if text in ("ensemble-kit", *CLI_WORDS, *CLI_OPTIONS) or PATH.admits(text, names):
         return True
     option, eq, value = text.partition("=")
-    if eq and option in KIT_OPTIONS:
-        return KIT_VALUE.admits(value, names)
-    return KIT_VALUE.admits(text, names)
+    if eq and option in CLI_OPTIONS:
+        return FLAG_VALUE.admits(value, names)
+    return FLAG_VALUE.admits(text, names)
 
 
 def _any_command(text: str, names: Names) -> bool:
-    return FFMPEG_COMMAND.word(text, names) or _kit_word(text, names)
+    return FFMPEG_COMMAND.word(text, names) or _cli_word(text, names)
 
 
-KIT_COMMAND = Command(_kit_word)
+CLI_COMMAND = Command(_cli_word)
 COMMAND = Command(_any_command)  # a command the kit prints (a fix, a hint): an ffmpeg's or the kit's own

@@ -326,28 +326,29 @@ def _path_from(part: dict[str, object]) -> PurePath:
 
 def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> str:
     """The text spelled_document kept, a Spelled again with its paths (`named`: the paths its named parts stand for
-    now); ValueError for a document it does not write."""
+    now), Heard where what a program said was kept; ValueError for a document it does not write."""
     if isinstance(doc, str):
         return doc
     if not (isinstance(doc, dict) and isinstance(doc.get("spelled"), list)
             and (doc.get("escape") is None or (isinstance(doc.get("escape"), str) and doc["escape"] in ESCAPES))):
         raise ValueError("not a kept text")
-    parts: list[Part] = []
-    for part in doc["spelled"]:
-        if isinstance(part, dict) and isinstance(part.get("path"), str):
-            parts.append(_path_from(part))
-        elif isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
-            parts.append(PurePath((named or {})[part["named"]]))
-        elif isinstance(part, dict) and "spelled" in part:
-            parts.append(spelled_from(part, named))
-        elif isinstance(part, str):
-            parts.append(part)
-        else:
-            raise ValueError("not a kept text's part")
+    parts = [_kept_part(part, named) for part in doc["spelled"]]
     escape = doc.get("escape")
-    if doc.get("heard") is True:  # what a program said stays the box's, read back as it was kept
-        return Heard(*parts, escape=ESCAPES[escape] if escape is not None else None)
-    return Spelled(*parts, escape=ESCAPES[escape] if escape is not None else None)
+    kind = Heard if doc.get("heard") is True else Spelled  # what a program said stays the box's, read back as kept
+    return kind(*parts, escape=ESCAPES[escape] if escape is not None else None)
+
+
+def _kept_part(part: object, named: Mapping[str, PurePath] | None) -> Part:
+    """One part of a kept text: a path, a named path, a nested text or words; ValueError for anything else."""
+    if isinstance(part, dict) and isinstance(part.get("path"), str):
+        return _path_from(part)
+    if isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
+        return PurePath((named or {})[part["named"]])
+    if isinstance(part, dict) and "spelled" in part:
+        return spelled_from(part, named)
+    if isinstance(part, str):
+        return part
+    raise ValueError("not a kept text's part")
 
 
 class KeptText:
