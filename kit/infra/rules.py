@@ -9,14 +9,9 @@ setting decides whether it does (`When`).
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import functools
-import itertools
-import linecache
 import math
 import os
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
@@ -465,10 +460,9 @@ class Choice(Text):
 @dataclass(frozen=True)
 class Flag:
     """A setting's flag, declared in its field (or a command's own flag: kit.cli.flags): the option, how its text is
-    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). A setting's help is
-    the docstring under its field (`flag_of`); `help` here only where it is worked out (from a list of the kit's) or
-    for a command's own flag. `computed`: a default worked out at run time, named by the help. Its variable:
-    KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
+    read (None: an on/off switch), its help (a setting's flag without one is refused as its record's class is made:
+    `setting`), and its place in `run --help` (`rank`, lowest first). `computed`: a default worked out at run time,
+    named by the help. Its variable: KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
 
     opt: str  # --cqs
     parse: Parser | None
@@ -595,12 +589,15 @@ def changes_nothing(why: str) -> Changes:
 
 def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None,
             changes: Changes | None = None, unwritten: Any = dataclasses.MISSING) -> Any:
-    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps, its flag and
-    the steps its value changes. A field that holds a record of settings (`RunSettings.train`) declares none: the
-    fields of that record each declare theirs. Any other field without `changes` is refused here, as its record's
-    class is made (TypeError): a setting no step has declared would be read by none, or fingerprinted by none.
+    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps, its flag (its
+    help in it) and the steps its value changes. A field that holds a record of settings (`RunSettings.train`)
+    declares none: the fields of that record each declare theirs. Any other field without `changes` is refused here,
+    as its record's class is made (TypeError): a setting no step has declared would be read by none, or fingerprinted
+    by none; so is a flag without its help.
     `unwritten`: the value a step's fingerprint leaves out (unwritten_of), where it is not the default: the default
     an older kit had, so an out-dir it made at its default is not taken for one made at this kit's."""
+    if flag is not None and not flag.help.strip():
+        raise TypeError(f"{flag.opt}: a setting's flag says its help (Flag(..., help=...)), which --help shows")
     if (changes is None) != settings_record(default):
         raise TypeError("a setting declares the steps whose outputs it changes (changes=changes(...), or "
                         "changes_nothing(why)); a field holding a record of settings declares none"
@@ -665,26 +662,7 @@ def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tupl
 
 
 def flag_of(cls: type[Record], name: str) -> Flag:
-    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias), its help
-    the docstring under the field (or the one its Flag was given where it is worked out)."""
+    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias)."""
     flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[FLAG]
     assert isinstance(flag, Flag), name
-    doc = field_docs(cls.__module__, cls.__name__).get(name, "")
-    if bool(doc) == bool(flag.help):
-        raise TypeError(f"{cls.__name__}.{name}: a setting's help is the docstring under its field, or the help its "
-                        "Flag is given where it is worked out; one of the two")
-    return dataclasses.replace(flag, help=doc) if doc else flag
-
-
-@functools.cache
-def field_docs(module_name: str, class_name: str) -> Mapping[str, str]:
-    """The docstring under each field of a class (a string on the lines after it, as Sphinx reads one), read from its
-    module's source, each one paragraph (its lines joined by a space)."""
-    module = sys.modules[module_name]
-    if not (lines := linecache.getlines(str(module.__file__), module.__dict__)):
-        raise TypeError(f"{module_name}: its source, which holds its settings' help, cannot be read")
-    body = next(n.body for n in ast.walk(ast.parse("".join(lines))) if isinstance(n, ast.ClassDef)
-                and n.name == class_name)
-    return {field.target.id: " ".join(doc.value.value.split()) for field, doc in itertools.pairwise(body)
-            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(doc, ast.Expr)
-            and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
+    return flag
