@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from kit.errors import InputError
+from kit.infra.changes import Entry, InRecord, Through, changes, setting
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Entry, Flag, InRecord, Int, OneOf, Real, Through, Whole, changes, setting
+from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"

@@ -1,6 +1,6 @@
 """What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
 settings.json), written into run.json and handed to every step. Each setting is declared once in its field
-(kit.infra.rules.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
+(kit.infra.changes.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
 read; a breach is refused (exit 2) naming the key, the value, the file and the rule. A field's `changes` also says how
 the fingerprints of kit 2.1.0 held it in each step (`entries`: an Entry under 2.1.0's name and form, Through the
 step's inputs, InRecord of its record), which every later fingerprint keeps, so an out-dir of 2.1.0 resumes as it was.
@@ -19,6 +19,7 @@ from kit.corpus.samplings import CUT, ENCODED, SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
+from kit.infra.changes import Broken, Entry, Through, When, broken, changes, changes_nothing, flag_of, setting
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
@@ -27,11 +28,9 @@ from kit.infra.records import Record, RecordError, Refused, UnknownKey
 from kit.infra.rules import (
     Absolute,
     AbsPath,
-    Broken,
     Check,
     Choice,
     Distinct,
-    Entry,
     Flag,
     Float,
     Int,
@@ -40,15 +39,8 @@ from kit.infra.rules import (
     OneOf,
     Real,
     Text,
-    Through,
-    When,
     Whole,
-    broken,
-    changes,
-    changes_nothing,
-    flag_of,
     item_breach,
-    setting,
     text_check,
 )
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, SCALERS, UP_DEFAULT
@@ -120,7 +112,7 @@ class RunSettings(Record):
     CLOSED = True  # a misspelt setting is refused, never ignored
 
     # each setting's default, rules, flag (its help, and its rank: its place in `run --help`) and the steps whose
-    # outputs it changes (kit.infra.rules.setting, kit.infra.rules.Changes)
+    # outputs it changes (kit.infra.changes.setting, kit.infra.changes.Changes)
     out_dir: Path = setting(MISSING, Absolute(), flag=Flag(
         "--out-dir", AbsPath(), computed="runs/<box-id>", rank=190,
         help="Run directory."),
@@ -356,7 +348,7 @@ class RunSettings(Record):
         return self
 
     def breach(self) -> Broken | None:
-        """The first rule these settings break: a field's (kit.infra.rules.broken), then the grid against the run's
+        """The first rule these settings break: a field's (kit.infra.changes.broken), then the grid against the run's
         encoders (libx264's range for auto, checked again once auto is resolved), said of --cqs."""
         if (found := broken(self)) is not None:
             return found

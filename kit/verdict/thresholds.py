@@ -10,6 +10,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from kit.errors import InputError
+from kit.infra.changes import InRecord, changes, setting
 from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record, keep, omit_none
@@ -23,15 +24,12 @@ from kit.infra.rules import (
     Each,
     Flag,
     Float,
-    InRecord,
     Int,
     Limit,
     Off,
     Parser,
     Real,
     Whole,
-    changes,
-    setting,
 )
 from kit.model.consumer import TOLERANCE
 
@@ -103,7 +101,7 @@ OFF_METAVAR = "X|off"
 
 @dataclass(frozen=True)
 class GateThresholds(Record):
-    """The gate's thresholds: each declared once, its default, rules and flag (kit.infra.rules.setting)."""
+    """The gate's thresholds: each declared once, its default, rules and flag (kit.infra.changes.setting)."""
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
