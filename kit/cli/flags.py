@@ -21,10 +21,11 @@ from kit.cli.params import KitParam, SwitchOption
 from kit.corpus.split import SHARD_FIELD
 from kit.errors import InputError, KitError
 from kit.infra.changes import flags_of
+from kit.infra.flags import AbsPath, Choice, Flag
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
-from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf
+from kit.infra.rules import OFF, OneOf
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.variables import PREFIX
 from kit.media.libvmaf import BUILTIN_TEACHERS

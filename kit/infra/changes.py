@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kit.infra.flags import Flag
 from kit.infra.records import Record, Refused
-from kit.infra.rules import Flag, Rule
+from kit.infra.rules import Rule
 from kit.rundir import STEP_NAMES
 
 RULES = "rules"  # the key of a field's rules in its metadata

@@ -14,9 +14,10 @@ from typing import ClassVar
 
 from kit.errors import InputError
 from kit.infra.changes import Entry, InRecord, Through, changes, setting
+from kit.infra.flags import Choice, Flag, Int
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole
+from kit.infra.rules import Check, OneOf, Real, Whole
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"

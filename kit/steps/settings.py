@@ -20,29 +20,13 @@ from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
 from kit.infra.changes import Broken, Entry, Through, When, broken, changes, changes_nothing, flag_of, setting
+from kit.infra.flags import AbsPath, Choice, Flag, Float, Int, IntList, Text
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, RecordError, Refused, UnknownKey
-from kit.infra.rules import (
-    Absolute,
-    AbsPath,
-    Check,
-    Choice,
-    Distinct,
-    Flag,
-    Float,
-    Int,
-    IntList,
-    Off,
-    OneOf,
-    Real,
-    Text,
-    Whole,
-    item_breach,
-    text_check,
-)
+from kit.infra.rules import Absolute, Check, Distinct, Off, OneOf, Real, Whole, item_breach, text_check
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, SCALERS, UP_DEFAULT
 from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS

@@ -11,26 +11,11 @@ from dataclasses import dataclass, field
 
 from kit.errors import InputError
 from kit.infra.changes import InRecord, changes, setting
+from kit.infra.flags import Flag, Float, Int, Limit, Parser
 from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record, keep, omit_none
-from kit.infra.rules import (
-    CORRELATION_FIGURE,
-    COUNT,
-    OFF,
-    POINTS,
-    SIGNED_FIGURE,
-    Check,
-    Each,
-    Flag,
-    Float,
-    Int,
-    Limit,
-    Off,
-    Parser,
-    Real,
-    Whole,
-)
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, OFF, POINTS, SIGNED_FIGURE, Check, Each, Off, Real, Whole
 from kit.model.consumer import TOLERANCE
 
 # the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval

@@ -20,10 +20,10 @@ from kit.cli.params import FlagError
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.infra.changes import changes_nothing, flag_of, flags_of, setting
+from kit.infra.flags import Flag, Int
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.records import Record
-from kit.infra.rules import Flag, Int
 from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec

@@ -29,9 +29,9 @@ from kit.cli.flags import FLAGS
 from kit.cli.main import cli
 from kit.cli.params import KitParam
 from kit.errors import EXIT_INTERNAL, InputError
+from kit.infra.flags import Flag, Int
 from kit.infra.limits import MAX_JSON_DEPTH
 from kit.infra.outside import JsonRefused, NotANumber, load_json, read_float, read_int, read_rate
-from kit.infra.rules import Flag, Int
 from tests.conftest import ROOT
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
