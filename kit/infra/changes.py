@@ -17,9 +17,9 @@ from kit.infra.records import Record, Refused
 from kit.infra.rules import Rule
 from kit.rundir import STEP_NAMES
 
-RULES = "rules"  # the key of a field's rules in its metadata
-FLAG = "flag"  # the key of a setting's flag in its metadata
-CHANGES = "changes"  # the key of a setting's Changes in its metadata
+_RULES = "rules"  # the key of a field's rules in its metadata
+_FLAG = "flag"  # the key of a setting's flag in its metadata
+_CHANGES = "changes"  # the key of a setting's Changes in its metadata
 UNWRITTEN = "unwritten"  # the key of the value a setting's fingerprint entry leaves out (`setting(unwritten=...)`)
 
 
@@ -92,7 +92,7 @@ class When:
 
 
 
-Held = Entry | Through | InRecord | When
+_Held = Entry | Through | InRecord | When
 
 
 
@@ -110,7 +110,7 @@ class Changes:
     steps: tuple[str, ...] = ()
     reads: Mapping[str, str] = dataclasses.field(default_factory=dict)
     none: str = ""
-    entries: Mapping[str, Held] = dataclasses.field(default_factory=dict)
+    entries: Mapping[str, _Held] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a declaration is read when the record's class is made: a misspelt step fails at import, naming it
@@ -128,7 +128,7 @@ class Changes:
 
 
 
-def changes(*steps: str, reads: Mapping[str, str] | None = None, entries: Mapping[str, Held] | None = None) -> Changes:
+def changes(*steps: str, reads: Mapping[str, str] | None = None, entries: Mapping[str, _Held] | None = None) -> Changes:
     """A setting whose value changes the outputs of `steps` (in run order); `reads`: step -> why it reads the value
     though its outputs do not depend on it; `entries`: step -> how 2.1.0's fingerprint of it held the value."""
     return Changes(tuple(steps), dict(reads or {}), entries=dict(entries or {}))
@@ -152,12 +152,12 @@ def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None 
     an older kit had, so an out-dir it made at its default is not taken for one made at this kit's."""
     if flag is not None and not flag.help.strip():
         raise TypeError(f"{flag.opt}: a setting's flag says its help (Flag(..., help=...)), which --help shows")
-    if (changes is None) != settings_record(default):
+    if (changes is None) != _settings_record(default):
         raise TypeError("a setting declares the steps whose outputs it changes (changes=changes(...), or "
                         "changes_nothing(why)); a field holding a record of settings declares none"
                         if changes is None else "a field holding a record of settings declares no changes: its "
                         "fields each declare theirs")
-    metadata = {RULES: rules, FLAG: flag, CHANGES: changes,
+    metadata = {_RULES: rules, _FLAG: flag, _CHANGES: changes,
                 **({} if unwritten is dataclasses.MISSING else {UNWRITTEN: unwritten})}
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
@@ -175,14 +175,14 @@ def unwritten_of(f: dataclasses.Field[Any]) -> Any:
 
 def changes_of(f: dataclasses.Field[Any]) -> Changes | None:
     """The Changes a setting's field declared; None for a field holding a record of settings, or a plain field."""
-    found = f.metadata.get(CHANGES)
+    found = f.metadata.get(_CHANGES)
     return found if isinstance(found, Changes) else None
 
 
 
-def settings_record(cls: object) -> bool:
+def _settings_record(cls: object) -> bool:
     """Whether `cls` is a record class whose fields are settings (TrainConfig; a CqGrid is one setting's value)."""
-    return isinstance(cls, type) and issubclass(cls, Record) and any(CHANGES in f.metadata
+    return isinstance(cls, type) and issubclass(cls, Record) and any(_CHANGES in f.metadata
                                                                       for f in dataclasses.fields(cls))
 
 
@@ -190,13 +190,13 @@ def settings_record(cls: object) -> bool:
 def holds_settings(f: dataclasses.Field[Any]) -> type[Record] | None:
     """The record class a field holds whose fields are settings (`RunSettings.train`: TrainConfig), else None."""
     held = f.default_factory
-    return held if isinstance(held, type) and settings_record(held) else None
+    return held if isinstance(held, type) and _settings_record(held) else None
 
 
 
 def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
     """The rules a field was declared with (`setting`); none for a plain field."""
-    return tuple(f.metadata.get(RULES, ()))
+    return tuple(f.metadata.get(_RULES, ()))
 
 
 
@@ -206,7 +206,7 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
         value = getattr(record, f.name)
         for rule in field_rules(f):
             if (why := rule.problem(value)) is not None:
-                return Broken(prefix + f.name, value, why, rule.words, f.metadata.get(FLAG))
+                return Broken(prefix + f.name, value, why, rule.words, f.metadata.get(_FLAG))
         if isinstance(value, Record) and (found := broken(value, f"{prefix}{f.name}.")) is not None:
             return found
     return None
@@ -216,7 +216,7 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
     """Each flag declared in record class `cls` and the records it holds, its help given: field path, flag, rules."""
     for f in dataclasses.fields(cls):
-        if f.metadata.get(FLAG) is not None:
+        if f.metadata.get(_FLAG) is not None:
             yield (*at, f.name), flag_of(cls, f.name), field_rules(f)
         if (held := holds_settings(f)) is not None:
             yield from flags_of(held, (*at, f.name))
@@ -225,6 +225,6 @@ def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tupl
 
 def flag_of(cls: type[Record], name: str) -> Flag:
     """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias)."""
-    flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[FLAG]
+    flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[_FLAG]
     assert isinstance(flag, Flag), name
     return flag

@@ -245,7 +245,7 @@ MS = Real(0, MAX_RECORD_SECONDS * 1000)  # a duration in milliseconds
 STAMP = Stamp()  # a `*_utc` field always written
 STAMP_OR_NONE = Stamp(empty=True)  # a `*_utc` field an older kit left empty
 @dataclass(frozen=True)
-class Correlation(Real):
+class _Correlation(Real):
     """A correlation as computed (PLCC, SROCC, KROCC): from -1 to 1, past either by rounding alone (np.corrcoef of
     equal ranks gives 1 + 2**-52), NaN where none is defined (kit.model.metrics.CORRELATION_RULE)."""
 
@@ -260,7 +260,7 @@ class Correlation(Real):
 
 # the figures a verdict records (kit.verdict.document and the records it holds): NaN, a null in the file, is a figure
 # not worked out (the correlation of a constant, a member that diverged, a ratio over an exact baseline)
-CORRELATION_FIGURE = Correlation()
+CORRELATION_FIGURE = _Correlation()
 SHARE_FIGURE = Real(0, 1, nan=True)  # a share, a coverage, a level
 POINTS = Real(0, MAX_RECORD_FIGURE, nan=True)  # a size of a miss (RMSE, an error, a width, VMAF points), a ratio
 SIGNED_FIGURE = Real(-MAX_RECORD_FIGURE, MAX_RECORD_FIGURE, nan=True)  # a bias, a difference, a score, a threshold
