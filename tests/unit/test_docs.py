@@ -50,11 +50,11 @@ FOREIGN = {
     "make_tarball.py": ("--wheels", "--platform", "--python"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
     "pytest": ("--dist", "--durations"), "docker": ("--device",), "uv": ("--generate-hashes",),
-    "ray start": ("--temp-dir",),
+    "ray start": ("--temp-dir",), "sphinx-build": ("--keep-going",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
-    "Av1an": ("--probing-stat",), "radon": ("--show-closures",),
+    "Av1an": ("--probing-stat",),
     "bench/": ("--as-kit-0", "--baseline-kit", "--clips", "--export", "--kernels", "--no-per-job-kit", "--rounds",
                "--seconds", "--upstream"),
 }
