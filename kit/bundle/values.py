@@ -42,7 +42,8 @@ PLAIN_VERSION = Match("a version's numbers", r"\d{1,9}(?:\.\d{1,9}){0,3}(?:(?:a|
                                              r"(?:\+(?:cpu|cu\d{2,4}|rocm\d{1,2}(?:\.\d{1,2}){0,2}))?")
 PYTHON = Match("a Python version", r"3\.\d{1,3}\.\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?")
 GIT_ID = Match("a commit or a version of libvmaf", f"{typed.BUILD_ID_PATTERN}|{typed.VERSION_PATTERN}")
-DEVICE = Match("a device (a family of a known list and its model number, or other)", typed.DEVICE_PATTERN)
+DEVICE = Match("a device (a family of a known list and its model number, or other; a digest of its name), or \"\"",
+               typed.DEVICE_PATTERN + "|")
 SYSTEM = Match("a system and its release's numbers", typed.SYSTEM_PATTERN)
 BOX = Match("a box id", r"[A-Za-z0-9._-]{1,128}")
 NOTHING = Exact("nothing", [""])

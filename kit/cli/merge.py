@@ -85,9 +85,9 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
 
     paths = [input_corpus(p) for p in inputs]
     check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
-    refuse_free_text(paths)
     # the overrides decide which sources are one content: the folds
     groups = require_trusted(content_groups, "--content-groups") if content_groups is not None else None
+    refuse_free_text(paths)
     try:
         manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
                                overrides=read_overrides(groups))
@@ -109,7 +109,7 @@ def refuse_free_text(paths: list[Path]) -> None:
     from kit.corpus.inputs import detect_kind
 
     for path in paths:
-        if detect_kind(path) == "tarball" and (found := refused_texts(path)):
+        if path.is_file() and detect_kind(path) == "tarball" and (found := refused_texts(path)):
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             raise InputError(f"{path}: {found[0]}{more}; nothing was merged", hint=free_text_hint(path))
 

@@ -124,8 +124,9 @@ def load_jsonl(path: Path) -> pa.Table:
 
 
 def legacy_rows(table: pa.Table) -> pa.Table:
-    """Bash-kit rows in the current layout: every source its own content group, encoded at its own size."""
-    return with_content(vt_cq_received(with_rungs(table))[0])
+    """Bash-kit rows in the current layout: every source its own content group, encoded at its own size, what the
+    system says of the box in its typed forms (kit.corpus.schema.TYPED_COLUMNS)."""
+    return typed_columns(with_content(vt_cq_received(with_rungs(table))[0]))
 
 
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:

@@ -1,6 +1,6 @@
 """The typed forms of what the system says of the box where the lead needs the fact, not the words (issue 96): a
 device by a family of a known list and its model number (`AMD Ryzen 7950`, `NVIDIA GeForce RTX 4090`; `other` for a
-name of no family listed), a version by its numbers and a digest of its whole text (`9.0.2+1f0e3d2c4b5a`), a system by
+name of no family listed) and a digest of its whole name (two devices stay two), a version by its numbers and a digest of its whole text (`9.0.2+1f0e3d2c4b5a`), a system by
 its name and release numbers. A file the lead is sent holds these forms, never the system's text (a CPU's name in a
 virtual machine, a kernel's release, a custom ffmpeg's build string may be anything); the box's own logs keep the
 text. Each form's pattern is what the lead checks it against (kit.bundle.catalogue).
@@ -31,23 +31,28 @@ DEVICE_FAMILIES: tuple[str, ...] = (
 _NOISE = re.compile(r"\((?:R|TM|tm|r)\)|\b(?:CPU|Processor|Graphics Processor|with Radeon Graphics|"
                     r"\d+-Core|@\s*[\d.]+\s*[GM]Hz|Corporation|Inc\.?)\b", re.IGNORECASE)
 _MODEL = re.compile(r"\d{1,6}")  # a model number: the longest run of digits after the family (7950 of `9 7950X`)
-DEVICE_PATTERN = "(?:" + "|".join(re.escape(f) for f in sorted(DEVICE_FAMILIES, key=len, reverse=True)) + \
-    r")(?: \d{1,6})?|other"
-
-# a version: its numbers (at most four), then `+` and 12 hex digits of the sha256 of the whole text as given
-VERSION_PATTERN = r"\d{1,9}(?:\.\d{1,9}){0,3}\+[0-9a-f]{12}"
 DIGEST_DIGITS = 12
+_DIGEST = rf"\+[0-9a-f]{{{DIGEST_DIGITS}}}"  # `+` and DIGEST_DIGITS hex digits of the sha256 of the whole text given
+DEVICE_PATTERN = "(?:(?:" + "|".join(re.escape(f) for f in sorted(DEVICE_FAMILIES, key=len, reverse=True)) + \
+    rf")(?: \d{{1,6}})?|other){_DIGEST}"
+
+# a version: its numbers (at most four), then the digest of the whole text as given
+VERSION_PATTERN = rf"\d{{1,9}}(?:\.\d{{1,9}}){{0,3}}{_DIGEST}"
 _NUMBERS = re.compile(r"\d+(?:\.\d+){0,3}")
 
 
 def device(name: str) -> str:
-    """A CPU's or GPU's name as the system gives it, typed: its family and model number, or `other`."""
+    """A CPU's or GPU's name as the system gives it, typed: its family and model number, or `other`, then the digest
+    of the whole name (`AMD Ryzen 9 7950X` and `AMD Ryzen 9 7950X3D` stay two devices: a corpus row's key holds it);
+    a typed name as it is, and "" (not recorded) too."""
+    if not name or re.fullmatch(DEVICE_PATTERN, name):
+        return name
     plain = " ".join(_NOISE.sub(" ", name).split())
     for family in sorted(DEVICE_FAMILIES, key=len, reverse=True):
         if plain.lower().startswith(family.lower()) and (len(plain) == len(family) or not plain[len(family)].isalpha()):
             model = max(_MODEL.findall(plain[len(family):]), key=len, default="")
-            return f"{family} {int(model)}" if model else family
-    return OTHER
+            return f"{family} {int(model)}+{digest(name)}" if model else f"{family}+{digest(name)}"
+    return f"{OTHER}+{digest(name)}"
 
 
 def digest(text: str) -> str:
