@@ -12,6 +12,7 @@ field of a record that holds no text (a number, a boolean, a record) needs no en
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -21,6 +22,7 @@ from kit.bundle.conformal import CalibrationCard, Confidence, SplitConformal
 from kit.bundle.values import (
     BOX,
     CLI_COMMAND,
+    CLI_WORD,
     CLIP_FILE,
     COUNT,
     DEVICE,
@@ -34,6 +36,7 @@ from kit.bundle.values import (
     GIT_ID,
     HEX,
     HWACCEL,
+    IDENTIFIER,
     INPUT_SET,
     KERNEL_DRIVERS,
     KIT_VERSION,
@@ -76,7 +79,7 @@ from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
 from kit.infra.invocation import RunProvenance
-from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
+from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Names, Template
 from kit.infra.variables import TRAIN_THREADS
 from kit.media.discovery import SkippedClips, Unusable
 from kit.media.ffmpeg import FFmpegInfo
@@ -122,12 +125,29 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
+from kit.verdict.gates import GATES
 from kit.verdict.lift import ChallengerGate, Lift
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
 from kit.verdict.thresholds import EvidenceGate, FoldGate, GateResult, GateThresholds
 
 Shape = Any  # a Kind, NUM, a dict, a one-item list or a Record class (the module's docstring)
+THRESHOLD = Exact("a gate's threshold", [f.name for f in dataclasses.fields(GateThresholds)])
+
+
+class _Member(Kind):
+    """A member of the tarball, by its path below the tarball's folder: one of the out-dir's the kit makes (PATH)."""
+
+    name = "a member of the tarball"
+
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or PATH.admits(f"[out-dir]/{text}", names)
+
+
+MEMBER = _Member()
 
 SIGNATURE = Match("a picture signature the kit computed (zlib, base64)", r"t\d{1,2}:[A-Za-z0-9+/=]{4,200000}")
 TICKS = Match("frame times the kit read (zlib, base64)", r"d\d{1,2}:[A-Za-z0-9+/=]{4,200000}")
@@ -142,8 +162,9 @@ RESOLUTION = Match("a resolution class", r"<=\d{3,4}p|>1080p|unknown")
 QUALITY_KEY = Template("a quality setting", "{e} cq{cq}", e=ENCODER, cq=COUNT)
 GROUP_NAME = Either("a group's name", ENCODER, m.BOX_NAMED, RESOLUTION, m.RUNG, QUALITY_KEY, SOURCE, m.CRF_BAND,
                     m.SOURCES, Exact("all", ["all held-out encodes"]))
-MEASURE = Match("a gate's measure", r"[a-z_]{2,40}(?::(?:mean|harmonic_mean|p1|min))?")
-FIGURE_KEY = Match("a figure's key in the verdict", r"[a-z_]{2,40}(?:\.[a-z_]{2,40})?")
+_GATE_MEASURE = Exact("a gate's measure", [g.measure for g in GATES])
+MEASURE = Either("a gate's measure", _GATE_MEASURE, Template("a keyed gate's measure", "{g}:{k}", g=_GATE_MEASURE,
+                                                              k=STAT))
 SEED_KEY = Match("a seed", r"\d{1,6}")
 LEVEL_KEY = Match("a level", r"\d{1,3}(?:\.\d{1,6})?")
 SAMPLING = Exact("a sampling", ("first", "centre", "spread-1s", "spread-0.5s"))
@@ -167,7 +188,8 @@ RUN_SETTINGS: Shape = {
     "content_groups": PATH, "interval_level": NUM, "holdout": [Exact("a holdout", ("encoder", "box", "rung"))],
     "train_tasks": NUM, "group_shared": NUM, "strict": NUM, "keep_paths": NUM}
 TRAIN_CONFIG: Shape = {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "optimizer": OPTIMIZER, "loss": LOSS,
-                       "target": TARGET, Match("a setting", r"[a-z_]{1,40}"): NUM}
+                       "target": TARGET,
+                       Exact("a training setting", ["seed", *(f.name for f in dataclasses.fields(TrainConfig))]): NUM}
 
 FIELDS: dict[type, dict[Any, Shape]] = {
     # tarball manifest.json: proof-key's signature fields are typed values (a key, a signature, the run it follows)
@@ -178,7 +200,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                                "signature": Match("an Ed25519 signature", r"[A-Za-z0-9+/]{86}==|[0-9a-f]{128}"),
                                "follows": Either("the run it follows", SHA256, NOTHING), "machine": HEX,
                                "catalogue": NUM},
-                      "files": {Match("a member", r"[0-9A-Za-z_./-]{1,200}"): FileSum}},
+                      "files": {MEMBER: FileSum}},
     FileSum: {"sha256": SHA256},
     # run.json
     RunProvenance: {"python": PYTHON, "executable": PATH, "kit_root": PATH, "platform": SYSTEM, "cwd": PATH},
@@ -186,14 +208,15 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                    "omp_wait_policy": Exact("a policy", ("PASSIVE", "ACTIVE", ""))},
     CqGrid: {"every": [NUM], "named": {ENCODER: [NUM]}},
     ShardSpec: {"how": Exact("how a shard was given", ("auto", "given", "")),
-                Match("a key", r"[a-z_]{1,16}"): NUM},
+                Exact("a shard's figure", [f.name for f in dataclasses.fields(ShardSpec)]): NUM},
     GateThresholds: {"max_clip_error": {STAT: NUM}},
     TrainConfig: {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "optimizer": OPTIMIZER, "loss": LOSS,
                   "target": TARGET},
     # prereqs.json (as sent: kit.bundle.sent.sent_prereqs types what the system said)
     Prereqs: {"kit_version": KIT_VERSION, "libvmaf_version": GIT_ID, "requested_encoders": [ENCODERS_AUTO],
               "resolved_encoders": [ENCODER], "encoders": {ENCODER: ProbeResult},
-              "encoders_10bit": {ENCODER: ProbeResult}, "python_packages": {PACKAGE: PLAIN_VERSION},
+              "encoders_10bit": {ENCODER: ProbeResult},
+              "python_packages": {PACKAGE: Either("a version", PLAIN_VERSION, VERSION)},
               "encode_depth": Exact("a depth", ("8bit", "source")), "left_out": [ENCODER], "untested": [ENCODER]},
     FFmpegInfo: {"path": PATH, "source": FFMPEG_SOURCES, "version": VERSION, "build": VERSION,
                  "encoders": [FFMPEG_ENCODER]},
@@ -240,9 +263,9 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     FrameTimes: {"time_base": RATE, "ticks": TICKS},
     TwinEntry: {"file": PATH, "src": SOURCE, "src_sha256": SHA256, "same_as": SHA256, "same_as_file": PATH},
     ContentGroup: {"content": SHA256, "why": [m.CONTENT_RULING]},
-    GroupMember: {"src": SOURCE, "src_sha256": SHA256, "box_id": Either("", BOX, NOTHING),
+    GroupMember: {"src": SOURCE, "src_sha256": SHA256, "box_id": Either("", m.BOX_NAMED, NOTHING),
                   "file": Either("", m.CLIP, NOTHING)},
-    LeftOut: {"file": m.CLIP, "why": m.LEFT_OUT_WHY, "box_id": Either("", BOX, NOTHING),
+    LeftOut: {"file": m.CLIP, "why": m.LEFT_OUT_WHY, "box_id": Either("", m.BOX_NAMED, NOTHING),
               "input": NOTHING},
     SourceRows: {"src": SOURCE, "src_sha256": SHA256, "content": SHA256, "pixels_sha256": Either("", SHA256, NOTHING),
                  "signature": Either("", SIGNATURE, NOTHING), "file": Either("", m.CLIP, NOTHING)},
@@ -261,7 +284,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     BaselineResult: {"model": Either("a model", BASELINE, ARCH),
                      "details": {"inputs": m.BASELINE_INPUTS, "recipe": m.BASELINE_RECIPE, "teacher": TEACHER,
                                  "path": PATH, "copied_from": PATH, "format": m.INCUMBENT_FORMAT,
-                                 Match("a figure", r"[a-z_]{1,40}"): NUM}},
+                                 IDENTIFIER: NUM}},
     # the verdict
     Verdict: {"verdict": VERDICT, "generated_at_utc": STAMP, "recommendation": m.RECOMMENDATION,
               "baselines": {BASELINE: BaselineResult}, "teacher_model": Either("teachers", TEACHER, m.MIXED_TEACHERS),
@@ -278,7 +301,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     ChallengerGate: {"statement": m.CHALLENGER_STATEMENT},
     WorstFold: {"src": SOURCE, "src_sha256": SHA256, "reason": m.WORST_REASON},
     VerdictProvenance: {"kit_version": KIT_VERSION, "python": PYTHON, "train_config": TRAIN_CONFIG,
-                        "thresholds": {"max_clip_error": {STAT: NUM}, Match("a threshold", r"[a-z_]{1,40}"): NUM}},
+                        "thresholds": {"max_clip_error": {STAT: NUM}, THRESHOLD: NUM}},
     CorpusSummary: {"path": PATH, "sha256": SHA256, "sources": [SOURCE], "boxes": [BOX], "devices": [DEVICE],
                     "platforms": [m.PLATFORM], "encoders": [ENCODER],
                     "corpus_kind": Exact("a corpus's kind", ("shard", "merged", "jsonl", "unknown", "demo")),
@@ -350,7 +373,7 @@ FIELDS[CorpusSummary]["sources"] = [SOURCE_FILE]
 FIELDS[ClipEntry]["src"] = SOURCE_FILE
 
 # ----------------------------------------------------------------------------------------------- run.json, as sent
-RUN_JSON: Shape = {"schema_version": NUM, "kit_version": KIT_VERSION, "invoked_at_utc": STAMP, "argv": [FLAG_VALUE],
+RUN_JSON: Shape = {"schema_version": NUM, "kit_version": KIT_VERSION, "invoked_at_utc": STAMP, "argv": [CLI_WORD],
                    "settings": RUN_SETTINGS, "provenance": RunProvenance, "threads": ThreadChoice,
                    "argv_paths": [[NUM]]}
 CALIBRATION: Shape = SplitConformal
@@ -366,9 +389,9 @@ JUDGED_CARD: Shape = {"how": m.JUDGED_HOW, "pool": m.JUDGED_POOL, "n_encodes": N
                       "file": Exact("its file", ("04_verdict/consumer_encodes.parquet",))}
 DISTILLATION: Shape = {
     "recipe": RECIPE, "method": m.RECIPE_WORDS, "teacher_function": TeacherFunction,
-    "correction": {"said": m.CORRECTION, Match("a figure", r"[a-z_]{1,40}"): NUM},
+    "correction": {"said": m.CORRECTION, IDENTIFIER: NUM},
     "as_vmaftune_uses_it": {"worst_encode": Either("", m.ENCODE, NOTHING), "note": m.CARD_NOTE,
-                            "as_sampled": JUDGED_CARD, Match("a figure", r"[a-z_]{1,40}"): NUM}}
+                            "as_sampled": JUDGED_CARD, IDENTIFIER: NUM}}
 TRAINING_RECIPE: Shape = {**TRAIN_CONFIG, "fit": Exact("a fit", ("full corpus",))}
 SIDECAR: Shape = {
     "schema_version": NUM, "name": m.MODEL_NAME, "seed": NUM, "onnx": m.MODEL_FILE, "onnx_sha256": SHA256,
@@ -384,10 +407,10 @@ SIDECAR: Shape = {
     "resolution": {"rungs": [m.RUNG], "scale_input": NUM, "note": m.CARD_NOTE},
     "encoder_vocab": [ENCODER], "training_recipe": TRAINING_RECIPE, "distillation": DISTILLATION,
     "corpus": {"sha256": SHA256, "rows": NUM, "sources": NUM, "boxes": [BOX], "encoders": [ENCODER]},
-    "loso": {Match("a figure", r"[a-z_]{1,40}"): NUM}, "teacher_model": TEACHER, "teacher": TEACHER_CARD,
+    "loso": {IDENTIFIER: NUM}, "teacher_model": TEACHER, "teacher": TEACHER_CARD,
     "parity_max_abs_diff": NUM, "kit_version": KIT_VERSION,
     "confidence": {"method": Exact("a method", ("ensemble", "ensemble+conformal")), "reason": m.EXPORTED_REASON,
-                   "applies_to": m.CARD_NOTE, Match("a figure", r"[a-z_]{1,40}"): NUM}}
+                   "applies_to": m.CARD_NOTE, IDENTIFIER: NUM}}
 INTERVAL_CARD: Shape = {"confidence": Confidence, "ensemble_rule": m.ENSEMBLE_RULE, "calibration": CalibrationCard,
                         "applies_to": m.CARD_NOTE, "unbounded": NUM}
 PROFILE: Shape = {
@@ -396,7 +419,7 @@ PROFILE: Shape = {
     "seed": NUM,
     "gate": {"passed": NUM, "verdict": VERDICT, "mean_plcc": NUM, "plcc_spread": NUM, "seed_mean_plcc": NUM,
              "seed_mean_rmse": NUM, "thresholds": {"max_clip_error": {STAT: NUM},
-                                                   Match("a threshold", r"[a-z_]{1,40}"): NUM},
+                                                   THRESHOLD: NUM},
              "measures": m.GATE_MEASURES},
     "feature_order": [FEATURE], "feature_mean": [NUM], "feature_std": [NUM], "normalisation": m.CARD_NOTE,
     "encoder_vocab": [ENCODER],

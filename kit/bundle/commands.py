@@ -108,12 +108,15 @@ def unescaped(text: str) -> str:
 
 def expression(text: str) -> bool:
     """An arithmetic expression of ffmpeg's (`if(isnan(PTS),PTS,PREV_OUTPTS+1)`) made of EXPRESSION_NAMES, numbers and
-    operators only."""
-    at, tokens = 0, 0
+    operators only, no number right after another (`10.0.0.1` is no expression)."""
+    at, tokens, number = 0, 0, False
     while at < len(text):
         m = _EXPRESSION.match(text, at)
         if m is None or (m.group(0)[0].isalpha() and m.group(0) not in EXPRESSION_NAMES) or \
                 (m.group(0)[0] == "_"):
+            return False
+        was, number = number, bool(re.fullmatch(_NUMBER, m.group(0)))
+        if was and number:
             return False
         at, tokens = m.end(), tokens + 1
     return tokens > 0
@@ -174,11 +177,12 @@ def _words(text: str) -> list[str] | None:
 
 class Command(Kind):
     """A command the kit built, as its words (`admits_words`) or one line the shell splits (`admits`): its program a
-    path as the lead may see it or a bare program name, each other word one `word` admits."""
+    path as the lead may see it or a bare program name, each other word one `word` admits, given the flag before it
+    (`--box-id` before a box id: "" where none is)."""
 
     name = "a command the kit built"
 
-    def __init__(self, word: Callable[[str, Names], bool]) -> None:
+    def __init__(self, word: Callable[[str, str, Names], bool]) -> None:
         self.word = word
 
     def pattern(self, names: Names) -> None:
@@ -189,7 +193,7 @@ class Command(Kind):
         return bool(words) and self.admits_words(words or [], names)
 
     def admits_words(self, words: list[str], names: Names) -> bool:
-        return bool(words) and all(self.word(w, names) for w in words)
+        return bool(words) and all(self.word(flag, w, names) for flag, w in flag_values(words))
 
 
 def flag_values(words: list[str]) -> Iterator[tuple[str, str]]:
@@ -205,14 +209,14 @@ FFMPEG_WORD = Either("a word of ffmpeg's", Exact("a flag of ffmpeg's", FFMPEG_FL
                      Exact("a value of ffmpeg's", FFMPEG_VALUES | COLOUR_VALUES), SIZE_OR_RATE, STREAM)
 
 
-def ffmpeg_word(path: Kind, vocabulary: Kind) -> Callable[[str, Names], bool]:
+def ffmpeg_word(path: Kind, vocabulary: Kind) -> Callable[[str, str, Names], bool]:
     """What a word of an ffmpeg command the kit built may be: one of its flags or values, a path, a name of the kit's
     lists (`vocabulary`: an encoder, a pixel format), a filtergraph or a lavfi source, or a hardware device's
     setting (`vaapi=va:/dev/dri/renderD128`)."""
     graph = Graph(lambda v, names: FFMPEG_WORD.admits(v, names) or vocabulary.admits(v, names)
                   or path.admits(v, names) or expression(v) or bool(re.fullmatch(r"/dev/dri/renderD\d{1,4}", v)))
 
-    def word(text: str, names: Names) -> bool:
+    def word(_flag: str, text: str, names: Names) -> bool:
         return (FFMPEG_WORD.admits(text, names) or vocabulary.admits(text, names) or path.admits(text, names)
                 or graph.admits(text, names)
                 or bool(re.fullmatch(r"(?:vaapi=va:/dev/dri/renderD\d{1,4}|qsv=qs@va|cuda=cu:\d{1,2})", text)))

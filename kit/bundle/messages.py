@@ -17,19 +17,23 @@ from kit.bundle.values import (
     CLI_COMMAND,
     CLIP,
     COUNT,
+    DEMUXER,
     DEVICE,
     ENCODER,
     FAILURE,
     FFMPEG_COMMAND,
+    IDENTIFIER,
     NOTHING,
     NUMBER,
     PATH,
     PERCENT,
+    PIX_FMT,
     SIZE,
     SOURCE,
     STEP,
     TEACHER,
     VERSION,
+    VIDEO_CODEC,
 )
 from kit.bundle.values import FFMPEG_ENCODER as FFMPEG_ENCODER_K
 from kit.bundle.values import PATH as PATH_K
@@ -45,6 +49,7 @@ from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
 from kit.model.contract import CQ_NORM_NOTE, SCALE_INPUT_NOTE
 from kit.model.pooling import POOL_WORDS
+from kit.platforms.encoders import SPECS
 from kit.verdict.consumer import CODEC_BLIND, NO_CEILING, NO_POOL
 from kit.verdict.consumer import HOW as CONSUMER_HOW
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
@@ -348,7 +353,7 @@ UNTRAINED_WHY = said("why a slot is untrained",
                      "predictions there are extrapolation")
 TRAINS_IT = Template("what would train a slot", "--encoders {encs}{where}", encs=Joined("encoders", ENCODER, ","),
                      where=opt("a box", " on a box with {host} {engine}",
-                               host=Match("a host", r"[A-Z][A-Za-z]{1,12}(?: [A-Z][A-Za-z]{1,12})?"),
+                               host=Exact("a host", sorted({s.traits.host for s in SPECS.values()})),
                                engine=Exact("an engine", ["NVENC", "Quick Sync", "VA-API", "VideoToolbox", "AMF"])))
 TRAINS_SLOTS = Joined("which --encoders would train the slots",
                     said("a kind of slot", "{e} (--encoders {all} trains them)",
@@ -387,7 +392,8 @@ MODEL_NAME = Match("a model's name", r"fr_regressor_v2(?:_[a-z0-9_]{1,40})?(?:_s
 MODEL_FILE = Match("a model's file", r"fr_regressor_v2(?:_[a-z0-9_]{1,40})?(?:_seed\d{1,6})?(?:_calibration)?"
                                      r"\.(?:onnx|json)")
 MIXED_TEACHERS = Template("mixed teachers", "mixed: {ts}", ts=Joined("teachers", TEACHER))
-FIGURE_KEY = Match("a block of the verdict", r"[a-z_]{2,40}(?:\.[a-z_]{2,40})?")
+FIGURE_KEY = Either("a block of the verdict", IDENTIFIER,
+                    Template("a block of one", "{a}.{b}", a=IDENTIFIER, b=IDENTIFIER))
 GATE_WORST = Either("what a gate names worst", Exact("pooled", ["pooled"]), GROUP_LABEL, ENCODE, SOURCE, ENCODER,
                     BOX_NAMED, RUNG, Exact("none", ["no held-out clip"]))
 
@@ -407,11 +413,11 @@ PROBE_REASON = said(
     "{enc} has no 10-bit encode", "Intel Quick Sync encodes H.264 in 8 bit only", "VA-API encodes H.264 in 8 bit only",
     "VideoToolbox encodes H.264 in 8 bit only", "AMF encodes H.264 in 8 bit only",
     "this ffmpeg's {enc} takes no 10-bit input (it lists {pfs}; {pf} is not among them)",
-    size=TEST_ENCODE, n=COUNT, k=Match("a count", r"-?\d{1,9}"), pf=Match("a pixel format", r"[a-z0-9_]{2,24}"),
-    pf2=Match("a pixel format", r"[a-z0-9_]{2,24}"), pf3=Match("a pixel format", r"[a-z0-9_]{2,24}"),
+    size=TEST_ENCODE, n=COUNT, k=Match("a count", r"-?\d{1,9}"), pf=PIX_FMT,
+    pf2=PIX_FMT, pf3=PIX_FMT,
     end=Template("how a child ended", "{p} {f}", p=Exact("a program", ("ffmpeg",)), f=FAILURE),
     code=Match("an exit code", r"-?\d{1,10}"), fail=FAILURE, enc=ENCODER,
-    pfs=Joined("pixel formats", Match("a pixel format", r"[a-z0-9_]{2,24}"), " "))
+    pfs=Joined("pixel formats", PIX_FMT, " "))
 PROBE_FIX = Either("a test encode's fix", NOTHING, Exact("a fix", (
     "no usable NVIDIA driver (libcuda) here: NVENC needs an NVIDIA GPU with its driver loaded",
     "this GPU has no NVENC engine (data-centre GPUs such as A100/H100 lack it): use the CPU encoders",
@@ -471,8 +477,8 @@ SCORING_NOTE = said(
     "scored in its own {s}, the {e} encode converted to it, on purpose: a plain `ffmpeg -i ENCODE -i REF -lavfi "
     "libvmaf` scores in {e2} (docs/design/pixel-formats.md measures the difference)",
     "converted to {s} to be scored, as ffmpeg converts it by itself for libvmaf (docs/design/pixel-formats.md)",
-    s=Match("a pixel format", r"[a-z0-9_]{2,24}"), e=Match("a pixel format", r"[a-z0-9_]{2,24}"),
-    e2=Match("a pixel format", r"[a-z0-9_]{2,24}"))
+    s=PIX_FMT, e=PIX_FMT,
+    e2=PIX_FMT)
 ORACLE_FAILURE = said(
     "what the independent check found wrong", NOTHING,
     "frame {f} scores {a} in the corpus but {b} scored on its own (libvmaf on the same encode and the clip decoded "
@@ -634,7 +640,9 @@ JOB_FAILED = said(
 LOOK = Exact("a look", LOOK_DOING.values())
 LOOK_WHY = said(
     "a look's limit", NOTHING, ", its limit ({n} frames' worth of its budget)", ", its limit (the time it may take)",
-    ", its limit ({rule})", n=COUNT, rule=Match("a limit", r"[a-z0-9 ,.'()-]{1,120}"))
+    ", its limit ({rule})", n=COUNT, rule=Template(
+        "a look's rule", "{n} plain decodes of its {k} frames of {size} at {r} Mpx/s, the slowest the kit allows, "
+        "and {s} s", n=NUMBER, k=Match("a count", r"\d{1,3}(?:,\d{3})*"), size=SIZE, r=NUMBER, s=COUNT))
 LOOK_FAILED = said(
     "a look that failed",
     "ffmpeg {how} {doing}", "ffmpeg {how} opening it", "ffmpeg failed (exit {code}) on a full disk {doing}",
@@ -665,15 +673,15 @@ OF_FILE = said(
     "pyramid levels and crashes (SIGSEGV) on the first job",
     "unsupported pixel format {pf}", "{size} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
     "(encoders refuse it)", "not a y4m file (no YUV4MPEG2 header)", "malformed y4m header",
-    "unsupported y4m colour space C{cs}", "malformed y4m: frame {k} does not start with a FRAME line (at byte {b})",
+    "unsupported y4m colour space", "malformed y4m: frame {k} does not start with a FRAME line (at byte {b})",
     "truncated y4m (frame {k} has {b} of its {b2} bytes)", "cannot read its geometry",
     "cannot tell its geometry from the name", "cannot look at it", "cannot read it",
-    "damaged container: the demuxer skipped data ({damage}); only {k} frames decode, so every job would fail on "
-    "frame counts",
+    "damaged container: the demuxer skipped data; only {k} frames decode, so every job would fail on frame counts",
     "its pictures change size mid-stream ({s1} to {s2}{turned}): ffmpeg would scale the later ones to the first size, "
     "so what would be scored is not the file's pictures",
     "an image sequence of {k} pictures, {first} to {last}, not a video file",
-    "a video in a container the kit does not take by its extension ({ext}; ffmpeg reads it as {reader})",
+    "a video in a container the kit does not take by its extension ({ext}; ffmpeg reads it as {reader}, {codec})",
+    "not a video: ffmpeg reads it as {reader}, holding {held}",
     "a raw {ext} video stream, which holds no timestamps (its frame rate would be a guess)",
     "a folder, which the kit does not look into (it reads the files directly in --ref-dir)",
     "a named pipe (FIFO), not a file the kit reads", "a socket, not a file the kit reads",
@@ -681,11 +689,12 @@ OF_FILE = said(
     "not a regular file, not a file the kit reads", "{what} now, not a clip file (it was replaced while the kit read "
     "the folder)",
     holds=Match("what a file holds", r"only audio|only subtitles|only data|audio and subtitles|nothing"),
-    ext=Match("an extension", r"\.[A-Za-z0-9]{1,8}"), reader=Match("a demuxer", r"[a-z0-9_]{2,24}"),
-    b=COUNT, b2=COUNT, size=SIZE, pf=Match("a pixel format", r"[a-z0-9_]{2,24}"), per=COUNT, k=COUNT, n=COUNT,
+    ext=Match("an extension", r"\.[A-Za-z0-9]{1,8}"), reader=DEMUXER, codec=VIDEO_CODEC,
+    held=Exact("what a file holds", ("audio", "subtitles", "data", "audio and subtitles", "nothing")),
+    b=COUNT, b2=COUNT, size=SIZE, pf=PIX_FMT, per=COUNT, k=COUNT, n=COUNT,
     side=Match("a side", r"width (?:and height )?(?:is|are)|height is"),
-    odd=Exact("a side", ("width", "height", "width and height")), cs=Match("a colour space", r"[a-z0-9]{1,12}"),
-    damage=Match("the damage", r"[a-z0-9 ,.]{1,80}"), s1=SIZE, s2=SIZE,
+    odd=Exact("a side", ("width", "height", "width and height")),
+    s1=SIZE, s2=SIZE,
     turned=opt("turned", ", as its decoder gives them before their display turn"),
     first=CLIP, last=CLIP, what=Match("an entry", r"a folder|a named pipe \(FIFO\)|a socket|a link to nothing"))
 CHANGED = Template("a clip that changed",
@@ -765,7 +774,6 @@ RERUN_REASON = said(
     "failed)", "its fingerprint changed", "output {rel} is missing", "output {rel} was modified",
     "--force", "an upstream step ran", Match("changes", r"(?!)"),
     rel=Match("an output", r"0[1-5]_[a-z]{4,8}/[a-z0-9_./-]{1,80}"))
-SETTING_VALUE = Match("a setting's value as the log says it", r"[^\n]{0,400}")  # checked word by word: SETTING_CHANGE
 LOG_MESSAGE = said(
     "a message of a step log",
     "step {step} starts: {why}", "step {step} done in {t} s", "step {step} failed:", "task {k}/{n} done in {t} s",
@@ -793,7 +801,7 @@ LOG_MESSAGE = said(
                  f"training kernels: torch's private ops, self-checked (torch {{v}}; {TRAIN_KERNELS.name}=public: "
                  "autograd, same figures)", f"training kernels: torch's autograd ({TRAIN_KERNELS.name}=public)",
                  "training kernels: torch's autograd (the self-check failed)",
-                 v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,3}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")),
+                 v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,2}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")),
     why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT,
     code=Match("an exit code", r"-?\d{1,10}"), path=PATH_K, source=Match("a source", r"imageio-ffmpeg|--ffmpeg|"
                                                                          f"{FFMPEG_VAR.name}|binaries/|PATH"),

@@ -7,14 +7,17 @@ builds the kit's messages from them, kit.bundle.catalogue declares with them wha
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 
 from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
 from kit.infra import ended, typed
-from kit.infra.kinds import Either, Exact, Kind, Match, Named, Names, Template, one_of
+from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
 from kit.infra.shown import ELSEWHERE, Root
 from kit.infra.variables import FFMPEG as FFMPEG_VARIABLE
-from kit.media.ffmpeg import FFMPEG_ENCODERS
+from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
+from kit.media.ffmpeg import FFMPEG_DEMUXERS, FFMPEG_ENCODERS, FFMPEG_VIDEO_CODECS
 from kit.media.ladder import SCALERS
 from kit.media.libvmaf import BUILTIN_TEACHERS, INPUT_SET_NAMES, TABLE, TEACHER_FEATURES
 from kit.media.pixfmt import FFMPEG_PIX_FMTS
@@ -38,7 +41,7 @@ STAMP = Match("a time", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\
 CLOCK = Match("a time of day", r"\d\d:\d\d:\d\d")
 KIT_VERSION = Match("a kit version", r"\d{1,6}\.\d{1,6}(?:\.\d{1,6})?(?:(?:a|b|rc|\.dev|\.post)\d{1,6})?")
 VERSION = Match("a version (its numbers, then a digest of its whole text)", typed.VERSION_PATTERN)
-PLAIN_VERSION = Match("a version's numbers", r"\d{1,9}(?:\.\d{1,9}){0,3}(?:(?:a|b|rc|\.dev|\.post)\d{1,6})?"
+PLAIN_VERSION = Match("a version's numbers", r"\d{1,9}(?:\.\d{1,9}){0,2}(?:(?:a|b|rc|\.dev|\.post)\d{1,6})?"
                                              r"(?:\+(?:cpu|cu\d{2,4}|rocm\d{1,2}(?:\.\d{1,2}){0,2}))?")
 PYTHON = Match("a Python version", r"3\.\d{1,3}\.\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?")
 GIT_ID = Match("a commit or a version of libvmaf", f"{typed.BUILD_ID_PATTERN}|{typed.VERSION_PATTERN}")
@@ -47,6 +50,36 @@ DEVICE = Match("a device (a family of a known list and its model number, or othe
 SYSTEM = Match("a system and its release's numbers", typed.SYSTEM_PATTERN)
 BOX = Match("a box id", r"[A-Za-z0-9._-]{1,128}")
 NOTHING = Exact("nothing", [""])
+
+
+# the figures the kit writes by name in an object of its own (not a record's field): the verdict's and a card's
+FIGURE_NAMES = ("encodes_within", "held_out_encodes", "params", "student_encodes_within")
+
+
+@functools.cache
+def _identifiers() -> Exact:
+    from kit.infra.records import Record
+
+    found, todo = set(FIGURE_NAMES), [Record]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if dataclasses.is_dataclass(cls):
+            found |= {f.name for f in dataclasses.fields(cls)}
+    return Exact("a name", found)
+
+
+class _Identifier(Kind):
+    """A name of the kit's own, a key of its objects: a field of one of its records (kit.infra.records.Record, each
+    class loaded: kit.bundle.catalogue loads every one a tarball holds) or one of FIGURE_NAMES."""
+
+    name = "a name of the kit's records or figures"
+
+    def pattern(self, names: Names) -> str:
+        return _identifiers().pattern(names)
+
+
+IDENTIFIER = _Identifier()
 NUM = Exact("a number, a boolean or null", [])  # a value that is no text: any text there is refused
 
 # ------------------------------------------------------------------------------------------------- the kit's words
@@ -74,6 +107,8 @@ HWACCELS = ("cuda", "vaapi", "qsv", "drm", "opencl", "vulkan", "amf", "videotool
             "vdpau", "mediacodec", "ohcodec", "other")
 HWACCEL = Exact("a hardware acceleration of ffmpeg's", HWACCELS)
 FFMPEG_ENCODER = Exact("an encoder of ffmpeg's", [*FFMPEG_ENCODERS, "other"])
+DEMUXER = Exact("a demuxer of ffmpeg's", FFMPEG_DEMUXERS)
+VIDEO_CODEC = Exact("a video codec of ffmpeg's", FFMPEG_VIDEO_CODECS)
 KERNEL_DRIVERS = ("i915", "xe", "amdgpu", "radeon", "nvidia", "nvidia-drm", "nouveau", "virtio_gpu", "vmwgfx",
                   "qxl", "bochs-drm", "simpledrm", "mgag200", "ast", "panfrost", "lima", "msm", "vc4", "v3d", "other")
 VA_DRIVERS = ("iHD", "i965", "radeonsi", "r600", "nouveau", "nvidia", "vdpau", "d3d12", "virtio_gpu", "other")
@@ -91,7 +126,8 @@ SOURCE = Template("a source's name", "{name}{suffix}", name=SOURCE_NAMED,
 BOX_NAMED = Named("a box of this tarball", "boxes")
 # a clip's file name where it is first named (a shard manifest's sources and left-out clips, skipped.json): the name
 # the user gave the file, sent by the documented rule (docs/reference/files.md, "Names"); never a hidden file's
-CLIP_FILE = Match("a clip's file name", r"[^/\x00.][^/\x00]{0,254}")
+_CLIP_EXTS = sorted({e.lstrip(".") for e in (*DIRECT_EXTS, *INTERMEDIATE_EXTS, ".y4m", ".yuv")}, key=len, reverse=True)
+CLIP_FILE = Match("a clip's file name", r"[^/\x00.][^/\x00]{0,250}\.(?i:" + "|".join(_CLIP_EXTS) + ")")
 SOURCE_FILE = Match("a source's name, made from its clip's", r"[^/\x00]{1,255}")
 # the names the kit makes in its out-dir and its cache, each part of a path whole (a job's: its source, a digest of
 # the clip, its encoder and quality step, its rung), `{src}` a source of the tarball
@@ -181,30 +217,48 @@ _LICENSES = ("BSD-3-Clause", "BSD-2-Clause", "MIT", "Apache-2.0", "CC-BY-4.0", "
 LICENSE = Exact("a licence of the SPDX list", _LICENSES)
 LICENSE_URL = Either("a licence's address", *(Exact("its SPDX page", [f"https://spdx.org/licenses/{lic}.html"
                                                                        for lic in _LICENSES]),))
-_GRID = r"(?:(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63})(?:;(?:[a-z0-9_]{2,24}:)?\d{1,4}(?:,\d{1,4}){0,63}){0,32}"
+_ENCODER_NAME = "(?:" + "|".join(re.escape(e) for e in sorted(ENCODER_NAMES, key=len, reverse=True)) + ")"
+_GRID_PART = rf"(?:{_ENCODER_NAME}:)?\d{{1,4}}(?:,\d{{1,4}}){{0,63}}"
+_GRID = rf"{_GRID_PART}(?:;{_GRID_PART}){{0,32}}"
 FLAG_VALUE = Either(
     "a value of a kit flag", NUMBER,
     Match("numbers", r"[-+]?\d{1,12}(?:\.\d{1,12})?(?:,[-+]?\d{1,12}(?:\.\d{1,12})?)+"),
     Match("a quality grid", _GRID), Match("K/N", r"\d{1,6}/\d{1,6}"), Exact("a choice", CLI_CHOICES), ENCODERS_AUTO,
-    Template("encoders", "{first}{rest}", first=ENCODER, rest=Match("more", r"(?:,[a-z0-9_-]{2,24})*")),
-    TEACHER, SCALER, PATH, BOX, LICENSE, LICENSE_URL, Match("a frame rate", r"\d{1,6}(?:/\d{1,6})?(?:\.\d{1,6})?"),
+    Joined("encoders", ENCODERS_AUTO, ","), TEACHER, SCALER, PATH, LICENSE, LICENSE_URL,
+    Match("a frame rate", r"\d{1,6}(?:/\d{1,6})?(?:\.\d{1,6})?"),
     Match("scales", r"(?:native|\d{1,5}|0?\.\d{1,4})(?:,(?:native|\d{1,5}|0?\.\d{1,4}))*"),
     Match("a threshold", r"(?:mean|harmonic_mean|p1|min):\d{1,4}(?:\.\d{1,6})?"))
 
 
-def _cli_word(text: str, names: Names) -> bool:
-    """A word of a kit command: the program, a command, an option (`--opt=value` too), or a value of FLAG_VALUE."""
+def _cli_word(flag: str, text: str, names: Names) -> bool:
+    """A word of a kit command: the program, a command, an option (`--opt=value` too), or a value of FLAG_VALUE (a box
+    id after --box-id alone, one this tarball names)."""
     if text in ("ensemble-kit", *CLI_WORDS, *CLI_OPTIONS) or PATH.admits(text, names):
         return True
     option, eq, value = text.partition("=")
     if eq and option in CLI_OPTIONS:
-        return FLAG_VALUE.admits(value, names)
+        flag, text = option, value
+    if flag == "--box-id":
+        return BOX_NAMED.admits(text, names)
     return FLAG_VALUE.admits(text, names)
 
 
-def _any_command(text: str, names: Names) -> bool:
-    return FFMPEG_COMMAND.word(text, names) or _cli_word(text, names)
+def _any_command(flag: str, text: str, names: Names) -> bool:
+    return FFMPEG_COMMAND.word(flag, text, names) or _cli_word(flag, text, names)
 
 
+class _CliWord(Kind):
+    """A word of a kit command on its own (run.json's argv: a list of them), a box id one this tarball names."""
+
+    name = "a word of a kit command"
+
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or _cli_word("", text, names) or BOX_NAMED.admits(text, names)
+
+
+CLI_WORD = _CliWord()
 CLI_COMMAND = Command(_cli_word)
 COMMAND = Command(_any_command)  # a command the kit prints (a fix, a hint): an ffmpeg's or the kit's own

@@ -1,9 +1,10 @@
-"""The typed forms of what the system says of the box where the lead needs the fact, not the words (issue 96): a
-device by a family of a known list and its model number (`AMD Ryzen 7950`, `NVIDIA GeForce RTX 4090`; `other` for a
-name of no family listed) and a digest of its whole name (two devices stay two), a version by its numbers and a digest of its whole text (`9.0.2+1f0e3d2c4b5a`), a system by
-its name and release numbers. A file the lead is sent holds these forms, never the system's text (a CPU's name in a
-virtual machine, a kernel's release, a custom ffmpeg's build string may be anything); the box's own logs keep the
-text. Each form's pattern is what the lead checks it against (kit.bundle.catalogue).
+"""The typed forms of what the system says of the box where the lead needs the fact, not the words (issue 96): a device
+by a family of a known list and its model number (`AMD Ryzen 7950`, `NVIDIA GeForce RTX 4090`; `other` for a name of no
+family listed) and a digest of its whole name (two devices stay two), a version by its numbers (at most three) and a
+digest of its whole text (`9.0.2+1f0e3d2c4b5a`), a system by its name and release numbers. A file the lead is sent holds
+these forms, never the system's text (a CPU's name in a virtual machine, a kernel's release, a custom ffmpeg's build
+string may be anything); the box's own logs keep the text. Each form's pattern is what the lead checks it against
+(kit.bundle.catalogue).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ _DIGEST = rf"\+[0-9a-f]{{{DIGEST_DIGITS}}}"  # `+` and DIGEST_DIGITS hex digits 
 DEVICE_PATTERN = "(?:(?:" + "|".join(re.escape(f) for f in sorted(DEVICE_FAMILIES, key=len, reverse=True)) + \
     rf")(?: \d{{1,6}})?|other){_DIGEST}"
 
-# a version: its numbers (at most four), then the digest of the whole text as given
-VERSION_PATTERN = rf"\d{{1,9}}(?:\.\d{{1,9}}){{0,3}}{_DIGEST}"
-_NUMBERS = re.compile(r"\d+(?:\.\d+){0,3}")
+# a version: its numbers (at most three), then the digest of the whole text as given
+VERSION_PATTERN = rf"\d{{1,9}}(?:\.\d{{1,9}}){{0,2}}{_DIGEST}"
+_NUMBERS = re.compile(r"\d+(?:\.\d+){0,2}")  # at most three: never the four of an IPv4 address
 
 
 def device(name: str) -> str:
@@ -82,7 +83,7 @@ def system(text: str) -> str:
     return f"{name} {found.group(0)}" if found else name
 
 
-BUILD_ID_PATTERN = r"[0-9a-f]{7,12}|v?\d{1,4}(?:\.\d{1,4}){1,3}"
+BUILD_ID_PATTERN = r"[0-9a-f]{7,12}|v?\d{1,4}(?:\.\d{1,4}){1,2}"
 
 
 def build_id(text: str) -> str:
@@ -91,7 +92,7 @@ def build_id(text: str) -> str:
     return text if re.fullmatch(BUILD_ID_PATTERN, text) else version(text)
 
 
-NUMBERS_PATTERN = r"\d{1,9}(?:\.\d{1,9}){0,3}"
+NUMBERS_PATTERN = r"\d{1,9}(?:\.\d{1,9}){0,2}"
 
 
 def numbers_or_version(text: str) -> str:

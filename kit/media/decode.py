@@ -422,8 +422,9 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
             raise InputError(f"{path}: {picture_words(reader)}",
                              hint="a reference clip is a video: remove this picture from --ref-dir")
         if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
-            raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
-                             "frames decode, so every job would fail on frame counts",
+            raise InputError(Spelled(PurePath(path), ": damaged container: the demuxer skipped data",
+                                     heard(damage, [PurePath(path)], lead=" (", trail=")"),
+                                     f"; only {n_frames} frames decode, so every job would fail on frame counts"),
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
         identity = parse_fingerprint(res)
     except ValueError as exc:

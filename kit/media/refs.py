@@ -13,7 +13,7 @@ from kit.errors import InputError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
-from kit.infra.shown import Spelled, Withheld, spelled_path
+from kit.infra.shown import Spelled, Withheld, heard, spelled_path
 from kit.infra.visible import utf8_text
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
@@ -166,7 +166,7 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
                          hint="re-export the clip as y4m from its source") from exc
     colorspace = tags.get("C", "420jpeg").split("XYSCSS")[0]
     if colorspace not in Y4M_COLORSPACES:
-        raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",
+        raise InputError(Spelled(PurePath(path), ": unsupported y4m colour space", heard(f" C{colorspace}", [])),
                          hint=Spelled("convert it losslessly into an .mkv, which the kit reads in any pixel format "
                                       "ffmpeg decodes (FFV1 keeps the pictures as they are), with the kit's ffmpeg: ",
                                       convert_command(path)))
