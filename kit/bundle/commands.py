@@ -151,10 +151,12 @@ class Graph(Kind):
         return bool(inner) and all(self._filter(f, names) for f in split(inner, ","))
 
     def _filter(self, text: str, names: Names) -> bool:
+        """A filter's name and its options, read as ffmpeg reads them: the graph's escaping first (`\\:` a `\:`),
+        then the options split at each `:` their own escaping leaves."""
         name, eq, args = text.partition("=")
         if name not in FILTERS:
             return False
-        return not eq or all(self._option(option, names) for option in split(args, ":"))
+        return not eq or all(self._option(option, names) for option in split(unescaped(args), ":"))
 
     def _option(self, option: str, names: Names) -> bool:
         parts = split(option, "=")

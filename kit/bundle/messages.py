@@ -10,6 +10,9 @@ a change here too, which the suite's runs check (tests/pipeline/test_sent_catalo
 
 from __future__ import annotations
 
+import builtins
+
+from kit import errors
 from kit.bundle.cards import FEATURES_NOTE
 from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
 from kit.bundle.values import (
@@ -812,11 +815,15 @@ LOG_MESSAGE = said(
     skip=SKIPPED_WHY, fix=SKIPPED_FIX, low=LOW_BITRATE, t2=TEACHER, d=NUMBER, x=NUMBER, worst=WORST_FRAME,
     job=JOB_WORDS, redo=Exact("why a job is redone", REDO_WHY.values()), demos=Joined("demo clips", CLIP),
     rows=COUNT, files=Joined("files", Match("a file", r"exports|results-[A-Za-z0-9._-]{1,128}-\d{8}T\d{6}Z\.tar\.gz")))
+EXCEPTION_TYPE = Exact("an exception's type", [
+    *(name for name, cls in vars(builtins).items() if isinstance(cls, type) and issubclass(cls, BaseException)),
+    *(f"kit.errors.{name}" for name, cls in vars(errors).items()
+      if isinstance(cls, type) and issubclass(cls, BaseException) and cls.__module__ == "kit.errors")])
 TRACEBACK_LINE = said("a line of a failure's traceback", "Traceback (most recent call last):", "  {frame}:{line}",
                       "{type}", NOTHING, "The above exception was the direct cause of the following exception:",
                       "During handling of the above exception, another exception occurred:",
                       frame=Match("a frame of the kit", r"\[kit\]/kit(?:/[a-z_0-9]{1,40}){1,3}\.py"), line=COUNT,
-                      type=Match("an exception's type", r"(?:kit(?:\.[a-z_0-9]{1,40}){1,4}\.)?[A-Z][A-Za-z]{1,40}"))
+                      type=EXCEPTION_TYPE)
 LOG_LINE = said("a line of a step log", "{t} {msg}", "    {tb}", t=Match("a time of day", r"\d\d:\d\d:\d\d"),
                 msg=LOG_MESSAGE, tb=TRACEBACK_LINE)
 

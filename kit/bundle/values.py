@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from pathlib import Path
 
 from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
 from kit.infra import ended, typed
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
 from kit.infra.shown import ELSEWHERE, Root
 from kit.infra.variables import FFMPEG as FFMPEG_VARIABLE
-from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
+from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS, intermediate_path
 from kit.media.ffmpeg import FFMPEG_DEMUXERS, FFMPEG_ENCODERS, FFMPEG_VIDEO_CODECS
 from kit.media.ladder import SCALERS
 from kit.media.libvmaf import BUILTIN_TEACHERS, INPUT_SET_NAMES, TABLE, TEACHER_FEATURES
@@ -141,7 +142,8 @@ LAYOUT_FILES = ("baselines.json", "calibration.json", "clip_pooling.parquet", "c
 _JOB = r"(?:{src})-[0-9a-f]{{10}}__[a-z0-9_-]{{2,24}}__cq\d{{3}}(?:__\d{{1,5}}x\d{{1,5}})?"
 _MADE = (r"0[1-5]_(?:prereqs|corpus|loso|verdict|bundle)", "logs", r"sent(?:-v\d)?", "work", "decoded", "jobs",
          "probe", "encoders", "detected", "teacher-check", "members", "exports", "vmaftune", "previous", "incumbent",
-         "probes", "ffmpeg-answers", "digests", "teacher-answers", r"[0-9a-f]{{16,64}}\.json",
+         "probes", "ffmpeg-answers", "digests", "teacher-answers", r"[0-9a-f]{{16,64}}\.json", "intermediates",
+         r"(?:{slugs})-[0-9a-f]{{16}}\.nut",
          r"\d{{8}}T\d{{6}}Z", _JOB, r"(?:{src})-[0-9a-f]{{10}}", _JOB + r"\.(?:parquet|json|h264|hevc|ivf|mkv|nut)",
          r"(?:enc|ref|vmaf|oracle|check|sample\d{{0,3}})\.(?:h264|hevc|ivf|mkv|nut|y4m|json)",
          r"probe(?:_[a-z0-9_]{{2,24}})?\.(?:y4m|h264|hevc|ivf|mkv)", r"probe vmaf\.json",
@@ -174,7 +176,8 @@ class _Path(Kind):
     def pattern(self, names: Names) -> str:
         clips = _alternation(names.clips)
         stems = _alternation(frozenset(c.rsplit(".", 1)[0] for c in names.clips))
-        made = "|".join(_MADE).format(src=_alternation(names.sources), clips=clips)
+        slugs = _alternation(frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips))
+        made = "|".join(_MADE).format(src=_alternation(names.sources), clips=clips, slugs=slugs)
         tag = {root: re.escape(root.value) for root in Root}
         return "|".join((
             rf"{tag[Root.OUT_DIR]}(?:/(?:{made}))*", rf"{tag[Root.CACHE]}(?:/(?:{made}))*",

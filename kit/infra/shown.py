@@ -480,9 +480,13 @@ def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
 
 
 def type_name(exc: BaseException) -> str:
-    """An exception's type as the lead may see it: a kit's (`kit.errors.InputError`) or a builtin's (`KeyError`) by
-    its name, any other as `Exception` (a library's class names its maker, not the box, but is none of the kit's)."""
-    kind, module = type(exc).__qualname__, type(exc).__module__
-    if module == "builtins":
-        return kind
-    return f"{module}.{kind}" if module.startswith("kit.") else "Exception"
+    """An exception's type as the lead may see it: the first of its classes (its own, then those it derives from)
+    that is a builtin's (`KeyError`) or one of kit.errors' (`kit.errors.InputError`), by its name: a list the lead
+    checks it against (kit.bundle.messages.EXCEPTION_TYPE). A library's class names its maker, not the box, but is
+    none of that list."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == "builtins":
+            return cls.__qualname__
+        if cls.__module__ == "kit.errors":
+            return f"kit.errors.{cls.__qualname__}"
+    return "BaseException"
