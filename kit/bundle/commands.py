@@ -151,7 +151,7 @@ class Graph(Kind):
         return bool(inner) and all(self._filter(f, names) for f in split(inner, ","))
 
     def _filter(self, text: str, names: Names) -> bool:
-        """A filter's name and its options, read as ffmpeg reads them: the graph's escaping first (`\\:` a `\:`),
+        r"""A filter's name and its options, read as ffmpeg reads them: the graph's escaping first (`\\:` a `\:`),
         then the options split at each `:` their own escaping leaves."""
         name, eq, args = text.partition("=")
         if name not in FILTERS:
