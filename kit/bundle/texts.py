@@ -337,3 +337,49 @@ def check_tables(files: Mapping[str, Path], built: Mapping[str, bytes]) -> None:
                 if not t.admitted:
                     raise NotCatalogued(f"{arc}: {t.field} holds {t.value!r}, which no kind of the catalogue admits "
                                         f"({t.kind or 'no kind declared'}): a bug of the kit's")
+
+
+# ------------------------------------------------------------------------------------------- the catalogue, listed
+def declared_fields() -> list[tuple[str, str, str]]:
+    """(member, field, kind) for every place a member of a results tarball may hold a text, as the catalogue declares
+    it (docs/reference/files.md lists them: `tools/sent_fields.py` writes the list): each JSON document's text
+    fields (`a.b[]` a list's items, `a{key}` an object's keys of a kind), each table's text columns and metadata,
+    each model's names and metadata, each log's lines. A field not listed holds a number, a boolean or null."""
+    rows: list[tuple[str, str, str]] = []
+
+    def fields(shape: Any, at: str, seen: frozenset[type]) -> Iterator[tuple[str, str]]:
+        if isinstance(shape, type) and issubclass(shape, Record):
+            if shape in seen:
+                yield at, f"(as {shape.__name__} above)"
+                return
+            seen = seen | {shape}
+        shape = _compiled(shape)
+        if isinstance(shape, Kind):
+            if shape is not cat.NUM:
+                yield at, shape.name
+        elif isinstance(shape, _Obj):
+            for key, value in shape.keys.items():
+                yield from fields(value, f"{at}.{key}" if at else key, seen)
+            for key_kind, value in shape.rest:
+                yield f"{at}{{key}}", key_kind.name
+                yield from fields(value, f"{at}{{key}}", seen)
+        elif isinstance(shape, tuple) and shape and shape[0] == "list":
+            yield from fields(shape[1], f"{at}[]", seen)
+
+    for pattern, shape in cat.DOCUMENTS:
+        rows += [(pattern, f, k) for f, k in fields(shape, "", frozenset())]
+    rows += [("*.parquet", "created_by", cat.PARQUET_WRITER.name), ("*.parquet", "column{name}", cat.COLUMN_NAME.name),
+             *(("*.parquet", f"column {c}", k.name) for c, k in sorted(cat.TEXT_COLUMNS.items())),
+             ("*.parquet", "metadata{key}", cat.METADATA_KEY.name),
+             *(("*.parquet", f"metadata.pandas.{f}", k) for f, k in fields(cat.pandas_shape(["COLUMN"]), "",
+                                                                             frozenset()))]
+    rows += [("*.onnx", "producer_name", cat.ONNX_PRODUCER.name), ("*.onnx", "producer_version", cat.ONNX_VERSION.name),
+             ("*.onnx", "graph.name", cat.ONNX_GRAPH.name), ("*.onnx", "node[].name", cat.ONNX_NODE_NAME.name),
+             ("*.onnx", "node[].op_type", cat.ONNX_OP.name), ("*.onnx", "node[].input, node[].output, a tensor's name",
+                                                              cat.ONNX_TENSOR.name),
+             ("*.onnx", "node[].attribute", cat.ONNX_ATTRIBUTE.name), ("*.onnx", "input[].shape[]", cat.ONNX_DIM.name),
+             ("*.onnx", "domain, doc_string (each)", cat.NOTHING.name),
+             ("*.onnx", "metadata{key}", cat.ONNX_METADATA_KEY.name),
+             *(("*.onnx", f"metadata.{k}", v.name) for k, v in cat.ONNX_METADATA.items())]
+    rows += [("<step>/logs/<step>.log", "line N", cat.LOG_LINE.name)]
+    return rows

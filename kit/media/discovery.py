@@ -285,7 +285,7 @@ class Unusable(Record):
                          if self.fix else ()))
 
     def sent(self, places: Places) -> Unusable:
-        """As the lead is sent it (02_corpus/sent-v3/skipped.json, the shard manifest): its path, reason and fix with
+        """As the lead is sent it (02_corpus/sent-v4/skipped.json, the shard manifest): its path, reason and fix with
         the box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
         return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
                         places.said(self.fix, [self.path]), self.again)

@@ -294,3 +294,15 @@ def test_every_message_is_a_template_of_slots_it_declares() -> None:
     assert len(templates) > 150
     assert all("{" not in t.text.replace("{{", "").replace("}}", "") or t.slots for t in templates)
     assert isinstance(values.FAILURE, Kind) and not isinstance(values.FAILURE, Either)
+
+
+def test_files_md_lists_every_sent_field() -> None:
+    """docs/reference/files.md's list of every sent field and its kind is the catalogue's (tools/sent_fields.py)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("sent_fields", root / "tools" / "sent_fields.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.listed() in tool.DOC.read_text(encoding="utf-8"), "run .venv/bin/python tools/sent_fields.py --write"
