@@ -15,7 +15,7 @@ from pathlib import Path
 from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
 from kit.infra import ended, typed
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
-from kit.infra.shown import ELSEWHERE, Root
+from kit.infra.shown import ELSEWHERE, PROGRAMS, Root
 from kit.infra.variables import FFMPEG as FFMPEG_VARIABLE
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS, intermediate_path
 from kit.media.ffmpeg import FFMPEG_DEMUXERS, FFMPEG_ENCODERS, FFMPEG_VIDEO_CODECS
@@ -158,8 +158,6 @@ OWN_FILES = (r"\.venv/bin/(?:python3?(?:\.\d{1,2})?|ensemble-kit)(?:\.exe)?",
              r"(?:-(?:x86_64|aarch64|arm64|amd64|x86))?-v\d{1,3}(?:\.\d{1,3}){0,3}(?:\.exe)?",
              r"binaries/(?:linux|darwin|windows)-(?:x86_64|arm64)/ffmpeg(?:\.exe)?",
              r"kit(?:/(?:[a-z_0-9]{1,40}))?(?:/[a-z_0-9]{1,40}\.py)?")
-PROGRAMS = ("ffmpeg", "ffmpeg.exe", "ffprobe", "nvidia-smi", "vainfo", "python", "python3", "ensemble-kit",
-            "amfrt64.dll", "amfrt32.dll")
 
 
 def _alternation(texts: frozenset[str]) -> str:

@@ -212,10 +212,17 @@ TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": typed.device, "ffmpe
 
 
 def typed_columns(table: pa.Table) -> pa.Table:
-    """`table` with each of TYPED_COLUMNS' values in its typed form (each distinct value typed once)."""
+    """`table` with each of TYPED_COLUMNS' values in its typed form (each distinct value typed once), and a model
+    file's teacher by its digest (kit.media.libvmaf.file_teacher_name: a kit before 2.5 named it by its file)."""
     for name, form in TYPED_COLUMNS.items():
         if name in table.column_names:
             col = pc.dictionary_encode(table[name]).combine_chunks()
             typed_values = pa.array([form(v) for v in col.dictionary.to_pylist()], pa.string())
             table = table.set_column(table.column_names.index(name), name, pc.take(typed_values, col.indices))
+    if {"teacher_model", "teacher_sha256"} <= set(table.column_names):
+        sha = table["teacher_sha256"]
+        named = pc.binary_join_element_wise("model_", pc.utf8_slice_codeunits(pc.fill_null(sha, ""), 0, 12), "")
+        from_file = pc.fill_null(pc.greater(pc.utf8_length(sha), 0), False)
+        at = table.column_names.index("teacher_model")
+        table = table.set_column(at, "teacher_model", pc.if_else(from_file, named, table["teacher_model"]))
     return table

@@ -55,7 +55,11 @@ class Root(enum.Enum):
     KIT = "[kit]"
 
 
-ELSEWHERE = "[elsewhere]"  # the mark of a path under no root: a file's name goes after it, a folder's never
+ELSEWHERE = "[elsewhere]"  # the mark of a path under no root: a program's name goes after it, no other name ever
+# the programs a path elsewhere is named by (`[elsewhere]/ffmpeg`): what the lead needs to know ran, and no name the
+# box chose (a --corpus, a --teacher or a --settings file elsewhere is `[elsewhere]` alone)
+PROGRAMS = ("ffmpeg", "ffmpeg.exe", "ffprobe", "nvidia-smi", "vainfo", "python", "python3", "ensemble-kit",
+            "amfrt64.dll", "amfrt32.dll")
 
 
 @dataclass(frozen=True)
@@ -110,13 +114,14 @@ class Places:
 
     def shown(self, path: PurePath | str) -> Shown:
         """`path` (a relative one from the current folder) under the deepest root it lies in, its folders' links
-        resolved first, then as given; else a file by its name behind ELSEWHERE, a folder (an earlier --ref-dir, a
-        model's) as ELSEWHERE alone: its name is the box's, where a file's name is what the lead needs."""
+        resolved first, then as given; else a program of PROGRAMS by its name behind ELSEWHERE (`[elsewhere]/ffmpeg`),
+        any other file or folder as ELSEWHERE alone: its name is the box's."""
         for parts in _forms(path, self._real):
             if (found := self._under(parts)) is not None:
                 return found
         lexical = Path(os.path.abspath(path)).parts
-        return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+        program = len(lexical) > 1 and lexical[-1] in PROGRAMS and not os.path.isdir(path)
+        return Shown(None, (lexical[-1],) if program else ())
 
     def _real(self, folder: str) -> str:
         if (found := self.resolved.get(folder)) is None:

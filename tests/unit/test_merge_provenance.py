@@ -88,8 +88,9 @@ def test_a_merge_of_two_teachers_is_refused_naming_both_and_the_inputs(two_teach
 
 
 def test_two_model_files_of_one_name_are_two_teachers(tmp_path: Path) -> None:
-    """A --teacher model file is its sha256: the same name with other bytes is refused like another model, and
-    the same file on two boxes merges, its sha256 in the manifest."""
+    """A --teacher model file is its sha256: the same name with other bytes (as a kit before 2.5 named a file, by
+    its name) is refused like another model, each named by its digest, and the same file on two boxes merges, its
+    sha256 in the manifest."""
     base = shard_table(box="boxa", seed=0)
     a = write_shard(tmp_path / "a.parquet", model_file_rows(base, "vmaf_v1.0.16_3d0h", "1" * 64))
     b = write_shard(tmp_path / "b.parquet", model_file_rows(shard_table(box="boxb", seed=1), "vmaf_v1.0.16_3d0h",
@@ -97,13 +98,13 @@ def test_two_model_files_of_one_name_are_two_teachers(tmp_path: Path) -> None:
     c = write_shard(tmp_path / "c.parquet", model_file_rows(shard_table(box="boxc", seed=2), "vmaf_v1.0.16_3d0h",
                                                             "1" * 64))
     line = error_line(invoke("merge", a, b, "-o", tmp_path / "m.parquet"))
-    assert ("vmaf_v1.0.16_3d0h (model file, sha256 111111111111) (in a.parquet) and vmaf_v1.0.16_3d0h (model file, "
+    assert ("model_111111111111 (model file, sha256 111111111111) (in a.parquet) and model_222222222222 (model file, "
             "sha256 222222222222) (in b.parquet)") in line
     ok = invoke("merge", a, c, "-o", tmp_path / "m.parquet")
     assert ok.exit_code == 0, ok.output
     manifest = read_manifest(tmp_path / "m.parquet")
     assert isinstance(manifest, MergeManifest) and manifest.teacher_sha256 == "1" * 64
-    assert manifest.teacher_models == ["vmaf_v1.0.16_3d0h"]
+    assert manifest.teacher_models == ["model_111111111111"]  # by its digest, as this kit names a model file
 
 
 def test_the_flag_that_mixed_teachers_is_gone(two_teachers: tuple[Path, Path], tmp_path: Path) -> None:

@@ -143,11 +143,11 @@ def test_a_teacher_file_is_named_by_its_place(box: tuple[Path, Places]) -> None:
     model = refs.parent / f"teach {AWKWARD}" / "model.json"
     with pytest.raises(InputError) as missing:
         read_model_file(model)
-    assert sent(missing.value.message, places) == "--teacher [elsewhere]/model.json: does not exist"
+    assert sent(missing.value.message, places) == "--teacher [elsewhere]: does not exist"
     teacher = Teacher("model", str(model), "ab" * 32)
     refused = size_refusal(teacher, False, "176x144", clips_label([str(refs / "a.y4m"), str(refs / "b.y4m")]),
                            "libvmaf refused it")
-    assert sent(refused.message, places) == ("--teacher [elsewhere]/model.json scores no 176x144 frames, the size of "
+    assert sent(refused.message, places) == ("--teacher [elsewhere] scores no 176x144 frames, the size of "
                                              "[ref-dir]/a.y4m (and 1 more of that size): libvmaf refused it")
     assert "leave [ref-dir]/a.y4m (and 1 more of that size) out of --ref-dir" in sent(refused.hint, places)
 

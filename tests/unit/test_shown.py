@@ -44,25 +44,25 @@ def places() -> Places:
 
 @pytest.mark.parametrize(("path", "shown"), [
     (REFS / "a.y4m", "[ref-dir]/a.y4m"), (REFS, "[ref-dir]"), (OUT / "02_corpus" / "x", "[out-dir]/02_corpus/x"),
-    (Path(f"{REFS} old") / "a.y4m", "[elsewhere]/a.y4m"),  # a sibling whose name goes on: its own folder
-    (Path(f"{REFS}2/a.y4m"), "[elsewhere]/a.y4m"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
-    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (BASE / "else" / "f.json", "[elsewhere]/f.json"),
+    (Path(f"{REFS} old") / "a.y4m", "[elsewhere]"),  # a sibling whose name goes on: its own folder
+    (Path(f"{REFS}2/a.y4m"), "[elsewhere]"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
+    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (BASE / "else" / "f.json", "[elsewhere]"),
     (Path("/usr/bin/ffmpeg"), "[elsewhere]/ffmpeg"), (Path("/opt/ff q'$[x]/ffmpeg"), "[elsewhere]/ffmpeg"),
     # below home or the current folder only: the folders there are the user's (issue 75, item 1)
-    (HOME / "tools-X" / "ffmpeg", "[elsewhere]/ffmpeg"), (CWD / "grp-X" / "g.json", "[elsewhere]/g.json"),
+    (HOME / "tools-X" / "ffmpeg", "[elsewhere]/ffmpeg"), (CWD / "grp-X" / "g.json", "[elsewhere]"),
 ])
 def test_a_path_is_shown_under_the_deepest_root_it_lies_in(path: Path, shown: str) -> None:
     assert places().show(path) == shown
 
 
 def test_a_folder_under_no_root_is_named_by_no_name(tmp_path: Path) -> None:
-    """An earlier --ref-dir, a model's folder, the current folder: its own name is the box's, where a file's name is
-    what the lead needs."""
+    """An earlier --ref-dir, a model's folder, the current folder, a file elsewhere: its own name is the box's (a
+    program's alone is what the lead needs: `[elsewhere]/ffmpeg`)."""
     (tmp_path / "old clips").mkdir()
     (tmp_path / "old clips" / "a.y4m").write_bytes(b"")
     elsewhere = Places.of(ref_dir=tmp_path / "new")
     assert elsewhere.show(tmp_path / "old clips") == "[elsewhere]"
-    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "[elsewhere]/a.y4m"
+    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "[elsewhere]"
 
 
 def test_a_changed_path_setting_is_said_as_paths(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_links_are_resolved_before_the_roots_are_matched(tmp_path: Path, monkeyp
     assert places.show(cwd / "kitlink-X" / "kit" / "__main__.py") == "[kit]/kit/__main__.py"
     assert places.show(home / "clips-X" / "a.y4m") == "[ref-dir]/a.y4m"
     assert places.show(Path("refs-via-X") / "b.y4m") == "[ref-dir]/b.y4m"
-    assert places.show(tmp_path / "far-X" / "t.y4m") == "[elsewhere]/t.y4m"
+    assert places.show(tmp_path / "far-X" / "t.y4m") == "[elsewhere]"
     assert places.show(cwd) == places.show(home) == "[elsewhere]"
     assert places.show(home / "tools-X" / "ffmpeg") == places.show("tools-X/ffmpeg") == "[elsewhere]/ffmpeg"
 
@@ -263,7 +263,7 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
     assert isinstance(again, Spelled) and again == text and places().text(again) == places().text(text)
     assert "Ann" not in places().text(again) and "'[ref-dir]/it'\"'\"'s.mkv'" in places().text(again)
     elsewhere = tmp_path / "clips" / "it's.mp4"  # the same clip named another way: its refusal names it so
-    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("[elsewhere]/it's.mp4: timed out")
+    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("[elsewhere]: timed out")
     assert spelled_from(spelled_document("plain")) == "plain"
     graph = build_libvmaf_graph(176, 144, "yuv420p", OUT / "v.json", 1, fps="25")  # an escape it cannot name
     with pytest.raises(ValueError, match="escape"):
