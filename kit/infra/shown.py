@@ -231,21 +231,6 @@ class Heard(Spelled):
         return "" if say is for_the_lead else super().spell(show, say)
 
 
-class Known(Spelled):
-    """A value of a known kind the kit parsed from what a program lists of itself (its version, the names of its
-    encoders as `ffmpeg -encoders` gives them), placed in a Spelled line: shown as it is (its kind checks it where it
-    is sent). Never what a program said of the box (its stderr)."""
-
-    def __new__(cls, text: str) -> Known:
-        return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
-
-    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
-        return (str.__str__(self),), {}
-
-    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
-        return str.__str__(self)
-
-
 class Typed(Spelled):
     """A fact the system gave in its words (a CPU's name, a program's version), placed in a Spelled line: its words as
     they are for the box, its typed form (kit.infra.typed) where the text is shown for the lead."""
