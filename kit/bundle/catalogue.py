@@ -85,6 +85,7 @@ from kit.media.discovery import SkippedClips, Unusable
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.media.libvmaf import TABLE, TEACHER_FEATURES, Teacher
+from kit.model.incumbent import NOTE as INCUMBENT_NOTE
 from kit.model.recipe import TrainConfig
 from kit.model.results import (
     BaselineResult,
@@ -231,14 +232,15 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                   "nvidia_smi": m.NVIDIA_SMI, "libva_driver_name": Exact("a VA-API driver", (*VA_DRIVERS, "")),
                   "encoders": [FFMPEG_ENCODER], "hwaccels": [HWACCEL],
                   "amf_runtime": Either("the AMF runtime", PATH, NOTHING)},
-    NvidiaGpu: {"name": DEVICE, "driver": VERSION},
+    NvidiaGpu: {"name": DEVICE, "driver": m.DRIVER_VERSION},
     RenderNode: {"path": Match("a render node", r"/dev/dri/renderD\d{1,4}"),
                  "vendor": Match("a PCI vendor", r"0x[0-9a-f]{4}|"),
                  "driver": Exact("a kernel driver", (*KERNEL_DRIVERS, "")),
                  "va_driver": Either("a VA-API driver's version", VERSION, NOTHING)},
     VideoController: {"name": DEVICE, "vendor": Match("a PCI vendor", r"0x[0-9a-f]{4}|"),
                       "maker": Exact("a maker", ("Advanced Micro Devices, Inc.", "NVIDIA", "Intel Corporation",
-                                                 "other", "")), "driver": Either("a version", VERSION, NOTHING)},
+                                                 "other", "")),
+                      "driver": Either("a version", m.DRIVER_VERSION, NOTHING)},
     OutDirReport: {"path": PATH},
     Teacher: {"name": TEACHER, "path": Either("a model file", PATH, NOTHING), "sha256": Either("its sha256", SHA256,
                                                                                               NOTHING)},
@@ -283,7 +285,9 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     Baselines: {"corpus_sha256": SHA256, "models": {BASELINE: BaselineResult}},
     BaselineResult: {"model": Either("a model", BASELINE, ARCH),
                      "details": {"inputs": m.BASELINE_INPUTS, "recipe": m.BASELINE_RECIPE, "teacher": TEACHER,
-                                 "path": PATH, "copied_from": PATH, "format": m.INCUMBENT_FORMAT,
+                                 "path": PATH, "copied_from": PATH, "members": [m.MODEL_FILE],
+                                 "sha256": {m.MODEL_FILE: SHA256}, "note": Exact("the incumbent's note", (
+                                     INCUMBENT_NOTE,)),
                                  IDENTIFIER: NUM}},
     # the verdict
     Verdict: {"verdict": VERDICT, "generated_at_utc": STAMP, "recommendation": m.RECOMMENDATION,

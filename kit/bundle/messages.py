@@ -43,6 +43,7 @@ from kit.bundle.values import PATH as PATH_K
 from kit.bundle.vmaftune import FEED_LOGGED, UNSEEN_BLIND
 from kit.corpus.children import AGAIN, CAPPED_HINT
 from kit.corpus.jobs import REDO_WHY
+from kit.infra import typed
 from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
 from kit.infra.variables import FFMPEG as FFMPEG_VAR
 from kit.infra.variables import TIMEOUT_S, TRAIN_KERNELS, TRAIN_THREADS
@@ -51,6 +52,7 @@ from kit.media.libvmaf import EXTRA_FEATURES, FEATURES
 from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
 from kit.model.contract import CQ_NORM_NOTE, SCALE_INPUT_NOTE
+from kit.model.metrics import CORRELATION_RULE
 from kit.model.pooling import POOL_WORDS
 from kit.platforms.encoders import SPECS
 from kit.verdict.consumer import CODEC_BLIND, NO_CEILING, NO_POOL
@@ -174,7 +176,14 @@ EMPTY_POOL = Template("a content group with an empty pool",
                       "student {w} of {n2})", g=GROUP_LABEL, n=COUNT, w=COUNT, n2=COUNT)
 EMPTY_POOLS = opt("the content groups with an empty pool", "; {pools}{more}", pools=Joined("pools", EMPTY_POOL, "; "),
                   more=opt("more", " and {n} more such", n=COUNT))
-NO_ENCODE_WHY = Match("why no encode counts", r"(?!)")  # filled below (NOT_COUNTED)
+NOT_COUNTED = said(
+    "the held-out encodes not counted",
+    "{n} held-out encodes not counted: {why}", n=COUNT,
+    why=Joined("why", said("a why", "{k} of {encs}, which vmaf-tune has no slot for (it cannot ask about them)",
+                           "{k} at a CRF outside {lo}-{hi}, which vmaf-tune does not query",
+                           "{k} of {encs} whose fold trained on no other content's rows of that encoder", k=COUNT,
+                           encs=Joined("encoders", ENCODER), lo=COUNT, hi=COUNT), "; "))
+NO_ENCODE_WHY = NOT_COUNTED
 CONSUMER_STATEMENT = said(
     "a consumer gate's statement",
     "{tol}: {named}{whole}{empty}", "every content group, {tol}: lowest {g} {pooled}{empty}",
@@ -326,7 +335,22 @@ EXPORTED_REASON = said(
     fallback=opt("the fallback", ". The members' spread alone is no interval: upstream's Gaussian fallback mu +- {z} "
                                  "sigma covers {p} of the held-out rows at a nominal {l}, so it is not exported either",
                  z=N, p=PCT, l=LEVEL))
-HOLDOUT_SCHEME = Match("a holdout's scheme", r"(?!)")  # filled by the catalogue's data, below
+_HELD = Either("a held-out group", ENCODER, BOX_NAMED, RUNG)
+_HOLDOUT = Exact("a holdout", ("encoder", "box", "rung"))
+_SHOWN_GROUPS = Template("held-out groups", "{gs}{more}", gs=Joined("groups", _HELD, ", "),
+                         more=opt("more", " and {n} more", n=COUNT))
+HOLDOUT_SCHEME = said(
+    "how a holdout's folds were cut",
+    "every {kind} ({shown}) left out in turn, crossed with {label} over contents: a row is predicted by members that "
+    "saw neither its {kind2} nor its content{left}", kind=_HOLDOUT, kind2=_HOLDOUT, shown=_SHOWN_GROUPS,
+    label=Either("a fold scheme", Exact("LOSO", ("LOSO",)), Template("k folds", "grouped {k}-fold", k=COUNT)),
+    left=opt("rows left out", "; {a} of {b} rows left out ({counts}): in their fold no row of another {kind3} is "
+             "left to train on", a=COUNT, b=COUNT, kind3=_HOLDOUT,
+             counts=Joined("counts", Template("a count", "{n} of {v}", n=COUNT, v=_HELD), ", ")))
+HOLDOUT_LEFT_OUT = Template(
+    "what a holdout left out", "{left} of {n} rows were left out of this validation: a held-out {kind}'s rows in a "
+    "fold where no row of another {kind2} is left to train on (of {counts})", left=COUNT, n=COUNT, kind=_HOLDOUT,
+    kind2=_HOLDOUT, counts=Joined("counts", Template("a count", "{v} {n}", v=_HELD, n=COUNT), ", "))
 CONSUMER_WORDS = Either("a consumer's words", Exact("the consumer's how", [CONSUMER_HOW]),
                         Exact("codec blind", [CODEC_BLIND]), Exact("no pool", [NO_POOL]))
 JUDGED_HOW = said(
@@ -342,13 +366,6 @@ JUDGED_POOL = said("the consumer's pool",
                    "the encodes the ceiling (the teacher's own function of the same mean features) lands within {t} "
                    "on, as vmaf-tune samples them: the encodes the input can carry; the others are the input's "
                    "shortfall, counted against the student by no gate", NO_POOL, t=N)
-NOT_COUNTED = said(
-    "the held-out encodes not counted",
-    "{n} held-out encodes not counted: {why}", n=COUNT,
-    why=Joined("why", said("a why", "{k} of {encs}, which vmaf-tune has no slot for (it cannot ask about them)",
-                           "{k} at a CRF outside {lo}-{hi}, which vmaf-tune does not query",
-                           "{k} of {encs} whose fold trained on no other content's rows of that encoder", k=COUNT,
-                           encs=Joined("encoders", ENCODER), lo=COUNT, hi=COUNT), "; "))
 UNTRAINED_WHY = said("why a slot is untrained",
                      "no slot in the kit's models (their codec vocabulary): vmaf-tune's rows of it run with an empty "
                      "one-hot",
@@ -379,11 +396,6 @@ INTERVAL_WORDS = Exact("the intervals' words", FIGURES)
 # ------------------------------------------------------------------------------------------------- a step log's lines
 LOG_STEP = said("a step starts or ends", "step {s} done in {t} s", "step {s} starts: {why}", s=STEP, t=N,
                 why=Match("a rerun's reason", r"(?!)"))
-
-
-def pending(name: str) -> Kind:
-    """A kind whose messages are not catalogued yet: every text of it is withheld."""
-    return Exact(name, [])
 
 
 PLATFORM = Template("a platform", "{s}-{m}", s=Exact("a system", ("linux", "darwin", "windows", "other")),
@@ -458,21 +470,26 @@ HW_FILTER = Either("a hardware upload filter", NOTHING, Template("an upload", "f
 FAMILY_LABEL = said("a family's label", "CPU", "Intel (Linux)", "AMD (Windows)", "NVIDIA ({s})", "macOS ({m})",
                     s=Exact("a system", ("Linux", "Windows")), m=Exact("a machine", ("x86_64", "arm64", "other")))
 
+# a driver's version as typed (kit.infra.typed.numbers_or_version), or `?` where the system gave none
+DRIVER_VERSION = Either("a driver's version", VERSION, Match("a driver's numbers", typed.NUMBERS_PATTERN),
+                        Exact("none given", ("?",)))
 FAMILY_EVIDENCE = said(
     "what nominated a family (its typed forms)", DEVICE,
     "nvidia-smi: {gpus}", "{node} ({vendor} {driver}, VA driver {va})", "{gpu} (driver {v}); {runtime}",
-    gpus=Match("the GPUs, typed", r"(?!)"), node=Match("a render node", r"/dev/dri/renderD\d{1,4}"),
+    gpus=said("the GPUs, typed", "{count}{gpu} (driver {v})", "first NVENC-capable of {gs} (driver {v})",
+              count=opt("a count", "{n}x ", n=COUNT), gpu=DEVICE, gs=Joined("GPUs", DEVICE, ", "),
+              v=DRIVER_VERSION),
+    node=Match("a render node", r"/dev/dri/renderD\d{1,4}"),
     vendor=Either("a vendor", Exact("a vendor", ("Intel", "AMD", "NVIDIA", "unknown vendor")),
                   Match("a PCI vendor", r"0x[0-9a-f]{4}")),
     driver=Match("a kernel driver", r"i915|xe|amdgpu|radeon|nvidia|nouveau|virtio_gpu|other|driver \?"),
     va=Either("a VA driver", VERSION, Exact("default", ("default",)),
               Match("LIBVA_DRIVER_NAME", r"LIBVA_DRIVER_NAME=(?:iHD|i965|radeonsi|r600|nouveau|nvidia|vdpau|d3d12|"
                                          r"virtio_gpu|other)")),
-    gpu=DEVICE, v=Either("a version", VERSION, Exact("?", ("?",))),
+    gpu=DEVICE, v=DRIVER_VERSION,
     runtime=Either("the AMF runtime", Exact("none", ("no AMF runtime (amfrt64.dll) found",)),
                    Template("its place", "AMF runtime {p}", p=PATH)))
-NVIDIA_SMI = Either("what nvidia-smi said, typed", Exact("a status", ("", "ok")),
-                    Template("a failure", "nvidia-smi failed ({f})", f=FAILURE))
+NVIDIA_SMI = Exact("what nvidia-smi said, typed (none, ok, or failed: its words stay on the box)", ("", "ok", "failed"))
 
 # --------------------------------------------------------------------------------------------------- the shard manifest
 SCORING_NOTE = said(
@@ -492,8 +509,36 @@ LOW_BITRATE = Template(
     "own artefacts the encodes are scored against; use a higher-quality master of it if there is one",
     path=PATH, k=NUMBER, bpp=NUMBER, lim=NUMBER)
 SHARD_WARNING = said("a shard's warning", LOW_BITRATE)
-CONTENT_RULING = pending("why sources are one content")
-CONTENT_OVERRIDE = pending("a --content-groups line applied")
+# what joined two sources (kit.corpus.contents: a signature's ruling, kit.media.identity's words, or the user's word)
+SOURCE_LABEL = Template("a source, its digest and box", "{src} ({sha}{box})", src=SOURCE,
+                        sha=Match("8 digits of a sha256", r"[0-9a-f]{8}"),
+                        box=opt("its box", " on {b}", b=BOX_NAMED))
+_LENGTHS = opt("their lengths", ", {a} vs {b} frames", a=COUNT, b=COUNT)
+_SHIFT = opt("an offset", ", {n}-frame offset", n=COUNT)
+LIKENESS = said(
+    "how alike two clips' pictures are", "frame-identical ({n} frames)",
+    "flat pictures (a title card, a colour field: {p} or more of each on one level): thumbnail distance {d} cannot "
+    "tell them apart{lengths}",
+    "near-duplicate: thumbnail distance {d} (match <= {m}){shift}{lengths}",
+    "alike: thumbnail distance {d} (match <= {m}, different > {x}){shift}{lengths}",
+    "different: thumbnail distance {d} (> {x})", n=COUNT, p=PCT, d=N, m=N, x=N, lengths=_LENGTHS, shift=_SHIFT)
+_BARS = said("the bars a signature was taken inside", "{s} compared inside its {kind} bars ({sides})", s=SOURCE,
+             kind=Exact("bars", ("letterbox", "pillarbox", "letterbox and pillarbox")),
+             sides=Joined("sides", Template("a side", "{p} {side}", p=PCT,
+                                            side=Exact("a side", ("top", "bottom", "left", "right"))), ", "))
+LIKENESS_DETAIL = Template("what the signature found", "{like}{bars}", like=LIKENESS,
+                           bars=Either("bars", NOTHING, Template("; bars", "; {b}", b=_BARS),
+                                       Template("; bars twice", "; {b}; {b2}", b=_BARS, b2=_BARS)))
+_SELECTORS = Joined("sources as a --content-groups file names them", SOURCE, ", ")
+_PAIR = Template("two sources, as a --content-groups file holds them", '{{"{w}": [["{a}", "{b}"]]}}',
+                 w=Exact("a word", ("different", "same")), a=SOURCE, b=SOURCE)
+CONTENT_RULING = said(
+    "why sources are one content", "{a} ~ {b}: {detail}; if they are different contents: {pair}",
+    "{sels}: one content by --content-groups", a=SOURCE_LABEL, b=SOURCE_LABEL, detail=LIKENESS_DETAIL, pair=_PAIR,
+    sels=_SELECTORS)
+CONTENT_OVERRIDE = said("a --content-groups line applied", "same content: {sels} (--content-groups, sha256 {h})",
+                        "different contents: {sels} (--content-groups, sha256 {h})", sels=_SELECTORS,
+                        h=Match("12 digits of a sha256", r"[0-9a-f]{12}"))
 
 # ------------------------------------------------------------------------------------------------ the models' cards
 
@@ -828,11 +873,31 @@ LOG_LINE = said("a line of a step log", "{t} {msg}", "    {tb}", t=Match("a time
                 msg=LOG_MESSAGE, tb=TRACEBACK_LINE)
 
 # -------------------------------------------------------------------------------------------- not catalogued yet
-INCUMBENT_FORMAT = pending("an incumbent's format")
-NO_CORRELATION = pending("sources without a correlation")
-CONFOUNDING = pending("a confounding")
-MERGED_FROM = pending("a merged corpus's input")
-CORPUS_WARNING = pending("a corpus's warning")
-TEACHER_RANGE_WARNING = pending("a teacher's range warning")
-GROUP_NOTE = pending("a group's note")
-HOLDOUT_LEFT_OUT = pending("what a holdout left out")
+NO_CORRELATION = Template("sources without a correlation", "{srcs}: {rule}", srcs=Joined("sources", SOURCE, ", "),
+                          rule=Exact("the correlation's rule", (CORRELATION_RULE,)))
+_ENCODERS_LISTED = Template("encoders", "{es}{more}", es=Joined("encoders", ENCODER, ", "),
+                            more=opt("more", " and {n} more", n=COUNT))
+_SOURCES_LISTED = Template("sources", "{ss}{more}", ss=Joined("sources", SOURCE, ", "),
+                           more=opt("more", " and {n} more", n=COUNT))
+CONFOUNDING = said(
+    "what a grouping's figures also stand for", "box {b} ran only {es}: its figures are {es2}'s",
+    "box {b} holds the only rows of {es}: its figures mix in {es2}'s",
+    "encoder {e} ran only on box {b}: its figures are box {b2}'s too",
+    "box {b} holds the only rows of all its {n} content group(s) ({ss}): its figures are also those contents'",
+    "box {b} holds the only rows of {n} content group(s) ({ss}): its figures are also partly those contents'",
+    b=BOX_NAMED, b2=BOX_NAMED, e=ENCODER, es=_ENCODERS_LISTED, es2=_ENCODERS_LISTED, n=COUNT, ss=_SOURCES_LISTED)
+GROUP_NOTE = Joined("a group's notes", CONFOUNDING, "; ")
+_INPUT_NAME = Either("an input, by the name the kit gave it", Match(
+    "a results tarball", r"results-[A-Za-z0-9._-]{1,128}-\d{8}T\d{6}Z\.tar\.gz"), Match(
+    "a shard", r"shard(?:-[A-Za-z0-9._-]{1,128})?\.parquet"))
+MERGED_FROM = Template("a merged corpus's input", "{name} ({kind}{shard}; boxes {boxes}; {k} of {n} rows kept)",
+                       name=_INPUT_NAME, kind=Exact("a kind of input", ("parquet", "tarball", "jsonl")),
+                       shard=opt("a shard", ", shard {s}", s=Match("K/N", r"\d{1,6}/\d{1,6}")),
+                       boxes=Joined("boxes", BOX_NAMED, ", "), k=COUNT, n=COUNT)
+CORPUS_WARNING = SHARD_WARNING
+_SPAN = Template("a span", "{lo}-{hi}", lo=N, hi=N)
+TEACHER_RANGE_WARNING = Template(
+    "a teacher's range warning", "{e}'s encodes scored {lo} to {hi} ({short}): its rows do not span the {span} the "
+    "proxy is used over; give it a wider grid (--cqs {e2}:...)", e=ENCODER, e2=ENCODER, lo=N, hi=N, span=_SPAN,
+    short=said("what a range lacks", "none below {a}", "none above {b}", "none below {a} and none above {b}", a=N,
+               b=N))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kit.bundle.values import HWACCELS, KERNEL_DRIVERS, PACKAGE, PLAIN_VERSION, VA_DRIVERS
 from kit.infra import typed
+from kit.infra.kinds import WITHHELD, Kind
 from kit.infra.records import shown_json
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
@@ -75,8 +76,21 @@ def shown_prereqs(prereqs: Prereqs, places: Places) -> Prereqs:
 
 
 def typed_probe(result: ProbeResult) -> ProbeResult:
-    """A test encode's result as sent: its device typed (what it said stays in its reason, checked where it is sent)."""
-    return dataclasses.replace(result, device=typed.device(result.device) if result.device else "")
+    """A test encode's result as sent: its device typed, its reason the kit's words before what ffmpeg said
+    (`test encode failed: exit code 1`: admitted_prefix)."""
+    from kit.bundle.messages import PROBE_REASON
+
+    return dataclasses.replace(result, device=typed.device(result.device) if result.device else "",
+                               reason=admitted_prefix(result.reason, PROBE_REASON))
+
+
+def admitted_prefix(text: str, kind: Kind) -> str:
+    """`text` where `kind` admits it, else its longest start, cut before a `: `, that `kind` admits (a message of the
+    kit's followed by what a program said: the message alone), else WITHHELD."""
+    if kind.admits(text):
+        return text
+    cuts = [i for i in range(len(text)) if text.startswith(": ", i)]
+    return next((text[:i] for i in reversed(cuts) if kind.admits(text[:i])), WITHHELD)
 
 
 def typed_signals(sig: HostSignals, places: Places) -> HostSignals:

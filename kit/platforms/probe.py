@@ -11,10 +11,11 @@ from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
 from kit.events import HINT_MARK
+from kit.infra.ended import Ended, Kind
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
-from kit.infra.proc import LogFn, ProcResult, run_process
+from kit.infra.proc import LogFn, ProcResult, ended_by, run_process
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
@@ -199,7 +200,10 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
         return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
+        # how it ended (kit.infra.ended: what the lead is sent), then what ffmpeg said (the box's: explain reads it)
+        ended = ended_by(res.returncode) if res.returncode else Ended(Kind.NOT_WRITTEN)
+        said = telling_line(res.stderr)
+        return _failed(spec, setup, f"test encode failed: {ended}" + (f": {said}" if said else ""), res.elapsed_s)
     try:
         frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", log)
     except ToolError as exc:
