@@ -26,11 +26,14 @@ from kit.bundle.values import (
     FAILURE,
     FFMPEG_COMMAND,
     IDENTIFIER,
+    KIT_VERSION,
     NOTHING,
     NUMBER,
     PATH,
     PERCENT,
     PIX_FMT,
+    SETTING_KEY,
+    SETTING_VALUE,
     SIZE,
     SOURCE,
     STEP,
@@ -820,7 +823,17 @@ SKIPPED_FIX = Either(
 RERUN_REASON = said(
     "why a step runs", "not run yet in this out-dir", "started in this out-dir but did not complete (interrupted or "
     "failed)", "its fingerprint changed", "output {rel} is missing", "output {rel} was modified",
-    "--force", "an upstream step ran", Match("changes", r"(?!)"),
+    "--force", "an upstream step ran", Joined("what changed", said(
+        "a change", "setting {key}: {old} -> {new}", "input {k} changed", "format of step {s}: {a} -> {b}{by}",
+        "format of {f}: {a} -> {b}{by}",
+        "recorded by kit {v}, before fingerprints held format versions (a step so recorded reruns once)",
+        key=Template("a setting", "{k}{sub}", k=SETTING_KEY, sub=opt("a key", ".{x}", x=Either(
+            "a key", IDENTIFIER, ENCODER))), old=SETTING_VALUE, new=SETTING_VALUE, k=SETTING_KEY, s=STEP,
+        f=Match("a format", r"[a-z ]{2,40}"), a=Either("a format", COUNT, Exact("none", ("(none)",))), b=COUNT,
+        by=opt("kits", " (kit {v1} -> {v2})", v1=KIT_VERSION, v2=KIT_VERSION), v=KIT_VERSION), "; "),
+    "it left out {clips} for a cause a rerun can change (the box's or the moment's: a child that stalled or was "
+    "killed from outside the kit, a work folder removed, the clip changed as it was read): those are tried again, "
+    "the rest reused", clips=Joined("clips", CLIP, ", "),
     rel=Match("an output", r"0[1-5]_[a-z]{4,8}/[a-z0-9_./-]{1,80}"))
 LOG_MESSAGE = said(
     "a message of a step log",

@@ -248,6 +248,48 @@ def _any_command(flag: str, text: str, names: Names) -> bool:
     return FFMPEG_COMMAND.word(flag, text, names) or _cli_word(flag, text, names)
 
 
+# the facts a step's fingerprint holds beside its settings (kit.steps.settings' entries, a plan's `facts`)
+FACT_NAMES = ("yuv_defaults", "scalers", "cq_probe", "grid", "needs_ffmpeg", "contents", "models")
+
+
+@functools.cache
+def _setting_keys() -> Exact:
+    from kit.bundle.catalogue import RUN_SETTINGS
+
+    return Exact("a setting", [*(k for k in RUN_SETTINGS if isinstance(k, str)), *FACT_NAMES])
+
+
+class _SettingKey(Kind):
+    """A setting's name (run.json's settings: kit.bundle.catalogue.RUN_SETTINGS) or a fact's (FACT_NAMES)."""
+
+    name = "a setting's or a fact's name"
+
+    def pattern(self, names: Names) -> str:
+        return _setting_keys().pattern(names)
+
+
+SETTING_KEY = _SettingKey()
+_SETTING_WORDS = ("None", "True", "False", "unset", "auto", "off", "native", "loso", "inf", "nan", *CLI_CHOICES)
+
+
+class _SettingValue(Kind):
+    """A setting's value as a step log says it changed (kit.steps.runner._setting_changes: its Python text, cut at 60
+    characters with `...`): each word one of the kit's (an encoder, a choice, a scaler, a teacher, a preset, a
+    setting's name, a box of this tarball), each path a path as the lead may see it (PATH), each other character a
+    number's or a list's."""
+
+    name = "a setting's value"
+
+    def pattern(self, names: Names) -> str:
+        words = "|".join(k.slot(names) for k in (
+            Exact("a word", _SETTING_WORDS), ENCODER, TEACHER, SCALER, PRESET, INPUT_SET, SETTING_KEY, BOX_NAMED))
+        return (rf"(?:(?:{words})(?![A-Za-z0-9_])|{PATH.slot(names)}|\d{{1,12}}(?:\.\d{{1,12}})?[eE][-+]?\d{{1,3}}"
+                r"|[-+0-9.,:;/ \[\]{}()'\"<>=])*(?:\.\.\.)?")
+
+
+SETTING_VALUE = _SettingValue()
+
+
 class _CliWord(Kind):
     """A word of a kit command on its own (run.json's argv: a list of them), a box id one this tarball names."""
 

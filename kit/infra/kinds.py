@@ -186,14 +186,14 @@ class Template(Kind):
 
     def named(self, text: str, names: Names = NO_NAMES) -> str:
         """The message's own name, or (a message that is a line around another: `{t} {msg}`) the one it holds."""
-        found = _captured(self, names).fullmatch(text) if self.pattern(names) is None else None
+        found = _captured(self, names).fullmatch(text) if _compiled(self, names) is None else None
         inner = [(dict(self.slots)[k], v) for k, v in (found.groupdict().items() if found else ())]
         return inner[0][0].named(inner[0][1], names) if len(inner) == 1 else self.name
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         if text == WITHHELD:
             return True
-        if self.pattern(names) is not None:
+        if _compiled(self, names) is not None:
             return super().admits(text, names)
         found = _captured(self, names).fullmatch(text)
         kinds = dict(self.slots)
@@ -206,6 +206,7 @@ class Template(Kind):
 
 
 @functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=1024)
 def _captured(template: Template, names: Names) -> re.Pattern[str]:
     return re.compile(str(template._regex(names, capture=True)), re.DOTALL)
 
@@ -217,12 +218,20 @@ def one_of(name: str, *kinds: Kind) -> Kind:
 
 @dataclass(frozen=True, eq=False)
 class Joined(Kind):
-    """One or more texts of `kind`, joined by `sep` (a list said in a sentence: `a, b, c`)."""
+    """One or more texts of `kind`, joined by `sep` (a list said in a sentence: `a, b, c`); of a kind that checks a
+    text otherwise (no pattern), the text cut at each `sep`, each part of that kind."""
 
     name: str
     kind: Kind
     sep: str = ", "
 
-    def pattern(self, names: Names) -> str:
+    def pattern(self, names: Names) -> str | None:
+        if self.kind.pattern(names) is None:
+            return None
         one = self.kind.slot(names)
         return f"{one}(?:{re.escape(self.sep)}{one})*"
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        if text == WITHHELD or _compiled(self, names) is not None:
+            return super().admits(text, names)
+        return bool(text) and all(self.kind.admits(part, names) for part in text.split(self.sep))
