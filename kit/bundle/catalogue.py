@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from kit.bundle import messages as m
+from kit.bundle import values
 from kit.bundle.cards import EnsembleManifest
 from kit.bundle.conformal import CalibrationCard, Confidence, SplitConformal
 from kit.bundle.values import (
@@ -188,6 +189,7 @@ RUN_SETTINGS: Shape = {
     "model_license": LICENSE, "model_license_url": LICENSE_URL, "encode_depth": Exact("a depth", ("8bit", "source")),
     "content_groups": PATH, "interval_level": NUM, "holdout": [Exact("a holdout", ("encoder", "box", "rung"))],
     "train_tasks": NUM, "group_shared": NUM, "strict": NUM, "keep_paths": NUM}
+values.SETTING_KEY.known = (*(k for k in RUN_SETTINGS if isinstance(k, str)), *values.FACT_NAMES)
 TRAIN_CONFIG: Shape = {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "optimizer": OPTIMIZER, "loss": LOSS,
                        "target": TARGET,
                        Exact("a training setting", ["seed", *(f.name for f in dataclasses.fields(TrainConfig))]): NUM}
@@ -345,7 +347,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     ConsumerTally: {"by": GROUPING, "group": GROUP_NAME},
     FrameRegime: {"src": SOURCE, "src_sha256": SHA256, "content": Either("a content", SHA256, m.SOURCES),
                   "first": FIRST_FRAMES},
-    IndependentCheck: {"worst": Either("", m.WORST_FRAME, NOTHING), "refused": [m.CLIP], "unchecked": [m.CLIP],
+    IndependentCheck: {"worst": Either("", m.WORST_FRAME, NOTHING), "refused": [m.REFUSED_LINE], "unchecked": [m.CLIP],
                        "from_copy": [m.CLIP]},
     # the exports
     EnsembleManifest: {"name": m.MODEL_NAME, "kind": Exact("an ensemble", ("fr_ensemble",)), "kit_version": KIT_VERSION,
@@ -463,7 +465,7 @@ DOCUMENTS: tuple[tuple[str, Shape], ...] = (
     (rf"05_bundle/exports/vmaftune/{_MODEL}_calibration\.json", CALIBRATION),
     (r"05_bundle/exports/vmaftune/registry-rows\.json", REGISTRY_ROWS),
     (rf"05_bundle/exports/vmaftune/{_MODEL}_seed\d{{1,6}}\.json", PROFILE),
-    (rf"05_bundle/exports/vmaftune/{_MODEL}_ensemble_v\d{{1,3}}\.json", PROFILE_MANIFEST),
+    (r"05_bundle/exports/vmaftune/fr_regressor_v2_ensemble_v\d{1,3}(?:_[a-z0-9_]{1,40})?\.json", PROFILE_MANIFEST),
     (rf"05_bundle/exports/vmaftune/{_MODEL}\.json", PROFILE),
 )
 

@@ -218,7 +218,9 @@ def ffmpeg_word(path: Kind, vocabulary: Kind) -> Callable[[str, str, Names], boo
     graph = Graph(lambda v, names: FFMPEG_WORD.admits(v, names) or vocabulary.admits(v, names)
                   or path.admits(v, names) or expression(v) or bool(re.fullmatch(r"/dev/dri/renderD\d{1,4}", v)))
 
-    def word(_flag: str, text: str, names: Names) -> bool:
+    def word(flag: str, text: str, names: Names) -> bool:
+        if flag == "-h" and text.startswith("encoder="):  # `ffmpeg -h encoder=NAME`: the prereqs' query
+            return vocabulary.admits(text.removeprefix("encoder="), names)
         return (FFMPEG_WORD.admits(text, names) or vocabulary.admits(text, names) or path.admits(text, names)
                 or graph.admits(text, names)
                 or bool(re.fullmatch(r"(?:vaapi=va:/dev/dri/renderD\d{1,4}|qsv=qs@va|cuda=cu:\d{1,2})", text)))

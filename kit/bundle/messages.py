@@ -19,6 +19,7 @@ from kit.bundle.values import (
     BOX_NAMED,
     CLI_COMMAND,
     CLIP,
+    CLIP_STEM,
     COUNT,
     DEMUXER,
     DEVICE,
@@ -51,7 +52,7 @@ from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
 from kit.infra.variables import FFMPEG as FFMPEG_VAR
 from kit.infra.variables import TIMEOUT_S, TRAIN_KERNELS, TRAIN_THREADS
 from kit.media.ffmpeg import CAPPED_FIX, CAPPED_SAID, STALL_SAID
-from kit.media.libvmaf import EXTRA_FEATURES, FEATURES
+from kit.media.libvmaf import EXTRA_FEATURES, EXTRA_SAID, FEATURES
 from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
 from kit.model.contract import CQ_NORM_NOTE, SCALE_INPUT_NOTE
@@ -135,9 +136,13 @@ SETTING = Match("a flag and its threshold", r"--[a-z-]{2,40} "
                                             r"(?:(?:mean|harmonic_mean|p1|min):)?[-+]?\d{1,12}(?:\.\d{1,12})?(?:e[-+]?\d{1,3})?")
 MORE = opt("how many more fail", Template("more", " ({n} more {what}(s) too)", n=COUNT,
                                           what=Exact("what", ["source", "clip", "content group", "group"])))
-SHORTFALL = Template("the input's shortfall",
-                     "the input falls short on {k} of {n} encodes (the ceiling misses them, so no gate counts them)",
-                     k=COUNT, n=COUNT)
+SHORTFALL = Template(
+    "the input's shortfall", "the input falls short on {k} of {n} encodes (the ceiling misses them, so no gate counts "
+    "them against the student): {said}{more}{beaten}", k=COUNT, n=COUNT,
+    said=Joined("contents", Template("a content's shortfall", "content {s} {a} of {b}", s=SOURCES, a=COUNT, b=COUNT),
+                ", "),
+    more=opt("more", " and {m} more", m=COUNT),
+    beaten=opt("the student's", "; the student lands within on {x} of them", x=COUNT))
 POOL_WORDS_K = Exact("a pooling's words", POOL_WORDS.values())
 CLIP_ERROR_STATEMENT = Template("a clip error gate's statement",
                                 "the {pool}-pooled prediction of held-out clip {clip} is {e} VMAF points from its "
@@ -403,7 +408,8 @@ LOG_STEP = said("a step starts or ends", "step {s} done in {t} s", "step {s} sta
 
 PLATFORM = Template("a platform", "{s}-{m}", s=Exact("a system", ("linux", "darwin", "windows", "other")),
                     m=Exact("a machine", ("x86_64", "arm64", "other")))
-JOB_ID = Template("a job", "{src}-{sha}__{enc}__cq{cq}{at}", src=SOURCE, sha=Match("a digest", r"[0-9a-f]{10}"),
+JOB_ID = Template("a job", "{src}-{sha}__{enc}__cq{cq}{at}", src=Either("a source or a clip", SOURCE, CLIP_STEM),
+                  sha=Match("a digest", r"[0-9a-f]{10}"),
                   enc=ENCODER, cq=Match("a quality step", r"\d{3}"),
                   at=Either("its rung", NOTHING, Template("a rung", "__{size}", size=SIZE)))
 MODEL_NAME = Match("a model's name", r"fr_regressor_v2(?:_[a-z0-9_]{1,40})?(?:_seed\d{1,6})?")
@@ -829,7 +835,8 @@ RERUN_REASON = said(
         "recorded by kit {v}, before fingerprints held format versions (a step so recorded reruns once)",
         key=Template("a setting", "{k}{sub}", k=SETTING_KEY, sub=opt("a key", ".{x}", x=Either(
             "a key", IDENTIFIER, ENCODER))), old=SETTING_VALUE, new=SETTING_VALUE, k=SETTING_KEY, s=STEP,
-        f=Match("a format", r"[a-z ]{2,40}"), a=Either("a format", COUNT, Exact("none", ("(none)",))), b=COUNT,
+        f=Exact("a format", ("corpus job rows", "lossless copy", "score conversion")),
+        a=Either("a format", COUNT, Exact("none", ("(none)",))), b=COUNT,
         by=opt("kits", " (kit {v1} -> {v2})", v1=KIT_VERSION, v2=KIT_VERSION), v=KIT_VERSION), "; "),
     "it left out {clips} for a cause a rerun can change (the box's or the moment's: a child that stalled or was "
     "killed from outside the kit, a work folder removed, the clip changed as it was read): those are tried again, "
@@ -837,7 +844,12 @@ RERUN_REASON = said(
     rel=Match("an output", r"0[1-5]_[a-z]{4,8}/[a-z0-9_./-]{1,80}"))
 LOG_MESSAGE = said(
     "a message of a step log",
-    "step {step} starts: {why}", "step {step} done in {t} s", "step {step} failed:", "task {k}/{n} done in {t} s",
+    "step {step} starts: {why}", "step {step} done in {t} s", "step {step} failed:", "step failed:",
+    "task {k}/{n} done in {t} s",
+    "{teacher} scored a {size} test pair (mean {m}){extra}",
+    "--consumer-samplings encoded: {k} sample jobs encode the consumer's samplings on their own after the corpus jobs "
+    "({n} done before): {g} G pixel-frames to do{share}, about {m} min of CPU; the verdict's consumer figures need "
+    "none of them (--consumer-samplings cut, the default, cuts the samplings from the whole encodes)",
     "$ {cmd}", "  ended: {fail}", "  {p} gave no output for {s} s", "  {p} timed out after {s} s",
     "  {p} exited (code {code}) but a process it started kept its output open",
     "ffmpeg {path} (from {source}): {version}; libvmaf filter: {yn}; video encoders: {encs}",
@@ -855,6 +867,10 @@ LOG_MESSAGE = said(
     "moved aside, not deleted: {files} of an earlier bundle, now in {path} (none of it goes into the new tarball)",
     "training threads: {k} ({whose}), each running torch on {n} thread; inter-op {n2}; onnxruntime {n3} per session, "
     "no spin-wait; OMP_WAIT_POLICY={policy}; {kernels}",
+    teacher=Either("a teacher", TEACHER, Template("a model file", "{t} (model file, sha256 {h})", t=TEACHER,
+                                                   h=Match("12 digits of a sha256", r"[0-9a-f]{12}"))),
+    size=SIZE, m=N, g=N, extra=opt("the opt-in features", ", with {x}", x=Exact("the opt-in features", (EXTRA_SAID,))),
+    share=opt("the corpus jobs' share", " ({p} of the corpus jobs' {g2} G)", p=PCT, g2=N),
     step=STEP, whose=said("who chose the threads", f"set by {TRAIN_THREADS.name}",
                           "the kit's choice on {c} core(s): at most {m}, the models are small", c=COUNT, m=COUNT),
     n2=COUNT, n3=COUNT, policy=Exact("a policy", ("PASSIVE", "ACTIVE", "(unset)")),
@@ -914,3 +930,6 @@ TEACHER_RANGE_WARNING = Template(
     "proxy is used over; give it a wider grid (--cqs {e2}:...)", e=ENCODER, e2=ENCODER, lo=N, hi=N, span=_SPAN,
     short=said("what a range lacks", "none below {a}", "none above {b}", "none below {a} and none above {b}", a=N,
                b=N))
+# a clip the independent check refuted, as its `refused` names it (kit.corpus.summary.refused_line)
+REFUSED_LINE = Template("a clip the check refuted", "{clip}{whose}: {why}", clip=CLIP, why=LEFT_OUT_WHY, whose=opt(
+    "whose", " (box {b}{input})", b=BOX_NAMED, input=opt("its input", ", input {i}", i=_INPUT_NAME)))

@@ -125,6 +125,20 @@ SOURCE_NAMED = Named("a source of this tarball", "sources")
 SOURCE = Template("a source's name", "{name}{suffix}", name=SOURCE_NAMED,
                   suffix=Either("its digest where names clash", NOTHING, Match("~digest", r"~[0-9a-f]{6,64}")))
 BOX_NAMED = Named("a box of this tarball", "boxes")
+
+
+class _ClipStem(Kind):
+    """A clip of this tarball by its file name without its extension (a job's folder of a clip left out before it
+    had rows: kit.corpus.jobs.Job.job_id)."""
+
+    name = "a clip of this tarball, without its extension"
+
+    def pattern(self, names: Names) -> str:
+        stems = sorted({c.rsplit(".", 1)[0] for c in names.clips}, key=len, reverse=True)
+        return "|".join(re.escape(s) for s in stems) or "(?!)"
+
+
+CLIP_STEM = _ClipStem()
 # a clip's file name where it is first named (a shard manifest's sources and left-out clips, skipped.json): the name
 # the user gave the file, sent by the documented rule (docs/reference/files.md, "Names"); never a hidden file's
 _CLIP_EXTS = sorted({e.lstrip(".") for e in (*DIRECT_EXTS, *INTERMEDIATE_EXTS, ".y4m", ".yuv")}, key=len, reverse=True)
@@ -146,7 +160,12 @@ _MADE = (r"0[1-5]_(?:prereqs|corpus|loso|verdict|bundle)", "logs", r"sent(?:-v\d
          r"(?:{slugs})-[0-9a-f]{{16}}\.nut",
          r"\d{{8}}T\d{{6}}Z", _JOB, r"(?:{src})-[0-9a-f]{{10}}", _JOB + r"\.(?:parquet|json|h264|hevc|ivf|mkv|nut)",
          r"(?:enc|ref|vmaf|oracle|check|sample\d{{0,3}})\.(?:h264|hevc|ivf|mkv|nut|y4m|json)",
-         r"probe(?:_[a-z0-9_]{{2,24}})?\.(?:y4m|h264|hevc|ivf|mkv)", r"probe vmaf\.json",
+         r"probe(?:_[a-z0-9_]{{2,24}})?\.(?:y4m|h264|hevc|ivf|mkv)", r"(?:probe|teacher) vmaf\.json",
+         r"teacher-(?:probe|ref)\.(?:y4m|h264)", _JOB + "__samples",
+         r"(?:first|centre|spread-1s|spread-0\.5s)-w\d{{2,4}}\.(?:h264|hevc|ivf|mkv|json|y4m|nut)",
+         # a temporary the kit writes a file of its own through (kit.infra.files.temp_name)
+         r"\.tmp-(?:ref\.nut|enc\.(?:h264|hevc|ivf|mkv)|(?:vmaf|oracle|check)\.json|shard\.parquet)\.\d{{1,10}}"
+         r"\.[0-9a-f]{{8}}\.[0-9a-z_]{{8}}",
          "(?:" + "|".join(map(re.escape, LAYOUT_FILES)) + ")", r"(?:prereqs|corpus|loso|verdict|bundle)\.log",
          r"train-task\d{{1,4}}of\d{{1,4}}\.log", r"loso_seed\d{{1,6}}\.json", r"(?:PROMOTE|HOLD)\.json",
          r"holdout_(?:encoder|box|rung)\.parquet", r"demo-v\d{{1,3}}-\d{{1,5}}x\d{{1,5}}-\d{{1,4}}s-kit[0-9a-f]{{12}}",
@@ -175,7 +194,9 @@ class _Path(Kind):
         clips = _alternation(names.clips)
         stems = _alternation(frozenset(c.rsplit(".", 1)[0] for c in names.clips))
         slugs = _alternation(frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips))
-        made = "|".join(_MADE).format(src=_alternation(names.sources), clips=clips, slugs=slugs)
+        # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its extension
+        jobs = _alternation(names.sources | frozenset(c.rsplit(".", 1)[0] for c in names.clips))
+        made = "|".join(_MADE).format(src=jobs, clips=clips, slugs=slugs)
         tag = {root: re.escape(root.value) for root in Root}
         return "|".join((
             rf"{tag[Root.OUT_DIR]}(?:/(?:{made}))*", rf"{tag[Root.CACHE]}(?:/(?:{made}))*",
@@ -252,20 +273,17 @@ def _any_command(flag: str, text: str, names: Names) -> bool:
 FACT_NAMES = ("yuv_defaults", "scalers", "cq_probe", "grid", "needs_ffmpeg", "contents", "models")
 
 
-@functools.cache
-def _setting_keys() -> Exact:
-    from kit.bundle.catalogue import RUN_SETTINGS
-
-    return Exact("a setting", [*(k for k in RUN_SETTINGS if isinstance(k, str)), *FACT_NAMES])
-
-
 class _SettingKey(Kind):
-    """A setting's name (run.json's settings: kit.bundle.catalogue.RUN_SETTINGS) or a fact's (FACT_NAMES)."""
+    """A setting's name (run.json's settings: kit.bundle.catalogue.RUN_SETTINGS, which names them to this kind as it
+    is made: `known`) or a fact's (FACT_NAMES)."""
 
     name = "a setting's or a fact's name"
 
+    def __init__(self) -> None:
+        self.known: tuple[str, ...] = FACT_NAMES
+
     def pattern(self, names: Names) -> str:
-        return _setting_keys().pattern(names)
+        return Exact(self.name, self.known).pattern(names)
 
 
 SETTING_KEY = _SettingKey()
@@ -283,8 +301,11 @@ class _SettingValue(Kind):
     def pattern(self, names: Names) -> str:
         words = "|".join(k.slot(names) for k in (
             Exact("a word", _SETTING_WORDS), ENCODER, TEACHER, SCALER, PRESET, INPUT_SET, SETTING_KEY, BOX_NAMED))
-        return (rf"(?:(?:{words})(?![A-Za-z0-9_])|{PATH.slot(names)}|\d{{1,12}}(?:\.\d{{1,12}})?[eE][-+]?\d{{1,3}}"
-                r"|[-+0-9.,:;/ \[\]{}()'\"<>=])*(?:\.\.\.)?")
+        # a number whole (no dot after it: `10.1.2.3` is none), a sha256 whole or cut where the text is (`...`)
+        number = r"-?\d{1,12}(?:\.\d{1,12})?(?:[eE][-+]?\d{1,3})?(?![.\d])"
+        return (rf"(?:(?:{words})(?![A-Za-z0-9_])|{PATH.slot(names)}|{number}"
+                r"|[0-9a-f]{64}(?![0-9a-f])|[0-9a-f]{1,63}(?=\.\.\.)"
+                r"|[-+,:;/ \[\]{}()'\"<>=])*(?:\.\.\.)?")
 
 
 SETTING_VALUE = _SettingValue()

@@ -261,6 +261,8 @@ def without_prefix(text: str, prefix: str) -> str:
         spelled = first if type(first) is str else str.__str__(first) if isinstance(first, Spelled) else str(first)
         if left.startswith(spelled):
             left, rest = left[len(spelled):], rest[1:]
+        elif type(first) is Spelled and first.escape is None:  # a nested text the prefix ends inside: its parts
+            rest = [*first.parts, *rest[1:]]
         elif type(first) is str and spelled.startswith(left):  # a literal part, cut where the prefix ends
             left, rest = "", [spelled[len(left):], *rest[1:]]
         else:  # the prefix ends inside a path or a nested text: no part of it may be cut
@@ -398,7 +400,10 @@ def found(text: str, given: Iterable[object]) -> Spelled:
     """A text the kit made (an f-string) about what it gave a program, each path of `given` (its argv) and each word
     of it that holds one found where the text names it as given: the text the same, each such word a part, shown as
     the kit shows it (the longest first: a file before a shorter one). A path is found whole, never by a folder of it:
-    a folder found alone would leave the rest of the path as it was said. Given no path, the text is plain."""
+    a folder found alone would leave the rest of the path as it was said. Given no path, the text is plain; a Spelled
+    as it is (its paths and what a program said are its parts already)."""
+    if isinstance(text, Spelled):
+        return text
     return Spelled(*_found_paths(text, given))
 
 

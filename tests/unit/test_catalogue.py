@@ -139,7 +139,9 @@ def secrets(draw: st.DrawFn) -> str:
         "unrecognized": lambda: f"Unrecognized option 'i/home/{word.lower()}/video/b.mp4'",
         "env": lambda: f"{draw(st.sampled_from(['HOME', 'USER', 'LIBVA_DRIVER_NAME']))}={word}",
         "translated": lambda: f"{draw(st.sampled_from(TRANSLATED))}: {word}",
-        "word": lambda: word,
+        # a word of the box (a name, a token): none of the kit's own words, which kinds of its lists admit
+        "word": lambda: draw(st.sampled_from("ijklmowyzIJKLMOWYZ")) + draw(
+            st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=7, max_size=11)),
         "hidden": lambda: f".{word}.mp4",
     }
     return shapes[draw(st.sampled_from(sorted(shapes)))]()
