@@ -36,6 +36,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -342,9 +343,12 @@ def test_a_whole_run_sends_no_secret_of_the_box(box: Box, clips: Clips, ffmpeg: 
     refs, plan = ref_dir(clips, folder, WHOLE_CELLS, good=4, hidden=hidden)
     teacher = teacher_file(ffmpeg, folder, named)
     out = copy_prereqs(box.prereqs, folder / "out")
-    with faults_on(box, plan, pool, folder / "cache"):
-        res = run_here("run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", box.wrapper, "--box-id", "sent",
-                       *FAST, *LENIENT, "--encoders", "libx264", *WINDOW, *ENCODE_DEPTH, "--teacher", teacher)
+    argv = ["run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", box.wrapper, "--box-id", "sent", *FAST, *LENIENT,
+            "--encoders", "libx264", *WINDOW, *ENCODE_DEPTH, "--teacher", teacher]
+    # run.json's argv as a process started so would record it (run_here runs in this process: pytest's own argv)
+    started = ["ensemble-kit", *map(str, argv)]
+    with faults_on(box, plan, pool, folder / "cache"), mock.patch.object(sys, "argv", started):
+        res = run_here(*argv)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
     figures = check_sent(tarball, out, [pool, box.pool], WHOLE_CELLS)
