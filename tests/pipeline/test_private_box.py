@@ -226,11 +226,12 @@ def test_a_box_with_awkward_folders_sends_none_of_them(box: Box, tmp_path: Path)
     assert "'[ref-dir]/odd_even.mkv'" in skipped["[ref-dir]/odd.y4m"]["fix"]
     hung = skipped[f"[ref-dir]/{HANGS}"]  # its look's refusal, read from the kit's cache on this second run
     assert hung["reason"].startswith(f"[ref-dir]/{HANGS}: ffmpeg "), hung
-    assert "mmco: unref short failure, given: " in hung["reason"] and "'[ref-dir]/hangs.mkv'" in hung["fix"], hung
-    # the teacher's model file, under none of the box's roots: by its name behind the mark, in the settings and as
-    # typed
+    # what ffmpeg said stays in the box's own log (issue 96): the kit's words alone, and the fix's command
+    assert "mmco" not in hung["reason"] and "'[ref-dir]/hangs.mkv'" in hung["fix"], hung
+    # the teacher's model file, under none of the box's roots: by the mark alone (its name is the box's), in the
+    # settings and as typed; the teacher itself by its digest
     teacher = run["argv"][run["argv"].index("--teacher") + 1]
-    assert run["settings"]["teacher"] == "[elsewhere]/v061.json" and teacher == "[elsewhere]/v061.json"
+    assert run["settings"]["teacher"] == "[elsewhere]" and teacher == "[elsewhere]"
     assert "[ref-dir] old" not in "".join(text.values())  # the sibling folder is its own: [cache]
     for tarball in (first, second):
         assert subprocess.run([sys.executable, "-m", "kit", "verify", str(tarball)], cwd=ROOT, capture_output=True,
