@@ -15,6 +15,7 @@ import builtins
 from kit import errors
 from kit.bundle.cards import FEATURES_NOTE
 from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
+from kit.bundle.profile_words import FEED_LOGGED, UNSEEN_BLIND
 from kit.bundle.values import (
     BOX_NAMED,
     CLI_COMMAND,
@@ -44,7 +45,6 @@ from kit.bundle.values import (
 )
 from kit.bundle.values import FFMPEG_ENCODER as FFMPEG_ENCODER_K
 from kit.bundle.values import PATH as PATH_K
-from kit.bundle.vmaftune import FEED_LOGGED, UNSEEN_BLIND
 from kit.corpus.children import AGAIN, CAPPED_HINT
 from kit.corpus.jobs import REDO_WHY
 from kit.infra import typed

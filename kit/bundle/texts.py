@@ -207,9 +207,10 @@ def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kin
     import pyarrow.parquet as pq
 
     columns = cat.columns_of(arc)
-    meta = pq.read_metadata(path)
+    data = pa.BufferReader(path.read_bytes())  # read through Python's open: a path of any bytes (pyarrow's need UTF-8)
+    meta = pq.read_metadata(data)
     yield "created_by", cat.PARQUET_WRITER, meta.created_by or "", cat.PARQUET_WRITER.admits(meta.created_by or "")
-    schema = pq.read_schema(path)
+    schema = pq.read_schema(data)
     for key, value in (schema.metadata or {}).items():
         k, v = key.decode("utf-8", "replace"), value.decode("utf-8", "replace")
         shape = cat.PARQUET_METADATA.get(k)
@@ -222,7 +223,7 @@ def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kin
                 continue
             yield from walk(doc, cat.pandas_shape(schema.names) if shape == "pandas" else shape, names,
                             f"metadata.{k}")
-    table = pq.read_table(path)
+    table = pq.read_table(data)
     for name in table.column_names:
         kind = columns.get(name)
         yield f"column{{{name}}}", cat.COLUMN_NAME, name, cat.COLUMN_NAME.admits(name, names)

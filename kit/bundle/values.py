@@ -231,7 +231,7 @@ CLI_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-sampli
                      "--train-tasks", "--upscaler", "--version", "--vmaftune-crf-range", "--width", "-o", "--help"])
 CLI_CHOICES = ("auto", "loso", "native", "8bit", "source", "cut", "encoded", "teacher", "frames", "encoder", "box",
                "rung", "newest", "oldest", "first", "parquet", "jsonl", "csv", "json", "canonical6", "canonical6+v1",
-               "public", "--")
+               "public", "off", "--")
 _LICENSES = ("BSD-3-Clause", "BSD-2-Clause", "MIT", "Apache-2.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0",
              "CC-BY-NC-4.0", "GPL-2.0-only", "GPL-3.0-only", "LGPL-2.1-only", "LGPL-3.0-only", "MPL-2.0", "ISC",
              "Unlicense", "Zlib", "BSL-1.0", "AGPL-3.0-only", "GPL-2.0-or-later", "GPL-3.0-or-later",

@@ -48,6 +48,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+import kit
 from kit.corpus import jobs, samples
 from kit.infra.kinds import WITHHELD
 from kit.media import decode, looks
@@ -346,7 +347,7 @@ def test_a_whole_run_sends_no_secret_of_the_box(box: Box, clips: Clips, ffmpeg: 
     argv = ["run", "--ref-dir", refs, "--out-dir", out, "--ffmpeg", box.wrapper, "--box-id", "sent", *FAST, *LENIENT,
             "--encoders", "libx264", *WINDOW, *ENCODE_DEPTH, "--teacher", teacher]
     # run.json's argv as a process started so would record it (run_here runs in this process: pytest's own argv)
-    started = ["ensemble-kit", *map(str, argv)]
+    started = [str(Path(kit.__file__).parent / "__main__.py"), *map(str, argv)]
     with faults_on(box, plan, pool, folder / "cache"), mock.patch.object(sys, "argv", started):
         res = run_here(*argv)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
