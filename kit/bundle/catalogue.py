@@ -134,6 +134,7 @@ from kit.verdict.regimes import FrameRegime
 from kit.verdict.thresholds import EvidenceGate, FoldGate, GateResult, GateThresholds
 
 Shape = Any  # a Kind, NUM, a dict, a one-item list or a Record class (the module's docstring)
+REF_ENTRY = Match("an entry of --ref-dir, by its name", r"\[ref-dir\]/[^/\x00.][^/\x00]{0,254}")
 THRESHOLD = Exact("a gate's threshold", [f.name for f in dataclasses.fields(GateThresholds)])
 
 
@@ -265,7 +266,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     OracleCheck: {"job_id": m.JOB_ID, "argv": FFMPEG_COMMAND, "failure": m.ORACLE_FAILURE, "sent_argv": FFMPEG_COMMAND},
     Repeats: {"first": FIRST_FRAMES},
     FrameTimes: {"time_base": RATE, "ticks": TICKS},
-    TwinEntry: {"file": PATH, "src": SOURCE, "src_sha256": SHA256, "same_as": SHA256, "same_as_file": PATH},
+    TwinEntry: {"file": Either("a twin's file", REF_ENTRY, PATH), "src": SOURCE_FILE, "src_sha256": SHA256,
+                "same_as": SHA256, "same_as_file": PATH},
     ContentGroup: {"content": SHA256, "why": [m.CONTENT_RULING]},
     GroupMember: {"src": SOURCE, "src_sha256": SHA256, "box_id": Either("", m.BOX_NAMED, NOTHING),
                   "file": Either("", m.CLIP, NOTHING)},
@@ -363,7 +365,6 @@ FIELDS: dict[type, dict[Any, Shape]] = {
 }
 
 # ------------------------------------------------------------------------------------- the names a tarball is about
-REF_ENTRY = Match("an entry of --ref-dir, by its name", r"\[ref-dir\]/[^/\x00.][^/\x00]{0,254}")
 # the fields that name a clip, a source or a box first (their kinds a form, not a list): what Names is made of
 ROOTS: dict[Kind, str] = {CLIP_FILE: "clips", REF_ENTRY: "clips", SOURCE_FILE: "sources", BOX: "boxes"}
 

@@ -18,15 +18,14 @@ from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
 from kit.bundle.profile_words import FEED_LOGGED, UNSEEN_BLIND
 from kit.bundle.values import (
     BOX_NAMED,
-    CLI_COMMAND,
     CLIP,
     CLIP_STEM,
+    COMMAND,
     COUNT,
     DEMUXER,
     DEVICE,
     ENCODER,
     FAILURE,
-    FFMPEG_COMMAND,
     IDENTIFIER,
     KIT_VERSION,
     NOTHING,
@@ -545,6 +544,22 @@ CONTENT_RULING = said(
     "why sources are one content", "{a} ~ {b}: {detail}; if they are different contents: {pair}",
     "{sels}: one content by --content-groups", a=SOURCE_LABEL, b=SOURCE_LABEL, detail=LIKENESS_DETAIL, pair=_PAIR,
     sels=_SELECTORS)
+_RULING_PAIR = Template("two sources, as a --content-groups file holds them", '{{"{w}": [["{a}", "{b}"]]}}',
+                        w=Exact("a word", ("different", "same")), a=SOURCE, b=SOURCE)
+# what the corpus step says of the clips' names and contents (kit.media.discovery.Renamed, kit.corpus.contents)
+CONTENT_SAID = said(
+    "what the corpus step says of its sources",
+    "{n} clips give the source name {q} (a file's name without its tokens of size, rate and depth): each is named by "
+    "its file instead, {renamed}",
+    "{a} holds the same pictures as {b} (frame-identical): encoded and scored once, as {clip}",
+    "{sels} are held out together as one content, as --content-groups says",
+    "{s1} and {s2} are held out together as one content ({detail}); if they are different contents, pass "
+    "--content-groups FILE with FILE holding {pair}",
+    "{s1} and {s2} are undecided ({detail}): kept as two contents; if they are one content, pass --content-groups "
+    "FILE with FILE holding {pair}",
+    n=COUNT, q=Template("a quoted name", "'{s}'", s=Either("a name", SOURCE, CLIP_STEM)),
+    renamed=Joined("clips and their names", Template("a clip named", "{p} as '{s}'", p=PATH_K, s=SOURCE), ", "),
+    a=PATH_K, b=PATH_K, clip=CLIP, sels=_SELECTORS, s1=SOURCE, s2=SOURCE, detail=LIKENESS_DETAIL, pair=_RULING_PAIR)
 CONTENT_OVERRIDE = said("a --content-groups line applied", "same content: {sels} (--content-groups, sha256 {h})",
                         "different contents: {sels} (--content-groups, sha256 {h})", sels=_SELECTORS,
                         h=Match("12 digits of a sha256", r"[0-9a-f]{12}"))
@@ -769,7 +784,7 @@ SKIPPED_WHY = Either("why a clip was left out", JOB_FAILED, LOOK_FAILED, OF_FILE
 SKIPPED_REASON = Either("why a clip was left out", Template("a clip and why", "{path}: {why}", path=PATH_K,
                                                             why=SKIPPED_WHY), CHANGED)
 LEFT_OUT_WHY = SKIPPED_WHY
-COMMAND_K = Either("a command", FFMPEG_COMMAND, CLI_COMMAND)
+COMMAND_K = COMMAND  # a command the kit prints: ffmpeg's, its own, or its own running ffmpeg (`ensemble-kit ffmpeg …`)
 SKIPPED_FIX = Either(
     "the fix of a clip left out", NOTHING, Exact("a fix", (
         "remove it from --ref-dir", AGAIN, CAPPED_HINT, "check the file plays, or remove it from --ref-dir",
@@ -830,9 +845,12 @@ RERUN_REASON = said(
     "why a step runs", "not run yet in this out-dir", "started in this out-dir but did not complete (interrupted or "
     "failed)", "its fingerprint changed", "output {rel} is missing", "output {rel} was modified",
     "--force", "an upstream step ran", Joined("what changed", said(
-        "a change", "setting {key}: {old} -> {new}", "input {k} changed", "format of step {s}: {a} -> {b}{by}",
+        "a change", "setting {key}: {old} -> {new}", "input {i} changed", "format of step {s}: {a} -> {b}{by}",
         "format of {f}: {a} -> {b}{by}",
         "recorded by kit {v}, before fingerprints held format versions (a step so recorded reruns once)",
+        i=Exact("a step's input", ("ffmpeg", "clips", "corpus", "incumbent", "samples", "frame_times", "verdict",
+                                   "corpus_contents", "shard", "shard.manifest.json", "skipped.json", "baselines",
+                                   *(f"loso_seed{n}" for n in range(64)))),
         key=Template("a setting", "{k}{sub}", k=SETTING_KEY, sub=opt("a key", ".{x}", x=Either(
             "a key", IDENTIFIER, ENCODER))), old=SETTING_VALUE, new=SETTING_VALUE, k=SETTING_KEY, s=STEP,
         f=Exact("a format", ("corpus job rows", "lossless copy", "score conversion")),
@@ -862,7 +880,7 @@ LOG_MESSAGE = said(
     "the teacher's function: {t2} reproduced from the six features on all {k} rows (largest difference {d} <= {x})",
     "the teacher's function: {t2} not reproduced: it differs from libvmaf's own score by {d} at {worst}",
     "redone: {job}: {redo}",
-    "demo clip(s) {demos} in the cache are damaged (cut short?): rendered again",
+    "demo clip(s) {demos} in the cache are damaged (cut short?): rendered again", CONTENT_SAID,
     "{rows} duplicate row(s) dropped from {path} (same key and scores)",
     "moved aside, not deleted: {files} of an earlier bundle, now in {path} (none of it goes into the new tarball)",
     "training threads: {k} ({whose}), each running torch on {n} thread; inter-op {n2}; onnxruntime {n3} per session, "

@@ -63,7 +63,7 @@ class Overrides:
     left_out: dict[str, str] = field(default_factory=dict)  # the names of the clips this run left out: their paths
 
     def lines(self) -> list[str]:
-        where = f"{CONTENT_GROUPS} (sha256 {self.sha256[:12]})"  # sent in the manifest: no file's name
+        where = f"{CONTENT_GROUPS}, sha256 {self.sha256[:12]}"  # sent in the manifest: no file's name
         return ([f"same content: {', '.join(s)} ({where})" for s in self.rules.same]
                 + [f"different contents: {', '.join(d)} ({where})" for d in self.rules.different])
 
