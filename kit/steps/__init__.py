@@ -37,7 +37,7 @@ STEPS: tuple[LazyStep, ...] = (
     # 2: the teacher's own six (corpus schema 6; the jobs of a teacher without them are kept), and the manifest's
     # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet;
     # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/;
-    # 4: what a child said reaches the sent twins, skipped.json and the manifest only through kit.infra.known's door
+    # 4: what a child said reaches the sent twins, skipped.json and the manifest only through 2.4's door of words
     # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`;
     # 5: the shard's and its manifest's device, ffmpeg version and pixel formats typed (kit.infra.typed), what a child
     # said never in the sent twins (sent-v4/: kit.infra.shown.Heard)
