@@ -21,6 +21,7 @@ from kit.bundle import values
 from kit.bundle.cards import EnsembleManifest
 from kit.bundle.conformal import CalibrationCard, Confidence, SplitConformal
 from kit.bundle.values import (
+    ARGV_WORD,
     BOX,
     CLI_COMMAND,
     CLI_WORD,
@@ -30,7 +31,6 @@ from kit.bundle.values import (
     ENCODER,
     ENCODERS_AUTO,
     FEATURE,
-    FFMPEG_COMMAND,
     FFMPEG_ENCODER,
     FFMPEG_SOURCES,
     FLAG_VALUE,
@@ -263,7 +263,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                 "content": SHA256, "pixels_sha256": Either("", SHA256, NOTHING), "signature": Either("", SIGNATURE,
                                                                                                    NOTHING),
                 "file": CLIP_FILE, "decode": REF_DECODES, "scored_in": PIX_FMT, "scoring": m.SCORING_NOTE},
-    OracleCheck: {"job_id": m.JOB_ID, "argv": FFMPEG_COMMAND, "failure": m.ORACLE_FAILURE, "sent_argv": FFMPEG_COMMAND},
+    OracleCheck: {"job_id": m.JOB_ID, "argv": [ARGV_WORD], "failure": m.ORACLE_FAILURE, "sent_argv": [ARGV_WORD]},
     Repeats: {"first": FIRST_FRAMES},
     FrameTimes: {"time_base": RATE, "ticks": TICKS},
     TwinEntry: {"file": Either("a twin's file", REF_ENTRY, PATH), "src": SOURCE_FILE, "src_sha256": SHA256,

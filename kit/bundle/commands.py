@@ -170,11 +170,34 @@ class Graph(Kind):
         return self.value(unescaped(value), names)
 
 
+_ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
+_ANSI_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.DOTALL)
+_NAMED_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def _ansi_c(body: str) -> str:
+    """What bash's `$'...'` holds (kit.infra.visible.shell_quote's escapes: \\xHH, \\uHHHH, \\n, \\', \\\\)."""
+    def one(m: re.Match[str]) -> str:
+        hexa = m.group(1) or m.group(2) or m.group(3)
+        if m.group(1):  # a byte: ASCII, or one that was not UTF-8 (os.fsdecode's surrogate)
+            code = int(hexa, 16)
+            return chr(code) if code < 0x80 else chr(0xDC00 + code)
+        return chr(int(hexa, 16)) if hexa else _NAMED_ESCAPES.get(m.group(4), m.group(4))
+    return _ANSI_ESCAPE.sub(one, body)
+
+
 def _words(text: str) -> list[str] | None:
+    """A command line's words as a shell splits them, bash's `$'...'` words (a name not printable) read back."""
+    held: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:
+        held.append(_ansi_c(m.group(1)))
+        return f"\x00{len(held) - 1}\x00"
     try:
-        return shlex.split(text)
+        words = shlex.split(_ANSI_C.sub(hold, text))
     except ValueError:
         return None
+    return [re.sub("\x00(\\d+)\x00", lambda m: held[int(m.group(1))], w) for w in words]
 
 
 class Command(Kind):

@@ -27,6 +27,7 @@ from kit.bundle.values import (
     ENCODER,
     FAILURE,
     IDENTIFIER,
+    JOB_SLUG,
     KIT_VERSION,
     NOTHING,
     NUMBER,
@@ -407,7 +408,7 @@ LOG_STEP = said("a step starts or ends", "step {s} done in {t} s", "step {s} sta
 
 PLATFORM = Template("a platform", "{s}-{m}", s=Exact("a system", ("linux", "darwin", "windows", "other")),
                     m=Exact("a machine", ("x86_64", "arm64", "other")))
-JOB_ID = Template("a job", "{src}-{sha}__{enc}__cq{cq}{at}", src=Either("a source or a clip", SOURCE, CLIP_STEM),
+JOB_ID = Template("a job", "{src}-{sha}__{enc}__cq{cq}{at}", src=JOB_SLUG,
                   sha=Match("a digest", r"[0-9a-f]{10}"),
                   enc=ENCODER, cq=Match("a quality step", r"\d{3}"),
                   at=Either("its rung", NOTHING, Template("a rung", "__{size}", size=SIZE)))
@@ -731,6 +732,10 @@ OF_FILE = said(
     "dataset's dis/ folder)", "{b} bytes is not a whole number of {size} {pf} frames ({per} bytes each)",
     "cannot fingerprint its pictures", "cannot fingerprint its pictures (the decode printed no pixel hash)",
     "cannot fingerprint its pictures (the decode gave {k} frames' thumbnails, the clip holds {n})",
+    "cannot fingerprint its pictures (ffmpeg {how})",
+    "cannot fingerprint its pictures (more than {n} frames: too long to fingerprint)",
+    "cannot fingerprint its pictures (the decode wrote {b} bytes of thumbnails, not whole frames (a decode cut "
+    "short))",
     "its lossless copy holds {k} frames, the file decodes to {n}",
     "its lossless copy holds frames that do not decode, the file decodes to {n}",
     "the check of its lossless copy printed {k} pixel hashes, not one: ffmpeg's output is not what the kit reads",
@@ -768,7 +773,8 @@ OF_FILE = said(
     odd=Exact("a side", ("width", "height", "width and height")),
     s1=SIZE, s2=SIZE,
     turned=opt("turned", ", as its decoder gives them before their display turn"),
-    first=CLIP, last=CLIP, what=Match("an entry", r"a folder|a named pipe \(FIFO\)|a socket|a link to nothing"))
+    how=HOW, first=CLIP, last=CLIP,
+    what=Match("an entry", r"a folder|a named pipe \(FIFO\)|a socket|a link to nothing"))
 CHANGED = Template("a clip that changed",
                    "{clip} changed while the run was going ({why}): rows made from it would carry the sha256 of the "
                    "content hashed at the start, so the rows of job {job} were discarded",

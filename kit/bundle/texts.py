@@ -175,8 +175,10 @@ def names_of(docs: Mapping[str, Any]) -> Names:
         if shape is None:
             continue
         for _, kind, text, admitted in walk(doc, shape, Names()):
-            if kind is not None and (which := cat.ROOTS.get(kind)) is not None and admitted and text != WITHHELD:
-                found[which].add(cat.root_name(kind, text))
+            root = kind if kind in cat.ROOTS else next(  # a root, or one of an Either's that admits the text
+                (k for k in getattr(kind, "kinds", ()) if k in cat.ROOTS and k.admits(text)), None)
+            if root is not None and admitted and text != WITHHELD:
+                found[cat.ROOTS[root]].add(cat.root_name(root, text))
     return Names(frozenset(found["clips"]), frozenset(found["sources"]), frozenset(found["boxes"]))
 
 

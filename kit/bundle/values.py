@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
+from kit.corpus.jobs import job_slug
 from kit.infra import ended, typed
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
 from kit.infra.shown import ELSEWHERE, PROGRAMS, Root
@@ -139,6 +140,19 @@ class _ClipStem(Kind):
 
 
 CLIP_STEM = _ClipStem()
+
+
+class _JobSlug(Kind):
+    """A source (or a clip left out before it had rows) as a job's id begins with it (kit.corpus.jobs.job_slug)."""
+
+    name = "a source, as its jobs are named"
+
+    def pattern(self, names: Names) -> str:
+        slugs = {job_slug(n) for n in (*names.sources, *(c.rsplit(".", 1)[0] for c in names.clips))}
+        return "|".join(re.escape(s) for s in sorted(slugs, key=len, reverse=True)) or "(?!)"
+
+
+JOB_SLUG = _JobSlug()
 # a clip's file name where it is first named (a shard manifest's sources and left-out clips, skipped.json): the name
 # the user gave the file, sent by the documented rule (docs/reference/files.md, "Names"); never a hidden file's
 _CLIP_EXTS = sorted({e.lstrip(".") for e in (*DIRECT_EXTS, *INTERMEDIATE_EXTS, ".y4m", ".yuv")}, key=len, reverse=True)
@@ -194,8 +208,10 @@ class _Path(Kind):
         clips = _alternation(names.clips)
         stems = _alternation(frozenset(c.rsplit(".", 1)[0] for c in names.clips))
         slugs = _alternation(frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips))
-        # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its extension
-        jobs = _alternation(names.sources | frozenset(c.rsplit(".", 1)[0] for c in names.clips))
+        # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its
+        # extension, as a file name anywhere holds it (kit.corpus.jobs.job_slug)
+        stems = (c.rsplit(".", 1)[0] for c in names.clips)
+        jobs = _alternation(frozenset(job_slug(n) for n in (*names.sources, *stems)))
         made = "|".join(_MADE).format(src=jobs, clips=clips, slugs=slugs)
         tag = {root: re.escape(root.value) for root in Root}
         return "|".join((
@@ -255,7 +271,8 @@ FLAG_VALUE = Either(
 def _cli_word(flag: str, text: str, names: Names) -> bool:
     """A word of a kit command: the program, a command, an option (`--opt=value` too), or a value of FLAG_VALUE (a box
     id after --box-id alone, one this tarball names)."""
-    if text in ("ensemble-kit", *CLI_WORDS, *CLI_OPTIONS) or PATH.admits(text, names):
+    if text in ("ensemble-kit", *CLI_WORDS, *CLI_OPTIONS) or PATH.admits(text, names) or \
+            (text == "-m" or (flag == "-m" and text == "kit")):  # `python -m kit`
         return True
     option, eq, value = text.partition("=")
     if eq and option in CLI_OPTIONS:
@@ -324,5 +341,20 @@ class _CliWord(Kind):
 
 
 CLI_WORD = _CliWord()
+
+
+class _ArgvWord(Kind):
+    """One word of an ffmpeg command the kit built, kept as its list of words (a shard manifest's oracle.argv)."""
+
+    name = "a word of a command the kit built"
+
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or FFMPEG_COMMAND.word("", text, names)
+
+
+ARGV_WORD = _ArgvWord()
 CLI_COMMAND = Command(_cli_word)
 COMMAND = Command(_any_command)  # a command the kit prints (a fix, a hint): an ffmpeg's or the kit's own

@@ -115,7 +115,7 @@ class Job:
 
     @property
     def job_id(self) -> str:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.clip.src).strip("-.")[:40] or "clip"
+        slug = job_slug(self.clip.src)
         rung = f"__{self.rendition.width}x{self.rendition.height}" if self.rendition is not None else ""
         return f"{slug}-{self.clip.sha256[:10]}__{self.encoder}__cq{self.cq:03d}{rung}"
 
@@ -579,3 +579,8 @@ def ledger_teacher_name(teacher: Teacher) -> str:
         return teacher.name
     name = PurePath(teacher.path).name
     return name.removesuffix(".json") or name
+
+
+def job_slug(src: str) -> str:
+    """A source's name as its jobs' ids and folders begin (letters, digits, `.`, `_`, `-`: a file name anywhere)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", src).strip("-.")[:40] or "clip"

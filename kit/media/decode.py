@@ -476,15 +476,15 @@ def unreadable_hint(path: Path, stderr: str) -> str:
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file, within `budget`."""
     res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures")
+    hint = "check the clip plays, or remove it from --ref-dir"
+    if res.returncode != 0:  # how it ended (the kit's words, sent), then what ffmpeg said (the box's alone)
+        how, said, _ = how_it_ended(res)
+        raise InputError(Spelled(PurePath(path), f": cannot fingerprint its pictures (ffmpeg {how}",
+                                 *((heard(said, [PurePath(path)], lead=": "),) if said else ()), ")"), hint=hint)
     try:
-        if res.returncode != 0:
-            how, said, _ = how_it_ended(res)
-            raise ValueError(f"ffmpeg {how}: {said}")
         identity = parse_fingerprint(res)
         if identity.frames != (frames := round(budget.pixels / budget.frame_pixels)):  # its output cut short
             raise ValueError(f"the decode gave {identity.frames} frames' thumbnails, the clip holds {frames}")
         return identity
-    except ValueError as exc:
-        raise InputError(Spelled(PurePath(path), ": cannot fingerprint its pictures",
-                                 heard(str(exc), [PurePath(path)], lead=" (", trail=")")),
-                         hint="check the clip plays, or remove it from --ref-dir") from exc
+    except ValueError as exc:  # the kit's words of what it read (parse_fingerprint's)
+        raise InputError(Spelled(PurePath(path), f": cannot fingerprint its pictures ({exc})"), hint=hint) from exc

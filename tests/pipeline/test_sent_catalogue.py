@@ -403,8 +403,8 @@ SHARED = ["demo_run", "ladder_run", "named_run", "twin_run"]
 
 def tarball_of(request: pytest.FixtureRequest, fixture: str) -> Path:
     made = request.getfixturevalue(fixture)
-    folder = made[0] if isinstance(made, tuple) else made
-    found = sorted(Path(folder).rglob("05_bundle/results-*.tar.gz"))
+    folders = [p for p in (made if isinstance(made, tuple) else (made,)) if isinstance(p, Path)]
+    found = sorted(t for folder in folders for t in folder.rglob("05_bundle/results-*.tar.gz"))
     assert found, f"{fixture} made no results tarball"
     return found[-1]
 
