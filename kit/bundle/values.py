@@ -210,8 +210,8 @@ class _Path(Kind):
         slugs = _alternation(frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips))
         # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its
         # extension, as a file name anywhere holds it (kit.corpus.jobs.job_slug)
-        stems = (c.rsplit(".", 1)[0] for c in names.clips)
-        jobs = _alternation(frozenset(job_slug(n) for n in (*names.sources, *stems)))
+        bare = [c.rsplit(".", 1)[0] for c in names.clips]
+        jobs = _alternation(frozenset(job_slug(n) for n in (*names.sources, *bare)))
         made = "|".join(_MADE).format(src=jobs, clips=clips, slugs=slugs)
         tag = {root: re.escape(root.value) for root in Root}
         return "|".join((
