@@ -92,7 +92,8 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob
     for x in (x for x in samples if x.job_id not in reused_ids):
         per_src = work.setdefault(x.job.encoder, {})
         per_src[x.job.clip.src] = per_src.get(x.job.clip.src, 0.0) + x.work()
-    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples)))
+    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples),
+                         any(j.rendition is not None for j in jobs)))
     if samples:
         ctx.say("corpus", samples_price(jobs, samples, reused_ids))
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard

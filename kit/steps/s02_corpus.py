@@ -1,4 +1,4 @@
-"""Step 02: encode every clip x encoder x cq, score every frame, write the shard."""
+"""Step 02: encode every clip x rung x encoder x cq, score every frame, write the shard."""
 
 from __future__ import annotations
 
