@@ -24,7 +24,7 @@ from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
 from kit.media.fingerprint import GRID, THUMB
 from kit.media.libvmaf import FEATURES
-from tests import compile_before_the_workers
+from tests import compile_before_the_workers, pace
 
 ROOT = Path(__file__).resolve().parent.parent
 # the kit as the tests start it. A suite started under nohup passes on an ignored SIGHUP, which the kit rightly keeps
@@ -281,10 +281,10 @@ def tiny_refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None = None,
             env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process, as a user would."""
+    """Run the real CLI in a child process, as a user would (`timeout`: in the box's own time, tests/pace.py)."""
     cmd = [*(entry or KIT), *map(str, args)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return pace.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -314,7 +314,7 @@ def demo_json(folder: Path) -> dict[str, object]:
             events.append(line)
             if first is None and '"event": "eta"' in line:
                 first = time.monotonic() - start
-        code = proc.wait(timeout=1800)
+        code = pace.wait(proc, 1800)
         lines.seek(0)
         said = lines.read()
     assert code == 0, said[-4000:]
@@ -436,6 +436,11 @@ def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> p
     return pd.concat(frames, ignore_index=True)
 
 
+# what a stop's one sentence says is kept, after `interrupted (N running process(es) stopped)`: the corpus step's jobs
+# where it was cut short, else finished work as a whole (kit.infra.interrupts.stop_lines)
+STOP_KEPT = r"(?:; finished work is kept|: \d+ of \d+ corpus jobs are finished and kept; the rerun does the other \d+)"
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper does not count)."""
     try:
@@ -445,12 +450,9 @@ def alive(pid: int) -> bool:
 
 
 def all_gone(pids: Iterable[int], within_s: float = 5.0) -> bool:
-    """Whether every one of `pids` has ended within `within_s`, polled."""
+    """Whether every one of `pids` has ended within `within_s` of the box's own time (tests/pace.py), polled."""
     pids = list(pids)
-    deadline = time.monotonic() + within_s
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(alive(p) for p in pids)
+    return pace.until(lambda: not any(alive(p) for p in pids), within_s)
 
 
 def processes_naming(path: Path) -> list[str]:
@@ -544,7 +546,7 @@ def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     # what the kit sets in os.environ (the report's MPLCONFIGDIR) ends with the command, as a process's would; a
     # command that hangs ends the test worker with every thread's stack after 10 minutes, as run_kit's timeout would
     with mock.patch.dict(os.environ):
-        faulthandler.dump_traceback_later(600, exit=True)
+        faulthandler.dump_traceback_later(pace.scaled(600), exit=True)
         try:
             res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
         finally:

@@ -26,7 +26,8 @@ from kit.corpus.scheduler import (
 from kit.corpus.shard import ClipScoring, clip_scorings
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.errors import InputError, ToolError
-from kit.events import Forecast, Info, JobsDropped, JobsPlanned
+from kit.events import Forecast, JobsDropped, JobsPlanned
+from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.host import core_count
 from kit.infra.tree import Tree
@@ -118,7 +119,7 @@ def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: Callabl
             planned = samples()
             kept = sum(1 for j in jobs if runner.is_done(j)) + sum(
                 1 for x in planned if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
-            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(planned))))
+            interrupts.kept_at_stop(interrupted_words(kept, len(jobs) + len(planned)))
         raise
 
 

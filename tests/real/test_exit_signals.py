@@ -21,20 +21,21 @@ from pathlib import Path
 import pytest
 
 from kit.infra.faults import KILL_ENV, SIGNAL_ENV
-from tests.conftest import FAST, KIT, LENIENT, ROOT, processes_naming, run_kit
+from tests.conftest import FAST, KIT, LENIENT, ROOT, STOP_KEPT, processes_naming, run_kit
 
 STOP = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 GRID = ["--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]  # jobs long enough to signal the corpus step mid-way
 
 
 def interrupted_lines(stderr: str, sig: str) -> list[str]:
-    """The two closing lines, checked: `interrupted[ by SIGxxx] (N …) …; finished work is kept.` and `resume with:`."""
+    """The two closing lines, checked: `interrupted[ by SIGxxx] (N …) …: what is kept.` and `resume with:`, the stop
+    said once (the step's kept jobs in its sentence, never on a line of their own: issue 98, item 6)."""
     by = "" if sig == "SIGINT" else f" by {sig}"
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert re.fullmatch(rf"interrupted{by} \(\d+ running process\(es\) stopped\); finished work is kept\.",
-                        lines[-2]), stderr
+    assert re.fullmatch(rf"interrupted{by} \(\d+ running process\(es\) stopped\){STOP_KEPT}\.", lines[-2]), stderr
     assert lines[-1].startswith("resume with: "), stderr
     assert "Traceback" not in stderr and "error:" not in stderr, stderr
+    assert sum("interrupted" in line for line in lines) == 1, stderr
     return lines
 
 
@@ -98,7 +99,8 @@ def test_a_stop_signal_during_the_corpus_step(sig: str, tiny_refs: Path, tmp_pat
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == STOP[sig], (proc.returncode, stderr)
     interrupted_lines(stderr, sig)
-    kept = re.search(r"interrupted: (\d+) of (\d+) corpus jobs are finished and kept", stdout)
+    assert "interrupted" not in stdout, stdout
+    kept = re.search(r"stopped\): (\d+) of (\d+) corpus jobs are finished and kept", stderr)
     assert kept and int(kept.group(1)) == len(list((out / "02_corpus" / "jobs").glob("*.json"))), stdout
     assert not processes_naming(out), processes_naming(out)
 
