@@ -80,6 +80,16 @@ class BoxClock:
             self._last = now
             return self.counted
 
+    def pace(self) -> float:
+        """The box's own seconds per wall second since the clock started: what a wall figure the kit measured in
+        that time (a step's seconds) is worth."""
+        counted = self.seconds()
+        return counted / max(self._last - self.started, 1e-9)
+
+    def wall(self) -> float:
+        """The wall seconds since the clock started, for a failure's message."""
+        return time.monotonic() - self.started
+
 
 @contextlib.contextmanager
 def ticking() -> Iterator[BoxClock]:
@@ -152,23 +162,49 @@ def communicate(proc: subprocess.Popen[Any], seconds: float, stdin: Any = None) 
                 raise subprocess.TimeoutExpired(proc.args, seconds) from None
 
 
+def session_cpu_s(sid: int) -> float:
+    """The CPU seconds (user + system) of the processes of session `sid` that live now and of every child they have
+    waited for: a process's own and its reaped children's, which reach the session's leader as it reaps them."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:  # after the state: ppid, pgrp, session
+                total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
+
+
+class CpuLimit(subprocess.TimeoutExpired):
+    """A run that spent more CPU than its limit: work that loops, told from a busy box's slowness."""
+
+
 def run(argv: Sequence[str | os.PathLike[str]], *, timeout: float, check: bool = False, input: Any = None,
-        capture_output: bool = False, group: bool = False, **popen: Any) -> subprocess.CompletedProcess[Any]:
-    """subprocess.run with `timeout` in the box's own time: past it the process is killed (`group`: its whole
-    process group, which it then leads) and TimeoutExpired raised with what it wrote, as subprocess.run does."""
+        capture_output: bool = False, group: bool = False, cpu_limit_s: float | None = None,
+        **popen: Any) -> subprocess.CompletedProcess[Any]:
+    """subprocess.run with `timeout` in the box's own time: past it the process is killed (`group`, or
+    start_new_session given: its whole process group, which it then leads) and TimeoutExpired raised with what it
+    wrote, as subprocess.run does. `cpu_limit_s`: also killed (CpuLimit) once its session (it leads one) has spent
+    that much CPU."""
     if capture_output:
         popen.setdefault("stdout", subprocess.PIPE)
         popen.setdefault("stderr", subprocess.PIPE)
     if input is not None:
         popen.setdefault("stdin", subprocess.PIPE)
-    with subprocess.Popen(argv, start_new_session=group, **popen) as proc:
+    group = popen.setdefault("start_new_session", group or cpu_limit_s is not None)
+    with subprocess.Popen(argv, **popen) as proc:
         try:
-            out, err = communicate(proc, timeout, input)
-        except subprocess.TimeoutExpired:
+            if cpu_limit_s is None:
+                out, err = communicate(proc, timeout, input)
+            else:
+                out, err = _within_cpu(proc, timeout, cpu_limit_s, input)
+        except subprocess.TimeoutExpired as past:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
             out, err = proc.communicate()
-            raise subprocess.TimeoutExpired(proc.args, timeout, output=out, stderr=err) from None
+            kind = CpuLimit if isinstance(past, CpuLimit) else subprocess.TimeoutExpired
+            raise kind(proc.args, past.timeout, output=out, stderr=err) from None
         except BaseException:
             proc.kill()
             raise
@@ -176,3 +212,17 @@ def run(argv: Sequence[str | os.PathLike[str]], *, timeout: float, check: bool =
     if check:
         res.check_returncode()
     return res
+
+
+def _within_cpu(proc: subprocess.Popen[Any], seconds: float, cpu_s: float, stdin: Any) -> tuple[Any, Any]:
+    """communicate(), its limit `seconds` of the box's own time, and the session's CPU read at each slice."""
+    limit = Deadline(seconds)
+    while True:
+        try:
+            return proc.communicate(stdin, timeout=limit.slice() if limit.left() < 1 else 1.0)
+        except subprocess.TimeoutExpired:
+            stdin = None
+            if session_cpu_s(proc.pid) > cpu_s:
+                raise CpuLimit(proc.args, cpu_s) from None
+            if limit.expired():
+                raise subprocess.TimeoutExpired(proc.args, seconds) from None

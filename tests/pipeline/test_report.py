@@ -25,6 +25,7 @@ from kit.report.html import ReportData, load_report_data, render_report
 from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.thresholds import GateResult
+from tests import pace
 from tests.conftest import ROOT
 from tests.report_run import SyntheticRun, make_run
 from tests.unit.test_report_reading import page_order
@@ -145,8 +146,8 @@ def apt_install(package: str) -> None:
         pytest.skip(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
                     f"run: apt-get update && apt-get install -y {package}")
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        res = pace.run(cmd, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if res.returncode != 0:
             pytest.skip(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
 
@@ -164,7 +165,7 @@ def find_or_install_chromium() -> str:
 
 
 def has_cjk_font() -> bool:
-    res = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60)
+    res = pace.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60)
     return res.returncode == 0 and bool(res.stdout.strip())
 
 
@@ -178,8 +179,8 @@ def find_or_install_cjk_font() -> None:
 
 
 def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                          text=True, timeout=180)
+    return pace.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                    text=True, timeout=180)
 
 
 def test_chromium_renders_the_figures(json_run: tuple[Path, object], tmp_path: Path) -> None:
@@ -310,7 +311,7 @@ def test_matplotlib_keeps_its_files_in_the_kit_cache_when_home_cannot_be_written
               "from kit.report.html import render_report\n"
               "render_report(synthetic_verdict(), synthetic_data())\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
-    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**env, "HOME": str(home), "KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)})
+    res = pace.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                   env={**env, "HOME": str(home), "KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0 and res.stderr == "", res.stderr[-3000:]
     assert list((cache / "matplotlib").glob("fontlist-*.json"))  # its font cache, built once, kept there

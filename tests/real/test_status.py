@@ -26,6 +26,7 @@ from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from kit.verdict.thresholds import GateThresholds
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
@@ -301,8 +302,8 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
                              stderr=subprocess.PIPE, text=True)
     try:
         seen: list[str] = []
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and child.poll() is None:
+        limit = pace.Deadline(300)  # the box's own time (tests/pace.py)
+        while not limit.expired() and child.poll() is None:
             corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
             seen.append(str(corpus["reason"]))
             if corpus["state"] == "running" and corpus["seconds_left"] is not None and corpus["jobs_done"] >= 2:
@@ -335,7 +336,7 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGCONT)
             os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=60)
+        pace.wait(child, 60)
     # stopped: the step is unfinished, and status says how many of its jobs the next run keeps
     planned, done, _ = figures_from_files(out, time.time())
     corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
