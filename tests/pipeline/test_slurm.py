@@ -12,6 +12,7 @@ kept munged out, and the tests skipped), and are stopped by pid at the end; noth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -99,6 +100,14 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 @pytest.fixture(scope="module")
 def slurm() -> Iterator[Cluster]:
+    with single_node_slurm() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def single_node_slurm() -> Iterator[Cluster]:
+    """munged, slurmctld and slurmd started, each in the foreground and stopped by pid at the end (the module's
+    docstring); the folder removed."""
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
     if missing:
         cannot_run_here(f"Slurm is not installed ({', '.join(missing)} not found): apt-get install -y slurm-wlm munge "
@@ -303,3 +312,36 @@ def test_a_requeued_task_and_the_jobs_after_it_again_redo_nothing(slurm: Cluster
     task_log = (root / "slurm" / "logs" / f"corpus-{a}_2.out").read_text()
     assert "skipped: up to date" in task_log, task_log[-3000:]
 
+
+
+def test_slurm_s_daemons_failing_are_the_kit_s_one_line(tiny_refs: Path, tmp_path: Path) -> None:
+    """On a cluster of its own, each daemon stopped in turn (issue 98, item 6): a job the controller refuses, munge
+    down, the controller down. Each is one line naming the cause (none of sbatch's lines under it), exit 2, and
+    `retry:` where the same command again submits once the daemon is back; never exit 70. The words of more ways
+    sbatch fails, from fakes: tests/unit/test_slurm.py."""
+    with single_node_slurm() as cluster:
+        def submit(name: str, *extra: str) -> tuple[str, bool]:
+            out = tmp_path / name
+            res = run_kit("slurm", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", out, *FLAGS, *extra,
+                          env=cluster.env)
+            said = res.stderr.splitlines()
+            errors = [line for line in said if line.startswith("error: ")]
+            assert res.returncode == 2 and len(errors) == 1, res.stderr
+            assert not any(line.startswith("    | ") for line in said) and "Traceback" not in res.stderr, res.stderr
+            assert (out / "slurm" / "array.sh").is_file()  # the scripts are kept
+            return errors[0], any(line.startswith("retry: ") for line in said)
+
+        array = tmp_path / "{}" / "slurm" / "array.sh"
+        assert submit("refused", "--sbatch-arg=--partition=nope") == (
+            f"error: Slurm refused {str(array).format('refused')}: 'Invalid partition name specified'", False)
+        munged, slurmctld, _ = cluster.procs
+        munged.terminate()
+        pace.wait(munged, 20)
+        error, retry = submit("munge")
+        assert error.startswith(f"error: sbatch could not submit {str(array).format('munge')}: munge, Slurm's "
+                                "authentication, is not running on this host") and retry, error
+        slurmctld.terminate()
+        pace.wait(slurmctld, 20)
+        error, retry = submit("controller")
+        assert error.startswith(f"error: sbatch could not submit {str(array).format('controller')}: the Slurm "
+                                "controller (slurmctld) does not answer") and retry, error
