@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
-from kit.infra.rules import COUNT, KIT_VERSION, STAMP_OR_NONE, Each, Real, Whole
+from kit.infra.rules import BOX_ID, COUNT, KIT_VERSION, STAMP_OR_NONE, Each, Real, Whole
 from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
@@ -134,7 +134,7 @@ class ShardManifest(Record):
     file: str = ""
     sha256: str = ""
     rows: int = field(default=0, metadata=keep(COUNT))
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))  # another box's: one a kit writes, or refused
     platform: str = ""
     device: str = ""
     devices: dict[str, str] = field(default_factory=dict)  # encoder -> the hardware that encoded its rows
@@ -436,13 +436,14 @@ def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | 
         return manifest
     with contextlib.suppress(OSError, ValueError):
         said = read_json(manifest_path(corpus))
-        box = box or (str(said.get("box_id")) if isinstance(said, dict) and isinstance(said.get("box_id"), str)
-                      else "")
+        named = said.get("box_id") if isinstance(said, dict) else None
+        # the box named where its id is one (a box id no kit writes is what the error says, once, shortened)
+        box = box or (named if isinstance(named, str) and BOX_ID.problem(named) is None else "")
     newer = "is newer than this kit reads" in why
-    raise InputError(f"{label}: the manifest of box {box or '(not recorded)'}'s corpus, {manifest_path(corpus).name}, "
-                     f"is {why}: nothing was read from it",
+    raise InputError(f"{label}: the manifest of {f'box {box}' if box else 'its box'}'s corpus, "
+                     f"{manifest_path(corpus).name}, is {why}: nothing was read from it",
                      hint="update this kit to the sender's version (see its kit_version)" if newer else
-                     f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
+                     f"ask {f'box {box}' if box else 'its box'} for its results tarball again, made by a kit of this "
                      "release, or leave it out")
 
 

@@ -8,7 +8,7 @@ _WORDS = """
 17 176x144 18 1800 19 1920x1080 1a7f37 1em 1f 1fr 1neg 1p 1px 1s 1st 2 20 2000 2023 22 222 24 24000 240p 25 25em 25fps
 264 265 266 28em 29 2e 2em 2f 2px 3 30 300 30000 30449 31 32 330 33133 360 37 3986 3d0h 3em 3f 3g 3g2 3gp 4 40 4096 420
 420jpeg 420mpeg2 420p10 420p12 420paldv 422 422p10 422p12 44 444 444p10 444p12 45 48000 480p 4em 4f 4g 4k 4px 5 51 540
-555 56 5em 5f 5s 6 60 600 60000 6379 64 640x360 666 6em 6f 6g 7 700 71 720 720p 777 78em 7a0010 7em 7z 8 83 85em 8640
+555 56 5em 5f 5s 6 60 600 60000 62 6379 64 640x360 666 6em 6f 6g 7 700 71 720 720p 777 78em 7a0010 7em 7z 8 83 85em 8640
 89a 8bit 8em 9 95 97 9a 9em a a100 aac aae aarch64 abezhikmnoptyxabeiknoptuxabekmhopctyxijsqwaeopcyxijshdqwij abgr
 abnormally about above abs absent absolute ac ac3 acceleration account across activation adam adapter
 adaptercompatibility adapters add address adds adf adm adm2 adm3 admin administrator adrenalin advanced aff after
