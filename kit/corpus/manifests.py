@@ -90,7 +90,7 @@ class TwinEntry(Record):
 class GroupMember(Record):
     src: str
     src_sha256: str
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     file: str = field(default="", metadata=NAMES_FILE)
 
 
@@ -109,7 +109,7 @@ class LeftOut(Record):
 
     file: str = field(metadata=NAMES_FILE)
     why: str = field(metadata=NAMES_FILE)
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
     # the merge input that brought it (its file name; kept through later merges; "" in a shard's own manifest and in
     # a merge of kits before 2.3): two boxes of one box id each keep their clips, told apart by it
@@ -218,7 +218,7 @@ class RepeatedCorpus(Record):
 
     input: str  # its file name
     same_as: str  # the input that brought it first (canonical order), or the merged input made of it
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     within: bool = False  # `same_as` is a merged corpus that holds it among its inputs
 
     @property
@@ -236,7 +236,7 @@ class SharedBoxId(Record):
     name: a cloned machine, containers): each input's evidence is kept and named by it, never one box's taken for
     the other's."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     inputs: list[str] = field(metadata=NAMES_FILE)  # their file names, in canonical order
     # kit 2.4: each input's runs of the box are of one machine (a merged input holds an earlier run of the box whose
     # later run is another input): one box that ran again, whose runs a merged input's rows cannot tell apart
@@ -261,7 +261,7 @@ class BoxRun(Record):
     """One run of one box, as a merge knows it: the box id and machine that made its shard, the part of a reference
     set it encoded (its shard label, "" for the whole), when its rows were made and the shard's sha256."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     machine: str
     shard: str
     made: str = field(metadata=keep(STAMP_OR_NONE))

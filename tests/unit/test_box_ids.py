@@ -80,3 +80,29 @@ def test_the_box_id_variable_is_refused_as_the_flag_is(box: str, tmp_path: Path)
     assert res.exit_code == 2 and len(errors) == 1, res.output
     assert errors[0].startswith(f"error: --box-id {box!r} ") and "(from KIT_BOX_ID)" in errors[0], errors[0]
     assert f"--box-id {safe_box_id(box)}" in res.output and not (tmp_path / "o").exists()
+
+
+def test_every_record_s_box_id_and_kit_version_keep_the_one_rule() -> None:
+    """Names and versions by one rule (issue 98, item 11): each field named `box_id` of a record the kit reads keeps
+    BOX_ID and each `kit_version` keeps KIT_VERSION (a new record with either is held to it here). The run's own
+    settings' box id is the flag's, sanitised as it is set (RunSettings.__post_init__)."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import kit
+    from kit.infra.records import Record, keeps
+    from kit.infra.rules import KIT_VERSION
+
+    for found in pkgutil.walk_packages(kit.__path__, "kit."):
+        if found.name not in ("kit.__main__", "kit.run_full_pipeline"):  # entry points: they run the command
+            importlib.import_module(found.name)
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for s in cls.__subclasses__() for c in (s, *subclasses(s))]
+
+    rule = {"box_id": BOX_ID, "kit_version": KIT_VERSION}
+    fields = {(c.__name__, f.name): f for c in subclasses(Record) for f in dataclasses.fields(c) if f.name in rule}
+    assert len(fields) >= 16, sorted(fields)
+    unruled = sorted(k for k, f in fields.items() if rule[f.name] not in keeps(f) and k != ("RunSettings", "box_id"))
+    assert unruled == []
