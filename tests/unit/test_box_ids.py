@@ -84,7 +84,7 @@ def test_the_box_id_variable_is_refused_as_the_flag_is(box: str, tmp_path: Path)
 
 def test_every_record_s_box_id_and_kit_version_keep_the_one_rule() -> None:
     """Names and versions by one rule (issue 98, item 11): each field named `box_id` of a record the kit reads keeps
-    BOX_ID and each `kit_version` keeps KIT_VERSION (a new record with either is held to it here). The run's own
+    BOX_ID and each `kit_version` keeps the versions' rule (a new record with either is held to it here). The run's own
     settings' box id is the flag's, sanitised as it is set (RunSettings.__post_init__)."""
     import dataclasses
     import importlib
