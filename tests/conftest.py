@@ -454,12 +454,13 @@ STOP_KEPT = r"(?:; finished work is kept|: \d+ of \d+ corpus jobs are finished a
 IN_CI = bool(os.environ.get("TESTS_CI"))
 
 
-def cannot_run_here(why: str) -> NoReturn:
-    """A test whose service or program this box lacks: skipped, saying why; in CI (TESTS_CI), which installs them all,
-    a failure, since nothing CI can run may pass for a skip."""
+def cannot_run_here(why: str, module: bool = False) -> NoReturn:
+    """A test whose service or program this box lacks (what .ci/run installs: chromium, a CJK font, Slurm and munge,
+    strace, the ray extra): skipped, saying why; in CI (TESTS_CI) a failure, since nothing CI can run may pass for a
+    skip. `module`: said as a module is imported (a whole file's; in CI an error of its collection)."""
     if IN_CI:
-        pytest.fail(f"CI can run this, but here: {why}")
-    pytest.skip(why)
+        pytest.fail(f"CI can run this, but here: {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=module)
 
 
 def alive(pid: int) -> bool:

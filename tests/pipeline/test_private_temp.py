@@ -30,7 +30,7 @@ from typing import NamedTuple
 import pytest
 
 from tests import pace
-from tests.conftest import KIT, ROOT
+from tests.conftest import KIT, ROOT, cannot_run_here
 
 NOBODY = 65534
 STRACE = shutil.which("strace")
@@ -158,10 +158,11 @@ FOUND: dict[str, object] = {}
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt-get install strace): the enumeration of what "
-                                           "the kit's processes write needs it")
 def test_every_process_writes_only_in_the_kit_s_folders(json_run: tuple[Path, object], tmp_path: Path,
                                                         request: pytest.FixtureRequest) -> None:
+    if STRACE is None:
+        cannot_run_here("strace is not installed (apt-get install strace): the enumeration of what the kit's "
+                        "processes write needs it")
     base, tmpdir, home, cache = tmp_path, tmp_path / "tmp", tmp_path / "home", tmp_path / "cache"
     for folder in (tmpdir, home):
         folder.mkdir()

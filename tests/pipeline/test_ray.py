@@ -5,6 +5,7 @@ the same command again redoes nothing; a failing shard is named, exit 2."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -21,11 +22,12 @@ import pytest
 
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
 from tests import pace
-from tests.conftest import FAST, LENIENT, ROOT, alive, all_gone, assert_same_predictions, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, alive, all_gone, assert_same_predictions, cannot_run_here, run_kit
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` "
-                                       "and `nox -s release` install it")
+if importlib.util.find_spec("ray") is None:
+    cannot_run_here("Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` and `nox -s release` "
+                    "install it", module=True)
 
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 

@@ -26,7 +26,7 @@ from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.thresholds import EvidenceGate, GateResult
 from tests import pace
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cannot_run_here
 from tests.report_run import SyntheticRun, make_run
 from tests.unit.test_report_reading import page_order
 
@@ -143,13 +143,13 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
 def apt_install(package: str) -> None:
     """Debian's `package`, installed with apt-get. Skips only when that is impossible here."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
+        cannot_run_here(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
                     f"run: apt-get update && apt-get install -y {package}")
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
         res = pace.run(cmd, capture_output=True, text=True, timeout=900,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if res.returncode != 0:
-            pytest.skip(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
+            cannot_run_here(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
 
 
 def find_or_install_chromium() -> str:
@@ -160,7 +160,7 @@ def find_or_install_chromium() -> str:
     apt_install("chromium")
     path = shutil.which("chromium")
     if path is None:
-        pytest.skip("apt-get installed chromium but it is not on PATH")
+        cannot_run_here("apt-get installed chromium but it is not on PATH")
     return path
 
 
@@ -175,7 +175,7 @@ def find_or_install_cjk_font() -> None:
     if not has_cjk_font():
         apt_install("fonts-wqy-microhei")
     if not has_cjk_font():
-        pytest.skip("apt-get installed fonts-wqy-microhei but fontconfig lists no font for Chinese")
+        cannot_run_here("apt-get installed fonts-wqy-microhei but fontconfig lists no font for Chinese")
 
 
 def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

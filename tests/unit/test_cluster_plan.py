@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import shlex
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from kit.cli.main import cli
 from kit.steps.settings import RunSettings
 from tests import pace
-from tests.conftest import ROOT, TINY_SOURCES
+from tests.conftest import ROOT, TINY_SOURCES, cannot_run_here
 
 FLAGS = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1", "--max-abs-bias", "off", "--epochs", "5"]
 
@@ -127,7 +128,8 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
 
 
 def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="Ray is not installed: an optional extra (.ci/run installs it)")
+    if importlib.util.find_spec("ray") is None:
+        cannot_run_here("Ray is not installed: an optional extra (.ci/run installs it)")
     res = pace.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
                           str(tmp_path / "o"), "--address", "127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
