@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from kit.errors import InputError
 from kit.infra.host import cache_tree
 from kit.infra.limits import MAX_RECORD_COUNT
-from kit.infra.perms import Untrusted, user_name, who_writes
+from kit.infra.perms import FolderRefused, Untrusted, user_name, who_writes
 from kit.infra.records import Record, RecordError, keep, read_record
 from kit.infra.rules import Check, Whole
 from kit.infra.tree import LockBusy, Tree
@@ -179,7 +179,10 @@ def chain_file(cache: Tree, box_id: str, part: str) -> Path:
 def _held(cache: Tree) -> Iterator[None]:
     """The key's folder, made the user's alone, locked for the block: one key and one head per chain, however many
     commands of this box start or sign at once."""
-    folder = cache.make_folder(key_folder(cache), private=True)
+    try:
+        folder = cache.make_folder(key_folder(cache), private=True)
+    except FolderRefused as exc:  # another user's (a cache shared by a group), or one others may change
+        raise key_refused(exc.path, exc.problem, not exc.problem.startswith("belongs to user")) from None
     try:
         with cache.lock(folder / LOCK_FILE, wait_s=KEY_WAIT_S):
             yield
@@ -245,13 +248,15 @@ def readers(st: os.stat_result) -> str:
 
 
 def key_refused(path: Path, problem: str, mine: bool) -> InputError:
-    """The box's key file refused: `problem` read after its path; `mine`: the user's own (else another user's)."""
+    """The box's key file (or its folder) refused: `problem` read after its path; `mine`: the user's own (else another
+    user's)."""
     if not mine:
         fix = (f"each user of a box keeps a key of their own: set {CACHE_DIR.name} to a folder of yours (export "
                f"{CACHE_DIR.name}=$HOME/ensemble-kit-cache) and rerun; the key made there is new to the lead, who "
                f"accepts it once ({REINSTALLED})")
     else:
-        fix = (f"if nobody else could have read or changed it, `chmod 600 {path}` and rerun; if someone could have, "
+        mode = "700" if path.name == KEY_FOLDER else "600"
+        fix = (f"if nobody else could have read or changed it, `chmod {mode} {path}` and rerun; if someone could have, "
                f"move it away and rerun: the box then makes a new key, which the lead accepts once ({REINSTALLED})")
     return InputError(f"the box's signing key {path} {problem}: a box signs only with a key readable by its owner "
                       "alone", hint=fix)

@@ -208,3 +208,28 @@ def test_a_box_whose_cache_was_wiped_is_refused_until_its_new_key_is_accepted(ch
     code, _, err = merge(env, taken, chain["a3"], chain["wiped"], "-o", again)
     assert code == 0, err
     assert again.read_bytes() == taken.read_bytes()  # run 3 of the old key: before the new key's run 1
+
+
+def test_the_key_is_never_sent(x264_run: Path) -> None:
+    """A real run's tarball (the session's x264_run, signed by the session cache's key): none of its members, read
+    whole and decompressed, holds the private key in any spelling (its raw bytes, their hex, the PEM's body); it holds
+    the public key, in the manifest alone."""
+    import base64
+    import gzip
+    import os
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+    from kit.infra.keys import box_key
+    from kit.infra.tree import Tree
+
+    with Tree.open(Path(os.environ["KIT_CACHE_DIR"])) as cache:
+        key = box_key(cache)
+    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode().splitlines()[1]
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    (tarball,) = (x264_run / "05_bundle").glob("results-boxa-*.tar.gz")
+    data = gzip.decompress(tarball.read_bytes())
+    for spelled in (raw, raw.hex().encode(), pem.encode(), base64.b64encode(raw)):
+        assert spelled not in data
+    assert data.count(public.encode()) == 1

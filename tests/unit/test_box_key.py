@@ -106,7 +106,8 @@ def test_a_key_of_another_user_is_refused_naming_whose(cache: Tree) -> None:
     os.chown(key, 0, 0)
     os.chown(key.parent, 4321, 4321)  # the key's folder another user's: refused as the Tree refuses it
     with Tree.open(cache.root) as command:  # a command opens the cache anew
-        assert "belongs to user uid 4321" in refusal(command).message
+        said = refusal(command)
+    assert f"{key.parent} belongs to user uid 4321" in said.message and "KIT_CACHE_DIR" in (said.hint or "")
 
 
 @pytest.mark.parametrize("planted", ["a link", "a second name", "no key", "a key of another kind"])

@@ -155,3 +155,19 @@ def test_a_fork_of_a_box_s_runs_is_refused_naming_both(fork: str) -> None:
     for inputs in (given, given[::-1]):
         with pytest.raises(InputError, match=said):
             supersede(inputs, HISTORIES)
+
+
+def test_a_union_of_kit_2_4_still_reads_and_its_runs_supersede_nothing() -> None:
+    """A 2.4 union's runs name a `machine` (read as nothing) and no key: read, they neither supersede a signed run nor
+    are superseded by one; its shared box ids' `one_machine` is read as nothing (the union's rows then cannot be taken
+    apart, and a later signed run of its box is refused as mixed)."""
+    document = {"kind": "merged", "file": "old.parquet", "runs": [
+        {"box_id": "boxa", "machine": "00112233aabbccdd", "shard": "", "made": A1.made, "sha256": A1.sha256}],
+        "shared_box_ids": [{"box_id": "boxa", "inputs": ["x", "y"], "one_machine": True}]}
+    old = MergeManifest.from_json(document, "old.manifest.json")
+    assert old.runs[0].key == "" and old.runs[0].run == 0 and old.shared_box_ids[0].one_box is None
+    shard = ShardManifest.from_json({"kind": "shard", "box_id": "boxa", "machine": "00112233aabbccdd"}, "m")
+    assert "machine" not in shard.to_json()
+    u = LoadedInput("/in/old.parquet", "parquet", sha("old"), rows(("boxa", "a")), A1.made, old)
+    kept, superseded = supersede([u, tarball(A2, "results-boxa-2.tar.gz", "a", "x")], HISTORIES)
+    assert len(kept) == 2 and superseded == []
