@@ -255,3 +255,39 @@ def test_the_fingerprint_and_public_key_are_the_plain_tools(cache: Tree, tmp_pat
     said = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "box.pub")], capture_output=True, text=True,
                           check=True).stdout.split()
     assert said[1] == fingerprint(key)
+
+
+@pytest.mark.parametrize("at", ["box-key", "box-key/ed25519.pem", "box-key/chains", "box-key/chains/head",
+                                "box-key/.lock", "known-boxes.json"])
+def test_a_link_planted_at_any_path_of_the_key_or_the_record_is_refused(tmp_path: Path, at: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every path the box's key, its chains and the lead's record are kept at, a link planted there (to a file or a
+    folder of someone's): refused naming the path, nothing written through it."""
+    from kit.corpus.signers import take_keys
+    from kit.infra.keys import chain_file
+    from tests.unit.test_signers import K1, tarball
+
+    root = tmp_path / "cache"
+    with Tree.open(root) as tree:
+        sign_manifest(DOCUMENT, "b10", "", tree)
+        where = chain_file(tree, "b10", "") if at.endswith("head") else root / at
+    victim = tmp_path / ("victim-folder" if at in ("box-key", "box-key/chains") else "victim.txt")
+    if at in ("box-key", "box-key/chains"):
+        victim.mkdir()
+    else:
+        victim.write_text("someone's\n")
+    before = sorted(p.name for p in tmp_path.rglob("*") if "victim" in str(p))
+    if where.is_dir():
+        shutil.rmtree(where)
+    elif where.exists():
+        where.unlink()
+    where.symlink_to(victim)
+    with Tree.open(root) as tree, pytest.raises(KitError) as caught:
+        if at == "known-boxes.json":
+            monkeypatch.setenv("KIT_CACHE_DIR", str(root))
+            take_keys([tarball("t1", K1)], (), str, print)
+        else:
+            sign_manifest(DOCUMENT, "b10", "", tree)
+    assert str(where) in caught.value.message, caught.value.message
+    assert sorted(p.name for p in tmp_path.rglob("*") if "victim" in str(p)) == before
+    assert not victim.is_file() or victim.read_text() == "someone's\n"
