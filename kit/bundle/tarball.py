@@ -77,8 +77,10 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                     tar.addfile(info, reader)  # tarfile reads with .read(n) only
                     sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
             manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
-            document = manifest.to_json() if sign is None else sign(manifest.to_json())
-            manifest = ResultsManifest.from_json(document)
+            document = manifest.to_json()
+            if sign is not None:
+                document = sign(document)
+                manifest = ResultsManifest.from_json(document)  # with its signer
             data = json.dumps(document, indent=2).encode()
             info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
             info.size, info.mode = len(data), 0o644
