@@ -21,7 +21,7 @@ def signed_words(report: ResultsCheck) -> str:
         return ("unsigned: a kit before 2.5 made it (the lead's merge takes its rows apart, never as a later run of "
                 "its box)")
     signer = report.signed.signer
-    part = f" part {signer.part}" if signer.part else ""
+    part = f" of part {signer.part}" if signer.part else ""
     return f"signed by key {signer.fingerprint}, the box's run {signer.run}{part}"
 
 

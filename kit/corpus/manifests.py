@@ -286,7 +286,7 @@ class BoxRun(Record):
 
     @property
     def said(self) -> str:
-        """`run 3`, as a line names it."""
+        """`run 3`, as a line names it (a run of kit 2.4 has no number)."""
         return f"run {self.run}" if self.run else "a run of a kit before 2.5"
 
 
@@ -306,9 +306,14 @@ class Superseded(Record):
     def line(self) -> str:
         """Its line in `merge`'s output."""
         gone = f"; the clips it held that the later run does not: {', '.join(self.only)}" if self.only else ""
-        key = "its key" if self.later.key == self.run.key else "the key the lead took for it after this one's"
-        return (f"  {self.input}: box {self.run.box_id} ran again ({self.by}: its {self.later.said}, signed by "
-                f"{key}): the later run's rows and left-out clips are taken, not these ({self.run.said}){gone}")
+        if not self.later.key:  # a union of kit 2.4's said it: its later run by the box's clock
+            signed = "by its clock, as a kit before 2.5 said"
+        elif self.later.key == self.run.key:
+            signed = "signed by its key"
+        else:
+            signed = "signed by the key the lead took for it after this one's"
+        return (f"  {self.input}: box {self.run.box_id} ran again ({self.by}: its {self.later.said}, {signed}): the "
+                f"later run's rows and left-out clips are taken, not these ({self.run.said}){gone}")
 
 
 @dataclass(frozen=True)

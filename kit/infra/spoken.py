@@ -28,7 +28,7 @@ cache cached caf calibrate calibrated calibrates calibration call calls cambi ca
 canonical6 cap capable caps captures card carried carries carry cast cause cause2 cavs cbwr ccc cd cdf ceil ceiling cell
 cells center centre centred cfg chain chains challenger champion change changed changelog changes channel character
 characters charset chart check checked checking checks checksum child chmod choice choose chose chosen chroma chunk
-chunks ciminstance cividis clamp class classes classname clause clear cleared cli click client clip clipped clips
+chunks ciminstance cividis clamp class classes classname clause clear cleared cli click client clip clipped clips clock
 cloexec cloned close closed closing cluster cmd cmxv code codec coded coef0 coefs coerce collaborator collapse color
 colorspace colorspectrum colour coloured colours column columns combined come comes comma command commands commit
 committed common compact compare compared compares comparing comparison compiled complete completed completeness complex
