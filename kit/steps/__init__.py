@@ -52,8 +52,9 @@ STEPS: tuple[LazyStep, ...] = (
     # (consumer.judged, consumer_encodes.parquet; consumer.carried gone), the held-out blocks' gates at the thresholds
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=5),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
-    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),
+    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files;
+    # 4: the tarball signed by the box's key (kit.infra.keys), the shard manifest sent as its record (no `machine`)
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=4),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 
