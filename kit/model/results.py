@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from kit.infra.records import Record, flatten, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, RECORDED, SECONDS, SHARE_FIGURE, SIGNED_FIGURE, Each
+from kit.infra.rules import (
+    CORRELATION_FIGURE,
+    COUNT,
+    POINTS,
+    RECORDED,
+    SECONDS,
+    SHARE_FIGURE,
+    SIGNED_FIGURE,
+    Each,
+    OneOf,
+)
 from kit.model.consumer import TOLERANCE
+from kit.model.realrows import STATUSES
+from kit.model.spread import Spread
 from kit.model.teacher_fn import TeacherFunction
 
 
@@ -75,35 +87,62 @@ class CorpusRef(Record):
 
 
 @dataclass(frozen=True)
+class RealEvidence(Record):
+    """The public encodes the kit carries (kit.model.realrows) as the floor read them: how many, of how many contents,
+    within the tolerance by the teacher's function and by the student's spread kept (each held out by content), or
+    why none was read (`status`: kit.model.realrows.STATUSES)."""
+
+    status: str = field(metadata=keep(OneOf(STATUSES)))
+    encodes: int = field(default=0, metadata=keep(COUNT))
+    contents: int = field(default=0, metadata=keep(COUNT))
+    within_teacher: int = field(default=0, metadata=keep(COUNT))
+    within_student: int = field(default=0, metadata=keep(COUNT))  # at the export's spread
+    sha256: str = ""  # of kit/model/data/realrows.csv, "" where none was read
+
+
+@dataclass(frozen=True)
 class Correction(Record):
-    """What LOSO chose of the teacher recipe's correction (in every seed's report and the verdict): the export's factor
-    and each fold's, and the held-out encodes the export's was chosen on, judged as the consumer gates judge them
+    """What LOSO chose of the teacher recipe's student beyond the teacher's function (in every seed's report and the
+    verdict): the spread of its expected clip (kit.model.spread) and the factor of its correction, the export's and
+    each fold's, and the held-out encodes they were chosen on, judged as the consumer gates judge them
     (kit.model.floor)."""
 
     LENIENT = True  # a record of a 2.4 build before `tolerance` and `sampled`: 1.5 on whole encodes
 
     scale: float = field(metadata=keep(SHARE_FIGURE))  # the export's: chosen on every fold's held-out encodes
     fold_scales: list[float] = field(metadata=keep(Each(SHARE_FIGURE)))  # each fold's, in the folds' order
-    encodes: int = field(metadata=keep(COUNT))  # the counted held-out encodes it was chosen on
+    encodes: int = field(metadata=keep(COUNT))  # the box's counted held-out encodes it was chosen on
     within_teacher: int = field(metadata=keep(COUNT))  # of them within the tolerance: the teacher's function alone
-    within_student: int = field(metadata=keep(COUNT))  # ... the student at `scale`
+    # ... the student: each at its own fold's spread and factor (2.4: at the export's factor)
+    within_student: int = field(metadata=keep(COUNT))
     tolerance: float = field(default=TOLERANCE, metadata=keep(POINTS))  # --consumer-tolerance
     # the features judged: each encode's first --consumer-window s (as vmaf-tune samples); false: the whole encode's
     sampled: bool = False
+    spread: Spread | None = omit_none()  # the export's expected clip (kit.model.spread); None: a kit before 2.5
+    fold_spreads: list[float] | None = omit_none(Each(POINTS))  # each fold's spread factor
+    real: RealEvidence | None = omit_none()  # the public encodes read beside the box's
 
     @property
     def is_teacher(self) -> bool:
-        """The export is the teacher's function itself: no factor did better on the held-out encodes."""
-        return self.scale == 0.0
+        """The export is the teacher's function itself: no spread and no correction did better held out."""
+        return self.scale == 0.0 and not (self.spread is not None and self.spread.kept)
+
+    @property
+    def folds_teacher(self) -> bool:
+        """Every fold's student is the teacher's function too: the held-out figures are the function's."""
+        return self.is_teacher and not any(self.fold_scales) and not any(self.fold_spreads or ())
 
     @property
     def label(self) -> str:
         within = f"within {self.tolerance:g}"  # judged as the consumer gates judge (`sampled`: docs/teachers.md)
         if self.is_teacher:
-            return (f"the student is the teacher's function: no correction kept more held-out encodes {within} than "
-                    f"its {self.within_teacher} of {self.encodes}")
-        return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
-                f"held-out encodes {within} (the function: {self.within_teacher})")
+            return (f"the student is the teacher's function: no spread or correction kept more held-out encodes "
+                    f"{within} than its {self.within_teacher} of {self.encodes}")
+        kept = [f"its clip at a spread x {self.spread.factor:g}"] if self.spread is not None and self.spread.kept \
+            else []
+        kept += [f"{self.scale:g} x its correction"] if self.scale else []
+        return (f"the teacher's function with {' and '.join(kept)}: {self.within_student} of {self.encodes} held-out "
+                f"encodes {within}, each fold at its own (the function: {self.within_teacher})")
 
 
 @dataclass(frozen=True)
