@@ -133,16 +133,29 @@ class Correction(Record):
         return self.is_teacher and not any(self.fold_scales) and not any(self.fold_spreads or ())
 
     @property
+    def folds_differ(self) -> bool:
+        """Some fold's held-out student keeps other factors than the export: the gates judge those folds' students."""
+        export = self.spread.factor if self.spread is not None else 0.0
+        return any(s != self.scale for s in self.fold_scales) or any(k != export for k in self.fold_spreads or ())
+
+    @property
     def label(self) -> str:
         within = f"within {self.tolerance:g}"  # judged as the consumer gates judge (`sampled`: docs/teachers.md)
         if self.is_teacher:
-            return (f"the student is the teacher's function: no spread or correction kept more held-out encodes "
+            said = (f"the student is the teacher's function: no spread or correction kept more held-out encodes "
                     f"{within} than its {self.within_teacher} of {self.encodes}")
-        kept = [f"its clip at a spread x {self.spread.factor:g}"] if self.spread is not None and self.spread.kept \
-            else []
-        kept += [f"{self.scale:g} x its correction"] if self.scale else []
-        return (f"the teacher's function with {' and '.join(kept)}: {self.within_student} of {self.encodes} held-out "
-                f"encodes {within}, each fold at its own (the function: {self.within_teacher})")
+        else:
+            kept = [f"its clip at a spread x {self.spread.factor:g}"] if self.spread is not None and \
+                self.spread.kept else []
+            kept += [f"{self.scale:g} x its correction"] if self.scale else []
+            said = (f"the teacher's function with {' and '.join(kept)}: {self.within_student} of {self.encodes} "
+                    f"held-out encodes {within} (the function: {self.within_teacher})")
+        if self.folds_differ:  # the gates judge each fold's student, which is not the export
+            spreads = f"spreads {', '.join(f'{k:g}' for k in self.fold_spreads or ())}; " if self.fold_spreads else ""
+            said += (f"; the held-out figures and gates judge each fold's student at its own factors ({spreads}"
+                     f"corrections {', '.join(f'{c:g}' for c in self.fold_scales)}): {self.within_student} of "
+                     f"{self.encodes} within, not the export")
+        return said
 
 
 @dataclass(frozen=True)
