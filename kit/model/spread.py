@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 TERMS = ("one", "cq_norm", "level", "motion")  # log sigma's terms, in the coefficients' order
-FACTORS = (0.0, 0.5, 1.0, 1.5)  # the spread's factors the floor tries, the teacher's function first
+FACTORS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)  # the spread's factors the floor tries, the teacher's function first
 MOTION = FEATURES.index("motion2")
 LEAST_SPREAD = 0.05  # an encode's spread fitted at least this (a still clip's 0 has no log)
 RIDGE = 1e-3  # the fit's ridge on the terms but the intercept: a box of one CRF still fits
