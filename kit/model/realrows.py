@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 FILE = Path(__file__).resolve().parent / "data" / "realrows.csv"
 TEACHER = "vmaf_v0.6.1"  # what scored them
-KEYS = ("content", "package", "encoder", "crf", "frames", "window_frames", "teacher", "spread")
+# `source_sha256`: the clip's file's, as a corpus names its source (src_sha256): a box holding the same clip holds
+# that content itself, and the floor leaves the public one out
+KEYS = ("content", "package", "source_sha256", "encoder", "crf", "frames", "window_frames", "teacher", "spread")
 WINDOW = tuple(f"w_{f}" for f in FEATURES)  # the first 5 s's mean features, as vmaf-tune samples
 WHOLE = tuple(f"m_{f}" for f in FEATURES)  # the whole encode's
 COLUMNS = (*KEYS, *WINDOW, *WHOLE)
@@ -49,6 +51,13 @@ class RealRows:
     def contents(self) -> np.ndarray:
         return self.frame["content"].to_numpy(dtype=str)
 
+    def without(self, sources: set[str]) -> tuple[RealRows, int]:
+        """These rows less every content whose clip is one of `sources` (a box's src_sha256): the box holds it
+        itself; and how many contents were left out."""
+        mine = self.frame["source_sha256"].astype(str).isin(sources)
+        return RealRows(self.frame[~mine].reset_index(drop=True), self.sha256), int(self.frame.loc[mine,
+                                                                                                 "content"].nunique())
+
     def window(self) -> np.ndarray:
         return self.frame[list(WINDOW)].to_numpy(dtype=float)
 
@@ -73,6 +82,6 @@ def shipped(teacher: str) -> tuple[RealRows | None, str]:
         frame = pd.read_csv(FILE, comment="#")
     except (OSError, ValueError):
         return None, DAMAGED
-    if tuple(frame.columns) != COLUMNS or frame[list(COLUMNS[3:])].isna().any().any() or not len(frame):
+    if tuple(frame.columns) != COLUMNS or frame[list(COLUMNS[4:])].isna().any().any() or not len(frame):
         return None, DAMAGED
     return RealRows(frame, file_sha256()), READ

@@ -98,6 +98,8 @@ class RealEvidence(Record):
     within_teacher: int = field(default=0, metadata=keep(COUNT))
     within_student: int = field(default=0, metadata=keep(COUNT))  # at the export's spread
     sha256: str = ""  # of kit/model/data/realrows.csv, "" where none was read
+    # public contents left out because the box holds their clips itself (its src_sha256): its own, held out as such
+    shared: int = field(default=0, metadata=keep(COUNT))
 
 
 @dataclass(frozen=True)
