@@ -160,3 +160,23 @@ def test_the_mcnemar_p_is_the_binomial_tests() -> None:
         plain = stats.binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
         assert mcnemar_exact(b, c) == pytest.approx(min(1.0, plain), abs=1e-12)
     assert math.isclose(mcnemar_exact(1, 0), 1.0)
+
+
+def test_a_public_clip_the_box_holds_is_left_out_and_the_file_is_read_by_its_form(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    """kit/model/data/realrows.csv read as shipped; a box holding one of its clips (the same sha256) leaves that
+    content out; another teacher, a missing or a damaged file leave the box's own alone, each said by its status."""
+    from kit.model import realrows
+
+    rows, status = realrows.shipped("vmaf_v0.6.1")
+    assert status == realrows.READ and rows is not None and len(rows.frame) > 300
+    assert set(rows.frame["encoder"]) <= {"libx264", "libx265", "libsvtav1"} and rows.frame["crf"].between(10, 51).all()
+    first = rows.frame["source_sha256"].iloc[0]
+    less, shared = rows.without({first, "f" * 64})
+    assert shared == 1 and first not in set(less.frame["source_sha256"]) and len(less.frame) < len(rows.frame)
+    assert realrows.shipped("vmaf_4k_v0.6.1") == (None, realrows.OTHER_TEACHER)
+    monkeypatch.setattr(realrows, "FILE", tmp_path / "none.csv")
+    assert realrows.shipped("vmaf_v0.6.1") == (None, realrows.MISSING)
+    (tmp_path / "none.csv").write_text("# x\ncontent,package\na,b\n")
+    assert realrows.shipped("vmaf_v0.6.1") == (None, realrows.DAMAGED)
