@@ -187,15 +187,25 @@ def judged(inputs: LosoInputs, fold: Fold, keys: pd.DataFrame) -> Judged:
 
 @dataclass(frozen=True)
 class SpreadFits:
-    """log sigma's coefficients (kit.model.spread) fitted on every encode but a fold's (`folds`), but a public
-    content's (`real`, by content), and on all (`export`); the public encodes read, and their status."""
+    """The spread (kit.model.spread.Spread at factor 1: log sigma's coefficients and the bounds of what they were
+    fitted on) fitted on every encode but a fold's (`folds`), but a public content's (`real`, by content), and on all
+    (`export`); the public encodes read, and their status."""
 
-    folds: list[list[float]]
-    real: dict[str, list[float]]
-    export: list[float]
+    folds: list[Spread]
+    real: dict[str, Spread]
+    export: Spread
     rows: RealRows | None
     status: str
     shared: int = 0  # public contents left out: the box holds their clips itself
+
+
+def fitted(total: Moments, x: np.ndarray, y: np.ndarray, left: np.ndarray) -> Spread:
+    """The spread at factor 1 fitted on `total` less the encodes `left` (a mask over x, y), bounded by the encodes
+    it was fitted on: the largest motion term and the largest spread among them."""
+    kept = ~left
+    most_motion = float(x[kept, 3].max()) if kept.any() else 0.0
+    most_spread = float(np.exp(y[kept].max())) if kept.any() else LEAST_SPREAD
+    return Spread((total - Moments.of(x[left], y[left])).solve(), 1.0, most_motion, most_spread)
 
 
 def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) -> SpreadFits:
@@ -208,27 +218,33 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     means = np.column_stack([np.bincount(inverse, weights=six[:, j]) / counts for j in range(6)])
     _, x, y = encode_spreads(model.predict(six, clipped=False), codes, six, inputs.codec[:, -1],
                              model.predict(means, clipped=False), clip)
-    total = Moments.of(x, y)
+    n_box = len(x)
     rows, status = shipped(model.name)
-    real: dict[str, list[float]] = {}
     shared = 0
     if rows is not None:  # a public clip the box holds itself is the box's content: left out of them
         rows, shared = rows.without(set(inputs.df["src_sha256"].astype(str)))
-    if rows is not None and len(rows.frame):
+    rows = rows if rows is not None and len(rows.frame) else None
+    contents = np.zeros(0, dtype=str)
+    if rows is not None:
         whole = rows.whole()
         cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)[:, -1]
-        rx = terms(model.predict(whole, clipped=False), cq, whole[:, MOTION], clip)
-        ry = np.log(np.maximum(rows.frame["spread"].to_numpy(dtype=float), LEAST_SPREAD))
-        total = total + Moments.of(rx, ry)
-        for content in np.unique(rows.contents):
-            mine = rows.contents == content
-            real[str(content)] = (total - Moments.of(rx[mine], ry[mine])).solve()
+        x = np.vstack([x, terms(model.predict(whole, clipped=False), cq, whole[:, MOTION], clip)])
+        y = np.concatenate([y, np.log(np.maximum(rows.frame["spread"].to_numpy(dtype=float), LEAST_SPREAD))])
+        contents = rows.contents
+    total = Moments.of(x, y)
+    public = np.zeros(len(x), dtype=bool)
+    public[n_box:] = True
+    real = {}
+    for content in np.unique(contents):
+        left = np.zeros(len(x), dtype=bool)
+        left[n_box:] = contents == content
+        real[str(content)] = fitted(total, x, y, left)
     folds = []
     for fold in inputs.folds:
-        mine = np.isin(ids, np.unique(codes[fold.rows]))
-        folds.append((total - Moments.of(x[mine], y[mine])).solve())
-    return SpreadFits(folds, real, total.solve(), rows if rows is not None and len(rows.frame) else None, status,
-                      shared)
+        left = np.zeros(len(x), dtype=bool)
+        left[:n_box] = np.isin(ids, np.unique(codes[fold.rows]))
+        folds.append(fitted(total, x, y, left))
+    return SpreadFits(folds, real, fitted(total, x, y, np.zeros(len(x), dtype=bool)), rows, status, shared)
 
 
 def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, SpreadFits | None] | None:
@@ -252,7 +268,7 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, Spread
                 corrections[:, seeds.index(member.seed)] = ens.predict(m, j.mean_feats[asked], j.fed[asked])
         six = j.mean_feats[asked][:, :6].astype(np.float64)
         raw = model.predict(six, clipped=False)
-        spread = (np.exp(terms(raw, j.fed[asked][:, -1], six[:, MOTION], clip) @ np.asarray(fits.folds[fold.index]))
+        spread = (fits.folds[fold.index].sigma(raw, j.fed[asked][:, -1], six[:, MOTION], clip)
                   if fits is not None and clip is not None else np.full(len(raw), np.nan))
         parts.append(j.keys.loc[asked, list(ENCODE_KEY)].reset_index(drop=True).assign(
             fold=fold.index, content=j.keys.loc[asked, "content"].to_numpy(), teacher=j.teacher[asked],
@@ -276,8 +292,10 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
     window = rows.window()
     cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], crf_range)[:, -1]
     raw = model.predict(window, clipped=False)
-    coefs = np.asarray([fits.real[str(c)] for c in rows.contents])
-    spread = np.exp((terms(raw, cq, window[:, MOTION], clip) * coefs).sum(axis=1))
+    spread = np.zeros(len(raw))
+    for content in np.unique(rows.contents):
+        mine = rows.contents == content
+        spread[mine] = fits.real[str(content)].sigma(raw[mine], cq[mine], window[mine, MOTION], clip)
     frame = rows.frame
     keys = pd.DataFrame({"src_sha256": frame["package"].astype(str) + "/" + frame["content"].astype(str),
                          "encoder": frame["encoder"].astype(str), "cq": frame["crf"].astype(np.int64),
@@ -312,11 +330,11 @@ def with_floor(inputs: LosoInputs, ens: TrainedEnsemble
         real = RealEvidence(fits.status, int(at.sum()), len(np.unique(found.content[at])),
                             int(found.within(0.0)[at].sum()), int(found.within(0.0, spread)[at].sum()),
                             fits.rows.sha256 if fits.rows is not None else "", fits.shared)
-    member_spreads = tuple(Spread(fits.folds[m.fold], spreads[m.fold]) if fits is not None else None
+    member_spreads = tuple(replace(fits.folds[m.fold], factor=spreads[m.fold]) if fits is not None else None
                            for m in ens.members)
     scaled = replace(ens, teacher=inputs.teacher_model, scales=tuple(folds[m.fold] for m in ens.members),
                      spreads=member_spreads)
-    export_spread = Spread(fits.export, spread) if fits is not None else None
+    export_spread = replace(fits.export, factor=spread) if fits is not None else None
     return scaled, Correction(scale, folds, int(box.sum()), int(found.within(0.0)[box].sum()), int(own[box].sum()),
                               found.tolerance, found.sampled, export_spread, spreads if fits is not None else None,
                               real), found.table()

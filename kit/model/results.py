@@ -152,6 +152,9 @@ class Correction(Record):
             kept += [f"{self.scale:g} x its correction"] if self.scale else []
             said = (f"the teacher's function with {' and '.join(kept)}: {self.within_student} of {self.encodes} "
                     f"held-out encodes {within} (the function: {self.within_teacher})")
+        if self.real is not None and self.real.encodes and self.spread is not None:  # the public evidence beside
+            said += (f"; on the kit's {self.real.encodes} public encodes of {self.real.contents} clips, each held out, "
+                     f"{self.real.within_student} (the function: {self.real.within_teacher})")
         if self.folds_differ:  # the gates judge each fold's student, which is not the export
             spreads = f"spreads {', '.join(f'{k:g}' for k in self.fold_spreads or ())}; " if self.fold_spreads else ""
             said += (f"; the held-out figures and gates judge each fold's student at its own factors ({spreads}"

@@ -5,11 +5,13 @@ feeds the encode's mean features, whose function clips once. Where an encode's f
 encode whose frames' unclipped scores spread about 100, a CRF 51 encode about 0), the mean of the clipped scores is
 not the clipped score of the mean: 95-98 where the function says 100, 4.2 where it says 2.5. The student's base is the
 expected clipped score E[clip(X, lo, hi)] for X normal about the function's unclipped score `u` of the fed features,
-its spread `sigma = factor * exp(coefs . terms)`, the terms (1, cq_norm, level, log(1 + motion2)) of the row: the
-codec block's cq (vmaf-tune's CRF within the encoder's range), the clipped score / 100 and the mean motion. The
-coefficients are a least-squares fit to the log of real encodes' spreads (each encode's standard deviation of its
-frames' unclipped scores: the box's own and the public ones the kit ships, kit.model.realrows), its factor chosen by
-the floor on held-out encodes (kit.model.floor); a factor of 0 is the teacher's function itself, to the bit.
+its spread `sigma = factor * min(exp(coefs . terms), most_spread)`, the terms (1, cq_norm, level, log(1 + motion2))
+of the row: the codec block's cq (vmaf-tune's CRF within the encoder's range), the clipped score / 100 and the mean
+motion, the motion term at most the largest of the encodes fitted (no spread is extrapolated past what the evidence
+shows). The coefficients are a least-squares fit to the log of real encodes' spreads (each encode's standard
+deviation of its frames' unclipped scores: the box's own and the public ones the kit ships, kit.model.realrows), its
+factor chosen by the floor on held-out encodes (kit.model.floor); a factor of 0 is the teacher's function itself, to
+the bit.
 
 The normal CDF is 0.5 (1 + erf(z / sqrt 2)) with erf taken in float32 in every form (onnxruntime has no float64 Erf):
 numpy here (scipy's), torch (kit.model.teacher_term) and the ONNX graph (kit.model.teacher_term.teacher_nodes)
@@ -39,32 +41,39 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @dataclass(frozen=True)
 class Spread(Record):
-    """The student's spread: log sigma's coefficients (TERMS) and the factor kept (0: the teacher's function)."""
+    """The student's spread: log sigma's coefficients (TERMS), the factor kept (0: the teacher's function), and the
+    bounds of what it was fitted on, which it never extrapolates past: the largest motion term (log(1 + motion2))
+    and the largest spread of the encodes fitted."""
 
     coefs: list[float] = field(metadata=keep(Each(SIGNED_FIGURE)))
     factor: float = field(metadata=keep(POINTS))
+    most_motion: float = field(metadata=keep(POINTS))
+    most_spread: float = field(metadata=keep(POINTS))
 
     @property
     def kept(self) -> bool:
         return self.factor > 0.0
 
     def sigma(self, raw: np.ndarray, cq: np.ndarray, motion: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
-        """Each row's spread at this factor."""
+        """Each row's spread at this factor: factor x min(exp(coefs . terms), most_spread), the motion term at most
+        most_motion."""
         import numpy as np
 
-        return self.factor * np.exp(terms(raw, cq, motion, clip) @ np.asarray(self.coefs, dtype=np.float64))
+        unit = np.exp(terms(raw, cq, motion, clip, self.most_motion) @ np.asarray(self.coefs, dtype=np.float64))
+        return self.factor * np.minimum(unit, self.most_spread)
 
 
-def terms(raw: np.ndarray, cq: np.ndarray, motion: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
+def terms(raw: np.ndarray, cq: np.ndarray, motion: np.ndarray, clip: tuple[float, float],
+          most_motion: float = math.inf) -> np.ndarray:
     """The rows' terms (N, 4) in float64: 1, the codec block's cq, the clipped score / the bound's width, and
-    log(1 + max(motion2, 0))."""
+    log(1 + max(motion2, 0)), at most `most_motion`."""
     import numpy as np
 
     lo, hi = clip
     raw = np.asarray(raw, dtype=np.float64)
     level = (np.clip(raw, lo, hi) - lo) / (hi - lo)
-    return np.column_stack([np.ones(len(raw)), np.asarray(cq, dtype=np.float64), level,
-                            np.log1p(np.maximum(np.asarray(motion, dtype=np.float64), 0.0))])
+    motion_term = np.minimum(np.log1p(np.maximum(np.asarray(motion, dtype=np.float64), 0.0)), most_motion)
+    return np.column_stack([np.ones(len(raw)), np.asarray(cq, dtype=np.float64), level, motion_term])
 
 
 def phi_cdf(z: np.ndarray) -> np.ndarray:

@@ -46,6 +46,8 @@ class TeacherTerm(nn.Module):
         kept = self.spread
         self.register_buffer("spread_coefs", _f64(kept.coefs if kept is not None else [0.0] * len(TERMS)))
         self.register_buffer("spread_factor", _f64(kept.factor if kept is not None else 0.0))
+        self.register_buffer("most_motion", _f64(kept.most_motion if kept is not None else 0.0))
+        self.register_buffer("most_spread", _f64(kept.most_spread if kept is not None else 0.0))
         self.register_buffer("order", torch.tensor(model.order, dtype=torch.long))
         self.register_buffer("slopes", _f64(model.slopes[1:]))
         self.register_buffer("intercepts", _f64(model.intercepts[1:]))
@@ -70,10 +72,11 @@ class TeacherTerm(nn.Module):
     def expected(self, raw: torch.Tensor, features: torch.Tensor, codec: torch.Tensor) -> torch.Tensor:
         """kit.model.spread.expected_clipped in torch, the same operations in the graph's order."""
         lo, hi = self.clip[0], self.clip[1]
-        motion = torch.log(torch.clamp(features[:, MOTION].double(), min=0.0) + 1.0)
+        motion = torch.minimum(torch.log(torch.clamp(features[:, MOTION].double(), min=0.0) + 1.0), self.most_motion)
         level = (torch.clamp(raw, lo, hi) - lo) / (hi - lo)
         c = self.spread_coefs
-        sigma = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion) * self.spread_factor
+        unit = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion)
+        sigma = torch.minimum(unit, self.most_spread) * self.spread_factor
         a, b = (lo - raw) / sigma, (hi - raw) / sigma
 
         def cdf(z: torch.Tensor) -> torch.Tensor:
@@ -178,18 +181,21 @@ def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, cod
     lo, hi = clip
     inits = {"s_lo": f64(lo), "s_hi": f64(hi), "s_width": f64(hi - lo), "s_zero": f64(0.0), "s_one": f64(1.0),
              "s_half": f64(0.5), "s_neg_half": f64(-0.5), "s_sqrt2": f64(SQRT2), "s_inv_sqrt_2pi": f64(INV_SQRT_2PI),
-             "s_factor": f64(spread.factor), "s_cq_at": np.array(CODEC_DIM - 1, dtype=np.int64),
+             "s_factor": f64(spread.factor), "s_most_motion": f64(spread.most_motion),
+             "s_most_spread": f64(spread.most_spread), "s_cq_at": np.array(CODEC_DIM - 1, dtype=np.int64),
              "s_motion_at": np.array(MOTION, dtype=np.int64),
              **{f"s_c{i}": f64(c) for i, c in enumerate(spread.coefs)}}
     nodes: list[tuple[str, list[str], str]] = [
         ("Gather", [codec, "s_cq_at"], "s_cq32"), ("Cast", ["s_cq32"], "s_cq"),
         ("Gather", [features, "s_motion_at"], "s_m32"), ("Cast", ["s_m32"], "s_m"), ("Max", ["s_m", "s_zero"], "s_mp"),
-        ("Add", ["s_mp", "s_one"], "s_m1"), ("Log", ["s_m1"], "s_motion"),
+        ("Add", ["s_mp", "s_one"], "s_m1"), ("Log", ["s_m1"], "s_logm"),
+        ("Min", ["s_logm", "s_most_motion"], "s_motion"),
         ("Clip", [score, "s_lo", "s_hi"], "s_clipped"), ("Sub", ["s_clipped", "s_lo"], "s_above"),
         ("Div", ["s_above", "s_width"], "s_level"),
         ("Mul", ["s_c1", "s_cq"], "s_t1"), ("Add", ["s_c0", "s_t1"], "s_l1"), ("Mul", ["s_c2", "s_level"], "s_t2"),
         ("Add", ["s_l1", "s_t2"], "s_l2"), ("Mul", ["s_c3", "s_motion"], "s_t3"), ("Add", ["s_l2", "s_t3"], "s_log"),
-        ("Exp", ["s_log"], "s_unit"), ("Mul", ["s_unit", "s_factor"], "s_sigma"),
+        ("Exp", ["s_log"], "s_unit"), ("Min", ["s_unit", "s_most_spread"], "s_bounded"),
+        ("Mul", ["s_bounded", "s_factor"], "s_sigma"),
         ("Sub", ["s_lo", score], "s_dlo"), ("Div", ["s_dlo", "s_sigma"], "s_a"),
         ("Sub", ["s_hi", score], "s_dhi"), ("Div", ["s_dhi", "s_sigma"], "s_b")]
     for z in ("a", "b"):  # the CDF, erf in float32 (onnxruntime has no float64 Erf), and the density

@@ -76,12 +76,15 @@ def test_the_expected_clip_is_the_same_function_in_every_form(builtin: SvrModel,
     rows = draw_prior(5_000, TrainConfig()).astype(np.float32)
     codec = np.zeros((len(rows), CODEC_DIM), dtype=np.float32)
     codec[:, -1] = np.random.default_rng(0).random(len(rows))
-    spread = Spread([0.4, 0.8, -0.6, 0.3], factor)
+    spread = Spread([0.4, 0.8, -0.6, 0.3], factor, 2.5, 9.0)  # bounded: motion's term and the spread both reached
     (graph,) = graph_of(builtin, spread).run(None, {"features": rows, "codec": codec})
     with torch.no_grad():
         term = TeacherTerm(builtin, spread)(torch.from_numpy(rows), torch.from_numpy(codec)).numpy()
     raw = builtin.predict(rows.astype(np.float64), clipped=False)
+    assert spread.sigma(raw, codec[:, -1], rows[:, MOTION], CLIP).max() <= factor * spread.most_spread
     numpy_ = expected_clipped(raw, spread.sigma(raw, codec[:, -1], rows[:, MOTION], CLIP), CLIP)
+    unit = np.exp(terms(raw, codec[:, -1], rows[:, MOTION], CLIP) @ np.asarray(spread.coefs))
+    assert (unit > spread.most_spread).any() and (np.log1p(rows[:, MOTION]) > spread.most_motion).any()
     assert np.abs(np.asarray(graph) - term).max() < 1e-4  # the export's parity bound
     assert np.abs(term - numpy_).max() < 1e-4
     # it differs from the function's clip where the frames would straddle a bound, and nowhere else by much
@@ -92,7 +95,7 @@ def test_the_expected_clip_is_the_same_function_in_every_form(builtin: SvrModel,
 
 
 def test_a_spread_of_factor_0_is_not_in_the_graph(builtin: SvrModel) -> None:
-    nodes, _ = teacher_nodes(builtin, "features", "score", Spread([0.0, 0.0, 0.0, 0.0], 0.0), "codec")
+    nodes, _ = teacher_nodes(builtin, "features", "score", Spread([0.0, 0.0, 0.0, 0.0], 0.0, 2.0, 8.0), "codec")
     plain, _ = teacher_nodes(builtin, "features", "score")
     assert [n.op_type for n in nodes] == [n.op_type for n in plain]
 
