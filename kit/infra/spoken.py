@@ -81,9 +81,9 @@ legacy len length less let lets letter letterbox letters level levels li lib lib
 library libsvm libsvmepsilonsvr libsvmnusvr libsvtav1 libva libvmaf libvpl libvpl2 libvpx libvvenc libx264 libx265
 license licenses lie lies life lift light likeness limit limits lin line linear lines link linked linking links linux
 list listdir listed lists little live ljpeg lo load loadable loaded loader loads local location lock lockbusy log log100
-log1p log316 logged login logistic loglevel logs lone long longer look looked looks loop loops lose loso losostep loss
-lossless losslessly lost low lower lowercase lowest lp lr lrc ls lte lum lusoris m m1 m1v m2t m2ts m2v m32 m3u m3u8 m4a
-m4b m4v mac machdep machine machines macos made magenta magicyuv main make makes making malformed malloc mandelbrot
+log1p log316 logged login logistic loglevel logm logs lone long longer look looked looks loop loops lose loso losostep
+loss lossless losslessly lost low lower lowercase lowest lp lr lrc ls lte lum lusoris m m1 m1v m2t m2ts m2v m32 m3u m3u8
+m4a m4b m4v mac machdep machine machines macos made magenta magicyuv main make makes making malformed malloc mandelbrot
 manifest manifests many map mapping margin mark marked marker markersize marks masks master mastering match matmul
 matplotlib max maximum maxiter may mb mcnemar md md5 mean means meanwhile measure measured measures media mediacodec
 median medium mem member members memory merge merged merges mergesort mesa message meta metadata method methods metric

@@ -71,12 +71,13 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
     """The PLCC gate's three criteria, the evidence floor, lift, challenger, kit.verdict.gates's, the completeness."""
     gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
-    seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
+    per_seed = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
     scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     why = gate.not_judged or ""  # the held-out student is the teacher's function: its figures are libvmaf's own
+    seeds = why or gate.seeds_not_judged or ""  # the seeds are one student: their spread is 0 by construction
 
-    def said(passed: bool | None) -> str:
-        return f"{NOT_JUDGED}: {why}" if why else ok[passed]
+    def said(passed: bool | None, reason: str = why) -> str:
+        return f"{NOT_JUDGED}: {reason}" if reason else ok[passed]
 
     lines = [
         GateLine(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=", gate.mean_plcc_threshold,
@@ -85,12 +86,12 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
                  bool(why), why),
         GateLine("seed spread (max - min of the seed means)", gate.plcc_spread, "<=", gate.plcc_spread_max,
                  f"<= {fmt(gate.plcc_spread_max)}", gate.plcc_spread_pass, "seed spread",
-                 f"{num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {said(gate.plcc_spread_pass)})",
-                 bool(why), why),
+                 f"{num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {said(gate.plcc_spread_pass, seeds)})",
+                 bool(seeds), seeds),
         GateLine(f"lowest seed's mean PLCC ({GROUPS})", lowest, ">=", gate.per_seed_min, f">= {fmt(gate.per_seed_min)}",
                  gate.per_seed_pass, "per seed",
-                 f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {said(gate.per_seed_pass)})",
-                 bool(why), why)]
+                 f"{per_seed}, each a {GROUPS}  (each >= {gate.per_seed_min}, {said(gate.per_seed_pass, seeds)})",
+                 bool(seeds), seeds)]
     if (e := verdict.evidence_gate) is not None:
         least = float(e.min_content_groups) if e.min_content_groups is not None else None
         lines.append(GateLine("held-out content groups (--min-content-groups)", int(e.content_groups), ">=", least,

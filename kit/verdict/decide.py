@@ -175,9 +175,12 @@ class GateInputs:
     # why the per-frame figures judge nothing: the held-out student is the teacher's function (every fold's spread
     # and correction 0, kit.model.floor), whose per-frame scores are libvmaf's own (PLCC 1, spread 0, RMSE 0)
     tautology: str | None = None
+    # why the seeds are one student: every fold keeps no correction, so each seed's member is the same function
+    seeds_alike: str | None = None
 
 
 TAUTOLOGY = "the student is the teacher's function"
+SEEDS_ALIKE = "the seeds are one student (no correction kept: every seed's member is the same function)"
 # the gates whose figures are the held-out frames' (a tautology where the student is the teacher's function)
 PER_FRAME = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR)
 
@@ -188,13 +191,19 @@ def tautology(reports: list[SeedReport]) -> str | None:
     return TAUTOLOGY if correction is not None and correction.folds_teacher else None
 
 
+def seeds_alike(reports: list[SeedReport]) -> str | None:
+    """SEEDS_ALIKE where every fold keeps no correction (its seeds' members are one function), else None."""
+    correction = reports[0].correction
+    return SEEDS_ALIKE if correction is not None and not correction.scale and not any(correction.fold_scales) else None
+
+
 def gate_inputs(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
                 incumbent: BaselineResult | None, a: Assessment | None) -> GateInputs:
     """What the gates read of these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
     ens_rmse = [r.mean_rmse for r in reports]
     return GateInputs({r.seed: r.mean_plcc for r in reports}, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"],
                       incumbent, content_groups(reports), folds, per_source(folds), a, constant_teacher(reports),
-                      tautology(reports))
+                      tautology(reports), seeds_alike(reports))
 
 
 def unjudged_rows(rows: tuple[tuple[Gate, FoldGate | LimitGate], ...], why: str
@@ -215,6 +224,8 @@ def judge(inputs: GateInputs, thresholds: GateThresholds) -> tuple[Gates, Lift]:
     judged = a.consumer.judged if a is not None and a.consumer is not None else None
     lifted_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
     challenger = challenger_gate(gate.mean_plcc, inputs.incumbent, gate.plcc_spread)
+    if inputs.seeds_alike is not None:  # five copies of one student: their spread is 0 by construction
+        gate = gate.seeds_unjudged(inputs.seeds_alike)
     if (why := inputs.tautology) is not None:  # the per-frame figures are libvmaf's own: they judge nothing
         gate, rows = gate.unjudged(why), unjudged_rows(rows, why)
         lifted_gate = replace(lifted_gate, passed=None, not_judged=why) if lifted_gate.enabled else lifted_gate
@@ -247,7 +258,7 @@ def hold_reasons(g: Gates) -> list[str]:
         reasons += [reason for passed, reason in (
             (p.mean_plcc_pass, f"mean PLCC {p.mean_plcc:.4f} ({GROUPS}) is below {p.mean_plcc_threshold}"),
             (p.plcc_spread_pass, f"seed spread {p.plcc_spread:.4f} exceeds {p.plcc_spread_max}"),
-            (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if not passed]
+            (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if passed is False]
     return reasons
 
 

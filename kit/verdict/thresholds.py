@@ -212,11 +212,19 @@ class GateResult(Record):
     per_seed_pass: bool | None
     failing_seeds: list[int] = field(metadata=keep(Each(COUNT)))
     not_judged: str | None = omit_none()
+    # why the seed spread and the per-seed floor judge nothing (every seed is one student), their passes null
+    seeds_not_judged: str | None = omit_none()
 
     def unjudged(self, why: str) -> GateResult:
         """The same figures, judging nothing: every pass null, and why."""
         return replace(self, passed=None, mean_plcc_pass=None, plcc_spread_pass=None, per_seed_pass=None,
                        failing_seeds=[], not_judged=why)
+
+    def seeds_unjudged(self, why: str) -> GateResult:
+        """The seed spread and the per-seed floor judging nothing (the seeds are one student), the mean PLCC alone
+        deciding the gate."""
+        return replace(self, passed=self.mean_plcc_pass, plcc_spread_pass=None, per_seed_pass=None, failing_seeds=[],
+                       seeds_not_judged=why)
 
 
 @dataclass(frozen=True)

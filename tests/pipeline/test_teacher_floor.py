@@ -59,7 +59,7 @@ def at_factor(floor: pd.DataFrame, scale: float, tolerance: float, spread: float
     base = floor["ceiling"].to_numpy(dtype=float) if spread == 0.0 else expected_clip(floor["raw"],
                                                                                       spread * floor["spread"])
     correction = floor["correction"].fillna(0.0) if scale else 0.0
-    predicted = np.clip(base + scale * correction, 0, 100).groupby(by).mean()
+    predicted = pd.Series(np.clip(base + scale * correction, 0, 100), index=floor.index).groupby(by).mean()
     miss = (predicted - floor.groupby(by)["teacher"].first()).abs()
     real = floor.groupby(by)["real"].first()
     return pd.DataFrame({"predicted": predicted, "miss": miss, "within": miss <= tolerance, "real": real}

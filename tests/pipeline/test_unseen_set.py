@@ -1,12 +1,12 @@
 """The default export on real clips it never saw (issue 97, item 2): psychopy's moving-text graphics and xine-ui's
-logo (tests/data/publicclips.toml, fetched by sha256 from PyPI and Debian), each whole, encoded with libx264 at vmaf-tune's CRFs and scored by libvmaf, each
-encode fed as vmaf-tune feeds it (the mean canonical six of its first 5 s, the codec block, crf_norm) against the
-whole encode's mean score (bench/bench_unseen.py's arithmetic, whose figures bench/README.md gives for four such
-sets). The README's demo run's export (tests/conftest.py's `demo_run`) keeps at least as many encodes within 1.5 VMAF
-as its ceiling, the teacher's function of the same features, on the set and on each clip: an export that loses
-encodes to the function at the ends of the scale fails here (the spread of issue 97 before it was bounded by the
-encodes it was fitted on lost psychopy's CRF 51 encode: 14.68 for 12.56). Without a network the fetch skips, saying
-so."""
+logo (tests/data/publicclips.toml, fetched by sha256 from PyPI and Debian), each whole, encoded with libx264 at
+vmaf-tune's CRFs and scored by libvmaf, each encode fed as vmaf-tune feeds it (the mean canonical six of its first
+5 s, the codec block, crf_norm) against the whole encode's mean score (bench/bench_unseen.py's arithmetic, whose
+figures bench/README.md gives for four such sets). The README's demo run's export (tests/conftest.py's `demo_run`)
+keeps at least as many encodes within 1.5 VMAF as its ceiling, the teacher's function of the same features, on the
+set and on each clip: an export that loses encodes to the function at the ends of the scale fails here (the spread
+of issue 97 before it was bounded by the encodes it was fitted on lost psychopy's CRF 51 encode: 14.68 for 12.56).
+Without a network the fetch skips, saying so."""
 
 from __future__ import annotations
 

@@ -96,3 +96,18 @@ def test_every_gate_row_class_carries_not_judged() -> None:
         names = {f.name for f in fields(cls)}
         assert {"passed", "not_judged"} <= names, cls
     assert all(any(gate.block.key == f.name for f in fields(Verdict)) for gate in GATES)
+
+
+def test_the_seed_spread_judges_nothing_where_every_seed_is_one_student() -> None:
+    """No fold keeps a correction: each seed's member is the same function (its clip's spread kept or not), so the
+    seed spread and the per-seed floor are 0 and equal by construction: not judged; the mean PLCC still is."""
+    from kit.verdict.decide import SEEDS_ALIKE
+
+    box = (((True, True),) * 3,) * 5
+    spread = inputs({"plccs": (0.99, 0.96), "groups": 5}, hits_of(box))  # a spread of 0.03, past 0.005
+    assert not judge(spread, DEFAULTS)[0].passed
+    g, _ = judge(replace(spread, seeds_alike=SEEDS_ALIKE), DEFAULTS)
+    assert g.passed and g.gate.passed is True and g.gate.seeds_not_judged == SEEDS_ALIKE
+    assert g.gate.plcc_spread_pass is None and g.gate.per_seed_pass is None and g.gate.mean_plcc_pass is True
+    low = inputs({"plccs": (0.90, 0.90), "groups": 5}, hits_of(box))  # the mean below 0.95 still holds
+    assert not judge(replace(low, seeds_alike=SEEDS_ALIKE), DEFAULTS)[0].passed
