@@ -180,7 +180,7 @@ class GateInputs:
 
 
 TAUTOLOGY = "the student is the teacher's function"
-SEEDS_ALIKE = "the seeds are one student (no correction kept: every seed's member is the same function)"
+SEEDS_ALIKE = "the seeds are one student, no correction kept"  # each seed's member the same function
 # the gates whose figures are the held-out frames' (a tautology where the student is the teacher's function)
 PER_FRAME = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR)
 
