@@ -5,6 +5,13 @@ teacher's ceiling (issue 59).
         [--clips-dir DIR] [--cache DIR] [--no-crops] [--max-frames 100] [--jobs 2] [--ffmpeg FFMPEG]
         [--public NAME,NAME,...] [--window SECONDS]
 
+The public encodes the kit carries (kit/model/data/realrows.csv, issue 97) are this script's rows mode on the clips
+the encodes of which are in its cache (made by runs of it with `--encoders`):
+
+    python bench/bench_unseen.py --public carphone_pristine.mp4,homer.avi,anim-1.mov,alea.mpg,movie.avi,\
+        bigbuckbunny.mp4,retroMars2018.avi,cup.mp4,bikes.mp4,Megamind.avi,balle-jbart.mp4,display-dual-monitors.webm \
+        --max-frames 0 --window 5 --write-rows kit/model/data/realrows.csv
+
 `--public`: these clips of tests/data/publicclips.toml instead of the wheel's (fetched by sha256; no crops), e.g.
 whole with `--max-frames 0`. `--window S`: each encode predicted (and its ceiling computed) from the mean features of
 its first S seconds, as vmaf-tune's fast path samples a clip, against the whole encode's VMAF (issue 92's measure:
