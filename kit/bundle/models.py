@@ -77,16 +77,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     if on_epoch is not None and verdict.recipe == TEACHER:  # its preparation is its training's, for the run's ETA
         on_epoch(0, rounds(train), float("nan"), 0.0)
     distil = refit_distillation(verdict, df, feats, target, train, teacher_sources)
-    fitted = [Member(s, -1, rows) for s in seeds]
-    if distil is not None and not correction_kept(verdict):  # each network multiplied by 0: none is trained
-        ens = untrained(distil, fitted, train)
-    else:
-        ens = train_members(feats, codec, target, fitted, train, on_epoch, workers=workers, distil=distil)
-    if distil is not None:  # the teacher's function, its clip under the spread LOSO kept, plus each correction at the
-        # factor LOSO chose (kit.model.floor)
-        ens = replace(ens, teacher=distil.function,
-                      scales=(verdict.correction.scale if verdict.correction else 0.0,) * len(seeds),
-                      spreads=(verdict.correction.spread if verdict.correction else None,) * len(seeds))
+    ens = refit_members(verdict, distil, (feats, codec, target), [Member(s, -1, rows) for s in seeds], train,
+                        on_epoch, workers)
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     teacher = verdict.teacher
     written, members, refit = [], [], []
@@ -121,6 +113,23 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
                             df["encoder"].to_numpy(), df["cq"].to_numpy(), ship) if train.inputs == CANONICAL6 else []
     return [*written, manifest, *profile]
+
+
+def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  fitted: list[Member], train: TrainConfig, on_epoch: EpochCallback | None, workers: int
+                  ) -> TrainedEnsemble:
+    """The members refit on `data` (features, codec block, scores): by the teacher recipe, the teacher's function, its
+    clip under the spread LOSO kept, plus each correction at the factor LOSO chose (kit.model.floor), the networks
+    untrained where that factor is 0."""
+    if distil is not None and not correction_kept(verdict):  # each network multiplied by 0: none is trained
+        ens = untrained(distil, fitted, train)
+    else:
+        ens = train_members(*data, fitted, train, on_epoch, workers=workers, distil=distil)
+    if distil is None:
+        return ens
+    n = len(fitted)
+    return replace(ens, teacher=distil.function, scales=(verdict.correction.scale if verdict.correction else 0.0,) * n,
+                   spreads=(verdict.correction.spread if verdict.correction else None,) * n)
 
 
 def correction_kept(verdict: Verdict) -> bool:

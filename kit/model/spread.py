@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING
 from kit.infra.records import Record, keep
 from kit.infra.rules import POINTS, SIGNED_FIGURE, Each
 from kit.media.libvmaf import FEATURES
+from kit.media.libvmaf import MOTION as MOTION_FEATURE
 
 if TYPE_CHECKING:
     import numpy as np
 
 TERMS = ("one", "cq_norm", "level", "motion")  # log sigma's terms, in the coefficients' order
 FACTORS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)  # the spread's factors the floor tries, the teacher's function first
-MOTION = FEATURES.index("motion2")
+MOTION = FEATURES.index(MOTION_FEATURE)  # the six's motion column
 LEAST_SPREAD = 0.05  # an encode's spread fitted at least this (a still clip's 0 has no log)
 RIDGE = 1e-3  # the fit's ridge on the terms but the intercept: a box of one CRF still fits
 SQRT2 = math.sqrt(2.0)
