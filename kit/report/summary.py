@@ -257,7 +257,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
+    return [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, sampling_rows(verdict)),
             *map(pair, interval_rows(verdict)),
@@ -305,11 +305,11 @@ def gate_summary(verdict: Verdict, consumer: list[Row]) -> list[tuple[str, str]]
     if verdict.verdict == "HOLD":
         j = verdict.consumer.judged if verdict.consumer is not None else None
         uncounted = j.shortfall_words() if j is not None else None
-        rows = [("verdict", verdict.verdict), *(pair(row) for row in [*plcc[:3], *others] if row.ok is False),
+        rows = [("verdict", verdict.headline), *(pair(row) for row in [*plcc[:3], *others] if row.ok is False),
                 *([(UNCOUNTED_LABEL, uncounted)] if uncounted else []), ("validation", verdict.scheme_text),
                 *(pair(row) for row in plcc[:3] if row.ok is not False)]
     else:
-        rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
+        rows = [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
         rows += [pair(row) for row in others if row.ok is False]
     if passing := [row.label for row in others if row.ok]:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
