@@ -35,7 +35,6 @@ from kit.bundle.values import (
     FFMPEG_SOURCES,
     FLAG_VALUE,
     GIT_ID,
-    HEX,
     HWACCEL,
     IDENTIFIER,
     INPUT_SET,
@@ -80,6 +79,7 @@ from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
 from kit.infra.invocation import RunProvenance
+from kit.infra.keys import Signer
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Names, Template
 from kit.infra.variables import TRAIN_THREADS
 from kit.media.discovery import SkippedClips, Unusable
@@ -87,6 +87,7 @@ from kit.media.ffmpeg import FFmpegInfo
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.media.libvmaf import TABLE, TEACHER_FEATURES, Teacher
 from kit.model.incumbent import NOTE as INCUMBENT_NOTE
+from kit.model.realrows import STATUSES as REAL_STATUSES
 from kit.model.recipe import TrainConfig
 from kit.model.results import (
     BaselineResult,
@@ -96,6 +97,7 @@ from kit.model.results import (
     FoldResult,
     FoldScheme,
     GroupResult,
+    RealEvidence,
     SeedReport,
 )
 from kit.model.teacher_fn import TeacherFunction
@@ -128,7 +130,7 @@ from kit.verdict.document import (
     WorstFold,
 )
 from kit.verdict.gates import GATES
-from kit.verdict.lift import ChallengerGate, Lift
+from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 from kit.verdict.regimes import FrameRegime
 from kit.verdict.thresholds import EvidenceGate, FoldGate, GateResult, GateThresholds
@@ -196,15 +198,16 @@ TRAIN_CONFIG: Shape = {"arch": ARCH, "inputs": INPUT_SET, "recipe": RECIPE, "opt
                        Exact("a training setting", ["seed", *(f.name for f in dataclasses.fields(TrainConfig))]): NUM}
 
 FIELDS: dict[type, dict[Any, Shape]] = {
-    # tarball manifest.json: proof-key's signature fields are typed values (a key, a signature, the run it follows)
+    # tarball manifest.json: the box's signature (kit.infra.keys) in typed values: a key, a signature, a part, the
+    # run it follows
     ResultsManifest: {"kind": Exact("a results tarball", ("ensemble-kit-results",)), "kit_version": KIT_VERSION,
                       "meta": {"box_id": BOX, "verdict": VERDICT, "created_utc": STAMP, "corpus_sha256": SHA256,
-                               "contents": Exact("contents", ("corpus",)),
-                               "public_key": Match("an Ed25519 public key", r"[A-Za-z0-9+/]{43}=|[0-9a-f]{64}"),
-                               "signature": Match("an Ed25519 signature", r"[A-Za-z0-9+/]{86}==|[0-9a-f]{128}"),
-                               "follows": Either("the run it follows", SHA256, NOTHING), "machine": HEX,
-                               "catalogue": NUM},
-                      "files": {MEMBER: FileSum}},
+                               "contents": Exact("contents", ("corpus",)), "catalogue": NUM},
+                      "files": {MEMBER: FileSum},
+                      "signature": Match("an Ed25519 signature", r"[0-9a-f]{128}")},
+    Signer: {"public_key": Match("an Ed25519 public key", r"[0-9a-f]{64}"),
+             "part": Match("a part of a reference set", r"(?:\d{1,6}/\d{1,6})?"),
+             "follows": Either("the run it follows", SHA256, NOTHING)},
     FileSum: {"sha256": SHA256},
     # run.json
     RunProvenance: {"python": PYTHON, "executable": PATH, "kit_root": PATH, "platform": SYSTEM, "cwd": PATH},
@@ -256,7 +259,7 @@ FIELDS: dict[type, dict[Any, Shape]] = {
                     "encoders": [ENCODER], "grid": {ENCODER: [NUM]}, "scales": [FLAG_VALUE], "scaler_down": SCALER,
                     "scaler_up": SCALER, "encode_depth": Exact("a depth", ("8bit", "source", "")),
                     "kit_version": KIT_VERSION, "created_at_utc": STAMP, "overrides": [m.CONTENT_OVERRIDE],
-                    "apart": [[SHA256]], "warnings": [m.SHARD_WARNING], "corpus_sha256": SHA256, "machine": HEX},
+                    "apart": [[SHA256]], "warnings": [m.SHARD_WARNING], "corpus_sha256": SHA256},
     FFmpegRef: {"path": PATH, "version": VERSION, "build": VERSION},
     ShardRecord: {"label": Match("a shard", r"\d{1,6}/\d{1,6}"), "set_sha256": SHA256, "sources": [SHA256]},
     ClipEntry: {"src": SOURCE_FILE, "src_sha256": SHA256, "fps": RATE, "pix_fmt": PIX_FMT, "enc_pix_fmt": PIX_FMT,
@@ -300,13 +303,16 @@ FIELDS: dict[type, dict[Any, Shape]] = {
               "teacher_models": [TEACHER], "figure_kinds": {m.FIGURE_KEY: m.FIGURE_KIND},
               "confounding": [m.CONFOUNDING], "teacher_sha256": SHA256, "recipe": RECIPE,
               "reasons": [m.HOLD_REASON]},
-    GateResult: {"per_seed_plccs": {SEED_KEY: NUM}},
+    GateResult: {"per_seed_plccs": {SEED_KEY: NUM}, "not_judged": m.UNJUDGED_WHY, "seeds_not_judged": m.UNJUDGED_WHY},
+    LiftGate: {"not_judged": m.UNJUDGED_WHY},
+    RealEvidence: {"status": Exact("what the public encodes were", REAL_STATUSES),
+                   "sha256": Either("", SHA256, NOTHING)},
     EvidenceGate: {"statement": m.EVIDENCE_STATEMENT},
     FoldGate: {"measure": MEASURE, "worst_src": SOURCE, "failing_sources": [SOURCE], "not_judged": m.NOT_JUDGED},
     LimitGate: {"measure": MEASURE, "worst": m.GATE_WORST, "failing": [m.GATE_WORST],
                 "statement": m.LIMIT_STATEMENT_OR_NOT, "not_judged": m.NOT_JUDGED},
     Lift: {"statement": m.LIFT_STATEMENT},
-    ChallengerGate: {"statement": m.CHALLENGER_STATEMENT},
+    ChallengerGate: {"statement": m.CHALLENGER_STATEMENT, "not_judged": m.UNJUDGED_WHY},
     WorstFold: {"src": SOURCE, "src_sha256": SHA256, "reason": m.WORST_REASON},
     VerdictProvenance: {"kit_version": KIT_VERSION, "python": PYTHON, "train_config": TRAIN_CONFIG,
                         "thresholds": {"max_clip_error": {STAT: NUM}, THRESHOLD: NUM}},

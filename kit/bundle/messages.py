@@ -61,6 +61,7 @@ from kit.model.pooling import POOL_WORDS
 from kit.platforms.encoders import SPECS
 from kit.verdict.consumer import CODEC_BLIND, NO_CEILING, NO_POOL
 from kit.verdict.consumer import HOW as CONSUMER_HOW
+from kit.verdict.decide import SEEDS_ALIKE, TAUTOLOGY
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
 from kit.verdict.exported import RECIPE as EXPORTED_RECIPE
 from kit.verdict.intervals import SIDECAR_CALIBRATES, UNBOUNDED_WHY
@@ -210,8 +211,10 @@ CEILING_STATEMENT = said(
     head=CEILING_HEAD, named=NAMED_GROUPS)
 LIMIT_STATEMENT = Either("a gate's statement", COVERAGE_STATEMENT, RANGE_STATEMENT, HOLDOUT_STATEMENT,
                          CLIP_ERROR_STATEMENT, CONSUMER_STATEMENT, CEILING_STATEMENT)
+# why a gate's figures judge nothing at all (kit.verdict.decide: its passes null)
+UNJUDGED_WHY = Exact("why figures judge nothing", (TAUTOLOGY, SEEDS_ALIKE))
 NOT_JUDGED = said(
-    "why a gate judged nothing", "no held-out source in the breakdown",
+    "why a gate judged nothing", UNJUDGED_WHY, "no held-out source in the breakdown",
     "the folds table has no {c} column (an older kit's)", "no held-out source",
     "no held-out {kind}: no row of any {kind2} was predicted",
     "no held-out encode vmaf-tune can query ({why})",

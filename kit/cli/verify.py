@@ -14,6 +14,17 @@ from kit.infra.visible import visible
 
 if TYPE_CHECKING:
     from kit.bundle.texts import SentText
+    from kit.infra.archive import ResultsCheck
+
+
+def signed_words(report: ResultsCheck) -> str:
+    """Who signed the tarball, as the OK line says it."""
+    if report.signed is None:
+        return ("unsigned: a kit before 2.5 made it (the lead's merge takes its rows apart, never as a later run of "
+                "its box)")
+    signer = report.signed.signer
+    part = f" of part {signer.part}" if signer.part else ""
+    return f"signed by key {signer.fingerprint}, the box's run {signer.run}{part}"
 
 
 @click.command("verify")
@@ -45,7 +56,7 @@ def verify_cmd(tarball: Path, show_sent: bool) -> int:
         holds = f"verdict {meta.get('verdict')}" if meta.get("verdict") is not None else \
             "a corpus, no verdict: training happens at the lead (merge it with the other boxes' corpora)"
         click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
-                           f"{holds})"))
+                           f"{holds}); {signed_words(report)}"))
         if older:
             click.echo(f"note: its manifest has no `{CATALOGUE_KEY}`: made by a kit before the catalogue (2.4 and "
                        "older) or with --keep-paths, whose texts were not checked by kind where they were made; merge "

@@ -373,8 +373,9 @@ class Renderer:
             self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
-        what = f"{e.total - e.samples} clip x encoder x cq, {e.samples} sample jobs of the consumer's samplings" \
-            if e.samples else "clip x encoder x cq"
+        grid = "clip x rung x encoder x cq" if e.rungs else "clip x encoder x cq"  # what the count counts
+        what = f"{e.total - e.samples} {grid}, {e.samples} sample jobs of the consumer's samplings" \
+            if e.samples else grid
         self.say(f"{tag('corpus')} {e.total} jobs ({what}), {e.reused} already done and reused")
         self.fresh_total, self.fresh_done = e.total - e.reused, 0
         if self.bars:
@@ -426,8 +427,11 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
-                 f"{e.plcc_spread:.4f}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
+        said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread {e.plcc_spread:.4f}" if e.not_judged is None
+                else f"the per-frame gates judged nothing ({e.not_judged})")
+        if e.consumer_not_judged is not None:
+            said = f"the consumer gates judged nothing ({e.consumer_not_judged}); {said}"
+        self.say(f"{tag('verdict')} {e.verdict}: {said}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         # counted as `verify` counts them: the files manifest.json lists, then the manifest itself

@@ -25,9 +25,8 @@ from kit.infra.kinds import Either, Joined, Kind, Names, Template
 from kit.infra.records import Record
 
 NAMES = Names(clips=frozenset({"a.y4m", "b 2.mp4"}), sources=frozenset({"a", "b 2"}), boxes=frozenset({"box1"}))
-# the kinds that admit what the user named (docs/reference/files.md, "Names"), and the host's id the proof-key work
-# removes (`machine`): no other kind admits a drawn secret
-NAMED_ROOTS = (*cat.ROOTS, values.HEX)
+# the kinds that admit what the user named (docs/reference/files.md, "Names"): no other kind admits a drawn secret
+NAMED_ROOTS = tuple(cat.ROOTS)
 
 
 def _kinds() -> list[Kind]:
