@@ -38,7 +38,6 @@ SIZE = Match("a picture size", r"\d{1,5}x\d{1,5}")
 RATE = Match("a frame rate", r"\d{1,9}(?:/\d{1,9})?(?:\.\d{1,9})?")
 SECONDS = Template("seconds", "{n} s", n=NUMBER)
 SHA256 = Match("a sha256", r"[0-9a-f]{64}")
-HEX = Match("hex digits of a digest", r"[0-9a-f]{6,64}")
 STAMP = Match("a time", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)?|\d{8}T\d{6}Z")
 CLOCK = Match("a time of day", r"\d\d:\d\d:\d\d")
 KIT_VERSION = Match("a kit version", r"\d{1,6}\.\d{1,6}(?:\.\d{1,6})?(?:(?:a|b|rc|\.dev|\.post)\d{1,6})?")
@@ -232,19 +231,20 @@ FFMPEG_COMMAND = Command(ffmpeg_word(PATH, FFMPEG_VOCABULARY))
 # the kit's command words and options (the CLI's: tests/unit/test_catalogue.py holds them to it)
 CLI_WORDS = ("run", "step", "verify", "merge", "corpus", "status", "detect", "binaries", "export", "slurm", "ray",
                 "ffmpeg", "info", "stage", *STEP_NAMES)
-CLI_OPTIONS = tuple(["--address", "--batch-size", "--box-id", "--consumer-samplings", "--consumer-tolerance",
-                     "--consumer-window", "--content-groups", "--corpus", "--cpus-per-task", "--cqs", "--demo-clips",
-                     "--demo-seconds", "--downscaler", "--dry-run", "--encode-depth", "--encoders", "--epochs",
-                     "--ffmpeg", "--folds", "--force", "--format", "--fps", "--from", "--group-shared", "--height",
-                     "--holdout", "--holdout-min-plcc", "--incumbent", "--inputs", "--interval-level", "--job-name",
-                     "--jobs", "--json", "--keep-paths", "--max-abs-bias", "--max-clip-error",
-                     "--max-consumer-ceiling-gap", "--max-fold-rmse", "--max-out-of-range", "--max-plcc-spread",
-                     "--mem", "--min-consumer-content-share", "--min-consumer-share", "--min-content-groups",
-                     "--min-coverage", "--min-mean-plcc", "--min-rmse-lift", "--min-seed-plcc", "--model-license",
-                     "--model-license-url", "--only", "--out", "--out-dir", "--partition", "--prefer", "--recipe",
-                     "--ref-dir", "--refresh", "--root", "--sbatch-arg", "--scales", "--seeds", "--settings",
-                     "--shard", "--shards", "--show-sent", "--strict", "--teacher", "--time", "--train-task",
-                     "--train-tasks", "--upscaler", "--version", "--vmaftune-crf-range", "--width", "-o", "--help"])
+CLI_OPTIONS = tuple(["--accept-key", "--address", "--batch-size", "--box-id", "--consumer-samplings",
+                     "--consumer-tolerance", "--consumer-window", "--content-groups", "--corpus", "--cpus-per-task",
+                     "--cqs", "--demo-clips", "--demo-seconds", "--downscaler", "--dry-run", "--encode-depth",
+                     "--encoders", "--epochs", "--ffmpeg", "--folds", "--force", "--format", "--fps", "--from",
+                     "--group-shared", "--height", "--holdout", "--holdout-min-plcc", "--incumbent", "--inputs",
+                     "--interval-level", "--job-name", "--jobs", "--json", "--keep-paths", "--max-abs-bias",
+                     "--max-clip-error", "--max-consumer-ceiling-gap", "--max-fold-rmse", "--max-out-of-range",
+                     "--max-plcc-spread", "--mem", "--min-consumer-content-share", "--min-consumer-share",
+                     "--min-content-groups", "--min-coverage", "--min-mean-plcc", "--min-rmse-lift", "--min-seed-plcc",
+                     "--model-license", "--model-license-url", "--only", "--out", "--out-dir", "--partition",
+                     "--prefer", "--recipe", "--ref-dir", "--refresh", "--root", "--sbatch-arg", "--scales", "--seeds",
+                     "--settings", "--shard", "--shards", "--show-sent", "--strict", "--teacher", "--time",
+                     "--train-task", "--train-tasks", "--upscaler", "--version", "--vmaftune-crf-range", "--width",
+                     "-o", "--help"])
 CLI_CHOICES = ("auto", "loso", "native", "8bit", "source", "cut", "encoded", "teacher", "frames", "encoder", "box",
                "rung", "newest", "oldest", "first", "parquet", "jsonl", "csv", "json", "canonical6", "canonical6+v1",
                "public", "off", "--")

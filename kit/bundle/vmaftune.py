@@ -42,7 +42,6 @@ from kit.verdict.document import Verdict
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
-# vmaf-tune's feature columns, in its order: a contract copy (tests/unit/test_model_contract.py checks it)
 N_FEED = len(FEED_FEATURES)
 WIDTH = N_FEED + len(VOCAB_V2) + 2  # 20
 PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1

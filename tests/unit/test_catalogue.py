@@ -212,8 +212,8 @@ def _argvs(refs: Path, out: Path, cache: Path, ffmpeg: Path) -> list[list[str]]:
     from kit.media.libvmaf import DEFAULT_TEACHER
     from kit.platforms.encoders import get_spec
 
-    clip, work = refs / "b 2.mp4", out / "02_corpus" / "work"  # the kit's layout (kit.corpus.jobs)
-    encode, decoded = work / "b 2-b514cd1009__libx264__cq037" / "enc.h264", work / "decoded" / "b 2-b514cd1009"
+    clip, work = refs / "b 2.mp4", out / "02_corpus" / "work"  # the kit's layout (kit.corpus.jobs: `b-2`)
+    encode, decoded = work / "b-2-b514cd1009__libx264__cq037" / "enc.h264", work / "decoded" / "b-2-b514cd1009"
     ref_input = ["-i", spelled_path(clip)]
     spec = get_spec("libx264")
     return [
@@ -222,8 +222,8 @@ def _argvs(refs: Path, out: Path, cache: Path, ffmpeg: Path) -> list[list[str]]:
         argv.build_score_argv(str(ffmpeg), encode, ref_input, 640, 360, "yuv420p", encode.with_name("vmaf.json"), 2,
                               teacher=DEFAULT_TEACHER, extra=True, fps="25/1"),
         argv.build_shared_decode_argv(
-            str(ffmpeg), ref_input, [(spec, 23, decoded / "b 2-b514cd1009__libx264__cq023.h264"),
-                                     (spec, 37, decoded / "b 2-b514cd1009__libx264__cq037__640x360.h264")],
+            str(ffmpeg), ref_input, [(spec, 23, decoded / "b-2-b514cd1009__libx264__cq023.h264"),
+                                     (spec, 37, decoded / "b-2-b514cd1009__libx264__cq037__640x360.h264")],
             ref_pix_fmt="yuv420p", ref_out=decoded / "ref.nut", progress=True,
             scales=["", argv.build_scale_filter(640, 360, "lanczos")]),
         argv.build_fingerprint_argv(str(ffmpeg), ref_input),

@@ -120,7 +120,7 @@ PINNED_COLUMNS: dict[tuple[int, int], str] = {
 # the outside contracts, each a literal copy in its own module, as its reader spells it: the bash kit's rows, the
 # exports' readers, vmaf-tune's feed
 COPIES = {"kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES",
-          "kit/bundle/vmaftune.py": "FEED_FEATURES"}
+          "kit/bundle/profile_words.py": "FEED_FEATURES"}
 TABLE_AT = ("kit/media/libvmaf.py", "TABLE")
 
 
