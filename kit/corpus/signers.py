@@ -8,7 +8,8 @@ BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept 
 that a run under the key taken later is the later run (kit.corpus.merge.supersede); within one key, the box's own
 count (`run`), each run naming the digest of the one it follows: two runs of one number, or a run whose given
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
-refused. A tarball of a kit before 2.5 is unsigned: never a box's run (neither superseding nor superseded).
+refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): never a
+box's run, it never supersedes, and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
 """
 
 from __future__ import annotations
