@@ -96,10 +96,15 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
     said: list[str] = []
     with keyring() as (known, path):
         histories = {box: known[box] for box in {c.box_id for c in found} if box in known}
-        for inp in inputs:  # what a merged input carries: the lead's own file, a later key it took kept
+        carried: dict[str, str] = {}  # a box new to this lead whose keys a merged input carries: the input's name
+        for inp in inputs:  # a merged input is a file anyone may edit: its keys are a first use, as a tarball's are
             for b in inp.manifest.box_keys if isinstance(inp.manifest, MergeManifest) else ():
+                if b.box_id in known:  # the lead's record stands: a key it lacks is refused below, as a tarball's
+                    continue
                 if (both := joined(histories.get(b.box_id, ()), b.keys)) is not None:
                     histories[b.box_id] = both
+                    carried.setdefault(b.box_id, inp.name)
+        said += [carried_line(box, histories[box], name, path) for box, name in sorted(carried.items())]
         for box, fpr in accepted:
             histories[box] = accept(box, fpr, histories.get(box, ()), found)
             said.append(f"box {box}'s key is now {fpr}, as accepted (--accept-key), recorded in {path}: its runs "
@@ -111,6 +116,18 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
     for line in said:
         note(line)
     return histories
+
+
+def carried_line(box: str, keys: tuple[str, ...], name: str, path: Path) -> str:
+    """What a merge says of a box new to the lead whose keys a merged input carries (its first use)."""
+    if len(keys) == 1:
+        taken = f"its key {fingerprint(keys[0])} is taken as {name} carries it"
+    else:
+        taken = (f"its keys {', '.join(fingerprint(k) for k in keys)} (the last is its key now) are taken as {name} "
+                 "carries them")
+    return (f"box {box} is new to this lead: {taken}, and recorded in {path} (compare "
+            f"{'the last' if len(keys) > 1 else 'it'} with the fingerprint the box's owner tells you; a tarball of "
+            "that box signed by another key is refused)")
 
 
 def accept(box: str, fpr: str, keys: tuple[str, ...], found: Sequence[Claim]) -> tuple[str, ...]:

@@ -99,13 +99,32 @@ def test_a_signed_tarball_of_another_box_s_rows_is_refused() -> None:
 
 
 def test_a_union_s_keys_join_the_lead_s(lead: Path) -> None:
-    """A union carrying b10's keys K1 then K2 (taken where it was merged): the lead that knew K1 takes K2 after it;
-    one that knows K3 alone refuses the union's."""
+    """A union carrying b10's keys K1 then K2 (taken where it was merged): a lead new to b10 takes them as the union
+    carries them, said; one that knows K1 alone refuses the union's K2 like a tarball's, naming the union and the
+    command that takes K2, and records nothing until told so; one that knows K3 alone refuses the union's. Before, a
+    union (a file anyone can edit) made K2 b10's key at a lead that knew K1, unsaid and recorded."""
     assert joined((K1,), (K1, K2)) == (K1, K2) and joined((K1, K2), (K1,)) == (K1, K2) and joined((), (K2,)) == (K2,)
     assert joined((K3,), (K1,)) is None
-    take_keys([tarball("t1", K1)], (), again, print)
-    assert take_keys([union(K1, K2), tarball("t2", K2)], (), again, print) == {"b10": (K1, K2)}
+    said: list[str] = []
+    assert take_keys([union(K1, K2), tarball("t2", K2)], (), again, said.append) == {"b10": (K1, K2)}
     assert recorded(lead) == {"b10": [K1, K2]}
+    assert said == [f"box b10 is new to this lead: its keys {fingerprint(K1)}, {fingerprint(K2)} (the last is its key "
+                    f"now) are taken as u.parquet carries them, and recorded in {lead / KNOWN_BOXES} (compare the last "
+                    "with the fingerprint the box's owner tells you; a tarball of that box signed by another key is "
+                    "refused)"]
+    (lead / KNOWN_BOXES).unlink()
+    take_keys([tarball("t1", K1)], (), again, print)
+    for given in ([union(K1, K2)], [union(K1, K2), tarball("t2", K2)]):
+        with pytest.raises(InputError) as caught:
+            take_keys(given, (), again, print)
+        said = caught.value.message
+        assert f"box b10 is known to this lead by key {fingerprint(K1)}, but {fingerprint(K2)} (" in said
+        assert "u.parquet" in said.split(" is signed by another")[0]
+        assert f"MERGE AGAIN [('b10', '{fingerprint(K2)}')]" in (caught.value.hint or "")
+        assert recorded(lead) == {"b10": [K1]}
+    assert take_keys([union(K1, K2)], [("b10", fingerprint(K2))], again, print) == {"b10": (K1, K2)}
+    assert recorded(lead) == {"b10": [K1, K2]}
+    assert take_keys([union(K1), tarball("t1", K1)], (), again, print) == {"b10": (K1, K2)}  # it knows less: the lead's
     with pytest.raises(InputError, match=f"known to this lead by key {fingerprint(K2)}, but {fingerprint(K3)} "):
         take_keys([union(K3)], (), again, print)
 
