@@ -453,9 +453,9 @@ def open_output_folder(out: Path) -> Tree:
 
 
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, overrides: Overrides | None,
-                keys: Callable[[Sequence[LoadedInput]], Histories]) -> MergeManifest:
+                keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]]) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
-    histories = keys(inputs)  # whose key each box's signed runs are, before any row is taken
+    histories, inputs = keys(inputs)  # whose key each box's signed runs are, and which runs proven, before any row
     inputs, superseded = supersede(inputs, histories)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "

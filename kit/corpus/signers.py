@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from kit.corpus.inputs import LoadedInput
 from kit.corpus.manifests import BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
-from kit.infra.keyring import Histories, keyring
+from kit.infra.keyring import Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
+from kit.infra.records import RecordError
 
 FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # kit.infra.keys.fingerprint's
 Again = Callable[[Sequence[tuple[str, str]]], str]  # the merge's command again, with these (box id, fingerprint) taken
@@ -83,18 +84,20 @@ def joined(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...] | 
 
 
 def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]], again: Again,
-              note: Callable[[str], None]) -> Histories:
-    """The keys each box id's signed runs are taken under (oldest first), the lead's record updated with them;
-    `accepted`: (box id, fingerprint) pairs the lead took (--accept-key), each the box's key from then on.
-    InputError, nothing recorded, for a key the lead does not know for a box it knows, two new keys for one new box
-    id, an accepted fingerprint no input names, or a signed tarball of another box's rows."""
+              note: Callable[[str], None]) -> tuple[Histories, list[LoadedInput]]:
+    """The keys each box id's signed runs are taken under (oldest first), and the inputs as the lead's record proves
+    them (proven_runs), the lead's record updated with both; `accepted`: (box id, fingerprint) pairs the lead took
+    (--accept-key), each the box's key from then on. InputError, nothing recorded, for a key the lead does not know
+    for a box it knows, two new keys for one new box id, an accepted fingerprint no input names, or a signed tarball
+    of another box's rows."""
     for inp in inputs:
         refuse_other_rows(inp)
     found = claims(inputs)
     if not found and not accepted:
-        return {}  # nothing signed: the lead's record is not read
+        return {}, list(inputs)  # nothing signed: the lead's record is not read (a run of no key is no box's run)
     said: list[str] = []
-    with keyring() as (known, path):
+    with keyring() as (ring, path):
+        known = ring.keys
         histories = {box: known[box] for box in {c.box_id for c in found} if box in known}
         carried: dict[str, str] = {}  # a box new to this lead whose keys a merged input carries: the input's name
         for inp in inputs:  # a merged input is a file anyone may edit: its keys are a first use, as a tarball's are
@@ -112,10 +115,58 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
         for box in sorted({c.box_id for c in found}):
             histories[box] = box_keys(box, histories.get(box, ()), [c for c in found if c.box_id == box], again,
                                       path, said)
+        taken = proven_runs(inputs, ring.runs, {box for box in histories if box not in known}, said)
         known.update(histories)
     for line in said:
         note(line)
-    return histories
+    return histories, taken
+
+
+def proven_runs(inputs: Sequence[LoadedInput], runs: set[KnownRun], fresh: set[str],
+                said: list[str]) -> list[LoadedInput]:
+    """The inputs as the lead's record of the runs it took (`runs`, added to) proves them: each signed tarball's run
+    taken (its signature proves it); a merged input's runs and superseded runs of a box new to the lead (`fresh`)
+    taken with its keys (a first use), and of a box the lead knows, kept only where the lead took them: one it never
+    took (a union merged elsewhere, or edited: anyone can write a run 99) is no run of the box and supersedes nothing,
+    said, and its rows of that box stay apart."""
+    runs.update(k for inp in inputs if (r := signed_run(inp)) is not None and (k := known_run(r)) is not None)
+
+    def proven(r: BoxRun) -> bool:
+        if not r.key:  # kit 2.4's, or an unsigned tarball's: it claims no key, and is ranked as none
+            return True
+        if (k := known_run(r)) is not None and (k in runs or r.box_id in fresh):
+            runs.add(k)
+            return True
+        return False
+
+    taken = []
+    for inp in inputs:
+        m = inp.manifest
+        if not isinstance(m, MergeManifest):
+            taken.append(inp)
+            continue
+        kept = tuple(r for r in m.runs if proven(r))
+        still = tuple(s for s in m.superseded if proven(s.run) and proven(s.later))
+        if len(kept) == len(m.runs) and len(still) == len(m.superseded):
+            taken.append(inp)
+            continue
+        lost = sorted({(r.box_id, r.said) for r in (*m.runs, *(x for s in m.superseded for x in (s.run, s.later)))
+                       if not proven(r)})
+        said.append(f"{inp.name} records {'; '.join(f'box {box} {what}' for box, what in lost)}, which this lead "
+                    "never took from the box's signed tarball (a union merged elsewhere, or edited): taken as no run "
+                    "of the box, superseding nothing (its rows of that box are kept apart); merge the box's tarballs "
+                    "to take its runs")
+        taken.append(replace(inp, manifest=replace(m, runs=kept, superseded=still)))
+    return taken
+
+
+def known_run(r: BoxRun) -> KnownRun | None:
+    """A signed run as the lead's record keeps it; None where it breaks a rule of the record (an edited union's)."""
+    k = KnownRun(r.box_id, r.shard, r.key, r.run, r.follows, r.digest)
+    try:
+        return KnownRun.from_json(k.to_json())
+    except RecordError:
+        return None
 
 
 def carried_line(box: str, keys: tuple[str, ...], name: str, path: Path) -> str:
