@@ -441,8 +441,9 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with open_output_folder(out) as tree, writing(tree, out):
         for line in recover_output(tree, out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        said = again or (lambda taken: kit_command("merge", *paths, "-o", out, *(
-            w for box, fpr in taken for w in ("--accept-key", f"{box}={fpr}"))))
+        said = again or (lambda taken, left: kit_command("merge", *(p for p in paths if str(Path(p)) not in left),
+                                                         "-o", out, *(w for box, fpr in taken
+                                                                      for w in ("--accept-key", f"{box}={fpr}"))))
         return _merge_into(tree, paths, out, prefer, overrides, lambda inputs: take_keys(inputs, accepted, said, note))
 
 

@@ -29,7 +29,8 @@ from kit.infra.keys import REINSTALLED, fingerprint
 from kit.infra.records import RecordError
 
 FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # kit.infra.keys.fingerprint's
-Again = Callable[[Sequence[tuple[str, str]]], str]  # the merge's command again, with these (box id, fingerprint) taken
+# the merge's command again, with these (box id, fingerprint) taken and these inputs (LoadedInput.path) left out
+Again = Callable[[Sequence[tuple[str, str]], Sequence[str]], str]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Claim:
     box_id: str
     key: str
     input: str  # its name
+    path: str  # as it was given (LoadedInput.path)
 
 
 def signed_run(inp: LoadedInput) -> BoxRun | None:
@@ -65,10 +67,10 @@ def refuse_other_rows(inp: LoadedInput) -> None:
 
 def claims(inputs: Sequence[LoadedInput]) -> list[Claim]:
     """Every key the inputs name for a box id: each signed tarball's, each key a merged input carries."""
-    found = [Claim(i.signed.box_id, i.signed.signer.public_key, i.name) for i in inputs if i.signed is not None]
+    found = [Claim(i.signed.box_id, i.signed.signer.public_key, i.name, i.path) for i in inputs if i.signed is not None]
     for inp in inputs:
         if isinstance(inp.manifest, MergeManifest):
-            found += [Claim(b.box_id, key, inp.name) for b in inp.manifest.box_keys for key in b.keys]
+            found += [Claim(b.box_id, key, inp.name, inp.path) for b in inp.manifest.box_keys for key in b.keys]
     return found
 
 
@@ -206,19 +208,24 @@ def box_keys(box: str, keys: tuple[str, ...], found: Sequence[Claim], again: Aga
                     "is refused)")
         return tuple(new)
     shown = "; ".join(f"{fingerprint(k)} ({', '.join(sorted({c.input for c in found if c.key == k}))})" for k in new)
+
+    def taking(key: str) -> str:
+        """The merge again, the box's key `key` taken, every input of its other new keys left out."""
+        return again([(box, fingerprint(key))], sorted({c.path for c in found if c.key in new and c.key != key}))
+
     if keys:
         raise InputError(f"box {box} is known to this lead by key {fingerprint(keys[-1])}, but {shown} "
                          f"{'is' if len(new) == 1 else 'are'} signed by another: a tarball of another key is never "
                          "taken as that box's; nothing was merged",
                          hint=f"if box {box} was reinstalled (its cache wiped: a new key), ask its owner for the "
                               f"fingerprint its run printed, and if it is {fingerprint(new[0])}, take it: "
-                              f"{again([(box, fingerprint(new[0]))])}; else leave the tarball out: another box made "
-                              f"it ({REINSTALLED})")
-    takes = " or ".join(again([(box, fingerprint(k))]) for k in new)
+                              f"{taking(new[0])}; else another box made it: leave it out, or ask its owner to run "
+                              f"again with a --box-id of its own (its jobs are reused) ({REINSTALLED})")
+    takes = " or ".join(taking(k) for k in new)
     raise InputError(f"box {box} is new to this lead, and its inputs are signed by {len(new)} keys: {shown}: which "
                      "one is the box cannot be told; nothing was merged",
-                     hint=f"ask the box's owner for the fingerprint its run printed and take that key: {takes}; "
-                          f"then leave the other key's tarballs out ({REINSTALLED})")
+                     hint=f"ask the box's owner for the fingerprint its run printed and take that key, leaving the "
+                          f"other key's inputs out: {takes} ({REINSTALLED})")
 
 
 def ranked(histories: Histories) -> Callable[[BoxRun], tuple[int, int] | None]:

@@ -191,7 +191,7 @@ def test_a_box_whose_cache_was_wiped_is_refused_until_its_new_key_is_accepted(ch
     code, _, err = merge(env, union, chain["wiped"], "-o", taken)
     assert code == 2 and f"box b10 is known to this lead by key {old}, but {new}" in err, err
     (hint,) = [line for line in err.splitlines() if line.startswith("hint: ")]
-    command = hint.split(", take it: ")[1].split("; else leave the tarball out")[0]
+    command = hint.split(", take it: ")[1].split("; else another box made it")[0]
     words = shlex.split(command)  # as the kit was started: here, in this process
     assert "merge" in words and words[-2:] == ["--accept-key", f"b10={new}"], words
     code, out, err = merge(env, *words[words.index("merge") + 1:])
@@ -279,3 +279,24 @@ def test_a_union_or_a_tarball_edited_by_someone_who_saw_them_takes_nothing_of_b1
     assert (tmp_path / "ms.parquet").read_bytes() == union.read_bytes()  # nothing of run 1 comes back
     assert f"  {stripped.name}: box b10 ran again (union.parquet: its run 2, signed by its key)" in out, out
     assert json.loads((tmp_path / "lead-cache" / "known-boxes.json").read_text())["boxes"] == genuine["boxes"]
+
+
+def test_each_command_a_refusal_of_two_new_keys_prints_merges(chain: dict[str, Path], tmp_path: Path) -> None:
+    """A lead new to b10 given b10's run and the forger's: refused, with a command for each key. Each command, run as
+    printed, merges: it takes that key and leaves the other key's tarball out. Before, both commands gave the merge
+    both tarballs again, and each was refused in turn (the other key then "known")."""
+    inputs = (chain["a2"], chain["forged"])
+    code, _, err = merge(lead(tmp_path / "first"), *inputs, "-o", tmp_path / "m.parquet")
+    assert code == 2, err
+    (hint,) = [line for line in err.splitlines() if line.startswith("hint: ")]
+    commands = hint.split("leaving the other key's inputs out: ")[1].split(" (the lead's guide")[0].split(" or ")
+    assert len(commands) == 2
+    taken = []
+    for i, command in enumerate(commands):
+        words = shlex.split(command)
+        assert words[-2] == "--accept-key" and words[-1].startswith("b10=SHA256:"), words
+        taken.append(words[-1].removeprefix("b10="))
+        code, _, err = merge(lead(tmp_path / f"lead{i}"), *words[words.index("merge") + 1:])
+        assert code == 0, err
+        assert f"note: box b10's key is now {taken[-1]}, as accepted (--accept-key)" in err
+    assert sorted(taken) == sorted(key_of(i) for i in inputs)

@@ -39,8 +39,8 @@ def union(*keys: str) -> LoadedInput:
     return LoadedInput("/in/u.parquet", "parquet", "u", pa.table({"box_id": ["b10"], "src": ["a"]}), "", manifest)
 
 
-def again(taken: object) -> str:
-    return f"MERGE AGAIN {taken}"
+def again(taken: object, left: object = ()) -> str:
+    return f"MERGE AGAIN {taken} WITHOUT {left}"
 
 
 def recorded(lead: Path) -> dict[str, list[str]]:
