@@ -263,5 +263,8 @@ def fork(one: tuple[BoxRun, str], other: tuple[BoxRun, str], why: str) -> None:
     raise InputError(f"{first} (its run {a.run}) and {second} (its run {b.run}) of box {run.box_id}{part}, both signed "
                      f"by its key {fingerprint(run.key)}, fork ({why}): its cache was restored from a copy, such as "
                      "a virtual machine's snapshot, so which is the later cannot be proven; nothing was merged",
-                     hint=f"ask the box's owner which run is its latest, and leave the other out (the box's next "
-                          f"run follows the last it signed) ({REINSTALLED})")
+                     hint=f"ask the box's owner which run is its latest and leave the other out, where it is a "
+                          f"tarball; where it is a merged corpus's, or the box ran on after the fork (its later runs "
+                          f"follow its copy, so they fork too), ask box {run.box_id}'s owner to move the box-key "
+                          f"folder out of its kit cache and run again: its jobs are reused, and its new key, which "
+                          f"you accept once, starts a count of its own ({REINSTALLED})")

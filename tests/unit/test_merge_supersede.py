@@ -171,8 +171,11 @@ def test_a_fork_of_a_box_s_runs_is_refused_naming_both(fork: str) -> None:
     given = [tarball(A2, "results-boxa-2.tar.gz", "a"), tarball(other, "results-boxa-x.tar.gz", "b")]
     said = r"results-boxa-2.tar.gz \(its run 2\) and results-boxa-x.tar.gz \(its run [23]\) of box boxa"
     for inputs in (given, given[::-1]):
-        with pytest.raises(InputError, match=said):
+        with pytest.raises(InputError, match=said) as caught:
             supersede(inputs, HISTORIES)
+        # the way out where the other run is a union's, or the box ran on (its later runs fork too): a new key
+        assert "ask box boxa's owner to move the box-key folder out of its kit cache and run again" in str(
+            caught.value.hint), caught.value.hint
 
 
 def test_a_union_of_kit_2_4_still_reads_and_its_runs_supersede_nothing() -> None:
