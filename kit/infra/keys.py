@@ -157,7 +157,7 @@ class ChainHead(Record):
     box_id: str
     part: str = field(metadata=keep(PART))
     public_key: str = field(metadata=keep(PUBLIC_KEY))
-    run: int = field(metadata=keep(RUN))
+    run: int = field(metadata=keep(Whole(1, MAX_RECORD_COUNT - 1)))  # RUN's, one short: the next run is a RUN too
     digest: str = field(metadata=keep(DIGEST))
 
 

@@ -27,6 +27,7 @@ from kit.infra.keys import (
     fingerprint,
     sign_manifest,
 )
+from kit.infra.limits import MAX_RECORD_COUNT
 from kit.infra.perms import Rules
 from kit.infra.tree import Tree
 from tests.conftest import ROOT, run_here
@@ -229,10 +230,13 @@ def test_a_chain_counts_its_runs_and_names_the_one_each_follows(cache: Tree, tmp
     assert again.fingerprint != signed[0].fingerprint  # type: ignore[union-attr]
 
 
-def test_a_damaged_chain_is_refused_naming_it(cache: Tree) -> None:
+@pytest.mark.parametrize("run", [0, -4, MAX_RECORD_COUNT, "3"])
+def test_a_damaged_chain_is_refused_naming_it(cache: Tree, run: object) -> None:
+    """A head whose run is no count, or the last count a manifest takes (its next would break the manifest's rule:
+    before, an internal error after the key was read), is refused naming it."""
     sign_manifest(DOCUMENT, "b10", "", cache)
     (head,) = (cache.root / KEY_FOLDER / "chains").iterdir()
-    head.write_text(json.dumps({**json.loads(head.read_text()), "run": 0}))
+    head.write_text(json.dumps({**json.loads(head.read_text()), "run": run}))
     with pytest.raises(InputError, match="the box cannot prove which run its next tarball follows") as caught:
         sign_manifest(DOCUMENT, "b10", "", cache)
     assert str(head) in caught.value.message
