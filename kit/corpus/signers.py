@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -26,7 +26,7 @@ from kit.corpus.manifests import BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
 from kit.infra.keyring import Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
-from kit.infra.records import RecordError
+from kit.infra.records import keeps
 
 FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # kit.infra.keys.fingerprint's
 # the merge's command again, with these (box id, fingerprint) taken and these inputs (LoadedInput.path) left out
@@ -165,10 +165,7 @@ def proven_runs(inputs: Sequence[LoadedInput], runs: set[KnownRun], fresh: set[s
 def known_run(r: BoxRun) -> KnownRun | None:
     """A signed run as the lead's record keeps it; None where it breaks a rule of the record (an edited union's)."""
     k = KnownRun(r.box_id, r.shard, r.key, r.run, r.follows, r.digest)
-    try:
-        return KnownRun.from_json(k.to_json())
-    except RecordError:
-        return None
+    return k if all(rule.problem(getattr(k, f.name)) is None for f in fields(k) for rule in keeps(f)) else None
 
 
 def carried_line(box: str, keys: tuple[str, ...], name: str, path: Path) -> str:
