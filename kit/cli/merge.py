@@ -44,7 +44,7 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
 
 def accepted_keys(_ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """--accept-key's BOX=FINGERPRINT, each as (box id, fingerprint)."""
-    from kit.corpus.signers import FINGERPRINT
+    from kit.infra.keys import FINGERPRINT
 
     taken = []
     for text in given:

@@ -14,7 +14,6 @@ box's run, it never supersedes, and a signed run of its box supersedes it (kit.c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -28,7 +27,6 @@ from kit.infra.keyring import Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
 from kit.infra.records import keeps
 
-FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # kit.infra.keys.fingerprint's
 # the merge's command again, with these (box id, fingerprint) taken and these inputs (LoadedInput.path) left out
 Again = Callable[[Sequence[tuple[str, str]], Sequence[str]], str]
 

@@ -73,6 +73,9 @@ PART = Check(lambda v: None if isinstance(v, str) and re.fullmatch(r"(\d{1,6}/\d
 RUN = Whole(1, MAX_RECORD_COUNT)
 
 
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # what fingerprint() writes: 32 bytes, unpadded base64
+
+
 def fingerprint(public_key: str) -> str:
     """A public key (hex) as people compare it: ssh's fingerprint, `SHA256:` and the unpadded base64 of the sha256 of
     the key's OpenSSH blob (`ssh-keygen -lf` shows the same for the key written as OpenSSH's)."""

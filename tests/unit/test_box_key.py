@@ -19,6 +19,7 @@ import pytest
 
 from kit.errors import InputError, KitError
 from kit.infra.keys import (
+    FINGERPRINT,
     KEY_FILE,
     KEY_FOLDER,
     BadSignature,
@@ -228,6 +229,7 @@ def test_a_chain_counts_its_runs_and_names_the_one_each_follows(cache: Tree, tmp
     again = checked_signature(sign_manifest(DOCUMENT, "b10", "", cache))
     assert again is not None and (again.signer.run, again.signer.follows) == (1, "")
     assert again.fingerprint != signed[0].fingerprint  # type: ignore[union-attr]
+    assert all(FINGERPRINT.fullmatch(s.fingerprint) for s in (*signed, again) if s)  # what --accept-key takes
 
 
 @pytest.mark.parametrize("run", [0, -4, MAX_RECORD_COUNT, "3"])
