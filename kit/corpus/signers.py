@@ -215,7 +215,7 @@ def box_keys(box: str, keys: tuple[str, ...], found: Sequence[Claim], again: Aga
                          hint=f"if box {box} was reinstalled (its cache wiped: a new key), ask its owner for the "
                               f"fingerprint its run printed, and if it is {fingerprint(new[0])}, take it: "
                               f"{taking(new[0])}; else another box made it: leave it out, or ask its owner to run "
-                              f"again with a --box-id of its own (its jobs are reused) ({REINSTALLED})")
+                              f"again with a --box-id of its own ({REINSTALLED})")
     takes = " or ".join(taking(k) for k in new)
     raise InputError(f"box {box} is new to this lead, and its inputs are signed by {len(new)} keys: {shown}: which "
                      "one is the box cannot be told; nothing was merged",
@@ -261,5 +261,5 @@ def fork(one: tuple[BoxRun, str], other: tuple[BoxRun, str], why: str) -> None:
                      hint=f"ask the box's owner which run is its latest and leave the other out, where it is a "
                           f"tarball; where it is a merged corpus's, or the box ran on after the fork (its later runs "
                           f"follow its copy, so they fork too), ask box {run.box_id}'s owner to move the box-key "
-                          f"folder out of its kit cache and run again: its jobs are reused, and its new key, which "
-                          f"you accept once, starts a count of its own ({REINSTALLED})")
+                          f"folder out of its kit cache and run again: its bundle alone is made again, signed by a new "
+                          f"key, which you accept once, starting a count of its own ({REINSTALLED})")

@@ -202,6 +202,19 @@ def box_key(cache: Tree | None = None) -> Ed25519PrivateKey:
         return _key_in(cache)
 
 
+def public_key(cache: Tree | None = None) -> str:
+    """This box's public key (hex) as its key file holds it, for a plan (`status` plans too): read, never made; ""
+    where there is none yet, or none the box can sign with (a run then makes or refuses it before any work)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    try:
+        cache = cache or cache_tree()
+        key = _read_key(cache, key_file(cache))
+    except (InputError, OSError):
+        return ""
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex() if key is not None else ""
+
+
 def _key_in(cache: Tree) -> Ed25519PrivateKey:
     """The key, made when there is none (the lock held)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
