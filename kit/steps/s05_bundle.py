@@ -17,6 +17,7 @@ from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
+from kit.model.recipe import TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import CORPUS_CONTENTS, LAYOUT
 from kit.steps.base import (
@@ -253,7 +254,13 @@ class BundleStep:
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
-        ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
+        if verdict.recipe == TEACHER and verdict.correction is not None and verdict.correction.scale == 0.0:
+            ctx.emit(Info(self.name, f"PROMOTE: the export keeps no correction, so its {len(verdict.seeds)} networks "
+                                     "are not trained (each would be multiplied by 0); each member is the teacher's "
+                                     "function as LOSO chose it"))
+        else:
+            ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} "
+                                     "rows"))
         if settings.train.inputs != CANONICAL6:
             ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
                                      f"--inputs {settings.train.inputs} (docs/teachers.md)"))
