@@ -18,6 +18,7 @@ import pytest
 from kit.infra import proc
 from kit.infra.clock import GAP_S, OWN_READ_S, OwnTime
 from kit.infra.proc import TimedOut, progress_frame, run_process
+from tests import pace
 
 PID = 4242
 
@@ -153,21 +154,22 @@ def test_a_child_whose_frame_count_stands_still_is_stopped(tmp_path: Path) -> No
     """ffmpeg's -progress blocks come twice a second whether or not a frame did: only a count above the last is
     progress."""
     child = script(tmp_path, "while True:\n    print('frame=3\\nprogress=continue', flush=True)\n    time.sleep(0.2)\n")
-    start = time.monotonic()
-    with pytest.raises(TimedOut) as stalled:
+    with pace.ticking() as clock, pytest.raises(TimedOut) as stalled:
         run_process([child], timeout_s=float("inf"), stall_s=1.5, frames=True)
-    assert stalled.value.stalled and time.monotonic() - start < 15
+    assert stalled.value.stalled and clock.seconds() < 15  # the box's own time (tests/pace.py)
 
 
 def test_a_stopped_child_that_shows_no_progress_once_running_is_stopped(tmp_path: Path) -> None:
     """A hang is still a hang: stopped for 3 s, then no frame for its 1.5 s of running: stopped, after both."""
     child = script(tmp_path, "print('frame=1', flush=True)\ntime.sleep(600)\n")
     start = time.monotonic()
-    stopper = stop_for(3, after=0.1)
-    with pytest.raises(TimedOut):
-        run_process([child], timeout_s=float("inf"), stall_s=1.5, frames=True)
-    stopper.join()
-    assert 3 < time.monotonic() - start < 20
+    with pace.ticking() as clock:
+        stopper = stop_for(3, after=0.1)
+        with pytest.raises(TimedOut):
+            run_process([child], timeout_s=float("inf"), stall_s=1.5, frames=True)
+        stopper.join()
+        took = clock.seconds()  # the box's own time (tests/pace.py): its stop and its stall at the box's pace
+    assert time.monotonic() - start > 3 and took < 20, took
 
 
 @pytest.mark.skipif(not Path("/proc/self/schedstat").exists() or not hasattr(os, "sched_setaffinity"),
