@@ -39,7 +39,7 @@ class KnownRun(Record):
     """A run of a box the lead took: its box id, its chain (part of a set, key), its number, the digest of the run it
     follows and its own (kit.infra.keys.Signer)."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     part: str = field(metadata=keep(PART))
     key: str = field(metadata=keep(PUBLIC_KEY))
     run: int = field(metadata=keep(RUN))
