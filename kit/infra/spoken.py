@@ -53,8 +53,8 @@ earlier ebu3213 echo ed25519 edge edited edl ee effect eftype egl either element
 empirical empty en enable enabled enables enc encode encoded encoder encoders encodes encoding end ended ending ends
 engine enhancement enhn enough ens ensemble entered entr entries entry env environ envvar eof epoch epochs epsilon epyc
 equal erf err errno error errors es escape escapes estimating eta euo evaluate evaluated evaluates even event events
-every everyone everything everywhere evidence exact exactly exceeded exceeds except exception exe exec executable exist
-existing exists exit exited exiting exp expand expansion expected explode export exported exports expression exr
+ever every everyone everything everywhere evidence exact exactly exceeded exceeds except exception exe exec executable
+exist existing exists exit exited exiting exp expand expansion expected explode export exported exports expression exr
 extended extension extra extracted extracting extractors extrapolated extrapolation f f3f3f3 f4v f7c5c5 fa factor
 factors fail failed failing fails failure fall fallback falls false families family far fast fatal fault fb fcc fchmod
 fd feat feature features fed feed feeds few fewer ffe9b3 fff4e0 ffmpeg ffmpegs ffv1 ffvhuff fh fi field fields fifo
@@ -143,33 +143,33 @@ sqrt sqrt2 squeeze squeue src srocc srt ss ssa ssz st stable stage staged stale 
 starting startpts starts stat state static statistic statistics status stay std stddev stderr stdin stdout stem step
 steps sticky still stop stopped stops storage stored stores str stream streams strict strictly string stuck student
 study style sub subfolders submission submit submits submitted submitting subsets subtitle subtitles succeeded such
-suitable sum summary sup superseded support supported supports surrogate surrogateescape surrogatepass suspect suspects
-sv svg svm svr svrs svtav1 sw switch symbolic sync synthetic sys sysctl system system32 systemctl systemroot sz t t1 t2
-t3 tab tab10 tab20 table tables tags tail take taken takes taking tallest tampered tar tarball tarballs targa target
-task tasks tb tbody tbr td teacher teachers tell tells temp template temporal temporaries temporarily temporary ten
-terminal terminating tesla test tested testpattern tests testsrc2 text texture tga tgz th than that the thead their
-theirs them themselves then there these they third this thm those though thread threadripper threads three threshold
-thresholds through thumbnail thumbnails tib tied tif tiff tight time timecode timed timeout times timestamp timestamps
-tiny titan title titles tmp tmpdir to tod today together token tokens told tolerance toml too took tool tools top
-topleft torch total tr trace traceback trailer train trained trainer training trains transcoding transfer transform
-transforms transit transport transquant trc tree trial trials triangle tried tries trim true truncated trusted trusting
-trusts try ts tscale tsv tt ttml tty tune tuple turn tv twice twins two txt type typed typical u ud800 udfff uhd ui uid
-ul ulimit ultra umask unable unavailable unbounded uncertainty unchanged unclipped undecided under unencrypted union
-unit unknown unless unlimited unmeasured unreadable unref unsafe unseen unset unsigned unsqueeze unsupported untarred
-until untouched untrained untrusted unused unwritten up update upgrade upper upscaled upscaler upscales upstream uri url
-us usable usage use used user uses using usr utc utf utvideo uuid4 uv v v0 v1 v2 v210 v3 v308 v4 v408 v410 va vaapi
-vainfo vainitialize val valid validate validation value valueerror values vanished var variable varies vary vas vbr vc1
-vector vectors vega ven vendor venv verbose verdict verdictstep verification verifies verify version versions vertical
-vf via video videocontroller videos videotoolbox viewed viewer vif violation viridis virtual vis visible vld vlt vmaf
-vmaftune vob vocab vocabulary vost vote vouch vp9 vs vtt vulkan vvc w wait waiting warn warning warnings warns was watch
-watches wav way ways wb webm webp weight weights well went were what whatever wheels when where wherever whether which
-whichever while white who whole whose why wide widen wider width will willett win32 window windows wiped with withheld
-within without wma wmv words work working works worse worst worth would wrap wrapped wrapper writable write writes
-writing written wrong wrote wv wvm wxh x x0 x1 x264 x265 x3 x32 x86 xbin xbm xdev xdg xe xeon xerror xls xlsx xml xmp
-xpm xr xs xscale xyscss xz y y0 y1 y41p y4m ya yaml ycgco yellow yes yet yml you your yours yourself yscale yuv yuv4
-yuv410p yuv420p yuv420p10le yuv420p12le yuv420p16le yuv422p yuv422p10le yuv422p12le yuv422p16le yuv444p yuv444p10le
-yuv444p12le yuv444p16le yuv4mpeg2 yuv4mpegpipe yuva yuvj yyyy z z0 za zero zeros zip zlib zoom zst zstd
-αβεζηικμνορτυχαβεικνορτυχавекмнорстухіјѕԛԝаеорсухіјѕһԁԛԝıȷ
+suitable sum summary sup superseded supersedes superseding support supported supports surrogate surrogateescape
+surrogatepass suspect suspects sv svg svm svr svrs svtav1 sw switch symbolic sync synthetic sys sysctl system system32
+systemctl systemroot sz t t1 t2 t3 tab tab10 tab20 table tables tags tail take taken takes taking tallest tampered tar
+tarball tarballs targa target task tasks tb tbody tbr td teacher teachers tell tells temp template temporal temporaries
+temporarily temporary ten terminal terminating tesla test tested testpattern tests testsrc2 text texture tga tgz th than
+that the thead their theirs them themselves then there these they third this thm those though thread threadripper
+threads three threshold thresholds through thumbnail thumbnails tib tied tif tiff tight time timecode timed timeout
+times timestamp timestamps tiny titan title titles tmp tmpdir to tod today together token tokens told tolerance toml too
+took tool tools top topleft torch total tr trace traceback trailer train trained trainer training trains transcoding
+transfer transform transforms transit transport transquant trc tree trial trials triangle tried tries trim true
+truncated trusted trusting trusts try ts tscale tsv tt ttml tty tune tuple turn tv twice twins two txt type typed
+typical u ud800 udfff uhd ui uid ul ulimit ultra umask unable unavailable unbounded uncertainty unchanged unclipped
+undecided under unencrypted union unit unknown unless unlimited unmeasured unreadable unref unsafe unseen unset unsigned
+unsqueeze unsupported untarred until untouched untrained untrusted unused unwritten up update upgrade upper upscaled
+upscaler upscales upstream uri url us usable usage use used user uses using usr utc utf utvideo uuid4 uv v v0 v1 v2 v210
+v3 v308 v4 v408 v410 va vaapi vainfo vainitialize val valid validate validation value valueerror values vanished var
+variable varies vary vas vbr vc1 vector vectors vega ven vendor venv verbose verdict verdictstep verification verifies
+verify version versions vertical vf via video videocontroller videos videotoolbox viewed viewer vif violation viridis
+virtual vis visible vld vlt vmaf vmaftune vob vocab vocabulary vost vote vouch vp9 vs vtt vulkan vvc w wait waiting warn
+warning warnings warns was watch watches wav way ways wb webm webp weight weights well went were what whatever wheels
+when where wherever whether which whichever while white who whole whose why wide widen wider width will willett win32
+window windows wiped with withheld within without wma wmv words work working works worse worst worth would wrap wrapped
+wrapper writable write writes writing written wrong wrote wv wvm wxh x x0 x1 x264 x265 x3 x32 x86 xbin xbm xdev xdg xe
+xeon xerror xls xlsx xml xmp xpm xr xs xscale xyscss xz y y0 y1 y41p y4m ya yaml ycgco yellow yes yet yml you your yours
+yourself yscale yuv yuv4 yuv410p yuv420p yuv420p10le yuv420p12le yuv420p16le yuv422p yuv422p10le yuv422p12le yuv422p16le
+yuv444p yuv444p10le yuv444p12le yuv444p16le yuv4mpeg2 yuv4mpegpipe yuva yuvj yyyy z z0 za zero zeros zip zlib zoom zst
+zstd αβεζηικμνορτυχαβεικνορτυχавекмнорстухіјѕԛԝаеорсухіјѕһԁԛԝıȷ
 """
 WORDS = frozenset(_WORDS.split())
 PLACES = frozenset((

@@ -192,6 +192,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/corpus/oracle.py": RUNS,
     "kit/corpus/provenance.py": CORPUS_READERS,
     "kit/corpus/shard.py": RUNS,
+    "kit/corpus/signers.py": ("merge",),
     "kit/corpus/training.py": RUNS,
     "kit/infra/resources.py": tuple(COMMANDS),  # by_flag alternatives
     "kit/media/cache.py": RUNS,
