@@ -27,7 +27,8 @@ The box's and the moment's (issue 91: TRANSIENT, never the clip's): `slow` (the 
 slowly: a look's thumbnails a frame's worth, or ffmpeg's `-progress` frame count one frame, every SLOW_STEP_S, for
 longer than a limit on the child's whole time would allow: a busy box's child), `stop` (the wrapper stops itself with
 SIGSTOP for STOP_S, longer than any of its limits, a process of its own sending SIGCONT after; then the real ffmpeg),
-`full` (says ffmpeg's words of a full disk, exits 1), `moved` (renames the out-dir FAULT_OUT names to FAULT_OUT-moved,
+`full` (says ffmpeg's words of a full disk, exits 1), `oom` (says ffmpeg's words of the box out of memory, exits 1),
+`moved` (renames the out-dir FAULT_OUT names to FAULT_OUT-moved,
 once, then runs the real ffmpeg, which cannot write there any more).
 
 A child alone is not the box (issue 98, item 1: STOPS), each stop STOP_S long, by a process of the wrapper's own in a
@@ -55,6 +56,7 @@ from kit.infra.known import vocabulary
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
 TRANSIENT = ("slow", "stop", "kill", "full", "moved")  # the box's or the moment's (`kill`: from outside)
+REPEATS = ("oom",)  # the box out of memory (ffmpeg's words of it, exit 1), run after run
 STOPS = ("stop", "stopgroup", "stopkit", "freeze")  # the child alone, its group; the kit's group, the whole box
 FREEZER_ENV = "FAULT_FREEZER"  # `freeze`: the cgroup (v1 freezer or v2) the kit runs in
 STOP_S_ENV = "FAULT_STOP_S"  # a stop's seconds, where not STOP_S
@@ -243,6 +245,10 @@ if kind == "moved":
 if kind == "full":
     sys.stderr.write("[out#0 @ 0x1] [error] Error writing trailer: {full}\nError closing file: {full}\n")
     sys.exit(1)
+if kind == "oom":
+    sys.stderr.write("[libx264 @ 0x1] [error] malloc of size 9437184 failed\n[vost#0:0 @ 0x2] [error] Error while "
+                     "opening encoder - maybe incorrect parameters: Cannot allocate memory\n")
+    sys.exit(1)
 if kind == "slow":
     res = subprocess.run([REAL, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, frames = res.stdout, 8
@@ -318,7 +324,7 @@ def faulty_ffmpeg(folder: Path, ffmpeg: str) -> Path:
 
 def inject(monkeypatch: pytest.MonkeyPatch, clip: str, stage: str, kind: str) -> None:
     """Have the wrapper fail for the clip named `clip` (its file name) at `stage`, in the way `kind` names."""
-    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT, *STOPS), (stage, kind)
+    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT, *STOPS, *REPEATS), (stage, kind)
     for name, value in zip(ENV, (clip, stage, kind), strict=True):
         monkeypatch.setenv(name, value)
 
