@@ -40,9 +40,11 @@ below it; the child waits as for `stopkit`).
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import string
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +59,7 @@ STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "samp
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
 TRANSIENT = ("slow", "stop", "kill", "full", "moved")  # the box's or the moment's (`kill`: from outside)
 REPEATS = ("oom",)  # the box out of memory (ffmpeg's words of it, exit 1), run after run
+FOLDER_FAULTS = ("rmdir", "unwritable", "fill")  # the box's own folder FAULT_FOLDER, then the real ffmpeg
 STOPS = ("stop", "stopgroup", "stopkit", "freeze")  # the child alone, its group; the kit's group, the whole box
 FREEZER_ENV = "FAULT_FREEZER"  # `freeze`: the cgroup (v1 freezer or v2) the kit runs in
 STOP_S_ENV = "FAULT_STOP_S"  # a stop's seconds, where not STOP_S
@@ -203,6 +206,11 @@ def release(kind, held, wrapper, group):
             continue
 
 
+FOLDER_FAULTS = ("rmdir", "unwritable", "fill")
+
+
+{folder_fault}
+
 box_lines = chatter()
 if box_lines:
     sys.stderr.buffer.write(box_lines)
@@ -245,6 +253,9 @@ if kind == "moved":
 if kind == "full":
     sys.stderr.write("[out#0 @ 0x1] [error] Error writing trailer: {full}\nError closing file: {full}\n")
     sys.exit(1)
+if kind in FOLDER_FAULTS:  # the box's own folder FAULT_FOLDER, then the real ffmpeg
+    folder_fault(kind, os.environ["FAULT_FOLDER"])
+    os.execv(REAL, [REAL, *argv])
 if kind == "oom":
     sys.stderr.write("[libx264 @ 0x1] [error] malloc of size 9437184 failed\n[vost#0:0 @ 0x2] [error] Error while "
                      "opening encoder - maybe incorrect parameters: Cannot allocate memory\n")
@@ -313,18 +324,48 @@ sys.exit(res.returncode)
 '''
 
 
+def folder_fault(kind: str, folder: str) -> None:
+    """`folder` removed (whole), made unwritable (immutable, chattr -R +i: root cannot write there either), or its
+    file system filled to its last byte (`folder` a tmpfs the test mounted: shrunk to what it holds, then filled);
+    once (FAULT_FOLDER_DONE, a file, says it was)."""
+    done = os.environ.get("FAULT_FOLDER_DONE", "")
+    if done and os.path.exists(done):
+        return
+    if done:
+        open(done, "w").close()
+    if kind == "rmdir":
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+    elif kind == "unwritable":
+        subprocess.run(["chattr", "-R", "+i", folder], check=True, stderr=subprocess.DEVNULL)
+    else:
+        st = os.statvfs(folder)
+        used_k = (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+        subprocess.run(["mount", "-o", f"remount,size={used_k + 256}k", folder], check=True)
+        fd = os.open(os.path.join(folder, ".fill"), os.O_WRONLY | os.O_CREAT)
+        for size in (65536, 1):
+            try:
+                while True:
+                    os.write(fd, bytes(size))
+            except OSError:
+                pass
+        os.close(fd)
+
+
 def faulty_ffmpeg(folder: Path, ffmpeg: str) -> Path:
     """The wrapper, executable, in `folder` (which must pass the kit's trust rule: a tmp_path does)."""
     wrapper = folder / "ffmpeg-faults"
-    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(real=ffmpeg, said=SAID, stop_s=STOP_S,
-                                                                      step_s=SLOW_STEP_S, full=FULL_SAID))
+    own = inspect.getsource(folder_fault).replace("kind: str, folder: str) -> None", "kind, folder)")
+    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(
+        folder_fault=own, real=ffmpeg, said=SAID, stop_s=STOP_S,
+        step_s=SLOW_STEP_S, full=FULL_SAID))
     wrapper.chmod(0o755)
     return wrapper
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, clip: str, stage: str, kind: str) -> None:
     """Have the wrapper fail for the clip named `clip` (its file name) at `stage`, in the way `kind` names."""
-    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT, *STOPS, *REPEATS), (stage, kind)
+    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT, *STOPS, *REPEATS, *FOLDER_FAULTS), (stage, kind)
     for name, value in zip(ENV, (clip, stage, kind), strict=True):
         monkeypatch.setenv(name, value)
 

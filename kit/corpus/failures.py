@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
-from kit.corpus.children import JobFailed, OutDirMoved
+from kit.corpus.children import JobFailed, OutDirFault, OutDirMoved
 from kit.errors import InputError, ToolError
 from kit.infra.proc import STOPPED
 from kit.infra.records import NAMES_FILE, Record, keep
@@ -43,8 +43,8 @@ def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher, what: str = "corpus jobs") -> None:
     """After the jobs (`what`: corpus jobs, sample jobs): a teacher file that changed while they ran, the out-dir
     moved, or the jobs that failed for no clip's cause, refused."""
-    if moved := next((f for f in failures if isinstance(f, OutDirMoved)), None):
-        raise moved
+    if moved := next((f for f in failures if isinstance(f, OutDirMoved | OutDirFault)), None):
+        raise moved  # the out-dir's: one line naming it, never a count of jobs
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
         raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
                                  "with it would carry the sha256 of the file as it was at the start"),

@@ -38,6 +38,7 @@ from kit.media.refs import (
     CLIP_EXTS,
     Clip,
     YuvDefaults,
+    check_even,
     check_geometry,
     frame_bytes,
     is_netflix_distorted,
@@ -243,11 +244,13 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
                     f"({per_frame} bytes each)",
                     hint="fix the geometry in the name or sidecar, or replace the truncated file")
             n, kind = stamp[0] // per_frame, "yuv"
+            check_even(path, w, h, n, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
         else:  # a master: its lossless copy's decode where ffmpeg reads the copy (kit.media.containers)
             made = cache.intermediate(path, ffmpeg) if needs_intermediate(path) else None
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, "")
+            check_even(path, w, h, n)
             dropped, kind, video = decoded.dropped, "master", decoded.video
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
