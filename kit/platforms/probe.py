@@ -80,8 +80,13 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"compression session|allow_sw", "no hardware VideoToolbox encoder here (a virtual machine?)"),
     (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `{kit} binaries stage`"),
 )
+# a test encode that says nothing of the encoder: the box's moment, never cached as the encoder's failure (its output
+# folder, the out-dir's, unwritable or full is the out-dir's: 2.4 cached `Error opening output files: Operation not
+# permitted` and refused libx264 on every run after)
 _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily|"
-                        r"by (a )?signal|received signal|ran past|gave no frames", re.IGNORECASE)
+                        r"by (a )?signal|received signal|ran past|gave no frames|"
+                        r"Error opening output.*(not permitted|Permission denied|Read-only|No space|quota)",
+                        re.IGNORECASE)
 
 
 class ProbeInterrupted(PrereqError):
