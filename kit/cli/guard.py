@@ -113,7 +113,7 @@ def declared_variables() -> frozenset[str]:
 
 def setting_variables() -> frozenset[str]:
     """Those and the variables of run's settings' flags (kit.steps.settings, which `status` reads runs with too)."""
-    from kit.infra.rules import flags_of
+    from kit.infra.changes import flags_of
     from kit.steps.settings import RunSettings
 
     return declared_variables() | {flag.envvar for _, flag, _ in flags_of(RunSettings) if flag.envvar}

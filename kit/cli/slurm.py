@@ -13,8 +13,8 @@ import click
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guard
 from kit.cli.params import KitParam
+from kit.infra.flags import Int
 from kit.infra.invocation import kit_command
-from kit.infra.rules import Int
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import KitError
-from kit.infra.rules import Through, changes_of
+from kit.infra.changes import Through, changes_of
 from kit.infra.tree import read_out_dir
 from kit.steps import STEPS
 from kit.steps.base import Context

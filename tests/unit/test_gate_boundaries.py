@@ -336,8 +336,9 @@ def test_every_gate_threshold_a_setting_takes_is_one_its_verdict_reads_back() ->
     import dataclasses
     import math
 
+    from kit.infra.changes import field_rules
     from kit.infra.limits import MAX_RECORD_FIGURE
-    from kit.infra.rules import POINTS, SIGNED_FIGURE, field_rules
+    from kit.infra.rules import POINTS, SIGNED_FIGURE
     from kit.model.results import BaselineResult
     from kit.verdict.lift import lift
     from kit.verdict.thresholds import GateThresholds

@@ -38,8 +38,9 @@ from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.corpus.progress import JobsPlan
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
+from kit.infra.changes import field_rules
 from kit.infra.records import Record, RecordError, keeps, read_record
-from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole, field_rules
+from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
