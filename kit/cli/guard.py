@@ -212,8 +212,8 @@ def as_user_error(exc: BaseException) -> KitError | None:
 
 OWN_FIXES = {  # role -> (what frees or mends it, how to choose another), the same command run again after
     "out-dir": ("the out-dir", "choose another --out-dir"),
-    "the kit's cache": ("the kit's cache", f"set {CACHE_DIR.name} to another folder"),
-    "the kit's temporary folder": ("the temporary folder", "set TMPDIR to another folder"),
+    "the kit's cache": ("the kit's cache", f"set {CACHE_DIR.name} to a folder"),
+    "the kit's temporary folder": ("the temporary folder", "set TMPDIR to a folder"),
 }
 
 
@@ -225,10 +225,9 @@ def kit_folders() -> list[tuple[Path, str]]:
     if (mine := scratch.private_folder()) is not None:
         found.append((mine, "the kit's temporary folder"))
     ctx = click.get_current_context(silent=True)
-    for name in ("out_dir", "o", "output"):
-        value = ctx.params.get(name) if ctx is not None else None
-        if isinstance(value, str | Path) and str(value):
-            found.append((Path(os.path.abspath(value)), "out-dir"))
+    value = ctx.params.get("out_dir") if ctx is not None else None  # merge's -o: disk_full's and path_error's words
+    if isinstance(value, str | Path) and str(value):
+        found.append((Path(os.path.abspath(value)), "out-dir"))
     with contextlib.suppress(Exception):  # HOME unset and no KIT_CACHE_DIR: there is no cache to blame
         from kit.infra.host import cache_dir
 
@@ -265,7 +264,7 @@ def own_folder_said(exc: OSError, path: Path, folder: Path, role: str) -> KitErr
     """own_folder_error's line: `folder`'s cause (OWN_CAUSES) while `path` below it was written, and the fix."""
     cause = OWN_CAUSES[exc.errno or 0]
     what, another = OWN_FIXES[role]
-    fix = {errno.ENOSPC: f"free space on the disk of {what}, or {another}; then run",
+    fix = {errno.ENOSPC: f"free space on the disk of {what}, or {another} on a disk with room; then run",
            errno.EDQUOT: f"free space within your quota, or {another}; then run",
            errno.ENOENT: "run",  # the kit makes it again
            }.get(exc.errno or 0, f"make {what} writable again, or {another}; then run")
