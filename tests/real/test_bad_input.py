@@ -261,7 +261,7 @@ def test_disk_full_while_writing_keeps_everything_finished(
     monkeypatch.setattr(Tree, "write_bytes", full_disk)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2, res.output
-    assert "error: disk full while writing" in res.output and "loso_seed0.json" in res.output
+    assert f"error: no space left on {out} (out-dir), writing" in res.output and "loso_seed0.json" in res.output
     assert "hint: " in res.output and "Traceback" not in res.output
     assert (out / "02_corpus" / "status.json").is_file() and (out / "02_corpus" / "shard.parquet").is_file()
     assert not (out / "03_loso" / "status.json").exists()

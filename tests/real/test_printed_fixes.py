@@ -53,10 +53,11 @@ def judged(path: Path, ffmpeg: str) -> str:
 
 
 def printed_fix(refusal: str) -> list[str] | None:
-    """The command a refusal's fix prints (the kit's ffmpeg, as `ensemble-kit ffmpeg …`), as argv; None for none."""
+    """The command a refusal's fix prints (the kit's ffmpeg, as `ensemble-kit ffmpeg …`), as argv, its RATE the clip's
+    own (the user's to give: a raw stream says none); None for none."""
     fix = refusal.split(" || ", 1)[1]
     at = fix.find("ffmpeg -")
-    return shlex.split(fix[at:].removeprefix("ffmpeg")) if at >= 0 else None
+    return [a.replace("RATE", "25") for a in shlex.split(fix[at:].removeprefix("ffmpeg"))] if at >= 0 else None
 
 
 @pytest.mark.parametrize(("kind", "size", "frames"), list(product(KINDS, SIZES, FRAMES)),
@@ -103,3 +104,47 @@ def test_a_y4m_colour_space_s_conversion_is_taken(ffmpeg: str, tmp_path: Path, c
     assert res.returncode == 0, res.stderr
     (made,) = [Path(a) for a in fix if a.endswith(".mkv")]
     assert judged(made, ffmpeg) == "", judged(made, ffmpeg)
+
+
+# the conversions a refusal prints for what the kit reads no frames of as they are, each made of `frames` frames: a
+# palette AVI, a raw MPEG-4 stream, a y4m in 4:1:1 (tests/real/test_commands_as_printed.py runs each at 8 frames)
+CONVERTED = {"palette.avi": ("-pix_fmt", "pal8", "-c:v", "bmp", "-f", "avi"),
+             "raw.m4v": ("-c:v", "mpeg4", "-f", "m4v"),
+             "c411.y4m": ("-pix_fmt", "yuv411p", "-strict", "-1", "-f", "yuv4mpegpipe")}
+
+
+@pytest.mark.parametrize(("name", "frames"), [(n, f) for n in CONVERTED for f in (5, MIN_FRAMES_PER_SOURCE)])
+def test_a_conversion_is_offered_only_where_its_result_is_long_enough(ffmpeg: str, tmp_path: Path, name: str,
+                                                                      frames: int) -> None:
+    """A lossless conversion keeps the file's frames (kit.media.discovery.fix_judged): judged by the frames rule, it
+    is printed only for a clip a LOSO fold can take, and then its output is taken; a shorter clip is said as too
+    short, with no conversion (2.4 printed it, and left its output out)."""
+    clip = tmp_path / name
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25",
+                    "-frames:v", str(frames), *CONVERTED[name], str(clip)], check=True)
+    refusal = discovered(clip, ffmpeg)
+    fix = printed_fix(refusal)
+    print(f"case {name} {frames} frames: {refusal.split(str(tmp_path))[-1][:160]}")
+    assert (fix is not None) == (frames >= MIN_FRAMES_PER_SOURCE), refusal
+    if fix is None:
+        assert f"{frames} frame(s); a LOSO fold needs at least {MIN_FRAMES_PER_SOURCE}" in refusal, refusal
+        return
+    res = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    (made,) = [Path(a) for a in fix if a.endswith(".mkv")]
+    assert judged(made, ffmpeg) == "", judged(made, ffmpeg)
+
+
+def discovered(path: Path, ffmpeg: str) -> str:
+    """The refusal discovery leaves `path` out with (its fix judged: kit.media.discovery.fix_judged)."""
+    from kit.media.discovery import Unusable, discover
+
+    left: list[Unusable] = []
+    folder = path.parent / "one"
+    folder.mkdir()
+    (folder / path.name).symlink_to(path)
+    (folder / "good.y4m").symlink_to(make(ffmpeg, path.parent, "y4m", 64, 48, 12))
+    discover(folder, ffmpeg, Sha256Cache(None), unusable=left)
+    (found,) = [u for u in left if Path(u.path).name == path.name]
+    return f"{found.reason} || {found.fix}"
