@@ -219,8 +219,8 @@ OWN_FIXES = {  # role -> (what frees or mends it, how to choose another), the sa
 
 def kit_folders() -> list[tuple[Path, str]]:
     """The folders the running command writes, (where, its role), the most particular first: this process's
-    private temporary folder (its children's inside it), the out-dir (or -o), the kit's cache, the user's temporary
-    folder that holds the private one."""
+    private temporary folder (its children's inside it), the out-dir, the kit's cache. (The user's TMPDIR is not
+    one: an out-dir may lie in /tmp.)"""
     found: list[tuple[Path, str]] = []
     if (mine := scratch.private_folder()) is not None:
         found.append((mine, "the kit's temporary folder"))
@@ -232,8 +232,6 @@ def kit_folders() -> list[tuple[Path, str]]:
         from kit.infra.host import cache_dir
 
         found.append((Path(os.path.abspath(cache_dir())), "the kit's cache"))
-    with contextlib.suppress(Exception):
-        found.append((Path(os.path.abspath(scratch.user_temp_folder())), "the kit's temporary folder"))
     return found
 
 
@@ -255,8 +253,8 @@ def own_folder_error(exc: OSError) -> KitError | None:
     if found is None:
         return None
     folder, role = found
-    if exc.errno == errno.ENOENT and folder.is_dir() and (role == "out-dir" or path.parent.is_dir()):
-        return None  # it is there: not the box's doing
+    if exc.errno == errno.ENOENT and folder.is_dir():
+        return None  # it is there: what is missing below it the kit made or checked itself (a bug)
     return own_folder_said(exc, path, folder, role)
 
 
@@ -267,7 +265,8 @@ def own_folder_said(exc: OSError, path: Path, folder: Path, role: str) -> KitErr
     fix = {errno.ENOSPC: f"free space on the disk of {what}, or {another} on a disk with room; then run",
            errno.EDQUOT: f"free space within your quota, or {another}; then run",
            errno.ENOENT: "run",  # the kit makes it again
-           }.get(exc.errno or 0, f"make {what} writable again, or {another}; then run")
+           errno.EROFS: f"remount the file system of {what} read-write, or {another}; then run",
+           }.get(exc.errno or 0, f"fix its permissions (or its immutable flag), or {another}; then run")
     return KitError(cause.format(folder=folder, role=role) + (f", writing {path}" if path != folder else ""),
                     hint=f"{fix} the same command again: every finished output is kept and half-written files are "
                          "never used", retry_helps=True)

@@ -121,6 +121,10 @@ class OwnTime:
         if self.stopped:
             self.stopped_s += step
 
+    def stopped_now(self) -> bool:
+        """Whether the child is stopped (state T or t) now, read at once (the last tick may be half a second old)."""
+        return read_child(self._watch.proc, self.pid).state in ("T", "t")
+
     def paused(self) -> None:
         """The kit was stopped since the last tick: nothing counted; the waits read again from here."""
         self._waits = None
@@ -134,7 +138,7 @@ class Watch:
     (tests)."""
 
     def __init__(self, now: Callable[[], float] = time.monotonic, proc: Path = PROC, threaded: bool = True) -> None:
-        self._now, self._proc, self._threaded = now, proc, threaded
+        self._now, self.proc, self._threaded = now, proc, threaded
         self._lock = threading.Lock()
         self._clocks: dict[int, OwnTime] = {}
         self.paused_s = 0.0
@@ -176,7 +180,7 @@ class Watch:
         with self._lock:
             clocks = list(self._clocks.values())
         now = self._now()
-        found = [read_child(self._proc, c.pid) for c in clocks]  # read outside the lock: /proc may be slow
+        found = [read_child(self.proc, c.pid) for c in clocks]  # read outside the lock: /proc may be slow
         with self._lock:
             step, self._tick_at = now - self._tick_at, now
             if step > GAP_S:

@@ -370,6 +370,9 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, gi
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value(), given) from None
     except (subprocess.TimeoutExpired, _Stalled) as stop:
+        stalled = isinstance(stop, _Stalled) and stall_s is not None
+        after = stall_s if stalled and stall_s is not None else timeout_s
+        stopped = reader.stopped_from_outside(after)  # read before the kill: the cause, whichever limit ended it
         _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
@@ -377,9 +380,6 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, gi
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
             reader.proc.wait()
-        stalled = isinstance(stop, _Stalled) and stall_s is not None
-        after = stall_s if stalled and stall_s is not None else timeout_s
-        stopped = reader.stopped_from_outside(after)  # the cause, whichever limit ended it: no cap's fix
         capped = by_cap and not stalled and not stopped
         said, hint = _stop_words(name, after, stalled, stopped, capped)
         failed = _failure(log, said, hint, err, given)
@@ -562,4 +562,4 @@ class _Reader:
     def stopped_from_outside(self, window: float) -> bool:
         """Whether the child, at its limit of `window` seconds, was stopped from outside (state T while the kit ran):
         stopped now, or for half of the window since its last progress."""
-        return self.clock.stopped or self.clock.stopped_s - self._stopped_at >= window / 2
+        return self.clock.stopped_now() or self.clock.stopped_s - self._stopped_at >= window / 2

@@ -378,8 +378,8 @@ def out_dir_in_place(tree: Tree) -> Iterator[None]:
     try:
         yield
     except (KitError, OSError) as exc:
-        if (became := tree.moved()) is None:
-            raise
+        if (became := tree.moved()) is None or (isinstance(exc, KitError) and exc.retry_helps):
+            raise  # still in place, or already said as the moment's (a job's OutDirMoved)
         if became in ("removed", "gone"):
             raise gone(tree.root, tree.root, tree.label) from exc
         moved = InputError(f"{tree.root} (out-dir) was moved or renamed while the kit ran ({became})",
