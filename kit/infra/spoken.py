@@ -69,16 +69,16 @@ hang happens hard hardware harmonic harness has hash hashed hashes hashsalt have
 heavily heic heif height heights held heldout help here hevc hex hh hi hidden hide hierarchical high higher highest hint
 hold holding holdout holds home honest honoured host hot how hq href hrs htm html http https huffyuv human hw hwaccel
 hwaccels hwupload hz i i8 i965 ico ictcp id identical identifier identity idf idx iec61966 ies if ignore ignored ihd ik
-image image2 imageio img import imported impossible in included incompatible increasing incumbent independent index
-indices inf inferno infinity info infra ini init initializer initializing inject inline inner inode input inputs inside
-install installed installs instead instinct int int64 integer intel inter intercept intercepts intermediates internal
-interpolates interrupted interruption interspersed interval intervals into intra invalid invoked ipt ipv6 iris is isdir
-isnan it italic item itex its itself ivf j j2k jl job jobs join joined joins journal jp2 jpeg jpegls jpegxl jpg json
-jsonl judge judged judges jump jumping just jxl k kb kbps keep keepdims keeps kept kernel kernels kernelscale key keys
-kfold khz kib kill killed killer killpg kind kinds kit kits kmp knob knots know knows krocc kv l label lack lacks ladder
-lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer layers layout ldd le lead
-leads learn learned learning learns learnt least leave leaves leaving ledger ledgers lee left legacy len length less let
-lets letter letterbox letters level levels li lib libaom libcuda libgomp libmfx libraries library libsvm
+image image2 imageio img immutable import imported impossible in included incompatible increasing incumbent independent
+index indices inf inferno infinity info infra ini init initializer initializing inject inline inner inode input inputs
+inside install installed installs instead instinct int int64 integer intel inter intercept intercepts intermediates
+internal interpolates interrupted interruption interspersed interval intervals into intra invalid invoked ipt ipv6 iris
+is isdir isnan it italic item itex its itself ivf j j2k jl job jobs join joined joins journal jp2 jpeg jpegls jpegxl jpg
+json jsonl judge judged judges jump jumping just jxl k kb kbps keep keepdims keeps kept kernel kernels kernelscale key
+keys kfold khz kib kill killed killer killpg kind kinds kit kits kmp knob knots know knows krocc kv l label lack lacks
+ladder lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer layers layout ldd le
+lead leads learn learned learning learns learnt least leave leaves leaving ledger ledgers lee left legacy len length
+less let lets letter letterbox letters level levels li lib libaom libcuda libgomp libmfx libraries library libsvm
 libsvmepsilonsvr libsvmnusvr libsvtav1 libva libvmaf libvpl libvpl2 libvpx libvvenc libx264 libx265 license licenses lie
 lies life lift light likeness limit limits lin line linear lines link linked linking links linux list listdir listed
 lists little live ljpeg lo load loadable loaded loader loads local location lock lockbusy log log100 log1p log316 logged
