@@ -208,6 +208,9 @@ class VerdictReached(Event):
     mean_plcc: float
     plcc_spread: float
     path: str
+    # why the PLCC gate judged nothing (the student is the teacher's function), and why the consumer gates did
+    not_judged: str | None = None
+    consumer_not_judged: str | None = None
 
 
 @dataclass(frozen=True)

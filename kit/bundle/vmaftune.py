@@ -207,7 +207,8 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "schema_version": 1, "id": name, "kind": "fr", "onnx": onnx_path.name, "sha256": onnx_sha256,
         "onnx_opset": OPSET, "input_names": [INPUT], "output_names": [OUTPUT],
         "seed": seed, "gate": {
-            "passed": verdict.promoted and verdict.gate.passed, "verdict": verdict.verdict,
+            # the PLCC gate judged nothing (the student is the teacher's function): the verdict alone decides
+            "passed": verdict.promoted and verdict.gate.passed is not False, "verdict": verdict.verdict,
             "mean_plcc": verdict.gate.mean_plcc, "plcc_spread": verdict.gate.plcc_spread,
             "seed_mean_plcc": seed_row.mean_plcc if seed_row else None,
             "seed_mean_rmse": seed_row.mean_rmse if seed_row else None,

@@ -53,8 +53,8 @@ def path_error(exc: OSError) -> KitError | None:
     if cache is not None and path.absolute().is_relative_to(cache):
         # the fix is a variable the same command line does not carry: no `retry:` of it
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
-                        hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes "
-                             "and the demo clips) and rerun", retry_helps=False)
+                        hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes, "
+                             "the demo clips and the box's signing key) and rerun", retry_helps=False)
     if temporary(path):  # where a command unpacks or scratches (verify's tarball): TMPDIR chooses it
         return KitError(f"cannot write {shown}: {cause}",
                         hint=f"set TMPDIR to a folder you can write (now {scratch.said_temp_folder()}); nothing "

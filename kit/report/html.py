@@ -359,7 +359,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
-        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
+        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(verdict.headline[len(v):])}{esc(demo)}</h1>",
         *recommendation_html(verdict),
         *gatelines.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
         "<h2 id='gate'>Gate</h2>", gatelines.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",

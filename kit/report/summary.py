@@ -256,7 +256,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
+    return [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, sampling_rows(verdict)),
             *map(pair, interval_rows(verdict)),
@@ -295,7 +295,7 @@ def gate_summary(verdict: Verdict, consumer: list[Row]) -> list[tuple[str, str]]
     pass in one row, those not judged (and why) in another."""
     plcc = gate_rows(verdict)
     others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
-    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
+    rows = [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
     rows += [pair(row) for row in others if row.ok is False]
     if passing := [row.label for row in others if row.ok]:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))

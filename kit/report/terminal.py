@@ -431,8 +431,11 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
-                 f"{e.plcc_spread:.4f}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
+        said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread {e.plcc_spread:.4f}" if e.not_judged is None
+                else f"the per-frame gates judged nothing ({e.not_judged})")
+        if e.consumer_not_judged is not None:
+            said = f"the consumer gates judged nothing ({e.consumer_not_judged}); {said}"
+        self.say(f"{tag('verdict')} {e.verdict}: {said}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         # counted as `verify` counts them: the files manifest.json lists, then the manifest itself

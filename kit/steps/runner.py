@@ -19,6 +19,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
 from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
+from kit.infra.keys import box_key
 from kit.infra.resources import require_address_space
 from kit.infra.shown import Places, Spelled, shown_traceback_lines
 from kit.infra.tree import LockBusy, Rules, Tree
@@ -317,6 +318,8 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     with out_dir_lock(settings) as tree:
         check_planted(tree, run, selection)
         check_upstream(tree, settings, selection, emit)
+        if any(s.name == "bundle" for s in selection.steps):
+            box_key()  # the key the bundle signs with, made on the box's first run: its problem said before any work
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kit.errors import InputError
 from kit.infra.changes import InRecord, changes, setting
@@ -183,19 +183,34 @@ def evidence_gate(n: int, minimum: int | None) -> EvidenceGate:
 
 @dataclass(frozen=True)
 class GateResult(Record):
-    """The bash kit's gate block, field for field."""
+    """The bash kit's gate block, field for field; `not_judged` (its passes null): why its figures judge nothing (the
+    held-out student is the teacher's function, whose per-frame figures are libvmaf's own score)."""
 
-    passed: bool
+    passed: bool | None
     mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
     mean_plcc_threshold: float = field(metadata=keep(CORRELATION_FIGURE))
-    mean_plcc_pass: bool
+    mean_plcc_pass: bool | None
     plcc_spread: float = field(metadata=keep(POINTS))
     plcc_spread_max: float = field(metadata=keep(POINTS))
-    plcc_spread_pass: bool
+    plcc_spread_pass: bool | None
     per_seed_plccs: dict[str, float] = field(metadata=keep(Each(CORRELATION_FIGURE)))
     per_seed_min: float = field(metadata=keep(CORRELATION_FIGURE))
-    per_seed_pass: bool
+    per_seed_pass: bool | None
     failing_seeds: list[int] = field(metadata=keep(Each(COUNT)))
+    not_judged: str | None = omit_none()
+    # why the seed spread and the per-seed floor judge nothing (every seed is one student), their passes null
+    seeds_not_judged: str | None = omit_none()
+
+    def unjudged(self, why: str) -> GateResult:
+        """The same figures, judging nothing: every pass null, and why."""
+        return replace(self, passed=None, mean_plcc_pass=None, plcc_spread_pass=None, per_seed_pass=None,
+                       failing_seeds=[], not_judged=why)
+
+    def seeds_unjudged(self, why: str) -> GateResult:
+        """The seed spread and the per-seed floor judging nothing (the seeds are one student), the mean PLCC alone
+        deciding the gate."""
+        return replace(self, passed=self.mean_plcc_pass, plcc_spread_pass=None, per_seed_pass=None, failing_seeds=[],
+                       seeds_not_judged=why)
 
 
 @dataclass(frozen=True)
@@ -208,8 +223,12 @@ class FoldGate(Record):
     worst_src: str | None
     worst_value: float = field(metadata=keep(SIGNED_FIGURE))
     failing_sources: list[str]
-    passed: bool
-    not_judged: str | None = omit_none()  # on, with no source to judge: why (never said as a pass)
+    passed: bool | None  # null: on, with nothing to judge (`not_judged`; a kit before 2.5 wrote true there)
+    not_judged: str | None = omit_none()  # on, with no source to judge or a tautology: why (never said as a pass)
+
+    @property
+    def judged(self) -> bool:
+        return self.enabled and not self.not_judged
 
 
 def fold_gate(measure: str, values: dict[str, float], threshold: float | None, not_judged: str | None = None
@@ -219,8 +238,9 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None, n
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")
     failing = [] if threshold is None else sorted(s for s, v in values.items() if not v <= threshold)
-    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing, not failing,
-                    not_judged if threshold is not None and not values else None)
+    unjudged = not_judged if threshold is not None and not values else None
+    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing,
+                    None if unjudged else not failing, unjudged)
 
 
 def finite(value: object) -> float | None:

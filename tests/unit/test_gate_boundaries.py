@@ -290,8 +290,9 @@ def test_a_gate_with_nothing_to_judge_says_so() -> None:
     frame = encodes({"a": (8, 8, 8)}).assign(ceiling=np.nan)
     fit = consumer_fit(frame, TOL, CRF_RANGE, no_ceiling="NEG reads features of its own")
     row = row_of(CONSUMER_CEILING, assessed(DEFAULTS, consumer=fit))
-    assert row.enabled and row.passed and row.not_judged == "no ceiling: NEG reads features of its own"
-    assert gated(str(row.statement), row, "<= ").endswith("(gate <= 0.15, not judged)")
+    assert row.enabled and row.passed is None and row.not_judged == "no ceiling: NEG reads features of its own"
+    assert gated(str(row.statement), row, "<= ").endswith(
+        "(gate <= 0.15, not judged: no ceiling: NEG reads features of its own)")
     line = limit_line(Shown(CONSUMER_CEILING, row))  # the report's gate table: neither pass nor off
     assert line.ok is None and line.outcome == "not judged" and "not judged, no ceiling: NEG" in line.name
     assert row_of(CONSUMER_SHARE, assessed(DEFAULTS, consumer=fit)).worst_value == 1.0  # every encode its pool

@@ -133,6 +133,10 @@ SITES: dict[str, Check] = {
                                                 "dir runs the bundle's case)"),
     # templates: what the reader has stands in them
     "kit/corpus/merge.py:merge_files": Check(WORDS, (), "merge A.parquet B.tar.gz -o merged.parquet"),
+    # the merge again with --accept-key: the test runs the command the refusal's hint prints
+    "kit/corpus/signers.py:box_keys": Check(RUN, ("tests/pipeline/test_box_keys.py::"
+                                                  "test_a_box_whose_cache_was_wiped_is_refused_until_its_new_key_is_"
+                                                  "accepted",)),
     "kit/corpus/split.py:refuse_small_shard": Check(WORDS, (), "merge results-A.tar.gz results-B.tar.gz"),
     "kit/corpus/split.py:shard_note": Check(WORDS, (), "merge ..."),
     "kit/model/folds.py:cut_folds": Check(WORDS, (), "merge CORPUS --content-groups FILE"),

@@ -1,0 +1,82 @@
+"""What a lead knows of the boxes' keys, as ssh's known_hosts knows hosts: each box id's public keys in the order the
+lead took them (the last is the box's key now, those before it the keys of the box before it was reinstalled), kept
+in the kit's cache (`known-boxes.json`, the lead's own). A merge takes a box id's first key as it first sees it, and
+another only when the lead accepts it by its fingerprint (`merge --accept-key`): kit.corpus.signers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.infra.host import cache_tree
+from kit.infra.keys import PUBLIC_KEY, REINSTALLED
+from kit.infra.records import Record, RecordError, keep, read_record
+from kit.infra.rules import Each
+from kit.infra.tree import LockBusy, Tree
+
+KNOWN_BOXES = "known-boxes.json"
+KEYRING_WAIT_S = 60.0  # another merge of this lead holds it while it reads and writes the file: milliseconds
+
+Histories = dict[str, tuple[str, ...]]  # box id -> its keys (hex), oldest first
+
+
+@dataclass(frozen=True)
+class BoxKeys(Record):
+    """One box id's keys (hex), oldest first: the last is the box's key now."""
+
+    box_id: str
+    keys: tuple[str, ...] = field(metadata=keep(Each(PUBLIC_KEY)))
+
+
+@dataclass(frozen=True)
+class KnownBoxes(Record):
+    """`known-boxes.json` in the lead's cache."""
+
+    kind: str = "ensemble-kit known boxes"
+    boxes: tuple[BoxKeys, ...] = ()
+
+
+def keyring_file(cache: Tree) -> Path:
+    return cache.root / KNOWN_BOXES
+
+
+def as_records(histories: Mapping[str, tuple[str, ...]]) -> tuple[BoxKeys, ...]:
+    """The histories as records, by box id."""
+    return tuple(BoxKeys(box, keys) for box, keys in sorted(histories.items()))
+
+
+@contextlib.contextmanager
+def keyring(cache: Tree | None = None) -> Iterator[tuple[Histories, Path]]:
+    """The lead's record (box id -> its keys) and its file, locked for the block: what the block leaves in the dict is
+    written back when it ends without an error (nothing when unchanged). A record that does not read is refused,
+    naming it: never taken for no record, which would take any key as new."""
+    cache = cache or cache_tree()
+    path = keyring_file(cache)
+    try:
+        with cache.lock(path.with_name(f".{path.name}.lock"), wait_s=KEYRING_WAIT_S, tidy=True):
+            known = read_keyring(cache, path)
+            before = dict(known)
+            yield known, path
+            if known != before:
+                cache.write_json(path, KnownBoxes(boxes=as_records(known)).to_json())
+    except LockBusy as exc:
+        raise InputError(f"the record of the boxes' keys {path} is held by {exc.holder}, past "
+                         f"{KEYRING_WAIT_S:.0f} s", hint="let that merge end (or end it), then merge again") from None
+
+
+def read_keyring(cache: Tree, path: Path) -> Histories:
+    try:
+        found, why = read_record(KnownBoxes, cache, path)
+    except RecordError as exc:  # a value that breaks its rule (Refused)
+        found, why = None, f"damaged ({exc})"
+    if found is None and why != "missing":
+        raise InputError(f"{path}, this lead's record of the boxes' keys, is {why}: a merge takes a signed tarball "
+                         "only under the key the lead knows for its box",
+                         hint=f"restore it from a backup; or move it away and merge again, which records each box's "
+                              f"key anew from the tarballs and the merged corpora it is given: compare each key's "
+                              f"fingerprint the merge says with the one its box's owner tells you ({REINSTALLED})")
+    return {b.box_id: tuple(b.keys) for b in found.boxes} if found is not None else {}
