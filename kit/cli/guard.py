@@ -212,7 +212,8 @@ def as_user_error(exc: BaseException) -> KitError | None:
 
 OWN_FIXES = {  # role -> (what frees or mends it, how to choose another), the same command run again after
     "out-dir": ("the out-dir", "choose another --out-dir"),
-    "the kit's cache": ("the kit's cache", f"set {CACHE_DIR.name} to a folder"),
+    "the kit's cache": ("the kit's cache (probe results, clip hashes, the demo clips and the box's signing key)",
+                        f"set {CACHE_DIR.name} to a folder"),
     "the kit's temporary folder": ("the temporary folder", "set TMPDIR to a folder"),
 }
 
