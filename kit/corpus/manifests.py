@@ -18,7 +18,7 @@ from kit.infra.keyring import BoxKeys
 from kit.infra.keys import DIGEST, FOLLOWS, PUBLIC_KEY
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
-from kit.infra.rules import COUNT, KIT_VERSION, STAMP_OR_NONE, Check, Each, Real, Whole
+from kit.infra.rules import BOX_ID, COUNT, KIT_VERSION, STAMP_OR_NONE, Check, Each, Real, Whole
 from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
@@ -94,7 +94,7 @@ class TwinEntry(Record):
 class GroupMember(Record):
     src: str
     src_sha256: str
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     file: str = field(default="", metadata=NAMES_FILE)
 
 
@@ -113,7 +113,7 @@ class LeftOut(Record):
 
     file: str = field(metadata=NAMES_FILE)
     why: str = field(metadata=NAMES_FILE)
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
     # the merge input that brought it (its file name; kept through later merges; "" in a shard's own manifest and in
     # a merge of kits before 2.3): two boxes of one box id each keep their clips, told apart by it
@@ -138,7 +138,7 @@ class ShardManifest(Record):
     file: str = ""
     sha256: str = ""
     rows: int = field(default=0, metadata=keep(COUNT))
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))  # another box's: one a kit writes, or refused
     platform: str = ""
     device: str = ""
     devices: dict[str, str] = field(default_factory=dict)  # encoder -> the hardware that encoded its rows
@@ -221,7 +221,7 @@ class RepeatedCorpus(Record):
 
     input: str  # its file name
     same_as: str  # the input that brought it first (canonical order), or the merged input made of it
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     within: bool = False  # `same_as` is a merged corpus that holds it among its inputs
 
     @property
@@ -239,7 +239,7 @@ class SharedBoxId(Record):
     name: a cloned machine, containers): each input's evidence is kept and named by it, never one box's taken for
     the other's."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     inputs: list[str] = field(metadata=NAMES_FILE)  # their file names, in canonical order
     # kit 2.5: each input's runs of the box are signed by the box's key (a merged input holds an earlier run of the box
     # whose later run is another input): one box that ran again, whose runs a merged input's rows cannot tell apart
@@ -270,7 +270,7 @@ class BoxRun(Record):
 
     LENIENT = True  # kit 2.4's runs hold no key, number nor digest (and a `machine`, read as nothing)
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     shard: str
     made: str = field(metadata=keep(STAMP_OR_NONE))
     sha256: str
@@ -455,13 +455,14 @@ def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | 
         return manifest
     with contextlib.suppress(OSError, ValueError):
         said = read_json(manifest_path(corpus))
-        box = box or (str(said.get("box_id")) if isinstance(said, dict) and isinstance(said.get("box_id"), str)
-                      else "")
+        named = said.get("box_id") if isinstance(said, dict) else None
+        # the box named where its id is one (a box id no kit writes is what the error says, once, shortened)
+        box = box or (named if isinstance(named, str) and BOX_ID.problem(named) is None else "")
     newer = "is newer than this kit reads" in why
-    raise InputError(f"{label}: the manifest of box {box or '(not recorded)'}'s corpus, {manifest_path(corpus).name}, "
-                     f"is {why}: nothing was read from it",
+    raise InputError(f"{label}: the manifest of {f'box {box}' if box else 'its box'}'s corpus, "
+                     f"{manifest_path(corpus).name}, is {why}: nothing was read from it",
                      hint="update this kit to the sender's version (see its kit_version)" if newer else
-                     f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
+                     f"ask {f'box {box}' if box else 'its box'} for its results tarball again, made by a kit of this "
                      "release, or leave it out")
 
 

@@ -15,7 +15,7 @@ from kit.errors import InputError
 from kit.infra.host import cache_tree
 from kit.infra.keys import PUBLIC_KEY, REINSTALLED
 from kit.infra.records import Record, RecordError, keep, read_record
-from kit.infra.rules import Each
+from kit.infra.rules import BOX_ID, Each
 from kit.infra.tree import LockBusy, Tree
 
 KNOWN_BOXES = "known-boxes.json"
@@ -28,7 +28,7 @@ Histories = dict[str, tuple[str, ...]]  # box id -> its keys (hex), oldest first
 class BoxKeys(Record):
     """One box id's keys (hex), oldest first: the last is the box's key now."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     keys: tuple[str, ...] = field(metadata=keep(Each(PUBLIC_KEY)))
 
 

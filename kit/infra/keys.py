@@ -36,7 +36,7 @@ from kit.infra.host import cache_tree
 from kit.infra.limits import MAX_RECORD_COUNT
 from kit.infra.perms import FolderRefused, Untrusted, user_name, who_writes
 from kit.infra.records import Record, RecordError, keep, read_record
-from kit.infra.rules import Check, Whole
+from kit.infra.rules import BOX_ID, Check, Whole
 from kit.infra.tree import LockBusy, Tree
 from kit.infra.variables import CACHE_DIR
 
@@ -154,7 +154,7 @@ def checked_signature(document: Mapping[str, object]) -> Signed | None:
 class ChainHead(Record):
     """`box-key/chains/<name>.json` in the kit's cache: the last run a chain of this box signed."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     part: str = field(metadata=keep(PART))
     public_key: str = field(metadata=keep(PUBLIC_KEY))
     run: int = field(metadata=keep(RUN))

@@ -8,6 +8,7 @@ one rule. A rule says why a value breaks it, as a phrase read after the value (`
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -278,6 +279,25 @@ class Release(Rule):
 
 
 KIT_VERSION = Release()  # a manifest's `kit_version`, where it names one (a hand-made manifest may leave it out)
+
+# a box id as a kit writes it (kit.infra.host.safe_box_id: letters, digits, '-', '_', '.', at most 64, neither end
+# '-' or '.'), in the regular expressions of re and of arrow's RE2 alike: what another box sends is one or refused
+BOX_ID_PATTERN = r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_])?$"
+BOX_ID_WORDS = "a box id as a kit writes it (letters, digits, '-', '_', '.', at most 64, neither end '-' or '.')"
+
+
+@dataclass(frozen=True)
+class BoxId(Rule):
+    """A box id another box sent (a manifest's `box_id`): BOX_ID_PATTERN's, or "" (not recorded)."""
+
+    words = BOX_ID_WORDS
+
+    def problem(self, value: Any) -> str | None:
+        ok = isinstance(value, str) and (not value or re.fullmatch(BOX_ID_PATTERN, value) is not None)
+        return None if ok else f"is not {self.words}"
+
+
+BOX_ID = BoxId()
 
 
 @dataclass(frozen=True)

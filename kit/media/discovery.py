@@ -260,8 +260,8 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         clip = Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
                     read_path, read_tags, video)
-        return replace(clip, lossless=lossless_coding(path, ffmpeg)) if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL \
-            else clip
+        return replace(clip, lossless=lossless_coding(path, ffmpeg, video)) \
+            if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc

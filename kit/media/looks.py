@@ -214,8 +214,9 @@ def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
                     stall_s=budget.stall_s(kind), writes=kind == "copy")
 
 
-def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
+def convert_command(path: Path, video: int = 0) -> str:
+    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`): its
+    video stream `video` (the film kit.media.streams.chosen_video reads, a cover before it passed over)."""
     source = path.absolute()
     dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
-    return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
+    return kit_command("ffmpeg", "-i", source, "-map", f"0:v:{video}", "-an", "-c:v", "ffv1", dest)

@@ -378,8 +378,9 @@ class Renderer:
             self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
-        what = f"{e.total - e.samples} clip x encoder x cq, {e.samples} sample jobs of the consumer's samplings" \
-            if e.samples else "clip x encoder x cq"
+        grid = "clip x rung x encoder x cq" if e.rungs else "clip x encoder x cq"  # what the count counts
+        what = f"{e.total - e.samples} {grid}, {e.samples} sample jobs of the consumer's samplings" \
+            if e.samples else grid
         self.say(f"{tag('corpus')} {e.total} jobs ({what}), {e.reused} already done and reused")
         self.fresh_total, self.fresh_done = e.total - e.reused, 0
         if self.bars:

@@ -262,12 +262,15 @@ def hold_reasons(g: Gates) -> list[str]:
     return reasons
 
 
+AS_SAMPLED = "As vmaf-tune samples, "  # what opens the input's shortfall in the recommendation: what no gate counts
+
+
 def recommendation(g: Gates, whose: str = "box") -> str:
     """PROMOTE, or HOLD with every reason (hold_reasons, joined); either way, then the input's shortfall and the
     suspect teachers. `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo
     (NOTHING_TO_SEND)."""
     keep = NOTHING_TO_SEND.get(whose)
-    named = f" As vmaf-tune samples, {g.shortfall}." if g.shortfall else ""
+    named = f" {AS_SAMPLED}{g.shortfall}." if g.shortfall else ""
     if g.passed:
         said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
         if (why := g.consumer_unjudged) is not None:  # said first: no gate judged the models as vmaf-tune uses them

@@ -11,7 +11,17 @@ from kit.corpus.oracle import IndependentCheck
 from kit.corpus.summary import CorpusSummary
 from kit.errors import InputError
 from kit.infra.records import Record, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIGNED_FIGURE, STAMP, Each, Off
+from kit.infra.rules import (
+    CORRELATION_FIGURE,
+    COUNT,
+    KIT_VERSION,
+    POINTS,
+    SHARE_FIGURE,
+    SIGNED_FIGURE,
+    STAMP,
+    Each,
+    Off,
+)
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, Correction, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
@@ -70,7 +80,7 @@ class WorstFold(Record):
 
 @dataclass(frozen=True)
 class VerdictProvenance(Record):
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     python: str
     train_config: dict[str, object] | None
     thresholds: dict[str, object]

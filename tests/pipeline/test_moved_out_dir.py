@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, run_here
 
 pytestmark = pytest.mark.slow  # reruns of the session's whole run (json_run), on copies
@@ -156,8 +157,8 @@ def test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it(
     assert latest_tarball(out).name == latest_tarball(json_run[0]).name  # none made
     hint = next(line for line in refused.stderr.splitlines() if line.startswith("hint: "))
     argv = shlex.split(hint.split("make it again: ", 1)[1])
-    mended = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    mended = pace.run(argv, capture_output=True, text=True, timeout=600,
+                      env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert mended.returncode == 0, mended.stdout[-2000:] + mended.stderr[-3000:]
     assert re.search(r"\[02 corpus\] runs: output 02_corpus/shard.parquet is missing", mended.stdout)
     assert "0 already done and reused" not in mended.stdout  # its jobs were kept, not redone

@@ -19,7 +19,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -44,6 +43,7 @@ from kit.media.looks import (
 )
 from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here, tiny_links
 from tests.printed import kit_words
 from tests.publicclips import fetched_or_skip, load_manifest
@@ -119,18 +119,14 @@ def test_a_child_that_ignores_sigterm_is_killed_at_its_timeout(tmp_path: Path) -
     script = tmp_path / "stubborn"
     script.write_text(f"#!/bin/sh\necho $$ > '{pids}'\ntrap '' TERM\nwhile :; do echo '{MMCO}'; done >&2\n")
     script.chmod(0o755)
-    start = time.monotonic()
-    with pytest.raises(TimedOut) as caught:
+    with pace.ticking() as clock, pytest.raises(TimedOut) as caught:  # the box's own time (tests/pace.py)
         run_process([script], timeout_s=1.5)
-    assert time.monotonic() - start < 10
+    assert clock.seconds() < 10
     assert not caught.value.retry_helps  # a hang is never offered as a retry
     assert lines_not_kept(caught.value.stderr) > 10_000, caught.value.stderr[-300:]
     assert caught.value.stderr_tail.splitlines()[-1].endswith("mmco: unref short failure")
     pid = int(pids.read_text())
-    deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(pid), "the child that ignores SIGTERM outlived its timeout"
+    assert pace.until(lambda: not alive(pid), 5), "the child that ignores SIGTERM outlived its timeout"
 
 
 class OneHangs(NamedTuple):
@@ -155,10 +151,10 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
         ffmpeg: str, tmp_path: Path, one_hangs: OneHangs) -> None:
     refs, camera, wrapper, pids = one_hangs
     unusable: list[Unusable] = []
-    start = time.monotonic()
-    clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
+    with pace.ticking() as clock:
+        clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
     stall = looks.budget_of(FRAMES, 160, 120).stall_s("second")
-    assert time.monotonic() - start < stall + 20  # the strict look, the hung one up to its stall, alpha's
+    assert clock.seconds() < stall + 20  # the strict look, the hung one up to its stall, alpha's (the box's time)
     assert [Path(c.path).name for c in clips] == ["alpha.y4m"]
     (left,) = unusable
     assert left.path == str(camera)
@@ -173,8 +169,8 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
     command = left.fix[left.fix.index(kit_cli()):]
     env = {**{k: v for k, v in os.environ.items() if k != "KIT_FFMPEG"}, "PYTHONPATH": str(ROOT),
            "PATH": str(tmp_path)}
-    done = subprocess.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = pace.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
+                    capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (command, done.stderr[-2000:])
     copy = probe_clip(camera.with_suffix(".mkv"), ffmpeg, Sha256Cache(None))
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
@@ -186,10 +182,9 @@ def test_a_child_whose_output_stalls_is_stopped_long_before_its_timeout(tmp_path
     script = tmp_path / "stalls"
     script.write_text(f"#!/bin/sh\nprintf 'frame'\nwhile :; do echo '{MMCO}'; done >&2\n")
     script.chmod(0o755)
-    start = time.monotonic()
-    with pytest.raises(TimedOut, match="gave no frames for 2 s") as caught:
+    with pace.ticking() as clock, pytest.raises(TimedOut, match="gave no frames for 2 s") as caught:
         run_process([script], timeout_s=600, capture_stdout=True, stall_s=2)
-    assert time.monotonic() - start < 15 and caught.value.stalled and caught.value.timeout_s == 2
+    assert clock.seconds() < 15 and caught.value.stalled and caught.value.timeout_s == 2
     steady = tmp_path / "steady"
     steady.write_text("#!/bin/sh\nfor i in 1 2 3 4 5 6; do printf 'frame'; sleep 0.5; done\n")
     steady.chmod(0o755)
@@ -203,10 +198,9 @@ def test_a_look_that_stalls_leaves_its_clip_out_in_frames_not_its_whole_budget(
     monkeypatch.setattr(looks, "STALL_FRAMES", 1)
     camera = camera_clip(ffmpeg, tmp_path)
     wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
-    start = time.monotonic()
-    with pytest.raises(InputError) as refused:
+    with pace.ticking() as clock, pytest.raises(InputError) as refused:
         probe_clip(camera, str(wrapper), Sha256Cache(None))
-    assert time.monotonic() - start < 30
+    assert clock.seconds() < 30  # the box's own time (tests/pace.py)
     assert refused.value.message.startswith(f"{camera}: ffmpeg gave no frames for 4 s decoding it as "
                                             "it plays, on a second look, its limit (1 frames' worth of its budget); "
                                             "its last words: 'mmco: unref short failure'"), refused.value.message
@@ -427,9 +421,9 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_opencv_box_mp4_is_used_as_ffmpeg_plays_it(ffmpeg: str, box: Path) -> None:
     """The phone clip that lost issue 67's run: its strict decode stops before its first frame, a plain decode gives
     every frame; it is read in seconds and used, its pictures those of the plain decode, frame for frame."""
-    start = time.monotonic()
-    clip = probe_clip(box, ffmpeg, Sha256Cache(None))
-    assert time.monotonic() - start < 60
+    with pace.ticking() as clock:
+        clip = probe_clip(box, ffmpeg, Sha256Cache(None))
+    assert clock.seconds() < 60  # the box's own time (tests/pace.py)
     code, frames, _ = played(ffmpeg, box)
     assert (code, clip.n_frames, clip.width, clip.height, clip.fps) == (0, frames, 640, 480, "30000/1001") == (
         0, 455, 640, 480, "30000/1001")

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.steps.settings import RunSettings
-from tests.conftest import ROOT, TINY_SOURCES
+from tests import pace
+from tests.conftest import ROOT, TINY_SOURCES, cannot_run_here
 
 FLAGS = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1", "--max-abs-bias", "off", "--epochs", "5"]
 
@@ -85,7 +86,7 @@ def test_run_flags_that_cannot_apply_on_a_cluster_are_refused(command: str, args
 def test_ray_without_ray_installed_says_how_to_install_it(refs: Path, tmp_path: Path) -> None:
     code = ("import sys; sys.modules['ray'] = None; sys.argv = ['ensemble-kit', 'ray', '--shards', '2', '--ref-dir', "
             f"{str(refs)!r}, '--out-dir', {str(tmp_path / 'o')!r}]\nfrom kit.cli.main import main\nmain()")
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    res = pace.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "error: Ray is not installed in this Python" in res.stderr
     assert "pip install 'ensemble-kit[ray]'" in res.stderr
@@ -118,7 +119,7 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
     root.mkdir()
     victim.mkdir()
     (root / "shards").symlink_to(victim)  # the neighbour's move, before the tasks start
-    res = subprocess.run([sys.executable, "-m", "kit", "step", "prereqs", "--out-dir",
+    res = pace.run([sys.executable, "-m", "kit", "step", "prereqs", "--out-dir",
                           str(root / "shards" / "shard1of2"), "--ref-dir", str(refs)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "KIT_TREE_ROOT": str(root)})
@@ -127,8 +128,9 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
 
 
 def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="Ray is not installed: an optional extra (.ci/run installs it)")
-    res = subprocess.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
+    if importlib.util.find_spec("ray") is None:
+        cannot_run_here("Ray is not installed: an optional extra (.ci/run installs it)")
+    res = pace.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
                           str(tmp_path / "o"), "--address", "127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2, res.stderr[-2000:]

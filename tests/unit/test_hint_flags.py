@@ -210,7 +210,6 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/platforms/encoders.py": (*RUNS, "detect"),
     "kit/platforms/probe.py": (*RUNS, "detect"),
     "kit/platforms/teacher.py": (*RUNS, "detect"),
-    "kit/steps/corpus_jobs.py": RUNS,
     "kit/steps/runner.py": RUNS,
     "kit/steps/s01_prereqs.py": RUNS,
     "kit/steps/s03_loso.py": RUNS,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from kit.cluster.ray import answers, ray_folder, ray_start_address
+from tests import pace
 from tests.conftest import ROOT
 
 
@@ -95,6 +95,6 @@ for code in (signal.SIGTERM, 1, 2):
 
 
 def test_a_sigterm_ray_s_handler_took_is_the_kit_s_stop_and_no_other_exit_is() -> None:
-    res = subprocess.run([sys.executable, "-c", CAUGHT], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = pace.run([sys.executable, "-c", CAUGHT], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.stdout.splitlines() == ["15 stop 15 True", "1 exit 1", "2 exit 2"], res.stdout + res.stderr
