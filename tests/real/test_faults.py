@@ -43,7 +43,7 @@ STAGE_WORDS = {  # what the kit's reason says of each stage, where it found the 
 # what the kit says of each fault: a signal by its name, a hang by its timeout, a bad output by what it found wrong
 FAULT_WORDS = {
     "exit1": r"failed \(exit 1\)", "segv": r"crashed \(SIGSEGV\)", "abrt": r"crashed \(SIGABRT\)",
-    "kill": r"was killed \(SIGKILL\) from outside the kit", "hang": "timed out after|gave no frame for",
+    "kill": r"was killed \(SIGKILL\) from outside the kit", "hang": "timed out after|gave no frames for",
     "truncate": "frames' scores, not|cannot read|frames' thumbnails, the clip holds|wrote .* frames of",
     "garble": r"holds no frames|cannot read|printed no pixel hash|wrote .* frames of|frames' scores, not|failed \(exit",
 }

@@ -185,6 +185,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/corpus/children.py": RUNS,
     "kit/corpus/commit.py": ("merge", "corpus export"),
     "kit/corpus/depth.py": RUNS,
+    "kit/corpus/failures.py": RUNS,
     "kit/corpus/inputs.py": CORPUS_READERS,
     "kit/corpus/jobs.py": RUNS,
     "kit/corpus/merge.py": ("merge",),
