@@ -88,6 +88,7 @@ from kit.media.fingerprint import FrameTimes, Repeats
 from kit.media.libvmaf import TABLE, TEACHER_FEATURES, Teacher
 from kit.model.incumbent import NOTE as INCUMBENT_NOTE
 from kit.model.realrows import STATUSES as REAL_STATUSES
+from kit.model.realrows import content_names
 from kit.model.recipe import TrainConfig
 from kit.model.results import (
     BaselineResult,
@@ -499,7 +500,8 @@ PARQUET_METADATA: dict[str, Any] = {"pandas": "pandas"}
 NO_KIND = Exact("no kind", [])
 # the text columns of the kit's tables (the corpus's and LOSO's and the verdict's), each's kind
 TEXT_COLUMNS: dict[str, Kind] = {
-    "src": SOURCE, "src_sha256": SHA256, "content": Either("a content", SHA256, m.SOURCES), "encoder": ENCODER,
+    "src": SOURCE, "src_sha256": SHA256, "encoder": ENCODER,
+    "content": Either("a content", SHA256, m.SOURCES, Exact("a public content the kit carries", content_names())),
     "preset": Either("a preset", PRESET, NOTHING), "quality_args": Either("quality flags", QUALITY_ARGS, NOTHING),
     "pix_fmt": PIX_FMT, "enc_pix_fmt": PIX_FMT, "scaler_down": Either("a scaler", SCALER, NOTHING),
     "scaler_up": Either("a scaler", SCALER, NOTHING), "box_id": m.BOX_NAMED, "platform": m.PLATFORM, "device": DEVICE,

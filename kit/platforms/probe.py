@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,7 +14,7 @@ from pathlib import Path
 from kit.errors import PrereqError, ToolError
 from kit.events import HINT_MARK
 from kit.infra.ended import Ended, Kind
-from kit.infra.files import sha256_json
+from kit.infra.files import disk_full_at, sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import CAP_FIX, STOPPED, STOPPED_FIX, LogFn, ProcResult, ended_by, run_process
@@ -208,6 +210,8 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
         return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+        if disk_full_at(out):  # the out-dir's disk, not the encoder: said as the folder's (kit.cli.guard), once
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(out))
         # how it ended (kit.infra.ended: what the lead is sent), then what ffmpeg said (the box's: explain reads it)
         ended = ended_by(res.returncode) if res.returncode else Ended(Kind.NOT_WRITTEN)
         said = telling_line(res.stderr)
