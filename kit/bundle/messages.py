@@ -51,7 +51,7 @@ from kit.infra import typed
 from kit.infra.kinds import Either, Exact, Joined, Kind, Match, Template
 from kit.infra.variables import FFMPEG as FFMPEG_VAR
 from kit.infra.variables import TIMEOUT_S, TRAIN_KERNELS, TRAIN_THREADS
-from kit.media.ffmpeg import CAPPED_FIX, CAPPED_SAID, STALL_SAID
+from kit.media.ffmpeg import CAPPED_FIX, CAPPED_SAID, STALL_SAID, STOPPED_SAID
 from kit.media.libvmaf import EXTRA_FEATURES, EXTRA_SAID, FEATURES
 from kit.media.looks import LOOK_DOING, NOT_KEPT
 from kit.model.conformal import FORMULA, METHOD, UNIT
@@ -693,9 +693,10 @@ HOW = said(
     "how a child ended", "crashed ({sig})", "failed (exit {code})", "failed (exit {code}) {short}",
     "was killed ({sig}) from outside the kit (a kill, or the system out of memory)",
     "was stopped ({sig}) from outside the kit (a kill, or a closing terminal)",
-    "gave no frame for {n} s of its own time", "timed out after {n} s of its own time",
-    f"ran past {TIMEOUT_S.name}, which caps every command ({{n}} s of its own time),", FAILURE,
-    sig=SIGNAL, code=Match("an exit code", r"-?\d{1,10}"), n=COUNT,
+    "gave no frames for {n} s", "timed out after {n} s",
+    "was stopped by a signal from outside for {n} s, its limit, while the kit ran,",
+    f"ran past {TIMEOUT_S.name} ({{n}} s), which caps every command,", FAILURE,
+    sig=SIGNAL, code=Match("an exit code", r"-?\d{1,10}"), n=NUMBER,
     short=Exact("what the box ran short of", ("on a full disk", "over the disk's quota", "with the box out of memory",
                                               "with the box out of open files")))
 PROGRAM = Exact("a program", ("ffmpeg", "libvmaf", "ffprobe"))
@@ -706,7 +707,7 @@ JOB_WORDS = Template("a job", "{clip}{what} at {enc} cq {cq}{rung}", clip=CLIP,
                      enc=ENCODER, cq=COUNT, rung=opt("a rung", " at {size}", size=SIZE))
 LEFT = said("what is left out", "; its rows are left out",
             "; its rows are left out of this run, and the next run tries them again")
-STALL_WORDS = Exact("whose a stop is", (STALL_SAID, CAPPED_SAID))
+STALL_WORDS = Exact("whose a stop is", (STALL_SAID, CAPPED_SAID, STOPPED_SAID))
 JOB_FAILED = said(
     "a job's child that failed",
     "{p} {how} {doing} {job}{left}", "{p} {how} {doing} {job}: {stall}{left}",
@@ -877,7 +878,9 @@ LOG_MESSAGE = said(
     "--consumer-samplings encoded: {k} sample jobs encode the consumer's samplings on their own after the corpus jobs "
     "({n} done before): {g} G pixel-frames to do{share}, about {m} min of CPU; the verdict's consumer figures need "
     "none of them (--consumer-samplings cut, the default, cuts the samplings from the whole encodes)",
-    "$ {cmd}", "  ended: {fail}", "  {p} gave no output for {s} s", "  {p} timed out after {s} s",
+    "$ {cmd}", "  ended: {fail}", "  {p} gave no frames for {sec} s", "  {p} timed out after {sec} s",
+    "  {p} was stopped by a signal from outside for {sec} s, its limit, while the kit ran",
+    f"  {{p}} ran past {TIMEOUT_S.name} ({{sec}} s), which caps every command",
     "  {p} exited (code {code}) but a process it started kept its output open",
     "ffmpeg {path} (from {source}): {version}; libvmaf filter: {yn}; video encoders: {encs}",
     "host signals", "{enc}: test encode now: {tested}", "{enc} 10-bit: test encode now: {tested}",
@@ -906,7 +909,7 @@ LOG_MESSAGE = said(
                  "autograd, same figures)", f"training kernels: torch's autograd ({TRAIN_KERNELS.name}=public)",
                  "training kernels: torch's autograd (the self-check failed)",
                  v=Match("torch's version", r"\d{1,4}(?:\.\d{1,4}){1,2}(?:\+(?:cpu|cu\d{2,4}|rocm[\d.]{1,8}))?")),
-    why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT,
+    why=RERUN_REASON, t=NUMBER, k=COUNT, n=COUNT, cmd=COMMAND_K, fail=FAILURE, p=PROGRAM, s=COUNT, sec=NUMBER,
     code=Match("an exit code", r"-?\d{1,10}"), path=PATH_K, source=Match("a source", r"imageio-ffmpeg|--ffmpeg|"
                                                                          f"{FFMPEG_VAR.name}|binaries/|PATH"),
     version=VERSION, yn=Exact("yes or no", ("yes", "no")),

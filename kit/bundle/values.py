@@ -311,7 +311,7 @@ class _SettingValue(Kind):
     """A setting's value as a step log says it changed (kit.steps.runner._setting_changes: its Python text, cut at 60
     characters with `...`): each word one of the kit's (an encoder, a choice, a scaler, a teacher, a preset, a
     setting's name, a box of this tarball), each path a path as the lead may see it (PATH), each other character a
-    number's or a list's."""
+    number's or a list's (a colon a dict's, with its space: an IPv6 address is no value)."""
 
     name = "a setting's value"
 
@@ -322,7 +322,7 @@ class _SettingValue(Kind):
         number = r"-?\d{1,12}(?:\.\d{1,12})?(?:[eE][-+]?\d{1,3})?(?![.\d])"
         return (rf"(?:(?:{words})(?![A-Za-z0-9_])|{PATH.slot(names)}|{number}"
                 r"|[0-9a-f]{64}(?![0-9a-f])|[0-9a-f]{1,63}(?=\.\.\.)"
-                r"|[-+,:;/ \[\]{}()'\"<>=])*(?:\.\.\.)?")
+                r"|[-+,;/ \[\]{}()'\"<>=]|:(?= |$|\.\.\.$))*(?:\.\.\.)?")  # a colon a dict's, before a space: no `::1`
 
 
 SETTING_VALUE = _SettingValue()

@@ -297,7 +297,7 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
         mine = rows.contents == content
         spread[mine] = fits.real[str(content)].sigma(raw[mine], cq[mine], window[mine, MOTION], clip)
     frame = rows.frame
-    keys = pd.DataFrame({"src_sha256": frame["package"].astype(str) + "/" + frame["content"].astype(str),
+    keys = pd.DataFrame({"src_sha256": frame["source_sha256"].astype(str),  # the public file's own, as a box's
                          "encoder": frame["encoder"].astype(str), "cq": frame["crf"].astype(np.int64),
                          "enc_width": 0, "enc_height": 0})
     return keys.assign(fold=REAL_FOLD, content=PUBLIC + frame["content"].astype(str), teacher=frame["teacher"],
