@@ -13,6 +13,8 @@ from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kit.corpus.manifests import MergeManifest
     from kit.corpus.summary import TableSummary
 
@@ -42,7 +44,7 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
 
 def accepted_keys(_ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """--accept-key's BOX=FINGERPRINT, each as (box id, fingerprint)."""
-    from kit.corpus.signers import FINGERPRINT
+    from kit.infra.keys import FINGERPRINT
 
     taken = []
     for text in given:
@@ -54,12 +56,14 @@ def accepted_keys(_ctx: click.Context, _param: click.Parameter, given: tuple[str
     return tuple(taken)
 
 
-def merge_again(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,
-                accepted: list[tuple[str, str]]) -> str:
-    """This merge's command again, with the keys `accepted` (--accept-key): what a refusal of a key tells the lead."""
+def merge_again(inputs: tuple[Path, ...], paths: list[Path], out: Path, prefer: str | None,
+                content_groups: Path | None, accepted: list[tuple[str, str]], left: Sequence[str]) -> str:
+    """This merge's command again, with the keys `accepted` (--accept-key), without the inputs whose corpus (`paths`,
+    as read: LoadedInput.path) is `left` out: what a refusal of a key tells the lead."""
     from kit.infra.invocation import kit_command
 
-    return kit_command("merge", *inputs, "-o", out, *(("--prefer", prefer) if prefer else ()),
+    kept = [given for given, path in zip(inputs, paths, strict=True) if str(Path(path)) not in left]
+    return kit_command("merge", *kept, "-o", out, *(("--prefer", prefer) if prefer else ()),
                        *(("--content-groups", content_groups) if content_groups is not None else ()),
                        *(w for box, fpr in dict.fromkeys(accepted) for w in ("--accept-key", f"{box}={fpr}")))
 
@@ -118,8 +122,8 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
     try:
         manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
                                overrides=read_overrides(groups), accepted=accept_keys,
-                               again=lambda taken: merge_again(inputs, out, prefer, content_groups,
-                                                               [*accept_keys, *taken]))
+                               again=lambda taken, left: merge_again(inputs, paths, out, prefer, content_groups,
+                                                                     [*accept_keys, *taken], left))
     except MergeConflict as exc:
         for line in exc.details:
             click.echo(f"conflict: {visible(line)}", err=True)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 def signed_words(report: ResultsCheck) -> str:
     """Who signed the tarball, as the OK line says it."""
     if report.signed is None:
-        return ("unsigned: a kit before 2.5 made it (the lead's merge takes its rows apart, never as a later run of "
-                "its box)")
+        return ("unsigned (a kit before 2.5's, or one whose signature was taken off): the lead's merge never takes it "
+                "as a later run of its box, and a signed run of its box supersedes it")
     signer = report.signed.signer
     part = f" of part {signer.part}" if signer.part else ""
     return f"signed by key {signer.fingerprint}, the box's run {signer.run}{part}"

@@ -185,7 +185,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         check = check_results(path, tmp)
         if not check.ok or check.top is None or check.manifest is None:
             more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
-            raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing was merged",
+            raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing of it was read",
                              hint=f"the tarball was damaged in transit or edited; ask the sender for it again "
                                   f"(details: {kit_command('verify', path)})")
         top = check.top

@@ -266,7 +266,8 @@ class BoxRun(Record):
     """One run of one box, as a merge knows it: its box id, the part of a reference set it encoded (its shard label,
     "" for the whole), when its rows were made (the box's clock: said, never the order), its shard's sha256, and
     (kit 2.5, from its signed tarball: kit.infra.keys) the box's public key, its run's number in the box's chain, the
-    digest of the run it follows and its own. A run of kit 2.4 has no key: it never supersedes, nor is superseded."""
+    digest of the run it follows and its own. A run of kit 2.4 has no key: it never supersedes (an unsigned tarball is
+    superseded by a signed run of its box: kit.corpus.merge.signed_over)."""
 
     LENIENT = True  # kit 2.4's runs hold no key, number nor digest (and a `machine`, read as nothing)
 
@@ -286,8 +287,8 @@ class BoxRun(Record):
 
     @property
     def said(self) -> str:
-        """`run 3`, as a line names it (a run of kit 2.4 has no number)."""
-        return f"run {self.run}" if self.run else "a run of a kit before 2.5"
+        """`run 3`, as a line names it (a run of kit 2.4, or an unsigned tarball's, has no number)."""
+        return f"run {self.run}" if self.run else "an unsigned run"
 
 
 @dataclass(frozen=True)
@@ -308,12 +309,13 @@ class Superseded(Record):
         gone = f"; the clips it held that the later run does not: {', '.join(self.only)}" if self.only else ""
         if not self.later.key:  # a union of kit 2.4's said it: its later run by the box's clock
             signed = "by its clock, as a kit before 2.5 said"
-        elif self.later.key == self.run.key:
+        elif self.later.key == self.run.key or not self.run.key:  # an unsigned one: a signed run of its box is later
             signed = "signed by its key"
         else:
             signed = "signed by the key the lead took for it after this one's"
-        return (f"  {self.input}: box {self.run.box_id} ran again ({self.by}: its {self.later.said}, {signed}): the "
-                f"later run's rows and left-out clips are taken, not these ({self.run.said}){gone}")
+        later = f"its {self.later.said}" if self.later.run else self.later.said
+        return (f"  {self.input}: box {self.run.box_id} ran again ({self.by}: {later}, {signed}): the later run's rows "
+                f"and left-out clips are taken, not these ({self.run.said}){gone}")
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,11 @@ def supersede(inputs: Sequence[LoadedInput], histories: Histories) -> tuple[list
             kept.append(without_runs(inp, stale, latest) if stale else inp)
             continue
         if (run := signed_run(inp)) is None or rank(run) is None:
-            kept.append(inp)
+            if (over := signed_over(inp, latest)) is not None:  # nothing of it proven: its box's signed run is the box
+                superseded.append(Superseded(inp.name, over[0], over[1].name, over[2], only_here(inp, over[1],
+                                                                                                 over[0].box_id)))
+            else:
+                kept.append(inp)
             continue
         later, by, _ = latest[run.box]
         if later.digest != run.digest:
@@ -114,6 +118,29 @@ def supersede(inputs: Sequence[LoadedInput], histories: Histories) -> tuple[list
         else:
             kept.append(inp)
     return kept, sorted(superseded, key=lambda s: (s.input, s.run.sha256))
+
+
+def signed_over(inp: LoadedInput, latest: Latest) -> tuple[BoxRun, LoadedInput, BoxRun] | None:
+    """An unsigned results tarball (a kit before 2.5's, or a signed one whose signature was taken off, which anyone
+    who saw it can do: nothing of it is proven) of a box whose signed run the merge holds: the run it says it is, and
+    the box's latest run (of its part of a set, else any) with the input holding it, which supersedes it; None for
+    any other input. One holding rows of several boxes, a signed one among them, is refused (the kit makes none)."""
+    if inp.kind != "tarball" or inp.signed is not None:
+        return None
+    boxes = sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist()})
+    signed = [b for b in boxes if any(box == b for box, _ in latest)]
+    if not signed:
+        return None
+    if len(boxes) > 1:
+        raise InputError(f"{inp.name} is unsigned and holds rows of box {signed[0]}, whose runs are signed, and of "
+                         f"box {next(b for b in boxes if b != signed[0])}: its rows cannot be told apart, and a "
+                         "signed box's rows are only ever its key's; nothing was merged",
+                         hint="leave the tarball out: the kit never makes one so (someone edited it)")
+    m = inp.manifest
+    part = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else ""
+    later, by, _ = latest.get((boxes[0], part)) or latest[min(k for k in latest if k[0] == boxes[0])]
+    sha = m.sha256 if isinstance(m, ShardManifest) and m.sha256 else inp.sha256
+    return BoxRun(boxes[0], part, inp.recorded_utc, sha), by, later
 
 
 def latest_runs(inputs: Sequence[LoadedInput], rank: Callable[[BoxRun], tuple[int, int] | None]
@@ -414,8 +441,9 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with open_output_folder(out) as tree, writing(tree, out):
         for line in recover_output(tree, out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        said = again or (lambda taken: kit_command("merge", *paths, "-o", out, *(
-            w for box, fpr in taken for w in ("--accept-key", f"{box}={fpr}"))))
+        said = again or (lambda taken, left: kit_command("merge", *(p for p in paths if str(Path(p)) not in left),
+                                                         "-o", out, *(w for box, fpr in taken
+                                                                      for w in ("--accept-key", f"{box}={fpr}"))))
         return _merge_into(tree, paths, out, prefer, overrides, lambda inputs: take_keys(inputs, accepted, said, note))
 
 
@@ -426,9 +454,9 @@ def open_output_folder(out: Path) -> Tree:
 
 
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, overrides: Overrides | None,
-                keys: Callable[[Sequence[LoadedInput]], Histories]) -> MergeManifest:
+                keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]]) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
-    histories = keys(inputs)  # whose key each box's signed runs are, before any row is taken
+    histories, inputs = keys(inputs)  # whose key each box's signed runs are, and which runs proven, before any row
     inputs, superseded = supersede(inputs, histories)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "

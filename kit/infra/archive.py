@@ -267,7 +267,7 @@ class ResultsCheck:
     problems: list[str] = field(default_factory=list)
     manifest: ResultsManifest | None = None
     top: Path | None = None  # the extracted top folder
-    signed: Signed | None = None  # its signature, checked (None: unsigned, a kit before 2.5 made it)
+    signed: Signed | None = None  # its signature, checked (None: unsigned, a kit before 2.5's, or stripped)
 
 
 def check_results(source: Path, dest: Path) -> ResultsCheck:

@@ -73,6 +73,9 @@ PART = Check(lambda v: None if isinstance(v, str) and re.fullmatch(r"(\d{1,6}/\d
 RUN = Whole(1, MAX_RECORD_COUNT)
 
 
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")  # what fingerprint() writes: 32 bytes, unpadded base64
+
+
 def fingerprint(public_key: str) -> str:
     """A public key (hex) as people compare it: ssh's fingerprint, `SHA256:` and the unpadded base64 of the sha256 of
     the key's OpenSSH blob (`ssh-keygen -lf` shows the same for the key written as OpenSSH's)."""
@@ -157,7 +160,7 @@ class ChainHead(Record):
     box_id: str = field(metadata=keep(BOX_ID))
     part: str = field(metadata=keep(PART))
     public_key: str = field(metadata=keep(PUBLIC_KEY))
-    run: int = field(metadata=keep(RUN))
+    run: int = field(metadata=keep(Whole(1, MAX_RECORD_COUNT - 1)))  # RUN's, one short: the next run is a RUN too
     digest: str = field(metadata=keep(DIGEST))
 
 
@@ -197,6 +200,19 @@ def box_key(cache: Tree | None = None) -> Ed25519PrivateKey:
     cache = cache or cache_tree()
     with _held(cache):
         return _key_in(cache)
+
+
+def public_key(cache: Tree | None = None) -> str:
+    """This box's public key (hex) as its key file holds it, for a plan (`status` plans too): read, never made; ""
+    where there is none yet, or none the box can sign with (a run then makes or refuses it before any work)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    try:
+        cache = cache or cache_tree()
+        key = _read_key(cache, key_file(cache))
+    except (InputError, OSError):
+        return ""
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex() if key is not None else ""
 
 
 def _key_in(cache: Tree) -> Ed25519PrivateKey:

@@ -39,6 +39,17 @@ KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".onnx", ".html", ".y
                           ".npy", ".sh"})
 
 
+@contextlib.contextmanager
+def whole_name(path: Path) -> Iterator[None]:
+    """An OSError of a step by descriptor, which names only the entry it met (`probe.y4m`), named by `path` whole."""
+    try:
+        yield
+    except OSError as exc:
+        if not exc.filename or not os.path.isabs(os.fsdecode(exc.filename)):
+            exc.filename = str(path)
+        raise
+
+
 class Tree(contextlib.AbstractContextManager["Tree"]):
     """A folder and everything the kit writes below it, for one command."""
 
@@ -149,7 +160,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
                 raise refuse(parent.path / name, describe(st, parent.path / name) or "a file", "a folder",
                              reading=self.rules.reading) from exc
             if make and isinstance(exc, FileNotFoundError):  # a folder made in the one just opened
-                raise fs.gone(parent.path) from exc
+                raise fs.gone(parent.path, self.root, self.label) from exc
             raise
         if key not in self._checked:
             try:
@@ -334,7 +345,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
                 if (st := folder.lstat(name)) is not None and (what := describe(st, path)) is not None:
                     raise refuse(path, what, reading=reading) from exc
                 if isinstance(exc, FileNotFoundError) and not reading:  # a file made in the folder just opened
-                    raise fs.gone(folder.path) from exc
+                    raise fs.gone(folder.path, self.root, self.label) from exc
                 exc.filename = str(path)
                 raise
         try:
@@ -360,14 +371,15 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
 
     def remove(self, path: Path) -> None:
         """Delete a file of the kit's (nothing when missing); a link, pipe or folder in its place is refused."""
-        with contextlib.suppress(FileNotFoundError), self._parent(path, make=False) as (folder, name):
+        with contextlib.suppress(FileNotFoundError), whole_name(path), self._parent(path, make=False) as (folder, name):
             folder.free(name)  # the unlink below is in the very folder this looked in
             where, dir_fd = folder.at(name)
             os.unlink(where, dir_fd=dir_fd)
 
     def remove_folder(self, path: Path) -> None:
         """Delete a folder of the kit's own and everything in it (nothing when missing), by descriptors."""
-        with contextlib.suppress(FileNotFoundError), self._parent(path, make=False) as (parent, name):
+        with contextlib.suppress(FileNotFoundError), whole_name(path), \
+                self._parent(path, make=False) as (parent, name):
             if (st := parent.lstat(name)) is not None and not stat.S_ISDIR(st.st_mode):
                 raise refuse(path, describe(st, path) or "a file", "a folder")
             self._forget(path)

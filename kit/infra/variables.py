@@ -171,9 +171,11 @@ class Number:
         takes = self.takes.format(hi=hi) if self.takes else range_words(self.lo, hi, self.lo_open, self.kind == WHOLE)
         refused = f"{asked_by} auto: " * bool(asked_by) + f"{label(self.name, text)} is not {takes}"
         value = number(READ_KIND[self.kind], text, refused, self.fix)
+        if self.zero_is_unset and value == 0:  # unset, whatever the bounds of a value
+            return self.default
         if not self.within(value[0] if self.kind == PAIR else value, value[1] if self.kind == PAIR else hi):
             raise InputError(refused, hint=self.fix)
-        return self.default if self.zero_is_unset and value == 0 else value
+        return value
 
     def within(self, value: float, hi: float | None) -> bool:
         above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
@@ -190,9 +192,13 @@ def core_count() -> int:
 
 INCUMBENT_DEFAULT_S = 600.0  # KIT_INCUMBENT_TIMEOUT_S unset
 KIT_TRAIN_THREADS_AT_MOST = 2  # training workers the kit chooses when KIT_TRAIN_THREADS is unset (bench/README.md)
-TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout", DECIMAL, 0, None,
+# the least cap a command can run under: ffmpeg's own start (its libraries loaded, its input opened) takes a tenth of a
+# second on a quiet box and several on a loaded one, and the kit reads a child's time twice a second
+LEAST_CAP_S = 1.0
+TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout", DECIMAL, LEAST_CAP_S, None,
                    "unset KIT_TIMEOUT_S (no cap), or give the seconds a single command may run, e.g. 600",
-                   zero_is_unset=True)
+                   zero_is_unset=True, takes=f"0 (no cap) or a number of seconds of at least {LEAST_CAP_S:g}: no "
+                   "command the kit runs ends sooner (ffmpeg's own start takes up to a second on a loaded box)")
 JOB_THREADS = Number("KIT_JOB_THREADS", "libvmaf's threads per corpus job", WHOLE, 0, 1024,
                      "unset KIT_JOB_THREADS (the kit shares the cores among the jobs), or give libvmaf's threads per "
                      "job, e.g. KIT_JOB_THREADS=2", zero_is_unset=True)

@@ -18,12 +18,13 @@ from kit.infra.flags import Choice, Flag, Int
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
 from kit.infra.rules import Check, OneOf, Real, Whole
+from kit.media.refs import MIN_FRAMES_PER_SOURCE
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
-# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial
-MIN_FRAMES_PER_SOURCE = 8
+# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial: MIN_FRAMES_PER_SOURCE,
+# declared where a clip is first judged (kit.media.refs: a crop that keeps a clip too short is no fix)
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:

@@ -18,6 +18,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from kit import events as ev
+from kit.infra.clock import WATCH
 from kit.infra.records import dump
 from kit.infra.visible import utf8_document, visible
 from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
@@ -212,7 +213,8 @@ class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
     def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, console: Console | None = None,
-                 json_stream: IO[str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 json_stream: IO[str] | None = None, clock: Callable[[], float] = time.monotonic,
+                 working: Callable[[], float] | None = None) -> None:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
@@ -223,6 +225,9 @@ class Renderer:
         self.fresh_done = 0
         self.last_epoch_print = 0
         self.now = clock  # monotonic seconds (a test gives its own)
+        # the kit's own clock, its pauses left out (the whole box or the kit stopped: kit.infra.clock.Watch), which the
+        # time left's pace is measured on: a stop of 200 s is no work done slowly
+        self.working = working or (WATCH.kit_seconds if clock is time.monotonic else clock)
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
         self.started = self.now()
         self.eta_at: float | None = None  # when the last `eta` event was made
@@ -237,7 +242,7 @@ class Renderer:
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             now = self.now()
-            changed = self.clock.feed(event, now)
+            changed = self.clock.feed(event, self.working())
             if self.json_mode:
                 self.json_out.write(json.dumps(utf8_document(dump(event.to_json())), default=str) + "\n")
                 self.json_out.flush()

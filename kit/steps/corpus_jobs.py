@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from kit.corpus.failures import failed_clips, refuse_failures
+from kit.corpus.failures import Repeats, failed_clips, refuse_failures, repeated
 from kit.corpus.jobs import Job, JobRunner
 from kit.corpus.oracle import Oracle, oracle_refusals
 from kit.corpus.progress import JobsPlan
@@ -25,11 +25,12 @@ from kit.corpus.scheduler import (
 )
 from kit.corpus.shard import ClipScoring, clip_scorings
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
-from kit.errors import ToolError
+from kit.errors import InputError, ToolError
 from kit.events import Forecast, JobsDropped, JobsPlanned
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.host import core_count
+from kit.infra.records import read_record
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips, Unusable
 from kit.media.refs import Clip
@@ -181,3 +182,20 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
     tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
     tree.write_json(sent, SkippedClips(tuple(u.sent(ctx.places) for u in unusable)).to_json())
     return [run.skipped_clips, sent]
+
+
+def repeated_causes(ctx: Context, unusable: list[Unusable]) -> tuple[list[Unusable], list[str]]:
+    """The clips left out, each the box's or the moment's cause left out in the run before too said so, with the fix
+    of that cause (kit.corpus.failures.repeated), and the paths whose words that changed; 02_corpus/repeats.json
+    written for the next run (removed when none was left out so). A damaged record counts from this run."""
+    path = ctx.run.repeats
+    try:
+        before, _ = read_record(Repeats, ctx.tree, path)
+    except InputError:  # not the user's own, or a rule broken: counted afresh, never trusted
+        before = None
+    said, record, changed = repeated(unusable, before)
+    if record.repeats:
+        ctx.tree.write_json(path, record.to_json())
+    else:
+        ctx.tree.remove(path)
+    return said, changed

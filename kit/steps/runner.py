@@ -23,6 +23,7 @@ from kit.infra.keys import box_key
 from kit.infra.resources import require_address_space
 from kit.infra.shown import Places, Spelled, shown_traceback_lines
 from kit.infra.tree import LockBusy, Rules, Tree, read_out_dir
+from kit.infra.treefs import gone
 from kit.infra.variables import TREE_ROOT
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
@@ -404,6 +405,24 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def out_dir_in_place(tree: Tree) -> Iterator[None]:
+    """A step's failure while its out-dir was removed or moved away is said as that, naming the out-dir (what failed
+    was reading or writing under a path that no longer names it: a missing input, a file that cannot be made)."""
+    try:
+        yield
+    except (KitError, OSError) as exc:
+        if (became := tree.moved()) is None or (isinstance(exc, KitError) and exc.retry_helps):
+            raise  # still in place, or already said as the moment's (a job's OutDirMoved)
+        if became in ("removed", "gone"):
+            raise gone(tree.root, tree.root, tree.label) from exc
+        moved = InputError(f"{tree.root} (out-dir) was moved or renamed while the kit ran ({became})",
+                           hint=f"put it back at {tree.root} and run the same command again: every finished output "
+                                "is reused (or run with --out-dir set to where it is now)")
+        moved.retry_helps = True
+        raise moved from exc
+
+
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
@@ -412,7 +431,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
                       trains=any(s.name == "loso" for s in selection.steps))
-        plan = step.impl.plan(ctx)
+        with out_dir_in_place(tree):
+            plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)
         if reason is None:
@@ -424,7 +444,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
         started, start = utc_iso(), time.monotonic()
-        outcome = step.impl.run(ctx, plan)
+        with out_dir_in_place(tree):
+            outcome = step.impl.run(ctx, plan)
         write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, seconds_since(start),
                      outcome.summary)
         log(f"step {step.name} done in {seconds_since(start):.1f} s")

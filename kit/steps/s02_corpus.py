@@ -184,17 +184,20 @@ class CorpusStep:
     def write(self, ctx: Context, p: Prepared, done: JobsDone, ladder: Ladder) -> Outcome:
         """The shard and its manifest of the clips the jobs kept, the samplings, the clips left out and why."""
         from kit.corpus.shard import build_manifest, write_shard
-        from kit.steps.corpus_jobs import kept_clips, too_few_left, write_skipped
+        from kit.steps.corpus_jobs import kept_clips, repeated_causes, too_few_left, write_skipped
         from kit.steps.corpus_samples import write_samplings
 
-        s, run, tree, refused = ctx.settings, ctx.run, ctx.tree, done.refused
-        for left_out in refused.values():
-            ctx.say(self.name, left_out.line())
+        s, run, tree = ctx.settings, ctx.run, ctx.tree
+        # a cause that left a clip out in the run before too, said so with its fix (never the clip's refusal)
+        unusable, changed = repeated_causes(ctx, [*left_out_here(p.unusable, s.shard), *done.refused.values()])
+        refused = {u.path: u for u in unusable if u.path in done.refused}
+        for left_out in unusable:
+            if left_out.path in refused or left_out.path in changed:  # a look's first words were said as it was read
+                ctx.say(self.name, left_out.line())
         kept = kept_clips(p.clips, refused)
         short = done.cannot_train or too_few_left(ctx, p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in done.jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
-        unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), s.cqs.by_encoder(p.encoders),
                                   p.demo, len(done.jobs), done.reused, shard_record(p.all_clips, p.clips, s.shard),
                                   p.depth, p.refs, ladder, done.scorings, unusable, refused, ctx.places)

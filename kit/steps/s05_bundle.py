@@ -60,7 +60,8 @@ class BundleStep:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
         return Plan(settings=ctx.fingerprint(),
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}", **self.corpus_records(ctx)},
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}", **self.corpus_records(ctx),
+                            **signer()},
                     prepared=self.earlier(ctx))
 
     @staticmethod
@@ -83,7 +84,7 @@ class BundleStep:
         """A box that cannot train bundles the corpus step's files and logs alone."""
         run = ctx.run
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
-        inputs |= self.corpus_records(ctx)
+        inputs |= self.corpus_records(ctx) | signer()
         # the settings of the models (their entries' `models`) make nothing of a corpus-only bundle
         return Plan(settings=ctx.fingerprint(facts={"contents": CORPUS_CONTENTS}, models=False),
                     inputs=inputs, prepared=self.earlier(ctx))
@@ -273,6 +274,14 @@ class BundleStep:
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+
+
+def signer() -> dict[str, str]:
+    """The key the tarball is signed with, as a bundle's input: a new key (the box's cache wiped, or its key moved
+    away after a fork) is a tarball to make again, signed by it."""
+    from kit.infra.keys import public_key
+
+    return {"box_key": public_key()}
 
 
 def chain_part(tree: Tree, files: dict[str, Path]) -> str:

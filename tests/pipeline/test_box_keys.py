@@ -191,7 +191,7 @@ def test_a_box_whose_cache_was_wiped_is_refused_until_its_new_key_is_accepted(ch
     code, _, err = merge(env, union, chain["wiped"], "-o", taken)
     assert code == 2 and f"box b10 is known to this lead by key {old}, but {new}" in err, err
     (hint,) = [line for line in err.splitlines() if line.startswith("hint: ")]
-    command = hint.split(", take it: ")[1].split("; else leave the tarball out")[0]
+    command = hint.split(", take it: ")[1].split("; else another box made it")[0]
     words = shlex.split(command)  # as the kit was started: here, in this process
     assert "merge" in words and words[-2:] == ["--accept-key", f"b10={new}"], words
     code, out, err = merge(env, *words[words.index("merge") + 1:])
@@ -233,3 +233,70 @@ def test_the_key_is_never_sent(x264_run: Path) -> None:
     for spelled in (raw, raw.hex().encode(), pem.encode(), base64.b64encode(raw)):
         assert spelled not in data
     assert data.count(public.encode()) == 1
+
+
+def test_a_union_or_a_tarball_edited_by_someone_who_saw_them_takes_nothing_of_b10(chain: dict[str, Path],
+                                                                                  tmp_path: Path) -> None:
+    """What anyone who saw b10's tarballs and the lead's union can make without b10's key: the union's manifest given
+    a run 99 of b10 under b10's own key (it would supersede b10's every tarball), or the forger's key after b10's
+    (it would make the forger's tarball b10's later run), or b10's run 1 with its signature taken off, replayed beside
+    the union that superseded it. Each is refused, or taken as no run of b10: b10's rows are its run 2's, and the
+    lead's record keeps b10's one key. Before, each of them erased or replaced b10's rows, exit 0."""
+    env, union = lead(tmp_path), tmp_path / "union.parquet"
+    assert merge(env, chain["a1"], chain["a2"], "-o", union)[0] == 0
+    genuine = json.loads((tmp_path / "lead-cache" / "known-boxes.json").read_text())
+    b10 = sorted(pq.read_table(union)["src"].unique().to_pylist())
+    assert b10 == sorted(CLIPS[:3])
+    document = manifest_of(union)
+    (run2,) = document["runs"]
+    forger = json.loads(members(chain["forged"], tmp_path / "forged").joinpath("manifest.json").read_text())
+
+    def edited(name: str, **changes: object) -> Path:
+        out = tmp_path / f"{name}.parquet"
+        out.write_bytes(union.read_bytes())
+        out.with_name(f"{name}.manifest.json").write_text(json.dumps({**document, **changes}, indent=2))
+        return out
+
+    run99 = edited("run99", runs=[{**run2, "run": 99, "digest": "e" * 64}])
+    code, out, err = merge(env, run99, chain["a3"], "-o", tmp_path / "m99.parquet")
+    assert code == 0, err
+    assert "note: run99.parquet records box b10 run 99, which this lead never took from the box's signed tarball" in err
+    assert f"{chain['a3'].name}: box b10 ran again" not in out  # run 3 taken; the union's rows of b10 stay apart
+    assert "warning: box id b10 is held by 2 inputs that are different corpora" in err
+    keyed = edited("keyed", box_keys=[{"box_id": "b10", "keys": [*document["box_keys"][0]["keys"],
+                                                                  forger["box_key"]["public_key"]]}])
+    code, _, err = merge(env, keyed, chain["forged"], "-o", tmp_path / "mk.parquet")
+    assert code == 2 and f"but {key_of(chain['forged'])} (keyed.parquet, {chain['forged'].name})" in err, err
+    top = members(chain["a1"], tmp_path / "stripped")
+    signed = json.loads((top / "manifest.json").read_text())
+    unsigned = {k: v for k, v in signed.items() if k not in ("box_key", "signature")}
+    (top / "manifest.json").write_text(json.dumps(unsigned, indent=2))
+    stripped = tarred(top, tmp_path / "results-b10-stripped.tar.gz")
+    assert "unsigned (a kit before 2.5's, or one whose signature was taken off)" in passed(run_here("verify",
+                                                                                                  stripped)).stdout
+    code, out, err = merge(env, union, stripped, "-o", tmp_path / "ms.parquet")
+    assert code == 0, err
+    assert (tmp_path / "ms.parquet").read_bytes() == union.read_bytes()  # nothing of run 1 comes back
+    assert f"  {stripped.name}: box b10 ran again (union.parquet: its run 2, signed by its key)" in out, out
+    assert json.loads((tmp_path / "lead-cache" / "known-boxes.json").read_text())["boxes"] == genuine["boxes"]
+
+
+def test_each_command_a_refusal_of_two_new_keys_prints_merges(chain: dict[str, Path], tmp_path: Path) -> None:
+    """A lead new to b10 given b10's run and the forger's: refused, with a command for each key. Each command, run as
+    printed, merges: it takes that key and leaves the other key's tarball out. Before, both commands gave the merge
+    both tarballs again, and each was refused in turn (the other key then "known")."""
+    inputs = (chain["a2"], chain["forged"])
+    code, _, err = merge(lead(tmp_path / "first"), *inputs, "-o", tmp_path / "m.parquet")
+    assert code == 2, err
+    (hint,) = [line for line in err.splitlines() if line.startswith("hint: ")]
+    commands = hint.split("leaving the other key's inputs out: ")[1].split(" (the lead's guide")[0].split(" or ")
+    assert len(commands) == 2
+    taken = []
+    for i, command in enumerate(commands):
+        words = shlex.split(command)
+        assert words[-2] == "--accept-key" and words[-1].startswith("b10=SHA256:"), words
+        taken.append(words[-1].removeprefix("b10="))
+        code, _, err = merge(lead(tmp_path / f"lead{i}"), *words[words.index("merge") + 1:])
+        assert code == 0, err
+        assert f"note: box b10's key is now {taken[-1]}, as accepted (--accept-key)" in err
+    assert sorted(taken) == sorted(key_of(i) for i in inputs)

@@ -118,8 +118,13 @@ def test_a_verdict_reached_after_the_move_finds_the_shard_and_its_tarball_ships_
 
 
 def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
-    """What 2.1.0 sent from a moved out-dir: every file matching manifest.json, the shard absent."""
+        json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What 2.1.0 sent from a moved out-dir: every file matching manifest.json, the shard absent; signed again (by a
+    key of its own, as a box that sent it would have) so that only the missing shard is wrong."""
+    from kit.infra.keys import SIGNER, sign_manifest
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "signer-cache"))
     source = latest_tarball(json_run[0])
     cut = tmp_path / source.name
     with tarfile.open(source) as tar, tarfile.open(cut, "w:gz") as out:
@@ -131,6 +136,7 @@ def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
             if member.name.endswith("/manifest.json") and member.name.count("/") == 1:
                 manifest = json.loads(data)
                 del manifest["files"][SHARD]
+                manifest = sign_manifest(manifest, str(manifest["box_id"]), str(manifest[SIGNER]["part"]))
                 data = json.dumps(manifest, indent=2).encode()
                 member.size = len(data)
             out.addfile(member, io.BytesIO(data) if member.isfile() else None)

@@ -113,7 +113,7 @@ CASES = [
         ("has no libvmaf filter",)),
     Case("ffmpeg-hangs", lambda t, f, r: _run("--ref-dir", r, "--out-dir", t / "o", "--ffmpeg", fake_ffmpeg(
         t, "case \"$*\" in *-version*|*-filters*|*-encoders*|*-hwaccels*) exec '" + f + "' \"$@\";; esac\n"
-           "exec sleep 600\n")), ("timed out after 3 s",), {"KIT_TIMEOUT_S": "3"}),
+           "exec sleep 600\n")), ("ran past KIT_TIMEOUT_S (3 s), which caps every command",), {"KIT_TIMEOUT_S": "3"}),
     # corpora given with --corpus
     Case("corpus-wrong-schema", lambda t, f, r: _run("--corpus", t / "edited.parquet", "--out-dir", t / "o"),
          ("edited.parquet", "lacks column 'adm2'"), edit=lambda d: d.drop(columns=["adm2"])),
@@ -261,7 +261,7 @@ def test_disk_full_while_writing_keeps_everything_finished(
     monkeypatch.setattr(Tree, "write_bytes", full_disk)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2, res.output
-    assert "error: disk full while writing" in res.output and "loso_seed0.json" in res.output
+    assert f"error: no space left on {out} (out-dir), writing" in res.output and "loso_seed0.json" in res.output
     assert "hint: " in res.output and "Traceback" not in res.output
     assert (out / "02_corpus" / "status.json").is_file() and (out / "02_corpus" / "shard.parquet").is_file()
     assert not (out / "03_loso" / "status.json").exists()

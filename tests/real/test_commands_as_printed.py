@@ -70,9 +70,10 @@ def hostile_refs(ffmpeg: str, tiny_refs: Path, folder: Path) -> Path:
     render(ffmpeg, "testsrc2=s=176x144:r=25", folder / REAL, fmt="rm", extra=("-c:v", "rv20", "-q:v", "2"))
     # 8-bit palette BMP frames in AVI (pal8): FFV1 keeps a palette's colours as RGB, so the kit's own copy cannot be
     # checked sample for sample against the file and the clip is left out
-    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / PALETTE, frames=5, pix_fmt="pal8", fmt="avi",
+    # (each of at least MIN_FRAMES_PER_SOURCE frames: a shorter one's fix would leave it too short, so none is printed)
+    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / PALETTE, frames=8, pix_fmt="pal8", fmt="avi",
            extra=("-c:v", "bmp"))
-    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=5, fmt="m4v", extra=("-c:v", "mpeg4"))
+    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=8, fmt="m4v", extra=("-c:v", "mpeg4"))
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / SEQUENCE, frames=10, fmt="image2", extra=("-start_number", "1"))
     odd_yuv(folder / ODD_YUV)
     render(ffmpeg, "testsrc2=s=176x144:r=25", folder / C411, frames=10, pix_fmt="yuv411p", extra=("-strict", "-1"))

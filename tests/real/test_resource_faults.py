@@ -154,8 +154,8 @@ def test_a_full_disk_in_the_bundle_names_the_file_and_keeps_the_rest(tiny_refs: 
     shutil.rmtree(out / "05_bundle")
     resize(small_disk, used_kib(small_disk) + 2 * tarball_kib)  # the bundle (models, report, tarball) does not fit
     res = run_kit(*kit_args(tiny_refs, out))
-    # was "disk full while writing an output"
-    assert_clean_failure(res, f"disk full while writing {out / '05_bundle'}/")
+    # was "disk full while writing an output"; the folder named with its role since issue 98
+    assert_clean_failure(res, f"no space left on {out} (out-dir), writing {out / '05_bundle'}/")
     assert "an output" not in res.stderr
     resize(small_disk, 16 * 1024)
     again = run_kit(*kit_args(tiny_refs, out))

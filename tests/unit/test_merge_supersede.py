@@ -133,13 +133,31 @@ def test_a_run_under_the_key_the_lead_took_later_is_the_later_whatever_its_numbe
     assert [i.name for i in kept] == ["results-boxa-old.tar.gz"]
 
 
-def test_an_unsigned_input_of_a_box_never_supersedes_nor_is_superseded() -> None:
-    """A tarball of a kit before 2.5 (no signature: its `machine` was anyone's to copy) stays whole beside the box's
-    signed runs, apart (the merge then says the shared box id)."""
-    unsigned = replace(tarball(A2, "results-boxa-old-kit.tar.gz", "a", "z"), signed=None)
-    kept, superseded = supersede([tarball(A1, "results-boxa-1.tar.gz", "a"), unsigned], HISTORIES)
-    assert sorted(i.name for i in kept) == ["results-boxa-1.tar.gz", "results-boxa-old-kit.tar.gz"]
-    assert superseded == []
+def test_an_unsigned_tarball_of_a_box_never_supersedes_and_its_signed_run_supersedes_it() -> None:
+    """A results tarball without a signature (a kit before 2.5's, or a signed one whose `box_key` and `signature`
+    were taken off: anyone who saw it can) is nothing the box proved: beside a signed run of its box, a tarball's or
+    one a union holds, it is superseded by that run, whatever its own stamp or run; alone, it stays whole. Before, a
+    signed run 1 with its signature taken off and replayed beside the union that superseded it brought its rows back
+    (an unsigned input was kept apart)."""
+    stripped = replace(tarball(A1, "results-boxa-stripped.tar.gz", "a", "c"), signed=None,
+                       recorded_utc="2099-01-01T00:00:00Z")
+    u = union()
+    newer = replace(u, manifest=replace(u.manifest, runs=(A2, B1)))
+    for given, by in (([tarball(A2, "results-boxa-2.tar.gz", "a"), stripped], "results-boxa-2.tar.gz"),
+                      ([newer, stripped], "u.parquet")):
+        for inputs in (given, given[::-1]):
+            kept, superseded = supersede(inputs, HISTORIES)
+            assert [i.name for i in kept] == [by]
+            (s,) = superseded
+            assert (s.input, s.by, s.later, s.run.key, s.run.box_id) == ("results-boxa-stripped.tar.gz", by, A2, "",
+                                                                          "boxa")
+            assert f"results-boxa-stripped.tar.gz: box boxa ran again ({by}: its run 2, signed by its key): the " \
+                "later run's rows and left-out clips are taken, not these (an unsigned run)" in s.line, s.line
+    assert supersede([stripped, tarball(B1, "results-boxb-1.tar.gz", "b")], HISTORIES)[1] == []
+    mixed = replace(stripped, table=rows(("boxa", "a"), ("boxc", "c")))
+    with pytest.raises(InputError, match=r"results-boxa-stripped\.tar\.gz is unsigned and holds rows of box boxa, "
+                                         "whose runs are signed"):
+        supersede([mixed, tarball(A2, "results-boxa-2.tar.gz", "a")], HISTORIES)
 
 
 @pytest.mark.parametrize("fork", ["two runs of one number", "a run not following its given predecessor"])
@@ -153,8 +171,11 @@ def test_a_fork_of_a_box_s_runs_is_refused_naming_both(fork: str) -> None:
     given = [tarball(A2, "results-boxa-2.tar.gz", "a"), tarball(other, "results-boxa-x.tar.gz", "b")]
     said = r"results-boxa-2.tar.gz \(its run 2\) and results-boxa-x.tar.gz \(its run [23]\) of box boxa"
     for inputs in (given, given[::-1]):
-        with pytest.raises(InputError, match=said):
+        with pytest.raises(InputError, match=said) as caught:
             supersede(inputs, HISTORIES)
+        # the way out where the other run is a union's, or the box ran on (its later runs fork too): a new key
+        assert "ask box boxa's owner to move the box-key folder out of its kit cache and run again" in str(
+            caught.value.hint), caught.value.hint
 
 
 def test_a_union_of_kit_2_4_still_reads_and_its_runs_supersede_nothing() -> None:

@@ -32,6 +32,7 @@ import pytest
 from kit.bundle.aside import BundleLedger
 from kit.bundle.conformal import SplitConformal, read_calibration
 from kit.corpus.commit import Commit
+from kit.corpus.failures import Repeats
 from kit.corpus.jobs import JobLedger, RedoStamp
 from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.corpus.progress import JobsPlan
@@ -176,6 +177,7 @@ READ_BACK = [
     ReadBack("02_corpus/jobs/<job>.json", JobLedger, control(JobLedger)),
     ReadBack("02_corpus/redo.json", RedoStamp, control(RedoStamp)),
     ReadBack("02_corpus/skipped.json", SkippedClips, control(SkippedClips)),
+    ReadBack("02_corpus/repeats.json", Repeats, control(Repeats)),
     ReadBack("run.json", RunRecord, run_json),
     ReadBack("<step>/status.json", StepRecord, control(StepRecord)),
     ReadBack("01_prereqs/prereqs.json", Prereqs, control(Prereqs)),

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from kit.corpus.inputs import LoadedInput
-from kit.corpus.manifests import MergeManifest, ShardManifest
+from kit.corpus.manifests import BoxRun, MergeManifest, ShardManifest, Superseded
 from kit.corpus.signers import joined, take_keys
 from kit.errors import InputError
 from kit.infra.keyring import KNOWN_BOXES, BoxKeys
@@ -39,8 +39,8 @@ def union(*keys: str) -> LoadedInput:
     return LoadedInput("/in/u.parquet", "parquet", "u", pa.table({"box_id": ["b10"], "src": ["a"]}), "", manifest)
 
 
-def again(taken: object) -> str:
-    return f"MERGE AGAIN {taken}"
+def again(taken: object, left: object = ()) -> str:
+    return f"MERGE AGAIN {taken} WITHOUT {left}"
 
 
 def recorded(lead: Path) -> dict[str, list[str]]:
@@ -50,7 +50,7 @@ def recorded(lead: Path) -> dict[str, list[str]]:
 
 def test_a_new_box_s_one_key_is_taken_recorded_and_said(lead: Path) -> None:
     said: list[str] = []
-    assert take_keys([tarball("t1", K1), tarball("t2", K1)], (), again, said.append) == {"b10": (K1,)}
+    assert take_keys([tarball("t1", K1), tarball("t2", K1)], (), again, said.append)[0] == {"b10": (K1,)}
     assert recorded(lead) == {"b10": [K1]}
     assert said == [f"box b10 is new to this lead: its key {fingerprint(K1)} is recorded in {lead / KNOWN_BOXES} "
                     "(compare it with the fingerprint the box's owner tells you; a tarball of that box signed by "
@@ -59,7 +59,7 @@ def test_a_new_box_s_one_key_is_taken_recorded_and_said(lead: Path) -> None:
 
 def test_nothing_signed_reads_no_record(lead: Path) -> None:
     plain = LoadedInput("/in/p.parquet", "parquet", "p", pa.table({"box_id": ["b10"]}))
-    assert take_keys([plain], (), again, print) == {} and not lead.exists()
+    assert take_keys([plain], (), again, print)[0] == {} and not lead.exists()
 
 
 def test_another_key_for_a_known_box_is_refused_naming_both_and_the_command(lead: Path) -> None:
@@ -82,10 +82,10 @@ def test_two_new_keys_for_a_new_box_are_refused_with_a_command_for_each(lead: Pa
 def test_a_key_accepted_is_the_box_s_last_and_recorded(lead: Path) -> None:
     take_keys([tarball("t1", K1)], (), again, print)
     said: list[str] = []
-    assert take_keys([tarball("new", K2), tarball("t1", K1)], [("b10", fingerprint(K2))], again, said.append) == {
+    assert take_keys([tarball("new", K2), tarball("t1", K1)], [("b10", fingerprint(K2))], again, said.append)[0] == {
         "b10": (K1, K2)}
     assert recorded(lead) == {"b10": [K1, K2]} and said[0].startswith(f"box b10's key is now {fingerprint(K2)}")
-    assert take_keys([tarball("new", K2)], (), again, print) == {"b10": (K1, K2)}  # known from then on
+    assert take_keys([tarball("new", K2)], (), again, print)[0] == {"b10": (K1, K2)}  # known from then on
 
 
 def test_a_fingerprint_no_input_names_is_refused(lead: Path) -> None:
@@ -99,15 +99,63 @@ def test_a_signed_tarball_of_another_box_s_rows_is_refused() -> None:
 
 
 def test_a_union_s_keys_join_the_lead_s(lead: Path) -> None:
-    """A union carrying b10's keys K1 then K2 (taken where it was merged): the lead that knew K1 takes K2 after it;
-    one that knows K3 alone refuses the union's."""
+    """A union carrying b10's keys K1 then K2 (taken where it was merged): a lead new to b10 takes them as the union
+    carries them, said; one that knows K1 alone refuses the union's K2 like a tarball's, naming the union and the
+    command that takes K2, and records nothing until told so; one that knows K3 alone refuses the union's. Before, a
+    union (a file anyone can edit) made K2 b10's key at a lead that knew K1, unsaid and recorded."""
     assert joined((K1,), (K1, K2)) == (K1, K2) and joined((K1, K2), (K1,)) == (K1, K2) and joined((), (K2,)) == (K2,)
     assert joined((K3,), (K1,)) is None
-    take_keys([tarball("t1", K1)], (), again, print)
-    assert take_keys([union(K1, K2), tarball("t2", K2)], (), again, print) == {"b10": (K1, K2)}
+    said: list[str] = []
+    assert take_keys([union(K1, K2), tarball("t2", K2)], (), again, said.append)[0] == {"b10": (K1, K2)}
     assert recorded(lead) == {"b10": [K1, K2]}
+    assert said == [f"box b10 is new to this lead: its keys {fingerprint(K1)}, {fingerprint(K2)} (the last is its key "
+                    f"now) are taken as u.parquet carries them, and recorded in {lead / KNOWN_BOXES} (compare the last "
+                    "with the fingerprint the box's owner tells you; a tarball of that box signed by another key is "
+                    "refused)"]
+    (lead / KNOWN_BOXES).unlink()
+    take_keys([tarball("t1", K1)], (), again, print)
+    for given in ([union(K1, K2)], [union(K1, K2), tarball("t2", K2)]):
+        with pytest.raises(InputError) as caught:
+            take_keys(given, (), again, print)
+        said = caught.value.message
+        assert f"box b10 is known to this lead by key {fingerprint(K1)}, but {fingerprint(K2)} (" in said
+        assert "u.parquet" in said.split(" is signed by another")[0]
+        assert f"MERGE AGAIN [('b10', '{fingerprint(K2)}')]" in (caught.value.hint or "")
+        assert recorded(lead) == {"b10": [K1]}
+    assert take_keys([union(K1, K2)], [("b10", fingerprint(K2))], again, print)[0] == {"b10": (K1, K2)}
+    assert recorded(lead) == {"b10": [K1, K2]}
+    assert take_keys([union(K1), tarball("t1", K1)], (), again, print)[0] == {"b10": (K1, K2)}  # the lead's
     with pytest.raises(InputError, match=f"known to this lead by key {fingerprint(K2)}, but {fingerprint(K3)} "):
         take_keys([union(K3)], (), again, print)
+
+
+def test_a_union_s_runs_are_the_box_s_only_where_the_lead_took_them(lead: Path) -> None:
+    """A union's `runs` and `superseded` are a file's words: of a box the lead knows, a run the lead took from the
+    box's signed tarball is kept; one it never took (an edited union's run 99, which would supersede the box's every
+    tarball) is dropped from the union as read, with any superseded entry naming it, said, nothing recorded; of a box
+    new to the lead they are taken with its keys (a first use) and recorded, but one that breaks a rule of the
+    record is not (the record stays readable). Before, a union's run 99 of b10 erased b10's rows at the merge."""
+    taken = take_keys([tarball("t1", K1)], (), again, print)[1]
+    real = BoxRun("b10", "", "", "t1", K1, 1, "", "d" * 64)
+    fake = BoxRun("b10", "", "", "x", K1, 99, "", "e" * 64)
+    fresh = BoxRun("b11", "", "", "y", K2, 3, "f" * 64, "a" * 64)
+    broken = BoxRun("b11", "part x", "", "z", K2, 4, "a" * 64, "b" * 64)
+    manifest = MergeManifest(file="u.parquet", box_keys=(BoxKeys("b10", (K1,)), BoxKeys("b11", (K2,))),
+                             runs=(real, fake, fresh, broken), superseded=(Superseded("t0", real, "x", fake),))
+    given = LoadedInput("/in/u.parquet", "parquet", "u", pa.table({"box_id": ["b10", "b11"], "src": ["a", "b"]}), "",
+                        manifest)
+    said: list[str] = []
+    keys, taken = take_keys([given], (), again, said.append)
+    assert keys == {"b10": (K1,), "b11": (K2,)}
+    (read,) = taken
+    assert isinstance(read.manifest, MergeManifest)
+    assert read.manifest.runs == (real, fresh) and read.manifest.superseded == ()
+    assert said[-1] == ("u.parquet records box b10 run 99; box b11 run 4, which this lead never took from the box's "
+                        "signed tarball (a union merged elsewhere, or edited): taken as no run of the box, superseding "
+                        "nothing (its rows of that box are kept apart); merge the box's tarballs to take its runs")
+    record = json.loads((lead / KNOWN_BOXES).read_text())
+    assert sorted((r["box_id"], r["run"]) for r in record["runs"]) == [("b10", 1), ("b11", 3)]
+    assert take_keys([given], (), again, print)[1][0].manifest == read.manifest  # the record reads, and proves b11's
 
 
 def test_a_damaged_record_is_refused_naming_it(lead: Path) -> None:

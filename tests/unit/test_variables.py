@@ -294,6 +294,8 @@ def refused_numbers(number: Number) -> list[str]:
     assert number.kind in (WHOLE, DECIMAL) and number.lo is not None, number.name  # a new kind: say what it refuses
     below = [str(number.lo)] if number.lo_open else []
     below += [f"{number.lo - 1:g}", f"{number.lo - 0.5:g}" if number.kind == DECIMAL else str(int(number.lo) - 1)]
+    if number.zero_is_unset and number.lo > 0:  # 0 says unset; a value between it and the least is no value
+        below = [v for v in below if float(v) != 0] + [f"{number.lo / 20:g}", "1e-300", "-1"]
     hi = upper(number)
     above = [] if hi is None else [f"{hi + 1:g}"]
     whole = ["1.5", "2.0", "1e3"] if number.kind == WHOLE else []
@@ -317,6 +319,7 @@ def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     good += [number.lo + 0.001] if number.lo_open else []
     good += [hi] if hi is not None else [1e6]
     good += [(number.lo + hi) // 2 if hi is not None else 600]
+    good += [0] if number.zero_is_unset else []
     cases: list[tuple[str, object]] = [(f"{kind(v)}", meaning(kind(v))) for v in good]
     return [*cases, ("", number.default), ("  ", number.default)]
 
