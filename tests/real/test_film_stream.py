@@ -37,6 +37,7 @@ from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.refs import Clip
 from kit.media.streams import input_streams
+from tests import pace
 from tests.conftest import ROOT, run_kit
 from tests.real.test_commands_as_printed import kit_env
 from tests.real.test_dropped_streams import meta_first
@@ -347,8 +348,7 @@ def test_two_streams_that_could_each_be_the_film_are_said_and_the_other_read_as_
     (fix,) = [n for n in notes if "as the film instead" in n]
     assert f"0:v:{rival}" in fix
     command = fix.split("with the kit's ffmpeg: ", 1)[1].split("; then put", 1)[0]
-    done = subprocess.run(shlex.split(command), cwd=ROOT, env=kit_env(), capture_output=True, text=True,
-                          timeout=300)
+    done = pace.run(shlex.split(command), timeout=300, cwd=ROOT, env=kit_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     (alone,) = [p for p in refs.iterdir() if p.name != "pair.mkv"]
     pair.rename(tmp_path / "pair.mkv")  # put in its place, as the fix says
