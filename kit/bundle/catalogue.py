@@ -561,6 +561,15 @@ ONNX_OP = Exact("an ONNX op", ("Add", "Sub", "Mul", "Div", "Relu", "Log", "Exp",
 ONNX_ATTRIBUTE = Exact("an ONNX attribute", ("axis", "axes", "transB", "transA", "to", "keepdims", "value",
                                               "alpha", "beta", "min", "max", "noop_with_empty_axes"))
 # the tensors the kit's graphs name (kit.model.export, teacher_term, kit.bundle.vmaftune): a layer's by its number
+# the spread's expected clipped score (kit.model.teacher_term.expected_nodes), each tensor it names
+SPREAD_TENSORS = (
+    "s_Fa", "s_Fb", "s_a", "s_a_arg", "s_a_e", "s_a_e1", "s_a_e32", "s_a_g", "s_a_r", "s_a_r32", "s_a_sq", "s_above",
+    "s_above_hi", "s_b", "s_b_arg", "s_b_e", "s_b_e1", "s_b_e32", "s_b_g", "s_b_r", "s_b_r32", "s_b_sq", "s_between",
+    "s_bounded", "s_c0", "s_c1", "s_c2", "s_c3", "s_clipped", "s_cq", "s_cq32", "s_cq_at", "s_da", "s_db", "s_dd",
+    "s_dhi", "s_dlo", "s_expected", "s_factor", "s_half", "s_hi", "s_inv_sqrt_2pi", "s_l1", "s_l2", "s_level", "s_lo",
+    "s_log", "s_logm", "s_m", "s_m1", "s_m32", "s_most_motion", "s_most_spread", "s_motion", "s_motion_at", "s_mp",
+    "s_neg_half", "s_one", "s_p1", "s_p2", "s_p3", "s_p4", "s_q1", "s_q2", "s_sigma", "s_sqrt2", "s_t1", "s_t2",
+    "s_t3", "s_unit", "s_width", "s_zero")
 ONNX_TENSOR = Either("a tensor the kit's graphs name", Exact("a tensor", (
     "centred", "codec", "columns", "correction", "correction_raw", "correction_scale", "cq_norm", "cq_offset",
     "cq_scaled", "cq_slope", "crf_end", "crf_norm", "crf_start", "feat_end", "feat_start", "features", "half", "input",
@@ -569,7 +578,7 @@ ONNX_TENSOR = Either("a tensor the kit's graphs name", Exact("a tensor", (
     "squeeze_axes", "t_arg", "t_axis1", "t_axis2", "t_centred", "t_clip_hi", "t_clip_lo", "t_clipped", "t_coefs",
     "t_diff", "t_dist", "t_dot", "t_intercepts", "t_kernel", "t_neg_gamma", "t_order", "t_out_intercept",
     "t_out_slope", "t_raw", "t_rho", "t_score", "t_slopes", "t_sq", "t_support", "t_x", "t_x3", "t_x32", "t_xr", "t_xs",
-    "teacher_score", "v2_to_kit_onehot", "vmaf", "vmaf_max", "vmaf_min", "vmaf_raw", "x", "z")),
+    "teacher_score", "v2_to_kit_onehot", "vmaf", "vmaf_max", "vmaf_min", "vmaf_raw", "x", "z", *SPREAD_TENSORS)),
     Match("a layer's tensor", r"[wblh]\d{1,2}(?:_[adem])?"))
 ONNX_DIM = Exact("a dimension", ("batch",))
 ONNX_METADATA_KEY = Exact("a metadata key", ("corpus_sha256", "features", "input_version", "kit_version", "seed",

@@ -116,11 +116,21 @@ TEACHER_FN_REASON = said("why the teacher's function was not reproduced",
                          "{t} is no libvmaf SVR model the kit can evaluate", "the corpus holds no row to check it on",
                          t=TEACHER)
 OWN_FEATURES = Joined("the teacher's own features", Exact("a feature", [*FEATURES, *EXTRA_FEATURES]))
-CORRECTION = said("what LOSO kept of the correction",
-                  "the student is the teacher's function: no correction kept more held-out encodes within {t} than "
-                  "its {w} of {n}",
-                  "the teacher's function + {s} x its correction: {ws} of {n} held-out encodes within {t} (the "
-                  "function: {w})", t=N, w=COUNT, n=COUNT, s=N, ws=COUNT)
+NUMBERS = Joined("numbers", N, ", ")
+# what the student keeps of its teacher's function (kit.model.results.Correction.label)
+CORRECTION = said(
+    "what LOSO kept of the correction",
+    "the student is the teacher's function: no spread or correction kept more held-out encodes within {t} than its "
+    "{w} of {n}{real}{folds}",
+    "the teacher's function with {kept}: {ws} of {n} held-out encodes within {t} (the function: {w}){real}{folds}",
+    t=N, w=COUNT, n=COUNT, ws=COUNT,
+    kept=said("what the student keeps", "its clip at a spread x {f}", "{s} x its correction",
+              "its clip at a spread x {f} and {s} x its correction", f=N, s=N),
+    real=opt("the public encodes", "; on the kit's {re} public encodes of {rc} clips, each held out, {rs} (the "
+             "function: {rt})", re=COUNT, rc=COUNT, rs=COUNT, rt=COUNT),
+    folds=opt("each fold's student", "; the held-out figures and gates judge each fold's student at its own factors "
+              "({sp}corrections {cs}): {fs} of {fn} within, not the export",
+              sp=opt("the folds' spreads", "spreads {ks}; ", ks=NUMBERS), cs=NUMBERS, fs=COUNT, fn=COUNT))
 BASELINE_INPUTS = said("a baseline's inputs", "six z-scored features", "ten z-scored features",
                        "six z-scored features + codec block (same as the ensemble)",
                        "ten z-scored features + codec block (same as the ensemble)",
