@@ -50,7 +50,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 import kit
 from kit.corpus import jobs, samples
+from kit.infra.keys import SIGNATURE, SIGNER, sign_manifest
 from kit.infra.kinds import WITHHELD
+from kit.infra.tree import Tree
 from kit.media import decode, looks
 from kit.media.svr import builtin_model_text
 from tests.conftest import FAST, LENIENT, TINY_SOURCES, copy_prereqs, render, run_here, run_kit
@@ -446,6 +448,10 @@ def edited(tarball: Path, dest: Path, member: str, edit: Any) -> Path:
         manifest = json.loads((top / "manifest.json").read_text())
         manifest["files"][member]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         manifest["files"][member]["bytes"] = path.stat().st_size
+        signer = Path(tmp) / "signer-cache"  # signed again, by a key of its own: only the text is wrong
+        signer.mkdir()
+        with Tree.open(signer) as cache:
+            manifest = sign_manifest(manifest, str(manifest["box_id"]), str(manifest[SIGNER]["part"]), cache)
         (top / "manifest.json").write_text(json.dumps(manifest, indent=2))
         with tarfile.open(dest, "w:gz") as out:
             out.add(top, arcname=top.name)
@@ -491,7 +497,8 @@ def test_an_older_kit_s_tarball_is_read_for_its_corpus_alone(demo_run: tuple[Pat
             tar.extractall(tmp, filter="data")
         (top,) = Path(tmp).iterdir()
         manifest = json.loads((top / "manifest.json").read_text())
-        manifest.pop("catalogue", None)
+        for key in ("catalogue", SIGNER, SIGNATURE):  # nor signed
+            manifest.pop(key, None)
         (top / "manifest.json").write_text(json.dumps(manifest, indent=2))
         old.unlink()
         with tarfile.open(old, "w:gz") as out:
