@@ -76,82 +76,82 @@ info infra ini init initializer initializing inject inline inner inode input inp
 instead instinct int int64 integer intel inter intercept intercepts intermediates internal interpolates interrupted
 interruption interspersed interval intervals into intra inv invalid invoked ipt ipv6 iris is isdir isnan it italic item
 itex its itself ivf j j2k jl job jobs join joined joins journal jp2 jpeg jpegls jpegxl jpg json jsonl judge judged
-judges jump jumping just jxl k kb kbps keep keepdims keeps kept kernel kernels kernelscale key keys kfold khz kib kill
-killed killer killpg kind kinds kit kits kmp knob knots know known knows krocc kv l l1 l2 label lack lacks ladder
-lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer layers layout ldd le lead
-leads learn learned learning learns learnt least leave leaves leaving ledger ledgers lee left legacy len length less let
-lets letter letterbox letters level levels li libaom libcuda libgomp libmfx libraries library libsvm libsvmepsilonsvr
-libsvmnusvr libsvtav1 libva libvmaf libvpl libvpl2 libvpx libvvenc libx264 libx265 license licenses lie lies life lift
-light likeness limit limits lin line linear lines link linked linking links linux list listdir listed lists little live
-ljpeg lo load loadable loaded loader loads local location lock lockbusy log log100 log1p log316 logged login logistic
-loglevel logm logs lone long longer look looked looks loop loops lose loso losostep loss lossless losslessly lost low
-lower lowercase lowest lp lr lrc ls lte lum lusoris m m1 m1v m2t m2ts m2v m32 m3u m3u8 m4a m4b m4v mac machdep machine
-macos made magenta magicyuv main make makes making malformed malloc mandelbrot manifest manifests many map mapping
-margin mark marked marker markersize marks masks master mastering match matmul matplotlib max maximum maxiter may mb
-mcnemar md md5 mean means meanwhile measure measured measures media mediacodec median medium mem member members memory
-merge merged merges mergesort mesa message meta metadata method methods metric metrics mfx mhz mib micro mid midi min
-minimum minmax minus minus26 mismatch miss misses missing mix mixed mixes mj2 mjpeg mjpg mka mkdir mkl mkv mlp mm mmco
-mmxv mobile mod mode model models moderate modes modification modified module mold moment mono mono10 monotonically moov
-more most motion motion2 motion3 mount mov move moved moves moving mp mp2 mp3 mp4 mpeg mpg mplconfigdir mpv mpx ms mse
-mts mu mul multiplied multiplier munge must muxer muxing mv mxf mxv mybox myproject n nal name named names naming nan
-narrow narrowest native natural nav nc nd ndjson near need needed needs nef neg negative neighbor neither nested netbsd
-netflix nets network networks never new newer newest next nfkd nfo nij nkl nn nnf no nobody node nodes nofile nofollow
-noheader noise noisybars nominal nonblock none noninteractive noprofile nor norm normal normalisation normalised
-normalises nostats nostdin not notation note notes nothing notypeinformation nounits now nowrap nproc npy nr nrho ns nt
-nth nu null number numbered numbers numpy nunique nut nv12 nvenc nvidia nw o object objects obu occurred octaves odd ods
-odt of off offline offset offsets often oga ogg ogv oh ok old older omit omp on once one onehot ones onevpl only onnx
-onnxruntime op open openbsd opencl opening opens operation opinion ops opset opt optimistic optimizer option optional
-options opts opus or oracle orange order orf org os oserror other others otherwise otool out outcome outpts output
-outputs outside over overall overflow overread overrides overriding ow own owner p p0 p010le p1 p2 p3 p4 p5 paces
-package packages packet packets packs padding page pair paired pairs pairs1 palette pam pandas panel panels panic par2
-parallel parameters params parity parquet parsable parse parser parsing part partition partly parts pass passed passes
-passing passive passthrough past path paths pbm pc pcx pdf pem pending per percent percentile perfect period perlin
-permission permissions permitted persistence pgid pgm photocd pic pick picks picture pictures pid pids pillarbox ping
-pip pipe pipefail pipeline pipes pix pixel pixels pkcs place placed plain plan planes planned planning plant plasma
-platform platformdirs platforms plausibility plausible played player plays plcc plccs please plot pls plus png pnm
-pnpdeviceid point pointer points policy poly polynomial pool pooled pooling pools population port pos positive posix
-post powershell pp ppm ppt pptx pred predicted prediction predictions predicts pref prefer prefix prefixes prereqs
-prereqsstep preset press prev previous primaries prime print print4 printable printed prints prior private prob proba
-probability probb probe probed probes probing problem proc process processes processing processor producer profile
-program programs progress progressive project promote proposed protocol prove proved proven provenance provided proxy
-psd pt ptex pts public purpose put puts pwsh py pyarrow pyramid python pythonpath pythonunbuffered q q1 q2 qoi qos qp
-qpprime qs qscale qsv qtrle quad quadro quality quantisation quantiser quartiles queried queries query queued quick
-quota quotes r r10k r210 r32 radeon radeonsi radius raf raise ran random range ranges rank ranking rar rate ratio raw
-rawvideo ray rb rbf rc rd re reached reaches read readable reading readme reads real realrows realtime reason rebuilds
-rebuilt received receives recent recipe recognised recommend recomputable recompute reconfiguring record recorded
-recording records recv red redirect redo redoes redone reducesum ref reference references refit refitting refresh refs
-refusal refuse refused refused5 refuses refuted regimes registry regression regressor regroup regrouped regroups regular
-reinitializing reinstalled relative release relu remaining remembered remote remount remove removed removes rename
-renamed renames render renderd rendered rendering renders repeat repeatable repeated repeats replace replaced replacing
-report reported reports reproduced request requested requeue required rerun reruns res rescale rescore reserve reserves
-residual residuals resolution resolve resolved responding rest restore restored resubmitted result results resume
-resumed resumes retry return returned reused reuses rewrite rewritten rfc rgb rgba rho rich ridge right rlimit rm rmse
-rmtree ro role room root rotate rotation rounded row rows rst rtf rtx rule rules run rung rungs running runs runtime rw2
-rx ryzen s s01 s02 s03 s04 s05 s2 said same samefile sample sampled samples sampling samplings sans sar saturated saved
-saw say says sbatch scalar scale scale0 scale1 scale2 scale3 scaled scaler scalers scales scaling scc schedstat
-scheduler schema scheme scipy scontrol score scored scores scoring scorings script scripts sdr search sec second seconds
-section see seed seeds sees segment segmentation select selected self send sender sending sends sense sent separate
-separated sequence serif serves session sessions set setpts sets settb setting settings setts several sfv sgi sh sha
-sha1 sha256 sha256s shape shard shards share shared shares shell ship shipped ships short shorter shortest shortfall
-shot shots should show showinfo shown shows shutil sidecar sidecars sierpinski sighup sigkill sigma sign signal signals
-signature signed signing signs sigsegv sigstore sigxfsz silently silicon similar sinc since sinfo single six size sizes
-skip skipped skips slash slice slightly slope slopes slot slots slow slowest slurm slurmctld small smaller smallest smi
-smooth smpte170m smpte2084 smpte2085 smpte240m smpte428 smpte431 smpte432 smptehdbars sn snapdragon snapshot snn so
-socket software solid some someone something somewhere soon sooner sort sorted source sources space spaced spaces span
-spans sparse spawned spdx speaks special spectrum speed speedup spelled spelt spin spinning spline split splits spread
-spreads spx sq sqrt sqrt2 squeeze squeue src srocc srt ss ssa ssz st stable stage staged stale stall stalled stalls
-standard start started starting startpts starts stat state static statistic statistics status stay std stddev stderr
-stdin stdout stem step steps sticky still stop stopped stops storage stored stores str stream streams strict strictly
-string stuck student study style sub subfolders submission submit submits submitted submitting subsets subtitle
-subtitles succeeded such suitable sum summary sup superseded supersedes superseding support supported supports surrogate
-surrogateescape surrogatepass suspect suspects sv svg svm svr svrs svtav1 sw switch symbolic sync synthetic sys sysctl
-system system32 systemctl systemroot sz t t1 t2 t3 tab tab10 tab20 table tables tags tail take taken takes taking
-tallest tampered tar tarball tarballs targa target task tasks tb tbody tbr td teacher teachers tell tells temp template
-temporal temporaries temporarily temporary ten terminal terminating tesla test tested testpattern tests testsrc2 text
-texture tga tgz th than that the thead their theirs them themselves then there these they third this thm those though
-thread threadripper threads three threshold thresholds through thumbnail thumbnails tib tied tif tiff tight time
-timecode timed timeout times timestamp timestamps tiny titan title titles tmp tmpdir to tod today together token tokens
-told tolerance toml too took tool tools top topleft torch total tr trace traceback trailer train trained trainer
+judges judging jump jumping just jxl k kb kbps keep keepdims keeps kept kernel kernels kernelscale key keys kfold khz
+kib kill killed killer killpg kind kinds kit kits kmp knob knots know known knows krocc kv l l1 l2 label lack lacks
+ladder lagarith lanczos land lands lang laptop large larger largest last later latest lavfi layer layers layout ldd le
+lead leads learn learned learning learns learnt least leave leaves leaving ledger ledgers lee left legacy len length
+less let lets letter letterbox letters level levels li libaom libcuda libgomp libmfx libraries library libsvm
+libsvmepsilonsvr libsvmnusvr libsvtav1 libva libvmaf libvpl libvpl2 libvpx libvvenc libx264 libx265 license licenses lie
+lies life lift light likeness limit limits lin line linear lines link linked linking links linux list listdir listed
+lists little live ljpeg lo load loadable loaded loader loads local location lock lockbusy log log100 log1p log316 logged
+login logistic loglevel logm logs lone long longer look looked looks loop loops lose loso losostep loss lossless
+losslessly lost low lower lowercase lowest lp lr lrc ls lte lum lusoris m m1 m1v m2t m2ts m2v m32 m3u m3u8 m4a m4b m4v
+mac machdep machine macos made magenta magicyuv main make makes making malformed malloc mandelbrot manifest manifests
+many map mapping margin mark marked marker markersize marks masks master mastering match matmul matplotlib max maximum
+maxiter may mb mcnemar md md5 mean means meanwhile measure measured measures media mediacodec median medium mem member
+members memory merge merged merges mergesort mesa message meta metadata method methods metric metrics mfx mhz mib micro
+mid midi min minimum minmax minus minus26 mismatch miss misses missing mix mixed mixes mj2 mjpeg mjpg mka mkdir mkl mkv
+mlp mm mmco mmxv mobile mod mode model models moderate modes modification modified module mold moment mono mono10
+monotonically moov more most motion motion2 motion3 mount mov move moved moves moving mp mp2 mp3 mp4 mpeg mpg
+mplconfigdir mpv mpx ms mse mts mu mul multiplied multiplier munge must muxer muxing mv mxf mxv mybox myproject n nal
+name named names naming nan narrow narrowest native natural nav nc nd ndjson near need needed needs nef neg negative
+neighbor neither nested netbsd netflix nets network networks never new newer newest next nfkd nfo nij nkl nn nnf no
+nobody node nodes nofile nofollow noheader noise noisybars nominal nonblock none noninteractive noprofile nor norm
+normal normalisation normalised normalises nostats nostdin not notation note notes nothing notypeinformation nounits now
+nowrap nproc npy nr nrho ns nt nth nu null number numbered numbers numpy nunique nut nv12 nvenc nvidia nw o object
+objects obu occurred octaves odd ods odt of off offline offset offsets often oga ogg ogv oh ok old older omit omp on
+once one onehot ones onevpl only onnx onnxruntime op open openbsd opencl opening opens operation opinion ops opset opt
+optimistic optimizer option optional options opts opus or oracle orange order orf org os oserror other others otherwise
+otool out outcome outpts output outputs outside over overall overflow overread overrides overriding ow own owner p p0
+p010le p1 p2 p3 p4 p5 paces package packages packet packets packs padding page pair paired pairs pairs1 palette pam
+pandas panel panels panic par2 parallel parameters params parity parquet parsable parse parser parsing part partition
+partly parts pass passed passes passing passive passthrough past path paths pbm pc pcx pdf pem pending per percent
+percentile perfect period perlin permission permissions permitted persistence pgid pgm photocd pic pick picks picture
+pictures pid pids pillarbox ping pip pipe pipefail pipeline pipes pix pixel pixels pkcs place placed plain plan planes
+planned planning plant plasma platform platformdirs platforms plausibility plausible played player plays plcc plccs
+please plot pls plus png pnm pnpdeviceid point pointer points policy poly polynomial pool pooled pooling pools
+population port pos positive posix post powershell pp ppm ppt pptx pred predicted prediction predictions predicts pref
+prefer prefix prefixes prereqs prereqsstep preset press prev previous primaries prime print print4 printable printed
+prints prior private prob proba probability probb probe probed probes probing problem proc process processes processing
+processor producer profile program programs progress progressive project promote proposed protocol prove proved proven
+provenance provided proxy psd pt ptex pts public purpose put puts pwsh py pyarrow pyramid python pythonpath
+pythonunbuffered q q1 q2 qoi qos qp qpprime qs qscale qsv qtrle quad quadro quality quantisation quantiser quartiles
+queried queries query queued quick quota quotes r r10k r210 r32 radeon radeonsi radius raf raise ran random range ranges
+rank ranking rar rate ratio raw rawvideo ray rb rbf rc rd re reached reaches read readable reading readme reads real
+realrows realtime reason rebuilds rebuilt received receives recent recipe recognised recommend recomputable recompute
+reconfiguring record recorded recording records recv red redirect redo redoes redone reducesum ref reference references
+refit refitting refresh refs refusal refuse refused refused5 refuses refuted regimes registry regression regressor
+regroup regrouped regroups regular reinitializing reinstalled relative release relu remaining remembered remote remount
+remove removed removes rename renamed renames render renderd rendered rendering renders repeat repeatable repeated
+repeats replace replaced replacing report reported reports reproduced request requested requeue required rerun reruns
+res rescale rescore reserve reserves residual residuals resolution resolve resolved responding rest restore restored
+resubmitted result results resume resumed resumes retry return returned reused reuses rewrite rewritten rfc rgb rgba rho
+rich ridge right rlimit rm rmse rmtree ro role room root rotate rotation rounded row rows rst rtf rtx rule rules run
+rung rungs running runs runtime rw2 rx ryzen s s01 s02 s03 s04 s05 s2 said same samefile sample sampled samples sampling
+samplings sans sar saturated saved saw say says sbatch scalar scale scale0 scale1 scale2 scale3 scaled scaler scalers
+scales scaling scc schedstat scheduler schema scheme scipy scontrol score scored scores scoring scorings script scripts
+sdr search sec second seconds section see seed seeds sees segment segmentation select selected self send sender sending
+sends sense sent separate separated sequence serif serves session sessions set setpts sets settb setting settings setts
+several sfv sgi sh sha sha1 sha256 sha256s shape shard shards share shared shares shell ship shipped ships short shorter
+shortest shortfall shot shots should show showinfo shown shows shutil sidecar sidecars sierpinski sighup sigkill sigma
+sign signal signals signature signed signing signs sigsegv sigstore sigxfsz silently silicon similar sinc since sinfo
+single six size sizes skip skipped skips slash slice slightly slope slopes slot slots slow slowest slurm slurmctld small
+smaller smallest smi smooth smpte170m smpte2084 smpte2085 smpte240m smpte428 smpte431 smpte432 smptehdbars sn snapdragon
+snapshot snn so socket software solid some someone something somewhere soon sooner sort sorted source sources space
+spaced spaces span spans sparse spawned spdx speaks special spectrum speed speedup spelled spelt spin spinning spline
+split splits spread spreads spx sq sqrt sqrt2 squeeze squeue src srocc srt ss ssa ssz st stable stage staged stale stall
+stalled stalls standard start started starting startpts starts stat state static statistic statistics status stay std
+stddev stderr stdin stdout stem step steps sticky still stop stopped stops storage stored stores str stream streams
+strict strictly string stuck student study style sub subfolders submission submit submits submitted submitting subsets
+subtitle subtitles succeeded such suitable sum summary sup superseded supersedes superseding support supported supports
+surrogate surrogateescape surrogatepass suspect suspects sv svg svm svr svrs svtav1 sw switch symbolic sync synthetic
+sys sysctl system system32 systemctl systemroot sz t t1 t2 t3 tab tab10 tab20 table tables tags tail take taken takes
+taking tallest tampered tar tarball tarballs targa target task tasks tb tbody tbr td teacher teachers tell tells temp
+template temporal temporaries temporarily temporary ten terminal terminating tesla test tested testpattern tests
+testsrc2 text texture tga tgz th than that the thead their theirs them themselves then there these they third this thm
+those though thread threadripper threads three threshold thresholds through thumbnail thumbnails tib tied tif tiff tight
+time timecode timed timeout times timestamp timestamps tiny titan title titles tmp tmpdir to tod today together token
+tokens told tolerance toml too took tool tools top topleft torch total tr trace traceback trailer train trained trainer
 training trains transcoding transfer transform transforms transit transport transquant trc tree trial trials triangle
 tried tries trim true truncated trusted trusting trusts try ts tscale tsv tt ttml tty tune tuple turn tv twice twins two
 txt type typed typical u ud800 udfff uhd ui uid ul ulimit ultra umask unable unavailable unbounded uncertainty unchanged

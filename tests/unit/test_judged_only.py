@@ -164,3 +164,35 @@ def test_the_seed_spread_judges_nothing_where_every_seed_is_one_student() -> Non
     assert g.gate.plcc_spread_pass is None and g.gate.per_seed_pass is None and g.gate.mean_plcc_pass is True
     low = inputs({"plccs": (0.90, 0.90), "groups": 5}, hits_of(box))  # the mean below 0.95 still holds
     assert not judge(replace(low, seeds_alike=SEEDS_ALIKE), DEFAULTS)[0].passed
+
+
+def test_the_consumer_gates_say_which_student_they_judge_where_a_fold_keeps_other_factors() -> None:
+    """Issue 97's box: the export keeps no correction (the student is the teacher's function) while one fold kept its
+    whole correction (fold_scales [0, 1, 0, 0, 0]) and a content is under its ceiling there (the student 3 of 8, the
+    ceiling 5 of 8). The held-out gates judge each fold's student at its own factors (an honest held-out figure: each
+    fold's factors chosen on the other folds' encodes), which is not the export: each consumer row, and so the HOLD,
+    says so. Where every fold keeps the export's factors, nothing is added."""
+    from types import SimpleNamespace
+
+    from kit.model.results import Correction
+    from kit.verdict.decide import hold_reasons, whose
+
+    def of(correction: Correction) -> str | None:
+        return whose([SimpleNamespace(correction=correction)])  # type: ignore[list-item]
+
+    said = of(Correction(0.0, [0.0, 1.0, 0.0, 0.0, 0.0], 40, 38, 37))
+    assert said == "judging each fold's student at its own factors (corrections 0, 1, 0, 0, 0), not the export"
+    assert of(Correction(0.0, [0.0] * 5, 40, 38, 38)) is None and of(Correction(0.5, [0.5] * 5, 40, 38, 39)) is None
+    under = ((True, True),) * 3 + ((False, True),) * 2 + ((False, False),) * 3  # the student 3 of 8, the ceiling 5
+    box = (*(((True, True),) * 8,) * 4, under)
+    plain = inputs({"groups": 5}, hits_of(box))
+    for student in (None, said):
+        g, _ = judge(replace(plain, whose=student), DEFAULTS)
+        assert not g.passed
+        consumer = [(gate, row) for gate, row in g.rows if gate.block is CONSUMER_GATES]
+        failing = [gate.failure(row) for gate, row in consumer if row.passed is False]
+        assert len(failing) == 2 and all(reason in hold_reasons(g) for reason in failing), failing
+        assert "the student 3 of 8, the ceiling 5 of 8" in failing[-1]
+        for _, row in consumer:
+            assert str(row.statement).startswith(f"{said}: ") == (student is not None), row.statement
+        assert all(reason.startswith(f"{said}: ") == (student is not None) for reason in failing)
