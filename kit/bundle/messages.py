@@ -219,8 +219,13 @@ CEILING_STATEMENT = said(
     "off: no content group is held to its ceiling", "{head}: {named}",
     "{head}: the student at or above the ceiling on every content group", "{head}: largest {named}",
     head=CEILING_HEAD, named=NAMED_GROUPS)
+# which student a consumer gate judges, where a fold keeps other factors than the export (kit.verdict.decide.whose)
+WHOSE = Template("the students judged", "judging each fold's student at its own factors ({sp}corrections {cs}), not "
+                 "the export", sp=opt("the folds' spreads", "spreads {ks}; ", ks=NUMBERS), cs=NUMBERS)
 LIMIT_STATEMENT = Either("a gate's statement", COVERAGE_STATEMENT, RANGE_STATEMENT, HOLDOUT_STATEMENT,
-                         CLIP_ERROR_STATEMENT, CONSUMER_STATEMENT, CEILING_STATEMENT)
+                         CLIP_ERROR_STATEMENT, CONSUMER_STATEMENT, CEILING_STATEMENT,
+                         Template("a consumer gate's, of the folds' students", "{whose}: {st}", whose=WHOSE,
+                                  st=Either("a consumer gate's statement", CONSUMER_STATEMENT, CEILING_STATEMENT)))
 # why a gate's figures judge nothing at all (kit.verdict.decide: its passes null)
 UNJUDGED_WHY = Exact("why figures judge nothing", (TAUTOLOGY, SEEDS_ALIKE))
 NOT_JUDGED = said(

@@ -196,3 +196,21 @@ def test_the_consumer_gates_say_which_student_they_judge_where_a_fold_keeps_othe
         for _, row in consumer:
             assert str(row.statement).startswith(f"{said}: ") == (student is not None), row.statement
         assert all(reason.startswith(f"{said}: ") == (student is not None) for reason in failing)
+
+
+def test_the_words_of_which_student_is_judged_are_catalogued() -> None:
+    """Each consumer gate row's statement and HOLD reason, with and without which student it judges (issue 97), is a
+    text the catalogue admits (kit.bundle.messages): the tarball sends it."""
+    from kit.bundle.messages import GATE_REASON, LIMIT_STATEMENT_OR_NOT
+    from kit.infra.kinds import Names
+    from kit.verdict.decide import hold_reasons
+
+    names = Names(sources=frozenset(f"c{k}" for k in range(5)))
+    said = "judging each fold's student at its own factors (spreads 1, 0.75; corrections 0, 1), not the export"
+    under = ((True, True),) * 3 + ((False, True),) * 2 + ((False, False),) * 3
+    plain = inputs({"groups": 5}, hits_of((*(((True, True),) * 8,) * 4, under)))
+    for student in (None, said):
+        g, _ = judge(replace(plain, whose=student), DEFAULTS)
+        rows = [row for gate, row in g.rows if gate.block is CONSUMER_GATES]
+        assert rows and all(LIMIT_STATEMENT_OR_NOT.admits(str(row.statement), names) for row in rows), rows
+        assert all(GATE_REASON.admits(reason, names) for reason in hold_reasons(g)), hold_reasons(g)
