@@ -24,7 +24,8 @@ from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.batches import Complement, Member, gather
-from kit.model.features import CODEC_DIM, model_space
+from kit.model.contract import CODEC_DIM
+from kit.model.features import model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
