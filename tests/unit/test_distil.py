@@ -17,9 +17,8 @@ from kit.errors import InputError
 from kit.media.libvmaf import FEATURES
 from kit.media.svr import NotReproducible, parse_model
 from kit.model.batches import Member
-from kit.model.contract import CODEC_VOCAB
+from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 from kit.model.distil import Distillation, by_feature, draw_prior, encode_codes, encode_windows
-from kit.model.features import CODEC_DIM
 from kit.model.loso import LosoInputs
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.teacher_fn import prove

@@ -21,8 +21,9 @@ from onnx import TensorProto, helper
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.model.arch import fr_regressor_v2
+from kit.model.contract import CODEC_DIM, N_FEATURES
 from kit.model.export import INPUT_CODEC, INPUT_FEATURES, OUTPUT, build_onnx
-from kit.model.features import CODEC_DIM, N_FEATURES, design_matrix
+from kit.model.features import design_matrix
 from kit.model.incumbent import TIMEOUT_ENV, incumbent_loso, incumbent_scores
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig

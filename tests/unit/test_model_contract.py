@@ -21,8 +21,16 @@ from kit.infra.files import sha256_json
 from kit.media import libvmaf
 from kit.media.refs import Clip
 from kit.model import contract
-from kit.model.contract import CANONICAL6, CODEC_VOCAB, CODEC_VOCAB_VERSION, INPUT_SETS, MODEL_FEATURES, cq_ranges
-from kit.model.features import CODEC_DIM, codec_block
+from kit.model.contract import (
+    CANONICAL6,
+    CODEC_DIM,
+    CODEC_VOCAB,
+    CODEC_VOCAB_VERSION,
+    INPUT_SETS,
+    MODEL_FEATURES,
+    cq_ranges,
+)
+from kit.model.features import codec_block
 from kit.platforms import encoders
 from kit.platforms.detect import detect_families
 from kit.platforms.encoders import ENCODER_NAMES, EncoderSpec

@@ -21,9 +21,9 @@ from scipy import integrate, stats
 from kit.bundle.vmaftune import ALLOWED_OPS
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.media.svr import SvrModel, builtin_model_text, parse_model
+from kit.model.contract import CODEC_DIM
 from kit.model.distil import draw_prior
 from kit.model.export import OPSET
-from kit.model.features import CODEC_DIM
 from kit.model.floor import CONTENT_SLACK, REAL_FOLD, Evidence
 from kit.model.recipe import TrainConfig
 from kit.model.spread import FACTORS, MOTION, Moments, Spread, expected_clipped, terms

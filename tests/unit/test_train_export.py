@@ -12,9 +12,9 @@ import torch
 
 from kit.errors import InputError
 from kit.model.arch import LINEAR, fr_regressor_v2
-from kit.model.contract import CODEC_VOCAB
+from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 from kit.model.export import build_onnx, parity
-from kit.model.features import CODEC_DIM, codec_block
+from kit.model.features import codec_block
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
