@@ -28,6 +28,7 @@ _received: int | None = None  # the latest stop signal of this command
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
+_elsewhere: list[str] = []  # what a stop ended elsewhere (stopped_elsewhere)
 MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling
 T = TypeVar("T")
 
@@ -76,10 +77,16 @@ def signal_of(exc: BaseException | None) -> int:
 
 
 def stop_lines(signum: int, stopped: int, resume: str) -> tuple[str, str]:
-    """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read)."""
+    """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read): what it
+    stopped in one sentence, the tasks a cluster's driver stopped (`stopped_elsewhere`) said instead of its own none."""
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    return (f"\ninterrupted{by} ({stopped} running process(es) stopped); finished work is kept.",
-            f"resume with: {resume}")
+    what = [*_elsewhere, *([f"{stopped} running process(es) stopped"] if stopped or not _elsewhere else [])]
+    return (f"\ninterrupted{by} ({'; '.join(what)}); finished work is kept.", f"resume with: {resume}")
+
+
+def stopped_elsewhere(said: str) -> None:
+    """What a stop ended besides this process's children (`2 Ray task(s) stopped, …`), said in its one sentence."""
+    _elsewhere.append(said)
 
 
 def received() -> int | None:
@@ -106,6 +113,7 @@ def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
     global _received, _settled
     _received, _settled = None, False
+    _elsewhere.clear()
     if not _whole_process:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
