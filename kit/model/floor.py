@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.samplings import FIRST
+from kit.corpus.training import text
 from kit.model.clips import ENCODE_KEY, encode_keys, held_encodes
 from kit.model.consumer import TOLERANCE
 from kit.model.encodes import feed_codec
@@ -132,7 +133,7 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> Evidence | None:
     if inputs.crf_range is None or inputs.teacher_model is None:
         return None
     df = inputs.df
-    keys = encode_keys(df).assign(content=df["content"].astype(str).to_numpy())
+    keys = encode_keys(df).assign(content=text(df["content"]))
     seeds = sorted({m.seed for m in ens.members})
     parts = []
     for fold in inputs.folds:
