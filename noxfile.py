@@ -1,14 +1,17 @@
 """Developer sessions, run in the environment the README sets up (no new virtualenvs).
 
 This text is the one place that says which test runs where. The harness's own variables are named `TESTS_`
-(TESTS_MEDIA, TESTS_KILL_COUNT, TESTS_KILL_SEED, TESTS_WRITE_README): `KIT_` names the kit's, and a `KIT_` name the
-kit does not read is warned of (tests/unit/test_variables.py: tests/ and this file spell none).
+(TESTS_MEDIA, TESTS_KILL_COUNT, TESTS_KILL_SEED, TESTS_WRITE_README, TESTS_CI): `KIT_` names the kit's, and a `KIT_`
+name the kit does not read is warned of (tests/unit/test_variables.py: tests/ and this file spell none).
 
 * **The suite** (the README's test command, `.ci/run`, `nox -s test`): every test, on three workers (`-n 3 --dist
   loadfile`: on two cores a third fills the time the others wait on a SIGSTOP of 200 s, Slurm's and Ray's daemons,
   the kills' pauses and the indexes' answers; bench/README.md has the figures), printing the 25 longest by wall
   (`--durations=25`) and the 25 costliest by CPU (tests/conftest.py). No test is skipped for a tier: a skip says
-  something is missing here (a network, root, chromium, Slurm, strace, the `ray` extra: `.ci/run` installs each).
+  something is missing here (a network, root, chromium, Slurm, strace, the `ray` extra: `.ci/run` installs each),
+  and the summary lists every skip with why; `.ci/run` sets TESTS_CI, under which a service the suite starts that
+  does not come up (Slurm's daemons) fails its tests instead. Every time limit a test sets is counted in the box's
+  own time (tests/pace.py), so a runner beside other work is not taken for a broken kit.
   Property tests draw 10 examples each; the kill harness kills at one random instant (`TESTS_KILL_COUNT`, drawn anew
   each session); the realfiles tier runs whole (tests/realfiles/: every public clip of tests/data/publicclips.toml,
   fetched by sha256, the files made from them, the synthetic damages).

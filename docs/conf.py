@@ -8,7 +8,8 @@ The README, the CHANGELOG, ARCHITECTURE.md, CONTRIBUTING.md and bench/README.md 
 (docs/index.md, changelog.md, architecture.md, contributing.md, benchmarks.md include them). Their links, and the
 links of the pages in docs/ to them, are written for the repository (they work on a forge and in the kit tarball);
 `include-read` and `source-read` below point each one at the page the site has for it, so the strict build checks
-every link of every file. Nothing is fetched at build time, and furo loads no web fonts.
+every link of every file; a table row's anchor (`<a id="row"></a>`, as bench/README.md's rows have) becomes MyST's
+own target there. Nothing is fetched at build time, and furo loads no web fonts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ extensions = ["myst_parser", "sphinx_click"]  # sphinx_click: docs/reference/cli
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 4  # GitHub's slugs, so `page.md#a-heading` works on a forge and here alike
+myst_enable_extensions = ["attrs_inline"]  # `[]{#row}`: a table row's anchor (bench/README.md's `<a id="row"></a>`)
 html_theme = "furo"
 html_title = f"ensemble-kit {__version__}"
 html_static_path: list[str] = []
@@ -37,6 +39,7 @@ suppress_warnings: list[str] = []
 ROOT_PAGES = {"README.md": "index.md", "CHANGELOG.md": "changelog.md", "ARCHITECTURE.md": "architecture.md",
               "CONTRIBUTING.md": "contributing.md", "bench/README.md": "benchmarks.md"}
 LINK = re.compile(r"(\]\()([^)\s#]+\.md)(#[^)\s]*)?(\))")
+ANCHOR = re.compile(r'<a id="([a-z0-9-]+)"></a>')  # a row's anchor as a forge reads it; the site's is MyST's span
 
 
 def site_path(repo_path: str) -> str | None:
@@ -54,7 +57,7 @@ def rewrite(text: str, repo_file: str, site_dir: str) -> str:
         if line.lstrip().startswith("```"):
             fenced = not fenced
         if not fenced:
-            line = LINK.sub(lambda m: _relinked(m, repo_file, site_dir), line)
+            line = ANCHOR.sub(r"[]{#\1}", LINK.sub(lambda m: _relinked(m, repo_file, site_dir), line))
         out.append(line)
     return "".join(out)
 

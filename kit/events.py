@@ -89,8 +89,8 @@ def split_hint(detail: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class JobsPlanned(Event):
     """The corpus step's jobs, the one count its line, the bar, an interrupt and `status` (its plan.json) say: the
-    clip x encoder x cq jobs, then the sample jobs (`samples` of `total`: the consumer's samplings encoded on their
-    own, kit.corpus.samples), each counted done as it ends."""
+    clip x encoder x cq jobs (x rung where the ladder has a rung below a clip's size), then the sample jobs (`samples`
+    of `total`: the consumer's samplings encoded on their own, kit.corpus.samples), each counted done as it ends."""
 
     kind = "jobs_planned"
     total: int
@@ -100,6 +100,7 @@ class JobsPlanned(Event):
     work: dict[str, dict[str, float]] = field(default_factory=dict)
     workers: int = 0  # how many jobs run at once
     samples: int = 0  # of `total`, the sample jobs
+    rungs: bool = False  # the jobs are one per ladder rung of a clip too (a rung below its size: --scales)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,9 @@ class VerdictReached(Event):
     mean_plcc: float
     plcc_spread: float
     path: str
+    # why the PLCC gate judged nothing (the student is the teacher's function), and why the consumer gates did
+    not_judged: str | None = None
+    consumer_not_judged: str | None = None
 
 
 @dataclass(frozen=True)

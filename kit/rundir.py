@@ -128,6 +128,8 @@ class RunDir:
     redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
     jobs_plan = _At("corpus", "plan.json")  # the jobs a corpus run planned, while it runs (what `status` counts)
     jobs_done = _At("corpus", "done.txt")  # the jobs this run finished, a line each as it ends (kit.corpus.progress)
+    # the clips the last run left out for the box's or the moment's cause, and in how many runs in a row (never sent)
+    repeats = _At("corpus", "repeats.json")
     # the consumer's samplings, each window encoded on its own and scored per frame (kit.corpus.samples)
     samples = _At("corpus", "samples.parquet")
 

@@ -13,7 +13,6 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.dont_write_bytecode = False
@@ -34,12 +33,14 @@ def compile_before_the_workers(timeout: float = 300) -> None:
         return
     if Path(importlib.util.cache_from_source(spec.origin)).exists():
         return
+    from tests import pace  # the box's own time (tests/pace.py)
+
     procs = [subprocess.Popen([sys.executable, "-c", "import " + ", ".join(half)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for half in HEAVY_IMPORTS]
-    deadline = time.monotonic() + timeout
+    limit = pace.Deadline(timeout)
     try:
         for proc in procs:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            pace.wait(proc, max(limit.left(), 0.1))
     except subprocess.TimeoutExpired:
         pass  # the workers compile what is left
     finally:

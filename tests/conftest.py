@@ -13,7 +13,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
 from kit.media.fingerprint import GRID, THUMB
 from kit.media.libvmaf import FEATURES
-from tests import compile_before_the_workers
+from tests import compile_before_the_workers, pace
 
 ROOT = Path(__file__).resolve().parent.parent
 # the kit as the tests start it. A suite started under nohup passes on an ignored SIGHUP, which the kit rightly keeps
@@ -141,6 +141,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for seconds, nodeid in spent[:CPU_SHOWN]:
             terminalreporter.write_line(f"{seconds:8.1f}s  {nodeid}")
         terminalreporter.write_line(f"{sum(s for s, _ in spent):8.1f}s  in all, over {len(spent)} tests")
+    skipped = [r for r in terminalreporter.stats.get("skipped", ()) if isinstance(r, pytest.TestReport)]
+    if skipped:  # loudly, whatever -r says: a skip means something is missing here, and names it
+        terminalreporter.section(f"skipped: {len(skipped)}, each with why", yellow=True)
+        for report in skipped:
+            why = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line(f"{report.nodeid}: {why.removeprefix('Skipped: ')}")
     if TIMELINE:
         with open(TIMELINE, "w") as out:
             for report in reports:
@@ -280,11 +286,14 @@ def tiny_refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None = None,
-            env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process, as a user would."""
+            env: dict[str, str] | None = None, timeout: float = 600,
+            cpu_limit_s: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as a user would (`timeout`: in the box's own time, and `cpu_limit_s` on
+    the CPU of it and its children: tests/pace.py)."""
     cmd = [*(entry or KIT), *map(str, args)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return pace.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+                    cpu_limit_s=cpu_limit_s)
 
 
 @pytest.fixture(scope="session")
@@ -300,21 +309,21 @@ def json_run(tiny_refs: Path,
 
 def demo_json(folder: Path) -> dict[str, object]:
     """`run --json --box-id mybox` on a fresh cache (the demo clips rendered first) and 100 columns: its events read
-    as they come (`first_eta_s`: the first `eta` event's time from the process's start), and its lines as a terminal
-    shows them, which --json writes to stderr (the same renderer; tests/unit/test_terminal_and_summary.py)."""
+    as they come (`first_eta_s`: the first `eta` event's time from the process's start, in the box's own time), and
+    its lines as a terminal shows them, which --json writes to stderr (the same renderer;
+    tests/unit/test_terminal_and_summary.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "KIT_CACHE_DIR": str(folder / "cache")}
     argv = [*KIT, "run", "--json", "--box-id", "mybox", "--out-dir", str(folder / "runs" / "mybox")]
     load = os.getloadavg()[0]
-    with (folder / "lines.txt").open("w+") as lines:
-        start = time.monotonic()
+    with (folder / "lines.txt").open("w+") as lines, pace.ticking() as clock:  # the box's own time (tests/pace.py)
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=lines)
         assert proc.stdout is not None
         events, first = [], None
         for line in proc.stdout:
             events.append(line)
             if first is None and '"event": "eta"' in line:
-                first = time.monotonic() - start
-        code = proc.wait(timeout=1800)
+                first = clock.seconds()
+        code = pace.wait(proc, 1800)
         lines.seek(0)
         said = lines.read()
     assert code == 0, said[-4000:]
@@ -436,6 +445,24 @@ def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> p
     return pd.concat(frames, ignore_index=True)
 
 
+# what a stop's one sentence says is kept, after `interrupted (N running process(es) stopped)`: the corpus step's jobs
+# where it was cut short, else finished work as a whole (kit.infra.interrupts.stop_lines)
+STOP_KEPT = r"(?:; finished work is kept|: \d+ of \d+ corpus jobs are finished and kept; the rerun does the other \d+)"
+
+
+# set by .ci/run: this box is CI's, which installs every service the suite starts (tests/conftest.cannot_run_here)
+IN_CI = bool(os.environ.get("TESTS_CI"))
+
+
+def cannot_run_here(why: str, module: bool = False) -> NoReturn:
+    """A test whose service or program this box lacks (what .ci/run installs: chromium, a CJK font, Slurm and munge,
+    strace, the ray extra): skipped, saying why; in CI (TESTS_CI) a failure, since nothing CI can run may pass for a
+    skip. `module`: said as a module is imported (a whole file's; in CI an error of its collection)."""
+    if IN_CI:
+        pytest.fail(f"CI can run this, but here: {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=module)
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper does not count)."""
     try:
@@ -445,12 +472,9 @@ def alive(pid: int) -> bool:
 
 
 def all_gone(pids: Iterable[int], within_s: float = 5.0) -> bool:
-    """Whether every one of `pids` has ended within `within_s`, polled."""
+    """Whether every one of `pids` has ended within `within_s` of the box's own time (tests/pace.py), polled."""
     pids = list(pids)
-    deadline = time.monotonic() + within_s
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(alive(p) for p in pids)
+    return pace.until(lambda: not any(alive(p) for p in pids), within_s)
 
 
 def processes_naming(path: Path) -> list[str]:
@@ -544,7 +568,7 @@ def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     # what the kit sets in os.environ (the report's MPLCONFIGDIR) ends with the command, as a process's would; a
     # command that hangs ends the test worker with every thread's stack after 10 minutes, as run_kit's timeout would
     with mock.patch.dict(os.environ):
-        faulthandler.dump_traceback_later(600, exit=True)
+        faulthandler.dump_traceback_later(pace.scaled(600), exit=True)
         try:
             res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
         finally:

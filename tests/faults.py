@@ -26,16 +26,25 @@ that is not hex, an open's stream line).
 The box's and the moment's (issue 91: TRANSIENT, never the clip's): `slow` (the real ffmpeg, its progress given out
 slowly: a look's thumbnails a frame's worth, or ffmpeg's `-progress` frame count one frame, every SLOW_STEP_S, for
 longer than a limit on the child's whole time would allow: a busy box's child), `stop` (the wrapper stops itself with
-SIGSTOP for STOP_S, longer than any of its limits, a process of its own sending SIGCONT after: a suspended job, a
-laptop's lid; then the real ffmpeg), `full` (says ffmpeg's words of a full disk, exits 1), `moved` (renames the
-out-dir FAULT_OUT names to FAULT_OUT-moved, once, then runs the real ffmpeg, which cannot write there any more).
+SIGSTOP for STOP_S, longer than any of its limits, a process of its own sending SIGCONT after; then the real ffmpeg),
+`full` (says ffmpeg's words of a full disk, exits 1), `oom` (says ffmpeg's words of the box out of memory, exits 1),
+`moved` (renames the out-dir FAULT_OUT names to FAULT_OUT-moved,
+once, then runs the real ffmpeg, which cannot write there any more).
+
+A child alone is not the box (issue 98, item 1: STOPS), each stop STOP_S long, by a process of the wrapper's own in a
+session of its own: `stop` (the child alone, SIGSTOP), `stopgroup` (its process group), `stopkit` (the kit's process
+group: the child waits for its end, giving no frame, then runs the real ffmpeg), `freeze` (the whole box: the cgroup
+FAULT_FREEZER names frozen, where the test made one and put the kit in it, else SIGSTOP to the kit and every process
+below it; the child waits as for `stopkit`).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import string
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +58,12 @@ from kit.infra.known import vocabulary
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
 TRANSIENT = ("slow", "stop", "kill", "full", "moved")  # the box's or the moment's (`kill`: from outside)
+REPEATS = ("oom",)  # the box out of memory (ffmpeg's words of it, exit 1), run after run
+FOLDER_FAULTS = ("rmdir", "unwritable", "fill")  # the box's own folder FAULT_FOLDER, then the real ffmpeg
+STOPS = ("stop", "stopgroup", "stopkit", "freeze")  # the child alone, its group; the kit's group, the whole box
+FREEZER_ENV = "FAULT_FREEZER"  # `freeze`: the cgroup (v1 freezer or v2) the kit runs in
+STOP_S_ENV = "FAULT_STOP_S"  # a stop's seconds, where not STOP_S
+STOPPED_ENV = "FAULT_STOPPED"  # a file: a line `CLIP STAGE KIND` for each stop made
 SLOW_STEP_S = 1.0  # `slow`: one frame's progress this often, 8 of them for the tests' 8-frame clips
 STOP_S = 10.0  # `stop`: how long the child is stopped
 FULL_SAID = "No space left on device"
@@ -122,6 +137,80 @@ def outputs():
     return [log_path()] if "libvmaf=" in joined else [argv[-1]]
 
 
+STOPS = ("stop", "stopgroup", "stopkit", "freeze")
+
+
+def descendants(root):
+    """`root` and every process below it (a child of the kit is in a session of its own, still its child)."""
+    parents = {{}}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{{name}}/stat") as fh:
+                    parents[int(name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [root], [root]
+    while todo:
+        kids = [p for p, ppid in parents.items() if ppid == todo.pop()]
+        found += kids
+        todo += kids
+    return found
+
+
+def freezer(value):
+    """FAULT_FREEZER's cgroup frozen (True) or thawed: v2's cgroup.freeze, v1's freezer.state."""
+    folder = os.environ["FAULT_FREEZER"]
+    v2 = os.path.exists(os.path.join(folder, "cgroup.freeze"))
+    with open(os.path.join(folder, "cgroup.freeze" if v2 else "freezer.state"), "w") as fh:
+        fh.write(("1" if value else "0") if v2 else ("FROZEN" if value else "THAWED"))
+
+
+def hold(kind, kit):
+    """Stop what `kind` names: the kit's process group (`stopkit`), or the whole box (`freeze`: FAULT_FREEZER's
+    cgroup frozen where the test made one, else SIGSTOP to the kit and every process below it, twice, for what the
+    first round started); `stop` and `stopgroup` stop themselves. What is held, for release."""
+    if kind == "stopkit":
+        group = os.getpgid(kit)
+        os.killpg(group, signal.SIGSTOP)
+        return [group]
+    if kind != "freeze":
+        return []
+    if os.environ.get("FAULT_FREEZER"):
+        with open(os.path.join(os.path.dirname(os.environ["FAULT_FREEZER"]), "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))  # out of the cgroup it freezes
+        freezer(True)
+        return []
+    held = []
+    for _ in range(2):
+        for pid in descendants(kit):
+            if pid not in held:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                    held.append(pid)
+                except ProcessLookupError:
+                    continue
+    return held
+
+
+def release(kind, held, wrapper, group):
+    """Continue what hold() or the wrapper itself stopped (the wrapper and its group may be gone: the kit ended them
+    at their limit)."""
+    if kind == "freeze" and os.environ.get("FAULT_FREEZER"):
+        freezer(False)
+    for send, target in ([(os.kill, wrapper)] if kind == "stop" else [(os.killpg, group)] if kind == "stopgroup" else
+                         [(os.killpg, held[0])] if kind == "stopkit" else [(os.kill, p) for p in reversed(held)]):
+        try:
+            send(target, signal.SIGCONT)
+        except ProcessLookupError:
+            continue
+
+
+FOLDER_FAULTS = ("rmdir", "unwritable", "fill")
+
+
+{folder_fault}
+
 box_lines = chatter()
 if box_lines:
     sys.stderr.buffer.write(box_lines)
@@ -131,15 +220,30 @@ for clip, (stage, kind) in [*json.loads(os.environ.get("FAULT_PLAN") or "{{}}").
         break
 else:
     os.execv(REAL, [REAL, *argv])
-if kind == "stop":  # stopped before it starts, continued by a process of its own that holds none of its pipes
+if kind in STOPS:  # a stop of STOP_S by a process of its own, in a session of its own (it holds no pipe of ours)
+    ready, done = os.pipe(), os.pipe()
+    kit, wrapper, group = os.getppid(), os.getpid(), os.getpgid(0)
     if os.fork() == 0:
+        os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        time.sleep({stop_s!r})
-        os.kill(os.getppid(), signal.SIGCONT)
+        os.write(ready[1], b"x")
+        held = hold(kind, kit)
+        if os.environ.get("FAULT_STOPPED"):  # a line for each stop made, for the test to count
+            with open(os.environ["FAULT_STOPPED"], "a") as fh:
+                fh.write(f"{{clip}} {{stage}} {{kind}}\n")
+        time.sleep(float(os.environ.get("FAULT_STOP_S") or {stop_s!r}))
+        release(kind, held, wrapper, group)
+        os.write(done[1], b"x")
         os._exit(0)
-    os.kill(os.getpid(), signal.SIGSTOP)
+    os.read(ready[0], 1)  # the helper is out of our group before the group is stopped
+    if kind == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    elif kind == "stopgroup":
+        os.killpg(0, signal.SIGSTOP)
+    else:  # the kit stopped, or the whole box frozen: the child waits for the end of it, giving no frame
+        os.read(done[0], 1)
     os.execv(REAL, [REAL, *argv])
 if kind == "moved":
     out = os.environ.get("FAULT_OUT", "")
@@ -148,6 +252,13 @@ if kind == "moved":
     os.execv(REAL, [REAL, *argv])
 if kind == "full":
     sys.stderr.write("[out#0 @ 0x1] [error] Error writing trailer: {full}\nError closing file: {full}\n")
+    sys.exit(1)
+if kind in FOLDER_FAULTS:  # the box's own folder FAULT_FOLDER, then the real ffmpeg
+    folder_fault(kind, os.environ["FAULT_FOLDER"])
+    os.execv(REAL, [REAL, *argv])
+if kind == "oom":
+    sys.stderr.write("[libx264 @ 0x1] [error] malloc of size 9437184 failed\n[vost#0:0 @ 0x2] [error] Error while "
+                     "opening encoder - maybe incorrect parameters: Cannot allocate memory\n")
     sys.exit(1)
 if kind == "slow":
     res = subprocess.run([REAL, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -213,18 +324,48 @@ sys.exit(res.returncode)
 '''
 
 
+def folder_fault(kind: str, folder: str) -> None:
+    """`folder` removed (whole), made unwritable (immutable, chattr -R +i: root cannot write there either), or its
+    file system filled to its last byte (`folder` a tmpfs the test mounted: shrunk to what it holds, then filled);
+    once (FAULT_FOLDER_DONE, a file, says it was)."""
+    done = os.environ.get("FAULT_FOLDER_DONE", "")
+    if done and os.path.exists(done):
+        return
+    if done:
+        open(done, "w").close()
+    if kind == "rmdir":
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+    elif kind == "unwritable":
+        subprocess.run(["chattr", "-R", "+i", folder], check=True, stderr=subprocess.DEVNULL)
+    else:
+        st = os.statvfs(folder)
+        used_k = (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+        subprocess.run(["mount", "-o", f"remount,size={used_k + 256}k", folder], check=True)
+        fd = os.open(os.path.join(folder, ".fill"), os.O_WRONLY | os.O_CREAT)
+        for size in (65536, 1):
+            try:
+                while True:
+                    os.write(fd, bytes(size))
+            except OSError:
+                pass
+        os.close(fd)
+
+
 def faulty_ffmpeg(folder: Path, ffmpeg: str) -> Path:
     """The wrapper, executable, in `folder` (which must pass the kit's trust rule: a tmp_path does)."""
     wrapper = folder / "ffmpeg-faults"
-    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(real=ffmpeg, said=SAID, stop_s=STOP_S,
-                                                                      step_s=SLOW_STEP_S, full=FULL_SAID))
+    own = inspect.getsource(folder_fault).replace("kind: str, folder: str) -> None", "kind, folder)")
+    wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(
+        folder_fault=own, real=ffmpeg, said=SAID, stop_s=STOP_S,
+        step_s=SLOW_STEP_S, full=FULL_SAID))
     wrapper.chmod(0o755)
     return wrapper
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, clip: str, stage: str, kind: str) -> None:
     """Have the wrapper fail for the clip named `clip` (its file name) at `stage`, in the way `kind` names."""
-    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT), (stage, kind)
+    assert stage in STAGES and kind in (*FAULTS, *TRANSIENT, *STOPS, *REPEATS, *FOLDER_FAULTS), (stage, kind)
     for name, value in zip(ENV, (clip, stage, kind), strict=True):
         monkeypatch.setenv(name, value)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from kit.corpus.split import ShardSpec
+from kit.infra.changes import field_rules, holds_settings
 from kit.infra.records import Record
-from kit.infra.rules import Absolute, Distinct, Off, OneOf, Real, Whole, field_rules, holds_settings
+from kit.infra.rules import Absolute, Distinct, Off, OneOf, Real, Whole
 from kit.platforms.grids import CqGrid
 from kit.steps.settings import RunSettings
 from kit.steps.view import value_at

@@ -16,12 +16,13 @@ import shlex
 import struct
 import subprocess
 import termios
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
+
+from tests import pace
 
 WIDE = 200  # columns of a wide terminal
 NARROW = 80  # ... and of the narrow one every command must survive
@@ -87,9 +88,9 @@ def on_terminal(argv: Sequence[str | Path], columns: int, cwd: Path, env: dict[s
     proc = subprocess.Popen(["setsid", "-c", *map(str, argv)], cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
                             env={**env, "TERM": "xterm-256color"})
     os.close(slave)
-    raw, typed, deadline = b"", False, time.monotonic() + timeout_s
+    raw, typed, limit = b"", False, pace.Deadline(timeout_s)  # the box's own time (tests/pace.py)
     try:
-        while time.monotonic() < deadline:
+        while not limit.expired():
             if not select.select([master], [], [], 0.1)[0]:
                 continue
             try:
@@ -102,7 +103,7 @@ def on_terminal(argv: Sequence[str | Path], columns: int, cwd: Path, env: dict[s
             if interrupt_when and not typed and interrupt_when in "\n".join(screen_lines(raw)):
                 os.write(master, b"\x03")
                 typed = True
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        code = pace.wait(proc, max(1.0, limit.left()))
     finally:
         os.close(master)
         if proc.poll() is None:
@@ -113,8 +114,8 @@ def on_terminal(argv: Sequence[str | Path], columns: int, cwd: Path, env: dict[s
 
 def redirected(argv: Sequence[str | Path], cwd: Path, env: dict[str, str], timeout_s: float = 300) -> Screen:
     """Run `argv` with its output redirected (a log file, a pipe): stdout's lines, then stderr's."""
-    res = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=timeout_s)
+    res = pace.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
+                   timeout=timeout_s)
     return Screen(res.returncode, res.stdout.splitlines() + res.stderr.splitlines())
 
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tests import pace
+
 MANIFEST = Path(__file__).resolve().parent / "data" / "publicclips.toml"
 ENV = "TESTS_MEDIA"  # the cache folder, when set
 CACHE_APP = "ensemble-kit-tests"  # platformdirs' user cache folder otherwise
@@ -346,7 +348,7 @@ def cut(ffmpeg: str, name: str, dest: Path, frames: int, vf: str = "", encode: t
     (source,) = fetched_or_skip([manifest.clip(name)], manifest).values()
     dest.parent.mkdir(parents=True, exist_ok=True)
     out = list(encode) or ["-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"]
-    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map", "0:v:0",
+    pace.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map", "0:v:0",
                     *(["-vf", vf] if vf else []), "-frames:v", str(frames), *out, str(dest)], check=True, timeout=300)
     return dest
 
@@ -369,7 +371,7 @@ class Said:
 
 def plain_decode(ffmpeg: str, path: Path, *options: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`ffmpeg [options] -i FILE -map 0:v:0? -f null -`: the first video stream (if any) decoded to nowhere."""
-    return subprocess.run([ffmpeg, "-hide_banner", "-nostdin", *options, "-i", str(path), "-map", "0:v:0?", "-f",
+    return pace.run([ffmpeg, "-hide_banner", "-nostdin", *options, "-i", str(path), "-map", "0:v:0?", "-f",
                            "null", "-"], capture_output=True, text=True, errors="replace", timeout=timeout)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import __version__
 from kit.bundle.conformal import Confidence
 from kit.bundle.registry import with_tag
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import KIT_VERSION
 from kit.media.libvmaf import OPT_IN, Teacher
 from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
 from kit.model.contract import (
@@ -50,7 +51,7 @@ class EnsembleManifest(Record):
     name: str
     kind: str  # "fr_ensemble", as upstream's ensemble manifests
     ensemble_size: int
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     members: tuple[EnsembleMember, ...]
     combine: str
     seeds: list[int]

@@ -19,6 +19,7 @@ from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.media.svr import NotReproducible
+from kit.model.arch import fr_regressor_v2
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -27,13 +28,13 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds
+from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds, zero_correction
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import proven_model
-from kit.model.train import EpochCallback, Member, train_members
+from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
 
@@ -76,11 +77,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     if on_epoch is not None and verdict.recipe == TEACHER:  # its preparation is its training's, for the run's ETA
         on_epoch(0, rounds(train), float("nan"), 0.0)
     distil = refit_distillation(verdict, df, feats, target, train, teacher_sources)
-    ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
-                        distil=distil)
-    if distil is not None:  # the teacher's function plus each correction at the factor LOSO chose (kit.model.floor)
-        ens = replace(ens, teacher=distil.function,
-                      scales=(verdict.correction.scale if verdict.correction else 0.0,) * len(seeds))
+    ens = refit_members(verdict, distil, (feats, codec, target), [Member(s, -1, rows) for s in seeds], train,
+                        on_epoch, workers)
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     teacher = verdict.teacher
     written, members, refit = [], [], []
@@ -115,3 +113,35 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
                             df["encoder"].to_numpy(), df["cq"].to_numpy(), ship) if train.inputs == CANONICAL6 else []
     return [*written, manifest, *profile]
+
+
+def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  fitted: list[Member], train: TrainConfig, on_epoch: EpochCallback | None, workers: int
+                  ) -> TrainedEnsemble:
+    """The members refit on `data` (features, codec block, scores): by the teacher recipe, the teacher's function, its
+    clip under the spread LOSO kept, plus each correction at the factor LOSO chose (kit.model.floor), the networks
+    untrained where that factor is 0."""
+    if distil is not None and not correction_kept(verdict):  # each network multiplied by 0: none is trained
+        ens = untrained(distil, fitted, train)
+    else:
+        ens = train_members(*data, fitted, train, on_epoch, workers=workers, distil=distil)
+    if distil is None:
+        return ens
+    n = len(fitted)
+    return replace(ens, teacher=distil.function, scales=(verdict.correction.scale if verdict.correction else 0.0,) * n,
+                   spreads=(verdict.correction.spread if verdict.correction else None,) * n)
+
+
+def correction_kept(verdict: Verdict) -> bool:
+    """Whether the export keeps any of its correction (kit.model.floor): where it keeps none, the bundle trains no
+    network only to multiply it by 0 (the step says so: kit.steps.s05_bundle)."""
+    return verdict.correction is None or verdict.correction.scale != 0.0
+
+
+def untrained(distil: Distillation, members: list[Member], train: TrainConfig) -> TrainedEnsemble:
+    """The members as the teacher recipe starts them, each its seed's zero correction (kit.model.distil), untrained:
+    what the export keeps of a correction at factor 0 is nothing, to the bit."""
+    n, width = len(members), distil.mean.shape[0]
+    return TrainedEnsemble(zero_correction([m.seed for m in members], fr_regressor_v2(train, TEACHER)),
+                           distil.mean.expand(n, 1, width).clone(), distil.std.expand(n, 1, width).clone(), members,
+                           [float("nan")] * n)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from kit.corpus.manifests import ShardManifest
 from kit.infra.records import said_record, shown_json
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
@@ -99,12 +100,18 @@ def sent_records(tree: Tree, run: RunDir, files: Mapping[str, Path], places: Pla
     def seed(path: Path) -> Document:
         return shown_json(shown_seed(SeedReport.from_json(tree.read_json(path), str(path)), run, places), places.show)
 
+    def shard_manifest(path: Path) -> Document:
+        """As its record: what a kit before 2.5 wrote of the host (`machine`) is no field of it, so never sent."""
+        return ShardManifest.from_json(tree.read_json(path), str(path)).to_json()
+
     def reader(arc: str) -> Callable[[Path], Document | None] | None:
         name, folder = Path(arc).name, Path(arc).parent
         if more and arc in more:
             return more[arc]
         if arc == LAYOUT.rel(LAYOUT.prereqs_json):
             return prereqs
+        if arc == LAYOUT.rel(LAYOUT.shard_manifest):
+            return shard_manifest
         if folder == LAYOUT.step("verdict") and Path(name).stem in VERDICTS:
             return verdict
         if folder == LAYOUT.step("loso") and SEED_FILE.fullmatch(name):

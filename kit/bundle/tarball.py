@@ -54,10 +54,12 @@ class _Hashing:
 
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
-                          built: Mapping[str, bytes] | None = None) -> ResultsManifest:
+                          built: Mapping[str, bytes] | None = None,
+                          sign: Callable[[dict[str, object]], dict[str, object]] | None = None) -> ResultsManifest:
     """dest (.tar.gz): `files` under top/ with top/manifest.json; `before_place` gets its sha256 before it is put in
     place; `built`: the bytes a member holds in place of its file's (a record with the box's folders shown,
-    kit.bundle.sent)."""
+    kit.bundle.sent); `sign`: the manifest's JSON signed (kit.infra.keys.sign_manifest), once every member's sha256
+    is in it."""
     sums: dict[str, FileSum] = {}
     with tree.atomic(dest) as out:
         sink = _Hashing(out)
@@ -75,7 +77,11 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                     tar.addfile(info, reader)  # tarfile reads with .read(n) only
                     sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
             manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
-            data = json.dumps(manifest.to_json(), indent=2).encode()
+            document = manifest.to_json()
+            if sign is not None:
+                document = sign(document)
+                manifest = ResultsManifest.from_json(document)  # with its signer
+            data = json.dumps(document, indent=2).encode()
             info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))

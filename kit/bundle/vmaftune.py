@@ -3,7 +3,7 @@ inputs with allowlisted ops, then runs the member, scaler included (the publishe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ from kit.bundle.registry import (
     with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
-from kit.infra.records import Record, omit_none
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import KIT_VERSION
 from kit.infra.tree import Tree
 from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
@@ -130,7 +131,7 @@ class ProfileManifest(Record):
     smoke: bool
     combine: str
     crf_range: list[int]
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     corpus_sha256: str
     calibration: CalibrationCard | None = omit_none()  # the split-conformal sidecar beside the models
 
@@ -207,7 +208,8 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "schema_version": 1, "id": name, "kind": "fr", "onnx": onnx_path.name, "sha256": onnx_sha256,
         "onnx_opset": OPSET, "input_names": [INPUT], "output_names": [OUTPUT],
         "seed": seed, "gate": {
-            "passed": verdict.promoted and verdict.gate.passed, "verdict": verdict.verdict,
+            # the PLCC gate judged nothing (the student is the teacher's function): the verdict alone decides
+            "passed": verdict.promoted and verdict.gate.passed is not False, "verdict": verdict.verdict,
             "mean_plcc": verdict.gate.mean_plcc, "plcc_spread": verdict.gate.plcc_spread,
             "seed_mean_plcc": seed_row.mean_plcc if seed_row else None,
             "seed_mean_rmse": seed_row.mean_rmse if seed_row else None,

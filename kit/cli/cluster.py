@@ -15,8 +15,8 @@ from click.core import ParameterSource
 from kit.cli.flags import BY_NAME, FLAGS, build_settings, check_box_id, from_variable, given_here, run_options
 from kit.cli.params import KitParam
 from kit.errors import InputError
+from kit.infra.flags import Int
 from kit.infra.invocation import kit_cli
-from kit.infra.rules import Int
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan

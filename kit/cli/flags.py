@@ -1,5 +1,5 @@
 """The flags of `run` and `step` (and through them `slurm`, `ray`), each declared in its setting's field
-(kit.infra.rules.setting), or here (OWN) for the few that set none; and the RunSettings they make (`build_settings`).
+(kit.infra.changes.setting), or here (OWN) for the few that set none; and the RunSettings they make (`build_settings`).
 A setting comes from, first match wins: a flag given; the `--settings FILE` record; the flag's KIT_ variable (never
 with --settings); the default. The flags that place a command (TASK_FLAGS) never come from the file.
 """
@@ -20,10 +20,12 @@ from click.core import ParameterSource
 from kit.cli.params import KitParam, SwitchOption
 from kit.corpus.split import SHARD_FIELD
 from kit.errors import InputError, KitError
+from kit.infra.changes import flags_of
+from kit.infra.flags import AbsPath, Choice, Flag
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import label
-from kit.infra.rules import OFF, AbsPath, Choice, Flag, OneOf, flags_of
+from kit.infra.rules import OFF, OneOf
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.variables import PREFIX
 from kit.media.libvmaf import BUILTIN_TEACHERS
@@ -33,7 +35,7 @@ from kit.steps.settings import TASK_FLAGS, RunSettings, read_settings, refused_s
 
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
-    from kit.infra.rules import Broken
+    from kit.infra.changes import Broken
 
 Command = TypeVar("Command", bound=Callable[..., object])
 

@@ -21,7 +21,7 @@ import click
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.events import Event, RunError, RunFinished
 from kit.infra import interrupts, proc, scratch
-from kit.infra.files import TMP_MARK, no_home
+from kit.infra.files import OWN_CAUSES, TMP_MARK, disk_full_at, no_home
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
 from kit.infra.variables import CACHE_DIR, NUMBERS, OF_FLAGS, VARIABLES, check_variables, unknown_variable_warnings
@@ -53,8 +53,8 @@ def path_error(exc: OSError) -> KitError | None:
     if cache is not None and path.absolute().is_relative_to(cache):
         # the fix is a variable the same command line does not carry: no `retry:` of it
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
-                        hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes "
-                             "and the demo clips) and rerun", retry_helps=False)
+                        hint=f"set {CACHE_DIR.name} to a folder you can write (it holds probe results, clip hashes, "
+                             "the demo clips and the box's signing key) and rerun", retry_helps=False)
     if temporary(path):  # where a command unpacks or scratches (verify's tarball): TMPDIR chooses it
         return KitError(f"cannot write {shown}: {cause}",
                         hint=f"set TMPDIR to a folder you can write (now {scratch.said_temp_folder()}); nothing "
@@ -113,7 +113,7 @@ def declared_variables() -> frozenset[str]:
 
 def setting_variables() -> frozenset[str]:
     """Those and the variables of run's settings' flags (kit.steps.settings, which `status` reads runs with too)."""
-    from kit.infra.rules import flags_of
+    from kit.infra.changes import flags_of
     from kit.steps.settings import RunSettings
 
     return declared_variables() | {flag.envvar for _, flag, _ in flags_of(RunSettings) if flag.envvar}
@@ -200,12 +200,77 @@ def as_user_error(exc: BaseException) -> KitError | None:
                              "then run the command again", retry_helps=False)
     if not isinstance(exc, OSError):
         return None
+    if (own := own_folder_error(exc)) is not None:  # the out-dir, the cache, the temporary folder: named
+        return own
     if exc.errno in DISK_FULL:
         return disk_full(exc)
     if exc.errno == errno.EBADF and not exc.filename:  # stdout closed (`cmd >&-`)
         return KitError("cannot write to standard output: it is closed",
                         hint="run the command with its output open, or redirect it to a file (> out.txt)")
     return path_error(exc)
+
+
+OWN_FIXES = {  # role -> (what frees or mends it, how to choose another), the same command run again after
+    "out-dir": ("the out-dir", "choose another --out-dir"),
+    "the kit's cache": ("the kit's cache (probe results, clip hashes, the demo clips and the box's signing key)",
+                        f"set {CACHE_DIR.name} to a folder"),
+    "the kit's temporary folder": ("the temporary folder", "set TMPDIR to a folder"),
+}
+
+
+def kit_folders() -> list[tuple[Path, str]]:
+    """The folders the running command writes, (where, its role), the most particular first: this process's
+    private temporary folder (its children's inside it), the out-dir, the kit's cache. (The user's TMPDIR is not
+    one: an out-dir may lie in /tmp.)"""
+    found: list[tuple[Path, str]] = []
+    if (mine := scratch.private_folder()) is not None:
+        found.append((mine, "the kit's temporary folder"))
+    ctx = click.get_current_context(silent=True)
+    value = ctx.params.get("out_dir") if ctx is not None else None  # merge's -o: disk_full's and path_error's words
+    if isinstance(value, str | Path) and str(value):
+        found.append((Path(os.path.abspath(value)), "out-dir"))
+    with contextlib.suppress(Exception):  # HOME unset and no KIT_CACHE_DIR: there is no cache to blame
+        from kit.infra.host import cache_dir
+
+        found.append((Path(os.path.abspath(cache_dir())), "the kit's cache"))
+    return found
+
+
+def own_folder_error(exc: OSError) -> KitError | None:
+    """An OSError of a file below one of the kit's own folders (kit_folders) that the box caused: the folder full,
+    over its quota, unwritable, or removed while the kit ran (where it is gone: else ENOENT is a bug), said in one
+    line naming the folder and its role, the same command offered again once it is mended; None otherwise."""
+    cause = OWN_CAUSES.get(exc.errno or 0)
+    if cause is None:
+        return None
+    folders = kit_folders()
+    if not exc.filename and exc.errno in DISK_FULL:  # a write through a file object: the folder whose disk is full
+        full = next(((f, r) for f, r in folders if disk_full_at(f)), None)
+        return own_folder_said(exc, full[0], full[0], full[1]) if full is not None else None
+    if not exc.filename:
+        return None
+    path = Path(os.path.abspath(os.fsdecode(exc.filename)))
+    found = next(((f, r) for f, r in folders if path == f or path.is_relative_to(f)), None)
+    if found is None:
+        return None
+    folder, role = found
+    if exc.errno == errno.ENOENT and folder.is_dir():
+        return None  # it is there: what is missing below it the kit made or checked itself (a bug)
+    return own_folder_said(exc, path, folder, role)
+
+
+def own_folder_said(exc: OSError, path: Path, folder: Path, role: str) -> KitError:
+    """own_folder_error's line: `folder`'s cause (OWN_CAUSES) while `path` below it was written, and the fix."""
+    cause = OWN_CAUSES[exc.errno or 0]
+    what, another = OWN_FIXES[role]
+    fix = {errno.ENOSPC: f"free space on the disk of {what}, or {another} on a disk with room; then run",
+           errno.EDQUOT: f"free space within your quota, or {another}; then run",
+           errno.ENOENT: "run",  # the kit makes it again
+           errno.EROFS: f"remount the file system of {what} read-write, or {another}; then run",
+           }.get(exc.errno or 0, f"fix its permissions (or its immutable flag), or {another}; then run")
+    return KitError(cause.format(folder=folder, role=role) + (f", writing {path}" if path != folder else ""),
+                    hint=f"{fix} the same command again: every finished output is kept and half-written files are "
+                         "never used", retry_helps=True)
 
 
 def disk_full(exc: OSError) -> KitError:

@@ -13,6 +13,8 @@ from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kit.corpus.manifests import MergeManifest
     from kit.corpus.summary import TableSummary
 
@@ -40,6 +42,32 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
             *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
 
 
+def accepted_keys(_ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--accept-key's BOX=FINGERPRINT, each as (box id, fingerprint)."""
+    from kit.infra.keys import FINGERPRINT
+
+    taken = []
+    for text in given:
+        box, _, fpr = text.partition("=")
+        if not box or not FINGERPRINT.fullmatch(fpr):
+            raise click.BadParameter(f"{text!r} is not BOX=FINGERPRINT (a box id, then a key's fingerprint as the "
+                                     "merge names it: SHA256: and 43 characters)")
+        taken.append((box, fpr))
+    return tuple(taken)
+
+
+def merge_again(inputs: tuple[Path, ...], paths: list[Path], out: Path, prefer: str | None,
+                content_groups: Path | None, accepted: list[tuple[str, str]], left: Sequence[str]) -> str:
+    """This merge's command again, with the keys `accepted` (--accept-key), without the inputs whose corpus (`paths`,
+    as read: LoadedInput.path) is `left` out: what a refusal of a key tells the lead."""
+    from kit.infra.invocation import kit_command
+
+    kept = [given for given, path in zip(inputs, paths, strict=True) if str(Path(path)) not in left]
+    return kit_command("merge", *kept, "-o", out, *(("--prefer", prefer) if prefer else ()),
+                       *(("--content-groups", content_groups) if content_groups is not None else ()),
+                       *(w for box, fpr in dict.fromkeys(accepted) for w in ("--accept-key", f"{box}={fpr}")))
+
+
 @click.command("merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
@@ -52,10 +80,15 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
               help='A JSON file overriding which sources hold one content, both ways: {"same": [["a", "b"]], '
                    '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
                    "in the merged manifest.")
+@click.option("--accept-key", "accept_keys", multiple=True, metavar="BOX=FINGERPRINT", callback=accepted_keys,
+              help="Take the key of this fingerprint (SHA256:…, as the refused merge named it) as box BOX's from now "
+                   "on: a box reinstalled, its cache wiped, signs with a new key. Compare it first with the "
+                   "fingerprint the box's owner tells you; recorded in the lead's record of the boxes' keys "
+                   "(docs/lead.md, \"A box is its key\"). Repeatable.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
 @guard
 def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,
-              json_mode: bool) -> None:
+              accept_keys: tuple[tuple[str, str], ...], json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
 
     A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
@@ -88,7 +121,9 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
     groups = require_trusted(content_groups, "--content-groups") if content_groups is not None else None
     try:
         manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                               overrides=read_overrides(groups))
+                               overrides=read_overrides(groups), accepted=accept_keys,
+                               again=lambda taken, left: merge_again(inputs, paths, out, prefer, content_groups,
+                                                                     [*accept_keys, *taken], left))
     except MergeConflict as exc:
         for line in exc.details:
             click.echo(f"conflict: {visible(line)}", err=True)

@@ -2,7 +2,7 @@
 flags parse, the settings validate (no range is spelled here). A switch's option (`SwitchOption`) reads its variable
 by the one rule of every switch (kit.infra.variables.switch), never by click's BOOL.
 
-A number is read by its parser (kit.infra.rules.Int, Float, a Parser with `numeric = True`), never by click's int,
+A number is read by its parser (kit.infra.flags.Int, Float, a Parser with `numeric = True`), never by click's int,
 float, IntRange or FloatRange; a value option's variable is click's (`envvar=`), read and checked as the option is."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.errors import InputError
+from kit.infra.flags import Parser
 from kit.infra.outside import label
-from kit.infra.rules import Parser
 
 if TYPE_CHECKING:
     from kit.infra.arrays import ArrayPosition

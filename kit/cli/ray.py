@@ -14,8 +14,8 @@ import click
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guard
 from kit.cli.params import KitParam
+from kit.infra.flags import Float
 from kit.infra.invocation import kit_command, shell_join
-from kit.infra.rules import Float
 from kit.infra.variables import ARRAY_TASK
 
 if TYPE_CHECKING:

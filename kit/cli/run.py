@@ -27,7 +27,7 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
     from kit.platforms.prereqs import corpus_only_reason
     from kit.report.summary import finished_event, print_corpus_only, print_summary
     from kit.report.terminal import Renderer
-    from kit.steps.runner import run_steps, run_train_task, select_steps
+    from kit.steps.runner import corpus_only_of, run_steps, run_train_task, select_steps
 
     renderer = Renderer(json_mode=bool(values["json_mode"]))
     started = time.monotonic()
@@ -48,8 +48,9 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
                 renderer(event)
         raise
     closing = any(s.name in ("verdict", "bundle") for s in selection.steps)
-    if closing and selection.corpus_only is not None:  # a box that cannot train: its corpus, to send to the lead
-        print_corpus_only(settings.out_dir, renderer.console, selection.corpus_only)
+    # a box that cannot train, found before the run or as it ran (its corpus too small for LOSO): its corpus, to send
+    if closing and (why := selection.corpus_only or corpus_only_of(settings)) is not None:
+        print_corpus_only(settings.out_dir, renderer.console, why)
     elif closing:
         print_summary(settings.out_dir, renderer.console)
     renderer(finished_event(settings.out_dir, code, time.monotonic() - started, closing))
@@ -61,7 +62,8 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
 def run_cmd(**kw: Any) -> None:
     """Run the five steps: prereqs, corpus, loso, verdict, bundle.
 
-    Exit 0 PROMOTE, 1 HOLD, 2 bad input or missing prerequisite, 130 interrupted
+    Exit 0 PROMOTE, 1 HOLD (or too few contents to train: the corpus
+    bundled), 2 bad input or missing prerequisite, 130 interrupted
     (143 by SIGTERM, 129 by SIGHUP).
     A step whose settings and inputs are unchanged is skipped; a rerun resumes.
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -13,8 +14,8 @@ import click
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guard
 from kit.cli.params import KitParam
+from kit.infra.flags import Int
 from kit.infra.invocation import kit_command
-from kit.infra.rules import Int
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 @cluster_options("Print the batch scripts; write and submit nothing. Without it, on a host with no sbatch, "
                  "the scripts are written and kept, and the error says how to submit them on the login node.")
 @click.pass_context
-@guard
+@functools.partial(guard, retry=True)  # where nothing is submitted, the same command again (sbatch's failures)
 def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit: str | None,
               cpus_per_task: int | None, mem: str | None, sbatch_args: tuple[str, ...], job_name: str,
               dry_run: bool, **values: Any) -> int:

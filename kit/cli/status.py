@@ -26,8 +26,8 @@ STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "running": "mag
 def default_out_dir() -> Path:
     """As `run` chooses it: its --out-dir's variable, else runs/<box-id> (its --box-id's variable, or the host)."""
     from kit.cli.flags import env_default
+    from kit.infra.flags import AbsPath
     from kit.infra.host import default_box_id, safe_box_id
-    from kit.infra.rules import AbsPath
     from kit.rundir import default_out_dir as layout_default
 
     if given := env_default("out_dir"):

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kit.cli.guard import guard
 from kit.errors import EXIT_BAD_INPUT
 from kit.infra.visible import visible
+
+if TYPE_CHECKING:
+    from kit.infra.archive import ResultsCheck
+
+
+def signed_words(report: ResultsCheck) -> str:
+    """Who signed the tarball, as the OK line says it."""
+    if report.signed is None:
+        return ("unsigned (a kit before 2.5's, or one whose signature was taken off): the lead's merge never takes it "
+                "as a later run of its box, and a signed run of its box supersedes it")
+    signer = report.signed.signer
+    part = f" of part {signer.part}" if signer.part else ""
+    return f"signed by key {signer.fingerprint}, the box's run {signer.run}{part}"
 
 
 @click.command("verify")
@@ -38,7 +52,7 @@ def verify_cmd(tarball: Path, show_sent: bool) -> int:
         holds = f"verdict {meta.get('verdict')}" if meta.get("verdict") is not None else \
             "a corpus, no verdict: training happens at the lead (merge it with the other boxes' corpora)"
         click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
-                           f"{holds})"))
+                           f"{holds}); {signed_words(report)}"))
         for found in texts:
             click.echo(visible(f"== {found.member} ({found.kind})"))
             click.echo("".join(f"  {visible(line)}\n" for line in found.lines), nl=False)

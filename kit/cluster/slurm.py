@@ -209,8 +209,10 @@ def submit(plan: ClusterPlan) -> Submitted:
             jobs.append(sbatch(script, options, cwd=plan.cwd))
         except KitError as exc:
             again = shell_join(["sbatch", *options, script])
-            raise ToolError(f"job(s) {', '.join(jobs)} are submitted, but {script.name} is not: {exc.message}",
-                            hint=f"fix the cause, then: {again}" + (", and submit the scripts after it the same way"
-                                                                    if script != follow[-1] else ""),
-                            stderr_tail=getattr(exc, "stderr_tail", "")) from exc
+            failure = ToolError(f"job(s) {', '.join(jobs)} are submitted, but {script.name} is not: {exc.message}",
+                                hint=f"fix the cause, then: {again}" + (
+                                    ", and submit the scripts after it the same way" if script != follow[-1] else ""),
+                                stderr_tail=getattr(exc, "stderr_tail", ""))
+            failure.retry_helps = False  # the same command would submit the jobs already submitted again
+            raise failure from exc
     return Submitted(*jobs)

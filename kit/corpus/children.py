@@ -8,6 +8,7 @@ never the clip's verdict.
 
 from __future__ import annotations
 
+import errno
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from kit.corpus.shared import Job as SharedJob
 from kit.errors import ToolError
+from kit.infra.files import OWN_CAUSES, disk_full_at
 from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process
 from kit.infra.shown import Spelled, heard, spelled_path
 from kit.infra.tree import Tree
@@ -106,6 +108,32 @@ class ClipChanged(JobFailed):
                          clip_path=job.clip.path, retry_helps=True)
 
 
+class OutDirFault(JobFailed):
+    """The out-dir's disk full (ENOSPC), or its job's folder unwritable (EPERM, EACCES, EROFS), while the jobs ran (a
+    child's output cut short or never made, a log libvmaf could not finish: whatever its child said): no clip's, the
+    step stops naming the folder, and the same command goes on once it is mended."""
+
+    def __init__(self, root: Path, err: int = errno.ENOSPC) -> None:
+        fix = "free space on the disk of the out-dir" if err == errno.ENOSPC else "make the out-dir writable again"
+        super().__init__(OWN_CAUSES[err].format(folder=root, role="out-dir"),
+                         hint=f"{fix}, or choose another --out-dir; then run the same command again: every finished "
+                              "job is kept and half-written files are never used",
+                         retry_helps=True)
+
+
+def unwritable(tree: Tree, work: Path) -> int | None:
+    """The errno of a file that cannot be made in the job's folder `work` (an immutable or read-only out-dir: root
+    is refused there too), or None where one can (or the folder is gone: moment_of's other cases)."""
+    if not tree.is_folder(work):
+        return None
+    try:
+        tree.write_bytes(work / ".writable", b"")
+        tree.remove(work / ".writable")
+    except OSError as exc:
+        return exc.errno if exc.errno in (errno.EPERM, errno.EACCES, errno.EROFS) else None
+    return None
+
+
 class OutDirMoved(JobFailed):
     """The out-dir was moved, renamed or removed while the jobs ran: every child given a path in it fails from then
     on (ffmpeg's exit 254, `No such file or directory`), none for its clip. The step stops (its finished jobs are in
@@ -122,12 +150,16 @@ class OutDirMoved(JobFailed):
 
 def moment_of(failed: JobFailed, job: Job, tree: Tree, work: Path) -> JobFailed:
     """`failed` as the job's moment said it, where the moment is to blame rather than the clip: the clip changed on
-    disk (ClipChanged, whatever its child said), the out-dir moved (OutDirMoved: the step stops), the job's work
-    folder removed while it ran; else `failed` as it was."""
+    disk (ClipChanged, whatever its child said), the out-dir's disk full (OutDirFault) or the out-dir moved
+    (OutDirMoved: the step stops), the job's work folder removed while it ran; else `failed` as it was."""
     if isinstance(failed, ClipChanged):
         return failed
     if why := job.clip.changed_on_disk():
         return ClipChanged(job, why)
+    if disk_full_at(tree.root):  # whatever its child said of what it could not write (never a parser's words)
+        return OutDirFault(tree.root)
+    if (err := unwritable(tree, work)) is not None:
+        return OutDirFault(tree.root, err)
     if failed.retry_helps:
         return failed
     if (became := tree.moved()) is not None:

@@ -110,14 +110,16 @@ class Grouping:
         return sources - sum(len(g.members) - 1 for g in self.groups)
 
 
-def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
-    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one."""
+def few_contents(grouping: Grouping, sources: int, needed: int) -> InputError | None:
+    """Fewer than `needed` contents among `sources` distinct sources: why, naming the sources held as one, and the
+    fix (a run that trains here is corpus only for it: kit.steps.corpus_inputs.cannot_train; a shard's union is
+    refused); None where there are enough."""
     contents = grouping.contents(sources)
     if contents >= needed:
-        return
+        return None
     hint = "add reference clips of other content to --ref-dir"
     if contents == sources:
-        raise InputError(f"{contents} distinct content(s) found; LOSO needs at least {needed}", hint=hint)
+        return InputError(f"{contents} distinct content(s) found; LOSO needs at least {needed}", hint=hint)
     joined = [r for r in grouping.rulings if r.joined]
     named = {n for r in joined for n in (r.a, r.b)}
     by_user = [", ".join(m.src for m in g.members) + f" ({g.why[0]})" for g in grouping.groups
@@ -126,8 +128,14 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
     if joined:
         undo = json.dumps({"different": [[r.a, r.b] for r in joined]})
         hint = f"if they are different contents, pass --content-groups FILE with FILE holding {undo}; else {hint}"
-    raise InputError(f"{contents} distinct content(s) found in {sources} sources; LOSO needs at least {needed}; "
-                     f"held out as one content: {what}", hint=hint)
+    return InputError(f"{contents} distinct content(s) found in {sources} sources; LOSO needs at least {needed}; "
+                      f"held out as one content: {what}", hint=hint)
+
+
+def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
+    """Fewer than `needed` contents among `sources` distinct sources: refused (few_contents' words)."""
+    if (few := few_contents(grouping, sources, needed)) is not None:
+        raise few
 
 
 def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,7 +23,8 @@ from kit.corpus.names import source_names
 from kit.corpus.provenance import check_one_teacher
 from kit.infra.clock import normalise_utc
 from kit.infra.interrupts import check
-from kit.infra.records import Record
+from kit.infra.records import Record, keep
+from kit.infra.rules import KIT_VERSION
 from kit.infra.tree import Tree
 from kit.media.libvmaf import Teacher
 from kit.media.teachers import verifier_note
@@ -73,7 +74,7 @@ class ExportRecord(Record):
     teacher_sha256: str
     fills: tuple[Fill, ...]
     notes: list[str]
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
 
 
 def ordered(table: pa.Table) -> pa.Table:

@@ -5,11 +5,16 @@ file changed while the jobs ran, the out-dir moved, a failure no clip is to blam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
-from kit.corpus.children import JobFailed, OutDirMoved
+from kit.corpus.children import JobFailed, OutDirFault, OutDirMoved
 from kit.errors import InputError, ToolError
+from kit.infra.proc import STOPPED
+from kit.infra.records import NAMES_FILE, Record, keep
+from kit.infra.rules import COUNT, OneOf
 from kit.infra.shown import Spelled
 from kit.media.discovery import Unusable
 from kit.media.libvmaf import Teacher
@@ -38,8 +43,8 @@ def jobs_failed(said: str, first: ToolError, retry_helps: bool) -> JobFailed:
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher, what: str = "corpus jobs") -> None:
     """After the jobs (`what`: corpus jobs, sample jobs): a teacher file that changed while they ran, the out-dir
     moved, or the jobs that failed for no clip's cause, refused."""
-    if moved := next((f for f in failures if isinstance(f, OutDirMoved)), None):
-        raise moved
+    if moved := next((f for f in failures if isinstance(f, OutDirMoved | OutDirFault)), None):
+        raise moved  # the out-dir's: one line naming it, never a count of jobs
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
         raise InputError(Spelled("--teacher ", PurePath(teacher.path), " changed while the run was going: rows scored "
                                  "with it would carry the sha256 of the file as it was at the start"),
@@ -76,3 +81,74 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
             "; its rows are left out"
         left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint, failure.retry_helps or None)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest
+
+
+# A clip left out for the box's or the moment's cause is tried again by every run; where the same cause leaves it out
+# run after run, the words say so and give the fix of that cause (never the clip's refusal: it is tried again still).
+# Each kind: the kit's own words of it (kit.media.ffmpeg, kit.infra.proc, kit.corpus.children) and its fix.
+FEWER_HINT = "run fewer jobs at once (--jobs 1) or free memory (close other programs), then the same command again"
+MOMENTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "memory": (re.compile(r"with the box out of memory"), f"the box ran out of memory for it: {FEWER_HINT}"),
+    "files": (re.compile(r"with the box out of open files"),
+              f"the box ran out of open files for it: raise the limit (ulimit -n 4096), or {FEWER_HINT}"),
+    "killed": (re.compile(r"was (killed|stopped) \(\w+\) from outside the kit"),
+               "something killed its ffmpeg each time (the system out of memory, most often: see dmesg): "
+               f"{FEWER_HINT}"),
+    "stopped": (re.compile(re.escape(STOPPED)),
+                "something outside the kit stopped its ffmpeg each time (kill -STOP, a debugger, a job control of "
+                "its own): find it and stop it, then the same command again"),
+    "stall": (re.compile(r"gave no frames for|timed out after"),
+              f"its ffmpeg gave no frames each time: a disk or share that stalls, or the box short of memory; "
+              f"{FEWER_HINT}"),
+    "changed": (re.compile(r"changed while the run was going"),
+                "the file changed under the run each time: run again once it is final"),
+}
+
+
+def moment_kind(reason: str) -> str | None:
+    """Which of MOMENTS left a clip out, by the kit's own words of it (its reason); None for none of them."""
+    return next((kind for kind, (words, _) in MOMENTS.items() if words.search(str(reason))), None)
+
+
+@dataclass(frozen=True)
+class Repeat(Record):
+    """A clip the box or the moment left out, of which cause, and in how many runs in a row."""
+
+    path: str = field(metadata=NAMES_FILE)
+    kind: str = field(metadata=keep(OneOf(tuple(MOMENTS))))
+    runs: int = field(metadata=keep(COUNT))
+
+
+@dataclass(frozen=True)
+class Repeats(Record):
+    """`02_corpus/repeats.json`: the clips the last corpus run left out for the box's or the moment's cause, each with
+    its kind and how many runs in a row left it out so; the box's own (never sent), read by the next run's step to
+    say a cause that comes again (`repeated`)."""
+
+    repeats: tuple[Repeat, ...]
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def repeated(unusable: Sequence[Unusable], before: Repeats | None) -> tuple[list[Unusable], Repeats, list[str]]:
+    """The clips left out, those of them the same cause of MOMENTS left out in the run before too said so (`the 3rd
+    run in a row`) with that cause's fix; the record of this run's; the paths whose words changed. A clip is never
+    refused for it: it is tried again, as each run's is."""
+    runs = {(r.path, r.kind): r.runs for r in (before.repeats if before is not None else ())}
+    out, kept, changed = [], [], []
+    for u in unusable:
+        kind = moment_kind(u.reason) if u.again else None
+        if kind is None:
+            out.append(u)
+            continue
+        n = runs.get((u.path, kind), 0) + 1
+        kept.append(Repeat(u.path, kind, n))
+        if n < 2:
+            out.append(u)
+            continue
+        changed.append(u.path)
+        out.append(replace(u, reason=Spelled(u.reason, f"; the {ordinal(n)} run in a row to leave it out so"),
+                           fix=f"left out for the same cause in {n} runs in a row: {MOMENTS[kind][1]}"))
+    return out, Repeats(tuple(kept)), changed

@@ -30,6 +30,7 @@ from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
 from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
+from kit.infra.keys import Signed
 from kit.infra.outside import read_json
 from kit.infra.parquet import parquet_columns
 from kit.infra.parquet import read_parquet as read_guarded
@@ -57,6 +58,7 @@ class LoadedInput:
     manifest: CorpusManifest | None = None  # the manifest that describes exactly these rows
     upgraded: str = ""  # how an older schema's rows were brought to this one
     columns: tuple[str, ...] = ()  # the parquet file's own columns (() for JSONL)
+    signed: Signed | None = None  # a results tarball's signature, checked (kit 2.5 on: kit.infra.keys)
 
     @property
     def name(self) -> str:
@@ -183,7 +185,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         check = check_results(path, tmp)
         if not check.ok or check.top is None or check.manifest is None:
             more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
-            raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing was merged",
+            raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing of it was read",
                              hint=f"the tarball was damaged in transit or edited; ask the sender for it again "
                                   f"(details: {kit_command('verify', path)})")
         top = check.top
@@ -209,7 +211,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
-                       shard_manifest, upgraded, columns)
+                       shard_manifest, upgraded, columns, check.signed)
 
 
 def with_skipped(manifest: CorpusManifest | None, skipped: Path, label: str = "",

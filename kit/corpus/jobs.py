@@ -372,6 +372,9 @@ def stall_s(clip: Clip, encodes: int = 1) -> float:
 
 @dataclass(frozen=True)
 class JobRunner:
+    """Runs a corpus job (`run`), or a sample job of one (kit.corpus.samples.run_sample), in a work folder of its own:
+    one done before, as its ledger records it, is reused."""
+
     ffmpeg: str
     prov: Provenance
     tree: Tree  # the out-dir
@@ -379,6 +382,8 @@ class JobRunner:
     work_dir: Path
     vmaf_threads: int | Callable[[], int]  # or asked just before each scoring: libvmaf's scores do not depend on it
     encoder_threads: int
+    # an encoder's session cap (kit.platforms.encoders.session_semaphores), held while it encodes (a sample job's
+    # windows then one a process)
     sessions: dict[str, threading.Semaphore]
     log: LogFn
     hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
@@ -410,9 +415,28 @@ class JobRunner:
         return job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs)
 
     def reused(self, job: Job) -> JobResult:
-        ledger = read_ledger(self.tree, job_paths(self.jobs_dir, job)[1])
-        assert ledger is not None  # job_is_done checked it
-        return JobResult(job.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
+        return self.reused_from(job.job_id, job_paths(self.jobs_dir, job)[1])
+
+    def reused_from(self, job_id: str, ledger_path: Path) -> JobResult:
+        """The result of a job (or a sample job) done before, as its ledger records it."""
+        ledger = read_ledger(self.tree, ledger_path)
+        assert ledger is not None  # its caller's is_done checked it
+        return JobResult(job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
+
+    def in_work_folder(self, job: Job, job_id: str, make: Callable[[Path], JobResult]) -> JobResult:
+        """`make` run in a fresh work folder of `job_id`'s, removed after; a JobFailed said as the moment's."""
+        work = self.tree.fresh_folder(self.work_dir / job_id)
+        try:
+            return make(work)
+        except JobFailed as failed:  # the clip changed under it, the out-dir moved: the moment's, not the clip's
+            raise moment_of(failed, job, self.tree, work) from None
+        finally:
+            with contextlib.suppress(OSError):
+                self.tree.remove_folder(work)
+
+    def score_threads(self) -> int:
+        """libvmaf's threads for the scoring about to start."""
+        return self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
@@ -420,14 +444,9 @@ class JobRunner:
             if self.shared is not None:  # done since the plan was made: its clip waits for it no more
                 self.shared.finished(job)
             return self.reused(job)
-        work = self.tree.fresh_folder(self.work_dir / job.job_id)
         try:
-            return self._run_fresh(job, work, data_path, ledger_path)
-        except JobFailed as failed:  # the clip changed under it, the out-dir moved: the moment's, not the clip's
-            raise moment_of(failed, job, self.tree, work) from None
+            return self.in_work_folder(job, job.job_id, lambda work: self._run_fresh(job, work, data_path, ledger_path))
         finally:
-            with contextlib.suppress(OSError):
-                self.tree.remove_folder(work)
             if self.shared is not None:
                 self.shared.finished(job)
 
@@ -444,7 +463,7 @@ class JobRunner:
             (encoded, enc_elapsed_s, argv), decoded = self._encode(job, work), None
         ref_input = decoded_ref_input(*decoded) if decoded is not None else clip.input_args()
         log_path = work / "vmaf.json"
-        n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
+        n_threads = self.score_threads()
         score = run_child(
             job, build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, job.score_pix_fmt,
                                   log_path, n_threads, progress=True, teacher=self.prov.teacher,

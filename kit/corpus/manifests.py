@@ -14,13 +14,17 @@ from pathlib import Path
 from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.errors import InputError
 from kit.infra.files import sha256_file
+from kit.infra.keyring import BoxKeys
+from kit.infra.keys import DIGEST, FOLLOWS, PUBLIC_KEY
 from kit.infra.outside import read_json
 from kit.infra.records import NAMES_FILE, Record, RecordError, keep, omit_none
-from kit.infra.rules import COUNT, KIT_VERSION, STAMP_OR_NONE, Each, Real, Whole
+from kit.infra.rules import BOX_ID, COUNT, KIT_VERSION, STAMP_OR_NONE, Check, Each, Real, Whole
 from kit.infra.versions import refuse_newer
 from kit.media.fingerprint import FrameTimes, Repeats
 from kit.rundir import manifest_path
 
+PUBLIC_KEY_OR_NONE = Check(lambda v: None if v == "" else PUBLIC_KEY.problem(v), f"{PUBLIC_KEY.words}, or \"\"")
+DIGEST_OR_NONE = Check(lambda v: None if v == "" else DIGEST.problem(v), f"{DIGEST.words}, or \"\"")
 # the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
 SCHEMA_VERSION = 6
 CQ = Whole(0, 1000)  # a quality step of an encoder's grid (the widest, AV1's qindex, runs to 255)
@@ -90,7 +94,7 @@ class TwinEntry(Record):
 class GroupMember(Record):
     src: str
     src_sha256: str
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     file: str = field(default="", metadata=NAMES_FILE)
 
 
@@ -109,7 +113,7 @@ class LeftOut(Record):
 
     file: str = field(metadata=NAMES_FILE)
     why: str = field(metadata=NAMES_FILE)
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
     # the merge input that brought it (its file name; kept through later merges; "" in a shard's own manifest and in
     # a merge of kits before 2.3): two boxes of one box id each keep their clips, told apart by it
@@ -134,7 +138,7 @@ class ShardManifest(Record):
     file: str = ""
     sha256: str = ""
     rows: int = field(default=0, metadata=keep(COUNT))
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))  # another box's: one a kit writes, or refused
     platform: str = ""
     device: str = ""
     devices: dict[str, str] = field(default_factory=dict)  # encoder -> the hardware that encoded its rows
@@ -166,9 +170,8 @@ class ShardManifest(Record):
     # the rows' content identity (kit.corpus.schema.corpus_sha256), read from here while `sha256` is the file's, so
     # planning (`status`) needs no pass over the rows
     corpus_sha256: str = ""
-    # the machine that made it (kit.infra.host.machine_fingerprint; "" before kit 2.4): two runs of one box id on one
-    # machine are one box run again, the later superseding the earlier at the merge (kit.corpus.merge.supersede)
-    machine: str = ""
+    # (kit 2.4 wrote `machine`, a hash of the host's machine id and name, read as nothing now: a box is its key, which
+    # signs its results tarball, kit.infra.keys)
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class RepeatedCorpus(Record):
 
     input: str  # its file name
     same_as: str  # the input that brought it first (canonical order), or the merged input made of it
-    box_id: str = ""
+    box_id: str = field(default="", metadata=keep(BOX_ID))
     within: bool = False  # `same_as` is a merged corpus that holds it among its inputs
 
     @property
@@ -236,54 +239,63 @@ class SharedBoxId(Record):
     name: a cloned machine, containers): each input's evidence is kept and named by it, never one box's taken for
     the other's."""
 
-    box_id: str
+    box_id: str = field(metadata=keep(BOX_ID))
     inputs: list[str] = field(metadata=NAMES_FILE)  # their file names, in canonical order
-    # kit 2.4: each input's runs of the box are of one machine (a merged input holds an earlier run of the box whose
-    # later run is another input): one box that ran again, whose runs a merged input's rows cannot tell apart
-    one_machine: bool | None = omit_none()
+    # kit 2.5: each input's runs of the box are signed by the box's key (a merged input holds an earlier run of the box
+    # whose later run is another input): one box that ran again, whose runs a merged input's rows cannot tell apart
+    # (kit 2.4 wrote `one_machine`, read as nothing now: a machine's hash proved nothing)
+    one_box: bool | None = omit_none()
 
     @property
     def line(self) -> str:
         """Its line in `merge`'s output (and the manifest's warnings)."""
-        if self.one_machine:
-            return (f"box {self.box_id} ran more than once on one machine, and {', '.join(self.inputs)} each hold a "
-                    "run of it: a merged input's rows cannot be told apart by run, so each one's rows, left-out clips, "
-                    "independent check and warnings are kept, named by its input; merge the box's own latest tarball "
-                    "with the other boxes' to take its latest run alone")
+        if self.one_box:
+            return (f"box {self.box_id} ran more than once, and {', '.join(self.inputs)} each hold a run of it signed "
+                    "by its key: a merged input's rows cannot be told apart by run, so each one's rows, left-out "
+                    "clips, independent check and warnings are kept, named by its input; merge the box's own latest "
+                    "tarball with the other boxes' to take its latest run alone")
         return (f"box id {self.box_id} is held by {len(self.inputs)} inputs that are different corpora "
-                f"({', '.join(self.inputs)}): two machines ran with one box id (the default is the host name: a "
-                "cloned machine, a container); each one's left-out clips, independent check and warnings are kept, "
-                "named by its input; give each box its own --box-id")
+                f"({', '.join(self.inputs)}): two boxes ran with one box id (the default is the host name: a "
+                "cloned machine, a container), or a tarball of a kit before 2.5 (unsigned) is among them; each one's "
+                "left-out clips, independent check and warnings are kept, named by its input; give each box its own "
+                "--box-id")
 
 
 @dataclass(frozen=True)
 class BoxRun(Record):
-    """One run of one box, as a merge knows it: the box id and machine that made its shard, the part of a reference
-    set it encoded (its shard label, "" for the whole), when its rows were made and the shard's sha256."""
+    """One run of one box, as a merge knows it: its box id, the part of a reference set it encoded (its shard label,
+    "" for the whole), when its rows were made (the box's clock: said, never the order), its shard's sha256, and
+    (kit 2.5, from its signed tarball: kit.infra.keys) the box's public key, its run's number in the box's chain, the
+    digest of the run it follows and its own. A run of kit 2.4 has no key: it never supersedes (an unsigned tarball is
+    superseded by a signed run of its box: kit.corpus.merge.signed_over)."""
 
-    box_id: str
-    machine: str
+    LENIENT = True  # kit 2.4's runs hold no key, number nor digest (and a `machine`, read as nothing)
+
+    box_id: str = field(metadata=keep(BOX_ID))
     shard: str
     made: str = field(metadata=keep(STAMP_OR_NONE))
     sha256: str
+    key: str = field(default="", metadata=keep(PUBLIC_KEY_OR_NONE))
+    run: int = field(default=0, metadata=keep(COUNT))
+    follows: str = field(default="", metadata=keep(FOLLOWS))
+    digest: str = field(default="", metadata=keep(DIGEST_OR_NONE))
 
     @property
-    def box(self) -> tuple[str, str, str]:
-        """What one box is: its id and machine, and the part of a set it encodes."""
-        return self.box_id, self.machine, self.shard
+    def box(self) -> tuple[str, str]:
+        """Which chain of runs it is: its box id, and the part of a set it encodes."""
+        return self.box_id, self.shard
 
     @property
-    def order(self) -> tuple[str, str]:
-        """Later sorts after: when its rows were made, then its shard's sha256 (one second, two runs: either, the same
-        whatever the merge's inputs' order)."""
-        return self.made, self.sha256
+    def said(self) -> str:
+        """`run 3`, as a line names it (a run of kit 2.4, or an unsigned tarball's, has no number)."""
+        return f"run {self.run}" if self.run else "an unsigned run"
 
 
 @dataclass(frozen=True)
 class Superseded(Record):
-    """A merge input of a box that ran again on the same machine: its later run (`by`, the input holding it) is the
-    box's corpus, its rows and left-out clips; this one's are not taken. `only`: the clips this run held that the
-    later does not (a clip taken out of the box's reference folder)."""
+    """A merge input of a box that ran again (a later run signed by the box's key): its later run (`by`, the input
+    holding it) is the box's corpus, its rows and left-out clips; this one's are not taken. `only`: the clips this run
+    held that the later does not (a clip taken out of the box's reference folder)."""
 
     input: str = field(metadata=NAMES_FILE)
     run: BoxRun
@@ -295,9 +307,15 @@ class Superseded(Record):
     def line(self) -> str:
         """Its line in `merge`'s output."""
         gone = f"; the clips it held that the later run does not: {', '.join(self.only)}" if self.only else ""
-        return (f"  {self.input}: box {self.run.box_id} ran again on the same machine ({self.by}, made "
-                f"{self.later.made or 'later'}): the later run's rows and left-out clips are taken, not these (made "
-                f"{self.run.made or 'earlier'}){gone}")
+        if not self.later.key:  # a union of kit 2.4's said it: its later run by the box's clock
+            signed = "by its clock, as a kit before 2.5 said"
+        elif self.later.key == self.run.key or not self.run.key:  # an unsigned one: a signed run of its box is later
+            signed = "signed by its key"
+        else:
+            signed = "signed by the key the lead took for it after this one's"
+        later = f"its {self.later.said}" if self.later.run else self.later.said
+        return (f"  {self.input}: box {self.run.box_id} ran again ({self.by}: {later}, {signed}): the later run's rows "
+                f"and left-out clips are taken, not these ({self.run.said}){gone}")
 
 
 @dataclass(frozen=True)
@@ -384,6 +402,9 @@ class MergeManifest(Record):
     runs: tuple[BoxRun, ...] = ()
     superseded: tuple[Superseded, ...] = ()
     checked: list[str] = field(default_factory=list)
+    # kit 2.5: each box id's keys the union's signed runs were taken under, as the lead knew them (kit.infra.keyring):
+    # a union merged again keeps them
+    box_keys: tuple[BoxKeys, ...] = ()
 
 
 CorpusManifest = ShardManifest | MergeManifest
@@ -436,13 +457,14 @@ def given_manifest(corpus: Path, label: str, box: str = "") -> CorpusManifest | 
         return manifest
     with contextlib.suppress(OSError, ValueError):
         said = read_json(manifest_path(corpus))
-        box = box or (str(said.get("box_id")) if isinstance(said, dict) and isinstance(said.get("box_id"), str)
-                      else "")
+        named = said.get("box_id") if isinstance(said, dict) else None
+        # the box named where its id is one (a box id no kit writes is what the error says, once, shortened)
+        box = box or (named if isinstance(named, str) and BOX_ID.problem(named) is None else "")
     newer = "is newer than this kit reads" in why
-    raise InputError(f"{label}: the manifest of box {box or '(not recorded)'}'s corpus, {manifest_path(corpus).name}, "
-                     f"is {why}: nothing was read from it",
+    raise InputError(f"{label}: the manifest of {f'box {box}' if box else 'its box'}'s corpus, "
+                     f"{manifest_path(corpus).name}, is {why}: nothing was read from it",
                      hint="update this kit to the sender's version (see its kit_version)" if newer else
-                     f"ask box {box or '(not recorded)'} for its results tarball again, made by a kit of this "
+                     f"ask {f'box {box}' if box else 'its box'} for its results tarball again, made by a kit of this "
                      "release, or leave it out")
 
 

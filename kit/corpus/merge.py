@@ -40,11 +40,13 @@ from kit.corpus.names import source_names
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, regroup, source_rows
+from kit.corpus.signers import Again, ranked, refuse_forks, signed_run, take_keys
 from kit.corpus.summary import TableSummary, combine_checks, independent_check, refused_line, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command
+from kit.infra.keyring import Histories, as_records
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.tree import Rules, Tree
 
@@ -72,71 +74,103 @@ def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], 
     return list(chosen.values()), repeats
 
 
-def box_run(inp: LoadedInput) -> BoxRun | None:
-    """The box run a shard input is (its box id and machine both recorded: a shard of kit 2.4 or later), else None."""
-    m = inp.manifest
-    if not isinstance(m, ShardManifest) or not m.box_id or not m.machine or not m.sha256:
-        return None
-    return BoxRun(m.box_id, m.machine, m.shard.label if m.shard is not None else "", inp.recorded_utc, m.sha256)
-
-
 def runs_held(inp: LoadedInput) -> tuple[tuple[BoxRun, ...], tuple[BoxRun, ...]]:
-    """(the box runs an input holds, those it holds superseded): a shard input its own; a merged input those its
-    manifest records (kit 2.4)."""
+    """(the box runs an input holds, those it holds superseded): a signed tarball its own (kit.corpus.signers); a
+    merged input those its manifest records (kit 2.4's among them, of no key)."""
     if isinstance(inp.manifest, MergeManifest):
         return inp.manifest.runs, tuple(s.run for s in inp.manifest.superseded)
-    return ((run,) if (run := box_run(inp)) is not None else ()), ()
+    return ((run,) if (run := signed_run(inp)) is not None else ()), ()
 
 
-def supersede(inputs: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[Superseded]]:
-    """The inputs but each run of a box (one box id, one machine, one part of a set) that ran again: the box's latest
-    run (BoxRun.order: when its rows were made, whatever the inputs' order) is its corpus, rows and left-out clips;
-    each earlier run of it is superseded, by the input holding the later run (a shard, or a merged input that holds
-    it or superseded this one): a shard input of it left out, a merged input taken without it (`without_runs`). Two
-    machines under one box id stay apart (shared_box_ids)."""
-    latest: dict[tuple[str, str, str], tuple[BoxRun, LoadedInput]] = {}
-    gone: dict[str, LoadedInput] = {}  # a run some input holds superseded, by its shard's sha256
-    for inp in inputs:
-        held, dropped = runs_held(inp)
-        for one in held:
-            if one.box not in latest or one.order > latest[one.box][0].order:
-                latest[one.box] = (one, inp)
-        gone.update((one.sha256, inp) for one in dropped)
+Latest = dict[tuple[str, str], tuple[BoxRun, LoadedInput, tuple[int, int]]]  # a box's latest run, its input, rank
+
+
+def supersede(inputs: Sequence[LoadedInput], histories: Histories) -> tuple[list[LoadedInput], list[Superseded]]:
+    """The inputs but each run of a box (one box id, one part of a set) that ran again: the box's latest run (signers.
+    ranked: under the key the lead took last, the highest number the box signed; never its clock, whatever the
+    inputs' order) is its corpus, rows and left-out clips; each earlier run of it is superseded, by the input holding
+    the later run (a tarball, or a merged input that holds it or superseded this one): a tarball of it left out, a
+    merged input taken without it (`without_runs`). An unsigned input (a kit before 2.5's tarball, a parquet file, a
+    run directory) is no run: it stays whole, apart (shared_box_ids); a fork of a box's runs is refused."""
+    rank = ranked(histories)
+    refuse_forks([(run, inp.name) for inp in inputs for run in runs_held(inp)[0]])
+    latest, gone = latest_runs(inputs, rank)
     kept, superseded = [], []
     for inp in inputs:
         if isinstance(inp.manifest, MergeManifest):
-            stale = [r for r in inp.manifest.runs if latest[r.box][0].sha256 != r.sha256]
+            stale = [r for r in inp.manifest.runs if rank(r) is not None and latest[r.box][0].digest != r.digest]
             superseded += [Superseded(inp.name, r, latest[r.box][1].name, latest[r.box][0],
                                       only_here(inp, latest[r.box][1], r.box_id)) for r in stale]
             kept.append(without_runs(inp, stale, latest) if stale else inp)
             continue
-        if (run := box_run(inp)) is None:
-            kept.append(inp)
+        if (run := signed_run(inp)) is None or rank(run) is None:
+            if (over := signed_over(inp, latest)) is not None:  # nothing of it proven: its box's signed run is the box
+                superseded.append(Superseded(inp.name, over[0], over[1].name, over[2], only_here(inp, over[1],
+                                                                                                 over[0].box_id)))
+            else:
+                kept.append(inp)
             continue
-        later, by = latest[run.box]
-        if later.sha256 != run.sha256:
+        later, by, _ = latest[run.box]
+        if later.digest != run.digest:
             superseded.append(Superseded(inp.name, run, by.name, later, only_here(inp, by, run.box_id)))
-        elif run.sha256 in gone and gone[run.sha256] is not inp:
-            superseded.append(Superseded(inp.name, run, gone[run.sha256].name, run, []))
+        elif run.digest in gone and gone[run.digest] is not inp:
+            superseded.append(Superseded(inp.name, run, gone[run.digest].name, run, []))
         else:
             kept.append(inp)
     return kept, sorted(superseded, key=lambda s: (s.input, s.run.sha256))
 
 
-def without_runs(inp: LoadedInput, stale: Sequence[BoxRun],
-                 latest: dict[tuple[str, str, str], tuple[BoxRun, LoadedInput]]) -> LoadedInput:
+def signed_over(inp: LoadedInput, latest: Latest) -> tuple[BoxRun, LoadedInput, BoxRun] | None:
+    """An unsigned results tarball (a kit before 2.5's, or a signed one whose signature was taken off, which anyone
+    who saw it can do: nothing of it is proven) of a box whose signed run the merge holds: the run it says it is, and
+    the box's latest run (of its part of a set, else any) with the input holding it, which supersedes it; None for
+    any other input. One holding rows of several boxes, a signed one among them, is refused (the kit makes none)."""
+    if inp.kind != "tarball" or inp.signed is not None:
+        return None
+    boxes = sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist()})
+    signed = [b for b in boxes if any(box == b for box, _ in latest)]
+    if not signed:
+        return None
+    if len(boxes) > 1:
+        raise InputError(f"{inp.name} is unsigned and holds rows of box {signed[0]}, whose runs are signed, and of "
+                         f"box {next(b for b in boxes if b != signed[0])}: its rows cannot be told apart, and a "
+                         "signed box's rows are only ever its key's; nothing was merged",
+                         hint="leave the tarball out: the kit never makes one so (someone edited it)")
+    m = inp.manifest
+    part = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else ""
+    later, by, _ = latest.get((boxes[0], part)) or latest[min(k for k in latest if k[0] == boxes[0])]
+    sha = m.sha256 if isinstance(m, ShardManifest) and m.sha256 else inp.sha256
+    return BoxRun(boxes[0], part, inp.recorded_utc, sha), by, later
+
+
+def latest_runs(inputs: Sequence[LoadedInput], rank: Callable[[BoxRun], tuple[int, int] | None]
+                ) -> tuple[Latest, dict[str, LoadedInput]]:
+    """Each box's latest run the inputs hold (of a key the merge took), with the input holding it; and each run some
+    merged input holds superseded, by its digest, with that input."""
+    latest: Latest = {}
+    gone: dict[str, LoadedInput] = {}
+    for inp in inputs:
+        held, dropped = runs_held(inp)
+        for one in held:
+            if (place := rank(one)) is not None and (one.box not in latest or place > latest[one.box][2]):
+                latest[one.box] = (one, inp, place)
+        gone.update((one.digest, inp) for one in dropped if one.digest)
+    return latest, gone
+
+
+def without_runs(inp: LoadedInput, stale: Sequence[BoxRun], latest: Latest) -> LoadedInput:
     """A merged input without the box runs `stale` (a later run of each is another input's): its rows of their box
     ids, and those boxes' left-out clips and checked clips, are not taken. Rows name their box id, not the run: a box
-    id it holds of another run as well (another machine or part of a set under that id, an input of a kit before 2.4)
-    cannot be taken apart, and is refused."""
+    id it holds of another run as well (another box or part of a set under that id, an unsigned input of a kit before
+    2.5) cannot be taken apart, and is refused."""
     m = inp.manifest
     assert isinstance(m, MergeManifest)
     boxes = {r.box_id for r in stale}
     if mixed := untold(m, stale):
         by = latest[next(r.box for r in stale if r.box_id == mixed[0])][1].name
-        raise InputError(f"{inp.name} holds rows of box id {mixed[0]} from more than one run (another machine or "
-                         f"part of a set under that id) and {by} holds a later run of one of them: the union's rows "
-                         "of that box id cannot be told apart; nothing was written",
+        raise InputError(f"{inp.name} holds rows of box id {mixed[0]} from more than one run (another box or "
+                         f"part of a set under that id, or an unsigned input) and {by} holds a later run of one of "
+                         "them: the union's rows of that box id cannot be told apart; nothing was written",
                          hint=f"merge the inputs {inp.name} was made of (its manifest's inputs) with {by} instead")
     table = inp.table.filter(pc.invert(pc.is_in(inp.table["box_id"], value_set=pa.array(sorted(boxes), pa.string()))))
     shas = set(pc.unique(table["src_sha256"]).to_pylist())
@@ -151,9 +185,9 @@ def without_runs(inp: LoadedInput, stale: Sequence[BoxRun],
 
 def untold(m: MergeManifest, stale: Sequence[BoxRun]) -> list[str]:
     """The box ids of `stale` whose rows in the merged input are of another run too: one it holds that is not
-    superseded, or rows of no run it records (a shared box id of inputs that were not one machine's)."""
+    superseded, or rows of no run it records (a shared box id of inputs that were not one box's runs)."""
     boxes = {r.box_id for r in stale}
-    also = {r.box_id for r in m.runs if r not in stale} | {s.box_id for s in m.shared_box_ids if not s.one_machine}
+    also = {r.box_id for r in m.runs if r not in stale} | {s.box_id for s in m.shared_box_ids if not s.one_box}
     return sorted(boxes & also)
 
 
@@ -334,14 +368,14 @@ def shared_box_ids(told: Sequence[LoadedInput]) -> tuple[SharedBoxId, ...]:
         for box in sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist() if v}):
             holders.setdefault(box, []).append(inp)
     named = labels(told)
-    return tuple(SharedBoxId(box, sorted(named[i.path] for i in held), one_machine(box, held) or None)
+    return tuple(SharedBoxId(box, sorted(named[i.path] for i in held), one_box(box, held) or None)
                  for box, held in sorted(holders.items()) if len(held) > 1 and not _one_set(held))
 
 
-def one_machine(box: str, holders: Sequence[LoadedInput]) -> bool:
-    """Whether every input holding `box`'s rows records its runs of it, all of one machine (kit 2.4)."""
-    machines = [{run.machine for run in runs_held(inp)[0] if run.box_id == box} for inp in holders]
-    return all(machines) and len(set().union(*machines)) == 1
+def one_box(box: str, holders: Sequence[LoadedInput]) -> bool:
+    """Whether every input holding `box`'s rows holds signed runs of it, all of one key (kit 2.5)."""
+    keys = [{run.key for run in runs_held(inp)[0] if run.box_id == box and run.key} for inp in holders]
+    return all(keys) and len(set().union(*keys)) == 1
 
 
 def _one_set(inputs: Sequence[LoadedInput]) -> bool:
@@ -392,11 +426,14 @@ def union_check(told: Sequence[LoadedInput]) -> tuple[IndependentCheck, list[str
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
-                note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
+                note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None,
+                accepted: Sequence[tuple[str, str]] = (), again: Again | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. Inputs of different teachers are
     refused (kit.corpus.provenance); the sources are grouped into contents by their fingerprints (kit.corpus.regroup;
-    `overrides`: --content-groups). What a killed merge into `out` left is recovered first, under `out`'s merge lock;
-    `note` hears what was done. InputError for no input, an -o the merge may not write, or an input it cannot read."""
+    `overrides`: --content-groups); each signed tarball's key is checked against the lead's (kit.corpus.signers;
+    `accepted`: --accept-key's box ids and fingerprints; `again`: the merge's command with keys taken, for a hint).
+    What a killed merge into `out` left is recovered first, under `out`'s merge lock; `note` hears what was done.
+    InputError for no input, an -o the merge may not write, or an input it cannot read."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if not paths:
         raise InputError("merge needs at least one input",
@@ -404,7 +441,10 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with open_output_folder(out) as tree, writing(tree, out):
         for line in recover_output(tree, out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(tree, paths, out, prefer, overrides)
+        said = again or (lambda taken, left: kit_command("merge", *(p for p in paths if str(Path(p)) not in left),
+                                                         "-o", out, *(w for box, fpr in taken
+                                                                      for w in ("--accept-key", f"{box}={fpr}"))))
+        return _merge_into(tree, paths, out, prefer, overrides, lambda inputs: take_keys(inputs, accepted, said, note))
 
 
 def open_output_folder(out: Path) -> Tree:
@@ -413,10 +453,11 @@ def open_output_folder(out: Path) -> Tree:
                      label="-o's folder")
 
 
-def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None,
-                overrides: Overrides | None) -> MergeManifest:
+def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, overrides: Overrides | None,
+                keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]]) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
-    inputs, superseded = supersede(inputs)  # a box that ran again: its latest run is the box
+    histories, inputs = keys(inputs)  # whose key each box's signed runs are, and which runs proven, before any row
+    inputs, superseded = supersede(inputs, histories)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
@@ -437,14 +478,16 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     summary = summarise_table(contents.table)
     return commit_pair(tree, contents.table, out, lambda written: replace(build_merge_manifest(
         out, written, inputs, entries, repeats, prefer, summary, conflicts, builds, contents,
-        overrides.lines() if overrides else []), runs=runs_of(inputs), superseded=superseded_in(inputs, superseded)))
+        overrides.lines() if overrides else []), runs=(runs := runs_of(inputs)),
+        superseded=superseded_in(inputs, superseded),
+        box_keys=as_records({r.box_id: histories[r.box_id] for r in runs if r.box_id in histories})))
 
 
 def runs_of(inputs: Sequence[LoadedInput]) -> tuple[BoxRun, ...]:
     """The box runs the union holds (MergeManifest.runs): each input's, a merged input's carried on, so that a later
     merge of the union with an earlier run of one of its boxes takes the union's."""
-    runs = {run.sha256: run for inp in inputs for run in runs_held(inp)[0]}
-    return tuple(sorted(runs.values(), key=lambda r: (r.box, r.order)))
+    runs = {run.digest or run.sha256: run for inp in inputs for run in runs_held(inp)[0]}
+    return tuple(sorted(runs.values(), key=lambda r: (r.box, r.key, r.run, r.made, r.sha256)))
 
 
 def superseded_in(inputs: Sequence[LoadedInput], superseded: Sequence[Superseded]) -> tuple[Superseded, ...]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,17 +22,17 @@ from kit.errors import InputError
 from kit.infra.files import remembered_sha256, sha256_file
 from kit.infra.outside import NotANumber, read_rate
 from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.versions import release
 from kit.platforms.encoders import SPECS
 from kit.rundir import manifest_path
 
 SHARED_DECODE_SCHEMAS = (3, 4)  # the corpus schemas the kits with the shared decode wrote
-FIXED_KIT = (2, 0)  # the first kit that pairs frame i with frame i at every rate
+FIXED_KIT = (2, 0, 0)  # the first kit that pairs frame i with frame i at every rate
 SHORT_RATE = Fraction(25)  # the shared decode renumbered at 25 fps: every rate below it lost frames
 READ_AS_IS = (".y4m", ".yuv")  # clips read as they are, never through the shared decode
 SOFTWARE = tuple(name for name, spec in SPECS.items() if not spec.traits.engine)  # the encoders that shared it
 COLUMNS = ("src", "src_sha256", "encoder", "fps", "box_id")  # what the rule reads of the rows
 MAX_LISTED = 5
-_VERSION = re.compile(r"(\d{1,6})\.(\d{1,6})")
 LATER_COLUMNS = (*SCHEMA2_MISSING, *SCHEMA3_MISSING)  # what schema 3 and 4 added: a schema 1 or 2 file has none
 
 
@@ -69,7 +68,7 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     if manifest is None:
         older = not set(LATER_COLUMNS) & set(columns)  # schema 1 or 2: before the shared decode
         return "" if older else "a kit before 2.0 (no manifest that describes the file says which)"
-    fixed = (found := _VERSION.match(manifest.kit_version.strip())) and (int(found[1]), int(found[2])) >= FIXED_KIT
+    fixed = (found := release(manifest.kit_version)) is not None and found >= FIXED_KIT  # the one rule of versions
     if manifest.schema_version not in SHARED_DECODE_SCHEMAS or fixed:
         return ""
     version = manifest.kit_version or "(not recorded)"

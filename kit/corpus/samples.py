@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.children import ClipChanged, JobFailed, child_failure, moment_of, run_child
+from kit.corpus.children import ClipChanged, child_failure, run_child
 from kit.corpus.columns import CORPUS_FEATURES, log_implausible
 from kit.corpus.failures import failed_of
 from kit.corpus.jobs import (
     Job,
     JobLedger,
     JobResult,
+    JobRunner,
     Provenance,
     frames_said,
     implausible_words,
@@ -45,7 +45,7 @@ from kit.errors import ToolError
 from kit.events import Emit, JobStarted
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.proc import LogFn, tail_lines
+from kit.infra.proc import tail_lines
 from kit.infra.shown import Spelled, Withheld, spelled_path
 from kit.infra.tree import Tree
 from kit.media.argv import build_window_encodes_argv, build_window_scores_argv
@@ -115,131 +115,111 @@ def sample_is_done(tree: Tree, jobs_dir: Path, sample: SampleJob, prov: Provenan
     return sample_redo_reason(tree, jobs_dir, sample, prov, generation) is None
 
 
-@dataclass(frozen=True)
-class SampleRunner:
-    ffmpeg: str
-    prov: Provenance
-    tree: Tree  # the out-dir
-    jobs_dir: Path
-    work_dir: Path
-    vmaf_threads: int
-    log: LogFn
-    hw: dict[str, HwArgs]
-    # an encoder's session cap (kit.platforms.encoders.session_semaphores): one window a process, the cap held
-    sessions: Mapping[str, threading.Semaphore]
-    generation: str = ""  # a forced run's redo generation, written into each ledger it completes
+def run_sample(runner: JobRunner, sample: SampleJob, started: Callable[[SampleJob], None]) -> JobResult:
+    """Its rows, done now (`started` called first) or reused (done before, or since the plan was made)."""
+    if not sample_is_done(runner.tree, runner.jobs_dir, sample, runner.prov, runner.generation):
+        started(sample)
+        return runner.in_work_folder(sample.job, sample.job_id, lambda work: _run_fresh(runner, sample, work))
+    return runner.reused_from(sample.job_id, sample.paths(runner.jobs_dir)[1])
 
-    def run(self, sample: SampleJob, started: Callable[[SampleJob], None]) -> JobResult:
-        """Its rows, done now (`started` called first) or reused (done before, or since the plan was made)."""
-        if not sample_is_done(self.tree, self.jobs_dir, sample, self.prov, self.generation):
-            started(sample)
-            work = self.tree.fresh_folder(self.work_dir / sample.job_id)
-            try:
-                return self._run_fresh(sample, work)
-            except JobFailed as failed:  # the moment's (the clip changed, the out-dir moved), not the clip's
-                raise moment_of(failed, sample.job, self.tree, work) from None
-            finally:
-                with contextlib.suppress(OSError):
-                    self.tree.remove_folder(work)
-        ledger = read_ledger(self.tree, sample.paths(self.jobs_dir)[1])
-        assert ledger is not None  # sample_is_done read it
-        return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
 
-    def _run_fresh(self, sample: SampleJob, work: Path) -> JobResult:
-        import numpy as np  # numpy and pyarrow: where rows are made (`status` plans the corpus step without them)
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def _run_fresh(runner: JobRunner, sample: SampleJob, work: Path) -> JobResult:
+    import numpy as np  # numpy and pyarrow: where rows are made (`status` plans the corpus step without them)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        table, enc_s, score_s = self._encode_and_score(sample, work)
-        if why := sample.job.clip.changed_on_disk():
-            raise ClipChanged(sample.job, why)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        rows = sink.getvalue().to_pybytes()
-        data_path, ledger_path = sample.paths(self.jobs_dir)
-        self.tree.write_bytes(data_path, rows)
-        # the mean of its windows' scores: what the line of a job done says (a ledger of 2.2 has none)
-        vmaf_mean = round(float(np.mean(table.column("vmaf").to_numpy())), 6)
-        ledger = JobLedger(sample.job_id, sample.fingerprint(self.prov), sha256_bytes(rows), table.num_rows,
-                           round(enc_s * 1000, 3), round(score_s * 1000, 3), vmaf_mean=vmaf_mean,
-                           completed_at_utc=utc_iso(), generation=self.generation or None,
-                           made_by=f"pid {os.getpid()} on {host_name()}")
-        self.tree.write_json(ledger_path, ledger.to_json())
-        return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, False, vmaf_mean)
+    table, enc_s, score_s = _encode_and_score(runner, sample, work)
+    if why := sample.job.clip.changed_on_disk():
+        raise ClipChanged(sample.job, why)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    rows = sink.getvalue().to_pybytes()
+    data_path, ledger_path = sample.paths(runner.jobs_dir)
+    runner.tree.write_bytes(data_path, rows)
+    # the mean of its windows' scores: what the line of a job done says (a ledger of 2.2 has none)
+    vmaf_mean = round(float(np.mean(table.column("vmaf").to_numpy())), 6)
+    ledger = JobLedger(sample.job_id, sample.fingerprint(runner.prov), sha256_bytes(rows), table.num_rows,
+                       round(enc_s * 1000, 3), round(score_s * 1000, 3), vmaf_mean=vmaf_mean,
+                       completed_at_utc=utc_iso(), generation=runner.generation or None,
+                       made_by=f"pid {os.getpid()} on {host_name()}")
+    runner.tree.write_json(ledger_path, ledger.to_json())
+    return JobResult(sample.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, False, vmaf_mean)
 
-    def _encode_and_score(self, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
-        """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
-        capped encoder), then scored in one process (one decode of the reference): the rows, and the seconds each
-        part took."""
-        job, clip = sample.job, sample.job.clip
-        windows = [(name, k, w) for name, ws in sample.spans().items() for k, w in enumerate(ws)]
-        encoded = [work / f"{name}-w{k:02d}.{job.spec.container}" for name, k, _ in windows]
-        spans = [w for _, _, w in windows]
-        hw = self.hw.get(job.encoder, HwArgs())
-        step = 1 if job.encoder in self.sessions else len(windows)
-        started = time.monotonic()
-        for at in range(0, len(windows), step):
-            argv = build_window_encodes_argv(self.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
-                                             encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter, threads=1,
-                                             progress=True, stream=clip.stream)
-            with self.sessions.get(job.encoder) or contextlib.nullcontext():
-                enc = run_child(job, argv, "ffmpeg", "encoding", stall_s=stall_s(clip, len(spans[at:at + step])),
-                                log=self.log, what=WHAT)
-            if not all(self.tree.is_file(p) for p in encoded[at:at + step]):
-                raise child_failure(job, "ffmpeg", "exited 0 without writing its encodes", "encoding",
-                                    tail=enc.stderr_tail, what=WHAT)
-        enc_s = time.monotonic() - started
-        logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
-        started = time.monotonic()
-        score = run_child(job, build_window_scores_argv(self.ffmpeg, encoded, clip.input_args(), spans, clip.width,
-                                                        clip.height, job.score_pix_fmt, logs, self.vmaf_threads,
-                                                        self.prov.teacher, fps=clip.fps, progress=True,
-                                                        stream=clip.stream),
-                          "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log, what=WHAT)
-        score_s = time.monotonic() - started
-        if not all(self.tree.is_file(p) for p in logs):
-            raise child_failure(job, "libvmaf", "exited 0 without writing its logs", "scoring",
-                                tail=score.stderr_tail, what=WHAT)
-        import pyarrow as pa
 
-        return pa.concat_tables([self._window_rows(sample, name, k, w, log, path, enc_s, score_s, score.stderr)
-                                 for (name, k, w), log, path in zip(windows, logs, encoded, strict=True)]), \
-            enc_s, score_s
+def _encode_and_score(runner: JobRunner, sample: SampleJob, work: Path) -> tuple[pa.Table, float, float]:
+    """Every window of every sampling encoded (one decode of the clip for all, or one window a process for a
+    capped encoder), then scored in one process (one decode of the reference): the rows, and the seconds each
+    part took."""
+    job, clip = sample.job, sample.job.clip
+    windows = [(name, k, w) for name, ws in sample.spans().items() for k, w in enumerate(ws)]
+    encoded = [work / f"{name}-w{k:02d}.{job.spec.container}" for name, k, _ in windows]
+    spans = [w for _, _, w in windows]
+    hw = runner.hw.get(job.encoder, HwArgs())
+    step = 1 if job.encoder in runner.sessions else len(windows)
+    started = time.monotonic()
+    for at in range(0, len(windows), step):
+        argv = build_window_encodes_argv(runner.ffmpeg, clip.input_args(), job.spec, job.cq, spans[at:at + step],
+                                         encoded[at:at + step], hw_init=hw.init, hw_filter=hw.filter,
+                                         threads=runner.encoder_threads, progress=True, stream=clip.stream)
+        with runner.sessions.get(job.encoder) or contextlib.nullcontext():
+            enc = run_child(job, argv, "ffmpeg", "encoding", stall_s=stall_s(clip, len(spans[at:at + step])),
+                            log=runner.log, what=WHAT)
+        if not all(runner.tree.is_file(p) for p in encoded[at:at + step]):
+            raise child_failure(job, "ffmpeg", "exited 0 without writing its encodes", "encoding",
+                                tail=enc.stderr_tail, what=WHAT)
+    enc_s = time.monotonic() - started
+    logs = [work / f"{name}-w{k:02d}.json" for name, k, _ in windows]
+    started = time.monotonic()
+    score = run_child(job, build_window_scores_argv(runner.ffmpeg, encoded, clip.input_args(), spans, clip.width,
+                                                    clip.height, job.score_pix_fmt, logs, runner.score_threads(),
+                                                    runner.prov.teacher, fps=clip.fps, progress=True,
+                                                    stream=clip.stream),
+                      "libvmaf", "scoring", stall_s=stall_s(clip), log=runner.log, what=WHAT)
+    score_s = time.monotonic() - started
+    if not all(runner.tree.is_file(p) for p in logs):
+        raise child_failure(job, "libvmaf", "exited 0 without writing its logs", "scoring",
+                            tail=score.stderr_tail, what=WHAT)
+    import pyarrow as pa
 
-    def _window_rows(self, sample: SampleJob, name: str, k: int, window: tuple[int, int], log: Path, encoded: Path,
-                     enc_s: float, score_s: float, stderr: str) -> pa.Table:
-        """One window's scored frames as rows; a window scored short of its frames fails the sample job."""
-        import numpy as np
-        import pyarrow as pa
+    return pa.concat_tables([_window_rows(sample, name, k, w, log, path, enc_s, score_s, score.stderr)
+                             for (name, k, w), log, path in zip(windows, logs, encoded, strict=True)]), \
+        enc_s, score_s
 
-        job = sample.job
-        try:
-            vlog = parse_vmaf_log(log)
-        except ValueError as exc:
-            raise child_failure(job, "libvmaf", "wrote a log the kit cannot read", "scoring", said=str(exc),
-                                tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT) from None
-        first, end = window
-        if vlog.n_frames != end - first:
-            raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {end - first},", "scoring",
-                                said=f"{name}: window {k}: {frames_said(vlog.n_frames, end - first)}",
-                                tail=tail_lines(stderr, 10), what=WHAT)
-        if (found := log_implausible(vlog)) is not None:  # the range the lead's merge holds every row to
-            raise child_failure(job, "libvmaf", implausible_words(*found), "scoring", said=f"{name}: window {k}",
-                                tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT)
-        n = vlog.n_frames
-        same = {"src": job.clip.src, "src_sha256": job.clip.sha256, "encoder": job.encoder, "sampling": name}
-        return pa.table({**{c: [v] * n for c, v in same.items()}, "cq": pa.array([job.cq] * n, pa.int32()),
-                         "window": pa.array([k] * n, pa.int32()),
-                         "frame_index": pa.array(np.arange(first, end, dtype=np.int32)),
-                         **{f: vlog.features[:, FEATURES.index(f)] for f in CORPUS_FEATURES}, "vmaf": vlog.vmaf,
-                         "enc_bytes": pa.array([encoded.stat().st_size] * n, pa.int64()),
-                         "enc_seconds": [round(enc_s, 3)] * n, "score_seconds": [round(score_s, 3)] * n})
+
+def _window_rows(sample: SampleJob, name: str, k: int, window: tuple[int, int], log: Path, encoded: Path,
+                 enc_s: float, score_s: float, stderr: str) -> pa.Table:
+    """One window's scored frames as rows; a window scored short of its frames fails the sample job."""
+    import numpy as np
+    import pyarrow as pa
+
+    job = sample.job
+    try:
+        vlog = parse_vmaf_log(log)
+    except ValueError as exc:
+        raise child_failure(job, "libvmaf", "wrote a log the kit cannot read", "scoring", said=str(exc),
+                            tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT) from None
+    first, end = window
+    if vlog.n_frames != end - first:
+        raise child_failure(job, "libvmaf", f"gave {vlog.n_frames} frames' scores, not {end - first},", "scoring",
+                            said=f"{name}: window {k}: {frames_said(vlog.n_frames, end - first)}",
+                            tail=tail_lines(stderr, 10), what=WHAT)
+    if (found := log_implausible(vlog)) is not None:  # the range the lead's merge holds every row to
+        raise child_failure(job, "libvmaf", implausible_words(*found), "scoring", said=f"{name}: window {k}",
+                            tail=tail_lines(stderr, 10), given=[spelled_path(log)], what=WHAT)
+    n = vlog.n_frames
+    same = {"src": job.clip.src, "src_sha256": job.clip.sha256, "encoder": job.encoder, "sampling": name}
+    return pa.table({**{c: [v] * n for c, v in same.items()}, "cq": pa.array([job.cq] * n, pa.int32()),
+                     "window": pa.array([k] * n, pa.int32()),
+                     "frame_index": pa.array(np.arange(first, end, dtype=np.int32)),
+                     **{f: vlog.features[:, FEATURES.index(f)] for f in CORPUS_FEATURES}, "vmaf": vlog.vmaf,
+                     "enc_bytes": pa.array([encoded.stat().st_size] * n, pa.int64()),
+                     "enc_seconds": [round(enc_s, 3)] * n, "score_seconds": [round(score_s, 3)] * n})
 
 
 WHAT = "'s windows on their own (the consumer's samplings)"  # a sample job, as its failure names it
 
 
-def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int, emit: Emit, counted: int,
+def run_samples(runner: JobRunner, samples: Sequence[SampleJob], n_par: int, emit: Emit, counted: int,
                 total: int) -> list[ToolError]:
     """Every sample job on n_par worker threads, each said as a corpus job is (JobStarted when it runs, then JobDone
     or JobFailed, counted on from the step's `counted` jobs of its `total`); returns the failures (a failed sample
@@ -248,8 +228,8 @@ def run_samples(runner: SampleRunner, samples: Sequence[SampleJob], n_par: int, 
         job = x.job
         emit(JobStarted(x.job_id, job.clip.src, job.encoder, job.cq, x.frames(), "", x.work()))
 
-    return run_pool(emit, lambda x: runner.run(x, started), samples, [x.job_id for x in samples], n_par, counted,
-                    total, "samples")
+    return run_pool(emit, lambda x: run_sample(runner, x, started), samples, [x.job_id for x in samples], n_par,
+                    counted, total, "samples")
 
 
 def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_path: Path, prov: Provenance) -> int:

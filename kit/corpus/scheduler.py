@@ -89,8 +89,9 @@ def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, dict[str, f
 
 
 def interrupted_words(kept: int, total: int) -> str:
-    """What an interrupt says of the corpus step's jobs, of the one count JobsPlanned gives (sample jobs too)."""
-    return f"interrupted: {kept} of {total} corpus jobs are finished and kept; the rerun does the other {total - kept}"
+    """What an interrupt says of the corpus step's jobs, of the one count JobsPlanned gives (sample jobs too), in the
+    stop's sentence (kit.infra.interrupts.kept_at_stop)."""
+    return f"{kept} of {total} corpus jobs are finished and kept; the rerun does the other {total - kept}"
 
 
 def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],

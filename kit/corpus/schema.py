@@ -29,6 +29,7 @@ from kit.corpus.columns import (
 )
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.rules import BOX_ID_PATTERN, BOX_ID_WORDS
 from kit.platforms.encoders import ENCODER_NAMES
 
 # what one job makes: a row per scored frame, of one clip
@@ -94,6 +95,8 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
         ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_NAMES))),
          "not an encoder the kit knows (" + ", ".join(ENCODER_NAMES) + ")"),
         ("frame_index", lambda c: pc.less(c, 0), "negative"),
+        ("box_id", lambda c: pc.fill_null(pc.invert(pc.match_substring_regex(c, BOX_ID_PATTERN)), False),
+         f"not {BOX_ID_WORDS}"),  # null: not recorded
     ]
     return [(name, per_value(mask, table[name]), problem) for name, mask, problem in rules
             if name in table.column_names]

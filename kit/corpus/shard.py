@@ -14,7 +14,6 @@ from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, S
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.host import machine_fingerprint
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.discovery import Unusable, low_bitrate_warning
@@ -113,5 +112,5 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
                        for u in left_out),
         warnings=[places.said(w, [c.path]) for c in sorted(clips, key=lambda c: c.src)
                   if (w := low_bitrate_warning(c))],
-        corpus_sha256=corpus_sha256(out_path), machine=machine_fingerprint(),
+        corpus_sha256=corpus_sha256(out_path),
     )

@@ -23,6 +23,7 @@ from kit.errors import InputError
 from kit.infra.faults import kill_point
 from kit.infra.files import TMP_MARK, host_tag, sha256_file
 from kit.infra.interrupts import check
+from kit.infra.keys import SIGNATURE_HEX, BadSignature, Signed, Signer, checked_signature
 from kit.infra.limits import (
     MAX_HEADER_BYTES,
     MAX_MEMBER_BYTES,
@@ -34,7 +35,7 @@ from kit.infra.limits import (
     human_bytes,
 )
 from kit.infra.outside import read_json
-from kit.infra.records import Record, RecordError, flatten, keep
+from kit.infra.records import Record, RecordError, flatten, keep, omit_none
 from kit.infra.rules import COUNT, KIT_VERSION
 from kit.infra.tree import Rules, Tree
 from kit.infra.versions import refuse_newer
@@ -242,6 +243,9 @@ class ResultsManifest(Record):
     kit_version: str = field(default="", metadata=keep(KIT_VERSION))  # where it names one: `v2.4.0` none
     meta: dict[str, object] = flatten()  # box_id, verdict, created_utc, corpus_sha256
     files: dict[str, FileSum] = field(default_factory=dict)
+    # kit 2.5: the box's public key and which run of its chain this is, and the signature of all of it (kit.infra.keys)
+    box_key: Signer | None = omit_none()
+    signature: str | None = omit_none(SIGNATURE_HEX)
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> ResultsManifest:
@@ -263,6 +267,7 @@ class ResultsCheck:
     problems: list[str] = field(default_factory=list)
     manifest: ResultsManifest | None = None
     top: Path | None = None  # the extracted top folder
+    signed: Signed | None = None  # its signature, checked (None: unsigned, a kit before 2.5's, or stripped)
 
 
 def check_results(source: Path, dest: Path) -> ResultsCheck:
@@ -278,9 +283,12 @@ def check_results(source: Path, dest: Path) -> ResultsCheck:
         document = read_json(manifest_file)
         refuse_newer(f"{source} ({top_name}/{RESULTS_MANIFEST})", document)  # before anything is judged by this kit
         manifest = ResultsManifest.from_json(document, f"{top_name}/{RESULTS_MANIFEST}")
+        signed = checked_signature(document)  # what it says of every member is the box's only when it checks
+    except BadSignature as exc:
+        return ResultsCheck(str(source), False, problems=[f"{RESULTS_MANIFEST} {exc}"], top=top)
     except (ValueError, RecordError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return ResultsCheck(str(source), False, problems=[f"{RESULTS_MANIFEST} is damaged ({exc})"], top=top)
-    report = ResultsCheck(str(source), True, len(manifest.files), manifest=manifest, top=top)
+    report = ResultsCheck(str(source), True, len(manifest.files), manifest=manifest, top=top, signed=signed)
     present = {p.relative_to(top).as_posix(): p for p in written if p != manifest_file}
     for arc, entry in sorted(manifest.files.items()):
         if arc not in present:

@@ -98,6 +98,29 @@ def sha256_json(obj: Any) -> str:
     return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode())
 
 
+# what a folder of the kit's own came to, by errno, said after its name: `no space left on /data/out (out-dir)` (the
+# roles: the out-dir, the kit's cache, the kit's temporary folder; kit.cli.guard.kit_folders)
+OWN_CAUSES = {errno.ENOSPC: "no space left on {folder} ({role})",
+              errno.EDQUOT: "{folder} ({role}) is over its disk quota",
+              errno.EACCES: "cannot write in {folder} ({role}): permission denied",
+              errno.EPERM: "cannot write in {folder} ({role}): operation not permitted",
+              errno.EROFS: "cannot write in {folder} ({role}): its file system is read-only",
+              errno.ENOENT: "{folder} ({role}) was removed while the kit ran"}
+FULL_BYTES = 1 << 20  # a disk with less room than this is full: no output of a job or a look fits there
+
+
+def disk_full_at(path: Path) -> bool:
+    """Whether the disk holding `path` (or the nearest folder above it that is there) has no room left."""
+    where = Path(os.path.abspath(path))
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        st = os.statvfs(where)
+    except (OSError, AttributeError):  # no statvfs (Windows): not known to be full
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BYTES
+
+
 # errors of a write that are the disk's or the box's, not the kit's: the message names the file
 NAMED_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 

@@ -1,10 +1,9 @@
-"""Facts about this box: its id, platform tag, CPU name, cache folder, free disk, cores."""
+"""Facts about this box: its id, platform tag, CPU name, cache folder, free disk, cores (never sent of it: the host's
+name, its machine id; a box is told by its key, kit.infra.keys)."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import platform
 import re
 import shutil
@@ -25,25 +24,6 @@ from kit.infra.variables import core_count as core_count  # declared beside KIT_
 def default_box_id() -> str:
     name = socket.gethostname().split(".")[0].lower()
     return re.sub(r"[^a-z0-9-]+", "-", name).strip("-") or "box"
-
-
-# where the OS keeps the machine's own id (systemd's, D-Bus's): made once per installation, never sent as it is
-MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
-MACHINE_KEY = b"ensemble-kit machine"  # the key of its one-way hash: an id of this kit's, no other program's
-
-
-def machine_fingerprint() -> str:
-    """16 hex digits that tell this machine from another in what a box sends (its shard manifest's `machine`): a
-    keyed hash of the OS's machine id (where it keeps one), the host name and the platform. Two runs of one box give
-    the same; another machine, or a clone given its own host name or machine id, another. One-way: the id itself is
-    never sent (the OS's machine id is to be kept private, man machine-id)."""
-    ident = ""
-    for path in MACHINE_ID_FILES:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            ident = path.read_text(encoding="ascii").strip()
-            break
-    said = "\0".join((ident, socket.gethostname(), platform_tag())).encode("utf-8", "replace")
-    return hmac.new(MACHINE_KEY, said, hashlib.sha256).hexdigest()[:16]
 
 
 def safe_box_id(box_id: str) -> str:

@@ -29,6 +29,7 @@ _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
 _elsewhere: list[str] = []  # what a stop ended elsewhere (stopped_elsewhere)
+_kept: str = ""  # what the work a stop cut short keeps (kept_at_stop), said in the stop's one sentence
 MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling
 T = TypeVar("T")
 
@@ -76,12 +77,22 @@ def signal_of(exc: BaseException | None) -> int:
     return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
 
 
+def kept_at_stop(words: str) -> None:
+    """What the work a stop cut short keeps (`3 of 48 corpus jobs are finished and kept; the rerun does the other
+    45`), told by the work that knows it as the stop unwinds it: the stop's one sentence says it (stop_lines), in
+    place of a line of its own."""
+    global _kept
+    _kept = words
+
+
 def stop_lines(signum: int, stopped: int, resume: str) -> tuple[str, str]:
-    """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read): what it
-    stopped in one sentence, the tasks a cluster's driver stopped (`stopped_elsewhere`) said instead of its own none."""
+    """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read): its one
+    sentence, what it stopped (the tasks a cluster's driver stopped, `stopped_elsewhere`, said instead of its own
+    none), with what the work it cut short keeps (kept_at_stop), and the command that resumes."""
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
     what = [*_elsewhere, *([f"{stopped} running process(es) stopped"] if stopped or not _elsewhere else [])]
-    return (f"\ninterrupted{by} ({'; '.join(what)}); finished work is kept.", f"resume with: {resume}")
+    kept = f": {_kept}." if _kept else "; finished work is kept."
+    return f"\ninterrupted{by} ({'; '.join(what)}){kept}", f"resume with: {resume}"
 
 
 def stopped_elsewhere(said: str) -> None:
@@ -111,8 +122,8 @@ def settle() -> None:
 
 def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
-    global _received, _settled
-    _received, _settled = None, False
+    global _received, _settled, _kept
+    _received, _settled, _kept = None, False, ""
     _elsewhere.clear()
     if not _whole_process:
         for sig, handler in _saved.items():

@@ -18,6 +18,8 @@ from kit.infra.variables import GROUP_SHARED
 OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
+PRIVATE_MODE = 0o600  # a file only its owner may read (the box's signing key: kit.infra.keys)
+PRIVATE_FOLDER_MODE = 0o700
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,8 @@ class Rules:
     def folder_mode(self) -> int:
         return 0o3775 if self.group_shared else 0o755
 
-    def file_mode(self, executable: bool = False) -> int:
-        return EXEC_MODE if executable else FILE_MODE
+    def file_mode(self, executable: bool = False, private: bool = False) -> int:
+        return PRIVATE_MODE if private else EXEC_MODE if executable else FILE_MODE
 
 
 def euid() -> int:
@@ -247,5 +249,5 @@ class Untrusted(InputError):
             fix = "remove it (ask its owner, or an administrator) and rerun; the kit never uses what another user made"
         super().__init__(f"{path} {problem}: the kit trusts only files that you made and nobody else can change",
                          hint=fix)
-        self.path = path
+        self.path, self.problem = path, problem
         self.mine = mine

@@ -1,8 +1,9 @@
 """The one place that spawns processes: each child with a closed stdin, a timeout, a bounded stderr tail and a process
 group of its own, killed whole however the child ends, by the reaper (_Reaper) after a SIGKILL of the kit
 (docs/design/robustness.md, "Interruptions"). `stop_all` kills the children and refuses new ones. A child's limits
-are counted in its own time (kit.infra.clock.OwnTime: never while it or the kit is stopped, nor while it waits for a
-CPU) and, where it shows progress, on the lack of it (`stall_s`: docs/design/robustness.md, "Bounded looks").
+are counted in its own time (kit.infra.clock.OwnTime: never while the kit is stopped, nor while it waits for a CPU;
+a child stopped alone while the kit runs is ended at its limit, said so) and, where it shows progress, on the lack of
+it (`stall_s`: docs/design/robustness.md, "Bounded looks").
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import reaper, resources, scratch
-from kit.infra.clock import OwnTime
+from kit.infra.clock import WATCH
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
@@ -105,6 +106,19 @@ def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
 def timeout_cap(timeout_s: float) -> float:
     """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
     return min(timeout_s, timeout_limit() or timeout_s)
+
+
+# a child KIT_TIMEOUT_S stopped, wherever it runs: the cap is the user's, and stops it again until raised
+CAP_FIX = f"raise or unset {TIMEOUT_S.name}, which caps every command"
+# a child stopped alone (SIGSTOP to it or its group, state T) while the kit ran: ended at its limit, the moment's
+STOPPED = "stopped by a signal from outside"
+STOPPED_CAUSE = "something outside the kit stopped the program (kill -STOP, a debugger) while the kit ran"
+STOPPED_FIX = f"not the input's fault: {STOPPED_CAUSE}; the same command runs it again"
+
+
+def seconds_said(seconds: float) -> str:
+    """A limit's seconds as a message says them: 128, 6, 1.5, 0.05."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 def _kill(proc: subprocess.Popen[bytes], signum: int = KILL) -> None:
@@ -258,7 +272,9 @@ def run_process(
     # what the log and a failure say, the paths in it kept as paths (kit.infra.shown): the program's own path too
     given = tuple(a if isinstance(a, Spelled) else program(os.fspath(a)) if i == 0 else
                   spelled_path(os.fspath(a)) if isinstance(a, os.PathLike) else a for i, a in enumerate(argv))
-    timeout_s = timeout_cap(timeout_s) if capped else timeout_s
+    cap = timeout_limit() if capped else None
+    by_cap = cap is not None and cap < timeout_s  # a stop at the timeout is the cap's
+    timeout_s = min(timeout_s, cap) if cap is not None else timeout_s
     if _stopping.is_set():
         raise Stopped(args[0])
     if log is not None:
@@ -270,8 +286,9 @@ def run_process(
     _track(proc)
     reader = _Reader(proc, on_stdout_line, stdout_max_bytes, frames)
     try:
-        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s)
+        out, err = _outputs(reader, timeout_s, log, Path(args[0]).name, given, stall_s, by_cap)
     finally:
+        WATCH.forget(reader.clock)
         _untrack(proc)
         scratch.remove(own)  # its temporary folder
     elapsed = time.monotonic() - start
@@ -340,10 +357,11 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, given: Sequence[str],
-             stall_s: float | None = None) -> tuple[bytes, bytes]:
+             stall_s: float | None = None, by_cap: bool = False) -> tuple[bytes, bytes]:
     """(stdout, stderr) once the child has exited; TimedOut past its timeout or its stall (the group killed at once
     with SIGKILL, which no child can ignore: its outputs are temporaries, nothing to finish), ToolError when its pipes
-    stay held. `given`: the argv as the log spells it, whose paths are found in what the child said."""
+    stay held. `given`: the argv as the log spells it, whose paths are found in what the child said; `by_cap`: the
+    timeout is KIT_TIMEOUT_S's."""
     try:
         return reader.wait(timeout_s, stall_s)
     except _PipesHeld:
@@ -352,6 +370,9 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, gi
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
                        reader.err.value(), given) from None
     except (subprocess.TimeoutExpired, _Stalled) as stop:
+        stalled = isinstance(stop, _Stalled) and stall_s is not None
+        after = stall_s if stalled and stall_s is not None else timeout_s
+        stopped = reader.stopped_from_outside(after)  # read before the kill: the cause, whichever limit ended it
         _kill(reader.proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
@@ -359,13 +380,26 @@ def _outputs(reader: _Reader, timeout_s: float, log: LogFn | None, name: str, gi
         except (subprocess.TimeoutExpired, _PipesHeld):
             err = reader.err.value()
             reader.proc.wait()
-        stalled = isinstance(stop, _Stalled) and stall_s is not None
-        after = stall_s if stalled and stall_s is not None else timeout_s
-        said = f"gave no output for {after:.0f} s" if stalled else f"timed out after {after:.0f} s"
-        failed = _failure(log, f"{name} {said}", "the input may be corrupt or the tool may hang; see the step log", err,
-                          given)
+        capped = by_cap and not stalled and not stopped
+        said, hint = _stop_words(name, after, stalled, stopped, capped)
+        failed = _failure(log, said, hint, err, given)
         raise TimedOut(failed.message, failed.hint, failed.stderr_tail, after, err.decode("utf-8", "replace"),
-                       stalled) from None
+                       stalled, stopped=stopped, capped=capped) from None
+
+
+def _stop_words(name: str, after: float, stalled: bool, stopped: bool, capped: bool) -> tuple[str, str]:
+    """(message, hint) of a child stopped at its limit of `after` seconds: by KIT_TIMEOUT_S's cap, stopped from
+    outside while the kit ran, given no frames (`stalled`), or past its timeout."""
+    seconds = seconds_said(after)
+    if stopped:
+        return f"{name} was {STOPPED} for {seconds} s, its limit, while the kit ran", STOPPED_FIX
+    if capped:
+        return (f"{name} ran past {TIMEOUT_S.name} ({seconds} s), which caps every command",
+                f"{CAP_FIX}: the same command then runs it again")
+    if stalled:
+        return (f"{name} gave no frames for {seconds} s",
+                "the input may be corrupt or the tool may hang; see the step log")
+    return f"{name} timed out after {seconds} s", "the input may be corrupt or the tool may hang; see the step log"
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes, given: Sequence[str]) -> ToolError:
@@ -385,11 +419,13 @@ class TimedOut(ToolError):
     retry_helps = False
 
     def __init__(self, message: str, hint: str, stderr_tail: str, timeout_s: float, stderr: str,
-                 stalled: bool = False) -> None:
+                 stalled: bool = False, *, stopped: bool = False, capped: bool = False) -> None:
         super().__init__(message, hint, stderr_tail)
         self.timeout_s = timeout_s  # its timeout, or (`stalled`) how long its stdout gave nothing
         self.stderr = stderr
         self.stalled = stalled
+        self.stopped = stopped  # stopped from outside (state T) while the kit ran, for most of that
+        self.capped = capped  # the timeout was KIT_TIMEOUT_S's
 
 
 class BoundedBuffer:
@@ -464,7 +500,8 @@ class _Reader:
         self.failure: BaseException | None = None
         self.progressed = 0
         self._frame = -1
-        self.clock = OwnTime(proc.pid)
+        self.clock = WATCH.child(proc.pid)
+        self._stopped_at = 0.0  # the clock's stopped seconds at its last progress
         pump_out = self._pump if on_line is None and not frames else self._pump_lines
         self.threads = [threading.Thread(target=pump, args=(pipe, buf), daemon=True) for pump, pipe, buf in
                         ((self._pump, proc.stderr, self.err), (pump_out, proc.stdout, self.out)) if pipe is not None]
@@ -505,7 +542,7 @@ class _Reader:
         while (alive := [t for t in self.threads if t.is_alive()]) or self.proc.poll() is None:
             own = self.clock.seconds()
             if self.progressed != seen:
-                seen, since = self.progressed, own
+                seen, since, self._stopped_at = self.progressed, own, self.clock.stopped_s
             if self.proc.poll() is not None:  # its grace for its pipes in own time too: a stop right then is none
                 exited_at = own if exited_at is None else exited_at
             if own >= timeout_s:
@@ -521,3 +558,8 @@ class _Reader:
         if self.failure is not None:
             raise self.failure
         return self.out.value(), self.err.value()
+
+    def stopped_from_outside(self, window: float) -> bool:
+        """Whether the child, at its limit of `window` seconds, was stopped from outside (state T while the kit ran):
+        stopped now, or for half of the window since its last progress."""
+        return self.clock.stopped_now() or self.clock.stopped_s - self._stopped_at >= window / 2

@@ -56,6 +56,11 @@ def _xdg() -> bool:
     return sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
 
 
+def private_folder() -> Path | None:
+    """This process's folder as open_scratch made it, whether or not it is still there (None: never made)."""
+    return _opened[0] if _opened else None
+
+
 def opened() -> Path | None:
     """This process's folder, when open_scratch made it (None in a test's process, or a library's use of the kit)."""
     return _opened[0] if _opened and _opened[0].is_dir() else None
@@ -157,8 +162,10 @@ def _remove_own(folder: Path, pid: int) -> None:
 
 def child_folder() -> Path:
     """A folder of a child's own (0700, a random name) inside this process's, or tempfile's folder where the process
-    opened none (a test's)."""
-    return Path(tempfile.mkdtemp(prefix="child.", dir=opened()))
+    opened none (a test's). This process's folder removed while the kit runs (a cleaner of /tmp): the OSError names
+    it (kit.cli.guard says it as the kit's temporary folder, removed), never tempfile's folder in its place."""
+    mine = private_folder()
+    return Path(tempfile.mkdtemp(prefix="child.", dir=mine if mine is not None else opened()))
 
 
 def child_environment(env: Mapping[str, str], folder: Path | None) -> dict[str, str]:

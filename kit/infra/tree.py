@@ -19,7 +19,17 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import TMP_MARK, host_name, named_errors, sha256_stream, stale, temp_name
 from kit.infra.limits import STALE_TEMP_S
 from kit.infra.outside import load_json, read_json_object
-from kit.infra.perms import Rules, Untrusted, describe, euid, file_problem, folder_problem, refuse, refuse_folder
+from kit.infra.perms import (
+    PRIVATE_FOLDER_MODE,
+    Rules,
+    Untrusted,
+    describe,
+    euid,
+    file_problem,
+    folder_problem,
+    refuse,
+    refuse_folder,
+)
 from kit.infra.treefs import Entry, Folder, LockBusy
 from kit.infra.variables import TREE_ROOT
 
@@ -27,6 +37,17 @@ TREE_ENV = TREE_ROOT.name  # a cluster's folder, named for its tasks: their out-
 # the suffixes of the kit's files (and results-*, temporaries): a link the user keeps under another name is left alone
 KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu",
                           ".npy", ".sh"})
+
+
+@contextlib.contextmanager
+def whole_name(path: Path) -> Iterator[None]:
+    """An OSError of a step by descriptor, which names only the entry it met (`probe.y4m`), named by `path` whole."""
+    try:
+        yield
+    except OSError as exc:
+        if not exc.filename or not os.path.isabs(os.fsdecode(exc.filename)):
+            exc.filename = str(path)
+        raise
 
 
 class Tree(contextlib.AbstractContextManager["Tree"]):
@@ -139,7 +160,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
                 raise refuse(parent.path / name, describe(st, parent.path / name) or "a file", "a folder",
                              reading=self.rules.reading) from exc
             if make and isinstance(exc, FileNotFoundError):  # a folder made in the one just opened
-                raise fs.gone(parent.path) from exc
+                raise fs.gone(parent.path, self.root, self.label) from exc
             raise
         if key not in self._checked:
             try:
@@ -213,18 +234,20 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         with self._parent(path) as (folder, name):
             folder.free(name)
 
-    def new_temp(self, path: Path) -> tuple[Path, BinaryIO]:
-        """A new temporary beside `path` (free for a file), open to write; the caller seals and renames it (replace)."""
+    def new_temp(self, path: Path, private: bool = False) -> tuple[Path, BinaryIO]:
+        """A new temporary beside `path` (free for a file), open to write; the caller seals and renames it (replace).
+        `private`: made readable by its owner alone (before a byte is written in it)."""
         self.check_target(path)
         tmp = path.with_name(temp_name(path.name))
-        return tmp, os.fdopen(self._open_file(tmp, fs.NEW, self.owner), "wb")
+        return tmp, os.fdopen(self._open_file(tmp, fs.NEW, self.owner, private=private), "wb")
 
-    def seal(self, fh: BinaryIO, executable: bool = False) -> None:
-        """A finished temporary: on disk (fsync), with the kit's mode (kit.infra.perms), closed."""
+    def seal(self, fh: BinaryIO, executable: bool = False, private: bool = False) -> None:
+        """A finished temporary: on disk (fsync), with the kit's mode (kit.infra.perms; `private`: its owner's alone),
+        closed."""
         fh.flush()
         os.fsync(fh.fileno())
         if hasattr(os, "fchmod"):
-            os.fchmod(fh.fileno(), self.rules.file_mode(executable))  # the umask is not the kit's rule
+            os.fchmod(fh.fileno(), self.rules.file_mode(executable, private))  # the umask is not the kit's rule
         fh.close()
 
     def replace(self, tmp: Path, path: Path) -> None:
@@ -239,28 +262,29 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
                 raise
 
     @contextlib.contextmanager
-    def atomic(self, path: Path, executable: bool = False) -> Iterator[BinaryIO]:
+    def atomic(self, path: Path, executable: bool = False, private: bool = False) -> Iterator[BinaryIO]:
         """A file object to write `path` with; it replaces `path` when the block ends without an error."""
-        with self.atomic_path(path, executable) as tmp, os.fdopen(self._open_file(tmp, fs.WRITE, self.owner),
-                                                                   "wb") as fh:
+        with self.atomic_path(path, executable, private) as tmp, os.fdopen(
+                self._open_file(tmp, fs.WRITE, self.owner), "wb") as fh:
             yield fh
 
     @contextlib.contextmanager
-    def atomic_path(self, path: Path, executable: bool = False) -> Iterator[Path]:
-        """A temporary's path for a child (ffmpeg) to write `path` with, checked and renamed over `path`."""
-        tmp, fh = self.new_temp(path)
+    def atomic_path(self, path: Path, executable: bool = False, private: bool = False) -> Iterator[Path]:
+        """A temporary's path for a child (ffmpeg) to write `path` with, checked and renamed over `path`; `private`:
+        the temporary is its owner's alone from the start (new_temp), and stays so."""
+        tmp, fh = self.new_temp(path, private)
         fh.close()
         try:
             with named_errors(path):
                 yield tmp
                 with self.open_read(tmp, trusted=True) as done:
-                    self.seal(done, executable)  # what the child wrote
+                    self.seal(done, executable, private)  # what the child wrote
                 self.replace(tmp, path)
         finally:
             self.remove(tmp)
 
-    def write_bytes(self, path: Path, data: bytes, executable: bool = False) -> None:
-        with self.atomic(path, executable) as fh:
+    def write_bytes(self, path: Path, data: bytes, executable: bool = False, private: bool = False) -> None:
+        with self.atomic(path, executable, private) as fh:
             fh.write(data)
 
     def write_text(self, path: Path, text: str, executable: bool = False) -> None:
@@ -309,17 +333,19 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         with fh:
             return read_json_object(path, lambda _: load_json(fh.read()))
 
-    def _open_file(self, path: Path, flags: int, owner: int | None, reading: bool = False) -> int:
-        """`path` opened with `flags` if it is a regular file (of `owner`'s, trusted: perms.file_problem)."""
+    def _open_file(self, path: Path, flags: int, owner: int | None, reading: bool = False,
+                   private: bool = False) -> int:
+        """`path` opened with `flags` if it is a regular file (of `owner`'s, trusted: perms.file_problem); one made
+        `private`: its owner's alone."""
         with self._parent(path, make=not reading) as (folder, name):
             where, dir_fd = folder.at(name)
             try:
-                fd = os.open(where, flags, self.rules.file_mode(), dir_fd=dir_fd)
+                fd = os.open(where, flags, self.rules.file_mode(private=private), dir_fd=dir_fd)
             except OSError as exc:
                 if (st := folder.lstat(name)) is not None and (what := describe(st, path)) is not None:
                     raise refuse(path, what, reading=reading) from exc
                 if isinstance(exc, FileNotFoundError) and not reading:  # a file made in the folder just opened
-                    raise fs.gone(folder.path) from exc
+                    raise fs.gone(folder.path, self.root, self.label) from exc
                 exc.filename = str(path)
                 raise
         try:
@@ -335,21 +361,25 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             os.close(fd)
             raise
 
-    def make_folder(self, path: Path) -> Path:
-        """`mkdir -p` below the root, each step checked. Returns `path`."""
-        with self._open(self.parts(path)):
+    def make_folder(self, path: Path, private: bool = False) -> Path:
+        """`mkdir -p` below the root, each step checked; `private`: `path` itself made (or kept) enterable by the user
+        alone, whatever the rules' mode (the box's key: kit.infra.keys). Returns `path`."""
+        with self._open(self.parts(path)) as folder:
+            if private and folder.fd is not None:
+                os.fchmod(folder.fd, PRIVATE_FOLDER_MODE)
             return path
 
     def remove(self, path: Path) -> None:
         """Delete a file of the kit's (nothing when missing); a link, pipe or folder in its place is refused."""
-        with contextlib.suppress(FileNotFoundError), self._parent(path, make=False) as (folder, name):
+        with contextlib.suppress(FileNotFoundError), whole_name(path), self._parent(path, make=False) as (folder, name):
             folder.free(name)  # the unlink below is in the very folder this looked in
             where, dir_fd = folder.at(name)
             os.unlink(where, dir_fd=dir_fd)
 
     def remove_folder(self, path: Path) -> None:
         """Delete a folder of the kit's own and everything in it (nothing when missing), by descriptors."""
-        with contextlib.suppress(FileNotFoundError), self._parent(path, make=False) as (parent, name):
+        with contextlib.suppress(FileNotFoundError), whole_name(path), \
+                self._parent(path, make=False) as (parent, name):
             if (st := parent.lstat(name)) is not None and not stat.S_ISDIR(st.st_mode):
                 raise refuse(path, describe(st, path) or "a file", "a folder")
             self._forget(path)

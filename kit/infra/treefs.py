@@ -173,10 +173,16 @@ def open_root(path: Path, rules: Rules, make: bool) -> int | None:
     return fd
 
 
-def gone(folder: Path) -> InputError:
-    """Nothing can be made in `folder`, which the Tree just opened: it was removed (`rm -rf` of the out-dir)."""
-    return InputError(f"cannot write in {folder}: it was removed while the kit was writing there",
-                      hint="the kit never makes it again by itself: rerun (finished work still there is reused)")
+def gone(folder: Path, root: Path | None = None, label: str = "") -> InputError:
+    """Nothing can be made in `folder`, which the Tree (of `root`, its `label`) just opened: it was removed (`rm -rf`
+    of the out-dir, of a job's folder in it). The same command makes it again."""
+    role = "out-dir" if label == "the out-dir" else label
+    where = f"{folder} ({role})" if folder == root or root is None else f"{folder}, in {root} ({role}),"
+    removed = InputError(f"{where} was removed while the kit ran".replace(" ()", ""),
+                         hint="run the same command again: it makes the folder again, and every finished output "
+                              "still there is reused")
+    removed.retry_helps = True
+    return removed
 
 
 def nowhere(folder: Path, verb: str = "create") -> InputError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from kit.errors import InputError
 from kit.infra.files import no_home
 from kit.infra.numbers import label, number, range_words, read_float, read_int, read_pair
-from kit.infra.visible import visible
+from kit.infra.visible import ascii_spelling, visible
 
 PREFIX = "KIT_"
 ON = ("1", "on", "true", "yes", "t", "y")  # the words click's BOOL took for a flag's variable before it read this rule
@@ -170,9 +171,11 @@ class Number:
         takes = self.takes.format(hi=hi) if self.takes else range_words(self.lo, hi, self.lo_open, self.kind == WHOLE)
         refused = f"{asked_by} auto: " * bool(asked_by) + f"{label(self.name, text)} is not {takes}"
         value = number(READ_KIND[self.kind], text, refused, self.fix)
+        if self.zero_is_unset and value == 0:  # unset, whatever the bounds of a value
+            return self.default
         if not self.within(value[0] if self.kind == PAIR else value, value[1] if self.kind == PAIR else hi):
             raise InputError(refused, hint=self.fix)
-        return self.default if self.zero_is_unset and value == 0 else value
+        return value
 
     def within(self, value: float, hi: float | None) -> bool:
         above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
@@ -189,9 +192,13 @@ def core_count() -> int:
 
 INCUMBENT_DEFAULT_S = 600.0  # KIT_INCUMBENT_TIMEOUT_S unset
 KIT_TRAIN_THREADS_AT_MOST = 2  # training workers the kit chooses when KIT_TRAIN_THREADS is unset (bench/README.md)
-TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout", DECIMAL, 0, None,
+# the least cap a command can run under: ffmpeg's own start (its libraries loaded, its input opened) takes a tenth of a
+# second on a quiet box and several on a loaded one, and the kit reads a child's time twice a second
+LEAST_CAP_S = 1.0
+TIMEOUT_S = Number("KIT_TIMEOUT_S", "seconds that cap every single command's timeout", DECIMAL, LEAST_CAP_S, None,
                    "unset KIT_TIMEOUT_S (no cap), or give the seconds a single command may run, e.g. 600",
-                   zero_is_unset=True)
+                   zero_is_unset=True, takes=f"0 (no cap) or a number of seconds of at least {LEAST_CAP_S:g}: no "
+                   "command the kit runs ends sooner (ffmpeg's own start takes up to a second on a loaded box)")
 JOB_THREADS = Number("KIT_JOB_THREADS", "libvmaf's threads per corpus job", WHOLE, 0, 1024,
                      "unset KIT_JOB_THREADS (the kit shares the cores among the jobs), or give libvmaf's threads per "
                      "job, e.g. KIT_JOB_THREADS=2", zero_is_unset=True)
@@ -209,18 +216,50 @@ NUMBERS: dict[str, Number] = {v.name: v for v in (TIMEOUT_S, JOB_THREADS, TRAIN_
                                                   ARRAY_TASK)}
 
 
+# The letters of other scripts that are drawn as a Latin letter of a KIT_ name (Greek and Cyrillic capitals and smalls);
+# what Unicode's compatibility decomposition makes Latin already (full-width letters, the Kelvin sign, a letter with
+# a dot or an accent: `İ` is I and a dot above) needs no entry here
+LOOK_ALIKES = str.maketrans("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "αβεικνορτυχ" "АВЕКМНОРСТУХІЈЅԚԜ" "аеорсухіјѕһԁԛԝ" "ıȷ",
+                            "ABEZHIKMNOPTYX" "abeiknoptux" "ABEKMHOPCTYXIJSQW" "aeopcyxijshdqw" "ij")
+
+
+def as_read(name: str) -> str:
+    """The KIT_ name a variable's name is drawn as: in capitals, each accent or mark dropped, each letter of another
+    script that looks Latin made the Latin one (`kit_seeds`, `ΚIT_SEEDS` with a Greek K, `KİT_SEEDS`: KIT_SEEDS)."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    return bare.translate(LOOK_ALIKES).upper()
+
+
+def spelt_apart(name: str, meant: str) -> str:
+    """How `name` differs from the name `meant` it is drawn as: its letters of other scripts named, or its case."""
+    others = [f"{ascii_spelling(ch)} is {unicodedata.name(ch, 'a character with no name')}"
+              for ch in dict.fromkeys(name) if not ch.isascii()]
+    return "; ".join(others) if others else f"the kit reads its names as spelt, in capitals: {meant}"
+
+
 def unknown_variable_warnings(known: Collection[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """A line for each KIT_ name set (not empty) in `environ` that is none of `known` (every variable of the kit: its
     own and its options'): the kit reads no such variable, so a misspelling (KIT_SEEDS
-    spelt without its S) would change nothing without a word. Each names the nearest known name, where one is near."""
+    spelt without its S) would change nothing without a word. Each names the nearest known name, where one is near. A
+    name drawn as a KIT_ name but spelt otherwise (another case, a letter of another script that looks Latin:
+    as_read) is said where it nears one, its spelling shown in ASCII alone (escapes), and how it differs."""
     env = os.environ if environ is None else environ
+    bodies = sorted(k[len(PREFIX):] for k in known if k.startswith(PREFIX))
     lines = []
-    for name in sorted(n for n in env if n.startswith(PREFIX) and env[n].strip() and n not in known):
+    for name in sorted(n for n in env if as_read(n).startswith(PREFIX) and env[n].strip() and n not in known):
         # the words after KIT_, which every name shares: KIT_ZZZQ is near no variable of the kit
-        near = difflib.get_close_matches(name[len(PREFIX):], sorted(k[len(PREFIX):] for k in known
-                                                                    if k.startswith(PREFIX)), n=1, cutoff=0.6)
-        lines.append(f"{visible(name)} is set, but the kit reads no variable of that name, so it changes nothing"
-                     + (f": did you mean {PREFIX}{near[0]}?" if near else ""))
+        read = as_read(name)
+        near = [read[len(PREFIX):]] if read in known else \
+            difflib.get_close_matches(read[len(PREFIX):], bodies, n=1, cutoff=0.6)
+        if near:
+            said = f": did you mean {PREFIX}{near[0]}?" + (f" ({spelt_apart(name, PREFIX + near[0])})"
+                                                          if name != read else "")
+        elif name.startswith(PREFIX):
+            said = ""
+        else:  # another program's name in small letters (kit_home) is not the kit's to judge
+            continue
+        lines.append(f"{ascii_spelling(name)} is set, but the kit reads no variable of that name, so it changes "
+                     f"nothing{said}")
     return lines
 
 

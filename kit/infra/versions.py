@@ -12,12 +12,20 @@ from collections.abc import Mapping
 from kit import __version__
 from kit.errors import InputError
 
-_RELEASE = re.compile(r"^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?")  # 2.3.0; a pre-release's suffix is not compared
+# A version as a kit writes it (kit.__version__, as Python's packaging spells a release: PEP 440's normal form), whole
+# or none: its release numbers in ASCII digits 0-9, none with a leading zero, at most 18 each (the kit's one rule for a
+# whole number from outside: kit.infra.numbers), then at most a pre-release, post-release, development or local suffix,
+# which is not compared. Nothing before it and nothing after: `2.4.1 PWNED`, `2.4.1/../../x`, `v2.4.0`, `２.４.１` are
+# none, while `10000000.0.0` is a kit's, a later one's.
+_NUMBER = r"(0|[1-9][0-9]{0,17})"
+_RELEASE = re.compile(rf"{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?(?:(?:a|b|rc)[0-9]{{1,18}})?(?:\.post[0-9]{{1,18}})?"
+                      r"(?:\.dev[0-9]{1,18})?(?:\+[a-z0-9]+(?:\.[a-z0-9]+)*)?", re.ASCII)
 
 
 def release(version: object) -> tuple[int, int, int] | None:
-    """A kit version's release numbers (`2.3.0` -> (2, 3, 0), `2.3` -> (2, 3, 0)); None for anything else."""
-    found = _RELEASE.match(version) if isinstance(version, str) else None
+    """A kit version's release numbers (`2.3.0` -> (2, 3, 0), `2.3` -> (2, 3, 0), `2.5.0rc1` -> (2, 5, 0)); None for
+    anything that is not one whole (a version with text before or after it, digits of another script)."""
+    found = _RELEASE.fullmatch(version) if isinstance(version, str) else None
     return (int(found[1]), int(found[2]), int(found[3] or 0)) if found else None
 
 

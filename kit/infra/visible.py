@@ -60,6 +60,12 @@ def visible(text: str) -> str:
     return "".join(ch if ch.isprintable() else escape(ch) for ch in text)
 
 
+def ascii_spelling(text: str) -> str:
+    """`text` in ASCII alone: each character that is not printable ASCII written as its escape (a Greek capital kappa
+    as `\\u039a`), so two names that look alike read apart."""
+    return "".join(ch if ch.isascii() and ch.isprintable() else escape(ch) for ch in text)
+
+
 def visible_lines(text: str) -> list[str]:
     """The lines of a block (a traceback, a stderr tail), each made visible; only a line feed ends a line."""
     return [visible(line) for line in text.split("\n")]

@@ -290,11 +290,12 @@ def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
     return [program(ffmpeg), "-hide_banner", "-nostdin", "-i", spelled_path(path)]
 
 
-def build_headers_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Open a file and trace the headers of its first video packet, decoding nothing (-bsf:v trace_headers): how it
-    was coded, where ffmpeg reads its codec's headers (H.264, HEVC, VP9, AV1); its stream line for the others."""
-    return [program(ffmpeg), "-hide_banner", "-nostdin", "-i", spelled_path(path), "-map", "0:v:0", "-c:v", "copy",
-            "-bsf:v", "trace_headers", "-frames:v", "1", "-f", "null", "-"]
+def build_headers_argv(ffmpeg: str, path: Path | str, stream: str | None = None) -> list[str]:
+    """Open a file and trace the headers of its first video packet (`stream`: another video stream's, `v:K`),
+    decoding nothing (-bsf:v trace_headers): how it was coded, where ffmpeg reads its codec's headers (H.264, HEVC,
+    VP9, AV1); its stream line for the others."""
+    return [program(ffmpeg), "-hide_banner", "-nostdin", "-i", spelled_path(path), "-map", f"0:{stream or 'v:0'}",
+            "-c:v", "copy", "-bsf:v", "trace_headers", "-frames:v", "1", "-f", "null", "-"]
 
 
 # the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC

@@ -230,16 +230,18 @@ LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "utvideo", "magicyuv"
 _TRACED = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+([\w.]+)(?:\[[^\]]*\])*\s+[01]+ = (-?\d+)", re.MULTILINE)
 
 
-def lossless_coding(path: Path, ffmpeg: str) -> str:
+def lossless_coding(path: Path, ffmpeg: str, video: int = 0) -> str:
     """How a master's first picture says it was coded losslessly (`ffv1, a lossless codec`; `H.264 at QP 0 with its
     transform bypassed`), or "" when it is not, or cannot be told: one look at its first packet's headers
-    (build_headers_argv), which decodes nothing."""
+    (build_headers_argv), which decodes nothing; of its video stream `video` (the film chosen_video reads: a cover
+    before it, a still picture, was traced instead)."""
     try:
-        res = run_look(path, build_headers_argv(ffmpeg, path), LOOK_START_S, "reading its first picture's headers")
+        res = run_look(path, build_headers_argv(ffmpeg, path, video_spec(video)), LOOK_START_S,
+                       "reading its first picture's headers")
     except (InputError, ToolError):  # a clip that cannot be read so is judged by its bitrate, as before
         return ""
-    streams = [s for s in input_streams(res.stderr) if s.picture]
-    codec = streams[0].detail.split(" ", 1)[0].rstrip(",") if streams else ""
+    streams = [s for s in input_streams(res.stderr) if s.kind == "Video"]
+    codec = streams[video].detail.split(" ", 1)[0].rstrip(",") if video < len(streams) else ""
     if codec in LOSSLESS_CODECS:
         return f"{codec}, a lossless codec"
     fields: dict[str, int] = {}
@@ -466,7 +468,7 @@ def unreadable_hint(path: Path, stderr: str) -> str:
         return "check the file plays, or remove it from --ref-dir"
     return Spelled("re-export or copy it again from its source; or, to use it as a player shows it, move it out of "
                    "--ref-dir and use in its place the lossless copy of what ffmpeg plays of it (its damage "
-                   "concealed), made with the kit's ffmpeg: ", convert_command(path))
+                   "concealed), made with the kit's ffmpeg: ", convert_command(path, chosen_video(stderr)))
 
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:

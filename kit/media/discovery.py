@@ -3,6 +3,7 @@ a link to one, else left out and said once (a folder, a pipe, a link to nothing 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -19,7 +20,7 @@ from kit.infra.records import NAMES_FILE, Record, omit_none
 from kit.infra.shown import Places, Spelled, heard, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
-from kit.media.argv import build_open_argv
+from kit.media.argv import build_count_argv, build_open_argv
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.containers import Tags, check_container, needs_intermediate
 from kit.media.decode import convert_command, lossless_coding
@@ -32,12 +33,15 @@ from kit.media.entries import (
     sequence_kind,
     sequences,
 )
+from kit.media.ffmpeg import parse_frame_count
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.looks import LookCutShort
 from kit.media.refs import (
     CLIP_EXTS,
+    MIN_FRAMES_PER_SOURCE,
     Clip,
     YuvDefaults,
+    check_even,
     check_geometry,
     frame_bytes,
     is_netflix_distorted,
@@ -243,19 +247,21 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
                     f"({per_frame} bytes each)",
                     hint="fix the geometry in the name or sidecar, or replace the truncated file")
             n, kind = stamp[0] // per_frame, "yuv"
+            check_even(path, w, h, n, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
         else:  # a master: its lossless copy's decode where ffmpeg reads the copy (kit.media.containers)
             made = cache.intermediate(path, ffmpeg) if needs_intermediate(path) else None
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, "")
+            check_even(path, w, h, n)
             dropped, kind, video = decoded.dropped, "master", decoded.video
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         clip = Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
                     read_path, read_tags, video)
-        return replace(clip, lossless=lossless_coding(path, ffmpeg)) if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL \
-            else clip
+        return replace(clip, lossless=lossless_coding(path, ffmpeg, video)) \
+            if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
@@ -324,6 +330,29 @@ def low_bitrate_warning(clip: Clip) -> str:
             "against; use a higher-quality master of it if there is one")
 
 
+# a fix that prints a command of the kit's ffmpeg (a lossless copy or conversion of the file, a crop): its output keeps
+# the file's frames, so it is judged by the frames rule first (a crop's sizes by kit.media.refs.check_even)
+PRINTED_FIX = "ffmpeg -"
+COUNT_LIMIT_S = 30.0  # a count of the file's packets, a copy to nowhere: its few seconds, as a look's open
+
+
+def fix_judged(refused: InputError, path: Path, ffmpeg: str) -> InputError:
+    """`refused` as it is, unless its fix prints a command whose output would be left out for what the command keeps:
+    fewer frames than a LOSO fold needs (MIN_FRAMES_PER_SOURCE, counted from the file's packets). Then the clip is
+    said as too short, with no such fix (issue 98, item 5: 2.4 offered a crop of a 2-frame clip, whose output it then
+    left out). A refusal of the moment's (a look cut short) is never judged: it is tried again as it is."""
+    if isinstance(refused, LookCutShort) or PRINTED_FIX not in str(refused.hint):
+        return refused
+    with contextlib.suppress(ToolError, ValueError):
+        res = run_process(build_count_argv(ffmpeg, path), timeout_s=COUNT_LIMIT_S)
+        frames = parse_frame_count(res.stderr) if res.returncode == 0 else MIN_FRAMES_PER_SOURCE
+        if frames < MIN_FRAMES_PER_SOURCE:
+            return InputError(Spelled(PurePath(path), f": {frames} frame(s); a LOSO fold needs at least "
+                                      f"{MIN_FRAMES_PER_SOURCE} frames per source"),
+                              hint="use a longer cut of the clip, or remove it from --ref-dir")
+    return refused
+
+
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore, unusable: list[Unusable] | None = None, doing: Note = _ignore) -> list[Clip]:
     """Every clip in ref_dir, checked (`doing` hears each; `note` what is skipped or not kept). One that cannot be used
@@ -334,9 +363,10 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         doing(f"reading clip {i} of {len(files)}: {p.name}")
         try:
             clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
-        except InputError as exc:  # a ToolError stops the run: a clip left out for a passing cause changes the corpus
+        except InputError as caught:  # a ToolError stops the run: a clip left out for a passing cause changes it
+            exc = fix_judged(caught, p, ffmpeg)
             if unusable is None:
-                raise
+                raise exc from None
             refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc))))
     if refused and not clips:
         raise refused[0][0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import math
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
 from kit.infra.perms import require_trusted
-from kit.infra.proc import ProcResult, TimedOut, run_process, signal_name
+from kit.infra.proc import CAP_FIX, STOPPED, ProcResult, TimedOut, run_process, seconds_said, signal_name
 from kit.infra.records import Record, keep, read_record
 from kit.infra.rules import OneOf
 from kit.infra.tree import Tree
@@ -302,32 +301,35 @@ def on_full_disk(res: ProcResult) -> bool:
 
 
 # a child stopped at its limit, whoever ran it (a job's child, the independent check, a look): its own limit (a stall,
-# an open's few seconds) counts only its own time, so what still reaches it is the box's or the moment's; the cap of
-# KIT_TIMEOUT_S is the user's, and stops it again until raised
-OWN_TIME = ("its limit counts only the time it could run (never a stop of the box, nor a wait for a CPU), and a box "
+# an open's few seconds) counts the time the kit ran, less the child's waits for a CPU, so what still reaches it is the
+# box's or the moment's; the cap of KIT_TIMEOUT_S is the user's, and stops it again until raised
+OWN_TIME = ("its limit counts the time the kit ran (never a stop of the whole box, nor a wait for a CPU), and a box "
             "short of memory or a stalled disk or share holds it so too")
 STALL_SAID = f"not the clip's verdict: {OWN_TIME}"
+STOPPED_SAID = "not the clip's verdict: something outside the kit stopped it while the kit ran"
 CAPPED_SAID = f"the cap is {TIMEOUT_S.name}'s, not the clip's"
-CAPPED_FIX = f"raise or unset {TIMEOUT_S.name}, which caps every command"
+CAPPED_FIX = CAP_FIX
 
 
 class Stop(NamedTuple):
-    """How a child stopped at a limit is said: `how` ("gave no frame for 63 s of its own time"), `said` (whose it
-    is), `capped` (KIT_TIMEOUT_S's cap, which its hint names: CAPPED_FIX)."""
+    """How a child stopped at a limit is said: `how` ("gave no frames for 63 s"), `said` (whose it is), `capped`
+    (KIT_TIMEOUT_S's cap, which its hint names: CAPPED_FIX)."""
 
     how: str
     said: str
     capped: bool
 
 
-def how_it_stopped(stopped: TimedOut, limit_s: float = math.inf) -> Stop:
-    """A child run with `limit_s` (math.inf: a stall alone) that run_process stopped: its stall, that limit, or
-    KIT_TIMEOUT_S's cap where that came first (kit.infra.proc.timeout_cap)."""
-    seconds = f"{stopped.timeout_s:.0f} s of its own time"
+def how_it_stopped(stopped: TimedOut) -> Stop:
+    """A child run_process stopped at a limit: KIT_TIMEOUT_S's cap (kit.infra.proc.timeout_cap), a stop from outside
+    while the kit ran (state T: STOPPED), no frames for its stall, or past its own limit."""
+    seconds = f"{seconds_said(stopped.timeout_s)} s"
+    if stopped.stopped:  # the cause, whichever limit ended it
+        return Stop(f"was {STOPPED} for {seconds}, its limit, while the kit ran,", STOPPED_SAID, False)
+    if stopped.capped:
+        return Stop(f"ran past {TIMEOUT_S.name} ({seconds}), which caps every command,", CAPPED_SAID, True)
     if stopped.stalled:
-        return Stop(f"gave no frame for {seconds}", STALL_SAID, False)
-    if stopped.timeout_s < limit_s:
-        return Stop(f"ran past {TIMEOUT_S.name}, which caps every command ({seconds}),", CAPPED_SAID, True)
+        return Stop(f"gave no frames for {seconds}", STALL_SAID, False)
     return Stop(f"timed out after {seconds}", STALL_SAID, False)
 
 

@@ -233,8 +233,9 @@ def parse_vmaf_log(path: Path, extra: bool = False, own_keys: tuple[str, ...] = 
     teacher's own six under `own_keys`, where it computes them with options)."""
     import numpy as np
 
+    # the kit's own large JSON, read past kit.infra.outside's bound: hours of frames pass 64 MiB
     with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)  # a log cut short, or not JSON: ValueError (json.JSONDecodeError, UnicodeDecodeError)
+        data = json.load(fh)  # noqa: TID251 (cut short, or not JSON: ValueError, as JSONDecodeError and UnicodeDecodeError are)
     try:  # a log that parses but is not libvmaf's: a ValueError too
         frames = sorted(data.get("frames", []), key=lambda f: f["frameNum"])
     except (AttributeError, KeyError, TypeError) as exc:

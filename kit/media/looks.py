@@ -19,7 +19,7 @@ from kit.errors import InputError, ToolError
 from kit.infra import scratch
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
-from kit.infra.proc import ProcResult, TimedOut, lines_not_kept, run_process
+from kit.infra.proc import STOPPED_CAUSE, ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
 from kit.media.ffmpeg import CAPPED_FIX, box_short_of, how_it_ended, how_it_stopped, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
@@ -178,8 +178,9 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     """The refusal of a clip whose look (`doing`) stalled or ran past its limit (`timeout_s`): never the clip's
     (LookCutShort, LookStalled), in the box's words; ffmpeg's last words and the command that reads the file anyway
     said after, for a look that stalls again and again."""
-    stop = how_it_stopped(stopped, timeout_s)
-    why = "" if stop.capped else f", its limit ({STALL_FRAMES} frames' worth of its budget)" if stopped.stalled else \
+    stop = how_it_stopped(stopped)
+    why = "" if stop.capped or stopped.stopped else \
+        f", its limit ({STALL_FRAMES} frames' worth of its budget)" if stopped.stalled else \
         f", its limit ({rule or 'the time it may take'})"
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
     words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
@@ -191,6 +192,8 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
                   "kit's ffmpeg: ", convert_command(path))
     if stop.capped:
         return LookCutShort(message, hint=Spelled(f"{CAPPED_FIX}; or, ", fix))
+    if stopped.stopped:  # no fix of the file's: nothing of it held the look
+        return LookStalled(message, hint=f"the same command again looks at it again: {STOPPED_CAUSE}")
     return LookStalled(message, hint=Spelled("the same command again looks at it again; should it stall there again, "
                                              "ffmpeg's decoder is stuck on the file: ", fix))
 
@@ -211,8 +214,9 @@ def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
                     stall_s=budget.stall_s(kind), writes=kind == "copy")
 
 
-def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
+def convert_command(path: Path, video: int = 0) -> str:
+    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`): its
+    video stream `video` (the film kit.media.streams.chosen_video reads, a cover before it passed over)."""
     source = path.absolute()
     dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
-    return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
+    return kit_command("ffmpeg", "-i", source, "-map", f"0:v:{video}", "-an", "-c:v", "ffv1", dest)

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kit.errors import InputError
 from kit.infra.files import name_beside
@@ -122,10 +122,16 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
                        "-c:v", "ffv1", name_beside(path.absolute(), path.stem, "_even.mkv"))
 
 
+# the frames a LOSO fold needs of each source (kit.model.recipe reads it here): a clip with fewer is left out, and a
+# fix that keeps its frames (a crop) is no fix for it
+MIN_FRAMES_PER_SOURCE = 8
+
+
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode or score (zero, huge, under libvmaf's MIN_SCORED_SIDE, odd) or, for a .y4m
-    or .yuv whose frames the kit reads by their size, a pixel format not in PIX_FMTS (`raw`: a .yuv's input);
-    `pix_fmt` "" for a master (its decoder's format is what ffmpeg decodes it to: kit.media.pixfmt.score_pix_fmt)."""
+    """Refuse a size no job could encode or score (zero, huge, under libvmaf's MIN_SCORED_SIDE) or, for a .y4m or
+    .yuv whose frames the kit reads by their size, a pixel format not in PIX_FMTS (`raw`: a .yuv's input); `pix_fmt`
+    "" for a master (its decoder's format is what ffmpeg decodes it to: kit.media.pixfmt.score_pix_fmt). An odd size
+    is check_even's, once the frames are counted."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
@@ -140,12 +146,29 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
     if pix_fmt and pix_fmt not in PIX_FMTS:
         raise InputError(f"{path}: unsupported pixel format {pix_fmt}",
                          hint="use one of " + ", ".join(sorted(PIX_FMTS)))
-    if width % 2 or height % 2:
-        odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
-        raise InputError(f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
-                         "(encoders refuse it)",
-                         hint=Spelled("crop it to an even size with the kit's ffmpeg (cropping keeps the score "
-                                      "honest; scaling would not): ", crop_command(path, width, height, raw)))
+
+
+def check_even(path: Path, width: int, height: int, frames: int, raw: tuple[str, ...] = ()) -> None:
+    """Refuse an odd size (every encode is 4:2:0), with the crop that fixes it only where the cropped clip passes the
+    rules that judge it then: no side under MIN_SCORED_SIDE, at least MIN_FRAMES_PER_SOURCE frames (a crop keeps
+    them). Where it would not, the clip is said as what the crop leaves it (too small, too short), with no crop."""
+    if not (width % 2 or height % 2):
+        return
+    odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
+    said = f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes"
+    even_w, even_h = width - width % 2, height - height % 2
+    if min(even_w, even_h) < MIN_SCORED_SIDE:
+        raise InputError(f"{said}, and cropped to {even_w}x{even_h} it is too small for libvmaf to score (under "
+                         f"{MIN_SCORED_SIDE} pixels)",
+                         hint=f"remove it from --ref-dir: a reference must be at least {MIN_SCORED_SIDE + 1}x"
+                              f"{MIN_SCORED_SIDE + 1}")
+    if frames < MIN_FRAMES_PER_SOURCE:  # said as too short (kit.steps.corpus_inputs.too_short's words)
+        raise InputError(Spelled(PurePath(path), f": {frames} frame(s); a LOSO fold needs at least "
+                                 f"{MIN_FRAMES_PER_SOURCE} frames per source"),
+                         hint="use a longer cut of the clip, or remove it from --ref-dir")
+    raise InputError(f"{said} (encoders refuse it)",
+                     hint=Spelled("crop it to an even size with the kit's ffmpeg (cropping keeps the score "
+                                  "honest; scaling would not): ", crop_command(path, width, height, raw)))
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
@@ -189,6 +212,7 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
                     f"{path}: truncated y4m (frame {n} has {size - (at - picture)} of its {picture} bytes)",
                     hint="the file was cut short; copy it again or drop it from --ref-dir")
             n += 1
+    check_even(path, width, height, n)
     return width, height, fps, pix_fmt, n
 
 

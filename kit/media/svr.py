@@ -89,18 +89,19 @@ class SvrModel:
         """Its features' own options in words (options_text)."""
         return options_text(self.suffixes)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """The score of each row of `features` (N, 6), CHUNK_ROWS at a time, a stop signal polled between two."""
+    def predict(self, features: np.ndarray, clipped: bool = True) -> np.ndarray:
+        """The score of each row of `features` (N, 6), CHUNK_ROWS at a time, a stop signal polled between two;
+        `clipped=False`: before the model's score_clip (what the student's expected clip reads, kit.model.spread)."""
         import numpy as np
 
         rows = np.asarray(features, dtype=np.float64)
         parts = []
         for start in range(0, len(rows), CHUNK_ROWS):
             check()
-            parts.append(self._predict(rows[start : start + CHUNK_ROWS]))
+            parts.append(self._predict(rows[start : start + CHUNK_ROWS], clipped))
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    def _predict(self, features: np.ndarray) -> np.ndarray:
+    def _predict(self, features: np.ndarray, clipped: bool = True) -> np.ndarray:
         import numpy as np
 
         x = features[:, list(self.order)]
@@ -124,7 +125,7 @@ class SvrModel:
             out = p0 + p1 * score + p2 * score * score
             out = np.maximum(out, score) if self.out_gte_in else out
             score = np.minimum(out, score) if self.out_lte_in else out
-        if self.clip is not None:
+        if self.clip is not None and clipped:
             score = np.clip(score, *self.clip)
         return score
 

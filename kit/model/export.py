@@ -60,7 +60,7 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
         nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
         return nodes, inits
     # the teacher recipe's student: the teacher's function plus the network scaled (kit.model.floor)
-    told, known = teacher_nodes(model.teacher.model, features, "teacher_score")
+    told, known = teacher_nodes(model.teacher.model, features, "teacher_score", model.teacher.spread, codec)
     inits += [*known, numpy_helper.from_array(np.array(model.scale, np.float32), "correction_scale")]
     nodes += [helper.make_node("Squeeze", [h, "squeeze_axes"], ["correction_raw"]),
               helper.make_node("Mul", ["correction_scale", "correction_raw"], ["correction"]), *told,

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads where a corpus is read: the corpus step's forecast chooses a scheme without it
+    import pandas as pd
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_command

@@ -14,6 +14,7 @@ from kit.infra.invocation import kit_command
 from kit.model.folds import cut_folds
 from kit.model.loso import LosoInputs
 from kit.model.recipe import TrainConfig
+from kit.model.spread import Spread
 from kit.model.train import EpochCallback, Member, train_members
 
 HOLDOUT_K = 5
@@ -61,16 +62,18 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
 
 def run_holdout(inputs: LosoInputs, kind: str, seeds: list[int], config: TrainConfig, corpus: str,
                 on_epoch: EpochCallback | None = None, workers: int = 1, scale: float = 0.0,
-                ) -> tuple[pd.DataFrame, str]:
+                spread: Spread | None = None) -> tuple[pd.DataFrame, str]:
     """Train every (seed, holdout fold) member on the LOSO's inputs and predict its held-out rows; by the teacher
-    recipe, the teacher's function plus `scale` (LOSO's export's factor, kit.model.floor) times each correction."""
+    recipe, the teacher's function (its clip under LOSO's export's `spread`) plus `scale` (LOSO's export's factor,
+    kit.model.floor) times each correction."""
     folds, why = holdout_folds(inputs.df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     feats, codec, target = inputs.feats, inputs.codec, inputs.target
     corpus_row = inputs.df[CORPUS_ROW].to_numpy()
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
     if inputs.distil is not None and inputs.teacher_model is not None:
-        ens = replace(ens, teacher=inputs.teacher_model, scales=(scale,) * len(ens.members))
+        ens = replace(ens, teacher=inputs.teacher_model, scales=(scale,) * len(ens.members),
+                      spreads=(spread,) * len(ens.members))
     frames = [pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
                             "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
                             "pred": ens.predict(m, feats[f.test], codec[f.test])})

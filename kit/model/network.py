@@ -9,6 +9,7 @@ from torch import nn
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.contract import log_columns
+from kit.model.spread import Spread
 from kit.model.teacher_term import TeacherTerm
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
@@ -20,11 +21,12 @@ class FrRegressor(nn.Module):
     logged: torch.Tensor  # (1, F) 1.0 where a raw feature enters as log(1 + x) (kit.model.features.model_space)
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch, teacher: SvrModel | None = None,
-                 scale: float = 1.0) -> None:
+                 scale: float = 1.0, spread: Spread | None = None) -> None:
         super().__init__()
         self.arch = arch
-        # the teacher recipe's student: the teacher's function plus `scale` times the network (its correction)
-        self.teacher = TeacherTerm(teacher) if teacher is not None else None
+        # the teacher recipe's student: the teacher's function (its clip an expectation under `spread` where one is
+        # kept, kit.model.spread) plus `scale` times the network (its correction)
+        self.teacher = TeacherTerm(teacher, spread) if teacher is not None else None
         self.scale = scale
         self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
         self.register_buffer("std", std.reshape(1, arch.n_features).float())
@@ -47,4 +49,4 @@ class FrRegressor(nn.Module):
             if layer.name in self.after:
                 h = self.after[layer.name](h)
         out = h.squeeze(1)
-        return out if self.teacher is None else self.teacher(features) + torch.tensor(self.scale) * out
+        return out if self.teacher is None else self.teacher(features, codec) + torch.tensor(self.scale) * out

@@ -13,15 +13,18 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from kit.errors import InputError
+from kit.infra.changes import Entry, InRecord, Through, changes, setting
+from kit.infra.flags import Choice, Flag, Int
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, Choice, Entry, Flag, InRecord, Int, OneOf, Real, Through, Whole, changes, setting
+from kit.infra.rules import Check, OneOf, Real, Whole
+from kit.media.refs import MIN_FRAMES_PER_SOURCE
 from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
-# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial
-MIN_FRAMES_PER_SOURCE = 8
+# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial: MIN_FRAMES_PER_SOURCE,
+# declared where a clip is first judged (kit.media.refs: a crop that keeps a clip too short is no fix)
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
@@ -107,11 +110,12 @@ class TrainConfig(Record):
     weight_decay: float = setting(1e-5, Real(0, 1), changes=TRAINED_IN_2_1)  # Adam L2 penalty
     # passes over each member's training rows ...
     epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), changes=TRAINED_IN_2_1, flag=Flag(
-        "--epochs", Int(), rank=450))
-    """Training epochs (advanced)."""
+        "--epochs", Int(), rank=450,
+        help="Training epochs (advanced)."))
     # ... in batches of this many rows
-    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINED_IN_2_1, flag=Flag("--batch-size", Int(), rank=460))
-    """Training batch size per model (advanced)."""
+    batch_size: int = setting(64, Whole(1, 1 << 20), changes=TRAINED_IN_2_1, flag=Flag(
+        "--batch-size", Int(), rank=460,
+        help="Training batch size per model (advanced)."))
     # ... but at most this many rows seen per member, in at most max_steps steps: the batch grows up to max_batch
     max_samples: int = setting(4_000_000, Whole(1, 1 << 40), changes=TRAINED_IN_2_1)
     max_steps: int = setting(4_000, Whole(1, 1 << 30), changes=TRAINED_IN_2_1)
@@ -121,11 +125,12 @@ class TrainConfig(Record):
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), changes=MEASURED_AND_TRAINS, flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: kit.model.distil, or the corpus's per-frame rows
-    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag("--recipe", Choice(), rank=150))
-    """How the ensemble learns its teacher: teacher (the default: the teacher's own function, proven on every corpus
-    row, plus a correction each member learns from its contents' encodes, kept only as far as held-out encodes show
-    it beats the function; where the teacher cannot be reproduced from the six features, frames) or frames (the
-    corpus's per-frame scores, as kits before 2.1; docs/teachers.md)."""
+    recipe: str = setting(TEACHER, OneOf(RECIPES), changes=TRAINED_IN_2_1, flag=Flag(
+        "--recipe", Choice(), rank=150,
+        help="How the ensemble learns its teacher: teacher (the default: the teacher's own function, proven on every "
+             "corpus row, plus a correction each member learns from its contents' encodes, kept only as far as "
+             "held-out encodes show it beats the function; where the teacher cannot be reproduced from the six "
+             "features, frames) or frames (the corpus's per-frame scores, as kits before 2.1; docs/teachers.md)."))
     # the teacher recipe (kit.model.distil), the rest of this record: the teacher's samples, where the correction is
     # held to zero, drawn once from a prior where encodes lie (draw_prior) ...
     teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000), changes=TRAINED_IN_2_1)

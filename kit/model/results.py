@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from kit.infra.records import Record, flatten, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, RECORDED, SECONDS, SHARE_FIGURE, SIGNED_FIGURE, Each
+from kit.infra.rules import (
+    CORRELATION_FIGURE,
+    COUNT,
+    POINTS,
+    RECORDED,
+    SECONDS,
+    SHARE_FIGURE,
+    SIGNED_FIGURE,
+    Each,
+    OneOf,
+)
 from kit.model.consumer import TOLERANCE
+from kit.model.realrows import STATUSES
+from kit.model.spread import Spread
 from kit.model.teacher_fn import TeacherFunction
 
 
@@ -75,35 +87,80 @@ class CorpusRef(Record):
 
 
 @dataclass(frozen=True)
+class RealEvidence(Record):
+    """The public encodes the kit carries (kit.model.realrows) as the floor read them: how many, of how many contents,
+    within the tolerance by the teacher's function and by the student's spread kept (each held out by content), or
+    why none was read (`status`: kit.model.realrows.STATUSES)."""
+
+    status: str = field(metadata=keep(OneOf(STATUSES)))
+    encodes: int = field(default=0, metadata=keep(COUNT))
+    contents: int = field(default=0, metadata=keep(COUNT))
+    within_teacher: int = field(default=0, metadata=keep(COUNT))
+    within_student: int = field(default=0, metadata=keep(COUNT))  # at the export's spread
+    sha256: str = ""  # of kit/model/data/realrows.csv, "" where none was read
+    # public contents left out because the box holds their clips itself (its src_sha256): its own, held out as such
+    shared: int = field(default=0, metadata=keep(COUNT))
+
+
+@dataclass(frozen=True)
 class Correction(Record):
-    """What LOSO chose of the teacher recipe's correction (in every seed's report and the verdict): the export's factor
-    and each fold's, and the held-out encodes the export's was chosen on, judged as the consumer gates judge them
+    """What LOSO chose of the teacher recipe's student beyond the teacher's function (in every seed's report and the
+    verdict): the spread of its expected clip (kit.model.spread) and the factor of its correction, the export's and
+    each fold's, and the held-out encodes they were chosen on, judged as the consumer gates judge them
     (kit.model.floor)."""
 
     LENIENT = True  # a record of a 2.4 build before `tolerance` and `sampled`: 1.5 on whole encodes
 
     scale: float = field(metadata=keep(SHARE_FIGURE))  # the export's: chosen on every fold's held-out encodes
     fold_scales: list[float] = field(metadata=keep(Each(SHARE_FIGURE)))  # each fold's, in the folds' order
-    encodes: int = field(metadata=keep(COUNT))  # the counted held-out encodes it was chosen on
+    encodes: int = field(metadata=keep(COUNT))  # the box's counted held-out encodes it was chosen on
     within_teacher: int = field(metadata=keep(COUNT))  # of them within the tolerance: the teacher's function alone
-    within_student: int = field(metadata=keep(COUNT))  # ... the student at `scale`
+    # ... the student: each at its own fold's spread and factor (2.4: at the export's factor)
+    within_student: int = field(metadata=keep(COUNT))
     tolerance: float = field(default=TOLERANCE, metadata=keep(POINTS))  # --consumer-tolerance
     # the features judged: each encode's first --consumer-window s (as vmaf-tune samples); false: the whole encode's
     sampled: bool = False
+    spread: Spread | None = omit_none()  # the export's expected clip (kit.model.spread); None: a kit before 2.5
+    fold_spreads: list[float] | None = omit_none(Each(POINTS))  # each fold's spread factor
+    real: RealEvidence | None = omit_none()  # the public encodes read beside the box's
 
     @property
     def is_teacher(self) -> bool:
-        """The export is the teacher's function itself: no factor did better on the held-out encodes."""
-        return self.scale == 0.0
+        """The export is the teacher's function itself: no spread and no correction did better held out."""
+        return self.scale == 0.0 and not (self.spread is not None and self.spread.kept)
+
+    @property
+    def folds_teacher(self) -> bool:
+        """Every fold's student is the teacher's function too: the held-out figures are the function's."""
+        return self.is_teacher and not any(self.fold_scales) and not any(self.fold_spreads or ())
+
+    @property
+    def folds_differ(self) -> bool:
+        """Some fold's held-out student keeps other factors than the export: the gates judge those folds' students."""
+        export = self.spread.factor if self.spread is not None else 0.0
+        return any(s != self.scale for s in self.fold_scales) or any(k != export for k in self.fold_spreads or ())
 
     @property
     def label(self) -> str:
         within = f"within {self.tolerance:g}"  # judged as the consumer gates judge (`sampled`: docs/teachers.md)
         if self.is_teacher:
-            return (f"the student is the teacher's function: no correction kept more held-out encodes {within} than "
-                    f"its {self.within_teacher} of {self.encodes}")
-        return (f"the teacher's function + {self.scale:g} x its correction: {self.within_student} of {self.encodes} "
-                f"held-out encodes {within} (the function: {self.within_teacher})")
+            said = (f"the student is the teacher's function: no spread or correction kept more held-out encodes "
+                    f"{within} than its {self.within_teacher} of {self.encodes}")
+        else:
+            kept = [f"its clip at a spread x {self.spread.factor:g}"] if self.spread is not None and \
+                self.spread.kept else []
+            kept += [f"{self.scale:g} x its correction"] if self.scale else []
+            said = (f"the teacher's function with {' and '.join(kept)}: {self.within_student} of {self.encodes} "
+                    f"held-out encodes {within} (the function: {self.within_teacher})")
+        if self.real is not None and self.real.encodes and self.spread is not None:  # the public evidence beside
+            said += (f"; on the kit's {self.real.encodes} public encodes of {self.real.contents} clips, each held out, "
+                     f"{self.real.within_student} (the function: {self.real.within_teacher})")
+        if self.folds_differ:  # the gates judge each fold's student, which is not the export
+            spreads = f"spreads {', '.join(f'{k:g}' for k in self.fold_spreads or ())}; " if self.fold_spreads else ""
+            said += (f"; the held-out figures and gates judge each fold's student at its own factors ({spreads}"
+                     f"corrections {', '.join(f'{c:g}' for c in self.fold_scales)}): {self.within_student} of "
+                     f"{self.encodes} within, not the export")
+        return said
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from kit.media.svr import SvrModel
 from kit.model.arch import Arch, Layer
 from kit.model.kernels import ACTIVATION_GRADS
 from kit.model.network import FrRegressor
+from kit.model.spread import Spread
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
 
@@ -111,10 +112,10 @@ class StackedMLP:
         return grads[::-1]
 
     def member(self, m: int, mean: torch.Tensor, std: torch.Tensor, teacher: SvrModel | None = None,
-               scale: float = 1.0) -> FrRegressor:
-        """Member m as a torch module with its scaler (and the teacher's function it corrects), each slot copied by
-        name."""
-        model = FrRegressor(mean, std, self.arch, teacher, scale)
+               scale: float = 1.0, spread: Spread | None = None) -> FrRegressor:
+        """Member m as a torch module with its scaler (and the teacher's function it corrects, its clip under
+        `spread`), each slot copied by name."""
+        model = FrRegressor(mean, std, self.arch, teacher, scale, spread)
         with torch.no_grad():
             for s in self.slots:
                 model.slot(s.layer.name).weight.copy_(s.weight[m].t())

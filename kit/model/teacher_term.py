@@ -14,10 +14,12 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from kit.media.svr import SvrModel
+from kit.model.features import CODEC_DIM
+from kit.model.spread import INV_SQRT_2PI, MOTION, SQRT2, TERMS, Spread
 
 # the ops these nodes use, beyond the member's: all on libvmaf's ONNX op allowlist (libvmaf/src/dnn/op_allowlist.c)
 TEACHER_OPS = frozenset({"Cast", "Gather", "Unsqueeze", "Sub", "Mul", "ReduceSum", "Exp", "MatMul", "Add", "Div", "Max",
-                         "Min", "Clip"})
+                         "Min", "Clip", "Erf", "Log"})
 
 
 CHUNK_ROWS = 8_192  # rows a TeacherTerm evaluates at once: 80 MiB of kernel for vmaf_v0.6.1's 211 support vectors
@@ -36,9 +38,16 @@ class TeacherTerm(nn.Module):
     order: torch.Tensor
     support: torch.Tensor
 
-    def __init__(self, model: SvrModel) -> None:
+    def __init__(self, model: SvrModel, spread: Spread | None = None) -> None:
         super().__init__()
         self.model = model
+        # the clip as an expectation under a spread (kit.model.spread), where one is kept and the model clips
+        self.spread = spread if spread is not None and spread.kept and model.clip is not None else None
+        kept = self.spread
+        self.register_buffer("spread_coefs", _f64(kept.coefs if kept is not None else [0.0] * len(TERMS)))
+        self.register_buffer("spread_factor", _f64(kept.factor if kept is not None else 0.0))
+        self.register_buffer("most_motion", _f64(kept.most_motion if kept is not None else 0.0))
+        self.register_buffer("most_spread", _f64(kept.most_spread if kept is not None else 0.0))
         self.register_buffer("order", torch.tensor(model.order, dtype=torch.long))
         self.register_buffer("slopes", _f64(model.slopes[1:]))
         self.register_buffer("intercepts", _f64(model.intercepts[1:]))
@@ -51,12 +60,35 @@ class TeacherTerm(nn.Module):
         self.register_buffer("poly", _f64(model.transform or (0.0, 0.0, 0.0)))
         self.register_buffer("clip", _f64(model.clip or (0.0, 0.0)))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """A float32 score per row, CHUNK_ROWS rows at a time (a row's kernel is support vectors x 6 in float64)."""
-        return torch.cat([self.scores(features[at : at + CHUNK_ROWS])
-                          for at in range(0, len(features), CHUNK_ROWS)]) if len(features) else features[:, 0]
+    def forward(self, features: torch.Tensor, codec: torch.Tensor | None = None) -> torch.Tensor:
+        """A float32 score per row, CHUNK_ROWS rows at a time (a row's kernel is support vectors x 6 in float64);
+        `codec`: the rows' codec block, whose cq the spread reads (needed where one is kept)."""
+        if not len(features):
+            return features[:, 0]
+        return torch.cat([self.scores(features[at : at + CHUNK_ROWS],
+                                      codec[at : at + CHUNK_ROWS] if codec is not None else None)
+                          for at in range(0, len(features), CHUNK_ROWS)])
 
-    def scores(self, features: torch.Tensor) -> torch.Tensor:
+    def expected(self, raw: torch.Tensor, features: torch.Tensor, codec: torch.Tensor) -> torch.Tensor:
+        """kit.model.spread.expected_clipped in torch, the same operations in the graph's order."""
+        lo, hi = self.clip[0], self.clip[1]
+        motion = torch.minimum(torch.log(torch.clamp(features[:, MOTION].double(), min=0.0) + 1.0), self.most_motion)
+        level = (torch.clamp(raw, lo, hi) - lo) / (hi - lo)
+        c = self.spread_coefs
+        unit = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion)
+        sigma = torch.minimum(unit, self.most_spread) * self.spread_factor
+        a, b = (lo - raw) / sigma, (hi - raw) / sigma
+
+        def cdf(z: torch.Tensor) -> torch.Tensor:
+            return (torch.special.erf((z / SQRT2).float()).double() + 1.0) * 0.5
+
+        def pdf(z: torch.Tensor) -> torch.Tensor:
+            return torch.exp(z * z * -0.5) * INV_SQRT_2PI
+
+        fa, fb = cdf(a), cdf(b)
+        return lo * fa + hi * (1.0 - fb) + raw * (fb - fa) + sigma * (pdf(a) - pdf(b))
+
+    def scores(self, features: torch.Tensor, codec: torch.Tensor | None = None) -> torch.Tensor:
         m = self.model
         x = features.index_select(1, self.order).double()
         if m.rescale:
@@ -70,13 +102,25 @@ class TeacherTerm(nn.Module):
             out = self.poly[0] + self.poly[1] * score + self.poly[2] * (score * score)
             out = torch.maximum(out, score) if m.out_gte_in else out
             score = torch.minimum(out, score) if m.out_lte_in else out
+        if self.spread is not None:
+            assert codec is not None, "a spread reads the codec block's cq"
+            return self.expected(score, features, codec).float()
         if m.clip is not None:
             score = score.clamp(self.clip[0], self.clip[1])
         return score.float()
 
 
-def teacher_nodes(model: SvrModel, features: str, output: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """TeacherTerm.forward as ONNX nodes, from tensor `features` (N, F) to `output` (N,)."""
+def _node(op: str, inputs: list[str], out: str) -> onnx.NodeProto:
+    """A node with its op's attributes (ATTRS); a Cast to an output named `..32` is to float32 (erf's input)."""
+    if op == "Cast" and out.endswith("32"):
+        return helper.make_node(op, inputs, [out], to=TensorProto.FLOAT)
+    return helper.make_node(op, inputs, [out], **ATTRS.get(op, {}))
+
+
+def teacher_nodes(model: SvrModel, features: str, output: str, spread: Spread | None = None, codec: str = ""
+                  ) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """TeacherTerm.forward as ONNX nodes, from tensor `features` (N, F) (and `codec` (N, CODEC_DIM), whose cq a
+    spread kept reads) to `output` (N,)."""
     def f64(value: object) -> np.ndarray:
         return np.asarray(value, dtype=np.float64)
 
@@ -112,10 +156,57 @@ def teacher_nodes(model: SvrModel, features: str, output: str) -> tuple[list[onn
             nodes.append(("Min", [out, score], "t_lte"))
             out = "t_lte"
         score = out
-    made = [helper.make_node(op, inputs, [out], **ATTRS.get(op, {})) for op, inputs, out in nodes]
+    if spread is not None and spread.kept and model.clip is not None:
+        expected, more = expected_nodes(model.clip, spread, features, codec, score)
+        inits.update(more)
+        nodes += expected
+        made = [_node(op, inputs, out) for op, inputs, out in nodes]
+        made.append(helper.make_node("Cast", ["s_expected"], [output], to=TensorProto.FLOAT))
+        return made, [numpy_helper.from_array(v, k) for k, v in inits.items()]
+    made = [_node(op, inputs, out) for op, inputs, out in nodes]
     if model.clip is not None:
         inits.update(t_clip_lo=f64(model.clip[0]), t_clip_hi=f64(model.clip[1]))
         made.append(helper.make_node("Clip", [score, "t_clip_lo", "t_clip_hi"], ["t_clipped"]))
         score = "t_clipped"
     made.append(helper.make_node("Cast", [score], [output], to=TensorProto.FLOAT))
     return made, [numpy_helper.from_array(v, k) for k, v in inits.items()]
+
+
+def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, codec: str, score: str
+                   ) -> tuple[list[tuple[str, list[str], str]], dict[str, np.ndarray]]:
+    """TeacherTerm.expected as nodes (op, inputs, output), from the unclipped `score` (float64) to `s_expected`."""
+    def f64(value: object) -> np.ndarray:
+        return np.asarray(value, dtype=np.float64)
+
+    lo, hi = clip
+    inits = {"s_lo": f64(lo), "s_hi": f64(hi), "s_width": f64(hi - lo), "s_zero": f64(0.0), "s_one": f64(1.0),
+             "s_half": f64(0.5), "s_neg_half": f64(-0.5), "s_sqrt2": f64(SQRT2), "s_inv_sqrt_2pi": f64(INV_SQRT_2PI),
+             "s_factor": f64(spread.factor), "s_most_motion": f64(spread.most_motion),
+             "s_most_spread": f64(spread.most_spread), "s_cq_at": np.array(CODEC_DIM - 1, dtype=np.int64),
+             "s_motion_at": np.array(MOTION, dtype=np.int64),
+             **{f"s_c{i}": f64(c) for i, c in enumerate(spread.coefs)}}
+    nodes: list[tuple[str, list[str], str]] = [
+        ("Gather", [codec, "s_cq_at"], "s_cq32"), ("Cast", ["s_cq32"], "s_cq"),
+        ("Gather", [features, "s_motion_at"], "s_m32"), ("Cast", ["s_m32"], "s_m"), ("Max", ["s_m", "s_zero"], "s_mp"),
+        ("Add", ["s_mp", "s_one"], "s_m1"), ("Log", ["s_m1"], "s_logm"),
+        ("Min", ["s_logm", "s_most_motion"], "s_motion"),
+        ("Clip", [score, "s_lo", "s_hi"], "s_clipped"), ("Sub", ["s_clipped", "s_lo"], "s_above"),
+        ("Div", ["s_above", "s_width"], "s_level"),
+        ("Mul", ["s_c1", "s_cq"], "s_t1"), ("Add", ["s_c0", "s_t1"], "s_l1"), ("Mul", ["s_c2", "s_level"], "s_t2"),
+        ("Add", ["s_l1", "s_t2"], "s_l2"), ("Mul", ["s_c3", "s_motion"], "s_t3"), ("Add", ["s_l2", "s_t3"], "s_log"),
+        ("Exp", ["s_log"], "s_unit"), ("Min", ["s_unit", "s_most_spread"], "s_bounded"),
+        ("Mul", ["s_bounded", "s_factor"], "s_sigma"),
+        ("Sub", ["s_lo", score], "s_dlo"), ("Div", ["s_dlo", "s_sigma"], "s_a"),
+        ("Sub", ["s_hi", score], "s_dhi"), ("Div", ["s_dhi", "s_sigma"], "s_b")]
+    for z in ("a", "b"):  # the CDF, erf in float32 (onnxruntime has no float64 Erf), and the density
+        nodes += [("Div", [f"s_{z}", "s_sqrt2"], f"s_{z}_r"), ("Cast", [f"s_{z}_r"], f"s_{z}_r32"),
+                  ("Erf", [f"s_{z}_r32"], f"s_{z}_e32"), ("Cast", [f"s_{z}_e32"], f"s_{z}_e"),
+                  ("Add", [f"s_{z}_e", "s_one"], f"s_{z}_e1"), ("Mul", [f"s_{z}_e1", "s_half"], f"s_F{z}"),
+                  ("Mul", [f"s_{z}", f"s_{z}"], f"s_{z}_sq"), ("Mul", [f"s_{z}_sq", "s_neg_half"], f"s_{z}_arg"),
+                  ("Exp", [f"s_{z}_arg"], f"s_{z}_g"), ("Mul", [f"s_{z}_g", "s_inv_sqrt_2pi"], f"s_d{z}")]
+    nodes += [("Mul", ["s_lo", "s_Fa"], "s_p1"), ("Sub", ["s_one", "s_Fb"], "s_above_hi"),
+              ("Mul", ["s_hi", "s_above_hi"], "s_p2"), ("Sub", ["s_Fb", "s_Fa"], "s_between"),
+              ("Mul", [score, "s_between"], "s_p3"), ("Sub", ["s_da", "s_db"], "s_dd"),
+              ("Mul", ["s_sigma", "s_dd"], "s_p4"), ("Add", ["s_p1", "s_p2"], "s_q1"),
+              ("Add", ["s_q1", "s_p3"], "s_q2"), ("Add", ["s_q2", "s_p4"], "s_expected")]
+    return nodes, inits

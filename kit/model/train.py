@@ -25,6 +25,7 @@ from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import TrainConfig
 from kit.model.schedule import STACK_BYTES, JobShape, PlannedJob, Schedule, distilled_arithmetic, plan_jobs
+from kit.model.spread import MOTION, Spread, expected_clipped
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
@@ -60,6 +61,8 @@ class TrainedEnsemble:
     # scaled)
     teacher: SvrModel | None = None
     scales: tuple[float, ...] = ()
+    # each member's expected clip (kit.model.spread): its fold's spread; None or a factor of 0, the function's clip
+    spreads: tuple[Spread | None, ...] = ()
     # the teacher's function of rows already asked, by their bytes: LOSO asks each fold's rows once per seed
     _told: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -74,7 +77,7 @@ class TrainedEnsemble:
         """Member m's outputs on raw features (N, F) and their codec block, as its exported form computes them: a
         correction kept at 0 is not run (the teacher's function plus 0 times it is the function, to the bit)."""
         if self.teacher is not None and self.scales[m] == 0.0:
-            return self.teacher_of(feats) + 0.0
+            return self.base_of(m, feats, codec) + 0.0
         z = (torch.from_numpy(model_space(feats)) - self.means[m, 0]) / self.stds[m, 0]
         x = torch.cat([z, torch.from_numpy(codec.astype(np.float32))], dim=1) if self.net.arch.use_codec else z
         with torch.no_grad():
@@ -82,7 +85,23 @@ class TrainedEnsemble:
         net = out[0].numpy().astype(np.float64)
         if self.teacher is None:
             return net
-        return self.teacher_of(feats) + self.scales[m] * net
+        return self.base_of(m, feats, codec) + self.scales[m] * net
+
+    def spread_of(self, m: int) -> Spread | None:
+        """Member m's spread where it keeps one (a factor above 0)."""
+        spread = self.spreads[m] if m < len(self.spreads) else None
+        return spread if spread is not None and spread.kept else None
+
+    def base_of(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+        """Member m's student before its correction: the teacher's function, its clip an expectation under the
+        member's spread where it keeps one (kit.model.spread; the codec block's cq read from its last column)."""
+        assert self.teacher is not None
+        if (spread := self.spread_of(m)) is None or self.teacher.clip is None:
+            return self.teacher_of(feats)
+        six = np.ascontiguousarray(feats[:, :N_FEATURES], dtype=np.float64)
+        raw = self.teacher.predict(six, clipped=False)
+        sigma = spread.sigma(raw, codec[:, -1], six[:, MOTION], self.teacher.clip)
+        return expected_clipped(raw, sigma, self.teacher.clip)
 
     def teacher_of(self, feats: np.ndarray) -> np.ndarray:
         """The teacher's function of raw features (N, F), each set of rows evaluated once (up to TOLD_BYTES kept: LOSO
@@ -99,7 +118,7 @@ class TrainedEnsemble:
     def export_member(self, m: int) -> FrRegressor:
         if self.teacher is None:
             return self.net.member(m, self.means[m, 0], self.stds[m, 0])
-        return self.net.member(m, self.means[m, 0], self.stds[m, 0], self.teacher, self.scales[m])
+        return self.net.member(m, self.means[m, 0], self.stds[m, 0], self.teacher, self.scales[m], self.spread_of(m))
 
 
 def chunk_steps(members: int, batch: int, arch: Arch) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from kit.infra.records import Record, keep, read_record
-from kit.infra.rules import COUNT, Real
+from kit.infra.rules import COUNT, KIT_VERSION, Real
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
@@ -43,7 +43,7 @@ class Prereqs(Record):
     SCHEMA_VERSION: ClassVar[int] = 2
     LENIENT = True  # schema 1 had no schema_version; an older one no encode_depth (8bit) or 10-bit probes
 
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     ffmpeg: FFmpegInfo
     libvmaf_version: str
     requested_encoders: list[str]

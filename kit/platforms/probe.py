@@ -14,11 +14,12 @@ from kit.events import HINT_MARK
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
-from kit.infra.proc import LogFn, ProcResult, run_process
+from kit.infra.proc import CAP_FIX, STOPPED, STOPPED_FIX, LogFn, ProcResult, run_process
 from kit.infra.records import SAID, Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import LockBusy, Tree
+from kit.infra.variables import TIMEOUT_S
 from kit.media.argv import (
     build_decode_argv,
     build_encode_argv,
@@ -53,6 +54,8 @@ HW_FRAME_FORMATS = frozenset(("vaapi", "qsv", "cuda", "videotoolbox_vld", "d3d11
 VA_PATTERN = r"No VA display|vaInitialize|VAAPI|libva"  # a VA-API failure: its fix depends on the GPU's vendor
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
+    (re.escape(f"ran past {TIMEOUT_S.name}"), f"{CAP_FIX}: the test encode proved nothing of the encoder"),
+    (re.escape(STOPPED), STOPPED_FIX),
     (r"libcuda|cuInit|CUDA_ERROR_NO_DEVICE",
      "no usable NVIDIA driver (libcuda) here: NVENC needs an NVIDIA GPU with its driver loaded"),
     (r"unsupported device|No capable devices found|No NVENC capable",
@@ -77,8 +80,13 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"compression session|allow_sw", "no hardware VideoToolbox encoder here (a virtual machine?)"),
     (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `{kit} binaries stage`"),
 )
+# a test encode that says nothing of the encoder: the box's moment, never cached as the encoder's failure (its output
+# folder, the out-dir's, unwritable or full is the out-dir's: 2.4 cached `Error opening output files: Operation not
+# permitted` and refused libx264 on every run after)
 _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily|"
-                        r"by signal|received signal", re.IGNORECASE)
+                        r"by (a )?signal|received signal|ran past|gave no frames|"
+                        r"Error opening output.*(not permitted|Permission denied|Read-only|No space|quota)",
+                        re.IGNORECASE)
 
 
 class ProbeInterrupted(PrereqError):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
-from kit.infra.variables import FFMPEG
+from kit.infra.proc import STOPPED
+from kit.infra.variables import FFMPEG, TIMEOUT_S
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO
@@ -33,8 +34,10 @@ def survey_host(info: FFmpegInfo) -> Survey:
 def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> PrereqError:
     """Why an encoder the run needs failed, and a way forward: never "drop" libx264 or one a retry may clear."""
     more = f" ({others} more requested encoder(s) failed too)" if others else ""
-    if failed.transient:
-        way = "this can pass on a retry (nothing was cached): rerun when the box is less busy"
+    if failed.transient:  # a cap or a stop from outside has its own fix (its hint): a busier box is not the cause
+        way = "this can pass on a retry (nothing was cached)" + (
+            "" if any(words in failed.reason for words in (f"ran past {TIMEOUT_S.name}", STOPPED)) else
+            ": rerun when the box is less busy")
     elif failed.name in CPU_DEFAULTS:
         way = (f"{failed.name} is the baseline every run uses (--encoders auto included): use an ffmpeg whose "
                f"{failed.name} works (--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")

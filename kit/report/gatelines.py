@@ -29,7 +29,8 @@ def ok_of(row: Any) -> bool | None:
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
     """A gate row's sentence: what it found, then its threshold and outcome (`not judged` where it has nothing to
     judge), or `off`."""
-    outcome = NOT_JUDGED if getattr(row, "not_judged", None) else OUTCOME[row.passed]
+    why = getattr(row, "not_judged", None)
+    outcome = f"{NOT_JUDGED}: {why}" if why else OUTCOME[row.passed]
     return f"{said}  ({f'gate {sign}{row.threshold:g}, {outcome}' if row.enabled else off})"
 
 
@@ -70,18 +71,27 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
     """The PLCC gate's three criteria, the evidence floor, lift, challenger, kit.verdict.gates's, the completeness."""
     gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
-    seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
+    per_seed = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
     scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
+    why = gate.not_judged or ""  # the held-out student is the teacher's function: its figures are libvmaf's own
+    seeds = why or gate.seeds_not_judged or ""  # the seeds are one student: their spread is 0 by construction
+
+    def said(passed: bool | None, reason: str = why) -> str:
+        return f"{NOT_JUDGED}: {reason}" if reason else ok[passed]
+
     lines = [
         GateLine(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=", gate.mean_plcc_threshold,
                  f">= {fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass, f"mean {scheme} PLCC",
-                 f"{num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, {ok[gate.mean_plcc_pass]})"),
+                 f"{num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, {said(gate.mean_plcc_pass)})",
+                 bool(why), why),
         GateLine("seed spread (max - min of the seed means)", gate.plcc_spread, "<=", gate.plcc_spread_max,
                  f"<= {fmt(gate.plcc_spread_max)}", gate.plcc_spread_pass, "seed spread",
-                 f"{num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
+                 f"{num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {said(gate.plcc_spread_pass, seeds)})",
+                 bool(seeds), seeds),
         GateLine(f"lowest seed's mean PLCC ({GROUPS})", lowest, ">=", gate.per_seed_min, f">= {fmt(gate.per_seed_min)}",
                  gate.per_seed_pass, "per seed",
-                 f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})")]
+                 f"{per_seed}, each a {GROUPS}  (each >= {gate.per_seed_min}, {said(gate.per_seed_pass, seeds)})",
+                 bool(seeds), seeds)]
     if (e := verdict.evidence_gate) is not None:
         least = float(e.min_content_groups) if e.min_content_groups is not None else None
         lines.append(GateLine("held-out content groups (--min-content-groups)", int(e.content_groups), ">=", least,
@@ -89,12 +99,14 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
                               "evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})"))
     if lift_gate.enabled:
         lines.append(GateLine(f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio, "<=",
-                              lift_gate.threshold, f"<= {fmt(lift_gate.threshold)}", lift_gate.passed,
+                              lift_gate.threshold, f"<= {fmt(lift_gate.threshold)}", ok_of(lift_gate),
                               "RMSE ensemble / ridge", gated(f"{num(lift_gate.rmse_ratio, '.3f')}, of means over "
-                                                            "content groups", lift_gate, "<= ")))
+                                                            "content groups", lift_gate, "<= "),
+                              bool(lift_gate.not_judged), lift_gate.not_judged or ""))
     if challenger.enabled:
         lines.append(GateLine("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
-                              f"> seed spread {fmt(challenger.seed_spread)}", challenger.passed))
+                              f"> seed spread {fmt(challenger.seed_spread)}", ok_of(challenger),
+                              unjudged=bool(challenger.not_judged), why=challenger.not_judged or ""))
     lines += [limit_line(s) for s in shown(verdict) if s.gate.label]
     if (c := verdict.completeness) is not None:
         missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""

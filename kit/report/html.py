@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kit.infra.invocation import RunProvenance
 from kit.report.markup import capped, details, esc, kv_table, note, sorted_by, table
+from kit.verdict.decide import AS_SAMPLED
 from kit.verdict.kinds import DEFINITIONS, GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
@@ -26,16 +27,17 @@ if TYPE_CHECKING:
 
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.2em 2em;max-width:78em;color:#222;font-size:15px}
+body{font-family:system-ui,sans-serif;margin:1.2em 2em;max-width:78em;color:#222;font-size:15px;overflow-wrap:anywhere}
 h1{margin:.2em 0 .3em;font-size:1.7em} h2{margin:1.2em 0 .3em;font-size:1.25em} h3{margin:.8em 0 .3em}
 h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
 p{margin:.3em 0} p.warn{background:#fff4e0;border-left:4px solid #b35900;padding:.3em .8em}
 p.sort{color:#666;font-size:.8em;font-style:italic;margin:.1em 0}
-table{border-collapse:collapse;margin:.3em 0 .8em} td,th{border:1px solid #ccc;padding:.15em .5em;text-align:right}
+table{border-collapse:collapse;margin:.3em 0 .8em;max-width:100%}
+td,th{border:1px solid #ccc;padding:.15em .5em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.85em}
 table.compact td,table.compact th{padding:.1em .4em;font-size:.85em}
 table.kv td{text-align:left;overflow-wrap:anywhere} table.kv td:first-child{white-space:nowrap}
-table.worst td{white-space:nowrap} table.worst td:nth-child(2){font-weight:bold;text-align:left}
+table.worst td{white-space:nowrap} table.worst td:nth-child(2){font-weight:bold;text-align:left;white-space:normal}
 table.gate td{font-size:.9em;white-space:nowrap}
 table.gate td:first-child{white-space:normal}
 td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold} td.off{color:#777}
@@ -44,7 +46,7 @@ figure{margin:.5em 0 1em} figure svg,figure img{max-width:100%;height:auto} figc
 .pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(28em,1fr));gap:0 1.5em}
 .panels{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:0 1em}
 .panels figure{margin:0} .panels figcaption{text-align:center}
-.key{font-size:.85em;margin:.2em 0 .6em} .key span{margin-right:1.2em;white-space:nowrap}
+.key{font-size:.85em;margin:.2em 0 .6em} .key span{margin-right:1.2em;display:inline-block;max-width:100%}
 .key i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
 details{margin:.4em 0} summary{cursor:pointer;color:#0645ad}
 nav{font-size:.9em} nav a{margin-right:1em}
@@ -317,11 +319,16 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
 
 
 def recommendation_html(verdict: Verdict) -> list[str]:
-    """The recommendation: a HOLD's reasons listed, one a line, under what to do; a PROMOTE's as it is."""
+    """The recommendation: a HOLD's reasons first, listed one a line (the gates that failed), then what to do, then
+    what no gate counts (the input's shortfall, as the recommendation names it) and the rest it says; a PROMOTE's
+    as it is."""
     if (advice := verdict.advice) is None:
         return [f"<p>{esc(verdict.recommendation)}</p>"]
     reasons = "".join(f"<li>{esc(r[:1].upper() + r[1:])}.</li>" for r in verdict.reasons or ())
-    return [f"<p>{esc(verdict.verdict)}: {esc(advice)}</p>", f"<ul>{reasons}</ul>"]
+    act, _, rest = advice.partition(f" {AS_SAMPLED}")
+    uncounted = [f"<p class='note'>What no gate counts: {esc(AS_SAMPLED.lower() + rest)}</p>"] if rest else []
+    return [f"<p>{esc(verdict.verdict)}, for the gates that failed:</p>", f"<ul>{reasons}</ul>",
+            f"<p>{esc(act)}</p>", *uncounted]
 
 
 def matplotlib_home() -> None:
@@ -359,7 +366,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
-        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
+        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(verdict.headline[len(v):])}{esc(demo)}</h1>",
         *recommendation_html(verdict),
         *gatelines.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
         "<h2 id='gate'>Gate</h2>", gatelines.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",

@@ -169,8 +169,6 @@ SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES
 GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
 FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",
               "share_out_of_range")
-CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "ceiling_share", "window_share",
-                  "window_ceiling_share", "median_miss", "max_miss", "worst_encode")
 SAMPLING_TABLE = ("words", "how", "n_encodes", "share_within", "ceiling_share", "gap_share", "median_miss", "max_miss",
                   "encodes_per_trial", "frames_per_trial", "seconds_per_trial")
 POOLING_TABLE = ("stat", "encoder", "n_clips", "rmse", "mean_abs_error", "max_abs_error", "bias", "worst_clip")

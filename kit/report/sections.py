@@ -245,8 +245,9 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
                    note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune "
                         "with the mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
         for s in shown(verdict, CLIP_ERROR_GATES):
-            said = f"{s.gate.setting(s.row)}: {'pass' if s.row.passed else 'FAIL'}: " + (s.row.statement or "")
-            folded.append(f"<p class='{'note' if s.row.passed else 'warn'}'>{esc(said)}</p>")
+            outcome = f"not judged, {s.row.not_judged}" if s.row.not_judged else "pass" if s.row.passed else "FAIL"
+            said = f"{s.gate.setting(s.row)}: {outcome}: " + (s.row.statement or "")
+            folded.append(f"<p class='{'warn' if s.row.passed is False else 'note'}'>{esc(said)}</p>")
     if iv.exported is not None:
         folded += exported_section(iv.exported)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
@@ -325,7 +326,7 @@ def consumer_section(verdict: Verdict) -> list[str]:
         g = s.row
         outcome = NOT_JUDGED if g.not_judged else "pass" if g.passed else "FAIL"
         state = f"gate {g.threshold:g}: {outcome}" if g.enabled else "no gate"
-        parts.append(f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>"
+        parts.append(f"<p class='{'warn' if g.enabled and g.passed is False else 'note'}'>"
                      f"{esc(f'{g.statement} ({s.gate.flag}, {state}).')}</p>")
     if c.train_hint:
         said = ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there "

@@ -209,9 +209,10 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
 CONSUMER_LABEL = "as vmaf-tune uses it"
 
 
-def consumer_rows(verdict: Verdict) -> list[Row]:
-    """The held-out encodes as vmaf-tune uses the models in one row (the gates' figure, its pool, the worst groups),
-    then each of its gates that is on."""
+def consumer_rows(verdict: Verdict, shortfall: bool = True) -> list[Row]:
+    """The held-out encodes as vmaf-tune uses the models in one row (the gates' figure, its pool, the worst groups,
+    and the input's shortfall unless `shortfall` is False: a HOLD's closing rows say it on a row of its own, after
+    the reasons), then each of its gates that is on."""
     gates = [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
              if s.row.enabled and s.row.threshold is not None]
     c = verdict.consumer
@@ -227,7 +228,7 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
                         if len(j.of(by)) > 1 and (t := j.of(by)[0]).pool)
         said = (f"{c.judged_words()}; median miss {num(j.median_miss, '.2f')}, largest "
                 f"{num(j.max_miss, '.2f')} ({j.worst_encode}){worst}")
-        if short := j.shortfall_words():
+        if shortfall and (short := j.shortfall_words()):
             said += f"; {short}"
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
@@ -256,7 +257,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
+    return [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, sampling_rows(verdict)),
             *map(pair, interval_rows(verdict)),
@@ -277,10 +278,14 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
                         "full, teacher ranges, content groups: in the report (below) and the verdict file")
 
 
+UNCOUNTED_LABEL = "no gate counts"  # a HOLD's row of what no gate counts (the input's shortfall), after its reasons
+
+
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
-    """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
+    """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus; a HOLD's
+    opens with its reasons (gate_summary)."""
     full = summary_rows(out_dir, verdict)
-    consumer = consumer_rows(verdict)
+    consumer = consumer_rows(verdict, shortfall=verdict.verdict != "HOLD")
     rows = [*gate_summary(verdict, consumer), *(row for row in full if row[0] == "worst folds"), held_out_row(verdict)]
     rows += [pair(row) for row in [*consumer[:1], *sampling_rows(verdict)[:1]]]
     rows += [row for row in full if row[0] == FLOOR_LABEL]  # the student is, or beats, its teacher's function
@@ -292,11 +297,20 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
 
 def gate_summary(verdict: Verdict, consumer: list[Row]) -> list[tuple[str, str]]:
     """The verdict, its validation and the PLCC's gates, then every other gate: each that fails in full, those that
-    pass in one row, those not judged (and why) in another."""
+    pass in one row, those not judged (and why) in another. A HOLD opens with the reason first (issue 98, item 7):
+    the verdict, each gate that fails, what no gate counts (the input's shortfall), then the validation and the
+    PLCC's gates that pass."""
     plcc = gate_rows(verdict)
     others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
-    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
-    rows += [pair(row) for row in others if row.ok is False]
+    if verdict.verdict == "HOLD":
+        j = verdict.consumer.judged if verdict.consumer is not None else None
+        uncounted = j.shortfall_words() if j is not None else None
+        rows = [("verdict", verdict.headline), *(pair(row) for row in [*plcc[:3], *others] if row.ok is False),
+                *([(UNCOUNTED_LABEL, uncounted)] if uncounted else []), ("validation", verdict.scheme_text),
+                *(pair(row) for row in plcc[:3] if row.ok is not False)]
+    else:
+        rows = [("verdict", verdict.headline), ("validation", verdict.scheme_text), *map(pair, plcc[:3])]
+        rows += [pair(row) for row in others if row.ok is False]
     if passing := [row.label for row in others if row.ok]:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
     if unjudged := [row for row in others if row.unjudged]:

@@ -18,6 +18,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from kit import events as ev
+from kit.infra.clock import WATCH
 from kit.infra.records import dump
 from kit.infra.visible import utf8_document, visible
 from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
@@ -212,7 +213,8 @@ class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
     def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, console: Console | None = None,
-                 json_stream: IO[str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 json_stream: IO[str] | None = None, clock: Callable[[], float] = time.monotonic,
+                 working: Callable[[], float] | None = None) -> None:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
@@ -223,6 +225,9 @@ class Renderer:
         self.fresh_done = 0
         self.last_epoch_print = 0
         self.now = clock  # monotonic seconds (a test gives its own)
+        # the kit's own clock, its pauses left out (the whole box or the kit stopped: kit.infra.clock.Watch), which the
+        # time left's pace is measured on: a stop of 200 s is no work done slowly
+        self.working = working or (WATCH.kit_seconds if clock is time.monotonic else clock)
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
         self.started = self.now()
         self.eta_at: float | None = None  # when the last `eta` event was made
@@ -237,7 +242,7 @@ class Renderer:
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             now = self.now()
-            changed = self.clock.feed(event, now)
+            changed = self.clock.feed(event, self.working())
             if self.json_mode:
                 self.json_out.write(json.dumps(utf8_document(dump(event.to_json())), default=str) + "\n")
                 self.json_out.flush()
@@ -373,8 +378,9 @@ class Renderer:
             self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
-        what = f"{e.total - e.samples} clip x encoder x cq, {e.samples} sample jobs of the consumer's samplings" \
-            if e.samples else "clip x encoder x cq"
+        grid = "clip x rung x encoder x cq" if e.rungs else "clip x encoder x cq"  # what the count counts
+        what = f"{e.total - e.samples} {grid}, {e.samples} sample jobs of the consumer's samplings" \
+            if e.samples else grid
         self.say(f"{tag('corpus')} {e.total} jobs ({what}), {e.reused} already done and reused")
         self.fresh_total, self.fresh_done = e.total - e.reused, 0
         if self.bars:
@@ -426,8 +432,11 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
-                 f"{e.plcc_spread:.4f}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
+        said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread {e.plcc_spread:.4f}" if e.not_judged is None
+                else f"the per-frame gates judged nothing ({e.not_judged})")
+        if e.consumer_not_judged is not None:
+            said = f"the consumer gates judged nothing ({e.consumer_not_judged}); {said}"
+        self.say(f"{tag('verdict')} {e.verdict}: {said}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         # counted as `verify` counts them: the files manifest.json lists, then the manifest itself

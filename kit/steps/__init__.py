@@ -42,8 +42,10 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=4),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
     # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
-    # (kit.model.floor: correction in the reports), the teacher_fn baseline
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=4),
+    # (kit.model.floor: correction in the reports), the teacher_fn baseline; 5: its clip an expectation under a spread
+    # (kit.model.spread) fitted beside the public encodes the kit carries (kit.model.realrows), each fold's held-out
+    # counts at its own factors, floor.parquet's raw, spread and real columns
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=5),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
     # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2; a
     # content whose input cannot carry a consumer gate named and judged by the ceiling's gate alone (consumer.carried),
@@ -52,8 +54,9 @@ STEPS: tuple[LazyStep, ...] = (
     # (consumer.judged, consumer_encodes.parquet; consumer.carried gone), the held-out blocks' gates at the thresholds
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=5),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
-    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=3),
+    # its members built from their records and the logs' twins, the report's paths shown; the samplings' files;
+    # 4: the tarball signed by the box's key (kit.infra.keys), the shard manifest sent as its record (no `machine`)
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=4),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 

@@ -83,9 +83,23 @@ class Context:
 
     @property
     def corpus_only(self) -> str | None:
-        """Why this box makes the corpus alone (torch, onnx or onnxruntime do not import), else None."""
+        """Why this box makes the corpus alone (torch, onnx or onnxruntime do not import; or, for the steps after the
+        corpus, the corpus its clips made has too few contents: cannot_train), else None."""
         prereqs = recorded_prereqs(self)
-        return corpus_only_reason(deep=prereqs is not None and not (prereqs.can_train and prereqs.can_export))
+        why = corpus_only_reason(deep=prereqs is not None and not (prereqs.can_train and prereqs.can_export))
+        return why if why is not None or self.step == "corpus" else self.cannot_train
+
+    @property
+    def cannot_train(self) -> str | None:
+        """Why LOSO cannot train on the corpus this out-dir's corpus step made, as the step recorded it (its clips
+        leave fewer contents than LOSO needs), else None."""
+        status = self.run.status("corpus")
+        if not self.tree.is_file(status):
+            return None
+        record, _ = read_step_record(self.tree, status)
+        said = record.summary.get(CANNOT_TRAIN_KEY) if record is not None else None
+        why = said.get("why") if isinstance(said, dict) else None  # a dict: the step's done line leaves it out
+        return why if isinstance(why, str) and why else None
 
 
 def recorded_prereqs(ctx: Context) -> Prereqs | None:
@@ -104,6 +118,10 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 # moment's: a child that stalled or was killed from outside, the clip changed under its jobs): the runner reruns a step
 # whose summary holds one (kit.steps.runner.stale_reason), which redoes those clips' jobs alone
 RETRY_KEY = "retry"
+# the corpus step's summary key (status.json) saying why LOSO cannot train on this box's corpus though the command
+# trains (its clips leave fewer contents than LOSO needs): the run then bundles the corpus alone, for the lead
+# (Context.corpus_only, kit.steps.runner), and ends 1, no verdict (docs/collaborator.md, "Exit codes")
+CANNOT_TRAIN_KEY = "cannot_train"
 
 
 @dataclass(frozen=True)

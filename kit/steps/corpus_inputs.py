@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from kit.corpus.contents import Overrides, ReferenceSet, read_overrides, refuse_few_contents
+from kit.corpus.contents import Overrides, ReferenceSet, few_contents, read_overrides
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Provenance
 from kit.corpus.split import shard_note
@@ -171,24 +171,30 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     return cause
 
 
-def check_the_set(ctx: Context, p: Prepared) -> None:
-    """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents where
-    LOSO is to train on it (loso_ahead), the shard's line, the grid of what --encoders auto resolved to, the ladder's
-    rungs against every clip's size."""
+def check_the_set(ctx: Context, p: Prepared) -> str | None:
+    """Before any job, what the whole set of clips must allow (a shard's too: the union's): enough contents for the
+    union LOSO trains on a shard's (refused, exit 2), the shard's line, the grid of what --encoders auto
+    resolved to, the ladder's rungs against every clip's size. Returns why LOSO cannot train on the corpus of this
+    box's clips (too few contents: the corpus is made and bundled, for the lead: cannot_train)."""
     s = ctx.settings
-    if loso_ahead(ctx):
-        refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
+    few = few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)
+    if few is not None and s.shard is not None:
+        raise few  # a shard may hold fewer: the union, of the whole set, may not
     if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES, p.unusable):
         ctx.emit(Info("corpus", note))
     check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
     check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
+    return cannot_train(ctx, few.message, few.hint) if few is not None else None
 
 
-def loso_ahead(ctx: Context) -> bool:
-    """Whether LOSO trains on this corpus: in this command, or (a shard, --shard) on the union its boxes make. A corpus
-    made alone (`step corpus`, --only corpus, a box that cannot train) is made and sent with whatever contents its
-    clips leave: LOSO's minimum is said where LOSO runs."""
-    return ctx.trains or ctx.settings.shard is not None
+def cannot_train(ctx: Context, why: str, fix: str) -> str:
+    """Why LOSO cannot train on this box's corpus, recorded in the corpus step's summary (CANNOT_TRAIN_KEY) and said
+    as the step finds it where this command trains (`fix`: how to train here instead): a run that trains then makes
+    the corpus and bundles it alone, for the lead (kit.steps.runner.corpus_only_now), and ends 1, no verdict; a
+    corpus made alone (`--only corpus`) is made alike, and the run after it reads why."""
+    if ctx.trains:
+        ctx.say("corpus", f"{why} (to train here: {fix})")
+    return f"{why}: this box makes the corpus and bundles it; training happens at the lead"
 
 
 def too_short(ctx: Context, clips: list[Clip], demo: bool, unusable: list[Unusable]) -> list[Clip]:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from kit.corpus.failures import failed_clips, refuse_failures
+from kit.corpus.failures import Repeats, failed_clips, refuse_failures, repeated
 from kit.corpus.jobs import Job, JobRunner
 from kit.corpus.oracle import Oracle, oracle_refusals
 from kit.corpus.progress import JobsPlan
@@ -26,9 +26,11 @@ from kit.corpus.scheduler import (
 from kit.corpus.shard import ClipScoring, clip_scorings
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.errors import InputError, ToolError
-from kit.events import Forecast, Info, JobsDropped, JobsPlanned
+from kit.events import Forecast, JobsDropped, JobsPlanned
+from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.host import core_count
+from kit.infra.records import read_record
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips, Unusable
 from kit.media.refs import Clip
@@ -37,7 +39,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.encoders import HwArgs
 from kit.rundir import RunDir
 from kit.steps.base import Context
-from kit.steps.corpus_inputs import Prepared
+from kit.steps.corpus_inputs import Prepared, cannot_train
 
 
 def sharing(p: Prepared, sessions: Mapping[str, object]) -> Callable[[Job], bool]:
@@ -82,7 +84,7 @@ def write_jobs_plan(ctx: Context, jobs: list[Job], samples: list[SampleJob], reu
 
 
 def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob], reused_ids: set[str],
-             n_par: int) -> None:
+             n_par: int, trains: bool = True) -> None:
     """The step's jobs planned with their work, the sample jobs after the corpus's (one count: the line, the bar,
     an interrupt and `status` say it), the sample jobs' price, and the work of the steps after them (kit.model.cost),
     for the run's ETA."""
@@ -92,10 +94,11 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], samples: list[SampleJob
     for x in (x for x in samples if x.job_id not in reused_ids):
         per_src = work.setdefault(x.job.encoder, {})
         per_src[x.job.clip.src] = per_src.get(x.job.clip.src, 0.0) + x.work()
-    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples)))
+    ctx.emit(JobsPlanned(len(jobs) + len(samples), len(reused_ids), work, n_par, len(samples),
+                         any(j.rendition is not None for j in jobs)))
     if samples:
         ctx.say("corpus", samples_price(jobs, samples, reused_ids))
-    if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
+    if ctx.corpus_only is not None or not trains:  # no LOSO, no verdict: the bundle of the shard
         ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
     loso = ctx.ahead("loso")  # LOSO's work is a function of LOSO's settings
@@ -117,7 +120,7 @@ def kept_said(ctx: Context, runner: JobRunner, jobs: list[Job], samples: Callabl
             planned = samples()
             kept = sum(1 for j in jobs if runner.is_done(j)) + sum(
                 1 for x in planned if sample_is_done(ctx.tree, ctx.run.jobs, x, runner.prov, generation))
-            ctx.emit(Info("corpus", interrupted_words(kept, len(jobs) + len(planned))))
+            interrupts.kept_at_stop(interrupted_words(kept, len(jobs) + len(planned)))
         raise
 
 
@@ -152,17 +155,19 @@ def kept_clips(clips: Sequence[Clip], refused: Mapping[str, Unusable]) -> list[C
     return [c for c in clips if c.path not in refused]
 
 
-def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], alone: bool) -> None:
-    """Refused: clips the jobs left out leave fewer contents than LOSO needs (`alone`: no LOSO trains on this corpus
-    alone, a shard's union or a corpus made to be sent: never refused)."""
+def too_few_left(ctx: Context, p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable],
+                 shard: bool) -> str | None:
+    """Why LOSO cannot train on what the jobs kept, where the clips they left out leave fewer contents than it needs
+    (`shard`: a shard's union is what LOSO trains on: never said here): the corpus is made and bundled all the same
+    (kit.steps.corpus_inputs.cannot_train)."""
     contents = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in kept})
-    if not refused or alone or contents >= MIN_SOURCES:
-        return
+    if not refused or shard or contents >= MIN_SOURCES:
+        return None
     names = ", ".join(Path(path).name for path in refused)
-    raise InputError(f"{len(refused)} clip(s) were left out as their jobs ran ({names}): {contents} content(s) are "
-                     f"left, and LOSO needs at least {MIN_SOURCES}",
-                     hint="each one's reason is in the lines above and in the step log; fix or replace those clips, "
-                          "or add reference clips of other content to --ref-dir")
+    return cannot_train(ctx, f"{len(refused)} clip(s) were left out as their jobs ran ({names}): {contents} "
+                             f"content(s) are left, and LOSO needs at least {MIN_SOURCES}",
+                        "fix or replace those clips, each one's reason above, or add reference clips of other content "
+                        "to --ref-dir")
 
 
 def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
@@ -177,3 +182,20 @@ def write_skipped(ctx: Context, unusable: list[Unusable]) -> list[Path]:
     tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
     tree.write_json(sent, SkippedClips(tuple(u.sent(ctx.places) for u in unusable)).to_json())
     return [run.skipped_clips, sent]
+
+
+def repeated_causes(ctx: Context, unusable: list[Unusable]) -> tuple[list[Unusable], list[str]]:
+    """The clips left out, each the box's or the moment's cause left out in the run before too said so, with the fix
+    of that cause (kit.corpus.failures.repeated), and the paths whose words that changed; 02_corpus/repeats.json
+    written for the next run (removed when none was left out so). A damaged record counts from this run."""
+    path = ctx.run.repeats
+    try:
+        before, _ = read_record(Repeats, ctx.tree, path)
+    except InputError:  # not the user's own, or a rule broken: counted afresh, never trusted
+        before = None
+    said, record, changed = repeated(unusable, before)
+    if record.repeats:
+        ctx.tree.write_json(path, record.to_json())
+    else:
+        ctx.tree.remove(path)
+    return said, changed

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kit.corpus.failures import failed_clips, refuse_failures
-from kit.corpus.jobs import Job, Provenance
-from kit.corpus.samples import SampleJob, SampleRunner, plan_samples, run_samples, samples_failed, write_samples
+from kit.corpus.jobs import Job, JobRunner, Provenance
+from kit.corpus.samples import SampleJob, plan_samples, run_samples, samples_failed, write_samples
 from kit.corpus.samplings import ENCODED
 from kit.corpus.scheduler import concurrency
 from kit.events import Doing
@@ -49,8 +49,9 @@ def encode_samples(ctx: Context, p: Prepared, samples: list[SampleJob], kept: li
         return {}, []
     cores = core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(samples))
-    runner = SampleRunner(p.prov.ffmpeg_path, p.prov, tree, run.jobs, run.corpus_work, max(1, cores // n_par),
-                          ctx.log, p.hw, session_semaphores(p.encoders), generation)
+    runner = JobRunner(ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
+                       vmaf_threads=max(1, cores // n_par), encoder_threads=1,  # a window a thread, as a corpus job's
+                       sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw, generation=generation)
     ctx.emit(Doing("corpus", f"encoding the consumer's samplings of {len(samples)} encodes on their own"))
     failures = run_samples(runner, samples, n_par, ctx.emit, *count)
     tree.remove_folder(run.corpus_work)

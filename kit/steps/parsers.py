@@ -1,4 +1,4 @@
-"""The parsers of RunSettings' own flags (kit.infra.rules.Parser): each makes its flag's text, or its KIT_ variable's,
+"""The parsers of RunSettings' own flags (kit.infra.flags.Parser): each makes its flag's text, or its KIT_ variable's,
 the setting's typed value, or refuses it with the kit's message and hint; the setting's rules are checked after it."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kit.errors import InputError
+from kit.infra.flags import Parser
 from kit.infra.outside import label, number, read_float, read_int, read_items, read_rate
-from kit.infra.rules import OFF, Parser
+from kit.infra.rules import OFF
 from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import NATIVE, parse_rung
 from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem

@@ -13,7 +13,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import version_of
 from kit.infra.invocation import RunProvenance
 from kit.infra.records import Record, Refused, keep, read_record, shown_json
-from kit.infra.rules import COUNT, INSIDE, SECONDS, STAMP, Each, Keys, OneOf, Whole
+from kit.infra.rules import COUNT, INSIDE, KIT_VERSION, SECONDS, STAMP, Each, Keys, OneOf, Whole
 from kit.infra.shown import Places, path_at
 from kit.infra.tree import Tree
 from kit.media.libvmaf import BUILTIN_TEACHERS
@@ -29,7 +29,7 @@ class RunRecord(Record):
     SCHEMA_VERSION: ClassVar[int] = 2
     LENIENT = True  # schema 1 (the previous release) had no schema_version key
 
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     invoked_at_utc: str = field(metadata=keep(STAMP))
     argv: list[str]
     settings: RunSettings
@@ -54,7 +54,7 @@ class StepRecord(Record):
     fingerprint: str
     settings: dict[str, Any]
     inputs: dict[str, str]
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     started_at_utc: str = field(metadata=keep(STAMP))
     completed_at_utc: str = field(metadata=keep(STAMP))
     seconds: float = field(metadata=keep(SECONDS))

@@ -19,9 +19,11 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
 from kit.infra.host import box_places
 from kit.infra.invocation import kit_command
+from kit.infra.keys import box_key
 from kit.infra.resources import require_address_space
 from kit.infra.shown import Places, Spelled, shown_traceback_lines
-from kit.infra.tree import LockBusy, Rules, Tree
+from kit.infra.tree import LockBusy, Rules, Tree, read_out_dir
+from kit.infra.treefs import gone
 from kit.infra.variables import TREE_ROOT
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.contract import no_slot_message, unslotted
@@ -39,6 +41,9 @@ class Selection:
     steps: tuple[LazyStep, ...]
     forced: frozenset[str]
     corpus_only: str | None = None  # why this box makes the corpus alone (no torch, onnx): no LOSO, no verdict
+    # how a run that makes the corpus alone ends: 0 where the box cannot train (it did all it can), 1 (HOLD: no
+    # verdict) where it could but its corpus is too small for LOSO (CANNOT_TRAIN_KEY)
+    exit_code: int = 0
 
 
 def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool,
@@ -66,18 +71,43 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
 TRAINING_STEPS = ("loso", "verdict")
 
 
-def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: bool, why: str) -> list[LazyStep]:
-    """The chosen steps without LOSO and the verdict; refused (exit 2) when training was asked for."""
+INSTALL_TO_TRAIN = ("install torch, onnx and onnxruntime where their wheels exist (install.py in the kit's folder "
+                    "does: docs/collaborator.md#platforms; one whose import fails needs what its error names, e.g. "
+                    "the system's libgomp), or make this box's corpus with {run} (with your other flags) and send "
+                    "its results tarball to the lead, who trains")
+CLIPS_TO_TRAIN = ("add reference clips of other content to --ref-dir, then run the same command again (the clips done "
+                  "are reused), or send this box's results tarball to the lead, who trains on the union")
+
+
+def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: bool, why: str,
+                      fix: str = INSTALL_TO_TRAIN) -> list[LazyStep]:
+    """The chosen steps without LOSO and the verdict; refused (exit 2) when training was asked for (`fix`: how to
+    train here)."""
     step = get_step(named).name if named is not None else None
     if step in TRAINING_STEPS or (corpus_given and any(s.name in TRAINING_STEPS for s in chosen)):
         asked = f"the {step} step" if step in TRAINING_STEPS else "a run on a given --corpus"
         raise InputError(f"{asked} trains, and this box cannot: {why}",
-                         hint="install torch, onnx and onnxruntime where their wheels exist (install.py in the kit's "
-                              "folder does: docs/collaborator.md#platforms; one whose import fails needs what its "
-                              "error names, e.g. the system's libgomp), or make this box's corpus with "
-                              f"{kit_command('run', '--ref-dir', '/path/to/clips')} (with your other flags) and "
-                              "send its results tarball to the lead, who trains")
+                         hint=fix.format(run=kit_command("run", "--ref-dir", "/path/to/clips")))
     return [s for s in chosen if s.name not in TRAINING_STEPS]
+
+
+def corpus_only_now(tree: Tree, settings: RunSettings, selection: Selection, step: LazyStep,
+                    emit: Emit) -> Selection:
+    """The selection as the run goes on, before `step`: the box found unable to train (prereqs imported torch, onnx,
+    onnxruntime and one failed: from the corpus step on), or its corpus too small for LOSO (the corpus step's
+    CANNOT_TRAIN_KEY: from LOSO on), makes the corpus alone and bundles it, said once."""
+    if selection.corpus_only is not None or step.name not in ("corpus", *TRAINING_STEPS):
+        return selection
+    ctx = Context(settings, emit, lambda line: None, tree, step=step.name)  # the corpus's record: from LOSO on
+    if (why := ctx.corpus_only) is None:
+        return selection
+    first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for it
+    short = why == ctx.cannot_train
+    # a run on a given --corpus has no corpus step to fall back to: refused, as the shallow look refuses it
+    steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None,
+                              settings.corpus is not None, why, CLIPS_TO_TRAIN if short else INSTALL_TO_TRAIN)
+    emit(Info("run", f"corpus only: {why}"))
+    return replace(selection, steps=tuple(steps), corpus_only=why, exit_code=EXIT_HOLD if short else 0)
 
 
 def fingerprint(step: str, plan: Plan) -> str:
@@ -316,30 +346,35 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     with out_dir_lock(settings) as tree:
         check_planted(tree, run, selection)
         check_upstream(tree, settings, selection, emit)
+        if any(s.name == "bundle" for s in selection.steps):
+            box_key()  # the key the bundle signs with, made on the box's first run: its problem said before any work
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
         for step in selection.steps:
-            # the prereqs step imports torch, onnx and onnxruntime, which the run only looked for: one may be broken
-            if selection.corpus_only is None and step.name in TRAINING_STEPS and (
-                    why := Context(settings, emit, lambda line: None, tree).corpus_only) is not None:
-                first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for it
-                # a run on a given --corpus has no corpus step to fall back to: refused, as the shallow look refuses it
-                steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None,
-                                          settings.corpus is not None, why)
-                emit(Info("run", f"corpus only: {why}"))
-                selection = replace(selection, steps=tuple(steps), corpus_only=why)
+            # the prereqs step imports torch, onnx and onnxruntime, which the run only looked for: one may be broken;
+            # the corpus step finds whether its clips leave LOSO enough contents
+            selection = corpus_only_now(tree, settings, selection, step, emit)
             if step in selection.steps:
                 run_one(tree, step, settings, selection, emit)
         interrupts.check()
         if selection.corpus_only is not None:  # no verdict to decide the exit: the corpus and its bundle are done
-            return 0
+            return selection.exit_code
         if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
             found = run.verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
+
+
+def corpus_only_of(settings: RunSettings) -> str | None:
+    """Why the run that just ended in this out-dir made its corpus alone (corpus_only_now: the box cannot train, or
+    its corpus is too small for LOSO), else None: what its closing block says."""
+    if not settings.out_dir.is_dir():
+        return None
+    with read_out_dir(settings.out_dir) as tree:
+        return Context(settings, lambda e: None, lambda line: None, tree, step="bundle").corpus_only
 
 
 def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
@@ -370,6 +405,24 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def out_dir_in_place(tree: Tree) -> Iterator[None]:
+    """A step's failure while its out-dir was removed or moved away is said as that, naming the out-dir (what failed
+    was reading or writing under a path that no longer names it: a missing input, a file that cannot be made)."""
+    try:
+        yield
+    except (KitError, OSError) as exc:
+        if (became := tree.moved()) is None or (isinstance(exc, KitError) and exc.retry_helps):
+            raise  # still in place, or already said as the moment's (a job's OutDirMoved)
+        if became in ("removed", "gone"):
+            raise gone(tree.root, tree.root, tree.label) from exc
+        moved = InputError(f"{tree.root} (out-dir) was moved or renamed while the kit ran ({became})",
+                           hint=f"put it back at {tree.root} and run the same command again: every finished output "
+                                "is reused (or run with --out-dir set to where it is now)")
+        moved.retry_helps = True
+        raise moved from exc
+
+
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
@@ -378,7 +431,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
                       trains=any(s.name == "loso" for s in selection.steps))
-        plan = step.impl.plan(ctx)
+        with out_dir_in_place(tree):
+            plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)
         if reason is None:
@@ -390,7 +444,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
         started, start = utc_iso(), time.monotonic()
-        outcome = step.impl.run(ctx, plan)
+        with out_dir_in_place(tree):
+            outcome = step.impl.run(ctx, plan)
         write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, seconds_since(start),
                      outcome.summary)
         log(f"step {step.name} done in {seconds_since(start):.1f} s")

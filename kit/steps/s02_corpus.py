@@ -1,4 +1,4 @@
-"""Step 02: encode every clip x encoder x cq, score every frame, write the shard."""
+"""Step 02: encode every clip x rung x encoder x cq, score every frame, write the shard."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from kit.media.pixfmt import ENC_PIX_FMTS, SCORE_CONVERSION_VERSION, score_pix_f
 from kit.media.refs import YuvDefaults
 from kit.platforms.encoders import session_semaphores
 from kit.platforms.teacher import own_keys
-from kit.steps.base import RETRY_KEY, Context, Outcome, Plan, read_prereqs, rerun
+from kit.steps.base import CANNOT_TRAIN_KEY, RETRY_KEY, Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.corpus_inputs import (
     Prepared,
     check_the_set,
@@ -93,6 +93,7 @@ class JobsDone(NamedTuple):
     scorings: dict[str, ClipScoring]
     samples: list[SampleJob]
     reused: int
+    cannot_train: str | None = None  # why LOSO cannot train on this corpus here, found before any job (check_the_set)
 
 
 class CorpusStep:
@@ -149,7 +150,7 @@ class CorpusStep:
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
-        check_the_set(ctx, p)
+        short = check_the_set(ctx, p)
         ladder = Ladder(s.scales, s.downscaler, s.upscaler)
         jobs = plan_jobs(p.clips, s.cqs.by_encoder(p.encoders), p.depth.bits_of, ladder)
         tree.make_folder(run.jobs)
@@ -165,7 +166,7 @@ class CorpusStep:
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         listed = DoneList(tree, run.jobs_done)  # begun anew before the plan: no older run's line beside it
         planned = write_jobs_plan(ctx, jobs, samples, reused_ids | samples_done, generation, n_par)
-        announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par)
+        announce(ctx, p, jobs, samples, reused_ids | samples_done, n_par, trains=short is None)
         with contextlib.closing(listed), kept_said(ctx, runner, jobs, lambda: samples, generation):
             # every count of the step's jobs is of len(jobs) + len(samples); an interrupt says the jobs kept
             failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished,
@@ -176,23 +177,27 @@ class CorpusStep:
             samples = drop_samples(ctx, planned, jobs, samples, refused, reused_ids | samples_done)
             by_samples, again_samples = encode_samples(ctx, p, samples, kept_clips(p.clips, refused),
                                                        (len(jobs), len(jobs) + len(samples)), generation)
-        done = JobsDone(jobs, {**refused, **by_samples}, [*again, *again_samples], scorings, samples, len(reused_ids))
+        done = JobsDone(jobs, {**refused, **by_samples}, [*again, *again_samples], scorings, samples, len(reused_ids),
+                        short)
         return self.write(ctx, p, done, ladder)
 
     def write(self, ctx: Context, p: Prepared, done: JobsDone, ladder: Ladder) -> Outcome:
         """The shard and its manifest of the clips the jobs kept, the samplings, the clips left out and why."""
         from kit.corpus.shard import build_manifest, write_shard
-        from kit.steps.corpus_jobs import kept_clips, refuse_too_few_left, write_skipped
+        from kit.steps.corpus_jobs import kept_clips, repeated_causes, too_few_left, write_skipped
         from kit.steps.corpus_samples import write_samplings
 
-        s, run, tree, refused = ctx.settings, ctx.run, ctx.tree, done.refused
-        for left_out in refused.values():
-            ctx.say(self.name, left_out.line())
+        s, run, tree = ctx.settings, ctx.run, ctx.tree
+        # a cause that left a clip out in the run before too, said so with its fix (never the clip's refusal)
+        unusable, changed = repeated_causes(ctx, [*left_out_here(p.unusable, s.shard), *done.refused.values()])
+        refused = {u.path: u for u in unusable if u.path in done.refused}
+        for left_out in unusable:
+            if left_out.path in refused or left_out.path in changed:  # a look's first words were said as it was read
+                ctx.say(self.name, left_out.line())
         kept = kept_clips(p.clips, refused)
-        refuse_too_few_left(p, kept, refused, s.shard is not None or not ctx.trains)
+        short = done.cannot_train or too_few_left(ctx, p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in done.jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
-        unusable = [*left_out_here(p.unusable, s.shard), *refused.values()]  # a shard's: those it names
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), s.cqs.by_encoder(p.encoders),
                                   p.demo, len(done.jobs), done.reused, shard_record(p.all_clips, p.clips, s.shard),
                                   p.depth, p.refs, ladder, done.scorings, unusable, refused, ctx.places)
@@ -207,4 +212,6 @@ class CorpusStep:
                                  # the clips the box or the moment left out, its looks' too: the next run is
                                  # never up to date while it lists one
                                  RETRY_KEY: sorted({*(Path(path).name for path in done.again),
-                                                    *(Path(u.path).name for u in unusable if u.again)})})
+                                                    *(Path(u.path).name for u in unusable if u.again)}),
+                                 # LOSO cannot train on it here: the run bundles it alone (Context.corpus_only)
+                                 **({CANNOT_TRAIN_KEY: {"why": short}} if short else {})})

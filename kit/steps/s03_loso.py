@@ -24,6 +24,7 @@ from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
+from kit.model.realrows import file_sha256 as realrows_sha256
 from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult, Samples
+    from kit.model.spread import Spread
     from kit.model.tasks import MemberRecord
     from kit.model.train import EpochCallback
 
@@ -158,6 +160,9 @@ class LosoStep:
         # by the header's rate, the inputs as 2.2.0 left them)
         if times := source_times(read_manifest(corpus)):
             inputs["frame_times"] = sha256_json({sha: t.to_json() for sha, t in sorted(times.items())})
+        # the public encodes the kit carries, read by the teacher recipe's floor beside the box's (kit.model.realrows)
+        if s.train.recipe == TEACHER and (real := realrows_sha256()):
+            inputs["public_encodes"] = real
         return Plan(settings=ctx.fingerprint(), inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -242,7 +247,8 @@ class LosoStep:
         return Incumbent(incumbent_loso(scored, inputs.target, inputs.folds, original, ctx.run.recorded(folder)),
                          copied)
 
-    def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback, scale: float) -> pd.DataFrame:
+    def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback, scale: float,
+                spread: Spread | None) -> pd.DataFrame:
         """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
         from kit.model.holdout import run_holdout
 
@@ -250,7 +256,7 @@ class LosoStep:
         ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
                                  "turn"))
         frame, why = run_holdout(inputs, kind, list(s.seeds), s.train, str(setup.corpus), on_epoch, setup.workers,
-                                 scale)
+                                 scale, spread)
         ctx.log(f"--holdout {kind}: {why}")
         return frame.assign(scheme=why)
 
@@ -261,7 +267,8 @@ class LosoStep:
             result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
             holdout_start = time.monotonic()
             scale = result.correction.scale if result.correction is not None else 0.0
-            held = {kind: self.holdout(ctx, setup, kind, on_epoch, scale) for kind in ctx.settings.holdout}
+            spread = result.correction.spread if result.correction is not None else None
+            held = {kind: self.holdout(ctx, setup, kind, on_epoch, scale, spread) for kind in ctx.settings.holdout}
         holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:

@@ -133,7 +133,8 @@ class VerdictStep:
             tree.write_json(run.calibration, assessment.sidecar)
             outputs.append(run.calibration)
         tree.write_json(keep, verdict.to_json())
-        ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
+        ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep),
+                                verdict.gate.not_judged, verdict.consumer_unjudged))
         if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none
             cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.ahead("bundle").train, 1, promoted=False)
             ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))

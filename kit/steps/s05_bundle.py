@@ -17,8 +17,9 @@ from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
+from kit.model.recipe import TEACHER
 from kit.model.threads import apply_threads, choose_threads
-from kit.rundir import CORPUS_CONTENTS
+from kit.rundir import CORPUS_CONTENTS, LAYOUT
 from kit.steps.base import (
     Context,
     Outcome,
@@ -59,7 +60,8 @@ class BundleStep:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
         return Plan(settings=ctx.fingerprint(),
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}", **self.corpus_records(ctx)},
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}", **self.corpus_records(ctx),
+                            **signer()},
                     prepared=self.earlier(ctx))
 
     @staticmethod
@@ -82,7 +84,7 @@ class BundleStep:
         """A box that cannot train bundles the corpus step's files and logs alone."""
         run = ctx.run
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
-        inputs |= self.corpus_records(ctx)
+        inputs |= self.corpus_records(ctx) | signer()
         # the settings of the models (their entries' `models`) make nothing of a corpus-only bundle
         return Plan(settings=ctx.fingerprint(facts={"contents": CORPUS_CONTENTS}, models=False),
                     inputs=inputs, prepared=self.earlier(ctx))
@@ -195,14 +197,20 @@ class BundleStep:
              exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
         """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
         from kit.bundle.tarball import write_results_tarball
+        from kit.infra.keys import sign_manifest
 
         run, tree = ctx.run, ctx.tree
         stem = run.results_stem(ctx.settings.box_id, utc)
         aside = run.set_aside(utc)
         tarball = run.tarball(stem)
-        write_results_tarball(tree, tarball, stem, files, meta,
-                              before_place=lambda digest: record(tree, run, {tarball: digest}),
-                              built=self.sent_records(ctx, files))
+        part = chain_part(tree, files)
+        sent = write_results_tarball(tree, tarball, stem, files, meta,
+                                     before_place=lambda digest: record(tree, run, {tarball: digest}),
+                                     built=self.sent_records(ctx, files),
+                                     sign=lambda document: sign_manifest(document, ctx.settings.box_id, part))
+        if sent.box_key is not None:
+            ctx.emit(Info(self.name, f"signed by this box's key {sent.box_key.fingerprint} (kept in the kit's cache, "
+                                     "never sent): the lead's verify shows that fingerprint"))
         try:
             if moved := set_aside(tree, run, aside, keep=tarball):
                 ctx.say(self.name, Spelled(f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an "
@@ -246,7 +254,13 @@ class BundleStep:
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
-        ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
+        if verdict.recipe == TEACHER and verdict.correction is not None and verdict.correction.scale == 0.0:
+            ctx.emit(Info(self.name, f"PROMOTE: the export keeps no correction, so its {len(verdict.seeds)} networks "
+                                     "are not trained (each would be multiplied by 0); each member is the teacher's "
+                                     "function as LOSO chose it"))
+        else:
+            ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} "
+                                     "rows"))
         if settings.train.inputs != CANONICAL6:
             ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
                                      f"--inputs {settings.train.inputs} (docs/teachers.md)"))
@@ -260,6 +274,28 @@ class BundleStep:
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+
+
+def signer() -> dict[str, str]:
+    """The key the tarball is signed with, as a bundle's input: a new key (the box's cache wiped, or its key moved
+    away after a fork) is a tarball to make again, signed by it."""
+    from kit.infra.keys import public_key
+
+    return {"box_key": public_key()}
+
+
+def chain_part(tree: Tree, files: dict[str, Path]) -> str:
+    """The part of a reference set the tarball's shard encodes (`--shard K/N`, as its manifest records it; "" for the
+    whole set, or a tarball without the box's shard): a part's runs are a chain of their own (kit.infra.keys)."""
+    from kit.corpus.manifests import ShardManifest
+    from kit.infra.records import RecordError
+
+    path = files.get(LAYOUT.rel(LAYOUT.shard_manifest))
+    try:
+        manifest = ShardManifest.from_json(tree.read_json(path), str(path)) if path is not None else None
+    except (OSError, ValueError, RecordError):  # checked against its step's record before: the corpus step's to say
+        manifest = None
+    return manifest.shard.label if manifest is not None and manifest.shard is not None else ""
 
 
 def invocation(tree: Tree, run_json: Path, places: Places) -> Invocation | None:

@@ -1,6 +1,6 @@
 """What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
 settings.json), written into run.json and handed to every step. Each setting is declared once in its field
-(kit.infra.rules.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
+(kit.infra.changes.setting: default, rules, flag, and the steps whose outputs it changes) and checked wherever it is
 read; a breach is refused (exit 2) naming the key, the value, the file and the rule. A field's `changes` also says how
 the fingerprints of kit 2.1.0 held it in each step (`entries`: an Entry under 2.1.0's name and form, Through the
 step's inputs, InRecord of its record), which every later fingerprint keeps, so an out-dir of 2.1.0 resumes as it was.
@@ -19,38 +19,14 @@ from kit.corpus.samplings import CUT, ENCODED, SAMPLINGS_HOW, VMAFTUNE_WINDOW_S
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
+from kit.infra.changes import Broken, Entry, Through, When, broken, changes, changes_nothing, flag_of, setting
+from kit.infra.flags import AbsPath, Choice, Flag, Float, Int, IntList, Text
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, RecordError, Refused, UnknownKey
-from kit.infra.rules import (
-    Absolute,
-    AbsPath,
-    Broken,
-    Check,
-    Choice,
-    Distinct,
-    Entry,
-    Flag,
-    Float,
-    Int,
-    IntList,
-    Off,
-    OneOf,
-    Real,
-    Text,
-    Through,
-    When,
-    Whole,
-    broken,
-    changes,
-    changes_nothing,
-    flag_of,
-    item_breach,
-    setting,
-    text_check,
-)
+from kit.infra.rules import Absolute, Check, Distinct, Off, OneOf, Real, Whole, item_breach, text_check
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, SCALERS, UP_DEFAULT
 from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
@@ -119,192 +95,235 @@ class RunSettings(Record):
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
     CLOSED = True  # a misspelt setting is refused, never ignored
 
-    # each setting's default, rules, flag and the steps whose outputs it changes (kit.infra.rules.setting,
-    # kit.infra.rules.Changes), then its help; a flag's rank: its place in `run --help`
-    out_dir: Path = setting(MISSING, Absolute(), flag=Flag("--out-dir", AbsPath(), computed="runs/<box-id>", rank=190),
+    # each setting's default, rules, flag (its help, and its rank: its place in `run --help`) and the steps whose
+    # outputs it changes (kit.infra.changes.setting, kit.infra.changes.Changes)
+    out_dir: Path = setting(MISSING, Absolute(), flag=Flag(
+        "--out-dir", AbsPath(), computed="runs/<box-id>", rank=190,
+        help="Run directory."),
                             changes=changes_nothing("where the run's files are, not what they hold: an out-dir moved "
                                                     "or copied resumes as it was"))
-    """Run directory."""
     ref_dir: Path | None = setting(None, A_PATH, flag=Flag(
         "--ref-dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). Default: the embedded demo set.",
         computed="demo", rank=20), changes=changes(CORPUS, reads={BUNDLE: (
             "the tarball names its clips [ref-dir]/NAME, wherever the folder lies (--keep-paths: the paths as they "
             "are)")}, entries={CORPUS: Entry(form=lambda s: str(s.ref_dir) if s.ref_dir else "(demo set)")}))
-    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV, flag=Flag("--width", Int(), rank=40))
-    """Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."""
+    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV, flag=Flag(
+        "--width", Int(), rank=40,
+        help="Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."))
     height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), changes=YUV,
-                                 flag=Flag("--height", Int(), rank=50))
-    """Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."""
+                                 flag=Flag(
+                                     "--height", Int(), rank=50,
+                                     help="Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: "
+                                          "1080)."))
     fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")), changes=YUV,
-                              flag=Flag("--fps", Fps(), rank=60))
-    """Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."""
+                              flag=Flag(
+                                  "--fps", Fps(), rank=60,
+                                  help="Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."))
     # what prereqs test-encodes, and the corpus step encodes with (auto: those prereqs found)
-    encoders: tuple[str, ...] = setting(("auto",), KNOWN_ENCODERS, flag=Flag("--encoders", ENCODER_LIST, rank=70),
+    encoders: tuple[str, ...] = setting(("auto",), KNOWN_ENCODERS, flag=Flag(
+        "--encoders", ENCODER_LIST, rank=70,
+        help="Comma-separated encoders, or auto: each detected family's defaults that pass a test encode, plus libx264 "
+             "(the detect command lists them)."),
                                         changes=changes(PREREQS, CORPUS, entries=dict.fromkeys((PREREQS, CORPUS),
                                                                                                Entry())))
-    """Comma-separated encoders, or auto: each detected family's defaults that pass a test encode, plus libx264 (the
-    detect command lists them)."""
-    cqs: CqGrid = setting(CqGrid, GRID, flag=Flag("--cqs", CqGrids(), metavar="auto|LIST|NAME:LIST[;...]", rank=90),
+    cqs: CqGrid = setting(CqGrid, GRID, flag=Flag(
+        "--cqs", CqGrids(), metavar="auto|LIST|NAME:LIST[;...]", rank=90,
+        help="Quality grid, in each encoder's own scale (the value the encoder receives): auto (each family's measured "
+             "default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family "
+             "(libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md."),
                           changes=changes(PREREQS, CORPUS, entries={
                               PREREQS: Entry("cq_probe", lambda s: s.cqs.probe_text),
                               CORPUS: Entry("grid", lambda s: s.cqs.by_encoder(s.encoders))}))
-    """Quality grid, in each encoder's own scale (the value the encoder receives): auto (each family's measured
-    default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family
-    (libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md."""
-    scales: tuple[str, ...] = setting(("native", "0.5"), RUNGS, flag=Flag("--scales", Scales(), rank=100),
+    scales: tuple[str, ...] = setting(("native", "0.5"), RUNGS, flag=Flag(
+        "--scales", Scales(), rank=100,
+        help="Resolution ladder: native, heights in lines (720,540,360) or fractions of each clip's height (0.5). A "
+             "rung is encoded from a downscaled copy and scored upscaled to the reference's size, against the "
+             "full-size reference; rungs at or above a clip's height are left out for it."),
                                       changes=changes(CORPUS, entries={CORPUS: Entry()}))
-    """Resolution ladder: native, heights in lines (720,540,360) or fractions of each clip's height (0.5). A rung is
-    encoded from a downscaled copy and scored upscaled to the reference's size, against the full-size reference;
-    rungs at or above a clip's height are left out for it."""
     downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), changes=SCALERS_USED,
-                              flag=Flag("--downscaler", Choice(), rank=110))
-    """Scaler that makes a rung's downscaled copy."""
+                              flag=Flag(
+                                  "--downscaler", Choice(), rank=110,
+                                  help="Scaler that makes a rung's downscaled copy."))
     upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), changes=SCALERS_USED,
-                            flag=Flag("--upscaler", Choice(), rank=120))
-    """Scaler that brings a rung's encode back to the reference's size for scoring (bicubic, as VMAF's training set
-    was made)."""
+                            flag=Flag(
+                                "--upscaler", Choice(), rank=120,
+                                help="Scaler that brings a rung's encode back to the reference's size for scoring "
+                                     "(bicubic, as VMAF's training set was made)."))
     # prereqs checks it, the corpus is scored with it, LOSO and the bundle's refit read its function
-    teacher: str = setting(TEACHER_MODEL, A_TEACHER, flag=Flag("--teacher", TEACHER_NAME, metavar="NAME|FILE",
-                                                                rank=130),
+    teacher: str = setting(TEACHER_MODEL, A_TEACHER, flag=Flag(
+        "--teacher", TEACHER_NAME, metavar="NAME|FILE", rank=130,
+        help="The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 "
+             "(what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON file (a VMAF v1 "
+             "model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
+             "(docs/teachers.md)."),
                            changes=changes(PREREQS, CORPUS, LOSO, BUNDLE, entries={
                                # a model file is read and hashed: an edited one is checked again
                                PREREQS: Entry(form=lambda s: trusted_teacher(s.teacher).to_json()),
                                CORPUS: Through("the teacher's name and its model's sha256"),
                                LOSO: Through("the corpus's identity, whose rows name their teacher"),
                                BUNDLE: Through("the verdict, whose models learnt it")}))
-    """The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 (what
-    vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON file (a VMAF v1 model, say);
-    checked by libvmaf before any encode. The proxy's inputs stay the canonical six (docs/teachers.md)."""
     seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)),
-                                     flag=Flag("--seeds", IntList("0,1,2,3,4"), rank=160),
+                                     flag=Flag(
+                                         "--seeds", IntList("0,1,2,3,4"), rank=160,
+                                         help="Training seeds, honoured exactly as given."),
                                      changes=changes(LOSO, VERDICT, entries=dict.fromkeys((LOSO, VERDICT), Entry())))
-    """Training seeds, honoured exactly as given."""
-    folds: FoldsAsked = setting(AUTO, FOLDS, flag=Flag("--folds", Folds(), metavar="loso|K|auto", rank=170),
+    folds: FoldsAsked = setting(AUTO, FOLDS, flag=Flag(
+        "--folds", Folds(), metavar="loso|K|auto", rank=170,
+        help="Validation folds: loso (one per content group), K (grouped K-fold: whole content groups dealt into K "
+             "folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per source "
+             "either way."),
                                 changes=changes(LOSO, entries={  # 2.1.0: absent at its default
                                     LOSO: Entry(form=lambda s: str(s.folds), always=False)}))
-    """Validation folds: loso (one per content group), K (grouped K-fold: whole content groups dealt into K folds
-    balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per source either way."""
     # prereqs then needs no encoder, the corpus step does not run, LOSO and the verdict read it; the bundle sends the
     # corpus step's records only for this box's own shard, and finds the corpus the verdict names where the out-dir
     # is now (kit.steps.base.recorded_corpus: a 2.1.0 verdict named this out-dir's shard by its absolute path)
-    corpus: Path | None = setting(None, A_PATH, flag=Flag("--corpus", AbsPath(), rank=200), changes=changes(
+    corpus: Path | None = setting(None, A_PATH, flag=Flag(
+        "--corpus", AbsPath(), rank=200,
+        help="Train on this corpus (a shard or merged corpus) and skip the corpus step."), changes=changes(
         PREREQS, CORPUS, LOSO, VERDICT, BUNDLE, entries={
             PREREQS: Entry("needs_ffmpeg", lambda s: s.corpus is None),
             CORPUS: Through("no corpus step runs"), LOSO: Through("the corpus's sha256"),
             VERDICT: Through("LOSO's files and the corpus's contents"),
             BUNDLE: Through("the verdict, which names its corpus and sha256, and the corpus step's records")}))
-    """Train on this corpus (a shard or merged corpus) and skip the corpus step."""
-    jobs: int = setting(0, Whole(0, 256), flag=Flag("--jobs", Int(), rank=230), changes=changes_nothing(
+    jobs: int = setting(0, Whole(0, 256), flag=Flag(
+        "--jobs", Int(), rank=230,
+        help="Parallel corpus jobs (0 = cores)."), changes=changes_nothing(
         "how many corpus jobs run at once: each encode has one thread (kit.corpus.jobs), so no row depends on it"))
-    """Parallel corpus jobs (0 = cores)."""
     # the ffmpeg chosen is prereqs' input (its path, build, size and time) and in prereqs.json, which the others read
-    ffmpeg: Path | None = setting(None, A_PATH, flag=Flag("--ffmpeg", AbsPath(), computed="found", rank=240),
+    ffmpeg: Path | None = setting(None, A_PATH, flag=Flag(
+        "--ffmpeg", AbsPath(), computed="found", rank=240,
+        help="ffmpeg binary with libvmaf to use."),
                                   changes=changes(PREREQS, reads=dict.fromkeys((LOSO, BUNDLE), (
                                       "the teacher's function is read from the ffmpeg prereqs.json names; from this "
                                       "one only where there is no prereqs.json")), entries={
                                       PREREQS: Through("the chosen binary's path, build, size and time")}))
-    """ffmpeg binary with libvmaf to use."""
     # no rule: made safe for a file name (__post_init__), and a command's own flag
-    box_id: str = setting("", flag=Flag("--box-id", BoxName(), computed="host name; union with --corpus", rank=210),
+    box_id: str = setting("", flag=Flag(
+        "--box-id", BoxName(), computed="host name; union with --corpus", rank=210,
+        help="Name of this box in shards and tarballs."),
                           changes=changes(CORPUS, BUNDLE, entries=dict.fromkeys((CORPUS, BUNDLE), Entry())))
-    """Name of this box in shards and tarballs."""
     gate: GateThresholds = setting(GateThresholds)  # its fields declare what each changes
     train: TrainConfig = setting(TrainConfig)
-    demo_clips: int = setting(0, Whole(0, 64), changes=DEMO, flag=Flag("--demo-clips", Int(), rank=470))
-    """Use only the first N demo clips (0 = all)."""
-    demo_seconds: float = setting(0.0, Real(0, 60), changes=DEMO, flag=Flag("--demo-seconds", Float(), rank=480))
-    """Length of each demo clip in seconds (0 = the default 3)."""
+    demo_clips: int = setting(0, Whole(0, 64), changes=DEMO, flag=Flag(
+        "--demo-clips", Int(), rank=470,
+        help="Use only the first N demo clips (0 = all)."))
+    demo_seconds: float = setting(0.0, Real(0, 60), changes=DEMO, flag=Flag(
+        "--demo-seconds", Float(), rank=480,
+        help="Length of each demo clip in seconds (0 = the default 3)."))
     # named relative to the out-dir where it lies in it, so a moved out-dir's LOSO stays up to date
-    incumbent: Path | None = setting(None, A_PATH, flag=Flag("--incumbent", AbsPath(), rank=310), changes=changes(
+    incumbent: Path | None = setting(None, A_PATH, flag=Flag(
+        "--incumbent", AbsPath(), rank=310,
+        help="A previous bundle (out-dir or its 05_bundle/exports): promote only if this run beats its models by more "
+             "than the seed spread."), changes=changes(
         LOSO, VERDICT, entries={
             LOSO: Entry(form=lambda s: RunDir(s.out_dir).recorded(s.incumbent) if s.incumbent else None),
             VERDICT: Through("LOSO's files, its incumbent.json")}))
-    """A previous bundle (out-dir or its 05_bundle/exports): promote only if this run beats its models by more than
-    the seed spread."""
     # the corpus step's: its deal of the clips (kit.corpus.split.shard_record), absent outside a shard
     shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")),
-                                      flag=Flag("--shard", SHARD_SPEC, metavar="K/N|auto", rank=220),
+                                      flag=Flag(
+                                          "--shard", SHARD_SPEC, metavar="K/N|auto", rank=220,
+                                          help="Encode only shard K of N (1-based) of the reference set, split by "
+                                               "content hash; run K=1..N on N boxes, then merge their tarballs or "
+                                               "shard.parquet files (the merge command). Each box reads every clip and "
+                                               "leaves out what one box would, each clip left out named (reason and "
+                                               "fix) by one shard; a shard refuses only what one box refuses "
+                                               "(--strict), or when the deal leaves it no usable clip (fewer shards). "
+                                               "auto: K and N from the array task this runs in (1/1 outside one); "
+                                               "{shard} in --out-dir and --box-id becomes shard<K>of<N>."),
                                       changes=changes(CORPUS, entries={CORPUS: Entry(always=False)}))
-    """Encode only shard K of N (1-based) of the reference set, split by content hash; run K=1..N on N boxes, then
-    merge their tarballs or shard.parquet files (the merge command). Each box reads every clip and leaves out what
-    one box would, each clip left out named (reason and fix) by one shard; a shard refuses only what one box refuses
-    (--strict), or when the deal leaves it no usable clip (fewer shards). auto: K and N from the array task this
-    runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>."""
     # the corpus step encodes the windows of each sampling on their own (kit.corpus.samples; under encoded alone), LOSO
     # places them in each held-out encode and the verdict says the window's share
     consumer_window: float = setting(VMAFTUNE_WINDOW_S, Real(0, 3600, lo_open=True),
-                                     flag=Flag("--consumer-window", Float(), metavar="SECONDS", rank=444),
+                                     flag=Flag(
+                                         "--consumer-window", Float(), metavar="SECONDS", rank=444,
+                                         help="Seconds of a clip the consumer's trials sample: vmaf-tune's fast path "
+                                              "encodes and scores the first 5 s of the source per trial (its "
+                                              "SAMPLE_CHUNK_SECONDS), so the verdict also gives each held-out encode's "
+                                              "prediction from the features of that window against the whole clip's "
+                                              "score, and the samplings measured beside it (docs/vmaf-tune.md)."),
                                      changes=changes(CORPUS, LOSO, VERDICT, entries={CORPUS: SAMPLES_ENCODED}))
-    """Seconds of a clip the consumer's trials sample: vmaf-tune's fast path encodes and scores the first 5 s of the
-    source per trial (its SAMPLE_CHUNK_SECONDS), so the verdict also gives each held-out encode's prediction from
-    the features of that window against the whole clip's score, and the samplings measured beside it
-    (docs/vmaf-tune.md)."""
     # read by the corpus step alone: LOSO and the verdict read what it made (samples.parquet, in LOSO's inputs); 2.2.0's
     # default was `encoded`, which its fingerprints left out: `cut` is written in them (a 2.2.0 out-dir at its default
     # redoes the corpus step from its kept jobs, and LOSO on: docs/vmaf-tune.md)
-    consumer_samplings: str = setting(CUT, OneOf(SAMPLINGS_HOW), flag=Flag("--consumer-samplings", Choice(), rank=446),
+    consumer_samplings: str = setting(CUT, OneOf(SAMPLINGS_HOW), flag=Flag(
+        "--consumer-samplings", Choice(), rank=446,
+        help="cut: the consumer's samplings (the first and centre --consumer-window, and windows of 1 s and 0.5 s "
+             "spread over the clip) as frames cut from the whole encodes, which every consumer figure of the verdict "
+             "reads (no encode more). encoded, a study's opt-in: the corpus step also encodes each sampling's windows "
+             "on their own, as a consumer encodes them, for clips longer than the window at the encoders and CRFs "
+             "vmaf-tune queries, and the verdict adds one table of them: on a box of six real clips that was 1.2 times "
+             "the corpus jobs' own pixel-frames; the run says their pixel-frames and CPU before it starts them."),
                                       changes=changes(CORPUS), unwritten=ENCODED)
-    """cut: the consumer's samplings (the first and centre --consumer-window, and windows of 1 s and 0.5 s spread
-    over the clip) as frames cut from the whole encodes, which every consumer figure of the verdict reads (no encode
-    more). encoded, a study's opt-in: the corpus step also encodes each sampling's windows on their own, as a
-    consumer encodes them, for clips longer than the window at the encoders and CRFs vmaf-tune queries, and the
-    verdict adds one table of them: on a box of six real clips that was 1.2 times the corpus jobs' own pixel-frames;
-    the run says their pixel-frames and CPU before it starts them."""
     # the corpus step encodes the consumer's samplings at the CRFs in it (kit.steps.corpus_samples.sample_jobs), under
     # --consumer-samplings encoded alone
     vmaftune_crf_range: tuple[int, int] = setting(
-        CRF_RANGE, CRF_PAIR, flag=Flag("--vmaftune-crf-range", IntList("10,51", "range"), metavar="MIN,MAX", rank=490),
+        CRF_RANGE, CRF_PAIR, flag=Flag(
+            "--vmaftune-crf-range", IntList("10,51", "range"), metavar="MIN,MAX", rank=490,
+            help="The CRF range vmaf-tune normalises crf_norm over, for the vmaf-tune export profile written on "
+                 "PROMOTE (its default search range is 10..51); also the CRFs at which the corpus step encodes the "
+                 "consumer's samplings and the range of LOSO's and "
+                 "the verdict's figures as vmaf-tune uses the models."),
         changes=changes(CORPUS, LOSO, VERDICT, BUNDLE, entries={CORPUS: SAMPLES_ENCODED, BUNDLE: Entry(models=True)}))
-    """The CRF range vmaf-tune normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its
-    default search range is 10..51); also the CRFs at which the corpus step encodes the consumer's samplings and the
-    range of LOSO's and the verdict's figures as vmaf-tune uses the models."""
     model_license: str = setting("BSD-3-Clause", LICENSE, changes=MODELS_BUNDLED,
-                                 flag=Flag("--model-license", Text("spdx"), rank=500))
-    """SPDX license of the exported models, written into the vmaf-tune registry rows (the kit's own license unless
-    set)."""
+                                 flag=Flag(
+                                     "--model-license", Text("spdx"), rank=500,
+                                     help="SPDX license of the exported models, written into the vmaf-tune registry "
+                                          "rows (the kit's own license unless set)."))
     model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL,
-                                     changes=MODELS_BUNDLED, flag=Flag("--model-license-url", Text("url"), rank=510))
-    """Address of that license's text, written into the vmaf-tune registry rows."""
-    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), flag=Flag("--encode-depth", Choice(), rank=80),
+                                     changes=MODELS_BUNDLED, flag=Flag(
+                                         "--model-license-url", Text("url"), rank=510,
+                                         help="Address of that license's text, written into the vmaf-tune registry "
+                                              "rows."))
+    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), flag=Flag(
+        "--encode-depth", Choice(), rank=80,
+        help="Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than 8 bit "
+             "are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
                                 changes=changes(PREREQS, CORPUS, entries=dict.fromkeys((PREREQS, CORPUS), Entry())))
-    """Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than 8 bit are
-    encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."""
-    content_groups: Path | None = setting(None, A_PATH, flag=Flag("--content-groups", AbsPath(), rank=30),
+    content_groups: Path | None = setting(None, A_PATH, flag=Flag(
+        "--content-groups", AbsPath(), rank=30,
+        help="A JSON file overriding which sources hold one content, both ways: {\"same\": [[\"a\", \"b\"]], "
+             "\"different\": [[\"c\", \"d\"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded in the "
+             "shard manifest."),
                                           changes=changes(CORPUS, entries={CORPUS: Through(
                                               "the contents: the groups and twins, the overrides' lines")}))
-    """A JSON file overriding which sources hold one content, both ways: {"same": [["a", "b"]], "different": [["c",
-    "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded in the shard manifest."""
-    interval_level: float = setting(0.95, Real(0.5, 0.999), flag=Flag("--interval-level", Float(), rank=370),
+    interval_level: float = setting(0.95, Real(0.5, 0.999), flag=Flag(
+        "--interval-level", Float(), rank=370,
+        help="Nominal coverage of the prediction intervals (hierarchical split conformal over content groups: a new "
+             "frame of a new source lies inside with at least this probability); figures at 50/80/90/95 % are given "
+             "either way."),
                                     changes=changes(VERDICT, entries={VERDICT: Entry()}))
-    """Nominal coverage of the prediction intervals (hierarchical split conformal over content groups: a new frame
-    of a new source lies inside with at least this probability); figures at 50/80/90/95 % are given either way."""
     holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"),
                                        changes=changes(LOSO, VERDICT, entries={VERDICT: Entry()}), flag=Flag(
-                                           "--holdout", Holdouts(), metavar="encoder|box|rung[,...]|none", rank=400))
-    """Also validate on unseen encoders (encoder), boxes (box) or ladder rungs (rung): each left out in turn,
-    crossed with grouped folds over contents; a separate block of the verdict."""
-    train_tasks: int = setting(0, Whole(0, MAX_TASKS), flag=Flag("--train-tasks", TrainTasks(), metavar="N|auto|off",
-                                                                 rank=180),
+                                           "--holdout", Holdouts(), metavar="encoder|box|rung[,...]|none", rank=400,
+                                           help="Also validate on unseen encoders (encoder), boxes (box) or ladder "
+                                                "rungs (rung): each left out in turn, crossed with grouped folds over "
+                                                "contents; a separate block of the verdict."))
+    train_tasks: int = setting(0, Whole(0, MAX_TASKS), flag=Flag(
+        "--train-tasks", TrainTasks(), metavar="N|auto|off", rank=180,
+        help="LOSO's members are trained by N separate tasks (`step loso --train-task K/N`; `slurm` submits them as an "
+             "array, auto: one per shard): LOSO gathers them and refuses, naming them, any that is missing. off (or "
+             "0): LOSO trains what is missing itself."),
                                changes=changes_nothing("who trains LOSO's members (N tasks, or LOSO itself): the same "
                                                        "members either way"))
-    """LOSO's members are trained by N separate tasks (`step loso --train-task K/N`; `slurm` submits them as an
-    array, auto: one per shard): LOSO gathers them and refuses, naming them, any that is missing. off (or 0): LOSO
-    trains what is missing itself."""
-    group_shared: bool = setting(False, flag=Flag("--group-shared", None, rank=520), changes=changes_nothing(
+    group_shared: bool = setting(False, flag=Flag(
+        "--group-shared", None, rank=520,
+        help="A project folder shared on purpose: the folders the kit makes are group-writable with the sticky bit "
+             "(nobody but a file's owner renames or deletes it), and folders others can write are accepted if sticky. "
+             "Files stay writable by you alone, and the kit trusts only the ones you made."), changes=changes_nothing(
         "the modes of the folders the kit makes, not what its files hold"))
-    """A project folder shared on purpose: the folders the kit makes are group-writable with the sticky bit (nobody
-    but a file's owner renames or deletes it), and folders others can write are accepted if sticky. Files stay
-    writable by you alone, and the kit trusts only the ones you made."""
-    strict: bool = setting(False, flag=Flag("--strict", None, rank=530),
+    strict: bool = setting(False, flag=Flag(
+        "--strict", None, rank=530,
+        help="Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without it such a "
+             "clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the summary, as "
+             "long as enough sources are left."),
                            changes=changes(CORPUS, entries={CORPUS: Entry()}))
-    """Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without it such a clip is
-    left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the summary, as long as enough
-    sources are left."""
-    keep_paths: bool = setting(False, flag=Flag("--keep-paths", None, rank=540),
+    keep_paths: bool = setting(False, flag=Flag(
+        "--keep-paths", None, rank=540,
+        help="Send the box's folders in the results tarball: without it, every path in the files it holds is made as "
+             "[ref-dir]/NAME, [out-dir]/..., [cache]/... or [kit]/..., a file under none of those by its name alone, "
+             "as [elsewhere]/NAME (the clips named by file name and sha256); the out-dir's own files keep them either "
+             "way."),
                                changes=changes(BUNDLE, entries={BUNDLE: Entry()}))
-    """Send the box's folders in the results tarball: without it, every path in the files it holds is made as
-    [ref-dir]/NAME, [out-dir]/..., [cache]/... or [kit]/..., a file under none of those by its name alone, as
-    [elsewhere]/NAME (the clips named by file name and sha256); the out-dir's own files keep them either way."""
 
     def read_back(self) -> RunSettings:
         """The settings of a document, checked as every door checks them: no unknown key, the types, every rule."""
@@ -313,7 +332,7 @@ class RunSettings(Record):
         return self
 
     def breach(self) -> Broken | None:
-        """The first rule these settings break: a field's (kit.infra.rules.broken), then the grid against the run's
+        """The first rule these settings break: a field's (kit.infra.changes.broken), then the grid against the run's
         encoders (libx264's range for auto, checked again once auto is resolved), said of --cqs."""
         if (found := broken(self)) is not None:
             return found

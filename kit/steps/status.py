@@ -227,7 +227,11 @@ def recorded_only(tree: Tree, rundir: RunDir, why: str) -> Iterator[StepStatus]:
     """Each step as its own record says it ended, where run.json (`why`: how it is damaged) cannot say what the next
     run compares it with: pending, with when it completed, which a rerun with the same flags keeps."""
     for step in STEPS:
-        record, _ = read_step_record(tree, rundir.status(step.name))
+        try:
+            record, _ = read_step_record(tree, rundir.status(step.name))
+        except InputError as exc:  # a link or a pipe planted where its record lies: said as what it is
+            yield StepStatus(step.number, step.name, "pending", exc.message)
+            continue
         if record is None:
             yield StepStatus(step.number, step.name, "pending",
                              f"not completed in this out-dir yet ({rundir.rel(rundir.run_json)} is {why})")

@@ -1,5 +1,5 @@
 """What a step sees of the settings and what its fingerprint holds of them, both made from the settings' declarations
-(kit.infra.rules.Changes, in each field of kit.steps.settings.RunSettings and the records it holds): a step reads its
+(kit.infra.changes.Changes, in each field of kit.steps.settings.RunSettings and the records it holds): a step reads its
 settings through a View, which hands it a field only where the field's `changes` names the step (or the field changes
 no step) and refuses any other at the read (Undeclared, a bug); its fingerprint (`settings_fingerprint`) holds every
 field whose `changes` names it, so a step cannot read a setting that its fingerprint misses. How 2.1.0's fingerprints
@@ -12,14 +12,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 from typing import Any, TypeVar, cast
 
+from kit.infra.changes import Entry, InRecord, Through, When, changes_of, holds_settings, unwritten_of
 from kit.infra.records import Record
-from kit.infra.rules import Entry, InRecord, Through, When, changes_of, holds_settings, unwritten_of
 
 R = TypeVar("R", bound=Record)
 
 
 class Undeclared(AttributeError):
-    """A step read a setting whose field does not name it (kit.infra.rules.Changes): a bug of the kit, said as an
+    """A step read a setting whose field does not name it (kit.infra.changes.Changes): a bug of the kit, said as an
     internal error where it is read, never a value a resume would keep unfingerprinted."""
 
 
@@ -61,7 +61,7 @@ class View:
         declared = changes_of(found)
         if declared is None or not declared.readable_by(step):
             raise Undeclared(f"step {step} read the setting {at}{name}, whose field does not name it: add the step "
-                             f"to that field's `changes` (kit.infra.rules.changes) if its value changes the step's "
+                             f"to that field's `changes` (kit.infra.changes.changes) if its value changes the step's "
                              "outputs (the step's fingerprint then holds it), or read it where it is declared")
         if isinstance(when := declared.entries.get(step), When) and not when.holds(self._root):
             raise Undeclared(f"step {step} read the setting {at}{name}, which its field names for it only while "
@@ -182,7 +182,7 @@ def _entry(dotted: str, f: dataclasses.Field[Any], held: Entry | None, s: Resolv
            models: bool) -> tuple[str, object] | None:
     """The entry a setting gives the step's fingerprint: under its Entry's name and form (held where the step makes
     models, if it says so), or by its dotted name off the value a fingerprint leaves out (its default, or the default
-    of the kit that first wrote it: kit.infra.rules.unwritten_of); None for none."""
+    of the kit that first wrote it: kit.infra.changes.unwritten_of); None for none."""
     if held is not None and held.models and not models:
         return None
     value = value_at(s, dotted)

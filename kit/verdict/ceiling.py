@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from kit.infra.records import Record, keep
-from kit.infra.rules import COUNT, POINTS
+from kit.infra.records import Record, keep, omit_none
+from kit.infra.rules import COUNT, POINTS, SHARE_FIGURE
 from kit.model.consumer import band_order
 
 if TYPE_CHECKING:
@@ -96,6 +96,57 @@ class ConsumerTally(Record):
 
 
 @dataclass(frozen=True)
+class PairedLift(Record):
+    """What the student adds to its ceiling as vmaf-tune uses it, on ALL the counted held-out encodes as vmaf-tune
+    samples them (no pool): how many the student lands within the tolerance on, how many the ceiling does, and the
+    discordant encodes (only the student, only the ceiling); the lift's uncertainty is the exact McNemar test, a
+    two-sided binomial test of the discordant encodes at 1/2 (docs/verdict.md, "What the student adds"). Each count is
+    a sum over 04_verdict/consumer_encodes.parquet (sampled_within, sampled_ceiling_within)."""
+
+    n_encodes: int = field(metadata=keep(COUNT))
+    student: int = field(metadata=keep(COUNT))
+    ceiling: int = field(metadata=keep(COUNT))
+    student_only: int = field(metadata=keep(COUNT))
+    ceiling_only: int = field(metadata=keep(COUNT))
+    p_value: float = field(metadata=keep(SHARE_FIGURE))  # exact McNemar, two-sided
+
+    @property
+    def lift(self) -> int:
+        return self.student - self.ceiling
+
+    def words(self, tolerance: float) -> str:
+        """`the student 53 of 64 held-out encodes within 1.5 (82.8%), its ceiling 51 (79.7%): +2 encodes (+3.1
+        points; 3 only the student, 1 only the ceiling; exact McNemar p = 0.62)`."""
+        n = self.n_encodes
+        if not n:
+            return "no held-out encode"
+        return (f"the student {self.student} of {n} held-out encodes within {tolerance:g} VMAF "
+                f"({self.student / n:.1%}), its ceiling {self.ceiling} ({self.ceiling / n:.1%}): {self.lift:+d} "
+                f"encodes ({100 * self.lift / n:+.1f} points; {self.student_only} only the student, "
+                f"{self.ceiling_only} only the ceiling; exact McNemar p = {self.p_value:.2g})")
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """The two-sided exact McNemar p-value of `only_a` against `only_b` discordant pairs: twice the smaller tail of a
+    binomial of their sum at 1/2, at most 1 (1 where there are none)."""
+    n = only_a + only_b
+    if not n:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2.0 * tail)
+
+
+def paired(judged: pd.DataFrame) -> PairedLift | None:
+    """The student against its ceiling on every judged encode (consumer_encodes.parquet), None without a ceiling."""
+    ceiling = judged["sampled_ceiling_within"]
+    if not len(judged) or ceiling.isna().any():
+        return None
+    s, c = judged["sampled_within"].astype(bool).to_numpy(), ceiling.astype(bool).to_numpy()
+    b, d = int((s & ~c).sum()), int((c & ~s).sum())
+    return PairedLift(len(judged), int(s.sum()), int(c.sum()), b, d, round(mcnemar_exact(b, d), 12))
+
+
+@dataclass(frozen=True)
 class ConsumerJudged(Record):
     """What the consumer gates judge (kit.verdict.ceiling, consumer_gates): every counted held-out encode as vmaf-tune
     samples it, the student's and the ceiling's hits, the pool, counted per group; each encode a row of `file`."""
@@ -111,6 +162,7 @@ class ConsumerJudged(Record):
     median_miss: float = field(metadata=keep(POINTS))  # |predicted - teacher| as judged, over every counted encode
     max_miss: float = field(metadata=keep(POINTS))
     worst_encode: str
+    paired: PairedLift | None = omit_none()  # the student against its ceiling on all of them (absent: before 2.5)
 
     def of(self, by: str) -> tuple[ConsumerTally, ...]:
         return tuple(t for t in self.tallies if t.by == by)

@@ -159,7 +159,7 @@ def judged_block(judged: pd.DataFrame, tolerance: float, window_s: float, placed
         NO_POOL, ceiling.FILE, placed, window_s, n_longer, ceiling.tally(ceiling.hits_of(judged)), r.median_abs_error,
         r.max_abs_error,
         "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]), int(w["enc_height"]),
-                                         w["rung"] == NATIVE))
+                                         w["rung"] == NATIVE), ceiling.paired(judged))
 
 
 POOL = ("the encodes the ceiling (the teacher's own function of the same mean features) lands within {tolerance:g} "

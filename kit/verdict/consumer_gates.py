@@ -17,14 +17,9 @@ from __future__ import annotations
 
 import math
 
-from kit.infra.rules import flag_of
 from kit.verdict.ceiling import ConsumerJudged, ConsumerTally
 from kit.verdict.document import ConsumerFit, LimitGate
-from kit.verdict.thresholds import GateThresholds
 
-SHARE_FLAG = flag_of(GateThresholds, "min_consumer_share").opt
-CONTENT_FLAG = flag_of(GateThresholds, "min_consumer_content_share").opt
-GAP_FLAG = flag_of(GateThresholds, "max_consumer_ceiling_gap").opt
 SHOWN = 5  # groups a statement names; the rest counted
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,21 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, HOLDOUT_PLCC, Block, Evidence, Gate
+from kit.verdict.gates import (
+    ABS_BIAS,
+    BLOCKS,
+    CLIP_ERROR,
+    CONSUMER_GATES,
+    COVERAGE,
+    FOLD_RMSE,
+    GATES,
+    HOLDOUT,
+    HOLDOUT_PLCC,
+    OUT_OF_RANGE,
+    Block,
+    Evidence,
+    Gate,
+)
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
@@ -129,10 +143,20 @@ class Gates:
 
     @property
     def passed(self) -> bool:
-        """The conjunction of every gate: each is monotone in its own threshold alone, and so is this."""
-        return self.gate.passed and self.lift.passed and self.challenger.passed and self.evidence.passed \
-            and all(row.passed for _, row in self.rows) \
+        """The conjunction of every gate judged (one that judged nothing, passed null, blocks nothing): each is
+        monotone in its own threshold alone, and so is this."""
+        return self.gate.passed is not False and self.lift.passed is not False \
+            and self.challenger.passed is not False and self.evidence.passed \
+            and all(row.passed is not False for _, row in self.rows) \
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
+
+    @property
+    def consumer_unjudged(self) -> str | None:
+        """Why the consumer gates judged nothing, where every one on did (None: one judged, or none is on)."""
+        on = [row for gate, row in self.rows if gate.block is CONSUMER_GATES and row.enabled]
+        if not on or any(not row.not_judged for row in on):
+            return None
+        return str(on[0].not_judged)
 
 
 @dataclass(frozen=True)
@@ -148,6 +172,29 @@ class GateInputs:
     sources: pd.DataFrame  # per source, over seeds (per_source)
     assessed: Assessment | None
     constant_teacher: str | None = None
+    # why the per-frame figures judge nothing: the held-out student is the teacher's function (every fold's spread
+    # and correction 0, kit.model.floor), whose per-frame scores are libvmaf's own (PLCC 1, spread 0, RMSE 0)
+    tautology: str | None = None
+    # why the seeds are one student: every fold keeps no correction, so each seed's member is the same function
+    seeds_alike: str | None = None
+
+
+TAUTOLOGY = "the student is the teacher's function"
+SEEDS_ALIKE = "the seeds are one student, no correction kept"  # each seed's member the same function
+# the gates whose figures are the held-out frames' (a tautology where the student is the teacher's function)
+PER_FRAME = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR)
+
+
+def tautology(reports: list[SeedReport]) -> str | None:
+    """TAUTOLOGY where every fold's held-out student is the teacher's function, else None."""
+    correction = reports[0].correction
+    return TAUTOLOGY if correction is not None and correction.folds_teacher else None
+
+
+def seeds_alike(reports: list[SeedReport]) -> str | None:
+    """SEEDS_ALIKE where every fold keeps no correction (its seeds' members are one function), else None."""
+    correction = reports[0].correction
+    return SEEDS_ALIKE if correction is not None and not correction.scale and not any(correction.fold_scales) else None
 
 
 def gate_inputs(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
@@ -155,7 +202,15 @@ def gate_inputs(reports: list[SeedReport], folds: pd.DataFrame, baselines: Basel
     """What the gates read of these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
     ens_rmse = [r.mean_rmse for r in reports]
     return GateInputs({r.seed: r.mean_plcc for r in reports}, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"],
-                      incumbent, content_groups(reports), folds, per_source(folds), a, constant_teacher(reports))
+                      incumbent, content_groups(reports), folds, per_source(folds), a, constant_teacher(reports),
+                      tautology(reports), seeds_alike(reports))
+
+
+def unjudged_rows(rows: tuple[tuple[Gate, FoldGate | LimitGate], ...], why: str
+                  ) -> tuple[tuple[Gate, FoldGate | LimitGate], ...]:
+    """The per-frame gates' rows that are on, judging nothing (passed null) and saying why."""
+    return tuple((gate, replace(row, passed=None, not_judged=why) if gate in PER_FRAME and row.enabled else row)
+                 for gate, row in rows)
 
 
 def judge(inputs: GateInputs, thresholds: GateThresholds) -> tuple[Gates, Lift]:
@@ -167,8 +222,15 @@ def judge(inputs: GateInputs, thresholds: GateThresholds) -> tuple[Gates, Lift]:
     evidence = Evidence(inputs.folds, inputs.sources, a, thresholds)
     rows = tuple((g, row) for g in GATES for row in g.compute(g, evidence))
     judged = a.consumer.judged if a is not None and a.consumer is not None else None
-    return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
-                 challenger_gate(gate.mean_plcc, inputs.incumbent, gate.plcc_spread),
+    lifted_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
+    challenger = challenger_gate(gate.mean_plcc, inputs.incumbent, gate.plcc_spread)
+    if inputs.seeds_alike is not None:  # five copies of one student: their spread is 0 by construction
+        gate = gate.seeds_unjudged(inputs.seeds_alike)
+    if (why := inputs.tautology) is not None:  # the per-frame figures are libvmaf's own: they judge nothing
+        gate, rows = gate.unjudged(why), unjudged_rows(rows, why)
+        lifted_gate = replace(lifted_gate, passed=None, not_judged=why) if lifted_gate.enabled else lifted_gate
+        challenger = replace(challenger, passed=None, not_judged=why) if challenger.enabled else challenger
+    return Gates(gate, lifted_gate, challenger,
                  evidence_gate(inputs.content_groups, thresholds.min_content_groups), rows,
                  a.completeness if a else None, inputs.constant_teacher, a.teacher_suspects if a else None,
                  judged.shortfall_words() if judged is not None else None), lifted
@@ -185,19 +247,22 @@ def hold_reasons(g: Gates) -> list[str]:
         reasons.append(f"{len(done.missing)} of {done.expected_sources} source(s) have no held-out results (a fold "
                        f"failed): {', '.join(done.missing[:5])}"
                        + (f" and {len(done.missing) - 5} more" if len(done.missing) > 5 else ""))
-    failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
+    failed = [(gate, row) for gate, row in g.rows if row.passed is False]  # the limits, then the per-source gates
     reasons += [gate.failure(row) for gate, row in sorted(failed, key=lambda found: isinstance(found[1], FoldGate))]
-    if not g.challenger.passed:
+    if g.challenger.passed is False:
         reasons.append(str(g.challenger.statement).rstrip("."))
-    if not g.lift.passed:
+    if g.lift.passed is False:
         reasons.append(lift_reason(g.lift))
-    if g.constant_teacher is None:
+    if g.constant_teacher is None and g.gate.not_judged is None:
         p = g.gate
         reasons += [reason for passed, reason in (
             (p.mean_plcc_pass, f"mean PLCC {p.mean_plcc:.4f} ({GROUPS}) is below {p.mean_plcc_threshold}"),
             (p.plcc_spread_pass, f"seed spread {p.plcc_spread:.4f} exceeds {p.plcc_spread_max}"),
-            (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if not passed]
+            (p.per_seed_pass, f"seeds {p.failing_seeds} are below {p.per_seed_min}")) if passed is False]
     return reasons
+
+
+AS_SAMPLED = "As vmaf-tune samples, "  # what opens the input's shortfall in the recommendation: what no gate counts
 
 
 def recommendation(g: Gates, whose: str = "box") -> str:
@@ -205,9 +270,11 @@ def recommendation(g: Gates, whose: str = "box") -> str:
     suspect teachers. `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo
     (NOTHING_TO_SEND)."""
     keep = NOTHING_TO_SEND.get(whose)
-    named = f" As vmaf-tune samples, {g.shortfall}." if g.shortfall else ""
+    named = f" {AS_SAMPLED}{g.shortfall}." if g.shortfall else ""
     if g.passed:
         said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
+        if (why := g.consumer_unjudged) is not None:  # said first: no gate judged the models as vmaf-tune uses them
+            said = f"the consumer gates judged nothing ({why}); {said}"
         return with_suspects(f"PROMOTE: {said}.{named}", g.suspects)
     then = (keep[0].upper() + keep[1:]) if keep else SEND_BACK.capitalize()
     return with_suspects("HOLD: " + "; ".join(hold_reasons(g)) + f". {then}; do not ship these models.{named}",

@@ -11,7 +11,17 @@ from kit.corpus.oracle import IndependentCheck
 from kit.corpus.summary import CorpusSummary
 from kit.errors import InputError
 from kit.infra.records import Record, keep, omit_none
-from kit.infra.rules import CORRELATION_FIGURE, COUNT, POINTS, SHARE_FIGURE, SIGNED_FIGURE, STAMP, Each, Off
+from kit.infra.rules import (
+    CORRELATION_FIGURE,
+    COUNT,
+    KIT_VERSION,
+    POINTS,
+    SHARE_FIGURE,
+    SIGNED_FIGURE,
+    STAMP,
+    Each,
+    Off,
+)
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, Correction, FoldResult, FoldScheme, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
@@ -70,7 +80,7 @@ class WorstFold(Record):
 
 @dataclass(frozen=True)
 class VerdictProvenance(Record):
-    kit_version: str
+    kit_version: str = field(metadata=keep(KIT_VERSION))
     python: str
     train_config: dict[str, object] | None
     thresholds: dict[str, object]
@@ -270,7 +280,9 @@ class ConsumerFit(Record):
             return ""
         w = j.whole
         short = f": the other {w.shortfall} are the input's shortfall" if w.shortfall else ""
-        said = f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})" + (
+        # first what the student adds to its ceiling on all of them (PairedLift), then the gates' pool
+        head = f"{j.paired.words(self.tolerance)}; the gates' pool: " if j.paired is not None else ""
+        said = head + f"{w.pooled_words()} held-out encodes within {self.tolerance:g} VMAF ({CONSUMER_KIND})" + (
             f", of the {w.pool} the input can carry (the ceiling lands within on {'' if w.shortfall else 'all '}"
             f"{w.pool} of {w.n_encodes}{short})" if w.ceiling_within is not None else " (no ceiling: every encode "
                                                                                        "judged)")
@@ -370,18 +382,26 @@ class LimitGate(Record):
     worst: str | None  # the group nearest the limit (a source, a held-out encoder; "pooled")
     worst_value: float = field(metadata=keep(SIGNED_FIGURE))
     failing: list[str]
-    passed: bool
+    # null: on, with nothing to judge (`not_judged` says why; a kit before 2.5 wrote true there)
+    passed: bool | None
     statement: str | None = omit_none()
-    # on, with nothing to judge (no group, no figure): why; such a row blocks nothing and is never said as a pass
+    # on, with nothing to judge (no group, no figure, a tautology): why; such a row blocks nothing and is never said
+    # as a pass
     not_judged: str | None = omit_none()
 
     @classmethod
     def of(cls, measure: str, threshold: float | None, worst: str | None, worst_value: float, failing: list[str],
            statement: str | None, not_judged: str | None = None) -> LimitGate:
         """The gate's row: on when it has a threshold, passed when nothing fails it; `not_judged`: on, with nothing
-        to judge, and why (kept only while the gate is on)."""
-        return cls(threshold is not None, measure, threshold, worst, worst_value, failing, not failing, statement,
-                   not_judged if threshold is not None else None)
+        to judge, and why (kept only while the gate is on; passed is then null)."""
+        unjudged = not_judged if threshold is not None else None
+        return cls(threshold is not None, measure, threshold, worst, worst_value, failing,
+                   None if unjudged else not failing, statement, unjudged)
+
+    @property
+    def judged(self) -> bool:
+        """On, and it judged something (a row of an older kit: its not_judged set, whatever its passed)."""
+        return self.enabled and not self.not_judged
 
 
 @dataclass(frozen=True)
@@ -485,6 +505,18 @@ class Verdict(Record):
     @property
     def promoted(self) -> bool:
         return self.verdict == "PROMOTE"
+
+    @property
+    def consumer_unjudged(self) -> str | None:
+        """Why the consumer gates judged nothing, where every one that is on did (None: one judged, or none is on)."""
+        on = [row for row in self.consumer_gates or () if row.enabled]
+        return str(on[0].not_judged) if on and all(row.not_judged for row in on) else None
+
+    @property
+    def headline(self) -> str:
+        """The verdict as its first line says it: PROMOTE or HOLD, and where every consumer gate judged nothing, so."""
+        why = self.consumer_unjudged
+        return f"{self.verdict} (the consumer gates judged nothing: {why})" if why else self.verdict
 
 
 def read_verdict(tree: Tree, path: Path) -> Verdict:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from kit.infra.rules import flag_of
+from kit.infra.changes import flag_of
 from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
 from kit.verdict.thresholds import HOLDOUT_PLCC_MEASURE, FoldGate, GateThresholds, fold_gate
 

@@ -34,7 +34,8 @@ class LiftGate(Record):
     enabled: bool
     threshold: float | None = field(metadata=keep(SIGNED_FIGURE))
     rmse_ratio: float = field(metadata=keep(POINTS))
-    passed: bool
+    passed: bool | None  # null: judging nothing (`not_judged`)
+    not_judged: str | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,13 @@ class ChallengerGate(Record):
     """--incumbent: promote only if the challenger beats the incumbent by more than the seed spread."""
 
     enabled: bool
-    passed: bool
+    passed: bool | None  # null: judging nothing (`not_judged`)
     challenger_mean_plcc: float | None = omit_none(CORRELATION_FIGURE)
     incumbent_mean_plcc: float | None = omit_none(CORRELATION_FIGURE)
     margin: float | None = omit_none(SIGNED_FIGURE)
     seed_spread: float | None = omit_none(POINTS)
     statement: str | None = omit_none()
+    not_judged: str | None = omit_none()
 
 
 def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> Lift:

@@ -25,12 +25,16 @@ def _plcc(row: Row) -> str | None:
     values = [finite(v) for v in seeds.values()] if isinstance(seeds, dict) else []
     mean, spread = finite(row.get("mean_plcc")), finite(row.get("plcc_spread"))
     low, high, floor = (finite(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
+    if _unjudged(row, "not_judged"):
+        return None  # its figures judge nothing (the student is its teacher's function) and it claims nothing
     if not values or any(v is None for v in values):
         return "its per-seed PLCCs are missing or not numbers"
     plccs = [v for v in values if v is not None]
     if mean is None or low is None or not mean >= low:
         threshold = row.get("mean_plcc_threshold")
         return f"mean_plcc {_shown(row.get('mean_plcc'))} is below its threshold {_shown(threshold)}"
+    if _unjudged(row, "seeds_not_judged", ("plcc_spread_pass", "per_seed_pass")):
+        return _flags(row, ("mean_plcc_pass",))  # every seed is one student: the mean alone decides
     if spread is None or high is None or not spread <= high:
         return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(row.get('plcc_spread_max'))}"
     if floor is None or min(plccs) < floor or row.get("failing_seeds"):
@@ -40,8 +44,15 @@ def _plcc(row: Row) -> str | None:
     return _flags(row, ("mean_plcc_pass", "plcc_spread_pass", "per_seed_pass"))
 
 
+def _unjudged(row: Row, why: str, passes: tuple[str, ...] = ("passed",)) -> bool:
+    """The row says why it judges nothing (`why`, a text) and leaves the passes it does not judge null."""
+    return isinstance(row.get(why), str) and bool(row[why]) and all(row.get(name) is None for name in passes)
+
+
 def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
-    """The row's own pass flags: each must be true."""
+    """The row's own pass flags: each must be true, or all null in a row that says why it judges nothing."""
+    if _unjudged(row, "not_judged", ("passed", *names)):
+        return None
     return next((f"its {name} is {_shown(row.get(name))}" for name in ("passed", *names) if row.get(name) is not True),
                 None)
 

@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kit.errors import InputError
+from kit.infra.changes import InRecord, changes, setting
+from kit.infra.flags import Flag, Float, Int, Limit, Parser
 from kit.infra.limits import MAX_RECORD_FIGURE
 from kit.infra.outside import label, number, read_float, read_items
 from kit.infra.records import Record, keep, omit_none
-from kit.infra.rules import (
-    CORRELATION_FIGURE,
-    COUNT,
-    OFF,
-    POINTS,
-    SIGNED_FIGURE,
-    Check,
-    Each,
-    Flag,
-    Float,
-    InRecord,
-    Int,
-    Limit,
-    Off,
-    Parser,
-    Real,
-    Whole,
-    changes,
-    setting,
-)
+from kit.infra.rules import CORRELATION_FIGURE, COUNT, OFF, POINTS, SIGNED_FIGURE, Check, Each, Off, Real, Whole
 from kit.model.consumer import TOLERANCE
 
 # the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval
@@ -103,75 +86,78 @@ OFF_METAVAR = "X|off"
 
 @dataclass(frozen=True)
 class GateThresholds(Record):
-    """The gate's thresholds: each declared once, its default, rules and flag (kit.infra.rules.setting)."""
+    """The gate's thresholds: each declared once, its default, rules and flag (kit.infra.changes.setting)."""
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
     mean_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-mean-plcc", Float(), rank=280))
-    """Gate: mean over seeds of per-seed mean LOSO PLCC."""
+        "--min-mean-plcc", Float(), rank=280,
+        help="Gate: mean over seeds of per-seed mean LOSO PLCC."))
     plcc_spread_max: float = setting(0.005, Real(0, MAX_RECORD_FIGURE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--max-plcc-spread", Float(), rank=290))
-    """Gate: max - min of the per-seed mean PLCCs."""
+        "--max-plcc-spread", Float(), rank=290,
+        help="Gate: max - min of the per-seed mean PLCCs."))
     per_seed_plcc_min: float = setting(0.95, CORRELATION, changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-seed-plcc", Float(), rank=300))
-    """Gate: every seed's mean PLCC."""
+        "--min-seed-plcc", Float(), rank=300,
+        help="Gate: every seed's mean PLCC."))
     min_rmse_lift: float | None = setting(1.0, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-rmse-lift", Limit(), metavar=OFF_METAVAR, rank=320))
-    """Gate: ensemble RMSE <= X * the RMSE of the ridge baseline trained beside it, both means over content groups
-    (1: no worse than ridge; 0.7 for a clear lift); off to drop it."""
+        "--min-rmse-lift", Limit(), metavar=OFF_METAVAR, rank=320,
+        help="Gate: ensemble RMSE <= X * the RMSE of the ridge baseline trained beside it, both means over content "
+             "groups (1: no worse than ridge; 0.7 for a clear lift); off to drop it."))
     min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-content-groups", Int(), rank=330))
-    """Gate: PROMOTE needs at least N held-out content groups (5 by default: see the README's minimum evidence);
-    lower it to promote on fewer."""
+        "--min-content-groups", Int(), rank=330,
+        help="Gate: PROMOTE needs at least N held-out content groups (5 by default: see the README's minimum "
+             "evidence); lower it to promote on fewer."))
     max_abs_bias: float | None = setting(10.0, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
-        "--max-abs-bias", Limit(), metavar=OFF_METAVAR, rank=340))
-    """Gate: no held-out source may be off by more than X VMAF points on average (mean of prediction - teacher, over
-    seeds); off to drop it."""
+        "--max-abs-bias", Limit(), metavar=OFF_METAVAR, rank=340,
+        help="Gate: no held-out source may be off by more than X VMAF points on average (mean of prediction - teacher, "
+             "over seeds); off to drop it."))
     max_fold_rmse: float | None = setting(None, LIMIT, changes=DECIDED_IN_2_1, flag=Flag(
-        "--max-fold-rmse", Limit(), metavar=OFF_METAVAR, rank=350))
-    """Optional gate: every held-out source's RMSE (mean over seeds) at most X."""
+        "--max-fold-rmse", Limit(), metavar=OFF_METAVAR, rank=350,
+        help="Optional gate: every held-out source's RMSE (mean over seeds) at most X."))
     # the optional gates: off by default, and `off` at the flag switches one off again (over its KIT_ variable or a
     # --settings file), as the Off rule of its field says
     min_coverage: float | None = setting(None, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-coverage", Limit("0.9", by_rule=True), metavar=OFF_METAVAR, rank=380))
-    """Optional gate: the held-out coverage of the intervals at --interval-level, pooled, at least X (e.g. 0.9); an
-    unbounded interval fails it; off to drop it."""
+        "--min-coverage", Limit("0.9", by_rule=True), metavar=OFF_METAVAR, rank=380,
+        help="Optional gate: the held-out coverage of the intervals at --interval-level, pooled, at least X (e.g. "
+             "0.9); an unbounded interval fails it; off to drop it."))
     max_out_of_range: float | None = setting(None, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--max-out-of-range", Limit("0.05", by_rule=True), metavar=OFF_METAVAR, rank=390))
-    """Optional gate: no source's share of held-out predictions outside [0, 100] above X (e.g. 0.05); off to drop
-    it."""
+        "--max-out-of-range", Limit("0.05", by_rule=True), metavar=OFF_METAVAR, rank=390,
+        help="Optional gate: no source's share of held-out predictions outside [0, 100] above X (e.g. 0.05); off to "
+             "drop it."))
     holdout_min_plcc: float | None = setting(None, Off(CORRELATION), changes=DECIDED_IN_2_1, flag=Flag(
-        "--holdout-min-plcc", Limit("0.9", by_rule=True), metavar=OFF_METAVAR, rank=410))
-    """Optional gate: with --holdout, every held-out encoder's (box's) PLCC at least X; off to drop it."""
+        "--holdout-min-plcc", Limit("0.9", by_rule=True), metavar=OFF_METAVAR, rank=410,
+        help="Optional gate: with --holdout, every held-out encoder's (box's) PLCC at least X; off to drop it."))
     max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, changes=DECIDED_IN_2_1, flag=Flag(
-        "--max-clip-error", ClipErrorLimits(), metavar="STAT:X[,STAT:X]|off", rank=360))
-    """Optional gate: every held-out clip's pooled prediction within X VMAF points of its teacher pooled the same
-    way, for each STAT given: mean, harmonic_mean, p1 (the 1st percentile, Av1an's default) or min
-    (docs/pooling.md)."""
+        "--max-clip-error", ClipErrorLimits(), metavar="STAT:X[,STAT:X]|off", rank=360,
+        help="Optional gate: every held-out clip's pooled prediction within X VMAF points of its teacher pooled the "
+             "same way, for each STAT given: mean, harmonic_mean, p1 (the 1st percentile, Av1an's default) or min "
+             "(docs/pooling.md)."))
     # the consumer's gate: its defaults and the measurement behind them in docs/verdict.md, "The consumer's gate"
     # also LOSO's: the teacher recipe's floor chooses how much of the correction to keep at it (kit.model.floor)
     consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), changes=changes(
-        "loso", "verdict", entries={"verdict": InRecord()}), flag=Flag("--consumer-tolerance", Float(), rank=420))
-    """How close, in VMAF points, a held-out encode's prediction as vmaf-tune makes it (mean features, its crf_norm)
-    must be to the teacher's mean to count as within (vmaf-tune's DEFAULT_PROXY_TOLERANCE: its verify encode accepts
-    the proxy so close). The teacher recipe keeps its learned correction only as far as it keeps more held-out
-    encodes within it than the teacher's function alone (docs/teachers.md)."""
+        "loso", "verdict", entries={"verdict": InRecord()}), flag=Flag(
+            "--consumer-tolerance", Float(), rank=420,
+            help="How close, in VMAF points, a held-out encode's prediction as vmaf-tune makes it (mean features, its "
+                 "crf_norm) must be to the teacher's mean to count as within (vmaf-tune's DEFAULT_PROXY_TOLERANCE: its "
+                 "verify encode accepts the proxy so close). The teacher recipe keeps its learned correction only as "
+                 "far as it keeps more held-out encodes within it than the teacher's function alone "
+                 "(docs/teachers.md)."))
     min_consumer_share: float | None = setting(0.9, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-consumer-share", Limit(), metavar=OFF_METAVAR, rank=430))
-    """Gate: of the held-out encodes the input can carry (the ceiling within --consumer-tolerance, as vmaf-tune
-    samples them), at least X within it as vmaf-tune predicts them, all together, in every CRF band (10-20, 21-35,
-    36-51) and for every encoder; off to drop it."""
+        "--min-consumer-share", Limit(), metavar=OFF_METAVAR, rank=430,
+        help="Gate: of the held-out encodes the input can carry (the ceiling within --consumer-tolerance, as vmaf-tune "
+             "samples them), at least X within it as vmaf-tune predicts them, all together, in every CRF band (10-20, "
+             "21-35, 36-51) and for every encoder; off to drop it."))
     min_consumer_content_share: float | None = setting(0.75, Off(SHARE), changes=DECIDED_IN_2_1, flag=Flag(
-        "--min-consumer-content-share", Limit(), metavar=OFF_METAVAR, rank=440))
-    """Gate: of each content group's held-out encodes the input can carry, at least X within --consumer-tolerance as
-    vmaf-tune predicts them; off to drop it."""
+        "--min-consumer-content-share", Limit(), metavar=OFF_METAVAR, rank=440,
+        help="Gate: of each content group's held-out encodes the input can carry, at least X within "
+             "--consumer-tolerance as vmaf-tune predicts them; off to drop it."))
     # every content group's share at most this much under the ceiling's, over all its encodes
     # (kit.verdict.consumer_gates.ceiling_gate; the default's measurement in docs/verdict.md)
     max_consumer_ceiling_gap: float | None = setting(0.15, Off(SHARE), changes=DECIDES, flag=Flag(
-        "--max-consumer-ceiling-gap", Limit(), metavar=OFF_METAVAR, rank=442))
-    """Gate: every content group's share of its held-out encodes within --consumer-tolerance (as vmaf-tune samples
-    them) at most X under the ceiling's, the teacher's own function of the same mean features; off to drop it."""
+        "--max-consumer-ceiling-gap", Limit(), metavar=OFF_METAVAR, rank=442,
+        help="Gate: every content group's share of its held-out encodes within --consumer-tolerance (as vmaf-tune "
+             "samples them) at most X under the ceiling's, the teacher's own function of the same mean features; off "
+             "to drop it."))
 
 
 @dataclass(frozen=True)
@@ -197,19 +183,34 @@ def evidence_gate(n: int, minimum: int | None) -> EvidenceGate:
 
 @dataclass(frozen=True)
 class GateResult(Record):
-    """The bash kit's gate block, field for field."""
+    """The bash kit's gate block, field for field; `not_judged` (its passes null): why its figures judge nothing (the
+    held-out student is the teacher's function, whose per-frame figures are libvmaf's own score)."""
 
-    passed: bool
+    passed: bool | None
     mean_plcc: float = field(metadata=keep(CORRELATION_FIGURE))
     mean_plcc_threshold: float = field(metadata=keep(CORRELATION_FIGURE))
-    mean_plcc_pass: bool
+    mean_plcc_pass: bool | None
     plcc_spread: float = field(metadata=keep(POINTS))
     plcc_spread_max: float = field(metadata=keep(POINTS))
-    plcc_spread_pass: bool
+    plcc_spread_pass: bool | None
     per_seed_plccs: dict[str, float] = field(metadata=keep(Each(CORRELATION_FIGURE)))
     per_seed_min: float = field(metadata=keep(CORRELATION_FIGURE))
-    per_seed_pass: bool
+    per_seed_pass: bool | None
     failing_seeds: list[int] = field(metadata=keep(Each(COUNT)))
+    not_judged: str | None = omit_none()
+    # why the seed spread and the per-seed floor judge nothing (every seed is one student), their passes null
+    seeds_not_judged: str | None = omit_none()
+
+    def unjudged(self, why: str) -> GateResult:
+        """The same figures, judging nothing: every pass null, and why."""
+        return replace(self, passed=None, mean_plcc_pass=None, plcc_spread_pass=None, per_seed_pass=None,
+                       failing_seeds=[], not_judged=why)
+
+    def seeds_unjudged(self, why: str) -> GateResult:
+        """The seed spread and the per-seed floor judging nothing (the seeds are one student), the mean PLCC alone
+        deciding the gate."""
+        return replace(self, passed=self.mean_plcc_pass, plcc_spread_pass=None, per_seed_pass=None, failing_seeds=[],
+                       seeds_not_judged=why)
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,12 @@ class FoldGate(Record):
     worst_src: str | None
     worst_value: float = field(metadata=keep(SIGNED_FIGURE))
     failing_sources: list[str]
-    passed: bool
-    not_judged: str | None = omit_none()  # on, with no source to judge: why (never said as a pass)
+    passed: bool | None  # null: on, with nothing to judge (`not_judged`; a kit before 2.5 wrote true there)
+    not_judged: str | None = omit_none()  # on, with no source to judge or a tautology: why (never said as a pass)
+
+    @property
+    def judged(self) -> bool:
+        return self.enabled and not self.not_judged
 
 
 def fold_gate(measure: str, values: dict[str, float], threshold: float | None, not_judged: str | None = None
@@ -233,8 +238,9 @@ def fold_gate(measure: str, values: dict[str, float], threshold: float | None, n
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")
     failing = [] if threshold is None else sorted(s for s, v in values.items() if not v <= threshold)
-    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing, not failing,
-                    not_judged if threshold is not None and not values else None)
+    unjudged = not_judged if threshold is not None and not values else None
+    return FoldGate(threshold is not None, measure, threshold, worst, worst_value, failing,
+                    None if unjudged else not failing, unjudged)
 
 
 def finite(value: object) -> float | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tests.conftest import run_kit
 
@@ -34,6 +35,10 @@ GAP = re.compile(LABEL + r" (?P<gap>-?\d+\.\d)% under \(the student (?P<s>\d+) o
 HEAD = re.compile(r"(?P<pct>\d+\.\d)% of (?P<pool>\d+) held-out encodes within [\d.]+ VMAF \(per encode, as "
                   r"vmaf-tune predicts it\), of the (?P=pool) the input can carry \(the ceiling lands within on "
                   r"(?:all )?(?P=pool) of (?P<n>\d+)")
+PAIRED = re.compile(r"the student (?P<s>\d+) of (?P<n>\d+) held-out encodes within [\d.]+ VMAF \((?P<sp>\d+\.\d)%\), "
+                    r"its ceiling (?P<c>\d+) \((?P<cp>\d+\.\d)%\): (?P<lift>[+-]\d+) encodes \((?P<pts>[+-]\d+\.\d) "
+                    r"points; (?P<b>\d+) only the student, (?P<d>\d+) only the ceiling; exact McNemar p = "
+                    r"(?P<p>[\d.e+-]+)\)")
 MISSES = re.compile(r"median miss (?P<median>\d+\.\d\d), largest (?P<largest>\d+\.\d\d)")
 SHORT = re.compile(r"the input falls short on (?P<short>\d+) of (?P<n>\d+) encodes \(the ceiling misses them, so no "
                    r"gate counts them against the student\): (?P<named>[^;]+)")
@@ -114,7 +119,10 @@ def recomputed(out: Path, stdout: str, folder: Path) -> dict[str, int]:
     n = counts(judged)
     texts = [*table_rows(stdout).values(), *(g["statement"] for g in doc["consumer_gates"]), doc["recommendation"],
              page_text(root / "05_bundle" / "report.html")]
-    found = dict.fromkeys(("share", "gap", "head", "misses", "table", "short", "above"), 0)
+    found = dict.fromkeys(("share", "gap", "head", "misses", "table", "short", "above", "paired"), 0)
+    s_hit, c_hit = judged["sampled_within"].astype(bool), judged["sampled_ceiling_within"].astype(bool)
+    only_s, only_c = int((s_hit & ~c_hit).sum()), int((c_hit & ~s_hit).sum())
+    p_value = stats.binomtest(only_s, only_s + only_c, 0.5).pvalue if only_s + only_c else 1.0
     for text in texts:
         for m in SHARE.finditer(text):
             if m["label"] in n and not text[:m.start()].endswith("the student "):
@@ -130,6 +138,14 @@ def recomputed(out: Path, stdout: str, folder: Path) -> dict[str, int]:
             total, _, ceiling, hits = n["all"]
             assert (m["pct"], int(m["pool"]), int(m["n"])) == (f"{100 * hits / ceiling:.1f}", ceiling, total), m[0]
             found["head"] += 1
+        for m in PAIRED.finditer(text):  # what the student adds to its ceiling, on all of them (McNemar's test)
+            total = len(judged)
+            assert (int(m["s"]), int(m["n"]), int(m["c"]), int(m["b"]), int(m["d"])) == (
+                s_hit.sum(), total, c_hit.sum(), only_s, only_c), m[0]
+            assert (m["sp"], m["cp"], int(m["lift"])) == (f"{100 * s_hit.sum() / total:.1f}",
+                                                         f"{100 * c_hit.sum() / total:.1f}", s_hit.sum() - c_hit.sum())
+            assert m["p"] == f"{min(1.0, p_value):.2g}", m[0]
+            found["paired"] += 1
         for m in MISSES.finditer(text):
             assert (m["median"], m["largest"]) == (f"{judged['sampled_miss'].median():.2f}",
                                                    f"{judged['sampled_miss'].max():.2f}"), m[0]
@@ -160,7 +176,7 @@ def test_every_consumer_figure_the_demo_prints_is_a_count_of_its_tarball(
     out, res = demo_run
     found = recomputed(out, res.stdout, tmp_path / "promote")
     assert json.loads(next((out / "04_verdict").glob("PROMOTE.json")).read_text())["verdict"] == "PROMOTE"
-    assert all(found[kind] for kind in ("share", "head", "misses", "table")), found
+    assert all(found[kind] for kind in ("share", "head", "misses", "table", "paired")), found
     # the ceiling's gate line, in the verdict and the report: a gap where a content is under its ceiling, else "at or
     # above" (the demo's student is its teacher's function)
     assert found["gap"] + found["above"] >= 2, found
@@ -182,7 +198,7 @@ def test_every_consumer_figure_of_a_hold_is_a_count_of_its_tarball(
     rows = table_rows(res.stdout)
     assert {"consumer share", "consumer share per content", "consumer share under its ceiling"} <= set(rows), rows
     found = recomputed(copy, res.stdout, tmp_path / "hold")
-    assert all(found[kind] for kind in ("share", "gap", "head", "misses", "table", "short")), found
+    assert all(found[kind] for kind in ("share", "gap", "head", "misses", "table", "short", "paired")), found
     judged = pd.read_parquet(copy / "04_verdict" / "consumer_encodes.parquet")
     # what this test is about: a pool smaller than the encodes, and clips longer than the window, sampled
     assert 0 < judged["pool"].sum() < len(judged) and judged["longer"].any(), judged[["pool", "longer"]].sum()

@@ -75,7 +75,11 @@ def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
     pool = counted["ceiling_miss"] <= c.tolerance
     gated = f"{(within & pool).sum() / pool.sum():.1%} of {pool.sum()} held-out encodes within 1.5 VMAF ({CONSUMER})"
     said = dict(closing_rows(out, verdict))["as vmaf-tune uses it"]
-    assert said.startswith(gated) and "the input can carry (the ceiling lands within on" in said
+    # first what the student adds to its ceiling on every counted encode (issue 97), recomputed here, then the pool
+    n, student, ceiling = len(counted), int(within.sum()), int(pool.sum())
+    paired = f"the student {student} of {n} held-out encodes within 1.5 VMAF ({student / n:.1%}), its ceiling {ceiling}"
+    assert said.startswith(paired) and f"; the gates' pool: {gated}" in said, said
+    assert "the input can carry (the ceiling lands within on" in said
     assert f"largest {counted['miss'].max():.2f}" in said and "every encoder slot predicts alike" in said
     page = run.report.read_text()
     assert "As vmaf-tune uses it" in page and "03_loso/encodes.parquet" in page

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import KitError
-from kit.infra.rules import Through, changes_of
+from kit.infra.changes import Through, changes_of
 from kit.infra.tree import read_out_dir
 from kit.steps import STEPS
 from kit.steps.base import Context
@@ -84,6 +84,21 @@ def test_each_input_changes_exactly_the_plans_that_read_it(
     own = planned(out, dataclasses.replace(settings, corpus=out / "02_corpus" / "shard.parquet"))
     assert own["bundle"] == steps["bundle"]
     assert planned(out, dataclasses.replace(settings, corpus=tmp_path / "u.parquet"))["bundle"] != steps["bundle"]
+
+    # the box's key: the bundle signs with it, so a new key (the box's cache wiped, or its key moved away after a fork)
+    # is a bundle to make again, its tarball signed by the new key; before, the bundle was up to date and the tarball
+    # the lead had refused stayed the box's only one
+    import os
+
+    from kit.infra.keys import KEY_FOLDER, box_key
+    from kit.infra.tree import Tree
+
+    shutil.copytree(os.environ["KIT_CACHE_DIR"], tmp_path / "new-cache", ignore=shutil.ignore_patterns(KEY_FOLDER))
+    with Tree.open(tmp_path / "new-cache") as new_cache:
+        box_key(new_cache)
+    with monkeypatch.context() as patched:
+        patched.setenv("KIT_CACHE_DIR", str(tmp_path / "new-cache"))
+        assert changed(steps, planned(out, settings)) == {"bundle"}
 
     # the corpus's job rows: a version of the corpus step's plan alone (LOSO reads the shard, whose sha256 follows)
     from kit.steps import s02_corpus

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import LENIENT, ROOT, run_kit
 
 pytestmark = pytest.mark.slow  # real runs with a LOSO long enough to be caught running
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow  # real runs with a LOSO long enough to be caught 
 # once its members are written, while the baselines (linear, mlp_small) still train: the first attempt always
 # leaves finished members for the resume to keep, and members for it to train
 EPOCHS = 1000
-WRITTEN_WAIT_S = 120.0  # how long a finished group's members may take to appear on disk
+WRITTEN_WAIT_S = 120.0  # how long a finished group's members may take to appear on disk, in the box's own time
 
 
 @dataclass
@@ -53,10 +54,10 @@ def records(folder: Path) -> dict[str, dict[str, Any]]:
 def stop_once_written(proc: subprocess.Popen[str], folder: Path, what: str) -> None:
     """SIGINT to `proc` as soon as a finished group's members are on disk (the ensemble has trained its last epoch:
     they are written now), while it still trains the rest."""
-    deadline = time.monotonic() + WRITTEN_WAIT_S
+    limit = pace.Deadline(WRITTEN_WAIT_S)  # tests/pace.py
     while not list(folder.glob("*/fr_regressor_v2.*.json")):
         assert proc.poll() is None, f"{what} ended before it was interrupted: raise EPOCHS"
-        assert time.monotonic() < deadline, f"no member of {what} written {WRITTEN_WAIT_S:.0f} s after its last epoch"
+        assert not limit.expired(), f"no member of {what} written {WRITTEN_WAIT_S:.0f} s after its last epoch"
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
 
@@ -90,12 +91,12 @@ def interrupted(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         if event["epoch"] >= event["epochs"]:
             break
     if first is None or not status:
-        proc.wait(timeout=120)
+        pace.wait(proc, 120)
         pytest.fail(f"the run ended (exit {proc.returncode}) before LOSO trained: {proc.stderr.read()[-3000:]}")
     folder = RunDir(out).members
     stop_once_written(proc, folder, "LOSO")
     trained = time.monotonic() - first
-    _, err = proc.communicate(timeout=120)
+    _, err = pace.communicate(proc, 120)
     assert proc.returncode == 130, err[-3000:]
     return Interrupted(out, args, status, trained, records(folder))
 
@@ -116,7 +117,7 @@ def test_train_seconds_after_a_resumed_loso_is_its_members_training(interrupted:
     kept = interrupted.kept  # what the first run finished: the ensemble's members at least
     assert any(name.startswith("fr_regressor_v2.") for name in kept), kept
     proc = stream(["step", "loso", *interrupted.args])  # the resume: the same settings, LOSO alone
-    _, err = proc.communicate(timeout=600)
+    _, err = pace.communicate(proc, 600)
     assert proc.returncode == 0, err[-3000:]
     training = json.loads(run.training.read_text())["members"]
     first = {r["process"] for r in kept.values()}
@@ -150,10 +151,10 @@ def test_an_interrupted_training_task_keeps_the_members_it_finished(
         if event["event"] == "epoch" and event["epoch"] >= event["epochs"]:
             break
     else:
-        pytest.fail(f"the task ended (exit {proc.wait(timeout=120)}) before it trained: "
+        pytest.fail(f"the task ended (exit {pace.wait(proc, 120)}) before it trained: "
                     f"{proc.stderr.read()[-3000:] if proc.stderr else ''}")
     stop_once_written(proc, RunDir(out).members, "the task")
-    _, err = proc.communicate(timeout=120)
+    _, err = pace.communicate(proc, 120)
     assert proc.returncode == 130, err[-3000:]
     folder = RunDir(out).members
     kept = {p.stem: json.loads(p.read_text()) for p in folder.glob("*/*.json")}

@@ -71,6 +71,8 @@ def test_a_scaled_job_says_its_rung_in_its_events(ladder_run: tuple[Path, subpro
     parsed = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     done = [p for p in parsed if p["event"] == "job_done"]
     assert len(done) == 16 and sum(str(p["job_id"]).endswith("__88x72") for p in done) == 8  # 4 clips x 2 cqs x 2
+    (planned,) = [p for p in parsed if p["event"] == "jobs_planned"]  # its line counts the rungs too (issue 98)
+    assert planned["total"] == len(done) and planned["rungs"] is True, planned
     started = [p for p in parsed if p["event"] == "job_started"]
     assert sorted({str(p["rung"]) for p in started}) == ["", "88x72"]
     assert all(str(p["job_id"]).endswith(f"__{p['rung']}") == bool(p["rung"]) for p in started)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, run_here
 
 pytestmark = pytest.mark.slow  # reruns of the session's whole run (json_run), on copies
@@ -117,8 +118,13 @@ def test_a_verdict_reached_after_the_move_finds_the_shard_and_its_tarball_ships_
 
 
 def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
-    """What 2.1.0 sent from a moved out-dir: every file matching manifest.json, the shard absent."""
+        json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What 2.1.0 sent from a moved out-dir: every file matching manifest.json, the shard absent; signed again (by a
+    key of its own, as a box that sent it would have) so that only the missing shard is wrong."""
+    from kit.infra.keys import SIGNER, sign_manifest
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "signer-cache"))
     source = latest_tarball(json_run[0])
     cut = tmp_path / source.name
     with tarfile.open(source) as tar, tarfile.open(cut, "w:gz") as out:
@@ -130,6 +136,7 @@ def test_verify_refuses_a_tarball_without_the_corpus_its_verdict_was_reached_on(
             if member.name.endswith("/manifest.json") and member.name.count("/") == 1:
                 manifest = json.loads(data)
                 del manifest["files"][SHARD]
+                manifest = sign_manifest(manifest, str(manifest["box_id"]), str(manifest[SIGNER]["part"]))
                 data = json.dumps(manifest, indent=2).encode()
                 member.size = len(data)
             out.addfile(member, io.BytesIO(data) if member.isfile() else None)
@@ -156,8 +163,8 @@ def test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it(
     assert latest_tarball(out).name == latest_tarball(json_run[0]).name  # none made
     hint = next(line for line in refused.stderr.splitlines() if line.startswith("hint: "))
     argv = shlex.split(hint.split("make it again: ", 1)[1])
-    mended = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    mended = pace.run(argv, capture_output=True, text=True, timeout=600,
+                      env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert mended.returncode == 0, mended.stdout[-2000:] + mended.stderr[-3000:]
     assert re.search(r"\[02 corpus\] runs: output 02_corpus/shard.parquet is missing", mended.stdout)
     assert "0 already done and reused" not in mended.stdout  # its jobs were kept, not redone

@@ -1,6 +1,6 @@
 """A setting declares the steps it changes (issue 71, item 1): a copy of the kit given a new setting that changes the
-bundle alone, declared in one kit file (its field in kit/steps/settings.py: default, flag and `changes`, its help the
-docstring under it) and used where it acts (one line of the bundle step), reruns nothing at its default, only the
+bundle alone, declared in one kit file (its field in kit/steps/settings.py: default, flag with its help, and
+`changes`) and used where it acts (one line of the bundle step), reruns nothing at its default, only the
 bundle off it, and a step that reads it without declaring it fails as a bug, naming the step and the setting. Nothing
 else is edited: the flag, its help, its KIT_ variable, the fingerprints and the views come from the field."""
 
@@ -23,9 +23,8 @@ from tests.pipeline.test_pipeline import args_of, copy_of
 pytestmark = pytest.mark.slow  # reruns of a whole run's steps
 
 # the setting: a line for the lead in the results tarball's manifest, which changes the bundle's tarball alone
-FIELD = '''    lead_note: str = setting("", changes=changes(BUNDLE), flag=Flag("--lead-note", Text(), rank=545))
-    """A line for the lead, written into the results tarball's
-    manifest.json."""
+FIELD = '''    lead_note: str = setting("", changes=changes(BUNDLE), flag=Flag(
+        "--lead-note", Text(), "A line for the lead, written into the results tarball's manifest.json.", rank=545))
 '''
 USE = ''', "lead_note": ctx.settings.lead_note'''  # into the tarball manifest's keys (ResultsManifest.meta)
 UNDECLARED = '''        assert ctx.settings.lead_note is not None  # a read the field does not declare: a bug
@@ -63,7 +62,7 @@ def test_a_bundle_setting_declared_in_one_file_reruns_the_bundle_alone(
     assert declared_in.name == "settings.py" and used_in.name == "s05_bundle.py"
     entry = [sys.executable, str(kit / "kit" / "run_full_pipeline.py")]
 
-    # its help is the docstring under its field
+    # its help is the one its field's flag gives
     res = run_kit("--help", entry=entry, env={"PYTHONPATH": ""}, cwd=tmp_path)
     assert "A line for the lead, written into the results tarball's manifest.json." in " ".join(res.stdout.split())
 

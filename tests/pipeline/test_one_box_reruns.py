@@ -1,14 +1,16 @@
 """One box is one box (issue 91, item 3): a box that runs again (a clip added, a clip taken out) sends a second
-tarball, and the lead's glob `results-boxa-*.tar.gz` gives the merge both. Two tarballs of one box id made on one
-machine (kit.infra.host.machine_fingerprint, the shard manifest's `machine`) merge as that box: the later run (by when
-its rows were made, whatever the inputs' order) is the box's rows and left-out clips, the earlier one superseded and
-said; the union's counts are of distinct clips. Two machines under one id stay apart, said as before. Before, the
-merge said `two machines ran with one box id ... give each box its own --box-id` and counted 12 clips checked for 9
-contents. Real runs: the session's x264_run (box A, 4 clips) and its copies run again."""
+tarball, and the lead's glob `results-boxa-*.tar.gz` gives the merge both. Two tarballs of one box id signed by one
+key (issue 96: the box's own, kit.infra.keys) merge as that box: the later run (the box's own count, whatever the
+inputs' order) is the box's rows and left-out clips, the earlier one superseded and said; the union's counts are of
+distinct clips. Before, the merge said `two machines ran with one box id ... give each box its own --box-id` and
+counted 12 clips checked for 9 contents. Real runs: the session's x264_run (box A, 4 clips) and its copies run again
+(the one whose corpus step ran again without delta bundled cheaply: tests/signing.py). Another key under one box id
+is refused: tests/pipeline/test_box_keys.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -16,8 +18,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from kit.infra.archive import ResultsManifest
-from kit.infra.tree import Tree
 from tests.conftest import (
     FAST,
     LENIENT,
@@ -29,6 +29,7 @@ from tests.conftest import (
     run_kit,
     tiny_links,
 )
+from tests.signing import corpus_tarball
 
 pytestmark = pytest.mark.slow
 
@@ -61,13 +62,20 @@ def runs(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.
                    "--out-dir", fewer, "--box-id", "boxa", "--encoders", "libx264", "--cqs", "25,37", "--scales",
                    "native")
     assert res.returncode == 0, res.stderr[-3000:]
+    # its shard bundled and signed as the box's next run, by the box's key (the session's cache)
+    fewer_tarball = corpus_tarball(fewer, mkdir(root / "fewer-sent"), Path(os.environ["KIT_CACHE_DIR"]), "boxa")
     other = copy_prereqs(x264_run, root / "other")
     render(ffmpeg, "cellauto=s=176x144:r=25:rule=110:seed=3", root / "refs-other" / f"{OTHER}.y4m")
     res = run_here("step", "corpus", "--ref-dir", root / "refs-other", "--out-dir", other, "--box-id", "boxb",
                    "--encoders", "libx264", "--cqs", "25,37", "--scales", "native")
     assert res.returncode == 0, res.stderr[-3000:]
-    return {"first": tarball_of(x264_run), "second": tarball_of(again), "fewer": fewer, "other": other,
+    return {"first": tarball_of(x264_run), "second": tarball_of(again), "fewer": fewer_tarball, "other": other,
             "root": root}
+
+
+def mkdir(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
 
 
 def manifest_of(merged: Path) -> dict[str, object]:
@@ -95,14 +103,14 @@ def test_two_tarballs_of_one_box_merge_as_that_box_in_either_order(runs: dict[st
     manifest = manifest_of(tmp_path / "m0.parquet")
     (gone,) = manifest["superseded"]
     assert (gone["input"], gone["by"]) == (first.name, second.name) and gone["only"] == []
-    assert gone["run"]["made"] < gone["later"]["made"] and gone["run"]["machine"] == gone["later"]["machine"]
+    assert gone["run"]["run"] < gone["later"]["run"] and gone["run"]["key"] == gone["later"]["key"]
     assert manifest["shared_box_ids"] == [] and [i["name"] for i in manifest["inputs"]] == [second.name]
     # the union is the later run: its rows, its five clips, each counted once
     assert manifest["rows"] == shard_rows(second) == (len(TINY_SOURCES) + 1) * 2 * 8
     assert manifest["n_sources"] == manifest["n_contents"] == len(TINY_SOURCES) + 1
     assert manifest["check"]["clips"] == len(TINY_SOURCES) + 1 == len(manifest["checked"])
     said = run_here("merge", first, second, "-o", tmp_path / "said.parquet").stdout
-    assert f"  {first.name}: box boxa ran again on the same machine ({second.name}, made " in said, said
+    assert f"  {first.name}: box boxa ran again ({second.name}: its run " in said, said
     assert "(and 1 superseded by a later run of its box)" in said
 
 
@@ -149,11 +157,10 @@ def test_a_union_merged_with_a_later_run_of_one_of_its_boxes_takes_the_later_run
         assert outs[0] == outs[1] == direct.read_bytes()  # order-independent; the union is the runs it was made of
         manifest = manifest_of(tmp_path / f"m0-{later.name}.parquet")
         (stale,) = manifest["superseded"]
-        by = later.name if later.is_file() else "shard.parquet"  # a run directory is its shard
-        assert (stale["input"], stale["by"], stale["only"]) == (union.name, by, gone)
-        assert stale["run"]["made"] < stale["later"]["made"]
+        assert (stale["input"], stale["by"], stale["only"]) == (union.name, later.name, gone)
+        assert stale["run"]["run"] < stale["later"]["run"]
         assert [r for r in manifest["runs"] if r["box_id"] == "boxa"] == [stale["later"]]
-        assert sorted(r["box_id"] for r in manifest["runs"]) == ["boxa", "boxb"]
+        assert sorted(r["box_id"] for r in manifest["runs"]) == ["boxa"]  # box B's run directory signs no run
         n_a = len(TINY_SOURCES) + (1 if later == runs["second"] else -1)
         assert manifest["n_sources"] == manifest["check"]["clips"] == len(manifest["checked"]) == n_a + 1
         assert manifest["shared_box_ids"] == []
@@ -164,40 +171,3 @@ def test_a_union_merged_with_a_later_run_of_one_of_its_boxes_takes_the_later_run
             assert again.read_bytes() == outs[0], extra
             again.unlink()
             again.with_name(f"{again.stem}.manifest.json").unlink()
-
-
-def remade_with_machine(tarball: Path, dest: Path, machine: str) -> Path:
-    """The tarball as another machine would have sent it: its shard manifest's `machine` alone changed, its
-    manifest.json's sums made again (as the bundle makes them)."""
-    work = dest.parent / "parts"
-    with tarfile.open(tarball) as tar:
-        tar.extractall(work, filter="data")
-    (top,) = work.iterdir()
-    shard_manifest = top / "02_corpus" / "shard.manifest.json"
-    doc = json.loads(shard_manifest.read_text())
-    doc["machine"] = machine
-    shard_manifest.write_text(json.dumps(doc))
-    sent = ResultsManifest.from_json(json.loads((top / "manifest.json").read_text()))
-    (top / "manifest.json").unlink()
-    files = {p.relative_to(top).as_posix(): p for p in top.rglob("*") if p.is_file()}
-    from kit.bundle.tarball import write_results_tarball
-
-    with Tree.open(dest.parent) as tree:
-        write_results_tarball(tree, dest, top.name, files, dict(sent.meta))
-    return dest
-
-
-def test_two_machines_under_one_box_id_are_still_told_apart(runs: dict[str, Path], tmp_path: Path) -> None:
-    """The second tarball as another machine's (its manifest's `machine` faked): both kept, the shared id said."""
-    other = remade_with_machine(runs["second"], tmp_path / runs["second"].name, "0123456789abcdef")
-    assert run_here("verify", other).returncode == 0
-    merged = tmp_path / "m.parquet"
-    res = run_here("merge", runs["first"], other, "-o", merged)
-    assert res.returncode == 0, res.stderr
-    manifest = manifest_of(merged)
-    assert manifest["superseded"] == []
-    assert [s["box_id"] for s in manifest["shared_box_ids"]] == ["boxa"]
-    assert "box id boxa is held by 2 inputs that are different corpora" in res.stderr
-    assert "two machines ran with one box id" in res.stderr
-    # the clips both checked are counted once: the union's five, not four and five
-    assert manifest["check"]["clips"] == len(TINY_SOURCES) + 1 == len(manifest["checked"])

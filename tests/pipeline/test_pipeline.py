@@ -136,7 +136,8 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(
         proof = sidecar["distillation"]["teacher_function"]
         assert np.abs(told - df["vmaf"].to_numpy()).max() <= proof["tolerance"]
         nets.append(raw)
-    assert preds[0].shape == (len(df),) and not np.allclose(nets[0], nets[1])  # seeds really differ
+    # the seeds really differ where the factor lets their networks through; at 0 none is trained (issue 97)
+    assert preds[0].shape == (len(df),) and np.allclose(nets[0], nets[1]) == (scale == 0.0)
     # the outputs differ as much as the factor lets the seeds' networks through (0 here: the teacher's function)
     assert np.allclose(preds[0], preds[1], atol=1e-4) == (scale == 0.0)
     ensemble = json.loads((exports / "ensemble.json").read_text())

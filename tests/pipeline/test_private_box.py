@@ -32,6 +32,7 @@ from kit.infra.tree import Tree
 from kit.media.libvmaf import escape_filter_value
 from kit.media.svr import builtin_model_text
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, ODD, ROOT, TINY_SOURCES, render
 
 SECRET = "Zq7Sekritwort"
@@ -164,8 +165,8 @@ class Box:
         cmd = [*(entry or [sys.executable, str(self.kit / "kit" / "__main__.py")]), "run", "--ref-dir", refs,
                "--out-dir", str(out or self.out), "--box-id", "awkward", "--teacher", teacher,
                "--content-groups", str(self.groups), *FAST, *args]
-        return subprocess.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
-                              timeout=1200)
+        return pace.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
+                        timeout=1200)
 
     def latest(self) -> Path:
         found = RunDir(self.out).latest_tarball(Tree.open(self.out, make=False))

@@ -43,7 +43,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from kit.media.svr import builtin_model_text
-from tests import conftest
+from tests import conftest, pace
 from tests.conftest import LENIENT, ODD, ROOT, render
 from tests.pipeline.test_no_torch import NO_TORCH
 from tests.pipeline.test_private_box import scan
@@ -354,8 +353,8 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     box = Box(base, layout, kit)
     words, env = made(box, inputs)
     cmd = [*kit_entry(words[0], whole), "run", *words[1:], *RUN]
-    res = subprocess.run(cmd, cwd=box.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
-                         timeout=900)
+    res = pace.run(cmd, cwd=box.cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
+                   timeout=900)
     said = res.stdout[-3000:] + res.stderr[-3000:]
     # a whole run's verdict may be HOLD (exit 1): an --incumbent the one-epoch challenger does not beat; a whole run
     # whose kit torch cannot import from makes its corpus alone

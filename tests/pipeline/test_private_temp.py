@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -30,7 +29,8 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.conftest import KIT, ROOT
+from tests import pace
+from tests.conftest import KIT, ROOT, cannot_run_here
 
 NOBODY = 65534
 STRACE = shutil.which("strace")
@@ -114,7 +114,7 @@ def traced(tag: str, base: Path, *args: str | Path, env: dict[str, str]) -> Trac
     """The kit's command run whole (as a user starts it) under strace."""
     trace = base / f"trace.{tag}"
     assert STRACE is not None
-    res = subprocess.run([STRACE, "-f", "-y", "-qq", "-s", "4096", "-o", str(trace),
+    res = pace.run([STRACE, "-f", "-y", "-qq", "-s", "4096", "-o", str(trace),
                           "-e", "trace=" + ",".join(NAMED), *KIT, *map(str, args)], cwd=base, env=env,
                          capture_output=True, text=True, timeout=600)
     return Traced(res.returncode, res.stdout + res.stderr, written(trace, base))
@@ -158,10 +158,11 @@ FOUND: dict[str, object] = {}
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt-get install strace): the enumeration of what "
-                                           "the kit's processes write needs it")
 def test_every_process_writes_only_in_the_kit_s_folders(json_run: tuple[Path, object], tmp_path: Path,
                                                         request: pytest.FixtureRequest) -> None:
+    if STRACE is None:
+        cannot_run_here("strace is not installed (apt-get install strace): the enumeration of what the kit's "
+                        "processes write needs it")
     base, tmpdir, home, cache = tmp_path, tmp_path / "tmp", tmp_path / "home", tmp_path / "cache"
     for folder in (tmpdir, home):
         folder.mkdir()
@@ -263,13 +264,13 @@ def test_links_another_user_plants_in_a_shared_tmpdir_are_never_followed(tmp_pat
     env = environment(shared, home, cache)
     # the plant is real: onnxruntime loaded with that TMPDIR as it is writes through the link where the kernel lets it
     victim.write_text(VICTIM)
-    subprocess.run([sys.executable, "-c", "import onnxruntime"], env=env, capture_output=True, timeout=120)
+    pace.run([sys.executable, "-c", "import onnxruntime"], env=env, capture_output=True, timeout=120)
     followed = victim.read_text() != VICTIM
     assert followed == (protected_symlinks == 0 or not sticky), (sticky, protected_symlinks)
     victim.write_text(VICTIM)
     before = snapshot(shared, victims)
-    res = subprocess.run([*KIT, "run", "--only", "prereqs", "--out-dir", tmp_path / "out", "--encoders", "libx264"],
-                         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    res = pace.run([*KIT, "run", "--only", "prereqs", "--out-dir", tmp_path / "out", "--encoders", "libx264"],
+                   env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     said = res.stdout + res.stderr
     if sticky:
         assert res.returncode == 0, said[-3000:]

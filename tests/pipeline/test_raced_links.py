@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT
 from tests.kitfiles import shard_table, write_shard
 
@@ -82,7 +83,7 @@ def test_links_raced_in_during_a_run_end_in_a_verdict_or_exit_2_never_70(tmp_pat
     racer = threading.Thread(target=race, args=(out, victim, stop, planted))
     racer.start()
     try:
-        stdout, stderr = proc.communicate(timeout=600)
+        stdout, stderr = pace.communicate(proc, 600)
     finally:
         stop.set()
         racer.join()

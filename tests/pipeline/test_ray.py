@@ -7,6 +7,7 @@ not register in Ray's own time, are the kit's one line, exit 2."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -23,11 +24,13 @@ import pandas as pd
 import pytest
 
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
-from tests.conftest import FAST, LENIENT, ROOT, alive, all_gone, assert_same_predictions, run_kit
+from tests import pace
+from tests.conftest import FAST, LENIENT, ROOT, alive, all_gone, assert_same_predictions, cannot_run_here, run_kit
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` "
-                                       "and `nox -s release` install it")
+if importlib.util.find_spec("ray") is None:
+    cannot_run_here("Ray is an optional extra (pip install 'ensemble-kit[ray]'); `.ci/run` and `nox -s release` "
+                    "install it", module=True)
 
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 
@@ -68,7 +71,7 @@ def ray_run(tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFa
                           "--box-id", "raybox", *FLAGS, env={"RAY_ADDRESS": "", "RAY_TMPDIR": own})
         finally:
             try:
-                bystander.communicate(timeout=120)  # its stdin closed: it shuts its cluster down
+                pace.communicate(bystander, 120)  # its stdin closed: it shuts its cluster down
             except subprocess.TimeoutExpired:
                 bystander.kill()
                 bystander.communicate()
@@ -98,7 +101,7 @@ def union_run(x264_run: Path, own_ray: dict[str, str], tmp_path_factory: pytest.
     if command:
         os.kill(command, signal.SIGSTOP)
         os.kill(parent(command), signal.SIGKILL)  # the Ray worker running the task
-    _, err = proc.communicate(timeout=1800)
+    _, err = pace.communicate(proc, 1800)
     assert command and proc.returncode == 0, err[-3000:]
     return root, err
 
@@ -222,18 +225,14 @@ def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_pa
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **own_ray})
     # a local Ray cluster starts, then each task's kit command: on a loaded box (the other worker in the kill
-    # harness, dealt out at the same time) that took over 120 s once
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(waiting(out)) < 2:  # both tasks are inside a slow encode
-        time.sleep(0.5)
-    assert len(waiting(out)) >= 2, running(out)
+    # harness, dealt out at the same time) that took over 120 s once; each wait in the box's own time (tests/pace.py)
+    assert pace.until(lambda: len(waiting(out)) >= 2, 300, poll_s=0.5), running(out)  # both inside a slow encode
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=90)
+    _, err = pace.communicate(proc, 90)
     assert proc.returncode == code, err[-3000:]
     assert "\ninterrupted" in err and "(2 Ray task(s) stopped, queued or running, each with the kit command it ran)" \
         in err and "running process(es)" not in err and "resume with:" in err, err[-3000:]  # one stop, one sentence
-    time.sleep(2)
-    assert running(out) == [], running(out)
+    assert pace.until(lambda: running(out) == [], 2), running(out)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
@@ -246,15 +245,14 @@ def test_a_stop_signal_while_ray_starts_is_the_kit_s_stop(tiny_refs: Path, tmp_p
                              "--out-dir", str(tmp_path / "out"), *FLAGS], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **own_ray})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "gcs_server" not in children(proc.pid).values():
-        time.sleep(0.05)  # Ray's first process: ray.init has begun, and runs for seconds more (raylet, the node)
+    # Ray's first process: ray.init has begun, and runs for seconds more (raylet, the node)
+    pace.until(lambda: "gcs_server" in children(proc.pid).values(), 120)
     started = children(proc.pid)
     if "gcs_server" not in started.values():
         proc.kill()
         pytest.fail(f"no Ray process started: {started}; {proc.communicate()[1][-3000:]}")
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=90)
+    _, err = pace.communicate(proc, 90)
     assert "started a local Ray cluster" not in err, err[-2000:]  # the signal came while ray.init ran
     assert proc.returncode == code, err[-3000:]
     assert "\ninterrupted" in err and "resume with:" in err and "submitted" not in err
@@ -275,7 +273,7 @@ def test_the_cluster_ray_start_made_is_joined_by_auto_or_its_address(tiny_refs: 
     with ray_folder() as folder, socket.socket() as free:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": folder, "RAY_ADDRESS": "", "HOME": str(home)}
         env.pop("RAY_AUTH_MODE", None)
-        subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
+        pace.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
         free.close()
@@ -284,28 +282,27 @@ def test_the_cluster_ray_start_made_is_joined_by_auto_or_its_address(tiny_refs: 
                                 text=True, start_new_session=True)
         try:
             word = Path(folder) / "ray" / "ray_current_cluster"
-            while not word.exists() and head.poll() is None:
-                time.sleep(0.2)
-            assert word.exists(), head.stderr.read() if head.stderr else "no word"
+            pace.until(lambda: word.exists() or head.poll() is not None, 120, poll_s=0.2)
+            assert word.exists(), head.stderr.read() if head.poll() is not None and head.stderr else "no word"
             address = word.read_text().strip()
-            res = subprocess.run([sys.executable, "-c", JOIN, "auto"], cwd=ROOT, capture_output=True, text=True,
-                                 env=env, timeout=600)
+            res = pace.run([sys.executable, "-c", JOIN, "auto"], cwd=ROOT, capture_output=True, text=True, env=env,
+                           timeout=180)
             assert "connected to the Ray cluster at auto" in res.stdout, res.stdout + res.stderr[-3000:]
-            res = subprocess.run([sys.executable, "-c", JOIN, ""], cwd=ROOT, capture_output=True, text=True, env=env,
-                                 timeout=600)  # no address: a cluster of the command's own, not the `ray start` one
+            res = pace.run([sys.executable, "-c", JOIN, ""], cwd=ROOT, capture_output=True, text=True, env=env,
+                           timeout=180)  # no address: a cluster of the command's own, not the `ray start` one
             assert "started a local Ray cluster on this machine for this command" in res.stdout, res.stderr[-3000:]
             # by its address Ray sends no token (its rule): exit 2 saying how, then joined as said
             res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "o", *FLAGS,
                           "--address", address, env={"RAY_TMPDIR": folder, "RAY_ADDRESS": "", "HOME": str(home)})
             assert res.returncode == 2 and f"error: cannot join the Ray cluster at {address}: " in res.stderr \
                 and "joined by its address with RAY_AUTH_MODE=token exported" in res.stderr, res.stderr[-3000:]
-            res = subprocess.run([sys.executable, "-c", JOIN, address], cwd=ROOT, capture_output=True, text=True,
-                                 env={**env, "RAY_AUTH_MODE": "token"}, timeout=600)
+            res = pace.run([sys.executable, "-c", JOIN, address], cwd=ROOT, capture_output=True, text=True,
+                           env={**env, "RAY_AUTH_MODE": "token"}, timeout=180)
             assert f"connected to the Ray cluster at {address}" in res.stdout, res.stderr[-3000:]
         finally:
             os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` stops its node as it ends
             try:
-                head.communicate(timeout=60)
+                pace.communicate(head, 60)
             except subprocess.TimeoutExpired:
                 os.killpg(head.pid, signal.SIGKILL)
                 head.communicate()
@@ -325,7 +322,7 @@ def test_an_address_where_no_ray_cluster_answers_is_exit_2(x264_run: Path, tmp_p
                                        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
                 for port in (listener.getsockname()[1], silent.getsockname()[1])}
-        ended = {port: proc.communicate(timeout=600) for port, proc in runs.items()}  # a hang's guard, not a bound
+        ended = {port: pace.communicate(proc, 600) for port, proc in runs.items()}  # a hang's guard, not a bound
     for port, proc in runs.items():
         err = ended[port][1]
         assert proc.returncode == 2, err[-3000:]
@@ -348,7 +345,7 @@ def test_a_ray_node_that_does_not_register_in_time_is_the_kit_s_line(x264_run: P
     for pid in raylets:
         os.kill(pid, signal.SIGSTOP)
     try:
-        _, err = proc.communicate(timeout=600)
+        _, err = pace.communicate(proc, 600)
     finally:
         for pid in raylets:
             with contextlib.suppress(ProcessLookupError):

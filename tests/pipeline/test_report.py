@@ -24,8 +24,9 @@ from kit.platforms.prereqs import read_prereqs
 from kit.report.html import ReportData, load_report_data, render_report
 from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
-from kit.verdict.thresholds import GateResult
-from tests.conftest import ROOT
+from kit.verdict.thresholds import EvidenceGate, GateResult
+from tests import pace
+from tests.conftest import ROOT, cannot_run_here
 from tests.report_run import SyntheticRun, make_run
 from tests.unit.test_report_reading import page_order
 
@@ -142,13 +143,13 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
 def apt_install(package: str) -> None:
     """Debian's `package`, installed with apt-get. Skips only when that is impossible here."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
+        cannot_run_here(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
                     f"run: apt-get update && apt-get install -y {package}")
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        res = pace.run(cmd, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if res.returncode != 0:
-            pytest.skip(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
+            cannot_run_here(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
 
 
 def find_or_install_chromium() -> str:
@@ -159,12 +160,12 @@ def find_or_install_chromium() -> str:
     apt_install("chromium")
     path = shutil.which("chromium")
     if path is None:
-        pytest.skip("apt-get installed chromium but it is not on PATH")
+        cannot_run_here("apt-get installed chromium but it is not on PATH")
     return path
 
 
 def has_cjk_font() -> bool:
-    res = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60)
+    res = pace.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60)
     return res.returncode == 0 and bool(res.stdout.strip())
 
 
@@ -174,12 +175,12 @@ def find_or_install_cjk_font() -> None:
     if not has_cjk_font():
         apt_install("fonts-wqy-microhei")
     if not has_cjk_font():
-        pytest.skip("apt-get installed fonts-wqy-microhei but fontconfig lists no font for Chinese")
+        cannot_run_here("apt-get installed fonts-wqy-microhei but fontconfig lists no font for Chinese")
 
 
 def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                          text=True, timeout=180)
+    return pace.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                    text=True, timeout=180)
 
 
 def test_chromium_renders_the_figures(json_run: tuple[Path, object], tmp_path: Path) -> None:
@@ -310,7 +311,51 @@ def test_matplotlib_keeps_its_files_in_the_kit_cache_when_home_cannot_be_written
               "from kit.report.html import render_report\n"
               "render_report(synthetic_verdict(), synthetic_data())\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
-    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**env, "HOME": str(home), "KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)})
+    res = pace.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                   env={**env, "HOME": str(home), "KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0 and res.stderr == "", res.stderr[-3000:]
     assert list((cache / "matplotlib").glob("fontlist-*.json"))  # its font cache, built once, kept there
+
+
+# names as collaborators give them: a camera's long take name, a name of 241 bytes with no break in it, Chinese, a
+# run of one letter (tests/realfiles' names are of these kinds)
+WIDE_NAMES = ["Megamind_bugy_from_the_lab_camera_2026-11-29T120000Z_take_000001_of_the_long_series_graded_final_v3",
+              "a" * 241, "城市夜景城市夜景城市夜景城市夜景城市夜景城市夜景", "box", "tree", "e" * 60]
+WIDTHS = """<script>
+addEventListener('load', () => {
+  document.querySelectorAll('details').forEach(d => d.open = true);  // every table laid out, the folded ones too
+  const w = window.innerWidth;
+  const over = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 0.5)
+    .map(e => `${e.tagName.toLowerCase()}.${e.className}: ${Math.round(e.getBoundingClientRect().right)} px, `
+              + (e.textContent || '').slice(0, 40));
+  document.body.setAttribute('data-widths', JSON.stringify({inner: w, page: document.documentElement.scrollWidth,
+                                                            tables: document.querySelectorAll('table').length, over}));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("sources", [6, 4], ids=["promote", "hold"])
+def test_every_table_fits_a_1280_pixel_window(tmp_path: Path, sources: int) -> None:
+    """Issue 98, item 7: the report's top table was wider than a 1,280-pixel window. In chromium at 1280x900, every
+    element of the page, each table and each folded table opened, ends inside the window, whatever the sources are
+    named; a PROMOTE's page and a HOLD's (four content groups where five are needed)."""
+    browser = find_or_install_chromium()
+    find_or_install_cjk_font()
+    run = make_run(tmp_path / "run", sources, seeds=(0, 1), names=WIDE_NAMES[:sources])
+    verdict = run.verdict
+    if sources < 5:  # its gates as a run's defaults judge them (the synthetic run's take three groups)
+        reason = f"{sources} content groups; PROMOTE needs at least 5 (--min-content-groups)"
+        verdict = replace(verdict, verdict="HOLD", reasons=[reason], recommendation=f"HOLD: {reason}. Send the "
+                          "results tarball back; do not ship these models.",
+                          evidence_gate=EvidenceGate(True, sources, 5, False, reason))
+    page = render_report(verdict, load_report_data(verdict, run.predictions, intervals=run.intervals))
+    assert f"<span class='{verdict.verdict}'>" in page
+    probe = tmp_path / "widths.html"
+    probe.write_text(page.replace("</body>", WIDTHS + "</body>"))
+    dom = chromium(browser, tmp_path / "profile", "--window-size=1280,900", "--virtual-time-budget=5000",
+                   "--dump-dom", probe.as_uri())
+    found = re.search(r'data-widths="([^"]*)"', dom.stdout)
+    assert dom.returncode == 0 and found, dom.stderr[-2000:]
+    widths = json.loads(html.unescape(found.group(1)))
+    assert widths["inner"] == 1280 and widths["tables"] >= 10, widths
+    assert widths["over"] == [] and widths["page"] <= 1280, widths

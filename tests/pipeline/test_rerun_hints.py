@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from kit.steps.settings import read_settings
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT
 
 pytestmark = pytest.mark.slow  # a whole run on the union, then the rerun its hint prints
@@ -29,8 +30,8 @@ SEEDS = ["--seeds", "0,1"]  # not the default seeds: a hint that drops the setti
 
 def kit_here(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """The kit as a user runs it in `cwd`, with paths relative to it."""
-    return subprocess.run([sys.executable, "-m", "kit", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return pace.run([sys.executable, "-m", "kit", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                    timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def hint_command(stderr: str, after: str) -> list[str]:
@@ -55,8 +56,8 @@ def test_the_bundles_rerun_hint_on_a_union_reruns_that_union(x264_run: Path, tmp
     assert "changed since the verdict was reached" in refused.stderr, refused.stderr[-3000:]
     argv = hint_command(refused.stderr, "rerun from LOSO: ")
     # as printed, in the folder it was printed in (the kit spells itself, and the out-dir, relative to it)
-    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    again = pace.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                     env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     settings = read_settings(union / "run.json")
     assert settings.corpus is not None and settings.corpus.resolve() == (tmp_path / "merged.parquet").resolve()

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import ROOT
 from tests.kitfiles import shard_table, write_shard
 
@@ -45,8 +46,8 @@ class Project:
         home = self.base / f"home-{user}"
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(ROOT),
                "KIT_CACHE_DIR": str(home / "cache"), "LANG": "C.UTF-8"}
-        return subprocess.run(["runuser", "-u", user, "--", *map(str, argv)], env=env, cwd=self.base,
-                              capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask))
+        return pace.run(["runuser", "-u", user, "--", *map(str, argv)], env=env, cwd=self.base,
+                        capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask))
 
     def kit(self, user: str, *args: str | Path, umask: int = 0o002) -> subprocess.CompletedProcess[str]:
         return self.as_user(user, sys.executable, "-m", "kit", *args, umask=umask)

@@ -4,15 +4,18 @@ verdict and figures of one local run on the same clips, its folds, predictions a
 a requeued array task and the jobs after it, submitted again, redo nothing.
 
 Needs Debian's slurm-wlm and munge (`.ci/run` installs them) and root (munged runs as the munge user,
-slurmd as root); skips and says why where either is missing or the daemons do not come up. The daemons
-run in the foreground under the test, with a key, socket, state and ports of their own, and are stopped
-by pid at the end; nothing under /etc is touched.
+slurmd as root); skips and says why where either is missing or the daemons do not come up, and fails instead in CI
+(tests/conftest.cannot_run_here), which can run them. The daemons run in the foreground under the test, with a key,
+socket, state and ports of their own, in a folder the munge user can enter whatever TMPDIR is (a private 0700 one
+kept munged out, and the tests skipped), and are stopped by pid at the end; nothing under /etc is touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -20,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,8 @@ import pandas as pd
 import pytest
 
 from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
-from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_same_predictions, run_kit
+from tests import pace
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_same_predictions, cannot_run_here, run_kit
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +52,7 @@ class Cluster:
     procs: list[subprocess.Popen[bytes]]
 
     def cmd(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(args), env=self.env, capture_output=True, text=True, timeout=timeout)
+        return pace.run(list(args), env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def job_state(self, job: str) -> str:
         res = self.cmd("scontrol", "show", "job", job)
@@ -57,14 +61,13 @@ class Cluster:
 
     def wait(self, *jobs: str, timeout: float = JOB_TIMEOUT_S) -> None:
         """Until none of `jobs` (array tasks included) is pending or running."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def done() -> bool:
             res = self.cmd("squeue", "-h", "-j", ",".join(jobs), "-o", "%i %T")
-            if res.returncode == 0 and not res.stdout.strip():
-                return
-            time.sleep(1)
-        pytest.fail(f"Slurm jobs {jobs} still queued after {timeout:.0f} s:\n" + self.cmd("squeue").stdout
-                    + self.logs())
+            return res.returncode == 0 and not res.stdout.strip()
+
+        if not pace.until(done, timeout, poll_s=1):  # in the box's own time (tests/pace.py)
+            pytest.fail(f"Slurm jobs {jobs} still queued after {timeout:.0f} s of the box's own time:\n"
+                        + self.cmd("squeue").stdout + self.logs())
 
     def logs(self) -> str:
         return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.folder.glob("*.log")))
@@ -76,15 +79,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(check: object, timeout: float, what: str, cluster: Cluster) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        if any(p.poll() is not None for p in cluster.procs):
-            break
-        time.sleep(0.5)
-    pytest.skip(f"a single-node Slurm could not be started here ({what}):\n{cluster.logs()}")
+def _wait_for(check: Callable[[], object], timeout: float, what: str, cluster: Cluster) -> None:
+    """Until `check()` holds, in the box's own time; a daemon that ended or never answers cannot run here (a skip,
+    or in CI a failure: cannot_run_here)."""
+    if not pace.until(lambda: check() or any(p.poll() is not None for p in cluster.procs), timeout, poll_s=0.5) \
+            or not check():
+        cannot_run_here(f"a single-node Slurm could not be started here ({what}):\n{cluster.logs()}")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -92,22 +92,31 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(timeout=20)
+                pace.wait(proc, 20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(timeout=10)
+                pace.wait(proc, 10)
 
 
 @pytest.fixture(scope="module")
 def slurm() -> Iterator[Cluster]:
+    with single_node_slurm() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def single_node_slurm() -> Iterator[Cluster]:
+    """munged, slurmctld and slurmd started, each in the foreground and stopped by pid at the end (the module's
+    docstring); the folder removed."""
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
     if missing:
-        pytest.skip(f"Slurm is not installed ({', '.join(missing)} not found): apt-get install -y slurm-wlm munge "
+        cannot_run_here(f"Slurm is not installed ({', '.join(missing)} not found): apt-get install -y slurm-wlm munge "
                     "(.ci/run does it)")
     if os.geteuid() != 0:
-        pytest.skip("starting munged (as the munge user) and slurmd needs root")
-    # outside pytest's private tmp folder: munged, running as the munge user, must reach its key and socket
-    folder = Path(tempfile.mkdtemp(prefix="kit-slurm-"))
+        cannot_run_here("starting munged (as the munge user) and slurmd needs root")
+    # where munged, running as the munge user, can reach its key and socket: never under a TMPDIR it cannot enter
+    # (a private 0700 one, as the kit's own hint tells a user to make), nor under pytest's 0700 tmp folder
+    folder = Path(tempfile.mkdtemp(prefix="kit-slurm-", dir=reachable_folder(pwd.getpwnam("munge").pw_uid)))
     folder.chmod(0o755)
     key_dir, sock_dir = folder / "munge", folder / "run"
     for sub, mode in ((key_dir, 0o700), (sock_dir, 0o755)):
@@ -156,6 +165,24 @@ def slurm() -> Iterator[Cluster]:
     finally:
         _stop(cluster.procs)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def reachable_folder(uid: int) -> Path:
+    """The first of the temporary folder, /var/tmp, /tmp and /run whose every folder from the root the user `uid` can
+    enter (its own, or searchable by others): where another user's daemon may keep its files."""
+    candidates = [Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/tmp"), Path("/run")]
+
+    def enterable(folder: Path) -> bool:
+        for part in [folder.resolve(), *folder.resolve().parents]:
+            st = part.stat()
+            if not ((st.st_uid == uid and st.st_mode & 0o100) or st.st_mode & 0o001):
+                return False
+        return True
+
+    found = next((c for c in candidates if c.is_dir() and enterable(c)), None)
+    if found is None:
+        cannot_run_here(f"no folder the munge user can enter among {', '.join(map(str, candidates))}")
+    return found
 
 
 def content(corpus: Path) -> pd.DataFrame:
@@ -285,3 +312,36 @@ def test_a_requeued_task_and_the_jobs_after_it_again_redo_nothing(slurm: Cluster
     task_log = (root / "slurm" / "logs" / f"corpus-{a}_2.out").read_text()
     assert "skipped: up to date" in task_log, task_log[-3000:]
 
+
+
+def test_slurm_s_daemons_failing_are_the_kit_s_one_line(tiny_refs: Path, tmp_path: Path) -> None:
+    """On a cluster of its own, each daemon stopped in turn (issue 98, item 6): a job the controller refuses, munge
+    down, the controller down. Each is one line naming the cause (none of sbatch's lines under it), exit 2, and
+    `retry:` where the same command again submits once the daemon is back; never exit 70. The words of more ways
+    sbatch fails, from fakes: tests/unit/test_slurm.py."""
+    with single_node_slurm() as cluster:
+        def submit(name: str, *extra: str) -> tuple[str, bool]:
+            out = tmp_path / name
+            res = run_kit("slurm", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", out, *FLAGS, *extra,
+                          env=cluster.env)
+            said = res.stderr.splitlines()
+            errors = [line for line in said if line.startswith("error: ")]
+            assert res.returncode == 2 and len(errors) == 1, res.stderr
+            assert not any(line.startswith("    | ") for line in said) and "Traceback" not in res.stderr, res.stderr
+            assert (out / "slurm" / "array.sh").is_file()  # the scripts are kept
+            return errors[0], any(line.startswith("retry: ") for line in said)
+
+        array = tmp_path / "{}" / "slurm" / "array.sh"
+        assert submit("refused", "--sbatch-arg=--partition=nope") == (
+            f"error: Slurm refused {str(array).format('refused')}: 'Invalid partition name specified'", False)
+        munged, slurmctld, _ = cluster.procs
+        munged.terminate()
+        pace.wait(munged, 20)
+        error, retry = submit("munge")
+        assert error.startswith(f"error: sbatch could not submit {str(array).format('munge')}: munge, Slurm's "
+                                "authentication, is not running on this host") and retry, error
+        slurmctld.terminate()
+        pace.wait(slurmctld, 20)
+        error, retry = submit("controller")
+        assert error.startswith(f"error: sbatch could not submit {str(array).format('controller')}: the Slurm "
+                                "controller (slurmctld) does not answer") and retry, error

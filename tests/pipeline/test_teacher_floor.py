@@ -20,6 +20,7 @@ import onnx
 import pandas as pd
 import pytest
 from onnx import numpy_helper
+from scipy import stats
 
 from kit.bundle.vmaftune import v2_rows
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
@@ -32,6 +33,7 @@ from tests.kitfiles import verdict_of
 
 pytestmark = pytest.mark.slow  # the session's small real box (tests/conftest.py)
 SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the factors the floor tries (kit.model.floor.SCALES), restated
+FACTORS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)  # the spread's (kit.model.spread.FACTORS), restated
 ENCODE = ["fold", "content", "src_sha256", "encoder", "cq", "enc_width", "enc_height"]
 
 
@@ -40,32 +42,61 @@ def counted(out: Path) -> pd.DataFrame:
     return encodes[encodes["counted"].astype(bool)]
 
 
-def at_factor(floor: pd.DataFrame, scale: float, tolerance: float) -> pd.DataFrame:
-    """Each encode of floor.parquet at a factor: the mean over its seeds of the function plus the factor times the
-    seed's correction, clipped to [0, 100]; its miss of the whole encode's score and whether it is within."""
+def expected_clip(raw: pd.Series, sigma: pd.Series) -> np.ndarray:
+    """E[clip(X, 0, 100)], X ~ N(raw, sigma^2), the plain way: P(X > 100) 100 plus P(0 < X < 100) times the mean of
+    the normal truncated to [0, 100] (scipy's truncnorm, not the kit's closed form)."""
+    mu, sd = raw.to_numpy(dtype=float), sigma.to_numpy(dtype=float)
+    a, b = (0.0 - mu) / sd, (100.0 - mu) / sd
+    inside = stats.norm.cdf(b) - stats.norm.cdf(a)
+    return 100.0 * stats.norm.sf(b) + inside * np.nan_to_num(stats.truncnorm.mean(a, b, loc=mu, scale=sd))
+
+
+def at_factor(floor: pd.DataFrame, scale: float, tolerance: float, spread: float = 0.0) -> pd.DataFrame:
+    """Each encode of floor.parquet at a spread and a correction's factor: the mean over its seeds of the function
+    (its clip an expectation under `spread` times the encode's spread) plus the factor times the seed's correction
+    (none on a public encode), clipped to [0, 100]; its miss of the whole encode's score and whether it is within."""
     by = [floor[c] for c in ENCODE]
-    predicted = np.clip(floor["ceiling"] + scale * floor["correction"], 0, 100).groupby(by).mean()
+    base = floor["ceiling"].to_numpy(dtype=float) if spread == 0.0 else expected_clip(floor["raw"],
+                                                                                      spread * floor["spread"])
+    correction = floor["correction"].fillna(0.0) if scale else 0.0
+    predicted = pd.Series(np.clip(base + scale * correction, 0, 100), index=floor.index).groupby(by).mean()
     miss = (predicted - floor.groupby(by)["teacher"].first()).abs()
-    return pd.DataFrame({"predicted": predicted, "miss": miss, "within": miss <= tolerance}).reset_index()
+    real = floor.groupby(by)["real"].first()
+    return pd.DataFrame({"predicted": predicted, "miss": miss, "within": miss <= tolerance, "real": real}
+                        ).reset_index()
 
 
-def kept_by_the_rule(floor: pd.DataFrame, tolerance: float, rows: Callable[[pd.DataFrame], pd.Series]
-                     ) -> tuple[float, list[float]]:
-    """The floor's rule on the encodes `rows` (a mask by fold), in plain pandas: the factor chosen, and the factors
-    refused that keep at least as many as the function (a rule that only sought more hits, or the whole correction,
-    could have taken them) because they keep no more than it or lose a content more than one encode."""
-    judged = {s: (f := at_factor(floor, s, tolerance))[rows(f)] for s in SCALES}
-    function = judged[0.0].groupby("content")["within"].sum()
-    best, chosen, refused = (int(function.sum()), -judged[0.0]["miss"].median()), 0.0, []
-    for scale in SCALES[1:]:
-        hits = judged[scale].groupby("content")["within"].sum()
-        key = (int(hits.sum()), -judged[scale]["miss"].median())
-        if hits.sum() > function.sum() and (function - hits).max() <= 1:
+def kept_by_the_rule(floor: pd.DataFrame, tolerance: float, rows: Callable[[pd.DataFrame], pd.Series],
+                     spread: float | None = None) -> tuple[float, list[float]]:
+    """The floor's rule on the encodes `rows` (a mask by fold), in plain pandas. `spread` None: the spread's factor
+    chosen on the box's encodes and the public ones, no correction; else the correction's factor at that spread, on
+    the box's alone. A candidate keeps more than it is tried against (the function; the spread alone), no fewer of
+    the box's own than the function, and no content more than one under the function; the most, then the least
+    median miss, then the first. Returns the factor chosen and those refused."""
+    tries = [(k, 0.0) for k in FACTORS[1:]] if spread is None else [(spread, s) for s in SCALES[1:]]
+    against = (0.0, 0.0) if spread is None else (spread, 0.0)
+
+    def judged(k: float, s: float) -> pd.DataFrame:
+        f = at_factor(floor, s, tolerance, k)
+        f = f[rows(f)]
+        return f if spread is None else f[~f["real"].astype(bool)]
+
+    function = judged(0.0, 0.0)
+    per_content = function.groupby("content")["within"].sum()
+    before = int(judged(*against)["within"].sum())
+    own = int(function.loc[~function["real"].astype(bool), "within"].sum())
+    best, chosen, refused = (before, -np.inf), against, []
+    for k, s in tries:
+        f = judged(k, s)
+        hits = f.groupby("content")["within"].sum()
+        key = (int(f["within"].sum()), -f["miss"].median())
+        mine = int(f.loc[~f["real"].astype(bool), "within"].sum())
+        if key[0] > before and mine >= own and (per_content - hits).max() <= 1:
             if key > best:
-                best, chosen = key, scale
+                best, chosen = key, (k, s)
         else:
-            refused.append(scale)
-    return chosen, refused
+            refused.append(k if spread is None else s)
+    return (chosen[0] if spread is None else chosen[1]), refused
 
 
 def test_judged_as_the_gates_judge_the_student_keeps_as_many_encodes_as_its_teachers_function(
@@ -82,29 +113,35 @@ def test_the_floor_is_the_rule_recounted_from_floor_parquet_and_it_refuses_what_
     out = small_box[0]
     floor, rows, correction = pd.read_parquet(RunDir(out).floor), counted(out), verdict_of(out).correction
     assert correction is not None and correction.sampled and correction.tolerance == TOLERANCE
-    assert len(floor) == 5 * len(rows) and floor.groupby(ENCODE).ngroups == len(rows) == correction.encodes
-    # the evidence is encodes.parquet's window, each encode at its own fold's factor
-    own = pd.concat([at_factor(floor, s, TOLERANCE).assign(scale=s) for s in SCALES])
-    own = own[own["scale"] == own["fold"].map(dict(enumerate(correction.fold_scales)))]
+    assert correction.fold_spreads is not None and correction.spread is not None and correction.real is not None
+    box = floor[~floor["real"]]
+    assert len(box) == 5 * len(rows) and box.groupby(ENCODE).ngroups == len(rows) == correction.encodes
+    # the public encodes the kit carries, held out of every fold (fold -1), by content
+    real = floor[floor["real"]]
+    assert (real["fold"] == -1).all() and real.groupby(ENCODE).ngroups == correction.real.encodes
+    assert correction.real.status == "read" and correction.real.encodes > 0
+    # the evidence is encodes.parquet's window, each encode at its own fold's factors
+    factors = dict(enumerate(zip(correction.fold_spreads, correction.fold_scales, strict=True)))
+    own = pd.concat([at_factor(box, c, TOLERANCE, k).assign(fold_k=fold) for fold, (k, c) in factors.items()])
+    own = own[own["fold"] == own["fold_k"]]
     merged = own.merge(rows, on=ENCODE[2:], suffixes=("", "_run"))
     assert len(merged) == len(rows)
-    assert np.allclose(merged["predicted"], merged["window_predicted"], atol=1e-9)
-    function = floor.groupby(ENCODE)["ceiling"].first().rename("function").reset_index().merge(rows, on=ENCODE[2:])
+    assert np.allclose(merged["predicted"], merged["window_predicted"], atol=1e-4)  # erf in float32
+    function = box.groupby(ENCODE)["ceiling"].first().rename("function").reset_index().merge(rows, on=ENCODE[2:])
     assert len(function) == len(rows) and np.allclose(function["function"], function["window_ceiling"], atol=1e-9)
-    # each fold's factor is the rule's on the other folds' encodes, the export's on all of them
-    folds = sorted(floor["fold"].unique())
-    assert correction.fold_scales == [kept_by_the_rule(floor, TOLERANCE, lambda f, k=k: f["fold"] != k)[0]
+    # each fold's factors are the rule's on the other folds' encodes (and the public ones), the export's on all
+    folds = sorted(box["fold"].unique())
+    spreads = [kept_by_the_rule(floor, TOLERANCE, lambda f, k=k: f["fold"] != k)[0] for k in folds]
+    assert correction.fold_spreads == spreads
+    assert correction.fold_scales == [kept_by_the_rule(floor, TOLERANCE, lambda f, k=k: f["fold"] != k, spreads[k])[0]
                                       for k in folds]
-    scale, refused = kept_by_the_rule(floor, TOLERANCE, lambda f: f["fold"] >= 0)
-    assert correction.scale == scale
-    whole = {s: at_factor(floor, s, TOLERANCE) for s in (0.0, scale, 1.0)}
-    assert (correction.within_teacher, correction.within_student) == (whole[0.0]["within"].sum(),
-                                                                       whole[scale]["within"].sum())
-    # the rule did something here: the whole correction, which a recipe without the floor exports, is refused on this
-    # box's evidence (it keeps no more encodes than the function, or loses a content more than one)
-    assert 1.0 in refused
-    function, full = (whole[s].groupby("content")["within"].sum() for s in (0.0, 1.0))
-    assert full.sum() <= function.sum() or (function - full).max() > 1, (function, full)
+    spread, refused = kept_by_the_rule(floor, TOLERANCE, lambda f: f["fold"] >= -1)
+    scale, refused_scales = kept_by_the_rule(floor, TOLERANCE, lambda f: f["fold"] >= -1, spread)
+    assert (correction.spread.factor, correction.scale) == (spread, scale)
+    assert correction.within_teacher == at_factor(box, 0.0, TOLERANCE)["within"].sum()
+    assert correction.within_student == merged["within"].sum()
+    # the rule did something here: a spread or correction a rule after more hits alone would take is refused
+    assert refused or refused_scales
 
 
 def test_the_verdict_baselines_and_summary_give_the_figures_of_the_judged_encodes(
@@ -119,7 +156,7 @@ def test_the_verdict_baselines_and_summary_give_the_figures_of_the_judged_encode
     assert teacher.details["sampled"] is True and teacher.details["tolerance"] == TOLERANCE
     assert correction.within_student >= correction.within_teacher
     assert teacher.mean_rmse < 0.01 and teacher.n_folds == 5  # the proven function: libvmaf's score of each frame
-    said = "the student is the teacher's function:" if correction.is_teacher else "the teacher's function + "
+    said = "the student is the teacher's function:" if correction.is_teacher else "the teacher's function with "
     assert (FLOOR_LABEL, correction.label) in closing_rows(out, verdict) and correction.label.startswith(said)
     assert FLOOR_LABEL in res.stdout  # the closing summary printed
     seeds = [json.loads((RunDir(out).loso_seed(s)).read_text())["correction"] for s in verdict.seeds]
@@ -138,11 +175,17 @@ def test_the_export_is_the_teachers_function_plus_the_correction_kept(small_box:
     path = run.exports / "vmaftune" / "fr_regressor_v2.onnx"
     kept = {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
     assert float(kept["correction_scale"]) == verdict.correction.scale
+    if verdict.correction.scale == 0.0:  # no network trained to be multiplied by 0: its output layer as it starts
+        last = max((k for k in kept if k[0] == "w" and k[1:].isdigit()), key=lambda k: int(k[1:]))
+        assert not np.asarray(kept[last]).any()
     graph = session(path)
     rows = v2_rows(means[list(FEATURES)].to_numpy(dtype=np.float32), means["encoder"].to_numpy(),
                    means["cq"].to_numpy(), (10, 51))
     (predicted,) = graph.run(None, {graph.get_inputs()[0].name: rows})
+    assert ("s_factor" in kept) == (verdict.correction.spread is not None and verdict.correction.spread.kept)
+    if "s_factor" in kept:
+        assert float(kept["s_factor"]) == verdict.correction.spread.factor
     if verdict.correction.is_teacher:  # the model is the teacher's function itself
         assert np.abs(np.asarray(predicted) - teacher).max() < 1e-4
-    else:  # the teacher's function plus a correction kept, which moves no encode far
+    else:  # the teacher's function, its clip under a spread and a correction kept, which moves no encode far
         assert 0 < np.abs(np.asarray(predicted) - teacher).max() < 10

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, run_kit
 
 pytestmark = pytest.mark.slow  # seven real processes on the tiny corpus
@@ -73,8 +74,8 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     assert not RunDir(split).loso_seed(0).exists()
     # the command printed runs as printed, where it was printed (the kit spells itself relative to that folder,
     # .venv/bin/python): the gather's settings (run.json), task 2 alone
-    res = subprocess.run(shlex.split(again_cmd), cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = pace.run(shlex.split(again_cmd), cwd=ROOT, capture_output=True, text=True, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stdout + res.stderr  # resumed: only task 2's members, the same bytes
     assert members(split) == kept
 

@@ -8,7 +8,6 @@ carries the times and places the same windows."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from kit.corpus.manifests import read_manifest, source_times
 from kit.corpus.samplings import BY_RATE, BY_TIMES, PLACED_BY
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, made_once, once_run, run_here
 from tests.kitfiles import verdict_of
 from tests.real.test_window_times import SYNTHETIC
@@ -50,7 +50,7 @@ def plain_counts(ffmpeg: str, refs: Path) -> dict[str, int]:
     """Each clip's frames that `ffmpeg -i CLIP -t 5` keeps (each decoded frame once), counted by framemd5."""
     counts = {}
     for clip in sorted(refs.iterdir()):
-        res = subprocess.run([ffmpeg, "-v", "error", "-i", str(clip), "-map", "0:v:0", "-t", "5", "-fps_mode",
+        res = pace.run([ffmpeg, "-v", "error", "-i", str(clip), "-map", "0:v:0", "-t", "5", "-fps_mode",
                               "passthrough", "-f", "framemd5", "-"], check=True, capture_output=True, text=True,
                              timeout=120)
         counts[clip.stem] = sum(1 for ln in res.stdout.splitlines() if ln and not ln.startswith("#"))

@@ -19,7 +19,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -28,7 +27,7 @@ import pytest
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
-from kit.infra.proc import NOT_KEPT, BoundedBuffer, TimedOut, lines_not_kept, run_process
+from kit.infra.proc import NOT_KEPT, BoundedBuffer, TimedOut, lines_not_kept, run_process, seconds_said
 from kit.infra.tree import Tree, read_out_dir
 from kit.media import looks
 from kit.media.cache import Sha256Cache
@@ -44,6 +43,7 @@ from kit.media.looks import (
 )
 from kit.report.summary import skipped_rows
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, TINY_SOURCES, copy_prereqs, render, run_here, tiny_links
 from tests.printed import kit_words
 from tests.publicclips import fetched_or_skip, load_manifest
@@ -119,18 +119,14 @@ def test_a_child_that_ignores_sigterm_is_killed_at_its_timeout(tmp_path: Path) -
     script = tmp_path / "stubborn"
     script.write_text(f"#!/bin/sh\necho $$ > '{pids}'\ntrap '' TERM\nwhile :; do echo '{MMCO}'; done >&2\n")
     script.chmod(0o755)
-    start = time.monotonic()
-    with pytest.raises(TimedOut) as caught:
+    with pace.ticking() as clock, pytest.raises(TimedOut) as caught:  # the box's own time (tests/pace.py)
         run_process([script], timeout_s=1.5)
-    assert time.monotonic() - start < 10
+    assert clock.seconds() < 10
     assert not caught.value.retry_helps  # a hang is never offered as a retry
     assert lines_not_kept(caught.value.stderr) > 10_000, caught.value.stderr[-300:]
     assert caught.value.stderr_tail.splitlines()[-1].endswith("mmco: unref short failure")
     pid = int(pids.read_text())
-    deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(pid), "the child that ignores SIGTERM outlived its timeout"
+    assert pace.until(lambda: not alive(pid), 5), "the child that ignores SIGTERM outlived its timeout"
 
 
 class OneHangs(NamedTuple):
@@ -155,14 +151,14 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
         ffmpeg: str, tmp_path: Path, one_hangs: OneHangs) -> None:
     refs, camera, wrapper, pids = one_hangs
     unusable: list[Unusable] = []
-    start = time.monotonic()
-    clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
+    with pace.ticking() as clock:
+        clips = discover(refs, str(wrapper), Sha256Cache(None), unusable=unusable)
     stall = looks.budget_of(FRAMES, 160, 120).stall_s("second")
-    assert time.monotonic() - start < stall + 20  # the strict look, the hung one up to its stall, alpha's
+    assert clock.seconds() < stall + 20  # the strict look, the hung one up to its stall, alpha's (the box's time)
     assert [Path(c.path).name for c in clips] == ["alpha.y4m"]
     (left,) = unusable
     assert left.path == str(camera)
-    assert re.match(rf"ffmpeg gave no frame for {stall:.0f} s of its own time decoding it as it plays, on a second "
+    assert re.match(rf"ffmpeg gave no frames for {seconds_said(stall)} s decoding it as it plays, on a second "
                     rf"look, its limit \(64 frames' worth of its budget\)", left.why), left.why
     assert "not kept as the clip's refusal" in left.why and "the next run looks at it again" in left.why, left.why
     assert "its last words: 'mmco: unref short failure'" in left.why and "lines not kept)" in left.why, left.why
@@ -173,8 +169,8 @@ def test_a_second_look_that_hangs_leaves_its_clip_out_and_the_others_are_read(
     command = left.fix[left.fix.index(kit_cli()):]
     env = {**{k: v for k, v in os.environ.items() if k != "KIT_FFMPEG"}, "PYTHONPATH": str(ROOT),
            "PATH": str(tmp_path)}
-    done = subprocess.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = pace.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
+                    capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (command, done.stderr[-2000:])
     copy = probe_clip(camera.with_suffix(".mkv"), ffmpeg, Sha256Cache(None))
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
@@ -186,10 +182,9 @@ def test_a_child_whose_output_stalls_is_stopped_long_before_its_timeout(tmp_path
     script = tmp_path / "stalls"
     script.write_text(f"#!/bin/sh\nprintf 'frame'\nwhile :; do echo '{MMCO}'; done >&2\n")
     script.chmod(0o755)
-    start = time.monotonic()
-    with pytest.raises(TimedOut, match="gave no output for 2 s") as caught:
+    with pace.ticking() as clock, pytest.raises(TimedOut, match="gave no frames for 2 s") as caught:
         run_process([script], timeout_s=600, capture_stdout=True, stall_s=2)
-    assert time.monotonic() - start < 15 and caught.value.stalled and caught.value.timeout_s == 2
+    assert clock.seconds() < 15 and caught.value.stalled and caught.value.timeout_s == 2
     steady = tmp_path / "steady"
     steady.write_text("#!/bin/sh\nfor i in 1 2 3 4 5 6; do printf 'frame'; sleep 0.5; done\n")
     steady.chmod(0o755)
@@ -203,11 +198,10 @@ def test_a_look_that_stalls_leaves_its_clip_out_in_frames_not_its_whole_budget(
     monkeypatch.setattr(looks, "STALL_FRAMES", 1)
     camera = camera_clip(ffmpeg, tmp_path)
     wrapper, pids = hanging_ffmpeg(ffmpeg, tmp_path)
-    start = time.monotonic()
-    with pytest.raises(InputError) as refused:
+    with pace.ticking() as clock, pytest.raises(InputError) as refused:
         probe_clip(camera, str(wrapper), Sha256Cache(None))
-    assert time.monotonic() - start < 30
-    assert refused.value.message.startswith(f"{camera}: ffmpeg gave no frame for 4 s of its own time decoding it as "
+    assert clock.seconds() < 30  # the box's own time (tests/pace.py)
+    assert refused.value.message.startswith(f"{camera}: ffmpeg gave no frames for 4 s decoding it as "
                                             "it plays, on a second look, its limit (1 frames' worth of its budget); "
                                             "its last words: 'mmco: unref short failure'"), refused.value.message
     assert isinstance(refused.value, looks.LookStalled) and refused.value.retry_helps
@@ -244,7 +238,7 @@ def test_strict_refuses_naming_the_clip_and_offers_a_retry(hung_box: HungBox, tm
                    "libx264", *FAST, "--strict")
     assert res.returncode == 2, res.stdout + res.stderr
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
-    assert errors == [errors[0]] and errors[0].startswith(f"error: {hung_box.camera}: ffmpeg gave no frame for "), \
+    assert errors == [errors[0]] and errors[0].startswith(f"error: {hung_box.camera}: ffmpeg gave no frames for "), \
         res.stderr
     assert "retry:" in res.stderr, res.stderr
     assert ("hint: the same command again looks at it again; should it stall there again, ffmpeg's decoder is stuck "
@@ -260,13 +254,13 @@ def test_the_corpus_step_goes_on_past_a_clip_that_hangs(hung_box: HungBox, tmp_p
     assert res.returncode == 0, res.stdout + res.stderr
     camera = hung_box.camera
     said = [ln for ln in (res.stdout + res.stderr).splitlines() if f"skipped {camera}" in ln]
-    assert len(said) == 1 and "gave no frame for" in said[0] and "; fix: " in said[0], res.stderr
+    assert len(said) == 1 and "gave no frames for" in said[0] and "; fix: " in said[0], res.stderr
     run = RunDir(out)
     skipped = json.loads(run.skipped_clips.read_text())["skipped"]
     assert [u["path"] for u in skipped] == [str(camera)] and "mmco: unref short failure" in skipped[0]["reason"]
     manifest = json.loads(run.shard_manifest.read_text())
     assert [u["file"] for u in manifest["left_out"]] == ["camera.mp4"]
-    assert "gave no frame for" in manifest["left_out"][0]["why"]
+    assert "gave no frames for" in manifest["left_out"][0]["why"]
     assert "retry:" not in res.stderr
 
 
@@ -380,7 +374,7 @@ def test_a_look_that_stalls_is_never_kept_and_the_next_run_uses_the_clip(
     stalled: list[Unusable] = []
     used = discover(refs, str(wrapper), open_cache(tmp_path / "cache"), unusable=stalled)
     assert [Path(c.path).name for c in used] == ["alpha.y4m"]
-    assert [u.path for u in stalled] == [str(camera)] and "gave no frame for" in stalled[0].why
+    assert [u.path for u in stalled] == [str(camera)] and "gave no frames for" in stalled[0].why
     kept = json.loads((tmp_path / "cache" / "sha256.json").read_text())
     assert not any(key.startswith("refused") for key in kept), kept
     again = discover(refs, ffmpeg, open_cache(tmp_path / "cache"))
@@ -405,8 +399,7 @@ def test_a_look_cut_short_by_kit_timeout_s_is_not_kept(ffmpeg: str, tmp_path: Pa
     wrapper, _ = hanging_ffmpeg(ffmpeg, tmp_path)
     monkeypatch.setenv("KIT_TIMEOUT_S", "2")
     for _ in range(2):
-        with pytest.raises(LookCutShort, match="ran past KIT_TIMEOUT_S, which caps every command \\(2 s of its own "
-                                               "time\\), ") as cut:
+        with pytest.raises(LookCutShort, match="ran past KIT_TIMEOUT_S \\(2 s\\), which caps every command, ") as cut:
             probe_clip(camera, str(wrapper), open_cache(tmp_path / "cache"))
         assert "the cap is KIT_TIMEOUT_S's, not the clip's; not kept" in cut.value.message, cut.value.message
         assert cut.value.hint.startswith("raise or unset KIT_TIMEOUT_S, which caps every command; or, if the file")
@@ -428,9 +421,9 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_opencv_box_mp4_is_used_as_ffmpeg_plays_it(ffmpeg: str, box: Path) -> None:
     """The phone clip that lost issue 67's run: its strict decode stops before its first frame, a plain decode gives
     every frame; it is read in seconds and used, its pictures those of the plain decode, frame for frame."""
-    start = time.monotonic()
-    clip = probe_clip(box, ffmpeg, Sha256Cache(None))
-    assert time.monotonic() - start < 60
+    with pace.ticking() as clock:
+        clip = probe_clip(box, ffmpeg, Sha256Cache(None))
+    assert clock.seconds() < 60  # the box's own time (tests/pace.py)
     code, frames, _ = played(ffmpeg, box)
     assert (code, clip.n_frames, clip.width, clip.height, clip.fps) == (0, frames, 640, 480, "30000/1001") == (
         0, 455, 640, 480, "30000/1001")
@@ -465,8 +458,8 @@ def test_a_whole_run_goes_on_past_a_clip_that_hangs_and_says_so_everywhere(
     assert (label, retry) == ("SKIPPED clips", "retry"), (label, retry)
     assert "camera.mp4" in again and again.endswith("the same command tries them again, below"), again
     assert "the same command tries camera.mp4 again, the rest reused:\n  " in res.stdout, res.stdout[-3000:]
-    assert re.match(r"1 left out \(--strict refuses instead\): camera\.mp4 \(ffmpeg gave no frame for \d+ s of its "
-                    r"own time decoding it as it plays, on a second look", row), row
+    assert re.match(r"1 left out \(--strict refuses instead\): camera\.mp4 \(ffmpeg gave no frames for [\d.]+ s "
+                    r"decoding it as it plays, on a second look", row), row
     report = (out / "05_bundle" / "report.html").read_text()
     assert "camera.mp4" in report and "mmco: unref short failure" in report
     assert not any(alive(int(pid)) for pid in hung_box.pids.read_text().split())

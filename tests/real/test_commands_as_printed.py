@@ -33,6 +33,7 @@ from kit.media.discovery import probe_clip
 from kit.rundir import RunDir
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
+from tests import pace
 from tests.conftest import KIT, ODD, ROOT, render, run_here, tiny_links
 from tests.faults import ENV as FAULT_ENV
 from tests.faults import faulty_ffmpeg
@@ -69,9 +70,10 @@ def hostile_refs(ffmpeg: str, tiny_refs: Path, folder: Path) -> Path:
     render(ffmpeg, "testsrc2=s=176x144:r=25", folder / REAL, fmt="rm", extra=("-c:v", "rv20", "-q:v", "2"))
     # 8-bit palette BMP frames in AVI (pal8): FFV1 keeps a palette's colours as RGB, so the kit's own copy cannot be
     # checked sample for sample against the file and the clip is left out
-    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / PALETTE, frames=5, pix_fmt="pal8", fmt="avi",
+    # (each of at least MIN_FRAMES_PER_SOURCE frames: a shorter one's fix would leave it too short, so none is printed)
+    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / PALETTE, frames=8, pix_fmt="pal8", fmt="avi",
            extra=("-c:v", "bmp"))
-    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=5, fmt="m4v", extra=("-c:v", "mpeg4"))
+    render(ffmpeg, "testsrc2=s=64x48:r=25", folder / RAW, frames=8, fmt="m4v", extra=("-c:v", "mpeg4"))
     render(ffmpeg, "testsrc2=s=64x48:r=25", folder / SEQUENCE, frames=10, fmt="image2", extra=("-start_number", "1"))
     odd_yuv(folder / ODD_YUV)
     render(ffmpeg, "testsrc2=s=176x144:r=25", folder / C411, frames=10, pix_fmt="yuv411p", extra=("-strict", "-1"))
@@ -111,7 +113,7 @@ def run_fixes(commands: dict[str, str], tmp_path: Path) -> None:
         started[name] = subprocess.Popen([*kit_argv(command), *[w.replace(RATE, "25") for w in words]], cwd=ROOT,
                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for name, proc in started.items():
-        _, err = proc.communicate(timeout=300)
+        _, err = pace.communicate(proc, 300)
         assert proc.returncode == 0, (name, commands[name], err[-2000:])
 
 
@@ -238,7 +240,7 @@ def between(text: str, start: str, end: str) -> str:
 
 def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """A printed kit command as a person runs it, in the folder it was printed in."""
-    return subprocess.run(shlex.split(command), cwd=cwd, env=kit_env(), capture_output=True, text=True, timeout=300)
+    return pace.run(shlex.split(command), cwd=cwd, env=kit_env(), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.wide  # a command each, about 2 s apiece: the fast tier runs those of a clip left out, retry and resume
@@ -303,8 +305,8 @@ def test_the_opt_in_encoders_left_out_are_tested_and_added_as_printed(tmp_path: 
     assert run_here("step", "prereqs", "--out-dir", out, env=cache).returncode == 0
     with read_out_dir(out) as tree:
         ((_, detect),) = left_out_lines(tree, out)
-    tested = subprocess.run(shlex.split(detect), cwd=ROOT, env={**kit_env(), **cache}, capture_output=True,
-                            text=True, timeout=300)
+    tested = pace.run(shlex.split(detect), cwd=ROOT, env={**kit_env(), **cache}, capture_output=True,
+                      text=True, timeout=300)
     assert tested.returncode == 0 and tested.stdout.count("opt-in  yes") == 2, tested.stdout + tested.stderr
     assert run_here("step", "prereqs", "--out-dir", out, "--force", env=cache).returncode == 0
     with read_out_dir(out) as tree:

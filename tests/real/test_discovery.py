@@ -9,9 +9,9 @@ every kind of file, and every container.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import find_clip_files, list_clip_files, probe_clip
 from kit.media.refs import CLIP_EXTS
+from tests import pace
 from tests.conftest import run_kit
 
 ARGS = ("--encoders", "libx264", "--cqs", "30")
@@ -120,20 +121,25 @@ def test_a_clip_turned_into_a_named_pipe_never_blocks_discovery(tmp_path: Path) 
     fifo = tmp_path / "clip.y4m"
     os.mkfifo(fifo)
 
-    returned = threading.Event()
+    returned, blocked = threading.Event(), threading.Event()
 
-    def unblock() -> None:  # a writer after 5 s, so a blocking open ends (and the test fails) instead of hanging
-        if not returned.wait(5):
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    def unblock() -> None:
+        """A writer after 5 s of the box's own time (tests/pace.py), so that a blocking open ends instead of hanging:
+        its open succeeds only where a reader waits in one (else ENXIO), which is what the test fails on."""
+        if not pace.until(returned.is_set, 5):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                blocked.set()
 
-    threading.Thread(target=unblock, daemon=True).start()
-    began = time.monotonic()
+    writer = threading.Thread(target=unblock, daemon=True)
+    writer.start()
     try:
         with pytest.raises(InputError, match=r"clip\.y4m: a named pipe \(FIFO\) now, not a clip file"):
             probe_clip(fifo, "ffmpeg", Sha256Cache(None))
     finally:
         returned.set()
-    assert time.monotonic() - began < 2
+        writer.join()
+    assert not blocked.is_set(), "the probe waited in open() for a writer"
 
 
 def test_the_run_names_each_skipped_entry_once_and_goes_on(refs: Path, tmp_path: Path) -> None:

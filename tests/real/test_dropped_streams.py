@@ -4,6 +4,7 @@ from the cache too) and through the real CLI, where the note is an event of the 
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -89,14 +90,79 @@ def test_the_notes_come_from_ffmpeg_s_stream_list(masters: Path, ffmpeg: str) ->
 def test_the_corpus_step_says_each_note_and_logs_it(masters: Path, tmp_path: Path) -> None:
     refs = tmp_path / "refs"
     refs.mkdir()
-    for name in ("alpha.mkv", "two.mkv"):  # two sources: refused after discovery, before any encode
+    for name in ("alpha.mkv", "two.mkv"):  # two sources: a corpus for the lead, no verdict (issue 98: exit 1)
         (refs / name).symlink_to(masters / name)
     out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, "--encoders", "libx264", "--cqs", "31")
-    assert res.returncode == 2 and "2 distinct content(s)" in res.stderr, res.stderr
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, "--encoders", "libx264", "--cqs", "31", "--scales",
+                  "native")
+    assert res.returncode == 1 and "corpus only: 2 distinct content(s)" in res.stdout, res.stdout + res.stderr
     said = [ln for ln in (res.stdout + res.stderr).splitlines()
             if ln.startswith("[02 corpus]") and ("alpha channel" in ln or "more video stream" in ln)]
     assert len(said) == 2, res.stdout + res.stderr
     log = (out / "02_corpus" / "logs" / "corpus.log").read_text()
     assert f"{masters / 'alpha.mkv'}: its alpha channel (yuva420p) is dropped" in log  # a clip is named resolved
     assert f"{masters / 'two.mkv'}: 1 more video stream(s) (#0:1) not used" in log
+
+
+# -- a cover picture before the film (issue 98, item 9) ----------------------------------------------------------
+def meta_first(source: Path, dest: Path) -> Path:
+    """`source` (an MP4 family file) with its moov's user data (udta, where a cover's `covr` lies) moved before its
+    tracks, as other muxers than ffmpeg's write it: ffmpeg then lists the cover as stream #0:0, the film after it.
+    The mdat is not moved, so every chunk offset stays true."""
+    data = source.read_bytes()
+
+    def atoms(start: int, end: int) -> list[tuple[bytes, int, int]]:
+        found, at = [], start
+        while at < end:
+            size, kind = struct.unpack(">I4s", data[at:at + 8])
+            found.append((kind, at, at + size))
+            at += size
+        return found
+
+    out = bytearray()
+    for kind, a, b in atoms(0, len(data)):
+        if kind != b"moov":
+            out += data[a:b]
+            continue
+        kids = atoms(a + 8, b)
+        order = [k for k in kids if k[0] == b"mvhd"] + [k for k in kids if k[0] == b"udta"] + \
+            [k for k in kids if k[0] not in (b"mvhd", b"udta")]
+        out += data[a:a + 8] + b"".join(data[x:y] for _, x, y in order)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes(out))
+    return dest
+
+
+# the containers of the MP4 family ffmpeg reads a `covr` from, the cover's codecs, the film's (lossless: its first
+# picture's headers are what the kit traces)
+COVER_FIRST = [(suffix, cover, film) for suffix in (".mp4", ".m4v") for cover in ("mjpeg", "png")
+               for film in ("libx264", "lossless")]
+
+
+@pytest.mark.parametrize(("suffix", "cover", "film"), COVER_FIRST)
+def test_a_cover_before_the_film_is_passed_over_and_named(ffmpeg: str, tmp_path: Path, suffix: str, cover: str,
+                                                          film: str) -> None:
+    """The film read (its 24 frames, its size, its headers traced for a lossless coding), the cover named as not
+    used, and a fix printed for the file maps the film, never the cover."""
+    from kit.media.decode import lossless_coding, unreadable_hint
+
+    still = tmp_path / f"cover.{'jpg' if cover == 'mjpeg' else 'png'}"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x64", "-c:v",
+                    cover, "-frames:v", "1", "-update", "1", str(still)], check=True)
+    codec = ["-c:v", "libx264", "-qp", "0"] if film == "lossless" else ["-c:v", "libx264"]
+    movie = make(ffmpeg, tmp_path / f"film{suffix}", "-f", "lavfi", "-i", "mandelbrot=s=160x96:r=24", *codec,
+                 "-pix_fmt", "yuv420p")
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(still), "-i", str(movie), "-map", "0",
+                    "-map", "1", "-c", "copy", "-disposition:v:0", "attached_pic", str(tmp_path / f"after{suffix}")],
+                   check=True)
+    path = meta_first(tmp_path / f"after{suffix}", tmp_path / "refs" / f"covered{suffix}")
+    opened = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    streams = input_streams(opened)
+    assert [(s.index, s.picture) for s in streams] == [(0, False), (1, True)], opened  # the cover first, as meant
+    (clip,) = discover(path.parent, ffmpeg, Sha256Cache(None))
+    assert (clip.n_frames, clip.width, clip.height, clip.video) == (8, 160, 96, 1), clip
+    assert clip.dropped == ("1 more video stream(s) (#0:0 (a still picture)) not used: only the video stream of "
+                            "moving pictures (#0:1) is encoded and scored",), clip.dropped
+    assert "-map 0:v:1 " in unreadable_hint(path, opened)
+    if film == "lossless":  # the film's first picture traced, not the cover's
+        assert lossless_coding(path, ffmpeg, clip.video) == "H.264 at QP 0 with its transform bypassed (lossless)"

@@ -15,26 +15,27 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from kit.infra.faults import KILL_ENV, SIGNAL_ENV
-from tests.conftest import FAST, KIT, LENIENT, ROOT, processes_naming, run_kit
+from tests import pace
+from tests.conftest import FAST, KIT, LENIENT, ROOT, STOP_KEPT, processes_naming, run_kit
 
 STOP = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 GRID = ["--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]  # jobs long enough to signal the corpus step mid-way
 
 
 def interrupted_lines(stderr: str, sig: str) -> list[str]:
-    """The two closing lines, checked: `interrupted[ by SIGxxx] (N …) …; finished work is kept.` and `resume with:`."""
+    """The two closing lines, checked: `interrupted[ by SIGxxx] (N …) …: what is kept.` and `resume with:`, the stop
+    said once (the step's kept jobs in its sentence, never on a line of their own: issue 98, item 6)."""
     by = "" if sig == "SIGINT" else f" by {sig}"
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert re.fullmatch(rf"interrupted{by} \(\d+ running process\(es\) stopped\); finished work is kept\.",
-                        lines[-2]), stderr
+    assert re.fullmatch(rf"interrupted{by} \(\d+ running process\(es\) stopped\){STOP_KEPT}\.", lines[-2]), stderr
     assert lines[-1].startswith("resume with: "), stderr
     assert "Traceback" not in stderr and "error:" not in stderr, stderr
+    assert sum("interrupted" in line for line in lines) == 1, stderr
     return lines
 
 
@@ -49,16 +50,15 @@ def start(args: list[str], **kw: object) -> subprocess.Popen[str]:
 
 def wait_for_a_job(out: Path, timeout_s: float = 60) -> None:
     jobs = out / "02_corpus" / "jobs"
-    deadline = time.monotonic() + timeout_s
-    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert list(jobs.glob("*.json")), "the corpus step never finished a job"
+    # in the box's own time (tests/pace.py)
+    assert pace.until(lambda: jobs.is_dir() and list(jobs.glob("*.json")), timeout_s, poll_s=0.02), \
+        "the corpus step never finished a job"
 
 
 def test_run_piped_into_head_exits_141_quietly(tiny_refs: Path, tmp_path: Path) -> None:
     cmd = shlex.join([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out")])
-    res = subprocess.run(["bash", "-c", f"{cmd} | head -1; exit ${{PIPESTATUS[0]}}"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = pace.run(["bash", "-c", f"{cmd} | head -1; exit ${{PIPESTATUS[0]}}"], cwd=ROOT, capture_output=True,
+                   text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 141, (res.returncode, res.stdout, res.stderr)  # rich made it 1, which means HOLD
     assert res.stdout.startswith("ensemble-kit ") and res.stdout.count("\n") == 1, res.stdout
     assert res.stderr == "", res.stderr
@@ -83,8 +83,8 @@ def test_a_stop_signal_while_the_summary_is_written(sig: str, tiny_refs: Path, f
     assert res.returncode == STOP[sig], (res.returncode, res.stderr)  # was 130 for SIGTERM, a silent 129 for SIGHUP
     assert "ensemble-kit summary" in res.stdout and "results tarball" not in res.stdout, res.stdout
     resume = interrupted_lines(res.stderr, sig)[-1].removeprefix("resume with: ")
-    again = subprocess.run(shlex.split(resume), cwd=ROOT, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    again = pace.run(shlex.split(resume), cwd=ROOT, capture_output=True, text=True, timeout=300,
+                     env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("skipped: up to date") == 5, again.stdout  # nothing finished was lost
 
@@ -95,10 +95,11 @@ def test_a_stop_signal_during_the_corpus_step(sig: str, tiny_refs: Path, tmp_pat
     proc = start(kit_args(tiny_refs, out, *GRID))
     wait_for_a_job(out)
     proc.send_signal(getattr(signal, sig))  # to the kit alone: its ffmpegs are its to stop
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = pace.communicate(proc, 60)
     assert proc.returncode == STOP[sig], (proc.returncode, stderr)
     interrupted_lines(stderr, sig)
-    kept = re.search(r"interrupted: (\d+) of (\d+) corpus jobs are finished and kept", stdout)
+    assert "interrupted" not in stdout, stdout
+    kept = re.search(r"stopped\): (\d+) of (\d+) corpus jobs are finished and kept", stderr)
     assert kept and int(kept.group(1)) == len(list((out / "02_corpus" / "jobs").glob("*.json"))), stdout
     assert not processes_naming(out), processes_naming(out)
 
@@ -114,14 +115,14 @@ def test_a_dropped_terminal_ends_the_run_with_129_and_keeps_the_finished_jobs(ti
                             stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONPATH": str(ROOT)})
     os.close(slave)
     try:
-        deadline = time.monotonic() + 60
+        limit = pace.Deadline(60)  # tests/pace.py
         jobs = out / "02_corpus" / "jobs"
-        while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
+        while not (jobs.is_dir() and list(jobs.glob("*.json"))) and not limit.expired():
             if select.select([master], [], [], 0.05)[0]:
                 os.read(master, 1 << 16)  # a terminal that is read, as ssh reads it
     finally:
         os.close(master)  # the session drops
-    assert proc.wait(timeout=60) == 129  # it was killed by the signal (-1): no clean-up, no resume line
+    assert pace.wait(proc, 60) == 129  # it was killed by the signal (-1): no clean-up, no resume line
     done = len(list(jobs.glob("*.json")))
     assert done >= 1
     assert not processes_naming(out), processes_naming(out)

@@ -18,6 +18,7 @@ import pytest
 from kit.errors import InputError
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import Unusable, discover
+from tests import pace
 from tests.conftest import FAST, KIT, LENIENT, ODD, ROOT, render, run_here, run_kit
 
 
@@ -87,15 +88,15 @@ def test_the_kits_ffmpeg_writes_stdout_to_stdout_and_its_messages_to_stderr(tmp_
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [*KIT, "ffmpeg", "-f", "lavfi", "-i", "testsrc=s=16x16:r=25:d=0.12", "-f", "rawvideo",
            "-pix_fmt", "gray", "-"]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=120, env=env)
+    res = pace.run(cmd, cwd=ROOT, capture_output=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
     assert len(res.stdout) == 3 * 16 * 16  # three 16x16 grey frames, nothing else
     assert b"Output #0, rawvideo" in res.stderr  # ffmpeg's own messages stay on stderr
-    version = subprocess.run([*KIT, "ffmpeg", "-version"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120, env=env)
+    version = pace.run([*KIT, "ffmpeg", "-version"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=env)
     assert version.returncode == 0 and version.stdout.startswith("ffmpeg version"), version
-    bad = subprocess.run([*KIT, "ffmpeg", "-i", str(tmp_path / "none.y4m"), "-f", "null", "-"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120, env=env)
+    bad = pace.run([*KIT, "ffmpeg", "-i", str(tmp_path / "none.y4m"), "-f", "null", "-"], cwd=ROOT,
+                   capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode != 0 and "none.y4m" in bad.stderr and not bad.stdout
 
 
@@ -110,14 +111,12 @@ def test_a_stop_signal_through_the_kits_ffmpeg_reaches_ffmpeg_which_finishes_its
     proc = subprocess.Popen([*KIT, "ffmpeg", "-re", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25", "-c:v", "libx264",
                              "-preset", "ultrafast", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, text=True)
-    deadline = time.monotonic() + 60
-    while not out.exists() and time.monotonic() < deadline:  # ffmpeg has started and opened its output
-        time.sleep(0.05)
+    pace.until(out.exists, 60)  # ffmpeg has started and opened its output (the box's own time: tests/pace.py)
     time.sleep(1.0)  # frames encoded past the header
     os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)  # Ctrl-C: the whole group
-    _, err = proc.communicate(timeout=60)
+    _, err = pace.communicate(proc, 60)
     assert proc.returncode == 255, err[-2000:]
     assert "resume with" not in err and "interrupted" not in err and "finished work is kept" not in err, err[-2000:]
-    ffmpeg = subprocess.run([*KIT, "ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    ffmpeg = pace.run([*KIT, "ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], cwd=ROOT, env=env,
+                      capture_output=True, text=True, timeout=60)
     assert ffmpeg.returncode == 0 and not ffmpeg.stderr, ffmpeg.stderr[-2000:]  # the index is there, the file whole

@@ -306,9 +306,9 @@ def test_two_boxes_of_one_box_id_are_told_apart_and_each_keeps_its_left_out_clip
     """Two real boxes run with one box id (a cloned machine: the default id is the host name), each on its own three
     clips and each leaving out its own `odd.y4m` (two different clips of one name, each of an odd size): the merge
     says the shared id, in a line and in its manifest, and keeps both left-out clips, each named by its input, and
-    every row (issue 75, item 4; before, both were keyed (box, file) and one was dropped without a word). Both run
-    here, so box B's shard manifest says another machine made it (its `machine`, which the merge reads: issue 91,
-    item 3; one machine's two runs of one box id are that box run again, tests/pipeline/test_one_box_reruns.py)."""
+    every row (issue 75, item 4; before, both were keyed (box, file) and one was dropped without a word). Run
+    directories are unsigned: no run of either supersedes the other (a box's signed tarballs do: issue 96,
+    tests/pipeline/test_one_box_reruns.py; two keys under one box id are refused: tests/pipeline/test_box_keys.py)."""
     import shutil
 
     from tests.conftest import render, run_here
@@ -332,8 +332,6 @@ def test_two_boxes_of_one_box_id_are_told_apart_and_each_keeps_its_left_out_clip
         res = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", "clone", *cheap)
         assert res.returncode == 0, res.stdout + res.stderr
         boxes[box] = out
-    side = boxes["boxB"] / "02_corpus" / "shard.manifest.json"
-    side.write_text(json.dumps({**json.loads(side.read_text()), "machine": "0123456789abcdef"}))
     merged = tmp_path / "union.parquet"
     res = run_here("merge", boxes["boxA"], boxes["boxB"], "-o", merged)
     assert res.returncode == 0, res.stderr

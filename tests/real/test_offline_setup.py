@@ -12,11 +12,11 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT
 from tests.unit.test_install_offline import no_network
 
@@ -27,14 +27,14 @@ pytestmark = [pytest.mark.wide,
 def offline(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """`argv` in a network namespace of its own, with no pip setting that could name another source of wheels."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
-    return subprocess.run([*no_network(), *argv], cwd=cwd, env=env, capture_output=True, text=True,  # type: ignore[misc]
-                          check=False, timeout=1800)
+    return pace.run([*no_network(), *argv], cwd=cwd, env=env, capture_output=True, text=True,  # type: ignore[misc]
+                    check=False, timeout=1800)
 
 
 def test_a_wheels_tarball_sets_up_a_kit_that_trains_with_no_network(tmp_path_factory: pytest.TempPathFactory) -> None:
     built = tmp_path_factory.mktemp("wheels-tarball")
-    made = subprocess.run([sys.executable, str(ROOT / "make_tarball.py"), "--wheels", "--out-dir", str(built)],
-                          capture_output=True, text=True, check=False, timeout=1800)
+    made = pace.run([sys.executable, str(ROOT / "make_tarball.py"), "--wheels", "--out-dir", str(built)],
+                    capture_output=True, text=True, check=False, timeout=1800)
     assert made.returncode == 0, made.stdout + made.stderr
     (tarball,) = built.glob("ensemble-kit-*-py*.tar.gz")
     scratch = tmp_path_factory.mktemp("offline")
@@ -47,10 +47,10 @@ def test_a_wheels_tarball_sets_up_a_kit_that_trains_with_no_network(tmp_path_fac
     assert res.returncode == 0, res.stdout + res.stderr
     assert "installing from" in res.stdout and "(no index asked)" in res.stdout
     assert res.stdout.splitlines()[-1] == "set-up: done; this box makes its corpus, trains and exports"
-    started = time.monotonic()
-    again = offline([python, "install.py"], kit)
+    with pace.ticking() as clock:  # the box's own time (tests/pace.py)
+        again = offline([python, "install.py"], kit)
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr
-    assert time.monotonic() - started < 10
+    assert clock.seconds() < 10
     imports = "import torch, onnxruntime, kit; print(kit.__version__)"
     version = offline([str(kit / ".venv" / "bin" / "python"), "-c", imports], kit)
     assert version.returncode == 0, version.stderr

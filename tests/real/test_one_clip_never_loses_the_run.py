@@ -238,7 +238,7 @@ def test_a_corpus_made_alone_is_made_whatever_its_contents(one_run: tuple[Path, 
                                                            tmp_path: Path, alone: str) -> None:
     """Two contents: `--only corpus` and a box that cannot train (its corpus-only bundle) make and send them (2.3.0
     sent nothing: `LOSO needs at least 3`, on a box that runs no LOSO); the run that trains then says LOSO's
-    minimum."""
+    minimum and bundles the corpus for the lead, exit 1 (issue 98: it ended 2, sending nothing)."""
     refs = tmp_path / "refs"
     refs.mkdir()
     for name in ("alpha", "beta"):
@@ -255,6 +255,7 @@ def test_a_corpus_made_alone_is_made_whatever_its_contents(one_run: tuple[Path, 
     if alone != "--only corpus":
         assert list((tmp_path / "out" / "05_bundle").glob("results-*.tar.gz")), res.stdout[-2000:]
         return
-    trains = run_here("run", *flags)  # the corpus up to date: LOSO says its minimum
-    assert trains.returncode == 2 and "LOSO needs at least 3" in trains.stderr, \
-        trains.stdout[-2000:] + trains.stderr[-2000:]
+    trains = run_here("run", *flags)  # the corpus up to date: LOSO says its minimum, the corpus goes to the lead
+    assert trains.returncode == 1 and "corpus only: 2 distinct content(s) found; LOSO needs at least 3" in \
+        trains.stdout and "send it to the lead as it is" in trains.stdout, trains.stdout[-2000:] + trains.stderr[-2000:]
+    assert list((out / "05_bundle").glob("results-*.tar.gz")) and not (out / "03_loso").exists()

@@ -10,6 +10,7 @@ import sys
 import imageio_ffmpeg
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -38,8 +39,8 @@ def test_the_docs_table_is_what_pip_resolves_for_each_platform() -> None:
     """Every platform and Python resolved by pip from the public indexes (no wheel downloaded but imageio-ffmpeg's):
     hashes pinned, every dependency pinned, and the table in docs/collaborator.md the one it makes. A pin whose
     index cannot be reached from here (PyTorch's) is reported as not checked, and does not fail it."""
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "platforms.py")], capture_output=True, text=True,
-                          check=False, timeout=1500)
+    done = pace.run([sys.executable, str(ROOT / "tools" / "platforms.py")], capture_output=True, text=True,
+                    check=False, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "PROBLEM" not in done.stdout
 
@@ -48,7 +49,7 @@ def test_the_docs_table_is_what_pip_resolves_for_each_platform() -> None:
 def test_every_pin_s_hashes_are_the_ones_uv_writes() -> None:
     """tools/pins.py --check: each pin holds exactly the sha256s uv writes for it, every file its index lists for
     that version (a hash no index lists, or a file of the version without its hash, fails)."""
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "pins.py"), "--check"], capture_output=True,
-                          text=True, check=False, timeout=600)
+    done = pace.run([sys.executable, str(ROOT / "tools" / "pins.py"), "--check"], capture_output=True,
+                    text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every pin's hashes are uv's" in done.stdout

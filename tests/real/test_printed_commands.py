@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings
+from tests import pace
 from tests.conftest import ROOT
 from tests.unit.test_invocation import entry_script
 
@@ -36,8 +36,8 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 def loaded(*args: str | Path, cwd: Path) -> tuple[int, set[str]]:
     """Run a kit command in a fresh interpreter; its exit code and every module it imported."""
-    res = subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    res = pace.run([sys.executable, "-c", PROBE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     last = json.loads(res.stderr.strip().splitlines()[-1])
     return int(last["code"] or 0), set(last["modules"])
 
@@ -77,13 +77,13 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "60"}
-    status = subprocess.run([str(script), "status", str(out)], cwd=elsewhere, env=env, capture_output=True,
-                            text=True, timeout=300)
+    status = pace.run([str(script), "status", str(out)], cwd=elsewhere, env=env, capture_output=True,
+                      text=True, timeout=300)
     assert status.returncode == 0, status.stderr
     (next_line,) = [ln for ln in status.stdout.splitlines() if ln.startswith("next: ")]
     command = shlex.split(next_line.removeprefix("next: "))
     assert command[0] == str(script)  # not on PATH: the path, as it was typed
-    again = subprocess.run(command, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    again = pace.run(command, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
     assert "--settings" in command and "--json" not in command  # the recorded settings, not the recorded --json
@@ -91,7 +91,7 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     assert f"  {tarball}" in lines, again.stdout[-3000:]  # whole on its own line, though wider than the log
     verify = shlex.split(lines[lines.index("check it here with:") + 1])
     assert verify[0] == str(script) and verify[-1] == str(tarball)
-    checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    checked = pace.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # the bundle line and verify count the same files (kit 0.1: "48 files" beside verify's 47)
     (bundled,) = re.findall(r"\[05 bundle\] results tarball: .* \((\d+) files", again.stdout)
@@ -99,7 +99,7 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     # every text it sends, file by file (issue 89): each member named once, its manifest last
     show = shlex.split(lines[lines.index("read every text it sends, file by file, before you send it:") + 1])
     assert show[0] == str(script) and show[-2:] == ["--show-sent", str(tarball)]
-    shown = subprocess.run(show, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    shown = pace.run(show, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0 and f"OK: {bundled} files match their sha256" in shown.stdout, shown.stderr
     members = [ln.split(" ", 2)[1] for ln in shown.stdout.splitlines() if ln.startswith("== ")]
     assert len(members) == int(bundled) + 1 and members[-1] == "manifest.json", members
@@ -112,13 +112,13 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     assert installed == ["ensemble-kit", "verify", tarball.name]
     lead_bin = entry_script(tmp_path / "lead" / "venv" / "bin").parent
     lead_env = {**env, "PATH": f"{lead_bin}{os.pathsep}{os.environ['PATH']}"}
-    checked = subprocess.run(installed, cwd=theirs, env=lead_env, capture_output=True, text=True, timeout=300)
+    checked = pace.run(installed, cwd=theirs, env=lead_env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0 and "OK: " in checked.stdout, checked.stdout + checked.stderr
     untarred = shlex.split(lines[lines.index("or, from the folder of an untarred kit (the tarball's path in place "
                                              "of its name):") + 1])
     assert untarred == ["python", "-m", "kit", "verify", tarball.name]
-    checked = subprocess.run([sys.executable, *untarred[1:-1], str(theirs / tarball.name)], cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": ""}, capture_output=True, text=True, timeout=300)
+    checked = pace.run([sys.executable, *untarred[1:-1], str(theirs / tarball.name)], cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": ""}, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0 and "OK: " in checked.stdout, checked.stdout + checked.stderr
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,13 @@ from kit.platforms.detect import hw_setup
 from kit.platforms.encoders import SPECS, get_spec
 from kit.platforms.probe import PROBE_FRAMES, Prober
 from kit.platforms.signals import HostSignals, RenderNode, VideoController, list_render_nodes
+from tests import pace
 from tests.conftest import run_kit
 
 NO_GPU_HERE = shutil.which("nvidia-smi") is None and not Path("/dev/dri").exists()
 needs_no_gpu = pytest.mark.skipif(not NO_GPU_HERE, reason="needs a box without a GPU (nvidia-smi or /dev/dri is here)")
-FAIL_FAST_S = 10.0  # a failing hardware probe takes well under a second; generous for 2 loaded cores
+# a failing hardware probe takes well under a second; generous, in the box's own time (tests/pace.py)
+FAIL_FAST_S = 10.0
 H100_SMI = '#!/bin/sh\necho "0, NVIDIA H100 80GB HBM3, 550.54.15"\n'
 
 
@@ -129,9 +130,9 @@ def test_probe_commands_go_to_the_log_and_a_cached_answer_says_where_it_came_fro
 @needs_no_gpu
 @pytest.mark.parametrize("name", ["h264_nvenc", "hevc_nvenc", "av1_nvenc"])
 def test_nvenc_probe_fails_cleanly_and_fast_with_the_real_reason(prober: Prober, name: str) -> None:
-    start = time.monotonic()
-    result = prober.probe(name)
-    assert time.monotonic() - start < FAIL_FAST_S
+    with pace.ticking() as clock:
+        result = prober.probe(name)
+    assert clock.seconds() < FAIL_FAST_S
     assert not result.available and result.reason == "Cannot load libcuda.so.1"
     assert "option" not in result.reason.lower()  # the flags parsed; only the hardware is missing
     assert result.failure == "NVENC unavailable: Cannot load libcuda.so.1" and "NVIDIA driver" in result.hint
@@ -150,9 +151,9 @@ def test_qsv_and_vaapi_probes_open_the_discovered_node_and_fail_cleanly(ffmpeg: 
                       hwaccels=("vaapi", "qsv"))
     prober = Prober(info, sig, Tree.open(tmp_path), tmp_path / "work", refresh=True)
     for name in ("h264_qsv", "hevc_qsv", "av1_qsv", "h264_vaapi", "hevc_vaapi", "av1_vaapi"):
-        start = time.monotonic()
-        result = prober.probe(name)
-        assert time.monotonic() - start < FAIL_FAST_S, name
+        with pace.ticking() as clock:
+            result = prober.probe(name)
+        assert clock.seconds() < FAIL_FAST_S, name
         assert not result.available, name
         # the Intel node was discovered (never the NVIDIA one, never a hard-coded name) and really opened:
         # ffmpeg's own complaint about it is the reason (no VA display, or no libva on a GPU-less box)
@@ -173,9 +174,10 @@ def fake_smi_path(tmp_path: Path) -> str:
 @needs_no_gpu
 def test_detect_json_with_a_fake_nvidia_smi(fake_smi_path: str, tmp_path: Path) -> None:
     env = {"PATH": fake_smi_path, "KIT_CACHE_DIR": str(tmp_path / "cache")}
-    start = time.monotonic()
-    res = run_kit("detect", "--json", env=env, timeout=300)
-    elapsed = time.monotonic() - start
+    with pace.ticking() as clock:
+        res = run_kit("detect", "--json", env=env, timeout=300)
+        elapsed = clock.seconds()
+        ratio = clock.pace()  # the box's pace over the run: what the kit's wall figures of it are worth
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     by_name = {e["name"]: e for e in report["encoders"]}
@@ -189,7 +191,7 @@ def test_detect_json_with_a_fake_nvidia_smi(fake_smi_path: str, tmp_path: Path) 
         assert not entry["available"] and entry["reason"] == "Cannot load libcuda.so.1" and entry["fps"] is None
         assert entry["role"] == "default" and entry["family"] == "NVIDIA"
         assert entry["device"] == "NVIDIA H100 80GB HBM3 (driver 550.54.15)"
-        assert entry["seconds"] < FAIL_FAST_S
+        assert entry["seconds"] * ratio < FAIL_FAST_S, (entry["seconds"], ratio)
     for name in ("h264_qsv", "hevc_qsv", "av1_qsv", "h264_vaapi", "hevc_vaapi", "av1_vaapi"):
         assert not by_name[name]["available"] and "render node under /dev/dri" in by_name[name]["reason"]
     assert report["auto_encoders"] == ["libx264"]
@@ -221,9 +223,9 @@ def test_amf_probe_on_an_amd_windows_box_without_the_runtime_fails_cleanly_and_f
     info = describe(Path(ffmpeg), "test")
     sig = HostSignals("windows", "x86_64", "cpu", encoders=info.encoders,
                       video_controllers=(VideoController("AMD Radeon RX 7800 XT", "0x1002", "AMD", "31.0.24033.1003"),))
-    start = time.monotonic()
-    result = Prober(info, sig, Tree.open(tmp_path), tmp_path, refresh=True).probe(name)
-    assert time.monotonic() - start < FAIL_FAST_S
+    with pace.ticking() as clock:
+        result = Prober(info, sig, Tree.open(tmp_path), tmp_path, refresh=True).probe(name)
+    assert clock.seconds() < FAIL_FAST_S
     assert not result.available and result.reason == "DLL libamfrt64.so.1 failed to open", result
     assert result.failure == "AMF unavailable: DLL libamfrt64.so.1 failed to open" and "AMD's driver" in result.hint
     assert result.device == "AMD Radeon RX 7800 XT (driver 31.0.24033.1003)"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from kit.platforms.detect import hw_setup
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import ProbeCache, _failed, cache_path, entry_key
 from kit.platforms.signals import gather_signals
+from tests import pace
 from tests.conftest import ROOT, run_kit
 
 
@@ -38,8 +38,8 @@ def test_the_printed_retest_command_clears_a_poisoned_cache_entry(ffmpeg: str, t
     assert refused.returncode == 2 and "CPB properties: poisoned" in refused.stderr, refused.stderr
     found = re.search(r"test it again with `([^`]+)`", refused.stderr)
     assert found, refused.stderr
-    again = subprocess.run(shlex.split(found.group(1)), cwd=ROOT, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    again = pace.run(shlex.split(found.group(1)), cwd=ROOT, capture_output=True, text=True, timeout=300,
+                     env={**os.environ, "PYTHONPATH": str(ROOT), **env})
     assert again.returncode == 0, again.stderr
     rerun = run_kit(*args, env=env)
     assert rerun.returncode == 0, rerun.stderr  # the run's own (cq 19) entry was re-tested, not only detect's

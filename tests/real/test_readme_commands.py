@@ -7,11 +7,11 @@ names: the results tarballs of two boxes for the lead's three, the tiny clips in
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT
 from tests.kitfiles import results_tarball, shard_table, teacher_scored, write_shard
 from tests.unit.test_docs import kit_commands
@@ -50,8 +50,8 @@ def test_each_readme_command_runs_as_written(tiny_refs: Path, ffmpeg: str, tmp_p
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{script.parent}{os.pathsep}{os.environ['PATH']}"}
     for line in readme_lines():
         command = line.replace("/path/to/clips", str(tiny_refs))
-        res = subprocess.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True,
-                             timeout=1800)
+        res = pace.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True,
+                       timeout=1800)
         expected = next(codes for written, codes in EXPECTED.items() if line.endswith(written))
         assert res.returncode in expected, (line, res.stdout[-2000:], res.stderr[-3000:])
     assert (folder / "merged.parquet").is_file() and (folder / "runs" / "union" / "04_verdict").is_dir()

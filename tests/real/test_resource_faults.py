@@ -13,12 +13,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, assert_clean_failure, run_kit
 
 
@@ -28,18 +28,18 @@ def kit_args(refs: Path, out: Path, *extra: str) -> list[str]:
 
 def run_limited(ulimit: str, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     """The kit under `ulimit <ulimit>` (set in a shell that then execs it: the limit is the kit's alone)."""
-    return subprocess.run(["bash", "-c", f'ulimit {ulimit} && exec "$0" "$@"', sys.executable, "-m", "kit", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)  # type: ignore[call-overload]
+    return pace.run(["bash", "-c", f'ulimit {ulimit} && exec "$0" "$@"', sys.executable, "-m", "kit", *args],
+                    cwd=ROOT, capture_output=True, text=True, timeout=300,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)  # type: ignore[call-overload]
 
 
 def run_guarded(code: str, ulimit: str) -> subprocess.CompletedProcess[str]:
     """`code` (the body of a function) run under the kit's guard in a child Python under `ulimit <ulimit>`."""
     program = "from kit.cli.guard import guarded\ndef fn():\n" + textwrap.indent(textwrap.dedent(code), "    ") + \
         "\n    return 0\nguarded(fn, retry=False)\n"
-    return subprocess.run(["bash", "-c", f'ulimit {ulimit} && exec "$0" -c "$1"', sys.executable, program],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return pace.run(["bash", "-c", f'ulimit {ulimit} && exec "$0" -c "$1"', sys.executable, program],
+                    cwd=ROOT, capture_output=True, text=True, timeout=120,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_an_address_space_the_kit_cannot_live_in_is_refused_before_any_work(tiny_refs: Path, tmp_path: Path) -> None:
@@ -67,9 +67,9 @@ def test_a_thread_that_cannot_start_names_the_process_limit() -> None:
 
 def test_standard_output_on_a_full_device_is_named_not_the_out_dir(tiny_refs: Path, tmp_path: Path) -> None:
     with open("/dev/full", "w") as full:
-        res = subprocess.run([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out")], cwd=ROOT,
-                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=300,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        res = pace.run([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out")], cwd=ROOT,
+                       stdout=full, stderr=subprocess.PIPE, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
     res.stdout = ""
     # was "disk full while writing an output … (or choose another --out-dir)"
     assert_clean_failure(res, "cannot write to standard output: no space left on device")
@@ -106,13 +106,11 @@ def test_an_out_dir_deleted_mid_run_stops_the_run_and_is_not_made_again(tiny_ref
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     jobs = out / "02_corpus" / "jobs"
-    deadline = time.monotonic() + 60
-    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    pace.until(lambda: jobs.is_dir() and list(jobs.glob("*.json")), 60, poll_s=0.02)  # tests/pace.py
     gone = tmp_path / "deleted"
     out.rename(gone)  # `rm -rf OUT`, as one instant (a recursive delete races with the kit's new files)
     shutil.rmtree(gone, ignore_errors=True)  # the kit may still be writing a file in it
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = pace.communicate(proc, 120)
     res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     # was "libx264 encode failed (exit 0): kb/s:252.19", while the run made 02_corpus/jobs/ again and went on. Until
     # 2.0 the failure named the out-dir as deleted; issue 55 dropped that promise: now it is a clean exit 2, naming
@@ -156,8 +154,8 @@ def test_a_full_disk_in_the_bundle_names_the_file_and_keeps_the_rest(tiny_refs: 
     shutil.rmtree(out / "05_bundle")
     resize(small_disk, used_kib(small_disk) + 2 * tarball_kib)  # the bundle (models, report, tarball) does not fit
     res = run_kit(*kit_args(tiny_refs, out))
-    # was "disk full while writing an output"
-    assert_clean_failure(res, f"disk full while writing {out / '05_bundle'}/")
+    # was "disk full while writing an output"; the folder named with its role since issue 98
+    assert_clean_failure(res, f"no space left on {out} (out-dir), writing {out / '05_bundle'}/")
     assert "an output" not in res.stderr
     resize(small_disk, 16 * 1024)
     again = run_kit(*kit_args(tiny_refs, out))

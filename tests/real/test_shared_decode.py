@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.ffmpeg import COLOUR_NAMES, parse_output_colour
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import ROOT, TINY_SOURCES, run_kit
 
 GRID = ["--encoders", "libx264,libx265,libsvtav1", "--cqs", "25,37", "--scales", "native"]
@@ -112,9 +112,7 @@ def test_a_killed_step_resumes_to_the_same_rows(masters: Path, tmp_path: Path) -
     proc = subprocess.Popen([sys.executable, "-m", "kit", "step", "corpus", "--ref-dir", str(masters), "--out-dir",
                              str(out), *GRID], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 300
-    while len(list(jobs.glob("*.json"))) < 7 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    pace.until(lambda: len(list(jobs.glob("*.json"))) >= 7 or proc.poll() is not None, 300, poll_s=0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # mid-way: a clip's decoded copy is on disk, some of its jobs done
     proc.wait()
     done = len(list(jobs.glob("*.json")))

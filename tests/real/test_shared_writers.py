@@ -29,6 +29,7 @@ from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.demo import DEMO_CLIPS, demo_folder, render
 from kit.rundir import manifest_path
+from tests import pace
 from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
@@ -43,10 +44,10 @@ def start(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Po
 
 
 def wait_for(proc: subprocess.Popen[str], seen: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
+    limit = pace.Deadline(timeout_s)  # the box's own time (tests/pace.py)
     while not seen():
         assert proc.poll() is None, f"ended before {what}: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"never saw {what}"
+        assert not limit.expired(), f"never saw {what}"
         time.sleep(POLL_S)
 
 
@@ -97,7 +98,7 @@ def test_a_second_merge_into_one_output_is_refused_while_the_first_runs(big_inpu
         second = run_kit("merge", big_inputs[0], "-o", out, env=env, timeout=120)
     finally:
         resume(first)
-    stdout, stderr = first.communicate(timeout=120)
+    stdout, stderr = pace.communicate(first, 120)
     assert_clean_failure(second, f"another merge (pid {first.pid} on ", f"is writing {out} right now")
     assert "wait for it to finish, or merge into another -o" in second.stderr
     assert first.returncode == 0, stdout + stderr
@@ -114,7 +115,7 @@ def test_merges_started_together_never_crash_and_leave_a_described_pair(big_inpu
     out = tmp_path / "m.parquet"
     for round_ in range(3):
         procs = [start("merge", *inputs, "-o", out) for inputs in (big_inputs, big_inputs[:1])]
-        errs = [p.communicate(timeout=120)[1] for p in procs]
+        errs = [pace.communicate(p, 120)[1] for p in procs]
         for p, other, err in ((procs[0], procs[1], errs[0]), (procs[1], procs[0], errs[1])):
             assert p.returncode in (0, 2) and "Traceback" not in err, (round_, p.returncode, err)  # never 70
             if p.returncode == 2:
@@ -154,13 +155,13 @@ def test_runs_hashing_at_once_keep_every_entry_of_the_shared_cache(tmp_path: Pat
                                *map(str, paths)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                               stderr=subprocess.PIPE, text=True)
              for run, paths in clips.items()]
-    deadline = time.monotonic() + 60
+    limit = pace.Deadline(60)
     while not all((tmp_path / f"ready{run}").exists() for run in clips):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.poll() for p in procs]
+        assert not limit.expired() and all(p.poll() is None for p in procs), [p.poll() for p in procs]
         time.sleep(POLL_S)
     go.touch()  # all three hash and write at once
     for p in procs:
-        assert p.wait(timeout=60) == 0, p.communicate()[1]
+        assert pace.wait(p, 60) == 0, p.communicate()[1]
     kept = json.loads(cache.read_text())
     for run, paths in clips.items():
         for p in paths:
@@ -199,10 +200,10 @@ def test_a_demo_clip_found_whole_is_never_rendered_over_by_another_run(tmp_path:
             stop(b)
     finally:
         resume(a)
-    a_out, a_err = a.communicate(timeout=300)
+    a_out, a_err = pace.communicate(a, 300)
     if b_at_work:
         resume(b)
-    b_out, b_err = b.communicate(timeout=300)
+    b_out, b_err = pace.communicate(b, 300)
     for name, code, text in (("A", a.returncode, a_out + a_err), ("B", b.returncode, b_out + b_err)):
         assert "changed while the run was going" not in text, f"run {name}: {text}"
         assert code == 0, f"run {name}: {text}"
@@ -229,14 +230,14 @@ def test_demo_renders_started_together_agree(ffmpeg: str, tmp_path: Path) -> Non
     procs = [subprocess.Popen([sys.executable, "-c", RENDERER, str(cache), ffmpeg, str(tmp_path / f"ready{i}"),
                                str(go)], cwd=ROOT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(3)]
-    deadline = time.monotonic() + 60
+    limit = pace.Deadline(60)
     while not all((tmp_path / f"ready{i}").exists() for i in range(3)):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.poll() for p in procs]
+        assert not limit.expired() and all(p.poll() is None for p in procs), [p.poll() for p in procs]
         time.sleep(POLL_S)
     go.touch()
     seen = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = pace.communicate(p, 120)
         assert p.returncode == 0, err
         seen.append(out.strip())
     folder = next(cache.glob("demo-*"))

@@ -12,6 +12,7 @@ from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings
+from tests import pace
 from tests.conftest import ROOT, run_kit
 
 
@@ -28,8 +29,8 @@ def union_script(tiny_refs: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def bash(script: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    return pace.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
+                    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
 
 
 def errors(res: subprocess.CompletedProcess[str]) -> list[str]:

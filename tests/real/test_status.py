@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from kit import __version__
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec
 from kit.infra.invocation import RunProvenance, kit_command
@@ -26,6 +27,7 @@ from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from kit.verdict.thresholds import GateThresholds
+from tests import pace
 from tests.conftest import FAST, LENIENT, ROOT, assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
@@ -227,12 +229,12 @@ def test_next_command_is_the_recorded_settings_placed_by_their_own_flags(tmp_pat
         f"'{tmp_path / 'moved here'}' --box-id b --corpus /abs/c.parquet")
 
 
-def planted_out_dir(out: Path) -> Path:
-    """An out-dir whose run.json is the kit's, with a HOLD.json and, where the verdict step's status.json belongs, a
-    link someone planted."""
+def planted_out_dir(out: Path, version: str = __version__) -> Path:
+    """An out-dir whose run.json is the kit's (of kit `version`: one no kit writes makes it damaged), with a HOLD.json
+    and, where the verdict step's status.json belongs, a link someone planted."""
     with Tree.open(out) as tree:
         tree.write_json(out / "run.json", RunRecord(
-            "x", "2026-11-23T00:00:00Z", ["run"], RunSettings(out_dir=out, box_id="b"), RunProvenance.here(),
+            version, "2026-11-23T00:00:00Z", ["run"], RunSettings(out_dir=out, box_id="b"), RunProvenance.here(),
             choose_threads(), 2).to_json())
         tree.write_json(out / "04_verdict" / "HOLD.json", {})
     (out / "04_verdict" / "status.json").symlink_to("/etc/passwd")
@@ -247,6 +249,17 @@ def test_a_planted_status_json_link_is_said_as_a_link_not_a_missing_verdict(tmp_
     assert got["bundle"] == ("pending", f"{out / '04_verdict' / 'status.json'} is a symbolic link to /etc/passwd, "
                                         "not a file step 'verdict' wrote: the kit reads nothing through it")
     assert not any("HOLD.json is missing" in why for _, why in got.values())
+
+
+def test_a_planted_status_json_beside_a_damaged_run_json_is_said_too(tmp_path: Path) -> None:
+    """With run.json damaged (its kit_version none a kit writes: `x`, which this test's out-dir once held unread),
+    status reads each step's own record, and a link planted at one is said as it is, never exit 2."""
+    out = planted_out_dir(tmp_path / "out", version="x")
+    res = run_here("status", out)
+    assert res.returncode == 0, res.stderr
+    got = states(status(out))
+    assert got["verdict"] == ("pending", f"{out / '04_verdict' / 'status.json'} is a symbolic link to /etc/passwd, "
+                                         "not a regular file the kit wrote; nothing was read through it"), got
 
 
 def test_a_run_json_that_is_a_fifo_is_said_as_one_with_no_word_of_writing(tmp_path: Path) -> None:
@@ -301,8 +314,8 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
                              stderr=subprocess.PIPE, text=True)
     try:
         seen: list[str] = []
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and child.poll() is None:
+        limit = pace.Deadline(300)  # the box's own time (tests/pace.py)
+        while not limit.expired() and child.poll() is None:
             corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]
             seen.append(str(corpus["reason"]))
             if corpus["state"] == "running" and corpus["seconds_left"] is not None and corpus["jobs_done"] >= 2:
@@ -335,7 +348,7 @@ def test_status_during_a_run_shows_the_corpus_jobs_done_of_planned_and_the_time_
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGCONT)
             os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=60)
+        pace.wait(child, 60)
     # stopped: the step is unfinished, and status says how many of its jobs the next run keeps
     planned, done, _ = figures_from_files(out, time.time())
     corpus = next(s for s in status(out)["steps"] if s["step"] == "corpus")  # type: ignore[union-attr]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import pytest
 from kit.media.cache import Sha256Cache
 from kit.media.fingerprint import REPEATS_SHOWN, Repeats
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import LENIENT, full_summary, run_here
 from tests.publicclips import cut, fetched_or_skip, load_manifest
 
@@ -49,8 +49,8 @@ def refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def md5s_by_hand(ffmpeg: str, clip: Path) -> list[str]:
     """ffmpeg's framemd5 of the clip: each decoded frame's md5, in order."""
-    res = subprocess.run([ffmpeg, "-v", "error", "-i", str(clip), "-map", "0:v:0", "-f", "framemd5", "-"],
-                         check=True, capture_output=True, text=True, timeout=120)
+    res = pace.run([ffmpeg, "-v", "error", "-i", str(clip), "-map", "0:v:0", "-f", "framemd5", "-"],
+                   check=True, capture_output=True, text=True, timeout=120)
     return [ln.rsplit(",", 1)[1].strip() for ln in res.stdout.splitlines() if ln and not ln.startswith("#")]
 
 
@@ -64,7 +64,7 @@ def repeats_by_hand(md5s: list[str]) -> Repeats:
 
 def motion_by_hand(ffmpeg: str, clip: Path, log: Path) -> np.ndarray:
     """libvmaf on the clip against itself, frame i with frame i: its motion2 per frame."""
-    subprocess.run([ffmpeg, "-v", "error", "-i", str(clip), "-i", str(clip), "-lavfi",
+    pace.run([ffmpeg, "-v", "error", "-i", str(clip), "-i", str(clip), "-lavfi",
                     f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}", "-f", "null", "-"], check=True, timeout=120)
     return np.array([f["metrics"]["integer_motion2"] for f in json.loads(log.read_text())["frames"]])
 

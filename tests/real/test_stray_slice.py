@@ -22,6 +22,7 @@ from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.identity import fingerprint
+from tests import pace
 from tests.conftest import ROOT, render
 from tests.printed import kit_words
 
@@ -78,8 +79,8 @@ def mp4(ffmpeg: str, stream: bytes, dest: Path) -> Path:
 
 def played(ffmpeg: str, path: Path) -> tuple[int, int, str]:
     """(exit code, frames, what it reported) of a plain decode of `path`, as a person plays it."""
-    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path), "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    res = pace.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path), "-f", "null", "-"],
+                   capture_output=True, text=True, timeout=60)
     return res.returncode, int(re.findall(r"frame=\s*(\d+)", res.stderr)[-1]), res.stderr
 
 
@@ -110,8 +111,8 @@ def test_a_master_damaged_after_its_first_frame_is_left_out_and_its_fix_runs_as_
     command = hint[hint.index(kit_cli()):]
     env = {**{k: v for k, v in os.environ.items() if k != "KIT_FFMPEG"}, "PYTHONPATH": str(ROOT),
            "PATH": str(tmp_path)}  # no ffmpeg on the PATH: the kit's own runs
-    done = subprocess.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = pace.run([*shlex.split(kit_cli()), *kit_words(command, kit_cli())], cwd=ROOT, env=env,
+                    capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (command, done.stderr[-2000:])
     copy = probe_clip(refs / "street cam.mkv", ffmpeg, Sha256Cache(None))
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import FAST, KIT, LENIENT, ROOT, TINY_SOURCES, render, tiny_links
 
 MORE = {"epsilon": "cellauto=s=176x144:r=25:rule=110:seed=3", "zeta": "gradients=s=176x144:r=25:seed=5"}
@@ -90,12 +91,10 @@ def test_a_run_suspended_mid_corpus_uses_every_clip(ffmpeg: str, tiny_refs: Path
                             *FAST, *LENIENT], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while not corpus_child(kit.pid) and kit.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        pace.until(lambda: corpus_child(kit.pid) or kit.poll() is not None, 300, poll_s=0.01)  # tests/pace.py
         assert kit.poll() is None, "the run ended before its corpus jobs were caught running"
         stopped = suspend(kit, hold_s)
-        stdout, stderr = kit.communicate(timeout=900)
+        stdout, stderr = pace.communicate(kit, 900)
     finally:
         if kit.poll() is None:
             kit.kill()

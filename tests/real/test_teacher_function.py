@@ -7,7 +7,6 @@ function is libvmaf's score of those, which libvmaf logs beside the six, and not
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,11 @@ import pytest
 
 from kit.media.libvmaf import FEATURES
 from kit.media.svr import NotReproducible, builtin_model_text, parse_model
+from tests import pace
 
 
 def run(argv: list[str]) -> None:
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    res = pace.run(argv, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, (argv, res.stderr[-1500:])
 
 

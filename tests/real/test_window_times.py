@@ -16,7 +16,6 @@ Megamind.avi (the fast tier runs the issue's synthetic clip)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +29,14 @@ from kit.media.discovery import probe_clip
 from kit.media.identity import fingerprint
 from kit.media.refs import Clip
 from kit.model.samplings import place_windows
+from tests import pace
 from tests.publicclips import fetched_or_skip, load_manifest
 
 SMALL = ("-c:v", "libx264", "-preset", "ultrafast", "-threads", "1", "-pix_fmt", "yuv420p")
 
 
 def run(ffmpeg: str, *args: str) -> None:
-    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
+    pace.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
 
 
 def header_25(ffmpeg: str, folder: Path) -> Path:
@@ -69,7 +69,7 @@ EXPECTED = {"header25": (150, 125), "vfr": (90, 150), "late": (135, 150)}
 
 def md5s(ffmpeg: str, args: list[str], pix_fmt: str) -> list[str]:
     """framemd5's md5 of each frame of `args` (an input, and any cut) in `pix_fmt`, each decoded frame once."""
-    res = subprocess.run([ffmpeg, "-v", "error", *args, "-map", "0:v:0", "-fps_mode", "passthrough", "-pix_fmt",
+    res = pace.run([ffmpeg, "-v", "error", *args, "-map", "0:v:0", "-fps_mode", "passthrough", "-pix_fmt",
                           pix_fmt, "-f", "framemd5", "-"], check=True, capture_output=True, text=True, timeout=300)
     return [ln.rsplit(",", 1)[1].strip() for ln in res.stdout.splitlines() if ln and not ln.startswith("#")]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 
 from kit.media.libvmaf import FEATURES
 from kit.media.pixfmt import score_pix_fmt
+from tests import pace
 from tests.publicclips import frames_of
 
 # a job's identity in the corpus's rows: what it was encoded and scored with
@@ -68,7 +68,7 @@ class ByHand:
 
 
 def run(argv: list[str], cwd: Path) -> str:
-    res = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=1800)
+    res = pace.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=1800)
     assert res.returncode == 0, (shlex.join(argv), res.stderr[-1500:])
     return res.stderr
 

@@ -93,7 +93,7 @@ def test_a_content_the_ceiling_carries_nowhere_is_judged_by_no_share_and_beats_t
     assert gap.worst == "content ok" and gap.worst_value == 0.0  # z: 2 of 4 against 0 of 4, 50 points ahead
     nothing = consumer_fit(encodes({("z", 20): [(IN, OUT), (OUT, OUT)]}), 1.5, CRF_RANGE)
     row = share_gate(nothing, 0.9, CONSUMER_SHARE.measure, False)
-    assert row.passed and row.not_judged == "the ceiling lands within 1.5 on none of the 2 held-out encodes"
+    assert row.passed is None and row.not_judged == "the ceiling lands within 1.5 on none of the 2 held-out encodes"
 
 
 # contents "x" and "y": at CRF 20 every encode within both ways; at CRF 45 the ceiling within on 3 of 4 and the student
@@ -195,7 +195,7 @@ def test_the_input_s_shortfall_is_said_in_the_summary_and_the_recommendation() -
     rows = gates(fit, 0.9, 0.75, 0.15)
     (main, *_) = consumer_rows(SimpleNamespace(consumer=fit, consumer_gates=tuple(rows)))  # type: ignore[arg-type]
     assert named in main.text
-    passing = SimpleNamespace(passed=True, suspects=None, shortfall=named)
+    passing = SimpleNamespace(passed=True, suspects=None, shortfall=named, consumer_unjudged=None)
     said = recommendation(passing)  # type: ignore[arg-type]
     assert said.endswith(f"send the results tarball back. As vmaf-tune samples, {named}.")
     assert consumer_fit(encodes({("ok", 20): [(IN, IN)] * 4}), 1.5, CRF_RANGE).judged.shortfall_words() is None  # type: ignore[union-attr]

@@ -293,3 +293,26 @@ def test_a_hold_whose_rows_pass_is_not_refused() -> None:
     from kit.verdict.recheck import contradiction, gate_failures
 
     assert contradiction({**PASSING, "verdict": "HOLD"}) is None and gate_failures(PASSING) == []
+
+
+def test_a_row_that_says_why_it_judges_nothing_claims_nothing() -> None:
+    """Issue 97: where the held-out student is its teacher's function, the per-frame rows judge nothing (their passes
+    null, `not_judged` saying why) and the seeds are one student (`seeds_not_judged`); `verify` took their null passes
+    for failures and refused every such PROMOTE. A null pass without its reason is still refused."""
+    from kit.verdict.recheck import gate_failures
+
+    plcc = PASSING["gate"]
+    unjudged = _verdict_doc(gate=_failed(plcc, passed=None, mean_plcc_pass=None, plcc_spread_pass=None,
+                                         per_seed_pass=None, not_judged="the student is its teacher's function"),
+                            coverage_gate=_failed(PASSING["coverage_gate"], passed=None, not_judged="no source"))
+    assert gate_failures(unjudged) == []
+    seeds = _verdict_doc(gate=_failed(plcc, plcc_spread_pass=None, per_seed_pass=None, plcc_spread=0.5,
+                                      seeds_not_judged="every seed is one student"))
+    assert gate_failures(seeds) == []
+    assert gate_failures(_verdict_doc(gate=_failed(plcc, plcc_spread_pass=None, per_seed_pass=None, plcc_spread=0.5,
+                                                   mean_plcc=0.9, seeds_not_judged="one student"))) \
+        == [("gate", "mean_plcc 0.9 is below its threshold 0.95")]
+    assert gate_failures(_verdict_doc(coverage_gate=_failed(PASSING["coverage_gate"], passed=None))) \
+        == [("coverage_gate", "its passed is None")]
+    assert gate_failures(_verdict_doc(gate=_failed(plcc, passed=None, not_judged=""))) \
+        == [("gate", "its passed is None")]

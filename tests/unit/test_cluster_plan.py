@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 from kit.cli.cluster import REFUSED
 from kit.cli.main import cli
 from kit.steps.settings import RunSettings
+from tests import pace
 from tests.conftest import ROOT, TINY_SOURCES
 
 FLAGS = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1", "--max-abs-bias", "off", "--epochs", "5"]
@@ -99,7 +99,7 @@ def test_run_flags_that_cannot_apply_on_a_cluster_are_refused_and_not_listed(com
 def test_ray_without_ray_installed_says_how_to_install_it(refs: Path, tmp_path: Path) -> None:
     code = ("import sys; sys.modules['ray'] = None; sys.argv = ['ensemble-kit', 'ray', '--shards', '2', '--ref-dir', "
             f"{str(refs)!r}, '--out-dir', {str(tmp_path / 'o')!r}]\nfrom kit.cli.main import main\nmain()")
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    res = pace.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "error: Ray is not installed in this Python" in res.stderr
     assert "pip install 'ensemble-kit[ray]'" in res.stderr
@@ -132,7 +132,7 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
     root.mkdir()
     victim.mkdir()
     (root / "shards").symlink_to(victim)  # the neighbour's move, before the tasks start
-    res = subprocess.run([sys.executable, "-m", "kit", "step", "prereqs", "--out-dir",
+    res = pace.run([sys.executable, "-m", "kit", "step", "prereqs", "--out-dir",
                           str(root / "shards" / "shard1of2"), "--ref-dir", str(refs)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "KIT_TREE_ROOT": str(root)})

@@ -190,7 +190,7 @@ def test_a_nan_miss_fails_and_nothing_to_query_is_said() -> None:
     assert fit.unmeasured_bands == ["36-51"]
     none = consumer_fit(frame.assign(counted=False, queried=False, crf=pd.NA), 1.5, CRF_RANGE)
     gates = consumer_gates(none, 0.6, 0.25)
-    assert none.n_encodes == 0 and all(g.passed for g in gates)  # nothing to judge: never a pass in words
+    assert none.n_encodes == 0 and all(g.passed is None for g in gates)  # nothing to judge: never a pass
     assert all(str(g.statement).startswith("not judged: no held-out encode vmaf-tune can query") and g.not_judged
                for g in gates)
 

@@ -50,11 +50,11 @@ FOREIGN = {
     "make_tarball.py": ("--wheels", "--platform", "--python"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
     "pytest": ("--dist", "--durations"), "docker": ("--device",), "uv": ("--generate-hashes",),
-    "ray start": ("--temp-dir", "--head", "--port"),
+    "ray start": ("--temp-dir", "--head", "--port"), "sphinx-build": ("--keep-going",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
-    "Av1an": ("--probing-stat",), "radon": ("--show-closures",),
+    "Av1an": ("--probing-stat",),
     "bench/": ("--as-kit-0", "--baseline-kit", "--clips", "--export", "--kernels", "--no-per-job-kit", "--rounds",
                "--seconds", "--upstream"),
 }
@@ -178,3 +178,28 @@ def test_the_kit_tarball_holds_what_its_pages_link_to() -> None:
                     and os.path.normpath(os.path.join(os.path.dirname(page), target)) not in shipped
                     and not (ROOT / os.path.dirname(page) / target).is_dir())
     assert not broken, f"links of shipped pages to files the tarball lacks (make_tarball.py's OPTIONAL): {broken}"
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub and MyST (docs/conf.py's myst_heading_anchors) spell it."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors of a Markdown page: its headings' slugs and its rows' `<a id="…"></a>` (bench/README.md's)."""
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)} | set(re.findall(r'<a id="([^"]+)"></a>',
+                                                                                          text))
+
+
+def test_every_figure_link_reaches_a_row_of_the_benchmarks() -> None:
+    """A link to bench/README.md#X from the README, the CHANGELOG, ARCHITECTURE.md, CONTRIBUTING.md or a page of docs/
+    names a row (or heading) the benchmarks have: a quoted figure leads to the row that shows it, on a forge and in the
+    kit tarball as on the site (whose strict build checks its own pages alike)."""
+    rows = anchors((ROOT / "bench" / "README.md").read_text())
+    assert {"default-run", "suite", "set-up"} <= rows
+    pages = [*PAGES, ROOT / "CHANGELOG.md"]
+    broken = sorted((p.relative_to(ROOT).as_posix(), a) for p in pages
+                    for a in re.findall(r"bench/README\.md#([^)\s]+)\)", p.read_text()) if a not in rows)
+    assert not broken, f"links to anchors bench/README.md does not have: {broken}"
+    assert slug("The suite as CI runs it (`TESTS_TIMELINE`, issue 88 item 1; 2026-11-28 and 29)") == \
+        "the-suite-as-ci-runs-it-tests_timeline-issue-88-item-1-2026-11-28-and-29"

@@ -468,3 +468,56 @@ def test_a_stamp_is_read_by_its_digits_as_strptime_reads_it() -> None:
                None, 5]
     assert [utc_seconds(s) for s in stamps] == [by_strptime(s) for s in stamps]
     assert utc_seconds("2024-02-29T00:00:00Z") == 1709164800 and utc_seconds("2026-02-29T00:00:00Z") is None
+
+
+def paused_run(pause_s: float, at_share: float, working: bool) -> list[tuple[float, float | None, float]]:
+    """The renderer's `eta` events of a steady run (simulate) whose kit and children a stop of `pause_s` holds once
+    `at_share` of the corpus's work is done (scontrol suspend, a lid: the kit's watch ticks every OWN_READ_S but in
+    the stop, and the events after it come before its next tick); (time, estimate, truth) of each, in the run's
+    working seconds. `working`: the renderer measures its pace on the kit's clock, its pauses left out (else on the
+    wall clock, as 2.4 did)."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from kit.infra.clock import OWN_READ_S, Watch
+    from kit.report.terminal import Renderer
+
+    events = simulate(lambda t: 2e7)
+    jobs = next(e for _, e in events if isinstance(e, ev.JobsPlanned)).total
+    done = [t for t, e in events if isinstance(e, ev.JobDone)]
+    at = done[round(at_share * jobs)]  # the stop comes as that job ends
+    wall = [0.0]
+    watch = Watch(lambda: wall[0], Path("/nonexistent-proc"), threaded=False)
+    out = io.StringIO()
+    renderer = Renderer(json_mode=True, json_stream=out, console=Console(file=io.StringIO()), clock=lambda: wall[0],
+                        working=watch.kit_seconds if working else None)
+    said: list[tuple[float, float | None, float]] = []
+    end, ticked = events[-1][0], 0.0
+    for t, e in events:
+        wall[0] = t + (pause_s if t > at else 0.0)
+        renderer(e)  # the events first, then the watch's tick: the worst order
+        for line in out.getvalue().splitlines():
+            found = json.loads(line)
+            if found["event"] == "eta":
+                said.append((t, found["seconds_left"], end - t))
+        out.seek(0)
+        out.truncate()
+        while ticked + OWN_READ_S <= t:
+            ticked += OWN_READ_S
+            wall[0] = ticked + (pause_s if ticked > at else 0.0)
+            watch.tick()
+    return said
+
+
+def test_the_time_left_after_a_pause_does_not_count_the_pause_as_work() -> None:
+    """Issue 98, item 4: 2.4 said `about 2 min left (47 %)` just before a 200 s stop and `about 30 min left (51 %)`
+    just after. The kit's own clock leaves its pauses out (kit.infra.clock.Watch), so every estimate after the stop is
+    within 2x of what remains; the pace on the wall clock is not (this test's contrast: what 2.4 did)."""
+    seen = paused_run(200.0, 0.47, working=True)
+    after = [(t, left, truth) for t, left, truth in seen if left is not None and truth > 5]
+    assert after and all(truth / 2 <= left <= truth * 2 for _, left, truth in after), after[:5]
+    wall = [(t, left, truth) for t, left, truth in paused_run(200.0, 0.47, working=False)
+            if left is not None and truth > 5 and not truth / 2 <= left <= truth * 2]
+    assert wall, "the wall clock's pace after the stop was within 2x: the test cannot tell the fix"

@@ -23,8 +23,8 @@ import pytest
 
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE
 from kit.corpus.samplings import ENCODED
+from kit.infra.changes import UNWRITTEN, Entry, InRecord, Through, When, broken, changes_of
 from kit.infra.files import sha256_json
-from kit.infra.rules import UNWRITTEN, Entry, InRecord, Through, When, broken, changes_of
 from kit.model.recipe import TrainConfig
 from kit.rundir import CORPUS_CONTENTS, STEP_NAMES
 from kit.steps import STEPS, formats_through

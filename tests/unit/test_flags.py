@@ -19,10 +19,11 @@ from kit.cli.main import cli
 from kit.cli.params import FlagError
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
+from kit.infra.changes import changes_nothing, flag_of, flags_of, setting
+from kit.infra.flags import Flag, Int
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.records import Record
-from kit.infra.rules import Flag, Int, changes_nothing, flag_of, flags_of, setting
 from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec
@@ -71,34 +72,18 @@ def test_each_flag_is_declared_once_in_its_settings_field_or_among_the_cli_s_own
     assert not any(k.arg == "default" for c in calls for k in c.keywords)
 
 
-@dataclasses.dataclass(frozen=True)
-class Helped(Record):
-    """Three settings: a help under the field, a help worked out (given to its Flag), and neither."""
+def test_a_settings_help_is_given_to_its_flag() -> None:
+    """Every flag of a setting has its help, given to its Flag in its field (read as written: no source is read at
+    run time); a flag without one is refused as its record's class is made, naming the flag."""
+    @dataclasses.dataclass(frozen=True)
+    class Helped(Record):
+        given: int = setting(1, changes=changes_nothing("a record of this test"),
+                             flag=Flag("--given", Int(), f"Worked out: {1 + 1}.", rank=2))
 
-    under: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--under", Int(), rank=1))
-    """Read from the docstring,
-    its lines joined."""
-    given: int = setting(1, changes=changes_nothing("a record of this test"),
-                         flag=Flag("--given", Int(), f"Worked out: {1 + 1}.", rank=2))
-    bare: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--bare", Int(), rank=3))
-
-
-@dataclasses.dataclass(frozen=True)
-class HelpedTwice(Record):
-    twice: int = setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--twice", Int(), "Here.",
-                                                                                        rank=1))
-    """And here."""
-
-
-def test_a_settings_help_is_the_docstring_under_its_field() -> None:
-    """Every flag of a setting has its help (the docstring under its field, one paragraph; a help worked out from the
-    kit's lists given to its Flag): a flag with none, or with both, is refused, naming the field."""
-    assert flag_of(Helped, "under").help == "Read from the docstring, its lines joined."
     assert flag_of(Helped, "given").help == "Worked out: 2."
-    with pytest.raises(TypeError, match=r"Helped\.bare: a setting's help is the docstring under its field"):
-        flag_of(Helped, "bare")
-    with pytest.raises(TypeError, match=r"HelpedTwice\.twice: .* one of the two"):
-        flag_of(HelpedTwice, "twice")
+    for bare in ("", "  "):
+        with pytest.raises(TypeError, match=r"--bare: a setting's flag says its help"):
+            setting(1, changes=changes_nothing("a record of this test"), flag=Flag("--bare", Int(), bare, rank=3))
     assert all(flag.help.strip() for flag in FLAGS), [f.opt for f in FLAGS if not f.help.strip()]
     helps = {p.name: p.help for p in cli.commands["run"].params if isinstance(p, click.Option)}
     assert helps["cqs"].startswith("Quality grid, in each encoder's own scale (the value the encoder receives): auto")

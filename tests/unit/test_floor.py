@@ -28,6 +28,7 @@ from kit.model.export import OPSET
 from kit.model.floor import CONTENT_SLACK, SCALES, Evidence
 from kit.model.loso import LosoInputs
 from kit.model.recipe import TEACHER, TrainConfig
+from kit.model.spread import Spread
 from kit.model.stacked import StackedMLP
 from kit.model.teacher_term import TEACHER_OPS, TeacherTerm, teacher_nodes
 from kit.model.train import TrainedEnsemble
@@ -144,9 +145,17 @@ def test_the_correction_record_says_what_the_export_is(tmp_path: Path) -> None:
 
     none = Correction(0.0, [0.0, 0.25], 40, 38, 38)
     assert none.is_teacher and none.label.startswith("the student is the teacher's function:")
-    half = Correction(0.5, [0.5, 1.0], 40, 38, 39)
-    assert not half.is_teacher and half.label.startswith("the teacher's function + 0.5 x its correction: 39 of 40")
+    # a fold kept its correction where the export keeps none: the gates judge that fold's student, said so
+    assert none.folds_differ and "the held-out figures and gates judge each fold's student" in none.label
+    half = Correction(0.5, [0.5, 0.5], 40, 38, 39)
+    assert not half.is_teacher and not half.folds_differ
+    assert half.label.startswith("the teacher's function with 0.5 x its correction: 39 of 40")
     assert Correction.from_json(json.loads(json.dumps(half.to_json()))) == half
+    spread = Correction(0.0, [0.0, 0.0], 40, 38, 40, spread=Spread([0.1, 0.2, 0.3, 0.4], 1.0, 2.0, 8.0),
+                        fold_spreads=[1.0, 1.0])
+    assert not spread.is_teacher and not spread.folds_teacher
+    assert spread.label.startswith("the teacher's function with its clip at a spread x 1: 40 of 40")
+    assert Correction.from_json(json.loads(json.dumps(spread.to_json()))) == spread
 
 
 def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fold_never_judges_itself() -> None:
@@ -169,8 +178,10 @@ def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fo
     model = parse_model(model_json(), "hand")
     inputs = replace(LosoInputs.of(df), teacher_model=model)
     members = Correcting(inputs, [0, 1])
-    found = evidence(inputs, members)  # type: ignore[arg-type]
-    assert found is not None and len(found.fold) == 20  # libx264's 18 and s0's libx265 2; CRF 55 and VAAPI not asked
+    made = evidence(inputs, members)  # type: ignore[arg-type]
+    assert made is not None
+    found = made[0]
+    assert len(found.fold) == 20  # libx264's 18 and s0's libx265 2; CRF 55 and VAAPI not asked
     fold_of = {src: f.index for f in inputs.folds for src in df.loc[f.rows, "src"].unique()}
     for (src, encoder, cq, *_), part in df.groupby(["src", "encoder", "cq", "enc_width", "enc_height"]):
         if encoder not in ("libx264", "libx265"):
@@ -189,8 +200,10 @@ def test_the_evidence_is_each_folds_members_on_its_own_held_out_encodes_and_a_fo
     for f in inputs.folds:  # its held-out frames all at 100: the function's score there, which the correction leaves
         moved = df.copy()
         moved.loc[f.rows, "vmaf"] = 100.0
-        again = evidence(replace(LosoInputs.of(moved), teacher_model=model), members)  # type: ignore[arg-type]
-        assert again is not None and again.choose(again.fold != f.index) == chosen[f.index]
+        remade = evidence(replace(LosoInputs.of(moved), teacher_model=model), members)  # type: ignore[arg-type]
+        assert remade is not None
+        again = remade[0]
+        assert again.choose(again.fold != f.index) == chosen[f.index]
         changed += [again.choose(again.fold != g.index) for g in inputs.folds] != chosen
     assert changed  # the others' factors do read it
 
@@ -205,6 +218,16 @@ def drawn_corrections(inputs: LosoInputs, seeds: list[int]) -> TrainedEnsemble:
                            [0.0] * len(members))
 
 
+@pytest.fixture
+def no_public_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box's own encodes alone (kit.model.realrows' file left unread): what a kit without it does."""
+    from kit.model import floor
+    from kit.model.realrows import MISSING
+
+    monkeypatch.setattr(floor, "shipped", lambda teacher: (None, MISSING))
+
+
+@pytest.mark.usefixtures("no_public_encodes")
 def test_the_floor_judges_each_encode_as_the_consumer_gates_do(builtin: SvrModel) -> None:
     """Where windows are placed (the corpus gives a frame rate) each counted held-out encode is judged as the gates
     judge it: the teacher's function and each correction fed the mean features of its first --consumer-window s,
@@ -225,8 +248,10 @@ def test_the_floor_judges_each_encode_as_the_consumer_gates_do(builtin: SvrModel
     inputs = replace(inputs, distil=Distillation.of(inputs.feats, inputs.target, encode_codes(df), builtin,
                                                     TrainConfig(teacher_samples=1_000)))
     ens = drawn_corrections(inputs, [0, 1])
-    found = evidence(inputs, ens)
-    assert found is not None and found.sampled and found.tolerance == tolerance and len(found.fold) == 20
+    made = evidence(inputs, ens)
+    assert made is not None
+    found = made[0]
+    assert found.sampled and found.tolerance == tolerance and len(found.fold) == 20
     key = ["src", "encoder", "cq", "enc_height"]
     asked = df[df["encoder"].isin(["libx264", "libx265"])]
     window = asked[asked["frame_index"] < 4].groupby(key)[list(FEATURES)].mean()
@@ -252,7 +277,10 @@ def test_the_floor_judges_each_encode_as_the_consumer_gates_do(builtin: SvrModel
     _, correction, table = with_floor(inputs, ens)
     assert correction is not None and correction.sampled and correction.tolerance == tolerance and table is not None
     assert correction.within_teacher == found.within(0.0).sum()
-    assert correction.within_student == found.within(correction.scale).sum()
+    assert correction.fold_spreads is not None  # each fold's student at its own factors: the held-out count
+    own = sum(found.within(c, k)[found.fold == f].sum()
+              for f, (c, k) in enumerate(zip(correction.fold_scales, correction.fold_spreads, strict=True)))
+    assert correction.within_student == own
     assert f"held-out encodes within {tolerance:g} " in correction.label
     # floor.parquet: every encode and seed; each factor's hits recounted from it in plain pandas
     assert len(table) == 2 * len(found.fold) and set(table["seed"]) == {0, 1}

@@ -290,8 +290,9 @@ def test_a_gate_with_nothing_to_judge_says_so() -> None:
     frame = encodes({"a": (8, 8, 8)}).assign(ceiling=np.nan)
     fit = consumer_fit(frame, TOL, CRF_RANGE, no_ceiling="NEG reads features of its own")
     row = row_of(CONSUMER_CEILING, assessed(DEFAULTS, consumer=fit))
-    assert row.enabled and row.passed and row.not_judged == "no ceiling: NEG reads features of its own"
-    assert gated(str(row.statement), row, "<= ").endswith("(gate <= 0.15, not judged)")
+    assert row.enabled and row.passed is None and row.not_judged == "no ceiling: NEG reads features of its own"
+    assert gated(str(row.statement), row, "<= ").endswith(
+        "(gate <= 0.15, not judged: no ceiling: NEG reads features of its own)")
     line = limit_line(Shown(CONSUMER_CEILING, row))  # the report's gate table: neither pass nor off
     assert line.ok is None and line.outcome == "not judged" and "not judged, no ceiling: NEG" in line.name
     assert row_of(CONSUMER_SHARE, assessed(DEFAULTS, consumer=fit)).worst_value == 1.0  # every encode its pool
@@ -336,8 +337,9 @@ def test_every_gate_threshold_a_setting_takes_is_one_its_verdict_reads_back() ->
     import dataclasses
     import math
 
+    from kit.infra.changes import field_rules
     from kit.infra.limits import MAX_RECORD_FIGURE
-    from kit.infra.rules import POINTS, SIGNED_FIGURE, field_rules
+    from kit.infra.rules import POINTS, SIGNED_FIGURE
     from kit.model.results import BaselineResult
     from kit.verdict.lift import lift
     from kit.verdict.thresholds import GateThresholds

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from kit.infra.rules import field_rules
+from kit.infra.changes import field_rules
 from kit.verdict.document import Verdict
 from kit.verdict.gates import BLOCKS, GATES, gate_of
 from kit.verdict.thresholds import GateThresholds

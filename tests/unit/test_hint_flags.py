@@ -185,6 +185,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/corpus/children.py": RUNS,
     "kit/corpus/commit.py": ("merge", "corpus export"),
     "kit/corpus/depth.py": RUNS,
+    "kit/corpus/failures.py": RUNS,
     "kit/corpus/inputs.py": CORPUS_READERS,
     "kit/corpus/jobs.py": RUNS,
     "kit/corpus/merge.py": ("merge",),
@@ -192,6 +193,7 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/corpus/oracle.py": RUNS,
     "kit/corpus/provenance.py": CORPUS_READERS,
     "kit/corpus/shard.py": RUNS,
+    "kit/corpus/signers.py": ("merge",),
     "kit/corpus/training.py": RUNS,
     "kit/infra/resources.py": tuple(COMMANDS),  # by_flag alternatives
     "kit/media/cache.py": RUNS,
@@ -209,7 +211,6 @@ RAISED_BY: dict[str, tuple[str, ...]] = {
     "kit/platforms/encoders.py": (*RUNS, "detect"),
     "kit/platforms/probe.py": (*RUNS, "detect"),
     "kit/platforms/teacher.py": (*RUNS, "detect"),
-    "kit/steps/corpus_jobs.py": RUNS,
     "kit/steps/runner.py": RUNS,
     "kit/steps/s01_prereqs.py": RUNS,
     "kit/steps/s03_loso.py": RUNS,

@@ -20,6 +20,7 @@ import pytest
 
 import install_python
 import install_steps
+from tests import pace
 from tests.conftest import ROOT
 
 SETUP_FILES = ("install.py", "install_python.py", "install_steps.py")
@@ -34,8 +35,8 @@ def kit_folder(where: Path) -> Path:
 
 
 def set_up(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "install.py", *args], cwd=folder, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})})
+    return pace.run([sys.executable, "install.py", *args], cwd=folder, capture_output=True, text=True,
+                    timeout=300, env={**os.environ, **(env or {})})
 
 
 def refusal(res: subprocess.CompletedProcess[str]) -> tuple[str, str]:
@@ -113,7 +114,7 @@ def test_ctrl_c_says_how_to_finish_the_set_up_without_a_traceback(tmp_path: Path
                 break
         time.sleep(2)  # pip imports and connects
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = pace.communicate(proc, 60)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out + err
     assert err.strip().splitlines()[-1] == ("set-up: interrupted; what is installed is kept. To finish it, run: "
@@ -182,8 +183,8 @@ def test_an_old_python_gets_the_sentence_and_exit_2(tmp_path: Path, version: tup
     (folder / "install_steps.py").write_text("raise SystemExit('install_steps imported')\n")
     code = (f"import runpy, sys; sys.version_info = {version!r}; "
             "runpy.run_path('install.py', run_name='__main__')")
-    res = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PATH": str(tmp_path / "no-pythons")})
+    res = pace.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=60,
+                   env={**os.environ, "PATH": str(tmp_path / "no-pythons")})
     error, hint = refusal(res)
     assert error == (f"error: Python {version[0]}.{version[1]} runs install.py; the pinned packages are for Python "
                      "3.11 to 3.13 (docs/collaborator.md#platforms)"), error

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
 import sys
 
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT
 
 SCRIPT = """
@@ -20,6 +20,7 @@ import os, signal, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from kit.errors import Interrupted
 from kit.infra import interrupts
+from tests.pace import BoxClock
 
 interrupts.install()
 release = threading.Event()
@@ -27,7 +28,7 @@ sent = []
 
 def send(then: threading.Event) -> None:
     time.sleep(0.3)
-    sent.append(time.monotonic())
+    sent.append(BoxClock())  # the box's own time from now (tests/pace.py), read once, as the wait ends
     os.kill(os.getpid(), signal.SIGTERM)  # to the process: the kernel picks a thread that takes it
     then.wait(30)  # and nothing finishes after it
 
@@ -65,14 +66,14 @@ def wait_child() -> None:
 try:
     {"batches": wait_batches, "workers": wait_workers, "child": wait_child}[sys.argv[1]]()
 except Interrupted as exc:
-    print(f"interrupted by {exc.signum} {time.monotonic() - sent[0]:.2f} s after it was sent")
+    print(f"interrupted by {exc.signum} {sent[0].seconds():.2f} s after it was sent")
 """
 
 
 @pytest.mark.parametrize("waiter", ["batches", "workers", "child"])
 def test_a_signal_taken_by_another_thread_ends_the_main_thread_s_wait(waiter: str) -> None:
-    res = subprocess.run([sys.executable, "-c", SCRIPT, waiter], cwd=ROOT, capture_output=True, text=True,
-                         timeout=90)
+    res = pace.run([sys.executable, "-c", SCRIPT, waiter], cwd=ROOT, capture_output=True, text=True,
+                   timeout=90)
     assert res.returncode == 0, res.stderr
     said = re.fullmatch(r"interrupted by 15 ([\d.]+) s after it was sent\n", res.stdout)
     assert said, res.stdout + res.stderr
@@ -138,5 +139,5 @@ print("\\n".join(said))
 
 def test_a_signal_is_a_flag_raised_by_the_main_thread_s_poll_never_inside_a_library() -> None:
     """Raised inside concurrent.futures.wait it left the futures' locks held, and the pool's shutdown hung."""
-    res = subprocess.run([sys.executable, "-c", FLAG], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = pace.run([sys.executable, "-c", FLAG], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.stdout == "raised by the poll\nworker: nothing\nmain: 15\n", res.stdout + res.stderr

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 import kit.bundle.tarball
 from kit import __version__
 from kit.cli.main import cli
+from kit.infra.rules import KIT_VERSION
 from kit.infra.versions import NewerKit, newer_than_this, refuse_newer, release
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
@@ -80,14 +81,55 @@ def test_this_kit_s_own_and_older_versions_read_and_the_rule_compares_releases()
         refuse_newer("x", {"kit_version": version})
     assert newer_than_this("2.10.0", "2.9.1") and not newer_than_this("2.9.1", "2.10.0")
     assert newer_than_this("3.0", "2.99.99") and not newer_than_this("2.2.0rc1", "2.2.0")
-    assert release("2.3.0\n[04 verdict] PROMOTE") == (2, 3, 0)
+    assert release("2.3.0\n[04 verdict] PROMOTE") is None  # a version and a line after it: no version (issue 98)
+
+
+# What a kit writes (kit.__version__, as Python's packaging spells a release), each newer than this one or not; the
+# first two of the issue (98, item 9): a release far past this one is a later kit's, said so, not refused as none
+LATER = (f"{MAJOR + 1}.0.0", "10000000.0.0", f"{MAJOR}.{MINOR + 1}", f"{MAJOR}.{MINOR + 1}.0rc1",
+         f"{MAJOR}.{MINOR + 1}.0.dev3", f"{MAJOR}.{MINOR + 1}.0.post1", f"{MAJOR}.{MINOR + 1}.0+lab.2",
+         "999999999999999999.0.0")
+EARLIER = ("0.1.0", "1.0.5", "2.0", "2.3.0rc1", __version__)
+# what no kit writes: a version with anything before or after it (issue 98, item 11: the pattern was anchored at its
+# start alone), digits of another script (full-width, Arabic-Indic, superscript: `\\d` takes each), a number past 18
+# digits or with a leading zero, white space, a sign, a version's text cut or doubled
+NONE_WRITES = ("2.4.1 PWNED", "2.4.1/../../x", "2.4.1\n", " 2.4.1", "2.4.1\t", "\uff12.\uff14.\uff11",
+               "\u0662.\u0664.\u0661", "2.\u00b9.0", "02.4.1", "2.04.1", "1" * 19 + ".0.0", "+2.4.1", "-2.4.1",
+               "2", "2.", "2.4.", "2.4.1.", "2..4", "2.4.1.5", "2.4.1rc", "2.4.1-rc1", "2.4.1 rc1", "2.4.1+",
+               "2.4.1+UPPER", "2.4.1\x00", "\u200b2.4.1", "2.4.1\u202e")
+
+
+@pytest.mark.parametrize("version", LATER)
+def test_a_version_a_later_kit_could_write_is_said_as_newer(version: str) -> None:
+    """`10000000.0.0` was refused as no version (six digits at most were read): a later kit's file is said as one."""
+    theirs = release(version)
+    assert theirs is not None and newer_than_this(version)
     with pytest.raises(NewerKit) as raised:
-        refuse_newer("f.json", {"kit_version": "9.0.0\nforged line"})
-    assert raised.value.message == f"f.json: made by ensemble-kit 9.0.0, newer than this kit {__version__}: upgrade " \
-                                   "the lead"  # its numbers alone: the rest is the sender's text
+        refuse_newer("f.json", {"kit_version": version})
+    assert raised.value.message == f"f.json: made by ensemble-kit {'.'.join(map(str, theirs))}, newer than this " \
+                                   f"kit {__version__}: upgrade the lead"
+    assert KIT_VERSION.problem(version) is None
 
 
-UNREADABLE = ("v2.4.0", "", "latest", "2.x")
+@pytest.mark.parametrize("version", EARLIER)
+def test_a_version_this_kit_or_an_earlier_one_wrote_is_read(version: str) -> None:
+    assert release(version) is not None and not newer_than_this(version) and KIT_VERSION.problem(version) is None
+    refuse_newer("f.json", {"kit_version": version})
+
+
+@pytest.mark.parametrize("version", NONE_WRITES)
+def test_a_version_no_kit_writes_is_none_whatever_it_starts_with(version: str) -> None:
+    """A version is whole or none: no text after it (`2.4.1 PWNED`, `2.4.1/../../x` were taken as 2.4.1), no digits of
+    another script (full-width `２.４.１`), nothing a kit's packaging never writes. Such a file is not called newer (its
+    reader refuses it naming the field: the tests below)."""
+    assert release(version) is None and not newer_than_this(version)
+    assert KIT_VERSION.problem(version) == "is not a version of ensemble-kit, written as 2.3.0"
+    refuse_newer("f.json", {"kit_version": version})
+
+
+# each refused by its readers naming the field: the issue's (91) and those the pattern anchored at its start took (98)
+UNREADABLE = ("v2.4.0", "", "latest", "2.x", "2.4.1 PWNED", "2.4.1/../../x", "\uff12.\uff14.\uff11",
+              "9.0.0\nforged line", "10000000000000000000.0.0")
 
 
 @pytest.mark.parametrize("version", UNREADABLE)

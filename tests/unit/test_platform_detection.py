@@ -225,7 +225,7 @@ def test_query_nvidia_smi_answers_fails_or_is_missing(tmp_path: Path, monkeypatc
     gpus, status = query_nvidia_smi(bad)
     assert gpus == () and status.startswith("nvidia-smi failed: NVIDIA-SMI has failed")
     hung = _script(tmp_path / "hung", "exec sleep 30\n")
-    assert query_nvidia_smi(hung, timeout_s=0.5)[1] == "nvidia-smi: hung timed out after 0 s"
+    assert query_nvidia_smi(hung, timeout_s=0.5)[1] == "nvidia-smi: hung timed out after 0.5 s"
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert query_nvidia_smi() == ((), "")  # no binary, no signal
 

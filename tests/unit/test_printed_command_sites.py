@@ -40,6 +40,7 @@ AS_PRINTED = "tests/real/test_commands_as_printed.py"
 CLIP_FIXES = f"{AS_PRINTED}::test_each_fix_of_a_clip_left_out_runs_as_printed_and_the_clip_it_makes_is_accepted"
 RETRY_RESUME = f"{AS_PRINTED}::test_retry_and_resume_with_run_as_printed_on_a_terminal"
 MORE_HINTS = f"{AS_PRINTED}::test_more_hints_run_as_printed"
+PRINTED_FIXES = "tests/real/test_printed_fixes.py::test_an_odd_clip_s_crop_is_offered_only_where_its_result_is_taken"
 STATUS_AND_VERIFY = "tests/real/test_printed_commands.py::test_status_next_and_the_summary_s_verify_run_as_printed"
 SLURM = "tests/pipeline/test_slurm.py::test_array_and_union_jobs_match_a_local_run"
 RAY_RUN = "tests/pipeline/test_ray.py::test_the_union_on_ray_is_the_run_on_one_box"
@@ -64,7 +65,7 @@ SITES: dict[str, Check] = {
     "kit/__main__.py:<module>": Check(SAME, ("kit/cli/guard.py:report_failure",),
                                       "a stop signal while the modules load"),
     # a clip left out, and its fix
-    "kit/media/refs.py:check_geometry": Check(RUN, (CLIP_FIXES,)),
+    "kit/media/refs.py:check_even": Check(RUN, (CLIP_FIXES, PRINTED_FIXES)),
     "kit/media/refs.py:y4m_geometry": Check(RUN, (CLIP_FIXES,)),
     "kit/media/discovery.py:identified": Check(RUN, (CLIP_FIXES,)),
     "kit/media/entries.py:kind_of": Check(RUN, ("tests/real/test_containers.py::test_raw_streams_are_named_with_a_"
@@ -132,6 +133,12 @@ SITES: dict[str, Check] = {
                                                 "dir runs the bundle's case)"),
     # templates: what the reader has stands in them
     "kit/corpus/merge.py:merge_files": Check(WORDS, (), "merge A.parquet B.tar.gz -o merged.parquet"),
+    # the merge again with --accept-key (the other new keys' inputs left out): the tests run each command the refusal's
+    # hint prints
+    "kit/corpus/signers.py:box_keys": Check(RUN, ("tests/pipeline/test_box_keys.py::"
+                                                  "test_a_box_whose_cache_was_wiped_is_refused_until_its_new_key_is_"
+                                                  "accepted", "tests/pipeline/test_box_keys.py::"
+                                                  "test_each_command_a_refusal_of_two_new_keys_prints_merges")),
     "kit/corpus/split.py:refuse_small_shard": Check(WORDS, (), "merge results-A.tar.gz results-B.tar.gz"),
     "kit/corpus/split.py:shard_note": Check(WORDS, (), "merge ..."),
     "kit/model/folds.py:cut_folds": Check(WORDS, (), "merge CORPUS --content-groups FILE"),

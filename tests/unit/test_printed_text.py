@@ -155,6 +155,21 @@ def test_the_step_s_one_count_of_jobs_is_the_line_s_and_the_bar_s(where: str) ->
 
 
 @pytest.mark.parametrize("where", ["terminal", "redirected"])
+@pytest.mark.parametrize(("rungs", "grid"), [(True, "clip x rung x encoder x cq"), (False, "clip x encoder x cq")])
+def test_the_count_of_jobs_says_what_it_counts(where: str, rungs: bool, grid: str) -> None:
+    """`32 jobs (clip x encoder x cq)` counted the ladder's rungs too (issue 98, item 6): a plan whose jobs are one
+    per rung as well says so, with the sample jobs or without."""
+    for samples, said in ((0, f"8 jobs ({grid}), 0 already done and reused"),
+                          (2, f"8 jobs (6 {grid}, 2 sample jobs of the consumer's samplings), 0 already done "
+                              "and reused")):
+        ((_, r, buf),) = [(w, r, b) for w, r, b in renderers() if w == where]
+        r(ev.RunStarted(PATH, ["corpus"], "2.3.0"))
+        r(ev.JobsPlanned(8, 0, {}, 2, samples, rungs))
+        r.close()
+        assert f"[02 corpus] {said}" in shown(buf.getvalue())
+
+
+@pytest.mark.parametrize("where", ["terminal", "redirected"])
 def test_the_sample_jobs_of_a_clip_left_out_leave_the_count_and_the_bar_ends_full(where: str) -> None:
     """Issue 77 item 5: with --consumer-samplings encoded, a clip left out by its corpus jobs kept its sample jobs in
     the bar's total, which then never filled. The step's jobs_dropped takes them out of the count (one of them done

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from kit.infra.proc import STDERR_HEAD_BYTES, STDERR_KEEP_BYTES, BoundedBuffer
+from tests import pace
 from tests.conftest import ROOT
 
 FLOOD_MB = 300
@@ -39,8 +39,8 @@ def flood(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def peak_kib(flood: Path, capture: bool, on_line: str) -> tuple[int, list[str]]:
     code = MEASURE.format(capture=capture, on_line=on_line)
-    res = subprocess.run([sys.executable, "-c", code, str(flood)], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    res = pace.run([sys.executable, "-c", code, str(flood)], capture_output=True, text=True, timeout=300,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     return int(lines[0].split()[0]), lines
@@ -92,7 +92,7 @@ def test_every_path_closes_the_child_s_pipes() -> None:
     """Each child's stdout and stderr pipes are closed on every path (output kept, read line by line, dropped, a
     timeout, a failing callback, a program that cannot start), and the reaper at exit: Python's development mode
     names anything left to the garbage collector."""
-    res = subprocess.run([sys.executable, "-X", "dev", "-c", PATHS], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    res = pace.run([sys.executable, "-X", "dev", "-c", PATHS], capture_output=True, text=True, timeout=120,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert res.stdout.split() == ["TimedOut", "ValueError", "ToolError"], res.stderr
     assert "ResourceWarning" not in res.stderr, res.stderr

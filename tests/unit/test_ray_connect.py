@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 
 from kit.cluster.ray import said
 from kit.infra import interrupts
+from tests import pace
 from tests.conftest import ROOT
 
 
@@ -60,6 +60,6 @@ for code in (signal.SIGTERM, 1, 2):
 
 
 def test_a_sigterm_ray_s_handler_took_is_the_kit_s_stop_and_no_other_exit_is() -> None:
-    res = subprocess.run([sys.executable, "-c", CAUGHT], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = pace.run([sys.executable, "-c", CAUGHT], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.stdout.splitlines() == ["15 stop 15 True", "1 exit 1", "2 exit 2"], res.stdout + res.stderr

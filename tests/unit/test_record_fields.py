@@ -32,13 +32,17 @@ import pytest
 from kit.bundle.aside import BundleLedger
 from kit.bundle.conformal import SplitConformal, read_calibration
 from kit.corpus.commit import Commit
+from kit.corpus.failures import Repeats
 from kit.corpus.jobs import JobLedger, RedoStamp
 from kit.corpus.manifests import MergeManifest, ShardManifest, manifest_or_why
 from kit.corpus.progress import JobsPlan
 from kit.errors import KitError
 from kit.infra.archive import ResultsManifest
+from kit.infra.changes import field_rules
+from kit.infra.keyring import KnownBoxes
+from kit.infra.keys import ChainHead, Signer
 from kit.infra.records import Record, RecordError, keeps, read_record
-from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole, field_rules
+from kit.infra.rules import Check, Each, Inside, Keys, Off, OneOf, Real, Release, Stamp, Whole
 from kit.infra.shown import KeptText
 from kit.infra.tree import Tree
 from kit.media.discovery import SkippedClips
@@ -173,6 +177,7 @@ READ_BACK = [
     ReadBack("02_corpus/jobs/<job>.json", JobLedger, control(JobLedger)),
     ReadBack("02_corpus/redo.json", RedoStamp, control(RedoStamp)),
     ReadBack("02_corpus/skipped.json", SkippedClips, control(SkippedClips)),
+    ReadBack("02_corpus/repeats.json", Repeats, control(Repeats)),
     ReadBack("run.json", RunRecord, run_json),
     ReadBack("<step>/status.json", StepRecord, control(StepRecord)),
     ReadBack("01_prereqs/prereqs.json", Prereqs, control(Prereqs)),
@@ -182,6 +187,8 @@ READ_BACK = [
     ReadBack("03_loso/members/<member>.json", MemberRecord, given(MemberRecord)),
     ReadBack("05_bundle/ledger.json", BundleLedger, control(BundleLedger)),
     ReadBack("results tarball manifest.json", ResultsManifest, given(ResultsManifest)),
+    # its signer's block, read again from the document as signed (kit.infra.keys.checked_signature)
+    ReadBack("results tarball manifest.json's box_key", Signer, given(Signer)),
     ReadBack("04_verdict/PROMOTE.json", Verdict, verdict_file),
     ReadBack("03_loso/seed_<n>.json", SeedReport, loso_output(SeedReport)),
     ReadBack("03_loso/baselines.json", Baselines, loso_output(Baselines)),
@@ -193,6 +200,8 @@ READ_BACK = [
     ReadBack("the kit's cache: teacher-sizes/<key>.json", SizeAnswer, size_answer),
     ReadBack("the kit's cache: ffmpeg-answers/<key>.json", BinaryAnswer, control(BinaryAnswer)),
     ReadBack("the kit's cache: digests/<key>.json", KeptDigest, control(KeptDigest)),
+    ReadBack("the kit's cache: box-key/chains/<name>.json", ChainHead, control(ChainHead)),
+    ReadBack("the lead's cache: known-boxes.json", KnownBoxes, control(KnownBoxes)),
     # a fingerprint's frame times, in its entry of the kit's cache (kit.media.cache._print_from: a damaged entry is left
     # out, computed again and said) and in a shard's manifest (ClipEntry.times, walked there)
     ReadBack("the kit's cache: sha256.json's fingerprint entries (their times)", FrameTimes, given(FrameTimes)),
@@ -254,7 +263,8 @@ def example(tp: Any, rules: tuple[Any, ...] = ()) -> Any:
     return {int: 1, float: 1.0, str: "x", bool: False, Path: "/x"}.get(tp, "x")
 
 
-CHECK_CANDIDATES = ("x", "0" * 64, 1, 1.0, "/x")  # a Check's example: text, a sha256, a number, a path
+# a Check's example: text, a sha256 (or a public key), a number, a path, a signature, "" (nothing recorded)
+CHECK_CANDIDATES = ("x", "0" * 64, 1, 1.0, "/x", "0" * 128, "")
 
 
 @functools.cache

@@ -14,11 +14,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT
 
 NOBODY = 65534
@@ -43,7 +43,7 @@ def run_python(code: str, tmpdir: Path, **env: str) -> subprocess.CompletedProce
     dropped = ("TMPDIR", "TEMP", "TMP", "XDG_CACHE_HOME", "KIT_CACHE_DIR")
     full = {k: v for k, v in os.environ.items() if k not in dropped}
     full.update({"TMPDIR": str(tmpdir), "PYTHONPATH": str(ROOT), **env})
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+    return pace.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
 
 
 @pytest.fixture()
@@ -136,10 +136,7 @@ def test_the_reaper_removes_the_folder_of_a_killed_process(sticky: Path) -> None
     assert made.is_dir() and stat.S_IMODE(made.stat().st_mode) == 0o700
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 10
-    while made.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not made.exists()
+    assert pace.until(lambda: not made.exists(), 10, poll_s=0.1)  # the box's own time (tests/pace.py)
 
 
 def test_a_child_writes_in_a_folder_of_its_own_removed_when_it_ends(sticky: Path) -> None:

@@ -39,9 +39,9 @@ def sent(text: str, places: Places) -> str:
     return shown
 
 
-def timed_out(stalled: bool = False, after: float = 65.0) -> TimedOut:
+def timed_out(stalled: bool = False, after: float = 65.0, capped: bool = False) -> TimedOut:
     stderr = "[h264 @ 0x1] mmco: unref short failure\n" * 3
-    return TimedOut("ffmpeg timed out", "", stderr, after, stderr, stalled)
+    return TimedOut("ffmpeg timed out", "", stderr, after, stderr, stalled, capped=capped)
 
 
 @pytest.mark.parametrize("capped", [False, True])
@@ -49,10 +49,10 @@ def test_a_look_past_its_budget_is_refused_from_known_parts(box: tuple[Path, Pla
     refs, places = box
     clip = refs / "box.mp4"
     refusal = look_refusal(clip, "decoding it strictly", budget_of(455, 640, 480).rule("strict"), 65.0,
-                           timed_out(after=20.0 if capped else 65.0))
+                           timed_out(after=20.0 if capped else 65.0, capped=capped))
     assert isinstance(refusal, LookCutShort) and isinstance(refusal, LookStalled) is not capped  # never kept
     assert isinstance(refusal.message, Spelled) and isinstance(refusal.hint, Spelled)
-    said = "ran past KIT_TIMEOUT_S, which caps every command (20 s" if capped else "timed out after 65 s"
+    said = "ran past KIT_TIMEOUT_S (20 s), which caps every command" if capped else "timed out after 65 s"
     assert str(refusal.message).startswith(f"{clip}: ffmpeg {said}")  # the box's own words, as a job's child's
     assert sent(refusal.message, places).startswith(f"[ref-dir]/box.mp4: ffmpeg {said}")
     assert "'mmco: unref short failure'" in sent(refusal.message, places)

@@ -1,7 +1,7 @@
 """One validation of a run's settings, whatever their door (issue 52, items 1 and 7): a flag, its KIT_ variable, a
 `--settings` file (a cluster's settings.json, a run.json given to a resume or a task) and a run.json read back by
 `status` are checked with the same rules, declared in the records' fields with their defaults (RunSettings,
-GateThresholds, TrainConfig: kit.infra.rules.setting; the grid's, CqGrid). A refusal is exit 2 naming the key (or
+GateThresholds, TrainConfig: kit.infra.changes.setting; the grid's, CqGrid). A refusal is exit 2 naming the key (or
 the flag), the value, the file and the rule, before any step runs: here no step may start at all (`no_step_runs`)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from kit.errors import InputError
-from kit.infra.rules import field_rules, flags_of
+from kit.infra.changes import field_rules, flags_of
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.model.threads import choose_threads
@@ -224,7 +224,7 @@ def test_the_grid_against_the_encoders_names_the_door_that_gave_it(tmp_path: Pat
 
 
 def ruled(cls: type) -> set[str]:
-    """The fields of a record declared with a rule (kit.infra.rules.setting)."""
+    """The fields of a record declared with a rule (kit.infra.changes.setting)."""
     return {f.name for f in dataclasses.fields(cls) if field_rules(f)}
 
 

@@ -1,5 +1,5 @@
 """A step reads only what it fingerprints (issue 71, item 1): each setting declares, beside its default, rules and flag,
-the steps whose outputs it changes (kit.infra.rules.Changes); a step's fingerprint is made from those declarations
+the steps whose outputs it changes (kit.infra.changes.Changes); a step's fingerprint is made from those declarations
 alone (kit.steps.view.settings_fingerprint; issue 78: tests/unit/test_fingerprint_declared.py), and a step sees the
 settings through a View that refuses any other field at the read. This test replaces the vigilance that kept five
 hand-written fingerprints in step with what each step read. tests/pipeline/test_new_setting.py walks a new setting
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from kit.infra.changes import Changes, changes, changes_nothing, changes_of, setting, unwritten_of
 from kit.infra.files import sha256_json
 from kit.infra.records import Record
-from kit.infra.rules import Changes, changes, changes_nothing, changes_of, setting, unwritten_of
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.rundir import STEP_NAMES

@@ -254,3 +254,102 @@ def test_the_kits_own_array_variable_places_a_task_and_two_schedulers_must_agree
     for bad in ("0/3", "4/3", "x"):
         with pytest.raises(InputError, match="KIT_ARRAY_TASK"):
             placed({"KIT_ARRAY_TASK": bad})
+
+
+# -- sbatch failing (issue 98, item 6): each way a Slurm client or daemon fails is the kit's one line, exit 2, with
+# `retry:` where the same command again can submit (munge or the controller mended), never exit 70 ----------------
+MUNGE_DOWN = """sbatch: error: If munged is up, restart with --num-threads=10
+sbatch: error: Munge encode failed: Failed to access "/run/munge/munge.socket.2": No such file or directory (Did you start munged?)
+sbatch: error: slurm_send_node_msg: auth_g_create: REQUEST_SUBMIT_BATCH_JOB has authentication error
+sbatch: error: Batch job submission failed: Protocol authentication error"""  # noqa: E501  (sbatch 22.05's words, captured)
+OTHER_KEY = "sbatch: error: Batch job submission failed: Invalid authentication credential"
+CONTROLLER_DOWN = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
+CONTROLLER_SLOW = "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
+PARTITION = """sbatch: error: invalid partition specified: nope
+sbatch: error: Batch job submission failed: Invalid partition name specified"""
+TIME_LIMIT = ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some "
+              "limit)")
+MUNGE_WORDS = "munge, Slurm's authentication, is not running on this host or holds another key than the cluster's"
+CONTROLLER_WORDS = "the Slurm controller (slurmctld) does not answer"
+
+
+@dataclasses.dataclass(frozen=True)
+class SbatchCase:
+    body: str  # the fake sbatch's shell lines
+    said: str  # what the error line says after `error: `, {script} the array script's path
+    retry: bool  # whether `retry:` (the same command again) is printed
+    whole: bool = True  # one line: none of sbatch's own lines under it
+
+
+def failing(stderr: str, code: int = 1) -> str:
+    return "cat >&2 <<'WORDS'\n" + stderr + "\nWORDS\nexit " + str(code)
+
+
+SBATCH_CASES = {
+    "munge down": SbatchCase(failing(MUNGE_DOWN), f"sbatch could not submit {{script}}: {MUNGE_WORDS} ('Batch job "
+                                                  "submission failed: Protocol authentication error')", True),
+    "another munge key": SbatchCase(failing(OTHER_KEY), f"sbatch could not submit {{script}}: {MUNGE_WORDS} ('Batch "
+                                                        "job submission failed: Invalid authentication credential')",
+                                    True),
+    "controller down": SbatchCase(failing(CONTROLLER_DOWN), f"sbatch could not submit {{script}}: {CONTROLLER_WORDS} "
+                                                            "('Batch job submission failed: Unable to contact slurm "
+                                                            "controller (connect failure)')", True),
+    "controller slow": SbatchCase(failing(CONTROLLER_SLOW), f"sbatch could not submit {{script}}: {CONTROLLER_WORDS} "
+                                                            "('Batch job submission failed: Socket timed out on "
+                                                            "send/recv operation')", True),
+    "partition refused": SbatchCase(failing(PARTITION), "Slurm refused {script}: 'Invalid partition name specified'",
+                                    False),
+    "time refused": SbatchCase(failing(TIME_LIMIT), "Slurm refused {script}: 'Requested time limit is invalid "
+                                                    "(missing or exceeds some limit)'", False),
+    "sbatch crashes": SbatchCase("kill -SEGV $$", "sbatch crashed (SIGSEGV) submitting {script}", True),
+    "sbatch fails otherwise": SbatchCase(failing("sbatch: fatal: something new", 3), "sbatch refused {script} (exit 3)",
+                                         True, whole=False),
+    "no job id": SbatchCase("echo Submitted", "sbatch printed no job id for {script}: 'Submitted'", True, whole=False),
+    "sbatch hangs": SbatchCase("exec sleep 60", f"sbatch could not submit {{script}}: {CONTROLLER_WORDS} (no answer "
+                                                "within 1 s)", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SBATCH_CASES))
+def test_each_way_sbatch_fails_is_one_line_and_exit_2(case: str, refs: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake sbatch on the PATH for each way the real one fails (its words captured from sbatch 22.05 with munged or
+    slurmctld stopped, tests/pipeline/test_slurm.py runs those for real): before, every one said `sbatch refused …
+    (exit 1)` with sbatch's lines under it and a hint about partitions, whatever the cause, and none said `retry:`."""
+    from kit.infra import slurm as slurm_module
+
+    c = SBATCH_CASES[case]
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "sbatch").write_text(f"#!/bin/sh\n{c.body}\n")
+    (folder / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    monkeypatch.setattr(slurm_module, "SBATCH_TIMEOUT_S", 1.0)  # the hanging one's
+    root = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["slurm", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(root)])
+    said = res.stderr.splitlines()
+    errors = [line for line in said if line.startswith("error: ")]
+    assert res.exit_code == 2 and len(errors) == 1, res.stderr
+    assert errors[0].startswith("error: " + c.said.format(script=root / "slurm" / "array.sh")), errors[0]
+    assert "Traceback" not in res.output and "internal error" not in res.output
+    assert any(line.startswith("retry: ") for line in said) == c.retry, res.stderr
+    assert not c.whole or not any(line.startswith("    | ") for line in said), res.stderr
+    assert "partition" not in " ".join(said) or "refused" in errors[0]  # a partition's hint only for a refusal
+
+
+def test_a_later_script_sbatch_fails_on_names_the_jobs_submitted_and_offers_no_retry(
+        refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The array is submitted, the union's sbatch meets munge down: the jobs submitted are named, and the same
+    command again (which would submit them again) is not offered; the hint submits the rest."""
+    folder, count = tmp_path / "bin", tmp_path / "count"
+    folder.mkdir()
+    (folder / "sbatch").write_text(f"#!/bin/sh\nif [ -e {count} ]; then\n{failing(MUNGE_DOWN)}\nfi\ntouch {count}\n"
+                                   "echo 41\n")
+    (folder / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    root = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["slurm", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(root)])
+    (error,) = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    assert res.exit_code == 2 and error.startswith(f"error: job(s) 41 are submitted, but union.sh is not: sbatch "
+                                                   f"could not submit {root / 'slurm' / 'union.sh'}: {MUNGE_WORDS}")
+    assert "retry: " not in res.stderr and "hint: fix the cause, then: sbatch --dependency=afterok:41" in res.stderr

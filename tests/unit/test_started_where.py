@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests import pace
 from tests.conftest import ROOT, run_here
 
 COMMANDS = (["status", "/nowhere/out"], ["verify", "/nowhere/results-box-1.tar.gz"], ["run", "--epochs", "1"],
@@ -32,8 +32,8 @@ def test_a_command_started_in_a_deleted_folder_says_so_in_one_line(args: list[st
     gone.mkdir()
     script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); " \
              "os.execv(sys.executable, [sys.executable, '-m', 'kit', *sys.argv[2:]])"
-    res = subprocess.run([sys.executable, "-c", script, str(gone), *args], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    res = pace.run([sys.executable, "-c", script, str(gone), *args], capture_output=True, text=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert res.returncode == 2, res.stderr
     assert one_error(res.stderr) == "error: the folder this command was started in no longer exists (deleted or " \
                                     "moved after the shell entered it): no path given to the kit can be found from it"

@@ -157,3 +157,33 @@ def test_an_empty_tarball_is_refused_by_name(tmp_path: Path, name: str) -> None:
         pass
     with pytest.raises(InputError, match=r"e\.tar(\.gz)?: an empty tarball \(it holds no files"):
         verify_tarball(empty)
+
+
+@pytest.mark.parametrize("reader", [("verify",), ("merge", "-o", "OUT/m.parquet"), ("corpus", "info"),
+                                    ("corpus", "export", "--format", "vmaftune", "-o", "OUT/x.jsonl")])
+def test_a_signed_tarball_with_a_member_swapped_is_refused_by_every_reader(tmp_path: Path, tree: Tree,
+                                                                          reader: tuple[str, ...]) -> None:
+    """A signed tarball whose shard was swapped for another file, its signed manifest kept (its signature checks):
+    every command that reads a tarball refuses it, exit 2, naming the member, in its own words (`corpus info` merges
+    nothing). `run --corpus` reads no tarball (a parquet file only)."""
+    from kit.infra.keys import sign_manifest
+    from tests.conftest import assert_clean_failure, run_here
+
+    shard = tmp_path / "shard.parquet"
+    shard.write_bytes(b"PAR1 the box's rows PAR1")
+    out = tmp_path / "results-b10-20261129T101500Z.tar.gz"
+    with Tree.open(tmp_path / "box") as box:
+        write_results_tarball(tree, out, out.name.removesuffix(".tar.gz"), {"02_corpus/shard.parquet": shard},
+                              {"box_id": "b10"}, sign=lambda doc: sign_manifest(doc, "b10", "", box))
+    with tarfile.open(out) as tar:
+        files = {m.name: (m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    with tarfile.open(out, "w:gz") as tar:
+        for name, (m, data) in files.items():
+            data = b"PAR1 another box's rows PAR1" if name.endswith("shard.parquet") else data
+            m.size = len(data)
+            tar.addfile(m, io.BytesIO(data))
+    words = [w.replace("OUT", str(tmp_path)) for w in reader]
+    res = run_here(*words, out, env={"KIT_CACHE_DIR": str(tmp_path / "lead")})
+    assert_clean_failure(res, *(() if reader[0] == "verify" else ("02_corpus/shard.parquet: sha256 mismatch",)))
+    assert "02_corpus/shard.parquet: sha256 mismatch" in res.stdout + res.stderr
+    assert reader[0] == "merge" or "merged" not in res.stderr, res.stderr

@@ -315,7 +315,8 @@ def test_the_closing_summary_is_the_answer_in_at_most_twelve_rows_and_points_to_
     verdict = Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json").read_text()))
     full, shown = summary_rows(tmp_path, verdict), dict(closing_rows(tmp_path, verdict))
     assert len(full) > 12 and len(shown) <= 12, (len(full), list(shown))
-    assert list(shown)[:5] == ["verdict", "validation", "mean LOSO PLCC", "seed spread", "per seed"]
+    # a HOLD: its failing gates first, then its validation and the gates that pass (issue 98, item 7)
+    assert list(shown)[:5] == ["verdict", "mean LOSO PLCC", "per seed", "validation", "seed spread"]
     assert shown["mean LOSO PLCC"].endswith("FAIL)") and shown["worst folds"].startswith("perlin")
     assert "largest source bias" in shown["other gates"] and "the report" in shown["the rest"]
     assert "linear baseline" not in shown and "the baselines" not in shown  # detail: in the report
@@ -454,3 +455,32 @@ def test_piped_output_says_what_a_slow_step_does_at_least_every_30_s() -> None:
     assert encoding and all(line.startswith("[02 corpus] 0/2 jobs run; ") for line in encoding), said
     assert any("the run: estimating its time left" in line for line in said)
     assert any(re.search(r"the run: about \d+ (s|min) left \(\d+ % of its work done\)", line) for line in said), said
+
+
+def test_a_hold_opens_with_the_gates_that_failed_then_what_no_gate_counts(tmp_path: Path) -> None:
+    """Issue 98, item 7: a HOLD's closing summary and report opened with the validation and the passing PLCC gates,
+    and the report with the input's shortfall that no gate counts, the one reason for the HOLD second. Now the
+    verdict, each gate that fails, what no gate counts, then the rest; a PROMOTE keeps its order."""
+    from kit.report.html import recommendation_html
+    from kit.report.summary import UNCOUNTED_LABEL, closing_rows
+    from kit.verdict.consumer import consumer_fit
+    from tests.unit.test_ceiling_gate import CRF_RANGE, FRAME
+
+    fit = consumer_fit(FRAME, 1.5, CRF_RANGE)
+    short = fit.judged.shortfall_words() if fit.judged is not None else None
+    assert short is not None
+    hold = replace(verdict_doc(tmp_path / "shard.parquet"), consumer=fit)
+    hold = replace(hold, reasons=["seeds [0, 1] are below 0.95", "4 content groups; PROMOTE needs at least 5"],
+                   recommendation="HOLD: seeds [0, 1] are below 0.95; 4 content groups; PROMOTE needs at least 5. "
+                                  f"Send the results tarball back; do not ship these models. As vmaf-tune samples, "
+                                  f"{short}.")
+    labels = [label for label, _ in closing_rows(tmp_path, hold)]
+    texts = dict(closing_rows(tmp_path, hold))
+    failing = [label for label, text in closing_rows(tmp_path, hold) if "FAIL" in text]
+    assert failing and labels[:len(failing) + 3] == ["verdict", *failing, UNCOUNTED_LABEL, "validation"], labels
+    assert texts[UNCOUNTED_LABEL] == short and short not in texts["as vmaf-tune uses it"]  # said once, where it goes
+    promote = replace(hold, verdict="PROMOTE", reasons=None)
+    assert [label for label, _ in closing_rows(tmp_path, promote)][:2] == ["verdict", "validation"]
+    page = "".join(recommendation_html(hold))
+    assert page.index("Seeds [0, 1] are below 0.95") < page.index("Send the results tarball back") < \
+        page.index("What no gate counts: as vmaf-tune samples, the input falls short on"), page

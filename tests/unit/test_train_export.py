@@ -355,7 +355,7 @@ def test_a_stopped_training_stops_every_worker_at_its_next_step() -> None:
     df = synthetic_corpus()
     feats, codec, y = _inputs(df)
     members = [Member(s, -1, np.arange(len(df))) for s in range(4)]
-    start = time.monotonic()
+    start = time.process_time()  # CPU, the training threads' too: a busy box does not stretch it as it does wall time
 
     def interrupt(epoch: int, epochs: int, loss: float, work: float) -> None:
         raise KeyboardInterrupt
@@ -363,7 +363,7 @@ def test_a_stopped_training_stops_every_worker_at_its_next_step() -> None:
     with pytest.raises(KeyboardInterrupt):
         train_jobs(TrainData.of(feats, codec, y), [TrainJob(members, fr_regressor_v2(TrainConfig()), interrupt)],
                    TrainConfig(epochs=2000, batch_size=8), 2)
-    assert time.monotonic() - start < 20  # 2000 epochs would take minutes
+    assert time.process_time() - start < 20  # 2000 epochs would take minutes of it
     assert not [t for t in threading.enumerate() if t.name.startswith("kit-train")]
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -293,6 +294,8 @@ def refused_numbers(number: Number) -> list[str]:
     assert number.kind in (WHOLE, DECIMAL) and number.lo is not None, number.name  # a new kind: say what it refuses
     below = [str(number.lo)] if number.lo_open else []
     below += [f"{number.lo - 1:g}", f"{number.lo - 0.5:g}" if number.kind == DECIMAL else str(int(number.lo) - 1)]
+    if number.zero_is_unset and number.lo > 0:  # 0 says unset; a value between it and the least is no value
+        below = [v for v in below if float(v) != 0] + [f"{number.lo / 20:g}", "1e-300", "-1"]
     hi = upper(number)
     above = [] if hi is None else [f"{hi + 1:g}"]
     whole = ["1.5", "2.0", "1e3"] if number.kind == WHOLE else []
@@ -316,6 +319,7 @@ def accepted_numbers(number: Number) -> list[tuple[str, object]]:
     good += [number.lo + 0.001] if number.lo_open else []
     good += [hi] if hi is not None else [1e6]
     good += [(number.lo + hi) // 2 if hi is not None else 600]
+    good += [0] if number.zero_is_unset else []
     cases: list[tuple[str, object]] = [(f"{kind(v)}", meaning(kind(v))) for v in good]
     return [*cases, ("", number.default), ("  ", number.default)]
 
@@ -453,6 +457,59 @@ def test_every_variable_of_the_kit_misspelt_is_warned_of_with_its_own_name(name:
     assert unknown_variable_warnings(known_names(), {name: "1"}) == []
 
 
+# each Latin capital of a KIT_ name and a letter of another script drawn as it (issue 98, item 11): the names are the
+# characters' own, so the test reads as its table does not
+DRAWN_AS = {"K": ("GREEK CAPITAL LETTER KAPPA", "CYRILLIC CAPITAL LETTER KA", "KELVIN SIGN"),
+            "I": ("LATIN CAPITAL LETTER I WITH DOT ABOVE", "GREEK CAPITAL LETTER IOTA",
+                  "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I"),
+            "T": ("GREEK CAPITAL LETTER TAU", "CYRILLIC CAPITAL LETTER TE"),
+            "E": ("GREEK CAPITAL LETTER EPSILON", "CYRILLIC CAPITAL LETTER IE", "LATIN CAPITAL LETTER E WITH ACUTE"),
+            "S": ("CYRILLIC CAPITAL LETTER DZE", "FULLWIDTH LATIN CAPITAL LETTER S"),
+            "O": ("GREEK CAPITAL LETTER OMICRON", "CYRILLIC CAPITAL LETTER O"),
+            "C": ("CYRILLIC CAPITAL LETTER ES",), "A": ("GREEK CAPITAL LETTER ALPHA", "CYRILLIC CAPITAL LETTER A"),
+            "P": ("GREEK CAPITAL LETTER RHO", "CYRILLIC CAPITAL LETTER ER"),
+            "H": ("GREEK CAPITAL LETTER ETA", "CYRILLIC CAPITAL LETTER EN"),
+            "M": ("GREEK CAPITAL LETTER MU", "CYRILLIC CAPITAL LETTER EM"), "N": ("GREEK CAPITAL LETTER NU",),
+            "B": ("GREEK CAPITAL LETTER BETA", "CYRILLIC CAPITAL LETTER VE"),
+            "X": ("GREEK CAPITAL LETTER CHI", "CYRILLIC CAPITAL LETTER HA"),
+            "Y": ("GREEK CAPITAL LETTER UPSILON", "CYRILLIC CAPITAL LETTER U")}
+
+
+def spelt_otherwise(name: str) -> list[tuple[str, str]]:
+    """(a spelling of `name` drawn as it, how it differs): in small letters, in another case, and each of its letters
+    in turn as each letter of another script drawn as it (DRAWN_AS)."""
+    cases = [(name.lower(), "the kit reads its names as spelt, in capitals"),
+             (name[:4] + name[4:].capitalize(), "the kit reads its names as spelt, in capitals")]
+    for at, letter in enumerate(name):
+        for char_name in DRAWN_AS.get(letter, ()):
+            char = unicodedata.lookup(char_name)
+            cases.append((name[:at] + char + name[at + 1:], f"\\u{ord(char):04x} is {char_name}"))
+    return cases
+
+
+@pytest.mark.parametrize("name", sorted(n for n in known_names() if n.startswith("KIT_")))
+def test_every_variable_spelt_in_another_case_or_with_a_look_alike_letter_is_warned_of(name: str) -> None:
+    """`kit_seeds`, a Greek K, a dotted İ were ignored without a word (the check read names that start `KIT_` as
+    spelt): each spelling of each variable of the kit drawn as it is warned of, naming the variable, its own
+    spelling shown in ASCII (each other character escaped) and how it differs."""
+    from kit.infra.variables import as_read, unknown_variable_warnings
+    from kit.infra.visible import ascii_spelling
+
+    assert as_read(name) == name  # no variable of the kit is drawn as another
+    for spelt, how in spelt_otherwise(name):
+        (said,) = unknown_variable_warnings(known_names(), {spelt: "1"})
+        shown = ascii_spelling(spelt)
+        assert shown.isascii() and said.startswith(f"{shown} is set, but the kit reads no variable of that name, so "
+                                                   f"it changes nothing: did you mean {name}? ("), (spelt, said)
+        assert how in said, (spelt, said)
+
+
+def test_a_name_of_another_program_in_small_letters_is_not_the_kit_s_to_judge() -> None:
+    from kit.infra.variables import unknown_variable_warnings
+
+    assert unknown_variable_warnings(known_names(), {"kit_home": "/x", "Kit": "1", "KITTY_WINDOW_ID": "1"}) == []
+
+
 def test_a_misspelt_variable_is_warned_of_once_with_the_one_meant(tmp_path: Path) -> None:
     """The issue's KIT_SEED and KIT_CACHEDIR were ignored without a word: each is said once by a real command (the
     guard every command runs under), naming the variable meant; the names spelt right, a set one left empty, the
@@ -460,14 +517,21 @@ def test_a_misspelt_variable_is_warned_of_once_with_the_one_meant(tmp_path: Path
     from tests.conftest import run_here
 
     res = run_here("status", tmp_path / "no-run", env={"KIT_SEED": "0,1", "KIT_CACHEDIR": "/nowhere", "KIT_ZZZQ": "1",
-                                              "KIT_SEEDS": "0,1", "KIT_EPOCH": "", "TESTS_MEDIA": "/x"})
+                                              "KIT_SEEDS": "0,1", "KIT_EPOCH": "", "TESTS_MEDIA": "/x",
+                                              "kit_seeds": "0", "\u039aIT_JOBS": "2", "K\u0130T_STRICT": "1"})
     warned = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: ")]
     assert warned == [
         "warning: KIT_CACHEDIR is set, but the kit reads no variable of that name, so it changes nothing: did you "
         "mean KIT_CACHE_DIR?",
         "warning: KIT_SEED is set, but the kit reads no variable of that name, so it changes nothing: did you mean "
         "KIT_SEEDS?",
-        "warning: KIT_ZZZQ is set, but the kit reads no variable of that name, so it changes nothing"], res.stderr
+        "warning: KIT_ZZZQ is set, but the kit reads no variable of that name, so it changes nothing",
+        "warning: K\\u0130T_STRICT is set, but the kit reads no variable of that name, so it changes nothing: did you "
+        "mean KIT_STRICT? (\\u0130 is LATIN CAPITAL LETTER I WITH DOT ABOVE)",
+        "warning: kit_seeds is set, but the kit reads no variable of that name, so it changes nothing: did you mean "
+        "KIT_SEEDS? (the kit reads its names as spelt, in capitals: KIT_SEEDS)",
+        "warning: \\u039aIT_JOBS is set, but the kit reads no variable of that name, so it changes nothing: did you "
+        "mean KIT_JOBS? (\\u039a is GREEK CAPITAL LETTER KAPPA)"], res.stderr
     quiet = run_here("status", tmp_path / "no-run", env={"KIT_SEEDS": "0,1", "TESTS_MEDIA": "/x",
                                                           "TESTS_KILL_COUNT": "1"})
     assert quiet.returncode == res.returncode and "warning:" not in quiet.stderr, quiet.stderr

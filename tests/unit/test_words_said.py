@@ -54,11 +54,12 @@ def test_a_hold_s_reasons_are_listed_one_a_line_under_what_to_do() -> None:
                 recommendation="HOLD: seed spread 0.0075 exceeds 0.005; mean PLCC 0.9 is below 0.95. Send the results "
                                "tarball back; do not ship these models.")
     assert v.advice == "Send the results tarball back; do not ship these models."
-    head, listed = recommendation_html(v)
-    assert head == "<p>HOLD: Send the results tarball back; do not ship these models.</p>"
+    head, listed, act = recommendation_html(v)  # the reasons first, then what to do (issue 98, item 7)
+    assert head == "<p>HOLD, for the gates that failed:</p>"
     assert listed == "<ul><li>Seed spread 0.0075 exceeds 0.005.</li><li>Mean PLCC 0.9 is below 0.95.</li></ul>"
+    assert act == "<p>Send the results tarball back; do not ship these models.</p>"
     page = render_report(v)
-    assert page.index(head) < page.index(listed) < page.index("<h2 id='worst'>")
+    assert page.index(head) < page.index(listed) < page.index(act) < page.index("<h2 id='worst'>")
     promote = golden()
     assert promote.advice is None and recommendation_html(promote) == [f"<p>{promote.recommendation}</p>"]
 
