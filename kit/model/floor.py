@@ -223,7 +223,8 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     rows, status = shipped(model.name)
     shared = 0
     if rows is not None:  # a public clip the box holds itself is the box's content: left out of them
-        rows, shared = rows.without(set(inputs.df["src_sha256"].astype(str)))
+        # the box's sources, each once: never a text per row (3,000,000 strings, 0.9 GiB at 10,000 contents)
+        rows, shared = rows.without(set(inputs.df["src_sha256"].drop_duplicates().astype(str)))
     rows = rows if rows is not None and len(rows.frame) else None
     contents = np.zeros(0, dtype=str)
     if rows is not None:
