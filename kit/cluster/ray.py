@@ -15,7 +15,7 @@ from typing import Any
 
 from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
-from kit.errors import PrereqError, ToolError
+from kit.errors import PrereqError, ResourceLimit, ToolError
 from kit.infra import interrupts, scratch
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.clock import utc_iso
@@ -208,15 +208,17 @@ class Driver:
         result = None
         if union := plan.union_commands():  # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD): a verdict
             merged = int(plan.merges)
-            result = self.single("union", union, [(0,)] * merged + [(0, 1)] * (len(union) - merged), union_said(plan))
+            result = self.single("union", union, [(0,)] * merged + [(0, 1)] * (len(union) - merged), union_said(plan),
+                                 None if plan.merges else self.memory())
         if t := plan.train_tasks:
-            self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}")
+            need = self.memory()
+            self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}", need)
             say(f"submitted {t} training task(s) on {plan.union_corpus}; task K trains share K/{t} of LOSO's members "
                 f"into {lay.union_out}")
             self.wait_all("training task")  # the others' members are kept: a rerun trains the rest
             result = self.single("gather", plan.gather_commands(), [(0, 1)],
                                  f"every training task is done; the gather task runs LOSO, verdict and bundle in "
-                                 f"{lay.union_out}")
+                                 f"{lay.union_out}", need)
         assert result is not None  # a union task, a gather, or both
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         again = f"; Ray ran {len(self.again)} task(s) again after losing its worker or node ({', '.join(self.again)})" \
@@ -225,17 +227,42 @@ class Driver:
         return result.codes[-1]
 
     def submit(self, name: str, commands: list[list[str]], env: dict[str, str], log: str,
-               ok_codes: list[tuple[int, ...]]) -> Any:
-        return self.task.remote(name, commands, env, str(self.plan.layout.logs / f"{log}.log"), ok_codes, self.id)
+               ok_codes: list[tuple[int, ...]], memory: int | None = None) -> Any:
+        """A task; `memory` (bytes) reserved for it where known, so Ray places it on a node that has it free."""
+        task = self.task if memory is None else self.task.options(memory=memory)
+        return task.remote(name, commands, env, str(self.plan.layout.logs / f"{log}.log"), ok_codes, self.id)
 
-    def array(self, what: str, n: int, commands: list[list[str]], log: Callable[[int], str]) -> None:
+    def array(self, what: str, n: int, commands: list[list[str]], log: Callable[[int], str],
+              memory: int | None = None) -> None:
         """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its log <logs>/<log(K)>.log."""
         self.refs = {self.submit(f"{what} {k}/{n}", commands, {**task_env(self.plan), KIT_ARRAY_TASK: f"{k}/{n}"},
-                                 log(k), [(0,)] * len(commands)): f"{what} {k}/{n}" for k in range(1, n + 1)}
+                                 log(k), [(0,)] * len(commands), memory): f"{what} {k}/{n}" for k in range(1, n + 1)}
 
-    def single(self, name: str, commands: list[list[str]], ok_codes: list[tuple[int, ...]], said: str) -> TaskResult:
+    def memory(self) -> int | None:
+        """The memory LOSO needs on the union (kit.model.cost, from the rows its footer declares), said, and reserved
+        by each task that runs it; refused before any of them starts where no node of the cluster offers it (not an
+        out-of-memory kill hours in). None where the union is not there yet (merged by the task that trains too)."""
+        from kit.infra.parquet import parquet_rows
+        from kit.infra.resources import size_text
+        from kit.model.cost import loso_peak_bytes
+
+        if not (corpus := self.plan.union_corpus).is_file():
+            return None
+        rows = parquet_rows(corpus)
+        need = loso_peak_bytes(rows)
+        offered = largest_offer(self.ray.nodes())
+        said = f"LOSO on the union's {rows:,} rows needs about {size_text(need)} of memory in each task that runs it"
+        if offered is not None and need > offered:
+            raise ResourceLimit(f"{said}; the largest node of this Ray cluster offers its tasks {size_text(offered)}",
+                                hint="add a node with more memory to the cluster (`ray start --address HEAD:6379` on "
+                                     "it), or train on fewer rows (merge fewer boxes' corpora); nothing was run")
+        self.say(f"{said}; each reserves it{f' (the largest node offers {size_text(offered)})' if offered else ''}")
+        return need
+
+    def single(self, name: str, commands: list[list[str]], ok_codes: list[tuple[int, ...]], said: str,
+               memory: int | None = None) -> TaskResult:
         """One task (the union, the gather), its log <logs>/<name>.log; its failure is the error."""
-        self.refs = {self.submit(name, commands, task_env(self.plan), name, ok_codes): name}
+        self.refs = {self.submit(name, commands, task_env(self.plan), name, ok_codes, memory): name}
         self.say(said)
         ref = next(iter(self.refs))
         while not _slice(self.ray, [ref])[0]:  # hours of training: a stop ends the wait
@@ -287,6 +314,13 @@ class Driver:
             ray.wait(pending, num_returns=len(pending), timeout=30.0)
         interrupts.stopped_elsewhere(f"{len(pending)} Ray task(s) stopped, queued or running, each with the kit "
                                      "command it ran")
+
+
+def largest_offer(nodes: list[dict[str, Any]]) -> int | None:
+    """The most memory one live node of the cluster offers its tasks (Ray's `memory` resource, in bytes); None where
+    none says."""
+    offers = [int(node.get("Resources", {}).get("memory", 0)) for node in nodes if node.get("Alive")]
+    return max(offers) if any(offers) else None
 
 
 def union_said(plan: ClusterPlan) -> str:

@@ -65,6 +65,13 @@ def parquet_columns(path: Path, label: str | None = None) -> list[str]:
     return list(parquet_schema(path, label).names)
 
 
+def parquet_rows(path: Path, label: str | None = None) -> int:
+    """The rows a parquet file declares (its footer only)."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        return int(_file(fh, label).metadata.num_rows)
+
+
 def parquet_schema(path: Path, label: str | None = None) -> pa.Schema:
     """The arrow schema of a parquet file (its footer only), each column appearing once."""
     label = label or str(path)

@@ -189,6 +189,7 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
+        check_memory(ctx, corpus)  # before the corpus is read: not an out-of-memory kill hours in
         # the opt-in features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
@@ -354,6 +355,31 @@ class LosoStep:
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
+
+
+def check_memory(ctx: Context, corpus: Path) -> None:
+    """LOSO's peak memory on the corpus (kit.model.cost.loso_peak_bytes of the rows its footer declares) against the
+    box's, before anything is read: refused where the box has less in all (exit 2), said where less is free now;
+    logged either way."""
+    from kit.infra.parquet import parquet_rows
+    from kit.infra.resources import box_memory, size_text
+    from kit.model.cost import loso_peak_bytes
+
+    rows = parquet_rows(corpus)
+    need = loso_peak_bytes(rows)
+    total, free = box_memory()
+    said = f"LOSO on {rows:,} rows needs about {size_text(need)} of memory at its peak"
+    if total is not None and need > total:
+        raise ResourceLimit(f"{said}, more than the {size_text(total)} of this box", hint=(
+            f"train it where a process may have more than {size_text(need)}: a bigger box, or a Ray cluster whose "
+            "nodes have it (docs/cluster.md, \"The union the boxes made\"), or on fewer rows (merge fewer boxes' "
+            "corpora); the corpus is kept"))
+    if total is not None and free is not None and need > free:
+        ctx.emit(Info("loso", f"{said}, and {size_text(free)} of this box's {size_text(total)} is free now: if "
+                              "other programs keep theirs it may run out of memory (free some, or train it on a box "
+                              "with more)"))
+    ctx.log(f"{said}; this box: {size_text(total)}, {size_text(free)} free" if total is not None and free is not None
+            else said)
 
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:
