@@ -137,8 +137,8 @@ class Job:
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
             # a clip read through the kit's lossless copy: what the copy holds (2.1's copies renumbered the frames)
             **({"copy": COPY_VERSION} if self.clip.read_path else {}),
-            # a film read from another video stream than its file's first (a cover picture's before it)
-            **({"video": self.clip.video} if self.clip.video else {}),
+            # a film read from another video stream than its file's first (a cover's or a thumbnail track's before it)
+            **({"video": self.clip.film.place} if self.clip.film.place else {}),
             # a reference scored in another format than its own (libvmaf does not take it): the format ffmpeg converts
             # it to by itself (2.2 scored a gray one as gray, and one outside 4:2:0, 4:2:2 and 4:4:4 at 8 or 10 bits)
             **({"scored_in": self.score_pix_fmt} if self.score_pix_fmt != self.clip.pix_fmt else {}),

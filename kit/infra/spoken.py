@@ -62,8 +62,8 @@ features fed feed feeds few fewer ffe9b3 fff4e0 ffmpeg ffmpegs ffv1 ffvhuff fh f
 figures file files fill filled film filter filtering filters final find fine fingerprint fingerprints finish finished
 finite first fit fitted fix fixed flac flag flagged flags flat flatten flatter float float32 float64 floor flush flv fmt
 fn fold folder folders folds follow followed following follows font fonttype for force forced forecast fork form format
-formats found fps fpsfps fr fractal fraction fractions fragment frame framehash framenum framerate frames free freebsd
-from fs fsize full function furthest fused future g g1 g2 gain gamma gamma22 gamma28 gap gate gated gates gather
+formats found fps fpsfps fr fractal fraction fractions fragment frame framecrc framehash framenum framerate frames free
+freebsd from fs fsize full function furthest fused future g g1 g2 gain gamma gamma22 gamma28 gap gate gated gates gather
 gathered gathers gauss gaussian gave gb gbr gbrap gbrp geforce gelu gemm gen1 generalised geometry get geteuid getpgid
 gets ghz gib gid gif give given gives global go goes going gone gpu gpus gradients graph graphics gray gray10le green
 grey grid group grouped grouping groups gte gtx guarantee guaranteed guess guide gz gzip h h1 h100 h2 h261 h263 h264
@@ -121,7 +121,7 @@ quota quotes r r10k r210 r32 radeon radeonsi radius raf raise ran random range r
 rawvideo ray rb rbf rc rd re reached reaches read readable reading readme reads real realrows realtime reason rebuilds
 rebuilt received receives recent recipe recognised recommend recomputable recompute reconfiguring record recorded
 recording records recv red redirect redo redoes redone reducesum ref reference references refit refitting refresh refs
-refusal refuse refused refused4 refuses refuted regimes registry regression regressor regroup regrouped regroups regular
+refusal refuse refused refused5 refuses refuted regimes registry regression regressor regroup regrouped regroups regular
 reinitializing reinstalled relative release relu remaining remembered remote remount remove removed removes rename
 renamed renames render renderd rendered rendering renders repeat repeatable repeated repeats replace replaced replacing
 report reported reports reproduced request requested requeue required rerun reruns res rescale rescore reserve reserves

@@ -223,6 +223,14 @@ def build_count_argv(ffmpeg: str, path: Path | str, *, progress: bool = False, s
             f"0:{stream or 'v:0'}", "-c", "copy", "-f", "null", "-"]
 
 
+def build_frames_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
+    """Read every video stream's packets to nowhere, decoding nothing: a line of each packet on stdout (framecrc: the
+    look's progress, whichever stream it is of) and, at -loglevel verbose, a closing line of each input stream counting
+    the packets read (kit.media.decode.count_frames)."""
+    return [program(ffmpeg), *QUIET, "-loglevel", "level+verbose", "-i", spelled_path(path), "-map", "0:v", "-c",
+            "copy", "-f", "framecrc", "pipe:1"]
+
+
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames."""
     return [program(ffmpeg), *QUIET, "-i", spelled_path(path), "-map", "0:v:0", "-f", "null", "-"]

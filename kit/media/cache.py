@@ -23,16 +23,19 @@ from kit.media.decode import MasterDecode, decode_master, decode_pictures, open_
 from kit.media.ffmpeg import COLOUR_NAMES
 from kit.media.fingerprint import VERSION, Fingerprint, FrameTimes, Repeats
 from kit.media.looks import LOOK_START_S, Budget, LookCutShort
+from kit.media.streams import Film
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing a file of the kit's cache (sha256.json, a probe cache) holds it for ms
-# a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
-# (10: which of its video streams is read, a cover picture's passed over, and a size change to a turned clip's turned
-# size refused, decode.refuse_size_change, where 9 read a still picture's stream first and kept the second as used;
-# 9: a master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit
-# read, where 8 kept the first as a clip of one size and the second as no video; 8: its frames' times,
+# a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read (11:
+# its film chosen by its video streams' frames counted, kit.media.streams.Film, where 10 read a cover or a thumbnail
+# track not flagged as an attached picture, in a codec of moving pictures (MJPEG), before the film as the film; 10:
+# which of its video streams is read, a cover picture's passed over, and a size change to a turned clip's turned size
+# refused, decode.refuse_size_change, where 9 read a still picture's stream first and kept the second as used; 9: a
+# master whose pictures change size mid-stream is refused, decode.refuse_size_change, and a size of one digit read,
+# where 8 kept the first as a clip of one size and the second as no video; 8: its frames' times,
 # kit.media.fingerprint.FrameTimes; 7: its pictures' repeats, kit.media.fingerprint.Repeats; 6: the pixel format its
 # decoder gives; 5 wrote 4:2:0 at 8 or 10 bits in place of a format outside decode.PIX_FMTS)
-MASTER_ENTRY = 10
+MASTER_ENTRY = 11
 MASTER = f"master{MASTER_ENTRY}|"
 # a .y4m/.yuv clip's fingerprint (print4: its frames' times; print3: its repeats), keyed also by how it is read (a .yuv)
 PICTURES = "print4|"
@@ -46,8 +49,9 @@ COPY = f"copy{COPY_VERSION}.{MASTER_ENTRY}|"
 # while it was read): the next run looks again. Each text kept with its paths (kit.infra.shown.spelled_document, the
 # clip's own path by name): the refusal read again is sent as it was made, its paths shown (refused1 kept plain text,
 # whose fix named the box's folders; refused2 gave a clip of a one-digit size as no video; refused3 kept a look past
-# its budget, a busy or suspended box's, as the clip's)
-REFUSED = "refused4|"
+# its budget, a busy or suspended box's, as the clip's; refused4 judged a cover or thumbnail track read as the film,
+# where MASTER_ENTRY 11 chooses the film by its frames)
+REFUSED = "refused5|"
 REFUSED_CLIP = "clip"  # the name the refused clip's path is kept by in its refusal's texts
 # the key of an entry of a kind this kit does not read (another kit version's: 2.1's master5|, print2|, copy1|, or a
 # later kit's master10|): never read here, never called damaged, and written back as it was while its file is the
@@ -97,22 +101,37 @@ def _print_entry(identity: Fingerprint) -> list[object]:
     return [identity.pixels_sha256, identity.signature, identity.frames, repeats, times]
 
 
+def _count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _film_from(values: Any) -> Film:
+    """A master's film as its entry holds it: [place, [frames, ...], [rival, ...]] (kit.media.streams.Film)."""
+    if not (isinstance(values, list) and len(values) == 3 and _count(values[0])
+            and all(isinstance(v, list) and all(map(_count, v)) for v in values[1:])):
+        raise ValueError("not a master's film")
+    place, frames, rivals = values
+    if (frames or rivals) and not all(k < len(frames) for k in (place, *rivals)):
+        raise ValueError("not a master's film")
+    return Film(place, tuple(frames), tuple(rivals))
+
+
 def _master_from(values: Sequence[Any]) -> MasterDecode:
     """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, repeats, times,
-    [dropped, ...], video] (_print_from's list inside it; `video`: which of its video streams was read)."""
-    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped, video = values
+    [dropped, ...], film] (_print_from's list inside it; `film`: which of its video streams was read, _film_from's)."""
+    w, h, fps, pix, n, sha, sig, frames, repeats, times, dropped, film = values
     if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
             and isinstance(fps, str) and isinstance(pix, str)
-            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)
-            and isinstance(video, int) and not isinstance(video, bool) and video >= 0):
+            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
         raise ValueError("not a master's entry")
-    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped), video)
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames, repeats, times)), tuple(dropped),
+                        _film_from(film))
 
 
 def _master_entry(decoded: MasterDecode) -> list[object]:
     """_master_from's list."""
-    geometry, identity, dropped, video = decoded
-    return [*geometry, *_print_entry(identity), list(dropped), video]
+    geometry, identity, dropped, film = decoded
+    return [*geometry, *_print_entry(identity), list(dropped), [film.place, list(film.frames), list(film.rivals)]]
 
 
 class Intermediate(NamedTuple):

@@ -25,6 +25,7 @@ from kit.media.argv import INTERMEDIATE_OUTPUT, build_intermediate_argv, build_v
 from kit.media.decode import HASH_LINE, LOOKS, MasterDecode, Opened, looks_again, read_master_decode
 from kit.media.ffmpeg import disk_full, output_failure, parse_frame_count, parse_output_colour, telling_line
 from kit.media.looks import LOOK_DOING, convert_command, look, run_look
+from kit.media.streams import Film
 
 # Read as they are: each frame's presentation time is written in the file. MP4 and its kin (.m4v, .3gp, .3g2, .mj2,
 # .f4v: sample tables), Matroska (.mkv, .webm: blocks), MXF (index tables), Ogg (.ogv, .ogg: granule positions),
@@ -157,7 +158,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
     with tree.atomic_path(dest) as tmp:
         full_range = opened.pix_fmt.startswith("yuvj")
         res = look(path, build_intermediate_argv(ffmpeg, path, tmp, opened.fps, full_range, checks, opened.stream),
-                   opened.budget, "copy")
+                   opened.budget, "copy", opened.film)
         if failed := output_failure(res.stderr):
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
                                     dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
@@ -166,21 +167,22 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
                             stderr_tail=res.stderr_tail)
         if looks_again(res, earlier):
             raise _LookAgain(res)
-        decoded = read_master_decode(path, res, earlier, opened.video)
-        tags = copy_tags(path, res.stderr)
+        decoded = read_master_decode(path, res, earlier, opened.film)
+        tags = copy_tags(path, res.stderr, opened.film)
         check_copy(path, tmp, decoded, opened, ffmpeg, tags)
     return decoded, tags
 
 
-def copy_tags(path: Path, stderr: str) -> Tags:
+def copy_tags(path: Path, stderr: str, film: Film) -> Tags:
     """The colour tags the copy's output stream was written with (NUT keeps none: its reader gives them back, so its
-    frames are the file's as ffmpeg plays it, tags and all); InputError when ffmpeg names one no option takes."""
+    frames are the file's as ffmpeg plays it, tags and all); InputError when ffmpeg names one no option takes (its fix
+    converts the `film`)."""
     tags = parse_output_colour(stderr, INTERMEDIATE_OUTPUT, codec="ffv1")
     if tags is None:
         raise InputError(f"{path}: its colour tags (as ffmpeg prints them) are not ones the kit can give back to its "
                          "lossless copy, so its encodes would not be those a plain encode of it makes",
                          hint="remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, "
-                              f"its tags kept: {convert_command(path)}")
+                              f"its tags kept: {convert_command(path, film)}")
     return tags
 
 
@@ -188,7 +190,8 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
     """Refuse a copy that does not hold exactly the frames the original decodes to, read as the corpus reads it (its
     colour `tags` given back): their number and their sha256."""
     res = run_look(path, build_verify_argv(ffmpeg, copy, opened.pix_fmt, tags), math.inf, LOOK_DOING["check"],
-                   rule=opened.budget.rule("check"), stall_s=opened.budget.stall_s("check"), frames=True)
+                   film=opened.film, rule=opened.budget.rule("check"), stall_s=opened.budget.stall_s("check"),
+                   frames=True)
     hashes = HASH_LINE.findall(res.stderr)
     try:
         frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1
@@ -200,15 +203,15 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
         raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
                          hint=Spelled("report this with the file's first lines of ffmpeg -i; meanwhile remove it "
                                       "from --ref-dir, or convert it yourself to an .mkv the kit reads as it is: ",
-                                      convert_command(path)))
+                                      convert_command(path, opened.film)))
     if len(hashes) != 1:  # its own output not what it prints (garbled): no answer either way, the clip not used
         raise InputError(f"{path}: the check of its lossless copy printed {len(hashes)} pixel hashes, not one: "
                          "ffmpeg's output is not what the kit reads",
                          hint=Spelled("rerun; if it says so again, remove it from --ref-dir, or convert it yourself "
-                                      "to an .mkv the kit reads as it is: ", convert_command(path)))
+                                      "to an .mkv the kit reads as it is: ", convert_command(path, opened.film)))
     if hashes != [decoded.identity.pixels_sha256]:
         raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
                          f"{opened.pix_fmt}, which FFV1 does not keep as it is)",
                          hint=Spelled("remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as "
                                       "it is, in a pixel format FFV1 keeps (a palette's colours as RGB): ",
-                                      convert_command(path)))
+                                      convert_command(path, opened.film)))

@@ -24,6 +24,7 @@ from kit.media.argv import (
     STRICT_DECODE,
     build_count_argv,
     build_fingerprint_argv,
+    build_frames_count_argv,
     build_headers_argv,
     build_open_argv,
     build_second_look_argv,
@@ -47,14 +48,17 @@ from kit.media.looks import (
     run_look,
 )
 from kit.media.streams import (
-    chosen_video,
+    FIRST,
+    SIZE_ON_LINE,
+    Film,
+    choose_film,
     demuxer,
     dropped,
+    film_candidates,
     input_streams,
     no_video,
     picture_words,
     still_picture,
-    video_spec,
 )
 
 MAX_FPS = 1000
@@ -76,18 +80,16 @@ STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
 HASH_LINE = re.compile(r"SHA256=([0-9a-f]{64})[ \t]*$", re.MULTILINE)
 
 
-SIZE_ON_LINE = re.compile(r",\s*(\d{1,5})x(\d{1,5})(?=,| \[| \()")  # a stream line's picture size
-
 
 def video_line(stderr: str, video: int = 0) -> str | None:
-    """The stream line of input #0's video stream `video` (its place among them: kit.media.streams.chosen_video), as
+    """The stream line of input #0's video stream `video` (its place among them: kit.media.streams.Film), as
     `Video: CODEC, ...`; None where there is none."""
     found = [s for s in input_streams(stderr) if s.kind == "Video"]
     return f"Video: {found[video].detail}" if len(found) > video else None
 
 
 def parse_probe(stderr: str, video: int = 0) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of a decode's video stream `video` (the first, or the one chosen_video read), the
+    """(width, height, fps, pix_fmt) of a decode's video stream `video` (the first, or the film's place), the
     size as decoded (a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
     line = video_line(stderr, video)
@@ -194,33 +196,57 @@ def times_of(stderr: str, frames: int) -> FrameTimes | None:
 
 class Opened(NamedTuple):
     """What opening a file tells before its decode: its rate, the decoder's pixel format, its looks' budget, and which
-    of its video streams is read (kit.media.streams.chosen_video: not a cover picture's)."""
+    of its video streams is its film (kit.media.streams.Film: not a cover's, not a thumbnail track's), which every
+    look after reads."""
 
     fps: str
     pix_fmt: str
     budget: Budget
-    video: int = 0
+    film: Film
 
     @property
     def stream(self) -> str | None:
-        return video_spec(self.video)
+        return self.film.spec
 
 
 def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
-    """Open `path` with ffmpeg, decoding nothing (within LOOK_START_S: ffmpeg reads at most its probesize, 5 MB);
-    InputError naming it when it holds no video or none ffmpeg reads, or does not open in that time."""
-    res = run_look(path, build_open_argv(ffmpeg, path), LOOK_START_S, "opening it")
+    """Open `path` with ffmpeg, decoding nothing (within LOOK_START_S: ffmpeg reads at most its probesize, 5 MB), and
+    choose its film (kit.media.streams.choose_film: where several video streams could be, each one's frames counted
+    first, count_frames); InputError naming it when it holds no video or none ffmpeg reads, or does not open in that
+    time."""
+    # no film is chosen yet: a fix printed for an open that stalls converts the first video stream
+    res = run_look(path, build_open_argv(ffmpeg, path), LOOK_START_S, "opening it", film=FIRST)
     refuse_no_video(path, res.stderr)
-    video = chosen_video(res.stderr)
+    film = choose_film(res.stderr, count_frames(path, ffmpeg) if len(film_candidates(res.stderr)) > 1 else ())
     try:
-        width, height, fps, pix_fmt = parse_probe(res.stderr, video)
+        width, height, fps, pix_fmt = parse_probe(res.stderr, film.place)
     except ValueError:
         raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
                          hint="check the file plays, or remove it from --ref-dir") from None
     frames = round(parse_duration(res.stderr) * float(Fraction(fps)))
     if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
-        frames = count_packets(path, ffmpeg, video)
-    return Opened(fps, pix_fmt, budget_of(frames, width, height), video)
+        frames = count_packets(path, ffmpeg, film)
+    return Opened(fps, pix_fmt, budget_of(frames, width, height), film)
+
+
+# an input's closing line at -loglevel verbose, of each stream a copy read: the packets its demuxer gave
+_PACKETS_READ = re.compile(r"Input stream #0:(\d+) \(video\): (\d+) packets read")
+
+
+def count_frames(path: Path, ffmpeg: str) -> tuple[int, ...]:
+    """Each video stream's frames (its packets, read to nowhere, decoding nothing: build_frames_count_argv), by its
+    place among them, however long that takes while a packet comes within LOOK_START_S and a MB's read at
+    READ_BYTES_PER_S; InputError naming the file where ffmpeg does not count them all."""
+    # no film is chosen yet: a fix printed for a count that stalls converts the first video stream
+    res = run_look(path, build_frames_count_argv(ffmpeg, path), math.inf, "counting the frames of its video streams",
+                   stall_s=LOOK_START_S + 1e6 / READ_BYTES_PER_S, lines=True, film=FIRST)
+    counted = {int(index): int(n) for index, n in _PACKETS_READ.findall(res.stderr)}
+    video = [s.index for s in input_streams(res.stderr) if s.kind == "Video"]
+    if res.returncode != 0 or not video or any(index not in counted for index in video):
+        raise InputError(f"{path}: ffmpeg cannot count the frames of its {len(video)} video streams "
+                         f"({telling_line(res.stderr) or 'it printed no count'}), so the kit cannot tell which is "
+                         "its film", hint="check the file plays, or remove it from --ref-dir")
+    return tuple(counted[index] for index in video)
 
 
 # the codecs that only code a picture losslessly, as ffmpeg's stream line names them
@@ -230,18 +256,18 @@ LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "utvideo", "magicyuv"
 _TRACED = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+([\w.]+)(?:\[[^\]]*\])*\s+[01]+ = (-?\d+)", re.MULTILINE)
 
 
-def lossless_coding(path: Path, ffmpeg: str, video: int = 0) -> str:
+def lossless_coding(path: Path, ffmpeg: str, film: Film) -> str:
     """How a master's first picture says it was coded losslessly (`ffv1, a lossless codec`; `H.264 at QP 0 with its
     transform bypassed`), or "" when it is not, or cannot be told: one look at its first packet's headers
-    (build_headers_argv), which decodes nothing; of its video stream `video` (the film chosen_video reads: a cover
-    before it, a still picture, was traced instead)."""
+    (build_headers_argv), which decodes nothing; of its `film` (a cover before it, a still picture, was traced
+    instead)."""
     try:
-        res = run_look(path, build_headers_argv(ffmpeg, path, video_spec(video)), LOOK_START_S,
-                       "reading its first picture's headers")
+        res = run_look(path, build_headers_argv(ffmpeg, path, film.spec), LOOK_START_S,
+                       "reading its first picture's headers", film=film)
     except (InputError, ToolError):  # a clip that cannot be read so is judged by its bitrate, as before
         return ""
     streams = [s for s in input_streams(res.stderr) if s.kind == "Video"]
-    codec = streams[video].detail.split(" ", 1)[0].rstrip(",") if video < len(streams) else ""
+    codec = streams[film.place].detail.split(" ", 1)[0].rstrip(",") if film.place < len(streams) else ""
     if codec in LOSSLESS_CODECS:
         return f"{codec}, a lossless codec"
     fields: dict[str, int] = {}
@@ -263,12 +289,11 @@ def traced_lossless(codec: str, fields: dict[str, int]) -> str:
     return ""
 
 
-def count_packets(path: Path, ffmpeg: str, video: int = 0) -> int:
-    """The packets of the first video stream, read to nowhere (no decode), however long that takes while it counts
-    one on within LOOK_START_S and a MB's read at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
-    res = run_look(path, build_count_argv(ffmpeg, path, progress=True, stream=video_spec(video)), math.inf,
-                   "counting its packets",
-                   stall_s=LOOK_START_S + 1e6 / READ_BYTES_PER_S, frames=True)
+def count_packets(path: Path, ffmpeg: str, film: Film) -> int:
+    """The packets of its `film`, read to nowhere (no decode), however long that takes while it counts one on within
+    LOOK_START_S and a MB's read at READ_BYTES_PER_S; 0 when ffmpeg counts none."""
+    res = run_look(path, build_count_argv(ffmpeg, path, progress=True, stream=film.spec), math.inf,
+                   "counting its packets", stall_s=LOOK_START_S + 1e6 / READ_BYTES_PER_S, frames=True, film=film)
     try:
         return parse_frame_count(res.stderr) if res.returncode == 0 else 0
     except ValueError:
@@ -277,13 +302,13 @@ def count_packets(path: Path, ffmpeg: str, video: int = 0) -> int:
 
 class MasterDecode(NamedTuple):
     """What the one strict decode of a master tells (notes: what of it the corpus does not keep,
-    kit.media.streams.dropped, and how a second or third look read it; `video`: which of its video streams it read,
-    kit.media.streams.chosen_video)."""
+    kit.media.streams.dropped, and how a second or third look read it; `film`: which of its video streams it read,
+    kit.media.streams.Film)."""
 
     geometry: Geometry
     identity: Fingerprint
-    dropped: tuple[str, ...] = ()
-    video: int = 0
+    dropped: tuple[str, ...]
+    film: Film
 
 
 # a master's looks, in order, each where the one before stopped (looks_again): the strict decode, the file as ffmpeg
@@ -300,11 +325,11 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
         argv = (build_fingerprint_argv(ffmpeg, ["-i", spelled_path(path)], checks=checks, count=True,
                                        stream=opened.stream)
                 if kind == "strict" else build_second_look_argv(ffmpeg, path, opened.fps, checks, opened.stream))
-        res = look(path, argv, opened.budget, kind)
+        res = look(path, argv, opened.budget, kind, opened.film)
         if not looks_again(res, earlier):
             break
         earlier.append(res)
-    return read_master_decode(path, res, earlier, opened.video)
+    return read_master_decode(path, res, earlier, opened.film)
 
 
 def looks_again(res: ProcResult, earlier: Sequence[ProcResult]) -> bool:
@@ -405,10 +430,10 @@ def refuse_no_video(path: Path, stderr: str) -> None:
                               "belongs with there instead")
 
 
-def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult] = (), video: int = 0) -> MasterDecode:
-    """What a strict, counting decode of `path` tells, or (`earlier`: the looks before it, the strict decode first)
-    a second or third look's; InputError naming the file when it holds no video, did not decode to its end (a second
-    look: the frame where ffmpeg flags damage), or its demuxer skipped damaged data."""
+def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult], film: Film) -> MasterDecode:
+    """What a strict, counting decode of `path`'s `film` tells, or (`earlier`: the looks before it, the strict decode
+    first) a second or third look's; InputError naming the file when it holds no video, did not decode to its end (a
+    second look: the frame where ffmpeg flags damage), or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
         notes = played_whole(earlier, res) if earlier else ()
@@ -416,8 +441,8 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
             where = f" after frame {counts[-1]}" if counts else ""
             raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
-        width, height, fps, pix_fmt = parse_probe(res.stderr, video)
-        refuse_size_change(path, res.stderr, (width, height), video)
+        width, height, fps, pix_fmt = parse_probe(res.stderr, film.place)
+        refuse_size_change(path, res.stderr, (width, height), film.place)
         n_frames = parse_frame_count(res.stderr)
         if n_frames <= 1 and (reader := still_picture(res.stderr)) is not None:  # a cover saved as thumb.mp4
             raise InputError(f"{path}: {picture_words(reader)}",
@@ -428,9 +453,8 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
         identity = parse_fingerprint(res)
     except ValueError as exc:
-        raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
-    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr, video)),
-                        video)
+        raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr, film)) from exc
+    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr, film)), film)
 
 
 # ffmpeg's line where a decoded picture's parameters differ from those its filters were made for: it scales (and
@@ -462,18 +486,19 @@ def refuse_size_change(path: Path, stderr: str, decoded: tuple[int, int], video:
                                   "prints each picture's size), or remove it from --ref-dir")
 
 
-def unreadable_hint(path: Path, stderr: str) -> str:
-    """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
+def unreadable_hint(path: Path, stderr: str, film: Film) -> str:
+    """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays of
+    its `film`."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
     return Spelled("re-export or copy it again from its source; or, to use it as a player shows it, move it out of "
                    "--ref-dir and use in its place the lossless copy of what ffmpeg plays of it (its damage "
-                   "concealed), made with the kit's ffmpeg: ", convert_command(path, chosen_video(stderr)))
+                   "concealed), made with the kit's ffmpeg: ", convert_command(path, film))
 
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file, within `budget`."""
-    res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures")
+    res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures", FIRST)
     try:
         if res.returncode != 0:
             how, said, _ = how_it_ended(res)

@@ -43,12 +43,14 @@ from kit.media.refs import (
     YuvDefaults,
     check_even,
     check_geometry,
+    film_fixes,
     frame_bytes,
     is_netflix_distorted,
     source_name,
     y4m_geometry,
     yuv_geometry,
 )
+from kit.media.streams import FIRST
 
 Note = Callable[[str], None]
 CACHE_FILE = "sha256.json"  # in the kit's cache folder: hashes, masters' probes, fingerprints
@@ -228,7 +230,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-        read_path, read_tags, video = "", Tags(), 0  # and is read as it is
+        read_path, read_tags, film = "", Tags(), FIRST  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -253,14 +255,14 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
             decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, "")
-            check_even(path, w, h, n)
-            dropped, kind, video = decoded.dropped, "master", decoded.video
+            check_even(path, w, h, n, film=decoded.film)
+            dropped, kind, film = decoded.dropped, "master", decoded.film
             read_path, read_tags = (str(made.path), made.tags) if made else ("", ())
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         clip = Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
-                    read_path, read_tags, video)
-        return replace(clip, lossless=lossless_coding(path, ffmpeg, video)) \
+                    read_path, read_tags, film)
+        return replace(clip, lossless=lossless_coding(path, ffmpeg, film)) \
             if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
@@ -378,6 +380,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     for clip in clips:
         for what in clip.dropped:
             note(Spelled(PurePath(clip.path), f": {what}"))
+        for fix in film_fixes(clip):
+            note(fix)
         if warning := low_bitrate_warning(clip):
             note(Spelled("warning: ", heard(warning, [PurePath(clip.path)])))
     return clips

@@ -23,6 +23,7 @@ from kit.infra.proc import STOPPED_CAUSE, ProcResult, TimedOut, lines_not_kept, 
 from kit.infra.shown import Spelled, heard
 from kit.media.ffmpeg import CAPPED_FIX, box_short_of, how_it_ended, how_it_stopped, outputs_whole, telling_line
 from kit.media.fingerprint import GRID_BYTES
+from kit.media.streams import FIRST, Film
 
 MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
 THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
@@ -54,6 +55,7 @@ LOOK_DOING: dict[Look, str] = {
 STALL_FRAMES = 64
 READ_BYTES_PER_S = 1e6  # the slowest a file is read (a network share): where ffmpeg gives no duration, packets counted
 STDERR_WORDS = 25  # the last lines of a look that timed out, where its telling words are looked for
+LINES_KEPT_BYTES = 4096  # of a look's stdout whose lines are only its progress (a count's line per packet)
 
 
 class Budget(NamedTuple):
@@ -118,11 +120,14 @@ def muxed_lines_last(stderr: str) -> str:
 LOOK_TRIES = 3
 
 
-def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumbnails: bool = False,
-             rule: str = "", stall_s: float | None = None, frames: bool = False, writes: bool = False) -> ProcResult:
-    """One look at `path` (`thumbnails`: its stdout kept, up to THUMBS_MAX_BYTES; `stall_s`: how long it may go
-    without one, or, `frames`, without a frame counted on in its `-progress` lines; `timeout_s`, math.inf where it
-    has a stall, an open's few seconds where it has none), both in its own time (kit.infra.clock.OwnTime). A look
+def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, film: Film, thumbnails: bool = False,
+             lines: bool = False, rule: str = "", stall_s: float | None = None, frames: bool = False,
+             writes: bool = False) -> ProcResult:
+    """One look at `path`'s `film` (what a fix it prints converts: kit.media.streams.Film) (`thumbnails`: its stdout
+    kept, up to THUMBS_MAX_BYTES; `lines`: its stdout's lines its progress, a count's line per packet, not kept;
+    `stall_s`: how long it may go without one, or, `frames`, without a frame counted on in its `-progress` lines;
+    `timeout_s`, math.inf where it has a stall, an open's few seconds where it has none), both in its own time
+    (kit.infra.clock.OwnTime). A look
     stopped at its limit, killed from outside, or failed on what the box ran short of is the moment's: the clip is
     left out of this run, never kept as its refusal (LookCutShort), and the next run looks again. A look whose
     outputs' stream lines another of ffmpeg's threads cut (kit.media.ffmpeg.outputs_whole) is taken again, up to
@@ -131,10 +136,11 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, thumb
     (the lossless copy: its caller names the folder)."""
     for attempt in range(1, LOOK_TRIES + 1):
         try:
-            res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails, stdout_max_bytes=THUMBS_MAX_BYTES,
-                              stall_s=stall_s, frames=frames)
+            res = run_process(argv, timeout_s=timeout_s, capture_stdout=thumbnails or lines,
+                              stdout_max_bytes=THUMBS_MAX_BYTES if thumbnails else LINES_KEPT_BYTES, stall_s=stall_s,
+                              frames=frames)
         except TimedOut as exc:
-            raise look_refusal(path, doing, rule, timeout_s, exc) from None
+            raise look_refusal(path, doing, rule, timeout_s, exc, film) from None
         short = box_short_of(res.stderr) if res.returncode != 0 else None
         if short is not None and short.disk and not writes:  # the box's: the run stops
             raise ToolError(Spelled(PurePath(path), f": ffmpeg failed (exit {res.returncode}) on a full disk {doing}"),
@@ -174,9 +180,9 @@ class LookStalled(LookCutShort):
     retry_helps = True
 
 
-def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut) -> InputError:
+def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: TimedOut, film: Film) -> InputError:
     """The refusal of a clip whose look (`doing`) stalled or ran past its limit (`timeout_s`): never the clip's
-    (LookCutShort, LookStalled), in the box's words; ffmpeg's last words and the command that reads the file anyway
+    (LookCutShort, LookStalled), in the box's words; ffmpeg's last words and the command that reads its `film` anyway
     said after, for a look that stalls again and again."""
     stop = how_it_stopped(stopped)
     why = "" if stop.capped or stopped.stopped else \
@@ -189,7 +195,7 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
                       *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()),
                       f"; {stop.said}; {NOT_KEPT}")
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
-                  "kit's ffmpeg: ", convert_command(path))
+                  "kit's ffmpeg: ", convert_command(path, film))
     if stop.capped:
         return LookCutShort(message, hint=Spelled(f"{CAPPED_FIX}; or, ", fix))
     if stopped.stopped:  # no fix of the file's: nothing of it held the look
@@ -207,16 +213,26 @@ def last_words(stderr: str) -> str:
     return telling_line("\n".join(stderr.splitlines()[-STDERR_WORDS:])) or "nothing"
 
 
-def look(path: Path, argv: list[str], budget: Budget, kind: Look) -> ProcResult:
-    """run_look for a decode of `path` writing the fingerprint's thumbnails, however long it takes while a frame's
-    thumbnail comes within `budget`'s stall for `kind` (the copy's writes its copy too)."""
-    return run_look(path, argv, math.inf, LOOK_DOING[kind], thumbnails=True, rule=budget.rule(kind),
+def look(path: Path, argv: list[str], budget: Budget, kind: Look, film: Film) -> ProcResult:
+    """run_look for a decode of `path`'s `film` writing the fingerprint's thumbnails, however long it takes while a
+    frame's thumbnail comes within `budget`'s stall for `kind` (the copy's writes its copy too)."""
+    return run_look(path, argv, math.inf, LOOK_DOING[kind], film=film, thumbnails=True, rule=budget.rule(kind),
                     stall_s=budget.stall_s(kind), writes=kind == "copy")
 
 
-def convert_command(path: Path, video: int = 0) -> str:
+def convert_command(path: Path, film: Film = FIRST) -> str:
     """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`): its
-    video stream `video` (the film kit.media.streams.chosen_video reads, a cover before it passed over)."""
+    `film` (kit.media.streams.Film: a cover or a thumbnail track beside it passed over; the first video stream of a
+    file of one, or of one whose film is not chosen yet)."""
     source = path.absolute()
     dest = name_beside(source, source.stem, "-ffv1.mkv" if source.suffix.lower() == ".mkv" else ".mkv")
-    return kit_command("ffmpeg", "-i", source, "-map", f"0:v:{video}", "-an", "-c:v", "ffv1", dest)
+    return kit_command("ffmpeg", "-i", source, "-map", film.mapped, "-an", "-c:v", "ffv1", dest)
+
+
+def stream_copy_command(path: Path, place: int) -> str:
+    """The command that copies a file's video stream `place` (`-map 0:v:<place>`) alone, as it is, into an .mkv
+    beside it (`<name>-v<place>.mkv`): a file whose film is that stream, for a file of video streams that could each
+    be the film (kit.media.streams.Film.rivals)."""
+    source = path.absolute()
+    return kit_command("ffmpeg", "-i", source, "-map", f"0:v:{place}", "-c", "copy",
+                       name_beside(source, f"{source.stem}-v{place}", ".mkv"))

@@ -19,8 +19,8 @@ from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
 from kit.media.libvmaf import MIN_SCORED_SIDE
-from kit.media.looks import convert_command
-from kit.media.streams import video_spec
+from kit.media.looks import convert_command, stream_copy_command
+from kit.media.streams import FIRST, Film
 
 CLIP_EXTS = (".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS)
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
@@ -51,7 +51,7 @@ class Clip:
     dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
     read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
     read_tags: tuple[tuple[str, str], ...] = ()  # the colour tags given back to the copy as it is read (NUT keeps none)
-    video: int = 0  # which of the file's video streams is read (kit.media.streams.chosen_video: a cover passed over)
+    film: Film = FIRST  # which of the file's video streams is read (kit.media.streams.Film: a cover passed over)
     # how a master of a low bitrate says it was coded losslessly (kit.media.decode.lossless_coding; "" when it is not,
     # or was not asked: a master of an ordinary bitrate): such a one is not a heavily compressed reference
     lossless: str = field(default="", compare=False)
@@ -88,17 +88,26 @@ class Clip:
     @property
     def stream(self) -> str | None:
         """The video stream of what input_args reads, for an argv builder: None for the first (a lossless copy holds
-        one), `v:K` where a cover picture's stream comes before the film's (kit.media.streams.video_spec)."""
-        return None if self.read_path else video_spec(self.video)
+        one), `v:K` where a cover's or a thumbnail track's stream comes before the film's (kit.media.streams.Film)."""
+        return None if self.read_path else self.film.spec
 
     @property
     def own_stream(self) -> str | None:
         """The same of the clip's own file (own_input_args)."""
-        return video_spec(self.video)
+        return self.film.spec
 
     def own_input_args(self) -> list[str]:
         """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""
         return ["-i", spelled_path(self.path)] if self.read_path else self.input_args()
+
+
+def film_fixes(clip: Clip) -> tuple[Spelled, ...]:
+    """For a master of video streams that could each be its film (kit.media.streams.Film.rivals: the kit reads one,
+    its note says which), how to read each other one instead, one line each."""
+    path = Path(clip.path)
+    return tuple(Spelled(PurePath(path), f": to read its video stream 0:v:{k} as the film instead, copy it alone, as "
+                         "it is, with the kit's ffmpeg: ", stream_copy_command(path, k), "; then put that file in "
+                         "--ref-dir in this one's place") for k in clip.film.rivals)
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -115,10 +124,11 @@ def source_name(path: Path) -> str:
     return utf8_text(GEOMETRY_TOKEN.sub("", path.stem) or path.stem)
 
 
-def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:
-    """The command that crops a clip of odd size to the even size below it, losslessly, into `<name>_even.mkv`."""
+def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = (), film: Film = FIRST) -> str:
+    """The command that crops a clip of odd size to the even size below it, losslessly, into `<name>_even.mkv`: its
+    `film` (a master's: kit.media.streams.Film)."""
     even = f"{width - width % 2}:{height - height % 2}"
-    return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", "0:v:0", "-an", "-vf", f"crop={even}:0:0",
+    return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", film.mapped, "-an", "-vf", f"crop={even}:0:0",
                        "-c:v", "ffv1", name_beside(path.absolute(), path.stem, "_even.mkv"))
 
 
@@ -148,10 +158,12 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
                          hint="use one of " + ", ".join(sorted(PIX_FMTS)))
 
 
-def check_even(path: Path, width: int, height: int, frames: int, raw: tuple[str, ...] = ()) -> None:
+def check_even(path: Path, width: int, height: int, frames: int, raw: tuple[str, ...] = (),
+               film: Film = FIRST) -> None:
     """Refuse an odd size (every encode is 4:2:0), with the crop that fixes it only where the cropped clip passes the
     rules that judge it then: no side under MIN_SCORED_SIDE, at least MIN_FRAMES_PER_SOURCE frames (a crop keeps
-    them). Where it would not, the clip is said as what the crop leaves it (too small, too short), with no crop."""
+    them). Where it would not, the clip is said as what the crop leaves it (too small, too short), with no crop.
+    `raw`: a .yuv's input; `film`: a master's, which the crop maps."""
     if not (width % 2 or height % 2):
         return
     odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
@@ -168,7 +180,7 @@ def check_even(path: Path, width: int, height: int, frames: int, raw: tuple[str,
                          hint="use a longer cut of the clip, or remove it from --ref-dir")
     raise InputError(f"{said} (encoders refuse it)",
                      hint=Spelled("crop it to an even size with the kit's ffmpeg (cropping keeps the score "
-                                  "honest; scaling would not): ", crop_command(path, width, height, raw)))
+                                  "honest; scaling would not): ", crop_command(path, width, height, raw, film)))
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:

@@ -379,15 +379,18 @@ def test_a_look_that_stalls_is_never_kept_and_the_next_run_uses_the_clip(
     assert not any(key.startswith("refused") for key in kept), kept
     again = discover(refs, ffmpeg, open_cache(tmp_path / "cache"))
     assert [(Path(c.path).name, c.n_frames) for c in again] == [("alpha.y4m", 8), ("camera.mp4", FRAMES)]
-    # an older kit's refusal of this file version, a look past its wall-clock budget: never read
-    from kit.media.cache import refusal_key
+    # an older kit's refusal of this file version (refused3: a look past its wall-clock budget; refused4: a cover read
+    # as the film, judged): never read
+    from kit.media.cache import REFUSED, refusal_key
 
-    old = refusal_key(camera, ffmpeg).replace("refused4|", "refused3|")
-    other = tmp_path / "other-cache"
-    other.mkdir()
-    (other / "sha256.json").write_text(json.dumps({old: json.dumps([
-        "clip: ffmpeg timed out after 114 s making its lossless copy", "the file may be damaged"])}))
-    assert [c.n_frames for c in discover(refs, ffmpeg, open_cache(other))] == [8, FRAMES]
+    for kept_by in ("refused3|", "refused4|"):
+        old = refusal_key(camera, ffmpeg).replace(REFUSED, kept_by)
+        assert old.startswith(kept_by)
+        other = tmp_path / f"other-cache-{kept_by[:-1]}"
+        other.mkdir()
+        (other / "sha256.json").write_text(json.dumps({old: json.dumps([
+            "clip: ffmpeg timed out after 114 s making its lossless copy", "the file may be damaged"])}))
+        assert [c.n_frames for c in discover(refs, ffmpeg, open_cache(other))] == [8, FRAMES]
 
 
 def test_a_look_cut_short_by_kit_timeout_s_is_not_kept(ffmpeg: str, tmp_path: Path,

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import pytest
 
 from kit.rundir import RunDir
+from tests import pace
 from tests.conftest import KIT, ROOT, copy_prereqs, render, run_here
 from tests.faults import FREEZER_ENV, PLAN, STOP_S_ENV, STOPPED_ENV, faulty_ffmpeg
 from tests.kitfiles import TINY_MODEL
@@ -130,7 +131,7 @@ def corpus(box: Box, out: Path, plan: dict[str, list[str]], cgroup: Path | None)
     if cgroup is not None:  # before it starts a child (its imports take a second)
         (cgroup / "cgroup.procs").write_text(str(proc.pid))
     try:
-        stdout, stderr = proc.communicate(timeout=1800)
+        stdout, stderr = pace.communicate(proc, 1800)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
@@ -205,7 +206,7 @@ def test_every_child_the_cap_stops_names_it(box: Box, tmp_path: Path) -> None:
     out = copy_prereqs(box.prereqs, tmp_path / "out")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(tmp_path / "cache"), "KIT_TIMEOUT_S": "2",
            PLAN: json.dumps({clip: [stage, "hang"] for stage, clip, _ in STAGES.values()})}
-    res = subprocess.run([*KIT, "step", "corpus", "--ref-dir", str(box.refs), "--out-dir", str(out), "--ffmpeg",
+    res = pace.run([*KIT, "step", "corpus", "--ref-dir", str(box.refs), "--out-dir", str(out), "--ffmpeg",
                           str(box.wrapper), *GRID], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     left = {Path(s["path"]).name: s for s in json.loads(RunDir(out).skipped_clips.read_text())["skipped"]}
@@ -219,7 +220,7 @@ def test_every_child_the_cap_stops_names_it(box: Box, tmp_path: Path) -> None:
     for what, stage, teacher in (("libx264", "probe", []), ("*", "teacher", ["--teacher", str(model)])):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(tmp_path / f"cache-{stage}"),
                "KIT_TIMEOUT_S": "2", "FAULT_CLIP": what, "FAULT_STAGE": stage, "FAULT_KIND": "hang"}
-        res = subprocess.run([*KIT, "step", "prereqs", "--out-dir", str(tmp_path / stage), "--ffmpeg",
+        res = pace.run([*KIT, "step", "prereqs", "--out-dir", str(tmp_path / stage), "--ffmpeg",
                               str(box.wrapper), "--encoders", "libx264", *teacher], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=1800)
         print(f"cell {stage} x cap: exit {res.returncode}: "

@@ -13,7 +13,8 @@ import pytest
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
-from kit.media.streams import dropped, input_streams, no_video
+from kit.media.looks import stream_copy_command
+from kit.media.streams import choose_film, dropped, input_streams, no_video
 from tests.conftest import run_kit
 
 SIZE = "s=176x144:r=25"
@@ -62,7 +63,11 @@ def masters(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 EXPECTED = {
     "alpha.mkv": ["its alpha channel (yuva420p) is dropped: the encodes and their scores see the colour planes only"],
-    "two.mkv": ["1 more video stream(s) (#0:1) not used: only the first video stream (#0:0) is encoded and scored"],
+    # two real films of 8 frames each: the first read, the other named, with how to read it instead
+    "two.mkv": ["1 more video stream(s) (#0:1 (8 frames, ffv1 176x144)) not used: only the film (#0:0, 8 frames) is "
+                "encoded and scored",
+                "#0:0 and #0:1 could each be the film (8 frames of 176x144, 8 frames of 176x144): the kit reads #0:0, "
+                "the first of them"],
     "hdr.mkv": ["its HDR tags (transfer smpte2084, mastering display metadata, content light level metadata) are "
                 "not kept: the corpus has no column for them, and vmaf_v0.6.1 scores the pictures as SDR"],
     "plain.mkv": [],
@@ -75,8 +80,12 @@ def test_each_thing_dropped_is_one_note_of_discovery_also_from_the_cache(masters
         notes: list[str] = []
         clips = discover(masters, tool, Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json"), note=notes.append)
         assert sorted(c.src for c in clips) == ["alpha", "hdr", "plain", "two"], attempt
-        expected = sorted(f"{masters / name}: {line}" for name, lines in EXPECTED.items() for line in lines)
-        assert sorted(notes) == expected, attempt
+        expected = [f"{masters / name}: {line}" for name, lines in EXPECTED.items() for line in lines]
+        other = stream_copy_command(masters / "two.mkv", 1)
+        expected.append(f"{masters / 'two.mkv'}: to read its video stream 0:v:1 as the film instead, copy it alone, "
+                        f"as it is, with the kit's ffmpeg: {other}; then put that file in --ref-dir in this one's "
+                        "place")
+        assert sorted(notes) == sorted(expected), attempt
 
 
 def test_the_notes_come_from_ffmpeg_s_stream_list(masters: Path, ffmpeg: str) -> None:
@@ -84,7 +93,7 @@ def test_the_notes_come_from_ffmpeg_s_stream_list(masters: Path, ffmpeg: str) ->
                           "-f", "null", "-"], capture_output=True, text=True)
     assert [(s.index, s.kind, s.picture) for s in input_streams(res.stderr)] == [(0, "Video", True),
                                                                                 (1, "Video", True)]
-    assert no_video(res.stderr) is None and len(dropped(res.stderr)) == 1
+    assert no_video(res.stderr) is None and len(dropped(res.stderr, choose_film(res.stderr, (8, 8)))) == 2
 
 
 def test_the_corpus_step_says_each_note_and_logs_it(masters: Path, tmp_path: Path) -> None:
@@ -101,7 +110,9 @@ def test_the_corpus_step_says_each_note_and_logs_it(masters: Path, tmp_path: Pat
     assert len(said) == 2, res.stdout + res.stderr
     log = (out / "02_corpus" / "logs" / "corpus.log").read_text()
     assert f"{masters / 'alpha.mkv'}: its alpha channel (yuva420p) is dropped" in log  # a clip is named resolved
-    assert f"{masters / 'two.mkv'}: 1 more video stream(s) (#0:1) not used" in log
+    assert f"{masters / 'two.mkv'}: 1 more video stream(s) (#0:1 (8 frames, ffv1 176x144)) not used" in log
+    sent = (out / "02_corpus" / "logs" / "sent-v3" / "corpus.log").read_text()  # the fix's paths as the lead sees them
+    assert "to read its video stream 0:v:1 as the film instead" in sent and str(masters) not in sent, sent
 
 
 # -- a cover picture before the film (issue 98, item 9) ----------------------------------------------------------
@@ -160,9 +171,9 @@ def test_a_cover_before_the_film_is_passed_over_and_named(ffmpeg: str, tmp_path:
     streams = input_streams(opened)
     assert [(s.index, s.picture) for s in streams] == [(0, False), (1, True)], opened  # the cover first, as meant
     (clip,) = discover(path.parent, ffmpeg, Sha256Cache(None))
-    assert (clip.n_frames, clip.width, clip.height, clip.video) == (8, 160, 96, 1), clip
+    assert (clip.n_frames, clip.width, clip.height, clip.film.place) == (8, 160, 96, 1), clip
     assert clip.dropped == ("1 more video stream(s) (#0:0 (a still picture)) not used: only the video stream of "
                             "moving pictures (#0:1) is encoded and scored",), clip.dropped
-    assert "-map 0:v:1 " in unreadable_hint(path, opened)
+    assert "-map 0:v:1 " in unreadable_hint(path, opened, clip.film)
     if film == "lossless":  # the film's first picture traced, not the cover's
-        assert lossless_coding(path, ffmpeg, clip.video) == "H.264 at QP 0 with its transform bypassed (lossless)"
+        assert lossless_coding(path, ffmpeg, clip.film) == "H.264 at QP 0 with its transform bypassed (lossless)"

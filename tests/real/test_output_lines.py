@@ -21,6 +21,7 @@ from kit.media.argv import INTERMEDIATE_OUTPUT, build_intermediate_argv
 from kit.media.decode import parse_probe
 from kit.media.ffmpeg import outputs_whole, parse_output_colour
 from kit.media.looks import LOOK_TRIES, muxed_lines_last, run_look
+from kit.media.streams import FIRST
 from tests.conftest import render
 
 FOREIGN = "Selected 1001/30000 time base\n"  # an encoder's message, as it landed in the one seen
@@ -87,6 +88,6 @@ def test_a_look_cut_is_taken_again_and_a_clean_one_once(copy_log: str, monkeypat
     for logs, runs in (([copy_log], 1), ([spliced, copy_log], 2), ([spliced] * LOOK_TRIES, LOOK_TRIES)):
         ran: list[list[str]] = []
         monkeypatch.setattr(looks, "run_process", logged(iter(logs), ran))
-        res = run_look(tmp_path / "dvd.mpg", ["ffmpeg", "-i", "dvd.mpg"], 60.0, "writing its copy")
+        res = run_look(tmp_path / "dvd.mpg", ["ffmpeg", "-i", "dvd.mpg"], 60.0, "writing its copy", film=FIRST)
         assert len(ran) == runs
         assert res.stderr == logs[-1]  # the last try's log, read as it is (a third cut one: its tags refused as before)

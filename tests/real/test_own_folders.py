@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import pytest
 
+from tests import pace
 from tests.conftest import KIT, ROOT, TINY_SOURCES, render
 from tests.faults import FOLDER_FAULTS, faulty_ffmpeg
 
@@ -66,7 +67,7 @@ def box(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Box:
     wrapper = faulty_ffmpeg(root, ffmpeg)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(root / "cache")}
     for step in ("prereqs", "corpus"):
-        res = subprocess.run([*KIT, "step", step, "--ref-dir", str(refs), "--out-dir", str(root / "corpus"),
+        res = pace.run([*KIT, "step", step, "--ref-dir", str(refs), "--out-dir", str(root / "corpus"),
                               "--ffmpeg", str(wrapper), *GRID], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=900)
         assert res.returncode == 0, res.stdout + res.stderr
@@ -124,7 +125,7 @@ def test_a_folder_of_the_kit_s_own_fails_loudly_once(box: Box, tmp_path: Path, s
         env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache), "TMPDIR": str(temp),
                "FAULT_CLIP": plan[0], "FAULT_STAGE": plan[1], "FAULT_KIND": fault, "FAULT_FOLDER": str(target),
                "FAULT_FOLDER_DONE": str(tmp_path / "done")}
-        res = subprocess.run(command(stage, box, out), cwd=ROOT, env=env, capture_output=True, text=True,
+        res = pace.run(command(stage, box, out), cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=900)
         said = res.stdout + res.stderr
         errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
@@ -142,7 +143,7 @@ def test_a_folder_of_the_kit_s_own_fails_loudly_once(box: Box, tmp_path: Path, s
         (disk / ".fill").unlink(missing_ok=True)
         subprocess.run(["mount", "-o", "remount,size=2g", str(disk)], check=True)
         temp.mkdir(mode=0o700, exist_ok=True)  # a TMPDIR the user names must be there (a kit's own one: made again)
-        again = subprocess.run(command(stage, box, out), cwd=ROOT, env={**env, "FAULT_KIND": ""},
+        again = pace.run(command(stage, box, out), cwd=ROOT, env={**env, "FAULT_KIND": ""},
                                capture_output=True, text=True, timeout=900)
         assert again.returncode in (0, 1), (again.stdout + again.stderr)[-4000:]  # 1: LOSO's HOLD of 3 clips
         if stage != "probe" and (out / "01_prereqs" / "status.json").exists():

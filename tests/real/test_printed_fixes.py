@@ -25,6 +25,7 @@ from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.libvmaf import MIN_SCORED_SIDE
 from kit.media.refs import MIN_FRAMES_PER_SOURCE
+from tests import pace
 from tests.conftest import ROOT
 
 SIZES = [(84, 33), (33, 84), (85, 85), (19, 18), (18, 19), (17, 40), (40, 17), (176, 145)]
@@ -79,7 +80,7 @@ def test_an_odd_clip_s_crop_is_offered_only_where_its_result_is_taken(ffmpeg: st
         assert ("too small" in refusal) if min(w - w % 2, h - h % 2) < MIN_SCORED_SIDE else \
             f"{frames} frame(s); a LOSO fold needs at least {MIN_FRAMES_PER_SOURCE}" in refusal, refusal
         return
-    res = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], cwd=ROOT, capture_output=True,
+    res = pace.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     (made,) = [Path(a) for a in fix if a.endswith("_even.mkv")]
@@ -99,7 +100,7 @@ def test_a_y4m_colour_space_s_conversion_is_taken(ffmpeg: str, tmp_path: Path, c
         pytest.skip(f"C{colorspace} is read as it is: no fix printed")
     fix = printed_fix(refusal)
     assert fix is not None, refusal
-    res = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], capture_output=True, text=True,
+    res = pace.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr
     (made,) = [Path(a) for a in fix if a.endswith(".mkv")]
@@ -129,7 +130,7 @@ def test_a_conversion_is_offered_only_where_its_result_is_long_enough(ffmpeg: st
     if fix is None:
         assert f"{frames} frame(s); a LOSO fold needs at least {MIN_FRAMES_PER_SOURCE}" in refusal, refusal
         return
-    res = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], capture_output=True, text=True,
+    res = pace.run([ffmpeg, "-hide_banner", "-loglevel", "error", *fix], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr
     (made,) = [Path(a) for a in fix if a.endswith(".mkv")]

@@ -46,7 +46,9 @@ BOX_WORDS = {"slow": r"gave no frames for [\d.]+ s|timed out after [\d.]+ s",
              "stop": r"was stopped by a signal from outside for [\d.]+ s, its limit, while the kit ran",
              "kill": r"was killed \(SIGKILL\) from outside the kit",
              "full": r"on a full disk|No space left on device",
-             "moved": r"the out-dir .* was moved, renamed or removed while the corpus jobs ran \(now at .*-moved\)"}
+             # by a job's child (kit.corpus.children.OutDirMoved), or by the step around it (kit.steps.runner)
+             "moved": r"the out-dir .* was moved, renamed or removed while the corpus jobs ran \(now at .*-moved\)|"
+                      r"\(out-dir\) was moved or renamed while the kit ran \(now at .*-moved\)"}
 # what blames the file: never said of the moment
 BLAMES = re.compile(r"may be damaged|damaged container|not a readable video|the same job fails again|fix or replace "
                     r"the clip|cannot fingerprint|its lossless copy holds")

@@ -28,6 +28,7 @@ from kit.media.ffmpeg import CAPPED_SAID, how_it_ended
 from kit.media.libvmaf import DEFAULT_TEACHER
 from kit.media.looks import LookCutShort, LookKilled, LookStalled, run_look
 from kit.media.refs import Clip
+from kit.media.streams import FIRST
 
 SIGNALS_FROM_OUTSIDE = (1, 2, 3, 9, 13, 15)  # a closing terminal, Ctrl-C, a quit, kill -9, a broken pipe, kill
 CRASHES = (4, 5, 6, 7, 8, 11, 31)  # SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: the program's own
@@ -102,7 +103,8 @@ def test_a_look_s_ending_is_said_as_whose_it_is(tmp_path: Path, ending: str) -> 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
     with pytest.raises(kind) as refused:
-        run_look(clip, [str(child(tmp_path, body))], math.inf, "decoding it strictly", thumbnails=True, stall_s=1.5)
+        run_look(clip, [str(child(tmp_path, body))], math.inf, "decoding it strictly", film=FIRST, thumbnails=True,
+                     stall_s=1.5)
     assert type(refused.value) is kind  # a crash is the clip's: an InputError, not a LookCutShort
     if isinstance(refused.value, LookCutShort | ToolError):
         assert refused.value.retry_helps and "again" in str(refused.value.hint), refused.value.hint

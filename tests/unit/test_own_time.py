@@ -141,8 +141,8 @@ def stop_for(seconds: float, after: float = 0.3, group: bool = True) -> threadin
             (child,) = proc._live
         send = os.killpg if group else os.kill
         send(child.pid, signal.SIGSTOP)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and child.returncode is None:  # no longer than the kit takes to end it
+        end = time.monotonic() + seconds  # not a time limit: how long the stop lasts
+        while time.monotonic() < end and child.returncode is None:  # not a time limit: the stop, ended with it
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             send(child.pid, signal.SIGCONT)

@@ -67,6 +67,8 @@ SITES: dict[str, Check] = {
     # a clip left out, and its fix
     "kit/media/refs.py:check_even": Check(RUN, (CLIP_FIXES, PRINTED_FIXES)),
     "kit/media/refs.py:y4m_geometry": Check(RUN, (CLIP_FIXES,)),
+    "kit/media/refs.py:film_fixes": Check(RUN, ("tests/real/test_film_stream.py::test_two_streams_that_could_each_be_"
+                                                "the_film_are_said_and_the_other_read_as_printed",)),
     "kit/media/discovery.py:identified": Check(RUN, (CLIP_FIXES,)),
     "kit/media/entries.py:kind_of": Check(RUN, ("tests/real/test_containers.py::test_raw_streams_are_named_with_a_"
                                                "lossless_conversion_that_keeps_every_frame",)),

@@ -619,7 +619,8 @@ def test_another_kit_version_s_entries_of_the_cache_are_kept_unread_and_never_ca
               f"copy1|{m}": "[]", f"master7|{c}": "x", f"print3|yuv:64x64|{a}": "",
               f"refused1|/usr/bin/ffmpeg|1|2|{c}": "{}", f"copy2.7|{m}": "[]", f"master8|{cup}": "2.3.0's before 9",
               f"refused2|/usr/bin/ffmpeg|1|2|{c}": "{}", f"master9|{cup}": "2.3.0's: no stream chosen",
-              f"refused3|/usr/bin/ffmpeg|1|2|{c}": "{}", f"master11|{c}": "not ours to judge",
+              f"refused3|/usr/bin/ffmpeg|1|2|{c}": "{}", f"master10|{cup}": "2.4's: an MJPEG cover read first",
+              f"refused4|/usr/bin/ffmpeg|1|2|{c}": "{}", f"master12|{c}": "not ours to judge",
               f"copy9.12|{c}": "[0]", f"print5|{a}": "[]"}
     assert not any(k.startswith((MASTER, PICTURES, COPY, REFUSED)) for k in others)
     edited, gone = file_key(clips / "edited.mp4"), f"{tmp_path}/gone.mp4|1|2|3|4|5"

@@ -20,6 +20,7 @@ from kit.media.discovery import Skipped, other_entry
 from kit.media.entries import kind_of, sequence_kind
 from kit.media.libvmaf import Teacher
 from kit.media.looks import LookCutShort, LookStalled, budget_of, convert_command, look_refusal
+from kit.media.streams import FIRST
 
 SECRET = "Zq7Sekritwort"
 AWKWARD = os.fsdecode(b"it's $HOME: [b] \\ \xff ") + SECRET
@@ -49,7 +50,7 @@ def test_a_look_past_its_budget_is_refused_from_known_parts(box: tuple[Path, Pla
     refs, places = box
     clip = refs / "box.mp4"
     refusal = look_refusal(clip, "decoding it strictly", budget_of(455, 640, 480).rule("strict"), 65.0,
-                           timed_out(after=20.0 if capped else 65.0, capped=capped))
+                           timed_out(after=20.0 if capped else 65.0, capped=capped), FIRST)
     assert isinstance(refusal, LookCutShort) and isinstance(refusal, LookStalled) is not capped  # never kept
     assert isinstance(refusal.message, Spelled) and isinstance(refusal.hint, Spelled)
     said = "ran past KIT_TIMEOUT_S (20 s), which caps every command" if capped else "timed out after 65 s"
@@ -71,7 +72,7 @@ def test_a_refusal_read_again_from_the_cache_is_sent_as_it_was_made(box: tuple[P
     cache = Sha256Cache(None)
 
     def hangs() -> None:
-        raise look_refusal(clip, "decoding it strictly", "its rule", 65.0, timed_out())
+        raise look_refusal(clip, "decoding it strictly", "its rule", 65.0, timed_out(), FIRST)
 
     def damaged() -> None:  # what the file's bytes decide, with a fix naming paths (made of known parts)
         raise InputError(Spelled(PurePath(clip), ": not a readable video (frame 0 is damaged)"),
