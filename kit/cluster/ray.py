@@ -213,8 +213,8 @@ class Driver:
         if t := plan.train_tasks:
             need = self.memory()
             self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}", need)
-            say(f"submitted {t} training task(s) on {plan.union_corpus}; task K trains share K/{t} of LOSO's members "
-                f"into {lay.union_out}")
+            say(f"submitted {t} training task(s) on the union; task K trains share K/{t} of LOSO's members into "
+                f"{lay.union_out}")
             self.wait_all("training task")  # the others' members are kept: a rerun trains the rest
             result = self.single("gather", plan.gather_commands(), [(0, 1)],
                                  f"every training task is done; the gather task runs LOSO, verdict and bundle in "

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from kit.corpus.columns import EXTRA_FEATURES
 from kit.corpus.manifests import corpus_identity, corpus_sha256, manifest_or_why, read_manifest, source_times
-from kit.corpus.schema import TEACHER_FEATURES
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
@@ -180,6 +179,9 @@ class LosoStep:
 
     def set_up(self, ctx: Context) -> Setup:
         """The corpus as training reads it (duplicates dropped, said), cut into folds; the training threads applied."""
+        import pandas as pd
+
+        from kit.corpus.schema import TEACHER_FEATURES  # numpy's, pyarrow's: never for `status`, which imports the step
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, LosoInputs
@@ -208,7 +210,7 @@ class LosoStep:
         # the scores and features are LosoInputs' arrays from here (its own copies): the frame keeps what names, groups
         # and places each row (0.15 GiB less at 3,000,000 rows)
         scores = [c for c in (*input_features(s.train.inputs), *TEACHER_FEATURES, "vmaf") if c in df]
-        df = df.drop(columns=scores).copy()  # a copy: a view would keep the scores' block
+        df = pd.DataFrame(df.drop(columns=scores), copy=True)  # a copy: a view would keep the scores' block
         inputs = replace(inputs, df=df, window_s=s.consumer_window, tolerance=s.gate.consumer_tolerance,
                          samples=self.samples(ctx), times=frame_seconds(corpus, sources))
         if s.train.recipe == TEACHER and inputs.distil is None:
