@@ -18,9 +18,9 @@ RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results ta
 CORPUS_CONTENTS = "corpus"  # manifest.json's `contents` of a corpus-only bundle (a box that cannot train)
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 SEED_FILE = re.compile(r"loso_seed\d+\.json")
-# the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent` and `sent-v2`, older kits', are
-# never sent (2.3's twins held what a child said, before kit.infra.known's door)
-SENT = "sent-v3"
+# the folder of a file's twin as the results tarball sends it (RunDir.sent); `sent`, `sent-v2` and `sent-v3`, older
+# kits', are never sent (2.3's twins held what a child said; 2.4's what a door of words let through)
+SENT = "sent-v4"
 
 
 class Listing(Protocol):
@@ -87,11 +87,12 @@ class RunDir:
 
     @staticmethod
     def sent(path: Path) -> Path:
-        """`sent-v3/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's
-        folders shown (kit.infra.shown) and what a child said passed through the door of free text (kit.infra.known):
-        a step's log (`logs/sent-v3/<step>.log`), `02_corpus/sent-v3/skipped.json`. The twins of older kits (`sent/`
-        before 2.3.0 showed the folders below home; `sent-v2/` of 2.3 held a child's words): a log appended by this kit
-        starts a twin of its own, and the old one is never sent."""
+        """`sent-v4/<name>` beside `path`: the file as the results tarball sends it, written with it, the box's
+        folders shown and what a child said left out (kit.infra.shown), each text then checked by its kind where the
+        tarball is made (kit.bundle.texts): a step's log (`logs/sent-v4/<step>.log`), `02_corpus/sent-v4/skipped.json`.
+        The twins of older kits (`sent/` before 2.3.0 showed the folders below home; `sent-v2/` of 2.3 held a child's
+        words, `sent-v3/` of 2.4 what a door of words let through): a log appended by this kit starts a twin of its
+        own, and the old one is never sent."""
         return path.parent / SENT / path.name
 
     def rel(self, path: Path) -> str:

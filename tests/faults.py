@@ -12,6 +12,9 @@ libvmaf, kit.corpus.oracle), `sample` (a sample job's encode or scoring, kit.cor
 check's libvmaf, kit.platforms.teacher; any clip); and, outside the matrix of a clip's stages, `probe` and `probe10` (an
 encoder's test encode in the prereqs step, 8 or 10 bit, FAULT_CLIP naming the encoder).
 
+A build of the box's own: FAULT_BUILD, words its `-version` says in its name (`ffmpeg version 9.0.2-WORD`) and its
+configuration line (`--prefix=WORD`), as a build made on the box says its folders and host.
+
 Many cells at once: FAULT_PLAN, a JSON object of clip (or encoder) -> [stage, fault]. The box's own lines:
 FAULT_CHATTER, a file holding a JSON list of lines (base64), of which each call says a few on stderr before anything
 else (and an `exit1` after its line, its last words), noting which in FAULT_CHATTER.said, a line per call.
@@ -40,9 +43,13 @@ below it; the child waits as for `stopkit`).
 
 from __future__ import annotations
 
+import base64
+import functools
 import inspect
+import ipaddress
 import os
 import random
+import re
 import string
 import subprocess
 import sys
@@ -52,8 +59,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
-
-from kit.infra.known import vocabulary
 
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
@@ -71,6 +76,7 @@ SIGNALS = {"segv": "SIGSEGV", "abrt": "SIGABRT", "kill": "SIGKILL"}
 ENV = ("FAULT_CLIP", "FAULT_STAGE", "FAULT_KIND")
 OUT_ENV = "FAULT_OUT"  # `moved`: the out-dir to rename
 PLAN, CHATTER = "FAULT_PLAN", "FAULT_CHATTER"  # many cells at once ({clip: [stage, kind]}); the box's lines (a file)
+BUILD = "FAULT_BUILD"  # words the wrapper's `-version` says in its build's name and configuration
 SAID = "[fault] injected failure"  # what `exit1` says on stderr (ffmpeg's telling line of it)
 
 # the wrapper itself: the standard library only, started isolated (-I -S: no site, no user's paths) by the test's
@@ -136,6 +142,16 @@ def outputs():
     """The files this command writes: a libvmaf log, else its last argument."""
     return [log_path()] if "libvmaf=" in joined else [argv[-1]]
 
+
+BUILD = os.environ.get("FAULT_BUILD", "")
+if BUILD and argv[-1:] == ["-version"]:  # a build of the box's own: its name and its configuration say its words
+    res = subprocess.run([REAL, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    text = res.stdout.decode()
+    text = re.sub(r"^(ffmpeg version \S+)", lambda m: m.group(1) + "-" + BUILD.split()[0], text, count=1)
+    text = re.sub(r"^(configuration:)", lambda m: m.group(1) + " --prefix=" + " --extra-cflags=".join(BUILD.split()),
+                  text, count=1, flags=re.MULTILINE)
+    sys.stdout.write(text)
+    sys.exit(res.returncode)
 
 STOPS = ("stop", "stopgroup", "stopkit", "freeze")
 
@@ -387,78 +403,106 @@ def injected(clip: str, stage: str, kind: str) -> Iterator[None]:
 
 # -- the box's own words, for FAULT_CHATTER: what a real ffmpeg may say of the box it runs on ----------------------
 TOKEN_CHARS = string.ascii_letters + string.digits
-# a random token's first letter: one that begins no counter, commit or number the door keeps by its kind (cq037, v9,
-# g2a571b6, 0x1f), so that only a word of the kit's vocabulary is a token the door may send
+# a random token's first letter: one that begins no counter, commit or number of the kit's (cq037, v9, g2a571b6, 0x1f)
 TOKEN_FIRST = "ijklmowyzIJKLMOWYZ"
 # what a box says that nobody needs to guess: common given names and surnames, and the words of a person's own files
-# (8 letters or more: a scan of a tarball looks for no shorter spelling), none of them a word of the kit's
-# (tests/unit/test_known.py::test_common_names_and_words_are_never_sent)
+# (8 letters or more: a scan of a tarball looks for no shorter spelling), none a word the kit sends (kit_words)
 COMMON = ("Elizabeth", "Jennifer", "Patricia", "Margaret", "Jonathan", "Giovanni", "Francesca", "Mohammed",
           "Alexander", "Christopher", "Benjamin", "Katharina", "Svetlana", "Anastasia", "Srinivasan", "Kowalski",
           "Williams", "Johansson", "Rodriguez", "Martinez", "Hernandez", "Gonzalez", "Anderson", "Thompson",
           "Schneider", "Takahashi", "Watanabe", "Lefebvre", "Fernandez", "Nakamura", "Chowdhury",
           "passport", "birthday", "girlfriend", "mortgage", "pregnancy", "honeymoon", "vacation", "hospital",
-          "password", "children", "grandmother", "invoices", "medication", "therapist", "christmas")
-
-
-def token() -> st.SearchStrategy[str]:
-    """A word of the box: a common name or word (as it is, lower or upper case), or 8 to 12 letters and digits
-    nobody could guess. Never filtered by the door: only a word of the kit's vocabulary (sent by the door's own rule)
-    is left out, so that a token the door lets through fails the test that drew it."""
-    common = st.sampled_from(COMMON).flatmap(lambda w: st.sampled_from((w, w.lower(), w.upper())))
-    drawn = st.builds(str.__add__, st.sampled_from(TOKEN_FIRST), st.text(TOKEN_CHARS, min_size=7, max_size=11))
-    return st.one_of(common, drawn.filter(lambda t: t.lower() not in vocabulary()))
-
-
+          "password", "grandmother", "invoices", "medication", "therapist", "christmas")
+# a system's error in another locale (glibc's de, fr, es, it strerror texts): what an ffmpeg started under LANG=de_DE
+# says of a file, none of it English, so no list of English words could tell it from the kit's
+TRANSLATED = ("Keine Berechtigung", "Datei oder Verzeichnis nicht gefunden", "Kein Speicherplatz mehr auf dem Geraet",
+              "Aucun fichier ou dossier de ce type", "Permission non accordee", "No existe el fichero o el directorio",
+              "Nessun file o directory", "Ungueltiges Argument")
 HOSTS = ("example.org", "cs.uni-hamburg.de", "local", "lab.internal", "ac.uk")
 ENV_NAMES = ("HOME", "USER", "LOGNAME", "HOSTNAME", "MAIL", "SSH_CONNECTION", "PWD", "KIT_SECRET_TOKEN")
 
 
+@functools.cache
+def kit_words() -> frozenset[str]:
+    """Every word of 3 letters or more the catalogue's kinds hold (kit.bundle.catalogue: its messages, its lists):
+    a token drawn is none of them, so that one the scan finds came from the box."""
+    from kit.bundle import catalogue, messages, values
+    from kit.infra.kinds import Exact, Match, Template
+
+    words: set[str] = set()
+    for module in (catalogue, messages, values):
+        for kind in vars(module).values():
+            texts = [*getattr(kind, "texts", ())] if isinstance(kind, Exact) else \
+                [kind.text] if isinstance(kind, Template) else [kind.regex] if isinstance(kind, Match) else []
+            words |= {w.lower() for t in texts for w in re.findall(r"[A-Za-z]{3,}", t)}
+    return frozenset(words)
+
+
+def token() -> st.SearchStrategy[str]:
+    """A word of the box: a common name or word (as it is, lower or upper case), or 8 to 12 letters and digits
+    nobody could guess; none of kit_words (the scan would find the kit's own)."""
+    common = st.sampled_from([w for w in COMMON if w.lower() not in kit_words()])
+    common = common.flatmap(lambda w: st.sampled_from((w, w.lower(), w.upper())))
+    drawn = st.builds(str.__add__, st.sampled_from(TOKEN_FIRST), st.text(TOKEN_CHARS, min_size=7, max_size=11))
+    return st.one_of(common, drawn)
+
+
 @st.composite
 def box_line(draw: st.DrawFn) -> tuple[bytes, list[str]]:
-    """One line the box's ffmpeg says, and the tokens in it."""
+    """One line the box's ffmpeg says, and its secrets (what no member may hold, in any spelling)."""
     t, u = draw(token()), draw(token())
     host = f"{u}.{draw(st.sampled_from(HOSTS))}"
-    shapes = {
-        "preset": f"/home/{t}/.ffmpeg/libx264-fast.ffpreset: No such file or directory",
-        "config": f"(/home/{t}/.config/ffmpeg/decoder.cfg: Permission denied)",
-        "windows": f"C:\\Users\\{t}\\AppData\\Local\\ffmpeg\\fonts.conf: cannot open",
-        "quoted": f"'/srv/{t} clips/{u}.mp4': Invalid data found when processing input",
-        "user": f"[libx264 @ 0x55d5c1a2b3c0] user {t} on {host}",
-        "email": f"mailto {t}@{host}",
-        "env": f"{draw(st.sampled_from(ENV_NAMES))}={draw(st.sampled_from([t, f'/home/{t}', f'{t}:{u}']))}",
-        "address": f"fetching https://{host}/{t}/model.json",
-        "home": f"~/{t}/bin/ffmpeg: warning",
+    ipv4 = str(ipaddress.IPv4Address(draw(st.integers(0x0B000000, 0xDFFFFFFF))))
+    ipv6 = str(ipaddress.IPv6Address(draw(st.integers(1 << 112, (1 << 128) - 1))))
+    key = draw(st.binary(min_size=20, max_size=20)).hex()  # a 40-hex key (a git or API token's form)
+    b64 = base64.b64encode(draw(st.binary(min_size=12, max_size=24))).decode()
+    said = draw(st.sampled_from(TRANSLATED))
+    shapes: dict[str, tuple[str, list[str]]] = {
+        "preset": (f"/home/{t}/.ffmpeg/libx264-fast.ffpreset: No such file or directory", [t]),
+        "config": (f"(/home/{t}/.config/ffmpeg/decoder.cfg: Permission denied)", [t]),
+        "windows": (f"C:\\Users\\{t}\\AppData\\Local\\ffmpeg\\fonts.conf: cannot open", [t]),
+        "quoted": (f"'/srv/{t} clips/{u}.mp4': Invalid data found when processing input", [t, u]),
+        "user": (f"[libx264 @ 0x55d5c1a2b3c0] user {t} on {host}", [t, u]),
+        "email": (f"mailto {t}@{host}", [t, u, f"{t}@{host}"]),
+        "env": (f"{draw(st.sampled_from(ENV_NAMES))}={draw(st.sampled_from([t, f'/home/{t}', f'{t}:{u}']))}", [t]),
+        "address": (f"fetching https://{host}/{t}/model.json from {ipv4} ([{ipv6}]:8443)", [t, u, ipv4, ipv6]),
+        "home": (f"~/{t}/bin/ffmpeg: warning", [t]),
+        "glued": (f"Unrecognized option 'i/home/{t}/video/{u}.mp4'.", [t, u, f"i/home/{t}/video"]),
+        "key": (f"[tls @ 0x1] session {key} token {b64}", [key, b64]),
+        "translated": (f"/home/{t}/b.mp4: {said}", [t, said]),
+        "addresses": (f"[tcp @ 0x2] Connection to tcp://{ipv4}:554 failed; trying {ipv6}", [ipv4, ipv6]),
     }
     shape = draw(st.sampled_from([*shapes, "bytes", "unicode"]))
     if shape == "bytes":
-        line = draw(st.binary(max_size=24)) + t.encode() + draw(st.binary(max_size=24)) + b" " + u.encode()
-    elif shape == "unicode":
-        line = f"{draw(st.text(max_size=16))} {t} {draw(st.text(max_size=16))}/{u}".encode("utf-8", "surrogatepass")
-    else:
-        line = shapes[shape].encode()
-    return line, [t, u]
+        return draw(st.binary(max_size=24)) + t.encode() + draw(st.binary(max_size=24)) + b" " + u.encode(), [t, u]
+    if shape == "unicode":
+        text = f"{draw(st.text(max_size=16))} {t} {draw(st.text(max_size=16))}/{u}"
+        return text.encode("utf-8", "surrogatepass"), [t, u]
+    line, secrets = shapes[shape]
+    return line.encode(), secrets
 
 
 def pools() -> st.SearchStrategy[list[tuple[bytes, list[str]]]]:
     return st.lists(box_line(), min_size=24, max_size=24)
 
 
+def random_token(rng: random.Random) -> str:
+    """A token as token() draws them, from `random`'s (a module's fixture, outside a test)."""
+    common = [w for w in COMMON if w.lower() not in kit_words()]
+    if rng.random() < 0.5:
+        return rng.choice(common)
+    return rng.choice(TOKEN_FIRST) + "".join(rng.choices(TOKEN_CHARS, k=9))
+
+
 def random_lines(count: int) -> list[tuple[bytes, list[str]]]:
-    """Box lines drawn outside a test (a module's fixture): a preset's path under home and a user, a host and an
-    address, around tokens of `random`'s (as token() draws them: a common name or word, or a random one)."""
+    """Box lines drawn outside a test (a module's fixture): a preset's path under home and a user, a host, an address
+    and a key, around tokens of `random`'s."""
     rng = random.Random()
-
-    def tok() -> str:
-        if rng.random() < 0.5:
-            return rng.choice(COMMON)
-        while (found := rng.choice(TOKEN_FIRST) + "".join(rng.choices(TOKEN_CHARS, k=9))).lower() in vocabulary():
-            pass
-        return found
-
     lines = []
     for _ in range(count):
-        t, u = tok(), tok()
+        t, u = random_token(rng), random_token(rng)
+        ipv4 = str(ipaddress.IPv4Address(rng.randrange(0x0B000000, 0xDFFFFFFF)))
+        key = rng.randbytes(20).hex()
         lines += [(f"/home/{t}/.ffmpeg/libx264-fast.ffpreset: No such file or directory".encode(), [t]),
-                  (f"user {t} on {u}.example.org, {u}@{t}.edu".encode(), [t, u])]
+                  (f"user {t} on {u}.example.org, {u}@{t}.edu, from {ipv4}, key {key}".encode(), [t, u, ipv4, key])]
     return lines

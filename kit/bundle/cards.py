@@ -21,7 +21,6 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import Correction, EnsembleMember
@@ -132,6 +131,8 @@ def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 verdict: Verdict, diff: float, confidence: Confidence) -> dict[str, object]:
+    from kit.model.export import OPSET  # onnx: where models are made (the catalogue reads this module's words alone)
+
     corpus = verdict.corpus
     teacher = verdict.teacher
     loso = next((r for r in verdict.per_seed if r.seed == seed), None)

@@ -1,5 +1,6 @@
-"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the verdict, the models, the report and
-the logs, under their run-directory paths."""
+"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the verdict, the models and the logs,
+under their run-directory paths. The report is not sent (it is the box's page, made of words no catalogue holds):
+the lead reads the same figures in the verdict and its tables, and `verify --report` renders it from them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
-                  report: Path, checked: Checked, corpus: Path, kept: bool = False) -> dict[str, Path]:
+                  checked: Checked, corpus: Path, kept: bool = False) -> dict[str, Path]:
     """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
     in a temporary folder, it is moved into place once the tarball is written); `corpus`: the verdict's corpus where
     it is now (kit.steps.base.recorded_corpus), checked by the bundle step against the verdict's sha256; `checked`
@@ -25,7 +26,6 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     files |= _checked_outputs(tree, run, verdict, checked)
     files[run.rel(verdict_path)] = verdict_path
     files |= _exported(run, exports)
-    files[run.rel(report)] = report
     return files if kept else in_place(tree, run, files)
 
 

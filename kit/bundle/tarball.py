@@ -15,11 +15,21 @@ from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
 from kit.errors import InputError
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.interrupts import check
+from kit.infra.invocation import kit_command
 from kit.infra.outside import read_json_object
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 from kit.verdict.recheck import contradiction
 
+
+def free_text_hint(source: Path) -> str:
+    """What to do with a tarball holding a text no kind of the catalogue admits."""
+    return ("the kit that made it checks every text it sends against its catalogue: this one was edited after, or made "
+            "by a kit that says more than this one knows (upgrade the lead); ask the sender for the tarball their "
+            f"bundle step wrote ({kit_command('verify', '--show-sent', source)} names each text and its kind)")
+# manifest.json's mark of a tarball whose every text the box checked by the catalogue (kit.bundle.catalogue): its
+# version, raised when a text the catalogue admitted is no longer admitted (a reader refuses what it cannot check)
+CATALOGUE_KEY, CATALOGUE = "catalogue", 1
 VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 
 
@@ -91,22 +101,48 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
 
 
 def verify_tarball(source: Path, read: Callable[[Path, list[str]], object] | None = None) -> ResultsCheck:
-    """The files against manifest.json (as `merge` checks), its claims and its sidecars' models; `read`, where all
-    hold, is handed the extracted top folder and its members (manifest.json last) while they are there."""
+    """The files against manifest.json (as `merge` checks), its claims, its sidecars' models and its texts (the
+    catalogue's kinds); `read`, where the files match their sha256s, is handed the extracted top folder and its
+    members (manifest.json last) while they are there."""
     with extraction_dir("kit-verify") as tmp:
         report = check_results(source, tmp)
         if report.top is not None and report.manifest is not None:
             if report.ok:  # the files are the sender's: what the manifest says of them can be checked
                 report.problems += claim_problems(report.top, report.manifest)
                 report.problems += shard_problems(report.top, report.manifest)
+                report.problems += text_problems(report.top, report.manifest)
             for arc in sorted(report.manifest.files):
                 if arc.startswith(f"{LAYOUT.exports.as_posix()}/") and arc.endswith(CALIBRATION_SUFFIX) \
                         and (report.top / arc).is_file():
                     report.problems += model_problems(report.top / arc)
+            sums_match = report.ok
             report.ok = not report.problems
-            if report.ok and read is not None:
+            if sums_match and read is not None:  # the sender's files, whatever their texts: show-sent names them
                 read(report.top, [*sorted(report.manifest.files), RESULTS_MANIFEST])
         return report
+
+
+def text_problems(top: Path, manifest: ResultsManifest) -> list[str]:
+    """Each text of the tarball no kind of the catalogue admits, naming its member and field (kit.bundle.texts); none
+    for a tarball of a kit before the catalogue (catalogued: false), whose corpus alone a merge reads."""
+    if not catalogued(manifest):
+        return []
+    from kit.bundle.texts import problems, sent_texts
+
+    return problems(sent_texts(top, [*sorted(manifest.files), RESULTS_MANIFEST])[1])
+
+
+def catalogued(manifest: ResultsManifest) -> bool:
+    """Whether a tarball's texts were checked by the catalogue where it was made (its manifest says so: CATALOGUE);
+    a kit before it (2.4) sent texts filtered by words, which no reader here takes but its corpus."""
+    return manifest.get(CATALOGUE_KEY) == CATALOGUE
+
+
+def refused_texts(source: Path) -> list[str]:
+    """text_problems of a results tarball (`merge`'s check of an input, beside its sha256s)."""
+    with extraction_dir("kit-texts") as tmp:
+        report = check_results(source, tmp)
+        return text_problems(report.top, report.manifest) if report.ok and report.top and report.manifest else []
 
 
 def shard_problems(top: Path, manifest: ResultsManifest) -> list[str]:

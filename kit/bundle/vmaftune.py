@@ -13,6 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from kit import __version__
 from kit.bundle.cards import recipe_card, recipe_json, teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
+from kit.bundle.profile_words import FEED_FEATURES, FEED_LOGGED, UNSEEN_BLIND
 from kit.bundle.registry import (
     ENSEMBLE_ID,
     MAX_NOTES,
@@ -29,7 +30,7 @@ from kit.infra.rules import KIT_VERSION
 from kit.infra.tree import Tree
 from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
-from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, LOG_FEATURES, SCALE_INPUT_NOTE, cq_ranges
+from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
@@ -41,10 +42,7 @@ from kit.verdict.document import Verdict
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
-# vmaf-tune's feature columns, in its order: a contract copy (tests/unit/test_model_contract.py checks it)
-FEED_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 N_FEED = len(FEED_FEATURES)
-FEED_LOGGED = ", ".join(f"log(1 + {f})" for f in FEED_FEATURES if f in LOG_FEATURES)  # the members' first operation
 WIDTH = N_FEED + len(VOCAB_V2) + 2  # 20
 PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 # quality scale of the v2 encoders the kit has no slot for: used only to keep their rows finite
@@ -101,8 +99,6 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
     return x
 
 
-UNSEEN_BLIND = ("no row of the training corpus, and none needed: the models read no codec block (the teacher recipe), "
-                "so its predictions are those of a trained slot")
 
 
 @dataclass(frozen=True)

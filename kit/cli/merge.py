@@ -10,6 +10,7 @@ import click
 
 from kit.cli.export import export_cmd
 from kit.cli.guard import guard
+from kit.errors import InputError
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
     check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
     # the overrides decide which sources are one content: the folds
     groups = require_trusted(content_groups, "--content-groups") if content_groups is not None else None
+    refuse_free_text(paths)
     try:
         manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
                                overrides=read_overrides(groups), accepted=accept_keys,
@@ -133,6 +135,18 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
         click.echo(f"warning: {visible(warning)}", err=True)
     if json_mode:
         click.echo(json.dumps(manifest.to_json(), indent=2))
+
+
+def refuse_free_text(paths: list[Path]) -> None:
+    """InputError (exit 2) for a results tarball holding a text no kind of the catalogue admits, naming the tarball,
+    the member and the field, before anything is merged (kit.bundle.tarball.text_problems)."""
+    from kit.bundle.tarball import free_text_hint, refused_texts
+    from kit.corpus.inputs import detect_kind
+
+    for path in paths:
+        if path.is_file() and detect_kind(path) == "tarball" and (found := refused_texts(path)):
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise InputError(f"{path}: {found[0]}{more}; nothing was merged", hint=free_text_hint(path))
 
 
 @click.group("corpus")

@@ -18,7 +18,7 @@ from kit.corpus.shared import Job as SharedJob
 from kit.errors import ToolError
 from kit.infra.files import OWN_CAUSES, disk_full_at
 from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process
-from kit.infra.shown import Spelled, heard, spelled_path
+from kit.infra.shown import Spelled, found, heard, spelled_path
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import CAPPED_FIX, how_it_ended, how_it_stopped, on_full_disk
 
@@ -67,9 +67,9 @@ def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "
     hint = (CAPPED_HINT if capped else AGAIN if retry_helps else
             f"the same job fails again (job {job.job_id}): its command and stderr are in the step log "
             "(02_corpus/logs/corpus.log); fix or replace the clip, or report it with that log")
-    return JobFailed(Spelled(PurePath(job.clip.path), ": ", heard(f"{program} {how} {doing} {job_words(job, what)}",
+    return JobFailed(Spelled(PurePath(job.clip.path), ": ", found(f"{program} {how} {doing} {job_words(job, what)}",
                                                                   known),
-                             *((": ", heard(said, known)) if said else ())),
+                             *((heard(said, known, lead=": "),) if said else ())),
                      hint=hint, stderr_tail=tail, clip_path="" if full_disk else job.clip.path,
                      retry_helps=retry_helps)
 

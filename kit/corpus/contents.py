@@ -32,6 +32,8 @@ KIND_COST = {"y4m": 0, "yuv": 1, "master": 2}  # which of two twins is kept: the
 HEX = re.compile(r"^[0-9a-f]{6,64}$")
 
 
+CONTENT_GROUPS = "--content-groups"  # how a reason names the file of the user's word (its name is the box's)
+
 @dataclass(frozen=True)
 class Source:
     """A source to group: at discovery a clip, at merge a source of one box's shard."""
@@ -61,7 +63,7 @@ class Overrides:
     left_out: dict[str, str] = field(default_factory=dict)  # the names of the clips this run left out: their paths
 
     def lines(self) -> list[str]:
-        where = f"{PurePath(self.file).name} (sha256 {self.sha256[:12]})"  # sent in the manifest: no folder
+        where = f"{CONTENT_GROUPS}, sha256 {self.sha256[:12]}"  # sent in the manifest: no file's name
         return ([f"same content: {', '.join(s)} ({where})" for s in self.rules.same]
                 + [f"different contents: {', '.join(d)} ({where})" for d in self.rules.different])
 
@@ -329,8 +331,8 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
     same, different = ([[_resolve(unique, sel, overrides) for sel in entry] for entry in kind]
                        for kind in (overrides.rules.same, overrides.rules.different))
     check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
-    named = PurePath(overrides.file).name  # a content group's reason is sent in the manifest: the file, no folder
-    links = [(ix[0], j, f"{', '.join(entry)}: one content by {named}")
+    # a content group's reason is sent in the manifest: the flag, no file's name
+    links = [(ix[0], j, f"{', '.join(entry)}: one content by {CONTENT_GROUPS}")
              for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
     return links, apart | {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
 
@@ -343,7 +345,7 @@ def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
     rulings = [r for i, j, r in judged
                if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]
     users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
-                                          f"{PurePath(overrides.file).name} says" for entry in overrides.rules.same]
+                                          f"{CONTENT_GROUPS} says" for entry in overrides.rules.same]
     kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
     return Grouping(content_of, groups, [r.line() for r in rulings if r.outcome == "undecided"], kept_apart,
                     [r.line() for r in rulings] + users, rulings)

@@ -24,7 +24,15 @@ from kit.corpus.manifests import (
     given_manifest,
 )
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
-from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, TEACHER_FEATURES, validate_table, with_content
+from kit.corpus.schema import (
+    COLUMNS,
+    EXTRA_FEATURES,
+    SCHEMA,
+    TEACHER_FEATURES,
+    typed_columns,
+    validate_table,
+    with_content,
+)
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -118,8 +126,9 @@ def load_jsonl(path: Path) -> pa.Table:
 
 
 def legacy_rows(table: pa.Table) -> pa.Table:
-    """Bash-kit rows in the current layout: every source its own content group, encoded at its own size."""
-    return with_content(vt_cq_received(with_rungs(table))[0])
+    """Bash-kit rows in the current layout: every source its own content group, encoded at its own size, what the
+    system says of the box in its typed forms (kit.corpus.schema.TYPED_COLUMNS)."""
+    return typed_columns(with_content(vt_cq_received(with_rungs(table))[0]))
 
 
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:
@@ -148,7 +157,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
     for name in ("enc_pix_fmt", "teacher_sha256"):
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
-    table = pa.table(cols, schema=SCHEMA)
+    # what the system said of the box (a kit before 2.5 kept its words: a CPU's name, ffmpeg's version) typed
+    table = typed_columns(pa.table(cols, schema=SCHEMA))
     validate_table(table, label)
     return table, "; ".join(notes), tuple(names)
 

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy and pyarrow load where rows are made or read: `status` plans the corpus step without them
@@ -115,7 +115,7 @@ class Job:
 
     @property
     def job_id(self) -> str:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.clip.src).strip("-.")[:40] or "clip"
+        slug = job_slug(self.clip.src)
         rung = f"__{self.rendition.width}x{self.rendition.height}" if self.rendition is not None else ""
         return f"{slug}-{self.clip.sha256[:10]}__{self.encoder}__cq{self.cq:03d}{rung}"
 
@@ -131,7 +131,7 @@ class Job:
             "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
             "encode": [size.width, size.height, size.down, size.up],
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
-            "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
+            "platform": prov.platform, "teacher": [ledger_teacher_name(prov.teacher), prov.teacher.sha256],
             "extra": list(EXTRA_FEATURES) if prov.extra else [],
             # only where there are some: every other teacher's jobs keep the fingerprints of kit 2.1
             **({"teacher_keys": list(prov.teacher_keys)} if prov.teacher_keys else {}),
@@ -569,3 +569,18 @@ class JobRunner:
                     tags = None
                 self.shared.clips[clip.path].ref_tags = tags
         batch.elapsed_s, batch.argv = enc.elapsed_s, argv
+
+
+def ledger_teacher_name(teacher: Teacher) -> str:
+    """The teacher's name in a job's fingerprint: a model file's by its file's name, as kit 2.4 named the teacher (its
+    name is now its digest, kit.media.libvmaf.file_teacher_name), so that no job of 2.4 is redone for it; the ledgers
+    stay on the box."""
+    if teacher.builtin or not teacher.path:
+        return teacher.name
+    name = PurePath(teacher.path).name
+    return name.removesuffix(".json") or name
+
+
+def job_slug(src: str) -> str:
+    """A source's name as its jobs' ids and folders begin (letters, digits, `.`, `_`, `-`: a file name anywhere)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", src).strip("-.")[:40] or "clip"

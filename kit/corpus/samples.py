@@ -260,8 +260,7 @@ def empty_samples() -> pa.Table:
 
 def samples_failed(failures: list[ToolError], n_samples: int) -> Spelled:
     """The line that says the sample jobs that failed, with the first one's message: a Spelled message with its paths
-    shown in what is sent, a plain one through the door of free text (kit.infra.shown.Withheld: it may hold any
-    path)."""
+    shown in what is sent, a plain one the box's alone (kit.infra.shown.Withheld: it may hold any path or word)."""
     first = failures[0].message
     return Spelled(failed_of(len(failures), n_samples, "sample jobs"),
                    first if isinstance(first, Spelled) else Withheld(first),

@@ -28,8 +28,10 @@ from kit.corpus.columns import (
     range_problem,
 )
 from kit.errors import InputError
+from kit.infra import typed
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.infra.rules import BOX_ID_PATTERN, BOX_ID_WORDS
+from kit.media.pixfmt import typed_pix_fmt
 from kit.platforms.encoders import ENCODER_NAMES
 
 # what one job makes: a row per scored frame, of one clip
@@ -214,3 +216,26 @@ def corpus_sha256(path: Path) -> str:
         h.update(len(part).to_bytes(8, "little") + part)
     _content_memo[key] = h.hexdigest()
     return _content_memo[key]
+
+
+# what the system says of the box in a row, as the lead is sent it (kit.infra.typed): a job keeps the words (its
+# ledger's fingerprint names them), the shard their typed forms
+TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": typed.device, "ffmpeg_version": typed.version,
+                                                   "pix_fmt": typed_pix_fmt, "enc_pix_fmt": typed_pix_fmt}
+
+
+def typed_columns(table: pa.Table) -> pa.Table:
+    """`table` with each of TYPED_COLUMNS' values in its typed form (each distinct value typed once), and a model
+    file's teacher by its digest (kit.media.libvmaf.file_teacher_name: a kit before 2.5 named it by its file)."""
+    for name, form in TYPED_COLUMNS.items():
+        if name in table.column_names:
+            col = pc.dictionary_encode(table[name]).combine_chunks()
+            typed_values = pa.array([form(v) for v in col.dictionary.to_pylist()], pa.string())
+            table = table.set_column(table.column_names.index(name), name, pc.take(typed_values, col.indices))
+    if {"teacher_model", "teacher_sha256"} <= set(table.column_names):
+        sha = table["teacher_sha256"]
+        named = pc.binary_join_element_wise("model_", pc.utf8_slice_codeunits(pc.fill_null(sha, ""), 0, 12), "")
+        from_file = pc.fill_null(pc.greater(pc.utf8_length(sha), 0), False)
+        at = table.column_names.index("teacher_model")
+        table = table.set_column(at, "teacher_model", pc.if_else(from_file, named, table["teacher_model"]))
+    return table

@@ -13,11 +13,12 @@ from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, r
 from kit.corpus.manifests import ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
 from kit.corpus.oracle import OracleCheck
 from kit.errors import InputError
+from kit.infra import typed
 from kit.infra.clock import utc_iso
 from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.media.discovery import Unusable, low_bitrate_warning
-from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt, scoring_note
+from kit.media.pixfmt import ENC_PIX_FMTS, score_pix_fmt, scoring_note, typed_pix_fmt
 from kit.media.refs import Clip
 
 
@@ -25,7 +26,7 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
     """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
-    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, validate_table, with_content
+    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, typed_columns, validate_table, with_content
     from kit.infra.parquet import WRITE_OPTIONS
 
     rows = 0
@@ -43,7 +44,7 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
                 raise InputError(f"{exc.message}: the lead's merge would refuse this box's corpus for it",
                                  hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or "
                                       "rerun the corpus step with --force") from None
-            writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
+            writer.write_table(typed_columns(with_content(table.select(JOB_COLUMNS), content_of)).cast(SCHEMA))
             rows += table.num_rows
     return rows
 
@@ -88,14 +89,15 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
 
     return ShardManifest(
         kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
-        box_id=prov.box_id, platform=prov.platform, device=prov.device,
-        devices={enc: prov.device_for(enc) for enc in encoders},
-        ffmpeg=FFmpegRef(places.show(prov.ffmpeg_path), prov.ffmpeg_version, prov.ffmpeg_build),
-        libvmaf_version=prov.libvmaf_version, teacher_model=prov.teacher.name,
+        box_id=prov.box_id, platform=prov.platform, device=typed.device(prov.device),
+        devices={enc: typed.device(prov.device_for(enc)) for enc in encoders},
+        ffmpeg=FFmpegRef(places.show(prov.ffmpeg_path), typed.version(prov.ffmpeg_version),
+                         typed.version(prov.ffmpeg_build)),
+        libvmaf_version=typed.build_id(prov.libvmaf_version), teacher_model=prov.teacher.name,
         teacher_sha256=prov.teacher.sha256, encoders=encoders, grid=grid,
         scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
         demo_corpus=demo,
-        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
+        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, typed_pix_fmt(c.pix_fmt), c.n_frames,
                                 ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name,
                                 decode=scorings[c.path].decode if c.path in scorings else "",
                                 oracle=sent_check(scorings[c.path].oracle if c.path in scorings else None, places),

@@ -101,18 +101,16 @@ def cache_dir() -> Path:
     return found
 
 
-def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False,
-               box_id: str = "") -> Places:
+def box_places(out_dir: Path | None = None, ref_dir: Path | None = None, kept: bool = False) -> Places:
     """The box's roots a file the lead is sent shows its paths under (kit.infra.shown): this command's out-dir and
     reference folder, the kit's cache and the kit's own folder (those known here); never home or the current folder,
-    whose folders below are the user's own; `kept` (--keep-paths): every path as it is. The box id and the CPU's
-    model name, which the lead is sent anyway (the shard's `box_id` and `device`), are known words in free text."""
+    whose folders below are the user's own; `kept` (--keep-paths): every path as it is."""
     if kept:
         return Places.KEPT
     cache = None
     with contextlib.suppress(PrereqError):  # no cache folder: nothing of it to show
         cache = cache_dir()
-    return Places.of(out_dir, ref_dir, cache, KIT_ROOT, names=(box_id, cpu_name()))
+    return Places.of(out_dir, ref_dir, cache, KIT_ROOT)
 
 
 def free_bytes(path: Path) -> int:

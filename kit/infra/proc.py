@@ -27,8 +27,9 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import reaper, resources, scratch
 from kit.infra.clock import WATCH
+from kit.infra.ended import OUTSIDE_SIGNALS, Ended, of_exit, of_signal
 from kit.infra.interrupts import MAIN_WAIT_S, check
-from kit.infra.shown import Spelled, heard, program, shell_line, spelled_path
+from kit.infra.shown import Heard, Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
 
 STDERR_TAIL_LINES = 25
@@ -95,6 +96,12 @@ def signal_name(signum: int) -> str:
         return f"signal {signum} ({signal.Signals(signum).name})"
     except ValueError:
         return f"signal {signum}"
+
+
+def ended_by(returncode: int) -> Ended:
+    """How a child that did not succeed ended, by its return code alone: a signal (a negative code on POSIX) or its
+    exit code (kit.infra.ended; what it said, and whether the signal came from outside, its callers read)."""
+    return of_signal(-returncode, outside=-returncode in OUTSIDE_SIGNALS) if returncode < 0 else of_exit(returncode)
 
 
 def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
@@ -293,8 +300,9 @@ def run_process(
         scratch.remove(own)  # its temporary folder
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
-    if log is not None and proc.returncode != 0:
-        log(Spelled(f"  exit {proc.returncode}; stderr tail:\n", heard(tail_lines(text, STDERR_TAIL_LINES), given)))
+    if log is not None and proc.returncode != 0:  # how it ended, typed; its words the box's (kit.infra.ended)
+        log(Spelled(f"  ended: {ended_by(proc.returncode)}",
+                    heard(tail_lines(text, STDERR_TAIL_LINES), given, lead="; stderr tail:\n")))
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
         raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(given, proc.returncode, out, text, elapsed)
@@ -406,8 +414,8 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes, given: S
     """A ToolError for a child that never finished properly, its stderr tail logged too (the paths it was `given`
     found in it, kit.infra.shown.heard)."""
     tail = heard(tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES), given)
-    if log is not None:
-        log(Spelled(f"  {message}; stderr tail:\n", tail))
+    if log is not None:  # its words the box's (kit.infra.ended): the lead reads the kit's line alone
+        log(Spelled(f"  {message}", Heard("; stderr tail:\n", tail)))
     return ToolError(Spelled(message), hint=hint, stderr_tail=tail)  # made of known parts: the program's name
 
 

@@ -51,11 +51,10 @@ def keeps(f: dataclasses.Field[Any]) -> tuple[ValueRule, ...]:
     return tuple(f.metadata.get(KEEPS, ()))
 
 
-def omit_none(*rules: ValueRule, said: bool = False) -> Any:
+def omit_none(*rules: ValueRule) -> Any:
     """A field left out of the JSON while it is None; present and null, a float field reads as NaN. `rules`: what its
-    value, read back, keeps beyond its type (as `keep`'s); `said`: free text (SAID)."""
-    return dataclasses.field(default=None, metadata={"omit_none": True, **({KEEPS: rules} if rules else {}),
-                                                     **({"said": True} if said else {})})
+    value, read back, keeps beyond its type (as `keep`'s)."""
+    return dataclasses.field(default=None, metadata={"omit_none": True, **({KEEPS: rules} if rules else {})})
 
 
 def flatten() -> Any:
@@ -68,49 +67,6 @@ def flatten() -> Any:
 # `field(metadata=NAMES_FILE)`: written as UTF-8 text, a byte of the name that is not UTF-8 as `\\xHH`
 # (visible.utf8_text), so that any JSON reader takes it, as the kit shows it
 NAMES_FILE: Mapping[str, bool] = {"names_file": True}
-
-
-# the metadata of a field that holds free text (a child's words, an OS's or a library's message, an environment
-# value), `field(metadata=SAID)`: what a results tarball sends of it passes the one door of such text
-# (said_record with kit.infra.shown.Places.known: kit.infra.known), never as it is
-SAID: Mapping[str, bool] = {"said": True}
-
-
-def said_record(record: R, say: Callable[[str], str]) -> R:
-    """`record` with every SAID field, at any depth (a record in a field, a tuple's or a dict's values), said by
-    `say`: a text, or each text of a list or tuple."""
-    changes: dict[str, object] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        said = _said(value, say) if f.metadata.get("said") else _said_within(value, say)
-        if said is not value:
-            changes[f.name] = said
-    return dataclasses.replace(record, **changes) if changes else record
-
-
-def _said(value: object, say: Callable[[str], str]) -> object:
-    if isinstance(value, str):
-        return say(value)
-    if isinstance(value, list):
-        return [_said(v, say) for v in value]
-    if type(value) is tuple:
-        return tuple(_said(v, say) for v in value)
-    return value
-
-
-def _said_within(value: object, say: Callable[[str], str]) -> object:
-    """`value` with the SAID fields of the records it holds said (itself where it holds none)."""
-    if isinstance(value, Record):
-        return said_record(value, say)
-    if isinstance(value, list) or type(value) is tuple:
-        items = [_said_within(v, say) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, dict):
-        found = {k: _said_within(v, say) for k, v in value.items()}
-        return found if any(found[k] is not v for k, v in value.items()) else value
-    return value
 
 
 class RecordError(ValueError):

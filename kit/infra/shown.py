@@ -16,25 +16,23 @@ escaping, a sibling folder `clips old` beside `clips`).
   `+`, a slice) makes plain text of it, never a Spelled. So every text that names a path is built as a `Spelled`
   (MarkupSafe's `Markup`, a str that knows it is escaped, is the model), each site that names a path in a log line a
   Spelled (tests/unit/test_shown.py scans the log sites).
-- The one door of free text (issue 89): whatever of a text is not a path, a Spelled's literal parts and plain text
-  alike, is shown through `Places.known` (kit.infra.known), which keeps the kit's own words, numbers and the names
-  the lead is sent anyway and replaces the rest: a child's words that an f-string put in a message, an exception's
-  message (said_of; inside a Spelled line, a `Withheld` part), an OS error's. The kit's own lines pass it unchanged.
-- `heard`: what another program said (a child's stderr), read as data: each path the kit gave it, found where the
-  program wrote it as given, is a part of a `Spelled` like any other.
+- `Heard`: what another program said (a child's stderr, read by `heard`, each path the kit gave it found as a part),
+  and `Withheld`: a text the kit did not build from known parts (an exception's plain message). Each is the box's
+  alone: spelled as it is where the box keeps it (its own logs, the terminal), and not at all where a text is shown
+  for the lead (issue 96: a child's words are classified, never sent). What the lead is sent of a shown text is then
+  checked whole against the kit's catalogue (kit.bundle.catalogue), which admits the kit's own messages only.
 - `without_prefix` cuts a Spelled's leading words and keeps it one; `spelled_document` and `spelled_from` keep a
   Spelled in a JSON document and read it back with its parts (a refusal kept in the kit's cache is sent, on a rerun,
   as it was the first time).
 
-A record that is sent holds a path as a `Path` field or a file name, and a field of free text is declared SAID
-(kit.infra.records.said_record, applied by kit.bundle.sent).
+A record that is sent holds a path as a `Path` field or a file name; what it holds of text is checked by its kind
+(kit.bundle.catalogue) as the record is sent (kit.bundle.sent).
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +40,6 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar, Union
 
 from kit.errors import KitError
-from kit.infra.known import known, words_of
 from kit.infra.visible import shell_quote
 
 
@@ -58,7 +55,11 @@ class Root(enum.Enum):
     KIT = "[kit]"
 
 
-ELSEWHERE = "[elsewhere]"  # the mark of a path under no root: a file's name goes after it, a folder's never
+ELSEWHERE = "[elsewhere]"  # the mark of a path under no root: a program's name goes after it, no other name ever
+# the programs a path elsewhere is named by (`[elsewhere]/ffmpeg`): what the lead needs to know ran, and no name the
+# box chose (a --corpus, a --teacher or a --settings file elsewhere is `[elsewhere]` alone)
+PROGRAMS = ("ffmpeg", "ffmpeg.exe", "ffprobe", "nvidia-smi", "vainfo", "python", "python3", "ensemble-kit",
+            "amfrt64.dll", "amfrt32.dll")
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,6 @@ class Places:
 
     roots: tuple[tuple[tuple[str, ...], Root], ...]
     kept: bool = False
-    # the names the lead may see in free text beside the kit's words (the box id, the CPU's model name), besides
-    # those of the files in --ref-dir (named, listed once: `named`)
-    names: frozenset[str] = frozenset()
     # each folder's resolved path, looked up once: a log shows the same few folders thousands of times (a link made
     # later is not seen; the path is then shown as it resolved, or as given: either is a root's parts or its name)
     resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -105,26 +103,25 @@ class Places:
 
     @classmethod
     def of(cls, out_dir: Path | None = None, ref_dir: Path | None = None, cache: Path | None = None,
-           kit: Path | None = None, names: Iterable[str] = ()) -> Places:
-        """These roots (None: not one of this command's), each wholly resolved and as given; `/` is no root;
-        `names`: the box's own the lead is sent anyway (its id), known in free text."""
+           kit: Path | None = None) -> Places:
+        """These roots (None: not one of this command's), each wholly resolved and as given; `/` is no root."""
         named = [(folder, root) for folder, root in ((out_dir, Root.OUT_DIR), (ref_dir, Root.REF_DIR),
                                                      (cache, Root.CACHE), (kit, Root.KIT)) if folder is not None]
         roots = {(parts, root) for folder, root in named
                  for parts in (*_forms(folder), Path(os.path.realpath(folder)).parts) if len(parts) > 1}
         # the deepest first: an out-dir inside the kit's folder is [out-dir]/…, not [kit]/runs/…
-        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))),
-                   names=frozenset(n for n in names if n))
+        return cls(tuple(sorted(roots, key=lambda r: (-len(r[0]), list(Root).index(r[1])))))
 
     def shown(self, path: PurePath | str) -> Shown:
         """`path` (a relative one from the current folder) under the deepest root it lies in, its folders' links
-        resolved first, then as given; else a file by its name behind ELSEWHERE, a folder (an earlier --ref-dir, a
-        model's) as ELSEWHERE alone: its name is the box's, where a file's name is what the lead needs."""
+        resolved first, then as given; else a program of PROGRAMS by its name behind ELSEWHERE (`[elsewhere]/ffmpeg`),
+        any other file or folder as ELSEWHERE alone: its name is the box's."""
         for parts in _forms(path, self._real):
             if (found := self._under(parts)) is not None:
                 return found
         lexical = Path(os.path.abspath(path)).parts
-        return Shown(None, () if os.path.isdir(path) or len(lexical) < 2 else (lexical[-1],))
+        program = len(lexical) > 1 and lexical[-1] in PROGRAMS and not os.path.isdir(path)
+        return Shown(None, (lexical[-1],) if program else ())
 
     def _real(self, folder: str) -> str:
         if (found := self.resolved.get(folder)) is None:
@@ -142,35 +139,17 @@ class Places:
         return str(path) if self.kept else str(self.shown(path))
 
     def text(self, text: str) -> str:
-        """A text as the lead may see it: a Spelled one with its paths shown and its words through the door of free
-        text, any other through that door whole (kit.infra.known); as it is, when kept."""
+        """A text as the lead may see it: a Spelled one with its paths shown and what another program said (Heard)
+        and what the kit did not build (Withheld) left out, any other as it is (its kind checks it where it is sent:
+        kit.bundle.catalogue); as it is, when kept."""
         if self.kept:
             return str.__str__(text)
-        return text.shown(self) if isinstance(text, Spelled) else self.known(str.__str__(text))
-
-    def known(self, text: str) -> str:
-        """Free text as the lead may see it: what kit.infra.known classifies, the kit's words, numbers, the names of
-        the files in --ref-dir and `names` among them; the rest replaced (as it is, when kept)."""
-        if self.kept:
-            return text
-        words, chars = self.named
-        return known(text, words, chars)
-
-    @functools.cached_property
-    def named(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The words and characters of `names` and of the names of the entries of --ref-dir, listed once (a folder
-        listed later is not seen again; a copy of these Places lists it anew)."""
-        named = set(self.names)
-        for parts, root in self.roots:
-            if root is Root.REF_DIR:
-                with contextlib.suppress(OSError, ValueError):
-                    named |= set(os.listdir(os.path.join(*parts)))
-        return words_of(named), frozenset(ch for name in named for ch in name if not ch.isalnum())
+        return text.shown(self) if isinstance(text, Spelled) else str.__str__(text)
 
     def said(self, text: str, given: Iterable[PurePath | str]) -> str:
         """A text the kit made about `given` (a clip's path; the record it comes with holds them) as the lead may see
         it: a Spelled one with its paths shown, any other read as heard: each of `given` found where it was written."""
-        return self.text(text if isinstance(text, Spelled) else heard(text, [PurePath(p) for p in given]))
+        return self.text(text if isinstance(text, Spelled) else found(text, [PurePath(p) for p in given]))
 
 
 Places.KEPT = Places((), kept=True)
@@ -179,6 +158,12 @@ Part = Union[str, PurePath, "Spelled"]
 
 
 def _as_is(text: str) -> str:
+    return text
+
+
+def for_the_lead(text: str) -> str:
+    """The literal parts of a Spelled as the lead is shown them: as they are (the mark that Heard and Withheld parts
+    are left out of this spelling)."""
     return text
 
 
@@ -210,9 +195,9 @@ class Spelled(str):
         return _spell(self.parts, self.escape, show, say)
 
     def shown(self, places: Places) -> str:
-        """The same text as the lead may see it: each path as `places` shows it, the rest through the one door of
-        free text (`Places.known`: the kit's own words pass it unchanged)."""
-        return self.spell(places.show, places.known)
+        """The same text as the lead may see it: each path as `places` shows it, what another program said and what
+        the kit did not build left out (Heard, Withheld)."""
+        return self.spell(places.show, for_the_lead)
 
     def join(self, items: Iterable[str]) -> Spelled:
         """Like str.join, every item kept as it is (a Spelled with its parts)."""
@@ -224,8 +209,8 @@ class Spelled(str):
 
 class Withheld(Spelled):
     """A text the kit did not build from known parts (an exception's plain message) placed in a Spelled one: as it is
-    in the box's own files, through the door of free text (kit.infra.known) wherever it is shown, whatever paths it
-    holds (said_of's rule for a part of a line). Never kept in a document (spelled_document refuses it)."""
+    in the box's own files and on its screen, left out where the text is shown for the lead (issue 96). Never kept in a
+    document (spelled_document refuses it)."""
 
     def __new__(cls, text: str) -> Withheld:
         return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
@@ -234,23 +219,34 @@ class Withheld(Spelled):
         return (str.__str__(self),), {}
 
     def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
-        return say(str.__str__(self))
+        return "" if say is for_the_lead else str.__str__(self)
 
 
-class Known(Spelled):
-    """A value of a known kind the kit parsed from what a program lists of itself (its version, the names of its
-    encoders as `ffmpeg -encoders` gives them), placed in a Spelled line: shown as it is, past the door of free text
-    (kit.infra.known), which would take a name it has never seen for a word of the box. Never what a program said of
-    the box (its stderr)."""
-
-    def __new__(cls, text: str) -> Known:
-        return super().__new__(cls, str.__str__(text))  # type: ignore[return-value]
-
-    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
-        return (str.__str__(self),), {}
+class Heard(Spelled):
+    """What another program said (a child's stderr, with the words that lead into it), its paths found as parts
+    (`heard`): as it is in the box's own files and on its screen, left out where the text is shown for the lead (issue
+    96: a child's output is classified into a kind of kit.infra.ended, its words stay in the box's logs)."""
 
     def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
-        return str.__str__(self)
+        return "" if say is for_the_lead else super().spell(show, say)
+
+
+class Typed(Spelled):
+    """A fact the system gave in its words (a CPU's name, a program's version), placed in a Spelled line: its words as
+    they are for the box, its typed form (kit.infra.typed) where the text is shown for the lead."""
+
+    typed: str
+
+    def __new__(cls, text: str, typed: str) -> Typed:
+        made: Typed = super().__new__(cls, str.__str__(text))  # type: ignore[assignment]
+        made.typed = typed
+        return made
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Part, ...], dict[str, Any]]:
+        return (str.__str__(self), self.typed), {}
+
+    def spell(self, show: Callable[[PurePath], str], say: Callable[[str], str] = _as_is) -> str:
+        return self.typed if say is for_the_lead else str.__str__(self)
 
 
 def without_prefix(text: str, prefix: str) -> str:
@@ -265,6 +261,8 @@ def without_prefix(text: str, prefix: str) -> str:
         spelled = first if type(first) is str else str.__str__(first) if isinstance(first, Spelled) else str(first)
         if left.startswith(spelled):
             left, rest = left[len(spelled):], rest[1:]
+        elif type(first) is Spelled and first.escape is None:  # a nested text the prefix ends inside: its parts
+            rest = [*first.parts, *rest[1:]]
         elif type(first) is str and spelled.startswith(left):  # a literal part, cut where the prefix ends
             left, rest = "", [spelled[len(left):], *rest[1:]]
         else:  # the prefix ends inside a path or a nested text: no part of it may be cut
@@ -298,7 +296,7 @@ def spelled_document(text: str, named: Mapping[str, PurePath] | None = None) -> 
             parts.append(part)
         else:
             parts.append({"named": names[str(part)]} if str(part) in names else _kept_path(part))
-    return {"spelled": parts, "escape": escape}
+    return {"spelled": parts, "escape": escape, **({"heard": True} if isinstance(text, Heard) else {})}
 
 
 def _kept_path(path: PurePath) -> dict[str, str]:
@@ -320,26 +318,29 @@ def _path_from(part: dict[str, object]) -> PurePath:
 
 def spelled_from(doc: object, named: Mapping[str, PurePath] | None = None) -> str:
     """The text spelled_document kept, a Spelled again with its paths (`named`: the paths its named parts stand for
-    now); ValueError for a document it does not write."""
+    now), Heard where what a program said was kept; ValueError for a document it does not write."""
     if isinstance(doc, str):
         return doc
     if not (isinstance(doc, dict) and isinstance(doc.get("spelled"), list)
             and (doc.get("escape") is None or (isinstance(doc.get("escape"), str) and doc["escape"] in ESCAPES))):
         raise ValueError("not a kept text")
-    parts: list[Part] = []
-    for part in doc["spelled"]:
-        if isinstance(part, dict) and isinstance(part.get("path"), str):
-            parts.append(_path_from(part))
-        elif isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
-            parts.append(PurePath((named or {})[part["named"]]))
-        elif isinstance(part, dict) and "spelled" in part:
-            parts.append(spelled_from(part, named))
-        elif isinstance(part, str):
-            parts.append(part)
-        else:
-            raise ValueError("not a kept text's part")
+    parts = [_kept_part(part, named) for part in doc["spelled"]]
     escape = doc.get("escape")
-    return Spelled(*parts, escape=ESCAPES[escape] if escape is not None else None)
+    kind = Heard if doc.get("heard") is True else Spelled  # what a program said stays the box's, read back as kept
+    return kind(*parts, escape=ESCAPES[escape] if escape is not None else None)
+
+
+def _kept_part(part: object, named: Mapping[str, PurePath] | None) -> Part:
+    """One part of a kept text: a path, a named path, a nested text or words; ValueError for anything else."""
+    if isinstance(part, dict) and isinstance(part.get("path"), str):
+        return _path_from(part)
+    if isinstance(part, dict) and isinstance(part.get("named"), str) and part["named"] in (named or {}):
+        return PurePath((named or {})[part["named"]])
+    if isinstance(part, dict) and "spelled" in part:
+        return spelled_from(part, named)
+    if isinstance(part, str):
+        return part
+    raise ValueError("not a kept text's part")
 
 
 class KeptText:
@@ -395,12 +396,24 @@ def paths_in(parts: Iterable[object]) -> set[PurePath]:
     return found
 
 
-def heard(text: str, given: Iterable[object]) -> Spelled:
-    """What a program said (its stderr), each path of `given` (its argv), and each word of it that holds one, found
-    where the program wrote it as given: the text the same, each such word a part, shown as the kit shows it (the
-    longest first: a file before a shorter one). A path is found whole, never by a folder of it: a folder found
-    alone would leave the rest of the path as it was said. A program given no path says no path the kit could know:
-    its text is plain."""
+def found(text: str, given: Iterable[object]) -> Spelled:
+    """A text the kit made (an f-string) about what it gave a program, each path of `given` (its argv) and each word
+    of it that holds one found where the text names it as given: the text the same, each such word a part, shown as
+    the kit shows it (the longest first: a file before a shorter one). A path is found whole, never by a folder of it:
+    a folder found alone would leave the rest of the path as it was said. Given no path, the text is plain; a Spelled
+    as it is (its paths and what a program said are its parts already)."""
+    if isinstance(text, Spelled):
+        return text
+    return Spelled(*_found_paths(text, given))
+
+
+def heard(text: str, given: Iterable[object], lead: str = "", trail: str = "") -> Heard:
+    """What a program said (its stderr), read as data: its paths found as `found` finds them, the whole the box's
+    alone (Heard: left out for the lead). `lead` and `trail`: the kit's words around it (`: `, `'`), left out too."""
+    return Heard(*([lead] if lead else []), *_found_paths(text, given), *([trail] if trail else []))
+
+
+def _found_paths(text: str, given: Iterable[object]) -> list[Part]:
     # a word of its argv that holds a path, whole (a filtergraph, its path escaped inside, said back as given), and
     # each path alone
     words: list[Spelled | PurePath] = [w for w in given if isinstance(w, Spelled) and paths_in(w.parts)]
@@ -411,7 +424,7 @@ def heard(text: str, given: Iterable[object]) -> Spelled:
         raw = str.__str__(word) if isinstance(word, Spelled) else str(word)
         for spelled in dict.fromkeys((raw, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))):
             parts = _found(parts, spelled, word)
-    return Spelled(*parts)
+    return parts
 
 
 def _found(parts: list[Part], spelled: str, word: Spelled | PurePath) -> list[Part]:
@@ -427,37 +440,48 @@ def _found(parts: list[Part], spelled: str, word: Spelled | PurePath) -> list[Pa
 
 
 def said_of(exc: BaseException, places: Places) -> str:
-    """An exception's message as the lead may see it: a kit error's built as a Spelled, with its paths shown; an
-    OSError's from its parts (its file a path); any other's through the door of free text (its text may hold any
-    path: kit.infra.known)."""
+    """An exception's message as the lead may see it: a kit error's built as a Spelled, with its paths shown and what
+    a child said left out; an OSError's from its parts (its file a path, its words the system's); any other's, whose
+    text may hold any path or word, not at all ("")."""
     if isinstance(exc, KitError) and isinstance(exc.message, Spelled):
         return exc.message.shown(places)
     if isinstance(exc, OSError) and exc.strerror:
         named = [Spelled(": ", PurePath(os.fsdecode(f))) for f in (exc.filename, exc.filename2) if f is not None]
-        text = Spelled(f"[Errno {exc.errno}] {exc.strerror}" if exc.errno is not None else exc.strerror, *named)
+        text = Spelled(f"[Errno {exc.errno}]" if exc.errno is not None else "", Withheld(f" {exc.strerror}"), *named)
         return text.shown(places)
-    return places.known(str(exc))
+    return ""
 
 
 def shown_traceback_lines(exc: BaseException, places: Places) -> list[str]:
-    """kit.infra.visible.traceback_lines as the lead may see it: each frame's file shown (`[kit]/kit/steps/…`,
-    a library's by its place under a root or its name), each message by said_of; the code lines and the functions'
-    names through the door of free text (kit.infra.known)."""
+    """kit.infra.visible.traceback_lines as the lead may see it: each exception's type (a kit's or Python's, else
+    `Exception`), and each frame in the kit's own code by its file and line (`[kit]/kit/steps/runner.py:377`); a
+    library's frames, the code lines, the functions' names and the messages stay in the box's own log."""
     import traceback
 
-    from kit.infra.visible import exception_chain, visible
+    from kit.infra.visible import exception_chain
 
     lines: list[str] = []
     for current, link in exception_chain(exc):
         if current.__traceback__ is not None:
             lines.append("Traceback (most recent call last):")
             for frame in traceback.extract_tb(current.__traceback__):
-                lines.append(visible(f'  File "{places.show(frame.filename)}", line {frame.lineno}, in '
-                                     f'{places.known(frame.name)}'))
-                lines += [visible(f"    {places.known(frame.line.strip())}")] if frame.line else []
-        name, module, message = type(current).__qualname__, type(current).__module__, said_of(current, places)
-        name = name if module in ("__main__", "builtins") else f"{module}.{name}"
-        lines.append(visible(f"{name}: {message}" if message else name))
+                shown = places.show(frame.filename)
+                if shown.startswith(f"{Root.KIT.value}/kit/"):
+                    lines.append(f"  {shown}:{frame.lineno}")
+        lines.append(type_name(current))
         if link:
             lines += ["", link, ""]
     return lines
+
+
+def type_name(exc: BaseException) -> str:
+    """An exception's type as the lead may see it: the first of its classes (its own, then those it derives from)
+    that is a builtin's (`KeyError`) or one of kit.errors' (`kit.errors.InputError`), by its name: a list the lead
+    checks it against (kit.bundle.messages.EXCEPTION_TYPE). A library's class names its maker, not the box, but is
+    none of that list."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == "builtins":
+            return cls.__qualname__
+        if cls.__module__ == "kit.errors":
+            return f"kit.errors.{cls.__qualname__}"
+    return "BaseException"

@@ -15,7 +15,7 @@ from kit.errors import InputError, KitError, ToolError
 from kit.infra.files import file_key, sha256_stream
 from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
-from kit.infra.shown import Spelled, heard, spelled_document, spelled_from
+from kit.infra.shown import Spelled, found, spelled_document, spelled_from
 from kit.infra.tree import LockBusy, Tree
 from kit.infra.variables import CACHE_DIR
 from kit.media.containers import COPY_VERSION, Tags, intermediate_path, make_intermediate, needs_intermediate
@@ -172,7 +172,7 @@ def _refusal_entry(exc: InputError, clip: Path) -> list[object]:
     """_refusal_from's list: the refusal's texts kept with their paths, a plain one read as heard (the clip's path
     found in it); ValueError when one holds what cannot be kept (kit.infra.shown.spelled_document)."""
     named = {REFUSED_CLIP: PurePath(clip)}
-    return [spelled_document(text if isinstance(text, Spelled) else heard(text, [PurePath(clip)]), named)
+    return [spelled_document(text if isinstance(text, Spelled) else found(text, [PurePath(clip)]), named)
             for text in (exc.message, exc.hint)]
 
 

@@ -161,7 +161,7 @@ def write_copy(tree: Tree, path: Path, dest: Path, ffmpeg: str, opened: Opened, 
                    opened.budget, "copy", opened.film)
         if failed := output_failure(res.stderr):
             raise ToolError(Spelled("cannot write the lossless copy of ", PurePath(path), " into the kit's cache ",
-                                    dest.parent, " (", heard(failed, [PurePath(tmp)]), ")"),
+                                    dest.parent, heard(failed, [PurePath(tmp)], lead=" (", trail=")")),
                             hint=("free space there" if disk_full(failed) else "check that folder")
                             + f", or set {CACHE_DIR.name} to a folder you can write on a disk with room",
                             stderr_tail=res.stderr_tail)
@@ -199,8 +199,9 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
         frames = -1
     n = decoded.geometry[4]
     if frames != n:
-        got = f"{frames} frames" if frames >= 0 else f"frames that do not decode ({telling_line(res.stderr)})"
-        raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
+        got = Spelled(f"{frames} frames") if frames >= 0 else Spelled(
+            "frames that do not decode", heard(telling_line(res.stderr), [PurePath(path)], lead=" (", trail=")"))
+        raise InputError(Spelled(PurePath(path), ": its lossless copy holds ", got, f", the file decodes to {n}"),
                          hint=Spelled("report this with the file's first lines of ffmpeg -i; meanwhile remove it "
                                       "from --ref-dir, or convert it yourself to an .mkv the kit reads as it is: ",
                                       convert_command(path, opened.film)))

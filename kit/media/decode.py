@@ -11,13 +11,13 @@ import math
 import re
 from collections.abc import Sequence
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from kit.errors import InputError, ToolError
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, lines_not_kept
-from kit.infra.shown import Spelled, spelled_path
+from kit.infra.shown import Spelled, heard, spelled_path
 from kit.media.argv import (
     AS_PLAYED,
     SECOND_LOOK,
@@ -221,7 +221,8 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
     try:
         width, height, fps, pix_fmt = parse_probe(res.stderr, film.place)
     except ValueError:
-        raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
+        raise InputError(Spelled(PurePath(path), ": not a readable video",
+                                 heard(telling_line(res.stderr), [PurePath(path)], lead=" (", trail=")")),
                          hint="check the file plays, or remove it from --ref-dir") from None
     frames = round(parse_duration(res.stderr) * float(Fraction(fps)))
     if frames < 1:  # a container that gives no duration (a live recording's .webm): its packets counted
@@ -448,12 +449,15 @@ def read_master_decode(path: Path, res: ProcResult, earlier: Sequence[ProcResult
             raise InputError(f"{path}: {picture_words(reader)}",
                              hint="a reference clip is a video: remove this picture from --ref-dir")
         if damage := demuxer_damage(res.stderr, decoder_too=not earlier):
-            raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
-                             "frames decode, so every job would fail on frame counts",
+            raise InputError(Spelled(PurePath(path), ": damaged container: the demuxer skipped data",
+                                     heard(damage, [PurePath(path)], lead=" (", trail=")"),
+                                     f"; only {n_frames} frames decode, so every job would fail on frame counts"),
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
         identity = parse_fingerprint(res)
     except ValueError as exc:
-        raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr, film)) from exc
+        raise InputError(Spelled(PurePath(path), ": not a readable video", heard(str(exc), [PurePath(path)], lead=" (",
+                                                                                trail=")")),
+                         hint=unreadable_hint(path, res.stderr, film)) from exc
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, (*notes, *dropped(res.stderr, film)), film)
 
 
@@ -499,14 +503,15 @@ def unreadable_hint(path: Path, stderr: str, film: Film) -> str:
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str, budget: Budget) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file, within `budget`."""
     res = look(path, build_fingerprint_argv(ffmpeg, input_args), budget, "pictures", FIRST)
+    hint = "check the clip plays, or remove it from --ref-dir"
+    if res.returncode != 0:  # how it ended (the kit's words, sent), then what ffmpeg said (the box's alone)
+        how, said, _ = how_it_ended(res)
+        raise InputError(Spelled(PurePath(path), f": cannot fingerprint its pictures (ffmpeg {how}",
+                                 *((heard(said, [PurePath(path)], lead=": "),) if said else ()), ")"), hint=hint)
     try:
-        if res.returncode != 0:
-            how, said, _ = how_it_ended(res)
-            raise ValueError(f"ffmpeg {how}: {said}")
         identity = parse_fingerprint(res)
         if identity.frames != (frames := round(budget.pixels / budget.frame_pixels)):  # its output cut short
             raise ValueError(f"the decode gave {identity.frames} frames' thumbnails, the clip holds {frames}")
         return identity
-    except ValueError as exc:
-        raise InputError(f"{path}: cannot fingerprint its pictures ({exc})",
-                         hint="check the clip plays, or remove it from --ref-dir") from exc
+    except ValueError as exc:  # the kit's words of what it read (parse_fingerprint's)
+        raise InputError(Spelled(PurePath(path), f": cannot fingerprint its pictures ({exc})"), hint=hint) from exc

@@ -17,7 +17,7 @@ from kit.errors import InputError, ToolError
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record, omit_none
-from kit.infra.shown import Places, Spelled, heard, without_prefix
+from kit.infra.shown import Places, Spelled, Withheld, found, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
 from kit.media.argv import build_count_argv, build_open_argv
@@ -78,7 +78,7 @@ class Skipped:
         """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row), with its reason and fix (what it
         is, its path in front, built as a Spelled: a link's target is a path too)."""
         path = PurePath(self.path)
-        what = self.what if isinstance(self.what, Spelled) else heard(self.what, [path])
+        what = self.what if isinstance(self.what, Spelled) else found(self.what, [path])
         return Unusable(str(self.path), Spelled(path, ": ", what, self.tail), self.fix)
 
 
@@ -97,7 +97,7 @@ def not_a_clip_file(path: Path) -> str | None:
         if link and exc.errno == errno.ELOOP:
             raise InputError(Spelled(PurePath(path), ": ", link, ", which leads back to itself (a loop of links)"),
                              hint="point the link at the clip, or remove it from --ref-dir") from None
-        raise InputError(Spelled(PurePath(path), f": cannot look at it ({exc.strerror or exc})"),
+        raise InputError(Spelled(PurePath(path), ": cannot look at it", Withheld(f" ({exc.strerror or exc})")),
                          hint="check the folder's permissions, or remove it from --ref-dir") from exc
     if stat.S_ISREG(st.st_mode):
         return None
@@ -265,7 +265,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         return replace(clip, lossless=lossless_coding(path, ffmpeg, film)) \
             if bits_per_pixel(clip) < LOW_BITS_PER_PIXEL else clip
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
+        raise InputError(Spelled(PurePath(path), ": cannot read it", Withheld(f" ({exc.strerror or exc})")),
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
 
 
@@ -288,12 +288,12 @@ class Unusable(Record):
     def line(self) -> str:
         """The log's and the summary's line: the clip's path, why and the fix, each path in them kept a path."""
         path = PurePath(self.path)
-        return Spelled("skipped ", path, ": ", heard(self.why, [path]),
-                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else heard(self.fix, [path]))
+        return Spelled("skipped ", path, ": ", found(self.why, [path]),
+                       *(("; fix: ", self.fix if isinstance(self.fix, Spelled) else found(self.fix, [path]))
                          if self.fix else ()))
 
     def sent(self, places: Places) -> Unusable:
-        """As the lead is sent it (02_corpus/sent-v3/skipped.json, the shard manifest): its path, reason and fix with
+        """As the lead is sent it (02_corpus/sent-v4/skipped.json, the shard manifest): its path, reason and fix with
         the box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
         return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
                         places.said(self.fix, [self.path]), self.again)
@@ -383,7 +383,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         for fix in film_fixes(clip):
             note(fix)
         if warning := low_bitrate_warning(clip):
-            note(Spelled("warning: ", heard(warning, [PurePath(clip.path)])))
+            note(Spelled("warning: ", found(warning, [PurePath(clip.path)])))
     return clips
 
 

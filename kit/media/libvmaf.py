@@ -111,7 +111,8 @@ TEACHER_FEATURES = tuple(f"teacher_{name}" for name in FEATURES)
 @dataclass(frozen=True)
 class Teacher(Record):
     """The libvmaf model whose score the proxy learns: a built-in (`path` and `sha256` empty) or a model file the
-    user gave (`name` its file name without `.json`, `sha256` of its bytes: the identity, whatever the name)."""
+    user gave (`sha256` of its bytes: the identity, whatever the file's name; `name` made of it, file_teacher_name:
+    the file's name is the box's, never sent)."""
 
     name: str
     path: str = ""
@@ -133,9 +134,12 @@ class Teacher(Record):
     @property
     def tag(self) -> str:
         """What exported ids and file names add for this teacher ("" for the default): `v0_6_1neg`, `4k_v0_6_1`, a
-        file's `v1_0_16_3d0h_1a2b3c4d` (its name cut to TAG_STEM_CHARS, 8 digits of its sha256)."""
+        file's `model_1a2b3c4d` (8 digits of its sha256); a name given another way (a record of a kit before 2.5:
+        the file's name) cut to TAG_STEM_CHARS, with those digits."""
         if self.default:
             return ""
+        if self.sha256 and self.name == file_teacher_name(self.sha256):
+            return f"model_{self.sha256[:8]}"
         stem = re.sub(r"[^a-z0-9]+", "_", self.name.lower().removeprefix("vmaf_")).strip("_") or "model"
         return f"{stem[:TAG_STEM_CHARS].strip('_')}_{self.sha256[:8]}" if self.sha256 else stem
 
@@ -147,6 +151,11 @@ class Teacher(Record):
 
 
 DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
+
+
+def file_teacher_name(sha256: str) -> str:
+    """A model file's teacher name: `model_` and 12 digits of its sha256 (what the lead is sent of it)."""
+    return f"model_{sha256[:12]}"
 
 
 def renumber(fps: str) -> str:

@@ -151,8 +151,8 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, film:
         # a full disk where the look writes a file (its lossless copy) is its caller's to say, naming the folder
         if res.killed_by is not None or (short is not None and not short.disk):
             how, said, again = how_it_ended(res)
-            message = Spelled(PurePath(path), f": ffmpeg {how} {doing}", *(("; its last words: '", heard(
-                said, [PurePath(path)]), "'") if said else ()))
+            last = (heard(said, [PurePath(path)], lead="; its last words: '", trail="'"),) if said else ()
+            message = Spelled(PurePath(path), f": ffmpeg {how} {doing}", *last)
             if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
                 raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
             raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays "
@@ -189,10 +189,12 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
         f", its limit ({STALL_FRAMES} frames' worth of its budget)" if stopped.stalled else \
         f", its limit ({rule or 'the time it may take'})"
     said = f" ({lines:,} lines not kept)" if (lines := lines_not_kept(stopped.stderr)) else ""
-    words = heard(last_words(stopped.stderr), [PurePath(path)])  # ffmpeg's, naming the clip as it was given
-    # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent
+    last = last_words(stopped.stderr)
+    # built from known parts (kit.infra.shown): the clip's path and the fix's paths shown in what the lead is sent,
+    # ffmpeg's last words (naming the clip as it was given) the box's alone
     message = Spelled(PurePath(path), f": ffmpeg {stop.how} {doing}{why}",
-                      *(("; its last words: '", words, f"'{said}") if words != "nothing" or said else ()),
+                      *((heard(last, [PurePath(path)], lead="; its last words: '", trail=f"'{said}"),)
+                        if last != "nothing" or said else ()),
                       f"; {stop.said}; {NOT_KEPT}")
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path, film))

@@ -13,7 +13,7 @@ from kit.errors import InputError
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
-from kit.infra.shown import Spelled, spelled_path
+from kit.infra.shown import Spelled, Withheld, heard, spelled_path
 from kit.infra.visible import utf8_text
 from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
@@ -197,11 +197,11 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
         width, height = read_int(tags["W"]), read_int(tags["H"])
         fps = parse_fps(tags.get("F", "25:1").replace(":", "/"))
     except (KeyError, ValueError, ZeroDivisionError) as exc:
-        raise InputError(f"{path}: malformed y4m header {head[:nl]!r}",
+        raise InputError(Spelled(PurePath(path), ": malformed y4m header", Withheld(f" {head[:nl]!r}")),
                          hint="re-export the clip as y4m from its source") from exc
     colorspace = tags.get("C", "420jpeg").split("XYSCSS")[0]
     if colorspace not in Y4M_COLORSPACES:
-        raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",
+        raise InputError(Spelled(PurePath(path), ": unsupported y4m colour space", heard(f" C{colorspace}", [])),
                          hint=Spelled("convert it losslessly into an .mkv, which the kit reads in any pixel format "
                                       "ffmpeg decodes (FFV1 keeps the pictures as they are), with the kit's ffmpeg: ",
                                       convert_command(path)))
@@ -214,8 +214,8 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
             head = fh.read(Y4M_MAX_FRAME_HEADER)
             nl = head.find(b"\n")
             if not head.startswith(b"FRAME") or nl < 0 or head[5:6] not in (b" ", b"\n"):
-                raise InputError(f"{path}: malformed y4m: frame {n} does not start with a FRAME line "
-                                 f"(at byte {at}: {head[:16]!r})",
+                raise InputError(Spelled(PurePath(path), f": malformed y4m: frame {n} does not start with a FRAME "
+                                         f"line (at byte {at}", Withheld(f": {head[:16]!r}"), ")"),
                                  hint="the header's size or colour space does not match the frames, or the file "
                                       "is damaged; re-export it with ffmpeg -f yuv4mpegpipe")
             at += nl + 1 + picture
@@ -295,7 +295,7 @@ def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]
         if defaults.width and defaults.height and defaults.fps:
             return defaults.width, defaults.height, parse_fps(defaults.fps), "yuv420p"
     except (ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise InputError(f"{path}: cannot read its geometry ({exc})",
+        raise InputError(Spelled(PurePath(path), ": cannot read its geometry", Withheld(f" ({exc})")),
                          hint="name it Name_WxH_FPSfps.yuv or give a Name.json sidecar "
                               '{"width":..,"height":..,"fps":..,"pix_fmt":..}') from exc
     raise InputError(f"{path}: cannot tell its geometry from the name",

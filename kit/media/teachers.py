@@ -16,7 +16,14 @@ from kit.infra.files import expanded
 from kit.infra.limits import MAX_TEACHER_BYTES, human_bytes
 from kit.infra.outside import JsonRefused, load_json
 from kit.infra.shown import Spelled
-from kit.media.libvmaf import BUILTIN_TEACHERS, DEFAULT_TEACHER, MODEL_SEPARATOR, TEACHER_MODEL, Teacher
+from kit.media.libvmaf import (
+    BUILTIN_TEACHERS,
+    DEFAULT_TEACHER,
+    MODEL_SEPARATOR,
+    TEACHER_MODEL,
+    Teacher,
+    file_teacher_name,
+)
 
 FLAG = "--teacher"
 HINT = (f"give one of libvmaf's built-in models ({', '.join(BUILTIN_TEACHERS)}) or the path of a libvmaf model JSON "
@@ -93,8 +100,8 @@ def teacher_of(text: str) -> Teacher:
         return DEFAULT_TEACHER if text == TEACHER_MODEL else Teacher(text)
     path = Path(os.path.abspath(expanded(text, "--teacher")))
     raw = read_model_file(path)
-    name = path.name.removesuffix(".json") or path.name
-    return Teacher(name, str(path), hashlib.sha256(raw).hexdigest())
+    digest = hashlib.sha256(raw).hexdigest()
+    return Teacher(file_teacher_name(digest), str(path), digest)
 
 
 def setting_text(text: str) -> str:

@@ -29,7 +29,7 @@ from kit.model.clips import ENCODE_KEY, encode_keys, held_encodes
 from kit.model.consumer import TOLERANCE
 from kit.model.encodes import feed_codec
 from kit.model.pooling import clipped
-from kit.model.realrows import RealRows, shipped
+from kit.model.realrows import PUBLIC, RealRows, shipped
 from kit.model.results import Correction, RealEvidence
 from kit.model.samplings import cut_pooled
 from kit.model.spread import (
@@ -299,10 +299,10 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
         mine = rows.contents == content
         spread[mine] = fits.real[str(content)].sigma(raw[mine], cq[mine], window[mine, MOTION], clip)
     frame = rows.frame
-    keys = pd.DataFrame({"src_sha256": frame["package"].astype(str) + "/" + frame["content"].astype(str),
+    keys = pd.DataFrame({"src_sha256": frame["source_sha256"].astype(str),  # the public file's own, as a box's
                          "encoder": frame["encoder"].astype(str), "cq": frame["crf"].astype(np.int64),
                          "enc_width": 0, "enc_height": 0})
-    return keys.assign(fold=REAL_FOLD, content="public:" + frame["content"].astype(str), teacher=frame["teacher"],
+    return keys.assign(fold=REAL_FOLD, content=PUBLIC + frame["content"].astype(str), teacher=frame["teacher"],
                        base=np.clip(raw, *clip), raw=raw, spread=spread).join(
         pd.DataFrame(np.full((len(frame), len(seeds)), np.nan), columns=[f"c{s}" for s in seeds]))
 

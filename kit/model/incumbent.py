@@ -178,6 +178,9 @@ def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarra
     return manifest, onnx_files, np.mean(scores, axis=0)
 
 
+NOTE = "the incumbent may have been trained on some of these sources; its figures can be optimistic"
+
+
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
                    folds: list[Fold], copied_from: str | None = None, named: str | None = None) -> BaselineResult:
     """The incumbent ensemble (from incumbent_scores) scored on each held-out source; `copied_from`: the original,
@@ -188,6 +191,6 @@ def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarr
     return baseline_result("incumbent", folds, target, lambda _, fold: scores[fold.rows], {
         "path": named if named is not None else str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
-        "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
+        "note": NOTE,
         **({"copied_from": copied_from} if copied_from is not None else {}),
     })

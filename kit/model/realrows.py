@@ -10,6 +10,7 @@ reason said in the verdict's `correction.real`."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,20 @@ class RealRows:
 
     def whole(self) -> np.ndarray:
         return self.frame[list(WHOLE)].to_numpy(dtype=float)
+
+
+PUBLIC = "public:"  # a public content as the floor's tables name it (kit.model.floor), apart from the box's own
+
+
+def content_names() -> tuple[str, ...]:
+    """The public contents the kit carries, as the floor's tables name them (`public:Megamind`): the kinds a sent
+    table's `content` may hold beside the box's own (kit.bundle.catalogue); none where the file is not there."""
+    if not FILE.is_file():
+        return ()
+    with FILE.open(encoding="utf-8", newline="") as fh:
+        rows = csv.reader(line for line in fh if not line.startswith("#"))
+        next(rows, None)  # its header
+        return tuple(sorted({PUBLIC + row[0] for row in rows if row}))
 
 
 def file_sha256() -> str:

@@ -156,11 +156,15 @@ class Correction(Record):
             said += (f"; on the kit's {self.real.encodes} public encodes of {self.real.contents} clips, each held out, "
                      f"{self.real.within_student} (the function: {self.real.within_teacher})")
         if self.folds_differ:  # the gates judge each fold's student, which is not the export
-            spreads = f"spreads {', '.join(f'{k:g}' for k in self.fold_spreads or ())}; " if self.fold_spreads else ""
-            said += (f"; the held-out figures and gates judge each fold's student at its own factors ({spreads}"
-                     f"corrections {', '.join(f'{c:g}' for c in self.fold_scales)}): {self.within_student} of "
-                     f"{self.encodes} within, not the export")
+            said += (f"; the held-out figures and gates judge each fold's student at its own factors "
+                     f"({self.fold_factors}): {self.within_student} of {self.encodes} within, not the export")
         return said
+
+    @property
+    def fold_factors(self) -> str:
+        """Each fold's factors, in the folds' order: `spreads 0, 1; corrections 0, 0.5` (spreads: where chosen)."""
+        spreads = f"spreads {', '.join(f'{k:g}' for k in self.fold_spreads or ())}; " if self.fold_spreads else ""
+        return f"{spreads}corrections {', '.join(f'{c:g}' for c in self.fold_scales)}"
 
 
 @dataclass(frozen=True)

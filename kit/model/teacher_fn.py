@@ -31,9 +31,9 @@ class TeacherFunction(Record):
     max_abs_diff: float | None = omit_none(POINTS)  # the largest |function - libvmaf| over the rows checked
     worst: str | None = omit_none()  # where it is: `<source> frame <i> (<encoder> cq <cq>)`
     model_sha256: str | None = omit_none()  # of the model JSON evaluated
-    # why not reproduced, when not: it may quote the model file's own words (its options), which pass the door of
-    # free text where the verdict is sent (kit.infra.records.SAID)
-    reason: str | None = omit_none(said=True)
+    # why it was not reproduced: a message of the kit's, checked by its kind where the verdict is sent (one that
+    # quotes the model file's own words is withheld there)
+    reason: str | None = omit_none()
     # the features it reads with options of its own, in words (kit.media.svr.options_text), where it does (NEG): its
     # function is not one of the student's input, so it is not distilled whether or not it was reproduced
     own_features: str | None = omit_none()

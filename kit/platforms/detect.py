@@ -4,11 +4,11 @@ only nominates encoders; a real test encode decides (kit.platforms.probe)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kit.errors import assert_never
 from kit.events import HINT_MARK
-from kit.infra.records import SAID, Record
+from kit.infra.records import Record
 from kit.platforms.encoders import SPECS, EncoderSpec, HwArgs, build_hw_args
 from kit.platforms.signals import AMD_VENDOR, NVIDIA_VENDOR, HostSignals, RenderNode, VideoController
 
@@ -27,9 +27,9 @@ CPU_OPT_IN = ("libx265", "libsvtav1")
 class HostFamily(Record):
     key: str  # nvidia | intel | amd | macos | cpu
     label: str  # e.g. "NVIDIA (Linux)"
-    # the signal that nominated it: a device's name, what nvidia-smi said, LIBVA_DRIVER_NAME's value (free text:
-    # kit.infra.records.SAID)
-    evidence: str = field(metadata=SAID)
+    # the signal that nominated it: a device's name, what nvidia-smi said, LIBVA_DRIVER_NAME's value (the system's
+    # words: sent made of their typed forms, kit.bundle.sent.shown_prereqs)
+    evidence: str
     defaults: tuple[str, ...]
     opt_in: tuple[str, ...] = ()
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -11,11 +13,12 @@ from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
 from kit.events import HINT_MARK
-from kit.infra.files import sha256_json
+from kit.infra.ended import Ended, Kind
+from kit.infra.files import disk_full_at, sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
-from kit.infra.proc import CAP_FIX, STOPPED, STOPPED_FIX, LogFn, ProcResult, run_process
-from kit.infra.records import SAID, Record, keep, omit_none
+from kit.infra.proc import CAP_FIX, STOPPED, STOPPED_FIX, LogFn, ProcResult, ended_by, run_process
+from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import LockBusy, Tree
@@ -123,17 +126,17 @@ class ProbeResult(Record):
 
     name: str
     available: bool
-    reason: str = field(metadata=SAID)  # success: what was proven; failure: the most telling line (ffmpeg's words)
+    reason: str  # success: what was proven; failure: the most telling line (ffmpeg's words: withheld where sent)
     # measured encode speed (frames / wall seconds, start-up included)
     fps: float | None = field(default=None, metadata=keep(Off(Real(0))))
     device: str = ""
-    hint: str = field(default="", metadata=SAID)
+    hint: str = ""
     seconds: float = field(default=0.0, metadata=keep(SECONDS))
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
-    retest: str = field(default="", metadata=SAID)  # a cached failure: the command that tests it again
+    retest: str = ""  # a cached failure: the command that tests it again
     # why it was test-encoded now, not read from the cache (Prober.why_tested)
-    tested: str | None = omit_none(said=True)
+    tested: str | None = omit_none()
 
     @property
     def cached_note(self) -> str:
@@ -207,7 +210,12 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
         return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
+        if disk_full_at(out):  # the out-dir's disk, not the encoder: said as the folder's (kit.cli.guard), once
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(out))
+        # how it ended (kit.infra.ended: what the lead is sent), then what ffmpeg said (the box's: explain reads it)
+        ended = ended_by(res.returncode) if res.returncode else Ended(Kind.NOT_WRITTEN)
+        said = telling_line(res.stderr)
+        return _failed(spec, setup, f"test encode failed: {ended}" + (f": {said}" if said else ""), res.elapsed_s)
     try:
         frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", log)
     except ToolError as exc:

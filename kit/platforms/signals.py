@@ -12,7 +12,7 @@ from pathlib import Path
 from kit.errors import ToolError
 from kit.infra.host import cpu_name, platform_tag
 from kit.infra.proc import run_process, tail_lines
-from kit.infra.records import SAID, Record, keep
+from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
 from kit.media.ffmpeg import FFmpegInfo, ask_binary
 
@@ -59,9 +59,9 @@ class HostSignals(Record):
     machine: str  # x86_64 | arm64
     cpu: str  # CPU name; on macOS the chip (Apple M2 Pro)
     gpus: tuple[NvidiaGpu, ...] = ()
-    nvidia_smi: str = field(default="", metadata=SAID)  # "" no nvidia-smi | "ok" | why it failed (its words)
+    nvidia_smi: str = ""  # "" no nvidia-smi | "ok" | why it failed (its words: sent as `failed`)
     render_nodes: tuple[RenderNode, ...] = ()
-    libva_driver_name: str = field(default="", metadata=SAID)  # the LIBVA_DRIVER_NAME environment variable
+    libva_driver_name: str = ""  # the LIBVA_DRIVER_NAME environment variable (sent as a driver of a list, or `other`)
     encoders: tuple[str, ...] = ()  # `ffmpeg -encoders` (video)
     hwaccels: tuple[str, ...] = ()  # `ffmpeg -hwaccels`
     video_controllers: tuple[VideoController, ...] = ()  # Windows only

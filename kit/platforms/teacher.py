@@ -148,10 +148,10 @@ def _scored(res: ProcResult, log_path: Path, extra: bool) -> tuple[str, float]:
     if res.returncode != 0:  # in the kit's words (a crash: its signal), then libvmaf's, each path found in them
         how, said, _ = how_it_ended(res)
         return Spelled(f"this ffmpeg's libvmaf {how} scoring a test pair with it",
-                       *((": ", heard(said, res.argv)) if said else ())), math.nan
+                       *((heard(said, res.argv, lead=": "),) if said else ())), math.nan
     if not log_path.is_file() or "no feature" in res.stderr:
-        return Spelled("this ffmpeg's libvmaf cannot score with it: ", heard(telling_line(res.stderr), res.argv)), \
-            math.nan
+        return Spelled("this ffmpeg's libvmaf cannot score with it",
+                       heard(telling_line(res.stderr), res.argv, lead=": ")), math.nan
     try:
         vlog = parse_vmaf_log(log_path, extra)
     except ValueError as exc:

@@ -37,9 +37,11 @@ STEPS: tuple[LazyStep, ...] = (
     # 2: the teacher's own six (corpus schema 6; the jobs of a teacher without them are kept), and the manifest's
     # paths shown (its ffmpeg, the oracle's command, a left-out clip's why); sent/skipped.json; samples.parquet;
     # 3: no folder below home or the current folder in the manifest (`[elsewhere]/ffmpeg`), the twins in sent-v2/;
-    # 4: what a child said reaches the sent twins, skipped.json and the manifest only through kit.infra.known's door
-    # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`
-    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=4),
+    # 4: what a child said reaches the sent twins, skipped.json and the manifest only through 2.4's door of words
+    # (a 2.3 out-dir's sent logs hold its children's words), the manifest's machine, skipped.json's `again`;
+    # 5: the shard's and its manifest's device, ffmpeg version and pixel formats typed (kit.infra.typed), what a child
+    # said never in the sent twins (sent-v4/: kit.infra.shown.Heard)
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=5),
     # 2: the teacher recipe; 3: the corpus's own teacher proven (not vmaf_v0.6.1's), teacher_function.own_features;
     # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
     # (kit.model.floor: correction in the reports), the teacher_fn baseline; 5: its clip an expectation under a spread
@@ -55,7 +57,8 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=5),
     # 2: keep_paths; 3: the report and cards say where the models beat the ceiling, the report the repeated pictures;
     # its members built from their records and the logs' twins, the report's paths shown; the samplings' files;
-    # 4: the tarball signed by the box's key (kit.infra.keys), the shard manifest sent as its record (no `machine`)
+    # 4: the tarball signed by the box's key (kit.infra.keys), the shard manifest sent as its record (no `machine`);
+    # every text of the tarball checked by the catalogue (kit.bundle.catalogue), the report no longer sent
     LazyStep("bundle", "s05_bundle", "BundleStep", format_version=4),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order

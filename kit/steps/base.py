@@ -75,7 +75,7 @@ class Context:
         """The box's folders, as what this run sends shows them (kit.infra.shown; --keep-paths is the bundle's). Read
         through the step's view: --ref-dir's field names the steps that show paths by it (the corpus, whose outputs
         it changes; the bundle, which reads it), and the out-dir changes no step's outputs."""
-        return box_places(self.settings.out_dir, self.settings.ref_dir, box_id=self.whole.box_id)
+        return box_places(self.settings.out_dir, self.settings.ref_dir)
 
     @property
     def run(self) -> RunDir:

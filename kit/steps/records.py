@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kit import __version__
+from kit.infra import typed
 from kit.infra.clock import utc_iso
 from kit.infra.files import version_of
 from kit.infra.invocation import RunProvenance
@@ -123,6 +124,9 @@ def shown_run(record: RunRecord, places: Places) -> RunRecord:
 def sent_run(record: RunRecord, places: Places) -> dict[str, object]:
     """run.json as the results tarball sends it (kit.bundle.sent): shown_run, and the settings' paths shown."""
     doc = shown_json(shown_run(record, places), places.show)  # the settings' paths (Path fields) shown
+    provenance = doc["provenance"]
+    if isinstance(provenance, dict):  # the system's words typed (kit.infra.typed): its name and release's numbers
+        provenance["platform"] = typed.system(record.provenance.platform)
     settings = doc["settings"]
     if isinstance(settings, dict) and record.settings.teacher not in BUILTIN_TEACHERS:  # a model file's path
         settings["teacher"] = places.show(record.settings.teacher)

@@ -387,7 +387,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
         tree.check_planted(run.step(step.name))
         check_upstream(tree, settings, Selection((step,), frozenset()), emit)
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
-        places = box_places(settings.out_dir, settings.ref_dir, box_id=settings.box_id)
+        places = box_places(settings.out_dir, settings.ref_dir)
         with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:
             ctx = Context(settings, emit, log, tree, step=step.name)
             plan = loso.plan(ctx)
@@ -426,7 +426,7 @@ def out_dir_in_place(tree: Tree) -> Iterator[None]:
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
-    places = box_places(settings.out_dir, settings.ref_dir, box_id=settings.box_id)
+    places = box_places(settings.out_dir, settings.ref_dir)
     with logged(StepLog(tree, run.log(step.name), places), emit, step.name, "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,

@@ -13,11 +13,13 @@ from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from kit import __version__
+from kit.bundle.values import FFMPEG_ENCODERS
 from kit.errors import PrereqError
 from kit.events import HINT_MARK, CheckTable
+from kit.infra import typed
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
-from kit.infra.shown import Known, Spelled
+from kit.infra.shown import Spelled, Typed, Withheld
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
@@ -180,12 +182,15 @@ class PrereqsStep:
         free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
-        # the ffmpeg's version and encoders as it lists them: values of a known kind (kit.infra.shown.Known)
-        ctx.log(Spelled("ffmpeg ", PurePath(info.path), f" (from {info.source}): ", Known(info.version),
+        # the ffmpeg's version and encoders as it lists them; the lead is sent their typed forms (kit.infra.typed:
+        # the version's numbers and digest, the encoders of ffmpeg's list that the catalogue holds)
+        ctx.log(Spelled("ffmpeg ", PurePath(info.path), f" (from {info.source}): ",
+                        Typed(info.version, typed.version(info.version)),
                         f"; libvmaf filter: {'yes' if info.has_libvmaf else 'no'}; video encoders: ",
-                        Known(", ".join(info.encoders))))
+                        Typed(", ".join(info.encoders), ", ".join(e for e in info.encoders if e in FFMPEG_ENCODERS))))
         signals = {k: v for k, v in sig.to_json().items() if k != "encoders"}  # the line above lists them
-        ctx.log(f"host signals: {json.dumps(signals, sort_keys=True)}")
+        # the system's words, the box's: prereqs.json sends their typed forms
+        ctx.log(Spelled("host signals", Withheld(f": {json.dumps(signals, sort_keys=True)}")))
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)
         try:

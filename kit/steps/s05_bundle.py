@@ -100,7 +100,7 @@ class BundleStep:
         shard = require_output(ctx, run.shard, "corpus")
         files = corpus_files(ctx.tree, run, shard, ctx.settings.keep_paths)
         tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc,
-                                                     "corpus_sha256": corpus_sha256(shard)})
+                                                     "corpus_sha256": corpus_sha256(shard), **catalogue_mark(ctx)})
         ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, ctx.tree.sha256(tarball)))
         return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": run.rel(tarball),
@@ -143,10 +143,11 @@ class BundleStep:
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
                                     skipped.skipped if skipped is not None else (), corpus)
             tree.write_text(run.report, render_report(shown_verdict(verdict, run, places), data))
-            files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
+            files = tarball_files(tree, run, verdict, verdict_path, exports,
                                   lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
-                                                         "corpus_sha256": verdict.corpus.sha256}, staged, exports)
+                                                         "corpus_sha256": verdict.corpus.sha256, **catalogue_mark(ctx)},
+                                       staged, exports)
         except BaseException:
             if staged is not None and tree.is_folder(staged):
                 tree.remove_folder(staged)  # gone once placed
@@ -206,7 +207,7 @@ class BundleStep:
         part = chain_part(tree, files)
         sent = write_results_tarball(tree, tarball, stem, files, meta,
                                      before_place=lambda digest: record(tree, run, {tarball: digest}),
-                                     built=self.sent_records(ctx, files),
+                                     built=self.sent_members(ctx, files),
                                      sign=lambda document: sign_manifest(document, ctx.settings.box_id, part))
         if sent.box_key is not None:
             ctx.emit(Info(self.name, f"signed by this box's key {sent.box_key.fingerprint} (kept in the kit's cache, "
@@ -227,6 +228,20 @@ class BundleStep:
     def places(ctx: Context) -> Places:
         """The box's folders as what this bundle sends shows them: as they are with --keep-paths."""
         return Places.KEPT if ctx.settings.keep_paths else ctx.places
+
+    def sent_members(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
+        """The members the box sends in place of its files: the records with the box's folders shown and its facts
+        typed (kit.bundle.sent), then every text of every member checked by its kind (kit.bundle.texts: a text no kind
+        admits withheld, a table or model holding one refused as a bug); none with --keep-paths, which sends the
+        files as they are."""
+        from kit.bundle.texts import check_tables, checked_members
+
+        if self.places(ctx).kept:
+            return {}
+        built = self.sent_records(ctx, files)
+        built |= checked_members(lambda arc: ctx.tree.read_bytes(files[arc], trusted=False), list(files), built)
+        check_tables(files, built)
+        return built
 
     def sent_records(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
         """The members sent as their record with the box's folders shown (kit.bundle.sent; none with --keep-paths)."""
@@ -274,6 +289,14 @@ class BundleStep:
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+
+
+def catalogue_mark(ctx: Context) -> dict[str, object]:
+    """manifest.json's mark that the box checked every text by the catalogue (none with --keep-paths, whose files
+    are sent as they are: verify and merge then read them as a kit's before the catalogue's)."""
+    from kit.bundle.tarball import CATALOGUE, CATALOGUE_KEY
+
+    return {} if ctx.settings.keep_paths else {CATALOGUE_KEY: CATALOGUE}
 
 
 def signer() -> dict[str, str]:

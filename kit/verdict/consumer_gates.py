@@ -50,6 +50,11 @@ def no_encode(fit: ConsumerFit) -> str:
     return f"no held-out encode vmaf-tune can query ({fit.not_counted or 'none held out'})"
 
 
+def nowhere(fit: ConsumerFit, j: ConsumerJudged) -> str:
+    """Why no consumer gate can judge: the ceiling lands within the tolerance on none of the held-out encodes."""
+    return f"the ceiling lands within {fit.tolerance:g} on none of the {j.whole.n_encodes} held-out encodes"
+
+
 def empty_pools(groups: list[ConsumerTally]) -> str:
     """The content groups whose pool is empty, each with the student's count ("" for none): no share judged there."""
     empty = [t for t in groups if not t.pool and t.by == "content"]
@@ -70,8 +75,7 @@ def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content:
     failing = [t for t in judged if threshold is not None and not t.pool_share >= threshold]  # a NaN fails
     worst = min(judged, key=lambda t: (t.pool_share, t.by != "all", t.label), default=None)
     if worst is None:
-        why = f"the ceiling lands within {fit.tolerance:g} on none of the {j.whole.n_encodes} held-out encodes"
-        return unjudged(measure, threshold, why + empty_pools(groups))
+        return unjudged(measure, threshold, nowhere(fit, j) + empty_pools(groups))
     tol = pool_words(j, fit.tolerance)
     if failing:
         whole = "" if content or failing[0].by == "all" else f" (all {j.whole.pooled_words()})"
@@ -87,7 +91,8 @@ def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content:
 
 def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str) -> LimitGate:
     """--max-consumer-ceiling-gap: every content group's share of all its encodes (as vmaf-tune samples them) at most
-    `gap` under the ceiling's share of the same encodes. Off with no `gap`; not judged with no ceiling."""
+    `gap` under the ceiling's share of the same encodes. Off with no `gap`; not judged with no ceiling, or where the
+    ceiling lands within on no encode (no content's share can fall under its ceiling's 0)."""
     j = fit.judged
     if gap is None:
         return LimitGate.of(measure, None, None, math.nan, [], "off: no content group is held to its ceiling")
@@ -96,6 +101,8 @@ def ceiling_gate(fit: ConsumerFit, gap: float | None, measure: str) -> LimitGate
     gaps = {t.label: t.gap for t in j.of("content") if t.gap is not None}
     if not gaps:
         return unjudged(measure, gap, no_encode(fit))
+    if not j.whole.ceiling_within:  # a gap is at most 0 on every content: it cannot fail, so it judges nothing
+        return unjudged(measure, gap, nowhere(fit, j))
     contents = {t.label: t for t in j.of("content")}
     worst = max(gaps, key=lambda label: (gaps[label], label))
     failing = sorted((label for label, lost in gaps.items() if not lost <= gap), key=lambda x: (-gaps[x], x))

@@ -177,6 +177,8 @@ class GateInputs:
     tautology: str | None = None
     # why the seeds are one student: every fold keeps no correction, so each seed's member is the same function
     seeds_alike: str | None = None
+    # which student the consumer gates judge, where some fold keeps other factors than the export (None: its own)
+    whose: str | None = None
 
 
 TAUTOLOGY = "the student is the teacher's function"
@@ -197,13 +199,22 @@ def seeds_alike(reports: list[SeedReport]) -> str | None:
     return SEEDS_ALIKE if correction is not None and not correction.scale and not any(correction.fold_scales) else None
 
 
+def whose(reports: list[SeedReport]) -> str | None:
+    """Which student the held-out figures judge, where some fold keeps other factors than the export: each fold's at
+    its own (chosen on the other folds' encodes), not the export's (None: every fold keeps the export's)."""
+    correction = reports[0].correction
+    if correction is None or not correction.folds_differ:
+        return None
+    return f"judging each fold's student at its own factors ({correction.fold_factors}), not the export"
+
+
 def gate_inputs(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
                 incumbent: BaselineResult | None, a: Assessment | None) -> GateInputs:
     """What the gates read of these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
     ens_rmse = [r.mean_rmse for r in reports]
     return GateInputs({r.seed: r.mean_plcc for r in reports}, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"],
                       incumbent, content_groups(reports), folds, per_source(folds), a, constant_teacher(reports),
-                      tautology(reports), seeds_alike(reports))
+                      tautology(reports), seeds_alike(reports), whose(reports))
 
 
 def unjudged_rows(rows: tuple[tuple[Gate, FoldGate | LimitGate], ...], why: str
@@ -221,6 +232,9 @@ def judge(inputs: GateInputs, thresholds: GateThresholds) -> tuple[Gates, Lift]:
     a = inputs.assessed
     evidence = Evidence(inputs.folds, inputs.sources, a, thresholds)
     rows = tuple((g, row) for g in GATES for row in g.compute(g, evidence))
+    if (student := inputs.whose) is not None:  # each row says which student it judged, where it is not the export
+        rows = tuple((g, replace(row, statement=f"{student}: {row.statement}")
+                      if g.block is CONSUMER_GATES and row.judged else row) for g, row in rows)
     judged = a.consumer.judged if a is not None and a.consumer is not None else None
     lifted_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
     challenger = challenger_gate(gate.mean_plcc, inputs.incumbent, gate.plcc_spread)

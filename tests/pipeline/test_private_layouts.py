@@ -52,6 +52,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+from kit.infra.shown import PROGRAMS
 from kit.media.svr import builtin_model_text
 from tests import conftest, pace
 from tests.conftest import LENIENT, ODD, ROOT, render
@@ -384,13 +385,14 @@ def run_layout(layout: Layout, whole: bool, base: Path, kit: Path, inputs: Input
     # seen both ways in fresh clones' CI draws); one found on PATH by the name PATH gives it
     on_path = layout.doors["ffmpeg"] == "path"
     names = {FILES["ffmpeg"], *([Path(inputs.ffmpeg).resolve().name] if layout.ffmpeg_link and not on_path else [])}
-    sent_names = {f"[elsewhere]/{name}" for name in names}
+    # a program's name (kit.infra.shown.PROGRAMS) behind the mark, any other name of the box's not at all
+    sent_names = {f"[elsewhere]/{name}" if name in PROGRAMS else "[elsewhere]" for name in names}
     assert (sent_run["settings"]["ffmpeg"] is None) if on_path else sent_run["settings"]["ffmpeg"] in sent_names, \
         sent_run["settings"]
     assert prereqs["ffmpeg"]["path"] in sent_names, prereqs["ffmpeg"]
-    # an --incumbent's folder and a --corpus file lie under no root (home, the current folder or neither): a folder
-    # by the mark alone, a file by its name behind it (kit.infra.shown)
-    for role, sent in (("incumbent", "[elsewhere]"), ("corpus", f"[elsewhere]/{FILES['corpus']}")):
+    # an --incumbent's folder and a --corpus file lie under no root (home, the current folder or neither): each by
+    # the mark alone (kit.infra.shown: their names are the box's)
+    for role, sent in (("incumbent", "[elsewhere]"), ("corpus", "[elsewhere]")):
         if getattr(layout, role) is not None:
             assert sent_run["settings"][role] == sent, sent_run["settings"]
     return counts

@@ -177,7 +177,7 @@ def test_every_grouping_is_said_with_the_entry_that_reverses_it(tmp_path: Path) 
     # the --content-groups file by its name: the line is said in the log the results tarball sends
     assert g.said == [f"a and a_lossy are held out together as one content ({ruling.detail}); if they are different "
                       'contents, pass --content-groups FILE with FILE holding {"different": [["a", "a_lossy"]]}',
-                      "b, c_old are held out together as one content, as groups.json says"]
+                      "b, c_old are held out together as one content, as --content-groups says"]
     assert "thumbnail distance" in ruling.detail
 
 

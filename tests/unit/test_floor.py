@@ -306,3 +306,41 @@ def test_a_correction_kept_at_zero_is_not_run_and_gives_the_teachers_function_to
     assert np.array_equal(kept.predict(0, feats, codec), teacher + 0.0 * net) and not calls
     half = replace(ens, teacher=builtin, scales=(0.5,) * len(ens.members))
     assert np.array_equal(half.predict(0, feats, codec), teacher + 0.5 * net) and calls
+
+
+@pytest.mark.usefixtures("no_public_encodes")
+def test_the_held_out_count_is_each_folds_student_at_its_own_factor(builtin: SvrModel,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 97: `against its teacher's function` counted the held-out encodes at the export's factor (54) where each
+    fold's own gave 53. Here fold 0 keeps its whole correction and the other folds and the export none (the factors
+    forced, the count is what is tested): the student's count is each fold's encodes at its own factors, which on
+    these encodes differs from the count at the export's."""
+    from kit.model import floor
+    from kit.model.distil import Distillation, encode_codes
+    from tests.unit.test_consumer_fit import hand_made_fold
+
+    df = hand_made_fold().assign(fps=2.0)
+    scores = builtin.predict(df[list(FEATURES)].to_numpy(dtype=np.float32).astype(np.float64))
+    df["vmaf"] = np.clip(scores + np.random.default_rng(3).uniform(-3, 3, len(df)), 0, 100)
+    inputs = replace(LosoInputs.of(df), teacher_model=builtin, window_s=2.0)
+    inputs = replace(inputs, distil=Distillation.of(inputs.feats, inputs.target, encode_codes(df), builtin,
+                                                    TrainConfig(teacher_samples=1_000)))
+    ens = drawn_corrections(inputs, [0, 1])
+
+    def forced(self: Evidence, rows: np.ndarray, spread: float = 0.0) -> float:
+        return 1.0 if rows.any() and not rows[self.fold == 0].any() else 0.0  # fold 0's, chosen without fold 0
+
+    monkeypatch.setattr(floor.Evidence, "choose", forced)
+    made = floor.evidence(inputs, ens)
+    assert made is not None
+    found = made[0]
+    _, correction, _ = floor.with_floor(inputs, ens)
+    assert correction is not None and correction.fold_spreads is not None and correction.spread is not None
+    assert correction.scale == 0.0 and correction.fold_scales == [1.0, 0.0, 0.0] and correction.folds_differ
+    own = sum(int(found.within(c, k)[found.fold == f].sum())
+              for f, (c, k) in enumerate(zip(correction.fold_scales, correction.fold_spreads, strict=True)))
+    export = int(found.within(correction.scale, correction.spread.factor).sum())
+    at_own_spreads = sum(int(found.within(0.0, k)[found.fold == f].sum())
+                         for f, k in enumerate(correction.fold_spreads))  # the corrections at the export's factor
+    assert correction.within_student == own != export and own != at_own_spreads, (own, export, at_own_spreads)
+    assert f"corrections 1, 0, 0): {own} of {correction.encodes} within, not the export" in correction.label

@@ -11,7 +11,7 @@ import pytest
 from kit.corpus.inputs import load_jsonl
 from kit.corpus.jsonl import jsonl_src_sha256, read_jsonl, read_jsonl_fast
 from kit.corpus.rungs import RUNG_COLUMNS
-from kit.corpus.schema import with_content
+from kit.corpus.schema import typed_columns, with_content
 from kit.errors import InputError
 
 BASE = {"src": "Tennis", "encoder": "libx264", "cq": 25, "enc_bytes": 100, "enc_time_ms": 1.5, "frame_index": 0,
@@ -34,8 +34,10 @@ def test_fast_and_careful_readers_agree(tmp_path: Path, patch: dict[str, object]
     fast = read_jsonl_fast(path)
     assert fast is None or fast.equals(careful)
     loaded = load_jsonl(path)
-    # each bash-kit source its own content group; encoded at its own size (0: not recorded), no scaler
-    assert loaded.drop_columns(list(RUNG_COLUMNS)).equals(with_content(careful).drop_columns(list(RUNG_COLUMNS)))
+    # each bash-kit source its own content group; encoded at its own size (0: not recorded), no scaler; what the
+    # system said of the box typed (kit.corpus.schema.TYPED_COLUMNS)
+    wanted = typed_columns(with_content(careful))
+    assert loaded.drop_columns(list(RUNG_COLUMNS)).equals(wanted.drop_columns(list(RUNG_COLUMNS)))
     assert loaded["enc_width"].to_pylist() == loaded["enc_height"].to_pylist() == [0, 0]
     assert loaded["scaler_down"].to_pylist() == loaded["scaler_up"].to_pylist() == ["", ""]
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from kit.corpus.merge import KEY, merge_files
 from kit.corpus.schema import JOB_SCHEMA, with_content
 from kit.errors import InputError
+from kit.infra import typed
 from kit.media.libvmaf import FEATURES
 
 st = hypothesis.strategies
@@ -90,7 +91,9 @@ def test_order_and_repetition_do_not_change_the_bytes(spec: list[tuple[list[int]
         keys = list(zip(*(table[c].to_pylist() for c in KEY), strict=True))
         assert len(keys) == len(set(keys))  # one row per key
         # rows that record no rung (null): encoded at their reference's 64x64, no scaler (kit.corpus.rungs)
-        wanted = {(_sha(KEYS[k][0]), KEYS[k][1], "medium", "yuv420p", 64, 64, "", "", *KEYS[k][2:5])
+        # a device in its typed form (kit.infra.typed.device): two names stay two
+        wanted = {(_sha(KEYS[k][0]), KEYS[k][1], "medium", "yuv420p", 64, 64, "", "", *KEYS[k][2:4],
+                   typed.device(KEYS[k][4]))
                   for keys_, _, _, _ in spec for k in keys_}
         assert set(keys) == wanted  # ... and every key of every input
         again = folder / "again.parquet"

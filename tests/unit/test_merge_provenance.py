@@ -18,6 +18,7 @@ from kit import __version__
 from kit.cli.main import cli
 from kit.corpus.manifests import BuildRows, FFmpegRef, MergeManifest, ShardManifest, read_manifest
 from kit.errors import InputError
+from kit.infra import typed
 from kit.infra.files import sha256_file
 from tests.kitfiles import shard_table, write_shard
 
@@ -37,8 +38,9 @@ def set_column(table: pa.Table, name: str, value: object) -> pa.Table:
 def shard_with_manifest(path: Path, table: pa.Table, version: str, build: str, libvmaf: str) -> Path:
     """A shard and the shard manifest that describes exactly its bytes (its ffmpeg build and libvmaf)."""
     write_shard(path, set_column(table, "ffmpeg_version", version))
+    ffmpeg = FFmpegRef("/usr/bin/ffmpeg", typed.version(version), build)  # typed, as kit.corpus.shard writes it
     manifest = ShardManifest(kind="shard", file=path.name, sha256=sha256_file(path), rows=table.num_rows,
-                             box_id=str(table["box_id"][0]), ffmpeg=FFmpegRef("/usr/bin/ffmpeg", version, build),
+                             box_id=str(table["box_id"][0]), ffmpeg=ffmpeg,
                              libvmaf_version=libvmaf, teacher_model=str(table["teacher_model"][0]),
                              kit_version=__version__)
     path.with_name(f"{path.stem}.manifest.json").write_text(json.dumps(manifest.to_json()))
@@ -86,8 +88,9 @@ def test_a_merge_of_two_teachers_is_refused_naming_both_and_the_inputs(two_teach
 
 
 def test_two_model_files_of_one_name_are_two_teachers(tmp_path: Path) -> None:
-    """A --teacher model file is its sha256: the same name with other bytes is refused like another model, and
-    the same file on two boxes merges, its sha256 in the manifest."""
+    """A --teacher model file is its sha256: the same name with other bytes (as a kit before 2.5 named a file, by
+    its name) is refused like another model, each named by its digest, and the same file on two boxes merges, its
+    sha256 in the manifest."""
     base = shard_table(box="boxa", seed=0)
     a = write_shard(tmp_path / "a.parquet", model_file_rows(base, "vmaf_v1.0.16_3d0h", "1" * 64))
     b = write_shard(tmp_path / "b.parquet", model_file_rows(shard_table(box="boxb", seed=1), "vmaf_v1.0.16_3d0h",
@@ -95,13 +98,13 @@ def test_two_model_files_of_one_name_are_two_teachers(tmp_path: Path) -> None:
     c = write_shard(tmp_path / "c.parquet", model_file_rows(shard_table(box="boxc", seed=2), "vmaf_v1.0.16_3d0h",
                                                             "1" * 64))
     line = error_line(invoke("merge", a, b, "-o", tmp_path / "m.parquet"))
-    assert ("vmaf_v1.0.16_3d0h (model file, sha256 111111111111) (in a.parquet) and vmaf_v1.0.16_3d0h (model file, "
+    assert ("model_111111111111 (model file, sha256 111111111111) (in a.parquet) and model_222222222222 (model file, "
             "sha256 222222222222) (in b.parquet)") in line
     ok = invoke("merge", a, c, "-o", tmp_path / "m.parquet")
     assert ok.exit_code == 0, ok.output
     manifest = read_manifest(tmp_path / "m.parquet")
     assert isinstance(manifest, MergeManifest) and manifest.teacher_sha256 == "1" * 64
-    assert manifest.teacher_models == ["vmaf_v1.0.16_3d0h"]
+    assert manifest.teacher_models == ["model_111111111111"]  # by its digest, as this kit names a model file
 
 
 def test_the_flag_that_mixed_teachers_is_gone(two_teachers: tuple[Path, Path], tmp_path: Path) -> None:
@@ -129,35 +132,36 @@ def test_merge_and_corpus_info_list_the_builds_and_warn_when_they_mix(tmp_path: 
     a = shard_with_manifest(tmp_path / "boxa.parquet", shard_table(box="boxa", seed=0), "7.0", "7.0-static", "3.0.0")
     b = shard_with_manifest(tmp_path / "boxb.parquet", shard_table(n_src=2, box="boxb", seed=1), "6.1", "6.1-gpl",
                             "2.3.1")
+    v61, v70 = typed.version("6.1"), typed.version("7.0")  # as a shard holds them (kit.corpus.schema.TYPED_COLUMNS)
     out = tmp_path / "m.parquet"
     res = invoke("merge", a, b, "-o", out)
     assert res.exit_code == 0, res.output
     manifest = read_manifest(out)
     assert isinstance(manifest, MergeManifest)
-    assert manifest.builds == (BuildRows("6.1", "6.1-gpl", "2.3.1", 2 * 40), BuildRows("7.0", "7.0-static", "3.0.0",
+    assert manifest.builds == (BuildRows(v61, "6.1-gpl", "2.3.1", 2 * 40), BuildRows(v70, "7.0-static", "3.0.0",
                                                                                          N_ROWS))
     lines = res.stdout.splitlines()
-    assert "  build: ffmpeg 6.1 (6.1-gpl), libvmaf 2.3.1: 80 rows" in lines
-    assert f"  build: ffmpeg 7.0 (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in lines
+    assert f"  build: ffmpeg {v61} (6.1-gpl), libvmaf 2.3.1: 80 rows" in lines
+    assert f"  build: ffmpeg {v70} (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in lines
     (mixed,) = [w for w in manifest.warnings if "builds" in w]
     assert mixed.startswith("the corpus mixes 2 ffmpeg/libvmaf builds: ") and f"warning: {mixed}" in res.stderr
 
     # corpus info: the merged corpus's builds come from its manifest, with the same counts and the warning
     info = invoke("corpus", "info", out)
     assert info.exit_code == 0, info.output
-    assert "  build: ffmpeg 6.1 (6.1-gpl), libvmaf 2.3.1: 80 rows" in info.stdout.splitlines()
-    assert f"  build: ffmpeg 7.0 (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in info.stdout.splitlines()
+    assert f"  build: ffmpeg {v61} (6.1-gpl), libvmaf 2.3.1: 80 rows" in info.stdout.splitlines()
+    assert f"  build: ffmpeg {v70} (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in info.stdout.splitlines()
     assert "warning: the corpus mixes 2 ffmpeg/libvmaf builds" in info.stderr
     doc = json.loads(invoke("corpus", "info", out, "--json").stdout)
-    assert [(x["ffmpeg_version"], x["rows"]) for x in doc["builds"]] == [("6.1", 80), ("7.0", N_ROWS)]
+    assert [(x["ffmpeg_version"], x["rows"]) for x in doc["builds"]] == [(v61, 80), (v70, N_ROWS)]
     assert doc["teacher_rows"] == {"vmaf_v0.6.1": N_ROWS + 80}
 
     # one build: listed, no warning; a shard without a manifest says what it does not know
     one = invoke("corpus", "info", a)
-    assert f"  build: ffmpeg 7.0 (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in one.stdout.splitlines()
+    assert f"  build: ffmpeg {v70} (7.0-static), libvmaf 3.0.0: {N_ROWS} rows" in one.stdout.splitlines()
     assert "mixes" not in one.stderr
     bare = write_shard(tmp_path / "bare.parquet")
-    assert f"  build: ffmpeg 7.0, libvmaf (not recorded): {N_ROWS} rows" in invoke("corpus", "info", bare).stdout
+    assert f"  build: ffmpeg {v70}, libvmaf (not recorded): {N_ROWS} rows" in invoke("corpus", "info", bare).stdout
 
 
 def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ PINNED_COLUMNS: dict[tuple[int, int], str] = {
 # the outside contracts, each a literal copy in its own module, as its reader spells it: the bash kit's rows, the
 # exports' readers, vmaf-tune's feed
 COPIES = {"kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES",
-          "kit/bundle/vmaftune.py": "FEED_FEATURES"}
+          "kit/bundle/profile_words.py": "FEED_FEATURES"}
 TABLE_AT = ("kit/media/libvmaf.py", "TABLE")
 
 
@@ -170,8 +170,6 @@ def test_no_other_module_spells_a_feature() -> None:
     found = []
     for path in sorted((ROOT / "kit").rglob("*.py")):
         module = path.relative_to(ROOT).as_posix()
-        if module == "kit/infra/spoken.py":  # every word of the kit's literals, the table's too (tools/spoken.py)
-            continue
         tree = ast.parse(path.read_text())
         allowed = {id(n) for name in [COPIES.get(module), TABLE_AT[1] if module == TABLE_AT[0] else None] if name
                    for n in ast.walk(_assigned(tree, name))}

@@ -100,6 +100,10 @@ SITES: dict[str, Check] = {
                                                      "for_the_moment_runs_as_printed",)),
     "kit/steps/members.py:missing_members": Check(RUN, ("tests/pipeline/test_train_split.py::"
                                                         "test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte",)),
+    # a tarball holding a text no kind of the catalogue admits: the hint's show-sent names it
+    "kit/cli/verify.py:verify_cmd": Check(RUN, ("tests/pipeline/test_sent_catalogue.py::"
+                                                "test_a_tarball_holding_a_text_no_kind_admits_is_refused_naming_it",)),
+    "kit/cli/merge.py:refuse_free_text": Check(SAME, ("kit/cli/verify.py:verify_cmd",), "merge's refusal of one"),
     # status and the closing summary
     "kit/cli/status.py:status_lines": Check(RUN, (STATUS_AND_VERIFY,)),
     "kit/steps/status.py:RunStatus.next_command": Check(RUN, (STATUS_AND_VERIFY,)),

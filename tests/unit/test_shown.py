@@ -1,8 +1,8 @@
 """A path as the lead may see it (kit.infra.shown; issue 69, item 1): a root's tag by path parts, never by text (a
 sibling `clips old` is not under `clips`), a Spelled text spelled twice from its parts (a shell word, ffmpeg's filter
-escaping, a nested option), what a child said read by the words it was given, an exception's message through the door
-of free text unless the kit built it from known parts (issue 89); and no site that logs a path spells it into plain
-text."""
+escaping, a nested option), what a child said read by the words it was given and the box's alone (issue 96), an
+exception's message left out unless the kit built it from known parts; and no site that logs a path spells it into
+plain text."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path, PurePath
 
 import pytest
 
+from kit.bundle.values import COMMAND, PATH
 from kit.errors import InputError
-from kit.infra.known import NOT_SENT
 from kit.infra.shown import (
     Places,
     Root,
@@ -27,6 +27,9 @@ from kit.infra.shown import (
     shell_line,
     shown_traceback_lines,
     spelled_document,
+)
+from kit.infra.shown import (
+    found as found_paths,
 )
 from kit.media.libvmaf import Teacher, build_libvmaf_graph
 from tests.conftest import ROOT
@@ -41,25 +44,25 @@ def places() -> Places:
 
 @pytest.mark.parametrize(("path", "shown"), [
     (REFS / "a.y4m", "[ref-dir]/a.y4m"), (REFS, "[ref-dir]"), (OUT / "02_corpus" / "x", "[out-dir]/02_corpus/x"),
-    (Path(f"{REFS} old") / "a.y4m", "[elsewhere]/a.y4m"),  # a sibling whose name goes on: its own folder
-    (Path(f"{REFS}2/a.y4m"), "[elsewhere]/a.y4m"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
-    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (BASE / "else" / "f.json", "[elsewhere]/f.json"),
+    (Path(f"{REFS} old") / "a.y4m", "[elsewhere]"),  # a sibling whose name goes on: its own folder
+    (Path(f"{REFS}2/a.y4m"), "[elsewhere]"), (CACHE / "demo" / "d.y4m", "[cache]/demo/d.y4m"),
+    (KIT / "kit" / "x.py", "[kit]/kit/x.py"), (BASE / "else" / "f.json", "[elsewhere]"),
     (Path("/usr/bin/ffmpeg"), "[elsewhere]/ffmpeg"), (Path("/opt/ff q'$[x]/ffmpeg"), "[elsewhere]/ffmpeg"),
     # below home or the current folder only: the folders there are the user's (issue 75, item 1)
-    (HOME / "tools-X" / "ffmpeg", "[elsewhere]/ffmpeg"), (CWD / "grp-X" / "g.json", "[elsewhere]/g.json"),
+    (HOME / "tools-X" / "ffmpeg", "[elsewhere]/ffmpeg"), (CWD / "grp-X" / "g.json", "[elsewhere]"),
 ])
 def test_a_path_is_shown_under_the_deepest_root_it_lies_in(path: Path, shown: str) -> None:
     assert places().show(path) == shown
 
 
 def test_a_folder_under_no_root_is_named_by_no_name(tmp_path: Path) -> None:
-    """An earlier --ref-dir, a model's folder, the current folder: its own name is the box's, where a file's name is
-    what the lead needs."""
+    """An earlier --ref-dir, a model's folder, the current folder, a file elsewhere: its own name is the box's (a
+    program's alone is what the lead needs: `[elsewhere]/ffmpeg`)."""
     (tmp_path / "old clips").mkdir()
     (tmp_path / "old clips" / "a.y4m").write_bytes(b"")
     elsewhere = Places.of(ref_dir=tmp_path / "new")
     assert elsewhere.show(tmp_path / "old clips") == "[elsewhere]"
-    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "[elsewhere]/a.y4m"
+    assert elsewhere.show(tmp_path / "old clips" / "a.y4m") == "[elsewhere]"
 
 
 def test_a_changed_path_setting_is_said_as_paths(tmp_path: Path) -> None:
@@ -107,7 +110,7 @@ def test_links_are_resolved_before_the_roots_are_matched(tmp_path: Path, monkeyp
     assert places.show(cwd / "kitlink-X" / "kit" / "__main__.py") == "[kit]/kit/__main__.py"
     assert places.show(home / "clips-X" / "a.y4m") == "[ref-dir]/a.y4m"
     assert places.show(Path("refs-via-X") / "b.y4m") == "[ref-dir]/b.y4m"
-    assert places.show(tmp_path / "far-X" / "t.y4m") == "[elsewhere]/t.y4m"
+    assert places.show(tmp_path / "far-X" / "t.y4m") == "[elsewhere]"
     assert places.show(cwd) == places.show(home) == "[elsewhere]"
     assert places.show(home / "tools-X" / "ffmpeg") == places.show("tools-X/ffmpeg") == "[elsewhere]/ffmpeg"
 
@@ -123,8 +126,9 @@ def test_a_command_is_spelled_as_it_runs_and_as_the_lead_sees_it() -> None:
     assert "model=path=\\[ref-dir\\]/m\\;odel.json" in shown and "Ann" not in shown
     line = shell_line([program(Path("/usr/bin/ffmpeg")), "-i", REFS / "it's.y4m", "-lavfi", graph])
     assert line.shown(places()).startswith("'[elsewhere]/ffmpeg' -i '[ref-dir]/it'\"'\"'s.y4m' -lavfi '")
-    # a folder spelled as plain text, not given as a path: the door of free text replaces it (kit.infra.known)
-    assert shell_line(["/usr/bin/ffmpeg", "-y"]).shown(places()) == f"'{NOT_SENT}' -y"
+    # a folder spelled as plain text, not given as a path: shown as it is, and no kind of the catalogue admits it
+    plain = shell_line(["/usr/bin/ffmpeg", "-y"]).shown(places())
+    assert plain == "/usr/bin/ffmpeg -y" and not COMMAND.admits(plain)
     assert "\\xff" in line and "Ann" not in line.shown(places())  # as it runs: bash's $'…' for the byte
     again = pickle.loads(pickle.dumps(line))
     assert isinstance(again, Spelled) and again == line and again.shown(places()) == line.shown(places())
@@ -157,8 +161,8 @@ def test_plain_text_never_becomes_spelled() -> None:
     text = Spelled("at ", REFS)
     assert type(f"{text} and more") is str and type("x" + text) is str and type(text + "x") is str
     assert type(text[:3]) is str
-    # plain text through the door of free text (kit.infra.known): a path in it is no path the kit was given
-    assert places().text(f"{REFS}/a.y4m") == NOT_SENT
+    # plain text as it is: a path in it is no path the kit was given, and no kind of the catalogue admits it
+    assert places().text(f"{REFS}/a.y4m") == f"{REFS}/a.y4m" and not PATH.admits(f"{REFS}/a.y4m")
 
 
 def test_a_child_is_heard_by_the_words_it_was_given() -> None:
@@ -167,10 +171,13 @@ def test_a_child_is_heard_by_the_words_it_was_given() -> None:
     argv = ["ffmpeg", "-i", Spelled(REFS / "a.y4m"), "-lavfi", graph, Spelled(enc)]
     said = (f"Input #0, from '{REFS}/a.y4m':\n{enc}: Permission denied\nbad graph: {graph}\n"
             f"{os.fsencode(str(REFS)).decode('utf-8', 'replace')}/a.y4m: twice")  # as a caller decodes the bytes
-    shown = heard(said, argv).shown(places())
-    assert shown.splitlines()[:2] == ["Input #0, from '[ref-dir]/a.y4m':", "[out-dir]/02_corpus/work/j/enc.h264: "
+    # the paths the kit gave it found as paths (the box's log keeps them), the whole of it the box's alone
+    found = found_paths(said, argv).shown(places())
+    assert found.splitlines()[:2] == ["Input #0, from '[ref-dir]/a.y4m':", "[out-dir]/02_corpus/work/j/enc.h264: "
                                                                            "Permission denied"]
-    assert "Ann" not in shown and "[ref-dir]/a.y4m: twice" in shown
+    assert "Ann" not in found and "[ref-dir]/a.y4m: twice" in found
+    assert heard(said, argv).shown(places()) == "" and heard(said, argv, lead=": ").startswith(": Input #0")
+    assert Spelled("ffmpeg failed", heard(said, argv, lead=": ")).shown(places()) == "ffmpeg failed"
     plain = said.rsplit("\n", 1)[0]
     assert heard(plain, argv) == plain  # as it runs: the text as it was said
 
@@ -185,15 +192,16 @@ def test_an_exception_is_said_by_what_the_kit_built() -> None:
     plain = InputError(f"{REFS}/a.y4m: not a clip")
     assert said_of(built, places()) == "[ref-dir]/a.y4m: not a clip"
     assert "Ann" not in said_of(plain, places()) and "withheld" not in said_of(plain, places())
-    assert said_of(plain, places()) == f"{NOT_SENT}: not a clip"  # through the door of free text
+    assert said_of(plain, places()) == ""  # a text the kit did not build: the box's alone
     gone = FileNotFoundError(2, "No such file or directory", str(OUT / "x.json"))
-    assert said_of(gone, places()) == "[Errno 2] No such file or directory: [out-dir]/x.json"
+    # the system's words (translated where the locale is another) the box's; its error number and the path typed
+    assert said_of(gone, places()) == "[Errno 2]: [out-dir]/x.json"
     try:
         raise plain
     except InputError as exc:
         lines = shown_traceback_lines(exc, Places.of(kit=ROOT))
-    assert any(line.startswith('  File "[kit]/tests/unit/test_shown.py"') for line in lines), lines
-    assert not any("Ann" in line for line in lines)
+    # the kit's frames by file and line, its type by name: no function's name, no code, no message
+    assert lines[-1] == "kit.errors.InputError" and not any("Ann" in line or "raise" in line for line in lines), lines
 
 
 # the calls that write a line to a step log or say it (kit.steps.runner.StepLog, Context.say)
@@ -255,7 +263,7 @@ def test_a_spelled_text_is_kept_in_a_document_with_its_paths(tmp_path: Path) -> 
     assert isinstance(again, Spelled) and again == text and places().text(again) == places().text(text)
     assert "Ann" not in places().text(again) and "'[ref-dir]/it'\"'\"'s.mkv'" in places().text(again)
     elsewhere = tmp_path / "clips" / "it's.mp4"  # the same clip named another way: its refusal names it so
-    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("[elsewhere]/it's.mp4: timed out")
+    assert places().text(spelled_from(doc, {"clip": elsewhere})).startswith("[elsewhere]: timed out")
     assert spelled_from(spelled_document("plain")) == "plain"
     graph = build_libvmaf_graph(176, 144, "yuv420p", OUT / "v.json", 1, fps="25")  # an escape it cannot name
     with pytest.raises(ValueError, match="escape"):
@@ -287,7 +295,7 @@ def test_a_clip_changed_and_a_sample_jobs_failure_send_no_folder() -> None:
     plain = samples_failed([ToolError(f"{REFS}/a.y4m: gone")], 1)
     assert str(plain) == f"1 of 1 sample jobs failed; first: {REFS}/a.y4m: gone; the step stops, and a rerun of the " \
                          "same command tries them again"  # the box's
-    assert places().text(plain) == f"1 of 1 sample jobs failed; first: {NOT_SENT}: gone; the step stops, and a " \
-                                   "rerun of the same command tries them again"
+    assert places().text(plain) == "1 of 1 sample jobs failed; first: ; the step stops, and a rerun of the same " \
+                                   "command tries them again"
     with pytest.raises(ValueError, match="withheld"):
         spelled_document(plain)

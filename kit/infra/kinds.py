@@ -1,0 +1,237 @@
+"""What a text the lead is sent may be: a kind that admits a value exactly or refuses it (issue 96). Every text of
+every member of a results tarball is checked by a kind of kit.bundle.catalogue, at the box before it is sent and by
+`verify` and `merge` where it is received: one a kind admits is sent, any other is withheld at the box (WITHHELD in
+its place) and refused where it is received. No kind admits free text: a kind is one of a list of texts (`Exact`), a
+form a regular expression fixes whole (`Match`: a number, a digest, a stamp), one of the names this tarball is about
+(`Named`: its clips, its sources, its box), or a message of the kit's (`Template`: fixed words and typed slots), or
+one of several of these (`Either`). So a secret can reach a sent file only where a kind admits it, and a kind admits
+only what the kit made of its own values and the names the user chose to send (a clip's file name, the box id).
+
+`Names` is what a kind of names reads: the clips, sources and boxes of the tarball, taken from the members that name
+them first (kit.bundle.catalogue.names_of), so the lead checks a tarball against its own list and a name found only
+elsewhere (a hidden file's, a folder's) is no name of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# what the box writes in place of a text no kind admits: itself admitted everywhere, so that a tarball made at a box
+# whose kit said something it has no catalogued form for is still sent (the box's log names the field)
+WITHHELD = "[withheld: a text with no catalogued form]"
+WITHHELD_KIND = "withheld at the box"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names a tarball is about: its clips' file names, its sources' names (src) and its box ids."""
+
+    clips: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    boxes: frozenset[str] = frozenset()
+
+    def __or__(self, other: Names) -> Names:
+        return Names(self.clips | other.clips, self.sources | other.sources, self.boxes | other.boxes)
+
+
+NO_NAMES = Names()
+
+
+class Kind:
+    """A kind of text: `name` (what `verify --show-sent` prints) and `pattern`, a regular expression that matches
+    exactly the texts it admits given `names` (None for a kind that checks a text otherwise: `admits`)."""
+
+    name: str
+
+    def pattern(self, names: Names) -> str | None:
+        raise NotImplementedError
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        """Whether `text` is of this kind, whole (WITHHELD always is)."""
+        if text == WITHHELD:
+            return True
+        compiled = _compiled(self, names)
+        return compiled is not None and compiled.fullmatch(text) is not None
+
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        """What `text` is, as precisely as this kind knows: the name of the message or list that admits it."""
+        return WITHHELD_KIND if text == WITHHELD else self.name
+
+    def slot(self, names: Names) -> str:
+        """This kind's pattern, as a slot of a Template: in a group that does not capture."""
+        found = self.pattern(names)
+        if found is None:
+            raise TypeError(f"{self.name} cannot be a template's slot")
+        return f"(?:{found})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(kind: Kind, names: Names) -> re.Pattern[str] | None:
+    found = kind.pattern(names)
+    return re.compile(found, re.DOTALL) if found is not None else None
+
+
+def _alternatives(texts: Iterable[str]) -> str:
+    """A pattern matching exactly one of `texts` (the longest first, so a prefix never wins); none: nothing."""
+    ordered = sorted(set(texts), key=lambda t: (-len(t), t))
+    return "|".join(map(re.escape, ordered)) if ordered else "(?!)"
+
+
+@dataclass(frozen=True, eq=False)
+class Exact(Kind):
+    """One of a list of texts (an enumeration: a verdict, an encoder the kit knows, a note the kit writes whole)."""
+
+    name: str
+    texts: frozenset[str]
+
+    def __init__(self, name: str, texts: Iterable[str], /) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "texts", frozenset(texts))
+
+    def pattern(self, names: Names) -> str:
+        return _alternatives(self.texts)
+
+
+@dataclass(frozen=True, eq=False)
+class Match(Kind):
+    """A form a regular expression fixes whole: a number, a digest of a fixed length, a stamp, a version's numbers.
+    Its expression admits no letter where a word could stand (tests/unit/test_catalogue.py draws words at it)."""
+
+    name: str
+    regex: str
+
+    def pattern(self, names: Names) -> str:
+        return self.regex
+
+
+@dataclass(frozen=True, eq=False)
+class Named(Kind):
+    """One of the names the tarball is about (`which`: clips, sources or boxes), as Names holds them."""
+
+    name: str
+    which: str
+
+    def pattern(self, names: Names) -> str:
+        return _alternatives(getattr(names, self.which))
+
+
+@dataclass(frozen=True, eq=False)
+class Either(Kind):
+    """Any one of `kinds`."""
+
+    name: str
+    kinds: tuple[Kind, ...]
+
+    def __init__(self, name: str, /, *kinds: Kind) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kinds", kinds)
+
+    def pattern(self, names: Names) -> str | None:
+        found = [k.pattern(names) for k in self.kinds]
+        return None if any(p is None for p in found) else "|".join(f"(?:{p})" for p in found)
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or any(k.admits(text, names) for k in self.kinds)
+
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        if text == WITHHELD:
+            return WITHHELD_KIND
+        return next((k.named(text, names) for k in self.kinds if k.admits(text, names)), self.name)
+
+
+_MARK = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, eq=False)
+class Template(Kind):
+    """A message of the kit's: its words, each `{slot}` one value of that slot's kind (`{{` and `}}` a brace)."""
+
+    name: str
+    text: str
+    slots: tuple[tuple[str, Kind], ...] = field(default=())
+
+    def __init__(self, name: str, text: str, /, **slots: Kind) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "slots", tuple(slots.items()))
+        marks = set(_MARK.findall(text.replace("{{", "").replace("}}", "")))
+        if marks != set(slots):
+            raise ValueError(f"template {name}: its marks {sorted(marks)} are not its slots {sorted(slots)}")
+
+    def pattern(self, names: Names) -> str | None:
+        """Its words escaped, each slot its kind's pattern; None where a slot's kind checks a text otherwise (a
+        command): then `admits` matches the rest and checks that slot's text by its kind."""
+        return self._regex(names, capture=False)
+
+    def _regex(self, names: Names, capture: bool) -> str | None:
+        kinds = dict(self.slots)
+        out, at = [], 0
+        text = self.text
+        for m in re.finditer(r"\{\{|\}\}|\{(\w+)\}", text):
+            out.append(re.escape(text[at:m.start()]))
+            if m.group(1) is None:
+                out.append(re.escape(m.group(0)[0]))
+            elif (found := kinds[m.group(1)].pattern(names)) is not None:
+                out.append(f"(?:{found})")
+            elif capture:
+                out.append(f"(?P<{m.group(1)}>.+?)")
+            else:
+                return None
+            at = m.end()
+        out.append(re.escape(text[at:]))
+        return "".join(out)
+
+    def named(self, text: str, names: Names = NO_NAMES) -> str:
+        """The message's own name, or (a message that is a line around another: `{t} {msg}`) the one it holds."""
+        found = _captured(self, names).fullmatch(text) if _compiled(self, names) is None else None
+        inner = [(dict(self.slots)[k], v) for k, v in (found.groupdict().items() if found else ())]
+        return inner[0][0].named(inner[0][1], names) if len(inner) == 1 else self.name
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        if text == WITHHELD:
+            return True
+        if _compiled(self, names) is not None:
+            return super().admits(text, names)
+        found = _captured(self, names).fullmatch(text)
+        kinds = dict(self.slots)
+        return found is not None and all(kinds[k].admits(v, names) for k, v in found.groupdict().items())
+
+    def say(self, **values: object) -> str:
+        """The message with its slots filled in (each value as `str` gives it)."""
+        return _MARK.sub(lambda m: str(values[m.group(1)]), self.text.replace("{{", "\0").replace("}}", "\1")) \
+            .replace("\0", "{").replace("\1", "}")
+
+
+@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=1024)
+def _captured(template: Template, names: Names) -> re.Pattern[str]:
+    return re.compile(str(template._regex(names, capture=True)), re.DOTALL)
+
+
+def one_of(name: str, *kinds: Kind) -> Kind:
+    """`Either` of `kinds`, or the one kind alone."""
+    return kinds[0] if len(kinds) == 1 else Either(name, *kinds)
+
+
+@dataclass(frozen=True, eq=False)
+class Joined(Kind):
+    """One or more texts of `kind`, joined by `sep` (a list said in a sentence: `a, b, c`); of a kind that checks a
+    text otherwise (no pattern), the text cut at each `sep`, each part of that kind."""
+
+    name: str
+    kind: Kind
+    sep: str = ", "
+
+    def pattern(self, names: Names) -> str | None:
+        if self.kind.pattern(names) is None:
+            return None
+        one = self.kind.slot(names)
+        return f"{one}(?:{re.escape(self.sep)}{one})*"
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        if text == WITHHELD or _compiled(self, names) is not None:
+            return super().admits(text, names)
+        return bool(text) and all(self.kind.admits(part, names) for part in text.split(self.sep))
