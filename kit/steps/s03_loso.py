@@ -361,8 +361,7 @@ class LosoStep:
 
 def check_memory(ctx: Context, corpus: Path) -> None:
     """LOSO's peak memory on the corpus (kit.model.cost.loso_peak_bytes of the rows its footer declares) against the
-    box's, before anything is read: refused where the box has less in all (exit 2), said where less is free now;
-    logged either way."""
+    box's, before anything is read: refused where the box has less in all (exit 2), said where less is free now."""
     from kit.infra.parquet import parquet_rows
     from kit.infra.resources import box_memory, size_text
     from kit.model.cost import loso_peak_bytes
@@ -380,8 +379,6 @@ def check_memory(ctx: Context, corpus: Path) -> None:
         ctx.emit(Info("loso", f"{said}, and {size_text(free)} of this box's {size_text(total)} is free now: if "
                               "other programs keep theirs it may run out of memory (free some, or train it on a box "
                               "with more)"))
-    ctx.log(f"{said}; this box: {size_text(total)}, {size_text(free)} free" if total is not None and free is not None
-            else said)
 
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:
