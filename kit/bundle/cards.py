@@ -13,6 +13,7 @@ from kit.infra.rules import KIT_VERSION
 from kit.media.libvmaf import OPT_IN, Teacher
 from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
 from kit.model.contract import (
+    CODEC_DIM,
     CODEC_VOCAB,
     CQ_NORM_NOTE,
     LOG_FEATURES,
@@ -21,7 +22,6 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import Correction, EnsembleMember
 from kit.model.teacher_fn import TeacherFunction

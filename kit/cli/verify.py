@@ -45,11 +45,15 @@ def verify_cmd(tarball: Path, show_sent: bool) -> int:
       ensemble-kit verify --show-sent results-mybox-20261121T101500Z.tar.gz | less
     """
     from kit.bundle.tarball import CATALOGUE_KEY, catalogued, free_text_hint, verify_tarball
-    from kit.bundle.texts import sent_texts
 
     texts: list[SentText] = []
-    report = verify_tarball(tarball, read=(lambda top, members: texts.extend(sent_texts(top, members)[1]))
-                            if show_sent else None)
+
+    def read(top: Path, members: list[str]) -> None:
+        from kit.bundle.texts import sent_texts  # the catalogue, once a tarball opened (it loads the verdict's words)
+
+        texts.extend(sent_texts(top, members)[1])
+
+    report = verify_tarball(tarball, read=read if show_sent else None)
     older = report.manifest is not None and not catalogued(report.manifest)
     if report.ok and report.manifest is not None:
         meta = report.manifest

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from kit.model.contract import input_features
-from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.contract import CODEC_DIM, N_FEATURES, input_features
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from kit.infra.resources import give_back_memory
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
-from kit.model.features import N_FEATURES, model_space
+from kit.model.contract import N_FEATURES
+from kit.model.features import model_space
 from kit.model.floor import with_floor
 from kit.model.folds import Fold
 from kit.model.loso import (

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from kit.model.arch import Arch
-from kit.model.features import CODEC_DIM, model_space
+from kit.model.contract import CODEC_DIM
+from kit.model.features import model_space
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,7 @@ def no_slot_message(encoders: list[str]) -> str:
     return (f"{', '.join(encoders)} {'has' if len(encoders) == 1 else 'have'} no slot in the model's codec "
             f"vocabulary (model input v{INPUT_VERSION}, codec vocabulary v{CODEC_VOCAB_VERSION}): the models "
             "cannot learn such rows")
+
+
+N_FEATURES = len(MODEL_FEATURES)  # the default input set's (canonical6): what vmaf-tune feeds
+CODEC_DIM = len(CODEC_VOCAB) + 1  # the codec block: a slot per encoder of CODEC_VOCAB, then crf_norm

@@ -11,8 +11,7 @@ import pandas as pd
 from kit.media.ladder import rung_label
 from kit.model.clips import ENCODE_KEY
 from kit.model.consumer import CRF_RANGE, QUERIED_ENCODERS, crf_band
-from kit.model.contract import CODEC_VOCAB, cq_ranges
-from kit.model.features import CODEC_DIM
+from kit.model.contract import CODEC_DIM, CODEC_VOCAB, cq_ranges
 
 ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width", "enc_height", "rung", "crf",
                    "crf_band", "n_frames", "teacher", "predicted", "miss", "encoder_trained", "queried", "counted",

@@ -11,7 +11,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
-from kit.model.features import CODEC_DIM
+from kit.model.contract import CODEC_DIM
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, predict, session

@@ -8,17 +8,14 @@ import pandas as pd
 from kit.errors import InputError
 from kit.model.contract import (
     CANONICAL6,
+    CODEC_DIM,
     CODEC_VOCAB,
-    MODEL_FEATURES,
     cq_ranges,
     input_features,
     log_columns,
     no_slot_message,
 )
 from kit.platforms.encoders import get_spec
-
-N_FEATURES = len(MODEL_FEATURES)  # the default input set's (canonical6): what vmaf-tune feeds
-CODEC_DIM = len(CODEC_VOCAB) + 1
 
 
 def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -> np.ndarray:

@@ -99,7 +99,7 @@ def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.
                log: LogFn | None = None) -> list[np.ndarray]:
     """Each member's scores, checked, from a child process (kit.model.incumbent_child); a failing member refused."""
     from kit.infra.proc import run_process, signal_name, timeout_cap
-    from kit.model.features import CODEC_DIM, N_FEATURES
+    from kit.model.contract import CODEC_DIM, N_FEATURES
 
     timeout_s = timeout_cap(incumbent_timeout())
     tree.fresh_folder(scratch)

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from kit.media.svr import SvrModel
-from kit.model.features import CODEC_DIM
+from kit.model.contract import CODEC_DIM
 from kit.model.spread import INV_SQRT_2PI, MOTION, SQRT2, TERMS, Spread
 
 # the ops these nodes use, beyond the member's: all on libvmaf's ONNX op allowlist (libvmaf/src/dnn/op_allowlist.c)

@@ -18,8 +18,9 @@ from kit.infra.resources import give_back_memory
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
+from kit.model.contract import N_FEATURES
 from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
-from kit.model.features import N_FEATURES, model_space
+from kit.model.features import model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep

@@ -111,7 +111,7 @@ def test_the_corpus_step_says_each_note_and_logs_it(masters: Path, tmp_path: Pat
     log = (out / "02_corpus" / "logs" / "corpus.log").read_text()
     assert f"{masters / 'alpha.mkv'}: its alpha channel (yuva420p) is dropped" in log  # a clip is named resolved
     assert f"{masters / 'two.mkv'}: 1 more video stream(s) (#0:1 (8 frames, ffv1 176x144)) not used" in log
-    sent = (out / "02_corpus" / "logs" / "sent-v3" / "corpus.log").read_text()  # the fix's paths as the lead sees them
+    sent = (out / "02_corpus" / "logs" / "sent-v4" / "corpus.log").read_text()  # the fix's paths as the lead sees them
     assert "to read its video stream 0:v:1 as the film instead" in sent and str(masters) not in sent, sent
 
 

@@ -33,7 +33,7 @@ def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path
     assert_clean_failure(res, f"--teacher {bad}", "libvmaf failed (exit ")
     run = RunDir(out)
     assert not run.step("corpus").exists() and not run.prereqs_json.exists()
-    log = run.log("prereqs").read_text()  # the box's own (its twin under logs/sent-v3/ says the same, paths shown)
+    log = run.log("prereqs").read_text()  # the box's own (its twin under logs/sent-v4/ says the same, paths shown)
     assert "teacher-probe" in log and log.count("-c:v") == 1  # the teacher check's own encode, first: nothing else
 
 
