@@ -12,7 +12,8 @@ to 1,000 and 5,000 from its cost per member-sample; the ratio K-fold / LOSO is p
     python bench/bench_scale.py [--contents 10,50,200,1000] [--loso-max 50] [--k 10] [--work DIR]
     python bench/bench_scale.py --million [--rows 1000000] [--skip-loso]   (the 1,000,000-row bench)
 
-    python bench/bench_scale.py --command [--contents 10000] [--rounds 2]   (the whole loso step at its defaults)
+    python bench/bench_scale.py --command [--contents 10000] [--rounds 2] [--ray T]   (the whole loso step at its
+                                                                                      defaults; on Ray too)
 
 --command: the loso step as a lead runs it on a merged corpus (`run_full_pipeline --corpus X --only loso`, every
 setting at its default: --folds auto, so grouped 10-fold above 50 contents; 5 seeds; the teacher recipe) on the
@@ -34,7 +35,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +52,39 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0, teacher: b
     `teacher`: each row's vmaf is the corpus's teacher (kit.model.teacher_fn) evaluated on its jittered six, as
     libvmaf would score them (no noise added), so the teacher recipe's proof holds and the loso step trains at its
     defaults."""
+    return pd.concat(content_parts(real, contents, seed, teacher), ignore_index=True)
+
+
+def write_contents(real: pd.DataFrame, contents: int, path: Path, teacher: bool, batch: int = 2_000) -> None:
+    """contents_corpus's rows written `batch` contents at a time (the same draws, the same rows in the same order):
+    150,000 contents (45,000,000 rows) never held at once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, parts, part = None, [], path.with_name(path.name + ".part")
+    try:
+        for frame in content_parts(real, contents, 0, teacher):
+            parts.append(frame)
+            if len(parts) == batch:
+                writer = _write(writer, pd.concat(parts, ignore_index=True), part, pa, pq)
+                parts = []
+        if parts:
+            writer = _write(writer, pd.concat(parts, ignore_index=True), part, pa, pq)
+    finally:
+        if writer is not None:
+            writer.close()
+    part.rename(path)
+
+
+def _write(writer: Any, frame: pd.DataFrame, path: Path, pa: Any, pq: Any) -> Any:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    writer = writer or pq.ParquetWriter(path, table.schema)
+    writer.write_table(table.cast(writer.schema))
+    return writer
+
+
+def content_parts(real: pd.DataFrame, contents: int, seed: int = 0, teacher: bool = False) -> Iterator[pd.DataFrame]:
+    """Each content's rows of contents_corpus, in order."""
     from kit.media.libvmaf import FEATURES
 
     model = None
@@ -60,7 +96,6 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0, teacher: b
         assert model is not None, "the demo corpus's teacher is reproduced from the six"
     rng = np.random.default_rng(seed)
     bases = [g.reset_index(drop=True) for _, g in sorted(real.groupby("src_sha256"), key=lambda kv: kv[0])]
-    parts = []
     for c in range(contents):
         base = bases[c % len(bases)]
         pick = rng.choice(len(base), ROWS_PER_CONTENT, replace=len(base) < ROWS_PER_CONTENT)
@@ -78,8 +113,7 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0, teacher: b
         if "content" in part:  # a schema-3 shard names its base clip's group: each new content is its own
             part["content"] = part["src_sha256"]
         part["frame_index"] = np.arange(len(part), dtype=np.int32)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+        yield part
 
 
 def child_fold(path: Path, folds: str) -> None:
@@ -124,30 +158,155 @@ def command(args: argparse.Namespace) -> None:
     """The whole loso step as a lead runs it on a merged corpus (`--corpus X --only loso`, every setting at its
     default: --folds auto, 5 seeds, the teacher recipe), on a corpus of each size in --contents whose scores are
     its teacher's (contents_corpus's `teacher`), --rounds times: wall, CPU (wait4), the child's peak RSS, the
-    step's own seconds and what it says of its folds."""
+    step's own seconds and what it says of its folds. With --ray T: the whole run after the corpus (loso, verdict,
+    bundle) on one box, then `ensemble-kit ray --corpus X --train-tasks T` on a local Ray cluster of this box, each
+    process's peak RSS sampled; the two runs' verdict, gate figures, LOSO files and exported graphs compared."""
     real = pd.read_parquet(demo_corpus(args.work / "demo4s"))
     for contents in args.contents:
         path = args.work / f"contents-{contents}-teacher.parquet"
         if not path.is_file():
-            contents_corpus(real, contents, teacher=True).to_parquet(path, index=False)
+            write_contents(real, contents, path, teacher=True)
         for r in range(args.rounds):
             out = args.work / f"command-{contents}"
             shutil.rmtree(out, ignore_errors=True)
             cache = args.work / "kit-cache"  # empty each round: the bases trained as on a box's first run
             shutil.rmtree(cache, ignore_errors=True)
-            m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", path, "--only", "loso",
-                         "--out-dir", out], env={"KIT_CACHE_DIR": str(cache)}, cwd=ROOT,
+            before = load_average()
+            steps = [] if args.ray else ["--only", "loso"]
+            m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", path, *steps, "--out-dir", out,
+                         "--box-id", BOX], env={"KIT_CACHE_DIR": str(cache)}, cwd=ROOT,
                         log=args.work / f"command-{contents}-{r}.log")
-            if m.rc != 0:
+            if m.rc not in ((0, 1) if args.ray else (0,)):
                 raise SystemExit(f"the loso step on {path.name} failed (exit {m.rc}):\n{m.output[-3000:]}")
             status = json.loads((out / "03_loso" / "status.json").read_text())
             seeds = [json.loads(p.read_text()) for p in sorted((out / "03_loso").glob("loso_seed*.json"))]
             plcc = [float(s["mean_plcc"]) for s in seeds]
-            print(f"{contents:>6} contents, round {r + 1}: wall {m.wall:7.1f} s (target <= 300 s), CPU {m.cpu:7.1f} s, "
-                  f"peak RSS {m.peak_rss_mib:6.0f} MiB (target <= 4096); step {status['seconds']:.1f} s; "
-                  f"{status['summary']['folds']}, {status['summary']['members']} members; mean PLCC "
-                  f"{np.mean(plcc):.4f} (seeds {min(plcc):.4f}-{max(plcc):.4f}); load average {load_average()}",
-                  flush=True)
+            print(f"{contents:>6} contents, round {r + 1}, one box{' (loso, verdict, bundle)' if args.ray else ''}: "
+                  f"wall {m.wall:7.1f} s (target <= 300 s), CPU {m.cpu:7.1f} s, peak RSS {m.peak_rss_mib:6.0f} MiB "
+                  f"(target <= 4096); loso step {status['seconds']:.1f} s; {status['summary']['folds']}, "
+                  f"{status['summary']['members']} members; mean PLCC {np.mean(plcc):.4f} (seeds {min(plcc):.4f}-"
+                  f"{max(plcc):.4f}); load average {before} -> {load_average()}", flush=True)
+            if args.ray:
+                on_ray(args, path, contents, r, out)
+
+
+BOX = "scalebox"  # both runs' box id: the bundle names it
+
+
+def on_ray(args: argparse.Namespace, path: Path, contents: int, r: int, alone: Path) -> None:
+    """`ensemble-kit ray --corpus X --train-tasks T` on a local Ray cluster started for it, every process of it
+    sampled; then its union's verdict, gate figures, LOSO files and exports against the one box's (`alone`)."""
+    import tempfile
+
+    root = args.work / f"ray-{contents}"
+    shutil.rmtree(root, ignore_errors=True)
+    cache = args.work / "kit-cache-ray"
+    shutil.rmtree(cache, ignore_errors=True)
+    before = load_average()
+    with tempfile.TemporaryDirectory(prefix="kr", dir="/tmp", ignore_cleanup_errors=True) as folder:
+        s = sampled([sys.executable, "-m", "kit", "ray", "--corpus", str(path), "--train-tasks", str(args.ray),
+                     "--out-dir", str(root), "--box-id", BOX],
+                    {"KIT_CACHE_DIR": str(cache), "RAY_ADDRESS": "", "RAY_TMPDIR": folder},
+                    args.work / f"ray-{contents}-{r}.log")
+    if s["rc"] not in (0, 1):
+        raise SystemExit(f"ray on {path.name} failed (exit {s['rc']}): see {args.work / f'ray-{contents}-{r}.log'}")
+    kit = {k: v for k, v in s["peaks"].items() if k.startswith("kit")}
+    print(f"{contents:>6} contents, round {r + 1}, on Ray (--train-tasks {args.ray}): wall {s['wall']:7.1f} s, CPU "
+          f"{s['cpu']:7.1f} s (every process, /proc), peak RSS per process: "
+          + ", ".join(f"{k} {v:.0f}" for k, v in sorted(kit.items())) + f" MiB, Ray's own largest "
+          f"{max((v for k, v in s['peaks'].items() if not k.startswith('kit')), default=0):.0f} MiB; all at once "
+          f"{s['total']:.0f} MiB; load average {before} -> {load_average()}", flush=True)
+    print(f"{contents:>6} contents, round {r + 1}, Ray against one box: " + "; ".join(compare(alone, root / "union")),
+          flush=True)
+
+
+def sampled(argv: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
+    """A command run to its end, every process it started sampled each 0.5 s: each one's peak RSS (MiB, by what it
+    runs: `kit ray` the driver, `kit step loso` a training task, `kit run` the gather, else Ray's own), their sum's
+    peak, and their CPU (user + sys of /proc, each process's last sample: what ran less than 0.5 s is missed)."""
+    import os
+
+    clock = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE") / 2**20
+    peaks: dict[str, float] = {}
+    cpu: dict[int, float] = {}
+    total = 0.0
+    with open(log, "w") as fh:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                                env={**os.environ, **env})
+        while proc.poll() is None:
+            now = 0.0
+            for pid, (rss, ticks, what) in tree(proc.pid).items():
+                peaks[what] = max(peaks.get(what, 0.0), rss * page)
+                cpu[pid] = ticks / clock
+                now += rss * page
+            total = max(total, now)
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+    return {"rc": proc.returncode, "wall": wall, "cpu": sum(cpu.values()), "peaks": peaks, "total": total}
+
+
+def tree(root: int) -> dict[int, tuple[int, int, str]]:
+    """`root` and every process below it: its RSS in pages, its CPU in clock ticks, what it runs."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[int, int, str]] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text()
+            argv = (d / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(d.name))
+        stats[int(d.name)] = (int(fields[21]), int(fields[11]) + int(fields[12]), what_runs(argv))
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            found[pid] = stats[pid]
+        todo += children.get(pid, [])
+    return found
+
+
+def what_runs(argv: list[str]) -> str:
+    if "ray" in argv and "--train-tasks" in argv:
+        return "kit ray (the driver)"
+    if "--train-task" in argv:
+        return f"kit training task {argv[argv.index('--train-task') + 1]}"
+    if "run" in argv and "--corpus" in argv:
+        return "kit gather"
+    if "merge" in argv and "-o" in argv:
+        return "kit union (merge)"
+    return argv[0].rsplit("/", 1)[-1][:30] or "?"
+
+
+def compare(alone: Path, union: Path) -> list[str]:
+    """The one box's run against the union's on Ray: the verdict, every field of the verdict's document but its
+    seconds, each LOSO file's bytes, each exported graph's bytes."""
+    said = []
+    va, vb = (next((d / "04_verdict").glob("*.json")) for d in (alone, union))
+    da, db = (scrub(json.loads(p.read_text())) for p in (va, vb))
+    said.append(f"verdict {va.stem} / {vb.stem}, its document "
+                + ("the same" if da == db else f"DIFFERS in {sorted(k for k in da if da.get(k) != db.get(k))}"))
+    for kind, pattern in (("LOSO files", "03_loso/*.parquet"), ("exported graphs", "05_bundle/**/*.onnx")):
+        names = sorted({p.relative_to(alone) for p in alone.glob(pattern)} |
+                       {p.relative_to(union) for p in union.glob(pattern)})
+        other = [str(n) for n in names if not (alone / n).is_file() or not (union / n).is_file()
+                 or (alone / n).read_bytes() != (union / n).read_bytes()]
+        said.append(f"{len(names) - len(other)} of {len(names)} {kind} the same bytes"
+                    + (f" (not: {', '.join(other)})" if other else ""))
+    return said
+
+
+def scrub(value: Any) -> Any:
+    """A record without what differs between two runs of the same work: its seconds, times and paths."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()
+                if not any(w in k for w in ("seconds", "utc", "time", "path", "out_dir", "elapsed"))}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -240,6 +399,9 @@ def main() -> None:
     ap.add_argument("--command", action="store_true",
                     help="the whole loso step at its defaults on teacher-scored corpora of --contents instead")
     ap.add_argument("--rounds", type=int, default=2, help="--command: runs of each size")
+    ap.add_argument("--ray", type=int, default=0, metavar="T",
+                    help="--command: also `ensemble-kit ray --corpus X --train-tasks T` on a local Ray cluster, "
+                         "the one box's run whole (loso, verdict, bundle), the two compared")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     ap.add_argument("--skip-loso", action="store_true")

@@ -65,10 +65,25 @@ class ClusterPlan:
     box_id: str
     env: tuple[tuple[str, str], ...] = ()  # KIT_* settings that are no run flag (KIT_CACHE_DIR, ...), pinned
     train_tasks: int = 0  # --train-tasks T: LOSO's members trained by T tasks between the merge and the gather
+    # `ray --corpus`: the union given (no shard runs; shards 0): a corpus file trained on as it is, or what merge takes
+    # (the boxes' results tarballs, run directories, corpora), which the union task merges first
+    inputs: tuple[Path, ...] = ()
+
+    @property
+    def merges(self) -> bool:
+        """Whether the union task merges first: the shards, or the inputs but one corpus file given alone."""
+        return trained_as_given(self.inputs) is None
+
+    @property
+    def union_corpus(self) -> Path:
+        """The corpus LOSO trains on: the merge's, or the one corpus file given."""
+        return trained_as_given(self.inputs) or self.layout.union_corpus
 
     def settings_json(self) -> str:
         """The settings file every task reads, placed at the root (steps.settings.TASK_FLAGS come from the flags)."""
         at_root = replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None, corpus=None)
+        if self.inputs:  # the merge took the groups; a corpus trained on names its own (`run --corpus` refuses them)
+            at_root = replace(at_root, content_groups=None)
         return json.dumps(at_root.to_json(), indent=2) + "\n"
 
     def shard_commands(self) -> list[list[str]]:
@@ -78,17 +93,18 @@ class ClusterPlan:
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
     def union_commands(self) -> list[list[str]]:
-        """The union task's: the merge (with the user's --content-groups), then, without --train-tasks, the gather."""
+        """The union task's: the merge (of the shards or the inputs given, with the user's --content-groups; none for
+        one corpus file given), then, without --train-tasks, the gather."""
         lay = self.layout
-        shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
+        merged = [str(p) for p in self.inputs] or [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
         groups = self.settings.content_groups
-        merge = [*self.kit, "merge", *shards, "-o", str(lay.union_corpus),
-                 *(("--content-groups", str(groups)) if groups is not None else ())]
-        return [merge] if self.train_tasks else [merge, *self.gather_commands()]
+        merge = [[*self.kit, "merge", *merged, "-o", str(lay.union_corpus),
+                  *(("--content-groups", str(groups)) if groups is not None else ())]] if self.merges else []
+        return merge if self.train_tasks else [*merge, *self.gather_commands()]
 
     def on_union(self, *command: str) -> list[str]:
         lay = self.layout
-        return [*self.kit, *command, "--settings", str(lay.settings), "--corpus", str(lay.union_corpus),
+        return [*self.kit, *command, "--settings", str(lay.settings), "--corpus", str(self.union_corpus),
                 "--out-dir", str(lay.union_out), "--box-id", self.box_id]
 
     def train_command(self, task: str) -> list[str]:
@@ -98,6 +114,12 @@ class ClusterPlan:
     def gather_commands(self) -> list[list[str]]:
         """LOSO (gathering every member; trained here without --train-tasks), verdict and bundle on the union."""
         return [self.on_union("run")]
+
+
+def trained_as_given(inputs: tuple[Path, ...]) -> Path | None:
+    """The corpus file `ray --corpus` trains on as it is (one .parquet given alone); None where the inputs are merged
+    first (several, or a results tarball, a run directory)."""
+    return inputs[0] if len(inputs) == 1 and inputs[0].suffix == ".parquet" else None
 
 
 def check_shards(shards: int, clips: int, where: str) -> None:

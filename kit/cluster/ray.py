@@ -4,9 +4,9 @@ shard, the union, each training task, the gather a Ray task running the plan's c
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import socket
-import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,15 +15,17 @@ from typing import Any
 
 from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
-from kit.errors import PrereqError, ToolError
-from kit.infra import interrupts, outside, perms, scratch
+from kit.errors import PrereqError, ResourceLimit, ToolError
+from kit.infra import interrupts, scratch
 from kit.infra.arrays import KIT_ARRAY_TASK
+from kit.infra.clock import utc_iso
+from kit.infra.files import host_name
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
 from kit.infra.tree import Rules, Tree
 
 TASK_TIMEOUT_S = 7 * 86400.0  # a shard of thousands of clips takes hours; a hung task still ends
-CONNECT_TIMEOUT_S = 30  # a wrong address fails after this instead of Ray's own minutes of retries
+CONNECT_TIMEOUT_S = 30  # an address where no Ray cluster answers fails after this, not Ray's minutes of retries
 RETRIES = 2  # a task whose worker or node died runs again (the kit's commands resume); a failed command does not
 INSTALL_HINT = "install the optional extra: pip install 'ensemble-kit[ray]' (or pip install ray==2.60.0)"
 
@@ -35,11 +37,13 @@ class TaskResult:
     failed: tuple[str, ...] = ()  # the command that failed; () when all succeeded
     tail: str = ""
     node: str = ""
+    attempt: int = 1  # Ray runs a task again when its worker or node was lost (RETRIES): the 2nd, 3rd run
 
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
-                 ok_codes: Sequence[tuple[int, ...]]) -> TaskResult:
-    """A Ray task's body: the commands in order into `log`, up to the first whose exit code is not in its `ok_codes`."""
+                 ok_codes: Sequence[tuple[int, ...]], driver: str = "") -> TaskResult:
+    """A Ray task's body: the commands in order into `log`, up to the first whose exit code is not in its `ok_codes`;
+    each run of it for the `driver` marked there first, so that the one Ray ran again (its worker lost) says so."""
     import platform
 
     from kit.infra.proc import run_process, tail_lines
@@ -48,6 +52,11 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
     path = Path(log)
     with Tree.open(path.parent, Rules(group_shared=group_shared_from_env()), make=False,
                    label="the cluster's log folder") as tree:
+        mark = f"# {name}, run by the driver {driver}\n"
+        with tree.open_append(path) as fh:
+            fh.write(mark)
+        with tree.open_read(path) as fh:
+            attempt = sum(1 for line in fh if line.decode("utf-8", "replace") == mark)
         for argv, ok in zip(commands, ok_codes, strict=True):
             with tree.open_append(path) as fh:
                 fh.write(f"$ {shell_join(argv)}\n")
@@ -59,25 +68,27 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
                 with tree.open_read(path) as fh:  # the end of the log: what the failed command said last
                     fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
                     tail = fh.read().decode("utf-8", "replace")
-                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(tail, 8), platform.node())
-    return TaskResult(name, tuple(codes), node=platform.node())
+                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(tail, 8), platform.node(), attempt)
+    return TaskResult(name, tuple(codes), node=platform.node(), attempt=attempt)
 
 
 def connect(ray: Any, address: str | None) -> str:
-    """Join the cluster at `address` (or RAY_ADDRESS), else the one `ray start` made on this machine where it answers,
-    else start a local one for this command: a line saying which; exit 2 naming one that cannot be joined (`auto`:
-    where no `ray start` cluster answers). Never another command's local cluster (Ray's own "auto" joins any
-    running on the machine, and it ends with its command), nor one `ray start` left word of that no longer answers
-    (Ray would retry it for minutes). The kit's signal handlers outlive ray.init's; a SIGTERM that came while Ray's
-    stood (sys.exit(15)) is the kit's stop, and any stop before the tasks are submitted shuts Ray down."""
+    """Join the cluster at `address` (--address, or RAY_ADDRESS: ray://HEAD:10001, HOST:6379, or Ray's own `auto`), else
+    start a local one for this command; the line saying which. Ray's own error is said with the kit's hint, exit 2 (a
+    local cluster that did not start in Ray's own time with `retry:`); an address where no Ray cluster answers within
+    CONNECT_TIMEOUT_S is exit 2 then (Ray itself would retry it for minutes, or for ever). The kit's signal handlers
+    outlive ray.init's; a SIGTERM that came while Ray's stood (sys.exit(15)) is the kit's stop, and any stop before the
+    tasks are submitted shuts Ray down."""
     try:
-        said = _join(ray, address or os.environ.get("RAY_ADDRESS") or "")
+        line = _join(ray, address) if address else _start(ray)
         interrupts.install()
         interrupts.check()  # a stop that came while Ray started: before any task is submitted
-        return said
+        return line
     except SystemExit as exc:  # a SIGTERM during ray.init, which Ray's handler (set there) made sys.exit(15)
         _shut(ray)
         interrupts.caught_for_us(exc)
+    except NoAnswer:  # ray.init still waits on its thread: nothing joined to shut down
+        raise
     except BaseException:
         _shut(ray)
         raise
@@ -91,100 +102,69 @@ def _shut(ray: Any) -> None:
         ray.shutdown()
 
 
-def _join(ray: Any, given: str) -> str:
-    """ray.init for connect(): the cluster `given`, else `ray start`'s, else a local one; the line saying which."""
-    joining, asked = given or "on this machine", False
-    try:
-        if given and given != "auto":
-            if not given.startswith("ray://"):
-                answers(given)
-            asked = True
-            ray.init(address=given, log_to_driver=False)
-            return f"connected to the Ray cluster at {given}"
-        # Ray's folder as Ray chooses it for this user (RAY_TMPDIR, else TMPDIR on Linux, else /tmp), not the
-        # command's private one (kit.infra.scratch): where `ray start` wrote, and short enough for the sockets of a
-        # session (107 characters)
-        folder = ray_folder()
-        os.environ["RAY_TMPDIR"] = str(folder)
-        left, unused = ray_start_address(folder)
-        if left:
-            try:
-                answers(left)
-            except (OSError, ValueError) as exc:
-                unused = f"`ray start`'s cluster at {left} does not answer ({exc}; `ray stop` forgets it)"
-            else:
-                joining = f"`ray start` made at {left}"
-                found_by_ray()
-                ray.init(address=left, log_to_driver=False)  # the address read, not the file again: it may change
-                return f"connected to the Ray cluster `ray start` made on this machine, at {left}"
-        if given == "auto":
-            raise PrereqError(f"RAY_ADDRESS or --address is auto, and no Ray cluster `ray start` made on this machine "
-                              f"answers{': ' + unused if unused else ''}",
-                              hint="start one (`ray start --head`), give its address (--address HOST:6379; "
-                                   f"{TOKEN}), or unset RAY_ADDRESS to let the command start its own")
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
-        return "started a local Ray cluster on this machine for this command" + (f" ({unused})" if unused else "")
-    except (OSError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:
-        # Ray sends its token to a cluster it found itself, never to an address given
-        token = f"; {TOKEN}" if asked and not given.startswith("ray://") and not os.environ.get("RAY_AUTH_MODE") else ""
-        raise PrereqError(f"cannot join the Ray cluster {joining}: {exc}",
-                          hint="check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster "
-                               "node; `ray status` on the head tells both) and that this machine reaches it; "
-                               "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'"
-                               + token) from None
+class NoAnswer(PrereqError):
+    """No Ray cluster answered at the address within CONNECT_TIMEOUT_S."""
 
 
-TOKEN = ("a cluster that asks for a token (`ray start` does where ~/.ray/auth_token exists) is joined by its "
+HINT = ("check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster node, auto for the cluster "
+        "`ray start` made on this machine; `ray status` on the head tells them) and that this machine reaches it; for "
+        "ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'")
+TOKEN = ("a cluster that asks for a token (`ray start` makes one where ~/.ray/auth_token exists) is joined by its "
          "address with RAY_AUTH_MODE=token exported")
 
 
-def found_by_ray() -> None:
-    """Ray's token sent to the `ray start` cluster the kit found, as Ray sends it to a cluster it finds itself (its
-    own rule for an address given is never)."""
-    with contextlib.suppress(ImportError, AttributeError):
-        from ray._private.authentication import authentication_token_setup as tokens
+def _join(ray: Any, address: str) -> str:
+    """ray.init(address) on a thread of its own, waited on in slices under the kit's handlers for at most
+    CONNECT_TIMEOUT_S (Ray sets no signal handler there); Ray's error, or no answer, the kit's exit 2."""
+    outcome: list[BaseException] = []
 
-        tokens.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    def init() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except BaseException as exc:  # Ray's own failure, said on the driver's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=init, name="ray-connect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(interrupts.MAIN_WAIT_S)
+        interrupts.check()
+    if thread.is_alive():
+        raise NoAnswer(f"no Ray cluster answered at {address} within {CONNECT_TIMEOUT_S} s", hint=HINT)
+    if outcome:
+        # Ray sends its token to a cluster it finds itself (auto), never to an address given
+        token = f"; {TOKEN}" if address != "auto" and not address.startswith("ray://") \
+            and not os.environ.get("RAY_AUTH_MODE") else ""
+        raise PrereqError(f"cannot join the Ray cluster at {address}: {said(outcome[0])}", hint=HINT + token) from None
+    return f"connected to the Ray cluster at {address}"
 
 
-def answers(address: str) -> None:
-    """A TCP connection to HOST:PORT ([V6]:PORT) within CONNECT_TIMEOUT_S, or the error (Ray would retry a dead one
-    for minutes)."""
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
-
-
-def ray_folder() -> Path:
-    """The folder Ray keeps its clusters' files in for this user, as Ray chooses it, from the variables as the user
-    started the kit: RAY_TMPDIR, else TMPDIR on Linux, else /tmp (macOS's TMPDIR would make its socket paths too
-    long), else the system's."""
-    given = os.environ.get("RAY_TMPDIR") or (scratch.started_value("TMPDIR") if sys.platform == "linux" else None)
-    if given:
-        return Path(given)
-    return Path("/tmp") if sys.platform in ("linux", "darwin") else scratch.user_temp_folder()
-
-
-def ray_start_address(folder: Path) -> tuple[str, str]:
-    """The address `ray start` wrote in `folder` (Ray's file ray/ray_current_cluster), "" where none; and why a file
-    there is not taken: Ray's folder is open to every user, so only a regular file of this user's (or root's), of one
-    name, that no one else may write is (kit.infra.perms.file_problem, the rule for a file the kit trusts)."""
-    path = folder / "ray" / "ray_current_cluster"
+def _start(ray: Any) -> str:
+    """A local cluster for this command (ray.init on the main thread: its processes share its fate), in the temporary
+    folder the user started the kit with (Ray's own rule reads it; the command's private one would make its socket
+    paths too long). Any failure of Ray's start is the kit's line: a node that did not register in Ray's own time on
+    a loaded box (Ray raises a bare Exception) may start on the next try."""
     try:
-        with outside.open_for_reading(path) as fh:  # judged and read through one descriptor
-            st = os.fstat(fh.fileno())
-            if os.name == "posix" and (why := perms.file_problem(st, st.st_uid if st.st_uid == 0 else perms.euid())):
-                return "", f"{path} {why}: not taken (`chmod go-w` it if it is yours, or give --address)"
-            return fh.read(256).decode("utf-8", errors="replace").strip(), ""
-    except FileNotFoundError:
-        return "", ""
-    except OSError as exc:
-        return "", f"{path} cannot be read ({exc}): not taken"
+        with scratch.as_started("TMPDIR"):
+            ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    except Exception as exc:  # whatever ray.init raises is Ray's start failing, never the kit's bug
+        raise ToolError(f"Ray's local cluster did not start on this machine: {said(exc)}",
+                        hint="on a busy box Ray's node may take longer than Ray waits for it: run the same command "
+                             "again, or start a cluster (`ray start --head`) and give it with --address auto") from None
+    return "started a local Ray cluster on this machine for this command"
+
+
+def said(exc: BaseException) -> str:
+    """Ray's error as one line: its type (when it is not a bare Exception) and its first line."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    kind = "" if type(exc) is Exception else type(exc).__name__
+    return f"{kind}: {first}" if kind and first else kind or first or "(no message)"
 
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
-    """Every shard task, then the union task, on Ray; the union run's exit code (0 PROMOTE, 1 HOLD)."""
+    """Every shard task, then the union task (or the union given), its training tasks and the gather, on Ray; the
+    union run's exit code (0 PROMOTE, 1 HOLD)."""
     try:
         import ray
     except ImportError:
@@ -195,86 +175,163 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
         tree.make_folder(lay.logs)
         tree.write_text(lay.settings, plan.settings_json())
-        tree.write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
+        tree.write_json(lay.own / "plan.json", {"shards": plan.shards, "inputs": [str(p) for p in plan.inputs],
+                                                "shard_commands": plan.shard_commands(),
                                                 "union_commands": plan.union_commands(), **split,
                                                 "env": dict(plan.env)})
     say(connect(ray, address))
-    task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
-    refs: dict[Any, str] = {}
-
-    def single(name: str, commands: list[list[str]], ok_codes: list[tuple[int, ...]], said: str) -> TaskResult:
-        """One task (the union, the gather), its log <logs>/<name>.log; its failure is the error."""
-        nonlocal refs
-        refs = {task.remote(name, commands, task_env(plan), str(lay.logs / f"{name}.log"), ok_codes): name}
-        say(said)
-        result = _result(ray, _wait_one(ray, next(iter(refs))), name)
-        _check(result)
-        return result
-
+    driver = Driver(ray, plan, ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands), say)
     try:
-        refs = _array(task, plan, "shard", plan.shards, plan.shard_commands(), lambda k: ShardSpec(k, plan.shards).tag)
-        say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
-        _wait_all(ray, refs, say, plan, "shard")  # a rerun redoes only the failed shards: the others have finished
-        # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
-        then = f"into {lay.union_corpus}" if plan.train_tasks else f"and trains in {lay.union_out}"
-        result = single("union", plan.union_commands(), [(0,), (0, 1)][:len(plan.union_commands())],
-                        f"every shard is done; the union task merges them {then}")
-        if plan.train_tasks:
-            t = plan.train_tasks
-            refs = _array(task, plan, "training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}")
-            say(f"submitted {t} training task(s); task K trains share K/{t} of LOSO's members into {lay.union_out}")
-            _wait_all(ray, refs, say, plan, "training task")  # the others' members are kept: a rerun trains the rest
-            result = single("gather", plan.gather_commands(), [(0, 1)],
-                            f"every training task is done; the gather task runs LOSO, verdict and bundle in "
-                            f"{lay.union_out}")
-        verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
-        say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict})")
-        return result.codes[-1]
+        return driver.run()
     except KeyboardInterrupt:  # each task queued or running cancelled (its kit command killed), given 30 s to end
-        pending = ray.wait(list(refs), num_returns=len(refs), timeout=0)[1] if refs else []
-        for ref in pending:
-            ray.cancel(ref, force=False)
-        if pending:
-            ray.wait(pending, num_returns=len(pending), timeout=30.0)
-        say(f"interrupted: {len(pending)} task(s) stopped, queued or running, each ending the kit command it ran "
-            "(finished shards and steps are kept)")
+        driver.cancel()
         raise
     finally:
         ray.shutdown()
 
 
-def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[str]],
-           log: Callable[[int], str]) -> dict[Any, str]:
-    """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its output in <logs>/<log(K)>.log."""
-    return {task.remote(f"{what} {k}/{n}", commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
-                        str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): f"{what} {k}/{n}"
-            for k in range(1, n + 1)}
+class Driver:
+    """The tasks of one plan on Ray, waited on in slices (a stop ends a wait), each end said; what Ray ran again."""
+
+    def __init__(self, ray: Any, plan: ClusterPlan, task: Any, say: Callable[[str], None]) -> None:
+        self.ray, self.plan, self.task, self.say = ray, plan, task, say
+        self.refs: dict[Any, str] = {}  # the tasks waited on now
+        self.again: list[str] = []  # the tasks Ray ran again after losing their worker or node
+        self.id = f"pid {os.getpid()} on {host_name()} at {utc_iso()}"  # marks each run of a task in its log
+
+    def run(self) -> int:
+        plan, lay, say = self.plan, self.plan.layout, self.say
+        if plan.shards:
+            self.array("shard", plan.shards, plan.shard_commands(), lambda k: ShardSpec(k, plan.shards).tag)
+            say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
+            self.wait_all("shard")  # a rerun redoes only the failed shards: the others have finished
+        result = None
+        if union := plan.union_commands():  # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD): a verdict
+            merged = int(plan.merges)
+            result = self.single("union", union, [(0,)] * merged + [(0, 1)] * (len(union) - merged), union_said(plan),
+                                 None if plan.merges else self.memory())
+        if t := plan.train_tasks:
+            need = self.memory()
+            self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}", need)
+            say(f"submitted {t} training task(s) on the union; task K trains share K/{t} of LOSO's members into "
+                f"{lay.union_out}")
+            self.wait_all("training task")  # the others' members are kept: a rerun trains the rest
+            result = self.single("gather", plan.gather_commands(), [(0, 1)],
+                                 f"every training task is done; the gather task runs LOSO, verdict and bundle in "
+                                 f"{lay.union_out}", need)
+        assert result is not None  # a union task, a gather, or both
+        verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
+        again = f"; Ray ran {len(self.again)} task(s) again after losing its worker or node ({', '.join(self.again)})" \
+                ", each resuming from what its first run finished: the same result" if self.again else ""
+        say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict}){again}")
+        return result.codes[-1]
+
+    def submit(self, name: str, commands: list[list[str]], env: dict[str, str], log: str,
+               ok_codes: list[tuple[int, ...]], memory: int | None = None) -> Any:
+        """A task; `memory` (bytes) reserved for it where known, so Ray places it on a node that has it free."""
+        task = self.task if memory is None else self.task.options(memory=memory)
+        return task.remote(name, commands, env, str(self.plan.layout.logs / f"{log}.log"), ok_codes, self.id)
+
+    def array(self, what: str, n: int, commands: list[list[str]], log: Callable[[int], str],
+              memory: int | None = None) -> None:
+        """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its log <logs>/<log(K)>.log."""
+        self.refs = {self.submit(f"{what} {k}/{n}", commands, {**task_env(self.plan), KIT_ARRAY_TASK: f"{k}/{n}"},
+                                 log(k), [(0,)] * len(commands), memory): f"{what} {k}/{n}" for k in range(1, n + 1)}
+
+    def memory(self) -> int | None:
+        """The memory LOSO needs on the union (kit.model.cost, from the rows its footer declares), said, and reserved
+        by each task that runs it; refused before any of them starts where no node of the cluster offers it (not an
+        out-of-memory kill hours in). None where the union is not there yet (merged by the task that trains too)."""
+        from kit.infra.parquet import parquet_rows
+        from kit.infra.resources import size_text
+        from kit.model.cost import loso_peak_bytes
+
+        if not (corpus := self.plan.union_corpus).is_file():
+            return None
+        rows = parquet_rows(corpus)
+        need = loso_peak_bytes(rows)
+        offered = largest_offer(self.ray.nodes())
+        said = f"LOSO on the union's {rows:,} rows needs about {size_text(need)} of memory in each task that runs it"
+        if offered is not None and need > offered:
+            raise ResourceLimit(f"{said}; the largest node of this Ray cluster offers its tasks {size_text(offered)}",
+                                hint="add a node with more memory to the cluster (`ray start --address HEAD:6379` on "
+                                     "it), or train on fewer rows (merge fewer boxes' corpora); nothing was run")
+        self.say(f"{said}; each reserves it{f' (the largest node offers {size_text(offered)})' if offered else ''}")
+        return need
+
+    def single(self, name: str, commands: list[list[str]], ok_codes: list[tuple[int, ...]], said: str,
+               memory: int | None = None) -> TaskResult:
+        """One task (the union, the gather), its log <logs>/<name>.log; its failure is the error."""
+        self.refs = {self.submit(name, commands, task_env(self.plan), name, ok_codes, memory): name}
+        self.say(said)
+        ref = next(iter(self.refs))
+        while not _slice(self.ray, [ref])[0]:  # hours of training: a stop ends the wait
+            pass
+        result = self.result(ref)
+        _check(result)
+        return result
+
+    def wait_all(self, what: str) -> None:
+        """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
+        pending, started, failed = list(self.refs), time.monotonic(), []
+        while pending:
+            done, pending = _slice(self.ray, pending)
+            if not done:
+                continue
+            result = self.result(done[0])
+            what_failed = " ".join(result.failed[len(self.plan.kit):][:2]) or " ".join(result.failed)  # step prereqs
+            state = f"FAILED in {what_failed} (exit {result.codes[-1]})" if result.failed else "done"
+            self.say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
+                     f"({len(self.refs) - len(pending)} of {len(self.refs)})")
+            if result.failed:
+                failed.append(result)
+        if failed:
+            _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
+
+    def result(self, ref: Any) -> TaskResult:
+        """A task's result, a run of it Ray made again noted; a task Ray itself lost (its node died, the kit not
+        importable there) a failed one naming why."""
+        name = self.refs[ref]
+        try:
+            result: TaskResult = self.ray.get(ref, timeout=0)  # a task ray.wait found done
+        except self.ray.exceptions.RayError as exc:
+            return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
+                              "(unknown node)")
+        if result.attempt > 1:
+            self.again.append(name)
+            self.say(f"{name}: Ray ran it {result.attempt} times, its worker or node lost before (Ray's own retry); "
+                     "the last run resumed from what the earlier finished")
+        return result
+
+    def cancel(self) -> None:
+        """Each task queued or running cancelled (Ray stops its worker's kit command), given 30 s to end; said in the
+        stop's one sentence."""
+        ray, refs = self.ray, list(self.refs)
+        pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
+        for ref in pending:
+            ray.cancel(ref, force=False)
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=30.0)
+        interrupts.stopped_elsewhere(f"{len(pending)} Ray task(s) stopped, queued or running, each with the kit "
+                                     "command it ran")
 
 
-def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
-    """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
-    pending, started, failed = list(refs), time.monotonic(), []
-    while pending:
-        done, pending = _slice(ray, pending)
-        if not done:
-            continue
-        result = _result(ray, done[0], refs[done[0]])
-        what_failed = " ".join(result.failed[len(plan.kit):][:2]) or " ".join(result.failed)  # "step prereqs"
-        state = f"FAILED in {what_failed} (exit {result.codes[-1]})" if result.failed else "done"
-        say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
-            f"({len(refs) - len(pending)} of {len(refs)})")
-        if result.failed:
-            failed.append(result)
-    if failed:
-        _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
+def largest_offer(nodes: list[dict[str, Any]]) -> int | None:
+    """The most memory one live node of the cluster offers its tasks (Ray's `memory` resource, in bytes); None where
+    none says."""
+    offers = [int(node.get("Resources", {}).get("memory", 0)) for node in nodes if node.get("Alive")]
+    return max(offers) if any(offers) else None
 
 
-def _wait_one(ray: Any, ref: Any) -> Any:
-    """Wait for one task (the union, the gather: hours of training) in slices, as _wait_all does, so that a stop ends
-    the wait; the task's ref, done."""
-    while not _slice(ray, [ref])[0]:
-        pass
-    return ref
+def union_said(plan: ClusterPlan) -> str:
+    """What the union task does, as the driver says it when it submits it."""
+    lay, inputs = plan.layout, plan.inputs
+    then = f"into {lay.union_corpus}" if plan.train_tasks else f"and trains in {lay.union_out}"
+    if not inputs:
+        return f"every shard is done; the union task merges them {then}"
+    if plan.merges:
+        return f"the union task merges the {len(inputs)} input(s) given {then}"
+    return f"the union task trains on {plan.union_corpus} in {lay.union_out}"
 
 
 def _slice(ray: Any, pending: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -284,15 +341,6 @@ def _slice(ray: Any, pending: list[Any]) -> tuple[list[Any], list[Any]]:
     done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
     interrupts.check()
     return done, pending
-
-
-def _result(ray: Any, ref: Any, name: str) -> TaskResult:
-    """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
-    try:
-        return ray.get(ref, timeout=0)  # a task ray.wait found done
-    except ray.exceptions.RayError as exc:
-        return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
-                          "(unknown node)")
 
 
 def _check(result: TaskResult, more: str = "") -> None:

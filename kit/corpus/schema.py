@@ -100,7 +100,17 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
         ("box_id", lambda c: pc.fill_null(pc.invert(pc.match_substring_regex(c, BOX_ID_PATTERN)), False),
          f"not {BOX_ID_WORDS}"),  # null: not recorded
     ]
-    return [(name, mask(table[name]), problem) for name, mask, problem in rules if name in table.column_names]
+    return [(name, per_value(mask, table[name]), problem) for name, mask, problem in rules
+            if name in table.column_names]
+
+
+def per_value(mask: Callable[[pa.ChunkedArray], pa.ChunkedArray], col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A rule's mask of the rows: of a column of text held as a dictionary (a coded read), judged once a value and
+    taken by each row's index, the same mask as of the text."""
+    if not pa.types.is_dictionary(col.type):
+        return mask(col)
+    return pa.chunked_array([mask(pa.chunked_array([c.dictionary])).combine_chunks().take(c.indices)
+                             for c in col.chunks], type=pa.bool_())
 
 
 def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row {i}") -> None:

@@ -28,6 +28,7 @@ _received: int | None = None  # the latest stop signal of this command
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
+_elsewhere: list[str] = []  # what a stop ended elsewhere (stopped_elsewhere)
 _kept: str = ""  # what the work a stop cut short keeps (kept_at_stop), said in the stop's one sentence
 MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling
 T = TypeVar("T")
@@ -86,10 +87,17 @@ def kept_at_stop(words: str) -> None:
 
 def stop_lines(signum: int, stopped: int, resume: str) -> tuple[str, str]:
     """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read): its one
-    sentence, with what the work it cut short keeps (kept_at_stop), and the command that resumes."""
+    sentence, what it stopped (the tasks a cluster's driver stopped, `stopped_elsewhere`, said instead of its own
+    none), with what the work it cut short keeps (kept_at_stop), and the command that resumes."""
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    what = [*_elsewhere, *([f"{stopped} running process(es) stopped"] if stopped or not _elsewhere else [])]
     kept = f": {_kept}." if _kept else "; finished work is kept."
-    return f"\ninterrupted{by} ({stopped} running process(es) stopped){kept}", f"resume with: {resume}"
+    return f"\ninterrupted{by} ({'; '.join(what)}){kept}", f"resume with: {resume}"
+
+
+def stopped_elsewhere(said: str) -> None:
+    """What a stop ended besides this process's children (`2 Ray task(s) stopped, …`), said in its one sentence."""
+    _elsewhere.append(said)
 
 
 def received() -> int | None:
@@ -116,6 +124,7 @@ def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
     global _received, _settled, _kept
     _received, _settled, _kept = None, False, ""
+    _elsewhere.clear()
     if not _whole_process:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)

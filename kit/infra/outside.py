@@ -80,10 +80,11 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def load_json(raw: bytes | str) -> Any:
-    """JSON text (UTF-8 bytes or str) as Python values, bounded: JsonRefused (a ValueError) saying why not."""
-    if len(raw) > MAX_JSON_BYTES:
-        raise JsonRefused(f"more than the {human_bytes(MAX_JSON_BYTES)} of JSON the kit reads")
+def load_json(raw: bytes | str, limit: int = MAX_JSON_BYTES) -> Any:
+    """JSON text (UTF-8 bytes or str) as Python values, bounded (`limit` bytes): JsonRefused (a ValueError) saying why
+    not."""
+    if len(raw) > limit:
+        raise JsonRefused(f"more than the {human_bytes(limit)} of JSON the kit reads")
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:

@@ -62,9 +62,21 @@ def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.P
 
 def parquet_columns(path: Path, label: str | None = None) -> list[str]:
     """The column names of a parquet file (its footer only), each appearing once."""
+    return list(parquet_schema(path, label).names)
+
+
+def parquet_rows(path: Path, label: str | None = None) -> int:
+    """The rows a parquet file declares (its footer only)."""
     label = label or str(path)
     with _open(path, label) as fh:
-        return list(_file(fh, label).schema_arrow.names)
+        return int(_file(fh, label).metadata.num_rows)
+
+
+def parquet_schema(path: Path, label: str | None = None) -> pa.Schema:
+    """The arrow schema of a parquet file (its footer only), each column appearing once."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        return _file(fh, label).schema_arrow
 
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None,

@@ -121,6 +121,28 @@ def thread_error(what: str) -> ResourceLimit:
                          by_flag=(("--jobs", f"{start}, or run fewer --jobs) {LIFT}"),))
 
 
+def box_memory() -> tuple[int | None, int | None]:
+    """(the memory this process may use in all: the box's, or its cgroup's limit where lower; what is free of it now),
+    in bytes; None where the system does not say (not Linux)."""
+    total = free = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            info = {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in fh) if v.split()}
+    except (OSError, ValueError):
+        return None, None
+    total, free = info.get("MemTotal"), info.get("MemAvailable")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):  # cgroup v2, v1
+        try:
+            with open(path, encoding="ascii") as fh:
+                limit = fh.read().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and total is not None and int(limit) < total:
+            total, free = int(limit), min(free or int(limit), int(limit))
+        break
+    return total, free
+
+
 def give_back_memory() -> None:
     """Hand memory the process holds but no longer uses back to the system, after a phase that freed much of it:
     arrow's pool (mimalloc or jemalloc keep what a table's temporaries freed: 1.6 GiB after reading a 3,000,000-row

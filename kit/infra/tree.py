@@ -17,7 +17,7 @@ from typing import IO, Any, BinaryIO
 from kit.infra import treefs as fs
 from kit.infra.clock import utc_iso
 from kit.infra.files import TMP_MARK, host_name, named_errors, sha256_stream, stale, temp_name
-from kit.infra.limits import STALE_TEMP_S
+from kit.infra.limits import MAX_JSON_BYTES, STALE_TEMP_S
 from kit.infra.outside import load_json, read_json_object
 from kit.infra.perms import (
     PRIVATE_FOLDER_MODE,
@@ -321,9 +321,9 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         with self.open_read(path, trusted=False) as fh:
             return sha256_stream(fh)
 
-    def read_json(self, path: Path) -> Any:
+    def read_json(self, path: Path, limit: int = MAX_JSON_BYTES) -> Any:
         """A trusted JSON file's value, within outside.load_json's bounds (no JSON: JsonRefused, a ValueError)."""
-        return load_json(self.read_bytes(path))
+        return load_json(self.read_bytes(path), limit)
 
     def read_json_object(self, path: Path) -> tuple[dict[str, Any] | None, str]:
         """A JSON object the kit wrote, checked, not trusted: (it, "") or (None, why), which the caller rebuilds;

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from kit.infra.resources import give_back_memory
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
 from kit.model.contract import N_FEATURES
 from kit.model.features import model_space
@@ -92,9 +93,12 @@ def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float
 
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
     """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy per fold)."""
-    data = np.concatenate([model_space(feats).astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
-    shift = data.mean(0)
-    shifted = data - shift
+    shifted = np.empty((len(feats), feats.shape[1] + codec.shape[1] + 1), dtype=np.float64)  # filled in place: the
+    shifted[:, :feats.shape[1]] = model_space(feats)  # values of one concatenation, without its copies (0.5 GiB each
+    shifted[:, feats.shape[1]:-1] = codec  # at 3,000,000 rows)
+    shifted[:, -1] = target
+    shift = shifted.mean(0)
+    shifted -= shift
     total = Moments.of(shifted)
 
     def predict(_: int, fold: Fold) -> np.ndarray:
@@ -131,10 +135,13 @@ def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEns
     """The ensemble's LOSO (by the teacher recipe, its corrections scaled: kit.model.floor) and every baseline on the
     same folds, from the jobs of `loso_jobs` trained (and ridge)."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
+    give_back_memory()  # each part's tables, freed: not carried into the next
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
     ensemble, correction, floor = with_floor(inputs, trained[0])
+    give_back_memory()
     result = replace(evaluate_loso(inputs, seeds, ensemble), correction=correction, floor=floor)
+    give_back_memory()
     if (teacher := teacher_fn_result(inputs, result.encodes)) is not None:
         models[TEACHER_FN] = teacher
     return result, models
@@ -159,6 +166,6 @@ def teacher_fn_result(inputs: LosoInputs, encodes: pd.DataFrame | None) -> Basel
                     "encodes_within": int((counted[ceiling] <= inputs.tolerance).sum()),
                     "student_encodes_within": int((counted[miss] <= inputs.tolerance).sum()),
                     "tolerance": inputs.tolerance, "sampled": sampled}
-    feats = inputs.feats[:, :N_FEATURES].astype(np.float64)
-    return baseline_result(TEACHER_FN, inputs.folds, inputs.target, lambda _, fold: model.predict(feats[fold.rows]),
-                           details)
+    six = inputs.feats[:, :N_FEATURES]  # a fold's rows at a time, as float64 (the function of each row is its own)
+    return baseline_result(TEACHER_FN, inputs.folds, inputs.target,
+                           lambda _, fold: model.predict(six[fold.rows].astype(np.float64)), details)

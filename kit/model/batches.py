@@ -56,17 +56,22 @@ class TrainData:
 
     table: torch.Tensor  # (N, F + CODEC_DIM): the input set's features in model space, then the codec block
     target: torch.Tensor  # (N,)
+    codec_block: bool = True  # False: the table is the features alone (no job that reads the codec block trains)
 
     @classmethod
-    def of(cls, feats: np.ndarray, codec: np.ndarray, target: np.ndarray) -> TrainData:
+    def of(cls, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, codec_block: bool = True) -> TrainData:
+        """The table of the features in model space and, where a job reads it, the codec block (without it, 180 MiB
+        less at 3,000,000 rows: the baselines read the features alone, the same values as the view `feats`)."""
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        if not codec_block:
+            return cls(f32(model_space(feats)), f32(target), codec_block=False)
         return cls(torch.cat([f32(model_space(feats)), f32(codec)], dim=1), f32(target))
 
     @property
     def feats(self) -> torch.Tensor:
         """(N, F): the features in model space, a view of the table."""
-        return self.table[:, :self.table.shape[1] - CODEC_DIM]
+        return self.table[:, :self.table.shape[1] - CODEC_DIM] if self.codec_block else self.table
 
 
 class RowStream:
@@ -125,6 +130,7 @@ class Inputs:
                  fitted: Scalers) -> None:
         self.means, self.stds = fitted.of(members, rows)
         if arch.use_codec:
+            assert data.codec_block, "a job that reads the codec block trains on a table without it"
             self.table = data.table
             self.shift = torch.cat([self.means, torch.zeros(len(members), 1, CODEC_DIM)], dim=2)
             self.scale = torch.cat([self.stds, torch.ones(len(members), 1, CODEC_DIM)], dim=2)

@@ -38,6 +38,21 @@ SETUP_PER_ROW = 26e-6 * PACE
 AFTER_PER_PREDICTION = 5e-6 * PACE
 
 
+# LOSO's peak memory (resident) at its defaults: the libraries and what no corpus changes, then what each row of the
+# corpus adds at the peak, a line through its peaks at 1,000 and 10,000 contents x 300 rows (727 and 1,908 MiB; 3,000
+# contents 1,109 MiB, above the line: bench/README.md#scale-10000), with a margin for the rounds' spread (4 to 6 %),
+# the points between and a box's allocator
+LOSO_FIXED_BYTES = 600 * 2**20
+LOSO_ROW_BYTES = 460
+LOSO_MARGIN = 1.15
+
+
+def loso_peak_bytes(rows: int) -> int:
+    """LOSO's peak resident memory on a corpus of `rows` rows at its defaults (one box, or each training task and the
+    gather of a cluster: each reads the whole corpus), with LOSO_MARGIN."""
+    return round((LOSO_FIXED_BYTES + LOSO_ROW_BYTES * rows) * LOSO_MARGIN)
+
+
 @dataclass(frozen=True)
 class StepWork:
     """A step's work in all, and of it its training's (the bundle's refit counted as if the verdict PROMOTEs, until

@@ -19,12 +19,12 @@ import pandas as pd
 import torch
 
 from kit.corpus.dedup import KEY
+from kit.corpus.training import text_groups
 from kit.infra.files import sha256_json
 from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.batches import Complement, Member, gather
-from kit.model.contract import CODEC_DIM
 from kit.model.features import model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.optimise import AutogradStep, HandStep
@@ -84,8 +84,7 @@ def draw_prior(n: int, config: TrainConfig) -> np.ndarray:
 
 def encode_codes(df: pd.DataFrame) -> np.ndarray:
     """An integer per row naming its encode by ENCODE_COLUMNS (a column the corpus lacks is one value for all)."""
-    keys = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in ENCODE_COLUMNS}, index=df.index)
-    return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
+    return text_groups([df[c] for c in ENCODE_COLUMNS if c in df])  # as groupby(...).ngroup() of their text
 
 
 WINDOW_ROWS_AT_ONCE = 2_000_000  # window rows drawn, then gathered, at once for their means (48 MiB of features)
@@ -218,11 +217,11 @@ class Prior:
 
 @dataclass(frozen=True)
 class Distillation:
-    """What the teacher recipe trains on, shared read-only by the workers: one table (the codec block zero) of the
-    corpus's frames, then the encodes' windows, then the teacher's samples, z-scored by the samples' scaler."""
+    """What the teacher recipe trains on, shared read-only by the workers: one table of the corpus's frames, then the
+    encodes' windows, then the teacher's samples, z-scored by the samples' scaler (the codec block, zero in every row,
+    is not kept: `_fit` adds it to each batch); `release` lets the rows go once the training is over."""
 
-    table: torch.Tensor  # (N + W + S, F + CODEC_DIM)
-    target: torch.Tensor  # (N + W + S,)
+    rows: list[tuple[torch.Tensor, torch.Tensor]]  # [(the table (N + W + S, F), its targets (N + W + S,))]
     n_frames: int
     n_windows: int
     frame_codes: np.ndarray  # (N,) each frame's encode
@@ -239,13 +238,28 @@ class Distillation:
         prior: each row's target what the teacher's function of its features misses (`residuals`)."""
         prior = Prior.of(teacher, config)
         wx, wy, wc = encode_windows(feats, target, codes, config)
-        z = np.vstack([(model_space(np.vstack([feats, wx])) - prior.mean) / prior.std, prior.z])
-        table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
+        spaced = model_space(np.vstack([feats, wx]))
+        spaced -= prior.mean  # in place: the bits of (x - mean) / std, without two more copies of the rows
+        spaced /= prior.std
+        table = np.vstack([spaced, prior.z]).astype(np.float32, copy=False)
+        del spaced
         scores = np.concatenate([residuals(teacher, feats, target), residuals(teacher, wx, wy),
                                  np.zeros(len(prior.z), dtype=np.float32)])
-        return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
+        return cls([(torch.from_numpy(table), torch.from_numpy(scores))], len(feats), len(wx),
                    np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(prior.mean), torch.from_numpy(prior.std),
                    prior.identity, teacher)
+
+    @property
+    def table(self) -> torch.Tensor:
+        return self.rows[0][0]
+
+    @property
+    def target(self) -> torch.Tensor:
+        return self.rows[0][1]
+
+    def release(self) -> None:
+        """The table let go (once no member is left to tune on it: its figures need only the function)."""
+        self.rows.clear()
 
     @property
     def teacher_rows(self) -> tuple[int, int]:
@@ -292,7 +306,10 @@ def _fit(net: StackedMLP, table: torch.Tensor, target: torch.Tensor, batches: Ca
                 raise Cancelled
             step.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * k / steps)))
             rows = batches()
-            err = step(gather(table, rows), [], gather(target, rows), 2 / rows.shape[1])
+            x = gather(table, rows)
+            if (pad := net.arch.in_dim - x.shape[-1]) > 0:  # the codec block, zero in every row of the table
+                x = torch.cat([x, x.new_zeros(*x.shape[:-1], pad)], dim=-1)
+            err = step(x, [], gather(target, rows), 2 / rows.shape[1])
             total += (err * err).mean(dim=1)
             if k == 0:  # the first step at once: the run's ETA measures the step's set-up up to the first report
                 progress(1, steps, (err * err).mean(dim=1).tolist())

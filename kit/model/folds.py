@@ -85,8 +85,8 @@ def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], F
     """The folds `asked` gives this corpus and its scheme; refuses too few content groups or too short a source."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
-    group = (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()  # each row's content group
-    sources = {s: Source(str(names[s]), s, np.sort(rows[s]), str(group[np.min(rows[s])])) for s in rows}
+    group = df[CONTENT] if CONTENT in df.columns else df["src_sha256"]  # each row's content group
+    sources = {s: Source(str(names[s]), s, np.sort(rows[s]), str(group.iloc[np.min(rows[s])])) for s in rows}
     order = sorted(sources, key=lambda s: (sources[s].src, s))
     members: dict[str, list[str]] = {}
     for s in order:  # a group's sources in (name, hash) order; groups in their first source's

@@ -13,7 +13,9 @@ import pandas as pd
 
 from kit.corpus.samplings import VMAFTUNE_WINDOW_S
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
+from kit.corpus.training import text
 from kit.infra.interrupts import check
+from kit.infra.resources import give_back_memory
 from kit.media.svr import SvrModel
 from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys, held_encodes
@@ -33,6 +35,7 @@ from kit.model.samplings import (
     consumer_samplings,
     cut_pooled,
     encoded_pooled,
+    members_rows,
     place_windows,
     sample_costs,
     sample_groups,
@@ -58,6 +61,12 @@ class LosoResult:
     samplings: pd.DataFrame | None = None
     correction: Correction | None = None  # the teacher recipe's: how much of it each fold and the export keep
     floor: pd.DataFrame | None = None  # ... and the evidence it was chosen on (floor.parquet, kit.model.floor)
+
+    def let_go(self) -> None:
+        """The tables of encodes, samplings and folds dropped (their writer holds them: it lets each go once written);
+        the figures and the predictions kept."""
+        self.folds, self.clips, self.encodes, self.samplings, self.floor = pd.DataFrame(), pd.DataFrame(), None, None, \
+            None
 
     @functools.cached_property
     def predictions(self) -> pd.DataFrame:
@@ -135,7 +144,7 @@ class LosoInputs:
         folds, scheme = cut_folds(df, asked)
         feats, codec = design_matrix(df, inputs)
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
-                   df["vmaf"].to_numpy(dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
+                   np.array(df["vmaf"], dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
 
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
@@ -189,17 +198,19 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     trained = [{str(names[i]) for i in np.flatnonzero(total - np.bincount(enc[f.rows], minlength=len(names)))}
                for f in inputs.folds]
     codes = inputs.codes
-    sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
-    keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
-                                              "content": df.get("content", sha),
-                                              **({"height": df["height"]} if "height" in df else {})}, index=df.index))
+    # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash (its text made only then: 0.2 GiB
+    # at 10,000 contents, held to the end of the evaluation)
+    keys = encode_keys(df).join(pd.DataFrame({
+        "src": df["src"] if "src" in df else text(df["src_sha256"]).astype(str).str[:12],
+        "content": df["content"] if "content" in df else text(df["src_sha256"]),
+        **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     placed = inputs.placed
     teacher_fn = inputs.teacher_model.predict if inputs.teacher_model is not None else None
     # each fold's held-out encodes pooled once (whole, and over the samplings' frames), for the seeds' members of it
     held = functools.cache(lambda k: held_encodes(inputs.folds[k].rows, codes, feats, target, keys, feed, teacher_fn))
     pooled = functools.cache(lambda k: sampled_pooled(inputs, inputs.folds[k], codes, keys, placed, feed))
-    sampled: list[pd.DataFrame] = []
+    sampled: list[tuple[Pooled, int, np.ndarray]] = []
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
         fold = inputs.folds[mem.fold]
@@ -211,25 +222,32 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         held_out.add(mem.seed, fold.index, fold.rows, pred)
         clips = clip_predictions(mem.seed, held(fold.index), codec, pred, functools.partial(ens.predict, m))
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
-        sampled += [part.of(mem.seed, functools.partial(ens.predict, m)) for part in pooled(fold.index)]
+        sampled += [(part, mem.seed, part.predicted(functools.partial(ens.predict, m))) for part in pooled(fold.index)]
     reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
+    clip_frames.clear()  # the members' parts, joined: let go
+    held.cache_clear()  # each fold's encodes, pooled: the files take the members' parts alone
+    pooled.cache_clear()
+    give_back_memory()
     encodes, samplings = consumer_files(inputs, clips, sampled, placed)
     return LosoResult(reports, pd.DataFrame(rows), held_out, len(ens.members),
                       inputs.scheme, clips.reset_index(drop=True), encodes, samplings)
 
 
-def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[pd.DataFrame], placed: Placed | None
-                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[tuple[Pooled, int, np.ndarray]],
+                   placed: Placed | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """encodes.parquet (with vmaf-tune's window) and samplings.parquet; None for an input set vmaf-tune does not feed,
-    and no samplings where no window is placed."""
+    and no samplings where no window is placed. The members' `sampled` parts are taken (the list emptied once they
+    are joined)."""
     if inputs.crf_range is None:
         return None, None
     encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER)
     if placed is None:
         return encodes, None
-    samplings = consumer_samplings(pd.concat(sampled, ignore_index=True), encodes, placed.lengths,
+    members = members_rows(sampled)
+    sampled.clear()
+    samplings = consumer_samplings(members, encodes, placed.lengths,
                                    inputs.samples.costs if inputs.samples is not None else None)
     return with_window(encodes, samplings), samplings
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_ROW
+from kit.corpus.training import as_text
 
 # what predictions.parquet says of each held-out row besides its figures, with the key back to its corpus row
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
@@ -53,10 +54,10 @@ class HeldPredictions:
         Each identity column is typed as a table built from its values gives it (the file's types since 2.0): a
         number's or a text's with a value is taken as the corpus holds it (arrow's strings, no Python string a row);
         any other (a text column with no value at all, a categorical) from its values, as before."""
-        taken = [c for c in self.identity.columns if as_held(self.identity[c])]
+        taken = [c for c in self.identity.columns if as_held(self.identity[c]) or coded(self.identity[c])]
         made = {c: self.identity[c].to_numpy() for c in self.identity.columns if c not in taken}
         for m in self.members:
-            kept = self.identity[taken].take(m.rows).reset_index(drop=True)
+            kept = as_text(self.identity[taken].take(m.rows).reset_index(drop=True))
             columns = {c: kept[c] if c in taken else made[c][m.rows] for c in self.identity.columns}
             yield pd.DataFrame({"seed": np.full(len(m.rows), m.seed, dtype=np.int32),
                                 "fold": np.full(len(m.rows), m.fold, dtype=np.int32), **columns,
@@ -82,6 +83,12 @@ class HeldPredictions:
             writer.write_table(table)
             for part in parts:
                 writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=table.schema))
+
+
+def coded(column: pd.Series) -> bool:
+    """Whether the column is text held as codes (kit.corpus.training.coded_frame) with a value: taken as its text."""
+    return isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype == "str" \
+        and bool(column.notna().any())
 
 
 def as_held(column: pd.Series) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
@@ -214,10 +214,11 @@ class MemberStore:
                 if (only is None or key in only) and (got := self.load(key, job.arch)) is not None}
 
 
-def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
-                  store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
-                  ) -> list[MemberKey]:
-    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
+def train_missing(data: TrainData | Callable[[bool], TrainData], jobs: list[TrainJob], wanted: Collection[MemberKey],
+                  have: Collection[MemberKey], store: MemberStore, config: TrainConfig, workers: int,
+                  distil: Distillation | None = None, distilled: Callable[[], None] | None = None) -> list[MemberKey]:
+    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained
+    (kit.model.train.train_jobs: `data`, `distil` and `distilled`)."""
     share, trained = [], []
     for job in jobs:
         todo = [(m, k) for m, k in zip(job.members, job_keys(job), strict=True) if k in wanted and k not in have]
@@ -225,8 +226,8 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]
     if share:  # each group kept as it finishes
-        train_jobs(data, share, config, workers, distil=distil, on_group=lambda j, group: store.save_group(
-            [MemberKey(share[j].arch.name, m.seed, m.fold) for m in group.members], group))
+        train_jobs(data, share, config, workers, distil=distil, distilled=distilled, on_group=lambda j, group:
+                   store.save_group([MemberKey(share[j].arch.name, m.seed, m.fold) for m in group.members], group))
     return trained
 
 

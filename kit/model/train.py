@@ -224,12 +224,15 @@ class _Progress:
 GroupCallback = Callable[[int, TrainedEnsemble], None]  # (the job's index, a group of its members trained)
 
 
-def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
+def train_jobs(data: TrainData | Callable[[bool], TrainData], jobs: list[TrainJob], config: TrainConfig, workers: int,
+               on_group: GroupCallback | None = None, distil: Distillation | None = None,
+               distilled: Callable[[], None] | None = None) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
     `on_group(job, a group trained)` (as each group is trained) run on the calling thread. With `distil`, the
-    ensemble's job is trained by the teacher recipe (kit.model.distil). ValueError when
-    there is no job, or a job without members."""
+    ensemble's job is trained by the teacher recipe (kit.model.distil), then `distilled()` is called (it may let the
+    recipe's rows go). `data` (or what it makes, once the recipe's jobs are done, with the codec block where a job
+    reads it) is what the other jobs train on.
+    ValueError when there is no job, or a job without members."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
@@ -237,13 +240,16 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
         if distil is not None and job.arch.use_codec:
             done_by[j] = _distil_job(distil, job, config, workers,
                                      None if on_group is None else partial(on_group, j))
+    if done_by and distilled is not None:
+        distilled()
     rest = [j for j in range(len(jobs)) if j not in done_by]  # the jobs trained on the corpus's rows
     if rest:
         if done_by:  # the teacher recipe's rows and windows, freed: not carried into the baselines' training
             give_back_memory()
         # _pool numbers its jobs 0..len(rest)-1: the callback is told each one's index among all the jobs
         told = None if on_group is None else lambda k, ens: on_group(rest[k], ens)
-        trained = _pool(data, [jobs[j] for j in rest], config, workers, told)
+        table = data if isinstance(data, TrainData) else data(any(jobs[j].arch.use_codec for j in rest))
+        trained = _pool(table, [jobs[j] for j in rest], config, workers, told)
         done_by.update(zip(rest, trained, strict=True))
     return [done_by[j] for j in range(len(jobs))]
 

@@ -3,7 +3,9 @@ refused naming the task that trains them), and one training task's share (`step 
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,7 +81,9 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
                      ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
-    """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused)."""
+    """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused).
+    The teacher recipe's rows are let go before the evaluation, which needs only its function, unless a --holdout
+    trains on them after."""
     from kit.infra.resources import give_back_memory
     from kit.model.baselines import evaluate_jobs
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
@@ -99,15 +103,31 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
                                 f"; training the other {len(missing)}" if missing else ""))
     forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
     if missing:
-        trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(missing), (),
-                                store, s.train, workers, inputs.distil)
+        trained = train_missing(functools.partial(TrainData.of, inputs.feats, inputs.codec, inputs.target), jobs,
+                                set(missing), (), store, s.train, workers, inputs.distil, release(inputs, s))
         give_back_memory()  # the training's tables and the threads' arrays, freed: not carried into the evaluation
         found |= store.load_all(jobs, set(trained))
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
                              hint="another process removes files in this out-dir: stop it, then rerun")
+    if (done := release(inputs, s)) is not None:  # (again) where every member was on disk and none trained
+        done()
     result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found), s.train)
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
+
+
+def release(inputs: LosoInputs, settings: RunSettings) -> Callable[[], None] | None:
+    """What lets the teacher recipe's rows go once its members are trained (the baselines and the evaluation need
+    only its function); None where there are none, or a --holdout trains on them after."""
+    from kit.infra.resources import give_back_memory
+
+    if (distil := inputs.distil) is None or settings.holdout:
+        return None
+
+    def done() -> None:
+        distil.release()
+        give_back_memory()
+    return done
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
@@ -160,6 +180,6 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     have = store.load_all(jobs, set(share))
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))
-    trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
-                            store, s.train, workers, inputs.distil)
+    trained = train_missing(functools.partial(TrainData.of, inputs.feats, inputs.codec, inputs.target), jobs,
+                            set(share), set(have), store, s.train, workers, inputs.distil, release(inputs, s))
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}

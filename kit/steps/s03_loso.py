@@ -18,7 +18,7 @@ from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import remembered_sha256, sha256_file, sha256_json
 from kit.infra.perms import describe, require_trusted
-from kit.infra.resources import out_of_memory
+from kit.infra.resources import give_back_memory, out_of_memory
 from kit.infra.shown import Spelled
 from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
@@ -179,6 +179,9 @@ class LosoStep:
 
     def set_up(self, ctx: Context) -> Setup:
         """The corpus as training reads it (duplicates dropped, said), cut into folds; the training threads applied."""
+        import pandas as pd
+
+        from kit.corpus.schema import TEACHER_FEATURES  # numpy's, pyarrow's: never for `status`, which imports the step
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, LosoInputs
@@ -188,10 +191,11 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
+        check_memory(ctx, corpus)  # before the corpus is read: not an out-of-memory kill hours in
         # the opt-in features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
-                                         measured)
+                                         measured, coded=True)  # its text as codes (written back as text: as_text)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             ctx.say(self.name, Spelled(f"{duplicates} duplicate row(s) dropped from ", corpus, " (same key and scores "
                                        f"as another row, as merge drops them); training on {len(df)} rows"))
@@ -202,8 +206,13 @@ class LosoStep:
         ctx.say(self.name, f"the teacher's function: {proof.label}")
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
-        inputs = replace(inputs, window_s=s.consumer_window, tolerance=s.gate.consumer_tolerance,
-                         samples=self.samples(ctx), times=frame_seconds(corpus, set(df["src_sha256"].astype(str))))
+        sources = set(map(str, df["src_sha256"].unique()))
+        # the scores and features are LosoInputs' arrays from here (its own copies): the frame keeps what names, groups
+        # and places each row (0.15 GiB less at 3,000,000 rows)
+        scores = [c for c in (*input_features(s.train.inputs), *TEACHER_FEATURES, "vmaf") if c in df]
+        df = pd.DataFrame(df.drop(columns=scores), copy=True)  # a copy: a view would keep the scores' block
+        inputs = replace(inputs, df=df, window_s=s.consumer_window, tolerance=s.gate.consumer_tolerance,
+                         samples=self.samples(ctx), times=frame_seconds(corpus, sources))
         if s.train.recipe == TEACHER and inputs.distil is None:
             why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
                    if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
@@ -212,6 +221,7 @@ class LosoStep:
                                      "scores"))
         apply_threads(threads)
         ctx.log(threads.describe())
+        give_back_memory()  # the set-up's tables, freed: not carried into the training
         return Setup(corpus, df, duplicates, inputs, threads.train)
 
     def samples(self, ctx: Context) -> Samples | None:
@@ -287,6 +297,7 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
+        from kit.corpus.training import as_text
         from kit.model.results import Baselines, CorpusRef  # ten records `status`, planning this step, never reads
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree
@@ -315,25 +326,30 @@ class LosoStep:
         tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
                                        "holdout_seconds": trained.holdout_s})
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
+        frames = [(run.folds, result.folds), (run.clips, result.clips),
+                  *([(run.encodes, result.encodes)] if result.encodes is not None else []),
+                  *([(run.samplings, result.samplings)] if result.samplings is not None else []),
+                  *([(run.floor, result.floor)] if result.floor is not None else []),
+                  *((run.holdout(kind), frame) for kind, frame in trained.held.items())]
+        gone = [path for path, frame in ((run.encodes, result.encodes), (run.samplings, result.samplings),
+                                         (run.floor, result.floor)) if frame is None]
+        # an input set vmaf-tune does not feed leaves no consumer's evaluation; a corpus with no frame rate, no
+        # samplings; the frames recipe no floor; and a --holdout not asked no file of it
+        gone += [run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held]
+        result.let_go()  # the frames are `frames`' alone: each let go once written, before the predictions' members
+        trained.held.clear()
+        written = []
+        while frames:
+            path, frame = frames.pop(0)
+            with tree.atomic(path) as fh:
+                as_text(frame).to_parquet(fh, index=False)
+            written.append(path)
+            del frame
         with tree.atomic(run.predictions) as fh:  # a member at a time: 15,000,000 rows at 10,000 contents
             result.held.write(fh)
-        outputs.append(run.predictions)
-        for path, frame in [(run.folds, result.folds), (run.clips, result.clips),
-                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
-                            *([(run.samplings, result.samplings)] if result.samplings is not None else []),
-                            *([(run.floor, result.floor)] if result.floor is not None else []),
-                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
-            with tree.atomic(path) as fh:
-                frame.to_parquet(fh, index=False)
-            outputs.append(path)
-        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
-            tree.remove(run.encodes)
-        if result.samplings is None:  # nor its samplings (or a corpus with no frame rate to place a window by)
-            tree.remove(run.samplings)
-        if result.floor is None:  # the frames recipe: no correction to choose
-            tree.remove(run.floor)
-        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
-            tree.remove(stale)
+        outputs += [run.predictions, *written]
+        for path in gone:
+            tree.remove(path)
         return outputs
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
@@ -341,6 +357,28 @@ class LosoStep:
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
+
+
+def check_memory(ctx: Context, corpus: Path) -> None:
+    """LOSO's peak memory on the corpus (kit.model.cost.loso_peak_bytes of the rows its footer declares) against the
+    box's, before anything is read: refused where the box has less in all (exit 2), said where less is free now."""
+    from kit.infra.parquet import parquet_rows
+    from kit.infra.resources import box_memory, size_text
+    from kit.model.cost import loso_peak_bytes
+
+    rows = parquet_rows(corpus)
+    need = loso_peak_bytes(rows)
+    total, free = box_memory()
+    said = f"LOSO on {rows:,} rows needs about {size_text(need)} of memory at its peak"
+    if total is not None and need > total:
+        raise ResourceLimit(f"{said}, more than the {size_text(total)} of this box", hint=(
+            f"train it where a process may have more than {size_text(need)}: a bigger box, or a Ray cluster whose "
+            "nodes have it (docs/cluster.md, \"The union the boxes made\"), or on fewer rows (merge fewer boxes' "
+            "corpora); the corpus is kept"))
+    if total is not None and free is not None and need > free:
+        ctx.emit(Info("loso", f"{said}, and {size_text(free)} of this box's {size_text(total)} is free now: if "
+                              "other programs keep theirs it may run out of memory (free some, or train it on a box "
+                              "with more)"))
 
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:

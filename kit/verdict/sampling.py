@@ -164,7 +164,7 @@ def consumer_sampling(counted: pd.DataFrame, samplings: pd.DataFrame | None, nam
     rows, on = compared(samplings)
     found = shares(rows, tolerance, window_s)
     diff = cut_against_encoded(samplings)
-    longer = counted[counted["longer"].astype(bool)]
+    longer = counted[counted["longer"].fillna(False).astype(bool)]  # no window placed: judged whole
     # a LOSO of kit 2.2 placed every window by the rate and said nothing of it
     by_rate = int((counted["window_placed"] != BY_TIMES).sum()) if "window_placed" in counted else len(counted)
     return ConsumerSampling(window_s, window_how(window_s, diff) + f"; the samplings compared on {on}",

@@ -199,3 +199,18 @@ def test_the_input_s_shortfall_is_said_in_the_summary_and_the_recommendation() -
     said = recommendation(passing)  # type: ignore[arg-type]
     assert said.endswith(f"send the results tarball back. As vmaf-tune samples, {named}.")
     assert consumer_fit(encodes({("ok", 20): [(IN, IN)] * 4}), 1.5, CRF_RANGE).judged.shortfall_words() is None  # type: ignore[union-attr]
+
+
+def test_an_encode_no_window_was_placed_for_is_no_clip_longer_than_the_window() -> None:
+    """encodes.parquet's `longer` is empty for an encode no FIRST window was cut for (kit.model.samplings.with_window:
+    half the encodes of a 10,000-content union); the sampling block counts it as no longer than the window, as the
+    ceiling does, never an internal error (`cannot convert float NaN to bool` before)."""
+    from kit.model.clips import ENCODE_KEY
+    from kit.verdict.sampling import consumer_sampling
+
+    longer = pd.array([True, None, False, None] * 4, dtype="boolean")
+    counted = FRAME.assign(window_teacher=50.0, window_gap=0.0, longer=longer)
+    samplings = pd.DataFrame({c: [] for c in (*ENCODE_KEY, "sampling", "how", "counted", "longer", "rung")})
+    found = consumer_sampling(counted, samplings, pd.Series({"cam": "cam", "ok": "ok"}), 1.5, 5.0)
+    assert found.n_longer == int((longer == True).sum()) == 4  # noqa: E712 (NA is no True)
+    assert found.whole_frames_per_trial == counted[longer.fillna(False).to_numpy(dtype=bool)]["n_frames"].mean()

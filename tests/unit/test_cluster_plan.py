@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shlex
@@ -14,10 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kit.cli.cluster import REFUSED
 from kit.cli.main import cli
 from kit.steps.settings import RunSettings
 from tests import pace
-from tests.conftest import ROOT, TINY_SOURCES, cannot_run_here
+from tests.conftest import ROOT, TINY_SOURCES
 
 FLAGS = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1", "--max-abs-bias", "off", "--epochs", "5"]
 
@@ -73,14 +73,27 @@ def settings_file(stdout: str) -> RunSettings:
     return RunSettings.from_json(json.loads(text))
 
 
+REFUSED_ARGS = {"corpus": ["--corpus", "c.parquet"], "shard": ["--shard", "1/2"], "from_step": ["--from", "loso"],
+                "only": ["--only", "loso"], "force": ["--force"]}
+TAKES = {"slurm": (), "ray": ("corpus",)}  # the run flags each cluster command takes of those a cluster refuses
+
+
 @pytest.mark.parametrize("command", ["slurm", "ray"])
-@pytest.mark.parametrize(("args", "refused"), [(["--corpus", "c.parquet"], "--corpus"), (["--shard", "1/2"], "--shard"),
-                                               (["--only", "loso"], "--only"), (["--force"], "--force")])
-def test_run_flags_that_cannot_apply_on_a_cluster_are_refused(command: str, args: list[str], refused: str,
-                                                             refs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_run_flags_that_cannot_apply_on_a_cluster_are_refused_and_not_listed(command: str, name: str, refs: Path,
+                                                                             tmp_path: Path) -> None:
+    """Every run flag a cluster refuses, on every cluster command: given, it is refused with its reason; --help does
+    not list it. One the command takes (`ray --corpus`) is listed and not refused."""
+    assert set(REFUSED_ARGS) == set(REFUSED)  # a flag added to REFUSED is tried here too
+    opt = REFUSED_ARGS[name][0]
+    listed = CliRunner().invoke(cli, [command, "--help"]).output
     res = CliRunner().invoke(cli, [command, "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(tmp_path),
-                                   "--dry-run", *args])
-    assert res.exit_code == 2 and f"error: {refused} cannot be used with `{command}`" in res.output, res.output
+                                   "--dry-run", *REFUSED_ARGS[name]])
+    if name in TAKES[command]:
+        assert f"\n  {opt} " in listed and "cannot be used with" not in res.output, res.output
+        return
+    assert f"\n  {opt} " not in listed, listed
+    assert res.exit_code == 2 and f"error: {opt} cannot be used with `{command}`" in res.output, res.output
 
 
 def test_ray_without_ray_installed_says_how_to_install_it(refs: Path, tmp_path: Path) -> None:
@@ -127,16 +140,6 @@ def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Pat
     assert list(victim.iterdir()) == []
 
 
-def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
-    if importlib.util.find_spec("ray") is None:
-        cannot_run_here("Ray is not installed: an optional extra (.ci/run installs it)")
-    res = pace.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
-                          str(tmp_path / "o"), "--address", "127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert res.returncode == 2, res.stderr[-2000:]
-    assert "error: cannot join the Ray cluster 127.0.0.1:1" in res.stderr and "hint: check the address" in res.stderr
-
-
 def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Path) -> None:
     groups = tmp_path / "groups.json"
     groups.write_text('{"different": [["alpha", "beta"]]}')
@@ -147,3 +150,57 @@ def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Pa
     assert merge[merge.index("--content-groups") + 1] == str(groups)
     assert settings_file(res.stdout).content_groups == groups  # the shards' corpus step reads it there
     assert "--content-groups" not in run  # the union's rows name their groups: --corpus leaves the file's unused
+
+
+def test_ray_trains_on_a_union_given_as_it_is_or_merged_first(tmp_path: Path) -> None:
+    """`ray --corpus`: one corpus file is trained on as it is (no union task with --train-tasks: the training tasks
+    and the gather read it); the boxes' tarballs (or several inputs) are merged by the union task first, with
+    --content-groups, into the layout's union.parquet, which LOSO then reads."""
+    union, tars = tmp_path / "union.parquet", [tmp_path / f"results-box{k}-20261121T101500Z.tar.gz" for k in (1, 2)]
+    for path in (union, *tars):
+        path.write_bytes(b"")  # found, never read by a dry run
+    groups = tmp_path / "groups.json"
+    groups.write_text('{"different": [["alpha", "beta"]]}')
+    out = tmp_path / "o"
+    for given, tasks, shapes in (([union], "off", [["run"]]),
+                                 ([union], "2", [["step", "loso"], ["run"]]),
+                                 (tars, "off", [["merge"], ["run"]]),
+                                 (tars[:1], "2", [["merge"], ["step", "loso"], ["run"]])):
+        extra = ["--content-groups", str(groups)] if given == tars else []
+        res = CliRunner().invoke(cli, ["ray", "--out-dir", str(out), *(a for p in given for a in ("--corpus", str(p))),
+                                       "--train-tasks", tasks, "--dry-run", *extra])
+        assert res.exit_code == 0, res.output
+        commands = kit_commands(res.stdout)
+        assert [c[2:2 + len(shape)] for c, shape in zip(commands, shapes, strict=True)] == shapes, commands
+        trained = union if given == [union] else out / "union.parquet"
+        for command in commands[1:] if shapes[0] == ["merge"] else commands:
+            assert command[command.index("--corpus") + 1] == str(trained)
+            assert command[command.index("--out-dir") + 1] == str(out / "union")
+        if shapes[0] == ["merge"]:
+            merge = commands[0]
+            assert merge[3:3 + len(given)] == [str(p) for p in given]
+            assert merge[merge.index("-o") + 1] == str(out / "union.parquet")
+            assert (merge[-2:] == ["--content-groups", str(groups)]) == bool(extra), merge
+        assert settings_file(res.stdout).content_groups is None  # merge's to use: `run --corpus` refuses it
+        assert "shard task" not in res.stdout and not out.exists()
+
+
+@pytest.mark.parametrize(("args", "cause"), [
+    (["--shards", "2"], "--shards and --corpus cannot be combined"),
+    (["--ref-dir", "REFS"], "--ref-dir and --corpus cannot be combined"),
+    (["--encoders", "libx264", "--cqs", "22,30"], "--encoders, --cqs and --corpus cannot be combined"),
+    (["--train-tasks", "auto"], "--train-tasks auto is one training task per shard"),
+    (["--corpus", "MISSING"], "does not exist"),
+    (["--corpus", "UNION", "--out-dir", "OUT", "--corpus", "OUT/union.parquet"], "is where the union task merges"),
+])
+def test_ray_refuses_what_a_union_given_cannot_take(args: list[str], cause: str, refs: Path, tmp_path: Path) -> None:
+    union = tmp_path / "u.parquet"
+    union.write_bytes(b"")
+    (tmp_path / "OUT").mkdir()
+    (tmp_path / "OUT" / "union.parquet").write_bytes(b"")
+    given = [str(refs) if a == "REFS" else str(tmp_path / a) if a in ("MISSING", "OUT") else str(union)
+             if a == "UNION" else str(tmp_path / a) if a.startswith("OUT/") else a for a in args]
+    res = CliRunner().invoke(cli, ["ray", "--corpus", str(union), "--dry-run", *given])
+    assert res.exit_code == 2 and cause in res.stderr and "hint: " in res.stderr, res.output
+    neither = CliRunner().invoke(cli, ["ray", "--dry-run", "--ref-dir", str(refs)])
+    assert neither.exit_code == 2 and "neither --shards nor --corpus" in neither.stderr, neither.output

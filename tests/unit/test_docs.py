@@ -50,7 +50,7 @@ FOREIGN = {
     "make_tarball.py": ("--wheels", "--platform", "--python"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
     "pytest": ("--dist", "--durations"), "docker": ("--device",), "uv": ("--generate-hashes",),
-    "ray start": ("--temp-dir",), "sphinx-build": ("--keep-going",),
+    "ray start": ("--temp-dir", "--head", "--port"), "sphinx-build": ("--keep-going",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),

@@ -151,13 +151,17 @@ SITES: dict[str, Check] = {
     "kit/model/folds.py:refuse_few_groups": Check(WORDS, (), "merge ..."),
     "kit/model/holdout.py:holdout_folds": Check(WORDS, (), "merge A B -o union.parquet"),
     "kit/cli/cluster.py:refuse_flags": Check(WORDS, ("tests/unit/test_cluster_plan.py::"
-                                                     "test_run_flags_that_cannot_apply_on_a_cluster_are_refused",),
+                                                     "test_run_flags_that_cannot_apply_on_a_cluster_are_refused_and_"
+                                                     "not_listed",),
                                              "step NAME --out-dir FOLDER"),
     # clusters
     "kit/cli/slurm.py:submitted_lines": Check(TOOL, (SLURM, "tests/unit/test_slurm.py::"
                                                              "test_status_command_names_the_resolved_shard")),
     "kit/cluster/slurm.py:submit": Check(TOOL, (SLURM, NO_SBATCH)),
     "kit/cli/ray.py:ray_cmd": Check(WORDS, (RAY_RUN,), "status X after a Ray run"),
+    "kit/cli/ray.py:dry_run_lines": Check(WORDS, ("tests/unit/test_cluster_plan.py::"
+                                                  "test_ray_trains_on_a_union_given_as_it_is_or_merged_first",),
+                                          "the commands every task runs: a dry run"),
     "kit/cluster/ray.py:_check": Check(TOOL, ("tests/pipeline/test_ray.py::"
                                               "test_a_failing_shard_is_named_and_nothing_runs_after_it",)),
     "kit/cluster/ray.py:run_commands": Check(LOG, (RAY_RUN,)),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
+from kit.errors import InputError
 from kit.infra.records import Record, RecordError, flatten, omit_none
 from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.document import Verdict
@@ -80,3 +82,23 @@ def test_nan_is_null_and_unknown_keys_flatten_in_place() -> None:
     assert doc.to_json() == {"name": "a", "score": None, "alpha": 1}
     back = _Doc.from_json({"name": "a", "score": None, "alpha": 1, "note": "n"})
     assert math.isnan(back.score) and back.extra == {"alpha": 1} and back.note == "n"
+
+
+@pytest.mark.parametrize("spaces", [0, 65 * 2**20])
+def test_a_verdict_of_a_large_union_is_read_back_past_the_json_bound(tmp_path: Path, spaces: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verdict's per-fold and per-source lists grow with the union (79 MB at 10,000 contents): the bundle and the
+    report read it to MAX_VERDICT_BYTES, past the 64 MiB every other JSON is bounded by (the bundle refused it as
+    damaged before); a document past that bound is still refused, naming it."""
+    from kit.infra import limits
+    from kit.infra.tree import Rules, Tree
+    from kit.verdict import document
+
+    path = tmp_path / "PROMOTE.json"
+    path.write_bytes(GOLDEN.read_bytes() + b" " * spaces)  # the same document, as large as a union's
+    with Tree.open(tmp_path, Rules(reading=True), make=False) as tree:
+        assert document.read_verdict(tree, path).promoted
+        monkeypatch.setattr(document, "MAX_VERDICT_BYTES", path.stat().st_size - 1)
+        with pytest.raises(InputError, match="the verdict is damaged: more than the"):
+            document.read_verdict(tree, path)
+    assert limits.MAX_JSON_BYTES < 65 * 2**20 < limits.MAX_VERDICT_BYTES
