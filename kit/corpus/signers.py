@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from kit.corpus.inputs import LoadedInput
-from kit.corpus.manifests import BoxRun, MergeManifest, ShardManifest
+from kit.corpus.manifests import BoxKeys, BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
 from kit.infra.keyring import Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
@@ -63,12 +63,21 @@ def refuse_other_rows(inp: LoadedInput) -> None:
                               "again)")
 
 
+def carried_keys(inp: LoadedInput) -> list[BoxKeys]:
+    """The keys a merged input carries for the boxes whose rows or runs it holds: a key it names for a box it holds
+    nothing of (an edited union planting a first use for a box the lead has not met) is none of its."""
+    if not isinstance(inp.manifest, MergeManifest):
+        return []
+    rows = inp.table.column("box_id").unique().to_pylist() if "box_id" in inp.table.column_names else []
+    held = {r.box_id for r in inp.manifest.runs} | {str(b) for b in rows if b is not None}
+    return [b for b in inp.manifest.box_keys if b.box_id in held]
+
+
 def claims(inputs: Sequence[LoadedInput]) -> list[Claim]:
     """Every key the inputs name for a box id: each signed tarball's, each key a merged input carries."""
     found = [Claim(i.signed.box_id, i.signed.signer.public_key, i.name, i.path) for i in inputs if i.signed is not None]
     for inp in inputs:
-        if isinstance(inp.manifest, MergeManifest):
-            found += [Claim(b.box_id, key, inp.name, inp.path) for b in inp.manifest.box_keys for key in b.keys]
+        found += [Claim(b.box_id, key, inp.name, inp.path) for b in carried_keys(inp) for key in b.keys]
     return found
 
 
@@ -101,7 +110,7 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
         histories = {box: known[box] for box in {c.box_id for c in found} if box in known}
         carried: dict[str, str] = {}  # a box new to this lead whose keys a merged input carries: the input's name
         for inp in inputs:  # a merged input is a file anyone may edit: its keys are a first use, as a tarball's are
-            for b in inp.manifest.box_keys if isinstance(inp.manifest, MergeManifest) else ():
+            for b in carried_keys(inp):
                 if b.box_id in known:  # the lead's record stands: a key it lacks is refused below, as a tarball's
                     continue
                 if (both := joined(histories.get(b.box_id, ()), b.keys)) is not None:

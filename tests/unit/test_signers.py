@@ -165,3 +165,16 @@ def test_a_damaged_record_is_refused_naming_it(lead: Path) -> None:
     with pytest.raises(InputError, match="this lead's record of the boxes' keys, is damaged") as caught:
         take_keys([tarball("t1", K1)], (), again, print)
     assert str(lead / KNOWN_BOXES) in caught.value.message
+
+
+def test_a_union_s_keys_for_a_box_it_holds_no_run_of_are_none_of_its(lead: Path) -> None:
+    """An edited union naming a key for a box none of its rows or runs is (a first use planted for a box the lead has
+    not met): the key is not taken, so the box's own first tarball is not refused as signed by another."""
+    from kit.corpus.signers import claims
+
+    planted = MergeManifest(file="u.parquet", box_keys=(BoxKeys("b10", (K1,)), BoxKeys("b77", (K2,))),
+                            )
+    given = LoadedInput("/in/u.parquet", "parquet", "u", pa.table({"box_id": ["b10"], "src": ["a"]}), "", planted)
+    assert {c.box_id for c in claims([given])} == {"b10"}
+    keys, _ = take_keys([given, tarball("t77", K3, box="b77")], (), again, [].append)
+    assert keys["b77"] == (K3,)
