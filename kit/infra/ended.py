@@ -16,6 +16,8 @@ import re
 import signal
 from dataclasses import dataclass
 
+from kit.infra.kinds import MARK
+
 # the slots a kind's words may hold, each with what a value is (the text the lead is sent, matched whole)
 SLOTS: dict[str, str] = {
     "code": r"-?\d{1,10}",  # an exit code (a negative one on Windows' unsigned codes read signed)
@@ -24,7 +26,6 @@ SLOTS: dict[str, str] = {
     "seconds": r"\d{1,9}",  # whole seconds of the child's own time
     "cap": r"KIT_[A-Z0-9_]{1,40}",  # the variable of a cap (KIT_TIMEOUT_S)
 }
-_MARK = re.compile(r"\{(\w+)\}")
 
 
 class Kind(enum.Enum):
@@ -52,7 +53,7 @@ class Kind(enum.Enum):
 
     @property
     def slots(self) -> tuple[str, ...]:
-        return tuple(_MARK.findall(self.value))
+        return tuple(MARK.findall(self.value))
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Ended:
             raise ValueError(f"{self.kind.name} needs {', '.join(missing)}")
         words = self.kind.value.replace(" ({name})", "") if "name" in self.kind.slots and not self.name \
             else self.kind.value
-        return _MARK.sub(lambda m: str(values[m.group(1)]), words)
+        return MARK.sub(lambda m: str(values[m.group(1)]), words)
 
     def __str__(self) -> str:
         return self.said()

@@ -142,7 +142,7 @@ class Either(Kind):
         return next((k.named(text, names) for k in self.kinds if k.admits(text, names)), self.name)
 
 
-_MARK = re.compile(r"\{(\w+)\}")
+MARK = re.compile(r"\{(\w+)\}")  # a slot in a template's words: `{count}`
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +157,7 @@ class Template(Kind):
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "slots", tuple(slots.items()))
-        marks = set(_MARK.findall(text.replace("{{", "").replace("}}", "")))
+        marks = set(MARK.findall(text.replace("{{", "").replace("}}", "")))
         if marks != set(slots):
             raise ValueError(f"template {name}: its marks {sorted(marks)} are not its slots {sorted(slots)}")
 
@@ -201,11 +201,10 @@ class Template(Kind):
 
     def say(self, **values: object) -> str:
         """The message with its slots filled in (each value as `str` gives it)."""
-        return _MARK.sub(lambda m: str(values[m.group(1)]), self.text.replace("{{", "\0").replace("}}", "\1")) \
+        return MARK.sub(lambda m: str(values[m.group(1)]), self.text.replace("{{", "\0").replace("}}", "\1")) \
             .replace("\0", "{").replace("\1", "}")
 
 
-@functools.lru_cache(maxsize=1024)
 @functools.lru_cache(maxsize=1024)
 def _captured(template: Template, names: Names) -> re.Pattern[str]:
     return re.compile(str(template._regex(names, capture=True)), re.DOTALL)

@@ -217,7 +217,11 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
     # no film is chosen yet: a fix printed for an open that stalls converts the first video stream
     res = run_look(path, build_open_argv(ffmpeg, path), LOOK_START_S, "opening it", film=FIRST)
     refuse_no_video(path, res.stderr)
-    film = choose_film(res.stderr, count_frames(path, ffmpeg) if len(film_candidates(res.stderr)) > 1 else ())
+    try:
+        film = choose_film(res.stderr, count_frames(path, ffmpeg) if len(film_candidates(res.stderr)) > 1 else ())
+    except ValueError as exc:  # the count saw other streams than the open did: the file changed between the two
+        raise InputError(f"{path}: its video streams changed while the kit read it ({exc})",
+                         hint="run the same command again once nothing writes the file", retry_helps=True) from exc
     try:
         width, height, fps, pix_fmt = parse_probe(res.stderr, film.place)
     except ValueError:

@@ -75,9 +75,8 @@ def content_names() -> tuple[str, ...]:
     if not FILE.is_file():
         return ()
     with FILE.open(encoding="utf-8", newline="") as fh:
-        rows = csv.reader(line for line in fh if not line.startswith("#"))
-        next(rows, None)  # its header
-        return tuple(sorted({PUBLIC + row[0] for row in rows if row}))
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        return tuple(sorted({PUBLIC + row["content"] for row in rows if row.get("content")}))
 
 
 def file_sha256() -> str:
