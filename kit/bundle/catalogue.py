@@ -504,12 +504,16 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "content": Either("a content", SHA256, m.SOURCES, Exact("a public content the kit carries", content_names())),
     "preset": Either("a preset", PRESET, NOTHING), "quality_args": Either("quality flags", QUALITY_ARGS, NOTHING),
     "pix_fmt": PIX_FMT, "enc_pix_fmt": PIX_FMT, "scaler_down": Either("a scaler", SCALER, NOTHING),
-    "scaler_up": Either("a scaler", SCALER, NOTHING), "box_id": m.BOX_NAMED, "platform": m.PLATFORM, "device": DEVICE,
+    "scaler_up": Either("a scaler", SCALER, NOTHING),
+    # a row of no box (a JSONL corpus, a hand-made one: kit.corpus.jsonl) says `unknown`
+    "box_id": Either("a box", m.BOX_NAMED, Exact("no box", ("unknown",))), "platform": m.PLATFORM,
+    # a corpus row's device as typed, `unknown` where none was recorded; a prediction's, torch's that computed it
+    "device": Either("a device", DEVICE, Exact("no device, or torch's", ("unknown", "cpu", "cuda", "mps"))),
     "ffmpeg_version": Either("a version", VERSION, NOTHING), "teacher_model": TEACHER,
     "teacher_sha256": Either("", SHA256, NOTHING), "content_group": m.SOURCES, "rung": m.RUNG, "crf_band": m.CRF_BAND,
     "window_placed": Exact("how a window was placed", ("times", "rate")), "sampling": SAMPLING, "how": SAMPLED_HOW,
     "placed": Exact("how a window was placed", ("times", "rate")), "unbounded": Either("", m.UNBOUNDED_ROWS, NOTHING),
-    "stat": STAT, "scheme": Exact("a holdout", ("encoder", "box", "rung")),
+    "stat": STAT, "scheme": Either("a holdout", Exact("a holdout", ("encoder", "box", "rung")), m.HOLDOUT_SCHEME),
     "heldout": Either("a held-out group", ENCODER, m.BOX_NAMED, m.RUNG)}
 # the numeric columns (their names: the kit's, whatever the table; a level's interval: lo_95, hi_95)
 NUMERIC_COLUMNS = frozenset(["seed", "fold", "corpus_row", "pred", "std", "lo", "hi", "vmaf", "frame_index",

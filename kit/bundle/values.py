@@ -98,9 +98,12 @@ PRESET = Exact("an encoder's preset", sorted({s.preset_name for s in SPECS.value
 FAILURE = Match("how a child ended", ended.pattern())
 # an encoder's quality flags, by the template each spec makes of its number (kit.platforms.encoders.quality_args)
 _SENTINEL = 987654321
+# as a corpus row records them (kit.corpus.jobs: the rate control, then the encoder's fixed flags), or without those
+# (a corpus made before them)
 QUALITY_ARGS = Either("an encoder's quality flags", *(
-    Template(f"{name}'s quality flags", " ".join(spec.quality_args(_SENTINEL)).replace(str(_SENTINEL), "{q}"),
-             q=COUNT) for name, spec in SPECS.items()))
+    Template(f"{name}'s quality flags", " ".join(args).replace(str(_SENTINEL), "{q}"), q=COUNT)
+    for name, spec in SPECS.items()
+    for args in {(*spec.quality_args(_SENTINEL), *spec.extra), tuple(spec.quality_args(_SENTINEL))}))
 
 # ffmpeg's own lists (kit.media.pixfmt.FFMPEG_PIX_FMTS, kit.media.ffmpeg.FFMPEG_ENCODERS)
 PIX_FMT = Exact("a pixel format of ffmpeg's", [*FFMPEG_PIX_FMTS, "other", ""])

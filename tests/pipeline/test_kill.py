@@ -245,7 +245,8 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
 # folder (kit.infra.scratch) and what it holds, its extraction folder (`.tmp-kit.*/.tmp-kit-merge.`); beside -o
 OWN = ".tmp-kit.*/"
 BOTH_TEMPS = (".tmp-m.parquet.", ".tmp-m.manifest.json.")
-MERGE_POINTS = {"extracting": (f"{OWN}.tmp-kit-merge.",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
+# extracting: the texts' check's folder (kit.bundle.texts) or the merge's, whichever extracts first
+MERGE_POINTS = {"extracting": (f"{OWN}.tmp-kit-",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
                 "merge-renamed": (".tmp-m.manifest.json.",)}
 # all a kill may leave beside -o: the pair, the merge's lock and commit journal, its temporaries
 BESIDE_OUT = ("m.parquet", "m.manifest.json", ".m.parquet.merge-lock", ".m.parquet.merge-commit.json")

@@ -176,7 +176,7 @@ def test_no_file_a_run_writes_states_a_coverage_beside_an_unbounded_level(
         bad += json_problems(event, open_levels, f"event {i} ({event.get('event')})")
     said = " ".join(res.stderr.replace("│", " ").split())  # the summary table's cells, unwrapped
     bad += json_problems({"summary": said}, open_levels, "terminal")
-    assert walked[".json"] >= 10 and walked[".parquet"] >= 4 and walked[".html"] >= 2 and events, walked
+    assert walked[".json"] >= 10 and walked[".parquet"] >= 4 and walked[".html"] >= 1 and events, walked
     assert not bad, "\n".join(bad[:20])
     # and where there is no figure, the reason stands in its place
     verdict = json.loads(next(p for p in (out / "04_verdict").glob("*.json") if p.stem in ("PROMOTE", "HOLD"))

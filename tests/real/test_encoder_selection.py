@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
+from kit.infra import typed
 from kit.infra.host import cpu_name
 from kit.infra.invocation import kit_command
 from kit.infra.tree import Tree, read_out_dir
@@ -60,7 +61,7 @@ def test_two_named_encoders_make_one_corpus_with_both(tiny_refs: Path, tmp_path:
     df = pq.read_table(out / "02_corpus" / "shard.parquet").to_pandas()
     assert set(df["encoder"]) == {"libx264", "libx265"}
     assert len(df) == len(TINY_SOURCES) * 2 * 2 * TINY_FRAMES  # clips x encoders x cqs x frames
-    assert set(df["device"]) == {prereqs["host"]["cpu"]}  # software rows name the CPU
+    assert set(df["device"]) == {typed.device(prereqs["host"]["cpu"])}  # software rows name the CPU, typed (issue 96)
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["encoders"] == ["libx264", "libx265"]
     assert manifest["devices"] == {"libx264": prereqs["host"]["cpu"], "libx265": prereqs["host"]["cpu"]}

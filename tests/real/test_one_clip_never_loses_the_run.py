@@ -220,7 +220,8 @@ def test_every_refusal_of_one_clip_leaves_it_out_named_and_the_run_goes_on(
         assert plain_frames(ffmpeg, folder / "refs" / name, stream) == frames
         assert (used[name]["frames"], used[name]["width"], used[name]["height"]) == (frames, *size), used[name]
     cover = next(line for line in said.splitlines() if "coverk.mkv: 1 more video stream(s)" in line)
-    assert "(#0:0 (a still picture)) not used: only the video stream of moving pictures (#0:1)" in cover, cover
+    # each stream's frames counted (issue 98 item 9): the cover by its frame, the film by its frames
+    assert "(#0:0 (1 frame, png 64x64)) not used: only the film (#0:1, 24 frames)" in cover, cover
 
 
 def test_strict_still_refuses_the_first(one_run: tuple[Path, dict[str, object]], tmp_path: Path) -> None:

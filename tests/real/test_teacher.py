@@ -4,12 +4,14 @@ file is another corpus."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from kit.media.libvmaf import file_teacher_name
 from kit.media.teachers import teacher_of
 from kit.rundir import RunDir
 from tests.conftest import assert_clean_failure, render, run_kit
@@ -44,24 +46,26 @@ def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_th
     out = tmp_path / "out"
     first = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *LADDER)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "tiny model (model file, sha256" in first.stdout  # the check's row in the prereqs table
+    # a model file's teacher is named by its digest (issue 96: the file's name is the box's own)
+    named = file_teacher_name(hashlib.sha256(model.read_bytes()).hexdigest())
+    assert f"{named} (model file, sha256" in first.stdout  # the check's row in the prereqs table
     res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
     assert res.returncode == 0, res.stderr[-3000:]
     run, sha = RunDir(out), teacher_of(str(model)).sha256
     table = pq.read_table(run.shard, columns=["teacher_model", "teacher_sha256", "vmaf", "adm2"])
-    assert set(table["teacher_model"].to_pylist()) == {"tiny model"}
+    assert set(table["teacher_model"].to_pylist()) == {named}
     assert set(table["teacher_sha256"].to_pylist()) == {sha}
     vmaf = table["vmaf"].to_numpy()
     assert 0 <= vmaf.min() < vmaf.max() <= 100  # the model's own scores, not vmaf_v0.6.1's
     manifest = json.loads(run.shard_manifest.read_text())
-    assert manifest["teacher_model"] == "tiny model" and manifest["teacher_sha256"] == sha
+    assert manifest["teacher_model"] == named and manifest["teacher_sha256"] == sha
 
     # another file under the same name is another teacher: the corpus step refuses until prereqs checked it
     doc = json.loads(model.read_text())
     doc["model_dict"]["model"] = doc["model_dict"]["model"].replace("gamma 4", "gamma 2")
     model.write_text(json.dumps(doc))
     stale = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
-    assert_clean_failure(stale, "checked the teacher tiny model (model file, sha256 " + sha[:12])
+    assert_clean_failure(stale, f"checked the teacher {named} (model file, sha256 " + sha[:12])
     redo = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *LADDER)
     assert redo.returncode == 0, redo.stderr[-3000:]
     res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
