@@ -118,7 +118,7 @@ def recomputed(out: Path, stdout: str, folder: Path) -> dict[str, int]:
     assert (judged["within"] == (counted["miss"] <= tol)).all()
     n = counts(judged)
     texts = [*table_rows(stdout).values(), *(g["statement"] for g in doc["consumer_gates"]), doc["recommendation"],
-             page_text(root / "05_bundle" / "report.html")]
+             page_text(out / "05_bundle" / "report.html")]
     found = dict.fromkeys(("share", "gap", "head", "misses", "table", "short", "above", "paired"), 0)
     s_hit, c_hit = judged["sampled_within"].astype(bool), judged["sampled_ceiling_within"].astype(bool)
     only_s, only_c = int((s_hit & ~c_hit).sum()), int((c_hit & ~s_hit).sum())
@@ -162,7 +162,7 @@ def recomputed(out: Path, stdout: str, folder: Path) -> dict[str, int]:
         if ABOVE in text:  # said of every content: none has fewer hits than its ceiling
             assert all(s >= c for label, (_, s, c, _) in n.items() if label.startswith("content ")), n
             found["above"] += 1
-    for cells in report_table(root / "05_bundle" / "report.html"):
+    for cells in report_table(out / "05_bundle" / "report.html"):
         label = "all" if cells[0] == "all" else f"{BY[cells[0]]} {cells[1]}"
         total, s, c, hits = n[label]
         assert cells[2:7] == [str(total), f"{c} ({100 * c / total:.1f}%)", f"{100 * hits / c:.1f}% of {c}",

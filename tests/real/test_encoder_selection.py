@@ -64,7 +64,8 @@ def test_two_named_encoders_make_one_corpus_with_both(tiny_refs: Path, tmp_path:
     assert set(df["device"]) == {typed.device(prereqs["host"]["cpu"])}  # software rows name the CPU, typed (issue 96)
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["encoders"] == ["libx264", "libx265"]
-    assert manifest["devices"] == {"libx264": prereqs["host"]["cpu"], "libx265": prereqs["host"]["cpu"]}
+    cpu = typed.device(prereqs["host"]["cpu"])  # typed, as the corpus records it (issue 96)
+    assert manifest["devices"] == {"libx264": cpu, "libx265": cpu}
     assert "libx265" in said and "corpus uses libx264, libx265" in said
 
 
