@@ -108,7 +108,24 @@ def _run_flag_labels(app, doctree) -> None:
             std.anonlabels[option] = docname, anchor
 
 
+def _shown_envvars(app, ctx, lines: list[str]) -> None:
+    """A flag the command refuses (hidden from its --help, kit.cli.cluster) is left out of its variables too: its
+    block would point at an option the page does not show."""
+    hidden = {f"-{p.name}-{p.envvar}:" for p in ctx.command.params if getattr(p, "hidden", False) and p.envvar}
+    kept, skipping = [], False
+    for line in lines:
+        if line.startswith(".. _"):
+            skipping = any(line.endswith(h) for h in hidden)
+        if not skipping:
+            kept.append(line)
+    lines[:] = kept
+
+
 def setup(app) -> dict[str, bool]:
+    envvars = "sphinx-click-process-envars"  # the name sphinx-click 6 emits (it registers "…-envvars", never emitted)
+    if envvars not in app.events.events:
+        app.add_event(envvars)
+    app.connect(envvars, _shown_envvars)
     app.connect("include-read", _include_read)
     app.connect("source-read", _source_read)
     for event in CLICK_EVENTS:
