@@ -14,6 +14,7 @@ elsewhere (a hidden file's, a folder's) is no name of it.
 
 from __future__ import annotations
 
+import abc
 import functools
 import re
 from collections.abc import Iterable
@@ -40,14 +41,15 @@ class Names:
 NO_NAMES = Names()
 
 
-class Kind:
+class Kind(abc.ABC):
     """A kind of text: `name` (what `verify --show-sent` prints) and `pattern`, a regular expression that matches
     exactly the texts it admits given `names` (None for a kind that checks a text otherwise: `admits`)."""
 
     name: str
 
+    @abc.abstractmethod
     def pattern(self, names: Names) -> str | None:
-        raise NotImplementedError
+        """The regular expression of the texts it admits given `names`; each kind says its own."""
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         """Whether `text` is of this kind, whole (WITHHELD always is)."""
