@@ -3,6 +3,8 @@ held-out rows of `04_verdict/intervals.parquet`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -31,9 +33,8 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
         return rows["height"].map(resolution_class)
     if by == "rung":  # the share of the source's height the encode was made at (kit.media.ladder.rung_label)
         return pd.Series(rung_labels(rows), index=rows.index)
-    if by == "quality":
-        return pd.Series([quality_key(str(e), int(c)) for e, c in zip(rows["encoder"], rows["cq"], strict=True)],
-                         index=rows.index)
+    if by == "quality":  # quality_key's labels, made by the column, not a Python string a row
+        return rows["encoder"].astype(str) + " cq" + rows["cq"].astype(int).astype(str)
     raise ValueError(f"unknown grouping {by!r}")
 
 
@@ -66,9 +67,26 @@ def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[floa
 
 
 def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
-    """Every group of every grouping, in grouping order then by group name."""
-    return tuple(errors_of(by, str(name), part) for by in GROUPINGS
-                 for name, part in rows.groupby(group_labels(rows, by).to_numpy(), sort=True))
+    """Every group of every grouping, in grouping order then by group name. Each group's part holds the columns
+    errors_of reads (`figure_columns`), not every column of the rows: the parts of a grouping are a copy of what they
+    hold (at 10,000 contents all the rows' columns were 0.9 GiB a copy, bench/README.md#scale-10000)."""
+    figures = rows[figure_columns(rows)]
+    return tuple(errors_of(by, str(name), part) for by in GROUPINGS for name, part in parts(figures, rows, by))
+
+
+def parts(figures: pd.DataFrame, rows: pd.DataFrame, by: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each group of one grouping by name, its rows of `figures` in their order (as a groupby's parts), one at a
+    time: grouped on the labels' codes, never on an array of their Python strings."""
+    codes, names = pd.factorize(group_labels(rows, by), sort=True)
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=len(names)))
+    for name, start, end in zip(names, ends - np.bincount(codes, minlength=len(names)), ends, strict=True):
+        yield str(name), figures.take(order[start:end])
+
+
+def figure_columns(rows: pd.DataFrame) -> list[str]:
+    """The columns errors_of reads, in the rows' order: the prediction, the teacher, the source and every interval."""
+    return [c for c in rows.columns if c in ("pred", "vmaf", "src_sha256", "lo", "hi") or level_of(c) is not None]
 
 
 def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure: str) -> LimitGate:

@@ -62,10 +62,14 @@ from kit.verdict.thresholds import (
 WORST_FOLDS = 3
 
 
-def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
-    """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame."""
+def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame,
+                    held_out: pd.DataFrame | None = None) -> Overall:
+    """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame
+    (`held_out`: those rows as the assessment pooled them, kit.verdict.intervals.ensemble_rows, by the same
+    arithmetic: the predictions are not grouped a second time)."""
     means = {f.name: float(np.nanmean([getattr(r, f"mean_{f.name}") for r in reports])) for f in fields(Agreement)}
-    pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
+    pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean")) \
+        if held_out is None else held_out
     r = residuals(pooled["pred"], pooled["vmaf"], ranks=True)
     return Overall(Agreement(**means), PooledAgreement(**r.fields_of(PooledAgreement), n_frames=r.n))
 
@@ -330,7 +334,8 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         reasons=hold_reasons(g) or None,
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
-        overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
+        overall=overall_figures(reports, predictions, a.rows if a is not None else None),
+        per_fold=fold_table(folds), worst_folds=worst_folds(folds),
         teacher_model=teacher, plcc_measures=(
             f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
             "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is "

@@ -35,9 +35,11 @@ def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInter
                                 not_calibrated(intervals, z, fallback))
     q = float(at.q)
     inside = covered_rows(rows, q)  # every row has a spread: the scores are normalised
-    by_group = pd.Series(inside).groupby(rows["content"].to_numpy()).mean().sort_index()
+    # each content group's share covered, on the group's code (not on an array of its name a row), by name
+    codes, names = pd.factorize(rows["content"], sort=True)
+    by_group = np.bincount(codes, weights=inside, minlength=len(names)) / np.bincount(codes, minlength=len(names))
     return ExportedInterval(True, ENSEMBLE_CONFORMAL, nominal, RECIPE, q, float(inside.mean()), at.coverage,
-                            {str(k): float(v) for k, v in by_group.items()},
+                            {str(k): float(v) for k, v in zip(names, by_group, strict=True)},
                             float(by_group.min()) if len(by_group) else None, z, fallback)
 
 
