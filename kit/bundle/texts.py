@@ -225,16 +225,25 @@ def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kin
                 continue
             yield from walk(doc, cat.pandas_shape(schema.names) if shape == "pandas" else shape, names,
                             f"metadata.{k}")
-    table = pq.read_table(data)
-    for name in table.column_names:
+    table = pq.ParquetFile(data)
+    for name, type_ in zip(schema.names, schema.types, strict=True):
         kind = columns.get(name)
         yield f"column{{{name}}}", cat.COLUMN_NAME, name, cat.COLUMN_NAME.admits(name, names)
-        col = table.column(name)
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or
-                pa.types.is_dictionary(col.type)):
+        if not (pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_dictionary(type_)):
             continue
-        for value in sorted({str(v) for v in col.to_pylist() if v is not None}):
+        for value in sorted(distinct_texts(table, name)):
             yield name, kind, value, kind is not None and kind.admits(value, names)
+
+
+def distinct_texts(table: Any, name: str) -> set[str]:
+    """A text column's distinct values (no null) in a parquet file (`table`, a pyarrow ParquetFile), read a row group
+    at a time, each part's distinct values alone made Python strings: the column whole, a string a row, was the
+    bundle's peak at 10,000 contents (15,000,000 rows of held-out predictions, bench/README.md#scale-10000)."""
+    found: set[str] = set()
+    for group in range(table.metadata.num_row_groups):
+        for chunk in table.read_row_group(group, columns=[name]).column(0).chunks:
+            found.update(str(v) for v in chunk.unique().to_pylist() if v is not None)
+    return found
 
 
 def onnx_texts(path: Path, names: Names) -> Iterator[tuple[str, Kind | None, str, bool]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -140,30 +141,48 @@ class Exported:
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
                    codec: np.ndarray, crf_range: tuple[int, int]) -> float:
-    """Max |profile - native model| on the rows vmaf-tune knows and each slotted encoder's CRFs; NaN if not finite."""
-    import torch
-
+    """Max |profile - native model| on the rows vmaf-tune knows and each slotted encoder's CRFs; NaN if not finite.
+    Measured PARITY_PART rows at a time (the profile's feed, its output and the model's, for every row at once, were
+    the bundle's peak at 10,000 contents: bench/README.md#scale-10000); the maximum is the same over the parts."""
     from kit.model.features import codec_block
 
-    keep = np.isin(encoders, VOCAB_V2)
+    kept = np.flatnonzero(np.isin(encoders, VOCAB_V2))
     slotted = [e for e in VOCAB_V2 if e in CODEC_VOCAB]
     crfs = np.arange(crf_range[0], crf_range[1] + 1)
     base = feats[np.linspace(0, len(feats) - 1, num=min(len(feats), 16), dtype=int)]
     probe_enc = np.repeat(slotted, len(base) * len(crfs)).astype(object)
     probe_cq = np.tile(np.repeat(crfs, len(base)), len(slotted))
-    probe_feats = np.tile(base, (len(slotted) * len(crfs), 1))
-    all_feats = np.concatenate([feats[keep], probe_feats]).astype(np.float32)
-    all_enc = np.concatenate([encoders[keep].astype(object), probe_enc])
-    all_cq = np.concatenate([np.asarray(cqs)[keep], probe_cq])
-    all_codec = np.concatenate([codec[keep], codec_block(probe_enc, probe_cq)]).astype(np.float32)
-    rows, graph = v2_rows(all_feats, all_enc, all_cq, crf_range), session(path)
+    probe = (np.tile(base, (len(slotted) * len(crfs), 1)), probe_enc, probe_cq, codec_block(probe_enc, probe_cq))
+    graph, worst, total = session(path), 0.0, len(kept) + len(probe_enc)
+    for at in range(0, total, PARITY_PART):  # the rows vmaf-tune knows, then the probes: one sequence, cut in parts
+        mine, theirs = kept[at : at + PARITY_PART], slice(max(at - len(kept), 0), max(at + PARITY_PART - len(kept), 0))
+        part = (np.concatenate([feats[mine], probe[0][theirs]]).astype(np.float32),
+                np.concatenate([encoders[mine].astype(object), probe[1][theirs]]),
+                np.concatenate([np.asarray(cqs)[mine], probe[2][theirs]]),
+                np.concatenate([codec[mine], probe[3][theirs]]).astype(np.float32))
+        diff = part_parity(model, graph, part, crf_range)
+        if not np.isfinite(diff).all():
+            return float("nan")
+        worst = max(worst, float(np.max(diff))) if len(diff) else worst
+    return worst
+
+
+PARITY_PART = 4 * PREDICT_ROWS  # rows profile_parity measures at once: a whole number of the session's feeds
+
+
+def part_parity(model: FrRegressor, graph: Any, part: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                crf_range: tuple[int, int]) -> np.ndarray:
+    """|profile - native model| on one part's rows (features, encoders, CRFs, codec block)."""
+    import torch
+
+    feats, encoders, cqs, codec = part
+    rows = v2_rows(feats, encoders, cqs, crf_range)
     out = np.concatenate([np.asarray(graph.run(None, {INPUT: rows[at : at + PREDICT_ROWS]})[0]).reshape(-1)
                           for at in range(0, len(rows), PREDICT_ROWS)]) if len(rows) else np.zeros(0)
     with torch.no_grad():
-        ref = model(torch.from_numpy(all_feats), torch.from_numpy(all_codec)).numpy().astype(np.float64)
+        ref = model(torch.from_numpy(feats), torch.from_numpy(codec)).numpy().astype(np.float64)
     expected = np.clip(ref, *VMAF_RANGE)  # the profile clips; the native model does not
-    diff = np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - expected)
-    return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
+    return np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - expected)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
     wanted = ["src", "src_sha256", "encoder", "cq", "bitrate_kbps", "vmaf"]
     if not set(wanted) <= set(parquet_columns(corpus)):
         return None
-    df = with_names(read_parquet(corpus, wanted)).to_pandas()
+    df = with_names(read_parquet(corpus, wanted)).drop_columns(["src_sha256"]).to_pandas()  # named: the hash is done
     df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
     if df.empty:
         return None

@@ -167,3 +167,42 @@ def test_the_crf_vmaf_tune_queries_beyond_the_rows_is_said_per_encoder() -> None
                                               "extrapolation in the crf input"}
     assert CrfCoverage("libx265", (25, 37), (10, 51)).unmeasured == ["10-24", "38-51"]
     assert "CRF 10-24 and 38-51 is unmeasured" in CrfCoverage("libx265", (25, 37), (10, 51)).sentence()
+
+
+def plain_parity(model: object, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
+                 codec: np.ndarray) -> float:
+    """kit 2.4's parity: every row vmaf-tune knows and every probe fed at once, the native model run on all."""
+    from kit.bundle.vmaftune import VOCAB_V2, v2_rows
+    from kit.model.contract import CODEC_VOCAB
+    from kit.model.features import codec_block
+
+    keep = np.isin(encoders, VOCAB_V2)
+    slotted = [e for e in VOCAB_V2 if e in CODEC_VOCAB]
+    crfs = np.arange(PROXY_CRF[0], PROXY_CRF[1] + 1)
+    base = feats[np.linspace(0, len(feats) - 1, num=min(len(feats), 16), dtype=int)]
+    probe_enc = np.repeat(slotted, len(base) * len(crfs)).astype(object)
+    probe_cq = np.tile(np.repeat(crfs, len(base)), len(slotted))
+    all_feats = np.concatenate([feats[keep], np.tile(base, (len(slotted) * len(crfs), 1))]).astype(np.float32)
+    all_codec = np.concatenate([codec[keep], codec_block(probe_enc, probe_cq)]).astype(np.float32)
+    rows = v2_rows(all_feats, np.concatenate([encoders[keep].astype(object), probe_enc]),
+                   np.concatenate([np.asarray(cqs)[keep], probe_cq]), PROXY_CRF)
+    out = _run(path, rows)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(all_feats), torch.from_numpy(all_codec)).numpy().astype(np.float64)  # type: ignore[operator]
+    return float(np.max(np.abs(out - np.clip(ref, 0, 100))))
+
+
+@pytest.mark.parametrize("feed, part", [(7, 21), (50, 50), (8_192, 8_192 * 4)])
+def test_the_parity_measured_by_parts_is_the_plain_whole(profile: tuple, feed: int, part: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """profile_parity's maximum over parts of the rows (and of the session's feeds) is the plain one over all."""
+    from kit.bundle import vmaftune
+
+    folder, members, (df, feats, codec) = profile
+    monkeypatch.setattr(vmaftune, "PREDICT_ROWS", feed)
+    monkeypatch.setattr(vmaftune, "PARITY_PART", part)
+    for member in members:
+        path = folder / f"fr_regressor_v2_ensemble_v1_seed{member.seed}.onnx"
+        args = (feats, df["encoder"].to_numpy(), df["cq"].to_numpy(), codec)
+        got = vmaftune.profile_parity(member.model, path, *args, PROXY_CRF)
+        assert 0 < got == plain_parity(member.model, path, *args)
