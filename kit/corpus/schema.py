@@ -30,6 +30,7 @@ from kit.corpus.columns import (
 from kit.errors import InputError
 from kit.infra import typed
 from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.resources import give_back_memory
 from kit.infra.rules import BOX_ID_PATTERN, BOX_ID_WORDS
 from kit.media.pixfmt import typed_pix_fmt
 from kit.platforms.encoders import ENCODER_NAMES
@@ -214,6 +215,8 @@ def corpus_sha256(path: Path) -> str:
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):
         h.update(len(part).to_bytes(8, "little") + part)
+    del table
+    give_back_memory()  # the read's columns, left in arrow's pool otherwise: carried into the verdict's peak
     _content_memo[key] = h.hexdigest()
     return _content_memo[key]
 

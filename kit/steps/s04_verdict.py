@@ -65,6 +65,7 @@ class VerdictStep:
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
         from kit.verdict.consumer import consumer_block, no_ceiling_why
+        from kit.verdict.intervals import META
 
         s, run = ctx.settings, ctx.run
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
@@ -72,6 +73,9 @@ class VerdictStep:
         meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_width", 0),
                                                  ("enc_height", 0)) if c not in meta.columns}
                            ).set_index(CORPUS_ROW, drop=False)
+        # the columns the assessment reads (the rows' META and the teacher's score), the features and the teacher's
+        # name let go: a sixth of the step's peak at 10,000 contents (bench/README.md#scale-10000)
+        meta = meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]].copy()
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
@@ -91,6 +95,7 @@ class VerdictStep:
         from kit.corpus.schema import CORPUS_ROW, corpus_sha256
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
+        from kit.infra.resources import give_back_memory
         from kit.model.cost import bundle_work
         from kit.model.results import BaselineResult, Baselines, SeedReport  # ten records `status` never reads
         from kit.verdict.decide import decide
@@ -105,15 +110,19 @@ class VerdictStep:
         if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        # the corpus's summary before the held-out rows are read: its read of the corpus is then the only large thing
+        summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
+        give_back_memory()  # what its read left in arrow's pool and malloc's arenas
         folds = read_frame(run.folds)
         predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
+        give_back_memory()
         baselines = read_output(tree, Baselines, run.baselines, again)
         incumbent = read_output(tree, BaselineResult, run.incumbent, again) if s.incumbent is not None else None
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER,
                                  reports[0].teacher_function)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
-                         incumbent, summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file)), s.gate,
+                         incumbent, summary, s.gate,
                          assessment,
                          lead=s.corpus is not None)
         verdict = dataclasses.replace(verdict, independent_check=corpus_check(corpus_file))
