@@ -68,8 +68,9 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
+    # its text as codes, as the loso step reads it (a code a row: the hashes as text were most of the refit's frame)
     df = training_corpus(corpus_file or Path(corpus.path), ENCODE_COLUMNS,
-                         measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
+                         measured=tuple(f for f in features if f not in MODEL_FEATURES), coded=True)[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
