@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from kit.bundle import catalogue as cat
 from kit.infra.interrupts import check
 from kit.infra.kinds import WITHHELD, Exact, Kind, Names
+from kit.infra.limits import MAX_JSON_BYTES, MAX_VERDICT_BYTES
 from kit.infra.outside import load_json
 from kit.infra.records import Record, _arms, _hints
 
@@ -160,7 +161,7 @@ def json_members(top: Path, members: list[str]) -> dict[str, Any]:
     for arc in members:
         if arc.endswith(".json") and (top / arc).is_file():
             try:
-                docs[arc] = load_json((top / arc).read_bytes())
+                docs[arc] = load_json((top / arc).read_bytes(), json_limit(arc))
             except ValueError:
                 continue
     return docs
@@ -188,7 +189,7 @@ def member_texts(top: Path, arc: str, names: Names, docs: Mapping[str, Any] | No
     path = top / arc
     found: list[tuple[str, Kind | None, str, bool]]
     if (shape := cat.shape_of(arc)) is not None:
-        doc = docs[arc] if docs is not None and arc in docs else load_json(path.read_bytes())
+        doc = docs[arc] if docs is not None and arc in docs else load_json(path.read_bytes(), json_limit(arc))
         found = list(walk(doc, shape, names))
     elif arc.endswith(".parquet"):
         found = list(parquet_texts(path, arc, names))
@@ -306,6 +307,15 @@ def problems(texts: list[SentText]) -> list[str]:
             + (f" ({t.kind})" if t.kind else " (no kind declared there)") for t in texts if not t.admitted]
 
 
+def json_limit(arc: str) -> int:
+    """The bytes of JSON member `arc` the kit reads: the verdict's own bound for the verdict (its per-source lists grow
+    with the union: 79 MB at 10,000 contents, which the general bound refused, exit 70), the kit's for the rest."""
+    from kit.rundir import LAYOUT, VERDICTS
+
+    verdicts = {LAYOUT.rel(LAYOUT.verdict_file(v)) for v in VERDICTS}
+    return MAX_VERDICT_BYTES if arc in verdicts else MAX_JSON_BYTES
+
+
 class NotCatalogued(RuntimeError):
     """A table or a model the kit made holds a text no kind of the catalogue admits: a bug of the kit's (its bytes are
     sent as they are, so no text of them can be withheld)."""
@@ -318,7 +328,7 @@ def checked_members(read: Callable[[str], bytes], members: list[str], built: Map
     each changed or rebuilt member in the result; NotCatalogued for a table or a model (sent as they are)."""
     raw = {arc: built[arc] if arc in built else read(arc) for arc in members
            if arc.endswith(".json") or cat.is_log(arc)}
-    docs = {arc: load_json(data) for arc, data in raw.items() if arc.endswith(".json")}
+    docs = {arc: load_json(data, json_limit(arc)) for arc, data in raw.items() if arc.endswith(".json")}
     names = names_of(docs)
     out: dict[str, bytes] = {}
     for arc, doc in docs.items():
@@ -341,7 +351,7 @@ def withheld_line(line: str) -> str:
 def check_tables(files: Mapping[str, Path], built: Mapping[str, bytes]) -> None:
     """NotCatalogued, naming the member and the field, for a table or a model of `files` (archive path -> file)
     holding a text no kind admits, against the names of the JSON members as sent (`built`, else their files)."""
-    names = names_of({arc: load_json(built[arc] if arc in built else path.read_bytes())
+    names = names_of({arc: load_json(built[arc] if arc in built else path.read_bytes(), json_limit(arc))
                       for arc, path in files.items() if arc.endswith(".json")})
     for arc, path in files.items():
         if arc.endswith((".parquet", ".onnx")):

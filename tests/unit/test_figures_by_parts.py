@@ -163,3 +163,16 @@ def test_a_tables_texts_are_read_a_row_group_at_a_time(tmp_path: Path, monkeypat
                                                       Names())
              if f == "src_sha256"]
     assert found == sorted(SHAS)
+
+
+def test_a_verdict_past_the_general_json_bound_is_sent_and_another_record_is_not() -> None:
+    """At 10,000 contents the verdict is 79 MB: the catalogue's check read it to the kit's general 64 MiB bound and the
+    bundle ended in exit 70. It reads to the verdict's own bound (kit.infra.limits.MAX_VERDICT_BYTES)."""
+    from kit.bundle.texts import checked_members
+    from kit.infra.limits import MAX_JSON_BYTES
+    from kit.infra.outside import JsonRefused
+
+    big = b'{"per_source_note": "' + b"a" * (MAX_JSON_BYTES + 1) + b'"}'
+    checked_members(lambda arc: big, ["04_verdict/PROMOTE.json"], {})  # read, its unknown key left out
+    with pytest.raises(JsonRefused):
+        checked_members(lambda arc: big, ["03_loso/loso_seed0.json"], {})
