@@ -78,6 +78,7 @@ from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
+from kit.infra.ended import Kind as Ended
 from kit.infra.invocation import RunProvenance
 from kit.infra.keys import Signer
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Names, Template
@@ -229,7 +230,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     FFmpegInfo: {"path": PATH, "source": FFMPEG_SOURCES, "version": VERSION, "build": VERSION,
                  "encoders": [FFMPEG_ENCODER]},
     ProbeResult: {"name": ENCODER, "reason": m.PROBE_REASON, "device": DEVICE, "hint": m.PROBE_FIX,
-                  "retest": Either("a command", CLI_COMMAND, NOTHING), "tested": m.PROBE_TESTED},
+                  "retest": Either("a command", CLI_COMMAND, NOTHING), "tested": m.PROBE_TESTED,
+                  "ended": Exact("how a child ended", tuple(Ended.__members__))},
     HwArgs: {"init": [FLAG_VALUE], "filter": m.HW_FILTER},
     HostFamily: {"key": Exact("a family", ("nvidia", "intel", "amd", "macos", "cpu")), "label": m.FAMILY_LABEL,
                  "evidence": m.FAMILY_EVIDENCE, "defaults": [ENCODER], "opt_in": [ENCODER]},
