@@ -4,7 +4,8 @@ inputs carry, checked against the lead's record of the boxes' keys (kit.infra.ke
 A box id's first key is taken as the merge first sees it, and recorded (ssh's known_hosts: trust on first use, said
 with the fingerprint to compare with the one the box's owner tells); a tarball under a known box id signed by another
 key is refused, naming both fingerprints and the lead's command that accepts the new one (`merge … --accept-key
-BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept in the order the lead took them, so
+BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept in the order the lead first took them
+(accepting a key the box already has changes nothing), so
 that a run under the key taken later is the later run (kit.corpus.merge.supersede); within one key, the box's own
 count (`run`), each run naming the digest of the one it follows: two runs of one number, or a run whose given
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
@@ -118,7 +119,13 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
                     carried.setdefault(b.box_id, inp.name)
         said += [carried_line(box, histories[box], name, path) for box, name in sorted(carried.items())]
         for box, fpr in accepted:
-            histories[box] = accept(box, fpr, histories.get(box, ()), found)
+            before = histories.get(box, ())
+            histories[box] = accept(box, fpr, before, found)
+            if histories[box] == before:  # a key the box had: its place kept, never made its key now again
+                now = fingerprint(before[-1])
+                said.append(f"box {box}'s key {fpr} is one this lead already knows for it (--accept-key changes "
+                            f"nothing): its keys stay in the order this lead first took them, {now} its key now")
+                continue
             said.append(f"box {box}'s key is now {fpr}, as accepted (--accept-key), recorded in {path}: its runs "
                         "under a key it had before come before the runs under this one")
         for box in sorted({c.box_id for c in found}):
@@ -188,7 +195,9 @@ def carried_line(box: str, keys: tuple[str, ...], name: str, path: Path) -> str:
 
 
 def accept(box: str, fpr: str, keys: tuple[str, ...], found: Sequence[Claim]) -> tuple[str, ...]:
-    """`keys` with the key of fingerprint `fpr` (one an input names for `box`) made the box's key now."""
+    """`keys` with the key of fingerprint `fpr` (one an input names for `box`) made the box's key now, where it is new
+    to the box; a key the box already had keeps its place (the order the lead first took them: an older key accepted
+    again never goes behind the box's key now, whose runs would then rank before the older key's)."""
     named = [c.key for c in found if c.box_id == box and fingerprint(c.key) == fpr]
     if not named:
         others = sorted({fingerprint(c.key) for c in found if c.box_id == box})
@@ -197,7 +206,7 @@ def accept(box: str, fpr: str, keys: tuple[str, ...], found: Sequence[Claim]) ->
                             " (no input is of that box)") + "; nothing was merged",
                          hint="copy the fingerprint from the refusal of the merge, or from `verify` of the box's "
                               "tarball, and give that tarball in the same merge")
-    return (*(k for k in keys if k != named[0]), named[0])
+    return keys if named[0] in keys else (*keys, named[0])
 
 
 def box_keys(box: str, keys: tuple[str, ...], found: Sequence[Claim], again: Again, path: Path,

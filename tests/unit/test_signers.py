@@ -88,6 +88,25 @@ def test_a_key_accepted_is_the_box_s_last_and_recorded(lead: Path) -> None:
     assert take_keys([tarball("new", K2)], (), again, print)[0] == {"b10": (K1, K2)}  # known from then on
 
 
+def test_a_key_the_box_had_accepted_again_keeps_its_place_behind_the_key_now(lead: Path) -> None:
+    """b10 known by K1 then K2 (reinstalled): accepting K1 again (an old tarball of it merged with --accept-key) keeps
+    the keys in the order the lead first took them, K2 the key now, said; 2.5.0 moved K1 last, so the runs under K2
+    ranked before the older K1's. Every order of accepting known and new keys keeps that order."""
+    take_keys([tarball("t1", K1)], (), again, print)
+    take_keys([tarball("new", K2)], [("b10", fingerprint(K2))], again, print)
+    for old in (K1, K2):
+        said: list[str] = []
+        assert take_keys([tarball("old", old)], [("b10", fingerprint(old))], again, said.append)[0] == {
+            "b10": (K1, K2)}
+        assert recorded(lead) == {"b10": [K1, K2]}
+        assert said == [f"box b10's key {fingerprint(old)} is one this lead already knows for it (--accept-key "
+                        "changes nothing): its keys stay in the order this lead first took them, "
+                        f"{fingerprint(K2)} its key now"]
+    assert take_keys([tarball("old", K1), tarball("third", K3)], [("b10", fingerprint(K1)), ("b10", fingerprint(K3))],
+                     again, print)[0] == {"b10": (K1, K2, K3)}
+    assert recorded(lead) == {"b10": [K1, K2, K3]}
+
+
 def test_a_fingerprint_no_input_names_is_refused(lead: Path) -> None:
     with pytest.raises(InputError, match=f"--accept-key b10={fingerprint(K3)}: no input given is signed by that key"):
         take_keys([tarball("t1", K1)], [("b10", fingerprint(K3))], again, print)
