@@ -9,8 +9,9 @@ BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept 
 that a run under the key taken later is the later run (kit.corpus.merge.supersede); within one key, the box's own
 count (`run`), each run naming the digest of the one it follows: two runs of one number, or a run whose given
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
-refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): never a
-box's run, it never supersedes, and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
+refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): under a box
+id the lead knows by a key it is refused (refuse_unsigned); of another box, never a box's run, it never supersedes,
+and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import pyarrow.compute as pc
 from kit.corpus.inputs import LoadedInput
 from kit.corpus.manifests import BoxKeys, BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
-from kit.infra.keyring import Histories, KnownRun, keyring
+from kit.infra.host import cache_dir
+from kit.infra.keyring import KNOWN_BOXES, Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
 from kit.infra.records import keeps
 
@@ -103,8 +105,9 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
     for inp in inputs:
         refuse_other_rows(inp)
     found = claims(inputs)
-    if not found and not accepted:
-        return {}, list(inputs)  # nothing signed: the lead's record is not read (a run of no key is no box's run)
+    unsigned = [i for i in inputs if i.kind == "tarball" and i.signed is None]
+    if not found and not accepted and not (unsigned and (cache_dir() / KNOWN_BOXES).is_file()):
+        return {}, list(inputs)  # nothing signed, no record: a run of no key is no box's run, and no box is known
     said: list[str] = []
     with keyring() as (ring, path):
         known = ring.keys
@@ -131,11 +134,35 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
         for box in sorted({c.box_id for c in found}):
             histories[box] = box_keys(box, histories.get(box, ()), [c for c in found if c.box_id == box], again,
                                       path, said)
+        refuse_unsigned(unsigned, {**known, **histories})
         taken = proven_runs(inputs, ring.runs, {box for box in histories if box not in known}, said)
         known.update(histories)
     for line in said:
         note(line)
     return histories, taken
+
+
+def unsigned_boxes(inp: LoadedInput) -> list[str]:
+    """The box ids an unsigned tarball speaks for: its manifest's and its rows'."""
+    named = {inp.manifest.box_id} if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else set()
+    if "box_id" in inp.table.column_names:
+        named |= {str(b) for b in pc.unique(inp.table["box_id"]).to_pylist() if b is not None}
+    return sorted(named)
+
+
+def refuse_unsigned(unsigned: Sequence[LoadedInput], histories: Histories) -> None:
+    """An unsigned tarball (a kit before 2.5's, or one whose signature was taken off: anyone who saw it can) of a box
+    id the lead knows by a key (its record, or a key this merge takes) is refused: that box signs its runs, so an
+    unsigned one of it is proven by nothing. One of a box no key is known for stays taken, as 2.4's were."""
+    for inp in unsigned:
+        for box in unsigned_boxes(inp):
+            if keys := histories.get(box, ()):
+                raise InputError(f"{inp.name} is unsigned (a kit before 2.5's, or its signature taken off) and holds "
+                                 f"rows of box {box}, which this lead knows by its key {fingerprint(keys[-1])}: an "
+                                 "unsigned tarball of a box that signs is never taken as its; nothing was merged",
+                                 hint=f"ask box {box}'s owner to send its signed tarball again (the one its run made, "
+                                      "unchanged), and leave this one out: a box's signed runs supersede its "
+                                      "unsigned ones anyway")
 
 
 def proven_runs(inputs: Sequence[LoadedInput], runs: set[KnownRun], fresh: set[str],
