@@ -78,6 +78,7 @@ from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
+from kit.infra.ended import MOMENTS
 from kit.infra.ended import Kind as Ended
 from kit.infra.invocation import RunProvenance
 from kit.infra.keys import Signer
@@ -282,7 +283,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     SourceRows: {"src": SOURCE, "src_sha256": SHA256, "content": SHA256, "pixels_sha256": Either("", SHA256, NOTHING),
                  "signature": Either("", SIGNATURE, NOTHING), "file": Either("", m.CLIP, NOTHING)},
     # 02_corpus/skipped.json (its sent twin)
-    Unusable: {"path": PATH, "reason": m.SKIPPED_REASON, "fix": m.SKIPPED_FIX},
+    Unusable: {"path": PATH, "reason": m.SKIPPED_REASON, "fix": m.SKIPPED_FIX,
+               "moment": Exact("a moment", MOMENTS)},
     SkippedClips: {},
     # LOSO
     SeedReport: {"train_config": TRAIN_CONFIG, "folds_without_correlation": [SOURCE], "recipe": RECIPE},
