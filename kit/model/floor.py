@@ -36,6 +36,7 @@ from kit.model.spread import (
     FACTORS,
     LEAST_SPREAD,
     MOTION,
+    TERMS,
     Moments,
     Spread,
     encode_spreads,
@@ -204,7 +205,7 @@ def fitted(total: Moments, x: np.ndarray, y: np.ndarray, left: np.ndarray) -> Sp
     """The spread at factor 1 fitted on `total` less the encodes `left` (a mask over x, y), bounded by the encodes
     it was fitted on: the largest motion term and the largest spread among them."""
     kept = ~left
-    most_motion = float(x[kept, 3].max()) if kept.any() else 0.0
+    most_motion = float(x[kept, TERMS.index("motion")].max()) if kept.any() else 0.0
     most_spread = float(np.exp(y[kept].max())) if kept.any() else LEAST_SPREAD
     return Spread((total - Moments.of(x[left], y[left])).solve(), 1.0, most_motion, most_spread)
 
@@ -217,7 +218,7 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     six = inputs.feats[:, :6].astype(np.float64)
     ids, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
     means = np.column_stack([np.bincount(inverse, weights=six[:, j]) / counts for j in range(6)])
-    _, x, y = encode_spreads(model.predict(six, clipped=False), codes, six, inputs.codec[:, -1],
+    _, x, y = encode_spreads(model.predict(six, clipped=False), codes, six, inputs.codec,
                              model.predict(means, clipped=False), clip)
     n_box = len(x)
     rows, status = shipped(model.name)
@@ -229,8 +230,8 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     contents = np.zeros(0, dtype=str)
     if rows is not None:
         whole = rows.whole()
-        cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)[:, -1]
-        x = np.vstack([x, terms(model.predict(whole, clipped=False), cq, whole[:, MOTION], clip)])
+        block = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)
+        x = np.vstack([x, terms(model.predict(whole, clipped=False), block, whole[:, MOTION], clip)])
         y = np.concatenate([y, np.log(np.maximum(rows.frame["spread"].to_numpy(dtype=float), LEAST_SPREAD))])
         contents = rows.contents
     total = Moments.of(x, y)
@@ -270,7 +271,7 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, Spread
                 corrections[:, seeds.index(member.seed)] = ens.predict(m, j.mean_feats[asked], j.fed[asked])
         six = j.mean_feats[asked][:, :6].astype(np.float64)
         raw = model.predict(six, clipped=False)
-        spread = (fits.folds[fold.index].sigma(raw, j.fed[asked][:, -1], six[:, MOTION], clip)
+        spread = (fits.folds[fold.index].sigma(raw, j.fed[asked], six[:, MOTION], clip)
                   if fits is not None and clip is not None else np.full(len(raw), np.nan))
         parts.append(j.keys.loc[asked, list(ENCODE_KEY)].reset_index(drop=True).assign(
             fold=fold.index, content=j.keys.loc[asked, "content"].to_numpy(), teacher=j.teacher[asked],
@@ -292,12 +293,12 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
     """The public encodes as evidence: fed as vmaf-tune feeds them (their first 5 s), each content's spread fitted
     without it, no correction."""
     window = rows.window()
-    cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], crf_range)[:, -1]
+    block = feed_codec(rows.frame["encoder"], rows.frame["crf"], crf_range)
     raw = model.predict(window, clipped=False)
     spread = np.zeros(len(raw))
     for content in np.unique(rows.contents):
         mine = rows.contents == content
-        spread[mine] = fits.real[str(content)].sigma(raw[mine], cq[mine], window[mine, MOTION], clip)
+        spread[mine] = fits.real[str(content)].sigma(raw[mine], block[mine], window[mine, MOTION], clip)
     frame = rows.frame
     keys = pd.DataFrame({"src_sha256": frame["source_sha256"].astype(str),  # the public file's own, as a box's
                          "encoder": frame["encoder"].astype(str), "cq": frame["crf"].astype(np.int64),
