@@ -573,8 +573,8 @@ SPREAD_TENSORS = (
     "s_cq_at", "s_da", "s_db", "s_dd", "s_dhi", "s_dlo", "s_expected", "s_factor", "s_half", "s_hi", "s_inv_sqrt_2pi",
     "s_l1", "s_l2", "s_l3", "s_l4", "s_level", "s_lo", "s_log", "s_logm", "s_m", "s_m1", "s_m32", "s_middle",
     "s_most_motion", "s_most_spread", "s_motion", "s_motion_at", "s_mp", "s_neg_half", "s_one", "s_p1", "s_p2", "s_p3",
-    "s_p4", "s_q1", "s_q2", "s_rest", "s_sigma", "s_sqrt2", "s_t1", "s_t2", "s_t3", "s_t4", "s_t5", "s_unit", "s_width",
-    "s_zero")
+    "s_p4", "s_q1", "s_q2", "s_rest", "s_scaled", "s_sigma", "s_sqrt2", "s_t1", "s_t2", "s_t3", "s_t4", "s_t5",
+    "s_unit", "s_width", "s_zero")
 ONNX_TENSOR = Either("a tensor the kit's graphs name", Exact("a tensor", (
     "centred", "codec", "columns", "correction", "correction_raw", "correction_scale", "cq_norm", "cq_offset",
     "cq_scaled", "cq_slope", "crf_end", "crf_norm", "crf_start", "feat_end", "feat_start", "features", "half", "input",

@@ -5,16 +5,17 @@ feeds the encode's mean features, whose function clips once. Where an encode's f
 near-lossless encode whose frames' unclipped scores spread about 100, a CRF 51 encode about 0), the mean of the
 clipped scores is not the clipped score of the mean: 95-98 where the function says 100, 4.2 where it says 2.5. The
 student's base is the expected clipped score E[clip(X, lo, hi)] for X normal about the function's unclipped score `u`
-of the fed features, its spread `sigma = factor * min(exp(coefs . terms), most_spread)`, the terms (1, cq_norm, level,
-log(1 + motion2), level (1 - level), the encoder's slot) of the row: the codec block's cq (vmaf-tune's CRF within the
-encoder's range), the clipped score / 100, the mean motion, the level's distance from both bounds (the frames' spread
-is widest mid-scale and narrows towards either end: fitted without it, a CRF 51 encode's spread was the middle's, 1.7
-times its own, held out by content), and the codec block's one-hot (each encoder spreads its frames' quality its own
-way; an encoder no encode fitted shows keeps 0, the ridge's, and the others' common intercept), the motion term at
-most the largest of the encodes fitted (no spread is extrapolated past what the evidence shows). The coefficients are
-a least-squares fit to the log of real encodes' spreads (each encode's standard deviation of its frames' unclipped
-scores: the box's own and the public ones the kit ships, kit.model.realrows), its factor chosen by the floor on
-held-out encodes (kit.model.floor); a factor of 0 is the teacher's function itself, to the bit.
+of the fed features, its spread `sigma = min(factor * min(exp(coefs . terms), most_spread), most_spread)`, the terms
+(1, cq_norm, level, log(1 + motion2), level (1 - level), the encoder's slot) of the row: the codec block's cq
+(vmaf-tune's CRF within the encoder's range), the clipped score / 100, the mean motion, the level's distance from both
+bounds (the frames' spread is widest mid-scale and narrows towards either end: fitted without it, a CRF 51 encode's
+spread was the middle's, 1.7 times its own, held out by content), and the codec block's one-hot (each encoder spreads
+its frames' quality its own way; an encoder no encode fitted shows keeps 0, the ridge's, and the others' common
+intercept), the motion term at most the largest of the encodes fitted (no spread is extrapolated past what the
+evidence shows). The coefficients are a least-squares fit to the log of real encodes' spreads (each encode's standard
+deviation of its frames' unclipped scores: the box's own and the public ones the kit ships, kit.model.realrows), its
+factor chosen by the floor on held-out encodes (kit.model.floor); a factor of 0 is the teacher's function itself, to
+the bit.
 
 The normal CDF is 0.5 (1 + erf(z / sqrt 2)) with erf taken in float32 in every form (onnxruntime has no float64 Erf):
 numpy here (scipy's), torch (kit.model.teacher_term) and the ONNX graph (kit.model.teacher_term.teacher_nodes)
@@ -63,12 +64,13 @@ class Spread(Record):
 
     def sigma(self, raw: np.ndarray, codec: np.ndarray, motion: np.ndarray, clip: tuple[float, float]
               ) -> np.ndarray:
-        """Each row's spread at this factor: factor x min(exp(coefs . terms), most_spread), the motion term at most
-        most_motion; `codec` the rows' codec block (N, CODEC_DIM)."""
+        """Each row's spread at this factor: factor x min(exp(coefs . terms), most_spread), itself at most
+        most_spread (no factor takes it past the widest spread fitted), the motion term at most most_motion; `codec`
+        the rows' codec block (N, CODEC_DIM)."""
         import numpy as np
 
         unit = np.exp(terms(raw, codec, motion, clip, self.most_motion) @ np.asarray(self.coefs, dtype=np.float64))
-        return self.factor * np.minimum(unit, self.most_spread)
+        return np.minimum(self.factor * np.minimum(unit, self.most_spread), self.most_spread)
 
 
 def terms(raw: np.ndarray, codec: np.ndarray, motion: np.ndarray, clip: tuple[float, float],

@@ -79,7 +79,7 @@ class TeacherTerm(nn.Module):
         middle = level * (1.0 - level)
         block = codec.double() @ self.spread_block
         unit = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion + c[4] * middle + block)
-        sigma = torch.minimum(unit, self.most_spread) * self.spread_factor
+        sigma = torch.minimum(torch.minimum(unit, self.most_spread) * self.spread_factor, self.most_spread)
         a, b = (lo - raw) / sigma, (hi - raw) / sigma
 
         def cdf(z: torch.Tensor) -> torch.Tensor:
@@ -207,7 +207,7 @@ def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, cod
         ("Mul", ["s_c4", "s_middle"], "s_t4"), ("Add", ["s_l3", "s_t4"], "s_l4"),
         ("Cast", [codec], "s_block"), ("MatMul", ["s_block", "s_c_block"], "s_t5"), ("Add", ["s_l4", "s_t5"], "s_log"),
         ("Exp", ["s_log"], "s_unit"), ("Min", ["s_unit", "s_most_spread"], "s_bounded"),
-        ("Mul", ["s_bounded", "s_factor"], "s_sigma"),
+        ("Mul", ["s_bounded", "s_factor"], "s_scaled"), ("Min", ["s_scaled", "s_most_spread"], "s_sigma"),
         ("Sub", ["s_lo", score], "s_dlo"), ("Div", ["s_dlo", "s_sigma"], "s_a"),
         ("Sub", ["s_hi", score], "s_dhi"), ("Div", ["s_dhi", "s_sigma"], "s_b")]
     for z in ("a", "b"):  # the CDF, erf in float32 (onnxruntime has no float64 Erf), and the density
