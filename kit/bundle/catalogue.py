@@ -528,7 +528,7 @@ NUMERIC_COLUMNS = frozenset(["seed", "fold", "corpus_row", "pred", "std", "lo", 
                              "ceiling_miss", "window_miss", "window_ceiling_miss", "window_frames", "n_seeds",
                              "pred_mean_of_frames", "pred_vmaftune", "pool", "sampled_miss", "sampled_within",
                              "sampled_ceiling", "sampled_ceiling_miss", "sampled_ceiling_within", "teacher_constant",
-                             "window", "raw", "spread", "real"]) | frozenset(f.name for f in TABLE) | \
+                             "window", "raw", "spread", "most_spread", "real"]) | frozenset(f.name for f in TABLE) | \
     frozenset(TEACHER_FEATURES)
 COLUMN_NAME = Either("a column of the kit's tables", Exact("a column", [*TEXT_COLUMNS, *NUMERIC_COLUMNS]),
                      Match("a level's interval", r"(?:lo|hi)_\d{1,3}(?:_\d{1,6})?"))

@@ -321,3 +321,12 @@ def test_every_tensor_of_the_spread_graph_is_catalogued() -> None:
     names = {n for _, inputs, out in nodes for n in (*inputs, out)} | set(inits) | {"s_expected"}
     assert [n for n in sorted(names) if not ONNX_TENSOR.admits(n)] == []
     assert [op for op, _, _ in nodes if not ONNX_OP.admits(op)] == []
+
+
+def test_every_column_of_floor_parquet_is_catalogued() -> None:
+    """03_loso/floor.parquet crosses in the tarball: each of its columns (kit.model.floor.FLOOR_COLUMNS) is one the
+    catalogue admits, or the bundle refuses its own run (the spread's bound, `most_spread`, once was not)."""
+    from kit.bundle.catalogue import COLUMN_NAME
+    from kit.model.floor import FLOOR_COLUMNS
+
+    assert [c for c in FLOOR_COLUMNS if not COLUMN_NAME.admits(c)] == []
