@@ -313,11 +313,11 @@ def test_every_tensor_of_the_spread_graph_is_catalogued() -> None:
     """The student's spread (issue 97) names its own tensors in the exported graph (kit.model.teacher_term's
     expected_nodes): each is one the catalogue admits, or the bundle refuses its own export."""
     from kit.bundle.catalogue import ONNX_OP, ONNX_TENSOR
-    from kit.model.spread import Spread
+    from kit.model.spread import TERMS, Spread
     from kit.model.teacher_term import expected_nodes
 
-    nodes, inits = expected_nodes((0.0, 100.0), Spread([0.1, 0.2, 0.3, 0.4], 1.0, 2.0, 3.0), "features", "codec",
-                                  "t_raw")
+    spread = Spread([0.1, 0.2, 0.3, 0.4, 0.5, *[0.05] * (len(TERMS) - 5)], 1.0, 2.0, 3.0)
+    nodes, inits = expected_nodes((0.0, 100.0), spread, "features", "codec", "t_raw")
     names = {n for _, inputs, out in nodes for n in (*inputs, out)} | set(inits) | {"s_expected"}
     assert [n for n in sorted(names) if not ONNX_TENSOR.admits(n)] == []
     assert [op for op, _, _ in nodes if not ONNX_OP.admits(op)] == []
@@ -345,3 +345,12 @@ def test_the_catalogues_box_id_is_the_box_id_rule_whole(text: str) -> None:
         flag = False
     rule = bool(text) and BOX_ID.problem(text) is None  # the rule's "" is a manifest's "not recorded": no box id
     assert values.BOX.admits(text) == rule == flag, text
+
+
+def test_every_column_of_floor_parquet_is_catalogued() -> None:
+    """03_loso/floor.parquet crosses in the tarball: each of its columns (kit.model.floor.FLOOR_COLUMNS) is one the
+    catalogue admits, or the bundle refuses its own run (the spread's bound, `most_spread`, once was not)."""
+    from kit.bundle.catalogue import COLUMN_NAME
+    from kit.model.floor import FLOOR_COLUMNS
+
+    assert [c for c in FLOOR_COLUMNS if not COLUMN_NAME.admits(c)] == []
