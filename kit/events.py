@@ -212,6 +212,8 @@ class VerdictReached(Event):
     # why the PLCC gate judged nothing (the student is the teacher's function), and why the consumer gates did
     not_judged: str | None = None
     consumer_not_judged: str | None = None
+    # why the seed spread judged nothing (every seed is one student: its spread is 0 by construction)
+    seeds_not_judged: str | None = None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ from kit.corpus.oracle import IndependentCheck, OracleCheck
 from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
+from kit.infra.ended import MOMENTS
+from kit.infra.ended import Kind as Ended
 from kit.infra.invocation import RunProvenance
 from kit.infra.keys import Signer
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Names, Template
@@ -229,7 +231,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     FFmpegInfo: {"path": PATH, "source": FFMPEG_SOURCES, "version": VERSION, "build": VERSION,
                  "encoders": [FFMPEG_ENCODER]},
     ProbeResult: {"name": ENCODER, "reason": m.PROBE_REASON, "device": DEVICE, "hint": m.PROBE_FIX,
-                  "retest": Either("a command", CLI_COMMAND, NOTHING), "tested": m.PROBE_TESTED},
+                  "retest": Either("a command", CLI_COMMAND, NOTHING), "tested": m.PROBE_TESTED,
+                  "ended": Exact("how a child ended", tuple(Ended.__members__))},
     HwArgs: {"init": [FLAG_VALUE], "filter": m.HW_FILTER},
     HostFamily: {"key": Exact("a family", ("nvidia", "intel", "amd", "macos", "cpu")), "label": m.FAMILY_LABEL,
                  "evidence": m.FAMILY_EVIDENCE, "defaults": [ENCODER], "opt_in": [ENCODER]},
@@ -280,7 +283,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     SourceRows: {"src": SOURCE, "src_sha256": SHA256, "content": SHA256, "pixels_sha256": Either("", SHA256, NOTHING),
                  "signature": Either("", SIGNATURE, NOTHING), "file": Either("", m.CLIP, NOTHING)},
     # 02_corpus/skipped.json (its sent twin)
-    Unusable: {"path": PATH, "reason": m.SKIPPED_REASON, "fix": m.SKIPPED_FIX},
+    Unusable: {"path": PATH, "reason": m.SKIPPED_REASON, "fix": m.SKIPPED_FIX,
+               "moment": Exact("a moment", MOMENTS)},
     SkippedClips: {},
     # LOSO
     SeedReport: {"train_config": TRAIN_CONFIG, "folds_without_correlation": [SOURCE], "recipe": RECIPE},
@@ -528,7 +532,7 @@ NUMERIC_COLUMNS = frozenset(["seed", "fold", "corpus_row", "pred", "std", "lo", 
                              "ceiling_miss", "window_miss", "window_ceiling_miss", "window_frames", "n_seeds",
                              "pred_mean_of_frames", "pred_vmaftune", "pool", "sampled_miss", "sampled_within",
                              "sampled_ceiling", "sampled_ceiling_miss", "sampled_ceiling_within", "teacher_constant",
-                             "window", "raw", "spread", "real"]) | frozenset(f.name for f in TABLE) | \
+                             "window", "raw", "spread", "most_spread", "real"]) | frozenset(f.name for f in TABLE) | \
     frozenset(TEACHER_FEATURES)
 COLUMN_NAME = Either("a column of the kit's tables", Exact("a column", [*TEXT_COLUMNS, *NUMERIC_COLUMNS]),
                      Match("a level's interval", r"(?:lo|hi)_\d{1,3}(?:_\d{1,6})?"))
@@ -569,11 +573,12 @@ ONNX_ATTRIBUTE = Exact("an ONNX attribute", ("axis", "axes", "transB", "transA",
 SPREAD_TENSORS = (
     "s_Fa", "s_Fb", "s_a", "s_a_arg", "s_a_e", "s_a_e1", "s_a_e32", "s_a_g", "s_a_r", "s_a_r32", "s_a_sq", "s_above",
     "s_above_hi", "s_b", "s_b_arg", "s_b_e", "s_b_e1", "s_b_e32", "s_b_g", "s_b_r", "s_b_r32", "s_b_sq", "s_between",
-    "s_bounded", "s_c0", "s_c1", "s_c2", "s_c3", "s_clipped", "s_cq", "s_cq32", "s_cq_at", "s_da", "s_db", "s_dd",
-    "s_dhi", "s_dlo", "s_expected", "s_factor", "s_half", "s_hi", "s_inv_sqrt_2pi", "s_l1", "s_l2", "s_level", "s_lo",
-    "s_log", "s_logm", "s_m", "s_m1", "s_m32", "s_most_motion", "s_most_spread", "s_motion", "s_motion_at", "s_mp",
-    "s_neg_half", "s_one", "s_p1", "s_p2", "s_p3", "s_p4", "s_q1", "s_q2", "s_sigma", "s_sqrt2", "s_t1", "s_t2",
-    "s_t3", "s_unit", "s_width", "s_zero")
+    "s_block", "s_bounded", "s_c0", "s_c1", "s_c2", "s_c3", "s_c4", "s_c_block", "s_clipped", "s_cq", "s_cq32",
+    "s_cq_at", "s_da", "s_db", "s_dd", "s_dhi", "s_dlo", "s_expected", "s_factor", "s_half", "s_hi", "s_inv_sqrt_2pi",
+    "s_l1", "s_l2", "s_l3", "s_l4", "s_level", "s_lo", "s_log", "s_logm", "s_m", "s_m1", "s_m32", "s_middle",
+    "s_most_motion", "s_most_spread", "s_motion", "s_motion_at", "s_mp", "s_neg_half", "s_one", "s_p1", "s_p2", "s_p3",
+    "s_p4", "s_q1", "s_q2", "s_rest", "s_scaled", "s_sigma", "s_sqrt2", "s_t1", "s_t2", "s_t3", "s_t4", "s_t5",
+    "s_unit", "s_width", "s_zero")
 ONNX_TENSOR = Either("a tensor the kit's graphs name", Exact("a tensor", (
     "centred", "codec", "columns", "correction", "correction_raw", "correction_scale", "cq_norm", "cq_offset",
     "cq_scaled", "cq_slope", "crf_end", "crf_norm", "crf_start", "feat_end", "feat_start", "features", "half", "input",

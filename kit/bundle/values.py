@@ -16,6 +16,7 @@ from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
 from kit.corpus.jobs import job_slug
 from kit.infra import ended, typed
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
+from kit.infra.rules import BOX_ID_FORM
 from kit.infra.shown import ELSEWHERE, PROGRAMS, Root
 from kit.infra.variables import FFMPEG as FFMPEG_VARIABLE
 from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS, intermediate_path
@@ -49,7 +50,7 @@ GIT_ID = Match("a commit or a version of libvmaf", f"{typed.BUILD_ID_PATTERN}|{t
 DEVICE = Match("a device (a family of a known list and its model number, or other; a digest of its name), or \"\"",
                typed.DEVICE_PATTERN + "|")
 SYSTEM = Match("a system and its release's numbers", typed.SYSTEM_PATTERN)
-BOX = Match("a box id", r"[A-Za-z0-9._-]{1,128}")
+BOX = Match("a box id", BOX_ID_FORM)  # the --box-id rule's form, whole (kit.infra.rules)
 NOTHING = Exact("nothing", [""])
 
 

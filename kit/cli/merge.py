@@ -85,7 +85,8 @@ def merge_again(inputs: tuple[Path, ...], paths: list[Path], out: Path, prefer: 
               help="Take the key of this fingerprint (SHA256:…, as the refused merge named it) as box BOX's from now "
                    "on: a box reinstalled, its cache wiped, signs with a new key. Compare it first with the "
                    "fingerprint the box's owner tells you; recorded in the lead's record of the boxes' keys "
-                   "(docs/lead.md, \"A box is its key\"). Repeatable.")
+                   "(docs/lead.md, \"A box is its key\"). A key the box already has keeps its place (the order "
+                   "the lead first took its keys). Repeatable.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
 @guard
 def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,

@@ -16,11 +16,12 @@ from typing import Protocol
 
 from kit.corpus.shared import Job as SharedJob
 from kit.errors import ToolError
+from kit.infra.ended import Ended, moment_of_end
 from kit.infra.files import OWN_CAUSES, disk_full_at
 from kit.infra.proc import LogFn, ProcResult, TimedOut, run_process
 from kit.infra.shown import Spelled, found, heard, spelled_path
 from kit.infra.tree import Tree
-from kit.media.ffmpeg import CAPPED_FIX, how_it_ended, how_it_stopped, on_full_disk
+from kit.media.ffmpeg import CAPPED_FIX, end_of, how_it_ended, how_it_stopped, on_full_disk
 
 
 class Job(SharedJob, Protocol):
@@ -38,11 +39,17 @@ class JobFailed(ToolError):
     out of the corpus (kit.steps.s02_corpus), the run goes on. `retry_helps`: the same job can end otherwise (a kill
     from outside, a full disk), never for a crash, an exit code of ffmpeg's, a hang or an output that is wrong."""
 
+    # the moment that left its clip out (kit.infra.ended.MOMENTS), typed: what a repeat is told by, never its words
+    moment: str | None = None
+
     def __init__(self, message: str, hint: str = "", stderr_tail: str = "", clip_path: str = "",
-                 retry_helps: bool = False) -> None:
+                 retry_helps: bool = False, end: Ended | None = None) -> None:
         super().__init__(message, hint, stderr_tail)
         self.clip_path = clip_path
         self.retry_helps = retry_helps
+        self.end = end  # how its child ended, where one did (kit.infra.ended)
+        if (moment := moment_of_end(end)) is not None:
+            self.moment = moment
 
 
 def job_words(job: Job, what: str = "") -> str:
@@ -58,11 +65,12 @@ CAPPED_HINT = f"{CAPPED_FIX}: the same command then tries its jobs again (the fi
 
 def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "", tail: str = "",
                   given: Sequence[str] = (), retry_helps: bool = False, what: str = "", capped: bool = False,
-                  full_disk: bool = False) -> JobFailed:
+                  full_disk: bool = False, end: Ended | None = None) -> JobFailed:
     """A child of `job` that failed, in the kit's words: `libvmaf crashed (SIGSEGV) scoring tiny.y4m at libx264 cq
     37`, then what ffmpeg said (`said`, its telling line) where it said something; `said` and `how` read as heard of
     the command it ran (`given`, its argv) and of the clip (kit.infra.shown). `capped`: stopped by KIT_TIMEOUT_S,
-    whose hint raises it; `full_disk`: the box's, not the clip's (no clip named: the step stops)."""
+    whose hint raises it; `full_disk`: the box's, not the clip's (no clip named: the step stops); `end`: how the
+    child ended, typed."""
     known = [*given, spelled_path(job.clip.path)]
     hint = (CAPPED_HINT if capped else AGAIN if retry_helps else
             f"the same job fails again (job {job.job_id}): its command and stderr are in the step log "
@@ -71,7 +79,7 @@ def child_failure(job: Job, program: str, how: str, doing: str, *, said: str = "
                                                                   known),
                              *((heard(said, known, lead=": "),) if said else ())),
                      hint=hint, stderr_tail=tail, clip_path="" if full_disk else job.clip.path,
-                     retry_helps=retry_helps)
+                     retry_helps=retry_helps, end=end)
 
 
 def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_s: float, log: LogFn,
@@ -86,11 +94,11 @@ def run_child(job: Job, argv: Sequence[str], program: str, doing: str, *, stall_
     except TimedOut as exc:
         stop = how_it_stopped(exc)
         raise child_failure(job, program, stop.how, doing, said=stop.said, tail=exc.stderr_tail, given=argv, what=what,
-                            retry_helps=True, capped=stop.capped) from None
+                            retry_helps=True, capped=stop.capped, end=exc.ended) from None
     if res.returncode != 0:
         how, said, again = how_it_ended(res)
         raise child_failure(job, program, how, doing, said=said, tail=res.stderr_tail, given=res.argv,
-                            retry_helps=again, what=what, full_disk=on_full_disk(res))
+                            retry_helps=again, what=what, full_disk=on_full_disk(res), end=end_of(res))
     return res
 
 
@@ -98,6 +106,8 @@ class ClipChanged(JobFailed):
     """A clip whose file changed after its look (cut short, re-exported, replaced): what its job made is not of the
     content hashed, whatever its child said. The moment's, never the clip's verdict: left out of this run, and the
     next one hashes it again and tries its jobs again."""
+
+    moment = "changed"
 
     def __init__(self, job: Job, why: str) -> None:
         super().__init__(Spelled(PurePath(job.clip.path), f" changed while the run was going ({why}): rows made from "

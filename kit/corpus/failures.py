@@ -5,14 +5,13 @@ file changed while the jobs ran, the out-dir moved, a failure no clip is to blam
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 from kit.corpus.children import JobFailed, OutDirFault, OutDirMoved
 from kit.errors import InputError, ToolError
-from kit.infra.proc import STOPPED
+from kit.infra import ended
 from kit.infra.records import NAMES_FILE, Record, keep
 from kit.infra.rules import COUNT, OneOf
 from kit.infra.shown import Spelled
@@ -79,35 +78,27 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
     for path, failure in first.items():
         left = "; its rows are left out of this run, and the next run tries them again" if failure.retry_helps else \
             "; its rows are left out"
-        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint, failure.retry_helps or None)
+        left_out[path] = Unusable(path, Spelled(failure.message, left), failure.hint, failure.retry_helps or None,
+                                  failure.moment if failure.retry_helps else None)
     return left_out, [path for path, failure in first.items() if failure.retry_helps], rest
 
 
 # A clip left out for the box's or the moment's cause is tried again by every run; where the same cause leaves it out
 # run after run, the words say so and give the fix of that cause (never the clip's refusal: it is tried again still).
-# Each kind: the kit's own words of it (kit.media.ffmpeg, kit.infra.proc, kit.corpus.children) and its fix.
+# Each moment (kit.infra.ended.MOMENTS, typed where the clip is left out: how its child ended, or its file changed):
+# its fix. The words of its reason are never read back to tell it.
 FEWER_HINT = "run fewer jobs at once (--jobs 1) or free memory (close other programs), then the same command again"
-MOMENTS: dict[str, tuple[re.Pattern[str], str]] = {
-    "memory": (re.compile(r"with the box out of memory"), f"the box ran out of memory for it: {FEWER_HINT}"),
-    "files": (re.compile(r"with the box out of open files"),
-              f"the box ran out of open files for it: raise the limit (ulimit -n 4096), or {FEWER_HINT}"),
-    "killed": (re.compile(r"was (killed|stopped) \(\w+\) from outside the kit"),
-               "something killed its ffmpeg each time (the system out of memory, most often: see dmesg): "
-               f"{FEWER_HINT}"),
-    "stopped": (re.compile(re.escape(STOPPED)),
-                "something outside the kit stopped its ffmpeg each time (kill -STOP, a debugger, a job control of "
-                "its own): find it and stop it, then the same command again"),
-    "stall": (re.compile(r"gave no frames for|timed out after"),
-              f"its ffmpeg gave no frames each time: a disk or share that stalls, or the box short of memory; "
-              f"{FEWER_HINT}"),
-    "changed": (re.compile(r"changed while the run was going"),
-                "the file changed under the run each time: run again once it is final"),
+MOMENTS: dict[str, str] = {
+    "memory": f"the box ran out of memory for it: {FEWER_HINT}",
+    "files": f"the box ran out of open files for it: raise the limit (ulimit -n 4096), or {FEWER_HINT}",
+    "killed": f"something killed its ffmpeg each time (the system out of memory, most often: see dmesg): {FEWER_HINT}",
+    "stopped": "something outside the kit stopped its ffmpeg each time (kill -STOP, a debugger, a job control of its "
+               "own): find it and stop it, then the same command again",
+    "stall": f"its ffmpeg gave no frames each time: a disk or share that stalls, or the box short of memory; "
+             f"{FEWER_HINT}",
+    "changed": "the file changed under the run each time: run again once it is final",
 }
-
-
-def moment_kind(reason: str) -> str | None:
-    """Which of MOMENTS left a clip out, by the kit's own words of it (its reason); None for none of them."""
-    return next((kind for kind, (words, _) in MOMENTS.items() if words.search(str(reason))), None)
+assert tuple(MOMENTS) == ended.MOMENTS, "a moment of kit.infra.ended without its fix here"
 
 
 @dataclass(frozen=True)
@@ -139,7 +130,7 @@ def repeated(unusable: Sequence[Unusable], before: Repeats | None) -> tuple[list
     runs = {(r.path, r.kind): r.runs for r in (before.repeats if before is not None else ())}
     out, kept, changed = [], [], []
     for u in unusable:
-        kind = moment_kind(u.reason) if u.again else None
+        kind = u.moment if u.again and u.moment in MOMENTS else None
         if kind is None:
             out.append(u)
             continue
@@ -150,5 +141,5 @@ def repeated(unusable: Sequence[Unusable], before: Repeats | None) -> tuple[list
             continue
         changed.append(u.path)
         out.append(replace(u, reason=Spelled(u.reason, f"; the {ordinal(n)} run in a row to leave it out so"),
-                           fix=f"left out for the same cause in {n} runs in a row: {MOMENTS[kind][1]}"))
+                           fix=f"left out for the same cause in {n} runs in a row: {MOMENTS[kind]}"))
     return out, Repeats(tuple(kept)), changed

@@ -503,7 +503,7 @@ class JobRunner:
         except CheckFailed as exc:
             raise child_failure(job, "libvmaf", exc.how, "in the independent check of", said=exc.said,
                                 tail=exc.stderr_tail, given=exc.argv, retry_helps=exc.retry_helps, capped=exc.capped,
-                                full_disk=exc.full_disk) from None
+                                full_disk=exc.full_disk, end=exc.end) from None
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""

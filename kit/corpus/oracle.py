@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from kit.corpus.shared import J
 from kit.errors import InputError, ToolError
+from kit.infra.ended import Ended
 from kit.infra.proc import LogFn, TimedOut, run_process
 from kit.infra.records import NAMES_FILE, Record, keep, omit_none
 from kit.infra.rules import COUNT, Real
 from kit.infra.shown import Places, Spelled, spelled_path
 from kit.infra.variables import SHARED_DECODE
 from kit.media.argv import build_score_argv
-from kit.media.ffmpeg import how_it_ended, how_it_stopped, on_full_disk
+from kit.media.ffmpeg import end_of, how_it_ended, how_it_stopped, on_full_disk
 from kit.media.libvmaf import Teacher, parse_vmaf_log
 from kit.media.refs import Clip
 
@@ -112,10 +113,10 @@ class CheckFailed(ToolError):
     ended on a full disk; the job says it of its clip (kit.corpus.jobs, as kit.corpus.children.run_child does)."""
 
     def __init__(self, how: str, said: str, retry_helps: bool, argv: Sequence[str], stderr_tail: str,
-                 capped: bool = False, full_disk: bool = False) -> None:
+                 capped: bool = False, full_disk: bool = False, end: Ended | None = None) -> None:
         super().__init__(f"the independent check {how}", stderr_tail=stderr_tail)
         self.how, self.said, self.retry_helps, self.argv = how, said, retry_helps, list(argv)
-        self.capped, self.full_disk = capped, full_disk
+        self.capped, self.full_disk, self.end = capped, full_disk, end
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,10 @@ class Oracle:
             res = run_process(argv, timeout_s=math.inf, log=self.log, stall_s=stall_s, frames=True)
         except TimedOut as exc:
             stop = how_it_stopped(exc)
-            raise CheckFailed(stop.how, stop.said, True, argv, exc.stderr_tail, capped=stop.capped) from None
+            raise CheckFailed(stop.how, stop.said, True, argv, exc.stderr_tail, capped=stop.capped,
+                              end=exc.ended) from None
         if res.returncode != 0:
-            raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail, full_disk=on_full_disk(res))
+            raise CheckFailed(*how_it_ended(res), argv, res.stderr_tail, full_disk=on_full_disk(res), end=end_of(res))
         try:
             scores = parse_vmaf_log(log_path).vmaf
         except (OSError, ValueError) as exc:  # proves nothing either way: the check did not run

@@ -4,12 +4,14 @@ inputs carry, checked against the lead's record of the boxes' keys (kit.infra.ke
 A box id's first key is taken as the merge first sees it, and recorded (ssh's known_hosts: trust on first use, said
 with the fingerprint to compare with the one the box's owner tells); a tarball under a known box id signed by another
 key is refused, naming both fingerprints and the lead's command that accepts the new one (`merge … --accept-key
-BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept in the order the lead took them, so
+BOX=FINGERPRINT`: a reinstalled box, its cache wiped). A box id's keys are kept in the order the lead first took them
+(accepting a key the box already has changes nothing), so
 that a run under the key taken later is the later run (kit.corpus.merge.supersede); within one key, the box's own
 count (`run`), each run naming the digest of the one it follows: two runs of one number, or a run whose given
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
-refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): never a
-box's run, it never supersedes, and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
+refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): under a box
+id the lead knows by a key it is refused (refuse_unsigned); of another box, never a box's run, it never supersedes,
+and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pyarrow.compute as pc
 from kit.corpus.inputs import LoadedInput
 from kit.corpus.manifests import BoxKeys, BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
-from kit.infra.keyring import Histories, KnownRun, keyring
+from kit.infra.host import cache_dir
+from kit.infra.keyring import KNOWN_BOXES, Histories, KnownRun, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
 from kit.infra.records import keeps
 
@@ -102,8 +105,9 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
     for inp in inputs:
         refuse_other_rows(inp)
     found = claims(inputs)
-    if not found and not accepted:
-        return {}, list(inputs)  # nothing signed: the lead's record is not read (a run of no key is no box's run)
+    unsigned = [i for i in inputs if i.kind == "tarball" and i.signed is None]
+    if not found and not accepted and not (unsigned and (cache_dir() / KNOWN_BOXES).is_file()):
+        return {}, list(inputs)  # nothing signed, no record: a run of no key is no box's run, and no box is known
     said: list[str] = []
     with keyring() as (ring, path):
         known = ring.keys
@@ -118,17 +122,47 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
                     carried.setdefault(b.box_id, inp.name)
         said += [carried_line(box, histories[box], name, path) for box, name in sorted(carried.items())]
         for box, fpr in accepted:
-            histories[box] = accept(box, fpr, histories.get(box, ()), found)
+            before = histories.get(box, ())
+            histories[box] = accept(box, fpr, before, found)
+            if histories[box] == before:  # a key the box had: its place kept, never made its key now again
+                now = fingerprint(before[-1])
+                said.append(f"box {box}'s key {fpr} is one this lead already knows for it (--accept-key changes "
+                            f"nothing): its keys stay in the order this lead first took them, {now} its key now")
+                continue
             said.append(f"box {box}'s key is now {fpr}, as accepted (--accept-key), recorded in {path}: its runs "
                         "under a key it had before come before the runs under this one")
         for box in sorted({c.box_id for c in found}):
             histories[box] = box_keys(box, histories.get(box, ()), [c for c in found if c.box_id == box], again,
                                       path, said)
+        refuse_unsigned(unsigned, {**known, **histories})
         taken = proven_runs(inputs, ring.runs, {box for box in histories if box not in known}, said)
         known.update(histories)
     for line in said:
         note(line)
     return histories, taken
+
+
+def unsigned_boxes(inp: LoadedInput) -> list[str]:
+    """The box ids an unsigned tarball speaks for: its manifest's and its rows'."""
+    named = {inp.manifest.box_id} if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else set()
+    if "box_id" in inp.table.column_names:
+        named |= {str(b) for b in pc.unique(inp.table["box_id"]).to_pylist() if b is not None}
+    return sorted(named)
+
+
+def refuse_unsigned(unsigned: Sequence[LoadedInput], histories: Histories) -> None:
+    """An unsigned tarball (a kit before 2.5's, or one whose signature was taken off: anyone who saw it can) of a box
+    id the lead knows by a key (its record, or a key this merge takes) is refused: that box signs its runs, so an
+    unsigned one of it is proven by nothing. One of a box no key is known for stays taken, as 2.4's were."""
+    for inp in unsigned:
+        for box in unsigned_boxes(inp):
+            if keys := histories.get(box, ()):
+                raise InputError(f"{inp.name} is unsigned (a kit before 2.5's, or its signature taken off) and holds "
+                                 f"rows of box {box}, which this lead knows by its key {fingerprint(keys[-1])}: an "
+                                 "unsigned tarball of a box that signs is never taken as its; nothing was merged",
+                                 hint=f"ask box {box}'s owner to send its signed tarball again (the one its run made, "
+                                      "unchanged), and leave this one out: a box's signed runs supersede its "
+                                      "unsigned ones anyway")
 
 
 def proven_runs(inputs: Sequence[LoadedInput], runs: set[KnownRun], fresh: set[str],
@@ -188,7 +222,9 @@ def carried_line(box: str, keys: tuple[str, ...], name: str, path: Path) -> str:
 
 
 def accept(box: str, fpr: str, keys: tuple[str, ...], found: Sequence[Claim]) -> tuple[str, ...]:
-    """`keys` with the key of fingerprint `fpr` (one an input names for `box`) made the box's key now."""
+    """`keys` with the key of fingerprint `fpr` (one an input names for `box`) made the box's key now, where it is new
+    to the box; a key the box already had keeps its place (the order the lead first took them: an older key accepted
+    again never goes behind the box's key now, whose runs would then rank before the older key's)."""
     named = [c.key for c in found if c.box_id == box and fingerprint(c.key) == fpr]
     if not named:
         others = sorted({fingerprint(c.key) for c in found if c.box_id == box})
@@ -197,7 +233,7 @@ def accept(box: str, fpr: str, keys: tuple[str, ...], found: Sequence[Claim]) ->
                             " (no input is of that box)") + "; nothing was merged",
                          hint="copy the fingerprint from the refusal of the merge, or from `verify` of the box's "
                               "tarball, and give that tarball in the same merge")
-    return (*(k for k in keys if k != named[0]), named[0])
+    return keys if named[0] in keys else (*keys, named[0])
 
 
 def box_keys(box: str, keys: tuple[str, ...], found: Sequence[Claim], again: Again, path: Path,

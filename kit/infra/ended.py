@@ -104,6 +104,18 @@ def pattern() -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+# a clip left out for the box's or the moment's cause, by which (kit.corpus.failures.MOMENTS says each, with its fix):
+# a child's end of these kinds, or its input changed while it was read or run
+MOMENTS = ("memory", "files", "killed", "stopped", "stall", "changed")
+MOMENT_OF: dict[Kind, str] = {Kind.OUT_OF_MEMORY: "memory", Kind.OUT_OF_FILES: "files", Kind.KILLED_OUTSIDE: "killed",
+                              Kind.STOPPED_OUTSIDE: "stopped", Kind.NO_FRAMES_FOR: "stall", Kind.TIMED_OUT: "stall"}
+
+
+def moment_of_end(end: Ended | None) -> str | None:
+    """The moment (MOMENTS) a child's end is, typed; None for an end of the clip's own or none."""
+    return MOMENT_OF.get(end.kind) if end is not None else None
+
+
 # the signals sent from outside a child (a kill, Ctrl-C, a closing terminal, the OOM killer), never its own crash
 OUTSIDE_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
 

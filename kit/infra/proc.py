@@ -27,7 +27,7 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import reaper, resources, scratch
 from kit.infra.clock import WATCH
-from kit.infra.ended import OUTSIDE_SIGNALS, Ended, of_exit, of_signal
+from kit.infra.ended import OUTSIDE_SIGNALS, Ended, Kind, of_exit, of_signal
 from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.shown import Heard, Spelled, heard, program, shell_line, spelled_path
 from kit.infra.variables import TIMEOUT_S
@@ -346,7 +346,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
     except OSError as exc:
         if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
             raise limit from exc  # the box's limits (open files, memory), not the program
-        raise ToolError(Spelled("cannot start ", spelled_path(args[0]), f": {exc.strerror or exc}"),
+        raise CannotStart(Spelled("cannot start ", spelled_path(args[0]), f": {exc.strerror or exc}"),
                         hint="check that the program exists and is executable") from exc
 
 
@@ -434,6 +434,27 @@ class TimedOut(ToolError):
         self.stalled = stalled
         self.stopped = stopped  # stopped from outside (state T) while the kit ran, for most of that
         self.capped = capped  # the timeout was KIT_TIMEOUT_S's
+
+    @property
+    def ended(self) -> Ended:
+        """How it ended, typed (kit.infra.ended): what a caller decides by, never the words of its message."""
+        seconds = round(self.timeout_s)
+        if self.stopped:
+            return Ended(Kind.STOPPED_OUTSIDE)
+        if self.capped:
+            return Ended(Kind.CAPPED, seconds=seconds, cap=TIMEOUT_S.name)
+        return Ended(Kind.NO_FRAMES_FOR if self.stalled else Kind.TIMED_OUT, seconds=seconds)
+
+
+class CannotStart(ToolError):
+    """A program that could not start (missing, not executable): `ended` typed as TimedOut's is."""
+
+    ended = Ended(Kind.CANNOT_START)
+
+
+def ended_of(exc: ToolError) -> Ended | None:
+    """How the child of a ToolError run_process raised ended, typed; None for an end of no kind (its pipes held)."""
+    return exc.ended if isinstance(exc, TimedOut | CannotStart) else None
 
 
 class BoundedBuffer:

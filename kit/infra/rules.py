@@ -281,8 +281,10 @@ class Release(Rule):
 KIT_VERSION = Release()  # a manifest's `kit_version`, where it names one (a hand-made manifest may leave it out)
 
 # a box id as a kit writes it (kit.infra.host.safe_box_id: letters, digits, '-', '_', '.', at most 64, neither end
-# '-' or '.'), in the regular expressions of re and of arrow's RE2 alike: what another box sends is one or refused
-BOX_ID_PATTERN = r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_])?$"
+# '-' or '.'), in the regular expressions of re and of arrow's RE2 alike: what another box sends is one or refused.
+# The one source of the form: the catalogue's box id (kit.bundle.values.BOX) is BOX_ID_FORM whole
+BOX_ID_FORM = r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_])?"
+BOX_ID_PATTERN = f"^{BOX_ID_FORM}$"
 BOX_ID_WORDS = "a box id as a kit writes it (letters, digits, '-', '_', '.', at most 64, neither end '-' or '.')"
 
 

@@ -100,6 +100,9 @@ class Variable:
 
 SHARED_DECODE = Variable("KIT_SHARED_DECODE", "a switch: off decodes a master once per job, not once per clip",
                          switch, True, "set KIT_SHARED_DECODE=off (or 0, false, no) to turn it off, on to keep it")
+MEMORY_CHECK = Variable("KIT_MEMORY_CHECK", "a switch: off trains LOSO where its estimated peak memory is more than "
+                        "the box's (said, not refused)", switch, True,
+                        "set KIT_MEMORY_CHECK=off (or 0, false, no) to train anyway, on to keep the check")
 TRAIN_KERNELS = Variable("KIT_TRAIN_KERNELS", "public (plain autograd) or auto (torch's private kernels where they "
                          "pass their self-check)", one_of("public", "auto"), "auto", "set KIT_TRAIN_KERNELS=public")
 CACHE_DIR = Variable("KIT_CACHE_DIR", "the folder of the kit's cache", folder, None,
@@ -129,8 +132,8 @@ KILL_AT = Variable("KIT_KILL_AT", "the interruption harness's kill point", any_t
 KILL_SIGNAL = Variable("KIT_KILL_SIGNAL", "the interruption harness's signal name", any_text, "", "unset it",
                        checked=False)
 
-VARIABLES: dict[str, Variable] = {v.name: v for v in (SHARED_DECODE, TRAIN_KERNELS, CACHE_DIR, TREE_ROOT, GROUP_SHARED,
-                                                      TRAIN_RETRY, KILL_AT, KILL_SIGNAL)}
+VARIABLES: dict[str, Variable] = {v.name: v for v in (SHARED_DECODE, MEMORY_CHECK, TRAIN_KERNELS, CACHE_DIR, TREE_ROOT,
+                                                      GROUP_SHARED, TRAIN_RETRY, KILL_AT, KILL_SIGNAL)}
 # the variables of several commands' options, declared here because a layer below the CLI reads them too (the cache
 # and merge -o: KIT_GROUP_SHARED; kit.media.ffmpeg: KIT_FFMPEG; the usage errors: KIT_JSON); each flag names its own
 OF_FLAGS: dict[str, Variable] = {v.name: v for v in (GROUP_SHARED, JSON, FFMPEG)}

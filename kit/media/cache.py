@@ -181,6 +181,7 @@ class ChangedWhileRead(LookCutShort):
     one version of it, so nothing is kept, and the next run looks at it as it is then."""
 
     retry_helps = True
+    moment = "changed"
 
     def __init__(self, p: Path) -> None:
         super().__init__(Spelled(PurePath(p), ": the file changed while the kit read it (its size, time or inode "

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from kit.errors import InputError, ToolError
+from kit.infra.ended import MOMENTS
 from kit.infra.perms import describe
 from kit.infra.proc import run_process
 from kit.infra.records import NAMES_FILE, Record, omit_none
+from kit.infra.rules import OneOf
 from kit.infra.shown import Places, Spelled, Withheld, found, without_prefix
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line, utf8_text
@@ -279,6 +281,8 @@ class Unusable(Record):
     # left out for the box's or the moment's cause (a look or a job stopped, killed, short of memory; the clip changed
     # as it was read): the same command tries it again; absent for the clip's own
     again: bool | None = omit_none()
+    # which moment, typed (kit.infra.ended.MOMENTS), where one is known: a cause repeating run after run is told by it
+    moment: str | None = omit_none(OneOf(MOMENTS))
 
     @property
     def why(self) -> str:
@@ -296,13 +300,18 @@ class Unusable(Record):
         """As the lead is sent it (02_corpus/sent-v4/skipped.json, the shard manifest): its path, reason and fix with
         the box's folders shown (kit.infra.shown: a reason or a fix made as a Spelled, or read as heard)."""
         return Unusable(places.show(self.path), places.said(self.reason, [self.path]),
-                        places.said(self.fix, [self.path]), self.again)
+                        places.said(self.fix, [self.path]), self.again, self.moment)
 
 
 def moment(exc: InputError) -> bool | None:
     """Unusable.again of a look's refusal: True where it is the moment's (kit.media.looks.LookCutShort that a rerun
     can end otherwise), else None."""
     return True if isinstance(exc, LookCutShort) and exc.retry_helps else None
+
+
+def moment_kind(exc: InputError) -> str | None:
+    """Unusable.moment of a look's refusal: its typed moment (kit.media.looks.LookCutShort.moment) where it is one."""
+    return exc.moment if isinstance(exc, LookCutShort) and exc.retry_helps else None
 
 
 @dataclass(frozen=True)
@@ -369,7 +378,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
             exc = fix_judged(caught, p, ffmpeg)
             if unusable is None:
                 raise exc from None
-            refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc))))
+            refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc), moment_kind(exc))))
     if refused and not clips:
         raise refused[0][0]
     for _, left_out in refused:
@@ -467,7 +476,7 @@ def fingerprints(clips: list[Clip], ffmpeg: str, cache: Sha256Cache, note: Note,
         except InputError as exc:
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(c.path, exc.message, exc.hint, moment(exc))))
+            refused.append((exc, Unusable(c.path, exc.message, exc.hint, moment(exc), moment_kind(exc))))
             continue
         kept.append(c)
     if refused and not kept:

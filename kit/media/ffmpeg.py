@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
+from kit.infra.ended import Ended, Kind, of_exit, of_signal
 from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
@@ -268,21 +269,35 @@ def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
     return f"failed (exit {res.returncode})", telling_line(res.stderr), False
 
 
+def end_of(res: ProcResult) -> Ended:
+    """How a child that failed ended, typed as how_it_ended says it (kit.infra.ended): what a caller decides by."""
+    if (signum := res.killed_by) is not None:
+        return of_signal(signum, outside=signum in EXTERNAL_SIGNALS)
+    if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:  # ffmpeg's clean stop: sent from outside
+        return of_signal(int(found.group(1)), outside=True)
+    if (short := box_short_of(res.stderr)) is not None:
+        return Ended(short.kind)
+    return of_exit(res.returncode)
+
+
 class Short(NamedTuple):
     """What a box ran short of: its words ("on a full disk"); `disk`: a disk's room (full, over its quota), which
     stops the step, naming it, where memory and open files leave one clip out of this run."""
 
     words: str
     disk: bool
+    kind: Kind
 
 
 # what a box runs short of, in the system's words as ffmpeg prints them: a child that failed on one is the box's
 # moment, not its input's (the same command runs once there is room), never kept as a clip's refusal
 DISK_WORDS = ("No space left on device", "Disk quota exceeded")
-BOX_SHORT = ((re.compile(DISK_WORDS[0], re.ASCII), Short("on a full disk", True)),
-             (re.compile(DISK_WORDS[1], re.ASCII), Short("over the disk's quota", True)),
-             (re.compile(r"Cannot allocate memory", re.ASCII), Short("with the box out of memory", False)),
-             (re.compile(r"Too many open files", re.ASCII), Short("with the box out of open files", False)))
+BOX_SHORT = ((re.compile(DISK_WORDS[0], re.ASCII), Short("on a full disk", True, Kind.DISK_FULL)),
+             (re.compile(DISK_WORDS[1], re.ASCII), Short("over the disk's quota", True, Kind.OVER_QUOTA)),
+             (re.compile(r"Cannot allocate memory", re.ASCII),
+              Short("with the box out of memory", False, Kind.OUT_OF_MEMORY)),
+             (re.compile(r"Too many open files", re.ASCII),
+              Short("with the box out of open files", False, Kind.OUT_OF_FILES)))
 
 
 def box_short_of(stderr: str) -> Short | None:

@@ -17,11 +17,20 @@ from typing import Literal, NamedTuple
 
 from kit.errors import InputError, ToolError
 from kit.infra import scratch
+from kit.infra.ended import Ended, moment_of_end
 from kit.infra.files import name_beside
 from kit.infra.invocation import kit_command
 from kit.infra.proc import STOPPED_CAUSE, ProcResult, TimedOut, lines_not_kept, run_process
 from kit.infra.shown import Spelled, heard
-from kit.media.ffmpeg import CAPPED_FIX, box_short_of, how_it_ended, how_it_stopped, outputs_whole, telling_line
+from kit.media.ffmpeg import (
+    CAPPED_FIX,
+    box_short_of,
+    end_of,
+    how_it_ended,
+    how_it_stopped,
+    outputs_whole,
+    telling_line,
+)
 from kit.media.fingerprint import GRID_BYTES
 from kit.media.streams import FIRST, Film
 
@@ -85,7 +94,15 @@ def budget_of(frames: int, width: int, height: int) -> Budget:
 
 
 class LookCutShort(InputError):
-    """A look KIT_TIMEOUT_S stopped before the clip's own budget: another cap may read it (never kept as the clip's)."""
+    """A look KIT_TIMEOUT_S stopped before the clip's own budget: another cap may read it (never kept as the clip's).
+    `moment`: the moment that left it out (kit.infra.ended.MOMENTS), typed from how its ffmpeg ended."""
+
+    moment: str | None = None
+
+    def __init__(self, message: str, hint: str = "", end: Ended | None = None) -> None:
+        super().__init__(message, hint)
+        if (moment := moment_of_end(end)) is not None:
+            self.moment = moment
 
 
 # what a look's muxers write to stderr (pipe:2) among ffmpeg's log lines: the framehash muxer's line of each frame
@@ -154,7 +171,8 @@ def run_look(path: Path, argv: list[str], timeout_s: float, doing: str, *, film:
             last = (heard(said, [PurePath(path)], lead="; its last words: '", trail="'"),) if said else ()
             message = Spelled(PurePath(path), f": ffmpeg {how} {doing}", *last)
             if again:  # never kept as the clip's refusal (a LookCutShort): the next run looks again
-                raise LookKilled(message, hint="not the file's fault: the same command again looks at it again")
+                raise LookKilled(message, hint="not the file's fault: the same command again looks at it again",
+                                 end=end_of(res))
             raise InputError(message, hint=Spelled("the kit's ffmpeg crashes on this file: if the file plays "
                                                    "elsewhere, use in its place a lossless copy of it made by that "
                                                    "player; or remove it from --ref-dir"))
@@ -199,11 +217,12 @@ def look_refusal(path: Path, doing: str, rule: str, timeout_s: float, stopped: T
     fix = Spelled("if the file plays, use in its place the lossless copy of what ffmpeg plays of it, made with the "
                   "kit's ffmpeg: ", convert_command(path, film))
     if stop.capped:
-        return LookCutShort(message, hint=Spelled(f"{CAPPED_FIX}; or, ", fix))
+        return LookCutShort(message, hint=Spelled(f"{CAPPED_FIX}; or, ", fix), end=stopped.ended)
     if stopped.stopped:  # no fix of the file's: nothing of it held the look
-        return LookStalled(message, hint=f"the same command again looks at it again: {STOPPED_CAUSE}")
+        return LookStalled(message, hint=f"the same command again looks at it again: {STOPPED_CAUSE}",
+                           end=stopped.ended)
     return LookStalled(message, hint=Spelled("the same command again looks at it again; should it stall there again, "
-                                             "ffmpeg's decoder is stuck on the file: ", fix))
+                                             "ffmpeg's decoder is stuck on the file: ", fix), end=stopped.ended)
 
 
 NOT_KEPT = "not kept as the clip's refusal: the next run looks at it again"

@@ -36,6 +36,7 @@ from kit.model.spread import (
     FACTORS,
     LEAST_SPREAD,
     MOTION,
+    TERMS,
     Moments,
     Spread,
     encode_spreads,
@@ -53,9 +54,10 @@ SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the correction's factors tried, the teac
 CONTENT_SLACK = 1  # a content may lose at most this many held-out encodes to the teacher's function
 REAL_FOLD = -1  # the fold of a public encode the kit carries: held out of every fold of the box
 # 03_loso/floor.parquet: the evidence, one row per counted held-out encode (and public encode) and seed
-# (docs/reference/files.md): `raw` the function's unclipped score, `spread` its spread at factor 1 (fitted without
-# the encode's own content), `real` a public encode
-FLOOR_COLUMNS = ("fold", "content", *ENCODE_KEY, "seed", "teacher", "ceiling", "correction", "raw", "spread", "real")
+# (docs/reference/files.md): `raw` the function's unclipped score, `spread` its spread at factor 1 and `most_spread`
+# the bound no factor takes it past (fitted without the encode's own content), `real` a public encode
+FLOOR_COLUMNS = ("fold", "content", *ENCODE_KEY, "seed", "teacher", "ceiling", "correction", "raw", "spread",
+                 "most_spread", "real")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Evidence:
     raw: np.ndarray | None = None  # None: no spread (a floor of 2.4's arithmetic)
     spread: np.ndarray | None = None
     clip: tuple[float, float] = (0.0, 100.0)
+    most_spread: np.ndarray | None = None  # each encode's bound on its spread at any factor; None: none
 
     @property
     def real(self) -> np.ndarray:
@@ -96,14 +99,17 @@ class Evidence:
             seed=np.tile(np.asarray(self.seeds, dtype=np.int32), n), teacher=self.teacher[each],
             ceiling=self.base[each], correction=self.corrections.reshape(-1),
             raw=(self.raw if self.raw is not None else nan)[each],
-            spread=(self.spread if self.spread is not None else nan)[each], real=self.real[each])
+            spread=(self.spread if self.spread is not None else nan)[each],
+            most_spread=(self.most_spread if self.most_spread is not None else nan)[each], real=self.real[each])
         return out[list(FLOOR_COLUMNS)]
 
     def floor(self, spread: float) -> np.ndarray:
         """Each encode's student before its correction: the function's expected clip at `spread` (0: the function)."""
         if spread == 0.0 or self.raw is None or self.spread is None:
             return self.base
-        return expected_clipped(self.raw, spread * self.spread, self.clip)
+        sigma = spread * self.spread
+        return expected_clipped(self.raw, sigma if self.most_spread is None else np.minimum(sigma, self.most_spread),
+                                self.clip)
 
     def miss(self, scale: float, spread: float = 0.0) -> np.ndarray:
         """Each encode's |prediction - teacher| at `spread` and `scale`: the mean over seeds of each member's output,
@@ -204,7 +210,7 @@ def fitted(total: Moments, x: np.ndarray, y: np.ndarray, left: np.ndarray) -> Sp
     """The spread at factor 1 fitted on `total` less the encodes `left` (a mask over x, y), bounded by the encodes
     it was fitted on: the largest motion term and the largest spread among them."""
     kept = ~left
-    most_motion = float(x[kept, 3].max()) if kept.any() else 0.0
+    most_motion = float(x[kept, TERMS.index("motion")].max()) if kept.any() else 0.0
     most_spread = float(np.exp(y[kept].max())) if kept.any() else LEAST_SPREAD
     return Spread((total - Moments.of(x[left], y[left])).solve(), 1.0, most_motion, most_spread)
 
@@ -217,7 +223,7 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     six = inputs.feats[:, :6].astype(np.float64)
     ids, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
     means = np.column_stack([np.bincount(inverse, weights=six[:, j]) / counts for j in range(6)])
-    _, x, y = encode_spreads(model.predict(six, clipped=False), codes, six, inputs.codec[:, -1],
+    _, x, y = encode_spreads(model.predict(six, clipped=False), codes, six, inputs.codec,
                              model.predict(means, clipped=False), clip)
     n_box = len(x)
     rows, status = shipped(model.name)
@@ -229,8 +235,8 @@ def spread_fits(inputs: LosoInputs, model: SvrModel, clip: tuple[float, float]) 
     contents = np.zeros(0, dtype=str)
     if rows is not None:
         whole = rows.whole()
-        cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)[:, -1]
-        x = np.vstack([x, terms(model.predict(whole, clipped=False), cq, whole[:, MOTION], clip)])
+        block = feed_codec(rows.frame["encoder"], rows.frame["crf"], inputs.crf_range)
+        x = np.vstack([x, terms(model.predict(whole, clipped=False), block, whole[:, MOTION], clip)])
         y = np.concatenate([y, np.log(np.maximum(rows.frame["spread"].to_numpy(dtype=float), LEAST_SPREAD))])
         contents = rows.contents
     total = Moments.of(x, y)
@@ -270,11 +276,12 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, Spread
                 corrections[:, seeds.index(member.seed)] = ens.predict(m, j.mean_feats[asked], j.fed[asked])
         six = j.mean_feats[asked][:, :6].astype(np.float64)
         raw = model.predict(six, clipped=False)
-        spread = (fits.folds[fold.index].sigma(raw, j.fed[asked][:, -1], six[:, MOTION], clip)
+        spread = (fits.folds[fold.index].sigma(raw, j.fed[asked], six[:, MOTION], clip)
                   if fits is not None and clip is not None else np.full(len(raw), np.nan))
+        most = np.full(len(raw), fits.folds[fold.index].most_spread if fits is not None else np.nan)
         parts.append(j.keys.loc[asked, list(ENCODE_KEY)].reset_index(drop=True).assign(
             fold=fold.index, content=j.keys.loc[asked, "content"].to_numpy(), teacher=j.teacher[asked],
-            base=j.base[asked], raw=raw, spread=spread).join(
+            base=j.base[asked], raw=raw, spread=spread, most_spread=most).join(
             pd.DataFrame(corrections, columns=[f"c{s}" for s in seeds])))
     if fits is not None and fits.rows is not None and clip is not None:
         parts.append(real_part(fits, fits.rows, model, clip, inputs.crf_range, seeds))
@@ -284,7 +291,8 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, Spread
                     inputs.tolerance, inputs.placed is not None, table[list(ENCODE_KEY)], tuple(seeds),
                     table["raw"].to_numpy(dtype=float) if fits is not None else None,
                     table["spread"].to_numpy(dtype=float) if fits is not None else None,
-                    clip or (0.0, 100.0)), fits
+                    clip or (0.0, 100.0),
+                    table["most_spread"].to_numpy(dtype=float) if fits is not None else None), fits
 
 
 def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[float, float],
@@ -292,18 +300,19 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
     """The public encodes as evidence: fed as vmaf-tune feeds them (their first 5 s), each content's spread fitted
     without it, no correction."""
     window = rows.window()
-    cq = feed_codec(rows.frame["encoder"], rows.frame["crf"], crf_range)[:, -1]
+    block = feed_codec(rows.frame["encoder"], rows.frame["crf"], crf_range)
     raw = model.predict(window, clipped=False)
-    spread = np.zeros(len(raw))
+    spread, most = np.zeros(len(raw)), np.zeros(len(raw))
     for content in np.unique(rows.contents):
         mine = rows.contents == content
-        spread[mine] = fits.real[str(content)].sigma(raw[mine], cq[mine], window[mine, MOTION], clip)
+        spread[mine] = fits.real[str(content)].sigma(raw[mine], block[mine], window[mine, MOTION], clip)
+        most[mine] = fits.real[str(content)].most_spread
     frame = rows.frame
     keys = pd.DataFrame({"src_sha256": frame["source_sha256"].astype(str),  # the public file's own, as a box's
                          "encoder": frame["encoder"].astype(str), "cq": frame["crf"].astype(np.int64),
                          "enc_width": 0, "enc_height": 0})
     return keys.assign(fold=REAL_FOLD, content=PUBLIC + frame["content"].astype(str), teacher=frame["teacher"],
-                       base=np.clip(raw, *clip), raw=raw, spread=spread).join(
+                       base=np.clip(raw, *clip), raw=raw, spread=spread, most_spread=most).join(
         pd.DataFrame(np.full((len(frame), len(seeds)), np.nan), columns=[f"c{s}" for s in seeds]))
 
 

@@ -1,14 +1,18 @@
 """The teacher's clip as the student knows it (docs/teachers.md, "The clip the student knows").
 
 vmaf_v0.6.1's score of an encode is a mean over its frames of per-frame scores each clipped to [0, 100]; vmaf-tune
-feeds the encode's mean features, whose function clips once. Where an encode's frames straddle a bound (a near-lossless
-encode whose frames' unclipped scores spread about 100, a CRF 51 encode about 0), the mean of the clipped scores is
-not the clipped score of the mean: 95-98 where the function says 100, 4.2 where it says 2.5. The student's base is the
-expected clipped score E[clip(X, lo, hi)] for X normal about the function's unclipped score `u` of the fed features,
-its spread `sigma = factor * min(exp(coefs . terms), most_spread)`, the terms (1, cq_norm, level, log(1 + motion2))
-of the row: the codec block's cq (vmaf-tune's CRF within the encoder's range), the clipped score / 100 and the mean
-motion, the motion term at most the largest of the encodes fitted (no spread is extrapolated past what the evidence
-shows). The coefficients are a least-squares fit to the log of real encodes' spreads (each encode's standard
+feeds the encode's mean features, whose function clips once. Where an encode's frames straddle a bound (a
+near-lossless encode whose frames' unclipped scores spread about 100, a CRF 51 encode about 0), the mean of the
+clipped scores is not the clipped score of the mean: 95-98 where the function says 100, 4.2 where it says 2.5. The
+student's base is the expected clipped score E[clip(X, lo, hi)] for X normal about the function's unclipped score `u`
+of the fed features, its spread `sigma = min(factor * min(exp(coefs . terms), most_spread), most_spread)`, the terms
+(1, cq_norm, level, log(1 + motion2), level (1 - level), the encoder's slot) of the row: the codec block's cq
+(vmaf-tune's CRF within the encoder's range), the clipped score / 100, the mean motion, the level's distance from both
+bounds (the frames' spread is widest mid-scale and narrows towards either end: fitted without it, a CRF 51 encode's
+spread was the middle's, 1.7 times its own, held out by content), and the codec block's one-hot (each encoder spreads
+its frames' quality its own way; an encoder no encode fitted shows keeps 0, the ridge's, and the others' common
+intercept), the motion term at most the largest of the encodes fitted (no spread is extrapolated past what the
+evidence shows). The coefficients are a least-squares fit to the log of real encodes' spreads (each encode's standard
 deviation of its frames' unclipped scores: the box's own and the public ones the kit ships, kit.model.realrows), its
 factor chosen by the floor on held-out encodes (kit.model.floor); a factor of 0 is the teacher's function itself, to
 the bit.
@@ -27,11 +31,14 @@ from kit.infra.records import Record, keep
 from kit.infra.rules import POINTS, SIGNED_FIGURE, Each
 from kit.media.libvmaf import FEATURES
 from kit.media.libvmaf import MOTION as MOTION_FEATURE
+from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 
 if TYPE_CHECKING:
     import numpy as np
 
-TERMS = ("one", "cq_norm", "level", "motion")  # log sigma's terms, in the coefficients' order
+# log sigma's terms, in the coefficients' order: the codec block's one-hot last, a term per slot
+TERMS = ("one", "cq_norm", "level", "motion", "middle", *CODEC_VOCAB)
+BLOCK = TERMS.index(CODEC_VOCAB[0])  # the first encoder's term
 FACTORS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)  # the spread's factors the floor tries, the teacher's function first
 MOTION = FEATURES.index(MOTION_FEATURE)  # the six's motion column
 LEAST_SPREAD = 0.05  # an encode's spread fitted at least this (a still clip's 0 has no log)
@@ -55,26 +62,30 @@ class Spread(Record):
     def kept(self) -> bool:
         return self.factor > 0.0
 
-    def sigma(self, raw: np.ndarray, cq: np.ndarray, motion: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
-        """Each row's spread at this factor: factor x min(exp(coefs . terms), most_spread), the motion term at most
-        most_motion."""
+    def sigma(self, raw: np.ndarray, codec: np.ndarray, motion: np.ndarray, clip: tuple[float, float]
+              ) -> np.ndarray:
+        """Each row's spread at this factor: factor x min(exp(coefs . terms), most_spread), itself at most
+        most_spread (no factor takes it past the widest spread fitted), the motion term at most most_motion; `codec`
+        the rows' codec block (N, CODEC_DIM)."""
         import numpy as np
 
-        unit = np.exp(terms(raw, cq, motion, clip, self.most_motion) @ np.asarray(self.coefs, dtype=np.float64))
-        return self.factor * np.minimum(unit, self.most_spread)
+        unit = np.exp(terms(raw, codec, motion, clip, self.most_motion) @ np.asarray(self.coefs, dtype=np.float64))
+        return np.minimum(self.factor * np.minimum(unit, self.most_spread), self.most_spread)
 
 
-def terms(raw: np.ndarray, cq: np.ndarray, motion: np.ndarray, clip: tuple[float, float],
+def terms(raw: np.ndarray, codec: np.ndarray, motion: np.ndarray, clip: tuple[float, float],
           most_motion: float = math.inf) -> np.ndarray:
-    """The rows' terms (N, 4) in float64: 1, the codec block's cq, the clipped score / the bound's width, and
-    log(1 + max(motion2, 0)), at most `most_motion`."""
+    """The rows' terms (N, len(TERMS)) in float64: 1, the codec block's cq (its last column), the clipped score / the
+    bound's width (`level`), log(1 + max(motion2, 0)) at most `most_motion`, level (1 - level), and the codec block's
+    one-hot (its other columns)."""
     import numpy as np
 
     lo, hi = clip
     raw = np.asarray(raw, dtype=np.float64)
+    block = np.asarray(codec, dtype=np.float64).reshape(len(raw), CODEC_DIM)
     level = (np.clip(raw, lo, hi) - lo) / (hi - lo)
     motion_term = np.minimum(np.log1p(np.maximum(np.asarray(motion, dtype=np.float64), 0.0)), most_motion)
-    return np.column_stack([np.ones(len(raw)), np.asarray(cq, dtype=np.float64), level, motion_term])
+    return np.column_stack([np.ones(len(raw)), block[:, -1], level, motion_term, level * (1.0 - level), block[:, :-1]])
 
 
 def phi_cdf(z: np.ndarray) -> np.ndarray:
@@ -120,17 +131,17 @@ class Moments:
         import numpy as np
 
         if self.xx[0, 0] < 1:
-            return [math.log(LEAST_SPREAD), 0.0, 0.0, 0.0]
+            return [math.log(LEAST_SPREAD), *[0.0] * (len(TERMS) - 1)]
         ridge = np.diag([0.0, *([RIDGE * self.xx[0, 0]] * (len(TERMS) - 1))])
         return [float(v) for v in np.linalg.solve(self.xx + ridge, self.xy)]
 
 
-def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray, cq: np.ndarray,
+def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray, codec: np.ndarray,
                    teacher_raw_of_means: np.ndarray | None = None, clip: tuple[float, float] = (0.0, 100.0),
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each encode's terms and log spread from its frames: (encode codes (E,), terms (E, 4), log sigma (E,)). The
-    terms are the encode's own (its mean features' unclipped score, given as `teacher_raw_of_means` per encode in
-    code order, its cq, its mean motion); the spread its frames' unclipped scores' standard deviation, at least
+    """Each encode's terms and log spread from its frames: (encode codes (E,), terms (E, len(TERMS)), log sigma (E,)).
+    The terms are the encode's own (its mean features' unclipped score, given as `teacher_raw_of_means` per encode in
+    code order, its codec block, its mean motion); the spread its frames' unclipped scores' standard deviation, at least
     LEAST_SPREAD."""
     import numpy as np
 
@@ -139,6 +150,7 @@ def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray,
     var = np.maximum(np.bincount(inverse, weights=raw_frames * raw_frames) / counts - mean * mean, 0.0)
     spread = np.maximum(np.sqrt(var), LEAST_SPREAD)
     motion = np.bincount(inverse, weights=feats[:, MOTION].astype(np.float64)) / counts
-    enc_cq = np.bincount(inverse, weights=np.asarray(cq, dtype=np.float64)) / counts
+    codec = np.asarray(codec, dtype=np.float64)
+    block = np.column_stack([np.bincount(inverse, weights=codec[:, j]) / counts for j in range(codec.shape[1])])
     raw = teacher_raw_of_means if teacher_raw_of_means is not None else mean
-    return ids, terms(raw, enc_cq, motion, clip), np.log(spread)
+    return ids, terms(raw, block, motion, clip), np.log(spread)

@@ -15,7 +15,7 @@ from torch import nn
 
 from kit.media.svr import SvrModel
 from kit.model.contract import CODEC_DIM
-from kit.model.spread import INV_SQRT_2PI, MOTION, SQRT2, TERMS, Spread
+from kit.model.spread import BLOCK, INV_SQRT_2PI, MOTION, SQRT2, TERMS, Spread
 
 # the ops these nodes use, beyond the member's: all on libvmaf's ONNX op allowlist (libvmaf/src/dnn/op_allowlist.c)
 TEACHER_OPS = frozenset({"Cast", "Gather", "Unsqueeze", "Sub", "Mul", "ReduceSum", "Exp", "MatMul", "Add", "Div", "Max",
@@ -48,6 +48,7 @@ class TeacherTerm(nn.Module):
         self.register_buffer("spread_factor", _f64(kept.factor if kept is not None else 0.0))
         self.register_buffer("most_motion", _f64(kept.most_motion if kept is not None else 0.0))
         self.register_buffer("most_spread", _f64(kept.most_spread if kept is not None else 0.0))
+        self.register_buffer("spread_block", _f64(block_coefs(kept.coefs if kept is not None else [0.0] * len(TERMS))))
         self.register_buffer("order", torch.tensor(model.order, dtype=torch.long))
         self.register_buffer("slopes", _f64(model.slopes[1:]))
         self.register_buffer("intercepts", _f64(model.intercepts[1:]))
@@ -75,8 +76,10 @@ class TeacherTerm(nn.Module):
         motion = torch.minimum(torch.log(torch.clamp(features[:, MOTION].double(), min=0.0) + 1.0), self.most_motion)
         level = (torch.clamp(raw, lo, hi) - lo) / (hi - lo)
         c = self.spread_coefs
-        unit = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion)
-        sigma = torch.minimum(unit, self.most_spread) * self.spread_factor
+        middle = level * (1.0 - level)
+        block = codec.double() @ self.spread_block
+        unit = torch.exp(c[0] + c[1] * codec[:, -1].double() + c[2] * level + c[3] * motion + c[4] * middle + block)
+        sigma = torch.minimum(torch.minimum(unit, self.most_spread) * self.spread_factor, self.most_spread)
         a, b = (lo - raw) / sigma, (hi - raw) / sigma
 
         def cdf(z: torch.Tensor) -> torch.Tensor:
@@ -172,6 +175,12 @@ def teacher_nodes(model: SvrModel, features: str, output: str, spread: Spread | 
     return made, [numpy_helper.from_array(v, k) for k, v in inits.items()]
 
 
+def block_coefs(coefs: list[float]) -> list[float]:
+    """The spread's encoder terms as a vector over the codec block (CODEC_DIM): a coefficient per slot, 0 for cq (its
+    own term)."""
+    return [*coefs[BLOCK:], 0.0]
+
+
 def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, codec: str, score: str
                    ) -> tuple[list[tuple[str, list[str], str]], dict[str, np.ndarray]]:
     """TeacherTerm.expected as nodes (op, inputs, output), from the unclipped `score` (float64) to `s_expected`."""
@@ -183,8 +192,8 @@ def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, cod
              "s_half": f64(0.5), "s_neg_half": f64(-0.5), "s_sqrt2": f64(SQRT2), "s_inv_sqrt_2pi": f64(INV_SQRT_2PI),
              "s_factor": f64(spread.factor), "s_most_motion": f64(spread.most_motion),
              "s_most_spread": f64(spread.most_spread), "s_cq_at": np.array(CODEC_DIM - 1, dtype=np.int64),
-             "s_motion_at": np.array(MOTION, dtype=np.int64),
-             **{f"s_c{i}": f64(c) for i, c in enumerate(spread.coefs)}}
+             "s_motion_at": np.array(MOTION, dtype=np.int64), "s_c_block": f64(block_coefs(spread.coefs)),
+             **{f"s_c{i}": f64(c) for i, c in enumerate(spread.coefs[:BLOCK])}}
     nodes: list[tuple[str, list[str], str]] = [
         ("Gather", [codec, "s_cq_at"], "s_cq32"), ("Cast", ["s_cq32"], "s_cq"),
         ("Gather", [features, "s_motion_at"], "s_m32"), ("Cast", ["s_m32"], "s_m"), ("Max", ["s_m", "s_zero"], "s_mp"),
@@ -193,9 +202,12 @@ def expected_nodes(clip: tuple[float, float], spread: Spread, features: str, cod
         ("Clip", [score, "s_lo", "s_hi"], "s_clipped"), ("Sub", ["s_clipped", "s_lo"], "s_above"),
         ("Div", ["s_above", "s_width"], "s_level"),
         ("Mul", ["s_c1", "s_cq"], "s_t1"), ("Add", ["s_c0", "s_t1"], "s_l1"), ("Mul", ["s_c2", "s_level"], "s_t2"),
-        ("Add", ["s_l1", "s_t2"], "s_l2"), ("Mul", ["s_c3", "s_motion"], "s_t3"), ("Add", ["s_l2", "s_t3"], "s_log"),
+        ("Add", ["s_l1", "s_t2"], "s_l2"), ("Mul", ["s_c3", "s_motion"], "s_t3"), ("Add", ["s_l2", "s_t3"], "s_l3"),
+        ("Sub", ["s_one", "s_level"], "s_rest"), ("Mul", ["s_level", "s_rest"], "s_middle"),
+        ("Mul", ["s_c4", "s_middle"], "s_t4"), ("Add", ["s_l3", "s_t4"], "s_l4"),
+        ("Cast", [codec], "s_block"), ("MatMul", ["s_block", "s_c_block"], "s_t5"), ("Add", ["s_l4", "s_t5"], "s_log"),
         ("Exp", ["s_log"], "s_unit"), ("Min", ["s_unit", "s_most_spread"], "s_bounded"),
-        ("Mul", ["s_bounded", "s_factor"], "s_sigma"),
+        ("Mul", ["s_bounded", "s_factor"], "s_scaled"), ("Min", ["s_scaled", "s_most_spread"], "s_sigma"),
         ("Sub", ["s_lo", score], "s_dlo"), ("Div", ["s_dlo", "s_sigma"], "s_a"),
         ("Sub", ["s_hi", score], "s_dhi"), ("Div", ["s_dhi", "s_sigma"], "s_b")]
     for z in ("a", "b"):  # the CDF, erf in float32 (onnxruntime has no float64 Erf), and the density

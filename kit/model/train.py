@@ -101,7 +101,7 @@ class TrainedEnsemble:
             return self.teacher_of(feats)
         six = np.ascontiguousarray(feats[:, :N_FEATURES], dtype=np.float64)
         raw = self.teacher.predict(six, clipped=False)
-        sigma = spread.sigma(raw, codec[:, -1], six[:, MOTION], self.teacher.clip)
+        sigma = spread.sigma(raw, codec, six[:, MOTION], self.teacher.clip)
         return expected_clipped(raw, sigma, self.teacher.clip)
 
     def teacher_of(self, feats: np.ndarray) -> np.ndarray:

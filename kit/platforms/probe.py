@@ -17,12 +17,11 @@ from kit.infra.ended import Ended, Kind
 from kit.infra.files import disk_full_at, sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
-from kit.infra.proc import CAP_FIX, STOPPED, STOPPED_FIX, LogFn, ProcResult, ended_by, run_process
+from kit.infra.proc import CAP_FIX, STOPPED_FIX, LogFn, ProcResult, ended_by, ended_of, run_process
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import SECONDS, Off, Real
 from kit.infra.shown import Spelled, spelled_path
 from kit.infra.tree import LockBusy, Tree
-from kit.infra.variables import TIMEOUT_S
 from kit.media.argv import (
     build_decode_argv,
     build_encode_argv,
@@ -57,8 +56,6 @@ HW_FRAME_FORMATS = frozenset(("vaapi", "qsv", "cuda", "videotoolbox_vld", "d3d11
 VA_PATTERN = r"No VA display|vaInitialize|VAAPI|libva"  # a VA-API failure: its fix depends on the GPU's vendor
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
-    (re.escape(f"ran past {TIMEOUT_S.name}"), f"{CAP_FIX}: the test encode proved nothing of the encoder"),
-    (re.escape(STOPPED), STOPPED_FIX),
     (r"libcuda|cuInit|CUDA_ERROR_NO_DEVICE",
      "no usable NVIDIA driver (libcuda) here: NVENC needs an NVIDIA GPU with its driver loaded"),
     (r"unsupported device|No capable devices found|No NVENC capable",
@@ -83,13 +80,17 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"compression session|allow_sw", "no hardware VideoToolbox encoder here (a virtual machine?)"),
     (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `{kit} binaries stage`"),
 )
-# a test encode that says nothing of the encoder: the box's moment, never cached as the encoder's failure (its output
-# folder, the out-dir's, unwritable or full is the out-dir's: 2.4 cached `Error opening output files: Operation not
-# permitted` and refused libx264 on every run after)
-_TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily|"
-                        r"by (a )?signal|received signal|ran past|gave no frames|"
+# a test encode that says nothing of the encoder: the box's moment, never cached as the encoder's failure. How its
+# child ended, typed (kit.infra.ended: the kit's own words are never read back to decide) ...
+TRANSIENT_ENDS = frozenset({Kind.CRASHED, Kind.KILLED_OUTSIDE, Kind.STOPPED_OUTSIDE, Kind.NO_FRAMES_FOR,
+                            Kind.TIMED_OUT, Kind.CAPPED, Kind.CANNOT_START})
+# ... or what ffmpeg itself said (its output folder, the out-dir's, unwritable or full is the out-dir's: 2.4 cached
+# `Error opening output files: Operation not permitted` and refused libx264 on every run after)
+_TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|temporarily|received signal|"
                         r"Error opening output.*(not permitted|Permission denied|Read-only|No space|quota)",
                         re.IGNORECASE)
+# the ends whose fix is their own (the hint names it), not the encoder's nor a busier box's
+OWN_FIX = {Kind.CAPPED: f"{CAP_FIX}: the test encode proved nothing of the encoder", Kind.STOPPED_OUTSIDE: STOPPED_FIX}
 
 
 class ProbeInterrupted(PrereqError):
@@ -137,6 +138,12 @@ class ProbeResult(Record):
     retest: str = ""  # a cached failure: the command that tests it again
     # why it was test-encoded now, not read from the cache (Prober.why_tested)
     tested: str | None = omit_none()
+    # how its child ended where that decides (a kill, a stop, a limit: kit.infra.ended.Kind's name), None otherwise
+    ended: str | None = omit_none()
+
+    @property
+    def end(self) -> Kind | None:
+        return Kind.__members__.get(self.ended) if self.ended is not None else None
 
     @property
     def cached_note(self) -> str:
@@ -147,7 +154,7 @@ class ProbeResult(Record):
 
     @property
     def transient(self) -> bool:
-        return not self.available and bool(_TRANSIENT.search(self.reason))
+        return not self.available and (self.end in TRANSIENT_ENDS or bool(_TRANSIENT.search(self.reason)))
 
     @property
     def failure(self) -> str:
@@ -161,8 +168,11 @@ VA_AMD_HINT = ("the VA-API driver cannot open the render node: install Mesa's VA
                "container: --device /dev/dri)")
 
 
-def explain(reason: str, device: str = "") -> str:
-    """The fix for a test encode's failure; `device` picks the VA-API driver of its vendor (AMD: radeonsi, else iHD)."""
+def explain(reason: str, device: str = "", end: Kind | None = None) -> str:
+    """The fix for a test encode's failure: its end's own (`end`, typed), else by what ffmpeg said; `device` picks the
+    VA-API driver of its vendor (AMD: radeonsi, else iHD)."""
+    if end in OWN_FIX:
+        return OWN_FIX[end]
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
             if pattern == VA_PATTERN and " (AMD " in device:
@@ -182,9 +192,11 @@ def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: i
     return dest
 
 
-def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0) -> ProbeResult:
-    return ProbeResult(spec.name, False, reason, None, setup.device, explain(reason, setup.device), round(seconds, 3),
-                       setup.args)
+def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0,
+            ended: Ended | None = None) -> ProbeResult:
+    end = ended.kind if ended is not None else None
+    return ProbeResult(spec.name, False, reason, None, setup.device, explain(reason, setup.device, end),
+                       round(seconds, 3), setup.args, ended=end.name if end is not None else None)
 
 
 def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
@@ -208,18 +220,19 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     try:
         res = run_probe(argv, f"{spec.name} test encode", log)
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
-        return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S)
+        return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S, ended_of(exc))
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         if disk_full_at(out):  # the out-dir's disk, not the encoder: said as the folder's (kit.cli.guard), once
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(out))
         # how it ended (kit.infra.ended: what the lead is sent), then what ffmpeg said (the box's: explain reads it)
         ended = ended_by(res.returncode) if res.returncode else Ended(Kind.NOT_WRITTEN)
         said = telling_line(res.stderr)
-        return _failed(spec, setup, f"test encode failed: {ended}" + (f": {said}" if said else ""), res.elapsed_s)
+        return _failed(spec, setup, f"test encode failed: {ended}" + (f": {said}" if said else ""), res.elapsed_s,
+                       ended)
     try:
         frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", log)
     except ToolError as exc:
-        return _failed(spec, setup, f"decoding the test encode back: {exc.message}", PROBE_TIMEOUT_S)
+        return _failed(spec, setup, f"decoding the test encode back: {exc.message}", PROBE_TIMEOUT_S, ended_of(exc))
     if frames != PROBE_FRAMES:
         return _failed(spec, setup, f"the test encode decodes to {frames} frames, not {PROBE_FRAMES}", res.elapsed_s)
     if decodes_as and decoded != decodes_as:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
-from kit.infra.proc import STOPPED
-from kit.infra.variables import FFMPEG, TIMEOUT_S
+from kit.infra.variables import FFMPEG
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO
 from kit.platforms.grids import CqGrid, outside_range
-from kit.platforms.probe import Prober, ProbeResult
+from kit.platforms.probe import OWN_FIX, Prober, ProbeResult
 from kit.platforms.signals import HostSignals, gather_signals
 
 
@@ -36,7 +35,7 @@ def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> P
     more = f" ({others} more requested encoder(s) failed too)" if others else ""
     if failed.transient:  # a cap or a stop from outside has its own fix (its hint): a busier box is not the cause
         way = "this can pass on a retry (nothing was cached)" + (
-            "" if any(words in failed.reason for words in (f"ran past {TIMEOUT_S.name}", STOPPED)) else
+            "" if failed.end in OWN_FIX else
             ": rerun when the box is less busy")
     elif failed.name in CPU_DEFAULTS:
         way = (f"{failed.name} is the baseline every run uses (--encoders auto included): use an ffmpeg whose "

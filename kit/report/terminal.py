@@ -22,6 +22,7 @@ from kit.infra.clock import WATCH
 from kit.infra.records import dump
 from kit.infra.visible import utf8_document, visible
 from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
+from kit.report.gatelines import NOT_JUDGED
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -432,7 +433,10 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread {e.plcc_spread:.4f}" if e.not_judged is None
+        # the seeds one student: their spread is 0 by construction, said as the report says it (gatelines)
+        spread = (f"seed spread {e.plcc_spread:.4f}" if e.seeds_not_judged is None
+                  else f"seed spread {NOT_JUDGED}: {e.seeds_not_judged}")
+        said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), {spread}" if e.not_judged is None
                 else f"the per-frame gates judged nothing ({e.not_judged})")
         if e.consumer_not_judged is not None:
             said = f"the consumer gates judged nothing ({e.consumer_not_judged}); {said}"

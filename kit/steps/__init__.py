@@ -46,8 +46,9 @@ STEPS: tuple[LazyStep, ...] = (
     # samplings.parquet; 4: the teacher recipe's student is the teacher's function plus a correction, scaled per fold
     # (kit.model.floor: correction in the reports), the teacher_fn baseline; 5: its clip an expectation under a spread
     # (kit.model.spread) fitted beside the public encodes the kit carries (kit.model.realrows), each fold's held-out
-    # counts at its own factors, floor.parquet's raw, spread and real columns
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=5),
+    # counts at its own factors, floor.parquet's raw, spread and real columns; 6: the spread's terms level (1 - level)
+    # and the codec block's one-hot (a 2.5.0 record holds four coefficients)
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=6),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
     # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2; a
     # content whose input cannot carry a consumer gate named and judged by the ceiling's gate alone (consumer.carried),

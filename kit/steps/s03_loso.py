@@ -20,6 +20,7 @@ from kit.infra.files import remembered_sha256, sha256_file, sha256_json
 from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import give_back_memory, out_of_memory
 from kit.infra.shown import Spelled
+from kit.infra.variables import MEMORY_CHECK
 from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
@@ -359,9 +360,15 @@ class LosoStep:
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
 
 
+def memory_checked() -> bool:
+    """KIT_MEMORY_CHECK: on (the default) refuses a corpus whose LOSO needs more memory than the box has."""
+    return MEMORY_CHECK.read() is True
+
+
 def check_memory(ctx: Context, corpus: Path) -> None:
     """LOSO's peak memory on the corpus (kit.model.cost.loso_peak_bytes of the rows its footer declares) against the
-    box's, before anything is read: refused where the box has less in all (exit 2), said where less is free now."""
+    box's, before anything is read: refused where the box has less in all (exit 2; KIT_MEMORY_CHECK=off trains it
+    anyway, said so), said where less is free now."""
     from kit.infra.parquet import parquet_rows
     from kit.infra.resources import box_memory, size_text
     from kit.model.cost import loso_peak_bytes
@@ -371,10 +378,16 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     total, free = box_memory()
     said = f"LOSO on {rows:,} rows needs about {size_text(need)} of memory at its peak"
     if total is not None and need > total:
-        raise ResourceLimit(f"{said}, more than the {size_text(total)} of this box", hint=(
+        more = f"more than the {size_text(total)} of this box"
+        if not memory_checked():
+            ctx.emit(Info("loso", f"{said}, {more}: trained anyway ({MEMORY_CHECK.name} is off)"))
+            return
+        raise ResourceLimit(Spelled("LOSO on the corpus ", corpus, f" ({rows:,} rows) needs about {size_text(need)} "
+                                    f"of memory at its peak, {more}"), hint=(
             f"train it where a process may have more than {size_text(need)}: a bigger box, or a Ray cluster whose "
             "nodes have it (docs/cluster.md, \"The union the boxes made\"), or on fewer rows (merge fewer boxes' "
-            "corpora); the corpus is kept"))
+            f"corpora); or, where this box can give more (its swap, memory freed), {MEMORY_CHECK.name}=off trains it "
+            "anyway; the corpus is kept"))
     if total is not None and free is not None and need > free:
         ctx.emit(Info("loso", f"{said}, and {size_text(free)} of this box's {size_text(total)} is free now: if "
                               "other programs keep theirs it may run out of memory (free some, or train it on a box "

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
     from kit.model.teacher_fn import TeacherFunction
     from kit.verdict.assess import Assessment
+    from kit.verdict.document import Verdict
+
+
+def reached(verdict: Verdict, keep: Path) -> VerdictReached:
+    """The verdict's event: its figures, and why each gate that judged nothing did (the terminal says it so)."""
+    gate = verdict.gate
+    return VerdictReached(verdict.verdict, gate.mean_plcc, gate.plcc_spread, str(keep), gate.not_judged,
+                          verdict.consumer_unjudged, gate.seeds_not_judged)
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -142,8 +150,7 @@ class VerdictStep:
             tree.write_json(run.calibration, assessment.sidecar)
             outputs.append(run.calibration)
         tree.write_json(keep, verdict.to_json())
-        ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep),
-                                verdict.gate.not_judged, verdict.consumer_unjudged))
+        ctx.emit(reached(verdict, keep))
         if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none
             cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.ahead("bundle").train, 1, promoted=False)
             ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))

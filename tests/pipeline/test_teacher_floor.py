@@ -56,8 +56,9 @@ def at_factor(floor: pd.DataFrame, scale: float, tolerance: float, spread: float
     (its clip an expectation under `spread` times the encode's spread) plus the factor times the seed's correction
     (none on a public encode), clipped to [0, 100]; its miss of the whole encode's score and whether it is within."""
     by = [floor[c] for c in ENCODE]
-    base = floor["ceiling"].to_numpy(dtype=float) if spread == 0.0 else expected_clip(floor["raw"],
-                                                                                      spread * floor["spread"])
+    # at any factor a spread is at most the widest fitted (most_spread)
+    sigma = np.minimum(spread * floor["spread"], floor["most_spread"])
+    base = floor["ceiling"].to_numpy(dtype=float) if spread == 0.0 else expected_clip(floor["raw"], sigma)
     correction = floor["correction"].fillna(0.0) if scale else 0.0
     predicted = pd.Series(np.clip(base + scale * correction, 0, 100), index=floor.index).groupby(by).mean()
     miss = (predicted - floor.groupby(by)["teacher"].first()).abs()

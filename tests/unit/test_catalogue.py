@@ -313,11 +313,44 @@ def test_every_tensor_of_the_spread_graph_is_catalogued() -> None:
     """The student's spread (issue 97) names its own tensors in the exported graph (kit.model.teacher_term's
     expected_nodes): each is one the catalogue admits, or the bundle refuses its own export."""
     from kit.bundle.catalogue import ONNX_OP, ONNX_TENSOR
-    from kit.model.spread import Spread
+    from kit.model.spread import TERMS, Spread
     from kit.model.teacher_term import expected_nodes
 
-    nodes, inits = expected_nodes((0.0, 100.0), Spread([0.1, 0.2, 0.3, 0.4], 1.0, 2.0, 3.0), "features", "codec",
-                                  "t_raw")
+    spread = Spread([0.1, 0.2, 0.3, 0.4, 0.5, *[0.05] * (len(TERMS) - 5)], 1.0, 2.0, 3.0)
+    nodes, inits = expected_nodes((0.0, 100.0), spread, "features", "codec", "t_raw")
     names = {n for _, inputs, out in nodes for n in (*inputs, out)} | set(inits) | {"s_expected"}
     assert [n for n in sorted(names) if not ONNX_TENSOR.admits(n)] == []
     assert [op for op, _, _ in nodes if not ONNX_OP.admits(op)] == []
+
+
+BOX_IDS = ["b10", "ann-laptop", "_x_", "a.b-c_d", "7", "a" * 64,  # taken
+           "", "a" * 65, "a" * 128, "a/b", "../b10", "-b10", ".b10", "b10-", "b10.", "b 10", "b10\n", "\tb10",
+           "b10:", "b\\10", "bо10", "Ｂ10", "b１0", "İb10", "ｂ", "b10\u200b", "Κ10", "b10é"]  # refused
+
+
+@given(st.one_of(st.sampled_from(BOX_IDS), st.text(max_size=70),
+                 st.text(alphabet="aZ09._-/ İК", max_size=70)))
+def test_the_catalogues_box_id_is_the_box_id_rule_whole(text: str) -> None:
+    """The catalogue's box id (what `verify` and `merge` take in a sent field) is the --box-id rule's, whole: every
+    string the flag or the rule refuses (too long, a slash, a look-alike letter, a leading dash or dot, empty) is
+    refused by the catalogue, and the reverse. 2.5.0's catalogue took any 1 to 128 of its letters."""
+    from kit.cli.flags import check_box_id
+    from kit.errors import InputError
+    from kit.infra.rules import BOX_ID
+
+    try:
+        check_box_id(text)
+        flag = True
+    except InputError:
+        flag = False
+    rule = bool(text) and BOX_ID.problem(text) is None  # the rule's "" is a manifest's "not recorded": no box id
+    assert values.BOX.admits(text) == rule == flag, text
+
+
+def test_every_column_of_floor_parquet_is_catalogued() -> None:
+    """03_loso/floor.parquet crosses in the tarball: each of its columns (kit.model.floor.FLOOR_COLUMNS) is one the
+    catalogue admits, or the bundle refuses its own run (the spread's bound, `most_spread`, once was not)."""
+    from kit.bundle.catalogue import COLUMN_NAME
+    from kit.model.floor import FLOOR_COLUMNS
+
+    assert [c for c in FLOOR_COLUMNS if not COLUMN_NAME.admits(c)] == []

@@ -28,7 +28,7 @@ from kit.model.export import OPSET
 from kit.model.floor import CONTENT_SLACK, SCALES, Evidence
 from kit.model.loso import LosoInputs
 from kit.model.recipe import TEACHER, TrainConfig
-from kit.model.spread import Spread
+from kit.model.spread import TERMS, Spread
 from kit.model.stacked import StackedMLP
 from kit.model.teacher_term import TEACHER_OPS, TeacherTerm, teacher_nodes
 from kit.model.train import TrainedEnsemble
@@ -151,8 +151,8 @@ def test_the_correction_record_says_what_the_export_is(tmp_path: Path) -> None:
     assert not half.is_teacher and not half.folds_differ
     assert half.label.startswith("the teacher's function with 0.5 x its correction: 39 of 40")
     assert Correction.from_json(json.loads(json.dumps(half.to_json()))) == half
-    spread = Correction(0.0, [0.0, 0.0], 40, 38, 40, spread=Spread([0.1, 0.2, 0.3, 0.4], 1.0, 2.0, 8.0),
-                        fold_spreads=[1.0, 1.0])
+    coefs = [0.1, 0.2, 0.3, 0.4, 0.5, *[0.05] * (len(TERMS) - 5)]
+    spread = Correction(0.0, [0.0, 0.0], 40, 38, 40, spread=Spread(coefs, 1.0, 2.0, 8.0), fold_spreads=[1.0, 1.0])
     assert not spread.is_teacher and not spread.folds_teacher
     assert spread.label.startswith("the teacher's function with its clip at a spread x 1: 40 of 40")
     assert Correction.from_json(json.loads(json.dumps(spread.to_json()))) == spread

@@ -61,9 +61,16 @@ def test_a_corpus_the_box_cannot_hold_is_refused_before_it_is_read(tmp_path: Pat
     if refused:
         with pytest.raises(ResourceLimit) as exc:
             check_memory(ctx, corpus)  # type: ignore[arg-type]
-        assert exc.value.message == (f"LOSO on 150 rows needs about {resources.size_text(need)} of memory at its "
-                                     "peak, more than the 1 MiB of this box")
+        assert exc.value.message == (f"LOSO on the corpus {corpus} (150 rows) needs about "
+                                     f"{resources.size_text(need)} of memory at its peak, more than the 1 MiB of this "
+                                     "box")
         assert "the corpus is kept" in exc.value.hint and exc.value.exit_code == 2
+        assert "KIT_MEMORY_CHECK=off trains it anyway" in exc.value.hint
+        monkeypatch.setenv("KIT_MEMORY_CHECK", "off")  # the check overridden: said, and the step goes on
+        check_memory(ctx, corpus)  # type: ignore[arg-type]
+        assert [e.message for e in ctx.events if isinstance(e, Info)] == [
+            f"LOSO on 150 rows needs about {resources.size_text(need)} of memory at its peak, more than the 1 MiB of "
+            "this box: trained anyway (KIT_MEMORY_CHECK is off)"]
         return
     check_memory(ctx, corpus)  # type: ignore[arg-type]
     infos = [e for e in ctx.events if isinstance(e, Info)]

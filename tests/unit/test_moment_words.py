@@ -227,3 +227,40 @@ def test_the_cache_keeps_only_what_the_file_s_bytes_decide(tmp_path: Path, refus
     entries = json.loads((tmp_path / "cache" / "sha256.json").read_text()) if kept else {}
     assert (refusal_key(clip, str(ffmpeg)) in entries) == kept
     assert not (tmp_path / "cache" / "sha256.json").exists() or kept
+
+
+def test_a_repeating_moment_is_told_by_its_typed_kind_never_by_the_words_of_its_reason(tmp_path: Path) -> None:
+    """Which moment left a clip out run after run (kit.corpus.failures.repeated) follows the typed end its child came
+    to (kit.infra.ended), carried on its JobFailed, look refusal and Unusable: a reason that carries another moment's
+    words (or every one's) is counted as the moment it is typed, and one of no typed moment is counted as none. Every
+    end of every kind: the moment of its table, or none; end_of types what how_it_ended says."""
+    from kit.corpus.failures import MOMENTS, Repeat, Repeats, repeated
+    from kit.infra.ended import MOMENT_OF, Ended, Kind
+    from kit.media.discovery import Unusable
+    from kit.media.ffmpeg import end_of
+    from kit.media.looks import LookCutShort
+
+    worded = ("clip.y4m: ffmpeg failed (exit 1) with the box out of memory, was killed (SIGKILL) from outside the "
+              "kit, stopped by a signal from outside, gave no frames for 9 s, changed while the run was going")
+    before = Repeats(tuple(Repeat("clip.y4m", kind, 1) for kind in MOMENTS))
+    for moment in (None, *MOMENTS):
+        said, record, _ = repeated([Unusable("clip.y4m", worded, "fix", True, moment)], before)
+        assert [r.kind for r in record.repeats] == ([moment] if moment else []), moment
+        assert (said[0].fix == "fix") == (moment is None), said[0].fix
+        if moment:
+            assert said[0].fix == f"left out for the same cause in 2 runs in a row: {MOMENTS[moment]}"
+    for kind in Kind:
+        end = Ended(kind, code=1, signal=9, seconds=9, cap="KIT_TIMEOUT_S")
+        assert JobFailed(worded, retry_helps=True, end=end).moment == MOMENT_OF.get(kind), kind
+        assert LookCutShort(worded, end=end).moment == MOMENT_OF.get(kind), kind
+    assert JobFailed(worded, retry_helps=True).moment is None and ChangedWhileRead(tmp_path / "c.y4m").moment == \
+        "changed"
+    for code, stderr, kind in ((-9, "", Kind.KILLED_OUTSIDE), (-11, "", Kind.CRASHED),
+                               (255, "Received signal 15: terminating.", Kind.KILLED_OUTSIDE),
+                               (1, "x: Cannot allocate memory", Kind.OUT_OF_MEMORY),
+                               (1, "Too many open files", Kind.OUT_OF_FILES), (1, "No space left on device",
+                                                                              Kind.DISK_FULL),
+                               (1, "Invalid data found when processing input", Kind.EXIT)):
+        res = ProcResult(("ffmpeg",), code, b"", stderr, 0.1)
+        assert end_of(res).kind is kind, (code, stderr)
+        assert how_it_ended(res)[2] == (kind in MOMENT_OF or kind is Kind.DISK_FULL), (code, stderr)

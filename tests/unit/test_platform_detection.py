@@ -373,3 +373,33 @@ def test_resolve_encoders_refuses_a_named_encoder_that_fails() -> None:
     assert err.value.message == ("encoder h264_nvenc does not work on this box: Cannot load libcuda.so.1 "
                                  "(1 more requested encoder(s) failed too)")
     assert "drop h264_nvenc from --encoders" in err.value.hint and "NVIDIA driver" in err.value.hint
+
+
+def test_a_test_encode_is_judged_by_how_its_child_ended_never_by_the_words_of_its_reason(tmp_path: Path) -> None:
+    """Whether a failed test encode is the moment's (not cached, `retry`) and whether its fix is its own (a cap, a stop
+    from outside) follow the typed end (kit.infra.ended.Kind), not the kit's words read back from its reason: a reason
+    that carries those words with another end (or none) is not taken for it, and every end decides alike whatever
+    the reason says."""
+    from kit.infra.ended import Kind
+    from kit.infra.proc import TimedOut, ended_of
+    from kit.platforms.detect import HwSetup
+    from kit.platforms.encoders import HwArgs
+    from kit.platforms.probe import OWN_FIX, TRANSIENT_ENDS, probe_encoder
+    from kit.platforms.resolve import refuse
+
+    worded = "test encode: ffmpeg was stopped by a signal from outside for 9 s, ran past KIT_TIMEOUT_S, timed out"
+    for end in (None, *Kind):
+        for reason in (worded, "test encode failed: Invalid argument"):
+            r = ProbeResult("libx265", False, reason, ended=end.name if end is not None else None)
+            assert r.transient == (end in TRANSIENT_ENDS), (end, reason)
+            way = refuse(r, 0).hint
+            assert ("less busy" in way) == (end in TRANSIENT_ENDS and end not in OWN_FIX), (end, reason, way)
+    for stopped, capped, stalled, kind in ((True, False, False, Kind.STOPPED_OUTSIDE),
+                                           (False, True, False, Kind.CAPPED), (False, False, True, Kind.NO_FRAMES_FOR),
+                                           (False, False, False, Kind.TIMED_OUT)):
+        timed = TimedOut("ffmpeg timed out", "", "", 9.0, "", stalled, stopped=stopped, capped=capped)
+        assert ended_of(timed) is not None and ended_of(timed).kind is kind  # type: ignore[union-attr]
+    # a program that cannot start, end to end: typed, not cached, its reason the kit's words
+    failed = probe_encoder(str(tmp_path / "no-ffmpeg"), get_spec("libx264"), HwSetup(HwArgs(), "cpu"),
+                           tmp_path / "clip.y4m", tmp_path, 25)
+    assert failed.end is Kind.CANNOT_START and failed.transient

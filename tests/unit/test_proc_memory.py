@@ -94,5 +94,5 @@ def test_every_path_closes_the_child_s_pipes() -> None:
     names anything left to the garbage collector."""
     res = pace.run([sys.executable, "-X", "dev", "-c", PATHS], capture_output=True, text=True, timeout=120,
                    env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
-    assert res.stdout.split() == ["TimedOut", "ValueError", "ToolError"], res.stderr
+    assert res.stdout.split() == ["TimedOut", "ValueError", "CannotStart"], res.stderr
     assert "ResourceWarning" not in res.stderr, res.stderr

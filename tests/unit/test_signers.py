@@ -7,6 +7,7 @@ The real merges: tests/pipeline/test_box_keys.py."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -86,6 +87,55 @@ def test_a_key_accepted_is_the_box_s_last_and_recorded(lead: Path) -> None:
         "b10": (K1, K2)}
     assert recorded(lead) == {"b10": [K1, K2]} and said[0].startswith(f"box b10's key is now {fingerprint(K2)}")
     assert take_keys([tarball("new", K2)], (), again, print)[0] == {"b10": (K1, K2)}  # known from then on
+
+
+def test_a_key_the_box_had_accepted_again_keeps_its_place_behind_the_key_now(lead: Path) -> None:
+    """b10 known by K1 then K2 (reinstalled): accepting K1 again (an old tarball of it merged with --accept-key) keeps
+    the keys in the order the lead first took them, K2 the key now, said; 2.5.0 moved K1 last, so the runs under K2
+    ranked before the older K1's. Every order of accepting known and new keys keeps that order."""
+    take_keys([tarball("t1", K1)], (), again, print)
+    take_keys([tarball("new", K2)], [("b10", fingerprint(K2))], again, print)
+    for old in (K1, K2):
+        said: list[str] = []
+        assert take_keys([tarball("old", old)], [("b10", fingerprint(old))], again, said.append)[0] == {
+            "b10": (K1, K2)}
+        assert recorded(lead) == {"b10": [K1, K2]}
+        assert said == [f"box b10's key {fingerprint(old)} is one this lead already knows for it (--accept-key "
+                        "changes nothing): its keys stay in the order this lead first took them, "
+                        f"{fingerprint(K2)} its key now"]
+    assert take_keys([tarball("old", K1), tarball("third", K3)], [("b10", fingerprint(K1)), ("b10", fingerprint(K3))],
+                     again, print)[0] == {"b10": (K1, K2, K3)}
+    assert recorded(lead) == {"b10": [K1, K2, K3]}
+
+
+def test_an_unsigned_tarball_of_a_box_the_lead_knows_by_a_key_is_refused_and_of_another_taken(lead: Path) -> None:
+    """A tarball with its signature taken off (or a kit before 2.5's) under a box id the lead knows by a key, by its
+    record or by a key the same merge takes, is refused (exit 2), naming the tarball, the box and its key, and
+    nothing is recorded; its rows of that box count, whatever its manifest names. One of a box no key is known for is
+    taken, as 2.4's were, and a lead with no record reads none. 2.5.0 took the stripped tarball as a 2.4 one."""
+    def stripped(box: str = "b10", rows_of: str | None = None) -> LoadedInput:
+        return replace(tarball(f"results-{box}-stripped.tar.gz", K1, box, rows_of), signed=None)
+
+    alone = [stripped("b11")]
+    assert take_keys(alone, (), again, print) == ({}, alone) and not lead.exists()  # no record: none read
+    take_keys([tarball("t1", K1)], (), again, print)
+    for given in ([stripped()], [stripped("b11", rows_of="b10")], [tarball("t1", K1), stripped()]):
+        with pytest.raises(InputError) as caught:
+            take_keys(given, (), again, print)
+        assert caught.value.exit_code == 2
+        name = given[-1].name
+        assert caught.value.message == (
+            f"{name} is unsigned (a kit before 2.5's, or its signature taken off) and holds rows of box b10, which "
+            f"this lead knows by its key {fingerprint(K1)}: an unsigned tarball of a box that signs is never taken "
+            "as its; nothing was merged"), caught.value.message
+        assert "ask box b10's owner to send its signed tarball again" in caught.value.hint
+    (lead / KNOWN_BOXES).unlink()
+    with pytest.raises(InputError, match="holds rows of box b10, which this lead knows by its key"):
+        take_keys([tarball("t1", K1), stripped()], (), again, print)  # a key this merge takes is known too
+    assert recorded(lead) == {}
+    take_keys([tarball("t1", K1)], (), again, print)
+    assert take_keys(alone, (), again, print) == ({}, alone)  # a box no key is known for: taken
+    assert recorded(lead) == {"b10": [K1]}
 
 
 def test_a_fingerprint_no_input_names_is_refused(lead: Path) -> None:

@@ -484,3 +484,22 @@ def test_a_hold_opens_with_the_gates_that_failed_then_what_no_gate_counts(tmp_pa
     page = "".join(recommendation_html(hold))
     assert page.index("Seeds [0, 1] are below 0.95") < page.index("Send the results tarball back") < \
         page.index("What no gate counts: as vmaf-tune samples, the input falls short on"), page
+
+
+def test_the_verdict_line_says_the_seed_spread_not_judged_where_the_seeds_are_one_student(tmp_path: Path) -> None:
+    """Issue 97: where every seed is one student (the teacher's function, no correction kept) their spread is 0 by
+    construction; the verdict's line says it not judged, as the report does, never `seed spread 0.0000`. Seeds that
+    are students of their own still show their spread."""
+    from kit.steps.s04_verdict import reached
+    from kit.verdict.decide import SEEDS_ALIKE
+    from tests.unit.test_words_said import golden
+
+    real = golden()
+    alike = replace(real, gate=replace(real.gate, plcc_spread=0.0).seeds_unjudged(SEEDS_ALIKE))
+    for verdict, spread in ((real, f"seed spread {real.gate.plcc_spread:.4f}"),
+                            (alike, f"seed spread not judged: {SEEDS_ALIKE}")):
+        buf = StringIO()
+        Renderer(stream=buf)(reached(verdict, tmp_path / "PROMOTE.json"))
+        said = buf.getvalue()
+        assert spread in said and said.count("seed spread") == 1, said
+    assert "0.0000" not in said

@@ -41,6 +41,7 @@ from kit.infra.variables import (
     GROUP_SHARED,
     INCUMBENT_TIMEOUT_S,
     JOB_THREADS,
+    MEMORY_CHECK,
     NUMBERS,
     OF_FLAGS,
     OFF,
@@ -186,7 +187,10 @@ def test_every_switch_option_reads_every_spelling_the_docs_give_as_its_declarati
 @pytest.mark.parametrize("variable", ENV_SWITCHES, ids=[v.name for v in ENV_SWITCHES])
 def test_every_switch_of_no_option_reads_every_spelling_the_docs_give(variable: Variable,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    readers = {SHARED_DECODE.name: shared_decode_enabled}  # a new switch of no option: name its reader here
+    from kit.steps.s03_loso import memory_checked
+
+    # a new switch of no option: name its reader here
+    readers = {SHARED_DECODE.name: shared_decode_enabled, MEMORY_CHECK.name: memory_checked}
     for word, meaning in GOOD:
         monkeypatch.setenv(variable.name, word)
         assert readers[variable.name]() is (variable.default if meaning is None else meaning), word
