@@ -318,17 +318,33 @@ def demo_json(folder: Path) -> dict[str, object]:
     with (folder / "lines.txt").open("w+") as lines, pace.ticking() as clock:  # the box's own time (tests/pace.py)
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=lines)
         assert proc.stdout is not None
-        events, first = [], None
+        events, first, at_eta = [], None, []
         for line in proc.stdout:
             events.append(line)
-            if first is None and '"event": "eta"' in line:
-                first = clock.seconds()
+            if '"event": "eta"' in line:
+                at_eta.append((clock.wall(), clock.seconds()))
+                first = at_eta[0][1]
         code = pace.wait(proc, 1800)
+        end = (clock.wall(), clock.seconds())
         lines.seek(0)
         said = lines.read()
     assert code == 0, said[-4000:]
     load_said = f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
-    return {"lines": said, "events": "".join(events), "first_eta_s": first, "load": load_said}
+    return {"lines": said, "events": "".join(events), "first_eta_s": first, "load": load_said,
+            "paces": pace_changes(at_eta, end)}
+
+
+def pace_changes(at: list[tuple[float, float]], end: tuple[float, float]) -> list[float]:
+    """For each of a run's moments (wall seconds, the box's own seconds: pace.BoxClock), how much faster the box went
+    after it than before it: the box's own seconds per wall second from the moment to the end, over the same from the
+    start to the moment (1.0 on a box whose load did not change). A time left the kit measured at a moment assumes
+    the pace it saw; the truth of a box that then got busier is longer by this ratio, not by the kit's fault."""
+    out = []
+    for wall, own in at:
+        before = own / wall if wall > 0 else 1.0
+        after = (end[1] - own) / (end[0] - wall) if end[0] > wall else before
+        out.append(after / before if before > 0 else 1.0)
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -343,11 +359,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
 
 
 @pytest.fixture(scope="session")
-def demo_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float | None, str]:
-    """The --json events of the session's demo run (demo_run), its first `eta` event's seconds from the start, and the
-    box's load average before and after it."""
+def demo_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float | None, str, list[float]]:
+    """The --json events of the session's demo run (demo_run), its first `eta` event's seconds from the start, the
+    box's load average before and after it, and at each `eta` event how the box's pace changed after it
+    (pace_changes)."""
     kept = made_once(tmp_path_factory, "demo-run", demo_json)[1]
-    return kept["events"], kept["first_eta_s"], kept["load"]
+    return kept["events"], kept["first_eta_s"], kept["load"], kept["paces"]
 
 
 SMALL_BOX = ("homer.avi", "anim-1.mov", "alea.mpg", "movie.avi", "carphone_pristine.mp4")
