@@ -85,10 +85,10 @@ def failed_clips(failures: list[ToolError], clips: Sequence[Clip], strict: bool,
 
 # A clip left out for the box's or the moment's cause is tried again by every run; where the same cause leaves it out
 # run after run, the words say so and give the fix of that cause (never the clip's refusal: it is tried again still).
-# Each moment (kit.infra.ended.MOMENTS, typed where the clip is left out: how its child ended, or its file changed):
+# FIXES: each moment (ended.MOMENTS, typed where the clip is left out: how its child ended, or its file changed):
 # its fix. The words of its reason are never read back to tell it.
 FEWER_HINT = "run fewer jobs at once (--jobs 1) or free memory (close other programs), then the same command again"
-MOMENTS: dict[str, str] = {
+FIXES: dict[str, str] = {
     "memory": f"the box ran out of memory for it: {FEWER_HINT}",
     "files": f"the box ran out of open files for it: raise the limit (ulimit -n 4096), or {FEWER_HINT}",
     "killed": f"something killed its ffmpeg each time (the system out of memory, most often: see dmesg): {FEWER_HINT}",
@@ -98,7 +98,6 @@ MOMENTS: dict[str, str] = {
              f"{FEWER_HINT}",
     "changed": "the file changed under the run each time: run again once it is final",
 }
-assert tuple(MOMENTS) == ended.MOMENTS, "a moment of kit.infra.ended without its fix here"
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class Repeat(Record):
     """A clip the box or the moment left out, of which cause, and in how many runs in a row."""
 
     path: str = field(metadata=NAMES_FILE)
-    kind: str = field(metadata=keep(OneOf(tuple(MOMENTS))))
+    kind: str = field(metadata=keep(OneOf(ended.MOMENTS)))
     runs: int = field(metadata=keep(COUNT))
 
 
@@ -124,13 +123,13 @@ def ordinal(n: int) -> str:
 
 
 def repeated(unusable: Sequence[Unusable], before: Repeats | None) -> tuple[list[Unusable], Repeats, list[str]]:
-    """The clips left out, those of them the same cause of MOMENTS left out in the run before too said so (`the 3rd
-    run in a row`) with that cause's fix; the record of this run's; the paths whose words changed. A clip is never
-    refused for it: it is tried again, as each run's is."""
+    """The clips left out, those of them the same moment (ended.MOMENTS) left out in the run before too said so (`the
+    3rd run in a row`) with that moment's fix (FIXES); the record of this run's; the paths whose words changed. A
+    clip is never refused for it: it is tried again, as each run's is."""
     runs = {(r.path, r.kind): r.runs for r in (before.repeats if before is not None else ())}
     out, kept, changed = [], [], []
     for u in unusable:
-        kind = u.moment if u.again and u.moment in MOMENTS else None
+        kind = u.moment if u.again and u.moment in FIXES else None
         if kind is None:
             out.append(u)
             continue
@@ -141,5 +140,5 @@ def repeated(unusable: Sequence[Unusable], before: Repeats | None) -> tuple[list
             continue
         changed.append(u.path)
         out.append(replace(u, reason=Spelled(u.reason, f"; the {ordinal(n)} run in a row to leave it out so"),
-                           fix=f"left out for the same cause in {n} runs in a row: {MOMENTS[kind]}"))
+                           fix=f"left out for the same cause in {n} runs in a row: {FIXES[kind]}"))
     return out, Repeats(tuple(kept)), changed

@@ -266,8 +266,8 @@ class BoxRun(Record):
     """One run of one box, as a merge knows it: its box id, the part of a reference set it encoded (its shard label,
     "" for the whole), when its rows were made (the box's clock: said, never the order), its shard's sha256, and
     (kit 2.5, from its signed tarball: kit.infra.keys) the box's public key, its run's number in the box's chain, the
-    digest of the run it follows and its own. A run of kit 2.4 has no key: it never supersedes (an unsigned tarball is
-    superseded by a signed run of its box: kit.corpus.merge.signed_over)."""
+    digest of the run it follows and its own. A run of kit 2.4 has no key: it never supersedes (an unsigned tarball of
+    a box known by its key is refused: kit.corpus.signers.refuse_unsigned)."""
 
     LENIENT = True  # kit 2.4's runs hold no key, number nor digest (and a `machine`, read as nothing)
 

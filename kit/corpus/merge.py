@@ -103,12 +103,8 @@ def supersede(inputs: Sequence[LoadedInput], histories: Histories) -> tuple[list
                                       only_here(inp, latest[r.box][1], r.box_id)) for r in stale]
             kept.append(without_runs(inp, stale, latest) if stale else inp)
             continue
-        if (run := signed_run(inp)) is None or rank(run) is None:
-            if (over := signed_over(inp, latest)) is not None:  # nothing of it proven: its box's signed run is the box
-                superseded.append(Superseded(inp.name, over[0], over[1].name, over[2], only_here(inp, over[1],
-                                                                                                 over[0].box_id)))
-            else:
-                kept.append(inp)
+        if (run := signed_run(inp)) is None or rank(run) is None:  # an unsigned tarball of a box known by its key
+            kept.append(inp)  # is refused before (signers.refuse_unsigned): this one is no known box's run
             continue
         later, by, _ = latest[run.box]
         if later.digest != run.digest:
@@ -118,29 +114,6 @@ def supersede(inputs: Sequence[LoadedInput], histories: Histories) -> tuple[list
         else:
             kept.append(inp)
     return kept, sorted(superseded, key=lambda s: (s.input, s.run.sha256))
-
-
-def signed_over(inp: LoadedInput, latest: Latest) -> tuple[BoxRun, LoadedInput, BoxRun] | None:
-    """An unsigned results tarball (a kit before 2.5's, or a signed one whose signature was taken off, which anyone
-    who saw it can do: nothing of it is proven) of a box whose signed run the merge holds: the run it says it is, and
-    the box's latest run (of its part of a set, else any) with the input holding it, which supersedes it; None for
-    any other input. One holding rows of several boxes, a signed one among them, is refused (the kit makes none)."""
-    if inp.kind != "tarball" or inp.signed is not None:
-        return None
-    boxes = sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist()})
-    signed = [b for b in boxes if any(box == b for box, _ in latest)]
-    if not signed:
-        return None
-    if len(boxes) > 1:
-        raise InputError(f"{inp.name} is unsigned and holds rows of box {signed[0]}, whose runs are signed, and of "
-                         f"box {next(b for b in boxes if b != signed[0])}: its rows cannot be told apart, and a "
-                         "signed box's rows are only ever its key's; nothing was merged",
-                         hint="leave the tarball out: the kit never makes one so (someone edited it)")
-    m = inp.manifest
-    part = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else ""
-    later, by, _ = latest.get((boxes[0], part)) or latest[min(k for k in latest if k[0] == boxes[0])]
-    sha = m.sha256 if isinstance(m, ShardManifest) and m.sha256 else inp.sha256
-    return BoxRun(boxes[0], part, inp.recorded_utc, sha), by, later
 
 
 def latest_runs(inputs: Sequence[LoadedInput], rank: Callable[[BoxRun], tuple[int, int] | None]

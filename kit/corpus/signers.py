@@ -10,8 +10,8 @@ that a run under the key taken later is the later run (kit.corpus.merge.supersed
 count (`run`), each run naming the digest of the one it follows: two runs of one number, or a run whose given
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
 refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): under a box
-id the lead knows by a key it is refused (refuse_unsigned); of another box, never a box's run, it never supersedes,
-and a signed run of its box supersedes it (kit.corpus.merge.signed_over).
+id the lead knows by a key, or one this merge takes a key for, it is refused (refuse_unsigned); of another box it is
+read for its rows, never a box's run: it never supersedes nor is superseded.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def pattern() -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-# a clip left out for the box's or the moment's cause, by which (kit.corpus.failures.MOMENTS says each, with its fix):
+# a clip left out for the box's or the moment's cause, by which (kit.corpus.failures.FIXES says each, with its fix):
 # a child's end of these kinds, or its input changed while it was read or run
 MOMENTS = ("memory", "files", "killed", "stopped", "stall", "changed")
 MOMENT_OF: dict[Kind, str] = {Kind.OUT_OF_MEMORY: "memory", Kind.OUT_OF_FILES: "files", Kind.KILLED_OUTSIDE: "killed",

@@ -47,7 +47,8 @@ STEPS: tuple[LazyStep, ...] = (
     # (kit.model.floor: correction in the reports), the teacher_fn baseline; 5: its clip an expectation under a spread
     # (kit.model.spread) fitted beside the public encodes the kit carries (kit.model.realrows), each fold's held-out
     # counts at its own factors, floor.parquet's raw, spread and real columns; 6: the spread's terms level (1 - level)
-    # and the codec block's one-hot (a 2.5.0 record holds four coefficients)
+    # and the codec block's one-hot (a 2.5.0 record holds four coefficients), its factor capped at the widest spread
+    # fitted, floor.parquet's most_spread
     LazyStep("loso", "s03_loso", "LosoStep", format_version=6),
     # 2: the ceiling, recipe, independent_check; 3: the consumer gates judged against the ceiling, frame_regimes; the
     # consumer as it samples; 4: frame_regimes by the pictures' md5 (the manifest's repeats), never by motion2; a

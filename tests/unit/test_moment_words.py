@@ -234,21 +234,22 @@ def test_a_repeating_moment_is_told_by_its_typed_kind_never_by_the_words_of_its_
     to (kit.infra.ended), carried on its JobFailed, look refusal and Unusable: a reason that carries another moment's
     words (or every one's) is counted as the moment it is typed, and one of no typed moment is counted as none. Every
     end of every kind: the moment of its table, or none; end_of types what how_it_ended says."""
-    from kit.corpus.failures import MOMENTS, Repeat, Repeats, repeated
-    from kit.infra.ended import MOMENT_OF, Ended, Kind
+    from kit.corpus.failures import FIXES, Repeat, Repeats, repeated
+    from kit.infra.ended import MOMENT_OF, MOMENTS, Ended, Kind
     from kit.media.discovery import Unusable
     from kit.media.ffmpeg import end_of
     from kit.media.looks import LookCutShort
 
     worded = ("clip.y4m: ffmpeg failed (exit 1) with the box out of memory, was killed (SIGKILL) from outside the "
               "kit, stopped by a signal from outside, gave no frames for 9 s, changed while the run was going")
+    assert tuple(FIXES) == MOMENTS  # every moment has its fix, in its order
     before = Repeats(tuple(Repeat("clip.y4m", kind, 1) for kind in MOMENTS))
     for moment in (None, *MOMENTS):
         said, record, _ = repeated([Unusable("clip.y4m", worded, "fix", True, moment)], before)
         assert [r.kind for r in record.repeats] == ([moment] if moment else []), moment
         assert (said[0].fix == "fix") == (moment is None), said[0].fix
         if moment:
-            assert said[0].fix == f"left out for the same cause in 2 runs in a row: {MOMENTS[moment]}"
+            assert said[0].fix == f"left out for the same cause in 2 runs in a row: {FIXES[moment]}"
     for kind in Kind:
         end = Ended(kind, code=1, signal=9, seconds=9, cap="KIT_TIMEOUT_S")
         assert JobFailed(worded, retry_helps=True, end=end).moment == MOMENT_OF.get(kind), kind

@@ -240,8 +240,10 @@ def example(tp: Any, rules: tuple[Any, ...] = ()) -> Any:
     each = tuple(r.item for r in rules if isinstance(r, Each))
     if is_record(tp):
         return document(tp)
-    if origin in (list, tuple):
-        return [example(item_type(tp), each)]
+    if origin in (list, tuple):  # as many as a rule of its length asks (a spread's coefficients), else one
+        one = [example(item_type(tp), each)]
+        checks = [r for r in rules if isinstance(r, Check)]
+        return next((one * n for n in range(1, 65) if all(c.problem(one * n) is None for c in checks)), one)
     if origin is dict:
         return {"k": example(item_type(tp), each)}
     for rule in rules:

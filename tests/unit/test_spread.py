@@ -254,3 +254,16 @@ def test_the_public_encodes_held_out_by_content_are_recounted_and_none_falls_und
     kept = found.within(0.0, k)
     by = pd.DataFrame({"function": function, "student": kept, "content": content}).groupby("content").sum()
     assert k > 0 and kept.sum() > function.sum() and (by["student"] >= by["function"]).all(), by
+
+
+def test_a_spread_of_another_form_is_a_damaged_record_never_a_shape_error() -> None:
+    """A spread read back with other than one coefficient per term (kit 2.5.0's four, a hand-edited verdict) is a
+    RecordError, which its readers refuse with exit 2: before the rule it read, then failed in numpy's matrix product
+    where the spread is computed (exit 70)."""
+    from kit.infra.records import RecordError
+
+    good = Spread([0.1] * len(TERMS), 1.0, 2.0, 3.0).to_json()
+    assert Spread.from_json(good) == Spread([0.1] * len(TERMS), 1.0, 2.0, 3.0)
+    for coefs in ([0.1, 0.2, 0.3, 0.4], [0.1] * (len(TERMS) + 1), []):
+        with pytest.raises(RecordError, match="one per term"):
+            Spread.from_json({**good, "coefs": coefs})
