@@ -219,6 +219,16 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
+@pytest.fixture
+def own_lead(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test alone (KIT_CACHE_DIR), so a lead's record of its own: a test that merges an unsigned
+    tarball of a box id (boxa, boxb) that another test's signed tarball made known in the session's shared record
+    would be refused, rightly (kit.corpus.signers.refuse_unsigned), or not, by which test ran first."""
+    cache = tmp_path_factory.mktemp("lead-cache")  # beside the test's folder, which some tests list
+    monkeypatch.setenv("KIT_CACHE_DIR", str(cache))
+    return cache
+
+
 @pytest.fixture(autouse=True)
 def children_allowed() -> Iterator[None]:
     """An in-process invocation that failed refuses new children until the next one starts (guard):

@@ -83,7 +83,7 @@ class VerdictStep:
                            ).set_index(CORPUS_ROW, drop=False)
         # the columns the assessment reads (the rows' META and the teacher's score), the features and the teacher's
         # name let go: a sixth of the step's peak at 10,000 contents (bench/README.md#scale-10000)
-        meta = meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]].copy()
+        meta = meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]]  # a frame of its own
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")

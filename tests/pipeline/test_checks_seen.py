@@ -147,6 +147,7 @@ def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing
         assert not [n for n in tar.getnames() if n.startswith("02_corpus/")], tar.getnames()
 
 
+@pytest.mark.usefixtures("own_lead")
 def test_a_kit_2_0_box_s_left_out_clips_are_read_from_its_tarball(two_boxes: dict[str, Path], tmp_path: Path) -> None:
     """A box of kit 2.0 sent its left-out clips in 02_corpus/skipped.json only (its manifest has no `left_out`):
     the merge reads them there."""

@@ -79,6 +79,7 @@ def consistent_pair(out: Path) -> int:
     return int(manifest["rows"])
 
 
+@pytest.mark.usefixtures("own_lead")
 def test_a_second_merge_into_one_output_is_refused_while_the_first_runs(big_inputs: list[Path],
                                                                         tmp_path: Path) -> None:
     out, scratch = tmp_path / "out" / "m.parquet", tmp_path / "tmp"
@@ -110,6 +111,7 @@ def test_a_second_merge_into_one_output_is_refused_while_the_first_runs(big_inpu
     assert consistent_pair(out) == 24_000
 
 
+@pytest.mark.usefixtures("own_lead")
 def test_merges_started_together_never_crash_and_leave_a_described_pair(big_inputs: list[Path],
                                                                        tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"

@@ -25,6 +25,10 @@ from kit.infra.tree import Tree
 from kit.rundir import LAYOUT
 from tests.kitfiles import shard_table, write_shard
 
+# a lead record of each test's own (tests/conftest.py own_lead): its unsigned tarballs of boxa and boxb are
+# refused, rightly, wherever another test made those box ids known by a key in the session's shared cache
+pytestmark = pytest.mark.usefixtures("own_lead")
+
 
 def _in_time(call: object, seconds: float = 10.0) -> BaseException | None:
     """Run `call` on a thread; fail the test when it has not finished in time (a read blocked on a pipe)."""

@@ -40,6 +40,10 @@ from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, manifest_path
 from tests.kitfiles import flip_data_page, results_tarball, shard_table, write_shard
 
+# a lead record of each test's own (tests/conftest.py own_lead): its unsigned tarballs of boxa and boxb are
+# refused, rightly, wherever another test made those box ids known by a key in the session's shared cache
+pytestmark = pytest.mark.usefixtures("own_lead")
+
 TOP = "results-boxa-20261122T000000Z"
 
 

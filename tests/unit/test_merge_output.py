@@ -22,6 +22,10 @@ from kit.steps.runner import write_status
 from tests.conftest import run_kit
 from tests.kitfiles import results_tarball, write_shard
 
+# a lead record of each test's own (tests/conftest.py own_lead): its unsigned tarballs of boxa and boxb are
+# refused, rightly, wherever another test made those box ids known by a key in the session's shared cache
+pytestmark = pytest.mark.usefixtures("own_lead")
+
 
 def merge(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, ["merge", *map(str, args)])

@@ -24,6 +24,10 @@ from kit.steps.records import StepRecord
 from tests.conftest import run_here
 from tests.kitfiles import shard_table, write_shard
 
+# a lead record of each test's own (tests/conftest.py own_lead): its unsigned tarballs of boxa and boxb are
+# refused, rightly, wherever another test made those box ids known by a key in the session's shared cache
+pytestmark = pytest.mark.usefixtures("own_lead")
+
 NTSC = "24000/1001"
 SLOW = "s0-boxa"  # the 23.976 fps master of the shard below
 

@@ -21,6 +21,10 @@ from kit.infra.rules import KIT_VERSION
 from kit.infra.versions import NewerKit, newer_than_this, refuse_newer, release
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
+# a lead record of each test's own (tests/conftest.py own_lead): its unsigned tarballs of boxa and boxb are
+# refused, rightly, wherever another test made those box ids known by a key in the session's shared cache
+pytestmark = pytest.mark.usefixtures("own_lead")
+
 MAJOR, MINOR, _ = release(__version__) or (0, 0, 0)
 NEWER = f"{MAJOR}.{MINOR + 1}.0"  # the next minor release, whatever this kit's version is when the test runs
 SAID = f"made by ensemble-kit {NEWER}, newer than this kit {__version__}: upgrade the lead"
