@@ -33,8 +33,10 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
         return rows["height"].map(resolution_class)
     if by == "rung":  # the share of the source's height the encode was made at (kit.media.ladder.rung_label)
         return pd.Series(rung_labels(rows), index=rows.index)
-    if by == "quality":  # quality_key's labels, made by the column, not a Python string a row
-        return rows["encoder"].astype(str) + " cq" + rows["cq"].astype(int).astype(str)
+    if by == "quality":  # quality_key's label of each distinct setting, given to its rows (not a string a row)
+        codes, settings = pd.factorize(pd.MultiIndex.from_arrays([rows["encoder"].astype(str), rows["cq"].astype(int)]))
+        labels = np.array([quality_key(e, int(cq)) for e, cq in settings], dtype=object)
+        return pd.Series(labels[codes], index=rows.index)
     raise ValueError(f"unknown grouping {by!r}")
 
 
