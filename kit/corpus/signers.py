@@ -25,8 +25,7 @@ import pyarrow.compute as pc
 from kit.corpus.inputs import LoadedInput
 from kit.corpus.manifests import BoxKeys, BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
-from kit.infra.host import cache_dir
-from kit.infra.keyring import KNOWN_BOXES, Histories, KnownRun, keyring
+from kit.infra.keyring import Histories, KnownRun, has_keyring, keyring
 from kit.infra.keys import REINSTALLED, fingerprint
 from kit.infra.records import keeps
 
@@ -106,7 +105,7 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
         refuse_other_rows(inp)
     found = claims(inputs)
     unsigned = [i for i in inputs if i.kind == "tarball" and i.signed is None]
-    if not found and not accepted and not (unsigned and (cache_dir() / KNOWN_BOXES).is_file()):
+    if not found and not accepted and not (unsigned and has_keyring()):
         return {}, list(inputs)  # nothing signed, no record: a run of no key is no box's run, and no box is known
     said: list[str] = []
     with keyring() as (ring, path):

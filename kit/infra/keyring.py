@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.host import cache_tree
+from kit.infra.host import cache_dir, cache_tree
 from kit.infra.keys import DIGEST, FOLLOWS, PART, PUBLIC_KEY, REINSTALLED, RUN
 from kit.infra.records import Record, RecordError, keep, read_record
 from kit.infra.rules import BOX_ID, Each
@@ -68,6 +68,12 @@ class Ring:
 
 def keyring_file(cache: Tree) -> Path:
     return cache.root / KNOWN_BOXES
+
+
+def has_keyring() -> bool:
+    """Whether this lead keeps a record of the boxes' keys at all (a merge of no signed input still reads it: an
+    unsigned tarball of a box it knows by a key is refused), asked without making the cache."""
+    return (cache_dir() / KNOWN_BOXES).is_file()
 
 
 def as_records(histories: Mapping[str, tuple[str, ...]]) -> tuple[BoxKeys, ...]:
