@@ -11,7 +11,9 @@ count (`run`), each run naming the digest of the one it follows: two runs of one
 predecessor is not the one it names, are a fork (the box's cache restored from a copy) whose order nothing proves,
 refused. A tarball of a kit before 2.5 is unsigned (as is a signed one whose signature was taken off): under a box
 id the lead knows by a key, or one this merge takes a key for, it is refused (refuse_unsigned); of another box it is
-read for its rows, never a box's run: it never supersedes nor is superseded.
+read for its rows, never a box's run: it never supersedes nor is superseded. A corpus file given bare (a shard.parquet
+or .jsonl, not a tarball) is the lead's own: what crosses from a box is its tarball, and a file the lead took out of
+one and gives by hand is taken as the lead gives it, read for its rows as an unsigned tarball of no known box is.
 """
 
 from __future__ import annotations
@@ -160,8 +162,7 @@ def refuse_unsigned(unsigned: Sequence[LoadedInput], histories: Histories) -> No
                                  f"rows of box {box}, which this lead knows by its key {fingerprint(keys[-1])}: an "
                                  "unsigned tarball of a box that signs is never taken as its; nothing was merged",
                                  hint=f"ask box {box}'s owner to send its signed tarball again (the one its run made, "
-                                      "unchanged), and leave this one out: a box's signed runs supersede its "
-                                      "unsigned ones anyway")
+                                      "unchanged), and merge without this one")
 
 
 def proven_runs(inputs: Sequence[LoadedInput], runs: set[KnownRun], fresh: set[str],

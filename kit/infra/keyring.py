@@ -9,6 +9,7 @@ corpus's record of a box's runs is a file anyone can edit, proven only where it 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,9 @@ def keyring_file(cache: Tree) -> Path:
 
 def has_keyring() -> bool:
     """Whether this lead keeps a record of the boxes' keys at all (a merge of no signed input still reads it: an
-    unsigned tarball of a box it knows by a key is refused), asked without making the cache."""
-    return (cache_dir() / KNOWN_BOXES).is_file()
+    unsigned tarball of a box it knows by a key is refused), asked without making the cache: anything under the
+    record's name (a folder, a dangling link) is one, which `keyring` then refuses by name, never taken for none."""
+    return os.path.lexists(cache_dir() / KNOWN_BOXES)
 
 
 def as_records(histories: Mapping[str, tuple[str, ...]]) -> tuple[BoxKeys, ...]:

@@ -228,3 +228,21 @@ def test_a_union_s_keys_for_a_box_it_holds_no_run_of_are_none_of_its(lead: Path)
     assert {c.box_id for c in claims([given])} == {"b10"}
     keys, _ = take_keys([given, tarball("t77", K3, box="b77")], (), again, [].append)
     assert keys["b77"] == (K3,)
+
+
+def test_a_record_that_is_no_file_is_refused_by_name_not_taken_for_none(lead: Path) -> None:
+    """An unsigned tarball merged where something else lies under the record's name (a folder, a dangling link) is
+    refused naming the record: a record that does not read is never taken for no record, which would take a
+    stripped tarball of a box the lead knows."""
+    stripped = replace(tarball("results-b10-stripped.tar.gz", K1), signed=None)
+    lead.mkdir(parents=True, exist_ok=True)
+    for planted in ("folder", "link"):
+        target = lead / KNOWN_BOXES
+        if planted == "folder":
+            target.mkdir()
+        else:
+            target.symlink_to(lead / "gone.json")
+        with pytest.raises(InputError) as caught:
+            take_keys([stripped], (), again, print)
+        assert caught.value.exit_code == 2 and str(target) in caught.value.message, caught.value.message
+        target.rmdir() if planted == "folder" else target.unlink()
