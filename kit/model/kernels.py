@@ -4,8 +4,10 @@
   written out (kit.model.stacked.StackedMLP.gradients) and torch's fused Adam called directly (`FusedAdam`), on:
   - `torch.ops.aten.gelu_backward(g, x)`: g times exact (erf) GELU's derivative at x, g * (Phi(x) + x * phi(x));
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
-  - `torch._foreach_add_` and `torch._fused_adam_`, as FusedAdam.step calls them: Adam with L2 weight decay, in place.
-* **Public path** (kit.model.optimise.AutogradStep; KIT_TRAIN_KERNELS=public forces it): autograd and torch's Adam.
+  - `torch._foreach_add_` and `torch._fused_adam_`, as FusedAdam.step calls them: Adam with L2 weight decay, in place,
+    each stack padded to whole vector lanes (Padded).
+* **Public path** (kit.model.optimise.AutogradStep; KIT_TRAIN_KERNELS=public forces it): autograd and torch's Adam
+  (TorchAdam), the stacks padded as well.
 
 A new private op joins the list above, the self-check and tests/unit/test_kernels.py (which trains a LOSO both ways);
 where it pays is measured by bench/bench_train.py --kernels."""
@@ -33,29 +35,76 @@ ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
 
 
+LANES = 64  # a multiple of any CPU's vector lanes of float32 (AVX2 8, AVX-512 16): Adam's tensors are padded to it
+
+
+class Padded:
+    """Stacked tensors (members first) each re-homed at the start of a buffer padded to a whole number of LANES, and
+    their gradients copied into padded buffers of their own: what Adam updates. torch's fused Adam takes a tensor's
+    elements in vector lanes and its last few (the length modulo the lanes) one by one, with other roundings:
+    unpadded, a member's bits would hang on its place in the stack and the stack's size (so on the groups the
+    workers and the training tasks deal). Padded, every element is in a lane; the padding's weights, gradients and
+    moments stay 0 (Adam moves a 0 weight of gradient 0 by 0)."""
+
+    def __init__(self, stacks: list[torch.Tensor]) -> None:
+        self.stacks = stacks
+        self.buffers = [torch.zeros(-(-p.numel() // LANES) * LANES, dtype=p.dtype) for p in stacks]
+        self.grads = [torch.zeros_like(b) for b in self.buffers]
+        with torch.no_grad():
+            for p, buf in zip(stacks, self.buffers, strict=True):
+                buf[:p.numel()].copy_(p.reshape(-1))
+                p.set_(buf.untyped_storage(), 0, p.shape, p.contiguous().stride())  # p is now the buffer's start
+
+    @torch.no_grad()
+    def gradients(self, grads: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        """The stacks' gradients, each copied into its padded buffer."""
+        for g, buf in zip(grads, self.grads, strict=True):
+            assert g is not None, "a stack without its gradient"
+            buf[:g.numel()].copy_(g.reshape(-1))
+        return self.grads
+
+
 class FusedAdam:
-    """torch.optim.Adam(fused=True), its state and bits, with torch's fused kernel called directly."""
+    """torch.optim.Adam(fused=True) over the stacks padded (Padded), its state and bits, with torch's fused kernel
+    called directly."""
 
     def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> None:
-        self.params, self.lr, self.weight_decay = params, lr, weight_decay
-        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
-        self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]  # as torch keeps them
+        self.padded, self.lr, self.weight_decay = Padded(params), lr, weight_decay
+        self.params = self.padded.buffers
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.params]  # as torch keeps them
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor]) -> None:
+        """One step on the stacks' gradients (each as its stack is shaped)."""
         torch._foreach_add_(self.steps, 1)
-        torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
-                           lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=self.weight_decay, eps=1e-8,
+        torch._fused_adam_(self.params, self.padded.gradients(list(grads)), self.exp_avg, self.exp_avg_sq, [],
+                           self.steps, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=self.weight_decay, eps=1e-8,
                            amsgrad=False, maximize=False)  # torch.optim.Adam's betas and eps
 
 
-def torch_adam(params: list[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.Adam:
-    """torch.optim.Adam, fused where torch has a fused Adam for these tensors (on the CPU since 2.4)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=FUSED_PUBLIC)
-    except (RuntimeError, ValueError, TypeError):  # a torch without a fused Adam for them
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+class TorchAdam:
+    """torch.optim.Adam (fused where torch has a fused Adam for these tensors: on the CPU since 2.4) over the stacks
+    padded (Padded): its leaves are the padded buffers, so its in-place update is the stacks'."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> None:
+        self.padded = Padded(params)
+        try:
+            self.adam = torch.optim.Adam(self.padded.buffers, lr=lr, weight_decay=weight_decay, fused=FUSED_PUBLIC)
+        except (RuntimeError, ValueError, TypeError):  # a torch without a fused Adam for them
+            self.adam = torch.optim.Adam(self.padded.buffers, lr=lr, weight_decay=weight_decay)
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.adam.param_groups:
+            group["lr"] = lr
+
+    def step(self) -> None:
+        """One step on the stacks' gradients (`.grad`, as autograd left them)."""
+        for buf, grad in zip(self.padded.buffers, self.padded.gradients([p.grad for p in self.padded.stacks]),
+                             strict=True):
+            buf.grad = grad
+        self.adam.step()
 
 
 @dataclass(frozen=True)
@@ -91,9 +140,10 @@ def self_check() -> str:
         if not torch.equal(ACTIVATION_GRADS["relu"](g, x), torch.where(x > 0, g, 0.0)):
             return f"{op} is not ReLU's derivative any more"
         op = "torch._fused_adam_"
-        adam = FusedAdam([start.clone()], lr=0.01, weight_decay=0.1)
-        adam.step([grad.clone()])
-        if float(adam.steps[0]) != 1 or not torch.allclose(adam.params[0].double(), after_one, rtol=0, atol=1e-6):
+        weights = start.clone()[None]  # a stack of one member
+        adam = FusedAdam([weights], lr=0.01, weight_decay=0.1)
+        adam.step([grad.clone()[None]])
+        if float(adam.steps[0]) != 1 or not torch.allclose(weights[0].double(), after_one, rtol=0, atol=1e-6):
             return f"{op} is not Adam's update any more"
     except Exception as err:  # an op gone or its signature changed: autograd takes over
         return f"{op}: {reason_line(err, typed=True)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kit.model.kernels import FusedAdam, torch_adam
+from kit.model.kernels import FusedAdam, TorchAdam
 from kit.model.stacked import StackedMLP, Trace
 
 
@@ -30,11 +30,10 @@ class AutogradStep:
     """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's."""
 
     def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
-        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
+        self.net, self.adam = net, TorchAdam(net.params, lr, weight_decay)
 
     def set_lr(self, lr: float) -> None:
-        for group in self.adam.param_groups:
-            group["lr"] = lr
+        self.adam.set_lr(lr)
 
     def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
         params = self.net.params

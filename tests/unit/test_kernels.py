@@ -191,3 +191,32 @@ def test_no_module_but_kernels_uses_a_private_torch_op() -> None:
     assert private_torch("import torch\ntorch._foreach_add_(s, 1)\nprint(torch.__version__)") == ["torch._foreach_add_"]
     assert private_torch("torch.ops.aten.gelu_backward(g, x)") == ["torch.ops"]
     assert private_torch("from torch._dynamo import x\nimport torch._C") == ["torch._dynamo", "torch._C"]
+
+
+@pytest.mark.parametrize("path", ["private", "public"])
+def test_a_members_bits_are_its_own_whatever_group_it_trains_in(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Each member trained in one stack with the others, and each alone (as a training task or a box of other cores
+    deals them), by either path: the same bytes. torch's fused Adam takes a tensor's last few elements (its length
+    modulo the vector lanes) one by one, with other roundings than the lanes: 2.6.0 updated a whole stack as one
+    tensor, so a linear member's six weights (never a whole number of lanes) changed bits with its place in the stack,
+    and a task's members were not the one node's."""
+    if path == "public":
+        monkeypatch.setenv(ENV, "public")
+    else:
+        monkeypatch.delenv(ENV, raising=False)
+    from kit.model.arch import LINEAR
+
+    inputs = LosoInputs.of(synthetic_corpus(n_src=5, rows_per_src=80))
+    data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    config = TrainConfig(epochs=6, batch_size=16)
+    for arch in (LINEAR, MLP_SMALL, fr_regressor_v2(config)):
+        job = TrainJob(inputs.members([0, 1]), arch)
+        rows = float(np.mean([len(m.train_rows) for m in job.members]))
+
+        def weights(members: list[Member]) -> list[bytes]:
+            ens = train_jobs(data, [TrainJob(members, arch, planned_rows=rows)], config, 1)[0]
+            return [b"".join(s.weight[m].numpy().tobytes() + s.bias[m].numpy().tobytes() for s in ens.net.slots)
+                    for m in range(len(members))]
+
+        together = weights(job.members)
+        assert together == [weights([m])[0] for m in job.members], arch.name
