@@ -75,6 +75,7 @@ from kit.corpus.manifests import (
     TwinEntry,
 )
 from kit.corpus.oracle import IndependentCheck, OracleCheck
+from kit.corpus.schema import NO_DEVICE
 from kit.corpus.split import ShardSpec
 from kit.corpus.summary import CorpusSummary, SourceInfo, TeacherRange
 from kit.infra.archive import FileSum, ResultsManifest
@@ -321,7 +322,8 @@ FIELDS: dict[type, dict[Any, Shape]] = {
     WorstFold: {"src": SOURCE, "src_sha256": SHA256, "reason": m.WORST_REASON},
     VerdictProvenance: {"kit_version": KIT_VERSION, "python": PYTHON, "train_config": TRAIN_CONFIG,
                         "thresholds": {"max_clip_error": {STAT: NUM}, THRESHOLD: NUM}},
-    CorpusSummary: {"path": PATH, "sha256": SHA256, "sources": [SOURCE], "boxes": [BOX], "devices": [DEVICE],
+    CorpusSummary: {"path": PATH, "sha256": SHA256, "sources": [SOURCE], "boxes": [BOX],
+                    "devices": [Either("a device", DEVICE, Exact("no device", (NO_DEVICE,)))],
                     "platforms": [m.PLATFORM], "encoders": [ENCODER],
                     "corpus_kind": Exact("a corpus's kind", ("shard", "merged", "jsonl", "unknown", "demo")),
                     "shard": Either("a shard", Match("K/N", r"\d{1,6}/\d{1,6}"), NOTHING),
@@ -511,8 +513,8 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "scaler_up": Either("a scaler", SCALER, NOTHING),
     # a row of no box (a JSONL corpus, a hand-made one: kit.corpus.jsonl) says `unknown`
     "box_id": Either("a box", m.BOX_NAMED, Exact("no box", ("unknown",))), "platform": m.PLATFORM,
-    # a corpus row's device as typed, `unknown` where none was recorded; a prediction's, torch's that computed it
-    "device": Either("a device", DEVICE, Exact("no device, or torch's", ("unknown", "cpu", "cuda", "mps"))),
+    # a corpus row's device as typed, NO_DEVICE where none was recorded; a prediction's, torch's that computed it
+    "device": Either("a device", DEVICE, Exact("no device, or torch's", (NO_DEVICE, "cpu", "cuda", "mps"))),
     "ffmpeg_version": Either("a version", VERSION, NOTHING), "teacher_model": TEACHER,
     "teacher_sha256": Either("", SHA256, NOTHING), "content_group": m.SOURCES, "rung": m.RUNG, "crf_band": m.CRF_BAND,
     "window_placed": Exact("how a window was placed", ("times", "rate")), "sampling": SAMPLING, "how": SAMPLED_HOW,

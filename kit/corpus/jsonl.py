@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from kit.corpus.schema import JOB_SCHEMA as SCHEMA
+from kit.corpus.schema import NO_DEVICE
 from kit.errors import InputError
 from kit.infra.interrupts import check
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
@@ -28,7 +29,7 @@ JSONL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scal
 JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *JSONL_FEATURES)
 JSONL_NAMESPACE = "bash-kit-jsonl:"
 JSONL_DEFAULTS: dict[str, object] = {
-    "preset": "", "quality_args": "", "enc_pix_fmt": "", "scaler_down": "", "scaler_up": "", "device": "unknown",
+    "preset": "", "quality_args": "", "enc_pix_fmt": "", "scaler_down": "", "scaler_up": "", "device": NO_DEVICE,
     "box_id": "bash-kit",
     "platform": "unknown",
     "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL, "teacher_sha256": "",

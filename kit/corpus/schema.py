@@ -223,7 +223,15 @@ def corpus_sha256(path: Path) -> str:
 
 # what the system says of the box in a row, as the lead is sent it (kit.infra.typed): a job keeps the words (its
 # ledger's fingerprint names them), the shard their typed forms
-TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": typed.device, "ffmpeg_version": typed.version,
+NO_DEVICE = "unknown"  # a row's device where none was recorded (the bash kit's JSONL: kit.corpus.jsonl)
+
+
+def row_device(name: str) -> str:
+    """A corpus row's device typed (kit.infra.typed.device), NO_DEVICE as it is."""
+    return name if name == NO_DEVICE else typed.device(name)
+
+
+TYPED_COLUMNS: dict[str, Callable[[str], str]] = {"device": row_device, "ffmpeg_version": typed.version,
                                                    "pix_fmt": typed_pix_fmt, "enc_pix_fmt": typed_pix_fmt}
 
 

@@ -46,7 +46,7 @@ def device(name: str) -> str:
     """A CPU's or GPU's name as the system gives it, typed: its family and model number, or `other`, then the digest
     of the whole name (`AMD Ryzen 9 7950X` and `AMD Ryzen 9 7950X3D` stay two devices: a corpus row's key holds it);
     a typed name as it is, and "" (not recorded) too."""
-    if not name or name == "unknown" or re.fullmatch(DEVICE_PATTERN, name):  # `unknown`: no device recorded
+    if not name or re.fullmatch(DEVICE_PATTERN, name):
         return name
     plain = " ".join(_NOISE.sub(" ", name).split())
     for family in sorted(DEVICE_FAMILIES, key=len, reverse=True):

@@ -281,6 +281,20 @@ def test_a_device_is_its_family_its_model_and_a_digest(said: str, shown: str) ->
     assert typed.device(said).startswith(shown) and len(typed.device(said)) == len(shown) + typed.DIGEST_DIGITS
 
 
+def test_a_cpu_the_system_calls_unknown_is_typed_and_only_a_corpus_row_says_no_device() -> None:
+    """A host, a GPU or a probe whose system names its device `unknown` sends it typed, as any other name (2.6.0
+    sent the word, which DEVICE refuses: withheld); the corpus's `unknown` (a bash kit's row, no device recorded)
+    stays the row's and a summary's word for none."""
+    from kit.corpus.schema import NO_DEVICE, TYPED_COLUMNS
+    from kit.corpus.summary import CorpusSummary
+
+    assert typed.device("unknown").startswith("other+") and values.DEVICE.admits(typed.device("unknown"))
+    assert TYPED_COLUMNS["device"](NO_DEVICE) == NO_DEVICE and cat.TEXT_COLUMNS["device"].admits(NO_DEVICE, NAMES)
+    summary = cat.FIELDS[CorpusSummary]["devices"]
+    assert isinstance(summary, list) and summary[0].admits(NO_DEVICE, NAMES)
+    assert summary[0].admits(typed.device("Intel(R) Core(TM) i7"), NAMES) and not summary[0].admits("Intel", NAMES)
+
+
 def test_a_version_is_its_numbers_and_a_digest() -> None:
     build = "n9.0.2-17-g2a571b6068-20260930 --prefix=/home/lee/ffmpeg 10.1.2.3"
     assert typed.version(build) == f"9.0.2+{typed.digest(build)}"
