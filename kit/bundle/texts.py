@@ -206,14 +206,21 @@ def member_texts(top: Path, arc: str, names: Names, docs: Mapping[str, Any] | No
 def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kind | None, str, bool]]:
     """A table's texts: its columns' names, each text column's distinct values, its metadata (key and value) and
     its writer (parquet's created_by)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = cat.columns_of(arc)
-    data = pa.BufferReader(path.read_bytes())  # read through Python's open: a path of any bytes (pyarrow's need UTF-8)
-    meta = pq.read_metadata(data)
-    yield "created_by", cat.PARQUET_WRITER, meta.created_by or "", cat.PARQUET_WRITER.admits(meta.created_by or "")
-    schema = pq.read_schema(data)
+    with path.open("rb") as fh:  # Python's open: a path of any bytes (pyarrow's need UTF-8); a row group at a time
+        yield from table_texts(pq.ParquetFile(fh), columns, names)
+
+
+def table_texts(table: Any, columns: dict[str, Kind | None], names: Names,
+                ) -> Iterator[tuple[str, Kind | None, str, bool]]:
+    """parquet_texts of an open file (`table`, a pyarrow ParquetFile): its footer read once."""
+    import pyarrow as pa
+
+    created_by = table.metadata.created_by or ""
+    yield "created_by", cat.PARQUET_WRITER, created_by, cat.PARQUET_WRITER.admits(created_by)
+    schema = table.schema_arrow
     for key, value in (schema.metadata or {}).items():
         k, v = key.decode("utf-8", "replace"), value.decode("utf-8", "replace")
         shape = cat.PARQUET_METADATA.get(k)
@@ -226,7 +233,6 @@ def parquet_texts(path: Path, arc: str, names: Names) -> Iterator[tuple[str, Kin
                 continue
             yield from walk(doc, cat.pandas_shape(schema.names) if shape == "pandas" else shape, names,
                             f"metadata.{k}")
-    table = pq.ParquetFile(data)
     for name, type_ in zip(schema.names, schema.types, strict=True):
         kind = columns.get(name)
         yield f"column{{{name}}}", cat.COLUMN_NAME, name, cat.COLUMN_NAME.admits(name, names)
