@@ -21,6 +21,11 @@ OUTCOME: dict[bool | None, str] = {True: "pass", False: "FAIL", None: "off"}
 NOT_JUDGED = "not judged"  # a gate that is on with nothing to judge: never said as a pass
 
 
+def outcome_of(passed: bool | None, why: str | None) -> str:
+    """A gate's outcome as said: `not judged: <why>` where it had nothing to judge, else pass, FAIL or off."""
+    return f"{NOT_JUDGED}: {why}" if why else OUTCOME[passed]
+
+
 def ok_of(row: Any) -> bool | None:
     """A gate row's outcome: None for a gate that is off or has nothing to judge (its `not_judged` says why)."""
     return row.passed if row.enabled and not getattr(row, "not_judged", None) else None
@@ -29,8 +34,7 @@ def ok_of(row: Any) -> bool | None:
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
     """A gate row's sentence: what it found, then its threshold and outcome (`not judged` where it has nothing to
     judge), or `off`."""
-    why = getattr(row, "not_judged", None)
-    outcome = f"{NOT_JUDGED}: {why}" if why else OUTCOME[row.passed]
+    outcome = outcome_of(row.passed, getattr(row, "not_judged", None))
     return f"{said}  ({f'gate {sign}{row.threshold:g}, {outcome}' if row.enabled else off})"
 
 
@@ -77,7 +81,7 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
     seeds = why or gate.seeds_not_judged or ""  # the seeds are one student: their spread is 0 by construction
 
     def said(passed: bool | None, reason: str = why) -> str:
-        return f"{NOT_JUDGED}: {reason}" if reason else ok[passed]
+        return outcome_of(passed, reason)
 
     lines = [
         GateLine(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=", gate.mean_plcc_threshold,

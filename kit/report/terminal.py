@@ -22,7 +22,7 @@ from kit.infra.clock import WATCH
 from kit.infra.records import dump
 from kit.infra.visible import utf8_document, visible
 from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
-from kit.report.gatelines import NOT_JUDGED
+from kit.report.gatelines import outcome_of
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -435,7 +435,7 @@ class Renderer:
     def on_verdict(self, e: ev.VerdictReached) -> None:
         # the seeds one student: their spread is 0 by construction, said as the report says it (gatelines)
         spread = (f"seed spread {e.plcc_spread:.4f}" if e.seeds_not_judged is None
-                  else f"seed spread {NOT_JUDGED}: {e.seeds_not_judged}")
+                  else f"seed spread {outcome_of(None, e.seeds_not_judged)}")
         said = (f"mean PLCC {e.mean_plcc:.4f} ({GROUPS}), {spread}" if e.not_judged is None
                 else f"the per-frame gates judged nothing ({e.not_judged})")
         if e.consumer_not_judged is not None:
