@@ -28,13 +28,13 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds, zero_correction
+from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import proven_model
-from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
+from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members, untrained
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
 
@@ -123,7 +123,7 @@ def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.
     clip under the spread LOSO kept, plus each correction at the factor LOSO chose (kit.model.floor), the networks
     untrained where that factor is 0."""
     if distil is not None and not correction_kept(verdict):  # each network multiplied by 0: none is trained
-        ens = untrained(distil, fitted, train)
+        ens = untrained(distil, fitted, fr_regressor_v2(train, TEACHER))
     else:
         ens = train_members(*data, fitted, train, on_epoch, workers=workers, distil=distil)
     if distil is None:
@@ -139,10 +139,3 @@ def correction_kept(verdict: Verdict) -> bool:
     return verdict.correction is None or verdict.correction.scale != 0.0
 
 
-def untrained(distil: Distillation, members: list[Member], train: TrainConfig) -> TrainedEnsemble:
-    """The members as the teacher recipe starts them, each its seed's zero correction (kit.model.distil), untrained:
-    what the export keeps of a correction at factor 0 is nothing, to the bit."""
-    n, width = len(members), distil.mean.shape[0]
-    return TrainedEnsemble(zero_correction([m.seed for m in members], fr_regressor_v2(train, TEACHER)),
-                           distil.mean.expand(n, 1, width).clone(), distil.std.expand(n, 1, width).clone(), members,
-                           [float("nan")] * n)

@@ -28,7 +28,7 @@ from kit.model.loso import (
 )
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
-from kit.model.train import EpochCallback, TrainedEnsemble, TrainJob
+from kit.model.train import EpochCallback, TrainedEnsemble, TrainJob, untrained
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
 
@@ -124,10 +124,18 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
 
 
 def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
-              on_epoch: EpochCallback | None = None) -> list[TrainJob]:
-    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold)."""
-    return [TrainJob(inputs.members(seeds), fr_regressor_v2(config, inputs.recipe), on_epoch),
-            *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
+              on_epoch: EpochCallback | None = None, ensemble: bool = True) -> list[TrainJob]:
+    """What a LOSO trains: the ensemble (every seed x fold; not where `ensemble` is False: none of its networks
+    needed, kit.model.floor.settled), then linear and mlp_small (the first seed x fold)."""
+    own = [TrainJob(inputs.members(seeds), fr_regressor_v2(config, inputs.recipe), on_epoch)] if ensemble else []
+    return [*own, *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
+
+
+def settled_ensemble(inputs: LosoInputs, seeds: list[int], config: TrainConfig) -> TrainedEnsemble:
+    """The ensemble's members where no correction can be kept (kit.model.floor.settled): untrained, each its seed's
+    zero correction."""
+    assert inputs.distil is not None
+    return untrained(inputs.distil, inputs.members(seeds), fr_regressor_v2(config, inputs.recipe))
 
 
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],

@@ -171,6 +171,10 @@ class Judged:
     teacher: np.ndarray
     base: np.ndarray
 
+    def counted(self, crf_range: tuple[int, int]) -> np.ndarray:
+        """The encodes the floor counts: vmaf-tune feeds them (a whole codec block) and asks their CRF."""
+        return np.isfinite(self.fed).all(axis=1) & self.keys["cq"].between(*crf_range).to_numpy()
+
 
 def judged(inputs: LosoInputs, fold: Fold, keys: pd.DataFrame) -> Judged:
     """The fold's held-out encodes fed as vmaf-tune feeds them: the first window's frames cut from each encode where
@@ -269,7 +273,7 @@ def evidence(inputs: LosoInputs, ens: TrainedEnsemble) -> tuple[Evidence, Spread
     parts = []
     for fold in inputs.folds:
         j = judged(inputs, fold, keys)
-        asked = np.isfinite(j.fed).all(axis=1) & j.keys["cq"].between(*inputs.crf_range).to_numpy()
+        asked = j.counted(inputs.crf_range)
         corrections = np.full((int(asked.sum()), len(seeds)), np.nan)
         for m, member in enumerate(ens.members):
             if member.fold == fold.index and asked.any():
@@ -314,6 +318,25 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
     return keys.assign(fold=REAL_FOLD, content=PUBLIC + frame["content"].astype(str), teacher=frame["teacher"],
                        base=np.clip(raw, *clip), raw=raw, spread=spread, most_spread=most).join(
         pd.DataFrame(np.full((len(frame), len(seeds)), np.nan), columns=[f"c{s}" for s in seeds]))
+
+
+def settled(inputs: LosoInputs) -> int | None:
+    """How many held-out encodes the floor counts, where the teacher's function alone keeps every one within the
+    tolerance: then no correction can be kept, on any fold or the export (a spread is kept only where it keeps no
+    fewer of the box's encodes than the function, so all of them; a correction only where it keeps more than that
+    spread), and the teacher recipe's networks need not be trained to be multiplied by 0. None where the function
+    misses one (each fold judged in turn, the first miss ends it), or no function is at hand."""
+    if inputs.distil is None or inputs.crf_range is None or inputs.teacher_model is None:
+        return None
+    keys = encode_keys(inputs.df)
+    kept = 0
+    for fold in inputs.folds:
+        j = judged(inputs, fold, keys)
+        asked = j.counted(inputs.crf_range)
+        if not (np.abs(clipped(j.base[asked]) - j.teacher[asked]) <= inputs.tolerance).all():
+            return None
+        kept += int(asked.sum())
+    return kept
 
 
 def with_floor(inputs: LosoInputs, ens: TrainedEnsemble

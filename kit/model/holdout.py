@@ -11,11 +11,12 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import rung_labels
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.model.arch import fr_regressor_v2
 from kit.model.folds import cut_folds
 from kit.model.loso import LosoInputs
 from kit.model.recipe import TrainConfig
 from kit.model.spread import Spread
-from kit.model.train import EpochCallback, Member, train_members
+from kit.model.train import EpochCallback, Member, train_members, untrained
 
 HOLDOUT_K = 5
 COLUMN = {"encoder": "encoder", "box": "box_id"}  # a rung is its label (kit.media.ladder.rung_label)
@@ -60,17 +61,27 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     return out, why
 
 
+def trains_networks(inputs: LosoInputs, scale: float) -> bool:
+    """Whether a --holdout trains its members: not by the teacher recipe where LOSO's export keeps no correction
+    (`scale` 0), each network multiplied by 0."""
+    return inputs.distil is None or scale != 0.0
+
+
 def run_holdout(inputs: LosoInputs, kind: str, seeds: list[int], config: TrainConfig, corpus: str,
                 on_epoch: EpochCallback | None = None, workers: int = 1, scale: float = 0.0,
                 spread: Spread | None = None) -> tuple[pd.DataFrame, str]:
     """Train every (seed, holdout fold) member on the LOSO's inputs and predict its held-out rows; by the teacher
     recipe, the teacher's function (its clip under LOSO's export's `spread`) plus `scale` (LOSO's export's factor,
-    kit.model.floor) times each correction."""
+    kit.model.floor) times each correction, none trained where `scale` is 0 (trains_networks)."""
     folds, why = holdout_folds(inputs.df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     feats, codec, target = inputs.feats, inputs.codec, inputs.target
     corpus_row = inputs.df[CORPUS_ROW].to_numpy()
-    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
+    if trains_networks(inputs, scale):
+        ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
+    else:
+        assert inputs.distil is not None
+        ens = untrained(inputs.distil, members, fr_regressor_v2(config, inputs.recipe))
     if inputs.distil is not None and inputs.teacher_model is not None:
         ens = replace(ens, teacher=inputs.teacher_model, scales=(scale,) * len(ens.members),
                       spreads=(spread,) * len(ens.members))

@@ -19,7 +19,7 @@ from kit.media.svr import SvrModel
 from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.contract import N_FEATURES
-from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
+from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds, zero_correction
 from kit.model.features import model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.network import FrRegressor
@@ -312,3 +312,13 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 
+
+
+def untrained(distil: Distillation, members: list[Member], arch: Arch) -> TrainedEnsemble:
+    """The members as the teacher recipe starts them, each its seed's zero correction (kit.model.distil), untrained:
+    where a correction's factor is 0 (kit.model.floor), what it keeps of one is nothing, to the bit, and no network
+    is trained only to be multiplied by 0."""
+    n, width = len(members), distil.mean.shape[0]
+    return TrainedEnsemble(zero_correction([m.seed for m in members], arch),
+                           distil.mean.expand(n, 1, width).clone(), distil.std.expand(n, 1, width).clone(), members,
+                           [float("nan")] * n)

@@ -36,9 +36,12 @@ def kept_apart(settings: RunSettings) -> tuple[str, ...]:
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
 
-def jobs_and_store(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback | None = None,
-                   made_by: str = "the loso step") -> tuple[list[TrainJob], MemberStore]:
-    """What this LOSO trains, and its members' store as `made_by` (the loso step, training task K/N) makes them."""
+def jobs_and_store(ctx: Context, plan: Plan, inputs: LosoInputs, settled: int | None,
+                   on_epoch: EpochCallback | None = None, made_by: str = "the loso step",
+                   ) -> tuple[list[TrainJob], MemberStore]:
+    """What this LOSO trains (the ensemble's networks not where no correction can be kept: `settled`, the held-out
+    encodes the teacher's function keeps, kit.model.floor.settled), and its members' store as `made_by` (the loso
+    step, training task K/N) makes them."""
     from kit.model.baselines import loso_jobs
     from kit.model.tasks import MemberStore, Origin
 
@@ -50,7 +53,7 @@ def jobs_and_store(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epoch
     store = MemberStore(ctx.tree, ctx.run.members_of(made_from), Origin(
         made_from, plan.inputs["corpus"], sha256_json(train), formats, made_by,
         f"pid {os.getpid()} on {host_name()}"))
-    return loso_jobs(inputs, list(s.seeds), s.train, on_epoch), store
+    return loso_jobs(inputs, list(s.seeds), s.train, on_epoch, ensemble=settled is None), store
 
 
 @dataclass(frozen=True)
@@ -68,36 +71,37 @@ class TrainingTime:
         return cls(round(sum(r.seconds for r in records), 3), round(tasks, 3), len(runs))
 
 
-def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
+def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs, settled: int | None) -> None:
     from kit.model.tasks import job_keys
 
     if not ctx.settings.train_tasks:
         return
-    jobs, store = jobs_and_store(ctx, plan, inputs)
+    jobs, store = jobs_and_store(ctx, plan, inputs, settled)
     keys = [key for job in jobs for key in job_keys(job)]
     if missing := [key for key in keys if not store.has(key)]:
         raise missing_members(ctx, jobs, missing, len(keys), store.folder)
 
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
-                     ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
+                     settled: int | None) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
     """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused).
     The teacher recipe's rows are let go before the evaluation, which needs only its function, unless a --holdout
-    trains on them after."""
+    trains on them after. Where no correction can be kept (`settled`), the ensemble's members are its untrained zero
+    corrections, said so."""
     from kit.infra.resources import give_back_memory
-    from kit.model.baselines import evaluate_jobs
+    from kit.model.baselines import evaluate_jobs, settled_ensemble
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
 
     s = ctx.settings
-    jobs, store = jobs_and_store(ctx, plan, inputs, on_epoch)
+    jobs, store = jobs_and_store(ctx, plan, inputs, settled, on_epoch)
     found = store.load_all(jobs)
     missing = missing_keys(jobs, found)
     total = len(found) + len(missing)
     if missing and s.train_tasks:
         raise missing_members(ctx, jobs, missing, total, store.folder)
     if found:
-        ensemble = len(jobs[0].members)  # kit.model.baselines.loso_jobs: the ensemble's job, then the baselines'
+        ensemble = 0 if settled is not None else len(jobs[0].members)  # loso_jobs: the ensemble's, then the baselines'
         ctx.say("loso", Spelled(f"{len(found)} of {total} members already trained (of {total}: the ensemble's "
                                 f"{ensemble}, the baselines' {total - ensemble}) in ", store.folder,
                                 f"; training the other {len(missing)}" if missing else ""))
@@ -112,7 +116,10 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
                              hint="another process removes files in this out-dir: stop it, then rerun")
     if (done := release(inputs, s)) is not None:  # (again) where every member was on disk and none trained
         done()
-    result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found), s.train)
+    ensembles = gather(jobs, found)
+    if settled is not None:
+        ensembles = [settled_ensemble(inputs, list(s.seeds), s.train), *ensembles]
+    result, baselines = evaluate_jobs(inputs, list(s.seeds), ensembles, s.train)
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 
@@ -169,13 +176,13 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
 
 
 def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, workers: int,
-                on_epoch: EpochCallback) -> dict[str, object]:
+                on_epoch: EpochCallback, settled: int | None) -> dict[str, object]:
     """Training task K of N: the members of share K the store lacks, written as they finish; the summary."""
     from kit.model.tasks import share_out, train_missing
     from kit.model.train import TrainData
 
     s = ctx.settings
-    jobs, store = jobs_and_store(ctx, plan, inputs, on_epoch, f"training task {k}/{n}")
+    jobs, store = jobs_and_store(ctx, plan, inputs, settled, on_epoch, f"training task {k}/{n}")
     share = share_out(jobs, n)[k - 1]
     have = store.load_all(jobs, set(share))
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "

@@ -122,6 +122,9 @@ class Setup:
     duplicates: int
     inputs: LosoInputs
     workers: int
+    # the held-out encodes the teacher's function keeps, all of those counted, where no correction can be kept: the
+    # ensemble's networks are not trained (kit.model.floor.settled); None where one may be
+    settled: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,11 +171,19 @@ class LosoStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         setup = self.set_up(ctx)  # the corpus read and cut into folds
         scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
+        folds = len(setup.inputs.folds)
+        training = f"training {seeds} seeds x {folds} folds and the baselines" if setup.settled is None else \
+            "training the baselines"
         ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
-                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
-                                 f"baselines on {setup.workers} thread(s)"))
+                                 f"({scheme.why}); {training} on {setup.workers} thread(s)"))
+        if setup.settled is not None:
+            ctx.emit(Info(self.name, f"the student's {seeds * folds} networks are not trained: the teacher's function "
+                                     f"keeps all {setup.settled} held-out encodes the floor counts within "
+                                     f"{setup.inputs.tolerance:g} VMAF, so no correction can keep more, and each "
+                                     "would be multiplied by 0 (docs/teachers.md, the floor): each member is the "
+                                     "function"))
         incumbent = self.incumbent(ctx, setup)  # first: one that cannot score this corpus is refused before training
-        refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
+        refuse_missing(ctx, plan, setup.inputs, setup.settled)  # --train-tasks N: members not trained yet
         trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
         outputs = self.write(ctx, plan, setup, trained, incumbent)
         ctx.tree.remove_folder(ctx.run.members)  # of this LOSO and any earlier one: the reports hold what they gave
@@ -184,6 +195,7 @@ class LosoStep:
 
         from kit.corpus.schema import TEACHER_FEATURES  # numpy's, pyarrow's: never for `status`, which imports the step
         from kit.corpus.training import training_corpus
+        from kit.model.floor import settled
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, LosoInputs
         from kit.model.predictions import ROW_IDENTITY
@@ -223,7 +235,7 @@ class LosoStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         give_back_memory()  # the set-up's tables, freed: not carried into the training
-        return Setup(corpus, df, duplicates, inputs, threads.train)
+        return Setup(corpus, df, duplicates, inputs, threads.train, settled(inputs))
 
     def samples(self, ctx: Context) -> Samples | None:
         """The corpus step's sample encodes (kit.corpus.samples), checked against its record; None where it made
@@ -254,11 +266,16 @@ class LosoStep:
     def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback, scale: float,
                 spread: Spread | None) -> pd.DataFrame:
         """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
-        from kit.model.holdout import run_holdout
+        from kit.model.holdout import run_holdout, trains_networks
 
         s, inputs = ctx.settings, setup.inputs
-        ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
-                                 "turn"))
+        if trains_networks(inputs, scale):
+            ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
+                                     "turn"))
+        else:
+            ctx.emit(Info(self.name, f"--holdout {kind}: the teacher's function on every {kind} left out in turn, "
+                                     "no network trained (LOSO's export keeps no correction: each would be "
+                                     "multiplied by 0)"))
         frame, why = run_holdout(inputs, kind, list(s.seeds), s.train, str(setup.corpus), on_epoch, setup.workers,
                                  scale, spread)
         ctx.log(f"--holdout {kind}: {why}")
@@ -268,7 +285,8 @@ class LosoStep:
         """Every member trained (or found, checked) and evaluated, then the --holdout validations."""
         with memory_named(ctx, setup):
             on_epoch = self.on_epoch(ctx, setup)
-            result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
+            result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers,
+                                                       setup.settled)
             holdout_start = time.monotonic()
             scale = result.correction.scale if result.correction is not None else 0.0
             spread = result.correction.spread if result.correction is not None else None
@@ -357,7 +375,8 @@ class LosoStep:
         """`step loso --train-task K/N`: the members of share K of N not yet on disk, trained and written."""
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
-            return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
+            return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup),
+                               setup.settled)
 
 
 def memory_checked() -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pandas as pd
 import pytest
 import torch
 from hypothesis import given, settings
@@ -120,6 +121,32 @@ def test_a_factor_is_never_chosen_that_loses_encodes_to_the_teachers_function(da
                or any(found.within(s)[rows][found.content[rows] == c].sum()
                       < floor[found.content[rows] == c].sum() - CONTENT_SLACK for c in set(found.content[rows]))
                for s in SCALES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_where_the_function_keeps_every_box_encode_no_spread_or_fold_keeps_a_correction(data: st.DataObject) -> None:
+    """kit.model.floor.settled's claim, which lets LOSO train no network: where the teacher's function alone keeps
+    every counted encode of the box within the tolerance, no fold's factors nor the export's keep any correction,
+    whatever the corrections, the spreads and the public encodes beside them (a fold of their own, REAL_FOLD)."""
+    from kit.model.floor import REAL_FOLD
+
+    found, _ = evidence(data.draw)
+    n = len(found.fold)
+    real = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    within = np.clip(found.teacher + np.array(data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=n,
+                                                                   max_size=n))) * found.tolerance, 0, 100)
+    base = np.where(real, found.base, within)  # the box's all within; a public encode as drawn
+    raw = base + np.array(data.draw(st.lists(st.floats(-30, 30, allow_nan=False), min_size=n, max_size=n)))
+    spread = np.array(data.draw(st.lists(st.floats(0.1, 20, allow_nan=False), min_size=n, max_size=n)))
+    found = replace(found, fold=np.where(real, REAL_FOLD, found.fold), base=base, raw=raw, spread=spread,
+                    most_spread=np.full(n, 25.0))
+    box = ~found.real
+    assert found.within(0.0)[box].all()
+    for rows in [found.fold != f for f in range(4)] + [np.ones(n, dtype=bool)]:
+        spread_factor = found.choose_spread(rows)
+        assert found.within(0.0, spread_factor)[box & rows].all()  # the spread keeps them: it loses none of the box's
+        assert found.choose(rows, spread_factor) == 0.0
 
 
 def test_a_correction_that_helps_everywhere_is_kept_whole_and_one_that_hurts_is_dropped() -> None:
@@ -344,3 +371,35 @@ def test_the_held_out_count_is_each_folds_student_at_its_own_factor(builtin: Svr
                          for f, k in enumerate(correction.fold_spreads))  # the corrections at the export's factor
     assert correction.within_student == own != export and own != at_own_spreads, (own, export, at_own_spreads)
     assert f"corrections 1, 0, 0): {own} of {correction.encodes} within, not the export" in correction.label
+
+
+@pytest.mark.usefixtures("no_public_encodes")
+def test_settled_counts_the_held_out_encodes_only_where_the_function_keeps_every_one(builtin: SvrModel) -> None:
+    """settled: on a corpus whose encodes' mean scores are the teacher's function of their mean features, every
+    counted held-out encode (libx264's 18 and s0's libx265 2) is kept, so it counts them, and with_floor, given
+    corrections that move each by up to 40, keeps none; one encode moved 3 past the function: None, the networks
+    trained (and whether they are kept is the floor's to choose)."""
+    from kit.model.distil import Distillation, encode_codes
+    from kit.model.floor import settled, with_floor
+    from tests.unit.test_consumer_fit import hand_made_fold
+
+    df = hand_made_fold()
+    key = ["src", "encoder", "cq", "enc_width", "enc_height"]
+    means = df.groupby(key)[list(FEATURES)].transform("mean").to_numpy(dtype=np.float32)
+    df["vmaf"] = builtin.predict(means.astype(np.float64))  # each frame the function of its encode's mean features
+
+    def inputs_of(frame: pd.DataFrame) -> LosoInputs:
+        inputs = replace(LosoInputs.of(frame), teacher_model=builtin)
+        return replace(inputs, distil=Distillation.of(inputs.feats, inputs.target, encode_codes(frame), builtin,
+                                                       TrainConfig(teacher_samples=1_000)))
+
+    inputs = inputs_of(df)
+    assert settled(inputs) == 20
+    _, correction, _ = with_floor(inputs, drawn_corrections(inputs, [0, 1]))
+    assert correction is not None and correction.scale == 0.0 and not any(correction.fold_scales)
+    moved = df.copy()
+    one = (moved["src"] == moved["src"].iloc[0]) & (moved["encoder"] == "libx264") & (moved["cq"] == moved.loc[
+        moved["encoder"] == "libx264", "cq"].min())
+    moved.loc[one, "vmaf"] = np.clip(moved.loc[one, "vmaf"] - 3.0, 0, 100)
+    assert settled(inputs_of(moved)) is None
+    assert settled(replace(inputs, distil=None)) is None  # the frames recipe trains its networks whatever
