@@ -39,6 +39,7 @@ from kit.model.spread import (
     TERMS,
     Moments,
     Spread,
+    at_factor,
     encode_spreads,
     expected_clipped,
     terms,
@@ -107,9 +108,8 @@ class Evidence:
         """Each encode's student before its correction: the function's expected clip at `spread` (0: the function)."""
         if spread == 0.0 or self.raw is None or self.spread is None:
             return self.base
-        sigma = spread * self.spread
-        return expected_clipped(self.raw, sigma if self.most_spread is None else np.minimum(sigma, self.most_spread),
-                                self.clip)
+        sigma = spread * self.spread if self.most_spread is None else at_factor(spread, self.spread, self.most_spread)
+        return expected_clipped(self.raw, sigma, self.clip)
 
     def miss(self, scale: float, spread: float = 0.0) -> np.ndarray:
         """Each encode's |prediction - teacher| at `spread` and `scale`: the mean over seeds of each member's output,

@@ -78,7 +78,14 @@ class Spread(Record):
         import numpy as np
 
         unit = np.exp(terms(raw, codec, motion, clip, self.most_motion) @ np.asarray(self.coefs, dtype=np.float64))
-        return np.minimum(self.factor * np.minimum(unit, self.most_spread), self.most_spread)
+        return at_factor(self.factor, np.minimum(unit, self.most_spread), self.most_spread)
+
+
+def at_factor(factor: float, unit: np.ndarray, most: np.ndarray | float) -> np.ndarray:
+    """A spread at `factor` from its value at factor 1 (`unit`), never past the widest spread fitted (`most`)."""
+    import numpy as np
+
+    return np.minimum(factor * unit, most)
 
 
 def terms(raw: np.ndarray, codec: np.ndarray, motion: np.ndarray, clip: tuple[float, float],
