@@ -303,15 +303,12 @@ class Unusable(Record):
                         places.said(self.fix, [self.path]), self.again, self.moment)
 
 
-def moment(exc: InputError) -> bool | None:
-    """Unusable.again of a look's refusal: True where it is the moment's (kit.media.looks.LookCutShort that a rerun
-    can end otherwise), else None."""
-    return True if isinstance(exc, LookCutShort) and exc.retry_helps else None
-
-
-def moment_kind(exc: InputError) -> str | None:
-    """Unusable.moment of a look's refusal: its typed moment (kit.media.looks.LookCutShort.moment) where it is one."""
-    return exc.moment if isinstance(exc, LookCutShort) and exc.retry_helps else None
+def refused_clip(path: str, exc: InputError) -> Unusable:
+    """A clip a look refused: its reason and fix, and where the refusal is the moment's (kit.media.looks.LookCutShort
+    that a rerun can end otherwise) `again` and its typed moment."""
+    if isinstance(exc, LookCutShort) and exc.retry_helps:
+        return Unusable(path, exc.message, exc.hint, True, exc.moment)
+    return Unusable(path, exc.message, exc.hint)
 
 
 @dataclass(frozen=True)
@@ -378,7 +375,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
             exc = fix_judged(caught, p, ffmpeg)
             if unusable is None:
                 raise exc from None
-            refused.append((exc, Unusable(str(p), exc.message, exc.hint, moment(exc), moment_kind(exc))))
+            refused.append((exc, refused_clip(str(p), exc)))
     if refused and not clips:
         raise refused[0][0]
     for _, left_out in refused:
@@ -476,7 +473,7 @@ def fingerprints(clips: list[Clip], ffmpeg: str, cache: Sha256Cache, note: Note,
         except InputError as exc:
             if unusable is None:
                 raise
-            refused.append((exc, Unusable(c.path, exc.message, exc.hint, moment(exc), moment_kind(exc))))
+            refused.append((exc, refused_clip(c.path, exc)))
             continue
         kept.append(c)
     if refused and not kept:
