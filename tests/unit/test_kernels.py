@@ -204,19 +204,17 @@ def test_a_members_bits_are_its_own_whatever_group_it_trains_in(monkeypatch: pyt
         monkeypatch.setenv(ENV, "public")
     else:
         monkeypatch.delenv(ENV, raising=False)
-    from kit.model.arch import LINEAR
+    from kit.model.arch import LINEAR, Arch
 
     inputs = LosoInputs.of(synthetic_corpus(n_src=5, rows_per_src=80))
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     config = TrainConfig(epochs=6, batch_size=16)
+    def weights(members: list[Member], arch: Arch, rows: float) -> list[bytes]:
+        ens = train_jobs(data, [TrainJob(members, arch, planned_rows=rows)], config, 1)[0]
+        return [b"".join(s.weight[m].numpy().tobytes() + s.bias[m].numpy().tobytes() for s in ens.net.slots)
+                for m in range(len(members))]
+
     for arch in (LINEAR, MLP_SMALL, fr_regressor_v2(config)):
-        job = TrainJob(inputs.members([0, 1]), arch)
-        rows = float(np.mean([len(m.train_rows) for m in job.members]))
-
-        def weights(members: list[Member]) -> list[bytes]:
-            ens = train_jobs(data, [TrainJob(members, arch, planned_rows=rows)], config, 1)[0]
-            return [b"".join(s.weight[m].numpy().tobytes() + s.bias[m].numpy().tobytes() for s in ens.net.slots)
-                    for m in range(len(members))]
-
-        together = weights(job.members)
-        assert together == [weights([m])[0] for m in job.members], arch.name
+        members = inputs.members([0, 1])
+        rows = float(np.mean([len(m.train_rows) for m in members]))  # the whole job's, as a task plans its share
+        assert weights(members, arch, rows) == [weights([m], arch, rows)[0] for m in members], arch.name
