@@ -327,25 +327,28 @@ class NotCatalogued(RuntimeError):
     sent as they are, so no text of them can be withheld)."""
 
 
-def checked_members(read: Callable[[str], bytes], members: list[str], built: Mapping[str, bytes]) -> dict[str, bytes]:
+def checked_members(read: Callable[[str], bytes], members: list[str], built: Mapping[str, bytes]
+                    ) -> tuple[dict[str, bytes], Names]:
     """What the box sends of `members` (each member's bytes: `built`'s, else `read(arc)`), every text checked by its
     kind against the tarball's names: a JSON member holding one no kind admits sent with WITHHELD in its place (and a
     key no kind admits left out), a step log's line no message of the catalogue matches as WITHHELD after its time,
-    each changed or rebuilt member in the result; NotCatalogued for a table or a model (sent as they are)."""
-    raw = {arc: built[arc] if arc in built else read(arc) for arc in members
-           if arc.endswith(".json") or cat.is_log(arc)}
-    docs = {arc: load_json(data, json_limit(arc)) for arc, data in raw.items() if arc.endswith(".json")}
+    each changed or rebuilt member in the result; and the names of the JSON members as sent, which the tables and
+    models (sent as they are) are checked against (check_tables). Each member read and parsed once."""
+    docs = {arc: load_json(built[arc] if arc in built else read(arc), json_limit(arc)) for arc in members
+            if arc.endswith(".json")}
     names = names_of(docs)
     out: dict[str, bytes] = {}
     for arc, doc in docs.items():
         shape = cat.shape_of(arc)
         if shape is not None and not all(ok for *_, ok in walk(doc, shape, names)):
-            out[arc] = (json.dumps(withheld(doc, shape, names), indent=2) + "\n").encode()
-    for arc, data in raw.items():
+            docs[arc] = withheld(doc, shape, names)
+            out[arc] = (json.dumps(docs[arc], indent=2) + "\n").encode()
+    for arc in members:
         if cat.is_log(arc):
+            data = built[arc] if arc in built else read(arc)
             out[arc] = "".join(f"{line}\n" if cat.LOG_LINE.admits(line, names) else f"{withheld_line(line)}\n"
                                for line in data.decode("utf-8", "replace").splitlines()).encode()
-    return out
+    return out, names_of(docs)
 
 
 def withheld_line(line: str) -> str:
@@ -354,11 +357,9 @@ def withheld_line(line: str) -> str:
     return f"{head}{WITHHELD}"
 
 
-def check_tables(files: Mapping[str, Path], built: Mapping[str, bytes]) -> None:
+def check_tables(files: Mapping[str, Path], names: Names) -> None:
     """NotCatalogued, naming the member and the field, for a table or a model of `files` (archive path -> file)
-    holding a text no kind admits, against the names of the JSON members as sent (`built`, else their files)."""
-    names = names_of({arc: load_json(built[arc] if arc in built else path.read_bytes(), json_limit(arc))
-                      for arc, path in files.items() if arc.endswith(".json")})
+    holding a text no kind admits, against the names of the JSON members as sent (checked_members')."""
     for arc, path in files.items():
         if arc.endswith((".parquet", ".onnx")):
             for t in member_texts(path.parent, path.name, names):

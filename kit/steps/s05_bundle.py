@@ -239,8 +239,10 @@ class BundleStep:
         if self.places(ctx).kept:
             return {}
         built = self.sent_records(ctx, files)
-        built |= checked_members(lambda arc: ctx.tree.read_bytes(files[arc], trusted=False), list(files), built)
-        check_tables(files, built)
+        checked, names = checked_members(lambda arc: ctx.tree.read_bytes(files[arc], trusted=False), list(files),
+                                         built)
+        built |= checked
+        check_tables(files, names)
         return built
 
     def sent_records(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
