@@ -47,8 +47,7 @@ class JobFailed(ToolError):
         super().__init__(message, hint, stderr_tail)
         self.clip_path = clip_path
         self.retry_helps = retry_helps
-        self.end = end  # how its child ended, where one did (kit.infra.ended)
-        if (moment := moment_of_end(end)) is not None:
+        if (moment := moment_of_end(end)) is not None:  # `end`: how its child ended, where one did (kit.infra.ended)
             self.moment = moment
 
 
