@@ -149,6 +149,24 @@ def test_where_the_function_keeps_every_box_encode_no_spread_or_fold_keeps_a_cor
         assert found.choose(rows, spread_factor) == 0.0
 
 
+def test_a_spread_that_would_buy_public_encodes_with_the_box_s_own_is_never_kept() -> None:
+    """The case beside settled's claim, built: three public encodes near 100 the spread brings within the tolerance
+    (at x1.25: 99.42 against 98), at the price of the box's one encode the function keeps (98.25 against 100). More
+    within in all, no content more than one down; but a spread never loses the box's own, so none is kept, and no
+    correction either."""
+    from kit.model.floor import REAL_FOLD
+
+    teacher = np.array([100.0, 98.0, 98.0, 98.0])
+    raw = np.array([100.5, 101.0, 101.0, 101.0])
+    found = Evidence(np.array([0, REAL_FOLD, REAL_FOLD, REAL_FOLD]), np.array(["box", "p1", "p2", "p3"], dtype=object),
+                     teacher, np.clip(raw, 0, 100), np.full((4, 1), 3.0), TOLERANCE, raw=raw,
+                     spread=np.array([4.0, 2.0, 2.0, 2.0]), most_spread=np.full(4, 25.0))
+    assert found.within(0.0).tolist() == [True, False, False, False]
+    assert found.within(0.0, 1.25).tolist() == [False, True, True, True]  # the trade the rule refuses
+    everything = np.ones(4, dtype=bool)
+    assert found.choose_spread(everything) == 0.0 and found.choose(everything, 0.0) == 0.0
+
+
 def test_a_correction_that_helps_everywhere_is_kept_whole_and_one_that_hurts_is_dropped() -> None:
     teacher = np.array([50.0, 60.0, 70.0, 80.0])
     base = teacher - 2.0  # the function misses each by 2, beyond the tolerance
