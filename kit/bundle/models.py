@@ -19,7 +19,6 @@ from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.media.svr import NotReproducible
-from kit.model.arch import fr_regressor_v2
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -123,7 +122,7 @@ def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.
     clip under the spread LOSO kept, plus each correction at the factor LOSO chose (kit.model.floor), the networks
     untrained where that factor is 0."""
     if distil is not None and not correction_kept(verdict):  # each network multiplied by 0: none is trained
-        ens = untrained(distil, fitted, fr_regressor_v2(train, TEACHER))
+        ens = untrained(distil, fitted, train)
     else:
         ens = train_members(*data, fitted, train, on_epoch, workers=workers, distil=distil)
     if distil is None:

@@ -135,7 +135,7 @@ def settled_ensemble(inputs: LosoInputs, seeds: list[int], config: TrainConfig) 
     """The ensemble's members where no correction can be kept (kit.model.floor.settled): untrained, each its seed's
     zero correction."""
     assert inputs.distil is not None
-    return untrained(inputs.distil, inputs.members(seeds), fr_regressor_v2(config, inputs.recipe))
+    return untrained(inputs.distil, inputs.members(seeds), config)
 
 
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],

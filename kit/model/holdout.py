@@ -11,7 +11,6 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import rung_labels
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.model.arch import fr_regressor_v2
 from kit.model.folds import cut_folds
 from kit.model.loso import LosoInputs
 from kit.model.recipe import TrainConfig
@@ -81,7 +80,7 @@ def run_holdout(inputs: LosoInputs, kind: str, seeds: list[int], config: TrainCo
         ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=inputs.distil)
     else:
         assert inputs.distil is not None
-        ens = untrained(inputs.distil, members, fr_regressor_v2(config, inputs.recipe))
+        ens = untrained(inputs.distil, members, config)
     if inputs.distil is not None and inputs.teacher_model is not None:
         ens = replace(ens, teacher=inputs.teacher_model, scales=(scale,) * len(ens.members),
                       spreads=(spread,) * len(ens.members))

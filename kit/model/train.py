@@ -314,11 +314,11 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
 
 
 
-def untrained(distil: Distillation, members: list[Member], arch: Arch) -> TrainedEnsemble:
-    """The members as the teacher recipe starts them, each its seed's zero correction (kit.model.distil), untrained:
-    where a correction's factor is 0 (kit.model.floor), what it keeps of one is nothing, to the bit, and no network
-    is trained only to be multiplied by 0."""
+def untrained(distil: Distillation, members: list[Member], config: TrainConfig) -> TrainedEnsemble:
+    """The members as the teacher recipe starts them (its network for `config`), each its seed's zero correction
+    (kit.model.distil), untrained: where a correction's factor is 0 (kit.model.floor), what it keeps of one is
+    nothing, to the bit, and no network is trained only to be multiplied by 0."""
     n, width = len(members), distil.mean.shape[0]
-    return TrainedEnsemble(zero_correction([m.seed for m in members], arch),
+    return TrainedEnsemble(zero_correction([m.seed for m in members], fr_regressor_v2(config, recipe_of(distil))),
                            distil.mean.expand(n, 1, width).clone(), distil.std.expand(n, 1, width).clone(), members,
                            [float("nan")] * n)
