@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
@@ -142,7 +142,7 @@ def test_where_the_function_keeps_every_box_encode_no_spread_or_fold_keeps_a_cor
     found = replace(found, fold=np.where(real, REAL_FOLD, found.fold), base=base, raw=raw, spread=spread,
                     most_spread=np.full(n, 25.0))
     box = ~found.real
-    assert found.within(0.0)[box].all()
+    assume(found.within(0.0)[box].all())  # teacher + 1 x tolerance can round a hair beyond it: not the case claimed
     for rows in [found.fold != f for f in range(4)] + [np.ones(n, dtype=bool)]:
         spread_factor = found.choose_spread(rows)
         assert found.within(0.0, spread_factor)[box & rows].all()  # the spread keeps them: it loses none of the box's
