@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from kit import KIT_ROOT
 from kit.errors import InputError, PrereqError, ToolError
-from kit.infra.ended import Ended, Kind, of_exit, of_signal
+from kit.infra.ended import OUTSIDE_SIGNALS, Ended, Kind, of_exit, of_signal
 from kit.infra.files import expanded, file_key, sha256_bytes, sha256_json
 from kit.infra.host import cache_tree, platform_tag
 from kit.infra.outside import open_for_reading
@@ -233,15 +233,13 @@ def telling_line(stderr: str) -> str:
 
 
 _RECEIVED_SIGNAL = re.compile(r"received signal (\d+)", re.IGNORECASE)
-# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash is ffmpeg's own failure
-EXTERNAL_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
 
 
 def interruption(res: ProcResult) -> str:
     """"killed by signal 9 (SIGKILL)" / "stopped by signal 2 (SIGINT)" when a signal, not the input or the
     encoder, ended this ffmpeg (which stops cleanly on SIGINT/SIGTERM: its output proves nothing); "" otherwise."""
     if (signum := res.killed_by) is not None:
-        return f"killed by {signal_name(signum)}" if signum in EXTERNAL_SIGNALS else ""
+        return f"killed by {signal_name(signum)}" if signum in OUTSIDE_SIGNALS else ""
     if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:
         return f"stopped by {signal_name(int(found.group(1)))}"
     return ""
@@ -250,14 +248,14 @@ def interruption(res: ProcResult) -> str:
 def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
     """How a child that failed ended, in the kit's words: (how: "crashed (SIGSEGV)", "was killed (SIGKILL) from outside
     the kit", "failed (exit 1)"; ffmpeg's telling line, "" where a signal ended it; whether the same command can end
-    otherwise). A signal from outside (EXTERNAL_SIGNALS: a kill, the OOM killer, a closing terminal; or one ffmpeg
+    otherwise). A signal from outside (OUTSIDE_SIGNALS: a kill, the OOM killer, a closing terminal; or one ffmpeg
     caught and stopped on cleanly, "received signal 15", exit 255) or what the box ran short of (BOX_SHORT: a full
     disk, its memory) can; a crash (any other signal: the program's own fault) and an exit code of its own come
     again."""
     if (signum := res.killed_by) is not None:
         said = signal_name(signum)  # "signal 11 (SIGSEGV)", or "signal 77" for one without a name
         name = said[said.index("(") + 1:-1] if "(" in said else said
-        if signum in EXTERNAL_SIGNALS:
+        if signum in OUTSIDE_SIGNALS:
             return f"was killed ({name}) from outside the kit (a kill, or the system out of memory)", "", True
         return f"crashed ({name})", "", False
     if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:  # ffmpeg's clean stop on SIGTERM/SIGINT
@@ -272,7 +270,7 @@ def how_it_ended(res: ProcResult) -> tuple[str, str, bool]:
 def end_of(res: ProcResult) -> Ended:
     """How a child that failed ended, typed as how_it_ended says it (kit.infra.ended): what a caller decides by."""
     if (signum := res.killed_by) is not None:
-        return of_signal(signum, outside=signum in EXTERNAL_SIGNALS)
+        return of_signal(signum, outside=signum in OUTSIDE_SIGNALS)
     if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:  # ffmpeg's clean stop: sent from outside
         return of_signal(int(found.group(1)), outside=True)
     if (short := box_short_of(res.stderr)) is not None:

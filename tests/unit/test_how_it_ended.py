@@ -7,15 +7,16 @@ import signal
 
 import pytest
 
+from kit.infra.ended import OUTSIDE_SIGNALS
 from kit.infra.proc import ProcResult
-from kit.media.ffmpeg import EXTERNAL_SIGNALS, how_it_ended
+from kit.media.ffmpeg import how_it_ended
 
 
 def ended(returncode: int, stderr: str = "") -> ProcResult:
     return ProcResult(("ffmpeg",), returncode, b"", stderr, 0.1)
 
 
-@pytest.mark.parametrize("signum", sorted(EXTERNAL_SIGNALS))
+@pytest.mark.parametrize("signum", sorted(OUTSIDE_SIGNALS))
 def test_a_signal_from_outside_can_end_otherwise(signum: int) -> None:
     how, said, again = how_it_ended(ended(-signum))
     assert how.startswith(f"was killed ({signal.Signals(signum).name}) from outside the kit") and not said and again
