@@ -222,8 +222,9 @@ def on_ray(args: argparse.Namespace, path: Path, contents: int, r: int, alone: P
 
 def sampled(argv: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
     """A command run to its end, every process it started sampled each 0.5 s: each one's peak RSS (MiB, by what it
-    runs: `kit ray` the driver, `kit step loso` a training task, `kit run` the gather, else Ray's own), their sum's
-    peak, and their CPU (user + sys of /proc, each process's last sample: what ran less than 0.5 s is missed)."""
+    runs: `kit ray` the driver, `kit step loso --train-task` a training task, the gather's `step loso`, `step verdict`
+    and `run` each, else Ray's own), their sum's peak, and their CPU (user + sys of /proc, each process's last sample:
+    what ran less than 0.5 s is missed)."""
     import os
 
     clock = os.sysconf("SC_CLK_TCK")
@@ -274,8 +275,10 @@ def what_runs(argv: list[str]) -> str:
         return "kit ray (the driver)"
     if "--train-task" in argv:
         return f"kit training task {argv[argv.index('--train-task') + 1]}"
+    if "step" in argv and "--corpus" in argv:  # the gather's first two processes (kit.cluster.plan.gather_commands)
+        return f"kit gather: {argv[argv.index('step') + 1]}"
     if "run" in argv and "--corpus" in argv:
-        return "kit gather"
+        return "kit gather: run (the bundle)"
     if "merge" in argv and "-o" in argv:
         return "kit union (merge)"
     return argv[0].rsplit("/", 1)[-1][:30] or "?"

@@ -207,8 +207,7 @@ class Driver:
             self.wait_all("shard")  # a rerun redoes only the failed shards: the others have finished
         result = None
         if union := plan.union_commands():  # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD): a verdict
-            merged = int(plan.merges)
-            result = self.single("union", union, [(0,)] * merged + [(0, 1)] * (len(union) - merged), union_said(plan),
+            result = self.single("union", union, plan.ok_codes(union), union_said(plan),
                                  None if plan.merges else self.memory())
         if t := plan.train_tasks:
             need = self.memory()
@@ -216,9 +215,10 @@ class Driver:
             say(f"submitted {t} training task(s) on the union; task K trains share K/{t} of LOSO's members into "
                 f"{lay.union_out}")
             self.wait_all("training task")  # the others' members are kept: a rerun trains the rest
-            result = self.single("gather", plan.gather_commands(), [(0, 1)],
+            gather = plan.gather_commands()
+            result = self.single("gather", gather, plan.ok_codes(gather),
                                  f"every training task is done; the gather task runs LOSO, verdict and bundle in "
-                                 f"{lay.union_out}", need)
+                                 f"{lay.union_out}, each step in a process of its own", need)
         assert result is not None  # a union task, a gather, or both
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         again = f"; Ray ran {len(self.again)} task(s) again after losing its worker or node ({', '.join(self.again)})" \

@@ -111,7 +111,7 @@ def union_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
         + shlex.quote(str(script_path(lay, "union"))),
     ], "union", "union-%j.out", [
         "# merge refuses (exit 2) a shard folder that is missing or whose corpus step has not completed, naming it",
-        *(shlex.join(argv) for argv in plan.union_commands()),
+        *command_lines(plan, plan.union_commands()),
     ])
 
 
@@ -142,8 +142,18 @@ def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     ], "gather", "gather-%j.out", [
         "# a missing member is refused (exit 2), naming it and this command to train its task again",
         f"export {TRAIN_RETRY.name}={shlex.quote(retrain_hint(lay, '{tasks}'))}",
-        *(shlex.join(argv) for argv in plan.gather_commands()),
+        *command_lines(plan, plan.gather_commands()),
     ])
+
+
+def command_lines(plan: ClusterPlan, commands: list[list[str]]) -> list[str]:
+    """The script's lines for the plan's `commands` under `set -e`: a verdict's HOLD (exit 1) before the last goes on
+    to the bundle; the last one's code is the job's (1: HOLD)."""
+    lines = []
+    for k, (argv, ok) in enumerate(zip(commands, plan.ok_codes(commands), strict=True)):
+        goes_on = 1 in ok and k < len(commands) - 1
+        lines.append(shlex.join(argv) + (" || [ $? -eq 1 ]  # 1: HOLD, bundled all the same" if goes_on else ""))
+    return lines
 
 
 def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:

@@ -32,7 +32,8 @@ def refs(tmp_path: Path) -> Path:
 
 
 def kit_commands(text: str) -> list[list[str]]:
-    return [shlex.split(ln) for ln in text.splitlines()
+    """The kit's commands a dry run prints, a Slurm line's `|| [ $? -eq 1 ]` (a HOLD that goes on) left off."""
+    return [shlex.split(ln.split(" || ")[0]) for ln in text.splitlines()
             if "__main__.py" in ln and not ln.startswith(("#", "  echo"))]
 
 
@@ -42,14 +43,19 @@ def test_slurm_and_ray_run_the_same_commands(refs: Path, tmp_path: Path) -> None
     ray = CliRunner().invoke(cli, ["ray", "--out-dir", str(tmp_path / "ray-out"), *common])
     assert slurm.exit_code == 0 and ray.exit_code == 0, slurm.output + ray.output
     from_slurm, from_ray = kit_commands(slurm.stdout), kit_commands(ray.stdout)
-    assert len(from_slurm) == len(from_ray) == 4  # prereqs, corpus; merge, run
+    assert len(from_slurm) == len(from_ray) == 6  # prereqs, corpus; merge, then each step in its own process
 
     def neutral(argv: list[str], root: Path, scheduler: str) -> list[str]:
         return [a.replace(str(root / scheduler), "OWN").replace(str(root), "ROOT") for a in argv]
 
     slurm_out, ray_out = tmp_path / "slurm-out", tmp_path / "ray-out"
     assert [neutral(a, slurm_out, "slurm") for a in from_slurm] == [neutral(a, ray_out, "ray") for a in from_ray]
-    prereqs, corpus, merge, run = from_ray
+    prereqs, corpus, merge, loso, verdict, run = from_ray
+    assert loso[2:4] == ["step", "loso"] and verdict[2:4] == ["step", "verdict"]
+    # under set -e, the verdict's HOLD goes on to the bundle; the last command's code is the job's
+    goes_on = [ln for ln in slurm.stdout.splitlines()
+               if ln.endswith(" || [ $? -eq 1 ]  # 1: HOLD, bundled all the same")]
+    assert [kit_commands(ln) for ln in goes_on] == [[from_slurm[4]]]
     assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
     assert prereqs[prereqs.index("--settings") + 1] == str(ray_out / "ray" / "settings.json")
     assert prereqs[prereqs.index("--shard") + 1] == "auto"
@@ -146,10 +152,11 @@ def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Pa
     res = CliRunner().invoke(cli, ["ray", "--out-dir", str(tmp_path / "o"), "--shards", "2", "--ref-dir", str(refs),
                                    "--dry-run", "--content-groups", str(groups), *FLAGS])
     assert res.exit_code == 0, res.output
-    _prereqs, _corpus, merge, run = kit_commands(res.stdout)
+    _prereqs, _corpus, merge, *steps = kit_commands(res.stdout)
     assert merge[merge.index("--content-groups") + 1] == str(groups)
     assert settings_file(res.stdout).content_groups == groups  # the shards' corpus step reads it there
-    assert "--content-groups" not in run  # the union's rows name their groups: --corpus leaves the file's unused
+    # the union's rows name their groups: --corpus leaves the file's unused
+    assert all("--content-groups" not in step for step in steps)
 
 
 def test_ray_trains_on_a_union_given_as_it_is_or_merged_first(tmp_path: Path) -> None:
@@ -162,10 +169,11 @@ def test_ray_trains_on_a_union_given_as_it_is_or_merged_first(tmp_path: Path) ->
     groups = tmp_path / "groups.json"
     groups.write_text('{"different": [["alpha", "beta"]]}')
     out = tmp_path / "o"
-    for given, tasks, shapes in (([union], "off", [["run"]]),
-                                 ([union], "2", [["step", "loso"], ["run"]]),
-                                 (tars, "off", [["merge"], ["run"]]),
-                                 (tars[:1], "2", [["merge"], ["step", "loso"], ["run"]])):
+    gather = [["step", "loso"], ["step", "verdict"], ["run"]]  # each step in its own process
+    for given, tasks, shapes in (([union], "off", gather),
+                                 ([union], "2", [["step", "loso"], *gather]),
+                                 (tars, "off", [["merge"], *gather]),
+                                 (tars[:1], "2", [["merge"], ["step", "loso"], *gather])):
         extra = ["--content-groups", str(groups)] if given == tars else []
         res = CliRunner().invoke(cli, ["ray", "--out-dir", str(out), *(a for p in given for a in ("--corpus", str(p))),
                                        "--train-tasks", tasks, "--dry-run", *extra])
