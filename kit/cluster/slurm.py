@@ -146,13 +146,16 @@ def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     ])
 
 
+# after a command whose HOLD (exit 1) goes on under `set -e`: any other failure still ends the job, with its code
+HOLD_GOES_ON = ' || { code=$?; [ "$code" -eq 1 ] || exit "$code"; }  # 1: HOLD, bundled all the same'
+
+
 def command_lines(plan: ClusterPlan, commands: list[list[str]]) -> list[str]:
-    """The script's lines for the plan's `commands` under `set -e`: a verdict's HOLD (exit 1) before the last goes on
-    to the bundle; the last one's code is the job's (1: HOLD)."""
+    """The script's lines for the plan's `commands` under `set -e`: a verdict's HOLD before the last goes on to the
+    bundle; the last one's code is the job's (1: HOLD)."""
     lines = []
     for k, (argv, ok) in enumerate(zip(commands, plan.ok_codes(commands), strict=True)):
-        goes_on = 1 in ok and k < len(commands) - 1
-        lines.append(shlex.join(argv) + (" || [ $? -eq 1 ]  # 1: HOLD, bundled all the same" if goes_on else ""))
+        lines.append(shlex.join(argv) + (HOLD_GOES_ON if 1 in ok and k < len(commands) - 1 else ""))
     return lines
 
 

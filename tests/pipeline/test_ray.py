@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -178,6 +179,13 @@ def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str])
     assert logs == ["gather.log", "shard1of2.log", "shard2of2.log", "train-task1of2.log", "train-task2of2.log",
                     "union.log"]
     assert json.loads((root / "ray" / "plan.json").read_text())["shards"] == 2
+    # the gather ran each step in a process of its own; the last, `run`, found LOSO and the verdict done
+    gathered = (root / "ray" / "logs" / "gather.log").read_text()
+    ran = [line.split(" --settings ")[0].split("__main__.py ")[1] for line in gathered.splitlines()
+           if line.startswith("$ ")]
+    assert ran == ["step loso", "step verdict", "run"] and gathered.count("(exit 0)") == 3, gathered[-3000:]
+    last = gathered[gathered.rindex("$ "):]
+    assert re.search(r"loso\W+skipped: up to date", last) and re.search(r"verdict\W+skipped: up to date", last), last
 
 
 def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], tiny_refs: Path,

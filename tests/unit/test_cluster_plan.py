@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from kit.cli.cluster import REFUSED
 from kit.cli.main import cli
+from kit.cluster.slurm import HOLD_GOES_ON
 from kit.steps.settings import RunSettings
 from tests import pace
 from tests.conftest import ROOT, TINY_SOURCES
@@ -53,8 +54,7 @@ def test_slurm_and_ray_run_the_same_commands(refs: Path, tmp_path: Path) -> None
     prereqs, corpus, merge, loso, verdict, run = from_ray
     assert loso[2:4] == ["step", "loso"] and verdict[2:4] == ["step", "verdict"]
     # under set -e, the verdict's HOLD goes on to the bundle; the last command's code is the job's
-    goes_on = [ln for ln in slurm.stdout.splitlines()
-               if ln.endswith(" || [ $? -eq 1 ]  # 1: HOLD, bundled all the same")]
+    goes_on = [ln for ln in slurm.stdout.splitlines() if ln.endswith(HOLD_GOES_ON)]
     assert [kit_commands(ln) for ln in goes_on] == [[from_slurm[4]]]
     assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
     assert prereqs[prereqs.index("--settings") + 1] == str(ray_out / "ray" / "settings.json")
@@ -212,3 +212,12 @@ def test_ray_refuses_what_a_union_given_cannot_take(args: list[str], cause: str,
     assert res.exit_code == 2 and cause in res.stderr and "hint: " in res.stderr, res.output
     neither = CliRunner().invoke(cli, ["ray", "--dry-run", "--ref-dir", str(refs)])
     assert neither.exit_code == 2 and "neither --shards nor --corpus" in neither.stderr, neither.output
+
+
+@pytest.mark.parametrize(("code", "after", "job"), [(0, True, 0), (1, True, 0), (2, False, 2), (130, False, 130)])
+def test_a_hold_goes_on_to_the_bundle_and_any_other_failure_ends_the_job_with_its_code(code: int, after: bool,
+                                                                                      job: int) -> None:
+    """A Slurm script's line after `step verdict`, under the script's `set -euo pipefail`, run by bash."""
+    script = f"set -euo pipefail\nsh -c 'exit {code}'{HOLD_GOES_ON}\necho bundled\n"
+    res = pace.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert (res.returncode, "bundled" in res.stdout) == (job, after), res.stderr
