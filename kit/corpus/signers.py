@@ -55,11 +55,18 @@ def signed_run(inp: LoadedInput) -> BoxRun | None:
                   s.signer.follows, s.digest)
 
 
+def row_boxes(inp: LoadedInput) -> set[str | None]:
+    """The box ids the input's rows name (None: a row that records none); none where it has no box_id column."""
+    if "box_id" not in inp.table.column_names:
+        return set()
+    return {None if b is None else str(b) for b in pc.unique(inp.table["box_id"]).to_pylist()}
+
+
 def refuse_other_rows(inp: LoadedInput) -> None:
     """A signed tarball's rows are all of the box it is signed as: a box's key proves nothing of rows of another."""
     if inp.signed is None:
         return
-    named = sorted({str(v) for v in pc.unique(inp.table["box_id"]).to_pylist()} - {inp.signed.box_id})
+    named = sorted(str(b) for b in row_boxes(inp) - {inp.signed.box_id})
     if named:
         raise InputError(f"{inp.name} is signed as box {inp.signed.box_id}, but its corpus holds rows of box "
                          f"{named[0]}: a tarball's key speaks for its own box alone; nothing was merged",
@@ -72,8 +79,7 @@ def carried_keys(inp: LoadedInput) -> list[BoxKeys]:
     nothing of (an edited union planting a first use for a box the lead has not met) is none of its."""
     if not isinstance(inp.manifest, MergeManifest):
         return []
-    rows = inp.table.column("box_id").unique().to_pylist() if "box_id" in inp.table.column_names else []
-    held = {r.box_id for r in inp.manifest.runs} | {str(b) for b in rows if b is not None}
+    held = {r.box_id for r in inp.manifest.runs} | {b for b in row_boxes(inp) if b is not None}
     return [b for b in inp.manifest.box_keys if b.box_id in held]
 
 
@@ -146,9 +152,7 @@ def take_keys(inputs: Sequence[LoadedInput], accepted: Sequence[tuple[str, str]]
 def unsigned_boxes(inp: LoadedInput) -> list[str]:
     """The box ids an unsigned tarball speaks for: its manifest's and its rows'."""
     named = {inp.manifest.box_id} if isinstance(inp.manifest, ShardManifest) and inp.manifest.box_id else set()
-    if "box_id" in inp.table.column_names:
-        named |= {str(b) for b in pc.unique(inp.table["box_id"]).to_pylist() if b is not None}
-    return sorted(named)
+    return sorted(named | {b for b in row_boxes(inp) if b is not None})
 
 
 def refuse_unsigned(unsigned: Sequence[LoadedInput], histories: Histories) -> None:
