@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from kit.cli.flags import build_settings
 from kit.cli.main import cli
+from kit.cluster.slurm import HOLD_GOES_ON
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import slurm_position as array_position
@@ -137,8 +138,8 @@ def dry_run(*args: str | Path, environ: dict[str, str] | None = None) -> tuple[i
 
 
 def kit_lines(script: str) -> list[list[str]]:
-    """Every line of the script that calls the kit, as the argv bash gives it."""
-    return [shlex.split(line) for line in script.splitlines()
+    """Every line of the script that calls the kit, as the argv bash gives it (a HOLD that goes on left off)."""
+    return [shlex.split(line.split(" || ")[0]) for line in script.splitlines()
             if ("__main__.py" in line or "ensemble-kit " in line) and not line.startswith(("#", "  echo"))]
 
 
@@ -168,8 +169,10 @@ def test_dry_run_prints_the_settings_and_both_scripts(refs: Path, tmp_path: Path
     assert "#SBATCH --array=1-3" in array and "#SBATCH --array" not in union
     assert f'#SBATCH --output="{root}/slurm/logs/corpus-%A_%a.out"' in array
     prereqs, corpus = kit_lines(array)
-    union_merge, union_run = kit_lines(union)
-    for argv in (prereqs, corpus, union_run):
+    union_merge, union_loso, union_verdict, union_run = kit_lines(union)  # each step in a process of its own
+    assert [line for line in union.splitlines() if line.endswith(HOLD_GOES_ON)] == [shlex.join(union_verdict)
+                                                                                    + HOLD_GOES_ON]
+    for argv in (prereqs, corpus, union_loso, union_verdict, union_run):
         assert Path(argv[0]).is_absolute() and Path(argv[1]).is_file()  # this python, the kit's __main__.py
         assert argv[argv.index("--settings") + 1] == f"{root}/slurm/settings.json"
     assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
@@ -177,8 +180,10 @@ def test_dry_run_prints_the_settings_and_both_scripts(refs: Path, tmp_path: Path
         assert argv[6:] == ["--shard", "auto", "--out-dir", f"{root}/shards/{{shard}}", "--box-id", "lab-{shard}"]
     assert union_merge[2] == "merge" and union_merge[3:6] == [f"{root}/shards/shard{k}of3" for k in (1, 2, 3)]
     assert union_merge[6:] == ["-o", f"{root}/union.parquet"]
-    assert union_run[2:] == ["run", "--settings", f"{root}/slurm/settings.json", "--corpus", f"{root}/union.parquet",
-                             "--out-dir", f"{root}/union", "--box-id", "lab"]
+    on_union = ["--settings", f"{root}/slurm/settings.json", "--corpus", f"{root}/union.parquet", "--out-dir",
+                f"{root}/union", "--box-id", "lab"]
+    assert (union_loso[2:], union_verdict[2:], union_run[2:]) == (["step", "loso", *on_union],
+                                                                  ["step", "verdict", *on_union], ["run", *on_union])
 
 
 def test_defaults_are_left_to_the_jobs(refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
