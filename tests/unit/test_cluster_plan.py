@@ -33,7 +33,7 @@ def refs(tmp_path: Path) -> Path:
 
 
 def kit_commands(text: str) -> list[list[str]]:
-    """The kit's commands a dry run prints, a Slurm line's `|| [ $? -eq 1 ]` (a HOLD that goes on) left off."""
+    """The kit's commands a dry run prints, a Slurm line's HOLD_GOES_ON (a HOLD that goes on) left off."""
     return [shlex.split(ln.split(" || ")[0]) for ln in text.splitlines()
             if "__main__.py" in ln and not ln.startswith(("#", "  echo"))]
 
