@@ -221,3 +221,31 @@ def test_a_hold_goes_on_to_the_bundle_and_any_other_failure_ends_the_job_with_it
     script = f"set -euo pipefail\nsh -c 'exit {code}'{HOLD_GOES_ON}\necho bundled\n"
     res = pace.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
     assert (res.returncode, "bundled" in res.stdout) == (job, after), res.stderr
+
+
+@pytest.mark.parametrize("train_tasks", [0, 2])
+def test_every_command_of_the_union_and_the_gather_ends_the_slurm_job_as_the_ray_task_ends(train_tasks: int,
+                                                                                           tmp_path: Path) -> None:
+    """Each command of the union task (the merge, then the gather) and of the gather alone, ending with each code a
+    command can give (0, HOLD, bad input, a signal's): the Slurm script, run by bash under its `set -euo pipefail`,
+    runs on exactly as far as the Ray task does (kit.cluster.ray.run_commands: up to the first code not in the
+    plan's ok_codes) and ends with the code the Ray task ends with."""
+    from kit.cluster.plan import ClusterLayout, ClusterPlan
+    from kit.cluster.slurm import command_lines
+
+    layout = ClusterLayout(tmp_path / "root", "slurm")
+    plan = ClusterPlan(layout, 0, ("kit",), tmp_path, RunSettings(out_dir=layout.union_out), "box",
+                       inputs=(tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"), train_tasks=train_tasks)
+    commands = plan.gather_commands() if train_tasks else plan.union_commands()
+    assert len(commands) == (3 if train_tasks else 4)
+    ok, lines = plan.ok_codes(commands), command_lines(plan, commands)
+    for k in range(len(commands)):
+        for code in (0, 1, 2, 129, 130, 143):
+            stubs = [line.replace(shlex.join(argv), f"sh -c 'echo ran{i}; exit {code if i == k else 0}'", 1)
+                     for i, (argv, line) in enumerate(zip(commands, lines, strict=True))]
+            res = pace.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(stubs) + "\n"], capture_output=True,
+                           text=True, timeout=30)
+            stops = code not in ok[k]  # the Ray task stops here, a failure; else it runs on
+            ran = k + 1 if stops else len(commands)
+            job = code if stops or k == len(commands) - 1 else 0
+            assert (res.stdout.split(), res.returncode) == ([f"ran{i}" for i in range(ran)], job), (k, code, lines[k])
