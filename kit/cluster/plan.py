@@ -18,6 +18,7 @@ from kit.steps.settings import RunSettings
 PATH_VARS = (CACHE_DIR.name,)
 # set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
 NOT_PINNED = (ARRAY_TASK.name, TREE_ENV, KILL_AT.name, KILL_SIGNAL.name, TRAIN_RETRY.name)
+GATHERED = ("loso", "verdict", "bundle")  # the steps of the gather (ClusterPlan.gather_commands), in turn
 
 
 @dataclass(frozen=True)

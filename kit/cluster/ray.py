@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.cluster.plan import ClusterPlan, task_env
+from kit.cluster.plan import GATHERED, ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ResourceLimit, ToolError
 from kit.infra import interrupts, scratch
@@ -208,9 +208,9 @@ class Driver:
         result = None
         if union := plan.union_commands():  # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD): a verdict
             result = self.single("union", union, plan.ok_codes(union), union_said(plan),
-                                 None if plan.merges else self.memory())
-        if t := plan.train_tasks:
-            need = self.memory()
+                                 None if plan.merges or plan.train_tasks else self.memory("union task", GATHERED))
+        if t := plan.train_tasks:  # both said, and refused where no node offers them, before any training starts
+            need, gathered = self.memory("training task", ("loso",)), self.memory("gather task", GATHERED)
             self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}", need)
             say(f"submitted {t} training task(s) on the union; task K trains share K/{t} of LOSO's members into "
                 f"{lay.union_out}")
@@ -218,7 +218,7 @@ class Driver:
             gather = plan.gather_commands()
             result = self.single("gather", gather, plan.ok_codes(gather),
                                  f"every training task is done; the gather task runs LOSO, verdict and bundle in "
-                                 f"{lay.union_out}, each step in a process of its own", need)
+                                 f"{lay.union_out}, each step in a process of its own", gathered)
         assert result is not None  # a union task, a gather, or both
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         again = f"; Ray ran {len(self.again)} task(s) again after losing its worker or node ({', '.join(self.again)})" \
@@ -238,20 +238,24 @@ class Driver:
         self.refs = {self.submit(f"{what} {k}/{n}", commands, {**task_env(self.plan), KIT_ARRAY_TASK: f"{k}/{n}"},
                                  log(k), [(0,)] * len(commands), memory): f"{what} {k}/{n}" for k in range(1, n + 1)}
 
-    def memory(self) -> int | None:
-        """The memory LOSO needs on the union (kit.model.cost, from the rows its footer declares), said, and reserved
-        by each task that runs it; refused before any of them starts where no node of the cluster offers it (not an
-        out-of-memory kill hours in). None where the union is not there yet (merged by the task that trains too)."""
+    def memory(self, task: str, steps: Sequence[str]) -> int | None:
+        """The largest peak of `steps` on the union (kit.model.cost, from the rows its footer declares), said, and
+        reserved by each `task` that runs them in turn; refused before any task starts where no node of the cluster
+        offers it (not an out-of-memory kill hours in). None where the union is not there yet (merged by the task that
+        trains too)."""
         from kit.infra.parquet import parquet_rows
         from kit.infra.resources import size_text
-        from kit.model.cost import loso_peak_bytes
+        from kit.model.cost import STEP_LABELS, largest_peak
 
         if not (corpus := self.plan.union_corpus).is_file():
             return None
         rows = parquet_rows(corpus)
-        need = loso_peak_bytes(rows)
+        step, need = largest_peak(steps, rows)
+        what = STEP_LABELS[step]
+        largest = f", the largest of its {len(steps)} steps" if len(steps) > 1 else ""
+        said = (f"{what[0].upper()}{what[1:]} on the union's {rows:,} rows needs about {size_text(need)} of memory in "
+                f"each {task}{largest}")
         offered = largest_offer(self.ray.nodes())
-        said = f"LOSO on the union's {rows:,} rows needs about {size_text(need)} of memory in each task that runs it"
         if offered is not None and need > offered:
             raise ResourceLimit(f"{said}; the largest node of this Ray cluster offers its tasks {size_text(offered)}",
                                 hint="add a node with more memory to the cluster (`ray start --address HEAD:6379` on "

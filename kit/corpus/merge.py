@@ -42,16 +42,21 @@ from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, regroup, source_rows
 from kit.corpus.signers import Again, ranked, refuse_forks, signed_run, take_keys
 from kit.corpus.summary import TableSummary, combine_checks, independent_check, refused_line, summarise_table
-from kit.errors import InputError
+from kit.errors import InputError, ResourceLimit
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command
 from kit.infra.keyring import Histories, as_records
 from kit.infra.limits import MAX_CORPUS_ROWS
+from kit.infra.resources import PeakLine, memory_checked, memory_short, size_text
 from kit.infra.tree import Rules, Tree
+from kit.infra.variables import MEMORY_CHECK
 
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
+# the merge's peak (wait4's max RSS) of the one-input merge of bench/bench_scale.py's corpora of 3,000 and 10,000
+# contents x 300 rows: 1,691 and 5,173 MiB, a line through them (bench/README.md#scale-10000)
+MERGE_PEAK = PeakLine(200 * 2**20, 1_740)
 
 
 class MergeConflict(InputError):
@@ -417,7 +422,24 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
         said = again or (lambda taken, left: kit_command("merge", *(p for p in paths if str(Path(p)) not in left),
                                                          "-o", out, *(w for box, fpr in taken
                                                                       for w in ("--accept-key", f"{box}={fpr}"))))
-        return _merge_into(tree, paths, out, prefer, overrides, lambda inputs: take_keys(inputs, accepted, said, note))
+        return _merge_into(tree, paths, out, prefer, overrides, lambda inputs: take_keys(inputs, accepted, said, note),
+                           note)
+
+
+def check_memory(rows: int, note: Callable[[str], None]) -> None:
+    """The merge's peak on `rows` rows (MERGE_PEAK) against the box's memory: refused where the box has less in all
+    (exit 2, nothing written; KIT_MEMORY_CHECK=off merges anyway, said), said where less is free now."""
+    need = MERGE_PEAK.at(rows)
+    said = f"merging {rows:,} rows needs about {size_text(need)} of memory at its peak"
+    more, now = memory_short(need)
+    if more is not None and not memory_checked():
+        note(f"{said}, {more}: merged anyway ({MEMORY_CHECK.name} is off)")
+    elif more is not None:
+        raise ResourceLimit(f"the inputs hold {rows:,} rows together: {said}, {more}; nothing was written",
+                            hint="merge on a box with more memory, or fewer boxes' corpora; or, where this box can "
+                                 f"give more (its swap, memory freed), {MEMORY_CHECK.name}=off merges anyway")
+    elif now is not None:
+        note(f"{said}, and {now}: if other programs keep theirs it may run out of memory")
 
 
 def open_output_folder(out: Path) -> Tree:
@@ -427,13 +449,15 @@ def open_output_folder(out: Path) -> Tree:
 
 
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, overrides: Overrides | None,
-                keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]]) -> MergeManifest:
+                keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]],
+                note: Callable[[str], None]) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     histories, inputs = keys(inputs)  # whose key each box's signed runs are, and which runs proven, before any row
     inputs, superseded = supersede(inputs, histories)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
+    check_memory(total, note)  # read, not yet combined: the most of its peak is ahead
     refuse_inputs(inputs)  # rows a kit before 2.0 scored against the wrong reference frames (kit.corpus.misscored)
     check_teachers([i.name for i in inputs], [i.table for i in inputs])
     d = dedupe(combine(inputs, preference(inputs, prefer)))

@@ -11,8 +11,10 @@ import errno
 import os
 import signal
 import sys
+from dataclasses import dataclass
 
 from kit.errors import ResourceLimit
+from kit.infra.variables import MEMORY_CHECK
 
 MIN_ADDRESS_SPACE = int(2.5 * 2**30)  # below it pyarrow crashed the process with SIGSEGV, which no message explains
 OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't allocate memory",
@@ -141,6 +143,39 @@ def box_memory() -> tuple[int | None, int | None]:
             total, free = int(limit), min(free or int(limit), int(limit))
         break
     return total, free
+
+
+# over a measured peak line: the rounds' spread (4 to 6 %), the points between and another box's allocator
+PEAK_MARGIN = 1.15
+
+
+@dataclass(frozen=True)
+class PeakLine:
+    """A command's peak resident memory, as a line through its measured peaks: what no input changes (the
+    libraries), then what each row of its corpus adds at the peak."""
+
+    fixed: int
+    per_row: int
+
+    def at(self, rows: int) -> int:
+        """The peak on `rows` rows, with PEAK_MARGIN."""
+        return round((self.fixed + self.per_row * rows) * PEAK_MARGIN)
+
+
+def memory_checked() -> bool:
+    """KIT_MEMORY_CHECK: on (the default) refuses work whose estimated peak is more memory than the box has."""
+    return MEMORY_CHECK.read() is True
+
+
+def memory_short(need: int) -> tuple[str | None, str | None]:
+    """Why this box cannot give `need` bytes: in all ("more than the 15 GiB of this box"), or now ("3 GiB of this
+    box's 15 GiB is free now"); (None, None) where it can, or where the system does not say."""
+    total, free = box_memory()
+    if total is not None and need > total:
+        return f"more than the {size_text(total)} of this box", None
+    if total is not None and free is not None and need > free:
+        return None, f"{size_text(free)} of this box's {size_text(total)} is free now"
+    return None, None
 
 
 def give_back_memory() -> None:

@@ -100,9 +100,9 @@ class Variable:
 
 SHARED_DECODE = Variable("KIT_SHARED_DECODE", "a switch: off decodes a master once per job, not once per clip",
                          switch, True, "set KIT_SHARED_DECODE=off (or 0, false, no) to turn it off, on to keep it")
-MEMORY_CHECK = Variable("KIT_MEMORY_CHECK", "a switch: off trains LOSO where its estimated peak memory is more than "
-                        "the box's (said, not refused)", switch, True,
-                        "set KIT_MEMORY_CHECK=off (or 0, false, no) to train anyway, on to keep the check")
+MEMORY_CHECK = Variable("KIT_MEMORY_CHECK", "a switch: off runs a step (LOSO, the verdict, the bundle) or a merge "
+                        "where its estimated peak memory is more than the box's (said, not refused)", switch, True,
+                        "set KIT_MEMORY_CHECK=off (or 0, false, no) to run anyway, on to keep the check")
 TRAIN_KERNELS = Variable("KIT_TRAIN_KERNELS", "public (plain autograd) or auto (torch's private kernels where they "
                          "pass their self-check)", one_of("public", "auto"), "auto", "set KIT_TRAIN_KERNELS=public")
 CACHE_DIR = Variable("KIT_CACHE_DIR", "the folder of the kit's cache", folder, None,

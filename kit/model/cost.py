@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kit.infra.resources import PeakLine
 from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 
 if TYPE_CHECKING:  # the model's description and its folds load pandas: when reckoned, not for the renderer's constants
@@ -38,19 +39,25 @@ SETUP_PER_ROW = 26e-6 * PACE
 AFTER_PER_PREDICTION = 5e-6 * PACE
 
 
-# LOSO's peak memory (resident) at its defaults: the libraries and what no corpus changes, then what each row of the
-# corpus adds at the peak, a line through its peaks at 1,000 and 10,000 contents x 300 rows (727 and 1,908 MiB; 3,000
-# contents 1,109 MiB, above the line: bench/README.md#scale-10000), with a margin for the rounds' spread (4 to 6 %),
-# the points between and a box's allocator
-LOSO_FIXED_BYTES = 600 * 2**20
-LOSO_ROW_BYTES = 460
-LOSO_MARGIN = 1.15
+# the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x
+# 300 rows scored by their teacher (bench/README.md#scale-10000), as a line: the verdict's and the bundle's through
+# their peaks at 1,000 and 10,000 contents (591 and 3,689 MiB; 1,157 and 2,695); LOSO's above its spread at 3,000
+# contents (1,109 to 1,415 MiB from run to run) and through 50,000 (7,961 MiB)
+STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(250 * 2**20, 1_205),
+              "bundle": PeakLine(990 * 2**20, 600)}
+STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle"}  # each step as a line says it
 
 
-def loso_peak_bytes(rows: int) -> int:
-    """LOSO's peak resident memory on a corpus of `rows` rows at its defaults (one box, or each training task and the
-    gather of a cluster: each reads the whole corpus), with LOSO_MARGIN."""
-    return round((LOSO_FIXED_BYTES + LOSO_ROW_BYTES * rows) * LOSO_MARGIN)
+def peak_bytes(step: str, rows: int) -> int:
+    """`step`'s peak resident memory on a corpus of `rows` rows at its defaults (one box; or a cluster's task that
+    runs it: each reads the whole corpus), with its margin (kit.infra.resources.PEAK_MARGIN)."""
+    return STEP_PEAKS[step].at(rows)
+
+
+def largest_peak(steps: Sequence[str], rows: int) -> tuple[str, int]:
+    """Of `steps` (those with a line: LOSO and after), the one whose peak on `rows` rows is largest, and that peak;
+    one process runs them in turn, so its peak is theirs, not their sum."""
+    return max(((step, peak_bytes(step, rows)) for step in steps if step in STEP_PEAKS), key=lambda sp: sp[1])
 
 
 @dataclass(frozen=True)

@@ -430,7 +430,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     with logged(StepLog(tree, run.log(step.name), places), emit, step.name, "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
-                      trains=any(s.name == "loso" for s in selection.steps))
+                      trains=any(s.name == "loso" for s in selection.steps),
+                      runs=tuple(s.name for s in selection.steps))
         with out_dir_in_place(tree):
             plan = step.impl.plan(ctx)
         interrupts.check()

@@ -20,7 +20,6 @@ from kit.infra.files import remembered_sha256, sha256_file, sha256_json
 from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import give_back_memory, out_of_memory
 from kit.infra.shown import Spelled
-from kit.infra.variables import MEMORY_CHECK
 from kit.infra.visible import reason_line
 from kit.model.contract import CANONICAL6, MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
@@ -30,6 +29,7 @@ from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
 from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
+from kit.steps.memory import check_memory
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
-        check_memory(ctx, corpus)  # before the corpus is read: not an out-of-memory kill hours in
+        check_memory(ctx, corpus)  # LOSO's, and the verdict's and bundle's after it: before the corpus is read
         # the opt-in features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS),
@@ -377,40 +377,6 @@ class LosoStep:
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup),
                                setup.settled)
-
-
-def memory_checked() -> bool:
-    """KIT_MEMORY_CHECK: on (the default) refuses a corpus whose LOSO needs more memory than the box has."""
-    return MEMORY_CHECK.read() is True
-
-
-def check_memory(ctx: Context, corpus: Path) -> None:
-    """LOSO's peak memory on the corpus (kit.model.cost.loso_peak_bytes of the rows its footer declares) against the
-    box's, before anything is read: refused where the box has less in all (exit 2; KIT_MEMORY_CHECK=off trains it
-    anyway, said so), said where less is free now."""
-    from kit.infra.parquet import parquet_rows
-    from kit.infra.resources import box_memory, size_text
-    from kit.model.cost import loso_peak_bytes
-
-    rows = parquet_rows(corpus)
-    need = loso_peak_bytes(rows)
-    total, free = box_memory()
-    said = f"LOSO on {rows:,} rows needs about {size_text(need)} of memory at its peak"
-    if total is not None and need > total:
-        more = f"more than the {size_text(total)} of this box"
-        if not memory_checked():
-            ctx.emit(Info("loso", f"{said}, {more}: trained anyway ({MEMORY_CHECK.name} is off)"))
-            return
-        raise ResourceLimit(Spelled("LOSO on the corpus ", corpus, f" ({rows:,} rows) needs about {size_text(need)} "
-                                    f"of memory at its peak, {more}"), hint=(
-            f"train it where a process may have more than {size_text(need)}: a bigger box, or a Ray cluster whose "
-            "nodes have it (docs/cluster.md, \"The union the boxes made\"), or on fewer rows (merge fewer boxes' "
-            f"corpora); or, where this box can give more (its swap, memory freed), {MEMORY_CHECK.name}=off trains it "
-            "anyway; the corpus is kept"))
-    if total is not None and free is not None and need > free:
-        ctx.emit(Info("loso", f"{said}, and {size_text(free)} of this box's {size_text(total)} is free now: if "
-                              "other programs keep theirs it may run out of memory (free some, or train it on a box "
-                              "with more)"))
 
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:

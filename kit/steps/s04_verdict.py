@@ -13,6 +13,7 @@ from kit.infra.files import sha256_json
 from kit.model.recipe import TEACHER
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, read_output, recorded_corpus, require_output, rerun
+from kit.steps.memory import check_memory
 from kit.steps.records import read_step_record
 from kit.verdict.kinds import GROUPS
 
@@ -118,6 +119,7 @@ class VerdictStep:
         if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        check_memory(ctx, corpus_file)  # the verdict's, and the bundle's after it: before the corpus is read
         # the corpus's summary before the held-out rows are read: its read of the corpus is then the only large thing
         summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
         give_back_memory()  # what its read left in arrow's pool and malloc's arenas

@@ -30,6 +30,7 @@ from kit.steps.base import (
     rerun,
     teacher_sources,
 )
+from kit.steps.memory import check_memory
 from kit.steps.records import read_run_record, read_step_record, sent_run, shown_run
 
 if TYPE_CHECKING:  # the report, the tarball's writer and the verdict's record (numpy with them) load with the
@@ -122,6 +123,7 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
+        check_memory(ctx, corpus)
         self.forecast(ctx, verdict)
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)

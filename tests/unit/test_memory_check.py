@@ -1,7 +1,8 @@
-"""LOSO's memory is said before it is needed (issue 100: a lead must not learn the limit from an out-of-memory kill
-hours in): the loso step refuses a corpus whose peak (kit.model.cost.loso_peak_bytes of its footer's rows) is more
-than the box has, says it where less is free now; the Ray driver refuses a union no node of its cluster offers
-that much for, and reserves it for each task that trains."""
+"""The memory of the steps after the corpus is said before it is needed (issue 100: a lead must not learn the limit
+from an out-of-memory kill hours in): each step refuses a corpus whose peak, or the peak of a step the command runs
+after it (kit.model.cost.peak_bytes of its footer's rows), is more than the box has, and says it where less is free
+now; the merge refuses inputs it cannot hold; the Ray driver refuses a union no node of its cluster offers that much
+for, before any task, and reserves each task's peak for it."""
 
 from __future__ import annotations
 
@@ -9,21 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from kit.cluster.ray import largest_offer
+from kit.cluster.plan import GATHERED, ClusterLayout, ClusterPlan
+from kit.cluster.ray import Driver, largest_offer
 from kit.errors import ResourceLimit
 from kit.events import Event, Info
 from kit.infra import resources
-from kit.model.cost import LOSO_FIXED_BYTES, LOSO_MARGIN, LOSO_ROW_BYTES, loso_peak_bytes
-from kit.steps.s03_loso import check_memory
+from kit.infra.resources import PEAK_MARGIN
+from kit.model.cost import STEP_LABELS, STEP_PEAKS, largest_peak, peak_bytes
+from kit.steps.memory import check_memory
+from kit.steps.settings import RunSettings
 from tests.kitfiles import shard_table, write_shard
 
 
 class Said:
     """What a step's context is told: its events and its log lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: str = "loso", runs: tuple[str, ...] = ()) -> None:
         self.events: list[Event] = []
         self.lines: list[str] = []
+        self.step, self.runs = step, runs
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
@@ -32,21 +37,32 @@ class Said:
         self.lines.append(line)
 
 
-# the loso step's peak RSS at its defaults (wait4), measured on corpora of N contents x 300 rows scored by their teacher
-# (bench/bench_scale.py --command; bench/README.md#scale-10000): rows -> MiB
-MEASURED = {300_000: 727, 900_000: 1109, 3_000_000: 1908}
+# each step's peak RSS at its defaults (wait4), each in a process of its own (`run_full_pipeline --only STEP`), on
+# corpora of N contents x 300 rows scored by their teacher (bench/bench_scale.py; bench/README.md#scale-10000):
+# rows -> MiB, the highest of the runs (LOSO's at 3,000 contents spread from 1,109 to 1,415 MiB)
+MEASURED = {"loso": {300_000: 767, 900_000: 1_415, 3_000_000: 1_908, 15_000_000: 7_961},
+            "verdict": {300_000: 591, 900_000: 1_266, 3_000_000: 3_747},
+            "bundle": {300_000: 1_157, 900_000: 1_532, 3_000_000: 2_695}}
+# how far over a measured peak the line may lie: its margin, and LOSO's line above its spread
+MOST_OVER = PEAK_MARGIN * 1.25
 
 
-@pytest.mark.parametrize(("rows", "mib"), sorted(MEASURED.items()))
-def test_the_estimate_holds_each_measured_peak_with_its_margin_and_no_more(rows: int, mib: int) -> None:
+@pytest.mark.parametrize(("step", "rows", "mib"), [(step, rows, mib) for step, peaks in MEASURED.items()
+                                                   for rows, mib in sorted(peaks.items())])
+def test_each_step_s_estimate_holds_each_measured_peak_and_not_far_more(step: str, rows: int, mib: int) -> None:
     """kit.model.cost's estimate is above each measured peak (a task that reserves it is not killed for memory) and
-    within the margin and a tenth of it (a cluster is not refused a union it could train)."""
-    assert mib * 2**20 <= loso_peak_bytes(rows) <= mib * 2**20 * (LOSO_MARGIN + 0.1)
+    not far above it (a cluster is not refused a union it could train)."""
+    assert mib * 2**20 <= peak_bytes(step, rows) <= mib * 2**20 * MOST_OVER
 
 
 def test_the_estimate_grows_with_the_rows_from_what_no_corpus_changes() -> None:
-    assert LOSO_FIXED_BYTES > 2**28 and 100 < LOSO_ROW_BYTES < 2000  # the libraries; a row's share, measured
-    assert loso_peak_bytes(45_000_000) > 16 * 2**30  # 150,000 contents: no one process of a 24 GiB box holds it
+    for line in STEP_PEAKS.values():
+        assert line.fixed > 2**27 and 100 < line.per_row < 2000  # the libraries; a row's share, measured
+    assert peak_bytes("loso", 45_000_000) > 16 * 2**30  # 150,000 contents: no one process of a 24 GiB box holds it
+    # at scale the verdict is the largest step; on a small corpus the bundle (torch, onnx and the exports)
+    assert largest_peak(list(STEP_PEAKS), 3_000_000)[0] == "verdict"
+    assert largest_peak(list(STEP_PEAKS), 300_000)[0] == "bundle"
+    assert largest_peak(["loso"], 3_000_000) == ("loso", peak_bytes("loso", 3_000_000))
 
 
 @pytest.mark.parametrize(("total", "free", "refused", "warned"), [
@@ -57,20 +73,20 @@ def test_a_corpus_the_box_cannot_hold_is_refused_before_it_is_read(tmp_path: Pat
     corpus = write_shard(tmp_path / "c.parquet", shard_table(n_src=3, rows_per_src=50))
     monkeypatch.setattr(resources, "box_memory", lambda: (total, free))
     ctx = Said()
-    need = loso_peak_bytes(150)
+    need = peak_bytes("loso", 150)
     if refused:
         with pytest.raises(ResourceLimit) as exc:
             check_memory(ctx, corpus)  # type: ignore[arg-type]
         assert exc.value.message == (f"LOSO on the corpus {corpus} (150 rows) needs about "
                                      f"{resources.size_text(need)} of memory at its peak, more than the 1 MiB of this "
                                      "box")
-        assert "the corpus is kept" in exc.value.hint and exc.value.exit_code == 2
-        assert "KIT_MEMORY_CHECK=off trains it anyway" in exc.value.hint
+        assert "the corpus and every finished step are kept" in exc.value.hint and exc.value.exit_code == 2
+        assert "KIT_MEMORY_CHECK=off runs it anyway" in exc.value.hint
         monkeypatch.setenv("KIT_MEMORY_CHECK", "off")  # the check overridden: said, and the step goes on
         check_memory(ctx, corpus)  # type: ignore[arg-type]
         assert [e.message for e in ctx.events if isinstance(e, Info)] == [
             f"LOSO on 150 rows needs about {resources.size_text(need)} of memory at its peak, more than the 1 MiB of "
-            "this box: trained anyway (KIT_MEMORY_CHECK is off)"]
+            "this box: run anyway (KIT_MEMORY_CHECK is off)"]
         return
     check_memory(ctx, corpus)  # type: ignore[arg-type]
     infos = [e for e in ctx.events if isinstance(e, Info)]
@@ -116,34 +132,108 @@ class Cluster:
         return [{"Alive": True, "Resources": {"CPU": 2.0, **({"memory": self.offer} if self.offer else {})}}]
 
 
-@pytest.mark.parametrize(("offer", "refused"), [(None, False), (2**40, False), (2**20, True)])
-def test_the_ray_driver_reserves_loso_s_memory_or_refuses_before_any_task(tmp_path: Path, offer: float | None,
-                                                                       refused: bool) -> None:
-    """The union's LOSO memory, from its footer, reserved by each training task and the gather; a cluster whose every
-    node offers less refused before a task is submitted; a union the union task has yet to merge reserves nothing."""
-    from kit.cluster.plan import ClusterLayout, ClusterPlan
-    from kit.cluster.ray import Driver
-    from kit.steps.settings import RunSettings
-
-    corpus = write_shard(tmp_path / "union-given.parquet", shard_table(n_src=3, rows_per_src=50))
+def ray_plan(tmp_path: Path, inputs: tuple[Path, ...], train_tasks: int) -> ClusterPlan:
     layout = ClusterLayout(tmp_path / "root", "ray")
-    plan = ClusterPlan(layout, 0, ("kit",), tmp_path, RunSettings(out_dir=layout.union_out), "box", inputs=(corpus,),
-                       train_tasks=2)
+    return ClusterPlan(layout, 0, ("kit",), tmp_path, RunSettings(out_dir=layout.union_out), "box", inputs=inputs,
+                       train_tasks=train_tasks)
+
+
+@pytest.mark.parametrize(("offer", "refused"), [(None, False), (2**40, False), (2**20, True)])
+def test_the_ray_driver_reserves_each_task_s_peak_or_refuses_before_any_task(tmp_path: Path, offer: float | None,
+                                                                          refused: bool) -> None:
+    """The union's memory, from its footer: LOSO's reserved by each training task, the largest of LOSO, verdict and
+    bundle by the gather; a cluster whose every node offers less refused before a task is submitted; a union the
+    union task has yet to merge reserves nothing."""
+    corpus = write_shard(tmp_path / "union-given.parquet", shard_table(n_src=3, rows_per_src=50))
+    plan = ray_plan(tmp_path, (corpus,), 2)
     reserved: list[int | None] = []
     said: list[str] = []
     driver = Driver(Cluster(offer), plan, Task(reserved), said.append)
-    need = loso_peak_bytes(150)
+    need, gathered = peak_bytes("loso", 150), largest_peak(GATHERED, 150)
     if refused:
         with pytest.raises(ResourceLimit) as exc:
-            driver.memory()
+            driver.memory("training task", ("loso",))
         assert "the largest node of this Ray cluster offers its tasks 1 MiB" in exc.value.message
         assert "nothing was run" in exc.value.hint and reserved == []
         return
-    assert driver.memory() == need
-    assert said == [f"LOSO on the union's 150 rows needs about {resources.size_text(need)} of memory in each task that "
-                    f"runs it; each reserves it{' (the largest node offers 1024 GiB)' if offer else ''}"]
+    offers = " (the largest node offers 1024 GiB)" if offer else ""
+    assert driver.memory("training task", ("loso",)) == need
+    assert driver.memory("gather task", GATHERED) == gathered[1]
+    assert said == [f"LOSO on the union's 150 rows needs about {resources.size_text(need)} of memory in each training "
+                    f"task; each reserves it{offers}",
+                    f"The bundle on the union's 150 rows needs about {resources.size_text(gathered[1])} of memory in "
+                    f"each gather task, the largest of its 3 steps; each reserves it{offers}"]
     driver.array("training task", 2, [["kit", "step", "loso"]], lambda k: f"t{k}", need)
     assert reserved == [need, need]
-    merged = ClusterPlan(layout, 0, ("kit",), tmp_path, RunSettings(out_dir=layout.union_out), "box",
-                         inputs=(tmp_path / "a.tar.gz",), train_tasks=2)  # merged by the union task: not there yet
-    assert Driver(Cluster(offer), merged, Task(reserved), said.append).memory() is None
+    merged = ray_plan(tmp_path, (tmp_path / "a.tar.gz",), 2)  # merged by the union task: not there yet
+    assert Driver(Cluster(offer), merged, Task(reserved), said.append).memory("training task", ("loso",)) is None
+
+
+def test_a_gather_no_node_can_hold_is_refused_before_any_training_task(tmp_path: Path) -> None:
+    """A node with room for LOSO but not for the gather's largest step: the run is refused before the training
+    tasks start, naming that step (not three hours of training, then an out-of-memory kill in the gather)."""
+    corpus = write_shard(tmp_path / "union-given.parquet", shard_table(n_src=3, rows_per_src=50))
+    step, gathered = largest_peak(GATHERED, 150)
+    offer = (peak_bytes("loso", 150) + gathered) // 2
+    assert step != "loso" and peak_bytes("loso", 150) < offer < gathered
+    reserved: list[int | None] = []
+    said: list[str] = []
+    with pytest.raises(ResourceLimit) as exc:
+        Driver(Cluster(offer), ray_plan(tmp_path, (corpus,), 2), Task(reserved), said.append).run()
+    assert exc.value.message.startswith(f"{STEP_LABELS[step].capitalize()} on the union's 150 rows needs about "
+                                        f"{resources.size_text(gathered)} of memory in each gather task")
+    assert reserved == []  # nothing submitted
+
+
+def test_each_step_checks_the_steps_its_command_runs_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At LOSO's start a run is refused for the verdict it would reach hours later, where the box holds LOSO and not
+    the verdict; `step loso` alone, or a training task, checks LOSO's own."""
+    corpus = write_shard(tmp_path / "c.parquet", shard_table(n_src=3, rows_per_src=50))
+    monkeypatch.setattr("kit.infra.parquet.parquet_rows", lambda path, label=None: 3_000_000)
+    box = (peak_bytes("loso", 3_000_000) + peak_bytes("verdict", 3_000_000)) // 2
+    monkeypatch.setattr(resources, "box_memory", lambda: (box, box))
+    check_memory(Said("loso"), corpus)  # type: ignore[arg-type]
+    check_memory(Said("loso", ("loso",)), corpus)  # type: ignore[arg-type]
+    for runs in (("loso", "verdict", "bundle"), ("corpus", "loso", "verdict")):
+        with pytest.raises(ResourceLimit) as exc:
+            check_memory(Said("loso", runs), corpus)  # type: ignore[arg-type]
+        assert exc.value.message.startswith(f"The verdict (after LOSO, in this command) on the corpus {corpus} "
+                                            f"(3,000,000 rows) needs about "
+                                            f"{resources.size_text(peak_bytes('verdict', 3_000_000))}")
+    with pytest.raises(ResourceLimit) as exc:
+        check_memory(Said("verdict", ("verdict", "bundle")), corpus)  # type: ignore[arg-type]
+    assert exc.value.message.startswith("The verdict on the corpus")
+    check_memory(Said("bundle", ("verdict", "bundle")), corpus)  # type: ignore[arg-type]
+
+
+# the one-input merge of bench/bench_scale.py's corpora (wait4's max RSS): rows -> MiB
+MERGE_MEASURED = {900_000: 1_691, 3_000_000: 5_173}
+
+
+@pytest.mark.parametrize(("rows", "mib"), sorted(MERGE_MEASURED.items()))
+def test_the_merge_s_estimate_holds_its_measured_peaks(rows: int, mib: int) -> None:
+    from kit.corpus.merge import MERGE_PEAK
+
+    assert mib * 2**20 <= MERGE_PEAK.at(rows) <= mib * 2**20 * MOST_OVER
+
+
+def test_a_merge_the_box_cannot_hold_is_refused_before_it_combines_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.corpus.merge import MERGE_PEAK, merge_files
+
+    a = write_shard(tmp_path / "a.parquet", shard_table(n_src=3, rows_per_src=50, box="boxa"))
+    b = write_shard(tmp_path / "b.parquet", shard_table(n_src=3, rows_per_src=50, box="boxb", seed=1))
+    out = tmp_path / "out" / "union.parquet"
+    monkeypatch.setattr(resources, "box_memory", lambda: (2**20, 2**20))
+    with pytest.raises(ResourceLimit) as exc:
+        merge_files([a, b], out)
+    need = resources.size_text(MERGE_PEAK.at(300))
+    assert exc.value.message == (f"the inputs hold 300 rows together: merging 300 rows needs about {need} of memory "
+                                 "at its peak, more than the 1 MiB of this box; nothing was written")
+    assert exc.value.exit_code == 2 and "KIT_MEMORY_CHECK=off merges anyway" in exc.value.hint
+    assert not out.exists()
+    notes: list[str] = []
+    monkeypatch.setenv("KIT_MEMORY_CHECK", "off")
+    merge_files([a, b], out, note=notes.append)
+    assert out.is_file() and f"merging 300 rows needs about {need} of memory at its peak, more than the 1 MiB of " \
+                             "this box: merged anyway (KIT_MEMORY_CHECK is off)" in notes

@@ -187,7 +187,7 @@ def test_every_switch_option_reads_every_spelling_the_docs_give_as_its_declarati
 @pytest.mark.parametrize("variable", ENV_SWITCHES, ids=[v.name for v in ENV_SWITCHES])
 def test_every_switch_of_no_option_reads_every_spelling_the_docs_give(variable: Variable,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from kit.steps.s03_loso import memory_checked
+    from kit.infra.resources import memory_checked
 
     # a new switch of no option: name its reader here
     readers = {SHARED_DECODE.name: shared_decode_enabled, MEMORY_CHECK.name: memory_checked}
