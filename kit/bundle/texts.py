@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from kit.bundle import catalogue as cat
 from kit.infra.interrupts import check
 from kit.infra.kinds import WITHHELD, Exact, Kind, Names
-from kit.infra.limits import MAX_JSON_BYTES, MAX_VERDICT_BYTES
+from kit.infra.limits import MAX_GROWING_JSON_BYTES, MAX_JSON_BYTES
 from kit.infra.outside import load_json
 from kit.infra.records import Record, _arms, _hints
 
@@ -314,12 +314,15 @@ def problems(texts: list[SentText]) -> list[str]:
 
 
 def json_limit(arc: str) -> int:
-    """The bytes of JSON member `arc` the kit reads: the verdict's own bound for the verdict (its per-source lists grow
-    with the union: 79 MB at 10,000 contents, which the general bound refused, exit 70), the kit's for the rest."""
-    from kit.rundir import LAYOUT, VERDICTS
+    """The bytes of JSON member `arc` the kit reads: for the records whose lists grow with the union (the verdict, 79 MB
+    at 10,000 contents, which the general bound refused, exit 70; LOSO's seed reports and baselines, 42 and 171 MB at
+    50,000) their own bound, the kit's for the rest."""
+    from kit.rundir import LAYOUT, SEED_FILE, VERDICTS
 
-    verdicts = {LAYOUT.rel(LAYOUT.verdict_file(v)) for v in VERDICTS}
-    return MAX_VERDICT_BYTES if arc in verdicts else MAX_JSON_BYTES
+    growing = {LAYOUT.rel(LAYOUT.verdict_file(v)) for v in VERDICTS} | {LAYOUT.rel(LAYOUT.baselines)}
+    loso = LAYOUT.rel(LAYOUT.step("loso"))
+    seed = arc.startswith(f"{loso}/") and SEED_FILE.fullmatch(arc[len(loso) + 1:]) is not None
+    return MAX_GROWING_JSON_BYTES if arc in growing or seed else MAX_JSON_BYTES
 
 
 class NotCatalogued(RuntimeError):

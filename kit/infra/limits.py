@@ -27,9 +27,10 @@ MAX_JSONL_BYTES = 2 * GIB  # a bash-kit JSONL file
 # JSON documents (kit.infra.outside): the kit's largest, a verdict of 1,000 sources, is a few MB and nests 6 deep
 MAX_JSON_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 64  # arrays and objects within each other (json recurses once per level)
-# the kit's own verdict document read back (kit.verdict.document.read_verdict): its per-fold and per-source lists
-# grow with the sources, 79 MB at 10,000 contents (bench/README.md#scale-10000)
-MAX_VERDICT_BYTES = 256 * MIB
+# the kit's own records whose per-fold and per-source lists grow with the union, read back (the verdict, LOSO's seed
+# reports and its baselines; and as a tarball's members): 75, 8.4 and 34 MB at 10,000 contents, the seed reports 42 and
+# the baselines 171 MB at 50,000 (bench/README.md#scale-10000); a tarball's member is bounded alike (MAX_MEMBER_BYTES)
+MAX_GROWING_JSON_BYTES = 2 * GIB
 MAX_TEACHER_BYTES = 16 * MIB  # a --teacher model file (kit.media.teachers): Netflix's v1 models are about 15 KiB
 
 # what the kit's own records hold, read back (kit.infra.rules' COUNT, SECONDS): far above any run, and within what a

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from kit.corpus.oracle import IndependentCheck
 from kit.corpus.summary import CorpusSummary
 from kit.errors import InputError
-from kit.infra.limits import MAX_VERDICT_BYTES
+from kit.infra.limits import MAX_GROWING_JSON_BYTES
 from kit.infra.records import Record, keep, omit_none
 from kit.infra.rules import (
     CORRELATION_FIGURE,
@@ -525,7 +525,7 @@ def read_verdict(tree: Tree, path: Path) -> Verdict:
     one that is no JSON object, or holds a value of another type or past its rule (a share of 1e308, a PLCC of 5, a
     count of -1), is refused naming the file and the field (InputError, exit 2), never read into a figure."""
     try:
-        return Verdict.from_json(tree.read_json(path, MAX_VERDICT_BYTES), str(path))
+        return Verdict.from_json(tree.read_json(path, MAX_GROWING_JSON_BYTES), str(path))
     except ValueError as exc:  # RecordError, Refused, JsonRefused: the file is not what the verdict step wrote
         raise InputError(f"the verdict is damaged: {exc}",
                          hint="the verdict step writes it whole: run the same command again (a plain `run` redoes "

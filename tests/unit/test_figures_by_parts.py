@@ -165,17 +165,21 @@ def test_a_tables_texts_are_read_a_row_group_at_a_time(tmp_path: Path, monkeypat
     assert found == sorted(SHAS)
 
 
-def test_a_verdict_past_the_general_json_bound_is_sent_and_another_record_is_not() -> None:
+def test_the_records_that_grow_past_the_general_json_bound_are_sent_and_another_record_is_not() -> None:
     """At 10,000 contents the verdict is 79 MB: the catalogue's check read it to the kit's general 64 MiB bound and the
-    bundle ended in exit 70. It reads to the verdict's own bound (kit.infra.limits.MAX_VERDICT_BYTES)."""
+    bundle ended in exit 70; at 50,000 LOSO's baselines are 171 MB and each seed report 42. They read to their own
+    bound (kit.infra.limits.MAX_GROWING_JSON_BYTES); the catalogue's other JSON to the general one."""
     from kit.bundle.texts import checked_members
     from kit.infra.limits import MAX_JSON_BYTES
     from kit.infra.outside import JsonRefused
 
     big = b'{"per_source_note": "' + b"a" * (MAX_JSON_BYTES + 1) + b'"}'
-    checked_members(lambda arc: big, ["04_verdict/PROMOTE.json"], {})  # read, its unknown key left out
-    with pytest.raises(JsonRefused):
-        checked_members(lambda arc: big, ["03_loso/loso_seed0.json"], {})
+    for grows in ("04_verdict/PROMOTE.json", "03_loso/loso_seed0.json", "03_loso/loso_seed17.json",
+                  "03_loso/baselines.json"):
+        checked_members(lambda arc: big, [grows], {})  # read, its unknown key left out
+    for other in ("03_loso/training.json", "03_loso/loso_seed0x.json", "04_verdict/calibration.json"):
+        with pytest.raises(JsonRefused):
+            checked_members(lambda arc: big, [other], {})
 
 
 def test_each_sent_member_is_read_and_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

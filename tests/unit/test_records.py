@@ -88,7 +88,7 @@ def test_nan_is_null_and_unknown_keys_flatten_in_place() -> None:
 def test_a_verdict_of_a_large_union_is_read_back_past_the_json_bound(tmp_path: Path, spaces: int,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A verdict's per-fold and per-source lists grow with the union (79 MB at 10,000 contents): the bundle and the
-    report read it to MAX_VERDICT_BYTES, past the 64 MiB every other JSON is bounded by (the bundle refused it as
+    report read it to MAX_GROWING_JSON_BYTES, past the 64 MiB every other JSON is bounded by (the bundle refused it as
     damaged before); a document past that bound is still refused, naming it."""
     from kit.infra import limits
     from kit.infra.tree import Rules, Tree
@@ -98,7 +98,28 @@ def test_a_verdict_of_a_large_union_is_read_back_past_the_json_bound(tmp_path: P
     path.write_bytes(GOLDEN.read_bytes() + b" " * spaces)  # the same document, as large as a union's
     with Tree.open(tmp_path, Rules(reading=True), make=False) as tree:
         assert document.read_verdict(tree, path).promoted
-        monkeypatch.setattr(document, "MAX_VERDICT_BYTES", path.stat().st_size - 1)
+        monkeypatch.setattr(document, "MAX_GROWING_JSON_BYTES", path.stat().st_size - 1)
         with pytest.raises(InputError, match="the verdict is damaged: more than the"):
             document.read_verdict(tree, path)
-    assert limits.MAX_JSON_BYTES < 65 * 2**20 < limits.MAX_VERDICT_BYTES
+    assert limits.MAX_JSON_BYTES < 65 * 2**20 < limits.MAX_GROWING_JSON_BYTES
+
+
+def test_loso_s_records_of_a_large_union_are_read_back_past_the_json_bound(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOSO's baselines (171 MB at 50,000 contents) and seed reports (42 MB) grow with the union: the verdict reads
+    them to MAX_GROWING_JSON_BYTES, past the 64 MiB every other JSON is bounded by (the verdict refused its own LOSO's
+    baselines as damaged, with a hint to make them again, which made them as large); one past that bound is still
+    refused, naming it."""
+    import json
+
+    from kit.infra.tree import Rules, Tree
+    from kit.model.results import Baselines
+    from kit.steps import base
+
+    path = tmp_path / "baselines.json"
+    path.write_bytes(json.dumps(Baselines("a" * 64).to_json()).encode() + b" " * (65 * 2**20))
+    with Tree.open(tmp_path, Rules(reading=True), make=False) as tree:
+        assert base.read_output(tree, Baselines, path, "rerun LOSO").corpus_sha256 == "a" * 64
+        monkeypatch.setattr(base, "MAX_GROWING_JSON_BYTES", path.stat().st_size - 1)
+        with pytest.raises(InputError, match=r"baselines\.json is damaged: more than the"):
+            base.read_output(tree, Baselines, path, "rerun LOSO")
