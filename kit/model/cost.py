@@ -37,6 +37,10 @@ BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of it
 # every row once: the figures of its held-out contents, its encodes pooled, the files)
 SETUP_PER_ROW = 26e-6 * PACE
 AFTER_PER_PREDICTION = 5e-6 * PACE
+# the bundle's work after its refit that grows with the corpus, per row: the tarball's members (the predictions, the
+# verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
+# minutes, 50 and 148 s in all at 1,000 and 3,000 contents (bench/README.md#scale-10000)
+BUNDLE_PER_ROW = 120e-6 * PACE
 
 
 # the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x
@@ -112,13 +116,14 @@ def ensemble_work(shape: JobShape, config: TrainConfig, workers: int) -> float:
 
 
 def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True) -> StepWork:
-    """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball."""
+    """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball (its
+    members checked and packed, BUNDLE_PER_ROW)."""
     from kit.model.arch import fr_regressor_v2
     from kit.model.schedule import JobShape
 
     refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), config,
                           workers) if promoted else 0
-    return StepWork("bundle", refit + FIXED_WORK["bundle"], refit)
+    return StepWork("bundle", refit + FIXED_WORK["bundle"] + rows * BUNDLE_PER_ROW, refit)
 
 
 def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked, config: TrainConfig,
