@@ -41,6 +41,9 @@ AFTER_PER_PREDICTION = 5e-6 * PACE
 # verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
 # minutes, 50 and 148 s in all at 1,000 and 3,000 contents (bench/README.md#scale-10000)
 BUNDLE_PER_ROW = 120e-6 * PACE
+# the verdict's, per row (the held-out rows' figures by group, their intervals, the clips pooled): 6.2, 20.7 and 69.2 s
+# at 1,000, 3,000 and 10,000 contents (bench/README.md#scale-10000)
+VERDICT_PER_ROW = 23e-6 * PACE
 
 
 # the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x
@@ -115,6 +118,11 @@ def ensemble_work(shape: JobShape, config: TrainConfig, workers: int) -> float:
     return training_work([shape], config, workers)
 
 
+def verdict_work(rows: int) -> StepWork:
+    """The verdict on a corpus of `rows` rows: no training, its fixed part and VERDICT_PER_ROW."""
+    return StepWork("verdict", FIXED_WORK["verdict"] + rows * VERDICT_PER_ROW)
+
+
 def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True) -> StepWork:
     """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball (its
     members checked and packed, BUNDLE_PER_ROW)."""
@@ -136,5 +144,5 @@ def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked
     ensemble, *baselines = loso_shapes(rows, scheme.folds, seeds, config, holdouts)
     loso = ensemble_work(ensemble, config, workers) + training_work(baselines, config, workers)
     setup, after = loso_rest(rows, seeds, config, holdouts)
-    return [StepWork("loso", loso + setup + after, loso, setup), StepWork("verdict", FIXED_WORK["verdict"]),
+    return [StepWork("loso", loso + setup + after, loso, setup), verdict_work(rows),
             bundle_work(rows, seeds, config, workers)]

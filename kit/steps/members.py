@@ -138,8 +138,8 @@ def release(inputs: LosoInputs, settings: RunSettings) -> Callable[[], None] | N
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
-    """The work left of LOSO and the bundle's after it (kit.model.cost), for the run's ETA."""
-    from kit.model.cost import WORK_PER_PARAM_STEP, bundle_work, loso_rest
+    """The work left of LOSO, and the verdict's and the bundle's after it (kit.model.cost), for the run's ETA."""
+    from kit.model.cost import WORK_PER_PARAM_STEP, bundle_work, loso_rest, verdict_work
     from kit.model.train import planned_arithmetic
 
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
@@ -153,6 +153,7 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
         setup = 0.0
     # else the set-up, done by now, is counted done at the training's first epoch (its pace is the set-up's)
     ctx.emit(Forecast("loso", round(training + setup + after), training, round(setup)))
+    ctx.emit(Forecast("verdict", round(verdict_work(rows).work)))
     bundle = bundle_work(rows, seeds, config, workers)
     ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
 

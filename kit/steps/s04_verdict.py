@@ -105,7 +105,7 @@ class VerdictStep:
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.infra.resources import give_back_memory
-        from kit.model.cost import bundle_work
+        from kit.model.cost import bundle_work, verdict_work
         from kit.model.results import BaselineResult, Baselines, SeedReport  # ten records `status` never reads
         from kit.verdict.decide import decide
 
@@ -120,6 +120,7 @@ class VerdictStep:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
         check_memory(ctx, corpus_file)  # the verdict's, and the bundle's after it: before the corpus is read
+        ctx.emit(Forecast(self.name, round(verdict_work(corpus.rows).work)))  # where no LOSO of this run said it
         # the corpus's summary before the held-out rows are read: its read of the corpus is then the only large thing
         summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
         give_back_memory()  # what its read left in arrow's pool and malloc's arenas
