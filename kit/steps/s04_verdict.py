@@ -99,13 +99,27 @@ class VerdictStep:
         return assess(predictions, meta, clips, holdouts, s.interval_level, consumer,
                       source_repeats(read_manifest(corpus_file)), judged)
 
+    def corpus_file(self, ctx: Context, recorded: str, sha256: str, rows: int) -> Path:
+        """The corpus LOSO ran on, where it is now, refused where it changed or vanished since; the memory of the
+        verdict and the bundle after it checked, and the verdict's work said, before it is read."""
+        from kit.corpus.schema import corpus_sha256
+        from kit.model.cost import verdict_work
+
+        corpus_file = recorded_corpus(ctx, recorded)  # found where the out-dir is now
+        if not corpus_file.is_file() or corpus_sha256(corpus_file) != sha256:
+            raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
+                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        check_memory(ctx, corpus_file)
+        ctx.emit(Forecast(self.name, round(verdict_work(rows).work)))  # where no LOSO of this run said it
+        return corpus_file
+
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
-        from kit.corpus.schema import CORPUS_ROW, corpus_sha256
+        from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.infra.resources import give_back_memory
-        from kit.model.cost import bundle_work, verdict_work
+        from kit.model.cost import bundle_work
         from kit.model.results import BaselineResult, Baselines, SeedReport  # ten records `status` never reads
         from kit.verdict.decide import decide
 
@@ -115,12 +129,7 @@ class VerdictStep:
         reports = [read_output(tree, SeedReport, run.loso_seed(seed), again) for seed in s.seeds]
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
-        corpus_file = recorded_corpus(ctx, corpus.path)  # found where the out-dir is now
-        if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
-            raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
-                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
-        check_memory(ctx, corpus_file)  # the verdict's, and the bundle's after it: before the corpus is read
-        ctx.emit(Forecast(self.name, round(verdict_work(corpus.rows).work)))  # where no LOSO of this run said it
+        corpus_file = self.corpus_file(ctx, corpus.path, corpus.sha256, corpus.rows)
         # the corpus's summary before the held-out rows are read: its read of the corpus is then the only large thing
         summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
         give_back_memory()  # what its read left in arrow's pool and malloc's arenas
