@@ -54,9 +54,10 @@ from kit.infra.variables import MEMORY_CHECK
 
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
-# the merge's peak (wait4's max RSS) of the one-input merge of bench/bench_scale.py's corpora of 3,000 and 10,000
-# contents x 300 rows: 1,691 and 5,173 MiB, a line through them (bench/README.md#scale-10000)
-MERGE_PEAK = PeakLine(200 * 2**20, 1_740)
+# the merge's peak (wait4's max RSS) of the one-input merge of bench/bench_scale.py's corpora of 1,000, 3,000 and
+# 10,000 contents x 300 rows: 585, 1,242 and 3,650 MiB, a line through the last two and over the first
+# (bench/README.md#scale-10000)
+MERGE_PEAK = PeakLine(230 * 2**20, 1_200)
 
 
 class MergeConflict(InputError):
@@ -210,7 +211,7 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
 
 
 def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
-    src = d.table["_input"].to_numpy()
+    src = d.column("_input").to_numpy()
 
     def per(mask: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(src if mask is None else src[mask], minlength=len(inputs))
@@ -233,11 +234,10 @@ def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
     """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
     lines = []
-    cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     rows = np.flatnonzero(d.conflict_rows)
     for i in rows[np.unique(d.kept_row[rows], return_index=True)[1]][:MAX_EXAMPLES]:  # the first row of each key
         k = int(d.kept_row[i])
-        at = {c: (cols[c][k].as_py(), cols[c][int(i)].as_py()) for c in cols}
+        at = {c: (d.value(c, k), d.value(c, int(i))) for c in (*KEY, *SCORED, "src", "_input")}
         names = [inputs[n].name for n in at["_input"]]
         diff = "; ".join(f"{c} {at[c][0]!r} in {names[0]} vs {at[c][1]!r} in {names[1]}"
                          for c in SCORED if at[c][0] != at[c][1])
@@ -468,7 +468,7 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
                                  "(newest recorded time); or drop the input that is wrong",
                             details=conflict_examples(d, inputs))
     entries = input_entries(d, inputs)
-    kept = d.table.filter(pa.array(d.keep))
+    kept = d.kept()
     builds = build_rows(kept, [i.manifest for i in inputs])
     contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
     conflicts = Conflicts(n_conflicts, sum(e.conflict for e in entries), conflict_examples(d, inputs))

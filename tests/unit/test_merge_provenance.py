@@ -232,7 +232,10 @@ def test_duplicates_found_on_sorted_columns_equal_the_whole_table_sorted(chunks:
         values = whole[name].to_numpy()
         differs |= values != values[kept]
     found = dedupe(ranked)
-    assert found.table.equals(whole.combine_chunks())
+    assert ranked.take(found.order).combine_chunks().equals(whole.combine_chunks())
+    assert found.kept().equals(whole.filter(pa.array(kept == np.arange(len(kept)))).combine_chunks())
+    assert found.column("_row").equals(whole["_row"].combine_chunks())
+    assert [found.value("vmaf", i) for i in range(5)] == whole["vmaf"].to_pylist()[:5]
     assert (found.kept_row == kept).all() and (found.keep == (kept == np.arange(len(kept)))).all()
     assert (found.differs == differs).all() and found.conflict_rows.any() and found.duplicate_rows.any()
 
