@@ -36,6 +36,7 @@ ORACLE_FRAMES = 16
 # the same libvmaf on the same pictures gives the same score to its printed precision; a wrong pairing moves a
 # frame's score by several points
 TOLERANCE = 0.5
+MOST_LISTED = 20  # names of one kind in the check's line; its record keeps them all
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,20 @@ class IndependentCheck(Record):
         said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on its "
                 f"own against the clip's own file: largest difference {self.max_diff:.6f} VMAF ({self.worst}; "
                 f"tolerance {self.tolerance:g})") if self.clips else "no clip checked"
-        refused = f"refused {len(self.refused)}: {'; '.join(self.refused)}" if self.refused else "none refused"
-        rest = [refused, *([f"not checked: {', '.join(self.unchecked)}"] if self.unchecked else []),
-                *([f"checked against the kit's lossless copy (an older kit): {', '.join(self.from_copy)}"]
+        refused = f"refused {len(self.refused)}: {listed(self.refused, '; ')}" if self.refused else "none refused"
+        rest = [refused, *([f"not checked: {listed(self.unchecked)}"] if self.unchecked else []),
+                *([f"checked against the kit's lossless copy (an older kit): {listed(self.from_copy)}"]
                   if self.from_copy else [])]
         return f"{said}; {'; '.join(rest)}"
+
+
+def listed(names: list[str], sep: str = ", ") -> str:
+    """The first MOST_LISTED of `names`, then how many more: a union of 50,000 contents none of which a check covers
+    listed every one in one line of the summary (the record keeps them all)."""
+    if len(names) <= MOST_LISTED:
+        return sep.join(names)
+    more = f"and {len(names) - MOST_LISTED:,} more (each named in the check's record)"
+    return sep.join([*names[:MOST_LISTED], more])
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:
