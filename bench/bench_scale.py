@@ -14,6 +14,8 @@ to 1,000 and 5,000 from its cost per member-sample; the ratio K-fold / LOSO is p
 
     python bench/bench_scale.py --command [--contents 10000] [--rounds 2] [--ray T]   (the whole loso step at its
                                                                                       defaults; on Ray too)
+    python bench/bench_scale.py --steps [--contents 1000,3000,10000] [--rounds 1]   (each step alone, beside its
+                                                                                   memory line)
 
 --command: the loso step as a lead runs it on a merged corpus (`run_full_pipeline --corpus X --only loso`, every
 setting at its default: --folds auto, so grouped 10-fold above 50 contents; 5 seeds; the teacher recipe) on the
@@ -191,6 +193,40 @@ def command(args: argparse.Namespace) -> None:
 
 
 BOX = "scalebox"  # both runs' box id: the bundle names it
+
+
+def steps(args: argparse.Namespace) -> None:
+    """Each step after the corpus in a process of its own, as the kit's memory lines were measured (kit.model.cost's
+    STEP_PEAKS, kit.corpus.merge.MERGE_PEAK): on the corpus of each size in --contents, `merge` of it alone, then
+    `run_full_pipeline --corpus X --only STEP` for loso, verdict and bundle in one out-dir, --rounds times: wall, CPU
+    and peak RSS (wait4) of each, beside the line's estimate with its margin and the peak's share of it."""
+    sys.path.insert(0, str(ROOT))
+    from kit.corpus.merge import MERGE_PEAK
+    from kit.model.cost import peak_bytes
+
+    real = pd.read_parquet(demo_corpus(args.work / "demo4s"))
+    for contents in args.contents:
+        path = args.work / f"contents-{contents}-teacher.parquet"
+        if not path.is_file():
+            write_contents(real, contents, path, teacher=True)
+        rows = contents * ROWS_PER_CONTENT
+        for r in range(args.rounds):
+            out, cache = args.work / f"steps-{contents}", args.work / "kit-cache"
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(args.work / f"merged-{contents}", ignore_errors=True)
+            env = {"KIT_CACHE_DIR": str(cache)}
+            runs = [("merge", [sys.executable, "-m", "kit", "merge", path, "-o",
+                               args.work / f"merged-{contents}" / "union.parquet"], MERGE_PEAK.at(rows))]
+            runs += [(step, [sys.executable, "-m", "kit.run_full_pipeline", "--corpus", path, "--only", step,
+                             "--out-dir", out, "--box-id", BOX], peak_bytes(step, rows))
+                     for step in ("loso", "verdict", "bundle")]
+            for what, argv, line in runs:
+                m = measure(argv, env=env, cwd=ROOT, log=args.work / f"steps-{contents}-{what}-{r}.log")
+                if m.rc not in ((0, 1) if what == "verdict" else (0,)):
+                    raise SystemExit(f"{what} on {path.name} failed (exit {m.rc}):\n{m.output[-3000:]}")
+                print(f"{contents:>6} contents, round {r + 1}, {what:<7}: wall {m.wall:7.1f} s, CPU {m.cpu:7.1f} s, "
+                      f"peak RSS {m.peak_rss_mib:6.0f} MiB, the line {line / 2**20:6.0f} MiB with its margin "
+                      f"({m.peak_rss_mib * 2**20 / line:.2f} of it)", flush=True)
 
 
 def on_ray(args: argparse.Namespace, path: Path, contents: int, r: int, alone: Path) -> None:
@@ -401,7 +437,9 @@ def main() -> None:
     ap.add_argument("--million", action="store_true", help="the 1,000,000-row bench instead")
     ap.add_argument("--command", action="store_true",
                     help="the whole loso step at its defaults on teacher-scored corpora of --contents instead")
-    ap.add_argument("--rounds", type=int, default=2, help="--command: runs of each size")
+    ap.add_argument("--steps", action="store_true",
+                    help="merge, loso, verdict and bundle each alone, beside their memory lines")
+    ap.add_argument("--rounds", type=int, default=2, help="--command, --steps: runs of each size")
     ap.add_argument("--ray", type=int, default=0, metavar="T",
                     help="--command: also `ensemble-kit ray --corpus X --train-tasks T` on a local Ray cluster, "
                          "the one box's run whole (loso, verdict, bundle), the two compared")
@@ -417,6 +455,8 @@ def main() -> None:
             child_loso(Path(args.child[1]))
         return
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.steps:
+        return steps(args)
     if args.command:
         command(args)
         return
