@@ -251,10 +251,9 @@ class Driver:
             return None
         rows = parquet_rows(corpus)
         step, need = largest_peak(steps, rows)
-        what = STEP_LABELS[step]
+        what = STEP_LABELS[step][:1].upper() + STEP_LABELS[step][1:]  # said first in its sentence
         largest = f", the largest of its {len(steps)} steps" if len(steps) > 1 else ""
-        said = (f"{what[0].upper()}{what[1:]} on the union's {rows:,} rows needs about {size_text(need)} of memory in "
-                f"each {task}{largest}")
+        said = f"{what} on the union's {rows:,} rows needs about {size_text(need)} of memory in each {task}{largest}"
         offered = largest_offer(self.ray.nodes())
         if offered is not None and need > offered:
             raise ResourceLimit(f"{said}; the largest node of this Ray cluster offers its tasks {size_text(offered)}",

@@ -32,14 +32,14 @@ def check_memory(ctx: Context, corpus: Path) -> None:
 
     rows = parquet_rows(corpus)
     step, need = largest_peak(steps_ahead(ctx), rows)
-    what = STEP_LABELS[step]
-    said = f"{what[0].upper()}{what[1:]} on {rows:,} rows needs about {size_text(need)} of memory at its peak"
+    what = STEP_LABELS[step][:1].upper() + STEP_LABELS[step][1:]  # said first in its sentence
+    said = f"{what} on {rows:,} rows needs about {size_text(need)} of memory at its peak"
     more, now = memory_short(need)
     if more is not None and not memory_checked():
         ctx.emit(Info(ctx.step, f"{said}, {more}: run anyway ({MEMORY_CHECK.name} is off)"))
     elif more is not None:
         after = "" if step == ctx.step else f" (after {STEP_LABELS[ctx.step]}, in this command)"
-        raise ResourceLimit(Spelled(f"{what[0].upper()}{what[1:]}{after} on the corpus ", corpus,
+        raise ResourceLimit(Spelled(f"{what}{after} on the corpus ", corpus,
                                     f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, {more}"),
                             hint=(f"run it where a process may have more than {size_text(need)}: a bigger box, or a "
                                   "Ray cluster whose nodes have it (docs/cluster.md, \"The union the boxes made\"), or "
