@@ -240,9 +240,9 @@ class Driver:
 
     def memory(self, task: str, steps: Sequence[str]) -> int | None:
         """The largest peak of `steps` on the union (kit.model.cost, from the rows its footer declares), said, and
-        reserved by each `task` that runs them in turn; refused before any task starts where no node of the cluster
-        offers it (not an out-of-memory kill hours in). None where the union is not there yet (merged by the task that
-        trains too)."""
+        reserved by each `task` that runs them in turn; refused before any training task starts where no node of the
+        cluster offers it (not an out-of-memory kill hours in). None where the union is not there yet (merged by the
+        task that trains too, whose LOSO checks its node's memory at its start)."""
         from kit.infra.parquet import parquet_rows
         from kit.infra.resources import size_text
         from kit.model.cost import STEP_LABELS, largest_peak
@@ -258,7 +258,8 @@ class Driver:
         if offered is not None and need > offered:
             raise ResourceLimit(f"{said}; the largest node of this Ray cluster offers its tasks {size_text(offered)}",
                                 hint="add a node with more memory to the cluster (`ray start --address HEAD:6379` on "
-                                     "it), or train on fewer rows (merge fewer boxes' corpora); nothing was run")
+                                     "it), or train on fewer rows (merge fewer boxes' corpora); no training task was "
+                                     "submitted, and what ran before (the shards, the union) is kept")
         self.say(f"{said}; each reserves it{f' (the largest node offers {size_text(offered)})' if offered else ''}")
         return need
 

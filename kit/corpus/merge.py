@@ -55,8 +55,8 @@ from kit.infra.variables import MEMORY_CHECK
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
 # the merge's peak (wait4's max RSS) of the one-input merge of bench/bench_scale.py's corpora of 1,000, 3,000 and
-# 10,000 contents x 300 rows: 585, 1,242 and 3,650 MiB, a line through the last two and over the first
-# (bench/README.md#scale-10000)
+# 10,000 contents x 300 rows: 585 to 611, 1,242 and 3,650 MiB, a line through the last two, the first within its
+# margin (bench/README.md#step-memory)
 MERGE_PEAK = PeakLine(230 * 2**20, 1_200)
 
 

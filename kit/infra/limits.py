@@ -28,8 +28,8 @@ MAX_JSONL_BYTES = 2 * GIB  # a bash-kit JSONL file
 MAX_JSON_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 64  # arrays and objects within each other (json recurses once per level)
 # the kit's own records whose per-fold and per-source lists grow with the union, read back (the verdict, LOSO's seed
-# reports and its baselines; and as a tarball's members): 75, 8.4 and 34 MB at 10,000 contents, the seed reports 42 and
-# the baselines 171 MB at 50,000 (bench/README.md#scale-10000); a tarball's member is bounded alike (MAX_MEMBER_BYTES)
+# reports and its baselines; and as a tarball's members): 75, 8.4 and 34 MB at 10,000 contents, 375, 42 and 171 MB at
+# 50,000 (bench/README.md#step-memory); a tarball's member is bounded alike (MAX_MEMBER_BYTES)
 MAX_GROWING_JSON_BYTES = 2 * GIB
 MAX_TEACHER_BYTES = 16 * MIB  # a --teacher model file (kit.media.teachers): Netflix's v1 models are about 15 KiB
 

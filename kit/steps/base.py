@@ -45,7 +45,8 @@ class Context:
     # whether this command trains on what the step makes (LOSO among its steps): a corpus made alone (`step corpus`,
     # --only corpus, a box that cannot train) is sent whatever its count of contents; LOSO's minimum is LOSO's
     trains: bool = True
-    runs: tuple[str, ...] = ()  # the steps this command runs, in order (a step checks the memory of those after it)
+    # a training task (`step loso --train-task K/N`): it checks LOSO's memory alone, the gather the steps after it
+    train_task: bool = False
 
     @property
     def settings(self) -> RunSettings:

@@ -1,7 +1,8 @@
 """The memory the steps after the corpus need on it, checked against the box before a step reads it: each step's
-peak (kit.model.cost.peak_bytes of the rows the corpus's footer declares), and of this command's steps from it on the
-largest, so a run is refused at LOSO's start where its verdict or bundle could not finish (never an out-of-memory
-kill hours in). KIT_MEMORY_CHECK=off runs it anyway, said."""
+peak (kit.model.cost.peak_bytes of the rows the corpus's footer declares), and of it and the steps that read its
+outputs after it the largest, so LOSO is refused at its start where its verdict or bundle could not finish (never an
+out-of-memory kill hours in), whether they run in its command or in the next (`step verdict`, a cluster's gather).
+KIT_MEMORY_CHECK=off runs it anyway, said."""
 
 from __future__ import annotations
 
@@ -15,17 +16,18 @@ from kit.steps.base import Context
 
 
 def steps_ahead(ctx: Context) -> list[str]:
-    """The step this context runs and the ones this command runs after it (those with a memory line)."""
+    """The step this context runs and those after it, which read its outputs (all with a memory line); a training
+    task's LOSO alone (its gather checks the rest, on the node it runs on)."""
     from kit.model.cost import STEP_PEAKS
 
-    runs = ctx.runs if ctx.step in ctx.runs else (ctx.step,)
-    return [step for step in runs[runs.index(ctx.step):] if step in STEP_PEAKS]
+    ahead = list(STEP_PEAKS)
+    return [ctx.step] if ctx.train_task or ctx.step not in ahead else ahead[ahead.index(ctx.step):]
 
 
 def check_memory(ctx: Context, corpus: Path) -> None:
-    """The largest peak of this step and the command's steps after it on the corpus (kit.model.cost.largest_peak of
-    the rows its footer declares) against the box's memory, before anything is read: refused where the box has less
-    in all (exit 2; KIT_MEMORY_CHECK=off runs it anyway, said), said where less is free now."""
+    """The largest peak of this step and the steps after it on the corpus (steps_ahead; kit.model.cost.largest_peak
+    of the rows its footer declares) against the box's memory, before anything is read: refused where the box has
+    less in all (exit 2; KIT_MEMORY_CHECK=off runs it anyway, said), said where less is free now."""
     from kit.infra.parquet import parquet_rows
     from kit.infra.resources import memory_checked, memory_short, size_text
     from kit.model.cost import STEP_LABELS, largest_peak
@@ -38,7 +40,7 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     if more is not None and not memory_checked():
         ctx.emit(Info(ctx.step, f"{said}, {more}: run anyway ({MEMORY_CHECK.name} is off)"))
     elif more is not None:
-        after = "" if step == ctx.step else f" (after {STEP_LABELS[ctx.step]}, in this command)"
+        after = "" if step == ctx.step else f" (which reads {STEP_LABELS[ctx.step]}'s outputs)"
         raise ResourceLimit(Spelled(f"{what}{after} on the corpus ", corpus,
                                     f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, {more}"),
                             hint=(f"run it where a process may have more than {size_text(need)}: a bigger box, or a "

@@ -389,7 +389,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
         places = box_places(settings.out_dir, settings.ref_dir)
         with logged(StepLog(tree, run.train_task_log(k, n), places), emit, step.name, "task", internal=False) as log:
-            ctx = Context(settings, emit, log, tree, step=step.name)
+            ctx = Context(settings, emit, log, tree, step=step.name, train_task=True)
             plan = loso.plan(ctx)
             if stale_reason(tree, run, step.name, plan) is None:
                 emit(StepSkipped(step.name, f"task {k}/{n}: LOSO is up to date (its members were gathered): "
@@ -430,8 +430,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     with logged(StepLog(tree, run.log(step.name), places), emit, step.name, "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced, step=step.name,
-                      trains=any(s.name == "loso" for s in selection.steps),
-                      runs=tuple(s.name for s in selection.steps))
+                      trains=any(s.name == "loso" for s in selection.steps))
         with out_dir_in_place(tree):
             plan = step.impl.plan(ctx)
         interrupts.check()

@@ -123,7 +123,6 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
-        check_memory(ctx, corpus)
         self.forecast(ctx, verdict)
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
@@ -171,7 +170,8 @@ class BundleStep:
     def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
         """The corpus the verdict was reached on, where it is now (this out-dir's shard, wherever the out-dir lies),
         refused (exit 2) when it is missing or changed since: the refit reads it, and the tarball of a verdict on this
-        box's shard ships that shard (a tarball without it is never offered as the one to send)."""
+        box's shard ships that shard (a tarball without it is never offered as the one to send). Its memory is checked
+        before it is read (kit.steps.memory)."""
         corpus = recorded_corpus(ctx, verdict.corpus.path)
         if corpus == ctx.run.shard and not ctx.tree.is_file(corpus):
             raise InputError(Spelled("the verdict was reached on this box's corpus ", corpus, ", which is missing: a "
@@ -186,6 +186,7 @@ class BundleStep:
         if corpus_sha256(corpus) != verdict.corpus.sha256:
             raise InputError(Spelled("the corpus ", corpus, " changed since the verdict was reached"),
                              hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
+        check_memory(ctx, corpus)  # the refit and the tarball read it
         return corpus
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:

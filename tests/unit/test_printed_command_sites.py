@@ -88,6 +88,8 @@ SITES: dict[str, Check] = {
     "kit/steps/corpus_inputs.py:checked_teacher": Check(SAME, ("kit/steps/corpus_inputs.py:prereq_encoders",)),
     "kit/steps/s04_verdict.py:VerdictStep.plan": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
     "kit/steps/s04_verdict.py:VerdictStep.run": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
+    "kit/steps/s04_verdict.py:VerdictStep.corpus_file": Check(SAME,
+                                                              ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
     "kit/steps/s04_verdict.py:VerdictStep.assess": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),
                                                          "with its own --seeds"),
     "kit/steps/s05_bundle.py:BundleStep.check_corpus": Check(RUN, (
