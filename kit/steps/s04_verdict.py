@@ -101,15 +101,19 @@ class VerdictStep:
 
     def corpus_file(self, ctx: Context, recorded: str, sha256: str, rows: int) -> Path:
         """The corpus LOSO ran on, where it is now, refused where it changed or vanished since; the memory of the
-        verdict and the bundle after it checked, and the verdict's work said, before it is read."""
+        verdict and the bundle after it checked (from its footer) before its rows are read, its identity too, and the
+        verdict's work said."""
         from kit.corpus.schema import corpus_sha256
         from kit.model.cost import verdict_work
 
         corpus_file = recorded_corpus(ctx, recorded)  # found where the out-dir is now
-        if not corpus_file.is_file() or corpus_sha256(corpus_file) != sha256:
-            raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
-                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        gone = InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
+                          hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        if not corpus_file.is_file():
+            raise gone
         check_memory(ctx, corpus_file)
+        if corpus_sha256(corpus_file) != sha256:
+            raise gone
         ctx.emit(Forecast(self.name, round(verdict_work(rows).work)))  # where no LOSO of this run said it
         return corpus_file
 

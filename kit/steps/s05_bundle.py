@@ -183,10 +183,10 @@ class BundleStep:
             raise InputError(Spelled("the corpus ", corpus, " the verdict was reached on is missing"),
                              hint="restore it, or rerun from LOSO on the corpus you give: "
                                   + rerun(ctx, "run", "--from", "loso"))
+        check_memory(ctx, corpus)  # from its footer, before its identity reads its rows
         if corpus_sha256(corpus) != verdict.corpus.sha256:
             raise InputError(Spelled("the corpus ", corpus, " changed since the verdict was reached"),
                              hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
-        check_memory(ctx, corpus)  # the refit and the tarball read it
         return corpus
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:

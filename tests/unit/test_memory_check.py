@@ -256,7 +256,7 @@ def test_a_merge_the_box_cannot_hold_is_refused_before_it_combines_and_writes_no
 def test_the_verdict_and_the_bundle_check_their_memory_before_they_read_the_corpus(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each step in a process of its own (a cluster's gather: `step verdict`, then `run` for the bundle) checks its
-    own memory, and the verdict the bundle's after it, before it reads the corpus."""
+    own memory, and the verdict the bundle's after it, before it reads the corpus's rows (its identity too)."""
     import dataclasses
     import json
 
@@ -277,6 +277,11 @@ def test_the_verdict_and_the_bundle_check_their_memory_before_they_read_the_corp
     verdict = dataclasses.replace(verdict, corpus=dataclasses.replace(verdict.corpus, path=str(corpus), sha256=sha))
     for box, refused in ((2**40, False), (2**20, True)):
         monkeypatch.setattr(resources, "box_memory", lambda b=box: (b, b))
+        if refused:  # the check reads the footer alone: the corpus's identity, which reads its rows, comes after it
+            def read_rows(path: Path) -> str:
+                raise AssertionError(f"{path}'s rows read before the memory check")
+            monkeypatch.setattr("kit.corpus.schema.corpus_sha256", read_rows)
+            monkeypatch.setattr("kit.steps.s05_bundle.corpus_sha256", read_rows)
         for step, check in (("verdict", lambda ctx: VerdictStep().corpus_file(ctx, str(corpus), sha, 150)),
                             ("bundle", lambda ctx: BundleStep().check_corpus(ctx, verdict))):
             with Tree.open(out) as tree:
