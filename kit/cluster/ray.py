@@ -245,13 +245,13 @@ class Driver:
         task that trains too, whose LOSO checks its node's memory at its start)."""
         from kit.infra.parquet import parquet_rows
         from kit.infra.resources import size_text
-        from kit.model.cost import STEP_LABELS, largest_peak
+        from kit.model.cost import largest_peak, step_label
 
         if not (corpus := self.plan.union_corpus).is_file():
             return None
         rows = parquet_rows(corpus)
         step, need = largest_peak(steps, rows)
-        what = STEP_LABELS[step][:1].upper() + STEP_LABELS[step][1:]  # said first in its sentence
+        what = step_label(step, first=True)
         largest = f", the largest of its {len(steps)} steps" if len(steps) > 1 else ""
         said = f"{what} on the union's {rows:,} rows needs about {size_text(need)} of memory in each {task}{largest}"
         offered = largest_offer(self.ray.nodes())

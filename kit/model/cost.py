@@ -57,6 +57,12 @@ STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(250 * 2**2
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle"}  # each step as a line says it
 
 
+def step_label(step: str, first: bool = False) -> str:
+    """`step` as a line says it (STEP_LABELS); `first`: said first in its sentence (`The verdict`, `LOSO`)."""
+    label = STEP_LABELS[step]
+    return label[:1].upper() + label[1:] if first else label
+
+
 def peak_bytes(step: str, rows: int) -> int:
     """`step`'s peak resident memory on a corpus of `rows` rows at its defaults (one box; or a cluster's task that
     runs it: each reads the whole corpus), with its margin (kit.infra.resources.PEAK_MARGIN)."""

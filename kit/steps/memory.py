@@ -30,17 +30,17 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     less in all (exit 2; KIT_MEMORY_CHECK=off runs it anyway, said), said where less is free now."""
     from kit.infra.parquet import parquet_rows
     from kit.infra.resources import memory_checked, memory_short, size_text
-    from kit.model.cost import STEP_LABELS, largest_peak
+    from kit.model.cost import largest_peak, step_label
 
     rows = parquet_rows(corpus)
     step, need = largest_peak(steps_ahead(ctx), rows)
-    what = STEP_LABELS[step][:1].upper() + STEP_LABELS[step][1:]  # said first in its sentence
+    what = step_label(step, first=True)
     said = f"{what} on {rows:,} rows needs about {size_text(need)} of memory at its peak"
     more, now = memory_short(need)
     if more is not None and not memory_checked():
         ctx.emit(Info(ctx.step, f"{said}, {more}: run anyway ({MEMORY_CHECK.name} is off)"))
     elif more is not None:
-        after = "" if step == ctx.step else f" (which reads {STEP_LABELS[ctx.step]}'s outputs)"
+        after = "" if step == ctx.step else f" (which reads {step_label(ctx.step)}'s outputs)"
         raise ResourceLimit(Spelled(f"{what}{after} on the corpus ", corpus,
                                     f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, {more}"),
                             hint=(f"run it where a process may have more than {size_text(need)}: a bigger box, or a "
