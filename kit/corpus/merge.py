@@ -48,7 +48,7 @@ from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command
 from kit.infra.keyring import Histories, as_records
 from kit.infra.limits import MAX_CORPUS_ROWS
-from kit.infra.resources import PeakLine, memory_checked, memory_short, size_text
+from kit.infra.resources import PeakLine, memory_short, size_text
 from kit.infra.tree import Rules, Tree
 from kit.infra.variables import MEMORY_CHECK
 
@@ -431,15 +431,14 @@ def check_memory(rows: int, note: Callable[[str], None]) -> None:
     (exit 2, nothing written; KIT_MEMORY_CHECK=off merges anyway, said), said where less is free now."""
     need = MERGE_PEAK.at(rows)
     said = f"merging {rows:,} rows needs about {size_text(need)} of memory at its peak"
-    more, now = memory_short(need)
-    if more is not None and not memory_checked():
-        note(f"{said}, {more}: merged anyway ({MEMORY_CHECK.name} is off)")
-    elif more is not None:
-        raise ResourceLimit(f"the inputs hold {rows:,} rows together: {said}, {more}; nothing was written",
+    if (short := memory_short(need)) is None:
+        return
+    if short.refused:
+        raise ResourceLimit(f"the inputs hold {rows:,} rows together: {said}, {short.why}; nothing was written",
                             hint="merge on a box with more memory, or fewer boxes' corpora; or, where this box can "
                                  f"give more (its swap, memory freed), {MEMORY_CHECK.name}=off merges anyway")
-    elif now is not None:
-        note(f"{said}, and {now}: if other programs keep theirs it may run out of memory")
+    note(f"{said}, {short.why}: merged anyway ({MEMORY_CHECK.name} is off)" if short.in_all else
+         f"{said}, and {short.why}: if other programs keep theirs it may run out of memory")
 
 
 def open_output_folder(out: Path) -> Tree:

@@ -169,15 +169,28 @@ def memory_checked() -> bool:
     return MEMORY_CHECK.read() is True
 
 
-def memory_short(need: int) -> tuple[str | None, str | None]:
-    """Why this box cannot give `need` bytes: in all ("more than the 15 GiB of this box"), or now ("3 GiB of this
-    box's 15 GiB is free now"); (None, None) where it can, or where the system does not say."""
+@dataclass(frozen=True)
+class Shortfall:
+    """Why this box cannot give a command the memory it needs: in all ("more than the 15 GiB of this box"), or now
+    ("3 GiB of this box's 15 GiB is free now")."""
+
+    why: str
+    in_all: bool
+
+    @property
+    def refused(self) -> bool:
+        """Less in all, and KIT_MEMORY_CHECK on: the command refuses (off: it runs, and says so)."""
+        return self.in_all and memory_checked()
+
+
+def memory_short(need: int) -> Shortfall | None:
+    """Why this box cannot give `need` bytes; None where it can, or where the system does not say."""
     total, free = box_memory()
     if total is not None and need > total:
-        return f"more than the {size_text(total)} of this box", None
+        return Shortfall(f"more than the {size_text(total)} of this box", in_all=True)
     if total is not None and free is not None and need > free:
-        return None, f"{size_text(free)} of this box's {size_text(total)} is free now"
-    return None, None
+        return Shortfall(f"{size_text(free)} of this box's {size_text(total)} is free now", in_all=False)
+    return None
 
 
 def give_back_memory() -> None:

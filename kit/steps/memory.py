@@ -29,25 +29,25 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     of the rows its footer declares) against the box's memory, before anything is read: refused where the box has
     less in all (exit 2; KIT_MEMORY_CHECK=off runs it anyway, said), said where less is free now."""
     from kit.infra.parquet import parquet_rows
-    from kit.infra.resources import memory_checked, memory_short, size_text
+    from kit.infra.resources import memory_short, size_text
     from kit.model.cost import largest_peak, step_label
 
     rows = parquet_rows(corpus)
     step, need = largest_peak(steps_ahead(ctx), rows)
     what = step_label(step, first=True)
     said = f"{what} on {rows:,} rows needs about {size_text(need)} of memory at its peak"
-    more, now = memory_short(need)
-    if more is not None and not memory_checked():
-        ctx.emit(Info(ctx.step, f"{said}, {more}: run anyway ({MEMORY_CHECK.name} is off)"))
-    elif more is not None:
+    if (short := memory_short(need)) is None:
+        return
+    if short.refused:
         after = "" if step == ctx.step else f" (which reads {step_label(ctx.step)}'s outputs)"
         raise ResourceLimit(Spelled(f"{what}{after} on the corpus ", corpus,
-                                    f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, {more}"),
+                                    f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, "
+                                    f"{short.why}"),
                             hint=(f"run it where a process may have more than {size_text(need)}: a bigger box, or a "
                                   "Ray cluster whose nodes have it (docs/cluster.md, \"The union the boxes made\"), or "
                                   "on fewer rows (merge fewer boxes' corpora); or, where this box can give more (its "
                                   f"swap, memory freed), {MEMORY_CHECK.name}=off runs it anyway; the corpus and every "
                                   "finished step are kept"))
-    elif now is not None:
-        ctx.emit(Info(ctx.step, f"{said}, and {now}: if other programs keep theirs it may run out of memory (free "
-                                "some, or run it on a box with more)"))
+    ctx.emit(Info(ctx.step, f"{said}, {short.why}: run anyway ({MEMORY_CHECK.name} is off)" if short.in_all else
+                  f"{said}, and {short.why}: if other programs keep theirs it may run out of memory (free some, or "
+                  "run it on a box with more)"))
