@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ DAMAGED_HINT = "copy it again from the box that made it, or re-create it with th
 # every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading
 WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
 ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
+BATCH_ROWS = 1 << 20  # rows a batch of read_batches: tens of MiB of a few columns
 
 
 def damaged(label: str, exc: BaseException) -> InputError:
@@ -100,6 +101,35 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
                              hint="split the corpus, or check where it came from")
         try:
             return pf.read(columns=list(columns) if columns is not None else None)
+        except ARROW_ERRORS as exc:
+            raise damaged(label, exc) from exc
+
+
+def column_max(path: Path, name: str, label: str | None = None) -> int | None:
+    """The largest value of integer column `name` by the footer's statistics (no page read); None where a row group
+    has none (a writer may leave them out)."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        meta = _file(fh, label).metadata
+        index = meta.schema.names.index(name) if name in meta.schema.names else None
+        if index is None or meta.num_row_groups == 0:
+            return None
+        found = [meta.row_group(g).column(index).statistics for g in range(meta.num_row_groups)]
+        if any(s is None or not s.has_min_max or not isinstance(s.max, int) for s in found):
+            return None
+        return max(int(s.max) for s in found)
+
+
+def read_batches(path: Path, columns: Sequence[str], label: str | None = None, dictionary: Sequence[str] = (),
+                 rows: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The columns of a parquet file the kit wrote in an out-dir, `rows` rows at a time (never the whole file: its
+    footer's size is not bounded by MAX_PARQUET_BYTES, what a reader holds is a batch); `rows`: BATCH_ROWS unless
+    given; `dictionary`: as dictionaries."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        pf = _file(fh, label, dictionary)
+        try:
+            yield from pf.iter_batches(batch_size=rows or BATCH_ROWS, columns=list(columns), use_threads=False)
         except ARROW_ERRORS as exc:
             raise damaged(label, exc) from exc
 

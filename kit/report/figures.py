@@ -19,6 +19,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from kit.infra.interrupts import check
 from kit.model.conformal import level_key
 from kit.model.metrics import residuals
+from kit.report.frames import HeldOut, padded
 from kit.report.markup import esc
 from kit.verdict.document import Intervals
 from kit.verdict.intervals import unbounded_label, unbounded_words
@@ -135,9 +136,7 @@ def span(*columns: pd.Series) -> tuple[float, float]:
     """One square range around the data (teacher and prediction share an axis scale)."""
     values = np.concatenate([c.to_numpy(dtype=float) for c in columns])
     values = values[np.isfinite(values)]
-    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 100.0)
-    pad = max(1.0, 0.05 * (hi - lo))
-    return lo - pad, hi + pad
+    return padded(float(values.min()), float(values.max())) if len(values) else padded(0.0, 100.0)
 
 
 def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
@@ -205,21 +204,21 @@ def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[t
     return figures
 
 
-def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
-    """Every held-out row: prediction against teacher as a log density, the diagonal and [0, 100]."""
-    y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
+def pooled_density_figure(held: HeldOut) -> Figure:
+    """Every held-out row: prediction against teacher as a log density (held.density's cells, drawn as gathered),
+    the diagonal and [0, 100]."""
     fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    lo, hi = span(per_row["vmaf"], per_row["pred"])  # fitted to the frames, not to the teacher's whole scale
-    cells = ax.hexbin(y, p, gridsize=70, extent=(lo, hi, lo, hi), mincnt=1, norm=LogNorm(), cmap="viridis",
-                      linewidths=0)
+    lo, hi = held.span  # fitted to the frames, not to the teacher's whole scale
+    edges = np.linspace(lo, hi, len(held.density) + 1)
+    cells = ax.pcolormesh(edges, edges, np.ma.masked_equal(held.density.T, 0), norm=LogNorm(), cmap="viridis",
+                          linewidth=0, rasterized=True)
     ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
     for bound in (b for b in (0.0, 100.0) if lo < b < hi):
         ax.axhline(bound, color="tab:red", linestyle="--", linewidth=0.8)
-    r = residuals(p, y)
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="teacher VMAF", ylabel="predicted (mean over seeds)",
-           title=f"{r.n:,} held-out frames, {per_row['src'].nunique():,} sources: pooled PLCC "
-                 f"{r.plcc:.4f}, RMSE {r.rmse:.2f}, {r.share_out_of_range:.1%} outside [0, 100]")
+           title=f"{held.n:,} held-out frames, {len(held.names):,} sources: pooled PLCC "
+                 f"{held.plcc:.4f}, RMSE {held.rmse:.2f}, {held.share_out_of_range:.1%} outside [0, 100]")
     ax.title.set_fontsize(8)
     fig.colorbar(cells, ax=ax, label="frames per cell")
     return fig

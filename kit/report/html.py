@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from kit.media.discovery import Unusable
     from kit.platforms.prereqs import Prereqs
+    from kit.report.frames import HeldOut
     from kit.verdict.document import Verdict
 
 
@@ -57,7 +58,7 @@ nav{font-size:.9em} nav a{margin-right:1em}
 class ReportData:
     """What the figures need beyond the verdict; any part may be missing (its section says so)."""
 
-    predictions: pd.DataFrame | None = None  # one row per held-out frame (frames.held_out_predictions)
+    predictions: HeldOut | None = None  # what the report shows of the held-out rows (frames.held_out)
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
     coverage: pd.DataFrame | None = None  # per source, the share inside at each level (frames.coverage_by_source)
@@ -78,33 +79,15 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                      skipped: tuple[Unusable, ...] = (), corpus: Path | None = None) -> ReportData:
     """`corpus`: the verdict's corpus where it is now (the bundle finds it in the out-dir), else as the verdict
     names it."""
-    from kit.report.frames import coverage_by_source, held_out_predictions
+    from kit.report.frames import coverage_by_source, held_out, panel_sources, rate_quality_points
 
     corpus_path = corpus if corpus is not None else Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
-    return ReportData(held_out_predictions(predictions, verdict.seeds, names),
+    return ReportData(held_out(predictions, verdict.seeds, names, panel_sources(verdict), not verdict.breakdown),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(intervals) if intervals is not None and intervals.is_file() else None,
                       skipped)
-
-
-def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
-    """Mean bitrate and VMAF per (src, encoder, cq); None when the corpus records no bitrate."""
-    import numpy as np
-
-    from kit.corpus.names import with_names
-    from kit.infra.parquet import parquet_columns, read_parquet
-
-    wanted = ["src", "src_sha256", "encoder", "cq", "bitrate_kbps", "vmaf"]
-    if not set(wanted) <= set(parquet_columns(corpus)):
-        return None
-    df = with_names(read_parquet(corpus, wanted)).drop_columns(["src_sha256"]).to_pandas()  # named: the hash is done
-    df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
-    if df.empty:
-        return None
-    return df.groupby(["src", "encoder", "cq"], as_index=False).agg(bitrate_kbps=("bitrate_kbps", "mean"),
-                                                                     vmaf=("vmaf", "mean"))
 
 
 def run_provenance(run: Invocation | None, prereqs: Prereqs | None,

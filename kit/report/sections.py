@@ -11,7 +11,7 @@ import numpy as np
 
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
-from kit.report.frames import GROUPINGS, PANELS, quality_rows
+from kit.report.frames import GROUPINGS, PANELS, HeldOut
 from kit.report.gatelines import NOT_JUDGED
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.decide import per_source
@@ -58,14 +58,14 @@ def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -
 
 
 def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame,
-                      per_row: pd.DataFrame | None) -> list[str]:
+                      held: HeldOut | None) -> list[str]:
     """Side by side: per-source PLCC over the seeds, and the pooled density of every held-out frame."""
     charts_shown = []
     if not folds.empty:
         charts_shown.append(spread_figure(verdict, folds, ranked))
-    if per_row is not None and not per_row.empty:
+    if held is not None and held.n:
         charts_shown.append(figures.figure_html(
-            figures.pooled_density_figure(per_row),
+            figures.pooled_density_figure(held),
             "All sources at once: each held-out frame's prediction (the mean over seeds of the members that did not "
             "train on it) against the teacher, as frames per cell, on axes fitted to the frames; grey line = "
             f"agreement; red = the teacher's range where it falls inside. From {PREDICTIONS_FILE}.", "png"))
@@ -75,16 +75,16 @@ def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFram
             f"<div class='pair'>{''.join(charts_shown)}</div>"]
 
 
-def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[str]:
-    """The worst few sources of the ranking, frame by frame."""
+def panels_section(held: HeldOut | None, ranked: pd.DataFrame) -> list[str]:
+    """The worst few sources of the ranking, frame by frame (the rows `held` keeps of them: frames.panel_sources)."""
     parts = ["<h2 id='predictions'>The worst sources, frame by frame</h2>"]
-    if per_row is None or per_row.empty:
+    if held is None or not held.n:
         return [*parts, note("No held-out predictions available.")]
     if ranked.empty:
         return []
     worst = [str(s) for s in ranked["src"].head(PANELS)]
     return [*parts, sorted_by("the ranking of the sources table, worst first"),
-            figures.panels_html(per_row, worst),
+            figures.panels_html(held.panels, worst),
             note(f"The {len(worst)} worst sources. Per frame: the mean of the seeds' held-out predictions against the "
                  "teacher, coloured by quality setting (one colour map per encoder, low cq dark), each panel on axes "
                  "fitted to its own points. ens. RMSE: the RMSE of that mean prediction (the tables' RMSE is the "
@@ -140,13 +140,13 @@ def has_coverage(rows: Sequence[GroupErrors]) -> bool:
 BREAKDOWNS = [(by, what + (" (share of the source's height)" if by == "rung" else "")) for by, what, _ in GROUPINGS]
 
 
-def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:
+def groups_section(breakdown: tuple[GroupErrors, ...], held: HeldOut | None) -> list[str]:
     """Error per encoder, box, quality setting, resolution class and rung, each worst first (kit.verdict.breakdown)."""
     found = [(label, rows) for by, label in BREAKDOWNS if (rows := [r for r in breakdown if r.by == by])]
     source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
               if found else PREDICTIONS_FILE)
-    if not found and per_row is not None and (fallback := quality_rows(per_row)):
-        found = [("quality setting", fallback)]
+    if not found and held is not None and held.quality:
+        found = [("quality setting", list(held.quality))]
     if not found:
         return []
     coverage = any(has_coverage(rows) for _, rows in found)

@@ -21,6 +21,7 @@ from kit.infra.shown import Places
 from kit.infra.tree import Tree
 from kit.model.results import BaselineResult, FoldResult
 from kit.platforms.prereqs import read_prereqs
+from kit.report.frames import Gathered
 from kit.report.html import ReportData, load_report_data, render_report
 from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
@@ -75,8 +76,11 @@ def synthetic_verdict() -> Verdict:
 def synthetic_data() -> ReportData:
     rng = np.random.default_rng(1)
     teacher = rng.uniform(30, 100, 150)
-    preds = pd.DataFrame({"src": np.repeat(["a", "b", "c"], 50), "vmaf": teacher,
-                          "pred": teacher + rng.normal(0, 2, 150)})
+    shas = [f"{i:064x}" for i in range(3)]
+    gathered = Gathered([0])
+    gathered.add(pd.DataFrame({"seed": 0, "corpus_row": np.arange(150), "src_sha256": np.repeat(shas, 50),
+                               "vmaf": teacher, "pred": teacher + rng.normal(0, 2, 150)}))
+    preds = gathered.summary(dict(zip(shas, "abc", strict=True)), ["a", "b", "c"])
     rq = pd.DataFrame([{"src": s, "encoder": e, "cq": cq, "bitrate_kbps": 4000 / cq * (i + 1), "vmaf": 100 - cq}
                        for i, s in enumerate("abc") for e in ("libx264", "h264_nvenc") for cq in (19, 25, 31)])
     return ReportData(preds, rq, {"ffmpeg": "n9.0 (imageio-ffmpeg)"})
@@ -135,7 +139,7 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
                             corpus=out / verdict.corpus.path)  # the verdict names its own shard relative to `out`
     render_report(verdict, data)
     assert time.process_time() - started < 10  # a few seconds at most, matplotlib's import included
-    assert set(data.predictions["src"]) == set(verdict.corpus.sources)  # type: ignore[index]
+    assert data.predictions is not None and set(data.predictions.names) == set(verdict.corpus.sources)
     assert len(data.rate_quality) == 4 * 2  # type: ignore[arg-type]  # sources x cqs, one encoder
     assert data.provenance["encoders_used"] == "libx264" and "command" in data.provenance
 

@@ -96,10 +96,11 @@ def test_the_panels_are_the_worst_few_each_on_axes_fitted_to_its_points_coloured
     ranked = [r[1] for r in cells(page, "Error by source, worst first")]
     assert re.findall(r"<b>\d+\. (\w+)</b>", panels) == ranked[:6]  # the worst six, named as text, in order
     assert set(ranked[:6]) <= set(big.bad)
-    settings = data.predictions.groupby(["encoder", "cq"])
+    assert set(data.predictions.panels["src"]) == set(ranked[:6])  # the rows of the sources drawn, only
+    settings = data.predictions.panels.groupby(["encoder", "cq"])
     styles = figures.quality_styles(sorted((str(e), int(c)) for e, c in settings.groups))
-    for name in big.bad[:2]:
-        rows = data.predictions[data.predictions["src"] == name]
+    for name in ranked[:2]:
+        rows = data.predictions.panels[data.predictions.panels["src"] == name]
         ax = figures.source_panel(rows, styles, np.random.default_rng(0)).axes[0]
         values = np.concatenate([rows["vmaf"], rows["pred"]])
         low, high = ax.get_xlim()

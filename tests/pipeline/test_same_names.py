@@ -108,7 +108,7 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     data = load_report_data(verdict, out / "03_loso" / "predictions.parquet")
     assert data.predictions is not None and data.rate_quality is not None
-    assert names <= set(data.predictions["src"]) and names <= set(data.rate_quality["src"])
+    assert names <= set(data.predictions.names) and names <= set(data.rate_quality["src"])
     folds = frames.folds_frame(verdict.per_fold)
     worst_first = frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
     # the report's figure sections, as render_report lays them out

@@ -4,7 +4,9 @@ data: the same values, whatever the split."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 
 from kit.bundle.texts import distinct_texts
 from kit.corpus.summary import rung_labels
-from kit.report.frames import held_out_predictions
+from kit.model.metrics import residuals
+from kit.report.frames import coverage_by_source, held_out, quality_rows
 from kit.verdict.assess import completeness
 from kit.verdict.breakdown import GROUPINGS, breakdown, errors_of, quality_key, resolution_class
 
@@ -101,8 +104,11 @@ def test_the_breakdown_by_codes_is_the_plain_groupby(data: st.DataObject) -> Non
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_held_out_predictions_by_dictionaries_and_distinct_texts_by_row_group_are_the_plain(
+def test_the_held_out_rows_gathered_by_batches_and_distinct_texts_by_row_group_are_the_plain(
         tmp_path: Path, data: st.DataObject) -> None:
+    """The report's figures of every held-out row (frames.held_out, a batch at a time, sums for the pooled figures)
+    against pandas' table of every row's mean over the seeds (the 2.6 report's) and metrics.residuals of it. Each
+    row's mean is the same to 1e-12 (pandas sums a group with Kahan's compensation), the pooled figures to 1e-9."""
     meta, preds = frames(data.draw)
     table = preds.assign(src_sha256=meta.loc[preds["corpus_row"], "src_sha256"].to_numpy(),
                          encoder=meta.loc[preds["corpus_row"], "encoder"].to_numpy(),
@@ -112,17 +118,97 @@ def test_held_out_predictions_by_dictionaries_and_distinct_texts_by_row_group_ar
     group = data.draw(st.integers(1, 50))  # the row groups' size: the parts the texts are read by
     pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path, row_group_size=group)
     seeds = data.draw(st.lists(st.integers(0, 6), max_size=3, unique=True))
-    got = held_out_predictions(path, seeds, {SHAS[0]: "named"})
+    names = {SHAS[0]: "named"}
     whole = pd.read_parquet(path)
     whole = whole[whole["seed"].isin(seeds)]
     plain = whole.groupby("corpus_row", sort=True).agg(
         src_sha256=("src_sha256", "first"), encoder=("encoder", "first"), cq=("cq", "first"),
         vmaf=("vmaf", "first"), pred=("pred", "mean")).reset_index(drop=True)
-    assert got.drop(columns="src").equals(plain)
-    assert got["src"].tolist() == [("named" if s == SHAS[0] else s[:12]) for s in plain["src_sha256"]]
+    plain.insert(0, "src", [names.get(s, s[:12]) for s in plain["src_sha256"]])
+    panel = sorted(set(plain["src"]))[:data.draw(st.integers(0, 3))]
+    with monkeypatch_chunk(data.draw(st.sampled_from([1, 3, 1 << 22]))), batches(data.draw(st.integers(1, 60))):
+        got = held_out(path, seeds, names, panel, quality=True)
+    assert got.n == len(plain) and got.names == tuple(sorted(set(plain["src"])))
+    shown = plain[plain["src"].isin(panel)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.panels.drop(columns="pred"), shown.drop(columns="pred"), check_dtype=False,
+                                  check_index_type=False, check_column_type=False)
+    assert np.allclose(got.panels["pred"], shown["pred"], rtol=1e-12, atol=0, equal_nan=True)
+    r = residuals(plain["pred"], plain["vmaf"])
+    for figure in ("plcc", "rmse", "share_out_of_range"):
+        assert np.isclose(getattr(got, figure), getattr(r, figure), rtol=1e-9, atol=1e-12, equal_nan=True), figure
+    lo, hi = figures_span(plain) if len(plain) else (-5.0, 105.0)
+    assert np.allclose(got.span, (lo, hi), rtol=1e-12)
+    finite = plain[np.isfinite(plain["pred"])]
+    plain_density = np.histogram2d(finite["vmaf"], finite["pred"], bins=len(got.density), range=[got.span] * 2)[0]
+    assert (got.density == plain_density).all() and got.density.sum() == len(finite)
+    plain_quality = quality_rows(plain)
+    assert [(g.group, g.n_frames, g.n_sources) for g in got.quality] == \
+        [(g.group, g.n_frames, g.n_sources) for g in plain_quality]
+    assert np.allclose([g.rmse for g in got.quality], [g.rmse for g in plain_quality], rtol=1e-9, equal_nan=True)
     f = pq.ParquetFile(path)
     for name in ("src_sha256", "encoder"):
         assert distinct_texts(f, name) == {v for v in whole_texts(path, name) if v is not None}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_coverage_by_source_counted_by_batches_is_the_plain_groupby(tmp_path: Path, data: st.DataObject) -> None:
+    """Each source's share of rows inside its interval at each level, counted a batch at a time, against the 2.6
+    report's pandas table of every row (a row unbounded at a level: the source's share there NaN)."""
+    n = data.draw(st.integers(0, 60))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    y = rng.uniform(0, 100, n)
+    table = pd.DataFrame({"src_sha256": pd.Series(rng.choice([*SHAS[:4], None], n), dtype="str"), "vmaf": y,
+                          "pred": y + rng.normal(0, 2, n)})
+    for suffix in ("", "_80", "_95"):
+        width = rng.uniform(0, 6, n)
+        lo, hi = table["pred"] - width, table["pred"] + width
+        lo[rng.random(n) < data.draw(st.sampled_from([0.0, 0.05]))] = np.nan  # unbounded: too few groups
+        table[f"lo{suffix}"], table[f"hi{suffix}"] = lo, hi
+    path = tmp_path / "intervals.parquet"
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path,
+                   row_group_size=data.draw(st.integers(1, 30)))
+    with batches(data.draw(st.integers(1, 40))):
+        got = coverage_by_source(path)
+    known = table[table["src_sha256"].notna()]
+    y = known["vmaf"]
+    frame = pd.DataFrame({key: ((known[f"lo{s}"] <= y) & (y <= known[f"hi{s}"])).where(
+        known[[f"lo{s}", f"hi{s}"]].notna().all(axis=1)) for key, s in (("nominal", ""), ("80", "_80"),
+                                                                       ("95", "_95"))}).astype(float)
+    by = frame.groupby(known["src_sha256"])
+    plain = by.mean().where(~frame.isna().groupby(known["src_sha256"]).any())
+    pd.testing.assert_frame_equal(got, plain, check_index_type=False, check_column_type=False, check_names=False)
+
+
+def figures_span(plain: pd.DataFrame) -> tuple[float, float]:
+    """The report's square around every finite teacher and prediction, as figures.span computes it."""
+    from kit.report.figures import span
+
+    return span(plain["vmaf"], plain["pred"])
+
+
+@contextlib.contextmanager
+def monkeypatch_chunk(rows: int) -> Iterator[None]:
+    """frames.CHUNK_ROWS set to `rows` (the sums taken over parts of the row range) for the block."""
+    from kit.report import frames as module
+
+    old, module.CHUNK_ROWS = module.CHUNK_ROWS, rows
+    try:
+        yield
+    finally:
+        module.CHUNK_ROWS = old
+
+
+@contextlib.contextmanager
+def batches(rows: int) -> Iterator[None]:
+    """kit.infra.parquet.read_batches reading `rows` rows at a time for the block."""
+    from kit.infra import parquet as module
+
+    old, module.BATCH_ROWS = module.BATCH_ROWS, rows
+    try:
+        yield
+    finally:
+        module.BATCH_ROWS = old
 
 
 def whole_texts(path: Path, name: str) -> list[str | None]:
