@@ -200,21 +200,94 @@ def _alternation(texts: frozenset[str]) -> str:
     return "|".join(re.escape(t) for t in sorted(texts, key=len, reverse=True)) or "(?!)"
 
 
-class _Path(Kind):
-    """A path as the lead may see it (kit.infra.shown): a root's tag and the parts the kit makes below it, a clip of
-    --ref-dir by its name (and the copies a fix names beside it), a program elsewhere by a name of PROGRAMS, anything
-    else elsewhere as the mark alone."""
+@dataclasses.dataclass(frozen=True)
+class _Known:
+    """The names a path's parts may hold, as sets (kit.infra.kinds.Named's reason: an alternation of 50,000 names,
+    compiled into every pattern holding it, was most of the bundle's 21 GiB): the clips, their stems, the slugs of
+    their lossless copies, and the jobs' folder names (a source's, or a clip's stem where it had no rows); `made`:
+    each of those texts, the clips and sources it comes from (`mentioned`)."""
 
-    name = "a path as the lead may see it (a root's tag and the parts the kit makes below it)"
+    clips: frozenset[str]
+    stems: frozenset[str]
+    slugs: frozenset[str]
+    jobs: frozenset[str]
+    made: dict[str, tuple[frozenset[str], frozenset[str]]]
 
-    def pattern(self, names: Names) -> str:
-        clips = _alternation(names.clips)
-        stems = _alternation(frozenset(c.rsplit(".", 1)[0] for c in names.clips))
-        slugs = _alternation(frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips))
+    @classmethod
+    def of(cls, names: Names) -> _Known:
+        made: dict[str, tuple[set[str], set[str]]] = {}
+        for clip in names.clips:
+            stem = clip.rsplit(".", 1)[0]
+            for text in (clip, stem, job_slug(stem), intermediate_path(Path("/"), Path(clip), "").stem[:-17]):
+                made.setdefault(text, (set(), set()))[0].add(clip)
+        for source in names.sources:
+            for text in (source, job_slug(source)):
+                made.setdefault(text, (set(), set()))[1].add(source)
         # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its
         # extension, as a file name anywhere holds it (kit.corpus.jobs.job_slug)
         bare = [c.rsplit(".", 1)[0] for c in names.clips]
-        jobs = _alternation(frozenset(job_slug(n) for n in (*names.sources, *bare)))
+        return cls(names.clips, frozenset(bare),
+                   frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips),
+                   frozenset(job_slug(n) for n in (*names.sources, *bare)),
+                   {k: (frozenset(c), frozenset(s)) for k, (c, s) in made.items()})
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+_known = functools.lru_cache(maxsize=8)(_Known.of)
+# each part a path's root holds: a form of no name, a clip's name whole, or a name before `-` and a form after it
+_NAME_MARK = re.compile(r"^\(\?:\{(src|slugs|clips)\}\)")
+_PLAIN_PARTS = re.compile("|".join(m.format() for m in _MADE if "{src}" not in m and "{slugs}" not in m
+                                   and "{clips}" not in m), re.DOTALL)
+_AFTER_NAME = {which: re.compile("|".join(m[len(f"(?:{{{which}}})"):].format() for m in _MADE
+                                          if (n := _NAME_MARK.match(m)) and n.group(1) == which) or "(?!)", re.DOTALL)
+               for which in ("src", "slugs")}
+_OWN = re.compile("|".join(OWN_FILES))
+_PROGRAMS = frozenset(PROGRAMS)
+
+
+def _made_part(part: str, known: _Known) -> bool:
+    """Whether `part` is a name the kit makes below the out-dir or the cache (_MADE), by the names of `known`."""
+    if _PLAIN_PARTS.fullmatch(part) or part in known.clips:
+        return True
+    return any(part[k] == "-" and ((part[:k] in known.jobs and _AFTER_NAME["src"].fullmatch(part, k) is not None)
+                                   or (part[:k] in known.slugs and _AFTER_NAME["slugs"].fullmatch(part, k) is not None))
+               for k in range(1, len(part)))
+
+
+class _Path(Kind):
+    """A path as the lead may see it (kit.infra.shown): a root's tag and the parts the kit makes below it, a clip of
+    --ref-dir by its name (and the copies a fix names beside it), a program elsewhere by a name of PROGRAMS, anything
+    else elsewhere as the mark alone. Checked part by part, each name looked up (`pattern`: none); `regex` is the
+    same as one expression, for a kind that holds a path among other words (SETTING_VALUE)."""
+
+    name = "a path as the lead may see it (a root's tag and the parts the kit makes below it)"
+    looked_up = True
+
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        if text == WITHHELD:
+            return True
+        head, slash, rest = text.partition("/")
+        known = _known(names)
+        if head in (Root.OUT_DIR.value, Root.CACHE.value):
+            return not slash or all(_made_part(part, known) for part in rest.split("/"))
+        if head == Root.REF_DIR.value:
+            stem = rest.removesuffix(".mkv") if rest.endswith(".mkv") else None
+            return not slash or rest in known.clips or (stem is not None and (
+                stem in known.stems or (stem.endswith("_even") and stem.removesuffix("_even") in known.stems)))
+        if head == Root.KIT.value:
+            return not slash or _OWN.fullmatch(rest) is not None
+        return head == ELSEWHERE and (not slash or rest in _PROGRAMS)
+
+    def regex(self, names: Names) -> str:
+        """The paths `admits` admits, as one regular expression (of every name of `names`: give it the few a text
+        holds, `mentioned`)."""
+        known = _known(names)
+        clips, stems, slugs, jobs = (_alternation(t) for t in (known.clips, known.stems, known.slugs, known.jobs))
         made = "|".join(_MADE).format(src=jobs, clips=clips, slugs=slugs)
         tag = {root: re.escape(root.value) for root in Root}
         return "|".join((
@@ -222,6 +295,18 @@ class _Path(Kind):
             rf"{tag[Root.REF_DIR]}(?:/(?:{clips}|(?:{stems})(?:_even)?\.mkv))?",
             rf"{tag[Root.KIT]}(?:/(?:{'|'.join(OWN_FILES)}))?",
             rf"{re.escape(ELSEWHERE)}(?:/(?:{'|'.join(map(re.escape, PROGRAMS))}))?"))
+
+
+def mentioned(names: Names, text: str) -> Names:
+    """The names of `names` a text can hold: each a part of it (a clip by its name, its stem, its copy's slug or its
+    jobs' folder name; a source by its jobs' folder name or whole; a box whole). A kind whose expression holds names
+    compiles it of these alone: the same texts admitted, never an expression of every name of a union."""
+    known = _known(names)
+    longest = max(map(len, (*known.made, *names.boxes)), default=0)
+    parts = {text[i:j] for i in range(len(text)) for j in range(i + 1, min(len(text), i + longest) + 1)}
+    found = [known.made[p] for p in parts if p in known.made]
+    return Names(frozenset().union(*(c for c, _ in found)), frozenset().union(*(s for _, s in found)),
+                 frozenset(names.boxes & parts))
 
 
 PATH = _Path()
@@ -318,15 +403,27 @@ class _SettingValue(Kind):
     number's or a list's (a colon a dict's, with its space: an IPv6 address is no value)."""
 
     name = "a setting's value"
+    looked_up = True
 
-    def pattern(self, names: Names) -> str:
-        words = "|".join(k.slot(names) for k in (
-            Exact("a word", _SETTING_WORDS), ENCODER, TEACHER, SCALER, PRESET, INPUT_SET, SETTING_KEY, BOX_NAMED))
-        # a number whole (no dot after it: `10.1.2.3` is none), a sha256 whole or cut where the text is (`...`)
-        number = r"-?\d{1,12}(?:\.\d{1,12})?(?:[eE][-+]?\d{1,3})?(?![.\d])"
-        return (rf"(?:(?:{words})(?![A-Za-z0-9_])|{PATH.slot(names)}|{number}"
-                r"|[0-9a-f]{64}(?![0-9a-f])|[0-9a-f]{1,63}(?=\.\.\.)"
-                r"|[-+,;/ \[\]{}()'\"<>=]|:(?= |$|\.\.\.$))*(?:\.\.\.)?")  # a colon a dict's, before a space: no `::1`
+    def pattern(self, names: Names) -> None:
+        return None  # its expression holds names: made of the names each text holds (`admits`)
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or _setting_value(mentioned(names, text)).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _setting_value(names: Names) -> re.Pattern[str]:
+    """SETTING_VALUE's expression of `names` (the few one text holds: `mentioned`)."""
+    words = "|".join(k.slot(names) for k in (
+        Exact("a word", _SETTING_WORDS), ENCODER, TEACHER, SCALER, PRESET, INPUT_SET, SETTING_KEY))
+    words += "|" + _alternation(names.boxes)
+    # a number whole (no dot after it: `10.1.2.3` is none), a sha256 whole or cut where the text is (`...`); a colon
+    # a dict's, before a space: no `::1`
+    number = r"-?\d{1,12}(?:\.\d{1,12})?(?:[eE][-+]?\d{1,3})?(?![.\d])"
+    return re.compile(rf"(?:(?:{words})(?![A-Za-z0-9_])|(?:{PATH.regex(names)})|{number}"
+                      r"|[0-9a-f]{64}(?![0-9a-f])|[0-9a-f]{1,63}(?=\.\.\.)"
+                      r"|[-+,;/ \[\]{}()'\"<>=]|:(?= |$|\.\.\.$))*(?:\.\.\.)?", re.DOTALL)
 
 
 SETTING_VALUE = _SettingValue()

@@ -46,6 +46,7 @@ class Kind(abc.ABC):
     exactly the texts it admits given `names` (None for a kind that checks a text otherwise: `admits`)."""
 
     name: str
+    looked_up = False  # no pattern only because it looks up names it holds (kit.infra.kinds.Named): no command
 
     @abc.abstractmethod
     def pattern(self, names: Names) -> str | None:
@@ -115,9 +116,15 @@ class Named(Kind):
 
     name: str
     which: str
+    looked_up = True
 
-    def pattern(self, names: Names) -> str:
-        return _alternatives(getattr(names, self.which))
+    def pattern(self, names: Names) -> None:
+        """None: a name is looked up in Names' set. As an alternation of every name, each pattern holding it was
+        compiled anew: 114 MiB and 1.3 s a pattern at 50,000 sources, the bundle's 21 GiB (bench/README.md)."""
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or text in getattr(names, self.which)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +151,7 @@ class Either(Kind):
         return next((k.named(text, names) for k in self.kinds if k.admits(text, names)), self.name)
 
 
+SEPARATORS_IN_A_PART = 16  # a part of a Joined text may hold its separator up to this many times (`a, b.mp4`)
 MARK = re.compile(r"\{(\w+)\}")  # a slot in a template's words: `{count}`
 
 
@@ -165,10 +173,8 @@ class Template(Kind):
 
     def pattern(self, names: Names) -> str | None:
         """Its words escaped, each slot its kind's pattern; None where a slot's kind checks a text otherwise (a
-        command): then `admits` matches the rest and checks that slot's text by its kind."""
-        return self._regex(names, capture=False)
-
-    def _regex(self, names: Names, capture: bool) -> str | None:
+        command, a name): then `admits` cuts the text at its words (`values`) and checks that slot's text by its
+        kind."""
         kinds = dict(self.slots)
         out, at = [], 0
         text = self.text
@@ -178,8 +184,6 @@ class Template(Kind):
                 out.append(re.escape(m.group(0)[0]))
             elif (found := kinds[m.group(1)].pattern(names)) is not None:
                 out.append(f"(?:{found})")
-            elif capture:
-                out.append(f"(?P<{m.group(1)}>.+?)")
             else:
                 return None
             at = m.end()
@@ -188,8 +192,9 @@ class Template(Kind):
 
     def named(self, text: str, names: Names = NO_NAMES) -> str:
         """The message's own name, or (a message that is a line around another: `{t} {msg}`) the one it holds."""
-        found = _captured(self, names).fullmatch(text) if _compiled(self, names) is None else None
-        inner = [(dict(self.slots)[k], v) for k, v in (found.groupdict().items() if found else ())]
+        found = self.values(text, names) if _compiled(self, names) is None else None
+        kinds = dict(self.slots)
+        inner = [(kinds[slot], v) for slot, v in (found or {}).items() if _opaque(kinds[slot])]
         return inner[0][0].named(inner[0][1], names) if len(inner) == 1 else self.name
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
@@ -197,9 +202,32 @@ class Template(Kind):
             return True
         if _compiled(self, names) is not None:
             return super().admits(text, names)
-        found = _captured(self, names).fullmatch(text)
-        kinds = dict(self.slots)
-        return found is not None and all(kinds[k].admits(v, names) for k, v in found.groupdict().items())
+        return self.values(text, names) is not None
+
+    def values(self, text: str, names: Names) -> dict[str, str] | None:
+        """Each slot's text where the whole text is this message, None where it is not. Every way of cutting the text
+        at the message's words is tried (a name may hold the words after its slot: `a: b.mp4` before `: `), each way
+        remembered once it failed."""
+        words, slots = _cut(self)
+        kinds = [k for _, k in slots]
+        failed: set[tuple[int, int]] = set()
+
+        def rest(i: int, at: int) -> dict[str, str] | None:
+            if i == len(kinds):
+                return {} if at == len(text) else None
+            if (i, at) in failed:
+                return None
+            after = words[i + 1]
+            ends = [len(text) - len(after)] if i == len(kinds) - 1 else _starts(text, after, at)
+            for end in ends:
+                part = text[at:end]
+                if end >= at and text.startswith(after, end) and kinds[i].admits(part, names) \
+                        and (found := rest(i + 1, end + len(after))) is not None:
+                    return {slots[i][0]: part, **found}
+            failed.add((i, at))
+            return None
+
+        return rest(0, len(words[0])) if text.startswith(words[0]) else None
 
     def say(self, **values: object) -> str:
         """The message with its slots filled in (each value as `str` gives it)."""
@@ -207,9 +235,51 @@ class Template(Kind):
             .replace("\0", "{").replace("\1", "}")
 
 
-@functools.lru_cache(maxsize=1024)
-def _captured(template: Template, names: Names) -> re.Pattern[str]:
-    return re.compile(str(template._regex(names, capture=True)), re.DOTALL)
+@functools.cache
+def _opaque(kind: Kind) -> bool:
+    """Whether `kind` checks a text otherwise than by a pattern whatever the names (a command, or a kind holding
+    one): a kind that looks its names up (`looked_up`) is as plain as a pattern."""
+    if kind.looked_up:
+        return False
+    if isinstance(kind, Template):
+        return any(_opaque(k) for _, k in kind.slots)
+    if isinstance(kind, Either):
+        return any(_opaque(k) for k in kind.kinds)
+    if isinstance(kind, Joined):
+        return _opaque(kind.kind)
+    return kind.pattern(NO_NAMES) is None
+
+
+@functools.cache
+def _cut(template: Template) -> tuple[list[str], list[tuple[str, Kind]]]:
+    """A template's words between its slots (one more than its slots: the first before any, the last after all) and
+    each slot (its mark, its kind), in order."""
+    kinds = dict(template.slots)
+    words: list[str] = [""]
+    slots: list[tuple[str, Kind]] = []
+    at = 0
+    text = template.text
+    for m in re.finditer(r"\{\{|\}\}|\{(\w+)\}", text):
+        words[-1] += text[at:m.start()]
+        if m.group(1) is None:
+            words[-1] += m.group(0)[0]
+        else:
+            slots.append((m.group(1), kinds[m.group(1)]))
+            words.append("")
+        at = m.end()
+    words[-1] += text[at:]
+    return words, slots
+
+
+def _starts(text: str, word: str, at: int) -> list[int]:
+    """Every place at or after `at` where `word` starts in `text` (each place for an empty word)."""
+    if not word:
+        return list(range(at, len(text) + 1))
+    found, i = [], text.find(word, at)
+    while i >= 0:
+        found.append(i)
+        i = text.find(word, i + 1)
+    return found
 
 
 def one_of(name: str, *kinds: Kind) -> Kind:
@@ -233,6 +303,18 @@ class Joined(Kind):
         return f"{one}(?:{re.escape(self.sep)}{one})*"
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        """Of a kind that checks a text otherwise, every way of cutting the text at `sep` is tried (a name may hold
+        the separator: `a, b.mp4`)."""
         if text == WITHHELD or _compiled(self, names) is not None:
             return super().admits(text, names)
-        return bool(text) and all(self.kind.admits(part, names) for part in text.split(self.sep))
+        if not text:
+            return False
+        if all(self.kind.admits(part, names) for part in text.split(self.sep)):
+            return True
+        cuts = [0, *(i + len(self.sep) for i in _starts(text, self.sep, 0)), len(text) + len(self.sep)]
+        ends = {0}  # the cuts where a run of whole parts ends
+        for k, cut in enumerate(cuts[1:], start=1):
+            if any(self.kind.admits(text[start:cut - len(self.sep)], names)
+                   for start in cuts[max(0, k - SEPARATORS_IN_A_PART - 1):k] if start in ends):
+                ends.add(cut)
+        return cuts[-1] in ends
