@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import re
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.keys import Signed
 from kit.infra.outside import read_json
-from kit.infra.parquet import parquet_columns
+from kit.infra.parquet import parquet_columns, parquet_rows
 from kit.infra.parquet import read_parquet as read_guarded
 from kit.media.pixfmt import SCHEMA1_ENC_PIX_FMT
 from kit.rundir import LAYOUT
@@ -100,15 +101,22 @@ def detect_kind(path: Path) -> str:
     raise InputError(f"{path}: not a parquet file, a tarball or JSONL", hint=INPUT_HINT)
 
 
-def load_input(path: Path) -> LoadedInput:
+def no_check(rows: int) -> None:
+    """A reader's `before_read` that checks nothing."""
+
+
+def load_input(path: Path, before_read: Callable[[int], None] = no_check) -> LoadedInput:
+    """The input's rows, `before_read` given the rows a parquet file (its own, or a tarball's shard) declares before
+    a row of it is read (a merge's memory: kit.corpus.merge.check_memory)."""
     kind = detect_kind(path)
     digest = sha256_file(path)
     if kind == "tarball":
-        return load_tarball(path, digest)
+        return load_tarball(path, digest, before_read)
     if kind == "jsonl":
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
     manifest = given_manifest(path, str(path))  # one that does not read is refused, naming its key and box
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
+    before_read(parquet_rows(path, str(path)))
     table, upgraded, columns = read_parquet(path, str(path))
     return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
 
@@ -189,7 +197,7 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
     raise InputError(f"{label}: column {name!r} is {col.type}, not {typ}", hint=INPUT_HINT)
 
 
-def load_tarball(path: Path, digest: str) -> LoadedInput:
+def load_tarball(path: Path, digest: str, before_read: Callable[[int], None] = no_check) -> LoadedInput:
     """The shard inside a results tarball, once the tarball passed `verify`'s check."""
     with extraction_dir("kit-merge") as tmp:
         check = check_results(path, tmp)
@@ -219,6 +227,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips, f"{path}", box)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
+        before_read(parquet_rows(shard, label))
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns, check.signed)

@@ -426,15 +426,28 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                            note)
 
 
-def check_memory(rows: int, note: Callable[[str], None]) -> None:
+def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> list[LoadedInput]:
+    """Each input read, the merge's memory checked before each is (the rows read so far and those it declares: a
+    union that cannot be merged here is refused before the input past the box's memory is read, never killed)."""
+    loaded: list[LoadedInput] = []
+    for path in paths:
+        before = sum(i.table.num_rows for i in loaded)
+        loaded.append(load_input(Path(path), lambda rows, before=before, path=path: check_memory(
+            before + rows, note, f"with {path}, the inputs read so far hold {before + rows:,} rows", quiet=True)))
+    return loaded
+
+
+def check_memory(rows: int, note: Callable[[str], None], held: str = "", quiet: bool = False) -> None:
     """The merge's peak on `rows` rows (MERGE_PEAK) against the box's memory: refused where the box has less in all
-    (exit 2, nothing written; KIT_MEMORY_CHECK=off merges anyway, said), said where less is free now."""
+    (exit 2, nothing written; KIT_MEMORY_CHECK=off merges anyway, said), said where less is free now (`quiet`: only
+    refused; `held`: what holds the rows, said in the refusal)."""
     need = MERGE_PEAK.at(rows)
     said = f"merging {rows:,} rows needs about {size_text(need)} of memory at its peak"
-    if (short := memory_short(need)) is None:
+    if (short := memory_short(need)) is None or (quiet and not short.refused):
         return
     if short.refused:
-        raise ResourceLimit(f"the inputs hold {rows:,} rows together: {said}, {short.why}; nothing was written",
+        raise ResourceLimit(f"{held or f'the inputs hold {rows:,} rows together'}: {said}, {short.why}; nothing was "
+                            "written",
                             hint="merge on a box with more memory, or fewer boxes' corpora; or, where this box can "
                                  f"give more (its swap, memory freed), {MEMORY_CHECK.name}=off merges anyway")
     note(f"{said}, {short.why}: merged anyway ({MEMORY_CHECK.name} is off)" if short.in_all else
@@ -450,7 +463,7 @@ def open_output_folder(out: Path) -> Tree:
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, overrides: Overrides | None,
                 keys: Callable[[Sequence[LoadedInput]], tuple[Histories, list[LoadedInput]]],
                 note: Callable[[str], None]) -> MergeManifest:
-    inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
+    inputs, repeats = canonical_inputs(load_inputs(paths, note))
     histories, inputs = keys(inputs)  # whose key each box's signed runs are, and which runs proven, before any row
     inputs, superseded = supersede(inputs, histories)  # a box that ran again: its latest run is the box
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:

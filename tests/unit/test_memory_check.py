@@ -241,16 +241,38 @@ def test_a_merge_the_box_cannot_hold_is_refused_before_it_combines_and_writes_no
     monkeypatch.setattr(resources, "box_memory", lambda: (2**20, 2**20))
     with pytest.raises(ResourceLimit) as exc:
         merge_files([a, b], out)
-    need = resources.size_text(MERGE_PEAK.at(300))
-    assert exc.value.message == (f"the inputs hold 300 rows together: merging 300 rows needs about {need} of memory "
-                                 "at its peak, more than the 1 MiB of this box; nothing was written")
+    need = resources.size_text(MERGE_PEAK.at(150))
+    assert exc.value.message == (f"with {a}, the inputs read so far hold 150 rows: merging 150 rows needs about "
+                                 f"{need} of memory at its peak, more than the 1 MiB of this box; nothing was written")
     assert exc.value.exit_code == 2 and "KIT_MEMORY_CHECK=off merges anyway" in exc.value.hint
     assert not out.exists()
     notes: list[str] = []
     monkeypatch.setenv("KIT_MEMORY_CHECK", "off")
     merge_files([a, b], out, note=notes.append)
-    assert out.is_file() and f"merging 300 rows needs about {need} of memory at its peak, more than the 1 MiB of " \
-                             "this box: merged anyway (KIT_MEMORY_CHECK is off)" in notes
+    need = resources.size_text(MERGE_PEAK.at(300))
+    assert out.is_file() and notes.count(f"merging 300 rows needs about {need} of memory at its peak, more than the 1 "
+                                         "MiB of this box: merged anyway (KIT_MEMORY_CHECK is off)") == 1
+
+
+def test_a_merge_is_refused_before_it_reads_the_input_past_the_box_s_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fifty boxes' tarballs on a box that holds forty: refused before the forty-first is read, not killed by the
+    kernel once all fifty are; the inputs it read are the user's as they were, nothing written."""
+    from kit.corpus import inputs
+    from kit.corpus.merge import MERGE_PEAK, merge_files
+
+    paths = [write_shard(tmp_path / f"{k}.parquet", shard_table(n_src=2, rows_per_src=50, box=f"box{k}", seed=k))
+             for k in range(4)]
+    box = (MERGE_PEAK.at(200) + MERGE_PEAK.at(300)) // 2  # holds two inputs' rows, not three
+    monkeypatch.setattr(resources, "box_memory", lambda: (box, box))
+    read: list[str] = []
+    real = inputs.read_parquet
+    monkeypatch.setattr(inputs, "read_parquet", lambda path, label: read.append(label) or real(path, label))
+    out = tmp_path / "union.parquet"
+    with pytest.raises(ResourceLimit) as exc:
+        merge_files(paths, out)
+    assert exc.value.message.startswith(f"with {paths[2]}, the inputs read so far hold 300 rows: merging 300 rows")
+    assert read == [str(paths[0]), str(paths[1])] and not out.exists()
 
 
 def test_the_verdict_and_the_bundle_check_their_memory_before_they_read_the_corpus(
