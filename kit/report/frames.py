@@ -49,7 +49,7 @@ def padded(lo: float, hi: float) -> tuple[float, float]:
 class HeldOut:
     """What the report shows of the held-out rows, each row's prediction the mean over the verdict's seeds of the
     members that held it out (`Gathered`): made a table of every row, they were 9.6 GiB of the bundle's 21 at 50,000
-    contents (bench/README.md#step-memory); gathered, arrays of about 30 bytes a row."""
+    contents (bench/README.md#step-memory); gathered, arrays of 36 bytes a row."""
 
     n: int  # the rows a seed predicts
     names: tuple[str, ...]  # the sources of those rows, sorted (a source the verdict does not name: its hash's 12)
