@@ -213,3 +213,23 @@ def test_components_are_scipy_s_connected_components_numbered_alike() -> None:
         ends = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
         graph = coo_matrix((np.ones(len(pairs)), (ends[0], ends[1])), shape=(n, n)).tocsr()
         assert components(n, pairs) == connected_components(graph, directed=False)[1].tolist(), (n, pairs)
+
+
+def test_the_content_column_is_compared_by_parts_as_whole(tmp_path: Path) -> None:
+    """kit.corpus.schema._all_equal, a slice of rows at a time, against arrow's comparison of the columns whole: a
+    group that differs in the last slice only, a null, dictionaries of their own."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kit.corpus.schema import _all_equal
+
+    rng = random.Random(3)
+    for _ in range(200):
+        n = rng.randint(0, 40)
+        own = [rng.choice("abc") for _ in range(n)]
+        content = list(own)
+        if n and rng.random() < 0.5:
+            content[rng.randrange(n)] = rng.choice(["a", "z", None])
+        a = pa.chunked_array([pa.array(content[:n // 2], pa.string()), pa.array(content[n // 2:], pa.string())])
+        b = pc.dictionary_encode(pa.chunked_array([pa.array(own, pa.string())]))
+        assert _all_equal(a, b, rows=rng.randint(1, 7)) == (pc.all(pc.equal(a, b)).as_py() is not False)
