@@ -67,6 +67,7 @@ from kit.verdict.exported import RECIPE as EXPORTED_RECIPE
 from kit.verdict.intervals import SIDECAR_CALIBRATES, UNBOUNDED_WHY
 from kit.verdict.kinds import DEFINITIONS, FIGURE_KINDS
 from kit.verdict.pooling import HOW as POOLING_HOW
+from kit.verdict.sampling import PLACED_WORDS as SAMPLING_PLACED
 
 
 def said(name: str, *texts: str | Kind, **slots: Kind) -> Kind:
@@ -695,10 +696,7 @@ SAMPLING_HOW = Template(
 NOT_MEASURED = Exact("why the samplings are not measured", (
     "no window placed: the corpus gives no frame rate (a JSONL or hand-made corpus) or vmaf-tune is not fed (another "
     "input set), so vmaf-tune's sampling is not measured",))
-PLACED = Template("how the windows were placed",
-                  "{k} of the {n} held-out encodes' windows are placed by the header's rate (no frame times recorded): "
-                  "where the header's rate is not the packets', those are not the frames `-t {w}` keeps",
-                  k=COUNT, n=COUNT, w=NUMBER)
+PLACED = Template("how the windows were placed", SAMPLING_PLACED, k=COUNT, n=COUNT, w=NUMBER)
 
 # ---------------------------------------------------------------------------------------- a clip left out, and why
 

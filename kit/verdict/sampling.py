@@ -49,14 +49,18 @@ def window_how(window_s: float, cut_vs_encoded: list[float] | None) -> str:
                    "corpus (samplings.parquet, the first window cut against encoded)")
 
 
+# the words of placed_words, its slots as kit.bundle.messages.PLACED catalogues them (one text: the lead is sent it)
+PLACED_WORDS = ("{k} of the {n} held-out encodes' windows are placed " + PLACED_BY[BY_RATE] + ": where the header's "
+                "rate is not the packets', those are not the frames `-t {w}` keeps")
+
+
 def placed_words(window_s: float, by_rate: int, of: int) -> str | None:
     """How many of `of` encodes' windows were placed by their header's rate (no frame times recorded:
     kit.corpus.samplings.PLACED_BY), None where none was: a fact of the corpus's manifest, said in a field of its own
     (ConsumerSampling.placed), so the same rows without their manifest give the same `how`."""
     if not by_rate:
         return None
-    return (f"{by_rate} of the {of} held-out encodes' windows are placed {PLACED_BY[BY_RATE]}: where the header's "
-            f"rate is not the packets', those are not the frames `-t {window_s:g}` keeps")
+    return PLACED_WORDS.format(k=by_rate, n=of, w=f"{window_s:g}")
 
 
 def window_warnings(counted: pd.DataFrame, names: pd.Series, tolerance: float, window_s: float) -> list[str] | None:

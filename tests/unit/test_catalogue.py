@@ -368,3 +368,14 @@ def test_every_column_of_floor_parquet_is_catalogued() -> None:
     from kit.model.floor import FLOOR_COLUMNS
 
     assert [c for c in FLOOR_COLUMNS if not COLUMN_NAME.admits(c)] == []
+
+
+def test_the_windows_placed_by_the_header_s_rate_are_sent_as_the_verdict_words_them() -> None:
+    """The verdict's `consumer.sampling.placed` (a corpus with no frame times): 2.6.0 catalogued other words than the
+    verdict wrote, and a 10,000-content union sent the field withheld."""
+    from kit.bundle.messages import PLACED
+    from kit.verdict.sampling import placed_words
+
+    for window, placed, of in ((5.0, 80_000, 80_000), (2.5, 3, 10), (0.5, 1, 1)):
+        said = placed_words(window, placed, of)
+        assert said is not None and PLACED.admits(said), said
