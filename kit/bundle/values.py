@@ -133,26 +133,39 @@ BOX_NAMED = Named("a box of this tarball", "boxes")
 
 class _ClipStem(Kind):
     """A clip of this tarball by its file name without its extension (a job's folder of a clip left out before it
-    had rows: kit.corpus.jobs.Job.job_id)."""
+    had rows: kit.corpus.jobs.Job.job_id), looked up as a name is (kit.infra.kinds.Named)."""
 
     name = "a clip of this tarball, without its extension"
+    looked_up = True
 
-    def pattern(self, names: Names) -> str:
-        stems = sorted({c.rsplit(".", 1)[0] for c in names.clips}, key=len, reverse=True)
-        return "|".join(re.escape(s) for s in stems) or "(?!)"
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or text in _known(names).stems
+
+    def longest(self, names: Names) -> int:
+        return max(map(len, _known(names).stems), default=0)
 
 
 CLIP_STEM = _ClipStem()
 
 
 class _JobSlug(Kind):
-    """A source (or a clip left out before it had rows) as a job's id begins with it (kit.corpus.jobs.job_slug)."""
+    """A source (or a clip left out before it had rows) as a job's id begins with it (kit.corpus.jobs.job_slug),
+    looked up as a name is (kit.infra.kinds.Named)."""
 
     name = "a source, as its jobs are named"
+    looked_up = True
 
-    def pattern(self, names: Names) -> str:
-        slugs = {job_slug(n) for n in (*names.sources, *(c.rsplit(".", 1)[0] for c in names.clips))}
-        return "|".join(re.escape(s) for s in sorted(slugs, key=len, reverse=True)) or "(?!)"
+    def pattern(self, names: Names) -> None:
+        return None
+
+    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
+        return text == WITHHELD or text in _known(names).jobs
+
+    def longest(self, names: Names) -> int:
+        return max(map(len, _known(names).jobs), default=0)
 
 
 JOB_SLUG = _JobSlug()
@@ -212,6 +225,7 @@ class _Known:
     slugs: frozenset[str]
     jobs: frozenset[str]
     made: dict[str, tuple[frozenset[str], frozenset[str]]]
+    sizes: tuple[int, ...]  # the lengths `made`'s texts have
 
     @classmethod
     def of(cls, names: Names) -> _Known:
@@ -229,7 +243,7 @@ class _Known:
         return cls(names.clips, frozenset(bare),
                    frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips),
                    frozenset(job_slug(n) for n in (*names.sources, *bare)),
-                   {k: (frozenset(c), frozenset(s)) for k, (c, s) in made.items()})
+                   {k: (frozenset(c), frozenset(s)) for k, (c, s) in made.items()}, tuple(sorted(set(map(len, made)))))
 
     def __hash__(self) -> int:
         return id(self)
@@ -300,13 +314,14 @@ class _Path(Kind):
 def mentioned(names: Names, text: str) -> Names:
     """The names of `names` a text can hold: each a part of it (a clip by its name, its stem, its copy's slug or its
     jobs' folder name; a source by its jobs' folder name or whole; a box whole). A kind whose expression holds names
-    compiles it of these alone: the same texts admitted, never an expression of every name of a union."""
+    compiles it of these alone: the same texts admitted, never an expression of every name of a union. Each part of
+    a name's length is looked up (no set of every part of the text is made)."""
     known = _known(names)
-    longest = max(map(len, (*known.made, *names.boxes)), default=0)
-    parts = {text[i:j] for i in range(len(text)) for j in range(i + 1, min(len(text), i + longest) + 1)}
-    found = [known.made[p] for p in parts if p in known.made]
+    found = [known.made[part] for size in known.sizes for i in range(len(text) - size + 1)
+             if (part := text[i:i + size]) in known.made]
+    boxes = {b for b in names.boxes if b in text}
     return Names(frozenset().union(*(c for c, _ in found)), frozenset().union(*(s for _, s in found)),
-                 frozenset(names.boxes & parts))
+                 frozenset(boxes))
 
 
 PATH = _Path()
@@ -409,12 +424,19 @@ class _SettingValue(Kind):
         return None  # its expression holds names: made of the names each text holds (`admits`)
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
-        return text == WITHHELD or _setting_value(mentioned(names, text)).fullmatch(text) is not None
+        return self.admits_within(text, 0, len(text), names)
+
+    def admits_within(self, text: str, start: int, end: int, names: Names = NO_NAMES) -> bool:
+        """As the message's expression matched it: its lookaheads (a colon before a space, a number with no dot
+        after it) see the message's words after the value."""
+        value = text[start:end]
+        expression = _setting_value(mentioned(names, value), text[end:])
+        return value == WITHHELD or expression.fullmatch(text, start) is not None
 
 
 @functools.lru_cache(maxsize=256)
-def _setting_value(names: Names) -> re.Pattern[str]:
-    """SETTING_VALUE's expression of `names` (the few one text holds: `mentioned`)."""
+def _setting_value(names: Names, after: str = "") -> re.Pattern[str]:
+    """SETTING_VALUE's expression of `names` (the few one text holds: `mentioned`), then the words `after` it."""
     words = "|".join(k.slot(names) for k in (
         Exact("a word", _SETTING_WORDS), ENCODER, TEACHER, SCALER, PRESET, INPUT_SET, SETTING_KEY))
     words += "|" + _alternation(names.boxes)
@@ -423,7 +445,7 @@ def _setting_value(names: Names) -> re.Pattern[str]:
     number = r"-?\d{1,12}(?:\.\d{1,12})?(?:[eE][-+]?\d{1,3})?(?![.\d])"
     return re.compile(rf"(?:(?:{words})(?![A-Za-z0-9_])|(?:{PATH.regex(names)})|{number}"
                       r"|[0-9a-f]{64}(?![0-9a-f])|[0-9a-f]{1,63}(?=\.\.\.)"
-                      r"|[-+,;/ \[\]{}()'\"<>=]|:(?= |$|\.\.\.$))*(?:\.\.\.)?", re.DOTALL)
+                      r"|[-+,;/ \[\]{}()'\"<>=]|:(?= |$|\.\.\.$))*(?:\.\.\.)?" + re.escape(after), re.DOTALL)
 
 
 SETTING_VALUE = _SettingValue()

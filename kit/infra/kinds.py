@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,15 @@ class Kind(abc.ABC):
 
     name: str
     looked_up = False  # no pattern only because it looks up names it holds (kit.infra.kinds.Named): no command
+
+    def longest(self, names: Names) -> int | None:
+        """The longest text it admits given `names`, where that is known (a name: the longest of them)."""
+        return None
+
+    def admits_within(self, text: str, start: int, end: int, names: Names = NO_NAMES) -> bool:
+        """Whether text[start:end] is of this kind, as a slot of a message whose other words are `text`'s (a kind
+        whose expression looks past its own text says so: kit.bundle.values.SETTING_VALUE)."""
+        return self.admits(text[start:end], names)
 
     @abc.abstractmethod
     def pattern(self, names: Names) -> str | None:
@@ -145,6 +155,9 @@ class Named(Kind):
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         return text == WITHHELD or text in getattr(names, self.which)
 
+    def longest(self, names: Names) -> int:
+        return max(map(len, getattr(names, self.which)), default=0)
+
 
 @dataclass(frozen=True, eq=False)
 class Either(Kind):
@@ -163,6 +176,9 @@ class Either(Kind):
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
         return text == WITHHELD or any(k.admits(text, names) for k in self.kinds)
+
+    def admits_within(self, text: str, start: int, end: int, names: Names = NO_NAMES) -> bool:
+        return _withheld(text, start, end) or any(k.admits_within(text, start, end, names) for k in self.kinds)
 
     def named(self, text: str, names: Names = NO_NAMES) -> str:
         if text == WITHHELD:
@@ -217,49 +233,76 @@ class Template(Kind):
         return inner[0][0].named(inner[0][1], names) if len(inner) == 1 else self.name
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
-        if text == WITHHELD:
-            return True
-        if _compiled(self, names) is not None:
-            return super().admits(text, names)
-        return self.values(text, names) is not None
+        return self.admits_within(text, 0, len(text), names)
 
-    def values(self, text: str, names: Names) -> dict[str, str] | None:
-        """Each slot's text where the whole text is this message, None where it is not. Every way of cutting the text
-        at the message's words is tried (a name may hold the words after its slot: `a: b.mp4` before `: `), the
-        longest part first; a slot whose check is dear (a list of names, a message of them) is checked after the
-        text that follows it (a list of 50,000 sources before ` and 3 more`: checked once, at the one cut the rest
-        admits); each place's answer remembered."""
+    def admits_within(self, text: str, start: int, end: int, names: Names = NO_NAMES) -> bool:
+        if _withheld(text, start, end):
+            return True
+        if (compiled := _compiled(self, names)) is not None:
+            return compiled.fullmatch(text, start, end) is not None  # no pattern looks past its text
+        return self.values(text, names, start, end) is not None
+
+    def values(self, text: str, names: Names, start: int = 0, stop: int | None = None) -> dict[str, str] | None:
+        """Each slot's text where text[start:stop] is this message, None where it is not. Every way of cutting the
+        text at the message's words is tried (a name may hold the words after its slot: `a: b.mp4` before `: `),
+        the longest part first; a slot whose check is dear (a list of names, a message of them) is checked after
+        the text that follows it (a list of 50,000 sources before ` and 3 more`: checked once, at the one cut the
+        rest admits); each place's answer remembered. A slot's text is checked where it stands in `text`: what
+        follows it is there to see (kit.bundle.values.SETTING_VALUE's lookaheads)."""
         words, slots = _cut(self)
         kinds = [k for _, k in slots]
+        end_all = len(text) if stop is None else stop
+        last = end_all - len(words[-1])  # where the last slot ends
+        if last < start or not text.startswith(words[-1], last):
+            return None
         known: dict[tuple[int, int], dict[str, str] | None] = {}
 
         def rest(i: int, at: int) -> dict[str, str] | None:
             if i == len(kinds):
-                return {} if at == len(text) else None
-            if i == len(kinds) - 1 and (compiled := _compiled(kinds[i], names)) is not None and text.endswith(
-                    words[-1]) and compiled.fullmatch(text, at, len(text) - len(words[-1])) is None \
-                    and text[at:len(text) - len(words[-1])] != WITHHELD:
+                return {} if at == end_all else None
+            if i == len(kinds) - 1 and (compiled := _compiled(kinds[i], names)) is not None \
+                    and compiled.fullmatch(text, at, last) is None:
                 return None  # the last slot's text, matched in place: no copy of a long text's every tail
             if (i, at) not in known:
                 known[i, at] = None
                 after, kind = words[i + 1], kinds[i]
-                ends = [len(text) - len(after)] if i == len(kinds) - 1 else _starts(text, after, at)
+                ends = [last] if i == len(kinds) - 1 else _starts(text, after, at, last)
+                if (most := _longest(kind, names)) is not None:  # a name: no part longer than the longest
+                    ends = [e for e in ends if e - at <= most]
                 cheap = kind.looked_up or _compiled(kind, names) is not None
                 for end in reversed(ends):  # the longest part first: a list's last words are rarely the next slot's
-                    if end < at or not text.startswith(after, end) or (cheap and not kind.admits(text[at:end], names)):
+                    if end < at or (cheap and not _part(kind, text, at, end, names)):
                         continue
                     if (found := rest(i + 1, end + len(after))) is not None and (
-                            cheap or kind.admits(text[at:end], names)):
+                            cheap or _part(kind, text, at, end, names)):
                         known[i, at] = {slots[i][0]: text[at:end], **found}
                         break
             return known[i, at]
 
-        return rest(0, len(words[0])) if text.startswith(words[0]) else None
+        if not kinds:
+            return {} if text[start:end_all] == words[0] else None
+        return rest(0, start + len(words[0])) if text.startswith(words[0], start) else None
 
     def say(self, **values: object) -> str:
         """The message with its slots filled in (each value as `str` gives it)."""
         return MARK.sub(lambda m: str(values[m.group(1)]), self.text.replace("{{", "\0").replace("}}", "\1")) \
             .replace("\0", "{").replace("\1", "}")
+
+
+@functools.lru_cache(maxsize=256)
+def _longest(kind: Kind, names: Names) -> int | None:
+    return kind.longest(names)
+
+
+def _withheld(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is WITHHELD (no copy of it made)."""
+    return end - start == len(WITHHELD) and text.startswith(WITHHELD, start)
+
+
+def _part(kind: Kind, text: str, start: int, end: int, names: Names) -> bool:
+    """Whether text[start:end] is a part of `kind` inside a message: WITHHELD only where the kind checks a text
+    otherwise (a command), as the message's expression of its words admitted it nowhere else."""
+    return (not _withheld(text, start, end) or _opaque(kind)) and kind.admits_within(text, start, end, names)
 
 
 @functools.cache
@@ -298,14 +341,15 @@ def _cut(template: Template) -> tuple[list[str], list[tuple[str, Kind]]]:
     return words, slots
 
 
-def _starts(text: str, word: str, at: int) -> list[int]:
-    """Every place at or after `at` where `word` starts in `text` (each place for an empty word)."""
+def _starts(text: str, word: str, at: int, stop: int | None = None) -> list[int]:
+    """Every place from `at` where `word` starts in `text` and ends by `stop` (each place for an empty word)."""
+    stop = len(text) if stop is None else stop
     if not word:
-        return list(range(at, len(text) + 1))
-    found, i = [], text.find(word, at)
+        return list(range(at, stop + 1))
+    found, i = [], text.find(word, at, stop)
     while i >= 0:
         found.append(i)
-        i = text.find(word, i + 1)
+        i = text.find(word, i + 1, stop)
     return found
 
 
@@ -316,8 +360,8 @@ def one_of(name: str, *kinds: Kind) -> Kind:
 
 @dataclass(frozen=True, eq=False)
 class Joined(Kind):
-    """One or more texts of `kind`, joined by `sep` (a list said in a sentence: `a, b, c`); of a kind that checks a
-    text otherwise (no pattern), the text cut at each `sep`, each part of that kind."""
+    """One or more texts of `kind`, joined by `sep` (a list said in a sentence: `a, b, c`); of a kind with no pattern
+    (a name, a command), the text cut at `sep` every way a part may hold it, each part of that kind (`admits`)."""
 
     name: str
     kind: Kind
@@ -330,18 +374,24 @@ class Joined(Kind):
         return f"{one}(?:{re.escape(self.sep)}{one})*"
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
-        """Of a kind that checks a text otherwise, every way of cutting the text at `sep` is tried (a name may hold
-        the separator: `a, b.mp4`)."""
-        if text == WITHHELD or _compiled(self, names) is not None:
-            return super().admits(text, names)
-        if not text:
-            return False
-        if all(self.kind.admits(part, names) for part in text.split(self.sep)):
+        return self.admits_within(text, 0, len(text), names)
+
+    def admits_within(self, text: str, start: int, end: int, names: Names = NO_NAMES) -> bool:
+        """Of a kind with no pattern, every way of cutting text[start:end] at `sep` is tried (a name may hold the
+        separator: `a, b.mp4`), each part checked where it stands in `text`; first each separator a cut."""
+        if _withheld(text, start, end):
             return True
-        cuts = [0, *(i + len(self.sep) for i in _starts(text, self.sep, 0)), len(text) + len(self.sep)]
-        ends = {0}  # the cuts where a run of whole parts ends
+        if (compiled := _compiled(self, names)) is not None:
+            return compiled.fullmatch(text, start, end) is not None
+        if start >= end:
+            return False
+        step = len(self.sep)
+        cuts = [start, *(i + step for i in _starts(text, self.sep, start, end)), end + step]
+        if all(_part(self.kind, text, a, b - step, names) for a, b in itertools.pairwise(cuts)):
+            return True
+        ends = {start}  # the cuts where a run of whole parts ends
         for k, cut in enumerate(cuts[1:], start=1):
-            if any(self.kind.admits(text[start:cut - len(self.sep)], names)  # one part first, then two, ...
-                   for start in reversed(cuts[max(0, k - SEPARATORS_IN_A_PART - 1):k]) if start in ends):
+            if any(_part(self.kind, text, a, cut - step, names)  # one part first, then two, ...
+                   for a in reversed(cuts[max(0, k - SEPARATORS_IN_A_PART - 1):k]) if a in ends):
                 ends.add(cut)
         return cuts[-1] in ends

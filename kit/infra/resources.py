@@ -151,17 +151,15 @@ PEAK_MARGIN = 1.15
 
 @dataclass(frozen=True)
 class PeakLine:
-    """A command's peak resident memory, as a curve through its measured peaks: what no input changes (the
-    libraries), what each row of its corpus adds at the peak, and for a peak that grows faster than the rows, a term
-    in their square (bytes a row, per row)."""
+    """A command's peak resident memory, as a line through its measured peaks: what no input changes (the libraries)
+    and what each row of its corpus adds at the peak."""
 
     fixed: int
     per_row: int
-    per_row_squared: float = 0.0
 
     def at(self, rows: int) -> int:
         """The peak on `rows` rows, with PEAK_MARGIN."""
-        return round((self.fixed + self.per_row * rows + self.per_row_squared * rows * rows) * PEAK_MARGIN)
+        return round((self.fixed + self.per_row * rows) * PEAK_MARGIN)
 
 
 def memory_checked() -> bool:

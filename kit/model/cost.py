@@ -50,10 +50,11 @@ VERDICT_PER_ROW = 23e-6 * PACE
 # 300 rows scored by their teacher (bench/README.md#step-memory): the verdict's a line through its peaks at 1,000 and
 # 10,000 contents (591 and 3,689 MiB; 17,063 at 50,000, 0.85 of it with its margin); LOSO's, with its margin, just
 # above its spread at 3,000 contents (1,107 to 1,415 MiB from run to run), and through 50,000 (7,961 MiB); the
-# bundle's grows faster than its rows, a curve through 1,000, 10,000 and 50,000 (1,141, 2,981 and 21,342 MiB, the
-# last a HOLD: no refit), whose cause is not found yet
+# bundle's through its PROMOTEs' (its refit: the largest part) at 1,000 and 10,000 (1,126 and 2,528 MiB), above
+# 3,000's (1,486) and far above 50,000's HOLD (4,696 MiB, no refit); it grew faster than its rows while every
+# message that holds a name compiled them all (21,342 MiB at 50,000: kit.infra.kinds.Named)
 STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(250 * 2**20, 1_205),
-              "bundle": PeakLine(990 * 2**20, 515, 6.05e-5)}
+              "bundle": PeakLine(970 * 2**20, 545)}
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle"}  # each step as a line says it
 
 

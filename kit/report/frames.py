@@ -164,8 +164,8 @@ class Gathered:
         frame = pd.DataFrame({"src_sha256": np.where(src >= 0, shas[np.maximum(src, 0)] if len(shas) else None, None),
                               "vmaf": self.vmaf[rows], "pred": self.mean(rows)})
         if self.quality_columns:
-            encoders = np.array(list(self.encoders), dtype=object)
-            frame.insert(1, "encoder", encoders[self.encoder[rows]] if len(encoders) else None)
+            encoders = np.array([*self.encoders, None], dtype=object)  # code -1 (no encoder): the None appended
+            frame.insert(1, "encoder", encoders[self.encoder[rows]])
             frame.insert(2, "cq", self.cq[rows])
         named = np.array(sources, dtype=object)
         frame.insert(0, "src", np.where(src >= 0, named[np.maximum(src, 0)] if len(named) else "", ""))
@@ -252,15 +252,16 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
         vmaf = df["vmaf"].where(ok)
         part = pd.DataFrame({**{k: df[k] for k in keys}, "rate": np.where(ok, rate, 0.0), "n_rate": ok.astype(np.int64),
                              "vmaf": vmaf.fillna(0.0), "n_vmaf": vmaf.notna().astype(np.int64)})
-        part = part.groupby(keys, as_index=False, sort=False, observed=True).sum()  # a row a group: texts made once
+        part = part.groupby(keys, as_index=False, sort=False, observed=True, dropna=False).sum()  # texts made once
         parts.append(part.assign(**{k: part[k].astype(str) for k in keys[:3]}))
     if not parts:
         return None
-    sums = pd.concat(parts, ignore_index=True).groupby(keys, as_index=False, sort=False).sum()
+    sums = pd.concat(parts, ignore_index=True).groupby(keys, as_index=False, sort=False, dropna=False).sum()
     names = source_names(zip(sums["src_sha256"], sums["src"], strict=True))  # every row's source, as with_names
-    sums = sums[sums["n_rate"] > 0].assign(src=sums["src_sha256"].map(names))
+    sums = sums[(sums["n_rate"] > 0) & sums["encoder"].notna() & sums["cq"].notna()]
     if sums.empty:
         return None
+    sums = sums.assign(src=sums["src_sha256"].map(names))
     by = sums.groupby(["src", "encoder", "cq"], as_index=False)[["rate", "n_rate", "vmaf", "n_vmaf"]].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({"src": by["src"], "encoder": by["encoder"], "cq": by["cq"],

@@ -230,6 +230,8 @@ def test_the_content_column_is_compared_by_parts_as_whole(tmp_path: Path) -> Non
         content = list(own)
         if n and rng.random() < 0.5:
             content[rng.randrange(n)] = rng.choice(["a", "z", None])
+        if rng.random() < 0.1:
+            content = [None] * n  # no row compared: the column hashed
         a = pa.chunked_array([pa.array(content[:n // 2], pa.string()), pa.array(content[n // 2:], pa.string())])
         b = pc.dictionary_encode(pa.chunked_array([pa.array(own, pa.string())]))
-        assert _all_equal(a, b, rows=rng.randint(1, 7)) == (pc.all(pc.equal(a, b)).as_py() is not False)
+        assert _all_equal(a, b, rows=rng.randint(1, 7)) == bool(pc.all(pc.equal(a, b)).as_py())  # as 2.5 hashed it

@@ -42,7 +42,9 @@ class Said:
 # rows -> MiB, the highest of the runs (LOSO's at 3,000 contents spread from 1,109 to 1,415 MiB)
 MEASURED = {"loso": {300_000: 767, 900_000: 1_415, 3_000_000: 1_908, 15_000_000: 7_961},
             "verdict": {300_000: 591, 900_000: 1_266, 3_000_000: 3_747, 15_000_000: 17_063},
-            "bundle": {300_000: 1_157, 900_000: 1_532, 3_000_000: 2_981, 15_000_000: 21_342}}
+            "bundle": {300_000: 1_126, 900_000: 1_486, 3_000_000: 2_528}}  # since each name is looked up
+# peaks the line must hold but may lie far above: the bundle of a HOLD, which refits nothing (the line is its refit's)
+BELOW = {"bundle": {15_000_000: 4_696}}
 # how far over a measured peak the line may lie: its margin, and LOSO's line above its spread
 MOST_OVER = PEAK_MARGIN * 1.25
 
@@ -55,10 +57,15 @@ def test_each_step_s_estimate_holds_each_measured_peak_and_not_far_more(step: st
     assert mib * 2**20 <= peak_bytes(step, rows) <= mib * 2**20 * MOST_OVER
 
 
+@pytest.mark.parametrize(("step", "rows", "mib"), [(step, rows, mib) for step, peaks in BELOW.items()
+                                                   for rows, mib in sorted(peaks.items())])
+def test_each_step_s_estimate_holds_the_peaks_of_a_lighter_path(step: str, rows: int, mib: int) -> None:
+    assert mib * 2**20 <= peak_bytes(step, rows)
+
+
 def test_the_estimate_grows_with_the_rows_from_what_no_corpus_changes() -> None:
     for line in STEP_PEAKS.values():
         assert line.fixed > 2**27 and 100 < line.per_row < 2000  # the libraries; a row's share, measured
-        assert 0 <= line.per_row_squared < 1e-4
     assert peak_bytes("loso", 45_000_000) > 16 * 2**30  # 150,000 contents: no one process of a 24 GiB box holds it
     # at scale the verdict is the largest step; on a small corpus the bundle (torch, onnx and the exports)
     assert largest_peak(list(STEP_PEAKS), 3_000_000)[0] == "verdict"

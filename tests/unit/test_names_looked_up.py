@@ -26,7 +26,13 @@ def old_pattern(kind: Kind, names: Names) -> str | None:
     if isinstance(kind, Named):
         return kinds._alternatives(getattr(names, kind.which))
     if kind is values.PATH:
-        return values.PATH.regex(names)
+        return values.PATH.regex(names)  # 2.6.0's _Path.pattern, word for word
+    if kind is values.SETTING_VALUE:
+        return values._setting_value(names).pattern  # of every name, as 2.6.0 compiled it into each message
+    if kind is values.CLIP_STEM:
+        return kinds._alternatives(c.rsplit(".", 1)[0] for c in names.clips)
+    if kind is values.JOB_SLUG:
+        return kinds._alternatives(job_slug(n) for n in (*names.sources, *(c.rsplit(".", 1)[0] for c in names.clips)))
     if isinstance(kind, Template):
         words, slots = kinds._cut(kind)
         inner = [old_pattern(k, names) for _, k in slots]
@@ -90,17 +96,31 @@ def test_a_path_is_admitted_part_by_part_as_its_expression_of_every_name_admits_
 
 RENAMED = Joined("clips and their names", Template("a clip named", "{p} as '{s}'", p=values.PATH, s=values.SOURCE),
                  ", ")
+CHANGES = Joined("what changed", Template("a change", "setting {key}: {old} -> {new}", key=values.SETTING_KEY,
+                                          old=values.SETTING_VALUE, new=values.SETTING_VALUE))
 NAMED_KINDS = [values.CLIP, values.SOURCE, values.SOURCE_NAMED, values.BOX_NAMED, messages.NO_CORRELATION, RENAMED,
                Joined("clips", values.CLIP, ", "), Template("a line", "source {s}: {n} of {c} done", s=values.SOURCE,
-                                                            n=values.COUNT, c=values.CLIP)]
+                                                            n=values.COUNT, c=values.CLIP),
+               messages.JOB_ID, Template("a quoted name", "'{s}'", s=Either("a name", values.SOURCE, values.CLIP_STEM)),
+               CHANGES]
+SETTING_VALUES = ["3", "{'off':", "{'off':...", "[1, 2]", "'libx264'", "None", "0.5...", "abc...", "12.5"]
 
 
 def text_of(draw: st.DrawFn, kind: Kind, names: Names) -> str:
     """A text of `kind` made of the names (or of pieces beside them), as the kit would say it or a little off."""
+    if draw(st.integers(0, 20)) == 0:
+        return kinds.WITHHELD  # admitted whole; inside a message only where a command may stand
     if isinstance(kind, Named):
         return draw(st.sampled_from([*(sorted(getattr(names, kind.which)) or ["none"]), "secret", "a, b 2.mp4"]))
     if kind is values.PATH:
         return path_of(draw, names)
+    if kind is values.SETTING_VALUE:
+        return draw(st.sampled_from([*SETTING_VALUES, repr(path_of(draw, names)), repr(sorted(names.boxes))]))
+    if kind is values.SETTING_KEY:
+        return draw(st.sampled_from(["grid", "seeds", "secret"]))
+    if kind in (values.CLIP_STEM, values.JOB_SLUG):
+        stem = draw(st.sampled_from(sorted(names.clips) or ["none.mp4"])).rsplit(".", 1)[0]
+        return draw(st.sampled_from([stem, job_slug(stem), "secret"]))
     if isinstance(kind, Template):
         return kind.say(**{slot: text_of(draw, k, names) for slot, k in kind.slots})
     if isinstance(kind, Either):
