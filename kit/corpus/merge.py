@@ -432,8 +432,12 @@ def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> lis
     loaded: list[LoadedInput] = []
     for path in paths:
         before = sum(i.table.num_rows for i in loaded)
-        loaded.append(load_input(Path(path), lambda rows, before=before, path=path: check_memory(
-            before + rows, note, f"with {path}, the inputs read so far hold {before + rows:,} rows", quiet=True)))
+
+        def check(rows: int, before: int = before, path: Path | str = path) -> None:
+            check_memory(before + rows, note, f"with {path}, the inputs read so far hold {before + rows:,} rows",
+                         quiet=True)
+
+        loaded.append(load_input(Path(path), check))
     return loaded
 
 

@@ -159,16 +159,15 @@ class Gathered:
         if only is not None:
             held &= np.isin(self.src, [c for c, name in enumerate(sources) if name in only])
         rows = np.flatnonzero(held)
-        shas = np.array(list(self.shas), dtype=object)
+        shas = np.array([*self.shas, None], dtype=object)  # code -1 (no source): the None appended
         src = self.src[rows]
-        frame = pd.DataFrame({"src_sha256": np.where(src >= 0, shas[np.maximum(src, 0)] if len(shas) else None, None),
+        frame = pd.DataFrame({"src_sha256": shas[src],
                               "vmaf": self.vmaf[rows], "pred": self.mean(rows)})
         if self.quality_columns:
             encoders = np.array([*self.encoders, None], dtype=object)  # code -1 (no encoder): the None appended
             frame.insert(1, "encoder", encoders[self.encoder[rows]])
             frame.insert(2, "cq", self.cq[rows])
-        named = np.array(sources, dtype=object)
-        frame.insert(0, "src", np.where(src >= 0, named[np.maximum(src, 0)] if len(named) else "", ""))
+        frame.insert(0, "src", np.array([*sources, ""], dtype=object)[src])  # no source: ""
         return frame
 
 
