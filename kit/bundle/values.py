@@ -131,44 +131,30 @@ SOURCE = Template("a source's name", "{name}{suffix}", name=SOURCE_NAMED,
 BOX_NAMED = Named("a box of this tarball", "boxes")
 
 
-class _ClipStem(Kind):
-    """A clip of this tarball by its file name without its extension (a job's folder of a clip left out before it
-    had rows: kit.corpus.jobs.Job.job_id), looked up as a name is (kit.infra.kinds.Named)."""
+class _MadeName(Kind):
+    """A name the kit makes of the tarball's names (`which` of _Known: a clip's stem, a job's folder name), looked up
+    as a name is (kit.infra.kinds.Named)."""
 
-    name = "a clip of this tarball, without its extension"
     looked_up = True
+
+    def __init__(self, name: str, which: str) -> None:
+        self.name, self.which = name, which
 
     def pattern(self, names: Names) -> None:
         return None
 
     def admits(self, text: str, names: Names = NO_NAMES) -> bool:
-        return text == WITHHELD or text in _known(names).stems
+        return text == WITHHELD or text in getattr(_known(names), self.which)
 
     def longest(self, names: Names) -> int:
-        return max(map(len, _known(names).stems), default=0)
+        return max(map(len, getattr(_known(names), self.which)), default=0)
 
 
-CLIP_STEM = _ClipStem()
-
-
-class _JobSlug(Kind):
-    """A source (or a clip left out before it had rows) as a job's id begins with it (kit.corpus.jobs.job_slug),
-    looked up as a name is (kit.infra.kinds.Named)."""
-
-    name = "a source, as its jobs are named"
-    looked_up = True
-
-    def pattern(self, names: Names) -> None:
-        return None
-
-    def admits(self, text: str, names: Names = NO_NAMES) -> bool:
-        return text == WITHHELD or text in _known(names).jobs
-
-    def longest(self, names: Names) -> int:
-        return max(map(len, _known(names).jobs), default=0)
-
-
-JOB_SLUG = _JobSlug()
+# a clip of this tarball by its file name without its extension (a job's folder of a clip left out before it had
+# rows: kit.corpus.jobs.Job.job_id)
+CLIP_STEM = _MadeName("a clip of this tarball, without its extension", "stems")
+# a source (or a clip left out before it had rows) as a job's id begins with it (kit.corpus.jobs.job_slug)
+JOB_SLUG = _MadeName("a source, as its jobs are named", "jobs")
 # a clip's file name where it is first named (a shard manifest's sources and left-out clips, skipped.json): the name
 # the user gave the file, sent by the documented rule (docs/reference/files.md, "Names"); never a hidden file's
 _CLIP_EXTS = sorted({e.lstrip(".") for e in (*DIRECT_EXTS, *INTERMEDIATE_EXTS, ".y4m", ".yuv")}, key=len, reverse=True)
@@ -229,20 +215,23 @@ class _Known:
 
     @classmethod
     def of(cls, names: Names) -> _Known:
-        made: dict[str, tuple[set[str], set[str]]] = {}
-        for clip in names.clips:
-            stem = clip.rsplit(".", 1)[0]
-            for text in (clip, stem, job_slug(stem), intermediate_path(Path("/"), Path(clip), "").stem[:-17]):
-                made.setdefault(text, (set(), set()))[0].add(clip)
-        for source in names.sources:
-            for text in (source, job_slug(source)):
-                made.setdefault(text, (set(), set()))[1].add(source)
         # a job's folder names its source, or (a clip left out before it had rows) the clip's name without its
         # extension, as a file name anywhere holds it (kit.corpus.jobs.job_slug)
-        bare = [c.rsplit(".", 1)[0] for c in names.clips]
-        return cls(names.clips, frozenset(bare),
-                   frozenset(intermediate_path(Path("/"), Path(c), "").stem[:-17] for c in names.clips),
-                   frozenset(job_slug(n) for n in (*names.sources, *bare)),
+        made: dict[str, tuple[set[str], set[str]]] = {}
+        stems, slugs, jobs = set(), set(), set()
+        for clip in names.clips:
+            stem = clip.rsplit(".", 1)[0]
+            slug = intermediate_path(Path("/"), Path(clip), "").stem[:-17]
+            stems.add(stem)
+            slugs.add(slug)
+            jobs.add(job_slug(stem))
+            for text in (clip, stem, job_slug(stem), slug):
+                made.setdefault(text, (set(), set()))[0].add(clip)
+        for source in names.sources:
+            jobs.add(job_slug(source))
+            for text in (source, job_slug(source)):
+                made.setdefault(text, (set(), set()))[1].add(source)
+        return cls(names.clips, frozenset(stems), frozenset(slugs), frozenset(jobs),
                    {k: (frozenset(c), frozenset(s)) for k, (c, s) in made.items()}, tuple(sorted(set(map(len, made)))))
 
     def __hash__(self) -> int:
