@@ -126,7 +126,7 @@ def test_the_held_out_rows_gathered_by_batches_and_distinct_texts_by_row_group_a
         vmaf=("vmaf", "first"), pred=("pred", "mean")).reset_index(drop=True)
     plain.insert(0, "src", [names.get(s, s[:12]) for s in plain["src_sha256"]])
     panel = sorted(set(plain["src"]))[:data.draw(st.integers(0, 3))]
-    with monkeypatch_chunk(data.draw(st.sampled_from([1, 3, 1 << 22]))), batches(data.draw(st.integers(1, 60))):
+    with parts(chunk=data.draw(st.sampled_from([1, 3, 1 << 22])), batch=data.draw(st.integers(1, 60))):
         got = held_out(path, seeds, names, panel, quality=True)
     assert got.n == len(plain) and got.names == tuple(sorted(set(plain["src"])))
     shown = plain[plain["src"].isin(panel)].reset_index(drop=True)
@@ -168,7 +168,7 @@ def test_coverage_by_source_counted_by_batches_is_the_plain_groupby(tmp_path: Pa
     path = tmp_path / "intervals.parquet"
     pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path,
                    row_group_size=data.draw(st.integers(1, 30)))
-    with batches(data.draw(st.integers(1, 40))):
+    with parts(batch=data.draw(st.integers(1, 40))):
         got = coverage_by_source(path)
     known = table[table["src_sha256"].notna()]
     y = known["vmaf"]
@@ -188,27 +188,18 @@ def figures_span(plain: pd.DataFrame) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def monkeypatch_chunk(rows: int) -> Iterator[None]:
-    """frames.CHUNK_ROWS set to `rows` (the sums taken over parts of the row range) for the block."""
-    from kit.report import frames as module
+def parts(chunk: int | None = None, batch: int | None = None) -> Iterator[None]:
+    """For the block: the held-out rows summed `chunk` rows of their range at a time (kit.report.frames.CHUNK_ROWS),
+    parquet read `batch` rows at a time (kit.infra.parquet.BATCH_ROWS)."""
+    from kit.infra import parquet
+    from kit.report import frames as report_frames
 
-    old, module.CHUNK_ROWS = module.CHUNK_ROWS, rows
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        if chunk is not None:
+            patch.setattr(report_frames, "CHUNK_ROWS", chunk)
+        if batch is not None:
+            patch.setattr(parquet, "BATCH_ROWS", batch)
         yield
-    finally:
-        module.CHUNK_ROWS = old
-
-
-@contextlib.contextmanager
-def batches(rows: int) -> Iterator[None]:
-    """kit.infra.parquet.read_batches reading `rows` rows at a time for the block."""
-    from kit.infra import parquet as module
-
-    old, module.BATCH_ROWS = module.BATCH_ROWS, rows
-    try:
-        yield
-    finally:
-        module.BATCH_ROWS = old
 
 
 def whole_texts(path: Path, name: str) -> list[str | None]:
