@@ -133,6 +133,8 @@ def test_the_held_out_rows_gathered_by_batches_and_distinct_texts_by_row_group_a
     pd.testing.assert_frame_equal(got.panels.drop(columns="pred"), shown.drop(columns="pred"), check_dtype=False,
                                   check_index_type=False, check_column_type=False)
     assert np.allclose(got.panels["pred"], shown["pred"], rtol=1e-12, atol=0, equal_nan=True)
+    every = held_out(path, seeds, names, sorted(set(plain["src"]))).panels  # every row: a seed's NaN skipped, as pandas
+    assert np.allclose(every["pred"], plain["pred"], rtol=1e-12, atol=0, equal_nan=True)
     r = residuals(plain["pred"], plain["vmaf"])
     for figure in ("plcc", "rmse", "share_out_of_range"):
         assert np.isclose(getattr(got, figure), getattr(r, figure), rtol=1e-9, atol=1e-12, equal_nan=True), figure
