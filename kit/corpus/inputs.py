@@ -37,7 +37,7 @@ from kit.corpus.schema import (
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
-from kit.infra.files import sha256_file
+from kit.infra.files import count_lines, sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.keys import Signed
 from kit.infra.outside import read_json
@@ -105,14 +105,16 @@ def no_check(rows: int) -> None:
     """A reader's `before_read` that checks nothing."""
 
 
-def load_input(path: Path, before_read: Callable[[int], None] = no_check) -> LoadedInput:
-    """The input's rows, `before_read` given the rows a parquet file (its own, or a tarball's shard) declares before
-    a row of it is read (a merge's memory: kit.corpus.merge.check_memory)."""
+def load_input(path: Path, before_read: Callable[[int], None] = no_check, digest: str | None = None) -> LoadedInput:
+    """The input's rows, `before_read` given the rows a parquet file (its own, or a tarball's shard) declares, or a
+    JSONL file's lines, before a row of it is read (a merge's memory: kit.corpus.merge.check_memory); `digest`: its
+    sha256, where the caller has it already."""
     kind = detect_kind(path)
-    digest = sha256_file(path)
+    digest = digest or sha256_file(path)
     if kind == "tarball":
         return load_tarball(path, digest, before_read)
     if kind == "jsonl":
+        before_read(count_lines(path))  # a row a line at most: blank lines are no rows
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
     manifest = given_manifest(path, str(path))  # one that does not read is refused, naming its key and box
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None

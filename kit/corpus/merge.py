@@ -44,6 +44,7 @@ from kit.corpus.signers import Again, ranked, refuse_forks, signed_run, take_key
 from kit.corpus.summary import TableSummary, combine_checks, independent_check, refused_line, summarise_table
 from kit.errors import InputError, ResourceLimit
 from kit.infra.clock import utc_iso
+from kit.infra.files import sha256_file
 from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command
 from kit.infra.keyring import Histories, as_records
@@ -428,16 +429,24 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> list[LoadedInput]:
     """Each input read, the merge's memory checked before each is (the rows read so far and those it declares: a
-    union that cannot be merged here is refused before the input past the box's memory is read, never killed)."""
+    union that cannot be merged here is refused before the input past the box's memory is read, never killed); an
+    input of the same bytes as one read before is not read again, nor counted: it holds the same rows
+    (canonical_inputs sets it aside)."""
     loaded: list[LoadedInput] = []
-    for path in paths:
-        before = sum(i.table.num_rows for i in loaded)
+    read: dict[str, LoadedInput] = {}
+    for path in map(Path, paths):
+        digest = sha256_file(path) if path.is_file() else None
+        if digest is not None and (same := read.get(digest)) is not None:
+            loaded.append(replace(same, path=str(path)))
+            continue
+        before = sum(i.table.num_rows for i in read.values())
 
-        def check(rows: int, before: int = before, path: Path | str = path) -> None:
+        def check(rows: int, before: int = before, path: Path = path) -> None:
             check_memory(before + rows, note, f"with {path}, the inputs read so far hold {before + rows:,} rows",
                          quiet=True)
 
-        loaded.append(load_input(Path(path), check))
+        loaded.append(one := load_input(path, check, digest))
+        read[one.sha256] = one
     return loaded
 
 

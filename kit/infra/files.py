@@ -89,6 +89,17 @@ def sha256_stream(fh: BinaryIO, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def count_lines(path: Path, chunk: int = 1 << 20) -> int:
+    """The lines of a text file, a last one without its newline counted, read a chunk at a time."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            lines += block.count(b"\n")
+            last = block[-1:]
+            check()
+    return lines + (last != b"\n")
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

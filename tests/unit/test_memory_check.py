@@ -282,6 +282,54 @@ def test_a_merge_is_refused_before_it_reads_the_input_past_the_box_s_memory(
     assert read == [str(paths[0]), str(paths[1])] and not out.exists()
 
 
+def test_a_repeated_input_is_neither_read_again_nor_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two copies of each of two boxes' shards on a box that holds two inputs' rows: each copy is the same bytes as an
+    input read before, so it is set aside unread and the merge goes through (it was refused at the third input)."""
+    import shutil
+
+    from kit.corpus import inputs
+    from kit.corpus.merge import MERGE_PEAK, merge_files
+
+    firsts = [write_shard(tmp_path / f"{k}.parquet", shard_table(n_src=2, rows_per_src=50, box=f"box{k}", seed=k))
+              for k in range(2)]
+    copies = [Path(shutil.copyfile(p, tmp_path / f"copy-{p.name}")) for p in firsts]
+    box = (MERGE_PEAK.at(200) + MERGE_PEAK.at(300)) // 2  # holds two inputs' rows, not three
+    monkeypatch.setattr(resources, "box_memory", lambda: (box, box))
+    read: list[str] = []
+    real = inputs.read_parquet
+    monkeypatch.setattr(inputs, "read_parquet", lambda path, label: read.append(label) or real(path, label))
+    manifest = merge_files([firsts[0], copies[0], copies[1], firsts[1]], tmp_path / "union.parquet")
+    assert read == [str(firsts[0]), str(copies[1])]
+    assert sorted(Path(r.path).name for r in manifest.repeated_inputs) == ["copy-0.parquet", "copy-1.parquet"]
+    assert manifest.rows == 200
+
+
+def test_a_jsonl_input_is_counted_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bash kit's JSONL declares no rows: its lines are counted before any is parsed, so a merge past the box's
+    memory is refused before the file is read, naming it."""
+    from kit.corpus import inputs
+    from kit.corpus.merge import MERGE_PEAK, merge_files
+    from tests.unit.test_legacy_contents import jsonl_copy
+
+    first = write_shard(tmp_path / "a.parquet", shard_table(n_src=2, rows_per_src=50, box="boxa"))
+    legacy = jsonl_copy(shard_table(n_src=3, rows_per_src=50, box="boxb", seed=1), tmp_path / "b.jsonl")
+    box = (MERGE_PEAK.at(100) + MERGE_PEAK.at(250)) // 2
+    monkeypatch.setattr(resources, "box_memory", lambda: (box, box))
+    monkeypatch.setattr(inputs, "load_jsonl", lambda path: pytest.fail(f"{path} was read"))
+    with pytest.raises(ResourceLimit) as exc:
+        merge_files([first, legacy], tmp_path / "union.parquet")
+    assert exc.value.message.startswith(f"with {legacy}, the inputs read so far hold 250 rows: merging 250 rows")
+
+
+@pytest.mark.parametrize(("text", "lines"), [(b"", 0), (b"a", 1), (b"a\n", 1), (b"a\nb", 2), (b"\n\n", 2)])
+def test_a_file_s_lines_are_counted_as_a_reader_sees_them(tmp_path: Path, text: bytes, lines: int) -> None:
+    from kit.infra.files import count_lines
+
+    (path := tmp_path / "f").write_bytes(text)
+    assert count_lines(path) == lines == len(text.decode().splitlines())
+    assert count_lines(path, chunk=1) == lines
+
+
 def test_the_verdict_and_the_bundle_check_their_memory_before_they_read_the_corpus(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each step in a process of its own (a cluster's gather: `step verdict`, then `run` for the bundle) checks its
