@@ -200,6 +200,7 @@ class Eta(Event):
     done: float = 0.0  # the share of the run's work done (0 to 1)
     steps_left: dict[str, float] = field(default_factory=dict)  # per step still to run, its seconds
     basis: str = "estimating"  # "estimating" (no figure yet) or "measured": this run's own pace
+    overdue_s: float = 0.0  # the seconds the running step has worked past its own estimate, no work counted since
 
 
 @dataclass(frozen=True)

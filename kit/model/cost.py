@@ -36,7 +36,9 @@ BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of it
 # duplicate rule, the teacher's proof, the encodes' windows); after it, per held-out prediction (each model predicts
 # every row once: the figures of its held-out contents, its encodes pooled, the files)
 SETUP_PER_ROW = 26e-6 * PACE
-AFTER_PER_PREDICTION = 5e-6 * PACE
+# after training, refit to the seconds LOSO took there at 900,000 and 3,000,000 rows (30 and 82 s, 2.3 and 1.9 times
+# what 5e-6 said at the pace of the same run's set-up) and at 15,000,000 (about 7 minutes, 2 times)
+AFTER_PER_PREDICTION = 10e-6 * PACE
 # the bundle's work after its refit that grows with the corpus, per row: the tarball's members (the predictions, the
 # verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
 # minutes; the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 contents (bench/README.md#step-memory)

@@ -17,6 +17,7 @@ from kit.model.cost import FIXED_WORK, SETUP_SHARE
 ETA_EVERY_S = 2.0  # an `eta` event at most this often, besides those at a step's start and end
 MEASURED_SHARE = 0.1  # of the run's work done before an estimate is given as a figure
 MEMORY_S = 120.0  # a pace's working seconds weigh e^(-age / MEMORY_S)
+OVERDUE_SAID_S = 5.0  # a running step this far past its estimate (no work counted meanwhile) is said to be
 PRIOR_S = 30.0  # a kind's pace, when it first works, starts as this many seconds at the pace that stood in for it
 KINDS = ("jobs", "training", "rest")  # the corpus's jobs, the trainings, the steps' rest (torch, files, exports)
 Key = tuple[str, str]  # (step, one of KINDS)
@@ -27,7 +28,8 @@ class Estimate:
     seconds_left: float | None  # None: still estimating
     steps_left: dict[str, float]  # per step still to run, its seconds (empty while estimating)
     step: str
-    done: float  # the share of the run's work done
+    done: float  # the share of the run's work done (of the run's own steps: a step it does not run is not counted)
+    overdue_s: float = 0.0  # the seconds the running step has worked, no work counted, past its own estimate
 
     @property
     def measured(self) -> bool:
@@ -233,20 +235,28 @@ class RunClock:
         return False
 
     def left(self, now: float) -> Estimate | None:
-        """The estimate; None before any work is planned, and once no step is left to run."""
+        """The estimate at `now` (the clock `feed` is given: the kit's own, its pauses left out); None before any work
+        is planned, and once no step is left to run."""
         to_run = [s for s in self.steps if s not in self.ended]
-        if not to_run or sum(self.planned.values()) <= 0:  # no step left, or no work said yet (the corpus's plan)
+        ours = set(self.steps)  # a forecast of a step this run does not run (`--only loso`'s verdict) is not its work
+        total = sum(w for (step, _), w in self.planned.items() if step in ours)
+        if not to_run or total <= 0:  # no step left, or no work said yet (the corpus's plan)
             return None
         for step in (s for s in to_run if (s, "rest") not in self.planned and s != "corpus"):
             self._plan(step, FIXED_WORK.get(step, 0.0))
-        total = sum(self.planned.values())
-        share = min(1.0, sum(self.done.values()) / total)
+        total = sum(w for (step, _), w in self.planned.items() if step in ours)
+        share = min(1.0, sum(w for (step, _), w in self.done.items() if step in ours) / total)
         speeds = {(s, k): self.speed((s, k)) for s in to_run for k in KINDS}
         if share < MEASURED_SHARE or None in speeds.values():
             return Estimate(None, {}, self.current, share)
         left = {s: sum(max(0.0, self.planned.get((s, k), 0.0) - self.done.get((s, k), 0.0)) / (speeds[s, k] or 1.0)
                        for k in KINDS) for s in to_run}
-        return Estimate(sum(left.values()), left, self.current, share)
+        over = 0.0
+        if self.current in left:  # the seconds since work was last counted went to the running step's work left
+            since = max(0.0, now - self.worked_at)
+            over = max(0.0, since - left[self.current])
+            left[self.current] = max(0.0, left[self.current] - since)
+        return Estimate(sum(left.values()), left, self.current, share, over)
 
 
 def jobs_left(work: Mapping[str, float], done: Mapping[str, float], reused: Collection[str], elapsed_s: float,
@@ -279,10 +289,15 @@ def rough(seconds: float) -> str:
 
 
 def left_words(found: Estimate | None) -> str:
-    """`about 4 min left (30 % of its work done)`, or `estimating its time left (4 % of its work done)`."""
+    """`about 4 min left (30 % of its work done)`, or `estimating its time left (4 % of its work done)`; a running step
+    past its estimate says so: `loso 2 min past its estimate, then about 4 min left (40 % of its work done)`."""
     if found is None:
         return "estimating its time left"
     done = f"{100 * found.done:.0f} % of its work done"
     if found.seconds_left is None:
         return f"estimating its time left ({done})"
+    if found.overdue_s >= OVERDUE_SAID_S:
+        late = f"{found.step} {rough(found.overdue_s)} past its estimate"
+        after = f", then about {rough(found.seconds_left)} left" if found.seconds_left >= OVERDUE_SAID_S else ""
+        return f"{late}{after} ({done})"
     return f"about {rough(found.seconds_left)} left ({done})"

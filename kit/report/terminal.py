@@ -21,7 +21,7 @@ from kit import events as ev
 from kit.infra.clock import WATCH
 from kit.infra.records import dump
 from kit.infra.visible import utf8_document, visible
-from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
+from kit.report.eta import ETA_EVERY_S, OVERDUE_SAID_S, Estimate, RunClock, left_words, rough
 from kit.report.gatelines import outcome_of
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
@@ -59,12 +59,20 @@ def duration(seconds: float) -> str:
 
 
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down; rich's on the others."""
+    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down (`late 2 min` once the running step
+    is past its estimate, or the count past 0); rich's on the others."""
 
     def render(self, task: Task) -> Text:
         remaining = task.fields.get("left", task.time_remaining)
+        late = 0.0
         if remaining is not None and "left_at" in task.fields:
-            remaining = max(0.0, remaining - (time.monotonic() - task.fields["left_at"]))
+            since = time.monotonic() - task.fields["left_at"]
+            over = task.fields.get("over", 0.0)
+            late = over + since if over else max(0.0, since - remaining)
+            remaining = max(0.0, remaining - (0.0 if over else since))
+        if late >= OVERDUE_SAID_S:
+            then = f", then {rough(remaining)}" if remaining >= OVERDUE_SAID_S else ""
+            return Text(f"late {rough(late)}{then}", style="progress.remaining")
         return Text("eta " + rough(remaining) if remaining is not None else "estimating", style="progress.remaining")
 
 
@@ -166,7 +174,7 @@ class LiveBars:
 
     def run_left(self, e: ev.Eta, now: float) -> None:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
-        self.progress.update(self.steps, left=e.seconds_left, left_at=now)
+        self.progress.update(self.steps, left=e.seconds_left, left_at=now, over=e.overdue_s)
         if self.corpus is not None:
             self.progress.update(self.corpus, left=e.steps_left.get("corpus"), left_at=now)
 
@@ -257,14 +265,14 @@ class Renderer:
         """An `eta` event when the estimate changed at once or ETA_EVERY_S has passed since the last."""
         if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
             return
-        found = self.clock.left(now)
+        found = self.clock.left(self.working())
         if found is None:
             return
         self.eta_at = now
         seconds = round(found.seconds_left, 1) if found.seconds_left is not None else None
         self(ev.Eta(seconds, round(now - self.started, 1), found.step, round(found.done, 3),
                     {step: round(v, 1) for step, v in found.steps_left.items()},
-                    "measured" if found.measured else "estimating"))
+                    "measured" if found.measured else "estimating", round(found.overdue_s, 1)))
 
     def job_line_due(self) -> bool:
         """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
@@ -303,7 +311,8 @@ class Renderer:
             jobs = (f"{self.fresh_done}/{self.fresh_total} jobs run; " if self.step == "corpus" and self.fresh_total
                     else "")
             where = f"{tag(self.step)} " if self.step else ""
-            self.say(f"{where}{jobs}{self.doing or 'working'}; the run: {left_words(self.clock.left(now))}")
+            found = self.clock.left(self.working())
+            self.say(f"{where}{jobs}{self.doing or 'working'}; the run: {left_words(found)}")
 
     def _beat_every_second(self, stop: threading.Event) -> None:
         while not stop.wait(1.0):
@@ -317,7 +326,7 @@ class Renderer:
             self.bars.run_left(e, time.monotonic())
         elif self.eta_said != e.basis:  # plain lines: when it is first estimating, and the first figure
             self.eta_said = e.basis
-            found = Estimate(e.seconds_left, e.steps_left, e.step, e.done)
+            found = Estimate(e.seconds_left, e.steps_left, e.step, e.done, e.overdue_s)
             self.say(f"{tag(e.step) if e.step else ''} the run: {left_words(found)}"
                      + (" at this run's own paces" if e.seconds_left is not None else ""))
 
@@ -414,7 +423,7 @@ class Renderer:
             return
         self.say(f"{tag('corpus')} {self.fresh_done}/{self.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
-                 f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.now()))}")
+                 f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.working()))}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
         self.fresh_done += 1  # a job of the count that ended, as the bar counts it
@@ -430,7 +439,7 @@ class Renderer:
             self.bars.epoch(e)
         elif self.epoch_line_due(e):
             self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}; "
-                     f"the run: {left_words(self.clock.left(self.now()))}")
+                     f"the run: {left_words(self.clock.left(self.working()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
         # the seeds one student: their spread is 0 by construction, said as the report says it (gatelines)

@@ -550,3 +550,55 @@ def test_the_verdict_s_work_grows_with_the_rows() -> None:
     config = RunSettings(out_dir=Path("out")).train
     said = {c.step: c for c in forecast(3_000_000, 10_000, 10_000, 5, "auto", config, 2)}
     assert said["verdict"] == verdict_work(3_000_000)
+
+
+def loso_alone(gap_s: float, after_said: float) -> tuple[RunClock, float]:
+    """`--only loso` on the 50,000-content union, as its run said it: its forecast (the verdict's and the bundle's
+    too, which this run does not run), 60 s of set-up, 10 s of training, then `gap_s` seconds of evaluation that no
+    event counts, of which the forecast said `after_said` of work; the clock and the time at the gap's end."""
+    setup, training = 6e7, 1e7  # the set-up's in 60 s: the rest's pace 1e6 a second
+    clock = RunClock()
+    events = [(0.0, ev.RunStarted("/out", ["loso"], "2.6.0")), (0.0, ev.StepStarted("loso", "not run yet")),
+              (1.0, ev.Forecast("loso", setup + training + after_said, training, setup)),
+              (1.0, ev.Forecast("verdict", 3e8)), (1.0, ev.Forecast("bundle", 9e8, 4e8))]
+    events += [(60.0 + k, ev.Epoch("loso", k, 10, 50, 0.01, training * k / 10)) for k in range(1, 11)]
+    for t, e in events:
+        clock.feed(e, t)
+    return clock, 70.0 + gap_s
+
+
+def test_a_step_s_minutes_without_an_event_count_down_then_say_they_are_past_it() -> None:
+    """At 50,000 contents LOSO said "about 4 min left (40 %)" for its last six minutes: no event counts the work of
+    its evaluation, so each estimate was the one made at its last epoch. The seconds since work was last counted now
+    go to the running step: its estimate counts down, and past it the line says by how much."""
+    from kit.report.eta import left_words
+
+    clock, end = loso_alone(0.0, 2.4e8)  # 240 s of evaluation at the set-up's pace
+    first = clock.left(end)
+    assert first is not None and first.seconds_left == pytest.approx(240.0, rel=0.05) and first.overdue_s == 0
+    later = clock.left(end + 100.0)
+    assert later is not None and later.seconds_left == pytest.approx(first.seconds_left - 100.0, abs=1e-6)
+    late = clock.left(end + 360.0)
+    assert late is not None and late.seconds_left == 0 and late.overdue_s == pytest.approx(360.0 - first.seconds_left)
+    assert left_words(late) == f"loso 2 min past its estimate ({100 * late.done:.0f} % of its work done)"
+    assert left_words(later).startswith("about 2 min left")
+
+
+def test_the_share_done_is_of_the_steps_the_run_runs() -> None:
+    """`--only loso` said 19 % done as its LOSO ended: the share counted the verdict's and the bundle's forecasts,
+    steps it never runs. It is now LOSO's own: its set-up and training of its work in all."""
+    clock, end = loso_alone(0.0, 2.4e8)
+    found = clock.left(end)
+    assert found is not None and found.done == pytest.approx((6e7 + 1e7) / (6e7 + 1e7 + 2.4e8))
+
+
+def test_loso_s_work_after_training_is_what_it_took() -> None:
+    """LOSO's evaluation after training took 30 and 82 s at 900,000 and 3,000,000 rows, at a pace its set-up measured
+    as 3.25 and 2.97 times kit.model.cost.PACE in the same run (bench/README.md#step-memory): its work per prediction
+    says each within a fifth."""
+    from kit.model.cost import PACE, loso_rest
+    from kit.model.recipe import TrainConfig
+
+    for rows, seconds, pace in ((900_000, 30.0, 3.25), (3_000_000, 82.0, 2.97)):
+        _, after = loso_rest(rows, 5, TrainConfig())
+        assert 0.8 < after / (pace * PACE) / seconds < 1.2, (rows, after / (pace * PACE))
