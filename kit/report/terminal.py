@@ -70,7 +70,7 @@ class _TimeColumn(ProgressColumn):
             over = task.fields.get("over", 0.0)
             late = over + since if over else max(0.0, since - remaining)
             remaining = max(0.0, remaining - (0.0 if over else since))
-        if late >= OVERDUE_SAID_S:
+        if late >= OVERDUE_SAID_S and remaining is not None:
             then = f", then {rough(remaining)}" if remaining >= OVERDUE_SAID_S else ""
             return Text(f"late {rough(late)}{then}", style="progress.remaining")
         return Text("eta " + rough(remaining) if remaining is not None else "estimating", style="progress.remaining")

@@ -602,3 +602,20 @@ def test_loso_s_work_after_training_is_what_it_took() -> None:
     for rows, seconds, pace in ((900_000, 30.0, 3.25), (3_000_000, 82.0, 2.97)):
         _, after = loso_rest(rows, 5, TrainConfig())
         assert 0.8 < after / (pace * PACE) / seconds < 1.2, (rows, after / (pace * PACE))
+
+
+@pytest.mark.parametrize(("left", "ago", "over", "said"), [
+    (100.0, 40.0, 0.0, "eta 1 min"), (10.0, 100.0, 0.0, "late 2 min"), (60.0, 0.0, 30.0, "late 30 s, then 1 min"),
+    (0.0, 10.0, 30.0, "late 40 s")])
+def test_the_bar_counts_down_then_says_how_late(left: float, ago: float, over: float, said: str) -> None:
+    """The steps bar counts the time left down between two `eta` events; past 0, or with the running step past its
+    estimate (`overdue_s`), it says how late, then what is left after it."""
+    import time
+
+    from rich.progress import Task, TaskID
+
+    from kit.report.terminal import _TimeColumn
+
+    task = Task(TaskID(0), "steps", None, 0, _get_time=time.monotonic,
+                fields={"left": left, "left_at": time.monotonic() - ago, "over": over})
+    assert _TimeColumn().render(task).plain == said
