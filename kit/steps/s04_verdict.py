@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kit.model.teacher_fn import TeacherFunction
-    from kit.verdict.assess import Assessment
+    from kit.verdict.assess import Assessment, Predicted
     from kit.verdict.document import Verdict
 
 
@@ -65,13 +65,30 @@ class VerdictStep:
                                                      **({"repeats": repeats} if repeats else {})})
         return Plan(settings=ctx.fingerprint(), inputs=inputs)
 
-    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool,
-               proof: TeacherFunction | None) -> Assessment:
+    def predicted(self, ctx: Context, corpus_file: Path, meta: pd.DataFrame) -> Predicted:
+        """LOSO's predictions of the verdict's seeds, read, checked against the corpus's rows (`meta`) and made into
+        the held-out rows; let go once they are (kit.verdict.assess.Predicted)."""
+        from kit.corpus.schema import CORPUS_ROW
+        from kit.infra.parquet import read_frame
+        from kit.infra.resources import give_back_memory
+        from kit.verdict.assess import Predicted
+
+        run = ctx.run
+        predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
+        give_back_memory()
+        predictions = predictions[predictions["seed"].isin(list(ctx.settings.seeds))]
+        if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
+            raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
+                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        return Predicted.of(predictions, meta)
+
+    def assess(self, ctx: Context, corpus_file: Path, codec_blind: bool, proof: TeacherFunction | None) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block;
         `proof`: the teacher's function as LOSO found it, which says why there may be no ceiling)."""
         from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
+        from kit.infra.resources import give_back_memory
         from kit.verdict.assess import assess
         from kit.verdict.consumer import consumer_block, no_ceiling_why
         from kit.verdict.intervals import META
@@ -85,9 +102,8 @@ class VerdictStep:
         # the columns the assessment reads (the rows' META and the teacher's score), the features and the teacher's
         # name let go: a sixth of the step's peak at 10,000 contents (bench/README.md#scale-10000)
         meta = meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]]  # a frame of its own
-        if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
-            raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
-                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        predicted = self.predicted(ctx, corpus_file, meta)
+        give_back_memory()  # the predictions and their grouping
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
         clips = clips[clips["seed"].isin(s.seeds)] if clips is not None else None
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
@@ -96,7 +112,7 @@ class VerdictStep:
         consumer, judged = consumer_block(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                           codec_blind, samplings, s.consumer_window, no_ceiling_why(proof)
                                           ) if ctx.tree.is_file(run.encodes) else (None, None)
-        return assess(predictions, meta, clips, holdouts, s.interval_level, consumer,
+        return assess(predicted, meta, clips, holdouts, s.interval_level, consumer,
                       source_repeats(read_manifest(corpus_file)), judged)
 
     def corpus_file(self, ctx: Context, recorded: str, sha256: str, rows: int) -> Path:
@@ -119,7 +135,6 @@ class VerdictStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
-        from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.infra.resources import give_back_memory
@@ -138,14 +153,10 @@ class VerdictStep:
         summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
         give_back_memory()  # what its read left in arrow's pool and malloc's arenas
         folds = read_frame(run.folds)
-        predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
-        give_back_memory()
         baselines = read_output(tree, Baselines, run.baselines, again)
         incumbent = read_output(tree, BaselineResult, run.incumbent, again) if s.incumbent is not None else None
-        predictions = predictions[predictions["seed"].isin(list(s.seeds))]
-        assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER,
-                                 reports[0].teacher_function)
-        verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
+        assessment = self.assess(ctx, corpus_file, reports[0].recipe == TEACHER, reports[0].teacher_function)
+        verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], None, baselines,
                          incumbent, summary, s.gate,
                          assessment,
                          lead=s.corpus is not None)

@@ -47,14 +47,29 @@ class Assessment:
     judged: pd.DataFrame | None = None  # consumer_encodes.parquet: the encodes the consumer gates judge
 
 
-def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
+@dataclass(frozen=True)
+class Predicted:
+    """What the assessment takes of LOSO's predictions (a row per seed and held-out row): each held-out row's mean and
+    spread beside its corpus columns, and whether every source was predicted by every seed. Made before the rest is
+    assessed, so that the predictions are not held beside it (at 10,000 contents 15,000,000 rows)."""
+
+    rows: pd.DataFrame  # kit.verdict.intervals.ensemble_rows
+    completeness: Completeness
+
+    @classmethod
+    def of(cls, predictions: pd.DataFrame, meta: pd.DataFrame) -> Predicted:
+        """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
+        numbered them."""
+        return cls(ensemble_rows(predictions, meta), completeness(meta, predictions))
+
+
+def assess(predicted: Predicted, meta: pd.DataFrame, clips: pd.DataFrame | None,
            holdouts: dict[str, pd.DataFrame], nominal: float, consumer: ConsumerFit | None = None,
            repeats: Mapping[str, Repeats] | None = None, judged: pd.DataFrame | None = None) -> Assessment:
-    """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and
-    `judged` the encodes its gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest
-    records them."""
-    held_out = ensemble_rows(predictions, meta)
+    """`predicted`: the held-out rows of LOSO's predictions; `meta`: the corpus rows as LOSO numbered them; `clips`:
+    03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and `judged` the encodes its
+    gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest records them."""
+    held_out = predicted.rows
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
     intervals = replace(intervals, exported=exported_interval(rows, intervals))
@@ -65,7 +80,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     mixed = confounding(rows)
     blocks = tuple(holdout_block(kind, frame, meta, mixed) for kind, frame in holdouts.items())
     pooled = clip_frame(rows)
-    return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
+    return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, predicted.completeness,
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
                       pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer,
                       frame_regimes(meta, content_tallies(consumer), repeats or {}), judged)

@@ -62,14 +62,17 @@ from kit.verdict.thresholds import (
 WORST_FOLDS = 3
 
 
-def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame,
+def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame | None,
                     held_out: pd.DataFrame | None = None) -> Overall:
     """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame
     (`held_out`: those rows as the assessment pooled them, kit.verdict.intervals.ensemble_rows, by the same
     arithmetic: the predictions are not grouped a second time)."""
     means = {f.name: float(np.nanmean([getattr(r, f"mean_{f.name}") for r in reports])) for f in fields(Agreement)}
-    pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean")) \
-        if held_out is None else held_out
+    if held_out is None:
+        if predictions is None:
+            raise ValueError("overall_figures needs the predictions or the held-out rows")
+        held_out = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
+    pooled = held_out
     r = residuals(pooled["pred"], pooled["vmaf"], ranks=True)
     return Overall(Agreement(**means), PooledAgreement(**r.fields_of(PooledAgreement), n_frames=r.n))
 
@@ -317,10 +320,11 @@ def lift_reason(g: LiftGate) -> str:
             f"{g.threshold:g}")
 
 
-def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
+def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame | None,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
            thresholds: GateThresholds, assessment: Assessment | None = None, lead: bool = False) -> Verdict:
-    """The verdict on these LOSO outputs (`lead`: a run on a given corpus, the union, whose results are not sent)."""
+    """The verdict on these LOSO outputs (`lead`: a run on a given corpus, the union, whose results are not sent);
+    `predictions` LOSO's, read only without an `assessment` (which holds the held-out rows: the verdict step's)."""
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = judge(gate_inputs(reports, folds, baselines, incumbent, assessment), thresholds)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher

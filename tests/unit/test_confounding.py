@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kit.report.summary import summary_rows
-from kit.verdict.assess import assess, holdout_gate
+from kit.verdict.assess import Predicted, assess, holdout_gate
 from kit.verdict.confounding import confounding
 
 
@@ -50,7 +50,7 @@ def test_a_box_that_ran_its_own_encoders_is_said_to_be_them() -> None:
 def test_the_breakdown_the_holdout_tables_and_the_summary_say_it(tmp_path: Path) -> None:
     meta, preds = union_rows()
     holdout = preds.assign(heldout=meta["box_id"].to_numpy()[preds["corpus_row"]], scheme="every box left out")
-    a = assess(preds, meta, None, {"box": holdout}, 0.95)
+    a = assess(Predicted.of(preds, meta), meta, None, {"box": holdout}, 0.95)
     box = next(g for g in a.breakdown if g.by == "box" and g.group == "realA")
     assert box.note is not None and box.note.startswith("box realA ran only libx264")
     enc = next(g for g in a.breakdown if g.by == "encoder" and g.group == "libx265")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.verdict.assess import assess, completeness
+from kit.verdict.assess import Predicted, assess, completeness
 from kit.verdict.breakdown import range_gate, resolution_class
 from kit.verdict.decide import recommendation
 from kit.verdict.gates import COVERAGE, OUT_OF_RANGE
@@ -50,7 +50,7 @@ def test_a_source_without_results_fails_completeness_and_the_recommendation_name
 def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> None:
     meta, preds = corpus_rows()
     preds.loc[preds["corpus_row"].isin(meta.index[meta["src"] == "s2"][:3]), "pred"] = 112.0
-    a = assess(preds, meta, None, {}, 0.9)
+    a = assess(Predicted.of(preds, meta), meta, None, {}, 0.9)
     off = range_gate(a.breakdown, None, OUT_OF_RANGE.measure)
     assert off.passed and not off.enabled and off.worst == "s2" and off.worst_value == 0.5
     on = range_gate(a.breakdown, 0.05, OUT_OF_RANGE.measure)
@@ -59,14 +59,15 @@ def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> N
     at = a.intervals.at(0.9)
     assert at is not None and not coverage_gate(a.intervals, at.coverage + 0.01, COVERAGE.measure).passed
     assert coverage_gate(a.intervals, at.coverage, COVERAGE.measure).passed
-    few = assess(preds[preds["corpus_row"] < 36], meta.iloc[:36], None, {}, 0.95)  # 6 sources: unbounded at 95 %
+    six = meta.iloc[:36]  # 6 sources: unbounded at 95 %
+    few = assess(Predicted.of(preds[preds["corpus_row"] < 36], six), six, None, {}, 0.95)
     g = coverage_gate(few.intervals, 0.5, COVERAGE.measure)
     assert not g.passed and "unbounded" in str(g.statement) and "needs at least 19 groups" in str(g.statement)
 
 
 def test_groups_by_box_quality_and_resolution() -> None:
     meta, preds = corpus_rows()
-    a = assess(preds, meta, None, {}, 0.95)
+    a = assess(Predicted.of(preds, meta), meta, None, {}, 0.95)
     by = {(g.by, g.group): g for g in a.breakdown}
     assert {k for k in by if k[0] == "quality"} == {("quality", "libx264 cq19"), ("quality", "libx264 cq37")}
     assert {k for k in by if k[0] == "box"} == {("box", "a"), ("box", "b")}
@@ -108,7 +109,7 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
         ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
         n_frames=("corpus_row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
         pred_mean_of_frames=("pred", "mean"))
-    a = assess(preds, meta, clips, {}, 0.8)
+    a = assess(Predicted.of(preds, meta), meta, clips, {}, 0.8)
     use = a.intervals.clip_use
     assert use is not None and use.coverage_by_level is not None and set(use.coverage_by_level) == \
         {"50", "80", "90", "95"}  # as GroupErrors and intervals.parquet key them
@@ -122,8 +123,8 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
     assert use.coverage_by_level["80"] == use.coverage == pytest.approx(inside)
     assert ClipUse.from_json(use.to_json()) == use
     nine = preds["corpus_row"] < 9 * 6  # 9 content groups: 95 % is unbounded (ceil(10 x 0.95) > 9), 80 % is not
-    few = assess(preds[nine], meta.iloc[: 9 * 6], clips[clips["src_sha256"].isin(meta["src_sha256"][: 9 * 6])],
-                 {}, 0.95).intervals.clip_use
+    few = assess(Predicted.of(preds[nine], meta.iloc[: 9 * 6]), meta.iloc[: 9 * 6],
+                 clips[clips["src_sha256"].isin(meta["src_sha256"][: 9 * 6])], {}, 0.95).intervals.clip_use
     assert few is not None and few.coverage_by_level is not None and few.coverage_by_level["95"] is None
     assert np.isnan(few.coverage) and not few.holds and "unbounded for some of them" in few.note
     assert f"80% {few.coverage_by_level['80']:.1%}" in few.note
@@ -132,7 +133,7 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
 
 def test_every_group_has_its_coverage_and_width_at_every_level() -> None:
     meta, preds = corpus_rows()
-    a = assess(preds, meta, None, {}, 0.95)
+    a = assess(Predicted.of(preds, meta), meta, None, {}, 0.95)
     box = next(g for g in a.breakdown if g.by == "box" and g.group == "a")
     mine = a.rows[a.rows["box_id"] == "a"]
     assert box.coverage_by_level is not None and set(box.coverage_by_level) == {"50", "80", "90", "95"}
@@ -153,7 +154,7 @@ def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
         ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
         n_frames=("corpus_row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
         pred_mean_of_frames=("pred", "mean"))
-    a = assess(preds, meta, clips, {}, 0.9500001)
+    a = assess(Predicted.of(preds, meta), meta, clips, {}, 0.9500001)
     assert list(a.rows.columns).count("lo_95") == 1 and "lo" in a.rows
     use = a.intervals.clip_use
     assert use is not None and use.coverage_by_level is not None and list(use.coverage_by_level) == \
