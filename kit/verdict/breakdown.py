@@ -40,6 +40,23 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     raise ValueError(f"unknown grouping {by!r}")
 
 
+LABELLED_BY = {"encoder": ("encoder",), "box": ("box_id",), "source": ("src",), "resolution": ("height",),
+               "rung": ("enc_height", "height"), "quality": ("encoder", "cq")}  # the columns group_labels reads
+
+
+def group_codes(rows: pd.DataFrame, by: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group code under one grouping and the groups' names by code, in sorted order: the same as
+    pd.factorize(group_labels(rows, by), sort=True), each name made once from a row of it (never a string a row)."""
+    columns = [c for c in LABELLED_BY[by] if c in rows]
+    if not columns:
+        return pd.factorize(group_labels(rows, by), sort=True)
+    parts = [pd.factorize(rows[c], use_na_sentinel=False) for c in columns]
+    joint = np.ravel_multi_index([codes for codes, _ in parts], [max(1, len(uniques)) for _, uniques in parts])
+    _, first, inverse = np.unique(joint, return_index=True, return_inverse=True)
+    names, named = np.unique(np.asarray(group_labels(rows.iloc[first], by), dtype=object), return_inverse=True)
+    return named[inverse].astype(np.intp), names
+
+
 def quality_key(encoder: str, cq: int) -> str:
     """A quality setting's group: `libx264 cq25`."""
     return f"{encoder} cq{cq}"
@@ -79,7 +96,7 @@ def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
 def parts(figures: pd.DataFrame, rows: pd.DataFrame, by: str) -> Iterator[tuple[str, pd.DataFrame]]:
     """Each group of one grouping by name, its rows of `figures` in their order (as a groupby's parts), one at a
     time: grouped on the labels' codes, never on an array of their Python strings."""
-    codes, names = pd.factorize(group_labels(rows, by), sort=True)
+    codes, names = group_codes(rows, by)
     order = np.argsort(codes, kind="stable")
     ends = np.cumsum(np.bincount(codes, minlength=len(names)))
     for name, start, end in zip(names, ends - np.bincount(codes, minlength=len(names)), ends, strict=True):
