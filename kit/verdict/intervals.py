@@ -61,7 +61,10 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
                         "std": by_row["pred"].std(ddof=1)})
     # rows of no ladder: each encoded at its source's own size (rung `native`)
     meta = meta.assign(**{f"enc_{d}": meta[d] for d in ("width", "height") if f"enc_{d}" not in meta})
-    out = meta.loc[out.index, list(META)].join(out)
+    # every corpus row held out once (LOSO's rule) comes in the corpus's order: its columns are then meta's own, not a
+    # copy of them (at 50,000 contents 4 GiB held twice by the verdict step)
+    mine = meta[list(META)] if meta.index.equals(out.index) else meta.loc[out.index, list(META)]
+    out = mine.join(out)
     out.index.name = CORPUS_ROW
     return out.reset_index()
 

@@ -169,3 +169,21 @@ def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
     low = [*a.intervals.levels[:-1], replace(at, coverage=0.5)]  # the 95 % warning still finds its level
     assert (warning := coverage_warning(low)) is not None and "at 95 % nominal is 50.0%" in warning
     assert [percent(x) for x in (0.95, 0.975, 0.999)] == ["95%", "97.5%", "99.9%"]  # never rounded to "98%"
+
+
+@pytest.mark.parametrize("lost", [(), ("s7",)])
+def test_the_held_out_rows_are_the_corpus_columns_beside_the_seeds_mean(lost: tuple[str, ...]) -> None:
+    """Every row predicted (LOSO's rule): the held-out rows hold the corpus's own columns, not a copy; a source lost
+    (a fold that failed): only the rows predicted. Either way each row is its corpus columns, its seeds' mean and
+    spread, by pandas' plain grouping."""
+    from kit.verdict.intervals import META, ensemble_rows
+
+    meta, preds = corpus_rows()
+    meta = meta.assign(enc_width=1920, enc_height=1080)
+    preds = preds[~preds["corpus_row"].isin(meta.index[meta["src"].isin(lost)])]
+    rows = ensemble_rows(preds, meta)
+    by_row = preds.groupby("corpus_row")
+    plain = meta.loc[by_row.size().index, list(META)].assign(
+        vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(), std=by_row["pred"].std(ddof=1)).reset_index()
+    pd.testing.assert_frame_equal(rows, plain)
+    assert np.shares_memory(rows["cq"].to_numpy(), meta["cq"].to_numpy()) == (not lost)
