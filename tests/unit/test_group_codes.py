@@ -41,3 +41,18 @@ def test_each_row_s_group_code_is_its_label_s(seed: int, by: str) -> None:
 def test_no_rows_have_no_groups() -> None:
     codes, names = group_codes(frame(0).iloc[:0], "quality")
     assert len(codes) == 0 and len(names) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_row_s_rung_is_its_own_sizes_label(seed: int) -> None:
+    """The rungs are labelled once per pair of sizes (kit.corpus.summary.rung_codes): each row's label is
+    kit.media.ladder.rung_label of its own sizes, a missing size read as 0; a frame without sizes is all `native`."""
+    from kit.corpus.summary import row_rungs, rung_labels
+    from kit.media.ladder import NATIVE, rung_label
+
+    rows = frame(seed)
+    plain = [rung_label(int(e), int(h)) for e, h in zip(rows["enc_height"].fillna(0), rows["height"].fillna(0),
+                                                        strict=True)]
+    assert rung_labels(rows).tolist() == plain and set(row_rungs(rows)) == set(plain)
+    assert rung_labels(rows.drop(columns=["height"])).tolist() == [NATIVE] * len(rows)
+    assert row_rungs(rows.iloc[:0]) == [] == row_rungs(rows.drop(columns=["height"]).iloc[:0])
