@@ -164,3 +164,59 @@ def test_the_gate_table_shows_a_count_as_a_count() -> None:
     page = render_report(replace(golden, evidence_gate=evidence_gate(4, 5)))
     row = re.search(r"<tr><td>held-out content groups \(--min-content-groups\)</td><td[^>]*>([^<]*)</td>", page)
     assert row is not None and row.group(1) == "4", row
+
+
+def plain_suspects(rows: pd.DataFrame) -> tuple[TeacherSuspect, ...]:
+    """The rule as 2.6.0 computed it, a group of strings at a time: the oracle of the grouped-on-codes one."""
+    from kit.media.ladder import scaled
+    from kit.platforms.encoders import SPECS
+    from kit.verdict.plausibility import HIGH_QUALITY, SIZES
+
+    size = rows[[c for c in SIZES if c in rows]].reindex(columns=list(SIZES)).fillna(0).astype(int)
+    kept = [c for c in size.drop_duplicates().itertuples(index=False, name=None) if not scaled(*map(int, c))]
+    native = rows[pd.MultiIndex.from_frame(size).isin(kept)]
+    means = native.groupby(["src_sha256", "encoder", "cq"], sort=True).agg(src=("src", "first"), vmaf=("vmaf", "mean"))
+    out = []
+    for (sha, encoder), part in means.groupby(level=["src_sha256", "encoder"], sort=True):
+        by_cq = {int(cq): float(v) for (_, _, cq), v in part["vmaf"].items()}
+        spec = SPECS.get(str(encoder))
+        top, bottom = spec.cq_range if spec is not None else (0, 1)
+        settings = sorted(by_cq, reverse=top > bottom)
+        held = spec is None or (settings[0] - top) / (bottom - top) <= HIGH_QUALITY
+        best, worst = by_cq[settings[0]], by_cq[settings[-1]]
+        why = [*(["low"] if best < BEST_FLOOR and held else []),
+               *(["flat"] if len(settings) > 1 and best - worst < MIN_DROP else [])]
+        if why:
+            out.append(TeacherSuspect(str(part["src"].iloc[0]), str(sha), str(encoder), settings, settings[0],
+                                      settings[-1], best, worst, why))
+    return tuple(sorted(out, key=lambda s: (s.best_mean, s.best_mean - s.worst_mean, s.src, s.encoder)))
+
+
+def test_the_suspects_grouped_on_codes_are_the_plain_rule_s() -> None:
+    """Drawn unions (sources at many sizes and rungs, VideoToolbox's upward q:v, an encoder the kit does not know, a
+    frame without a teacher score, a row that names no encoder or source, a size not recorded): the same suspects, to
+    the bit, as the rule grouped on the names' strings."""
+    rng = np.random.default_rng(5)
+    encoders = ["libx264", "h264_videotoolbox", "libsvtav1", "mystery_enc"]
+    for draw in range(30):
+        n = 3000
+        sha = rng.integers(0, 40, n)
+        enc = rng.integers(0, len(encoders), n)
+        cq = np.where(enc == 1, rng.choice([20, 50, 80], n), rng.choice([10, 23, 37, 51], n))
+        width = rng.choice([1920, 1280, 0], n)
+        scaled_down = rng.random(n) < 0.3
+        rows = pd.DataFrame({"src": [f"clip{s}" for s in sha], "src_sha256": [f"{s:064x}" for s in sha],
+                             "encoder": [encoders[e] for e in enc], "cq": cq,
+                             "vmaf": rng.uniform(60, 100, n) - (cq % 40) * rng.uniform(0, 0.6),
+                             "width": width, "height": width * 9 // 16,
+                             "enc_width": np.where(scaled_down, width // 2, width),
+                             "enc_height": np.where(scaled_down, width // 2, width) * 9 // 16})
+        if draw % 5 == 0:
+            rows.loc[rng.random(n) < 0.01, "vmaf"] = np.nan
+        if draw % 7 == 0:
+            rows = rows.drop(columns=["enc_width", "enc_height"])
+        if draw % 4 == 0:  # rows that name no encoder, or no source: in no group
+            rows.loc[rng.random(n) < 0.01, "encoder"] = None
+            rows.loc[rng.random(n) < 0.01, "src_sha256"] = None
+        got, want = teacher_suspects(rows), plain_suspects(rows)
+        assert repr(got) == repr(want) and any(s.why for s in want), draw  # repr: a NaN mean is equal to itself
