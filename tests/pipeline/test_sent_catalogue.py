@@ -432,6 +432,34 @@ def test_a_shared_run_sends_every_text_by_its_kind(fixture: str, request: pytest
     request.node.user_properties.append(("timing", f"{fixture}: {len(texts)} texts in {len(members)} members"))
 
 
+def test_a_union_without_frame_times_sends_every_text_by_its_kind(demo_run: tuple[Path, Any],
+                                                                   tmp_path: Path) -> None:
+    """A lead's union whose manifest is not beside it (a corpus copied alone, or JSONL merged) records no frame
+    times: vmaf-tune's windows are placed by the header's rate, and the verdict says how many. That field was once
+    worded apart from the catalogue and sent withheld; the whole run on such a corpus sends every text admitted, none
+    withheld, the placed words among them."""
+    from kit.bundle.texts import sent_texts
+
+    out, _ = demo_run
+    alone = tmp_path / "union.parquet"
+    shutil.copyfile(out / "02_corpus" / "shard.parquet", alone)  # no manifest beside it: no frame times
+    done = run_kit("run", "--corpus", alone, "--out-dir", tmp_path / "lead", "--box-id", "leadbox", "--epochs", "3",
+                   "--seeds", "0,1", env={"KIT_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    (tarball,) = (tmp_path / "lead" / "05_bundle").glob("results-*.tar.gz")
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        (top,) = Path(tmp).iterdir()
+        members = sorted(str(p.relative_to(top)) for p in top.rglob("*") if p.is_file())
+        texts = sent_texts(top, members)[1]
+    withheld = [t.line() for t in texts if WITHHELD in t.value]
+    refused = [t.line() for t in texts if not t.admitted]
+    assert (withheld, refused) == ([], []), (withheld[:20], refused[:20])
+    placed = [t.value for t in texts if "placed by the header's frame rate" in t.value]
+    assert placed and all(t.startswith(tuple(str(k) for k in range(10))) for t in placed), placed[:3]
+
+
 def edited(tarball: Path, dest: Path, member: str, edit: Any) -> Path:
     """`tarball` with `member` (a JSON file) edited by `edit` and manifest.json's sha256 of it made to match: what a
     box whose kit said more than this one knows would send."""
