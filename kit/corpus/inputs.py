@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
+from kit.corpus.jsonl import check_size, read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import (
     SCHEMA_VERSION,
     CorpusManifest,
@@ -105,6 +105,16 @@ def no_check(rows: int) -> None:
     """A reader's `before_read` that checks nothing."""
 
 
+def same_bytes(read: LoadedInput, path: Path) -> LoadedInput:
+    """The input at `path`, whose bytes are those of one `read` before: its rows, not read again; a parquet file with
+    the manifest beside it, of its own (where it describes these bytes), and the time that records."""
+    if read.kind != "parquet":  # a tarball's and a JSONL file's are all in their bytes
+        return dataclasses.replace(read, path=str(path))
+    manifest = given_manifest(path, str(path))
+    manifest = manifest if manifest is not None and manifest.sha256 == read.sha256 else None
+    return dataclasses.replace(read, path=str(path), manifest=manifest, recorded_utc=recorded_time(manifest))
+
+
 def load_input(path: Path, before_read: Callable[[int], None] = no_check, digest: str | None = None) -> LoadedInput:
     """The input's rows, `before_read` given the rows a parquet file (its own, or a tarball's shard) declares, or a
     JSONL file's lines, before a row of it is read (a merge's memory: kit.corpus.merge.check_memory); `digest`: its
@@ -114,8 +124,9 @@ def load_input(path: Path, before_read: Callable[[int], None] = no_check, digest
     if kind == "tarball":
         return load_tarball(path, digest, before_read)
     if kind == "jsonl":
-        before_read(count_lines(path))  # a row a line at most: blank lines are no rows
-        return LoadedInput(str(path), kind, digest, load_jsonl(path))
+        check_size(path)
+        before_read(lines := count_lines(path))  # a row a line at most (load_jsonl holds it to that)
+        return LoadedInput(str(path), kind, digest, load_jsonl(path, lines))
     manifest = given_manifest(path, str(path))  # one that does not read is refused, naming its key and box
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
     before_read(parquet_rows(path, str(path)))
@@ -123,10 +134,12 @@ def load_input(path: Path, before_read: Callable[[int], None] = no_check, digest
     return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
 
 
-def load_jsonl(path: Path) -> pa.Table:
-    """Arrow's fast parser first; on any problem the line-by-line reader, whose errors name the line."""
+def load_jsonl(path: Path, lines: int | None = None) -> pa.Table:
+    """Arrow's fast parser first; on any problem the line-by-line reader, whose errors name the line. `lines`: the
+    file's lines, which Arrow's rows may not outnumber (it reads several objects on one line, which the line reader
+    refuses, naming the line)."""
     table = read_jsonl_fast(path)
-    if table is not None:
+    if table is not None and (lines is None or table.num_rows <= lines):
         with contextlib.suppress(InputError):
             validate_table(table, str(path))
             return legacy_rows(table)

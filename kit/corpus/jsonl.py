@@ -43,7 +43,8 @@ def jsonl_src_sha256(src: str) -> str:
     return hashlib.sha256((JSONL_NAMESPACE + src).encode("utf-8")).hexdigest()
 
 
-def _check_size(path: Path) -> None:
+def check_size(path: Path) -> None:
+    """A JSONL file over MAX_JSONL_BYTES refused before any of it is read."""
     if (size := path.stat().st_size) > MAX_JSONL_BYTES:
         raise InputError(f"{path}: {human_bytes(size)}, over the limit of {human_bytes(MAX_JSONL_BYTES)} per JSONL "
                          "file (nothing was read)", hint="split the file, or convert it with the kit in parts")
@@ -61,7 +62,7 @@ def _surrogate(value: object) -> bool:
 def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     rows: list[dict[str, object]] = []
     lines: list[int] = []
-    _check_size(path)
+    check_size(path)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             check()  # a stop signal between two lines
@@ -152,7 +153,7 @@ def read_jsonl_fast(path: Path) -> pa.Table | None:
     """The same table as read_jsonl, parsed by Arrow; None when anything is off."""
     options = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
     try:
-        _check_size(path)
+        check_size(path)
         table = pajson.read_json(path, parse_options=options)
         table.validate(full=True)  # Arrow's parser passes invalid UTF-8 (and lone surrogates) through
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):

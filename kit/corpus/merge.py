@@ -20,7 +20,7 @@ from kit import __version__
 from kit.corpus.commit import check_output, commit_pair, recover_output, writing
 from kit.corpus.contents import Overrides
 from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
-from kit.corpus.inputs import LoadedInput, load_input
+from kit.corpus.inputs import LoadedInput, load_input, same_bytes
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
     BoxRun,
@@ -437,7 +437,7 @@ def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> lis
     for path in map(Path, paths):
         digest = sha256_file(path) if path.is_file() else None
         if digest is not None and (same := read.get(digest)) is not None:
-            loaded.append(replace(same, path=str(path)))
+            loaded.append(same_bytes(same, path))
             continue
         before = sum(i.table.num_rows for i in read.values())
 

@@ -304,6 +304,37 @@ def test_a_repeated_input_is_neither_read_again_nor_counted(tmp_path: Path, monk
     assert manifest.rows == 200
 
 
+@pytest.mark.parametrize("first", ["described", "alone"])
+def test_a_repeated_parquet_copy_keeps_the_manifest_beside_it(tmp_path: Path, first: str) -> None:
+    """A copy of a box's shard is read once, but each copy is itself: the manifest beside one (its sha256 these bytes)
+    is that copy's, the other has none, whichever of them was read first; a damaged manifest beside a copy not read
+    is still refused."""
+    import hashlib
+    import json
+    import shutil
+
+    from kit.corpus.inputs import load_input, same_bytes
+    from kit.errors import InputError
+
+    described = write_shard(tmp_path / "z" / "shard.parquet", shard_table(n_src=2, rows_per_src=20, box="boxz"))
+    digest = hashlib.sha256(described.read_bytes()).hexdigest()
+    (described.parent / "shard.manifest.json").write_text(json.dumps(
+        {"kind": "shard", "file": "shard.parquet", "box_id": "boxz", "sha256": digest,
+         "created_at_utc": "2026-11-29T10:00:00Z"}))
+    (tmp_path / "a").mkdir()
+    alone = Path(shutil.copyfile(described, tmp_path / "a" / "shard.parquet"))
+    paths = {"described": described, "alone": alone}
+    other = "alone" if first == "described" else "described"
+    read = load_input(paths[first])
+    again = same_bytes(read, paths[other])
+    own = load_input(paths[other])
+    assert (again.path, again.manifest, again.recorded_utc) == (own.path, own.manifest, own.recorded_utc)
+    assert (again.manifest is None) == (other == "alone") and again.table is read.table
+    (alone.parent / "shard.manifest.json").write_text("{not json")
+    with pytest.raises(InputError):
+        same_bytes(load_input(described), alone)
+
+
 def test_a_jsonl_input_is_counted_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bash kit's JSONL declares no rows: its lines are counted before any is parsed, so a merge past the box's
     memory is refused before the file is read, naming it."""
@@ -370,3 +401,19 @@ def test_the_verdict_and_the_bundle_check_their_memory_before_they_read_the_corp
                     check(ctx)
                 after = "" if step == "bundle" else " (which reads the verdict's outputs)"
                 assert exc.value.message.startswith(f"The bundle{after} on the corpus {corpus} (150 rows)")
+
+
+def test_a_jsonl_line_of_several_rows_is_refused_naming_it(tmp_path: Path) -> None:
+    """Arrow's parser reads several objects on one line, more rows than the lines the memory check counted; the line
+    reader refuses that line by its number, as it always did for a file it reads."""
+    from kit.corpus.inputs import load_input
+    from kit.errors import InputError
+    from tests.unit.test_legacy_contents import jsonl_copy
+
+    legacy = jsonl_copy(shard_table(n_src=2, rows_per_src=3, box="boxb"), tmp_path / "b.jsonl")
+    lines = legacy.read_text().splitlines()
+    legacy.write_text(lines[0] + " " + lines[1] + "\n" + "\n".join(lines[2:]) + "\n")
+    counted: list[int] = []
+    with pytest.raises(InputError) as exc:
+        load_input(legacy, counted.append)
+    assert counted == [len(lines) - 1] and "line 1" in exc.value.message, exc.value.message
