@@ -229,7 +229,7 @@ def summarise_corpus(path: Path, sha: str, named: str | None = None) -> CorpusSu
     columns = [c for c in SUMMARY_COLUMNS if c in names]
     # its text read as dictionaries, a code a row (at 50,000 contents the text as Python strings peaked at 8 GiB);
     # a corpus of schema 1 (no content column, which with_content makes of the text) as text
-    texts = [c for c in columns if c in text_columns(path)] if "content" in names else []
+    texts = sorted(text_columns(path).intersection(columns)) if "content" in names else []
     table = read_parquet(path, columns, dictionary=texts)
     if texts:
         table = table.unify_dictionaries()

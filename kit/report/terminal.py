@@ -59,17 +59,18 @@ def duration(seconds: float) -> str:
 
 
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down (`late 2 min` once the running step
-    is past its estimate, or the count past 0); rich's on the others."""
+    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down on the kit's own clock from the last
+    `eta` event (the running step's part of it first); `late 2 min, then 4 min` once the running step is past its
+    estimate; rich's on the others."""
 
     def render(self, task: Task) -> Text:
         remaining = task.fields.get("left", task.time_remaining)
         late = 0.0
         if remaining is not None and "left_at" in task.fields:
-            since = time.monotonic() - task.fields["left_at"]
-            over = task.fields.get("over", 0.0)
-            late = over + since if over else max(0.0, since - remaining)
-            remaining = max(0.0, remaining - (0.0 if over else since))
+            since = max(0.0, task.fields.get("clock", time.monotonic)() - task.fields["left_at"])
+            part = task.fields.get("step_left", remaining)  # the running step's part of `left`
+            late = task.fields.get("over", 0.0) + max(0.0, since - part)
+            remaining = max(0.0, remaining - min(since, part))
         if late >= OVERDUE_SAID_S and remaining is not None:
             then = f", then {rough(remaining)}" if remaining >= OVERDUE_SAID_S else ""
             return Text(f"late {rough(late)}{then}", style="progress.remaining")
@@ -172,11 +173,14 @@ class LiveBars:
             self.progress.update(self.corpus, total=total)
             self._update_corpus()
 
-    def run_left(self, e: ev.Eta, now: float) -> None:
-        """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
-        self.progress.update(self.steps, left=e.seconds_left, left_at=now, over=e.overdue_s)
+    def run_left(self, e: ev.Eta, now: float, clock: Callable[[], float]) -> None:
+        """The whole run's time left on the steps bar, the corpus's on its bar, each counted down on `clock` (the
+        kit's own, `now` its time) until the next, the running step's part first."""
+        self.progress.update(self.steps, left=e.seconds_left, left_at=now, clock=clock, over=e.overdue_s,
+                             step_left=e.steps_left.get(e.step, 0.0))
         if self.corpus is not None:
-            self.progress.update(self.corpus, left=e.steps_left.get("corpus"), left_at=now)
+            self.progress.update(self.corpus, left=e.steps_left.get("corpus"), left_at=now, clock=clock,
+                                 over=e.overdue_s if e.step == "corpus" else 0.0)
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
@@ -323,7 +327,7 @@ class Renderer:
 
     def on_eta(self, e: ev.Eta) -> None:
         if self.bars:
-            self.bars.run_left(e, time.monotonic())
+            self.bars.run_left(e, self.working(), self.working)
         elif self.eta_said != e.basis:  # plain lines: when it is first estimating, and the first figure
             self.eta_said = e.basis
             found = Estimate(e.seconds_left, e.steps_left, e.step, e.done, e.overdue_s)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.verdict.breakdown import GROUPINGS, group_codes, group_labels, parts
+from kit.verdict.breakdown import GROUPINGS, LABELLED_BY, group_codes, group_labels, parts
 
 
 def frame(seed: int, n: int = 400) -> pd.DataFrame:
@@ -32,6 +32,8 @@ def test_each_row_s_group_code_is_its_label_s(seed: int, by: str) -> None:
         rows = rows.drop(columns=["enc_height"])
     codes, names = group_codes(rows, by)
     want_codes, want_names = pd.factorize(group_labels(rows, by), sort=True)
+    # a label is of the columns group_codes keys it by, and no other
+    assert group_labels(rows[[c for c in LABELLED_BY[by] if c in rows]], by).tolist() == group_labels(rows, by).tolist()
     assert list(names) == list(want_names) and np.array_equal(codes, want_codes)
     seen = [(name, part.index.tolist()) for name, part in parts(rows[["pred", "vmaf"]], rows, by)]
     want = [(str(name), part.index.tolist()) for name, part in rows.groupby(group_labels(rows, by), sort=True)]

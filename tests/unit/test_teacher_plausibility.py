@@ -167,7 +167,8 @@ def test_the_gate_table_shows_a_count_as_a_count() -> None:
 
 
 def plain_suspects(rows: pd.DataFrame) -> tuple[TeacherSuspect, ...]:
-    """The rule as 2.6.0 computed it, a group of strings at a time: the oracle of the grouped-on-codes one."""
+    """The rule as the kit computed it before b19712da, a group of strings at a time: the oracle of the one grouped
+    on codes."""
     from kit.media.ladder import scaled
     from kit.platforms.encoders import SPECS
     from kit.verdict.plausibility import HIGH_QUALITY, SIZES
