@@ -90,8 +90,8 @@ SITES: dict[str, Check] = {
     "kit/steps/s04_verdict.py:VerdictStep.run": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
     "kit/steps/s04_verdict.py:VerdictStep.corpus_file": Check(SAME,
                                                               ("kit/steps/s05_bundle.py:BundleStep.check_corpus",)),
-    "kit/steps/s04_verdict.py:VerdictStep.assess": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),
-                                                         "with its own --seeds"),
+    "kit/steps/s04_verdict.py:VerdictStep.predicted": Check(SAME, ("kit/steps/s05_bundle.py:BundleStep.check_corpus",),
+                                                            "with its own --seeds"),
     "kit/steps/s05_bundle.py:BundleStep.check_corpus": Check(RUN, (
         "tests/pipeline/test_rerun_hints.py::test_the_bundles_rerun_hint_on_a_union_reruns_that_union",
         "tests/pipeline/test_moved_out_dir.py::test_a_bundle_whose_shard_is_missing_refuses_and_its_hint_mends_it")),
