@@ -411,15 +411,10 @@ def tarball_of(request: pytest.FixtureRequest, fixture: str) -> Path:
     return found[-1]
 
 
-@pytest.mark.parametrize("fixture", SHARED)
-def test_a_shared_run_sends_every_text_by_its_kind(fixture: str, request: pytest.FixtureRequest) -> None:
-    """Each text of a shared run's tarball is admitted by its kind, and none was withheld at the box (a text the
-    catalogue does not know yet would be: its message belongs in kit.bundle.messages)."""
+def every_text_admitted(tarball: Path) -> tuple[list[Any], list[str]]:
+    """(every text the tarball sends, its members), each checked: admitted by its kind, none withheld at the box."""
     from kit.bundle.texts import sent_texts
 
-    tarball = tarball_of(request, fixture)
-    shown = run_here("verify", tarball)
-    assert shown.returncode == 0, shown.stdout + shown.stderr
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(tarball) as tar:
             tar.extractall(tmp, filter="data")
@@ -429,6 +424,17 @@ def test_a_shared_run_sends_every_text_by_its_kind(fixture: str, request: pytest
     withheld = [t.line() for t in texts if WITHHELD in t.value]
     refused = [t.line() for t in texts if not t.admitted]
     assert (withheld, refused) == ([], []), (withheld[:20], refused[:20])
+    return texts, members
+
+
+@pytest.mark.parametrize("fixture", SHARED)
+def test_a_shared_run_sends_every_text_by_its_kind(fixture: str, request: pytest.FixtureRequest) -> None:
+    """Each text of a shared run's tarball is admitted by its kind, and none was withheld at the box (a text the
+    catalogue does not know yet would be: its message belongs in kit.bundle.messages)."""
+    tarball = tarball_of(request, fixture)
+    shown = run_here("verify", tarball)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    texts, members = every_text_admitted(tarball)
     request.node.user_properties.append(("timing", f"{fixture}: {len(texts)} texts in {len(members)} members"))
 
 
@@ -438,8 +444,6 @@ def test_a_union_without_frame_times_sends_every_text_by_its_kind(demo_run: tupl
     times: vmaf-tune's windows are placed by the header's rate, and the verdict says how many. That field was once
     worded apart from the catalogue and sent withheld; the whole run on such a corpus sends every text admitted, none
     withheld, the placed words among them."""
-    from kit.bundle.texts import sent_texts
-
     out, _ = demo_run
     alone = tmp_path / "union.parquet"
     shutil.copyfile(out / "02_corpus" / "shard.parquet", alone)  # no manifest beside it: no frame times
@@ -447,15 +451,7 @@ def test_a_union_without_frame_times_sends_every_text_by_its_kind(demo_run: tupl
                    "--seeds", "0,1", env={"KIT_CACHE_DIR": str(tmp_path / "cache")})
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
     (tarball,) = (tmp_path / "lead" / "05_bundle").glob("results-*.tar.gz")
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        (top,) = Path(tmp).iterdir()
-        members = sorted(str(p.relative_to(top)) for p in top.rglob("*") if p.is_file())
-        texts = sent_texts(top, members)[1]
-    withheld = [t.line() for t in texts if WITHHELD in t.value]
-    refused = [t.line() for t in texts if not t.admitted]
-    assert (withheld, refused) == ([], []), (withheld[:20], refused[:20])
+    texts, _ = every_text_admitted(tarball)
     placed = [t.value for t in texts if "placed by the header's frame rate" in t.value]
     assert placed and all(t.startswith(tuple(str(k) for k in range(10))) for t in placed), placed[:3]
 
