@@ -101,7 +101,17 @@ def detect_kind(path: Path) -> str:
     raise InputError(f"{path}: not a parquet file, a tarball or JSONL", hint=INPUT_HINT)
 
 
-def no_check(rows: int) -> None:
+@dataclass(frozen=True)
+class Declared:
+    """What an input declares before a row of it is read: its rows (a parquet file's, or a JSONL file's lines), and
+    for a signed tarball which box's chain of runs it is one run of (BoxRun.box: its box id and part of a set), of
+    which a merge keeps one run."""
+
+    rows: int
+    box: tuple[str, str] | None = None
+
+
+def no_check(declared: Declared) -> None:
     """A reader's `before_read` that checks nothing."""
 
 
@@ -115,21 +125,21 @@ def same_bytes(read: LoadedInput, path: Path) -> LoadedInput:
     return dataclasses.replace(read, path=str(path), manifest=manifest, recorded_utc=recorded_time(manifest))
 
 
-def load_input(path: Path, before_read: Callable[[int], None] = no_check, digest: str | None = None) -> LoadedInput:
-    """The input's rows, `before_read` given the rows a parquet file (its own, or a tarball's shard) declares, or a
-    JSONL file's lines, before a row of it is read (a merge's memory: kit.corpus.merge.check_memory); `digest`: its
-    sha256, where the caller has it already."""
+def load_input(path: Path, before_read: Callable[[Declared], None] = no_check, digest: str | None = None
+               ) -> LoadedInput:
+    """The input's rows, `before_read` given what it declares (Declared) before a row of it is read (a merge's
+    memory: kit.corpus.merge.check_memory); `digest`: its sha256, where the caller has it already."""
     kind = detect_kind(path)
     digest = digest or sha256_file(path)
     if kind == "tarball":
         return load_tarball(path, digest, before_read)
     if kind == "jsonl":
         check_size(path)
-        before_read(lines := count_lines(path))  # a row a line at most (load_jsonl holds it to that)
+        before_read(Declared(lines := count_lines(path)))  # a row a line at most (load_jsonl holds it to that)
         return LoadedInput(str(path), kind, digest, load_jsonl(path, lines))
     manifest = given_manifest(path, str(path))  # one that does not read is refused, naming its key and box
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
-    before_read(parquet_rows(path, str(path)))
+    before_read(Declared(parquet_rows(path, str(path))))
     table, upgraded, columns = read_parquet(path, str(path))
     return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
 
@@ -212,7 +222,7 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
     raise InputError(f"{label}: column {name!r} is {col.type}, not {typ}", hint=INPUT_HINT)
 
 
-def load_tarball(path: Path, digest: str, before_read: Callable[[int], None] = no_check) -> LoadedInput:
+def load_tarball(path: Path, digest: str, before_read: Callable[[Declared], None] = no_check) -> LoadedInput:
     """The shard inside a results tarball, once the tarball passed `verify`'s check."""
     with extraction_dir("kit-merge") as tmp:
         check = check_results(path, tmp)
@@ -242,7 +252,10 @@ def load_tarball(path: Path, digest: str, before_read: Callable[[int], None] = n
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips, f"{path}", box)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
-        before_read(parquet_rows(shard, label))
+        signed = check.signed  # a run of its box where kit.corpus.signers.signed_run takes it as one
+        chain = (signed.box_id, signed.signer.part) \
+            if signed is not None and isinstance(shard_manifest, ShardManifest) and shard_manifest.sha256 else None
+        before_read(Declared(parquet_rows(shard, label), chain))
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns, check.signed)

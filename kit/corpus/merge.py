@@ -9,7 +9,7 @@ A check across the inputs (their teachers, builds, contents) is a module of its 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from kit import __version__
 from kit.corpus.commit import check_output, commit_pair, recover_output, writing
 from kit.corpus.contents import Overrides
 from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
-from kit.corpus.inputs import LoadedInput, load_input, same_bytes
+from kit.corpus.inputs import Declared, LoadedInput, load_input, same_bytes
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
     BoxRun,
@@ -428,33 +428,69 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 
 def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> list[LoadedInput]:
-    """Each input read, the merge's memory checked before each is (the rows read so far and those it declares: a
-    union that cannot be merged here is refused before the input past the box's memory is read, never killed); an
+    """Each input read, the merge's memory checked before each is (what the inputs read so far and this one declare:
+    a union that cannot be merged here is refused before the input past the box's memory is read, never killed); an
     input of the same bytes as one read before is not read again, nor counted: it holds the same rows
-    (canonical_inputs sets it aside)."""
+    (canonical_inputs sets it aside); of a box's signed runs, one is merged (supersede): the others are counted as
+    the tables they are until then (Held)."""
     loaded: list[LoadedInput] = []
     read: dict[str, LoadedInput] = {}
+    held = Held()
     for path in map(Path, paths):
         digest = sha256_file(path) if path.is_file() else None
         if digest is not None and (same := read.get(digest)) is not None:
             loaded.append(same_bytes(same, path))
             continue
-        before = sum(i.table.num_rows for i in read.values())
 
-        def check(rows: int, before: int = before, path: Path = path) -> None:
-            check_memory(before + rows, note, f"with {path}, the inputs read so far hold {before + rows:,} rows",
-                         quiet=True)
+        def check(declared: Declared, path: Path = path) -> None:
+            rows, runs, extra = held.counted(declared)
+            besides = f" (and {runs} other run(s) of their boxes, {size_text(extra)} until the latest of each is " \
+                      "taken)" if runs else ""
+            check_memory(rows, note, f"with {path}, the inputs read so far hold {rows:,} rows{besides}", quiet=True,
+                         extra=extra)
 
         loaded.append(one := load_input(path, check, digest))
         read[one.sha256] = one
+        held.add(one)
     return loaded
 
 
-def check_memory(rows: int, note: Callable[[str], None], held: str = "", quiet: bool = False) -> None:
+@dataclass
+class Held:
+    """The rows of the inputs read so far as the merge will hold them: each input's, but of a box's signed runs (one
+    of which is merged, supersede) the run of most rows alone, the others as the bytes of their tables, held only
+    until they are set aside."""
+
+    whole: int = 0  # the rows of inputs that are no box's run (unsigned, merged, parquet or JSONL files)
+    runs: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)  # per box, (rows, bytes) a run
+
+    def add(self, inp: LoadedInput) -> None:
+        if (run := signed_run(inp)) is None:
+            self.whole += inp.table.num_rows
+        else:
+            self.runs.setdefault(run.box, []).append((inp.table.num_rows, inp.table.nbytes))
+
+    def counted(self, declared: Declared) -> tuple[int, int, int]:
+        """(the rows counted at the merge's peak, the other runs of a box, the bytes those hold) with `declared`:
+        a box's run of fewer rows than another counted as its box's largest run's bytes a row."""
+        runs = {box: list(held) for box, held in self.runs.items()}
+        whole = self.whole
+        if declared.box is None:
+            whole += declared.rows
+        else:
+            same = runs.setdefault(declared.box, [])
+            per_row = max(same)[1] / max(1, max(same)[0]) if same else 0.0
+            same.append((declared.rows, round(per_row * declared.rows)))
+        rows = whole + sum(max(held)[0] for held in runs.values())
+        extra = sum(sum(b for _, b in held) - max(held)[1] for held in runs.values())
+        return rows, sum(len(held) - 1 for held in runs.values()), extra
+
+
+def check_memory(rows: int, note: Callable[[str], None], held: str = "", quiet: bool = False, extra: int = 0) -> None:
     """The merge's peak on `rows` rows (MERGE_PEAK) against the box's memory: refused where the box has less in all
     (exit 2, nothing written; KIT_MEMORY_CHECK=off merges anyway, said), said where less is free now (`quiet`: only
-    refused; `held`: what holds the rows, said in the refusal)."""
-    need = MERGE_PEAK.at(rows)
+    refused; `held`: what holds the rows, said in the refusal; `extra`: bytes held besides them)."""
+    need = MERGE_PEAK.at(rows) + extra
     said = f"merging {rows:,} rows needs about {size_text(need)} of memory at its peak"
     if (short := memory_short(need)) is None or (quiet and not short.refused):
         return

@@ -171,3 +171,35 @@ def test_a_union_merged_with_a_later_run_of_one_of_its_boxes_takes_the_later_run
             assert again.read_bytes() == outs[0], extra
             again.unlink()
             again.with_name(f"{again.stem}.manifest.json").unlink()
+
+
+def test_a_box_s_earlier_run_is_not_counted_as_rows_the_union_holds(runs: dict[str, Path], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop's earlier tarball beside its later one, on a lead's box that holds the union's rows and the earlier
+    run's table until it is set aside, but not both runs' rows at the merge's peak: merged (it was refused before the
+    second was read, as if the union held both); a box that cannot hold the earlier table besides is refused before
+    the second run is read, the refusal saying what it counted."""
+    from kit.corpus import inputs as reader
+    from kit.corpus.merge import MERGE_PEAK, merge_files
+    from kit.errors import ResourceLimit
+    from kit.infra import resources
+
+    first, second = runs["first"], runs["second"]
+    rows = {p: shard_rows(p) for p in (first, second)}
+    table = reader.load_input(first).table.nbytes  # the earlier run, held until supersede sets it aside
+    need = MERGE_PEAK.at(rows[second]) + table
+    assert need < MERGE_PEAK.at(rows[first] + rows[second])  # what the box is offered tells the two counts apart
+    read: list[str] = []
+    real = reader.read_parquet
+    monkeypatch.setattr(reader, "read_parquet", lambda path, label: read.append(label) or real(path, label))
+    monkeypatch.setattr(resources, "box_memory", lambda: (need, need))
+    merged = merge_files([first, second], tmp_path / "union.parquet")
+    assert merged.rows == rows[second] and len(read) == 2 and [s.input for s in merged.superseded] == [first.name]
+    short = need - table // 2
+    monkeypatch.setattr(resources, "box_memory", lambda: (short, short))
+    read.clear()
+    with pytest.raises(ResourceLimit) as exc:
+        merge_files([first, second], tmp_path / "refused.parquet")
+    assert exc.value.message.startswith(f"with {second}, the inputs read so far hold {rows[second]:,} rows (and 1 "
+                                        f"other run(s) of their boxes, "), exc.value.message
+    assert len(read) == 1 and not (tmp_path / "refused.parquet").exists()

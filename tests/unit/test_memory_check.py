@@ -415,5 +415,5 @@ def test_a_jsonl_line_of_several_rows_is_refused_naming_it(tmp_path: Path) -> No
     legacy.write_text(lines[0] + " " + lines[1] + "\n" + "\n".join(lines[2:]) + "\n")
     counted: list[int] = []
     with pytest.raises(InputError) as exc:
-        load_input(legacy, counted.append)
+        load_input(legacy, lambda declared: counted.append(declared.rows))
     assert counted == [len(lines) - 1] and "line 1" in exc.value.message, exc.value.message
