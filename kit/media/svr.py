@@ -94,11 +94,11 @@ class SvrModel:
         `clipped=False`: before the model's score_clip (what the student's expected clip reads, kit.model.spread)."""
         import numpy as np
 
-        rows = np.asarray(features, dtype=np.float64)
+        rows = features if isinstance(features, np.ndarray) else np.asarray(features)
         parts = []
-        for start in range(0, len(rows), CHUNK_ROWS):
+        for start in range(0, len(rows), CHUNK_ROWS):  # each chunk in float64 on its own: no copy of all the rows
             check()
-            parts.append(self._predict(rows[start : start + CHUNK_ROWS], clipped))
+            parts.append(self._predict(np.asarray(rows[start : start + CHUNK_ROWS], dtype=np.float64), clipped))
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def _predict(self, features: np.ndarray, clipped: bool = True) -> np.ndarray:

@@ -297,3 +297,34 @@ def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_sourc
         prove(df, None, path)
     said, none = prove(df, None, path, strict=False)  # --recipe frames: said, not refused
     assert none is None and not said.reproduced and "frame 7" in (said.reason or "")
+
+
+@pytest.mark.parametrize(("spaced", "chunk"), [(1, 1), (7, 5), (36, 36), (1 << 20, 65_536)])
+def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced: int, chunk: int,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The teacher recipe's table and targets, their rows put in model space and the teacher's function evaluated a
+    part at a time (kit.model.distil.SPACED_ROWS, kit.media.svr.CHUNK_ROWS, cut anywhere): the bits of the whole
+    arrays' expressions as the kit took them before, each made of every row at once."""
+    from kit.media import svr
+    from kit.model import distil
+    from kit.model.features import model_space
+
+    monkeypatch.setattr(distil, "SPACED_ROWS", spaced)
+    monkeypatch.setattr(svr, "CHUNK_ROWS", chunk)
+    df = corpus(n_encodes=3)
+    inputs = LosoInputs.of(df)
+    teacher, config = parse_model(model_json(), "tiny"), TrainConfig(teacher_samples=500)
+    data = Distillation.of(inputs.feats, inputs.target, encode_codes(df), teacher, config)
+    prior = distil.Prior.of(teacher, config)
+    wx, wy, _ = encode_windows(inputs.feats, inputs.target, encode_codes(df), config)
+    whole = model_space(np.vstack([inputs.feats, wx]))
+    whole -= prior.mean
+    whole /= prior.std
+    table = np.vstack([whole, prior.z]).astype(np.float32, copy=False)
+
+    def missed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, dtype=np.float64) - teacher._predict(np.asarray(x, dtype=np.float64))).astype(np.float32)
+
+    scores = np.concatenate([missed(inputs.feats, inputs.target), missed(wx, wy), np.zeros(len(prior.z), np.float32)])
+    assert data.table.numpy().tobytes() == table.tobytes() and data.target.numpy().tobytes() == scores.tobytes()
+    assert (data.n_frames, data.n_windows) == (len(inputs.feats), len(wx))
