@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,8 +20,9 @@ from kit.corpus.jsonl import jsonl_src_sha256
 from kit.corpus.manifests import ClipEntry, CorpusManifest, MergeManifest, SourceRows, read_manifest
 from kit.errors import InputError
 from kit.infra.files import remembered_sha256, sha256_file
+from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.outside import NotANumber, read_rate
-from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.parquet import parquet_columns, parquet_rows, read_batches
 from kit.infra.versions import release
 from kit.platforms.encoders import SPECS
 from kit.rundir import manifest_path
@@ -78,12 +79,15 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     return f"kit {version}{stage if manifest.schema_version == 3 else ''}"
 
 
-def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
-    if not {"encoder", "src_sha256"} <= set(table.column_names):
-        return []
-    keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
-    rows = table.filter(pc.fill_null(pc.is_in(table["encoder"], value_set=pa.array(SOFTWARE)), False))
-    return rows.select(keys).group_by(keys).aggregate([([], "count_all")]).to_pylist()
+def _software_groups(parts: Iterable[pa.Table]) -> Iterator[dict[str, Any]]:
+    """Each part's rows of software encoders, counted by source, box and rate (a group of several parts is each
+    part's: misscored sums them)."""
+    for table in parts:
+        if not {"encoder", "src_sha256"} <= set(table.column_names):
+            continue
+        keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
+        rows = table.filter(pc.fill_null(pc.is_in(table["encoder"], value_set=pa.array(SOFTWARE)), False))
+        yield from rows.select(keys).group_by(keys).aggregate([([], "count_all")]).to_pylist()
 
 
 def _rate(entry: ClipEntry | SourceRows | None, fps: object) -> Fraction | None:
@@ -102,15 +106,17 @@ def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
     return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
 
 
-def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
-    """The rule: the sources of `table` a kit before 2.0 scored through its shared decode below 25 fps, or None."""
+def misscored(table: pa.Table | Callable[[], Iterable[pa.Table]], manifest: CorpusManifest | None,
+              columns: Collection[str]) -> Finding | None:
+    """The rule: the sources of `table` (or of the parts it gives, read only where the rule needs the rows) a kit
+    before 2.0 scored through its shared decode below 25 fps, or None."""
     writer = scored_by(manifest, columns)
     if not writer:
         return None
     entries = {e.src_sha256: e for e in manifest.sources} if manifest is not None else {}
     bash_boxes = _bash_kit_boxes(manifest)
     found: dict[tuple[str, str], Misscored] = {}
-    for g in _software_groups(table):
+    for g in _software_groups([table] if isinstance(table, pa.Table) else table()):
         sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
         entry = entries.get(sha)
         rate = _rate(entry, g.get("fps"))
@@ -165,9 +171,12 @@ def refuse_corpus(path: Path) -> None:
                                  or manifest.sha256 != remembered_sha256(path, path.stat(), sha256_file)):
         manifest = None
     columns = parquet_columns(path)
-    if not scored_by(manifest, columns):  # the rows need not be read
+    if parquet_rows(path) > MAX_CORPUS_ROWS:  # refused, nothing read, where the corpus is (training_corpus)
         return
-    table = read_parquet(path, [c for c in COLUMNS if c in columns])
-    if (finding := misscored(table, manifest, columns)) is not None:
+    read = [c for c in COLUMNS if c in columns]
+
+    def parts() -> Iterator[pa.Table]:  # a batch at a time: at 10,000 contents the columns whole held 0.8 GiB
+        return (pa.Table.from_batches([batch]) for batch in read_batches(path, read, f"--corpus {path}"))
+    if (finding := misscored(parts, manifest, columns)) is not None:
         raise refusal(f"--corpus {path}", finding, "trained", "then merge again and train on the new corpus",
                       f"merge again without box {finding.boxes}'s inputs", path)

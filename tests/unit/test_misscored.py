@@ -196,6 +196,22 @@ def test_several_sources_are_named_each_with_its_rate_and_box(tmp_path: Path) ->
     assert "their 80 row(s)" in refused.value.message and "s1-boxa" not in refused.value.message
 
 
+@pytest.mark.parametrize("batch", [1, 7, 39, 1_000_000])
+def test_a_corpus_read_a_batch_at_a_time_counts_each_source_s_rows_whole(tmp_path: Path, batch: int,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The --corpus door reads the rows a batch at a time (never the whole columns): a source's rows cut across
+    batches anywhere are counted once each, as the whole table counts them."""
+    from kit.infra import parquet
+
+    monkeypatch.setattr(parquet, "BATCH_ROWS", batch)
+    corpus = shard(tmp_path / "shard.parquet", rates={SLOW: NTSC, "s2-boxa": "12/1"})
+    with pytest.raises(InputError) as refused:
+        refuse_corpus(corpus)
+    assert refused.value.message.startswith(f"--corpus {corpus}: sources {SLOW} (23.976 fps, box boxa) and s2-boxa "
+                                            "(12 fps, box boxa) were scored by kit 1.0.5"), refused.value.message
+    assert "their 80 row(s)" in refused.value.message
+
+
 def test_a_merged_corpus_of_kit_105_holding_the_slow_master_is_refused(tmp_path: Path) -> None:
     corpus = merged_by_105(tmp_path / "union105.parquet")
     code, error, _ = merge(tmp_path, corpus)
