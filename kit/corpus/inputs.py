@@ -104,11 +104,13 @@ def detect_kind(path: Path) -> str:
 @dataclass(frozen=True)
 class Declared:
     """What an input declares before a row of it is read: its rows (a parquet file's, or a JSONL file's lines), and
-    for a signed tarball which box's chain of runs it is one run of (BoxRun.box: its box id and part of a set), of
-    which a merge keeps one run."""
+    for a signed tarball that is a run of its box (kit.corpus.signers.signed_run: not one whose shard manifest records
+    no sha256) which box's chain of runs it is one of (BoxRun.box: its box id and part of a set, of which a merge keeps
+    one run) and the run's own digest."""
 
     rows: int
     box: tuple[str, str] | None = None
+    run: str = ""
 
 
 def no_check(declared: Declared) -> None:
@@ -255,7 +257,8 @@ def load_tarball(path: Path, digest: str, before_read: Callable[[Declared], None
         signed = check.signed  # a run of its box where kit.corpus.signers.signed_run takes it as one
         chain = (signed.box_id, signed.signer.part) \
             if signed is not None and isinstance(shard_manifest, ShardManifest) and shard_manifest.sha256 else None
-        before_read(Declared(parquet_rows(shard, label), chain))
+        before_read(Declared(parquet_rows(shard, label), chain,
+                             signed.digest if signed is not None and chain is not None else ""))
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns, check.signed)

@@ -444,8 +444,8 @@ def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> lis
 
         def check(declared: Declared, path: Path = path) -> None:
             rows, runs, extra = held.counted(declared)
-            besides = f" (and {runs} other run(s) of their boxes, {size_text(extra)} until the latest of each is " \
-                      "taken)" if runs else ""
+            besides = f" (and {runs} other run(s) of their boxes, {size_text(extra)} until the merge takes one run " \
+                      "of each box)" if runs else ""
             check_memory(rows, note, f"with {path}, the inputs read so far hold {rows:,} rows{besides}", quiet=True,
                          extra=extra)
 
@@ -459,31 +459,51 @@ def load_inputs(paths: Sequence[Path | str], note: Callable[[str], None]) -> lis
 class Held:
     """The rows of the inputs read so far as the merge will hold them: each input's, but of a box's signed runs (one
     of which is merged, supersede) the run of most rows alone, the others as the bytes of their tables, held only
-    until they are set aside."""
+    until they are set aside (a run given twice, in tarballs of other bytes, is kept twice: counted whole)."""
 
     whole: int = 0  # the rows of inputs that are no box's run (unsigned, merged, parquet or JSONL files)
-    runs: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)  # per box, (rows, bytes) a run
+    # per box, (rows, bytes, the run's digest) a run read
+    runs: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
 
     def add(self, inp: LoadedInput) -> None:
         if (run := signed_run(inp)) is None:
             self.whole += inp.table.num_rows
         else:
-            self.runs.setdefault(run.box, []).append((inp.table.num_rows, inp.table.nbytes))
+            self.runs.setdefault(run.box, []).append((inp.table.num_rows, inp.table.nbytes, run.digest))
 
     def counted(self, declared: Declared) -> tuple[int, int, int]:
         """(the rows counted at the merge's peak, the other runs of a box, the bytes those hold) with `declared`:
         a box's run of fewer rows than another counted as its box's largest run's bytes a row."""
         runs = {box: list(held) for box, held in self.runs.items()}
-        whole = self.whole
+        rows = self.whole
         if declared.box is None:
-            whole += declared.rows
+            rows += declared.rows
         else:
             same = runs.setdefault(declared.box, [])
-            per_row = max(same)[1] / max(1, max(same)[0]) if same else 0.0
-            same.append((declared.rows, round(per_row * declared.rows)))
-        rows = whole + sum(max(held)[0] for held in runs.values())
-        extra = sum(sum(b for _, b in held) - max(held)[1] for held in runs.values())
-        return rows, sum(len(held) - 1 for held in runs.values()), extra
+            largest = max(same, key=rows_first, default=None)
+            per_row = largest[1] / max(1, largest[0]) if largest is not None else 0.0
+            same.append((declared.rows, round(per_row * declared.rows), declared.run))
+        others = extra = 0
+        for held in runs.values():
+            seen: set[str] = set()
+            distinct = []
+            for one in held:  # a digest again: the same run in other bytes, kept beside the first
+                if one[2] in seen:
+                    rows += one[0]
+                else:
+                    seen.add(one[2])
+                    distinct.append(one)
+            largest = max(distinct, key=rows_first)
+            rows += largest[0]
+            others += len(distinct) - 1
+            extra += sum(one[1] for one in distinct) - largest[1]
+        return rows, others, extra
+
+
+def rows_first(run: tuple[int, int, str]) -> tuple[int, int]:
+    """A run's order as the one of a box counted as rows: the most rows, of those the smallest table (the others
+    counted as their bytes)."""
+    return run[0], -run[1]
 
 
 def check_memory(rows: int, note: Callable[[str], None], held: str = "", quiet: bool = False, extra: int = 0) -> None:

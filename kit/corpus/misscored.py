@@ -123,10 +123,10 @@ def misscored(table: pa.Table | Callable[[], Iterable[pa.Table]], manifest: Corp
         if rate is None or rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS)) \
                 or box in bash_boxes or sha == jsonl_src_sha256(str(g.get("src") or "")):  # never shared the decode
             continue
-        before = found.get((box, sha))
+        before = found.get((box, sha))  # a source's name and rate as its first rows say (a batch's or the table's)
         fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
         rows = int(g["count_all"]) + (before.rows if before else 0)
-        found[(box, sha)] = Misscored(str(g.get("src") or sha[:12]), fps, box, rows)
+        found[(box, sha)] = Misscored(before.src if before else str(g.get("src") or sha[:12]), fps, box, rows)
     return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None) if found else None
 
 

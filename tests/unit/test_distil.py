@@ -302,9 +302,11 @@ def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_sourc
 @pytest.mark.parametrize(("spaced", "chunk"), [(1, 1), (7, 5), (36, 36), (1 << 20, 65_536)])
 def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced: int, chunk: int,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The teacher recipe's table and targets, their rows put in model space and the teacher's function evaluated a
-    part at a time (kit.model.distil.SPACED_ROWS, kit.media.svr.CHUNK_ROWS, cut anywhere): the bits of the whole
-    arrays' expressions as the kit took them before, each made of every row at once."""
+    """The teacher recipe's table and targets, their rows put in model space a part at a time (kit.model.distil.
+    SPACED_ROWS, cut anywhere) and each of the teacher's function's chunks (kit.media.svr.CHUNK_ROWS) made float64 on
+    its own: the bits of the expressions as the kit took them before, the table of every row at once and the
+    function's chunks cut from all the rows made float64 first (its chunks where they were: a matrix product of
+    other sizes may round otherwise)."""
     from kit.media import svr
     from kit.model import distil
     from kit.model.features import model_space
@@ -323,7 +325,9 @@ def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced:
     table = np.vstack([whole, prior.z]).astype(np.float32, copy=False)
 
     def missed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (np.asarray(y, dtype=np.float64) - teacher._predict(np.asarray(x, dtype=np.float64))).astype(np.float32)
+        all_rows = np.asarray(x, dtype=np.float64)
+        told = np.concatenate([teacher._predict(all_rows[i:i + chunk]) for i in range(0, len(all_rows), chunk)])
+        return (np.asarray(y, dtype=np.float64) - told).astype(np.float32)
 
     scores = np.concatenate([missed(inputs.feats, inputs.target), missed(wx, wy), np.zeros(len(prior.z), np.float32)])
     assert data.table.numpy().tobytes() == table.tobytes() and data.target.numpy().tobytes() == scores.tobytes()

@@ -181,3 +181,29 @@ def test_a_union_of_kit_2_4_still_reads_and_its_runs_supersede_nothing() -> None
     u = LoadedInput("/in/old.parquet", "parquet", sha("old"), rows(("boxa", "a")), A1.made, old)
     kept, superseded = supersede([u, tarball(A2, "results-boxa-2.tar.gz", "a", "x")], HISTORIES)
     assert len(kept) == 2 and superseded == []
+
+
+def test_the_merge_s_count_before_each_read_takes_one_run_of_each_box() -> None:
+    """kit.corpus.merge.Held, what the memory check counts before each input is read: an unsigned input's rows whole;
+    of a box's runs (one of which the merge keeps) the largest as rows, of two as large the smaller table, the others
+    as their tables' bytes (a run not yet read at its box's largest run's bytes a row); the same run in other bytes
+    (both kept) whole."""
+    from kit.corpus.inputs import Declared
+    from kit.corpus.merge import Held
+
+    first, second = tarball(A1, "a1.tar.gz", "a"), later_run()  # box A's runs: 2 rows, then 4
+    plain = LoadedInput("/in/p.parquet", "parquet", sha("p"), rows(("boxc", "z"), ("boxc", "y")))  # 4 rows
+    held = Held()
+    assert held.counted(Declared(4, A1.box, A1.digest)) == (4, 0, 0)  # the first of its box: rows, nothing besides
+    held.add(first)
+    held.add(plain)
+    per_row = first.table.nbytes / first.table.num_rows
+    assert held.counted(Declared(6, A2.box, A2.digest)) == (4 + 6, 1, first.table.nbytes)  # the larger: rows
+    assert held.counted(Declared(1, A2.box, A2.digest)) == (4 + 2, 1, round(per_row))  # the smaller: its bytes
+    assert held.counted(Declared(2, A1.box, A1.digest)) == (4 + 2 + 2, 0, 0)  # the same run again: kept, whole
+    assert held.counted(Declared(3)) == (4 + 2 + 3, 0, 0)  # unsigned
+    held.add(second)
+    assert held.counted(Declared(4, B1.box, B1.digest)) == (4 + 4 + 4, 1, first.table.nbytes)
+    tie = Held()
+    tie.runs[A1.box] = [(4, 100, "one"), (4, 60, "two")]
+    assert tie.counted(Declared(0, ("boxz", ""), "z")) == (4, 1, 100)  # of two as large, the smaller table as rows

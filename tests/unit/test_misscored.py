@@ -212,6 +212,21 @@ def test_a_corpus_read_a_batch_at_a_time_counts_each_source_s_rows_whole(tmp_pat
     assert "their 80 row(s)" in refused.value.message
 
 
+@pytest.mark.parametrize("cut", [1, 4, 5, 7, 15])
+def test_a_source_of_two_names_is_named_as_its_first_rows_name_it_however_the_rows_are_cut(cut: int) -> None:
+    """One master whose rows carry two names (A, then B, then A again): the finding names it by its first rows'
+    name and counts all its rows, read whole or in parts cut anywhere."""
+    from kit.corpus.misscored import misscored
+
+    names = ["A"] * 5 + ["B"] * 5 + ["A"] * 5
+    table = pa.table({"src": names, "src_sha256": ["f" * 64] * 15, "encoder": ["libx264"] * 15,
+                      "fps": [24000 / 1001] * 15, "box_id": ["boxa"] * 15, "content": ["c"] * 15})
+    whole = misscored(table, None, table.column_names)
+    parts = misscored(lambda: [table.slice(i, cut) for i in range(0, 15, cut)], None, table.column_names)
+    assert whole is not None and parts == whole
+    assert [(m.src, m.fps, m.rows) for m in whole.sources] == [("A", "23.976", 15)]
+
+
 def test_a_merged_corpus_of_kit_105_holding_the_slow_master_is_refused(tmp_path: Path) -> None:
     corpus = merged_by_105(tmp_path / "union105.parquet")
     code, error, _ = merge(tmp_path, corpus)
