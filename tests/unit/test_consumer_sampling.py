@@ -233,3 +233,49 @@ def test_each_fold_s_encodes_are_pooled_once_for_all_its_members(monkeypatch: py
     result = evaluate_loso(inputs, seeds, ens)
     assert len(ens.members) == 3 * len(inputs.folds) and calls == dict.fromkeys(calls, len(inputs.folds)), calls
     assert result.samplings is not None and len(result.clips) == len(seeds) * 6  # every member's encodes
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 5, 9])
+def test_each_pooled_row_s_seeds_mean_is_the_grouped_mean_of_the_members_rows(seeds: int) -> None:
+    """members_rows takes each fold's pooled rows once with their seeds' mean: the bits of the mean the kit took
+    before, grouping every member's copy of its fold's rows by their keys (pandas' compensated sum, the seeds in the
+    members' order), NaN where a seed's prediction is, and the seeds counted; on values where a plain sum rounds
+    otherwise."""
+    from kit.model.clips import ENCODE_KEY
+    from kit.model.samplings import Pooled, members_rows
+
+    rng = np.random.default_rng(seeds)
+    key = [*ENCODE_KEY, "sampling", "how"]
+    folds = []
+    for fold in range(3):
+        n = 40 + fold
+        keys = pd.DataFrame({"src_sha256": [f"{fold:02d}{i:062d}" for i in range(n)], "encoder": "libx264",
+                             "cq": rng.integers(10, 52, n), "enc_width": 640, "enc_height": 360,
+                             "sampling": "first", "how": "cut"})
+        folds.append(Pooled.of_groups(keys, np.zeros((n, 6)), np.zeros((n, 8)), None))
+    parts = []
+    for seed in range(seeds):  # the members' order: seed by seed, fold by fold
+        for pooled in folds:
+            pred = 1e8 + rng.uniform(0, 1, len(pooled.out)) * 10.0 ** rng.integers(-8, 2, len(pooled.out))
+            pred[rng.random(len(pred)) < 0.05] = np.nan
+            parts.append((pooled, seed, pred))
+    every = pd.concat([p.out.assign(seed=np.int32(s), predicted=pred) for p, s, pred in parts], ignore_index=True)
+    broken = every["predicted"].isna().groupby([every[c] for c in key], sort=True).any()
+    by = every.groupby(key, sort=True)
+    before = pd.DataFrame({"predicted": by["predicted"].mean().where(~broken), "n_seeds": by["seed"].nunique()})
+    after = members_rows(parts)
+    assert len(after) == sum(len(p.out) for p in folds)
+    after = after.set_index(key).sort_index()[["predicted", "n_seeds"]]
+    assert after.index.equals(before.index)
+    assert after["predicted"].to_numpy().tobytes() == before["predicted"].to_numpy().tobytes()
+    assert (after["n_seeds"].to_numpy() == before["n_seeds"].to_numpy()).all() and (after["n_seeds"] == seeds).all()
+    plain = {}  # a plain mean of each row's seeds, added one after the other: what the values tell apart
+    for pooled in folds:
+        preds = [pred for p, _, pred in parts if p is pooled]
+        total = np.zeros(len(pooled.out))
+        for pred in preds:
+            total = total + pred
+        plain.update(zip(map(tuple, pooled.out[key].itertuples(index=False)), total / len(preds), strict=True))
+    naive = np.array([plain[k] for k in before.index])
+    kept = ~np.isnan(naive)
+    assert seeds < 3 or (naive[kept] != before["predicted"].to_numpy()[kept]).any()
