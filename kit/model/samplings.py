@@ -115,9 +115,10 @@ def mean_rows(groups: np.ndarray, feats: np.ndarray, target: np.ndarray
 class Pooled:
     """A fold's held-out encodes pooled as vmaf-tune pools a sampling's frames, what no member changes (their keys,
     frames, mean features and teacher score, what vmaf-tune feeds, the teacher's function's ceiling), made once per
-    fold; each member of it adds its prediction (`of`)."""
+    fold, the same object for each of its members, which predict its rows (`predicted`; members_rows takes their
+    mean)."""
 
-    out: pd.DataFrame  # the rows of samplings' members, `seed` and `predicted` left to `of`
+    out: pd.DataFrame  # a row per encode and sampling, `predicted` left NaN (members_rows fills it)
     mean_feats: np.ndarray
     fed: np.ndarray
 
@@ -130,12 +131,9 @@ class Pooled:
         out = keys.reset_index(drop=True).assign(seed=np.int32(0), **columns)
         return cls(out.assign(predicted=np.nan, ceiling=ceiling), mean_feats, fed)
 
-    def of(self, seed: int, predict: Predict) -> pd.DataFrame:
-        """One member's rows: the export's clipped prediction where vmaf-tune has a slot, NaN elsewhere."""
-        return self.out.assign(seed=np.int32(seed), predicted=self.predicted(predict))
-
     def predicted(self, predict: Predict) -> np.ndarray:
-        """A member's prediction of each row (`of`'s `predicted`)."""
+        """A member's prediction of each row: the export's clipped prediction where vmaf-tune has a slot, NaN
+        elsewhere."""
         pred = np.full(len(self.mean_feats), np.nan)
         asked = np.isfinite(self.fed).all(axis=1)
         if asked.any():
@@ -229,6 +227,7 @@ def consumer_samplings(members: pd.DataFrame, encodes: pd.DataFrame, lengths: pd
         frames.append(enc.assign(n_frames=np.nan, longer=True, windows=np.nan))
     both = pd.concat(frames, ignore_index=True)
     by = both.groupby(key, sort=True)  # a row each (members_rows), in the key's order
+    assert (by.size() <= 1).all(), "an encode's sampling in two of members_rows' rows: its seeds' mean not taken"
     out = by.agg(frames=("frames", "first"), window_teacher=("window_teacher", "first"), ceiling=("ceiling", "first"),
                  n_seeds=("n_seeds", "first"), longer=("longer", "first"), windows=("windows", "first"),
                  placed=("placed", "first"), predicted=("predicted", "first"))
