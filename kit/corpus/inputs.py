@@ -113,6 +113,12 @@ class Declared:
     run: str = ""
 
 
+def run_signature(manifest: CorpusManifest | None, signed: Signed | None) -> Signed | None:
+    """A tarball's signature where it makes the tarball a run of its box (kit.corpus.signers.signed_run): signed, of
+    a shard whose manifest records its sha256; else None."""
+    return signed if signed is not None and isinstance(manifest, ShardManifest) and manifest.sha256 else None
+
+
 def no_check(declared: Declared) -> None:
     """A reader's `before_read` that checks nothing."""
 
@@ -254,11 +260,9 @@ def load_tarball(path: Path, digest: str, before_read: Callable[[Declared], None
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips, f"{path}", box)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
-        signed = check.signed  # a run of its box where kit.corpus.signers.signed_run takes it as one
-        chain = (signed.box_id, signed.signer.part) \
-            if signed is not None and isinstance(shard_manifest, ShardManifest) and shard_manifest.sha256 else None
-        before_read(Declared(parquet_rows(shard, label), chain,
-                             signed.digest if signed is not None and chain is not None else ""))
+        run = run_signature(shard_manifest, check.signed)
+        before_read(Declared(parquet_rows(shard, label), (run.box_id, run.signer.part), run.digest) if run is not None
+                    else Declared(parquet_rows(shard, label)))
         table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns, check.signed)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from kit.corpus.inputs import LoadedInput
+from kit.corpus.inputs import LoadedInput, run_signature
 from kit.corpus.manifests import BoxKeys, BoxRun, MergeManifest, ShardManifest
 from kit.errors import InputError
 from kit.infra.keyring import Histories, KnownRun, has_keyring, keyring
@@ -48,8 +48,8 @@ class Claim:
 def signed_run(inp: LoadedInput) -> BoxRun | None:
     """The box run a signed tarball is (kit 2.5 on; None for any other input): its box id and part of a set as
     signed, its shard's sha256, its key, number, the digest it follows and its own."""
-    m, s = inp.manifest, inp.signed
-    if s is None or not isinstance(m, ShardManifest) or not m.sha256:
+    m, s = inp.manifest, run_signature(inp.manifest, inp.signed)
+    if s is None or not isinstance(m, ShardManifest):
         return None
     return BoxRun(s.box_id, s.signer.part, inp.recorded_utc, m.sha256, s.signer.public_key, s.signer.run,
                   s.signer.follows, s.digest)
