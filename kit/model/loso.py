@@ -210,7 +210,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     # each fold's held-out encodes pooled once (whole, and over the samplings' frames), for the seeds' members of it
     held = functools.cache(lambda k: held_encodes(inputs.folds[k].rows, codes, feats, target, keys, feed, teacher_fn))
     pooled = functools.cache(lambda k: sampled_pooled(inputs, inputs.folds[k], codes, keys, placed, feed))
-    sampled: list[tuple[Pooled, int, np.ndarray]] = []
+    sampled: list[tuple[Pooled, np.ndarray]] = []  # each member's prediction of its fold's pooled rows
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
         fold = inputs.folds[mem.fold]
@@ -222,7 +222,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         held_out.add(mem.seed, fold.index, fold.rows, pred)
         clips = clip_predictions(mem.seed, held(fold.index), codec, pred, functools.partial(ens.predict, m))
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
-        sampled += [(part, mem.seed, part.predicted(functools.partial(ens.predict, m))) for part in pooled(fold.index)]
+        sampled += [(part, part.predicted(functools.partial(ens.predict, m))) for part in pooled(fold.index)]
     reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
@@ -235,7 +235,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                       inputs.scheme, clips.reset_index(drop=True), encodes, samplings)
 
 
-def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[tuple[Pooled, int, np.ndarray]],
+def consumer_files(inputs: LosoInputs, clips: pd.DataFrame, sampled: list[tuple[Pooled, np.ndarray]],
                    placed: Placed | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """encodes.parquet (with vmaf-tune's window) and samplings.parquet; None for an input set vmaf-tune does not feed,
     and no samplings where no window is placed. The members' `sampled` parts are taken (the list emptied once they

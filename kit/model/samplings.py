@@ -141,13 +141,13 @@ class Pooled:
         return pred
 
 
-def members_rows(parts: list[tuple[Pooled, int, np.ndarray]]) -> pd.DataFrame:
+def members_rows(parts: list[tuple[Pooled, np.ndarray]]) -> pd.DataFrame:
     """Every fold's pooled rows once (its members share them: the seeds' parts of one Pooled), with the seeds that
     predicted each (`n_seeds`) and their mean (`predicted`: NaN where a seed's is; else the mean a grouped mean of the
     members' rows took, the seeds in the members' order, by the same pandas reduction: the same bits). At 10,000
     contents the members' rows were 1.2 million, a copy of their fold's keys each, grouped by them."""
     folds: dict[int, tuple[Pooled, list[np.ndarray]]] = {}
-    for pooled, _, pred in parts:
+    for pooled, pred in parts:
         folds.setdefault(id(pooled), (pooled, []))[1].append(np.asarray(pred, dtype=np.float64))
     frames = []
     for pooled, preds in folds.values():

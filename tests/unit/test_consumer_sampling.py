@@ -253,13 +253,15 @@ def test_each_pooled_row_s_seeds_mean_is_the_grouped_mean_of_the_members_rows(se
                              "cq": rng.integers(10, 52, n), "enc_width": 640, "enc_height": 360,
                              "sampling": "first", "how": "cut"})
         folds.append(Pooled.of_groups(keys, np.zeros((n, 6)), np.zeros((n, 8)), None))
-    parts = []
+    parts, seeded = [], []
     for seed in range(seeds):  # the members' order: seed by seed, fold by fold
         for pooled in folds:
             pred = 1e8 + rng.uniform(0, 1, len(pooled.out)) * 10.0 ** rng.integers(-8, 2, len(pooled.out))
             pred[rng.random(len(pred)) < 0.05] = np.nan
-            parts.append((pooled, seed, pred))
-    every = pd.concat([p.out.assign(seed=np.int32(s), predicted=pred) for p, s, pred in parts], ignore_index=True)
+            parts.append((pooled, pred))
+            seeded.append(seed)
+    every = pd.concat([p.out.assign(seed=np.int32(s), predicted=pred)
+                       for (p, pred), s in zip(parts, seeded, strict=True)], ignore_index=True)
     broken = every["predicted"].isna().groupby([every[c] for c in key], sort=True).any()
     by = every.groupby(key, sort=True)
     before = pd.DataFrame({"predicted": by["predicted"].mean().where(~broken), "n_seeds": by["seed"].nunique()})
@@ -271,7 +273,7 @@ def test_each_pooled_row_s_seeds_mean_is_the_grouped_mean_of_the_members_rows(se
     assert (after["n_seeds"].to_numpy() == before["n_seeds"].to_numpy()).all() and (after["n_seeds"] == seeds).all()
     plain = {}  # a plain mean of each row's seeds, added one after the other: what the values tell apart
     for pooled in folds:
-        preds = [pred for p, _, pred in parts if p is pooled]
+        preds = [pred for p, pred in parts if p is pooled]
         total = np.zeros(len(pooled.out))
         for pred in preds:
             total = total + pred
