@@ -86,16 +86,24 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
         n_frames=("n_frames", "first"), share_vmaf_100=("share_vmaf_100", "first"))
 
 
+SHOWN_DIGITS = {"plcc": 3, "rmse": 1, "bias": 1}  # the decimals the summary's worst folds print each figure with
+
+
 def badness(sources: pd.DataFrame) -> pd.DataFrame:
-    """How far each source is from the typical one: (1 - PLCC), RMSE and |bias|, each over its median (0 if none)."""
-    raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
+    """How far each source is from the typical one: (1 - PLCC), RMSE and |bias|, each over its median (0 if none).
+    Each figure is taken as the summary prints it (SHOWN_DIGITS): sources that read alike tie, and the name decides
+    (ranked), so the ranking never turns on last bits that one CPU trains otherwise than another."""
+    shown = {c: sources[c].round(d) for c, d in SHOWN_DIGITS.items()}
+    raw = pd.DataFrame({"plcc": 1.0 - shown["plcc"], "rmse": shown["rmse"], "bias": shown["bias"].abs()})
     return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
 
 
 def _reason(row: dict[str, object], scores: dict[str, float]) -> str:
     """The criteria that make this source worst: the top one and any close to it, e.g. "RMSE 9.5, bias +7.7"."""
     top = max(scores.values())
-    shown = {"plcc": f"PLCC {row['plcc']:.3f}", "rmse": f"RMSE {row['rmse']:.1f}", "bias": f"bias {row['bias']:+.1f}"}
+    d = SHOWN_DIGITS
+    shown = {"plcc": f"PLCC {row['plcc']:.{d['plcc']}f}", "rmse": f"RMSE {row['rmse']:.{d['rmse']}f}",
+             "bias": f"bias {row['bias']:+.{d['bias']}f}"}
     return ", ".join(said for c, said in shown.items() if scores[c] > 0 and scores[c] >= 0.5 * top) or shown["plcc"]
 
 

@@ -109,6 +109,25 @@ def test_worst_folds_are_named_by_whichever_measure_is_furthest_off() -> None:
     assert worst[0].bias == pytest.approx(9.0) and worst[0].max_abs_error == pytest.approx(18.4)
 
 
+def test_sources_that_print_alike_rank_by_name_whatever_their_last_bits() -> None:
+    """The demo's near tie (three sources at PLCC 1.000, bias +0.0): one CPU's training moved the last bits and
+    the third worst fold changed name. Figures as the summary prints them tie, and the name decides."""
+    import pandas as pd
+
+    from kit.verdict.decide import worst_folds
+
+    def folds(nudge: float) -> pd.DataFrame:
+        rows = [("life", 0.99991, 0.3, 0.21), ("gradients", 0.99996 + nudge, 0.1, 0.01),
+                ("deepzoom", 0.99997, 0.1, 0.04 - 5 * nudge), ("bars", 0.99996, 0.1, 0.02 + nudge)]
+        return pd.DataFrame([{"seed": 0, "fold": i, "src": src, "src_sha256": f"{i:064x}", "n_frames": 10,
+                              "share_vmaf_100": 0.0, "plcc": p, "srocc": p, "krocc": p, "rmse": r, "bias": b,
+                              "max_abs_error": 2 * r} for i, (src, p, r, b) in enumerate(rows)])
+
+    for nudge in (0.0, 1e-9, -1e-9, 3e-6):
+        assert [w.src for w in worst_folds(folds(nudge), n=4)] == ["life", "bars", "deepzoom", "gradients"], nudge
+    assert worst_folds(folds(0.0), n=1)[0].reason == "bias +0.2"  # bias over a median of 0.0 as printed
+
+
 def test_two_contents_of_one_name_are_judged_apart() -> None:
     import pandas as pd
 
