@@ -27,7 +27,11 @@ if TYPE_CHECKING:  # the model's description and its folds load pandas: when rec
 # 0.9-2.2 on a box crowded by other sessions at 5-8 per core); each step's part outside training, in seconds at PACE
 PACE = 2.6e7
 WORK_PER_PARAM_STEP = 0.7
-FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}  # each step's part outside training
+# each step's part outside training: on the demo (bench/bench_eta.py on a 2-core AMD EPYC box, quiet and beside two
+# busy loops) LOSO took 9.5 to 13 s in all, its training counted at 8.4 s; its 16 s of before (set when its set-up
+# loaded more) made the demo's estimate up to 2.3 times the truth in the middle of its run. The bundle's 8 s stays:
+# the demo's 13 to 24 s are its five members' exports, and the tiny run's two take 7 s
+FIXED_WORK = {"loso": 5.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}
 # of it, the share done before its training starts (torch and the corpus loaded)
 SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
 BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of its shard
@@ -37,8 +41,9 @@ BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of it
 # every row once: the figures of its held-out contents, its encodes pooled, the files)
 SETUP_PER_ROW = 26e-6 * PACE
 # after training, refit to the seconds LOSO took there at 900,000 and 3,000,000 rows (30 and 82 s, 2.3 and 1.9 times
-# what 5e-6 said at the pace of the same run's set-up) and at 15,000,000 (about 7 minutes, 2 times)
-AFTER_PER_PREDICTION = 10e-6 * PACE
+# what 5e-6 said at the pace of the same run's set-up) and at 15,000,000 (about 7 minutes, 2 times); 11e-6 since the
+# step's fixed part is 5 s (FIXED_WORK), 10e-6 beside 16
+AFTER_PER_PREDICTION = 11e-6 * PACE
 # the bundle's work after its refit that grows with the corpus, per row: the tarball's members (the predictions, the
 # verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
 # minutes; the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 contents (bench/README.md#step-memory)
