@@ -92,10 +92,13 @@ SHOWN_DIGITS = {"plcc": 3, "rmse": 1, "bias": 1}  # the decimals the summary's w
 def badness(sources: pd.DataFrame) -> pd.DataFrame:
     """How far each source is from the typical one: (1 - PLCC), RMSE and |bias|, each over its median (0 if none).
     Each figure is taken as the summary prints it (SHOWN_DIGITS): sources that read alike tie, and the name decides
-    (ranked), so the ranking never turns on last bits that one CPU trains otherwise than another."""
+    (ranked), so the ranking turns on last bits that one CPU trains otherwise than another only at a rounding's
+    half. A median is at least one unit of its last printed digit: where most sources print a bias of 0.0, a bias
+    of 0.1 is one unit off, not 100,000 times the median, and cannot hide a source whose RMSE is 15 times it."""
     shown = {c: sources[c].round(d) for c, d in SHOWN_DIGITS.items()}
     raw = pd.DataFrame({"plcc": 1.0 - shown["plcc"], "rmse": shown["rmse"], "bias": shown["bias"].abs()})
-    return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
+    unit = pd.Series({c: 10.0 ** -d for c, d in SHOWN_DIGITS.items()})
+    return (raw / raw.median().clip(lower=unit)).fillna(0.0)
 
 
 def _reason(row: dict[str, object], scores: dict[str, float]) -> str:

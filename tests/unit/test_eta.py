@@ -19,8 +19,8 @@ FRAMES = 100
 JOB_WORK = 1e8  # a job's pixel-frames
 TRAINING = 4e9  # LOSO's training, in the same unit
 Pace = Callable[[float], float]  # the box's work a second at a time
-# each step's work outside training on the simulated box: LOSO's 16 s, the verdict's 1.2 s and the bundle's 8 s at the
-# 2.6e7 a second bench/bench_eta.py measured (bench/README.md, "The run's ETA"), written out
+# each step's work outside training on the simulated box: LOSO's 16 s (kit.model.cost's until 2.6.0 made it 5), the
+# verdict's 1.2 s and the bundle's 8 s at the 2.6e7 a second bench/bench_eta.py measured (bench/README.md#eta)
 REST = {"loso": 4.16e8, "verdict": 3.12e7, "bundle": 2.08e8}
 LOSO_SETUP = 0.6  # the share of LOSO's rest done before its first epoch (torch and the corpus loaded)
 
@@ -129,7 +129,7 @@ def test_a_pace_that_changes_threefold_mid_run_is_followed(change: float) -> Non
 def test_a_large_corpus_s_loso_rest_before_and_after_training_keeps_every_estimate_within_2x(rows: int) -> None:
     """At 10,000 contents LOSO spends minutes outside training (reading, proving and windowing the corpus before it;
     every model's figures after it): its forecast says both parts (kit.model.cost.loso_rest, Forecast.setup) and
-    every estimate after a tenth of the work is within twice the truth. Said as a fixed rest (the kit's 16 s before, its
+    every estimate after a tenth of the work is within twice the truth. Said as a fixed rest (the box's 16 s before, its
     share before training taken as done at the first epoch), the last minutes read as one, and the test sees it."""
     from kit.model.cost import loso_rest
     from kit.model.recipe import TrainConfig

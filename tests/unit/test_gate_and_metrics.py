@@ -125,7 +125,15 @@ def test_sources_that_print_alike_rank_by_name_whatever_their_last_bits() -> Non
 
     for nudge in (0.0, 1e-9, -1e-9, 3e-6):
         assert [w.src for w in worst_folds(folds(nudge), n=4)] == ["life", "bars", "deepzoom", "gradients"], nudge
-    assert worst_folds(folds(0.0), n=1)[0].reason == "bias +0.2"  # bias over a median of 0.0 as printed
+    assert worst_folds(folds(0.0), n=1)[0].reason == "RMSE 0.3, bias +0.2"  # 3 and 2 units of their medians
+    # most biases print 0.0: a bias of 0.1 is one unit of it, and cannot hide a source 15 times the median RMSE off
+    nine = [("broken", 0.990, 1.5, 0.0), *((f"a{i}", 0.9996, 0.1, 0.0) for i in range(5)),
+            *((f"b{i}", 0.9996, 0.1, b) for i, b in enumerate((0.1, -0.1, 0.06)))]
+    frame = pd.DataFrame([{"seed": 0, "fold": i, "src": src, "src_sha256": f"{i:064x}", "n_frames": 10,
+                           "share_vmaf_100": 0.0, "plcc": p, "srocc": p, "krocc": p, "rmse": r, "bias": b,
+                           "max_abs_error": 2 * r} for i, (src, p, r, b) in enumerate(nine)])
+    (first,) = worst_folds(frame, n=1)
+    assert (first.src, first.reason) == ("broken", "PLCC 0.990, RMSE 1.5")
 
 
 def test_two_contents_of_one_name_are_judged_apart() -> None:
