@@ -48,12 +48,13 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
                 renderer(event)
         raise
     closing = any(s.name in ("verdict", "bundle") for s in selection.steps)
+    verdict = None
     # a box that cannot train, found before the run or as it ran (its corpus too small for LOSO): its corpus, to send
     if closing and (why := selection.corpus_only or corpus_only_of(settings)) is not None:
         print_corpus_only(settings.out_dir, renderer.console, why)
     elif closing:
-        print_summary(settings.out_dir, renderer.console)
-    renderer(finished_event(settings.out_dir, code, time.monotonic() - started, closing))
+        verdict = print_summary(settings.out_dir, renderer.console)
+    renderer(finished_event(settings.out_dir, code, time.monotonic() - started, closing, verdict))
     return code
 
 
