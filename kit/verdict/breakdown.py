@@ -3,7 +3,7 @@ held-out rows of `04_verdict/intervals.parquet`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -63,12 +63,23 @@ def quality_key(encoder: str, cq: int) -> str:
 
 
 def errors_of(by: str, group: str, part: pd.DataFrame) -> GroupErrors:
-    r = residuals(part["pred"], part["vmaf"])
-    levels = [lv for c in part.columns if c.startswith("lo") and (lv := level_of(c)) is not None]  # every level held
-    figures = {level_key(lv): interval_figures(part, column(lv, "lo"), column(lv, "hi")) for lv in levels}
+    """The figures of one group's rows (errors_from), from a frame of them."""
+    columns = {c: part[c].to_numpy() for c in figure_columns(part) if c != "src_sha256"}
+    return errors_from(by, group, columns, int(part["src_sha256"].nunique()))
+
+
+def errors_from(by: str, group: str, columns: Mapping[str, np.ndarray], n_sources: int) -> GroupErrors:
+    """The figures of one group's rows, from its columns (figure_columns' but the source, as arrays: a frame's
+    column per group cost more than the figures at 1,000 groups) and its count of sources: residuals, and the
+    coverage and mean width of each interval held."""
+    r = residuals(columns["pred"], columns["vmaf"])
+    vmaf = columns["vmaf"]
+    levels = [lv for c in columns if c.startswith("lo") and (lv := level_of(c)) is not None]  # every level held
+    figures = {level_key(lv): interval_figures(columns[column(lv, "lo")], columns[column(lv, "hi")], vmaf)
+               for lv in levels}
     open_ended = [k for k, (inside, _) in figures.items() if inside is None]
-    nominal, width = interval_figures(part, "lo", "hi") if "lo" in part else (None, None)
-    return GroupErrors(by=by, group=group, n_frames=r.n, n_sources=int(part["src_sha256"].nunique()),
+    nominal, width = interval_figures(columns["lo"], columns["hi"], vmaf) if "lo" in columns else (None, None)
+    return GroupErrors(by=by, group=group, n_frames=r.n, n_sources=n_sources,
                        **r.fields_of(GroupErrors), coverage=nominal, mean_width=width if nominal is not None else None,
                        coverage_by_level={k: inside for k, (inside, _) in figures.items()} or None,
                        width_by_level={k: w for k, (_, w) in figures.items()} or None,
@@ -77,30 +88,43 @@ def errors_of(by: str, group: str, part: pd.DataFrame) -> GroupErrors:
                                         "or width there") if open_ended else None)
 
 
-def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[float | None, float | None]:
+def interval_figures(lo: np.ndarray, hi: np.ndarray, vmaf: np.ndarray) -> tuple[float | None, float | None]:
     """The share of rows inside [lo, hi] (closed) and the mean width, each None when some row is unbounded."""
-    lo, hi = part[lo_col], part[hi_col]
-    width = (hi - lo).to_numpy(dtype=np.float64)
-    inside = None if lo.isna().any() or hi.isna().any() else float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
+    width = np.asarray(hi - lo, dtype=np.float64)
+    inside = None if pd.isna(lo).any() or pd.isna(hi).any() else float(((lo <= vmaf) & (vmaf <= hi)).mean())
     return inside, float(width.mean()) if np.isfinite(width).all() else None
 
 
 def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
-    """Every group of every grouping, in grouping order then by group name. Each group's part holds the columns
-    errors_of reads (`figure_columns`), not every column of the rows: the parts of a grouping are a copy of what they
-    hold (at 10,000 contents all the rows' columns were 0.9 GiB a copy, bench/README.md#scale-10000)."""
-    figures = rows[figure_columns(rows)]
-    return tuple(errors_of(by, str(name), part) for by in GROUPINGS for name, part in parts(figures, rows, by))
+    """Every group of every grouping, in grouping order then by group name. Each group's figures read the columns
+    errors_from reads (`figure_columns`), as arrays taken once, each group's rows taken from them (at 10,000
+    contents all the rows' columns were 0.9 GiB a copy, bench/README.md#scale-10000); its sources counted on codes."""
+    columns = {c: rows[c].to_numpy() for c in figure_columns(rows) if c != "src_sha256"}
+    sources = pd.factorize(rows["src_sha256"])[0]  # a missing one -1, not counted (as nunique)
+    return tuple(errors_from(by, str(name), {c: a[at] for c, a in columns.items()}, distinct(sources[at]))
+                 for by in GROUPINGS for name, at in parts(rows, by))
 
 
-def parts(figures: pd.DataFrame, rows: pd.DataFrame, by: str) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Each group of one grouping by name, its rows of `figures` in their order (as a groupby's parts), one at a
+def distinct(codes: np.ndarray) -> int:
+    """How many codes of pd.factorize there are, its sentinel (-1: missing) left out."""
+    return int(np.unique(codes[codes >= 0]).size)
+
+
+def parts(rows: pd.DataFrame, by: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Each group of one grouping by name and its rows' positions in their order (as a groupby's parts), one at a
     time: grouped on the labels' codes, never on an array of their Python strings."""
     codes, names = group_codes(rows, by)
+    for code, at in positions(codes, len(names)):
+        yield str(names[code]), at
+
+
+def positions(codes: np.ndarray, n: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Each code of 0 to n - 1 and the positions that hold it, in their order (a code below 0 is in no group)."""
     order = np.argsort(codes, kind="stable")
-    ends = np.cumsum(np.bincount(codes, minlength=len(names)))
-    for name, start, end in zip(names, ends - np.bincount(codes, minlength=len(names)), ends, strict=True):
-        yield str(name), figures.take(order[start:end])
+    counts = np.bincount(codes[codes >= 0], minlength=n)
+    ends = np.cumsum(counts) + int(np.count_nonzero(codes < 0))  # the negative codes sort first
+    for code, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
+        yield code, order[start:end]
 
 
 def figure_columns(rows: pd.DataFrame) -> list[str]:

@@ -6,8 +6,10 @@ vmaf-tune's one-hot no row trained are named, never given a figure.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kit.corpus.samplings import VMAFTUNE_WINDOW_S
@@ -19,9 +21,10 @@ from kit.model.metrics import residuals
 from kit.model.teacher_fn import TeacherFunction
 from kit.platforms.encoders import get_spec
 from kit.verdict import ceiling
+from kit.verdict.breakdown import positions
 from kit.verdict.ceiling import ConsumerJudged
 from kit.verdict.document import ConsumerFit, ConsumerGroup, UntrainedSlot
-from kit.verdict.sampling import consumer_sampling, window_figures
+from kit.verdict.sampling import WINDOW_COLUMNS, consumer_sampling, window_figures_of
 
 GROUPINGS = ("encoder", "crf_band", "rung", "content")
 HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted as vmaf-tune's fast path predicts it: "
@@ -32,17 +35,36 @@ HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted a
        "from 03_loso/encodes.parquet, its rows with counted true")
 
 
+# the columns of the counted rows a group's figures read
+FIGURE_COLUMNS = ("predicted", "teacher", "ceiling", "src", "encoder", "cq", "enc_width", "enc_height", "rung",
+                  *WINDOW_COLUMNS)
+
+
 def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (NaN figures without any)."""
-    r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
-    known = "ceiling" in part and len(part) > 0 and bool(part["ceiling"].notna().all())
-    limit = residuals(part["ceiling"], part["teacher"], tolerance=tolerance) if known else None
-    w = part.iloc[r.worst] if r.n else None
+    return figures_of(figure_arrays(part), tolerance)
+
+
+def figure_arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The FIGURE_COLUMNS these counted rows hold, as arrays; `longer` (missing where no window was measured) as its
+    true rows, which are what its sum counts."""
+    return {c: rows[c].to_numpy(dtype=bool, na_value=False) if c == "longer" else rows[c].to_numpy()
+            for c in FIGURE_COLUMNS if c in rows}
+
+
+def figures_of(columns: Mapping[str, np.ndarray], tolerance: float) -> dict[str, Any]:
+    """figures of the counted rows' FIGURE_COLUMNS, as arrays (a frame's part per content cost more than the
+    figures)."""
+    r = residuals(columns["predicted"], columns["teacher"], tolerance=tolerance)
+    bound = columns.get("ceiling")
+    known = bound is not None and len(bound) > 0 and bool(pd.notna(bound).all())
+    limit = residuals(bound, columns["teacher"], tolerance=tolerance) if known else None
+    w = {c: columns[c][r.worst] for c in ("src", "encoder", "cq", "enc_width", "enc_height", "rung")} if r.n else None
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
             "max_miss": r.max_abs_error, "ceiling_share": limit.share_within if limit is not None else None,
             "worst_encode": "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]),
                                                               int(w["enc_height"]), w["rung"] == NATIVE),
-            **window_figures(part, tolerance)}
+            **window_figures_of(columns, tolerance)}
 
 
 def content_names(counted: pd.DataFrame) -> pd.Series:
@@ -54,10 +76,12 @@ def consumer_groups(counted: pd.DataFrame, tolerance: float,
                     groupings: tuple[str, ...] = GROUPINGS) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content (named by its sources), worst first: lowest share, largest miss, name."""
     names = content_names(counted)
+    columns = figure_arrays(counted)
     out: list[ConsumerGroup] = []
     for by in groupings:
-        key = counted["content"].map(names) if by == "content" else counted[by]
-        groups = [ConsumerGroup(by, str(name), **figures(part, tolerance)) for name, part in counted.groupby(key)]
+        codes, keys = pd.factorize(counted["content"].map(names) if by == "content" else counted[by])  # NaN: none
+        groups = [ConsumerGroup(by, str(keys[code]), **figures_of({c: a[at] for c, a in columns.items()}, tolerance))
+                  for code, at in positions(codes, len(keys))]
         out += sorted(groups, key=lambda g: (g.share_within, -g.max_miss if math.isfinite(g.max_miss) else -math.inf,
                                              band_order(g.group), g.group))
     return tuple(out)

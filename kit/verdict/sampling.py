@@ -8,6 +8,7 @@ samplings are figures beside them."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,15 +24,20 @@ from kit.verdict.document import ConsumerSampling, SampledShare
 HOW_WORDS = {CUT: "its frames cut from the whole encode", ENCODED: "each window encoded on its own"}
 
 
-def window_figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
-    """ConsumerGroup's window figures of these counted encodes: none without the window's columns (a corpus with no
-    frame rate, or an encodes.parquet of an older kit)."""
-    if "window_predicted" not in part or not len(part) or part["window_teacher"].isna().all():
+WINDOW_COLUMNS = ("window_predicted", "window_teacher", "window_ceiling", "longer")  # besides the teacher's score
+
+
+def window_figures_of(columns: Mapping[str, np.ndarray], tolerance: float) -> dict[str, Any]:
+    """ConsumerGroup's window figures of these counted encodes, from their columns (WINDOW_COLUMNS and `teacher`, as
+    arrays): none without the window's columns (a corpus with no frame rate, or an encodes.parquet of an older
+    kit)."""
+    if "window_predicted" not in columns or not len(columns["teacher"]) or pd.isna(columns["window_teacher"]).all():
         return {}
-    share = residuals(part["window_predicted"], part["teacher"], tolerance=tolerance).share_within
-    known = bool(part["window_ceiling"].notna().all())
-    ceiling = residuals(part["window_ceiling"], part["teacher"], tolerance=tolerance).share_within if known else None
-    return {"window_share": share, "window_ceiling_share": ceiling, "n_longer": int(part["longer"].sum())}
+    share = residuals(columns["window_predicted"], columns["teacher"], tolerance=tolerance).share_within
+    known = bool(pd.notna(columns["window_ceiling"]).all())
+    ceiling = residuals(columns["window_ceiling"], columns["teacher"], tolerance=tolerance).share_within \
+        if known else None
+    return {"window_share": share, "window_ceiling_share": ceiling, "n_longer": int(columns["longer"].sum())}
 
 
 def window_how(window_s: float, cut_vs_encoded: list[float] | None) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.verdict.breakdown import GROUPINGS, LABELLED_BY, group_codes, group_labels, parts
+from kit.verdict.breakdown import GROUPINGS, LABELLED_BY, group_codes, group_labels, parts, positions
 
 
 def frame(seed: int, n: int = 400) -> pd.DataFrame:
@@ -35,9 +35,22 @@ def test_each_row_s_group_code_is_its_label_s(seed: int, by: str) -> None:
     # a label is of the columns group_codes keys it by, and no other
     assert group_labels(rows[[c for c in LABELLED_BY[by] if c in rows]], by).tolist() == group_labels(rows, by).tolist()
     assert list(names) == list(want_names) and np.array_equal(codes, want_codes)
-    seen = [(name, part.index.tolist()) for name, part in parts(rows[["pred", "vmaf"]], rows, by)]
+    seen = [(name, rows.index[at].tolist()) for name, at in parts(rows, by)]
     want = [(str(name), part.index.tolist()) for name, part in rows.groupby(group_labels(rows, by), sort=True)]
     assert seen == want
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_code_s_positions_are_a_groupby_s_part_a_missing_key_in_none(seed: int) -> None:
+    """The consumer's groups (kit.verdict.consumer.consumer_groups) are factorized keys, a missing one -1: each
+    group's positions in their order are its groupby part's, and a row of a missing key is in no group (as groupby
+    drops it)."""
+    rng = np.random.default_rng(seed)
+    keys = pd.Series(rng.choice(["b", "a", None, "c"], 200 + seed))
+    codes, names = pd.factorize(keys)
+    seen = {str(names[code]): at.tolist() for code, at in positions(codes, len(names))}
+    want = {str(name): part.index.tolist() for name, part in pd.DataFrame({"k": keys}).groupby("k")}
+    assert seen == want and -1 in codes
 
 
 def test_no_rows_have_no_groups() -> None:
