@@ -368,7 +368,7 @@ def source_infos(df: pd.DataFrame) -> tuple[SourceInfo, ...]:
     firsts = {c: grouped[c].first().to_numpy() for c in ("width", "height", "fps", "pix_fmt") if c in rows}
     frames = grouped["frame_index"].nunique().to_numpy()
     at = np.unique(codes, return_index=True)[1]  # each source's first row
-    shas, names, contents = (rows[c].to_numpy()[at] for c in ("src_sha256", "src", "content"))
+    shas, names, contents = (rows[c].take(at).to_numpy() for c in ("src_sha256", "src", "content"))  # no text a row
 
     def first(col: str, i: int) -> object:
         value = firsts[col][i] if col in firsts else None
