@@ -52,7 +52,7 @@ BUNDLE_PER_ROW = 120e-6 * PACE
 # the verdict's, per row (the held-out rows' figures by group, their intervals, the clips pooled): the step's own 6.2,
 # 20.7 and 69.2 s at 1,000, 3,000 and 10,000 contents, 576 at 50,000, faster than the rows (bench/README.md#step-memory)
 # and since each group's figures are taken from arrays 0.67 of its CPU at 1,000 and at 10,000 contents (A B on one
-# box, bench/README.md#scale-10000): 4.2, 13.9 and 46.6 s
+# box, bench/README.md#scale-10000): about 4.2, 13.9 and 46.6 s, those seconds x 0.67 (projected, not measured)
 VERDICT_PER_ROW = 15e-6 * PACE
 
 
