@@ -64,8 +64,7 @@ def quality_key(encoder: str, cq: int) -> str:
 
 def errors_of(by: str, group: str, part: pd.DataFrame) -> GroupErrors:
     """The figures of one group's rows (errors_from), from a frame of them."""
-    columns = {c: part[c].to_numpy() for c in figure_columns(part) if c != "src_sha256"}
-    return errors_from(by, group, columns, int(part["src_sha256"].nunique()))
+    return errors_from(by, group, figure_arrays(part), int(part["src_sha256"].nunique()))
 
 
 def errors_from(by: str, group: str, columns: Mapping[str, np.ndarray], n_sources: int) -> GroupErrors:
@@ -99,7 +98,7 @@ def breakdown(rows: pd.DataFrame) -> tuple[GroupErrors, ...]:
     """Every group of every grouping, in grouping order then by group name. Each group's figures read the columns
     errors_from reads (`figure_columns`), as arrays taken once, each group's rows taken from them (at 10,000
     contents all the rows' columns were 0.9 GiB a copy, bench/README.md#scale-10000); its sources counted on codes."""
-    columns = {c: rows[c].to_numpy() for c in figure_columns(rows) if c != "src_sha256"}
+    columns = figure_arrays(rows)
     sources = pd.factorize(rows["src_sha256"])[0]  # a missing one -1, not counted (as nunique)
     return tuple(errors_from(by, str(name), {c: a[at] for c, a in columns.items()}, distinct(sources[at]))
                  for by in GROUPINGS for name, at in parts(rows, by))
@@ -125,6 +124,11 @@ def positions(codes: np.ndarray, n: int) -> Iterator[tuple[int, np.ndarray]]:
     ends = np.cumsum(counts) + int(np.count_nonzero(codes < 0))  # the negative codes sort first
     for code, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
         yield code, order[start:end]
+
+
+def figure_arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns errors_from reads (figure_columns but the source, counted apart), as arrays."""
+    return {c: rows[c].to_numpy() for c in figure_columns(rows) if c != "src_sha256"}
 
 
 def figure_columns(rows: pd.DataFrame) -> list[str]:
