@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from kit.infra.records import dump
@@ -134,6 +136,32 @@ def test_sources_that_print_alike_rank_by_name_whatever_their_last_bits() -> Non
                            "max_abs_error": 2 * r} for i, (src, p, r, b) in enumerate(nine)])
     (first,) = worst_folds(frame, n=1)
     assert (first.src, first.reason) == ("broken", "PLCC 0.990, RMSE 1.5")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_no_figure_moved_within_its_printed_unit_changes_the_worst_folds(data: st.DataObject) -> None:
+    """The class of the demo's near tie: any source's any figure moved by less than half its printed unit (the bits
+    another CPU trains) ranks the worst folds and names their reasons alike. Drawn on the printed grid, many tied."""
+    import pandas as pd
+
+    from kit.verdict.decide import SHOWN_DIGITS, worst_folds
+
+    n = data.draw(st.integers(3, 12))
+    grid = {"plcc": [1 - k / 1000 for k in data.draw(st.lists(st.integers(0, 30), min_size=n, max_size=n))],
+            "rmse": [k / 10 for k in data.draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))],
+            "bias": [k / 10 for k in data.draw(st.lists(st.integers(-30, 30), min_size=n, max_size=n))]}
+
+    def moved() -> pd.DataFrame:  # each figure within 0.45 of a unit of its grid point (PLCC at most 1)
+        figures = {c: [min(v + data.draw(st.floats(-0.45, 0.45)) * 10.0 ** -SHOWN_DIGITS[c], 1.0 if c == "plcc"
+                           else math.inf) for v in values] for c, values in grid.items()}
+        return pd.DataFrame([{"seed": 0, "fold": i, "src": f"s{i:02d}", "src_sha256": f"{i:064x}", "n_frames": 10,
+                              "share_vmaf_100": 0.0, "plcc": figures["plcc"][i], "srocc": 0.9, "krocc": 0.9,
+                              "rmse": figures["rmse"][i], "bias": figures["bias"][i], "max_abs_error": 1.0}
+                             for i in range(n)])
+
+    first, second = ([(w.src, w.reason) for w in worst_folds(moved(), n=n)] for _ in range(2))
+    assert first == second
 
 
 def test_two_contents_of_one_name_are_judged_apart() -> None:
