@@ -71,3 +71,35 @@ def test_each_row_s_rung_is_its_own_sizes_label(seed: int) -> None:
     assert rung_labels(rows).tolist() == plain and set(row_rungs(rows)) == set(plain)
     assert rung_labels(rows.drop(columns=["height"])).tolist() == [NATIVE] * len(rows)
     assert row_rungs(rows.iloc[:0]) == [] == row_rungs(rows.drop(columns=["height"]).iloc[:0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_consumer_s_groups_are_a_plain_groupby_s_figures(seed: int) -> None:
+    """consumer_groups on factorized keys and arrays against pandas' groupby of the same rows, each part's figures
+    taken from its frame: missing keys (left out), a missing ceiling or window, `longer` missing in places, a NaN
+    prediction (the worst encode), every grouping."""
+    from kit.verdict.consumer import GROUPINGS as BY
+    from kit.verdict.consumer import consumer_groups, content_names, figures
+    from kit.verdict.document import ConsumerGroup
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    teacher = rng.uniform(20, 100, n)
+    counted = pd.DataFrame({
+        "content": rng.choice(["k1", "k2", "k3", "k4"], n), "src": rng.choice(["a", "b", "c"], n),
+        "encoder": rng.choice(["libx264", "h264_nvenc", None], n), "cq": rng.choice([10, 25, 51], n),
+        "enc_width": rng.choice([640, 320], n), "enc_height": rng.choice([360, 180], n),
+        "rung": rng.choice(["native", "0.50x", None], n), "crf_band": rng.choice(["10-20", "21-30", None], n),
+        "teacher": teacher, "predicted": teacher + rng.normal(0, 2, n),
+        "ceiling": np.where(rng.random(n) < 0.1 * seed, np.nan, teacher + rng.normal(0, 1, n)),
+        "window_predicted": teacher + rng.normal(0, 2, n), "window_teacher": teacher,
+        "window_ceiling": teacher + rng.normal(0, 1, n),
+        "longer": pd.array(rng.choice([True, False, None], n), dtype="boolean")})
+    counted.loc[rng.integers(0, n), "predicted"] = np.nan
+    names = content_names(counted)
+    plain = []
+    for by in BY:
+        key = counted["content"].map(names) if by == "content" else counted[by]
+        plain += [ConsumerGroup(by, str(name), **figures(part, 1.5)) for name, part in counted.groupby(key)]
+    said = consumer_groups(counted, 1.5)
+    assert sorted(map(repr, said)) == sorted(map(repr, plain)) and len(said) == len(plain)
