@@ -22,7 +22,8 @@ from kit.errors import InputError
 from kit.infra.files import remembered_sha256, sha256_file
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.outside import NotANumber, read_rate
-from kit.infra.parquet import parquet_columns, parquet_rows, read_batches
+from kit.infra.parquet import parquet_columns, parquet_rows, parquet_schema, read_batches
+from kit.infra.resources import give_back_memory
 from kit.infra.versions import release
 from kit.platforms.encoders import SPECS
 from kit.rundir import manifest_path
@@ -174,9 +175,16 @@ def refuse_corpus(path: Path) -> None:
     if parquet_rows(path) > MAX_CORPUS_ROWS:  # refused, nothing read, where the corpus is (training_corpus)
         return
     read = [c for c in COLUMNS if c in columns]
+    # the text as dictionaries, a code a row: a batch of it as text held 0.5 GiB at its peak
+    texts = [f.name for f in parquet_schema(path) if f.name in read
+             and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
 
     def parts() -> Iterator[pa.Table]:  # a batch at a time: at 10,000 contents the columns whole held 0.8 GiB
-        return (pa.Table.from_batches([batch]) for batch in read_batches(path, read, f"--corpus {path}"))
-    if (finding := misscored(parts, manifest, columns)) is not None:
+        return (pa.Table.from_batches([batch]) for batch in read_batches(path, read, f"--corpus {path}", texts))
+    try:
+        finding = misscored(parts, manifest, columns)
+    finally:
+        give_back_memory()  # what arrow's pool kept of the batches: 0.5 GiB carried into training's read before
+    if finding is not None:
         raise refusal(f"--corpus {path}", finding, "trained", "then merge again and train on the new corpus",
                       f"merge again without box {finding.boxes}'s inputs", path)
