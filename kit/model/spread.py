@@ -165,7 +165,8 @@ def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray,
     var = np.maximum(np.bincount(inverse, weights=raw_frames * raw_frames) / counts - mean * mean, 0.0)
     spread = np.maximum(np.sqrt(var), LEAST_SPREAD)
     motion = np.bincount(inverse, weights=feats[:, MOTION].astype(np.float64)) / counts
-    codec = np.asarray(codec, dtype=np.float64)
+    # a column of the block at a time, each taken as float64 by bincount: the sums of a float64 copy of the whole
+    # block, without it (0.3 GiB at 3,000,000 rows)
     block = np.column_stack([np.bincount(inverse, weights=codec[:, j]) / counts for j in range(codec.shape[1])])
     raw = teacher_raw_of_means if teacher_raw_of_means is not None else mean
     return ids, terms(raw, block, motion, clip), np.log(spread)
