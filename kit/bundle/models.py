@@ -29,7 +29,7 @@ from kit.model.contract import (
 )
 from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds
 from kit.model.export import PARITY_ATOL, build_onnx, parity
-from kit.model.features import design_matrix
+from kit.model.features import Codec, design_rows
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import proven_model
@@ -70,7 +70,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     # its text as codes, as the loso step reads it (a code a row: the hashes as text were most of the refit's frame)
     df = training_corpus(corpus_file or Path(corpus.path), ENCODE_COLUMNS,
                          measured=tuple(f for f in features if f not in MODEL_FEATURES), coded=True)[0]
-    feats, codec = design_matrix(df, train.inputs)
+    feats, codec = design_rows(df, train.inputs)  # the codec block as each row's slot and cq (CodecRows)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     target = df["vmaf"].to_numpy(dtype=np.float64)
@@ -115,7 +115,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     return [*written, manifest, *profile]
 
 
-def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.ndarray, np.ndarray, np.ndarray],
+def refit_members(verdict: Verdict, distil: Distillation | None, data: tuple[np.ndarray, Codec, np.ndarray],
                   fitted: list[Member], train: TrainConfig, on_epoch: EpochCallback | None, workers: int
                   ) -> TrainedEnsemble:
     """The members refit on `data` (features, codec block, scores): by the teacher recipe, the teacher's function, its

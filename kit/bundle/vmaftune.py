@@ -33,6 +33,7 @@ from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
+from kit.model.features import Codec
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.runtime import PREDICT_ROWS, session
@@ -140,7 +141,7 @@ class Exported:
 
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
-                   codec: np.ndarray, crf_range: tuple[int, int]) -> float:
+                   codec: Codec, crf_range: tuple[int, int]) -> float:
     """Max |profile - native model| on the rows vmaf-tune knows and each slotted encoder's CRFs; NaN if not finite.
     Measured PARITY_PART rows at a time (the profile's feed, its output and the model's, for every row at once, were
     the bundle's peak at 10,000 contents: bench/README.md#scale-10000); the maximum is the same over the parts."""
@@ -291,7 +292,7 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
 
 
 def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
-                  crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
+                  crf_range: tuple[int, int], feats: np.ndarray, codec: Codec, encoders: np.ndarray,
                   cqs: np.ndarray, ship: Shipping) -> list[Path]:
     """The profile written into `folder`; every model checked before it is kept, every registry row before any."""
     tree.make_folder(folder)
@@ -343,7 +344,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
 
 
 def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict, folder: Path,
-                      crf_range: tuple[int, int], corpus: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                      crf_range: tuple[int, int], corpus: tuple[np.ndarray, Codec, np.ndarray, np.ndarray]
                       ) -> tuple[Path, float]:
     """One member as vmaf-tune's [N, 20] model, checked (ops, parity on `corpus`); its path and parity figure."""
     feats, codec, encoders, cqs = corpus

@@ -14,7 +14,7 @@ import pandas as pd
 from kit.infra.resources import give_back_memory
 from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
 from kit.model.contract import N_FEATURES
-from kit.model.features import model_space
+from kit.model.features import Codec, codec_into, model_space
 from kit.model.floor import with_floor
 from kit.model.folds import Fold
 from kit.model.loso import (
@@ -91,11 +91,11 @@ def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float
     return RidgeModel(mean[:n_feats] + shift[:n_feats], std, w, float(mean[d] + shift[d] - x_mean @ w))
 
 
-def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
+def ridge_loso(feats: np.ndarray, codec: Codec, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
     """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy per fold)."""
     shifted = np.empty((len(feats), feats.shape[1] + codec.shape[1] + 1), dtype=np.float64)  # filled in place: the
     shifted[:, :feats.shape[1]] = model_space(feats)  # values of one concatenation, without its copies (0.5 GiB each
-    shifted[:, feats.shape[1]:-1] = codec  # at 3,000,000 rows)
+    codec_into(shifted[:, feats.shape[1]:-1], codec)  # at 3,000,000 rows)
     shifted[:, -1] = target
     shift = shifted.mean(0)
     shifted -= shift

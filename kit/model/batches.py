@@ -11,7 +11,7 @@ import torch
 
 from kit.model.arch import Arch
 from kit.model.contract import CODEC_DIM
-from kit.model.features import model_space
+from kit.model.features import Codec, codec_into, model_space
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,17 @@ class TrainData:
     codec_block: bool = True  # False: the table is the features alone (no job that reads the codec block trains)
 
     @classmethod
-    def of(cls, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, codec_block: bool = True) -> TrainData:
+    def of(cls, feats: np.ndarray, codec: Codec, target: np.ndarray, codec_block: bool = True) -> TrainData:
         """The table of the features in model space and, where a job reads it, the codec block (without it, 180 MiB
         less at 3,000,000 rows: the baselines read the features alone, the same values as the view `feats`)."""
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
         if not codec_block:
             return cls(f32(model_space(feats)), f32(target), codec_block=False)
-        return cls(torch.cat([f32(model_space(feats)), f32(codec)], dim=1), f32(target))
+        table = np.empty((len(feats), feats.shape[1] + codec.shape[1]), dtype=np.float32)  # filled in place: no copy of
+        table[:, :feats.shape[1]] = model_space(feats)  # the codec block made whole where it is CodecRows
+        codec_into(table[:, feats.shape[1]:], codec)
+        return cls(torch.from_numpy(table), f32(target))
 
     @property
     def feats(self) -> torch.Tensor:

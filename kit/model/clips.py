@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.model.features import Codec
 from kit.model.pooling import POOLS, clipped, pool_groups
 
 RUNG_SIZE = ("enc_width", "enc_height")  # a rung's encoded size; 0: not recorded (the source's own size)
@@ -80,7 +81,7 @@ def held_encodes(rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, target:
     return HeldEncodes(rows, inverse, counts, first, mean_feats, fed, out)
 
 
-def clip_predictions(seed: int, held: HeldEncodes, codec: np.ndarray, frame_pred: np.ndarray,
+def clip_predictions(seed: int, held: HeldEncodes, codec: Codec, frame_pred: np.ndarray,
                      predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> pd.DataFrame:
     """One member's encodes among its fold's held-out rows: `predict` on their mean features against their mean
     teacher score, its frames' predictions pooled; `pred_vmaftune` clipped as the export clips it, NaN where vmaf-tune

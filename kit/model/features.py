@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import DTypeLike
 
 from kit.errors import InputError
 from kit.model.contract import (
@@ -39,10 +43,88 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     return out
 
 
+BLOCK_ROWS = 1 << 20  # rows of the codec block made at once from CodecRows (60 MiB)
+
+
+@dataclass(frozen=True)
+class CodecRows:
+    """The codec block (N, CODEC_DIM) as what makes each row's: its encoder's slot and the block's last column (its
+    cq normalised), 5 bytes a row where the block holds 60 (0.17 GiB at 3,000,000 rows). Indexed by rows (a slice,
+    positions, a mask) it gives those rows' block, float32, the values codec_block gives them; by (rows, column) that
+    column alone."""
+
+    slots: np.ndarray  # (N,) int8: the column of the row's encoder, in CODEC_VOCAB's order
+    cq: np.ndarray  # (N,) float32: the block's last column
+
+    @classmethod
+    def of(cls, encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -> CodecRows:
+        """From each row's encoder and cq, through codec_block (the one rule, its refusal of an unknown encoder
+        included), BLOCK_ROWS at a time."""
+        enc, cq = np.asarray(encoders, dtype=object), np.asarray(cqs)
+        slots, last = np.empty(len(enc), dtype=np.int8), np.empty(len(enc), dtype=np.float32)
+        for start in range(0, len(enc), BLOCK_ROWS):
+            block = codec_block(enc[start:start + BLOCK_ROWS], cq[start:start + BLOCK_ROWS])
+            slots[start:start + len(block)] = np.argmax(block[:, :-1], axis=1)
+            last[start:start + len(block)] = block[:, -1]
+        return cls(slots, last)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.slots), CODEC_DIM
+
+    @property
+    def dtype(self) -> np.dtype[np.float32]:
+        return np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple):
+            rows, column = key
+            if isinstance(column, (int, np.integer)):
+                j = int(column) % CODEC_DIM
+                return self.cq[rows] if j == CODEC_DIM - 1 else (self.slots[rows] == j).astype(np.float32)
+            return self[rows][:, column]
+        slots, cq = self.slots[key], self.cq[key]
+        block = np.zeros((len(slots), CODEC_DIM), dtype=np.float32)
+        block[np.arange(len(slots)), slots] = 1.0
+        block[:, -1] = cq
+        return block
+
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
+        return self[:].astype(dtype or np.float32, copy=False)
+
+    def astype(self, dtype: DTypeLike) -> np.ndarray:
+        return self[:].astype(dtype, copy=False)
+
+    def into(self, out: np.ndarray) -> None:
+        """The block written into `out` (N, CODEC_DIM), BLOCK_ROWS at a time, cast to its type."""
+        for start in range(0, len(self), BLOCK_ROWS):
+            out[start:start + BLOCK_ROWS] = self[start:start + BLOCK_ROWS]
+
+
+Codec = np.ndarray | CodecRows  # the codec block, whole or as CodecRows
+
+
+def codec_into(out: np.ndarray, codec: Codec) -> None:
+    """`codec`'s block written into `out`, with no copy of it made whole where it is CodecRows."""
+    if isinstance(codec, CodecRows):
+        codec.into(out)
+    else:
+        out[:] = codec
+
+
 def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, np.ndarray]:
     """(raw features (N, F) of the input set `inputs`, codec block (N,CODEC_DIM)) as float32."""
     feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
     return feats, codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
+
+
+def design_rows(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, CodecRows]:
+    """design_matrix with its codec block as CodecRows: what training keeps of every row."""
+    feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
+    return feats, CodecRows.of(df["encoder"].to_numpy(), df["cq"].to_numpy())
 
 
 def model_space(feats: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
 if TYPE_CHECKING:
     from kit.infra.proc import LogFn
+    from kit.model.features import Codec
     from kit.model.loso import Fold
 
 # torch, pandas and onnx load in the functions that score: `status` finds the incumbent's files to fingerprint them
@@ -94,7 +95,7 @@ def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
     return seconds
 
 
-def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
+def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: Codec, scratch: Path,
                log: LogFn | None = None) -> list[np.ndarray]:
     """Each member's scores, checked, from a child process (kit.model.incumbent_child); a failing member refused."""
     from kit.infra.proc import TimedOut, run_process, signal_name, timeout_cap
@@ -166,7 +167,7 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
     return out
 
 
-def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
+def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: Codec, scratch: Path,
                      log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
     """(manifest, member files, the ensemble's score per row), computed in `scratch`, removed afterwards."""
     manifest, onnx_files = find_incumbent(path)

@@ -23,7 +23,7 @@ from kit.model.consumer import CRF_RANGE, TOLERANCE
 from kit.model.contract import CANONICAL6, MODEL_FEATURES
 from kit.model.distil import Distillation, encode_codes, recipe_of
 from kit.model.encodes import consumer_encodes, feed_codec
-from kit.model.features import design_matrix
+from kit.model.features import Codec, design_matrix, design_rows
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
 from kit.model.predictions import HeldPredictions
@@ -97,7 +97,7 @@ class LosoInputs:
     folds: list[Fold]
     train: list[Complement]  # per fold, the rows it trains on (made when a group trains on them)
     feats: np.ndarray
-    codec: np.ndarray
+    codec: Codec  # the codec block, as CodecRows where LosoInputs.of made it
     target: np.ndarray  # vmaf, float64
     scheme: FoldScheme
     # --vmaftune-crf-range (kit.model.encodes); None for an input set vmaf-tune does not feed
@@ -142,7 +142,7 @@ class LosoInputs:
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)
-        feats, codec = design_matrix(df, inputs)
+        feats, codec = design_rows(df, inputs)
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
                    np.array(df["vmaf"], dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
 

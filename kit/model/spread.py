@@ -36,6 +36,8 @@ from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 if TYPE_CHECKING:
     import numpy as np
 
+    from kit.model.features import Codec
+
 # log sigma's terms, in the coefficients' order: the codec block's one-hot last, a term per slot
 TERMS = ("one", "cq_norm", "level", "motion", "middle", *CODEC_VOCAB)
 BLOCK = TERMS.index(CODEC_VOCAB[0])  # the first encoder's term
@@ -151,7 +153,7 @@ class Moments:
         return [float(v) for v in np.linalg.solve(self.xx + ridge, self.xy)]
 
 
-def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray, codec: np.ndarray,
+def encode_spreads(raw_frames: np.ndarray, codes: np.ndarray, feats: np.ndarray, codec: Codec,
                    teacher_raw_of_means: np.ndarray | None = None, clip: tuple[float, float] = (0.0, 100.0),
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each encode's terms and log spread from its frames: (encode codes (E,), terms (E, len(TERMS)), log sigma (E,)).

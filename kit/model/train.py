@@ -20,7 +20,7 @@ from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.contract import N_FEATURES
 from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds, zero_correction
-from kit.model.features import model_space
+from kit.model.features import Codec, model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
@@ -304,7 +304,7 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 
 
-def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
+def train_members(feats: np.ndarray, codec: Codec, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
                   distil: Distillation | None = None) -> TrainedEnsemble:
     """One job: train the members and return them as one ensemble; by the teacher recipe with `distil` (their

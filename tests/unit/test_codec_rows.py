@@ -1,0 +1,72 @@
+"""The codec block kept as each row's slot and cq (kit.model.features.CodecRows): every way LOSO reads it gives the bits
+codec_block gives, and what trains on it is the same table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kit.errors import InputError
+from kit.model import features
+from kit.model.batches import TrainData
+from kit.model.contract import CODEC_DIM, CODEC_VOCAB
+from kit.model.features import CodecRows, codec_block, codec_into
+from kit.model.loso import LosoInputs
+from tests.kitfiles import shard_table
+
+
+def rows(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(0, 60))
+    encoders = draw(st.lists(st.sampled_from(CODEC_VOCAB), min_size=n, max_size=n))
+    cqs = draw(st.lists(st.one_of(st.integers(-5, 70).map(float), st.just(float("nan"))), min_size=n, max_size=n))
+    return np.array(encoders, dtype=object), np.array(cqs, dtype=np.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(1, 9))
+def test_every_read_of_codec_rows_is_the_block_s_bits(data: st.DataObject, block_rows: int) -> None:
+    encoders, cqs = data.draw(st.composite(rows)())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(features, "BLOCK_ROWS", block_rows)  # made a few rows at a time, across any cut
+        kept = CodecRows.of(encoders, cqs)
+        whole = codec_block(encoders, cqs)
+        assert kept[:].tobytes() == whole.tobytes() and np.asarray(kept).tobytes() == whole.tobytes()
+        assert kept.shape == whole.shape and len(kept) == len(whole) and kept.slots.dtype == np.int8
+        picks = data.draw(st.lists(st.integers(0, max(len(whole) - 1, 0)), max_size=20)) if len(whole) else []
+        at = np.array(picks, dtype=np.int64)
+        assert kept[at].tobytes() == whole[at].tobytes()  # positions, in any order, repeated
+        mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(whole), max_size=len(whole))), dtype=bool)
+        assert kept[mask].tobytes() == whole[mask].tobytes()
+        assert kept[2:7].tobytes() == whole[2:7].tobytes()
+        for j in (*range(CODEC_DIM), -1):  # a column: what the spread's fit sums by encode
+            assert kept[:, j].tobytes() == np.ascontiguousarray(whole[:, j]).tobytes(), j
+            assert kept[at, j].tobytes() == np.ascontiguousarray(whole[at, j]).tobytes(), j
+        out = np.full((len(whole), CODEC_DIM), -1.0)
+        codec_into(out, kept)  # what ridge's moments are filled with, in float64
+        assert out.tobytes() == whole.astype(np.float64).tobytes()
+        assert kept.astype(np.float64).tobytes() == whole.astype(np.float64).tobytes()
+
+
+def test_an_encoder_without_a_slot_is_refused_as_the_block_refuses_it() -> None:
+    encoders = np.array(["libx264", "vvc_future"], dtype=object)
+    with pytest.raises(InputError) as block:
+        codec_block(encoders, np.array([20.0, 30.0]))
+    with pytest.raises(InputError) as kept:
+        CodecRows.of(encoders, np.array([20.0, 30.0]))
+    assert kept.value.message == block.value.message
+
+
+def test_loso_keeps_the_block_as_codec_rows_and_trains_on_the_same_table() -> None:
+    df = shard_table(box="boxa").to_pandas()
+    df["encoder"] = pd.Categorical(np.resize(np.array(CODEC_VOCAB), len(df)))  # every slot, as training codes text
+    inputs = LosoInputs.of(df)
+    assert isinstance(inputs.codec, CodecRows)
+    whole = codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
+    assert np.asarray(inputs.codec).tobytes() == whole.tobytes()
+    kept, made = TrainData.of(inputs.feats, inputs.codec, inputs.target), TrainData.of(inputs.feats, whole,
+                                                                                      inputs.target)
+    assert kept.table.numpy().tobytes() == made.table.numpy().tobytes() and kept.table.is_contiguous()
+    assert kept.target.numpy().tobytes() == made.target.numpy().tobytes()
