@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,6 +36,7 @@ READ_AS_IS = (".y4m", ".yuv")  # clips read as they are, never through the share
 SOFTWARE = tuple(name for name, spec in SPECS.items() if not spec.traits.engine)  # the encoders that shared it
 COLUMNS = ("src", "src_sha256", "encoder", "fps", "box_id")  # what the rule reads of the rows
 MAX_LISTED = 5
+FIRST_ROW = "first_row"  # a group's first row, by which the groups are taken in turn
 LATER_COLUMNS = (*SCHEMA2_MISSING, *SCHEMA3_MISSING)  # what schema 3 and 4 added: a schema 1 or 2 file has none
 
 
@@ -82,13 +84,16 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
 
 def _software_groups(parts: Iterable[pa.Table]) -> Iterator[dict[str, Any]]:
     """Each part's rows of software encoders, counted by source, box and rate (a group of several parts is each
-    part's: misscored sums them)."""
+    part's: misscored sums them), in the order of each group's first row: whether the text is read as such or as
+    codes, and whatever order arrow's grouping gives (it differs between the two where a key is null)."""
     for table in parts:
         if not {"encoder", "src_sha256"} <= set(table.column_names):
             continue
         keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
         rows = table.filter(pc.fill_null(pc.is_in(table["encoder"], value_set=pa.array(SOFTWARE)), False))
-        yield from rows.select(keys).group_by(keys).aggregate([([], "count_all")]).to_pylist()
+        at = rows.select(keys).append_column(FIRST_ROW, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        groups = at.group_by(keys).aggregate([([], "count_all"), (FIRST_ROW, "min")])
+        yield from groups.sort_by(f"{FIRST_ROW}_min").drop_columns([f"{FIRST_ROW}_min"]).to_pylist()
 
 
 def _rate(entry: ClipEntry | SourceRows | None, fps: object) -> Fraction | None:
@@ -175,11 +180,11 @@ def refuse_corpus(path: Path) -> None:
     if parquet_rows(path) > MAX_CORPUS_ROWS:  # refused, nothing read, where the corpus is (training_corpus)
         return
     read = [c for c in COLUMNS if c in columns]
-    # the text as dictionaries, a code a row: a batch of it as text held 0.5 GiB at its peak
-    texts = [f.name for f in parquet_schema(path) if f.name in read
-             and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
 
     def parts() -> Iterator[pa.Table]:  # a batch at a time: at 10,000 contents the columns whole held 0.8 GiB
+        # the text as dictionaries, a code a row: a batch of it as text held 0.5 GiB at its peak
+        texts = [f.name for f in parquet_schema(path) if f.name in read
+                 and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
         return (pa.Table.from_batches([batch]) for batch in read_batches(path, read, f"--corpus {path}", texts))
     try:
         finding = misscored(parts, manifest, columns)

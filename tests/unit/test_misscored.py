@@ -234,6 +234,31 @@ def test_the_corpus_door_reads_the_rule_s_text_as_codes(tmp_path: Path, monkeypa
                                                                               "box_id"}, schema
 
 
+def test_a_source_is_named_as_its_first_rows_say_read_as_text_or_as_codes(tmp_path: Path) -> None:
+    """A source named twice (its rows' `src` differ), some rows of no box: the finding names it as its first software
+    row says, whether the rule reads the text as such (merge's table) or as codes (the --corpus door): arrow groups
+    the two in other orders where a key is null."""
+    from kit.corpus.misscored import misscored
+
+    table = with_rates(shard_table(box="boxa"), {SLOW: NTSC})
+    src, box = table["src"].to_pylist(), table["box_id"].to_pylist()
+    slow = [i for i, s in enumerate(src) if s == SLOW]
+    for i in slow[1:]:  # its first row as it was; the rest of no box, all but the first under another name
+        box[i] = None
+        src[i] = SLOW if i == slow[1] else "s0-renamed"
+    table = table.set_column(table.column_names.index("src"), "src", pa.array(src))
+    table = table.set_column(table.column_names.index("box_id"), "box_id", pa.array(box, pa.string()))
+    corpus = write_shard(tmp_path / "renamed.parquet", table)
+    with pytest.raises(InputError) as refused:
+        refuse_corpus(corpus)
+    as_text = misscored(pq.read_table(corpus), None, table.column_names)
+    assert as_text is not None and refused.value.message.startswith(
+        f"--corpus {corpus}: {as_text.listing()} were scored by"), (refused.value.message, as_text.listing())
+    for first in (slow[0], slow[1]):  # each (box, source) by its first row: box boxa's, then the rows of no box
+        where = f"box {box[first]}" if box[first] else "box (not recorded)"
+        assert f"{src[first]} (23.976 fps, {where})" in refused.value.message, (first, refused.value.message)
+
+
 @pytest.mark.parametrize("cut", [1, 4, 5, 7, 15])
 def test_a_source_of_two_names_is_named_as_its_first_rows_name_it_however_the_rows_are_cut(cut: int) -> None:
     """One master whose rows carry two names (A, then B, then A again): the finding names it by its first rows'
