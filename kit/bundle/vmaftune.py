@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -33,13 +33,15 @@ from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
-from kit.model.features import Codec
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.runtime import PREDICT_ROWS, session
 from kit.model.teacher_term import TEACHER_OPS
 from kit.verdict.consumer import untrained_note
 from kit.verdict.document import Verdict
+
+if TYPE_CHECKING:
+    from kit.model.features import Codec
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",

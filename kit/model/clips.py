@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from kit.model.features import Codec
 from kit.model.pooling import POOLS, clipped, pool_groups
+
+if TYPE_CHECKING:
+    from kit.model.features import Codec
 
 RUNG_SIZE = ("enc_width", "enc_height")  # a rung's encoded size; 0: not recorded (the source's own size)
 # one encode: a source at one encoder, quality setting and rung (two boxes' frames of one encode pooled as one)

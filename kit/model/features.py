@@ -44,6 +44,7 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
 
 
 BLOCK_ROWS = 1 << 20  # rows of the codec block made at once from CodecRows (60 MiB)
+assert np.iinfo(np.int8).max >= len(CODEC_VOCAB), "CodecRows keeps each row's slot in an int8"
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,17 @@ class CodecRows:
 
     @classmethod
     def of(cls, encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -> CodecRows:
-        """From each row's encoder and cq, through codec_block (the one rule, its refusal of an unknown encoder
-        included), BLOCK_ROWS at a time."""
+        """From each row's encoder and cq, through codec_block (the one rule), BLOCK_ROWS at a time; an encoder
+        without a slot refused as codec_block refuses the whole corpus (every such name, all their rows), before any
+        block is made."""
         enc, cq = np.asarray(encoders, dtype=object), np.asarray(cqs)
+        if any(e not in CODEC_VOCAB for e in pd.unique(enc)):
+            unknown = ~np.isin(enc, CODEC_VOCAB)
+            codec_block(enc[unknown], cq[unknown])  # refuses them (an InputError naming each)
         slots, last = np.empty(len(enc), dtype=np.int8), np.empty(len(enc), dtype=np.float32)
         for start in range(0, len(enc), BLOCK_ROWS):
             block = codec_block(enc[start:start + BLOCK_ROWS], cq[start:start + BLOCK_ROWS])
+            assert (block[:, :-1].sum(axis=1) == 1.0).all(), "a row of the block has one slot"
             slots[start:start + len(block)] = np.argmax(block[:, :-1], axis=1)
             last[start:start + len(block)] = block[:, -1]
         return cls(slots, last)
@@ -80,9 +86,13 @@ class CodecRows:
         return len(self.slots)
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):  # one row: its block, (CODEC_DIM,)
+            return self[np.array([key])][0]
         if isinstance(key, tuple):
             rows, column = key
             if isinstance(column, (int, np.integer)):
+                if not -CODEC_DIM <= column < CODEC_DIM:
+                    raise IndexError(f"column {column} is out of the codec block's {CODEC_DIM}")
                 j = int(column) % CODEC_DIM
                 return self.cq[rows] if j == CODEC_DIM - 1 else (self.slots[rows] == j).astype(np.float32)
             return self[rows][:, column]
@@ -100,6 +110,7 @@ class CodecRows:
 
     def into(self, out: np.ndarray) -> None:
         """The block written into `out` (N, CODEC_DIM), BLOCK_ROWS at a time, cast to its type."""
+        assert out.shape == self.shape, f"the codec block is {self.shape}, written into {out.shape}"
         for start in range(0, len(self), BLOCK_ROWS):
             out[start:start + BLOCK_ROWS] = self[start:start + BLOCK_ROWS]
 

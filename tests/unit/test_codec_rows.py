@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,7 @@ from kit.errors import InputError
 from kit.model import features
 from kit.model.batches import TrainData
 from kit.model.contract import CODEC_DIM, CODEC_VOCAB
-from kit.model.features import CodecRows, codec_block, codec_into
+from kit.model.features import CodecRows, codec_block, codec_into, model_space
 from kit.model.loso import LosoInputs
 from tests.kitfiles import shard_table
 
@@ -50,13 +51,46 @@ def test_every_read_of_codec_rows_is_the_block_s_bits(data: st.DataObject, block
         assert kept.astype(np.float64).tobytes() == whole.astype(np.float64).tobytes()
 
 
-def test_an_encoder_without_a_slot_is_refused_as_the_block_refuses_it() -> None:
-    encoders = np.array(["libx264", "vvc_future"], dtype=object)
+@pytest.mark.parametrize("block_rows", [1, 2, 1 << 20])
+def test_encoders_without_a_slot_are_refused_as_the_whole_block_refuses_them(block_rows: int,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every name, all their rows, whichever of the blocks made a part at a time they fall in."""
+    monkeypatch.setattr(features, "BLOCK_ROWS", block_rows)
+    encoders = np.array(["libx264", "h264_amf", "libx265", "hevc_amf", "h264_amf"], dtype=object)
+    cqs = np.array([20.0, 30.0, 25.0, 28.0, 22.0])
     with pytest.raises(InputError) as block:
-        codec_block(encoders, np.array([20.0, 30.0]))
+        codec_block(encoders, cqs)
     with pytest.raises(InputError) as kept:
-        CodecRows.of(encoders, np.array([20.0, 30.0]))
-    assert kept.value.message == block.value.message
+        CodecRows.of(encoders, cqs)
+    assert kept.value.message == block.value.message and "(3 rows)" in kept.value.message, kept.value.message
+
+
+def test_codec_rows_refuse_what_an_array_refuses() -> None:
+    kept = CodecRows.of(np.array(["libx264", "libx265"], dtype=object), np.array([20.0, 25.0]))
+    assert kept[1].tobytes() == codec_block(np.array(["libx265"], dtype=object), np.array([25.0]))[0].tobytes()
+    with pytest.raises(IndexError):
+        kept[:, CODEC_DIM]
+    with pytest.raises(AssertionError):
+        kept.into(np.zeros((3, CODEC_DIM)))
+
+
+def test_ridge_and_the_spread_s_sums_read_codec_rows_as_the_block() -> None:
+    """ridge's moments (filled into a float64 slice of a wider table) and each encode's block summed for the
+    spread: the same bits from CodecRows as from the block."""
+    from kit.model.baselines import ridge_loso
+    from kit.model.spread import encode_spreads
+
+    df = shard_table(box="boxa").to_pandas()
+    df["encoder"] = np.resize(np.array(CODEC_VOCAB, dtype=object), len(df))
+    inputs = LosoInputs.of(df)
+    whole = codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
+    assert ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds).to_json() == \
+        ridge_loso(inputs.feats, whole, inputs.target, inputs.folds).to_json()
+    codes = np.arange(len(df)) // 4
+    raw = inputs.target + 0.5
+    kept, made = (encode_spreads(raw, codes, inputs.feats.astype(np.float64), c) for c in (inputs.codec, whole))
+    for a, b in zip(kept, made, strict=True):
+        assert a.tobytes() == b.tobytes()
 
 
 def test_loso_keeps_the_block_as_codec_rows_and_trains_on_the_same_table() -> None:
@@ -66,7 +100,6 @@ def test_loso_keeps_the_block_as_codec_rows_and_trains_on_the_same_table() -> No
     assert isinstance(inputs.codec, CodecRows)
     whole = codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
     assert np.asarray(inputs.codec).tobytes() == whole.tobytes()
-    kept, made = TrainData.of(inputs.feats, inputs.codec, inputs.target), TrainData.of(inputs.feats, whole,
-                                                                                      inputs.target)
-    assert kept.table.numpy().tobytes() == made.table.numpy().tobytes() and kept.table.is_contiguous()
-    assert kept.target.numpy().tobytes() == made.target.numpy().tobytes()
+    kept = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    made = torch.cat([torch.from_numpy(model_space(inputs.feats)), torch.from_numpy(whole)], dim=1)  # 2.6.0's table
+    assert kept.table.numpy().tobytes() == made.numpy().tobytes() and kept.table.is_contiguous()

@@ -19,6 +19,7 @@ from kit.media.svr import NotReproducible, parse_model
 from kit.model.batches import Member
 from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 from kit.model.distil import Distillation, by_feature, draw_prior, encode_codes, encode_windows
+from kit.model.features import Codec
 from kit.model.loso import LosoInputs
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.teacher_fn import prove
@@ -190,7 +191,7 @@ def test_the_prior_s_columns_are_placed_by_the_feature_table() -> None:
         by_feature({"adm": np.zeros((n, 2)), "vif": np.zeros((n, 4)), "motion": np.zeros((n, 1))})
 
 
-def distilled(df: pd.DataFrame, config: TrainConfig) -> tuple[Distillation, np.ndarray, np.ndarray]:
+def distilled(df: pd.DataFrame, config: TrainConfig) -> tuple[Distillation, np.ndarray, Codec]:
     inputs = LosoInputs.of(df)
     model = parse_model(model_json(), "tiny")
     return (Distillation.of(inputs.feats, inputs.target, np.arange(len(df)) // 12, model, config),
