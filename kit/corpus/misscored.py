@@ -84,8 +84,8 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
 
 def _software_groups(parts: Iterable[pa.Table]) -> Iterator[dict[str, Any]]:
     """Each part's rows of software encoders, counted by source, box and rate (a group of several parts is each
-    part's: misscored sums them), in the order of each group's first row: whether the text is read as such or as
-    codes, and whatever order arrow's grouping gives (it differs between the two where a key is null)."""
+    part's: misscored sums them), in the order of each group's first row, whatever order arrow's grouping gives (not
+    the rows' across a table's chunks, nor, the text read as codes, where a key is null)."""
     for table in parts:
         if not {"encoder", "src_sha256"} <= set(table.column_names):
             continue

@@ -65,7 +65,7 @@ def test_encoders_without_a_slot_are_refused_as_the_whole_block_refuses_them(blo
     assert kept.value.message == block.value.message and "(3 rows)" in kept.value.message, kept.value.message
 
 
-def test_codec_rows_refuse_what_an_array_refuses() -> None:
+def test_a_row_reads_as_an_array_s_row_and_what_an_array_refuses_is_refused() -> None:
     kept = CodecRows.of(np.array(["libx264", "libx265"], dtype=object), np.array([20.0, 25.0]))
     assert kept[1].tobytes() == codec_block(np.array(["libx265"], dtype=object), np.array([25.0]))[0].tobytes()
     with pytest.raises(IndexError):
@@ -103,3 +103,4 @@ def test_loso_keeps_the_block_as_codec_rows_and_trains_on_the_same_table() -> No
     kept = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     made = torch.cat([torch.from_numpy(model_space(inputs.feats)), torch.from_numpy(whole)], dim=1)  # 2.6.0's table
     assert kept.table.numpy().tobytes() == made.numpy().tobytes() and kept.table.is_contiguous()
+    assert kept.target.numpy().tobytes() == inputs.target.astype(np.float32).tobytes()
