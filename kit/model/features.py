@@ -126,16 +126,19 @@ def codec_into(out: np.ndarray, codec: Codec) -> None:
         out[:] = codec
 
 
+def feature_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> np.ndarray:
+    """The raw features (N, F) of the input set `inputs`, float32."""
+    return df[list(input_features(inputs))].to_numpy(dtype=np.float32)
+
+
 def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, np.ndarray]:
     """(raw features (N, F) of the input set `inputs`, codec block (N,CODEC_DIM)) as float32."""
-    feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
-    return feats, codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
+    return feature_matrix(df, inputs), codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
 
 
 def design_rows(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, CodecRows]:
     """design_matrix with its codec block as CodecRows: what training keeps of every row."""
-    feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
-    return feats, CodecRows.of(df["encoder"].to_numpy(), df["cq"].to_numpy())
+    return feature_matrix(df, inputs), CodecRows.of(df["encoder"].to_numpy(), df["cq"].to_numpy())
 
 
 def model_space(feats: np.ndarray) -> np.ndarray:
