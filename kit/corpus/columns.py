@@ -23,6 +23,9 @@ TEACHER_FEATURES = libvmaf.TEACHER_FEATURES  # the teacher's own six, where it h
 # of a job's rows (kit.corpus.schema.JOB_SCHEMA), which its ledger names; a job of version 4 written before the
 # teacher's own six (corpus schema 6) reads with them null (kit.corpus.jobs.read_job_rows)
 JOB_ROWS_VERSION = 4
+# a row's box where none was recorded (null, which the schema allows) or the corpus has no box column, as the verdict's
+# figures by box and --holdout box group it (the catalogue's "no box")
+NO_BOX = "unknown"
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 # each score's plausible range: a value outside is a damaged or hand-made row, or a libvmaf that is broken
 PLAUSIBLE: dict[str, tuple[float, float]] = {**{f.name: f.plausible for f in libvmaf.CANONICAL}, "vmaf": VMAF_RANGE,

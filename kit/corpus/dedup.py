@@ -61,6 +61,15 @@ def dedupe(table: pa.Table) -> Dedup:
     return Dedup(table, order, keep, kept_row, differs)
 
 
+def changes(before: pa.Array, after: pa.Array) -> np.ndarray:
+    """Where each value of `after` is another than the one `before` it: a value left null (not recorded, which the
+    schema allows of a box, a size, a scaler) is one value of its own, the same as another null and not any value."""
+    differ = pc.not_equal(before, after)
+    if differ.null_count:
+        differ = pc.if_else(pc.is_null(differ), pc.xor(pc.is_null(before), pc.is_null(after)), differ)
+    return differ.to_numpy(zero_copy_only=False)
+
+
 def marks(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rows in dedupe's order (SORT_ORDER, then RANK), and in that order each row's marks: kept (the first of its
     key), the position of its key's kept row, scored values that differ from it. Only the columns sorted on, then the
@@ -73,7 +82,7 @@ def marks(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     starts[:1] = True
     for name in (c for c in KEY if c in table.column_names):
         col = table[name].take(order).combine_chunks()
-        starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        starts[1:] |= changes(col.slice(0, n - 1), col.slice(1))
     kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     differs = np.zeros(n, dtype=bool)
     for name in SCORED:

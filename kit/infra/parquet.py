@@ -5,14 +5,14 @@ buffers arrow's pool threads free after the read (an abort at shutdown: apache/a
 
 The kit's own LOSO and verdict files are read as DataFrames by `read_frame`; no module reads parquet by `pq.read_table`
 or `pd.read_parquet` directly, but kit.corpus.shard's reading of the kit's own job files, each checked against its
-ledger's sha256 first.
+ledger's sha256 first. `write_frame` writes a frame as `to_parquet` does, a row group at a time (the verdict's files).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ DAMAGED_HINT = "copy it again from the box that made it, or re-create it with th
 WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
 ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 BATCH_ROWS = 1 << 20  # rows a batch of read_batches: tens of MiB of a few columns
+WRITE_ROWS = 1 << 20  # rows a row group of pyarrow's write_table unless told (its default row_group_size)
 
 
 def damaged(label: str, exc: BaseException) -> InputError:
@@ -140,3 +141,29 @@ def read_batches(path: Path, columns: Sequence[str], label: str | None = None, d
 def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A parquet file the kit wrote in an out-dir as a DataFrame, through `read_parquet` with no row limit."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
+
+
+def write_frame(frame: pd.DataFrame, fh: Any, part: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                rows: int = WRITE_ROWS) -> None:
+    """`frame` written to `fh` as `frame.to_parquet(fh, index=False)` writes it, a row group at a time, each group's
+    rows made into a table through `part` (that frame as it is to be stored): the same bytes, without the whole
+    frame in arrow's memory beside the frame itself (0.5 GiB of the verdict's text at 10,000 contents). `rows`:
+    the rows of a group, as pyarrow's write_table groups them unless told (tests/unit/test_parquet_write.py). A frame
+    with a column of Python objects is written whole, as to_parquet writes it: a group's own values (all None, say)
+    would make another type than the column's."""
+    if frame.attrs:  # to_parquet keeps a frame's attrs in the footer: not this writer's
+        raise ValueError("write_frame writes no frame's attrs")
+    if any(frame[c].dtype == object for c in frame.columns):  # arrow guesses such a column's type from its values:
+        (part(frame) if part is not None else frame).to_parquet(fh, index=False)  # from all of them, as to_parquet
+        return
+
+    def table(start: int) -> pa.Table:
+        rows_of = frame.iloc[start:start + rows]
+        return pa.Table.from_pandas(part(rows_of) if part is not None else rows_of, preserve_index=False)
+
+    first = table(0)
+    with pq.ParquetWriter(fh, first.schema, compression="snappy") as writer:  # to_parquet's codec (pandas')
+        writer.write_table(first, row_group_size=rows)
+        del first
+        for start in range(rows, len(frame), rows):
+            writer.write_table(table(start), row_group_size=rows)

@@ -58,14 +58,14 @@ VERDICT_PER_ROW = 15e-6 * PACE
 
 # the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x
 # 300 rows scored by their teacher (bench/README.md#step-memory): the verdict's a line through its peaks at 1,000 and
-# 10,000 contents (527 and 3,228 MiB; 14,924 at 50,000, 0.85 of it with its margin; 591, 3,747 and 17,063 while it
-# held LOSO's predictions to its end and grouped on strings), each on a corpus whose rows are not in its order, so that
-# the held-out rows copy its columns (a merged union's hold them: 2,636 to 2,676 MiB at 10,000); LOSO's, with its
-# margin, just above its spread at 3,000 contents (1,107 to 1,415 MiB from run to run), and through 50,000 (7,961
-# MiB); the bundle's through its PROMOTEs' (its refit: the largest part) at 1,000 and 10,000 (1,126 and 2,528 MiB),
-# above 3,000's (1,486) and far above 50,000's HOLD (4,696 MiB, no refit); it grew faster than its rows while every
-# message that holds a name compiled them all (21,342 MiB at 50,000: kit.infra.kinds.Named)
-STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(230 * 2**20, 1_050),
+# 10,000 contents since it holds its text as one string a value (472 and 2,119 MiB, the higher of two rounds; before,
+# 527 and 3,228, 14,924 at 50,000, 0.85 of its line then), each on a corpus whose rows are not in its order, so that
+# the held-out rows copy its columns; LOSO's, with its margin, just above its spread at 3,000 contents (1,107 to 1,415
+# MiB from run to run), and through 50,000 (7,961 MiB); the bundle's through its PROMOTEs' (its refit: the largest
+# part) at 1,000 and 10,000 (1,126 and 2,528 MiB), above 3,000's (1,486) and far above 50,000's HOLD (4,696 MiB, no
+# refit); it grew faster than its rows while every message that holds a name compiled them all (21,342 MiB at 50,000:
+# kit.infra.kinds.Named)
+STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(290 * 2**20, 640),
               "bundle": PeakLine(970 * 2**20, 545)}
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle"}  # each step as a line says it
 

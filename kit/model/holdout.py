@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from kit.corpus.columns import NO_BOX
 from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import rung_labels
 from kit.errors import InputError
@@ -30,7 +31,9 @@ class HoldoutFold:
 
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    values = np.asarray(rung_labels(df), dtype=object) if kind == "rung" else df[COLUMN[kind]].astype(str).to_numpy()
+    # a row whose box is not recorded is NO_BOX's, as the verdict's figures by box group it
+    values = (np.asarray(rung_labels(df), dtype=object) if kind == "rung" else
+              df[COLUMN[kind]].astype(str).fillna(NO_BOX).to_numpy())
     kinds = sorted(set(values))
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kit.corpus.columns import NO_BOX
 from kit.corpus.manifests import read_manifest, source_repeats
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
@@ -23,6 +24,33 @@ if TYPE_CHECKING:
     from kit.model.teacher_fn import TeacherFunction
     from kit.verdict.assess import Assessment, Predicted
     from kit.verdict.document import Verdict
+
+
+# the corpus columns the verdict reads beside training's, each with what a corpus without it is taken to say (a
+# hand-made corpus: one box, no known size; no encode size: rung `native`)
+BESIDE = {"box_id": NO_BOX, "width": 0, "height": 0, "enc_width": 0, "enc_height": 0}
+
+
+def corpus_rows(corpus_file: Path) -> pd.DataFrame:
+    """The corpus rows as the verdict holds them, indexed by their CORPUS_ROW: the columns the assessment reads (the
+    rows' META and the teacher's score; the features and the teacher's name let go, a sixth of the step's peak at
+    10,000 contents). Its text is read as codes (the read's peak at 10,000 contents 1.4 GiB, was 2.3), then held as
+    one string a value, which the held-out rows share: the step's peak 2.1 GiB, was 3.1
+    (bench/README.md#scale-10000). Each column of BESIDE a corpus lacks, and each row that leaves one null (not
+    recorded, which the schema allows), says what BESIDE says: a box or a size not recorded is one rule, whether
+    the file or the row leaves it out (LOSO's --holdout box groups the rows the same way)."""
+    import numpy as np
+
+    from kit.corpus.schema import CORPUS_ROW
+    from kit.corpus.training import shared_text, training_corpus
+    from kit.verdict.intervals import META
+
+    meta, _ = training_corpus(corpus_file, tuple(BESIDE), coded=True)
+    meta = meta.assign(**{c: v for c, v in BESIDE.items() if c not in meta.columns}).set_index(CORPUS_ROW, drop=False)
+    meta = shared_text(meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]])  # a frame of its own
+    unrecorded = [c for c in BESIDE if meta[c].isna().any()]  # a size read with nulls is float: int32 as stored
+    return meta.assign(**{c: meta[c].fillna(BESIDE[c]) if c == "box_id" else meta[c].fillna(BESIDE[c]).astype(np.int32)
+                          for c in unrecorded}) if unrecorded else meta
 
 
 def reached(verdict: Verdict, keep: Path) -> VerdictReached:
@@ -85,23 +113,13 @@ class VerdictStep:
     def assess(self, ctx: Context, corpus_file: Path, codec_blind: bool, proof: TeacherFunction | None) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block;
         `proof`: the teacher's function as LOSO found it, which says why there may be no ceiling)."""
-        from kit.corpus.schema import CORPUS_ROW
-        from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
         from kit.infra.resources import give_back_memory
         from kit.verdict.assess import assess
         from kit.verdict.consumer import consumer_block, no_ceiling_why
-        from kit.verdict.intervals import META
 
         s, run = ctx.settings, ctx.run
-        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
-        # a hand-made corpus may lack them (one box, no known size; no encode size: rung `native`)
-        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_width", 0),
-                                                 ("enc_height", 0)) if c not in meta.columns}
-                           ).set_index(CORPUS_ROW, drop=False)
-        # the columns the assessment reads (the rows' META and the teacher's score), the features and the teacher's
-        # name let go: a sixth of the step's peak at 10,000 contents (bench/README.md#scale-10000)
-        meta = meta[[c for c in meta.columns if c in (*META, "vmaf", CORPUS_ROW)]]  # a frame of its own
+        meta = corpus_rows(corpus_file)
         predicted = self.predicted(ctx, corpus_file, meta)
         give_back_memory()  # the predictions and their grouping
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
@@ -136,7 +154,8 @@ class VerdictStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
         from kit.corpus.summary import corpus_check, summarise_corpus
-        from kit.infra.parquet import read_frame
+        from kit.corpus.training import arrow_text
+        from kit.infra.parquet import read_frame, write_frame
         from kit.infra.resources import give_back_memory
         from kit.model.cost import bundle_work
         from kit.model.results import BaselineResult, Baselines, SeedReport  # ten records `status` never reads
@@ -167,9 +186,9 @@ class VerdictStep:
         frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips,
                   run.consumer_encodes: assessment.judged}
         outputs = [path for path, frame in frames.items() if frame is not None]
-        for path in outputs:
+        for path in outputs:  # a row group at a time, its text as a table read holds it: to_parquet's bytes
             with tree.atomic(path) as fh:
-                frames[path].to_parquet(fh, index=False)
+                write_frame(frames[path], fh, arrow_text)
         tree.remove(run.calibration)
         if assessment.judged is None:  # an earlier run's, where vmaf-tune is no longer fed
             tree.remove(run.consumer_encodes)

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from kit.corpus.columns import NO_BOX
 from kit.model.conformal import level_key
 from kit.rundir import RunDir
 from kit.verdict.intervals import column
@@ -32,6 +35,12 @@ def test_every_interval_and_group_figure_is_recomputed_from_the_files(
     run, v = RunDir(out), verdict_of(json_run[0])
     rows = pd.read_parquet(run.intervals)
     pred = pd.read_parquet(run.predictions)
+    # the verdict holds its text as shared strings and writes it as a table read holds it: the text's own file
+    for path in (run.intervals, run.clip_pooling):
+        schema = pq.read_schema(path)
+        texts = [f for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        assert {f.name for f in texts} >= {"src", "src_sha256", "content"}
+        assert all(pa.types.is_large_string(f.type) for f in texts), (path, texts)
     # the ensemble: the seeds' mean held-out prediction and their std, per row
     by_row = pred.groupby("corpus_row")["pred"]
     assert np.allclose(rows.set_index("corpus_row")["pred"], by_row.mean().loc[rows["corpus_row"]])
@@ -127,3 +136,26 @@ def test_holdout_of_a_corpus_with_one_encoder_is_refused_naming_it(tmp_path: Pat
     assert res.returncode == 2 and "holds one encoder only (libx264)" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert not list((tmp_path / "out" / "03_loso").glob("members/*/*.npy"))  # refused before any member trained
+
+
+def test_rows_whose_box_is_not_recorded_are_the_unknown_box_in_the_verdict_and_holdout_box(tmp_path: Path) -> None:
+    """The schema lets a row leave its box null (not recorded, as in a union with an older shard): LOSO's --holdout box
+    and the verdict's figures by box count those rows as the box a corpus without the column is (NO_BOX), where
+    2.6.1 ended in an internal error in both."""
+    corpus, out = tmp_path / "corpus.parquet", tmp_path / "out"
+    table = synthetic_corpus(n_src=6, rows_per_src=40)
+    table["box_id"] = pd.Series(np.where(np.arange(len(table)) % 3 == 0, None, "boxa"), dtype="str")
+    table.to_parquet(corpus, index=False)
+    res = run_kit("run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "2", "--recipe", "frames",
+                  "--holdout", "box", "--only", "loso", *LENIENT, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run_kit("run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "2", "--recipe", "frames",
+                  "--holdout", "box", "--only", "verdict", *LENIENT, cwd=ROOT)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    v = verdict_of(out)
+    unrecorded = int(table["box_id"].isna().sum())
+    want = {"boxa": len(table) - unrecorded, NO_BOX: unrecorded}
+    assert {g.group: g.n_frames for g in v.breakdown or () if g.by == "box"} == want
+    (block,) = v.holdout or ()
+    assert {g.group: g.n_frames for g in block.groups} == want
+    assert (pd.read_parquet(RunDir(out).intervals)["box_id"] == NO_BOX).sum() == unrecorded

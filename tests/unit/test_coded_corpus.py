@@ -1,7 +1,8 @@
 """The loso step reads its corpus coded (kit.corpus.training.coded_frame: each text column a categorical of its values
 in sorted order, read as parquet dictionaries): for every kind of corpus and every fault the reader refuses, the coded
 read gives the frame the plain read gives (its text back by as_text), the same duplicates dropped, or the same error.
-A third of the read's memory at 3,000,000 rows (bench/README.md, "Rows for the table (issue 100)")."""
+A third of the read's memory at 3,000,000 rows (bench/README.md, "Rows for the table (issue 100)"). The verdict
+holds that text as shared strings (shared_text), which write the files the text itself writes (arrow_text)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kit.corpus.training import as_text, text, text_groups, training_corpus
+from kit.corpus.training import arrow_text, as_text, shared_text, text, text_groups, training_corpus
 from kit.errors import InputError
 from kit.model.loso import ENCODE_IDENTITY
 from kit.model.predictions import ROW_IDENTITY
 from kit.model.samplings import SAMPLING_COLUMNS
+from kit.steps.s04_verdict import BESIDE
 from tests.kitfiles import shard_table, write_shard
 
 EXTRA = (*ROW_IDENTITY, *ENCODE_IDENTITY, *SAMPLING_COLUMNS)  # what the loso step reads
@@ -113,3 +115,60 @@ def test_the_groups_of_text_are_those_of_its_codes() -> None:
         got = text_groups([coded[c] for c in names])  # encode_codes' groups as they were: the text's
         assert (got[want.notna().to_numpy()] == want.dropna().to_numpy()).all(), names
         assert (got[want.isna().to_numpy()] == -1).all(), names  # a missing value: no group (NaN before)
+
+
+VERDICT = tuple(BESIDE)  # what the verdict step reads beside the training's
+
+
+@pytest.mark.parametrize("case", sorted(CORPORA))
+def test_the_verdicts_shared_text_is_the_plain_read_and_writes_its_bytes(case: str, tmp_path: Path) -> None:
+    """The verdict's read (coded, then shared_text) against the plain read: the same frame, the same groups and
+    order, and the same parquet bytes once arrow_text gives the text arrow's storage back."""
+    path = write_shard(tmp_path / "c.parquet", CORPORA[case](shard_table(n_src=4)))
+    try:
+        plain, _ = training_corpus(path, VERDICT)
+    except InputError:
+        return  # the refusals are the coded read's, above
+    shared = shared_text(training_corpus(path, VERDICT, coded=True)[0])
+    texts = [c for c in plain.columns if plain[c].dtype == "str"]
+    assert texts and all(shared[c].dtype == "str" and shared[c].dtype.storage == "python" for c in texts)
+    pd.testing.assert_frame_equal(arrow_text(shared), plain)
+    assert shared_text(plain).equals(shared)  # from arrow's text as from the codes
+    for keys in (["src_sha256"], ["content", "encoder", "cq"], ["box_id", "encoder", "src"]):
+        assert shared.groupby(keys, sort=True).ngroup().tolist() == plain.groupby(keys, sort=True).ngroup().tolist()
+        assert shared.sort_values(keys, kind="stable").index.tolist() == \
+            plain.sort_values(keys, kind="stable").index.tolist()
+    written = {}
+    for name, frame in (("plain", plain), ("shared", arrow_text(shared))):
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        written[name] = (tmp_path / f"{name}.parquet").read_bytes()
+    assert written["plain"] == written["shared"]
+
+
+def test_shared_text_keeps_missing_values_categoricals_and_other_columns() -> None:
+    words = pd.Series(["b" * 64, None, "a" * 64, "b" * 64, ""], dtype="str")
+    frame = pd.DataFrame({"w": words, "c": pd.Categorical(words, categories=["", "a" * 64, "b" * 64]),
+                          "n": [1, 2, 3, 4, 5], "u": pd.Categorical([3, 1, 3, 1, 2])})
+    frame["c"] = frame["c"].cat.set_categories(pd.Index(frame["c"].cat.categories, dtype="str"))
+    shared = shared_text(frame)
+    assert shared["w"].tolist() == shared["c"].tolist() == words.tolist()
+    assert shared["w"].isna().tolist() == [False, True, False, False, False]
+    held = shared["w"].array._ndarray  # one string object a value, not one a row
+    assert held[0] is held[3]
+    assert shared["n"].equals(frame["n"]) and shared["u"].equals(frame["u"])  # a categorical of no text stays one
+    back = arrow_text(shared)
+    assert back["w"].dtype == words.dtype and back["w"].equals(words)
+    assert arrow_text(frame) is frame and shared_text(shared) is shared  # nothing to change: the frame itself
+    na = pd.DataFrame({"s": pd.Series(["a", None], dtype="string")})  # pd.NA's "string": neither's to change
+    assert shared_text(na) is na and arrow_text(na) is na
+
+
+def test_the_shared_text_holds_a_pointer_a_row(tmp_path: Path) -> None:
+    path = write_shard(tmp_path / "c.parquet", shard_table(n_src=40, rows_per_src=1000))
+    plain = training_corpus(path, VERDICT)[0]
+    shared = shared_text(plain)
+    arrays = {c: shared[c].array._ndarray for c in plain.columns if plain[c].dtype == "str"}
+    for c, held in arrays.items():  # 8 bytes a row, and each distinct value's one string
+        assert held.nbytes == 8 * len(plain) and len({id(v) for v in held}) == plain[c].nunique(dropna=False), c
+    for c in ("src_sha256", "content"):  # a hash, 64 characters and its offset a row in arrow's storage
+        assert int(plain[c].array.nbytes) >= 9 * arrays[c].nbytes, c
