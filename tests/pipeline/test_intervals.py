@@ -159,3 +159,39 @@ def test_rows_whose_box_is_not_recorded_are_the_unknown_box_in_the_verdict_and_h
     (block,) = v.holdout or ()
     assert {g.group: g.n_frames for g in block.groups} == want
     assert (pd.read_parquet(RunDir(out).intervals)["box_id"] == NO_BOX).sum() == unrecorded
+
+
+def test_rows_that_leave_their_sizes_and_scalers_unrecorded_go_through_loso_the_verdict_and_the_bundle(
+        tmp_path: Path) -> None:
+    """A union with an older shard may leave every column BESIDE (a box, the sizes) and the scalers and the encode's
+    bytes null on some rows: LOSO with --holdout rung, the verdict and the bundle take them, a row without its encode's
+    size of the rung `native` and one without its height of the resolution `unknown`, as a corpus without the columns
+    is (kit.steps.s04_verdict.BESIDE)."""
+    corpus, out = tmp_path / "corpus.parquet", tmp_path / "out"
+    table = synthetic_corpus(n_src=6, rows_per_src=40)
+    half = table["cq"].isin([19, 31]).to_numpy()  # these encodes on the 0.5 rung
+    unrecorded = np.arange(len(table)) % 3 == 0
+    sizes = {"width": np.full(len(table), 1920), "height": np.full(len(table), 1080),
+             "enc_width": np.where(half, 960, 1920), "enc_height": np.where(half, 540, 1080)}
+    for name, values in sizes.items():
+        table[name] = pd.array(np.where(unrecorded, None, values), dtype="Int32")
+    table["enc_bytes"] = pd.array(np.where(unrecorded, None, 1000), dtype="Int64")
+    for name, word in (("scaler_down", "lanczos"), ("scaler_up", "bicubic")):
+        table[name] = pd.Series(np.where(unrecorded, None, np.where(half, word, "")), dtype="str")
+    table["box_id"] = pd.Series(np.where(unrecorded, None, "boxa"), dtype="str")
+    table.to_parquet(corpus, index=False)
+    for only in ("loso", "verdict", "bundle"):
+        res = run_kit("run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "2", "--recipe",
+                      "frames", "--holdout", "rung", "--only", only, *LENIENT, cwd=ROOT)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, (only, res.stderr[-3000:])
+    v = verdict_of(out)
+    on_half = int((half & ~unrecorded).sum())
+    rungs = {"0.50x": on_half, "native": len(table) - on_half}
+    (block,) = v.holdout or ()
+    assert {g.group: g.n_frames for g in block.groups} == rungs
+    breakdown = {(g.by, g.group): g.n_frames for g in v.breakdown or () if g.by in ("rung", "resolution", "box")}
+    assert breakdown == {**{("rung", k): n for k, n in rungs.items()},
+                         ("resolution", "<=1080p"): int((~unrecorded).sum()),
+                         ("resolution", "unknown"): int(unrecorded.sum()),
+                         ("box", "boxa"): int((~unrecorded).sum()), ("box", NO_BOX): int(unrecorded.sum())}
+    assert list((out / "05_bundle").glob("results-*.tar.gz"))
