@@ -20,8 +20,13 @@ ENCODE_KEY = ("src_sha256", "encoder", "cq", *RUNG_SIZE)
 
 
 def encode_keys(df: pd.DataFrame) -> pd.DataFrame:
-    """ENCODE_KEY per row; rows without the rung's size (a corpus of no ladder, a hand-made frame) read it as 0."""
-    return pd.DataFrame({c: df.get(c, 0) for c in ENCODE_KEY}, index=df.index)
+    """ENCODE_KEY per row; rows without the rung's size (a corpus of no ladder, a hand-made frame, a row that leaves
+    it null: not recorded) read it as 0, never a missing key, which groupby would drop or pool as one encode."""
+    keys = {c: df.get(c, 0) for c in ENCODE_KEY}
+    for c in RUNG_SIZE:
+        if isinstance(keys[c], pd.Series) and keys[c].isna().any():  # read as float with NaN: int32 as stored
+            keys[c] = keys[c].fillna(0).astype(np.int32)
+    return pd.DataFrame(keys, index=df.index)
 
 
 def clip_codes(df: pd.DataFrame) -> np.ndarray:

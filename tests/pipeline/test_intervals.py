@@ -195,3 +195,11 @@ def test_rows_that_leave_their_sizes_and_scalers_unrecorded_go_through_loso_the_
                          ("resolution", "unknown"): int(unrecorded.sum()),
                          ("box", "boxa"): int((~unrecorded).sum()), ("box", NO_BOX): int(unrecorded.sum())}
     assert list((out / "05_bundle").glob("results-*.tar.gz"))
+    # each encode its own clip, its size not recorded read as 0 (never one clip pooling every such row)
+    key = ["src_sha256", "encoder", "cq", "enc_width", "enc_height"]
+    want = table.assign(**{c: table[c].fillna(0).astype(int) for c in ("enc_width", "enc_height")})[key]
+    clips = pd.read_parquet(RunDir(out).clips)
+    for seed, mine in clips.groupby("seed"):
+        got = mine[key].astype({"enc_width": int, "enc_height": int})
+        assert len(got) == len(got.drop_duplicates()) == len(want.drop_duplicates()), seed
+        assert set(map(tuple, got.to_numpy())) == set(map(tuple, want.drop_duplicates().to_numpy()))
