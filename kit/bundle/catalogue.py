@@ -63,6 +63,7 @@ from kit.bundle.values import (
     VERDICT,
     VERSION,
 )
+from kit.corpus.columns import NO_BOX
 from kit.corpus.manifests import (
     ClipEntry,
     ContentGroup,
@@ -511,8 +512,8 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "preset": Either("a preset", PRESET, NOTHING), "quality_args": Either("quality flags", QUALITY_ARGS, NOTHING),
     "pix_fmt": PIX_FMT, "enc_pix_fmt": PIX_FMT, "scaler_down": Either("a scaler", SCALER, NOTHING),
     "scaler_up": Either("a scaler", SCALER, NOTHING),
-    # a row of no box (a JSONL corpus, a hand-made one: kit.corpus.jsonl) says `unknown`
-    "box_id": Either("a box", m.BOX_NAMED, Exact("no box", ("unknown",))), "platform": m.PLATFORM,
+    # a row whose box is not recorded, or a corpus with no box column, says NO_BOX (kit.corpus.columns)
+    "box_id": Either("a box", m.BOX_NAMED, Exact("no box", (NO_BOX,))), "platform": m.PLATFORM,
     # a corpus row's device as typed, NO_DEVICE where none was recorded; a prediction's, torch's that computed it
     "device": Either("a device", DEVICE, Exact("no device, or torch's", (NO_DEVICE, "cpu", "cuda", "mps"))),
     "ffmpeg_version": Either("a version", VERSION, NOTHING), "teacher_model": TEACHER,

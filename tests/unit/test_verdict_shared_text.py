@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from kit.corpus.columns import NO_BOX
-from kit.corpus.dedup import KEY, kept_rows
+from kit.corpus.dedup import KEY, changes, kept_rows
 from kit.corpus.schema import CORPUS_ROW, REQUIRED
 from kit.corpus.training import arrow_text, training_corpus
 from kit.infra.parquet import write_frame
@@ -135,8 +135,19 @@ def test_the_duplicate_rule_takes_a_key_left_null_as_one_value_of_its_own(column
     table = shard_table(n_src=2, rows_per_src=30).to_pandas()
     table = pd.concat([table, table.iloc[:20]], ignore_index=True)  # 20 rows twice: duplicates
     table.loc[table.index[::2], column] = None  # the copies too: 10 of them null where their first is null
+    table.loc[table.index[-5::2], column] = None  # and 3 copies null where their first holds a value: two keys
     arrow = pa.Table.from_pandas(table, schema=shard_table().schema, preserve_index=False)
     kept, dropped = kept_rows(arrow)
     present = [c for c in KEY if c in table.columns]
     assert dropped == int(table.duplicated(present).sum()) > 0
     assert sorted(kept.tolist()) == table.index[~table.duplicated(present)].tolist()
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.int32()])
+def test_a_null_is_the_same_as_a_null_and_another_than_any_value(kind: pa.DataType) -> None:
+    """kit.corpus.dedup.changes, each pair of the four: value and value, null and null, value and null, null and
+    value (the sorted keys a null meets beside a value)."""
+    values = ["a", "b"] if kind == pa.string() else [1, 2]
+    before = pa.array([values[0], values[0], None, values[0], None], kind)
+    after = pa.array([values[0], values[1], None, None, values[1]], kind)
+    assert changes(before, after).tolist() == [False, True, False, True, True]
