@@ -63,7 +63,6 @@ from kit.bundle.values import (
     VERDICT,
     VERSION,
 )
-from kit.corpus.columns import NO_BOX
 from kit.corpus.manifests import (
     ClipEntry,
     ContentGroup,
@@ -512,8 +511,7 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "preset": Either("a preset", PRESET, NOTHING), "quality_args": Either("quality flags", QUALITY_ARGS, NOTHING),
     "pix_fmt": PIX_FMT, "enc_pix_fmt": PIX_FMT, "scaler_down": Either("a scaler", SCALER, NOTHING),
     "scaler_up": Either("a scaler", SCALER, NOTHING),
-    # a row whose box is not recorded, or a corpus with no box column, says NO_BOX (kit.corpus.columns)
-    "box_id": Either("a box", m.BOX_NAMED, Exact("no box", (NO_BOX,))), "platform": m.PLATFORM,
+    "box_id": m.A_BOX, "platform": m.PLATFORM,
     # a corpus row's device as typed, NO_DEVICE where none was recorded; a prediction's, torch's that computed it
     "device": Either("a device", DEVICE, Exact("no device, or torch's", (NO_DEVICE, "cpu", "cuda", "mps"))),
     "ffmpeg_version": Either("a version", VERSION, NOTHING), "teacher_model": TEACHER,
@@ -521,7 +519,7 @@ TEXT_COLUMNS: dict[str, Kind] = {
     "window_placed": Exact("how a window was placed", ("times", "rate")), "sampling": SAMPLING, "how": SAMPLED_HOW,
     "placed": Exact("how a window was placed", ("times", "rate")), "unbounded": Either("", m.UNBOUNDED_ROWS, NOTHING),
     "stat": STAT, "scheme": Either("a holdout", Exact("a holdout", ("encoder", "box", "rung")), m.HOLDOUT_SCHEME),
-    "heldout": Either("a held-out group", ENCODER, m.BOX_NAMED, m.RUNG)}
+    "heldout": Either("a held-out group", ENCODER, m.A_BOX, m.RUNG)}
 # the numeric columns (their names: the kit's, whatever the table; a level's interval: lo_95, hi_95)
 NUMERIC_COLUMNS = frozenset(["seed", "fold", "corpus_row", "pred", "std", "lo", "hi", "vmaf", "frame_index",
                              "n_frames", "teacher", "predicted", "ceiling", "counted", "queried", "encoder_trained",

@@ -17,6 +17,7 @@ from kit.bundle.cards import FEATURES_NOTE
 from kit.bundle.cards import RECIPE_WORDS as CARD_RECIPES
 from kit.bundle.profile_words import FEED_LOGGED, UNSEEN_BLIND
 from kit.bundle.values import (
+    A_BOX,
     BOX_NAMED,
     CLIP,
     CLIP_STEM,
@@ -164,7 +165,7 @@ RANGE_STATEMENT = Template("the range gate's statement",
 HOLDOUT_STATEMENT = Template("a holdout gate's statement",
                              "held-out {kind} {g}: PLCC {p}, RMSE {r} on {n} frames it never saw",
                              kind=Exact("a holdout", ["encoder", "box", "rung"]),
-                             g=Either("a group", ENCODER, BOX_NAMED, Match("a rung", r"native|\d\.\d{2}x")),
+                             g=Either("a group", ENCODER, A_BOX, Match("a rung", r"native|\d\.\d{2}x")),
                              p=N, r=N, n=COUNT)
 UNBOUNDED_REASON = Template("why an interval is unbounded",
                             "{n} content group(s) cannot bound a {l} interval: the threshold is the ceil((n+1) x {x}) "
@@ -270,7 +271,7 @@ GATE_REASON = said(
     "{st}, beyond {set}{more}", "source {src} {fig}, beyond {set}{more}", "{st}: below {set}",
     "held-out {groups} below {set} ({st})", "{st}, below {set}", "{st} ({set})",
     st=LIMIT_STATEMENT_OR_NOT, set=SETTING, more=MORE, src=SOURCE, fig=PER_SOURCE_SAID,
-    groups=Joined("held-out groups", Either("a group", ENCODER, BOX_NAMED, RUNG)))
+    groups=Joined("held-out groups", Either("a group", ENCODER, A_BOX, RUNG)))
 LIFT_REASON = said(
     "why the lift gate failed",
     "the ensemble is worse than the ridge baseline trained beside it: the ridge baseline predicts every held-out frame "
@@ -362,7 +363,7 @@ EXPORTED_REASON = said(
     fallback=opt("the fallback", ". The members' spread alone is no interval: upstream's Gaussian fallback mu +- {z} "
                                  "sigma covers {p} of the held-out rows at a nominal {l}, so it is not exported either",
                  z=N, p=PCT, l=LEVEL))
-_HELD = Either("a held-out group", ENCODER, BOX_NAMED, RUNG)
+_HELD = Either("a held-out group", ENCODER, A_BOX, RUNG)
 _HOLDOUT = Exact("a holdout", ("encoder", "box", "rung"))
 _SHOWN_GROUPS = Template("held-out groups", "{gs}{more}", gs=Joined("groups", _HELD, ", "),
                          more=opt("more", " and {n} more", n=COUNT))
@@ -438,7 +439,7 @@ MIXED_TEACHERS = Template("mixed teachers", "mixed: {ts}", ts=Joined("teachers",
 FIGURE_KEY = Either("a block of the verdict", IDENTIFIER,
                     Template("a block of one", "{a}.{b}", a=IDENTIFIER, b=IDENTIFIER))
 GATE_WORST = Either("what a gate names worst", Exact("pooled", ["pooled"]), GROUP_LABEL, ENCODE, SOURCE, ENCODER,
-                    BOX_NAMED, RUNG, Exact("none", ["no held-out clip"]))
+                    A_BOX, RUNG, Exact("none", ["no held-out clip"]))
 
 BATCH = Either("a dimension", Exact("batch", ("batch",)), NUMBER)
 SIGSTORE_FILE = Match("a sigstore bundle's name", r"fr_regressor_v2[a-z0-9_]{0,60}\.onnx\.sigstore(?:\.json)?")

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from kit.bundle.commands import EXTRACTORS, Command, ffmpeg_word
+from kit.corpus.columns import NO_BOX
 from kit.corpus.jobs import job_slug
 from kit.infra import ended, typed
 from kit.infra.kinds import NO_NAMES, WITHHELD, Either, Exact, Joined, Kind, Match, Named, Names, Template, one_of
@@ -129,6 +130,8 @@ SOURCE_NAMED = Named("a source of this tarball", "sources")
 SOURCE = Template("a source's name", "{name}{suffix}", name=SOURCE_NAMED,
                   suffix=Either("its digest where names clash", NOTHING, Match("~digest", r"~[0-9a-f]{6,64}")))
 BOX_NAMED = Named("a box of this tarball", "boxes")
+# a row's box: one of this tarball's, or none recorded (null in the corpus, or no box column: kit.corpus.columns)
+A_BOX = Either("a box", BOX_NAMED, Exact("no box", (NO_BOX,)))
 
 
 class _MadeName(Kind):
