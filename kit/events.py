@@ -61,11 +61,13 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class Doing(Event):
-    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal)."""
+    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal);
+    LOSO's evaluation after its training says how far it is (`done`), which the run's ETA counts (kit.report.eta)."""
 
     kind = "doing"
     step: str
     what: str
+    done: float | None = None  # of the step's work after its training, the share done (0 to 1); None: not said
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ from kit.model.folds import Fold
 from kit.model.loso import (
     LosoInputs,
     LosoResult,
+    Said,
     by_group,
     by_source,
     evaluate_loso,
     fold_summary,
     held_out_results,
+    unsaid,
 )
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
@@ -138,20 +140,35 @@ def settled_ensemble(inputs: LosoInputs, seeds: list[int], config: TrainConfig) 
     return untrained(inputs.distil, inputs.members(seeds), config)
 
 
+def evaluated_rows(inputs: LosoInputs, seeds: list[int], config: TrainConfig) -> int:
+    """The rows evaluate_jobs says it has predicted, in all: every row once by ridge, each trained baseline, each
+    seed's members and the teacher's function where it is at hand."""
+    models = 1 + len(baseline_archs(config)) + len(seeds) + (inputs.teacher_model is not None)
+    return models * len(inputs.target)
+
+
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],
-                  config: TrainConfig) -> tuple[LosoResult, dict[str, BaselineResult]]:
+                  config: TrainConfig, said: Said = unsaid) -> tuple[LosoResult, dict[str, BaselineResult]]:
     """The ensemble's LOSO (by the teacher recipe, its corrections scaled: kit.model.floor) and every baseline on the
-    same folds, from the jobs of `loso_jobs` trained (and ridge)."""
+    same folds, from the jobs of `loso_jobs` trained (and ridge); each model's rows `said` as it is done."""
+    rows = len(inputs.target)
+    said("evaluating ridge on every fold", 0)
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     give_back_memory()  # each part's tables, freed: not carried into the next
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
+        said(f"evaluating the baseline {arch.name} on every fold", rows)
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
+    said("choosing each fold's correction of the teacher's function" if inputs.distil is not None else
+         "evaluating the ensemble's members on their held-out contents", rows)
     ensemble, correction, floor = with_floor(inputs, trained[0])
     give_back_memory()
-    result = replace(evaluate_loso(inputs, seeds, ensemble), correction=correction, floor=floor)
+    result = replace(evaluate_loso(inputs, seeds, ensemble, said), correction=correction, floor=floor)
     give_back_memory()
+    if inputs.teacher_model is not None:
+        said("evaluating the teacher's own function on every fold", 0)
     if (teacher := teacher_fn_result(inputs, result.encodes)) is not None:
         models[TEACHER_FN] = teacher
+        said("every model evaluated", rows)
     return result, models
 
 

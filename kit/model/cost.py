@@ -45,6 +45,10 @@ SETUP_PER_ROW = 26e-6 * PACE
 # what 5e-6 said at the pace of the same run's set-up) and at 15,000,000 (about 7 minutes, 2 times); 11e-6 since the
 # step's fixed part is 5 s (FIXED_WORK), 10e-6 beside 16
 AFTER_PER_PREDICTION = 11e-6 * PACE
+# of that work after training, the share its files take (the predictions most: 15,000,000 rows at 10,000 contents), the
+# rest counted by the rows each model has predicted as it goes (kit.steps.members.AfterTraining): its files took 16 %
+# of LOSO's seconds after training at 1,000 contents (5 of 32 s) and 26 % at 10,000 (54 of 208 s), 2.6.2 on this box
+AFTER_FILES_SHARE = 0.25
 # the bundle's work after its refit that grows with the corpus, per row: the tarball's members (the predictions, the
 # verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
 # minutes; the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 contents (bench/README.md#step-memory)

@@ -45,6 +45,13 @@ from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
 ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes.parquet say of an encode beside its key
+# what LOSO's evaluation says as it goes, for its step's time left: what it is doing from now on, and the rows it has
+# predicted since it last said (kit.model.baselines.evaluated_rows: all of them)
+Said = Callable[[str, int], None]
+
+
+def unsaid(what: str, rows: int) -> None:
+    """A Said that tells no one."""
 
 
 @dataclass
@@ -186,8 +193,9 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
     return sorted(results, key=lambda r: (r.src, r.src_sha256))
 
 
-def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
-    """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
+def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble, said: Said = unsaid) -> LosoResult:
+    """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions;
+    each member's rows `said` once it is done."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
     held_out = HeldPredictions.of(df, target)
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
@@ -223,6 +231,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         clips = clip_predictions(mem.seed, held(fold.index), codec, pred, functools.partial(ens.predict, m))
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
         sampled += [(part, part.predicted(functools.partial(ens.predict, m))) for part in pooled(fold.index)]
+        said(f"evaluating the ensemble's members on their held-out contents: {m + 1} of {len(ens.members)} done",
+             len(fold.rows))
     reports = [seed_report(seed, by_source(per_seed[seed]), by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for report in reports for r in report.folds]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")

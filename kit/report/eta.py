@@ -82,6 +82,7 @@ class RunClock:
         self.trained = (0.0, 0.0)  # the running step's trainings: work of those ended, and of the current one
         self.loading = False  # the running step has not trained yet
         self.setups: dict[str, float] = {}  # per step, its rest's part before its training (Forecast.setup)
+        self.after: dict[str, float] = {}  # per step, its rest done when its work after training first said how far
         self.paces: dict[Key, Pace] = {}
         self.latest: dict[str, Key] = {}  # per kind, the step whose pace of it was measured last
         self.worked_at = 0.0  # when work was last done (or a step or the corpus's jobs began)
@@ -142,6 +143,8 @@ class RunClock:
                 return self._on_job_done(e)
             case ev.Epoch():
                 return self._on_epoch(e)
+            case ev.Doing(done=float() | int()):
+                return self._on_after(e)
             case _:
                 return False
 
@@ -154,6 +157,7 @@ class RunClock:
 
     def _on_step_started(self, e: ev.StepStarted) -> bool:
         self.current, self.trained, self.loading = e.step, (0.0, 0.0), True
+        self.after.pop(e.step, None)
         if (e.step, "rest") not in self.planned and e.step != "corpus":
             self._plan(e.step, FIXED_WORK.get(e.step, 0.0))
         return True
@@ -232,6 +236,19 @@ class RunClock:
             ended += current
         self.done[e.step, "training"] = self.done.get((e.step, "training"), 0.0) + ended + e.work - sum(self.trained)
         self.trained = (ended, e.work)
+        return False
+
+    def _on_after(self, e: ev.Doing) -> bool:
+        """The running step's work after its training, `done` of it: its rest from where it stood when the first such
+        event came (its set-up counted at its first epoch; none where it trained nothing: a gather's members all on
+        disk, whose forecast said the rest from then on) to all of it planned. Never counted back."""
+        if e.step != self.current or e.done is None:
+            return False
+        self.loading = False  # a step that trained nothing: its forecast's rest is all after it (members.forecast_rest)
+        key = (e.step, "rest")
+        base = self.after.setdefault(e.step, self.done.get(key, 0.0))
+        reached = base + min(1.0, max(0.0, e.done)) * max(0.0, self.planned.get(key, 0.0) - base)
+        self.done[key] = max(self.done.get(key, 0.0), reached)
         return False
 
     def left(self, now: float) -> Estimate | None:

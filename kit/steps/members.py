@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.errors import InputError
-from kit.events import Forecast, Info
+from kit.events import Doing, Forecast, Info
 from kit.infra.files import host_name, sha256_json
 from kit.infra.shown import Spelled
 from kit.infra.variables import TRAIN_RETRY
@@ -23,7 +23,7 @@ from kit.steps.view import record_form
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
-    from kit.model.loso import LosoInputs, LosoResult
+    from kit.model.loso import LosoInputs, LosoResult, Said
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
@@ -82,12 +82,32 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs, settled: int | 
         raise missing_members(ctx, jobs, missing, len(keys), store.folder)
 
 
+class AfterTraining:
+    """LOSO's work after its training, said as it goes (`doing` with its share done, which the run's ETA counts): the
+    rows every model predicts (`rows`: kit.model.baselines.evaluated_rows, each --holdout kind's seeds more), then its
+    files (kit.model.cost.AFTER_FILES_SHARE of it). Called as a kit.model.loso.Said."""
+
+    def __init__(self, ctx: Context, rows: int) -> None:
+        from kit.model.cost import AFTER_FILES_SHARE
+
+        self.ctx, self.rows, self.said, self.files = ctx, max(1, rows), 0, AFTER_FILES_SHARE
+
+    def __call__(self, what: str, rows: int) -> None:
+        self.said += rows
+        self.ctx.emit(Doing("loso", what, round((1 - self.files) * min(1.0, self.said / self.rows), 4)))
+
+    def writing(self, what: str, part: float) -> None:
+        """Its files: `part` of them written (by their rows: the predictions most)."""
+        self.ctx.emit(Doing("loso", what, round(1 - self.files * (1 - min(1.0, part)), 4)))
+
+
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
-                     settled: int | None) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
-    """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused).
-    The teacher recipe's rows are let go before the evaluation, which needs only its function, unless a --holdout
-    trains on them after. Where no correction can be kept (`settled`), the ensemble's members are its untrained zero
-    corrections, said so."""
+                     settled: int | None, said: Said
+                     ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
+    """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused),
+    the evaluation `said` as it goes. The teacher recipe's rows are let go before the evaluation, which needs only its
+    function, unless a --holdout trains on them after. Where no correction can be kept (`settled`), the ensemble's
+    members are its untrained zero corrections, said so."""
     from kit.infra.resources import give_back_memory
     from kit.model.baselines import evaluate_jobs, settled_ensemble
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
@@ -119,7 +139,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     ensembles = gather(jobs, found)
     if settled is not None:
         ensembles = [settled_ensemble(inputs, list(s.seeds), s.train), *ensembles]
-    result, baselines = evaluate_jobs(inputs, list(s.seeds), ensembles, s.train)
+    result, baselines = evaluate_jobs(inputs, list(s.seeds), ensembles, s.train, said)
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 

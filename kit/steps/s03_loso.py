@@ -28,7 +28,7 @@ from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
-from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
+from kit.steps.members import AfterTraining, TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
 from kit.steps.memory import check_memory
 from kit.verdict.kinds import GROUPS
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult, Samples
+    from kit.model.predictions import HeldPredictions
     from kit.model.spread import Spread
     from kit.model.tasks import MemberRecord
     from kit.model.train import EpochCallback
@@ -184,8 +185,9 @@ class LosoStep:
                                      "function"))
         incumbent = self.incumbent(ctx, setup)  # first: one that cannot score this corpus is refused before training
         refuse_missing(ctx, plan, setup.inputs, setup.settled)  # --train-tasks N: members not trained yet
-        trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
-        outputs = self.write(ctx, plan, setup, trained, incumbent)
+        after = self.after_training(ctx, setup)
+        trained = self.train(ctx, plan, setup, after)  # what is missing trained, every member gathered and evaluated
+        outputs = self.write(ctx, plan, setup, trained, incumbent, after)
         ctx.tree.remove_folder(ctx.run.members)  # of this LOSO and any earlier one: the reports hold what they gave
         return Outcome(outputs, self.summary(ctx, trained, setup))
 
@@ -281,16 +283,28 @@ class LosoStep:
         ctx.log(f"--holdout {kind}: {why}")
         return frame.assign(scheme=why)
 
-    def train(self, ctx: Context, plan: Plan, setup: Setup) -> Trained:
-        """Every member trained (or found, checked) and evaluated, then the --holdout validations."""
+    def after_training(self, ctx: Context, setup: Setup) -> AfterTraining:
+        """What LOSO does after its training, said as it goes: every model's rows predicted, each --holdout kind's."""
+        from kit.model.baselines import evaluated_rows
+
+        s, inputs = ctx.settings, setup.inputs
+        holdouts = len(s.holdout) * len(s.seeds) * len(inputs.target)
+        return AfterTraining(ctx, evaluated_rows(inputs, list(s.seeds), s.train) + holdouts)
+
+    def train(self, ctx: Context, plan: Plan, setup: Setup, after: AfterTraining) -> Trained:
+        """Every member trained (or found, checked) and evaluated, then the --holdout validations; `after` told."""
         with memory_named(ctx, setup):
             on_epoch = self.on_epoch(ctx, setup)
             result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers,
-                                                       setup.settled)
+                                                       setup.settled, after)
             holdout_start = time.monotonic()
             scale = result.correction.scale if result.correction is not None else 0.0
             spread = result.correction.spread if result.correction is not None else None
-            held = {kind: self.holdout(ctx, setup, kind, on_epoch, scale, spread) for kind in ctx.settings.holdout}
+            held = {}
+            for kind in ctx.settings.holdout:
+                after(f"--holdout {kind}: every {kind} left out in turn", 0)
+                held[kind] = self.holdout(ctx, setup, kind, on_epoch, scale, spread)
+                after(f"--holdout {kind} done", len(ctx.settings.seeds) * len(setup.inputs.target))
         holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:
@@ -315,8 +329,7 @@ class LosoStep:
                 "ridge_mean_plcc": trained.models["ridge"].mean_plcc, "seconds": time_used.seconds, **extra}
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
-              ) -> list[Path]:
-        from kit.corpus.training import as_text
+              after: AfterTraining) -> list[Path]:
         from kit.model.results import Baselines, CorpusRef  # ten records `status`, planning this step, never reads
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree
@@ -357,15 +370,7 @@ class LosoStep:
         gone += [run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held]
         result.let_go()  # the frames are `frames`' alone: each let go once written, before the predictions' members
         trained.held.clear()
-        written = []
-        while frames:
-            path, frame = frames.pop(0)
-            with tree.atomic(path) as fh:
-                as_text(frame).to_parquet(fh, index=False)
-            written.append(path)
-            del frame
-        with tree.atomic(run.predictions) as fh:  # a member at a time: 15,000,000 rows at 10,000 contents
-            result.held.write(fh)
+        written = write_frames(ctx, frames, result.held, after)
         outputs += [run.predictions, *written]
         for path in gone:
             tree.remove(path)
@@ -377,6 +382,29 @@ class LosoStep:
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup),
                                setup.settled)
+
+
+def write_frames(ctx: Context, frames: list[tuple[Path, pd.DataFrame]], held: HeldPredictions,
+                 after: AfterTraining) -> list[Path]:
+    """LOSO's tables, each let go once written (`frames` emptied), then its predictions (`held`) a member at a time:
+    15,000,000 rows at 10,000 contents; each file's rows `after` told as its part of the writing."""
+    from kit.corpus.training import as_text
+
+    run, tree, written = ctx.run, ctx.tree, []
+    rows = sum(len(frame) for _, frame in frames) + len(held)
+    done = 0
+    while frames:
+        path, frame = frames.pop(0)
+        after.writing(f"writing {run.recorded(path)}", done / max(1, rows))
+        with tree.atomic(path) as fh:
+            as_text(frame).to_parquet(fh, index=False)
+        written.append(path)
+        done += len(frame)
+        del frame
+    after.writing(f"writing {run.recorded(run.predictions)}", done / max(1, rows))
+    with tree.atomic(run.predictions) as fh:
+        held.write(fh)
+    return written
 
 
 def frame_seconds(corpus: Path, sources: set[str]) -> dict[str, list[float]]:

@@ -82,6 +82,25 @@ def test_a_real_json_run_parses_line_by_line(json_run: tuple[Path, subprocess.Co
     assert not any(line.startswith("{") for line in res.stderr.splitlines())
 
 
+def test_loso_says_its_work_after_training_as_it_goes(json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """LOSO's evaluation and files after its training, said by `doing` events with their share done: after its
+    forecast and any epoch, never back, each model's rows summing to all it predicts (the evaluation's part ends at
+    exactly 1 - AFTER_FILES_SHARE), then the files, the predictions last."""
+    from kit.model.cost import AFTER_FILES_SHARE
+
+    parsed = parse_ndjson(json_run[1].stdout)
+    loso = parsed[next(k for k, p in enumerate(parsed) if p["event"] == "step_started" and p["step"] == "loso"):]
+    loso = loso[:next(k for k, p in enumerate(loso) if p["event"] == "step_finished")]
+    said = [(k, p) for k, p in enumerate(loso) if p["event"] == "doing" and p["done"] is not None]
+    assert said and said[0][0] > max(k for k, p in enumerate(loso) if p["event"] in ("epoch", "forecast"))
+    shares = [float(p["done"]) for _, p in said]  # type: ignore[arg-type]
+    assert shares == sorted(shares) and shares[0] == 0 and shares[-1] < 1
+    evaluated = [p for _, p in said if not str(p["what"]).startswith("writing")]
+    assert evaluated[-1]["done"] == pytest.approx(1 - AFTER_FILES_SHARE, abs=1e-4)
+    assert evaluated[0]["what"] == "evaluating ridge on every fold"
+    assert [p["what"] for _, p in said][-1] == "writing 03_loso/predictions.parquet"
+
+
 def test_a_rerun_reports_skipped_steps_with_their_reason(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"

@@ -623,3 +623,62 @@ def test_the_bar_counts_down_then_says_how_late(left: float, part: float, ago: f
                 fields={"left": left, "step_left": part, "left_at": now[0] - ago, "over": over,
                         "clock": lambda: now[0]})
     assert _TimeColumn().render(task).plain == said
+
+
+def test_loso_s_evaluation_said_as_it_goes_keeps_every_estimate_near_the_truth() -> None:
+    """LOSO's evaluation after training, said as it goes (`doing` with its share done every 5 s), runs half again as
+    slow as its forecast said (360 s where the set-up's pace makes it 240): its estimates follow its own pace, each
+    within 1.5 times the truth while more than 20 s are left, none past its estimate. Unsaid (2.6.2), the same
+    seconds counted down from the forecast's 240 s and were past it for the last two minutes."""
+    truth = 360.0
+
+    def run(said: bool) -> list[tuple[float, float, float]]:
+        clock, end = loso_alone(0.0, 2.4e8)
+        seen = []
+        for k in range(1, int(truth // 5) + 1):
+            t = end + 5.0 * k
+            if said:
+                clock.feed(ev.Doing("loso", "evaluating", 5.0 * k / truth), t)
+            found = clock.left(t)
+            assert found is not None and found.seconds_left is not None
+            seen.append((truth - 5.0 * k, found.seconds_left, found.overdue_s))
+        return seen
+
+    said = [(left, est, over) for left, est, over in run(True) if left > 20]
+    assert all(left / 1.5 <= est <= left * 1.5 and over == 0 for left, est, over in said), said
+    unsaid = run(False)
+    assert any(over > 60 for _, _, over in unsaid), unsaid[-3:]
+
+
+def test_a_step_s_work_after_training_is_counted_up_to_its_rest_and_never_back() -> None:
+    """`doing`'s `done` moves the running step's rest from where it stood (its set-up, counted at its first epoch)
+    to all of it: half of it, half the rest after training; a smaller share later counts nothing back; another
+    step's, or a `doing` without a share, nothing at all."""
+    clock, end = loso_alone(0.0, 2.4e8)
+    before = clock.done["loso", "rest"]
+    assert before == pytest.approx(6e7)
+    for e in (ev.Doing("verdict", "other", 0.9), ev.Doing("loso", "reading", None)):
+        clock.feed(e, end)
+        assert clock.done["loso", "rest"] == before
+    clock.feed(ev.Doing("loso", "evaluating", 0.5), end + 1)
+    assert clock.done["loso", "rest"] == pytest.approx(6e7 + 1.2e8)
+    clock.feed(ev.Doing("loso", "evaluating", 0.25), end + 2)
+    assert clock.done["loso", "rest"] == pytest.approx(6e7 + 1.2e8)
+    clock.feed(ev.Doing("loso", "writing", 1.0), end + 3)
+    assert clock.done["loso", "rest"] == pytest.approx(clock.planned["loso", "rest"])
+
+
+def test_a_gather_that_trains_nothing_counts_its_whole_rest_by_what_it_says() -> None:
+    """A cluster's gather finds every member on disk: its forecast says the rest from then on (no set-up left) and no
+    epoch comes until a --holdout trains; its evaluation's `doing` counts that rest from 0, and the --holdout's first
+    epoch takes none of it as a set-up done."""
+    clock = RunClock()
+    for t, e in [(0.0, ev.RunStarted("/out", ["loso"], "2.6.3")), (0.0, ev.StepStarted("loso", "not run yet")),
+                 (1.0, ev.Forecast("loso", 1e8 + 1e7, 1e7))]:
+        clock.feed(e, t)
+    clock.feed(ev.Doing("loso", "evaluating", 0.4), 20.0)
+    assert clock.done["loso", "rest"] == pytest.approx(4e7)
+    found = clock.left(20.0)
+    assert found is not None and found.done == pytest.approx(4e7 / 1.1e8)
+    clock.feed(ev.Epoch("loso", 1, 10, 5, 0.01, 1e6), 21.0)  # --holdout box's training
+    assert clock.done["loso", "rest"] == pytest.approx(4e7) and clock.done["loso", "training"] == pytest.approx(1e6)
