@@ -5,6 +5,7 @@ in a test (tests/unit/test_vmaftune.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,9 +62,10 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
                     teacher_sources: tuple[Path | None, Path | None] = (None, None),
-                    corpus_file: Path | None = None) -> list[Path]:
+                    corpus_file: Path | None = None,
+                    said: Callable[[str, float], None] = lambda what, share: None) -> list[Path]:
     """The verdict's seeds refit on its corpus (`corpus_file`: where it is now, else where the verdict names it) and
-    exported into `exports` (+ the vmaf-tune profile); the files."""
+    exported into `exports` (+ the vmaf-tune profile, each of its models `said` as it is checked); the files."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
@@ -111,7 +113,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model,
         teacher_sha256=verdict.teacher_sha256).to_json())
     profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
-                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship) if train.inputs == CANONICAL6 else []
+                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship, said) \
+        if train.inputs == CANONICAL6 else []
     return [*written, manifest, *profile]
 
 

@@ -65,16 +65,22 @@ class _Hashing:
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
                           built: Mapping[str, bytes] | None = None,
-                          sign: Callable[[dict[str, object]], dict[str, object]] | None = None) -> ResultsManifest:
+                          sign: Callable[[dict[str, object]], dict[str, object]] | None = None,
+                          said: Callable[[str, float], None] | None = None) -> ResultsManifest:
     """dest (.tar.gz): `files` under top/ with top/manifest.json; `before_place` gets its sha256 before it is put in
     place; `built`: the bytes a member holds in place of its file's (a record with the box's folders shown,
     kit.bundle.sent); `sign`: the manifest's JSON signed (kit.infra.keys.sign_manifest), once every member's sha256
-    is in it."""
+    is in it; each member `said` (its name, the share of the files' bytes packed before it) as it is packed."""
     sums: dict[str, FileSum] = {}
+    sizes = {arc: entry.st.st_size if (entry := tree.entry(path)) is not None else 0 for arc, path in files.items()}
+    packed, total = 0, max(1, sum(sizes.values()))
     with tree.atomic(dest) as out:
         sink = _Hashing(out)
         with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
             for arc, path in sorted(files.items()):
+                if said is not None:
+                    said(arc, packed / total)
+                packed += sizes[arc]
                 with tree.open_read(path, trusted=False) as fh:
                     info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
                     info.uid = info.gid = 0

@@ -53,6 +53,16 @@ AFTER_FILES_SHARE = 0.25
 # verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
 # minutes; the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 contents (bench/README.md#step-memory)
 BUNDLE_PER_ROW = 120e-6 * PACE
+# of it, each part's share as the bundle does them: the report, every text the tarball sends checked by the
+# catalogue, the tarball packed (16, 104 and 40 s of a PROMOTE's bundle at 10,000 contents, 2.6.2 on this box)
+BUNDLE_PACKING = {"report": 0.1, "texts": 0.65, "tarball": 0.25}
+# of the texts' part, done when the records are made with the box's folders shown (34 of its 104 s), then when those
+# and the logs are checked (55 s more); the tables and models checked last
+TEXTS_DONE = {"records": 0.33, "members": 0.86}
+# a PROMOTE's besides, per row and seed: the vmaf-tune profile's model of each seed checked on every row (two models'
+# scores of it, kit.bundle.vmaftune.profile_parity): 466 s of six checks at 10,000 contents (3,000,000 rows, 2.6.2 on
+# this box), 7 of the step's 12 minutes; since 2.7.0 the proxy's single model is its seed's, checked once
+PROFILE_PER_ROW = 26e-6 * PACE
 # the verdict's, per row (the held-out rows' figures by group, their intervals, the clips pooled): the step's own 6.2,
 # 20.7 and 69.2 s at 1,000, 3,000 and 10,000 contents, 576 at 50,000, faster than the rows (bench/README.md#step-memory)
 # and since each group's figures are taken from arrays 0.67 of its CPU at 1,000 and at 10,000 contents (A B on one
@@ -148,15 +158,25 @@ def verdict_work(rows: int) -> StepWork:
     return StepWork("verdict", FIXED_WORK["verdict"] + rows * VERDICT_PER_ROW)
 
 
+def bundle_parts(rows: int, seeds: int, promoted: bool) -> dict[str, float]:
+    """The bundle's work after its refit by part, in the order it does them (kit.steps.after.Parts): the exports (on
+    a PROMOTE each seed's ONNX, then its vmaf-tune profile's model checked on every row), the report, the texts
+    checked, the tarball packed."""
+    fixed = FIXED_WORK["bundle"] * (1 - SETUP_SHARE["bundle"])
+    profile = rows * seeds * PROFILE_PER_ROW if promoted else 0.0
+    packing = {part: rows * BUNDLE_PER_ROW * share for part, share in BUNDLE_PACKING.items()}
+    return {"exports": fixed + profile, **packing}
+
+
 def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True) -> StepWork:
-    """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball (its
-    members checked and packed, BUNDLE_PER_ROW)."""
+    """The bundle: on a PROMOTE every seed refit on all the rows, then its parts (bundle_parts) after its set-up."""
     from kit.model.arch import fr_regressor_v2
     from kit.model.schedule import JobShape
 
     refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), config,
                           workers) if promoted else 0
-    return StepWork("bundle", refit + FIXED_WORK["bundle"] + rows * BUNDLE_PER_ROW, refit)
+    setup = FIXED_WORK["bundle"] * SETUP_SHARE["bundle"]
+    return StepWork("bundle", refit + setup + sum(bundle_parts(rows, seeds, promoted).values()), refit)
 
 
 def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked, config: TrainConfig,

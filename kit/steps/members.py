@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.errors import InputError
-from kit.events import Doing, Forecast, Info
+from kit.events import Forecast, Info
 from kit.infra.files import host_name, sha256_json
 from kit.infra.shown import Spelled
 from kit.infra.variables import TRAIN_RETRY
@@ -80,25 +80,6 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs, settled: int | 
     keys = [key for job in jobs for key in job_keys(job)]
     if missing := [key for key in keys if not store.has(key)]:
         raise missing_members(ctx, jobs, missing, len(keys), store.folder)
-
-
-class AfterTraining:
-    """LOSO's work after its training, said as it goes (`doing` with its share done, which the run's ETA counts): the
-    rows every model predicts (`rows`: kit.model.baselines.evaluated_rows, each --holdout kind's seeds more), then its
-    files (kit.model.cost.AFTER_FILES_SHARE of it). Called as a kit.model.loso.Said."""
-
-    def __init__(self, ctx: Context, rows: int) -> None:
-        from kit.model.cost import AFTER_FILES_SHARE
-
-        self.ctx, self.rows, self.said, self.files = ctx, max(1, rows), 0, AFTER_FILES_SHARE
-
-    def __call__(self, what: str, rows: int) -> None:
-        self.said += rows
-        self.ctx.emit(Doing("loso", what, round((1 - self.files) * min(1.0, self.said / self.rows), 4)))
-
-    def writing(self, what: str, part: float) -> None:
-        """Its files: `part` of them written (by their rows: the predictions most)."""
-        self.ctx.emit(Doing("loso", what, round(1 - self.files * (1 - min(1.0, part)), 4)))
 
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,

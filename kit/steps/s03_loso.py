@@ -27,8 +27,9 @@ from kit.model.realrows import file_sha256 as realrows_sha256
 from kit.model.recipe import AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
+from kit.steps.after import AfterTraining
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, seconds_since, teacher_sources
-from kit.steps.members import AfterTraining, TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
+from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
 from kit.steps.memory import check_memory
 from kit.verdict.kinds import GROUPS
 

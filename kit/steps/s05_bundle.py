@@ -16,10 +16,11 @@ from kit.infra.perms import user_name
 from kit.infra.shown import Places, Spelled
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
-from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
+from kit.model.cost import BUNDLE_CORPUS_WORK, TEXTS_DONE, WORK_PER_PARAM_STEP, bundle_parts, bundle_work
 from kit.model.recipe import TEACHER
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import CORPUS_CONTENTS, LAYOUT
+from kit.steps.after import Parts
 from kit.steps.base import (
     Context,
     Outcome,
@@ -123,13 +124,13 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = read_verdict(tree, verdict_path)
         corpus = self.check_corpus(ctx, verdict)  # before any work: the tarball and the refit need it as it was
-        self.forecast(ctx, verdict)
+        parts = self.forecast(ctx, verdict)
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         try:
-            built = self.export(ctx, verdict, corpus, staged) if staged is not None else []
+            built = self.export(ctx, verdict, corpus, staged, parts) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             # the report is sent as it is: written from the records as the lead is sent them (kit.bundle.sent)
@@ -138,6 +139,7 @@ class BundleStep:
             skipped, _ = read_record(SkippedClips, tree, run.skipped_clips if places.kept else
                                      run.sent(run.skipped_clips)) if corpus == run.shard else (None, None)
             prereqs, _ = read_prereqs(tree, run.prereqs_json)
+            parts.say("report", "writing the report", 0.0)
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json, places),
                                     shown_prereqs(prereqs, places) if prereqs is not None else None,
@@ -148,7 +150,7 @@ class BundleStep:
                                   lambda path, producer: require_output(ctx, path, producer), corpus, places.kept)
             tarball, moved = self.ship(ctx, utc, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
                                                          "corpus_sha256": verdict.corpus.sha256, **catalogue_mark(ctx)},
-                                       staged, exports)
+                                       staged, exports, parts)
         except BaseException:
             if staged is not None and tree.is_folder(staged):
                 tree.remove_folder(staged)  # gone once placed
@@ -160,12 +162,13 @@ class BundleStep:
             "verdict": verdict.verdict, "tarball": run.rel(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native, **({"moved_aside": run.rel(run.set_aside(utc))} if moved else {})})
 
-    def forecast(self, ctx: Context, verdict: Verdict) -> None:
+    def forecast(self, ctx: Context, verdict: Verdict) -> Parts:
         """The bundle's work for the run's ETA: the refit, the exports, the report and the tarball
-        (kit.model.cost.bundle_work)."""
-        cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
-                           verdict.promoted)
+        (kit.model.cost.bundle_work); its parts after the refit, said as they go."""
+        rows, seeds = verdict.corpus.rows, len(verdict.seeds)
+        cost = bundle_work(rows, seeds, ctx.settings.train, choose_threads().train, verdict.promoted)
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
+        return Parts(ctx, self.name, bundle_parts(rows, seeds, verdict.promoted))
 
     def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
         """The corpus the verdict was reached on, where it is now (this out-dir's shard, wherever the out-dir lies),
@@ -198,8 +201,9 @@ class BundleStep:
         check_written(tree, run)
 
     def ship(self, ctx: Context, utc: str, files: dict[str, Path], meta: dict[str, object], staged: Path | None = None,
-             exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
-        """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
+             exports: dict[Path, Path] | None = None, parts: Parts | None = None) -> tuple[Path, list[Path]]:
+        """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place;
+        its texts checked and its members packed told to `parts`."""
         from kit.bundle.tarball import write_results_tarball
         from kit.infra.keys import sign_manifest
 
@@ -210,8 +214,10 @@ class BundleStep:
         part = chain_part(tree, files)
         sent = write_results_tarball(tree, tarball, stem, files, meta,
                                      before_place=lambda digest: record(tree, run, {tarball: digest}),
-                                     built=self.sent_members(ctx, files),
-                                     sign=lambda document: sign_manifest(document, ctx.settings.box_id, part))
+                                     built=self.sent_members(ctx, files, parts),
+                                     sign=lambda document: sign_manifest(document, ctx.settings.box_id, part),
+                                     said=lambda arc, share: parts.say("tarball", f"packing {arc} into the tarball",
+                                                                       share) if parts is not None else None)
         if sent.box_key is not None:
             ctx.emit(Info(self.name, f"signed by this box's key {sent.box_key.fingerprint} (kept in the kit's cache, "
                                      "never sent): the lead's verify shows that fingerprint"))
@@ -232,7 +238,7 @@ class BundleStep:
         """The box's folders as what this bundle sends shows them: as they are with --keep-paths."""
         return Places.KEPT if ctx.settings.keep_paths else ctx.places
 
-    def sent_members(self, ctx: Context, files: dict[str, Path]) -> dict[str, bytes]:
+    def sent_members(self, ctx: Context, files: dict[str, Path], parts: Parts | None = None) -> dict[str, bytes]:
         """The members the box sends in place of its files: the records with the box's folders shown and its facts
         typed (kit.bundle.sent), then every text of every member checked by its kind (kit.bundle.texts: a text no kind
         admits withheld, a table or model holding one refused as a bug); none with --keep-paths, which sends the
@@ -241,10 +247,14 @@ class BundleStep:
 
         if self.places(ctx).kept:
             return {}
+        said = parts.say if parts is not None else lambda part, what, share: None
+        said("texts", "the records sent with the box's folders shown", 0.0)
         built = self.sent_records(ctx, files)
+        said("texts", "checking every text of the tarball's records and logs by the catalogue", TEXTS_DONE["records"])
         checked, names = checked_members(lambda arc: ctx.tree.read_bytes(files[arc], trusted=False), list(files),
                                          built)
         built |= checked
+        said("texts", "checking every text of the tarball's tables and models by the catalogue", TEXTS_DONE["members"])
         check_tables(files, names)
         return built
 
@@ -262,7 +272,7 @@ class BundleStep:
 
         return sent_records(tree, run, files, places, {run.rel(run.run_json): run_json})
 
-    def export(self, ctx: Context, verdict: Verdict, corpus: Path, folder: Path) -> list[Path]:
+    def export(self, ctx: Context, verdict: Verdict, corpus: Path, folder: Path, parts: Parts) -> list[Path]:
         """On PROMOTE: the seeds refit on the verdict's corpus (`corpus`: where it is now) and exported into `folder`;
         the files written."""
         from kit.bundle.conformal import confidence
@@ -293,7 +303,8 @@ class BundleStep:
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
-                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus)
+                               workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus,
+                               said=lambda what, share: parts.say("exports", what, share))
 
 
 def catalogue_mark(ctx: Context) -> dict[str, object]:

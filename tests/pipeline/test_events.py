@@ -101,6 +101,25 @@ def test_loso_says_its_work_after_training_as_it_goes(json_run: tuple[Path, subp
     assert [p["what"] for _, p in said][-1] == "writing 03_loso/predictions.parquet"
 
 
+def test_the_bundle_says_its_work_after_its_refit_part_by_part(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """A PROMOTE's bundle says its exports (each vmaf-tune model checked), its report, its texts checked and its
+    tarball packed, in that order, their shares never back, each member packed named."""
+    parsed = parse_ndjson(json_run[1].stdout)
+    bundle = parsed[next(k for k, p in enumerate(parsed) if p["event"] == "step_started" and p["step"] == "bundle"):]
+    said = [p for p in bundle if p["event"] == "doing" and p["done"] is not None]
+    whats = [str(p["what"]) for p in said]
+    shares = [float(p["done"]) for p in said]  # type: ignore[arg-type]
+    assert shares == sorted(shares) and 0 < shares[-1] <= 1
+    assert whats[:2] == ["checking the vmaf-tune profile's model 1 of 2 on every row",
+                         "checking the vmaf-tune profile's model 2 of 2 on every row"]
+    firsts = [next(k for k, w in enumerate(whats) if w.startswith(head)) for head in (
+        "writing the report", "the records sent", "checking every text of the tarball's records",
+        "checking every text of the tarball's tables", "packing ")]
+    assert firsts == sorted(firsts)
+    assert "packing 04_verdict/PROMOTE.json into the tarball" in whats
+
+
 def test_a_rerun_reports_skipped_steps_with_their_reason(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"

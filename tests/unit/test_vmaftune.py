@@ -89,6 +89,11 @@ def test_the_20_wide_feed_gives_the_native_model_clipped_on_every_vocabulary_row
         assert (got >= 0).all() and (got <= 100).all()
     single = json.loads((folder / "fr_regressor_v2.json").read_text())
     assert single["seed"] in (0, 1) and "LOSO mean PLCC" in single["chosen_member"]
+    # the proxy's model alone is its seed's graph, the same bytes, checked on every row once (2.6.2 checked it again)
+    chosen = folder / f"fr_regressor_v2_ensemble_v1_seed{single['seed']}.onnx"
+    assert (folder / "fr_regressor_v2.onnx").read_bytes() == chosen.read_bytes()
+    card = json.loads(chosen.with_suffix(".json").read_text())
+    assert single["parity_max_abs_diff"] == card["parity_max_abs_diff"]
 
 
 def test_graphs_use_only_allowlisted_ops_and_one_input_of_the_proxy_width(profile: tuple) -> None:

@@ -1,0 +1,59 @@
+"""A step's work after its training said as it goes (kit.steps.after): each `doing`'s share is the parts before it
+whole and its own part's share by its weight, never counted back; LOSO's evaluation counted by the rows predicted,
+its files after it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from kit import events as ev
+from kit.model.cost import AFTER_FILES_SHARE
+from kit.steps.after import AfterTraining, Parts
+
+
+def told() -> tuple[SimpleNamespace, list[ev.Event]]:
+    events: list[ev.Event] = []
+    return SimpleNamespace(emit=events.append), events
+
+
+def test_each_part_counts_the_parts_before_it_whole_and_its_own_by_its_weight() -> None:
+    ctx, events = told()
+    parts = Parts(ctx, "bundle", {"exports": 6.0, "report": 1.0, "texts": 2.0, "tarball": 1.0})  # type: ignore[arg-type]
+    parts.say("exports", "model 1", 0.5)
+    parts.say("report", "the report", 0.0)
+    parts.say("texts", "records", 0.5)
+    parts.say("tarball", "packing", 1.0)
+    assert [e.done for e in events] == pytest.approx([0.3, 0.6, 0.8, 1.0])  # type: ignore[attr-defined]
+    assert all(isinstance(e, ev.Doing) and e.step == "bundle" for e in events)
+
+
+def test_a_share_said_out_of_order_or_out_of_range_never_counts_back() -> None:
+    ctx, events = told()
+    parts = Parts(ctx, "bundle", {"a": 1.0, "b": 1.0})  # type: ignore[arg-type]
+    for part, share in (("b", 0.5), ("a", 1.0), ("a", -3.0), ("b", 7.0)):
+        parts.say(part, "x", share)
+    assert [e.done for e in events] == pytest.approx([0.75, 0.75, 0.75, 1.0])  # type: ignore[attr-defined]
+
+
+def test_a_part_of_no_weight_moves_nothing() -> None:
+    """A HOLD's bundle exports nothing: its `exports` part weighs 0, and its report starts at 0."""
+    ctx, events = told()
+    parts = Parts(ctx, "bundle", {"exports": 0.0, "report": 3.0, "tarball": 1.0})  # type: ignore[arg-type]
+    parts.say("exports", "x", 1.0)
+    parts.say("report", "y", 0.0)
+    assert [e.done for e in events] == [0.0, 0.0]  # type: ignore[attr-defined]
+
+
+def test_loso_s_evaluation_reaches_its_files_share_when_every_row_is_said() -> None:
+    ctx, events = told()
+    after = AfterTraining(ctx, 1000)  # type: ignore[arg-type]
+    after("ridge", 0)
+    for _ in range(4):
+        after("the members", 250)
+    after.writing("writing 03_loso/folds.parquet", 0.0)
+    after.writing("writing 03_loso/predictions.parquet", 0.5)
+    shares = [e.done for e in events]  # type: ignore[attr-defined]
+    assert shares[0] == 0 and shares[4] == pytest.approx(1 - AFTER_FILES_SHARE)
+    assert shares[-1] == pytest.approx(1 - AFTER_FILES_SHARE / 2) and shares == sorted(shares)
