@@ -68,6 +68,10 @@ PROFILE_PER_ROW = 26e-6 * PACE
 # and since each group's figures are taken from arrays 0.67 of its CPU at 1,000 and at 10,000 contents (A B on one
 # box, bench/README.md#scale-10000): about 4.2, 13.9 and 46.6 s, those seconds x 0.67 (projected, not measured)
 VERDICT_PER_ROW = 15e-6 * PACE
+# its parts, in the order it does them (kit.steps.after.Parts), each its share of the step's 142 s at 10,000 contents
+# (2.6.2 on this box): the corpus checked and summarised, the held-out predictions read, the consumer's encodes, the
+# intervals and figures by group, the gates decided, the files
+VERDICT_PARTS = {"corpus": 0.26, "held_out": 0.17, "consumer": 0.14, "figures": 0.27, "decide": 0.07, "files": 0.09}
 
 
 # the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x

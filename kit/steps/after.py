@@ -20,7 +20,7 @@ class Parts:
         for part, w in self.weights.items():
             self.starts[part], start = start, start + w
 
-    def say(self, part: str, what: str, share: float) -> None:
+    def at(self, part: str, what: str, share: float) -> None:
         """`what` the step does now, in `part`, `share` of which is done (0 to 1); never counted back."""
         done = self.starts[part] + self.weights[part] * min(1.0, max(0.0, share))
         self.done = max(self.done, done)
@@ -39,8 +39,8 @@ class AfterTraining:
 
     def __call__(self, what: str, rows: int) -> None:
         self.said += rows
-        self.parts.say("evaluation", what, self.said / self.rows)
+        self.parts.at("evaluation", what, self.said / self.rows)
 
     def writing(self, what: str, part: float) -> None:
         """Its files: `part` of them written (by their rows: the predictions most)."""
-        self.parts.say("files", what, part)
+        self.parts.at("files", what, part)

@@ -11,8 +11,10 @@ from kit.corpus.manifests import read_manifest, source_repeats
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
+from kit.model.cost import VERDICT_PARTS
 from kit.model.recipe import TEACHER
 from kit.rundir import VERDICTS
+from kit.steps.after import Parts
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, read_output, recorded_corpus, require_output, rerun
 from kit.steps.memory import check_memory
 from kit.steps.records import read_step_record
@@ -110,15 +112,17 @@ class VerdictStep:
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
         return Predicted.of(predictions, meta)
 
-    def assess(self, ctx: Context, corpus_file: Path, codec_blind: bool, proof: TeacherFunction | None) -> Assessment:
+    def assess(self, ctx: Context, corpus_file: Path, codec_blind: bool, proof: TeacherFunction | None,
+               parts: Parts) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block;
-        `proof`: the teacher's function as LOSO found it, which says why there may be no ceiling)."""
+        `proof`: the teacher's function as LOSO found it, which says why there may be no ceiling), said to `parts`."""
         from kit.infra.parquet import read_frame
         from kit.infra.resources import give_back_memory
         from kit.verdict.assess import assess
         from kit.verdict.consumer import consumer_block, no_ceiling_why
 
         s, run = ctx.settings, ctx.run
+        parts.at("held_out", "reading LOSO's held-out predictions beside their corpus rows", 0.0)
         meta = corpus_rows(corpus_file)
         predicted = self.predicted(ctx, corpus_file, meta)
         give_back_memory()  # the predictions and their grouping
@@ -127,11 +131,13 @@ class VerdictStep:
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(s.seeds)] for kind, frame in holdouts.items()}
         samplings = read_frame(run.samplings) if ctx.tree.is_file(run.samplings) else None
+        parts.at("consumer", "the held-out encodes as vmaf-tune samples them", 0.0)
         consumer, judged = consumer_block(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                           codec_blind, samplings, s.consumer_window, no_ceiling_why(proof)
                                           ) if ctx.tree.is_file(run.encodes) else (None, None)
         return assess(predicted, meta, clips, holdouts, s.interval_level, consumer,
-                      source_repeats(read_manifest(corpus_file)), judged)
+                      source_repeats(read_manifest(corpus_file)), judged,
+                      lambda what, share: parts.at("figures", what, share))
 
     def corpus_file(self, ctx: Context, recorded: str, sha256: str, rows: int) -> Path:
         """The corpus LOSO ran on, where it is now, refused where it changed or vanished since; the memory of the
@@ -162,19 +168,23 @@ class VerdictStep:
         from kit.verdict.decide import decide
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree
+        parts = Parts(ctx, self.name, VERDICT_PARTS)
         loso_outputs(ctx)
         again = rerun(ctx, "step", "loso", "--force")
         reports = [read_output(tree, SeedReport, run.loso_seed(seed), again) for seed in s.seeds]
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
+        parts.at("corpus", "checking the corpus against LOSO's record of it", 0.0)
         corpus_file = self.corpus_file(ctx, corpus.path, corpus.sha256, corpus.rows)
         # the corpus's summary before the held-out rows are read: its read of the corpus is then the only large thing
+        parts.at("corpus", "summarising the corpus", 0.5)
         summary = summarise_corpus(corpus_file, corpus.sha256, run.recorded(corpus_file))
         give_back_memory()  # what its read left in arrow's pool and malloc's arenas
         folds = read_frame(run.folds)
         baselines = read_output(tree, Baselines, run.baselines, again)
         incumbent = read_output(tree, BaselineResult, run.incumbent, again) if s.incumbent is not None else None
-        assessment = self.assess(ctx, corpus_file, reports[0].recipe == TEACHER, reports[0].teacher_function)
+        assessment = self.assess(ctx, corpus_file, reports[0].recipe == TEACHER, reports[0].teacher_function, parts)
+        parts.at("decide", "judging every gate", 0.0)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], None, baselines,
                          incumbent, summary, s.gate,
                          assessment,
@@ -186,7 +196,8 @@ class VerdictStep:
         frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips,
                   run.consumer_encodes: assessment.judged}
         outputs = [path for path, frame in frames.items() if frame is not None]
-        for path in outputs:  # a row group at a time, its text as a table read holds it: to_parquet's bytes
+        for k, path in enumerate(outputs):  # a row group at a time, its text as a table read holds it
+            parts.at("files", f"writing {run.recorded(path)}", k / (len(outputs) + 1))  # to_parquet's bytes
             with tree.atomic(path) as fh:
                 write_frame(frames[path], fh, arrow_text)
         tree.remove(run.calibration)
@@ -195,6 +206,7 @@ class VerdictStep:
         if assessment.sidecar is not None:
             tree.write_json(run.calibration, assessment.sidecar)
             outputs.append(run.calibration)
+        parts.at("files", f"writing {run.recorded(keep)}", len(outputs) / (len(outputs) + 1))
         tree.write_json(keep, verdict.to_json())
         ctx.emit(reached(verdict, keep))
         if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none

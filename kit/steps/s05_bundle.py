@@ -139,7 +139,7 @@ class BundleStep:
             skipped, _ = read_record(SkippedClips, tree, run.skipped_clips if places.kept else
                                      run.sent(run.skipped_clips)) if corpus == run.shard else (None, None)
             prereqs, _ = read_prereqs(tree, run.prereqs_json)
-            parts.say("report", "writing the report", 0.0)
+            parts.at("report", "writing the report", 0.0)
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json, places),
                                     shown_prereqs(prereqs, places) if prereqs is not None else None,
@@ -216,7 +216,7 @@ class BundleStep:
                                      before_place=lambda digest: record(tree, run, {tarball: digest}),
                                      built=self.sent_members(ctx, files, parts),
                                      sign=lambda document: sign_manifest(document, ctx.settings.box_id, part),
-                                     said=lambda arc, share: parts.say("tarball", f"packing {arc} into the tarball",
+                                     said=lambda arc, share: parts.at("tarball", f"packing {arc} into the tarball",
                                                                        share) if parts is not None else None)
         if sent.box_key is not None:
             ctx.emit(Info(self.name, f"signed by this box's key {sent.box_key.fingerprint} (kept in the kit's cache, "
@@ -247,7 +247,7 @@ class BundleStep:
 
         if self.places(ctx).kept:
             return {}
-        said = parts.say if parts is not None else lambda part, what, share: None
+        said = parts.at if parts is not None else lambda part, what, share: None
         said("texts", "the records sent with the box's folders shown", 0.0)
         built = self.sent_records(ctx, files)
         said("texts", "checking every text of the tarball's records and logs by the catalogue", TEXTS_DONE["records"])
@@ -304,7 +304,7 @@ class BundleStep:
                                lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
                                                                         round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx), corpus_file=corpus,
-                               said=lambda what, share: parts.say("exports", what, share))
+                               said=lambda what, share: parts.at("exports", what, share))
 
 
 def catalogue_mark(ctx: Context) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,11 +65,14 @@ class Predicted:
 
 def assess(predicted: Predicted, meta: pd.DataFrame, clips: pd.DataFrame | None,
            holdouts: dict[str, pd.DataFrame], nominal: float, consumer: ConsumerFit | None = None,
-           repeats: Mapping[str, Repeats] | None = None, judged: pd.DataFrame | None = None) -> Assessment:
+           repeats: Mapping[str, Repeats] | None = None, judged: pd.DataFrame | None = None,
+           said: Callable[[str, float], None] = lambda what, share: None) -> Assessment:
     """`predicted`: the held-out rows of LOSO's predictions; `meta`: the corpus rows as LOSO numbered them; `clips`:
     03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and `judged` the encodes its
-    gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest records them."""
+    gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest records them. Its parts `said`
+    (what, the share done) as it goes: the intervals about a third of its work, the figures by group the rest."""
     held_out = predicted.rows
+    said("calibrating the intervals", 0.0)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
     intervals = replace(intervals, exported=exported_interval(rows, intervals))
@@ -79,6 +82,7 @@ def assess(predicted: Predicted, meta: pd.DataFrame, clips: pd.DataFrame | None,
         intervals = replace(intervals, clip_use=use)
     del th  # its calibrations, three numbers a row each, let go before the figures by group are made (0.27 GiB at
     # 10,000 contents, bench/README.md#scale-10000)
+    said("the figures by group", 0.33)
     mixed = confounding(rows)
     blocks = tuple(holdout_block(kind, frame, meta, mixed) for kind, frame in holdouts.items())
     pooled = clip_frame(rows)

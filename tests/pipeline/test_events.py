@@ -120,6 +120,23 @@ def test_the_bundle_says_its_work_after_its_refit_part_by_part(
     assert "packing 04_verdict/PROMOTE.json into the tarball" in whats
 
 
+def test_each_step_after_the_corpus_says_how_far_it_is_never_back(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """LOSO, the verdict and the bundle each say their share done as they go, never back within the step; the
+    verdict its parts in its order, from the corpus's check to its verdict file."""
+    parsed = parse_ndjson(json_run[1].stdout)
+    for step in ("loso", "verdict", "bundle"):
+        shares = [float(p["done"]) for p in parsed  # type: ignore[arg-type]
+                  if p["event"] == "doing" and p["step"] == step and p["done"] is not None]
+        assert shares and shares == sorted(shares), (step, shares)
+    verdict = [str(p["what"]) for p in parsed if p["event"] == "doing" and p["step"] == "verdict"]
+    assert verdict[0] == "checking the corpus against LOSO's record of it"
+    assert verdict[-1] == "writing 04_verdict/PROMOTE.json"
+    firsts = [verdict.index(what) for what in ("summarising the corpus", "calibrating the intervals",
+                                               "judging every gate", "writing 04_verdict/intervals.parquet")]
+    assert firsts == sorted(firsts)
+
+
 def test_a_rerun_reports_skipped_steps_with_their_reason(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"

@@ -21,10 +21,10 @@ def told() -> tuple[SimpleNamespace, list[ev.Event]]:
 def test_each_part_counts_the_parts_before_it_whole_and_its_own_by_its_weight() -> None:
     ctx, events = told()
     parts = Parts(ctx, "bundle", {"exports": 6.0, "report": 1.0, "texts": 2.0, "tarball": 1.0})  # type: ignore[arg-type]
-    parts.say("exports", "model 1", 0.5)
-    parts.say("report", "the report", 0.0)
-    parts.say("texts", "records", 0.5)
-    parts.say("tarball", "packing", 1.0)
+    parts.at("exports", "model 1", 0.5)
+    parts.at("report", "the report", 0.0)
+    parts.at("texts", "records", 0.5)
+    parts.at("tarball", "packing", 1.0)
     assert [e.done for e in events] == pytest.approx([0.3, 0.6, 0.8, 1.0])  # type: ignore[attr-defined]
     assert all(isinstance(e, ev.Doing) and e.step == "bundle" for e in events)
 
@@ -33,7 +33,7 @@ def test_a_share_said_out_of_order_or_out_of_range_never_counts_back() -> None:
     ctx, events = told()
     parts = Parts(ctx, "bundle", {"a": 1.0, "b": 1.0})  # type: ignore[arg-type]
     for part, share in (("b", 0.5), ("a", 1.0), ("a", -3.0), ("b", 7.0)):
-        parts.say(part, "x", share)
+        parts.at(part, "x", share)
     assert [e.done for e in events] == pytest.approx([0.75, 0.75, 0.75, 1.0])  # type: ignore[attr-defined]
 
 
@@ -41,8 +41,8 @@ def test_a_part_of_no_weight_moves_nothing() -> None:
     """A HOLD's bundle exports nothing: its `exports` part weighs 0, and its report starts at 0."""
     ctx, events = told()
     parts = Parts(ctx, "bundle", {"exports": 0.0, "report": 3.0, "tarball": 1.0})  # type: ignore[arg-type]
-    parts.say("exports", "x", 1.0)
-    parts.say("report", "y", 0.0)
+    parts.at("exports", "x", 1.0)
+    parts.at("report", "y", 0.0)
     assert [e.done for e in events] == [0.0, 0.0]  # type: ignore[attr-defined]
 
 
