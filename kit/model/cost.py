@@ -49,10 +49,11 @@ AFTER_PER_PREDICTION = 11e-6 * PACE
 # rest counted by the rows each model has predicted as it goes (kit.steps.members.AfterTraining): its files took 16 %
 # of LOSO's seconds after training at 1,000 contents (5 of 32 s) and 26 % at 10,000 (54 of 208 s), 2.6.2 on this box
 AFTER_FILES_SHARE = 0.25
-# the bundle's work after its refit that grows with the corpus, per row: the tarball's members (the predictions, the
-# verdict's rows) written, each text checked by the catalogue and packed; at 10,000 contents about 6 of the step's 7.5
-# minutes; the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 contents (bench/README.md#step-memory)
-BUNDLE_PER_ROW = 120e-6 * PACE
+# the bundle's work after its refit that grows with the corpus, per row: the report, each text of the tarball's
+# members (the predictions, the verdict's rows) checked by the catalogue, the members packed: 160 s of a PROMOTE's
+# bundle at 10,000 contents (2.6.2 on this box; 120e-6 before, from a HOLD's 7.5 minutes there in 2.5, since the
+# catalogue's names are looked up, not compiled: the step's CPU 58, 150 and 490 s at 1,000, 3,000 and 10,000 then)
+BUNDLE_PER_ROW = 55e-6 * PACE
 # of it, each part's share as the bundle does them: the report, every text the tarball sends checked by the
 # catalogue, the tarball packed (16, 104 and 40 s of a PROMOTE's bundle at 10,000 contents, 2.6.2 on this box)
 BUNDLE_PACKING = {"report": 0.1, "texts": 0.65, "tarball": 0.25}

@@ -526,12 +526,13 @@ def test_the_time_left_after_a_pause_does_not_count_the_pause_as_work() -> None:
 def test_the_bundle_s_rest_grows_with_the_rows_it_checks_and_packs() -> None:
     """At 10,000 contents the bundle said "about 30 s left (97 %)" for its last six minutes: its forecast counted the
     refit and a fixed rest, not the tarball's members checked by the catalogue and packed, which grow with the rows
-    (7.5 minutes in all at 3,000,000 rows, 50 s at 300,000: bench/README.md#scale-10000)."""
+    (7.5 minutes in all at 3,000,000 rows and 50 s at 300,000 in 2.5: bench/README.md#scale-10000; since its names
+    are looked up, 160 s at 3,000,000 for the report, the texts and the tarball, 2.6.2)."""
     from kit.model.cost import PACE, bundle_work
     from kit.steps.settings import RunSettings
 
     config = RunSettings(out_dir=Path("out")).train
-    for rows, low, high in ((300_000, 20, 60), (3_000_000, 300, 450)):
+    for rows, low, high in ((300_000, 15, 60), (3_000_000, 130, 250)):
         cost = bundle_work(rows, 5, config, 1, promoted=False)
         assert cost.training == 0 and low < cost.work / PACE < high, (rows, cost.work / PACE)
 
