@@ -61,8 +61,9 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class Doing(Event):
-    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal);
-    LOSO's evaluation after its training says how far it is (`done`), which the run's ETA counts (kit.report.eta)."""
+    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal); the
+    work of LOSO, the verdict and the bundle after their training says how far it is (`done`), which the run's ETA
+    counts (kit.report.eta)."""
 
     kind = "doing"
     step: str

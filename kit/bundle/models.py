@@ -5,7 +5,6 @@ in a test (tests/unit/test_vmaftune.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
+from kit.model.cost import Told, untold
 from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import Codec, design_rows
@@ -63,7 +63,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
                     teacher_sources: tuple[Path | None, Path | None] = (None, None),
                     corpus_file: Path | None = None,
-                    said: Callable[[str, float], None] = lambda what, share: None) -> list[Path]:
+                    said: Told = untold) -> list[Path]:
     """The verdict's seeds refit on its corpus (`corpus_file`: where it is now, else where the verdict names it) and
     exported into `exports` (+ the vmaf-tune profile, each of its models `said` as it is checked); the files."""
     corpus = verdict.corpus

@@ -3,7 +3,6 @@ inputs with allowlisted ops, then runs the member, scaler included (the publishe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from kit.infra.tree import Tree
 from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
+from kit.model.cost import Told, untold
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
@@ -296,7 +296,7 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
 
 def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
                   crf_range: tuple[int, int], feats: np.ndarray, codec: Codec, encoders: np.ndarray,
-                  cqs: np.ndarray, ship: Shipping, said: Callable[[str, float], None] = lambda what, share: None,
+                  cqs: np.ndarray, ship: Shipping, said: Told = untold,
                   ) -> list[Path]:
     """The profile written into `folder`; every model checked before it is kept, every registry row before any; each
     member `said` (what, the share of the members done) before it is checked, the most of the bundle's work after its

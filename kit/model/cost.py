@@ -12,7 +12,7 @@ prediction, its part before training said apart (`loso_rest`, the event's `setup
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,7 @@ SETUP_PER_ROW = 26e-6 * PACE
 # step's fixed part is 5 s (FIXED_WORK), 10e-6 beside 16
 AFTER_PER_PREDICTION = 11e-6 * PACE
 # of that work after training, the share its files take (the predictions most: 15,000,000 rows at 10,000 contents), the
-# rest counted by the rows each model has predicted as it goes (kit.steps.members.AfterTraining): its files took 16 %
+# rest counted by the rows each model has predicted as it goes (kit.steps.after.AfterTraining): its files took 16 %
 # of LOSO's seconds after training at 1,000 contents (5 of 32 s) and 26 % at 10,000 (54 of 208 s), 2.6.2 on this box
 AFTER_FILES_SHARE = 0.25
 # the bundle's work after its refit that grows with the corpus, per row: the report, each text of the tarball's
@@ -73,6 +73,14 @@ VERDICT_PER_ROW = 15e-6 * PACE
 # (2.6.2 on this box): the corpus checked and summarised, the held-out predictions read, the consumer's encodes, the
 # intervals and figures by group, the gates decided, the files
 VERDICT_PARTS = {"corpus": 0.26, "held_out": 0.17, "consumer": 0.14, "figures": 0.27, "decide": 0.07, "files": 0.09}
+
+
+# what a step's part says as it goes (kit.steps.after.Parts): what it does now, and the share of the part done
+Told = Callable[[str, float], None]
+
+
+def untold(what: str, share: float) -> None:
+    """A Told that tells no one."""
 
 
 # the peak of each step after the corpus, each in a process of its own (wait4's max RSS), on corpora of N contents x
@@ -163,12 +171,14 @@ def verdict_work(rows: int) -> StepWork:
     return StepWork("verdict", FIXED_WORK["verdict"] + rows * VERDICT_PER_ROW)
 
 
-def bundle_parts(rows: int, seeds: int, promoted: bool) -> dict[str, float]:
-    """The bundle's work after its refit by part, in the order it does them (kit.steps.after.Parts): the exports (on
-    a PROMOTE each seed's ONNX, then its vmaf-tune profile's model checked on every row), the report, the texts
-    checked, the tarball packed."""
+def bundle_parts(rows: int, seeds: int, config: TrainConfig, promoted: bool) -> dict[str, float]:
+    """The bundle's work after its set-up by part, in the order it does them (kit.steps.after.Parts): the exports (a
+    PROMOTE's refit is training: each seed's ONNX, then, where vmaf-tune feeds the input set, its profile's model
+    checked on every row; the step's fixed rest), the report, the texts checked, the tarball packed."""
+    from kit.model.contract import CANONICAL6
+
     fixed = FIXED_WORK["bundle"] * (1 - SETUP_SHARE["bundle"])
-    profile = rows * seeds * PROFILE_PER_ROW if promoted else 0.0
+    profile = rows * seeds * PROFILE_PER_ROW if promoted and config.inputs == CANONICAL6 else 0.0
     packing = {part: rows * BUNDLE_PER_ROW * share for part, share in BUNDLE_PACKING.items()}
     return {"exports": fixed + profile, **packing}
 
@@ -181,7 +191,7 @@ def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promot
     refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), config,
                           workers) if promoted else 0
     setup = FIXED_WORK["bundle"] * SETUP_SHARE["bundle"]
-    return StepWork("bundle", refit + setup + sum(bundle_parts(rows, seeds, promoted).values()), refit)
+    return StepWork("bundle", refit + setup + sum(bundle_parts(rows, seeds, config, promoted).values()), refit, setup)
 
 
 def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked, config: TrainConfig,

@@ -93,6 +93,9 @@ class RunClock:
         seconds since work was last done go to the step's kind this event did work of (its rest, when it did some)."""
         self.began = now if self.began is None else self.began
         before = dict(self.done)
+        # a step's first word of how far its work after training is: its seconds before (a set-up that trained
+        # nothing, a cluster's gather reading the union) are no part of that work's pace
+        begins = isinstance(e, ev.Doing) and e.done is not None and e.step == self.current and e.step not in self.after
         changed = self._take(e)
         worked = {key: done - before.get(key, 0.0) for key, done in self.done.items() if done > before.get(key, 0.0)}
         if worked:
@@ -103,7 +106,7 @@ class RunClock:
                 pace.add(stand_in * prior, prior)
             pace.add(worked[key], now - self.worked_at)
             self.latest[key[1]] = key
-        if worked or isinstance(e, ev.StepStarted | ev.JobsPlanned):
+        if worked or begins or isinstance(e, ev.StepStarted | ev.JobsPlanned):
             self.worked_at = now
         return changed
 

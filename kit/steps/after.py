@@ -1,7 +1,8 @@
 """A step's work after its training (all of it where it trains nothing), said as it goes: `doing` events whose `done`
 is the share of that work done, which the run's time left counts (kit.report.eta) and the plain lines' heartbeat says
 (`writing 03_loso/predictions.parquet`). The work is cut into parts of given weights, said in order: LOSO's
-evaluation and files (AfterTraining), the bundle's exports, report, texts and tarball (kit.model.cost's lines)."""
+evaluation and files (AfterTraining), the verdict's parts (kit.model.cost.VERDICT_PARTS), the bundle's exports,
+report, texts and tarball (kit.model.cost.bundle_parts)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,15 @@ class Parts:
 
 
 class AfterTraining:
-    """LOSO's: the rows every model predicts (`rows`: kit.model.baselines.evaluated_rows, each --holdout kind's seeds
-    more), then its files, AFTER_FILES_SHARE of the work (kit.model.cost). Called as a kit.model.loso.Said."""
+    """LOSO's: the rows every model predicts (`rows`: kit.model.baselines.evaluated_rows; then `holdouts` --holdout
+    kinds, each predicting `per_holdout`: its seeds' rows), then its files, AFTER_FILES_SHARE of the work
+    (kit.model.cost). Called as a kit.model.loso.Said."""
 
-    def __init__(self, ctx: Context, rows: int) -> None:
+    def __init__(self, ctx: Context, rows: int, holdouts: int = 0, per_holdout: int = 0) -> None:
         from kit.model.cost import AFTER_FILES_SHARE
 
         self.parts = Parts(ctx, "loso", {"evaluation": 1 - AFTER_FILES_SHARE, "files": AFTER_FILES_SHARE})
-        self.rows, self.said = max(1, rows), 0
+        self.rows, self.said, self.per_holdout = max(1, rows + holdouts * per_holdout), 0, per_holdout
 
     def __call__(self, what: str, rows: int) -> None:
         self.said += rows

@@ -156,7 +156,7 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
     ctx.emit(Forecast("loso", round(training + setup + after), training, round(setup)))
     ctx.emit(Forecast("verdict", round(verdict_work(rows).work)))
     bundle = bundle_work(rows, seeds, config, workers)
-    ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
+    ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training), round(bundle.setup)))
 
 
 def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,

@@ -289,8 +289,8 @@ class LosoStep:
         from kit.model.baselines import evaluated_rows
 
         s, inputs = ctx.settings, setup.inputs
-        holdouts = len(s.holdout) * len(s.seeds) * len(inputs.target)
-        return AfterTraining(ctx, evaluated_rows(inputs, list(s.seeds), s.train) + holdouts)
+        return AfterTraining(ctx, evaluated_rows(inputs, list(s.seeds), s.train), len(s.holdout),
+                             len(s.seeds) * len(inputs.target))
 
     def train(self, ctx: Context, plan: Plan, setup: Setup, after: AfterTraining) -> Trained:
         """Every member trained (or found, checked) and evaluated, then the --holdout validations; `after` told."""
@@ -305,7 +305,7 @@ class LosoStep:
             for kind in ctx.settings.holdout:
                 after(f"--holdout {kind}: every {kind} left out in turn", 0)
                 held[kind] = self.holdout(ctx, setup, kind, on_epoch, scale, spread)
-                after(f"--holdout {kind} done", len(ctx.settings.seeds) * len(setup.inputs.target))
+                after(f"--holdout {kind} done", after.per_holdout)
         holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:

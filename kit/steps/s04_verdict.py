@@ -196,8 +196,9 @@ class VerdictStep:
         frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips,
                   run.consumer_encodes: assessment.judged}
         outputs = [path for path, frame in frames.items() if frame is not None]
-        for k, path in enumerate(outputs):  # a row group at a time, its text as a table read holds it
-            parts.at("files", f"writing {run.recorded(path)}", k / (len(outputs) + 1))  # to_parquet's bytes
+        # each a row group at a time, its text as a table read holds it: to_parquet's bytes
+        for k, path in enumerate(outputs):
+            parts.at("files", f"writing {run.recorded(path)}", k / (len(outputs) + 1))
             with tree.atomic(path) as fh:
                 write_frame(frames[path], fh, arrow_text)
         tree.remove(run.calibration)
@@ -211,7 +212,7 @@ class VerdictStep:
         ctx.emit(reached(verdict, keep))
         if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none
             cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.ahead("bundle").train, 1, promoted=False)
-            ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))
+            ctx.emit(Forecast("bundle", round(cost.work), round(cost.training), round(cost.setup)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
                                           "mean_plcc_is": GROUPS, "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

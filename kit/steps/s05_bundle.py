@@ -167,8 +167,8 @@ class BundleStep:
         (kit.model.cost.bundle_work); its parts after the refit, said as they go."""
         rows, seeds = verdict.corpus.rows, len(verdict.seeds)
         cost = bundle_work(rows, seeds, ctx.settings.train, choose_threads().train, verdict.promoted)
-        ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))
-        return Parts(ctx, self.name, bundle_parts(rows, seeds, verdict.promoted))
+        ctx.emit(Forecast(self.name, round(cost.work), round(cost.training), round(cost.setup)))
+        return Parts(ctx, self.name, bundle_parts(rows, seeds, ctx.settings.train, verdict.promoted))
 
     def check_corpus(self, ctx: Context, verdict: Verdict) -> Path:
         """The corpus the verdict was reached on, where it is now (this out-dir's shard, wherever the out-dir lies),

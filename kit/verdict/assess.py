@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -10,6 +10,7 @@ import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
 from kit.media.fingerprint import Repeats
+from kit.model.cost import Told, untold
 from kit.verdict.breakdown import breakdown, errors_of, group_labels
 from kit.verdict.ceiling import ConsumerTally
 from kit.verdict.confounding import Confounding, confounding
@@ -66,7 +67,7 @@ class Predicted:
 def assess(predicted: Predicted, meta: pd.DataFrame, clips: pd.DataFrame | None,
            holdouts: dict[str, pd.DataFrame], nominal: float, consumer: ConsumerFit | None = None,
            repeats: Mapping[str, Repeats] | None = None, judged: pd.DataFrame | None = None,
-           said: Callable[[str, float], None] = lambda what, share: None) -> Assessment:
+           said: Told = untold) -> Assessment:
     """`predicted`: the held-out rows of LOSO's predictions; `meta`: the corpus rows as LOSO numbered them; `clips`:
     03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet, and `judged` the encodes its
     gates judge; `repeats`: each source's repeated pictures, as the corpus's manifest records them. Its parts `said`

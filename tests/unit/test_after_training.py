@@ -38,7 +38,8 @@ def test_a_share_said_out_of_order_or_out_of_range_never_counts_back() -> None:
 
 
 def test_a_part_of_no_weight_moves_nothing() -> None:
-    """A HOLD's bundle exports nothing: its `exports` part weighs 0, and its report starts at 0."""
+    """A part that weighs nothing (the verdict's of a step that has none to do) moves the share by nothing: the part
+    after it starts where the one before ended."""
     ctx, events = told()
     parts = Parts(ctx, "bundle", {"exports": 0.0, "report": 3.0, "tarball": 1.0})  # type: ignore[arg-type]
     parts.at("exports", "x", 1.0)
@@ -57,3 +58,23 @@ def test_loso_s_evaluation_reaches_its_files_share_when_every_row_is_said() -> N
     shares = [e.done for e in events]  # type: ignore[attr-defined]
     assert shares[0] == 0 and shares[4] == pytest.approx(1 - AFTER_FILES_SHARE)
     assert shares[-1] == pytest.approx(1 - AFTER_FILES_SHARE / 2) and shares == sorted(shares)
+
+
+def test_the_rows_evaluate_jobs_says_are_every_model_s_each_row_once() -> None:
+    """kit.model.baselines.evaluated_rows is what evaluate_jobs says, to the row: ridge, each trained baseline and
+    each seed's members over their folds (no teacher's function at hand here; the pipeline's run has one:
+    tests/pipeline/test_events.py)."""
+    from kit.model.baselines import evaluate_jobs, evaluated_rows, loso_jobs
+    from kit.model.loso import LosoInputs
+    from kit.model.recipe import TrainConfig
+    from kit.model.train import TrainData, train_jobs
+    from tests.conftest import synthetic_corpus
+
+    inputs, config, seeds = LosoInputs.of(synthetic_corpus(n_src=4, rows_per_src=24)), TrainConfig(epochs=1), [0, 3]
+    assert inputs.teacher_model is None
+    trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), loso_jobs(inputs, seeds, config),
+                         config, 1)
+    said: list[tuple[str, int]] = []
+    evaluate_jobs(inputs, seeds, trained, config, lambda what, rows: said.append((what, rows)))
+    assert sum(rows for _, rows in said) == evaluated_rows(inputs, seeds, config) == 5 * len(inputs.target)
+    assert said[0] == ("evaluating ridge on every fold", 0)
