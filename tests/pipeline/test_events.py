@@ -97,6 +97,9 @@ def test_loso_says_its_work_after_training_as_it_goes(json_run: tuple[Path, subp
     assert shares == sorted(shares) and shares[0] == 0 and shares[-1] < 1
     evaluated = [p for _, p in said if not str(p["what"]).startswith("writing")]
     assert evaluated[-1]["done"] == pytest.approx(1 - AFTER_FILES_SHARE, abs=1e-4)
+    # the teacher's function (this run proves it) is the last model: all rows but its own said before it, none after
+    teacher = next(p for p in evaluated if p["what"] == "evaluating the teacher's own function on every fold")
+    assert float(teacher["done"]) < 1 - AFTER_FILES_SHARE - 0.05 and evaluated[-1]["what"] == "every model evaluated"
     assert evaluated[0]["what"] == "evaluating ridge on every fold"
     assert [p["what"] for _, p in said][-1] == "writing 03_loso/predictions.parquet"
 
