@@ -48,10 +48,14 @@ def _open(path: Path, label: str) -> pa.NativeFile:
                          hint="check that the path exists and that you may read it") from exc
 
 
-def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = (), pre_buffer: bool = True) -> pq.ParquetFile:
+def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
+    """The file as arrow reads it, never pre-buffered: with it, arrow holds the column chunks it read beside what it
+    made of them until the reader is let go (a whole read of a 10,000-content corpus peaked 154 MiB higher, no
+    faster: bench/README.md#step-memory; read a batch at a time, it kept every row group's buffers read to the end
+    of the file, 1.5 GiB of a 50,000-content union's predictions)."""
     try:
         pf = pq.ParquetFile(fh, page_checksum_verification=True, read_dictionary=list(dictionary) or None,
-                            pre_buffer=pre_buffer)
+                            pre_buffer=False)
     except ARROW_ERRORS as exc:
         raise InputError(f"{label}: not a readable parquet file ({reason_line(exc)})",
                          hint="pass a parquet file written by the kit (a shard or a merged corpus); "
@@ -129,9 +133,7 @@ def read_batches(path: Path, columns: Sequence[str], label: str | None = None, d
     given; `dictionary`: as dictionaries."""
     label = label or str(path)
     with _open(path, label) as fh:
-        # no pre-buffering: with it, arrow kept every row group's buffers read to the end of the file (1.5 GiB of
-        # a 50,000-content union's predictions, batches of a few MiB each)
-        pf = _file(fh, label, dictionary, pre_buffer=False)
+        pf = _file(fh, label, dictionary)
         try:
             yield from pf.iter_batches(batch_size=rows or BATCH_ROWS, columns=list(columns), use_threads=False)
         except ARROW_ERRORS as exc:

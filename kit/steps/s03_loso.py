@@ -380,6 +380,9 @@ class LosoStep:
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N`: the members of share K of N not yet on disk, trained and written."""
         setup = self.set_up(ctx)
+        inputs = setup.inputs.training_only()  # set up as the gather sets up (the same jobs), then let go
+        setup = replace(setup, df=inputs.df, inputs=inputs)
+        give_back_memory()
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup),
                                setup.settled)
@@ -438,6 +441,6 @@ def memory_named(ctx: Context, setup: Setup) -> Iterator[None]:
         scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
         fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
         raise ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
-                            f"on {len(setup.df)} rows: {reason_line(exc, typed=True)}",
+                            f"on {len(setup.inputs.target)} rows: {reason_line(exc, typed=True)}",
                             hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close "
                                  "other programs), and rerun; the corpus is kept") from exc
