@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.dedup import KEY, SCORED, kept_rows, take_in_place
+from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, kept_rows, take_in_place
 from kit.corpus.names import with_names
 from kit.corpus.provenance import check_one_teacher
 from kit.corpus.rungs import vt_cq_received
@@ -24,7 +24,7 @@ from kit.corpus.schema import (
     with_content,
 )
 from kit.errors import InputError
-from kit.infra.parquet import parquet_columns, read_parquet
+from kit.infra.parquet import holding_values, parquet_columns, read_parquet
 from kit.infra.resources import give_back_memory
 from kit.media.libvmaf import CANONICAL6, CANONICAL6_V1, EXTRA_SAID
 
@@ -48,7 +48,10 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (), measured: t
     check_measured(path, stored, measured)
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
-    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *TEACHER_COLUMNS, *TEACHER_FEATURES,
+    # the teacher's own six only where a row holds them (NEG's): null on every row of any other teacher, they were
+    # 150 MiB of the read at 3,000,000 rows, dropped after it (teacher_columns)
+    own = holding_values(path, TEACHER_FEATURES)
+    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *TEACHER_COLUMNS, *(c for c in TEACHER_FEATURES if c in own),
             *(("quality_args",) if older else ())]
     columns = [c for c in dict.fromkeys(read) if c in stored]
     # `coded`: the text read as dictionaries, a code a row (a third of the read's memory at 3,000,000 rows); a corpus
@@ -65,11 +68,17 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (), measured: t
     wanted = list(dict.fromkeys([*wanted, *teacher_columns(table, str(path))]))
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
-    kept, duplicates = kept_rows(ranked(table) if texts else table)
+    # the duplicate rule on the columns it reads, their text ranked (no rank of a column it does not read), the ranks
+    # handed back before the rows are taken
+    judged = table.select([c for c in dict.fromkeys((*SORT_ORDER, *KEY, *SCORED)) if c in table.column_names])
+    kept, duplicates = kept_rows(ranked(judged) if texts else judged)
+    del judged
+    give_back_memory()
     held = [table.select([*wanted, CORPUS_ROW])]  # the one name of the table from here: taken in place
     del table
     take_in_place(held, kept)
     named = [with_names(held.pop())]
+    give_back_memory()  # the table's columns not wanted, and the rows the duplicate rule dropped
     frame = coded_frame(named) if coded else named.pop().to_pandas()
     give_back_memory()  # what the read and the duplicate rule left in arrow's pool
     return frame, duplicates
@@ -120,6 +129,7 @@ def coded_frame(held: list[pa.Table]) -> pd.DataFrame:
         else:
             columns[name] = col.to_pandas()
         table = table.drop_columns([name])
+        give_back_memory()  # the column's arrow buffers: the pool keeps them otherwise, beside their copy
     return pd.DataFrame(columns)
 
 

@@ -126,6 +126,22 @@ def column_max(path: Path, name: str, label: str | None = None) -> int | None:
         return max(int(s.max) for s in found)
 
 
+def holding_values(path: Path, columns: Sequence[str], label: str | None = None, rows: int | None = None) -> set[str]:
+    """Of `columns` (those the file has), the ones some row holds a value of: read `rows` rows at a time (read_batches),
+    each batch let go, to the first value of each (the rows, not the footer's statistics, which are the writer's
+    word)."""
+    names = set(parquet_columns(path, label))
+    left = [c for c in dict.fromkeys(columns) if c in names]
+    held: set[str] = set()
+    if not left:
+        return held
+    for batch in read_batches(path, left, label, rows=rows):
+        held |= {name for name in left if batch.column(name).null_count < batch.num_rows}
+        if held == set(left):
+            break
+    return held
+
+
 def read_batches(path: Path, columns: Sequence[str], label: str | None = None, dictionary: Sequence[str] = (),
                  rows: int | None = None) -> Iterator[pa.RecordBatch]:
     """The columns of a parquet file the kit wrote in an out-dir, `rows` rows at a time (never the whole file: its

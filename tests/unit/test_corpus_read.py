@@ -1,0 +1,48 @@
+"""The corpus as training reads it (kit.corpus.training.training_corpus): the teacher's own six read only where a row
+holds them, found by the rows themselves (kit.infra.parquet.holding_values), and the same frame either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.corpus import training
+from kit.corpus.columns import TEACHER_FEATURES
+from kit.infra.parquet import holding_values
+from tests.conftest import synthetic_corpus
+
+
+def corpus(path: Path, own_rows: list[int]) -> Path:
+    """A corpus of 4 sources x 60 rows in row groups of 50, the teacher's own six held on `own_rows` alone."""
+    df = synthetic_corpus().assign(teacher_model="vmaf_v0.6.1", teacher_sha256="")
+    for i, name in enumerate(TEACHER_FEATURES):
+        values = np.full(len(df), np.nan)
+        values[own_rows] = df[name.removeprefix("teacher_")].to_numpy()[own_rows] * (1 + i / 100)
+        df[name] = values
+    df.to_parquet(path, index=False, row_group_size=50)
+    return path
+
+
+@pytest.mark.parametrize("own_rows", [[], [0], [239], [120, 121]])
+def test_the_columns_holding_a_value_are_found_in_any_batch(tmp_path: Path, own_rows: list[int]) -> None:
+    path = corpus(tmp_path / "c.parquet", own_rows)
+    for rows in (7, 50, 1000):
+        assert holding_values(path, [*TEACHER_FEATURES, "vmaf", "absent"], rows=rows) == \
+            ({*TEACHER_FEATURES, "vmaf"} if own_rows else {"vmaf"})
+
+
+def test_the_teacher_s_own_six_are_read_where_a_row_holds_them_and_the_frame_is_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str]] = []
+    read = training.read_parquet
+    monkeypatch.setattr(training, "read_parquet", lambda path, columns, **kw: asked.append(list(columns)) or
+                        read(path, columns, **kw))
+    none, df = training.training_corpus(corpus(tmp_path / "none.parquet", []), coded=True)[0], None
+    assert not set(TEACHER_FEATURES) & set(none) and not set(TEACHER_FEATURES) & set(asked[-1])
+    df = training.training_corpus(corpus(tmp_path / "own.parquet", [3, 200]), coded=True)[0]
+    assert set(TEACHER_FEATURES) <= set(asked[-1]) and set(TEACHER_FEATURES) <= set(df)
+    assert df[TEACHER_FEATURES[0]].notna().sum() == 2
+    pd.testing.assert_frame_equal(df.drop(columns=list(TEACHER_FEATURES)), none)
