@@ -210,7 +210,9 @@ class Driver:
             result = self.single("union", union, plan.ok_codes(union), union_said(plan),
                                  None if plan.merges or plan.train_tasks else self.memory("union task", GATHERED))
         if t := plan.train_tasks:  # both said, and refused where no node offers them, before any training starts
-            need, gathered = self.memory("training task", ("loso",)), self.memory("gather task", GATHERED)
+            from kit.model.cost import TRAINING_TASK
+
+            need, gathered = self.memory("training task", (TRAINING_TASK,)), self.memory("gather task", GATHERED)
             self.array("training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}", need)
             say(f"submitted {t} training task(s) on the union; task K trains share K/{t} of LOSO's members into "
                 f"{lay.union_out}")

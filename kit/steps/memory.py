@@ -17,11 +17,11 @@ from kit.steps.base import Context
 
 def steps_ahead(ctx: Context) -> list[str]:
     """The step this context runs and those after it, which read its outputs (all with a memory line); a training
-    task's LOSO alone (its gather checks the rest, on the node it runs on)."""
-    from kit.model.cost import STEP_PEAKS
+    task's own line alone (TRAINING_TASK: its gather checks the rest, on the node it runs on)."""
+    from kit.model.cost import STEP_PEAKS, TRAINING_TASK
 
     ahead = list(STEP_PEAKS)
-    return [ctx.step] if ctx.train_task or ctx.step not in ahead else ahead[ahead.index(ctx.step):]
+    return [TRAINING_TASK] if ctx.train_task else [ctx.step] if ctx.step not in ahead else ahead[ahead.index(ctx.step):]
 
 
 def check_memory(ctx: Context, corpus: Path) -> None:
@@ -30,7 +30,7 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     less in all (exit 2; KIT_MEMORY_CHECK=off runs it anyway, said), said where less is free now."""
     from kit.infra.parquet import parquet_rows
     from kit.infra.resources import memory_short, size_text
-    from kit.model.cost import largest_peak, step_label
+    from kit.model.cost import TRAINING_TASK, largest_peak, step_label
 
     rows = parquet_rows(corpus)
     step, need = largest_peak(steps_ahead(ctx), rows)
@@ -39,7 +39,7 @@ def check_memory(ctx: Context, corpus: Path) -> None:
     if (short := memory_short(need)) is None:
         return
     if short.refused:
-        after = "" if step == ctx.step else f" (which reads {step_label(ctx.step)}'s outputs)"
+        after = "" if step in (ctx.step, TRAINING_TASK) else f" (which reads {step_label(ctx.step)}'s outputs)"
         raise ResourceLimit(Spelled(f"{what}{after} on the corpus ", corpus,
                                     f" ({rows:,} rows) needs about {size_text(need)} of memory at its peak, "
                                     f"{short.why}"),

@@ -16,7 +16,7 @@ from kit.errors import ResourceLimit
 from kit.events import Event, Info
 from kit.infra import resources
 from kit.infra.resources import PEAK_MARGIN
-from kit.model.cost import STEP_LABELS, STEP_PEAKS, largest_peak, peak_bytes
+from kit.model.cost import STEP_LABELS, STEP_PEAKS, TASK_PEAK, TRAINING_TASK, largest_peak, peak_bytes
 from kit.steps.memory import check_memory
 from kit.steps.settings import RunSettings
 from tests.kitfiles import shard_table, write_shard
@@ -43,7 +43,9 @@ class Said:
 MEASURED = {"loso": {300_000: 767, 900_000: 1_415, 3_000_000: 1_908, 15_000_000: 7_961},
             # since its text is held as one string a value; 15,000,000 rows measured after its line was drawn
             "verdict": {300_000: 472, 3_000_000: 2_119, 15_000_000: 9_599},
-            "bundle": {300_000: 1_126, 900_000: 1_486, 3_000_000: 2_528}}  # since each name is looked up
+            "bundle": {300_000: 1_126, 900_000: 1_486, 3_000_000: 2_528},  # since each name is looked up
+            # `step loso --train-task 1/2` since it lets its rows' identity go (2.7.1)
+            TRAINING_TASK: {300_000: 568, 3_000_000: 1_381, 15_000_000: 5_122}}
 # peaks the line must hold but may lie far above: the bundle of a HOLD, which refits nothing (the line is its refit's)
 BELOW = {"bundle": {15_000_000: 4_696}}
 # how far over a measured peak the line may lie: its margin, and LOSO's line above its spread
@@ -65,8 +67,10 @@ def test_each_step_s_estimate_holds_the_peaks_of_a_lighter_path(step: str, rows:
 
 
 def test_the_estimate_grows_with_the_rows_from_what_no_corpus_changes() -> None:
-    for line in STEP_PEAKS.values():
+    for line in (*STEP_PEAKS.values(), TASK_PEAK):
         assert line.fixed > 2**27 and 100 < line.per_row < 2000  # the libraries; a row's share, measured
+    for rows in (300_000, 3_000_000, 45_000_000):  # a training task holds less than LOSO: Ray packs more of them
+        assert peak_bytes(TRAINING_TASK, rows) < 0.7 * peak_bytes("loso", rows)
     assert peak_bytes("loso", 45_000_000) > 16 * 2**30  # 150,000 contents: no one process of a 24 GiB box holds it
     # at scale the verdict is the largest step (from about 25,000 contents); below, the bundle (torch, onnx and the
     # exports)
@@ -83,12 +87,12 @@ def test_a_corpus_the_box_cannot_hold_is_refused_before_it_is_read(tmp_path: Pat
                                                                   warned: bool) -> None:
     corpus = write_shard(tmp_path / "c.parquet", shard_table(n_src=3, rows_per_src=50))
     monkeypatch.setattr(resources, "box_memory", lambda: (total, free))
-    ctx = Said(train_task=True)  # LOSO alone: the steps after it are the next test's
-    need = peak_bytes("loso", 150)
+    ctx = Said(train_task=True)  # a training task's own line alone: the steps after LOSO are the next test's
+    need = peak_bytes(TRAINING_TASK, 150)
     if refused:
         with pytest.raises(ResourceLimit) as exc:
             check_memory(ctx, corpus)  # type: ignore[arg-type]
-        assert exc.value.message == (f"LOSO on the corpus {corpus} (150 rows) needs about "
+        assert exc.value.message == (f"LOSO's training on the corpus {corpus} (150 rows) needs about "
                                      f"{resources.size_text(need)} of memory at its peak, more than the 1 MiB of this "
                                      "box")
         assert "the corpus and every finished step are kept" in exc.value.hint and exc.value.exit_code == 2
@@ -96,7 +100,8 @@ def test_a_corpus_the_box_cannot_hold_is_refused_before_it_is_read(tmp_path: Pat
         monkeypatch.setenv("KIT_MEMORY_CHECK", "off")  # the check overridden: said, and the step goes on
         check_memory(ctx, corpus)  # type: ignore[arg-type]
         assert [e.message for e in ctx.events if isinstance(e, Info)] == [
-            f"LOSO on 150 rows needs about {resources.size_text(need)} of memory at its peak, more than the 1 MiB of "
+            f"LOSO's training on 150 rows needs about {resources.size_text(need)} of memory at its peak, more than the "
+            "1 MiB of "
             "this box: run anyway (KIT_MEMORY_CHECK is off)"]
         return
     check_memory(ctx, corpus)  # type: ignore[arg-type]
@@ -160,24 +165,24 @@ def test_the_ray_driver_reserves_each_task_s_peak_or_refuses_before_any_task(tmp
     reserved: list[int | None] = []
     said: list[str] = []
     driver = Driver(Cluster(offer), plan, Task(reserved), said.append)
-    need, gathered = peak_bytes("loso", 150), largest_peak(GATHERED, 150)
+    need, gathered = peak_bytes(TRAINING_TASK, 150), largest_peak(GATHERED, 150)
     if refused:
         with pytest.raises(ResourceLimit) as exc:
-            driver.memory("training task", ("loso",))
+            driver.memory("training task", (TRAINING_TASK,))
         assert "the largest node of this Ray cluster offers its tasks 1 MiB" in exc.value.message
         assert "no training task was submitted" in exc.value.hint and reserved == []
         return
     offers = " (the largest node offers 1024 GiB)" if offer else ""
-    assert driver.memory("training task", ("loso",)) == need
+    assert driver.memory("training task", (TRAINING_TASK,)) == need
     assert driver.memory("gather task", GATHERED) == gathered[1]
-    assert said == [f"LOSO on the union's 150 rows needs about {resources.size_text(need)} of memory in each training "
-                    f"task; each reserves it{offers}",
+    assert said == [f"LOSO's training on the union's 150 rows needs about {resources.size_text(need)} of memory in "
+                    f"each training task; each reserves it{offers}",
                     f"The bundle on the union's 150 rows needs about {resources.size_text(gathered[1])} of memory in "
                     f"each gather task, the largest of its 3 steps; each reserves it{offers}"]
     driver.array("training task", 2, [["kit", "step", "loso"]], lambda k: f"t{k}", need)
     assert reserved == [need, need]
     merged = ray_plan(tmp_path, (tmp_path / "a.tar.gz",), 2)  # merged by the union task: not there yet
-    assert Driver(Cluster(offer), merged, Task(reserved), said.append).memory("training task", ("loso",)) is None
+    assert Driver(Cluster(offer), merged, Task(reserved), said.append).memory("training task", (TRAINING_TASK,)) is None
 
 
 def test_a_gather_no_node_can_hold_is_refused_before_any_training_task(tmp_path: Path) -> None:
@@ -219,6 +224,13 @@ def test_each_step_checks_the_steps_after_it_that_read_its_outputs(tmp_path: Pat
     with pytest.raises(ResourceLimit) as exc:
         check_memory(Said("verdict"), corpus)  # type: ignore[arg-type]
     assert exc.value.message.startswith("The verdict on the corpus")
+    # a box under LOSO's line but over a training task's: the task trains there, LOSO itself is refused
+    box = (peak_bytes(TRAINING_TASK, rows) + peak_bytes("loso", rows)) // 2
+    monkeypatch.setattr(resources, "box_memory", lambda: (box, box))
+    check_memory(Said("loso", train_task=True), corpus)  # type: ignore[arg-type]
+    with pytest.raises(ResourceLimit) as exc:
+        check_memory(Said("loso"), corpus)  # type: ignore[arg-type]
+    assert exc.value.message.startswith(f"The verdict (which reads LOSO's outputs) on the corpus {corpus}")
 
 
 def test_the_gather_s_steps_are_its_commands_steps() -> None:
