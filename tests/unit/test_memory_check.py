@@ -45,7 +45,7 @@ MEASURED = {"loso": {300_000: 767, 900_000: 1_415, 3_000_000: 1_908, 15_000_000:
             "verdict": {300_000: 472, 3_000_000: 2_119, 15_000_000: 9_599},
             "bundle": {300_000: 1_126, 900_000: 1_486, 3_000_000: 2_528},  # since each name is looked up
             # `step loso --train-task 1/2` since it lets its rows' identity go (2.7.1)
-            TRAINING_TASK: {300_000: 568, 3_000_000: 1_381, 15_000_000: 5_122}}
+            TRAINING_TASK: {300_000: 568, 3_000_000: 1_306, 15_000_000: 4_544}}
 # peaks the line must hold but may lie far above: the bundle of a HOLD, which refits nothing (the line is its refit's)
 BELOW = {"bundle": {15_000_000: 4_696}}
 # how far over a measured peak the line may lie: its margin, and LOSO's line above its spread
@@ -70,7 +70,7 @@ def test_the_estimate_grows_with_the_rows_from_what_no_corpus_changes() -> None:
     for line in (*STEP_PEAKS.values(), TASK_PEAK):
         assert line.fixed > 2**27 and 100 < line.per_row < 2000  # the libraries; a row's share, measured
     for rows in (300_000, 3_000_000, 45_000_000):  # a training task holds less than LOSO: Ray packs more of them
-        assert peak_bytes(TRAINING_TASK, rows) < 0.7 * peak_bytes("loso", rows)
+        assert peak_bytes(TRAINING_TASK, rows) < 0.65 * peak_bytes("loso", rows)
     assert peak_bytes("loso", 45_000_000) > 16 * 2**30  # 150,000 contents: no one process of a 24 GiB box holds it
     # at scale the verdict is the largest step (from about 25,000 contents); below, the bundle (torch, onnx and the
     # exports)
