@@ -49,7 +49,7 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (), measured: t
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
     older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
     # the teacher's own six only where a row holds them (NEG's): null on every row of any other teacher, they were
-    # 150 MiB of the read at 3,000,000 rows, dropped after it (teacher_columns)
+    # 140 MiB of the read at 3,000,000 rows, dropped after it (teacher_columns)
     own = holding_values(path, TEACHER_FEATURES)
     read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *TEACHER_COLUMNS, *(c for c in TEACHER_FEATURES if c in own),
             *(("quality_args",) if older else ())]
@@ -116,21 +116,27 @@ def coded_frame(held: list[pa.Table]) -> pd.DataFrame:
     table = held.pop()
     columns: dict[str, object] = {}
     for name in table.column_names:
-        col = table[name]
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
-            words = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).combine_chunks()
-            values = words.dictionary.to_pylist()
-            rank = np.argsort(np.array(values, dtype=object), kind="stable")
-            recode = np.zeros(max(1, len(values)), dtype=np.int32)  # no value: every row null, each code -1
-            recode[rank] = np.arange(len(values), dtype=np.int32)
-            codes = pc.fill_null(words.indices, -1).to_numpy(zero_copy_only=False)
-            kept = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1).astype(np.int32)
-            columns[name] = pd.Categorical.from_codes(kept, pd.Index([values[i] for i in rank], dtype="str"))
-        else:
-            columns[name] = col.to_pandas()
+        columns[name] = pandas_column(table[name])
         table = table.drop_columns([name])
         give_back_memory()  # the column's arrow buffers: the pool keeps them otherwise, beside their copy
     return pd.DataFrame(columns)
+
+
+def pandas_column(col: pa.ChunkedArray) -> object:
+    """One of coded_frame's columns: text as a categorical of its values in sorted order, any other as pandas makes
+    it (nothing of arrow's kept once it returns)."""
+    import pandas as pd
+
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type)):
+        return col.to_pandas()
+    words = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).combine_chunks()
+    values = words.dictionary.to_pylist()
+    rank = np.argsort(np.array(values, dtype=object), kind="stable")
+    recode = np.zeros(max(1, len(values)), dtype=np.int32)  # no value: every row null, each code -1
+    recode[rank] = np.arange(len(values), dtype=np.int32)
+    codes = pc.fill_null(words.indices, -1).to_numpy(zero_copy_only=False)
+    kept = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1).astype(np.int32)
+    return pd.Categorical.from_codes(kept, pd.Index([values[i] for i in rank], dtype="str"))
 
 
 def text(column: pd.Series) -> pd.Series:

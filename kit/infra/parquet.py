@@ -50,9 +50,9 @@ def _open(path: Path, label: str) -> pa.NativeFile:
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
     """The file as arrow reads it, never pre-buffered: with it, arrow holds the column chunks it read beside what it
-    made of them until the reader is let go (a whole read of a 10,000-content corpus peaked 154 MiB higher, no
-    faster: bench/README.md#step-memory; read a batch at a time, it kept every row group's buffers read to the end
-    of the file, 1.5 GiB of a 50,000-content union's predictions)."""
+    made of them until the reader is let go (a whole read of a 10,000-content corpus's training columns by pyarrow
+    alone peaked at 856 MiB, 702 without, no faster: bench/README.md#training-task; read a batch at a time, it kept
+    every row group's buffers read to the end of the file, 1.5 GiB of a 50,000-content union's predictions)."""
     try:
         pf = pq.ParquetFile(fh, page_checksum_verification=True, read_dictionary=list(dictionary) or None,
                             pre_buffer=False)
@@ -92,23 +92,29 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
     label = label or str(path)
     with _open(path, label) as fh:
         pf = _file(fh, label, dictionary)
-        meta = pf.metadata
-        if max_rows is not None and meta.num_rows > max_rows:
-            raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {max_rows} rows "
-                             "per corpus file (nothing was read)", hint="split the corpus, or check where it came from")
-        names = set(pf.schema_arrow.names)
-        wanted = names if columns is None else names & set(columns)  # a leaf column counts by its top-level column
-        leaves = [i for i in range(meta.num_columns) if pf.schema.column(i).path.split(".", 1)[0] in wanted]
-        size = sum(meta.row_group(g).column(i).total_uncompressed_size
-                   for g in range(meta.num_row_groups) for i in leaves)
-        if size > MAX_PARQUET_BYTES:
-            raise InputError(f"{label}: declares {human_bytes(size)} of data, over the limit of "
-                             f"{human_bytes(MAX_PARQUET_BYTES)} per corpus file (nothing was read)",
-                             hint="split the corpus, or check where it came from")
+        within_limits(pf, columns, label, max_rows)
         try:
             return pf.read(columns=list(columns) if columns is not None else None)
         except ARROW_ERRORS as exc:
             raise damaged(label, exc) from exc
+
+
+def within_limits(pf: pq.ParquetFile, columns: Sequence[str] | None, label: str, max_rows: int | None) -> None:
+    """The footer's rows and the declared size of `columns` (all when None) within the limits of a corpus file,
+    before any of its pages is read."""
+    meta = pf.metadata
+    if max_rows is not None and meta.num_rows > max_rows:
+        raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {max_rows} rows "
+                         "per corpus file (nothing was read)", hint="split the corpus, or check where it came from")
+    names = set(pf.schema_arrow.names)
+    wanted = names if columns is None else names & set(columns)  # a leaf column counts by its top-level column
+    leaves = [i for i in range(meta.num_columns) if pf.schema.column(i).path.split(".", 1)[0] in wanted]
+    size = sum(meta.row_group(g).column(i).total_uncompressed_size
+               for g in range(meta.num_row_groups) for i in leaves)
+    if size > MAX_PARQUET_BYTES:
+        raise InputError(f"{label}: declares {human_bytes(size)} of data, over the limit of "
+                         f"{human_bytes(MAX_PARQUET_BYTES)} per corpus file (nothing was read)",
+                         hint="split the corpus, or check where it came from")
 
 
 def column_max(path: Path, name: str, label: str | None = None) -> int | None:
@@ -126,19 +132,26 @@ def column_max(path: Path, name: str, label: str | None = None) -> int | None:
         return max(int(s.max) for s in found)
 
 
-def holding_values(path: Path, columns: Sequence[str], label: str | None = None, rows: int | None = None) -> set[str]:
-    """Of `columns` (those the file has), the ones some row holds a value of: read `rows` rows at a time (read_batches),
-    each batch let go, to the first value of each (the rows, not the footer's statistics, which are the writer's
-    word)."""
-    names = set(parquet_columns(path, label))
-    left = [c for c in dict.fromkeys(columns) if c in names]
-    held: set[str] = set()
-    if not left:
-        return held
-    for batch in read_batches(path, left, label, rows=rows):
-        held |= {name for name in left if batch.column(name).null_count < batch.num_rows}
-        if held == set(left):
-            break
+def holding_values(path: Path, columns: Sequence[str], label: str | None = None, rows: int | None = None,
+                   max_rows: int | None = MAX_CORPUS_ROWS) -> set[str]:
+    """Of `columns` (those the file has), the ones some row holds a value of: read `rows` rows at a time, each batch
+    let go, to the first value of each (the rows, not the footer's statistics, which are the writer's word); the
+    footer held to the limits of a corpus file first (within_limits), as read_parquet holds it."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        pf = _file(fh, label)
+        left = [c for c in dict.fromkeys(columns) if c in pf.schema_arrow.names]
+        held: set[str] = set()
+        if not left:
+            return held
+        within_limits(pf, left, label, max_rows)
+        try:
+            for batch in pf.iter_batches(batch_size=rows or BATCH_ROWS, columns=left, use_threads=False):
+                held |= {name for name in left if batch.column(name).null_count < batch.num_rows}
+                if held == set(left):
+                    break
+        except ARROW_ERRORS as exc:
+            raise damaged(label, exc) from exc
     return held
 
 

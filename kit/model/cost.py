@@ -96,9 +96,9 @@ STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(290 * 2**2
               "bundle": PeakLine(970 * 2**20, 545)}
 # a training task's (`step loso --train-task K/N`): LOSO's set-up, then its share of the members trained with its rows'
 # identity let go (kit.model.loso.LosoInputs.training_only); a line just above its peaks at 1,000, 10,000 and 50,000
-# contents (568 and 1,306 MiB, the higher of two rounds; 4,544 once), at 10,000 and 50,000 where its set-up makes the
-# teacher's windows beside the corpus's tables, not LOSO's evaluation, the verdict or the bundle: 0.56 to 0.58 of
-# LOSO's line
+# contents (568, the highest of three rounds, its libraries; 1,306, the higher of two; 4,544 once), at 10,000 and
+# 50,000 where its set-up makes the teacher's windows beside the corpus's tables, not LOSO's evaluation, the verdict
+# or the bundle: 0.56 to 0.61 of LOSO's line
 TRAINING_TASK = "training task"
 TASK_PEAK = PeakLine(500 * 2**20, 285)
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle",  # each step as a line says it

@@ -11,6 +11,8 @@ import pytest
 
 from kit.corpus import training
 from kit.corpus.columns import TEACHER_FEATURES
+from kit.errors import InputError
+from kit.infra import parquet
 from kit.infra.parquet import holding_values
 from tests.conftest import synthetic_corpus
 
@@ -46,3 +48,13 @@ def test_the_teacher_s_own_six_are_read_where_a_row_holds_them_and_the_frame_is_
     assert set(TEACHER_FEATURES) <= set(asked[-1]) and set(TEACHER_FEATURES) <= set(df)
     assert df[TEACHER_FEATURES[0]].notna().sum() == 2
     pd.testing.assert_frame_equal(df.drop(columns=list(TEACHER_FEATURES)), none)
+
+
+def test_a_footer_over_the_limits_is_refused_before_any_value_is_looked_for(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = corpus(tmp_path / "c.parquet", [239])
+    with pytest.raises(InputError, match=r"declares 240 rows, over the limit of 100 rows .*\(nothing was read\)"):
+        holding_values(path, TEACHER_FEATURES, max_rows=100)
+    monkeypatch.setattr(parquet, "MAX_PARQUET_BYTES", 100)
+    with pytest.raises(InputError, match=r"of data, over the limit of .*\(nothing was read\)"):
+        holding_values(path, TEACHER_FEATURES)

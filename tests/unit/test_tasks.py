@@ -8,17 +8,19 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 import torch
 
-from kit.errors import InputError
+from kit.errors import InputError, ResourceLimit
 from kit.infra.arrays import parse_task
 from kit.infra.tree import Tree
 from kit.model.arch import Arch
 from kit.model.baselines import evaluate_jobs, loso_jobs
-from kit.model.loso import LosoInputs
+from kit.model.loso import LetGo, LosoInputs, Samples
 from kit.model.recipe import TrainConfig
 from kit.model.tasks import (
     MemberKey,
@@ -33,6 +35,7 @@ from kit.model.tasks import (
     train_missing,
 )
 from kit.model.train import TrainData, train_jobs
+from kit.steps.settings import RunSettings
 from tests.conftest import synthetic_corpus
 from tests.training import loso_with_baselines
 
@@ -102,7 +105,8 @@ def test_shares_trained_one_by_one_in_any_order_give_the_bits_of_one_pool(inputs
 
 def test_a_training_tasks_inputs_train_the_same_members_and_refuse_a_use_of_the_rows_identity(
         inputs: LosoInputs, tmp_path: Path, tree: Tree) -> None:
-    task = inputs.training_only()
+    placed = replace(inputs, times={"0" * 64: [0.0, 0.04]}, samples=cast(Samples, object()))  # what the gather reads
+    task = placed.training_only()
     assert task.feats is inputs.feats and task.target is inputs.target and task.folds is inputs.folds
     assert task.samples is None and not task.times
     share = share_out(loso_jobs(inputs, SEEDS, CONFIG), 2)[1]
@@ -116,6 +120,27 @@ def test_a_training_tasks_inputs_train_the_same_members_and_refuse_a_use_of_the_
     for use in (lambda: task.codes, lambda: len(task.df), lambda: "src" in task.df, lambda: task.df.columns):
         with pytest.raises(AssertionError, match="let go"):  # what only the evaluation reads: a bug, said as one
             use()
+
+
+def test_the_training_task_step_trains_on_inputs_let_go_and_says_its_rows_out_of_memory(
+        inputs: LosoInputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`step loso --train-task K/N` hands its share the inputs without the rows' identity (LosoInputs.training_only),
+    and out of memory in its training is the resource refusal naming the rows, not the bug a use of them would be."""
+    from kit.steps import s03_loso
+
+    step, handed = s03_loso.LosoStep(), []
+    monkeypatch.setattr(step, "set_up", lambda ctx: s03_loso.Setup(Path("c.parquet"), inputs.df, 0, inputs, 1))
+    monkeypatch.setattr(s03_loso, "train_share", lambda ctx, plan, given, *rest: handed.append(given) or {})
+    ctx = SimpleNamespace(settings=RunSettings(out_dir=Path("out")), emit=lambda event: None)
+    step.train_task(ctx, None, 1, 2)  # type: ignore[arg-type]
+    assert isinstance(handed[0].df, LetGo) and handed[0].feats is inputs.feats
+
+    def short(*_: object) -> dict[str, object]:
+        raise MemoryError("no room")
+    monkeypatch.setattr(s03_loso, "train_share", short)
+    with pytest.raises(ResourceLimit) as exc:
+        step.train_task(ctx, None, 1, 2)  # type: ignore[arg-type]
+    assert f"on {len(inputs.target)} rows: " in exc.value.message
 
 
 def test_a_share_skips_members_on_disk_and_trains_again_one_whose_file_or_record_is_gone(
