@@ -14,7 +14,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kit.corpus.training import arrow_text, as_text, shared_text, text, text_groups, training_corpus
+from kit.corpus.training import (
+    arrow_text,
+    as_text,
+    narrowed,
+    ranked,
+    shared_text,
+    text,
+    text_groups,
+    training_corpus,
+)
 from kit.errors import InputError
 from kit.model.loso import ENCODE_IDENTITY
 from kit.model.predictions import ROW_IDENTITY
@@ -172,3 +181,21 @@ def test_the_shared_text_holds_a_pointer_a_row(tmp_path: Path) -> None:
         assert held.nbytes == 8 * len(plain) and len({id(v) for v in held}) == plain[c].nunique(dropna=False), c
     for c in ("src_sha256", "content"):  # a hash, 64 characters and its offset a row in arrow's storage
         assert int(plain[c].array.nbytes) >= 9 * arrays[c].nbytes, c
+
+
+@pytest.mark.parametrize("words", [0, 1, 128, 129, 40_000])
+def test_a_dictionary_s_indices_and_ranks_take_the_narrowest_width_and_keep_their_values(words: int) -> None:
+    """narrowed and ranked: arrow reads a dictionary's indices as int32, 4 bytes a row; 1 byte numbers 128 values,
+    2 bytes 32,768. Each column keeps its values, its nulls and the order its text sorts in."""
+    rng = np.random.default_rng(words)
+    names = [f"w{i:06d}" for i in rng.permutation(words)]
+    values = [names[i % words] if words and i % 7 else None for i in range(3 * max(words, 3))]  # every word
+    table = pa.table({"t": pa.array(values, pa.string()).dictionary_encode(), "n": np.arange(len(values))})
+    ordered = sorted(set(v for v in values if v is not None))
+    width = pa.int8() if len(ordered) <= 128 else pa.int16() if len(ordered) <= 1 << 15 else pa.int32()
+    narrow = narrowed(table)
+    assert narrow["t"].type.index_type == width and narrow["t"].to_pylist() == values and narrow["n"].equals(table["n"])
+    ranks = ranked(narrow)["t"]
+    assert ranks.type == width and ranks.null_count == values.count(None)
+    rank = {v: i for i, v in enumerate(ordered)}
+    assert ranks.to_pylist() == [None if v is None else rank[v] for v in values]
