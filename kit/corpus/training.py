@@ -100,8 +100,8 @@ def index_type(values: int) -> pa.DataType:
 def narrowed(table: pa.Table) -> pa.Table:
     """The table with each dictionary column's indices in the narrowest integer its dictionary needs (its chunks one
     dictionary: unify_dictionaries), a column at a time: arrow reads them as int32, 4 bytes a row for a box's name or
-    a preset (13 such columns were 52 of a corpus read's 134 bytes a row), where pandas keeps 1 or 2. The same values,
-    the same nulls."""
+    a preset (13 such columns were 52 of the loso step's read's 134 bytes a row: bench/README.md#training-task),
+    where a pandas categorical's codes take 1 or 2. The same values, the same nulls."""
     for i, name in enumerate(table.column_names):
         kind = table[name].type
         if pa.types.is_dictionary(kind):
@@ -113,9 +113,9 @@ def narrowed(table: pa.Table) -> pa.Table:
 
 
 def ranked(table: pa.Table) -> pa.Table:
-    """The table with each dictionary column as the rank of each row's value among the column's values (as narrow as
-    its indices, a null kept null): it sorts and compares as the text does, for the duplicate rule, which sorts no
-    dictionary."""
+    """The table with each dictionary column as the rank of each row's value among the column's values (its chunks
+    one dictionary: unify_dictionaries; in the width `narrowed` gives the indices, a null kept null): it sorts and
+    compares as the text does, for the duplicate rule, which sorts no dictionary."""
     for i, name in enumerate(table.column_names):
         if pa.types.is_dictionary(table[name].type):
             chunks = table[name].chunks  # one dictionary for all (unify_dictionaries)
@@ -142,16 +142,20 @@ def coded_frame(held: list[pa.Table]) -> pd.DataFrame:
         columns[name] = pandas_column(table[name])
         table = table.drop_columns([name])
         give_back_memory()  # the column's arrow buffers: the pool keeps them otherwise, beside their copy
-    return pd.DataFrame(columns, copy=False)  # a block a column: no consolidated copy of the floats (192 MB)
+    # a block a column, not consolidated: a copy of all the numbers at once beside them was the read's peak (its 8
+    # float columns 192 MB at 3,000,000 rows)
+    return pd.DataFrame(columns, copy=False)
 
 
 def pandas_column(col: pa.ChunkedArray) -> object:
     """One of coded_frame's columns: text as a categorical of its values in sorted order, any other as pandas makes
-    it (nothing of arrow's kept once it returns)."""
+    it, pandas' own (nothing of arrow's kept once it returns, and writable: a column of one chunk without a null is
+    arrow's read-only buffer otherwise)."""
     import pandas as pd
 
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type)):
-        return col.to_pandas()
+        made = col.to_pandas()
+        return made if np.asarray(made.array).flags.writeable else made.copy(deep=True)
     words = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).combine_chunks()
     values = words.dictionary.to_pylist()
     rank = np.argsort(np.array(values, dtype=object), kind="stable")

@@ -183,19 +183,39 @@ def test_the_shared_text_holds_a_pointer_a_row(tmp_path: Path) -> None:
         assert int(plain[c].array.nbytes) >= 9 * arrays[c].nbytes, c
 
 
-@pytest.mark.parametrize("words", [0, 1, 128, 129, 40_000])
+WIDTHS = {0: pa.int8(), 1: pa.int8(), 128: pa.int8(), 129: pa.int16(), 32_768: pa.int16(), 32_769: pa.int32()}
+
+
+@pytest.mark.parametrize("words", sorted(WIDTHS))
 def test_a_dictionary_s_indices_and_ranks_take_the_narrowest_width_and_keep_their_values(words: int) -> None:
     """narrowed and ranked: arrow reads a dictionary's indices as int32, 4 bytes a row; 1 byte numbers 128 values,
-    2 bytes 32,768. Each column keeps its values, its nulls and the order its text sorts in."""
+    2 bytes 32,768. Each column keeps its values, its nulls, its one dictionary over its chunks and the order its text
+    sorts in."""
     rng = np.random.default_rng(words)
     names = [f"w{i:06d}" for i in rng.permutation(words)]
-    values = [names[i % words] if words and i % 7 else None for i in range(3 * max(words, 3))]  # every word
-    table = pa.table({"t": pa.array(values, pa.string()).dictionary_encode(), "n": np.arange(len(values))})
-    ordered = sorted(set(v for v in values if v is not None))
-    width = pa.int8() if len(ordered) <= 128 else pa.int16() if len(ordered) <= 1 << 15 else pa.int32()
+    values = [names[i % words] if words and i % 5 else None for i in range(4 * max(words, 3))]  # every word
+    whole = pa.array(values, pa.string()).dictionary_encode()
+    cut = len(values) // 3
+    table = pa.table({"t": pa.chunked_array([whole.slice(0, cut), whole.slice(cut)]),
+                      "n": np.arange(len(values))}).unify_dictionaries()
     narrow = narrowed(table)
-    assert narrow["t"].type.index_type == width and narrow["t"].to_pylist() == values and narrow["n"].equals(table["n"])
+    chunks = narrow["t"].chunks
+    assert narrow["t"].type.index_type == WIDTHS[words] and narrow["t"].to_pylist() == values
+    assert all(c.dictionary.equals(chunks[0].dictionary) for c in chunks) and narrow["n"].equals(table["n"])
     ranks = ranked(narrow)["t"]
-    assert ranks.type == width and ranks.null_count == values.count(None)
-    rank = {v: i for i, v in enumerate(ordered)}
+    assert ranks.type == WIDTHS[words] and ranks.null_count == values.count(None)
+    rank = {v: i for i, v in enumerate(sorted({v for v in values if v is not None}))}
     assert ranks.to_pylist() == [None if v is None else rank[v] for v in values]
+
+
+def test_the_coded_frame_is_pandas_own_a_block_a_column_and_writable(tmp_path: Path) -> None:
+    """coded_frame builds no consolidated copy of the numbers (it was the read's peak) and keeps nothing of arrow's:
+    a column of one chunk without a null would be arrow's read-only buffer."""
+    path = write_shard(tmp_path / "c.parquet", shard_table(n_src=4))
+    coded = training_corpus(path, EXTRA, coded=True)[0]
+    assert len(coded._mgr.blocks) == coded.shape[1]
+    numbers = [c for c in coded.columns if not isinstance(coded[c].dtype, pd.CategoricalDtype)]
+    assert "vmaf" in numbers
+    for c in numbers:
+        coded.loc[coded.index[:2], c] = coded[c].iloc[2]
+        assert (coded[c].iloc[:2] == coded[c].iloc[2]).all()
