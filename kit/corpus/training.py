@@ -155,7 +155,7 @@ def pandas_column(col: pa.ChunkedArray) -> object:
 
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type)):
         made = col.to_pandas()
-        return made if np.asarray(made.array).flags.writeable else made.copy(deep=True)
+        return made if np.asarray(made.array).flags.writeable else pd.Series(made, copy=True)
     words = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)).combine_chunks()
     values = words.dictionary.to_pylist()
     rank = np.argsort(np.array(values, dtype=object), kind="stable")
