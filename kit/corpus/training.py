@@ -93,8 +93,10 @@ def text_columns(path: Path) -> set[str]:
 
 def index_type(values: int) -> pa.DataType:
     """The narrowest signed integer that numbers `values` values (a dictionary's indices, their ranks)."""
-    return next(t for t in (pa.int8(), pa.int16(), pa.int32()) if values <= 1 << (t.bit_width - 1)) \
-        if values <= 1 << 31 else pa.int64()
+    for kind in (pa.int8(), pa.int16(), pa.int32()):
+        if values <= 1 << (kind.bit_width - 1):
+            return kind
+    return pa.int64()
 
 
 def narrowed(table: pa.Table) -> pa.Table:

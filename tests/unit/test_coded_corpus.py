@@ -18,6 +18,7 @@ from kit.corpus.training import (
     arrow_text,
     as_text,
     narrowed,
+    pandas_column,
     ranked,
     shared_text,
     text,
@@ -219,3 +220,26 @@ def test_the_coded_frame_is_pandas_own_a_block_a_column_and_writable(tmp_path: P
     for c in numbers:
         coded.loc[coded.index[:2], c] = coded[c].iloc[2]
         assert (coded[c].iloc[:2] == coded[c].iloc[2]).all()
+
+
+NUMBERS = {"float64": (pa.float64(), 1.5), "int32": (pa.int32(), 7), "int64": (pa.int64(), 1 << 40),
+           "bool": (pa.bool_(), True)}
+
+
+@pytest.mark.parametrize("kind", sorted(NUMBERS))
+@pytest.mark.parametrize("nulls", [False, True])
+@pytest.mark.parametrize("chunks", [0, 1, 3])
+def test_every_number_column_is_pandas_own_and_writable_whatever_its_chunks_and_nulls(kind: str, nulls: bool,
+                                                                                      chunks: int) -> None:
+    """pandas_column over every kind of number a corpus holds, in no, one or several chunks, with and without nulls:
+    the values to_pandas gives, in memory of pandas' own (arrow's buffer of one chunk without a null is read-only)."""
+    kind_type, value = NUMBERS[kind]
+    parts = [pa.array([None if nulls and (i + c) % 3 == 0 else value for i in range(5)], kind_type)
+             for c in range(chunks)]
+    col = pa.chunked_array(parts, kind_type)
+    made = pandas_column(col)
+    assert isinstance(made, pd.Series)
+    pd.testing.assert_series_equal(made, col.to_pandas())
+    held = np.asarray(made.array)
+    assert held.flags.writeable
+    assert not any(np.shares_memory(held, np.frombuffer(c.buffers()[1], dtype=np.uint8)) for c in parts)
