@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from kit.corpus.manifests import MergeManifest
 from kit.corpus.schema import COLUMNS, SCHEMA
@@ -26,7 +25,7 @@ from kit.errors import InputError
 from kit.infra.faults import kill_point
 from kit.infra.files import TMP_MARK, pid_alive, remembered_sha256, sha256_stream
 from kit.infra.outside import open_for_reading, read_json_object
-from kit.infra.parquet import WRITE_OPTIONS
+from kit.infra.parquet import WRITE_OPTIONS, write_table
 from kit.infra.perms import euid
 from kit.infra.records import Record, keep
 from kit.infra.rules import COUNT
@@ -41,7 +40,7 @@ LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what Tree.lock write
 def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
     """The current schema's parquet with fixed settings: equal rows give equal bytes."""
     table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
-    pq.write_table(table, fh, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
+    write_table(table, fh, WRITE_OPTIONS, ROW_GROUP_ROWS)
 
 
 @dataclass(frozen=True)

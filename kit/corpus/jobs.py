@@ -452,7 +452,8 @@ class JobRunner:
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
         import pyarrow as pa  # with the first job: `status` plans this step without it
-        import pyarrow.parquet as pq
+
+        from kit.infra.parquet import write_table
 
         clip = job.clip
         if self.shared is not None and self.shared.batch_of(job) is not None:
@@ -479,7 +480,7 @@ class JobRunner:
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms, vlog.extra,
                             vlog.own)
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
+        write_table(table, sink)
         rows = sink.getvalue().to_pybytes()
         self.tree.write_bytes(data_path, rows)
         ended = utc_iso()

@@ -126,13 +126,14 @@ def run_sample(runner: JobRunner, sample: SampleJob, started: Callable[[SampleJo
 def _run_fresh(runner: JobRunner, sample: SampleJob, work: Path) -> JobResult:
     import numpy as np  # numpy and pyarrow: where rows are made (`status` plans the corpus step without them)
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from kit.infra.parquet import write_table
 
     table, enc_s, score_s = _encode_and_score(runner, sample, work)
     if why := sample.job.clip.changed_on_disk():
         raise ClipChanged(sample.job, why)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    write_table(table, sink)
     rows = sink.getvalue().to_pybytes()
     data_path, ledger_path = sample.paths(runner.jobs_dir)
     runner.tree.write_bytes(data_path, rows)
@@ -236,7 +237,8 @@ def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_
     """Every finished sample job's rows of its fingerprint now (a ledger of another teacher or ffmpeg, left by a sample
     job redone that failed, is passed over), checked against its ledger, into 02_corpus/samples.parquet; the rows."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from kit.infra.parquet import write_table
 
     tables = []
     for sample in samples:
@@ -246,7 +248,7 @@ def write_samples(tree: Tree, samples: Sequence[SampleJob], jobs_dir: Path, out_
             tables.append(read_job_rows(tree, data_path, ledger, ledger_path))
     table = pa.concat_tables(tables) if tables else empty_samples()
     with tree.atomic(out_path) as fh:
-        pq.write_table(table.select(list(SAMPLES_COLUMNS)), fh)
+        write_table(table.select(list(SAMPLES_COLUMNS)), fh)
     return table.num_rows
 
 

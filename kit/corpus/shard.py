@@ -24,13 +24,12 @@ from kit.media.refs import Clip
 
 def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
     """Stream every job's rows, checked, into one parquet file; returns the row count."""
-    import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
-
+    # here: `status` plans the corpus step without pyarrow
     from kit.corpus.schema import JOB_COLUMNS, SCHEMA, typed_columns, validate_table, with_content
-    from kit.infra.parquet import WRITE_OPTIONS
+    from kit.infra.parquet import WRITE_OPTIONS, table_writer
 
     rows = 0
-    with tree.atomic(out_path) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
+    with tree.atomic(out_path) as fh, table_writer(fh, SCHEMA, WRITE_OPTIONS) as writer:
         for job in jobs:
             data_path, ledger_path = job_paths(jobs_dir, job)
             ledger = read_ledger(tree, ledger_path)

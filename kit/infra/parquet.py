@@ -5,7 +5,9 @@ buffers arrow's pool threads free after the read (an abort at shutdown: apache/a
 
 The kit's own LOSO and verdict files are read as DataFrames by `read_frame`; no module reads parquet by `pq.read_table`
 or `pd.read_parquet` directly, but kit.corpus.shard's reading of the kit's own job files, each checked against its
-ledger's sha256 first. `write_frame` writes a frame as `to_parquet` does, a row group at a time (the verdict's files).
+ledger's sha256 first. It is the one writer too (pyproject.toml bans pyarrow's writers elsewhere, a test `to_parquet`),
+so that every file the kit writes carries its pages' checksums: `write_table`, `table_writer`, `write_whole` (a frame
+as `to_parquet` writes it, with them) and `write_frame` (the same bytes, a row group at a time: the verdict's files).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DAMAGED_HINT = "copy it again from the box that made it, or re-create it with the kit"
-# every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading
-WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
+# every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading (_file verifies them)
+CHECKSUMS: dict[str, Any] = {"write_page_checksum": True}
+WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", **CHECKSUMS}  # a corpus: a shard, a merge
+TABLE_OPTIONS: dict[str, Any] = {"compression": "snappy", **CHECKSUMS}  # the steps' tables and job files: pandas' codec
 ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 BATCH_ROWS = 1 << 20  # rows a batch of read_batches: tens of MiB of a few columns
 WRITE_ROWS = 1 << 20  # rows a row group of pyarrow's write_table unless told (its default row_group_size)
@@ -174,18 +178,35 @@ def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame
     return read_parquet(path, columns, max_rows=None).to_pandas()
 
 
+def write_table(table: pa.Table, sink: Any, options: dict[str, Any] = TABLE_OPTIONS,
+                row_group_size: int | None = None) -> None:
+    """`table` as one parquet file to `sink` (a file object, an arrow stream), its pages' checksums in it."""
+    pq.write_table(table, sink, row_group_size=row_group_size, **options)
+
+
+def table_writer(sink: Any, schema: pa.Schema, options: dict[str, Any] = TABLE_OPTIONS) -> pq.ParquetWriter:
+    """A writer of tables of `schema` into one parquet file, a row group at a time, its pages' checksums in it."""
+    return pq.ParquetWriter(sink, schema, **options)
+
+
+def write_whole(frame: pd.DataFrame, fh: Any, row_group_size: int | None = None) -> None:
+    """`frame` as `frame.to_parquet(fh, index=False)` writes it (pandas' schema in the footer), with its pages'
+    checksums."""
+    frame.to_parquet(fh, index=False, row_group_size=row_group_size, **TABLE_OPTIONS)
+
+
 def write_frame(frame: pd.DataFrame, fh: Any, part: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                 rows: int = WRITE_ROWS) -> None:
-    """`frame` written to `fh` as `frame.to_parquet(fh, index=False)` writes it, a row group at a time, each group's
-    rows made into a table through `part` (that frame as it is to be stored): the same bytes, without the whole
-    frame in arrow's memory beside the frame itself (0.5 GiB of the verdict's text at 10,000 contents). `rows`:
-    the rows of a group, as pyarrow's write_table groups them unless told (tests/unit/test_parquet_write.py). A frame
-    with a column of Python objects is written whole, as to_parquet writes it: a group's own values (all None, say)
-    would make another type than the column's."""
+    """`frame` written to `fh` as `write_whole` writes it, a row group at a time, each group's rows made into a table
+    through `part` (that frame as it is to be stored): the same bytes, without the whole frame in arrow's memory
+    beside the frame itself (0.5 GiB of the verdict's text at 10,000 contents). `rows`: the rows of a group, as
+    pyarrow's write_table groups them unless told (tests/unit/test_parquet_write.py). A frame with a column of Python
+    objects is written whole, as write_whole writes it: a group's own values (all None, say) would make another type
+    than the column's."""
     if frame.attrs:  # to_parquet keeps a frame's attrs in the footer: not this writer's
         raise ValueError("write_frame writes no frame's attrs")
     if any(frame[c].dtype == object for c in frame.columns):  # arrow guesses such a column's type from its values:
-        (part(frame) if part is not None else frame).to_parquet(fh, index=False)  # from all of them, as to_parquet
+        write_whole(part(frame) if part is not None else frame, fh)  # from all of them, as to_parquet
         return
 
     def table(start: int) -> pa.Table:
@@ -193,7 +214,7 @@ def write_frame(frame: pd.DataFrame, fh: Any, part: Callable[[pd.DataFrame], pd.
         return pa.Table.from_pandas(part(rows_of) if part is not None else rows_of, preserve_index=False)
 
     first = table(0)
-    with pq.ParquetWriter(fh, first.schema, compression="snappy") as writer:  # to_parquet's codec (pandas')
+    with table_writer(fh, first.schema) as writer:
         writer.write_table(first, row_group_size=rows)
         del first
         for start in range(rows, len(frame), rows):

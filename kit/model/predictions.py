@@ -72,14 +72,15 @@ class HeldPredictions:
     def write(self, fh: IO[bytes]) -> None:
         """predictions.parquet to `fh`, a row group per member: the table `frame` gives, without making it whole."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
+
+        from kit.infra.parquet import table_writer, write_whole
 
         parts = self.parts()
         if (first := next(parts, None)) is None:
-            self.frame().to_parquet(fh, index=False)
+            write_whole(self.frame(), fh)
             return
         table = pa.Table.from_pandas(first, preserve_index=False)  # the first member's types are the file's
-        with pq.ParquetWriter(fh, table.schema) as writer:
+        with table_writer(fh, table.schema) as writer:
             writer.write_table(table)
             for part in parts:
                 writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=table.schema))

@@ -397,6 +397,7 @@ def write_frames(ctx: Context, frames: list[tuple[Path, pd.DataFrame]], held: He
     """LOSO's tables, each let go once written (`frames` emptied), then its predictions (`held`) a member at a time:
     15,000,000 rows at 10,000 contents; each file's rows `after` told as its part of the writing."""
     from kit.corpus.training import as_text
+    from kit.infra.parquet import write_whole
 
     run, tree, written = ctx.run, ctx.tree, []
     rows = sum(len(frame) for _, frame in frames) + len(held)
@@ -405,7 +406,7 @@ def write_frames(ctx: Context, frames: list[tuple[Path, pd.DataFrame]], held: He
         path, frame = frames.pop(0)
         after.writing(f"writing {run.recorded(path)}", done / max(1, rows))
         with tree.atomic(path) as fh:
-            as_text(frame).to_parquet(fh, index=False)
+            write_whole(as_text(frame), fh)
         written.append(path)
         done += len(frame)
         del frame

@@ -1,7 +1,7 @@
 """A run with the default ladder (the shared ladder_run: native and half height) says per encoder how far its rows
 reach on the teacher's scale and how the ensemble does per rung; each figure recomputed here from the file the kit
 wrote it from (the shard for the teacher ranges, intervals.parquet for the per-rung errors), and `corpus info`
-shows each encoder's grid and the rungs."""
+shows each encoder's grid and the rungs; every parquet file it wrote holds its pages' checksums."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from kit.errors import InputError
+from kit.infra.parquet import read_parquet
 from kit.report.summary import summary_rows
 from kit.rundir import RunDir
 from tests.conftest import run_here
 from tests.kitfiles import verdict_of
+from tests.unit.test_parquet_write import page_flipped
 
 pytestmark = pytest.mark.slow  # the shared real run
 
@@ -88,3 +92,19 @@ def test_the_model_cards_say_the_model_takes_no_scale_input(
     said = [c["resolution"] for c in cards if isinstance(c, dict) and "resolution" in c]
     assert len(said) >= 4  # the kit's own cards and the vmaf-tune sidecars of its 2 seeds
     assert all(r == {"rungs": ["native", "0.50x"], "scale_input": False, "note": SCALE_INPUT_NOTE} for r in said)
+
+
+def test_every_parquet_file_of_the_run_holds_its_pages_checksums(
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    """The corpus and its jobs' rows, LOSO's and the verdict's tables (what the tarball sends the lead): a copy of
+    each with a byte of a page flipped is refused by the kit's reader naming the checksum (kit.infra.parquet), never
+    read as other values."""
+    out, _ = ladder_run
+    files = sorted(p for p in out.rglob("*.parquet") if pq.ParquetFile(p).metadata.num_rows)
+    assert {"02_corpus", "03_loso", "04_verdict"} <= {p.relative_to(out).parts[0] for p in files}
+    assert {"shard.parquet", "predictions.parquet", "intervals.parquet"} <= {p.name for p in files}
+    for k, path in enumerate(files):
+        copy = tmp_path / f"{k}-{path.name}"
+        copy.write_bytes(page_flipped(path.read_bytes()))
+        with pytest.raises(InputError, match="CRC checksum verification failed"):
+            read_parquet(copy, max_rows=None)

@@ -6,15 +6,18 @@ size; a frame with a column of Python objects, whose type arrow guesses from its
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit.corpus.training import arrow_text, shared_text
-from kit.infra.parquet import WRITE_ROWS, write_frame
+from kit.infra.parquet import TABLE_OPTIONS, WRITE_ROWS, write_frame, write_table, write_whole
 
 HEXES = np.array([f"{i:064x}" for i in range(0, 2**40, 2**40 // 97)], dtype=object)
 
@@ -45,7 +48,7 @@ def written(write: object) -> bytes:
 @given(n=st.integers(0, 60), rows=st.integers(1, 17), missing=st.booleans(), seed=st.integers(0, 2**16))
 def test_the_frame_written_by_groups_is_the_whole_frames_file(n: int, rows: int, missing: bool, seed: int) -> None:
     frame = frame_of(np.random.default_rng(seed), n, missing)
-    want = written(lambda fh: frame.to_parquet(fh, index=False, row_group_size=rows))
+    want = written(lambda fh: frame.to_parquet(fh, index=False, row_group_size=rows, **TABLE_OPTIONS))
     assert written(lambda fh: write_frame(frame, fh, rows=rows)) == want
     texts = ["src_sha256", "encoder"]  # held as the verdict holds them, given arrow's storage a group at a time
     shared = frame.assign(**shared_text(frame[texts]))
@@ -56,7 +59,7 @@ def test_the_frame_written_by_groups_is_the_whole_frames_file(n: int, rows: int,
 
 def test_at_pyarrows_own_group_size_over_several_groups() -> None:
     frame = frame_of(np.random.default_rng(3), 2 * WRITE_ROWS + 1234, missing=True)
-    want = written(lambda fh: frame.to_parquet(fh, index=False))
+    want = written(lambda fh: frame.to_parquet(fh, index=False, **TABLE_OPTIONS))
     shared = frame.assign(**shared_text(frame[["src_sha256", "encoder"]]))
     assert written(lambda fh: write_frame(shared, fh, arrow_text)) == want
 
@@ -72,6 +75,45 @@ def test_a_column_of_python_objects_is_written_whole_as_to_parquet_writes_it() -
     """arrow guesses an object column's type from its values (a group of all None: null), so the groups' tables would
     not agree: such a frame is written whole, the bytes to_parquet writes."""
     frame = pd.DataFrame({"o": np.array([None, None, 1, None, 2], dtype=object), "x": np.arange(5.0)})
-    want = written(lambda fh: frame.to_parquet(fh, index=False, row_group_size=2))
-    got = written(lambda fh: write_frame(frame, fh, rows=2))
-    assert written(lambda fh: frame.to_parquet(fh, index=False)) == got != want  # one group: to_parquet's own
+    want = written(lambda fh: frame.to_parquet(fh, index=False, row_group_size=2, **TABLE_OPTIONS))
+    got = written(lambda fh: write_frame(frame, fh, rows=2))  # one group below: to_parquet's own
+    assert written(lambda fh: frame.to_parquet(fh, index=False, **TABLE_OPTIONS)) == got != want
+
+
+def test_only_the_parquet_module_calls_to_parquet() -> None:
+    """kit.infra.parquet writes every parquet file the kit writes, each page with its checksum (ruff's banned-api holds
+    pyarrow's writers to it; pandas' method is no import, so this test reads the source for it)."""
+    import ast
+
+    kit = Path(__file__).resolve().parents[2] / "kit"
+    calls = [f"{path.relative_to(kit.parent)}:{node.lineno}" for path in sorted(kit.rglob("*.py"))
+             if path != kit / "infra" / "parquet.py"
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Attribute) and node.attr == "to_parquet"]
+    assert calls == [], "write a frame by kit.infra.parquet.write_whole or write_frame (its pages' checksums)"
+
+
+def test_the_writers_put_a_checksum_on_each_page() -> None:
+    """A byte of a page flipped: the file the kit's writers make is refused naming the checksum; the same table written
+    by to_parquet's defaults (no checksum) is read with the flipped byte as a value (the check can fail)."""
+    frame = pd.DataFrame({"x": np.arange(1000, dtype=np.int64)})
+    made = {"write_whole": written(lambda fh: write_whole(frame, fh)),
+            "write_frame": written(lambda fh: write_frame(frame, fh)),
+            "write_table": written(lambda fh: write_table(pa.Table.from_pandas(frame, preserve_index=False), fh)),
+            "to_parquet": written(lambda fh: frame.to_parquet(fh, index=False))}
+    for name, data in made.items():
+        flipped = page_flipped(data)
+        if name == "to_parquet":
+            assert not pq.read_table(pa.BufferReader(flipped)).column("x").equals(pa.chunked_array([frame["x"]]))
+            continue
+        with pytest.raises(OSError, match="CRC checksum verification failed"):
+            pq.ParquetFile(pa.BufferReader(flipped), page_checksum_verification=True).read()
+
+
+def page_flipped(data: bytes) -> bytes:
+    """`data` with the last byte of its first column chunk's pages flipped (a value of its last page)."""
+    chunk = pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0).column(0)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    damaged = bytearray(data)
+    damaged[start + chunk.total_compressed_size - 1] ^= 0xFF
+    return bytes(damaged)

@@ -18,7 +18,7 @@ from kit.corpus.columns import NO_BOX
 from kit.corpus.dedup import KEY, changes, kept_rows
 from kit.corpus.schema import CORPUS_ROW, REQUIRED
 from kit.corpus.training import arrow_text, training_corpus
-from kit.infra.parquet import write_frame
+from kit.infra.parquet import write_frame, write_whole
 from kit.steps.s04_verdict import BESIDE, corpus_rows
 from kit.verdict.assess import Predicted, assess
 from kit.verdict.intervals import META
@@ -89,7 +89,7 @@ def test_the_assessment_on_shared_text_is_the_plain_reads(seed: int, tmp_path: P
         if isinstance(a, pd.DataFrame):
             pd.testing.assert_frame_equal(arrow_text(b), a)
             written = [io.BytesIO(), io.BytesIO()]
-            a.to_parquet(written[0], index=False)
+            write_whole(a, written[0])
             write_frame(b, written[1], arrow_text)
             assert written[0].getvalue() == written[1].getvalue(), field.name
         else:
