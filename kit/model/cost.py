@@ -87,18 +87,20 @@ def untold(what: str, share: float) -> None:
 # 300 rows scored by their teacher (bench/README.md#step-memory): the verdict's a line through its peaks at 1,000 and
 # 10,000 contents since it holds its text as one string a value (472 and 2,119 MiB, the higher of two rounds; before,
 # 527 and 3,228, 14,924 at 50,000, 0.85 of its line then), each on a corpus whose rows are not in its order, so that
-# the held-out rows copy its columns; LOSO's, with its margin, just above its spread at 3,000 contents (1,107 to 1,415
-# MiB from run to run), and through 50,000 (7,961 MiB); the bundle's through its PROMOTEs' (its refit: the largest
+# the held-out rows copy its columns; LOSO's, with its margin, just above its spread at 3,000 contents (1,202 to 1,373
+# MiB from run to run in 2.7.3), and above 50,000's; the bundle's through its PROMOTEs' (its refit: the largest
 # part) at 1,000 and 10,000 (1,126 and 2,528 MiB), above 3,000's (1,486) and far above 50,000's HOLD (4,696 MiB, no
 # refit); it grew faster than its rows while every message that holds a name compiled them all (21,342 MiB at 50,000:
-# kit.infra.kinds.Named)
-STEP_PEAKS = {"loso": PeakLine(800 * 2**20, 513), "verdict": PeakLine(290 * 2**20, 640),
+# kit.infra.kinds.Named). LOSO's drawn again on 2.7.3's peaks (793, 1,373, 1,727 and 6,636 MiB at 1,000, 3,000, 10,000
+# and 50,000 contents, the higher of two rounds below 50,000): its line of 2.6 said 2,608 MiB with its margin at 10,000
+# contents, 1.5 times the 1,635 to 1,727 it holds since 2.7.2
+STEP_PEAKS = {"loso": PeakLine(860 * 2**20, 440), "verdict": PeakLine(290 * 2**20, 640),
               "bundle": PeakLine(970 * 2**20, 545)}
 # a training task's (`step loso --train-task K/N`): LOSO's set-up, then its share of the members trained with its rows'
 # identity let go (kit.model.loso.LosoInputs.training_only); a line just above its peaks at 1,000, 10,000 and 50,000
-# contents (568, the highest of three rounds, its libraries; 1,306, the higher of two; 4,544 once), at 10,000 and
-# 50,000 where its set-up makes the teacher's windows beside the corpus's tables, not LOSO's evaluation, the verdict
-# or the bundle: 0.56 to 0.61 of LOSO's line
+# contents (568, the highest of three rounds, its libraries; 1,306, the higher of two; 4,544 once; 2.7.3 558, 720 at
+# 3,000, 1,307 and 4,536), at 10,000 and 50,000 where its set-up makes the teacher's windows beside the corpus's
+# tables, not LOSO's evaluation, the verdict or the bundle: 0.59 to 0.64 of LOSO's line
 TRAINING_TASK = "training task"
 TASK_PEAK = PeakLine(500 * 2**20, 285)
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle",  # each step as a line says it
