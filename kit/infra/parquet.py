@@ -1,20 +1,21 @@
 """The one reader of parquet files: the footer's rows and size checked against kit.infra.limits before a page is read,
-a column name given twice refused, the page checksums verified (the kit writes them: `WRITE_OPTIONS`), a damaged page
+a column name given twice refused, the page checksums verified (the kit writes them: `CHECKSUMS`), a damaged page
 an InputError naming the file. Files are opened by arrow itself (`pa.OSFile`), never as Python file objects, whose
 buffers arrow's pool threads free after the read (an abort at shutdown: apache/arrow#49942, #50482).
 
 The kit's own LOSO and verdict files are read as DataFrames by `read_frame`; no module reads parquet by `pq.read_table`
-or `pd.read_parquet` directly, but kit.corpus.shard's reading of the kit's own job files, each checked against its
-ledger's sha256 first. It is the one writer too (pyproject.toml bans pyarrow's writers elsewhere, a test `to_parquet`),
-so that every file the kit writes carries its pages' checksums: `write_table`, `table_writer`, `write_whole` (a frame
-as `to_parquet` writes it, with them) and `write_frame` (the same bytes, a row group at a time: the verdict's files).
+or `pd.read_parquet` directly, but kit.corpus.jobs.read_job_rows's reading of the kit's own job files, each checked
+against its ledger's sha256 first. It is the one writer too (pyproject.toml bans pyarrow's writers elsewhere, and a
+test finds any `to_parquet`), so that every file the kit writes carries its pages' checksums: `write_table`,
+`table_writer`, `write_whole` (a frame as `to_parquet` writes it, with them) and `write_frame` (the same bytes, a row
+group at a time: the verdict's files).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,9 @@ if TYPE_CHECKING:
 
 DAMAGED_HINT = "copy it again from the box that made it, or re-create it with the kit"
 # every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading (_file verifies them)
-CHECKSUMS: dict[str, Any] = {"write_page_checksum": True}
-WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", **CHECKSUMS}  # a corpus: a shard, a merge
-TABLE_OPTIONS: dict[str, Any] = {"compression": "snappy", **CHECKSUMS}  # the steps' tables and job files: pandas' codec
+CHECKSUMS: Mapping[str, Any] = {"write_page_checksum": True}
+WRITE_OPTIONS: Mapping[str, Any] = {"compression": "zstd", **CHECKSUMS}  # a corpus: a shard, a merge
+TABLE_OPTIONS: Mapping[str, Any] = {"compression": "snappy", **CHECKSUMS}  # the other tables: pandas' codec
 ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 BATCH_ROWS = 1 << 20  # rows a batch of read_batches: tens of MiB of a few columns
 WRITE_ROWS = 1 << 20  # rows a row group of pyarrow's write_table unless told (its default row_group_size)
@@ -178,21 +179,21 @@ def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame
     return read_parquet(path, columns, max_rows=None).to_pandas()
 
 
-def write_table(table: pa.Table, sink: Any, options: dict[str, Any] = TABLE_OPTIONS,
+def write_table(table: pa.Table, sink: Any, options: Mapping[str, Any] = TABLE_OPTIONS,
                 row_group_size: int | None = None) -> None:
     """`table` as one parquet file to `sink` (a file object, an arrow stream), its pages' checksums in it."""
     pq.write_table(table, sink, row_group_size=row_group_size, **options)
 
 
-def table_writer(sink: Any, schema: pa.Schema, options: dict[str, Any] = TABLE_OPTIONS) -> pq.ParquetWriter:
+def table_writer(sink: Any, schema: pa.Schema, options: Mapping[str, Any] = TABLE_OPTIONS) -> pq.ParquetWriter:
     """A writer of tables of `schema` into one parquet file, a row group at a time, its pages' checksums in it."""
     return pq.ParquetWriter(sink, schema, **options)
 
 
-def write_whole(frame: pd.DataFrame, fh: Any, row_group_size: int | None = None) -> None:
+def write_whole(frame: pd.DataFrame, fh: Any) -> None:
     """`frame` as `frame.to_parquet(fh, index=False)` writes it (pandas' schema in the footer), with its pages'
     checksums."""
-    frame.to_parquet(fh, index=False, row_group_size=row_group_size, **TABLE_OPTIONS)
+    frame.to_parquet(fh, index=False, **TABLE_OPTIONS)
 
 
 def write_frame(frame: pd.DataFrame, fh: Any, part: Callable[[pd.DataFrame], pd.DataFrame] | None = None,

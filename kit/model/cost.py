@@ -93,7 +93,7 @@ def untold(what: str, share: float) -> None:
 # refit); it grew faster than its rows while every message that holds a name compiled them all (21,342 MiB at 50,000:
 # kit.infra.kinds.Named). LOSO's drawn again on 2.7.3's peaks (793, 1,373, 1,727 and 6,636 MiB at 1,000, 3,000, 10,000
 # and 50,000 contents, the higher of two rounds below 50,000): its line of 2.6 said 2,608 MiB with its margin at 10,000
-# contents, 1.5 times the 1,635 to 1,727 it holds since 2.7.2
+# contents, 1.5 to 1.6 times the 1,635 to 1,727 it holds since 2.7.2
 STEP_PEAKS = {"loso": PeakLine(860 * 2**20, 440), "verdict": PeakLine(290 * 2**20, 640),
               "bundle": PeakLine(970 * 2**20, 545)}
 # a training task's (`step loso --train-task K/N`): LOSO's set-up, then its share of the members trained with its rows'

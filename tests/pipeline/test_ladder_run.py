@@ -103,6 +103,7 @@ def test_every_parquet_file_of_the_run_holds_its_pages_checksums(
     files = sorted(p for p in out.rglob("*.parquet") if pq.ParquetFile(p).metadata.num_rows)
     assert {"02_corpus", "03_loso", "04_verdict"} <= {p.relative_to(out).parts[0] for p in files}
     assert {"shard.parquet", "predictions.parquet", "intervals.parquet"} <= {p.name for p in files}
+    assert any(p.parent.name == "jobs" for p in files)  # each job's rows, read back against its ledger
     for k, path in enumerate(files):
         copy = tmp_path / f"{k}-{path.name}"
         copy.write_bytes(page_flipped(path.read_bytes()))

@@ -300,7 +300,7 @@ def _bare_writes(path: Path) -> list[str]:
         if name == "open" and not owner and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
                 and set(str(node.args[1].value)) & set("wax+"):
             found.append(f"open(..., {node.args[1].value!r}) line {node.lineno}")
-        elif name in ("write_table", "to_parquet", "ParquetWriter"):
+        elif name in ("write_table", "to_parquet", "ParquetWriter", "table_writer", "write_whole", "write_frame"):
             if owner != "writer" and not any(isinstance(a, ast.Name) and a.id in ("fh", "out", "sink")
                                              for a in [*node.args, *(k.value for k in node.keywords)]):
                 found.append(f"{ast.unparse(func)}() line {node.lineno}")
