@@ -40,6 +40,9 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (), measured: t
     (TEACHER_FEATURES) where its rows have them (NEG's), which the loso step proves it on. `coded`: each text column a
     categorical of its values in sorted order (`coded_frame`)."""
     stored = parquet_columns(path)
+    # a stored CORPUS_ROW (a frame the kit read, written back out) is never read: the rows are numbered here, in
+    # this file
+    stored = [c for c in stored if c != CORPUS_ROW]
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:

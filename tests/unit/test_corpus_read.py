@@ -58,3 +58,19 @@ def test_a_footer_over_the_limits_is_refused_before_any_value_is_looked_for(tmp_
     monkeypatch.setattr(parquet, "MAX_PARQUET_BYTES", 100)
     with pytest.raises(InputError, match=r"of data, over the limit of .*\(nothing was read\)"):
         holding_values(path, TEACHER_FEATURES)
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_a_corpus_row_column_in_the_file_is_not_read_the_rows_are_numbered_afresh(tmp_path: Path,
+                                                                                 coded: bool) -> None:
+    """A frame the kit read, written back out as a corpus, carries its corpus_row: it was an internal error (the
+    column twice in the table); the rows are numbered in the file read, whatever the column said."""
+    plain = corpus(tmp_path / "plain.parquet", [])
+    stored = pd.read_parquet(plain)
+    stored.assign(corpus_row=np.arange(len(stored))[::-1] + 1000).to_parquet(tmp_path / "with.parquet", index=False)
+    from kit.corpus.schema import CORPUS_ROW
+    from kit.model.predictions import ROW_IDENTITY
+
+    df = training.training_corpus(tmp_path / "with.parquet", ROW_IDENTITY, coded=coded)[0]
+    pd.testing.assert_frame_equal(df, training.training_corpus(plain, ROW_IDENTITY, coded=coded)[0])
+    assert df[CORPUS_ROW].min() == 0 and df[CORPUS_ROW].max() < len(stored)
