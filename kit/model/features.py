@@ -44,6 +44,35 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
 
 
 BLOCK_ROWS = 1 << 20  # rows of the codec block made at once from CodecRows (60 MiB)
+
+
+@dataclass(frozen=True)
+class EncoderNames:
+    """Each row's encoder as text, a part at a time: from a categorical (the loso step's frame, kit.corpus.training),
+    its codes and its categories, never the whole column as objects, which with pandas' unique of it was 120 bytes a
+    row (1.7 GiB at 15,000,000 rows, a training task's peak); from anything else, as it is."""
+
+    values: np.ndarray  # object: the categories, or every row's name
+    codes: np.ndarray | None  # each row's category; None where `values` are the rows'
+
+    @classmethod
+    def of(cls, encoders: pd.Series | np.ndarray) -> EncoderNames:
+        if isinstance(encoders, pd.Series) and isinstance(encoders.dtype, pd.CategoricalDtype) \
+                and not encoders.hasnans:
+            return cls(np.asarray(encoders.cat.categories, dtype=object), encoders.cat.codes.to_numpy())
+        return cls(np.asarray(encoders, dtype=object), None)
+
+    def __len__(self) -> int:
+        return len(self.values if self.codes is None else self.codes)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.values[rows] if self.codes is None else self.values[self.codes[rows]]
+
+    def held(self) -> np.ndarray:
+        """The names some row holds (a category no row holds left out)."""
+        if self.codes is None:
+            return pd.unique(self.values)
+        return self.values[np.bincount(self.codes, minlength=len(self.values)) > 0]
 assert np.iinfo(np.int8).max >= len(CODEC_VOCAB), "CodecRows keeps each row's slot in an int8"
 
 
@@ -62,13 +91,14 @@ class CodecRows:
         """From each row's encoder and cq, through codec_block (the one rule), BLOCK_ROWS at a time; an encoder
         without a slot refused as codec_block refuses the whole corpus (every such name, all their rows), before any
         block is made."""
-        enc, cq = np.asarray(encoders, dtype=object), np.asarray(cqs)
-        if any(e not in CODEC_VOCAB for e in pd.unique(enc)):
+        names, cq = EncoderNames.of(encoders), np.asarray(cqs)
+        if any(e not in CODEC_VOCAB for e in names.held()):
+            enc = names[:]
             unknown = ~np.isin(enc, CODEC_VOCAB)
             codec_block(enc[unknown], cq[unknown])  # refuses them (an InputError naming each)
-        slots, last = np.empty(len(enc), dtype=np.int8), np.empty(len(enc), dtype=np.float32)
-        for start in range(0, len(enc), BLOCK_ROWS):
-            block = codec_block(enc[start:start + BLOCK_ROWS], cq[start:start + BLOCK_ROWS])
+        slots, last = np.empty(len(names), dtype=np.int8), np.empty(len(names), dtype=np.float32)
+        for start in range(0, len(names), BLOCK_ROWS):
+            block = codec_block(names[start:start + BLOCK_ROWS], cq[start:start + BLOCK_ROWS])
             assert (block[:, :-1].sum(axis=1) == 1.0).all(), "a row of the block has one slot"
             slots[start:start + len(block)] = np.argmax(block[:, :-1], axis=1)
             last[start:start + len(block)] = block[:, -1]
@@ -138,7 +168,7 @@ def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarra
 
 def design_rows(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, CodecRows]:
     """design_matrix with its codec block as CodecRows: what training keeps of every row."""
-    return feature_matrix(df, inputs), CodecRows.of(df["encoder"].to_numpy(), df["cq"].to_numpy())
+    return feature_matrix(df, inputs), CodecRows.of(df["encoder"], df["cq"].to_numpy())
 
 
 def model_space(feats: np.ndarray) -> np.ndarray:
