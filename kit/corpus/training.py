@@ -152,6 +152,21 @@ def coded_frame(held: list[pa.Table]) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
+def without(df: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """`df` without `columns`, sharing none of their memory: its categoricals as they are (no block of another column
+    holds them), its other columns copied (a view would keep a block of the columns let go alive). A copy of the whole
+    frame kept was 71 bytes a row beside it, this 36 (0.5 GiB less at 15,000,000 rows: a training task's peak)."""
+    import pandas as pd
+
+    kept = {}
+    for name in df.columns:
+        if name not in columns:
+            col = df[name].array
+            own = isinstance(col.dtype, pd.CategoricalDtype)
+            kept[name] = col if own else pd.array(col, dtype=col.dtype, copy=True)
+    return pd.DataFrame(kept, index=df.index, copy=False)
+
+
 def pandas_column(col: pa.ChunkedArray) -> object:
     """One of coded_frame's columns: text as a categorical of its values in sorted order, any other as pandas makes
     it, pandas' own (nothing of arrow's kept once it returns, and writable: a column of one chunk without a null is

@@ -320,13 +320,16 @@ def real_part(fits: SpreadFits, rows: RealRows, model: SvrModel, clip: tuple[flo
         pd.DataFrame(np.full((len(frame), len(seeds)), np.nan), columns=[f"c{s}" for s in seeds]))
 
 
-def settled(inputs: LosoInputs) -> int | None:
+def settled(inputs: LosoInputs, distils: bool | None = None) -> int | None:
     """How many held-out encodes the floor counts, where the teacher's function alone keeps every one within the
     tolerance: then no correction can be kept, on any fold or the export (a spread is kept only where it keeps no
     fewer of the box's encodes than the function, so all of them; a correction only where it keeps more than that
     spread), and the teacher recipe's networks need not be trained to be multiplied by 0. None where the function
-    misses one (each fold judged in turn, the first miss ends it), or no function is at hand."""
-    if inputs.distil is None or inputs.crf_range is None or inputs.teacher_model is None:
+    misses one (each fold judged in turn, the first miss ends it), or no function is at hand, or the teacher recipe's
+    set is not made (`distils`: whether it is, where it is not made yet; by default, whether `inputs` hold it)."""
+    if distils is None:
+        distils = inputs.distil is not None
+    if not distils or inputs.crf_range is None or inputs.teacher_model is None:
         return None
     keys = encode_keys(inputs.df)
     kept = 0

@@ -159,11 +159,16 @@ class LosoInputs:
         where vmaf-tune is not fed or the corpus gives no frame rate."""
         return place_windows(self.df, self.codes, self.window_s, self.times) if self.crf_range is not None else None
 
-    def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
-        """With the teacher's proof, and the teacher recipe's set where asked, reproduced and on the canonical six."""
-        use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
-        distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config) \
-            if use and model is not None else None
+    def distils(self, model: SvrModel | None, config: TrainConfig) -> bool:
+        """Whether the teacher recipe's set is made (`distilled`): asked, the teacher reproduced, the canonical six."""
+        return model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
+
+    def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig,
+                  codes: np.ndarray | None = None) -> LosoInputs:
+        """With the teacher's proof, and the teacher recipe's set where it `distils`; `codes`: each row's encode
+        (encode_codes), made before the rows' identity was let go (a training task's), else of the frame."""
+        distil = Distillation.of(self.feats, self.target, encode_codes(self.df) if codes is None else codes, model,
+                                 config) if self.distils(model, config) and model is not None else None
         return replace(self, teacher_fn=proof, distil=distil, teacher_model=model)
 
     @classmethod

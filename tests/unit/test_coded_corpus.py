@@ -24,6 +24,7 @@ from kit.corpus.training import (
     text,
     text_groups,
     training_corpus,
+    without,
 )
 from kit.errors import InputError
 from kit.model.loso import ENCODE_IDENTITY
@@ -243,3 +244,33 @@ def test_every_number_column_is_pandas_own_and_writable_whatever_its_chunks_and_
     held = np.asarray(made.array)
     assert held.flags.writeable
     assert not any(np.shares_memory(held, np.frombuffer(c.buffers()[1], dtype=np.uint8)) for c in parts)
+
+
+@pytest.mark.parametrize("consolidated", [False, True])
+def test_the_frame_without_the_scores_shares_none_of_their_memory_and_copies_only_its_numbers(
+        tmp_path: Path, consolidated: bool) -> None:
+    """The loso step's frame without its scores (kit.corpus.training.without): the frame `drop` gives, none of its
+    numbers a view of a block that holds a score (a consolidated frame's too), its categoricals the same objects, and
+    no more made than its numbers' copies (a copy of the whole frame was twice that: a training task's peak)."""
+    import tracemalloc
+
+    path = write_shard(tmp_path / "c.parquet", shard_table(n_src=6, rows_per_src=400))
+    df = training_corpus(path, EXTRA, coded=True)[0]
+    if consolidated:
+        df = df.copy()
+        df._consolidate_inplace()
+        assert len(df._mgr.blocks) < df.shape[1]
+    scores = {"adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2", "vmaf"}
+    blocks = [b.values for b in df._mgr.blocks if set(df.columns[b.mgr_locs.as_array]) & scores]
+    tracemalloc.start()
+    try:
+        kept = without(df, scores)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    pd.testing.assert_frame_equal(kept, df.drop(columns=sorted(scores)))
+    numbers = [c for c in kept.columns if not isinstance(kept[c].dtype, pd.CategoricalDtype)]
+    assert numbers and all(not np.shares_memory(kept[c].to_numpy(), block) for c in numbers for block in blocks)
+    assert all(kept[c].array is df[c].array for c in kept.columns if c not in numbers)
+    copied = sum(kept[c].to_numpy().nbytes for c in numbers)
+    assert peak <= 1.2 * copied + 65_536, (peak, copied)

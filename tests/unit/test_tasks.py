@@ -124,16 +124,22 @@ def test_a_training_tasks_inputs_train_the_same_members_and_refuse_a_use_of_the_
 
 def test_the_training_task_step_trains_on_inputs_let_go_and_says_its_rows_out_of_memory(
         inputs: LosoInputs, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`step loso --train-task K/N` hands its share the inputs without the rows' identity (LosoInputs.training_only),
-    and out of memory in its training is the resource refusal naming the rows, not the bug a use of them would be."""
+    """`step loso --train-task K/N` asks for a task's set-up, whose inputs are without the rows' identity
+    (LosoInputs.training_only: tests/pipeline/test_task_set_up.py), and hands them to its share; out of memory in its
+    training is the resource refusal naming the rows, not the bug a use of them would be."""
     from kit.steps import s03_loso
 
-    step, handed = s03_loso.LosoStep(), []
-    monkeypatch.setattr(step, "set_up", lambda ctx: s03_loso.Setup(Path("c.parquet"), inputs.df, 0, inputs, 1))
+    step, handed, asked = s03_loso.LosoStep(), [], []
+    task = inputs.training_only()
+
+    def set_up(ctx: object, task_: bool = False) -> s03_loso.Setup:
+        asked.append(task_)
+        return s03_loso.Setup(Path("c.parquet"), task.df if task_ else inputs.df, 0, task if task_ else inputs, 1)
+    monkeypatch.setattr(step, "set_up", lambda ctx, task=False: set_up(ctx, task))
     monkeypatch.setattr(s03_loso, "train_share", lambda ctx, plan, given, *rest: handed.append(given) or {})
     ctx = SimpleNamespace(settings=RunSettings(out_dir=Path("out")), emit=lambda event: None)
     step.train_task(ctx, None, 1, 2)  # type: ignore[arg-type]
-    assert isinstance(handed[0].df, LetGo) and handed[0].feats is inputs.feats
+    assert asked == [True] and isinstance(handed[0].df, LetGo) and handed[0].feats is inputs.feats
 
     def short(*_: object) -> dict[str, object]:
         raise MemoryError("no room")
@@ -294,3 +300,27 @@ def test_a_training_task_is_placed_by_its_flag_or_its_array(text: str, env: dict
 def test_a_training_task_out_of_place_is_refused(text: str, env: dict[str, str], needle: str) -> None:
     with pytest.raises(InputError, match=needle):
         parse_task(text, "--train-task", env)
+
+
+def test_a_share_with_no_member_of_the_teacher_recipe_lets_its_rows_go_before_the_baselines_table_is_made() -> None:
+    """A training task whose share holds only baselines (a settled floor trains no network of the ensemble,
+    kit.model.floor.settled; or a share of baselines alone) carried the recipe's table, 1.0 GiB at 15,000,000 rows,
+    under the baselines' training: it is let go before their table is made, as after the recipe's own members."""
+    from kit.media.svr import parse_model
+    from kit.model.distil import Distillation
+    from tests.unit.test_distil import SMALL, corpus, model_json
+
+    df = corpus()
+    given = LosoInputs.of(df)
+    distil = Distillation.of(given.feats, given.target, np.arange(len(df)) // 12, parse_model(model_json(), "tiny"),
+                             SMALL)
+    said: list[str] = []
+
+    def table(codec: bool) -> TrainData:
+        said.append("table")
+        return TrainData.of(given.feats, given.codec, given.target, codec)
+    for ensemble in (False, True):
+        said.clear()
+        jobs = loso_jobs(replace(given, distil=distil), SEEDS, SMALL, ensemble=ensemble)
+        train_jobs(table, jobs, SMALL, 1, distil=distil, distilled=lambda: said.append("let go"))
+        assert said == ["let go", "table"], (ensemble, said)
