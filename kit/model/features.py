@@ -69,10 +69,16 @@ class EncoderNames:
         return self.values[rows] if self.codes is None else self.values[self.codes[rows]]
 
     def held(self) -> np.ndarray:
-        """The names some row holds (a category no row holds left out)."""
+        """The names some row holds (a category no row holds left out), the codes looked at BLOCK_ROWS at a time (an
+        index of them all at once is an intp a row)."""
         if self.codes is None:
             return pd.unique(self.values)
-        return self.values[np.bincount(self.codes, minlength=len(self.values)) > 0]
+        found = np.zeros(len(self.values), dtype=bool)
+        for start in range(0, len(self.codes), BLOCK_ROWS):
+            found[self.codes[start:start + BLOCK_ROWS]] = True
+        return self.values[found]
+
+
 assert np.iinfo(np.int8).max >= len(CODEC_VOCAB), "CodecRows keeps each row's slot in an int8"
 
 

@@ -6,6 +6,7 @@ evaluation reads."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ runpy.run_module("kit", run_name="__main__")
 def frames_alive(tmp_path: Path, name: str, *args: str | Path) -> list[int]:
     out = tmp_path / f"{name}.json"
     res = subprocess.run([sys.executable, "-c", SPY, str(out), *map(str, args)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                         text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stdout + res.stderr
     return list(json.loads(out.read_text()))
 

@@ -34,8 +34,9 @@ def test_every_read_of_codec_rows_is_the_block_s_bits(data: st.DataObject, block
         mp.setattr(features, "BLOCK_ROWS", block_rows)  # made a few rows at a time, across any cut
         kept = CodecRows.of(encoders, cqs)
         whole = codec_block(encoders, cqs)
-        # as the loso step's frame holds them: a categorical, one category no row holds
-        coded = pd.Series(pd.Categorical(encoders, categories=sorted({*encoders, "libsvtav1", "hevc_nvenc"})))
+        # as the loso step's frame holds them: a categorical, categories no row holds (one without a slot: not
+        # refused, no row has it)
+        coded = pd.Series(pd.Categorical(encoders, categories=sorted({*encoders, "libsvtav1", "hevc_nvenc", "x266"})))
         made = CodecRows.of(coded, cqs)
         assert made.slots.tobytes() == kept.slots.tobytes() and made.cq.tobytes() == kept.cq.tobytes()
         assert kept[:].tobytes() == whole.tobytes() and np.asarray(kept).tobytes() == whole.tobytes()
@@ -113,11 +114,10 @@ def test_loso_keeps_the_block_as_codec_rows_and_trains_on_the_same_table() -> No
     assert kept.target.numpy().tobytes() == inputs.target.astype(np.float32).tobytes()
 
 
-
 def test_codec_rows_of_a_categorical_never_hold_the_column_as_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     """The loso step's encoders are a categorical (kit.corpus.training.coded_frame): read as objects whole, with
     pandas' unique of them, they were 120 bytes a row, 1.7 GiB at 15,000,000 rows, a training task's peak; a part at a
-    time from the codes, the same bits in a few bytes a row (CodecRows' own 5 and the codes' 1)."""
+    time from the codes, the same bits in under 9 bytes a row (CodecRows' own 5, the codes, a block at a time)."""
     import tracemalloc
 
     monkeypatch.setattr(features, "BLOCK_ROWS", 4_096)
@@ -134,4 +134,4 @@ def test_codec_rows_of_a_categorical_never_hold_the_column_as_objects(monkeypatc
         tracemalloc.stop()
     plain = CodecRows.of(names, cqs)
     assert made.slots.tobytes() == plain.slots.tobytes() and made.cq.tobytes() == plain.cq.tobytes()
-    assert peak <= 12 * n, peak / n
+    assert peak <= 9 * n, peak / n

@@ -421,3 +421,7 @@ def test_settled_counts_the_held_out_encodes_only_where_the_function_keeps_every
     moved.loc[one, "vmaf"] = np.clip(moved.loc[one, "vmaf"] - 3.0, 0, 100)
     assert settled(inputs_of(moved)) is None
     assert settled(replace(inputs, distil=None)) is None  # the frames recipe trains its networks whatever
+    # a training task judges before it makes the teacher's set (kit.steps.s03_loso): the same count without it
+    assert settled(replace(inputs, distil=None), distils=True) == 20
+    assert settled(replace(inputs_of(moved), distil=None), distils=True) is None
+    assert settled(inputs, distils=False) is None
