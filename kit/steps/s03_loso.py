@@ -36,11 +36,14 @@ from kit.verdict.kinds import GROUPS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.media.svr import SvrModel
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult, Samples
     from kit.model.predictions import HeldPredictions
+    from kit.model.recipe import TrainConfig
     from kit.model.spread import Spread
     from kit.model.tasks import MemberRecord
+    from kit.model.teacher_fn import TeacherFunction
     from kit.model.train import EpochCallback
 
 
@@ -197,8 +200,6 @@ class LosoStep:
         `task`: a training task's (`step loso --train-task`), its inputs `training_only`."""
         from kit.corpus.schema import TEACHER_FEATURES  # numpy's, pyarrow's: never for `status`, which imports the step
         from kit.corpus.training import training_corpus, without
-        from kit.model.distil import encode_codes
-        from kit.model.floor import settled
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, LosoInputs
         from kit.model.predictions import ROW_IDENTITY
@@ -230,20 +231,11 @@ class LosoStep:
         df = without(df, scores)
         inputs = replace(inputs, df=df, window_s=s.consumer_window, tolerance=s.gate.consumer_tolerance,
                          samples=self.samples(ctx), times=frame_seconds(corpus, sources))
+        del df  # the inputs' alone from here, handed over: a training task's lets it go (distilled_and_settled)
+        held = [inputs]
+        del inputs
         give_back_memory()
-        if task:  # judged first (the floor reads no set of the teacher's), then the rows' identity, their windows and
-            # their samples let go before the set is made beside the arrays: the task's peak (0.2 GiB less at
-            # 3,000,000 rows)
-            distils = inputs.distils(model, s.train)
-            found = settled(replace(inputs, teacher_model=model), distils)
-            codes = encode_codes(df) if distils else None
-            inputs = inputs.training_only()
-            df = inputs.df
-            give_back_memory()
-            inputs = inputs.distilled(proof, model, s.train, codes)
-        else:
-            inputs = inputs.distilled(proof, model, s.train)
-            found = settled(inputs)  # on the inputs the evaluation reads: their windows placed once
+        inputs, found = distilled_and_settled(held, proof, model, s.train, task)
         if s.train.recipe == TEACHER and inputs.distil is None:
             why = (f"{proof.teacher} is no function of the six the student reads: it computes {proof.own_features}"
                    if proof.own_features else "the teacher recipe needs the teacher's function of the canonical six, "
@@ -253,7 +245,7 @@ class LosoStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         give_back_memory()  # the set-up's tables, freed: not carried into the training
-        return Setup(corpus, df, duplicates, inputs, threads.train, found)
+        return Setup(corpus, inputs.df, duplicates, inputs, threads.train, found)
 
     def samples(self, ctx: Context) -> Samples | None:
         """The corpus step's sample encodes (kit.corpus.samples), checked against its record; None where it made
@@ -398,6 +390,28 @@ class LosoStep:
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup),
                                setup.settled)
+
+
+def distilled_and_settled(held: list[LosoInputs], proof: TeacherFunction, model: SvrModel | None,
+                          config: TrainConfig, task: bool) -> tuple[LosoInputs, int | None]:
+    """The inputs (`held[0]`, taken: the caller hands them over in a list it keeps no other name for) with the
+    teacher's proof and set (LosoInputs.distilled), and the held-out encodes a settled floor keeps
+    (kit.model.floor.settled). A training task's (`task`) judged first (the floor reads no set of the teacher's), then
+    its rows' identity, their windows and their samples let go (LosoInputs.training_only) before the set is made
+    beside its arrays, its peak; the gather's judged on the inputs its evaluation reads, their windows placed once."""
+    from kit.model.distil import encode_codes
+    from kit.model.floor import settled
+
+    inputs = held.pop()
+    if not task:
+        inputs = inputs.distilled(proof, model, config)
+        return inputs, settled(inputs)
+    distils = inputs.distils(model, config)
+    found = settled(replace(inputs, teacher_model=model), distils)
+    codes = encode_codes(inputs.df) if distils else None
+    inputs = inputs.training_only()
+    give_back_memory()
+    return inputs.distilled(proof, model, config, codes), found
 
 
 def write_frames(ctx: Context, frames: list[tuple[Path, pd.DataFrame]], held: HeldPredictions,

@@ -6,14 +6,13 @@ evaluation reads."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, LENIENT, ROOT
+from tests.conftest import FAST, LENIENT, run_kit
 
 pytestmark = pytest.mark.slow  # two real set-ups on the tiny corpus
 
@@ -36,8 +35,7 @@ runpy.run_module("kit", run_name="__main__")
 
 def frames_alive(tmp_path: Path, name: str, *args: str | Path) -> list[int]:
     out = tmp_path / f"{name}.json"
-    res = subprocess.run([sys.executable, "-c", SPY, str(out), *map(str, args)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = run_kit(*args, entry=[sys.executable, "-c", SPY, str(out)])
     assert res.returncode == 0, res.stdout + res.stderr
     return list(json.loads(out.read_text()))
 
