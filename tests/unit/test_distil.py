@@ -300,20 +300,22 @@ def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_sourc
     assert none is None and not said.reproduced and "frame 7" in (said.reason or "")
 
 
-@pytest.mark.parametrize(("spaced", "chunk"), [(1, 1), (7, 5), (36, 36), (1 << 20, 65_536)])
-def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced: int, chunk: int,
+@pytest.mark.parametrize(("spaced", "chunk", "parts"), [(1, 1, 1), (7, 5, 1), (7, 5, 2), (36, 36, 1),
+                                                        (1 << 20, 65_536, 16)])
+def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced: int, chunk: int, parts: int,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The teacher recipe's table and targets, their rows put in model space a part at a time (kit.model.distil.
-    SPACED_ROWS, cut anywhere) and each of the teacher's function's chunks (kit.media.svr.CHUNK_ROWS) made float64 on
-    its own: the bits of the expressions as the kit took them before, the table of every row at once and the
-    function's chunks cut from all the rows made float64 first (its chunks where they were: a matrix product of
-    other sizes may round otherwise)."""
+    SPACED_ROWS, cut anywhere), each of the teacher's function's chunks (kit.media.svr.CHUNK_ROWS) made float64 on
+    its own and the residuals taken `parts` chunks at a time (RESIDUAL_CHUNKS): the bits of the expressions as the
+    kit took them before, the table of every row at once and the function's chunks cut from all the rows made
+    float64 first (its chunks where they were: a matrix product of other sizes may round otherwise)."""
     from kit.media import svr
     from kit.model import distil
     from kit.model.features import model_space
 
     monkeypatch.setattr(distil, "SPACED_ROWS", spaced)
     monkeypatch.setattr(svr, "CHUNK_ROWS", chunk)
+    monkeypatch.setattr(distil, "RESIDUAL_CHUNKS", parts)
     df = corpus(n_encodes=3)
     inputs = LosoInputs.of(df)
     teacher, config = parse_model(model_json(), "tiny"), TrainConfig(teacher_samples=500)
@@ -333,3 +335,40 @@ def test_the_table_made_a_part_at_a_time_is_the_whole_arrays_bit_for_bit(spaced:
     scores = np.concatenate([missed(inputs.feats, inputs.target), missed(wx, wy), np.zeros(len(prior.z), np.float32)])
     assert data.table.numpy().tobytes() == table.tobytes() and data.target.numpy().tobytes() == scores.tobytes()
     assert (data.n_frames, data.n_windows) == (len(inputs.feats), len(wx))
+
+
+def test_the_set_holds_no_copy_of_every_frame_while_the_function_scores_them(monkeypatch: pytest.MonkeyPatch,
+                                                                              ) -> None:
+    """Beside the teacher recipe's table, while the teacher's function scores its rows: the windows' means only
+    during the windows' turn, and of the frames a part (RESIDUAL_CHUNKS of the function's chunks) at a time, never a
+    float64 array of every frame (numpy's memory, traced at each of the function's chunks). 2.7.4 held the windows'
+    means and the frames' scores so far beside the table through the frames' turn (at 10,000 contents, three float64
+    arrays of 3,000,000 rows beside them)."""
+    import tracemalloc
+
+    from kit.media import svr
+    from kit.model import distil
+
+    monkeypatch.setattr(svr, "CHUNK_ROWS", 256)
+    monkeypatch.setattr(distil, "RESIDUAL_CHUNKS", 4)
+    df = corpus(n_encodes=100, frames=400)
+    inputs = LosoInputs.of(df)
+    codes, teacher = encode_codes(df), parse_model(model_json(), "tiny")
+    held: list[int] = []
+    scoring = svr.SvrModel._predict
+
+    def traced(self: svr.SvrModel, features: np.ndarray, clipped: bool = True) -> np.ndarray:
+        held.append(tracemalloc.get_traced_memory()[0])
+        return scoring(self, features, clipped)
+
+    monkeypatch.setattr(svr.SvrModel, "_predict", traced)
+    tracemalloc.start()
+    try:
+        data = Distillation.of(inputs.feats, inputs.target, codes, teacher, TrainConfig(teacher_samples=1_000))
+    finally:
+        tracemalloc.stop()
+    kept = data.table.numpy().nbytes + data.target.numpy().nbytes + data.window_codes.nbytes
+    means = data.n_windows * (inputs.feats.shape[1] * 4 + 8)  # the windows' features and scores (105 KB)
+    part = 4 * 256 * 8 * 3  # a part's float64 scores, their difference and its chunks' list
+    assert data.n_frames == 40_000 and len(held) >= data.n_frames // 256
+    assert max(held) - kept <= means + part + 48_000, (max(held) - kept, means, 8 * data.n_frames)
