@@ -13,6 +13,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from kit.media import svr
 from kit.media.libvmaf import CANONICAL, Feature
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
-from kit.model.batches import Complement, Member, gather
+from kit.model.batches import Complement, Kept, Member, gather
 from kit.model.features import model_space
 from kit.model.kernels import Kernels, active, steps_mode
 from kit.model.optimise import AutogradStep, HandStep
@@ -36,6 +37,7 @@ from kit.model.workers import Cancelled, run_on_workers
 
 # one encode, whose frames a window may mix: the corpus's key but the frame, and the box (--holdout box)
 ENCODE_COLUMNS: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
+Rows: TypeAlias = "torch.Tensor | Kept"  # a member's rows of the table: every one, or those a fold leaves out
 REPORT_EVERY = 50  # steps between two progress reports
 
 
@@ -270,13 +272,19 @@ class Distillation:
     def teacher_rows(self) -> tuple[int, int]:
         return self.n_frames + self.n_windows, len(self.target)
 
-    def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
-        """A member's frames and the windows of the encodes they belong to, as rows of the table."""
-        rows = member.train_rows.array() if isinstance(member.train_rows, Complement) else member.train_rows
+    def member_rows(self, member: Member) -> tuple[Rows, Rows]:
+        """A member's frames and the windows of the encodes they belong to, as rows of the table: where it trains on
+        a fold's complement, each as the rows it leaves out (Kept: the same draws, without the rows it keeps)."""
         total = np.bincount(self.frame_codes, minlength=int(self.frame_codes.max(initial=0)) + 1)
-        held = np.bincount(self.frame_codes[rows], minlength=len(total))
-        whole = np.flatnonzero((held == total) & (total > 0))  # encodes every frame of which the member trains on
-        # a fold holds whole contents out, so an encode is all in or all out; a window of one half in is never drawn
+        rows = member.train_rows
+        # the encodes every frame of which the member trains on (where it trains on a complement: none left out); a
+        # fold holds whole contents out, so an encode is all in or all out; a window of one half in is never drawn
+        if isinstance(rows, Complement):
+            whole = np.flatnonzero((np.bincount(self.frame_codes[rows.held_out], minlength=len(total)) == 0)
+                                   & (total > 0))
+            return (Kept.of(rows.n_rows, rows.held_out),
+                    Kept.of(self.n_windows, np.flatnonzero(~np.isin(self.window_codes, whole)), self.n_frames))
+        whole = np.flatnonzero((np.bincount(self.frame_codes[rows], minlength=len(total)) == total) & (total > 0))
         windows = np.flatnonzero(np.isin(self.window_codes, whole)) + self.n_frames
         # kept as int32 while the member tunes (half the memory; a draw of them indexes the table all the same)
         narrow = np.int32 if len(self.target) < 2**31 else np.int64
@@ -315,7 +323,7 @@ def residuals_into(out: np.ndarray, teacher: SvrModel, feats: np.ndarray, scores
 Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage steps, the members' latest losses)
 
 
-def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) -> torch.Tensor:
+def _draw(gen: torch.Generator, rows: Rows | tuple[int, int], n: int) -> torch.Tensor:
     if isinstance(rows, tuple):
         return torch.randint(rows[0], rows[1], (n,), generator=gen)
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]
@@ -366,8 +374,8 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
         return net, [float("nan")] * len(members)
     parts = [round(config.tune_batch * share) for share in config.tune_shares]  # windows, frames, teacher samples
     parts[-1] = config.tune_batch - sum(parts[:-1])
-    made: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # a fold's members share their rows: made once (40 MiB
-    for m in members:  # a fold at 10,000 contents, 2 GiB when made per member)
+    made: dict[int, tuple[Rows, Rows]] = {}  # a fold's members share their rows: made once (a fold's left-out rows:
+    for m in members:  # 12 MiB at 50,000 contents, where its kept frames and windows were 100 and a group holds nine)
         if id(m.train_rows) not in made:
             made[id(m.train_rows)] = data.member_rows(m)
     sources = [made[id(m.train_rows)] for m in members]

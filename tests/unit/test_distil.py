@@ -16,7 +16,7 @@ import torch
 from kit.errors import InputError
 from kit.media.libvmaf import FEATURES
 from kit.media.svr import NotReproducible, parse_model
-from kit.model.batches import Member
+from kit.model.batches import Kept, Member
 from kit.model.contract import CODEC_DIM, CODEC_VOCAB
 from kit.model.distil import Distillation, by_feature, draw_prior, encode_codes, encode_windows
 from kit.model.features import Codec
@@ -245,6 +245,23 @@ def test_a_member_draws_windows_only_of_encodes_it_trains_on_whole_and_two_boxes
     _, windows = data.member_rows(Member(0, 0, half))
     cut = set(codes[half]) - {c for c in set(codes[half]) if (codes[half] == c).sum() == (codes == c).sum()}
     assert cut and not set(data.window_codes[windows.numpy() - data.n_frames]) & cut
+
+
+def test_a_fold_s_member_draws_the_rows_of_its_complement_without_an_array_of_them() -> None:
+    """A member that trains on a fold's complement: its frames and windows as the rows the fold leaves out (Kept),
+    each position the row the arrays of the kept ones gave (2.7.4's), and no tensor of the kept rows made."""
+    df = corpus(n_encodes=9)
+    inputs = LosoInputs.of(df)
+    data = Distillation.of(inputs.feats, inputs.target, encode_codes(df), parse_model(model_json(), "tiny"),
+                           TrainConfig(teacher_samples=2_000))
+    for rows in inputs.train:
+        frames, windows = data.member_rows(Member(0, 0, rows))
+        kept = rows.array()
+        assert isinstance(frames, Kept) and isinstance(windows, Kept)
+        assert len(frames.shifts) == len(rows.held_out) < len(kept)
+        assert torch.equal(frames[torch.arange(len(frames))], torch.from_numpy(kept.astype(np.int64)))
+        _, wanted = data.member_rows(Member(0, 0, kept))  # the same rows given as an array: the arrays' way
+        assert len(windows.shifts) < len(wanted) and torch.equal(windows[torch.arange(len(windows))], wanted.long())
 
 
 def test_a_teacher_the_kit_cannot_evaluate_trains_the_frames_way_and_says_why(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from kit.cli.main import cli
 from kit.errors import InputError
 from kit.infra.records import RecordError
 from kit.model.arch import fr_regressor_v2
-from kit.model.batches import Complement, Member, RowStream, Scalers, row_arrays, scaler
+from kit.model.batches import Complement, Kept, Member, RowStream, Scalers, row_arrays, scaler
 from kit.model.folds import choose_scheme, cut_folds, deal
 from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, checked_folds
 from kit.model.schedule import STACK_BYTES, stack_members
@@ -155,6 +155,16 @@ def test_training_rows_are_shared_per_fold_not_copied_per_member() -> None:
     means, stds = Scalers(feats).of(members, arrays)
     x = feats[torch.from_numpy(rows.array())].double()
     assert torch.equal(means[0, 0], x.mean(0).float()) and torch.equal(stds[3, 0], x.std(0, unbiased=False).float())
+
+
+@pytest.mark.parametrize("left", [[], [0], [9], [0, 1, 2], [3, 4, 8], list(range(9)), [2, 5, 6, 7]])
+@pytest.mark.parametrize("start", [0, 1000])
+def test_the_kept_rows_at_each_position_are_the_array_s(left: list[int], start: int) -> None:
+    kept = Kept.of(10, np.array(left, dtype=np.int64), start)
+    whole = torch.from_numpy(Complement(10, np.array(left, dtype=np.int64)).array().astype(np.int64)) + start
+    assert len(kept) == 10 - len(left) and torch.equal(kept[torch.arange(len(kept))], whole)
+    positions = torch.randint(0, max(1, len(kept)), (50,)) if len(kept) else torch.zeros(0, dtype=torch.int64)
+    assert torch.equal(kept[positions], whole[positions])
 
 
 @pytest.mark.parametrize("part", [1, 3, 7, 1 << 20])
