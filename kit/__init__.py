@@ -4,7 +4,7 @@ validation, gate it and export ONNX."""
 import os
 from pathlib import Path
 
-__version__ = "2.7.4"
+__version__ = "2.7.5"
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # kit/
 KIT_ROOT = PACKAGE_DIR.parent  # the untarred kit or the clone: holds binaries/ and pyproject.toml
