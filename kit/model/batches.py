@@ -19,7 +19,7 @@ class Complement:
     """The rows a fold trains on (every row it does not hold out), made only while a group trains on them."""
 
     n_rows: int
-    held_out: np.ndarray  # sorted
+    held_out: np.ndarray  # ascending and distinct (cut_folds' rows): Kept reads it so
 
     def __len__(self) -> int:
         return self.n_rows - len(self.held_out)
@@ -43,8 +43,12 @@ class Kept:
 
     @classmethod
     def of(cls, n: int, left: np.ndarray, start: int = 0) -> Kept:
-        """`left`: ascending, distinct, in 0..n-1."""
-        return cls(start, n, torch.from_numpy(np.asarray(left, dtype=np.int64) - np.arange(len(left))))
+        """`left`: ascending, distinct, in 0..n-1; ValueError otherwise (a row drawn from such shifts would be
+        another one, or past the n rows, with no error)."""
+        left = np.asarray(left, dtype=np.int64)
+        if len(left) and (left[0] < 0 or left[-1] >= n or bool(np.any(left[1:] <= left[:-1]))):
+            raise ValueError(f"the rows left out of {n} are not ascending, distinct and in 0..{n - 1}")
+        return cls(start, n, torch.from_numpy(left - np.arange(len(left))))
 
     def __len__(self) -> int:
         return self.n - len(self.shifts)

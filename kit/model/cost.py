@@ -106,7 +106,7 @@ STEP_PEAKS = {"loso": PeakLine(860 * 2**20, 440), "verdict": PeakLine(290 * 2**2
 # at 50,000 with its margin, 1.15 at 10,000, where the task's peak did not move (its set-up's tables and its training).
 # Since 2.7.5 (a scaler's copy one at a time, the teacher's residuals a part at a time, a fold's draws by position)
 # 553, 658, 1,112 and 3,524 MiB (once each; 10,000 1,092 in another round): the line drawn again through 10,000 and
-# 50,000, 1.16 to 1.19 times each peak with its margin
+# 50,000, 1.16 to 1.21 times each peak with its margin (a line just above the peaks: the headroom is the margin's)
 TRAINING_TASK = "training task"
 TASK_PEAK = PeakLine(510 * 2**20, 215)
 STEP_LABELS = {"loso": "LOSO", "verdict": "the verdict", "bundle": "the bundle",  # each step as a line says it
