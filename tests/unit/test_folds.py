@@ -3,6 +3,7 @@ row order, balanced by rows; figures per source whatever the scheme; memory per 
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kit.cli.main import cli
 from kit.errors import InputError
@@ -171,6 +174,23 @@ def test_the_kept_rows_at_each_position_are_the_array_s(left: list[int], start: 
 def test_rows_left_out_that_are_not_ascending_distinct_and_in_range_are_refused(left: list[int]) -> None:
     with pytest.raises(ValueError, match=r"not ascending, distinct and in 0\.\.9"):
         Kept.of(10, np.array(left, dtype=np.int64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 12).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.integers(-2, n + 1), max_size=n + 3))),
+       st.integers(0, 50))
+def test_any_rows_left_out_are_refused_or_drawn_as_the_array_s(case: tuple[int, list[int]], start: int) -> None:
+    """Every list of rows left out: refused exactly where it is not ascending, distinct and in range; else each
+    position drawn is the row the kept rows' array holds there."""
+    n, left = case
+    valid = all(0 <= v < n for v in left) and all(a < b for a, b in itertools.pairwise(left))
+    if not valid:
+        with pytest.raises(ValueError, match="not ascending, distinct and in"):
+            Kept.of(n, np.array(left, dtype=np.int64), start)
+        return
+    kept = Kept.of(n, np.array(left, dtype=np.int64), start)
+    whole = torch.from_numpy(Complement(n, np.array(left, dtype=np.int64)).array().astype(np.int64)) + start
+    assert len(kept) == len(whole) and torch.equal(kept[torch.arange(len(kept))], whole)
 
 
 @pytest.mark.parametrize("part", [1, 3, 7, 1 << 20])
