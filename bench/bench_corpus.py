@@ -13,11 +13,16 @@ On 1280x720 clips (4 sources, 3 s each) at 4 quality levels, all in one run:
     branches) against one scoring command per quality level.
 
 With `--ladder` (issue 100 item 6) it measures instead the corpus step with and without its
-default ladder (`--scales native,0.5`) against the same commands run bare, A B A B, each
-`--rounds` times: CPU (user + sys of the command and all it reaped, wait4) and wall, the
-kit's CPU over the bare loop's (target: at most 1.0 with the ladder).
+default ladder (`--scales native,0.5`; `--scales` picks the sets) against the same commands run
+bare, A B B A, `--rounds` rounds: CPU (user + sys of the command and all it reaped, wait4)
+and wall, the kit's CPU over the bare loop's (target: at most 1.0 with the ladder). Both sides
+run ffmpeg through one wrapper that hands each child's CPU to GNU time, so each round also says
+what the kit spends beside the bare loop's commands: its own process, the independent check,
+and its encodes and scorings against the bare loop's (the rung's downscale shared). Clips of
+each `--seconds` are rendered apart: the check and the kit's start are fixed per clip and step,
+the jobs grow with the clip.
 
-    python bench/bench_corpus.py [--work DIR] [--seconds 3] [--ladder [--rounds 2]]
+    python bench/bench_corpus.py [--work DIR] [--seconds 3] [--ladder [--rounds 2] [--scales S;S]]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import shutil
 import subprocess
 import time
@@ -131,33 +137,86 @@ def shared_decode(ffmpeg: str, refs: Path, work: Path) -> tuple[float, float, fl
 
 
 LADDER = ("native", "0.5")  # the kit's default --scales
+# what each ffmpeg child of either side costs: the binary run under GNU time, one line a child appended to $ACCT_LOG
+ACCOUNTED = """#!/bin/sh
+exec /usr/bin/time -a -o "$ACCT_LOG" -f '%U %S|%C' {ffmpeg} "$@"
+"""
 
 
-def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int) -> None:
-    """The corpus step without rungs and with the default ladder, each against the same per-job commands run bare
-    (`xargs -P <cores>`), A B A B: CPU (wait4: user + sys of the command and all it reaped) and wall."""
+def accounted_ffmpeg(ffmpeg: str, folder: Path) -> str:
+    """An ffmpeg that runs `ffmpeg` and appends its CPU and argv to $ACCT_LOG (both sides run it: the same wrapper)."""
+    if not Path("/usr/bin/time").is_file():
+        raise SystemExit("--ladder accounts each ffmpeg child by GNU time: install it (apt-get install time)")
+    wrapper = folder / "ffmpeg"
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(ACCOUNTED.format(ffmpeg=shlex.quote(ffmpeg)))
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def child_kind(argv: str) -> str:
+    """An accounted child by what it did: the independent check (its window trimmed), a scoring, an encode."""
+    if "libvmaf" in argv:
+        return "check" if "trim=start_frame" in argv else "score"
+    return "encode" if " -c:v " in argv else "other"
+
+
+def accounted(log: Path) -> dict[str, float]:
+    """CPU seconds (user + sys) of the children in `log` by child_kind."""
+    out: dict[str, float] = {}
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        times, sep, argv = line.partition("|")
+        fields = times.split()
+        if not sep or len(fields) != 2:  # GNU time's "Command exited with non-zero status" line
+            continue
+        out[child_kind(argv)] = out.get(child_kind(argv), 0.0) + float(fields[0]) + float(fields[1])
+    return out
+
+
+def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, scale_sets: list[tuple[str, ...]],
+                  logs: Path) -> None:
+    """The corpus step at each of `scale_sets` against the same per-job commands run bare (`xargs -P <cores>`),
+    A B B A (each round's order the last one's reversed): CPU (wait4: user + sys of the command and all it reaped)
+    and wall. Each ffmpeg child is accounted (both sides run `ffmpeg`, a wrapper), so the kit's CPU comes apart:
+    its own process (the whole less its children), the independent check, and the jobs' encodes and scorings
+    against the bare loop's same commands."""
     cores = core_count()
-    rows: dict[str, list[tuple[float, float]]] = {}
+    rows: dict[str, list[tuple[float, float, float]]] = {}
     for r in range(rounds):
-        for scales in (("native",), LADDER):
+        for scales in scale_sets:
             said = ",".join(scales)
             scripts = job_scripts(ffmpeg, list(discover(refs, ffmpeg, Sha256Cache(None))), CQS, fresh(work), 1, 1,
                                   scales)
             listing = "\n".join(str(s) for s in scripts) + "\n"
             (work / "list.txt").write_text(listing)
-            bare = measure(["bash", "-c", f"xargs -P {cores} -n 1 bash < {work / 'list.txt'}"])
+            bare_log, kit_log = logs / f"bare-{r}-{said}.log", logs / f"kit-{r}-{said}.log"
             shutil.rmtree(out / "02_corpus", ignore_errors=True)
-            kit = measure([*kit_argv(), "--only", "corpus", "--ref-dir", refs, "--out-dir", out, "--cqs",
-                           ",".join(map(str, CQS)), "--jobs", str(cores), "--scales", said])
+            sides: dict[str, tuple[list[str | Path], Path]] = {
+                "bare": (["bash", "-c", f"xargs -P {cores} -n 1 bash < {work / 'list.txt'}"], bare_log),
+                "kit": ([*kit_argv(), "--only", "corpus", "--ref-dir", refs, "--out-dir", out, "--cqs",
+                         ",".join(map(str, CQS)), "--jobs", str(cores), "--scales", said], kit_log)}
+            # A B, then B A: a drift of the box within a round falls on each side in turn (the same commands were
+            # seen costing 4 to 9 % more or less from one run to the next)
+            order = ("bare", "kit") if r % 2 == 0 else ("kit", "bare")
+            took = {side: measure(sides[side][0], env={"ACCT_LOG": str(sides[side][1])}) for side in order}
+            bare, kit = took["bare"], took["kit"]
             if kit.rc != 0 or bare.rc != 0:
                 raise SystemExit(f"kit exit {kit.rc}, bare exit {bare.rc}")
-            rows.setdefault(said, []).append((kit.cpu / bare.cpu, kit.wall / bare.wall))
-            print(f"round {r + 1}, --scales {said}: {len(scripts)} jobs; bare CPU {bare.cpu:.1f} s wall "
-                  f"{bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; kit / bare CPU "
-                  f"{kit.cpu / bare.cpu:.3f}; load {load_average()}", flush=True)
+            k, b = accounted(kit_log), accounted(bare_log)
+            k_jobs, b_jobs = k.get("encode", 0) + k.get("score", 0), b.get("encode", 0) + b.get("score", 0)
+            k_own, b_own = kit.cpu - sum(k.values()), bare.cpu - sum(b.values())
+            rows.setdefault(said, []).append((kit.cpu / bare.cpu, kit.wall / bare.wall, k_jobs / b_jobs))
+            print(f"round {r + 1} ({' then '.join(order)}), --scales {said}: {len(scripts)} jobs; bare CPU "
+                  f"{bare.cpu:.1f} s wall {bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; "
+                  f"kit / bare CPU {kit.cpu / bare.cpu:.3f}; load {load_average()}", flush=True)
+            print(f"  kit: its own process {k_own:.2f} s, the check {k.get('check', 0):.2f} s, encodes "
+                  f"{k.get('encode', 0):.1f} s, scorings {k.get('score', 0):.1f} s; bare: xargs and bash "
+                  f"{b_own:.2f} s, encodes {b.get('encode', 0):.1f} s, scorings {b.get('score', 0):.1f} s; the jobs' "
+                  f"encodes and scorings, kit / bare {k_jobs / b_jobs:.3f}", flush=True)
     for said, ratios in rows.items():
-        print(f"--scales {said}: kit / bare CPU " + ", ".join(f"{c:.3f}" for c, _ in ratios)
-              + "; wall " + ", ".join(f"{w:.3f}" for _, w in ratios))
+        print(f"--scales {said}: kit / bare CPU " + ", ".join(f"{c:.3f}" for c, _, _ in ratios)
+              + "; wall " + ", ".join(f"{w:.3f}" for _, w, _ in ratios)
+              + "; the jobs' encodes and scorings " + ", ".join(f"{j:.3f}" for _, _, j in ratios))
 
 
 def fresh(folder: Path) -> Path:
@@ -172,19 +231,25 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--ladder", action="store_true", help="the step with and without its ladder against bare")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--scales", default="native;native,0.5",
+                    help="with --ladder: the step's --scales to measure, sets apart by ';'")
     args = ap.parse_args()
     ffmpeg = str(imageio_binary())
     cores = core_count()
-    refs, out = args.work / "refs", args.work / "kit"
+    refs, out = args.work / f"refs-{args.seconds:g}s", args.work / "kit"  # clips of each length apart
     render_refs(ffmpeg, refs, args.seconds)
     if args.ladder:
+        for var in ("KIT_JOB_THREADS", "KIT_JOBS"):
+            os.environ.pop(var, None)
+        accounting = accounted_ffmpeg(ffmpeg, args.work / "accounted")
+        # the prereqs and every round run the wrapper; what no round accounts goes nowhere
+        os.environ.update(KIT_FFMPEG=accounting, ACCT_LOG=os.devnull)
         res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales",
                          ",".join(LADDER))
         if res.returncode != 0:
             raise SystemExit(res.stderr)
-        for var in ("KIT_JOB_THREADS", "KIT_JOBS"):
-            os.environ.pop(var, None)
-        ladder_rounds(ffmpeg, refs, out, args.work / "bare", args.rounds)
+        ladder_rounds(accounting, refs, out, args.work / "bare", args.rounds,
+                      [tuple(s.split(",")) for s in args.scales.split(";")], fresh(args.work / "accounts"))
         return
     res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales", "native")
     if res.returncode != 0:
