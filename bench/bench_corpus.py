@@ -22,7 +22,7 @@ and its encodes and scorings against the bare loop's (the rung's downscale share
 each `--seconds` are rendered apart: the check and the kit's start are fixed per clip and step,
 the jobs grow with the clip.
 
-    python bench/bench_corpus.py [--work DIR] [--seconds 3] [--ladder [--rounds 2] [--scales S;S]]
+    python bench/bench_corpus.py [--work DIR] [--seconds 3] [--ladder [--rounds 2] [--scales 'native;native,0.5']]
 """
 
 from __future__ import annotations
@@ -139,8 +139,10 @@ def shared_decode(ffmpeg: str, refs: Path, work: Path) -> tuple[float, float, fl
 LADDER = ("native", "0.5")  # the kit's default --scales
 # what each ffmpeg child of either side costs: the binary run under GNU time, one line a child appended to $ACCT_LOG
 ACCOUNTED = """#!/bin/sh
-exec /usr/bin/time -a -o "$ACCT_LOG" -f '%U %S|%C' {ffmpeg} "$@"
+exec /usr/bin/time -a -o "${{ACCT_LOG:-/dev/null}}" -f '%U %S|%C' {ffmpeg} "$@"
 """
+CHECK_LOG = "oracle.json"  # the log the kit's independent check writes (kit.corpus.jobs)
+STATUS_LINES = ("Command exited", "Command terminated", "Command stopped")  # GNU time's lines besides its own
 
 
 def accounted_ffmpeg(ffmpeg: str, folder: Path) -> str:
@@ -155,41 +157,58 @@ def accounted_ffmpeg(ffmpeg: str, folder: Path) -> str:
 
 
 def child_kind(argv: str) -> str:
-    """An accounted child by what it did: the independent check (its window trimmed), a scoring, an encode."""
+    """An accounted child by what it did: the independent check (by its log's name), a scoring, an encode."""
     if "libvmaf" in argv:
-        return "check" if "trim=start_frame" in argv else "score"
+        return "check" if CHECK_LOG in argv else "score"
     return "encode" if " -c:v " in argv else "other"
 
 
-def accounted(log: Path) -> dict[str, float]:
-    """CPU seconds (user + sys) of the children in `log` by child_kind."""
+def accounted(log: Path) -> tuple[dict[str, float], int]:
+    """(CPU seconds, user + sys, of the children in `log` by child_kind; how many children). A line neither GNU
+    time's figures nor one of its status lines stops the bench: a figure is never dropped unsaid."""
     out: dict[str, float] = {}
-    for line in log.read_text().splitlines() if log.is_file() else []:
+    children = 0
+    for line in log.read_text().splitlines():
         times, sep, argv = line.partition("|")
         fields = times.split()
-        if not sep or len(fields) != 2:  # GNU time's "Command exited with non-zero status" line
+        if line.startswith(STATUS_LINES):
             continue
+        if not sep or len(fields) != 2:
+            raise SystemExit(f"{log}: {line[:80]!r} is not a line of GNU time's")
         out[child_kind(argv)] = out.get(child_kind(argv), 0.0) + float(fields[0]) + float(fields[1])
-    return out
+        children += 1
+    if not children:
+        raise SystemExit(f"{log}: no child accounted (did the wrapper run?)")
+    return out, children
+
+
+def wrapper_cost(accounting: str, folder: Path, runs: int = 20) -> float:
+    """CPU seconds a child costs beside what GNU time says of it (time's and sh's own, %U and %S cut to hundredths):
+    `runs` runs of `ffmpeg -version` through the wrapper, their wait4 less their lines, a run."""
+    log = folder / "cost.log"
+    log.unlink(missing_ok=True)
+    whole = sum(measure([accounting, "-hide_banner", "-version"], env={"ACCT_LOG": str(log)}).cpu for _ in range(runs))
+    found, children = accounted(log)
+    return max(0.0, (whole - sum(found.values())) / children)
 
 
 def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, scale_sets: list[tuple[str, ...]],
-                  logs: Path) -> None:
+                  logs: Path, per_child: float) -> None:
     """The corpus step at each of `scale_sets` against the same per-job commands run bare (`xargs -P <cores>`),
     A B B A (each round's order the last one's reversed): CPU (wait4: user + sys of the command and all it reaped)
     and wall. Each ffmpeg child is accounted (both sides run `ffmpeg`, a wrapper), so the kit's CPU comes apart:
     its own process (the whole less its children), the independent check, and the jobs' encodes and scorings
-    against the bare loop's same commands."""
+    against the bare loop's same commands; `per_child`: the wrapper's own CPU a child, taken out of each side's own."""
     cores = core_count()
     rows: dict[str, list[tuple[float, float, float]]] = {}
     for r in range(rounds):
-        for scales in scale_sets:
+        for n, scales in enumerate(scale_sets):
             said = ",".join(scales)
             scripts = job_scripts(ffmpeg, list(discover(refs, ffmpeg, Sha256Cache(None))), CQS, fresh(work), 1, 1,
                                   scales)
             listing = "\n".join(str(s) for s in scripts) + "\n"
             (work / "list.txt").write_text(listing)
-            bare_log, kit_log = logs / f"bare-{r}-{said}.log", logs / f"kit-{r}-{said}.log"
+            bare_log, kit_log = logs / f"bare-{r}-{n}-{said}.log", logs / f"kit-{r}-{n}-{said}.log"
             shutil.rmtree(out / "02_corpus", ignore_errors=True)
             sides: dict[str, tuple[list[str | Path], Path]] = {
                 "bare": (["bash", "-c", f"xargs -P {cores} -n 1 bash < {work / 'list.txt'}"], bare_log),
@@ -202,17 +221,20 @@ def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, s
             bare, kit = took["bare"], took["kit"]
             if kit.rc != 0 or bare.rc != 0:
                 raise SystemExit(f"kit exit {kit.rc}, bare exit {bare.rc}")
-            k, b = accounted(kit_log), accounted(bare_log)
+            (k, k_n), (b, b_n) = accounted(kit_log), accounted(bare_log)
             k_jobs, b_jobs = k.get("encode", 0) + k.get("score", 0), b.get("encode", 0) + b.get("score", 0)
-            k_own, b_own = kit.cpu - sum(k.values()), bare.cpu - sum(b.values())
+            k_own = kit.cpu - sum(k.values()) - k_n * per_child
+            b_own = bare.cpu - sum(b.values()) - b_n * per_child
             rows.setdefault(said, []).append((kit.cpu / bare.cpu, kit.wall / bare.wall, k_jobs / b_jobs))
             print(f"round {r + 1} ({' then '.join(order)}), --scales {said}: {len(scripts)} jobs; bare CPU "
                   f"{bare.cpu:.1f} s wall {bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; "
                   f"kit / bare CPU {kit.cpu / bare.cpu:.3f}; load {load_average()}", flush=True)
-            print(f"  kit: its own process {k_own:.2f} s, the check {k.get('check', 0):.2f} s, encodes "
-                  f"{k.get('encode', 0):.1f} s, scorings {k.get('score', 0):.1f} s; bare: xargs and bash "
-                  f"{b_own:.2f} s, encodes {b.get('encode', 0):.1f} s, scorings {b.get('score', 0):.1f} s; the jobs' "
-                  f"encodes and scorings, kit / bare {k_jobs / b_jobs:.3f}", flush=True)
+            print(f"  kit ({k_n} children): its own process {k_own:.2f} s, the check {k.get('check', 0):.2f} s, "
+                  f"encodes {k.get('encode', 0):.1f} s, scorings {k.get('score', 0):.1f} s, other "
+                  f"{k.get('other', 0):.2f} s; bare ({b_n} children): xargs and bash {b_own:.2f} s, encodes "
+                  f"{b.get('encode', 0):.1f} s, scorings {b.get('score', 0):.1f} s, other {b.get('other', 0):.2f} s; "
+                  f"the jobs' encodes and scorings, kit / bare {k_jobs / b_jobs:.3f}; each side's own less the "
+                  f"wrapper's {per_child:.4f} s a child", flush=True)
     for said, ratios in rows.items():
         print(f"--scales {said}: kit / bare CPU " + ", ".join(f"{c:.3f}" for c, _, _ in ratios)
               + "; wall " + ", ".join(f"{w:.3f}" for _, w, _ in ratios)
@@ -239,8 +261,9 @@ def main() -> None:
     refs, out = args.work / f"refs-{args.seconds:g}s", args.work / "kit"  # clips of each length apart
     render_refs(ffmpeg, refs, args.seconds)
     if args.ladder:
-        for var in ("KIT_JOB_THREADS", "KIT_JOBS"):
-            os.environ.pop(var, None)
+        # every flag of the kit reads a KIT_ variable: none may come from the caller, but where the cache lives
+        for var in [v for v in os.environ if v.startswith("KIT_") and v != "KIT_CACHE_DIR"]:
+            os.environ.pop(var)
         accounting = accounted_ffmpeg(ffmpeg, args.work / "accounted")
         # the prereqs and every round run the wrapper; what no round accounts goes nowhere
         os.environ.update(KIT_FFMPEG=accounting, ACCT_LOG=os.devnull)
@@ -248,8 +271,9 @@ def main() -> None:
                          ",".join(LADDER))
         if res.returncode != 0:
             raise SystemExit(res.stderr)
+        logs = fresh(args.work / "accounts")
         ladder_rounds(accounting, refs, out, args.work / "bare", args.rounds,
-                      [tuple(s.split(",")) for s in args.scales.split(";")], fresh(args.work / "accounts"))
+                      [tuple(s.split(",")) for s in args.scales.split(";")], logs, wrapper_cost(accounting, logs))
         return
     res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales", "native")
     if res.returncode != 0:
