@@ -39,6 +39,7 @@ from pathlib import Path
 
 from common import ROOT, job_scripts, kit_argv, load_average, measure, run_kit
 
+from kit.corpus.oracle import CHECK_LOG
 from kit.infra.host import core_count
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.cache import Sha256Cache
@@ -141,7 +142,6 @@ LADDER = ("native", "0.5")  # the kit's default --scales
 ACCOUNTED = """#!/bin/sh
 exec /usr/bin/time -a -o "${{ACCT_LOG:-/dev/null}}" -f '%U %S|%C' {ffmpeg} "$@"
 """
-CHECK_LOG = "oracle.json"  # the log the kit's independent check writes (kit.corpus.jobs)
 STATUS_LINES = ("Command exited", "Command terminated", "Command stopped")  # GNU time's lines besides its own
 
 

@@ -60,6 +60,8 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
+from kit.corpus.oracle import CHECK_LOG
+
 STAGES = ("open", "look", "copy", "copycheck", "encode", "score", "check", "sample", "teacher")
 FAULTS = ("exit1", "segv", "abrt", "kill", "hang", "truncate", "garble")
 TRANSIENT = ("slow", "stop", "kill", "full", "moved")  # the box's or the moment's (`kill`: from outside)
@@ -124,7 +126,7 @@ def stage_of():
     if "__samples" in joined:
         return "sample"
     if "libvmaf=" in joined:
-        return "check" if "oracle.json" in joined else "score"
+        return "check" if {check_log!r} in joined else "score"
     if "-f" in argv and "hash" in argv and "-c:v" in argv and argv[argv.index("-c:v") + 1] == "rawvideo" \
             and "02_corpus" not in joined:
         return "look"
@@ -374,7 +376,7 @@ def faulty_ffmpeg(folder: Path, ffmpeg: str) -> Path:
     own = inspect.getsource(folder_fault).replace("kind: str, folder: str) -> None", "kind, folder)")
     wrapper.write_text(f"#!{sys.executable} -IS\n" + WRAPPER.format(
         folder_fault=own, real=ffmpeg, said=SAID, stop_s=STOP_S,
-        step_s=SLOW_STEP_S, full=FULL_SAID))
+        step_s=SLOW_STEP_S, full=FULL_SAID, check_log=CHECK_LOG))
     wrapper.chmod(0o755)
     return wrapper
 

@@ -28,7 +28,7 @@ from kit.corpus.columns import (
     log_implausible,
     range_words,
 )
-from kit.corpus.oracle import CheckFailed, Oracle, OracleCheck
+from kit.corpus.oracle import CHECK_LOG, CheckFailed, Oracle, OracleCheck
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -473,7 +473,7 @@ class JobRunner:
             "libvmaf", "scoring", stall_s=stall_s(clip), log=self.log,
             on_stdout_line=self._progress_lines(job, "score"))
         vlog = scores_read(job, log_path, score, self.prov, self.tree.is_file(log_path))
-        check = self._checked(job, encoded, vlog.vmaf, work / "oracle.json", n_threads)
+        check = self._checked(job, encoded, vlog.vmaf, work / CHECK_LOG, n_threads)
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)

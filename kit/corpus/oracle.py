@@ -37,6 +37,7 @@ ORACLE_FRAMES = 16
 # frame's score by several points
 TOLERANCE = 0.5
 MOST_LISTED = 20  # names of one kind in the check's line; its record keeps them all
+CHECK_LOG = "oracle.json"  # the check's libvmaf log, in its job's work folder (what tells its command apart)
 
 
 @dataclass(frozen=True)
