@@ -54,7 +54,7 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0, teacher: b
     `teacher`: each row's vmaf is the corpus's teacher (kit.model.teacher_fn) evaluated on its jittered six, as
     libvmaf would score them (no noise added), so the teacher recipe's proof holds and the loso step trains at its
     defaults."""
-    return pd.concat(content_parts(real, contents, seed, teacher), ignore_index=True)
+    return pd.concat(content_batches(real, contents, seed, teacher), ignore_index=True)
 
 
 def write_contents(real: pd.DataFrame, contents: int, path: Path, teacher: bool, batch: int = 2_000) -> None:
@@ -63,30 +63,23 @@ def write_contents(real: pd.DataFrame, contents: int, path: Path, teacher: bool,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer, parts, part = None, [], path.with_name(path.name + ".part")
+    writer, part = None, path.with_name(path.name + ".part")
     try:
-        for frame in content_parts(real, contents, 0, teacher):
-            parts.append(frame)
-            if len(parts) == batch:
-                writer = _write(writer, pd.concat(parts, ignore_index=True), part, pa, pq)
-                parts = []
-        if parts:
-            writer = _write(writer, pd.concat(parts, ignore_index=True), part, pa, pq)
+        for frame in content_batches(real, contents, 0, teacher, batch):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer = writer or pq.ParquetWriter(part, table.schema)
+            writer.write_table(table.cast(writer.schema))
     finally:
         if writer is not None:
             writer.close()
     part.rename(path)
 
 
-def _write(writer: Any, frame: pd.DataFrame, path: Path, pa: Any, pq: Any) -> Any:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    writer = writer or pq.ParquetWriter(path, table.schema)
-    writer.write_table(table.cast(writer.schema))
-    return writer
-
-
-def content_parts(real: pd.DataFrame, contents: int, seed: int = 0, teacher: bool = False) -> Iterator[pd.DataFrame]:
-    """Each content's rows of contents_corpus, in order."""
+def content_batches(real: pd.DataFrame, contents: int, seed: int = 0, teacher: bool = False,
+                    batch: int = 2_000) -> Iterator[pd.DataFrame]:
+    """contents_corpus's rows, `batch` contents a frame, in order. Each content's draws are taken in turn from the one
+    generator (its rows, its gains, each feature's jitter, the score's noise), so a batch's rows do not depend on the
+    batch's size; what is computed of them is computed a batch at a time (row by row arithmetic: the same bits)."""
     from kit.media.libvmaf import FEATURES
 
     model = None
@@ -97,24 +90,37 @@ def content_parts(real: pd.DataFrame, contents: int, seed: int = 0, teacher: boo
         model = prove(real, Path(resolve_ffmpeg(None).path), None)[1]
         assert model is not None, "the demo corpus's teacher is reproduced from the six"
     rng = np.random.default_rng(seed)
-    bases = [g.reset_index(drop=True) for _, g in sorted(real.groupby("src_sha256"), key=lambda kv: kv[0])]
-    for c in range(contents):
-        base = bases[c % len(bases)]
-        pick = rng.choice(len(base), ROWS_PER_CONTENT, replace=len(base) < ROWS_PER_CONTENT)
-        part = base.iloc[np.sort(pick)].reset_index(drop=True)
-        gain = 1 + rng.normal(0, 0.01, len(FEATURES))
-        for i, col in enumerate(FEATURES):
-            part[col] = part[col].to_numpy(dtype=np.float64) * gain[i] * (1 + rng.normal(0, 0.002, len(part)))
-        noise = rng.normal(0, 0.3, len(part))  # drawn either way: the features' draws stay those of before
+    groups = [g.reset_index(drop=True) for _, g in sorted(real.groupby("src_sha256"), key=lambda kv: kv[0])]
+    bases = pd.concat(groups, ignore_index=True)  # every base's rows, each base from its offset
+    offsets = np.cumsum([0, *(len(g) for g in groups)])
+    values = {col: bases[col].to_numpy(dtype=np.float64) for col in FEATURES}
+    n = ROWS_PER_CONTENT
+    for first in range(0, contents, batch):
+        count = min(batch, contents - first)
+        rows, noise = np.empty(count * n, dtype=np.int64), np.empty(count * n)
+        feats = {col: np.empty(count * n) for col in FEATURES}
+        for k in range(count):
+            b = (first + k) % len(groups)
+            size, at = len(groups[b]), slice(k * n, (k + 1) * n)
+            pick = np.sort(rng.choice(size, n, replace=size < n)) + offsets[b]
+            rows[at] = pick
+            gain = 1 + rng.normal(0, 0.01, len(FEATURES))
+            for i, col in enumerate(FEATURES):
+                feats[col][at] = values[col][pick] * gain[i] * (1 + rng.normal(0, 0.002, n))
+            noise[at] = rng.normal(0, 0.3, n)  # drawn either way: the features' draws stay those of before
+        part = bases.iloc[rows].reset_index(drop=True)
+        for col in FEATURES:
+            part[col] = feats[col]
         if model is None:
             part["vmaf"] = np.clip(part["vmaf"].to_numpy() + noise, 0, 100)
         else:
             part["vmaf"] = model.predict(part[list(inputs_of(model))].to_numpy(dtype=np.float64))
-        name = f"c{c:05d}"
-        part["src"], part["src_sha256"] = name, hashlib.sha256(name.encode()).hexdigest()
+        names = [f"c{c:05d}" for c in range(first, first + count)]
+        part["src"] = np.repeat(names, n)
+        part["src_sha256"] = np.repeat([hashlib.sha256(name.encode()).hexdigest() for name in names], n)
         if "content" in part:  # a schema-3 shard names its base clip's group: each new content is its own
             part["content"] = part["src_sha256"]
-        part["frame_index"] = np.arange(len(part), dtype=np.int32)
+        part["frame_index"] = np.tile(np.arange(n, dtype=np.int32), count)
         yield part
 
 
