@@ -157,9 +157,13 @@ def accounted_ffmpeg(ffmpeg: str, folder: Path) -> str:
 
 
 def child_kind(argv: str) -> str:
-    """An accounted child by what it did: the independent check (by its log's name), a scoring, an encode."""
+    """An accounted child by what it did: the independent check (by its log's name), a scoring, a clip's fingerprint
+    (its decoded pictures' hashes, kit.media.identity: made once a clip on a box, then read from the cache, so in
+    the first round alone), an encode."""
     if "libvmaf" in argv:
         return "check" if CHECK_LOG in argv else "score"
+    if " -f framehash " in argv:
+        return "identity"
     return "encode" if " -c:v " in argv else "other"
 
 
@@ -225,18 +229,22 @@ def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, s
             k_jobs, b_jobs = k.get("encode", 0) + k.get("score", 0), b.get("encode", 0) + b.get("score", 0)
             k_own = kit.cpu - sum(k.values()) - k_n * per_child
             b_own = bare.cpu - sum(b.values()) - b_n * per_child
-            rows.setdefault(said, []).append((kit.cpu / bare.cpu, kit.wall / bare.wall, k_jobs / b_jobs))
+            once = k.get("identity", 0.0)  # the first round's alone: not the step's cost at every run
+            rows.setdefault(said, []).append(((kit.cpu - once) / bare.cpu, kit.wall / bare.wall, k_jobs / b_jobs))
             print(f"round {r + 1} ({' then '.join(order)}), --scales {said}: {len(scripts)} jobs; bare CPU "
                   f"{bare.cpu:.1f} s wall {bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; "
-                  f"kit / bare CPU {kit.cpu / bare.cpu:.3f}; load {load_average()}", flush=True)
+                  f"kit / bare CPU {kit.cpu / bare.cpu:.3f}, less the clips' fingerprints "
+                  f"{(kit.cpu - once) / bare.cpu:.3f}; load {load_average()}", flush=True)
             print(f"  kit ({k_n} children): its own process {k_own:.2f} s, the check {k.get('check', 0):.2f} s, "
+                  f"the clips' fingerprints {once:.2f} s, "
                   f"encodes {k.get('encode', 0):.1f} s, scorings {k.get('score', 0):.1f} s, other "
                   f"{k.get('other', 0):.2f} s; bare ({b_n} children): xargs and bash {b_own:.2f} s, encodes "
                   f"{b.get('encode', 0):.1f} s, scorings {b.get('score', 0):.1f} s, other {b.get('other', 0):.2f} s; "
                   f"the jobs' encodes and scorings, kit / bare {k_jobs / b_jobs:.3f}; each side's own less the "
                   f"wrapper's {per_child:.4f} s a child", flush=True)
     for said, ratios in rows.items():
-        print(f"--scales {said}: kit / bare CPU " + ", ".join(f"{c:.3f}" for c, _, _ in ratios)
+        print(f"--scales {said}: kit / bare CPU, less the clips' fingerprints, "
+              + ", ".join(f"{c:.3f}" for c, _, _ in ratios)
               + "; wall " + ", ".join(f"{w:.3f}" for _, w, _ in ratios)
               + "; the jobs' encodes and scorings " + ", ".join(f"{j:.3f}" for _, _, j in ratios))
 
