@@ -229,7 +229,8 @@ def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, s
             k_jobs, b_jobs = k.get("encode", 0) + k.get("score", 0), b.get("encode", 0) + b.get("score", 0)
             k_own = kit.cpu - sum(k.values()) - k_n * per_child
             b_own = bare.cpu - sum(b.values()) - b_n * per_child
-            once = k.get("identity", 0.0)  # the first round's alone: not the step's cost at every run
+            # made once a clip on the box and cached (an empty cache: the first round's alone): not a run's cost
+            once = k.get("identity", 0.0)
             rows.setdefault(said, []).append(((kit.cpu - once) / bare.cpu, kit.wall / bare.wall, k_jobs / b_jobs))
             print(f"round {r + 1} ({' then '.join(order)}), --scales {said}: {len(scripts)} jobs; bare CPU "
                   f"{bare.cpu:.1f} s wall {bare.wall:.1f} s; kit CPU {kit.cpu:.1f} s wall {kit.wall:.1f} s; "
@@ -245,7 +246,7 @@ def ladder_rounds(ffmpeg: str, refs: Path, out: Path, work: Path, rounds: int, s
     for said, ratios in rows.items():
         print(f"--scales {said}: kit / bare CPU, less the clips' fingerprints, "
               + ", ".join(f"{c:.3f}" for c, _, _ in ratios)
-              + "; wall " + ", ".join(f"{w:.3f}" for _, w, _ in ratios)
+              + "; wall (with them) " + ", ".join(f"{w:.3f}" for _, w, _ in ratios)
               + "; the jobs' encodes and scorings " + ", ".join(f"{j:.3f}" for _, _, j in ratios))
 
 
