@@ -41,7 +41,7 @@ from common import ROOT, job_scripts, kit_argv, load_average, measure, run_kit
 
 from kit.corpus.oracle import CHECK_LOG
 from kit.infra.host import core_count
-from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.argv import FRAME_HASHES, build_encode_argv, build_score_argv
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.ffmpeg import imageio_binary
@@ -158,11 +158,11 @@ def accounted_ffmpeg(ffmpeg: str, folder: Path) -> str:
 
 def child_kind(argv: str) -> str:
     """An accounted child by what it did: the independent check (by its log's name), a scoring, a clip's fingerprint
-    (its decoded pictures' hashes, kit.media.identity: made once a clip on a box, then read from the cache, so in
-    the first round alone), an encode."""
+    (its decoded pictures' hashes, the kit's FRAME_HASHES output, which a look at a master writes too: made once a
+    clip on a box, then read from the cache, so in the first round alone), an encode."""
     if "libvmaf" in argv:
         return "check" if CHECK_LOG in argv else "score"
-    if " -f framehash " in argv:
+    if " ".join(FRAME_HASHES) in argv:  # GNU time's %C: the argv joined by spaces
         return "identity"
     return "encode" if " -c:v " in argv else "other"
 
